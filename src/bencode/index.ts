@@ -1,0 +1,12 @@
+export { decode, decodeDocument, DECODE_DEFAULTS, type BencodeDocument, type DecodeOptions } from './decoder.js';
+export { encode, compareBytes } from './encoder.js';
+export { BencodeError, type BencodeErrorCode } from './errors.js';
+export {
+  keyFromBytes,
+  keyToBytes,
+  type BencodeDict,
+  type BencodeList,
+  type BencodeValue,
+  type Encodable,
+  type Span,
+} from './types.js';

@@ -1,0 +1,79 @@
+/**
+ * The one registry of torrenttp error codes (the fastify `FST_ERR_*` / undici `UND_ERR_*` habit).
+ *
+ * Rules:
+ * - A code is API: never renamed, never reused for another meaning. Add, don't edit.
+ * - `side` says whose fault it is (h11's Local/RemoteProtocolError): `remote` means the input,
+ *   peer, tracker or request was bad and the caller should drop *that* party; `local` means our
+ *   own misuse, configuration or environment (disk, permissions).
+ * - `status` is the HTTP status the gateway uses when it turns the error into a problem document.
+ * - Sections per layer keep merges from colliding; keep each section sorted.
+ */
+export interface ErrorSpec {
+  readonly message: string;
+  readonly side: 'local' | 'remote';
+  readonly status: number;
+}
+
+export const ERROR_CODES = {
+  // ── generic ────────────────────────────────────────────────────────────────────────────
+  INVALID_ARGUMENT: { message: 'invalid argument', side: 'local', status: 400 },
+  INTERNAL: { message: 'internal error', side: 'local', status: 500 },
+
+  // ── bencode (src/bencode) ──────────────────────────────────────────────────────────────
+  BENCODE_DEPTH_EXCEEDED: { message: 'bencode nesting is deeper than the limit', side: 'remote', status: 400 },
+  BENCODE_DUPLICATE_KEY: { message: 'bencode dictionary has a duplicate key', side: 'remote', status: 400 },
+  BENCODE_EXPECTED_COLON: { message: 'bencode string length is not followed by a colon', side: 'remote', status: 400 },
+  BENCODE_INPUT_TOO_LARGE: { message: 'bencode input is larger than the limit', side: 'remote', status: 413 },
+  BENCODE_INTEGER_TOO_LONG: { message: 'bencode integer has more digits than the limit', side: 'remote', status: 400 },
+  BENCODE_INVALID_INTEGER: { message: 'bencode integer is malformed', side: 'remote', status: 400 },
+  BENCODE_KEY_NOT_STRING: { message: 'bencode dictionary key is not a byte string', side: 'remote', status: 400 },
+  BENCODE_LEADING_ZERO: { message: 'bencode number has a leading zero', side: 'remote', status: 400 },
+  BENCODE_NEGATIVE_ZERO: { message: 'bencode integer is negative zero', side: 'remote', status: 400 },
+  BENCODE_STRING_TOO_LONG: { message: 'bencode string is longer than the limit', side: 'remote', status: 400 },
+  BENCODE_TOKEN_LIMIT: { message: 'bencode input has more values than the limit', side: 'remote', status: 400 },
+  BENCODE_TRAILING_DATA: { message: 'bencode input has data after the value', side: 'remote', status: 400 },
+  BENCODE_UNENCODABLE: { message: 'value cannot be bencoded', side: 'local', status: 500 },
+  BENCODE_UNEXPECTED_BYTE: { message: 'unexpected byte where a bencode value should start', side: 'remote', status: 400 },
+  BENCODE_UNEXPECTED_EOF: { message: 'bencode input ends inside a value', side: 'remote', status: 400 },
+  BENCODE_UNSORTED_KEYS: { message: 'bencode dictionary keys are not sorted', side: 'remote', status: 400 },
+
+  // ── metainfo (src/metainfo) ────────────────────────────────────────────────────────────
+  METAINFO_BAD_FIELD: { message: 'metainfo field has the wrong type or value', side: 'remote', status: 422 },
+  METAINFO_BAD_FILE_LENGTH: { message: 'metainfo file length is negative or absurd', side: 'remote', status: 422 },
+  METAINFO_BAD_JSON: { message: 'metainfo JSON document is invalid', side: 'remote', status: 422 },
+  METAINFO_BAD_PATH: { message: 'metainfo file path is unsafe or empty', side: 'remote', status: 422 },
+  METAINFO_BAD_PIECE_LENGTH: { message: 'metainfo piece length is invalid', side: 'remote', status: 422 },
+  METAINFO_BAD_PIECES: { message: 'metainfo pieces do not match the total length', side: 'remote', status: 422 },
+  METAINFO_BAD_URL: { message: 'metainfo URL is invalid', side: 'remote', status: 422 },
+  METAINFO_MISSING_FIELD: { message: 'metainfo lacks a required field', side: 'remote', status: 422 },
+  METAINFO_NOT_A_DICT: { message: 'metainfo is not a bencoded dictionary', side: 'remote', status: 422 },
+  METAINFO_PIECE_OUT_OF_RANGE: { message: 'piece index is out of range', side: 'remote', status: 416 },
+  METAINFO_RANGE_OUT_OF_BOUNDS: { message: 'byte range is outside the torrent', side: 'remote', status: 416 },
+  METAINFO_UNSUPPORTED_VERSION: { message: 'metainfo version is not supported', side: 'remote', status: 422 },
+
+  // ── magnet (src/metainfo/magnet) ───────────────────────────────────────────────────────
+  MAGNET_BAD_INFO_HASH: { message: 'magnet info-hash is not 40 hex or 32 base32 characters', side: 'remote', status: 400 },
+  MAGNET_BAD_URI: { message: 'not a magnet URI', side: 'remote', status: 400 },
+  MAGNET_NO_INFO_HASH: { message: 'magnet URI has no BitTorrent info-hash (xt=urn:btih:)', side: 'remote', status: 400 },
+
+  // ── create (src/metainfo create: reading the files to share) ───────────────────────────
+  CREATE_EMPTY: { message: 'nothing to share: no files, or only empty ones', side: 'local', status: 400 },
+  CREATE_IO: { message: 'cannot read the files to share', side: 'local', status: 500 },
+  CREATE_CHANGED: { message: 'a file changed while it was being hashed', side: 'local', status: 409 },
+
+  // ── cli (src/cli) ──────────────────────────────────────────────────────────────────────
+  CLI_INPUT_NOT_FOUND: { message: 'input not found', side: 'local', status: 404 },
+  CLI_OUTPUT_EXISTS: { message: 'output file exists (use --force to overwrite)', side: 'local', status: 409 },
+  CLI_UNKNOWN_INPUT: { message: 'input is not a .torrent, a magnet URI or a metainfo JSON document', side: 'local', status: 400 },
+
+  // ── wire (src/wire) ────────────────────────────────────────────────────────────────────
+
+  // ── tracker (src/tracker) ──────────────────────────────────────────────────────────────
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function errorSpec(code: ErrorCode): ErrorSpec {
+  return ERROR_CODES[code];
+}

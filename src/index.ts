@@ -1,0 +1,5 @@
+/**
+ * torrenttp library entry point. Each layer's `index.ts` is its only public surface.
+ */
+export * from './errors/index.js';
+export * from './bencode/index.js';

@@ -1,0 +1,49 @@
+/**
+ * The layer rule from DESIGN.md, enforced: a file in src/<layer>/ may import only from its own
+ * layer or from a lower layer's `index.ts` (its one public surface), never from a higher layer.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const LAYERS = [
+  'errors', 'bencode', 'metainfo', 'storage', 'wire', 'tracker', 'transport', 'engine', 'gateway', 'cli',
+] as const;
+
+const root = resolve(fileURLToPath(import.meta.url), '../../../src');
+
+function* tsFiles(dir: string): Generator<string> {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) yield* tsFiles(p);
+    else if (name.endsWith('.ts')) yield p;
+  }
+}
+
+test('src layers import only lower layers, through their index', () => {
+  const problems: string[] = [];
+  for (const file of tsFiles(root)) {
+    const rel = relative(root, file).split(sep);
+    if (rel.length < 2) continue; // src/index.ts re-exports every layer
+    const layer = rel[0]!;
+    const rank = LAYERS.indexOf(layer as (typeof LAYERS)[number]);
+    if (rank < 0) {
+      problems.push(`${rel.join('/')}: folder ${layer} is not a DESIGN.md layer`);
+      continue;
+    }
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]/g)) {
+      const spec = m[1]!;
+      if (!spec.startsWith('.')) continue;
+      const target = relative(root, resolve(file, '..', spec)).split(sep);
+      const other = target[0]!;
+      if (other === layer) continue;
+      const otherRank = LAYERS.indexOf(other as (typeof LAYERS)[number]);
+      if (otherRank < 0 || otherRank >= rank) problems.push(`${rel.join('/')}: imports higher layer ${spec}`);
+      else if (target.length !== 2 || target[1] !== 'index.js') problems.push(`${rel.join('/')}: imports ${spec}, not ${other}/index.js`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
