@@ -1,0 +1,49 @@
+import { Command, CommanderError } from 'commander';
+import { TorrenttpError } from '../errors/index.js';
+import type { CliContext } from './context.js';
+
+/**
+ * Builds the `torrenttp` command. Each command lives in `commands/<name>.ts` and exports
+ * `register(program, ctx)`; this file only wires them up and owns error reporting:
+ * one clear line and a non-zero exit, a stack only with `--debug`.
+ */
+export type Register = (program: Command, ctx: CliContext) => void;
+
+export function buildProgram(ctx: CliContext, commands: readonly Register[]): Command {
+  const program = new Command('torrenttp')
+    .description('BitTorrent as easy as the web')
+    .version('0.1.0')
+    .option('--debug', 'print stack traces on errors')
+    .showHelpAfterError('(run torrenttp --help for usage)')
+    .configureOutput({
+      writeOut: (s) => ctx.stdout.write(s),
+      writeErr: (s) => ctx.stderr.write(s),
+    })
+    .exitOverride();
+  for (const register of commands) register(program, ctx);
+  return program;
+}
+
+/** Runs argv and returns the exit code instead of exiting, so tests can call it in-process. */
+export async function runProgram(ctx: CliContext, commands: readonly Register[], argv: readonly string[]): Promise<number> {
+  const program = buildProgram(ctx, commands);
+  const debug = argv.includes('--debug');
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit with 0; usage errors were already printed by commander.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    ctx.stderr.write(`torrenttp: ${describe(err)}\n`);
+    if (debug && err instanceof Error && err.stack) ctx.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof TorrenttpError) return `${err.message} [${err.code}]`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
