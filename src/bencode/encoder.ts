@@ -1,5 +1,5 @@
 import { BencodeError } from './errors.js';
-import type { Encodable } from './types.js';
+import { BencodeRaw, type Encodable } from './types.js';
 
 /**
  * BEP 3 encoder. Dictionary keys are written in raw-byte order whatever order the caller used.
@@ -80,6 +80,10 @@ function write(w: Writer, v: Encodable, depth: number): void {
   if (v === null) throw new BencodeError('BENCODE_UNENCODABLE', { detail: 'null' });
   if (v instanceof Uint8Array) {
     w.bytes(v);
+  } else if (v instanceof BencodeRaw) {
+    w.reserve(v.bytes.length);
+    w.buf.set(v.bytes, w.len);
+    w.len += v.bytes.length;
   } else if (Array.isArray(v)) {
     w.byte(0x6c);
     for (const item of v as readonly Encodable[]) write(w, item, depth + 1);

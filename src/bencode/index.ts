@@ -2,6 +2,7 @@ export { decode, decodeDocument, DECODE_DEFAULTS, type BencodeDocument, type Dec
 export { encode, compareBytes } from './encoder.js';
 export { BencodeError, type BencodeErrorCode } from './errors.js';
 export {
+  BencodeRaw,
   keyFromBytes,
   keyToBytes,
   type BencodeDict,

@@ -20,9 +20,19 @@ export type Encodable =
   | boolean
   | string
   | Uint8Array
+  | BencodeRaw
   | readonly Encodable[]
   | ReadonlyMap<string, Encodable>
   | { readonly [key: string]: Encodable | undefined };
+
+/**
+ * Already-encoded bencode written verbatim by `encode`: how a `.torrent` embeds the original
+ * info dict bytes so the info-hash can never change. The caller vouches that `bytes` is one
+ * valid bencode value.
+ */
+export class BencodeRaw {
+  constructor(readonly bytes: Uint8Array) {}
+}
 
 /** A value's exact byte range in the decoded input: `input.subarray(start, end)`. */
 export interface Span {

@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   METAINFO_BAD_URL: { message: 'metainfo URL is invalid', side: 'remote', status: 422 },
   METAINFO_MISSING_FIELD: { message: 'metainfo lacks a required field', side: 'remote', status: 422 },
   METAINFO_NOT_A_DICT: { message: 'metainfo is not a bencoded dictionary', side: 'remote', status: 422 },
+  METAINFO_NOT_CANONICAL: { message: 'info dict is not canonical bencode (unsorted keys), so no JSON form can keep its info-hash', side: 'remote', status: 422 },
   METAINFO_PIECE_OUT_OF_RANGE: { message: 'piece index is out of range', side: 'remote', status: 416 },
   METAINFO_RANGE_OUT_OF_BOUNDS: { message: 'byte range is outside the torrent', side: 'remote', status: 416 },
   METAINFO_UNSUPPORTED_VERSION: { message: 'metainfo version is not supported', side: 'remote', status: 422 },

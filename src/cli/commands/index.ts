@@ -1,4 +1,7 @@
 import type { Register } from '../program.js';
+import { register as convert } from './convert.js';
+import { register as create } from './create.js';
+import { register as info } from './info.js';
 
 /** Every command, in `torrenttp --help` order. Add a command: one file in this folder, one line here. */
-export const COMMANDS: readonly Register[] = [];
+export const COMMANDS: readonly Register[] = [create, info, convert];

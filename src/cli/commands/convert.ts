@@ -1,0 +1,49 @@
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { TorrenttpError } from '../../errors/index.js';
+import { encodeTorrent, toMetainfoJson, type Metainfo } from '../../metainfo/index.js';
+import type { CliContext } from '../context.js';
+import { loadInput } from '../load.js';
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('convert')
+    .description('convert between a .torrent and its JSON metainfo document (same info-hash)')
+    .argument('<input>', '.torrent or metainfo .json file')
+    .option('--to <format>', 'json or torrent (default: from the output name, else the other format)')
+    .option('-o, --output <file>', 'write here instead of standard output')
+    .option('-f, --force', 'overwrite the output file')
+    .action(async (input: string, flags: { to?: string; output?: string; force?: boolean }) => {
+      const loaded = await loadInput(input, ctx.cwd);
+      if (loaded.kind === 'magnet') throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: 'a magnet URI holds no metainfo to convert' });
+      const to = flags.to ?? (flags.output?.endsWith('.json') ? 'json' : flags.output?.endsWith('.torrent') ? 'torrent' : loaded.kind === 'json' ? 'torrent' : 'json');
+      if (to !== 'json' && to !== 'torrent') throw new TorrenttpError('INVALID_ARGUMENT', { detail: `--to ${to}` });
+      const out = to === 'json' ? new TextEncoder().encode(`${JSON.stringify(toMetainfoJson(loaded.metainfo), null, 2)}\n`) : torrentOf(loaded.metainfo);
+      if (flags.output === undefined) {
+        if (to === 'torrent' && ctx.stdout.isTTY === true) {
+          throw new TorrenttpError('INVALID_ARGUMENT', { detail: 'not writing a binary .torrent to a terminal: use -o FILE' });
+        }
+        ctx.stdout.write(out);
+        return;
+      }
+      const path = resolve(ctx.cwd, flags.output);
+      try {
+        await writeFile(path, out, { flag: flags.force === true ? 'w' : 'wx' });
+      } catch (cause) {
+        if ((cause as { code?: string }).code === 'EEXIST') throw new TorrenttpError('CLI_OUTPUT_EXISTS', { detail: path, cause });
+        throw new TorrenttpError('CREATE_IO', { detail: `cannot write ${path}`, cause });
+      }
+    });
+}
+
+function torrentOf(m: Metainfo): Uint8Array {
+  const extras = {
+    announceList: m.announceList,
+    urlList: m.urlList,
+    ...(m.creationDate === undefined ? {} : { creationDate: m.creationDate }),
+    ...(m.comment === undefined ? {} : { comment: m.comment }),
+    ...(m.createdBy === undefined ? {} : { createdBy: m.createdBy }),
+  };
+  return encodeTorrent(m.infoBytes, extras);
+}

@@ -1,0 +1,122 @@
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { Option, type Command } from 'commander';
+import { TorrenttpError } from '../../errors/index.js';
+import { createTorrent, magnetOf, type CreateOptions } from '../../metainfo/index.js';
+import { printJson, type CliContext } from '../context.js';
+import { formatBytes, parseSize } from '../format.js';
+
+interface CreateFlags {
+  tracker: string[];
+  webSeed: string[];
+  pieceLength?: string;
+  private?: boolean;
+  comment?: string;
+  source?: string;
+  name?: string;
+  date: boolean;
+  output?: string;
+  force?: boolean;
+  json?: boolean;
+  threads?: string;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('create')
+    .description('create a .torrent from a file or folder')
+    .argument('<path>', 'file or folder to share')
+    .option('-t, --tracker <url[,url...]>', 'tracker announce URL; comma-separated URLs share a tier, each -t adds a tier', collect, [])
+    .option('-w, --web-seed <url>', 'web seed URL (BEP 19); repeatable', collect, [])
+    .option('-l, --piece-length <size>', 'piece length: bytes (262144), with a unit (256K, 1M) or a power of two like mktorrent (18); default automatic')
+    .option('-p, --private', 'set the private flag (BEP 27)')
+    .option('-c, --comment <text>', 'comment')
+    .option('-s, --source <text>', 'source tag (inside info: changes the info-hash)')
+    .option('-n, --name <name>', 'torrent name (default: the file or folder name)')
+    .option('-d, --no-date', 'leave out the creation date (reproducible output)')
+    .option('-o, --output <file>', 'where to write the .torrent (default: <name>.torrent)')
+    .option('-f, --force', 'overwrite the output file')
+    .addOption(new Option('--threads <n>', 'hashing threads (default: one per core)').hideHelp())
+    .option('--json', 'print a JSON summary')
+    .action(async (path: string, flags: CreateFlags) => {
+      const pieceLength = flags.pieceLength === undefined ? undefined : parseSize(flags.pieceLength);
+      if (flags.pieceLength !== undefined && pieceLength === undefined) {
+        throw new TorrenttpError('INVALID_ARGUMENT', { detail: `--piece-length ${flags.pieceLength}` });
+      }
+      const showBar = ctx.stdout.isTTY === true && flags.json !== true;
+      const bar = showBar
+        ? new SingleBar({
+            format: 'hashing {bar} {percentage}% | {done} of {size} | {speed}',
+            stream: ctx.stderr,
+            hideCursor: true,
+            clearOnComplete: true,
+          })
+        : undefined;
+      const started = performance.now();
+      let barStarted = false;
+      const opts: CreateOptions = {
+        announceList: flags.tracker.map((t) => t.split(',').map((u) => u.trim()).filter((u) => u.length > 0)),
+        urlList: flags.webSeed,
+        private: flags.private === true,
+        creationDate: flags.date ? undefined : null,
+        ...(pieceLength === undefined ? {} : { pieceLength }),
+        ...(flags.comment === undefined ? {} : { comment: flags.comment }),
+        ...(flags.source === undefined ? {} : { source: flags.source }),
+        ...(flags.name === undefined ? {} : { name: flags.name }),
+        ...(flags.threads === undefined ? {} : { threads: Number(flags.threads) }),
+        onProgress: (done, size) => {
+          if (bar === undefined) return;
+          if (!barStarted) {
+            bar.start(size, 0, { done: '0 B', size: formatBytes(size), speed: '' });
+            barStarted = true;
+          }
+          const secs = (performance.now() - started) / 1000;
+          bar.update(done, { done: formatBytes(done), size: formatBytes(size), speed: `${formatBytes(done / Math.max(secs, 1e-3))}/s` });
+        },
+      };
+      let created;
+      try {
+        created = await createTorrent(path, opts);
+      } finally {
+        if (barStarted) bar?.stop();
+      }
+      const { metainfo, torrent } = created;
+      const output = resolve(ctx.cwd, flags.output ?? `${metainfo.name}.torrent`);
+      try {
+        await writeFile(output, torrent, { flag: flags.force === true ? 'w' : 'wx' });
+      } catch (cause) {
+        if ((cause as { code?: string }).code === 'EEXIST') throw new TorrenttpError('CLI_OUTPUT_EXISTS', { detail: output, cause });
+        throw new TorrenttpError('CREATE_IO', { detail: `cannot write ${output}`, cause });
+      }
+      const seconds = (performance.now() - started) / 1000;
+      if (flags.json === true) {
+        printJson(ctx, {
+          output,
+          infoHash: metainfo.infoHash,
+          name: metainfo.name,
+          length: metainfo.length,
+          pieceLength: metainfo.pieceLength,
+          pieceCount: metainfo.pieceCount,
+          files: metainfo.files.length,
+          magnet: magnetOf(metainfo),
+          seconds,
+        });
+        return;
+      }
+      ctx.stdout.write(
+        [
+          `created   ${output}`,
+          `name      ${metainfo.name}`,
+          `info hash ${metainfo.infoHash}`,
+          `size      ${formatBytes(metainfo.length)} in ${metainfo.files.length} file${metainfo.files.length === 1 ? '' : 's'}`,
+          `pieces    ${metainfo.pieceCount} × ${formatBytes(metainfo.pieceLength)}`,
+          `hashed in ${seconds.toFixed(2)} s (${formatBytes(metainfo.length / Math.max(seconds, 1e-3))}/s)`,
+          `magnet    ${magnetOf(metainfo)}`,
+          '',
+        ].join('\n'),
+      );
+    });
+}

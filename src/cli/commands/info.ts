@@ -1,0 +1,83 @@
+import type { Command } from 'commander';
+import { magnetOf, type Magnet, type Metainfo } from '../../metainfo/index.js';
+import { printJson, type CliContext } from '../context.js';
+import { formatBytes } from '../format.js';
+import { loadInput } from '../load.js';
+
+/** Files listed before "… and N more" in the human output; `--json` lists all. */
+const MAX_LISTED_FILES = 100;
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('info')
+    .description('show what a .torrent, metainfo JSON document or magnet URI holds')
+    .argument('<input>', '.torrent file, metainfo .json file or magnet: URI')
+    .option('--json', 'print JSON')
+    .action(async (input: string, flags: { json?: boolean }) => {
+      const loaded = await loadInput(input, ctx.cwd);
+      if (loaded.kind === 'magnet') {
+        if (flags.json === true) printJson(ctx, { kind: 'magnet', ...loaded.magnet });
+        else ctx.stdout.write(describeMagnet(loaded.magnet));
+        return;
+      }
+      if (flags.json === true) printJson(ctx, { kind: loaded.kind, ...summary(loaded.metainfo) });
+      else ctx.stdout.write(describe(loaded.metainfo));
+    });
+}
+
+export function summary(m: Metainfo) {
+  return {
+    infoHash: m.infoHash,
+    name: m.name,
+    length: m.length,
+    pieceLength: m.pieceLength,
+    pieceCount: m.pieceCount,
+    private: m.private,
+    multiFile: m.multiFile,
+    files: m.files.map((f) => ({ path: f.path.join('/'), length: f.length, ...(f.attr === undefined ? {} : { attr: f.attr }) })),
+    announceList: m.announceList,
+    urlList: m.urlList,
+    ...(m.source === undefined ? {} : { source: m.source }),
+    ...(m.creationDate === undefined ? {} : { creationDate: m.creationDate }),
+    ...(m.comment === undefined ? {} : { comment: m.comment }),
+    ...(m.createdBy === undefined ? {} : { createdBy: m.createdBy }),
+    magnet: magnetOf(m),
+    warnings: m.warnings,
+  };
+}
+
+function describe(m: Metainfo): string {
+  const lines = [
+    `name          ${m.name}`,
+    `info hash     ${m.infoHash}`,
+    `size          ${formatBytes(m.length)} (${m.length} bytes)`,
+    `pieces        ${m.pieceCount} × ${formatBytes(m.pieceLength)}`,
+    `private       ${m.private ? 'yes' : 'no'}`,
+  ];
+  if (m.source !== undefined) lines.push(`source        ${m.source}`);
+  if (m.creationDate !== undefined) lines.push(`created       ${new Date(m.creationDate * 1000).toISOString()}`);
+  if (m.createdBy !== undefined) lines.push(`created by    ${m.createdBy}`);
+  if (m.comment !== undefined) lines.push(`comment       ${m.comment}`);
+  if (m.announceList.length === 0) lines.push('trackers      none');
+  m.announceList.forEach((tier, i) => lines.push(`${i === 0 ? 'trackers' : ''.padEnd(8)}      tier ${i + 1}: ${tier.join(', ')}`));
+  if (m.urlList.length > 0) lines.push(`web seeds     ${m.urlList.join(', ')}`);
+  lines.push(`files         ${m.files.length}`);
+  for (const f of m.files.slice(0, MAX_LISTED_FILES)) {
+    lines.push(`  ${formatBytes(f.length).padStart(10)}  ${m.multiFile ? `${m.name}/` : ''}${f.path.join('/')}`);
+  }
+  if (m.files.length > MAX_LISTED_FILES) lines.push(`  … and ${m.files.length - MAX_LISTED_FILES} more (--json lists all)`);
+  for (const w of m.warnings) lines.push(`warning       ${w}`);
+  lines.push(`magnet        ${magnetOf(m)}`, '');
+  return lines.join('\n');
+}
+
+function describeMagnet(m: Magnet): string {
+  const lines = [`info hash     ${m.infoHash}`];
+  if (m.name !== undefined) lines.push(`name          ${m.name}`);
+  if (m.length !== undefined) lines.push(`size          ${formatBytes(m.length)} (${m.length} bytes)`);
+  lines.push(`trackers      ${m.trackers.length === 0 ? 'none' : m.trackers.join(', ')}`);
+  if (m.webSeeds.length > 0) lines.push(`web seeds     ${m.webSeeds.join(', ')}`);
+  if (m.peers.length > 0) lines.push(`peers         ${m.peers.join(', ')}`);
+  lines.push('(a magnet link holds no file list: the metadata comes from peers)', '');
+  return lines.join('\n');
+}

@@ -1,0 +1,23 @@
+/** Human-readable figures for CLI output. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${Math.round(n)} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n;
+  let u = -1;
+  do {
+    v /= 1024;
+    u++;
+  } while (v >= 1024 && u < units.length - 1);
+  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[u]}`;
+}
+
+/** Parses `262144`, `256K`, `256KiB`, `1M`, `4MiB`; a bare number below 64 is a power of two (mktorrent's `-l 18`). */
+export function parseSize(s: string): number | undefined {
+  const m = /^\s*(\d+)\s*(k|m|g|kb|mb|gb|kib|mib|gib|b)?\s*$/i.exec(s);
+  if (m === null) return undefined;
+  const n = Number(m[1]);
+  const unit = (m[2] ?? '').toLowerCase();
+  if (unit === '' && n < 64) return 2 ** n;
+  const mult = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 ** 2 : unit.startsWith('g') ? 1024 ** 3 : 1;
+  return n * mult;
+}

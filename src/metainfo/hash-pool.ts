@@ -1,0 +1,96 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { MetainfoError } from './errors.js';
+import type { HashFile, HashRequest, HashResponse } from './hash-protocol.js';
+
+/**
+ * SHA-1 on worker threads, one per core by default, so hashing never blocks the event loop and
+ * uses every core. Shared by `createTorrent` and by storage (piece verification, recheck).
+ * An idle pool does not keep the process alive; `close()` ends the workers.
+ */
+export interface PiecesJob {
+  readonly files: readonly HashFile[];
+  readonly pieceLength: number;
+  readonly totalLength: number;
+  readonly first: number;
+  readonly end: number;
+}
+
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+interface Slot {
+  worker: Worker;
+  pending: Map<number, { resolve(h: Uint8Array): void; reject(e: unknown): void }>;
+}
+
+export class HashPool {
+  readonly threads: number;
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(opts: { threads?: number } = {}) {
+    this.threads = Math.max(1, opts.threads ?? availableParallelism());
+    for (let i = 0; i < this.threads; i++) this.slots.push(this.spawn());
+  }
+
+  /** SHA-1 of each piece in `[first, end)`, read from the files: 20 bytes per piece. */
+  hashPieces(job: PiecesJob): Promise<Uint8Array> {
+    return this.submit({ ...job, type: 'pieces' }, []);
+  }
+
+  /** SHA-1 of `data`. With `transfer`, `data`'s buffer moves to the worker (no copy) and is unusable here after. */
+  sha1(data: Uint8Array, opts: { transfer?: boolean } = {}): Promise<Uint8Array> {
+    return this.submit({ type: 'buffer', data }, opts.transfer === true ? [data.buffer as ArrayBuffer] : []);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private submit(req: WithoutId<HashRequest>, transfer: ArrayBuffer[]): Promise<Uint8Array> {
+    if (this.closed) return Promise.reject(new MetainfoError('CREATE_IO', { detail: 'hash pool is closed' }));
+    const slot = this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    const id = this.nextId++;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      if (slot.pending.size === 1) slot.worker.ref();
+      slot.worker.postMessage({ ...req, id }, transfer);
+    });
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(new URL('./hash-worker.js', import.meta.url));
+    worker.unref();
+    const slot: Slot = { worker, pending: new Map() };
+    const settle = (id: number) => {
+      const p = slot.pending.get(id);
+      slot.pending.delete(id);
+      if (slot.pending.size === 0) worker.unref();
+      return p;
+    };
+    worker.on('message', (res: HashResponse) => {
+      const p = settle(res.id);
+      if (p === undefined) return;
+      if ('error' in res) {
+        const code = res.error.code === 'CREATE_CHANGED' ? 'CREATE_CHANGED' : 'CREATE_IO';
+        p.reject(new MetainfoError(code, { detail: res.error.message }));
+      } else {
+        p.resolve(res.hashes);
+      }
+    });
+    const fail = (err: unknown) => {
+      for (const id of [...slot.pending.keys()]) settle(id)?.reject(new MetainfoError('CREATE_IO', { detail: 'hash worker failed', cause: err }));
+      if (!this.closed) {
+        const i = this.slots.indexOf(slot);
+        if (i >= 0) this.slots[i] = this.spawn();
+      }
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => {
+      if (!this.closed) fail(new Error(`exit code ${code}`));
+    });
+    return slot;
+  }
+}

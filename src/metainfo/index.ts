@@ -1,0 +1,32 @@
+export { fromBase64, toBase64 } from './base64.js';
+export { createTorrent, CREATED_BY, type CreatedTorrent, type CreateOptions } from './create.js';
+export { MetainfoError, type MetainfoErrorCode } from './errors.js';
+export { BLOCK_LENGTH, Geometry, type FileSlice, type PieceIndex } from './geometry.js';
+export { HashPool, type PiecesJob } from './hash-pool.js';
+export type { HashFile } from './hash-protocol.js';
+export { parseInfo, MAX_PATH_DEPTH, MAX_PIECE_LENGTH, type Info, type TorrentFile } from './info.js';
+export { infoHashFromBytes, infoHashFromHex, infoHashOf, infoHashToBytes, sha1, toHex, type InfoHash } from './info-hash.js';
+export {
+  fromMetainfoJson,
+  METAINFO_JSON_MEDIA_TYPE,
+  METAINFO_JSON_VERSION,
+  parseMetainfoJson,
+  toMetainfoJson,
+  type JsonLimits,
+  type JsonValue,
+  type MetainfoJson,
+} from './json.js';
+export { encodeMagnet, magnetOf, MAX_MAGNET_CHARS, parseMagnet, type Magnet, type MagnetFields } from './magnet.js';
+export { autoPieceLength, isPowerOfTwo, MAX_AUTO_PIECE_LENGTH, MIN_PIECE_LENGTH, TARGET_MAX_PIECES } from './piece-length.js';
+export { checkDistinctPaths, checkPathComponent } from './paths.js';
+export {
+  encodeTorrent,
+  isTrackerUrl,
+  isWebSeedUrl,
+  metainfoFromInfoBytes,
+  parseTorrent,
+  type Metainfo,
+  type ParseOptions,
+  type TorrentExtras,
+} from './torrent.js';
+export { listSource, type Source, type SourceFile } from './walk.js';
