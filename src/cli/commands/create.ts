@@ -79,7 +79,7 @@ export function register(program: Command, ctx: CliContext): void {
       };
       let created;
       try {
-        created = await createTorrent(path, opts);
+        created = await createTorrent(resolve(ctx.cwd, path), opts);
       } finally {
         if (barStarted) bar?.stop();
       }
