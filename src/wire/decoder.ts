@@ -4,16 +4,18 @@
  *
  * States (h11 style; `failed` is terminal):
  *
- *   handshake ──68 bytes──▶ firstMessage ──any of choke … cancel──▶ messages
- *        │                    │   (keep-alive, port and unknown ids stay here)  │
- *        └────────────────────┴──────────── any error ──────────▶ failed ◀──────┘
+ *   handshake ──68 bytes──▶ firstMessage ──bitfield, or any of choke … cancel──▶ messages
+ *        │                    │   (keep-alive, port and unknown ids stay here)         │
+ *        └────────────────────┴──────────────── any error ──────────▶ failed ◀─────────┘
  *
  * - `handshake`: only with `expectHandshake` (the default). Bytes are checked as they arrive,
- *   so a wrong pstrlen or pstr fails at its first wrong byte.
+ *   so a wrong pstrlen or pstr fails at its first wrong byte. The handshake is emitted as the
+ *   first message; its fields are copies (see handshake.ts).
  * - `firstMessage`: a `bitfield` is allowed here and only here (BEP 3: "bitfield is only ever
- *   sent as the first message"). Keep-alives, `port` and unknown ids do not end this state,
- *   because they carry no piece state and BEP 10 asks for the extension handshake (id 20) right
- *   after the handshake, so uTorrent-style peers send it before their bitfield.
+ *   sent as the first message"). Keep-alives, `port` and unknown ids do not end this state:
+ *   they carry no piece state, and BEP 10 has the extension handshake (id 20) sent right after
+ *   the BitTorrent handshake, so it may come before the bitfield. (BEP 6's have_all/have_none
+ *   are `unknown` here; the BEP 6 layer decides how they interact with the bitfield.)
  * - `messages`: everything else.
  * - `failed`: the first error is stored and every later `push` throws that same error.
  *
