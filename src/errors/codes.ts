@@ -69,6 +69,14 @@ export const ERROR_CODES = {
   CLI_UNKNOWN_INPUT: { message: 'input is not a .torrent, a magnet URI or a metainfo JSON document', side: 'local', status: 400 },
 
   // ── wire (src/wire) ────────────────────────────────────────────────────────────────────
+  WIRE_BAD_BITFIELD: { message: 'peer bitfield has the wrong length or spare bits set', side: 'remote', status: 400 },
+  WIRE_BAD_BLOCK_LENGTH: { message: 'block length is zero or larger than the limit', side: 'remote', status: 400 },
+  WIRE_BAD_HANDSHAKE: { message: 'peer handshake does not start with pstrlen 19 and "BitTorrent protocol"', side: 'remote', status: 400 },
+  WIRE_BAD_LENGTH: { message: 'peer message has the wrong length for its id', side: 'remote', status: 400 },
+  WIRE_MESSAGE_TOO_LONG: { message: 'peer message is longer than the limit', side: 'remote', status: 413 },
+  WIRE_OUT_OF_RANGE: { message: 'piece index or block range is outside the torrent', side: 'remote', status: 416 },
+  WIRE_UNENCODABLE: { message: 'value cannot be encoded as a peer message', side: 'local', status: 500 },
+  WIRE_UNEXPECTED_BITFIELD: { message: 'peer sent a bitfield that is not its first message', side: 'remote', status: 400 },
 
   // ── tracker (src/tracker) ──────────────────────────────────────────────────────────────
 } as const satisfies Record<string, ErrorSpec>;

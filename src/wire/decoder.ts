@@ -1,0 +1,240 @@
+/**
+ * Incremental, sans-I/O decoder for one peer's byte stream (BEP 3). The transport pushes
+ * whatever the socket gave it; `push` returns the messages completed by those bytes.
+ *
+ * States (h11 style; `failed` is terminal):
+ *
+ *   handshake ──68 bytes──▶ firstMessage ──bitfield, or any of choke … cancel──▶ messages
+ *        │                    │   (keep-alive, port and unknown ids stay here)         │
+ *        └────────────────────┴──────────────── any error ──────────▶ failed ◀─────────┘
+ *
+ * - `handshake`: only with `expectHandshake` (the default). Bytes are checked as they arrive,
+ *   so a wrong pstrlen or pstr fails at its first wrong byte. The handshake is emitted as the
+ *   first message; its fields are copies (see handshake.ts).
+ * - `firstMessage`: a `bitfield` is allowed here and only here (BEP 3: "bitfield is only ever
+ *   sent as the first message"). Keep-alives, `port` and unknown ids do not end this state:
+ *   they carry no piece state, and BEP 10 has the extension handshake (id 20) sent right after
+ *   the BitTorrent handshake, so it may come before the bitfield. (BEP 6's have_all/have_none
+ *   are `unknown` here; the BEP 6 layer decides how they interact with the bitfield.)
+ * - `messages`: everything else.
+ * - `failed`: the first error is stored and every later `push` throws that same error.
+ *
+ * Errors (all `WireError`, with the absolute stream `offset` of the bad field and `messageId`
+ * once it is known): a bad handshake; a length prefix above `maxMessageBytes` (thrown before any
+ * of the body is buffered); a length that does not fit the id; a request/cancel length or piece
+ * block of zero bytes or above `maxRequestBytes`; a bitfield that is not in `firstMessage`; and,
+ * when the torrent's geometry is known, a piece index, block range or bitfield that does not fit
+ * it. Each check runs as soon as the bytes it needs are in, in stream order, so the error (code
+ * and offset) never depends on how the stream was chunked.
+ *
+ * Not errors: unknown message ids (returned as `unknown`, payload included, for extension
+ * layers) and keep-alives. Whether a `piece` was requested, or a `have` repeats, is the
+ * engine's business, not the codec's.
+ *
+ * Buffers: a message that lies within one pushed chunk is decoded in place, and its byte fields
+ * (`bitfield`, `block`, `payload`) are `subarray` views that ALIAS THE CALLER'S CHUNK. If the
+ * transport reuses or mutates its read buffers, it must copy what it keeps. Only a message that
+ * straddles chunks is copied, once, into a fresh buffer of its declared length. Partial input
+ * is tracked with an offset into that buffer (h11's receive buffer habit), so bytes trickled
+ * one at a time cost O(n) in total, never a concat per push.
+ */
+import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
+import { WireError } from './errors.js';
+import { checkFrame, parseBody, readU32, type FrameContext, type PieceGeometry } from './frame.js';
+import { checkHandshakePrefix, HANDSHAKE_BYTES, readHandshake } from './handshake.js';
+import { BLOCK_BYTES, type Handshake, type WireMessage } from './messages.js';
+
+export type { PieceGeometry } from './frame.js';
+
+export interface WireDecoderOptions {
+  /** The stream starts with the 68-byte handshake. Default true; false when it was read elsewhere. */
+  readonly expectHandshake?: boolean;
+  /**
+   * Largest length prefix (id + payload bytes) accepted. Default 1 MiB. A piece message needs
+   * only 16 KiB + 9, but a bitfield needs one bit per piece: 1 MiB covers 8 million pieces, far
+   * beyond any real torrent. Precedents: libtorrent caps every message with
+   * `max_peer_recv_buffer_size` (default 2 MiB) and disconnects with `packet_too_large`;
+   * webtorrent's bittorrent-protocol accepts any 32-bit length, which lets one prefix make a
+   * peer buffer 4 GiB.
+   */
+  readonly maxMessageBytes?: number;
+  /**
+   * Largest block a peer may request, cancel or send in a `piece`. Default 16 KiB: BEP 3 says
+   * all implementations use 2^14 and "close connections which request an amount greater than
+   * that"; libtorrent also drops a piece message whose block exceeds its block size.
+   */
+  readonly maxRequestBytes?: number;
+  /** Piece geometry for range checks. Without it those checks are skipped (e.g. a magnet link). */
+  readonly torrent?: PieceGeometry;
+  /**
+   * For listening sockets, where the handshake's info-hash picks the torrent: called once when
+   * the handshake is decoded, before the messages that follow it in the same chunk, so even a
+   * bitfield in the handshake's TCP segment is checked against the right torrent.
+   */
+  readonly torrentFor?: (infoHash: Uint8Array) => PieceGeometry | undefined;
+}
+
+export const WIRE_DECODER_DEFAULTS = {
+  expectHandshake: true,
+  maxMessageBytes: 1024 * 1024,
+  maxRequestBytes: BLOCK_BYTES,
+} as const;
+
+export type WireDecoderState = 'handshake' | 'firstMessage' | 'messages' | 'failed';
+
+const HANDSHAKE = 0;
+const LENGTH = 1;
+const BODY = 2;
+type Phase = typeof HANDSHAKE | typeof LENGTH | typeof BODY;
+
+const LENGTH_PREFIX_BYTES = 4;
+
+export class WireDecoder {
+  private readonly ctx: FrameContext;
+  private readonly torrentFor: ((infoHash: Uint8Array) => PieceGeometry | undefined) | undefined;
+  private phase: Phase;
+  private error: TorrenttpError | undefined;
+  /** Absolute stream offset of the next byte pushed. */
+  private streamOffset = 0;
+  /** Absolute offset where the unit being assembled (handshake or length prefix) starts. */
+  private unitStart = 0;
+  private bodyLength = 0;
+  /** Assembly buffer for a unit that straddles chunks; `filled` bytes of it are in. */
+  private partial: Uint8Array | undefined;
+  private filled = 0;
+  private readonly lengthScratch = new Uint8Array(LENGTH_PREFIX_BYTES);
+
+  constructor(opts: WireDecoderOptions = {}) {
+    const maxMessageBytes = positiveInteger('maxMessageBytes', opts.maxMessageBytes ?? WIRE_DECODER_DEFAULTS.maxMessageBytes);
+    const maxRequestBytes = positiveInteger('maxRequestBytes', opts.maxRequestBytes ?? WIRE_DECODER_DEFAULTS.maxRequestBytes);
+    this.ctx = { maxMessageBytes, maxRequestBytes, torrent: opts.torrent, bitfieldAllowed: true };
+    this.torrentFor = opts.torrentFor;
+    this.phase = (opts.expectHandshake ?? WIRE_DECODER_DEFAULTS.expectHandshake) ? HANDSHAKE : LENGTH;
+  }
+
+  get state(): WireDecoderState {
+    if (this.error !== undefined) return 'failed';
+    if (this.phase === HANDSHAKE) return 'handshake';
+    return this.ctx.bitfieldAllowed ? 'firstMessage' : 'messages';
+  }
+
+  /** Sets or replaces the geometry for range checks, e.g. once BEP 9 metadata has arrived. */
+  setTorrent(torrent: PieceGeometry | undefined): void {
+    this.ctx.torrent = torrent;
+  }
+
+  /** Decodes `chunk`, returning the 0..n messages it completes. Views alias `chunk` (see top). */
+  push(chunk: Uint8Array): WireMessage[] {
+    if (this.error !== undefined) throw this.error;
+    const out: WireMessage[] = [];
+    try {
+      this.run(chunk, out);
+    } catch (err) {
+      this.error = err instanceof TorrenttpError ? err : toTorrenttpError(err);
+      throw this.error;
+    }
+    return out;
+  }
+
+  private run(chunk: Uint8Array, out: WireMessage[]): void {
+    const base = this.streamOffset;
+    const n = chunk.length;
+    this.streamOffset = base + n;
+    let pos = 0;
+    while (pos < n) {
+      if (this.phase === HANDSHAKE) {
+        if (this.filled === 0 && n - pos >= HANDSHAKE_BYTES) {
+          this.unitStart = base + pos;
+          this.onHandshake(readHandshake(chunk.subarray(pos, pos + HANDSHAKE_BYTES), this.unitStart), out);
+          pos += HANDSHAKE_BYTES;
+          continue;
+        }
+        if (this.filled === 0) {
+          this.unitStart = base + pos;
+          this.partial = new Uint8Array(HANDSHAKE_BYTES);
+        }
+        const hs = this.partial!;
+        const take = Math.min(HANDSHAKE_BYTES - this.filled, n - pos);
+        hs.set(chunk.subarray(pos, pos + take), this.filled);
+        checkHandshakePrefix(hs, this.filled, this.filled + take, this.unitStart);
+        this.filled += take;
+        pos += take;
+        if (this.filled < HANDSHAKE_BYTES) return;
+        this.partial = undefined;
+        this.filled = 0;
+        this.onHandshake(readHandshake(hs, this.unitStart), out);
+        continue;
+      }
+
+      if (this.phase === LENGTH) {
+        let length: number;
+        if (this.filled === 0 && n - pos >= LENGTH_PREFIX_BYTES) {
+          this.unitStart = base + pos;
+          length = readU32(chunk, pos);
+          pos += LENGTH_PREFIX_BYTES;
+        } else {
+          if (this.filled === 0) this.unitStart = base + pos;
+          const take = Math.min(LENGTH_PREFIX_BYTES - this.filled, n - pos);
+          this.lengthScratch.set(chunk.subarray(pos, pos + take), this.filled);
+          this.filled += take;
+          pos += take;
+          if (this.filled < LENGTH_PREFIX_BYTES) return;
+          this.filled = 0;
+          length = readU32(this.lengthScratch, 0);
+        }
+        if (length > this.ctx.maxMessageBytes) {
+          throw new WireError('WIRE_MESSAGE_TOO_LONG', {
+            detail: `${length} > ${this.ctx.maxMessageBytes} bytes`,
+            offset: this.unitStart,
+          });
+        }
+        if (length === 0) {
+          out.push({ type: 'keepAlive' });
+        } else {
+          this.phase = BODY;
+          this.bodyLength = length;
+        }
+        continue;
+      }
+
+      // BODY: `unitStart` is the message's length prefix, `bodyLength` its declared length.
+      if (this.filled === 0 && n - pos >= this.bodyLength) {
+        out.push(parseBody(this.ctx, chunk.subarray(pos, pos + this.bodyLength), this.unitStart));
+        pos += this.bodyLength;
+        this.phase = LENGTH;
+        continue;
+      }
+      if (this.filled === 0) {
+        // Reject a bad length for its id before buffering a byte of the body.
+        checkFrame(this.ctx, chunk[pos]!, this.bodyLength, this.unitStart);
+        this.partial = new Uint8Array(this.bodyLength);
+      }
+      const body = this.partial!;
+      const take = Math.min(this.bodyLength - this.filled, n - pos);
+      body.set(chunk.subarray(pos, pos + take), this.filled);
+      this.filled += take;
+      pos += take;
+      if (this.filled < this.bodyLength) return;
+      this.partial = undefined;
+      this.filled = 0;
+      this.phase = LENGTH;
+      out.push(parseBody(this.ctx, body, this.unitStart));
+    }
+  }
+
+  private onHandshake(hs: Handshake, out: WireMessage[]): void {
+    this.phase = LENGTH;
+    out.push({ type: 'handshake', reserved: hs.reserved, infoHash: hs.infoHash, peerId: hs.peerId });
+    if (this.torrentFor !== undefined) {
+      const torrent = this.torrentFor(hs.infoHash);
+      if (torrent !== undefined) this.ctx.torrent = torrent;
+    }
+  }
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > 0xffffffff) {
+    throw new TorrenttpError('INVALID_ARGUMENT', { detail: `${name} must be an integer from 1 to 2^32 - 1, got ${value}` });
+  }
+  return value;
+}

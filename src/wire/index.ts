@@ -1,0 +1,35 @@
+export {
+  WireDecoder,
+  WIRE_DECODER_DEFAULTS,
+  type PieceGeometry,
+  type WireDecoderOptions,
+  type WireDecoderState,
+} from './decoder.js';
+export { encodeMessage, encodeMessages, encodePieceHeader, encodedLength } from './encoder.js';
+export { WireError, type WireErrorCode, type WireErrorOptions } from './errors.js';
+export {
+  decodeHandshake,
+  encodeHandshake,
+  reservedBytes,
+  supportsDht,
+  supportsExtensionProtocol,
+  supportsFastExtension,
+  HANDSHAKE_BYTES,
+  INFO_HASH_BYTES,
+  PEER_ID_BYTES,
+  PROTOCOL_NAME,
+  RESERVED_BYTES,
+  type HandshakeInit,
+  type ReservedFlags,
+} from './handshake.js';
+export {
+  BLOCK_BYTES,
+  LAST_BEP3_MESSAGE_ID,
+  MESSAGE_ID,
+  PIECE_HEADER_BYTES,
+  type BlockRange,
+  type Handshake,
+  type MessageId,
+  type WireMessage,
+  type WireMessageType,
+} from './messages.js';
