@@ -178,3 +178,29 @@ test('mutations of valid encodings never hang and throw only TorrenttpError', { 
     { numRuns: 5000 },
   );
 });
+
+test('text values encode to strict-valid bencode that decodes back to their UTF-8, or are rejected', () => {
+  // any UTF-16 code unit, so lone surrogates occur
+  const text = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((u) => String.fromCharCode(u)), maxLength: 4 });
+  const te = new TextEncoder();
+  const td = new TextDecoder('utf-8', { fatal: true });
+  fc.assert(
+    fc.property(fc.dictionary(text, text, { maxKeys: 6 }), (obj) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = encode(obj);
+      } catch (err) {
+        assert.ok(err instanceof BencodeError && err.code === 'BENCODE_UNENCODABLE', String(err));
+        return;
+      }
+      const d = decode(bytes) as BencodeDict; // canonical: strict accepts it
+      assert.equal(d.size, Object.keys(obj).length);
+      for (const [k, v] of Object.entries(obj)) {
+        const got = d.get(keyFromBytes(te.encode(k)));
+        assert.ok(got instanceof Uint8Array, `key ${JSON.stringify(k)} missing`);
+        assert.equal(td.decode(got), v, 'the value survived exactly');
+      }
+    }),
+    opts,
+  );
+});
