@@ -118,6 +118,14 @@ function write(w: Writer, v: Encodable, depth: number): void {
     }
     w.byte(0x65);
   } else {
+    // Only plain objects are dicts. Anything else (Uint16Array, ArrayBuffer, Date, Set, class
+    // instances) would go through Object.entries and come out as `de` or as a dict of indices:
+    // data lost or reshaped without a word.
+    const proto: unknown = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) {
+      const name = (v as { constructor?: { name?: unknown } }).constructor?.name;
+      throw new BencodeError('BENCODE_UNENCODABLE', { detail: `${typeof name === 'string' ? name : 'object'} is not a plain object` });
+    }
     const entries: [Uint8Array, Encodable][] = [];
     for (const [k, item] of Object.entries(v as { readonly [key: string]: Encodable | undefined })) {
       if (item !== undefined) entries.push([utf8(k, 'object key'), item]);

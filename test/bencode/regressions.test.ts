@@ -20,3 +20,45 @@ test('lone-surrogates.json: lone surrogates are BENCODE_UNENCODABLE, not U+FFFD'
   assert.equal(latin1Text(encode({ '😀': '😀' })), 'd4:\xf0\x9f\x98\x804:\xf0\x9f\x98\x80e');
   assert.deepEqual(decode(encode('\ud83d\ude00')), new TextEncoder().encode('😀'));
 });
+
+test('non-plain-objects.json: only plain objects encode as dicts', () => {
+  const { values } = json('non-plain-objects.json') as { values: { type: string; args: unknown[] }[] };
+  class Torrent {
+    readonly name = 'x';
+  }
+  const build = (type: string, args: unknown[]): unknown => {
+    switch (type) {
+      case 'Uint16Array':
+        return new Uint16Array(args[0] as number[]);
+      case 'Int8Array':
+        return new Int8Array(args[0] as number[]);
+      case 'Float64Array':
+        return new Float64Array(args[0] as number[]);
+      case 'ArrayBuffer':
+        return new ArrayBuffer(args[0] as number);
+      case 'DataView':
+        return new DataView(new ArrayBuffer(2));
+      case 'Date':
+        return new Date(args[0] as number);
+      case 'Set':
+        return new Set(args[0] as number[]);
+      case 'RegExp':
+        return new RegExp(args[0] as string);
+      case 'Class':
+        return new Torrent();
+      default:
+        throw new TypeError(`fixture names unknown type ${type}`);
+    }
+  };
+  assert.ok(values.length > 0);
+  for (const { type, args } of values) {
+    assertBencodeError(() => encode(build(type, args) as Encodable), 'BENCODE_UNENCODABLE');
+    assertBencodeError(() => encode({ v: build(type, args) } as Encodable), 'BENCODE_UNENCODABLE');
+  }
+  // still fine: plain objects, null-prototype objects, Uint8Array subclasses such as Buffer
+  assert.equal(latin1Text(encode({ a: 1 })), 'd1:ai1ee');
+  const bare = Object.create(null) as { [k: string]: Encodable };
+  bare['a'] = 1;
+  assert.equal(latin1Text(encode(bare)), 'd1:ai1ee');
+  assert.equal(latin1Text(encode(Buffer.from('ab'))), '2:ab');
+});
