@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decode, encode, type Encodable } from '../../src/bencode/index.js';
+import { BencodeError, decode, encode, type Encodable } from '../../src/bencode/index.js';
 import { assertBencodeError, fixture, latin1Text } from './helpers.js';
 
 const json = (name: string): unknown => JSON.parse(new TextDecoder().decode(fixture(name)));
@@ -61,4 +61,26 @@ test('non-plain-objects.json: only plain objects encode as dicts', () => {
   bare['a'] = 1;
   assert.equal(latin1Text(encode(bare)), 'd1:ai1ee');
   assert.equal(latin1Text(encode(Buffer.from('ab'))), '2:ab');
+});
+
+test('deep-lists-100k.bencode: nesting past the JS stack is BENCODE_DEPTH_EXCEEDED at any maxDepth', () => {
+  const input = fixture('deep-lists-100k.bencode');
+  assert.equal(input.length, 100_000);
+  for (const maxDepth of [100, 1_000_000, Infinity, NaN]) {
+    for (const strict of [true, false]) {
+      assert.throws(
+        () => decode(input, { maxDepth, strict }),
+        (err: unknown) => {
+          assert.ok(err instanceof BencodeError, String(err));
+          assert.equal(err.code, 'BENCODE_DEPTH_EXCEEDED');
+          assert.ok(typeof err.offset === 'number' && err.offset >= 100 && err.offset < input.length);
+          if (maxDepth === 100) assert.equal(err.offset, 100);
+          else assert.ok(err.cause instanceof RangeError, 'the stack overflow is kept as cause');
+          return true;
+        },
+      );
+    }
+  }
+  // the decoder is usable again afterwards (no state survives a failure)
+  assert.deepEqual(decode(new TextEncoder().encode('li1ee'), { maxDepth: 1_000_000 }), [1]);
 });
