@@ -102,7 +102,18 @@ class Decoder {
 
   run(): BencodeValue {
     if (this.buf.length === 0) this.fail('BENCODE_UNEXPECTED_EOF', 0);
-    const v = this.value(0);
+    let v: BencodeValue;
+    try {
+      v = this.value(0);
+    } catch (err) {
+      // `maxDepth` is the caller's to raise, and the JS stack may run out first (some thousands of
+      // levels in V8): that is still hostile nesting, so it gets the typed error, not a RangeError.
+      // Nothing else in the decoder throws RangeError at sane limits.
+      if (err instanceof RangeError) {
+        throw new BencodeError('BENCODE_DEPTH_EXCEEDED', { offset: this.pos, detail: 'the JS stack ran out before maxDepth', cause: err });
+      }
+      throw err;
+    }
     if (this.pos !== this.buf.length) this.fail('BENCODE_TRAILING_DATA', this.pos);
     return v;
   }

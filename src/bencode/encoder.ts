@@ -19,6 +19,21 @@ const MAX_ENCODE_DEPTH = 1000; // cycles and absurd nesting end in a typed error
 
 const textEncoder = new TextEncoder();
 
+/**
+ * A lone surrogate has no UTF-8 form: TextEncoder would silently write U+FFFD, changing the value,
+ * and two distinct object keys ('\uD800', '\uDC00') would collide into a duplicate key that our
+ * own strict decoder rejects. In a `u` regex a valid pair is one code point, so this matches only
+ * lone halves.
+ */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+function utf8(s: string, what: string): Uint8Array {
+  if (LONE_SURROGATE.test(s)) {
+    throw new BencodeError('BENCODE_UNENCODABLE', { detail: `${what} ${JSON.stringify(s)} has a lone surrogate (not UTF-8)` });
+  }
+  return textEncoder.encode(s);
+}
+
 class Writer {
   buf = new Uint8Array(256);
   len = 0;
@@ -70,7 +85,7 @@ function write(w: Writer, v: Encodable, depth: number): void {
       w.ascii(v ? 'i1e' : 'i0e');
       return;
     case 'string':
-      w.bytes(textEncoder.encode(v));
+      w.bytes(utf8(v, 'string'));
       return;
     case 'object':
       break;
@@ -107,9 +122,17 @@ function write(w: Writer, v: Encodable, depth: number): void {
     }
     w.byte(0x65);
   } else {
+    // Only plain objects are dicts. Anything else (Uint16Array, ArrayBuffer, Date, Set, class
+    // instances) would go through Object.entries and come out as `de` or as a dict of indices:
+    // data lost or reshaped without a word.
+    const proto: unknown = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) {
+      const name = (v as { constructor?: { name?: unknown } }).constructor?.name;
+      throw new BencodeError('BENCODE_UNENCODABLE', { detail: `${typeof name === 'string' ? name : 'object'} is not a plain object` });
+    }
     const entries: [Uint8Array, Encodable][] = [];
     for (const [k, item] of Object.entries(v as { readonly [key: string]: Encodable | undefined })) {
-      if (item !== undefined) entries.push([textEncoder.encode(k), item]);
+      if (item !== undefined) entries.push([utf8(k, 'object key'), item]);
     }
     entries.sort((a, b) => compareBytes(a[0], b[0]));
     w.byte(0x64);
