@@ -62,8 +62,18 @@ export function decode(input: Uint8Array, opts: DecodeOptions = {}): BencodeValu
 export function decodeDocument(input: Uint8Array, opts: DecodeOptions = {}): BencodeDocument {
   const spans = new WeakMap<object, Span>();
   const value = new Decoder(input, opts, spans).run();
-  const spanOf = (node: BencodeValue): Span | undefined =>
-    typeof node === 'object' ? spans.get(node) : undefined;
+  const spanOf = (node: BencodeValue): Span | undefined => {
+    if (node instanceof Uint8Array) {
+      // A string is a view of the input: its span follows from where the view starts, so
+      // decoding records spans for containers only (most values in a torrent are strings).
+      if (node.buffer !== input.buffer) return undefined;
+      const bodyStart = node.byteOffset - input.byteOffset;
+      const start = bodyStart - String(node.length).length - 1;
+      if (start < 0 || bodyStart + node.length > input.length || input[bodyStart - 1] !== COLON) return undefined;
+      return { start, end: bodyStart + node.length };
+    }
+    return typeof node === 'object' ? spans.get(node) : undefined;
+  };
   return {
     value,
     input,
@@ -137,10 +147,8 @@ class Decoder {
   }
 
   private string(): Uint8Array {
-    const start = this.pos;
     const end = this.stringBodyEnd();
     const body = this.buf.subarray(end - this.lastLength, end);
-    this.spans?.set(body, { start, end });
     return body;
   }
 
