@@ -3,5 +3,13 @@ import { defaultContext } from './context.js';
 import { runProgram } from './program.js';
 import { COMMANDS } from './commands/index.js';
 
+// A closed pipe (`torrenttp info x | head`) is the reader's choice, not our failure.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 const code = await runProgram(defaultContext(), COMMANDS, process.argv.slice(2));
 process.exitCode = code;

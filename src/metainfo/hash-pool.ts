@@ -1,7 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { MetainfoError } from './errors.js';
+import { ERROR_CODES } from '../errors/index.js';
+import { MetainfoError, type MetainfoErrorCode } from './errors.js';
 import type { HashFile, HashRequest, HashResponse } from './hash-protocol.js';
+import type { Source } from './walk.js';
 
 /**
  * SHA-1 on worker threads, one per core by default, so hashing never blocks the event loop and
@@ -20,7 +22,7 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 interface Slot {
   worker: Worker;
-  pending: Map<number, { resolve(h: Uint8Array): void; reject(e: unknown): void }>;
+  pending: Map<number, { resolve(r: Uint8Array | Source): void; reject(e: unknown): void }>;
 }
 
 export class HashPool {
@@ -36,12 +38,17 @@ export class HashPool {
 
   /** SHA-1 of each piece in `[first, end)`, read from the files: 20 bytes per piece. */
   hashPieces(job: PiecesJob): Promise<Uint8Array> {
-    return this.submit({ ...job, type: 'pieces' }, []);
+    return this.submit({ ...job, type: 'pieces' }, []) as Promise<Uint8Array>;
   }
 
   /** SHA-1 of `data`. With `transfer`, `data`'s buffer moves to the worker (no copy) and is unusable here after. */
   sha1(data: Uint8Array, opts: { transfer?: boolean } = {}): Promise<Uint8Array> {
-    return this.submit({ type: 'buffer', data }, opts.transfer === true ? [data.buffer as ArrayBuffer] : []);
+    return this.submit({ type: 'buffer', data }, opts.transfer === true ? [data.buffer as ArrayBuffer] : []) as Promise<Uint8Array>;
+  }
+
+  /** Lists a file or folder to share (`listSourceSync`) on a worker, off the event loop. */
+  listSource(path: string): Promise<Source> {
+    return this.submit({ type: 'list', path }, []) as Promise<Source>;
   }
 
   async close(): Promise<void> {
@@ -49,11 +56,11 @@ export class HashPool {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
-  private submit(req: WithoutId<HashRequest>, transfer: ArrayBuffer[]): Promise<Uint8Array> {
+  private submit(req: WithoutId<HashRequest>, transfer: ArrayBuffer[]): Promise<Uint8Array | Source> {
     if (this.closed) return Promise.reject(new MetainfoError('CREATE_IO', { detail: 'hash pool is closed' }));
     const slot = this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;
-    return new Promise<Uint8Array>((resolve, reject) => {
+    return new Promise<Uint8Array | Source>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
       if (slot.pending.size === 1) slot.worker.ref();
       slot.worker.postMessage({ ...req, id }, transfer);
@@ -73,12 +80,8 @@ export class HashPool {
     worker.on('message', (res: HashResponse) => {
       const p = settle(res.id);
       if (p === undefined) return;
-      if ('error' in res) {
-        const code = res.error.code === 'CREATE_CHANGED' ? 'CREATE_CHANGED' : 'CREATE_IO';
-        p.reject(new MetainfoError(code, { detail: res.error.message }));
-      } else {
-        p.resolve(res.hashes);
-      }
+      if ('error' in res) p.reject(workerError(res.error));
+      else p.resolve('source' in res ? res.source : res.hashes);
     });
     const fail = (err: unknown) => {
       for (const id of [...slot.pending.keys()]) settle(id)?.reject(new MetainfoError('CREATE_IO', { detail: 'hash worker failed', cause: err }));
@@ -93,4 +96,11 @@ export class HashPool {
     });
     return slot;
   }
+}
+
+/** A worker's error, back as a typed error: our own codes cross as they are, system errors become CREATE_IO. */
+function workerError(e: { readonly code: string; readonly message: string; readonly detail?: string }): MetainfoError {
+  const own = /^(METAINFO|CREATE)_/.test(e.code) && Object.hasOwn(ERROR_CODES, e.code);
+  if (own) return new MetainfoError(e.code as MetainfoErrorCode, e.detail === undefined ? {} : { detail: e.detail });
+  return new MetainfoError('CREATE_IO', { detail: e.message });
 }

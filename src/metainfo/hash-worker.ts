@@ -2,12 +2,13 @@
  * Worker thread of `HashPool`: SHA-1 off the event loop. Jobs come as messages; a `pieces` job
  * reads a run of whole pieces straight from the files (positional reads into one reusable
  * buffer, so memory stays flat whatever the file size) and hashes each piece; a `buffer` job
- * hashes bytes handed over. Each result is transferred back, not copied.
+ * hashes bytes handed over; a `list` job walks a folder (`listSourceSync`). Each result is transferred back, not copied.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { HashRequest, HashResponse } from './hash-protocol.js';
+import { listSourceSync } from './walk.js';
 
 let scratch = new Uint8Array(0);
 
@@ -36,8 +37,14 @@ function hashPieces(req: Extract<HashRequest, { type: 'pieces' }>): Uint8Array {
       let done = 0;
       while (done < n) {
         const got = readSync(fd, scratch, pos - startOffset + done, n - done, from + done);
-        if (got === 0) throw Object.assign(new Error(`${file.path} is shorter than expected`), { code: 'CREATE_CHANGED' });
+        if (got === 0) throw Object.assign(new Error(`${file.path} is shorter than expected`), { code: 'CREATE_CHANGED', detail: `${file.path} got shorter` });
         done += got;
+      }
+      if (file.mtimeMs !== undefined) {
+        const st = fstatSync(fd);
+        if (st.size !== file.length || st.mtimeMs !== file.mtimeMs) {
+          throw Object.assign(new Error(`${file.path} changed while it was being hashed`), { code: 'CREATE_CHANGED', detail: file.path });
+        }
       }
       pos += n;
     }
@@ -54,14 +61,18 @@ function hashPieces(req: Extract<HashRequest, { type: 'pieces' }>): Uint8Array {
 }
 
 parentPort!.on('message', (req: HashRequest) => {
-  let res: HashResponse;
   try {
+    if (req.type === 'list') {
+      parentPort!.postMessage({ id: req.id, source: listSourceSync(req.path) } satisfies HashResponse);
+      return;
+    }
     const hashes = req.type === 'pieces' ? hashPieces(req) : new Uint8Array(createHash('sha1').update(req.data).digest());
-    res = { id: req.id, hashes };
-    parentPort!.postMessage(res, [hashes.buffer as ArrayBuffer]);
+    parentPort!.postMessage({ id: req.id, hashes } satisfies HashResponse, [hashes.buffer as ArrayBuffer]);
   } catch (err) {
-    const e = err as { code?: unknown; message?: unknown };
-    res = { id: req.id, error: { code: typeof e.code === 'string' ? e.code : 'EIO', message: String(e.message ?? err) } };
+    const e = err as { code?: unknown; message?: unknown; detail?: unknown };
+    const code = typeof e.code === 'string' ? e.code : 'EIO';
+    const message = String(e.message ?? err);
+    const res: HashResponse = { id: req.id, error: typeof e.detail === 'string' ? { code, message, detail: e.detail } : { code, message } };
     parentPort!.postMessage(res);
   }
 });

@@ -29,4 +29,4 @@ export {
   type ParseOptions,
   type TorrentExtras,
 } from './torrent.js';
-export { listSource, type Source, type SourceFile } from './walk.js';
+export { listSourceSync, type Source, type SourceFile } from './walk.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TorrenttpError } from '../../src/errors/index.js';
 import { autoPieceLength, createTorrent, HashPool, parseTorrent } from '../../src/metainfo/index.js';
@@ -111,3 +111,24 @@ test('a shared hash pool hashes buffers and pieces off the main thread', async (
     await pool.close();
   }
 });
+
+test('a file that changes or shrinks while it is hashed is a CREATE_CHANGED error, not a wrong torrent', () =>
+  withTempDir(async (dir) => {
+    const file = join(dir, 'f');
+    writeFileSync(file, bytes(100_000));
+    const pool = new HashPool({ threads: 1 });
+    try {
+      const job = { pieceLength: 16384, totalLength: 100_000, first: 0, end: 7 };
+      const { mtimeMs } = statSync(file);
+      await pool.hashPieces({ ...job, files: [{ path: file, offset: 0, length: 100_000, mtimeMs }] });
+      await assert.rejects(pool.hashPieces({ ...job, files: [{ path: file, offset: 0, length: 100_000, mtimeMs: mtimeMs - 1000 }] }), {
+        code: 'CREATE_CHANGED',
+      });
+      await assert.rejects(pool.hashPieces({ ...job, totalLength: 120_000, end: 8, files: [{ path: file, offset: 0, length: 120_000 }] }), {
+        code: 'CREATE_CHANGED',
+      });
+      await assert.rejects(pool.listSource(join(dir, 'missing')), { code: 'CREATE_IO' });
+    } finally {
+      await pool.close();
+    }
+  }));

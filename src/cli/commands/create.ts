@@ -1,6 +1,5 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { TorrenttpError } from '../../errors/index.js';
 import { createTorrent, magnetOf, type CreateOptions } from '../../metainfo/index.js';
@@ -47,8 +46,9 @@ export function register(program: Command, ctx: CliContext): void {
         throw new TorrenttpError('INVALID_ARGUMENT', { detail: `--piece-length ${flags.pieceLength}` });
       }
       const showBar = ctx.stdout.isTTY === true && flags.json !== true;
+      // Loaded only for a terminal: scripts and pipes skip the module's start-up cost.
       const bar = showBar
-        ? new SingleBar({
+        ? new (await import('cli-progress')).SingleBar({
             format: 'hashing {bar} {percentage}% | {done} of {size} | {speed}',
             stream: ctx.stderr,
             hideCursor: true,
