@@ -5,3 +5,4 @@ export * from './errors/index.js';
 export * from './bencode/index.js';
 export * from './metainfo/index.js';
 export * from './wire/index.js';
+export * from './transport/index.js';

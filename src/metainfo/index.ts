@@ -30,3 +30,4 @@ export {
   type TorrentExtras,
 } from './torrent.js';
 export { listSourceSync, type Source, type SourceFile } from './walk.js';
+export { Bitfield } from './bitfield.js';

@@ -1,0 +1,1 @@
+export type { BlockRequest, PeerEvent, PeerEventHandler, PeerKind, PeerLink } from './peer-link.js';
