@@ -68,6 +68,12 @@ export const ERROR_CODES = {
   CLI_OUTPUT_EXISTS: { message: 'output file exists (use --force to overwrite)', side: 'local', status: 409 },
   CLI_UNKNOWN_INPUT: { message: 'input is not a .torrent, a magnet URI or a metainfo JSON document', side: 'local', status: 400 },
 
+  // ── storage (src/storage) ──────────────────────────────────────────────────────────────
+
+  // ── transport (src/transport) ──────────────────────────────────────────────────────────
+
+  // ── engine (src/engine) ────────────────────────────────────────────────────────────────
+
   // ── wire (src/wire) ────────────────────────────────────────────────────────────────────
   WIRE_BAD_BITFIELD: { message: 'peer bitfield has the wrong length or spare bits set', side: 'remote', status: 400 },
   WIRE_BAD_BLOCK_LENGTH: { message: 'block length is zero or larger than the limit', side: 'remote', status: 400 },
