@@ -73,6 +73,10 @@ export const ERROR_CODES = {
   // ── transport (src/transport) ──────────────────────────────────────────────────────────
 
   // ── engine (src/engine) ────────────────────────────────────────────────────────────────
+  ENGINE_CLOSED: { message: 'the torrent or client is closed', side: 'local', status: 410 },
+  ENGINE_DUPLICATE_TORRENT: { message: 'this torrent is already added', side: 'local', status: 409 },
+  ENGINE_PEER_BANNED: { message: 'peer banned for sending data that failed the hash check', side: 'remote', status: 403 },
+  ENGINE_TOO_MANY_PEERS: { message: 'connection limit reached', side: 'local', status: 503 },
 
   // ── wire (src/wire) ────────────────────────────────────────────────────────────────────
   WIRE_BAD_BITFIELD: { message: 'peer bitfield has the wrong length or spare bits set', side: 'remote', status: 400 },

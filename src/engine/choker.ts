@@ -1,0 +1,62 @@
+/**
+ * Choker: which peers we upload to. A pure function of a snapshot, `now` and an injected rng.
+ *
+ * BEP 3 / libtorrent's classic algorithm: every round (10 s) unchoke the `slots − 1` interested
+ * peers that serve us best (tit-for-tat: download rate from them while leeching; while seeding,
+ * upload rate to them, which favours peers that can take data fast) and one *optimistic*
+ * unchoke, a random choked interested peer, kept for three rounds (30 s) so newcomers get a
+ * chance to prove themselves. Ties break by id, so the result is deterministic for a given rng.
+ */
+export interface ChokeCandidate {
+  readonly id: string;
+  readonly interested: boolean;
+  /** Bytes/s we receive from the peer. */
+  readonly downloadRate: number;
+  /** Bytes/s we send to the peer. */
+  readonly uploadRate: number;
+}
+
+export interface ChokeState {
+  readonly optimistic: string | undefined;
+  /** When the optimistic unchoke was chosen (ms). */
+  readonly optimisticSinceMs: number;
+}
+
+export interface ChokeDecision extends ChokeState {
+  readonly unchoked: ReadonlySet<string>;
+}
+
+export const CHOKE_ROUND_MS = 10_000;
+export const OPTIMISTIC_ROTATE_MS = 30_000;
+
+export function choke(
+  peers: readonly ChokeCandidate[],
+  seeding: boolean,
+  slots: number,
+  state: ChokeState,
+  nowMs: number,
+  rng: () => number,
+): ChokeDecision {
+  const interested = peers.filter((p) => p.interested);
+  const score = (p: ChokeCandidate) => (seeding ? p.uploadRate : p.downloadRate);
+  const ranked = [...interested].sort((a, b) => score(b) - score(a) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const regular = ranked.slice(0, Math.max(0, slots - 1));
+  const unchoked = new Set(regular.map((p) => p.id));
+
+  let optimistic = state.optimistic;
+  let since = state.optimisticSinceMs;
+  const stillValid =
+    optimistic !== undefined && nowMs - since < OPTIMISTIC_ROTATE_MS && interested.some((p) => p.id === optimistic) && !unchoked.has(optimistic);
+  if (!stillValid) {
+    const choked = interested.filter((p) => !unchoked.has(p.id));
+    optimistic = choked.length === 0 ? undefined : choked[Math.floor(rng() * choked.length)]!.id;
+    since = nowMs;
+  }
+  if (optimistic !== undefined) unchoked.add(optimistic);
+  // Slots a small swarm leaves free go to the next best, so nobody waits for nothing.
+  for (const p of ranked) {
+    if (unchoked.size >= slots) break;
+    unchoked.add(p.id);
+  }
+  return { unchoked, optimistic, optimisticSinceMs: since };
+}

@@ -1,0 +1,12 @@
+export { choke, CHOKE_ROUND_MS, OPTIMISTIC_ROTATE_MS, type ChokeCandidate, type ChokeDecision, type ChokeState } from './choker.js';
+export { EngineError, type EngineErrorCode } from './errors.js';
+export { PiecePicker, type PickerOptions } from './picker.js';
+export { RateMeter, TokenBucket } from './rate.js';
+export {
+  Torrent,
+  type PeerSlot,
+  type TorrentEvents,
+  type TorrentOptions,
+  type TorrentStats,
+  type TorrentStore,
+} from './torrent.js';

@@ -1,0 +1,227 @@
+import { BLOCK_LENGTH, type Bitfield, type Geometry, type PieceIndex } from '../metainfo/index.js';
+import type { BlockRequest } from '../transport/index.js';
+
+/**
+ * Piece picker: which blocks to ask a peer for. Pure state; randomness is injected.
+ *
+ * Order (libtorrent's, see piece_picker.hpp):
+ * 1. Blocks of pieces already in progress, oldest first, so pieces complete and can be
+ *    verified and shared; this is also what lets several peers fill one piece.
+ * 2. A new piece: the rarest among the peer's pieces we lack (random among equals), except
+ *    that the first few pieces are picked at random, so we soon have something to trade;
+ *    in sequential mode, strictly the lowest index (streaming).
+ * 3. Endgame, once every missing block is requested: blocks already requested from another
+ *    peer (at most `maxDuplicates` requests per block); the engine cancels the others when one
+ *    arrives.
+ * Peers that prefer runs (web seeds, HTTP peers) get whole pieces of contiguous blocks.
+ *
+ * Invariants: `requested[b]` counts outstanding requests of a block; a received block is never
+ * requested again; `unrequested` is the number of missing blocks with no request, so endgame is
+ * `unrequested === 0 && missing > 0`.
+ */
+export interface PickerOptions {
+  readonly sequential?: boolean;
+  readonly rng?: () => number;
+  /** Pieces picked at random before rarest-first applies. Default 4 (libtorrent's initial random pieces). */
+  readonly randomFirstPieces?: number;
+  /** Requests per block in endgame. Default 2. */
+  readonly maxDuplicates?: number;
+}
+
+interface Partial {
+  readonly index: PieceIndex;
+  readonly blocks: number;
+  readonly received: Uint8Array;
+  readonly requested: Uint8Array;
+  receivedCount: number;
+}
+
+export class PiecePicker {
+  readonly availability: Uint32Array;
+  sequential: boolean;
+  private readonly partials = new Map<number, Partial>();
+  private readonly rng: () => number;
+  private readonly randomFirst: number;
+  private readonly maxDuplicates: number;
+  private unrequested = 0;
+  private missingBlocks = 0;
+
+  constructor(
+    private readonly geometry: Geometry,
+    private readonly have: Bitfield,
+    opts: PickerOptions = {},
+  ) {
+    this.availability = new Uint32Array(geometry.pieceCount);
+    this.sequential = opts.sequential ?? false;
+    this.rng = opts.rng ?? Math.random;
+    this.randomFirst = opts.randomFirstPieces ?? 4;
+    this.maxDuplicates = opts.maxDuplicates ?? 2;
+    for (let i = 0; i < geometry.pieceCount; i++) {
+      if (!have.has(i)) this.missingBlocks += geometry.blockCount(i as PieceIndex);
+    }
+    this.unrequested = this.missingBlocks;
+  }
+
+  // ── availability ──────────────────────────────────────────────────────────────────────
+  addBitfield(b: Bitfield): void {
+    for (const i of b) this.availability[i]!++;
+  }
+
+  removeBitfield(b: Bitfield): void {
+    for (const i of b) if (this.availability[i]! > 0) this.availability[i]!--;
+  }
+
+  addHave(index: number): void {
+    this.availability[index]!++;
+  }
+
+  // ── state ─────────────────────────────────────────────────────────────────────────────
+  get endgame(): boolean {
+    return this.unrequested === 0 && this.missingBlocks > 0;
+  }
+
+  get inProgress(): number {
+    return this.partials.size;
+  }
+
+  /** True when `peer` has a piece we lack. */
+  interestedIn(peer: Bitfield): boolean {
+    if (peer.complete) return !this.have.complete;
+    for (const i of peer) if (!this.have.has(i)) return true;
+    return false;
+  }
+
+  /**
+   * Up to `max` blocks to request from a peer holding `peer`. `isOutstanding(index, block)`
+   * says whether this peer already has that block requested (endgame must not ask twice).
+   */
+  pick(peer: Bitfield, max: number, prefersRuns: boolean, isOutstanding: (index: number, block: number) => boolean): BlockRequest[] {
+    const out: BlockRequest[] = [];
+    if (max <= 0) return out;
+    for (const p of this.partials.values()) {
+      if (out.length >= max) return out;
+      if (p.receivedCount === p.blocks || !peer.has(p.index)) continue;
+      // A run-preferring peer takes a partial only if it can run to the end from some point.
+      this.takeFree(p, out, max);
+    }
+    while (out.length < max) {
+      const index = this.choosePiece(peer);
+      if (index === undefined) break;
+      this.takeFree(this.start(index), out, prefersRuns ? Number.MAX_SAFE_INTEGER : max);
+    }
+    if (out.length < max && this.endgame) {
+      // The caller records this call's requests only after it returns: skip them here too.
+      const taken = new Set(out.map((r) => `${r.index}:${r.begin}`));
+      for (const p of this.partials.values()) {
+        if (!peer.has(p.index)) continue;
+        for (let b = 0; b < p.blocks && out.length < max; b++) {
+          if (p.received[b] === 0 && p.requested[b]! < this.maxDuplicates && !isOutstanding(p.index, b) && !taken.has(`${p.index}:${b * BLOCK_LENGTH}`)) {
+            p.requested[b]!++;
+            out.push(this.req(p, b));
+          }
+        }
+        if (out.length >= max) break;
+      }
+    }
+    return out;
+  }
+
+  /** A request that ended without data (rejected, timed out, peer gone). */
+  release(index: number, begin: number): void {
+    const p = this.partials.get(index);
+    if (p === undefined) return;
+    const b = begin / BLOCK_LENGTH;
+    if (p.requested[b]! > 0) {
+      p.requested[b]!--;
+      if (p.requested[b] === 0 && p.received[b] === 0) this.unrequested++;
+    }
+  }
+
+  /** A block arrived: true when it is new (copy it), false for a duplicate (endgame) or a piece we don't want. */
+  receive(index: number, begin: number): boolean {
+    const p = this.partials.get(index);
+    if (p === undefined) return false;
+    const b = begin / BLOCK_LENGTH;
+    if (p.requested[b]! > 0) p.requested[b]!--;
+    if (p.received[b] !== 0) return false;
+    p.received[b] = 1;
+    p.receivedCount++;
+    this.missingBlocks--;
+    return true;
+  }
+
+  /** All blocks of `index` are in. */
+  isComplete(index: number): boolean {
+    const p = this.partials.get(index);
+    return p !== undefined && p.receivedCount === p.blocks;
+  }
+
+  /** The piece passed its hash check and is stored. */
+  verified(index: number): void {
+    this.partials.delete(index);
+  }
+
+  /** The piece failed its hash check: every block is wanted again. */
+  failed(index: number): void {
+    const p = this.partials.get(index);
+    if (p === undefined) return;
+    this.partials.delete(index);
+    this.missingBlocks += p.blocks;
+    // Blocks still requested (endgame duplicates) are released as they come back.
+    let outstanding = 0;
+    for (const r of p.requested) if (r > 0) outstanding++;
+    this.unrequested += p.blocks - outstanding;
+    if (outstanding > 0) {
+      // Keep a fresh partial so the stragglers' releases land somewhere.
+      const fresh = this.start(p.index);
+      fresh.requested.set(p.requested);
+    }
+  }
+
+  // ── internals ─────────────────────────────────────────────────────────────────────────
+  private start(index: PieceIndex): Partial {
+    const blocks = this.geometry.blockCount(index);
+    const p: Partial = { index, blocks, received: new Uint8Array(blocks), requested: new Uint8Array(blocks), receivedCount: 0 };
+    this.partials.set(index, p);
+    return p;
+  }
+
+  private takeFree(p: Partial, out: BlockRequest[], max: number): void {
+    for (let b = 0; b < p.blocks && out.length < max; b++) {
+      if (p.received[b] === 0 && p.requested[b] === 0) {
+        p.requested[b] = 1;
+        this.unrequested--;
+        out.push(this.req(p, b));
+      }
+    }
+  }
+
+  private req(p: Partial, b: number): BlockRequest {
+    return { index: p.index, begin: b * BLOCK_LENGTH, length: this.geometry.blockLength(p.index, b) };
+  }
+
+  private choosePiece(peer: Bitfield): PieceIndex | undefined {
+    const n = this.geometry.pieceCount;
+    const candidate = (i: number) => peer.has(i) && !this.have.has(i) && !this.partials.has(i);
+    if (this.sequential) {
+      for (let i = 0; i < n; i++) if (candidate(i)) return i as PieceIndex;
+      return undefined;
+    }
+    const random = this.have.count + this.partials.size < this.randomFirst;
+    let best = -1;
+    let bestAvail = Infinity;
+    let ties = 0;
+    for (let i = 0; i < n; i++) {
+      if (!candidate(i)) continue;
+      const a = random ? 0 : this.availability[i]!;
+      if (a < bestAvail) {
+        bestAvail = a;
+        best = i;
+        ties = 1;
+      } else if (a === bestAvail && this.rng() * ++ties < 1) {
+        best = i; // reservoir sampling: each tie equally likely
+      }
+    }
+    return best < 0 ? undefined : (best as PieceIndex);
+  }
+}

@@ -1,0 +1,575 @@
+import { EventEmitter } from 'node:events';
+import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
+import { BLOCK_LENGTH, type Bitfield, type Metainfo, type PieceIndex } from '../metainfo/index.js';
+import type { BlockRequest, PeerEvent, PeerLink } from '../transport/index.js';
+import { choke, CHOKE_ROUND_MS, type ChokeState } from './choker.js';
+import { EngineError } from './errors.js';
+import { PiecePicker } from './picker.js';
+import { RateMeter, TokenBucket } from './rate.js';
+
+/**
+ * One torrent's swarm state. Rules (more in STATE.md):
+ * - Peers are reached only through `PeerLink`; wire peers, web seeds and HTTP peers are
+ *   scheduled by the same picker and choker.
+ * - Only pieces the store verified count: `have` is the store's bitfield and is set by it.
+ * - Every outstanding request is in exactly one peer's `outstanding` and counted once in the
+ *   picker; it leaves both when its block, rejection or the peer's close arrives.
+ * - No timers: the owner calls `tick(now)` (the Client does, every 250 ms).
+ */
+
+/** What the engine needs from storage (`src/storage` implements it). */
+export interface TorrentStore {
+  readonly bitfield: Bitfield;
+  /** Verify and write a whole piece; false on hash mismatch. `data` may be transferred. */
+  commitPiece(index: PieceIndex, data: Uint8Array): Promise<boolean>;
+  readBlock(index: PieceIndex, begin: number, length: number): Promise<Uint8Array>;
+  saveResume(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TorrentOptions {
+  /** Strict in-order picking, for streaming. */
+  readonly sequential?: boolean;
+  /** Peers we upload to at once (BEP 3 clients use 4). */
+  readonly uploadSlots?: number;
+  /** Connections for this torrent. Default 50. */
+  readonly maxPeers?: number;
+  /**
+   * Banning after bad data, with libtorrent-style trust points: a verified piece gives each
+   * peer that sent blocks of it +1, a failed piece −4 to a sole sender and −1 to each of
+   * several (an honest peer sharing a piece with a liar must not pay for it). A peer at or below
+   * −2 × this is banned: with the default 3, a liar goes after two pieces of its own. Default 3.
+   */
+  readonly banAfterHashFailures?: number;
+  /** Shared limiters (the Client's global ones) plus this torrent's own. */
+  readonly uploadLimiters?: readonly TokenBucket[];
+  readonly downloadLimiters?: readonly TokenBucket[];
+  readonly rng?: () => number;
+  readonly now?: () => number;
+}
+
+export interface TorrentStats {
+  readonly infoHash: string;
+  readonly name: string;
+  readonly length: number;
+  readonly verifiedBytes: number;
+  /** 0..1 of verified bytes. */
+  readonly progress: number;
+  /** Payload bytes received and sent in this session. */
+  readonly downloaded: number;
+  readonly uploaded: number;
+  readonly downloadRate: number;
+  readonly uploadRate: number;
+  readonly peers: number;
+  readonly peersByKind: Readonly<Record<PeerLink['kind'], number>>;
+  /** Seconds to completion at the current rate; undefined when unknown or done. */
+  readonly etaSec: number | undefined;
+  readonly done: boolean;
+}
+
+export interface TorrentEvents {
+  progress: [TorrentStats];
+  piece: [PieceIndex];
+  done: [];
+  peer: [PeerLink];
+  peerClosed: [PeerLink, TorrenttpError | undefined];
+  hashFailed: [PieceIndex];
+  banned: [string];
+  error: [TorrenttpError];
+}
+
+interface Upload {
+  readonly req: BlockRequest;
+  cancelled: boolean;
+}
+
+interface PeerState {
+  link: PeerLink | undefined;
+  readonly pending: PeerEvent[];
+  /** Outstanding requests, keyed `index * 65536 + block`. */
+  readonly outstanding: Map<number, BlockRequest>;
+  readonly down: RateMeter;
+  readonly up: RateMeter;
+  counted: boolean;
+  amChoking: boolean;
+  amInterested: boolean;
+  peerInterested: boolean;
+  trust: number;
+  readonly uploads: Upload[];
+  /** Uploads whose disk read is under way: a cancel must reach them too. */
+  readonly reading: Set<Upload>;
+  closed: boolean;
+}
+
+/** A handle for a connection being set up: events are queued until `attach`. */
+export interface PeerSlot {
+  readonly onEvent: (e: PeerEvent) => void;
+  attach(link: PeerLink): void;
+  abandon(): void;
+}
+
+const MAX_BLOCKS_PER_PIECE = 65536; // 1 GiB pieces / 16 KiB
+/** Disk reads in flight per peer for uploads: enough to keep a fast peer fed from the piece cache. */
+const MAX_READS_PER_PEER = 32;
+/** Requests from one peer we queue before ignoring more (the link also bounds them). */
+const MAX_UPLOAD_QUEUE = 512;
+
+/** Trust a peer can bank, so a long good record does not license a run of bad pieces. */
+const MAX_TRUST = 8;
+
+const key = (index: number, begin: number) => index * MAX_BLOCKS_PER_PIECE + begin / BLOCK_LENGTH;
+
+export class Torrent extends EventEmitter<TorrentEvents> {
+  readonly metainfo: Metainfo;
+  readonly infoHash: string;
+  /** Resolves when every piece is verified; rejects on a fatal storage error. */
+  readonly done: Promise<void>;
+
+  private readonly store: TorrentStore;
+  private readonly picker: PiecePicker;
+  private readonly peers = new Map<PeerState, true>();
+  private readonly bans = new Set<string>();
+  private readonly buffers = new Map<number, { buf: Uint8Array; contributors: Set<PeerState> }>();
+  private readonly committing = new Set<number>();
+  private readonly down: RateMeter = new RateMeter();
+  private readonly up: RateMeter = new RateMeter();
+  private readonly opts: Required<Pick<TorrentOptions, 'uploadSlots' | 'maxPeers' | 'banAfterHashFailures'>>;
+  private readonly uploadLimiters: readonly TokenBucket[];
+  private readonly downloadLimiters: readonly TokenBucket[];
+  private readonly rng: () => number;
+  private readonly now: () => number;
+  private chokeState: ChokeState = { optimistic: undefined, optimisticSinceMs: 0 };
+  private lastChokeMs = -Infinity;
+  private closedFlag = false;
+  private fatal: TorrenttpError | undefined;
+  private resolveDone!: () => void;
+  private rejectDone!: (e: TorrenttpError) => void;
+
+  constructor(metainfo: Metainfo, store: TorrentStore, opts: TorrentOptions = {}) {
+    super();
+    this.metainfo = metainfo;
+    this.infoHash = metainfo.infoHash;
+    this.store = store;
+    this.rng = opts.rng ?? Math.random;
+    this.now = opts.now ?? Date.now;
+    this.opts = {
+      uploadSlots: opts.uploadSlots ?? 4,
+      maxPeers: opts.maxPeers ?? 50,
+      banAfterHashFailures: opts.banAfterHashFailures ?? 3,
+    };
+    this.uploadLimiters = opts.uploadLimiters ?? [];
+    this.downloadLimiters = opts.downloadLimiters ?? [];
+    this.picker = new PiecePicker(metainfo.geometry, store.bitfield, {
+      rng: this.rng,
+      ...(opts.sequential === undefined ? {} : { sequential: opts.sequential }),
+    });
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.done.catch(() => undefined); // observed through `error` too; never an unhandled rejection
+    if (store.bitfield.complete) this.resolveDone();
+  }
+
+  get have(): Bitfield {
+    return this.store.bitfield;
+  }
+
+  get complete(): boolean {
+    return this.store.bitfield.complete;
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  get sequential(): boolean {
+    return this.picker.sequential;
+  }
+
+  set sequential(on: boolean) {
+    this.picker.sequential = on;
+  }
+
+  /** Whether a connection to `id` (host:port or URL) may be added now. */
+  accepts(id: string): boolean {
+    return !this.closedFlag && !this.bans.has(id) && this.peers.size < this.opts.maxPeers && ![...this.peers.keys()].some((p) => p.link?.id === id);
+  }
+
+  isBanned(id: string): boolean {
+    return this.bans.has(id);
+  }
+
+  get peerCount(): number {
+    return this.peers.size;
+  }
+
+  /** Reserve a place for a connection being set up; its events queue until `attach`. */
+  newPeerSlot(): PeerSlot {
+    const peer: PeerState = {
+      link: undefined,
+      pending: [],
+      outstanding: new Map(),
+      down: new RateMeter(),
+      up: new RateMeter(),
+      counted: false,
+      amChoking: true,
+      amInterested: false,
+      peerInterested: false,
+      trust: 0,
+      uploads: [],
+      reading: new Set(),
+      closed: false,
+    };
+    this.peers.set(peer, true);
+    return {
+      onEvent: (e) => {
+        if (peer.link === undefined) peer.pending.push(e);
+        else this.onPeerEvent(peer, e);
+      },
+      attach: (link) => {
+        peer.link = link;
+        if (this.closedFlag || this.bans.has(link.id)) {
+          peer.closed = true;
+          this.peers.delete(peer);
+          link.close(this.closedFlag ? new EngineError('ENGINE_CLOSED') : new EngineError('ENGINE_PEER_BANNED', { detail: link.id }));
+          return;
+        }
+        this.emit('peer', link);
+        for (const e of peer.pending.splice(0)) this.onPeerEvent(peer, e);
+      },
+      abandon: () => {
+        this.peers.delete(peer);
+      },
+    };
+  }
+
+  /** Adds a link that already exists (web seeds, tests): events must come through `slot.onEvent`. */
+  addPeer(create: (onEvent: (e: PeerEvent) => void) => PeerLink): PeerLink {
+    const slot = this.newPeerSlot();
+    const link = create(slot.onEvent);
+    slot.attach(link);
+    return link;
+  }
+
+  /** Periodic work: choking rounds, rate-limited queues, progress. */
+  tick(): void {
+    if (this.closedFlag) return;
+    const now = this.now();
+    if (now - this.lastChokeMs >= CHOKE_ROUND_MS) this.rechoke(now);
+    for (const p of this.peers.keys()) {
+      this.serveUploads(p);
+      this.fill(p);
+    }
+    this.emit('progress', this.stats());
+  }
+
+  stats(): TorrentStats {
+    const now = this.now();
+    const verifiedBytes = this.verifiedBytes();
+    const downloadRate = this.down.rate(now);
+    const byKind = { wire: 0, webseed: 0, http: 0 };
+    for (const p of this.peers.keys()) if (p.link !== undefined && !p.closed) byKind[p.link.kind]++;
+    const left = this.metainfo.length - verifiedBytes;
+    return {
+      infoHash: this.infoHash,
+      name: this.metainfo.name,
+      length: this.metainfo.length,
+      verifiedBytes,
+      progress: this.metainfo.length === 0 ? 1 : verifiedBytes / this.metainfo.length,
+      downloaded: this.down.totalBytes,
+      uploaded: this.up.totalBytes,
+      downloadRate,
+      uploadRate: this.up.rate(now),
+      peers: byKind.wire + byKind.webseed + byKind.http,
+      peersByKind: byKind,
+      etaSec: left === 0 || downloadRate <= 0 ? undefined : left / downloadRate,
+      done: left === 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    for (const p of [...this.peers.keys()]) p.link?.close(new EngineError('ENGINE_CLOSED'));
+    this.peers.clear();
+    await this.store.close();
+    if (!this.complete && this.fatal === undefined) this.rejectDone(new EngineError('ENGINE_CLOSED'));
+  }
+
+  // ── peer events ─────────────────────────────────────────────────────────────────────────
+  private onPeerEvent(peer: PeerState, e: PeerEvent): void {
+    if (peer.closed || this.closedFlag) return;
+    const link = peer.link!;
+    switch (e.type) {
+      case 'bitfield':
+        if (!peer.counted) {
+          this.picker.addBitfield(e.bitfield);
+          peer.counted = true;
+        }
+        if (this.complete && e.bitfield.complete && link.kind === 'wire') {
+          link.close(); // two seeds have nothing to trade
+          return;
+        }
+        this.updateInterest(peer);
+        this.fill(peer);
+        return;
+      case 'have':
+        this.picker.addHave(e.index);
+        peer.counted = true;
+        if (!peer.amInterested) this.updateInterest(peer);
+        this.fill(peer);
+        return;
+      case 'unchoke':
+        this.fill(peer);
+        return;
+      case 'choke':
+        return; // the link rejects what was outstanding
+      case 'interested':
+        peer.peerInterested = true;
+        if (peer.amChoking && this.unchokedCount() < this.opts.uploadSlots) this.setChoking(peer, false);
+        return;
+      case 'notInterested':
+        peer.peerInterested = false;
+        if (!peer.amChoking) this.setChoking(peer, true);
+        return;
+      case 'block':
+        this.onBlock(peer, e.req, e.data);
+        return;
+      case 'rejected': {
+        if (peer.outstanding.delete(key(e.req.index, e.req.begin))) {
+          this.picker.release(e.req.index, e.req.begin);
+          this.fillAll();
+        }
+        return;
+      }
+      case 'request':
+        this.onRequest(peer, e.req);
+        return;
+      case 'cancel':
+        for (const u of [...peer.uploads, ...peer.reading]) {
+          if (u.req.index === e.req.index && u.req.begin === e.req.begin) u.cancelled = true;
+        }
+        return;
+      case 'bytes':
+        return; // payload is counted from blocks, which the engine sees anyway
+      case 'closed':
+        this.removePeer(peer, e.reason);
+        return;
+    }
+  }
+
+  private onBlock(peer: PeerState, req: BlockRequest, data: Uint8Array): void {
+    const k = key(req.index, req.begin);
+    if (!peer.outstanding.delete(k)) return; // unrequested or already cancelled: the link should not deliver it
+    const now = this.now();
+    peer.down.add(data.length, now);
+    this.down.add(data.length, now);
+    for (const l of this.downloadLimiters) l.take(data.length, now);
+    if (this.picker.receive(req.index, req.begin)) {
+      let entry = this.buffers.get(req.index);
+      if (entry === undefined) {
+        entry = { buf: new Uint8Array(this.metainfo.geometry.pieceLengthOf(req.index)), contributors: new Set() };
+        this.buffers.set(req.index, entry);
+      }
+      entry.buf.set(data, req.begin); // the one copy of a block: out of the socket's buffer
+      entry.contributors.add(peer);
+      if (this.picker.endgame) this.cancelDuplicates(peer, req, k);
+      if (this.picker.isComplete(req.index)) void this.commit(req.index);
+    }
+    this.fill(peer);
+  }
+
+  private cancelDuplicates(except: PeerState, req: BlockRequest, k: number): void {
+    for (const other of this.peers.keys()) {
+      if (other === except || !other.outstanding.delete(k)) continue;
+      other.link?.cancel(req);
+      this.picker.release(req.index, req.begin);
+    }
+  }
+
+  private async commit(index: PieceIndex): Promise<void> {
+    const entry = this.buffers.get(index);
+    if (entry === undefined || this.committing.has(index)) return;
+    this.buffers.delete(index);
+    this.committing.add(index);
+    let ok: boolean;
+    try {
+      ok = await this.store.commitPiece(index, entry.buf);
+    } catch (err) {
+      this.committing.delete(index);
+      this.fail(toTorrenttpError(err));
+      return;
+    } finally {
+      this.committing.delete(index);
+    }
+    if (this.closedFlag) return;
+    if (!ok) {
+      this.picker.failed(index);
+      this.emit('hashFailed', index);
+      const penalty = entry.contributors.size === 1 ? 4 : 1;
+      for (const p of entry.contributors) {
+        p.trust -= penalty;
+        if (p.link !== undefined && !p.closed && p.trust <= -2 * this.opts.banAfterHashFailures) this.ban(p);
+      }
+      this.fillAll();
+      return;
+    }
+    this.picker.verified(index);
+    for (const p of entry.contributors) p.trust = Math.min(p.trust + 1, MAX_TRUST);
+    this.emit('piece', index);
+    for (const p of this.peers.keys()) {
+      if (p.closed || p.link === undefined) continue;
+      p.link.announceHave(index);
+      if (p.amInterested) this.updateInterest(p);
+    }
+    if (this.complete) this.onComplete();
+  }
+
+  private onComplete(): void {
+    this.resolveDone();
+    this.emit('done');
+    this.emit('progress', this.stats());
+    for (const p of [...this.peers.keys()]) {
+      const link = p.link;
+      if (link === undefined) continue;
+      // Seeds and web seeds have nothing more for us, and we nothing for them.
+      if (link.kind !== 'wire' || link.bitfield.complete) link.close();
+    }
+    void this.store.saveResume().catch((err: unknown) => this.emit('error', toTorrenttpError(err)));
+  }
+
+  private fail(err: TorrenttpError): void {
+    if (this.fatal !== undefined) return;
+    this.fatal = err;
+    this.emit('error', err);
+    this.rejectDone(err);
+    void this.close().catch(() => undefined);
+  }
+
+  private ban(peer: PeerState): void {
+    const id = peer.link!.id;
+    this.bans.add(id);
+    this.emit('banned', id);
+    peer.link!.close(new EngineError('ENGINE_PEER_BANNED', { detail: id }));
+  }
+
+  private removePeer(peer: PeerState, reason: TorrenttpError | undefined): void {
+    if (peer.closed) return;
+    peer.closed = true;
+    this.peers.delete(peer);
+    if (peer.counted && peer.link !== undefined) this.picker.removeBitfield(peer.link.bitfield);
+    for (const r of peer.outstanding.values()) this.picker.release(r.index, r.begin);
+    peer.outstanding.clear();
+    peer.uploads.length = 0;
+    if (peer.link !== undefined) this.emit('peerClosed', peer.link, reason);
+    if (!peer.amChoking) this.rechoke(this.now());
+    this.fillAll();
+  }
+
+  // ── downloading ─────────────────────────────────────────────────────────────────────────
+  private updateInterest(peer: PeerState): void {
+    const link = peer.link!;
+    const want = !this.complete && this.picker.interestedIn(link.bitfield);
+    if (want !== peer.amInterested) {
+      peer.amInterested = want;
+      link.setInterested(want);
+    }
+  }
+
+  private fillAll(): void {
+    for (const p of this.peers.keys()) this.fill(p);
+  }
+
+  private fill(peer: PeerState): void {
+    const link = peer.link;
+    if (link === undefined || peer.closed || this.closedFlag || this.complete) return;
+    if (!peer.amInterested || link.peerChoking) return;
+    const now = this.now();
+    if (this.downloadLimiters.some((l) => l.waitMs(now) > 0)) return;
+    const want = link.desiredQueueDepth - peer.outstanding.size;
+    if (want <= 0) return;
+    const reqs = this.picker.pick(link.bitfield, want, link.prefersRuns, (i, b) => peer.outstanding.has(i * MAX_BLOCKS_PER_PIECE + b));
+    for (const r of reqs) {
+      peer.outstanding.set(key(r.index, r.begin), r);
+      link.request(r);
+    }
+  }
+
+  // ── uploading ───────────────────────────────────────────────────────────────────────────
+  private onRequest(peer: PeerState, req: BlockRequest): void {
+    if (peer.amChoking || !this.have.has(req.index)) return; // BEP 3: requests while choked are dropped
+    if (peer.uploads.length >= MAX_UPLOAD_QUEUE) return;
+    peer.uploads.push({ req, cancelled: false });
+    this.serveUploads(peer);
+  }
+
+  private serveUploads(peer: PeerState): void {
+    const link = peer.link;
+    if (link === undefined) return;
+    while (peer.uploads.length > 0 && peer.reading.size < MAX_READS_PER_PEER) {
+      const now = this.now();
+      if (this.uploadLimiters.some((l) => l.waitMs(now) > 0)) return; // tick() resumes
+      const u = peer.uploads.shift()!;
+      if (u.cancelled) continue;
+      for (const l of this.uploadLimiters) l.take(u.req.length, now);
+      peer.reading.add(u);
+      this.store.readBlock(u.req.index, u.req.begin, u.req.length).then(
+        (data) => {
+          peer.reading.delete(u);
+          if (peer.closed || u.cancelled || peer.amChoking) return;
+          link.sendBlock(u.req, data);
+          const t = this.now();
+          peer.up.add(data.length, t);
+          this.up.add(data.length, t);
+          this.serveUploads(peer);
+        },
+        (err: unknown) => {
+          peer.reading.delete(u);
+          this.fail(toTorrenttpError(err));
+        },
+      );
+    }
+  }
+
+  // ── choking ─────────────────────────────────────────────────────────────────────────────
+  private unchokedCount(): number {
+    let n = 0;
+    for (const p of this.peers.keys()) if (!p.amChoking) n++;
+    return n;
+  }
+
+  private rechoke(now: number): void {
+    this.lastChokeMs = now;
+    const wire = [...this.peers.keys()].filter((p) => p.link?.kind === 'wire' && !p.closed);
+    const decision = choke(
+      wire.map((p) => ({ id: p.link!.id, interested: p.peerInterested, downloadRate: p.down.rate(now), uploadRate: p.up.rate(now) })),
+      this.complete,
+      this.opts.uploadSlots,
+      this.chokeState,
+      now,
+      this.rng,
+    );
+    this.chokeState = decision;
+    for (const p of wire) this.setChoking(p, !decision.unchoked.has(p.link!.id));
+  }
+
+  private setChoking(peer: PeerState, choking: boolean): void {
+    if (peer.amChoking === choking) return;
+    peer.amChoking = choking;
+    if (choking) {
+      // BEP 3: choking discards the peer's pending requests.
+      for (const u of peer.reading) u.cancelled = true;
+      peer.uploads.length = 0;
+    }
+    peer.link?.setChoking(choking);
+  }
+
+  private verifiedBytes(): number {
+    const g = this.metainfo.geometry;
+    const n = this.have.count;
+    if (n === 0) return 0;
+    return this.have.has(g.pieceCount - 1) ? (n - 1) * g.pieceLength + g.lastPieceLength : n * g.pieceLength;
+  }
+}
+
