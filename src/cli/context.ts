@@ -1,3 +1,4 @@
+import { TorrenttpError } from '../errors/index.js';
 import type { Writable } from 'node:stream';
 
 /** What a command needs from the outside world; tests can hand in their own streams. */
@@ -14,4 +15,15 @@ export function defaultContext(): CliContext {
 /** Prints one JSON document per line: the `--json` machine output of every command. */
 export function printJson(ctx: CliContext, value: unknown): void {
   ctx.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/** Writes a command's output file; refuses to overwrite unless `force` (mktorrent refuses too). */
+export async function writeOutput(path: string, bytes: Uint8Array, force: boolean): Promise<void> {
+  const { writeFile } = await import('node:fs/promises');
+  try {
+    await writeFile(path, bytes, { flag: force ? 'w' : 'wx' });
+  } catch (cause) {
+    if ((cause as { code?: string }).code === 'EEXIST') throw new TorrenttpError('CLI_OUTPUT_EXISTS', { detail: path, cause });
+    throw new TorrenttpError('CREATE_IO', { detail: `cannot write ${path}`, cause });
+  }
 }

@@ -1,9 +1,8 @@
-import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { TorrenttpError } from '../../errors/index.js';
 import { encodeTorrent, toMetainfoJson, type Metainfo } from '../../metainfo/index.js';
-import type { CliContext } from '../context.js';
+import { writeOutput, type CliContext } from '../context.js';
 import { loadInput } from '../load.js';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -28,12 +27,7 @@ export function register(program: Command, ctx: CliContext): void {
         return;
       }
       const path = resolve(ctx.cwd, flags.output);
-      try {
-        await writeFile(path, out, { flag: flags.force === true ? 'w' : 'wx' });
-      } catch (cause) {
-        if ((cause as { code?: string }).code === 'EEXIST') throw new TorrenttpError('CLI_OUTPUT_EXISTS', { detail: path, cause });
-        throw new TorrenttpError('CREATE_IO', { detail: `cannot write ${path}`, cause });
-      }
+      await writeOutput(path, out, flags.force === true);
     });
 }
 

@@ -1,9 +1,8 @@
-import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { TorrenttpError } from '../../errors/index.js';
 import { createTorrent, magnetOf, type CreateOptions } from '../../metainfo/index.js';
-import { printJson, type CliContext } from '../context.js';
+import { printJson, writeOutput, type CliContext } from '../context.js';
 import { formatBytes, parseSize } from '../format.js';
 
 interface CreateFlags {
@@ -85,12 +84,7 @@ export function register(program: Command, ctx: CliContext): void {
       }
       const { metainfo, torrent } = created;
       const output = resolve(ctx.cwd, flags.output ?? `${metainfo.name}.torrent`);
-      try {
-        await writeFile(output, torrent, { flag: flags.force === true ? 'w' : 'wx' });
-      } catch (cause) {
-        if ((cause as { code?: string }).code === 'EEXIST') throw new TorrenttpError('CLI_OUTPUT_EXISTS', { detail: output, cause });
-        throw new TorrenttpError('CREATE_IO', { detail: `cannot write ${output}`, cause });
-      }
+      await writeOutput(output, torrent, flags.force === true);
       const seconds = (performance.now() - started) / 1000;
       if (flags.json === true) {
         printJson(ctx, {
