@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { TorrenttpError } from '../errors/index.js';
 import type { Writable } from 'node:stream';
 
@@ -19,7 +20,6 @@ export function printJson(ctx: CliContext, value: unknown): void {
 
 /** Writes a command's output file; refuses to overwrite unless `force` (mktorrent refuses too). */
 export async function writeOutput(path: string, bytes: Uint8Array, force: boolean): Promise<void> {
-  const { writeFile } = await import('node:fs/promises');
   try {
     await writeFile(path, bytes, { flag: force ? 'w' : 'wx' });
   } catch (cause) {
