@@ -3,3 +3,4 @@
  */
 export * from './errors/index.js';
 export * from './bencode/index.js';
+export * from './tracker/index.js';

@@ -70,6 +70,36 @@ export const ERROR_CODES = {
   // ── wire (src/wire) ────────────────────────────────────────────────────────────────────
 
   // ── tracker (src/tracker) ──────────────────────────────────────────────────────────────
+  TRACKER_ACCESS_LIST_BAD: { message: 'info-hash list file has a line that is not 40 hex characters', side: 'local', status: 500 },
+  TRACKER_BAD_EVENT: { message: 'announce event is not started, completed, stopped, paused or empty', side: 'remote', status: 400 },
+  TRACKER_BAD_INFO_HASH: { message: 'info_hash is not exactly 20 bytes', side: 'remote', status: 400 },
+  TRACKER_BAD_IP: { message: 'ip is not an IPv4 or IPv6 address literal', side: 'remote', status: 400 },
+  TRACKER_BAD_NUMBER: { message: 'number is negative, not an integer, or out of range', side: 'remote', status: 400 },
+  TRACKER_BAD_PEER_ID: { message: 'peer_id is not exactly 20 bytes', side: 'remote', status: 400 },
+  TRACKER_BAD_PERCENT_ENCODING: { message: 'query string has a malformed percent escape', side: 'remote', status: 400 },
+  TRACKER_BAD_PORT: { message: 'port is not between 1 and 65535', side: 'remote', status: 400 },
+  TRACKER_BAD_QUERY: { message: 'query string is malformed', side: 'remote', status: 400 },
+  TRACKER_BAD_RESPONSE: { message: 'tracker response is malformed', side: 'remote', status: 502 },
+  TRACKER_BAD_URL: { message: 'peer URL is not an absolute http(s) URL', side: 'remote', status: 400 },
+  TRACKER_BIND_FAILED: { message: 'tracker cannot listen on the address and port', side: 'local', status: 500 },
+  TRACKER_BODY_TOO_LARGE: { message: 'request body is larger than the limit', side: 'remote', status: 413 },
+  TRACKER_CONNECTION_ID_INVALID: { message: 'UDP connection id is unknown or expired', side: 'remote', status: 400 },
+  TRACKER_FULL: { message: 'tracker holds as many torrents or peers as it may', side: 'local', status: 503 },
+  TRACKER_FULL_SCRAPE_DISABLED: { message: 'full scrape is disabled on this tracker', side: 'remote', status: 403 },
+  TRACKER_JSON_BAD_BODY: { message: 'request body is not a JSON object', side: 'remote', status: 400 },
+  TRACKER_JSON_BAD_FIELD: { message: 'JSON field has the wrong type or value', side: 'remote', status: 422 },
+  TRACKER_METHOD_NOT_ALLOWED: { message: 'HTTP method not allowed on this path', side: 'remote', status: 405 },
+  TRACKER_MISSING_PARAM: { message: 'request lacks a required parameter', side: 'remote', status: 400 },
+  TRACKER_NOT_FOUND: { message: 'no such tracker endpoint', side: 'remote', status: 404 },
+  TRACKER_QUERY_TOO_LARGE: { message: 'query string is longer than the limit', side: 'remote', status: 414 },
+  TRACKER_RESPONSE_TOO_LARGE: { message: 'tracker response is larger than the limit', side: 'remote', status: 502 },
+  TRACKER_TOO_MANY_HASHES: { message: 'scrape asks for more info-hashes than the limit', side: 'remote', status: 400 },
+  TRACKER_TORRENT_NOT_ALLOWED: { message: 'torrent is not served by this tracker', side: 'remote', status: 403 },
+  TRACKER_UDP_BAD_ACTION: { message: 'UDP tracker packet has an unknown action', side: 'remote', status: 400 },
+  TRACKER_UDP_BAD_PROTOCOL_ID: { message: 'UDP connect request lacks the BEP 15 protocol id', side: 'remote', status: 400 },
+  TRACKER_UDP_TOO_LARGE: { message: 'UDP tracker packet is larger than the limit', side: 'remote', status: 413 },
+  TRACKER_UDP_TRUNCATED: { message: 'UDP tracker packet is shorter than its action needs', side: 'remote', status: 400 },
+  TRACKER_UNSUPPORTED_MEDIA_TYPE: { message: 'request body must be application/json', side: 'remote', status: 415 },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
