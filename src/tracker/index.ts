@@ -92,3 +92,4 @@ export {
   type JsonScrapeResponse,
   type ProblemDocument,
 } from './ttp-json.js';
+export * from './server/index.js';

@@ -151,6 +151,8 @@ export function encodeJsonAnnounceRequest(body: JsonAnnounceBody): string {
 export function parseJsonAnnounceRequest(body: Uint8Array | string, limits: JsonLimits = {}): JsonAnnounce {
   const o = readJsonObject(body, limits.maxBodyBytes ?? JSON_DEFAULTS.maxBodyBytes);
   const maxUrl = limits.maxUrlLength ?? JSON_DEFAULTS.maxUrlLength;
+  const infoHash = hex20(o, 'infoHash', 'TRACKER_BAD_INFO_HASH');
+  const peerId = hex20(o, 'peerId', 'TRACKER_BAD_PEER_ID');
   const event = optString(o, 'event');
   if (event !== undefined && !(ANNOUNCE_EVENTS as readonly string[]).includes(event)) {
     throw new TrackerError('TRACKER_BAD_EVENT', { detail: JSON.stringify(event.slice(0, 16)) });
@@ -161,8 +163,8 @@ export function parseJsonAnnounceRequest(body: Uint8Array | string, limits: Json
   const url = urlText === undefined ? undefined : httpUrl(urlText, maxUrl);
   if (port === undefined && url === undefined && event !== 'stopped') field('a peer needs a port, a url, or both');
   const announce: { -readonly [K in keyof AnnounceRequest]: AnnounceRequest[K] } = {
-    infoHash: hex20(o, 'infoHash', 'TRACKER_BAD_INFO_HASH'),
-    peerId: hex20(o, 'peerId', 'TRACKER_BAD_PEER_ID'),
+    infoHash,
+    peerId,
     port: port ?? 0,
     uploaded: uint(o, 'uploaded'),
     downloaded: uint(o, 'downloaded'),
