@@ -24,8 +24,8 @@ export interface AnnounceRequest {
   readonly noPeerId?: boolean;
   /** Peers wanted; absent means the tracker's default. */
   readonly numwant?: number;
-  /** Opaque client key (printable ASCII), lets a tracker recognise a client whose IP changed. */
-  readonly key?: string;
+  /** Opaque client key (raw bytes: aria2 sends binary), lets a tracker recognise a client whose IP changed. */
+  readonly key?: Uint8Array;
   /** `tracker id` from an earlier reply, echoed back. */
   readonly trackerId?: Uint8Array;
   /** Address the client claims; a server honours it only when configured to. */

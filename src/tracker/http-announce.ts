@@ -17,7 +17,7 @@ export interface AnnounceQueryLimits {
   /** Largest `numwant` accepted; above it is an error, not a clamp. Default 1000: libtorrent asks
    *  for 200 and no client in the wild for more than a few hundred. Servers cap replies lower. */
   readonly maxNumwant?: number;
-  /** Longest `key`. Default 64: clients send 8 hex digits (libtorrent, aria2) or a u32. */
+  /** Longest `key`. Default 64: clients send 8 hex digits (libtorrent) or 8 raw bytes (aria2). */
   readonly maxKeyBytes?: number;
   /** Longest `trackerid`. Default 256. */
   readonly maxTrackerIdBytes?: number;
@@ -43,7 +43,7 @@ export function encodeAnnounceQuery(r: AnnounceRequest): string {
   if (r.compact !== undefined) parts.push(`compact=${r.compact ? 1 : 0}`);
   if (r.noPeerId !== undefined) parts.push(`no_peer_id=${r.noPeerId ? 1 : 0}`);
   if (r.numwant !== undefined) parts.push(`numwant=${r.numwant}`);
-  if (r.key !== undefined) parts.push(`key=${percentEncode(new TextEncoder().encode(r.key))}`);
+  if (r.key !== undefined) parts.push(`key=${percentEncode(r.key)}`);
   if (r.trackerId !== undefined) parts.push(`trackerid=${percentEncode(r.trackerId)}`);
   if (r.ip !== undefined) parts.push(`ip=${percentEncode(new TextEncoder().encode(r.ip))}`);
   return parts.join('&');
@@ -105,7 +105,7 @@ export function parseAnnounceQuery(query: string, limits: AnnounceQueryLimits = 
   const key = seen.get('key');
   if (key !== undefined) {
     if (key.value.length > maxKey) throw new TrackerError('TRACKER_BAD_QUERY', { offset: key.offset, detail: `key longer than ${maxKey} bytes` });
-    out.key = asciiOf(key);
+    out.key = key.value;
   }
   const trackerId = seen.get('trackerid');
   if (trackerId !== undefined) {

@@ -22,7 +22,7 @@ export const announceRequest: fc.Arbitrary<AnnounceRequest> = fc
       compact: fc.boolean(),
       noPeerId: fc.boolean(),
       numwant: fc.integer({ min: 0, max: 1000 }),
-      key: fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 16 }),
+      key: fc.uint8Array({ maxLength: 16 }),
       trackerId: fc.uint8Array({ maxLength: 32 }),
       ip: fc.oneof(ipv4, ipv6),
     },
