@@ -5,7 +5,7 @@ export { BLOCK_LENGTH, Geometry, type FileSlice, type PieceIndex } from './geome
 export { HashPool, type PiecesJob } from './hash-pool.js';
 export type { HashFile } from './hash-protocol.js';
 export { parseInfo, MAX_PATH_DEPTH, MAX_PIECE_LENGTH, type Info, type TorrentFile } from './info.js';
-export { infoHashFromBytes, infoHashFromHex, infoHashOf, infoHashToBytes, sha1, toHex, type InfoHash } from './info-hash.js';
+export { infoHashFromBytes, infoHashFromHex, infoHashOf, infoHashToBytes, fromHex, hexNibble, sha1, toHex, type InfoHash } from './info-hash.js';
 export {
   fromMetainfoJson,
   METAINFO_JSON_MEDIA_TYPE,

@@ -28,17 +28,37 @@ export function infoHashFromBytes(bytes: Uint8Array): InfoHash {
 }
 
 export function infoHashToBytes(hash: InfoHash): Uint8Array {
-  return fromHex(hash);
+  return fromHex(hash)!; // an InfoHash is 40 hex digits by construction
 }
+
+const HEX = '0123456789abcdef';
 
 export function toHex(bytes: Uint8Array): string {
   let s = '';
-  for (let i = 0; i < bytes.length; i++) s += bytes[i]!.toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    s += HEX[b >> 4]! + HEX[b & 15]!;
+  }
   return s;
 }
 
-function fromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+/** The value of one hex digit's char code, or −1. */
+export function hexNibble(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  return -1;
+}
+
+/** Hex (either case) to bytes; undefined unless every character is a hex digit and the length is even. */
+export function fromHex(s: string): Uint8Array | undefined {
+  if (s.length % 2 !== 0) return undefined;
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) {
+    const hi = hexNibble(s.charCodeAt(2 * i));
+    const lo = hexNibble(s.charCodeAt(2 * i + 1));
+    if (hi < 0 || lo < 0) return undefined;
+    out[i] = (hi << 4) | lo;
+  }
   return out;
 }

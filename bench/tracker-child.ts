@@ -1,0 +1,25 @@
+/**
+ * Our tracker in its own process for `bench/tracker.ts`: listens on 127.0.0.1 (port 0), reports
+ * the port over IPC, and on request runs a full GC and reports memory, so the bench can measure
+ * bytes per peer. Run with `node --expose-gc`.
+ */
+import { TrackerServer } from '../src/tracker/index.js';
+
+const server = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 1800 });
+const { port } = await server.listen();
+const gc = (globalThis as { gc?: () => void }).gc;
+
+process.on('message', (m: unknown) => {
+  if (m === 'memory') {
+    gc?.();
+    gc?.();
+    const mem = process.memoryUsage();
+    void server.stats().then((s) => process.send?.({ type: 'memory', heapUsed: mem.heapUsed, rss: mem.rss, peers: s.peers, torrents: s.torrents, gc: gc !== undefined }));
+  } else if (m === 'stop') {
+    void server.close().then(() => process.exit(0));
+  }
+});
+process.send?.({ type: 'listening', port });
+process.on('SIGTERM', () => {
+  void server.close().then(() => process.exit(0));
+});

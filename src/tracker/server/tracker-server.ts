@@ -1,0 +1,137 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { TrackerError } from '../errors.js';
+import { ConnectionIds } from './connection-id.js';
+import { TrackerCore, silentLogger, type TrackerLogger, type TrackerPolicyOptions, type TrackerStats } from './core.js';
+import { httpHandler, type HttpLimits } from './http-endpoints.js';
+import { MemorySwarmStore } from './memory-store.js';
+import type { SwarmStore } from './swarm-store.js';
+import { udpHandler } from './udp-endpoint.js';
+import type { UdpRequestLimits } from '../udp.js';
+
+/**
+ * One tracker on one port number: HTTP (TCP) and BEP 15 (UDP) share it, as opentracker does, so
+ * `http://host:6969/announce` and `udp://host:6969` are the same tracker. With port 0 the OS
+ * picks the TCP port and UDP binds the same number (retrying with a new pick if that UDP port is
+ * taken).
+ */
+export interface TrackerServerOptions extends TrackerPolicyOptions {
+  /** Default 0.0.0.0. `::` listens on IPv6 and (dual stack) IPv4. */
+  readonly host?: string;
+  /** Default 6969; 0 picks a free one. */
+  readonly port?: number;
+  /** Default: a `MemorySwarmStore` whose peer timeout is twice the interval. */
+  readonly store?: SwarmStore;
+  /** Clock for expiry, connection ids and rates. Default `Date.now`. */
+  readonly now?: () => number;
+  readonly logger?: TrackerLogger;
+  /** Key for connection ids. Default: 32 random bytes per start. */
+  readonly connectionIdSecret?: Uint8Array;
+  /** How often peers are expired, in real time. Default a tenth of the interval, between 1 s and 60 s. */
+  readonly sweepEverySec?: number;
+  readonly limits?: { readonly http?: HttpLimits; readonly udp?: UdpRequestLimits };
+}
+
+export interface TrackerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** How long `close()` lets in-flight HTTP requests finish before cutting connections. */
+const CLOSE_GRACE_MS = 2000;
+const BIND_ATTEMPTS = 20;
+
+export class TrackerServer {
+  readonly core: TrackerCore;
+  private readonly http: Server;
+  private udp: Socket | undefined;
+  private readonly ids: ConnectionIds;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private bound: TrackerAddress | undefined;
+
+  constructor(private readonly opts: TrackerServerOptions = {}) {
+    const intervalSec = opts.intervalSec ?? 1800;
+    const store = opts.store ?? new MemorySwarmStore({ peerTimeoutMs: 2 * intervalSec * 1000 });
+    this.core = new TrackerCore(opts, store, opts.now ?? Date.now, opts.logger ?? silentLogger);
+    this.ids = new ConnectionIds(opts.connectionIdSecret);
+    this.http = createServer({ keepAlive: true, requestTimeout: 30_000, headersTimeout: 15_000 }, httpHandler(this.core, opts.limits?.http));
+  }
+
+  /** The bound address; throws before `listen()` resolves. */
+  get address(): TrackerAddress {
+    if (this.bound === undefined) throw new TrackerError('TRACKER_BIND_FAILED', { detail: 'not listening' });
+    return this.bound;
+  }
+
+  async listen(): Promise<TrackerAddress> {
+    const host = this.opts.host ?? '0.0.0.0';
+    const wanted = this.opts.port ?? 6969;
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < (wanted === 0 ? BIND_ATTEMPTS : 1); attempt++) {
+      try {
+        this.http.listen(wanted, host);
+        await once(this.http, 'listening');
+      } catch (err) {
+        throw new TrackerError('TRACKER_BIND_FAILED', { detail: `tcp ${host}:${wanted}`, cause: err });
+      }
+      const addr = this.http.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : wanted;
+      const udp = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+      try {
+        udp.bind(port, host);
+        await once(udp, 'listening');
+      } catch (err) {
+        lastErr = err;
+        udp.close();
+        await new Promise<void>((resolve) => this.http.close(() => resolve()));
+        continue;
+      }
+      udp.on('message', udpHandler(this.core, udp, this.ids, this.opts.limits?.udp));
+      udp.on('error', (err) => this.core.logger.error({ err }, 'UDP socket error'));
+      this.udp = udp;
+      this.bound = { host, port };
+      const everySec = this.opts.sweepEverySec ?? Math.min(60, Math.max(1, this.core.intervalSec / 10));
+      this.sweepTimer = setInterval(() => {
+        this.expire().catch((err: unknown) => this.core.logger.error({ err }, 'peer expiry failed'));
+      }, everySec * 1000);
+      this.sweepTimer.unref();
+      this.core.logger.info({ host, port }, 'tracker listening');
+      return this.bound;
+    }
+    throw new TrackerError('TRACKER_BIND_FAILED', { detail: `udp ${host}:${wanted}`, cause: lastErr });
+  }
+
+  /** Expires peers now (the timer does it too). Returns how many were dropped. */
+  async expire(): Promise<number> {
+    const dropped = await this.core.expire();
+    if (dropped > 0) this.core.logger.debug({ dropped }, 'peers expired');
+    return dropped;
+  }
+
+  stats(): Promise<TrackerStats> {
+    return this.core.stats();
+  }
+
+  setAccessLists(lists: { readonly allow?: Iterable<Uint8Array | string>; readonly deny?: Iterable<Uint8Array | string> }): void {
+    this.core.setAccessLists(lists);
+  }
+
+  /** Stops listening, lets in-flight HTTP requests finish (up to 2 s), closes the store. */
+  async close(): Promise<void> {
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    const udp = this.udp;
+    this.udp = undefined;
+    if (udp !== undefined) await new Promise<void>((resolve) => udp.close(() => resolve()));
+    if (this.http.listening) {
+      const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+      this.http.closeIdleConnections();
+      const force = setTimeout(() => this.http.closeAllConnections(), CLOSE_GRACE_MS);
+      await closed;
+      clearTimeout(force);
+    }
+    await this.core.store.close();
+    this.core.logger.info({}, 'tracker closed');
+  }
+}

@@ -1,0 +1,331 @@
+import type { AnnounceEvent, AnnounceRequest } from './announce-types.js';
+import { utf8 } from './bytes.js';
+import { TrackerError } from './errors.js';
+import { checkPort, decodeCompactPeers, formatIPv4, parseIPv4, type IpFamily, type PeerAddress } from './ip.js';
+
+/**
+ * BEP 15 UDP tracker packets, both directions. All integers are big-endian.
+ *
+ *   connect  req: i64 protocol_id=0x41727101980, i32 action=0, i32 transaction_id       (16)
+ *            res: i32 action=0, i32 transaction_id, i64 connection_id                   (16)
+ *   announce req: i64 connection_id, i32 action=1, i32 transaction_id, 20 info_hash,
+ *                 20 peer_id, i64 downloaded, i64 left, i64 uploaded, i32 event,
+ *                 u32 ip, u32 key, i32 num_want, u16 port                               (98 + BEP 41 options)
+ *            res: i32 action=1, i32 transaction_id, i32 interval, i32 leechers,
+ *                 i32 seeders, then 6-byte (IPv4) or 18-byte (IPv6) peers            (20 + 6n | 18n)
+ *   scrape   req: i64 connection_id, i32 action=2, i32 transaction_id, 20 × n info_hash (16 + 20n)
+ *            res: i32 action=2, i32 transaction_id, (i32 seeders, completed, leechers) × n
+ *   error    res: i32 action=3, i32 transaction_id, message
+ *
+ * The IPv6 variant (BEP 15, "IPv6") is the same 98-byte request sent over IPv6; only the reply's
+ * peer size changes, so the response decoder takes the address family the request went over.
+ */
+
+export const UDP_PROTOCOL_ID = 0x41727101980n;
+
+/** Largest request accepted. 1500 bytes: an Ethernet MTU, the bound behind BEP 15's 74-hash scrape
+ *  (16 + 74 × 20 = 1496) and room for 98 bytes of announce plus BEP 41 options. */
+export const MAX_UDP_REQUEST_BYTES = 1500;
+/** Most hashes in one UDP scrape (BEP 15). */
+export const MAX_UDP_SCRAPE_HASHES = 74;
+/** Largest reply read: the largest UDP payload (65,535 − 8 UDP − 20 IPv4 header bytes). */
+export const MAX_UDP_RESPONSE_BYTES = 65507;
+
+const EVENT_CODES: readonly (AnnounceEvent | undefined)[] = [undefined, 'completed', 'started', 'stopped'];
+
+export type UdpEvent = Exclude<AnnounceEvent, 'paused'>;
+
+export interface UdpConnectRequest {
+  readonly type: 'connect';
+  readonly transactionId: number;
+}
+
+export interface UdpAnnounceRequest {
+  readonly type: 'announce';
+  readonly connectionId: bigint;
+  readonly transactionId: number;
+  /** The u32 `key`. */
+  readonly key: number;
+  /** `ip` is set only for a non-zero IP field; `numwant` only when not -1. BEP 15 has no
+   *  `paused` event: it is sent as 0 (none). `compact`, `noPeerId`, `key`, `trackerId` are unused. */
+  readonly announce: AnnounceRequest;
+}
+
+export interface UdpScrapeRequest {
+  readonly type: 'scrape';
+  readonly connectionId: bigint;
+  readonly transactionId: number;
+  readonly infoHashes: readonly Uint8Array[];
+}
+
+export type UdpRequest = UdpConnectRequest | UdpAnnounceRequest | UdpScrapeRequest;
+
+export interface UdpConnectResponse {
+  readonly type: 'connect';
+  readonly transactionId: number;
+  readonly connectionId: bigint;
+}
+
+export interface UdpAnnounceResponse {
+  readonly type: 'announce';
+  readonly transactionId: number;
+  readonly intervalSec: number;
+  readonly leechers: number;
+  readonly seeders: number;
+  readonly peers: PeerAddress[];
+}
+
+export interface UdpScrapeStats {
+  readonly seeders: number;
+  readonly completed: number;
+  readonly leechers: number;
+}
+
+export interface UdpScrapeResponse {
+  readonly type: 'scrape';
+  readonly transactionId: number;
+  /** In request order. */
+  readonly entries: UdpScrapeStats[];
+}
+
+export interface UdpErrorResponse {
+  readonly type: 'error';
+  readonly transactionId: number;
+  readonly message: string;
+  /** An 8-byte announce reply (action 1, no body): opentracker's way to refuse a torrent not on
+   *  its list. Decoded as an error with an empty message rather than thrown. */
+  readonly refusedAnnounce?: boolean;
+}
+
+export type UdpResponse = UdpConnectResponse | UdpAnnounceResponse | UdpScrapeResponse | UdpErrorResponse;
+
+function view(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function u32(n: number): number {
+  return n >>> 0;
+}
+
+// ── client → server ─────────────────────────────────────────────────────────────────────
+
+export function encodeUdpConnectRequest(transactionId: number): Uint8Array {
+  const out = new Uint8Array(16);
+  const v = view(out);
+  v.setBigUint64(0, UDP_PROTOCOL_ID);
+  v.setUint32(8, 0);
+  v.setUint32(12, u32(transactionId));
+  return out;
+}
+
+export function encodeUdpAnnounceRequest(r: Omit<UdpAnnounceRequest, 'type'>): Uint8Array {
+  const a = r.announce;
+  const out = new Uint8Array(98);
+  const v = view(out);
+  v.setBigUint64(0, r.connectionId);
+  v.setUint32(8, 1);
+  v.setUint32(12, u32(r.transactionId));
+  out.set(a.infoHash.subarray(0, 20), 16);
+  out.set(a.peerId.subarray(0, 20), 36);
+  v.setBigUint64(56, BigInt(a.downloaded));
+  v.setBigUint64(64, BigInt(a.left));
+  v.setBigUint64(72, BigInt(a.uploaded));
+  const ev = a.event === undefined || a.event === 'paused' ? 0 : EVENT_CODES.indexOf(a.event);
+  v.setUint32(80, ev);
+  if (a.ip !== undefined) {
+    const ip = parseIPv4(a.ip);
+    if (ip === undefined) throw new TrackerError('TRACKER_BAD_IP', { detail: 'the UDP IP field holds IPv4 only' });
+    out.set(ip, 84);
+  }
+  v.setUint32(88, u32(r.key));
+  v.setInt32(92, a.numwant ?? -1);
+  v.setUint16(96, a.port);
+  return out;
+}
+
+export function encodeUdpScrapeRequest(r: Omit<UdpScrapeRequest, 'type'>): Uint8Array {
+  if (r.infoHashes.length > MAX_UDP_SCRAPE_HASHES) {
+    throw new TrackerError('TRACKER_TOO_MANY_HASHES', { detail: `limit ${MAX_UDP_SCRAPE_HASHES}` });
+  }
+  const out = new Uint8Array(16 + 20 * r.infoHashes.length);
+  const v = view(out);
+  v.setBigUint64(0, r.connectionId);
+  v.setUint32(8, 2);
+  v.setUint32(12, u32(r.transactionId));
+  r.infoHashes.forEach((h, i) => out.set(h.subarray(0, 20), 16 + 20 * i));
+  return out;
+}
+
+export interface UdpRequestLimits {
+  /** Default `MAX_UDP_REQUEST_BYTES` (1500). */
+  readonly maxPacketBytes?: number;
+  /** Default `MAX_UDP_SCRAPE_HASHES` (74). */
+  readonly maxScrapeHashes?: number;
+  /** Default 1000, as for HTTP. */
+  readonly maxNumwant?: number;
+}
+
+function truncated(action: string, need: number, got: number): never {
+  throw new TrackerError('TRACKER_UDP_TRUNCATED', { detail: `${action} needs ${need} bytes, got ${got}`, offset: got });
+}
+
+function counter(v: DataView, at: number, name: string): number {
+  const n = v.getBigInt64(at);
+  if (n < 0n || n > BigInt(Number.MAX_SAFE_INTEGER)) throw new TrackerError('TRACKER_BAD_NUMBER', { offset: at, detail: `${name}=${n}` });
+  return Number(n);
+}
+
+/** Server side: one datagram to a request. Throws `TrackerError` for anything malformed. */
+export function decodeUdpRequest(bytes: Uint8Array, limits: UdpRequestLimits = {}): UdpRequest {
+  const maxBytes = limits.maxPacketBytes ?? MAX_UDP_REQUEST_BYTES;
+  if (bytes.length > maxBytes) throw new TrackerError('TRACKER_UDP_TOO_LARGE', { detail: `${bytes.length} > ${maxBytes} bytes`, offset: maxBytes });
+  if (bytes.length < 16) truncated('a request', 16, bytes.length);
+  const v = view(bytes);
+  const action = v.getUint32(8);
+  const transactionId = v.getUint32(12);
+  switch (action) {
+    case 0:
+      if (v.getBigUint64(0) !== UDP_PROTOCOL_ID) throw new TrackerError('TRACKER_UDP_BAD_PROTOCOL_ID', { offset: 0 });
+      return { type: 'connect', transactionId };
+    case 1: {
+      if (bytes.length < 98) truncated('announce', 98, bytes.length);
+      const evCode = v.getUint32(80);
+      if (evCode > 3) throw new TrackerError('TRACKER_BAD_EVENT', { offset: 80, detail: String(evCode) });
+      const event = EVENT_CODES[evCode];
+      const numwant = v.getInt32(92);
+      const maxNumwant = limits.maxNumwant ?? 1000;
+      if (numwant < -1 || numwant > maxNumwant) throw new TrackerError('TRACKER_BAD_NUMBER', { offset: 92, detail: `num_want=${numwant}` });
+      const port = v.getUint16(96);
+      const announce: { -readonly [K in keyof AnnounceRequest]: AnnounceRequest[K] } = {
+        infoHash: bytes.slice(16, 36),
+        peerId: bytes.slice(36, 56),
+        port: port === 0 && event === 'stopped' ? 0 : checkPort(port, 96),
+        downloaded: counter(v, 56, 'downloaded'),
+        left: counter(v, 64, 'left'),
+        uploaded: counter(v, 72, 'uploaded'),
+      };
+      if (event !== undefined) announce.event = event;
+      if (v.getUint32(84) !== 0) announce.ip = formatIPv4(bytes, 84);
+      if (numwant !== -1) announce.numwant = numwant;
+      return { type: 'announce', connectionId: v.getBigUint64(0), transactionId, key: v.getUint32(88), announce };
+    }
+    case 2: {
+      const n = (bytes.length - 16) / 20;
+      if (!Number.isInteger(n)) truncated('scrape', 16 + 20 * Math.ceil(n), bytes.length);
+      if (n === 0) throw new TrackerError('TRACKER_MISSING_PARAM', { detail: 'scrape without info_hash', offset: 16 });
+      const maxHashes = limits.maxScrapeHashes ?? MAX_UDP_SCRAPE_HASHES;
+      if (n > maxHashes) throw new TrackerError('TRACKER_TOO_MANY_HASHES', { detail: `${n} > ${maxHashes}`, offset: 16 + 20 * maxHashes });
+      const infoHashes: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) infoHashes.push(bytes.slice(16 + 20 * i, 36 + 20 * i));
+      return { type: 'scrape', connectionId: v.getBigUint64(0), transactionId, infoHashes };
+    }
+    default:
+      throw new TrackerError('TRACKER_UDP_BAD_ACTION', { offset: 8, detail: String(action) });
+  }
+}
+
+// ── server → client ─────────────────────────────────────────────────────────────────────
+
+export function encodeUdpConnectResponse(transactionId: number, connectionId: bigint): Uint8Array {
+  const out = new Uint8Array(16);
+  const v = view(out);
+  v.setUint32(0, 0);
+  v.setUint32(4, u32(transactionId));
+  v.setBigUint64(8, connectionId);
+  return out;
+}
+
+/** `peers` is already compact: 6-byte entries for an IPv4 request, 18-byte for IPv6. */
+export function encodeUdpAnnounceResponse(r: {
+  readonly transactionId: number;
+  readonly intervalSec: number;
+  readonly leechers: number;
+  readonly seeders: number;
+  readonly peers: Uint8Array;
+}): Uint8Array {
+  const out = new Uint8Array(20 + r.peers.length);
+  const v = view(out);
+  v.setUint32(0, 1);
+  v.setUint32(4, u32(r.transactionId));
+  v.setUint32(8, clampI32(r.intervalSec));
+  v.setUint32(12, clampI32(r.leechers));
+  v.setUint32(16, clampI32(r.seeders));
+  out.set(r.peers, 20);
+  return out;
+}
+
+export function encodeUdpScrapeResponse(transactionId: number, entries: readonly UdpScrapeStats[]): Uint8Array {
+  const out = new Uint8Array(8 + 12 * entries.length);
+  const v = view(out);
+  v.setUint32(0, 2);
+  v.setUint32(4, u32(transactionId));
+  entries.forEach((e, i) => {
+    v.setUint32(8 + 12 * i, clampI32(e.seeders));
+    v.setUint32(12 + 12 * i, clampI32(e.completed));
+    v.setUint32(16 + 12 * i, clampI32(e.leechers));
+  });
+  return out;
+}
+
+export function encodeUdpErrorResponse(transactionId: number, message: string): Uint8Array {
+  const text = new TextEncoder().encode(message);
+  const out = new Uint8Array(8 + text.length);
+  const v = view(out);
+  v.setUint32(0, 3);
+  v.setUint32(4, u32(transactionId));
+  out.set(text, 8);
+  return out;
+}
+
+function clampI32(n: number): number {
+  return Math.max(0, Math.min(0x7fffffff, Math.floor(n)));
+}
+
+export interface UdpResponseLimits {
+  /** Default `MAX_UDP_RESPONSE_BYTES`. */
+  readonly maxPacketBytes?: number;
+}
+
+/**
+ * Client side: one datagram from the tracker. `family` is the family the request went over and
+ * sets the announce peer size (BEP 15: 18-byte peers when the request came over IPv6).
+ */
+export function decodeUdpResponse(bytes: Uint8Array, family: IpFamily, limits: UdpResponseLimits = {}): UdpResponse {
+  const maxBytes = limits.maxPacketBytes ?? MAX_UDP_RESPONSE_BYTES;
+  if (bytes.length > maxBytes) throw new TrackerError('TRACKER_UDP_TOO_LARGE', { detail: `${bytes.length} > ${maxBytes} bytes`, offset: maxBytes });
+  if (bytes.length < 8) truncated('a response', 8, bytes.length);
+  const v = view(bytes);
+  const action = v.getUint32(0);
+  const transactionId = v.getUint32(4);
+  switch (action) {
+    case 0:
+      if (bytes.length < 16) truncated('connect', 16, bytes.length);
+      return { type: 'connect', transactionId, connectionId: v.getBigUint64(8) };
+    case 1: {
+      if (bytes.length === 8) return { type: 'error', transactionId, message: '', refusedAnnounce: true };
+      if (bytes.length < 20) truncated('announce', 20, bytes.length);
+      const peers = decodeCompactPeers(bytes.subarray(20), family === 6 ? 18 : 6, 20);
+      return {
+        type: 'announce',
+        transactionId,
+        intervalSec: v.getUint32(8),
+        leechers: v.getUint32(12),
+        seeders: v.getUint32(16),
+        peers,
+      };
+    }
+    case 2: {
+      const n = (bytes.length - 8) / 12;
+      if (!Number.isInteger(n)) truncated('scrape', 8 + 12 * Math.ceil(n), bytes.length);
+      const entries: UdpScrapeStats[] = [];
+      for (let i = 0; i < n; i++) {
+        entries.push({ seeders: v.getUint32(8 + 12 * i), completed: v.getUint32(12 + 12 * i), leechers: v.getUint32(16 + 12 * i) });
+      }
+      return { type: 'scrape', transactionId, entries };
+    }
+    case 3:
+      return { type: 'error', transactionId, message: utf8(bytes.subarray(8)) };
+    default:
+      throw new TrackerError('TRACKER_UDP_BAD_ACTION', { offset: 0, detail: String(action) });
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Interop: two real aria2c processes find each other only through our tracker and move a random
+ * file, once over an http:// announce URL and once over udp://. LPD and PEX are off. DHT is off
+ * for http://; aria2c speaks UDP trackers only through its DHT socket (aria2 issue #1491), so for
+ * udp:// DHT is on but has no node to start from: a fresh dht.dat and no entry point.
+ * aria2c and mktorrent are required: CI installs them (.ci/run), and a missing one fails here.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TrackerServer } from '../../src/tracker/index.js';
+
+const PAYLOAD_BYTES = 4 * 1024 * 1024;
+const TRANSFER_TIMEOUT_MS = 60_000;
+
+function requireTool(name: string, args: string[]): void {
+  const r = spawnSync(name, args, { encoding: 'utf8' });
+  if (r.error !== undefined) {
+    assert.fail(`${name} is required for this interop test and could not be run (${r.error.message}); install it: apt-get install -y aria2 mktorrent`);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
+  const addr = s.address();
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  assert.ok(typeof addr === 'object' && addr !== null);
+  return addr.port;
+}
+
+interface Proc {
+  readonly child: ChildProcess;
+  output: string;
+  readonly exited: Promise<number | null>;
+}
+
+function run(t: TestContext, cmd: string, args: string[]): Proc {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p: { child: ChildProcess; output: string; exited: Promise<number | null> } = {
+    child,
+    output: '',
+    exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
+  };
+  child.stdout?.on('data', (d: Buffer) => (p.output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (p.output += d.toString()));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill(); // by pid, SIGTERM: aria2c exits at once
+      await p.exited;
+    }
+  });
+  return p;
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, proc?: Proc): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (proc !== undefined && proc.child.exitCode !== null) assert.fail(`${what}: process exited early:\n${proc.output}`);
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}${proc === undefined ? '' : `:\n${proc.output}`}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const ARIA_COMMON = [
+  '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false',
+  '--summary-interval=0', '--console-log-level=notice', '--disable-ipv6=true',
+];
+
+async function dhtArgs(scheme: 'http' | 'udp', dir: string, name: string): Promise<string[]> {
+  if (scheme === 'http') return ['--enable-dht=false'];
+  return ['--enable-dht=true', `--dht-listen-port=${await freePort()}`, `--dht-file-path=${join(dir, `${name}-dht.dat`)}`];
+}
+
+async function transfer(t: TestContext, scheme: 'http' | 'udp'): Promise<void> {
+  requireTool('aria2c', ['--version']);
+  requireTool('mktorrent', ['-v']);
+  const dir = mkdtempSync(join(tmpdir(), `torrenttp-aria2-${scheme}-`));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const seedDir = join(dir, 'seed');
+  const dlDir = join(dir, 'dl');
+  mkdirSync(seedDir);
+  mkdirSync(dlDir);
+  const payload = randomBytes(PAYLOAD_BYTES);
+  writeFileSync(join(seedDir, 'payload.bin'), payload);
+
+  const server = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 60 });
+  const { port } = await server.listen();
+  t.after(() => server.close());
+  const announce = scheme === 'http' ? `http://127.0.0.1:${port}/announce` : `udp://127.0.0.1:${port}`;
+  const torrent = join(dir, 'x.torrent');
+  const mk = spawnSync('mktorrent', ['-l', '18', '-d', '-a', announce, '-n', 'payload.bin', '-o', torrent, join(seedDir, 'payload.bin')], { encoding: 'utf8' });
+  assert.equal(mk.status, 0, mk.stderr);
+
+  const seedPort = await freePort();
+  const seed = run(t, 'aria2c', [
+    `--dir=${seedDir}`, '--check-integrity=true', '--seed-ratio=0.0', `--listen-port=${seedPort}`, ...ARIA_COMMON, ...(await dhtArgs(scheme, dir, 'seed')), torrent,
+  ]);
+  await until('the aria2c seed to listen', () => seed.output.includes('listening on TCP port'), 20_000, seed);
+  await until('the seed to announce to our tracker', async () => (await server.stats()).seeders === 1, 20_000, seed);
+
+  const leechPort = await freePort();
+  const leech = run(t, 'aria2c', [
+    `--dir=${dlDir}`, '--seed-time=0', '--file-allocation=none', `--listen-port=${leechPort}`, ...ARIA_COMMON, ...(await dhtArgs(scheme, dir, 'leech')), torrent,
+  ]);
+  const timer = setTimeout(() => leech.child.kill(), TRANSFER_TIMEOUT_MS);
+  const code = await leech.exited;
+  clearTimeout(timer);
+  assert.equal(code, 0, `aria2c leecher failed:\n${leech.output}\n--- seed:\n${seed.output}`);
+  assert.ok(readFileSync(join(dlDir, 'payload.bin')).equals(payload), 'downloaded file differs from the seed');
+
+  const stats = await server.stats();
+  assert.ok(stats.announcesTotal[scheme] >= 2, `expected announces over ${scheme}: ${JSON.stringify(stats.announcesTotal)}`);
+  assert.equal(stats.announcesTotal[scheme === 'http' ? 'udp' : 'http'], 0);
+}
+
+test('aria2c seed → aria2c leech through our tracker over http://', { timeout: 120_000 }, (t) => transfer(t, 'http'));
+test('aria2c seed → aria2c leech through our tracker over udp://', { timeout: 120_000 }, (t) => transfer(t, 'udp'));

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  decodeCompactPeers,
+  MemorySwarmStore,
+  parseIp,
+  TrackerError,
+  type SwarmAnnounce,
+} from '../../../src/tracker/index.js';
+import { infoHash, peerId } from './helpers.js';
+
+function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const ih = infoHash(1);
+function ann(n: number, over: Partial<SwarmAnnounce> = {}): SwarmAnnounce {
+  return { infoHash: ih, peerId: peerId(n), ip: parseIp('10.0.0.1')!, port: 1000 + n, left: 5, numwant: 50, reply: 'compact4', nowMs: 0, ...over };
+}
+
+test('memory store: counts seeders and leechers, never returns the announcer', async () => {
+  const s = new MemorySwarmStore({ random: seeded(1) });
+  await s.announce(ann(1, { left: 0 }));
+  await s.announce(ann(2));
+  const r = await s.announce(ann(3));
+  assert.equal(r.complete, 1);
+  assert.equal(r.incomplete, 2);
+  const ports = decodeCompactPeers(r.peers4, 6).map((p) => p.port).sort();
+  assert.deepEqual(ports, [1001, 1002]);
+  // the leecher finishes: counted once, even if it says so twice
+  await s.announce(ann(2, { left: 0, event: 'completed' }));
+  const again = await s.announce(ann(2, { left: 0, event: 'completed' }));
+  assert.deepEqual([again.complete, again.incomplete], [2, 1]);
+  assert.deepEqual(await s.scrape([ih, infoHash(9)]), [
+    { infoHash: ih, complete: 2, downloaded: 1, incomplete: 1 },
+    { infoHash: infoHash(9), complete: 0, downloaded: 0, incomplete: 0 },
+  ]);
+  const stopped = await s.announce(ann(1, { left: 0, event: 'stopped' }));
+  assert.deepEqual([stopped.complete, stopped.incomplete, stopped.peers4.length], [1, 1, 0]);
+  assert.deepEqual(await s.stats(), { torrents: 1, peers: 2, seeders: 1, leechers: 1, completed: 1 });
+});
+
+test('memory store: numwant caps the sample, and samples cover the whole swarm', async () => {
+  const s = new MemorySwarmStore({ random: seeded(7) });
+  for (let i = 0; i < 100; i++) await s.announce(ann(i));
+  const seen = new Set<number>();
+  for (let k = 0; k < 200; k++) {
+    const r = await s.announce(ann(0, { numwant: 10 }));
+    const ports = decodeCompactPeers(r.peers4, 6).map((p) => p.port);
+    assert.equal(ports.length, 10);
+    assert.equal(new Set(ports).size, 10, 'no duplicates in one reply');
+    assert.ok(!ports.includes(1000), 'never the announcer');
+    ports.forEach((p) => seen.add(p));
+  }
+  assert.equal(seen.size, 99);
+});
+
+test('memory store: IPv4 and IPv6 peers go to their own compact lists; list replies carry ids and URLs', async () => {
+  const s = new MemorySwarmStore({ random: seeded(3) });
+  await s.announce(ann(1));
+  await s.announce(ann(2, { ip: parseIp('2001:db8::2')! }));
+  await s.announce(ann(3, { port: 0, url: 'https://peer.example/' }));
+  const both = await s.announce(ann(4, { reply: 'compact' }));
+  assert.deepEqual(decodeCompactPeers(both.peers4, 6), [{ ip: '10.0.0.1', port: 1001 }]);
+  assert.deepEqual(decodeCompactPeers(both.peers6, 18), [{ ip: '2001:db8::2', port: 1002 }]);
+  const v6 = await s.announce(ann(5, { reply: 'compact6', ip: parseIp('::1')! }));
+  assert.equal(v6.peers6.length, 18);
+  assert.equal(v6.peers4.length, 0);
+  const list = await s.announce(ann(6, { reply: 'list' }));
+  const byPort = new Map(list.peers.map((p) => [p.port, p]));
+  assert.equal(list.peers.length, 5);
+  assert.deepEqual(byPort.get(0), { peerId: peerId(3), ip: '10.0.0.1', port: 0, url: 'https://peer.example/' });
+  assert.deepEqual(byPort.get(1002), { peerId: peerId(2), ip: '2001:db8::2', port: 1002 });
+});
+
+test('memory store: peers expire after the timeout, then their torrent', async () => {
+  const s = new MemorySwarmStore({ peerTimeoutMs: 1000 });
+  await s.announce(ann(1, { nowMs: 0 }));
+  await s.announce(ann(2, { nowMs: 600 }));
+  assert.equal(await s.expire(1000), 0);
+  assert.equal(await s.expire(1001), 1);
+  assert.equal((await s.stats()).peers, 1);
+  await s.announce(ann(2, { nowMs: 1500 })); // a re-announce keeps it alive
+  assert.equal(await s.expire(2000), 0);
+  assert.equal(await s.expire(2501), 1);
+  assert.deepEqual(await s.stats(), { torrents: 0, peers: 0, seeders: 0, leechers: 0, completed: 0 });
+});
+
+test('memory store: bounded torrents and peers', async () => {
+  const s = new MemorySwarmStore({ maxTorrents: 1, maxPeersPerTorrent: 2, maxPeers: 3 });
+  await s.announce(ann(1));
+  await s.announce(ann(2));
+  const full = (e: unknown): boolean => e instanceof TrackerError && e.code === 'TRACKER_FULL';
+  await assert.rejects(s.announce(ann(3)), full);
+  await assert.rejects(s.announce(ann(1, { infoHash: infoHash(2) })), full);
+  await s.announce(ann(1)); // known peers still re-announce
+});
