@@ -103,8 +103,10 @@ export const ERROR_CODES = {
   TRACKER_BIND_FAILED: { message: 'tracker cannot listen on the address and port', side: 'local', status: 500 },
   TRACKER_BODY_TOO_LARGE: { message: 'request body is larger than the limit', side: 'remote', status: 413 },
   TRACKER_CONNECTION_ID_INVALID: { message: 'UDP connection id is unknown or expired', side: 'remote', status: 400 },
+  TRACKER_FAILURE: { message: 'tracker refused the request', side: 'remote', status: 502 },
   TRACKER_FULL: { message: 'tracker holds as many torrents or peers as it may', side: 'local', status: 503 },
   TRACKER_FULL_SCRAPE_DISABLED: { message: 'full scrape is disabled on this tracker', side: 'remote', status: 403 },
+  TRACKER_HTTP_STATUS: { message: 'tracker answered with an HTTP error', side: 'remote', status: 502 },
   TRACKER_JSON_BAD_BODY: { message: 'request body is not a JSON object', side: 'remote', status: 400 },
   TRACKER_JSON_BAD_FIELD: { message: 'JSON field has the wrong type or value', side: 'remote', status: 422 },
   TRACKER_METHOD_NOT_ALLOWED: { message: 'HTTP method not allowed on this path', side: 'remote', status: 405 },
@@ -112,13 +114,16 @@ export const ERROR_CODES = {
   TRACKER_NOT_FOUND: { message: 'no such tracker endpoint', side: 'remote', status: 404 },
   TRACKER_QUERY_TOO_LARGE: { message: 'query string is longer than the limit', side: 'remote', status: 414 },
   TRACKER_RESPONSE_TOO_LARGE: { message: 'tracker response is larger than the limit', side: 'remote', status: 502 },
+  TRACKER_TIMEOUT: { message: 'tracker did not answer in time', side: 'remote', status: 504 },
   TRACKER_TOO_MANY_HASHES: { message: 'scrape asks for more info-hashes than the limit', side: 'remote', status: 400 },
   TRACKER_TORRENT_NOT_ALLOWED: { message: 'torrent is not served by this tracker', side: 'remote', status: 403 },
   TRACKER_UDP_BAD_ACTION: { message: 'UDP tracker packet has an unknown action', side: 'remote', status: 400 },
   TRACKER_UDP_BAD_PROTOCOL_ID: { message: 'UDP connect request lacks the BEP 15 protocol id', side: 'remote', status: 400 },
   TRACKER_UDP_TOO_LARGE: { message: 'UDP tracker packet is larger than the limit', side: 'remote', status: 413 },
   TRACKER_UDP_TRUNCATED: { message: 'UDP tracker packet is shorter than its action needs', side: 'remote', status: 400 },
+  TRACKER_UNREACHABLE: { message: 'tracker cannot be reached', side: 'remote', status: 502 },
   TRACKER_UNSUPPORTED_MEDIA_TYPE: { message: 'request body must be application/json', side: 'remote', status: 415 },
+  TRACKER_UNSUPPORTED_URL: { message: 'tracker URL scheme is not supported', side: 'local', status: 400 },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -93,3 +93,4 @@ export {
   type ProblemDocument,
 } from './ttp-json.js';
 export * from './server/index.js';
+export * from './client/index.js';

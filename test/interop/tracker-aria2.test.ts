@@ -7,65 +7,16 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TrackerServer } from '../../src/tracker/index.js';
+import { freePort, requireTool, run, until } from '../helpers/processes.js';
 
 const PAYLOAD_BYTES = 4 * 1024 * 1024;
 const TRANSFER_TIMEOUT_MS = 60_000;
-
-function requireTool(name: string, args: string[]): void {
-  const r = spawnSync(name, args, { encoding: 'utf8' });
-  if (r.error !== undefined) {
-    assert.fail(`${name} is required for this interop test and could not be run (${r.error.message}); install it: apt-get install -y aria2 mktorrent`);
-  }
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
-  const addr = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  assert.ok(typeof addr === 'object' && addr !== null);
-  return addr.port;
-}
-
-interface Proc {
-  readonly child: ChildProcess;
-  output: string;
-  readonly exited: Promise<number | null>;
-}
-
-function run(t: TestContext, cmd: string, args: string[]): Proc {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const p: { child: ChildProcess; output: string; exited: Promise<number | null> } = {
-    child,
-    output: '',
-    exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
-  };
-  child.stdout?.on('data', (d: Buffer) => (p.output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (p.output += d.toString()));
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill(); // by pid, SIGTERM: aria2c exits at once
-      await p.exited;
-    }
-  });
-  return p;
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, proc?: Proc): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (proc !== undefined && proc.child.exitCode !== null) assert.fail(`${what}: process exited early:\n${proc.output}`);
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}${proc === undefined ? '' : `:\n${proc.output}`}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const ARIA_COMMON = [
   '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false',

@@ -1,0 +1,108 @@
+import { request, type Dispatcher } from 'undici';
+import { encodeAnnounceQuery } from '../http-announce.js';
+import { decodeAnnounceResponse } from '../http-response.js';
+import { decodeScrapeResponse, encodeScrapeQuery } from '../http-scrape.js';
+import { MAX_RESPONSE_BYTES } from '../bdict.js';
+import { TrackerError } from '../errors.js';
+import type { AnnounceRequest } from '../announce-types.js';
+import type { AnnounceResult, ScrapeResult, TrackerClient, TrackerRequestOptions } from './types.js';
+
+/** HTTP(S) tracker client (BEP 3 announce with BEP 23 compact peers, BEP 7 peers6, BEP 48 scrape). */
+export interface HttpTrackerOptions {
+  /** Default 20 s: libtorrent's tracker_receive_timeout. */
+  readonly timeoutMs?: number;
+  /** Largest reply read. Default 1 MiB (libtorrent's limit). */
+  readonly maxResponseBytes?: number;
+  readonly dispatcher?: Dispatcher;
+  readonly userAgent?: string;
+}
+
+export class HttpTrackerClient implements TrackerClient {
+  constructor(
+    readonly url: string,
+    private readonly opts: HttpTrackerOptions = {},
+  ) {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TrackerError('TRACKER_UNSUPPORTED_URL', { detail: url });
+  }
+
+  async announce(req: AnnounceRequest, opts: TrackerRequestOptions = {}): Promise<AnnounceResult> {
+    const body = await this.get(withQuery(this.url, encodeAnnounceQuery({ compact: true, ...req })), opts);
+    const r = decodeAnnounceResponse(body, { maxResponseBytes: this.maxBytes });
+    if (r.type === 'failure') throw new TrackerError('TRACKER_FAILURE', { detail: r.reason });
+    const out: { -readonly [K in keyof AnnounceResult]: AnnounceResult[K] } = {
+      peers: r.peers.map((p) => ({ ip: p.ip, port: p.port })),
+      intervalSec: r.intervalSec,
+    };
+    if (r.minIntervalSec !== undefined) out.minIntervalSec = r.minIntervalSec;
+    if (r.complete !== undefined) out.seeders = r.complete;
+    if (r.incomplete !== undefined) out.leechers = r.incomplete;
+    if (r.warningMessage !== undefined) out.warning = r.warningMessage;
+    if (r.trackerId !== undefined) out.trackerId = r.trackerId;
+    return out;
+  }
+
+  /** BEP 48: the scrape URL replaces `announce` in the last path component. */
+  async scrape(infoHashes: readonly Uint8Array[], opts: TrackerRequestOptions = {}): Promise<ScrapeResult[]> {
+    const u = new URL(this.url);
+    const slash = u.pathname.lastIndexOf('/');
+    const last = u.pathname.slice(slash + 1);
+    if (!last.startsWith('announce')) throw new TrackerError('TRACKER_UNSUPPORTED_URL', { detail: `${this.url} has no scrape URL (BEP 48)` });
+    u.pathname = `${u.pathname.slice(0, slash + 1)}scrape${last.slice('announce'.length)}`;
+    const body = await this.get(withQuery(u.toString(), encodeScrapeQuery(infoHashes)), opts);
+    const r = decodeScrapeResponse(body, { maxResponseBytes: this.maxBytes });
+    if (r.failureReason !== undefined) throw new TrackerError('TRACKER_FAILURE', { detail: r.failureReason });
+    return r.files.map((f) => ({ infoHash: f.infoHash, seeders: f.complete, completed: f.downloaded, leechers: f.incomplete }));
+  }
+
+  private get maxBytes(): number {
+    return this.opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+  }
+
+  private async get(url: string, opts: TrackerRequestOptions): Promise<Uint8Array> {
+    const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs ?? 20_000;
+    const signals = [AbortSignal.timeout(timeoutMs), ...(opts.signal ? [opts.signal] : [])];
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        method: 'GET',
+        headers: { 'user-agent': this.opts.userAgent ?? 'torrenttp/0.1.0', 'accept-encoding': 'identity' },
+        signal: AbortSignal.any(signals),
+        ...(this.opts.dispatcher === undefined ? {} : { dispatcher: this.opts.dispatcher }),
+      });
+    } catch (cause) {
+      const timedOut = (cause as { name?: string }).name === 'TimeoutError' || (cause as { name?: string }).name === 'AbortError';
+      throw new TrackerError(timedOut ? 'TRACKER_TIMEOUT' : 'TRACKER_UNREACHABLE', { detail: this.url, cause });
+    }
+    if (res.statusCode !== 200) {
+      res.body.resume();
+      throw new TrackerError('TRACKER_HTTP_STATUS', { detail: `${this.url}: HTTP ${res.statusCode}` });
+    }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        size += chunk.length;
+        if (size > this.maxBytes) {
+          res.body.destroy();
+          throw new TrackerError('TRACKER_RESPONSE_TOO_LARGE', { detail: `more than ${this.maxBytes} bytes` });
+        }
+        chunks.push(chunk);
+      }
+    } catch (cause) {
+      if (cause instanceof TrackerError) throw cause;
+      throw new TrackerError('TRACKER_TIMEOUT', { detail: this.url, cause });
+    }
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+}
+
+function withQuery(url: string, query: string): string {
+  return `${url}${url.includes('?') ? '&' : '?'}${query}`;
+}

@@ -1,0 +1,183 @@
+import { randomInt } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { AnnounceRequest } from '../announce-types.js';
+import { TrackerError } from '../errors.js';
+import {
+  decodeUdpResponse,
+  encodeUdpAnnounceRequest,
+  encodeUdpConnectRequest,
+  encodeUdpScrapeRequest,
+  MAX_UDP_SCRAPE_HASHES,
+  type UdpResponse,
+} from '../udp.js';
+import type { AnnounceResult, ScrapeResult, TrackerClient, TrackerRequestOptions } from './types.js';
+
+/**
+ * UDP tracker client (BEP 15). One socket per address family, shared by every tracker URL of
+ * a `UdpTrackerSockets`; transactions are matched by id and source address.
+ *
+ * Retransmission per BEP 15: wait 15 × 2^n seconds for an answer, n = 0…8, then give up. The
+ * base is an option (tests use milliseconds). A connection id is reused for one minute after
+ * it was received (BEP 15: a client may use it that long), per tracker.
+ */
+export interface UdpTrackerOptions {
+  /** First retransmission timeout. Default 15 s (BEP 15). */
+  readonly baseTimeoutMs?: number;
+  /** Retransmissions before giving up. Default 8 (BEP 15's n ≤ 8). */
+  readonly maxRetries?: number;
+  /** Key sent in announces (BEP 15 `key`); default random per process. */
+  readonly key?: number;
+}
+
+const CONNECTION_ID_TTL_MS = 60_000;
+
+interface Pending {
+  readonly address: string;
+  readonly port: number;
+  resolve(r: UdpResponse): void;
+}
+
+/** The sockets and in-flight transactions behind any number of UDP tracker clients. */
+export class UdpTrackerSockets {
+  private readonly sockets = new Map<4 | 6, Socket>();
+  private readonly pending = new Map<number, Pending>();
+
+  async send(family: 4 | 6, address: string, port: number, packet: Uint8Array, transactionId: number, waitMs: number, signal?: AbortSignal): Promise<UdpResponse | undefined> {
+    const sock = this.socket(family);
+    return new Promise((resolve, reject) => {
+      const done = (r: UdpResponse | undefined) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.pending.delete(transactionId);
+        resolve(r);
+      };
+      const onAbort = () => {
+        clearTimeout(timer);
+        this.pending.delete(transactionId);
+        reject(new TrackerError('TRACKER_TIMEOUT', { detail: 'aborted', cause: signal?.reason }));
+      };
+      const timer = setTimeout(() => done(undefined), waitMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(transactionId, { address, port, resolve: done });
+      sock.send(packet, port, address, (err) => {
+        if (err) done(undefined);
+      });
+    });
+  }
+
+  close(): void {
+    for (const s of this.sockets.values()) s.close();
+    this.sockets.clear();
+  }
+
+  private socket(family: 4 | 6): Socket {
+    let s = this.sockets.get(family);
+    if (s !== undefined) return s;
+    s = createSocket(family === 4 ? 'udp4' : 'udp6');
+    s.on('message', (msg, rinfo) => {
+      if (msg.length < 8) return;
+      const tx = msg.readUInt32BE(4);
+      const p = this.pending.get(tx);
+      // Only the tracker we asked may answer this transaction.
+      if (p === undefined || rinfo.port !== p.port || normalize(rinfo.address) !== normalize(p.address)) return;
+      let r: UdpResponse;
+      try {
+        r = decodeUdpResponse(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), family);
+      } catch {
+        return; // a malformed reply is as good as none: the retransmission schedule goes on
+      }
+      p.resolve(r);
+    });
+    s.on('error', () => undefined); // ICMP unreachable and the like surface as timeouts
+    s.unref();
+    this.sockets.set(family, s);
+    return s;
+  }
+}
+
+function normalize(a: string): string {
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+const defaultSockets = new UdpTrackerSockets();
+const processKey = randomInt(0, 2 ** 32);
+
+export class UdpTrackerClient implements TrackerClient {
+  private connection: { id: bigint; expiresMs: number } | undefined;
+  private readonly host: string;
+  private readonly port: number;
+
+  constructor(
+    readonly url: string,
+    private readonly opts: UdpTrackerOptions = {},
+    private readonly sockets: UdpTrackerSockets = defaultSockets,
+  ) {
+    const u = new URL(url);
+    if (u.protocol !== 'udp:' || u.port === '') throw new TrackerError('TRACKER_UNSUPPORTED_URL', { detail: url });
+    this.host = u.hostname.replace(/^\[|\]$/g, '');
+    this.port = Number(u.port);
+  }
+
+  async announce(req: AnnounceRequest, opts: TrackerRequestOptions = {}): Promise<AnnounceResult> {
+    const r = await this.exchange(opts, (connectionId, transactionId) =>
+      encodeUdpAnnounceRequest({ connectionId, transactionId, key: this.opts.key ?? processKey, announce: req }),
+    );
+    if (r.type === 'error') throw new TrackerError('TRACKER_FAILURE', { detail: r.refusedAnnounce === true ? 'announce refused' : r.message });
+    if (r.type !== 'announce') throw new TrackerError('TRACKER_BAD_RESPONSE', { detail: `expected an announce reply, got ${r.type}` });
+    return { peers: r.peers, intervalSec: r.intervalSec, seeders: r.seeders, leechers: r.leechers };
+  }
+
+  async scrape(infoHashes: readonly Uint8Array[], opts: TrackerRequestOptions = {}): Promise<ScrapeResult[]> {
+    const out: ScrapeResult[] = [];
+    for (let i = 0; i < infoHashes.length; i += MAX_UDP_SCRAPE_HASHES) {
+      const batch = infoHashes.slice(i, i + MAX_UDP_SCRAPE_HASHES);
+      const r = await this.exchange(opts, (connectionId, transactionId) => encodeUdpScrapeRequest({ connectionId, transactionId, infoHashes: batch }));
+      if (r.type === 'error') throw new TrackerError('TRACKER_FAILURE', { detail: r.message });
+      if (r.type !== 'scrape' || r.entries.length !== batch.length) throw new TrackerError('TRACKER_BAD_RESPONSE', { detail: 'scrape reply does not match the request' });
+      r.entries.forEach((e, j) => out.push({ infoHash: batch[j]!, ...e }));
+    }
+    return out;
+  }
+
+  /** connect (unless a fresh connection id is cached), then the request, each on BEP 15's schedule. */
+  private async exchange(opts: TrackerRequestOptions, build: (connectionId: bigint, transactionId: number) => Uint8Array): Promise<UdpResponse> {
+    const { family, address } = await this.resolve();
+    const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+    const base = this.opts.baseTimeoutMs ?? 15_000;
+    const maxRetries = this.opts.maxRetries ?? 8;
+    for (let n = 0; n <= maxRetries; n++) {
+      const waitMs = Math.min(base * 2 ** n, deadline - Date.now());
+      if (waitMs <= 0) break;
+      if (this.connection === undefined || this.connection.expiresMs <= Date.now()) {
+        const tx = randomInt(0, 2 ** 32);
+        const r = await this.sockets.send(family, address, this.port, encodeUdpConnectRequest(tx), tx, waitMs, opts.signal);
+        if (r === undefined) continue;
+        if (r.type === 'error') throw new TrackerError('TRACKER_FAILURE', { detail: r.message });
+        if (r.type !== 'connect') throw new TrackerError('TRACKER_BAD_RESPONSE', { detail: `expected a connect reply, got ${r.type}` });
+        this.connection = { id: r.connectionId, expiresMs: Date.now() + CONNECTION_ID_TTL_MS };
+      }
+      const tx = randomInt(0, 2 ** 32);
+      const r = await this.sockets.send(family, address, this.port, build(this.connection.id, tx), tx, waitMs, opts.signal);
+      if (r !== undefined) {
+        // An error may mean our connection id expired on the tracker's side: connect again next time.
+        if (r.type === 'error') this.connection = undefined;
+        return r;
+      }
+      this.connection = undefined; // no answer: the id may be stale too
+    }
+    throw new TrackerError('TRACKER_TIMEOUT', { detail: this.url });
+  }
+
+  private async resolve(): Promise<{ family: 4 | 6; address: string }> {
+    const literal = isIP(this.host);
+    if (literal !== 0) return { family: literal as 4 | 6, address: this.host };
+    try {
+      const r = await lookup(this.host);
+      return { family: r.family as 4 | 6, address: r.address };
+    } catch (cause) {
+      throw new TrackerError('TRACKER_UNREACHABLE', { detail: `cannot resolve ${this.host}`, cause });
+    }
+  }
+}

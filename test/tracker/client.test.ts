@@ -1,0 +1,150 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Announcer,
+  encodeAnnounceResponse,
+  encodeFailure,
+  HttpTrackerClient,
+  TrackerServer,
+  UdpTrackerClient,
+  type AnnounceRequest,
+} from '../../src/tracker/index.js';
+import { toHex } from '../../src/metainfo/index.js';
+import { freePort, requireTool, run, until } from '../helpers/processes.js';
+import { withTempDir } from '../helpers/torrents.js';
+
+const hash = (n: number) => new Uint8Array(20).fill(n);
+const pid = (n: number) => new TextEncoder().encode(`-TT0001-${String(n).padStart(12, '0')}`);
+const req = (n: number, port: number, extra: Partial<AnnounceRequest> = {}): AnnounceRequest => ({
+  infoHash: hash(1),
+  peerId: pid(n),
+  port,
+  uploaded: 0,
+  downloaded: 0,
+  left: 100,
+  event: 'started',
+  ...extra,
+});
+
+test('HTTP and UDP clients announce and scrape against our tracker', async (t) => {
+  const server = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 120 });
+  const { port } = await server.listen();
+  t.after(() => server.close());
+  for (const url of [`http://127.0.0.1:${port}/announce`, `udp://127.0.0.1:${port}`]) {
+    const c = url.startsWith('udp') ? new UdpTrackerClient(url, { baseTimeoutMs: 500 }) : new HttpTrackerClient(url);
+    const n = url.startsWith('udp') ? 10 : 20;
+    await c.announce(req(n, 7001));
+    const r = await c.announce(req(n + 1, 7002, { left: 0, event: 'completed' }));
+    assert.ok(r.peers.some((p) => p.ip === '127.0.0.1' && p.port === 7001), `${url}: ${JSON.stringify(r.peers)}`);
+    assert.equal(r.intervalSec, 120);
+    const [s] = await c.scrape([hash(1)]);
+    assert.ok(s!.seeders >= 1 && s!.leechers >= 1, JSON.stringify(s));
+  }
+});
+
+test('UDP client: retransmits on the BEP 15 schedule and reuses the connection id', async (t) => {
+  const server = new TrackerServer({ host: '127.0.0.1', port: 0 });
+  const { port } = await server.listen();
+  t.after(() => server.close());
+  // A lossy relay in front of the tracker: drops the first two packets it sees.
+  const relay = createSocket('udp4');
+  await new Promise<void>((r) => relay.bind(0, '127.0.0.1', () => r()));
+  t.after(() => relay.close());
+  let seen = 0;
+  const upstream = createSocket('udp4');
+  t.after(() => upstream.close());
+  let client: { address: string; port: number } | undefined;
+  relay.on('message', (m, rinfo) => {
+    client = rinfo;
+    if (seen++ < 2) return;
+    upstream.send(m, port, '127.0.0.1');
+  });
+  upstream.on('message', (m) => relay.send(m, client!.port, client!.address));
+  const c = new UdpTrackerClient(`udp://127.0.0.1:${relay.address().port}`, { baseTimeoutMs: 100 });
+  const r = await c.announce(req(1, 7001));
+  assert.equal(r.peers.length, 0);
+  assert.equal(seen, 4, 'two drops, then connect and announce');
+  await c.announce(req(1, 7001, { event: undefined }));
+  assert.equal(seen, 5, 'the connection id was reused: one packet');
+  const dead = new UdpTrackerClient(`udp://127.0.0.1:${await freePort()}`, { baseTimeoutMs: 20, maxRetries: 2 });
+  await assert.rejects(dead.announce(req(1, 1)), { code: 'TRACKER_TIMEOUT' });
+});
+
+test('HTTP client: failure reason, HTTP errors, oversized and malformed replies are typed errors', async (t) => {
+  const replies: ((res: import('node:http').ServerResponse) => void)[] = [
+    (res) => res.end(encodeFailure('go away')),
+    (res) => { res.statusCode = 500; res.end('oops'); },
+    (res) => res.end(new Uint8Array(2 * 1024 * 1024).fill(0x31)),
+    (res) => res.end('<html>not bencode</html>'),
+  ];
+  let i = 0;
+  const server = createServer((_req, res) => replies[i++]!(res));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const c = new HttpTrackerClient(`http://127.0.0.1:${(server.address() as { port: number }).port}/announce`);
+  for (const want of ['TRACKER_FAILURE', 'TRACKER_HTTP_STATUS', 'TRACKER_RESPONSE_TOO_LARGE', 'BENCODE_UNEXPECTED_BYTE']) {
+    await assert.rejects(c.announce(req(1, 1)), (e: { code?: string }) => e.code === want || (want.startsWith('BENCODE') && e.code === 'TRACKER_BAD_RESPONSE'), want);
+  }
+  assert.throws(() => new HttpTrackerClient('ftp://x/announce'), { code: 'TRACKER_UNSUPPORTED_URL' });
+});
+
+test('Announcer: BEP 12 tiers fall through a dead tracker; loopback peers only from a loopback tracker', async (t) => {
+  const good = createServer((_req, res) =>
+    res.end(encodeAnnounceResponse({ intervalSec: 60, peers: [{ ip: '127.0.0.1', port: 6001 }, { ip: '10.1.2.3', port: 6002 }] })),
+  );
+  good.listen(0, '127.0.0.1');
+  await once(good, 'listening');
+  t.after(() => good.close());
+  const goodUrl = `http://127.0.0.1:${(good.address() as { port: number }).port}/announce`;
+  const deadUrl = `http://127.0.0.1:${await freePort()}/announce`;
+  const a = new Announcer([[deadUrl], [goodUrl]], {
+    infoHash: hash(2),
+    peerId: pid(1),
+    port: 6881,
+    stats: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
+    minRetryMs: 10,
+  });
+  const errors: string[] = [];
+  a.on('failure', (_e, url) => errors.push(url));
+  const got = once(a, 'peers');
+  a.start();
+  const [peers, from] = (await got) as [{ ip: string; port: number }[], string];
+  assert.equal(from, goodUrl);
+  assert.deepEqual(peers.map((p) => p.port).sort(), [6001, 6002]);
+  assert.deepEqual(errors, [deadUrl]);
+  await a.stop(500);
+});
+
+test('opentracker (Debian) answers our HTTP and UDP clients; a hash off its whitelist is refused', async (t) => {
+  requireTool('opentracker', ['-h']);
+  await withTempDir(async (dir) => {
+    const root = join(dir, 'ot');
+    mkdirSync(root);
+    writeFileSync(join(root, 'whitelist.txt'), `${toHex(hash(3))}\n`, { mode: 0o644 });
+    const { chmodSync } = await import('node:fs');
+    chmodSync(dir, 0o755);
+    chmodSync(root, 0o755);
+    const port = await freePort();
+    const ot = run(t, 'opentracker', ['-i', '127.0.0.1', '-p', String(port), '-P', String(port), '-d', root, '-u', 'nobody', '-w', 'whitelist.txt']);
+    const http = new HttpTrackerClient(`http://127.0.0.1:${port}/announce`, { timeoutMs: 2000 });
+    await until('opentracker to answer', async () => {
+      try {
+        await http.announce(req(1, 7001, { infoHash: hash(3) }));
+        return true;
+      } catch {
+        return false;
+      }
+    }, 10_000, ot);
+    const udp = new UdpTrackerClient(`udp://127.0.0.1:${port}`, { baseTimeoutMs: 500, maxRetries: 3 });
+    const r = await udp.announce(req(2, 7002, { infoHash: hash(3) }));
+    assert.ok(r.peers.some((p) => p.port === 7001), JSON.stringify(r.peers));
+    await assert.rejects(http.announce(req(1, 7001, { infoHash: hash(4) })), { code: 'TRACKER_FAILURE' });
+    await assert.rejects(udp.announce(req(1, 7001, { infoHash: hash(4) })), { code: 'TRACKER_FAILURE' });
+  });
+});
