@@ -73,6 +73,7 @@ export const ERROR_CODES = {
   // ── transport (src/transport) ──────────────────────────────────────────────────────────
 
   // ── engine (src/engine) ────────────────────────────────────────────────────────────────
+  ENGINE_BAD_PEER_ADDRESS: { message: 'peer address is not host:port', side: 'local', status: 400 },
   ENGINE_CLOSED: { message: 'the torrent or client is closed', side: 'local', status: 410 },
   ENGINE_DUPLICATE_TORRENT: { message: 'this torrent is already added', side: 'local', status: 409 },
   ENGINE_PEER_BANNED: { message: 'peer banned for sending data that failed the hash check', side: 'remote', status: 403 },
