@@ -6,3 +6,4 @@ export * from './bencode/index.js';
 export * from './metainfo/index.js';
 export * from './wire/index.js';
 export * from './transport/index.js';
+export * from './storage/index.js';
