@@ -123,16 +123,26 @@ export async function statFiles(paths: readonly string[]): Promise<{ size: numbe
   });
 }
 
-/** `fn` over `items`, at most `limit` at a time, results in order. */
+/**
+ * `fn` over `items`, at most `limit` at a time, results in order. On the first failure no new
+ * item starts, and it rejects only once the running ones ended: nothing still touches the disk
+ * after the caller saw the error.
+ */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
+  let failure: { err: unknown } | undefined;
   const run = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && failure === undefined) {
       const i = next++;
-      out[i] = await fn(items[i]!, i);
+      try {
+        out[i] = await fn(items[i]!, i);
+      } catch (err) {
+        failure ??= { err };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+  if (failure !== undefined) throw failure.err;
   return out;
 }

@@ -109,6 +109,7 @@ async function open(metainfo: Metainfo, dir: string, pool: DiskPool, opts: OpenS
 class DiskPieceStore implements PieceStore {
   private readonly paths: readonly string[];
   private readonly ownsPool: boolean;
+  private readonly defaultResumeDir: boolean;
   private readonly cache: PieceCache;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly loading = new Map<number, Promise<Uint8Array>>();
@@ -131,6 +132,7 @@ class DiskPieceStore implements PieceStore {
   ) {
     this.paths = files.map((f) => f.path);
     this.ownsPool = opts.pool === undefined;
+    this.defaultResumeDir = opts.resumeDir === undefined;
     this.cache = new PieceCache(Math.max(0, opts.pieceCacheBytes ?? DEFAULT_PIECE_CACHE_BYTES));
     this.stateDirty = hashedOnOpen;
     const every = opts.resumeIntervalMs ?? DEFAULT_RESUME_INTERVAL_MS;
@@ -220,7 +222,7 @@ class DiskPieceStore implements PieceStore {
     try {
       await this.pool.sync([...dirty].map((i) => this.paths[i]!));
       const files = await statFiles(this.paths);
-      await writeFileAtomic(this.resumeFile, encodeResume(this.metainfo.infoHash, { bitfield, files }));
+      await writeFileAtomic(this.resumeFile, encodeResume(this.metainfo.infoHash, { bitfield, files }), { noSymlinkDir: this.defaultResumeDir });
     } catch (err) {
       for (const i of dirty) this.dirtyFiles.add(i);
       this.stateDirty = true;

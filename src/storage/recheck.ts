@@ -36,8 +36,9 @@ export async function recheckPieces(
   const totalBytes = pieces.reduce((n, i) => n + g.pieceLengthOf(i), 0);
   let checkedBytes = 0;
   let next = 0;
+  let failure: { err: unknown } | undefined;
   const run = async (): Promise<void> => {
-    while (next < jobs.length) {
+    while (next < jobs.length && failure === undefined) {
       const { first, end } = jobs[next++]!;
       const from = first * g.pieceLength;
       const to = Math.min(end * g.pieceLength, g.totalLength);
@@ -46,7 +47,13 @@ export async function recheckPieces(
         offset: g.fileOffsets[s.fileIndex]!,
         length: g.fileLengths[s.fileIndex]!,
       }));
-      const hashes = await pool.hashPieces({ files: jobFiles, pieceLength: g.pieceLength, totalLength: g.totalLength, first, end });
+      let hashes: Uint8Array;
+      try {
+        hashes = await pool.hashPieces({ files: jobFiles, pieceLength: g.pieceLength, totalLength: g.totalLength, first, end });
+      } catch (err) {
+        failure ??= { err }; // let the other jobs end before reporting it
+        return;
+      }
       for (let i = first; i < end; i++) {
         if (sameHash(hashes, (i - first) * 20, metainfo.pieceHashes, i * 20)) bitfield.set(i);
       }
@@ -55,6 +62,7 @@ export async function recheckPieces(
     }
   };
   await Promise.all(Array.from({ length: Math.min(jobs.length, pool.threads * 2) }, run));
+  if (failure !== undefined) throw failure.err;
 }
 
 function sameHash(a: Uint8Array, at: number, b: Uint8Array, bt: number): boolean {

@@ -78,14 +78,17 @@ export async function readResume(path: string, infoHash: InfoHash, pieceCount: n
 /**
  * Replaces the file at `path` atomically and durably: write a temp file beside it, fsync it,
  * rename it over, fsync the folder. A crash leaves the old file or the new one, never a mix.
+ * With `noSymlinkDir`, the folder must be a real folder, not a symlink (our default folder lives
+ * inside the download folder, where a planted symlink must not redirect writes).
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { noSymlinkDir?: boolean } = {}): Promise<void> {
   const dir = dirname(path);
   const tmp = `${path}.tmp`;
   try {
     await mkdir(dir, { recursive: true });
-    const st = await lstat(dir);
-    if (!st.isDirectory()) throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${dir} is not a folder (a symlink?)` });
+    if (opts.noSymlinkDir === true && (await lstat(dir)).isSymbolicLink()) {
+      throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${dir} is a symlink` });
+    }
     await rm(tmp, { force: true });
     const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
     try {
