@@ -91,9 +91,12 @@ export async function inspectFile(path: string, length: number): Promise<FileOnD
   return { path, length, size, exists: true, mtimeNs: st.mtimeNs };
 }
 
-/** Creates `file` or extends it to its full length, sparsely. A no-op for a complete file. */
-export async function allocate(file: FileOnDisk): Promise<void> {
-  if (file.exists && file.size === file.length) return;
+/**
+ * Creates `file` or extends it to its full length, sparsely. A no-op for a complete file;
+ * returns whether it changed anything (then the file's mtime did too).
+ */
+export async function allocate(file: FileOnDisk): Promise<boolean> {
+  if (file.exists && file.size === file.length) return false;
   try {
     const fh = await open(file.path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
     try {
@@ -107,6 +110,7 @@ export async function allocate(file: FileOnDisk): Promise<void> {
   } catch (err) {
     throw toStorageError(err, file.path);
   }
+  return true;
 }
 
 /** Size and mtime of each file now, for the resume file. */

@@ -101,9 +101,11 @@ async function open(metainfo: Metainfo, dir: string, pool: DiskPool, opts: OpenS
       toCheck.push(i);
     }
   }
-  await mapLimit(files, 16, allocate);
+  const allocated = (await mapLimit(files, 16, allocate)).some((changed) => changed);
   await recheckPieces(metainfo, files, toCheck, bitfield, pool, opts.onCheckProgress);
-  return new DiskPieceStore(metainfo, bitfield, files, pool, opts, resumeFile, toCheck.length > 0);
+  // What was hashed or allocated here goes into the next resume file, even with no piece
+  // committed: otherwise every reopen would rehash it (sparse zeros included).
+  return new DiskPieceStore(metainfo, bitfield, files, pool, opts, resumeFile, toCheck.length > 0 || allocated);
 }
 
 class DiskPieceStore implements PieceStore {
@@ -128,13 +130,13 @@ class DiskPieceStore implements PieceStore {
     private readonly pool: DiskPool,
     opts: OpenStorageOptions,
     private readonly resumeFile: string,
-    hashedOnOpen: boolean,
+    changedOnOpen: boolean,
   ) {
     this.paths = files.map((f) => f.path);
     this.ownsPool = opts.pool === undefined;
     this.defaultResumeDir = opts.resumeDir === undefined;
     this.cache = new PieceCache(Math.max(0, opts.pieceCacheBytes ?? DEFAULT_PIECE_CACHE_BYTES));
-    this.stateDirty = hashedOnOpen;
+    this.stateDirty = changedOnOpen;
     const every = opts.resumeIntervalMs ?? DEFAULT_RESUME_INTERVAL_MS;
     if (every > 0) {
       // A failed periodic save keeps its state dirty, so the next save (or close) retries and reports.

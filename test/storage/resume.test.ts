@@ -47,6 +47,13 @@ test('a resume file that matches the files is trusted: nothing is hashed', () =>
     assert.deepEqual(await reopen(t, dir), { pieces: [0, 2, 3, 7], hashedBytes: 0 });
   }));
 
+test('opening and closing without a download saves the allocation: the next open hashes nothing', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(specs, 8192);
+    assert.deepEqual(await reopen(t, dir), { pieces: [], hashedBytes: 0 });
+    assert.deepEqual(await reopen(t, dir), { pieces: [], hashedBytes: 0 }, 'the sparse files are not rehashed');
+  }));
+
 test('a file touched since the save is rechecked: only pieces touching it are hashed', () =>
   withTempDir(async (dir) => {
     const t = makeTorrent(specs, 8192);
