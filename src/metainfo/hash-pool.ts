@@ -15,7 +15,8 @@ interface Slot {
 
 /**
  * SHA-1 on worker threads, one per core by default, so hashing never blocks the event loop and
- * uses every core. Shared by `createTorrent` and by storage (piece verification, recheck).
+ * uses every core. Used by `createTorrent`; storage's disk threads run the same piece hashing
+ * (`hashPiecesSync`) for rechecks, beside their writes.
  * An idle pool does not keep the process alive; `close()` ends the workers.
  */
 export class HashPool {
