@@ -6,7 +6,7 @@ import { StorageError, toStorageError } from './errors.js';
 import { allocate, ensureFolders, inspectFile, mapLimit, relativePaths, resolveRoot, statFiles, type FileOnDisk } from './layout.js';
 import { PieceCache } from './piece-cache.js';
 import { recheckPieces } from './recheck.js';
-import { encodeResume, readResume, resumePath, writeFileAtomic } from './resume.js';
+import { encodeResume, readResume, resumePath, trustsFile, writeFileAtomic } from './resume.js';
 
 /**
  * A torrent's pieces on disk. Rules (docs/storage.md has the why):
@@ -82,14 +82,13 @@ async function open(metainfo: Metainfo, dir: string, pool: DiskPool, opts: OpenS
   const resume = opts.recheck === true ? undefined : await readResume(resumeFile, metainfo.infoHash, g.pieceCount, files.length);
 
   // A file is trusted when it is whole and, unless skipping verification, the resume file saw it
-  // exactly so (size and mtime). Pieces wholly in trusted files take the resume file's word;
+  // exactly so (size and mtime, and not racily: see `trustsFile`). Pieces wholly in trusted files take the resume file's word;
   // the others are hashed when their bytes exist on disk, and are absent otherwise.
   const trusted = files.map((f, i) => {
     if (f.length === 0) return true;
     if (!f.exists || f.size !== f.length) return false;
     if (opts.skipVerify === true) return true;
-    const seen = resume?.files[i];
-    return seen !== undefined && seen.size === f.size && seen.mtimeNs === f.mtimeNs;
+    return resume !== undefined && trustsFile(resume, i, f);
   });
   const bitfield = new Bitfield(g.pieceCount);
   const toCheck: number[] = [];
@@ -119,6 +118,8 @@ class DiskPieceStore implements PieceStore {
   private dirtyFiles = new Set<number>();
   /** The bitfield changed since the last resume save. */
   private stateDirty: boolean;
+  /** The resume file on disk needs no final rewrite (none yet, or the last save was final). */
+  private savedFinal = true;
   private saving: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
@@ -185,7 +186,7 @@ class DiskPieceStore implements PieceStore {
 
   async saveResume(): Promise<void> {
     this.checkOpen();
-    return this.queueSave();
+    return this.queueSave(false);
   }
 
   close(): Promise<void> {
@@ -198,7 +199,7 @@ class DiskPieceStore implements PieceStore {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
     let failure: unknown;
     try {
-      await this.queueSave();
+      await this.queueSave(true);
     } catch (err) {
       failure = err;
     }
@@ -208,15 +209,18 @@ class DiskPieceStore implements PieceStore {
     if (failure !== undefined) throw failure;
   }
 
-  private queueSave(): Promise<void> {
-    const next = this.saving.catch(() => undefined).then(() => this.save());
+  private queueSave(final: boolean): Promise<void> {
+    const next = this.saving.catch(() => undefined).then(() => this.save(final));
     this.saving = next;
     return next;
   }
 
   /** The fsync policy: data of new pieces reaches the disk before a resume file names them. */
-  private async save(): Promise<void> {
-    if (!this.stateDirty && this.dirtyFiles.size === 0) return;
+  private async save(final: boolean): Promise<void> {
+    // A final save is never skipped after a periodic one: only it lets the next open trust
+    // files written in the last moments (see RACY_MARGIN_NS).
+    if (!this.stateDirty && this.dirtyFiles.size === 0 && (!final || this.savedFinal)) return;
+    const savedNs = BigInt(Date.now()) * 1_000_000n;
     const bitfield = this.bitfield.clone();
     const dirty = this.dirtyFiles;
     this.dirtyFiles = new Set();
@@ -224,7 +228,8 @@ class DiskPieceStore implements PieceStore {
     try {
       await this.pool.sync([...dirty].map((i) => this.paths[i]!));
       const files = await statFiles(this.paths);
-      await writeFileAtomic(this.resumeFile, encodeResume(this.metainfo.infoHash, { bitfield, files }), { noSymlinkDir: this.defaultResumeDir });
+      await writeFileAtomic(this.resumeFile, encodeResume(this.metainfo.infoHash, { bitfield, files, savedNs, final }), { noSymlinkDir: this.defaultResumeDir });
+      this.savedFinal = final;
     } catch (err) {
       for (const i of dirty) this.dirtyFiles.add(i);
       this.stateDirty = true;

@@ -10,7 +10,9 @@ import { StorageError, toStorageError } from './errors.js';
  * A bencoded dict (see docs/storage.md):
  *
  *   { "version": 1, "info-hash": <20 bytes>, "pieces": <bitfield, BEP 3 layout>,
- *     "files": [[size, mtimeNs], …] }   one entry per torrent file, in torrent order
+ *     "files": [[size, mtimeNs], …],   one entry per torrent file, in torrent order
+ *     "saved": <ns since the epoch, read before the bitfield was taken>,
+ *     "final": 1 when written by close(), after which this storage writes nothing, else 0 }
  *
  * Anything unexpected in it makes it untrusted (the data is rechecked), never an error.
  */
@@ -19,6 +21,25 @@ export const RESUME_VERSION = 1;
 export interface ResumeState {
   readonly bitfield: Bitfield;
   readonly files: readonly { readonly size: number; readonly mtimeNs: bigint }[];
+  /** Wall clock (ns) just before `bitfield` was taken. */
+  readonly savedNs: bigint;
+  /** Saved by `close()`: no write of that storage can follow the file stats. */
+  readonly final: boolean;
+}
+
+/**
+ * "Racy git": a file's mtime only moves when the kernel's coarse clock has ticked (ext4: a few
+ * ms; ext3 and HFS+ 1 s; FAT 2 s), so a write just after a save may leave the mtime that save
+ * recorded. After a save that writes could follow (not `final`), a file whose mtime lies within
+ * this margin of `savedNs` is not trusted but rechecked.
+ */
+export const RACY_MARGIN_NS = 2_000_000_000n;
+
+/** Whether a file now at `now` may take the word of `state` for its pieces. */
+export function trustsFile(state: ResumeState, fileIndex: number, now: { readonly size: number; readonly mtimeNs: bigint }): boolean {
+  const seen = state.files[fileIndex];
+  if (seen === undefined || seen.size !== now.size || seen.mtimeNs !== now.mtimeNs) return false;
+  return state.final || now.mtimeNs < state.savedNs - RACY_MARGIN_NS;
 }
 
 export function resumePath(resumeDir: string, infoHash: InfoHash): string {
@@ -31,6 +52,8 @@ export function encodeResume(infoHash: InfoHash, state: ResumeState): Uint8Array
     'info-hash': infoHashToBytes(infoHash),
     pieces: state.bitfield.toBytes(),
     files: state.files.map((f) => [f.size, f.mtimeNs]),
+    saved: state.savedNs,
+    final: state.final ? 1 : 0,
   });
 }
 
@@ -61,7 +84,10 @@ export function decodeResume(bytes: Uint8Array, infoHash: InfoHash, pieceCount: 
     if (typeof size !== 'number' || size < 0 || (typeof mtime !== 'number' && typeof mtime !== 'bigint')) return undefined;
     out.push({ size, mtimeNs: BigInt(mtime) });
   }
-  return { bitfield, files: out };
+  const saved = root.get('saved');
+  const final = root.get('final');
+  if ((typeof saved !== 'number' && typeof saved !== 'bigint') || (final !== 0 && final !== 1)) return undefined;
+  return { bitfield, files: out, savedNs: BigInt(saved), final: final === 1 };
 }
 
 /** The resume file's state, or undefined when it is missing or unreadable as one. */
