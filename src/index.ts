@@ -4,6 +4,7 @@
 export * from './errors/index.js';
 export * from './bencode/index.js';
 export * from './metainfo/index.js';
+export * from './storage/index.js';
 export * from './wire/index.js';
 export * from './tracker/index.js';
 export * from './transport/index.js';

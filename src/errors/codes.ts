@@ -69,6 +69,16 @@ export const ERROR_CODES = {
   CLI_UNKNOWN_INPUT: { message: 'input is not a .torrent, a magnet URI or a metainfo JSON document', side: 'local', status: 400 },
 
   // ── storage (src/storage) ──────────────────────────────────────────────────────────────
+  STORAGE_BAD_LENGTH: { message: 'piece data has the wrong length for its index', side: 'remote', status: 400 },
+  STORAGE_CLOSED: { message: 'storage is closed', side: 'local', status: 503 },
+  STORAGE_FILE_TOO_LONG: { message: 'a file on disk is longer than the torrent says; it is left untouched', side: 'local', status: 409 },
+  STORAGE_IO: { message: 'disk read or write failed', side: 'local', status: 500 },
+  STORAGE_NO_SPACE: { message: 'no space left on the disk (or quota exceeded)', side: 'local', status: 507 },
+  STORAGE_NOT_VERIFIED: { message: 'piece is not verified here yet', side: 'remote', status: 404 },
+  STORAGE_OUT_OF_RANGE: { message: 'piece index or block range is outside the torrent', side: 'remote', status: 416 },
+  STORAGE_PATH_CONFLICT: { message: 'a path the torrent needs is taken by a folder, device or other non-file', side: 'local', status: 409 },
+  STORAGE_PATH_ESCAPE: { message: 'a path would leave the download folder through a symlink', side: 'local', status: 403 },
+  STORAGE_READ_ONLY: { message: 'disk or file is read-only or not writable by us', side: 'local', status: 500 },
 
   // ── transport (src/transport) ──────────────────────────────────────────────────────────
 

@@ -2,21 +2,9 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ERROR_CODES } from '../errors/index.js';
 import { MetainfoError, type MetainfoErrorCode } from './errors.js';
-import type { HashFile, HashRequest, HashResponse } from './hash-protocol.js';
+import type { PiecesJob } from './hash-pieces.js';
+import type { HashRequest, HashResponse } from './hash-protocol.js';
 import type { Source } from './walk.js';
-
-/**
- * SHA-1 on worker threads, one per core by default, so hashing never blocks the event loop and
- * uses every core. Shared by `createTorrent` and by storage (piece verification, recheck).
- * An idle pool does not keep the process alive; `close()` ends the workers.
- */
-export interface PiecesJob {
-  readonly files: readonly HashFile[];
-  readonly pieceLength: number;
-  readonly totalLength: number;
-  readonly first: number;
-  readonly end: number;
-}
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
@@ -25,6 +13,12 @@ interface Slot {
   pending: Map<number, { resolve(r: Uint8Array | Source): void; reject(e: unknown): void }>;
 }
 
+/**
+ * SHA-1 on worker threads, one per core by default, so hashing never blocks the event loop and
+ * uses every core. Used by `createTorrent`; storage's disk threads run the same piece hashing
+ * (`hashPiecesSync`) for rechecks, beside their writes.
+ * An idle pool does not keep the process alive; `close()` ends the workers.
+ */
 export class HashPool {
   readonly threads: number;
   private readonly slots: Slot[] = [];

@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import type { HashFile } from './hash-protocol.js';
+
+/**
+ * SHA-1 of whole pieces read straight from the files, synchronously: the body of a hash
+ * worker's `pieces` job, shared by `HashPool` (create) and storage's disk workers (recheck), so
+ * the piece-reading code exists once. Call it on a worker thread, never on the event loop.
+ */
+export interface PiecesJob {
+  /** The files overlapping the pieces, ascending by offset; empty files may be left out. */
+  readonly files: readonly HashFile[];
+  readonly pieceLength: number;
+  readonly totalLength: number;
+  /** Pieces `[first, end)`. */
+  readonly first: number;
+  readonly end: number;
+}
+
+// Positional reads go into one reusable buffer, so memory stays flat whatever the file size.
+let scratch = new Uint8Array(0);
+
+/**
+ * 20 bytes per piece in `[first, end)`. Throws the `fs` error (with its `code`) when a file
+ * cannot be read, and an error coded `CREATE_CHANGED` when a file is shorter than listed or,
+ * for files given an `mtimeMs`, changed size or mtime while it was read.
+ */
+export function hashPiecesSync(job: PiecesJob): Uint8Array {
+  const { files, pieceLength, totalLength, first, end } = job;
+  const startOffset = first * pieceLength;
+  const endOffset = Math.min(end * pieceLength, totalLength);
+  const need = endOffset - startOffset;
+  if (scratch.length < need) scratch = new Uint8Array(need);
+  const fds = new Map<number, number>();
+  try {
+    // Fill the scratch buffer from every file that overlaps [startOffset, endOffset).
+    let f = 0;
+    while (f < files.length && files[f]!.offset + files[f]!.length <= startOffset) f++;
+    let pos = startOffset;
+    for (; pos < endOffset && f < files.length; f++) {
+      const file = files[f]!;
+      if (file.length === 0) continue;
+      const from = pos - file.offset;
+      const n = Math.min(endOffset, file.offset + file.length) - pos;
+      let fd = fds.get(f);
+      if (fd === undefined) {
+        fd = openSync(file.path, 'r');
+        fds.set(f, fd);
+      }
+      let done = 0;
+      while (done < n) {
+        const got = readSync(fd, scratch, pos - startOffset + done, n - done, from + done);
+        if (got === 0) throw Object.assign(new Error(`${file.path} is shorter than expected`), { code: 'CREATE_CHANGED', detail: `${file.path} got shorter` });
+        done += got;
+      }
+      if (file.mtimeMs !== undefined) {
+        const st = fstatSync(fd);
+        if (st.size !== file.length || st.mtimeMs !== file.mtimeMs) {
+          throw Object.assign(new Error(`${file.path} changed while it was being hashed`), { code: 'CREATE_CHANGED', detail: file.path });
+        }
+      }
+      pos += n;
+    }
+  } finally {
+    for (const fd of fds.values()) closeSync(fd);
+  }
+  const out = new Uint8Array((end - first) * 20);
+  for (let i = first; i < end; i++) {
+    const a = (i - first) * pieceLength;
+    const b = Math.min(a + pieceLength, need);
+    out.set(createHash('sha1').update(scratch.subarray(a, b)).digest(), (i - first) * 20);
+  }
+  return out;
+}

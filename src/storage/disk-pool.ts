@@ -1,0 +1,157 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { PiecesJob } from '../metainfo/index.js';
+import type { DiskFault, DiskRequest, DiskResponse, DiskSlice, DiskWorkerData } from './disk-protocol.js';
+import { StorageError } from './errors.js';
+
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+interface Pending {
+  resolve(r: Exclude<DiskResponse, { type: 'error' }>): void;
+  reject(e: unknown): void;
+}
+
+interface Slot {
+  worker: Worker;
+  pending: Map<number, Pending>;
+}
+
+export interface DiskPoolOptions {
+  /**
+   * Disk worker threads. Default: one per core, at most 4. Each thread hashes and writes whole
+   * pieces, so a few saturate a disk; libtorrent 2.0 runs 10 `aio_threads` because its jobs
+   * are smaller (16 KiB blocks) and it serves thousands of torrents.
+   */
+  readonly threads?: number;
+  /** Files each thread keeps open between jobs (LRU). Default 64: far under any fd limit. */
+  readonly maxOpenFilesPerThread?: number;
+}
+
+export const DEFAULT_DISK_THREADS = 4;
+export const DEFAULT_MAX_OPEN_FILES_PER_THREAD = 64;
+
+/**
+ * Worker threads that do a storage's disk jobs: commit (SHA-1, then `pwrite` on a match), read,
+ * `fdatasync`, recheck (`hashPiecesSync`). One pool can serve many storages (pass it as
+ * `OpenStorageOptions.pool`); the storage then never closes it. Jobs go to the thread with the
+ * fewest pending; an idle pool does not keep the process alive.
+ */
+export class DiskPool {
+  readonly threads: number;
+  private readonly maxOpenFiles: number;
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(opts: DiskPoolOptions = {}) {
+    this.threads = Math.max(1, opts.threads ?? Math.min(DEFAULT_DISK_THREADS, availableParallelism()));
+    this.maxOpenFiles = Math.max(1, opts.maxOpenFilesPerThread ?? DEFAULT_MAX_OPEN_FILES_PER_THREAD);
+    for (let i = 0; i < this.threads; i++) this.slots.push(this.spawn());
+  }
+
+  /**
+   * Hash `data` and, when it equals `expected`, write it over `slices`. `data`'s buffer moves to
+   * the worker (it must be a whole ArrayBuffer) and comes back, written, as the result; null
+   * when the hash did not match and nothing was written.
+   */
+  async commit(data: Uint8Array, expected: Uint8Array, slices: readonly DiskSlice[]): Promise<Uint8Array | null> {
+    const res = await this.submit({ type: 'commit', data, expected, slices }, [data.buffer as ArrayBuffer]);
+    return res.type === 'data' ? res.data : null;
+  }
+
+  /** The bytes of `slices`, in order, in one new buffer. */
+  async read(slices: readonly DiskSlice[]): Promise<Uint8Array> {
+    const res = await this.submit({ type: 'read', slices }, []);
+    if (res.type !== 'data') throw new StorageError('STORAGE_IO', { detail: `unexpected ${res.type} reply to a read` });
+    return res.data;
+  }
+
+  /** SHA-1 of pieces read from disk (`hashPiecesSync`): 20 bytes per piece. */
+  async hashPieces(job: PiecesJob): Promise<Uint8Array> {
+    const res = await this.submit({ type: 'check', job }, []);
+    if (res.type !== 'data') throw new StorageError('STORAGE_IO', { detail: `unexpected ${res.type} reply to a check` });
+    return res.data;
+  }
+
+  /** `fdatasync` each file, so every write that completed before this call is on the disk. */
+  async sync(paths: readonly string[]): Promise<void> {
+    if (paths.length > 0) await this.submit({ type: 'sync', paths }, []);
+  }
+
+  /** Closes the fds the threads keep for these files. */
+  async forget(paths: readonly string[]): Promise<void> {
+    if (paths.length > 0 && !this.closed) await this.broadcast({ type: 'forget', paths });
+  }
+
+  /**
+   * Tests only: make every later disk call of kind `fault.op`, on every thread, fail with
+   * `fault.errno` (ENOSPC, EROFS…) until called with null. The only way to reach those errors
+   * on a machine whose disk is neither full nor read-only, or as root.
+   */
+  async injectFaultForTesting(fault: DiskFault | null): Promise<void> {
+    await this.broadcast({ type: 'fault', fault });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private async broadcast(req: WithoutId<DiskRequest>): Promise<void> {
+    await Promise.all(this.slots.map((s) => this.post(s, req, [])));
+  }
+
+  private submit(req: WithoutId<DiskRequest>, transfer: ArrayBuffer[]): Promise<Exclude<DiskResponse, { type: 'error' }>> {
+    const slot = this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    return this.post(slot, req, transfer);
+  }
+
+  private post(slot: Slot, req: WithoutId<DiskRequest>, transfer: ArrayBuffer[]): Promise<Exclude<DiskResponse, { type: 'error' }>> {
+    if (this.closed) return Promise.reject(new StorageError('STORAGE_CLOSED', { detail: 'disk pool is closed' }));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      if (slot.pending.size === 1) slot.worker.ref();
+      try {
+        slot.worker.postMessage({ ...req, id } as DiskRequest, transfer);
+      } catch (err) {
+        slot.pending.delete(id);
+        if (slot.pending.size === 0) slot.worker.unref();
+        reject(new StorageError('STORAGE_IO', { detail: 'cannot hand the job to a disk thread', cause: err }));
+      }
+    });
+  }
+
+  private spawn(): Slot {
+    const workerData: DiskWorkerData = { maxOpenFiles: this.maxOpenFiles };
+    const worker = new Worker(new URL('./disk-worker.js', import.meta.url), { workerData });
+    worker.unref();
+    const slot: Slot = { worker, pending: new Map() };
+    const settle = (id: number): Pending | undefined => {
+      const p = slot.pending.get(id);
+      slot.pending.delete(id);
+      if (slot.pending.size === 0) worker.unref();
+      return p;
+    };
+    worker.on('message', (res: DiskResponse) => {
+      const p = settle(res.id);
+      if (p === undefined) return;
+      if (res.type === 'error') {
+        p.reject(new StorageError(res.code, res.errno === undefined ? { detail: res.message } : { detail: res.message, errno: res.errno }));
+      } else p.resolve(res);
+    });
+    const fail = (err: unknown): void => {
+      for (const id of [...slot.pending.keys()]) settle(id)?.reject(new StorageError('STORAGE_IO', { detail: 'disk thread failed', cause: err }));
+      if (!this.closed) {
+        const i = this.slots.indexOf(slot);
+        if (i >= 0) this.slots[i] = this.spawn();
+      }
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => {
+      if (!this.closed) fail(new Error(`exit code ${code}`));
+    });
+    return slot;
+  }
+}

@@ -1,0 +1,42 @@
+import type { PiecesJob } from '../metainfo/index.js';
+import type { StorageErrorCode } from './errors.js';
+
+/** Messages between `DiskPool` and its disk workers. */
+
+/** A run of a job's buffer that lives in one file: buffer bytes follow the slices in order. */
+export interface DiskSlice {
+  readonly path: string;
+  readonly fileOffset: number;
+  readonly length: number;
+}
+
+/** Which disk call a test-injected fault hits, and the `fs` error code it fails with. */
+export interface DiskFault {
+  readonly op: 'open' | 'write' | 'read' | 'sync';
+  readonly errno: string;
+}
+
+export type DiskRequest =
+  /** Hash `data`; when it equals `expected`, write it over `slices`. `data` is transferred. */
+  | { readonly id: number; readonly type: 'commit'; readonly data: Uint8Array; readonly expected: Uint8Array; readonly slices: readonly DiskSlice[] }
+  /** Read `slices` into one new buffer, transferred back. */
+  | { readonly id: number; readonly type: 'read'; readonly slices: readonly DiskSlice[] }
+  /** `fdatasync` each file. */
+  | { readonly id: number; readonly type: 'sync'; readonly paths: readonly string[] }
+  /** `hashPiecesSync`, for rechecks. */
+  | { readonly id: number; readonly type: 'check'; readonly job: PiecesJob }
+  /** Close the cached fds of these files (their storage closed). */
+  | { readonly id: number; readonly type: 'forget'; readonly paths: readonly string[] }
+  | { readonly id: number; readonly type: 'fault'; readonly fault: DiskFault | null };
+
+export type DiskResponse =
+  /** Commit written (`data` is the piece, transferred back for the read cache) or read done. */
+  | { readonly id: number; readonly type: 'data'; readonly data: Uint8Array }
+  | { readonly id: number; readonly type: 'mismatch' }
+  | { readonly id: number; readonly type: 'done' }
+  | { readonly id: number; readonly type: 'error'; readonly code: StorageErrorCode; readonly errno?: string; readonly message: string };
+
+export interface DiskWorkerData {
+  /** Most fds one worker keeps open; the least recently used one is closed beyond it. */
+  readonly maxOpenFiles: number;
+}

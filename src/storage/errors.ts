@@ -1,0 +1,52 @@
+import { TorrenttpError, type ErrorCode, type TorrenttpErrorOptions } from '../errors/index.js';
+
+export type StorageErrorCode = Extract<ErrorCode, `STORAGE_${string}`>;
+
+/** Disk failures, unsafe paths and bad piece/block arguments of a `PieceStore`. */
+export class StorageError extends TorrenttpError {
+  static override readonly kind: string = 'StorageError';
+  declare readonly code: StorageErrorCode;
+  /** The `fs` error code (`ENOSPC`, `EROFS`…) when the disk said no. */
+  readonly errno: string | undefined;
+  constructor(code: StorageErrorCode, opts: TorrenttpErrorOptions & { readonly errno?: string } = {}) {
+    super(code, opts);
+    this.errno = opts.errno;
+  }
+}
+
+/**
+ * Which storage code an `fs` error code becomes. EDQUOT is a full disk as far as the user can
+ * act on it; EPERM joins EACCES/EROFS because all three mean "this place will not take writes".
+ * ELOOP is what `O_NOFOLLOW` answers on a symlink, our path-escape defence.
+ */
+export function storageCodeOfErrno(errno: string): StorageErrorCode {
+  switch (errno) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'STORAGE_NO_SPACE';
+    case 'EROFS':
+    case 'EACCES':
+    case 'EPERM':
+      return 'STORAGE_READ_ONLY';
+    case 'ELOOP':
+      return 'STORAGE_PATH_ESCAPE';
+    case 'EISDIR':
+    case 'ENOTDIR':
+      return 'STORAGE_PATH_CONFLICT';
+    default:
+      return 'STORAGE_IO';
+  }
+}
+
+/** Any thrown thing as a StorageError: ours pass through, `fs` errors map by their code. */
+export function toStorageError(err: unknown, detail?: string): StorageError {
+  if (err instanceof StorageError) return err;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const errno = typeof e?.code === 'string' ? e.code : undefined;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  return new StorageError(errno === undefined ? 'STORAGE_IO' : storageCodeOfErrno(errno), {
+    detail: detail === undefined ? message : `${detail}: ${message}`,
+    cause: err,
+    ...(errno === undefined ? {} : { errno }),
+  });
+}

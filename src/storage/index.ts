@@ -1,0 +1,12 @@
+export { DEFAULT_DISK_THREADS, DEFAULT_MAX_OPEN_FILES_PER_THREAD, DiskPool, type DiskPoolOptions } from './disk-pool.js';
+export type { DiskFault } from './disk-protocol.js';
+export { StorageError, storageCodeOfErrno, type StorageErrorCode } from './errors.js';
+export {
+  DEFAULT_PIECE_CACHE_BYTES,
+  DEFAULT_RESUME_INTERVAL_MS,
+  openStorage,
+  RESUME_FOLDER,
+  type OpenStorageOptions,
+  type PieceStore,
+} from './piece-store.js';
+export { RESUME_VERSION } from './resume.js';

@@ -1,0 +1,152 @@
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, realpath } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Metainfo } from '../metainfo/index.js';
+import { StorageError, toStorageError } from './errors.js';
+
+/**
+ * Where a torrent's files live under the download folder, and making them exist safely.
+ *
+ * Rules:
+ * - Single-file torrents are `<root>/<name>`; multi-file ones `<root>/<name>/<path…>` (BEP 3).
+ * - Nothing is created outside `root`. Metainfo already refused `..`, separators and NUL in
+ *   names, so the only way out is a symlink already inside `root`: every folder on the way is
+ *   `lstat`ed and a symlink is refused (STORAGE_PATH_ESCAPE), the file itself is opened with
+ *   `O_NOFOLLOW` here and in the disk workers. `root` itself may be a symlink: the user chose it.
+ * - A file that is shorter than the torrent says (or missing) is extended with `ftruncate`:
+ *   sparse, no zeros written, existing bytes kept (and rechecked). A longer one is never cut:
+ *   opening fails with STORAGE_FILE_TOO_LONG and the user decides.
+ */
+
+/** One file of the torrent as found on disk. */
+export interface FileOnDisk {
+  readonly path: string;
+  readonly length: number;
+  /** Bytes on disk before allocation; 0 when missing. */
+  readonly size: number;
+  readonly exists: boolean;
+  /** Nanoseconds, for the resume file's change check; 0n when missing. */
+  readonly mtimeNs: bigint;
+}
+
+/** The download folder, created when missing, with symlinks in its own path resolved. */
+export async function resolveRoot(dir: string): Promise<string> {
+  try {
+    await mkdir(dir, { recursive: true });
+    return await realpath(dir);
+  } catch (err) {
+    throw toStorageError(err, dir);
+  }
+}
+
+/** Path components under `root` of each file, in torrent order. */
+export function relativePaths(metainfo: Metainfo): string[][] {
+  return metainfo.files.map((f) => (metainfo.multiFile ? [metainfo.name, ...f.path] : [metainfo.name]));
+}
+
+/**
+ * Creates the folders of `components` (all but the last) under `root`, refusing symlinks and
+ * non-folders on the way. `known` remembers folders already checked, so a torrent of 100,000
+ * files checks each folder once.
+ */
+export async function ensureFolders(root: string, components: readonly string[], known: Set<string>): Promise<string> {
+  let cur = root;
+  for (let i = 0; i < components.length - 1; i++) {
+    cur = join(cur, components[i]!);
+    if (known.has(cur)) continue;
+    let st;
+    try {
+      st = await lstat(cur);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'ENOENT') throw toStorageError(err, cur);
+      try {
+        await mkdir(cur);
+      } catch (e) {
+        if ((e as { code?: unknown }).code !== 'EEXIST') throw toStorageError(e, cur);
+      }
+      st = await lstat(cur).catch((e: unknown) => {
+        throw toStorageError(e, cur);
+      });
+    }
+    if (st.isSymbolicLink()) throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${cur} is a symlink` });
+    if (!st.isDirectory()) throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `${cur} is not a folder` });
+    known.add(cur);
+  }
+  return join(cur, components[components.length - 1]!);
+}
+
+/** What is at `path` now: a regular file or nothing; anything else is refused. */
+export async function inspectFile(path: string, length: number): Promise<FileOnDisk> {
+  let st;
+  try {
+    st = await lstat(path, { bigint: true });
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ENOENT') return { path, length, size: 0, exists: false, mtimeNs: 0n };
+    throw toStorageError(err, path);
+  }
+  if (st.isSymbolicLink()) throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${path} is a symlink` });
+  if (!st.isFile()) throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `${path} is not a regular file` });
+  const size = Number(st.size);
+  if (size > length) throw new StorageError('STORAGE_FILE_TOO_LONG', { detail: `${path} has ${size} bytes, the torrent says ${length}` });
+  return { path, length, size, exists: true, mtimeNs: st.mtimeNs };
+}
+
+/**
+ * Creates `file` or extends it to its full length, sparsely. A no-op for a complete file;
+ * returns whether it changed anything (then the file's mtime did too).
+ */
+export async function allocate(file: FileOnDisk): Promise<boolean> {
+  if (file.exists && file.size === file.length) return false;
+  try {
+    const fh = await open(file.path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
+    try {
+      // Re-check through the fd: the file may have grown since it was inspected.
+      const { size } = await fh.stat();
+      if (size > file.length) throw new StorageError('STORAGE_FILE_TOO_LONG', { detail: `${file.path} has ${size} bytes, the torrent says ${file.length}` });
+      if (size < file.length) await fh.truncate(file.length);
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    throw toStorageError(err, file.path);
+  }
+  return true;
+}
+
+/** Size and mtime of each file now, for the resume file. */
+export async function statFiles(paths: readonly string[]): Promise<{ size: number; mtimeNs: bigint }[]> {
+  // A missing file is recorded as empty with mtime 0: never trusted on open, since it does not exist.
+  return mapLimit(paths, 16, async (p) => {
+    try {
+      const st = await lstat(p, { bigint: true });
+      return { size: Number(st.size), mtimeNs: st.mtimeNs };
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ENOENT') return { size: 0, mtimeNs: 0n };
+      throw toStorageError(err, p);
+    }
+  });
+}
+
+/**
+ * `fn` over `items`, at most `limit` at a time, results in order. On the first failure no new
+ * item starts, and it rejects only once the running ones ended: nothing still touches the disk
+ * after the caller saw the error.
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const run = async (): Promise<void> => {
+    while (next < items.length && failure === undefined) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!, i);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+  if (failure !== undefined) throw failure.err;
+  return out;
+}

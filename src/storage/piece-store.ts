@@ -1,0 +1,284 @@
+import { join } from 'node:path';
+import { Bitfield, type Metainfo, type PieceIndex } from '../metainfo/index.js';
+import { DiskPool } from './disk-pool.js';
+import type { DiskSlice } from './disk-protocol.js';
+import { StorageError, toStorageError } from './errors.js';
+import { allocate, ensureFolders, inspectFile, mapLimit, relativePaths, resolveRoot, statFiles, type FileOnDisk } from './layout.js';
+import { PieceCache } from './piece-cache.js';
+import { recheckPieces } from './recheck.js';
+import { encodeResume, readResume, resumePath, trustsFile, writeFileAtomic } from './resume.js';
+
+/**
+ * A torrent's pieces on disk. Rules (docs/storage.md has the why):
+ * - A bit in `bitfield` is set only after the piece's SHA-1 matched and its bytes were written.
+ * - A resume file lists a piece only after the files holding it were `fdatasync`ed.
+ * - Every disk call and every hash runs on a `DiskPool` thread, never on the event loop.
+ */
+export interface PieceStore {
+  readonly metainfo: Metainfo;
+  /** Verified pieces. Only verified pieces are ever set. */
+  readonly bitfield: Bitfield;
+  /**
+   * Verify a whole piece (SHA-1 off the event loop) and, when it matches, write it to disk and
+   * set it in `bitfield`. Resolves false on a hash mismatch (nothing written). Rejects with a
+   * StorageError on disk errors (STORAGE_NO_SPACE, STORAGE_READ_ONLY, STORAGE_IO…): the piece
+   * is then not marked. `data` may be transferred to a worker (zero copy): do not use it after.
+   */
+  commitPiece(index: PieceIndex, data: Uint8Array): Promise<boolean>;
+  /**
+   * A block of a verified piece, for uploading, served from an LRU cache of whole pieces (so a
+   * seed reads each piece from disk once per cache lifetime). May be a view: do not modify it.
+   */
+  readBlock(index: PieceIndex, begin: number, length: number): Promise<Uint8Array>;
+  /** Persist resume state now (also done every `resumeIntervalMs` and on close). */
+  saveResume(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenStorageOptions {
+  /** Ignore the resume file and hash what is on disk. */
+  readonly recheck?: boolean;
+  /** Seed mode `--skip-verify`: trust files whose sizes are right and mark their pieces verified. */
+  readonly skipVerify?: boolean;
+  /** Recheck progress, after each batch of pieces hashed; the last call has checked === total. */
+  readonly onCheckProgress?: (checkedBytes: number, totalBytes: number) => void;
+  /** Bytes of whole pieces kept for `readBlock`. Default 64 MiB (`DEFAULT_PIECE_CACHE_BYTES`). */
+  readonly pieceCacheBytes?: number;
+  /** Disk threads to share with other storages; by default one pool per storage, closed by `close()`. */
+  readonly pool?: DiskPool;
+  /** Folder of the resume file. Default `<dir>/.torrenttp`. */
+  readonly resumeDir?: string;
+  /** Resume file saved this often while something changed. Default 30 s; 0 saves only on demand and close. */
+  readonly resumeIntervalMs?: number;
+}
+
+/** libtorrent's default disk cache was 64 MiB too (`cache_size` 1024 × 16 KiB before 2.0). */
+export const DEFAULT_PIECE_CACHE_BYTES = 64 * 1024 * 1024;
+/** How much verified progress a crash can cost at most (it is rechecked, not lost, though). */
+export const DEFAULT_RESUME_INTERVAL_MS = 30_000;
+/** Folder (under the download folder) that holds resume files by default. */
+export const RESUME_FOLDER = '.torrenttp';
+
+export async function openStorage(metainfo: Metainfo, dir: string, opts: OpenStorageOptions = {}): Promise<PieceStore> {
+  const pool = opts.pool ?? new DiskPool();
+  try {
+    return await open(metainfo, dir, pool, opts);
+  } catch (err) {
+    if (opts.pool === undefined) await pool.close();
+    throw toStorageError(err);
+  }
+}
+
+async function open(metainfo: Metainfo, dir: string, pool: DiskPool, opts: OpenStorageOptions): Promise<DiskPieceStore> {
+  const g = metainfo.geometry;
+  const root = await resolveRoot(dir);
+  const rels = relativePaths(metainfo);
+  if (opts.resumeDir === undefined && rels[0]?.[0] === RESUME_FOLDER) {
+    throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `the torrent's name is ${RESUME_FOLDER}, where resume files go; pass resumeDir` });
+  }
+  const resumeFile = resumePath(opts.resumeDir ?? join(root, RESUME_FOLDER), metainfo.infoHash);
+  const known = new Set<string>();
+  const files = await mapLimit(rels, 16, async (rel, i) => inspectFile(await ensureFolders(root, rel, known), g.fileLengths[i]!));
+  const resume = opts.recheck === true ? undefined : await readResume(resumeFile, metainfo.infoHash, g.pieceCount, files.length);
+
+  // A file is trusted when it is whole and, unless skipping verification, the resume file saw it
+  // exactly so (size and mtime, and not racily: see `trustsFile`). Pieces wholly in trusted files take the resume file's word;
+  // the others are hashed when their bytes exist on disk, and are absent otherwise.
+  const trusted = files.map((f, i) => {
+    if (f.length === 0) return true;
+    if (!f.exists || f.size !== f.length) return false;
+    if (opts.skipVerify === true) return true;
+    return resume !== undefined && trustsFile(resume, i, f);
+  });
+  const bitfield = new Bitfield(g.pieceCount);
+  const toCheck: number[] = [];
+  for (let i = 0; i < g.pieceCount; i++) {
+    const slices = g.pieceSlices(i as PieceIndex);
+    if (slices.every((s) => trusted[s.fileIndex])) {
+      if (opts.skipVerify === true || resume?.bitfield.has(i) === true) bitfield.set(i);
+    } else if (slices.every((s) => s.fileOffset + s.length <= files[s.fileIndex]!.size)) {
+      toCheck.push(i);
+    }
+  }
+  const allocated = (await mapLimit(files, 16, allocate)).some((changed) => changed);
+  await recheckPieces(metainfo, files, toCheck, bitfield, pool, opts.onCheckProgress);
+  // What was hashed or allocated here goes into the next resume file, even with no piece
+  // committed: otherwise every reopen would rehash it (sparse zeros included).
+  return new DiskPieceStore(metainfo, bitfield, files, pool, opts, resumeFile, toCheck.length > 0 || allocated);
+}
+
+class DiskPieceStore implements PieceStore {
+  private readonly paths: readonly string[];
+  private readonly ownsPool: boolean;
+  private readonly defaultResumeDir: boolean;
+  private readonly cache: PieceCache;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly loading = new Map<number, Promise<Uint8Array>>();
+  /** Files written since the last resume save: they are fdatasynced before the next one. */
+  private dirtyFiles = new Set<number>();
+  /** The bitfield changed since the last resume save. */
+  private stateDirty: boolean;
+  /** The resume file on disk needs no final rewrite (none yet, or the last save was final). */
+  private savedFinal = true;
+  private saving: Promise<void> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly metainfo: Metainfo,
+    readonly bitfield: Bitfield,
+    files: readonly FileOnDisk[],
+    private readonly pool: DiskPool,
+    opts: OpenStorageOptions,
+    private readonly resumeFile: string,
+    changedOnOpen: boolean,
+  ) {
+    this.paths = files.map((f) => f.path);
+    this.ownsPool = opts.pool === undefined;
+    this.defaultResumeDir = opts.resumeDir === undefined;
+    this.cache = new PieceCache(Math.max(0, opts.pieceCacheBytes ?? DEFAULT_PIECE_CACHE_BYTES));
+    this.stateDirty = changedOnOpen;
+    const every = opts.resumeIntervalMs ?? DEFAULT_RESUME_INTERVAL_MS;
+    if (every > 0) {
+      // A failed periodic save keeps its state dirty, so the next save (or close) retries and reports.
+      this.timer = setInterval(() => void this.saveResume().catch(() => undefined), every);
+      this.timer.unref();
+    }
+  }
+
+  async commitPiece(index: PieceIndex, data: Uint8Array): Promise<boolean> {
+    const g = this.metainfo.geometry;
+    this.checkOpen();
+    if (!g.isPieceIndex(index)) throw new StorageError('STORAGE_OUT_OF_RANGE', { detail: `piece ${String(index)} not in [0, ${g.pieceCount})` });
+    const length = g.pieceLengthOf(index);
+    if (!(data instanceof Uint8Array) || data.length !== length) {
+      throw new StorageError('STORAGE_BAD_LENGTH', { detail: `piece ${index} is ${length} bytes, got ${data instanceof Uint8Array ? data.length : typeof data}` });
+    }
+    const { slices, fileIndexes } = this.slicesOf(g.pieceOffset(index), length);
+    const expected = this.metainfo.pieceHashes.slice(index * 20, index * 20 + 20);
+    return this.track(async () => {
+      const written = await this.pool.commit(ownedBuffer(data), expected, slices);
+      if (written === null) return false;
+      for (const f of fileIndexes) this.dirtyFiles.add(f);
+      if (this.bitfield.set(index)) this.stateDirty = true;
+      this.cache.set(index, written);
+      return true;
+    });
+  }
+
+  async readBlock(index: PieceIndex, begin: number, length: number): Promise<Uint8Array> {
+    const g = this.metainfo.geometry;
+    this.checkOpen();
+    if (!g.isPieceIndex(index)) throw new StorageError('STORAGE_OUT_OF_RANGE', { detail: `piece ${String(index)} not in [0, ${g.pieceCount})` });
+    const pieceLength = g.pieceLengthOf(index);
+    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(length) || begin < 0 || length <= 0 || begin + length > pieceLength) {
+      throw new StorageError('STORAGE_OUT_OF_RANGE', { detail: `block [${begin}, ${begin + length}) of piece ${index} (${pieceLength} bytes)` });
+    }
+    if (!this.bitfield.has(index)) throw new StorageError('STORAGE_NOT_VERIFIED', { detail: `piece ${index}` });
+    const hit = this.cache.get(index);
+    if (hit !== undefined) return hit.subarray(begin, begin + length);
+    if (!this.cache.fits(pieceLength)) {
+      return this.track(() => this.pool.read(this.slicesOf(g.pieceOffset(index) + begin, length).slices));
+    }
+    const piece = await this.loadPiece(index);
+    return piece.subarray(begin, begin + length);
+  }
+
+  async saveResume(): Promise<void> {
+    this.checkOpen();
+    return this.queueSave(false);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    let failure: unknown;
+    try {
+      await this.queueSave(true);
+    } catch (err) {
+      failure = err;
+    }
+    await this.pool.forget(this.paths).catch(() => undefined);
+    if (this.ownsPool) await this.pool.close();
+    this.cache.clear();
+    if (failure !== undefined) throw failure;
+  }
+
+  private queueSave(final: boolean): Promise<void> {
+    const next = this.saving.catch(() => undefined).then(() => this.save(final));
+    this.saving = next;
+    return next;
+  }
+
+  /** The fsync policy: data of new pieces reaches the disk before a resume file names them. */
+  private async save(final: boolean): Promise<void> {
+    // A final save is never skipped after a periodic one: only it lets the next open trust
+    // files written in the last moments (see RACY_MARGIN_NS).
+    if (!this.stateDirty && this.dirtyFiles.size === 0 && (!final || this.savedFinal)) return;
+    const savedNs = BigInt(Date.now()) * 1_000_000n;
+    const bitfield = this.bitfield.clone();
+    const dirty = this.dirtyFiles;
+    this.dirtyFiles = new Set();
+    this.stateDirty = false;
+    try {
+      await this.pool.sync([...dirty].map((i) => this.paths[i]!));
+      const files = await statFiles(this.paths);
+      await writeFileAtomic(this.resumeFile, encodeResume(this.metainfo.infoHash, { bitfield, files, savedNs, final }), { noSymlinkDir: this.defaultResumeDir });
+      this.savedFinal = final;
+    } catch (err) {
+      for (const i of dirty) this.dirtyFiles.add(i);
+      this.stateDirty = true;
+      throw toStorageError(err, 'saving resume state');
+    }
+  }
+
+  private loadPiece(index: PieceIndex): Promise<Uint8Array> {
+    let p = this.loading.get(index);
+    if (p === undefined) {
+      const g = this.metainfo.geometry;
+      p = this.track(() => this.pool.read(this.slicesOf(g.pieceOffset(index), g.pieceLengthOf(index)).slices))
+        .then((piece) => {
+          this.cache.set(index, piece);
+          return piece;
+        })
+        .finally(() => this.loading.delete(index));
+      this.loading.set(index, p);
+    }
+    return p;
+  }
+
+  private slicesOf(offset: number, length: number): { slices: DiskSlice[]; fileIndexes: number[] } {
+    const raw = this.metainfo.geometry.slices(offset, length);
+    return {
+      slices: raw.map((s) => ({ path: this.paths[s.fileIndex]!, fileOffset: s.fileOffset, length: s.length })),
+      fileIndexes: raw.map((s) => s.fileIndex),
+    };
+  }
+
+  private track<T>(fn: () => Promise<T>): Promise<T> {
+    const p = fn();
+    this.inflight.add(p);
+    const done = (): void => void this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private checkOpen(): void {
+    if (this.closing !== undefined) throw new StorageError('STORAGE_CLOSED');
+  }
+}
+
+/**
+ * `data` as a buffer that can move to a worker: itself when it spans its whole ArrayBuffer,
+ * else a copy. Transferring a view's buffer would detach bytes the caller never gave us (a
+ * network read buffer, Node's Buffer pool).
+ */
+function ownedBuffer(data: Uint8Array): Uint8Array {
+  const whole = data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+  return whole ? data : data.slice();
+}

@@ -1,0 +1,156 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import fc from 'fast-check';
+import { DiskPool, openStorage } from '../../src/storage/index.js';
+import { withTempDir } from '../helpers/torrents.js';
+import { makeTorrent, pieceIndex, readFile, shuffled, type FileSpec } from './helpers.js';
+
+// One pool for the whole file: property runs open many storages, and threads cost ~30 ms each.
+const pool = new DiskPool({ threads: 2 });
+after(() => pool.close());
+
+test('any files and piece length, any commit order: files on disk are byte-identical', async () => {
+  const fileArb = fc.record({ name: fc.constantFrom('a', 'b', 'c', 'd', 'e'), length: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 5000 })) });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uniqueArray(fileArb, { minLength: 1, maxLength: 5, selector: (f) => f.name }),
+      fc.constantFrom(16, 100, 1024, 4096, 16384),
+      fc.boolean(),
+      fc.integer({ min: 1, max: 2 ** 31 }),
+      async (files, pieceLength, nested, seed) => {
+        if (files.every((f) => f.length === 0)) files[0] = { ...files[0]!, length: 1 };
+        const specs: FileSpec[] = files.map((f, i) => ({ path: nested && i % 2 === 1 ? ['sub', f.name] : [f.name], length: f.length }));
+        const t = files.length === 1 && !nested ? makeTorrent(files[0]!.length, pieceLength, { seed }) : makeTorrent(specs, pieceLength, { seed });
+        await withTempDir(async (dir) => {
+          const s = await openStorage(t.metainfo, dir, { pool });
+          // Files exist at their final size before any piece arrives (sparse allocation).
+          for (let i = 0; i < t.metainfo.files.length; i++) assert.equal(statSync(t.pathOf(dir, i)).size, t.metainfo.files[i]!.length);
+          const order = shuffled(t.metainfo.pieceCount, seed);
+          const results = await Promise.all(order.map((i) => s.commitPiece(pieceIndex(t, i), t.piece(i))));
+          assert.ok(results.every((r) => r));
+          assert.ok(s.bitfield.complete);
+          await s.close();
+          for (let i = 0; i < t.metainfo.files.length; i++) assert.deepEqual(readFile(t.pathOf(dir, i)), t.fileData(i));
+        });
+      },
+    ),
+    { numRuns: 30 },
+  );
+});
+
+test('a mismatching piece resolves false, writes nothing and is not marked', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent([{ path: ['x'], length: 3000 }, { path: ['y'], length: 5000 }], 4096);
+    const s = await openStorage(t.metainfo, dir, { pool });
+    const bad = t.piece(0);
+    bad[4000] = bad[4000]! ^ 1; // spans both files
+    assert.equal(await s.commitPiece(pieceIndex(t, 0), bad), false);
+    assert.equal(s.bitfield.has(0), false);
+    assert.deepEqual(readFile(t.pathOf(dir, 0)), new Uint8Array(3000));
+    assert.deepEqual(readFile(t.pathOf(dir, 1)), new Uint8Array(5000));
+    assert.equal(await s.commitPiece(pieceIndex(t, 1), t.piece(1)), true, 'the short last piece');
+    assert.deepEqual([...s.bitfield], [1]);
+    await assert.rejects(s.readBlock(pieceIndex(t, 0), 0, 10), { code: 'STORAGE_NOT_VERIFIED' });
+    await s.close();
+  }));
+
+test('files smaller than a piece, an empty file, a short last piece: blocks read back right', () =>
+  withTempDir(async (dir) => {
+    const specs = [
+      { path: ['tiny'], length: 10 },
+      { path: ['empty'], length: 0 },
+      { path: ['deep', 'er', 'small'], length: 700 },
+      { path: ['big'], length: 40_000 },
+    ];
+    const t = makeTorrent(specs, 16384);
+    const s = await openStorage(t.metainfo, dir, { pool });
+    assert.equal(statSync(t.pathOf(dir, 1)).size, 0, 'the empty file is created');
+    for (let i = 0; i < t.metainfo.pieceCount; i++) assert.ok(await s.commitPiece(pieceIndex(t, i), t.piece(i)));
+    const g = t.metainfo.geometry;
+    assert.ok(g.lastPieceLength < g.pieceLength);
+    await fc.assert(
+      fc.asyncProperty(fc.nat(g.pieceCount - 1), fc.nat(), fc.nat(), async (i, a, b) => {
+        const len = g.pieceLengthOf(i);
+        const begin = a % len;
+        const length = 1 + (b % (len - begin));
+        const block = await s.readBlock(pieceIndex(t, i), begin, length);
+        assert.deepEqual(block, t.content.subarray(i * g.pieceLength + begin, i * g.pieceLength + begin + length));
+      }),
+      { numRuns: 50 },
+    );
+    await s.close();
+  }));
+
+test('files are allocated sparsely: no zeros written', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(64 * 1024 * 1024, 1 << 20);
+    const s = await openStorage(t.metainfo, dir, { pool });
+    const st = statSync(t.pathOf(dir, 0));
+    assert.equal(st.size, 64 * 1024 * 1024);
+    assert.ok(st.blocks * 512 < 1024 * 1024, `${st.blocks} blocks allocated`);
+    await s.close();
+  }));
+
+test('commitPiece takes a whole buffer without copying, and copies a view so the caller keeps the rest', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(50_000, 16384);
+    const s = await openStorage(t.metainfo, dir, { pool });
+    const whole = t.piece(0);
+    assert.ok(await s.commitPiece(pieceIndex(t, 0), whole));
+    assert.equal(whole.buffer.byteLength, 0, 'transferred (detached)');
+    const outer = new Uint8Array(100 + 16384);
+    outer.set(t.piece(1), 100);
+    assert.ok(await s.commitPiece(pieceIndex(t, 1), outer.subarray(100)));
+    assert.equal(outer.byteLength, 100 + 16384, 'a view is copied, its buffer stays');
+    await s.close();
+  }));
+
+test('readBlock serves verified pieces from the cache: disk is read once per piece while it stays cached', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(4 * 16384, 16384);
+    const s1 = await openStorage(t.metainfo, dir, { pool });
+    for (let i = 0; i < 4; i++) assert.ok(await s1.commitPiece(pieceIndex(t, i), t.piece(i)));
+    await s1.close();
+    const path = t.pathOf(dir, 0);
+    const scribble = async (): Promise<void> => {
+      // Change the bytes behind the storage's back: a read from disk would see them.
+      const changed = readFile(path);
+      changed.fill(0xee, 0, 4 * 16384);
+      await writeFile(path, changed);
+    };
+    const original = t.content.subarray(0, 8);
+
+    const cached = await openStorage(t.metainfo, dir, { pool, pieceCacheBytes: 2 * 16384 });
+    assert.deepEqual(await cached.readBlock(pieceIndex(t, 0), 0, 8), original);
+    await scribble();
+    assert.deepEqual(await cached.readBlock(pieceIndex(t, 0), 0, 8), original, 'piece 0 from the cache');
+    await cached.readBlock(pieceIndex(t, 1), 0, 8);
+    await cached.readBlock(pieceIndex(t, 2), 0, 8); // evicts piece 0 (two pieces fit)
+    assert.deepEqual(await cached.readBlock(pieceIndex(t, 0), 0, 8), new Uint8Array(8).fill(0xee), 'evicted, so read again');
+    await cached.close();
+
+    // Without a cache every block comes from disk. (skipVerify: the scribbled file no longer
+    // matches the resume file, and its bytes no longer match the hashes.)
+    await writeFile(path, t.content);
+    const uncached = await openStorage(t.metainfo, dir, { pool, pieceCacheBytes: 0, skipVerify: true });
+    assert.deepEqual(await uncached.readBlock(pieceIndex(t, 3), 0, 8), t.content.subarray(3 * 16384, 3 * 16384 + 8));
+    await scribble();
+    assert.deepEqual(await uncached.readBlock(pieceIndex(t, 3), 0, 8), new Uint8Array(8).fill(0xee));
+    await uncached.close();
+  }));
+
+test('concurrent readBlocks of one uncached piece share one disk read', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(3 * 16384, 16384);
+    const s1 = await openStorage(t.metainfo, dir, { pool });
+    for (let i = 0; i < 3; i++) assert.ok(await s1.commitPiece(pieceIndex(t, i), t.piece(i)));
+    await s1.close();
+    const s = await openStorage(t.metainfo, dir, { pool });
+    const blocks = await Promise.all([0, 1, 2, 3].map((k) => s.readBlock(pieceIndex(t, 1), k * 4096, 4096)));
+    // Views of one buffer: the piece was read once.
+    assert.ok(blocks.every((b) => b.buffer === blocks[0]!.buffer));
+    assert.deepEqual(Buffer.concat(blocks), Buffer.from(t.content.subarray(16384, 32768)));
+    await s.close();
+  }));

@@ -1,0 +1,159 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DiskPool, openStorage, RESUME_FOLDER, type OpenStorageOptions } from '../../src/storage/index.js';
+import { withTempDir } from '../helpers/torrents.js';
+import { makeTorrent, pieceIndex, type TestTorrent } from './helpers.js';
+
+const pool = new DiskPool({ threads: 2 });
+after(() => pool.close());
+
+const specs = [
+  { path: ['one'], length: 20_000 },
+  { path: ['two'], length: 30_000 },
+  { path: ['three'], length: 9_000 },
+];
+
+/** Commits `pieces` and closes (which saves the resume file). */
+async function download(t: TestTorrent, dir: string, pieces: readonly number[]): Promise<void> {
+  const s = await openStorage(t.metainfo, dir, { pool });
+  for (const i of pieces) assert.ok(await s.commitPiece(pieceIndex(t, i), t.piece(i)));
+  await s.close();
+}
+
+/** Opens, noting how many bytes were hashed. */
+async function reopen(t: TestTorrent, dir: string, opts: OpenStorageOptions = {}): Promise<{ pieces: number[]; hashedBytes: number }> {
+  let hashedBytes = 0;
+  const s = await openStorage(t.metainfo, dir, { pool, ...opts, onCheckProgress: (n) => (hashedBytes = n) });
+  const pieces = [...s.bitfield];
+  await s.close();
+  return { pieces, hashedBytes };
+}
+
+async function overwrite(path: string, at: number, bytes: Uint8Array): Promise<void> {
+  const fh = await openFile(path, 'r+');
+  await fh.write(bytes, 0, bytes.length, at);
+  await fh.close();
+}
+
+test('a resume file that matches the files is trusted: nothing is hashed', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(specs, 8192);
+    await download(t, dir, [0, 2, 3, 7]);
+    assert.ok(existsSync(join(dir, RESUME_FOLDER, `${t.metainfo.infoHash}.resume`)));
+    assert.deepEqual(await reopen(t, dir), { pieces: [0, 2, 3, 7], hashedBytes: 0 });
+  }));
+
+test('opening and closing without a download saves the allocation: the next open hashes nothing', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(specs, 8192);
+    assert.deepEqual(await reopen(t, dir), { pieces: [], hashedBytes: 0 });
+    assert.deepEqual(await reopen(t, dir), { pieces: [], hashedBytes: 0 }, 'the sparse files are not rehashed');
+  }));
+
+test('a file touched since the save is rechecked: only pieces touching it are hashed', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(specs, 8192);
+    const g = t.metainfo.geometry;
+    await download(t, dir, [0, 1, 2, 3, 4, 5, 6]);
+    // Give "one" a whole-second mtime (Node sets times in float seconds, so only those restore
+    // exactly), and let a reopen record it.
+    utimesSync(t.pathOf(dir, 0), 1_700_000_000, 1_700_000_000);
+    assert.deepEqual((await reopen(t, dir)).pieces, [0, 1, 2, 3, 4, 5, 6]);
+    // Corrupt piece 4 (inside file "two") and piece 0 (file "one"), then restore "one"'s mtime:
+    // "two" is rechecked, "one" is trusted (size and mtime match), as documented.
+    await overwrite(t.pathOf(dir, 1), 4 * 8192 - 20_000, new Uint8Array([1, 2, 3]));
+    await overwrite(t.pathOf(dir, 0), 0, new Uint8Array([1, 2, 3]));
+    utimesSync(t.pathOf(dir, 0), 1_700_000_000, 1_700_000_000);
+    const { first, end } = g.piecesOfFile(1);
+    const onDisk = [0, 1, 2, 3, 4, 5, 6].filter((i) => i >= first && i < end);
+    const got = await reopen(t, dir);
+    assert.deepEqual(got.pieces, [0, 1, 2, 3, 5, 6]);
+    assert.equal(got.hashedBytes, onDisk.reduce((n, i) => n + g.pieceLengthOf(i), 0));
+    // `recheck` ignores the resume file: the corrupt piece 0 is found too.
+    const forced = await reopen(t, dir, { recheck: true });
+    assert.deepEqual(forced.pieces, [1, 2, 3, 5, 6]);
+    assert.equal(forced.hashedBytes, t.metainfo.length);
+  }));
+
+test('no resume file, or a corrupt one: existing data is rechecked; missing and short files leave pieces absent', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(specs, 8192);
+    const g = t.metainfo.geometry;
+    await download(t, dir, [...Array(g.pieceCount).keys()]);
+    writeFileSync(join(dir, RESUME_FOLDER, `${t.metainfo.infoHash}.resume`), 'd7:versioni1ee-garbage');
+    assert.deepEqual((await reopen(t, dir)).pieces, [...Array(g.pieceCount).keys()]);
+
+    // Start again from files copied in by hand: "one" whole, "two" cut short, "three" missing.
+    await withTempDir(async (other) => {
+      mkdirSync(join(other, 'payload'));
+      writeFileSync(t.pathOf(other, 0), t.fileData(0));
+      writeFileSync(t.pathOf(other, 1), t.fileData(1).subarray(0, 10_000));
+      const got = await reopen(t, other);
+      // Pieces 0 and 1 lie in "one"; piece 2 spans "one" and the first 4,576 bytes of "two";
+      // piece 3 needs bytes 4,576..12,768 of "two", which is cut at 10,000.
+      assert.deepEqual(got.pieces, [0, 1, 2]);
+      assert.equal(got.hashedBytes, 3 * 8192);
+      assert.equal(statSync(t.pathOf(other, 1)).size, 30_000, 'the short file is extended');
+      assert.deepEqual(readFileSync(t.pathOf(other, 1)).subarray(0, 10_000), Buffer.from(t.fileData(1).subarray(0, 10_000)), 'its bytes kept');
+      assert.equal(statSync(t.pathOf(other, 2)).size, 9_000, 'the missing file is created');
+    });
+  }));
+
+test('skipVerify trusts files of the right size without hashing, and only those', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(specs, 8192);
+    mkdirSync(join(dir, 'payload'));
+    writeFileSync(t.pathOf(dir, 0), new Uint8Array(20_000)); // right size, wrong bytes: trusted anyway
+    writeFileSync(t.pathOf(dir, 1), t.fileData(1));
+    writeFileSync(t.pathOf(dir, 2), t.fileData(2).subarray(0, 100)); // wrong size
+    const got = await reopen(t, dir, { skipVerify: true });
+    const { first } = t.metainfo.geometry.piecesOfFile(2);
+    assert.deepEqual(got.pieces, [...Array(first).keys()], 'every piece not touching the short file');
+    // The short file's pieces lack bytes on disk: absent, not hashed.
+    assert.equal(got.hashedBytes, 0);
+  }));
+
+test('the resume file is saved periodically while pieces arrive', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(specs, 8192);
+    const file = join(dir, RESUME_FOLDER, `${t.metainfo.infoHash}.resume`);
+    const s = await openStorage(t.metainfo, dir, { pool, resumeIntervalMs: 20 });
+    assert.ok(await s.commitPiece(pieceIndex(t, 3), t.piece(3)));
+    for (let k = 0; k < 100 && !existsSync(file); k++) await sleep(10);
+    assert.ok(existsSync(file), 'saved without saveResume or close');
+    const before = statSync(file).mtimeMs;
+    await sleep(80);
+    assert.equal(statSync(file).mtimeMs, before, 'not rewritten while nothing changed');
+    await s.close();
+  }));
+
+test('a write that leaves the mtime a periodic save recorded is caught: recently written files are rechecked', () =>
+  withTempDir(async (dir) => {
+    // Kernels move mtimes in coarse ticks, so a write right after a save can leave the recorded
+    // mtime. Simulate it exactly: give the file a whole-second mtime (Node sets times in float
+    // seconds), save, write another piece, put that mtime back, then "crash" (no close).
+    const t = makeTorrent(specs, 8192);
+    const path = t.pathOf(dir, 1);
+    for (const [ageSec, expected] of [[0, [2, 3, 4]], [10, [2, 3]]] as const) {
+      await withTempDir(async (resumeDir) => {
+        const s = await openStorage(t.metainfo, dir, { pool, resumeDir, resumeIntervalMs: 0 });
+        for (const i of [2, 3]) assert.ok(await s.commitPiece(pieceIndex(t, i), t.piece(i)));
+        const mtimeSec = Math.floor(Date.now() / 1000) - ageSec;
+        utimesSync(path, mtimeSec, mtimeSec);
+        await s.saveResume();
+        assert.ok(await s.commitPiece(pieceIndex(t, 4), t.piece(4)));
+        utimesSync(path, mtimeSec, mtimeSec);
+        const again = await openStorage(t.metainfo, dir, { pool, resumeDir });
+        // Fresh mtime: rechecked, piece 4 found. An mtime well before the save is trusted (the
+        // resume file's word, piece 4 unknown): only a write the clock cannot see is missed.
+        assert.deepEqual([...again.bitfield], expected, `mtime ${ageSec} s before the save`);
+        await again.close();
+        await s.close();
+      });
+      rmSync(path);
+    }
+  }));
