@@ -81,6 +81,25 @@ export const ERROR_CODES = {
   STORAGE_READ_ONLY: { message: 'disk or file is read-only or not writable by us', side: 'local', status: 500 },
 
   // ── transport (src/transport) ──────────────────────────────────────────────────────────
+  TRANSPORT_ABORTED: { message: 'peer connection attempt was aborted', side: 'local', status: 499 },
+  TRANSPORT_BLOCK_MISMATCH: { message: 'peer sent a block whose length differs from the request', side: 'remote', status: 400 },
+  TRANSPORT_CONNECT_FAILED: { message: 'cannot connect to the peer', side: 'remote', status: 502 },
+  TRANSPORT_CONNECT_TIMEOUT: { message: 'peer did not connect and answer the handshake in time', side: 'remote', status: 504 },
+  TRANSPORT_HANDSHAKE_TIMEOUT: { message: 'incoming peer did not send its handshake in time', side: 'remote', status: 408 },
+  TRANSPORT_HTTP_BAD_LENGTH: { message: 'web seed body length differs from the range asked for', side: 'remote', status: 502 },
+  TRANSPORT_HTTP_BAD_RANGE: { message: 'web seed did not answer the range asked for (status 206 and Content-Range)', side: 'remote', status: 502 },
+  TRANSPORT_HTTP_ERROR_PAGE: { message: 'web seed answered with an HTML page instead of file bytes', side: 'remote', status: 502 },
+  TRANSPORT_HTTP_FAILED: { message: 'web seed request failed', side: 'remote', status: 502 },
+  TRANSPORT_HTTP_STATUS: { message: 'web seed answered with an unexpected HTTP status', side: 'remote', status: 502 },
+  TRANSPORT_HTTP_TIMEOUT: { message: 'web seed did not answer in time', side: 'remote', status: 504 },
+  TRANSPORT_HTTP_UNAVAILABLE: { message: 'web seed is busy (HTTP 429 or 503)', side: 'remote', status: 503 },
+  TRANSPORT_IDLE_TIMEOUT: { message: 'peer sent nothing for too long', side: 'remote', status: 408 },
+  TRANSPORT_INFO_HASH_MISMATCH: { message: 'peer handshake names another info-hash', side: 'remote', status: 400 },
+  TRANSPORT_PEER_CLOSED: { message: 'peer closed the connection', side: 'remote', status: 502 },
+  TRANSPORT_SOCKET_ERROR: { message: 'peer connection failed', side: 'remote', status: 502 },
+  TRANSPORT_TOO_MANY_REQUESTS: { message: 'peer queued more block requests than the limit', side: 'remote', status: 429 },
+  TRANSPORT_UNKNOWN_TORRENT: { message: 'peer asked for a torrent we do not serve', side: 'remote', status: 404 },
+  TRANSPORT_WEBSEED_GAVE_UP: { message: 'web seed failed too many times in a row', side: 'remote', status: 502 },
 
   // ── engine (src/engine) ────────────────────────────────────────────────────────────────
   ENGINE_BAD_PEER_ADDRESS: { message: 'peer address is not host:port', side: 'local', status: 400 },

@@ -1,1 +1,12 @@
 export type { BlockRequest, PeerEvent, PeerEventHandler, PeerKind, PeerLink } from './peer-link.js';
+export { TransportError, type TransportErrorCode } from './errors.js';
+export {
+  WIRE_PEER_DEFAULTS,
+  type WirePeerLink,
+  type WirePeerOptions,
+  type WirePeerStats,
+  type WireTorrent,
+} from './wire-peer.js';
+export { acceptWirePeer, connectWirePeer, WIRE_CONNECT_DEFAULTS, type AcceptOptions, type ConnectOptions } from './wire-connect.js';
+export { createWebSeed, parseRetryAfter, WEB_SEED_DEFAULTS, type WebSeedOptions } from './web-seed.js';
+export { webSeedFileUrl } from './web-seed-url.js';

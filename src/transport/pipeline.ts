@@ -1,0 +1,140 @@
+import { BLOCK_LENGTH } from '../metainfo/index.js';
+import type { BlockRequest } from './peer-link.js';
+
+/**
+ * Our requests to one wire peer: what is outstanding, when each was sent, and how deep the
+ * pipeline should be. No sockets, no timers: the link feeds it `now` (ms) and acts on its answers.
+ *
+ * Queue depth (libtorrent `peer_connection::update_desired_queue_size`): keep
+ * `rate × queueTime / blockLength` requests outstanding, at least 2, at most `maxDepth`. A pipe
+ * that is full for `queueTime` hides the round trip: over loopback the rate climbs to tens of
+ * MB/s and the depth to its cap within a second or two; across an ocean the same rule keeps
+ * enough in flight to cover the RTT. Before the first measurement the depth is `initialDepth`.
+ * A snubbed peer (a request timed out) gets depth 1 until a block arrives, as in libtorrent.
+ *
+ * Keys are the block's absolute byte offset in the torrent (`index × pieceLength + begin`), a
+ * safe integer for any torrent, so lookups need no string building.
+ */
+export interface PipelineOptions {
+  readonly pieceLength: number;
+  readonly initialDepth: number;
+  readonly maxDepth: number;
+  readonly queueTimeMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+export interface Outstanding {
+  readonly req: BlockRequest;
+  readonly sentAt: number;
+}
+
+export type BlockVerdict = 'accepted' | 'unrequested' | 'wrongLength';
+
+export class RequestPipeline {
+  /** Insertion order is send order, so the oldest request is always first. */
+  private readonly outstanding = new Map<number, Outstanding>();
+  private depth: number;
+  private rateBytesPerSec = 0;
+  private measured = false;
+  private windowBytes = 0;
+  private windowStart: number;
+  private busy = false;
+  snubbed = false;
+
+  constructor(
+    private readonly opts: PipelineOptions,
+    now: number,
+  ) {
+    this.depth = opts.initialDepth;
+    this.windowStart = now;
+  }
+
+  get size(): number {
+    return this.outstanding.size;
+  }
+
+  get desiredDepth(): number {
+    return this.snubbed ? 1 : this.depth;
+  }
+
+  /** Smoothed download rate of this peer, bytes per second. */
+  get rate(): number {
+    return this.rateBytesPerSec;
+  }
+
+  key(index: number, begin: number): number {
+    return index * this.opts.pieceLength + begin;
+  }
+
+  has(req: BlockRequest): boolean {
+    return this.outstanding.has(this.key(req.index, req.begin));
+  }
+
+  /** False when the same block is already outstanding. */
+  add(req: BlockRequest, now: number): boolean {
+    const k = this.key(req.index, req.begin);
+    if (this.outstanding.has(k)) return false;
+    this.outstanding.set(k, { req, sentAt: now });
+    this.busy = true;
+    return true;
+  }
+
+  /** Removes and returns the request, if outstanding. */
+  remove(req: BlockRequest): BlockRequest | undefined {
+    const k = this.key(req.index, req.begin);
+    const o = this.outstanding.get(k);
+    if (o === undefined || o.req.length !== req.length) return undefined;
+    this.outstanding.delete(k);
+    return o.req;
+  }
+
+  /** A `piece` arrived: match it against what we asked for. */
+  onBlock(index: number, begin: number, length: number): { verdict: BlockVerdict; req?: BlockRequest } {
+    const k = this.key(index, begin);
+    const o = this.outstanding.get(k);
+    if (o === undefined) return { verdict: 'unrequested' };
+    if (o.req.length !== length) return { verdict: 'wrongLength', req: o.req };
+    this.outstanding.delete(k);
+    this.windowBytes += length;
+    this.snubbed = false;
+    return { verdict: 'accepted', req: o.req };
+  }
+
+  /** Empties the pipeline (choke, close), returning what was outstanding in send order. */
+  drain(): BlockRequest[] {
+    const out = [...this.outstanding.values()].map((o) => o.req);
+    this.outstanding.clear();
+    return out;
+  }
+
+  /** Requests older than the timeout, removed; the peer is then snubbed. */
+  expire(now: number): BlockRequest[] {
+    const out: BlockRequest[] = [];
+    for (const [k, o] of this.outstanding) {
+      if (now - o.sentAt < this.opts.requestTimeoutMs) break;
+      this.outstanding.delete(k);
+      out.push(o.req);
+    }
+    if (out.length > 0) this.snubbed = true;
+    return out;
+  }
+
+  /**
+   * Closes a measurement window. Only windows in which the pipe had work count: an idle peer's
+   * rate says nothing about how deep its pipe should be.
+   */
+  sample(now: number): void {
+    const elapsedMs = now - this.windowStart;
+    if (elapsedMs <= 0) return;
+    if (this.busy || this.windowBytes > 0) {
+      const instant = (this.windowBytes * 1000) / elapsedMs;
+      this.rateBytesPerSec = this.measured ? 0.5 * this.rateBytesPerSec + 0.5 * instant : instant;
+      this.measured = true;
+      const wanted = Math.ceil((this.rateBytesPerSec * this.opts.queueTimeMs) / 1000 / BLOCK_LENGTH);
+      this.depth = Math.min(this.opts.maxDepth, Math.max(2, wanted));
+    }
+    this.windowBytes = 0;
+    this.windowStart = now;
+    this.busy = this.outstanding.size > 0;
+  }
+}

@@ -1,0 +1,349 @@
+/**
+ * A BEP 19 web seed (an HTTP server holding the torrent's files) as a `PeerLink`.
+ *
+ * - It has everything: `bitfield` then `unchoke` are queued at creation. `prefersRuns` is true:
+ *   the engine should hand it contiguous blocks, which become one ranged GET.
+ * - Requests wait in a queue; up to `maxInFlight` GETs run at once. A GET covers a run of
+ *   adjacent requested blocks of one piece; a run that spans files is one GET per file slice.
+ * - Every answer is checked. For a range: status 206, `Content-Range: bytes first-last/total`
+ *   naming exactly the range asked for (and the file's length, unless `*`), and a body of exactly
+ *   that length. A 200 is accepted only when the range asked for is the whole file (some servers
+ *   answer such a Range with 200); anywhere else it means the server ignored Range, and slicing
+ *   a whole file out of every answer would cost far more than failing over to wire peers.
+ *   `text/html` is an error page unless the file itself is `.htm`/`.html`.
+ * - A failed GET rejects its requests. The link then backs off: `choke { retryAfterMs }`, the
+ *   queued requests rejected, `unchoke` after the delay: 1 s doubling to 60 s, or the server's
+ *   `Retry-After` on 429/503 (capped at 10 min). Failures while backing off count once. After
+ *   `maxFailures` failures in a row, the link closes with TRANSPORT_WEBSEED_GAVE_UP (its `cause`
+ *   is the last failure). A success resets the count.
+ * - `cancel` drops a queued request, or the delivery of an in-flight one; no event follows.
+ */
+import { Agent, request, type Dispatcher } from 'undici';
+import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
+import { Bitfield, BLOCK_LENGTH, type FileSlice, type Geometry, type Metainfo } from '../metainfo/index.js';
+import { TransportError } from './errors.js';
+import { EventQueue } from './event-queue.js';
+import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
+import { webSeedFileUrl } from './web-seed-url.js';
+
+export interface WebSeedOptions {
+  readonly onEvent: PeerEventHandler;
+  /** Parallel GETs. Default 4 (libtorrent opens one connection per web seed; a few ranges in flight hide the round trip). */
+  readonly maxInFlight?: number;
+  /** Whole-GET deadline, headers and body. Default 30 s. */
+  readonly requestTimeoutMs?: number;
+  /** Failures in a row before the link gives up. Default 5. */
+  readonly maxFailures?: number;
+  /** First back-off; doubles per failure up to `backoffMaxMs`. Defaults 1 s and 60 s. */
+  readonly backoffBaseMs?: number;
+  readonly backoffMaxMs?: number;
+  /** Largest run of blocks in one GET. Default 4 MiB (and never past a piece). */
+  readonly maxRunBytes?: number;
+  /** An undici dispatcher to share; by default the link owns a keep-alive `Agent` and closes it with itself. */
+  readonly dispatcher?: Dispatcher;
+}
+
+export const WEB_SEED_DEFAULTS = {
+  maxInFlight: 4,
+  requestTimeoutMs: 30_000,
+  maxFailures: 5,
+  backoffBaseMs: 1000,
+  backoffMaxMs: 60_000,
+  maxRunBytes: 4 * 1024 * 1024,
+  maxRetryAfterMs: 10 * 60_000,
+} as const;
+
+interface Run {
+  readonly reqs: BlockRequest[];
+  readonly cancelled: Set<number>;
+}
+
+/** `Retry-After` from a 429/503, carried with the error it came with. */
+const retryAfterOf = new WeakMap<TorrenttpError, number>();
+
+export function createWebSeed(url: string, metainfo: Metainfo, opts: WebSeedOptions): PeerLink {
+  return new WebSeed(url, metainfo, opts);
+}
+
+class WebSeed implements PeerLink {
+  readonly kind = 'webseed' as const;
+  readonly prefersRuns = true;
+  readonly bitfield: Bitfield;
+  readonly desiredQueueDepth: number;
+  peerChoking = true;
+
+  private readonly events: EventQueue;
+  private readonly geometry: Geometry;
+  private readonly o: Required<Omit<WebSeedOptions, 'onEvent' | 'dispatcher'>>;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  /** Queued requests by absolute block offset, in arrival order. */
+  private readonly pending = new Map<number, BlockRequest>();
+  private readonly inFlight = new Map<number, Run>();
+  private runs = 0;
+  private readonly controllers = new Set<AbortController>();
+  private failures = 0;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private dispatchScheduled = false;
+  private closed = false;
+
+  constructor(
+    readonly id: string,
+    private readonly metainfo: Metainfo,
+    opts: WebSeedOptions,
+  ) {
+    this.events = new EventQueue(opts.onEvent);
+    this.geometry = metainfo.geometry;
+    this.o = {
+      maxInFlight: opts.maxInFlight ?? WEB_SEED_DEFAULTS.maxInFlight,
+      requestTimeoutMs: opts.requestTimeoutMs ?? WEB_SEED_DEFAULTS.requestTimeoutMs,
+      maxFailures: opts.maxFailures ?? WEB_SEED_DEFAULTS.maxFailures,
+      backoffBaseMs: opts.backoffBaseMs ?? WEB_SEED_DEFAULTS.backoffBaseMs,
+      backoffMaxMs: opts.backoffMaxMs ?? WEB_SEED_DEFAULTS.backoffMaxMs,
+      maxRunBytes: opts.maxRunBytes ?? WEB_SEED_DEFAULTS.maxRunBytes,
+    };
+    this.ownsDispatcher = opts.dispatcher === undefined;
+    this.dispatcher = opts.dispatcher ?? new Agent({ connections: this.o.maxInFlight, keepAliveTimeout: 30_000 });
+    // Enough blocks for every GET in flight to be a full run, plus as many queued behind them.
+    const runBlocks = Math.ceil(Math.min(this.geometry.pieceLength, this.o.maxRunBytes) / BLOCK_LENGTH);
+    this.desiredQueueDepth = Math.min(1024, Math.max(16, 2 * this.o.maxInFlight * runBlocks));
+    this.bitfield = Bitfield.full(metainfo.pieceCount);
+    this.events.emit({ type: 'bitfield', bitfield: this.bitfield });
+    this.peerChoking = false;
+    this.events.emit({ type: 'unchoke' });
+  }
+
+  request(req: BlockRequest): void {
+    if (this.closed) return;
+    const k = this.key(req.index, req.begin);
+    if (this.peerChoking || !this.valid(req) || this.pending.has(k) || this.inFlight.has(k)) {
+      this.events.emit({ type: 'rejected', req });
+      return;
+    }
+    this.pending.set(k, req);
+    // Wait for the rest of this turn's requests, so adjacent blocks coalesce into one GET.
+    if (!this.dispatchScheduled) {
+      this.dispatchScheduled = true;
+      queueMicrotask(() => {
+        this.dispatchScheduled = false;
+        this.dispatch();
+      });
+    }
+  }
+
+  cancel(req: BlockRequest): void {
+    if (this.closed) return;
+    const k = this.key(req.index, req.begin);
+    if (this.pending.delete(k)) return;
+    this.inFlight.get(k)?.cancelled.add(k);
+  }
+
+  setChoking(): void {}
+  setInterested(): void {}
+  announceHave(): void {}
+  sendBlock(): void {}
+
+  close(reason?: TorrenttpError): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.backoffTimer);
+    for (const ac of this.controllers) ac.abort();
+    this.pending.clear();
+    this.inFlight.clear();
+    if (this.ownsDispatcher) void this.dispatcher.destroy().catch(() => {});
+    this.events.emit(reason === undefined ? { type: 'closed' } : { type: 'closed', reason });
+  }
+
+  private key(index: number, begin: number): number {
+    return index * this.geometry.pieceLength + begin;
+  }
+
+  private valid(req: BlockRequest): boolean {
+    const g = this.geometry;
+    return (
+      g.isPieceIndex(req.index) &&
+      Number.isInteger(req.begin) &&
+      Number.isInteger(req.length) &&
+      req.begin >= 0 &&
+      req.length > 0 &&
+      req.begin + req.length <= g.pieceLengthOf(req.index)
+    );
+  }
+
+  private dispatch(): void {
+    while (!this.closed && !this.peerChoking && this.runs < this.o.maxInFlight && this.pending.size > 0) {
+      const [k0, first] = this.pending.entries().next().value as [number, BlockRequest];
+      this.pending.delete(k0);
+      const run: Run = { reqs: [first], cancelled: new Set() };
+      this.inFlight.set(k0, run);
+      let end = first.begin + first.length;
+      let bytes = first.length;
+      const pieceEnd = this.geometry.pieceLengthOf(first.index);
+      while (end < pieceEnd) {
+        const k = this.key(first.index, end);
+        const next = this.pending.get(k);
+        if (next === undefined || bytes + next.length > this.o.maxRunBytes) break;
+        this.pending.delete(k);
+        this.inFlight.set(k, run);
+        run.reqs.push(next);
+        end += next.length;
+        bytes += next.length;
+      }
+      this.runs++;
+      void this.fetchRun(run, bytes);
+    }
+  }
+
+  private async fetchRun(run: Run, length: number): Promise<void> {
+    const first = run.reqs[0]!;
+    const start = this.geometry.pieceOffset(first.index) + first.begin;
+    const buf = new Uint8Array(length);
+    let failure: TorrenttpError | undefined;
+    try {
+      let at = 0;
+      const parts: Promise<void>[] = [];
+      for (const slice of this.geometry.slices(start, length)) {
+        parts.push(this.fetchSlice(slice, buf.subarray(at, at + slice.length)));
+        at += slice.length;
+      }
+      await Promise.all(parts);
+    } catch (err) {
+      failure = toTorrenttpError(err);
+    }
+    this.runs--;
+    if (this.closed) return;
+    let delivered = 0;
+    for (const req of run.reqs) {
+      const k = this.key(req.index, req.begin);
+      this.inFlight.delete(k);
+      if (run.cancelled.has(k)) continue;
+      if (failure !== undefined) {
+        this.events.emit({ type: 'rejected', req });
+      } else {
+        const off = req.begin - first.begin;
+        this.events.emit({ type: 'block', req, data: buf.subarray(off, off + req.length) });
+        delivered += req.length;
+      }
+    }
+    if (failure === undefined) {
+      this.failures = 0;
+      if (delivered > 0) this.events.emit({ type: 'bytes', downloaded: delivered, uploaded: 0 });
+    } else {
+      this.onFailure(failure);
+    }
+    this.dispatch();
+  }
+
+  private onFailure(err: TorrenttpError): void {
+    if (this.peerChoking) return; // already backing off: one failure per round
+    this.failures++;
+    if (this.failures >= this.o.maxFailures) {
+      this.close(new TransportError('TRANSPORT_WEBSEED_GAVE_UP', { detail: `${this.failures} failures; last: ${err.message}`, cause: err }));
+      return;
+    }
+    const retryAfterMs = retryAfterOf.get(err) ?? Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** (this.failures - 1));
+    this.peerChoking = true;
+    this.events.emit({ type: 'choke', retryAfterMs });
+    for (const req of this.pending.values()) this.events.emit({ type: 'rejected', req });
+    this.pending.clear();
+    this.backoffTimer = setTimeout(() => {
+      if (this.closed) return;
+      this.peerChoking = false;
+      this.events.emit({ type: 'unchoke' });
+    }, retryAfterMs);
+    this.backoffTimer.unref();
+  }
+
+  /** One ranged GET into `out`, or a TransportError. */
+  private async fetchSlice(slice: FileSlice, out: Uint8Array): Promise<void> {
+    const file = this.metainfo.files[slice.fileIndex]!;
+    const url = webSeedFileUrl(this.id, this.metainfo, slice.fileIndex);
+    const first = slice.fileOffset;
+    const last = first + slice.length - 1;
+    const where = `${url} bytes=${first}-${last}`;
+    const ac = new AbortController();
+    this.controllers.add(ac);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, this.o.requestTimeoutMs);
+    let res: Dispatcher.ResponseData | undefined;
+    try {
+      try {
+        res = await request(url, { method: 'GET', headers: { range: `bytes=${first}-${last}` }, signal: ac.signal, dispatcher: this.dispatcher });
+      } catch (err) {
+        throw this.networkError(err, timedOut, where);
+      }
+      // Destroying an unread body emits an AbortError; unheard, it would be uncaught and take the
+      // process down, when only this answer was bad.
+      res.body.on('error', () => {});
+      this.checkHead(res, file.length, file.path.at(-1) ?? '', first, last, where);
+      let n = 0;
+      try {
+        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+          if (n + chunk.length > out.length) throw new TransportError('TRANSPORT_HTTP_BAD_LENGTH', { detail: `${where}: more than ${out.length} bytes` });
+          out.set(chunk, n);
+          n += chunk.length;
+        }
+      } catch (err) {
+        if (err instanceof TorrenttpError) throw err;
+        throw this.networkError(err, timedOut, where);
+      }
+      if (n !== out.length) throw new TransportError('TRANSPORT_HTTP_BAD_LENGTH', { detail: `${where}: ${n} of ${out.length} bytes` });
+    } finally {
+      clearTimeout(timer);
+      this.controllers.delete(ac);
+      if (res !== undefined && !res.body.destroyed && res.body.readableEnded !== true) res.body.destroy();
+    }
+  }
+
+  private networkError(err: unknown, timedOut: boolean, where: string): TransportError {
+    if (timedOut) return new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${where} after ${this.o.requestTimeoutMs} ms`, cause: err });
+    return new TransportError('TRANSPORT_HTTP_FAILED', { detail: `${where}: ${err instanceof Error ? err.message : String(err)}`, cause: err });
+  }
+
+  private checkHead(res: Dispatcher.ResponseData, fileLength: number, fileName: string, first: number, last: number, where: string): void {
+    const status = res.statusCode;
+    if (status === 429 || status === 503) {
+      const err = new TransportError('TRANSPORT_HTTP_UNAVAILABLE', { detail: `${where}: ${status}` });
+      const ms = parseRetryAfter(header(res, 'retry-after'));
+      if (ms !== undefined) retryAfterOf.set(err, Math.min(ms, WEB_SEED_DEFAULTS.maxRetryAfterMs));
+      throw err;
+    }
+    if (status === 200) {
+      if (first !== 0 || last !== fileLength - 1) throw new TransportError('TRANSPORT_HTTP_BAD_RANGE', { detail: `${where}: 200 instead of 206 (Range ignored)` });
+    } else if (status === 206) {
+      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res, 'content-range')?.trim() ?? '');
+      if (m === null || Number(m[1]) !== first || Number(m[2]) !== last || (m[3] !== '*' && Number(m[3]) !== fileLength)) {
+        throw new TransportError('TRANSPORT_HTTP_BAD_RANGE', { detail: `${where}: Content-Range ${JSON.stringify(header(res, 'content-range') ?? null)}` });
+      }
+    } else {
+      throw new TransportError('TRANSPORT_HTTP_STATUS', { detail: `${where}: ${status}` });
+    }
+    const type = header(res, 'content-type')?.toLowerCase() ?? '';
+    if (type.startsWith('text/html') && !/\.html?$/i.test(fileName)) {
+      throw new TransportError('TRANSPORT_HTTP_ERROR_PAGE', { detail: `${where}: ${type}` });
+    }
+    const declared = header(res, 'content-length');
+    if (declared !== undefined && Number(declared) !== last - first + 1) {
+      throw new TransportError('TRANSPORT_HTTP_BAD_LENGTH', { detail: `${where}: Content-Length ${declared}` });
+    }
+  }
+}
+
+function header(res: Dispatcher.ResponseData, name: string): string | undefined {
+  const v = res.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** RFC 9110 §10.2.3: delay-seconds or an HTTP-date. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+

@@ -1,0 +1,147 @@
+/**
+ * Opening wire links: dialling a peer and answering one that dialled us. Both end the same way:
+ * the peer's handshake is checked, our handshake and bitfield have gone out in one write, and a
+ * `WirePeer` takes over the socket and the decoder (with any messages that came in the
+ * handshake's segment). Until then the promise is the only thing the caller sees: no events.
+ *
+ * Reserved bytes are all zero: BEP 6 (fast) and BEP 10 (extension protocol) are not implemented
+ * yet, and advertising them would make peers send messages we would ignore.
+ */
+import { connect, type Socket } from 'node:net';
+import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
+import { encodeMessages, reservedBytes, WireDecoder, type Handshake, type WireMessage } from '../wire/index.js';
+import { TransportError } from './errors.js';
+import { WirePeer, type WirePeerLink, type WirePeerOptions, type WireTorrent } from './wire-peer.js';
+
+export const WIRE_CONNECT_DEFAULTS = {
+  /** TCP connect plus the peer's handshake. libtorrent's `peer_connect_timeout` is 15 s. */
+  connectTimeoutMs: 15_000,
+  /** An incoming peer must send its handshake within this (libtorrent `handshake_timeout`: 10 s). */
+  handshakeTimeoutMs: 10_000,
+} as const;
+
+export interface ConnectOptions {
+  readonly connectTimeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface AcceptOptions {
+  readonly handshakeTimeoutMs?: number;
+}
+
+/** Outgoing: connect, handshake, send our bitfield; resolves once the peer's handshake names our torrent. */
+export function connectWirePeer(
+  host: string,
+  port: number,
+  torrent: WireTorrent,
+  opts: WirePeerOptions & ConnectOptions,
+): Promise<WirePeerLink> {
+  const socket = connect({ host, port });
+  socket.setNoDelay(true);
+  const where = `${host}:${port}`;
+  const decoder = new WireDecoder({ torrent: torrent.metainfo.geometry });
+  socket.write(greeting(torrent, opts.peerId));
+  return handshake(socket, decoder, opts.connectTimeoutMs ?? WIRE_CONNECT_DEFAULTS.connectTimeoutMs, 'TRANSPORT_CONNECT_TIMEOUT', where, opts.signal, (hs) => {
+    if (!sameBytes(hs.infoHash, torrent.infoHash)) {
+      throw new TransportError('TRANSPORT_INFO_HASH_MISMATCH', { detail: where });
+    }
+    return { torrent, opts };
+  });
+}
+
+/** Incoming: read the handshake, look the torrent up by info-hash (undefined → close), answer, then as above. */
+export function acceptWirePeer(
+  socket: Socket,
+  lookup: (infoHash: Uint8Array) => { torrent: WireTorrent; opts: WirePeerOptions } | undefined,
+  acceptOpts: AcceptOptions = {},
+): Promise<WirePeerLink> {
+  socket.setNoDelay(true);
+  let found: { torrent: WireTorrent; opts: WirePeerOptions } | undefined;
+  const decoder = new WireDecoder({
+    // Called as soon as the handshake is decoded, so a bitfield in the same segment is checked
+    // against the right torrent's geometry.
+    torrentFor: (infoHash) => {
+      found = lookup(infoHash);
+      return found?.torrent.metainfo.geometry;
+    },
+  });
+  const where = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+  return handshake(socket, decoder, acceptOpts.handshakeTimeoutMs ?? WIRE_CONNECT_DEFAULTS.handshakeTimeoutMs, 'TRANSPORT_HANDSHAKE_TIMEOUT', where, undefined, () => {
+    if (found === undefined) throw new TransportError('TRANSPORT_UNKNOWN_TORRENT', { detail: where });
+    socket.write(greeting(found.torrent, found.opts.peerId));
+    return found;
+  });
+}
+
+/** Our handshake and, when we have anything, our bitfield: one buffer, one write. */
+function greeting(torrent: WireTorrent, peerId: Uint8Array): Uint8Array {
+  const messages: WireMessage[] = [{ type: 'handshake', reserved: reservedBytes(), infoHash: torrent.infoHash, peerId }];
+  if (!torrent.bitfield.empty) messages.push({ type: 'bitfield', bitfield: torrent.bitfield.toBytes() });
+  return encodeMessages(messages);
+}
+
+function handshake(
+  socket: Socket,
+  decoder: WireDecoder,
+  timeoutMs: number,
+  timeoutCode: 'TRANSPORT_CONNECT_TIMEOUT' | 'TRANSPORT_HANDSHAKE_TIMEOUT',
+  where: string,
+  signal: AbortSignal | undefined,
+  accept: (hs: Handshake) => { torrent: WireTorrent; opts: WirePeerOptions },
+): Promise<WirePeerLink> {
+  return new Promise<WirePeerLink>((resolve, reject) => {
+    let settled = false;
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    };
+    const fail = (err: TorrenttpError): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      socket.destroy();
+      reject(err);
+    };
+    const onAbort = (): void => fail(new TransportError('TRANSPORT_ABORTED', { detail: where, cause: signal?.reason }));
+    const onError = (err: Error): void => fail(new TransportError('TRANSPORT_CONNECT_FAILED', { detail: `${where}: ${err.message}`, cause: err }));
+    const onClose = (): void => fail(new TransportError('TRANSPORT_PEER_CLOSED', { detail: `${where} before its handshake` }));
+    const onData = (chunk: Buffer): void => {
+      let messages: WireMessage[];
+      let link: { torrent: WireTorrent; opts: WirePeerOptions };
+      try {
+        messages = decoder.push(chunk);
+        const first = messages[0];
+        if (first === undefined) return;
+        if (first.type !== 'handshake') throw new TransportError('TRANSPORT_CONNECT_FAILED', { detail: 'no handshake' }); // unreachable: the decoder emits it first
+        link = accept(first);
+        socket.pause();
+        const peer = new WirePeer(socket, decoder, link.torrent, link.opts, first);
+        settled = true;
+        cleanup();
+        resolve(peer);
+        // A macrotask later, after the caller's `await` has run, so it holds the link before any event.
+        setImmediate(() => peer.start(messages.slice(1)));
+      } catch (err) {
+        fail(toTorrenttpError(err));
+      }
+    };
+    const timer = setTimeout(() => fail(new TransportError(timeoutCode, { detail: `${where} after ${timeoutMs} ms` })), timeoutMs);
+    if (signal?.aborted === true) {
+      onAbort();
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+  });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

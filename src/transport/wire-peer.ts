@@ -1,0 +1,468 @@
+/**
+ * A BEP 3 peer over TCP, as a `PeerLink`. The rules it keeps, beyond peer-link.ts's:
+ *
+ * Receiving (our requests)
+ * - `request` while the peer chokes us, twice for one block, or outside the torrent → `rejected`.
+ * - `choke` from the peer: `choke` event, then every outstanding request `rejected` (BEP 3: a
+ *   choke discards all pending requests; a client that keeps them waits forever on some peers).
+ * - `piece`: delivered once if outstanding with that length; not outstanding (never asked,
+ *   cancelled, timed out, or already delivered) → ignored and counted; same block but another
+ *   length → close with TRANSPORT_BLOCK_MISMATCH.
+ * - A request older than `requestTimeoutMs` → `rejected`, a `cancel` goes out, and the peer is
+ *   `snubbed` (desired depth 1) until its next block.
+ * - `cancel(req)` ends the request silently: no event follows, a late block is ignored.
+ *
+ * Serving (their requests)
+ * - Their `request` while we choke them is ignored (BEP 3); otherwise a `request` event. More
+ *   than `maxPeerRequests` unanswered → close with TRANSPORT_TOO_MANY_REQUESTS.
+ * - `sendBlock` for a request they still want queues the block (no copy); their `cancel` drops
+ *   it if unsent and becomes a `cancel` event. Choking them drops everything they asked for.
+ * - Blocks are written while the socket holds less than `sendBufferBytes`, then not until
+ *   'drain' (libtorrent's `send_buffer_watermark`): a peer that stops reading costs at most
+ *   that plus its queued requests.
+ *
+ * Housekeeping, on one timer per link: request timeouts, queue-depth sampling, batched `bytes`
+ * events, a keep-alive after `keepAliveMs` without sending, and a close after `idleTimeoutMs`
+ * without receiving. Any decoder error (a lying bitfield or have, an oversized message) closes
+ * the link with that `WireError` as the reason.
+ */
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
+import { Bitfield, type Geometry, type Metainfo, type PieceIndex } from '../metainfo/index.js';
+import { encodeMessages, encodePieceHeader, type Handshake, type WireDecoder, type WireMessage } from '../wire/index.js';
+import { TransportError } from './errors.js';
+import { EventQueue } from './event-queue.js';
+import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
+import { RequestPipeline } from './pipeline.js';
+
+/** What a wire link needs of a torrent. `bitfield` is ours and live: sent after the handshake. */
+export interface WireTorrent {
+  readonly infoHash: Uint8Array;
+  readonly metainfo: Metainfo;
+  readonly bitfield: Bitfield;
+}
+
+export interface WirePeerOptions {
+  /** Our 20-byte peer id. */
+  readonly peerId: Uint8Array;
+  readonly onEvent: PeerEventHandler;
+  /** Send a keep-alive after this long without sending. Default 2 min (BEP 3: "generally … every two minutes"). */
+  readonly keepAliveMs?: number;
+  /** Close after this long without receiving. Default 5 min: two missed keep-alives and then some. */
+  readonly idleTimeoutMs?: number;
+  /** A request unanswered this long is rejected and snubs the peer. Default 30 s. */
+  readonly requestTimeoutMs?: number;
+  /** Cap on the adaptive queue depth. Default 500 (libtorrent `max_out_request_queue`). */
+  readonly maxQueueDepth?: number;
+  /** Queue depth before the first rate measurement. Default 16. */
+  readonly initialQueueDepth?: number;
+  /** Seconds of download the queue should hold, in ms. Default 1000. */
+  readonly queueTimeMs?: number;
+  /** Unanswered requests a peer may queue with us. Default 256 (libtorrent allows 500–2000; a block each). */
+  readonly maxPeerRequests?: number;
+  /** Stop writing blocks while the socket holds this much. Default 512 KiB (libtorrent `send_buffer_watermark`: 500 KiB). */
+  readonly sendBufferBytes?: number;
+}
+
+export const WIRE_PEER_DEFAULTS = {
+  keepAliveMs: 120_000,
+  idleTimeoutMs: 300_000,
+  requestTimeoutMs: 30_000,
+  maxQueueDepth: 500,
+  initialQueueDepth: 16,
+  queueTimeMs: 1000,
+  maxPeerRequests: 256,
+  sendBufferBytes: 512 * 1024,
+} as const;
+
+/** Counters for logs and tests. */
+export interface WirePeerStats {
+  /** `piece` messages we had not asked for (or no longer wanted): ignored. */
+  readonly unrequestedBlocks: number;
+  /** Their requests dropped because we choke them or lack the piece. */
+  readonly ignoredRequests: number;
+  /** Blocks queued by `sendBlock` and not yet handed to the socket. */
+  readonly queuedUploads: number;
+  /** Bytes the socket holds, not yet sent. */
+  readonly socketBufferedBytes: number;
+  /** Smoothed download rate from this peer, bytes per second. */
+  readonly downloadRate: number;
+}
+
+/** A `PeerLink` that is a wire peer, with the BEP 3 state the engine may log. */
+export interface WirePeerLink extends PeerLink {
+  readonly kind: 'wire';
+  readonly amChoking: boolean;
+  readonly amInterested: boolean;
+  readonly peerInterested: boolean;
+  /** A request timed out and no block came since. */
+  readonly snubbed: boolean;
+  /** The peer's handshake: its peer id and reserved bytes. */
+  readonly handshake: Handshake;
+  stats(): WirePeerStats;
+}
+
+interface Upload {
+  readonly req: BlockRequest;
+  data: Uint8Array | undefined;
+}
+
+export class WirePeer implements WirePeerLink {
+  readonly kind = 'wire' as const;
+  readonly prefersRuns = false;
+  readonly id: string;
+  peerChoking = true;
+  amChoking = true;
+  peerInterested = false;
+  amInterested = false;
+
+  private peerBitfield: Bitfield;
+  private readonly events: EventQueue;
+  private readonly geometry: Geometry;
+  private readonly pipeline: RequestPipeline;
+  private readonly o: Required<Omit<WirePeerOptions, 'peerId' | 'onEvent'>>;
+  /** Their requests we have not answered, by block offset. */
+  private readonly theirRequests = new Map<number, Upload>();
+  private uploads: Upload[] = [];
+  private uploadHead = 0;
+  private outbox: WireMessage[] = [];
+  private flushScheduled = false;
+  private closed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private lastReceive: number;
+  private lastSend: number;
+  private downloaded = 0;
+  private uploaded = 0;
+  private counters = { unrequestedBlocks: 0, ignoredRequests: 0 };
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly decoder: WireDecoder,
+    private readonly torrent: WireTorrent,
+    opts: WirePeerOptions,
+    readonly handshake: Handshake,
+  ) {
+    this.id = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.events = new EventQueue(opts.onEvent);
+    this.geometry = torrent.metainfo.geometry;
+    this.peerBitfield = new Bitfield(this.geometry.pieceCount);
+    this.o = {
+      keepAliveMs: opts.keepAliveMs ?? WIRE_PEER_DEFAULTS.keepAliveMs,
+      idleTimeoutMs: opts.idleTimeoutMs ?? WIRE_PEER_DEFAULTS.idleTimeoutMs,
+      requestTimeoutMs: opts.requestTimeoutMs ?? WIRE_PEER_DEFAULTS.requestTimeoutMs,
+      maxQueueDepth: opts.maxQueueDepth ?? WIRE_PEER_DEFAULTS.maxQueueDepth,
+      initialQueueDepth: opts.initialQueueDepth ?? WIRE_PEER_DEFAULTS.initialQueueDepth,
+      queueTimeMs: opts.queueTimeMs ?? WIRE_PEER_DEFAULTS.queueTimeMs,
+      maxPeerRequests: opts.maxPeerRequests ?? WIRE_PEER_DEFAULTS.maxPeerRequests,
+      sendBufferBytes: opts.sendBufferBytes ?? WIRE_PEER_DEFAULTS.sendBufferBytes,
+    };
+    const now = performance.now();
+    this.lastReceive = now;
+    this.lastSend = now;
+    this.pipeline = new RequestPipeline(
+      {
+        pieceLength: this.geometry.pieceLength,
+        initialDepth: Math.min(this.o.initialQueueDepth, this.o.maxQueueDepth),
+        maxDepth: this.o.maxQueueDepth,
+        queueTimeMs: this.o.queueTimeMs,
+        requestTimeoutMs: this.o.requestTimeoutMs,
+      },
+      now,
+    );
+    // Listening from the start: an error between the handshake and `start` must not go unheard.
+    socket.on('error', (err) => this.close(new TransportError('TRANSPORT_SOCKET_ERROR', { detail: `${this.id}: ${err.message}`, cause: err })));
+    socket.on('close', () => this.close(new TransportError('TRANSPORT_PEER_CLOSED', { detail: this.id })));
+  }
+
+  get bitfield(): Bitfield {
+    return this.peerBitfield;
+  }
+
+  get desiredQueueDepth(): number {
+    return this.pipeline.desiredDepth;
+  }
+
+  get snubbed(): boolean {
+    return this.pipeline.snubbed;
+  }
+
+  stats(): WirePeerStats {
+    return {
+      ...this.counters,
+      queuedUploads: this.uploads.length - this.uploadHead,
+      socketBufferedBytes: this.socket.writableLength,
+      downloadRate: this.pipeline.rate,
+    };
+  }
+
+  /**
+   * Starts reading; `first` are messages decoded with the handshake. Called by connect/accept
+   * after the caller holds the link, so no event precedes the link itself.
+   */
+  start(first: readonly WireMessage[]): void {
+    if (this.closed) return;
+    const s = this.socket;
+    s.on('data', (chunk: Buffer) => this.onData(chunk));
+    s.on('drain', () => this.flush());
+    const tickMs = Math.max(5, Math.min(1000, this.o.requestTimeoutMs / 4, this.o.keepAliveMs / 4, this.o.idleTimeoutMs / 4));
+    this.timer = setInterval(() => this.tick(), tickMs);
+    this.timer.unref();
+    this.onMessages(first);
+    if (!this.closed) s.resume();
+  }
+
+  request(req: BlockRequest): void {
+    if (this.closed) return;
+    if (this.peerChoking || !this.validRequest(req) || !this.pipeline.add(req, performance.now())) {
+      this.events.emit({ type: 'rejected', req });
+      return;
+    }
+    this.send({ type: 'request', index: req.index, begin: req.begin, length: req.length });
+  }
+
+  cancel(req: BlockRequest): void {
+    if (this.closed) return;
+    if (this.pipeline.remove(req) !== undefined) this.send({ type: 'cancel', index: req.index, begin: req.begin, length: req.length });
+  }
+
+  setChoking(choking: boolean): void {
+    if (this.closed || choking === this.amChoking) return;
+    this.amChoking = choking;
+    if (choking) {
+      // BEP 3: choking discards their requests, queued blocks included.
+      for (const u of this.theirRequests.values()) u.data = undefined;
+      this.theirRequests.clear();
+    }
+    this.send({ type: choking ? 'choke' : 'unchoke' });
+  }
+
+  setInterested(interested: boolean): void {
+    if (this.closed || interested === this.amInterested) return;
+    this.amInterested = interested;
+    this.send({ type: interested ? 'interested' : 'notInterested' });
+  }
+
+  announceHave(index: PieceIndex): void {
+    if (this.closed) return;
+    this.send({ type: 'have', index });
+  }
+
+  sendBlock(req: BlockRequest, data: Uint8Array): void {
+    if (this.closed) return;
+    const k = this.pipeline.key(req.index, req.begin);
+    const u = this.theirRequests.get(k);
+    // Cancelled, choked or never asked: drop silently, the peer no longer wants it.
+    if (u === undefined || u.data !== undefined || u.req.length !== req.length || data.length !== req.length) return;
+    u.data = data;
+    this.uploads.push(u);
+    this.scheduleFlush();
+  }
+
+  close(reason?: TorrenttpError): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.emitBytes();
+    this.pipeline.drain();
+    this.theirRequests.clear();
+    this.uploads = [];
+    this.socket.destroy();
+    this.events.emit(reason === undefined ? { type: 'closed' } : { type: 'closed', reason });
+  }
+
+  private validRequest(req: BlockRequest): boolean {
+    const g = this.geometry;
+    return (
+      g.isPieceIndex(req.index) &&
+      Number.isInteger(req.begin) &&
+      Number.isInteger(req.length) &&
+      req.begin >= 0 &&
+      req.length > 0 &&
+      req.begin + req.length <= g.pieceLengthOf(req.index)
+    );
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.lastReceive = performance.now();
+    let messages: WireMessage[];
+    try {
+      messages = this.decoder.push(chunk);
+    } catch (err) {
+      this.close(toTorrenttpError(err));
+      return;
+    }
+    this.onMessages(messages);
+  }
+
+  private onMessages(messages: readonly WireMessage[]): void {
+    for (const m of messages) {
+      if (this.closed) return;
+      this.onMessage(m);
+    }
+  }
+
+  private onMessage(m: WireMessage): void {
+    switch (m.type) {
+      case 'choke': {
+        if (this.peerChoking) return;
+        this.peerChoking = true;
+        this.events.emit({ type: 'choke' });
+        for (const req of this.pipeline.drain()) this.events.emit({ type: 'rejected', req });
+        return;
+      }
+      case 'unchoke':
+        if (!this.peerChoking) return;
+        this.peerChoking = false;
+        this.events.emit({ type: 'unchoke' });
+        return;
+      case 'interested':
+      case 'notInterested': {
+        const interested = m.type === 'interested';
+        if (interested === this.peerInterested) return;
+        this.peerInterested = interested;
+        this.events.emit({ type: m.type });
+        return;
+      }
+      case 'have': {
+        // The decoder range-checked the index against the torrent; a repeat is not news.
+        if (this.peerBitfield.set(m.index)) this.events.emit({ type: 'have', index: m.index as PieceIndex });
+        return;
+      }
+      case 'bitfield': {
+        try {
+          this.peerBitfield = Bitfield.fromBytes(m.bitfield, this.geometry.pieceCount);
+        } catch (err) {
+          this.close(toTorrenttpError(err));
+          return;
+        }
+        this.events.emit({ type: 'bitfield', bitfield: this.peerBitfield });
+        return;
+      }
+      case 'piece':
+        this.onPiece(m.index, m.begin, m.block);
+        return;
+      case 'request':
+        this.onTheirRequest({ index: m.index as PieceIndex, begin: m.begin, length: m.length });
+        return;
+      case 'cancel': {
+        const k = this.pipeline.key(m.index, m.begin);
+        const u = this.theirRequests.get(k);
+        if (u === undefined || u.req.length !== m.length) return;
+        this.theirRequests.delete(k);
+        u.data = undefined; // an unsent upload is skipped by flush
+        this.events.emit({ type: 'cancel', req: u.req });
+        return;
+      }
+      default:
+        // keepAlive, port, unknown extension ids (BEP 6/10 are not negotiated yet): nothing to do.
+        return;
+    }
+  }
+
+  private onPiece(index: number, begin: number, block: Uint8Array): void {
+    const { verdict, req } = this.pipeline.onBlock(index, begin, block.length);
+    if (verdict === 'unrequested') {
+      this.counters.unrequestedBlocks++;
+      return;
+    }
+    if (verdict === 'wrongLength') {
+      this.close(
+        new TransportError('TRANSPORT_BLOCK_MISMATCH', {
+          detail: `piece ${index} begin ${begin}: ${block.length} bytes, requested ${req!.length}`,
+        }),
+      );
+      return;
+    }
+    this.downloaded += block.length;
+    this.events.emit({ type: 'block', req: req!, data: block });
+  }
+
+  private onTheirRequest(req: BlockRequest): void {
+    if (this.amChoking || !this.torrent.bitfield.has(req.index)) {
+      this.counters.ignoredRequests++;
+      return;
+    }
+    const k = this.pipeline.key(req.index, req.begin);
+    if (this.theirRequests.has(k)) return; // a duplicate: one answer is enough
+    if (this.theirRequests.size >= this.o.maxPeerRequests) {
+      this.close(new TransportError('TRANSPORT_TOO_MANY_REQUESTS', { detail: `more than ${this.o.maxPeerRequests}` }));
+      return;
+    }
+    this.theirRequests.set(k, { req, data: undefined });
+    this.events.emit({ type: 'request', req });
+  }
+
+  private send(m: WireMessage): void {
+    this.outbox.push(m);
+    this.scheduleFlush();
+  }
+
+  /** Batches every message and block queued in this turn into one corked write (one writev). */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.closed) return;
+    const s = this.socket;
+    let wrote = false;
+    s.cork();
+    if (this.outbox.length > 0) {
+      s.write(encodeMessages(this.outbox));
+      this.outbox = [];
+      wrote = true;
+    }
+    while (this.uploadHead < this.uploads.length && s.writableLength < this.o.sendBufferBytes) {
+      const u = this.uploads[this.uploadHead++]!;
+      const data = u.data;
+      if (data === undefined) continue; // cancelled or choked after sendBlock
+      const k = this.pipeline.key(u.req.index, u.req.begin);
+      if (this.theirRequests.get(k) === u) this.theirRequests.delete(k);
+      u.data = undefined;
+      s.write(encodePieceHeader(u.req.index, u.req.begin, data.length));
+      s.write(data); // a view, not a copy: the writable wraps it as a Buffer over the same memory
+      this.uploaded += data.length;
+      wrote = true;
+    }
+    if (this.uploadHead === this.uploads.length) {
+      this.uploads = [];
+      this.uploadHead = 0;
+    } else if (this.uploadHead > 1024) {
+      this.uploads = this.uploads.slice(this.uploadHead);
+      this.uploadHead = 0;
+    }
+    s.uncork();
+    if (wrote) this.lastSend = performance.now();
+    // Blocks left over wait for 'drain' (the socket is past its high-water mark, write() said false).
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    const now = performance.now();
+    if (now - this.lastReceive >= this.o.idleTimeoutMs) {
+      this.close(new TransportError('TRANSPORT_IDLE_TIMEOUT', { detail: `${Math.round(now - this.lastReceive)} ms` }));
+      return;
+    }
+    for (const req of this.pipeline.expire(now)) {
+      this.send({ type: 'cancel', index: req.index, begin: req.begin, length: req.length });
+      this.events.emit({ type: 'rejected', req });
+    }
+    this.pipeline.sample(now);
+    this.emitBytes();
+    if (now - this.lastSend >= this.o.keepAliveMs) this.send({ type: 'keepAlive' });
+  }
+
+  private emitBytes(): void {
+    if (this.downloaded === 0 && this.uploaded === 0) return;
+    this.events.emit({ type: 'bytes', downloaded: this.downloaded, uploaded: this.uploaded });
+    this.downloaded = 0;
+    this.uploaded = 0;
+  }
+}

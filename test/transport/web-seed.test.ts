@@ -1,0 +1,232 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseTorrent, type Metainfo } from '../../src/metainfo/index.js';
+import { createWebSeed, parseRetryAfter, webSeedFileUrl, type PeerLink, type WebSeedOptions } from '../../src/transport/index.js';
+import { bytes, piecesOf, torrentBytes } from '../helpers/torrents.js';
+import { allBlocks, leech, makeTorrent, Recorder } from './helpers.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, file: Uint8Array | undefined) => void;
+
+/** Serves `files` (URL path → bytes), honouring `Range`, unless `handler` says otherwise. */
+async function httpServer(files: Map<string, Uint8Array>, handler?: Handler) {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    const path = req.url ?? '';
+    seen.push(`${path} ${req.headers.range ?? ''}`);
+    const file = files.get(path);
+    if (handler !== undefined) return handler(req, res, file);
+    rangeResponse(req, res, file);
+  });
+  server.keepAliveTimeout = 1000;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    base,
+    seen,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+function rangeResponse(req: IncomingMessage, res: ServerResponse, file: Uint8Array | undefined): void {
+  if (file === undefined) {
+    res.writeHead(404).end();
+    return;
+  }
+  const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+  if (m === null) {
+    res.writeHead(200, { 'content-length': file.length }).end(file);
+    return;
+  }
+  const first = Number(m[1]);
+  const last = Math.min(Number(m[2]), file.length - 1);
+  res.writeHead(206, { 'content-range': `bytes ${first}-${last}/${file.length}`, 'content-length': last - first + 1, 'content-type': 'application/octet-stream' });
+  res.end(file.subarray(first, last + 1));
+}
+
+function multiFileTorrent(): { metainfo: Metainfo; data: Uint8Array; files: { path: string[]; data: Uint8Array }[] } {
+  const lengths = [70_000, 0, 1, 150_000, 33_333];
+  const names = [['a.bin'], ['empty'], ['sub dir', 'one byte'], ['sub dir', 'ünï #?.bin'], ['z%.bin']];
+  const files = lengths.map((n, i) => ({ path: names[i]!, data: bytes(n, 100 + i) }));
+  const data = new Uint8Array(lengths.reduce((a, b) => a + b, 0));
+  let at = 0;
+  for (const f of files) {
+    data.set(f.data, at);
+    at += f.data.length;
+  }
+  const pieceLength = 32 * 1024;
+  const metainfo = parseTorrent(
+    torrentBytes({
+      files: files.map((f) => ({ length: f.data.length, path: f.path })),
+      name: 'my share',
+      'piece length': pieceLength,
+      pieces: piecesOf(data, pieceLength),
+    }),
+  );
+  return { metainfo, data, files };
+}
+
+function seed(url: string, metainfo: Metainfo, opts: Partial<WebSeedOptions> = {}): { link: PeerLink; rec: Recorder } {
+  const rec = new Recorder();
+  const link = createWebSeed(url, metainfo, { onEvent: rec.handler, ...opts });
+  return { link, rec };
+}
+
+test('URL mapping (BEP 19): single file with and without a trailing slash, multi-file folders, encoded components', () => {
+  const single = makeTorrent(1000, 16 * 1024, 1, 'a b#.iso').metainfo;
+  assert.equal(webSeedFileUrl('http://h/x/file.iso', single, 0), 'http://h/x/file.iso');
+  assert.equal(webSeedFileUrl('http://h/x/', single, 0), 'http://h/x/a%20b%23.iso');
+  const { metainfo } = multiFileTorrent();
+  assert.equal(webSeedFileUrl('http://h/x/', metainfo, 3), 'http://h/x/my%20share/sub%20dir/%C3%BCn%C3%AF%20%23%3F.bin');
+  assert.equal(webSeedFileUrl('http://h/x', metainfo, 4), 'http://h/x/my%20share/z%25.bin');
+});
+
+test('parseRetryAfter: seconds and HTTP dates', () => {
+  assert.equal(parseRetryAfter('7'), 7000);
+  assert.equal(parseRetryAfter(new Date(10_000 + 5000).toUTCString(), 10_000), 5000);
+  assert.equal(parseRetryAfter('soon'), undefined);
+  assert.equal(parseRetryAfter(undefined), undefined);
+});
+
+test('single file: every piece byte-identical, adjacent blocks coalesced into few GETs', async () => {
+  const { metainfo, data } = makeTorrent(2 * 1024 * 1024 + 777, 256 * 1024, 9, 'payload.bin');
+  const srv = await httpServer(new Map([['/files/payload.bin', data]]));
+  const { link, rec } = seed(`${srv.base}/files/`, metainfo);
+  try {
+    assert.equal(link.kind, 'webseed');
+    assert.equal(link.prefersRuns, true);
+    const bf = await rec.wait('bitfield');
+    assert.equal(bf.bitfield.complete, true);
+    await rec.wait('unchoke');
+    assert.ok(link.desiredQueueDepth >= 32, `depth ${link.desiredQueueDepth}`);
+    const got = await leech(link, rec, metainfo);
+    assert.ok(Buffer.from(got).equals(Buffer.from(data)));
+    assert.ok(srv.seen.length <= 2 * metainfo.pieceCount, `${srv.seen.length} GETs for ${allBlocks(metainfo).length} blocks`);
+    assert.equal(rec.of('bytes').reduce((n, e) => n + e.downloaded, 0), data.length);
+  } finally {
+    link.close();
+    await srv.close();
+  }
+});
+
+test('multi-file: folder URLs, pieces spanning files (several GETs), empty files skipped', async () => {
+  const { metainfo, data, files } = multiFileTorrent();
+  const served = new Map(files.map((f) => [webSeedFileUrl('', metainfo, files.indexOf(f)), f.data]));
+  const srv = await httpServer(served);
+  const { link, rec } = seed(`${srv.base}/`, metainfo);
+  try {
+    const got = await leech(link, rec, metainfo);
+    assert.ok(Buffer.from(got).equals(Buffer.from(data)));
+    assert.ok(!srv.seen.some((s) => s.includes('empty')), 'no GET for the empty file');
+    assert.ok(srv.seen.some((s) => s.startsWith('/my%20share/sub%20dir/one%20byte bytes=0-0')));
+  } finally {
+    link.close();
+    await srv.close();
+  }
+});
+
+/** Requests the first piece's blocks and waits for their rejections, then the choke. */
+async function failsWith(handler: Handler, code: string, opts: Partial<WebSeedOptions> = {}) {
+  const { metainfo, data } = makeTorrent(256 * 1024, 64 * 1024, 4, 'f.bin');
+  const srv = await httpServer(new Map([['/f.bin', data]]), handler);
+  const { link, rec } = seed(`${srv.base}/f.bin`, metainfo, { maxFailures: 2, backoffBaseMs: 100, ...opts });
+  try {
+    await rec.wait('unchoke');
+    const reqs = allBlocks(metainfo).slice(0, 4);
+    reqs.forEach((r) => link.request(r));
+    await rec.wait('rejected', 5000, () => rec.of('rejected').length === 4);
+    const choke = await rec.wait('choke');
+    assert.equal(link.peerChoking, true);
+    // Back-off ends with an unchoke; the next failure is the last (maxFailures 2).
+    await rec.wait('unchoke', 5000, () => rec.of('unchoke').length === 2);
+    reqs.forEach((r) => link.request(r));
+    const closed = await rec.wait('closed', 5000);
+    assert.equal(closed.reason?.code, 'TRANSPORT_WEBSEED_GAVE_UP');
+    const cause = closed.reason?.cause as { code?: string } | undefined;
+    assert.equal(cause?.code, code);
+    assert.equal(rec.of('block').length, 0);
+    return { choke, srv };
+  } finally {
+    link.close();
+    await srv.close();
+  }
+}
+
+test('200 instead of 206 fails the requests, backs off, then gives up', async () => {
+  const { choke } = await failsWith((_q, res, file) => res.writeHead(200, { 'content-length': file!.length }).end(file), 'TRANSPORT_HTTP_BAD_RANGE');
+  assert.equal(choke.retryAfterMs, 100);
+});
+
+test('a wrong Content-Range or a short body fails', async () => {
+  await failsWith((_q, res, file) => res.writeHead(206, { 'content-range': `bytes 1-65536/${file!.length}` }).end(file!.subarray(1, 65537)), 'TRANSPORT_HTTP_BAD_RANGE');
+  await failsWith((req, res, file) => {
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range!)!;
+    res.writeHead(206, { 'content-range': `bytes ${m[1]}-${m[2]}/${file!.length}` }).end(file!.subarray(0, 100));
+  }, 'TRANSPORT_HTTP_BAD_LENGTH');
+});
+
+test('an HTML error page fails', async () => {
+  await failsWith((req, res, file) => {
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range!)!;
+    const page = Buffer.alloc(Number(m[2]) - Number(m[1]) + 1, '<html>quota exceeded</html>');
+    res.writeHead(206, { 'content-range': `bytes ${m[1]}-${m[2]}/${file!.length}`, 'content-type': 'text/html; charset=utf-8' }).end(page);
+  }, 'TRANSPORT_HTTP_ERROR_PAGE');
+});
+
+test('503 with Retry-After chokes for that long', async () => {
+  const { choke } = await failsWith((_q, res) => res.writeHead(503, { 'retry-after': '1' }).end('busy'), 'TRANSPORT_HTTP_UNAVAILABLE');
+  assert.equal(choke.retryAfterMs, 1000);
+});
+
+test('a server that stalls times out: only that link suffers', async () => {
+  await failsWith((_q, res) => res.writeHead(206), 'TRANSPORT_HTTP_TIMEOUT', { requestTimeoutMs: 200 });
+});
+
+test('a 404 and a refused connection fail the same way', async () => {
+  await failsWith((_q, res) => res.writeHead(404).end(), 'TRANSPORT_HTTP_STATUS');
+  const { metainfo } = makeTorrent(64 * 1024, 64 * 1024);
+  const srv = await httpServer(new Map());
+  const url = `${srv.base}/x`;
+  await srv.close();
+  const { link, rec } = seed(url, metainfo, { maxFailures: 1 });
+  link.request(allBlocks(metainfo)[0]!);
+  const closed = await rec.wait('closed');
+  assert.equal((closed.reason?.cause as { code?: string }).code, 'TRANSPORT_HTTP_FAILED');
+  assert.equal(rec.of('rejected').length, 1);
+});
+
+test('cancel drops queued and in-flight requests silently; requests outside the torrent are rejected', async () => {
+  const { metainfo, data } = makeTorrent(256 * 1024, 64 * 1024, 4, 'f.bin');
+  let release: (() => void) | undefined;
+  const srv = await httpServer(new Map([['/f.bin', data]]), (req, res, file) => {
+    release = () => rangeResponse(req, res, file);
+  });
+  const { link, rec } = seed(`${srv.base}/f.bin`, metainfo, { maxInFlight: 1 });
+  try {
+    await rec.wait('unchoke');
+    const [a, b] = allBlocks(metainfo);
+    const c = allBlocks(metainfo)[4]!; // another piece: its own GET, queued behind
+    link.request(a!);
+    link.request(b!);
+    link.request(c);
+    link.request({ index: a!.index, begin: 64 * 1024, length: 16 * 1024 });
+    await rec.wait('rejected');
+    while (release === undefined) await new Promise((r) => setTimeout(r, 5));
+    link.cancel(b!);
+    link.cancel(c);
+    release();
+    await rec.wait('block');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(rec.of('block').map((e) => e.req), [a]);
+    assert.equal(srv.seen.length, 1, 'the cancelled queued request never became a GET');
+  } finally {
+    link.close();
+    await srv.close();
+  }
+});

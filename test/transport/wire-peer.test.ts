@@ -1,0 +1,428 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BLOCK_LENGTH, infoHashToBytes, toHex, type Metainfo } from '../../src/metainfo/index.js';
+import { TorrenttpError } from '../../src/errors/index.js';
+import {
+  acceptWirePeer,
+  connectWirePeer,
+  type WirePeerLink,
+  type WirePeerOptions,
+  type WireTorrent,
+} from '../../src/transport/index.js';
+import { allBlocks, index, leech, listen, makeTorrent, peerId, RawPeer, Recorder, serve, wireTorrent } from './helpers.js';
+
+interface Side {
+  link: WirePeerLink;
+  rec: Recorder;
+}
+
+/** A listening seed for `torrents` and a leech dialling it for the first one. */
+async function pair(
+  torrents: WireTorrent[],
+  leechTorrent: WireTorrent,
+  opts: { seed?: Partial<WirePeerOptions>; leech?: Partial<WirePeerOptions> } = {},
+): Promise<{ seed: Side; leech: Side; close: () => Promise<void> }> {
+  let seedSide: Promise<Side> | undefined;
+  const srv = await listen((socket) => {
+    const rec = new Recorder();
+    seedSide = acceptWirePeer(socket, (ih) => {
+      const t = torrents.find((x) => toHex(x.infoHash) === toHex(ih));
+      return t === undefined ? undefined : { torrent: t, opts: { peerId: peerId('seed'), onEvent: rec.handler, ...opts.seed } };
+    }).then((link) => ({ link, rec }));
+  });
+  const rec = new Recorder();
+  const link = await connectWirePeer('127.0.0.1', srv.port, leechTorrent, { peerId: peerId('leech'), onEvent: rec.handler, ...opts.leech });
+  while (seedSide === undefined) await new Promise((r) => setTimeout(r, 5));
+  const seed = await seedSide;
+  return {
+    seed,
+    leech: { link, rec },
+    close: async () => {
+      link.close();
+      seed.link.close();
+      await srv.close();
+    },
+  };
+}
+
+async function seedAndLeech(metainfo: Metainfo, data: Uint8Array, opts: Parameters<typeof pair>[2] = {}) {
+  const p = await pair([wireTorrent(metainfo, true)], wireTorrent(metainfo, false), opts);
+  serve(p.seed.link, p.seed.rec, metainfo, data);
+  return p;
+}
+
+test('handshake with the right info-hash: the leech sees the seed bitfield', async () => {
+  const { metainfo } = makeTorrent(300_000, 32 * 1024);
+  const p = await pair([wireTorrent(metainfo, true)], wireTorrent(metainfo, false));
+  try {
+    const bf = await p.leech.rec.wait('bitfield');
+    assert.equal(bf.bitfield.count, metainfo.pieceCount);
+    assert.equal(p.leech.link.bitfield.complete, true);
+    assert.equal(p.leech.link.kind, 'wire');
+    assert.equal(p.leech.link.peerChoking, true);
+    assert.equal(new TextDecoder().decode(p.leech.link.handshake.peerId), new TextDecoder().decode(peerId('seed')));
+    // The empty leech sends no bitfield at all.
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(p.seed.rec.of('bitfield').length, 0);
+    assert.equal(p.seed.link.bitfield.empty, true);
+  } finally {
+    await p.close();
+  }
+});
+
+test('unknown info-hash: the listener closes, both sides fail with typed errors', async () => {
+  const a = makeTorrent(100_000, 16 * 1024, 1, 'a');
+  const b = makeTorrent(100_000, 16 * 1024, 2, 'b');
+  let accepted: Promise<unknown> | undefined;
+  const srv = await listen((s) => {
+    accepted = acceptWirePeer(s, () => undefined);
+    accepted.catch(() => {});
+  });
+  try {
+    await assert.rejects(
+      connectWirePeer('127.0.0.1', srv.port, wireTorrent(b.metainfo, false), { peerId: peerId('x'), onEvent: () => {} }),
+      (err: unknown) => err instanceof TorrenttpError && err.code === 'TRANSPORT_PEER_CLOSED',
+    );
+    await assert.rejects(accepted!, (err: unknown) => err instanceof TorrenttpError && err.code === 'TRANSPORT_UNKNOWN_TORRENT');
+  } finally {
+    await srv.close();
+  }
+  void a;
+});
+
+test('a peer answering with another info-hash is refused', async () => {
+  const a = makeTorrent(100_000, 16 * 1024, 1, 'a');
+  const b = makeTorrent(100_000, 16 * 1024, 2, 'b');
+  const srv = await listen((s) => {
+    const raw = new RawPeer(s);
+    raw.send({ type: 'handshake', reserved: new Uint8Array(8), infoHash: infoHashToBytes(b.metainfo.infoHash), peerId: peerId('liar') });
+  });
+  try {
+    await assert.rejects(
+      connectWirePeer('127.0.0.1', srv.port, wireTorrent(a.metainfo, false), { peerId: peerId('x'), onEvent: () => {} }),
+      (err: unknown) => err instanceof TorrenttpError && err.code === 'TRANSPORT_INFO_HASH_MISMATCH',
+    );
+  } finally {
+    await srv.close();
+  }
+});
+
+test('connect: refused port, timeout and abort are typed errors', async () => {
+  const { metainfo } = makeTorrent(100_000, 16 * 1024);
+  const t = wireTorrent(metainfo, false);
+  const srv = await listen(() => {});
+  const silentPort = srv.port;
+  const closedSrv = await listen(() => {});
+  const freePort = closedSrv.port;
+  await closedSrv.close();
+  try {
+    await assert.rejects(connectWirePeer('127.0.0.1', freePort, t, { peerId: peerId('x'), onEvent: () => {} }), (err: unknown) => err instanceof TorrenttpError && err.code === 'TRANSPORT_CONNECT_FAILED');
+    await assert.rejects(
+      connectWirePeer('127.0.0.1', silentPort, t, { peerId: peerId('x'), onEvent: () => {}, connectTimeoutMs: 100 }),
+      (err: unknown) => err instanceof TorrenttpError && err.code === 'TRANSPORT_CONNECT_TIMEOUT',
+    );
+    const ac = new AbortController();
+    const p = connectWirePeer('127.0.0.1', silentPort, t, { peerId: peerId('x'), onEvent: () => {}, signal: ac.signal });
+    ac.abort();
+    await assert.rejects(p, (err: unknown) => err instanceof TorrenttpError && err.code === 'TRANSPORT_ABORTED');
+  } finally {
+    await srv.close();
+  }
+});
+
+test('request/piece round trip: every block byte-identical, bytes events add up, queue depth grows', async () => {
+  const { metainfo, data } = makeTorrent(8 * 1024 * 1024 + 12_345, 256 * 1024, 7);
+  const p = await seedAndLeech(metainfo, data, { leech: { requestTimeoutMs: 10_000 } });
+  try {
+    assert.equal(p.leech.link.desiredQueueDepth, 16);
+    const got = await leech(p.leech.link, p.leech.rec, metainfo);
+    assert.ok(Buffer.from(got).equals(Buffer.from(data)), 'byte-identical');
+    // Rate samples every 1 s at most, so give the depth a moment to catch up.
+    await new Promise((r) => setTimeout(r, 1100));
+    const down = p.leech.rec.of('bytes').reduce((n, e) => n + e.downloaded, 0);
+    const up = p.seed.rec.of('bytes').reduce((n, e) => n + e.uploaded, 0);
+    assert.equal(down, data.length);
+    assert.equal(up, data.length);
+    assert.ok(p.leech.rec.of('bytes').length < allBlocks(metainfo).length / 4, 'bytes events are batched');
+    assert.ok(p.leech.link.desiredQueueDepth > 16, `queue depth grew, is ${p.leech.link.desiredQueueDepth}`);
+    assert.equal(p.leech.rec.of('rejected').length, 0);
+  } finally {
+    await p.close();
+  }
+});
+
+test('choke rejects every outstanding request; requests while choked are rejected', async () => {
+  const { metainfo } = makeTorrent(1024 * 1024, 64 * 1024);
+  const p = await pair([wireTorrent(metainfo, true)], wireTorrent(metainfo, false));
+  try {
+    p.seed.rec.on((e) => e.type === 'interested' && p.seed.link.setChoking(false));
+    p.leech.link.setInterested(true);
+    await p.leech.rec.wait('unchoke');
+    const reqs = allBlocks(metainfo).slice(0, 5);
+    reqs.forEach((r) => p.leech.link.request(r));
+    await p.seed.rec.wait('request', 2000, () => p.seed.rec.of('request').length === 5);
+    p.seed.link.setChoking(true);
+    await p.leech.rec.wait('choke');
+    await p.leech.rec.wait('rejected', 2000, () => p.leech.rec.of('rejected').length === 5);
+    const chokeAt = p.leech.rec.events.findIndex((e) => e.type === 'choke');
+    const firstReject = p.leech.rec.events.findIndex((e) => e.type === 'rejected');
+    assert.ok(chokeAt < firstReject, 'choke comes before its rejections');
+    assert.equal(p.leech.link.peerChoking, true);
+    p.leech.link.request(reqs[0]!);
+    await p.leech.rec.wait('rejected', 2000, () => p.leech.rec.of('rejected').length === 6);
+    // The seed dropped their requests: a late sendBlock is a no-op.
+    p.seed.link.sendBlock(reqs[1]!, new Uint8Array(reqs[1]!.length));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(p.leech.rec.of('block').length, 0);
+  } finally {
+    await p.close();
+  }
+});
+
+/** A leech link dialled to a raw peer that has the torrent; returns both after the unchoke. */
+async function rawSeed(metainfo: Metainfo, opts: Partial<WirePeerOptions> = {}, bitfield = true) {
+  let raw: RawPeer | undefined;
+  const hs = { type: 'handshake' as const, reserved: new Uint8Array(8), infoHash: infoHashToBytes(metainfo.infoHash), peerId: peerId('raw') };
+  const srv = await listen((s) => {
+    raw = new RawPeer(s);
+    if (bitfield) raw.send(hs, { type: 'bitfield', bitfield: wireTorrent(metainfo, true).bitfield.toBytes() });
+    else raw.send(hs);
+  });
+  const rec = new Recorder();
+  const link = await connectWirePeer('127.0.0.1', srv.port, wireTorrent(metainfo, false), { peerId: peerId('leech'), onEvent: rec.handler, ...opts });
+  while (raw === undefined) await new Promise((r) => setTimeout(r, 5));
+  const peer = raw;
+  return { link, rec, raw: peer, close: async () => { link.close(); await srv.close(); } };
+}
+
+test('a piece never requested, cancelled or repeated is ignored and counted; each request ends once', async () => {
+  const { metainfo, data } = makeTorrent(256 * 1024, 64 * 1024, 3);
+  const r = await rawSeed(metainfo);
+  try {
+    r.raw.send({ type: 'unchoke' });
+    await r.rec.wait('unchoke');
+    const [b0, b1, b2] = allBlocks(metainfo) as [ReturnType<typeof allBlocks>[number], ReturnType<typeof allBlocks>[number], ReturnType<typeof allBlocks>[number]];
+    r.link.request(b0);
+    r.link.request(b1);
+    r.link.cancel(b1);
+    await r.raw.until((m) => m.some((x) => x.type === 'cancel'));
+    const block = (q: typeof b0) => ({ type: 'piece' as const, index: q.index, begin: q.begin, block: data.subarray(q.index * 65536 + q.begin, q.index * 65536 + q.begin + q.length) });
+    r.raw.send(block(b2), block(b1), block(b0), block(b0));
+    await r.rec.wait('block');
+    await new Promise((res) => setTimeout(res, 50));
+    assert.equal(r.rec.of('block').length, 1);
+    assert.deepEqual(r.rec.of('block')[0]!.req, b0);
+    assert.equal(r.link.stats().unrequestedBlocks, 3);
+    assert.equal(r.rec.of('closed').length, 0);
+  } finally {
+    await r.close();
+  }
+});
+
+test('a block of the wrong length closes the link', async () => {
+  const { metainfo } = makeTorrent(256 * 1024, 64 * 1024, 3);
+  const r = await rawSeed(metainfo);
+  try {
+    r.raw.send({ type: 'unchoke' });
+    await r.rec.wait('unchoke');
+    r.link.request({ index: index(metainfo, 0), begin: 0, length: BLOCK_LENGTH });
+    await r.raw.until((m) => m.some((x) => x.type === 'request'));
+    r.raw.send({ type: 'piece', index: 0, begin: 0, block: new Uint8Array(1000) });
+    const closed = await r.rec.wait('closed');
+    assert.equal(closed.reason?.code, 'TRANSPORT_BLOCK_MISMATCH');
+    assert.ok(await r.raw.closedWithin());
+  } finally {
+    await r.close();
+  }
+});
+
+test('a lying bitfield (wrong length, spare bits) or have (index out of range) closes the link with the wire error', async () => {
+  const { metainfo } = makeTorrent(10 * 16 * 1024 + 5, 16 * 1024); // 11 pieces: 2 bytes, 5 spare bits
+  for (const [bad, code] of [
+    [{ type: 'bitfield', bitfield: new Uint8Array(3) }, 'WIRE_BAD_BITFIELD'],
+    [{ type: 'bitfield', bitfield: Uint8Array.of(0xff, 0xff) }, 'WIRE_BAD_BITFIELD'],
+    [{ type: 'have', index: 11 }, 'WIRE_OUT_OF_RANGE'],
+    [{ type: 'request', index: 0, begin: 16 * 1024, length: 16 * 1024 }, 'WIRE_OUT_OF_RANGE'],
+  ] as const) {
+    const r = await rawSeed(metainfo, {}, false);
+    try {
+      r.raw.send(bad);
+      const closed = await r.rec.wait('closed');
+      assert.equal(closed.reason?.code, code, `${bad.type}`);
+      assert.ok(await r.raw.closedWithin());
+      assert.equal(r.rec.events.length, 1, 'closed is the only event');
+    } finally {
+      await r.close();
+    }
+  }
+});
+
+test('a request that times out is rejected, cancelled on the wire, and snubs the peer', async () => {
+  const { metainfo, data } = makeTorrent(256 * 1024, 64 * 1024, 3);
+  const r = await rawSeed(metainfo, { requestTimeoutMs: 150 });
+  try {
+    r.raw.send({ type: 'unchoke' });
+    await r.rec.wait('unchoke');
+    const b0 = allBlocks(metainfo)[0]!;
+    r.link.request(b0);
+    const rej = await r.rec.wait('rejected', 2000);
+    assert.deepEqual(rej.req, b0);
+    assert.equal(r.link.snubbed, true);
+    assert.equal(r.link.desiredQueueDepth, 1);
+    await r.raw.until((m) => m.some((x) => x.type === 'cancel'));
+    // Late answer: ignored, never a second ending.
+    r.raw.send({ type: 'piece', index: 0, begin: 0, block: data.subarray(0, BLOCK_LENGTH) });
+    await new Promise((res) => setTimeout(res, 50));
+    assert.equal(r.rec.of('block').length, 0);
+    assert.equal(r.link.stats().unrequestedBlocks, 1);
+  } finally {
+    await r.close();
+  }
+});
+
+test('serving: requests while choked are ignored, cancel drops, too many requests close', async () => {
+  const { metainfo } = makeTorrent(1024 * 1024, 64 * 1024);
+  const t = wireTorrent(metainfo, true);
+  const rec = new Recorder();
+  let link: Promise<WirePeerLink> | undefined;
+  const srv = await listen((s) => {
+    link = acceptWirePeer(s, () => ({ torrent: t, opts: { peerId: peerId('seed'), onEvent: rec.handler, maxPeerRequests: 8 } }));
+  });
+  const raw = await RawPeer.dial(srv.port);
+  try {
+    raw.send({ type: 'handshake', reserved: new Uint8Array(8), infoHash: t.infoHash, peerId: peerId('raw') });
+    await raw.until((m) => m.some((x) => x.type === 'bitfield'));
+    const seed = await link!;
+    const blocks = allBlocks(metainfo);
+    raw.send({ type: 'interested' }, { type: 'request', ...blocks[0]! });
+    await rec.wait('interested');
+    await new Promise((res) => setTimeout(res, 30));
+    assert.equal(rec.of('request').length, 0);
+    assert.equal(seed.stats().ignoredRequests, 1);
+    seed.setChoking(false);
+    await raw.until((m) => m.some((x) => x.type === 'unchoke'));
+    raw.send({ type: 'request', ...blocks[1]! }, { type: 'cancel', ...blocks[1]! });
+    const c = await rec.wait('cancel');
+    assert.deepEqual(c.req, blocks[1]);
+    seed.sendBlock(blocks[1]!, new Uint8Array(blocks[1]!.length)); // cancelled: dropped
+    raw.send(...blocks.slice(2, 11).map((b) => ({ type: 'request' as const, ...b })));
+    const closed = await rec.wait('closed');
+    assert.equal(closed.reason?.code, 'TRANSPORT_TOO_MANY_REQUESTS');
+    assert.equal(raw.messages.filter((m) => m.type === 'piece').length, 0);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('acceptWirePeer routes two torrents on one listening socket by info-hash', async () => {
+  const a = makeTorrent(200_000, 32 * 1024, 11, 'a.bin');
+  const b = makeTorrent(300_000, 64 * 1024, 12, 'b.bin');
+  const ta = wireTorrent(a.metainfo, true);
+  const tb = wireTorrent(b.metainfo, true);
+  const seeds: { link: WirePeerLink; rec: Recorder; name: string }[] = [];
+  const srv = await listen((socket) => {
+    const rec = new Recorder();
+    void acceptWirePeer(socket, (ih) => {
+      const t = [ta, tb].find((x) => toHex(x.infoHash) === toHex(ih));
+      return t === undefined ? undefined : { torrent: t, opts: { peerId: peerId('seed'), onEvent: rec.handler } };
+    }).then((link) => {
+      const which = toHex(link.handshake.infoHash) === toHex(ta.infoHash) ? a : b;
+      serve(link, rec, which.metainfo, which.data);
+      seeds.push({ link, rec, name: which.metainfo.name });
+    });
+  });
+  try {
+    for (const x of [a, b]) {
+      const rec = new Recorder();
+      const link = await connectWirePeer('127.0.0.1', srv.port, wireTorrent(x.metainfo, false), { peerId: peerId('leech'), onEvent: rec.handler });
+      const got = await leech(link, rec, x.metainfo);
+      assert.ok(Buffer.from(got).equals(Buffer.from(x.data)), x.metainfo.name);
+      link.close();
+    }
+    assert.deepEqual(seeds.map((s) => s.name), ['a.bin', 'b.bin']);
+  } finally {
+    seeds.forEach((s) => s.link.close());
+    await srv.close();
+  }
+});
+
+test('backpressure: a peer that stops reading holds at most sendBufferBytes in the socket; the rest waits', async () => {
+  const { metainfo, data } = makeTorrent(32 * 1024 * 1024, 1024 * 1024, 5);
+  const t = wireTorrent(metainfo, true);
+  const rec = new Recorder();
+  const sendBufferBytes = 256 * 1024;
+  let link: Promise<WirePeerLink> | undefined;
+  const srv = await listen((s) => {
+    link = acceptWirePeer(s, () => ({ torrent: t, opts: { peerId: peerId('seed'), onEvent: rec.handler, maxPeerRequests: 4096, sendBufferBytes } }));
+  });
+  const raw = await RawPeer.dial(srv.port);
+  try {
+    raw.send({ type: 'handshake', reserved: new Uint8Array(8), infoHash: t.infoHash, peerId: peerId('raw') }, { type: 'interested' });
+    const seed = await link!;
+    serve(seed, rec, metainfo, data);
+    await raw.until((m) => m.some((x) => x.type === 'unchoke'));
+    raw.socket.pause(); // stop reading: the kernel buffers fill, then our socket's
+    const blocks = allBlocks(metainfo);
+    raw.send(...blocks.map((b) => ({ type: 'request' as const, ...b })));
+    await rec.wait('request', 5000, () => rec.of('request').length === blocks.length);
+    await new Promise((res) => setTimeout(res, 500));
+    const s = seed.stats();
+    assert.ok(s.queuedUploads > 0, `blocks wait in our queue (${s.queuedUploads})`);
+    assert.ok(s.socketBufferedBytes <= sendBufferBytes + BLOCK_LENGTH + 13, `socket holds ${s.socketBufferedBytes} bytes`);
+    raw.socket.resume();
+    await raw.until((m) => m.filter((x) => x.type === 'piece').length === blocks.length, 20_000);
+    const out = new Uint8Array(data.length);
+    for (const m of raw.messages) if (m.type === 'piece') out.set(m.block, m.index * metainfo.pieceLength + m.begin);
+    assert.ok(Buffer.from(out).equals(Buffer.from(data)));
+    assert.equal(seed.stats().queuedUploads, 0);
+    seed.close();
+  } finally {
+    raw.socket.destroy();
+    await srv.close();
+  }
+});
+
+test('idle peers are closed; keep-alives keep a quiet link open', async () => {
+  const { metainfo } = makeTorrent(100_000, 16 * 1024);
+  const p = await pair([wireTorrent(metainfo, true)], wireTorrent(metainfo, false), {
+    seed: { keepAliveMs: 60, idleTimeoutMs: 400 },
+    leech: { keepAliveMs: 60, idleTimeoutMs: 400 },
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 900));
+    assert.equal(p.leech.rec.of('closed').length, 0);
+    assert.equal(p.seed.rec.of('closed').length, 0);
+  } finally {
+    await p.close();
+  }
+  const r = await rawSeed(metainfo, { idleTimeoutMs: 200 });
+  try {
+    const closed = await r.rec.wait('closed', 3000);
+    assert.equal(closed.reason?.code, 'TRANSPORT_IDLE_TIMEOUT');
+  } finally {
+    await r.close();
+  }
+});
+
+test('after close: one closed event, methods are no-ops, requests end with it', async () => {
+  const { metainfo } = makeTorrent(100_000, 16 * 1024);
+  const p = await pair([wireTorrent(metainfo, true)], wireTorrent(metainfo, false));
+  try {
+    p.seed.rec.on((e) => e.type === 'interested' && p.seed.link.setChoking(false));
+    p.leech.link.setInterested(true);
+    await p.leech.rec.wait('unchoke');
+    p.leech.link.request(allBlocks(metainfo)[0]!);
+    p.leech.link.close();
+    p.leech.link.close();
+    p.leech.link.request(allBlocks(metainfo)[1]!);
+    await p.leech.rec.wait('closed');
+    const seedClosed = await p.seed.rec.wait('closed');
+    assert.equal(seedClosed.reason?.code, 'TRANSPORT_PEER_CLOSED');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(p.leech.rec.of('closed').length, 1);
+    assert.equal(p.leech.rec.events.at(-1)?.type, 'closed');
+    assert.equal(p.leech.rec.of('rejected').length, 0);
+  } finally {
+    await p.close();
+  }
+});
