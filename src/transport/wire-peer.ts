@@ -331,13 +331,21 @@ export class WirePeer implements WirePeerLink {
         return;
       }
       case 'bitfield': {
+        let got: Bitfield;
         try {
-          this.peerBitfield = Bitfield.fromBytes(m.bitfield, this.geometry.pieceCount);
+          got = Bitfield.fromBytes(m.bitfield, this.geometry.pieceCount);
         } catch (err) {
           this.close(toTorrenttpError(err));
           return;
         }
-        this.events.emit({ type: 'bitfield', bitfield: this.peerBitfield });
+        if (this.peerBitfield.empty) {
+          this.peerBitfield = got;
+          this.events.emit({ type: 'bitfield', bitfield: this.peerBitfield });
+          return;
+        }
+        // A late bitfield (aria2 sends one after its first haves): merge it, as haves, into
+        // the bitfield the engine already counts.
+        for (const i of got) if (this.peerBitfield.set(i)) this.events.emit({ type: 'have', index: i as PieceIndex });
         return;
       }
       case 'piece':

@@ -4,25 +4,26 @@
  *
  * States (h11 style; `failed` is terminal):
  *
- *   handshake ──68 bytes──▶ firstMessage ──bitfield, or any of choke … cancel──▶ messages
- *        │                    │   (keep-alive, port and unknown ids stay here)         │
- *        └────────────────────┴──────────────── any error ──────────▶ failed ◀─────────┘
+ *   handshake ──68 bytes──▶ firstMessage ──bitfield──▶ messages
+ *        │                    │                              │
+ *        └────────────────────┴──────── any error ──▶ failed ◀┘
  *
  * - `handshake`: only with `expectHandshake` (the default). Bytes are checked as they arrive,
  *   so a wrong pstrlen or pstr fails at its first wrong byte. The handshake is emitted as the
  *   first message; its fields are copies (see handshake.ts).
- * - `firstMessage`: a `bitfield` is allowed here and only here (BEP 3: "bitfield is only ever
- *   sent as the first message"). Keep-alives, `port` and unknown ids do not end this state:
- *   they carry no piece state, and BEP 10 has the extension handshake (id 20) sent right after
- *   the BitTorrent handshake, so it may come before the bitfield. (BEP 6's have_all/have_none
- *   are `unknown` here; the BEP 6 layer decides how they interact with the bitfield.)
+ * - `firstMessage`: no bitfield seen yet. BEP 3 says the bitfield "is only ever sent as the
+ *   first message", but real clients send it later: aria2 1.36, when it had no piece at
+ *   handshake time, sends its bitfield after its first `have`s (seen on loopback). So one
+ *   bitfield is accepted at any point; the transport merges it with the haves before it.
+ *   (BEP 6's have_all/have_none are `unknown` here; the BEP 6 layer decides how they
+ *   interact with the bitfield.)
  * - `messages`: everything else.
  * - `failed`: the first error is stored and every later `push` throws that same error.
  *
  * Errors (all `WireError`, with the absolute stream `offset` of the bad field and `messageId`
  * once it is known): a bad handshake; a length prefix above `maxMessageBytes` (thrown before any
  * of the body is buffered); a length that does not fit the id; a request/cancel length or piece
- * block of zero bytes or above `maxRequestBytes`; a bitfield that is not in `firstMessage`; and,
+ * block of zero bytes or above `maxRequestBytes`; a second bitfield; and,
  * when the torrent's geometry is known, a piece index, block range or bitfield that does not fit
  * it. Each check runs as soon as the bytes it needs are in, in stream order, so the error (code
  * and offset) never depends on how the stream was chunked.
@@ -107,7 +108,7 @@ export class WireDecoder {
   constructor(opts: WireDecoderOptions = {}) {
     const maxMessageBytes = positiveInteger('maxMessageBytes', opts.maxMessageBytes ?? WIRE_DECODER_DEFAULTS.maxMessageBytes);
     const maxRequestBytes = positiveInteger('maxRequestBytes', opts.maxRequestBytes ?? WIRE_DECODER_DEFAULTS.maxRequestBytes);
-    this.ctx = { maxMessageBytes, maxRequestBytes, torrent: opts.torrent, bitfieldAllowed: true };
+    this.ctx = { maxMessageBytes, maxRequestBytes, torrent: opts.torrent, bitfieldSeen: false };
     this.torrentFor = opts.torrentFor;
     this.phase = (opts.expectHandshake ?? WIRE_DECODER_DEFAULTS.expectHandshake) ? HANDSHAKE : LENGTH;
   }
@@ -115,7 +116,7 @@ export class WireDecoder {
   get state(): WireDecoderState {
     if (this.error !== undefined) return 'failed';
     if (this.phase === HANDSHAKE) return 'handshake';
-    return this.ctx.bitfieldAllowed ? 'firstMessage' : 'messages';
+    return this.ctx.bitfieldSeen ? 'messages' : 'firstMessage';
   }
 
   /** Sets or replaces the geometry for range checks, e.g. once BEP 9 metadata has arrived. */

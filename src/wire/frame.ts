@@ -19,7 +19,8 @@ export interface FrameContext {
   readonly maxRequestBytes: number;
   torrent: PieceGeometry | undefined;
   /** True until the first message that carries piece state (see decoder.ts). */
-  bitfieldAllowed: boolean;
+  /** A bitfield was seen: a second one is an error. */
+  bitfieldSeen: boolean;
 }
 
 const ID_AT = 4;
@@ -41,7 +42,7 @@ export function checkFrame(ctx: FrameContext, id: number, length: number, at: nu
     throw new WireError('WIRE_BAD_LENGTH', { detail: `${NAMES[id]} needs length ${fixed}, got ${length}`, offset: at, messageId: id });
   }
   if (id === MESSAGE_ID.bitfield) {
-    if (!ctx.bitfieldAllowed) {
+    if (ctx.bitfieldSeen) {
       throw new WireError('WIRE_UNEXPECTED_BITFIELD', { offset: at + ID_AT, messageId: id });
     }
     if (ctx.torrent !== undefined) {
@@ -68,27 +69,22 @@ export function parseBody(ctx: FrameContext, body: Uint8Array, at: number): Wire
   checkFrame(ctx, id, body.length, at);
   switch (id) {
     case MESSAGE_ID.choke:
-      ctx.bitfieldAllowed = false;
       return { type: 'choke' };
     case MESSAGE_ID.unchoke:
-      ctx.bitfieldAllowed = false;
       return { type: 'unchoke' };
     case MESSAGE_ID.interested:
-      ctx.bitfieldAllowed = false;
       return { type: 'interested' };
     case MESSAGE_ID.notInterested:
-      ctx.bitfieldAllowed = false;
       return { type: 'notInterested' };
     case MESSAGE_ID.have: {
       const index = readU32(body, 1);
       checkIndex(ctx, id, index, at);
-      ctx.bitfieldAllowed = false;
       return { type: 'have', index };
     }
     case MESSAGE_ID.bitfield: {
       const bitfield = body.subarray(1);
       if (ctx.torrent !== undefined) checkSpareBits(ctx.torrent.pieceCount, bitfield, at);
-      ctx.bitfieldAllowed = false;
+      ctx.bitfieldSeen = true;
       return { type: 'bitfield', bitfield };
     }
     case MESSAGE_ID.request:
@@ -98,7 +94,6 @@ export function parseBody(ctx: FrameContext, body: Uint8Array, at: number): Wire
       const length = readU32(body, 9);
       checkBlockLength(ctx, id, length, at + PAYLOAD_AT + 8);
       checkRange(ctx, id, index, begin, length, at);
-      ctx.bitfieldAllowed = false;
       return { type: id === MESSAGE_ID.request ? 'request' : 'cancel', index, begin, length };
     }
     case MESSAGE_ID.piece: {
@@ -106,7 +101,6 @@ export function parseBody(ctx: FrameContext, body: Uint8Array, at: number): Wire
       const begin = readU32(body, 5);
       const block = body.subarray(1 + PIECE_FIXED_BYTES);
       checkRange(ctx, id, index, begin, block.length, at);
-      ctx.bitfieldAllowed = false;
       return { type: 'piece', index, begin, block };
     }
     case MESSAGE_ID.port:

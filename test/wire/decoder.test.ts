@@ -73,6 +73,8 @@ test('states: handshake → firstMessage → messages', () => {
   const e = new WireDecoder({ expectHandshake: false });
   assert.equal(e.state, 'firstMessage');
   e.push(encodeMessage({ type: 'have', index: 1 }));
+  assert.equal(e.state, 'firstMessage', 'a bitfield may still come (aria2 sends it late)');
+  e.push(encodeMessage({ type: 'bitfield', bitfield: new Uint8Array(1) }));
   assert.equal(e.state, 'messages');
 });
 
