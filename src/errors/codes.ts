@@ -116,7 +116,7 @@ export const ERROR_CODES = {
   WIRE_MESSAGE_TOO_LONG: { message: 'peer message is longer than the limit', side: 'remote', status: 413 },
   WIRE_OUT_OF_RANGE: { message: 'piece index or block range is outside the torrent', side: 'remote', status: 416 },
   WIRE_UNENCODABLE: { message: 'value cannot be encoded as a peer message', side: 'local', status: 500 },
-  WIRE_UNEXPECTED_BITFIELD: { message: 'peer sent a bitfield that is not its first message', side: 'remote', status: 400 },
+  WIRE_UNEXPECTED_BITFIELD: { message: 'peer sent a bitfield that is not its first message (no longer raised: real clients send bitfields at any time)', side: 'remote', status: 400 },
 
   // ── tracker (src/tracker) ──────────────────────────────────────────────────────────────
   TRACKER_ACCESS_LIST_BAD: { message: 'info-hash list file has a line that is not 40 hex characters', side: 'local', status: 500 },

@@ -343,8 +343,9 @@ export class WirePeer implements WirePeerLink {
           this.events.emit({ type: 'bitfield', bitfield: this.peerBitfield });
           return;
         }
-        // A late bitfield (aria2 sends one after its first haves): merge it, as haves, into
-        // the bitfield the engine already counts.
+        // A later bitfield (aria2 sends one after its first haves, and instead of bursts of
+        // haves): merge it, as haves, into the bitfield the engine already counts. Pieces
+        // missing from it stay: a peer does not lose pieces.
         for (const i of got) if (this.peerBitfield.set(i)) this.events.emit({ type: 'have', index: i as PieceIndex });
         return;
       }

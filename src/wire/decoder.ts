@@ -4,7 +4,7 @@
  *
  * States (h11 style; `failed` is terminal):
  *
- *   handshake ──68 bytes──▶ firstMessage ──bitfield──▶ messages
+ *   handshake ──68 bytes──▶ firstMessage ──bitfield──▶ messages (bitfields still allowed)
  *        │                    │                              │
  *        └────────────────────┴──────── any error ──▶ failed ◀┘
  *
@@ -12,9 +12,10 @@
  *   so a wrong pstrlen or pstr fails at its first wrong byte. The handshake is emitted as the
  *   first message; its fields are copies (see handshake.ts).
  * - `firstMessage`: no bitfield seen yet. BEP 3 says the bitfield "is only ever sent as the
- *   first message", but real clients send it later: aria2 1.36, when it had no piece at
- *   handshake time, sends its bitfield after its first `have`s (seen on loopback). So one
- *   bitfield is accepted at any point; the transport merges it with the haves before it.
+ *   first message", but real clients send more: aria2 1.36 sends its first bitfield after its
+ *   first `have`s, and later sends a whole bitfield instead of a burst of 20 or more `have`s
+ *   (seen on loopback). libtorrent accepts that, so we do: a bitfield is valid at any point
+ *   and the transport merges it with what the peer had. The state only says whether one came.
  *   (BEP 6's have_all/have_none are `unknown` here; the BEP 6 layer decides how they
  *   interact with the bitfield.)
  * - `messages`: everything else.

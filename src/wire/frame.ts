@@ -42,9 +42,6 @@ export function checkFrame(ctx: FrameContext, id: number, length: number, at: nu
     throw new WireError('WIRE_BAD_LENGTH', { detail: `${NAMES[id]} needs length ${fixed}, got ${length}`, offset: at, messageId: id });
   }
   if (id === MESSAGE_ID.bitfield) {
-    if (ctx.bitfieldSeen) {
-      throw new WireError('WIRE_UNEXPECTED_BITFIELD', { offset: at + ID_AT, messageId: id });
-    }
     if (ctx.torrent !== undefined) {
       const expected = bitfieldBytes(ctx.torrent.pieceCount);
       if (length - 1 !== expected) {

@@ -1,0 +1,313 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
+import { infoHashToBytes, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
+import { openStorage } from '../storage/index.js';
+import { Announcer, isLoopback } from '../tracker/index.js';
+import { acceptWirePeer, connectWirePeer, createWebSeed, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
+import { EngineError } from './errors.js';
+import { TokenBucket } from './rate.js';
+import { Torrent } from './torrent.js';
+
+/**
+ * A BitTorrent client: many torrents, one listening port, peers from trackers, web seeds and
+ * addresses given by hand. WebTorrent's shape:
+ *
+ *   const client = new Client();
+ *   const t = await client.add('movie.torrent', { path: 'downloads' });
+ *   t.on('progress', (s) => console.log(s.progress));
+ *   await t.done;
+ *   await client.close();
+ */
+export interface ClientOptions {
+  /** Listening port for incoming peers; 0 picks a free one. Default 0. */
+  readonly port?: number;
+  /** Listening address. Default '0.0.0.0'. */
+  readonly host?: string;
+  /** Accept incoming connections. Default true. */
+  readonly listen?: boolean;
+  /** 20 bytes; default `-TT0010-` and 12 random bytes (Azureus style, BEP 20). */
+  readonly peerId?: Uint8Array;
+  /** Connections in all torrents. Default 200. */
+  readonly maxConnections?: number;
+  /** Connections per torrent. Default 50. */
+  readonly maxPeersPerTorrent?: number;
+  /** Bytes per second, all torrents together; undefined for no limit. */
+  readonly uploadLimit?: number;
+  readonly downloadLimit?: number;
+  /** Keep loopback peers from any tracker (tests, local swarms). */
+  readonly allowLoopbackPeers?: boolean;
+  /** BEP 15 first retransmission timeout, for tests. */
+  readonly udpTrackerTimeoutMs?: number;
+}
+
+export interface AddOptions {
+  /** Download folder: files go under it, never outside. */
+  readonly path: string;
+  /** Extra peers, `host:port`; dialled now and again while not connected. */
+  readonly peers?: readonly string[];
+  readonly sequential?: boolean;
+  /** Hash what is on disk instead of trusting the resume file. */
+  readonly recheck?: boolean;
+  /** Trust files whose sizes are right (seeding data you made yourself). */
+  readonly skipVerify?: boolean;
+  readonly uploadLimit?: number;
+  readonly downloadLimit?: number;
+  /** Use the torrent's trackers. Default true. */
+  readonly trackers?: boolean;
+  /** Use the torrent's web seeds. Default true. */
+  readonly webSeeds?: boolean;
+  /** Called while existing data is checked. */
+  readonly onCheckProgress?: (checkedBytes: number, totalBytes: number) => void;
+}
+
+export interface ClientEvents {
+  torrent: [Torrent];
+  /** Something went wrong that costs only one peer or tracker: for logs. */
+  warning: [string, TorrenttpError | undefined];
+  error: [TorrenttpError];
+}
+
+/** Re-dial a hand-given peer this often while it is not connected. */
+const REDIAL_MS = 5000;
+/** Dials in flight per torrent. */
+const MAX_DIALS = 8;
+const TICK_MS = 250;
+
+interface Entry {
+  readonly torrent: Torrent;
+  readonly wire: WireTorrent;
+  readonly announcer: Announcer;
+  readonly manualPeers: readonly string[];
+  readonly known: Set<string>;
+  readonly dialing: Set<string>;
+  readonly connected: Set<string>;
+  readonly queue: string[];
+  redialTimer: NodeJS.Timeout | undefined;
+}
+
+export class Client extends EventEmitter<ClientEvents> {
+  readonly peerId: Uint8Array;
+  private readonly opts: ClientOptions;
+  private readonly torrents = new Map<string, Entry>();
+  private readonly uploadLimiters: TokenBucket[] = [];
+  private readonly downloadLimiters: TokenBucket[] = [];
+  private server: Server | undefined;
+  private listening: Promise<number> | undefined;
+  private readonly ticker: NodeJS.Timeout;
+  private closed = false;
+  private actualPort = 0;
+
+  constructor(opts: ClientOptions = {}) {
+    super();
+    this.opts = opts;
+    this.peerId = opts.peerId ?? Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
+    if (opts.uploadLimit !== undefined) this.uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
+    if (opts.downloadLimit !== undefined) this.downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
+    this.ticker = setInterval(() => {
+      for (const e of this.torrents.values()) e.torrent.tick();
+    }, TICK_MS);
+  }
+
+  /** The listening port (after the first `add` or `listen`). */
+  get port(): number {
+    return this.actualPort;
+  }
+
+  /** Starts listening (done by `add` too); resolves to the port. */
+  listen(): Promise<number> {
+    if (this.opts.listen === false) return Promise.resolve(0);
+    this.listening ??= new Promise<number>((resolve, reject) => {
+      const server = createServer((socket) => this.onIncoming(socket));
+      server.once('error', (err) => reject(toTorrenttpError(err)));
+      server.listen(this.opts.port ?? 0, this.opts.host ?? '0.0.0.0', () => {
+        this.actualPort = (server.address() as { port: number }).port;
+        resolve(this.actualPort);
+      });
+      this.server = server;
+    });
+    return this.listening;
+  }
+
+  get(infoHash: string): Torrent | undefined {
+    return this.torrents.get(infoHash)?.torrent;
+  }
+
+  /** Adds a torrent (.torrent bytes, its path, or parsed metainfo) and starts it. */
+  async add(input: Uint8Array | string | Metainfo, opts: AddOptions): Promise<Torrent> {
+    if (this.closed) throw new EngineError('ENGINE_CLOSED');
+    const metainfo = typeof input === 'string' ? parseTorrent(await readFile(input)) : input instanceof Uint8Array ? parseTorrent(input) : input;
+    if (this.torrents.has(metainfo.infoHash)) throw new EngineError('ENGINE_DUPLICATE_TORRENT', { detail: metainfo.infoHash });
+    const port = await this.listen();
+    const store = await openStorage(metainfo, opts.path, {
+      ...(opts.recheck === undefined ? {} : { recheck: opts.recheck }),
+      ...(opts.skipVerify === undefined ? {} : { skipVerify: opts.skipVerify }),
+      ...(opts.onCheckProgress === undefined ? {} : { onCheckProgress: opts.onCheckProgress }),
+    });
+    const uploadLimiters = [...this.uploadLimiters];
+    const downloadLimiters = [...this.downloadLimiters];
+    if (opts.uploadLimit !== undefined) uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
+    if (opts.downloadLimit !== undefined) downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
+    const torrent = new Torrent(metainfo, store, {
+      maxPeers: this.opts.maxPeersPerTorrent ?? 50,
+      uploadLimiters,
+      downloadLimiters,
+      ...(opts.sequential === undefined ? {} : { sequential: opts.sequential }),
+    });
+    const announcer = new Announcer(opts.trackers === false ? [] : metainfo.announceList, {
+      infoHash: infoHashToBytes(metainfo.infoHash),
+      peerId: this.peerId,
+      port,
+      stats: () => {
+        const s = torrent.stats();
+        return { uploaded: s.uploaded, downloaded: s.downloaded, left: s.length - s.verifiedBytes };
+      },
+      ...(this.opts.allowLoopbackPeers === undefined ? {} : { allowLoopbackPeers: this.opts.allowLoopbackPeers }),
+      ...(this.opts.udpTrackerTimeoutMs === undefined ? {} : { udp: { baseTimeoutMs: this.opts.udpTrackerTimeoutMs } }),
+    });
+    const entry: Entry = {
+      torrent,
+      wire: { infoHash: infoHashToBytes(metainfo.infoHash), metainfo, bitfield: store.bitfield },
+      announcer,
+      manualPeers: opts.peers ?? [],
+      known: new Set(),
+      dialing: new Set(),
+      connected: new Set(),
+      queue: [],
+      redialTimer: undefined,
+    };
+    this.torrents.set(metainfo.infoHash, entry);
+
+    announcer.on('peers', (peers) => this.discover(entry, peers.map((p) => hostPort(p.ip, p.port))));
+    announcer.on('failure', (err, url) => this.emit('warning', `tracker ${url}: ${err.message}`, err));
+    announcer.on('warning', (msg, url) => this.emit('warning', `tracker ${url}: ${msg}`, undefined));
+    torrent.on('peerClosed', (link) => {
+      entry.connected.delete(link.id);
+      if (!torrent.complete && torrent.peerCount < (this.opts.maxPeersPerTorrent ?? 50) / 2) announcer.wantPeers();
+      this.dialMore(entry);
+    });
+    torrent.on('done', () => announcer.completed());
+    torrent.on('error', (err) => this.emit('error', err));
+
+    if (opts.webSeeds !== false && !torrent.complete) {
+      for (const url of metainfo.urlList) {
+        torrent.addPeer((onEvent) => createWebSeed(url, metainfo, { onEvent }));
+      }
+    }
+    announcer.start();
+    this.discover(entry, entry.manualPeers);
+    if (entry.manualPeers.length > 0) {
+      entry.redialTimer = setInterval(() => this.discover(entry, entry.manualPeers.filter((p) => !entry.connected.has(p)), true), REDIAL_MS);
+      entry.redialTimer.unref();
+    }
+    this.emit('torrent', torrent);
+    return torrent;
+  }
+
+  /** Stops a torrent: `stopped` to its trackers, peers closed, resume state saved. */
+  async remove(infoHash: string): Promise<void> {
+    const e = this.torrents.get(infoHash);
+    if (e === undefined) return;
+    this.torrents.delete(infoHash);
+    clearInterval(e.redialTimer);
+    await Promise.all([e.announcer.stop(), e.torrent.close()]);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.ticker);
+    await Promise.all([...this.torrents.keys()].map((h) => this.remove(h)));
+    const server = this.server;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  // ── peers ───────────────────────────────────────────────────────────────────────────────
+  private discover(e: Entry, addresses: readonly string[], again = false): void {
+    for (const a of addresses) {
+      if (this.isSelf(a)) continue;
+      if (!again && e.known.has(a)) continue;
+      e.known.add(a);
+      if (!e.queue.includes(a)) e.queue.push(a);
+    }
+    this.dialMore(e);
+  }
+
+  private isSelf(address: string): boolean {
+    const { host, port } = splitHostPort(address);
+    return port === this.actualPort && (isLoopback(host) || host === '0.0.0.0');
+  }
+
+  private totalConnections(): number {
+    let n = 0;
+    for (const e of this.torrents.values()) n += e.torrent.peerCount + e.dialing.size;
+    return n;
+  }
+
+  private dialMore(e: Entry): void {
+    const max = this.opts.maxConnections ?? 200;
+    while (e.queue.length > 0 && e.dialing.size < MAX_DIALS && this.totalConnections() < max && !e.torrent.closed) {
+      if (e.torrent.complete && e.torrent.peerCount > 0 && e.manualPeers.length === 0) break; // seeding: wait for leechers to come
+      const address = e.queue.shift()!;
+      if (e.connected.has(address) || e.dialing.has(address) || !e.torrent.accepts(address)) continue;
+      void this.dial(e, address);
+    }
+  }
+
+  private async dial(e: Entry, address: string): Promise<void> {
+    e.dialing.add(address);
+    const slot = e.torrent.newPeerSlot();
+    const { host, port } = splitHostPort(address);
+    try {
+      const link = await connectWirePeer(host, port, e.wire, { ...this.wireOptions(), onEvent: slot.onEvent, connectTimeoutMs: 10_000 });
+      e.connected.add(link.id);
+      slot.attach(link);
+    } catch (err) {
+      slot.abandon();
+      this.emit('warning', `peer ${address}: ${toTorrenttpError(err).message}`, toTorrenttpError(err));
+    } finally {
+      e.dialing.delete(address);
+      this.dialMore(e);
+    }
+  }
+
+  private onIncoming(socket: Socket): void {
+    if (this.closed || this.totalConnections() >= (this.opts.maxConnections ?? 200)) {
+      socket.destroy();
+      return;
+    }
+    let chosen: { entry: Entry; slot: ReturnType<Torrent['newPeerSlot']> } | undefined;
+    acceptWirePeer(socket, (infoHash) => {
+      const entry = this.torrents.get(toHex(infoHash));
+      const id = hostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0);
+      if (entry === undefined || !entry.torrent.accepts(id)) return undefined;
+      chosen = { entry, slot: entry.torrent.newPeerSlot() };
+      return { torrent: entry.wire, opts: { ...this.wireOptions(), onEvent: chosen.slot.onEvent } };
+    }).then(
+      (link) => {
+        chosen!.entry.connected.add(link.id);
+        chosen!.slot.attach(link);
+      },
+      (err: unknown) => {
+        chosen?.slot.abandon();
+        this.emit('warning', `incoming peer: ${toTorrenttpError(err).message}`, toTorrenttpError(err));
+      },
+    );
+  }
+
+  private wireOptions(): Omit<WirePeerOptions, 'onEvent'> {
+    return { peerId: this.peerId };
+  }
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function splitHostPort(address: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
+  if (m === null) throw new EngineError('ENGINE_BAD_PEER_ADDRESS', { detail: address });
+  return { host: m[1]!, port: Number(m[2]) };
+}
