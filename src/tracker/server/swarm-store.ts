@@ -86,4 +86,7 @@ export interface SwarmStore {
   /** Drops peers not heard from since `nowMs − peer timeout`, and empty torrents; returns peers dropped. */
   expire(nowMs: number): Promise<number>;
   close(): Promise<void>;
+  /** A store shared by several trackers gives them one UDP connection-id secret, so a BEP 15
+   *  `connect` answered by one tracker is honoured by the next (behind a load balancer). */
+  sharedSecret?(): Promise<Uint8Array>;
 }
