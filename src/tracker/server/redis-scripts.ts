@@ -43,10 +43,24 @@ else
       return redis.error_reply('TRACKER_FULL')
     end
   end
-  if ARGV[3] == '1' then redis.call('ZADD', KEYS[4], now, member) else redis.call('ZREM', KEYS[4], member) end
-  if ARGV[10] ~= '' then redis.call('HSET', KEYS[5], member, ARGV[10]) elseif hasUrls then redis.call('HDEL', KEYS[5], member) end
+  -- A key's TTL is refreshed by whoever writes it: a set nobody wrote to for a TTL holds only
+  -- expired peers. The completed counter lives as long as the torrent does.
+  local ttl = ARGV[7]
+  redis.call('PEXPIRE', bucket, ttl)
+  if ARGV[3] == '1' then
+    redis.call('ZADD', KEYS[4], now, member)
+    redis.call('PEXPIRE', KEYS[4], ttl)
+  else
+    redis.call('ZREM', KEYS[4], member)
+  end
+  if ARGV[10] ~= '' then
+    redis.call('HSET', KEYS[5], member, ARGV[10])
+    redis.call('PEXPIRE', KEYS[5], ttl)
+  elseif hasUrls then
+    redis.call('HDEL', KEYS[5], member)
+  end
   if ARGV[4] == 'completed' then redis.call('INCR', KEYS[6]) end
-  for i = 1, 6 do redis.call('PEXPIRE', KEYS[i], ARGV[7]) end
+  redis.call('PEXPIRE', KEYS[6], ttl)
   redis.call('ZADD', KEYS[7], now, ARGV[11])
 end
 local seeders = redis.call('ZCARD', KEYS[4])
