@@ -1,11 +1,13 @@
 /**
  * Our tracker in its own process for `bench/tracker.ts`: listens on 127.0.0.1 (port 0), reports
  * the port over IPC, and on request runs a full GC and reports memory, so the bench can measure
- * bytes per peer. Run with `node --expose-gc`.
+ * bytes per peer. Run with `node --expose-gc`; `--redis URL` uses a Redis swarm store.
  */
-import { TrackerServer } from '../src/tracker/index.js';
+import { RedisSwarmStore, TrackerServer } from '../src/tracker/index.js';
 
-const server = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 1800 });
+const redisAt = process.argv.indexOf('--redis');
+const store = redisAt < 0 ? undefined : await RedisSwarmStore.connect({ url: process.argv[redisAt + 1]!, peerTimeoutMs: 3_600_000 });
+const server = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 1800, ...(store === undefined ? {} : { store }) });
 const { port } = await server.listen();
 const gc = (globalThis as { gc?: () => void }).gc;
 

@@ -1,8 +1,13 @@
 /**
- * UDP announce load generator: our tracker against Debian's opentracker, same load, same run.
+ * Announce load generator, UDP and HTTP keep-alive: our tracker (memory store, and with
+ * `--redis` also on a private redis-server) against Debian's opentracker, same load, same run.
  *
  *   npm run build && node dist/bench/tracker.js [--torrents 10000] [--peers 50] [--seconds 10]
- *     [--inflight 128] [--sockets 8] [--only ours|opentracker]
+ *     [--inflight 128] [--sockets 8] [--connections 32] [--only ours|opentracker|redis] [--redis]
+ *
+ * HTTP: `--connections` keep-alive connections, each with one request in flight (compact,
+ * numwant 50, random torrent and peer), as many as replies come back; a tracker that closes the
+ * connection after a reply (opentracker does) costs a reconnect, which is what its clients pay too.
  *
  * One process, many announces in flight over several UDP sockets. Per target: start it on a free
  * port, connect each socket (BEP 15), pre-populate torrents × peers with `started` announces
@@ -16,8 +21,8 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as tcpConnect, createServer, type Socket as TcpSocket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +38,8 @@ const PEERS = arg('peers', 50);
 const SECONDS = arg('seconds', 10);
 const INFLIGHT = arg('inflight', 128); // more overflows the default 208 KiB socket buffers: drops, then 1 s resends
 const SOCKETS = arg('sockets', 8);
+const CONNECTIONS = arg('connections', 32);
+const WITH_REDIS = process.argv.includes('--redis');
 const onlyIdx = process.argv.indexOf('--only');
 const ONLY = onlyIdx < 0 ? undefined : process.argv[onlyIdx + 1];
 const RESEND_MS = 1000;
@@ -174,10 +181,93 @@ class LoadGenerator {
   }
 }
 
+
+const PCT = Array.from({ length: 256 }, (_, i) => `%${i.toString(16).padStart(2, '0')}`);
+const pct = (b: Uint8Array): string => Array.from(b, (x) => PCT[x]!).join('');
+
+/** HTTP/1.1 keep-alive announces: one request in flight per connection; reconnects if the tracker closes. */
+class HttpLoad {
+  done = 0;
+  errors = 0;
+  reconnects = 0;
+  private end = 0;
+  private live = 0;
+  private finished: (() => void) | undefined;
+
+  constructor(private readonly port: number) {}
+
+  private request(): string {
+    const t = Math.floor(Math.random() * TORRENTS);
+    const p = Math.floor(Math.random() * PEERS);
+    const id = Buffer.alloc(20, 0x41);
+    id.writeUInt32BE(0x2d424e30, 0);
+    id.writeUInt32BE(t, 4);
+    id.writeUInt32BE(p, 8);
+    return `GET /announce?info_hash=${pct(infoHash(t))}&peer_id=${pct(id)}&port=${1024 + p}&uploaded=0&downloaded=0` +
+      `&left=${p % 5 === 0 ? 0 : 1_000_000}&compact=1&numwant=50 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+  }
+
+  private open(): void {
+    const sock: TcpSocket = tcpConnect(this.port, '127.0.0.1');
+    sock.setNoDelay(true);
+    let buf: Buffer = Buffer.alloc(0);
+    let closeAfter = false;
+    const next = (): void => {
+      if (performance.now() > this.end) {
+        sock.destroy();
+        return;
+      }
+      sock.write(this.request());
+    };
+    sock.on('connect', next);
+    sock.on('data', (d: Buffer) => {
+      buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+      for (;;) {
+        const head = buf.indexOf('\r\n\r\n');
+        if (head < 0) return;
+        const headers = buf.subarray(0, head).toString('latin1').toLowerCase();
+        const m = /content-length: *(\d+)/.exec(headers);
+        if (m === null) return; // read until close
+        const total = head + 4 + Number(m[1]);
+        if (buf.length < total) return;
+        const body = buf.subarray(head + 4, total);
+        if (headers.startsWith('http/1.1 200') && body.includes('5:peers')) this.done++;
+        else this.errors++;
+        closeAfter = headers.includes('connection: close');
+        buf = buf.subarray(total);
+        if (closeAfter) {
+          sock.destroy();
+          return;
+        }
+        next();
+      }
+    });
+    sock.on('close', () => {
+      if (buf.length > 0 && buf.includes('5:peers')) this.done++;
+      if (performance.now() < this.end) {
+        this.reconnects++;
+        this.open();
+      } else if (--this.live === 0) this.finished?.();
+    });
+    sock.on('error', () => undefined);
+  }
+
+  run(seconds: number): Promise<void> {
+    this.end = performance.now() + seconds * 1000;
+    this.live = CONNECTIONS;
+    const finished = new Promise<void>((resolve) => (this.finished = resolve));
+    for (let i = 0; i < CONNECTIONS; i++) this.open();
+    return finished;
+  }
+}
+
 interface Result {
   readonly name: string;
   readonly populateSec: number;
   readonly announcesPerSec: number;
+  readonly httpPerSec: number;
+  readonly httpErrors: number;
+  readonly httpReconnects: number;
   readonly lost: number;
   readonly errors: number;
   readonly bytesPerPeer?: number;
@@ -211,7 +301,14 @@ async function measure(name: string, port: number, memory?: () => Promise<{ heap
   });
   const elapsed = (performance.now() - start) / 1000;
   gen.close();
-  const r = { name, populateSec, announcesPerSec: gen.done / elapsed, lost: gen.lost, errors: gen.errors };
+  const http = new HttpLoad(port);
+  const hStart = performance.now();
+  await http.run(SECONDS);
+  const hElapsed = (performance.now() - hStart) / 1000;
+  const r = {
+    name, populateSec, announcesPerSec: gen.done / elapsed, lost: gen.lost, errors: gen.errors,
+    httpPerSec: http.done / hElapsed, httpErrors: http.errors, httpReconnects: http.reconnects,
+  };
   return bytesPerPeer === undefined ? r : { ...r, bytesPerPeer };
 }
 
@@ -222,9 +319,28 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function benchOurs(): Promise<Result> {
+/** A private redis-server on a free port, no persistence; stopped by pid. */
+async function startRedis(): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const spawned = await Promise.race([once(child, 'spawn').then(() => true), once(child, 'error').then(() => false)]);
+  if (!spawned) throw new Error('redis-server could not be started: apt-get install -y redis-server');
+  for (let i = 0; ; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = tcpConnect(port, '127.0.0.1');
+      s.on('connect', () => s.write('PING\r\n'));
+      s.on('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return { url: `redis://127.0.0.1:${port}`, child };
+    if (i > 100) throw new Error('redis-server did not answer PING');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function benchOurs(redisUrl?: string): Promise<Result> {
   const here = dirname(fileURLToPath(import.meta.url));
-  const child = fork(join(here, 'tracker-child.js'), [], { execArgv: ['--expose-gc', ...(process.env['BENCH_CHILD_NODE_ARGS']?.split(' ').filter(Boolean) ?? [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(here, 'tracker-child.js'), redisUrl === undefined ? [] : ['--redis', redisUrl], { execArgv: ['--expose-gc', ...(process.env['BENCH_CHILD_NODE_ARGS']?.split(' ').filter(Boolean) ?? [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const [hello] = (await once(child, 'message')) as [{ port: number }];
     const memory = async (): Promise<{ heapUsed: number; peers: number }> => {
@@ -232,7 +348,7 @@ async function benchOurs(): Promise<Result> {
       const [m] = (await once(child, 'message')) as [{ heapUsed: number; peers: number }];
       return m;
     };
-    return await measure('torrenttp', hello.port, memory);
+    return await measure(redisUrl === undefined ? 'torrenttp' : 'torrenttp+redis', hello.port, redisUrl === undefined ? memory : undefined);
   } finally {
     await stop(child);
   }
@@ -262,14 +378,29 @@ async function benchOpentracker(): Promise<Result> {
   }
 }
 
-console.log(`UDP announce bench: ${TORRENTS} torrents × ${PEERS} peers, ${SECONDS} s, ${INFLIGHT} in flight over ${SOCKETS} sockets`);
+console.log(`announce bench: ${TORRENTS} torrents × ${PEERS} peers, ${SECONDS} s each; UDP ${INFLIGHT} in flight over ${SOCKETS} sockets, HTTP ${CONNECTIONS} keep-alive connections`);
 const results: Result[] = [];
-if (ONLY !== 'opentracker') results.push(await benchOurs());
-if (ONLY !== 'ours') results.push(await benchOpentracker());
+if (ONLY === undefined || ONLY === 'ours') results.push(await benchOurs());
+if (WITH_REDIS || ONLY === 'redis') {
+  const redis = await startRedis();
+  try {
+    const t0 = performance.now();
+    results.push(await benchOurs(redis.url));
+    // Where the Redis mode is bound: redis-server's CPU time (utime + stime, 100 Hz ticks) over the run.
+    const f = readFileSync(`/proc/${redis.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const cpuSec = (Number(f[11]) + Number(f[12])) / 100;
+    console.log(`  redis-server used ${cpuSec.toFixed(1)} s CPU over ${((performance.now() - t0) / 1000).toFixed(1)} s (populate + UDP + HTTP)`);
+  } finally {
+    await stop(redis.child);
+  }
+}
+if (ONLY === undefined || ONLY === 'opentracker') results.push(await benchOpentracker());
 for (const r of results) {
   const mem = r.bytesPerPeer === undefined ? '' : `, ${Math.round(r.bytesPerPeer)} B heap/peer`;
+  const k = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(8);
   console.log(
-    `${r.name.padEnd(12)} ${Math.round(r.announcesPerSec).toLocaleString('en-US').padStart(8)} announces/s` +
-      ` (populate ${(TORRENTS * PEERS / r.populateSec / 1000).toFixed(1)}k/s, lost ${r.lost}, errors ${r.errors}${mem})`,
+    `${r.name.padEnd(16)} UDP ${k(r.announcesPerSec)} announces/s  HTTP ${k(r.httpPerSec)} announces/s` +
+      ` (populate ${(TORRENTS * PEERS / r.populateSec / 1000).toFixed(1)}k/s, UDP lost ${r.lost}, errors ${r.errors}; ` +
+      `HTTP errors ${r.httpErrors}, reconnects ${r.httpReconnects}${mem})`,
   );
 }

@@ -144,6 +144,7 @@ export const ERROR_CODES = {
   TRACKER_NOT_FOUND: { message: 'no such tracker endpoint', side: 'remote', status: 404 },
   TRACKER_QUERY_TOO_LARGE: { message: 'query string is longer than the limit', side: 'remote', status: 414 },
   TRACKER_RESPONSE_TOO_LARGE: { message: 'tracker response is larger than the limit', side: 'remote', status: 502 },
+  TRACKER_STORE_UNAVAILABLE: { message: 'the shared swarm store (Redis) cannot be reached or failed', side: 'local', status: 503 },
   TRACKER_TIMEOUT: { message: 'tracker did not answer in time', side: 'remote', status: 504 },
   TRACKER_TOO_MANY_HASHES: { message: 'scrape asks for more info-hashes than the limit', side: 'remote', status: 400 },
   TRACKER_TORRENT_NOT_ALLOWED: { message: 'torrent is not served by this tracker', side: 'remote', status: 403 },

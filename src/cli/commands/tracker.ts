@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { TorrenttpError } from '../../errors/index.js';
-import { parseInfoHashList, TrackerServer, type TrackerLogger } from '../../tracker/index.js';
+import { parseInfoHashList, redactUrl, RedisSwarmStore, TrackerServer, type TrackerLogger } from '../../tracker/index.js';
 import type { CliContext } from '../context.js';
 
 interface TrackerFlags {
@@ -15,6 +15,7 @@ interface TrackerFlags {
   readonly private?: boolean;
   readonly fullScrape?: boolean;
   readonly trustIp?: boolean;
+  readonly redis?: string;
   readonly logLevel: string;
 }
 
@@ -59,6 +60,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--private', 'admit only info-hashes on the --allow list; no full scrape')
     .option('--full-scrape', 'answer /scrape without info_hash with every torrent')
     .option('--trust-ip', "honour the client's ip parameter (only behind a trusted proxy or on a LAN)")
+    .option('--redis <url>', 'keep swarms in Redis (redis://host:port[/db]) so several trackers serve the same swarms')
     .option('--log-level <level>', 'pino log level (logs go to stderr)', 'info')
     .action(async (flags: TrackerFlags) => {
       const logger = pino({ level: flags.logLevel }, pino.destination(2));
@@ -67,7 +69,15 @@ export function register(program: Command, ctx: CliContext): void {
       if (flags.allow !== undefined && flags.private !== true) {
         logger.warn({ allow: flags.allow }, 'the allow list only restricts announces with --private');
       }
+      const store = flags.redis === undefined
+        ? undefined
+        : await RedisSwarmStore.connect({
+          url: flags.redis,
+          peerTimeoutMs: 2 * flags.interval * 1000,
+          onError: (err) => logger.warn({ err, redis: redactUrl(flags.redis ?? '') }, 'Redis client error'),
+        });
       const server = new TrackerServer({
+        ...(store === undefined ? {} : { store }),
         host: flags.host,
         port: flags.port,
         intervalSec: flags.interval,
@@ -82,7 +92,8 @@ export function register(program: Command, ctx: CliContext): void {
       const shown = host.includes(':') ? `[${host}]` : host;
       ctx.stdout.write(
         `tracker listening on http://${shown}:${port}/announce (HTTP, JSON at /ttp/v1/announce, /stats) ` +
-          `and udp://${shown}:${port} (UDP), interval ${flags.interval} s\n`,
+          `and udp://${shown}:${port} (UDP), interval ${flags.interval} s` +
+          `${flags.redis === undefined ? '' : `, swarms in ${redactUrl(flags.redis)}`}\n`,
       );
       await new Promise<void>((done) => {
         const reload = (): void => {

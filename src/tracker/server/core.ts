@@ -6,7 +6,7 @@ import { parseIpNormalized, type ParsedIp } from '../ip.js';
 import { infoHashKeys } from './access-list.js';
 import { MemorySwarmStore } from './memory-store.js';
 import { RateCounter } from './rate.js';
-import type { ReplyShape, SwarmAnnounceResult, SwarmStats, SwarmStore } from './swarm-store.js';
+import type { ReplyShape, SwarmAnnounce, SwarmAnnounceResult, SwarmStats, SwarmStore } from './swarm-store.js';
 
 /**
  * What the tracker decides, whatever the transport: access lists, which address a peer has, how
@@ -110,6 +110,15 @@ export class TrackerCore {
     reply: ReplyShape,
     url?: string,
   ): Promise<SwarmAnnounceResult> {
+    return this.store.announce(this.prepare(req, source, protocol, reply, url));
+  }
+
+  /**
+   * Policy for one announce (access lists, address, numwant, counters) as the store's input.
+   * Throws `TrackerError`. Split from `announce` so the UDP path can call a store's synchronous
+   * `announceNow` without a promise per packet.
+   */
+  prepare(req: AnnounceRequest, source: ParsedIp, protocol: TrackerProtocol, reply: ReplyShape, url?: string): SwarmAnnounce {
     const nowMs = this.now();
     this.announces[protocol].add(nowMs);
     if (!this.admits(req.infoHash)) throw new TrackerError('TRACKER_TORRENT_NOT_ALLOWED');
@@ -120,12 +129,12 @@ export class TrackerCore {
       ip = claimed;
     }
     const numwant = Math.min(req.numwant ?? this.defaultNumwant, this.maxPeersPerReply);
-    const a = { infoHash: req.infoHash, peerId: req.peerId, ip, port: req.port, left: req.left, numwant, reply, nowMs };
-    return this.store.announce({
-      ...a,
-      ...(req.event === undefined ? {} : { event: req.event }),
-      ...(url === undefined ? {} : { url }),
-    });
+    const a: { -readonly [K in keyof SwarmAnnounce]: SwarmAnnounce[K] } = {
+      infoHash: req.infoHash, peerId: req.peerId, ip, port: req.port, left: req.left, numwant, reply, nowMs,
+    };
+    if (req.event !== undefined) a.event = req.event;
+    if (url !== undefined) a.url = url;
+    return a;
   }
 
   /** Torrents not admitted read as empty: a scrape does not reveal the deny list. */

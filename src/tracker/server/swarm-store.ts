@@ -86,4 +86,10 @@ export interface SwarmStore {
   /** Drops peers not heard from since `nowMs − peer timeout`, and empty torrents; returns peers dropped. */
   expire(nowMs: number): Promise<number>;
   close(): Promise<void>;
+  /** Optional fast path (the memory store has it): `announce` without a promise, for the UDP
+   *  loop where a promise per packet is measurable. Same result and errors as `announce`. */
+  announceNow?(a: SwarmAnnounce): SwarmAnnounceResult;
+  /** A store shared by several trackers gives them one UDP connection-id secret, so a BEP 15
+   *  `connect` answered by one tracker is honoured by the next (behind a load balancer). */
+  sharedSecret?(): Promise<Uint8Array>;
 }

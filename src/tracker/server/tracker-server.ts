@@ -26,7 +26,7 @@ export interface TrackerServerOptions extends TrackerPolicyOptions {
   /** Clock for expiry, connection ids and rates. Default `Date.now`. */
   readonly now?: () => number;
   readonly logger?: TrackerLogger;
-  /** Key for connection ids. Default: 32 random bytes per start. */
+  /** Key for connection ids. Default: the store's `sharedSecret()` if it has one, else 32 random bytes per start. */
   readonly connectionIdSecret?: Uint8Array;
   /** How often peers are expired, in real time. Default a tenth of the interval, between 1 s and 60 s. */
   readonly sweepEverySec?: number;
@@ -46,7 +46,7 @@ export class TrackerServer {
   readonly core: TrackerCore;
   private readonly http: Server;
   private udp: Socket | undefined;
-  private readonly ids: ConnectionIds;
+  private ids: ConnectionIds;
   private sweepTimer: NodeJS.Timeout | undefined;
   private bound: TrackerAddress | undefined;
 
@@ -67,6 +67,10 @@ export class TrackerServer {
   async listen(): Promise<TrackerAddress> {
     const host = this.opts.host ?? '0.0.0.0';
     const wanted = this.opts.port ?? 6969;
+    const store = this.core.store;
+    if (this.opts.connectionIdSecret === undefined && store.sharedSecret !== undefined) {
+      this.ids = new ConnectionIds(await store.sharedSecret());
+    }
     let lastErr: unknown;
     for (let attempt = 0; attempt < (wanted === 0 ? BIND_ATTEMPTS : 1); attempt++) {
       try {

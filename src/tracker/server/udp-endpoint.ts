@@ -1,7 +1,7 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { toTorrenttpError } from '../../errors/index.js';
 import { TrackerError } from '../errors.js';
-import { parseIpNormalized } from '../ip.js';
+import { parseIpNormalized, type ParsedIp } from '../ip.js';
 import {
   decodeUdpRequest,
   encodeUdpAnnounceResponse,
@@ -12,6 +12,7 @@ import {
 } from '../udp.js';
 import type { ConnectionIds } from './connection-id.js';
 import type { TrackerCore } from './core.js';
+import type { SwarmAnnounceResult } from './swarm-store.js';
 
 /**
  * The BEP 15 side of the tracker. Rules:
@@ -24,11 +25,27 @@ import type { TrackerCore } from './core.js';
  * - An IPv6 source gets 18-byte peers and only IPv6 peers; an IPv4 (or IPv4-mapped) source gets
  *   6-byte IPv4 peers.
  */
+/** Source addresses parsed, bounded like the connection-id cache: one parse per client, not per packet. */
+const SOURCE_CACHE_ENTRIES = 65_536;
+
 export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds, limits: UdpRequestLimits = {}): (msg: Buffer, rinfo: RemoteInfo) => void {
+  // No send callback: Node then skips the completion round trip when the kernel takes the datagram
+  // at once (the common case); failures surface as the socket's 'error' event, which is logged.
   const send = (bytes: Uint8Array, rinfo: RemoteInfo): void => {
-    socket.send(bytes, rinfo.port, rinfo.address, (err) => {
-      if (err) core.logger.debug({ err, to: rinfo.address }, 'UDP send failed');
-    });
+    socket.send(bytes, rinfo.port, rinfo.address);
+  };
+  const store = core.store;
+  const sources = new Map<string, ParsedIp>();
+
+  const sourceOf = (address: string): ParsedIp => {
+    let source = sources.get(address);
+    if (source === undefined) {
+      source = parseIpNormalized(address);
+      if (source === undefined) throw new TrackerError('TRACKER_BAD_IP', { detail: address });
+      if (sources.size >= SOURCE_CACHE_ENTRIES) sources.clear();
+      sources.set(address, source);
+    }
+    return source;
   };
 
   const fail = (err: unknown, msg: Uint8Array, rinfo: RemoteInfo): void => {
@@ -39,32 +56,44 @@ export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds
     send(encodeUdpErrorResponse(transactionId, e.message), rinfo);
   };
 
-  const handle = async (msg: Buffer, rinfo: RemoteInfo): Promise<void> => {
+  const announced = (transactionId: number, family: 4 | 6, res: SwarmAnnounceResult, rinfo: RemoteInfo): void => {
+    send(encodeUdpAnnounceResponse({
+      transactionId,
+      intervalSec: core.intervalSec,
+      leechers: res.incomplete,
+      seeders: res.complete,
+      peers: family === 4 ? res.peers4 : res.peers6,
+    }), rinfo);
+  };
+
+  /** Answers at once if it can (connect, or announce on a store with `announceNow`); else returns the pending work. */
+  const handle = (msg: Buffer, rinfo: RemoteInfo): Promise<void> | undefined => {
     const r = decodeUdpRequest(msg, limits);
     const nowMs = core.now();
     if (r.type === 'connect') {
       send(encodeUdpConnectResponse(r.transactionId, ids.issue(rinfo.address, rinfo.port, nowMs)), rinfo);
-      return;
+      return undefined;
     }
     if (!ids.verify(r.connectionId, rinfo.address, rinfo.port, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
     if (r.type === 'announce') {
-      const source = parseIpNormalized(rinfo.address);
-      if (source === undefined) throw new TrackerError('TRACKER_BAD_IP', { detail: rinfo.address });
-      const res = await core.announce(r.announce, source, 'udp', source.family === 4 ? 'compact4' : 'compact6');
-      send(encodeUdpAnnounceResponse({
-        transactionId: r.transactionId,
-        intervalSec: core.intervalSec,
-        leechers: res.incomplete,
-        seeders: res.complete,
-        peers: source.family === 4 ? res.peers4 : res.peers6,
-      }), rinfo);
-      return;
+      const source = sourceOf(rinfo.address);
+      const a = core.prepare(r.announce, source, 'udp', source.family === 4 ? 'compact4' : 'compact6');
+      if (store.announceNow !== undefined) {
+        announced(r.transactionId, source.family, store.announceNow(a), rinfo);
+        return undefined;
+      }
+      return store.announce(a).then((res) => announced(r.transactionId, source.family, res, rinfo));
     }
-    const entries = await core.scrape(r.infoHashes, 'udp');
-    send(encodeUdpScrapeResponse(r.transactionId, entries.map((e) => ({ seeders: e.complete, completed: e.downloaded, leechers: e.incomplete }))), rinfo);
+    return core.scrape(r.infoHashes, 'udp').then((entries) => {
+      send(encodeUdpScrapeResponse(r.transactionId, entries.map((e) => ({ seeders: e.complete, completed: e.downloaded, leechers: e.incomplete }))), rinfo);
+    });
   };
 
   return (msg, rinfo) => {
-    handle(msg, rinfo).catch((err: unknown) => fail(err, msg, rinfo));
+    try {
+      handle(msg, rinfo)?.catch((err: unknown) => fail(err, msg, rinfo));
+    } catch (err) {
+      fail(err, msg, rinfo);
+    }
   };
 }

@@ -26,8 +26,8 @@ export class UdpTestClient {
     return this.nextTx++;
   }
 
-  /** Sends a packet and waits for the reply with `tx`, or undefined after `timeoutMs`. */
-  async ask(packet: Uint8Array, tx: number, timeoutMs = 1000): Promise<UdpResponse | undefined> {
+  /** Sends a packet (to `port`, by default the tracker's) and waits for the reply with `tx`, or undefined after `timeoutMs`. */
+  async ask(packet: Uint8Array, tx: number, timeoutMs = 1000, port = this.port): Promise<UdpResponse | undefined> {
     await this.ready;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -38,7 +38,7 @@ export class UdpTestClient {
         clearTimeout(timer);
         resolve(r);
       });
-      this.socket.send(packet, this.port, this.host);
+      this.socket.send(packet, port, this.host);
     });
   }
 
