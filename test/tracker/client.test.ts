@@ -121,6 +121,21 @@ test('Announcer: BEP 12 tiers fall through a dead tracker; loopback peers only f
   await a.stop(500);
 });
 
+test('Announcer.stop() does not wait out BEP 15 retransmissions to a dead UDP tracker', async () => {
+  const a = new Announcer([[`udp://127.0.0.1:${await freePort()}`]], {
+    infoHash: hash(5),
+    peerId: pid(1),
+    port: 6881,
+    stats: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
+    udp: { baseTimeoutMs: 60_000 },
+  });
+  a.start();
+  await new Promise((r) => setTimeout(r, 50)); // the first connect is on its way
+  const t0 = Date.now();
+  await a.stop(200);
+  assert.ok(Date.now() - t0 < 2000, `stop took ${Date.now() - t0} ms`);
+});
+
 test('opentracker (Debian) answers our HTTP and UDP clients; a hash off its whitelist is refused', async (t) => {
   requireTool('opentracker', ['-h']);
   await withTempDir(async (dir) => {

@@ -58,6 +58,8 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
   private completedSent = false;
   private pendingEvent: AnnounceEvent | undefined;
   private inFlight: Promise<void> | undefined;
+  /** Aborts the announce in flight, so `stop()` never waits out BEP 15's retransmission schedule. */
+  private readonly abort = new AbortController();
   private intervalMs = DEFAULT_INTERVAL_SEC * 1000;
   private minIntervalMs = 0;
   private lastAnnounceMs = -Infinity;
@@ -108,9 +110,10 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.timer);
+    this.abort.abort();
     await this.inFlight?.catch(() => undefined);
     if (!this.started) return;
-    await this.announceOnce('stopped', timeoutMs).catch(() => undefined);
+    await this.announceOnce('stopped', timeoutMs, undefined).catch(() => undefined);
   }
 
   private schedule(delayMs: number): void {
@@ -123,7 +126,7 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     if (this.stopped || this.inFlight !== undefined) return;
     const event = this.pendingEvent;
     this.pendingEvent = undefined;
-    this.inFlight = this.announceOnce(event, undefined)
+    this.inFlight = this.announceOnce(event, undefined, this.abort.signal)
       .then(() => {
         this.failures = 0;
         this.schedule(Math.max(this.intervalMs, this.minIntervalMs));
@@ -143,13 +146,17 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
   }
 
   /** One announce, BEP 12 style: the first tracker that answers, tier by tier. */
-  private async announceOnce(event: AnnounceEvent | undefined, timeoutMs: number | undefined): Promise<void> {
+  private async announceOnce(event: AnnounceEvent | undefined, timeoutMs: number | undefined, signal: AbortSignal | undefined): Promise<void> {
     let last: TorrenttpError | undefined;
     for (const tier of this.tiers) {
       for (let i = 0; i < tier.length; i++) {
         const client = tier[i]!;
         try {
-          const result = await client.announce(this.request(event, client.url), timeoutMs === undefined ? {} : { timeoutMs });
+          if (signal?.aborted === true) throw new TrackerError('TRACKER_TIMEOUT', { detail: 'stopped' });
+          const result = await client.announce(this.request(event, client.url), {
+            ...(timeoutMs === undefined ? {} : { timeoutMs }),
+            ...(signal === undefined ? {} : { signal }),
+          });
           tier.splice(i, 1);
           tier.unshift(client); // BEP 12: a tracker that answers moves to the front of its tier
           this.accept(result, client.url);

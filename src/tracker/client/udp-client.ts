@@ -46,6 +46,7 @@ export class UdpTrackerSockets {
 
   async send(family: 4 | 6, address: string, port: number, packet: Uint8Array, transactionId: number, waitMs: number, signal?: AbortSignal): Promise<UdpResponse | undefined> {
     const sock = this.socket(family);
+    if (signal?.aborted === true) return Promise.reject(new TrackerError('TRACKER_TIMEOUT', { detail: 'aborted', cause: signal.reason }));
     return new Promise((resolve, reject) => {
       const done = (r: UdpResponse | undefined) => {
         clearTimeout(timer);

@@ -1,0 +1,57 @@
+/**
+ * BEP 19 web seeds through the engine: a torrent whose only source is a plain HTTP server
+ * completes (single and multi-file); a torrent with a web seed and a wire seed uses both.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '../../src/engine/index.js';
+import { createTorrent } from '../../src/metainfo/index.js';
+import { startWebSeed } from '../helpers/swarm.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+
+test('a torrent with only a web seed completes, single file and folder', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const www = join(dir, 'www');
+    mkdirSync(join(www, 'set', 'sub'), { recursive: true });
+    const single = bytes(3 * 1024 * 1024 + 5, 1);
+    writeFileSync(join(www, 'file.bin'), single);
+    const parts: [string, Uint8Array][] = [['a.txt', bytes(10, 2)], ['empty', new Uint8Array(0)], ['sub/b.bin', bytes(700_000, 3)]];
+    for (const [p, b] of parts) writeFileSync(join(www, 'set', p), b);
+    const web = await startWebSeed(t, www);
+
+    const one = await createTorrent(join(www, 'file.bin'), { pieceLength: 64 * 1024, creationDate: null, urlList: [`${web.url}file.bin`] });
+    const many = await createTorrent(join(www, 'set'), { pieceLength: 64 * 1024, creationDate: null, urlList: [web.url] });
+    const client = new Client({ listen: false });
+    t.after(() => client.close());
+    const a = await client.add(one.torrent, { path: join(dir, 'dl') });
+    const b = await client.add(many.torrent, { path: join(dir, 'dl') });
+    await Promise.all([a.done, b.done]);
+    assert.deepEqual(readFileSync(join(dir, 'dl', 'file.bin')), Buffer.from(single));
+    for (const [p, bb] of parts) assert.deepEqual(readFileSync(join(dir, 'dl', 'set', p)), Buffer.from(bb), p);
+  }));
+
+test('a web seed and a wire seed are both used for one torrent', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const www = join(dir, 'www');
+    mkdirSync(www);
+    const payload = bytes(12 * 1024 * 1024, 4);
+    writeFileSync(join(www, 'p.bin'), payload);
+    const web = await startWebSeed(t, www);
+    const { torrent } = await createTorrent(join(www, 'p.bin'), { pieceLength: 128 * 1024, creationDate: null, urlList: [`${web.url}p.bin`] });
+
+    const seeder = new Client();
+    t.after(() => seeder.close());
+    const seed = await seeder.add(torrent, { path: www, webSeeds: false });
+    assert.ok(seed.complete);
+    const port = await seeder.listen();
+
+    const leecher = new Client({ listen: false });
+    t.after(() => leecher.close());
+    const tor = await leecher.add(torrent, { path: join(dir, 'dl'), peers: [`127.0.0.1:${port}`] });
+    await tor.done;
+    assert.deepEqual(readFileSync(join(dir, 'dl', 'p.bin')), Buffer.from(payload));
+    assert.ok(web.sent() > 0, 'the web seed served part of it');
+    assert.ok(seed.stats().uploaded > 0, 'the wire seed served part of it');
+  }));
