@@ -7,6 +7,8 @@ export interface CliContext {
   readonly stdout: Writable & { isTTY?: boolean };
   readonly stderr: Writable & { isTTY?: boolean };
   readonly cwd: string;
+  /** A command that ends without an error but not in success (an interrupted download) sets this. */
+  exitCode?: number;
 }
 
 export function defaultContext(): CliContext {

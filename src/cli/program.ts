@@ -30,7 +30,7 @@ export async function runProgram(ctx: CliContext, commands: readonly Register[],
   const debug = argv.includes('--debug');
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return 0;
+    return ctx.exitCode ?? 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version exit with 0; usage errors were already printed by commander.

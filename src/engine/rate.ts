@@ -7,12 +7,14 @@ export class RateMeter {
   private readonly buckets: Float64Array;
   private headSec = 0;
   private total = 0;
+  private firstMs: number | undefined;
 
   constructor(private readonly windowSec = 5) {
     this.buckets = new Float64Array(windowSec);
   }
 
   add(bytes: number, nowMs: number): void {
+    this.firstMs ??= nowMs;
     this.advance(nowMs);
     this.buckets[this.headSec % this.windowSec]! += bytes;
     this.total += bytes;
@@ -23,8 +25,10 @@ export class RateMeter {
     this.advance(nowMs);
     let sum = 0;
     for (const b of this.buckets) sum += b;
-    // The current bucket is partly filled: divide by the elapsed part of the window.
-    const elapsed = this.windowSec - 1 + ((nowMs / 1000) % 1);
+    // The current bucket is partly filled: divide by the elapsed part of the window, or by the
+    // meter's age when it is younger than the window (at least one second, so a first burst
+    // does not read as an absurd rate).
+    const elapsed = Math.min(this.windowSec - 1 + ((nowMs / 1000) % 1), (nowMs - (this.firstMs ?? nowMs)) / 1000);
     return sum / Math.max(elapsed, 1);
   }
 

@@ -486,8 +486,17 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (link === undefined || peer.closed || this.closedFlag || this.complete) return;
     if (!peer.amInterested || link.peerChoking) return;
     const now = this.now();
-    if (this.downloadLimiters.some((l) => l.waitMs(now) > 0)) return;
-    const want = link.desiredQueueDepth - peer.outstanding.size;
+    let want = link.desiredQueueDepth - peer.outstanding.size;
+    if (this.downloadLimiters.length > 0) {
+      if (this.downloadLimiters.some((l) => l.waitMs(now) > 0)) return;
+      // Under a limit, keep at most half a second's worth of the rate in flight across all
+      // peers: a deep pipeline would otherwise overshoot the limit by megabytes.
+      const rate = Math.min(...this.downloadLimiters.map((l) => l.rate));
+      const cap = Math.max(2, Math.floor((rate * 0.5) / BLOCK_LENGTH));
+      let inFlight = 0;
+      for (const p of this.peers.keys()) inFlight += p.outstanding.size;
+      want = Math.min(want, cap - inFlight);
+    }
     if (want <= 0) return;
     const reqs = this.picker.pick(link.bitfield, want, link.prefersRuns, (i, b) => peer.outstanding.has(i * MAX_BLOCKS_PER_PIECE + b));
     for (const r of reqs) {

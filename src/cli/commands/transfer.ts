@@ -129,7 +129,7 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
       how = `stopped seeding (${await stopped})`;
     }
     out.summary(t.stats(), (performance.now() - started) / 1000, how);
-    if (!t.complete) process.exitCode = 130; // interrupted before the end: not a success
+    if (!t.complete) ctx.exitCode = 130; // interrupted before the end: not a success (128 + SIGINT, as shells say)
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
