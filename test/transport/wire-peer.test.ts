@@ -483,3 +483,20 @@ test('BEP 10: we set the extension bit and send reqq = maxPeerRequests, only to 
     }
   }
 });
+
+test("BEP 10: the peer's reqq caps our queue depth, so a seed that queues only 8 requests is never overrun", async () => {
+  const { metainfo, data } = makeTorrent(4 * 1024 * 1024, 256 * 1024, 9);
+  const p = await seedAndLeech(metainfo, data, { seed: { maxPeerRequests: 8 }, leech: { maxQueueDepth: 500 } });
+  try {
+    const deadline = Date.now() + 2000;
+    while (p.leech.link.desiredQueueDepth !== 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(p.leech.link.desiredQueueDepth, 8, 'the initial depth of 16 came down to the seed reqq');
+    const got = await leech(p.leech.link, p.leech.rec, metainfo);
+    assert.ok(Buffer.from(got).equals(Buffer.from(data)), 'byte-identical');
+    await new Promise((r) => setTimeout(r, 1100)); // a rate sample: the depth would grow without the cap
+    assert.ok(p.leech.link.desiredQueueDepth <= 8, `depth ${p.leech.link.desiredQueueDepth}`);
+    assert.equal(p.seed.rec.of('closed').length, 0, 'the seed did not close on us (TRANSPORT_TOO_MANY_REQUESTS)');
+  } finally {
+    await p.close();
+  }
+});
