@@ -6,7 +6,8 @@ import type { BlockRequest } from './peer-link.js';
  * pipeline should be. No sockets, no timers: the link feeds it `now` (ms) and acts on its answers.
  *
  * Queue depth (libtorrent `peer_connection::update_desired_queue_size`): keep
- * `rate × queueTime / blockLength` requests outstanding, at least 2, at most `maxDepth`. A pipe
+ * `rate × queueTime / blockLength` requests outstanding, at least 2, at most `maxDepth` (or the
+ * peer's BEP 10 `reqq`, if lower). A pipe
  * that is full for `queueTime` hides the round trip: over loopback the rate climbs to tens of
  * MB/s and the depth to its cap within a second or two; across an ocean the same rule keeps
  * enough in flight to cover the RTT. Before the first measurement the depth is `initialDepth`.
@@ -34,6 +35,8 @@ export class RequestPipeline {
   /** Insertion order is send order, so the oldest request is always first. */
   private readonly outstanding = new Map<number, Outstanding>();
   private depth: number;
+  /** `maxDepth`, lowered to the peer's own limit (BEP 10 `reqq`) once it names one. */
+  private maxDepth: number;
   private rateBytesPerSec = 0;
   private measured = false;
   private windowBytes = 0;
@@ -45,8 +48,15 @@ export class RequestPipeline {
     private readonly opts: PipelineOptions,
     now: number,
   ) {
-    this.depth = opts.initialDepth;
+    this.maxDepth = opts.maxDepth;
+    this.depth = Math.min(opts.initialDepth, this.maxDepth);
     this.windowStart = now;
+  }
+
+  /** The peer queues at most `n` of our requests (BEP 10 `reqq`): never ask for more at once. */
+  limitDepth(n: number): void {
+    this.maxDepth = Math.max(1, Math.min(this.opts.maxDepth, n));
+    this.depth = Math.min(this.depth, this.maxDepth);
   }
 
   get size(): number {
@@ -131,7 +141,7 @@ export class RequestPipeline {
       this.rateBytesPerSec = this.measured ? 0.5 * this.rateBytesPerSec + 0.5 * instant : instant;
       this.measured = true;
       const wanted = Math.ceil((this.rateBytesPerSec * this.opts.queueTimeMs) / 1000 / BLOCK_LENGTH);
-      this.depth = Math.min(this.opts.maxDepth, Math.max(2, wanted));
+      this.depth = Math.min(this.maxDepth, Math.max(2, wanted));
     }
     this.windowBytes = 0;
     this.windowStart = now;

@@ -4,14 +4,28 @@
  * `WirePeer` takes over the socket and the decoder (with any messages that came in the
  * handshake's segment). Until then the promise is the only thing the caller sees: no events.
  *
- * Reserved bytes are all zero: BEP 6 (fast) and BEP 10 (extension protocol) are not implemented
- * yet, and advertising them would make peers send messages we would ignore.
+ * Reserved bytes: only BEP 10's bit. To a peer that sets it too we send the extended handshake,
+ * after its handshake and our bitfield, with `reqq` = `maxPeerRequests`: Transmission asks for
+ * as many blocks as it expects in ten seconds unless the peer names a `reqq`, and would overrun
+ * the limit (see wire/extension.ts). Our `m` is empty, so peers send us no extension messages;
+ * BEP 6 (fast) is not implemented and not advertised.
  */
 import { connect, type Socket } from 'node:net';
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
-import { encodeMessages, reservedBytes, WireDecoder, type Handshake, type WireMessage } from '../wire/index.js';
+import {
+  encodeExtendedHandshake,
+  encodeMessages,
+  reservedBytes,
+  supportsExtensionProtocol,
+  WireDecoder,
+  type Handshake,
+  type WireMessage,
+} from '../wire/index.js';
 import { TransportError } from './errors.js';
-import { WirePeer, type WirePeerLink, type WirePeerOptions, type WireTorrent } from './wire-peer.js';
+import { WIRE_PEER_DEFAULTS, WirePeer, type WirePeerLink, type WirePeerOptions, type WireTorrent } from './wire-peer.js';
+
+/** BEP 10 `v`. */
+const CLIENT_VERSION = 'torrenttp 0.1.0';
 
 export const WIRE_CONNECT_DEFAULTS = {
   /** TCP connect plus the peer's handshake. libtorrent's `peer_connect_timeout` is 15 s. */
@@ -45,6 +59,7 @@ export function connectWirePeer(
     if (!sameBytes(hs.infoHash, torrent.infoHash)) {
       throw new TransportError('TRANSPORT_INFO_HASH_MISMATCH', { detail: where });
     }
+    if (supportsExtensionProtocol(hs.reserved)) socket.write(encodeMessages([extendedHandshake(opts)]));
     return { torrent, opts };
   });
 }
@@ -66,18 +81,27 @@ export function acceptWirePeer(
     },
   });
   const where = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-  return handshake(socket, decoder, acceptOpts.handshakeTimeoutMs ?? WIRE_CONNECT_DEFAULTS.handshakeTimeoutMs, 'TRANSPORT_HANDSHAKE_TIMEOUT', where, undefined, () => {
+  return handshake(socket, decoder, acceptOpts.handshakeTimeoutMs ?? WIRE_CONNECT_DEFAULTS.handshakeTimeoutMs, 'TRANSPORT_HANDSHAKE_TIMEOUT', where, undefined, (hs) => {
     if (found === undefined) throw new TransportError('TRANSPORT_UNKNOWN_TORRENT', { detail: where });
-    socket.write(greeting(found.torrent, found.opts.peerId));
+    socket.write(greeting(found.torrent, found.opts.peerId, supportsExtensionProtocol(hs.reserved) ? found.opts : undefined));
     return found;
   });
 }
 
-/** Our handshake and, when we have anything, our bitfield: one buffer, one write. */
-function greeting(torrent: WireTorrent, peerId: Uint8Array): Uint8Array {
-  const messages: WireMessage[] = [{ type: 'handshake', reserved: reservedBytes(), infoHash: torrent.infoHash, peerId }];
+/**
+ * Our handshake, our bitfield when we have anything, and the extended handshake when `extended`
+ * is given (we answer a peer that set the BEP 10 bit): one buffer, one write.
+ */
+function greeting(torrent: WireTorrent, peerId: Uint8Array, extended?: WirePeerOptions): Uint8Array {
+  const messages: WireMessage[] = [{ type: 'handshake', reserved: reservedBytes({ extensionProtocol: true }), infoHash: torrent.infoHash, peerId }];
   if (!torrent.bitfield.empty) messages.push({ type: 'bitfield', bitfield: torrent.bitfield.toBytes() });
+  if (extended !== undefined) messages.push(extendedHandshake(extended));
   return encodeMessages(messages);
+}
+
+/** BEP 10 handshake: `reqq` is the limit the link enforces, so a peer that honours it never trips it. */
+function extendedHandshake(opts: WirePeerOptions): WireMessage {
+  return encodeExtendedHandshake({ reqq: opts.maxPeerRequests ?? WIRE_PEER_DEFAULTS.maxPeerRequests, v: CLIENT_VERSION });
 }
 
 function handshake(

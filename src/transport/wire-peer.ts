@@ -8,6 +8,8 @@
  * - `piece`: delivered once if outstanding with that length; not outstanding (never asked,
  *   cancelled, timed out, or already delivered) → ignored and counted; same block but another
  *   length → close with TRANSPORT_BLOCK_MISMATCH.
+ * - The peer's BEP 10 handshake caps the queue depth at its `reqq`: a peer that closes or drops
+ *   requests past its limit (torrenttp itself closes) never sees more than it allows.
  * - A request older than `requestTimeoutMs` → `rejected`, a `cancel` goes out, and the peer is
  *   `snubbed` (desired depth 1) until its next block.
  * - `cancel(req)` ends the request silently: no event follows, a late block is ignored.
@@ -30,7 +32,15 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import { Bitfield, type Geometry, type Metainfo, type PieceIndex } from '../metainfo/index.js';
-import { encodeMessages, encodePieceHeader, type Handshake, type WireDecoder, type WireMessage } from '../wire/index.js';
+import {
+  decodeExtendedHandshake,
+  encodeMessages,
+  encodePieceHeader,
+  EXTENDED_MESSAGE_ID,
+  type Handshake,
+  type WireDecoder,
+  type WireMessage,
+} from '../wire/index.js';
 import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
@@ -364,8 +374,14 @@ export class WirePeer implements WirePeerLink {
         this.events.emit({ type: 'cancel', req: u.req });
         return;
       }
+      case 'unknown': {
+        // BEP 10: of the extension messages only the handshake matters, for its `reqq`.
+        const ext = m.id === EXTENDED_MESSAGE_ID ? decodeExtendedHandshake(m.payload) : undefined;
+        if (ext?.reqq !== undefined) this.pipeline.limitDepth(ext.reqq);
+        return;
+      }
       default:
-        // keepAlive, port, unknown extension ids (BEP 6/10 are not negotiated yet): nothing to do.
+        // keepAlive, port: nothing to do.
         return;
     }
   }

@@ -6,6 +6,7 @@ export {
   type WireDecoderState,
 } from './decoder.js';
 export { encodeMessage, encodeMessages, encodePieceHeader, encodedLength } from './encoder.js';
+export { decodeExtendedHandshake, encodeExtendedHandshake, EXTENDED_HANDSHAKE_ID, EXTENDED_MESSAGE_ID, type ExtendedHandshake } from './extension.js';
 export { WireError, type WireErrorCode, type WireErrorOptions } from './errors.js';
 export {
   decodeHandshake,

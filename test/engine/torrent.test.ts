@@ -127,3 +127,29 @@ test('seeding: unchokes an interested peer and serves its requests from storage'
   assert.equal(leech.sent.length, 1, 'requests while choked are dropped');
   assert.equal(t.stats().uploaded, 16384);
 });
+
+test('storage slower than the network: pieces in commit stay within maxCommitBytes, and the download completes', async () => {
+  class SlowStore extends MemoryStore {
+    inFlight = 0;
+    maxInFlight = 0;
+    override async commitPiece(index: PieceIndex, piece: Uint8Array): Promise<boolean> {
+      this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      this.inFlight--;
+      return super.commitPiece(index, piece);
+    }
+  }
+  const run = async (maxCommitBytes: number | undefined): Promise<number> => {
+    const store = new SlowStore(metainfo);
+    const t = new Torrent(metainfo, store, { rng: () => 0.5, ...(maxCommitBytes === undefined ? {} : { maxCommitBytes }) });
+    t.addPeer((onEvent) => new FakeLink(data, metainfo, onEvent, { queueDepth: 4 }));
+    await t.done;
+    assert.deepEqual(Buffer.from(store.data), Buffer.from(data));
+    return store.maxInFlight;
+  };
+  // 4 blocks of 16 KiB outstanding are one 64 KiB piece: at most one piece past the budget.
+  const capped = await run(2 * PIECE);
+  assert.ok(capped <= 3, `at most 3 pieces in commit, saw ${capped}`);
+  const unbounded = await run(Number.MAX_SAFE_INTEGER);
+  assert.ok(unbounded > 3, `without a budget the fake network outruns storage (${unbounded} in commit), so the cap above is what held`);
+});

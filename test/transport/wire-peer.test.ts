@@ -2,12 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BLOCK_LENGTH, infoHashToBytes, toHex, type Metainfo } from '../../src/metainfo/index.js';
 import { TorrenttpError } from '../../src/errors/index.js';
+import { decode } from '../../src/bencode/index.js';
+import { EXTENDED_MESSAGE_ID, reservedBytes, supportsExtensionProtocol } from '../../src/wire/index.js';
 import {
   acceptWirePeer,
   connectWirePeer,
   type WirePeerLink,
   type WirePeerOptions,
   type WireTorrent,
+  WIRE_PEER_DEFAULTS,
 } from '../../src/transport/index.js';
 import { allBlocks, index, leech, listen, makeTorrent, peerId, RawPeer, Recorder, serve, wireTorrent } from './helpers.js';
 
@@ -422,6 +425,77 @@ test('after close: one closed event, methods are no-ops, requests end with it', 
     assert.equal(p.leech.rec.of('closed').length, 1);
     assert.equal(p.leech.rec.events.at(-1)?.type, 'closed');
     assert.equal(p.leech.rec.of('rejected').length, 0);
+  } finally {
+    await p.close();
+  }
+});
+
+/** `reqq` from the BEP 10 handshakes a raw peer received, in order. */
+function reqqsSeen(raw: RawPeer): number[] {
+  return raw.messages
+    .filter((m) => m.type === 'unknown' && m.id === EXTENDED_MESSAGE_ID && m.payload[0] === 0)
+    .map((m) => {
+      const dict = decode((m as { payload: Uint8Array }).payload.subarray(1));
+      assert.ok(dict instanceof Map);
+      return Number(dict.get('reqq'));
+    });
+}
+
+test('BEP 10: we set the extension bit and send reqq = maxPeerRequests, only to peers that set it too', async () => {
+  const { metainfo } = makeTorrent(256 * 1024, 64 * 1024);
+  const t = wireTorrent(metainfo, true);
+  for (const peerSetsBit of [true, false]) {
+    const reserved = reservedBytes({ extensionProtocol: peerSetsBit });
+    // They dial us.
+    let accepted: Promise<WirePeerLink> | undefined;
+    const srv = await listen((s) => {
+      accepted = acceptWirePeer(s, () => ({ torrent: t, opts: { peerId: peerId('seed'), onEvent: new Recorder().handler, maxPeerRequests: 77 } }));
+    });
+    const raw = await RawPeer.dial(srv.port);
+    try {
+      raw.send({ type: 'handshake', reserved, infoHash: t.infoHash, peerId: peerId('raw') });
+      await raw.until((m) => m.some((x) => x.type === 'bitfield'));
+      const link = await accepted!;
+      link.setChoking(false); // one more message, so everything sent before it has arrived
+      await raw.until((m) => m.some((x) => x.type === 'unchoke'));
+      const hs = raw.messages.find((m) => m.type === 'handshake');
+      assert.ok(hs?.type === 'handshake' && supportsExtensionProtocol(hs.reserved));
+      assert.deepEqual(reqqsSeen(raw), peerSetsBit ? [77] : [], `accept, peer bit ${peerSetsBit}`);
+      link.close();
+    } finally {
+      raw.socket.destroy();
+      await srv.close();
+    }
+    // We dial them.
+    let dialled: RawPeer | undefined;
+    const srv2 = await listen((s) => {
+      dialled = new RawPeer(s);
+      dialled.send({ type: 'handshake', reserved, infoHash: t.infoHash, peerId: peerId('raw') });
+    });
+    try {
+      const link = await connectWirePeer('127.0.0.1', srv2.port, wireTorrent(metainfo, false), { peerId: peerId('leech'), onEvent: new Recorder().handler });
+      link.setInterested(true);
+      await dialled!.until((m) => m.some((x) => x.type === 'interested'));
+      assert.deepEqual(reqqsSeen(dialled!), peerSetsBit ? [WIRE_PEER_DEFAULTS.maxPeerRequests] : [], `connect, peer bit ${peerSetsBit}`);
+      link.close();
+    } finally {
+      await srv2.close();
+    }
+  }
+});
+
+test("BEP 10: the peer's reqq caps our queue depth, so a seed that queues only 8 requests is never overrun", async () => {
+  const { metainfo, data } = makeTorrent(4 * 1024 * 1024, 256 * 1024, 9);
+  const p = await seedAndLeech(metainfo, data, { seed: { maxPeerRequests: 8 }, leech: { maxQueueDepth: 500 } });
+  try {
+    const deadline = Date.now() + 2000;
+    while (p.leech.link.desiredQueueDepth !== 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(p.leech.link.desiredQueueDepth, 8, 'the initial depth of 16 came down to the seed reqq');
+    const got = await leech(p.leech.link, p.leech.rec, metainfo);
+    assert.ok(Buffer.from(got).equals(Buffer.from(data)), 'byte-identical');
+    await new Promise((r) => setTimeout(r, 1100)); // a rate sample: the depth would grow without the cap
+    assert.ok(p.leech.link.desiredQueueDepth <= 8, `depth ${p.leech.link.desiredQueueDepth}`);
+    assert.equal(p.seed.rec.of('closed').length, 0, 'the seed did not close on us (TRANSPORT_TOO_MANY_REQUESTS)');
   } finally {
     await p.close();
   }

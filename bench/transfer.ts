@@ -1,0 +1,292 @@
+/**
+ * Whole transfers over loopback, torrenttp beside aria2, same file, same run:
+ *
+ *   npm run bench:transfer -- [--size-mib 1024] [--runs 1] [--piece-kib N] [--only 1,2,3,4]
+ *
+ *   1. torrenttp seed → torrenttp leech (`torrenttp seed --port`, `torrenttp download --peer`)
+ *   2. aria2c seed    → torrenttp leech (`--peer` the aria2c listening port)
+ *   3. torrenttp seed → aria2c leech    (aria2c finds the seed through `torrenttp tracker`)
+ *   4. aria2c seed    → aria2c leech    (same tracker): the reference
+ *
+ * Every side is its own process under `/usr/bin/time -f '%e %M %U %S'`, so each one's peak RSS
+ * and CPU time are the kernel's figures. The clock runs from the spawn of the leech process to
+ * its exit: it exits by itself when complete (`torrenttp download` without `--seed`, aria2c with
+ * `--seed-time=0`), so node or aria2c start-up, the announce and the final flush are all in it.
+ * Seeds start first, trust their data (`--skip-verify`, `--bt-seed-unverified`) and, for the
+ * tracker cases, have announced before the leech starts. A seed is stopped with SIGTERM to its
+ * own pid (not /usr/bin/time's) so time can report it.
+ *
+ * The random payload is made once under the OS temp folder and reused (`torrenttp-bench-transfer/`);
+ * each case downloads into a fresh folder, which is compared with the payload (SHA-1) and removed.
+ * With `--runs N`, every figure printed is the median of N.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomFillSync } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, writeSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createTorrent } from '../src/metainfo/index.js';
+
+const { values } = parseArgs({
+  options: {
+    'size-mib': { type: 'string', default: '1024' },
+    runs: { type: 'string', default: '1' },
+    'piece-kib': { type: 'string' },
+    only: { type: 'string', default: '1,2,3,4' },
+  },
+});
+const SIZE_MIB = Number(values['size-mib']);
+const RUNS = Number(values.runs);
+const ONLY = new Set(values.only.split(',').map(Number));
+if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1) {
+  console.error('usage: transfer.js [--size-mib N] [--runs N] [--piece-kib N] [--only 1,2,3,4]');
+  process.exit(2);
+}
+const SIZE_BYTES = SIZE_MIB * 1024 * 1024;
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+/** A leech that takes longer than this is killed and the case reported as failed. */
+const LEECH_TIMEOUT_MS = 10 * 60_000;
+
+const ARIA_COMMON = [
+  '--no-conf=true', '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false',
+  '--disable-ipv6=true', '--summary-interval=0',
+];
+
+// ── processes ─────────────────────────────────────────────────────────────────────────────
+interface Usage {
+  readonly code: number | null;
+  readonly wallSec: number;
+  readonly rssMiB: number;
+  readonly cpuSec: number;
+}
+
+interface Timed {
+  readonly child: ChildProcess;
+  output: string;
+  readonly done: Promise<Usage>;
+  /** SIGTERM to the program itself (the child of /usr/bin/time), then its usage. */
+  stop(): Promise<Usage>;
+}
+
+let timedCount = 0;
+
+function timed(work: string, cmd: string, args: readonly string[]): Timed {
+  const timeFile = join(work, `time-${timedCount++}.txt`);
+  const started = performance.now();
+  const child = spawn('/usr/bin/time', ['-f', '%e %M %U %S', '-o', timeFile, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const t: { child: ChildProcess; output: string; done: Promise<Usage>; stop: () => Promise<Usage> } = {
+    child,
+    output: '',
+    done: once(child, 'exit').then(([code]) => {
+      const wallSec = (performance.now() - started) / 1000;
+      // time writes "Command exited with non-zero status N" or "... terminated by signal N" first.
+      const last = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1) ?? '';
+      const [, rssKiB, user, sys] = last.split(' ').map(Number);
+      return { code: code as number | null, wallSec, rssMiB: (rssKiB ?? NaN) / 1024, cpuSec: (user ?? NaN) + (sys ?? NaN) };
+    }),
+    stop: async () => {
+      if (child.exitCode === null) {
+        const inner = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0];
+        if (inner !== undefined && inner !== '') process.kill(Number(inner), 'SIGTERM');
+        else child.kill();
+      }
+      return t.done;
+    },
+  };
+  child.stdout?.on('data', (d: Buffer) => (t.output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (t.output += d.toString()));
+  return t;
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, proc?: Timed): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (proc !== undefined && proc.child.exitCode !== null) throw new Error(`${what}: the process exited:\n${proc.output}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${proc === undefined ? '' : `:\n${proc.output}`}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+// ── the payload ───────────────────────────────────────────────────────────────────────────
+async function payloadFile(): Promise<string> {
+  const dir = join(tmpdir(), 'torrenttp-bench-transfer');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `payload-${SIZE_MIB}MiB.bin`);
+  if (existsSync(file) && statSync(file).size === SIZE_BYTES) return file;
+  console.log(`making ${file} (once; reused by later runs)`);
+  const partial = `${file}.partial`;
+  const fd = openSync(partial, 'w');
+  const chunk = new Uint8Array(16 * 1024 * 1024);
+  for (let at = 0; at < SIZE_BYTES; at += chunk.length) {
+    randomFillSync(chunk);
+    writeSync(fd, chunk, 0, Math.min(chunk.length, SIZE_BYTES - at));
+  }
+  closeSync(fd);
+  renameSync(partial, file);
+  return file;
+}
+
+async function sha1File(path: string): Promise<string> {
+  const h = createHash('sha1');
+  for await (const c of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+// ── the cases ─────────────────────────────────────────────────────────────────────────────
+interface Setup {
+  readonly work: string;
+  readonly data: string;
+  readonly dataDir: string;
+  readonly name: string;
+  readonly torrent: string;
+  readonly trackerPort: number;
+}
+
+type Side = 'torrenttp' | 'aria2';
+
+interface Result {
+  readonly leech: Usage;
+  readonly seed: Usage;
+}
+
+async function startSeed(s: Setup, kind: Side): Promise<{ proc: Timed; port: number }> {
+  const port = await freePort();
+  if (kind === 'torrenttp') {
+    const proc = timed(s.work, process.execPath, [CLI, 'seed', s.torrent, s.data, '--port', String(port), '--skip-verify']);
+    await until('the torrenttp seed to start', () => / on port \d+/.test(proc.output), 60_000, proc);
+    return { proc, port };
+  }
+  const proc = timed(s.work, 'aria2c', [
+    `--dir=${s.dataDir}`, '--bt-seed-unverified=true', '--seed-ratio=0.0', `--listen-port=${port}`, '--console-log-level=notice', ...ARIA_COMMON, s.torrent,
+  ]);
+  await until('the aria2c seed to listen', () => proc.output.includes('listening on TCP port'), 60_000, proc);
+  return { proc, port };
+}
+
+async function startLeech(s: Setup, kind: Side, dir: string, seedPort: number): Promise<Timed> {
+  if (kind === 'torrenttp') {
+    // Dials the seed it is given; the tracker would only name the same seed.
+    return timed(s.work, process.execPath, [CLI, 'download', s.torrent, '-o', dir, '--peer', `127.0.0.1:${seedPort}`, '--no-trackers']);
+  }
+  return timed(s.work, 'aria2c', [`--dir=${dir}`, '--seed-time=0', '--file-allocation=none', `--listen-port=${await freePort()}`, '--console-log-level=warn', ...ARIA_COMMON, s.torrent]);
+}
+
+async function runCase(s: Setup, seedKind: Side, leechKind: Side, sourceSha1: string): Promise<Result> {
+  const dir = mkdtempSync(join(s.work, 'dl-'));
+  // A fresh tracker per case on the torrent's port: no peer from an earlier case is in the swarm.
+  const tracker = await startTracker(s.work, s.trackerPort);
+  const seed = await startSeed(s, seedKind);
+  try {
+    // aria2c finds its seed only through the tracker: make sure the seed is there first.
+    if (leechKind === 'aria2') await until('the seed to announce', async () => (await seeders(s.trackerPort)) >= 1, 30_000, seed.proc);
+    const leech = await startLeech(s, leechKind, dir, seed.port);
+    const timer = setTimeout(() => void leech.stop(), LEECH_TIMEOUT_MS);
+    const leechUsage = await leech.done;
+    clearTimeout(timer);
+    if (leechUsage.code !== 0) throw new Error(`the ${leechKind} leech exited with ${leechUsage.code}:\n${leech.output}\n--- seed:\n${seed.proc.output}`);
+    const seedUsage = await seed.proc.stop();
+    const got = join(dir, s.name);
+    if (statSync(got).size !== SIZE_BYTES || (await sha1File(got)) !== sourceSha1) throw new Error(`${got} differs from the payload`);
+    return { leech: leechUsage, seed: seedUsage };
+  } finally {
+    if (seed.proc.child.exitCode === null) await seed.proc.stop();
+    await tracker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function startTracker(work: string, port: number): Promise<Timed> {
+  const tracker = timed(work, process.execPath, [CLI, 'tracker', '--host', '127.0.0.1', '--port', String(port), '--interval', '60', '--log-level', 'warn']);
+  await until('the tracker', async () => (await seeders(port)) >= 0, 15_000, tracker);
+  return tracker;
+}
+
+/** Seeders in the tracker's swarms (`torrenttp tracker` serves GET /stats); -1 while it is not up. */
+async function seeders(trackerPort: number): Promise<number> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${trackerPort}/stats`);
+    return ((await r.json()) as { seeders: number }).seeders;
+  } catch {
+    return -1;
+  }
+}
+
+// ── main ──────────────────────────────────────────────────────────────────────────────────
+const CASES: readonly { readonly n: number; readonly label: string; readonly seed: Side; readonly leech: Side }[] = [
+  { n: 1, label: 'torrenttp → torrenttp', seed: 'torrenttp', leech: 'torrenttp' },
+  { n: 2, label: 'aria2c    → torrenttp', seed: 'aria2', leech: 'torrenttp' },
+  { n: 3, label: 'torrenttp → aria2c', seed: 'torrenttp', leech: 'aria2' },
+  { n: 4, label: 'aria2c    → aria2c', seed: 'aria2', leech: 'aria2' },
+];
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+const data = await payloadFile();
+const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-transfer-run-'));
+const trackerPort = await freePort();
+try {
+  const trackerUrl = `http://127.0.0.1:${trackerPort}/announce`;
+  const { metainfo, torrent } = await createTorrent(data, {
+    announceList: [[trackerUrl]],
+    creationDate: null,
+    ...(values['piece-kib'] === undefined ? {} : { pieceLength: Number(values['piece-kib']) * 1024 }),
+  });
+  const torrentPath = join(work, 'payload.torrent');
+  writeFileSync(torrentPath, torrent);
+  const sourceSha1 = await sha1File(data);
+  const setup: Setup = { work, data, dataDir: dirname(data), name: metainfo.name, torrent: torrentPath, trackerPort };
+  console.log(
+    `transfer: ${SIZE_MIB} MiB in ${metainfo.pieceCount} pieces of ${metainfo.pieceLength / 1024} KiB over 127.0.0.1, ${RUNS} run(s)${RUNS > 1 ? ', medians' : ''}`,
+  );
+
+  const results = new Map<number, Result[]>();
+  for (let run = 0; run < RUNS; run++) {
+    for (const c of CASES) {
+      if (!ONLY.has(c.n)) continue;
+      const r = await runCase(setup, c.seed, c.leech, sourceSha1);
+      results.set(c.n, [...(results.get(c.n) ?? []), r]);
+      console.log(`  run ${run + 1} case ${c.n} ${c.label}: ${r.leech.wallSec.toFixed(2)} s`);
+    }
+  }
+
+  const mb = SIZE_BYTES / 1e6;
+  const ref = results.get(4);
+  const refWall = ref === undefined ? undefined : median(ref.map((r) => r.leech.wallSec));
+  const rows = [['case', 'leech wall s', 'MB/s', 'vs 4', 'leech peak RSS MiB', 'leech CPU s', 'seed peak RSS MiB', 'seed CPU s']];
+  for (const c of CASES) {
+    const rs = results.get(c.n);
+    if (rs === undefined) continue;
+    const wall = median(rs.map((r) => r.leech.wallSec));
+    rows.push([
+      `${c.n}. ${c.label}`,
+      wall.toFixed(2),
+      (mb / wall).toFixed(0),
+      refWall === undefined ? '-' : `${(wall / refWall).toFixed(2)}×`,
+      median(rs.map((r) => r.leech.rssMiB)).toFixed(0),
+      median(rs.map((r) => r.leech.cpuSec)).toFixed(2),
+      median(rs.map((r) => r.seed.rssMiB)).toFixed(0),
+      median(rs.map((r) => r.seed.cpuSec)).toFixed(2),
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
+  console.log('vs 4: leech wall time over aria2c → aria2c (lower is faster). CPU s is user + system.');
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
