@@ -512,6 +512,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       for (const p of this.peers.keys()) inFlight += p.outstanding.size;
       want = Math.min(want, cap - inFlight);
     }
+    // Refill in batches (a quarter of the pipe, at most 16 blocks): one socket write then carries
+    // many requests instead of one per block received.
+    if (peer.outstanding.size > 0 && want < Math.min(16, Math.max(1, Math.floor(link.desiredQueueDepth / 4)))) return;
     if (want <= 0) return;
     const reqs = this.picker.pick(link.bitfield, want, link.prefersRuns, (i, b) => peer.outstanding.has(i * MAX_BLOCKS_PER_PIECE + b));
     for (const r of reqs) {
