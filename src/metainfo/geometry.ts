@@ -59,6 +59,18 @@ export class Geometry {
     return Number.isInteger(n) && n >= 0 && n < this.pieceCount;
   }
 
+  /** True when `[begin, begin + length)` is a non-empty byte range inside piece `index`. */
+  isBlockRange(index: number, begin: number, length: number): boolean {
+    return (
+      this.isPieceIndex(index) &&
+      Number.isInteger(begin) &&
+      Number.isInteger(length) &&
+      begin >= 0 &&
+      length > 0 &&
+      begin + length <= this.pieceLengthOf(index)
+    );
+  }
+
   pieceOffset(i: PieceIndex): number {
     return i * this.pieceLength;
   }

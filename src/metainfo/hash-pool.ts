@@ -1,17 +1,10 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { ERROR_CODES } from '../errors/index.js';
 import { MetainfoError, type MetainfoErrorCode } from './errors.js';
 import type { PiecesJob } from './hash-pieces.js';
 import type { HashRequest, HashResponse } from './hash-protocol.js';
 import type { Source } from './walk.js';
-
-type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
-
-interface Slot {
-  worker: Worker;
-  pending: Map<number, { resolve(r: Uint8Array | Source): void; reject(e: unknown): void }>;
-}
+import { WorkerPool } from './worker-pool.js';
 
 /**
  * SHA-1 on worker threads, one per core by default, so hashing never blocks the event loop and
@@ -21,75 +14,51 @@ interface Slot {
  */
 export class HashPool {
   readonly threads: number;
-  private readonly slots: Slot[] = [];
-  private nextId = 1;
-  private closed = false;
+  private readonly pool: WorkerPool<HashResponse>;
 
   constructor(opts: { threads?: number } = {}) {
-    this.threads = Math.max(1, opts.threads ?? availableParallelism());
-    for (let i = 0; i < this.threads; i++) this.slots.push(this.spawn());
+    this.pool = new WorkerPool<HashResponse>({
+      url: new URL('./hash-worker.js', import.meta.url),
+      threads: opts.threads ?? availableParallelism(),
+      failure: (why, cause) =>
+        new MetainfoError('CREATE_IO', { detail: why === 'closed' ? 'hash pool is closed' : 'hash worker failed', ...(cause === undefined ? {} : { cause }) }),
+    });
+    this.threads = this.pool.threads;
   }
 
   /** SHA-1 of each piece in `[first, end)`, read from the files: 20 bytes per piece. */
-  hashPieces(job: PiecesJob): Promise<Uint8Array> {
-    return this.submit({ ...job, type: 'pieces' }, []) as Promise<Uint8Array>;
+  async hashPieces(job: PiecesJob): Promise<Uint8Array> {
+    return hashesOf(await this.submit({ ...job, type: 'pieces' }, []));
   }
 
   /** SHA-1 of `data`. With `transfer`, `data`'s buffer moves to the worker (no copy) and is unusable here after. */
-  sha1(data: Uint8Array, opts: { transfer?: boolean } = {}): Promise<Uint8Array> {
-    return this.submit({ type: 'buffer', data }, opts.transfer === true ? [data.buffer as ArrayBuffer] : []) as Promise<Uint8Array>;
+  async sha1(data: Uint8Array, opts: { transfer?: boolean } = {}): Promise<Uint8Array> {
+    return hashesOf(await this.submit({ type: 'buffer', data }, opts.transfer === true ? [data.buffer as ArrayBuffer] : []));
   }
 
   /** Lists a file or folder to share (`listSourceSync`) on a worker, off the event loop. */
-  listSource(path: string): Promise<Source> {
-    return this.submit({ type: 'list', path }, []) as Promise<Source>;
+  async listSource(path: string): Promise<Source> {
+    const res = await this.submit({ type: 'list', path }, []);
+    if (!('source' in res)) throw new MetainfoError('CREATE_IO', { detail: 'hash worker answered a listing with hashes' });
+    return res.source;
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  close(): Promise<void> {
+    return this.pool.close();
   }
 
-  private submit(req: WithoutId<HashRequest>, transfer: ArrayBuffer[]): Promise<Uint8Array | Source> {
-    if (this.closed) return Promise.reject(new MetainfoError('CREATE_IO', { detail: 'hash pool is closed' }));
-    const slot = this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
-    const id = this.nextId++;
-    return new Promise<Uint8Array | Source>((resolve, reject) => {
-      slot.pending.set(id, { resolve, reject });
-      if (slot.pending.size === 1) slot.worker.ref();
-      slot.worker.postMessage({ ...req, id }, transfer);
-    });
+  private async submit(req: WithoutId<HashRequest>, transfer: ArrayBuffer[]): Promise<Exclude<HashResponse, { error: unknown }>> {
+    const res = await this.pool.submit(req, transfer);
+    if ('error' in res) throw workerError(res.error);
+    return res;
   }
+}
 
-  private spawn(): Slot {
-    const worker = new Worker(new URL('./hash-worker.js', import.meta.url));
-    worker.unref();
-    const slot: Slot = { worker, pending: new Map() };
-    const settle = (id: number) => {
-      const p = slot.pending.get(id);
-      slot.pending.delete(id);
-      if (slot.pending.size === 0) worker.unref();
-      return p;
-    };
-    worker.on('message', (res: HashResponse) => {
-      const p = settle(res.id);
-      if (p === undefined) return;
-      if ('error' in res) p.reject(workerError(res.error));
-      else p.resolve('source' in res ? res.source : res.hashes);
-    });
-    const fail = (err: unknown) => {
-      for (const id of [...slot.pending.keys()]) settle(id)?.reject(new MetainfoError('CREATE_IO', { detail: 'hash worker failed', cause: err }));
-      if (!this.closed) {
-        const i = this.slots.indexOf(slot);
-        if (i >= 0) this.slots[i] = this.spawn();
-      }
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => {
-      if (!this.closed) fail(new Error(`exit code ${code}`));
-    });
-    return slot;
-  }
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+function hashesOf(res: Exclude<HashResponse, { error: unknown }>): Uint8Array {
+  if (!('hashes' in res)) throw new MetainfoError('CREATE_IO', { detail: 'hash worker answered hashing with a listing' });
+  return res.hashes;
 }
 
 /** A worker's error, back as a typed error: our own codes cross as they are, system errors become CREATE_IO. */

@@ -32,3 +32,4 @@ export {
 } from './torrent.js';
 export { listSourceSync, type Source, type SourceFile } from './walk.js';
 export { Bitfield } from './bitfield.js';
+export { WorkerPool, type WorkerPoolOptions } from './worker-pool.js';

@@ -1,20 +1,9 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import type { PiecesJob } from '../metainfo/index.js';
+import { WorkerPool, type PiecesJob } from '../metainfo/index.js';
 import type { DiskFault, DiskRequest, DiskResponse, DiskSlice, DiskWorkerData } from './disk-protocol.js';
 import { StorageError } from './errors.js';
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
-
-interface Pending {
-  resolve(r: Exclude<DiskResponse, { type: 'error' }>): void;
-  reject(e: unknown): void;
-}
-
-interface Slot {
-  worker: Worker;
-  pending: Map<number, Pending>;
-}
 
 export interface DiskPoolOptions {
   /**
@@ -38,15 +27,22 @@ export const DEFAULT_MAX_OPEN_FILES_PER_THREAD = 64;
  */
 export class DiskPool {
   readonly threads: number;
-  private readonly maxOpenFiles: number;
-  private readonly slots: Slot[] = [];
-  private nextId = 1;
+  private readonly pool: WorkerPool<DiskResponse>;
   private closed = false;
 
   constructor(opts: DiskPoolOptions = {}) {
-    this.threads = Math.max(1, opts.threads ?? Math.min(DEFAULT_DISK_THREADS, availableParallelism()));
-    this.maxOpenFiles = Math.max(1, opts.maxOpenFilesPerThread ?? DEFAULT_MAX_OPEN_FILES_PER_THREAD);
-    for (let i = 0; i < this.threads; i++) this.slots.push(this.spawn());
+    const workerData: DiskWorkerData = { maxOpenFiles: Math.max(1, opts.maxOpenFilesPerThread ?? DEFAULT_MAX_OPEN_FILES_PER_THREAD) };
+    this.pool = new WorkerPool<DiskResponse>({
+      url: new URL('./disk-worker.js', import.meta.url),
+      threads: opts.threads ?? Math.min(DEFAULT_DISK_THREADS, availableParallelism()),
+      workerData,
+      failure: (why, cause) => {
+        const c = cause === undefined ? {} : { cause };
+        if (why === 'closed') return new StorageError('STORAGE_CLOSED', { detail: 'disk pool is closed' });
+        return new StorageError('STORAGE_IO', { detail: why === 'post' ? 'cannot hand the job to a disk thread' : 'disk thread failed', ...c });
+      },
+    });
+    this.threads = this.pool.threads;
   }
 
   /**
@@ -95,63 +91,21 @@ export class DiskPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await this.pool.close();
   }
 
   private async broadcast(req: WithoutId<DiskRequest>): Promise<void> {
-    await Promise.all(this.slots.map((s) => this.post(s, req, [])));
+    for (const res of await this.pool.broadcast(req)) ok(res);
   }
 
-  private submit(req: WithoutId<DiskRequest>, transfer: ArrayBuffer[]): Promise<Exclude<DiskResponse, { type: 'error' }>> {
-    const slot = this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
-    return this.post(slot, req, transfer);
+  private async submit(req: WithoutId<DiskRequest>, transfer: ArrayBuffer[]): Promise<Exclude<DiskResponse, { type: 'error' }>> {
+    return ok(await this.pool.submit(req, transfer));
   }
+}
 
-  private post(slot: Slot, req: WithoutId<DiskRequest>, transfer: ArrayBuffer[]): Promise<Exclude<DiskResponse, { type: 'error' }>> {
-    if (this.closed) return Promise.reject(new StorageError('STORAGE_CLOSED', { detail: 'disk pool is closed' }));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      slot.pending.set(id, { resolve, reject });
-      if (slot.pending.size === 1) slot.worker.ref();
-      try {
-        slot.worker.postMessage({ ...req, id } as DiskRequest, transfer);
-      } catch (err) {
-        slot.pending.delete(id);
-        if (slot.pending.size === 0) slot.worker.unref();
-        reject(new StorageError('STORAGE_IO', { detail: 'cannot hand the job to a disk thread', cause: err }));
-      }
-    });
+function ok(res: DiskResponse): Exclude<DiskResponse, { type: 'error' }> {
+  if (res.type === 'error') {
+    throw new StorageError(res.code, res.errno === undefined ? { detail: res.message } : { detail: res.message, errno: res.errno });
   }
-
-  private spawn(): Slot {
-    const workerData: DiskWorkerData = { maxOpenFiles: this.maxOpenFiles };
-    const worker = new Worker(new URL('./disk-worker.js', import.meta.url), { workerData });
-    worker.unref();
-    const slot: Slot = { worker, pending: new Map() };
-    const settle = (id: number): Pending | undefined => {
-      const p = slot.pending.get(id);
-      slot.pending.delete(id);
-      if (slot.pending.size === 0) worker.unref();
-      return p;
-    };
-    worker.on('message', (res: DiskResponse) => {
-      const p = settle(res.id);
-      if (p === undefined) return;
-      if (res.type === 'error') {
-        p.reject(new StorageError(res.code, res.errno === undefined ? { detail: res.message } : { detail: res.message, errno: res.errno }));
-      } else p.resolve(res);
-    });
-    const fail = (err: unknown): void => {
-      for (const id of [...slot.pending.keys()]) settle(id)?.reject(new StorageError('STORAGE_IO', { detail: 'disk thread failed', cause: err }));
-      if (!this.closed) {
-        const i = this.slots.indexOf(slot);
-        if (i >= 0) this.slots[i] = this.spawn();
-      }
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => {
-      if (!this.closed) fail(new Error(`exit code ${code}`));
-    });
-    return slot;
-  }
+  return res;
 }

@@ -159,15 +159,7 @@ class WebSeed implements PeerLink {
   }
 
   private valid(req: BlockRequest): boolean {
-    const g = this.geometry;
-    return (
-      g.isPieceIndex(req.index) &&
-      Number.isInteger(req.begin) &&
-      Number.isInteger(req.length) &&
-      req.begin >= 0 &&
-      req.length > 0 &&
-      req.begin + req.length <= g.pieceLengthOf(req.index)
-    );
+    return this.geometry.isBlockRange(req.index, req.begin, req.length);
   }
 
   private dispatch(): void {

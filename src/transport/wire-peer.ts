@@ -282,15 +282,7 @@ export class WirePeer implements WirePeerLink {
   }
 
   private validRequest(req: BlockRequest): boolean {
-    const g = this.geometry;
-    return (
-      g.isPieceIndex(req.index) &&
-      Number.isInteger(req.begin) &&
-      Number.isInteger(req.length) &&
-      req.begin >= 0 &&
-      req.length > 0 &&
-      req.begin + req.length <= g.pieceLengthOf(req.index)
-    );
+    return this.geometry.isBlockRange(req.index, req.begin, req.length);
   }
 
   private onData(chunk: Buffer): void {
