@@ -23,7 +23,6 @@ export interface FrameContext {
   bitfieldSeen: boolean;
 }
 
-const ID_AT = 4;
 const PAYLOAD_AT = 5;
 
 const NAMES = ['choke', 'unchoke', 'interested', 'not interested', 'have', 'bitfield', 'request', 'piece', 'cancel', 'port'];

@@ -12,58 +12,17 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TrackerServer } from '../../src/tracker/index.js';
+import { freePort, requireTool, run, type Proc } from '../helpers/processes.js';
 
 const PAYLOAD_BYTES = 4 * 1024 * 1024;
 /** Transmission sends "interested" on its 10 s rechoke pulse, then ramps up: ~15 s here, budget 60. */
 const TRANSFER_TIMEOUT_MS = 60_000;
-
-function requireTool(name: string, args: string[]): void {
-  const r = spawnSync(name, args, { encoding: 'utf8' });
-  if (r.error !== undefined) {
-    assert.fail(`${name} is required for this interop test and could not be run (${r.error.message}); install it: apt-get install -y transmission-daemon transmission-cli aria2 mktorrent`);
-  }
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
-  const addr = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  assert.ok(typeof addr === 'object' && addr !== null);
-  return addr.port;
-}
-
-interface Proc {
-  readonly child: ChildProcess;
-  output: string;
-  readonly exited: Promise<number | null>;
-}
-
-/** Starts a program; the test stops it by pid (SIGTERM) and waits for it to exit. */
-function run(t: TestContext, cmd: string, args: string[]): Proc {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const p: { child: ChildProcess; output: string; exited: Promise<number | null> } = {
-    child,
-    output: '',
-    exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
-  };
-  child.stdout?.on('data', (d: Buffer) => (p.output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (p.output += d.toString()));
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill(); // transmission-daemon saves its state and exits in about 0.8 s
-      await p.exited;
-    }
-  });
-  return p;
-}
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, procs: readonly Proc[] = [], extra = (): string => ''): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -6,17 +6,9 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import type { TestContext } from 'node:test';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
-  const addr = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  assert.ok(typeof addr === 'object' && addr !== null);
-  return addr.port;
-}
+import { freePort } from '../../helpers/processes.js';
 
 /** One PING over a raw socket: true once Redis answers +PONG. */
 async function pong(port: number): Promise<boolean> {
