@@ -128,6 +128,8 @@ export class WirePeer implements WirePeerLink {
   amInterested = false;
 
   private peerBitfield: Bitfield;
+  /** A `bitfield` or `have` event went out: later bitfields arrive as haves. */
+  private piecesAnnounced = false;
   private readonly events: EventQueue;
   private readonly geometry: Geometry;
   private readonly pipeline: RequestPipeline;
@@ -329,6 +331,7 @@ export class WirePeer implements WirePeerLink {
       }
       case 'have': {
         // The decoder range-checked the index against the torrent; a repeat is not news.
+        this.piecesAnnounced = true;
         if (this.peerBitfield.set(m.index)) this.events.emit({ type: 'have', index: m.index as PieceIndex });
         return;
       }
@@ -340,14 +343,16 @@ export class WirePeer implements WirePeerLink {
           this.close(toTorrenttpError(err));
           return;
         }
-        if (this.peerBitfield.empty) {
-          this.peerBitfield = got;
+        // The engine counts this object's pieces once, at the first `bitfield` event, and keeps
+        // it: so never swap it, and announce anything after that event as haves. (aria2 sends a
+        // bitfield after its first haves, and later instead of bursts of haves.) Pieces missing
+        // from a later bitfield stay: a peer does not lose pieces.
+        if (!this.piecesAnnounced) {
+          for (const i of got) this.peerBitfield.set(i);
+          this.piecesAnnounced = true;
           this.events.emit({ type: 'bitfield', bitfield: this.peerBitfield });
           return;
         }
-        // A later bitfield (aria2 sends one after its first haves, and instead of bursts of
-        // haves): merge it, as haves, into the bitfield the engine already counts. Pieces
-        // missing from it stay: a peer does not lose pieces.
         for (const i of got) if (this.peerBitfield.set(i)) this.events.emit({ type: 'have', index: i as PieceIndex });
         return;
       }

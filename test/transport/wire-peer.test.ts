@@ -500,3 +500,26 @@ test("BEP 10: the peer's reqq caps our queue depth, so a seed that queues only 8
     await p.close();
   }
 });
+
+test('later bitfields arrive as haves into the same bitfield object (aria2 sends them late and repeatedly)', async () => {
+  const { metainfo } = makeTorrent(8 * 64 * 1024, 64 * 1024, 4);
+  const r = await rawSeed(metainfo, {}, false);
+  try {
+    const bits = (pieces: number[]) => {
+      const b = wireTorrent(metainfo, false).bitfield.clone();
+      for (const i of pieces) b.set(i);
+      return b.toBytes();
+    };
+    r.raw.send({ type: 'bitfield', bitfield: bits([]) });
+    const first = await r.rec.wait('bitfield');
+    // An empty first bitfield, then a fuller one: the case that used to swap the object.
+    r.raw.send({ type: 'bitfield', bitfield: bits([1, 2, 5]) }, { type: 'have', index: 6 }, { type: 'bitfield', bitfield: bits([0]) });
+    await r.rec.wait('have', 5000, (e) => e.index === 0);
+    assert.equal(r.rec.of('bitfield').length, 1, 'one bitfield event; the rest are haves');
+    assert.deepEqual(r.rec.of('have').map((e) => e.index), [1, 2, 5, 6, 0]);
+    assert.equal(r.link.bitfield, first.bitfield, 'the object the engine counted is kept');
+    assert.deepEqual([...r.link.bitfield], [0, 1, 2, 5, 6], 'pieces missing from a later bitfield stay');
+  } finally {
+    await r.close();
+  }
+});
