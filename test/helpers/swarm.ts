@@ -4,10 +4,13 @@
  * loopback port and is stopped by pid when the test ends.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, createReadStream, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join, normalize } from 'node:path';
 import type { TestContext } from 'node:test';
+import { TrackerServer } from '../../src/tracker/index.js';
 import { freePort, requireTool, run, until, type Proc } from './processes.js';
 
 /** opentracker (Debian's whitelist-only build) admitting `infoHashes`; returns its port (HTTP and UDP). */
@@ -90,4 +93,30 @@ export async function startWebSeed(t: TestContext, root: string): Promise<{ url:
   t.after(() => new Promise<void>((r) => server.close(() => r())));
   server.unref();
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, server, sent: () => sent };
+}
+
+/**
+ * A random payload in `dir/seed/payload.bin`, our tracker on a free loopback port (stopped when
+ * the test ends), and `dir/x.torrent` made by mktorrent (256 KiB pieces) announcing to it over
+ * `scheme`.
+ */
+export async function ourTrackerSwarm(
+  t: TestContext,
+  dir: string,
+  scheme: 'http' | 'udp',
+  payloadBytes: number,
+): Promise<{ server: TrackerServer; seedDir: string; payload: Uint8Array; torrent: string }> {
+  requireTool('mktorrent', ['-v']);
+  const seedDir = join(dir, 'seed');
+  mkdirSync(seedDir, { recursive: true });
+  const payload = randomBytes(payloadBytes);
+  writeFileSync(join(seedDir, 'payload.bin'), payload);
+  const server = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 60 });
+  const { port } = await server.listen();
+  t.after(() => server.close());
+  const announce = scheme === 'http' ? `http://127.0.0.1:${port}/announce` : `udp://127.0.0.1:${port}`;
+  const torrent = join(dir, 'x.torrent');
+  const mk = spawnSync('mktorrent', ['-l', '18', '-d', '-a', announce, '-n', 'payload.bin', '-o', torrent, join(seedDir, 'payload.bin')], { encoding: 'utf8' });
+  assert.equal(mk.status, 0, mk.stderr);
+  return { server, seedDir, payload, torrent };
 }

@@ -7,13 +7,11 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TrackerServer } from '../../src/tracker/index.js';
 import { freePort, requireTool, run, until } from '../helpers/processes.js';
+import { ourTrackerSwarm } from '../helpers/swarm.js';
 
 const PAYLOAD_BYTES = 4 * 1024 * 1024;
 const TRANSFER_TIMEOUT_MS = 60_000;
@@ -30,23 +28,11 @@ async function dhtArgs(scheme: 'http' | 'udp', dir: string, name: string): Promi
 
 async function transfer(t: TestContext, scheme: 'http' | 'udp'): Promise<void> {
   requireTool('aria2c', ['--version']);
-  requireTool('mktorrent', ['-v']);
   const dir = mkdtempSync(join(tmpdir(), `torrenttp-aria2-${scheme}-`));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const seedDir = join(dir, 'seed');
   const dlDir = join(dir, 'dl');
-  mkdirSync(seedDir);
   mkdirSync(dlDir);
-  const payload = randomBytes(PAYLOAD_BYTES);
-  writeFileSync(join(seedDir, 'payload.bin'), payload);
-
-  const server = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 60 });
-  const { port } = await server.listen();
-  t.after(() => server.close());
-  const announce = scheme === 'http' ? `http://127.0.0.1:${port}/announce` : `udp://127.0.0.1:${port}`;
-  const torrent = join(dir, 'x.torrent');
-  const mk = spawnSync('mktorrent', ['-l', '18', '-d', '-a', announce, '-n', 'payload.bin', '-o', torrent, join(seedDir, 'payload.bin')], { encoding: 'utf8' });
-  assert.equal(mk.status, 0, mk.stderr);
+  const { server, seedDir, payload, torrent } = await ourTrackerSwarm(t, dir, scheme, PAYLOAD_BYTES);
 
   const seedPort = await freePort();
   const seed = run(t, 'aria2c', [

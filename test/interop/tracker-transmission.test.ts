@@ -13,12 +13,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TrackerServer } from '../../src/tracker/index.js';
 import { freePort, requireTool, run, type Proc } from '../helpers/processes.js';
+import { ourTrackerSwarm } from '../helpers/swarm.js';
 
 const PAYLOAD_BYTES = 4 * 1024 * 1024;
 /** Transmission sends "interested" on its 10 s rechoke pulse, then ramps up: ~15 s here, budget 60. */
@@ -44,20 +44,10 @@ async function transfer(t: TestContext, scheme: 'http' | 'udp'): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), `torrenttp-transmission-${scheme}-`));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const seedDir = join(dir, 'seed');
   const cfgDir = join(dir, 'tr-cfg');
   const dlDir = join(dir, 'tr-dl');
-  for (const d of [seedDir, cfgDir, dlDir]) mkdirSync(d);
-  const payload = randomBytes(PAYLOAD_BYTES);
-  writeFileSync(join(seedDir, 'payload.bin'), payload);
-
-  const server = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 60 });
-  const { port } = await server.listen();
-  t.after(() => server.close());
-  const announce = scheme === 'http' ? `http://127.0.0.1:${port}/announce` : `udp://127.0.0.1:${port}`;
-  const torrent = join(dir, 'x.torrent');
-  const mk = spawnSync('mktorrent', ['-l', '18', '-d', '-a', announce, '-n', 'payload.bin', '-o', torrent, join(seedDir, 'payload.bin')], { encoding: 'utf8' });
-  assert.equal(mk.status, 0, mk.stderr);
+  for (const d of [cfgDir, dlDir]) mkdirSync(d);
+  const { server, seedDir, payload, torrent } = await ourTrackerSwarm(t, dir, scheme, PAYLOAD_BYTES);
 
   // Transmission leech: fresh config dir, settings from shared/PEERS.md, ports picked now.
   const peerPort = await freePort();

@@ -1,22 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encode } from '../../src/bencode/index.js';
-import { TorrenttpError } from '../../src/errors/index.js';
 import { encodeTorrent, MetainfoError, parseTorrent } from '../../src/metainfo/index.js';
 import { bytes, piecesOf, sha1Hex, torrentBytes } from '../helpers/torrents.js';
+import { errorCode } from '../helpers/errors.js';
 
 const data = bytes(100_000);
 const single = { name: 'a.bin', 'piece length': 32768, length: data.length, pieces: piecesOf(data, 32768) };
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof TorrenttpError, `not a TorrenttpError: ${String(err)}`);
-    return err.code;
-  }
-  assert.fail('did not throw');
-}
+const code = errorCode;
 
 test('single-file torrent: fields, geometry, info-hash of the raw info bytes', () => {
   const t = torrentBytes(single, {

@@ -10,20 +10,13 @@ import {
   type AnnounceRequest,
 } from '../../src/tracker/index.js';
 import { announceRequest } from './arbitraries.js';
+import { errorCode } from '../helpers/errors.js';
 
 const ih = Uint8Array.from({ length: 20 }, (_, i) => i * 11);
 const pid = new TextEncoder().encode('-TT0001-abcdefghijkl');
 const base: AnnounceRequest = { infoHash: ih, peerId: pid, port: 6881, uploaded: 1, downloaded: 2, left: 3 };
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof TrackerError, `not a TrackerError: ${String(err)}`);
-    return err.code;
-  }
-  assert.fail('did not throw');
-}
+const code = (fn: () => unknown): string => errorCode(fn, TrackerError);
 
 test('announce query: parse(encode(r)) is r', () => {
   fc.assert(

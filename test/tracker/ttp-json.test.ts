@@ -18,6 +18,7 @@ import {
 } from '../../src/tracker/index.js';
 import { fromHex, toHex } from '../../src/metainfo/index.js';
 import { counter, hash20, ipv4, port } from './arbitraries.js';
+import { errorCode } from '../helpers/errors.js';
 
 const hex40 = hash20.map(toHex);
 const url = fc.webUrl({ validSchemes: ['http', 'https'], withQueryParameters: true }).filter((u) => u.length < 2048);
@@ -38,15 +39,7 @@ const body: fc.Arbitrary<JsonAnnounceBody> = fc.record(
   { noNullPrototype: true, requiredKeys: ['infoHash', 'peerId', 'port', 'uploaded', 'downloaded', 'left'] },
 );
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof TrackerError, String(err));
-    return err.code;
-  }
-  return 'ok';
-}
+const code = (fn: () => unknown): string => errorCode(fn, TrackerError);
 
 test('json announce request round-trips into the common AnnounceRequest', () => {
   fc.assert(

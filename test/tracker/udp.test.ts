@@ -19,6 +19,7 @@ import {
   type AnnounceRequest,
 } from '../../src/tracker/index.js';
 import { hash20, ipv4, ipv6, port } from './arbitraries.js';
+import { errorCode } from '../helpers/errors.js';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
@@ -39,15 +40,7 @@ const udpAnnounce: fc.Arbitrary<AnnounceRequest> = fc.record(
   { noNullPrototype: true, requiredKeys: ['infoHash', 'peerId', 'port', 'uploaded', 'downloaded', 'left'] },
 );
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof TrackerError, String(err));
-    return err.code;
-  }
-  return 'ok';
-}
+const code = (fn: () => unknown): string => errorCode(fn, TrackerError);
 
 test('udp connect: request and response round-trip, 16 bytes each', () => {
   fc.assert(
