@@ -156,8 +156,9 @@ export class Client extends EventEmitter<ClientEvents> {
       downloadLimiters,
       ...(opts.sequential === undefined ? {} : { sequential: opts.sequential }),
     });
+    const infoHash = infoHashToBytes(metainfo.infoHash);
     const announcer = new Announcer(opts.trackers === false ? [] : metainfo.announceList, {
-      infoHash: infoHashToBytes(metainfo.infoHash),
+      infoHash,
       peerId: this.peerId,
       port,
       stats: () => {
@@ -169,7 +170,7 @@ export class Client extends EventEmitter<ClientEvents> {
     });
     const entry: Entry = {
       torrent,
-      wire: { infoHash: infoHashToBytes(metainfo.infoHash), metainfo, bitfield: store.bitfield },
+      wire: { infoHash, metainfo, bitfield: store.bitfield },
       announcer,
       manualPeers: opts.peers ?? [],
       known: new Set(),

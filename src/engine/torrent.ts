@@ -139,7 +139,6 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly peers = new Map<PeerState, true>();
   private readonly bans = new Set<string>();
   private readonly buffers = new Map<number, { buf: Uint8Array; contributors: Set<PeerState> }>();
-  private readonly committing = new Set<number>();
   private committingBytes = 0;
   private readonly down: RateMeter = new RateMeter();
   private readonly up: RateMeter = new RateMeter();
@@ -401,9 +400,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   private async commit(index: PieceIndex): Promise<void> {
     const entry = this.buffers.get(index);
-    if (entry === undefined || this.committing.has(index)) return;
-    this.buffers.delete(index);
-    this.committing.add(index);
+    if (entry === undefined) return;
+    this.buffers.delete(index); // taken out first: a piece is committed at most once
     const bytes = entry.buf.length;
     this.committingBytes += bytes;
     let ok: boolean;
@@ -413,7 +411,6 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.fail(toTorrenttpError(err));
       return;
     } finally {
-      this.committing.delete(index);
       this.committingBytes -= bytes;
     }
     if (this.closedFlag) return;

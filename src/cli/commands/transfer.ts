@@ -94,7 +94,7 @@ function rate(flag: string | undefined, name: string): number | undefined {
 async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: TransferFlags, mode: 'download' | 'seed'): Promise<void> {
   const port = flags.port === undefined ? 0 : Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TorrenttpError('INVALID_ARGUMENT', { detail: `--port ${flags.port}` });
-  const client = new Client({ port, allowLoopbackPeers: true });
+  const client = new Client({ port });
   const out = new Reporter(ctx, flags.json === true);
   const started = performance.now();
   let signalled!: (signal: string) => void;
