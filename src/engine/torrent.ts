@@ -22,6 +22,8 @@ export interface TorrentStore {
   readonly bitfield: Bitfield;
   /** Verify and write a whole piece; false on hash mismatch. `data` may be transferred. */
   commitPiece(index: PieceIndex, data: Uint8Array): Promise<boolean>;
+  /** A buffer to fill with piece `index` for `commitPiece` (stale bytes); default a new one. */
+  pieceBuffer?(index: PieceIndex): Uint8Array;
   readBlock(index: PieceIndex, begin: number, length: number): Promise<Uint8Array>;
   saveResume(): Promise<void>;
   close(): Promise<void>;
@@ -379,7 +381,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (this.picker.receive(req.index, req.begin)) {
       let entry = this.buffers.get(req.index);
       if (entry === undefined) {
-        entry = { buf: new Uint8Array(this.metainfo.geometry.pieceLengthOf(req.index)), contributors: new Set() };
+        const buf = this.store.pieceBuffer?.(req.index) ?? new Uint8Array(this.metainfo.geometry.pieceLengthOf(req.index));
+        entry = { buf, contributors: new Set() };
         this.buffers.set(req.index, entry);
       }
       entry.buf.set(data, req.begin); // the one copy of a block: out of the socket's buffer

@@ -18,6 +18,8 @@ export interface DiskPoolOptions {
 
 export const DEFAULT_DISK_THREADS = 4;
 export const DEFAULT_MAX_OPEN_FILES_PER_THREAD = 64;
+/** Stripes of the threads' per-file write locks: files that share a stripe take turns. */
+const WRITE_LOCK_STRIPES = 64;
 
 /**
  * Worker threads that do a storage's disk jobs: commit (SHA-1, then `pwrite` on a match), read,
@@ -31,7 +33,10 @@ export class DiskPool {
   private closed = false;
 
   constructor(opts: DiskPoolOptions = {}) {
-    const workerData: DiskWorkerData = { maxOpenFiles: Math.max(1, opts.maxOpenFilesPerThread ?? DEFAULT_MAX_OPEN_FILES_PER_THREAD) };
+    const workerData: DiskWorkerData = {
+      maxOpenFiles: Math.max(1, opts.maxOpenFilesPerThread ?? DEFAULT_MAX_OPEN_FILES_PER_THREAD),
+      writeLocks: new Int32Array(new SharedArrayBuffer(WRITE_LOCK_STRIPES * 4)),
+    };
     this.pool = new WorkerPool<DiskResponse>({
       url: new URL('./disk-worker.js', import.meta.url),
       threads: opts.threads ?? Math.min(DEFAULT_DISK_THREADS, availableParallelism()),
@@ -47,12 +52,13 @@ export class DiskPool {
 
   /**
    * Hash `data` and, when it equals `expected`, write it over `slices`. `data`'s buffer moves to
-   * the worker (it must be a whole ArrayBuffer) and comes back, written, as the result; null
-   * when the hash did not match and nothing was written.
+   * the worker (it must be a whole ArrayBuffer) and comes back in the result, written or not
+   * (`written` false: the hash did not match and nothing was written).
    */
-  async commit(data: Uint8Array, expected: Uint8Array, slices: readonly DiskSlice[]): Promise<Uint8Array | null> {
+  async commit(data: Uint8Array, expected: Uint8Array, slices: readonly DiskSlice[]): Promise<{ written: boolean; data: Uint8Array }> {
     const res = await this.submit({ type: 'commit', data, expected, slices }, [data.buffer as ArrayBuffer]);
-    return res.type === 'data' ? res.data : null;
+    if (res.type === 'done') throw new StorageError('STORAGE_IO', { detail: 'unexpected done reply to a commit' });
+    return { written: res.type === 'data', data: res.data };
   }
 
   /** The bytes of `slices`, in order, in one new buffer. */

@@ -12,7 +12,8 @@ export interface DiskSlice {
 
 /** Which disk call a test-injected fault hits, and the `fs` error code it fails with. */
 export interface DiskFault {
-  readonly op: 'open' | 'write' | 'read' | 'sync';
+  /** `direct`: opening a file with O_DIRECT fails, as on a file system without it. */
+  readonly op: 'open' | 'direct' | 'write' | 'read' | 'sync';
   readonly errno: string;
 }
 
@@ -32,11 +33,17 @@ export type DiskRequest =
 export type DiskResponse =
   /** Commit written (`data` is the piece, transferred back for the read cache) or read done. */
   | { readonly id: number; readonly type: 'data'; readonly data: Uint8Array }
-  | { readonly id: number; readonly type: 'mismatch' }
+  /** Commit not written: the hash did not match. `data` is the piece's buffer, transferred back for reuse. */
+  | { readonly id: number; readonly type: 'mismatch'; readonly data: Uint8Array }
   | { readonly id: number; readonly type: 'done' }
   | { readonly id: number; readonly type: 'error'; readonly code: StorageErrorCode; readonly errno?: string; readonly message: string };
 
 export interface DiskWorkerData {
   /** Most fds one worker keeps open; the least recently used one is closed beyond it. */
   readonly maxOpenFiles: number;
+  /**
+   * Write locks shared by the pool's threads (an Int32Array over a SharedArrayBuffer), one slot
+   * per stripe of file paths: 0 free, 1 held. See `disk-worker.ts`.
+   */
+  readonly writeLocks: Int32Array;
 }

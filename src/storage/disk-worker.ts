@@ -12,11 +12,34 @@ import { hashPiecesSync } from '../metainfo/index.js';
 import type { DiskFault, DiskRequest, DiskResponse, DiskSlice, DiskWorkerData } from './disk-protocol.js';
 import { storageCodeOfErrno } from './errors.js';
 
-const { maxOpenFiles } = workerData as DiskWorkerData;
+const { maxOpenFiles, writeLocks } = workerData as DiskWorkerData;
+
+/**
+ * One writer per file at a time. Two threads that `pwrite` the same file at once serialize in
+ * the kernel anyway (ext4 holds the inode lock for a buffered write), and the one that waits
+ * spins on that lock for CPU time the event loop needs; here it sleeps in a futex instead, and
+ * hashing still runs on every thread in parallel.
+ */
+function stripeOf(path: string): number {
+  let h = 0x811c9dc5; // FNV-1a
+  for (let i = 0; i < path.length; i++) h = Math.imul(h ^ path.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % writeLocks.length;
+}
+
+function lock(stripe: number): void {
+  while (Atomics.compareExchange(writeLocks, stripe, 0, 1) !== 0) Atomics.wait(writeLocks, stripe, 1);
+}
+
+function unlock(stripe: number): void {
+  Atomics.store(writeLocks, stripe, 0);
+  Atomics.notify(writeLocks, stripe, 1);
+}
 
 interface OpenFile {
   readonly fd: number;
   readonly writable: boolean;
+  /** The `O_DIRECT` fd for writes: undefined until first wanted, null where the file system refuses it. */
+  direct?: number | null;
 }
 
 /** Insertion order is recency order: a hit is deleted and re-set. */
@@ -29,28 +52,37 @@ function inject(op: DiskFault['op']): void {
   }
 }
 
-function fdOf(path: string, writable: boolean): number {
+function fileOf(path: string, writable: boolean): OpenFile {
   const hit = open.get(path);
   if (hit !== undefined && (hit.writable || !writable)) {
     open.delete(path);
     open.set(path, hit);
-    return hit.fd;
+    return hit;
   }
   inject('open');
   // No O_CREAT: the storage created every file when it opened; one gone since is an error, not
   // something to recreate behind the storage's back.
-  const fd = openSync(path, (writable ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NOFOLLOW);
+  const file: OpenFile = { fd: openSync(path, (writable ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NOFOLLOW), writable };
   if (hit !== undefined) {
     open.delete(path);
-    closeSync(hit.fd);
+    closeFile(hit);
   }
-  open.set(path, { fd, writable });
+  open.set(path, file);
   while (open.size > maxOpenFiles) {
-    const [oldest, file] = open.entries().next().value as [string, OpenFile];
+    const [oldest, f] = open.entries().next().value as [string, OpenFile];
     open.delete(oldest);
-    closeSync(file.fd);
+    closeFile(f);
   }
-  return fd;
+  return file;
+}
+
+function fdOf(path: string, writable: boolean): number {
+  return fileOf(path, writable).fd;
+}
+
+function closeFile(f: OpenFile): void {
+  closeSync(f.fd);
+  if (typeof f.direct === 'number') closeSync(f.direct);
 }
 
 function forget(paths: readonly string[]): void {
@@ -58,18 +90,89 @@ function forget(paths: readonly string[]): void {
     const file = open.get(p);
     if (file === undefined) continue;
     open.delete(p);
-    closeSync(file.fd);
+    closeFile(file);
   }
+}
+
+/**
+ * Direct writes (`O_DIRECT`): a downloaded piece goes from our buffer to the device, not into
+ * the page cache. Written data is not read again soon (uploads are served from the piece cache),
+ * and filling the page cache is what a buffered write costs most where free memory is cold: on a
+ * VM whose host reclaims free pages, first-touching each 4 KiB page cache page made a buffered
+ * 1 GiB write take 0.8–2.4 s against 0.35 s direct. `O_DIRECT` wants the file offset, length and
+ * memory address aligned to the device's block size; our piece buffers come from the JS heap
+ * (16-byte aligned), so the aligned run of each slice is copied through a page-aligned bounce
+ * buffer (WebAssembly memory is page-aligned), 1 MiB at a time, and the unaligned head and tail
+ * of the slice are written buffered. File systems without `O_DIRECT` (tmpfs) are written buffered.
+ */
+const DIRECT_ALIGN = 4096;
+/** The one WebAssembly API used here (our TypeScript lib has no WebAssembly types). */
+declare const WebAssembly: { Memory: new (desc: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer } };
+/** Slices whose aligned run is shorter than this are written buffered: not worth a second fd. */
+const DIRECT_MIN = 64 * 1024;
+const BOUNCE_BYTES = 1024 * 1024;
+let bounce: Uint8Array | undefined;
+
+function directFdOf(file: OpenFile, path: string): number | null {
+  if (file.direct === undefined) {
+    try {
+      inject('direct');
+      file.direct = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_DIRECT);
+    } catch {
+      file.direct = null; // EINVAL on file systems without it; anything worse shows on the buffered fd
+    }
+  }
+  return file.direct;
+}
+
+/** Writes `data[at, at + length)` at `pos` through `fd`, all of it. */
+function writeAll(fd: number, data: Uint8Array, at: number, length: number, pos: number): void {
+  let done = 0;
+  while (done < length) {
+    inject('write');
+    done += writeSync(fd, data, at + done, length - done, pos + done);
+  }
+}
+
+/** The aligned run through the direct fd; false when the file system refused it (then nothing was written). */
+function writeDirect(fd: number, data: Uint8Array, at: number, length: number, pos: number): boolean {
+  bounce ??= new Uint8Array(new WebAssembly.Memory({ initial: BOUNCE_BYTES / 65536, maximum: BOUNCE_BYTES / 65536 }).buffer);
+  for (let done = 0; done < length; ) {
+    const n = Math.min(BOUNCE_BYTES, length - done);
+    bounce.set(data.subarray(at + done, at + done + n));
+    try {
+      writeAll(fd, bounce, 0, n, pos + done);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'EINVAL' && done === 0) return false;
+      throw err;
+    }
+    done += n;
+  }
+  return true;
 }
 
 function write(data: Uint8Array, slices: readonly DiskSlice[]): void {
   let at = 0;
   for (const s of slices) {
-    const fd = fdOf(s.path, true);
-    let done = 0;
-    while (done < s.length) {
-      inject('write');
-      done += writeSync(fd, data, at + done, s.length - done, s.fileOffset + done);
+    const file = fileOf(s.path, true);
+    const stripe = stripeOf(s.path);
+    lock(stripe);
+    try {
+      const start = Math.ceil(s.fileOffset / DIRECT_ALIGN) * DIRECT_ALIGN;
+      const end = Math.floor((s.fileOffset + s.length) / DIRECT_ALIGN) * DIRECT_ALIGN;
+      const direct = end - start >= DIRECT_MIN ? directFdOf(file, s.path) : null;
+      if (direct !== null && writeDirect(direct, data, at + start - s.fileOffset, end - start, start)) {
+        writeAll(file.fd, data, at, start - s.fileOffset, s.fileOffset);
+        writeAll(file.fd, data, at + end - s.fileOffset, s.fileOffset + s.length - end, end);
+      } else {
+        if (direct !== null) {
+          closeSync(direct);
+          file.direct = null;
+        }
+        writeAll(file.fd, data, at, s.length, s.fileOffset);
+      }
+    } finally {
+      unlock(stripe);
     }
     at += s.length;
   }
@@ -101,7 +204,7 @@ function run(req: DiskRequest): { res: DiskResponse; transfer: ArrayBuffer[] } {
   switch (req.type) {
     case 'commit': {
       const digest = createHash('sha1').update(req.data).digest();
-      if (!equal(digest, req.expected)) return { res: { id, type: 'mismatch' }, transfer: [] };
+      if (!equal(digest, req.expected)) return { res: { id, type: 'mismatch', data: req.data }, transfer: [req.data.buffer as ArrayBuffer] };
       write(req.data, req.slices);
       return { res: { id, type: 'data', data: req.data }, transfer: [req.data.buffer as ArrayBuffer] };
     }

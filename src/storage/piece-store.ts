@@ -4,6 +4,7 @@ import { DiskPool } from './disk-pool.js';
 import type { DiskSlice } from './disk-protocol.js';
 import { StorageError, toStorageError } from './errors.js';
 import { allocate, ensureFolders, inspectFile, mapLimit, relativePaths, resolveRoot, statFiles, type FileOnDisk } from './layout.js';
+import { BufferPool } from './buffer-pool.js';
 import { PieceCache } from './piece-cache.js';
 import { recheckPieces } from './recheck.js';
 import { encodeResume, readResume, resumePath, trustsFile, writeFileAtomic } from './resume.js';
@@ -26,6 +27,11 @@ export interface PieceStore {
    */
   commitPiece(index: PieceIndex, data: Uint8Array): Promise<boolean>;
   /**
+   * A buffer for piece `index` to fill and hand to `commitPiece`: a recycled one when a committed
+   * piece's buffer is free again (see `BufferPool`), else a new one. Its bytes are stale.
+   */
+  pieceBuffer(index: PieceIndex): Uint8Array;
+  /**
    * A block of a verified piece, for uploading, served from an LRU cache of whole pieces (so a
    * seed reads each piece from disk once per cache lifetime). May be a view: do not modify it.
    */
@@ -42,7 +48,7 @@ export interface OpenStorageOptions {
   readonly skipVerify?: boolean;
   /** Recheck progress, after each batch of pieces hashed; the last call has checked === total. */
   readonly onCheckProgress?: (checkedBytes: number, totalBytes: number) => void;
-  /** Bytes of whole pieces kept for `readBlock`. Default 64 MiB (`DEFAULT_PIECE_CACHE_BYTES`). */
+  /** Bytes of whole pieces kept for `readBlock`. Default 16 MiB (`DEFAULT_PIECE_CACHE_BYTES`). */
   readonly pieceCacheBytes?: number;
   /** Disk threads to share with other storages; by default one pool per storage, closed by `close()`. */
   readonly pool?: DiskPool;
@@ -52,8 +58,17 @@ export interface OpenStorageOptions {
   readonly resumeIntervalMs?: number;
 }
 
-/** libtorrent's default disk cache was 64 MiB too (`cache_size` 1024 × 16 KiB before 2.0). */
-export const DEFAULT_PIECE_CACHE_BYTES = 64 * 1024 * 1024;
+/**
+ * 16 MiB: enough for the pieces a swarm is trading right now; the OS page cache is behind it.
+ * libtorrent 1.x defaulted to 64 MiB (`cache_size`), 2.0 has none of its own (it maps files);
+ * with 64 MiB a 1 GiB loopback leech peaked at ~250 MB RSS, with 16 MiB at ~175 MB.
+ */
+export const DEFAULT_PIECE_CACHE_BYTES = 16 * 1024 * 1024;
+/**
+ * Free piece buffers kept for reuse. A leech's steady state needs about the commit window's
+ * worth (the engine's `maxCommitBytes`) coming back from the cache; more would only hold memory.
+ */
+const FREE_BUFFER_BYTES = 16 * 1024 * 1024;
 /** How much verified progress a crash can cost at most (it is rechecked, not lost, though). */
 export const DEFAULT_RESUME_INTERVAL_MS = 30_000;
 /** Folder (under the download folder) that holds resume files by default. */
@@ -112,6 +127,7 @@ class DiskPieceStore implements PieceStore {
   private readonly ownsPool: boolean;
   private readonly defaultResumeDir: boolean;
   private readonly cache: PieceCache;
+  private readonly buffers: BufferPool;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly loading = new Map<number, Promise<Uint8Array>>();
   /** Files written since the last resume save: they are fdatasynced before the next one. */
@@ -136,7 +152,8 @@ class DiskPieceStore implements PieceStore {
     this.paths = files.map((f) => f.path);
     this.ownsPool = opts.pool === undefined;
     this.defaultResumeDir = opts.resumeDir === undefined;
-    this.cache = new PieceCache(Math.max(0, opts.pieceCacheBytes ?? DEFAULT_PIECE_CACHE_BYTES));
+    this.buffers = new BufferPool(FREE_BUFFER_BYTES);
+    this.cache = new PieceCache(Math.max(0, opts.pieceCacheBytes ?? DEFAULT_PIECE_CACHE_BYTES), (b) => this.buffers.give(b));
     this.stateDirty = changedOnOpen;
     const every = opts.resumeIntervalMs ?? DEFAULT_RESUME_INTERVAL_MS;
     if (every > 0) {
@@ -157,13 +174,22 @@ class DiskPieceStore implements PieceStore {
     const { slices, fileIndexes } = this.slicesOf(g.pieceOffset(index), length);
     const expected = this.metainfo.pieceHashes.slice(index * 20, index * 20 + 20);
     return this.track(async () => {
-      const written = await this.pool.commit(ownedBuffer(data), expected, slices);
-      if (written === null) return false;
+      const { written, data: back } = await this.pool.commit(ownedBuffer(data), expected, slices);
+      if (!written) {
+        this.buffers.give(back);
+        return false;
+      }
       for (const f of fileIndexes) this.dirtyFiles.add(f);
       if (this.bitfield.set(index)) this.stateDirty = true;
-      this.cache.set(index, written);
+      this.cache.set(index, back);
       return true;
     });
+  }
+
+  pieceBuffer(index: PieceIndex): Uint8Array {
+    const g = this.metainfo.geometry;
+    if (!g.isPieceIndex(index)) throw new StorageError('STORAGE_OUT_OF_RANGE', { detail: `piece ${String(index)} not in [0, ${g.pieceCount})` });
+    return this.buffers.take(g.pieceLengthOf(index));
   }
 
   async readBlock(index: PieceIndex, begin: number, length: number): Promise<Uint8Array> {
@@ -206,6 +232,7 @@ class DiskPieceStore implements PieceStore {
     await this.pool.forget(this.paths).catch(() => undefined);
     if (this.ownsPool) await this.pool.close();
     this.cache.clear();
+    this.buffers.clear();
     if (failure !== undefined) throw failure;
   }
 
@@ -243,7 +270,7 @@ class DiskPieceStore implements PieceStore {
       const g = this.metainfo.geometry;
       p = this.track(() => this.pool.read(this.slicesOf(g.pieceOffset(index), g.pieceLengthOf(index)).slices))
         .then((piece) => {
-          this.cache.set(index, piece);
+          this.cache.set(index, piece, true); // the caller takes views of it
           return piece;
         })
         .finally(() => this.loading.delete(index));
