@@ -4,8 +4,8 @@ import type { PeerEvent, PeerEventHandler } from './peer-link.js';
  * Delivers a link's events in order and never from inside one of the link's methods (the
  * PeerLink rule): everything goes through one queue flushed in a microtask, so a `request` that
  * is rejected at once, a `close`, and a socket chunk's ten `block`s all reach the engine the same
- * way. A microtask runs before the next turn of the event loop, so `block.data` views of a socket
- * chunk are still valid when the engine copies them.
+ * way. A socket callback may deliver at once instead (`deliverNow`), for `block.data` views of a
+ * read buffer that the next read reuses.
  *
  * After `closed` is queued nothing else is, so "no events after closed" holds by construction.
  */
@@ -29,6 +29,14 @@ export class EventQueue {
       this.scheduled = true;
       queueMicrotask(this.flush);
     }
+  }
+
+  /**
+   * Delivers what is queued now. Only from outside the link's methods (a socket callback), so the
+   * PeerLink rule holds; the microtask already scheduled then finds nothing.
+   */
+  deliverNow(): void {
+    if (this.queue.length > 0) this.flush();
   }
 
   private readonly flush = (): void => {

@@ -10,7 +10,7 @@
  * the limit (see wire/extension.ts). Our `m` is empty, so peers send us no extension messages;
  * BEP 6 (fast) is not implemented and not advertised.
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import {
   encodeExtendedHandshake,
@@ -22,6 +22,7 @@ import {
   type WireMessage,
 } from '../wire/index.js';
 import { TransportError } from './errors.js';
+import { chunksOf, dialWithReadBuffer, type SocketChunks } from './socket-chunks.js';
 import { WIRE_PEER_DEFAULTS, WirePeer, type WirePeerLink, type WirePeerOptions, type WireTorrent } from './wire-peer.js';
 
 /** BEP 10 `v`. */
@@ -50,12 +51,12 @@ export function connectWirePeer(
   torrent: WireTorrent,
   opts: WirePeerOptions & ConnectOptions,
 ): Promise<WirePeerLink> {
-  const socket = connect({ host, port });
+  const { socket, chunks } = dialWithReadBuffer(host, port);
   socket.setNoDelay(true);
   const where = `${host}:${port}`;
   const decoder = new WireDecoder({ torrent: torrent.metainfo.geometry });
   socket.write(greeting(torrent, opts.peerId));
-  return handshake(socket, decoder, opts.connectTimeoutMs ?? WIRE_CONNECT_DEFAULTS.connectTimeoutMs, 'TRANSPORT_CONNECT_TIMEOUT', where, opts.signal, (hs) => {
+  return handshake(socket, chunks, decoder, opts.connectTimeoutMs ?? WIRE_CONNECT_DEFAULTS.connectTimeoutMs, 'TRANSPORT_CONNECT_TIMEOUT', where, opts.signal, (hs) => {
     if (!sameBytes(hs.infoHash, torrent.infoHash)) {
       throw new TransportError('TRANSPORT_INFO_HASH_MISMATCH', { detail: where });
     }
@@ -81,7 +82,7 @@ export function acceptWirePeer(
     },
   });
   const where = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-  return handshake(socket, decoder, acceptOpts.handshakeTimeoutMs ?? WIRE_CONNECT_DEFAULTS.handshakeTimeoutMs, 'TRANSPORT_HANDSHAKE_TIMEOUT', where, undefined, (hs) => {
+  return handshake(socket, chunksOf(socket), decoder, acceptOpts.handshakeTimeoutMs ?? WIRE_CONNECT_DEFAULTS.handshakeTimeoutMs, 'TRANSPORT_HANDSHAKE_TIMEOUT', where, undefined, (hs) => {
     if (found === undefined) throw new TransportError('TRANSPORT_UNKNOWN_TORRENT', { detail: where });
     socket.write(greeting(found.torrent, found.opts.peerId, supportsExtensionProtocol(hs.reserved) ? found.opts : undefined));
     return found;
@@ -106,6 +107,7 @@ function extendedHandshake(opts: WirePeerOptions): WireMessage {
 
 function handshake(
   socket: Socket,
+  chunks: SocketChunks,
   decoder: WireDecoder,
   timeoutMs: number,
   timeoutCode: 'TRANSPORT_CONNECT_TIMEOUT' | 'TRANSPORT_HANDSHAKE_TIMEOUT',
@@ -118,7 +120,7 @@ function handshake(
     const cleanup = (): void => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      socket.off('data', onData);
+      chunks.setHandler(undefined);
       socket.off('error', onError);
       socket.off('close', onClose);
     };
@@ -132,17 +134,19 @@ function handshake(
     const onAbort = (): void => fail(new TransportError('TRANSPORT_ABORTED', { detail: where, cause: signal?.reason }));
     const onError = (err: Error): void => fail(new TransportError('TRANSPORT_CONNECT_FAILED', { detail: `${where}: ${err.message}`, cause: err }));
     const onClose = (): void => fail(new TransportError('TRANSPORT_PEER_CLOSED', { detail: `${where} before its handshake` }));
-    const onData = (chunk: Buffer): void => {
+    const onData = (chunk: Uint8Array): void => {
       let messages: WireMessage[];
       let link: { torrent: WireTorrent; opts: WirePeerOptions };
       try {
-        messages = decoder.push(chunk);
+        // A copy: what came with the handshake (a bitfield, say) is handled a macrotask later,
+        // by then the read buffer may hold other bytes. Once per connection.
+        messages = decoder.push(chunk.slice());
         const first = messages[0];
         if (first === undefined) return;
         if (first.type !== 'handshake') throw new TransportError('TRANSPORT_CONNECT_FAILED', { detail: 'no handshake' }); // unreachable: the decoder emits it first
         link = accept(first);
         socket.pause();
-        const peer = new WirePeer(socket, decoder, link.torrent, link.opts, first);
+        const peer = new WirePeer(socket, chunks, decoder, link.torrent, link.opts, first);
         settled = true;
         cleanup();
         resolve(peer);
@@ -158,7 +162,7 @@ function handshake(
       return;
     }
     signal?.addEventListener('abort', onAbort, { once: true });
-    socket.on('data', onData);
+    chunks.setHandler(onData);
     socket.on('error', onError);
     socket.on('close', onClose);
   });

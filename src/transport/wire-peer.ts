@@ -43,6 +43,7 @@ import {
 } from '../wire/index.js';
 import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
+import type { SocketChunks } from './socket-chunks.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
 import { RequestPipeline } from './pipeline.js';
 
@@ -150,6 +151,7 @@ export class WirePeer implements WirePeerLink {
 
   constructor(
     private readonly socket: Socket,
+    private readonly chunks: SocketChunks,
     private readonly decoder: WireDecoder,
     private readonly torrent: WireTorrent,
     opts: WirePeerOptions,
@@ -215,7 +217,7 @@ export class WirePeer implements WirePeerLink {
   start(first: readonly WireMessage[]): void {
     if (this.closed) return;
     const s = this.socket;
-    s.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.chunks.setHandler((chunk) => this.onData(chunk));
     s.on('drain', () => this.flush());
     const tickMs = Math.max(5, Math.min(1000, this.o.requestTimeoutMs / 4, this.o.keepAliveMs / 4, this.o.idleTimeoutMs / 4));
     this.timer = setInterval(() => this.tick(), tickMs);
@@ -287,7 +289,7 @@ export class WirePeer implements WirePeerLink {
     return this.geometry.isBlockRange(req.index, req.begin, req.length);
   }
 
-  private onData(chunk: Buffer): void {
+  private onData(chunk: Uint8Array): void {
     if (this.closed) return;
     this.lastReceive = performance.now();
     let messages: WireMessage[];
@@ -298,6 +300,9 @@ export class WirePeer implements WirePeerLink {
       return;
     }
     this.onMessages(messages);
+    // Now, not in a microtask: `block` events are views of the chunk, which may be a read buffer
+    // that the next read overwrites (see SocketChunks). The engine copies them as it handles them.
+    this.events.deliverNow();
   }
 
   private onMessages(messages: readonly WireMessage[]): void {
