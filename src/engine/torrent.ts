@@ -48,7 +48,9 @@ export interface TorrentOptions {
    * requests go out until commits finish: when hashing and disk are slower than the network,
    * memory stays at this instead of growing with the download (a 1 GiB loopback download held
    * 238 pieces of 1 MiB in flight without it). libtorrent's `max_queued_disk_bytes` is the same
-   * idea. Default 32 MiB.
+   * idea (default 1 MiB there). Default 8 MiB: with pieces written directly to the device a
+   * commit takes about a millisecond, and a 1 GiB loopback download ran as fast as with 32 MiB
+   * with 25 MB less peak RSS.
    */
   readonly maxCommitBytes?: number;
   /** Shared limiters (the Client's global ones) plus this torrent's own. */
@@ -119,7 +121,7 @@ export interface PeerSlot {
 }
 
 const MAX_BLOCKS_PER_PIECE = 65536; // 1 GiB pieces / 16 KiB
-export const DEFAULT_MAX_COMMIT_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_MAX_COMMIT_BYTES = 8 * 1024 * 1024;
 /** Disk reads in flight per peer for uploads: enough to keep a fast peer fed from the piece cache. */
 const MAX_READS_PER_PEER = 32;
 /** Requests from one peer we queue before ignoring more (the link also bounds them). */
