@@ -20,8 +20,11 @@ import { RateMeter, TokenBucket } from './rate.js';
 /** What the engine needs from storage (`src/storage` implements it). */
 export interface TorrentStore {
   readonly bitfield: Bitfield;
-  /** Verify and write a whole piece; false on hash mismatch. `data` may be transferred. */
-  commitPiece(index: PieceIndex, data: Uint8Array): Promise<boolean>;
+  /**
+   * Verify and write a whole piece; false on hash mismatch. `data` may be transferred. `cache`:
+   * keep it in memory for uploads (the engine says so while some peer is interested in us).
+   */
+  commitPiece(index: PieceIndex, data: Uint8Array, cache?: boolean): Promise<boolean>;
   /** A buffer to fill with piece `index` for `commitPiece` (stale bytes); default a new one. */
   pieceBuffer?(index: PieceIndex): Uint8Array;
   readBlock(index: PieceIndex, begin: number, length: number): Promise<Uint8Array>;
@@ -411,7 +414,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.committingBytes += bytes;
     let ok: boolean;
     try {
-      ok = await this.store.commitPiece(index, entry.buf);
+      // A piece just downloaded is worth keeping in memory only if some peer may ask for it soon.
+      // A pure leech (peers that want nothing from us) recycles the buffer instead: 16 MB less.
+      ok = await this.store.commitPiece(index, entry.buf, this.anyPeerInterested());
     } catch (err) {
       this.fail(toTorrenttpError(err));
       return;
@@ -440,6 +445,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     }
     if (this.complete) this.onComplete();
     else this.fillAll(); // requests may have waited for this commit (maxCommitBytes)
+  }
+
+  private anyPeerInterested(): boolean {
+    for (const p of this.peers.keys()) if (p.peerInterested && !p.closed) return true;
+    return false;
   }
 
   private onComplete(): void {

@@ -24,8 +24,10 @@ export interface PieceStore {
    * set it in `bitfield`. Resolves false on a hash mismatch (nothing written). Rejects with a
    * StorageError on disk errors (STORAGE_NO_SPACE, STORAGE_READ_ONLY, STORAGE_IO…): the piece
    * is then not marked. `data` may be transferred to a worker (zero copy): do not use it after.
+   * `cache` (default true) keeps the written piece in the piece cache for uploads; false when
+   * nobody is likely to ask for it soon, which frees its buffer for the next piece at once.
    */
-  commitPiece(index: PieceIndex, data: Uint8Array): Promise<boolean>;
+  commitPiece(index: PieceIndex, data: Uint8Array, cache?: boolean): Promise<boolean>;
   /**
    * A buffer for piece `index` to fill and hand to `commitPiece`: a recycled one when a committed
    * piece's buffer is free again (see `BufferPool`), else a new one. Its bytes are stale.
@@ -163,7 +165,7 @@ class DiskPieceStore implements PieceStore {
     }
   }
 
-  async commitPiece(index: PieceIndex, data: Uint8Array): Promise<boolean> {
+  async commitPiece(index: PieceIndex, data: Uint8Array, cache = true): Promise<boolean> {
     const g = this.metainfo.geometry;
     this.checkOpen();
     if (!g.isPieceIndex(index)) throw new StorageError('STORAGE_OUT_OF_RANGE', { detail: `piece ${String(index)} not in [0, ${g.pieceCount})` });
@@ -181,7 +183,8 @@ class DiskPieceStore implements PieceStore {
       }
       for (const f of fileIndexes) this.dirtyFiles.add(f);
       if (this.bitfield.set(index)) this.stateDirty = true;
-      this.cache.set(index, back);
+      if (cache) this.cache.set(index, back);
+      else this.buffers.give(back);
       return true;
     });
   }

@@ -41,6 +41,15 @@ test('several peers of different kinds share one piece picker', async () => {
   assert.deepEqual(Buffer.from(store.data), Buffer.from(data));
   for (const l of [half, web, wire]) assert.ok(l.requests.length > 0, `${l.kind} was used`);
   assert.ok(half.requests.every((r) => r.index % 2 === 0), 'nobody is asked for what it lacks');
+  assert.ok(store.cacheFlags.every((c) => c === false), 'no peer wants anything from us: pieces are not kept in memory');
+});
+
+test('pieces are kept in memory for uploads while a peer is interested in us', async () => {
+  const { t, store, add } = seeded();
+  const link = add();
+  link.emit({ type: 'interested' });
+  await t.done;
+  assert.ok(store.cacheFlags.length > 0 && store.cacheFlags.every((c) => c === true));
 });
 
 test('a peer that sends bad data is banned; the torrent completes from others', async () => {

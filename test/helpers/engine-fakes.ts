@@ -8,6 +8,8 @@ export class MemoryStore implements TorrentStore {
   readonly bitfield: Bitfield;
   readonly data: Uint8Array;
   commits = 0;
+  /** The `cache` argument of each commit, in order. */
+  readonly cacheFlags: (boolean | undefined)[] = [];
   failWith: Error | undefined;
 
   constructor(readonly metainfo: Metainfo, source?: Uint8Array) {
@@ -19,7 +21,8 @@ export class MemoryStore implements TorrentStore {
     }
   }
 
-  async commitPiece(index: PieceIndex, data: Uint8Array): Promise<boolean> {
+  async commitPiece(index: PieceIndex, data: Uint8Array, cache?: boolean): Promise<boolean> {
+    this.cacheFlags.push(cache);
     await new Promise((r) => setImmediate(r));
     if (this.failWith !== undefined) throw this.failWith;
     this.commits++;

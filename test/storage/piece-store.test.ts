@@ -97,6 +97,11 @@ test('piece buffers come back for reuse: after a commit or a mismatch, never onc
     assert.ok(await s.commitPiece(pieceIndex(t, 3), t.piece(3)));
     assert.deepEqual(s.pieceBuffer(pieceIndex(t, 0)), new Uint8Array(16384), 'a new buffer, not the lent one');
     assert.deepEqual(block, t.piece(1).subarray(0, 16), 'the upload still sees its bytes');
+    // Not to be cached (nobody wants it soon): the buffer is free at once, the piece still readable.
+    const again = t.piece(0);
+    assert.ok(await s.commitPiece(pieceIndex(t, 0), t.piece(0), false));
+    assert.deepEqual(s.pieceBuffer(pieceIndex(t, 1)), again, 'piece 0\'s buffer, straight back');
+    assert.deepEqual(await s.readBlock(pieceIndex(t, 0), 100, 8), again.subarray(100, 108));
     await s.close();
   }));
 
