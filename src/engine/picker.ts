@@ -200,6 +200,13 @@ export class PiecePicker {
     return { index: p.index, begin: b * BLOCK_LENGTH, length: this.geometry.blockLength(p.index, b) };
   }
 
+  /**
+   * Rarest first, ties broken by where a scan from a random piece meets them first. The scan
+   * stops at a piece only this peer has (availability 1 is the floor, it holds the piece): with
+   * one seed, or any piece that is unique to the peer, a pick costs O(1) instead of a pass over
+   * every piece. (A reservoir-sampled tie over the whole torrent made each new piece O(n), so
+   * O(n²) for a download, and drew a random number per tie.)
+   */
   private choosePiece(peer: Bitfield): PieceIndex | undefined {
     const n = this.geometry.pieceCount;
     const candidate = (i: number) => peer.has(i) && !this.have.has(i) && !this.partials.has(i);
@@ -208,18 +215,18 @@ export class PiecePicker {
       return undefined;
     }
     const random = this.have.count + this.partials.size < this.randomFirst;
+    const from = Math.min(n - 1, Math.floor(this.rng() * n));
     let best = -1;
     let bestAvail = Infinity;
-    let ties = 0;
-    for (let i = 0; i < n; i++) {
+    for (let k = 0; k < n; k++) {
+      const i = from + k < n ? from + k : from + k - n;
       if (!candidate(i)) continue;
-      const a = random ? 0 : this.availability[i]!;
+      if (random) return i as PieceIndex;
+      const a = this.availability[i]!;
       if (a < bestAvail) {
         bestAvail = a;
         best = i;
-        ties = 1;
-      } else if (a === bestAvail && this.rng() * ++ties < 1) {
-        best = i; // reservoir sampling: each tie equally likely
+        if (a <= 1) break;
       }
     }
     return best < 0 ? undefined : (best as PieceIndex);

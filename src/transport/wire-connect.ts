@@ -54,7 +54,8 @@ export function connectWirePeer(
   const { socket, chunks } = dialWithReadBuffer(host, port);
   socket.setNoDelay(true);
   const where = `${host}:${port}`;
-  const decoder = new WireDecoder({ torrent: torrent.metainfo.geometry });
+  // Blocks are delivered before the next read (see SocketChunks), so straddlers can reuse too.
+  const decoder = new WireDecoder({ torrent: torrent.metainfo.geometry, reuseAssemblyBuffers: true });
   socket.write(greeting(torrent, opts.peerId));
   return handshake(socket, chunks, decoder, opts.connectTimeoutMs ?? WIRE_CONNECT_DEFAULTS.connectTimeoutMs, 'TRANSPORT_CONNECT_TIMEOUT', where, opts.signal, (hs) => {
     if (!sameBytes(hs.infoHash, torrent.infoHash)) {
@@ -74,6 +75,7 @@ export function acceptWirePeer(
   socket.setNoDelay(true);
   let found: { torrent: WireTorrent; opts: WirePeerOptions } | undefined;
   const decoder = new WireDecoder({
+    reuseAssemblyBuffers: true,
     // Called as soon as the handshake is decoded, so a bitfield in the same segment is checked
     // against the right torrent's geometry.
     torrentFor: (infoHash) => {

@@ -36,7 +36,8 @@
  * Buffers: a message that lies within one pushed chunk is decoded in place, and its byte fields
  * (`bitfield`, `block`, `payload`) are `subarray` views that ALIAS THE CALLER'S CHUNK. If the
  * transport reuses or mutates its read buffers, it must copy what it keeps. Only a message that
- * straddles chunks is copied, once, into a fresh buffer of its declared length. Partial input
+ * straddles chunks is copied, once, into a fresh buffer of its declared length (or, with
+ * `reuseAssemblyBuffers`, into one of two buffers the decoder reuses). Partial input
  * is tracked with an offset into that buffer (h11's receive buffer habit), so bytes trickled
  * one at a time cost O(n) in total, never a concat per push.
  */
@@ -74,6 +75,14 @@ export interface WireDecoderOptions {
    * bitfield in the handshake's TCP segment is checked against the right torrent.
    */
   readonly torrentFor?: (infoHash: Uint8Array) => PieceGeometry | undefined;
+  /**
+   * Assemble messages that straddle chunks in two buffers of the decoder's, used in turn,
+   * instead of a new buffer each. A transport that reads into one reused buffer already treats a
+   * message's byte fields as valid only until its next `push`; with this the straddling ones are
+   * too. A fast download straddles a 16 KiB block every few reads: a new buffer for each was
+   * hundreds of MB of short-lived allocations per GiB. Default false.
+   */
+  readonly reuseAssemblyBuffers?: boolean;
 }
 
 export const WIRE_DECODER_DEFAULTS = {
@@ -90,6 +99,8 @@ const BODY = 2;
 type Phase = typeof HANDSHAKE | typeof LENGTH | typeof BODY;
 
 const LENGTH_PREFIX_BYTES = 4;
+/** A piece message's body: id, index, begin, a 16 KiB block. */
+const REUSED_BODY_BYTES = 1 + 8 + BLOCK_BYTES;
 
 export class WireDecoder {
   private readonly ctx: FrameContext;
@@ -104,6 +115,9 @@ export class WireDecoder {
   /** Assembly buffer for a unit that straddles chunks; `filled` bytes of it are in. */
   private partial: Uint8Array | undefined;
   private filled = 0;
+  /** With `reuseAssemblyBuffers`: the two assembly buffers, and which one the next unit takes. */
+  private readonly spare: [Uint8Array, Uint8Array] | undefined;
+  private spareTurn = 0;
   private readonly lengthScratch = new Uint8Array(LENGTH_PREFIX_BYTES);
 
   constructor(opts: WireDecoderOptions = {}) {
@@ -111,6 +125,7 @@ export class WireDecoder {
     const maxRequestBytes = positiveInteger('maxRequestBytes', opts.maxRequestBytes ?? WIRE_DECODER_DEFAULTS.maxRequestBytes);
     this.ctx = { maxMessageBytes, maxRequestBytes, torrent: opts.torrent, bitfieldSeen: false };
     this.torrentFor = opts.torrentFor;
+    this.spare = opts.reuseAssemblyBuffers === true ? [new Uint8Array(0), new Uint8Array(0)] : undefined;
     this.phase = (opts.expectHandshake ?? WIRE_DECODER_DEFAULTS.expectHandshake) ? HANDSHAKE : LENGTH;
   }
 
@@ -201,7 +216,7 @@ export class WireDecoder {
 
       // BODY: `unitStart` is the message's length prefix, `bodyLength` its declared length.
       if (this.filled === 0 && n - pos >= this.bodyLength) {
-        out.push(parseBody(this.ctx, chunk.subarray(pos, pos + this.bodyLength), this.unitStart));
+        out.push(parseBody(this.ctx, chunk, pos, this.bodyLength, this.unitStart));
         pos += this.bodyLength;
         this.phase = LENGTH;
         continue;
@@ -209,7 +224,7 @@ export class WireDecoder {
       if (this.filled === 0) {
         // Reject a bad length for its id before buffering a byte of the body.
         checkFrame(this.ctx, chunk[pos]!, this.bodyLength, this.unitStart);
-        this.partial = new Uint8Array(this.bodyLength);
+        this.partial = this.assemblyBuffer(this.bodyLength);
       }
       const body = this.partial!;
       const take = Math.min(this.bodyLength - this.filled, n - pos);
@@ -220,8 +235,23 @@ export class WireDecoder {
       this.partial = undefined;
       this.filled = 0;
       this.phase = LENGTH;
-      out.push(parseBody(this.ctx, body, this.unitStart));
+      out.push(parseBody(this.ctx, body, 0, this.bodyLength, this.unitStart));
     }
+  }
+
+  /**
+   * A buffer for a straddling body. Reused ones alternate: a message completed at the start of a
+   * push sits in one while the next straddler fills the other, so no view in `out` is overwritten.
+   * Only bodies up to a piece message's are reused (a rare big bitfield gets its own), so a
+   * connection keeps 2 × 16 KiB at most.
+   */
+  private assemblyBuffer(length: number): Uint8Array {
+    const spare = this.spare;
+    if (spare === undefined || length > REUSED_BODY_BYTES) return new Uint8Array(length);
+    const turn = this.spareTurn;
+    this.spareTurn = 1 - turn;
+    if (spare[turn]!.length === 0) spare[turn] = new Uint8Array(REUSED_BODY_BYTES);
+    return spare[turn]!.subarray(0, length);
   }
 
   private onHandshake(hs: Handshake, out: WireMessage[]): void {

@@ -59,10 +59,15 @@ export function checkFrame(ctx: FrameContext, id: number, length: number, at: nu
   }
 }
 
-/** Parses a complete body. `body` may be a view of the caller's chunk; views into it are kept. */
-export function parseBody(ctx: FrameContext, body: Uint8Array, at: number): WireMessage {
-  const id = body[0]!;
-  checkFrame(ctx, id, body.length, at);
+/**
+ * Parses a complete body, `buf[start, start + length)`. `buf` may be the caller's chunk; byte
+ * fields of the message are views into it. (Offsets, not a view of the body: one object less per
+ * block on the download path.)
+ */
+export function parseBody(ctx: FrameContext, buf: Uint8Array, start: number, length: number, at: number): WireMessage {
+  const id = buf[start]!;
+  checkFrame(ctx, id, length, at);
+  const end = start + length;
   switch (id) {
     case MESSAGE_ID.choke:
       return { type: 'choke' };
@@ -73,36 +78,35 @@ export function parseBody(ctx: FrameContext, body: Uint8Array, at: number): Wire
     case MESSAGE_ID.notInterested:
       return { type: 'notInterested' };
     case MESSAGE_ID.have: {
-      const index = readU32(body, 1);
+      const index = readU32(buf, start + 1);
       checkIndex(ctx, id, index, at);
       return { type: 'have', index };
     }
     case MESSAGE_ID.bitfield: {
-      const bitfield = body.subarray(1);
+      const bitfield = buf.subarray(start + 1, end);
       if (ctx.torrent !== undefined) checkSpareBits(ctx.torrent.pieceCount, bitfield, at);
       ctx.bitfieldSeen = true;
       return { type: 'bitfield', bitfield };
     }
     case MESSAGE_ID.request:
     case MESSAGE_ID.cancel: {
-      const index = readU32(body, 1);
-      const begin = readU32(body, 5);
-      const length = readU32(body, 9);
-      checkBlockLength(ctx, id, length, at + PAYLOAD_AT + 8);
-      checkRange(ctx, id, index, begin, length, at);
-      return { type: id === MESSAGE_ID.request ? 'request' : 'cancel', index, begin, length };
+      const index = readU32(buf, start + 1);
+      const begin = readU32(buf, start + 5);
+      const blockLength = readU32(buf, start + 9);
+      checkBlockLength(ctx, id, blockLength, at + PAYLOAD_AT + 8);
+      checkRange(ctx, id, index, begin, blockLength, at);
+      return { type: id === MESSAGE_ID.request ? 'request' : 'cancel', index, begin, length: blockLength };
     }
     case MESSAGE_ID.piece: {
-      const index = readU32(body, 1);
-      const begin = readU32(body, 5);
-      const block = body.subarray(1 + PIECE_FIXED_BYTES);
-      checkRange(ctx, id, index, begin, block.length, at);
-      return { type: 'piece', index, begin, block };
+      const index = readU32(buf, start + 1);
+      const begin = readU32(buf, start + 5);
+      checkRange(ctx, id, index, begin, length - 1 - PIECE_FIXED_BYTES, at);
+      return { type: 'piece', index, begin, block: buf.subarray(start + 1 + PIECE_FIXED_BYTES, end) };
     }
     case MESSAGE_ID.port:
-      return { type: 'port', port: (body[1]! << 8) | body[2]! };
+      return { type: 'port', port: (buf[start + 1]! << 8) | buf[start + 2]! };
     default:
-      return { type: 'unknown', id, payload: body.subarray(1) };
+      return { type: 'unknown', id, payload: buf.subarray(start + 1, end) };
   }
 }
 

@@ -32,6 +32,43 @@ test('property: every chunking of a valid stream decodes to the same messages', 
   );
 });
 
+test('property: reuseAssemblyBuffers, with each push\'s messages used before the next push (as the transport does), decodes the same', () => {
+  /** Copies every byte field of `m`: what a consumer keeps must be copied before the next push. */
+  const settled = (m: WireMessage): WireMessage => JSON.parse(JSON.stringify(m, (_k, v: unknown) => (v instanceof Uint8Array ? [...v] : v))) as WireMessage;
+  fc.assert(
+    fc.property(
+      streamArb.chain((messages) => {
+        const bytes = encodeMessages(messages);
+        return fc.tuple(fc.constant(bytes), cutsArb(bytes.length));
+      }),
+      ([bytes, cuts]) => {
+        const chunks = split(bytes, cuts);
+        const d = new WireDecoder({ reuseAssemblyBuffers: true });
+        const got: WireMessage[] = [];
+        for (const c of chunks) got.push(...d.push(c).map(settled));
+        assert.deepEqual(got, decodeChunks(chunks).map(settled));
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+test('reuseAssemblyBuffers: straddling blocks take two decoder buffers in turn', () => {
+  const g = geometry(4, 16384);
+  const piece = (i: number): Uint8Array => encodeMessage({ type: 'piece', index: i, begin: 0, block: new Uint8Array(16384).fill(i + 1) });
+  const bytes = concat(handshake, encodeMessage({ type: 'bitfield', bitfield: new Uint8Array([0]) }), piece(0), piece(1), piece(2), piece(3));
+  const d = new WireDecoder({ torrent: g, reuseAssemblyBuffers: true });
+  const blocks: Uint8Array[] = [];
+  // Cut every message in two, so every block straddles a push.
+  for (const c of split(bytes, [100, 100 + 16400, 100 + 2 * 16400, 100 + 3 * 16400])) {
+    for (const m of d.push(c)) if (m.type === 'piece') blocks.push(m.block);
+  }
+  assert.equal(blocks.length, 4);
+  assert.equal(blocks[0]!.buffer, blocks[2]!.buffer, 'the first buffer again');
+  assert.equal(blocks[1]!.buffer, blocks[3]!.buffer, 'the second buffer again');
+  assert.notEqual(blocks[0]!.buffer, blocks[1]!.buffer);
+});
+
 test('property: a 1-byte trickle decodes to the same messages', () => {
   fc.assert(
     fc.property(streamArb, (messages) => {
