@@ -18,13 +18,17 @@
  *   is the last failure). A success resets the count.
  * - `cancel` drops a queued request, or the delivery of an in-flight one; no event follows.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import { Bitfield, BLOCK_LENGTH, type FileSlice, type Geometry, type Metainfo } from '../metainfo/index.js';
 import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
 import { webSeedFileUrl } from './web-seed-url.js';
+
+/** undici, loaded on first use: it costs a process ~80 ms and ~20 MB to load, and most downloads have no web seed. */
+let undiciModule: Promise<typeof import('undici')> | undefined;
+const loadUndici = (): Promise<typeof import('undici')> => (undiciModule ??= import('undici'));
 
 export interface WebSeedOptions {
   readonly onEvent: PeerEventHandler;
@@ -75,7 +79,8 @@ class WebSeed implements PeerLink {
   private readonly events: EventQueue;
   private readonly geometry: Geometry;
   private readonly o: Required<Omit<WebSeedOptions, 'onEvent' | 'dispatcher'>>;
-  private readonly dispatcher: Dispatcher;
+  /** Made at the first GET: undici is loaded only by processes that use a web seed. */
+  private dispatcher: Dispatcher | undefined;
   private readonly ownsDispatcher: boolean;
   /** Queued requests by absolute block offset, in arrival order. */
   private readonly pending = new Map<number, BlockRequest>();
@@ -103,7 +108,7 @@ class WebSeed implements PeerLink {
       maxRunBytes: opts.maxRunBytes ?? WEB_SEED_DEFAULTS.maxRunBytes,
     };
     this.ownsDispatcher = opts.dispatcher === undefined;
-    this.dispatcher = opts.dispatcher ?? new Agent({ connections: this.o.maxInFlight, keepAliveTimeout: 30_000 });
+    this.dispatcher = opts.dispatcher;
     // Enough blocks for every GET in flight to be a full run, plus as many queued behind them.
     const runBlocks = Math.ceil(Math.min(this.geometry.pieceLength, this.o.maxRunBytes) / BLOCK_LENGTH);
     this.desiredQueueDepth = Math.min(1024, Math.max(16, 2 * this.o.maxInFlight * runBlocks));
@@ -150,7 +155,7 @@ class WebSeed implements PeerLink {
     for (const ac of this.controllers) ac.abort();
     this.pending.clear();
     this.inFlight.clear();
-    if (this.ownsDispatcher) void this.dispatcher.destroy().catch(() => {});
+    if (this.ownsDispatcher) void this.dispatcher?.destroy().catch(() => {});
     this.events.emit(reason === undefined ? { type: 'closed' } : { type: 'closed', reason });
   }
 
@@ -263,7 +268,10 @@ class WebSeed implements PeerLink {
     let res: Dispatcher.ResponseData | undefined;
     try {
       try {
-        res = await request(url, { method: 'GET', headers: { range: `bytes=${first}-${last}` }, signal: ac.signal, dispatcher: this.dispatcher });
+        const undici = await loadUndici();
+        if (this.closed) throw new TransportError('TRANSPORT_ABORTED', { detail: where });
+        this.dispatcher ??= new undici.Agent({ connections: this.o.maxInFlight, keepAliveTimeout: 30_000 });
+        res = await undici.request(url, { method: 'GET', headers: { range: `bytes=${first}-${last}` }, signal: ac.signal, dispatcher: this.dispatcher });
       } catch (err) {
         throw this.networkError(err, timedOut, where);
       }
