@@ -28,6 +28,8 @@ export interface TorrentStore {
   /** A buffer to fill with piece `index` for `commitPiece` (stale bytes); default a new one. */
   pieceBuffer?(index: PieceIndex): Uint8Array;
   readBlock(index: PieceIndex, begin: number, length: number): Promise<Uint8Array>;
+  /** `readBlock` with a `release` to call once the block is sent or dropped, so its memory can be reused. */
+  lendBlock?(index: PieceIndex, begin: number, length: number): Promise<{ readonly data: Uint8Array; readonly release: () => void }>;
   saveResume(): Promise<void>;
   close(): Promise<void>;
 }
@@ -553,11 +555,15 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       if (u.cancelled) continue;
       for (const l of this.uploadLimiters) l.take(u.req.length, now);
       peer.reading.add(u);
-      this.store.readBlock(u.req.index, u.req.begin, u.req.length).then(
-        (data) => {
+      const read = this.store.lendBlock?.(u.req.index, u.req.begin, u.req.length) ?? this.store.readBlock(u.req.index, u.req.begin, u.req.length).then((data) => ({ data, release: undefined }));
+      read.then(
+        ({ data, release }) => {
           peer.reading.delete(u);
-          if (peer.closed || u.cancelled || peer.amChoking) return;
-          link.sendBlock(u.req, data);
+          if (peer.closed || u.cancelled || peer.amChoking) {
+            release?.();
+            return;
+          }
+          link.sendBlock(u.req, data, release);
           const t = this.now();
           peer.up.add(data.length, t);
           this.up.add(data.length, t);

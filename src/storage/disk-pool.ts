@@ -61,9 +61,13 @@ export class DiskPool {
     return { written: res.type === 'data', data: res.data };
   }
 
-  /** The bytes of `slices`, in order, in one new buffer. */
-  async read(slices: readonly DiskSlice[]): Promise<Uint8Array> {
-    const res = await this.submit({ type: 'read', slices }, []);
+  /**
+   * The bytes of `slices`, in order, in one buffer: `into` when given (it must span a whole
+   * ArrayBuffer of exactly their length; it moves to the thread and comes back as the result),
+   * else a new one.
+   */
+  async read(slices: readonly DiskSlice[], into?: Uint8Array): Promise<Uint8Array> {
+    const res = await this.submit(into === undefined ? { type: 'read', slices } : { type: 'read', slices, into }, into === undefined ? [] : [into.buffer as ArrayBuffer]);
     if (res.type !== 'data') throw new StorageError('STORAGE_IO', { detail: `unexpected ${res.type} reply to a read` });
     return res.data;
   }

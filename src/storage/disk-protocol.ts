@@ -20,8 +20,8 @@ export interface DiskFault {
 export type DiskRequest =
   /** Hash `data`; when it equals `expected`, write it over `slices`. `data` is transferred. */
   | { readonly id: number; readonly type: 'commit'; readonly data: Uint8Array; readonly expected: Uint8Array; readonly slices: readonly DiskSlice[] }
-  /** Read `slices` into one new buffer, transferred back. */
-  | { readonly id: number; readonly type: 'read'; readonly slices: readonly DiskSlice[] }
+  /** Read `slices` into `into` (transferred in, whole, of their total length) or one new buffer; transferred back. */
+  | { readonly id: number; readonly type: 'read'; readonly slices: readonly DiskSlice[]; readonly into?: Uint8Array }
   /** `fdatasync` each file. */
   | { readonly id: number; readonly type: 'sync'; readonly paths: readonly string[] }
   /** `hashPiecesSync`, for rechecks. */

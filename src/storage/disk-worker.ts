@@ -178,8 +178,10 @@ function write(data: Uint8Array, slices: readonly DiskSlice[]): void {
   }
 }
 
-function read(slices: readonly DiskSlice[]): Uint8Array {
-  const out = new Uint8Array(slices.reduce((n, s) => n + s.length, 0));
+function read(slices: readonly DiskSlice[], into: Uint8Array | undefined): Uint8Array {
+  const total = slices.reduce((n, s) => n + s.length, 0);
+  if (into !== undefined && into.length !== total) throw new Error(`read into ${into.length} bytes, slices hold ${total}`);
+  const out = into ?? new Uint8Array(total);
   let at = 0;
   for (const s of slices) {
     const fd = fdOf(s.path, false);
@@ -209,7 +211,7 @@ function run(req: DiskRequest): { res: DiskResponse; transfer: ArrayBuffer[] } {
       return { res: { id, type: 'data', data: req.data }, transfer: [req.data.buffer as ArrayBuffer] };
     }
     case 'read': {
-      const data = read(req.slices);
+      const data = read(req.slices, req.into);
       return { res: { id, type: 'data', data }, transfer: [data.buffer as ArrayBuffer] };
     }
     case 'check': {

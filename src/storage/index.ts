@@ -6,6 +6,7 @@ export {
   DEFAULT_RESUME_INTERVAL_MS,
   openStorage,
   RESUME_FOLDER,
+  type BlockLease,
   type OpenStorageOptions,
   type PieceStore,
 } from './piece-store.js';

@@ -3,13 +3,19 @@
  * in bytes (not entries: pieces run from 16 KiB to 16 MiB and more). Verified pieces never
  * change, so entries never go stale.
  *
- * An entry is "lent" once `get` handed it out (its views may sit in a socket's queue for a
- * while). A dropped entry that was never lent is passed to `onDrop`, which may reuse its buffer:
- * on a leech that uploads nothing, every committed piece comes back that way.
+ * Who may still see a piece's buffer decides whether it can be reused once dropped:
+ * - `get` hands it out for good ("lent": its views may sit anywhere, for any time);
+ * - `lease` hands it out until the returned release is called (a view waiting in a socket's
+ *   write queue: released when written).
+ * A piece dropped with no leases out and never lent goes to `onDrop`, which may reuse the
+ * buffer; one dropped while leased goes there when its last lease is released. So on a leech
+ * that uploads nothing every committed piece comes back, and on a seed every piece read.
  */
 interface Entry {
   readonly piece: Uint8Array;
   lent: boolean;
+  leases: number;
+  dropped: boolean;
 }
 
 export class PieceCache {
@@ -28,12 +34,34 @@ export class PieceCache {
 
   /** The piece, marked lent: the caller may keep views of it. */
   get(index: number): Uint8Array | undefined {
+    const hit = this.touch(index);
+    if (hit === undefined) return undefined;
+    hit.lent = true;
+    return hit.piece;
+  }
+
+  /** The piece and a release to call (once; more calls do nothing) when no view of it is used any more. */
+  lease(index: number): { piece: Uint8Array; release: () => void } | undefined {
+    const hit = this.touch(index);
+    if (hit === undefined) return undefined;
+    hit.leases++;
+    let released = false;
+    return {
+      piece: hit.piece,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--hit.leases === 0 && hit.dropped && !hit.lent) this.onDrop(hit.piece);
+      },
+    };
+  }
+
+  private touch(index: number): Entry | undefined {
     const hit = this.entries.get(index);
     if (hit === undefined) return undefined;
     this.entries.delete(index);
     this.entries.set(index, hit);
-    hit.lent = true;
-    return hit.piece;
+    return hit;
   }
 
   /**
@@ -46,7 +74,7 @@ export class PieceCache {
       return;
     }
     this.delete(index);
-    this.entries.set(index, { piece, lent });
+    this.entries.set(index, { piece, lent, leases: 0, dropped: false });
     this.bytes += piece.length;
     for (const [i, e] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
@@ -71,6 +99,7 @@ export class PieceCache {
   private drop(index: number, e: Entry): void {
     this.entries.delete(index);
     this.bytes -= e.piece.length;
-    if (!e.lent) this.onDrop(e.piece);
+    e.dropped = true;
+    if (!e.lent && e.leases === 0) this.onDrop(e.piece);
   }
 }

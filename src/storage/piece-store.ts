@@ -38,10 +38,24 @@ export interface PieceStore {
    * seed reads each piece from disk once per cache lifetime). May be a view: do not modify it.
    */
   readBlock(index: PieceIndex, begin: number, length: number): Promise<Uint8Array>;
+  /**
+   * `readBlock` for a caller that says when it is done with the view: call `release` once the
+   * bytes are used (written to a socket, or dropped). Until then the piece's buffer is not
+   * reused; after it, and once the cache drops the piece, it may be, for a later read.
+   */
+  lendBlock(index: PieceIndex, begin: number, length: number): Promise<BlockLease>;
   /** Persist resume state now (also done every `resumeIntervalMs` and on close). */
   saveResume(): Promise<void>;
   close(): Promise<void>;
 }
+
+export interface BlockLease {
+  readonly data: Uint8Array;
+  /** Call once when `data` is no longer used; more calls do nothing. */
+  readonly release: () => void;
+}
+
+const NO_RELEASE = (): void => undefined;
 
 export interface OpenStorageOptions {
   /** Ignore the resume file and hash what is on disk. */
@@ -131,7 +145,7 @@ class DiskPieceStore implements PieceStore {
   private readonly cache: PieceCache;
   private readonly buffers: BufferPool;
   private readonly inflight = new Set<Promise<unknown>>();
-  private readonly loading = new Map<number, Promise<Uint8Array>>();
+  private readonly loading = new Map<number, Promise<void>>();
   /** Files written since the last resume save: they are fdatasynced before the next one. */
   private dirtyFiles = new Set<number>();
   /** The bitfield changed since the last resume save. */
@@ -196,6 +210,14 @@ class DiskPieceStore implements PieceStore {
   }
 
   async readBlock(index: PieceIndex, begin: number, length: number): Promise<Uint8Array> {
+    return (await this.block(index, begin, length, false)).data;
+  }
+
+  lendBlock(index: PieceIndex, begin: number, length: number): Promise<BlockLease> {
+    return this.block(index, begin, length, true);
+  }
+
+  private async block(index: PieceIndex, begin: number, length: number, lease: boolean): Promise<BlockLease> {
     const g = this.metainfo.geometry;
     this.checkOpen();
     if (!g.isPieceIndex(index)) throw new StorageError('STORAGE_OUT_OF_RANGE', { detail: `piece ${String(index)} not in [0, ${g.pieceCount})` });
@@ -204,13 +226,26 @@ class DiskPieceStore implements PieceStore {
       throw new StorageError('STORAGE_OUT_OF_RANGE', { detail: `block [${begin}, ${begin + length}) of piece ${index} (${pieceLength} bytes)` });
     }
     if (!this.bitfield.has(index)) throw new StorageError('STORAGE_NOT_VERIFIED', { detail: `piece ${index}` });
-    const hit = this.cache.get(index);
-    if (hit !== undefined) return hit.subarray(begin, begin + length);
-    if (!this.cache.fits(pieceLength)) {
-      return this.track(() => this.pool.read(this.slicesOf(g.pieceOffset(index) + begin, length).slices));
+    if (this.cache.fits(pieceLength)) {
+      // Loaded, then taken from the cache in the same synchronous step: a piece the cache
+      // dropped meanwhile (its buffer perhaps reused) is never handed out; it is loaded again.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const got = this.fromCache(index, begin, length, lease);
+        if (got !== undefined) return got;
+        await this.loadPiece(index);
+      }
     }
-    const piece = await this.loadPiece(index);
-    return piece.subarray(begin, begin + length);
+    const data = await this.track(() => this.pool.read(this.slicesOf(g.pieceOffset(index) + begin, length).slices));
+    return { data, release: NO_RELEASE };
+  }
+
+  private fromCache(index: PieceIndex, begin: number, length: number, lease: boolean): BlockLease | undefined {
+    if (lease) {
+      const l = this.cache.lease(index);
+      return l === undefined ? undefined : { data: l.piece.subarray(begin, begin + length), release: l.release };
+    }
+    const piece = this.cache.get(index);
+    return piece === undefined ? undefined : { data: piece.subarray(begin, begin + length), release: NO_RELEASE };
   }
 
   async saveResume(): Promise<void> {
@@ -267,15 +302,14 @@ class DiskPieceStore implements PieceStore {
     }
   }
 
-  private loadPiece(index: PieceIndex): Promise<Uint8Array> {
+  /** Reads a whole piece into a free buffer and caches it (not lent); one read for concurrent callers. */
+  private loadPiece(index: PieceIndex): Promise<void> {
     let p = this.loading.get(index);
     if (p === undefined) {
       const g = this.metainfo.geometry;
-      p = this.track(() => this.pool.read(this.slicesOf(g.pieceOffset(index), g.pieceLengthOf(index)).slices))
-        .then((piece) => {
-          this.cache.set(index, piece, true); // the caller takes views of it
-          return piece;
-        })
+      const into = this.buffers.take(g.pieceLengthOf(index));
+      p = this.track(() => this.pool.read(this.slicesOf(g.pieceOffset(index), into.length).slices, into))
+        .then((piece) => this.cache.set(index, piece))
         .finally(() => this.loading.delete(index));
       this.loading.set(index, p);
     }

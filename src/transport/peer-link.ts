@@ -64,7 +64,11 @@ export interface PeerLink {
   setInterested(interested: boolean): void;
   /** Tell the peer we have a new piece (wire `have`). */
   announceHave(index: PieceIndex): void;
-  /** Send a block the peer requested (wire peers). `data` is written without a copy. */
-  sendBlock(req: BlockRequest, data: Uint8Array): void;
+  /**
+   * Send a block the peer requested (wire peers). `data` is written without a copy. `done`, when
+   * given, is called exactly once when the link no longer uses `data`: written to the socket,
+   * dropped (cancelled, choked, closed), or at once by links that do not upload.
+   */
+  sendBlock(req: BlockRequest, data: Uint8Array, done?: () => void): void;
   close(reason?: TorrenttpError): void;
 }

@@ -146,7 +146,9 @@ class WebSeed implements PeerLink {
   setChoking(): void {}
   setInterested(): void {}
   announceHave(): void {}
-  sendBlock(): void {}
+  sendBlock(_req: BlockRequest, _data: Uint8Array, done?: () => void): void {
+    done?.();
+  }
 
   close(reason?: TorrenttpError): void {
     if (this.closed) return;

@@ -117,6 +117,16 @@ export interface WirePeerLink extends PeerLink {
 interface Upload {
   readonly req: BlockRequest;
   data: Uint8Array | undefined;
+  /** `sendBlock`'s `done`, until it is called. */
+  done: (() => void) | undefined;
+}
+
+/** Forgets an upload's block, telling its owner once. */
+function drop(u: Upload): void {
+  u.data = undefined;
+  const done = u.done;
+  u.done = undefined;
+  done?.();
 }
 
 export class WirePeer implements WirePeerLink {
@@ -245,7 +255,7 @@ export class WirePeer implements WirePeerLink {
     this.amChoking = choking;
     if (choking) {
       // BEP 3: choking discards their requests, queued blocks included.
-      for (const u of this.theirRequests.values()) u.data = undefined;
+      for (const u of this.theirRequests.values()) drop(u);
       this.theirRequests.clear();
     }
     this.send({ type: choking ? 'choke' : 'unchoke' });
@@ -262,13 +272,20 @@ export class WirePeer implements WirePeerLink {
     this.send({ type: 'have', index });
   }
 
-  sendBlock(req: BlockRequest, data: Uint8Array): void {
-    if (this.closed) return;
+  sendBlock(req: BlockRequest, data: Uint8Array, done?: () => void): void {
+    if (this.closed) {
+      done?.();
+      return;
+    }
     const k = this.pipeline.key(req.index, req.begin);
     const u = this.theirRequests.get(k);
     // Cancelled, choked or never asked: drop silently, the peer no longer wants it.
-    if (u === undefined || u.data !== undefined || u.req.length !== req.length || data.length !== req.length) return;
+    if (u === undefined || u.data !== undefined || u.req.length !== req.length || data.length !== req.length) {
+      done?.();
+      return;
+    }
     u.data = data;
+    u.done = done;
     this.uploads.push(u);
     this.scheduleFlush();
   }
@@ -279,9 +296,11 @@ export class WirePeer implements WirePeerLink {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.emitBytes();
     this.pipeline.drain();
+    for (const u of this.theirRequests.values()) drop(u);
+    for (let i = this.uploadHead; i < this.uploads.length; i++) drop(this.uploads[i]!);
     this.theirRequests.clear();
     this.uploads = [];
-    this.socket.destroy();
+    this.socket.destroy(); // blocks already handed to the socket: their write callbacks end them
     this.events.emit(reason === undefined ? { type: 'closed' } : { type: 'closed', reason });
   }
 
@@ -372,7 +391,7 @@ export class WirePeer implements WirePeerLink {
         const u = this.theirRequests.get(k);
         if (u === undefined || u.req.length !== m.length) return;
         this.theirRequests.delete(k);
-        u.data = undefined; // an unsent upload is skipped by flush
+        drop(u); // an unsent upload is skipped by flush
         this.events.emit({ type: 'cancel', req: u.req });
         return;
       }
@@ -417,7 +436,7 @@ export class WirePeer implements WirePeerLink {
       this.close(new TransportError('TRANSPORT_TOO_MANY_REQUESTS', { detail: `more than ${this.o.maxPeerRequests}` }));
       return;
     }
-    this.theirRequests.set(k, { req, data: undefined });
+    this.theirRequests.set(k, { req, data: undefined, done: undefined });
     this.events.emit({ type: 'request', req });
   }
 
@@ -452,9 +471,14 @@ export class WirePeer implements WirePeerLink {
       if (data === undefined) continue; // cancelled or choked after sendBlock
       const k = this.pipeline.key(u.req.index, u.req.begin);
       if (this.theirRequests.get(k) === u) this.theirRequests.delete(k);
+      const done = u.done;
       u.data = undefined;
+      u.done = undefined;
       s.write(encodePieceHeader(u.req.index, u.req.begin, data.length));
-      s.write(data); // a view, not a copy: the writable wraps it as a Buffer over the same memory
+      // A view, not a copy: the writable wraps it as a Buffer over the same memory. Its callback
+      // runs once the bytes are in the kernel (or the socket is destroyed): then `data` is free.
+      if (done === undefined) s.write(data);
+      else s.write(data, () => done());
       this.uploaded += data.length;
       wrote = true;
     }

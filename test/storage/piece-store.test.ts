@@ -105,6 +105,31 @@ test('piece buffers come back for reuse: after a commit or a mismatch, never onc
     await s.close();
   }));
 
+test('lendBlock: a piece read for upload is reused only after its leases are released and the cache dropped it', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(4 * 16384, 16384);
+    const w = await openStorage(t.metainfo, dir, { pool });
+    for (let i = 0; i < 4; i++) assert.ok(await w.commitPiece(pieceIndex(t, i), t.piece(i)));
+    await w.close();
+    const s = await openStorage(t.metainfo, dir, { pool, pieceCacheBytes: 16384 }); // one piece
+    const expect = (i: number, at: number): Uint8Array => t.content.subarray(i * 16384 + at, i * 16384 + at + 100);
+    const a = await s.lendBlock(pieceIndex(t, 0), 0, 100);
+    const b = await s.lendBlock(pieceIndex(t, 1), 100, 100); // drops piece 0: leased, so kept aside
+    const c = await s.lendBlock(pieceIndex(t, 2), 200, 100); // a new buffer: none is free
+    assert.deepEqual(a.data, expect(0, 0));
+    assert.deepEqual(b.data, expect(1, 100));
+    a.release();
+    a.release(); // a second call does nothing
+    const d = await s.lendBlock(pieceIndex(t, 3), 300, 100); // reads into piece 0's buffer
+    assert.equal(a.data.byteLength, 0, 'piece 0\'s buffer moved to the disk thread for the next read');
+    assert.deepEqual(d.data, expect(3, 300));
+    assert.deepEqual(b.data, expect(1, 100), 'still leased: untouched');
+    assert.deepEqual(c.data, expect(2, 200));
+    for (const l of [b, c, d]) l.release();
+    assert.deepEqual(await s.readBlock(pieceIndex(t, 1), 0, 100), expect(1, 0));
+    await s.close();
+  }));
+
 test('a mismatching piece resolves false, writes nothing and is not marked', () =>
   withTempDir(async (dir) => {
     const t = makeTorrent([{ path: ['x'], length: 3000 }, { path: ['y'], length: 5000 }], 4096);

@@ -317,6 +317,48 @@ test('serving: requests while choked are ignored, cancel drops, too many request
   }
 });
 
+test('sendBlock calls done exactly once: when the block is written, when it is dropped, when the link closes', async () => {
+  const { metainfo } = makeTorrent(1024 * 1024, 64 * 1024);
+  const t = wireTorrent(metainfo, true);
+  const rec = new Recorder();
+  let link: Promise<WirePeerLink> | undefined;
+  const srv = await listen((s) => {
+    link = acceptWirePeer(s, () => ({ torrent: t, opts: { peerId: peerId('seed'), onEvent: rec.handler } }));
+  });
+  const raw = await RawPeer.dial(srv.port);
+  try {
+    raw.send({ type: 'handshake', reserved: new Uint8Array(8), infoHash: t.infoHash, peerId: peerId('raw') });
+    await raw.until((m) => m.some((x) => x.type === 'bitfield'));
+    const seed = await link!;
+    const blocks = allBlocks(metainfo);
+    seed.setChoking(false);
+    await raw.until((m) => m.some((x) => x.type === 'unchoke'));
+    raw.send({ type: 'interested' }, ...blocks.slice(0, 3).map((b) => ({ type: 'request' as const, ...b })));
+    await rec.wait('request', 5000, (e) => e.req.begin === blocks[2]!.begin && e.req.index === blocks[2]!.index);
+    const calls = [0, 0, 0, 0];
+    seed.sendBlock(blocks[0]!, new Uint8Array(blocks[0]!.length), () => calls[0]!++);
+    assert.equal(calls[0], 0, 'not before it is written');
+    await raw.until((m) => m.some((x) => x.type === 'piece'));
+    await new Promise((res) => setTimeout(res, 20));
+    assert.equal(calls[0], 1, 'written');
+    seed.sendBlock(blocks[0]!, new Uint8Array(blocks[0]!.length), () => calls[1]!++);
+    assert.equal(calls[1], 1, 'a block nobody asked for (any more) is dropped at once');
+    seed.setChoking(true);
+    seed.sendBlock(blocks[1]!, new Uint8Array(blocks[1]!.length), () => calls[2]!++);
+    assert.equal(calls[2], 1, 'choked: their requests are gone');
+    seed.setChoking(false);
+    raw.send({ type: 'request', ...blocks[2]! });
+    await rec.wait('request', 5000, (e) => e.req.begin === blocks[2]!.begin && e.req.index === blocks[2]!.index);
+    seed.close();
+    seed.sendBlock(blocks[2]!, new Uint8Array(blocks[2]!.length), () => calls[3]!++);
+    assert.equal(calls[3], 1, 'closed');
+    assert.deepEqual(calls, [1, 1, 1, 1]);
+  } finally {
+    raw.socket.destroy();
+    await srv.close();
+  }
+});
+
 test('acceptWirePeer routes two torrents on one listening socket by info-hash', async () => {
   const a = makeTorrent(200_000, 32 * 1024, 11, 'a.bin');
   const b = makeTorrent(300_000, 64 * 1024, 12, 'b.bin');
