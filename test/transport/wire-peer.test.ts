@@ -283,20 +283,33 @@ test('a request that times out is rejected, cancelled on the wire, and snubs the
   }
 });
 
-test('serving: requests while choked are ignored, cancel drops, too many requests close', async () => {
+/** A seeding link that a raw peer dialled and greeted: the serving side under test. */
+async function rawPeerToSeed(opts: Partial<WirePeerOptions> = {}) {
   const { metainfo } = makeTorrent(1024 * 1024, 64 * 1024);
   const t = wireTorrent(metainfo, true);
   const rec = new Recorder();
   let link: Promise<WirePeerLink> | undefined;
   const srv = await listen((s) => {
-    link = acceptWirePeer(s, () => ({ torrent: t, opts: { peerId: peerId('seed'), onEvent: rec.handler, maxPeerRequests: 8 } }));
+    link = acceptWirePeer(s, () => ({ torrent: t, opts: { peerId: peerId('seed'), onEvent: rec.handler, ...opts } }));
   });
   const raw = await RawPeer.dial(srv.port);
+  const close = async (): Promise<void> => {
+    raw.socket.destroy();
+    await srv.close();
+  };
   try {
     raw.send({ type: 'handshake', reserved: new Uint8Array(8), infoHash: t.infoHash, peerId: peerId('raw') });
     await raw.until((m) => m.some((x) => x.type === 'bitfield'));
-    const seed = await link!;
-    const blocks = allBlocks(metainfo);
+    return { rec, raw, seed: await link!, blocks: allBlocks(metainfo), close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+test('serving: requests while choked are ignored, cancel drops, too many requests close', async () => {
+  const { rec, raw, seed, blocks, close } = await rawPeerToSeed({ maxPeerRequests: 8 });
+  try {
     raw.send({ type: 'interested' }, { type: 'request', ...blocks[0]! });
     await rec.wait('interested');
     await new Promise((res) => setTimeout(res, 30));
@@ -313,24 +326,13 @@ test('serving: requests while choked are ignored, cancel drops, too many request
     assert.equal(closed.reason?.code, 'TRANSPORT_TOO_MANY_REQUESTS');
     assert.equal(raw.messages.filter((m) => m.type === 'piece').length, 0);
   } finally {
-    await srv.close();
+    await close();
   }
 });
 
 test('sendBlock calls done exactly once: when the block is written, when it is dropped, when the link closes', async () => {
-  const { metainfo } = makeTorrent(1024 * 1024, 64 * 1024);
-  const t = wireTorrent(metainfo, true);
-  const rec = new Recorder();
-  let link: Promise<WirePeerLink> | undefined;
-  const srv = await listen((s) => {
-    link = acceptWirePeer(s, () => ({ torrent: t, opts: { peerId: peerId('seed'), onEvent: rec.handler } }));
-  });
-  const raw = await RawPeer.dial(srv.port);
+  const { rec, raw, seed, blocks, close } = await rawPeerToSeed();
   try {
-    raw.send({ type: 'handshake', reserved: new Uint8Array(8), infoHash: t.infoHash, peerId: peerId('raw') });
-    await raw.until((m) => m.some((x) => x.type === 'bitfield'));
-    const seed = await link!;
-    const blocks = allBlocks(metainfo);
     seed.setChoking(false);
     await raw.until((m) => m.some((x) => x.type === 'unchoke'));
     raw.send({ type: 'interested' }, ...blocks.slice(0, 3).map((b) => ({ type: 'request' as const, ...b })));
@@ -354,8 +356,7 @@ test('sendBlock calls done exactly once: when the block is written, when it is d
     assert.equal(calls[3], 1, 'closed');
     assert.deepEqual(calls, [1, 1, 1, 1]);
   } finally {
-    raw.socket.destroy();
-    await srv.close();
+    await close();
   }
 });
 
