@@ -191,6 +191,7 @@ export class Client extends EventEmitter<ClientEvents> {
     });
     torrent.on('done', () => announcer.completed());
     torrent.on('error', (err) => this.emit('error', err));
+    torrent.on('warning', (msg, err) => this.emit('warning', msg, err));
 
     if (opts.webSeeds !== false && !torrent.complete) {
       for (const url of metainfo.urlList) {

@@ -92,6 +92,8 @@ export interface TorrentEvents {
   peerClosed: [PeerLink, TorrenttpError | undefined];
   hashFailed: [PieceIndex];
   banned: [string];
+  /** Something failed that costs the torrent nothing now (a resume save after completion: close() saves again). */
+  warning: [string, TorrenttpError];
   error: [TorrenttpError];
 }
 
@@ -464,7 +466,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       // Seeds and web seeds have nothing more for us, and we nothing for them.
       if (link.kind !== 'wire' || link.bitfield.complete) link.close();
     }
-    void this.store.saveResume().catch((err: unknown) => this.emit('error', toTorrenttpError(err)));
+    // Every piece is verified and on disk: a failed save here fails nothing (close() saves again).
+    void this.store.saveResume().catch((err: unknown) => {
+      const e = toTorrenttpError(err);
+      this.emit('warning', `saving resume state on completion: ${e.message}`, e);
+    });
   }
 
   private fail(err: TorrenttpError): void {

@@ -93,6 +93,7 @@ test('seed: serves until SIGTERM, then exits 0', { timeout: 60_000 }, (t) =>
     t.after(() => leech.close());
     const tor = await leech.add(torrent, { path: join(dir, 'dl'), peers: [`127.0.0.1:${port}`] });
     await tor.done;
+    await leech.close(); // its resume save, before the folder goes
     assert.deepEqual(readFileSync(join(dir, 'dl', 'p.bin')), Buffer.from(payload));
     seed.child.kill('SIGTERM');
     assert.equal(await seed.exited, 0, seed.stderr);
