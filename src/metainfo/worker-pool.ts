@@ -12,6 +12,8 @@ export interface WorkerPoolOptions {
   readonly workerData?: unknown;
   /** The error a job gets when its thread dies (`crashed`), the pool is closed, or posting fails. */
   readonly failure: (why: 'crashed' | 'closed' | 'post', cause?: unknown) => Error;
+  /** Called with a dead thread's `threadId` before it is replaced (to free what it held). */
+  readonly onLost?: (threadId: number) => void;
 }
 
 interface Slot<Res> {
@@ -73,8 +75,14 @@ export class WorkerPool<Res extends { readonly id: number }> {
     worker.unref();
     const slot: Slot<Res> = { worker, pending: new Map() };
     worker.on('message', (res: Res) => this.settle(slot, res.id)?.resolve(res));
+    const threadId = worker.threadId; // -1 once the thread has stopped
+    let lost = false;
     const fail = (err: unknown) => {
       for (const id of [...slot.pending.keys()]) this.settle(slot, id)?.reject(this.opts.failure('crashed', err));
+      if (!lost && !this.closed) {
+        lost = true;
+        this.opts.onLost?.(threadId);
+      }
       if (!this.closed) {
         const i = this.slots.indexOf(slot);
         if (i >= 0) this.slots[i] = this.spawn();

@@ -37,8 +37,13 @@ export class DiskPool {
       maxOpenFiles: Math.max(1, opts.maxOpenFilesPerThread ?? DEFAULT_MAX_OPEN_FILES_PER_THREAD),
       writeLocks: new Int32Array(new SharedArrayBuffer(WRITE_LOCK_STRIPES * 4)),
     };
+    const locks = workerData.writeLocks;
     this.pool = new WorkerPool<DiskResponse>({
       url: new URL('./disk-worker.js', import.meta.url),
+      // A thread that died holding a write lock (killed mid-write) must not block the others for ever.
+      onLost: (threadId) => {
+        for (let i = 0; i < locks.length; i++) if (Atomics.compareExchange(locks, i, threadId, 0) === threadId) Atomics.notify(locks, i);
+      },
       threads: opts.threads ?? Math.min(DEFAULT_DISK_THREADS, availableParallelism()),
       workerData,
       failure: (why, cause) => {

@@ -12,8 +12,11 @@ export interface DiskSlice {
 
 /** Which disk call a test-injected fault hits, and the `fs` error code it fails with. */
 export interface DiskFault {
-  /** `direct`: opening a file with O_DIRECT fails, as on a file system without it. */
-  readonly op: 'open' | 'direct' | 'write' | 'read' | 'sync';
+  /**
+   * `direct`: opening a file with O_DIRECT fails, as on a file system without it. `crash`: the
+   * thread exits in the middle of a write, holding its write lock (`errno` unused).
+   */
+  readonly op: 'open' | 'direct' | 'write' | 'read' | 'sync' | 'crash';
   readonly errno: string;
 }
 
@@ -43,7 +46,7 @@ export interface DiskWorkerData {
   readonly maxOpenFiles: number;
   /**
    * Write locks shared by the pool's threads (an Int32Array over a SharedArrayBuffer), one slot
-   * per stripe of file paths: 0 free, 1 held. See `disk-worker.ts`.
+   * per stripe of file paths: 0 free, else the `threadId` of the holder. See `disk-worker.ts`.
    */
   readonly writeLocks: Int32Array;
 }

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fdatasyncSync, openSync, readSync, writeSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { hashPiecesSync } from '../metainfo/index.js';
 import type { DiskFault, DiskRequest, DiskResponse, DiskSlice, DiskWorkerData } from './disk-protocol.js';
 import { storageCodeOfErrno } from './errors.js';
@@ -26,8 +26,13 @@ function stripeOf(path: string): number {
   return (h >>> 0) % writeLocks.length;
 }
 
+/** The slot holds the holder's threadId, so the pool can free it if that thread dies holding it. */
 function lock(stripe: number): void {
-  while (Atomics.compareExchange(writeLocks, stripe, 0, 1) !== 0) Atomics.wait(writeLocks, stripe, 1);
+  for (;;) {
+    const holder = Atomics.compareExchange(writeLocks, stripe, 0, threadId);
+    if (holder === 0) return;
+    Atomics.wait(writeLocks, stripe, holder);
+  }
 }
 
 function unlock(stripe: number): void {
@@ -81,8 +86,11 @@ function fdOf(path: string, writable: boolean): number {
 }
 
 function closeFile(f: OpenFile): void {
-  closeSync(f.fd);
-  if (typeof f.direct === 'number') closeSync(f.direct);
+  try {
+    closeSync(f.fd);
+  } finally {
+    if (typeof f.direct === 'number') closeSync(f.direct);
+  }
 }
 
 function forget(paths: readonly string[]): void {
@@ -157,6 +165,7 @@ function write(data: Uint8Array, slices: readonly DiskSlice[]): void {
     const file = fileOf(s.path, true);
     const stripe = stripeOf(s.path);
     lock(stripe);
+    if (fault?.op === 'crash') process.exit(1); // a worker's exit ends only the thread
     try {
       const start = Math.ceil(s.fileOffset / DIRECT_ALIGN) * DIRECT_ALIGN;
       const end = Math.floor((s.fileOffset + s.length) / DIRECT_ALIGN) * DIRECT_ALIGN;

@@ -227,12 +227,13 @@ export class WirePeer implements WirePeerLink {
   start(first: readonly WireMessage[]): void {
     if (this.closed) return;
     const s = this.socket;
-    this.chunks.setHandler((chunk) => this.onData(chunk));
     s.on('drain', () => this.flush());
     const tickMs = Math.max(5, Math.min(1000, this.o.requestTimeoutMs / 4, this.o.keepAliveMs / 4, this.o.idleTimeoutMs / 4));
     this.timer = setInterval(() => this.tick(), tickMs);
     this.timer.unref();
     this.onMessages(first);
+    // After `first`: bytes read since the handshake (none while paused, but held if any) follow it.
+    this.chunks.setHandler((chunk) => this.onData(chunk));
     if (!this.closed) s.resume();
   }
 

@@ -185,3 +185,21 @@ test('after close every call rejects with STORAGE_CLOSED; close twice is fine', 
     await assert.rejects(s.readBlock(pieceIndex(t, 0), 0, 1), { code: 'STORAGE_CLOSED' });
     await assert.rejects(s.saveResume(), { code: 'STORAGE_CLOSED' });
   }));
+
+test('a disk thread that dies holding a write lock costs its job only: the next write to that file goes through', { timeout: 20_000 }, () =>
+  withTempDir(async (dir) => {
+    const pool = new DiskPool({ threads: 1 });
+    try {
+      const t = makeTorrent(4 * 16384, 16384);
+      const s = await openStorage(t.metainfo, dir, { pool });
+      await pool.injectFaultForTesting({ op: 'crash', errno: 'EIO' });
+      await assert.rejects(s.commitPiece(pieceIndex(t, 0), t.piece(0)), { code: 'STORAGE_IO' });
+      // The replacement thread has no fault; without the lock freed it would wait for ever.
+      assert.equal(await s.commitPiece(pieceIndex(t, 0), t.piece(0)), true);
+      assert.equal(await s.commitPiece(pieceIndex(t, 1), t.piece(1)), true);
+      await s.close();
+      assert.deepEqual(readFileSync(t.pathOf(dir, 0)).subarray(0, 2 * 16384), Buffer.from(t.content.subarray(0, 2 * 16384)));
+    } finally {
+      await pool.close();
+    }
+  }));
