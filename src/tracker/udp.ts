@@ -170,10 +170,19 @@ function truncated(action: string, need: number, got: number): never {
   throw new TrackerError('TRACKER_UDP_TRUNCATED', { detail: `${action} needs ${need} bytes, got ${got}`, offset: got });
 }
 
+/** An i64 counter as a number; no BigInt on the way (one per counter per packet was measurable). */
 function counter(v: DataView, at: number, name: string): number {
-  const n = v.getBigInt64(at);
-  if (n < 0n || n > BigInt(Number.MAX_SAFE_INTEGER)) throw new TrackerError('TRACKER_BAD_NUMBER', { offset: at, detail: `${name}=${n}` });
-  return Number(n);
+  const hi = v.getInt32(at);
+  // 0 ≤ n ≤ 2^53 − 1 exactly when the high word is in [0, 2^21).
+  if (hi < 0 || hi > 0x1fffff) throw new TrackerError('TRACKER_BAD_NUMBER', { offset: at, detail: `${name}=${v.getBigInt64(at)}` });
+  return hi * 0x1_0000_0000 + v.getUint32(at + 4);
+}
+
+/** A copy of 20 bytes as a plain `Uint8Array` (small enough to live on V8's heap: cheap to make). */
+function copy20(bytes: Uint8Array, at: number): Uint8Array {
+  const out = new Uint8Array(20);
+  for (let i = 0; i < 20; i++) out[i] = bytes[at + i]!;
+  return out;
 }
 
 /** Server side: one datagram to a request. Throws `TrackerError` for anything malformed. */
@@ -198,8 +207,8 @@ export function decodeUdpRequest(bytes: Uint8Array, limits: UdpRequestLimits = {
       if (numwant < -1 || numwant > maxNumwant) throw new TrackerError('TRACKER_BAD_NUMBER', { offset: 92, detail: `num_want=${numwant}` });
       const port = v.getUint16(96);
       const announce: { -readonly [K in keyof AnnounceRequest]: AnnounceRequest[K] } = {
-        infoHash: bytes.slice(16, 36),
-        peerId: bytes.slice(36, 56),
+        infoHash: copy20(bytes, 16),
+        peerId: copy20(bytes, 36),
         port: port === 0 && event === 'stopped' ? 0 : checkPort(port, 96),
         downloaded: counter(v, 56, 'downloaded'),
         left: counter(v, 64, 'left'),
