@@ -1,22 +1,37 @@
 /**
- * Announce load generator, UDP and HTTP keep-alive: our tracker (memory store, and with
- * `--redis` also on a private redis-server) against Debian's opentracker, same load, same run.
+ * Announce load generator, UDP and HTTP keep-alive, against several trackers in one run: ours
+ * (memory store, and with `--redis` also on a private redis-server), Debian's opentracker and the
+ * npm `bittorrent-tracker` server. Same load generator, same swarm, same run.
  *
- *   npm run build && node dist/bench/tracker.js [--torrents 10000] [--peers 50] [--seconds 10]
- *     [--inflight 128] [--sockets 8] [--connections 32] [--only ours|opentracker|redis] [--redis]
+ *   npm run build && node dist/bench/tracker.js [--torrents 10000] [--peers 50] [--seconds 8]
+ *     [--rounds 3] [--inflight 128] [--sockets 8] [--connections 32] [--redis] [--no-http]
+ *     [--only ours,redis,opentracker,bittorrent-tracker]
  *
+ * Every tracker runs in its own process and all of them are started and populated first
+ * (10,000 torrents × 50 peers by default, `started` announces over UDP, 20 % seeders). Then
+ * `--rounds` rounds measure each tracker in turn, UDP then HTTP, the order rotating per round, so
+ * the machine's drift (it is shared) hits all of them alike: compare within a round, quote medians
+ * and the per-round ratios printed at the end.
+ *
+ * UDP: one process, `--inflight` announces in flight over `--sockets` sockets (each connected per
+ * BEP 15 at the start of its phase), random torrent and peer, num_want 50, a new one as each reply
+ * comes back; unanswered for 1 s counts as lost and is re-sent.
  * HTTP: `--connections` keep-alive connections, each with one request in flight (compact,
- * numwant 50, random torrent and peer), as many as replies come back; a tracker that closes the
- * connection after a reply (opentracker does) costs a reconnect, which is what its clients pay too.
+ * numwant 50, random torrent and peer); a tracker that closes the connection after a reply
+ * (opentracker does) costs a reconnect, which is what its clients pay too.
  *
- * One process, many announces in flight over several UDP sockets. Per target: start it on a free
- * port, connect each socket (BEP 15), pre-populate torrents × peers with `started` announces
- * (20 % seeders), then announce as fast as replies come back for `--seconds` (random torrent and
- * peer, num_want 50) and print announces/s. For ours, also bytes of heap per peer (after a full
- * GC in the tracker process). A request unanswered for 1 s is counted lost and re-sent.
+ * Per phase the bench also reads the CPU time the tracker's processes used (/proc) and its own,
+ * so one can tell which side was the bound: "tracker CPU 100 %" means the tracker saturated a
+ * core; a generator near 100 % means the load was the limit.
+ *
+ * Memory per peer: RSS of the tracker's processes (redis-server included for the Redis row) after
+ * populating minus before, over the peers held; for the Node trackers also heap after a full GC.
  *
  * opentracker (Debian's build is whitelist-only) gets a whitelist of every bench hash in a root
- * dir readable by `nobody`, given relative to that dir (see shared/PEERS.md).
+ * dir readable by `nobody`, given relative to that dir (see shared/PEERS.md). bittorrent-tracker
+ * runs with its WebSocket tracker off (`ws: false`): its package's WebRTC module
+ * (`node-datachannel`, native) cannot be built here and is replaced by a stub
+ * (bench/stubs/node-datachannel, wired in by package.json `overrides`); HTTP and UDP are pure JS.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
@@ -27,7 +42,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toHex } from '../src/metainfo/index.js';
-import { encodeUdpConnectRequest, UDP_PROTOCOL_ID } from '../src/tracker/index.js';
+import { encodeUdpConnectRequest } from '../src/tracker/index.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,16 +50,16 @@ function arg(name: string, dflt: number): number {
 }
 const TORRENTS = arg('torrents', 10_000);
 const PEERS = arg('peers', 50);
-const SECONDS = arg('seconds', 10);
+const SECONDS = arg('seconds', 8);
+const ROUNDS = arg('rounds', 3);
 const INFLIGHT = arg('inflight', 128); // more overflows the default 208 KiB socket buffers: drops, then 1 s resends
 const SOCKETS = arg('sockets', 8);
 const CONNECTIONS = arg('connections', 32);
 const WITH_REDIS = process.argv.includes('--redis');
+const WITH_HTTP = !process.argv.includes('--no-http');
 const onlyIdx = process.argv.indexOf('--only');
-const ONLY = onlyIdx < 0 ? undefined : process.argv[onlyIdx + 1];
+const ONLY = onlyIdx < 0 ? undefined : new Set(process.argv[onlyIdx + 1]!.split(','));
 const RESEND_MS = 1000;
-
-void UDP_PROTOCOL_ID;
 
 function infoHash(t: number): Buffer {
   const b = Buffer.alloc(20);
@@ -261,70 +276,59 @@ class HttpLoad {
   }
 }
 
-interface Result {
+// ── targets ─────────────────────────────────────────────────────────────────────────────
+
+interface Memory {
+  /** Resident bytes of the target's processes. */
+  readonly rss: number;
+  /** Node heap after a full GC (Node trackers only). */
+  readonly heapUsed?: number;
+  /** Peers the tracker says it holds (opentracker does not say: the bench's count is used). */
+  readonly peers?: number;
+}
+
+interface Target {
   readonly name: string;
-  readonly populateSec: number;
-  readonly announcesPerSec: number;
-  readonly httpPerSec: number;
-  readonly httpErrors: number;
-  readonly httpReconnects: number;
-  readonly lost: number;
-  readonly errors: number;
-  readonly bytesPerPeer?: number;
+  readonly port: number;
+  /** Processes whose CPU time is the tracker's (the tracker, and redis-server for the Redis row). */
+  readonly procs: readonly { readonly label: string; readonly pid: number }[];
+  memory(): Promise<Memory>;
+  stop(): Promise<void>;
 }
 
-async function measure(name: string, port: number, memory?: () => Promise<{ heapUsed: number; peers: number }>): Promise<Result> {
-  const gen = new LoadGenerator(port);
-  await gen.connect();
-  const before = memory === undefined ? undefined : await memory();
-  let n = 0;
-  const total = TORRENTS * PEERS;
-  const t0 = performance.now();
-  await gen.run(() => {
-    if (n >= total) return undefined;
-    const k = n++;
-    return { t: k % TORRENTS, p: Math.floor(k / TORRENTS), event: 2, numwant: 0 };
-  });
-  const populateSec = (performance.now() - t0) / 1000;
-  if (gen.errors > 0) console.log(`  ${name}: ${gen.errors} error replies while populating`);
-  const after = memory === undefined ? undefined : await memory();
-  const bytesPerPeer = before !== undefined && after !== undefined ? (after.heapUsed - before.heapUsed) / Math.max(1, after.peers) : undefined;
-  gen.done = 0;
-  gen.lost = 0;
-  gen.errors = 0;
-  const end = performance.now() + SECONDS * 1000;
-  let checks = 0;
-  const start = performance.now();
-  await gen.run(() => {
-    if ((++checks & 255) === 0 && performance.now() > end) return undefined;
-    return { t: Math.floor(Math.random() * TORRENTS), p: Math.floor(Math.random() * PEERS), event: 0, numwant: 50 };
-  });
-  const elapsed = (performance.now() - start) / 1000;
-  gen.close();
-  const http = new HttpLoad(port);
-  const hStart = performance.now();
-  await http.run(SECONDS);
-  const hElapsed = (performance.now() - hStart) / 1000;
-  const r = {
-    name, populateSec, announcesPerSec: gen.done / elapsed, lost: gen.lost, errors: gen.errors,
-    httpPerSec: http.done / hElapsed, httpErrors: http.errors, httpReconnects: http.reconnects,
-  };
-  return bytesPerPeer === undefined ? r : { ...r, bytesPerPeer };
+/** utime + stime of a process and its threads, in seconds (100 Hz ticks). */
+function cpuSec(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m === null ? 0 : Number(m[1]) * 1024;
+}
+
+const rssOf = (procs: Target['procs']): number => procs.reduce((sum, p) => sum + rssBytes(p.pid), 0);
+
+/** SIGTERM by pid, then SIGKILL if it has not exited after 5 s. */
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
-  child.kill();
+  child.kill('SIGTERM');
+  const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
   await exited;
+  clearTimeout(killer);
+}
+
+async function spawned(child: ChildProcess, what: string): Promise<void> {
+  const ok = await Promise.race([once(child, 'spawn').then(() => true), once(child, 'error').then(() => false)]);
+  if (!ok) throw new Error(`${what} could not be started`);
 }
 
 /** A private redis-server on a free port, no persistence; stopped by pid. */
 async function startRedis(): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const spawned = await Promise.race([once(child, 'spawn').then(() => true), once(child, 'error').then(() => false)]);
-  if (!spawned) throw new Error('redis-server could not be started: apt-get install -y redis-server');
+  await spawned(child, 'redis-server (apt-get install -y redis-server)');
   for (let i = 0; ; i++) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = tcpConnect(port, '127.0.0.1');
@@ -333,28 +337,57 @@ async function startRedis(): Promise<{ url: string; child: ChildProcess }> {
       s.on('error', () => resolve(false));
     });
     if (ok) return { url: `redis://127.0.0.1:${port}`, child };
-    if (i > 100) throw new Error('redis-server did not answer PING');
+    if (i > 100) {
+      await stop(child);
+      throw new Error('redis-server did not answer PING');
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-async function benchOurs(redisUrl?: string): Promise<Result> {
+/** A Node tracker child speaking the bench's IPC: `listening` with the port, `memory` on request. */
+async function nodeChild(name: string, script: string, args: string[], extra: Target['procs'] = [], after?: () => Promise<void>): Promise<Target> {
   const here = dirname(fileURLToPath(import.meta.url));
-  const child = fork(join(here, 'tracker-child.js'), redisUrl === undefined ? [] : ['--redis', redisUrl], { execArgv: ['--expose-gc', ...(process.env['BENCH_CHILD_NODE_ARGS']?.split(' ').filter(Boolean) ?? [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  try {
-    const [hello] = (await once(child, 'message')) as [{ port: number }];
-    const memory = async (): Promise<{ heapUsed: number; peers: number }> => {
+  const execArgv = ['--expose-gc', ...(process.env['BENCH_CHILD_NODE_ARGS']?.split(' ').filter(Boolean) ?? [])];
+  const child = fork(join(here, script), args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const [hello] = (await Promise.race([once(child, 'message'), once(child, 'exit').then(() => [undefined])])) as [{ port: number } | undefined];
+  if (hello === undefined) throw new Error(`${name} exited before listening`);
+  const procs = [{ label: name, pid: child.pid! }, ...extra];
+  return {
+    name,
+    port: hello.port,
+    procs,
+    memory: async () => {
       child.send('memory');
       const [m] = (await once(child, 'message')) as [{ heapUsed: number; peers: number }];
-      return m;
-    };
-    return await measure(redisUrl === undefined ? 'torrenttp' : 'torrenttp+redis', hello.port, redisUrl === undefined ? memory : undefined);
-  } finally {
-    await stop(child);
+      return { rss: rssOf(procs), heapUsed: m.heapUsed, peers: m.peers };
+    },
+    stop: async () => {
+      await stop(child);
+      await after?.();
+    },
+  };
+}
+
+async function startOurs(): Promise<Target> {
+  return nodeChild('torrenttp', 'tracker-child.js', []);
+}
+
+async function startOursRedis(): Promise<Target> {
+  const redis = await startRedis();
+  try {
+    return await nodeChild('torrenttp+redis', 'tracker-child.js', ['--redis', redis.url], [{ label: 'redis-server', pid: redis.child.pid! }], () => stop(redis.child));
+  } catch (err) {
+    await stop(redis.child);
+    throw err;
   }
 }
 
-async function benchOpentracker(): Promise<Result> {
+async function startBittorrentTracker(): Promise<Target> {
+  return nodeChild('bittorrent-tracker', 'bittorrent-tracker-child.js', [String(await freePort())]);
+}
+
+async function startOpentracker(): Promise<Target> {
   const port = await freePort();
   const root = mkdtempSync(join(tmpdir(), 'torrenttp-bench-ot-'));
   chmodSync(root, 0o755); // opentracker drops to `nobody` after chroot, then opens the whitelist
@@ -366,41 +399,184 @@ async function benchOpentracker(): Promise<Result> {
   });
   let log = '';
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  const spawned = await Promise.race([once(child, 'spawn').then(() => true), once(child, 'error').then(() => false)]);
-  if (!spawned) throw new Error('opentracker could not be started: apt-get install -y opentracker');
-  try {
-    await new Promise((r) => setTimeout(r, 500)); // it reads the whitelist after starting
-    if (log.includes("Can't open")) throw new Error(`opentracker: ${log}`);
-    return await measure('opentracker', port);
-  } finally {
+  const cleanup = async (): Promise<void> => {
     await stop(child);
     rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    await spawned(child, 'opentracker (apt-get install -y opentracker)');
+    await new Promise((r) => setTimeout(r, 500)); // it reads the whitelist after starting
+    if (log.includes("Can't open")) throw new Error(`opentracker: ${log}`);
+  } catch (err) {
+    await cleanup();
+    throw err;
   }
+  const procs = [{ label: 'opentracker', pid: child.pid! }];
+  return { name: 'opentracker', port, procs, memory: () => Promise.resolve({ rss: rssOf(procs) }), stop: cleanup };
 }
 
-console.log(`announce bench: ${TORRENTS} torrents × ${PEERS} peers, ${SECONDS} s each; UDP ${INFLIGHT} in flight over ${SOCKETS} sockets, HTTP ${CONNECTIONS} keep-alive connections`);
-const results: Result[] = [];
-if (ONLY === undefined || ONLY === 'ours') results.push(await benchOurs());
-if (WITH_REDIS || ONLY === 'redis') {
-  const redis = await startRedis();
-  try {
-    const t0 = performance.now();
-    results.push(await benchOurs(redis.url));
-    // Where the Redis mode is bound: redis-server's CPU time (utime + stime, 100 Hz ticks) over the run.
-    const f = readFileSync(`/proc/${redis.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    const cpuSec = (Number(f[11]) + Number(f[12])) / 100;
-    console.log(`  redis-server used ${cpuSec.toFixed(1)} s CPU over ${((performance.now() - t0) / 1000).toFixed(1)} s (populate + UDP + HTTP)`);
-  } finally {
-    await stop(redis.child);
-  }
+// ── phases ──────────────────────────────────────────────────────────────────────────────
+
+interface Populated {
+  readonly perSec: number;
+  readonly errors: number;
+  readonly heapPerPeer?: number;
+  readonly rssPerPeer: number;
 }
-if (ONLY === undefined || ONLY === 'opentracker') results.push(await benchOpentracker());
-for (const r of results) {
-  const mem = r.bytesPerPeer === undefined ? '' : `, ${Math.round(r.bytesPerPeer)} B heap/peer`;
-  const k = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(8);
-  console.log(
-    `${r.name.padEnd(16)} UDP ${k(r.announcesPerSec)} announces/s  HTTP ${k(r.httpPerSec)} announces/s` +
-      ` (populate ${(TORRENTS * PEERS / r.populateSec / 1000).toFixed(1)}k/s, UDP lost ${r.lost}, errors ${r.errors}; ` +
-      `HTTP errors ${r.httpErrors}, reconnects ${r.httpReconnects}${mem})`,
-  );
+
+async function populate(t: Target): Promise<Populated> {
+  const gen = new LoadGenerator(t.port);
+  await gen.connect();
+  const before = await t.memory();
+  let n = 0;
+  const total = TORRENTS * PEERS;
+  const t0 = performance.now();
+  await gen.run(() => {
+    if (n >= total) return undefined;
+    const k = n++;
+    return { t: k % TORRENTS, p: Math.floor(k / TORRENTS), event: 2, numwant: 0 };
+  });
+  const sec = (performance.now() - t0) / 1000;
+  gen.close();
+  const after = await t.memory();
+  const peers = Math.max(1, after.peers ?? total);
+  const r = { perSec: total / sec, errors: gen.errors, rssPerPeer: (after.rss - before.rss) / peers };
+  return before.heapUsed === undefined || after.heapUsed === undefined ? r : { ...r, heapPerPeer: (after.heapUsed - before.heapUsed) / peers };
+}
+
+interface Phase {
+  readonly perSec: number;
+  readonly errors: number;
+  /** UDP: requests lost and re-sent; HTTP: reconnects. */
+  readonly lostOrReconnects: number;
+  /** CPU seconds per process of the target over the phase, in `procs` order. */
+  readonly cpu: readonly number[];
+  readonly generatorCpu: number;
+  readonly sec: number;
+}
+
+async function timed(t: Target, body: () => Promise<{ done: number; errors: number; lostOrReconnects: number }>): Promise<Phase> {
+  const cpu0 = t.procs.map((p) => cpuSec(p.pid));
+  const gen0 = process.cpuUsage();
+  const t0 = performance.now();
+  const r = await body();
+  const sec = (performance.now() - t0) / 1000;
+  const gen = process.cpuUsage(gen0);
+  return {
+    perSec: r.done / sec, errors: r.errors, lostOrReconnects: r.lostOrReconnects, sec,
+    cpu: t.procs.map((p, i) => cpuSec(p.pid) - cpu0[i]!),
+    generatorCpu: (gen.user + gen.system) / 1e6,
+  };
+}
+
+function udpPhase(t: Target): Promise<Phase> {
+  return timed(t, async () => {
+    const gen = new LoadGenerator(t.port);
+    await gen.connect(); // fresh connection ids: BEP 15 ids expire after 2 minutes
+    const end = performance.now() + SECONDS * 1000;
+    let checks = 0;
+    await gen.run(() => {
+      if ((++checks & 255) === 0 && performance.now() > end) return undefined;
+      return { t: Math.floor(Math.random() * TORRENTS), p: Math.floor(Math.random() * PEERS), event: 0, numwant: 50 };
+    });
+    gen.close();
+    return { done: gen.done, errors: gen.errors, lostOrReconnects: gen.lost };
+  });
+}
+
+function httpPhase(t: Target): Promise<Phase> {
+  return timed(t, async () => {
+    const http = new HttpLoad(t.port);
+    await http.run(SECONDS);
+    return { done: http.done, errors: http.errors, lostOrReconnects: http.reconnects };
+  });
+}
+
+// ── run ─────────────────────────────────────────────────────────────────────────────────
+
+const k = (n: number): string => Math.round(n).toLocaleString('en-US');
+const pctOf = (cpu: number, sec: number): string => `${Math.round((100 * cpu) / sec)} %`;
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function describe(t: Target, kind: string, p: Phase): string {
+  const cpu = t.procs.map((pr, i) => `${pr.label} ${pctOf(p.cpu[i]!, p.sec)}`).join(', ');
+  const extra = kind === 'UDP' ? `lost ${p.lostOrReconnects}` : `reconnects ${k(p.lostOrReconnects)}`;
+  return `${kind} ${t.name.padEnd(18)} ${k(p.perSec).padStart(7)}/s  (errors ${p.errors}, ${extra}; CPU: ${cpu}, generator ${pctOf(p.generatorCpu, p.sec)})`;
+}
+
+const wanted = (name: string): boolean => ONLY === undefined || ONLY.has(name);
+const starters: [string, () => Promise<Target>][] = [];
+if (wanted('ours')) starters.push(['ours', startOurs]);
+if (WITH_REDIS || ONLY?.has('redis') === true) starters.push(['redis', startOursRedis]);
+if (wanted('opentracker')) starters.push(['opentracker', startOpentracker]);
+if (wanted('bittorrent-tracker')) starters.push(['bittorrent-tracker', startBittorrentTracker]);
+
+console.log(
+  `announce bench: ${k(TORRENTS)} torrents × ${PEERS} peers; ${ROUNDS} rounds of ${SECONDS} s per tracker and protocol; ` +
+    `UDP ${INFLIGHT} in flight over ${SOCKETS} sockets${WITH_HTTP ? `, HTTP ${CONNECTIONS} keep-alive connections` : ''}; node ${process.version}`,
+);
+const targets: Target[] = [];
+const stopAll = async (): Promise<void> => {
+  for (const t of targets.splice(0)) await t.stop();
+};
+process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+try {
+  const populated = new Map<Target, Populated>();
+  for (const [, start] of starters) {
+    const t = await start();
+    targets.push(t);
+    const p = await populate(t);
+    populated.set(t, p);
+    const heap = p.heapPerPeer === undefined ? '' : `, ${Math.round(p.heapPerPeer)} B heap/peer`;
+    console.log(`populated ${t.name.padEnd(18)} ${k(p.perSec).padStart(7)}/s  (errors ${p.errors}; ${Math.round(p.rssPerPeer)} B RSS/peer${heap})`);
+  }
+  const udp = new Map<Target, Phase[]>(targets.map((t) => [t, []]));
+  const http = new Map<Target, Phase[]>(targets.map((t) => [t, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+    console.log(`round ${round + 1}`);
+    for (const t of order) {
+      const p = await udpPhase(t);
+      udp.get(t)!.push(p);
+      console.log(`  ${describe(t, 'UDP', p)}`);
+    }
+    if (!WITH_HTTP) continue;
+    for (const t of order) {
+      const p = await httpPhase(t);
+      http.get(t)!.push(p);
+      console.log(`  ${describe(t, 'HTTP', p)}`);
+    }
+  }
+
+  console.log(`\nmedians over ${ROUNDS} rounds (announces/s; per tracker CPU-second, the figure least moved by other load):`);
+  for (const t of targets) {
+    const u = udp.get(t)!;
+    const h = http.get(t)!;
+    const pop = populated.get(t)!;
+    const perCpu = (ps: Phase[]): number => median(ps.map((p) => p.perSec * p.sec / Math.max(0.01, p.cpu.reduce((a, b) => a + b, 0))));
+    const heap = pop.heapPerPeer === undefined ? '' : `, ${Math.round(pop.heapPerPeer)} B heap/peer`;
+    const httpPart = h.length === 0 ? '' : `  HTTP ${k(median(h.map((p) => p.perSec))).padStart(7)}/s (${k(perCpu(h))}/CPU-s)`;
+    console.log(
+      `${t.name.padEnd(18)} UDP ${k(median(u.map((p) => p.perSec))).padStart(7)}/s (${k(perCpu(u))}/CPU-s)${httpPart}` +
+        `  populate ${k(pop.perSec)}/s, ${Math.round(pop.rssPerPeer)} B RSS/peer${heap}`,
+    );
+  }
+  const ref = targets.find((t) => t.name === 'opentracker');
+  if (ref !== undefined) {
+    console.log('\nratio to opentracker, per round (median):');
+    for (const t of targets) {
+      if (t === ref) continue;
+      const ratios = (m: Map<Target, Phase[]>): string => {
+        const rs = m.get(t)!.map((p, i) => p.perSec / m.get(ref)![i]!.perSec);
+        return rs.length === 0 ? '' : `${rs.map((r) => r.toFixed(2)).join(' ')} (${median(rs).toFixed(2)})`;
+      };
+      console.log(`${t.name.padEnd(18)} UDP ${ratios(udp)}${WITH_HTTP ? `   HTTP ${ratios(http)}` : ''}`);
+    }
+  }
+} finally {
+  await stopAll();
 }

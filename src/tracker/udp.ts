@@ -1,5 +1,6 @@
 import type { AnnounceEvent, AnnounceRequest } from './announce-types.js';
 import { utf8 } from './bytes.js';
+import { TorrenttpError } from '../errors/index.js';
 import { TrackerError } from './errors.js';
 import { checkPort, decodeCompactPeers, formatIPv4, parseIPv4, type IpFamily, type PeerAddress } from './ip.js';
 
@@ -169,10 +170,19 @@ function truncated(action: string, need: number, got: number): never {
   throw new TrackerError('TRACKER_UDP_TRUNCATED', { detail: `${action} needs ${need} bytes, got ${got}`, offset: got });
 }
 
+/** An i64 counter as a number; no BigInt on the way (one per counter per packet was measurable). */
 function counter(v: DataView, at: number, name: string): number {
-  const n = v.getBigInt64(at);
-  if (n < 0n || n > BigInt(Number.MAX_SAFE_INTEGER)) throw new TrackerError('TRACKER_BAD_NUMBER', { offset: at, detail: `${name}=${n}` });
-  return Number(n);
+  const hi = v.getInt32(at);
+  // 0 ≤ n ≤ 2^53 − 1 exactly when the high word is in [0, 2^21).
+  if (hi < 0 || hi > 0x1fffff) throw new TrackerError('TRACKER_BAD_NUMBER', { offset: at, detail: `${name}=${v.getBigInt64(at)}` });
+  return hi * 0x1_0000_0000 + v.getUint32(at + 4);
+}
+
+/** A copy of 20 bytes as a plain `Uint8Array` (small enough to live on V8's heap: cheap to make). */
+function copy20(bytes: Uint8Array, at: number): Uint8Array {
+  const out = new Uint8Array(20);
+  for (let i = 0; i < 20; i++) out[i] = bytes[at + i]!;
+  return out;
 }
 
 /** Server side: one datagram to a request. Throws `TrackerError` for anything malformed. */
@@ -197,8 +207,8 @@ export function decodeUdpRequest(bytes: Uint8Array, limits: UdpRequestLimits = {
       if (numwant < -1 || numwant > maxNumwant) throw new TrackerError('TRACKER_BAD_NUMBER', { offset: 92, detail: `num_want=${numwant}` });
       const port = v.getUint16(96);
       const announce: { -readonly [K in keyof AnnounceRequest]: AnnounceRequest[K] } = {
-        infoHash: bytes.slice(16, 36),
-        peerId: bytes.slice(36, 56),
+        infoHash: copy20(bytes, 16),
+        peerId: copy20(bytes, 36),
         port: port === 0 && event === 'stopped' ? 0 : checkPort(port, 96),
         downloaded: counter(v, 56, 'downloaded'),
         left: counter(v, 64, 'left'),
@@ -235,23 +245,44 @@ export function encodeUdpConnectResponse(transactionId: number, connectionId: bi
   return out;
 }
 
-/** `peers` is already compact: 6-byte entries for an IPv4 request, 18-byte for IPv6. */
-export function encodeUdpAnnounceResponse(r: {
+/** The fixed part of an announce reply; compact peers follow it. */
+export const UDP_ANNOUNCE_HEADER_BYTES = 20;
+
+export interface UdpAnnounceHeader {
   readonly transactionId: number;
   readonly intervalSec: number;
   readonly leechers: number;
   readonly seeders: number;
-  readonly peers: Uint8Array;
-}): Uint8Array {
-  const out = new Uint8Array(20 + r.peers.length);
-  const v = view(out);
-  v.setUint32(0, 1);
-  v.setUint32(4, u32(r.transactionId));
-  v.setUint32(8, clampI32(r.intervalSec));
-  v.setUint32(12, clampI32(r.leechers));
-  v.setUint32(16, clampI32(r.seeders));
-  out.set(r.peers, 20);
+}
+
+/** `peers` is already compact: 6-byte entries for an IPv4 request, 18-byte for IPv6. */
+export function encodeUdpAnnounceResponse(r: UdpAnnounceHeader & { readonly peers: Uint8Array }): Uint8Array {
+  const out = new Uint8Array(UDP_ANNOUNCE_HEADER_BYTES + r.peers.length);
+  writeUdpAnnounceHeader(out, r);
+  out.set(r.peers, UDP_ANNOUNCE_HEADER_BYTES);
   return out;
+}
+
+/**
+ * The first 20 bytes of an announce reply, written into the caller's buffer (at least that long):
+ * for a server that takes reply buffers from a pool and has its swarm store write the compact
+ * peers right after, instead of an allocation and a copy per packet.
+ */
+export function writeUdpAnnounceHeader(out: Uint8Array, r: UdpAnnounceHeader): void {
+  if (out.length < UDP_ANNOUNCE_HEADER_BYTES) throw new TorrenttpError('INVALID_ARGUMENT', { detail: `an announce reply header needs 20 bytes, the buffer holds ${out.length}` });
+  putU32(out, 0, 1);
+  putU32(out, 4, r.transactionId);
+  putU32(out, 8, clampI32(r.intervalSec));
+  putU32(out, 12, clampI32(r.leechers));
+  putU32(out, 16, clampI32(r.seeders));
+}
+
+/** Big-endian, without a DataView per packet. */
+function putU32(out: Uint8Array, at: number, n: number): void {
+  out[at] = n >>> 24;
+  out[at + 1] = (n >>> 16) & 0xff;
+  out[at + 2] = (n >>> 8) & 0xff;
+  out[at + 3] = n & 0xff;
 }
 
 export function encodeUdpScrapeResponse(transactionId: number, entries: readonly UdpScrapeStats[]): Uint8Array {

@@ -98,6 +98,7 @@ export class TrackerCore {
   }
 
   admits(infoHash: Uint8Array): boolean {
+    if (!this.privateMode && this.deny.size === 0) return true;
     const k = keyFromBytes(infoHash);
     if (this.deny.has(k)) return false;
     return !this.privateMode || this.allow.has(k);

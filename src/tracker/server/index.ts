@@ -5,5 +5,5 @@ export { POLICY_DEFAULTS, silentLogger, type TrackerLogger, type TrackerPolicyOp
 export type { HttpLimits } from './http-endpoints.js';
 export { MEMORY_STORE_DEFAULTS, MemorySwarmStore, type MemorySwarmStoreOptions } from './memory-store.js';
 export { REDIS_STORE_DEFAULTS, RedisSwarmStore, redactUrl, type RedisSwarmStoreOptions } from './redis-store.js';
-export type { ReplyShape, SwarmAnnounce, SwarmAnnounceResult, SwarmPeer, SwarmStats, SwarmStore } from './swarm-store.js';
+export type { ReplyShape, SwarmAnnounce, SwarmAnnounceCounts, SwarmAnnounceResult, SwarmPeer, SwarmStats, SwarmStore } from './swarm-store.js';
 export { TrackerServer, type TrackerAddress, type TrackerServerOptions } from './tracker-server.js';

@@ -65,6 +65,13 @@ export interface SwarmAnnounceResult {
   readonly peers: readonly SwarmPeer[];
 }
 
+export interface SwarmAnnounceCounts {
+  readonly complete: number;
+  readonly incomplete: number;
+  /** Bytes of compact peers written. */
+  readonly peerBytes: number;
+}
+
 export interface SwarmStats {
   readonly torrents: number;
   readonly peers: number;
@@ -89,6 +96,11 @@ export interface SwarmStore {
   /** Optional fast path (the memory store has it): `announce` without a promise, for the UDP
    *  loop where a promise per packet is measurable. Same result and errors as `announce`. */
   announceNow?(a: SwarmAnnounce): SwarmAnnounceResult;
+  /** Optional fastest path (the memory store has it), for UDP: `announceNow` for a `compact4` or
+   *  `compact6` reply that writes the compact peers straight into `out` from byte `at` instead of
+   *  allocating a list (so `out` needs room for `numwant` entries of the reply's family), and
+   *  returns the counts and the peer bytes written. */
+  announceInto?(a: SwarmAnnounce, out: Uint8Array, at: number): SwarmAnnounceCounts;
   /** A store shared by several trackers gives them one UDP connection-id secret, so a BEP 15
    *  `connect` answered by one tracker is honoured by the next (behind a load balancer). */
   sharedSecret?(): Promise<Uint8Array>;

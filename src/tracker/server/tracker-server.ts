@@ -1,6 +1,8 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { lookup, type LookupOneOptions } from 'node:dns';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
+import { isIP } from 'node:net';
 import { TrackerError } from '../errors.js';
 import { ConnectionIds } from './connection-id.js';
 import { TrackerCore, silentLogger, type TrackerLogger, type TrackerPolicyOptions, type TrackerStats } from './core.js';
@@ -37,6 +39,18 @@ export interface TrackerAddress {
   readonly host: string;
   readonly port: number;
 }
+
+/**
+ * `dgram`'s address lookup for sends. Replies go to the source address of a request, always an IP
+ * literal, yet Node's default lookup (`dns.lookup`) answers even a literal a tick later: a
+ * `nextTick` and a closure per datagram, about a tenth of a small reply's cost. This one answers a
+ * literal at once and hands anything else to `dns.lookup`.
+ */
+const literalLookup = (hostname: string, options: LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void => {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else lookup(hostname, options, callback);
+};
 
 /** How long `close()` lets in-flight HTTP requests finish before cutting connections. */
 const CLOSE_GRACE_MS = 2000;
@@ -81,10 +95,13 @@ export class TrackerServer {
       }
       const addr = this.http.address();
       const port = typeof addr === 'object' && addr !== null ? addr.port : wanted;
-      const udp = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+      const udp = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', lookup: literalLookup });
       try {
+        // Listen first: with a literal host, `literalLookup` makes bind emit 'listening' (or
+        // 'error') before `bind` returns.
+        const listening = once(udp, 'listening');
         udp.bind(port, host);
-        await once(udp, 'listening');
+        await listening;
       } catch (err) {
         lastErr = err;
         udp.close();

@@ -4,15 +4,16 @@ import { TrackerError } from '../errors.js';
 import { parseIpNormalized, type ParsedIp } from '../ip.js';
 import {
   decodeUdpRequest,
-  encodeUdpAnnounceResponse,
   encodeUdpConnectResponse,
   encodeUdpErrorResponse,
   encodeUdpScrapeResponse,
   type UdpRequestLimits,
+  UDP_ANNOUNCE_HEADER_BYTES,
+  writeUdpAnnounceHeader,
 } from '../udp.js';
 import type { ConnectionIds } from './connection-id.js';
 import type { TrackerCore } from './core.js';
-import type { SwarmAnnounceResult } from './swarm-store.js';
+import type { SwarmAnnounce, SwarmAnnounceResult, SwarmStore } from './swarm-store.js';
 
 /**
  * The BEP 15 side of the tracker. Rules:
@@ -27,6 +28,15 @@ import type { SwarmAnnounceResult } from './swarm-store.js';
  */
 /** Source addresses parsed, bounded like the connection-id cache: one parse per client, not per packet. */
 const SOURCE_CACHE_ENTRIES = 65_536;
+
+/**
+ * An announce reply's buffer: a slice of Node's shared pool (no zeroing and no allocation of its
+ * own below 4 KiB, which covers 200 IPv6 peers). A fresh slice per reply, never one buffer
+ * reused: a datagram the kernel cannot take at once is queued with its buffer until sent.
+ */
+function replyBuffer(peerBytes: number): Buffer {
+  return Buffer.allocUnsafe(UDP_ANNOUNCE_HEADER_BYTES + peerBytes);
+}
 
 export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds, limits: UdpRequestLimits = {}): (msg: Buffer, rinfo: RemoteInfo) => void {
   // No send callback: Node then skips the completion round trip when the kernel takes the datagram
@@ -57,13 +67,20 @@ export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds
   };
 
   const announced = (transactionId: number, family: 4 | 6, res: SwarmAnnounceResult, rinfo: RemoteInfo): void => {
-    send(encodeUdpAnnounceResponse({
-      transactionId,
-      intervalSec: core.intervalSec,
-      leechers: res.incomplete,
-      seeders: res.complete,
-      peers: family === 4 ? res.peers4 : res.peers6,
-    }), rinfo);
+    const peers = family === 4 ? res.peers4 : res.peers6;
+    const out = replyBuffer(peers.length);
+    writeUdpAnnounceHeader(out, { transactionId, intervalSec: core.intervalSec, leechers: res.incomplete, seeders: res.complete });
+    out.set(peers, UDP_ANNOUNCE_HEADER_BYTES);
+    send(out, rinfo);
+  };
+
+  /** The whole announce with no promise and no list: the store samples straight into the reply. */
+  const announceInto = (into: NonNullable<SwarmStore['announceInto']>, transactionId: number, a: SwarmAnnounce, rinfo: RemoteInfo): void => {
+    const full = replyBuffer(a.numwant * (a.reply === 'compact4' ? 6 : 18));
+    const res = into.call(store, a, full, UDP_ANNOUNCE_HEADER_BYTES);
+    const out = full.length === UDP_ANNOUNCE_HEADER_BYTES + res.peerBytes ? full : full.subarray(0, UDP_ANNOUNCE_HEADER_BYTES + res.peerBytes);
+    writeUdpAnnounceHeader(out, { transactionId, intervalSec: core.intervalSec, leechers: res.incomplete, seeders: res.complete });
+    send(out, rinfo);
   };
 
   /** Answers at once if it can (connect, or announce on a store with `announceNow`); else returns the pending work. */
@@ -78,6 +95,10 @@ export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds
     if (r.type === 'announce') {
       const source = sourceOf(rinfo.address);
       const a = core.prepare(r.announce, source, 'udp', source.family === 4 ? 'compact4' : 'compact6');
+      if (store.announceInto !== undefined) {
+        announceInto(store.announceInto, r.transactionId, a, rinfo);
+        return undefined;
+      }
       if (store.announceNow !== undefined) {
         announced(r.transactionId, source.family, store.announceNow(a), rinfo);
         return undefined;

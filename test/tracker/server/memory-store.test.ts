@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import {
   decodeCompactPeers,
   MemorySwarmStore,
@@ -98,4 +99,40 @@ test('memory store: bounded torrents and peers', async () => {
   await assert.rejects(s.announce(ann(3)), full);
   await assert.rejects(s.announce(ann(1, { infoHash: infoHash(2) })), full);
   await s.announce(ann(1)); // known peers still re-announce
+});
+
+test('memory store: announceInto writes the same sample as announceNow, after the caller\'s bytes, for any swarm and numwant', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 70 }),
+      fc.integer({ min: 0, max: 80 }),
+      fc.integer({ min: 0, max: 75 }),
+      fc.boolean(),
+      fc.integer(),
+      (swarm, numwant, who, v6, seed) => {
+        const reply = v6 ? 'compact6' : 'compact4';
+        const ip = parseIp(v6 ? '2001:db8::1' : '10.0.0.1')!;
+        const a = new MemorySwarmStore({ random: seeded(seed) });
+        const b = new MemorySwarmStore({ random: seeded(seed) });
+        for (let i = 0; i < swarm; i++) {
+          a.announceNow(ann(i, { ip, reply }));
+          b.announceNow(ann(i, { ip, reply }));
+        }
+        const req = ann(who, { ip, reply, numwant });
+        const want = a.announceNow(req);
+        const entry = v6 ? 18 : 6;
+        const out = new Uint8Array(3 + numwant * entry).fill(0xee);
+        const got = b.announceInto(req, out, 3);
+        assert.deepEqual([got.complete, got.incomplete], [want.complete, want.incomplete]);
+        assert.deepEqual(out.subarray(3, 3 + got.peerBytes), v6 ? want.peers6 : want.peers4);
+        assert.deepEqual([...out.subarray(0, 3)], [0xee, 0xee, 0xee]);
+        const others = who < swarm ? swarm - 1 : swarm;
+        assert.equal(got.peerBytes, Math.min(numwant, others) * entry);
+        const ports = decodeCompactPeers(out.subarray(3, 3 + got.peerBytes), entry).map((p) => p.port);
+        assert.equal(new Set(ports).size, ports.length, 'no duplicates');
+        assert.ok(!ports.includes(1000 + who), 'never the announcer');
+      },
+    ),
+    { numRuns: 300 },
+  );
 });
