@@ -91,6 +91,19 @@ test('memory store: peers expire after the timeout, then their torrent', async (
   assert.deepEqual(await s.stats(), { torrents: 0, peers: 0, seeders: 0, leechers: 0, completed: 0 });
 });
 
+test('memory store: expiry stays exact when last-seen times are rebased (a tracker up for weeks)', async () => {
+  const s = new MemorySwarmStore({ peerTimeoutMs: 1000 });
+  const t0 = Date.now() + 2 ** 31; // weeks after the store started: past the rebase point
+  await s.announce(ann(1, { nowMs: t0 }));
+  await s.announce(ann(2, { nowMs: t0 + 600 }));
+  assert.equal(await s.expire(t0 + 1000), 0); // rebases
+  assert.equal(await s.expire(t0 + 1001), 1);
+  await s.announce(ann(2, { nowMs: t0 + 1500 }));
+  assert.equal(await s.expire(t0 + 2000), 0);
+  assert.equal(await s.expire(t0 + 2501), 1);
+  assert.equal((await s.stats()).peers, 0);
+});
+
 test('memory store: bounded torrents and peers', async () => {
   const s = new MemorySwarmStore({ maxTorrents: 1, maxPeersPerTorrent: 2, maxPeers: 3 });
   await s.announce(ann(1));
