@@ -10,11 +10,8 @@ import type { RemoteInfo, Socket } from 'node:dgram';
 import { ConnectionIds, MemorySwarmStore } from '../src/tracker/index.js';
 import { TrackerCore } from '../src/tracker/server/core.js';
 import { udpHandler } from '../src/tracker/server/udp-endpoint.js';
+import { numberArg as arg } from './args.js';
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : Number(process.argv[i + 1]);
-}
 const TORRENTS = arg('torrents', 10_000);
 const PEERS = arg('peers', 50);
 const ANNOUNCES = arg('announces', 1_000_000);

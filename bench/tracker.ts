@@ -43,11 +43,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toHex } from '../src/metainfo/index.js';
 import { encodeUdpConnectRequest } from '../src/tracker/index.js';
+import { numberArg as arg } from './args.js';
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : Number(process.argv[i + 1]);
-}
 const TORRENTS = arg('torrents', 10_000);
 const PEERS = arg('peers', 50);
 const SECONDS = arg('seconds', 8);
