@@ -32,10 +32,6 @@ export class BufferPool {
     this.bytes += buf.length;
   }
 
-  get sizeBytes(): number {
-    return this.bytes;
-  }
-
   clear(): void {
     this.free.clear();
     this.bytes = 0;

@@ -64,17 +64,14 @@ export class PieceCache {
     return hit;
   }
 
-  /**
-   * Caches `piece`; `lent` when the caller keeps views of it. A piece too big for the cache is
-   * dropped at once (to `onDrop` unless lent).
-   */
-  set(index: number, piece: Uint8Array, lent = false): void {
+  /** Caches `piece` (nobody holds views of it yet); a piece too big for the cache goes to `onDrop` at once. */
+  set(index: number, piece: Uint8Array): void {
     if (!this.fits(piece.length)) {
-      if (!lent) this.onDrop(piece);
+      this.onDrop(piece);
       return;
     }
     this.delete(index);
-    this.entries.set(index, { piece, lent, leases: 0, dropped: false });
+    this.entries.set(index, { piece, lent: false, leases: 0, dropped: false });
     this.bytes += piece.length;
     for (const [i, e] of this.entries) {
       if (this.bytes <= this.maxBytes) break;

@@ -182,8 +182,7 @@ class DiskPieceStore implements PieceStore {
   async commitPiece(index: PieceIndex, data: Uint8Array, cache = true): Promise<boolean> {
     const g = this.metainfo.geometry;
     this.checkOpen();
-    if (!g.isPieceIndex(index)) throw new StorageError('STORAGE_OUT_OF_RANGE', { detail: `piece ${String(index)} not in [0, ${g.pieceCount})` });
-    const length = g.pieceLengthOf(index);
+    const length = this.pieceLengthOf(index);
     if (!(data instanceof Uint8Array) || data.length !== length) {
       throw new StorageError('STORAGE_BAD_LENGTH', { detail: `piece ${index} is ${length} bytes, got ${data instanceof Uint8Array ? data.length : typeof data}` });
     }
@@ -204,9 +203,14 @@ class DiskPieceStore implements PieceStore {
   }
 
   pieceBuffer(index: PieceIndex): Uint8Array {
+    return this.buffers.take(this.pieceLengthOf(index));
+  }
+
+  /** The length of piece `index`; STORAGE_OUT_OF_RANGE when there is no such piece. */
+  private pieceLengthOf(index: PieceIndex): number {
     const g = this.metainfo.geometry;
     if (!g.isPieceIndex(index)) throw new StorageError('STORAGE_OUT_OF_RANGE', { detail: `piece ${String(index)} not in [0, ${g.pieceCount})` });
-    return this.buffers.take(g.pieceLengthOf(index));
+    return g.pieceLengthOf(index);
   }
 
   async readBlock(index: PieceIndex, begin: number, length: number): Promise<Uint8Array> {
@@ -220,8 +224,7 @@ class DiskPieceStore implements PieceStore {
   private async block(index: PieceIndex, begin: number, length: number, lease: boolean): Promise<BlockLease> {
     const g = this.metainfo.geometry;
     this.checkOpen();
-    if (!g.isPieceIndex(index)) throw new StorageError('STORAGE_OUT_OF_RANGE', { detail: `piece ${String(index)} not in [0, ${g.pieceCount})` });
-    const pieceLength = g.pieceLengthOf(index);
+    const pieceLength = this.pieceLengthOf(index);
     if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(length) || begin < 0 || length <= 0 || begin + length > pieceLength) {
       throw new StorageError('STORAGE_OUT_OF_RANGE', { detail: `block [${begin}, ${begin + length}) of piece ${index} (${pieceLength} bytes)` });
     }

@@ -478,8 +478,7 @@ export class WirePeer implements WirePeerLink {
       s.write(encodePieceHeader(u.req.index, u.req.begin, data.length));
       // A view, not a copy: the writable wraps it as a Buffer over the same memory. Its callback
       // runs once the bytes are in the kernel (or the socket is destroyed): then `data` is free.
-      if (done === undefined) s.write(data);
-      else s.write(data, () => done());
+      s.write(data, done);
       this.uploaded += data.length;
       wrote = true;
     }
