@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import type { PieceIndex } from '../../src/metainfo/index.js';
 import { DiskPool, openStorage, RESUME_FOLDER, StorageError, storageCodeOfErrno, type StorageErrorCode } from '../../src/storage/index.js';
 import { withTempDir } from '../helpers/torrents.js';
-import { makeTorrent, pieceIndex } from './helpers.js';
+import { makeTorrent, pieceIndex, writeTorrent } from './helpers.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -90,9 +90,7 @@ test('a failed read rejects readBlock with a typed error and does not poison the
   withTempDir(async (dir) => {
     const pool = new DiskPool({ threads: 1 });
     const t = makeTorrent(20_000, 8192);
-    const s1 = await openStorage(t.metainfo, dir, { pool });
-    for (let i = 0; i < 3; i++) assert.ok(await s1.commitPiece(pieceIndex(t, i), t.piece(i)));
-    await s1.close();
+    await writeTorrent(t, dir, pool);
     const s = await openStorage(t.metainfo, dir, { pool });
     try {
       await pool.injectFaultForTesting({ op: 'read', errno: 'EIO' });

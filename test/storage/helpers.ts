@@ -1,6 +1,8 @@
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTorrent, type Metainfo, type PieceIndex } from '../../src/metainfo/index.js';
+import { openStorage, type DiskPool } from '../../src/storage/index.js';
 import { bytes, piecesOf, torrentBytes } from '../helpers/torrents.js';
 
 export interface FileSpec {
@@ -64,4 +66,11 @@ export function shuffled(n: number, seed: number): number[] {
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
+}
+
+/** Every piece of `t` committed (each verified) into `dir` by a storage that is then closed. */
+export async function writeTorrent(t: TestTorrent, dir: string, pool: DiskPool): Promise<void> {
+  const s = await openStorage(t.metainfo, dir, { pool });
+  for (let i = 0; i < t.metainfo.pieceCount; i++) assert.ok(await s.commitPiece(pieceIndex(t, i), t.piece(i)));
+  await s.close();
 }

@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { DiskPool, openStorage } from '../../src/storage/index.js';
 import { withTempDir } from '../helpers/torrents.js';
-import { makeTorrent, pieceIndex, readFile, shuffled, type FileSpec } from './helpers.js';
+import { makeTorrent, pieceIndex, readFile, shuffled, writeTorrent, type FileSpec } from './helpers.js';
 
 // One pool for the whole file: property runs open many storages, and threads cost ~30 ms each.
 const pool = new DiskPool({ threads: 2 });
@@ -108,9 +108,7 @@ test('piece buffers come back for reuse: after a commit or a mismatch, never onc
 test('lendBlock: a piece read for upload is reused only after its leases are released and the cache dropped it', () =>
   withTempDir(async (dir) => {
     const t = makeTorrent(4 * 16384, 16384);
-    const w = await openStorage(t.metainfo, dir, { pool });
-    for (let i = 0; i < 4; i++) assert.ok(await w.commitPiece(pieceIndex(t, i), t.piece(i)));
-    await w.close();
+    await writeTorrent(t, dir, pool);
     const s = await openStorage(t.metainfo, dir, { pool, pieceCacheBytes: 16384 }); // one piece
     const expect = (i: number, at: number): Uint8Array => t.content.subarray(i * 16384 + at, i * 16384 + at + 100);
     const a = await s.lendBlock(pieceIndex(t, 0), 0, 100);
@@ -200,9 +198,7 @@ test('commitPiece takes a whole buffer without copying, and copies a view so the
 test('readBlock serves verified pieces from the cache: disk is read once per piece while it stays cached', () =>
   withTempDir(async (dir) => {
     const t = makeTorrent(4 * 16384, 16384);
-    const s1 = await openStorage(t.metainfo, dir, { pool });
-    for (let i = 0; i < 4; i++) assert.ok(await s1.commitPiece(pieceIndex(t, i), t.piece(i)));
-    await s1.close();
+    await writeTorrent(t, dir, pool);
     const path = t.pathOf(dir, 0);
     const scribble = async (): Promise<void> => {
       // Change the bytes behind the storage's back: a read from disk would see them.
@@ -234,9 +230,7 @@ test('readBlock serves verified pieces from the cache: disk is read once per pie
 test('concurrent readBlocks of one uncached piece share one disk read', () =>
   withTempDir(async (dir) => {
     const t = makeTorrent(3 * 16384, 16384);
-    const s1 = await openStorage(t.metainfo, dir, { pool });
-    for (let i = 0; i < 3; i++) assert.ok(await s1.commitPiece(pieceIndex(t, i), t.piece(i)));
-    await s1.close();
+    await writeTorrent(t, dir, pool);
     const s = await openStorage(t.metainfo, dir, { pool });
     const blocks = await Promise.all([0, 1, 2, 3].map((k) => s.readBlock(pieceIndex(t, 1), k * 4096, 4096)));
     // Views of one buffer: the piece was read once.
