@@ -3,7 +3,7 @@ import { TorrenttpError } from '../../errors/index.js';
 import { TrackerError } from '../errors.js';
 import type { ScrapeEntry } from '../http-scrape.js';
 import { formatIPv4, formatIPv6 } from '../ip.js';
-import { ProbeTable } from './probe-table.js';
+import { probePlace, probePositionOf, probeRehash, probeRemoveAt, ProbeTable } from './probe-table.js';
 import type { SwarmAnnounce, SwarmAnnounceCounts, SwarmAnnounceResult, SwarmPeer, SwarmStats, SwarmStore } from './swarm-store.js';
 
 /**
@@ -11,17 +11,17 @@ import type { SwarmAnnounce, SwarmAnnounceCounts, SwarmAnnounceResult, SwarmPeer
  * working set is hundreds of thousands of peers touched at random, so the layout is about cache
  * lines: no object, string or heap number per peer, only typed arrays.
  *
- * - Torrents: a `ProbeTable` from a keyed hash of the info-hash to a torrent number; the
- *   info-hashes themselves sit in one byte array by number.
- * - Peers of a torrent live in up to three buckets (IPv4, IPv6, URL-only). A bucket is parallel
- *   arrays by slot: a slab of the 6/18-byte compact entries, a 4-int record (peer-id hash,
- *   last-seen time, flags, key hash) and the 20-byte peer ids. The slab's order is a random
- *   permutation (a newcomer swaps places with a random member, a leaver is replaced by the last),
- *   so a reply is a copy of a window starting at a random slot: O(numwant), no allocation per
- *   peer, and a random sample.
- * - A peer is found through its torrent's `ProbeTable`, keyed by a hash of peer id, address and
- *   port, whose value names the bucket and slot. A lookup reads the table cell and the slot's
- *   record and slab entry: three cache lines.
+ * - Torrents: a `ProbeTable` from a keyed hash of the info-hash to a torrent number.
+ * - Each torrent is one `ArrayBuffer` (see `Torrent`): counters, info-hash, its own peer table
+ *   and three buckets (IPv4, IPv6, URL-only). A bucket is parallel regions by slot: the 6/18-byte
+ *   compact entries, a 4-int record (peer-id hash, last-seen time, flags, key hash) and the
+ *   20-byte peer ids. The entries' order is a random permutation (a newcomer swaps places with a
+ *   random member, a leaver is replaced by the last), so a reply is a copy of a window starting at
+ *   a random slot: O(numwant), no allocation per peer, and a random sample.
+ * - A peer is found through its torrent's table, keyed by a hash of peer id, address and port,
+ *   whose value names the bucket and slot; the key is compared against the slot's record and
+ *   entry. An announce reads the torrent table's cell, the torrent's header, a table cell, a
+ *   record and the reply's window: about half the dependent cache misses of a `Map` of records.
  * - Hashes are keyed with random words chosen per store, so nobody can pick info-hashes or peer
  *   ids that fall on one probe run without knowing them.
  * - Bounded: peers expire `peerTimeoutMs` after their last announce (`expire()` sweeps), and
@@ -80,105 +80,344 @@ function word(b: Uint8Array, at: number): number {
   return b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);
 }
 
-/** A bucket: the peers of one address kind in one torrent, by slot. */
-class Bucket {
-  n = 0;
-  slab: Uint8Array;
-  rec: Int32Array;
-  ids: Uint8Array;
-  urls: (string | undefined)[] | undefined;
+/**
+ * Header of a torrent's buffer, in int32s. Per bucket (`B0 + BUCKET_INTS × kind`): slots used,
+ * slots held, and where the bucket's records (int32 index), compact entries and peer ids (byte
+ * offsets) start.
+ */
+const H_SEEDERS = 0;
+const H_LEECHERS = 1;
+const H_DOWNLOADED = 2;
+/** Peer table: cells − 1, and entries. */
+const H_MASK = 3;
+const H_SIZE = 4;
+/** The info-hash, as five `word`s. */
+const H_HASH = 5;
+const B0 = 10;
+const BUCKET_INTS = 5;
+const B_N = 0;
+const B_CAP = 1;
+const B_REC = 2;
+const B_SLAB = 3;
+const B_IDS = 4;
+const HEADER = 32;
+/** Compact entry bytes per bucket: IPv4, IPv6, URL-only (16 address bytes, port 0). */
+const ENTRY_BYTES = [6, 18, 18] as const;
 
-  /** `entryBytes`: 6 (IPv4), 18 (IPv6 and URL-only: 16 address bytes and a port). */
-  constructor(readonly entryBytes: number, readonly kind: Kind, capacity = 2) {
-    this.slab = new Uint8Array(capacity * entryBytes);
-    this.rec = new Int32Array(capacity * REC);
-    this.ids = new Uint8Array(capacity * ID_BYTES);
+/**
+ * One torrent: its counters, peer table and three buckets in one `ArrayBuffer`, seen as int32s
+ * (`m`) and bytes (`u`), so an announce reads the header, one table cell, one record and the slab
+ * window, and reaches them through a single object. Layout: header, table cells (hash, value + 1),
+ * then per bucket records (4 int32s: peer-id hash, last seen, flags, key hash), compact entries
+ * and peer ids. Outgrowing a region rebuilds the buffer with it doubled.
+ */
+class Torrent {
+  m: Int32Array;
+  u: Uint8Array;
+  /** TorrentTTP peer URLs by bucket and slot, for the few peers that have one. */
+  urls: [(string | undefined)[] | undefined, (string | undefined)[] | undefined, (string | undefined)[] | undefined] = [undefined, undefined, undefined];
+
+  constructor(readonly id: number, infoHash: Uint8Array) {
+    const { m, u } = Torrent.layout(4, [2, 0, 0]);
+    this.m = m;
+    this.u = u;
+    for (let i = 0; i < 5; i++) m[H_HASH + i] = word(infoHash, 4 * i);
   }
 
-  /** Room for one more slot. */
-  reserve(): void {
-    const cap = this.rec.length / REC;
-    if (this.n < cap) return;
-    const slab = new Uint8Array(2 * cap * this.entryBytes);
-    slab.set(this.slab);
-    this.slab = slab;
-    const rec = new Int32Array(2 * cap * REC);
-    rec.set(this.rec);
-    this.rec = rec;
-    const ids = new Uint8Array(2 * cap * ID_BYTES);
-    ids.set(this.ids);
-    this.ids = ids;
-  }
-
-  /** Moves slot `from` into slot `to` (overwriting it). */
-  move(from: number, to: number): void {
-    const e = this.entryBytes;
-    this.slab.copyWithin(to * e, from * e, from * e + e);
-    this.rec.copyWithin(to * REC, from * REC, from * REC + REC);
-    this.ids.copyWithin(to * ID_BYTES, from * ID_BYTES, from * ID_BYTES + ID_BYTES);
-    if (this.urls !== undefined) this.urls[to] = this.urls[from];
-  }
-
-  /** Exchanges two slots. */
-  swap(x: number, y: number): void {
-    swapRuns(this.slab, x * this.entryBytes, y * this.entryBytes, this.entryBytes);
-    swapRuns(this.rec, x * REC, y * REC, REC);
-    swapRuns(this.ids, x * ID_BYTES, y * ID_BYTES, ID_BYTES);
-    const u = this.urls;
-    if (u !== undefined) {
-      const ux = u[x];
-      u[x] = u[y];
-      u[y] = ux;
+  /** A fresh buffer for `cells` table cells and `caps` slots per bucket, its offsets filled in. */
+  private static layout(cells: number, caps: readonly number[]): { m: Int32Array; u: Uint8Array } {
+    let ints = HEADER + 2 * cells;
+    const recAt: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      recAt.push(ints);
+      ints += REC * caps[k]!;
     }
+    let bytes = 4 * ints;
+    const slabAt: number[] = [];
+    const idsAt: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      slabAt.push(bytes);
+      bytes += ENTRY_BYTES[k]! * caps[k]!;
+      idsAt.push(bytes);
+      bytes += ID_BYTES * caps[k]!;
+    }
+    const buf = new ArrayBuffer((bytes + 3) & ~3);
+    const m = new Int32Array(buf);
+    m[H_MASK] = cells - 1;
+    for (let k = 0; k < 3; k++) {
+      const b = B0 + BUCKET_INTS * k;
+      m[b + B_CAP] = caps[k]!;
+      m[b + B_REC] = recAt[k]!;
+      m[b + B_SLAB] = slabAt[k]!;
+      m[b + B_IDS] = idsAt[k]!;
+    }
+    return { m, u: new Uint8Array(buf) };
   }
 
-  /** How many entries a sample of `want` gives, `self` (a slot, or -1) excluded. */
-  count(want: number, self: number): number {
-    return Math.min(want, self >= 0 ? this.n - 1 : this.n);
+  get seeders(): number {
+    return this.m[H_SEEDERS]!;
   }
 
-  /** Up to `want` compact entries from a random window, skipping slot `self`. */
-  sample(want: number, self: number, random: () => number): Uint8Array {
-    const k = this.count(want, self);
-    if (k <= 0) return EMPTY;
-    const out = new Uint8Array(k * this.entryBytes);
-    this.sampleInto(want, self, random, out, 0);
+  get leechers(): number {
+    return this.m[H_LEECHERS]!;
+  }
+
+  get downloaded(): number {
+    return this.m[H_DOWNLOADED]!;
+  }
+
+  get size(): number {
+    return this.m[H_SIZE]!;
+  }
+
+  n(kind: Kind): number {
+    return this.m[B0 + BUCKET_INTS * kind + B_N]!;
+  }
+
+  /** Int32 index of a slot's record. */
+  rec(kind: Kind, slot: number): number {
+    return this.m[B0 + BUCKET_INTS * kind + B_REC]! + REC * slot;
+  }
+
+  /** Byte offset of a slot's compact entry. */
+  entry(kind: Kind, slot: number): number {
+    return this.m[B0 + BUCKET_INTS * kind + B_SLAB]! + ENTRY_BYTES[kind] * slot;
+  }
+
+  /** Does the info-hash equal this torrent's? */
+  isFor(infoHash: Uint8Array): boolean {
+    const m = this.m;
+    return m[H_HASH] === word(infoHash, 0) && m[H_HASH + 1] === word(infoHash, 4) && m[H_HASH + 2] === word(infoHash, 8) &&
+      m[H_HASH + 3] === word(infoHash, 12) && m[H_HASH + 4] === word(infoHash, 16);
+  }
+
+  infoHash(): Uint8Array {
+    const out = new Uint8Array(20);
+    for (let i = 0; i < 5; i++) {
+      const w = this.m[H_HASH + i]!;
+      out[4 * i] = w & 0xff;
+      out[4 * i + 1] = (w >>> 8) & 0xff;
+      out[4 * i + 2] = (w >>> 16) & 0xff;
+      out[4 * i + 3] = w >>> 24;
+    }
     return out;
   }
 
-  /** `sample` written into `out` from byte `at` (room for `count(want, self)` entries); returns the bytes written. */
-  sampleInto(want: number, self: number, random: () => number, out: Uint8Array, at: number): number {
-    const n = this.n;
-    const k = this.count(want, self);
+  // ── peer table (see ProbeTable: the same linear probing, inside this buffer) ──
+
+  /** The value (`slot << 2 | kind`) of the peer with this key, or -1; `cell` gets its cell. */
+  find(h: number, idHash: number, ip: Uint8Array, port: number): number {
+    const m = this.m;
+    const mask = m[H_MASK]!;
+    for (let p = h & mask; ; p = (p + 1) & mask) {
+      const v = m[HEADER + 2 * p + 1]! - 1;
+      if (v < 0) return -1;
+      if (m[HEADER + 2 * p] === h && this.holds(v, idHash, ip, port)) {
+        this.cell = p;
+        return v;
+      }
+    }
+  }
+
+  /** Cell of the last `find` hit. */
+  cell = 0;
+
+  private holds(v: number, idHash: number, ip: Uint8Array, port: number): boolean {
+    const kind = (v & 3) as Kind;
+    const slot = v >> 2;
+    const r = this.rec(kind, slot);
+    const m = this.m;
+    if (m[r + R_ID] !== idHash) return false;
+    if (kind === URL && ((m[r + R_FLAGS]! & F_V4) !== 0) !== (ip.length === 4)) return false;
+    const u = this.u;
+    const at = this.entry(kind, slot);
+    for (let i = 0; i < ip.length; i++) if (u[at + i] !== ip[i]) return false;
+    const pAt = at + ENTRY_BYTES[kind] - 2;
+    return u[pAt] === port >> 8 && u[pAt + 1] === (port & 0xff);
+  }
+
+  /** The cell of the peer at `slot` of `kind` (through its record's key hash). */
+  cellOf(kind: Kind, slot: number): number {
+    const m = this.m;
+    const p = probePositionOf(m, HEADER, m[H_MASK]!, m[this.rec(kind, slot) + R_KEY]!, (slot << 2) | kind);
+    if (p < 0) throw new TorrenttpError('INTERNAL', { detail: 'memory store: a peer is missing from its table' });
+    return p;
+  }
+
+  // ── buckets ──
+
+  /** Room for one more peer in the table and in bucket `kind`: rebuilds the buffer if need be. */
+  private reserve(kind: Kind): void {
+    const m = this.m;
+    const cells = m[H_MASK]! + 1;
+    const growTable = 2 * (m[H_SIZE]! + 1) > cells;
+    const b = B0 + BUCKET_INTS * kind;
+    const growBucket = m[b + B_N] === m[b + B_CAP];
+    if (!growTable && !growBucket) return;
+    const caps = [0, 1, 2].map((k) => m[B0 + BUCKET_INTS * k + B_CAP]!);
+    if (growBucket) caps[kind] = Math.max(2, 2 * caps[kind]!);
+    const next = Torrent.layout(growTable ? 2 * cells : cells, caps);
+    const nm = next.m;
+    const nu = next.u;
+    for (let i = 0; i < B0; i++) nm[i] = m[i]!;
+    nm[H_MASK] = (growTable ? 2 * cells : cells) - 1;
+    for (let k = 0; k < 3; k++) {
+      const ob = B0 + BUCKET_INTS * k;
+      const n = m[ob + B_N]!;
+      nm[ob + B_N] = n;
+      nm.set(m.subarray(m[ob + B_REC]!, m[ob + B_REC]! + REC * n), nm[ob + B_REC]!);
+      nu.set(this.u.subarray(m[ob + B_SLAB]!, m[ob + B_SLAB]! + ENTRY_BYTES[k]! * n), nm[ob + B_SLAB]!);
+      nu.set(this.u.subarray(m[ob + B_IDS]!, m[ob + B_IDS]! + ID_BYTES * n), nm[ob + B_IDS]!);
+    }
+    probeRehash(m, HEADER, cells - 1, nm, HEADER, nm[H_MASK]!);
+    this.m = nm;
+    this.u = nu;
+  }
+
+  /** Adds a peer at the end of bucket `kind`; returns its slot. */
+  add(kind: Kind, h: number, idHash: number, ip: Uint8Array, port: number, peerId: Uint8Array, flags: number, now: number): number {
+    this.reserve(kind);
+    const m = this.m;
+    const u = this.u;
+    const b = B0 + BUCKET_INTS * kind;
+    const slot = m[b + B_N]!;
+    const e = ENTRY_BYTES[kind];
+    const at = m[b + B_SLAB]! + e * slot;
+    u.fill(0, at, at + e);
+    u.set(ip, at);
+    u[at + e - 2] = port >> 8;
+    u[at + e - 1] = port & 0xff;
+    const r = m[b + B_REC]! + REC * slot;
+    m[r + R_ID] = idHash;
+    m[r + R_SEEN] = now;
+    m[r + R_FLAGS] = flags;
+    m[r + R_KEY] = h;
+    u.set(peerId.subarray(0, ID_BYTES), m[b + B_IDS]! + ID_BYTES * slot);
+    const urls = this.urls[kind];
+    if (urls !== undefined) urls[slot] = undefined;
+    m[b + B_N] = slot + 1;
+    probePlace(m, HEADER, m[H_MASK]!, h, (slot << 2) | kind);
+    m[H_SIZE] = m[H_SIZE]! + 1;
+    const count = (flags & F_SEEDER) !== 0 ? H_SEEDERS : H_LEECHERS;
+    m[count] = m[count]! + 1;
+    return slot;
+  }
+
+  setUrl(kind: Kind, slot: number, url: string | undefined): void {
+    const urls = (this.urls[kind] ??= []);
+    urls[slot] = url;
+  }
+
+  /** Exchanges two slots of a bucket, and their table values. */
+  swap(kind: Kind, x: number, y: number): void {
+    const px = this.cellOf(kind, x);
+    const py = this.cellOf(kind, y);
+    const m = this.m;
+    m[HEADER + 2 * px + 1] = ((y << 2) | kind) + 1;
+    m[HEADER + 2 * py + 1] = ((x << 2) | kind) + 1;
+    swapRuns(m, this.rec(kind, x), this.rec(kind, y), REC);
+    swapRuns(this.u, this.entry(kind, x), this.entry(kind, y), ENTRY_BYTES[kind]);
+    const ids = m[B0 + BUCKET_INTS * kind + B_IDS]!;
+    swapRuns(this.u, ids + ID_BYTES * x, ids + ID_BYTES * y, ID_BYTES);
+    const urls = this.urls[kind];
+    if (urls !== undefined) {
+      const ux = urls[x];
+      urls[x] = urls[y];
+      urls[y] = ux;
+    }
+  }
+
+  /** Removes the peer at `slot` of `kind`, whose table cell is `cell`: the bucket's last slot takes its place. */
+  remove(kind: Kind, slot: number, cell: number): void {
+    const m = this.m;
+    probeRemoveAt(m, HEADER, m[H_MASK]!, cell);
+    m[H_SIZE] = m[H_SIZE]! - 1;
+    const count = (m[this.rec(kind, slot) + R_FLAGS]! & F_SEEDER) !== 0 ? H_SEEDERS : H_LEECHERS;
+    m[count] = m[count]! - 1;
+    const b = B0 + BUCKET_INTS * kind;
+    const last = m[b + B_N]! - 1;
+    if (slot !== last) {
+      m[HEADER + 2 * this.cellOf(kind, last) + 1] = ((slot << 2) | kind) + 1;
+      m.copyWithin(this.rec(kind, slot), this.rec(kind, last), this.rec(kind, last) + REC);
+      const e = ENTRY_BYTES[kind];
+      this.u.copyWithin(this.entry(kind, slot), this.entry(kind, last), this.entry(kind, last) + e);
+      const ids = m[b + B_IDS]!;
+      this.u.copyWithin(ids + ID_BYTES * slot, ids + ID_BYTES * last, ids + ID_BYTES * last + ID_BYTES);
+    }
+    const urls = this.urls[kind];
+    if (urls !== undefined) {
+      urls[slot] = urls[last];
+      urls[last] = undefined;
+    }
+    m[b + B_N] = last;
+  }
+
+  /**
+   * Calls `keep(m, r)` with every peer's record index; a peer for which it returns false is
+   * removed. Downwards, so a removal (which moves the last slot, already seen, into the hole)
+   * skips nobody.
+   */
+  forEachRecord(keep: (m: Int32Array, r: number) => boolean): void {
+    for (let kind: Kind = 0; kind < 3; kind = (kind + 1) as Kind) {
+      for (let slot = this.n(kind) - 1; slot >= 0; slot--) {
+        if (!keep(this.m, this.rec(kind, slot))) this.remove(kind, slot, this.cellOf(kind, slot));
+      }
+    }
+  }
+
+  // ── samples ──
+
+  /** How many entries a sample of `want` from bucket `kind` gives, `self` (a slot, or -1) excluded. */
+  count(kind: Kind, want: number, self: number): number {
+    const n = this.n(kind);
+    return Math.min(want, self >= 0 ? n - 1 : n);
+  }
+
+  /** Up to `want` compact entries of bucket `kind` from a random window, skipping slot `self`. */
+  sample(kind: Kind, want: number, self: number, random: () => number): Uint8Array {
+    const k = this.count(kind, want, self);
+    if (k <= 0) return EMPTY;
+    const out = new Uint8Array(k * ENTRY_BYTES[kind]);
+    this.sampleInto(kind, want, self, random, out, 0);
+    return out;
+  }
+
+  /** `sample` written into `out` from byte `at` (room for `count` entries); returns the bytes written. */
+  sampleInto(kind: Kind, want: number, self: number, random: () => number, out: Uint8Array, at: number): number {
+    const n = this.n(kind);
+    const k = this.count(kind, want, self);
     if (k <= 0) return 0;
     const start = Math.floor(random() * n);
     // Slots spanned: k, plus the announcer's own if it falls inside the window.
     const end = start + (self >= 0 && (self - start + n) % n < k ? k + 1 : k);
-    if (end <= n) return this.copy(out, at, start, end, self) - at;
-    return this.copy(out, this.copy(out, at, start, n, self), 0, end - n, self) - at;
+    if (end <= n) return this.copy(kind, out, at, start, end, self) - at;
+    return this.copy(kind, out, this.copy(kind, out, at, start, n, self), 0, end - n, self) - at;
   }
 
   /** Copies the entries of slots [from, to) except `skip` into `out` at byte `at`; returns the next byte. */
-  private copy(out: Uint8Array, at: number, from: number, to: number, skip: number): number {
-    const e = this.entryBytes;
-    const s = this.slab;
+  private copy(kind: Kind, out: Uint8Array, at: number, from: number, to: number, skip: number): number {
+    const e = ENTRY_BYTES[kind];
+    const base = this.m[B0 + BUCKET_INTS * kind + B_SLAB]!;
+    const u = this.u;
     if (skip >= from && skip < to) {
-      copyBytes(out, at, s, from * e, skip * e);
-      copyBytes(out, at + (skip - from) * e, s, (skip + 1) * e, to * e);
+      copyBytes(out, at, u, base + from * e, base + skip * e);
+      copyBytes(out, at + (skip - from) * e, u, base + (skip + 1) * e, base + to * e);
       return at + (to - from - 1) * e;
     }
-    copyBytes(out, at, s, from * e, to * e);
+    copyBytes(out, at, u, base + from * e, base + to * e);
     return at + (to - from) * e;
   }
 
-  peer(slot: number): SwarmPeer {
-    const e = this.entryBytes;
-    const at = slot * e;
-    const v4 = this.kind === V4 || (this.kind === URL && (this.rec[slot * REC + R_FLAGS]! & F_V4) !== 0);
-    const ip = v4 ? formatIPv4(this.slab, at) : formatIPv6(this.slab, at);
-    const port = (this.slab[at + e - 2]! << 8) | this.slab[at + e - 1]!;
-    const peerId = this.ids.slice(slot * ID_BYTES, slot * ID_BYTES + ID_BYTES);
-    const url = this.urls?.[slot];
+  peer(kind: Kind, slot: number): SwarmPeer {
+    const u = this.u;
+    const at = this.entry(kind, slot);
+    const e = ENTRY_BYTES[kind];
+    const v4 = kind === V4 || (kind === URL && (this.m[this.rec(kind, slot) + R_FLAGS]! & F_V4) !== 0);
+    const ip = v4 ? formatIPv4(u, at) : formatIPv6(u, at);
+    const port = (u[at + e - 2]! << 8) | u[at + e - 1]!;
+    const ids = this.m[B0 + BUCKET_INTS * kind + B_IDS]! + ID_BYTES * slot;
+    const peerId = u.slice(ids, ids + ID_BYTES);
+    const url = this.urls[kind]?.[slot];
     return url === undefined ? { peerId, ip, port } : { peerId, ip, port, url };
   }
 }
@@ -191,7 +430,7 @@ function swapRuns(a: Uint8Array | Int32Array, x: number, y: number, length: numb
   }
 }
 
-/** `out.set(src.subarray(from, to), at)` without the view: a loop for the few bytes of a short run. */
+/** `out.set(src.subarray(from, to), at)`, without the view for a short run. */
 function copyBytes(out: Uint8Array, at: number, src: Uint8Array, from: number, to: number): void {
   if (to - from > 64) {
     out.set(src.subarray(from, to), at);
@@ -202,34 +441,10 @@ function copyBytes(out: Uint8Array, at: number, src: Uint8Array, from: number, t
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
-class Torrent {
-  readonly peers = new ProbeTable(4);
-  readonly buckets: [Bucket, Bucket | undefined, Bucket | undefined] = [new Bucket(6, V4), undefined, undefined];
-  seeders = 0;
-  leechers = 0;
-  downloaded = 0;
-  constructor(readonly id: number) {}
-
-  bucket(kind: Kind): Bucket {
-    let b = this.buckets[kind];
-    if (b === undefined) {
-      b = new Bucket(18, kind);
-      this.buckets[kind] = b;
-    }
-    return b;
-  }
-
-  get size(): number {
-    return this.peers.size;
-  }
-}
-
 export class MemorySwarmStore implements SwarmStore {
   /** Keyed hash of an info-hash → torrent number. */
-  private readonly table = new ProbeTable(1024);
+  private table = new ProbeTable(1024);
   private torrents: (Torrent | undefined)[] = [];
-  /** Info-hash of torrent number `i` at `20 i`. */
-  private infoHashes = new Uint8Array(1024 * 20);
   private readonly freeIds: number[] = [];
   private torrentCount = 0;
   private peerCount = 0;
@@ -288,13 +503,10 @@ export class MemorySwarmStore implements SwarmStore {
   }
 
   private rebase(shift: number): void {
-    for (const t of this.torrents) {
-      if (t === undefined) continue;
-      for (const b of t.buckets) {
-        if (b === undefined) continue;
-        for (let s = 0; s < b.n; s++) b.rec[s * REC + R_SEEN] = Math.max(-(2 ** 31), b.rec[s * REC + R_SEEN]! - shift);
-      }
-    }
+    for (const t of this.torrents) t?.forEachRecord((m, r) => {
+      m[r + R_SEEN] = Math.max(-(2 ** 31), m[r + R_SEEN]! - shift);
+      return true;
+    });
     this.epochMs += shift;
   }
 
@@ -315,20 +527,19 @@ export class MemorySwarmStore implements SwarmStore {
     const want = a.numwant;
     const self4 = (me & 3) === V4 ? me >> 2 : -1;
     const self6 = (me & 3) === V6 ? me >> 2 : -1;
-    const b6 = t.buckets[V6];
     let peers4: Uint8Array = EMPTY;
     let peers6: Uint8Array = EMPTY;
     let peers: SwarmPeer[] = [];
     switch (a.reply) {
       case 'compact4':
-        peers4 = t.buckets[V4].sample(want, self4, this.random);
+        peers4 = t.sample(V4, want, self4, this.random);
         break;
       case 'compact6':
-        peers6 = b6?.sample(want, self6, this.random) ?? EMPTY;
+        peers6 = t.sample(V6, want, self6, this.random);
         break;
       case 'compact':
-        peers4 = t.buckets[V4].sample(want, self4, this.random);
-        peers6 = b6?.sample(want, self6, this.random) ?? EMPTY;
+        peers4 = t.sample(V4, want, self4, this.random);
+        peers6 = t.sample(V6, want, self6, this.random);
         break;
       case 'list':
         peers = this.sampleList(t, want, me);
@@ -337,7 +548,7 @@ export class MemorySwarmStore implements SwarmStore {
     return { complete: t.seeders, incomplete: t.leechers, peers4, peers6, peers };
   }
 
-  /** See `SwarmStore.announceInto`: the sample goes straight from the bucket's slab into `out`. */
+  /** See `SwarmStore.announceInto`: the sample goes straight from the torrent's slab into `out`. */
   announceInto(a: SwarmAnnounce, out: Uint8Array, at: number): SwarmAnnounceCounts {
     const t = this.torrentFor(a);
     if (t === undefined) return { complete: 0, incomplete: 0, peerBytes: 0 };
@@ -345,48 +556,35 @@ export class MemorySwarmStore implements SwarmStore {
     let peerBytes = 0;
     if (me >= 0) {
       const kind = a.reply === 'compact6' ? V6 : V4;
-      const b = t.buckets[kind];
-      if (b !== undefined) {
-        const self = (me & 3) === kind ? me >> 2 : -1;
-        if (out.length - at < b.count(a.numwant, self) * b.entryBytes) throw new TorrenttpError('INVALID_ARGUMENT', { detail: 'announceInto: no room for numwant peers' });
-        peerBytes = b.sampleInto(a.numwant, self, this.random, out, at);
-      }
+      const self = (me & 3) === kind ? me >> 2 : -1;
+      if (out.length - at < t.count(kind, a.numwant, self) * ENTRY_BYTES[kind]) throw new TorrenttpError('INVALID_ARGUMENT', { detail: 'announceInto: no room for numwant peers' });
+      peerBytes = t.sampleInto(kind, a.numwant, self, this.random, out, at);
     }
     return { complete: t.seeders, incomplete: t.leechers, peerBytes };
   }
 
-  /** The torrent number of an info-hash, or -1. */
-  private find(infoHash: Uint8Array, h: number): number {
+  /** The torrent of an info-hash whose keyed hash is `h`. */
+  private find(infoHash: Uint8Array, h: number): Torrent | undefined {
     const tb = this.table;
-    const hashes = this.infoHashes;
     for (let p = tb.start(h); ; p = tb.next(p)) {
       const id = tb.valueAt(p);
-      if (id < 0) return -1;
+      if (id < 0) return undefined;
       if (tb.hashAt(p) !== h) continue;
-      const at = id * 20;
-      let i = 0;
-      while (i < 20 && hashes[at + i] === infoHash[i]) i++;
-      if (i === 20) return id;
+      const t = this.torrents[id]!;
+      if (t.isFor(infoHash)) return t;
     }
   }
 
   /** The announce's torrent, created if need be; undefined for `stopped` on a torrent we do not hold. */
   private torrentFor(a: SwarmAnnounce): Torrent | undefined {
     const h = this.hash20(a.infoHash, 0, 0);
-    const id = this.find(a.infoHash, h);
-    if (id >= 0) return this.torrents[id];
-    if (a.event === 'stopped') return undefined;
+    const found = this.find(a.infoHash, h);
+    if (found !== undefined || a.event === 'stopped') return found;
     if (this.torrentCount >= this.maxTorrents) throw new TrackerError('TRACKER_FULL', { detail: `${this.maxTorrents} torrents` });
-    const nid = this.freeIds.pop() ?? this.torrents.length;
-    if ((nid + 1) * 20 > this.infoHashes.length) {
-      const grown = new Uint8Array(this.infoHashes.length * 2);
-      grown.set(this.infoHashes);
-      this.infoHashes = grown;
-    }
-    this.infoHashes.set(a.infoHash.subarray(0, 20), nid * 20);
-    const t = new Torrent(nid);
-    this.torrents[nid] = t;
-    this.table.insert(h, nid);
+    const id = this.freeIds.pop() ?? this.torrents.length;
+    const t = new Torrent(id, a.infoHash);
+    this.torrents[id] = t;
+    this.table.insert(h, id);
     this.torrentCount++;
     return t;
   }
@@ -401,148 +599,69 @@ export class MemorySwarmStore implements SwarmStore {
     const kind: Kind = port === 0 ? URL : a.ip.family === 4 ? V4 : V6;
     const idHash = this.hash20(a.peerId, 0, 5);
     const h = this.peerHash(idHash, ip, port, kind);
-    const table = t.peers;
-    let found = -1;
-    let cell = -1;
-    for (let p = table.start(h); ; p = table.next(p)) {
-      const v = table.valueAt(p);
-      if (v < 0) break;
-      if (table.hashAt(p) === h && this.holds(t, v, idHash, ip, port)) {
-        found = v;
-        cell = p;
-        break;
-      }
-    }
+    let found = t.find(h, idHash, ip, port);
     if (a.event === 'stopped') {
-      if (found >= 0) this.remove(t, found >> 2, t.buckets[found & 3]!, cell);
+      if (found >= 0) {
+        t.remove((found & 3) as Kind, found >> 2, t.cell);
+        this.peerCount--;
+      }
       return -1;
     }
     const seeder = a.left === 0;
     const now = this.tick(a.nowMs);
-    let b: Bucket;
-    let slot: number;
     if (found < 0) {
-      if (table.size >= this.maxPeersPerTorrent) throw new TrackerError('TRACKER_FULL', { detail: `${this.maxPeersPerTorrent} peers in this torrent` });
+      if (t.size >= this.maxPeersPerTorrent) throw new TrackerError('TRACKER_FULL', { detail: `${this.maxPeersPerTorrent} peers in this torrent` });
       if (this.peerCount >= this.maxPeers) throw new TrackerError('TRACKER_FULL', { detail: `${this.maxPeers} peers` });
-      b = t.bucket(kind);
-      slot = this.insert(t, b, h, idHash, a, seeder, now);
-      found = (slot << 2) | kind;
+      const flags = (seeder ? F_SEEDER : 0) | (kind === URL && ip.length === 4 ? F_V4 : 0);
+      const n = t.add(kind, h, idHash, ip, port, a.peerId, flags, now);
+      this.peerCount++;
+      if (a.url !== undefined) t.setUrl(kind, n, a.url);
+      // A random permutation: the newcomer swaps places with a random member (or stays last).
+      const j = Math.floor(this.random() * (n + 1));
+      if (j !== n) t.swap(kind, j, n);
+      found = (j << 2) | kind;
     } else {
-      b = t.buckets[found & 3]!;
-      slot = found >> 2;
-      const r = slot * REC;
-      b.rec[r + R_SEEN] = now;
-      const flags = b.rec[r + R_FLAGS]!;
+      const k = (found & 3) as Kind;
+      const r = t.rec(k, found >> 2);
+      const m = t.m;
+      m[r + R_SEEN] = now;
+      const flags = m[r + R_FLAGS]!;
       if (((flags & F_SEEDER) !== 0) !== seeder) {
-        b.rec[r + R_FLAGS] = flags ^ F_SEEDER;
-        t.seeders += seeder ? 1 : -1;
-        t.leechers += seeder ? -1 : 1;
+        m[r + R_FLAGS] = flags ^ F_SEEDER;
+        m[H_SEEDERS] = m[H_SEEDERS]! + (seeder ? 1 : -1);
+        m[H_LEECHERS] = m[H_LEECHERS]! + (seeder ? -1 : 1);
       }
-      if (a.url !== undefined || b.urls !== undefined) this.setUrl(b, slot, a.url);
+      if (a.url !== undefined || t.urls[k] !== undefined) t.setUrl(k, found >> 2, a.url);
     }
     if (a.event === 'completed') {
-      const r = slot * REC + R_FLAGS;
-      if ((b.rec[r]! & F_COMPLETED) === 0) {
-        b.rec[r] = b.rec[r]! | F_COMPLETED;
-        t.downloaded++;
+      const m = t.m;
+      const r = t.rec((found & 3) as Kind, found >> 2) + R_FLAGS;
+      if ((m[r]! & F_COMPLETED) === 0) {
+        m[r] = m[r]! | F_COMPLETED;
+        m[H_DOWNLOADED] = m[H_DOWNLOADED]! + 1;
       }
     }
     return found;
   }
 
-  /** Does table value `v` name the peer with this id hash, address and port? */
-  private holds(t: Torrent, v: number, idHash: number, ip: Uint8Array, port: number): boolean {
-    const b = t.buckets[v & 3]!;
-    const slot = v >> 2;
-    if (b.rec[slot * REC + R_ID] !== idHash) return false;
-    const s = b.slab;
-    const at = slot * b.entryBytes;
-    if (b.kind === URL && ((b.rec[slot * REC + R_FLAGS]! & F_V4) !== 0) !== (ip.length === 4)) return false;
-    for (let i = 0; i < ip.length; i++) if (s[at + i] !== ip[i]) return false;
-    const p = b.entryBytes - 2;
-    return s[at + p] === port >> 8 && s[at + p + 1] === (port & 0xff);
-  }
-
-  /** Adds a peer at a random slot of `b`; returns its slot. */
-  private insert(t: Torrent, b: Bucket, h: number, idHash: number, a: SwarmAnnounce, seeder: boolean, now: number): number {
-    b.reserve();
-    const n = b.n;
-    const e = b.entryBytes;
-    const ip = a.ip.bytes;
-    b.slab.fill(0, n * e, n * e + e);
-    b.slab.set(ip, n * e);
-    b.slab[n * e + e - 2] = a.port >> 8;
-    b.slab[n * e + e - 1] = a.port & 0xff;
-    const r = n * REC;
-    b.rec[r + R_ID] = idHash;
-    b.rec[r + R_SEEN] = now;
-    b.rec[r + R_FLAGS] = (seeder ? F_SEEDER : 0) | (b.kind === URL && ip.length === 4 ? F_V4 : 0);
-    b.rec[r + R_KEY] = h;
-    b.ids.set(a.peerId.subarray(0, ID_BYTES), n * ID_BYTES);
-    if (b.urls !== undefined) b.urls[n] = undefined;
-    if (a.url !== undefined) this.setUrl(b, n, a.url);
-    b.n = n + 1;
-    t.peers.insert(h, (n << 2) | b.kind);
-    this.peerCount++;
-    if (seeder) t.seeders++;
-    else t.leechers++;
-    const j = Math.floor(this.random() * (n + 1));
-    if (j === n) return n;
-    this.swap(t, b, j, n);
-    return j;
-  }
-
-  private setUrl(b: Bucket, slot: number, url: string | undefined): void {
-    b.urls ??= [];
-    b.urls[slot] = url;
-  }
-
-  /** Swaps two slots of `b`, and their table values. */
-  private swap(t: Torrent, b: Bucket, x: number, y: number): void {
-    const table = t.peers;
-    const px = table.positionOf(b.rec[x * REC + R_KEY]!, (x << 2) | b.kind);
-    const py = table.positionOf(b.rec[y * REC + R_KEY]!, (y << 2) | b.kind);
-    table.setValueAt(px, (y << 2) | b.kind);
-    table.setValueAt(py, (x << 2) | b.kind);
-    b.swap(x, y);
-  }
-
-  /** Removes the peer at `slot` of `b` whose table cell is `cell`: the last slot takes its place. */
-  private remove(t: Torrent, slot: number, b: Bucket, cell: number): void {
-    const table = t.peers;
-    table.removeAt(cell);
-    const flags = b.rec[slot * REC + R_FLAGS]!;
-    if ((flags & F_SEEDER) !== 0) t.seeders--;
-    else t.leechers--;
-    this.peerCount--;
-    const last = b.n - 1;
-    if (slot !== last) {
-      table.setValueAt(table.positionOf(b.rec[last * REC + R_KEY]!, (last << 2) | b.kind), (slot << 2) | b.kind);
-      b.move(last, slot);
-    }
-    if (b.urls !== undefined) b.urls[last] = undefined;
-    b.n = last;
-  }
-
   /** A random window over the three buckets seen as one sequence. */
   private sampleList(t: Torrent, want: number, self: number): SwarmPeer[] {
-    const bs = t.buckets;
-    const n0 = bs[V4].n;
-    const n1 = bs[V6]?.n ?? 0;
-    const all = n0 + n1 + (bs[URL]?.n ?? 0);
+    const n0 = t.n(V4);
+    const n1 = t.n(V6);
+    const all = n0 + n1 + t.n(URL);
     const k = Math.min(want, all - 1);
     const out: SwarmPeer[] = [];
     let i = Math.floor(this.random() * all);
     for (let seen = 0; out.length < k && seen < all; seen++, i = i + 1 === all ? 0 : i + 1) {
       const kind: Kind = i < n0 ? V4 : i < n0 + n1 ? V6 : URL;
       const slot = kind === V4 ? i : kind === V6 ? i - n0 : i - n0 - n1;
-      if (((slot << 2) | kind) !== self) out.push(bs[kind]!.peer(slot));
+      if (((slot << 2) | kind) !== self) out.push(t.peer(kind, slot));
     }
     return out;
   }
 
   private dropTorrent(t: Torrent): void {
-    const h = this.hash20(this.infoHashes, t.id * 20, 0);
+    const h = this.hash20(t.infoHash(), 0, 0);
     this.table.removeAt(this.table.positionOf(h, t.id));
     this.torrents[t.id] = undefined;
     this.freeIds.push(t.id);
@@ -551,8 +670,7 @@ export class MemorySwarmStore implements SwarmStore {
 
   scrape(infoHashes: readonly Uint8Array[]): Promise<ScrapeEntry[]> {
     return Promise.resolve(infoHashes.map((infoHash) => {
-      const id = infoHash.length === 20 ? this.find(infoHash, this.hash20(infoHash, 0, 0)) : -1;
-      const t = id < 0 ? undefined : this.torrents[id];
+      const t = infoHash.length === 20 ? this.find(infoHash, this.hash20(infoHash, 0, 0)) : undefined;
       return { infoHash, complete: t?.seeders ?? 0, downloaded: t?.downloaded ?? 0, incomplete: t?.leechers ?? 0 };
     }));
   }
@@ -562,8 +680,7 @@ export class MemorySwarmStore implements SwarmStore {
     for (const t of this.torrents) {
       if (out.length >= limit) break;
       if (t === undefined) continue;
-      const infoHash = this.infoHashes.slice(t.id * 20, t.id * 20 + 20);
-      out.push({ infoHash, complete: t.seeders, downloaded: t.downloaded, incomplete: t.leechers });
+      out.push({ infoHash: t.infoHash(), complete: t.seeders, downloaded: t.downloaded, incomplete: t.leechers });
     }
     return Promise.resolve(out);
   }
@@ -589,22 +706,17 @@ export class MemorySwarmStore implements SwarmStore {
     let dropped = 0;
     for (const t of this.torrents) {
       if (t === undefined) continue;
-      for (const b of t.buckets) {
-        if (b === undefined) continue;
-        // Downwards: a removal moves the last slot, already seen, into the hole.
-        for (let s = b.n - 1; s >= 0; s--) {
-          const r = s * REC + R_SEEN;
-          if (b.rec[r]! < cutoff) {
-            const cell = t.peers.positionOf(b.rec[s * REC + R_KEY]!, (s << 2) | b.kind);
-            this.remove(t, s, b, cell);
-            dropped++;
-          } else {
-            b.rec[r] = b.rec[r]! - shift;
-          }
+      t.forEachRecord((m, r) => {
+        if (m[r + R_SEEN]! < cutoff) {
+          dropped++;
+          return false;
         }
-      }
+        m[r + R_SEEN] = m[r + R_SEEN]! - shift;
+        return true;
+      });
       if (t.size === 0) this.dropTorrent(t);
     }
+    this.peerCount -= dropped;
     this.epochMs += shift;
     return Promise.resolve(dropped);
   }
@@ -612,8 +724,7 @@ export class MemorySwarmStore implements SwarmStore {
   close(): Promise<void> {
     this.torrents = [];
     this.freeIds.length = 0;
-    this.table.cells.fill(0);
-    this.table.size = 0;
+    this.table = new ProbeTable(1024);
     this.torrentCount = 0;
     this.peerCount = 0;
     return Promise.resolve();

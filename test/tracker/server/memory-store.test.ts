@@ -149,3 +149,93 @@ test('memory store: announceInto writes the same sample as announceNow, after th
     { numRuns: 300 },
   );
 });
+
+test('memory store: any sequence of announces, stops and expiry agrees with a plain model of the swarms', async () => {
+  const addresses = ['10.0.0.1', '10.0.0.2', '2001:db8::1', '2001:db8::2'];
+  const op = fc.record({
+    torrent: fc.integer({ min: 0, max: 2 }),
+    peer: fc.integer({ min: 0, max: 5 }),
+    ip: fc.integer({ min: 0, max: 3 }),
+    port: fc.constantFrom(0, 6881, 6882, 65535),
+    left: fc.constantFrom(0, 7),
+    event: fc.constantFrom(undefined, 'started', 'completed', 'stopped', 'stopped'),
+    url: fc.constantFrom(undefined, 'http://peer.example/'),
+    reply: fc.constantFrom('compact4', 'compact6', 'compact', 'list'),
+    numwant: fc.integer({ min: 0, max: 40 }),
+    advance: fc.integer({ min: 0, max: 400 }),
+    expire: fc.boolean(),
+  });
+  interface ModelPeer { readonly ip: string; readonly port: number; readonly seeder: boolean; readonly seen: number; readonly peer: number; readonly url: string | undefined; completed: boolean }
+  interface ModelTorrent { readonly peers: Map<string, ModelPeer>; downloaded: number }
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { maxLength: 300 }), fc.integer(), async (ops, seed) => {
+      const s = new MemorySwarmStore({ peerTimeoutMs: 1000, random: seeded(seed) });
+      const model = new Map<number, ModelTorrent>();
+      let now = 5_000;
+      for (const o of ops) {
+        now += o.advance;
+        if (o.expire) {
+          let dropped = 0;
+          for (const [k, t] of model) {
+            for (const [pk, p] of t.peers) {
+              if (p.seen < now - 1000) {
+                t.peers.delete(pk);
+                dropped++;
+              }
+            }
+            if (t.peers.size === 0) model.delete(k);
+          }
+          assert.equal(await s.expire(now), dropped);
+        }
+        const address = addresses[o.ip]!;
+        const key = `${o.peer}|${address}|${o.port}`;
+        const r = s.announceNow({
+          infoHash: infoHash(o.torrent), peerId: peerId(o.peer), ip: parseIp(address)!, port: o.port, left: o.left,
+          numwant: o.numwant, reply: o.reply, nowMs: now,
+          ...(o.event === undefined ? {} : { event: o.event }), ...(o.url === undefined ? {} : { url: o.url }),
+        });
+        let t = model.get(o.torrent);
+        if (o.event === 'stopped') {
+          t?.peers.delete(key);
+        } else {
+          if (t === undefined) {
+            t = { peers: new Map(), downloaded: 0 };
+            model.set(o.torrent, t);
+          }
+          const completed = t.peers.get(key)?.completed ?? false;
+          const p: ModelPeer = { ip: address, port: o.port, seeder: o.left === 0, seen: now, peer: o.peer, url: o.url, completed };
+          t.peers.set(key, p);
+          if (o.event === 'completed' && !completed) {
+            p.completed = true;
+            t.downloaded++;
+          }
+        }
+        const all = [...(t?.peers.values() ?? [])];
+        const seeders = all.filter((p) => p.seeder).length;
+        assert.deepEqual([r.complete, r.incomplete], [seeders, all.length - seeders]);
+        if (o.event === 'stopped' || t === undefined) continue;
+        const others = [...t.peers.entries()].filter(([k]) => k !== key).map(([, p]) => p);
+        const wire = (v6: boolean): ModelPeer[] => others.filter((p) => p.port !== 0 && p.ip.includes(':') === v6);
+        if (o.reply === 'list') {
+          assert.equal(r.peers.length, Math.min(o.numwant, others.length));
+          for (const p of r.peers) {
+            assert.ok(others.some((q) => q.ip === p.ip && q.port === p.port && q.url === p.url && Buffer.from(peerId(q.peer)).equals(Buffer.from(p.peerId))));
+          }
+          assert.equal(new Set(r.peers.map((p) => `${p.ip}|${p.port}|${Buffer.from(p.peerId).toString('hex')}`)).size, r.peers.length);
+        } else {
+          for (const [bytes, entry, v6, asked] of [[r.peers4, 6, false, o.reply !== 'compact6'], [r.peers6, 18, true, o.reply === 'compact6' || o.reply === 'compact']] as const) {
+            const got = decodeCompactPeers(bytes, entry);
+            const candidates = wire(v6);
+            assert.equal(got.length, asked ? Math.min(o.numwant, candidates.length) : 0);
+            for (const p of got) assert.ok(candidates.some((q) => q.ip === p.ip && q.port === p.port));
+          }
+        }
+      }
+      const all = [...model.values()].flatMap((t) => [...t.peers.values()]);
+      const seeders = all.filter((p) => p.seeder).length;
+      const completed = [...model.values()].reduce((n, t) => n + t.downloaded, 0);
+      assert.deepEqual(await s.stats(), { torrents: model.size, peers: all.length, seeders, leechers: all.length - seeders, completed });
+    }),
+    { numRuns: 300 },
+  );
+});
