@@ -34,7 +34,7 @@ export interface MemorySwarmStoreOptions {
   readonly maxTorrents?: number;
   /** Default 100,000: far past any real swarm, small enough that one swarm cannot eat the heap. */
   readonly maxPeersPerTorrent?: number;
-  /** Default 10,000,000 peers: about 1 GiB at the ~100 bytes a peer costs here. */
+  /** Default 5,000,000 peers: under 1 GiB at the 80–170 bytes (RSS) a peer costs here. */
   readonly maxPeers?: number;
   /** Uniform [0, 1). Default `Math.random`; tests inject a seeded one. */
   readonly random?: () => number;
@@ -44,7 +44,7 @@ export const MEMORY_STORE_DEFAULTS = {
   peerTimeoutMs: 3_600_000,
   maxTorrents: 1_000_000,
   maxPeersPerTorrent: 100_000,
-  maxPeers: 10_000_000,
+  maxPeers: 5_000_000,
 } as const;
 
 const ID_BYTES = 20;
