@@ -14,7 +14,7 @@ import type { SwarmAnnounce, SwarmAnnounceCounts, SwarmAnnounceResult, SwarmPeer
  * - Torrents: a `ProbeTable` from a keyed hash of the info-hash to a torrent number.
  * - Each torrent is one `ArrayBuffer` (see `Torrent`): counters, info-hash, its own peer table
  *   and three buckets (IPv4, IPv6, URL-only). A bucket is parallel regions by slot: the 6/18-byte
- *   compact entries, a 4-int record (peer-id hash, last-seen time, flags, key hash) and the
+ *   compact entries, a 4-int record (key hash, last-seen time, flags and port, address) and the
  *   20-byte peer ids. The entries' order is a random permutation (a newcomer swaps places with a
  *   random member, a leaver is replaced by the last), so a reply is a copy of a window starting at
  *   a random slot: O(numwant), no allocation per peer, and a random sample.
@@ -50,11 +50,17 @@ export const MEMORY_STORE_DEFAULTS = {
 const ID_BYTES = 20;
 /** Int32s per slot record. */
 const REC = 4;
-/** Record fields. */
-const R_ID = 0;
+/**
+ * Record fields: the peer's key hash (as in its table cell), last-seen time, flags with the port
+ * above them, and the first 4 address bytes. An IPv4 peer is matched on its record alone, without
+ * reading its compact entry: the key hash is a bijection of the peer-id hash once address and port
+ * are fixed, so equal key hash, address and port mean equal peer-id hash.
+ */
+const R_KEY = 0;
 const R_SEEN = 1;
 const R_FLAGS = 2;
-const R_KEY = 3;
+const R_ADDR = 3;
+const PORT_SHIFT = 8;
 const F_SEEDER = 1;
 const F_COMPLETED = 2;
 /** URL-only bucket: the 16-byte address field holds an IPv4 address in its first 4 bytes. */
@@ -108,7 +114,7 @@ const ENTRY_BYTES = [6, 18, 18] as const;
  * One torrent: its counters, peer table and three buckets in one `ArrayBuffer`, seen as int32s
  * (`m`) and bytes (`u`), so an announce reads the header, one table cell, one record and the slab
  * window, and reaches them through a single object. Layout: header, table cells (hash, value + 1),
- * then per bucket records (4 int32s: peer-id hash, last seen, flags, key hash), compact entries
+ * then per bucket records (4 int32s: key hash, last seen, flags and port, first address word), compact entries
  * and peer ids. Outgrowing a region rebuilds the buffer with it doubled.
  */
 class Torrent {
@@ -206,13 +212,13 @@ class Torrent {
   // ── peer table (see ProbeTable: the same linear probing, inside this buffer) ──
 
   /** The value (`slot << 2 | kind`) of the peer with this key, or -1; `cell` gets its cell. */
-  find(h: number, idHash: number, ip: Uint8Array, port: number): number {
+  find(h: number, kind: Kind, ip: Uint8Array, port: number): number {
     const m = this.m;
     const mask = m[H_MASK]!;
     for (let p = h & mask; ; p = (p + 1) & mask) {
       const v = m[HEADER + 2 * p + 1]! - 1;
       if (v < 0) return -1;
-      if (m[HEADER + 2 * p] === h && this.holds(v, idHash, ip, port)) {
+      if (m[HEADER + 2 * p] === h && (v & 3) === kind && this.holds(v, ip, port)) {
         this.cell = p;
         return v;
       }
@@ -222,18 +228,20 @@ class Torrent {
   /** Cell of the last `find` hit. */
   cell = 0;
 
-  private holds(v: number, idHash: number, ip: Uint8Array, port: number): boolean {
+  /** Is table value `v` the peer at this address and port (its key hash being equal)? */
+  private holds(v: number, ip: Uint8Array, port: number): boolean {
     const kind = (v & 3) as Kind;
     const slot = v >> 2;
     const r = this.rec(kind, slot);
     const m = this.m;
-    if (m[r + R_ID] !== idHash) return false;
-    if (kind === URL && ((m[r + R_FLAGS]! & F_V4) !== 0) !== (ip.length === 4)) return false;
+    const flags = m[r + R_FLAGS]!;
+    if (flags >>> PORT_SHIFT !== port || m[r + R_ADDR] !== word(ip, 0)) return false;
+    if (kind === URL && ((flags & F_V4) !== 0) !== (ip.length === 4)) return false;
+    if (ip.length === 4) return true;
     const u = this.u;
     const at = this.entry(kind, slot);
-    for (let i = 0; i < ip.length; i++) if (u[at + i] !== ip[i]) return false;
-    const pAt = at + ENTRY_BYTES[kind] - 2;
-    return u[pAt] === port >> 8 && u[pAt + 1] === (port & 0xff);
+    for (let i = 4; i < 16; i++) if (u[at + i] !== ip[i]) return false;
+    return true;
   }
 
   /** The cell of the peer at `slot` of `kind` (through its record's key hash). */
@@ -275,7 +283,7 @@ class Torrent {
   }
 
   /** Adds a peer at the end of bucket `kind`; returns its slot. */
-  add(kind: Kind, h: number, idHash: number, ip: Uint8Array, port: number, peerId: Uint8Array, flags: number, now: number): number {
+  add(kind: Kind, h: number, ip: Uint8Array, port: number, peerId: Uint8Array, flags: number, now: number): number {
     this.reserve(kind);
     const m = this.m;
     const u = this.u;
@@ -288,10 +296,10 @@ class Torrent {
     u[at + e - 2] = port >> 8;
     u[at + e - 1] = port & 0xff;
     const r = m[b + B_REC]! + REC * slot;
-    m[r + R_ID] = idHash;
-    m[r + R_SEEN] = now;
-    m[r + R_FLAGS] = flags;
     m[r + R_KEY] = h;
+    m[r + R_SEEN] = now;
+    m[r + R_FLAGS] = flags | (port << PORT_SHIFT);
+    m[r + R_ADDR] = word(ip, 0);
     u.set(peerId.subarray(0, ID_BYTES), m[b + B_IDS]! + ID_BYTES * slot);
     const urls = this.urls[kind];
     if (urls !== undefined) urls[slot] = undefined;
@@ -599,7 +607,7 @@ export class MemorySwarmStore implements SwarmStore {
     const kind: Kind = port === 0 ? URL : a.ip.family === 4 ? V4 : V6;
     const idHash = this.hash20(a.peerId, 0, 5);
     const h = this.peerHash(idHash, ip, port, kind);
-    let found = t.find(h, idHash, ip, port);
+    let found = t.find(h, kind, ip, port);
     if (a.event === 'stopped') {
       if (found >= 0) {
         t.remove((found & 3) as Kind, found >> 2, t.cell);
@@ -613,7 +621,7 @@ export class MemorySwarmStore implements SwarmStore {
       if (t.size >= this.maxPeersPerTorrent) throw new TrackerError('TRACKER_FULL', { detail: `${this.maxPeersPerTorrent} peers in this torrent` });
       if (this.peerCount >= this.maxPeers) throw new TrackerError('TRACKER_FULL', { detail: `${this.maxPeers} peers` });
       const flags = (seeder ? F_SEEDER : 0) | (kind === URL && ip.length === 4 ? F_V4 : 0);
-      const n = t.add(kind, h, idHash, ip, port, a.peerId, flags, now);
+      const n = t.add(kind, h, ip, port, a.peerId, flags, now);
       this.peerCount++;
       if (a.url !== undefined) t.setUrl(kind, n, a.url);
       // A random permutation: the newcomer swaps places with a random member (or stays last).
