@@ -26,7 +26,7 @@ import type { SwarmAnnounce, SwarmAnnounceResult, SwarmStore } from './swarm-sto
  * - An IPv6 source gets 18-byte peers and only IPv6 peers; an IPv4 (or IPv4-mapped) source gets
  *   6-byte IPv4 peers.
  */
-/** Source addresses parsed, bounded like the connection-id cache: one parse per client, not per packet. */
+/** Source addresses parsed, bounded: one parse per client, not per packet. */
 const SOURCE_CACHE_ENTRIES = 65_536;
 
 /**
@@ -87,13 +87,14 @@ export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds
   const handle = (msg: Buffer, rinfo: RemoteInfo): Promise<void> | undefined => {
     const r = decodeUdpRequest(msg, limits);
     const nowMs = core.now();
+    const source = sourceOf(rinfo.address);
     if (r.type === 'connect') {
-      send(encodeUdpConnectResponse(r.transactionId, ids.issue(rinfo.address, rinfo.port, nowMs)), rinfo);
+      send(encodeUdpConnectResponse(r.transactionId, ids.issueFor(source, rinfo.port, nowMs)), rinfo);
       return undefined;
     }
-    if (!ids.verify(r.connectionId, rinfo.address, rinfo.port, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
+    const id = r.connectionId;
+    if (!ids.verifyWords(Number(id >> 32n), Number(id & 0xffffffffn), source, rinfo.port, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
     if (r.type === 'announce') {
-      const source = sourceOf(rinfo.address);
       const a = core.prepare(r.announce, source, 'udp', source.family === 4 ? 'compact4' : 'compact6');
       if (store.announceInto !== undefined) {
         announceInto(store.announceInto, r.transactionId, a, rinfo);
