@@ -234,6 +234,60 @@ export function decodeUdpRequest(bytes: Uint8Array, limits: UdpRequestLimits = {
   }
 }
 
+/** A big-endian u32 straight from the bytes: no DataView per packet. */
+export function readU32BE(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+/**
+ * The server's fast path, for the announce nearly every packet is: true exactly when
+ * `decodeUdpRequest` returns an announce for these bytes and the announce has no `ip` field and a
+ * non-zero port. Then `readPlainUdpAnnounce` gives the same request; anything else, errors
+ * included, is left to `decodeUdpRequest`. Byte tests only: no DataView, BigInt or object.
+ */
+export function isPlainUdpAnnounce(b: Uint8Array, limits: UdpRequestLimits = {}): boolean {
+  const n = b.length;
+  if (n < 98 || n > (limits.maxPacketBytes ?? MAX_UDP_REQUEST_BYTES)) return false;
+  // action 1; event 0–3; ip 0; the three i64 counters in [0, 2^53) (high word < 2^21)
+  if ((b[8]! | b[9]! | b[10]!) !== 0 || b[11] !== 1) return false;
+  if ((b[80]! | b[81]! | b[82]!) !== 0 || b[83]! > 3) return false;
+  if ((b[84]! | b[85]! | b[86]! | b[87]!) !== 0) return false;
+  if (b[56] !== 0 || b[57]! > 0x1f || b[64] !== 0 || b[65]! > 0x1f || b[72] !== 0 || b[73]! > 0x1f) return false;
+  const numwant = (b[92]! << 24) | (b[93]! << 16) | (b[94]! << 8) | b[95]!;
+  if (numwant < -1 || numwant > (limits.maxNumwant ?? 1000)) return false;
+  return (b[96]! | b[97]!) !== 0;
+}
+
+/** A counter `isPlainUdpAnnounce` has bounded: high word × 2^32 + low word. */
+function plainCounter(b: Uint8Array, at: number): number {
+  return readU32BE(b, at) * 0x1_0000_0000 + readU32BE(b, at + 4);
+}
+
+/**
+ * The announce of bytes `isPlainUdpAnnounce` accepted, the info-hash and peer id copied into the
+ * caller's 20-byte arrays (a server lends them to a store for one synchronous call, so no
+ * allocation). Every key is always present, `undefined` where `decodeUdpRequest` leaves it out:
+ * one object shape for the code after it. The connection and transaction ids are `readU32BE` at
+ * 0, 4 and 12.
+ */
+export function readPlainUdpAnnounce(b: Uint8Array, infoHash: Uint8Array, peerId: Uint8Array): AnnounceRequest {
+  for (let i = 0; i < 20; i++) {
+    infoHash[i] = b[16 + i]!;
+    peerId[i] = b[36 + i]!;
+  }
+  const numwant = (b[92]! << 24) | (b[93]! << 16) | (b[94]! << 8) | b[95]!;
+  return {
+    infoHash,
+    peerId,
+    port: (b[96]! << 8) | b[97]!,
+    downloaded: plainCounter(b, 56),
+    left: plainCounter(b, 64),
+    uploaded: plainCounter(b, 72),
+    event: EVENT_CODES[b[83]!],
+    numwant: numwant === -1 ? undefined : numwant,
+  };
+}
+
 // ── server → client ─────────────────────────────────────────────────────────────────────
 
 export function encodeUdpConnectResponse(transactionId: number, connectionId: bigint): Uint8Array {

@@ -18,7 +18,8 @@ import {
   UDP_PROTOCOL_ID,
   type AnnounceRequest,
 } from '../../src/tracker/index.js';
-import { hash20, ipv4, ipv6, port } from './arbitraries.js';
+import { isPlainUdpAnnounce, readPlainUdpAnnounce, readU32BE } from '../../src/tracker/udp.js';
+import { hash20, ipv4, ipv6, port, udpAnnouncePacket, udpLimits } from './arbitraries.js';
 import { errorCode } from '../helpers/errors.js';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -179,4 +180,30 @@ test('udp decoders: random bytes never hang and throw only TorrenttpError', () =
     }),
     { numRuns: 3000 },
   );
+});
+
+test("udp: the server's fast path takes exactly the announces the decoder accepts with no ip and a port, and reads them the same", () => {
+  const defined = (r: object): object => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined));
+  let plain = 0;
+  fc.assert(
+    fc.property(udpAnnouncePacket(), fc.option(udpLimits, { nil: undefined }), (b, limits) => {
+      let generic: ReturnType<typeof decodeUdpRequest> | undefined;
+      try {
+        generic = decodeUdpRequest(b, limits);
+      } catch (err) {
+        assert.ok(err instanceof TrackerError);
+      }
+      const expected = generic?.type === 'announce' && generic.announce.ip === undefined && generic.announce.port !== 0;
+      assert.equal(isPlainUdpAnnounce(b, limits), expected);
+      if (!expected || generic?.type !== 'announce') return;
+      plain++;
+      const infoHash = new Uint8Array(20);
+      const peerId = new Uint8Array(20);
+      assert.deepEqual(defined(readPlainUdpAnnounce(b, infoHash, peerId)), generic.announce);
+      assert.equal((BigInt(readU32BE(b, 0)) << 32n) | BigInt(readU32BE(b, 4)), generic.connectionId);
+      assert.equal(readU32BE(b, 12), generic.transactionId);
+    }),
+    { numRuns: 2000 },
+  );
+  assert.ok(plain > 50, `only ${plain} plain announces generated`);
 });

@@ -117,10 +117,10 @@ export class TrackerCore {
   /**
    * Policy for one announce (access lists, address, numwant, counters) as the store's input.
    * Throws `TrackerError`. Split from `announce` so the UDP path can call a store's synchronous
-   * `announceNow` without a promise per packet.
+   * `announceNow` without a promise per packet. `nowMs`: a clock reading the caller already took
+   * for this request (UDP reads it once per packet, for the connection id too).
    */
-  prepare(req: AnnounceRequest, source: ParsedIp, protocol: TrackerProtocol, reply: ReplyShape, url?: string): SwarmAnnounce {
-    const nowMs = this.now();
+  prepare(req: AnnounceRequest, source: ParsedIp, protocol: TrackerProtocol, reply: ReplyShape, url?: string, nowMs: number = this.now()): SwarmAnnounce {
     this.announces[protocol].add(nowMs);
     if (!this.admits(req.infoHash)) throw new TrackerError('TRACKER_TORRENT_NOT_ALLOWED');
     let ip = source;

@@ -99,7 +99,8 @@ export interface SwarmStore {
   /** Optional fastest path (the memory store has it), for UDP: `announceNow` for a `compact4` or
    *  `compact6` reply that writes the compact peers straight into `out` from byte `at` instead of
    *  allocating a list (so `out` needs room for `numwant` entries of the reply's family), and
-   *  returns the counts and the peer bytes written. */
+   *  returns the counts and the peer bytes written. `a.infoHash` and `a.peerId` are lent for the
+   *  call only (the UDP server refills them for the next packet): copy what you keep. */
   announceInto?(a: SwarmAnnounce, out: Uint8Array, at: number): SwarmAnnounceCounts;
   /** A store shared by several trackers gives them one UDP connection-id secret, so a BEP 15
    *  `connect` answered by one tracker is honoured by the next (behind a load balancer). */

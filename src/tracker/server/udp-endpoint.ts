@@ -7,13 +7,16 @@ import {
   encodeUdpConnectResponse,
   encodeUdpErrorResponse,
   encodeUdpScrapeResponse,
+  isPlainUdpAnnounce,
+  readPlainUdpAnnounce,
+  readU32BE,
   type UdpRequestLimits,
   UDP_ANNOUNCE_HEADER_BYTES,
   writeUdpAnnounceHeader,
 } from '../udp.js';
 import type { ConnectionIds } from './connection-id.js';
 import type { TrackerCore } from './core.js';
-import type { SwarmAnnounce, SwarmAnnounceResult, SwarmStore } from './swarm-store.js';
+import type { SwarmAnnounce, SwarmAnnounceCounts, SwarmAnnounceResult, SwarmStore } from './swarm-store.js';
 
 /**
  * The BEP 15 side of the tracker. Rules:
@@ -25,8 +28,11 @@ import type { SwarmAnnounce, SwarmAnnounceResult, SwarmStore } from './swarm-sto
  *   and unknown actions are dropped: they are not BEP 15 clients.
  * - An IPv6 source gets 18-byte peers and only IPv6 peers; an IPv4 (or IPv4-mapped) source gets
  *   6-byte IPv4 peers.
+ * - The common announce (`isPlainUdpAnnounce`, on a store with `announceInto`) takes a fused path
+ *   that reads the packet's bytes in place; it answers exactly as the generic one (a property test
+ *   holds both to it), which takes every other packet, errors included.
  */
-/** Source addresses parsed, bounded like the connection-id cache: one parse per client, not per packet. */
+/** Source addresses parsed, bounded: one parse per client, not per packet. */
 const SOURCE_CACHE_ENTRIES = 65_536;
 
 /**
@@ -37,6 +43,15 @@ const SOURCE_CACHE_ENTRIES = 65_536;
 function replyBuffer(peerBytes: number): Buffer {
   return Buffer.allocUnsafe(UDP_ANNOUNCE_HEADER_BYTES + peerBytes);
 }
+
+/**
+ * `announceInto` replies are carved from slabs of this size, each region handed out once (as with
+ * Node's pool: a queued datagram keeps its bytes): the store writes into the slab past the
+ * region's start and the reply is a view of exactly the bytes written, so there is one typed array
+ * per reply and no size to know in advance. 64 KiB holds ~200 replies of 50 IPv4 peers (Node's
+ * 8 KiB pool, 25).
+ */
+const REPLY_SLAB_BYTES = 65_536;
 
 export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds, limits: UdpRequestLimits = {}): (msg: Buffer, rinfo: RemoteInfo) => void {
   // No send callback: Node then skips the completion round trip when the kernel takes the datagram
@@ -74,27 +89,64 @@ export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds
     send(out, rinfo);
   };
 
+  let slab = new Uint8Array(0);
+  let slabAt = 0;
+
   /** The whole announce with no promise and no list: the store samples straight into the reply. */
   const announceInto = (into: NonNullable<SwarmStore['announceInto']>, transactionId: number, a: SwarmAnnounce, rinfo: RemoteInfo): void => {
-    const full = replyBuffer(a.numwant * (a.reply === 'compact4' ? 6 : 18));
-    const res = into.call(store, a, full, UDP_ANNOUNCE_HEADER_BYTES);
-    const out = full.length === UDP_ANNOUNCE_HEADER_BYTES + res.peerBytes ? full : full.subarray(0, UDP_ANNOUNCE_HEADER_BYTES + res.peerBytes);
+    const room = UDP_ANNOUNCE_HEADER_BYTES + a.numwant * (a.reply === 'compact4' ? 6 : 18);
+    let out: Uint8Array;
+    let res: SwarmAnnounceCounts;
+    if (room <= REPLY_SLAB_BYTES) {
+      if (slabAt + room > slab.length) {
+        slab = Buffer.allocUnsafeSlow(REPLY_SLAB_BYTES);
+        slabAt = 0;
+      }
+      res = into.call(store, a, slab, slabAt + UDP_ANNOUNCE_HEADER_BYTES);
+      out = new Uint8Array(slab.buffer, slab.byteOffset + slabAt, UDP_ANNOUNCE_HEADER_BYTES + res.peerBytes);
+      slabAt += out.length;
+    } else {
+      const full = replyBuffer(room - UDP_ANNOUNCE_HEADER_BYTES);
+      res = into.call(store, a, full, UDP_ANNOUNCE_HEADER_BYTES);
+      out = full.subarray(0, UDP_ANNOUNCE_HEADER_BYTES + res.peerBytes);
+    }
     writeUdpAnnounceHeader(out, { transactionId, intervalSec: core.intervalSec, leechers: res.incomplete, seeders: res.complete });
     send(out, rinfo);
+  };
+
+  /** Lent to the store for one `announceInto` call (it copies what it keeps). */
+  const infoHash = new Uint8Array(20);
+  const peerId = new Uint8Array(20);
+
+  /**
+   * The fused announce: answers and returns true, or returns false having done nothing (then
+   * `handle` decides, errors included). After `isPlainUdpAnnounce` the checks and their order
+   * are `handle`'s: connection id, then policy and store (`prepare`, `announceInto`).
+   */
+  const plainAnnounce = (into: NonNullable<SwarmStore['announceInto']>, msg: Buffer, rinfo: RemoteInfo): boolean => {
+    if (!isPlainUdpAnnounce(msg, limits)) return false;
+    const nowMs = core.now();
+    const source = sourceOf(rinfo.address);
+    if (!ids.verifyWords(readU32BE(msg, 0), readU32BE(msg, 4), source, rinfo.port, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
+    const req = readPlainUdpAnnounce(msg, infoHash, peerId);
+    const a = core.prepare(req, source, 'udp', source.family === 4 ? 'compact4' : 'compact6', undefined, nowMs);
+    announceInto(into, readU32BE(msg, 12), a, rinfo);
+    return true;
   };
 
   /** Answers at once if it can (connect, or announce on a store with `announceNow`); else returns the pending work. */
   const handle = (msg: Buffer, rinfo: RemoteInfo): Promise<void> | undefined => {
     const r = decodeUdpRequest(msg, limits);
     const nowMs = core.now();
+    const source = sourceOf(rinfo.address);
     if (r.type === 'connect') {
-      send(encodeUdpConnectResponse(r.transactionId, ids.issue(rinfo.address, rinfo.port, nowMs)), rinfo);
+      send(encodeUdpConnectResponse(r.transactionId, ids.issueFor(source, rinfo.port, nowMs)), rinfo);
       return undefined;
     }
-    if (!ids.verify(r.connectionId, rinfo.address, rinfo.port, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
+    const id = r.connectionId;
+    if (!ids.verifyWords(Number(id >> 32n), Number(id & 0xffffffffn), source, rinfo.port, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
     if (r.type === 'announce') {
-      const source = sourceOf(rinfo.address);
-      const a = core.prepare(r.announce, source, 'udp', source.family === 4 ? 'compact4' : 'compact6');
+      const a = core.prepare(r.announce, source, 'udp', source.family === 4 ? 'compact4' : 'compact6', undefined, nowMs);
       if (store.announceInto !== undefined) {
         announceInto(store.announceInto, r.transactionId, a, rinfo);
         return undefined;
@@ -110,8 +162,10 @@ export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds
     });
   };
 
+  const into = store.announceInto;
   return (msg, rinfo) => {
     try {
+      if (into !== undefined && plainAnnounce(into, msg, rinfo)) return;
       handle(msg, rinfo)?.catch((err: unknown) => fail(err, msg, rinfo));
     } catch (err) {
       fail(err, msg, rinfo);
