@@ -3,7 +3,9 @@
  * the port over IPC, and on request runs a full GC and reports memory, so the bench can measure
  * bytes per peer. Run with `node --expose-gc`; `--redis URL` uses a Redis swarm store.
  */
-import { RedisSwarmStore, TrackerServer } from '../src/tracker/index.js';
+import { RedisSwarmStore, TrackerServer, tuneProcessForTracker } from '../src/tracker/index.js';
+
+tuneProcessForTracker(); // as `torrenttp tracker` does
 
 const redisAt = process.argv.indexOf('--redis');
 const store = redisAt < 0 ? undefined : await RedisSwarmStore.connect({ url: process.argv[redisAt + 1]!, peerTimeoutMs: 3_600_000 });

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { TorrenttpError } from '../../errors/index.js';
-import { parseInfoHashList, redactUrl, RedisSwarmStore, TrackerServer, type TrackerLogger } from '../../tracker/index.js';
+import { parseInfoHashList, redactUrl, RedisSwarmStore, TrackerServer, tuneProcessForTracker, type TrackerLogger } from '../../tracker/index.js';
 import type { CliContext } from '../context.js';
 
 interface TrackerFlags {
@@ -62,6 +62,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--redis <url>', 'keep swarms in Redis (redis://host:port[/db]) so several trackers serve the same swarms')
     .option('--log-level <level>', 'pino log level (logs go to stderr)', 'info')
     .action(async (flags: TrackerFlags) => {
+      tuneProcessForTracker(); // this process is the tracker
       const { pino } = await import('pino'); // loaded by this command only
       const logger = pino({ level: flags.logLevel }, pino.destination(2));
       const allow = toBytes(await readList(ctx, flags.allow));

@@ -7,3 +7,4 @@ export { MEMORY_STORE_DEFAULTS, MemorySwarmStore, type MemorySwarmStoreOptions }
 export { REDIS_STORE_DEFAULTS, RedisSwarmStore, redactUrl, type RedisSwarmStoreOptions } from './redis-store.js';
 export type { ReplyShape, SwarmAnnounce, SwarmAnnounceCounts, SwarmAnnounceResult, SwarmPeer, SwarmStats, SwarmStore } from './swarm-store.js';
 export { TrackerServer, type TrackerAddress, type TrackerServerOptions } from './tracker-server.js';
+export { tuneProcessForTracker } from './tune.js';
