@@ -87,9 +87,9 @@ function word(b: Uint8Array, at: number): number {
 }
 
 /**
- * Header of a torrent's buffer, in int32s. Per bucket (`B0 + BUCKET_INTS × kind`): slots used,
- * slots held, and where the bucket's records (int32 index), compact entries and peer ids (byte
- * offsets) start.
+ * Header of a torrent's block, in int32s. Per bucket (`B0 + BUCKET_INTS × kind`): slots used,
+ * slots held, and where the bucket's records (int32s), compact entries and peer ids (bytes)
+ * start, counted from the block's start.
  */
 const H_SEEDERS = 0;
 const H_LEECHERS = 1;
@@ -106,101 +106,237 @@ const B_CAP = 1;
 const B_REC = 2;
 const B_SLAB = 3;
 const B_IDS = 4;
+/** 1 if some peer of the torrent has (or had) a TorrentTTP URL: then `Blocks.urls` holds its table. */
+const H_URLS = 25;
 const HEADER = 32;
 /** Compact entry bytes per bucket: IPv4, IPv6, URL-only (16 address bytes, port 0). */
 const ENTRY_BYTES = [6, 18, 18] as const;
 
-/**
- * One torrent: its counters, peer table and three buckets in one `ArrayBuffer`, seen as int32s
- * (`m`) and bytes (`u`), so an announce reads the header, one table cell, one record and the slab
- * window, and reaches them through a single object. Layout: header, table cells (hash, value + 1),
- * then per bucket records (4 int32s: key hash, last seen, flags and port, first address word), compact entries
- * and peer ids. Outgrowing a region rebuilds the buffer with it doubled.
- */
-class Torrent {
-  m: Int32Array;
-  u: Uint8Array;
-  /** TorrentTTP peer URLs by bucket and slot, for the few peers that have one. */
-  urls: [(string | undefined)[] | undefined, (string | undefined)[] | undefined, (string | undefined)[] | undefined] = [undefined, undefined, undefined];
+/** log2 of the int32s in a chunk of blocks (1 MiB). */
+const CHUNK_SHIFT = 18;
+/** The smallest block, 2^6 int32s (256 bytes): a new torrent's. */
+const MIN_CLASS = 6;
+/** Refs are `block << 5 | class`, positive int32s. */
+const MAX_BLOCKS = 2 ** 26;
 
-  constructor(readonly id: number, infoHash: Uint8Array) {
-    const { m, u } = Torrent.layout(4, [2, 0, 0]);
-    this.m = m;
-    this.u = u;
-    for (let i = 0; i < 5; i++) m[H_HASH + i] = word(infoHash, 4 * i);
+/** log2 of the blocks of class `c` in one chunk. */
+function perChunk(c: number): number {
+  return c >= CHUNK_SHIFT ? 0 : CHUNK_SHIFT - c;
+}
+
+type UrlTable = [(string | undefined)[] | undefined, (string | undefined)[] | undefined, (string | undefined)[] | undefined];
+
+/**
+ * Where the torrents live: every torrent is a block of 2^c int32s (c its size class) in a shared
+ * chunk, so reaching a torrent from its number is two reads of small hot arrays and then its own
+ * bytes, with no object per torrent to chase (each one a likely cache miss at 10,000 torrents).
+ * A block is named by a ref (`block << 5 | c`, never 0); `refs` maps torrent numbers to refs (0:
+ * none). A freed block is reused by the next torrent of its class; chunks are kept, so memory
+ * stays at its peak, which the store's limits bound.
+ */
+class Blocks {
+  refs = new Int32Array(1024);
+  /** TorrentTTP peer URLs by torrent, bucket and slot, for the torrents with `H_URLS` set. */
+  readonly urls = new Map<number, UrlTable>();
+  private readonly ints: Int32Array[][] = [];
+  private readonly bytes: Uint8Array[][] = [];
+  private readonly free: number[][] = [];
+  private readonly handed: number[] = [];
+
+  constructor() {
+    for (let c = 0; c < 32; c++) {
+      this.ints.push([]);
+      this.bytes.push([]);
+      this.free.push([]);
+      this.handed.push(0);
+    }
   }
 
-  /** A fresh buffer for `cells` table cells and `caps` slots per bucket, its offsets filled in. */
-  private static layout(cells: number, caps: readonly number[]): { m: Int32Array; u: Uint8Array } {
-    let ints = HEADER + 2 * cells;
-    const recAt: number[] = [];
-    for (let k = 0; k < 3; k++) {
-      recAt.push(ints);
-      ints += REC * caps[k]!;
+  /** A block of at least `ints` int32s, its content left as it was. */
+  alloc(ints: number): number {
+    const c = Math.max(MIN_CLASS, 32 - Math.clz32(ints - 1));
+    let block = this.free[c]!.pop();
+    if (block === undefined) {
+      block = this.handed[c]!;
+      if (block >= MAX_BLOCKS) throw new TrackerError('TRACKER_FULL', { detail: 'memory store: no room for more torrent blocks' });
+      this.handed[c] = block + 1;
+      if ((block & ((1 << perChunk(c)) - 1)) === 0) {
+        const buf = new ArrayBuffer(4 * 2 ** Math.max(c, CHUNK_SHIFT));
+        this.ints[c]!.push(new Int32Array(buf));
+        this.bytes[c]!.push(new Uint8Array(buf));
+      }
     }
-    let bytes = 4 * ints;
-    const slabAt: number[] = [];
-    const idsAt: number[] = [];
-    for (let k = 0; k < 3; k++) {
-      slabAt.push(bytes);
-      bytes += ENTRY_BYTES[k]! * caps[k]!;
-      idsAt.push(bytes);
-      bytes += ID_BYTES * caps[k]!;
+    return (block << 5) | c;
+  }
+
+  release(ref: number): void {
+    this.free[ref & 31]!.push(ref >>> 5);
+  }
+
+  intsOf(ref: number): Int32Array {
+    const c = ref & 31;
+    return this.ints[c]![(ref >>> 5) >>> perChunk(c)]!;
+  }
+
+  bytesOf(ref: number): Uint8Array {
+    const c = ref & 31;
+    return this.bytes[c]![(ref >>> 5) >>> perChunk(c)]!;
+  }
+
+  /** The block's first int32 in its chunk. */
+  baseOf(ref: number): number {
+    const c = ref & 31;
+    return ((ref >>> 5) & ((1 << perChunk(c)) - 1)) << c;
+  }
+
+  setRef(id: number, ref: number): void {
+    if (id >= this.refs.length) {
+      const grown = new Int32Array(Math.max(2 * this.refs.length, id + 1));
+      grown.set(this.refs);
+      this.refs = grown;
     }
-    const buf = new ArrayBuffer((bytes + 3) & ~3);
-    const m = new Int32Array(buf);
-    m[H_MASK] = cells - 1;
-    for (let k = 0; k < 3; k++) {
-      const b = B0 + BUCKET_INTS * k;
-      m[b + B_CAP] = caps[k]!;
-      m[b + B_REC] = recAt[k]!;
-      m[b + B_SLAB] = slabAt[k]!;
-      m[b + B_IDS] = idsAt[k]!;
+    this.refs[id] = ref;
+  }
+
+  clear(): void {
+    this.refs = new Int32Array(1024);
+    this.urls.clear();
+    for (let c = 0; c < 32; c++) {
+      this.ints[c] = [];
+      this.bytes[c] = [];
+      this.free[c] = [];
+      this.handed[c] = 0;
     }
-    return { m, u: new Uint8Array(buf) };
+  }
+}
+
+/** Int32s a block needs for `cells` table cells and `caps` slots per bucket. */
+function blockInts(cells: number, caps: readonly number[]): number {
+  let bytes = 4 * (HEADER + 2 * cells);
+  for (let k = 0; k < 3; k++) bytes += (4 * REC + ENTRY_BYTES[k]! + ID_BYTES) * caps[k]!;
+  return (bytes + 3) >> 2;
+}
+
+/**
+ * Lays a torrent out in the block at `o` of `m`: the header and table zeroed, the offsets filled
+ * in. Layout: header, table cells (hash, value + 1), every bucket's records (4 int32s: key hash,
+ * last seen, flags and port, first address word), then per bucket compact entries and peer ids.
+ */
+function layOut(m: Int32Array, o: number, cells: number, caps: readonly number[]): void {
+  m.fill(0, o, o + HEADER + 2 * cells);
+  let ints = HEADER + 2 * cells;
+  for (let k = 0; k < 3; k++) {
+    m[o + B0 + BUCKET_INTS * k + B_REC] = ints;
+    ints += REC * caps[k]!;
+  }
+  let bytes = 4 * ints;
+  for (let k = 0; k < 3; k++) {
+    const b = o + B0 + BUCKET_INTS * k;
+    m[b + B_CAP] = caps[k]!;
+    m[b + B_SLAB] = bytes;
+    bytes += ENTRY_BYTES[k]! * caps[k]!;
+    m[b + B_IDS] = bytes;
+    bytes += ID_BYTES * caps[k]!;
+  }
+  m[o + H_MASK] = cells - 1;
+}
+
+/**
+ * A cursor on one torrent's block (`at(id)`): its counters, peer table and three buckets, seen
+ * as int32s (`m`) and bytes (`u`) of the chunk, from int32 `o` (byte `4o`). An announce reads the
+ * header, one table cell, one record and the slab window. Outgrowing a region moves the torrent
+ * to a block with that region doubled. The store keeps one cursor and points it at the torrent
+ * in hand; nothing holds a cursor across calls.
+ */
+class Torrent {
+  m: Int32Array = new Int32Array(0);
+  u: Uint8Array = new Uint8Array(0);
+  o = 0;
+  id = -1;
+  /** Cell of the last `find` hit. */
+  cell = 0;
+
+  constructor(private readonly blocks: Blocks) {}
+
+  /** Points the cursor at torrent `id`. */
+  at(id: number): this {
+    const ref = this.blocks.refs[id]!;
+    this.id = id;
+    this.m = this.blocks.intsOf(ref);
+    this.u = this.blocks.bytesOf(ref);
+    this.o = this.blocks.baseOf(ref);
+    return this;
+  }
+
+  /** Makes `id` a new, empty torrent of `infoHash` and points the cursor at it. */
+  create(id: number, infoHash: Uint8Array): this {
+    const caps = [2, 0, 0];
+    const ref = this.blocks.alloc(blockInts(4, caps));
+    this.blocks.setRef(id, ref);
+    this.at(id);
+    layOut(this.m, this.o, 4, caps);
+    for (let i = 0; i < 5; i++) this.m[this.o + H_HASH + i] = word(infoHash, 4 * i);
+    return this;
+  }
+
+  /** Frees the torrent's block (the cursor is then unusable until `at`). */
+  drop(): void {
+    const ref = this.blocks.refs[this.id]!;
+    this.blocks.release(ref);
+    this.blocks.refs[this.id] = 0;
+    this.blocks.urls.delete(this.id);
   }
 
   get seeders(): number {
-    return this.m[H_SEEDERS]!;
+    return this.m[this.o + H_SEEDERS]!;
   }
 
   get leechers(): number {
-    return this.m[H_LEECHERS]!;
+    return this.m[this.o + H_LEECHERS]!;
   }
 
   get downloaded(): number {
-    return this.m[H_DOWNLOADED]!;
+    return this.m[this.o + H_DOWNLOADED]!;
   }
 
   get size(): number {
-    return this.m[H_SIZE]!;
+    return this.m[this.o + H_SIZE]!;
   }
 
   n(kind: Kind): number {
-    return this.m[B0 + BUCKET_INTS * kind + B_N]!;
+    return this.m[this.o + B0 + BUCKET_INTS * kind + B_N]!;
   }
 
-  /** Int32 index of a slot's record. */
+  /** Int32 index (in `m`) of a slot's record. */
   rec(kind: Kind, slot: number): number {
-    return this.m[B0 + BUCKET_INTS * kind + B_REC]! + REC * slot;
+    const o = this.o;
+    return o + this.m[o + B0 + BUCKET_INTS * kind + B_REC]! + REC * slot;
   }
 
-  /** Byte offset of a slot's compact entry. */
+  /** Byte offset (in `u`) of a slot's compact entry. */
   entry(kind: Kind, slot: number): number {
-    return this.m[B0 + BUCKET_INTS * kind + B_SLAB]! + ENTRY_BYTES[kind] * slot;
+    const o = this.o;
+    return 4 * o + this.m[o + B0 + BUCKET_INTS * kind + B_SLAB]! + ENTRY_BYTES[kind] * slot;
+  }
+
+  /** Byte offset (in `u`) of a slot's peer id. */
+  private idAt(kind: Kind, slot: number): number {
+    const o = this.o;
+    return 4 * o + this.m[o + B0 + BUCKET_INTS * kind + B_IDS]! + ID_BYTES * slot;
   }
 
   /** Does the info-hash equal this torrent's? */
   isFor(infoHash: Uint8Array): boolean {
     const m = this.m;
-    return m[H_HASH] === word(infoHash, 0) && m[H_HASH + 1] === word(infoHash, 4) && m[H_HASH + 2] === word(infoHash, 8) &&
-      m[H_HASH + 3] === word(infoHash, 12) && m[H_HASH + 4] === word(infoHash, 16);
+    const at = this.o + H_HASH;
+    return m[at] === word(infoHash, 0) && m[at + 1] === word(infoHash, 4) && m[at + 2] === word(infoHash, 8) &&
+      m[at + 3] === word(infoHash, 12) && m[at + 4] === word(infoHash, 16);
   }
 
   infoHash(): Uint8Array {
     const out = new Uint8Array(20);
     for (let i = 0; i < 5; i++) {
-      const w = this.m[H_HASH + i]!;
+      const w = this.m[this.o + H_HASH + i]!;
       out[4 * i] = w & 0xff;
       out[4 * i + 1] = (w >>> 8) & 0xff;
       out[4 * i + 2] = (w >>> 16) & 0xff;
@@ -209,24 +345,22 @@ class Torrent {
     return out;
   }
 
-  // ── peer table (see ProbeTable: the same linear probing, inside this buffer) ──
+  // ── peer table (see ProbeTable: the same linear probing, inside this block) ──
 
   /** The value (`slot << 2 | kind`) of the peer with this key, or -1; `cell` gets its cell. */
   find(h: number, kind: Kind, ip: Uint8Array, port: number): number {
     const m = this.m;
-    const mask = m[H_MASK]!;
+    const t = this.o + HEADER;
+    const mask = m[this.o + H_MASK]!;
     for (let p = h & mask; ; p = (p + 1) & mask) {
-      const v = m[HEADER + 2 * p + 1]! - 1;
+      const v = m[t + 2 * p + 1]! - 1;
       if (v < 0) return -1;
-      if (m[HEADER + 2 * p] === h && (v & 3) === kind && this.holds(v, ip, port)) {
+      if (m[t + 2 * p] === h && (v & 3) === kind && this.holds(v, ip, port)) {
         this.cell = p;
         return v;
       }
     }
   }
-
-  /** Cell of the last `find` hit. */
-  cell = 0;
 
   /** Is table value `v` the peer at this address and port (its key hash being equal)? */
   private holds(v: number, ip: Uint8Array, port: number): boolean {
@@ -247,39 +381,50 @@ class Torrent {
   /** The cell of the peer at `slot` of `kind` (through its record's key hash). */
   cellOf(kind: Kind, slot: number): number {
     const m = this.m;
-    const p = probePositionOf(m, HEADER, m[H_MASK]!, m[this.rec(kind, slot) + R_KEY]!, (slot << 2) | kind);
+    const p = probePositionOf(m, this.o + HEADER, m[this.o + H_MASK]!, m[this.rec(kind, slot) + R_KEY]!, (slot << 2) | kind);
     if (p < 0) throw new TorrenttpError('INTERNAL', { detail: 'memory store: a peer is missing from its table' });
     return p;
   }
 
   // ── buckets ──
 
-  /** Room for one more peer in the table and in bucket `kind`: rebuilds the buffer if need be. */
+  /** Room for one more peer in the table and in bucket `kind`: moves the torrent to a bigger block if need be. */
   private reserve(kind: Kind): void {
     const m = this.m;
-    const cells = m[H_MASK]! + 1;
-    const growTable = 2 * (m[H_SIZE]! + 1) > cells;
-    const b = B0 + BUCKET_INTS * kind;
+    const o = this.o;
+    const cells = m[o + H_MASK]! + 1;
+    const growTable = 2 * (m[o + H_SIZE]! + 1) > cells;
+    const b = o + B0 + BUCKET_INTS * kind;
     const growBucket = m[b + B_N] === m[b + B_CAP];
     if (!growTable && !growBucket) return;
-    const caps = [0, 1, 2].map((k) => m[B0 + BUCKET_INTS * k + B_CAP]!);
+    const caps = [0, 1, 2].map((k) => m[o + B0 + BUCKET_INTS * k + B_CAP]!);
     if (growBucket) caps[kind] = Math.max(2, 2 * caps[kind]!);
-    const next = Torrent.layout(growTable ? 2 * cells : cells, caps);
-    const nm = next.m;
-    const nu = next.u;
-    for (let i = 0; i < B0; i++) nm[i] = m[i]!;
-    nm[H_MASK] = (growTable ? 2 * cells : cells) - 1;
+    const newCells = growTable ? 2 * cells : cells;
+    const blocks = this.blocks;
+    const oldRef = blocks.refs[this.id]!;
+    const ref = blocks.alloc(blockInts(newCells, caps));
+    const nm = blocks.intsOf(ref);
+    const nu = blocks.bytesOf(ref);
+    const no = blocks.baseOf(ref);
+    layOut(nm, no, newCells, caps);
+    const u = this.u;
+    for (let i = 0; i < B0; i++) if (i !== H_MASK) nm[no + i] = m[o + i]!;
+    nm[no + H_URLS] = m[o + H_URLS]!;
     for (let k = 0; k < 3; k++) {
-      const ob = B0 + BUCKET_INTS * k;
+      const ob = o + B0 + BUCKET_INTS * k;
+      const nb = no + B0 + BUCKET_INTS * k;
       const n = m[ob + B_N]!;
-      nm[ob + B_N] = n;
-      nm.set(m.subarray(m[ob + B_REC]!, m[ob + B_REC]! + REC * n), nm[ob + B_REC]!);
-      nu.set(this.u.subarray(m[ob + B_SLAB]!, m[ob + B_SLAB]! + ENTRY_BYTES[k]! * n), nm[ob + B_SLAB]!);
-      nu.set(this.u.subarray(m[ob + B_IDS]!, m[ob + B_IDS]! + ID_BYTES * n), nm[ob + B_IDS]!);
+      nm[nb + B_N] = n;
+      nm.set(m.subarray(o + m[ob + B_REC]!, o + m[ob + B_REC]! + REC * n), no + nm[nb + B_REC]!);
+      nu.set(u.subarray(4 * o + m[ob + B_SLAB]!, 4 * o + m[ob + B_SLAB]! + ENTRY_BYTES[k]! * n), 4 * no + nm[nb + B_SLAB]!);
+      nu.set(u.subarray(4 * o + m[ob + B_IDS]!, 4 * o + m[ob + B_IDS]! + ID_BYTES * n), 4 * no + nm[nb + B_IDS]!);
     }
-    probeRehash(m, HEADER, cells - 1, nm, HEADER, nm[H_MASK]!);
+    probeRehash(m, o + HEADER, cells - 1, nm, no + HEADER, newCells - 1);
+    blocks.release(oldRef);
+    blocks.refs[this.id] = ref;
     this.m = nm;
     this.u = nu;
+    this.o = no;
   }
 
   /** Adds a peer at the end of bucket `kind`; returns its slot. */
@@ -287,33 +432,48 @@ class Torrent {
     this.reserve(kind);
     const m = this.m;
     const u = this.u;
-    const b = B0 + BUCKET_INTS * kind;
+    const o = this.o;
+    const b = o + B0 + BUCKET_INTS * kind;
     const slot = m[b + B_N]!;
     const e = ENTRY_BYTES[kind];
-    const at = m[b + B_SLAB]! + e * slot;
+    const at = this.entry(kind, slot);
     u.fill(0, at, at + e);
     u.set(ip, at);
     u[at + e - 2] = port >> 8;
     u[at + e - 1] = port & 0xff;
-    const r = m[b + B_REC]! + REC * slot;
+    const r = this.rec(kind, slot);
     m[r + R_KEY] = h;
     m[r + R_SEEN] = now;
     m[r + R_FLAGS] = flags | (port << PORT_SHIFT);
     m[r + R_ADDR] = word(ip, 0);
-    u.set(peerId.subarray(0, ID_BYTES), m[b + B_IDS]! + ID_BYTES * slot);
-    const urls = this.urls[kind];
+    u.set(peerId.subarray(0, ID_BYTES), this.idAt(kind, slot));
+    const urls = this.urls(kind);
     if (urls !== undefined) urls[slot] = undefined;
     m[b + B_N] = slot + 1;
-    probePlace(m, HEADER, m[H_MASK]!, h, (slot << 2) | kind);
-    m[H_SIZE] = m[H_SIZE]! + 1;
-    const count = (flags & F_SEEDER) !== 0 ? H_SEEDERS : H_LEECHERS;
+    probePlace(m, o + HEADER, m[o + H_MASK]!, h, (slot << 2) | kind);
+    m[o + H_SIZE] = m[o + H_SIZE]! + 1;
+    const count = o + ((flags & F_SEEDER) !== 0 ? H_SEEDERS : H_LEECHERS);
     m[count] = m[count]! + 1;
     return slot;
   }
 
+  /** The URLs of bucket `kind`, if the torrent has any. */
+  urls(kind: Kind): (string | undefined)[] | undefined {
+    return this.m[this.o + H_URLS] === 0 ? undefined : this.blocks.urls.get(this.id)?.[kind];
+  }
+
+  hasUrls(): boolean {
+    return this.m[this.o + H_URLS] !== 0;
+  }
+
   setUrl(kind: Kind, slot: number, url: string | undefined): void {
-    const urls = (this.urls[kind] ??= []);
-    urls[slot] = url;
+    let table = this.blocks.urls.get(this.id);
+    if (table === undefined) {
+      table = [undefined, undefined, undefined];
+      this.blocks.urls.set(this.id, table);
+      this.m[this.o + H_URLS] = 1;
+    }
+    (table[kind] ??= [])[slot] = url;
   }
 
   /** Exchanges two slots of a bucket, and their table values. */
@@ -321,13 +481,13 @@ class Torrent {
     const px = this.cellOf(kind, x);
     const py = this.cellOf(kind, y);
     const m = this.m;
-    m[HEADER + 2 * px + 1] = ((y << 2) | kind) + 1;
-    m[HEADER + 2 * py + 1] = ((x << 2) | kind) + 1;
+    const t = this.o + HEADER;
+    m[t + 2 * px + 1] = ((y << 2) | kind) + 1;
+    m[t + 2 * py + 1] = ((x << 2) | kind) + 1;
     swapRuns(m, this.rec(kind, x), this.rec(kind, y), REC);
     swapRuns(this.u, this.entry(kind, x), this.entry(kind, y), ENTRY_BYTES[kind]);
-    const ids = m[B0 + BUCKET_INTS * kind + B_IDS]!;
-    swapRuns(this.u, ids + ID_BYTES * x, ids + ID_BYTES * y, ID_BYTES);
-    const urls = this.urls[kind];
+    swapRuns(this.u, this.idAt(kind, x), this.idAt(kind, y), ID_BYTES);
+    const urls = this.urls(kind);
     if (urls !== undefined) {
       const ux = urls[x];
       urls[x] = urls[y];
@@ -338,21 +498,21 @@ class Torrent {
   /** Removes the peer at `slot` of `kind`, whose table cell is `cell`: the bucket's last slot takes its place. */
   remove(kind: Kind, slot: number, cell: number): void {
     const m = this.m;
-    probeRemoveAt(m, HEADER, m[H_MASK]!, cell);
-    m[H_SIZE] = m[H_SIZE]! - 1;
-    const count = (m[this.rec(kind, slot) + R_FLAGS]! & F_SEEDER) !== 0 ? H_SEEDERS : H_LEECHERS;
+    const o = this.o;
+    probeRemoveAt(m, o + HEADER, m[o + H_MASK]!, cell);
+    m[o + H_SIZE] = m[o + H_SIZE]! - 1;
+    const count = o + ((m[this.rec(kind, slot) + R_FLAGS]! & F_SEEDER) !== 0 ? H_SEEDERS : H_LEECHERS);
     m[count] = m[count]! - 1;
-    const b = B0 + BUCKET_INTS * kind;
+    const b = o + B0 + BUCKET_INTS * kind;
     const last = m[b + B_N]! - 1;
     if (slot !== last) {
-      m[HEADER + 2 * this.cellOf(kind, last) + 1] = ((slot << 2) | kind) + 1;
+      m[o + HEADER + 2 * this.cellOf(kind, last) + 1] = ((slot << 2) | kind) + 1;
       m.copyWithin(this.rec(kind, slot), this.rec(kind, last), this.rec(kind, last) + REC);
       const e = ENTRY_BYTES[kind];
       this.u.copyWithin(this.entry(kind, slot), this.entry(kind, last), this.entry(kind, last) + e);
-      const ids = m[b + B_IDS]!;
-      this.u.copyWithin(ids + ID_BYTES * slot, ids + ID_BYTES * last, ids + ID_BYTES * last + ID_BYTES);
+      this.u.copyWithin(this.idAt(kind, slot), this.idAt(kind, last), this.idAt(kind, last) + ID_BYTES);
     }
-    const urls = this.urls[kind];
+    const urls = this.urls(kind);
     if (urls !== undefined) {
       urls[slot] = urls[last];
       urls[last] = undefined;
@@ -405,7 +565,7 @@ class Torrent {
   /** Copies the entries of slots [from, to) except `skip` into `out` at byte `at`; returns the next byte. */
   private copy(kind: Kind, out: Uint8Array, at: number, from: number, to: number, skip: number): number {
     const e = ENTRY_BYTES[kind];
-    const base = this.m[B0 + BUCKET_INTS * kind + B_SLAB]!;
+    const base = this.entry(kind, 0);
     const u = this.u;
     if (skip >= from && skip < to) {
       copyBytes(out, at, u, base + from * e, base + skip * e);
@@ -423,9 +583,9 @@ class Torrent {
     const v4 = kind === V4 || (kind === URL && (this.m[this.rec(kind, slot) + R_FLAGS]! & F_V4) !== 0);
     const ip = v4 ? formatIPv4(u, at) : formatIPv6(u, at);
     const port = (u[at + e - 2]! << 8) | u[at + e - 1]!;
-    const ids = this.m[B0 + BUCKET_INTS * kind + B_IDS]! + ID_BYTES * slot;
+    const ids = this.idAt(kind, slot);
     const peerId = u.slice(ids, ids + ID_BYTES);
-    const url = this.urls[kind]?.[slot];
+    const url = this.urls(kind)?.[slot];
     return url === undefined ? { peerId, ip, port } : { peerId, ip, port, url };
   }
 }
@@ -452,7 +612,11 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 export class MemorySwarmStore implements SwarmStore {
   /** Keyed hash of an info-hash → torrent number. */
   private table = new ProbeTable(1024);
-  private torrents: (Torrent | undefined)[] = [];
+  private readonly blocks = new Blocks();
+  /** The cursor every method points at the torrent in hand. */
+  private readonly t = new Torrent(this.blocks);
+  /** Torrent numbers handed out so far (some may be free again). */
+  private ids = 0;
   private readonly freeIds: number[] = [];
   private torrentCount = 0;
   private peerCount = 0;
@@ -510,8 +674,14 @@ export class MemorySwarmStore implements SwarmStore {
     return ms - this.epochMs;
   }
 
+  /** Torrent numbers in use. */
+  private *live(): Generator<number> {
+    const refs = this.blocks.refs;
+    for (let id = 0; id < this.ids; id++) if (refs[id] !== 0) yield id;
+  }
+
   private rebase(shift: number): void {
-    for (const t of this.torrents) t?.forEachRecord((m, r) => {
+    for (const id of this.live()) this.t.at(id).forEachRecord((m, r) => {
       m[r + R_SEEN] = Math.max(-(2 ** 31), m[r + R_SEEN]! - shift);
       return true;
     });
@@ -578,7 +748,7 @@ export class MemorySwarmStore implements SwarmStore {
       const id = tb.valueAt(p);
       if (id < 0) return undefined;
       if (tb.hashAt(p) !== h) continue;
-      const t = this.torrents[id]!;
+      const t = this.t.at(id);
       if (t.isFor(infoHash)) return t;
     }
   }
@@ -589,9 +759,8 @@ export class MemorySwarmStore implements SwarmStore {
     const found = this.find(a.infoHash, h);
     if (found !== undefined || a.event === 'stopped') return found;
     if (this.torrentCount >= this.maxTorrents) throw new TrackerError('TRACKER_FULL', { detail: `${this.maxTorrents} torrents` });
-    const id = this.freeIds.pop() ?? this.torrents.length;
-    const t = new Torrent(id, a.infoHash);
-    this.torrents[id] = t;
+    const id = this.freeIds.pop() ?? this.ids++;
+    const t = this.t.create(id, a.infoHash);
     this.table.insert(h, id);
     this.torrentCount++;
     return t;
@@ -636,17 +805,17 @@ export class MemorySwarmStore implements SwarmStore {
       const flags = m[r + R_FLAGS]!;
       if (((flags & F_SEEDER) !== 0) !== seeder) {
         m[r + R_FLAGS] = flags ^ F_SEEDER;
-        m[H_SEEDERS] = m[H_SEEDERS]! + (seeder ? 1 : -1);
-        m[H_LEECHERS] = m[H_LEECHERS]! + (seeder ? -1 : 1);
+        m[t.o + H_SEEDERS] = m[t.o + H_SEEDERS]! + (seeder ? 1 : -1);
+        m[t.o + H_LEECHERS] = m[t.o + H_LEECHERS]! + (seeder ? -1 : 1);
       }
-      if (a.url !== undefined || t.urls[k] !== undefined) t.setUrl(k, found >> 2, a.url);
+      if (a.url !== undefined || t.hasUrls()) t.setUrl(k, found >> 2, a.url);
     }
     if (a.event === 'completed') {
       const m = t.m;
       const r = t.rec((found & 3) as Kind, found >> 2) + R_FLAGS;
       if ((m[r]! & F_COMPLETED) === 0) {
         m[r] = m[r]! | F_COMPLETED;
-        m[H_DOWNLOADED] = m[H_DOWNLOADED]! + 1;
+        m[t.o + H_DOWNLOADED] = m[t.o + H_DOWNLOADED]! + 1;
       }
     }
     return found;
@@ -671,7 +840,7 @@ export class MemorySwarmStore implements SwarmStore {
   private dropTorrent(t: Torrent): void {
     const h = this.hash20(t.infoHash(), 0, 0);
     this.table.removeAt(this.table.positionOf(h, t.id));
-    this.torrents[t.id] = undefined;
+    t.drop();
     this.freeIds.push(t.id);
     this.torrentCount--;
   }
@@ -685,9 +854,9 @@ export class MemorySwarmStore implements SwarmStore {
 
   fullScrape(limit: number): Promise<ScrapeEntry[]> {
     const out: ScrapeEntry[] = [];
-    for (const t of this.torrents) {
+    for (const id of this.live()) {
       if (out.length >= limit) break;
-      if (t === undefined) continue;
+      const t = this.t.at(id);
       out.push({ infoHash: t.infoHash(), complete: t.seeders, downloaded: t.downloaded, incomplete: t.leechers });
     }
     return Promise.resolve(out);
@@ -697,8 +866,8 @@ export class MemorySwarmStore implements SwarmStore {
     let seeders = 0;
     let leechers = 0;
     let completed = 0;
-    for (const t of this.torrents) {
-      if (t === undefined) continue;
+    for (const id of this.live()) {
+      const t = this.t.at(id);
       seeders += t.seeders;
       leechers += t.leechers;
       completed += t.downloaded;
@@ -712,8 +881,8 @@ export class MemorySwarmStore implements SwarmStore {
     // Every peer kept was seen at or after the cutoff: moving the epoch there keeps times small.
     const shift = cutoff > TICK_LIMIT / 2 ? cutoff : 0;
     let dropped = 0;
-    for (const t of this.torrents) {
-      if (t === undefined) continue;
+    for (const id of this.live()) {
+      const t = this.t.at(id);
       t.forEachRecord((m, r) => {
         if (m[r + R_SEEN]! < cutoff) {
           dropped++;
@@ -730,7 +899,8 @@ export class MemorySwarmStore implements SwarmStore {
   }
 
   close(): Promise<void> {
-    this.torrents = [];
+    this.blocks.clear();
+    this.ids = 0;
     this.freeIds.length = 0;
     this.table = new ProbeTable(1024);
     this.torrentCount = 0;
