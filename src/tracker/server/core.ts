@@ -130,12 +130,8 @@ export class TrackerCore {
       ip = claimed;
     }
     const numwant = Math.min(req.numwant ?? this.defaultNumwant, this.maxPeersPerReply);
-    const a: { -readonly [K in keyof SwarmAnnounce]: SwarmAnnounce[K] } = {
-      infoHash: req.infoHash, peerId: req.peerId, ip, port: req.port, left: req.left, numwant, reply, nowMs,
-    };
-    if (req.event !== undefined) a.event = req.event;
-    if (url !== undefined) a.url = url;
-    return a;
+    // Every key always present, in one order: one object shape for the store's property loads.
+    return { infoHash: req.infoHash, peerId: req.peerId, ip, port: req.port, url, left: req.left, event: req.event, numwant, reply, nowMs };
   }
 
   /** Torrents not admitted read as empty: a scrape does not reveal the deny list. */
