@@ -5,7 +5,7 @@
  *
  *   npm run build && node dist/bench/tracker.js [--torrents 10000] [--peers 50] [--seconds 8]
  *     [--rounds 3] [--inflight 128] [--sockets 8] [--connections 32] [--redis] [--no-http]
- *     [--only ours,redis,opentracker,bittorrent-tracker]
+ *     [--floor] [--only ours,redis,opentracker,bittorrent-tracker,floor]
  *
  * Every tracker runs in its own process and all of them are started and populated first
  * (10,000 torrents × 50 peers by default, `started` announces over UDP, 20 % seeders). Then
@@ -23,6 +23,11 @@
  * Per phase the bench also reads the CPU time the tracker's processes used (/proc) and its own,
  * so one can tell which side was the bound: "tracker CPU 100 %" means the tracker saturated a
  * core; a generator near 100 % means the load was the limit.
+ *
+ * `--floor` adds a row for `bench/udp-floor-child.ts` ("node-udp-floor", UDP only): a Node process
+ * that answers every announce with a fixed reply through the same `node:dgram` calls as our
+ * tracker, no store and no checks. Its rate is the ceiling Node's UDP path sets on this machine
+ * in this run; the gap between it and our row is the cost of our own code.
  *
  * Memory per peer: RSS of the tracker's processes (redis-server included for the Redis row) after
  * populating minus before, over the peers held; for the Node trackers also heap after a full GC.
@@ -54,6 +59,7 @@ const SOCKETS = arg('sockets', 8);
 const CONNECTIONS = arg('connections', 32);
 const WITH_REDIS = process.argv.includes('--redis');
 const WITH_HTTP = !process.argv.includes('--no-http');
+const WITH_FLOOR = process.argv.includes('--floor');
 const onlyIdx = process.argv.indexOf('--only');
 const ONLY = onlyIdx < 0 ? undefined : new Set(process.argv[onlyIdx + 1]!.split(','));
 const RESEND_MS = 1000;
@@ -289,6 +295,8 @@ interface Target {
   readonly port: number;
   /** Processes whose CPU time is the tracker's (the tracker, and redis-server for the Redis row). */
   readonly procs: readonly { readonly label: string; readonly pid: number }[];
+  /** Answers UDP announces only (the floor row). */
+  readonly udpOnly?: boolean;
   memory(): Promise<Memory>;
   stop(): Promise<void>;
 }
@@ -368,6 +376,11 @@ async function nodeChild(name: string, script: string, args: string[], extra: Ta
 
 async function startOurs(): Promise<Target> {
   return nodeChild('torrenttp', 'tracker-child.js', []);
+}
+
+async function startFloor(): Promise<Target> {
+  const t = await nodeChild('node-udp-floor', 'udp-floor-child.js', []);
+  return { ...t, udpOnly: true, memory: async () => ({ ...(await t.memory()), peers: undefined }) };
 }
 
 async function startOursRedis(): Promise<Target> {
@@ -511,6 +524,7 @@ if (wanted('ours')) starters.push(['ours', startOurs]);
 if (WITH_REDIS || ONLY?.has('redis') === true) starters.push(['redis', startOursRedis]);
 if (wanted('opentracker')) starters.push(['opentracker', startOpentracker]);
 if (wanted('bittorrent-tracker')) starters.push(['bittorrent-tracker', startBittorrentTracker]);
+if (WITH_FLOOR || ONLY?.has('floor') === true) starters.push(['floor', startFloor]);
 
 console.log(
   `announce bench: ${k(TORRENTS)} torrents × ${PEERS} peers; ${ROUNDS} rounds of ${SECONDS} s per tracker and protocol; ` +
@@ -543,6 +557,7 @@ try {
     }
     if (!WITH_HTTP) continue;
     for (const t of order) {
+      if (t.udpOnly === true) continue;
       const p = await httpPhase(t);
       http.get(t)!.push(p);
       console.log(`  ${describe(t, 'HTTP', p)}`);
