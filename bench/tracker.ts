@@ -25,9 +25,10 @@
  * core; a generator near 100 % means the load was the limit.
  *
  * `--floor` adds a row for `bench/udp-floor-child.ts` ("node-udp-floor", UDP only): a Node process
- * that answers every announce with a fixed reply through the same `node:dgram` calls as our
- * tracker, no store and no checks. Its rate is the ceiling Node's UDP path sets on this machine
- * in this run; the gap between it and our row is the cost of our own code.
+ * that answers every announce with a fixed reply through the same UDP transport as our tracker
+ * (the batched socket where it is built, else `node:dgram`), no store and no checks. Its rate is
+ * the ceiling that transport sets on this machine in this run; the gap between it and our row is
+ * the cost of the tracker's own work. `TORRENTTP_UDP_BATCH=0` runs both on `node:dgram`.
  *
  * Memory per peer: RSS of the tracker's processes (redis-server included for the Redis row) after
  * populating minus before, over the peers held; for the Node trackers also heap after a full GC.

@@ -4,12 +4,15 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { isIP } from 'node:net';
 import { TrackerError } from '../errors.js';
+import { parseIp, type ParsedIp } from '../ip.js';
+import { MAX_UDP_REQUEST_BYTES } from '../udp.js';
 import { ConnectionIds } from './connection-id.js';
 import { TrackerCore, silentLogger, type TrackerLogger, type TrackerPolicyOptions, type TrackerStats } from './core.js';
 import { httpHandler, type HttpLimits } from './http-endpoints.js';
 import { MemorySwarmStore } from './memory-store.js';
 import type { SwarmStore } from './swarm-store.js';
-import { udpHandler } from './udp-endpoint.js';
+import { UdpBatchSocket, udpBatchAvailable, type BatchSource } from './udp-batch.js';
+import { udpHandler, udpRequests } from './udp-endpoint.js';
 import type { UdpRequestLimits } from '../udp.js';
 
 /**
@@ -33,6 +36,11 @@ export interface TrackerServerOptions extends TrackerPolicyOptions {
   /** How often peers are expired, in real time. Default a tenth of the interval, between 1 s and 60 s. */
   readonly sweepEverySec?: number;
   readonly limits?: { readonly http?: HttpLimits; readonly udp?: UdpRequestLimits };
+  /**
+   * UDP through the batched socket (`udp-batch.ts`: recvmmsg/sendmmsg, Linux, built at install)
+   * when it is available and `host` is an address. Default true; false always uses `node:dgram`.
+   */
+  readonly udpBatch?: boolean;
 }
 
 export interface TrackerAddress {
@@ -60,6 +68,7 @@ export class TrackerServer {
   readonly core: TrackerCore;
   private readonly http: Server;
   private udp: Socket | undefined;
+  private udpBatch: UdpBatchSocket | undefined;
   private ids: ConnectionIds;
   private sweepTimer: NodeJS.Timeout | undefined;
   private bound: TrackerAddress | undefined;
@@ -95,6 +104,17 @@ export class TrackerServer {
       }
       const addr = this.http.address();
       const port = typeof addr === 'object' && addr !== null ? addr.port : wanted;
+      const literal = parseIp(host);
+      if (this.opts.udpBatch !== false && literal !== undefined && udpBatchAvailable()) {
+        try {
+          this.udpBatch = this.openBatch(literal, port);
+        } catch (err) {
+          lastErr = err;
+          await new Promise<void>((resolve) => this.http.close(() => resolve()));
+          continue;
+        }
+        return this.started(host, port, 'recvmmsg batches');
+      }
       const udp = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', lookup: literalLookup });
       try {
         // Listen first: with a literal host, `literalLookup` makes bind emit 'listening' (or
@@ -111,16 +131,35 @@ export class TrackerServer {
       udp.on('message', udpHandler(this.core, udp, this.ids, this.opts.limits?.udp));
       udp.on('error', (err) => this.core.logger.error({ err }, 'UDP socket error'));
       this.udp = udp;
-      this.bound = { host, port };
-      const everySec = this.opts.sweepEverySec ?? Math.min(60, Math.max(1, this.core.intervalSec / 10));
-      this.sweepTimer = setInterval(() => {
-        this.expire().catch((err: unknown) => this.core.logger.error({ err }, 'peer expiry failed'));
-      }, everySec * 1000);
-      this.sweepTimer.unref();
-      this.core.logger.info({ host, port }, 'tracker listening');
-      return this.bound;
+      return this.started(host, port, 'node:dgram');
     }
     throw new TrackerError('TRACKER_BIND_FAILED', { detail: `udp ${host}:${wanted}`, cause: lastErr });
+  }
+
+  /** How UDP is served: 'batch' (recvmmsg/sendmmsg) or 'dgram'; undefined before `listen()`. */
+  get udpTransport(): 'batch' | 'dgram' | undefined {
+    return this.udpBatch !== undefined ? 'batch' : this.udp !== undefined ? 'dgram' : undefined;
+  }
+
+  private openBatch(host: ParsedIp, port: number): UdpBatchSocket {
+    let socket: UdpBatchSocket | undefined;
+    const handle = udpRequests<BatchSource>(this.core, this.ids, (bytes, to) => socket?.send(bytes, to), {
+      limits: this.opts.limits?.udp ?? {},
+      transientBytes: true,
+    });
+    socket = UdpBatchSocket.open(host, port, this.opts.limits?.udp?.maxPacketBytes ?? MAX_UDP_REQUEST_BYTES, handle);
+    return socket;
+  }
+
+  private started(host: string, port: number, udp: string): TrackerAddress {
+    this.bound = { host, port };
+    const everySec = this.opts.sweepEverySec ?? Math.min(60, Math.max(1, this.core.intervalSec / 10));
+    this.sweepTimer = setInterval(() => {
+      this.expire().catch((err: unknown) => this.core.logger.error({ err }, 'peer expiry failed'));
+    }, everySec * 1000);
+    this.sweepTimer.unref();
+    this.core.logger.info({ host, port, udp }, 'tracker listening');
+    return this.bound;
   }
 
   /** Expires peers now (the timer does it too). Returns how many were dropped. */
@@ -142,6 +181,8 @@ export class TrackerServer {
   async close(): Promise<void> {
     if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
+    this.udpBatch?.close();
+    this.udpBatch = undefined;
     const udp = this.udp;
     this.udp = undefined;
     if (udp !== undefined) await new Promise<void>((resolve) => udp.close(() => resolve()));

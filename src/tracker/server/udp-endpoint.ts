@@ -32,7 +32,7 @@ import type { SwarmAnnounce, SwarmAnnounceCounts, SwarmAnnounceResult, SwarmStor
  *   that reads the packet's bytes in place; it answers exactly as the generic one (a property test
  *   holds both to it), which takes every other packet, errors included.
  */
-/** Source addresses parsed, bounded: one parse per client, not per packet. */
+/** Source addresses held parsed (`SourceCache`), bounded: one parse per client, not per packet. */
 const SOURCE_CACHE_ENTRIES = 65_536;
 
 /**
@@ -53,47 +53,48 @@ function replyBuffer(peerBytes: number): Buffer {
  */
 const REPLY_SLAB_BYTES = 65_536;
 
-export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds, limits: UdpRequestLimits = {}): (msg: Buffer, rinfo: RemoteInfo) => void {
-  // No send callback: Node then skips the completion round trip when the kernel takes the datagram
-  // at once (the common case); failures surface as the socket's 'error' event, which is logged.
-  const send = (bytes: Uint8Array, rinfo: RemoteInfo): void => {
-    socket.send(bytes, rinfo.port, rinfo.address);
-  };
+/** Sends a reply to `to`, whatever a transport uses to address one (`RemoteInfo` for `node:dgram`). */
+export type UdpSend<To> = (bytes: Uint8Array, to: To) => void;
+
+export interface UdpRequestOptions {
+  readonly limits?: UdpRequestLimits;
+  /**
+   * The transport reuses a datagram's bytes once the handler returns (batched receive): then a
+   * request that may be answered later (anything but the fused announce) works on a copy.
+   */
+  readonly transientBytes?: boolean;
+}
+
+/**
+ * The BEP 15 request handler over any transport: `(datagram, source, port, to)`, the source
+ * already parsed; replies go through `send(bytes, to)`, at once or (scrape, an async store) later.
+ * Never throws: a failure is an error packet or a silent drop, as the rules above say.
+ */
+export function udpRequests<To>(core: TrackerCore, ids: ConnectionIds, send: UdpSend<To>, opts: UdpRequestOptions = {}): (msg: Uint8Array, source: ParsedIp, port: number, to: To) => void {
+  const limits = opts.limits ?? {};
   const store = core.store;
-  const sources = new Map<string, ParsedIp>();
 
-  const sourceOf = (address: string): ParsedIp => {
-    let source = sources.get(address);
-    if (source === undefined) {
-      source = parseIpNormalized(address);
-      if (source === undefined) throw new TrackerError('TRACKER_BAD_IP', { detail: address });
-      if (sources.size >= SOURCE_CACHE_ENTRIES) sources.clear();
-      sources.set(address, source);
-    }
-    return source;
-  };
-
-  const fail = (err: unknown, msg: Uint8Array, rinfo: RemoteInfo): void => {
+  /** An error packet for a request of `length` bytes whose transaction id is `transactionId`. */
+  const fail = (err: unknown, length: number, transactionId: number, to: To): void => {
     const e = toTorrenttpError(err);
     if (e.code === 'INTERNAL') core.logger.error({ err }, 'UDP request failed');
-    if (msg.length < 16 || e.code === 'TRACKER_UDP_BAD_ACTION' || e.code === 'TRACKER_UDP_BAD_PROTOCOL_ID' || e.code === 'TRACKER_UDP_TOO_LARGE') return;
-    const transactionId = new DataView(msg.buffer, msg.byteOffset, msg.byteLength).getUint32(12);
-    send(encodeUdpErrorResponse(transactionId, e.message), rinfo);
+    if (length < 16 || e.code === 'TRACKER_UDP_BAD_ACTION' || e.code === 'TRACKER_UDP_BAD_PROTOCOL_ID' || e.code === 'TRACKER_UDP_TOO_LARGE') return;
+    send(encodeUdpErrorResponse(transactionId, e.message), to);
   };
 
-  const announced = (transactionId: number, family: 4 | 6, res: SwarmAnnounceResult, rinfo: RemoteInfo): void => {
+  const announced = (transactionId: number, family: 4 | 6, res: SwarmAnnounceResult, to: To): void => {
     const peers = family === 4 ? res.peers4 : res.peers6;
     const out = replyBuffer(peers.length);
     writeUdpAnnounceHeader(out, { transactionId, intervalSec: core.intervalSec, leechers: res.incomplete, seeders: res.complete });
     out.set(peers, UDP_ANNOUNCE_HEADER_BYTES);
-    send(out, rinfo);
+    send(out, to);
   };
 
   let slab = new Uint8Array(0);
   let slabAt = 0;
 
   /** The whole announce with no promise and no list: the store samples straight into the reply. */
-  const announceInto = (into: NonNullable<SwarmStore['announceInto']>, transactionId: number, a: SwarmAnnounce, rinfo: RemoteInfo): void => {
+  const announceInto = (into: NonNullable<SwarmStore['announceInto']>, transactionId: number, a: SwarmAnnounce, to: To): void => {
     const room = UDP_ANNOUNCE_HEADER_BYTES + a.numwant * (a.reply === 'compact4' ? 6 : 18);
     let out: Uint8Array;
     let res: SwarmAnnounceCounts;
@@ -111,7 +112,7 @@ export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds
       out = full.subarray(0, UDP_ANNOUNCE_HEADER_BYTES + res.peerBytes);
     }
     writeUdpAnnounceHeader(out, { transactionId, intervalSec: core.intervalSec, leechers: res.incomplete, seeders: res.complete });
-    send(out, rinfo);
+    send(out, to);
   };
 
   /** Lent to the store for one `announceInto` call (it copies what it keeps). */
@@ -123,52 +124,91 @@ export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds
    * `handle` decides, errors included). After `isPlainUdpAnnounce` the checks and their order
    * are `handle`'s: connection id, then policy and store (`prepare`, `announceInto`).
    */
-  const plainAnnounce = (into: NonNullable<SwarmStore['announceInto']>, msg: Buffer, rinfo: RemoteInfo): boolean => {
+  const plainAnnounce = (into: NonNullable<SwarmStore['announceInto']>, msg: Uint8Array, source: ParsedIp, port: number, to: To): boolean => {
     if (!isPlainUdpAnnounce(msg, limits)) return false;
     const nowMs = core.now();
-    const source = sourceOf(rinfo.address);
-    if (!ids.verifyWords(readU32BE(msg, 0), readU32BE(msg, 4), source, rinfo.port, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
+    if (!ids.verifyWords(readU32BE(msg, 0), readU32BE(msg, 4), source, port, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
     const req = readPlainUdpAnnounce(msg, infoHash, peerId);
     const a = core.prepare(req, source, 'udp', source.family === 4 ? 'compact4' : 'compact6', undefined, nowMs);
-    announceInto(into, readU32BE(msg, 12), a, rinfo);
+    announceInto(into, readU32BE(msg, 12), a, to);
     return true;
   };
 
   /** Answers at once if it can (connect, or announce on a store with `announceNow`); else returns the pending work. */
-  const handle = (msg: Buffer, rinfo: RemoteInfo): Promise<void> | undefined => {
+  const handle = (msg: Uint8Array, source: ParsedIp, port: number, to: To): Promise<void> | undefined => {
     const r = decodeUdpRequest(msg, limits);
     const nowMs = core.now();
-    const source = sourceOf(rinfo.address);
     if (r.type === 'connect') {
-      send(encodeUdpConnectResponse(r.transactionId, ids.issueFor(source, rinfo.port, nowMs)), rinfo);
+      send(encodeUdpConnectResponse(r.transactionId, ids.issueFor(source, port, nowMs)), to);
       return undefined;
     }
     const id = r.connectionId;
-    if (!ids.verifyWords(Number(id >> 32n), Number(id & 0xffffffffn), source, rinfo.port, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
+    if (!ids.verifyWords(Number(id >> 32n), Number(id & 0xffffffffn), source, port, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
     if (r.type === 'announce') {
       const a = core.prepare(r.announce, source, 'udp', source.family === 4 ? 'compact4' : 'compact6', undefined, nowMs);
       if (store.announceInto !== undefined) {
-        announceInto(store.announceInto, r.transactionId, a, rinfo);
+        announceInto(store.announceInto, r.transactionId, a, to);
         return undefined;
       }
       if (store.announceNow !== undefined) {
-        announced(r.transactionId, source.family, store.announceNow(a), rinfo);
+        announced(r.transactionId, source.family, store.announceNow(a), to);
         return undefined;
       }
-      return store.announce(a).then((res) => announced(r.transactionId, source.family, res, rinfo));
+      return store.announce(a).then((res) => announced(r.transactionId, source.family, res, to));
     }
     return core.scrape(r.infoHashes, 'udp').then((entries) => {
-      send(encodeUdpScrapeResponse(r.transactionId, entries.map((e) => ({ seeders: e.complete, completed: e.downloaded, leechers: e.incomplete }))), rinfo);
+      send(encodeUdpScrapeResponse(r.transactionId, entries.map((e) => ({ seeders: e.complete, completed: e.downloaded, leechers: e.incomplete }))), to);
     });
   };
 
   const into = store.announceInto;
-  return (msg, rinfo) => {
+  const transient = opts.transientBytes === true;
+  return (msg, source, port, to) => {
     try {
-      if (into !== undefined && plainAnnounce(into, msg, rinfo)) return;
-      handle(msg, rinfo)?.catch((err: unknown) => fail(err, msg, rinfo));
+      if (into !== undefined && plainAnnounce(into, msg, source, port, to)) return;
+      const bytes = transient ? msg.slice() : msg;
+      const pending = handle(bytes, source, port, to);
+      if (pending !== undefined) {
+        const length = bytes.length;
+        const transactionId = length >= 16 ? readU32BE(bytes, 12) : 0;
+        pending.catch((err: unknown) => fail(err, length, transactionId, to));
+      }
     } catch (err) {
-      fail(err, msg, rinfo);
+      fail(err, msg.length, msg.length >= 16 ? readU32BE(msg, 12) : 0, to);
     }
+  };
+}
+
+/** Source addresses parsed, bounded: one parse per client, not per packet. */
+export class SourceCache<K> {
+  private readonly map = new Map<K, ParsedIp>();
+
+  get(key: K, parse: () => ParsedIp | undefined): ParsedIp | undefined {
+    let source = this.map.get(key);
+    if (source === undefined) {
+      source = parse();
+      if (source === undefined) return undefined;
+      if (this.map.size >= SOURCE_CACHE_ENTRIES) this.map.clear();
+      this.map.set(key, source);
+    }
+    return source;
+  }
+}
+
+/**
+ * `udpRequests` on a `node:dgram` socket. No send callback: Node then skips the completion round
+ * trip when the kernel takes the datagram at once (the common case); failures surface as the
+ * socket's 'error' event, which is logged. A source address that does not parse (never seen from
+ * a real socket) is dropped.
+ */
+export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds, limits: UdpRequestLimits = {}): (msg: Buffer, rinfo: RemoteInfo) => void {
+  const send = (bytes: Uint8Array, rinfo: RemoteInfo): void => {
+    socket.send(bytes, rinfo.port, rinfo.address);
+  };
+  const handle = udpRequests<RemoteInfo>(core, ids, send, { limits });
+  const sources = new SourceCache<string>();
+  return (msg, rinfo) => {
+    const source = sources.get(rinfo.address, () => parseIpNormalized(rinfo.address));
+    if (source !== undefined) handle(msg, source, rinfo.port, rinfo);
   };
 }
