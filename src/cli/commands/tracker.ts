@@ -93,7 +93,7 @@ export function register(program: Command, ctx: CliContext): void {
       const shown = host.includes(':') ? `[${host}]` : host;
       ctx.stdout.write(
         `tracker listening on http://${shown}:${port}/announce (HTTP, JSON at /ttp/v1/announce, /stats) ` +
-          `and udp://${shown}:${port} (UDP), interval ${flags.interval} s` +
+          `and udp://${shown}:${port} (UDP${server.udpTransport === 'batch' ? ', recvmmsg batches' : ''}), interval ${flags.interval} s` +
           `${flags.redis === undefined ? '' : `, swarms in ${redactUrl(flags.redis)}`}\n`,
       );
       await new Promise<void>((done) => {

@@ -12,8 +12,8 @@ import type { SwarmAnnounce, SwarmAnnounceCounts, SwarmAnnounceResult, SwarmPeer
  * lines: no object, string or heap number per peer, only typed arrays.
  *
  * - Torrents: a `ProbeTable` from a keyed hash of the info-hash to a torrent number.
- * - Each torrent is one `ArrayBuffer` (see `Torrent`): counters, info-hash, its own peer table
- *   and three buckets (IPv4, IPv6, URL-only). A bucket is parallel regions by slot: the 6/18-byte
+ * - Each torrent is one block of a shared chunk (see `Blocks`, `Torrent`): counters, info-hash,
+ *   its own peer table and three buckets (IPv4, IPv6, URL-only). A bucket is parallel regions by slot: the 6/18-byte
  *   compact entries, a 4-int record (key hash, last-seen time, flags and port, address) and the
  *   20-byte peer ids. The entries' order is a random permutation (a newcomer swaps places with a
  *   random member, a leaver is replaced by the last), so a reply is a copy of a window starting at

@@ -102,3 +102,25 @@ for (const host of ['127.0.0.1', '::1']) {
     assert.deepEqual(await batch.server.stats().then((s) => [s.peers, s.seeders]), [6, 2]);
   });
 }
+
+test('UDP batch socket: a flood of random datagrams of any size costs nothing but themselves', async (t) => {
+  const { server, port } = await start(t, '127.0.0.1', true);
+  const c = new UdpTestClient('127.0.0.1', port);
+  t.after(() => c.close());
+  const raw = createSocket('udp4');
+  t.after(() => new Promise<void>((resolve) => raw.close(() => resolve())));
+  let seed = 1;
+  const next = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+  for (let i = 0; i < 3000; i++) {
+    const size = next() % 4 === 0 ? next() % 9000 : next() % 120;
+    const junk = Uint8Array.from({ length: size }, () => next() & 0xff);
+    // now and then a well-formed header, so some junk reaches the decoder's deeper checks
+    if (size >= 16 && i % 3 === 0) new DataView(junk.buffer).setUint32(8, i % 4);
+    raw.send(junk, port, '127.0.0.1');
+    if (i % 200 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  const tx = c.txid();
+  const r = await c.ask(encodeUdpConnectRequest(tx), tx);
+  assert.equal(r?.type, 'connect');
+  assert.equal(server.udpTransport, udpBatchAvailable() ? 'batch' : 'dgram');
+});
