@@ -7,14 +7,18 @@
  * open(family, addr, port, slots, inSlot, outSlot, inBytes, inMeta, outBytes, outMeta, onBatch)
  *   binds a nonblocking socket (IPv6: dual stack) and watches it on Node's event loop. On each
  *   batch it fills, for datagram i < n: inBytes[i * inSlot ..] with its bytes and inMeta[8i ..]
- *   with [length (-1: truncated), family (4/6), port, address words ×4]; sets outMeta[i] = 0;
- *   calls onBatch(n); then sends outBytes[i * outSlot ..] of length outMeta[i] to datagram i's
- *   source for every outMeta[i] in (0, outSlot]. Returns { handle, port }.
- * sendTo(handle, bytes, family, addr, port) sends one datagram (for answers that come later).
- * close(handle) stops and closes the socket.
+ *   with [length (-1: truncated), family (4/6), port, address words ×4, IPv6 scope id]; sets
+ *   outMeta[i] = 0; calls onBatch(n); then sends outBytes[i * outSlot ..] of length outMeta[i] to
+ *   datagram i's source for every outMeta[i] in (0, outSlot]. Returns { handle, port }. A socket
+ *   error (POLLERR) is cleared and the socket watched again.
+ * sendTo(handle, bytes, family, addr, port, scope) sends one datagram (answers that come later).
+ * close(handle) stops and closes the socket. The struct lives until the socket is closed and the
+ * handle collected, so a handle used after close() is refused, not a dangling pointer. A worker
+ * whose environment ends with the socket open closes it through an async cleanup hook.
  * A reply the kernel will not take at once (full socket buffer) is dropped, as UDP may.
  */
 #define _GNU_SOURCE
+#define NAPI_VERSION 8
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -32,6 +36,10 @@ typedef struct {
   int fd;
   int family;
   int closing;
+  int closed;     /* on_closed ran */
+  int finalized;  /* the JS handle was collected */
+  int teardown;   /* the environment is ending: it frees our references itself */
+  napi_async_cleanup_hook_handle cleanup;
   uv_poll_t poll;
   napi_env env;
   napi_ref on_batch;
@@ -75,6 +83,7 @@ static void meta_of(const struct sockaddr_storage *sa, int32_t *m) {
     } else {
       m[1] = 6;
       memcpy(&m[3], &a->sin6_addr, 16);
+      m[7] = (int32_t)a->sin6_scope_id;
     }
   }
 }
@@ -82,7 +91,15 @@ static void meta_of(const struct sockaddr_storage *sa, int32_t *m) {
 static void on_poll(uv_poll_t *p, int status, int events) {
   Batch *b = (Batch *)p->data;
   (void)events;
-  if (status < 0 || b->closing) return;
+  if (b->closing) return;
+  if (status < 0) {
+    /* A socket error (POLLERR) stops the watcher: clear it and watch again. */
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(b->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    uv_poll_start(&b->poll, UV_READABLE, on_poll);
+    return;
+  }
   napi_env env = b->env;
   for (int round = 0; round < MAX_ROUNDS && !b->closing; round++) {
     for (uint32_t i = 0; i < b->slots; i++) {
@@ -152,7 +169,7 @@ static int get_buffer(napi_env env, napi_value v, void **data, size_t *len) {
   return napi_get_arraybuffer_info(env, v, data, len) == napi_ok;
 }
 
-static int sockaddr_of(napi_env env, napi_value vfamily, napi_value vaddr, napi_value vport, struct sockaddr_storage *sa, socklen_t *salen) {
+static int sockaddr_of(napi_env env, napi_value vfamily, napi_value vaddr, napi_value vport, uint32_t scope, struct sockaddr_storage *sa, socklen_t *salen) {
   int32_t family = 0, port = 0;
   void *addr = NULL;
   size_t addr_len = 0;
@@ -175,6 +192,7 @@ static int sockaddr_of(napi_env env, napi_value vfamily, napi_value vaddr, napi_
     struct sockaddr_in6 *a = (struct sockaddr_in6 *)sa;
     a->sin6_family = AF_INET6;
     a->sin6_port = htons((uint16_t)port);
+    a->sin6_scope_id = scope;
     memcpy(&a->sin6_addr, addr, 16);
     *salen = sizeof(*a);
     return 1;
@@ -185,10 +203,37 @@ static int sockaddr_of(napi_env env, napi_value vfamily, napi_value vaddr, napi_
 static void on_closed(uv_handle_t *h) {
   Batch *b = (Batch *)h->data;
   close(b->fd);
-  napi_delete_reference(b->env, b->on_batch);
-  for (int i = 0; i < 4; i++) napi_delete_reference(b->env, b->buffers[i]);
-  napi_async_destroy(b->env, b->async);
-  free(b);
+  if (!b->teardown) {
+    napi_delete_reference(b->env, b->on_batch);
+    for (int i = 0; i < 4; i++) napi_delete_reference(b->env, b->buffers[i]);
+    napi_async_destroy(b->env, b->async);
+  }
+  napi_remove_async_cleanup_hook(b->cleanup);
+  b->closed = 1;
+  if (b->finalized) free(b);
+}
+
+static void start_close(Batch *b) {
+  if (b->closing) return;
+  b->closing = 1;
+  uv_poll_stop(&b->poll);
+  uv_close((uv_handle_t *)&b->poll, on_closed);
+}
+
+/* The environment is ending (a worker exits) with the socket open. */
+static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  Batch *b = (Batch *)arg;
+  (void)handle;
+  b->teardown = 1;
+  start_close(b);
+}
+
+static void on_finalize(napi_env env, void *data, void *hint) {
+  Batch *b = (Batch *)data;
+  (void)env;
+  (void)hint;
+  b->finalized = 1;
+  if (b->closed) free(b);
 }
 
 static napi_value Open(napi_env env, napi_callback_info info) {
@@ -198,7 +243,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   if (argc < 11) return throw_code(env, "ERR_INVALID_ARG", "open: 11 arguments");
   struct sockaddr_storage sa;
   socklen_t salen = 0;
-  if (!sockaddr_of(env, argv[0], argv[1], argv[2], &sa, &salen)) return throw_code(env, "ERR_INVALID_ARG", "open: bad address");
+  if (!sockaddr_of(env, argv[0], argv[1], argv[2], 0, &sa, &salen)) return throw_code(env, "ERR_INVALID_ARG", "open: bad address");
   uint32_t slots, in_slot, out_slot;
   CHECK(napi_get_value_uint32(env, argv[3], &slots));
   CHECK(napi_get_value_uint32(env, argv[4], &in_slot));
@@ -256,10 +301,11 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   uv_poll_init_socket(loop, &b->poll, fd);
   b->poll.data = b;
   uv_poll_start(&b->poll, UV_READABLE, on_poll);
+  napi_add_async_cleanup_hook(env, on_env_cleanup, b, &b->cleanup);
 
   napi_value out, handle, vport;
   CHECK(napi_create_object(env, &out));
-  CHECK(napi_create_external(env, b, NULL, NULL, &handle));
+  CHECK(napi_create_external(env, b, on_finalize, NULL, &handle));
   CHECK(napi_create_int32(env, port, &vport));
   napi_set_named_property(env, out, "handle", handle);
   napi_set_named_property(env, out, "port", vport);
@@ -273,10 +319,10 @@ static Batch *batch_of(napi_env env, napi_value v) {
 }
 
 static napi_value SendTo(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) return throw_code(env, "ERR_INVALID_ARG", "sendTo: 5 arguments");
+  if (argc < 6) return throw_code(env, "ERR_INVALID_ARG", "sendTo: 6 arguments");
   Batch *b = batch_of(env, argv[0]);
   if (b == NULL || b->closing) return throw_code(env, "ERR_SOCKET_CLOSED", "sendTo: socket closed");
   void *data = NULL;
@@ -287,7 +333,9 @@ static napi_value SendTo(napi_env env, napi_callback_info info) {
     return throw_code(env, "ERR_INVALID_ARG", "sendTo: bytes must be a Uint8Array");
   struct sockaddr_storage sa;
   socklen_t salen = 0;
-  if (!sockaddr_of(env, argv[2], argv[3], argv[4], &sa, &salen)) return throw_code(env, "ERR_INVALID_ARG", "sendTo: bad address");
+  uint32_t scope = 0;
+  if (napi_get_value_uint32(env, argv[5], &scope) != napi_ok) return throw_code(env, "ERR_INVALID_ARG", "sendTo: bad scope id");
+  if (!sockaddr_of(env, argv[2], argv[3], argv[4], scope, &sa, &salen)) return throw_code(env, "ERR_INVALID_ARG", "sendTo: bad address");
   if (b->family == AF_INET6 && sa.ss_family == AF_INET) {
     /* a dual-stack socket sends to IPv4 peers at their v4-mapped address */
     struct sockaddr_in v4 = *(struct sockaddr_in *)&sa;
@@ -312,10 +360,7 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1) return throw_code(env, "ERR_INVALID_ARG", "close: a handle");
   Batch *b = batch_of(env, argv[0]);
-  if (b == NULL || b->closing) return NULL;
-  b->closing = 1;
-  uv_poll_stop(&b->poll);
-  uv_close((uv_handle_t *)&b->poll, on_closed);
+  if (b != NULL) start_close(b);
   return NULL;
 }
 

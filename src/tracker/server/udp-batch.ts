@@ -13,7 +13,7 @@ import { SourceCache } from './udp-endpoint.js';
  * tracker uses `node:dgram` (`udpBatchAvailable()` says which).
  *
  * Batch i of a call: request bytes at `i × IN_SLOT`, and `[length (-1: longer than the slot),
- * family, port, address (16 bytes)]` as 8 int32s at `8i`; the answer, if any, is written at
+ * family, port, address (16 bytes), IPv6 scope id]` as 8 int32s at `8i`; the answer, if any, is written at
  * `i × OUT_SLOT` and its length at `i`. An answer given later (scrape, an async store) or larger
  * than a slot goes out on its own with `sendTo`. A reply the kernel cannot take at once (its
  * socket buffer full) is dropped, as UDP allows; the client asks again.
@@ -21,7 +21,7 @@ import { SourceCache } from './udp-endpoint.js';
 interface NativeUdpBatch {
   open(family: 4 | 6, addr: Uint8Array, port: number, slots: number, inSlot: number, outSlot: number,
     inBytes: ArrayBuffer, inMeta: ArrayBuffer, outBytes: ArrayBuffer, outMeta: ArrayBuffer, onBatch: (n: number) => void): { handle: object; port: number };
-  sendTo(handle: object, bytes: Uint8Array, family: 4 | 6, addr: Uint8Array, port: number): number;
+  sendTo(handle: object, bytes: Uint8Array, family: 4 | 6, addr: Uint8Array, port: number, scope: number): number;
   close(handle: object): void;
 }
 
@@ -57,6 +57,8 @@ export function udpBatchAvailable(): boolean {
 export interface BatchSource {
   readonly source: ParsedIp;
   readonly port: number;
+  /** IPv6 scope (interface) id of a link-local source, else 0. */
+  readonly scope: number;
   readonly slot: number;
   readonly batch: number;
 }
@@ -122,7 +124,7 @@ export class UdpBatchSocket {
       this.outMeta[to.slot] = bytes.length;
       return;
     }
-    if (this.nat.sendTo(this.handle, bytes, to.source.family, to.source.bytes, to.port) < 0) this.dropped++;
+    if (this.nat.sendTo(this.handle, bytes, to.source.family, to.source.bytes, to.port, to.scope) < 0) this.dropped++;
   }
 
   close(): void {
@@ -143,7 +145,7 @@ export class UdpBatchSocket {
         if (source === undefined) continue;
         const port = meta[8 * i + 2]!;
         const at = i * this.inSlot;
-        this.onDatagram(this.inBytes.subarray(at, at + length), source, port, { source, port, slot: i, batch });
+        this.onDatagram(this.inBytes.subarray(at, at + length), source, port, { source, port, scope: meta[8 * i + 7]! >>> 0, slot: i, batch });
       }
     } finally {
       this.inBatch = false;

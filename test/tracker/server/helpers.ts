@@ -60,3 +60,12 @@ export function peerId(n: number): Uint8Array {
 export function infoHash(n: number): Uint8Array {
   return Uint8Array.from({ length: 20 }, (_, i) => (n * 31 + i * 7) & 0xff);
 }
+
+/** A seeded uniform [0, 1) generator (an LCG), for stores whose sampling a test must repeat. */
+export function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}

@@ -8,15 +8,7 @@ import {
   TrackerError,
   type SwarmAnnounce,
 } from '../../../src/tracker/index.js';
-import { infoHash, peerId } from './helpers.js';
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { infoHash, peerId, seeded } from './helpers.js';
 
 const ih = infoHash(1);
 function ann(n: number, over: Partial<SwarmAnnounce> = {}): SwarmAnnounce {

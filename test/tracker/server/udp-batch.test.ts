@@ -7,6 +7,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import {
   encodeUdpAnnounceRequest,
   encodeUdpConnectRequest,
@@ -16,15 +18,7 @@ import {
   type UdpResponse,
 } from '../../../src/tracker/index.js';
 import { udpBatchAvailable } from '../../../src/tracker/server/udp-batch.js';
-import { infoHash, peerId, UdpTestClient } from './helpers.js';
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { infoHash, peerId, seeded, UdpTestClient } from './helpers.js';
 
 async function start(t: TestContext, host: string, udpBatch: boolean): Promise<{ server: TrackerServer; port: number }> {
   const server = new TrackerServer({
@@ -123,4 +117,27 @@ test('UDP batch socket: a flood of random datagrams of any size costs nothing bu
   const r = await c.ask(encodeUdpConnectRequest(tx), tx);
   assert.equal(r?.type, 'connect');
   assert.equal(server.udpTransport, udpBatchAvailable() ? 'batch' : 'dgram');
+});
+
+test('UDP batch socket: a worker that ends with its tracker open takes the socket with it', async () => {
+  const serverModule = new URL('../../../src/tracker/index.js', import.meta.url).href;
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     import(${JSON.stringify(serverModule)}).then(async ({ TrackerServer }) => {
+       const server = new TrackerServer({ host: '127.0.0.1', port: 0 });
+       const { port } = await server.listen();
+       parentPort.postMessage({ port, udp: server.udpTransport });
+     });`,
+    { eval: true },
+  );
+  const [hello] = (await once(worker, 'message')) as [{ port: number; udp: string }];
+  assert.equal(hello.udp, udpBatchAvailable() ? 'batch' : 'dgram');
+  await worker.terminate();
+  // the worker's UDP port is free again: its socket was closed, and this process is still here
+  const s = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(hello.port, '127.0.0.1', () => resolve());
+  });
+  await new Promise<void>((resolve) => s.close(() => resolve()));
 });
