@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -65,6 +66,19 @@ typedef struct {
 static napi_value throw_code(napi_env env, const char *code, const char *msg) {
   napi_throw_error(env, code, msg);
   return NULL;
+}
+
+/* The call's first `n` arguments into argv; 0 (an exception pending) if there are fewer. */
+static int args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *name) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < n) {
+    char msg[64];
+    snprintf(msg, sizeof(msg), "%s: expects %zu argument(s)", name, n);
+    napi_throw_error(env, "ERR_INVALID_ARG", msg);
+    return 0;
+  }
+  return 1;
 }
 
 static void meta_of(const struct sockaddr_storage *sa, int32_t *m) {
@@ -237,10 +251,8 @@ static void on_finalize(napi_env env, void *data, void *hint) {
 }
 
 static napi_value Open(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
   napi_value argv[11];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 11) return throw_code(env, "ERR_INVALID_ARG", "open: 11 arguments");
+  if (!args(env, info, 11, argv, "open")) return NULL;
   struct sockaddr_storage sa;
   socklen_t salen = 0;
   if (!sockaddr_of(env, argv[0], argv[1], argv[2], 0, &sa, &salen)) return throw_code(env, "ERR_INVALID_ARG", "open: bad address");
@@ -319,10 +331,8 @@ static Batch *batch_of(napi_env env, napi_value v) {
 }
 
 static napi_value SendTo(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6) return throw_code(env, "ERR_INVALID_ARG", "sendTo: 6 arguments");
+  if (!args(env, info, 6, argv, "sendTo")) return NULL;
   Batch *b = batch_of(env, argv[0]);
   if (b == NULL || b->closing) return throw_code(env, "ERR_SOCKET_CLOSED", "sendTo: socket closed");
   void *data = NULL;
@@ -355,10 +365,8 @@ static napi_value SendTo(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) return throw_code(env, "ERR_INVALID_ARG", "close: a handle");
+  if (!args(env, info, 1, argv, "close")) return NULL;
   Batch *b = batch_of(env, argv[0]);
   if (b != NULL) start_close(b);
   return NULL;

@@ -135,7 +135,7 @@ type UrlTable = [(string | undefined)[] | undefined, (string | undefined)[] | un
  * stays at its peak, which the store's limits bound.
  */
 class Blocks {
-  refs = new Int32Array(1024);
+  refs!: Int32Array;
   /** TorrentTTP peer URLs by torrent, bucket and slot, for the torrents with `H_URLS` set. */
   readonly urls = new Map<number, UrlTable>();
   private readonly ints: Int32Array[][] = [];
@@ -144,12 +144,7 @@ class Blocks {
   private readonly handed: number[] = [];
 
   constructor() {
-    for (let c = 0; c < 32; c++) {
-      this.ints.push([]);
-      this.bytes.push([]);
-      this.free.push([]);
-      this.handed.push(0);
-    }
+    this.clear();
   }
 
   /** A block of at least `ints` int32s, its content left as it was. */
@@ -198,6 +193,7 @@ class Blocks {
     this.refs[id] = ref;
   }
 
+  /** No torrents and no chunks: the state of a new store. */
   clear(): void {
     this.refs = new Int32Array(1024);
     this.urls.clear();

@@ -156,9 +156,12 @@ export class UdpBatchSocket {
     const meta = this.inMeta;
     const family = meta[8 * i + 1];
     const at = 4 * (8 * i + 3);
-    if (family === 4) return this.v4.get(meta[8 * i + 3]!, () => ({ family: 4, bytes: this.inMetaBytes.slice(at, at + 4) }));
+    if (family === 4) {
+      const word = meta[8 * i + 3]!;
+      return this.v4.get(word) ?? this.v4.add(word, { family: 4, bytes: this.inMetaBytes.slice(at, at + 4) });
+    }
     if (family !== 6) return undefined;
     const key = `${meta[8 * i + 3]},${meta[8 * i + 4]},${meta[8 * i + 5]},${meta[8 * i + 6]}`;
-    return this.v6.get(key, () => ({ family: 6, bytes: this.inMetaBytes.slice(at, at + 16) }));
+    return this.v6.get(key) ?? this.v6.add(key, { family: 6, bytes: this.inMetaBytes.slice(at, at + 16) });
   }
 }

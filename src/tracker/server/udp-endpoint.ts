@@ -74,12 +74,12 @@ export function udpRequests<To>(core: TrackerCore, ids: ConnectionIds, send: Udp
   const limits = opts.limits ?? {};
   const store = core.store;
 
-  /** An error packet for a request of `length` bytes whose transaction id is `transactionId`. */
-  const fail = (err: unknown, length: number, transactionId: number, to: To): void => {
+  /** An error packet for request `msg` (bytes the transport does not reuse while this may run). */
+  const fail = (err: unknown, msg: Uint8Array, to: To): void => {
     const e = toTorrenttpError(err);
     if (e.code === 'INTERNAL') core.logger.error({ err }, 'UDP request failed');
-    if (length < 16 || e.code === 'TRACKER_UDP_BAD_ACTION' || e.code === 'TRACKER_UDP_BAD_PROTOCOL_ID' || e.code === 'TRACKER_UDP_TOO_LARGE') return;
-    send(encodeUdpErrorResponse(transactionId, e.message), to);
+    if (msg.length < 16 || e.code === 'TRACKER_UDP_BAD_ACTION' || e.code === 'TRACKER_UDP_BAD_PROTOCOL_ID' || e.code === 'TRACKER_UDP_TOO_LARGE') return;
+    send(encodeUdpErrorResponse(readU32BE(msg, 12), e.message), to);
   };
 
   const announced = (transactionId: number, family: 4 | 6, res: SwarmAnnounceResult, to: To): void => {
@@ -167,30 +167,29 @@ export function udpRequests<To>(core: TrackerCore, ids: ConnectionIds, send: Udp
     try {
       if (into !== undefined && plainAnnounce(into, msg, source, port, to)) return;
       const bytes = transient ? msg.slice() : msg;
-      const pending = handle(bytes, source, port, to);
-      if (pending !== undefined) {
-        const length = bytes.length;
-        const transactionId = length >= 16 ? readU32BE(bytes, 12) : 0;
-        pending.catch((err: unknown) => fail(err, length, transactionId, to));
-      }
+      handle(bytes, source, port, to)?.catch((err: unknown) => fail(err, bytes, to));
     } catch (err) {
-      fail(err, msg.length, msg.length >= 16 ? readU32BE(msg, 12) : 0, to);
+      fail(err, msg, to);
     }
   };
 }
 
-/** Source addresses parsed, bounded: one parse per client, not per packet. */
+/**
+ * Source addresses parsed, bounded: one parse per client, not per packet. `get(k) ?? add(k,
+ * parse())`: no closure per packet.
+ */
 export class SourceCache<K> {
   private readonly map = new Map<K, ParsedIp>();
 
-  get(key: K, parse: () => ParsedIp | undefined): ParsedIp | undefined {
-    let source = this.map.get(key);
-    if (source === undefined) {
-      source = parse();
-      if (source === undefined) return undefined;
-      if (this.map.size >= SOURCE_CACHE_ENTRIES) this.map.clear();
-      this.map.set(key, source);
-    }
+  get(key: K): ParsedIp | undefined {
+    return this.map.get(key);
+  }
+
+  /** Keeps `source` (if it parsed) under `key`, and returns it. */
+  add(key: K, source: ParsedIp | undefined): ParsedIp | undefined {
+    if (source === undefined) return undefined;
+    if (this.map.size >= SOURCE_CACHE_ENTRIES) this.map.clear();
+    this.map.set(key, source);
     return source;
   }
 }
@@ -208,7 +207,7 @@ export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds
   const handle = udpRequests<RemoteInfo>(core, ids, send, { limits });
   const sources = new SourceCache<string>();
   return (msg, rinfo) => {
-    const source = sources.get(rinfo.address, () => parseIpNormalized(rinfo.address));
+    const source = sources.get(rinfo.address) ?? sources.add(rinfo.address, parseIpNormalized(rinfo.address));
     if (source !== undefined) handle(msg, source, rinfo.port, rinfo);
   };
 }
