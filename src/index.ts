@@ -9,3 +9,4 @@ export * from './wire/index.js';
 export * from './tracker/index.js';
 export * from './transport/index.js';
 export * from './engine/index.js';
+export * from './gateway/index.js';

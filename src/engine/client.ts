@@ -61,6 +61,8 @@ export interface AddOptions {
   readonly webSeeds?: boolean;
   /** Called while existing data is checked. */
   readonly onCheckProgress?: (checkedBytes: number, totalBytes: number) => void;
+  /** Folder for the resume file. Default `<path>/.torrenttp` (storage's default). */
+  readonly resumeDir?: string;
 }
 
 export interface ClientEvents {
@@ -145,6 +147,7 @@ export class Client extends EventEmitter<ClientEvents> {
       ...(opts.recheck === undefined ? {} : { recheck: opts.recheck }),
       ...(opts.skipVerify === undefined ? {} : { skipVerify: opts.skipVerify }),
       ...(opts.onCheckProgress === undefined ? {} : { onCheckProgress: opts.onCheckProgress }),
+      ...(opts.resumeDir === undefined ? {} : { resumeDir: opts.resumeDir }),
     });
     const uploadLimiters = [...this.uploadLimiters];
     const downloadLimiters = [...this.downloadLimiters];

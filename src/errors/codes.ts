@@ -108,6 +108,21 @@ export const ERROR_CODES = {
   ENGINE_PEER_BANNED: { message: 'peer banned for sending data that failed the hash check', side: 'remote', status: 403 },
   ENGINE_TOO_MANY_PEERS: { message: 'connection limit reached', side: 'local', status: 503 },
 
+  // ── gateway (src/gateway) ──────────────────────────────────────────────────────────────
+  GATEWAY_BAD_PATH: { message: 'request path is malformed or tries to leave the served folder', side: 'remote', status: 400 },
+  GATEWAY_BAD_REQUEST: { message: 'request is malformed', side: 'remote', status: 400 },
+  GATEWAY_BIND_FAILED: { message: 'web server cannot listen on the address and port', side: 'local', status: 500 },
+  GATEWAY_CACHE_IO: { message: 'cannot read or write the metainfo cache', side: 'local', status: 500 },
+  GATEWAY_FORBIDDEN: { message: 'not allowed to read this path', side: 'remote', status: 403 },
+  GATEWAY_HASHING: { message: 'the torrent of this file is being made; retry later', side: 'local', status: 503 },
+  GATEWAY_METHOD_NOT_ALLOWED: { message: 'HTTP method not allowed here', side: 'remote', status: 405 },
+  GATEWAY_NOT_FOUND: { message: 'no such file', side: 'remote', status: 404 },
+  GATEWAY_NOT_OFFERED: { message: 'this file is not offered as a torrent', side: 'remote', status: 404 },
+  GATEWAY_PRECONDITION_FAILED: { message: 'a precondition (If-Match / If-Unmodified-Since) failed', side: 'remote', status: 412 },
+  GATEWAY_RANGE_NOT_SATISFIABLE: { message: 'requested range is outside the file', side: 'remote', status: 416 },
+  GATEWAY_ROOT_UNUSABLE: { message: 'the folder to serve cannot be read', side: 'local', status: 500 },
+  GATEWAY_TLS: { message: 'cannot read the TLS certificate or key', side: 'local', status: 500 },
+
   // ── wire (src/wire) ────────────────────────────────────────────────────────────────────
   WIRE_BAD_BITFIELD: { message: 'peer bitfield has the wrong length or spare bits set', side: 'remote', status: 400 },
   WIRE_BAD_BLOCK_LENGTH: { message: 'block length is zero or larger than the limit', side: 'remote', status: 400 },

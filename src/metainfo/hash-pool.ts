@@ -36,6 +36,14 @@ export class HashPool {
     return hashesOf(await this.submit({ type: 'buffer', data }, opts.transfer === true ? [data.buffer as ArrayBuffer] : []));
   }
 
+  /**
+   * SHA-256 of a whole file on a worker (the gateway's `Repr-Digest`). Fails with `CREATE_CHANGED`
+   * when the file is not `length` bytes with mtime `mtimeNs` (nanoseconds) from start to end.
+   */
+  async sha256File(path: string, length: number, mtimeNs: bigint): Promise<Uint8Array> {
+    return hashesOf(await this.submit({ type: 'sha256-file', path, length, mtimeNs: mtimeNs.toString() }, []));
+  }
+
   /** Lists a file or folder to share (`listSourceSync`) on a worker, off the event loop. */
   async listSource(path: string): Promise<Source> {
     const res = await this.submit({ type: 'list', path }, []);

@@ -22,6 +22,8 @@ export type HashRequest =
       readonly end: number;
     }
   | { readonly id: number; readonly type: 'buffer'; readonly data: Uint8Array }
+  /** SHA-256 of a whole file (RFC 9530 `Repr-Digest`), checked against `length` and `mtimeNs` (decimal) after reading. */
+  | { readonly id: number; readonly type: 'sha256-file'; readonly path: string; readonly length: number; readonly mtimeNs: string }
   | { readonly id: number; readonly type: 'list'; readonly path: string };
 
 export type HashResponse =

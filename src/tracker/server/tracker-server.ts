@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup, type LookupOneOptions } from 'node:dns';
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { TrackerError } from '../errors.js';
 import { parseIp, type ParsedIp } from '../ip.js';
@@ -67,6 +67,7 @@ const BIND_ATTEMPTS = 20;
 export class TrackerServer {
   readonly core: TrackerCore;
   private readonly http: Server;
+  private readonly httpHandle: (req: IncomingMessage, res: ServerResponse) => void;
   private udp: Socket | undefined;
   private udpBatch: UdpBatchSocket | undefined;
   private ids: ConnectionIds;
@@ -78,7 +79,8 @@ export class TrackerServer {
     const store = opts.store ?? new MemorySwarmStore({ peerTimeoutMs: 2 * intervalSec * 1000 });
     this.core = new TrackerCore(opts, store, opts.now ?? Date.now, opts.logger ?? silentLogger);
     this.ids = new ConnectionIds(opts.connectionIdSecret);
-    this.http = createServer({ keepAlive: true, requestTimeout: 30_000, headersTimeout: 15_000 }, httpHandler(this.core, opts.limits?.http));
+    this.httpHandle = httpHandler(this.core, opts.limits?.http);
+    this.http = createServer({ keepAlive: true, requestTimeout: 30_000, headersTimeout: 15_000 }, this.httpHandle);
   }
 
   /** The bound address; throws before `listen()` resolves. */
@@ -90,10 +92,7 @@ export class TrackerServer {
   async listen(): Promise<TrackerAddress> {
     const host = this.opts.host ?? '0.0.0.0';
     const wanted = this.opts.port ?? 6969;
-    const store = this.core.store;
-    if (this.opts.connectionIdSecret === undefined && store.sharedSecret !== undefined) {
-      this.ids = new ConnectionIds(await store.sharedSecret());
-    }
+    await this.loadSecret();
     let lastErr: unknown;
     for (let attempt = 0; attempt < (wanted === 0 ? BIND_ATTEMPTS : 1); attempt++) {
       try {
@@ -104,36 +103,63 @@ export class TrackerServer {
       }
       const addr = this.http.address();
       const port = typeof addr === 'object' && addr !== null ? addr.port : wanted;
-      const literal = parseIp(host);
-      if (this.opts.udpBatch !== false && literal !== undefined && udpBatchAvailable()) {
-        try {
-          this.udpBatch = this.openBatch(literal, port);
-        } catch (err) {
-          lastErr = err;
-          await new Promise<void>((resolve) => this.http.close(() => resolve()));
-          continue;
-        }
-        return this.started(host, port, 'recvmmsg batches');
-      }
-      const udp = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', lookup: literalLookup });
-      try {
-        // Listen first: with a literal host, `literalLookup` makes bind emit 'listening' (or
-        // 'error') before `bind` returns.
-        const listening = once(udp, 'listening');
-        udp.bind(port, host);
-        await listening;
-      } catch (err) {
-        lastErr = err;
-        udp.close();
-        await new Promise<void>((resolve) => this.http.close(() => resolve()));
-        continue;
-      }
-      udp.on('message', udpHandler(this.core, udp, this.ids, this.opts.limits?.udp));
-      udp.on('error', (err) => this.core.logger.error({ err }, 'UDP socket error'));
-      this.udp = udp;
-      return this.started(host, port, 'node:dgram');
+      const udp = await this.bindUdp(host, port);
+      if (udp.ok) return this.started(host, port, udp.transport);
+      lastErr = udp.err;
+      await new Promise<void>((resolve) => this.http.close(() => resolve()));
     }
     throw new TrackerError('TRACKER_BIND_FAILED', { detail: `udp ${host}:${wanted}`, cause: lastErr });
+  }
+
+  /**
+   * Serves only UDP, on `port`, for a host that serves this tracker's HTTP side from its own HTTP
+   * server through `handleHttp` (the gateway: one web server port, `/announce` on it, UDP on the
+   * same number). Throws `TRACKER_BIND_FAILED` when the UDP port is taken.
+   */
+  async listenUdp(host: string, port: number): Promise<TrackerAddress> {
+    await this.loadSecret();
+    const udp = await this.bindUdp(host, port);
+    if (!udp.ok) throw new TrackerError('TRACKER_BIND_FAILED', { detail: `udp ${host}:${port}`, cause: udp.err });
+    return this.started(host, port, udp.transport);
+  }
+
+  /** The HTTP side (`/announce`, `/scrape`, `/ttp/v1/announce`, `/ttp/v1/scrape`, `/stats`) as a request handler. */
+  get handleHttp(): (req: IncomingMessage, res: ServerResponse) => void {
+    return this.httpHandle;
+  }
+
+  private async loadSecret(): Promise<void> {
+    const store = this.core.store;
+    if (this.opts.connectionIdSecret === undefined && store.sharedSecret !== undefined) {
+      this.ids = new ConnectionIds(await store.sharedSecret());
+    }
+  }
+
+  private async bindUdp(host: string, port: number): Promise<{ ok: true; transport: string } | { ok: false; err: unknown }> {
+    const literal = parseIp(host);
+    if (this.opts.udpBatch !== false && literal !== undefined && udpBatchAvailable()) {
+      try {
+        this.udpBatch = this.openBatch(literal, port);
+      } catch (err) {
+        return { ok: false, err };
+      }
+      return { ok: true, transport: 'recvmmsg batches' };
+    }
+    const udp = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', lookup: literalLookup });
+    try {
+      // Listen first: with a literal host, `literalLookup` makes bind emit 'listening' (or
+      // 'error') before `bind` returns.
+      const listening = once(udp, 'listening');
+      udp.bind(port, host);
+      await listening;
+    } catch (err) {
+      udp.close();
+      return { ok: false, err };
+    }
+    udp.on('message', udpHandler(this.core, udp, this.ids, this.opts.limits?.udp));
+    udp.on('error', (err) => this.core.logger.error({ err }, 'UDP socket error'));
+    this.udp = udp;
+    return { ok: true, transport: 'node:dgram' };
   }
 
   /** How UDP is served: 'batch' (recvmmsg/sendmmsg) or 'dgram'; undefined before `listen()`. */

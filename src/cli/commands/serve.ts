@@ -1,0 +1,116 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { TorrenttpError } from '../../errors/index.js';
+import { DEFAULT_GATEWAY_PORT, DEFAULT_MIN_SIZE_BYTES, Gateway, GatewayError, type GatewayLogger } from '../../gateway/index.js';
+import type { CliContext } from '../context.js';
+import { formatBytes, parseSize } from '../format.js';
+
+interface ServeFlags {
+  readonly port: number;
+  readonly host: string;
+  readonly list?: boolean;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly minSize?: string;
+  readonly include: string[];
+  readonly exclude: string[];
+  readonly cache?: string;
+  readonly pieceLength?: string;
+  readonly openTracker?: boolean;
+  readonly peerPort: number;
+  readonly logLevel: string;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+function integer(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) {
+      throw new TorrenttpError('INVALID_ARGUMENT', { detail: `${JSON.stringify(value)} is not an integer from ${min} to ${max}` });
+    }
+    return n;
+  };
+}
+
+async function readPem(ctx: CliContext, file: string): Promise<Buffer> {
+  try {
+    return await readFile(resolve(ctx.cwd, file));
+  } catch (cause) {
+    throw new GatewayError('GATEWAY_TLS', { detail: file, cause });
+  }
+}
+
+/** `torrenttp serve [DIR]`: a static web server that is also tracker and first seed of its files. */
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('serve')
+    .description('serve a folder over HTTP; files are also offered as torrents (tracker and seed built in)')
+    .argument('[dir]', 'folder to serve', '.')
+    .option('--port <n>', 'port for HTTP(S) and the embedded tracker (TCP and UDP); 0 picks a free one', integer(0, 65535), DEFAULT_GATEWAY_PORT)
+    .option('--host <addr>', 'address to listen on (:: for IPv6 and IPv4)', '0.0.0.0')
+    .option('--list', 'show an HTML index of folders that have no index.html')
+    .option('--cert <file>', 'PEM certificate: serve HTTPS (with --key)')
+    .option('--key <file>', 'PEM private key for --cert')
+    .option('--min-size <size>', `smallest file offered as a torrent (default ${formatBytes(DEFAULT_MIN_SIZE_BYTES)})`)
+    .option('--include <glob>', 'offer only files matching this glob as torrents; repeatable', collect, [])
+    .option('--exclude <glob>', 'never offer files matching this glob as torrents; repeatable', collect, [])
+    .option('--cache <dir>', 'metainfo cache folder (default DIR/.torrenttp)')
+    .option('--piece-length <size>', 'piece length of made torrents (default automatic, as torrenttp create)')
+    .option('--open-tracker', 'let the embedded tracker track any info-hash, not only the served files')
+    .option('--peer-port <n>', 'BitTorrent port of the seed; 0 picks a free one', integer(0, 65535), 0)
+    .option('--log-level <level>', 'pino log level (logs go to stderr)', 'info')
+    .action(async (dir: string, flags: ServeFlags) => {
+      if ((flags.cert === undefined) !== (flags.key === undefined)) {
+        throw new TorrenttpError('INVALID_ARGUMENT', { detail: '--cert and --key go together' });
+      }
+      const minSizeBytes = flags.minSize === undefined ? undefined : parseSize(flags.minSize);
+      if (flags.minSize !== undefined && minSizeBytes === undefined) throw new TorrenttpError('INVALID_ARGUMENT', { detail: `--min-size ${flags.minSize}` });
+      const pieceLength = flags.pieceLength === undefined ? undefined : parseSize(flags.pieceLength);
+      if (flags.pieceLength !== undefined && pieceLength === undefined) throw new TorrenttpError('INVALID_ARGUMENT', { detail: `--piece-length ${flags.pieceLength}` });
+      const tls = flags.cert === undefined || flags.key === undefined ? undefined : { cert: await readPem(ctx, flags.cert), key: await readPem(ctx, flags.key) };
+      const { pino } = await import('pino');
+      const logger = pino({ level: flags.logLevel }, pino.destination(2));
+      const gateway = await Gateway.start({
+        root: resolve(ctx.cwd, dir),
+        host: flags.host,
+        port: flags.port,
+        list: flags.list === true,
+        include: flags.include,
+        exclude: flags.exclude,
+        openTracker: flags.openTracker === true,
+        peerPort: flags.peerPort,
+        logger: logger as GatewayLogger,
+        ...(tls === undefined ? {} : { tls }),
+        ...(minSizeBytes === undefined ? {} : { minSizeBytes }),
+        ...(pieceLength === undefined ? {} : { pieceLength }),
+        ...(flags.cache === undefined ? {} : { cacheDir: resolve(ctx.cwd, flags.cache) }),
+      });
+      const { port } = gateway.address;
+      const udpHost = new URL(gateway.url).host;
+      ctx.stdout.write(
+        `serving ${gateway.root} at ${gateway.url}/\n` +
+          `  tracker ${gateway.url}/announce and udp://${udpHost} (${flags.openTracker === true ? 'open' : 'served files only'}), ` +
+          `seed on port ${gateway.peerPort}, torrents for files of ${formatBytes(minSizeBytes ?? DEFAULT_MIN_SIZE_BYTES)} or more, ` +
+          `cache ${gateway.cacheDir}\n` +
+          `  torrent of a file: its URL with Accept: application/x-bittorrent, or URL?torrent${flags.host === '0.0.0.0' ? ` (listening on all addresses, port ${port})` : ''}\n`,
+      );
+      await new Promise<void>((done) => {
+        const stop = (signal: string): void => {
+          process.off('SIGINT', onInt);
+          process.off('SIGTERM', onTerm);
+          logger.info({ signal }, 'shutting down');
+          gateway.close().then(done, (err: unknown) => {
+            logger.error({ err }, 'close failed');
+            done();
+          });
+        };
+        const onInt = (): void => stop('SIGINT');
+        const onTerm = (): void => stop('SIGTERM');
+        process.on('SIGINT', onInt);
+        process.on('SIGTERM', onTerm);
+      });
+      logger.flush();
+    });
+}

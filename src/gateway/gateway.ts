@@ -1,0 +1,420 @@
+import { once } from 'node:events';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { basename, join } from 'node:path';
+import { pipeline } from 'node:stream';
+import mime from 'mime-types';
+import { Client } from '../engine/index.js';
+import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
+import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYPE, toBase64, toMetainfoJson } from '../metainfo/index.js';
+import { encodeProblem, PROBLEM_CONTENT_TYPE, TrackerServer, type TrackerLogger } from '../tracker/index.js';
+import { preferredOffer } from './accept.js';
+import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
+import { GatewayError } from './errors.js';
+import { silentGatewayLogger, type GatewayLogger } from './logger.js';
+import { decideRange } from './range.js';
+import { encodePath, parseRequestPath, type RequestPath } from './request-path.js';
+import { eligibility, type Eligibility, type EligibilityOptions } from './rules.js';
+import { INDEX_FILE, listingHtml, StaticSite, type Target } from './static-site.js';
+import { identityOf, SwarmFiles, type ReadyTorrent } from './swarm-files.js';
+
+/**
+ * Transparent BitTorrent: a static web server that is also the tracker and the first seed of
+ * the files it serves (DESIGN.md "Transparent negotiation"). One port number carries the web
+ * server, the tracker's HTTP side (`/announce`, `/scrape`) and its UDP side (BEP 15).
+ *
+ * For an eligible file (`rules.ts`) a GET or HEAD answers, by `Accept` (RFC 9110 §12.5.1):
+ * - the `.torrent` when `application/x-bittorrent` is preferred (or `?torrent`),
+ * - the TorrentTTP metainfo JSON when its type is preferred (or `?metainfo`),
+ * - the bytes otherwise, and always when the request has `Range` (aria2 repeats a user's
+ *   `Accept` on its web-seed range requests),
+ * with `Vary: Accept`, `Link: <…?torrent>; rel="describedby"` (RFC 6249),
+ * `Cache-Control: no-transform`, and, once hashed, `Repr-Digest` (RFC 9530) and `Digest`
+ * (RFC 3230, which aria2 reads). Ineligible files are plain static files.
+ */
+export interface GatewayOptions extends EligibilityOptions {
+  /** Folder to serve. */
+  readonly root: string;
+  /** Default '0.0.0.0'. */
+  readonly host?: string;
+  /** Default 8080; 0 picks a free port (and UDP takes the same number). */
+  readonly port?: number;
+  /** HTML index of folders without index.html. Default false (403, as nginx without autoindex). */
+  readonly list?: boolean;
+  /** PEM certificate and key: serve HTTPS. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** Metainfo cache and resume files. Default `<root>/.torrenttp` (never served: dot folder). */
+  readonly cacheDir?: string;
+  /** Piece length of made torrents; default `torrenttp create`'s automatic choice. */
+  readonly pieceLength?: number;
+  /** Let the embedded tracker track any info-hash, not only the served files'. Default false. */
+  readonly openTracker?: boolean;
+  /** Port for BitTorrent peers (the seed). Default 0: any free port. */
+  readonly peerPort?: number;
+  /** Announce interval of the embedded tracker. Default 1800 s. */
+  readonly trackerIntervalSec?: number;
+  /** How often served torrents' files are checked for changes. Default 5000 ms; 0 never (call `checkFiles`). */
+  readonly checkEveryMs?: number;
+  /** Hashing threads. Default one per core. */
+  readonly hashThreads?: number;
+  readonly logger?: GatewayLogger;
+  readonly now?: () => number;
+}
+
+export const BITTORRENT_MEDIA_TYPE = 'application/x-bittorrent';
+export const DEFAULT_GATEWAY_PORT = 8080;
+const BIND_ATTEMPTS = 20;
+/** Bytes per read of a file body: big reads keep syscalls per MiB low (nginx's sendfile sends 2 MiB chunks). */
+const READ_CHUNK_BYTES = 512 * 1024;
+const HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+type Representation = 'bytes' | 'torrent' | 'json';
+
+export class Gateway {
+  readonly swarm: SwarmFiles;
+  private readonly server: Server;
+  private readonly tracker: TrackerServer;
+  private readonly client: Client;
+  private readonly pool: HashPool;
+  private readonly eligible: Eligibility;
+  private readonly logger: GatewayLogger;
+  private readonly secure: boolean;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private bound: { host: string; port: number } | undefined;
+  private internalAnnounce = '';
+
+  private constructor(
+    private readonly opts: GatewayOptions,
+    private readonly site: StaticSite,
+    readonly cacheDir: string,
+  ) {
+    this.logger = opts.logger ?? silentGatewayLogger;
+    this.secure = opts.tls !== undefined;
+    this.eligible = eligibility(opts);
+    this.tracker = new TrackerServer({
+      privateMode: opts.openTracker !== true,
+      intervalSec: opts.trackerIntervalSec ?? 1800,
+      logger: this.logger as TrackerLogger,
+      ...(opts.now === undefined ? {} : { now: opts.now }),
+    });
+    this.client = new Client({ ...(opts.host === undefined ? {} : { host: opts.host }), port: opts.peerPort ?? 0, allowLoopbackPeers: true });
+    this.client.on('warning', (msg) => this.logger.debug({ msg }, 'seed warning'));
+    this.client.on('error', (err) => this.logger.error({ err }, 'seed error'));
+    this.pool = new HashPool(opts.hashThreads === undefined ? {} : { threads: opts.hashThreads });
+    const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
+    const serverOpts = { keepAlive: true, headersTimeout: 15_000, requestTimeout: 30_000 };
+    this.server = opts.tls === undefined ? createHttpServer(serverOpts, handler) : createHttpsServer({ ...serverOpts, cert: opts.tls.cert, key: opts.tls.key }, handler);
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (err.code !== 'ECONNRESET') this.logger.debug({ err: err.message }, 'bad HTTP request');
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+    this.swarm = new SwarmFiles({
+      cacheDir,
+      pool: this.pool,
+      client: this.client,
+      internalAnnounce: () => this.internalAnnounce,
+      onInfoHashes: (hashes) => {
+        if (opts.openTracker !== true) this.tracker.setAccessLists({ allow: hashes });
+      },
+      logger: this.logger,
+      ...(opts.pieceLength === undefined ? {} : { pieceLength: opts.pieceLength }),
+      ...(opts.now === undefined ? {} : { now: opts.now }),
+    });
+  }
+
+  /** Opens the folder, binds HTTP(S) and the tracker's UDP on one port number, and the seed's peer port. */
+  static async start(opts: GatewayOptions): Promise<Gateway> {
+    const site = await StaticSite.open(opts.root);
+    const g = new Gateway(opts, site, opts.cacheDir ?? join(site.root, '.torrenttp'));
+    try {
+      await g.listen();
+    } catch (err) {
+      await g.close();
+      throw err;
+    }
+    return g;
+  }
+
+  get root(): string {
+    return this.site.root;
+  }
+
+  get address(): { host: string; port: number } {
+    if (this.bound === undefined) throw new GatewayError('GATEWAY_BIND_FAILED', { detail: 'not listening' });
+    return this.bound;
+  }
+
+  /** Base URL for a loopback client or a start line: `http://127.0.0.1:8080`. */
+  get url(): string {
+    const { host, port } = this.address;
+    const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+    return `${this.secure ? 'https' : 'http'}://${shown}:${port}`;
+  }
+
+  /** The seed's BitTorrent port. */
+  get peerPort(): number {
+    return this.client.port;
+  }
+
+  /** Retires torrents whose files changed (the timer does it too). */
+  checkFiles(): Promise<void> {
+    return this.swarm.check();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.checkTimer);
+    await this.swarm.close();
+    const closing = this.server.listening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
+    this.server.closeIdleConnections();
+    const force = setTimeout(() => this.server.closeAllConnections(), 2000);
+    await closing;
+    clearTimeout(force);
+    // The seed first, while its tracker still answers its `stopped` announce.
+    await this.client.close();
+    await Promise.all([this.tracker.close(), this.pool.close()]);
+  }
+
+  private async listen(): Promise<void> {
+    const host = this.opts.host ?? '0.0.0.0';
+    const wanted = this.opts.port ?? DEFAULT_GATEWAY_PORT;
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < (wanted === 0 ? BIND_ATTEMPTS : 1); attempt++) {
+      try {
+        this.server.listen(wanted, host);
+        await once(this.server, 'listening');
+      } catch (cause) {
+        throw new GatewayError('GATEWAY_BIND_FAILED', { detail: `tcp ${host}:${wanted}`, cause });
+      }
+      const port = (this.server.address() as AddressInfo).port;
+      try {
+        await this.tracker.listenUdp(host, port);
+        this.bound = { host, port };
+        break;
+      } catch (err) {
+        lastErr = err;
+        await new Promise<void>((resolve) => this.server.close(() => resolve()));
+      }
+    }
+    if (this.bound === undefined) throw new GatewayError('GATEWAY_BIND_FAILED', { detail: `udp ${host}:${wanted}`, cause: lastErr });
+    await this.client.listen();
+    const loop = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+    // The seed announces over UDP: it works the same under HTTPS, whose certificate it may not trust.
+    this.internalAnnounce = `udp://${loop}:${this.bound.port}`;
+    if (this.opts.openTracker !== true) this.tracker.setAccessLists({ allow: [] });
+    const every = this.opts.checkEveryMs ?? 5000;
+    if (every > 0) {
+      this.checkTimer = setInterval(() => {
+        this.swarm.check().catch((err: unknown) => this.logger.error({ err }, 'file check failed'));
+      }, every);
+      this.checkTimer.unref();
+    }
+  }
+
+  // ── requests ────────────────────────────────────────────────────────────────────────────
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    res.on('finish', () => {
+      if (res.statusCode >= 400) {
+        const entry = { method: req.method, url: (req.url ?? '').slice(0, 200), status: res.statusCode, ms: Math.round(performance.now() - started) };
+        if (res.statusCode >= 500 && res.statusCode !== 503) this.logger.error(entry, 'request failed');
+        else this.logger.info(entry, 'request refused');
+      }
+    });
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const pathOnly = q < 0 ? target : target.slice(0, q);
+    if (pathOnly === '/announce' || pathOnly === '/scrape') {
+      this.tracker.handleHttp(req, res);
+      return;
+    }
+    this.serve(req, res, target).catch((err: unknown) => {
+      const e = toTorrenttpError(err);
+      if (e.status >= 500 && e.code !== 'GATEWAY_HASHING') this.logger.error({ err: e, url: target.slice(0, 200) }, 'request handler failed');
+      if (!res.headersSent) this.problem(res, e);
+      else res.destroy();
+    });
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse, target: string): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      throw new GatewayError('GATEWAY_METHOD_NOT_ALLOWED', { detail: String(req.method).slice(0, 16) });
+    }
+    const path = parseRequestPath(target);
+    let t = await this.site.resolve(path.segments);
+    if (t.kind === 'folder') {
+      if (!path.trailingSlash && path.segments.length > 0) {
+        const location = encodePath(path.segments, true) + (path.query === undefined ? '' : `?${path.query}`);
+        this.small(res, 301, 'text/plain; charset=utf-8', `Moved to ${location}\n`, { location });
+        return;
+      }
+      let index: Target | undefined;
+      try {
+        index = await this.site.resolve([...path.segments, INDEX_FILE]);
+      } catch (err) {
+        if (!(err instanceof GatewayError) || err.code !== 'GATEWAY_NOT_FOUND') throw err;
+      }
+      if (index?.kind === 'file') t = index;
+      else if (this.opts.list === true) {
+        const html = listingHtml(encodePath(path.segments, true), await this.site.list(t.absPath));
+        this.small(res, 200, 'text/html; charset=utf-8', html, {}, req.method === 'HEAD');
+        return;
+      } else throw new GatewayError('GATEWAY_FORBIDDEN', { detail: 'folder listing is off' });
+    }
+    if (t.kind !== 'file') throw new GatewayError('GATEWAY_NOT_FOUND');
+    await this.serveFile(req, res, t, path);
+  }
+
+  private async serveFile(req: IncomingMessage, res: ServerResponse, file: Extract<Target, { kind: 'file' }>, path: RequestPath): Promise<void> {
+    let handed = false;
+    try {
+      const st = file.stat;
+      const size = Number(st.size);
+      const rel = file.segments.join('/');
+      const contentType = mime.contentType(basename(file.absPath)) || 'application/octet-stream';
+      const eligible = this.eligible(rel, size);
+      const identity = identityOf(st);
+      const explicit = path.query === 'torrent' ? 'torrent' : path.query === 'metainfo' ? 'json' : undefined;
+      if (explicit !== undefined && !eligible) throw new GatewayError('GATEWAY_NOT_OFFERED');
+      let want: Representation = 'bytes';
+      if (eligible) {
+        want = explicit ?? (req.headers.range !== undefined ? 'bytes' : negotiate(req.headers.accept, contentType));
+      }
+      if (want !== 'bytes') {
+        await this.serveMetainfo(req, res, file, want, explicit === undefined);
+        return;
+      }
+
+      const validators: Validators = {
+        etag: `"${st.size.toString(16)}-${st.mtimeNs.toString(16)}-${st.ino.toString(16)}"`,
+        lastModifiedSec: Math.floor(Number(st.mtimeMs) / 1000),
+      };
+      res.setHeader('etag', validators.etag);
+      res.setHeader('last-modified', new Date(validators.lastModifiedSec * 1000).toUTCString());
+      if (eligible) {
+        res.setHeader('vary', 'Accept');
+        res.setHeader('cache-control', 'no-transform');
+        res.setHeader('link', `<${encodePath(file.segments)}?torrent>; rel="describedby"; type="${BITTORRENT_MEDIA_TYPE}"`);
+        const ready = this.swarm.current(file.absPath, identity);
+        if (ready !== undefined) {
+          const b64 = toBase64(ready.sha256);
+          res.setHeader('repr-digest', `sha-256=:${b64}:`);
+          res.setHeader('digest', `SHA-256=${b64}`);
+        }
+      }
+      const cond = evaluateConditionals(
+        {
+          ifMatch: req.headers['if-match'],
+          ifNoneMatch: req.headers['if-none-match'],
+          ifModifiedSince: req.headers['if-modified-since'],
+          ifUnmodifiedSince: req.headers['if-unmodified-since'],
+        },
+        validators,
+      );
+      if (cond === 304) {
+        res.writeHead(304);
+        res.end();
+        return;
+      }
+      if (cond === 412) throw new GatewayError('GATEWAY_PRECONDITION_FAILED');
+
+      res.setHeader('accept-ranges', 'bytes');
+      res.setHeader('content-type', contentType);
+      const ifRange = req.headers['if-range'];
+      const ifRangeValue = Array.isArray(ifRange) ? ifRange[0] : ifRange;
+      const range = ifRangeHolds(ifRangeValue, validators) ? decideRange(req.headers.range, size) : { type: 'whole' as const };
+      if (range.type === 'unsatisfiable') {
+        res.setHeader('content-range', `bytes */${size}`);
+        res.removeHeader('content-type');
+        throw new GatewayError('GATEWAY_RANGE_NOT_SATISFIABLE');
+      }
+      const start = range.type === 'partial' ? range.start : 0;
+      const end = range.type === 'partial' ? range.end : size - 1;
+      if (range.type === 'partial') {
+        res.statusCode = 206;
+        res.setHeader('content-range', `bytes ${start}-${end}/${size}`);
+      }
+      res.setHeader('content-length', end - start + 1);
+      if (req.method === 'HEAD' || size === 0) {
+        res.end();
+        return;
+      }
+      handed = true;
+      const body = file.handle.createReadStream({ start, end, highWaterMark: READ_CHUNK_BYTES, autoClose: true });
+      pipeline(body, res, (err) => {
+        if (err !== undefined && err !== null && (err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+          this.logger.warn({ err: err.message, path: rel }, 'file body failed');
+        }
+      });
+    } finally {
+      if (!handed) await file.handle.close().catch(() => {});
+    }
+  }
+
+  private async serveMetainfo(req: IncomingMessage, res: ServerResponse, file: Extract<Target, { kind: 'file' }>, want: 'torrent' | 'json', negotiated: boolean): Promise<void> {
+    res.setHeader('vary', 'Accept');
+    const state = this.swarm.want(file.absPath, identityOf(file.stat));
+    if (state.state === 'hashing') {
+      res.setHeader('retry-after', String(state.retryAfterSec));
+      throw new GatewayError('GATEWAY_HASHING', { detail: `retry in ${state.retryAfterSec} s` });
+    }
+    const base = this.baseUrl(req);
+    const fileUrl = `${base}${encodePath(file.segments)}`;
+    const body = want === 'torrent' ? this.torrentBytes(state.torrent, req, fileUrl) : Buffer.from(JSON.stringify(this.metainfoJson(state.torrent, req, fileUrl)));
+    const headers: Record<string, string> = {
+      'content-type': want === 'torrent' ? BITTORRENT_MEDIA_TYPE : METAINFO_JSON_MEDIA_TYPE,
+      // The announce and web-seed URLs follow the request's Host: not a shared-cache answer.
+      'cache-control': 'private, no-cache',
+      'x-content-type-options': 'nosniff',
+    };
+    if (negotiated) headers['content-location'] = `${encodePath(file.segments)}?${want === 'torrent' ? 'torrent' : 'metainfo'}`;
+    this.small(res, 200, headers['content-type']!, body, headers, req.method === 'HEAD');
+  }
+
+  private trackersFor(req: IncomingMessage): string[][] {
+    const base = this.baseUrl(req);
+    const hostname = new URL(base).hostname;
+    return [[`${base}/announce`], [`udp://${hostname}:${this.address.port}`]];
+  }
+
+  private torrentBytes(t: ReadyTorrent, req: IncomingMessage, fileUrl: string): Uint8Array {
+    return encodeTorrent(t.infoBytes, { announceList: this.trackersFor(req), urlList: [fileUrl], createdBy: 'torrenttp serve' });
+  }
+
+  private metainfoJson(t: ReadyTorrent, req: IncomingMessage, fileUrl: string): unknown {
+    return toMetainfoJson(metainfoFromInfoBytes(t.infoBytes, { announceList: this.trackersFor(req), urlList: [fileUrl], createdBy: 'torrenttp serve' }));
+  }
+
+  /** `scheme://host[:port]` as the client addressed us (its Host header), else our own address. */
+  private baseUrl(req: IncomingMessage): string {
+    const scheme = this.secure ? 'https' : 'http';
+    const host = req.headers.host;
+    if (host !== undefined && HOST_HEADER.test(host)) return `${scheme}://${host}`;
+    const local = req.socket.localAddress ?? '127.0.0.1';
+    const shown = local.startsWith('::ffff:') ? local.slice(7) : local.includes(':') ? `[${local}]` : local;
+    return `${scheme}://${shown}:${this.address.port}`;
+  }
+
+  private small(res: ServerResponse, status: number, type: string, body: string | Uint8Array, headers: Record<string, string> = {}, head = false): void {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    res.writeHead(status, { ...headers, 'content-type': type, 'content-length': bytes.length });
+    res.end(head ? undefined : bytes);
+  }
+
+  private problem(res: ServerResponse, e: TorrenttpError): void {
+    const body = encodeProblem(e);
+    res.statusCode = e.status;
+    res.setHeader('content-type', PROBLEM_CONTENT_TYPE);
+    res.setHeader('content-length', Buffer.byteLength(body));
+    if (e.status !== 503) res.setHeader('cache-control', 'no-store');
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  }
+}
+
+function negotiate(accept: string | undefined, contentType: string): Representation {
+  const own = contentType.split(';')[0]!.trim().toLowerCase();
+  const offer = preferredOffer(accept, [own, BITTORRENT_MEDIA_TYPE, METAINFO_JSON_MEDIA_TYPE]);
+  return offer === BITTORRENT_MEDIA_TYPE && own !== BITTORRENT_MEDIA_TYPE ? 'torrent' : offer === METAINFO_JSON_MEDIA_TYPE && own !== METAINFO_JSON_MEDIA_TYPE ? 'json' : 'bytes';
+}

@@ -1,0 +1,10 @@
+/** Gateway layer: the Transparent BitTorrent web server (`torrenttp serve`). */
+export { parseAccept, preferredOffer, qualityOf } from './accept.js';
+export { evaluateConditionals, ifRangeHolds, type ConditionalHeaders, type Validators } from './conditional.js';
+export { GatewayError, type GatewayErrorCode } from './errors.js';
+export { BITTORRENT_MEDIA_TYPE, DEFAULT_GATEWAY_PORT, Gateway, type GatewayOptions } from './gateway.js';
+export { silentGatewayLogger, type GatewayLogger } from './logger.js';
+export { decideRange, type RangeDecision } from './range.js';
+export { encodePath, MAX_TARGET_CHARS, parseRequestPath, type RequestPath } from './request-path.js';
+export { DEFAULT_MIN_SIZE_BYTES, eligibility, type Eligibility, type EligibilityOptions } from './rules.js';
+export type { FileIdentity, ReadyTorrent, TorrentState } from './swarm-files.js';

@@ -1,0 +1,291 @@
+import { createHash } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { decode, encode, type BencodeDict } from '../bencode/index.js';
+import type { Client } from '../engine/index.js';
+import { toTorrenttpError } from '../errors/index.js';
+import { createTorrent, metainfoFromInfoBytes, type HashPool, type Metainfo } from '../metainfo/index.js';
+import type { GatewayLogger } from './logger.js';
+
+/**
+ * The torrents of served files, made lazily and kept as long as the file is unchanged.
+ *
+ * Rules:
+ * - A file is known by its identity: real path, size, mtime (ns), inode and device. A torrent
+ *   belongs to one identity; a file whose identity changed is *retired* (its seed leaves the
+ *   engine, its cache entry is deleted) before anything new is made, so a torrent of the old
+ *   bytes is never handed out for the new ones.
+ * - At most one hashing per file at a time, whoever asks; others learn it is under way.
+ * - Hashing (SHA-1 pieces and the whole-file SHA-256 for `Repr-Digest`) runs on the worker pool.
+ *   Its result counts only if the file has the same identity afterwards.
+ * - Made metainfo is kept on disk under `cacheDir/meta/`, keyed by the identity and piece
+ *   length, so a restart does not rehash.
+ * - One engine torrent per info-hash: the same bytes under two paths (same name) share a seed.
+ */
+export interface FileIdentity {
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+  readonly ino: bigint;
+  readonly dev: bigint;
+}
+
+export interface ReadyTorrent {
+  readonly infoBytes: Uint8Array;
+  readonly infoHash: string;
+  readonly sha256: Uint8Array;
+  readonly pieceLength: number;
+}
+
+export type TorrentState = { readonly state: 'ready'; readonly torrent: ReadyTorrent } | { readonly state: 'hashing'; readonly retryAfterSec: number };
+
+export interface SwarmFilesOptions {
+  readonly cacheDir: string;
+  readonly pool: HashPool;
+  readonly client: Client;
+  /** Announce URL the engine's seed uses to reach the embedded tracker. */
+  readonly internalAnnounce: () => string;
+  /** Called whenever the set of served info-hashes changes (the tracker's allow list). */
+  readonly onInfoHashes: (hashes: readonly string[]) => void;
+  readonly logger: GatewayLogger;
+  /** Piece length for new torrents; default `torrenttp create`'s automatic choice. */
+  readonly pieceLength?: number;
+  readonly now?: () => number;
+}
+
+interface Entry {
+  readonly absPath: string;
+  readonly identity: FileIdentity;
+  ready: ReadyTorrent | undefined;
+  hashing: Promise<void> | undefined;
+  hashedBytes: number;
+  readonly startedMs: number;
+}
+
+/** Hashing rate assumed before progress is known, for `Retry-After` (one core of SHA-1, cold cache). */
+const ASSUMED_BYTES_PER_SEC = 200 * 1024 * 1024;
+const CACHE_VERSION = 1;
+
+export function identityOf(st: BigIntStats): FileIdentity {
+  return { size: st.size, mtimeNs: st.mtimeNs, ino: st.ino, dev: st.dev };
+}
+
+function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
+  return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino && a.dev === b.dev;
+}
+
+export class SwarmFiles {
+  private readonly entries = new Map<string, Entry>();
+  /** Info-hash → paths whose ready torrent it is. */
+  private readonly seeds = new Map<string, Set<string>>();
+  private readonly seeding = new Map<string, Promise<void>>();
+  private readonly now: () => number;
+  private closed = false;
+
+  constructor(private readonly opts: SwarmFilesOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The ready torrent of this exact file, if any; retires a torrent of an older identity. Never starts hashing. */
+  current(absPath: string, identity: FileIdentity): ReadyTorrent | undefined {
+    const e = this.fresh(absPath, identity);
+    return e?.ready;
+  }
+
+  /** The torrent of this file, or how long until it may be: starts hashing when nothing is under way. */
+  want(absPath: string, identity: FileIdentity): TorrentState {
+    let e = this.fresh(absPath, identity);
+    if (e?.ready !== undefined) return { state: 'ready', torrent: e.ready };
+    if (e === undefined) {
+      e = { absPath, identity, ready: undefined, hashing: undefined, hashedBytes: 0, startedMs: this.now() };
+      this.entries.set(absPath, e);
+      const entry = e;
+      entry.hashing = this.make(entry).then(
+        () => {
+          entry.hashing = undefined;
+        },
+        (err: unknown) => {
+          entry.hashing = undefined;
+          if (this.entries.get(absPath) === entry) this.entries.delete(absPath);
+          this.opts.logger.warn({ err: toTorrenttpError(err), path: absPath }, 'making the torrent failed');
+        },
+      );
+    }
+    return { state: 'hashing', retryAfterSec: this.retryAfterSec(e) };
+  }
+
+  /** Info-hashes served now. */
+  infoHashes(): string[] {
+    return [...this.seeds.keys()];
+  }
+
+  /** Re-reads every known file's identity and retires those that changed or went away. */
+  async check(): Promise<void> {
+    await Promise.all(
+      [...this.entries.values()].map(async (e) => {
+        let now: FileIdentity | undefined;
+        try {
+          now = identityOf(await stat(e.absPath, { bigint: true }));
+        } catch {
+          now = undefined;
+        }
+        if (this.entries.get(e.absPath) === e && (now === undefined || !sameIdentity(now, e.identity))) this.retire(e);
+      }),
+    );
+  }
+
+  /** Waits for hashing in flight (tests and shutdown). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.entries.values()].map((e) => e.hashing));
+    await Promise.all([...this.seeding.values()]);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.settled().catch(() => {});
+  }
+
+  private fresh(absPath: string, identity: FileIdentity): Entry | undefined {
+    const e = this.entries.get(absPath);
+    if (e === undefined) return undefined;
+    if (sameIdentity(e.identity, identity)) return e;
+    this.retire(e);
+    return undefined;
+  }
+
+  private retryAfterSec(e: Entry): number {
+    const size = Number(e.identity.size);
+    const elapsedSec = Math.max(0.001, (this.now() - e.startedMs) / 1000);
+    const rate = e.hashedBytes > 0 ? e.hashedBytes / elapsedSec : ASSUMED_BYTES_PER_SEC;
+    return Math.max(1, Math.ceil((size - e.hashedBytes) / rate));
+  }
+
+  private retire(e: Entry): void {
+    if (this.entries.get(e.absPath) === e) this.entries.delete(e.absPath);
+    const ready = e.ready;
+    e.ready = undefined;
+    this.opts.logger.info({ path: e.absPath, infoHash: ready?.infoHash }, 'file changed: its torrent is retired');
+    void rm(this.cachePath(e.absPath, e.identity), { force: true }).catch(() => {});
+    if (ready !== undefined) this.unseed(ready.infoHash, e.absPath);
+  }
+
+  private cachePath(absPath: string, id: FileIdentity): string {
+    const key = createHash('sha1')
+      .update(`${CACHE_VERSION}\0${absPath}\0${id.size}\0${id.mtimeNs}\0${id.ino}\0${id.dev}\0${this.opts.pieceLength ?? 'auto'}`)
+      .digest('hex');
+    return join(this.opts.cacheDir, 'meta', `${key}.bencode`);
+  }
+
+  private async make(e: Entry): Promise<void> {
+    const cached = await this.load(e);
+    const ready = cached ?? (await this.hash(e));
+    // The result counts only for the entry still current: the file may have changed meanwhile.
+    if (this.entries.get(e.absPath) !== e || this.closed) return;
+    if (cached === undefined) await this.save(e, ready);
+    await this.seed(ready, e.absPath);
+    if (this.entries.get(e.absPath) !== e) {
+      this.unseed(ready.infoHash, e.absPath);
+      return;
+    }
+    e.ready = ready;
+    this.opts.logger.info({ path: e.absPath, infoHash: ready.infoHash, cached: cached !== undefined }, 'torrent ready');
+  }
+
+  private async hash(e: Entry): Promise<ReadyTorrent> {
+    const size = Number(e.identity.size);
+    const [created, sha256] = await Promise.all([
+      createTorrent(e.absPath, {
+        pool: this.opts.pool,
+        creationDate: null,
+        ...(this.opts.pieceLength === undefined ? {} : { pieceLength: this.opts.pieceLength }),
+        onProgress: (done) => {
+          e.hashedBytes = done;
+        },
+      }),
+      this.opts.pool.sha256File(e.absPath, size, e.identity.mtimeNs),
+    ]);
+    const after = identityOf(await stat(e.absPath, { bigint: true }));
+    if (!sameIdentity(after, e.identity) || created.metainfo.length !== size) {
+      throw toTorrenttpError(new Error('file changed while it was hashed'), 'CREATE_CHANGED');
+    }
+    return { infoBytes: created.metainfo.infoBytes, infoHash: created.metainfo.infoHash, sha256, pieceLength: created.metainfo.pieceLength };
+  }
+
+  private async load(e: Entry): Promise<ReadyTorrent | undefined> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(this.cachePath(e.absPath, e.identity));
+    } catch {
+      return undefined;
+    }
+    try {
+      const doc = decode(bytes) as BencodeDict;
+      const infoBytes = doc.get('info') as Uint8Array;
+      const sha256 = doc.get('sha256') as Uint8Array;
+      const m: Metainfo = metainfoFromInfoBytes(infoBytes);
+      if (m.length !== Number(e.identity.size) || sha256.length !== 32) return undefined;
+      return { infoBytes, infoHash: m.infoHash, sha256, pieceLength: m.pieceLength };
+    } catch (err) {
+      this.opts.logger.warn({ err: toTorrenttpError(err), path: e.absPath }, 'metainfo cache entry unreadable; hashing again');
+      return undefined;
+    }
+  }
+
+  private async save(e: Entry, ready: ReadyTorrent): Promise<void> {
+    const file = this.cachePath(e.absPath, e.identity);
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(tmp, encode(new Map<string, Uint8Array | number | string>([
+        ['info', ready.infoBytes],
+        ['path', e.absPath],
+        ['sha256', ready.sha256],
+        ['version', CACHE_VERSION],
+      ])));
+      await rename(tmp, file);
+    } catch (err) {
+      // The torrent is still served; only the next restart hashes again.
+      this.opts.logger.warn({ err: toTorrenttpError(err, 'GATEWAY_CACHE_IO'), dir: this.opts.cacheDir }, 'cannot write the metainfo cache');
+    }
+  }
+
+  private async seed(ready: ReadyTorrent, absPath: string): Promise<void> {
+    let paths = this.seeds.get(ready.infoHash);
+    if (paths === undefined) {
+      paths = new Set();
+      this.seeds.set(ready.infoHash, paths);
+      this.opts.onInfoHashes(this.infoHashes());
+      const metainfo = metainfoFromInfoBytes(ready.infoBytes, { announceList: [[this.opts.internalAnnounce()]] });
+      const adding = this.opts.client
+        .add(metainfo, { path: dirname(absPath), skipVerify: true, webSeeds: false, resumeDir: join(this.opts.cacheDir, 'resume') })
+        .then(() => {});
+      this.seeding.set(ready.infoHash, adding);
+      try {
+        await adding;
+      } catch (err) {
+        this.seeds.delete(ready.infoHash);
+        this.opts.onInfoHashes(this.infoHashes());
+        throw err;
+      } finally {
+        this.seeding.delete(ready.infoHash);
+      }
+    } else {
+      await this.seeding.get(ready.infoHash);
+    }
+    paths.add(absPath);
+  }
+
+  private unseed(infoHash: string, absPath: string): void {
+    const paths = this.seeds.get(infoHash);
+    if (paths === undefined) return;
+    paths.delete(absPath);
+    if (paths.size > 0) return;
+    this.seeds.delete(infoHash);
+    this.opts.onInfoHashes(this.infoHashes());
+    const adding = this.seeding.get(infoHash) ?? Promise.resolve();
+    void adding
+      .catch(() => {})
+      .then(() => this.opts.client.remove(infoHash))
+      .catch((err: unknown) => this.opts.logger.warn({ err: toTorrenttpError(err), infoHash }, 'removing a retired torrent failed'));
+  }
+}
