@@ -105,6 +105,11 @@ export class Gateway {
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
     const serverOpts = { keepAlive: true, headersTimeout: 15_000, requestTimeout: 30_000 };
     this.server = opts.tls === undefined ? createHttpServer(serverOpts, handler) : createHttpsServer({ ...serverOpts, cert: opts.tls.cert, key: opts.tls.key }, handler);
+    // A client may half-close after its request (`printf … | nc`, some proxies). Node's default
+    // then aborts a request still being answered (an async stat is enough) and the client gets
+    // nothing; nginx answers and then closes. This flag (Node's own, read in _http_server.js's
+    // socketOnEnd) makes Node finish the response first.
+    (this.server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (err.code !== 'ECONNRESET') this.logger.debug({ err: err.message }, 'bad HTTP request');
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

@@ -21,12 +21,19 @@ export type Eligibility = (relPath: string, sizeBytes: number) => boolean;
 
 export function eligibility(opts: EligibilityOptions = {}): Eligibility {
   const min = opts.minSizeBytes ?? DEFAULT_MIN_SIZE_BYTES;
-  const include = opts.include !== undefined && opts.include.length > 0 ? picomatch([...opts.include], { basename: true }) : undefined;
-  const exclude = opts.exclude !== undefined && opts.exclude.length > 0 ? picomatch([...opts.exclude], { basename: true }) : undefined;
+  const include = matcher(opts.include);
+  const exclude = matcher(opts.exclude);
   return (relPath, sizeBytes) => {
     // An empty file has no pieces: no torrent can describe it.
     if (sizeBytes < Math.max(1, min)) return false;
     if (include !== undefined && !include(relPath)) return false;
     return exclude === undefined || !exclude(relPath);
   };
+}
+
+/** One matcher for several globs; picomatch's `basename` breaks globs that hold a `/`, so it is set per glob. */
+function matcher(globs: readonly string[] | undefined): ((path: string) => boolean) | undefined {
+  if (globs === undefined || globs.length === 0) return undefined;
+  const each = globs.map((g) => picomatch(g, { basename: !g.includes('/') }));
+  return (path) => each.some((m) => m(path));
 }

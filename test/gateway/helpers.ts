@@ -1,0 +1,35 @@
+import { connect } from 'node:net';
+import type { TestContext } from 'node:test';
+import { Gateway, type GatewayLogger, type GatewayOptions } from '../../src/gateway/index.js';
+
+/** A gateway on a free loopback port, closed when the test ends; no file-check timer. */
+export async function startGateway(t: TestContext, opts: GatewayOptions): Promise<Gateway> {
+  const g = await Gateway.start({ host: '127.0.0.1', port: 0, checkEveryMs: 0, hashThreads: 2, ...opts });
+  t.after(() => g.close());
+  return g;
+}
+
+/** One raw HTTP/1.1 request with the target sent byte for byte (clients normalise `..` and `\`). */
+export function rawRequest(port: number, target: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; head: string; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('error', reject);
+    s.on('end', () => {
+      const all = Buffer.concat(chunks);
+      const split = all.indexOf('\r\n\r\n');
+      const head = all.subarray(0, split).toString('latin1');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1] ?? 0), head, body: all.subarray(split + 4) });
+    });
+    const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+    s.end(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+  });
+}
+
+/** A logger that keeps every entry, for asserting what the gateway did. */
+export function recordingLogger(): GatewayLogger & { entries: { level: string; obj: object; msg: string | undefined }[] } {
+  const entries: { level: string; obj: object; msg: string | undefined }[] = [];
+  const at = (level: string) => (obj: object, msg?: string): void => void entries.push({ level, obj, msg });
+  return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
