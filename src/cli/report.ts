@@ -47,7 +47,7 @@ export class Reporter {
   ) {}
 
   checking(done: number, total: number): void {
-    if (this.o.json) printJson(this.ctx, { event: 'checking', checkedBytes: done, totalBytes: total });
+    if (this.o.json && !this.finished) printJson(this.ctx, { event: 'checking', checkedBytes: done, totalBytes: total });
   }
 
   start(t: Torrent, port: number, mode: string): void {
