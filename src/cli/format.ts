@@ -21,3 +21,19 @@ export function parseSize(s: string): number | undefined {
   const mult = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 ** 2 : unit.startsWith('g') ? 1024 ** 3 : 1;
   return n * mult;
 }
+
+/** A duration as aria2 shows an ETA: `45s`, `1m29s`, `2h5m0s`; days past 99 hours (`4d3h`). */
+export function formatDuration(seconds: number): string {
+  let s = Math.max(0, Math.ceil(seconds));
+  if (s >= 100 * 3600) return `${Math.floor(s / 86_400)}d${Math.floor((s % 86_400) / 3600)}h`;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  return h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`;
+}
+
+/** `1 peer`, `2 peers`. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { TorrenttpError } from '../errors/index.js';
 import { parseMagnet, parseMetainfoJson, parseTorrent, type Magnet, type Metainfo } from '../metainfo/index.js';
@@ -6,23 +6,75 @@ import { parseMagnet, parseMetainfoJson, parseTorrent, type Magnet, type Metainf
 /** What a user may name on the command line: a .torrent, a JSON metainfo document or a magnet URI. */
 export type LoadedInput = { readonly kind: 'torrent' | 'json'; readonly metainfo: Metainfo } | { readonly kind: 'magnet'; readonly magnet: Magnet };
 
-/** Largest input file we read: 64 MiB of bencode, or its JSON form (base64 inflates by 4/3). */
-const MAX_INPUT_BYTES = 96 * 1024 * 1024;
+/** Largest input we read, from a file or a URL: 64 MiB of bencode, or its JSON form (base64 inflates by 4/3). */
+export const MAX_INPUT_BYTES = 96 * 1024 * 1024;
 
-export async function loadInput(input: string, cwd: string): Promise<LoadedInput> {
+/** Fetching a torrent by URL: redirects followed (curl -L, aria2 alike) and the whole fetch bounded. */
+const FETCH = { maxRedirections: 5, timeoutMs: 30_000 } as const;
+
+export interface LoadOptions {
+  /** Byte limit, for tests; default MAX_INPUT_BYTES. */
+  readonly maxBytes?: number;
+}
+
+export async function loadInput(input: string, cwd: string, opts: LoadOptions = {}): Promise<LoadedInput> {
   if (/^magnet:/i.test(input)) return { kind: 'magnet', magnet: parseMagnet(input) };
-  const path = resolve(cwd, input);
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    const code = (cause as { code?: string }).code;
-    throw new TorrenttpError(code === 'ENOENT' ? 'CLI_INPUT_NOT_FOUND' : 'CREATE_IO', { detail: path, cause });
-  }
-  if (bytes.length > MAX_INPUT_BYTES) throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: `${path} is larger than any torrent` });
+  const maxBytes = opts.maxBytes ?? MAX_INPUT_BYTES;
+  const isUrl = /^https?:\/\//i.test(input);
+  const where = isUrl ? input : resolve(cwd, input);
+  const bytes = isUrl ? await fetchInput(input, maxBytes) : await readInput(where, maxBytes);
   let i = 0;
   while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
   if (bytes[i] === 0x7b) return { kind: 'json', metainfo: parseMetainfoJson(new TextDecoder().decode(bytes)) };
   if (bytes[0] === 0x64) return { kind: 'torrent', metainfo: parseTorrent(bytes) };
-  throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: path });
+  throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: where });
+}
+
+async function readInput(path: string, maxBytes: number): Promise<Uint8Array> {
+  try {
+    const st = await stat(path);
+    if (st.isDirectory()) {
+      throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: `${path} is a folder (to make a torrent of it: torrenttp create ${path})` });
+    }
+    if (st.size > maxBytes) throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: `${path} is larger than any torrent` });
+    return await readFile(path);
+  } catch (cause) {
+    if (cause instanceof TorrenttpError) throw cause;
+    const code = (cause as { code?: string }).code;
+    if (code === 'ENOENT') throw new TorrenttpError('CLI_INPUT_NOT_FOUND', { detail: path, cause });
+    throw new TorrenttpError('CLI_INPUT_UNREADABLE', { detail: `${path}: ${(cause as Error).message}`, cause });
+  }
+}
+
+/** GETs a torrent with undici: status 200, at most `maxBytes` (by Content-Length first, then counted), within the time limit. */
+async function fetchInput(url: string, maxBytes: number): Promise<Uint8Array> {
+  const { Agent, interceptors, request } = await import('undici'); // only this path pays for loading undici
+  const agent = new Agent({ headersTimeout: FETCH.timeoutMs, bodyTimeout: FETCH.timeoutMs });
+  const dispatcher = agent.compose(interceptors.redirect({ maxRedirections: FETCH.maxRedirections }));
+  const fail = (detail: string, cause?: unknown) => new TorrenttpError('CLI_FETCH_FAILED', { detail: `${url}: ${detail}`, ...(cause === undefined ? {} : { cause }) });
+  try {
+    const res = await request(url, { dispatcher, signal: AbortSignal.timeout(FETCH.timeoutMs), headers: { accept: 'application/x-bittorrent, application/json;q=0.9, */*;q=0.1' } });
+    try {
+      if (res.statusCode !== 200) throw fail(`HTTP ${res.statusCode}`);
+      const declared = Number(res.headers['content-length'] ?? Number.NaN);
+      if (declared > maxBytes) throw fail(`${declared} bytes is larger than any torrent (limit ${maxBytes})`);
+      const chunks: Uint8Array[] = [];
+      let total = 0;
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        total += chunk.length;
+        if (total > maxBytes) throw fail(`more than ${maxBytes} bytes: larger than any torrent`);
+        chunks.push(chunk);
+      }
+      return Buffer.concat(chunks, total);
+    } finally {
+      // A refused or oversized body is not read to its end; the AbortError that destroying it
+      // raises must be heard, or it would be an uncaught exception.
+      res.body.on('error', () => undefined).destroy();
+    }
+  } catch (err) {
+    if (err instanceof TorrenttpError) throw err;
+    throw fail((err as Error).message, err);
+  } finally {
+    await agent.close().catch(() => undefined);
+  }
 }

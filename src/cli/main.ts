@@ -13,3 +13,6 @@ for (const stream of [process.stdout, process.stderr]) {
 
 const code = await runProgram(defaultContext(), COMMANDS, process.argv.slice(2));
 process.exitCode = code;
+// The command is over. Whatever still holds the event loop (a disk job the OS never finishes, a
+// socket slow to close) must not keep a finished command running: give it a moment, then exit.
+setTimeout(() => process.exit(code), 2000).unref();

@@ -6,7 +6,7 @@ import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { infoHashToBytes, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
 import { openStorage } from '../storage/index.js';
 import { Announcer, isLoopback } from '../tracker/index.js';
-import { acceptWirePeer, connectWirePeer, createWebSeed, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
+import { acceptWirePeer, connectWirePeer, createWebSeed, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
 import { TokenBucket } from './rate.js';
 import { Torrent } from './torrent.js';
@@ -65,9 +65,31 @@ export interface AddOptions {
   readonly resumeDir?: string;
 }
 
+/**
+ * A source of a torrent's data that the user named: a tracker, a web seed, or a peer given by
+ * hand (`peers`). Reported when its state changes: it answered after failing (or for the first
+ * time), or it failed (again, for another reason). Peers found through trackers are not sources
+ * here: one of many failing is routine (`peerError`).
+ */
+export interface SourceStatus {
+  readonly infoHash: string;
+  readonly kind: 'tracker' | 'webseed' | 'peer';
+  /** The tracker or web seed URL, or the peer's `host:port`. */
+  readonly id: string;
+  readonly ok: boolean;
+  /** Why it fails (when `ok` is false). */
+  readonly error?: TorrenttpError;
+  /** It will not be tried again (a web seed that gave up). */
+  readonly final?: boolean;
+}
+
 export interface ClientEvents {
   torrent: [Torrent];
-  /** Something went wrong that costs only one peer or tracker: for logs. */
+  /** A tracker, web seed or hand-given peer started or stopped working (once per change). */
+  source: [SourceStatus];
+  /** A connection to or from a peer (not a `source`) failed: routine in a swarm, for debug logs. */
+  peerError: [string, TorrenttpError];
+  /** Something the user should hear about that costs no data: a tracker's warning message, a failed resume save… */
   warning: [string, TorrenttpError | undefined];
   error: [TorrenttpError];
 }
@@ -87,6 +109,8 @@ interface Entry {
   readonly dialing: Set<string>;
   readonly connected: Set<string>;
   readonly queue: string[];
+  /** Last reported state of each source (`kind id` → 'ok' or the failure's message), so each change is reported once. */
+  readonly sources: Map<string, string>;
   redialTimer: NodeJS.Timeout | undefined;
 }
 
@@ -123,8 +147,17 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.opts.listen === false) return Promise.resolve(0);
     this.listening ??= new Promise<number>((resolve, reject) => {
       const server = createServer((socket) => this.onIncoming(socket));
-      server.once('error', (err) => reject(toTorrenttpError(err)));
-      server.listen(this.opts.port ?? 0, this.opts.host ?? '0.0.0.0', () => {
+      const host = this.opts.host ?? '0.0.0.0';
+      const port = this.opts.port ?? 0;
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const where = `${hostPort(host, port)}`;
+        reject(
+          err.code === 'EADDRINUSE'
+            ? new EngineError('ENGINE_PORT_IN_USE', { detail: where, cause: err })
+            : new EngineError('ENGINE_LISTEN_FAILED', { detail: `${where}: ${err.message}`, cause: err }),
+        );
+      });
+      server.listen(port, host, () => {
         this.actualPort = (server.address() as { port: number }).port;
         resolve(this.actualPort);
       });
@@ -149,6 +182,11 @@ export class Client extends EventEmitter<ClientEvents> {
       ...(opts.onCheckProgress === undefined ? {} : { onCheckProgress: opts.onCheckProgress }),
       ...(opts.resumeDir === undefined ? {} : { resumeDir: opts.resumeDir }),
     });
+    if (this.closed) {
+      // Closed while the data was being checked (Ctrl-C during a long recheck): start nothing.
+      await store.close();
+      throw new EngineError('ENGINE_CLOSED');
+    }
     const uploadLimiters = [...this.uploadLimiters];
     const downloadLimiters = [...this.downloadLimiters];
     if (opts.uploadLimit !== undefined) uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
@@ -180,12 +218,16 @@ export class Client extends EventEmitter<ClientEvents> {
       dialing: new Set(),
       connected: new Set(),
       queue: [],
+      sources: new Map(),
       redialTimer: undefined,
     };
     this.torrents.set(metainfo.infoHash, entry);
 
     announcer.on('peers', (peers) => this.discover(entry, peers.map((p) => hostPort(p.ip, p.port))));
-    announcer.on('failure', (err, url) => this.emit('warning', `tracker ${url}: ${err.message}`, err));
+    announcer.on('announced', (_r, url) => this.report(entry, 'tracker', url, undefined));
+    announcer.on('failure', (err, url) => {
+      if (url !== 'all trackers') this.report(entry, 'tracker', url, err); // the round's summary: each tracker was reported
+    });
     announcer.on('warning', (msg, url) => this.emit('warning', `tracker ${url}: ${msg}`, undefined));
     torrent.on('peerClosed', (link) => {
       entry.connected.delete(link.id);
@@ -198,7 +240,15 @@ export class Client extends EventEmitter<ClientEvents> {
 
     if (opts.webSeeds !== false && !torrent.complete) {
       for (const url of metainfo.urlList) {
-        torrent.addPeer((onEvent) => createWebSeed(url, metainfo, { onEvent }));
+        const watch = (e: PeerEvent): void => this.watchWebSeed(entry, url, e);
+        torrent.addPeer((onEvent) =>
+          createWebSeed(url, metainfo, {
+            onEvent: (e) => {
+              watch(e);
+              onEvent(e);
+            },
+          }),
+        );
       }
     }
     announcer.start();
@@ -269,9 +319,13 @@ export class Client extends EventEmitter<ClientEvents> {
       const link = await connectWirePeer(host, port, e.wire, { ...this.wireOptions(), onEvent: slot.onEvent, connectTimeoutMs: 10_000 });
       e.connected.add(link.id);
       slot.attach(link);
+      if (e.manualPeers.includes(address)) this.report(e, 'peer', address, undefined);
     } catch (err) {
       slot.abandon();
-      this.emit('warning', `peer ${address}: ${toTorrenttpError(err).message}`, toTorrenttpError(err));
+      const error = toTorrenttpError(err);
+      if (e.torrent.closed) return;
+      if (e.manualPeers.includes(address)) this.report(e, 'peer', address, error);
+      else this.emit('peerError', address, error);
     } finally {
       e.dialing.delete(address);
       this.dialMore(e);
@@ -297,9 +351,33 @@ export class Client extends EventEmitter<ClientEvents> {
       },
       (err: unknown) => {
         chosen?.slot.abandon();
-        this.emit('warning', `incoming peer: ${toTorrenttpError(err).message}`, toTorrenttpError(err));
+        this.emit('peerError', hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), toTorrenttpError(err));
       },
     );
+  }
+
+  // ── sources ─────────────────────────────────────────────────────────────────────────────
+  /** A web seed fails (`choke` with a reason: it backs off and retries), gives up (`closed` with a reason) or delivers. */
+  private watchWebSeed(e: Entry, url: string, ev: PeerEvent): void {
+    if (ev.type === 'block') this.report(e, 'webseed', url, undefined);
+    else if (ev.type === 'choke' && ev.reason !== undefined) this.report(e, 'webseed', url, ev.reason);
+    else if (ev.type === 'closed' && ev.reason !== undefined && ev.reason.code !== 'ENGINE_CLOSED') this.report(e, 'webseed', url, ev.reason, true);
+  }
+
+  private report(e: Entry, kind: SourceStatus['kind'], id: string, error: TorrenttpError | undefined, final = false): void {
+    if (e.torrent.closed && error !== undefined) return; // failures of the goodbye (`stopped`) are nobody's news
+    const key = `${kind} ${id}`;
+    const state = error === undefined ? 'ok' : error.message;
+    if (e.sources.get(key) === state) return;
+    e.sources.set(key, state);
+    this.emit('source', {
+      infoHash: e.torrent.infoHash,
+      kind,
+      id,
+      ok: error === undefined,
+      ...(error === undefined ? {} : { error }),
+      ...(final ? { final } : {}),
+    });
   }
 
   private wireOptions(): Omit<WirePeerOptions, 'onEvent'> {

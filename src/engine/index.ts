@@ -10,4 +10,4 @@ export {
   type TorrentStats,
   type TorrentStore,
 } from './torrent.js';
-export { Client, splitHostPort, type AddOptions, type ClientEvents, type ClientOptions } from './client.js';
+export { Client, splitHostPort, type AddOptions, type ClientEvents, type ClientOptions, type SourceStatus } from './client.js';

@@ -64,8 +64,11 @@ export const ERROR_CODES = {
   CREATE_CHANGED: { message: 'a file changed while it was being hashed', side: 'local', status: 409 },
 
   // ── cli (src/cli) ──────────────────────────────────────────────────────────────────────
+  CLI_FETCH_FAILED: { message: 'cannot fetch the torrent from its URL', side: 'remote', status: 502 },
   CLI_INPUT_NOT_FOUND: { message: 'input not found', side: 'local', status: 404 },
+  CLI_INPUT_UNREADABLE: { message: 'cannot read the input', side: 'local', status: 500 },
   CLI_OUTPUT_EXISTS: { message: 'output file exists (use --force to overwrite)', side: 'local', status: 409 },
+  CLI_STOP_TIMEOUT: { message: 'no data arrived for the --stop-timeout', side: 'remote', status: 504 },
   CLI_UNKNOWN_INPUT: { message: 'input is not a .torrent, a magnet URI or a metainfo JSON document', side: 'local', status: 400 },
 
   // ── storage (src/storage) ──────────────────────────────────────────────────────────────
@@ -105,7 +108,9 @@ export const ERROR_CODES = {
   ENGINE_BAD_PEER_ADDRESS: { message: 'peer address is not host:port', side: 'local', status: 400 },
   ENGINE_CLOSED: { message: 'the torrent or client is closed', side: 'local', status: 410 },
   ENGINE_DUPLICATE_TORRENT: { message: 'this torrent is already added', side: 'local', status: 409 },
+  ENGINE_LISTEN_FAILED: { message: 'cannot listen for peers on the address and port', side: 'local', status: 500 },
   ENGINE_PEER_BANNED: { message: 'peer banned for sending data that failed the hash check', side: 'remote', status: 403 },
+  ENGINE_PORT_IN_USE: { message: 'the port for incoming peers is already in use', side: 'local', status: 409 },
   ENGINE_TOO_MANY_PEERS: { message: 'connection limit reached', side: 'local', status: 503 },
 
   // ── gateway (src/gateway) ──────────────────────────────────────────────────────────────

@@ -1,9 +1,10 @@
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { lstat, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { decode, encode, type BencodeValue } from '../bencode/index.js';
 import { Bitfield, infoHashToBytes, toHex, type InfoHash } from '../metainfo/index.js';
 import { StorageError, toStorageError } from './errors.js';
+import { makeFolders } from './layout.js';
 
 /**
  * The resume file: which pieces were verified, and what each file looked like when they were.
@@ -111,7 +112,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { n
   const dir = dirname(path);
   const tmp = `${path}.tmp`;
   try {
-    await mkdir(dir, { recursive: true });
+    await makeFolders(dir);
     if (opts.noSymlinkDir === true && (await lstat(dir)).isSymbolicLink()) {
       throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${dir} is a symlink` });
     }

@@ -27,8 +27,11 @@ export type PeerEvent =
   /** The peer's pieces are known (wire bitfield; a web seed has everything at once). */
   | { readonly type: 'bitfield'; readonly bitfield: Bitfield }
   | { readonly type: 'have'; readonly index: PieceIndex }
-  /** The peer will not serve us; `retryAfterMs` from HTTP 429/503 `Retry-After`. Outstanding requests are rejected separately. */
-  | { readonly type: 'choke'; readonly retryAfterMs?: number }
+  /**
+   * The peer will not serve us; `retryAfterMs` from HTTP 429/503 `Retry-After`. Outstanding requests are rejected separately.
+   * `reason`: an HTTP link that backs off after a failure says which (the user should hear why a web seed gives nothing).
+   */
+  | { readonly type: 'choke'; readonly retryAfterMs?: number; readonly reason?: TorrenttpError }
   | { readonly type: 'unchoke' }
   | { readonly type: 'interested' }
   | { readonly type: 'notInterested' }

@@ -242,7 +242,7 @@ class WebSeed implements PeerLink {
     }
     const retryAfterMs = retryAfterOf.get(err) ?? Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** (this.failures - 1));
     this.peerChoking = true;
-    this.events.emit({ type: 'choke', retryAfterMs });
+    this.events.emit({ type: 'choke', retryAfterMs, reason: err });
     for (const req of this.pending.values()) this.events.emit({ type: 'rejected', req });
     this.pending.clear();
     this.backoffTimer = setTimeout(() => {

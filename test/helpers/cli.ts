@@ -1,4 +1,7 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
+import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { COMMANDS } from '../../src/cli/commands/index.js';
 import { runProgram } from '../../src/cli/program.js';
 
@@ -27,4 +30,35 @@ export async function cli(cwd: string, args: readonly string[], opts: { tty?: bo
   const stderr = new Sink(opts.tty === true);
   const code = await runProgram({ stdout, stderr, cwd }, COMMANDS, args);
   return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** The built CLI, run as a user runs it. */
+export const CLI_BIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface CliProcess {
+  readonly child: ChildProcess;
+  /** Everything printed so far. */
+  stdout: string;
+  stderr: string;
+  readonly exited: Promise<number | null>;
+}
+
+/** Spawns `torrenttp args…` in `cwd`; the test kills it by pid when it ends. */
+export function spawnCli(t: TestContext, cwd: string, args: readonly string[]): CliProcess {
+  const child = spawn(process.execPath, [CLI_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p: CliProcess = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+  child.stdout.on('data', (d: Buffer) => (p.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (p.stderr += d.toString()));
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return p;
+}
+
+/** The JSON lines printed so far (`--json`). */
+export function jsonLines(p: CliProcess): { readonly event: string; readonly [k: string]: unknown }[] {
+  return p.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { event: string });
 }

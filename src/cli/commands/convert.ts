@@ -4,20 +4,20 @@ import { TorrenttpError } from '../../errors/index.js';
 import { encodeTorrent, toMetainfoJson, type Metainfo } from '../../metainfo/index.js';
 import { writeOutput, type CliContext } from '../context.js';
 import { loadInput } from '../load.js';
+import { oneOf } from '../options.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('convert')
     .description('convert between a .torrent and its JSON metainfo document (same info-hash)')
     .argument('<input>', '.torrent or metainfo .json file')
-    .option('--to <format>', 'json or torrent (default: from the output name, else the other format)')
+    .option('--to <format>', 'json or torrent (default: from the output name, else the other format)', oneOf('json', 'torrent'))
     .option('-o, --output <file>', 'write here instead of standard output')
     .option('-f, --force', 'overwrite the output file')
-    .action(async (input: string, flags: { to?: string; output?: string; force?: boolean }) => {
+    .action(async (input: string, flags: { to?: 'json' | 'torrent'; output?: string; force?: boolean }) => {
       const loaded = await loadInput(input, ctx.cwd);
       if (loaded.kind === 'magnet') throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: 'a magnet URI holds no metainfo to convert' });
       const to = flags.to ?? (flags.output?.endsWith('.json') ? 'json' : flags.output?.endsWith('.torrent') ? 'torrent' : loaded.kind === 'json' ? 'torrent' : 'json');
-      if (to !== 'json' && to !== 'torrent') throw new TorrenttpError('INVALID_ARGUMENT', { detail: `--to ${to}` });
       const out = to === 'json' ? new TextEncoder().encode(`${JSON.stringify(toMetainfoJson(loaded.metainfo), null, 2)}\n`) : torrentOf(loaded.metainfo);
       if (flags.output === undefined) {
         if (to === 'torrent' && ctx.stdout.isTTY === true) {

@@ -1,14 +1,14 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { TorrenttpError } from '../../errors/index.js';
 import { createTorrent, magnetOf, type CreateOptions } from '../../metainfo/index.js';
 import { printJson, writeOutput, type CliContext } from '../context.js';
-import { formatBytes, parseSize } from '../format.js';
+import { formatBytes } from '../format.js';
+import { integer, pieceLength } from '../options.js';
 
 interface CreateFlags {
   tracker: string[];
   webSeed: string[];
-  pieceLength?: string;
+  pieceLength?: number;
   private?: boolean;
   comment?: string;
   source?: string;
@@ -17,7 +17,7 @@ interface CreateFlags {
   output?: string;
   force?: boolean;
   json?: boolean;
-  threads?: string;
+  threads?: number;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -29,7 +29,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<path>', 'file or folder to share')
     .option('-t, --tracker <url[,url...]>', 'tracker announce URL; comma-separated URLs share a tier, each -t adds a tier', collect, [])
     .option('-w, --web-seed <url>', 'web seed URL (BEP 19); repeatable', collect, [])
-    .option('-l, --piece-length <size>', 'piece length: bytes (262144), with a unit (256K, 1M) or a power of two like mktorrent (18); default automatic')
+    .option('-l, --piece-length <size>', 'piece length: bytes (262144), with a unit (256K, 1M) or a power of two like mktorrent (18); default automatic', pieceLength)
     .option('-p, --private', 'set the private flag (BEP 27)')
     .option('-c, --comment <text>', 'comment')
     .option('-s, --source <text>', 'source tag (inside info: changes the info-hash)')
@@ -37,13 +37,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-d, --no-date', 'leave out the creation date (reproducible output)')
     .option('-o, --output <file>', 'where to write the .torrent (default: <name>.torrent)')
     .option('-f, --force', 'overwrite the output file')
-    .addOption(new Option('--threads <n>', 'hashing threads (default: one per core)').hideHelp())
+    .addOption(new Option('--threads <n>', 'hashing threads (default: one per core)').argParser(integer(1, 1024)).hideHelp())
     .option('--json', 'print a JSON summary')
     .action(async (path: string, flags: CreateFlags) => {
-      const pieceLength = flags.pieceLength === undefined ? undefined : parseSize(flags.pieceLength);
-      if (flags.pieceLength !== undefined && pieceLength === undefined) {
-        throw new TorrenttpError('INVALID_ARGUMENT', { detail: `--piece-length ${flags.pieceLength}` });
-      }
       const showBar = ctx.stdout.isTTY === true && flags.json !== true;
       // Loaded only for a terminal: scripts and pipes skip the module's start-up cost.
       const bar = showBar
@@ -61,11 +57,11 @@ export function register(program: Command, ctx: CliContext): void {
         urlList: flags.webSeed,
         private: flags.private === true,
         creationDate: flags.date ? undefined : null,
-        ...(pieceLength === undefined ? {} : { pieceLength }),
+        ...(flags.pieceLength === undefined ? {} : { pieceLength: flags.pieceLength }),
         ...(flags.comment === undefined ? {} : { comment: flags.comment }),
         ...(flags.source === undefined ? {} : { source: flags.source }),
         ...(flags.name === undefined ? {} : { name: flags.name }),
-        ...(flags.threads === undefined ? {} : { threads: Number(flags.threads) }),
+        ...(flags.threads === undefined ? {} : { threads: flags.threads }),
         onProgress: (done, size) => {
           if (bar === undefined) return;
           if (!barStarted) {

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { TorrenttpError } from '../../errors/index.js';
 import { DEFAULT_GATEWAY_PORT, DEFAULT_MIN_SIZE_BYTES, Gateway, GatewayError, type GatewayLogger } from '../../gateway/index.js';
 import type { CliContext } from '../context.js';
-import { formatBytes, parseSize } from '../format.js';
+import { formatBytes } from '../format.js';
+import { byteSize, listenAddress, oneOf, pieceLength, port, repeatable } from '../options.js';
 
 interface ServeFlags {
   readonly port: number;
@@ -12,26 +13,14 @@ interface ServeFlags {
   readonly list?: boolean;
   readonly cert?: string;
   readonly key?: string;
-  readonly minSize?: string;
+  readonly minSize?: number;
   readonly include: string[];
   readonly exclude: string[];
   readonly cache?: string;
-  readonly pieceLength?: string;
+  readonly pieceLength?: number;
   readonly openTracker?: boolean;
   readonly peerPort: number;
   readonly logLevel: string;
-}
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
-
-function integer(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) {
-      throw new TorrenttpError('INVALID_ARGUMENT', { detail: `${JSON.stringify(value)} is not an integer from ${min} to ${max}` });
-    }
-    return n;
-  };
 }
 
 async function readPem(ctx: CliContext, file: string): Promise<Buffer> {
@@ -48,27 +37,25 @@ export function register(program: Command, ctx: CliContext): void {
     .command('serve')
     .description('serve a folder over HTTP; files are also offered as torrents (tracker and seed built in)')
     .argument('[dir]', 'folder to serve', '.')
-    .option('--port <n>', 'port for HTTP(S) and the embedded tracker (TCP and UDP); 0 picks a free one', integer(0, 65535), DEFAULT_GATEWAY_PORT)
-    .option('--host <addr>', 'address to listen on (:: for IPv6 and IPv4)', '0.0.0.0')
+    .option('--port <n>', 'port for HTTP(S) and the embedded tracker (TCP and UDP); 0 picks a free one', port(true), DEFAULT_GATEWAY_PORT)
+    .option('--host <addr>', 'address to listen on (:: for IPv6 and IPv4)', listenAddress, '0.0.0.0')
     .option('--list', 'show an HTML index of folders that have no index.html')
     .option('--cert <file>', 'PEM certificate: serve HTTPS (with --key)')
     .option('--key <file>', 'PEM private key for --cert')
-    .option('--min-size <size>', `smallest file offered as a torrent (default ${formatBytes(DEFAULT_MIN_SIZE_BYTES)})`)
-    .option('--include <glob>', 'offer only files matching this glob as torrents; repeatable', collect, [])
-    .option('--exclude <glob>', 'never offer files matching this glob as torrents; repeatable', collect, [])
+    .option('--min-size <size>', `smallest file offered as a torrent (default ${formatBytes(DEFAULT_MIN_SIZE_BYTES)})`, byteSize)
+    .option('--include <glob>', 'offer only files matching this glob as torrents; repeatable', repeatable(String), [])
+    .option('--exclude <glob>', 'never offer files matching this glob as torrents; repeatable', repeatable(String), [])
     .option('--cache <dir>', 'metainfo cache folder (default DIR/.torrenttp)')
-    .option('--piece-length <size>', 'piece length of made torrents (default automatic, as torrenttp create)')
+    .option('--piece-length <size>', 'piece length of made torrents (default automatic, as torrenttp create)', pieceLength)
     .option('--open-tracker', 'let the embedded tracker track any info-hash, not only the served files')
-    .option('--peer-port <n>', 'BitTorrent port of the seed; 0 picks a free one', integer(0, 65535), 0)
-    .option('--log-level <level>', 'pino log level (logs go to stderr)', 'info')
+    .option('--peer-port <n>', 'BitTorrent port of the seed; 0 picks a free one', port(true), 0)
+    .option('--log-level <level>', 'pino log level (logs go to stderr)', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info')
     .action(async (dir: string, flags: ServeFlags) => {
       if ((flags.cert === undefined) !== (flags.key === undefined)) {
         throw new TorrenttpError('INVALID_ARGUMENT', { detail: '--cert and --key go together' });
       }
-      const minSizeBytes = flags.minSize === undefined ? undefined : parseSize(flags.minSize);
-      if (flags.minSize !== undefined && minSizeBytes === undefined) throw new TorrenttpError('INVALID_ARGUMENT', { detail: `--min-size ${flags.minSize}` });
-      const pieceLength = flags.pieceLength === undefined ? undefined : parseSize(flags.pieceLength);
-      if (flags.pieceLength !== undefined && pieceLength === undefined) throw new TorrenttpError('INVALID_ARGUMENT', { detail: `--piece-length ${flags.pieceLength}` });
+      const minSizeBytes = flags.minSize;
+      const pieceLength = flags.pieceLength;
       const tls = flags.cert === undefined || flags.key === undefined ? undefined : { cert: await readPem(ctx, flags.cert), key: await readPem(ctx, flags.key) };
       const { pino } = await import('pino');
       const logger = pino({ level: flags.logLevel }, pino.destination(2));

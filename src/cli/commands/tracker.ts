@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { TorrenttpError } from '../../errors/index.js';
 import { parseInfoHashList, redactUrl, RedisSwarmStore, TrackerServer, tuneProcessForTracker, type TrackerLogger } from '../../tracker/index.js';
 import type { CliContext } from '../context.js';
+import { integer, oneOf, port } from '../options.js';
 
 interface TrackerFlags {
   readonly port: number;
@@ -16,16 +17,6 @@ interface TrackerFlags {
   readonly trustIp?: boolean;
   readonly redis?: string;
   readonly logLevel: string;
-}
-
-function integer(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) {
-      throw new TorrenttpError('INVALID_ARGUMENT', { detail: `${JSON.stringify(value)} is not an integer from ${min} to ${max}` });
-    }
-    return n;
-  };
 }
 
 async function readList(ctx: CliContext, file: string | undefined): Promise<Set<string> | undefined> {
@@ -51,7 +42,7 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('tracker')
     .description('run a BitTorrent tracker: HTTP and UDP (BEP 15) on one port, plus TorrentTTP JSON announce')
-    .option('--port <n>', 'port for both HTTP (TCP) and UDP; 0 picks a free one', integer(0, 65535), 6969)
+    .option('--port <n>', 'port for both HTTP (TCP) and UDP; 0 picks a free one', port(true), 6969)
     .option('--host <addr>', 'address to listen on (:: for IPv6 and IPv4)', '0.0.0.0')
     .option('--interval <s>', 'announce interval in seconds', integer(1, 86_400), 1800)
     .option('--allow <file>', 'info-hashes (40 hex per line) admitted in --private mode')
@@ -60,7 +51,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--full-scrape', 'answer /scrape without info_hash with every torrent')
     .option('--trust-ip', "honour the client's ip parameter (only behind a trusted proxy or on a LAN)")
     .option('--redis <url>', 'keep swarms in Redis (redis://host:port[/db]) so several trackers serve the same swarms')
-    .option('--log-level <level>', 'pino log level (logs go to stderr)', 'info')
+    .option('--log-level <level>', 'pino log level (logs go to stderr)', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info')
     .action(async (flags: TrackerFlags) => {
       tuneProcessForTracker(); // this process is the tracker
       const { pino } = await import('pino'); // loaded by this command only
@@ -70,13 +61,19 @@ export function register(program: Command, ctx: CliContext): void {
       if (flags.allow !== undefined && flags.private !== true) {
         logger.warn({ allow: flags.allow }, 'the allow list only restricts announces with --private');
       }
+      // Errors while connecting end in one clear TRACKER_STORE_UNAVAILABLE line; only once Redis
+      // was up are the client's errors (lost connection, reconnects) worth a log line each.
+      let redisUp = false;
       const store = flags.redis === undefined
         ? undefined
         : await RedisSwarmStore.connect({
           url: flags.redis,
           peerTimeoutMs: 2 * flags.interval * 1000,
-          onError: (err) => logger.warn({ err, redis: redactUrl(flags.redis ?? '') }, 'Redis client error'),
+          onError: (err) => {
+            if (redisUp) logger.warn({ err, redis: redactUrl(flags.redis ?? '') }, 'Redis client error');
+          },
         });
+      redisUp = true;
       const server = new TrackerServer({
         ...(store === undefined ? {} : { store }),
         host: flags.host,

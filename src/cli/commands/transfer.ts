@@ -1,66 +1,78 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { Client, type AddOptions, type Torrent, type TorrentStats } from '../../engine/index.js';
+import { Client, type AddOptions, type Torrent } from '../../engine/index.js';
 import { TorrenttpError } from '../../errors/index.js';
 import type { Metainfo } from '../../metainfo/index.js';
-import { printJson, type CliContext } from '../context.js';
-import { formatBytes, parseSize } from '../format.js';
+import type { CliContext } from '../context.js';
+import { formatDuration } from '../format.js';
 import { loadInput } from '../load.js';
+import { duration, listenAddress, peerAddress, port, positiveNumber, rate, repeatable } from '../options.js';
+import { peersText, Reporter } from '../report.js';
 
 /**
- * `download` and `seed`: one Client, one torrent, a live progress bar on a terminal (plain
- * lines, or JSON lines with --json, otherwise), and a clean stop on Ctrl-C or SIGTERM: the
- * trackers hear `stopped` and the resume state is saved before exit.
+ * `download` and `seed`: one Client, one torrent, progress and diagnostics through `Reporter`,
+ * and a clean stop on Ctrl-C or SIGTERM at any moment (even while the data is checked): the
+ * trackers hear `stopped` and the resume state is saved before exit. A second signal exits at once.
  */
 interface TransferFlags {
   output?: string;
   peer: string[];
   seed?: boolean;
   sequential?: boolean;
-  port?: string;
+  port?: number;
+  listen?: string;
   recheck?: boolean;
   skipVerify?: boolean;
-  uploadLimit?: string;
-  downloadLimit?: string;
+  uploadLimit?: number;
+  downloadLimit?: number;
+  stopTimeout?: number;
+  seedRatio?: number;
+  seedTime?: number;
   json?: boolean;
+  jsonInterval?: number;
   trackers: boolean;
   webSeeds: boolean;
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
-
 export function register(program: Command, ctx: CliContext): void {
   const common = (c: Command) =>
     c
-      .option('--peer <host:port>', 'connect to this peer too; repeatable', collect, [])
-      .option('--port <n>', 'listening port for incoming peers (default: any free port)')
-      .option('--upload-limit <rate>', 'upload limit in bytes/s (256K, 1M…)')
-      .option('--download-limit <rate>', 'download limit in bytes/s')
+      .option('--peer <host:port>', 'connect to this peer too; repeatable', repeatable(peerAddress), [])
+      .option('--port <n>', 'listening port for incoming peers (default: any free port)', port(true))
+      .option('--listen <address>', 'address to listen on for incoming peers (default: 0.0.0.0, all IPv4)', listenAddress)
+      .option('--upload-limit <rate>', 'upload limit in bytes/s (256K, 1M…)', rate)
+      .option('--download-limit <rate>', 'download limit in bytes/s', rate)
+      .option('--seed-ratio <ratio>', 'stop seeding once this many times the torrent size was uploaded', positiveNumber)
+      .option('--seed-time <duration>', 'stop seeding after this long (90s, 30m, 2h; a bare number is minutes, as in aria2)', duration('m'))
       .option('--no-trackers', "don't announce to the torrent's trackers")
       .option('--no-web-seeds', "don't use the torrent's web seeds")
-      .option('--json', 'print JSON lines (progress, then a summary)');
+      .option('--json', 'print JSON lines (progress, then a summary)')
+      .option('--json-interval <seconds>', 'least time between two JSON progress lines (default 1)', duration('s'));
 
   common(
     program
       .command('download')
       .description('download a torrent (and seed it with --seed)')
-      .argument('<torrent>', '.torrent file or metainfo .json')
+      .argument('<torrent>', '.torrent file, metainfo .json, or the http(s) URL of either')
       .option('-o, --output <dir>', 'download folder (default: the current folder)')
-      .option('--seed', 'keep seeding after the download completes, until interrupted')
+      .option('--seed', 'keep seeding after the download completes, until interrupted (or --seed-ratio, --seed-time)')
       .option('--sequential', 'download pieces in order (streaming)')
-      .option('--recheck', 'hash the data on disk instead of trusting the resume file'),
+      .option('--recheck', 'hash the data on disk instead of trusting the resume file')
+      .option('--stop-timeout <seconds>', 'give up when no data arrived for this long (aria2 --bt-stop-timeout)', duration('s')),
   ).action(async (input: string, flags: TransferFlags) => {
     const metainfo = await metainfoOf(input, ctx);
     const dir = resolve(ctx.cwd, flags.output ?? '.');
-    await run(ctx, metainfo, dir, flags, 'download');
+    // A seeding limit asks for seeding: `download --seed-ratio 2` seeds as aria2 does.
+    const seed = flags.seed === true || flags.seedRatio !== undefined || flags.seedTime !== undefined;
+    await run(ctx, metainfo, dir, { ...flags, seed }, 'download');
   });
 
   common(
     program
       .command('seed')
       .description('serve a torrent from data you have, until interrupted')
-      .argument('<torrent>', '.torrent file or metainfo .json')
+      .argument('<torrent>', '.torrent file, metainfo .json, or the http(s) URL of either')
       .argument('<data>', "the torrent's file or folder (or the folder that holds it)")
       .option('--skip-verify', 'trust the data without hashing it (sizes must match)'),
   ).action(async (input: string, data: string, flags: TransferFlags) => {
@@ -84,28 +96,39 @@ async function metainfoOf(input: string, ctx: CliContext): Promise<Metainfo> {
   return loaded.metainfo;
 }
 
-function rate(flag: string | undefined, name: string): number | undefined {
-  if (flag === undefined) return undefined;
-  const n = parseSize(flag);
-  if (n === undefined || n <= 0) throw new TorrenttpError('INVALID_ARGUMENT', { detail: `${name} ${flag}` });
-  return n;
+/** The sources the user can expect data from, as `kind id` (the Client's `source` events name them so). */
+function expectedSources(metainfo: Metainfo, flags: TransferFlags): Set<string> {
+  return new Set([
+    ...(flags.trackers ? metainfo.announceList.flat().map((u) => `tracker ${u}`) : []),
+    ...(flags.webSeeds ? metainfo.urlList.map((u) => `webseed ${u}`) : []),
+    ...flags.peer.map((p) => `peer ${p}`),
+  ]);
 }
 
 async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: TransferFlags, mode: 'download' | 'seed'): Promise<void> {
-  const port = flags.port === undefined ? 0 : Number(flags.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TorrenttpError('INVALID_ARGUMENT', { detail: `--port ${flags.port}` });
-  const client = new Client({ port });
-  const out = new Reporter(ctx, flags.json === true);
+  const client = new Client({ port: flags.port ?? 0, ...(flags.listen === undefined ? {} : { host: flags.listen }) });
+  const sources = expectedSources(metainfo, flags);
+  const out = new Reporter(ctx, { json: flags.json === true, jsonIntervalMs: (flags.jsonInterval ?? 1) * 1000, sources });
+  client.on('source', (s) => out.source(s));
+  client.on('warning', (msg, err) => out.say('WARN', msg, err));
+  client.on('peerError', (peer, err) => out.peerError(peer, err));
   const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
+
   let signalled!: (signal: string) => void;
   const stopped = new Promise<string>((resolve) => (signalled = resolve));
-  const onInt = () => signalled('SIGINT');
-  const onTerm = () => signalled('SIGTERM');
-  process.once('SIGINT', onInt);
-  process.once('SIGTERM', onTerm);
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    // The first signal stops cleanly; a second one means "now", whatever is stuck.
+    if (++signals > 1) process.exit(130);
+    signalled(signal);
+  };
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  const timers: NodeJS.Timeout[] = [];
   try {
-    const uploadLimit = rate(flags.uploadLimit, '--upload-limit');
-    const downloadLimit = rate(flags.downloadLimit, '--download-limit');
     const add: AddOptions = {
       path: dir,
       peers: flags.peer,
@@ -114,107 +137,102 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
       ...(flags.sequential === true ? { sequential: true } : {}),
       ...(flags.recheck === true ? { recheck: true } : {}),
       ...(flags.skipVerify === true ? { skipVerify: true } : {}),
-      ...(uploadLimit === undefined ? {} : { uploadLimit }),
-      ...(downloadLimit === undefined ? {} : { downloadLimit }),
+      ...(flags.uploadLimit === undefined ? {} : { uploadLimit: flags.uploadLimit }),
+      ...(flags.downloadLimit === undefined ? {} : { downloadLimit: flags.downloadLimit }),
       onCheckProgress: (done, total) => out.checking(done, total),
     };
-    const t = await client.add(metainfo, add);
-    out.start(t, client.port, mode);
-    t.on('progress', (s) => out.progress(s));
-    client.on('warning', (msg) => out.warning(msg));
-    let how = await Promise.race([t.done.then(() => 'complete'), stopped.then((sig) => `stopped (${sig})`)]);
-    if (how === 'complete' && flags.seed === true) {
-      if (mode === 'download') out.summary(t.stats(), (performance.now() - started) / 1000, how);
-      out.seeding(t);
-      how = `stopped seeding (${await stopped})`;
+    const adding = client.add(metainfo, add).catch((err: unknown) => {
+      if (err instanceof TorrenttpError && err.code === 'ENGINE_PORT_IN_USE') {
+        throw new TorrenttpError('ENGINE_PORT_IN_USE', { detail: `${err.detail ?? ''}: choose another with --port N, or leave --port out for any free port`, cause: err });
+      }
+      throw err;
+    });
+    // Checking a large torrent's data takes a while: Ctrl-C must work then too.
+    const t = await Promise.race([adding, stopped]);
+    if (typeof t === 'string') {
+      adding.catch(() => undefined); // it fails with ENGINE_CLOSED once the client closes
+      out.stoppedEarly(t);
+      ctx.exitCode = 130;
+      return;
     }
-    out.summary(t.stats(), (performance.now() - started) / 1000, how);
+    out.start(t, client.port, mode);
+    if (mode === 'download' && !t.complete && sources.size === 0) {
+      out.say('WARN', `no tracker, no web seed and no --peer: nothing to download from unless a peer connects to port ${client.port}`);
+    }
+    t.on('progress', (s) => out.progress(s));
+
+    const gaveUp = flags.stopTimeout === undefined ? new Promise<never>(() => undefined) : stallTimer(t, flags.stopTimeout * 1000, timers);
+    let how = await Promise.race([t.done.then(() => 'complete'), stopped.then((sig) => `stopped (${sig})`), gaveUp]);
+    if (how === 'complete' && flags.seed === true) {
+      if (mode === 'download') out.summary(t.stats(), elapsed(), how);
+      out.seeding(t, seedingUntil(flags));
+      how = await Promise.race([stopped.then((sig) => `stopped seeding (${sig})`), ...seedLimits(t, flags, timers)]);
+    }
+    out.summary(t.stats(), elapsed(), how);
     if (!t.complete) ctx.exitCode = 130; // interrupted before the end: not a success (128 + SIGINT, as shells say)
+  } catch (err) {
+    if (err instanceof TorrenttpError && err.code === 'CLI_STOP_TIMEOUT') {
+      const t = client.get(metainfo.infoHash);
+      if (t !== undefined) out.summary(t.stats(), elapsed(), 'gave up (--stop-timeout)');
+    }
+    throw err;
   } finally {
+    for (const timer of timers) clearTimeout(timer);
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
-    out.stop();
+    out.finish();
     await client.close(); // `stopped` to the trackers, resume state saved
   }
 }
 
-/** Progress output: a bar on a terminal, a line every few seconds otherwise, JSON lines with --json. */
-class Reporter {
-  private bar: { update(v: number, payload: object): void; stop(): void; start(total: number, v: number, payload: object): void } | undefined;
-  private lastLine = 0;
-
-  constructor(
-    private readonly ctx: CliContext,
-    private readonly json: boolean,
-  ) {}
-
-  checking(done: number, total: number): void {
-    if (this.json) printJson(this.ctx, { event: 'checking', checkedBytes: done, totalBytes: total });
-  }
-
-  start(t: Torrent, port: number, mode: string): void {
-    const s = t.stats();
-    if (this.json) {
-      printJson(this.ctx, { event: 'started', mode, infoHash: s.infoHash, name: s.name, length: s.length, port, verifiedBytes: s.verifiedBytes });
-      return;
-    }
-    this.ctx.stderr.write(`${mode === 'seed' ? 'seeding' : 'downloading'} ${s.name} (${formatBytes(s.length)}, ${s.infoHash}) on port ${port}\n`);
-  }
-
-  progress(s: TorrentStats): void {
-    if (this.json) {
-      printJson(this.ctx, { event: 'progress', ...s });
-      return;
-    }
-    const payload = {
-      speed: `${formatBytes(s.downloadRate)}/s`,
-      up: `${formatBytes(s.uploadRate)}/s`,
-      peers: s.peers,
-      eta: s.etaSec === undefined ? '-' : `${Math.ceil(s.etaSec)}s`,
+/** Rejects with CLI_STOP_TIMEOUT once no payload arrived for `ms` (aria2's --bt-stop-timeout: download speed 0 that long). */
+function stallTimer(t: Torrent, ms: number, timers: NodeJS.Timeout[]): Promise<never> {
+  return new Promise<never>((_resolve, reject) => {
+    let downloaded = t.stats().downloaded;
+    let since = Date.now();
+    const check = () => {
+      const s = t.stats();
+      if (s.downloaded !== downloaded || s.done) {
+        downloaded = s.downloaded;
+        since = Date.now();
+      } else if (Date.now() - since >= ms) {
+        reject(new TorrenttpError('CLI_STOP_TIMEOUT', { detail: `nothing received for ${formatDuration(ms / 1000)} (${peersText(s)})` }));
+        return;
+      }
+      timers.push(setTimeout(check, Math.min(1000, ms)));
     };
-    if (this.ctx.stdout.isTTY === true) {
-      if (this.bar === undefined) {
-        void import('cli-progress').then(({ SingleBar }) => {
-          if (this.bar !== undefined) return;
-          this.bar = new SingleBar({
-            format: '{bar} {percentage}% | ↓ {speed} ↑ {up} | {peers} peers | ETA {eta}',
-            stream: this.ctx.stderr,
-            hideCursor: true,
-          });
-          this.bar.start(s.length, s.verifiedBytes, payload);
-        });
-      } else this.bar.update(s.verifiedBytes, payload);
-      return;
-    }
-    const now = Date.now();
-    if (now - this.lastLine < 5000) return;
-    this.lastLine = now;
-    this.ctx.stdout.write(`${(s.progress * 100).toFixed(1)}% ↓ ${payload.speed} ↑ ${payload.up} ${s.peers} peers ETA ${payload.eta}\n`);
-  }
+    timers.push(setTimeout(check, Math.min(1000, ms)));
+  });
+}
 
-  seeding(t: Torrent): void {
-    this.stop();
-    if (this.json) printJson(this.ctx, { event: 'seeding', infoHash: t.infoHash });
-    else this.ctx.stderr.write('seeding until interrupted (Ctrl-C)\n');
-  }
+function seedingUntil(flags: TransferFlags): string {
+  const limits = [
+    ...(flags.seedRatio === undefined ? [] : [`ratio ${flags.seedRatio}`]),
+    ...(flags.seedTime === undefined ? [] : [`${formatDuration(flags.seedTime)}`]),
+  ];
+  return limits.length === 0 ? 'until interrupted (Ctrl-C)' : `until ${limits.join(' or ')} (or Ctrl-C)`;
+}
 
-  warning(msg: string): void {
-    if (this.json) printJson(this.ctx, { event: 'warning', message: msg });
-  }
-
-  summary(s: TorrentStats, seconds: number, how: string): void {
-    this.stop();
-    if (this.json) {
-      printJson(this.ctx, { event: 'summary', status: how, seconds, ...s });
-      return;
-    }
-    this.ctx.stdout.write(
-      `${how}: ${s.name} ${(s.progress * 100).toFixed(1)}% in ${seconds.toFixed(1)} s, ↓ ${formatBytes(s.downloaded)} (${formatBytes(s.downloaded / Math.max(seconds, 1e-3))}/s) ↑ ${formatBytes(s.uploaded)}\n`,
+/** Resolves when a seeding limit is reached (aria2: whichever of --seed-ratio and --seed-time comes first). */
+function seedLimits(t: Torrent, flags: TransferFlags, timers: NodeJS.Timeout[]): Promise<string>[] {
+  const limits: Promise<string>[] = [];
+  const seedTime = flags.seedTime;
+  if (seedTime !== undefined) limits.push(new Promise((resolve) => timers.push(setTimeout(() => resolve(`seed time ${formatDuration(seedTime)} reached`), seedTime * 1000))));
+  const ratio = flags.seedRatio;
+  if (ratio !== undefined) {
+    limits.push(
+      new Promise((resolve) => {
+        // Ratio of this session's upload to the torrent's size, as aria2 counts it.
+        const check = (s: { uploaded: number; length: number }) => {
+          if (s.uploaded >= ratio * Math.max(s.length, 1)) {
+            t.off('progress', check);
+            resolve(`seed ratio ${ratio} reached`);
+          }
+        };
+        t.on('progress', check);
+        check(t.stats());
+      }),
     );
   }
-
-  stop(): void {
-    this.bar?.stop();
-    this.bar = undefined;
-  }
+  return limits;
 }

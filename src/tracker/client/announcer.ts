@@ -51,6 +51,8 @@ const DEFAULT_INTERVAL_SEC = 1800;
 
 export class Announcer extends EventEmitter<AnnouncerEvents> {
   private readonly tiers: TrackerClient[][];
+  /** URLs of the announce list that no client here speaks (ws:, garbage): reported once at start. */
+  private readonly unsupported: string[] = [];
   private readonly trackerIds = new Map<string, Uint8Array>();
   private timer: NodeJS.Timeout | undefined;
   private started = false;
@@ -74,7 +76,11 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     this.tiers = announceList
       .map((tier) =>
         shuffle([...tier], rng)
-          .map((url) => makeClient(url, opts))
+          .map((url) => {
+            const client = makeClient(url, opts);
+            if (client === undefined) this.unsupported.push(url);
+            return client;
+          })
           .filter((c): c is TrackerClient => c !== undefined),
       )
       .filter((t) => t.length > 0);
@@ -85,7 +91,9 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
   }
 
   start(): void {
-    if (this.started || this.stopped || !this.hasTrackers) return;
+    if (this.started || this.stopped) return;
+    for (const url of this.unsupported.splice(0)) this.emit('failure', new TrackerError('TRACKER_UNSUPPORTED_URL', { detail: url }), url);
+    if (!this.hasTrackers) return;
     this.started = true;
     this.pendingEvent = 'started';
     this.schedule(0);

@@ -118,7 +118,8 @@ export class RedisSwarmStore implements SwarmStore {
       return store;
     } catch (err) {
       if (client.isOpen) client.destroy();
-      throw new TrackerError('TRACKER_STORE_UNAVAILABLE', { detail: redactUrl(opts.url), cause: err });
+      const why = err instanceof Error && err.message !== '' ? ` (${err.message})` : '';
+      throw new TrackerError('TRACKER_STORE_UNAVAILABLE', { detail: `${redactUrl(opts.url)}${why}`, cause: err });
     }
   }
 

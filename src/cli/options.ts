@@ -1,0 +1,102 @@
+import { isIP } from 'node:net';
+import { InvalidArgumentError } from 'commander';
+import { parseSize } from './format.js';
+
+/**
+ * Option-value parsers for commander's `argParser`. A bad value throws `InvalidArgumentError`,
+ * so commander reports it as a usage error (exit 2, docs/cli.md) naming the option, before any
+ * command runs: `--port abc` fails the same way in every command.
+ */
+
+/** An integer from `min` to `max`. */
+export function integer(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max) throw new InvalidArgumentError(`not an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+/** A TCP/UDP port; 0 (any free port) only where `allowAny`. */
+export const port = (allowAny: boolean): ((value: string) => number) => integer(allowAny ? 0 : 1, 65535);
+
+/** Bytes per second: `500K`, `2M`, `1048576`. */
+export function rate(value: string): number {
+  // A bare number is bytes here, not create's mktorrent-style power of two.
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : parseSize(value);
+  if (n === undefined || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('not a rate in bytes/s (like 500K or 2M)');
+  return n;
+}
+
+/** A size in bytes, 0 or more: `0`, `512K`, `1M`, `1048576` (a bare number is bytes). */
+export function byteSize(value: string): number {
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : parseSize(value);
+  if (n === undefined || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('not a size in bytes (like 512K, 1M or 1048576)');
+  return n;
+}
+
+/** A piece length as `create` takes it (`262144`, `256K`, or mktorrent's power of two `18`): a power of two from 16 KiB to 1 GiB. */
+export function pieceLength(value: string): number {
+  const n = parseSize(value);
+  if (n === undefined || n < 16 * 1024 || n > 1024 ** 3 || (n & (n - 1)) !== 0) {
+    throw new InvalidArgumentError('not a power of two from 16 KiB to 1 GiB (like 262144, 256K, 1M or 18)');
+  }
+  return n;
+}
+
+/** A positive number (`--seed-ratio 1.5`). */
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(value) || !(n > 0)) throw new InvalidArgumentError('not a positive number');
+  return n;
+}
+
+const UNIT_SEC: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * A duration in seconds: `90s`, `30m`, `2h`, `1h30m`, `1d`. A bare number is in `bareUnit`
+ * (aria2 counts `--seed-time` in minutes and `--bt-stop-timeout` in seconds).
+ */
+export function duration(bareUnit: 's' | 'm'): (value: string) => number {
+  return (value) => {
+    const v = value.trim().toLowerCase();
+    if (/^\d+(\.\d+)?$/.test(v)) {
+      const n = Number(v) * UNIT_SEC[bareUnit]!;
+      if (n > 0) return n;
+    } else if (/^(\d+(\.\d+)?[smhd])+$/.test(v)) {
+      let total = 0;
+      for (const m of v.matchAll(/(\d+(?:\.\d+)?)([smhd])/g)) total += Number(m[1]) * UNIT_SEC[m[2]!]!;
+      if (total > 0) return total;
+    }
+    throw new InvalidArgumentError(`not a duration (like 90s, 30m, 2h or 1h30m; a bare number is in ${bareUnit === 's' ? 'seconds' : 'minutes'})`);
+  };
+}
+
+/** `host:port` or `[v6]:port`, port 1..65535, returned as given (the engine splits it). */
+export function peerAddress(value: string): string {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]\s]+):(\d+)$/.exec(value);
+  if (m === null) throw new InvalidArgumentError('not HOST:PORT (an IPv6 address goes in brackets: [::1]:6881)');
+  if (m[0].startsWith('[') && isIP(m[1]!) !== 6) throw new InvalidArgumentError(`${m[1]} is not an IPv6 address`);
+  const p = Number(m[2]);
+  if (!/^\d{1,5}$/.test(m[2]!) || p < 1 || p > 65535) throw new InvalidArgumentError(`port ${m[2]} is not from 1 to 65535`);
+  return value;
+}
+
+/** An IP address literal to listen on (`0.0.0.0`, `127.0.0.1`, `::`, `::1`). */
+export function listenAddress(value: string): string {
+  if (isIP(value) === 0) throw new InvalidArgumentError('not an IP address (like 0.0.0.0, 127.0.0.1, :: or ::1)');
+  return value;
+}
+
+/** Repeatable option: each value, parsed, appended. */
+export function repeatable<T>(parse: (value: string) => T): (value: string, previous: T[]) => T[] {
+  return (value, previous) => [...previous, parse(value)];
+}
+
+/** One of `choices`. */
+export function oneOf<T extends string>(...choices: T[]): (value: string) => T {
+  return (value) => {
+    if (!(choices as string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${choices.join(', ')}`);
+    return value as T;
+  };
+}

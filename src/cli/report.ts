@@ -1,0 +1,200 @@
+import type { SourceStatus, Torrent, TorrentStats } from '../engine/index.js';
+import type { TorrenttpError } from '../errors/index.js';
+import { printJson, type CliContext } from './context.js';
+import { formatBytes, formatDuration, plural } from './format.js';
+
+/**
+ * What `download` and `seed` print: a bar on a terminal, a line every few seconds otherwise, one
+ * JSON object per line with --json. Whatever goes wrong with a source (a tracker, a web seed, a
+ * `--peer`) is one `[WARN]`/`[ERROR]` line on stderr when it changes, as aria2 prints them, and a
+ * summary line when none of them can be reached: a silent "0 peers" helps nobody.
+ */
+export type Level = 'NOTICE' | 'WARN' | 'ERROR';
+
+export interface ReporterOptions {
+  readonly json: boolean;
+  /** Least time between two JSON `progress` lines. */
+  readonly jsonIntervalMs: number;
+  /** Sources the user expects to work (trackers, web seeds, `--peer`s), as `kind id`. */
+  readonly sources: ReadonlySet<string>;
+}
+
+/** A plain progress line this often when stdout is not a terminal. */
+const PLAIN_INTERVAL_MS = 5000;
+
+const KIND_WORD: Record<SourceStatus['kind'], string> = { tracker: 'tracker', webseed: 'web seed', peer: 'peer' };
+
+interface Bar {
+  start(total: number, v: number, payload: object): void;
+  update(v: number, payload: object): void;
+  stop(): void;
+}
+
+export class Reporter {
+  private bar: Bar | undefined;
+  private barLoading = false;
+  private lastLine = 0;
+  private lastJson = -Infinity;
+  private finished = false;
+  /** Latest state of each expected source: true when it works. */
+  private readonly states = new Map<string, boolean>();
+  private unreachableSaid = false;
+  private last: TorrentStats | undefined;
+
+  constructor(
+    private readonly ctx: CliContext,
+    private readonly o: ReporterOptions,
+  ) {}
+
+  checking(done: number, total: number): void {
+    if (this.o.json && !this.finished) printJson(this.ctx, { event: 'checking', checkedBytes: done, totalBytes: total });
+  }
+
+  start(t: Torrent, port: number, mode: string): void {
+    const s = t.stats();
+    this.last = s;
+    if (this.o.json) {
+      printJson(this.ctx, { event: 'started', mode, infoHash: s.infoHash, name: s.name, length: s.length, port, verifiedBytes: s.verifiedBytes });
+      return;
+    }
+    this.ctx.stderr.write(`${mode === 'seed' ? 'seeding' : 'downloading'} ${s.name} (${formatBytes(s.length)}, ${s.infoHash}) on port ${port}\n`);
+  }
+
+  /** One diagnostic line: `[WARN] …` on stderr, or a JSON `warning`/`error`/`notice` event. */
+  say(level: Level, message: string, err?: TorrenttpError): void {
+    if (this.finished) return;
+    if (this.o.json) {
+      printJson(this.ctx, { event: level === 'WARN' ? 'warning' : level.toLowerCase(), message, ...(err === undefined ? {} : { code: err.code }) });
+      return;
+    }
+    this.stopBar(); // a line written under a live bar would be drawn over; the next progress update brings the bar back
+    this.ctx.stderr.write(`[${level}] ${message}${err === undefined ? '' : ` [${err.code}]`}\n`);
+  }
+
+  source(s: SourceStatus): void {
+    if (this.finished) return;
+    const key = `${s.kind} ${s.id}`;
+    const before = this.states.get(key);
+    if (this.o.sources.has(key)) this.states.set(key, s.ok);
+    if (this.o.json) {
+      printJson(this.ctx, {
+        event: 'source',
+        kind: s.kind,
+        id: s.id,
+        ok: s.ok,
+        ...(s.error === undefined ? {} : { code: s.error.code, message: s.error.message }),
+        ...(s.final === true ? { final: true } : {}),
+      });
+    } else if (s.error !== undefined) {
+      this.say(s.final === true ? 'ERROR' : 'WARN', `${KIND_WORD[s.kind]} ${s.id}: ${s.error.message}`, s.error);
+    } else if (before === false) {
+      this.say('NOTICE', `${KIND_WORD[s.kind]} ${s.id} works again`);
+    }
+    this.checkReachable();
+  }
+
+  /** A failed connection to or from a peer that is not a source: routine, JSON only. */
+  peerError(peer: string, err: TorrenttpError): void {
+    if (this.o.json && !this.finished) printJson(this.ctx, { event: 'peerError', peer, code: err.code, message: err.message });
+  }
+
+  progress(s: TorrentStats): void {
+    if (this.finished) return;
+    this.last = s;
+    this.checkReachable();
+    const now = Date.now();
+    if (this.o.json) {
+      if (now - this.lastJson < this.o.jsonIntervalMs) return;
+      this.lastJson = now;
+      printJson(this.ctx, { event: 'progress', ...s });
+      return;
+    }
+    const payload = {
+      done: formatBytes(s.verifiedBytes),
+      total: formatBytes(s.length),
+      speed: `${formatBytes(s.downloadRate)}/s`,
+      up: `${formatBytes(s.uploadRate)}/s`,
+      peers: peersText(s),
+      eta: s.done ? '0s' : s.etaSec === undefined ? '-' : formatDuration(s.etaSec),
+    };
+    if (this.ctx.stdout.isTTY === true) {
+      if (this.bar !== undefined) this.bar.update(s.verifiedBytes, payload);
+      else if (!this.barLoading) {
+        this.barLoading = true;
+        void import('cli-progress').then(({ SingleBar }) => {
+          this.barLoading = false;
+          if (this.bar !== undefined || this.finished) return;
+          this.bar = new SingleBar({
+            format: '{bar} {percentage}% | {done}/{total} | ↓ {speed} ↑ {up} | {peers} | ETA {eta}',
+            stream: this.ctx.stderr,
+            hideCursor: true,
+            clearOnComplete: true,
+          });
+          this.bar.start(s.length, s.verifiedBytes, payload);
+        });
+      }
+      return;
+    }
+    if (now - this.lastLine < PLAIN_INTERVAL_MS) return;
+    this.lastLine = now;
+    this.ctx.stdout.write(`${(s.progress * 100).toFixed(1)}% ${payload.done}/${payload.total} ↓ ${payload.speed} ↑ ${payload.up} ${payload.peers} ETA ${payload.eta}\n`);
+  }
+
+  /** Interrupted before the torrent started (while its data was checked). */
+  stoppedEarly(signal: string): void {
+    if (this.o.json) printJson(this.ctx, { event: 'summary', status: `stopped (${signal})` });
+    else this.ctx.stderr.write(`stopped (${signal}) before the transfer started\n`);
+  }
+
+  seeding(t: Torrent, until: string): void {
+    this.stopBar();
+    if (this.o.json) printJson(this.ctx, { event: 'seeding', infoHash: t.infoHash });
+    else this.ctx.stderr.write(`seeding ${until}\n`);
+  }
+
+  summary(s: TorrentStats, seconds: number, how: string): void {
+    this.stopBar();
+    if (this.o.json) {
+      printJson(this.ctx, { event: 'summary', status: how, seconds, ...s });
+      return;
+    }
+    this.ctx.stdout.write(
+      `${how}: ${s.name} ${(s.progress * 100).toFixed(1)}% in ${seconds.toFixed(1)} s, ↓ ${formatBytes(s.downloaded)} (${formatBytes(s.downloaded / Math.max(seconds, 1e-3))}/s) ↑ ${formatBytes(s.uploaded)}\n`,
+    );
+  }
+
+  /** No more output: what the shutdown (`stopped` to the trackers) stirs up is nobody's news. */
+  finish(): void {
+    this.stopBar();
+    this.finished = true;
+  }
+
+  private stopBar(): void {
+    this.bar?.stop();
+    this.bar = undefined;
+  }
+
+  /** Says once, each time it becomes true, that no expected source works and no peer is connected. */
+  private checkReachable(): void {
+    const s = this.last;
+    if (s === undefined || s.done) return;
+    const connected = s.peersByKind.wire + s.peersByKind.http;
+    const expected = this.o.sources.size;
+    const failed = [...this.states.values()].filter((ok) => !ok).length;
+    const unreachable = expected > 0 && failed === expected && connected === 0;
+    if (unreachable && !this.unreachableSaid) {
+      this.unreachableSaid = true;
+      const counts = (['tracker', 'webseed', 'peer'] as const)
+        .map((k) => [KIND_WORD[k], [...this.o.sources].filter((key) => key.startsWith(`${k} `)).length] as const)
+        .filter(([, n]) => n > 0)
+        .map(([word, n]) => plural(n, word));
+      this.say('ERROR', `no source can be reached (${counts.join(', ')}: all failing, see above); still trying until interrupted or --stop-timeout`);
+    } else if (!unreachable) this.unreachableSaid = false;
+  }
+}
+
+/** `1 peer`, or `0 peers, 1 web seed`: a web seed is always "connected", so it is counted apart. */
+export function peersText(s: TorrentStats): string {
+  const peers = plural(s.peersByKind.wire + s.peersByKind.http, 'peer');
+  return s.peersByKind.webseed === 0 ? peers : `${peers}, ${plural(s.peersByKind.webseed, 'web seed')}`;
+}
