@@ -184,7 +184,9 @@ export class Client extends EventEmitter<ClientEvents> {
     announcer.on('peers', (peers) => this.discover(entry, peers.map((p) => hostPort(p.ip, p.port))));
     announcer.on('failure', (err, url) => this.emit('warning', `tracker ${url}: ${err.message}`, err));
     announcer.on('warning', (msg, url) => this.emit('warning', `tracker ${url}: ${msg}`, undefined));
-    torrent.on('peerClosed', (link) => {
+    torrent.on('peerClosed', (link, reason) => {
+      // A web seed is added once and never redialled: say why it stopped, or the download just stalls.
+      if (link.kind === 'webseed' && reason !== undefined && !torrent.closed) this.emit('warning', `web seed ${link.id} dropped: ${reason.message}`, reason);
       entry.connected.delete(link.id);
       if (!torrent.complete && torrent.peerCount < (this.opts.maxPeersPerTorrent ?? 50) / 2) announcer.wantPeers();
       this.dialMore(entry);
