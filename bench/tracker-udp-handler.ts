@@ -26,7 +26,7 @@ const socket = { send: (b: Uint8Array) => { sent++; bytes += b.length; } } as un
 const ids = new ConnectionIds();
 const handle = udpHandler(core, socket, ids);
 const rinfo: RemoteInfo = { address: '127.0.0.1', family: 'IPv4', port: 40000, size: 98 };
-const connectionId = ids.issue(rinfo.address, rinfo.port, Date.now());
+const connectionId = ids.issue(rinfo.address, Date.now());
 
 /** The same packets `bench/tracker.ts` sends. */
 function announce(t: number, p: number, event: number, numwant: number): Buffer {

@@ -43,7 +43,7 @@ let port: number;
 let close: () => void;
 if (udpBatchAvailable()) {
   let socket: UdpBatchSocket | undefined;
-  socket = UdpBatchSocket.open(parseIp('127.0.0.1')!, 0, 1500, (msg, _source, _port, to: BatchSource) => {
+  socket = UdpBatchSocket.open(parseIp('127.0.0.1')!, 0, 1500, (msg, _source, to: BatchSource) => {
     const out = answer(msg);
     if (out !== undefined) socket?.send(out, to);
   });

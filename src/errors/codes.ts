@@ -103,6 +103,7 @@ export const ERROR_CODES = {
   TRANSPORT_TOO_MANY_REQUESTS: { message: 'peer queued more block requests than the limit', side: 'remote', status: 429 },
   TRANSPORT_UNKNOWN_TORRENT: { message: 'peer asked for a torrent we do not serve', side: 'remote', status: 404 },
   TRANSPORT_WEBSEED_GAVE_UP: { message: 'web seed failed too many times in a row', side: 'remote', status: 502 },
+  TRANSPORT_WEBSEED_NO_RANGE: { message: 'web seed ignores Range (answers 200 with the whole file) and the torrent is too large to fetch file by file', side: 'remote', status: 502 },
 
   // ── engine (src/engine) ────────────────────────────────────────────────────────────────
   ENGINE_BAD_PEER_ADDRESS: { message: 'peer address is not host:port', side: 'local', status: 400 },

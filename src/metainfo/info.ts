@@ -2,15 +2,21 @@ import type { BencodeDict, BencodeValue } from '../bencode/index.js';
 import { MetainfoError } from './errors.js';
 import { asBytes, asDict, asInt, asList, requireField, strictText, text } from './fields.js';
 import { Geometry } from './geometry.js';
-import { checkDistinctPaths, checkPathComponent } from './paths.js';
+import { checkPathComponent, resolveDuplicatePaths } from './paths.js';
 
 /**
  * The v1 info dict (BEP 3): everything that decides the info-hash and what lands on disk.
  * Validation here is strict: a torrent is hostile input and its paths become file names.
  */
 export interface TorrentFile {
-  /** Path components under the torrent's folder (multi-file), or `[name]` for a single file. */
+  /**
+   * Path components under the torrent's folder (multi-file), or `[name]` for a single file: where
+   * the file lands on disk. It is the torrent's own path unless that path was already taken
+   * (`resolveDuplicatePaths`); then `torrentPath` holds what the torrent says.
+   */
   readonly path: readonly string[];
+  /** The path as the torrent lists it, present only when `path` had to differ (a duplicate). */
+  readonly torrentPath?: readonly string[];
   readonly length: number;
   /** Offset of the file's first byte in the torrent's byte stream. */
   readonly offset: number;
@@ -84,7 +90,9 @@ export function parseInfo(info: BencodeDict): Info {
       const path = filePath(f, where);
       add(path, requireField(f, 'length', `${where}.`), `${where}.length`, attrOf(f));
     });
-    checkDistinctPaths(files.map((f) => f.path));
+    resolveDuplicatePaths(files.map((f) => f.path)).forEach((renamed, i) => {
+      if (renamed !== undefined) files[i] = { ...files[i]!, path: renamed, torrentPath: files[i]!.path };
+    });
   }
 
   if (offset === 0) throw new MetainfoError('METAINFO_BAD_PIECES', { detail: 'the torrent holds no data (total length 0)' });

@@ -32,3 +32,40 @@ export function checkDistinctPaths(paths: readonly (readonly string[])[]): void 
     }
   }
 }
+
+/**
+ * On-disk paths for a torrent whose files collide: a file at the path of an earlier file, or at
+ * a path another file needs as a folder, is renamed to the first free `base.N.ext` (N from 1,
+ * the extension after the last dot, none for a leading dot: `a.txt` → `a.1.txt`, `x` → `x.1`,
+ * `.rc` → `.rc.1`). That is libtorrent's rule (`resolve_duplicate_filenames`: folders claimed
+ * first, files in torrent order), so such a torrent, which BEP 3 does not forbid and real clients
+ * accept, lands as it does there. Only the last component changes, so folders stay as listed.
+ * The info dict is untouched: the info-hash and the pieces are those of the original bytes.
+ *
+ * Returns, per file, the new path or `undefined` when the file keeps its own. Linear: each path
+ * has its own next N, so a hostile torrent of many equal paths (or of the names they would take)
+ * costs a probe per file, not per pair. Paths compare byte for byte, as a Linux file system does.
+ */
+export function resolveDuplicatePaths(paths: readonly (readonly string[])[]): (readonly string[] | undefined)[] {
+  const dirs = new Set<string>();
+  for (const p of paths) for (let i = 1; i < p.length; i++) dirs.add(p.slice(0, i).join('/'));
+  const taken = new Set<string>();
+  const nextN = new Map<string, number>();
+  return paths.map((p) => {
+    const key = p.join('/');
+    if (!taken.has(key) && !dirs.has(key)) {
+      taken.add(key);
+      return undefined;
+    }
+    const last = p.at(-1)!;
+    const dot = last.lastIndexOf('.');
+    const [base, ext] = dot > 0 ? [last.slice(0, dot), last.slice(dot)] : [last, ''];
+    const folder = p.slice(0, -1);
+    const prefix = folder.length === 0 ? '' : `${folder.join('/')}/`;
+    let n = nextN.get(key) ?? 1;
+    while (taken.has(`${prefix}${base}.${n}${ext}`) || dirs.has(`${prefix}${base}.${n}${ext}`)) n++;
+    nextN.set(key, n + 1);
+    taken.add(`${prefix}${base}.${n}${ext}`);
+    return [...folder, `${base}.${n}${ext}`];
+  });
+}

@@ -7,10 +7,14 @@
  *   adjacent requested blocks of one piece; a run that spans files is one GET per file slice.
  * - Every answer is checked. For a range: status 206, `Content-Range: bytes first-last/total`
  *   naming exactly the range asked for (and the file's length, unless `*`), and a body of exactly
- *   that length. A 200 is accepted only when the range asked for is the whole file (some servers
- *   answer such a Range with 200); anywhere else it means the server ignored Range, and slicing
- *   a whole file out of every answer would cost far more than failing over to wire peers.
- *   `text/html` is an error page unless the file itself is `.htm`/`.html`.
+ *   that length. `text/html` is an error page unless the file itself is `.htm`/`.html`.
+ * - A 200 with the whole file where a smaller range was asked for means the server ignores
+ *   `Range` (a plain static server, nginx with `max_ranges 0`). Re-reading a file's head for
+ *   every block would cost the square of its size, so instead: when the torrent is at most
+ *   `maxWholeFileBytes`, each file is fetched whole once (that first answer is kept), held while
+ *   its blocks are asked for, and dropped once they all were; a larger torrent closes the link at
+ *   once with TRANSPORT_WEBSEED_NO_RANGE, a reason the client shows (not five back-offs and a
+ *   silent stop).
  * - A failed GET rejects its requests. The link then backs off: `choke { retryAfterMs }`, the
  *   queued requests rejected, `unchoke` after the delay: 1 s doubling to 60 s, or the server's
  *   `Retry-After` on 429/503 (capped at 10 min). Failures while backing off count once. After
@@ -43,6 +47,8 @@ export interface WebSeedOptions {
   readonly backoffMaxMs?: number;
   /** Largest run of blocks in one GET. Default 4 MiB (and never past a piece). */
   readonly maxRunBytes?: number;
+  /** Largest torrent fetched file by file when the server ignores `Range`. Default 64 MiB. */
+  readonly maxWholeFileBytes?: number;
   /** An undici dispatcher to share; by default the link owns a keep-alive `Agent` and closes it with itself. */
   readonly dispatcher?: Dispatcher;
 }
@@ -54,6 +60,7 @@ export const WEB_SEED_DEFAULTS = {
   backoffBaseMs: 1000,
   backoffMaxMs: 60_000,
   maxRunBytes: 4 * 1024 * 1024,
+  maxWholeFileBytes: 64 * 1024 * 1024,
   maxRetryAfterMs: 10 * 60_000,
 } as const;
 
@@ -91,6 +98,11 @@ class WebSeed implements PeerLink {
   private backoffTimer: NodeJS.Timeout | undefined;
   private dispatchScheduled = false;
   private closed = false;
+  /**
+   * Set once the server answered a range with the whole file: whole files by index, fetched once
+   * and shared by every GET of that file, with the bytes of it handed out so far (to drop it).
+   */
+  private wholeFiles: Map<number, { body: Promise<Uint8Array>; handedOut: number }> | undefined;
 
   constructor(
     readonly id: string,
@@ -106,6 +118,7 @@ class WebSeed implements PeerLink {
       backoffBaseMs: opts.backoffBaseMs ?? WEB_SEED_DEFAULTS.backoffBaseMs,
       backoffMaxMs: opts.backoffMaxMs ?? WEB_SEED_DEFAULTS.backoffMaxMs,
       maxRunBytes: opts.maxRunBytes ?? WEB_SEED_DEFAULTS.maxRunBytes,
+      maxWholeFileBytes: opts.maxWholeFileBytes ?? WEB_SEED_DEFAULTS.maxWholeFileBytes,
     };
     this.ownsDispatcher = opts.dispatcher === undefined;
     this.dispatcher = opts.dispatcher;
@@ -157,6 +170,7 @@ class WebSeed implements PeerLink {
     for (const ac of this.controllers) ac.abort();
     this.pending.clear();
     this.inFlight.clear();
+    this.wholeFiles?.clear();
     if (this.ownsDispatcher) void this.dispatcher?.destroy().catch(() => {});
     this.events.emit(reason === undefined ? { type: 'closed' } : { type: 'closed', reason });
   }
@@ -234,6 +248,10 @@ class WebSeed implements PeerLink {
   }
 
   private onFailure(err: TorrenttpError): void {
+    if (err.code === 'TRANSPORT_WEBSEED_NO_RANGE') {
+      this.close(err); // retrying cannot help: the server will not change its mind
+      return;
+    }
     if (this.peerChoking) return; // already backing off: one failure per round
     this.failures++;
     if (this.failures >= this.o.maxFailures) {
@@ -253,13 +271,55 @@ class WebSeed implements PeerLink {
     this.backoffTimer.unref();
   }
 
-  /** One ranged GET into `out`, or a TransportError. */
+  /** The bytes of one file slice into `out`: a ranged GET, or a whole file's copy (a server that ignores Range). Or a TransportError. */
   private async fetchSlice(slice: FileSlice, out: Uint8Array): Promise<void> {
-    const file = this.metainfo.files[slice.fileIndex]!;
-    const url = webSeedFileUrl(this.id, this.metainfo, slice.fileIndex);
-    const first = slice.fileOffset;
-    const last = first + slice.length - 1;
-    const where = `${url} bytes=${first}-${last}`;
+    const at = slice.fileOffset;
+    const files = this.wholeFiles;
+    if (files !== undefined) {
+      let whole = files.get(slice.fileIndex);
+      if (whole === undefined) {
+        const entry = { body: this.get(slice.fileIndex).then((b) => b!), handedOut: 0 };
+        entry.body.catch(() => {
+          if (files.get(slice.fileIndex) === entry) files.delete(slice.fileIndex); // the next GET tries again
+        });
+        files.set(slice.fileIndex, entry);
+        whole = entry;
+      }
+      out.set((await whole.body).subarray(at, at + out.length));
+      this.handedOut(slice.fileIndex, whole, out.length);
+      return;
+    }
+    const body = await this.get(slice.fileIndex, { at, out });
+    if (body === undefined) return;
+    // Range ignored: keep this answer as the file's copy for its other blocks.
+    out.set(body.subarray(at, at + out.length));
+    this.wholeFiles ??= new Map();
+    let whole = this.wholeFiles.get(slice.fileIndex);
+    if (whole === undefined) {
+      whole = { body: Promise.resolve(body), handedOut: 0 };
+      this.wholeFiles.set(slice.fileIndex, whole);
+    }
+    this.handedOut(slice.fileIndex, whole, out.length);
+  }
+
+  /** Drops a whole file's copy once as many bytes as it holds were handed out (a re-request fetches it again). */
+  private handedOut(fileIndex: number, whole: { handedOut: number }, n: number): void {
+    whole.handedOut += n;
+    if (whole.handedOut >= this.metainfo.files[fileIndex]!.length && this.wholeFiles?.get(fileIndex) === whole) this.wholeFiles.delete(fileIndex);
+  }
+
+  /**
+   * A GET of file `fileIndex`: of `range.out.length` bytes from `range.at` into `range.out`, or,
+   * without `range`, of the whole file. Resolves to the whole file's bytes when that is what came
+   * (asked for, or a range the server ignored), else to undefined. A range ignored on a torrent
+   * over `maxWholeFileBytes` is TRANSPORT_WEBSEED_NO_RANGE.
+   */
+  private async get(fileIndex: number, range?: { at: number; out: Uint8Array }): Promise<Uint8Array | undefined> {
+    const file = this.metainfo.files[fileIndex]!;
+    const url = webSeedFileUrl(this.id, this.metainfo, fileIndex);
+    const first = range?.at ?? 0;
+    const last = range === undefined ? file.length - 1 : range.at + range.out.length - 1;
+    const where = range === undefined ? url : `${url} bytes=${first}-${last}`;
     const ac = new AbortController();
     this.controllers.add(ac);
     let timedOut = false;
@@ -273,26 +333,34 @@ class WebSeed implements PeerLink {
         const undici = await loadUndici();
         if (this.closed) throw new TransportError('TRANSPORT_ABORTED', { detail: where });
         this.dispatcher ??= new undici.Agent({ connections: this.o.maxInFlight, keepAliveTimeout: 30_000 });
-        res = await undici.request(url, { method: 'GET', headers: { range: `bytes=${first}-${last}` }, signal: ac.signal, dispatcher: this.dispatcher });
+        const headers = range === undefined ? {} : { range: `bytes=${first}-${last}` };
+        res = await undici.request(url, { method: 'GET', headers, signal: ac.signal, dispatcher: this.dispatcher });
       } catch (err) {
         throw this.networkError(err, timedOut, where);
       }
       // Destroying an unread body emits an AbortError; unheard, it would be uncaught and take the
       // process down, when only this answer was bad.
       res.body.on('error', () => {});
-      this.checkHead(res, file.length, file.path.at(-1) ?? '', first, last, where);
+      const ignoredRange = this.checkHead(res, file.length, file.path.at(-1) ?? '', first, last, where);
+      if (ignoredRange && this.geometry.totalLength > this.o.maxWholeFileBytes) {
+        throw new TransportError('TRANSPORT_WEBSEED_NO_RANGE', {
+          detail: `${where}: 200 with the whole file; a torrent over ${formatMiB(this.o.maxWholeFileBytes)} needs a server that honours Range`,
+        });
+      }
+      const into = range !== undefined && !ignoredRange ? range.out : new Uint8Array(file.length);
       let n = 0;
       try {
         for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-          if (n + chunk.length > out.length) throw new TransportError('TRANSPORT_HTTP_BAD_LENGTH', { detail: `${where}: more than ${out.length} bytes` });
-          out.set(chunk, n);
+          if (n + chunk.length > into.length) throw new TransportError('TRANSPORT_HTTP_BAD_LENGTH', { detail: `${where}: more than ${into.length} bytes` });
+          into.set(chunk, n);
           n += chunk.length;
         }
       } catch (err) {
         if (err instanceof TorrenttpError) throw err;
         throw this.networkError(err, timedOut, where);
       }
-      if (n !== out.length) throw new TransportError('TRANSPORT_HTTP_BAD_LENGTH', { detail: `${where}: ${n} of ${out.length} bytes` });
+      if (n !== into.length) throw new TransportError('TRANSPORT_HTTP_BAD_LENGTH', { detail: `${where}: ${n} of ${into.length} bytes` });
+      return into === range?.out ? undefined : into;
     } finally {
       clearTimeout(timer);
       this.controllers.delete(ac);
@@ -305,7 +373,8 @@ class WebSeed implements PeerLink {
     return new TransportError('TRANSPORT_HTTP_FAILED', { detail: `${where}: ${err instanceof Error ? err.message : String(err)}`, cause: err });
   }
 
-  private checkHead(res: Dispatcher.ResponseData, fileLength: number, fileName: string, first: number, last: number, where: string): void {
+  /** Checks an answer's head; true when it is a 200 with the whole file where a smaller range was asked for. */
+  private checkHead(res: Dispatcher.ResponseData, fileLength: number, fileName: string, first: number, last: number, where: string): boolean {
     const status = res.statusCode;
     if (status === 429 || status === 503) {
       const err = new TransportError('TRANSPORT_HTTP_UNAVAILABLE', { detail: `${where}: ${status}` });
@@ -313,8 +382,9 @@ class WebSeed implements PeerLink {
       if (ms !== undefined) retryAfterOf.set(err, Math.min(ms, WEB_SEED_DEFAULTS.maxRetryAfterMs));
       throw err;
     }
+    const ignoredRange = status === 200 && (first !== 0 || last !== fileLength - 1);
     if (status === 200) {
-      if (first !== 0 || last !== fileLength - 1) throw new TransportError('TRANSPORT_HTTP_BAD_RANGE', { detail: `${where}: 200 instead of 206 (Range ignored)` });
+      // the whole file, asked for or not (Range ignored): its length is checked below
     } else if (status === 206) {
       const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res, 'content-range')?.trim() ?? '');
       if (m === null || Number(m[1]) !== first || Number(m[2]) !== last || (m[3] !== '*' && Number(m[3]) !== fileLength)) {
@@ -328,15 +398,20 @@ class WebSeed implements PeerLink {
       throw new TransportError('TRANSPORT_HTTP_ERROR_PAGE', { detail: `${where}: ${type}` });
     }
     const declared = header(res, 'content-length');
-    if (declared !== undefined && Number(declared) !== last - first + 1) {
+    if (declared !== undefined && Number(declared) !== (ignoredRange ? fileLength : last - first + 1)) {
       throw new TransportError('TRANSPORT_HTTP_BAD_LENGTH', { detail: `${where}: Content-Length ${declared}` });
     }
+    return ignoredRange;
   }
 }
 
 function header(res: Dispatcher.ResponseData, name: string): string | undefined {
   const v = res.headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+function formatMiB(bytes: number): string {
+  return `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
 }
 
 /** RFC 9110 §10.2.3: delay-seconds or an HTTP-date. */

@@ -1,12 +1,15 @@
 /**
  * BEP 19 web seeds through the engine: a torrent whose only source is a plain HTTP server
- * completes (single and multi-file); a torrent with a web seed and a wire seed uses both.
+ * completes (single and multi-file); a torrent with a web seed and a wire seed uses both; a server
+ * that ignores Range (200 with the whole file) still serves a small torrent, and a large one drops
+ * the web seed with a warning that says why.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { Client } from '../../src/engine/index.js';
+import { Client, type SourceStatus } from '../../src/engine/index.js';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { startWebSeed } from '../helpers/swarm.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
@@ -54,4 +57,72 @@ test('a web seed and a wire seed are both used for one torrent', { timeout: 60_0
     assert.deepEqual(readFileSync(join(dir, 'dl', 'p.bin')), Buffer.from(payload));
     assert.ok(web.sent() > 0, 'the web seed served part of it');
     assert.ok(seed.stats().uploaded > 0, 'the wire seed served part of it');
+  }));
+
+/** A static server that ignores Range: always 200 and the whole file (as many simple servers do). */
+async function startRangeIgnoringServer(t: TestContext, root: string): Promise<{ url: string; gets: string[] }> {
+  const gets: string[] = [];
+  const server = createServer((req, res) => {
+    const path = join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+    gets.push(`${req.url} ${req.headers.range ?? ''}`);
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch {
+      return void res.writeHead(404).end();
+    }
+    res.writeHead(200, { 'content-length': String(size), 'content-type': 'application/octet-stream' });
+    createReadStream(path).pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, gets };
+}
+
+test('a web server that ignores Range: a small torrent completes byte-identical, single file and folder', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const www = join(dir, 'www');
+    mkdirSync(join(www, 'set', 'sub'), { recursive: true });
+    const single = bytes(3 * 1024 * 1024 + 5, 5);
+    writeFileSync(join(www, 'file.bin'), single);
+    const parts: [string, Uint8Array][] = [['a.txt', bytes(10, 6)], ['empty', new Uint8Array(0)], ['sub/b.bin', bytes(700_000, 7)]];
+    for (const [p, b] of parts) writeFileSync(join(www, 'set', p), b);
+    const web = await startRangeIgnoringServer(t, www);
+    const one = await createTorrent(join(www, 'file.bin'), { pieceLength: 64 * 1024, creationDate: null, urlList: [`${web.url}file.bin`] });
+    const many = await createTorrent(join(www, 'set'), { pieceLength: 64 * 1024, creationDate: null, urlList: [web.url] });
+    const client = new Client({ listen: false });
+    t.after(() => client.close());
+    const warnings: string[] = [];
+    client.on('warning', (m) => warnings.push(m));
+    const a = await client.add(one.torrent, { path: join(dir, 'dl') });
+    const b = await client.add(many.torrent, { path: join(dir, 'dl') });
+    await Promise.all([a.done, b.done]);
+    assert.deepEqual(readFileSync(join(dir, 'dl', 'file.bin')), Buffer.from(single));
+    for (const [p, bb] of parts) assert.deepEqual(readFileSync(join(dir, 'dl', 'set', p)), Buffer.from(bb), p);
+    assert.deepEqual(warnings, []);
+    // 49 pieces of file.bin: a few whole-file GETs, not one per piece
+    assert.ok(web.gets.filter((g) => g.startsWith('/file.bin')).length <= 4, web.gets.join('\n'));
+  }));
+
+test('a web server that ignores Range on a torrent over 64 MiB: the web seed is dropped with a final source failure that says why', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const www = join(dir, 'www');
+    mkdirSync(www);
+    writeFileSync(join(www, 'big.bin'), 'x');
+    truncateSync(join(www, 'big.bin'), 65 * 1024 * 1024); // sparse: zeros hash fast and take no disk
+    const web = await startRangeIgnoringServer(t, www);
+    const { torrent } = await createTorrent(join(www, 'big.bin'), { pieceLength: 1024 * 1024, creationDate: null, urlList: [`${web.url}big.bin`] });
+    const client = new Client({ listen: false });
+    t.after(() => client.close());
+    // A web seed is added once and never redialled: its final failure says why, or the download just stalls.
+    const dropped = new Promise<SourceStatus>((resolve) => client.on('source', (s) => s.final === true && resolve(s)));
+    await client.add(torrent, { path: join(dir, 'dl') });
+    const s = await dropped;
+    assert.equal(s.kind, 'webseed');
+    assert.match(s.id, /big\.bin$/);
+    assert.equal(s.error?.code, 'TRANSPORT_WEBSEED_NO_RANGE');
+    assert.ok(web.gets.length <= 4, `${web.gets.length} GETs before giving up`);
   }));

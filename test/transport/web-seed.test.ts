@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseTorrent, type Metainfo } from '../../src/metainfo/index.js';
-import { createWebSeed, parseRetryAfter, webSeedFileUrl, type PeerLink, type WebSeedOptions } from '../../src/transport/index.js';
+import { createWebSeed, parseRetryAfter, WEB_SEED_DEFAULTS, webSeedFileUrl, type PeerLink, type WebSeedOptions } from '../../src/transport/index.js';
 import { bytes, piecesOf, torrentBytes } from '../helpers/torrents.js';
 import { allBlocks, leech, makeTorrent, Recorder } from './helpers.js';
 
@@ -158,9 +158,49 @@ async function failsWith(handler: Handler, code: string, opts: Partial<WebSeedOp
   }
 }
 
-test('200 instead of 206 fails the requests, backs off, then gives up', async () => {
-  const { choke } = await failsWith((_q, res, file) => res.writeHead(200, { 'content-length': file!.length }).end(file), 'TRANSPORT_HTTP_BAD_RANGE');
-  assert.equal(choke.retryAfterMs, 100);
+/** A server that ignores Range: 200 and the whole file, always (a plain static server, nginx with max_ranges 0). */
+const ignoresRange: Handler = (_q, res, file) => {
+  if (file === undefined) return void res.writeHead(404).end();
+  res.writeHead(200, { 'content-length': file.length, 'content-type': 'application/octet-stream' }).end(file);
+};
+
+test('a server that ignores Range: a small torrent is fetched file by file, whole, and every piece is byte-identical', async () => {
+  const { metainfo, data, files } = multiFileTorrent();
+  const served = new Map(files.map((f) => [webSeedFileUrl('', metainfo, files.indexOf(f)), f.data]));
+  const srv = await httpServer(served, ignoresRange);
+  const { link, rec } = seed(`${srv.base}/`, metainfo);
+  try {
+    const got = await leech(link, rec, metainfo);
+    assert.ok(Buffer.from(got).equals(Buffer.from(data)));
+    assert.equal(rec.of('rejected').length, 0);
+    assert.equal(rec.of('choke').length, 0);
+    // Each file whole, a few times at most (the GETs in flight when the first 200 came), not once per block.
+    for (const path of served.keys()) {
+      const gets = srv.seen.filter((x) => x.startsWith(`${path} `)).length;
+      assert.ok(gets <= WEB_SEED_DEFAULTS.maxInFlight, `${gets} GETs of ${path}`);
+    }
+  } finally {
+    link.close();
+    await srv.close();
+  }
+});
+
+test('a server that ignores Range on a torrent too large to fetch whole: the link closes at once with the reason', async () => {
+  const { metainfo, data } = makeTorrent(256 * 1024, 64 * 1024, 4, 'f.bin');
+  const srv = await httpServer(new Map([['/f.bin', data]]), ignoresRange);
+  const { link, rec } = seed(`${srv.base}/f.bin`, metainfo, { maxWholeFileBytes: 128 * 1024 });
+  try {
+    await rec.wait('unchoke');
+    allBlocks(metainfo).slice(0, 4).forEach((r) => link.request(r));
+    const closed = await rec.wait('closed', 5000);
+    assert.equal(closed.reason?.code, 'TRANSPORT_WEBSEED_NO_RANGE');
+    assert.match(closed.reason?.message ?? '', /Range/);
+    assert.equal(rec.of('choke').length, 0, 'no back-off: retrying cannot help');
+    assert.equal(rec.of('block').length, 0);
+  } finally {
+    link.close();
+    await srv.close();
+  }
 });
 
 test('a wrong Content-Range or a short body fails', async () => {

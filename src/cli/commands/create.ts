@@ -81,6 +81,10 @@ export function register(program: Command, ctx: CliContext): void {
       const { metainfo, torrent } = created;
       const output = resolve(ctx.cwd, flags.output ?? `${metainfo.name}.torrent`);
       await writeOutput(output, torrent, flags.force === true);
+      for (const url of flags.webSeed) {
+        const why = webSeedUrlProblem(url, metainfo.name, metainfo.multiFile);
+        if (why !== undefined) ctx.stderr.write(`warning: ${why}\n`);
+      }
       const seconds = (performance.now() - started) / 1000;
       if (flags.json === true) {
         printJson(ctx, {
@@ -109,4 +113,31 @@ export function register(program: Command, ctx: CliContext): void {
         ].join('\n'),
       );
     });
+}
+
+/**
+ * Why web seed `url` cannot be right for a torrent named `name`, or undefined. BEP 19 clients
+ * (aria2, libtorrent, ours) append the torrent's name to a folder URL (multi-file) or to a URL
+ * ending in `/` (single file), so a URL that already ends with the name asks for
+ * `…/name/name…` and gets 404s. The likeliest mistake: the shared folder's own URL.
+ */
+export function webSeedUrlProblem(url: string, name: string, multiFile: boolean): string | undefined {
+  let path: string;
+  try {
+    path = new URL(url).pathname;
+  } catch {
+    return `web seed ${url} is not a URL`;
+  }
+  const slash = path.endsWith('/');
+  if (!multiFile && !slash) return undefined; // a single file's own URL
+  const last = path.split('/').filter((p) => p.length > 0).at(-1);
+  let decoded: string | undefined;
+  try {
+    decoded = last === undefined ? undefined : decodeURIComponent(last);
+  } catch {
+    decoded = last;
+  }
+  if (decoded !== name) return undefined;
+  const parent = url.slice(0, url.indexOf(path)) + path.slice(0, path.replace(/\/$/, '').lastIndexOf('/') + 1);
+  return `web seed ${url} ends with the torrent's name, and clients append the name to it (BEP 19), so they will ask for …/${name}/${name}${multiFile ? '/…' : ''} and get 404s; give the URL of the folder that holds ${JSON.stringify(name)}: ${parent}`;
 }

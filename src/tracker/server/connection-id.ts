@@ -4,28 +4,37 @@ import { parseIpNormalized, type ParsedIp } from '../ip.js';
 
 /**
  * BEP 15 connection ids without per-client state: the id is a keyed MAC,
- * SipHash-2-4(key, time bucket | port | address), 64 bits. A server restart (new secret)
+ * SipHash-2-4(key, time bucket | address), 64 bits. A server restart (new secret)
  * invalidates every id, which clients handle by connecting again.
+ *
+ * The source port is not in the MAC: some clients connect once per tracker and announce from
+ * several sockets (one per listening port or torrent session) with the same id, and opentracker,
+ * which ties its ids to the address alone, accepts them. What the id proves is that the source
+ * address received our reply (BEP 15's purpose: no announce with a spoofed address); the port adds
+ * nothing to that, since whoever sees replies to an address can connect from any port of it.
  *
  * Buckets are 2 minutes and the current and previous bucket are accepted, so an id lives at
  * least 2 minutes (BEP 15 asks servers to accept an id for 2 minutes, clients to use it for 1)
- * and at most 4. Guessing one takes 2^64 tries per source address and port; the key is 128 bits.
+ * and at most 4. Guessing one takes 2^64 tries per source address; the key is 128 bits.
  *
  * SipHash rather than HMAC-SHA256: it is a PRF built for short inputs, and costs ~0.1 µs in
  * plain JavaScript against ~2 µs for an HMAC, so it runs on every packet with no cache (the HMAC
- * needed one, keyed by an `address|port` string built per packet). The address is hashed as
+ * needed one, keyed by a string built per packet). The address is hashed as
  * parsed and IPv4-mapped IPv6 folded to IPv4 (`parseIpNormalized`), as the swarm sees it.
  */
 export const CONNECTION_ID_BUCKET_MS = 120_000;
 
-/** Domain separation: the SipHash key is derived from the secret, never the secret itself. */
-const KEY_LABEL = 'torrenttp BEP 15 connection id v2\0';
+/**
+ * Domain separation: the SipHash key is derived from the secret, never the secret itself. v3: the
+ * MAC input lost the port (v2 ids do not verify; each client reconnects once).
+ */
+const KEY_LABEL = 'torrenttp BEP 15 connection id v3\0';
 
 export class ConnectionIds {
   /** SipHash key: k0 = words 0 (low), 1 (high); k1 = words 2, 3. */
   private readonly key: Uint32Array;
-  /** Per-packet scratch: the MAC input (4 + 2 + up to 16 bytes) and output (high, low word). */
-  private readonly input = new Uint8Array(22);
+  /** Per-packet scratch: the MAC input (4 + up to 16 bytes) and output (high, low word). */
+  private readonly input = new Uint8Array(20);
   private readonly out = new Uint32Array(2);
 
   /** `secret`: any length (a store's `sharedSecret()`, or 32 random bytes by default). */
@@ -35,45 +44,43 @@ export class ConnectionIds {
     for (let i = 0; i < 4; i++) this.key[i] = digest.readUInt32LE(4 * i);
   }
 
-  /** MAC of (bucket, port, address) into `this.out`. */
-  private mac(ip: Uint8Array, port: number, bucket: number): void {
+  /** MAC of (bucket, address) into `this.out`. */
+  private mac(ip: Uint8Array, bucket: number): void {
     const m = this.input;
     m[0] = bucket;
     m[1] = bucket >>> 8;
     m[2] = bucket >>> 16;
     m[3] = bucket >>> 24;
-    m[4] = port >>> 8;
-    m[5] = port;
     const n = ip.length;
-    for (let i = 0; i < n; i++) m[6 + i] = ip[i]!;
-    sipHash24(this.key, m, 6 + n, this.out);
+    for (let i = 0; i < n; i++) m[4 + i] = ip[i]!;
+    sipHash24(this.key, m, 4 + n, this.out);
   }
 
-  /** The id for a source in the bucket of `nowMs`. */
-  issueFor(ip: ParsedIp, port: number, nowMs: number): bigint {
-    this.mac(ip.bytes, port, Math.floor(nowMs / this.bucketMs));
+  /** The id for a source address in the bucket of `nowMs`. */
+  issueFor(ip: ParsedIp, nowMs: number): bigint {
+    this.mac(ip.bytes, Math.floor(nowMs / this.bucketMs));
     return (BigInt(this.out[0]!) << 32n) | BigInt(this.out[1]!);
   }
 
   /** The hot path: the id as its two big-endian words, straight from the packet. */
-  verifyWords(high: number, low: number, ip: ParsedIp, port: number, nowMs: number): boolean {
+  verifyWords(high: number, low: number, ip: ParsedIp, nowMs: number): boolean {
     const bucket = Math.floor(nowMs / this.bucketMs);
     const out = this.out;
-    this.mac(ip.bytes, port, bucket);
+    this.mac(ip.bytes, bucket);
     if (out[0] === high >>> 0 && out[1] === low >>> 0) return true;
-    this.mac(ip.bytes, port, bucket - 1);
+    this.mac(ip.bytes, bucket - 1);
     return out[0] === high >>> 0 && out[1] === low >>> 0;
   }
 
   /** `issueFor` from an address literal. Throws `TrackerError('TRACKER_BAD_IP')`. */
-  issue(address: string, port: number, nowMs: number): bigint {
-    return this.issueFor(parsed(address), port, nowMs);
+  issue(address: string, nowMs: number): bigint {
+    return this.issueFor(parsed(address), nowMs);
   }
 
   /** `verifyWords` from an address literal and the id as a bigint. */
-  verify(id: bigint, address: string, port: number, nowMs: number): boolean {
+  verify(id: bigint, address: string, nowMs: number): boolean {
     if (id < 0n || id >= 1n << 64n) return false;
-    return this.verifyWords(Number(id >> 32n), Number(id & 0xffffffffn), parsed(address), port, nowMs);
+    return this.verifyWords(Number(id >> 32n), Number(id & 0xffffffffn), parsed(address), nowMs);
   }
 }
 

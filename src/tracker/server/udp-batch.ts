@@ -63,7 +63,7 @@ export interface BatchSource {
   readonly batch: number;
 }
 
-export type BatchHandler = (msg: Uint8Array, source: ParsedIp, port: number, to: BatchSource) => void;
+export type BatchHandler = (msg: Uint8Array, source: ParsedIp, to: BatchSource) => void;
 
 export class UdpBatchSocket {
   readonly port: number;
@@ -145,7 +145,7 @@ export class UdpBatchSocket {
         if (source === undefined) continue;
         const port = meta[8 * i + 2]!;
         const at = i * this.inSlot;
-        this.onDatagram(this.inBytes.subarray(at, at + length), source, port, { source, port, scope: meta[8 * i + 7]! >>> 0, slot: i, batch });
+        this.onDatagram(this.inBytes.subarray(at, at + length), source, { source, port, scope: meta[8 * i + 7]! >>> 0, slot: i, batch });
       }
     } finally {
       this.inBatch = false;

@@ -20,9 +20,9 @@ import type { SwarmAnnounce, SwarmAnnounceCounts, SwarmAnnounceResult, SwarmStor
 
 /**
  * The BEP 15 side of the tracker. Rules:
- * - `connect` costs no state: the reply is a MAC of the source address and port (`ConnectionIds`).
- * - `announce` and `scrape` need a connection id issued to the same address and port within the
- *   last 2–4 minutes; otherwise an error packet ("connection id invalid"), as small as the
+ * - `connect` costs no state: the reply is a MAC of the source address (`ConnectionIds`).
+ * - `announce` and `scrape` need a connection id issued to the same address (any port: clients may
+ *   share one id across their sockets) within the last 2–4 minutes; otherwise an error packet ("connection id invalid"), as small as the
  *   request, so it cannot amplify a spoofed flood.
  * - Malformed packets of at least 16 bytes get an error packet naming the problem; shorter ones
  *   and unknown actions are dropped: they are not BEP 15 clients.
@@ -66,11 +66,11 @@ export interface UdpRequestOptions {
 }
 
 /**
- * The BEP 15 request handler over any transport: `(datagram, source, port, to)`, the source
+ * The BEP 15 request handler over any transport: `(datagram, source, to)`, the source address
  * already parsed; replies go through `send(bytes, to)`, at once or (scrape, an async store) later.
  * Never throws: a failure is an error packet or a silent drop, as the rules above say.
  */
-export function udpRequests<To>(core: TrackerCore, ids: ConnectionIds, send: UdpSend<To>, opts: UdpRequestOptions = {}): (msg: Uint8Array, source: ParsedIp, port: number, to: To) => void {
+export function udpRequests<To>(core: TrackerCore, ids: ConnectionIds, send: UdpSend<To>, opts: UdpRequestOptions = {}): (msg: Uint8Array, source: ParsedIp, to: To) => void {
   const limits = opts.limits ?? {};
   const store = core.store;
 
@@ -124,10 +124,10 @@ export function udpRequests<To>(core: TrackerCore, ids: ConnectionIds, send: Udp
    * `handle` decides, errors included). After `isPlainUdpAnnounce` the checks and their order
    * are `handle`'s: connection id, then policy and store (`prepare`, `announceInto`).
    */
-  const plainAnnounce = (into: NonNullable<SwarmStore['announceInto']>, msg: Uint8Array, source: ParsedIp, port: number, to: To): boolean => {
+  const plainAnnounce = (into: NonNullable<SwarmStore['announceInto']>, msg: Uint8Array, source: ParsedIp, to: To): boolean => {
     if (!isPlainUdpAnnounce(msg, limits)) return false;
     const nowMs = core.now();
-    if (!ids.verifyWords(readU32BE(msg, 0), readU32BE(msg, 4), source, port, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
+    if (!ids.verifyWords(readU32BE(msg, 0), readU32BE(msg, 4), source, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
     const req = readPlainUdpAnnounce(msg, infoHash, peerId);
     const a = core.prepare(req, source, 'udp', source.family === 4 ? 'compact4' : 'compact6', undefined, nowMs);
     announceInto(into, readU32BE(msg, 12), a, to);
@@ -135,15 +135,15 @@ export function udpRequests<To>(core: TrackerCore, ids: ConnectionIds, send: Udp
   };
 
   /** Answers at once if it can (connect, or announce on a store with `announceNow`); else returns the pending work. */
-  const handle = (msg: Uint8Array, source: ParsedIp, port: number, to: To): Promise<void> | undefined => {
+  const handle = (msg: Uint8Array, source: ParsedIp, to: To): Promise<void> | undefined => {
     const r = decodeUdpRequest(msg, limits);
     const nowMs = core.now();
     if (r.type === 'connect') {
-      send(encodeUdpConnectResponse(r.transactionId, ids.issueFor(source, port, nowMs)), to);
+      send(encodeUdpConnectResponse(r.transactionId, ids.issueFor(source, nowMs)), to);
       return undefined;
     }
     const id = r.connectionId;
-    if (!ids.verifyWords(Number(id >> 32n), Number(id & 0xffffffffn), source, port, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
+    if (!ids.verifyWords(Number(id >> 32n), Number(id & 0xffffffffn), source, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
     if (r.type === 'announce') {
       const a = core.prepare(r.announce, source, 'udp', source.family === 4 ? 'compact4' : 'compact6', undefined, nowMs);
       if (store.announceInto !== undefined) {
@@ -163,11 +163,11 @@ export function udpRequests<To>(core: TrackerCore, ids: ConnectionIds, send: Udp
 
   const into = store.announceInto;
   const transient = opts.transientBytes === true;
-  return (msg, source, port, to) => {
+  return (msg, source, to) => {
     try {
-      if (into !== undefined && plainAnnounce(into, msg, source, port, to)) return;
+      if (into !== undefined && plainAnnounce(into, msg, source, to)) return;
       const bytes = transient ? msg.slice() : msg;
-      handle(bytes, source, port, to)?.catch((err: unknown) => fail(err, bytes, to));
+      handle(bytes, source, to)?.catch((err: unknown) => fail(err, bytes, to));
     } catch (err) {
       fail(err, msg, to);
     }
@@ -208,6 +208,6 @@ export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds
   const sources = new SourceCache<string>();
   return (msg, rinfo) => {
     const source = sources.get(rinfo.address) ?? sources.add(rinfo.address, parseIpNormalized(rinfo.address));
-    if (source !== undefined) handle(msg, source, rinfo.port, rinfo);
+    if (source !== undefined) handle(msg, source, rinfo);
   };
 }

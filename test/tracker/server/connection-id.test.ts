@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { CONNECTION_ID_BUCKET_MS, ConnectionIds } from '../../../src/tracker/index.js';
 import { sipHash24 } from '../../../src/tracker/server/connection-id.js';
+import { parseIpNormalized } from '../../../src/tracker/ip.js';
 
 const B = CONNECTION_ID_BUCKET_MS;
 
@@ -42,47 +44,66 @@ test('SipHash-2-4 gives the reference vectors for every message length 0–63', 
   });
 });
 
-test('connection ids live 2–4 minutes, per address and port, whatever order the clock is read in', () => {
+test('connection ids live 2–4 minutes, per address (any port), whatever order the clock is read in', () => {
   const secret = new Uint8Array(32).fill(7);
   const ids = new ConnectionIds(secret);
   const t0 = 10 * B + 1;
-  const id = ids.issue('192.0.2.1', 6881, t0);
-  assert.ok(ids.verify(id, '192.0.2.1', 6881, t0));
-  assert.ok(!ids.verify(id, '192.0.2.1', 6882, t0));
-  assert.ok(!ids.verify(id, '192.0.2.2', 6881, t0));
-  assert.ok(!ids.verify(id ^ 1n, '192.0.2.1', 6881, t0));
-  assert.ok(!ids.verify(id ^ (1n << 63n), '192.0.2.1', 6881, t0));
-  assert.ok(ids.verify(id, '192.0.2.1', 6881, t0 + B)); // next bucket: still valid
-  assert.ok(ids.verify(id, '192.0.2.1', 6881, t0)); // an older reading after a newer one
-  assert.ok(!ids.verify(id, '192.0.2.1', 6881, t0 + 2 * B)); // two buckets on: expired
-  assert.ok(!ids.verify(id, '192.0.2.1', 6881, t0 + 50 * B)); // a jump
-  assert.ok(ids.verify(id, '192.0.2.1', 6881, t0)); // and back: same answer
-  assert.ok(!ids.verify(id, '192.0.2.1', 6881, t0 - B)); // not valid before it was issued
+  const id = ids.issue('192.0.2.1', t0);
+  assert.ok(ids.verify(id, '192.0.2.1', t0));
+  assert.ok(!ids.verify(id, '192.0.2.2', t0));
+  assert.ok(!ids.verify(id ^ 1n, '192.0.2.1', t0));
+  assert.ok(!ids.verify(id ^ (1n << 63n), '192.0.2.1', t0));
+  assert.ok(ids.verify(id, '192.0.2.1', t0 + B)); // next bucket: still valid
+  assert.ok(ids.verify(id, '192.0.2.1', t0)); // an older reading after a newer one
+  assert.ok(!ids.verify(id, '192.0.2.1', t0 + 2 * B)); // two buckets on: expired
+  assert.ok(!ids.verify(id, '192.0.2.1', t0 + 50 * B)); // a jump
+  assert.ok(ids.verify(id, '192.0.2.1', t0)); // and back: same answer
+  assert.ok(!ids.verify(id, '192.0.2.1', t0 - B)); // not valid before it was issued
   // a fresh instance with the same secret agrees (trackers sharing a store's secret)
   const other = new ConnectionIds(secret);
-  assert.equal(other.issue('192.0.2.1', 6881, t0 + B - 2), id);
-  assert.notEqual(new ConnectionIds(new Uint8Array(32)).issue('192.0.2.1', 6881, t0), id);
+  assert.equal(other.issue('192.0.2.1', t0 + B - 2), id);
+  assert.notEqual(new ConnectionIds(new Uint8Array(32)).issue('192.0.2.1', t0), id);
   // a dual-stack socket's IPv4-mapped form is the same source as plain IPv4
-  assert.ok(ids.verify(id, '::ffff:192.0.2.1', 6881, t0));
-  assert.ok(!ids.verify(id, '2001:db8::1', 6881, t0));
-  assert.throws(() => ids.issue('not an address', 6881, t0), { code: 'TRACKER_BAD_IP' });
-  assert.ok(!ids.verify(-1n, '192.0.2.1', 6881, t0));
-  assert.ok(!ids.verify(id + (1n << 64n), '192.0.2.1', 6881, t0));
+  assert.ok(ids.verify(id, '::ffff:192.0.2.1', t0));
+  assert.ok(!ids.verify(id, '2001:db8::1', t0));
+  assert.throws(() => ids.issue('not an address', t0), { code: 'TRACKER_BAD_IP' });
+  assert.ok(!ids.verify(-1n, '192.0.2.1', t0));
+  assert.ok(!ids.verify(id + (1n << 64n), '192.0.2.1', t0));
 });
 
-test('connection ids: the word form agrees with the bigint form, and ids differ per source', () => {
+test('a connection id is SipHash-2-4(SHA-256(label | secret), bucket LE32 | address): no port in it', () => {
+  const secret = new Uint8Array(32).fill(7);
+  const digest = createHash('sha256').update('torrenttp BEP 15 connection id v3\0').update(secret).digest();
+  const key = new Uint32Array(4);
+  for (let i = 0; i < 4; i++) key[i] = digest.readUInt32LE(4 * i);
+  const out = new Uint32Array(2);
+  const idOf = (bucket: number, address: number[]): bigint => {
+    const m = Buffer.alloc(4 + address.length);
+    m.writeUInt32LE(bucket, 0);
+    m.set(address, 4);
+    sipHash24(key, m, m.length, out);
+    return (BigInt(out[0]!) << 32n) | BigInt(out[1]!);
+  };
+  const ids = new ConnectionIds(secret);
+  assert.equal(ids.issue('192.0.2.1', 10 * B + 1), idOf(10, [192, 0, 2, 1]));
+  assert.equal(ids.issue('::ffff:192.0.2.1', 11 * B - 1), idOf(10, [192, 0, 2, 1]));
+  assert.equal(ids.issue('2001:db8::1', 7 * B), idOf(7, [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]));
+});
+
+test('connection ids: the word form agrees with the bigint form, and ids differ per address', () => {
   const ids = new ConnectionIds(new Uint8Array([1, 2, 3]));
   fc.assert(
-    fc.property(fc.oneof(fc.ipV4(), fc.ipV6()), fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 0, max: 2 ** 42 }), (address, port, now) => {
-      const id = ids.issue(address, port, now);
+    fc.property(fc.oneof(fc.ipV4(), fc.ipV6()), fc.oneof(fc.ipV4(), fc.ipV6()), fc.integer({ min: 0, max: 2 ** 42 }), (address, otherAddress, now) => {
+      const id = ids.issue(address, now);
       const high = Number(id >> 32n);
       const low = Number(id & 0xffffffffn);
       const v = Buffer.alloc(8);
       v.writeBigUInt64BE(id);
       assert.equal(v.readUInt32BE(0), high);
       assert.equal(v.readUInt32BE(4), low);
-      assert.ok(ids.verify(id, address, port, now));
-      assert.equal(ids.issue(address, port === 65535 ? 1 : port + 1, now) === id, false);
+      assert.ok(ids.verify(id, address, now));
+      const same = Buffer.from(parseIpNormalized(address)!.bytes).equals(Buffer.from(parseIpNormalized(otherAddress)!.bytes));
+      assert.equal(ids.issue(otherAddress, now) === id, same);
     }),
   );
 });

@@ -8,14 +8,15 @@ export class UdpTestClient {
   private nextTx = 1;
   readonly ready: Promise<void>;
 
-  constructor(private readonly host: string, private readonly port: number, readonly family: IpFamily = 4) {
+  /** `localAddress`: the address to send from (another loopback address, 127.0.0.2, is a foreign source). */
+  constructor(private readonly host: string, private readonly port: number, readonly family: IpFamily = 4, localAddress?: string) {
     this.socket = createSocket(family === 4 ? 'udp4' : 'udp6');
     this.socket.on('message', (m) => {
       const r = decodeUdpResponse(new Uint8Array(m), family);
       this.waiting.get(r.transactionId)?.(r);
       this.waiting.delete(r.transactionId);
     });
-    this.ready = new Promise((resolve) => this.socket.bind(0, family === 4 ? '127.0.0.1' : '::1', () => resolve()));
+    this.ready = new Promise((resolve) => this.socket.bind(0, localAddress ?? (family === 4 ? '127.0.0.1' : '::1'), () => resolve()));
   }
 
   get localPort(): number {

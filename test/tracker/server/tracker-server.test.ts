@@ -122,14 +122,22 @@ test('UDP connection ids: forged, foreign and expired ids are refused with an er
   let now = 1_000_000;
   const { port } = await start(t, { now: () => now });
   const c = new UdpTestClient('127.0.0.1', port);
-  const other = new UdpTestClient('127.0.0.1', port);
-  t.after(() => Promise.all([c.close(), other.close()]));
+  const samePlace = new UdpTestClient('127.0.0.1', port);
+  const elsewhere = new UdpTestClient('127.0.0.1', port, 4, '127.0.0.2');
+  t.after(() => Promise.all([c.close(), samePlace.close(), elsewhere.close()]));
   const id = await udpConnect(c);
   assert.equal((await udpAnnounce(c, id, req(1)))?.type, 'announce');
   const forged = await udpAnnounce(c, id ^ 1n, req(1));
   assert.equal(forged?.type, 'error');
   assert.match(forged?.type === 'error' ? forged.message : '', /connection id/);
-  assert.equal((await udpAnnounce(other, id, req(2)))?.type, 'error', 'an id is bound to the address and port it was issued to');
+  // Clients that share one id across their sockets (as opentracker allows): the id is bound to
+  // the address, not the port. Both the fused announce and the generic path (scrape) take it.
+  assert.equal((await udpAnnounce(samePlace, id, req(2)))?.type, 'announce', 'an id works from another port of the same address');
+  let tx = samePlace.txid();
+  assert.equal((await samePlace.ask(encodeUdpScrapeRequest({ connectionId: id, transactionId: tx, infoHashes: [infoHash(1)] }), tx))?.type, 'scrape');
+  assert.equal((await udpAnnounce(elsewhere, id, req(3)))?.type, 'error', 'an id is bound to the address it was issued to');
+  tx = elsewhere.txid();
+  assert.equal((await elsewhere.ask(encodeUdpScrapeRequest({ connectionId: id, transactionId: tx, infoHashes: [infoHash(1)] }), tx))?.type, 'error');
   now += 150_000; // next bucket: still accepted (ids live at least 2 minutes)
   assert.equal((await udpAnnounce(c, id, req(1)))?.type, 'announce');
   now += 240_000; // two buckets on: expired

@@ -30,7 +30,7 @@ async function start(t: TestContext, host: string, udpBatch: boolean): Promise<{
   return { server, port };
 }
 
-/** What a client sees for a fixed script of datagrams: answers (connection ids left out, they name the client's port) and drops. */
+/** What a client sees for a fixed script of datagrams: answers (connection ids left out: each tracker has its own secret) and drops. */
 async function script(t: TestContext, host: string, port: number): Promise<unknown[]> {
   const family = host.includes(':') ? 6 : 4;
   const c = new UdpTestClient(host, port, family);

@@ -106,7 +106,7 @@ test('UDP handler: fused and generic announce paths send the same bytes and hand
           const b = Buffer.from(packet);
           if (b.length >= 8 && idAge !== 'random') {
             const back = idAge === 'now' ? 0 : idAge === 'previous' ? 1 : 2;
-            b.writeBigUInt64BE(ids.issue(rinfo.address, rinfo.port, NOW - back * CONNECTION_ID_BUCKET_MS), 0);
+            b.writeBigUInt64BE(ids.issue(rinfo.address, NOW - back * CONNECTION_ID_BUCKET_MS), 0);
           }
           if (denied && b.length >= 36) b.set(DENIED, 16);
           if (bigNumwant !== null && b.length >= 96) b.writeInt32BE(bigNumwant, 92);
