@@ -19,7 +19,7 @@ export {
 } from './json.js';
 export { encodeMagnet, magnetOf, MAX_MAGNET_CHARS, parseMagnet, type Magnet, type MagnetFields } from './magnet.js';
 export { autoPieceLength, isPowerOfTwo, MAX_AUTO_PIECE_LENGTH, MIN_PIECE_LENGTH, TARGET_MAX_PIECES } from './piece-length.js';
-export { checkDistinctPaths, checkPathComponent, resolveDuplicatePaths } from './paths.js';
+export { checkPathComponent, resolveDuplicatePaths } from './paths.js';
 export {
   encodeTorrent,
   isTrackerUrl,

@@ -17,22 +17,6 @@ export function checkPathComponent(component: string, where: string): void {
   }
 }
 
-/** Rejects two files at one path, and a file whose path is another file's folder. */
-export function checkDistinctPaths(paths: readonly (readonly string[])[]): void {
-  const files = new Set<string>();
-  const dirs = new Set<string>();
-  for (const p of paths) {
-    const key = p.join('/');
-    if (files.has(key) || dirs.has(key)) throw new MetainfoError('METAINFO_BAD_PATH', { detail: `two entries at ${JSON.stringify(key)}` });
-    files.add(key);
-    for (let i = 1; i < p.length; i++) {
-      const dir = p.slice(0, i).join('/');
-      if (files.has(dir)) throw new MetainfoError('METAINFO_BAD_PATH', { detail: `${JSON.stringify(dir)} is both a file and a folder` });
-      dirs.add(dir);
-    }
-  }
-}
-
 /**
  * On-disk paths for a torrent whose files collide: a file at the path of an earlier file, or at
  * a path another file needs as a folder, is renamed to the first free `base.N.ext` (N from 1,
