@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { infoHashToBytes, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
-import { openStorage } from '../storage/index.js';
+import { corruptPiecesError, openStorage } from '../storage/index.js';
 import { Announcer, isLoopback } from '../tracker/index.js';
 import { acceptWirePeer, connectWirePeer, createWebSeed, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
@@ -65,7 +65,11 @@ export interface AddOptions {
 
 export interface ClientEvents {
   torrent: [Torrent];
-  /** Something went wrong that costs only one peer or tracker: for logs. */
+  /**
+   * Something went wrong that costs only one peer or tracker, or pieces on disk that failed
+   * verification when a torrent was added (STORAGE_PIECE_CORRUPT, emitted just after `add`
+   * resolves): for logs and the user.
+   */
   warning: [string, TorrenttpError | undefined];
   error: [TorrenttpError];
 }
@@ -205,6 +209,11 @@ export class Client extends EventEmitter<ClientEvents> {
       entry.redialTimer.unref();
     }
     this.emit('torrent', torrent);
+    if (store.corruptPieces.length > 0) {
+      // After `add` resolves, so that a listener attached on its result hears it too.
+      const err = corruptPiecesError(metainfo, store.corruptPieces);
+      setImmediate(() => this.emit('warning', `${metainfo.name}: ${err.message}`, err));
+    }
     return torrent;
   }
 
