@@ -106,7 +106,8 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
 
   /** Ask for more peers soon, within the tracker's minimum interval. */
   wantPeers(): void {
-    if (!this.started || this.stopped || this.inFlight !== undefined) return;
+    // A `completed` waiting to go is due sooner than this would schedule it.
+    if (!this.started || this.stopped || this.inFlight !== undefined || this.pendingEvent === 'completed') return;
     this.schedule(Math.max(0, this.lastAnnounceMs + this.minIntervalMs - Date.now()));
   }
 
