@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { infoHashToBytes, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
-import { openStorage } from '../storage/index.js';
+import { corruptPiecesError, openStorage } from '../storage/index.js';
 import { Announcer, isLoopback } from '../tracker/index.js';
 import { acceptWirePeer, connectWirePeer, createWebSeed, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
@@ -89,7 +89,12 @@ export interface ClientEvents {
   source: [SourceStatus];
   /** A connection to or from a peer (not a `source`) failed: routine in a swarm, for debug logs. */
   peerError: [string, TorrenttpError];
-  /** Something the user should hear about that costs no data: a tracker's warning message, a failed resume save… */
+  /**
+   * Something the user should hear about that costs no data: a tracker's warning message, a
+   * failed resume save, pieces on disk that failed verification when a torrent was added
+   * (STORAGE_PIECE_CORRUPT, emitted just after `add` resolves, so a listener attached on its
+   * result hears it).
+   */
   warning: [string, TorrenttpError | undefined];
   error: [TorrenttpError];
 }
@@ -258,6 +263,11 @@ export class Client extends EventEmitter<ClientEvents> {
       entry.redialTimer.unref();
     }
     this.emit('torrent', torrent);
+    if (store.corruptPieces.length > 0) {
+      // After `add` resolves, so that a listener attached on its result hears it too.
+      const err = corruptPiecesError(metainfo, store.corruptPieces);
+      setImmediate(() => this.emit('warning', `${metainfo.name}: ${err.message}`, err));
+    }
     return torrent;
   }
 

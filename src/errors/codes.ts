@@ -81,6 +81,7 @@ export const ERROR_CODES = {
   STORAGE_OUT_OF_RANGE: { message: 'piece index or block range is outside the torrent', side: 'remote', status: 416 },
   STORAGE_PATH_CONFLICT: { message: 'a path the torrent needs is taken by a folder, device or other non-file', side: 'local', status: 409 },
   STORAGE_PATH_ESCAPE: { message: 'a path would leave the download folder through a symlink', side: 'local', status: 403 },
+  STORAGE_PIECE_CORRUPT: { message: 'pieces on disk failed verification and are not served until downloaded again', side: 'local', status: 409 },
   STORAGE_READ_ONLY: { message: 'disk or file is read-only or not writable by us', side: 'local', status: 500 },
 
   // ── transport (src/transport) ──────────────────────────────────────────────────────────

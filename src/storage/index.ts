@@ -10,4 +10,5 @@ export {
   type OpenStorageOptions,
   type PieceStore,
 } from './piece-store.js';
+export { corruptPiecesError } from './recheck.js';
 export { RESUME_VERSION } from './resume.js';

@@ -20,6 +20,12 @@ export interface PieceStore {
   /** Verified pieces. Only verified pieces are ever set. */
   readonly bitfield: Bitfield;
   /**
+   * Pieces whose bytes were on disk when the store opened but failed their hash, ascending, and
+   * were not all zeros (so not merely never written): damaged data, neither served nor counted
+   * until downloaded again. Empty when nothing was hashed (files the resume file vouches for).
+   */
+  readonly corruptPieces: readonly PieceIndex[];
+  /**
    * Verify a whole piece (SHA-1 off the event loop) and, when it matches, write it to disk and
    * set it in `bitfield`. Resolves false on a hash mismatch (nothing written). Rejects with a
    * StorageError on disk errors (STORAGE_NO_SPACE, STORAGE_READ_ONLY, STORAGE_IO…): the piece
@@ -87,6 +93,8 @@ export const DEFAULT_PIECE_CACHE_BYTES = 16 * 1024 * 1024;
 const FREE_BUFFER_BYTES = 16 * 1024 * 1024;
 /** How much verified progress a crash can cost at most (it is rechecked, not lost, though). */
 export const DEFAULT_RESUME_INTERVAL_MS = 30_000;
+/** A resume file's mtime for a file it must not vouch for: no file on disk has it. */
+const NEVER_TRUSTED_MTIME_NS = -1n;
 /** Folder (under the download folder) that holds resume files by default. */
 export const RESUME_FOLDER = '.torrenttp';
 
@@ -132,10 +140,10 @@ async function open(metainfo: Metainfo, dir: string, pool: DiskPool, opts: OpenS
     }
   }
   const allocated = (await mapLimit(files, 16, allocate)).some((changed) => changed);
-  await recheckPieces(metainfo, files, toCheck, bitfield, pool, opts.onCheckProgress);
+  const corrupt = await recheckPieces(metainfo, files, toCheck, bitfield, pool, opts.onCheckProgress);
   // What was hashed or allocated here goes into the next resume file, even with no piece
   // committed: otherwise every reopen would rehash it (sparse zeros included).
-  return new DiskPieceStore(metainfo, bitfield, files, pool, opts, resumeFile, toCheck.length > 0 || allocated);
+  return new DiskPieceStore(metainfo, bitfield, corrupt as PieceIndex[], files, pool, opts, resumeFile, toCheck.length > 0 || allocated);
 }
 
 class DiskPieceStore implements PieceStore {
@@ -159,6 +167,7 @@ class DiskPieceStore implements PieceStore {
   constructor(
     readonly metainfo: Metainfo,
     readonly bitfield: Bitfield,
+    readonly corruptPieces: readonly PieceIndex[],
     files: readonly FileOnDisk[],
     private readonly pool: DiskPool,
     opts: OpenStorageOptions,
@@ -295,7 +304,8 @@ class DiskPieceStore implements PieceStore {
     this.stateDirty = false;
     try {
       await this.pool.sync([...dirty].map((i) => this.paths[i]!));
-      const files = await statFiles(this.paths);
+      const untrusted = this.filesWithCorruptPieces();
+      const files = (await statFiles(this.paths)).map((f, i) => (untrusted.has(i) ? { size: f.size, mtimeNs: NEVER_TRUSTED_MTIME_NS } : f));
       await writeFileAtomic(this.resumeFile, encodeResume(this.metainfo.infoHash, { bitfield, files, savedNs, final }), { noSymlinkDir: this.defaultResumeDir });
       this.savedFinal = final;
     } catch (err) {
@@ -303,6 +313,20 @@ class DiskPieceStore implements PieceStore {
       this.stateDirty = true;
       throw toStorageError(err, 'saving resume state');
     }
+  }
+
+  /**
+   * Files that hold a corrupt piece not downloaded again yet. The resume file must not vouch for
+   * them: the next open hashes them again and reports the piece again, instead of taking the
+   * resume file's word and sitting at 99.9 % in silence.
+   */
+  private filesWithCorruptPieces(): Set<number> {
+    const out = new Set<number>();
+    for (const i of this.corruptPieces) {
+      if (this.bitfield.has(i)) continue;
+      for (const s of this.metainfo.geometry.pieceSlices(i)) out.add(s.fileIndex);
+    }
+    return out;
   }
 
   /** Reads a whole piece into a free buffer and caches it (not lent); one read for concurrent callers. */

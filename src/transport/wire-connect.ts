@@ -1,8 +1,15 @@
 /**
  * Opening wire links: dialling a peer and answering one that dialled us. Both end the same way:
- * the peer's handshake is checked, our handshake and bitfield have gone out in one write, and a
- * `WirePeer` takes over the socket and the decoder (with any messages that came in the
- * handshake's segment). Until then the promise is the only thing the caller sees: no events.
+ * the peer's handshake is checked, our handshake and bitfield have gone out, and a `WirePeer`
+ * takes over the socket and the decoder (with any messages that came in the handshake's
+ * segment). Until then the promise is the only thing the caller sees: no events.
+ *
+ * Dialling, we send our handshake alone and the rest (bitfield, extended handshake) only once
+ * the peer's handshake has arrived. aria2 as the accepting side reads the handshake with an
+ * exact-size buffer and drops the connection when more bytes than the 68 came in with it
+ * ("More than BtHandshakeMessage::MESSAGE_LENGTH bytes are buffered"): a bitfield sent with our
+ * handshake cost every connection we dialled to aria2 while we held any piece. libtorrent and
+ * Transmission also wait for the peer's handshake before their bitfield.
  *
  * Reserved bytes: only BEP 10's bit. To a peer that sets it too we send the extended handshake,
  * after its handshake and our bitfield, with `reqq` = `maxPeerRequests`: Transmission asks for
@@ -44,7 +51,7 @@ export interface AcceptOptions {
   readonly handshakeTimeoutMs?: number;
 }
 
-/** Outgoing: connect, handshake, send our bitfield; resolves once the peer's handshake names our torrent. */
+/** Outgoing: connect, send our handshake; once the peer's names our torrent, our bitfield, then resolve. */
 export function connectWirePeer(
   host: string,
   port: number,
@@ -56,12 +63,13 @@ export function connectWirePeer(
   const where = `${host}:${port}`;
   // Blocks are delivered before the next read (see SocketChunks), so straddlers can reuse too.
   const decoder = new WireDecoder({ torrent: torrent.metainfo.geometry, reuseAssemblyBuffers: true });
-  socket.write(greeting(torrent, opts.peerId));
+  socket.write(encodeMessages([ourHandshake(torrent, opts.peerId)]));
   return handshake(socket, chunks, decoder, opts.connectTimeoutMs ?? WIRE_CONNECT_DEFAULTS.connectTimeoutMs, 'TRANSPORT_CONNECT_TIMEOUT', where, opts.signal, (hs) => {
     if (!sameBytes(hs.infoHash, torrent.infoHash)) {
       throw new TransportError('TRANSPORT_INFO_HASH_MISMATCH', { detail: where });
     }
-    if (supportsExtensionProtocol(hs.reserved)) socket.write(encodeMessages([extendedHandshake(opts)]));
+    const rest = afterHandshake(torrent, supportsExtensionProtocol(hs.reserved) ? opts : undefined);
+    if (rest.length > 0) socket.write(encodeMessages(rest));
     return { torrent, opts };
   });
 }
@@ -86,20 +94,26 @@ export function acceptWirePeer(
   const where = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
   return handshake(socket, chunksOf(socket), decoder, acceptOpts.handshakeTimeoutMs ?? WIRE_CONNECT_DEFAULTS.handshakeTimeoutMs, 'TRANSPORT_HANDSHAKE_TIMEOUT', where, undefined, (hs) => {
     if (found === undefined) throw new TransportError('TRANSPORT_UNKNOWN_TORRENT', { detail: where });
-    socket.write(greeting(found.torrent, found.opts.peerId, supportsExtensionProtocol(hs.reserved) ? found.opts : undefined));
+    const extended = supportsExtensionProtocol(hs.reserved) ? found.opts : undefined;
+    socket.write(encodeMessages([ourHandshake(found.torrent, found.opts.peerId), ...afterHandshake(found.torrent, extended)]));
     return found;
   });
 }
 
+function ourHandshake(torrent: WireTorrent, peerId: Uint8Array): WireMessage {
+  return { type: 'handshake', reserved: reservedBytes({ extensionProtocol: true }), infoHash: torrent.infoHash, peerId };
+}
+
 /**
- * Our handshake, our bitfield when we have anything, and the extended handshake when `extended`
- * is given (we answer a peer that set the BEP 10 bit): one buffer, one write.
+ * What follows our handshake once the peer's is in: our bitfield when we have anything (as of
+ * now, so pieces verified while we waited are in it), and the extended handshake when
+ * `extended` is given (the peer set the BEP 10 bit).
  */
-function greeting(torrent: WireTorrent, peerId: Uint8Array, extended?: WirePeerOptions): Uint8Array {
-  const messages: WireMessage[] = [{ type: 'handshake', reserved: reservedBytes({ extensionProtocol: true }), infoHash: torrent.infoHash, peerId }];
+function afterHandshake(torrent: WireTorrent, extended: WirePeerOptions | undefined): WireMessage[] {
+  const messages: WireMessage[] = [];
   if (!torrent.bitfield.empty) messages.push({ type: 'bitfield', bitfield: torrent.bitfield.toBytes() });
   if (extended !== undefined) messages.push(extendedHandshake(extended));
-  return encodeMessages(messages);
+  return messages;
 }
 
 /** BEP 10 handshake: `reqq` is the limit the link enforces, so a peer that honours it never trips it. */

@@ -163,3 +163,62 @@ test('opentracker (Debian) answers our HTTP and UDP clients; a hash off its whit
     await assert.rejects(udp.announce(req(1, 7001, { infoHash: hash(4) })), { code: 'TRACKER_FAILURE' });
   });
 });
+
+/** An HTTP tracker that records each announce's `event` and answers after `delayMs` (interval 30 min). */
+async function recordingTracker(t: import('node:test').TestContext, delayMs: number): Promise<{ url: string; events: string[] }> {
+  const events: string[] = [];
+  const server = createServer((request, res) => {
+    events.push(new URL(request.url ?? '/', 'http://x').searchParams.get('event') ?? 'none');
+    setTimeout(() => res.end(encodeAnnounceResponse({ intervalSec: 1800, peers: [] })), delayMs);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/announce`, events };
+}
+
+const announcerFor = (url: string, n: number) =>
+  new Announcer([[url]], { infoHash: hash(n), peerId: pid(1), port: 6881, stats: () => ({ uploaded: 0, downloaded: 100, left: 0 }), udp: { baseTimeoutMs: 500 } });
+
+test('Announcer: completed() and stop() at once (download exits on finishing): our tracker counts the download, over HTTP and UDP', async (t) => {
+  const server = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 120 });
+  const { port } = await server.listen();
+  t.after(() => server.close());
+  for (const [n, url] of [[30, `http://127.0.0.1:${port}/announce`], [31, `udp://127.0.0.1:${port}`]] as const) {
+    const a = announcerFor(url, n);
+    const announced = once(a, 'announced');
+    a.start();
+    await announced;
+    a.completed();
+    await a.stop(2000);
+    const scrape = url.startsWith('udp') ? new UdpTrackerClient(url, { baseTimeoutMs: 500 }) : new HttpTrackerClient(url);
+    const [s] = await scrape.scrape([hash(n)]);
+    assert.deepEqual({ completed: s?.completed, seeders: s?.seeders, leechers: s?.leechers }, { completed: 1, seeders: 0, leechers: 0 }, `${url}: completed, then stopped`);
+  }
+});
+
+test('Announcer: completed() while an announce is in flight goes out when it ends, not an interval later', async (t) => {
+  const tracker = await recordingTracker(t, 300);
+  const a = announcerFor(tracker.url, 32);
+  a.start();
+  await until('started to be in flight', () => tracker.events.length === 1, 5000);
+  a.completed();
+  await until('completed to follow', () => tracker.events.length === 2, 5000);
+  await a.stop(2000);
+  assert.deepEqual(tracker.events, ['started', 'completed', 'stopped']);
+});
+
+test('Announcer: stop() lets a completed in flight finish instead of aborting and sending it twice', async (t) => {
+  const tracker = await recordingTracker(t, 300);
+  const a = announcerFor(tracker.url, 33);
+  const announced = once(a, 'announced');
+  a.start();
+  await announced;
+  a.completed();
+  await until('completed to be in flight', () => tracker.events.length === 2, 5000);
+  await a.stop(2000);
+  assert.deepEqual(tracker.events, ['started', 'completed', 'stopped']);
+});

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BLOCK_LENGTH, infoHashToBytes, toHex, type Metainfo } from '../../src/metainfo/index.js';
+import { Bitfield, BLOCK_LENGTH, infoHashToBytes, toHex, type Metainfo } from '../../src/metainfo/index.js';
 import { TorrenttpError } from '../../src/errors/index.js';
 import { decode } from '../../src/bencode/index.js';
-import { EXTENDED_MESSAGE_ID, reservedBytes, supportsExtensionProtocol } from '../../src/wire/index.js';
+import { encodeMessages, EXTENDED_MESSAGE_ID, reservedBytes, supportsExtensionProtocol, WireDecoder, type WireMessage } from '../../src/wire/index.js';
 import {
   acceptWirePeer,
   connectWirePeer,
@@ -564,5 +564,39 @@ test('later bitfields arrive as haves into the same bitfield object (aria2 sends
     assert.deepEqual([...r.link.bitfield], [0, 1, 2, 5, 6], 'pieces missing from a later bitfield stay');
   } finally {
     await r.close();
+  }
+});
+
+test('dialling: only our 68-byte handshake goes out before the peer answers; the bitfield (as of then) and BEP 10 handshake follow it', async () => {
+  const { metainfo } = makeTorrent(8 * 64 * 1024, 64 * 1024, 5);
+  const ours = wireTorrent(metainfo, false);
+  for (const i of [0, 3, 4]) ours.bitfield.set(i);
+  let received = new Uint8Array(0);
+  let sock: import('node:net').Socket | undefined;
+  const srv = await listen((s) => {
+    sock = s;
+    s.on('data', (c: Buffer) => (received = Buffer.concat([received, c])));
+  });
+  try {
+    const connecting = connectWirePeer('127.0.0.1', srv.port, ours, { peerId: peerId('leech'), onEvent: new Recorder().handler });
+    while (received.length < 68) await new Promise((r) => setTimeout(r, 5));
+    // aria2, accepting, closes when more than the handshake is buffered: give anything else time to arrive.
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(received.length, 68, 'nothing but the handshake before the peer has answered');
+    const decoder = new WireDecoder({ torrent: metainfo.geometry });
+    const first = decoder.push(received);
+    assert.deepEqual(first.map((m) => m.type), ['handshake']);
+    ours.bitfield.set(7); // verified while we waited: the bitfield we send is the one of now
+    sock!.write(encodeMessages([{ type: 'handshake', reserved: reservedBytes({ extensionProtocol: true }), infoHash: ours.infoHash, peerId: peerId('raw') }]));
+    const link = await connecting;
+    const decoded = (): WireMessage[] => new WireDecoder({ torrent: metainfo.geometry }).push(received).slice(1);
+    while (decoded().length < 2) await new Promise((r) => setTimeout(r, 5));
+    const [bf, ext] = decoded();
+    assert.ok(bf?.type === 'bitfield');
+    assert.deepEqual([...Bitfield.fromBytes(bf.bitfield, metainfo.pieceCount)], [0, 3, 4, 7]);
+    assert.ok(ext?.type === 'unknown' && ext.id === EXTENDED_MESSAGE_ID);
+    link.close();
+  } finally {
+    await srv.close();
   }
 });

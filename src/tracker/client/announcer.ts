@@ -16,6 +16,10 @@ import { UdpTrackerClient, type UdpTrackerOptions } from './udp-client.js';
  * - `started` on the first announce, `completed` once when the download ends, `stopped` on
  *   `stop()` (best effort, short timeout). In between: every `interval` (at least `min interval`),
  *   and sooner when the engine wants peers (`wantPeers`), but never before `min interval`.
+ * - `completed` goes out as soon as the announce in flight (if any) ends, and `stop()` sends it
+ *   first when it has not reached a tracker yet: a download that exits the moment it finishes
+ *   is counted too. A `completed` already on its way is let finish (within the stop timeout)
+ *   rather than aborted, so that a tracker counts it once.
  * - When every tier fails, retry with back-off: 5 s doubling to 30 min (libtorrent's
  *   tracker_backoff); failures are reported, never thrown.
  * - Loopback and unspecified addresses from a tracker that is not itself on loopback are
@@ -60,6 +64,7 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
   private completedSent = false;
   private pendingEvent: AnnounceEvent | undefined;
   private inFlight: Promise<void> | undefined;
+  private inFlightEvent: AnnounceEvent | undefined;
   /** Aborts the announce in flight, so `stop()` never waits out BEP 15's retransmission schedule. */
   private readonly abort = new AbortController();
   private intervalMs = DEFAULT_INTERVAL_SEC * 1000;
@@ -104,12 +109,13 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     if (this.completedSent || !this.started || this.stopped) return;
     this.completedSent = true;
     this.pendingEvent = 'completed';
-    this.schedule(0);
+    if (this.inFlight === undefined) this.schedule(0); // else `run` sends it when the one in flight ends
   }
 
   /** Ask for more peers soon, within the tracker's minimum interval. */
   wantPeers(): void {
-    if (!this.started || this.stopped || this.inFlight !== undefined) return;
+    // A `completed` waiting to go is due sooner than this would schedule it.
+    if (!this.started || this.stopped || this.inFlight !== undefined || this.pendingEvent === 'completed') return;
     this.schedule(Math.max(0, this.lastAnnounceMs + this.minIntervalMs - Date.now()));
   }
 
@@ -118,13 +124,21 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.timer);
+    if (this.inFlight !== undefined && this.inFlightEvent === 'completed') {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.inFlight.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+      clearTimeout(timer);
+    }
     this.abort.abort();
     await this.inFlight?.catch(() => undefined);
     if (!this.started) return;
+    // Not sent, or it failed: a failed `run` put it back in `pendingEvent`.
+    if (this.pendingEvent === 'completed') await this.announceOnce('completed', timeoutMs, undefined).catch(() => undefined);
     await this.announceOnce('stopped', timeoutMs, undefined).catch(() => undefined);
   }
 
   private schedule(delayMs: number): void {
+    if (this.stopped) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.run(), delayMs);
     this.timer.unref();
@@ -134,22 +148,30 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     if (this.stopped || this.inFlight !== undefined) return;
     const event = this.pendingEvent;
     this.pendingEvent = undefined;
-    this.inFlight = this.announceOnce(event, undefined, this.abort.signal)
-      .then(() => {
+    this.inFlightEvent = event;
+    // `inFlight` is cleared in the same turn as the next announce is scheduled: a `completed()`
+    // in between must see either the announce still in flight (and be scheduled here) or none.
+    const ended = (): void => {
+      this.inFlight = undefined;
+      this.inFlightEvent = undefined;
+    };
+    this.inFlight = this.announceOnce(event, undefined, this.abort.signal).then(
+      () => {
+        ended();
         this.failures = 0;
-        this.schedule(Math.max(this.intervalMs, this.minIntervalMs));
-      })
-      .catch((err: unknown) => {
+        // An event that came up meanwhile (`completed`) goes now, not an interval later.
+        this.schedule(this.pendingEvent === undefined ? Math.max(this.intervalMs, this.minIntervalMs) : 0);
+      },
+      (err: unknown) => {
+        ended();
         if (event !== undefined && this.pendingEvent === undefined) this.pendingEvent = event; // resend it next time
         this.failures++;
         const min = this.opts.minRetryMs ?? 5000;
         const max = this.opts.maxRetryMs ?? 30 * 60_000;
         this.schedule(Math.min(max, min * 2 ** (this.failures - 1)));
         this.emit('failure', toTorrenttpError(err), 'all trackers');
-      })
-      .finally(() => {
-        this.inFlight = undefined;
-      });
+      },
+    );
     await this.inFlight;
   }
 
