@@ -41,7 +41,7 @@ export const ERROR_CODES = {
   // ── metainfo (src/metainfo) ────────────────────────────────────────────────────────────
   METAINFO_BAD_FIELD: { message: 'metainfo field has the wrong type or value', side: 'remote', status: 422 },
   METAINFO_BAD_FILE_LENGTH: { message: 'metainfo file length is negative or absurd', side: 'remote', status: 422 },
-  METAINFO_BAD_FILE_SELECTION: { message: 'file selection is empty or names a file the torrent does not have', side: 'local', status: 400 },
+  METAINFO_BAD_FILE_SELECTION: { message: 'invalid file selection', side: 'local', status: 400 },
   METAINFO_BAD_JSON: { message: 'metainfo JSON document is invalid', side: 'remote', status: 422 },
   METAINFO_BAD_PATH: { message: 'metainfo file path is unsafe or empty', side: 'remote', status: 422 },
   METAINFO_BAD_PIECE_LENGTH: { message: 'metainfo piece length is invalid', side: 'remote', status: 422 },

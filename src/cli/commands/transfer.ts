@@ -7,6 +7,7 @@ import type { Metainfo } from '../../metainfo/index.js';
 import { printJson, type CliContext } from '../context.js';
 import { formatBytes, parseSize } from '../format.js';
 import { loadInput } from '../load.js';
+import { selectFilesOrUsageError } from '../select.js';
 
 /**
  * `download` and `seed`: one Client, one torrent, a live progress bar on a terminal (plain
@@ -26,6 +27,10 @@ interface TransferFlags {
   json?: boolean;
   trackers: boolean;
   webSeeds: boolean;
+  /** `download --select` / `--only` (src/cli/select.ts), and the 0-based files they chose. */
+  select?: string[];
+  only?: string[];
+  selectedFiles?: number[] | undefined;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -49,11 +54,14 @@ export function register(program: Command, ctx: CliContext): void {
       .option('-o, --output <dir>', 'download folder (default: the current folder)')
       .option('--seed', 'keep seeding after the download completes, until interrupted')
       .option('--sequential', 'download pieces in order (streaming)')
-      .option('--recheck', 'hash the data on disk instead of trusting the resume file'),
-  ).action(async (input: string, flags: TransferFlags) => {
+      .option('--recheck', 'hash the data on disk instead of trusting the resume file')
+      .option('--select <list>', 'download only these files: indexes as `info` lists them, e.g. 1,3-5; repeatable', collect, [])
+      .option('--only <glob>', "download only files whose path in the torrent matches, e.g. '*.mkv'; repeatable", collect, []),
+  ).action(async (input: string, flags: TransferFlags, cmd: Command) => {
     const metainfo = await metainfoOf(input, ctx);
     const dir = resolve(ctx.cwd, flags.output ?? '.');
-    await run(ctx, metainfo, dir, flags, 'download');
+    const selectedFiles = selectFilesOrUsageError(cmd, metainfo, flags.select ?? [], flags.only ?? []);
+    await run(ctx, metainfo, dir, { ...flags, selectedFiles }, 'download');
   });
 
   common(
@@ -112,6 +120,7 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
       trackers: flags.trackers,
       webSeeds: flags.webSeeds,
       ...(flags.sequential === true ? { sequential: true } : {}),
+      ...(flags.selectedFiles === undefined ? {} : { selectedFiles: flags.selectedFiles }),
       ...(flags.recheck === true ? { recheck: true } : {}),
       ...(flags.skipVerify === true ? { skipVerify: true } : {}),
       ...(uploadLimit === undefined ? {} : { uploadLimit }),
