@@ -15,7 +15,7 @@ export const PIECE = 32 * 1024;
 export const A = bytes(40 * 1024, 31);
 export const B = bytes(64 * 1024, 32);
 export const C = bytes(80 * 1024, 33);
-export const ALL = Buffer.concat([A, B, C]);
+export const ALL = Uint8Array.from(Buffer.concat([A, B, C])); // not a Buffer: its slice() must copy
 export const PATHS = ['a.bin', 'b.bin', 'sub/c.bin', 'empty'] as const;
 
 export function threeFiles(): Metainfo {
