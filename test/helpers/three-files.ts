@@ -16,20 +16,22 @@ export const A = bytes(40 * 1024, 31);
 export const B = bytes(64 * 1024, 32);
 export const C = bytes(80 * 1024, 33);
 export const ALL = Uint8Array.from(Buffer.concat([A, B, C])); // not a Buffer: its slice() must copy
-export const PATHS = ['a.bin', 'b.bin', 'sub/c.bin', 'empty'] as const;
 
 export function threeFiles(): Metainfo {
-  return parseTorrent(
-    torrentBytes({
-      name: 'set',
-      'piece length': PIECE,
-      files: [
-        { length: A.length, path: ['a.bin'] },
-        { length: B.length, path: ['b.bin'] },
-        { length: C.length, path: ['sub', 'c.bin'] },
-        { length: 0, path: ['empty'] },
-      ],
-      pieces: piecesOf(ALL, PIECE),
-    }),
-  );
+  return parseTorrent(threeFilesTorrent());
+}
+
+/** The .torrent's bytes. */
+export function threeFilesTorrent(): Uint8Array {
+  return torrentBytes({
+    name: 'set',
+    'piece length': PIECE,
+    files: [
+      { length: A.length, path: ['a.bin'] },
+      { length: B.length, path: ['b.bin'] },
+      { length: C.length, path: ['sub', 'c.bin'] },
+      { length: 0, path: ['empty'] },
+    ],
+    pieces: piecesOf(ALL, PIECE),
+  });
 }
