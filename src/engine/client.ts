@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
-import { infoHashToBytes, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
+import { FileSelection, infoHashToBytes, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
 import { corruptPiecesError, openStorage } from '../storage/index.js';
 import { Announcer, isLoopback } from '../tracker/index.js';
 import { acceptWirePeer, connectWirePeer, createWebSeed, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
@@ -49,6 +49,11 @@ export interface AddOptions {
   /** Extra peers, `host:port`; dialled now and again while not connected. */
   readonly peers?: readonly string[];
   readonly sequential?: boolean;
+  /**
+   * Download only these files: 0-based indexes in torrent order (aria2's `--select-file` is the
+   * same, 1-based). Default all. METAINFO_BAD_FILE_SELECTION when empty or out of range.
+   */
+  readonly selectedFiles?: readonly number[];
   /** Hash what is on disk instead of trusting the resume file. */
   readonly recheck?: boolean;
   /** Trust files whose sizes are right (seeding data you made yourself). */
@@ -180,12 +185,14 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.closed) throw new EngineError('ENGINE_CLOSED');
     const metainfo = typeof input === 'string' ? parseTorrent(await readFile(input)) : input instanceof Uint8Array ? parseTorrent(input) : input;
     if (this.torrents.has(metainfo.infoHash)) throw new EngineError('ENGINE_DUPLICATE_TORRENT', { detail: metainfo.infoHash });
+    if (opts.selectedFiles !== undefined) new FileSelection(metainfo.geometry, opts.selectedFiles); // refused before anything is opened
     const port = await this.listen();
     const store = await openStorage(metainfo, opts.path, {
       ...(opts.recheck === undefined ? {} : { recheck: opts.recheck }),
       ...(opts.skipVerify === undefined ? {} : { skipVerify: opts.skipVerify }),
       ...(opts.onCheckProgress === undefined ? {} : { onCheckProgress: opts.onCheckProgress }),
       ...(opts.resumeDir === undefined ? {} : { resumeDir: opts.resumeDir }),
+      ...(opts.selectedFiles === undefined ? {} : { selectedFiles: opts.selectedFiles }),
     });
     if (this.closed) {
       // Closed while the data was being checked (Ctrl-C during a long recheck): start nothing.
@@ -201,6 +208,7 @@ export class Client extends EventEmitter<ClientEvents> {
       uploadLimiters,
       downloadLimiters,
       ...(opts.sequential === undefined ? {} : { sequential: opts.sequential }),
+      ...(opts.selectedFiles === undefined ? {} : { selectedFiles: opts.selectedFiles }),
     });
     const infoHash = infoHashToBytes(metainfo.infoHash);
     const announcer = new Announcer(opts.trackers === false ? [] : metainfo.announceList, {
@@ -209,6 +217,7 @@ export class Client extends EventEmitter<ClientEvents> {
       port,
       stats: () => {
         const s = torrent.stats();
+        // Only what is wanted is left: with a file selection, its files' missing bytes.
         return { uploaded: s.uploaded, downloaded: s.downloaded, left: s.length - s.verifiedBytes };
       },
       ...(this.opts.allowLoopbackPeers === undefined ? {} : { allowLoopbackPeers: this.opts.allowLoopbackPeers }),

@@ -14,6 +14,8 @@ import type { BlockRequest } from '../transport/index.js';
  *    peer (at most `maxDuplicates` requests per block); the engine cancels the others when one
  *    arrives.
  * Peers that prefer runs (web seeds, HTTP peers) get whole pieces of contiguous blocks.
+ * Only `wanted` pieces (those holding bytes of selected files) are ever started; the others
+ * count neither as missing (endgame) nor as a reason to be interested in a peer.
  *
  * Invariants: `requested[b]` counts outstanding requests of a block; a received block is never
  * requested again; `unrequested` is the number of missing blocks with no request, so endgame is
@@ -26,6 +28,8 @@ export interface PickerOptions {
   readonly randomFirstPieces?: number;
   /** Requests per block in endgame. Default 2. */
   readonly maxDuplicates?: number;
+  /** Pieces to download (a file selection's); default all. */
+  readonly wanted?: Bitfield;
 }
 
 interface Partial {
@@ -43,6 +47,9 @@ export class PiecePicker {
   private readonly rng: () => number;
   private readonly randomFirst: number;
   private readonly maxDuplicates: number;
+  private readonly wanted: Bitfield | undefined;
+  /** Wanted pieces not verified yet. */
+  private missingPieces = 0;
   private unrequested = 0;
   private missingBlocks = 0;
 
@@ -56,8 +63,12 @@ export class PiecePicker {
     this.rng = opts.rng ?? Math.random;
     this.randomFirst = opts.randomFirstPieces ?? 4;
     this.maxDuplicates = opts.maxDuplicates ?? 2;
+    this.wanted = opts.wanted?.complete === true ? undefined : opts.wanted;
     for (let i = 0; i < geometry.pieceCount; i++) {
-      if (!have.has(i)) this.missingBlocks += geometry.blockCount(i as PieceIndex);
+      if (!have.has(i) && this.wants(i)) {
+        this.missingBlocks += geometry.blockCount(i as PieceIndex);
+        this.missingPieces++;
+      }
     }
     this.unrequested = this.missingBlocks;
   }
@@ -84,11 +95,21 @@ export class PiecePicker {
     return this.partials.size;
   }
 
-  /** True when `peer` has a piece we lack. */
+  /** True when `peer` has a wanted piece we lack. */
   interestedIn(peer: Bitfield): boolean {
-    if (peer.complete) return !this.have.complete;
-    for (const i of peer) if (!this.have.has(i)) return true;
+    if (peer.complete) return this.missingPieces > 0;
+    for (const i of peer) if (!this.have.has(i) && this.wants(i)) return true;
     return false;
+  }
+
+  /** Whether piece `index` is to be downloaded (it holds bytes of a selected file). */
+  wants(index: number): boolean {
+    return this.wanted === undefined || this.wanted.has(index);
+  }
+
+  /** Wanted pieces not verified yet: 0 means the download (of the selection) is complete. */
+  get missing(): number {
+    return this.missingPieces;
   }
 
   /**
@@ -158,7 +179,7 @@ export class PiecePicker {
 
   /** The piece passed its hash check and is stored. */
   verified(index: number): void {
-    this.partials.delete(index);
+    if (this.partials.delete(index)) this.missingPieces--;
   }
 
   /** The piece failed its hash check: every block is wanted again. */
@@ -209,7 +230,7 @@ export class PiecePicker {
    */
   private choosePiece(peer: Bitfield): PieceIndex | undefined {
     const n = this.geometry.pieceCount;
-    const candidate = (i: number) => peer.has(i) && !this.have.has(i) && !this.partials.has(i);
+    const candidate = (i: number) => peer.has(i) && !this.have.has(i) && !this.partials.has(i) && this.wants(i);
     if (this.sequential) {
       for (let i = 0; i < n; i++) if (candidate(i)) return i as PieceIndex;
       return undefined;

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
-import { BLOCK_LENGTH, type Bitfield, type Metainfo, type PieceIndex } from '../metainfo/index.js';
+import { BLOCK_LENGTH, FileSelection, type Bitfield, type Metainfo, type PieceIndex } from '../metainfo/index.js';
 import type { BlockRequest, PeerEvent, PeerLink } from '../transport/index.js';
 import { choke, CHOKE_ROUND_MS, type ChokeState } from './choker.js';
 import { EngineError } from './errors.js';
@@ -37,6 +37,12 @@ export interface TorrentStore {
 export interface TorrentOptions {
   /** Strict in-order picking, for streaming. */
   readonly sequential?: boolean;
+  /**
+   * Files to download, 0-based indexes in torrent order; default all. Only pieces holding bytes
+   * of these files are requested, and the torrent is complete (`done`) once those are verified.
+   * Give the store the same selection (`openStorage`'s `selectedFiles`).
+   */
+  readonly selectedFiles?: readonly number[];
   /** Peers we upload to at once (BEP 3 clients use 4). */
   readonly uploadSlots?: number;
   /** Connections for this torrent. Default 50. */
@@ -68,8 +74,15 @@ export interface TorrentOptions {
 export interface TorrentStats {
   readonly infoHash: string;
   readonly name: string;
+  /** Bytes to download: the selected files' (the whole torrent's without a selection). */
   readonly length: number;
+  /** Verified bytes of the selected files. */
   readonly verifiedBytes: number;
+  /** The whole torrent's bytes, selected or not. */
+  readonly totalLength: number;
+  /** Files selected, of `fileCount`. */
+  readonly selectedFiles: number;
+  readonly fileCount: number;
   /** 0..1 of verified bytes. */
   readonly progress: number;
   /** Payload bytes received and sent in this session. */
@@ -142,8 +155,10 @@ const key = (index: number, begin: number) => index * MAX_BLOCKS_PER_PIECE + beg
 export class Torrent extends EventEmitter<TorrentEvents> {
   readonly metainfo: Metainfo;
   readonly infoHash: string;
-  /** Resolves when every piece is verified; rejects on a fatal storage error. */
+  /** Resolves when every wanted piece is verified; rejects on a fatal storage error. */
   readonly done: Promise<void>;
+  /** The files to download (all of them without a selection). */
+  readonly selection: FileSelection;
 
   private readonly store: TorrentStore;
   private readonly picker: PiecePicker;
@@ -151,6 +166,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly bans = new Set<string>();
   private readonly buffers = new Map<number, { buf: Uint8Array; contributors: Set<PeerState> }>();
   private committingBytes = 0;
+  /** Verified bytes of selected files (`stats().verifiedBytes`), kept as pieces verify. */
+  private verifiedSelectedBytes = 0;
   private readonly down: RateMeter = new RateMeter();
   private readonly up: RateMeter = new RateMeter();
   private readonly opts: Required<Pick<TorrentOptions, 'uploadSlots' | 'maxPeers' | 'banAfterHashFailures' | 'maxCommitBytes'>>;
@@ -180,8 +197,12 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     };
     this.uploadLimiters = opts.uploadLimiters ?? [];
     this.downloadLimiters = opts.downloadLimiters ?? [];
-    this.picker = new PiecePicker(metainfo.geometry, store.bitfield, {
+    const g = metainfo.geometry;
+    this.selection = opts.selectedFiles === undefined ? FileSelection.all(g) : new FileSelection(g, opts.selectedFiles);
+    for (const i of store.bitfield) this.verifiedSelectedBytes += this.selection.everything ? g.pieceLengthOf(i) : this.selection.selectedBytesOf(i);
+    this.picker = new PiecePicker(g, store.bitfield, {
       rng: this.rng,
+      wanted: this.selection.pieces,
       ...(opts.sequential === undefined ? {} : { sequential: opts.sequential }),
     });
     this.done = new Promise<void>((resolve, reject) => {
@@ -189,15 +210,16 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.rejectDone = reject;
     });
     this.done.catch(() => undefined); // observed through `error` too; never an unhandled rejection
-    if (store.bitfield.complete) this.resolveDone();
+    if (this.complete) this.resolveDone();
   }
 
   get have(): Bitfield {
     return this.store.bitfield;
   }
 
+  /** Every wanted piece is verified (every piece, without a file selection). */
   get complete(): boolean {
-    return this.store.bitfield.complete;
+    return this.picker.missing === 0;
   }
 
   get closed(): boolean {
@@ -287,17 +309,21 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   stats(): TorrentStats {
     const now = this.now();
-    const verifiedBytes = this.verifiedBytes();
+    const verifiedBytes = this.verifiedSelectedBytes;
+    const length = this.selection.length;
     const downloadRate = this.down.rate(now);
     const byKind = { wire: 0, webseed: 0, http: 0 };
     for (const p of this.peers.keys()) if (p.link !== undefined && !p.closed) byKind[p.link.kind]++;
-    const left = this.metainfo.length - verifiedBytes;
+    const left = length - verifiedBytes;
     return {
       infoHash: this.infoHash,
       name: this.metainfo.name,
-      length: this.metainfo.length,
+      length,
       verifiedBytes,
-      progress: this.metainfo.length === 0 ? 1 : verifiedBytes / this.metainfo.length,
+      totalLength: this.metainfo.length,
+      selectedFiles: this.selection.files.length,
+      fileCount: this.metainfo.files.length,
+      progress: length === 0 ? 1 : verifiedBytes / length,
       downloaded: this.down.totalBytes,
       uploaded: this.up.totalBytes,
       downloadRate,
@@ -305,7 +331,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       peers: byKind.wire + byKind.webseed + byKind.http,
       peersByKind: byKind,
       etaSec: left === 0 || downloadRate <= 0 ? undefined : left / downloadRate,
-      done: left === 0,
+      done: this.complete,
     };
   }
 
@@ -440,6 +466,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       return;
     }
     this.picker.verified(index);
+    this.verifiedSelectedBytes += this.selection.everything ? this.metainfo.geometry.pieceLengthOf(index) : this.selection.selectedBytesOf(index);
     for (const p of entry.contributors) p.trust = Math.min(p.trust + 1, MAX_TRUST);
     this.emit('piece', index);
     for (const p of this.peers.keys()) {
@@ -615,12 +642,4 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     }
     peer.link?.setChoking(choking);
   }
-
-  private verifiedBytes(): number {
-    const g = this.metainfo.geometry;
-    const n = this.have.count;
-    if (n === 0) return 0;
-    return this.have.has(g.pieceCount - 1) ? (n - 1) * g.pieceLength + g.lastPieceLength : n * g.pieceLength;
-  }
 }
-

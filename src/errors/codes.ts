@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   // ── metainfo (src/metainfo) ────────────────────────────────────────────────────────────
   METAINFO_BAD_FIELD: { message: 'metainfo field has the wrong type or value', side: 'remote', status: 422 },
   METAINFO_BAD_FILE_LENGTH: { message: 'metainfo file length is negative or absurd', side: 'remote', status: 422 },
+  METAINFO_BAD_FILE_SELECTION: { message: 'invalid file selection', side: 'local', status: 400 },
   METAINFO_BAD_JSON: { message: 'metainfo JSON document is invalid', side: 'remote', status: 422 },
   METAINFO_BAD_PATH: { message: 'metainfo file path is unsafe or empty', side: 'remote', status: 422 },
   METAINFO_BAD_PIECE_LENGTH: { message: 'metainfo piece length is invalid', side: 'remote', status: 422 },
@@ -77,6 +78,7 @@ export const ERROR_CODES = {
   STORAGE_FILE_TOO_LONG: { message: 'a file on disk is longer than the torrent says; it is left untouched', side: 'local', status: 409 },
   STORAGE_IO: { message: 'disk read or write failed', side: 'local', status: 500 },
   STORAGE_NO_SPACE: { message: 'no space left on the disk (or quota exceeded)', side: 'local', status: 507 },
+  STORAGE_NOT_SELECTED: { message: 'piece holds no byte of a selected file', side: 'local', status: 409 },
   STORAGE_NOT_VERIFIED: { message: 'piece is not verified here yet', side: 'remote', status: 404 },
   STORAGE_OUT_OF_RANGE: { message: 'piece index or block range is outside the torrent', side: 'remote', status: 416 },
   STORAGE_PATH_CONFLICT: { message: 'a path the torrent needs is taken by a folder, device or other non-file', side: 'local', status: 409 },

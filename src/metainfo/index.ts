@@ -32,4 +32,5 @@ export {
 } from './torrent.js';
 export { listSourceSync, type Source, type SourceFile } from './walk.js';
 export { Bitfield } from './bitfield.js';
+export { FileSelection } from './selection.js';
 export { WorkerPool, type WorkerPoolOptions } from './worker-pool.js';

@@ -113,6 +113,29 @@ export async function ensureFolders(root: string, components: readonly string[],
   return join(cur, components[components.length - 1]!);
 }
 
+/**
+ * The path of `components` under `root` without creating anything, for a file that is not to be
+ * written (not selected): undefined when a folder on the way is missing, a symlink or not a
+ * folder. Such a file counts as absent, so it is neither read nor served.
+ */
+export async function findFile(root: string, components: readonly string[], known: Set<string>): Promise<string | undefined> {
+  let cur = root;
+  for (let i = 0; i < components.length - 1; i++) {
+    cur = join(cur, components[i]!);
+    if (known.has(cur)) continue;
+    try {
+      const st = await lstat(cur);
+      if (!st.isDirectory()) return undefined; // a symlink is not a directory to lstat
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw toStorageError(err, cur);
+    }
+    known.add(cur);
+  }
+  return join(cur, components[components.length - 1]!);
+}
+
 /** What is at `path` now: a regular file or nothing; anything else is refused. */
 export async function inspectFile(path: string, length: number): Promise<FileOnDisk> {
   let st;
@@ -145,6 +168,22 @@ export async function allocate(file: FileOnDisk): Promise<boolean> {
     } finally {
       await fh.close();
     }
+  } catch (err) {
+    throw toStorageError(err, file.path);
+  }
+  return true;
+}
+
+/**
+ * Creates `file` empty when missing, without extending it: for an unselected file that shares a
+ * piece with a selected one, whose bytes of that piece are all that is ever written to it.
+ * Returns whether it created the file.
+ */
+export async function createIfMissing(file: FileOnDisk): Promise<boolean> {
+  if (file.exists) return false;
+  try {
+    const fh = await open(file.path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
+    await fh.close();
   } catch (err) {
     throw toStorageError(err, file.path);
   }

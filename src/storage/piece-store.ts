@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { Bitfield, type Metainfo, type PieceIndex } from '../metainfo/index.js';
+import { Bitfield, FileSelection, type Metainfo, type PieceIndex } from '../metainfo/index.js';
 import { DiskPool } from './disk-pool.js';
 import type { DiskSlice } from './disk-protocol.js';
 import { StorageError, toStorageError } from './errors.js';
-import { allocate, ensureFolders, inspectFile, mapLimit, relativePaths, resolveRoot, statFiles, type FileOnDisk } from './layout.js';
+import { allocate, createIfMissing, ensureFolders, findFile, inspectFile, mapLimit, relativePaths, resolveRoot, statFiles, type FileOnDisk } from './layout.js';
 import { BufferPool } from './buffer-pool.js';
 import { PieceCache } from './piece-cache.js';
 import { recheckPieces } from './recheck.js';
@@ -14,6 +14,8 @@ import { encodeResume, readResume, resumePath, trustsFile, writeFileAtomic } fro
  * - A bit in `bitfield` is set only after the piece's SHA-1 matched and its bytes were written.
  * - A resume file lists a piece only after the files holding it were `fdatasync`ed.
  * - Every disk call and every hash runs on a `DiskPool` thread, never on the event loop.
+ * - With `selectedFiles`, a file is created only when it is selected or shares a wanted piece
+ *   with a selected file; only pieces holding bytes of selected files can be committed.
  */
 export interface PieceStore {
   readonly metainfo: Metainfo;
@@ -78,6 +80,14 @@ export interface OpenStorageOptions {
   readonly resumeDir?: string;
   /** Resume file saved this often while something changed. Default 30 s; 0 saves only on demand and close. */
   readonly resumeIntervalMs?: number;
+  /**
+   * Files to download (0-based, torrent order); default all. Selected files are created and
+   * sized as usual. An unselected file that shares a piece with a selected one is created empty
+   * and receives only its bytes of that piece (pieces verify whole; they may make it sparse).
+   * Any other unselected file is never created, written or extended; an existing one is still
+   * checked and served when the resume file or a recheck vouches for its pieces.
+   */
+  readonly selectedFiles?: readonly number[];
 }
 
 /**
@@ -116,8 +126,20 @@ async function open(metainfo: Metainfo, dir: string, pool: DiskPool, opts: OpenS
     throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `the torrent's name is ${RESUME_FOLDER}, where resume files go; pass resumeDir` });
   }
   const resumeFile = resumePath(opts.resumeDir ?? join(root, RESUME_FOLDER), metainfo.infoHash);
+  const selection = opts.selectedFiles === undefined ? undefined : new FileSelection(g, opts.selectedFiles);
+  // 1 selected, 2 unselected but shares a wanted piece (boundary bytes), 0 never written.
+  const role = new Uint8Array(rels.length).fill(selection === undefined ? 1 : 0);
+  if (selection !== undefined) {
+    for (const f of selection.touchedFiles()) role[f] = 2;
+    for (const f of selection.files) role[f] = 1;
+  }
   const known = new Set<string>();
-  const files = await mapLimit(rels, 16, async (rel, i) => inspectFile(await ensureFolders(root, rel, known), g.fileLengths[i]!));
+  const files = await mapLimit(rels, 16, async (rel, i) => {
+    if (role[i] !== 0) return inspectFile(await ensureFolders(root, rel, known), g.fileLengths[i]!);
+    const path = await findFile(root, rel, known);
+    if (path === undefined) return { path: join(root, ...rel), length: g.fileLengths[i]!, size: 0, exists: false, mtimeNs: 0n };
+    return inspectFile(path, g.fileLengths[i]!);
+  });
   const resume = opts.recheck === true ? undefined : await readResume(resumeFile, metainfo.infoHash, g.pieceCount, files.length);
 
   // A file is trusted when it is whole and, unless skipping verification, the resume file saw it
@@ -139,11 +161,11 @@ async function open(metainfo: Metainfo, dir: string, pool: DiskPool, opts: OpenS
       toCheck.push(i);
     }
   }
-  const allocated = (await mapLimit(files, 16, allocate)).some((changed) => changed);
+  const allocated = (await mapLimit(files, 16, (f, i) => (role[i] === 1 ? allocate(f) : role[i] === 2 ? createIfMissing(f) : Promise.resolve(false)))).some((changed) => changed);
   const corrupt = await recheckPieces(metainfo, files, toCheck, bitfield, pool, opts.onCheckProgress);
   // What was hashed or allocated here goes into the next resume file, even with no piece
   // committed: otherwise every reopen would rehash it (sparse zeros included).
-  return new DiskPieceStore(metainfo, bitfield, corrupt as PieceIndex[], files, pool, opts, resumeFile, toCheck.length > 0 || allocated);
+  return new DiskPieceStore(metainfo, bitfield, corrupt as PieceIndex[], files, pool, opts, resumeFile, toCheck.length > 0 || allocated, selection?.pieces);
 }
 
 class DiskPieceStore implements PieceStore {
@@ -173,6 +195,8 @@ class DiskPieceStore implements PieceStore {
     opts: OpenStorageOptions,
     private readonly resumeFile: string,
     changedOnOpen: boolean,
+    /** Pieces that may be committed (a file selection's); undefined for all. */
+    private readonly wanted: Bitfield | undefined,
   ) {
     this.paths = files.map((f) => f.path);
     this.ownsPool = opts.pool === undefined;
@@ -195,6 +219,8 @@ class DiskPieceStore implements PieceStore {
     if (!(data instanceof Uint8Array) || data.length !== length) {
       throw new StorageError('STORAGE_BAD_LENGTH', { detail: `piece ${index} is ${length} bytes, got ${data instanceof Uint8Array ? data.length : typeof data}` });
     }
+    // Its other files may not even exist: they were not selected.
+    if (this.wanted !== undefined && !this.wanted.has(index)) throw new StorageError('STORAGE_NOT_SELECTED', { detail: `piece ${index}` });
     const { slices, fileIndexes } = this.slicesOf(g.pieceOffset(index), length);
     const expected = this.metainfo.pieceHashes.slice(index * 20, index * 20 + 20);
     return this.track(async () => {

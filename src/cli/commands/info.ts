@@ -34,7 +34,8 @@ export function summary(m: Metainfo) {
     pieceCount: m.pieceCount,
     private: m.private,
     multiFile: m.multiFile,
-    files: m.files.map((f) => ({ path: f.path.join('/'), length: f.length, ...(f.attr === undefined ? {} : { attr: f.attr }) })),
+    // `index` is 1-based, as in aria2's --show-files: what `download --select` takes.
+    files: m.files.map((f, i) => ({ index: i + 1, path: f.path.join('/'), length: f.length, ...(f.attr === undefined ? {} : { attr: f.attr }) })),
     announceList: m.announceList,
     urlList: m.urlList,
     ...(m.source === undefined ? {} : { source: m.source }),
@@ -61,10 +62,11 @@ function describe(m: Metainfo): string {
   if (m.announceList.length === 0) lines.push('trackers      none');
   m.announceList.forEach((tier, i) => lines.push(`${i === 0 ? 'trackers' : ''.padEnd(8)}      tier ${i + 1}: ${tier.join(', ')}`));
   if (m.urlList.length > 0) lines.push(`web seeds     ${m.urlList.join(', ')}`);
-  lines.push(`files         ${m.files.length}`);
-  for (const f of m.files.slice(0, MAX_LISTED_FILES)) {
-    lines.push(`  ${formatBytes(f.length).padStart(10)}  ${m.multiFile ? `${m.name}/` : ''}${f.path.join('/')}`);
-  }
+  lines.push(`files         ${m.files.length} (index, size, path; download --select takes the index)`);
+  const width = String(Math.min(m.files.length, MAX_LISTED_FILES)).length;
+  m.files.slice(0, MAX_LISTED_FILES).forEach((f, i) => {
+    lines.push(`  ${String(i + 1).padStart(width)}  ${formatBytes(f.length).padStart(10)}  ${m.multiFile ? `${m.name}/` : ''}${f.path.join('/')}`);
+  });
   if (m.files.length > MAX_LISTED_FILES) lines.push(`  … and ${m.files.length - MAX_LISTED_FILES} more (--json lists all)`);
   for (const w of m.warnings) lines.push(`warning       ${w}`);
   lines.push(`magnet        ${magnetOf(m)}`, '');

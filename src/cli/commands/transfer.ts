@@ -9,6 +9,7 @@ import { formatDuration } from '../format.js';
 import { loadInput } from '../load.js';
 import { duration, listenAddress, peerAddress, port, positiveNumber, rate, repeatable } from '../options.js';
 import { peersText, Reporter } from '../report.js';
+import { selectFilesOrUsageError } from '../select.js';
 
 /**
  * `download` and `seed`: one Client, one torrent, progress and diagnostics through `Reporter`,
@@ -33,6 +34,10 @@ interface TransferFlags {
   jsonInterval?: number;
   trackers: boolean;
   webSeeds: boolean;
+  /** `download --select` / `--only` (src/cli/select.ts), and the 0-based files they chose. */
+  select?: string[];
+  only?: string[];
+  selectedFiles?: number[] | undefined;
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -59,13 +64,16 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--seed', 'keep seeding after the download completes, until interrupted (or --seed-ratio, --seed-time)')
       .option('--sequential', 'download pieces in order (streaming)')
       .option('--recheck', 'hash the data on disk instead of trusting the resume file')
-      .option('--stop-timeout <seconds>', 'give up when no data arrived for this long (aria2 --bt-stop-timeout)', duration('s')),
-  ).action(async (input: string, flags: TransferFlags) => {
+      .option('--stop-timeout <seconds>', 'give up when no data arrived for this long (aria2 --bt-stop-timeout)', duration('s'))
+      .option('--select <list>', 'download only these files: indexes as `info` lists them, e.g. 1,3-5; repeatable', repeatable(String), [])
+      .option('--only <glob>', "download only files whose path in the torrent matches, e.g. '*.mkv'; repeatable", repeatable(String), []),
+  ).action(async (input: string, flags: TransferFlags, cmd: Command) => {
     const metainfo = await metainfoOf(input, ctx);
     const dir = resolve(ctx.cwd, flags.output ?? '.');
     // A seeding limit asks for seeding: `download --seed-ratio 2` seeds as aria2 does.
     const seed = flags.seed === true || flags.seedRatio !== undefined || flags.seedTime !== undefined;
-    await run(ctx, metainfo, dir, { ...flags, seed }, 'download');
+    const selectedFiles = selectFilesOrUsageError(cmd, metainfo, flags.select ?? [], flags.only ?? []);
+    await run(ctx, metainfo, dir, { ...flags, seed, selectedFiles }, 'download');
   });
 
   common(
@@ -135,6 +143,7 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
       trackers: flags.trackers,
       webSeeds: flags.webSeeds,
       ...(flags.sequential === true ? { sequential: true } : {}),
+      ...(flags.selectedFiles === undefined ? {} : { selectedFiles: flags.selectedFiles }),
       ...(flags.recheck === true ? { recheck: true } : {}),
       ...(flags.skipVerify === true ? { skipVerify: true } : {}),
       ...(flags.uploadLimit === undefined ? {} : { uploadLimit: flags.uploadLimit }),
