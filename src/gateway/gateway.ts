@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -7,7 +8,7 @@ import { pipeline } from 'node:stream';
 import mime from 'mime-types';
 import { Client } from '../engine/index.js';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
-import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYPE, toBase64, toMetainfoJson } from '../metainfo/index.js';
+import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYPE, toBase64, toHex, toMetainfoJson } from '../metainfo/index.js';
 import { encodeProblem, PROBLEM_CONTENT_TYPE, TrackerServer, type TrackerLogger } from '../tracker/index.js';
 import { preferredOffer } from './accept.js';
 import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
@@ -92,13 +93,24 @@ export class Gateway {
     this.logger = opts.logger ?? silentGatewayLogger;
     this.secure = opts.tls !== undefined;
     this.eligible = eligibility(opts);
+    const seedPeerId = Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
     this.tracker = new TrackerServer({
       privateMode: opts.openTracker !== true,
       intervalSec: opts.trackerIntervalSec ?? 1800,
       logger: this.logger as TrackerLogger,
+      // The seed is listed at the address each client reached this server on, never at loopback
+      // to a remote client, and it dials every announcing leecher (Transmission dials no
+      // loopback peer a tracker names).
+      embeddedPeer: {
+        peerId: seedPeerId,
+        portFor: (infoHash) => (this.swarm.isSeeding(toHex(infoHash)) ? this.client.port : undefined),
+        announced: (infoHash, peer) => {
+          if (peer.left > 0 && peer.event !== 'stopped') this.client.introduce(toHex(infoHash), peer.ip.includes(':') ? `[${peer.ip}]:${peer.port}` : `${peer.ip}:${peer.port}`);
+        },
+      },
       ...(opts.now === undefined ? {} : { now: opts.now }),
     });
-    this.client = new Client({ ...(opts.host === undefined ? {} : { host: opts.host }), port: opts.peerPort ?? 0, allowLoopbackPeers: true });
+    this.client = new Client({ ...(opts.host === undefined ? {} : { host: opts.host }), port: opts.peerPort ?? 0, allowLoopbackPeers: true, peerId: seedPeerId });
     this.client.on('warning', (msg) => this.logger.debug({ msg }, 'seed warning'));
     this.client.on('error', (err) => this.logger.error({ err }, 'seed error'));
     this.pool = new HashPool(opts.hashThreads === undefined ? {} : { threads: opts.hashThreads });

@@ -77,7 +77,7 @@ function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
 export class SwarmFiles {
   private readonly entries = new Map<string, Entry>();
   /** Info-hash → paths whose ready torrent it is. */
-  private readonly seeds = new Map<string, Set<string>>();
+  private readonly seedPaths = new Map<string, Set<string>>();
   private readonly seeding = new Map<string, Promise<void>>();
   private readonly now: () => number;
   private closed = false;
@@ -114,9 +114,14 @@ export class SwarmFiles {
     return { state: 'hashing', retryAfterSec: this.retryAfterSec(e) };
   }
 
+  /** Whether the seed has (or is adding) this torrent (40 hex). */
+  isSeeding(infoHash: string): boolean {
+    return this.seedPaths.has(infoHash);
+  }
+
   /** Info-hashes served now. */
   infoHashes(): string[] {
-    return [...this.seeds.keys()];
+    return [...this.seedPaths.keys()];
   }
 
   /** Re-reads every known file's identity and retires those that changed or went away. */
@@ -250,10 +255,10 @@ export class SwarmFiles {
   }
 
   private async seed(ready: ReadyTorrent, absPath: string): Promise<void> {
-    let paths = this.seeds.get(ready.infoHash);
+    let paths = this.seedPaths.get(ready.infoHash);
     if (paths === undefined) {
       paths = new Set();
-      this.seeds.set(ready.infoHash, paths);
+      this.seedPaths.set(ready.infoHash, paths);
       this.opts.onInfoHashes(this.infoHashes());
       const metainfo = metainfoFromInfoBytes(ready.infoBytes, { announceList: [[this.opts.internalAnnounce()]] });
       const adding = this.opts.client
@@ -263,7 +268,7 @@ export class SwarmFiles {
       try {
         await adding;
       } catch (err) {
-        this.seeds.delete(ready.infoHash);
+        this.seedPaths.delete(ready.infoHash);
         this.opts.onInfoHashes(this.infoHashes());
         throw err;
       } finally {
@@ -276,11 +281,11 @@ export class SwarmFiles {
   }
 
   private unseed(infoHash: string, absPath: string): void {
-    const paths = this.seeds.get(infoHash);
+    const paths = this.seedPaths.get(infoHash);
     if (paths === undefined) return;
     paths.delete(absPath);
     if (paths.size > 0) return;
-    this.seeds.delete(infoHash);
+    this.seedPaths.delete(infoHash);
     this.opts.onInfoHashes(this.infoHashes());
     const adding = this.seeding.get(infoHash) ?? Promise.resolve();
     void adding
