@@ -4,7 +4,6 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { basename, join } from 'node:path';
-import { pipeline } from 'node:stream';
 import mime from 'mime-types';
 import { Client } from '../engine/index.js';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
@@ -15,6 +14,7 @@ import { evaluateConditionals, ifRangeHolds, type Validators } from './condition
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import { decideRange } from './range.js';
+import { sendFileRange } from './send-file.js';
 import { encodePath, parseRequestPath, type RequestPath } from './request-path.js';
 import { eligibility, type Eligibility, type EligibilityOptions } from './rules.js';
 import { INDEX_FILE, listingHtml, StaticSite, type Target } from './static-site.js';
@@ -76,8 +76,6 @@ export const DEFAULT_GATEWAY_PORT = 8080;
 const BIND_ATTEMPTS = 20;
 export const DEFAULT_HEADERS_TIMEOUT_MS = 15_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
-/** Bytes per read of a file body: big reads keep syscalls per MiB low (nginx's sendfile sends 2 MiB chunks). */
-const READ_CHUNK_BYTES = 512 * 1024;
 const HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 type Representation = 'bytes' | 'torrent' | 'json';
@@ -378,22 +376,18 @@ export class Gateway {
         res.end();
         return;
       }
+      if (file.bytes !== undefined) {
+        res.end(start === 0 && end === size - 1 ? file.bytes : file.bytes.subarray(start, end + 1));
+        return;
+      }
+      const handle = file.handle!;
       handed = true;
-      const body = file.handle.createReadStream({ start, end, highWaterMark: READ_CHUNK_BYTES, autoClose: true });
-      // A file truncated while it is sent ends the stream early. Ending the response then would
-      // leave the client waiting for the rest, or (keep-alive, pipelining) reading the next
-      // response as the rest of this file: cut the connection instead, so the client sees a
-      // short body. Registered before `pipeline`, so it runs before pipeline ends `res`.
-      body.once('end', () => {
-        if (body.bytesRead < end - start + 1) res.destroy(new GatewayError('GATEWAY_FILE_SHRANK', { detail: `${rel}: ${body.bytesRead} of ${end - start + 1} bytes` }));
-      });
-      pipeline(body, res, (err) => {
-        if (err !== undefined && err !== null && (err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
-          this.logger.warn({ err: err.message, path: rel }, 'file body failed');
-        }
+      sendFileRange(handle.fd, start, end, res, rel, (err) => {
+        handle.close().catch(() => {});
+        if (err !== undefined) this.logger.warn({ err: err.message, path: rel }, 'file body failed');
       });
     } finally {
-      if (!handed) await file.handle.close().catch(() => {});
+      if (!handed) await file.handle?.close().catch(() => {});
     }
   }
 

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -201,6 +201,38 @@ test('a file being written: each response is the file as it was when the request
     const c = await rawRequest(g.address.port, '/log.bin', { Range: `bytes=${part1.length}-` });
     assert.equal(c.status, 206);
     assert.ok(c.body.equals(part2));
+  }));
+
+test('a small file kept in memory is never served once changed in place, replaced, removed or swapped for a symlink', { timeout: 30_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const { root } = await site(dir);
+    const path = join(root, 'k.txt');
+    const v1 = bytes(5000, 51);
+    writeFileSync(path, v1);
+    writeFileSync(join(dir, 'outside.txt'), bytes(5000, 59));
+    const g = await startGateway(t, { root });
+    const get = async (): Promise<{ status: number; body: Buffer }> => rawRequest(g.address.port, '/k.txt');
+    await new Promise((r) => setTimeout(r, 1100)); // older than the racy window: it is kept from now on
+    assert.ok((await get()).body.equals(v1));
+    assert.ok((await get()).body.equals(v1));
+    const v2 = bytes(5000, 52); // same size, same inode
+    writeFileSync(path, v2);
+    assert.ok((await get()).body.equals(v2), 'changed in place');
+    const v3 = bytes(5000, 53); // written twice within the clock's grain: the racy window holds
+    writeFileSync(path, v3);
+    assert.ok((await get()).body.equals(v3), 'changed again at once');
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.ok((await get()).body.equals(v3));
+    const v4 = bytes(5000, 54);
+    writeFileSync(join(dir, 'k.new'), v4);
+    renameSync(join(dir, 'k.new'), path);
+    assert.ok((await get()).body.equals(v4), 'replaced');
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.ok((await get()).body.equals(v4));
+    rmSync(path);
+    assert.equal((await get()).status, 404, 'removed');
+    symlinkSync(join(dir, 'outside.txt'), path);
+    assert.equal((await get()).status, 403, 'a symlink out of the root');
   }));
 
 test('a file replaced or truncated while its swarm runs: a new torrent, the old info-hash leaves the tracker', { timeout: 60_000 }, (t) =>
