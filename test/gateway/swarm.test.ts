@@ -8,14 +8,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { parseTorrent } from '../../src/metainfo/index.js';
+import { createTorrent, parseTorrent } from '../../src/metainfo/index.js';
 import { decodeAnnounceResponse, encodeAnnounceQuery, UdpTrackerClient, type AnnounceRequest, type PeerAddress } from '../../src/tracker/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
-import { startGateway } from './helpers.js';
+import { recordingLogger, startGateway } from './helpers.js';
 
 const MIB = 1024 * 1024;
 
@@ -92,4 +92,41 @@ test('the seed dials a leecher that announces to the embedded tracker', { timeou
     const h = await handshake;
     assert.equal(h.subarray(1, 20).toString('latin1'), 'BitTorrent protocol');
     assert.deepEqual(new Uint8Array(h.subarray(28, 48)), infoHash);
+  }));
+
+test('content, not URL: query strings, symlinks and hard links share the file\'s swarm; a hard link is not hashed again', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(join(root, 'mirror'), { recursive: true });
+    writeFileSync(join(root, 'a.bin'), bytes(2 * MIB + 3, 9));
+    symlinkSync(join(root, 'a.bin'), join(root, 'link.bin'));
+    linkSync(join(root, 'a.bin'), join(root, 'mirror', 'a.bin')); // same name
+    linkSync(join(root, 'a.bin'), join(root, 'other.bin')); // another name
+    const log = recordingLogger();
+    const g = await startGateway(t, { root, logger: log });
+    const torrentOf = async (path: string, headers: Record<string, string> = { accept: 'application/x-bittorrent' }): Promise<ReturnType<typeof parseTorrent>> => {
+      for (;;) {
+        const r = await request(`${g.url}${path}`, { headers });
+        if (r.statusCode === 200) return parseTorrent(new Uint8Array(await r.body.arrayBuffer()));
+        assert.equal(r.statusCode, 503);
+        await r.body.dump();
+        await g.swarm.settled();
+      }
+    };
+    const a = await torrentOf('/a.bin');
+    assert.equal(a.infoHash, (await createTorrent(join(root, 'a.bin'), { creationDate: null })).metainfo.infoHash);
+    for (const path of ['/a.bin?x=1', '/a.bin?torrent=0&utm_source=mail', '/link.bin', '/link.bin?y']) {
+      const m = await torrentOf(path);
+      assert.equal(m.infoHash, a.infoHash, path);
+    }
+    assert.equal((await torrentOf('/a.bin?torrent', {})).infoHash, a.infoHash);
+    const mirror = await torrentOf('/mirror/a.bin');
+    assert.equal(mirror.infoHash, a.infoHash, 'same bytes, same name: one swarm');
+    const other = await torrentOf('/other.bin');
+    assert.equal(other.infoHash, (await createTorrent(join(root, 'other.bin'), { creationDate: null })).metainfo.infoHash, 'another name: its own info-hash, as torrenttp create makes it');
+    assert.notEqual(other.infoHash, a.infoHash);
+    const ready = log.entries.filter((e) => e.msg === 'torrent ready').map((e) => e.obj as { path: string; hardLink: boolean; cached: boolean });
+    assert.equal(ready.length, 3, 'one torrent per real path: the symlink and the query strings made none');
+    assert.deepEqual(ready.map((r) => r.hardLink), [false, true, true], 'the hard links were not hashed');
+    assert.deepEqual(g.swarm.infoHashes().sort(), [a.infoHash, other.infoHash].sort(), 'one seed per info-hash');
   }));
