@@ -280,6 +280,21 @@ export class Client extends EventEmitter<ClientEvents> {
     return torrent;
   }
 
+  /**
+   * A peer heard of by other means than this torrent's trackers (an embedded tracker reporting an
+   * announce): dialled now unless already connected or being dialled, even by a seed that has
+   * other peers, since some clients (Transmission) never dial a peer they hear of at a loopback
+   * address. A torrent not held is ignored.
+   */
+  introduce(infoHash: string, address: string): void {
+    const e = this.torrents.get(infoHash);
+    if (e === undefined || e.torrent.closed || this.isSelf(address)) return;
+    e.known.add(address);
+    if (e.connected.has(address) || e.dialing.has(address) || !e.torrent.accepts(address)) return;
+    if (this.totalConnections() >= (this.opts.maxConnections ?? 200)) return;
+    void this.dial(e, address);
+  }
+
   /** Stops a torrent: `stopped` to its trackers, peers closed, resume state saved. */
   async remove(infoHash: string): Promise<void> {
     const e = this.torrents.get(infoHash);

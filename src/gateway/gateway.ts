@@ -1,19 +1,20 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { basename, join } from 'node:path';
-import { pipeline } from 'node:stream';
 import mime from 'mime-types';
 import { Client } from '../engine/index.js';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
-import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYPE, toBase64, toMetainfoJson } from '../metainfo/index.js';
+import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYPE, toBase64, toHex, toMetainfoJson } from '../metainfo/index.js';
 import { encodeProblem, PROBLEM_CONTENT_TYPE, TrackerServer, type TrackerLogger } from '../tracker/index.js';
 import { preferredOffer } from './accept.js';
 import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import { decideRange } from './range.js';
+import { sendFileRange } from './send-file.js';
 import { encodePath, parseRequestPath, type RequestPath } from './request-path.js';
 import { eligibility, type Eligibility, type EligibilityOptions } from './rules.js';
 import { INDEX_FILE, listingHtml, StaticSite, type Target } from './static-site.js';
@@ -56,6 +57,14 @@ export interface GatewayOptions extends EligibilityOptions {
   readonly trackerIntervalSec?: number;
   /** How often served torrents' files are checked for changes. Default 5000 ms; 0 never (call `checkFiles`). */
   readonly checkEveryMs?: number;
+  /**
+   * A connection must send a request's whole head within this, counted from the connection (idle
+   * ones included) or the previous response: else it is closed (`408` if it had sent a byte).
+   * Default 15 s (nginx's client_header_timeout is 60 s; slowloris argues for less).
+   */
+  readonly headersTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this. Default 5 s (Node's default). */
+  readonly keepAliveTimeoutMs?: number;
   /** Hashing threads. Default one per core. */
   readonly hashThreads?: number;
   readonly logger?: GatewayLogger;
@@ -65,8 +74,8 @@ export interface GatewayOptions extends EligibilityOptions {
 export const BITTORRENT_MEDIA_TYPE = 'application/x-bittorrent';
 export const DEFAULT_GATEWAY_PORT = 8080;
 const BIND_ATTEMPTS = 20;
-/** Bytes per read of a file body: big reads keep syscalls per MiB low (nginx's sendfile sends 2 MiB chunks). */
-const READ_CHUNK_BYTES = 512 * 1024;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 15_000;
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
 const HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 type Representation = 'bytes' | 'torrent' | 'json';
@@ -92,18 +101,38 @@ export class Gateway {
     this.logger = opts.logger ?? silentGatewayLogger;
     this.secure = opts.tls !== undefined;
     this.eligible = eligibility(opts);
+    const seedPeerId = Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
     this.tracker = new TrackerServer({
       privateMode: opts.openTracker !== true,
       intervalSec: opts.trackerIntervalSec ?? 1800,
       logger: this.logger as TrackerLogger,
+      // The seed is listed at the address each client reached this server on, never at loopback
+      // to a remote client, and it dials every announcing leecher (Transmission dials no
+      // loopback peer a tracker names).
+      embeddedPeer: {
+        peerId: seedPeerId,
+        portFor: (infoHash) => (this.swarm.isSeeding(toHex(infoHash)) ? this.client.port : undefined),
+        announced: (infoHash, peer) => {
+          if (peer.left > 0 && peer.event !== 'stopped') this.client.introduce(toHex(infoHash), peer.ip.includes(':') ? `[${peer.ip}]:${peer.port}` : `${peer.ip}:${peer.port}`);
+        },
+      },
       ...(opts.now === undefined ? {} : { now: opts.now }),
     });
-    this.client = new Client({ ...(opts.host === undefined ? {} : { host: opts.host }), port: opts.peerPort ?? 0, allowLoopbackPeers: true });
+    this.client = new Client({ ...(opts.host === undefined ? {} : { host: opts.host }), port: opts.peerPort ?? 0, allowLoopbackPeers: true, peerId: seedPeerId });
     this.client.on('warning', (msg) => this.logger.debug({ msg }, 'seed warning'));
     this.client.on('error', (err) => this.logger.error({ err }, 'seed error'));
     this.pool = new HashPool(opts.hashThreads === undefined ? {} : { threads: opts.hashThreads });
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
-    const serverOpts = { keepAlive: true, headersTimeout: 15_000, requestTimeout: 30_000 };
+    const headersTimeout = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+    const serverOpts = {
+      keepAlive: true,
+      keepAliveTimeout: opts.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+      headersTimeout,
+      requestTimeout: Math.max(30_000, headersTimeout),
+      // Node looks for expired heads this often (default 30 s, which would let an idle
+      // connection live 45 s with a 15 s timeout).
+      connectionsCheckingInterval: Math.min(5000, Math.max(100, Math.floor(headersTimeout / 4))),
+    };
     this.server = opts.tls === undefined ? createHttpServer(serverOpts, handler) : createHttpsServer({ ...serverOpts, cert: opts.tls.cert, key: opts.tls.key }, handler);
     // A client may half-close after its request (`printf … | nc`, some proxies). Node's default
     // then aborts a request still being answered (an async stat is enough) and the client gets
@@ -111,8 +140,9 @@ export class Gateway {
     // socketOnEnd) makes Node finish the response first.
     (this.server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (err.code !== 'ECONNRESET') this.logger.debug({ err: err.message }, 'bad HTTP request');
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      if (err.code !== 'ECONNRESET') this.logger.debug({ err: err.message, code: err.code }, 'bad HTTP request');
+      const status = clientErrorStatus(err.code, (socket as Socket).bytesRead);
+      if (status !== undefined && socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
     this.swarm = new SwarmFiles({
@@ -346,15 +376,18 @@ export class Gateway {
         res.end();
         return;
       }
+      if (file.bytes !== undefined) {
+        res.end(start === 0 && end === size - 1 ? file.bytes : file.bytes.subarray(start, end + 1));
+        return;
+      }
+      const handle = file.handle!;
       handed = true;
-      const body = file.handle.createReadStream({ start, end, highWaterMark: READ_CHUNK_BYTES, autoClose: true });
-      pipeline(body, res, (err) => {
-        if (err !== undefined && err !== null && (err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
-          this.logger.warn({ err: err.message, path: rel }, 'file body failed');
-        }
+      sendFileRange(handle.fd, start, end, res, rel, (err) => {
+        handle.close().catch(() => {});
+        if (err !== undefined) this.logger.warn({ err: err.message, path: rel }, 'file body failed');
       });
     } finally {
-      if (!handed) await file.handle.close().catch(() => {});
+      if (!handed) await file.handle?.close().catch(() => {});
     }
   }
 
@@ -416,6 +449,18 @@ export class Gateway {
     if (e.status !== 503) res.setHeader('cache-control', 'no-store');
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
+}
+
+/**
+ * The status for a request Node's parser refused, or undefined to close without a word: a
+ * connection that sent nothing before its head timed out is only closed (as nginx does).
+ */
+function clientErrorStatus(code: string | undefined, bytesRead: number): string | undefined {
+  if (code === 'ECONNRESET') return undefined;
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'HPE_HEADERS_TIMEOUT') return bytesRead > 0 ? '408 Request Timeout' : undefined;
+  if (code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
+  if (code === 'HPE_URI_TOO_LONG') return '414 URI Too Long';
+  return '400 Bad Request';
 }
 
 function negotiate(accept: string | undefined, contentType: string): Representation {

@@ -1,5 +1,5 @@
 import { constants, type BigIntStats } from 'node:fs';
-import { open, readdir, realpath, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, realpath, type FileHandle } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { GatewayError } from './errors.js';
 
@@ -11,12 +11,54 @@ import { GatewayError } from './errors.js';
  * (`disable_symlinks off`) does.
  */
 export type Target =
-  | { readonly kind: 'file'; readonly handle: FileHandle; readonly stat: BigIntStats; readonly absPath: string; readonly segments: readonly string[] }
+  | {
+      readonly kind: 'file';
+      /** The open file, or undefined when `bytes` holds all of it (a small file). */
+      readonly handle: FileHandle | undefined;
+      readonly bytes?: Buffer;
+      readonly stat: BigIntStats;
+      readonly absPath: string;
+      readonly segments: readonly string[];
+    }
   | { readonly kind: 'folder'; readonly absPath: string; readonly segments: readonly string[] };
 
 export const INDEX_FILE = 'index.html';
 
+/**
+ * Files up to this size are kept in memory once read (as nginx's open_file_cache keeps
+ * descriptors): a request for one then costs one `lstat` instead of realpath, open, fstat, read
+ * and close, five trips to the thread pool.
+ */
+export const SMALL_FILE_BYTES = 64 * 1024;
+/** Small files kept (at most 64 KiB each: 256 MiB at worst). */
+const SMALL_FILE_ENTRIES = 4096;
+/**
+ * A file whose ctime is this recent is not kept: file times come from a coarse kernel clock
+ * (a few ms), so two writes that close together may leave the same times (git's "racily clean"
+ * problem). Once a file's ctime is older than this when it is read, any later change gives it a
+ * later ctime, which the `lstat` check sees.
+ */
+const RACY_MS = 1000;
+
+interface SmallFile {
+  readonly realPath: string;
+  readonly stat: BigIntStats;
+  readonly bytes: Buffer;
+}
+
+/**
+ * Small-file rule: the kept bytes are served only while `lstat` of the real path shows the very
+ * inode, size and mtime they were read from (a file read whole, and unchanged across the read).
+ * A changed, replaced or removed file, or a path that now leads elsewhere (a folder swapped for
+ * a symlink), shows another identity and goes the long way, with every check.
+ */
+function sameFile(a: BigIntStats, b: BigIntStats): boolean {
+  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+}
+
 export class StaticSite {
+  private readonly small = new Map<string, SmallFile>();
+
   private constructor(readonly root: string) {}
 
   /** Opens the site at `root` (its real path); throws `GATEWAY_ROOT_UNUSABLE` when it is not a readable folder. */
@@ -32,6 +74,45 @@ export class StaticSite {
 
   /** The file or folder at `segments` (already checked by `parseRequestPath`). Throws 404/403. */
   async resolve(segments: readonly string[]): Promise<Target> {
+    const key = segments.join('/');
+    const kept = this.small.get(key);
+    if (kept !== undefined) {
+      let now: BigIntStats | undefined;
+      try {
+        now = await lstat(kept.realPath, { bigint: true });
+      } catch {
+        now = undefined;
+      }
+      if (now !== undefined && now.isFile() && sameFile(now, kept.stat)) return { kind: 'file', handle: undefined, bytes: kept.bytes, stat: kept.stat, absPath: kept.realPath, segments };
+      this.small.delete(key);
+    }
+    const t = await this.open(segments);
+    if (t.kind !== 'file' || t.stat.size > BigInt(SMALL_FILE_BYTES)) return t;
+    return this.keep(key, t);
+  }
+
+  /** Reads a small file whole and keeps it when it did not change meanwhile; the target then holds the bytes. */
+  private async keep(key: string, t: Extract<Target, { kind: 'file' }>): Promise<Target> {
+    const handle = t.handle!;
+    try {
+      const size = Number(t.stat.size);
+      const bytes = Buffer.allocUnsafeSlow(size); // its own memory: a pool slice would pin an 8 KiB slab
+      const { bytesRead } = size === 0 ? { bytesRead: 0 } : await handle.read(bytes, 0, size, 0);
+      const after = await handle.stat({ bigint: true });
+      await handle.close();
+      // Changed while read: served from a fresh descriptor as it is now, and not kept.
+      if (bytesRead !== size || !sameFile(after, t.stat)) return await this.open(t.segments);
+      if (Date.now() - Number(t.stat.ctimeMs) < RACY_MS) return { ...t, handle: undefined, bytes };
+      if (this.small.size >= SMALL_FILE_ENTRIES) this.small.delete(this.small.keys().next().value!);
+      this.small.set(key, { realPath: t.absPath, stat: t.stat, bytes });
+      return { ...t, handle: undefined, bytes };
+    } catch (cause) {
+      await handle.close().catch(() => {});
+      throw cause instanceof GatewayError ? cause : fsError(cause);
+    }
+  }
+
+  private async open(segments: readonly string[]): Promise<Target> {
     const candidate = segments.length === 0 ? this.root : join(this.root, ...segments);
     let real: string;
     try {

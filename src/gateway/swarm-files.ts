@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { decode, encode, type BencodeDict } from '../bencode/index.js';
 import type { Client } from '../engine/index.js';
 import { toTorrenttpError } from '../errors/index.js';
@@ -22,6 +22,10 @@ import type { GatewayLogger } from './logger.js';
  * - Made metainfo is kept on disk under `cacheDir/meta/`, keyed by the identity and piece
  *   length, so a restart does not rehash.
  * - One engine torrent per info-hash: the same bytes under two paths (same name) share a seed.
+ * - Content, not URL: a path reached through a symlink is its real path (one entry), and a hard
+ *   link of a hashed file (same device, inode, size and mtime) reuses its piece hashes and
+ *   SHA-256 without hashing; its info dict is rebuilt with its own name, since `name` is part
+ *   of the info-hash and the torrent must equal `torrenttp create` of that path.
  */
 export interface FileIdentity {
   readonly size: bigint;
@@ -70,6 +74,10 @@ export function identityOf(st: BigIntStats): FileIdentity {
   return { size: st.size, mtimeNs: st.mtimeNs, ino: st.ino, dev: st.dev };
 }
 
+function inodeKey(id: FileIdentity): string {
+  return `${id.dev}:${id.ino}:${id.size}:${id.mtimeNs}`;
+}
+
 function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
   return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino && a.dev === b.dev;
 }
@@ -77,8 +85,10 @@ function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
 export class SwarmFiles {
   private readonly entries = new Map<string, Entry>();
   /** Info-hash → paths whose ready torrent it is. */
-  private readonly seeds = new Map<string, Set<string>>();
+  private readonly seedPaths = new Map<string, Set<string>>();
   private readonly seeding = new Map<string, Promise<void>>();
+  /** Hashes of files ready now, by inode identity (`inodeKey`), for hard links. */
+  private readonly byInode = new Map<string, { readonly pieces: Uint8Array; readonly sha256: Uint8Array; readonly pieceLength: number; readonly paths: Set<string> }>();
   private readonly now: () => number;
   private closed = false;
 
@@ -114,9 +124,14 @@ export class SwarmFiles {
     return { state: 'hashing', retryAfterSec: this.retryAfterSec(e) };
   }
 
+  /** Whether the seed has (or is adding) this torrent (40 hex). */
+  isSeeding(infoHash: string): boolean {
+    return this.seedPaths.has(infoHash);
+  }
+
   /** Info-hashes served now. */
   infoHashes(): string[] {
-    return [...this.seeds.keys()];
+    return [...this.seedPaths.keys()];
   }
 
   /** Re-reads every known file's identity and retires those that changed or went away. */
@@ -164,9 +179,38 @@ export class SwarmFiles {
     if (this.entries.get(e.absPath) === e) this.entries.delete(e.absPath);
     const ready = e.ready;
     e.ready = undefined;
+    const link = this.byInode.get(inodeKey(e.identity));
+    if (link !== undefined) {
+      link.paths.delete(e.absPath);
+      if (link.paths.size === 0) this.byInode.delete(inodeKey(e.identity));
+    }
     this.opts.logger.info({ path: e.absPath, infoHash: ready?.infoHash }, 'file changed: its torrent is retired');
     void rm(this.cachePath(e.absPath, e.identity), { force: true }).catch(() => {});
     if (ready !== undefined) this.unseed(ready.infoHash, e.absPath);
+  }
+
+  /** A ready hard link of this file (same inode, size, mtime), its hashes under this file's name. */
+  private fromLink(e: Entry): ReadyTorrent | undefined {
+    const link = this.byInode.get(inodeKey(e.identity));
+    if (link === undefined || link.pieceLength !== (this.opts.pieceLength ?? link.pieceLength)) return undefined;
+    const infoBytes = encode(new Map<string, Uint8Array | number | string>([
+      ['length', Number(e.identity.size)],
+      ['name', basename(e.absPath)],
+      ['piece length', link.pieceLength],
+      ['pieces', link.pieces],
+    ]));
+    const m = metainfoFromInfoBytes(infoBytes);
+    return { infoBytes, infoHash: m.infoHash, sha256: link.sha256, pieceLength: link.pieceLength };
+  }
+
+  private remember(e: Entry, ready: ReadyTorrent): void {
+    const key = inodeKey(e.identity);
+    let link = this.byInode.get(key);
+    if (link === undefined) {
+      link = { pieces: metainfoFromInfoBytes(ready.infoBytes).pieceHashes, sha256: ready.sha256, pieceLength: ready.pieceLength, paths: new Set() };
+      this.byInode.set(key, link);
+    }
+    link.paths.add(e.absPath);
   }
 
   private cachePath(absPath: string, id: FileIdentity): string {
@@ -178,7 +222,8 @@ export class SwarmFiles {
 
   private async make(e: Entry): Promise<void> {
     const cached = await this.load(e);
-    const ready = cached ?? (await this.hash(e));
+    const linked = cached === undefined ? this.fromLink(e) : undefined;
+    const ready = cached ?? linked ?? (await this.hash(e));
     // The result counts only for the entry still current: the file may have changed meanwhile.
     if (this.entries.get(e.absPath) !== e || this.closed) return;
     if (cached === undefined) await this.save(e, ready);
@@ -188,7 +233,8 @@ export class SwarmFiles {
       return;
     }
     e.ready = ready;
-    this.opts.logger.info({ path: e.absPath, infoHash: ready.infoHash, cached: cached !== undefined }, 'torrent ready');
+    this.remember(e, ready);
+    this.opts.logger.info({ path: e.absPath, infoHash: ready.infoHash, cached: cached !== undefined, hardLink: linked !== undefined }, 'torrent ready');
   }
 
   private async hash(e: Entry): Promise<ReadyTorrent> {
@@ -250,10 +296,10 @@ export class SwarmFiles {
   }
 
   private async seed(ready: ReadyTorrent, absPath: string): Promise<void> {
-    let paths = this.seeds.get(ready.infoHash);
+    let paths = this.seedPaths.get(ready.infoHash);
     if (paths === undefined) {
       paths = new Set();
-      this.seeds.set(ready.infoHash, paths);
+      this.seedPaths.set(ready.infoHash, paths);
       this.opts.onInfoHashes(this.infoHashes());
       const metainfo = metainfoFromInfoBytes(ready.infoBytes, { announceList: [[this.opts.internalAnnounce()]] });
       const adding = this.opts.client
@@ -263,7 +309,7 @@ export class SwarmFiles {
       try {
         await adding;
       } catch (err) {
-        this.seeds.delete(ready.infoHash);
+        this.seedPaths.delete(ready.infoHash);
         this.opts.onInfoHashes(this.infoHashes());
         throw err;
       } finally {
@@ -276,11 +322,11 @@ export class SwarmFiles {
   }
 
   private unseed(infoHash: string, absPath: string): void {
-    const paths = this.seeds.get(infoHash);
+    const paths = this.seedPaths.get(infoHash);
     if (paths === undefined) return;
     paths.delete(absPath);
     if (paths.size > 0) return;
-    this.seeds.delete(infoHash);
+    this.seedPaths.delete(infoHash);
     this.opts.onInfoHashes(this.infoHashes());
     const adding = this.seeding.get(infoHash) ?? Promise.resolve();
     void adding

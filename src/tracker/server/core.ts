@@ -2,8 +2,9 @@ import { keyFromBytes } from '../../bencode/index.js';
 import type { AnnounceRequest } from '../announce-types.js';
 import { TrackerError } from '../errors.js';
 import type { ScrapeEntry } from '../http-scrape.js';
-import { parseIpNormalized, type ParsedIp } from '../ip.js';
+import { formatIp, parseIpNormalized, type ParsedIp } from '../ip.js';
 import { infoHashKeys } from './access-list.js';
+import { EmbeddedPeerReplies, type EmbeddedPeer } from './embedded-peer.js';
 import { MemorySwarmStore } from './memory-store.js';
 import { RateCounter } from './rate.js';
 import type { ReplyShape, SwarmAnnounce, SwarmAnnounceResult, SwarmStats, SwarmStore } from './swarm-store.js';
@@ -48,6 +49,8 @@ export interface TrackerPolicyOptions {
   readonly fullScrape?: boolean;
   /** Most torrents in a full scrape reply. Default 100,000 (about 5 MB bencoded). */
   readonly maxFullScrape?: number;
+  /** A peer in this process (an embedded tracker's seed), listed at the address each announcer reached us on (`embedded-peer.ts`). */
+  readonly embeddedPeer?: EmbeddedPeer;
 }
 
 export const POLICY_DEFAULTS = {
@@ -68,6 +71,7 @@ export class TrackerCore {
   private readonly maxFullScrape: number;
   private allow: ReadonlySet<string>;
   private deny: ReadonlySet<string>;
+  private readonly embedded: EmbeddedPeerReplies | undefined;
   readonly announces = { http: new RateCounter(), udp: new RateCounter(), json: new RateCounter() };
   readonly scrapes = { http: new RateCounter(), udp: new RateCounter(), json: new RateCounter() };
   readonly startedMs: number;
@@ -88,6 +92,7 @@ export class TrackerCore {
     this.maxFullScrape = opts.maxFullScrape ?? POLICY_DEFAULTS.maxFullScrape;
     this.allow = infoHashKeys(opts.allow ?? []);
     this.deny = infoHashKeys(opts.deny ?? []);
+    this.embedded = opts.embeddedPeer === undefined ? undefined : new EmbeddedPeerReplies(opts.embeddedPeer);
     this.startedMs = now();
   }
 
@@ -110,8 +115,30 @@ export class TrackerCore {
     protocol: TrackerProtocol,
     reply: ReplyShape,
     url?: string,
+    local?: ParsedIp,
   ): Promise<SwarmAnnounceResult> {
-    return this.store.announce(this.prepare(req, source, protocol, reply, url));
+    const a = this.prepare(req, source, protocol, reply, url);
+    return this.finish(a, await this.store.announce(a), local);
+  }
+
+  /** Whether announces of this torrent need `finish` (the embedded peer has it). */
+  embeds(infoHash: Uint8Array): boolean {
+    return this.embedded?.peer.portFor(infoHash) !== undefined;
+  }
+
+  /**
+   * The store's answer to `a` as the announcer gets it: with the embedded peer (if it has the
+   * torrent) at `local`, the address the announcer reached this tracker on (undefined: unknown,
+   * the store's answer as it is). Also reports the announce to the embedded peer.
+   */
+  finish(a: SwarmAnnounce, res: SwarmAnnounceResult, local: ParsedIp | undefined): SwarmAnnounceResult {
+    const e = this.embedded;
+    const port = e?.peer.portFor(a.infoHash);
+    if (e === undefined || port === undefined) return res;
+    const isSelf = e.noteSource(a.peerId, a.ip);
+    if (!isSelf && a.port !== 0) e.peer.announced?.(a.infoHash, { ip: formatIp(a.ip.bytes), port: a.port, left: a.left, event: a.event });
+    if (local === undefined) return res;
+    return e.rewrite(res, port, local, a.reply, a.event === 'stopped' ? 0 : a.numwant, isSelf);
   }
 
   /**

@@ -49,6 +49,9 @@ export function httpHandler(core: TrackerCore, limits: HttpLimits = {}): (req: I
     return ip;
   };
 
+  /** The address the client reached us on (this connection's local end). */
+  const localOf = (req: IncomingMessage): ParsedIp | undefined => parseIpNormalized(req.socket.localAddress ?? '');
+
   const bt = (res: ServerResponse, body: Uint8Array): void => {
     res.writeHead(200, { ...BT_HEADERS, 'content-length': body.length });
     res.end(body);
@@ -102,7 +105,7 @@ export function httpHandler(core: TrackerCore, limits: HttpLimits = {}): (req: I
     try {
       const a = parseAnnounceQuery(query, limits.announce);
       const compact = a.compact !== false; // BEP 23 lets a tracker prefer compact; only an explicit 0 gets a list
-      const r = await core.announce(a, sourceOf(req), 'http', compact ? 'compact' : 'list');
+      const r = await core.announce(a, sourceOf(req), 'http', compact ? 'compact' : 'list', undefined, localOf(req));
       const common = { intervalSec: core.intervalSec, minIntervalSec: core.minIntervalSec, complete: r.complete, incomplete: r.incomplete };
       if (compact) {
         bt(res, encodeAnnounceResponse({ ...common, peers: r.peers4, ...(r.peers6.length > 0 ? { peers6: r.peers6 } : {}) }));
@@ -133,7 +136,7 @@ export function httpHandler(core: TrackerCore, limits: HttpLimits = {}): (req: I
     try {
       checkJsonType(req);
       const { announce: a, url } = parseJsonAnnounceRequest(await readBody(req), limits.json);
-      const r = await core.announce(a, sourceOf(req), 'json', 'list', url);
+      const r = await core.announce(a, sourceOf(req), 'json', 'list', url, localOf(req));
       const peers = r.peers.map((p): JsonPeer => {
         const out: { -readonly [K in keyof JsonPeer]: JsonPeer[K] } = { peerId: toHex(p.peerId) };
         if (p.port !== 0) {

@@ -1,6 +1,7 @@
 /** The tracker server: HTTP + UDP on one port over a pluggable swarm store. */
 export { parseInfoHashList } from './access-list.js';
 export { CONNECTION_ID_BUCKET_MS, ConnectionIds } from './connection-id.js';
+export type { EmbeddedPeer } from './embedded-peer.js';
 export { POLICY_DEFAULTS, silentLogger, type TrackerLogger, type TrackerPolicyOptions, type TrackerProtocol, type TrackerStats } from './core.js';
 export type { HttpLimits } from './http-endpoints.js';
 export { MEMORY_STORE_DEFAULTS, MemorySwarmStore, type MemorySwarmStoreOptions } from './memory-store.js';

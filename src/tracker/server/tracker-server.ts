@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { TrackerError } from '../errors.js';
-import { parseIp, type ParsedIp } from '../ip.js';
+import { formatIp, parseIp, parseIpNormalized, type ParsedIp } from '../ip.js';
 import { MAX_UDP_REQUEST_BYTES } from '../udp.js';
 import { ConnectionIds } from './connection-id.js';
 import { TrackerCore, silentLogger, type TrackerLogger, type TrackerPolicyOptions, type TrackerStats } from './core.js';
@@ -63,6 +63,24 @@ const literalLookup = (hostname: string, options: LookupOneOptions, callback: (e
 /** How long `close()` lets in-flight HTTP requests finish before cutting connections. */
 const CLOSE_GRACE_MS = 2000;
 const BIND_ATTEMPTS = 20;
+/** Sources whose route (`localOf`) is remembered; more clears the memory. */
+const MAX_ROUTES = 4096;
+
+/** The local address the kernel would send from to reach `to` (no packet is sent). */
+async function localRouteTo(to: ParsedIp): Promise<ParsedIp | undefined> {
+  const s = createSocket(to.family === 4 ? 'udp4' : 'udp6');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.connect(9, formatIp(to.bytes), () => resolve());
+    });
+    return parseIpNormalized(s.address().address);
+  } catch {
+    return undefined;
+  } finally {
+    s.close();
+  }
+}
 
 export class TrackerServer {
   readonly core: TrackerCore;
@@ -156,10 +174,32 @@ export class TrackerServer {
       udp.close();
       return { ok: false, err };
     }
-    udp.on('message', udpHandler(this.core, udp, this.ids, this.opts.limits?.udp));
+    udp.on('message', udpHandler(this.core, udp, this.ids, { limits: this.opts.limits?.udp ?? {}, localOf: this.localOf(literal) }));
     udp.on('error', (err) => this.core.logger.error({ err }, 'UDP socket error'));
     this.udp = udp;
     return { ok: true, transport: 'node:dgram' };
+  }
+
+  /**
+   * Where a UDP client reached us: the bound address, unless it is a wildcard (`0.0.0.0`, `::`);
+   * then, for a loopback source, that source's own family of loopback, and otherwise the address
+   * the kernel's routing picks to answer that source (a connected UDP socket's local end, looked
+   * up once per source): the datagram API does not say which address a datagram was sent to.
+   */
+  private localOf(bound: ParsedIp | undefined): (source: ParsedIp) => ParsedIp | undefined | Promise<ParsedIp | undefined> {
+    if (bound !== undefined && bound.bytes.some((b) => b !== 0)) return () => bound;
+    const routes = new Map<string, Promise<ParsedIp | undefined>>();
+    return (source) => {
+      if (source.family === 4 ? source.bytes[0] === 127 : source.bytes.every((b, i) => b === (i === 15 ? 1 : 0))) return source;
+      const key = source.bytes.join('.');
+      let found = routes.get(key);
+      if (found === undefined) {
+        if (routes.size >= MAX_ROUTES) routes.clear();
+        found = localRouteTo(source);
+        routes.set(key, found);
+      }
+      return found;
+    };
   }
 
   /** How UDP is served: 'batch' (recvmmsg/sendmmsg) or 'dgram'; undefined before `listen()`. */
@@ -172,6 +212,7 @@ export class TrackerServer {
     const handle = udpRequests<BatchSource>(this.core, this.ids, (bytes, to) => socket?.send(bytes, to), {
       limits: this.opts.limits?.udp ?? {},
       transientBytes: true,
+      localOf: this.localOf(host),
     });
     socket = UdpBatchSocket.open(host, port, this.opts.limits?.udp?.maxPacketBytes ?? MAX_UDP_REQUEST_BYTES, handle);
     return socket;

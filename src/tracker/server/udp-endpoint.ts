@@ -63,6 +63,11 @@ export interface UdpRequestOptions {
    * request that may be answered later (anything but the fused announce) works on a copy.
    */
   readonly transientBytes?: boolean;
+  /**
+   * The address a client at `source` reached this socket on, for the embedded peer's entry
+   * (`embedded-peer.ts`); undefined or absent: unknown, the store's answer is sent as it is.
+   */
+  readonly localOf?: (source: ParsedIp) => ParsedIp | undefined | Promise<ParsedIp | undefined>;
 }
 
 /**
@@ -129,6 +134,7 @@ export function udpRequests<To>(core: TrackerCore, ids: ConnectionIds, send: Udp
     const nowMs = core.now();
     if (!ids.verifyWords(readU32BE(msg, 0), readU32BE(msg, 4), source, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
     const req = readPlainUdpAnnounce(msg, infoHash, peerId);
+    if (core.embeds(req.infoHash)) return false; // the generic path adds the embedded peer
     const a = core.prepare(req, source, 'udp', source.family === 4 ? 'compact4' : 'compact6', undefined, nowMs);
     announceInto(into, readU32BE(msg, 12), a, to);
     return true;
@@ -146,6 +152,9 @@ export function udpRequests<To>(core: TrackerCore, ids: ConnectionIds, send: Udp
     if (!ids.verifyWords(Number(id >> 32n), Number(id & 0xffffffffn), source, nowMs)) throw new TrackerError('TRACKER_CONNECTION_ID_INVALID');
     if (r.type === 'announce') {
       const a = core.prepare(r.announce, source, 'udp', source.family === 4 ? 'compact4' : 'compact6', undefined, nowMs);
+      if (core.embeds(a.infoHash)) {
+        return Promise.all([opts.localOf?.(source), store.announce(a)]).then(([local, res]) => announced(r.transactionId, source.family, core.finish(a, res, local), to));
+      }
       if (store.announceInto !== undefined) {
         announceInto(store.announceInto, r.transactionId, a, to);
         return undefined;
@@ -200,11 +209,11 @@ export class SourceCache<K> {
  * socket's 'error' event, which is logged. A source address that does not parse (never seen from
  * a real socket) is dropped.
  */
-export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds, limits: UdpRequestLimits = {}): (msg: Buffer, rinfo: RemoteInfo) => void {
+export function udpHandler(core: TrackerCore, socket: Socket, ids: ConnectionIds, opts: Omit<UdpRequestOptions, 'transientBytes'> = {}): (msg: Buffer, rinfo: RemoteInfo) => void {
   const send = (bytes: Uint8Array, rinfo: RemoteInfo): void => {
     socket.send(bytes, rinfo.port, rinfo.address);
   };
-  const handle = udpRequests<RemoteInfo>(core, ids, send, { limits });
+  const handle = udpRequests<RemoteInfo>(core, ids, send, opts);
   const sources = new SourceCache<string>();
   return (msg, rinfo) => {
     const source = sources.get(rinfo.address) ?? sources.add(rinfo.address, parseIpNormalized(rinfo.address));

@@ -72,7 +72,7 @@ function handler(withInto: boolean, ids: ConnectionIds, policy: TrackerPolicyOpt
       buffers.push(b);
     },
   } as unknown as Socket;
-  return { handle: udpHandler(core, socket, ids, limits), sent, buffers, seen, core };
+  return { handle: udpHandler(core, socket, ids, { limits }), sent, buffers, seen, core };
 }
 
 const SOURCES: RemoteInfo[] = [

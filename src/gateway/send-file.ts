@@ -1,0 +1,87 @@
+import { read } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { GatewayError } from './errors.js';
+
+/**
+ * Sends bytes `[start, end]` of an open file as the response body, then ends it.
+ *
+ * Why not `createReadStream(...).pipe(res)`: that allocates a fresh buffer for every read, and
+ * a fresh 512 KiB allocation is fresh pages for the kernel to fault in; at a GiB per second that
+ * cost is as large as the copying itself. Here a few buffers go round: a buffer is read into
+ * again only after the socket has taken its bytes (the write callback), so at most `BUFFERS`
+ * chunks are in flight, which is also the backpressure. (nginx uses sendfile(2) and copies
+ * nothing; Node has no sendfile.)
+ *
+ * Rules:
+ * - Positional reads (`pread`): the descriptor's offset is never used, so two responses may
+ *   share a descriptor.
+ * - A file that ends before `end` (truncated while sent) destroys the response with
+ *   `GATEWAY_FILE_SHRANK`: ending it would let a keep-alive client read the next response as the
+ *   rest of the file.
+ * - A response closed by the client stops the reads; `done` is called once, with the error if
+ *   the body was not sent whole.
+ */
+export const SEND_CHUNK_BYTES = 1024 * 1024;
+const BUFFERS = 3;
+
+export function sendFileRange(fd: number, start: number, end: number, res: ServerResponse, label: string, done: (err?: Error) => void): void {
+  const total = end - start + 1;
+  const free: Buffer[] = [];
+  const chunk = Math.min(SEND_CHUNK_BYTES, total);
+  for (let i = 0; i < Math.min(BUFFERS, Math.ceil(total / chunk)); i++) free.push(Buffer.allocUnsafeSlow(chunk));
+  let next = start; // next file offset to read
+  let reading = false;
+  let inFlight = 0;
+  let stopped = false;
+  let reported = false;
+  let failure: Error | undefined;
+
+  /** `done` once, and never while a read may still use the descriptor. */
+  const report = (): void => {
+    if (reported || reading) return;
+    reported = true;
+    done(failure);
+  };
+
+  const stop = (err?: Error): void => {
+    if (stopped) return;
+    stopped = true;
+    failure = err;
+    if (err !== undefined) res.destroy(err);
+    report();
+  };
+
+  const pump = (): void => {
+    if (stopped || reading) return;
+    if (next > end) {
+      if (inFlight === 0) {
+        stopped = true;
+        res.end(report);
+      }
+      return;
+    }
+    const buf = free.pop();
+    if (buf === undefined) return;
+    reading = true;
+    const want = Math.min(buf.length, end - next + 1);
+    read(fd, buf, 0, want, next, (err, n) => {
+      reading = false;
+      if (stopped) return report();
+      if (err !== null) return stop(err);
+      if (n === 0) return stop(new GatewayError('GATEWAY_FILE_SHRANK', { detail: `${label}: ${next - start} of ${total} bytes` }));
+      next += n;
+      inFlight++;
+      res.write(n === buf.length ? buf : buf.subarray(0, n), (werr) => {
+        inFlight--;
+        if (werr !== undefined && werr !== null) return stop(werr);
+        free.push(buf);
+        pump();
+      });
+      pump();
+    });
+  };
+
+  // The client went away: stop reading (no error: nothing was sent wrong).
+  res.once('close', () => (stopped ? report() : stop()));
+  pump();
+}
