@@ -8,98 +8,20 @@
  * LPD, uTP and PEX off. Transmission sends `interested` and unchokes only on its 10-second
  * rechoke pulse, so a transfer starts about 10 s in: the payload is kept small.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Client, type Torrent } from '../../src/engine/index.js';
 import { createTorrent } from '../../src/metainfo/index.js';
-import { freePort, requireTool, run, until, type Proc } from '../helpers/processes.js';
+import { requireTool, until } from '../helpers/processes.js';
+import { percentDone, startTransmission, stop } from '../helpers/transmission.js';
 import { bytes, sha1Hex } from '../helpers/torrents.js';
 
 const PAYLOAD_BYTES = 12 * 1024 * 1024 + 12_345; // a short last piece too
 const PIECE_LENGTH = 256 * 1024;
 const TRANSFER_TIMEOUT_MS = 60_000;
-
-const execFileP = promisify(execFile);
-
-interface Transmission {
-  readonly proc: Proc;
-  readonly rpcPort: number;
-  readonly peerPort: number;
-  readonly downloadDir: string;
-  /** `transmission-remote <rpc port> ...args`, asynchronously: our Client shares this event loop. */
-  remote(...args: string[]): Promise<string>;
-  /** The daemon's log file, for failure messages. */
-  log(): string;
-}
-
-async function startTransmission(t: TestContext, root: string): Promise<Transmission> {
-  const cfg = join(root, 'tr-cfg');
-  const downloadDir = join(root, 'tr-dl');
-  mkdirSync(cfg);
-  mkdirSync(downloadDir);
-  const rpcPort = await freePort();
-  const peerPort = await freePort();
-  const settings = {
-    'dht-enabled': false,
-    'lpd-enabled': false,
-    'utp-enabled': false,
-    'pex-enabled': false,
-    'port-forwarding-enabled': false,
-    'peer-port': peerPort,
-    'peer-port-random-on-start': false,
-    'rpc-enabled': true,
-    'rpc-bind-address': '127.0.0.1',
-    'rpc-port': rpcPort,
-    'rpc-authentication-required': false,
-    'rpc-whitelist-enabled': true,
-    'rpc-whitelist': '127.0.0.1',
-    'download-dir': downloadDir,
-    'incomplete-dir-enabled': false,
-    'rename-partial-files': false,
-    'download-queue-enabled': false,
-    'seed-queue-enabled': false,
-    'ratio-limit-enabled': false,
-    'idle-seeding-limit-enabled': false,
-    'speed-limit-down-enabled': false,
-    'speed-limit-up-enabled': false,
-    'message-level': 3,
-  };
-  writeFileSync(join(cfg, 'settings.json'), JSON.stringify(settings, null, 2));
-  const logFile = join(root, 'tr-daemon.log');
-  const proc = run(t, 'transmission-daemon', ['-f', '-g', cfg, '--logfile', logFile]);
-  const remote = async (...args: string[]): Promise<string> => (await execFileP('transmission-remote', [String(rpcPort), ...args], { encoding: 'utf8' })).stdout;
-  const log = (): string => {
-    try {
-      return readFileSync(logFile, 'utf8');
-    } catch {
-      return '(no log)';
-    }
-  };
-  await until(
-    'Transmission RPC',
-    () => remote('-l').then(() => true, () => false),
-    15_000,
-    proc,
-  );
-  return { proc, rpcPort, peerPort, downloadDir, remote, log };
-}
-
-async function percentDone(tr: Transmission): Promise<string> {
-  const info = await tr.remote('-t', 'all', '-i');
-  return /Percent Done: ([\d.]+%)/.exec(info)?.[1] ?? '?';
-}
-
-/** Stops a process by its pid and waits for it (Transmission saves its state first, about 1 s). */
-async function stop(p: Proc): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill();
-  await p.exited;
-}
 
 /** Our side of the story for failure messages: connections, closes with their reasons, warnings. */
 function recordPeers(client: Client, torrent: Torrent): string[] {
