@@ -17,6 +17,8 @@ import { decideRange } from './range.js';
 import { encodePath, parseRequestPath, type RequestPath } from './request-path.js';
 import { eligibility, type Eligibility, type EligibilityOptions } from './rules.js';
 import { INDEX_FILE, listingHtml, StaticSite, type Target } from './static-site.js';
+import { ServeStatus, type StatusDocument } from './status.js';
+import { isStatusPath, serveStatus } from './status-page.js';
 import { identityOf, SwarmFiles, type ReadyTorrent } from './swarm-files.js';
 
 /**
@@ -58,6 +60,8 @@ export interface GatewayOptions extends EligibilityOptions {
   readonly checkEveryMs?: number;
   /** Hashing threads. Default one per core. */
   readonly hashThreads?: number;
+  /** The status page and JSON at `/.torrenttp/` (status-page.ts). Default true. */
+  readonly status?: boolean;
   readonly logger?: GatewayLogger;
   readonly now?: () => number;
 }
@@ -73,6 +77,7 @@ type Representation = 'bytes' | 'torrent' | 'json';
 
 export class Gateway {
   readonly swarm: SwarmFiles;
+  private readonly status: ServeStatus;
   private readonly server: Server;
   private readonly tracker: TrackerServer;
   private readonly client: Client;
@@ -101,6 +106,8 @@ export class Gateway {
     this.client = new Client({ ...(opts.host === undefined ? {} : { host: opts.host }), port: opts.peerPort ?? 0, allowLoopbackPeers: true });
     this.client.on('warning', (msg) => this.logger.debug({ msg }, 'seed warning'));
     this.client.on('error', (err) => this.logger.error({ err }, 'seed error'));
+    this.status = new ServeStatus(opts.now === undefined ? {} : { now: opts.now });
+    this.status.watch(this.client);
     this.pool = new HashPool(opts.hashThreads === undefined ? {} : { threads: opts.hashThreads });
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
     const serverOpts = { keepAlive: true, headersTimeout: 15_000, requestTimeout: 30_000 };
@@ -161,6 +168,17 @@ export class Gateway {
   /** The seed's BitTorrent port. */
   get peerPort(): number {
     return this.client.port;
+  }
+
+  /** What `/.torrenttp/status.json` shows (status.ts). */
+  statusDocument(): Promise<StatusDocument> {
+    return this.status.snapshot({
+      root: this.site.root,
+      files: () => this.swarm.files(),
+      infoHashes: () => this.swarm.infoHashes(),
+      scrape: (hashes) => this.tracker.core.store.scrape(hashes),
+      store: 'memory',
+    });
   }
 
   /** Retires torrents whose files changed (the timer does it too). */
@@ -234,7 +252,8 @@ export class Gateway {
       this.tracker.handleHttp(req, res);
       return;
     }
-    this.serve(req, res, target).catch((err: unknown) => {
+    const work = this.opts.status !== false && isStatusPath(pathOnly) ? serveStatus(req, res, pathOnly, () => this.statusDocument()) : this.serve(req, res, target);
+    work.catch((err: unknown) => {
       const e = toTorrenttpError(err);
       if (e.status >= 500 && e.code !== 'GATEWAY_HASHING') this.logger.error({ err: e, url: target.slice(0, 200) }, 'request handler failed');
       if (!res.headersSent) this.problem(res, e);
@@ -353,6 +372,8 @@ export class Gateway {
           this.logger.warn({ err: err.message, path: rel }, 'file body failed');
         }
       });
+      this.status.plainResponse();
+      body.on('data', (chunk: Buffer | string) => this.status.countPlain(file.absPath, size, eligible, chunk.length));
     } finally {
       if (!handed) await file.handle.close().catch(() => {});
     }
