@@ -35,6 +35,8 @@ th, td { text-align: left; padding: .25em .6em; border-bottom: 1px solid #eee; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 td.h { font-family: ui-monospace, monospace; font-size: .9em; }
 .empty { color: #888; }
+.legend .plain { color: #d9822b; }
+.legend .peer { color: #2b7bd9; }
 `;
 
 const SCRIPT = `
@@ -131,6 +133,7 @@ const HTML = `<!DOCTYPE html>
 <polyline id="plain-line" fill="none" stroke="#d9822b" stroke-width="2" points=""></polyline>
 <polyline id="peer-line" fill="none" stroke="#2b7bd9" stroke-width="2" points=""></polyline>
 </svg>
+<p class="legend"><span class="plain">&#9632; plain HTTP</span> &nbsp; <span class="peer">&#9632; as a peer</span> &nbsp; (bytes per second, polled every second)</p>
 <h2>Swarms</h2>
 <table><thead><tr><th>info-hash</th><th>paths</th><th>seeds</th><th>leechers</th><th>completed</th><th>peers of this seed</th><th>sent as a peer</th></tr></thead>
 <tbody id="swarms"></tbody></table>
