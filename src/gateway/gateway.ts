@@ -8,7 +8,7 @@ import mime from 'mime-types';
 import { Client } from '../engine/index.js';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYPE, toBase64, toMetainfoJson } from '../metainfo/index.js';
-import { encodeProblem, PROBLEM_CONTENT_TYPE, TrackerServer, type TrackerLogger } from '../tracker/index.js';
+import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, TrackerServer, type SwarmStore, type TrackerLogger } from '../tracker/index.js';
 import { preferredOffer } from './accept.js';
 import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
 import { GatewayError } from './errors.js';
@@ -17,6 +17,7 @@ import { decideRange } from './range.js';
 import { encodePath, parseRequestPath, type RequestPath } from './request-path.js';
 import { eligibility, type Eligibility, type EligibilityOptions } from './rules.js';
 import { INDEX_FILE, listingHtml, StaticSite, type Target } from './static-site.js';
+import { Admission, SharedOffers } from './shared-offers.js';
 import { ServeStatus, type StatusDocument } from './status.js';
 import { isStatusPath, serveStatus } from './status-page.js';
 import { identityOf, SwarmFiles, type ReadyTorrent } from './swarm-files.js';
@@ -62,6 +63,15 @@ export interface GatewayOptions extends EligibilityOptions {
   readonly hashThreads?: number;
   /** The status page and JSON at `/.torrenttp/` (status-page.ts). Default true. */
   readonly status?: boolean;
+  /**
+   * `redis://…`: the embedded tracker keeps swarms in Redis and admits the files of every server
+   * sharing it (shared-offers.ts), so several servers behind a load balancer run one swarm per file.
+   */
+  readonly redis?: string;
+  /** Key prefix in Redis, for deployments sharing one. Default `ttp:`. */
+  readonly redisPrefix?: string;
+  /** How often the served info-hashes are synced through Redis. Default 1000 ms. */
+  readonly redisSyncMs?: number;
   readonly logger?: GatewayLogger;
   readonly now?: () => number;
 }
@@ -78,6 +88,7 @@ type Representation = 'bytes' | 'torrent' | 'json';
 export class Gateway {
   readonly swarm: SwarmFiles;
   private readonly status: ServeStatus;
+  private readonly admission: Admission;
   private readonly server: Server;
   private readonly tracker: TrackerServer;
   private readonly client: Client;
@@ -93,11 +104,13 @@ export class Gateway {
     private readonly opts: GatewayOptions,
     private readonly site: StaticSite,
     readonly cacheDir: string,
+    shared: { readonly store: SwarmStore; readonly offers: SharedOffers | undefined } | undefined,
   ) {
     this.logger = opts.logger ?? silentGatewayLogger;
     this.secure = opts.tls !== undefined;
     this.eligible = eligibility(opts);
     this.tracker = new TrackerServer({
+      ...(shared === undefined ? {} : { store: shared.store }),
       privateMode: opts.openTracker !== true,
       intervalSec: opts.trackerIntervalSec ?? 1800,
       logger: this.logger as TrackerLogger,
@@ -107,6 +120,15 @@ export class Gateway {
     this.client.on('warning', (msg) => this.logger.debug({ msg }, 'seed warning'));
     this.client.on('error', (err) => this.logger.error({ err }, 'seed error'));
     this.status = new ServeStatus(opts.now === undefined ? {} : { now: opts.now });
+    this.admission = new Admission({
+      apply: (allow) => {
+        if (opts.openTracker !== true) this.tracker.setAccessLists({ allow });
+      },
+      ...(shared?.offers === undefined ? {} : { offers: shared.offers }),
+      ...(opts.redisSyncMs === undefined ? {} : { everyMs: opts.redisSyncMs }),
+      now: opts.now ?? Date.now,
+      onError: (err) => this.logger.warn({ err }, 'cannot sync the served info-hashes through Redis; keeping the last list'),
+    });
     this.status.watch(this.client);
     this.pool = new HashPool(opts.hashThreads === undefined ? {} : { threads: opts.hashThreads });
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
@@ -127,9 +149,7 @@ export class Gateway {
       pool: this.pool,
       client: this.client,
       internalAnnounce: () => this.internalAnnounce,
-      onInfoHashes: (hashes) => {
-        if (opts.openTracker !== true) this.tracker.setAccessLists({ allow: hashes });
-      },
+      onInfoHashes: (hashes) => this.admission.set(hashes),
       logger: this.logger,
       ...(opts.pieceLength === undefined ? {} : { pieceLength: opts.pieceLength }),
       ...(opts.now === undefined ? {} : { now: opts.now }),
@@ -139,7 +159,8 @@ export class Gateway {
   /** Opens the folder, binds HTTP(S) and the tracker's UDP on one port number, and the seed's peer port. */
   static async start(opts: GatewayOptions): Promise<Gateway> {
     const site = await StaticSite.open(opts.root);
-    const g = new Gateway(opts, site, opts.cacheDir ?? join(site.root, '.torrenttp'));
+    const shared = opts.redis === undefined ? undefined : await connectRedis(opts);
+    const g = new Gateway(opts, site, opts.cacheDir ?? join(site.root, '.torrenttp'), shared);
     try {
       await g.listen();
     } catch (err) {
@@ -177,7 +198,7 @@ export class Gateway {
       files: () => this.swarm.files(),
       infoHashes: () => this.swarm.infoHashes(),
       scrape: (hashes) => this.tracker.core.store.scrape(hashes),
-      store: 'memory',
+      store: this.opts.redis === undefined ? 'memory' : 'redis',
     });
   }
 
@@ -196,7 +217,7 @@ export class Gateway {
     clearTimeout(force);
     // The seed first, while its tracker still answers its `stopped` announce.
     await this.client.close();
-    await Promise.all([this.tracker.close(), this.pool.close()]);
+    await Promise.all([this.tracker.close(), this.pool.close(), this.admission.close()]);
   }
 
   private async listen(): Promise<void> {
@@ -226,6 +247,7 @@ export class Gateway {
     // The seed announces over UDP: it works the same under HTTPS, whose certificate it may not trust.
     this.internalAnnounce = `udp://${loop}:${this.bound.port}`;
     if (this.opts.openTracker !== true) this.tracker.setAccessLists({ allow: [] });
+    this.admission.start();
     const every = this.opts.checkEveryMs ?? 5000;
     if (every > 0) {
       this.checkTimer = setInterval(() => {
@@ -436,6 +458,22 @@ export class Gateway {
     res.setHeader('content-length', Buffer.byteLength(body));
     if (e.status !== 503) res.setHeader('cache-control', 'no-store');
     res.end(res.req.method === 'HEAD' ? undefined : body);
+  }
+}
+
+/** The Redis swarm store and, for a private tracker, the shared list of served info-hashes. */
+async function connectRedis(opts: GatewayOptions): Promise<{ store: SwarmStore; offers: SharedOffers | undefined }> {
+  const url = opts.redis!;
+  const logger = opts.logger ?? silentGatewayLogger;
+  const onError = (err: unknown): void => logger.warn({ err, redis: redactUrl(url) }, 'Redis client error');
+  const prefix = opts.redisPrefix === undefined ? {} : { prefix: opts.redisPrefix };
+  const store = await RedisSwarmStore.connect({ url, peerTimeoutMs: 2 * (opts.trackerIntervalSec ?? 1800) * 1000, onError, ...prefix });
+  if (opts.openTracker === true) return { store, offers: undefined };
+  try {
+    return { store, offers: await SharedOffers.connect({ url, onError, ...prefix }) };
+  } catch (err) {
+    await store.close();
+    throw err;
   }
 }
 
