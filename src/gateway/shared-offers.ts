@@ -1,5 +1,5 @@
 import type { createClient } from 'redis';
-import { TrackerError, redactUrl } from '../tracker/index.js';
+import { closeRedisClient, TrackerError, redactUrl } from '../tracker/index.js';
 
 /**
  * The info-hashes served by every `torrenttp serve` sharing one Redis (`--redis`), so that each
@@ -79,8 +79,8 @@ export class SharedOffers {
     return Array.isArray(all) ? all.map(String) : [];
   }
 
-  async close(): Promise<void> {
-    if (this.client.isOpen) await this.client.close();
+  close(): Promise<void> {
+    return closeRedisClient(this.client);
   }
 }
 
@@ -97,6 +97,7 @@ export class Admission {
   private syncing: Promise<void> | undefined;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly opts: {
@@ -130,10 +131,12 @@ export class Admission {
     while (this.syncing !== undefined) await this.syncing;
   }
 
+  /** Stops syncing. The hashes this server vouched for expire by themselves (another server may still serve them). */
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
+    await this.opts.offers?.close(); // first: it drops a sync stuck on a Redis that is down
     await this.settled();
-    await this.opts.offers?.close();
   }
 
   private applyAll(): void {
@@ -142,7 +145,7 @@ export class Admission {
 
   private sync(): void {
     const offers = this.opts.offers;
-    if (offers === undefined) return;
+    if (offers === undefined || this.closed) return;
     if (this.syncing !== undefined) {
       this.again = true;
       return;

@@ -65,12 +65,24 @@ async function stop(s: Serve): Promise<void> {
 
 test('serve --redis: two servers on one folder share one swarm per file and admit each other\'s torrents', { timeout: 90_000 }, (t) =>
   withTempDir(async (dir) => {
+    // After-hooks run in the order they were added: the servers stop before their Redis does.
+    const servers: Serve[] = [];
+    t.after(() => Promise.all(servers.map(async (s) => {
+      if (s.proc.child.exitCode === null && s.proc.child.signalCode === null) {
+        s.proc.child.kill('SIGTERM');
+        // A server that does not stop is a failure already reported; do not hang the suite on it.
+        const late = setTimeout(() => s.proc.child.kill('SIGKILL'), 10_000);
+        await s.proc.exited;
+        clearTimeout(late);
+      }
+    })));
     const redis = await startRedis(t);
     const root = join(dir, 'www');
     mkdirSync(root);
     writeFileSync(join(root, 'big.bin'), bytes(2 * MIB + 3, 5));
     const a = await serve(t, root, redis);
     const b = await serve(t, root, redis);
+    servers.push(a, b);
     const infoHash = parseTorrent(await torrentOf(`${a.url}/big.bin`)).infoHash;
     const hashBytes = Uint8Array.from(Buffer.from(infoHash, 'hex'));
 
