@@ -8,7 +8,7 @@ import mime from 'mime-types';
 import { Client } from '../engine/index.js';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYPE, toBase64, toHex, toMetainfoJson } from '../metainfo/index.js';
-import { encodeProblem, PROBLEM_CONTENT_TYPE, TrackerServer, type TrackerLogger } from '../tracker/index.js';
+import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, TrackerServer, type SwarmStore, type TrackerLogger } from '../tracker/index.js';
 import { preferredOffer } from './accept.js';
 import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
 import { GatewayError } from './errors.js';
@@ -18,6 +18,9 @@ import { sendFileRange } from './send-file.js';
 import { encodePath, parseRequestPath, type RequestPath } from './request-path.js';
 import { eligibility, type Eligibility, type EligibilityOptions } from './rules.js';
 import { INDEX_FILE, listingHtml, StaticSite, type Target } from './static-site.js';
+import { Admission, SharedOffers } from './shared-offers.js';
+import { ServeStatus, type StatusDocument } from './status.js';
+import { isStatusPath, serveStatus } from './status-page.js';
 import { identityOf, SwarmFiles, type ReadyTorrent } from './swarm-files.js';
 
 /**
@@ -67,6 +70,17 @@ export interface GatewayOptions extends EligibilityOptions {
   readonly keepAliveTimeoutMs?: number;
   /** Hashing threads. Default one per core. */
   readonly hashThreads?: number;
+  /** The status page and JSON at `/.torrenttp/` (status-page.ts). Default true. */
+  readonly status?: boolean;
+  /**
+   * `redis://…`: the embedded tracker keeps swarms in Redis and admits the files of every server
+   * sharing it (shared-offers.ts), so several servers behind a load balancer run one swarm per file.
+   */
+  readonly redis?: string;
+  /** Key prefix in Redis, for deployments sharing one. Default `ttp:`. */
+  readonly redisPrefix?: string;
+  /** How often the served info-hashes are synced through Redis. Default 1000 ms. */
+  readonly redisSyncMs?: number;
   readonly logger?: GatewayLogger;
   readonly now?: () => number;
 }
@@ -82,6 +96,8 @@ type Representation = 'bytes' | 'torrent' | 'json';
 
 export class Gateway {
   readonly swarm: SwarmFiles;
+  private readonly status: ServeStatus;
+  private readonly admission: Admission;
   private readonly server: Server;
   private readonly tracker: TrackerServer;
   private readonly client: Client;
@@ -97,12 +113,14 @@ export class Gateway {
     private readonly opts: GatewayOptions,
     private readonly site: StaticSite,
     readonly cacheDir: string,
+    shared: { readonly store: SwarmStore; readonly offers: SharedOffers | undefined } | undefined,
   ) {
     this.logger = opts.logger ?? silentGatewayLogger;
     this.secure = opts.tls !== undefined;
     this.eligible = eligibility(opts);
     const seedPeerId = Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
     this.tracker = new TrackerServer({
+      ...(shared === undefined ? {} : { store: shared.store }),
       privateMode: opts.openTracker !== true,
       intervalSec: opts.trackerIntervalSec ?? 1800,
       logger: this.logger as TrackerLogger,
@@ -121,6 +139,17 @@ export class Gateway {
     this.client = new Client({ ...(opts.host === undefined ? {} : { host: opts.host }), port: opts.peerPort ?? 0, allowLoopbackPeers: true, peerId: seedPeerId });
     this.client.on('warning', (msg) => this.logger.debug({ msg }, 'seed warning'));
     this.client.on('error', (err) => this.logger.error({ err }, 'seed error'));
+    this.status = new ServeStatus(opts.now === undefined ? {} : { now: opts.now });
+    this.admission = new Admission({
+      apply: (allow) => {
+        if (opts.openTracker !== true) this.tracker.setAccessLists({ allow });
+      },
+      ...(shared?.offers === undefined ? {} : { offers: shared.offers }),
+      ...(opts.redisSyncMs === undefined ? {} : { everyMs: opts.redisSyncMs }),
+      now: opts.now ?? Date.now,
+      onError: (err) => this.logger.warn({ err }, 'cannot sync the served info-hashes through Redis; keeping the last list'),
+    });
+    this.status.watch(this.client);
     this.pool = new HashPool(opts.hashThreads === undefined ? {} : { threads: opts.hashThreads });
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
     const headersTimeout = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
@@ -150,9 +179,7 @@ export class Gateway {
       pool: this.pool,
       client: this.client,
       internalAnnounce: () => this.internalAnnounce,
-      onInfoHashes: (hashes) => {
-        if (opts.openTracker !== true) this.tracker.setAccessLists({ allow: hashes });
-      },
+      onInfoHashes: (hashes) => this.admission.set(hashes),
       logger: this.logger,
       ...(opts.pieceLength === undefined ? {} : { pieceLength: opts.pieceLength }),
       ...(opts.now === undefined ? {} : { now: opts.now }),
@@ -162,7 +189,8 @@ export class Gateway {
   /** Opens the folder, binds HTTP(S) and the tracker's UDP on one port number, and the seed's peer port. */
   static async start(opts: GatewayOptions): Promise<Gateway> {
     const site = await StaticSite.open(opts.root);
-    const g = new Gateway(opts, site, opts.cacheDir ?? join(site.root, '.torrenttp'));
+    const shared = opts.redis === undefined ? undefined : await connectRedis(opts);
+    const g = new Gateway(opts, site, opts.cacheDir ?? join(site.root, '.torrenttp'), shared);
     try {
       await g.listen();
     } catch (err) {
@@ -193,6 +221,17 @@ export class Gateway {
     return this.client.port;
   }
 
+  /** What `/.torrenttp/status.json` shows (status.ts). */
+  statusDocument(): Promise<StatusDocument> {
+    return this.status.snapshot({
+      root: this.site.root,
+      files: () => this.swarm.files(),
+      infoHashes: () => this.swarm.infoHashes(),
+      scrape: (hashes) => this.tracker.core.store.scrape(hashes),
+      store: this.opts.redis === undefined ? 'memory' : 'redis',
+    });
+  }
+
   /** Retires torrents whose files changed (the timer does it too). */
   checkFiles(): Promise<void> {
     return this.swarm.check();
@@ -208,7 +247,7 @@ export class Gateway {
     clearTimeout(force);
     // The seed first, while its tracker still answers its `stopped` announce.
     await this.client.close();
-    await Promise.all([this.tracker.close(), this.pool.close()]);
+    await Promise.all([this.tracker.close(), this.pool.close(), this.admission.close()]);
   }
 
   private async listen(): Promise<void> {
@@ -238,6 +277,7 @@ export class Gateway {
     // The seed announces over UDP: it works the same under HTTPS, whose certificate it may not trust.
     this.internalAnnounce = `udp://${loop}:${this.bound.port}`;
     if (this.opts.openTracker !== true) this.tracker.setAccessLists({ allow: [] });
+    this.admission.start();
     const every = this.opts.checkEveryMs ?? 5000;
     if (every > 0) {
       this.checkTimer = setInterval(() => {
@@ -264,7 +304,8 @@ export class Gateway {
       this.tracker.handleHttp(req, res);
       return;
     }
-    this.serve(req, res, target).catch((err: unknown) => {
+    const work = this.opts.status !== false && isStatusPath(pathOnly) ? serveStatus(req, res, pathOnly, () => this.statusDocument()) : this.serve(req, res, target);
+    work.catch((err: unknown) => {
       const e = toTorrenttpError(err);
       if (e.status >= 500 && e.code !== 'GATEWAY_HASHING') this.logger.error({ err: e, url: target.slice(0, 200) }, 'request handler failed');
       if (!res.headersSent) this.problem(res, e);
@@ -376,16 +417,26 @@ export class Gateway {
         res.end();
         return;
       }
+      this.status.plainResponse();
+      const count = (bytes: number): void => this.status.countPlain(file.absPath, size, eligible, bytes);
       if (file.bytes !== undefined) {
-        res.end(start === 0 && end === size - 1 ? file.bytes : file.bytes.subarray(start, end + 1));
+        res.end(start === 0 && end === size - 1 ? file.bytes : file.bytes.subarray(start, end + 1), () => count(end - start + 1));
         return;
       }
       const handle = file.handle!;
       handed = true;
-      sendFileRange(handle.fd, start, end, res, rel, (err) => {
-        handle.close().catch(() => {});
-        if (err !== undefined) this.logger.warn({ err: err.message, path: rel }, 'file body failed');
-      });
+      sendFileRange(
+        handle.fd,
+        start,
+        end,
+        res,
+        rel,
+        (err) => {
+          handle.close().catch(() => {});
+          if (err !== undefined) this.logger.warn({ err: err.message, path: rel }, 'file body failed');
+        },
+        count,
+      );
     } finally {
       if (!handed) await file.handle?.close().catch(() => {});
     }
@@ -461,6 +512,22 @@ function clientErrorStatus(code: string | undefined, bytesRead: number): string 
   if (code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
   if (code === 'HPE_URI_TOO_LONG') return '414 URI Too Long';
   return '400 Bad Request';
+}
+
+/** The Redis swarm store and, for a private tracker, the shared list of served info-hashes. */
+async function connectRedis(opts: GatewayOptions): Promise<{ store: SwarmStore; offers: SharedOffers | undefined }> {
+  const url = opts.redis!;
+  const logger = opts.logger ?? silentGatewayLogger;
+  const onError = (err: unknown): void => logger.warn({ err, redis: redactUrl(url) }, 'Redis client error');
+  const prefix = opts.redisPrefix === undefined ? {} : { prefix: opts.redisPrefix };
+  const store = await RedisSwarmStore.connect({ url, peerTimeoutMs: 2 * (opts.trackerIntervalSec ?? 1800) * 1000, onError, ...prefix });
+  if (opts.openTracker === true) return { store, offers: undefined };
+  try {
+    return { store, offers: await SharedOffers.connect({ url, onError, ...prefix }) };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
 }
 
 function negotiate(accept: string | undefined, contentType: string): Representation {

@@ -20,11 +20,20 @@ import { GatewayError } from './errors.js';
  *   rest of the file.
  * - A response closed by the client stops the reads; `done` is called once, with the error if
  *   the body was not sent whole.
+ * - `onWritten(n)` hears each chunk the socket took (the status page's plain-HTTP counter).
  */
 export const SEND_CHUNK_BYTES = 1024 * 1024;
 const BUFFERS = 3;
 
-export function sendFileRange(fd: number, start: number, end: number, res: ServerResponse, label: string, done: (err?: Error) => void): void {
+export function sendFileRange(
+  fd: number,
+  start: number,
+  end: number,
+  res: ServerResponse,
+  label: string,
+  done: (err?: Error) => void,
+  onWritten?: (bytes: number) => void,
+): void {
   const total = end - start + 1;
   const free: Buffer[] = [];
   const chunk = Math.min(SEND_CHUNK_BYTES, total);
@@ -74,6 +83,7 @@ export function sendFileRange(fd: number, start: number, end: number, res: Serve
       res.write(n === buf.length ? buf : buf.subarray(0, n), (werr) => {
         inFlight--;
         if (werr !== undefined && werr !== null) return stop(werr);
+        onWritten?.(n);
         free.push(buf);
         pump();
       });

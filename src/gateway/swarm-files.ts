@@ -134,6 +134,11 @@ export class SwarmFiles {
     return [...this.seedPaths.keys()];
   }
 
+  /** Files whose torrent is made or being made, for the status page. */
+  files(): { absPath: string; size: number; infoHash: string | undefined }[] {
+    return [...this.entries.values()].map((e) => ({ absPath: e.absPath, size: Number(e.identity.size), infoHash: e.ready?.infoHash }));
+  }
+
   /** Re-reads every known file's identity and retires those that changed or went away. */
   async check(): Promise<void> {
     await Promise.all(

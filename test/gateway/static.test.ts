@@ -145,7 +145,7 @@ test('path tricks never reach outside the root or dotfiles: all 4xx, no secret b
       '/%252e%252e/outside.txt', '/sub%2f..%2f..%2foutside.txt', '/sub%2F..%2F..%2Foutside.txt', '/..%5coutside.txt',
       '/..\\outside.txt', '/sub\\..\\..\\outside.txt', '/big.bin%00.txt', '/%c0%ae%c0%ae/outside.txt', '/%uff0e%uff0e/outside.txt',
       '/link-out', '/dir-out/outside.txt', '/dir-out/', '/link-to-dotfile', '/.env', '/.git/config', '/%2eenv', '/sub/../.env',
-      '/.torrenttp/', '//../outside.txt', 'outside.txt', '/' + '../'.repeat(20) + 'etc/passwd', '/dir-out/www/.env',
+      '/.torrenttp/meta/', '/.torrenttp/resume/', '/%2etorrenttp/', '//../outside.txt', 'outside.txt', '/' + '../'.repeat(20) + 'etc/passwd', '/dir-out/www/.env',
     ];
     for (const target of attempts) {
       for (const method of ['GET', 'HEAD']) {

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { TorrenttpError } from '../../errors/index.js';
 import { DEFAULT_GATEWAY_PORT, DEFAULT_MIN_SIZE_BYTES, Gateway, GatewayError, type GatewayLogger } from '../../gateway/index.js';
+import { redactUrl } from '../../tracker/index.js';
 import type { CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { byteSize, listenAddress, oneOf, pieceLength, port, repeatable } from '../options.js';
@@ -20,6 +21,8 @@ interface ServeFlags {
   readonly pieceLength?: number;
   readonly openTracker?: boolean;
   readonly peerPort: number;
+  readonly redis?: string;
+  readonly status: boolean;
   readonly logLevel: string;
 }
 
@@ -49,6 +52,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--piece-length <size>', 'piece length of made torrents (default automatic, as torrenttp create)', pieceLength)
     .option('--open-tracker', 'let the embedded tracker track any info-hash, not only the served files')
     .option('--peer-port <n>', 'BitTorrent port of the seed; 0 picks a free one', port(true), 0)
+    .option('--redis <url>', 'keep swarms in Redis (redis://host:port[/db]): several serve processes behind a load balancer share one swarm per file')
+    .option('--no-status', 'no status page and JSON at /.torrenttp/')
     .option('--log-level <level>', 'pino log level (logs go to stderr)', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info')
     .action(async (dir: string, flags: ServeFlags) => {
       if ((flags.cert === undefined) !== (flags.key === undefined)) {
@@ -68,11 +73,13 @@ export function register(program: Command, ctx: CliContext): void {
         exclude: flags.exclude,
         openTracker: flags.openTracker === true,
         peerPort: flags.peerPort,
+        status: flags.status,
         logger: logger as GatewayLogger,
         ...(tls === undefined ? {} : { tls }),
         ...(minSizeBytes === undefined ? {} : { minSizeBytes }),
         ...(pieceLength === undefined ? {} : { pieceLength }),
         ...(flags.cache === undefined ? {} : { cacheDir: resolve(ctx.cwd, flags.cache) }),
+        ...(flags.redis === undefined ? {} : { redis: flags.redis }),
       });
       const { port } = gateway.address;
       const udpHost = new URL(gateway.url).host;
@@ -80,7 +87,8 @@ export function register(program: Command, ctx: CliContext): void {
         `serving ${gateway.root} at ${gateway.url}/\n` +
           `  tracker ${gateway.url}/announce and udp://${udpHost} (${flags.openTracker === true ? 'open' : 'served files only'}), ` +
           `seed on port ${gateway.peerPort}, torrents for files of ${formatBytes(minSizeBytes ?? DEFAULT_MIN_SIZE_BYTES)} or more, ` +
-          `cache ${gateway.cacheDir}\n` +
+          `cache ${gateway.cacheDir}${flags.redis === undefined ? '' : `, swarms in ${redactUrl(flags.redis)}`}\n` +
+          (flags.status ? `  status ${gateway.url}/.torrenttp/\n` : '') +
           `  torrent of a file: its URL with Accept: application/x-bittorrent, or URL?torrent${flags.host === '0.0.0.0' ? ` (listening on all addresses, port ${port})` : ''}\n`,
       );
       await new Promise<void>((done) => {

@@ -235,7 +235,33 @@ export class RedisSwarmStore implements SwarmStore {
   }
 
   async close(): Promise<void> {
-    if (this.client.isOpen) await this.client.close();
+    await closeRedisClient(this.client);
+  }
+}
+
+/** How long `close` lets replies in flight arrive before dropping them. */
+const REDIS_CLOSE_GRACE_MS = 2000;
+
+/**
+ * Closes a client without hanging: `close()` waits for the replies of commands in flight, which
+ * never come while Redis is down and the client is reconnecting, so a process asked to stop
+ * would not. Not connected now: drop them at once; connected: give them a grace period.
+ */
+export async function closeRedisClient(client: { readonly isOpen: boolean; readonly isReady: boolean; close(): Promise<unknown>; destroy(): unknown }): Promise<void> {
+  if (!client.isOpen) return;
+  if (!client.isReady) {
+    client.destroy();
+    return;
+  }
+  const timer = setTimeout(() => {
+    if (client.isOpen) client.destroy();
+  }, REDIS_CLOSE_GRACE_MS);
+  try {
+    await client.close();
+  } catch {
+    // Destroyed meanwhile: the commands in flight were dropped, which is what closing means here.
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,0 +1,144 @@
+/**
+ * The status endpoint of `torrenttp serve`: `/.torrenttp/status.json` counts plain-HTTP body
+ * bytes (split by eligibility, per offered file) apart from the bytes the server's seed uploads
+ * as a wire peer, and lists each swarm with the tracker's seeds and leechers. `/.torrenttp/` is
+ * the HTML page (its browser test is test/interop/serve-status-browser.test.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { Client } from '../../src/engine/index.js';
+import type { Gateway } from '../../src/gateway/index.js';
+import { createTorrent } from '../../src/metainfo/index.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+import { rawRequest, startGateway } from './helpers.js';
+
+const MIB = 1024 * 1024;
+
+interface Doc {
+  version: number;
+  time: number;
+  tracker: { store: string; error: string | null };
+  totals: { plainBytes: number; plainEligibleBytes: number; plainIneligibleBytes: number; plainResponses: number; peerBytes: number };
+  files: { path: string; size: number; state: string; infoHash: string | null; plainBytes: number }[];
+  swarms: { infoHash: string; paths: string[]; seeds: number | null; leechers: number | null; completed: number | null; peers: number; peerBytes: number }[];
+}
+
+async function status(g: Gateway): Promise<Doc> {
+  const r = await request(`${g.url}/.torrenttp/status.json`);
+  assert.equal(r.statusCode, 200);
+  assert.equal(r.headers['content-type'], 'application/json');
+  assert.equal(r.headers['cache-control'], 'no-store');
+  return (await r.body.json()) as Doc;
+}
+
+async function body(url: string, headers: Record<string, string> = {}): Promise<Buffer> {
+  const r = await request(url, { headers });
+  assert.ok(r.statusCode === 200 || r.statusCode === 206, `${url}: ${r.statusCode}`);
+  return Buffer.from(await r.body.arrayBuffer());
+}
+
+/** The torrent of a file, waiting out the lazy hashing's 503s. */
+async function torrentOf(url: string): Promise<Uint8Array> {
+  for (let i = 0; i < 200; i++) {
+    const r = await request(`${url}?torrent`);
+    if (r.statusCode === 200) return new Uint8Array(await r.body.arrayBuffer());
+    await r.body.dump();
+    assert.equal(r.statusCode, 503);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no torrent for ${url}`);
+}
+
+test('status.json: plain bytes by eligibility and file, bytes sent as a wire peer, swarm seeds and leechers', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(join(root, 'v'), { recursive: true });
+    const big = bytes(3 * MIB + 77, 1);
+    const small = bytes(1000, 2);
+    writeFileSync(join(root, 'v', 'big file.bin'), big);
+    writeFileSync(join(root, 'small.txt'), small);
+    const g = await startGateway(t, { root });
+
+    const empty = await status(g);
+    assert.equal(empty.version, 1);
+    assert.equal(empty.tracker.store, 'memory');
+    assert.deepEqual(empty.totals, { plainBytes: 0, plainEligibleBytes: 0, plainIneligibleBytes: 0, plainResponses: 0, peerBytes: 0 });
+    assert.deepEqual(empty.files, []);
+    assert.deepEqual(empty.swarms, []);
+
+    // Plain HTTP: a whole small file, a whole big one, a range of the big one; HEAD and 304 send no body.
+    const url = `${g.url}/v/big%20file.bin`;
+    assert.deepEqual(await body(`${g.url}/small.txt`), Buffer.from(small));
+    assert.deepEqual(await body(url), Buffer.from(big));
+    assert.equal((await body(url, { range: 'bytes=100-1099' })).length, 1000);
+    assert.equal((await request(url, { method: 'HEAD' })).statusCode, 200);
+    const plain = await status(g);
+    assert.equal(plain.totals.plainIneligibleBytes, small.length);
+    assert.equal(plain.totals.plainEligibleBytes, big.length + 1000);
+    assert.equal(plain.totals.plainBytes, small.length + big.length + 1000);
+    assert.equal(plain.totals.plainResponses, 3);
+    assert.equal(plain.totals.peerBytes, 0);
+    assert.deepEqual(plain.files, [{ path: '/v/big file.bin', size: big.length, state: 'plain', infoHash: null, plainBytes: big.length + 1000 }]);
+
+    // The swarm: a leecher that reaches only the server's wire seed (no web seed).
+    const torrent = await torrentOf(url);
+    const { metainfo } = await createTorrent(join(root, 'v', 'big file.bin'), { creationDate: null });
+    const client = new Client({ port: 0, allowLoopbackPeers: true });
+    t.after(() => client.close());
+    const leech = await client.add(torrent, { path: join(dir, 'dl'), webSeeds: false });
+    await leech.done;
+    assert.deepEqual(readFileSync(join(dir, 'dl', 'big file.bin')), Buffer.from(big));
+
+    const after = await status(g);
+    assert.equal(after.totals.plainBytes, plain.totals.plainBytes, 'the download used no plain HTTP');
+    assert.ok(after.totals.peerBytes >= big.length && after.totals.peerBytes < big.length * 1.1, `peer bytes ${after.totals.peerBytes}`);
+    assert.deepEqual(after.files.map((f) => [f.path, f.state, f.infoHash]), [['/v/big file.bin', 'ready', metainfo.infoHash]]);
+    assert.equal(after.swarms.length, 1);
+    const swarm = after.swarms[0]!;
+    assert.equal(swarm.infoHash, metainfo.infoHash);
+    assert.deepEqual(swarm.paths, ['/v/big file.bin']);
+    assert.equal(swarm.peerBytes, after.totals.peerBytes);
+    assert.ok(swarm.seeds !== null && swarm.seeds >= 1, 'the server seed is in the swarm');
+    assert.equal((swarm.seeds ?? 0) + (swarm.leechers ?? 0) >= 2, true, 'the leecher is in the swarm');
+
+    // A retired torrent (the file changed) keeps its bytes in the totals.
+    writeFileSync(join(root, 'v', 'big file.bin'), bytes(3 * MIB, 9));
+    await g.checkFiles();
+    await client.remove(metainfo.infoHash);
+    for (let i = 0; i < 100 && (await status(g)).swarms.length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const retired = await status(g);
+    assert.deepEqual(retired.swarms, []);
+    assert.ok(retired.totals.peerBytes >= after.totals.peerBytes);
+  }));
+
+test('the status page: HTML with a CSP, /.torrenttp redirects, other reserved paths 404, GET and HEAD only, off with status: false', { timeout: 30_000 }, (t) =>
+  withTempDir(async (dir) => {
+    writeFileSync(join(dir, 'a.txt'), 'a');
+    const g = await startGateway(t, { root: dir });
+    const page = await request(`${g.url}/.torrenttp/`);
+    assert.equal(page.statusCode, 200);
+    assert.equal(page.headers['content-type'], 'text/html; charset=utf-8');
+    assert.match(String(page.headers['content-security-policy']), /default-src 'none'; script-src 'sha256-[A-Za-z0-9+/=]+'/);
+    const html = await page.body.text();
+    assert.match(html, /<svg id="chart"/);
+    assert.doesNotMatch(html, /(src|href)="https?:/, 'no external assets');
+
+    const bare = await rawRequest(g.address.port, '/.torrenttp');
+    assert.equal(bare.status, 301);
+    assert.match(bare.head, /\r\nlocation: \/\.torrenttp\/\r\n/i);
+    assert.equal((await rawRequest(g.address.port, '/.torrenttp/meta/x.bencode')).status, 404);
+    assert.equal((await rawRequest(g.address.port, '/%2etorrenttp/status.json')).status, 404, 'the cache folder stays a dotfile');
+    const post = await rawRequest(g.address.port, '/.torrenttp/status.json', { 'content-length': '0' }, 'POST');
+    assert.equal(post.status, 405);
+    assert.match(post.head, /\r\nallow: GET, HEAD\r\n/i);
+    const head = await rawRequest(g.address.port, '/.torrenttp/status.json', {}, 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(head.body.length, 0);
+
+    const off = await startGateway(t, { root: dir, status: false });
+    assert.equal((await rawRequest(off.address.port, '/.torrenttp/')).status, 404);
+    assert.equal((await rawRequest(off.address.port, '/.torrenttp/status.json')).status, 404);
+  }));
