@@ -50,6 +50,8 @@ export interface GetUrlOptions {
   /** Aborting stops the download: the result is then `interrupted` (the partial file stays). */
   readonly signal?: AbortSignal;
   readonly onEvent?: (e: GetEvent) => void;
+  /** A swarm download that receives no byte for this long fails. Default 60 s. */
+  readonly stallMs?: number;
 }
 
 export type GetOutput =
@@ -102,6 +104,7 @@ export interface GetResult {
 }
 
 const PROGRESS_EVERY_MS = 250;
+const DEFAULT_STALL_MS = 60_000;
 
 export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
   const started = performance.now();
@@ -263,9 +266,7 @@ async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accept' | 'l
       await mkdir(dir, { recursive: true });
       if (!metainfo.multiFile) await preparePart(finalPath, join(dir, name), o.resume === true);
     }
-    // The info dict (and so the info-hash) is untouched: only where the storage puts the bytes changes.
-    const local: Metainfo = { ...metainfo, name };
-    const t = await client.add(local, { path: dir, resumeDir: work, ...(stream === undefined ? {} : { sequential: true }) });
+    const t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: work, ...(stream === undefined ? {} : { sequential: true }) });
     const resumedBytes = t.stats().verifiedBytes;
     o.onEvent?.({
       type: 'start',
@@ -281,10 +282,27 @@ async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accept' | 'l
     const progress = (s: TorrentStats): void =>
       o.onEvent?.({ type: 'progress', doneBytes: s.verifiedBytes, totalBytes: s.length, rateBytesPerSec: s.downloadRate, uploadRateBytesPerSec: s.uploadRate, peers: s.peers });
     t.on('progress', progress);
+    // A swarm with nobody in it (the seed gone, the web seed refusing) would wait forever.
+    let stallFail!: (e: GatewayError) => void;
+    const stalled = new Promise<never>((_, reject) => (stallFail = reject));
+    stalled.catch(() => undefined);
+    let lastBytes = 0;
+    let lastMoveMs = Date.now();
+    const watchStall = (s: TorrentStats): void => {
+      const now = Date.now();
+      if (s.downloaded !== lastBytes || s.done) {
+        lastBytes = s.downloaded;
+        lastMoveMs = now;
+      } else if (now - lastMoveMs > (o.stallMs ?? DEFAULT_STALL_MS)) {
+        stallFail(new GatewayError('GATEWAY_GET_FAILED', { detail: `no byte from the swarm of ${o.url} for ${Math.round((now - lastMoveMs) / 1000)} s (${s.peers} peers)` }));
+      }
+    };
+    t.on('progress', watchStall);
 
     const abort = abortPromise(o.signal);
     const finished = stream === undefined ? t.done : Promise.all([t.done, pumpInOrder(t, join(dir, name), stream, abort.promise)]);
-    const how = await Promise.race([finished.then(() => 'complete' as const), abort.promise.then(() => 'interrupted' as const)]);
+    const how = await Promise.race([finished.then(() => 'complete' as const), abort.promise.then(() => 'interrupted' as const), stalled]);
+    t.off('progress', watchStall);
     const stats = t.stats();
     let uploaded = stats.uploaded;
     let seeding: Torrent | undefined = t;
@@ -295,7 +313,7 @@ async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accept' | 'l
         throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `rename to ${finalPath}`, cause });
       });
       seeding = undefined;
-      if (o.seed === true) seeding = await client.add({ ...metainfo, name: basename(finalPath) }, { path: dir, resumeDir: work, skipVerify: true });
+      if (o.seed === true) seeding = await client.add(metainfo, { path: dir, storeAs: basename(finalPath), resumeDir: work, skipVerify: true });
     }
     if (how === 'complete' && o.seed === true && seeding !== undefined) {
       o.onEvent?.({ type: 'seeding' });
