@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -105,6 +105,8 @@ export interface GetResult {
 
 const PROGRESS_EVERY_MS = 250;
 const DEFAULT_STALL_MS = 60_000;
+/** Bytes queued to the output file before the body waits: a few of undici's chunks per write(v). */
+const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
   const started = performance.now();
@@ -192,7 +194,8 @@ async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: string, d
     if (offset > 0) for await (const chunk of createReadStream(path!, { start: 0, end: offset - 1 })) hash.update(chunk as Buffer);
   }
 
-  let fh: FileHandle | undefined;
+  let file: WriteStream | undefined;
+  let fileError: unknown;
   let received = 0;
   const meter = new RateMeter();
   const report = (): void => o.onEvent?.({ type: 'progress', doneBytes: offset + received, totalBytes, rateBytesPerSec: meter.rate(Date.now()), uploadRateBytesPerSec: 0, peers: undefined });
@@ -200,26 +203,33 @@ async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: string, d
   try {
     if (path !== undefined) {
       await mkdir(dirname(path), { recursive: true });
-      fh = await open(path, offset > 0 ? 'a' : 'w').catch((cause: unknown) => {
-        throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause });
-      });
+      // Writes are not awaited one by one: the stream queues them (writev) up to its high-water mark.
+      file = createWriteStream(path, { flags: offset > 0 ? 'a' : 'w', highWaterMark: WRITE_BUFFER_BYTES });
+      file.on('error', (err) => (fileError ??= err));
+      await once(file, 'open');
     }
-    const sink = o.output.kind === 'stream' ? o.output.stream : undefined;
+    const sink = file ?? (o.output.kind === 'stream' ? o.output.stream : undefined);
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      if (fileError !== undefined) throw fileError;
       received += chunk.length;
       meter.add(chunk.length, Date.now());
       hash?.update(chunk);
-      if (fh !== undefined) await writeAll(fh, chunk, path!);
-      else if (sink !== undefined && !sink.write(chunk)) await drained(sink);
+      if (sink !== undefined && !sink.write(chunk)) await drained(sink);
     }
   } catch (err) {
-    if (o.signal?.aborted === true) return plainResult(path, totalBytes, received, false, 'interrupted', started);
+    if (path !== undefined && (fileError !== undefined || file === undefined)) throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause: fileError ?? err });
+    if (o.signal?.aborted === true) {
+      await closeFile(file);
+      return plainResult(path, totalBytes, received, false, 'interrupted', started);
+    }
     if (err instanceof TorrenttpError) throw err;
     throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${res.url} after ${offset + received} bytes: ${toTorrenttpError(err).message}`, cause: err });
   } finally {
     clearInterval(timer);
-    await fh?.close();
+    // Everything received is on disk before we return, also when interrupted: `-C -` continues from the file's size.
+    await closeFile(file);
   }
+  if (fileError !== undefined) throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause: fileError });
   report();
   if (totalBytes !== undefined && offset + received !== totalBytes) {
     throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `${res.url} ended after ${offset + received} of ${totalBytes} bytes (run again with -C - to continue)` });
@@ -422,13 +432,11 @@ async function sizeOf(path: string): Promise<number> {
   }
 }
 
-async function writeAll(fh: FileHandle, chunk: Buffer, path: string): Promise<void> {
-  try {
-    let done = 0;
-    while (done < chunk.length) done += (await fh.write(chunk, done, chunk.length - done)).bytesWritten;
-  } catch (cause) {
-    throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause });
-  }
+async function closeFile(file: WriteStream | undefined): Promise<void> {
+  if (file === undefined || file.closed) return;
+  const closed = once(file, 'close').catch(() => undefined);
+  file.end();
+  await closed;
 }
 
 async function drained(out: Writable): Promise<void> {
