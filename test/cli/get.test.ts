@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, until, type Proc } from '../helpers/processes.js';
+import { cli } from '../helpers/cli.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 const MAIN = resolve(fileURLToPath(import.meta.url), '../../../src/cli/main.js');
@@ -255,4 +256,28 @@ test('three get clients started together each complete byte-identical; they trad
     t.diagnostic(`clients downloaded ${down} bytes, uploaded ${up} to each other; origin sent about ${origin} (${(origin / payload.length).toFixed(2)}× the file)`);
     assert.ok(up > 0, `the clients traded pieces: ${JSON.stringify(summaries.map((s) => ({ up: s.uploadedBytes, ...s.sources })))}`);
     assert.ok(summaries.every((s) => s.mode === 'swarm' && s.sources.plain === 0));
+  }));
+
+test('on a terminal, get draws the progress bar on stderr and ends with a summary line', { timeout: 30_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const payload = bytes(MIB, 37);
+    const web = createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': payload.length });
+      let at = 0;
+      const step = (): void => {
+        res.write(payload.subarray(at, (at += 64 * 1024)));
+        if (at >= payload.length) res.end();
+        else setTimeout(step, 60);
+      };
+      step();
+    });
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => web.close(() => r())));
+    const r = await cli(dir, ['get', `http://127.0.0.1:${(web.address() as AddressInfo).port}/t.bin`], { tty: true });
+    assert.equal(r.code, 0, r.stderr);
+    same(join(dir, 't.bin'), payload, 'default name from the URL');
+    assert.match(r.stderr, /over plain HTTP/);
+    assert.match(r.stderr, /[=█]+-* \d+% .*\| ↓ .*\/s .*ETA \d+s/, 'a progress bar');
+    assert.match(r.stderr, /saved: .*t\.bin 1\.00 MiB in/);
+    assert.equal(r.stdout, '', 'nothing on stdout');
   }));

@@ -153,7 +153,7 @@ class GetReporter {
       speed: `${formatBytes(e.rateBytesPerSec)}/s`,
       up: `${formatBytes(e.uploadRateBytesPerSec)}/s`,
       peers: e.peers === undefined ? 'http' : `${e.peers} peers`,
-      eta: e.totalBytes === undefined || e.rateBytesPerSec <= 0 ? '-' : `${Math.ceil((e.totalBytes - e.doneBytes) / e.rateBytesPerSec)}s`,
+      left: e.totalBytes === undefined || e.rateBytesPerSec <= 0 ? '-' : `${Math.ceil((e.totalBytes - e.doneBytes) / e.rateBytesPerSec)}s`,
       done: formatBytes(e.doneBytes),
     };
     if (this.ctx.stderr.isTTY === true) {
@@ -166,7 +166,7 @@ class GetReporter {
       void import('cli-progress').then(({ SingleBar }) => {
         if (this.stopped) return;
         this.bar = new SingleBar({
-          format: '{bar} {percentage}% {done} | ↓ {speed} ↑ {up} | {peers} | ETA {eta}',
+          format: '{bar} {percentage}% {done} | ↓ {speed} ↑ {up} | {peers} | ETA {left}',
           stream: this.ctx.stderr,
           hideCursor: true,
         });
@@ -178,7 +178,7 @@ class GetReporter {
     if (now - this.lastLine < 5000) return;
     this.lastLine = now;
     const pct = e.totalBytes === undefined || e.totalBytes === 0 ? '' : `${((e.doneBytes / e.totalBytes) * 100).toFixed(1)}% `;
-    this.ctx.stderr.write(`${pct}${payload.done} ↓ ${payload.speed} ↑ ${payload.up} ${payload.peers} ETA ${payload.eta}\n`);
+    this.ctx.stderr.write(`${pct}${payload.done} ↓ ${payload.speed} ↑ ${payload.up} ${payload.peers} ETA ${payload.left}\n`);
   }
 
   summary(r: GetResult): void {
