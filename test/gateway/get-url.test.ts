@@ -13,6 +13,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describedBy, getUrl, type GetResult } from '../../src/gateway/index.js';
+import { Client } from '../../src/engine/index.js';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway } from './helpers.js';
@@ -184,4 +185,40 @@ test('a swarm that sends nothing (no peer, web seed answering 404) fails instead
       code: 'GATEWAY_GET_FAILED',
       message: /no byte from the swarm/,
     });
+  }));
+
+test('seed: after the download the file (renamed from .part) is seeded until the signal aborts', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const payload = bytes(3 * MIB + 17, 48);
+    writeFileSync(join(root, 's.bin'), payload);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    const torrent = await torrentReady(`${g.url}/s.bin`);
+    const ac = new AbortController();
+    let port = 0;
+    let seeding!: () => void;
+    const isSeeding = new Promise<void>((r) => (seeding = r));
+    const running = getUrl({
+      url: `${g.url}/s.bin`,
+      output: { kind: 'file', path: join(dir, 'mine.bin') },
+      seed: true,
+      signal: ac.signal,
+      onEvent: (e) => {
+        if (e.type === 'start') port = e.port!;
+        if (e.type === 'seeding') seeding();
+      },
+    });
+    await isSeeding;
+    same(join(dir, 'mine.bin'), payload);
+    // A leech that may use only this seeder: no trackers, no web seed.
+    const leech = new Client({ listen: false });
+    t.after(() => leech.close());
+    const lt = await leech.add(torrent, { path: join(dir, 'leech'), trackers: false, webSeeds: false, peers: [`127.0.0.1:${port}`] });
+    await lt.done;
+    same(join(dir, 'leech', 's.bin'), payload);
+    ac.abort();
+    const r = await running;
+    assert.equal(r.status, 'complete');
+    assert.ok(r.uploadedBytes >= payload.length, `the seeder sent the file: ${r.uploadedBytes}`);
   }));
