@@ -211,6 +211,7 @@ test('seed: after the download the file (renamed from .part) is seeded until the
     });
     await isSeeding;
     same(join(dir, 'mine.bin'), payload);
+    await g.close(); // the origin is gone: what the leech gets, the seeder had on disk
     // A leech that may use only this seeder: no trackers, no web seed.
     const leech = new Client({ listen: false });
     t.after(() => leech.close());
