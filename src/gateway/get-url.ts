@@ -152,7 +152,7 @@ export function nameFromUrl(url: string): string | undefined {
 
 // ── plain ─────────────────────────────────────────────────────────────────────────────────
 async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: string, dispatcher: Dispatcher, started: number): Promise<GetResult> {
-  const path = o.output.kind === 'file' ? o.output.path : o.output.kind === 'named' ? join(o.output.dir, nameFromUrl(first.url) ?? 'index.html') : undefined;
+  const path = o.output.kind === 'file' ? o.output.path : o.output.kind === 'named' ? join(o.output.dir, nameFromUrl(o.url) ?? 'index.html') : undefined;
   let res = first;
   let offset = 0;
   const have = path !== undefined && o.resume === true ? await sizeOf(path) : 0;
@@ -184,7 +184,7 @@ async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: string, d
   }
   const length = Number(header(res.headers['content-length']));
   const totalBytes = Number.isSafeInteger(length) ? offset + length : undefined;
-  const name = path === undefined ? (nameFromUrl(res.url) ?? 'index.html') : basename(path);
+  const name = path === undefined ? (nameFromUrl(o.url) ?? 'index.html') : basename(path);
   o.onEvent?.({ type: 'start', mode: 'plain', reason, name, path, totalBytes, resumedBytes: offset });
 
   const expected = sha256Of(res.headers['repr-digest']);
@@ -269,14 +269,22 @@ async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accept' | 'l
     let dir = work;
     let name = metainfo.name;
     let finalPath: string | undefined;
+    let moved = false;
     if (o.output.kind !== 'stream') {
       finalPath = o.output.kind === 'file' ? o.output.path : join(o.output.dir, (metainfo.multiFile ? undefined : nameFromUrl(o.url)) ?? metainfo.name);
       dir = dirname(finalPath);
       name = metainfo.multiFile ? basename(finalPath) : `${basename(finalPath)}.part`;
       await mkdir(dir, { recursive: true });
-      if (!metainfo.multiFile) await preparePart(finalPath, join(dir, name), o.resume === true);
+      if (!metainfo.multiFile) moved = await preparePart(finalPath, join(dir, name), o.resume === true);
     }
-    const t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: work, ...(stream === undefined ? {} : { sequential: true }) });
+    let t: Torrent;
+    try {
+      t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: work, ...(stream === undefined ? {} : { sequential: true }) });
+    } catch (err) {
+      // Not this torrent's data after all (longer than the torrent, unreadable): give the file back its name.
+      if (moved && finalPath !== undefined) await rename(join(dir, name), finalPath).catch(() => undefined);
+      throw err;
+    }
     const resumedBytes = t.stats().verifiedBytes;
     o.onEvent?.({
       type: 'start',
@@ -350,14 +358,18 @@ async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accept' | 'l
   }
 }
 
-/** Fresh: drop an old `.part`. Resume: keep it, or start from a plain partial of the final file. */
-async function preparePart(finalPath: string, partPath: string, resume: boolean): Promise<void> {
+/**
+ * Fresh: drop an old `.part`. Resume: keep it, or start from a plain partial of the final file
+ * (moved to the `.part` name; true when it was).
+ */
+async function preparePart(finalPath: string, partPath: string, resume: boolean): Promise<boolean> {
   if (!resume) {
     await rm(partPath, { force: true });
-    return;
+    return false;
   }
-  if ((await sizeOf(partPath)) > 0 || (await sizeOf(finalPath)) === 0) return;
+  if ((await sizeOf(partPath)) > 0 || (await sizeOf(finalPath)) === 0) return false;
   await rename(finalPath, partPath);
+  return true;
 }
 
 /**

@@ -97,6 +97,13 @@ test('swarm resume: a .part or a plain partial is hashed and only the rest is fe
     const c = await getUrl({ url, output: { kind: 'file', path: join(dir, 'c.bin') } });
     same(join(dir, 'c.bin'), payload);
     assert.ok(c.downloadedBytes >= payload.length);
+
+    // Resuming onto a file that cannot be this one (longer than the torrent): an error, and the file keeps its name.
+    const other = bytes(payload.length + 1, 98);
+    writeFileSync(join(dir, 'd.bin'), other);
+    await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'd.bin') }, resume: true }), { code: 'STORAGE_FILE_TOO_LONG' });
+    same(join(dir, 'd.bin'), other);
+    assert.ok(!existsSync(join(dir, 'd.bin.part')));
   }));
 
 test('bytes with Link rel=describedby: get follows the link to the torrent and uses the swarm', { timeout: 60_000 }, (t) =>
