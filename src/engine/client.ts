@@ -68,6 +68,12 @@ export interface AddOptions {
   readonly onCheckProgress?: (checkedBytes: number, totalBytes: number) => void;
   /** Folder for the resume file. Default `<path>/.torrenttp` (storage's default). */
   readonly resumeDir?: string;
+  /**
+   * Store the torrent's file (or folder) under this name in `path` instead of the torrent's
+   * own name (`torrenttp get -o`). Only the place on disk changes: the info-hash, and the URLs
+   * asked of web seeds (BEP 19 appends the torrent's name), stay the torrent's.
+   */
+  readonly storeAs?: string;
 }
 
 /**
@@ -187,7 +193,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.torrents.has(metainfo.infoHash)) throw new EngineError('ENGINE_DUPLICATE_TORRENT', { detail: metainfo.infoHash });
     if (opts.selectedFiles !== undefined) new FileSelection(metainfo.geometry, opts.selectedFiles); // refused before anything is opened
     const port = await this.listen();
-    const store = await openStorage(metainfo, opts.path, {
+    const store = await openStorage(opts.storeAs === undefined ? metainfo : { ...metainfo, name: opts.storeAs }, opts.path, {
       ...(opts.recheck === undefined ? {} : { recheck: opts.recheck }),
       ...(opts.skipVerify === undefined ? {} : { skipVerify: opts.skipVerify }),
       ...(opts.onCheckProgress === undefined ? {} : { onCheckProgress: opts.onCheckProgress }),

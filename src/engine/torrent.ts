@@ -92,6 +92,8 @@ export interface TorrentStats {
   readonly uploadRate: number;
   readonly peers: number;
   readonly peersByKind: Readonly<Record<PeerLink['kind'], number>>;
+  /** `downloaded` split by the kind of peer that sent it (wire peers, web seeds, HTTP peers). */
+  readonly downloadedByKind: Readonly<Record<PeerLink['kind'], number>>;
   /** Seconds to completion at the current rate; undefined when unknown or done. */
   readonly etaSec: number | undefined;
   readonly done: boolean;
@@ -170,6 +172,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private verifiedSelectedBytes = 0;
   private readonly down: RateMeter = new RateMeter();
   private readonly up: RateMeter = new RateMeter();
+  private readonly downByKind: Record<PeerLink['kind'], number> = { wire: 0, webseed: 0, http: 0 };
   private readonly opts: Required<Pick<TorrentOptions, 'uploadSlots' | 'maxPeers' | 'banAfterHashFailures' | 'maxCommitBytes'>>;
   private readonly uploadLimiters: readonly TokenBucket[];
   private readonly downloadLimiters: readonly TokenBucket[];
@@ -330,6 +333,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       uploadRate: this.up.rate(now),
       peers: byKind.wire + byKind.webseed + byKind.http,
       peersByKind: byKind,
+      downloadedByKind: { ...this.downByKind },
       etaSec: left === 0 || downloadRate <= 0 ? undefined : left / downloadRate,
       done: this.complete,
     };
@@ -412,6 +416,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     const now = this.now();
     peer.down.add(data.length, now);
     this.down.add(data.length, now);
+    this.downByKind[peer.link!.kind] += data.length;
     for (const l of this.downloadLimiters) l.take(data.length, now);
     if (this.picker.receive(req.index, req.begin)) {
       let entry = this.buffers.get(req.index);

@@ -8,3 +8,5 @@ export { decideRange, type RangeDecision } from './range.js';
 export { encodePath, MAX_TARGET_CHARS, parseRequestPath, type RequestPath } from './request-path.js';
 export { DEFAULT_MIN_SIZE_BYTES, eligibility, type Eligibility, type EligibilityOptions } from './rules.js';
 export type { FileIdentity, ReadyTorrent, TorrentState } from './swarm-files.js';
+export { getUrl, nameFromUrl, type GetEvent, type GetMode, type GetOutput, type GetResult, type GetSources, type GetUrlOptions } from './get-url.js';
+export { describedBy, GET_ACCEPT, negotiate, type NegotiateOptions, type Offer, type OpenResponse } from './negotiate-client.js';

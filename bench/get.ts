@@ -1,0 +1,135 @@
+/**
+ * `torrenttp get` beside plain HTTP from the same `torrenttp serve`, same file, same run:
+ *
+ *   npm run bench:get -- [--size-mib 256] [--runs 3]
+ *
+ *   curl            `curl -s -o FILE URL`: the plain-HTTP reference
+ *   node undici     a bare node process: undici `request` piped to a file (node's own floor:
+ *                   start-up plus its HTTP client, nothing of torrenttp)
+ *   get --no-swarm  `torrenttp get --no-swarm`: torrenttp's plain path (undici)
+ *   get             `torrenttp get`: negotiates the torrent, then the swarm (the server's seed
+ *                   over the wire protocol and its web seed)
+ *   torrent fetch   one GET of the torrent by Accept (undici, in this process): what the swarm
+ *                   costs up front
+ *
+ * Each download is its own process, timed from spawn to exit (node start-up included for both
+ * torrenttp cases), written to a fresh file and compared with the payload (SHA-1). The torrent is
+ * made before the first case (serve hashes lazily), so no case pays for hashing. Cases alternate
+ * within each run; every figure is the median of the runs.
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomFillSync } from 'node:crypto';
+import { createReadStream, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { request } from 'undici';
+
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '256' }, runs: { type: 'string', default: '3' } } });
+const SIZE_MIB = Number(values['size-mib']);
+const RUNS = Number(values.runs);
+if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1) {
+  console.error('usage: get.js [--size-mib N] [--runs N]');
+  process.exit(2);
+}
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-get-'));
+
+async function sha1File(path: string): Promise<string> {
+  const h = createHash('sha1');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+function timedRun(cmd: string, args: string[]): Promise<{ sec: number; out: string; code: number | null }> {
+  const started = performance.now();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ sec: (performance.now() - started) / 1000, out, code })));
+}
+
+/** The node floor: `node -e UNDICI_GET URL -o FILE`. */
+const UNDICI_GET = `
+import { request } from ${JSON.stringify(import.meta.resolve('undici'))};
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+const [url, , out] = process.argv.slice(1);
+const res = await request(url);
+await pipeline(res.body, createWriteStream(out));
+`;
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const root = join(work, 'www');
+  mkdirSync(root);
+  const file = join(root, 'payload.bin');
+  const fd = openSync(file, 'w');
+  const chunk = Buffer.allocUnsafe(4 * 1024 * 1024);
+  for (let i = 0; i < SIZE_MIB / 4; i++) writeSync(fd, randomFillSync(chunk));
+  closeSync(fd);
+  const want = await sha1File(file);
+
+  const serve = spawn(process.execPath, [CLI, 'serve', root, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--cache', join(work, 'cache')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let serveOut = '';
+  serve.stdout.on('data', (d: Buffer) => (serveOut += d.toString()));
+  try {
+    while (!/at (http:\/\/127\.0\.0\.1:\d+)\//.test(serveOut)) await new Promise((r) => setTimeout(r, 50));
+    const base = /at (http:\/\/127\.0\.0\.1:\d+)\//.exec(serveOut)![1]!;
+    const url = `${base}/payload.bin`;
+    const hashStart = performance.now();
+    for (;;) {
+      const r = await request(`${url}?torrent`);
+      await r.body.dump();
+      if (r.statusCode === 200) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    console.log(`serve at ${base}; ${SIZE_MIB} MiB payload; torrent made in ${((performance.now() - hashStart) / 1000).toFixed(2)} s (not counted)`);
+
+    const times: Record<string, number[]> = { curl: [], 'node undici': [], 'get --no-swarm': [], get: [], 'torrent fetch': [] };
+    const sources: string[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      const t0 = performance.now();
+      const r = await request(url, { headers: { accept: 'application/x-bittorrent, application/vnd.torrenttp.metainfo+json;q=0.9, */*;q=0.1' } });
+      await r.body.arrayBuffer();
+      times['torrent fetch']!.push((performance.now() - t0) / 1000);
+      const cases: [string, string, string[]][] = [
+        ['curl', 'curl', ['-s', '-o', join(work, 'curl.bin'), url]],
+        ['node undici', process.execPath, ['--input-type=module', '-e', UNDICI_GET, url, '-o', join(work, 'undici.bin')]],
+        ['get --no-swarm', process.execPath, [CLI, 'get', url, '-o', join(work, 'plain.bin'), '--no-swarm', '--json']],
+        ['get', process.execPath, [CLI, 'get', url, '-o', join(work, 'swarm.bin'), '--json']],
+      ];
+      // Rotate the order each run so no case always goes first (cold caches) or last.
+      for (let i = 0; i < cases.length; i++) {
+        const [name, cmd, args] = cases[(i + run) % cases.length]!;
+        const out = args[args.indexOf('-o') + 1]!;
+        const res = await timedRun(cmd, args);
+        if (res.code !== 0) throw new Error(`${name} failed (${res.code}):\n${res.out}`);
+        if ((await sha1File(out)) !== want) throw new Error(`${name}: output differs from the payload`);
+        rmSync(out);
+        times[name]!.push(res.sec);
+        if (name === 'get') {
+          const s = JSON.parse(res.out.split('\n').find((l) => l.includes('"summary"'))!) as { sources: Record<string, number> };
+          sources.push(`wire ${(s.sources.wire! / 2 ** 20).toFixed(0)} MiB, web seed ${(s.sources.webseed! / 2 ** 20).toFixed(0)} MiB`);
+        }
+      }
+    }
+    const ref = median(times.curl!);
+    console.log(`\n| case | wall (median of ${RUNS}) | MB/s | vs curl |\n|---|---|---|---|`);
+    for (const [name, xs] of Object.entries(times)) {
+      const sec = median(xs);
+      const rate = name === 'torrent fetch' ? '-' : ((SIZE_MIB * 2 ** 20) / sec / 1e6).toFixed(0);
+      console.log(`| ${name} | ${sec.toFixed(3)} s | ${rate} | ${name === 'torrent fetch' ? '-' : `${(sec / ref).toFixed(2)}×`} |`);
+    }
+    console.log(`\nget's sources per run: ${sources.join('; ')}`);
+  } finally {
+    serve.kill('SIGTERM'); // by pid
+    await new Promise((r) => serve.once('close', r));
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();

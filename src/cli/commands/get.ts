@@ -1,0 +1,203 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { getUrl, nameFromUrl, type GetEvent, type GetOutput, type GetResult } from '../../gateway/index.js';
+import type { CliContext } from '../context.js';
+import { formatBytes } from '../format.js';
+
+/**
+ * `torrenttp get URL`: curl/wget with the swarm behind it. The work is `getUrl` (gateway layer);
+ * this file maps flags to it, draws the progress and turns the outcome into an exit code:
+ * 0 done, 1 error (an HTTP error status included, as curl -f and wget), 2 usage, 130 interrupted.
+ */
+interface GetFlags {
+  output?: string;
+  remoteName?: boolean;
+  continueAt?: string;
+  continue?: boolean;
+  seed?: boolean;
+  swarm: boolean;
+  header: string[];
+  port?: string;
+  json?: boolean;
+  silent?: boolean;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('get')
+    .description('download a URL (curl/wget-like); from the swarm when the server offers a torrent')
+    .argument('<url>', 'http(s) URL')
+    .argument('[output]', '"-" writes to stdout (same as -o -)')
+    .option('-o, --output <file>', 'write to FILE ("-" for stdout); for a multi-file torrent, the folder')
+    .option('-O, --remote-name', "name the file after the URL's last segment (the default)")
+    .option('-C, --continue-at <offset>', 'resume: only "-" (continue from the size of the file on disk)')
+    .option('-c, --continue', 'resume a partial download (as -C -)')
+    .option('--seed', 'after a swarm download, keep seeding until interrupted')
+    .option('--no-swarm', 'plain HTTP only: never ask for the torrent')
+    .option('-H, --header <line>', 'extra request header "Name: value"; repeatable', collect, [])
+    .option('--port <n>', 'BitTorrent listening port (default: any free port)')
+    .option('--json', 'JSON lines: start, progress, summary (on stderr when the data goes to stdout)')
+    .option('-s, --silent', 'no progress and no summary')
+    .action(async (url: string, positional: string | undefined, flags: GetFlags, cmd: Command) => {
+      const usage = (message: string): never => cmd.error(`error: ${message}`, { exitCode: 2, code: 'torrenttp.usage' });
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(url);
+      } catch {
+        // reported below
+      }
+      if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) usage(`${JSON.stringify(url)} is not an http(s) URL`);
+      if (positional !== undefined && positional !== '-') usage(`unexpected argument ${JSON.stringify(positional)} (an output file goes after -o)`);
+      if (flags.continueAt !== undefined && flags.continueAt !== '-') usage('-C takes only "-" (continue from the size of the file on disk)');
+      const toStdout = positional === '-' || flags.output === '-';
+      if (toStdout && flags.remoteName === true) usage('-O and stdout exclude each other');
+      const resume = flags.continueAt === '-' || flags.continue === true;
+      if (resume && toStdout) usage('cannot resume a download to stdout');
+      const port = flags.port === undefined ? undefined : Number(flags.port);
+      if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) usage(`--port ${flags.port}`);
+      const headers: Record<string, string> = {};
+      for (const line of flags.header) {
+        const colon = line.indexOf(':');
+        if (colon <= 0) usage(`-H ${JSON.stringify(line)} is not "Name: value"`);
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      if (flags.remoteName === true && nameFromUrl(url) === undefined) usage(`${url} has no file name to use with -O; give -o FILE`);
+
+      const output: GetOutput = toStdout
+        ? { kind: 'stream', stream: ctx.stdout }
+        : flags.output !== undefined
+          ? { kind: 'file', path: resolve(ctx.cwd, flags.output) }
+          : { kind: 'named', dir: ctx.cwd };
+      const out = new GetReporter(ctx, flags.json === true, flags.silent === true, toStdout);
+      const ac = new AbortController();
+      const onSignal = (): void => ac.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const result = await getUrl({
+          url,
+          output,
+          resume,
+          seed: flags.seed === true,
+          plainOnly: !flags.swarm,
+          headers,
+          signal: ac.signal,
+          onEvent: (e) => out.event(e),
+          ...(port === undefined ? {} : { port }),
+        });
+        out.summary(result);
+        if (result.status !== 'complete') ctx.exitCode = 130; // interrupted: 128 + SIGINT, as shells say
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        out.stop();
+      }
+    });
+}
+
+/**
+ * Progress for `get`: a bar on a terminal (stderr), a line every 5 s otherwise, JSON lines with
+ * --json. Never on stdout when stdout carries the data.
+ * TODO(issue 15): fold into transfer.ts's Reporter once its rework lands; the bar's look is the same.
+ */
+class GetReporter {
+  private bar: { update(v: number, payload: object): void; stop(): void; start(total: number, v: number, payload: object): void; setTotal(n: number): void } | undefined;
+  private barLoading = false;
+  private stopped = false;
+  private lastLine = 0;
+  private readonly jsonOut: CliContext['stdout'];
+
+  constructor(
+    private readonly ctx: CliContext,
+    private readonly json: boolean,
+    private readonly silent: boolean,
+    toStdout: boolean,
+  ) {
+    this.jsonOut = toStdout ? ctx.stderr : ctx.stdout;
+  }
+
+  event(e: GetEvent): void {
+    if (this.json) {
+      if (e.type !== 'progress' || Date.now() - this.lastLine >= 1000) {
+        if (e.type === 'progress') this.lastLine = Date.now();
+        this.jsonOut.write(`${JSON.stringify({ event: e.type, ...e, type: undefined })}\n`);
+      }
+      return;
+    }
+    if (this.silent) return;
+    switch (e.type) {
+      case 'start': {
+        const size = e.totalBytes === undefined ? 'size unknown' : formatBytes(e.totalBytes);
+        const from = e.mode === 'swarm' ? `from the swarm (${e.reason}; ${e.infoHash}, port ${e.port})` : `over plain HTTP (${e.reason})`;
+        const resumed = e.resumedBytes > 0 ? `, resuming at ${formatBytes(e.resumedBytes)}` : '';
+        this.ctx.stderr.write(`${e.path ?? e.name}: ${size} ${from}${resumed}\n`);
+        return;
+      }
+      case 'progress':
+        this.progress(e);
+        return;
+      case 'seeding':
+        this.bar?.stop();
+        this.bar = undefined;
+        this.ctx.stderr.write('seeding until interrupted (Ctrl-C)\n');
+        return;
+      case 'warning':
+        return; // peer and tracker trouble is routine in a swarm; --json shows it
+    }
+  }
+
+  private progress(e: Extract<GetEvent, { type: 'progress' }>): void {
+    const payload = {
+      speed: `${formatBytes(e.rateBytesPerSec)}/s`,
+      up: `${formatBytes(e.uploadRateBytesPerSec)}/s`,
+      peers: e.peers === undefined ? 'http' : `${e.peers} peers`,
+      left: e.totalBytes === undefined || e.rateBytesPerSec <= 0 ? '-' : `${Math.ceil((e.totalBytes - e.doneBytes) / e.rateBytesPerSec)}s`,
+      done: formatBytes(e.doneBytes),
+    };
+    if (this.ctx.stderr.isTTY === true) {
+      if (this.bar !== undefined) {
+        this.bar.update(e.doneBytes, payload);
+        return;
+      }
+      if (this.barLoading) return;
+      this.barLoading = true;
+      void import('cli-progress').then(({ SingleBar }) => {
+        if (this.stopped) return;
+        this.bar = new SingleBar({
+          format: '{bar} {percentage}% {done} | ↓ {speed} ↑ {up} | {peers} | ETA {left}',
+          stream: this.ctx.stderr,
+          hideCursor: true,
+        });
+        this.bar.start(e.totalBytes ?? 0, e.doneBytes, payload);
+      });
+      return;
+    }
+    const now = Date.now();
+    if (now - this.lastLine < 5000) return;
+    this.lastLine = now;
+    const pct = e.totalBytes === undefined || e.totalBytes === 0 ? '' : `${((e.doneBytes / e.totalBytes) * 100).toFixed(1)}% `;
+    this.ctx.stderr.write(`${pct}${payload.done} ↓ ${payload.speed} ↑ ${payload.up} ${payload.peers} ETA ${payload.left}\n`);
+  }
+
+  summary(r: GetResult): void {
+    this.stop();
+    if (this.json) {
+      this.jsonOut.write(`${JSON.stringify({ event: 'summary', ...r })}\n`);
+      return;
+    }
+    if (this.silent) return;
+    const rate = formatBytes(r.downloadedBytes / Math.max(r.seconds, 1e-3));
+    const s = r.sources;
+    const from = r.mode === 'swarm' ? ` (peers ${formatBytes(s.wire)}, web seed ${formatBytes(s.webseed)}), ↑ ${formatBytes(r.uploadedBytes)}` : '';
+    const verified = r.mode === 'swarm' ? ', every piece verified' : r.digestVerified === true ? ', SHA-256 verified' : '';
+    this.ctx.stderr.write(`${r.status === 'complete' ? 'saved' : 'interrupted'}: ${r.path ?? 'stdout'} ${formatBytes(r.downloadedBytes)} in ${r.seconds.toFixed(1)} s (${rate}/s)${from}${verified}\n`);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.bar?.stop();
+    this.bar = undefined;
+  }
+}

@@ -1,0 +1,42 @@
+import { once } from 'node:events';
+import { stat } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import { GatewayError } from './errors.js';
+
+/** What the plain and swarm halves of `getUrl` share. */
+export const PROGRESS_EVERY_MS = 250;
+
+/**
+ * The file name a URL gives (curl `-O`, wget): its last path segment, percent-decoded once.
+ * Undefined when there is none or it could name something else (`.`, `..`, a separator, NUL).
+ */
+export function nameFromUrl(url: string): string | undefined {
+  let segment: string;
+  try {
+    segment = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
+  } catch {
+    return undefined;
+  }
+  if (segment === '' || segment === '.' || segment === '..' || /[/\\\0]/.test(segment)) return undefined;
+  return segment;
+}
+
+export async function sizeOf(path: string): Promise<number> {
+  try {
+    const st = await stat(path);
+    return st.isFile() ? st.size : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export async function drained(out: Writable): Promise<void> {
+  const ac = new AbortController();
+  try {
+    await Promise.race([once(out, 'drain', { signal: ac.signal }), once(out, 'close', { signal: ac.signal }).then(() => {
+      throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: 'the output stream closed' });
+    })]);
+  } finally {
+    ac.abort();
+  }
+}

@@ -1,0 +1,125 @@
+import type { Writable } from 'node:stream';
+import { TorrenttpError } from '../errors/index.js';
+import { loadUndici, negotiate, type Offer } from './negotiate-client.js';
+import { plainGet } from './plain-get.js';
+import { swarmGet } from './swarm-get.js';
+
+export { nameFromUrl } from './get-io.js';
+
+/**
+ * `torrenttp get URL`: the download half of transparent BitTorrent. One negotiating GET
+ * (`negotiate-client.ts`); then either the swarm (the engine's Client with the torrent's
+ * trackers, its wire peers and its web seed, which is the server's own URL, every piece
+ * verified) or the plain body, with one progress stream for both.
+ *
+ * Files:
+ * - Plain: written to the output path itself, as curl and wget do, so `resume` continues it
+ *   with `Range: bytes=<size>-` and `If-Range`.
+ * - Swarm, one file: written to `<path>.part` and renamed over `<path>` once every piece is
+ *   verified, so a half-swarmed file (full length, holes of zeros) never looks complete to a
+ *   later plain resume. `resume` continues `<path>.part`, or a plain partial `<path>` (its
+ *   pieces are hashed, the rest fetched).
+ * - Swarm, several files: into the folder `<path>` (the torrent's name by default); what is
+ *   there already is hashed and kept where it matches.
+ * - A stream (stdout): the swarm downloads sequentially into a temporary folder, and each piece
+ *   is written out, in order, only once it is verified. A plain body is copied as it comes.
+ * Resume state of the engine goes to a temporary folder removed at the end: resuming hashes the
+ * partial file instead, so nothing but the output is ever left beside it.
+ */
+export interface GetUrlOptions {
+  readonly url: string;
+  readonly output: GetOutput;
+  /** Continue a partial download (`-C -`). */
+  readonly resume?: boolean;
+  /** Keep seeding after a swarm download completes, until `signal` aborts. */
+  readonly seed?: boolean;
+  /** Never ask for the torrent (`--no-swarm`). */
+  readonly plainOnly?: boolean;
+  /** Extra request headers (`-H`). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** BitTorrent listening port; default any free port. */
+  readonly port?: number;
+  /** Where temporary folders go; default the OS temp folder. */
+  readonly tmpDir?: string;
+  /** Aborting stops the download: the result is then `interrupted` (the partial file stays). */
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (e: GetEvent) => void;
+  /** A swarm download that receives no byte for this long fails. Default 60 s. */
+  readonly stallMs?: number;
+}
+
+export type GetOutput =
+  | { readonly kind: 'file'; readonly path: string }
+  /** In `dir`, named after the URL's last segment, else the torrent's name, else `index.html` (wget). */
+  | { readonly kind: 'named'; readonly dir: string }
+  | { readonly kind: 'stream'; readonly stream: Writable };
+
+export type GetMode = 'swarm' | 'plain';
+
+export type GetEvent =
+  | {
+      readonly type: 'start';
+      readonly mode: GetMode;
+      readonly reason: string;
+      readonly name: string;
+      readonly path: string | undefined;
+      readonly totalBytes: number | undefined;
+      readonly resumedBytes: number;
+      readonly infoHash?: string;
+      readonly port?: number;
+    }
+  | { readonly type: 'progress'; readonly doneBytes: number; readonly totalBytes: number | undefined; readonly rateBytesPerSec: number; readonly uploadRateBytesPerSec: number; readonly peers: number | undefined }
+  | { readonly type: 'warning'; readonly message: string }
+  | { readonly type: 'seeding' };
+
+/** Payload bytes by where they came from. */
+export interface GetSources {
+  readonly plain: number;
+  readonly wire: number;
+  readonly webseed: number;
+  readonly http: number;
+}
+
+export interface GetResult {
+  readonly mode: GetMode;
+  readonly status: 'complete' | 'interrupted';
+  readonly name: string;
+  /** The file or folder written; undefined for a stream. */
+  readonly path: string | undefined;
+  readonly totalBytes: number | undefined;
+  /** Bytes this run received (payload). */
+  readonly downloadedBytes: number;
+  readonly sources: GetSources;
+  readonly uploadedBytes: number;
+  readonly seconds: number;
+  readonly infoHash?: string;
+  /** The SHA-256 the server sent (`Repr-Digest`) was checked against the bytes. */
+  readonly digestVerified?: boolean;
+}
+
+export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
+  const started = performance.now();
+  const undici = await loadUndici();
+  // One keep-alive pool for the negotiation and the plain body; the web seed opens its own.
+  const dispatcher = new undici.Agent({ keepAliveTimeout: 10_000 });
+  try {
+    const offer: Offer = await negotiate(o.url, {
+      dispatcher,
+      ...(o.headers === undefined ? {} : { headers: o.headers }),
+      ...(o.signal === undefined ? {} : { signal: o.signal }),
+      ...(o.plainOnly === undefined ? {} : { plainOnly: o.plainOnly }),
+    });
+    if (offer.kind === 'torrent') return await swarmGet(o, offer.metainfo, offer.via, started);
+    return await plainGet(o, offer.response, offer.reason, dispatcher, started);
+  } catch (err) {
+    if (o.signal?.aborted === true && !(err instanceof TorrenttpError)) return interrupted(o, started);
+    throw err;
+  } finally {
+    await dispatcher.destroy().catch(() => undefined);
+  }
+}
+
+function interrupted(o: GetUrlOptions, started: number): GetResult {
+  const none = { plain: 0, wire: 0, webseed: 0, http: 0 };
+  return { mode: 'plain', status: 'interrupted', name: '', path: o.output.kind === 'file' ? o.output.path : undefined, totalBytes: undefined, downloadedBytes: 0, sources: none, uploadedBytes: 0, seconds: (performance.now() - started) / 1000 };
+}

@@ -1,0 +1,204 @@
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { toTorrenttpError } from '../errors/index.js';
+import { METAINFO_JSON_MEDIA_TYPE, parseMetainfoJson, parseTorrent, type Metainfo } from '../metainfo/index.js';
+import { BITTORRENT_MEDIA_TYPE } from './gateway.js';
+import { GatewayError } from './errors.js';
+
+/**
+ * The client side of transparent BitTorrent (`torrenttp get`): one GET that asks for the torrent
+ * first and takes whatever the server answers.
+ *
+ * - `Accept: application/x-bittorrent, application/vnd.torrenttp.metainfo+json;q=0.9, *\/*;q=0.1`:
+ *   a `serve` answers an eligible file with its torrent, anything else with the bytes (RFC 9110
+ *   §12.5.1), so a server that knows nothing of torrents costs no extra round trip.
+ * - Bytes with `Link: <…>; rel="describedby"; type="application/x-bittorrent"` (RFC 6249): the
+ *   torrent is fetched from the link; the bytes' response stays open for a plain fallback.
+ * - `503` to the torrent request (the server is still hashing the file): the bytes, at once,
+ *   rather than waiting for the torrent: a plain download is never slower than plain HTTP.
+ * - Redirects are followed (at most `MAX_REDIRECTS`, as curl's `-L` default of 50 is more than any
+ *   real chain needs); an error status is a `GATEWAY_GET_HTTP_STATUS` naming it.
+ */
+export const GET_ACCEPT = `${BITTORRENT_MEDIA_TYPE}, ${METAINFO_JSON_MEDIA_TYPE};q=0.9, */*;q=0.1`;
+
+/** Browsers stop at 20 redirects (Chromium's kMaxRedirects); so do we. */
+const MAX_REDIRECTS = 20;
+/** Largest torrent or metainfo document read: the 96 MiB limit of the JSON parser, rounded up. */
+const MAX_METAINFO_BYTES = 100 * 1024 * 1024;
+/** A body dropped unread is read out up to this much, to keep the connection (undici's own default). */
+const DUMP_LIMIT_BYTES = 128 * 1024;
+
+/** undici, loaded on first use (~80 ms and ~20 MB that other commands never pay). */
+let undiciModule: Promise<typeof import('undici')> | undefined;
+export const loadUndici = (): Promise<typeof import('undici')> => (undiciModule ??= import('undici'));
+
+/** An open response whose body has not been read. */
+export interface OpenResponse {
+  /** The URL that answered, after redirects. */
+  readonly url: string;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Readable;
+}
+
+export type Offer =
+  | { readonly kind: 'torrent'; readonly metainfo: Metainfo; readonly from: string; readonly via: 'accept' | 'link' }
+  | { readonly kind: 'plain'; readonly response: OpenResponse; readonly reason: string };
+
+export interface NegotiateOptions {
+  readonly dispatcher: Dispatcher;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+  /** Ask only for the bytes (`--no-swarm`). */
+  readonly plainOnly?: boolean;
+}
+
+/** GET with the swarm's Accept and classify the answer. */
+export async function negotiate(url: string, opts: NegotiateOptions): Promise<Offer> {
+  if (opts.plainOnly === true) return { kind: 'plain', response: await requestOk(url, opts, {}), reason: 'swarm not asked for (--no-swarm)' };
+  const first = await request(url, opts, { accept: GET_ACCEPT });
+  if (first.status === 503) {
+    // serve answers 503 + Retry-After while it hashes the file: take the bytes now.
+    await discard(first);
+    return { kind: 'plain', response: await requestOk(url, opts, { accept: '*/*' }), reason: 'the server is still making the torrent' };
+  }
+  await assertOk(first);
+  const type = mediaType(first.headers['content-type']);
+  if (type === BITTORRENT_MEDIA_TYPE || type === METAINFO_JSON_MEDIA_TYPE) {
+    return { kind: 'torrent', metainfo: parseMetainfo(type, await readSmall(first)), from: first.url, via: 'accept' };
+  }
+  const link = describedBy(first.headers.link, first.url);
+  if (link !== undefined) {
+    const offer = await fetchLinked(link, opts);
+    if (offer !== undefined) {
+      await discard(first);
+      return offer;
+    }
+    return { kind: 'plain', response: first, reason: 'the linked torrent could not be fetched' };
+  }
+  return { kind: 'plain', response: first, reason: 'the server offers no torrent for this URL' };
+}
+
+/** A GET that must succeed (2xx), for the plain download and its resumption. */
+export async function requestOk(url: string, opts: NegotiateOptions, headers: Record<string, string>): Promise<OpenResponse> {
+  const res = await request(url, opts, headers);
+  if (res.status !== 416) await assertOk(res);
+  return res;
+}
+
+/** Drops a response body: a small one is read out (the connection is reused), a big one cut off. */
+export async function discard(res: OpenResponse): Promise<void> {
+  res.body.on('error', () => undefined);
+  const body = res.body as Readable & { dump?: (opts: { limit: number }) => Promise<void> };
+  if (body.dump !== undefined) await body.dump({ limit: DUMP_LIMIT_BYTES }).catch(() => undefined);
+  else body.destroy();
+}
+
+async function fetchLinked(url: string, opts: NegotiateOptions): Promise<Offer | undefined> {
+  let res: OpenResponse;
+  try {
+    res = await request(url, opts, { accept: `${BITTORRENT_MEDIA_TYPE}, ${METAINFO_JSON_MEDIA_TYPE};q=0.9` });
+  } catch (err) {
+    if (opts.signal?.aborted === true) throw err;
+    return undefined;
+  }
+  const type = mediaType(res.headers['content-type']);
+  if (res.status !== 200 || (type !== BITTORRENT_MEDIA_TYPE && type !== METAINFO_JSON_MEDIA_TYPE)) {
+    await discard(res);
+    return undefined;
+  }
+  return { kind: 'torrent', metainfo: parseMetainfo(type, await readSmall(res)), from: res.url, via: 'link' };
+}
+
+async function request(url: string, opts: NegotiateOptions, headers: Record<string, string>): Promise<OpenResponse> {
+  const undici = await loadUndici();
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await undici.request(current, {
+        method: 'GET',
+        headers: { 'user-agent': 'torrenttp', ...opts.headers, ...headers },
+        dispatcher: opts.dispatcher,
+        ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+      });
+    } catch (cause) {
+      if (opts.signal?.aborted === true) throw cause;
+      throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${current}: ${toTorrenttpError(cause).message}`, cause });
+    }
+    const location = res.headers.location;
+    if ([301, 302, 303, 307, 308].includes(res.statusCode) && typeof location === 'string') {
+      await discard({ url: current, status: res.statusCode, headers: res.headers, body: res.body });
+      if (hop >= MAX_REDIRECTS) throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `more than ${MAX_REDIRECTS} redirects from ${url}` });
+      current = new URL(location, current).href;
+      continue;
+    }
+    return { url: current, status: res.statusCode, headers: res.headers, body: res.body };
+  }
+}
+
+async function assertOk(res: OpenResponse): Promise<void> {
+  if (res.status >= 200 && res.status < 300) return;
+  await discard(res);
+  throw new GatewayError('GATEWAY_GET_HTTP_STATUS', { detail: `${res.status} ${statusText(res.status)} for ${res.url}` });
+}
+
+/** The reason phrases curl and wget show, for the statuses a download meets. */
+function statusText(status: number): string {
+  const texts: Record<number, string> = {
+    304: 'Not Modified', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+    406: 'Not Acceptable', 410: 'Gone', 412: 'Precondition Failed', 416: 'Range Not Satisfiable', 429: 'Too Many Requests',
+    500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+  };
+  return texts[status] ?? (status >= 500 ? 'server error' : status >= 400 ? 'client error' : 'unexpected status');
+}
+
+function mediaType(value: string | string[] | undefined): string {
+  const v = Array.isArray(value) ? value[0] : value;
+  return (v ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+async function readSmall(res: OpenResponse): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    n += chunk.length;
+    if (n > MAX_METAINFO_BYTES) {
+      await discard(res);
+      throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `torrent larger than ${MAX_METAINFO_BYTES} bytes from ${res.url}` });
+    }
+    chunks.push(chunk);
+  }
+  return new Uint8Array(Buffer.concat(chunks, n));
+}
+
+function parseMetainfo(type: string, bytes: Uint8Array): Metainfo {
+  return type === BITTORRENT_MEDIA_TYPE ? parseTorrent(bytes) : parseMetainfoJson(Buffer.from(bytes).toString('utf8'));
+}
+
+/**
+ * The first `Link` target with `rel="describedby"` and the BitTorrent type (RFC 8288 §3), resolved
+ * against the response URL. Only http(s) targets: a link never sends us to a file or another scheme.
+ */
+export function describedBy(header: string | string[] | undefined, base: string): string | undefined {
+  const values = Array.isArray(header) ? header : header === undefined ? [] : [header];
+  for (const value of values) {
+    for (const m of value.matchAll(/<([^>]*)>((?:\s*;\s*[^;,<]+)*)/g)) {
+      const params = new Map<string, string>();
+      for (const p of m[2]!.split(';').slice(1)) {
+        const eq = p.indexOf('=');
+        if (eq < 0) continue;
+        params.set(p.slice(0, eq).trim().toLowerCase(), p.slice(eq + 1).trim().replace(/^"|"$/g, ''));
+      }
+      const rels = (params.get('rel') ?? '').toLowerCase().split(/\s+/);
+      if (!rels.includes('describedby') || (params.get('type') ?? '').toLowerCase() !== BITTORRENT_MEDIA_TYPE) continue;
+      try {
+        const target = new URL(m[1]!, base);
+        if (target.protocol === 'http:' || target.protocol === 'https:') return target.href;
+      } catch {
+        // a malformed target is no link
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,154 @@
+import { createHash, type Hash } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Dispatcher } from 'undici';
+import { RateMeter } from '../engine/index.js';
+import { toTorrenttpError, TorrenttpError } from '../errors/index.js';
+import { fromBase64 } from '../metainfo/index.js';
+import { GatewayError } from './errors.js';
+import { drained, nameFromUrl, PROGRESS_EVERY_MS, sizeOf } from './get-io.js';
+import type { GetResult, GetUrlOptions } from './get-url.js';
+import { discard, requestOk, type OpenResponse } from './negotiate-client.js';
+
+/**
+ * The plain half of `getUrl`: the body of the negotiating GET (or of a `Range` request that
+ * continues the file on disk) to the file or stream, checked against `Repr-Digest` when sent.
+ */
+
+/** Bytes queued to the output file before the body waits: a few of undici's chunks per write(v). */
+const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: string, dispatcher: Dispatcher, started: number): Promise<GetResult> {
+  const path = o.output.kind === 'file' ? o.output.path : o.output.kind === 'named' ? join(o.output.dir, nameFromUrl(o.url) ?? 'index.html') : undefined;
+  let res = first;
+  let offset = 0;
+  const have = path !== undefined && o.resume === true ? await sizeOf(path) : 0;
+  if (have > 0) {
+    // Continue from the bytes on disk, only if the file is still the same (If-Range, RFC 9110 §13.1.5).
+    const validator = strongEtag(res.headers.etag) ?? header(res.headers['last-modified']);
+    await discard(res);
+    res = await requestOk(res.url, { dispatcher, ...(o.headers === undefined ? {} : { headers: o.headers }), ...(o.signal === undefined ? {} : { signal: o.signal }) }, {
+      range: `bytes=${have}-`,
+      ...(validator === undefined ? {} : { 'if-range': validator }),
+    });
+    if (res.status === 416) {
+      await discard(res);
+      const total = /^bytes \*\/(\d+)$/.exec(header(res.headers['content-range']) ?? '');
+      if (total === null || Number(total[1]) !== have) throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `416 for bytes=${have}- of ${res.url}, and ${path} is not the whole file` });
+      o.onEvent?.({ type: 'start', mode: 'plain', reason: 'already complete', name: basename(path!), path, totalBytes: have, resumedBytes: have });
+      return plainResult(path, have, 0, false, 'complete', started);
+    }
+    if (res.status === 206) {
+      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res.headers['content-range']) ?? '');
+      if (m === null || Number(m[1]) !== have) {
+        await discard(res);
+        throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `asked for bytes=${have}-, got Content-Range ${String(res.headers['content-range'])}` });
+      }
+      offset = have;
+    } else {
+      o.onEvent?.({ type: 'warning', message: 'the server sent the whole file (no range, or the file changed): starting over' });
+    }
+  }
+  const length = Number(header(res.headers['content-length']));
+  const totalBytes = Number.isSafeInteger(length) ? offset + length : undefined;
+  const name = path === undefined ? (nameFromUrl(o.url) ?? 'index.html') : basename(path);
+  o.onEvent?.({ type: 'start', mode: 'plain', reason, name, path, totalBytes, resumedBytes: offset });
+
+  const expected = sha256Of(res.headers['repr-digest']);
+  let hash: Hash | undefined;
+  if (expected !== undefined && (path !== undefined || offset === 0)) {
+    hash = createHash('sha256');
+    if (offset > 0) for await (const chunk of createReadStream(path!, { start: 0, end: offset - 1 })) hash.update(chunk as Buffer);
+  }
+
+  let file: WriteStream | undefined;
+  let fileError: unknown;
+  let received = 0;
+  const meter = new RateMeter();
+  const report = (): void => o.onEvent?.({ type: 'progress', doneBytes: offset + received, totalBytes, rateBytesPerSec: meter.rate(Date.now()), uploadRateBytesPerSec: 0, peers: undefined });
+  const timer = setInterval(report, PROGRESS_EVERY_MS);
+  try {
+    if (path !== undefined) {
+      await mkdir(dirname(path), { recursive: true });
+      // Writes are not awaited one by one: the stream queues them (writev) up to its high-water mark.
+      file = createWriteStream(path, { flags: offset > 0 ? 'a' : 'w', highWaterMark: WRITE_BUFFER_BYTES });
+      file.on('error', (err) => (fileError ??= err));
+      await once(file, 'open');
+    }
+    const sink = file ?? (o.output.kind === 'stream' ? o.output.stream : undefined);
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      if (fileError !== undefined) throw fileError;
+      received += chunk.length;
+      meter.add(chunk.length, Date.now());
+      hash?.update(chunk);
+      if (sink !== undefined && !sink.write(chunk)) await drained(sink);
+    }
+  } catch (err) {
+    if (path !== undefined && (fileError !== undefined || file === undefined)) throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause: fileError ?? err });
+    if (o.signal?.aborted === true) {
+      await closeFile(file);
+      return plainResult(path, totalBytes, received, false, 'interrupted', started);
+    }
+    if (err instanceof TorrenttpError) throw err;
+    throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${res.url} after ${offset + received} bytes: ${toTorrenttpError(err).message}`, cause: err });
+  } finally {
+    clearInterval(timer);
+    // Everything received is on disk before we return, also when interrupted: `-C -` continues from the file's size.
+    await closeFile(file);
+  }
+  if (fileError !== undefined) throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause: fileError });
+  report();
+  if (totalBytes !== undefined && offset + received !== totalBytes) {
+    throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `${res.url} ended after ${offset + received} of ${totalBytes} bytes (run again with -C - to continue)` });
+  }
+  if (hash !== undefined && !hash.digest().equals(Buffer.from(expected!))) {
+    throw new GatewayError('GATEWAY_GET_DIGEST_MISMATCH', { detail: `${path ?? 'stdout'} (Repr-Digest sha-256 of ${res.url})` });
+  }
+  return plainResult(path, offset + received, received, hash !== undefined, 'complete', started, name);
+}
+
+function plainResult(path: string | undefined, totalBytes: number | undefined, received: number, digestVerified: boolean, status: GetResult['status'], started: number, name?: string): GetResult {
+  return {
+    mode: 'plain',
+    status,
+    name: name ?? (path === undefined ? '' : basename(path)),
+    path,
+    totalBytes,
+    downloadedBytes: received,
+    sources: { plain: received, wire: 0, webseed: 0, http: 0 },
+    uploadedBytes: 0,
+    seconds: (performance.now() - started) / 1000,
+    digestVerified,
+  };
+}
+
+async function closeFile(file: WriteStream | undefined): Promise<void> {
+  if (file === undefined || file.closed) return;
+  const closed = once(file, 'close').catch(() => undefined);
+  file.end();
+  await closed;
+}
+
+function header(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Only a strong ETag may go in If-Range (RFC 9110 §13.1.5). */
+function strongEtag(v: string | string[] | undefined): string | undefined {
+  const e = header(v);
+  return e !== undefined && e.startsWith('"') ? e : undefined;
+}
+
+/** `sha-256=:<base64>:` from a `Repr-Digest` (RFC 9530) field, if present and well formed. */
+function sha256Of(v: string | string[] | undefined): Uint8Array | undefined {
+  const m = /(?:^|,)\s*sha-256=:([A-Za-z0-9+/=]+):/i.exec(header(v) ?? '');
+  if (m === null) return undefined;
+  try {
+    const d = fromBase64(m[1]!);
+    return d?.length === 32 ? d : undefined;
+  } catch {
+    return undefined;
+  }
+}

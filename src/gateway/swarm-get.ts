@@ -1,0 +1,196 @@
+import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { Client, type Torrent, type TorrentStats } from '../engine/index.js';
+import type { TorrenttpError } from '../errors/index.js';
+import type { Metainfo } from '../metainfo/index.js';
+import { GatewayError } from './errors.js';
+import { drained, nameFromUrl, sizeOf } from './get-io.js';
+import type { GetResult, GetUrlOptions } from './get-url.js';
+
+/**
+ * The swarm half of `getUrl`: the engine's Client on the offered torrent (its trackers, wire
+ * peers and web seeds), into `<path>.part` renamed when complete, a folder, or a stream fed
+ * with verified pieces in order.
+ */
+
+const DEFAULT_STALL_MS = 60_000;
+
+export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accept' | 'link', started: number): Promise<GetResult> {
+  const stream = o.output.kind === 'stream' ? o.output.stream : undefined;
+  if (stream !== undefined && metainfo.multiFile) {
+    throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `${metainfo.name} is a torrent of ${metainfo.files.length} files: give a folder with -o, not a stream` });
+  }
+  const work = await mkdtemp(join(o.tmpDir ?? tmpdir(), 'torrenttp-get-'));
+  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }) });
+  client.on('warning', (message) => o.onEvent?.({ type: 'warning', message }));
+  try {
+    // Where the engine writes: its folder, and the name it gives the file (or folder).
+    let dir = work;
+    let name = metainfo.name;
+    let finalPath: string | undefined;
+    let moved = false;
+    if (o.output.kind !== 'stream') {
+      finalPath = o.output.kind === 'file' ? o.output.path : join(o.output.dir, (metainfo.multiFile ? undefined : nameFromUrl(o.url)) ?? metainfo.name);
+      dir = dirname(finalPath);
+      name = metainfo.multiFile ? basename(finalPath) : `${basename(finalPath)}.part`;
+      await mkdir(dir, { recursive: true });
+      if (!metainfo.multiFile) moved = await preparePart(finalPath, join(dir, name), o.resume === true);
+    }
+    let t: Torrent;
+    try {
+      t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: work, ...(stream === undefined ? {} : { sequential: true }) });
+    } catch (err) {
+      // Not this torrent's data after all (longer than the torrent, unreadable): give the file back its name.
+      if (moved && finalPath !== undefined) await rename(join(dir, name), finalPath).catch(() => undefined);
+      throw err;
+    }
+    const resumedBytes = t.stats().verifiedBytes;
+    o.onEvent?.({
+      type: 'start',
+      mode: 'swarm',
+      reason: via === 'accept' ? 'the server offered a torrent' : 'the server linked a torrent (rel=describedby)',
+      name: finalPath === undefined ? metainfo.name : basename(finalPath),
+      path: finalPath,
+      totalBytes: metainfo.length,
+      resumedBytes,
+      infoHash: metainfo.infoHash,
+      port: client.port,
+    });
+    const progress = (s: TorrentStats): void =>
+      o.onEvent?.({ type: 'progress', doneBytes: s.verifiedBytes, totalBytes: s.length, rateBytesPerSec: s.downloadRate, uploadRateBytesPerSec: s.uploadRate, peers: s.peers });
+    t.on('progress', progress);
+    // A swarm with nobody in it (the seed gone, the web seed refusing) would wait forever.
+    let stallFail!: (e: GatewayError) => void;
+    const stalled = new Promise<never>((_, reject) => (stallFail = reject));
+    stalled.catch(() => undefined);
+    let lastBytes = 0;
+    let lastMoveMs = Date.now();
+    const watchStall = (s: TorrentStats): void => {
+      const now = Date.now();
+      if (s.downloaded !== lastBytes || s.done) {
+        lastBytes = s.downloaded;
+        lastMoveMs = now;
+      } else if (now - lastMoveMs > (o.stallMs ?? DEFAULT_STALL_MS)) {
+        stallFail(new GatewayError('GATEWAY_GET_FAILED', { detail: `no byte from the swarm of ${o.url} for ${Math.round((now - lastMoveMs) / 1000)} s (${s.peers} peers)` }));
+      }
+    };
+    t.on('progress', watchStall);
+
+    const abort = abortPromise(o.signal);
+    const finished = stream === undefined ? t.done : Promise.all([t.done, pumpInOrder(t, join(dir, name), stream, abort.promise)]);
+    const how = await Promise.race([finished.then(() => 'complete' as const), abort.promise.then(() => 'interrupted' as const), stalled]);
+    t.off('progress', watchStall);
+    const stats = t.stats();
+    let uploaded = stats.uploaded;
+    let seeding: Torrent | undefined = t;
+    if (how === 'complete' && finalPath !== undefined && !metainfo.multiFile) {
+      // Close the store (flushed), then the rename makes the whole file appear at once.
+      await client.remove(t.infoHash);
+      await rename(join(dir, name), finalPath).catch((cause: unknown) => {
+        throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `rename to ${finalPath}`, cause });
+      });
+      seeding = undefined;
+      if (o.seed === true) seeding = await client.add(metainfo, { path: dir, storeAs: basename(finalPath), resumeDir: work, skipVerify: true });
+    }
+    if (how === 'complete' && o.seed === true && seeding !== undefined) {
+      o.onEvent?.({ type: 'seeding' });
+      seeding.on('progress', progress);
+      await abort.promise;
+      uploaded = seeding === t ? t.stats().uploaded : stats.uploaded + seeding.stats().uploaded;
+    }
+    abort.dispose();
+    return {
+      mode: 'swarm',
+      status: how,
+      name: finalPath === undefined ? metainfo.name : basename(finalPath),
+      path: finalPath,
+      totalBytes: metainfo.length,
+      downloadedBytes: stats.downloaded,
+      sources: { plain: 0, ...stats.downloadedByKind },
+      uploadedBytes: uploaded,
+      seconds: (performance.now() - started) / 1000,
+      infoHash: metainfo.infoHash,
+    };
+  } finally {
+    await client.close();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Fresh: drop an old `.part`. Resume: keep it, or start from a plain partial of the final file
+ * (moved to the `.part` name; true when it was).
+ */
+async function preparePart(finalPath: string, partPath: string, resume: boolean): Promise<boolean> {
+  if (!resume) {
+    await rm(partPath, { force: true });
+    return false;
+  }
+  if ((await sizeOf(partPath)) > 0 || (await sizeOf(finalPath)) === 0) return false;
+  await rename(finalPath, partPath);
+  return true;
+}
+
+/**
+ * Writes verified pieces to `out` in order: waits for piece `next`, reads it back from the file
+ * the store wrote it to (only verified pieces are ever marked), writes it, and goes on. Resolves
+ * when the last piece is written; rejects when the torrent fails.
+ */
+async function pumpInOrder(t: Torrent, file: string, out: Writable, stop: Promise<void>): Promise<void> {
+  const g = t.metainfo.geometry;
+  let wake: (() => void) | undefined;
+  let failed: TorrenttpError | undefined;
+  let stopped = false;
+  const kick = (): void => {
+    wake?.();
+    wake = undefined;
+  };
+  const onError = (err: TorrenttpError): void => {
+    failed = err;
+    kick();
+  };
+  t.on('piece', kick);
+  t.on('error', onError);
+  void stop.then(() => {
+    stopped = true;
+    kick();
+  });
+  const fh = await open(file, 'r');
+  try {
+    for (let next = 0; next < g.pieceCount; ) {
+      if (failed !== undefined) throw failed;
+      if (stopped) return;
+      if (!t.have.has(next)) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        continue;
+      }
+      const length = g.pieceLengthOf(next);
+      const buf = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, next * g.pieceLength + got);
+        if (bytesRead === 0) throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `${file} is shorter than piece ${next}` });
+        got += bytesRead;
+      }
+      if (!out.write(buf)) await drained(out);
+      next++;
+    }
+  } finally {
+    t.off('piece', kick);
+    t.off('error', onError);
+    await fh.close();
+  }
+}
+
+function abortPromise(signal: AbortSignal | undefined): { promise: Promise<void>; dispose(): void } {
+  if (signal === undefined) return { promise: new Promise<void>(() => undefined), dispose: () => undefined };
+  let onAbort!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    onAbort = resolve;
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
+}

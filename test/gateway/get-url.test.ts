@@ -1,0 +1,232 @@
+/**
+ * `getUrl` in process, against a Gateway and small node servers: the cases the process-level
+ * suite (test/cli/get.test.ts) does not cover. Plain while the server is still hashing (never
+ * waiting for the torrent), swarm resume from a `.part` or a plain partial, a stale `.part`
+ * dropped without `resume`, the `Link: rel=describedby` route, a multi-file torrent into a
+ * folder, a wrong `Repr-Digest`, and the `Link` header parser.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { describedBy, getUrl, type GetResult } from '../../src/gateway/index.js';
+import { Client } from '../../src/engine/index.js';
+import { createTorrent } from '../../src/metainfo/index.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+import { startGateway } from './helpers.js';
+
+const MIB = 1024 * 1024;
+
+async function torrentReady(fileUrl: string): Promise<Uint8Array> {
+  for (let i = 0; i < 600; i++) {
+    const r = await fetch(`${fileUrl}?torrent`);
+    const body = new Uint8Array(await r.arrayBuffer());
+    if (r.status === 200) return body;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  assert.fail('no torrent');
+}
+
+async function tinyServer(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function same(file: string, expected: Uint8Array): void {
+  assert.ok(readFileSync(file).equals(Buffer.from(expected)), `${file}: byte-identical`);
+}
+
+test('while serve is still hashing, get downloads plainly at once (no waiting for the torrent)', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const payload = bytes(6 * MIB + 1, 41);
+    writeFileSync(join(root, 'f.bin'), payload);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    const reasons: string[] = [];
+    const r = await getUrl({ url: `${g.url}/f.bin`, output: { kind: 'file', path: join(dir, 'f.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)) });
+    assert.equal(r.mode, 'plain');
+    assert.equal(r.digestVerified, false, 'no digest before the file is hashed');
+    assert.deepEqual(reasons, ['the server is still making the torrent']);
+    same(join(dir, 'f.bin'), payload);
+    // Once hashed, a plain download checks the Repr-Digest.
+    await torrentReady(`${g.url}/f.bin`);
+    const again = await getUrl({ url: `${g.url}/f.bin`, output: { kind: 'file', path: join(dir, 'g.bin') }, plainOnly: true });
+    assert.equal(again.digestVerified, true);
+    same(join(dir, 'g.bin'), payload);
+  }));
+
+test('swarm resume: a .part or a plain partial is hashed and only the rest is fetched; without resume a stale .part is dropped', { timeout: 120_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const payload = bytes(8 * MIB, 42);
+    writeFileSync(join(root, 'r.bin'), payload);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache'), pieceLength: 256 * 1024 });
+    await torrentReady(`${g.url}/r.bin`);
+    const url = `${g.url}/r.bin`;
+    const half = payload.length / 2;
+
+    // A swarm .part: full length, first half good, second half zeros.
+    const part = new Uint8Array(payload.length);
+    part.set(payload.subarray(0, half));
+    writeFileSync(join(dir, 'a.bin.part'), part);
+    const a = await getUrl({ url, output: { kind: 'file', path: join(dir, 'a.bin') }, resume: true });
+    assert.equal(a.mode, 'swarm');
+    same(join(dir, 'a.bin'), payload);
+    assert.ok(!existsSync(join(dir, 'a.bin.part')));
+    assert.ok(a.downloadedBytes <= half + 256 * 1024, `fetched only the missing half: ${a.downloadedBytes}`);
+
+    // A plain partial (the first half) under the final name.
+    writeFileSync(join(dir, 'b.bin'), payload.subarray(0, half));
+    const b = await getUrl({ url, output: { kind: 'file', path: join(dir, 'b.bin') }, resume: true });
+    same(join(dir, 'b.bin'), payload);
+    assert.ok(b.downloadedBytes <= half + 256 * 1024, `fetched only the missing half: ${b.downloadedBytes}`);
+
+    // Without resume, a stale .part (here: wrong bytes everywhere) is not trusted or kept.
+    writeFileSync(join(dir, 'c.bin.part'), bytes(payload.length, 99));
+    writeFileSync(join(dir, 'c.bin'), 'old contents');
+    const c = await getUrl({ url, output: { kind: 'file', path: join(dir, 'c.bin') } });
+    same(join(dir, 'c.bin'), payload);
+    assert.ok(c.downloadedBytes >= payload.length);
+
+    // Resuming onto a file that cannot be this one (longer than the torrent): an error, and the file keeps its name.
+    const other = bytes(payload.length + 1, 98);
+    writeFileSync(join(dir, 'd.bin'), other);
+    await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'd.bin') }, resume: true }), { code: 'STORAGE_FILE_TOO_LONG' });
+    same(join(dir, 'd.bin'), other);
+    assert.ok(!existsSync(join(dir, 'd.bin.part')));
+  }));
+
+test('bytes with Link rel=describedby: get follows the link to the torrent and uses the swarm', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const payload = bytes(4 * MIB + 9, 43);
+    writeFileSync(join(root, 'l.bin'), payload);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    await torrentReady(`${g.url}/l.bin`);
+    // A front server that ignores Accept: bytes, plus a link to the origin's torrent.
+    const front = await tinyServer(t, (_req, res) => {
+      res.writeHead(200, { 'content-length': payload.length, link: `<${g.url}/l.bin?torrent>; rel="describedby"; type="application/x-bittorrent"` });
+      res.end(payload);
+    });
+    const reasons: string[] = [];
+    const r = await getUrl({ url: `${front}/l.bin`, output: { kind: 'file', path: join(dir, 'l.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)) });
+    assert.equal(r.mode, 'swarm');
+    assert.match(reasons[0]!, /rel=describedby/);
+    assert.equal(r.sources.plain, 0);
+    same(join(dir, 'l.bin'), payload);
+  }));
+
+test('a multi-file torrent downloads into a folder named by -o', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(join(root, 'album', 'disc'), { recursive: true });
+    const one = bytes(2 * MIB + 5, 44);
+    const two = bytes(3 * MIB + 7, 45);
+    writeFileSync(join(root, 'album', 'one.bin'), one);
+    writeFileSync(join(root, 'album', 'disc', 'two.bin'), two);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    // The torrent of the folder, web seed = the gateway's root (BEP 19: <url>/<name>/<path>).
+    const made = await createTorrent(join(root, 'album'), { urlList: [`${g.url}/`], creationDate: null });
+    const front = await tinyServer(t, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': made.torrent.length });
+      res.end(made.torrent);
+    });
+    let r: GetResult = await getUrl({ url: `${front}/album`, output: { kind: 'file', path: join(dir, 'mine') } });
+    assert.equal(r.mode, 'swarm');
+    same(join(dir, 'mine', 'one.bin'), one);
+    same(join(dir, 'mine', 'disc', 'two.bin'), two);
+    // Named by default: the torrent's name.
+    r = await getUrl({ url: `${front}/album`, output: { kind: 'named', dir: join(dir, 'cwd') } });
+    same(join(dir, 'cwd', 'album', 'disc', 'two.bin'), two);
+  }));
+
+test('a plain body that does not match its Repr-Digest is an error', { timeout: 30_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const payload = bytes(100_000, 46);
+    const wrong = createHash('sha256').update('something else').digest('base64');
+    const url = await tinyServer(t, (_req, res) => {
+      res.writeHead(200, { 'content-length': payload.length, 'repr-digest': `sha-256=:${wrong}:` });
+      res.end(payload);
+    });
+    await assert.rejects(getUrl({ url: `${url}/d.bin`, output: { kind: 'file', path: join(dir, 'd.bin') } }), { code: 'GATEWAY_GET_DIGEST_MISMATCH' });
+  }));
+
+test('Link header parsing: rel=describedby with the BitTorrent type only, resolved, http(s) only', () => {
+  const base = 'http://h:1/dir/f.bin';
+  assert.equal(describedBy('</f.bin?torrent>; rel="describedby"; type="application/x-bittorrent"', base), 'http://h:1/f.bin?torrent');
+  assert.equal(describedBy('<x.torrent>; type="application/x-bittorrent"; rel="alternate describedby"', base), 'http://h:1/dir/x.torrent');
+  assert.equal(describedBy(['<a>; rel="next"', '<b.torrent>; rel=describedby; type=application/x-bittorrent'], base), 'http://h:1/dir/b.torrent');
+  assert.equal(describedBy('<m.json>; rel="describedby"; type="application/json"', base), undefined);
+  assert.equal(describedBy('<file:///etc/passwd>; rel="describedby"; type="application/x-bittorrent"', base), undefined);
+  assert.equal(describedBy(undefined, base), undefined);
+  assert.equal(describedBy('garbage <<>>;;', base), undefined);
+});
+
+test('a swarm that sends nothing (no peer, web seed answering 404) fails instead of waiting forever', { timeout: 30_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const data = join(dir, 'gone.bin');
+    writeFileSync(data, bytes(MIB, 47));
+    let url = '';
+    url = await tinyServer(t, (req, res) => {
+      if (req.url === '/gone.bin' && req.headers.range === undefined) {
+        void createTorrent(data, { urlList: [`${url}/nowhere.bin`], creationDate: null }).then((made) => {
+          res.writeHead(200, { 'content-type': 'application/x-bittorrent' });
+          res.end(made.torrent);
+        });
+        return;
+      }
+      res.writeHead(404).end();
+    });
+    await assert.rejects(getUrl({ url: `${url}/gone.bin`, output: { kind: 'file', path: join(dir, 'out.bin') }, stallMs: 1500 }), {
+      code: 'GATEWAY_GET_FAILED',
+      message: /no byte from the swarm/,
+    });
+  }));
+
+test('seed: after the download the file (renamed from .part) is seeded until the signal aborts', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const payload = bytes(3 * MIB + 17, 48);
+    writeFileSync(join(root, 's.bin'), payload);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    const torrent = await torrentReady(`${g.url}/s.bin`);
+    const ac = new AbortController();
+    let port = 0;
+    let seeding!: () => void;
+    const isSeeding = new Promise<void>((r) => (seeding = r));
+    const running = getUrl({
+      url: `${g.url}/s.bin`,
+      output: { kind: 'file', path: join(dir, 'mine.bin') },
+      seed: true,
+      signal: ac.signal,
+      onEvent: (e) => {
+        if (e.type === 'start') port = e.port!;
+        if (e.type === 'seeding') seeding();
+      },
+    });
+    await isSeeding;
+    same(join(dir, 'mine.bin'), payload);
+    await g.close(); // the origin is gone: what the leech gets, the seeder had on disk
+    // A leech that may use only this seeder: no trackers, no web seed.
+    const leech = new Client({ listen: false });
+    t.after(() => leech.close());
+    const lt = await leech.add(torrent, { path: join(dir, 'leech'), trackers: false, webSeeds: false, peers: [`127.0.0.1:${port}`] });
+    await lt.done;
+    same(join(dir, 'leech', 's.bin'), payload);
+    ac.abort();
+    const r = await running;
+    assert.equal(r.status, 'complete');
+    assert.ok(r.uploadedBytes >= payload.length, `the seeder sent the file: ${r.uploadedBytes}`);
+  }));
