@@ -13,6 +13,7 @@ import { StorageError, toStorageError } from './errors.js';
  *   names, so the only way out is a symlink already inside `root`: every folder on the way is
  *   `lstat`ed and a symlink is refused (STORAGE_PATH_ESCAPE), the file itself is opened with
  *   `O_NOFOLLOW` here and in the disk workers. `root` itself may be a symlink: the user chose it.
+ *   A file with other names (hard links) is never written in place (`links.ts`).
  * - A file that is shorter than the torrent says (or missing) is extended with `ftruncate`:
  *   sparse, no zeros written, existing bytes kept (and rechecked). A longer one is never cut:
  *   opening fails with STORAGE_FILE_TOO_LONG and the user decides.

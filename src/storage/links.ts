@@ -28,7 +28,7 @@ const COPY_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * `file` as a file with one link: itself when it has one, else a private copy renamed over its
- * path. Resolves to the file as it is now, and whether it was replaced.
+ * path. Resolves to the file as it is now and, when it was replaced, the links it had (else 0).
  */
 export async function unshareFile(file: FileOnDisk): Promise<{ file: FileOnDisk; replaced: number }> {
   if (!file.exists || file.links <= 1) return { file, replaced: 0 };
