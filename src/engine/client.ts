@@ -140,6 +140,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private listening: Promise<number> | undefined;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
+  /** Removals of failed torrents still under way. */
+  private readonly removing = new Set<Promise<void>>();
   private actualPort = 0;
 
   constructor(opts: ClientOptions = {}) {
@@ -193,7 +195,9 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.torrents.has(metainfo.infoHash)) throw new EngineError('ENGINE_DUPLICATE_TORRENT', { detail: metainfo.infoHash });
     if (opts.selectedFiles !== undefined) new FileSelection(metainfo.geometry, opts.selectedFiles); // refused before anything is opened
     const port = await this.listen();
+    const openWarnings: TorrenttpError[] = [];
     const store = await openStorage(opts.storeAs === undefined ? metainfo : { ...metainfo, name: opts.storeAs }, opts.path, {
+      onWarning: (err) => openWarnings.push(err),
       ...(opts.recheck === undefined ? {} : { recheck: opts.recheck }),
       ...(opts.skipVerify === undefined ? {} : { skipVerify: opts.skipVerify }),
       ...(opts.onCheckProgress === undefined ? {} : { onCheckProgress: opts.onCheckProgress }),
@@ -255,7 +259,14 @@ export class Client extends EventEmitter<ClientEvents> {
       this.dialMore(entry);
     });
     torrent.on('done', () => announcer.completed());
-    torrent.on('error', (err) => this.emit('error', err));
+    torrent.on('error', (err) => {
+      // A failed torrent is closed (storage, peers) and leaves the client: its trackers hear
+      // `stopped`, no peer is dialled or admitted for it. `close()` waits for that to end.
+      const removing = this.remove(metainfo.infoHash).catch(() => undefined); // its own error is `err`, told below
+      this.removing.add(removing);
+      void removing.then(() => this.removing.delete(removing));
+      if (this.listenerCount('error') > 0) this.emit('error', err); // `t.done` rejects with it too: no listener is no crash
+    });
     torrent.on('warning', (msg, err) => this.emit('warning', msg, err));
 
     if (opts.webSeeds !== false && !torrent.complete) {
@@ -278,11 +289,9 @@ export class Client extends EventEmitter<ClientEvents> {
       entry.redialTimer.unref();
     }
     this.emit('torrent', torrent);
-    if (store.corruptPieces.length > 0) {
-      // After `add` resolves, so that a listener attached on its result hears it too.
-      const err = corruptPiecesError(metainfo, store.corruptPieces);
-      setImmediate(() => this.emit('warning', `${metainfo.name}: ${err.message}`, err));
-    }
+    if (store.corruptPieces.length > 0) openWarnings.push(corruptPiecesError(metainfo, store.corruptPieces));
+    // After `add` resolves, so that a listener attached on its result hears them too.
+    if (openWarnings.length > 0) setImmediate(() => openWarnings.forEach((err) => this.emit('warning', `${metainfo.name}: ${err.message}`, err)));
     return torrent;
   }
 
@@ -307,16 +316,25 @@ export class Client extends EventEmitter<ClientEvents> {
     if (e === undefined) return;
     this.torrents.delete(infoHash);
     clearInterval(e.redialTimer);
-    await Promise.all([e.announcer.stop(), e.torrent.close()]);
+    // Both end whatever the other does: a failed resume save must not keep the trackers waiting.
+    const [, closed] = await Promise.allSettled([e.announcer.stop(), e.torrent.close()]);
+    if (closed.status === 'rejected') throw closed.reason;
   }
 
+  /**
+   * Removes every torrent and stops listening, all of it even when something fails; then rejects
+   * with the first failure (a resume state that could not be saved), if any.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.ticker);
-    await Promise.all([...this.torrents.keys()].map((h) => this.remove(h)));
+    const removed = await Promise.allSettled([...this.torrents.keys()].map((h) => this.remove(h)));
+    await Promise.allSettled([...this.removing]);
     const server = this.server;
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+    const failed = removed.find((r) => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   }
 
   // ── peers ───────────────────────────────────────────────────────────────────────────────

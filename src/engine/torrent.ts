@@ -181,6 +181,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private chokeState: ChokeState = { optimistic: undefined, optimisticSinceMs: 0 };
   private lastChokeMs = -Infinity;
   private closedFlag = false;
+  private closing: Promise<void> | undefined;
   private fatal: TorrenttpError | undefined;
   private resolveDone!: () => void;
   private rejectDone!: (e: TorrenttpError) => void;
@@ -339,13 +340,21 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     };
   }
 
-  async close(): Promise<void> {
-    if (this.closedFlag) return;
+  /** Closes peers and storage; every call resolves (or rejects) with the one close, once it ended. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closedFlag = true;
     for (const p of [...this.peers.keys()]) p.link?.close(new EngineError('ENGINE_CLOSED'));
     this.peers.clear();
-    await this.store.close();
-    if (!this.complete && this.fatal === undefined) this.rejectDone(new EngineError('ENGINE_CLOSED'));
+    try {
+      await this.store.close();
+    } finally {
+      if (!this.complete && this.fatal === undefined) this.rejectDone(new EngineError('ENGINE_CLOSED'));
+    }
   }
 
   // ── peer events ─────────────────────────────────────────────────────────────────────────
@@ -505,12 +514,17 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     });
   }
 
+  /**
+   * A fatal error: the torrent closes (peers, storage) whoever listens. `done` rejects with it; the
+   * `error` event goes only to listeners, since an `error` no one listens to would throw here,
+   * out of a disk job's callback, before anything was closed.
+   */
   private fail(err: TorrenttpError): void {
     if (this.fatal !== undefined) return;
     this.fatal = err;
-    this.emit('error', err);
     this.rejectDone(err);
     void this.close().catch(() => undefined);
+    if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   private ban(peer: PeerState): void {

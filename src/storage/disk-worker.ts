@@ -6,11 +6,11 @@
  * storage opened its files is refused rather than followed (ELOOP).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fdatasyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { hashPiecesSync } from '../metainfo/index.js';
 import type { DiskFault, DiskRequest, DiskResponse, DiskSlice, DiskWorkerData } from './disk-protocol.js';
-import { storageCodeOfErrno } from './errors.js';
+import { StorageError, storageCodeOfErrno } from './errors.js';
 
 const { maxOpenFiles, writeLocks } = workerData as DiskWorkerData;
 
@@ -43,6 +43,8 @@ function unlock(stripe: number): void {
 interface OpenFile {
   readonly fd: number;
   readonly writable: boolean;
+  /** The inode of a writable fd (0n for a read-only one): the `O_DIRECT` fd must open the same. */
+  readonly ino: bigint;
   /** The `O_DIRECT` fd for writes: undefined until first wanted, null where the file system refuses it. */
   direct?: number | null;
 }
@@ -67,7 +69,15 @@ function fileOf(path: string, writable: boolean): OpenFile {
   inject('open');
   // No O_CREAT: the storage created every file when it opened; one gone since is an error, not
   // something to recreate behind the storage's back.
-  const file: OpenFile = { fd: openSync(path, (writable ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NOFOLLOW), writable };
+  const fd = openSync(path, (writable ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NOFOLLOW);
+  let ino: bigint;
+  try {
+    ino = writable ? writableInode(fd, path) : 0n;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  const file: OpenFile = { fd, writable, ino };
   if (hit !== undefined) {
     open.delete(path);
     closeFile(hit);
@@ -79,6 +89,20 @@ function fileOf(path: string, writable: boolean): OpenFile {
     closeFile(f);
   }
   return file;
+}
+
+/**
+ * The inode behind `fd`, which is about to be written: refused when the file has other names
+ * (hard links). The storage made every file it writes a file of one name when it opened
+ * (links.ts); one with more now may be a foreign file swapped in under our name. Checked on the
+ * fd, not the path, so nothing can swap it between the check and the writes.
+ */
+function writableInode(fd: number, path: string): bigint {
+  const st = fstatSync(fd, { bigint: true });
+  if (st.nlink > 1n) {
+    throw new StorageError('STORAGE_HARD_LINK', { detail: `${path} has ${st.nlink} links since the torrent opened it: not written in place` });
+  }
+  return st.ino;
 }
 
 function fdOf(path: string, writable: boolean): number {
@@ -128,6 +152,13 @@ function directFdOf(file: OpenFile, path: string): number | null {
       file.direct = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_DIRECT);
     } catch {
       file.direct = null; // EINVAL on file systems without it; anything worse shows on the buffered fd
+    }
+    // A second open by path: the path may name another file by now (swapped since the buffered fd
+    // was opened). Only the inode the buffered fd checked is written.
+    if (file.direct !== null && fstatSync(file.direct, { bigint: true }).ino !== file.ino) {
+      closeSync(file.direct);
+      file.direct = null;
+      throw new StorageError('STORAGE_HARD_LINK', { detail: `${path} is another file than the one opened for writing: not written` });
     }
   }
   return file.direct;
@@ -248,11 +279,16 @@ parentPort!.on('message', (req: DiskRequest) => {
   try {
     out = run(req);
   } catch (err) {
-    const e = err as { code?: unknown; message?: unknown };
-    const errno = typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code) ? e.code : undefined;
-    const message = String(e.message ?? err);
-    const code = errno === undefined ? 'STORAGE_IO' : storageCodeOfErrno(errno);
-    out = { res: errno === undefined ? { id: req.id, type: 'error', code, message } : { id: req.id, type: 'error', code, errno, message }, transfer: [] };
+    out = { res: errorResponse(req.id, err), transfer: [] };
   }
   parentPort!.postMessage(out.res, out.transfer);
 });
+
+function errorResponse(id: number, err: unknown): DiskResponse {
+  if (err instanceof StorageError) return { id, type: 'error', code: err.code, message: err.detail ?? err.message };
+  const e = err as { code?: unknown; message?: unknown };
+  const errno = typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code) ? e.code : undefined;
+  const message = String(e.message ?? err);
+  const code = errno === undefined ? 'STORAGE_IO' : storageCodeOfErrno(errno);
+  return errno === undefined ? { id, type: 'error', code, message } : { id, type: 'error', code, errno, message };
+}

@@ -13,6 +13,7 @@ import { StorageError, toStorageError } from './errors.js';
  *   names, so the only way out is a symlink already inside `root`: every folder on the way is
  *   `lstat`ed and a symlink is refused (STORAGE_PATH_ESCAPE), the file itself is opened with
  *   `O_NOFOLLOW` here and in the disk workers. `root` itself may be a symlink: the user chose it.
+ *   A file with other names (hard links) is never written in place (`links.ts`).
  * - A file that is shorter than the torrent says (or missing) is extended with `ftruncate`:
  *   sparse, no zeros written, existing bytes kept (and rechecked). A longer one is never cut:
  *   opening fails with STORAGE_FILE_TOO_LONG and the user decides.
@@ -27,6 +28,8 @@ export interface FileOnDisk {
   readonly exists: boolean;
   /** Nanoseconds, for the resume file's change check; 0n when missing. */
   readonly mtimeNs: bigint;
+  /** Names the file has (hard links); 0 when missing. More than 1: see `links.ts`. */
+  readonly links: number;
 }
 
 /** The download folder, created when missing, with symlinks in its own path resolved. */
@@ -142,14 +145,14 @@ export async function inspectFile(path: string, length: number): Promise<FileOnD
   try {
     st = await lstat(path, { bigint: true });
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'ENOENT') return { path, length, size: 0, exists: false, mtimeNs: 0n };
+    if ((err as { code?: unknown }).code === 'ENOENT') return { path, length, size: 0, exists: false, mtimeNs: 0n, links: 0 };
     throw toStorageError(err, path);
   }
   if (st.isSymbolicLink()) throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${path} is a symlink` });
   if (!st.isFile()) throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `${path} is not a regular file` });
   const size = Number(st.size);
   if (size > length) throw new StorageError('STORAGE_FILE_TOO_LONG', { detail: `${path} has ${size} bytes, the torrent says ${length}` });
-  return { path, length, size, exists: true, mtimeNs: st.mtimeNs };
+  return { path, length, size, exists: true, mtimeNs: st.mtimeNs, links: Number(st.nlink) };
 }
 
 /**
@@ -161,8 +164,9 @@ export async function allocate(file: FileOnDisk): Promise<boolean> {
   try {
     const fh = await open(file.path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
     try {
-      // Re-check through the fd: the file may have grown since it was inspected.
-      const { size } = await fh.stat();
+      // Re-check through the fd: the file may have grown, or gained a name, since it was inspected.
+      const { size, nlink } = await fh.stat();
+      if (nlink > 1) throw new StorageError('STORAGE_HARD_LINK', { detail: `${file.path} has ${nlink} links since it was inspected: not written in place` });
       if (size > file.length) throw new StorageError('STORAGE_FILE_TOO_LONG', { detail: `${file.path} has ${size} bytes, the torrent says ${file.length}` });
       if (size < file.length) await fh.truncate(file.length);
     } finally {

@@ -5,6 +5,7 @@ import type { DiskSlice } from './disk-protocol.js';
 import { StorageError, toStorageError } from './errors.js';
 import { allocate, createIfMissing, ensureFolders, findFile, inspectFile, mapLimit, relativePaths, resolveRoot, statFiles, type FileOnDisk } from './layout.js';
 import { BufferPool } from './buffer-pool.js';
+import { unsharedFilesWarning, unshareFile } from './links.js';
 import { PieceCache } from './piece-cache.js';
 import { recheckPieces } from './recheck.js';
 import { encodeResume, readResume, resumePath, trustsFile, writeFileAtomic } from './resume.js';
@@ -76,6 +77,11 @@ export interface OpenStorageOptions {
   readonly pieceCacheBytes?: number;
   /** Disk threads to share with other storages; by default one pool per storage, closed by `close()`. */
   readonly pool?: DiskPool;
+  /**
+   * Something the user should hear about that costs no data, found while opening: files with
+   * other names (hard links) replaced by a copy of their own (STORAGE_HARD_LINK).
+   */
+  readonly onWarning?: (err: StorageError) => void;
   /** Folder of the resume file. Default `<dir>/.torrenttp`. */
   readonly resumeDir?: string;
   /** Resume file saved this often while something changed. Default 30 s; 0 saves only on demand and close. */
@@ -137,7 +143,7 @@ async function open(metainfo: Metainfo, dir: string, pool: DiskPool, opts: OpenS
   const files = await mapLimit(rels, 16, async (rel, i) => {
     if (role[i] !== 0) return inspectFile(await ensureFolders(root, rel, known), g.fileLengths[i]!);
     const path = await findFile(root, rel, known);
-    if (path === undefined) return { path: join(root, ...rel), length: g.fileLengths[i]!, size: 0, exists: false, mtimeNs: 0n };
+    if (path === undefined) return { path: join(root, ...rel), length: g.fileLengths[i]!, size: 0, exists: false, mtimeNs: 0n, links: 0 };
     return inspectFile(path, g.fileLengths[i]!);
   });
   const resume = opts.recheck === true ? undefined : await readResume(resumeFile, metainfo.infoHash, g.pieceCount, files.length);
@@ -161,11 +167,37 @@ async function open(metainfo: Metainfo, dir: string, pool: DiskPool, opts: OpenS
       toCheck.push(i);
     }
   }
-  const allocated = (await mapLimit(files, 16, (f, i) => (role[i] === 1 ? allocate(f) : role[i] === 2 ? createIfMissing(f) : Promise.resolve(false)))).some((changed) => changed);
   const corrupt = await recheckPieces(metainfo, files, toCheck, bitfield, pool, opts.onCheckProgress);
+  // Hashed before allocating: a file with other names must not be extended in place (links.ts).
+  const unshared = await unshareWritten(metainfo, files, bitfield, selection?.pieces, opts.onWarning);
+  const allocated = (await mapLimit(unshared.files, 16, (f, i) => (role[i] === 1 ? allocate(f) : role[i] === 2 ? createIfMissing(f) : Promise.resolve(false)))).some((changed) => changed);
   // What was hashed or allocated here goes into the next resume file, even with no piece
   // committed: otherwise every reopen would rehash it (sparse zeros included).
-  return new DiskPieceStore(metainfo, bitfield, corrupt as PieceIndex[], files, pool, opts, resumeFile, toCheck.length > 0 || allocated, selection?.pieces);
+  return new DiskPieceStore(metainfo, bitfield, corrupt as PieceIndex[], unshared.files, pool, opts, resumeFile, toCheck.length > 0 || allocated || unshared.changed, selection?.pieces);
+}
+
+/** Each file with other names (hard links) that will be written, replaced by a copy of its own (see `links.ts`). */
+async function unshareWritten(
+  metainfo: Metainfo,
+  files: readonly FileOnDisk[],
+  bitfield: Bitfield,
+  wanted: Bitfield | undefined,
+  onWarning?: (err: StorageError) => void,
+): Promise<{ files: FileOnDisk[]; changed: boolean }> {
+  const g = metainfo.geometry;
+  const written = new Set<number>();
+  for (let i = 0; i < g.pieceCount; i++) {
+    if (!bitfield.has(i) && wanted?.has(i) !== false) for (const s of g.pieceSlices(i as PieceIndex)) written.add(s.fileIndex);
+  }
+  const replaced: { path: string; links: number }[] = [];
+  const out = await mapLimit(files, 16, async (f, i) => {
+    if (f.links <= 1 || !(written.has(i) || f.size < f.length)) return f;
+    const r = await unshareFile(f);
+    if (r.replaced > 0) replaced.push({ path: f.path, links: r.replaced });
+    return r.file;
+  });
+  if (replaced.length > 0) onWarning?.(unsharedFilesWarning(replaced.sort((a, b) => (a.path < b.path ? -1 : 1))));
+  return { files: out, changed: replaced.length > 0 };
 }
 
 class DiskPieceStore implements PieceStore {

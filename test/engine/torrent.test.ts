@@ -115,6 +115,17 @@ test('a storage failure rejects done with the typed error and stops the torrent'
   assert.ok(t.closed);
 });
 
+test('a storage failure with no error listener still closes the torrent and its peers, and only rejects done', { timeout: 5000 }, async () => {
+  const { t, store, add } = seeded();
+  store.failWith = Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
+  let storeClosed = false;
+  store.close = async () => void (storeClosed = true);
+  const peer = add();
+  await assert.rejects(t.done, { code: 'INTERNAL' }); // an unheard `error` event would have thrown out of the commit instead
+  await t.close();
+  assert.ok(t.closed && storeClosed && peer.closed);
+});
+
 test('seeding: unchokes an interested peer and serves its requests from storage', async () => {
   const store = new MemoryStore(metainfo, data);
   const t = new Torrent(metainfo, store);

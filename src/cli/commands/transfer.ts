@@ -136,6 +136,7 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   const timers: NodeJS.Timeout[] = [];
+  let failed = false;
   try {
     const add: AddOptions = {
       path: dir,
@@ -180,6 +181,7 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
     out.summary(t.stats(), elapsed(), how);
     if (!t.complete) ctx.exitCode = 130; // interrupted before the end: not a success (128 + SIGINT, as shells say)
   } catch (err) {
+    failed = true;
     if (err instanceof TorrenttpError && err.code === 'CLI_STOP_TIMEOUT') {
       const t = client.get(metainfo.infoHash);
       if (t !== undefined) out.summary(t.stats(), elapsed(), 'gave up (--stop-timeout)');
@@ -190,7 +192,11 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     out.finish();
-    await client.close(); // `stopped` to the trackers, resume state saved
+    // `stopped` to the trackers, resume state saved. Its failure is the command's error, unless
+    // one is already on its way out (the save then mostly fails for the same reason: a full disk).
+    await client.close().catch((err: unknown) => {
+      if (!failed) throw err;
+    });
   }
 }
 
