@@ -18,7 +18,15 @@ export interface DecodeOptions {
   readonly strict?: boolean;
   /** Deepest nesting of lists/dicts. Default 100 (libtorrent's bdecode `depth_limit`). */
   readonly maxDepth?: number;
-  /** Most values in one input. Default 3,000,000 (libtorrent 2.0's `max_decode_tokens`). */
+  /**
+   * Most tokens in one input, counted as libtorrent's bdecode counts them: every value, every
+   * dict key and the `e` that closes each list or dict (so `de` is two). Default 3,000,000:
+   * libtorrent's `load_torrent_limits::max_decode_tokens` (since 2020; its plain `bdecode`
+   * default is 2,000,000, 1,000,000 before 2018), so every torrent libtorrent loads decodes here.
+   * Decoding is linear in tokens; a token costs far more here than libtorrent's 8 bytes (an empty
+   * dict is a `Map`), so the limit is what bounds time and heap for hostile inputs: the worst
+   * case, 1.5 M empty dicts, decodes in about a second.
+   */
   readonly maxTokens?: number;
   /** Largest input in bytes. Default 64 MiB: far above any real torrent (10 MB is already huge). */
   readonly maxInputBytes?: number;
@@ -56,23 +64,25 @@ export interface BencodeDocument {
 }
 
 export function decode(input: Uint8Array, opts: DecodeOptions = {}): BencodeValue {
-  return new Decoder(input, opts, undefined).run();
+  return new Decoder(input, opts).run();
 }
 
 export function decodeDocument(input: Uint8Array, opts: DecodeOptions = {}): BencodeDocument {
-  const spans = new WeakMap<object, Span>();
-  const value = new Decoder(input, opts, spans).run();
+  const value = new Decoder(input, opts).run();
+  const found = new Map<object, Span | undefined>();
   const spanOf = (node: BencodeValue): Span | undefined => {
     if (node instanceof Uint8Array) {
-      // A string is a view of the input: its span follows from where the view starts, so
-      // decoding records spans for containers only (most values in a torrent are strings).
+      // A string is a view of the input: its span follows from where the view starts.
       if (node.buffer !== input.buffer) return undefined;
       const bodyStart = node.byteOffset - input.byteOffset;
       const start = bodyStart - String(node.length).length - 1;
       if (start < 0 || bodyStart + node.length > input.length || input[bodyStart - 1] !== COLON) return undefined;
       return { start, end: bodyStart + node.length };
     }
-    return typeof node === 'object' ? spans.get(node) : undefined;
+    if (typeof node !== 'object') return undefined;
+    if (node === value) return { start: 0, end: input.length };
+    if (!found.has(node)) found.set(node, locate(value, node, input));
+    return found.get(node);
   };
   return {
     value,
@@ -83,6 +93,42 @@ export function decodeDocument(input: Uint8Array, opts: DecodeOptions = {}): Ben
       return s === undefined ? undefined : input.subarray(s.start, s.end);
     },
   };
+}
+
+/**
+ * The span of container `target` inside `root`, found by walking the decoded tree. Spans are not
+ * recorded while decoding: a WeakMap entry per container made hostile documents of millions of
+ * empty dicts super-linear (issue 18: 6 MB took 72 s), and nearly every caller wants one span (the
+ * info dict). Walking is exact because a decoded value has one spelling: integers and lengths
+ * have no leading zeros, and dict keys keep their input order. Costs one pass over the nodes
+ * before `target`; its recursion is shallower than the decoder's, which already succeeded.
+ */
+function locate(root: BencodeValue, target: object, input: Uint8Array): Span | undefined {
+  let span: Span | undefined;
+  const walk = (node: BencodeValue, pos: number): number => {
+    if (node instanceof Uint8Array) return pos + String(node.length).length + 1 + node.length;
+    if (typeof node !== 'object') return pos + String(node).length + 2;
+    let p = pos + 1;
+    if (Array.isArray(node)) {
+      for (const v of node) {
+        p = walk(v, p);
+        if (span !== undefined) return p;
+      }
+    } else {
+      for (const [k, v] of node) {
+        p = walk(v, p + String(k.length).length + 1 + k.length);
+        if (span !== undefined) return p;
+      }
+    }
+    p++;
+    if (node === target) span = { start: pos, end: p };
+    return p;
+  };
+  walk(root, 0);
+  // A tree changed after decoding no longer matches its input: say so rather than mis-slice.
+  if (span === undefined || span.end > input.length || input[span.end - 1] !== E) return undefined;
+  const open = input[span.start];
+  return (open === L && Array.isArray(target)) || (open === D && target instanceof Map) ? span : undefined;
 }
 
 class Decoder {
@@ -97,7 +143,6 @@ class Decoder {
   constructor(
     private readonly buf: Uint8Array,
     opts: DecodeOptions,
-    private readonly spans: WeakMap<object, Span> | undefined,
   ) {
     this.strict = opts.strict ?? DECODE_DEFAULTS.strict;
     this.maxDepth = opts.maxDepth ?? DECODE_DEFAULTS.maxDepth;
@@ -213,21 +258,21 @@ class Decoder {
 
   private list(depth: number): BencodeList {
     const buf = this.buf;
-    const start = this.pos++;
+    this.pos++;
     const out: BencodeList = [];
     for (;;) {
       if (this.pos >= buf.length) this.fail('BENCODE_UNEXPECTED_EOF', this.pos);
       if (buf[this.pos] === E) break;
       out.push(this.value(depth));
     }
+    if (++this.tokens > this.maxTokens) this.fail('BENCODE_TOKEN_LIMIT', this.pos);
     this.pos++;
-    this.spans?.set(out, { start, end: this.pos });
     return out;
   }
 
   private dict(depth: number): BencodeDict {
     const buf = this.buf;
-    const start = this.pos++;
+    this.pos++;
     const out: BencodeDict = new Map();
     let prevKey: string | undefined;
     for (;;) {
@@ -248,8 +293,8 @@ class Decoder {
       out.set(key, this.value(depth));
       if (prevKey === undefined || key > prevKey) prevKey = key;
     }
+    if (++this.tokens > this.maxTokens) this.fail('BENCODE_TOKEN_LIMIT', this.pos);
     this.pos++;
-    this.spans?.set(out, { start, end: this.pos });
     return out;
   }
 }

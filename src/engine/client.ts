@@ -114,6 +114,19 @@ export interface ClientEvents {
 const REDIAL_MS = 5000;
 /** Dials in flight per torrent. */
 const MAX_DIALS = 8;
+/**
+ * Peers taken from one tracker reply; the rest are ignored. We ask for 50 (`numwant`), but numwant
+ * is advisory and a hostile tracker sent 120,000, which froze the client for minutes (issue 18).
+ * 200 is libtorrent's default numwant and what opentracker hands out at most.
+ */
+export const MAX_PEERS_PER_REPLY = 200;
+/**
+ * Addresses waiting to be dialled, per torrent; when full, the oldest (stalest) gives way.
+ * libtorrent keeps 3,000 peers per torrent (`max_peerlist_size`), connected ones included.
+ */
+export const MAX_QUEUED_PEERS = 1000;
+/** Addresses remembered per torrent so a later reply does not queue them again; the oldest is forgotten first. */
+export const MAX_KNOWN_PEERS = 10_000;
 const TICK_MS = 250;
 
 interface Entry {
@@ -124,7 +137,8 @@ interface Entry {
   readonly known: Set<string>;
   readonly dialing: Set<string>;
   readonly connected: Set<string>;
-  readonly queue: string[];
+  /** Addresses to dial, oldest first; a Set so that queueing one is O(1) (see `discover`). */
+  readonly queue: Set<string>;
   /** Last reported state of each source (`kind id` → 'ok' or the failure's message), so each change is reported once. */
   readonly sources: Map<string, string>;
   redialTimer: NodeJS.Timeout | undefined;
@@ -241,7 +255,7 @@ export class Client extends EventEmitter<ClientEvents> {
       known: new Set(),
       dialing: new Set(),
       connected: new Set(),
-      queue: [],
+      queue: new Set(),
       sources: new Map(),
       redialTimer: undefined,
     };
@@ -338,12 +352,24 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   // ── peers ───────────────────────────────────────────────────────────────────────────────
+  /**
+   * Queues new addresses (all of them when `again`, for hand-given peers) and dials. Bounded: at
+   * most MAX_PEERS_PER_REPLY are read from one call, the queue and the set of known addresses
+   * keep their newest MAX_QUEUED_PEERS and MAX_KNOWN_PEERS, and every step is O(1), so a reply of
+   * any size costs the client a few milliseconds (`queue.includes` per address was quadratic).
+   */
   private discover(e: Entry, addresses: readonly string[], again = false): void {
-    for (const a of addresses) {
+    const n = Math.min(addresses.length, MAX_PEERS_PER_REPLY);
+    for (let i = 0; i < n; i++) {
+      const a = addresses[i]!;
       if (this.isSelf(a)) continue;
       if (!again && e.known.has(a)) continue;
+      e.known.delete(a); // re-adding moves it to the newest end
       e.known.add(a);
-      if (!e.queue.includes(a)) e.queue.push(a);
+      if (e.known.size > MAX_KNOWN_PEERS) e.known.delete(e.known.values().next().value!);
+      e.queue.delete(a);
+      e.queue.add(a);
+      if (e.queue.size > MAX_QUEUED_PEERS) e.queue.delete(e.queue.values().next().value!);
     }
     this.dialMore(e);
   }
@@ -361,9 +387,11 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private dialMore(e: Entry): void {
     const max = this.opts.maxConnections ?? 200;
-    while (e.queue.length > 0 && e.dialing.size < MAX_DIALS && this.totalConnections() < max && !e.torrent.closed) {
+    // Deleting the current entry while iterating a Set is well defined: iteration goes on after it.
+    for (const address of e.queue) {
+      if (e.dialing.size >= MAX_DIALS || this.totalConnections() >= max || e.torrent.closed) break;
       if (e.torrent.complete && e.torrent.peerCount > 0 && e.manualPeers.length === 0) break; // seeding: wait for leechers to come
-      const address = e.queue.shift()!;
+      e.queue.delete(address);
       if (e.connected.has(address) || e.dialing.has(address) || !e.torrent.accepts(address)) continue;
       void this.dial(e, address);
     }

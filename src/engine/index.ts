@@ -10,4 +10,4 @@ export {
   type TorrentStats,
   type TorrentStore,
 } from './torrent.js';
-export { Client, splitHostPort, type AddOptions, type ClientEvents, type ClientOptions, type SourceStatus } from './client.js';
+export { Client, MAX_KNOWN_PEERS, MAX_PEERS_PER_REPLY, MAX_QUEUED_PEERS, splitHostPort, type AddOptions, type ClientEvents, type ClientOptions, type SourceStatus } from './client.js';

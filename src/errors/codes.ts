@@ -47,6 +47,7 @@ export const ERROR_CODES = {
   METAINFO_BAD_PIECE_LENGTH: { message: 'metainfo piece length is invalid', side: 'remote', status: 422 },
   METAINFO_BAD_PIECES: { message: 'metainfo pieces do not match the total length', side: 'remote', status: 422 },
   METAINFO_BAD_URL: { message: 'metainfo URL is invalid', side: 'remote', status: 422 },
+  METAINFO_LIMIT_EXCEEDED: { message: 'metainfo exceeds a limit (file path components or bytes)', side: 'remote', status: 413 },
   METAINFO_MISSING_FIELD: { message: 'metainfo lacks a required field', side: 'remote', status: 422 },
   METAINFO_NOT_A_DICT: { message: 'metainfo is not a bencoded dictionary', side: 'remote', status: 422 },
   METAINFO_NOT_CANONICAL: { message: 'info dict is not canonical bencode (unsorted keys), so no JSON form can keep its info-hash', side: 'remote', status: 422 },

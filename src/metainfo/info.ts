@@ -45,10 +45,43 @@ export interface Info {
 
 /** The largest piece length we accept: far beyond the largest in use (16–64 MiB). */
 export const MAX_PIECE_LENGTH = 1 << 30;
-/** Deepest file path; real torrents stay far below, and each level is a folder we create. */
-export const MAX_PATH_DEPTH = 256;
+/**
+ * Limits on a torrent's file paths, which become folders and files on disk and strings in memory.
+ * Every path component is also a bencode token, so the decoder's `maxTokens` (3,000,000, as
+ * libtorrent) already caps them; these bound what parsing keeps and builds from them, and fail
+ * before any of it is built. Each default accepts every real torrent libtorrent and Transmission
+ * load (see docs/security.md).
+ */
+export interface PathLimits {
+  /**
+   * Most components in one file's path. Default 256: libtorrent refuses beyond 100
+   * (`max_directory_depth`); Transmission has no limit of its own, but no file system path of
+   * 4,096 bytes (Linux `PATH_MAX`) nests deeper than 2,048, and real torrents stay under 20.
+   */
+  readonly maxPathDepth?: number;
+  /**
+   * Most path components over all files. Default 2,000,000: more than a torrent within
+   * libtorrent's 3,000,000 tokens holds at real depths (each file costs 7 tokens besides its
+   * path), while 10,500 paths of 256 components (2.7 M, issue 18) are refused.
+   */
+  readonly maxPathComponents?: number;
+  /**
+   * Most bytes of path components over all files. Default 32 MiB: three times what fits in
+   * the largest torrent file libtorrent loads (10 MB, `max_buffer_size`).
+   */
+  readonly maxPathBytes?: number;
+}
 
-export function parseInfo(info: BencodeDict): Info {
+export const PATH_LIMITS = {
+  maxPathDepth: 256,
+  maxPathComponents: 2_000_000,
+  maxPathBytes: 32 * 1024 * 1024,
+} as const;
+
+/** Deepest file path by default (`PathLimits.maxPathDepth`). */
+export const MAX_PATH_DEPTH = PATH_LIMITS.maxPathDepth;
+
+export function parseInfo(info: BencodeDict, limits: PathLimits = {}): Info {
   const name = utf8Field(info, 'name', 'info.');
   checkPathComponent(name, 'info.name');
 
@@ -84,10 +117,12 @@ export function parseInfo(info: BencodeDict): Info {
   } else {
     const list = asList(info.get('files')!, 'info.files');
     if (list.length === 0) throw new MetainfoError('METAINFO_BAD_FIELD', { detail: 'info.files is empty' });
+    const maxDepth = limits.maxPathDepth ?? PATH_LIMITS.maxPathDepth;
+    checkPathTotals(list, limits);
     list.forEach((entry, i) => {
       const where = `info.files[${i}]`;
       const f = asDict(entry, where);
-      const path = filePath(f, where);
+      const path = filePath(f, where, maxDepth);
       add(path, requireField(f, 'length', `${where}.`), `${where}.length`, attrOf(f));
     });
     resolveDuplicatePaths(files.map((f) => f.path)).forEach((renamed, i) => {
@@ -129,13 +164,39 @@ function fileLength(v: BencodeValue, where: string): number {
   return n;
 }
 
-function filePath(f: BencodeDict, where: string): string[] {
-  // Prefer the `path.utf-8` variant some creators add when `path` is in a legacy encoding.
+/** The path list a file entry uses: `path.utf-8` (some creators add it when `path` is in a legacy encoding), else `path`. */
+function rawPath(f: BencodeDict): BencodeValue | undefined {
   const utf8 = f.get('path.utf-8');
-  const raw = utf8 !== undefined && Array.isArray(utf8) ? utf8 : requireField(f, 'path', `${where}.`);
+  return utf8 !== undefined && Array.isArray(utf8) ? utf8 : f.get('path');
+}
+
+/**
+ * Counts every file's path components and bytes before any is decoded to text, so a hostile
+ * torrent is refused for the price of one pass over the list. Entries of the wrong shape are
+ * left to `filePath`, which names them.
+ */
+function checkPathTotals(files: readonly BencodeValue[], limits: PathLimits): void {
+  const maxComponents = limits.maxPathComponents ?? PATH_LIMITS.maxPathComponents;
+  const maxBytes = limits.maxPathBytes ?? PATH_LIMITS.maxPathBytes;
+  let components = 0;
+  let bytes = 0;
+  for (const entry of files) {
+    const parts = entry instanceof Map ? rawPath(entry) : undefined;
+    if (!Array.isArray(parts)) continue;
+    components += parts.length;
+    if (components > maxComponents) {
+      throw new MetainfoError('METAINFO_LIMIT_EXCEEDED', { detail: `more than ${maxComponents} path components (maxPathComponents)` });
+    }
+    for (const p of parts) if (p instanceof Uint8Array) bytes += p.length;
+    if (bytes > maxBytes) throw new MetainfoError('METAINFO_LIMIT_EXCEEDED', { detail: `more than ${maxBytes} bytes of file paths (maxPathBytes)` });
+  }
+}
+
+function filePath(f: BencodeDict, where: string, maxDepth: number): string[] {
+  const raw = rawPath(f) ?? requireField(f, 'path', `${where}.`);
   const parts = asList(raw, `${where}.path`);
   if (parts.length === 0) throw new MetainfoError('METAINFO_BAD_PATH', { detail: `${where}.path is empty` });
-  if (parts.length > MAX_PATH_DEPTH) throw new MetainfoError('METAINFO_BAD_PATH', { detail: `${where}.path is deeper than ${MAX_PATH_DEPTH}` });
+  if (parts.length > maxDepth) throw new MetainfoError('METAINFO_BAD_PATH', { detail: `${where}.path is deeper than ${maxDepth} (maxPathDepth)` });
   return parts.map((p, j) => {
     const s = text(asBytes(p, `${where}.path[${j}]`));
     checkPathComponent(s, `${where}.path`);

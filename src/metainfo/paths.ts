@@ -26,30 +26,43 @@ export function checkPathComponent(component: string, where: string): void {
  * accept, lands as it does there. Only the last component changes, so folders stay as listed.
  * The info dict is untouched: the info-hash and the pieces are those of the original bytes.
  *
- * Returns, per file, the new path or `undefined` when the file keeps its own. Linear: each path
- * has its own next N, so a hostile torrent of many equal paths (or of the names they would take)
- * costs a probe per file, not per pair. Paths compare byte for byte, as a Linux file system does.
+ * Returns, per file, the new path or `undefined` when the file keeps its own. Linear in the
+ * paths' total length: a folder is named by its parent folder's number and its own name, so no
+ * key is longer than one component plus a number (joining every prefix of a 256-deep path made
+ * hostile torrents quadratic: issue 18, 1.5 GB for 2,000 such paths), and each path has its own
+ * next N, so many equal paths (or the names they would take) cost a probe per file, not per
+ * pair. Paths compare byte for byte, as a Linux file system does.
  */
 export function resolveDuplicatePaths(paths: readonly (readonly string[])[]): (readonly string[] | undefined)[] {
-  const dirs = new Set<string>();
-  for (const p of paths) for (let i = 1; i < p.length; i++) dirs.add(p.slice(0, i).join('/'));
+  // `${parent}/${name}` → folder number; the torrent's root is 0. Folders are claimed first.
+  const folders = new Map<string, number>();
+  const parents = paths.map((p) => {
+    let id = 0;
+    for (let i = 0; i < p.length - 1; i++) {
+      const key = `${id}/${p[i]!}`;
+      let next = folders.get(key);
+      if (next === undefined) folders.set(key, (next = folders.size + 1));
+      id = next;
+    }
+    return id;
+  });
   const taken = new Set<string>();
   const nextN = new Map<string, number>();
-  return paths.map((p) => {
-    const key = p.join('/');
-    if (!taken.has(key) && !dirs.has(key)) {
+  const free = (key: string): boolean => !taken.has(key) && !folders.has(key);
+  return paths.map((p, i) => {
+    const parent = parents[i]!;
+    const last = p.at(-1)!;
+    const key = `${parent}/${last}`;
+    if (free(key)) {
       taken.add(key);
       return undefined;
     }
-    const last = p.at(-1)!;
     const dot = last.lastIndexOf('.');
     const [base, ext] = dot > 0 ? [last.slice(0, dot), last.slice(dot)] : [last, ''];
-    const folder = p.slice(0, -1);
-    const prefix = folder.length === 0 ? '' : `${folder.join('/')}/`;
     let n = nextN.get(key) ?? 1;
-    while (taken.has(`${prefix}${base}.${n}${ext}`) || dirs.has(`${prefix}${base}.${n}${ext}`)) n++;
+    while (!free(`${parent}/${base}.${n}${ext}`)) n++;
     nextN.set(key, n + 1);
-    taken.add(`${prefix}${base}.${n}${ext}`);
-    return [...folder, `${base}.${n}${ext}`];
+    taken.add(`${parent}/${base}.${n}${ext}`);
+    return [...p.slice(0, -1), `${base}.${n}${ext}`];
   });
 }

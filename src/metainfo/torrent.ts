@@ -2,7 +2,7 @@ import { BencodeRaw, decodeDocument, encode, type BencodeDict, type DecodeOption
 import { MetainfoError } from './errors.js';
 import { asBytes, asDict, asInt, asList, isDict, text } from './fields.js';
 import { infoHashOf, type InfoHash } from './info-hash.js';
-import { parseInfo, type Info } from './info.js';
+import { parseInfo, type Info, type PathLimits } from './info.js';
 
 /**
  * A v1 `.torrent` (BEP 3): the info dict, kept as its exact bytes, plus the fields around it.
@@ -42,6 +42,8 @@ export interface ParseOptions {
   readonly strict?: boolean;
   /** Limits for the bencode decoder (depth, tokens, size). */
   readonly limits?: Omit<DecodeOptions, 'strict'>;
+  /** Limits on file paths (depth, total components, total bytes); defaults in `PATH_LIMITS`. */
+  readonly pathLimits?: PathLimits;
 }
 
 export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Metainfo {
@@ -52,7 +54,7 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Metain
   if (infoValue === undefined) throw new MetainfoError('METAINFO_MISSING_FIELD', { detail: 'info' });
   const infoDict = asDict(infoValue, 'info');
   const infoBytes = doc.rawBytesOf(infoDict)!;
-  const info = parseInfo(infoDict);
+  const info = parseInfo(infoDict, opts.pathLimits);
   const warnings: string[] = [];
   return {
     ...info,
@@ -66,7 +68,7 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Metain
 /** A `Metainfo` from the raw info dict bytes alone (BEP 9 metadata, the JSON form) plus extras. */
 export function metainfoFromInfoBytes(infoBytes: Uint8Array, extras: TorrentExtras = {}, opts: ParseOptions = {}): Metainfo {
   const doc = decodeDocument(infoBytes, { ...opts.limits, strict: opts.strict ?? false });
-  const info = parseInfo(asDict(doc.value, 'info'));
+  const info = parseInfo(asDict(doc.value, 'info'), opts.pathLimits);
   return {
     ...info,
     infoHash: infoHashOf(infoBytes),

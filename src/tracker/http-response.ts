@@ -103,13 +103,15 @@ export function decodeAnnounceResponse(bytes: Uint8Array, limits: AnnounceRespon
   }
   const intervalSec = optUint(d, 'interval');
   if (intervalSec === undefined) bad('no interval');
-  const peers: TrackerPeer[] = [];
+  // Compact lists are concatenated by a loop, never `push(...list)`: spreading 100,000+ peers into
+  // arguments overflows the stack (issue 18: a 750,000-byte `peers` threw a RangeError).
   const v4 = d.get('peers');
-  if (v4 instanceof Uint8Array) peers.push(...decodeCompactPeers(v4, 6));
+  let peers: TrackerPeer[] = [];
+  if (v4 instanceof Uint8Array) peers = decodeCompactPeers(v4, 6);
   else if (Array.isArray(v4)) for (const e of v4) peers.push(dictPeer(e));
   else if (v4 !== undefined) bad('peers is neither a string nor a list');
   const v6 = optBytes(d, 'peers6');
-  if (v6 !== undefined) peers.push(...decodeCompactPeers(v6, 18));
+  if (v6 !== undefined) for (const p of decodeCompactPeers(v6, 18)) peers.push(p);
   const out: { -readonly [K in keyof AnnounceOk]: AnnounceOk[K] } = { type: 'ok', intervalSec, peers };
   const minInterval = optUint(d, 'min interval');
   if (minInterval !== undefined) out.minIntervalSec = minInterval;

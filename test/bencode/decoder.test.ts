@@ -83,6 +83,10 @@ const REJECTS: readonly Case[] = [
   ['d1:ai1ee', 'BENCODE_TOKEN_LIMIT', 4, { maxTokens: 2 }], // keys count as tokens
   ['d1:ai1ee', 'BENCODE_TOKEN_LIMIT', 1, { maxTokens: 1 }],
   ['i1e', 'BENCODE_TOKEN_LIMIT', 0, { maxTokens: 0 }],
+  // the `e` closing a list or dict is a token too, as in libtorrent's bdecode
+  ['li1ei2ee', 'BENCODE_TOKEN_LIMIT', 7, { maxTokens: 3 }],
+  ['d1:ai1ee', 'BENCODE_TOKEN_LIMIT', 7, { maxTokens: 3 }],
+  ['ldedee', 'BENCODE_TOKEN_LIMIT', 4, { maxTokens: 4 }],
   ['4:abcd', 'BENCODE_INPUT_TOO_LARGE', 5, { maxInputBytes: 5 }],
 ];
 
@@ -102,8 +106,9 @@ test('every BENCODE_* code in the registry has a rejection case', () => {
 test('accepts exactly at each limit', () => {
   assert.deepEqual(decode(bin('llleee'), { maxDepth: 3 }), [[[]]]);
   assert.equal((decode(bin('l'.repeat(100) + 'e'.repeat(100))) as unknown[]).length, 1); // default depth 100
-  assert.deepEqual(decode(bin('li1ei2ee'), { maxTokens: 3 }), [1, 2]);
-  assert.deepEqual(decode(bin('d1:ai1ee'), { maxTokens: 3 }), new Map([['a', 1]]));
+  assert.deepEqual(decode(bin('li1ei2ee'), { maxTokens: 4 }), [1, 2]);
+  assert.deepEqual(decode(bin('d1:ai1ee'), { maxTokens: 4 }), new Map([['a', 1]]));
+  assert.deepEqual(decode(bin('ldedee'), { maxTokens: 6 }), [new Map(), new Map()]);
   assert.deepEqual(decode(bin('4:abcd'), { maxInputBytes: 6 }), bin('abcd'));
   assert.deepEqual(decode(bin('4:abcd'), { maxStringBytes: 4 }), bin('abcd'));
   assert.equal(decode(bin('i-1234e'), { maxIntegerDigits: 4 }), -1234);

@@ -130,3 +130,24 @@ test('scrape: limits and errors', () => {
   assert.throws(() => parseScrapeQuery(encodeScrapeQuery([h, h, h]), { maxHashes: 2 }), (e: unknown) => e instanceof TrackerError && e.code === 'TRACKER_TOO_MANY_HASHES');
   assert.deepEqual(decodeScrapeResponse(encodeFailure('no')), { files: [], failureReason: 'no' });
 });
+
+test('a compact reply of 125,000 IPv4 and 60,000 IPv6 peers decodes (no spread into arguments; issue 18)', () => {
+  // `peers.push(...decodeCompactPeers(…))` threw RangeError: Maximum call stack size exceeded.
+  const v4 = new Uint8Array(750_000).fill(1);
+  const cat = (...parts: (string | Uint8Array)[]): Uint8Array => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p)));
+  const body = cat('d8:intervali1800e5:peers750000:', v4, 'e');
+  const r = decodeAnnounceResponse(body);
+  assert.equal(r.type, 'ok');
+  if (r.type !== 'ok') return;
+  assert.equal(r.peers.length, 125_000);
+  assert.deepEqual(r.peers[124_999], { ip: '1.1.1.1', port: 257 });
+
+  const v6 = new Uint8Array(18 * 60_000).fill(2);
+  const both = cat('d8:intervali1800e5:peers6:', new Uint8Array([9, 9, 9, 9, 0, 80]), `6:peers6${v6.length}:`, v6, 'e');
+  const r2 = decodeAnnounceResponse(both, { maxResponseBytes: 2 * 1024 * 1024 });
+  assert.equal(r2.type, 'ok');
+  if (r2.type !== 'ok') return;
+  assert.equal(r2.peers.length, 60_001);
+  assert.deepEqual(r2.peers[0], { ip: '9.9.9.9', port: 80 });
+  assert.equal(r2.peers[60_000]!.port, 0x0202);
+});

@@ -25,16 +25,22 @@ import type { SwarmAnnounce, SwarmAnnounceCounts, SwarmAnnounceResult, SwarmPeer
  * - Hashes are keyed with random words chosen per store, so nobody can pick info-hashes or peer
  *   ids that fall on one probe run without knowing them.
  * - Bounded: peers expire `peerTimeoutMs` after their last announce (`expire()` sweeps), and
- *   `maxTorrents`, `maxPeersPerTorrent` and `maxPeers` refuse new entries with `TRACKER_FULL`.
+ *   `maxTorrents` refuses new torrents with `TRACKER_FULL`. A newcomer to a swarm holding
+ *   `maxPeersPerTorrent` peers, or to a store holding `maxPeers`, is not stored but still gets
+ *   its peers: refusing it failed every new peer of a flash crowd (issue 18); it gets in as
+ *   others expire or leave, and its announces keep answering meanwhile.
  */
 export interface MemorySwarmStoreOptions {
   /** Default 3,600,000 ms: twice the server's default 1800 s interval. */
   readonly peerTimeoutMs?: number;
   /** Default 1,000,000 torrents. */
   readonly maxTorrents?: number;
-  /** Default 100,000: far past any real swarm, small enough that one swarm cannot eat the heap. */
+  /**
+   * Default 100,000: far past any real swarm, small enough that one swarm cannot eat the heap.
+   * Newcomers beyond it are answered with peers but not stored.
+   */
   readonly maxPeersPerTorrent?: number;
-  /** Default 5,000,000 peers: under 1 GiB at the 80–170 bytes (RSS) a peer costs here. */
+  /** Default 5,000,000 peers: under 1 GiB at the 80–170 bytes (RSS) a peer costs here. Newcomers beyond it are answered, not stored. */
   readonly maxPeers?: number;
   /** Uniform [0, 1). Default `Math.random`; tests inject a seeded one. */
   readonly random?: () => number;
@@ -46,6 +52,11 @@ export const MEMORY_STORE_DEFAULTS = {
   maxPeersPerTorrent: 100_000,
   maxPeers: 5_000_000,
 } as const;
+
+/** `record`'s answer for a `stopped` announce: the peer is gone and gets no peers. */
+const STOPPED = -1;
+/** `record`'s answer for a newcomer to a full swarm or store: not kept, but answered with peers. */
+const NOT_STORED = -2;
 
 const ID_BYTES = 20;
 /** Int32s per slot record. */
@@ -697,10 +708,10 @@ export class MemorySwarmStore implements SwarmStore {
     const t = this.torrentFor(a);
     if (t === undefined) return { complete: 0, incomplete: 0, peers4: EMPTY, peers6: EMPTY, peers: [] };
     const me = this.record(t, a);
-    if (me < 0) return { complete: t.seeders, incomplete: t.leechers, peers4: EMPTY, peers6: EMPTY, peers: [] };
+    if (me === STOPPED) return { complete: t.seeders, incomplete: t.leechers, peers4: EMPTY, peers6: EMPTY, peers: [] };
     const want = a.numwant;
-    const self4 = (me & 3) === V4 ? me >> 2 : -1;
-    const self6 = (me & 3) === V6 ? me >> 2 : -1;
+    const self4 = me >= 0 && (me & 3) === V4 ? me >> 2 : -1;
+    const self6 = me >= 0 && (me & 3) === V6 ? me >> 2 : -1;
     let peers4: Uint8Array = EMPTY;
     let peers6: Uint8Array = EMPTY;
     let peers: SwarmPeer[] = [];
@@ -728,9 +739,9 @@ export class MemorySwarmStore implements SwarmStore {
     if (t === undefined) return { complete: 0, incomplete: 0, peerBytes: 0 };
     const me = this.record(t, a);
     let peerBytes = 0;
-    if (me >= 0) {
+    if (me !== STOPPED) {
       const kind = a.reply === 'compact6' ? V6 : V4;
-      const self = (me & 3) === kind ? me >> 2 : -1;
+      const self = me >= 0 && (me & 3) === kind ? me >> 2 : -1;
       if (out.length - at < t.count(kind, a.numwant, self) * ENTRY_BYTES[kind]) throw new TorrenttpError('INVALID_ARGUMENT', { detail: 'announceInto: no room for numwant peers' });
       peerBytes = t.sampleInto(kind, a.numwant, self, this.random, out, at);
     }
@@ -764,7 +775,9 @@ export class MemorySwarmStore implements SwarmStore {
 
   /**
    * Records the announce in `t` and returns the peer's table value (`slot << 2 | bucket`); on
-   * `stopped` removes the peer and returns -1.
+   * `stopped` removes the peer and returns STOPPED; a newcomer that finds the swarm or the store
+   * full is not recorded (nor its `completed`, which could not be told from a repeat) and gets
+   * NOT_STORED.
    */
   private record(t: Torrent, a: SwarmAnnounce): number {
     const ip = a.ip.bytes;
@@ -778,13 +791,12 @@ export class MemorySwarmStore implements SwarmStore {
         t.remove((found & 3) as Kind, found >> 2, t.cell);
         this.peerCount--;
       }
-      return -1;
+      return STOPPED;
     }
     const seeder = a.left === 0;
     const now = this.tick(a.nowMs);
     if (found < 0) {
-      if (t.size >= this.maxPeersPerTorrent) throw new TrackerError('TRACKER_FULL', { detail: `${this.maxPeersPerTorrent} peers in this torrent` });
-      if (this.peerCount >= this.maxPeers) throw new TrackerError('TRACKER_FULL', { detail: `${this.maxPeers} peers` });
+      if (t.size >= this.maxPeersPerTorrent || this.peerCount >= this.maxPeers) return NOT_STORED;
       const flags = (seeder ? F_SEEDER : 0) | (kind === URL && ip.length === 4 ? F_V4 : 0);
       const n = t.add(kind, h, ip, port, a.peerId, flags, now);
       this.peerCount++;

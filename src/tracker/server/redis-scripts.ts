@@ -36,32 +36,35 @@ if ARGV[4] == 'stopped' then
   redis.call('ZREM', KEYS[4], member)
   if hasUrls then redis.call('HDEL', KEYS[5], member) end
 else
-  if redis.call('ZADD', bucket, now, member) == 1 then
+  -- A full swarm does not store a newcomer but still answers it with peers (issue 18: refusing
+  -- it failed every new peer of a flash crowd); it comes in once others expire or leave.
+  local stored = true
+  if redis.call('ZSCORE', bucket, member) == false then
     local n = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3])
-    if n > tonumber(ARGV[12]) then
-      redis.call('ZREM', bucket, member)
-      return redis.error_reply('TRACKER_FULL')
+    stored = n < tonumber(ARGV[12])
+  end
+  if stored then
+    redis.call('ZADD', bucket, now, member)
+    -- A key's TTL is refreshed by whoever writes it: a set nobody wrote to for a TTL holds only
+    -- expired peers. The completed counter lives as long as the torrent does.
+    local ttl = ARGV[7]
+    redis.call('PEXPIRE', bucket, ttl)
+    if ARGV[3] == '1' then
+      redis.call('ZADD', KEYS[4], now, member)
+      redis.call('PEXPIRE', KEYS[4], ttl)
+    else
+      redis.call('ZREM', KEYS[4], member)
     end
+    if ARGV[10] ~= '' then
+      redis.call('HSET', KEYS[5], member, ARGV[10])
+      redis.call('PEXPIRE', KEYS[5], ttl)
+    elseif hasUrls then
+      redis.call('HDEL', KEYS[5], member)
+    end
+    if ARGV[4] == 'completed' then redis.call('INCR', KEYS[6]) end
+    redis.call('PEXPIRE', KEYS[6], ttl)
+    redis.call('ZADD', KEYS[7], now, ARGV[11])
   end
-  -- A key's TTL is refreshed by whoever writes it: a set nobody wrote to for a TTL holds only
-  -- expired peers. The completed counter lives as long as the torrent does.
-  local ttl = ARGV[7]
-  redis.call('PEXPIRE', bucket, ttl)
-  if ARGV[3] == '1' then
-    redis.call('ZADD', KEYS[4], now, member)
-    redis.call('PEXPIRE', KEYS[4], ttl)
-  else
-    redis.call('ZREM', KEYS[4], member)
-  end
-  if ARGV[10] ~= '' then
-    redis.call('HSET', KEYS[5], member, ARGV[10])
-    redis.call('PEXPIRE', KEYS[5], ttl)
-  elseif hasUrls then
-    redis.call('HDEL', KEYS[5], member)
-  end
-  if ARGV[4] == 'completed' then redis.call('INCR', KEYS[6]) end
-  redis.call('PEXPIRE', KEYS[6], ttl)
-  redis.call('ZADD', KEYS[7], now, ARGV[11])
 end
 local seeders = redis.call('ZCARD', KEYS[4])
 local total = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3])

@@ -96,14 +96,35 @@ test('memory store: expiry stays exact when last-seen times are rebased (a track
   assert.equal((await s.stats()).peers, 0);
 });
 
-test('memory store: bounded torrents and peers', async () => {
-  const s = new MemorySwarmStore({ maxTorrents: 1, maxPeersPerTorrent: 2, maxPeers: 3 });
+test('memory store: bounded torrents and peers; a full swarm still answers newcomers, without storing them', async () => {
+  const s = new MemorySwarmStore({ maxTorrents: 1, maxPeersPerTorrent: 2, maxPeers: 3, random: seeded(3) });
   await s.announce(ann(1));
-  await s.announce(ann(2));
+  await s.announce(ann(2, { left: 0 }));
   const full = (e: unknown): boolean => e instanceof TrackerError && e.code === 'TRACKER_FULL';
-  await assert.rejects(s.announce(ann(3)), full);
+  const r = await s.announce(ann(3, { event: 'completed' }));
+  assert.deepEqual([r.complete, r.incomplete], [1, 1]);
+  assert.deepEqual(decodeCompactPeers(r.peers4, 6).map((p) => p.port).sort(), [1001, 1002]);
+  assert.deepEqual(await s.stats(), { torrents: 1, peers: 2, seeders: 1, leechers: 1, completed: 0 }, 'the newcomer is not stored');
   await assert.rejects(s.announce(ann(1, { infoHash: infoHash(2) })), full);
   await s.announce(ann(1)); // known peers still re-announce
+  await s.announce(ann(1, { event: 'stopped' }));
+  const now = await s.announce(ann(3));
+  assert.deepEqual(decodeCompactPeers(now.peers4, 6).map((p) => p.port), [1002]);
+  assert.deepEqual((await s.stats()).peers, 2, 'room again: the newcomer is stored');
+});
+
+test('memory store: a torrent holding 100,000 peers answers the next newcomers with peers, never TRACKER_FULL (issue 18)', () => {
+  const s = new MemorySwarmStore({ random: seeded(5) });
+  const at = (n: number): SwarmAnnounce =>
+    ann(n, { peerId: peerId(n), ip: parseIp(`10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`)!, port: 6881 });
+  for (let n = 0; n < 100_000; n++) s.announceNow(at(n));
+  for (let n = 100_000; n < 100_100; n++) {
+    const r = s.announceNow(at(n));
+    assert.equal(r.peers4.length, 50 * 6);
+    assert.equal(r.incomplete, 100_000);
+    const out = new Uint8Array(50 * 6);
+    assert.equal(s.announceInto(at(n), out, 0).peerBytes, 50 * 6);
+  }
 });
 
 test('memory store: announceInto writes the same sample as announceNow, after the caller\'s bytes, for any swarm and numwant', () => {

@@ -5,6 +5,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  decodeCompactPeers,
   decodeAnnounceResponse,
   decodeScrapeResponse,
   encodeAnnounceQuery,
@@ -151,10 +152,11 @@ test('Redis store: stopped, completed, list replies with URLs, and the per-torre
   // maxPeersPerTorrent is 5 here: the fifth and sixth distinct peers
   await s.announce({ ...base, peerId: peerId(5), ip, port: 6885, reply: 'compact4' });
   await s.announce({ ...base, peerId: peerId(6), ip, port: 6886, reply: 'compact4' });
-  await assert.rejects(
-    s.announce({ ...base, peerId: peerId(7), ip, port: 6887, reply: 'compact4' }),
-    (e: unknown) => e instanceof TrackerError && e.code === 'TRACKER_FULL',
-  );
+  // the seventh finds the swarm full: answered with peers (issue 18), not stored
+  const full = await s.announce({ ...base, peerId: peerId(7), ip, port: 6887, reply: 'compact4', event: 'completed' });
+  assert.deepEqual([full.complete, full.incomplete], [1, 4]);
+  assert.ok(full.peers4.length >= 6 && full.peers4.length % 6 === 0, `${full.peers4.length} bytes of peers`);
+  assert.ok(!decodeCompactPeers(full.peers4, 6).some((p) => p.port === 6887));
   assert.deepEqual(await s.stats(), { torrents: 1, peers: 5, seeders: 1, leechers: 4, completed: 1 });
 });
 

@@ -1,0 +1,65 @@
+/**
+ * A tracker that answers 120,000 peers (issue 18, item 4) froze the downloading client for
+ * minutes: `discover` checked `queue.includes` per address. The client must stay responsive,
+ * dial no more than one reply's worth of peers (MAX_PEERS_PER_REPLY), and stop promptly.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Client, MAX_PEERS_PER_REPLY } from '../../src/engine/index.js';
+import { createTorrent } from '../../src/metainfo/index.js';
+import { encodeAnnounceResponse } from '../../src/tracker/index.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+
+const PEERS = 120_000;
+
+/** 120,000 distinct loopback addresses (127.1.0.0 upwards) on port 9, where nothing listens. */
+function hugePeerList(): Uint8Array {
+  const out = new Uint8Array(6 * PEERS);
+  for (let i = 0; i < PEERS; i++) {
+    out.set([127, 1 + (i >> 16), (i >> 8) & 255, i & 255, 0, 9], 6 * i);
+  }
+  return out;
+}
+
+test('a tracker reply of 120,000 peers: the client stays responsive, dials a bounded few, and stops promptly', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const reply = encodeAnnounceResponse({ intervalSec: 1800, peers: hugePeerList() });
+    let announces = 0;
+    const tracker = createServer((_req, res) => {
+      announces++;
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(reply);
+    });
+    await new Promise<void>((r) => tracker.listen(0, '127.0.0.1', r));
+    t.after(() => tracker.close());
+    const port = (tracker.address() as { port: number }).port;
+
+    writeFileSync(join(dir, 'src.bin'), bytes(64 * 1024));
+    const { torrent } = await createTorrent(join(dir, 'src.bin'), { announceList: [[`http://127.0.0.1:${port}/announce`]], creationDate: null });
+
+    const client = new Client({ host: '127.0.0.1' });
+    let closed = false;
+    t.after(() => (closed ? undefined : client.close()));
+    const dialled = new Set<string>();
+    client.on('peerError', (address) => dialled.add(address));
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    await client.add(torrent, { path: join(dir, 'dl') });
+    // Serve the reply, then let the client chew on it for a while.
+    while (announces === 0) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 3000));
+    delay.disable();
+
+    const maxMs = delay.max / 1e6;
+    assert.ok(maxMs < 1500, `event loop stalled ${maxMs.toFixed(0)} ms`);
+    assert.ok(dialled.size > 0, 'the client did dial peers from the reply');
+    assert.ok(dialled.size <= MAX_PEERS_PER_REPLY, `${dialled.size} peers dialled`);
+
+    const t0 = performance.now();
+    await client.close();
+    closed = true;
+    assert.ok(performance.now() - t0 < 5000, `close took ${(performance.now() - t0).toFixed(0)} ms`);
+  }));
