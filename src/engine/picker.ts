@@ -86,6 +86,10 @@ export class PiecePicker {
     this.availability[index]!++;
   }
 
+  removeHave(index: number): void {
+    if (this.availability[index]! > 0) this.availability[index]!--;
+  }
+
   // ── state ─────────────────────────────────────────────────────────────────────────────
   get endgame(): boolean {
     return this.unrequested === 0 && this.missingBlocks > 0;

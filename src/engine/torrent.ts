@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
-import { BLOCK_LENGTH, FileSelection, type Bitfield, type Metainfo, type PieceIndex } from '../metainfo/index.js';
+import { Bitfield, BLOCK_LENGTH, FileSelection, type Metainfo, type PieceIndex } from '../metainfo/index.js';
 import type { BlockRequest, PeerEvent, PeerLink } from '../transport/index.js';
 import { choke, CHOKE_ROUND_MS, type ChokeState } from './choker.js';
 import { EngineError } from './errors.js';
@@ -122,7 +122,11 @@ interface PeerState {
   readonly outstanding: Map<number, BlockRequest>;
   readonly down: RateMeter;
   readonly up: RateMeter;
-  counted: boolean;
+  /**
+   * The pieces counted in the picker's availability for this peer: our own copy, so a later
+   * `bitfield` replaces exactly this and closing subtracts exactly this (peer-link.ts's rule).
+   */
+  counted: Bitfield | undefined;
   amChoking: boolean;
   amInterested: boolean;
   peerInterested: boolean;
@@ -243,6 +247,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     return this.bans.has(id);
   }
 
+  /** Connected peers that have piece `index`, as counted for rarest-first. */
+  availability(index: PieceIndex): number {
+    return this.picker.availability[index] ?? 0;
+  }
+
   get peerCount(): number {
     return this.peers.size;
   }
@@ -255,7 +264,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       outstanding: new Map(),
       down: new RateMeter(),
       up: new RateMeter(),
-      counted: false,
+      counted: undefined,
       amChoking: true,
       amInterested: false,
       peerInterested: false,
@@ -350,20 +359,16 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     const link = peer.link!;
     switch (e.type) {
       case 'bitfield':
-        if (!peer.counted) {
-          this.picker.addBitfield(e.bitfield);
-          peer.counted = true;
-        }
-        if (this.complete && e.bitfield.complete && link.kind === 'wire') {
-          link.close(); // two seeds have nothing to trade
+        this.countBitfield(peer, e.bitfield);
+        if (this.complete && !this.wantsFromUs(link)) {
+          link.close(); // nothing to trade either way (two seeds, or a seed and a web seed)
           return;
         }
         this.updateInterest(peer);
         this.fill(peer);
         return;
       case 'have':
-        this.picker.addHave(e.index);
-        peer.counted = true;
+        this.countHave(peer, e.index);
         if (!peer.amInterested) this.updateInterest(peer);
         this.fill(peer);
         return;
@@ -374,7 +379,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         return; // the link rejects what was outstanding
       case 'interested':
         peer.peerInterested = true;
-        if (peer.amChoking && this.unchokedCount() < this.opts.uploadSlots) this.setChoking(peer, false);
+        if (link.canUpload && peer.amChoking && this.unchokedCount() < this.opts.uploadSlots) this.setChoking(peer, false);
         return;
       case 'notInterested':
         peer.peerInterested = false;
@@ -404,6 +409,28 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         this.removePeer(peer, e.reason);
         return;
     }
+  }
+
+  /** A `bitfield` replaces what was counted for the peer: the difference goes to the picker. */
+  private countBitfield(peer: PeerState, b: Bitfield): void {
+    const before = peer.counted;
+    if (before === undefined) {
+      this.picker.addBitfield(b);
+    } else {
+      for (const i of before) if (!b.has(i)) this.picker.removeHave(i);
+      for (const i of b) if (!before.has(i)) this.picker.addHave(i);
+    }
+    peer.counted = b.clone();
+  }
+
+  private countHave(peer: PeerState, index: PieceIndex): void {
+    peer.counted ??= new Bitfield(this.metainfo.pieceCount);
+    if (peer.counted.set(index)) this.picker.addHave(index);
+  }
+
+  /** The peer may still want pieces from us: it can ask for uploads and lacks some. */
+  private wantsFromUs(link: PeerLink): boolean {
+    return link.canUpload && !link.bitfield.complete;
   }
 
   private onBlock(peer: PeerState, req: BlockRequest, data: Uint8Array): void {
@@ -491,7 +518,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       const link = p.link;
       if (link === undefined) continue;
       // Seeds and web seeds have nothing more for us, and we nothing for them.
-      if (link.kind !== 'wire' || link.bitfield.complete) link.close();
+      if (!this.wantsFromUs(link)) link.close();
     }
     // Every piece is verified and on disk: a failed save here fails nothing (close() saves again).
     void this.store.saveResume().catch((err: unknown) => {
@@ -519,7 +546,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (peer.closed) return;
     peer.closed = true;
     this.peers.delete(peer);
-    if (peer.counted && peer.link !== undefined) this.picker.removeBitfield(peer.link.bitfield);
+    if (peer.counted !== undefined) this.picker.removeBitfield(peer.counted);
     for (const r of peer.outstanding.values()) this.picker.release(r.index, r.begin);
     peer.outstanding.clear();
     peer.uploads.length = 0;
@@ -531,7 +558,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   // ── downloading ─────────────────────────────────────────────────────────────────────────
   private updateInterest(peer: PeerState): void {
     const link = peer.link!;
-    const want = !this.complete && this.picker.interestedIn(link.bitfield);
+    const want = link.canDownload && !this.complete && this.picker.interestedIn(link.bitfield);
     if (want !== peer.amInterested) {
       peer.amInterested = want;
       link.setInterested(want);
@@ -545,7 +572,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private fill(peer: PeerState): void {
     const link = peer.link;
     if (link === undefined || peer.closed || this.closedFlag || this.complete) return;
-    if (!peer.amInterested || link.peerChoking) return;
+    if (!peer.amInterested || link.peerChoking) return; // amInterested implies canDownload
     if (this.committingBytes >= this.opts.maxCommitBytes) return; // storage is behind: commit() resumes us
     const now = this.now();
     let want = link.desiredQueueDepth - peer.outstanding.size;
@@ -619,9 +646,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   private rechoke(now: number): void {
     this.lastChokeMs = now;
-    const wire = [...this.peers.keys()].filter((p) => p.link?.kind === 'wire' && !p.closed);
+    // Every peer we can upload to competes, whatever carries it (wire, HTTP peer server side).
+    const uploaders = [...this.peers.keys()].filter((p) => p.link?.canUpload === true && !p.closed);
     const decision = choke(
-      wire.map((p) => ({ id: p.link!.id, interested: p.peerInterested, downloadRate: p.down.rate(now), uploadRate: p.up.rate(now) })),
+      uploaders.map((p) => ({ id: p.link!.id, interested: p.peerInterested, downloadRate: p.down.rate(now), uploadRate: p.up.rate(now) })),
       this.complete,
       this.opts.uploadSlots,
       this.chokeState,
@@ -629,7 +657,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.rng,
     );
     this.chokeState = decision;
-    for (const p of wire) this.setChoking(p, !decision.unchoked.has(p.link!.id));
+    for (const p of uploaders) this.setChoking(p, !decision.unchoked.has(p.link!.id));
   }
 
   private setChoking(peer: PeerState, choking: boolean): void {
