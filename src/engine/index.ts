@@ -9,5 +9,8 @@ export {
   type TorrentOptions,
   type TorrentStats,
   type TorrentStore,
+  type UploadAnswer,
+  type UploadLease,
+  type UploadRefusal,
 } from './torrent.js';
 export { Client, splitHostPort, type AddOptions, type ClientEvents, type ClientOptions, type SourceStatus } from './client.js';

@@ -110,6 +110,30 @@ export interface TorrentEvents {
   error: [TorrenttpError];
 }
 
+/** Bytes lent for one peer: written without a copy, then `release`d exactly once (written or dropped). */
+export interface UploadLease {
+  readonly ok: true;
+  readonly data: Uint8Array;
+  release(): void;
+}
+
+/**
+ * Why no bytes now. `choked`: not unchoked (yet), `retryAfterMs` until the next choking round;
+ * `rateLimited`: an upload limit is spent, `retryAfterMs` until it refills; `notHeld`: the piece
+ * is not verified here; `outOfRange`: not a byte range of one piece; `closed`: the torrent is
+ * closed or the link is not (or no longer) one of its peers. An HTTP server answers 429/503 with
+ * `Retry-After` for the first two, 404 and 416 for the next two.
+ */
+export interface UploadRefusal {
+  readonly ok: false;
+  readonly reason: 'choked' | 'rateLimited' | 'notHeld' | 'outOfRange' | 'closed';
+  readonly retryAfterMs: number | undefined;
+}
+
+export type UploadAnswer = UploadLease | UploadRefusal;
+
+const NO_RELEASE = (): void => undefined;
+
 interface Upload {
   readonly req: BlockRequest;
   cancelled: boolean;
@@ -154,6 +178,8 @@ const MAX_UPLOAD_QUEUE = 512;
 /** Trust a peer can bank, so a long good record does not license a run of bad pieces. */
 const MAX_TRUST = 8;
 
+const refusal = (reason: UploadRefusal['reason'], retryAfterMs: number | undefined): UploadRefusal => ({ ok: false, reason, retryAfterMs });
+
 const key = (index: number, begin: number) => index * MAX_BLOCKS_PER_PIECE + begin / BLOCK_LENGTH;
 
 export class Torrent extends EventEmitter<TorrentEvents> {
@@ -167,6 +193,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly store: TorrentStore;
   private readonly picker: PiecePicker;
   private readonly peers = new Map<PeerState, true>();
+  /** Attached peers by their link: how a server side names the peer it asks for (`lease`). */
+  private readonly byLink = new Map<PeerLink, PeerState>();
   private readonly bans = new Set<string>();
   private readonly buffers = new Map<number, { buf: Uint8Array; contributors: Set<PeerState> }>();
   private committingBytes = 0;
@@ -287,6 +315,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
           link.close(this.closedFlag ? new EngineError('ENGINE_CLOSED') : new EngineError('ENGINE_PEER_BANNED', { detail: link.id }));
           return;
         }
+        this.byLink.set(link, peer);
         this.emit('peer', link);
         for (const e of peer.pending.splice(0)) this.onPeerEvent(peer, e);
       },
@@ -349,6 +378,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.closedFlag = true;
     for (const p of [...this.peers.keys()]) p.link?.close(new EngineError('ENGINE_CLOSED'));
     this.peers.clear();
+    this.byLink.clear();
     await this.store.close();
     if (!this.complete && this.fatal === undefined) this.rejectDone(new EngineError('ENGINE_CLOSED'));
   }
@@ -546,6 +576,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (peer.closed) return;
     peer.closed = true;
     this.peers.delete(peer);
+    if (peer.link !== undefined) this.byLink.delete(peer.link);
     if (peer.counted !== undefined) this.picker.removeBitfield(peer.counted);
     for (const r of peer.outstanding.values()) this.picker.release(r.index, r.begin);
     peer.outstanding.clear();
@@ -598,41 +629,101 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   }
 
   // ── uploading ───────────────────────────────────────────────────────────────────────────
+  /**
+   * Bytes `[begin, begin + length)` of piece `index` for the peer behind `link`, pulled by
+   * whatever serves that peer: the wire link's `request` events come here, and so will an HTTP
+   * peer server answering `GET …/pieces/N` or a web server answering a range. The choker, the
+   * upload limits (global, then this torrent's) and the upload stats apply to all of them
+   * alike. A lease must be released once its bytes are written or dropped. A storage failure
+   * is fatal for the torrent (`error`) and rejects the promise with it.
+   */
+  lease(link: PeerLink, req: BlockRequest): Promise<UploadAnswer> {
+    const peer = this.byLink.get(link);
+    if (peer === undefined) return Promise.resolve(refusal('closed', undefined));
+    const g = this.grant(peer, req);
+    if (!(g instanceof Promise)) return Promise.resolve(g);
+    return g.then((a) => {
+      if (a.ok) this.countUpload(peer, a.data.length);
+      return a;
+    });
+  }
+
+  /** Upload stats: bytes handed to the peer's writer (a lease taken, a block sent). */
+  private countUpload(peer: PeerState, bytes: number): void {
+    const t = this.now();
+    peer.up.add(bytes, t);
+    this.up.add(bytes, t);
+  }
+
+  /** The one gate for uploads: a refusal now, or the read under way (which may still be refused: choked meanwhile). */
+  private grant(peer: PeerState, req: BlockRequest): UploadRefusal | Promise<UploadAnswer> {
+    if (peer.closed || this.closedFlag) return refusal('closed', undefined);
+    const now = this.now();
+    if (peer.amChoking) return refusal('choked', Math.max(0, this.lastChokeMs + CHOKE_ROUND_MS - now));
+    const g = this.metainfo.geometry;
+    const { index, begin, length } = req;
+    if (!Number.isSafeInteger(index) || index < 0 || index >= g.pieceCount || !Number.isSafeInteger(begin) || !Number.isSafeInteger(length)) return refusal('outOfRange', undefined);
+    if (begin < 0 || length <= 0 || begin + length > g.pieceLengthOf(index)) return refusal('outOfRange', undefined);
+    if (!this.have.has(index)) return refusal('notHeld', undefined);
+    let waitMs = 0;
+    for (const l of this.uploadLimiters) waitMs = Math.max(waitMs, l.waitMs(now));
+    if (waitMs > 0) return refusal('rateLimited', waitMs);
+    for (const l of this.uploadLimiters) l.take(length, now);
+    const read = this.store.lendBlock?.(index, begin, length) ?? this.store.readBlock(index, begin, length).then((data) => ({ data, release: NO_RELEASE }));
+    return read.then(
+      ({ data, release }): UploadAnswer => {
+        if (peer.closed || peer.amChoking) {
+          release();
+          return refusal(peer.closed ? 'closed' : 'choked', peer.closed ? undefined : Math.max(0, this.lastChokeMs + CHOKE_ROUND_MS - this.now()));
+        }
+        return { ok: true, data, release };
+      },
+      (err: unknown) => {
+        const e = toTorrenttpError(err);
+        this.fail(e);
+        throw e;
+      },
+    );
+  }
+
   private onRequest(peer: PeerState, req: BlockRequest): void {
-    if (peer.amChoking || !this.have.has(req.index)) return; // BEP 3: requests while choked are dropped
+    if (peer.amChoking) return; // BEP 3: requests while choked are dropped
     if (peer.uploads.length >= MAX_UPLOAD_QUEUE) return;
     peer.uploads.push({ req, cancelled: false });
     this.serveUploads(peer);
   }
 
+  /** Wire-style uploads: the peer's queued `request`s go through `grant` and out by `sendBlock`. */
   private serveUploads(peer: PeerState): void {
     const link = peer.link;
     if (link === undefined) return;
     while (peer.uploads.length > 0 && peer.reading.size < MAX_READS_PER_PEER) {
-      const now = this.now();
-      if (this.uploadLimiters.some((l) => l.waitMs(now) > 0)) return; // tick() resumes
-      const u = peer.uploads.shift()!;
-      if (u.cancelled) continue;
-      for (const l of this.uploadLimiters) l.take(u.req.length, now);
+      const u = peer.uploads[0]!;
+      if (u.cancelled) {
+        peer.uploads.shift();
+        continue;
+      }
+      const g = this.grant(peer, u.req);
+      if (!(g instanceof Promise)) {
+        if (g.reason === 'rateLimited') return; // kept at the head; tick() resumes
+        peer.uploads.shift(); // choked, not held, out of range: dropped (BEP 3)
+        continue;
+      }
+      peer.uploads.shift();
       peer.reading.add(u);
-      const read = this.store.lendBlock?.(u.req.index, u.req.begin, u.req.length) ?? this.store.readBlock(u.req.index, u.req.begin, u.req.length).then((data) => ({ data, release: undefined }));
-      read.then(
-        ({ data, release }) => {
+      g.then(
+        (a) => {
           peer.reading.delete(u);
-          if (peer.closed || u.cancelled || peer.amChoking) {
-            release?.();
+          if (!a.ok) return;
+          if (u.cancelled) {
+            a.release();
             return;
           }
-          link.sendBlock(u.req, data, release);
-          const t = this.now();
-          peer.up.add(data.length, t);
-          this.up.add(data.length, t);
+          link.sendBlock(u.req, a.data, a.release);
+          this.countUpload(peer, a.data.length);
           this.serveUploads(peer);
         },
-        (err: unknown) => {
-          peer.reading.delete(u);
-          this.fail(toTorrenttpError(err));
-        },
+        () => peer.reading.delete(u), // fatal: grant failed the torrent
       );
     }
   }
