@@ -2,6 +2,7 @@ export { choke, CHOKE_ROUND_MS, OPTIMISTIC_ROTATE_MS, type ChokeCandidate, type 
 export { EngineError, type EngineErrorCode } from './errors.js';
 export { PiecePicker, type PickerOptions } from './picker.js';
 export { RateMeter, TokenBucket } from './rate.js';
+export { DEFAULT_PIECE_DEADLINE_MS, DEFAULT_READ_WINDOW_PIECES, type ReadOptions } from './reader.js';
 export {
   Torrent,
   type PeerSlot,

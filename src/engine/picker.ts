@@ -5,6 +5,10 @@ import type { BlockRequest } from '../transport/index.js';
  * Piece picker: which blocks to ask a peer for. Pure state; randomness is injected.
  *
  * Order (libtorrent's, see piece_picker.hpp):
+ * 0. Pieces with a deadline (a reader streaming from byte X wants pieces X.. first; libtorrent's
+ *    `set_piece_deadline` / time-critical pieces): earliest deadline first, ties by index,
+ *    whether in progress or new, before anything below. Several readers' deadlines merge
+ *    (the earliest per piece wins).
  * 1. Blocks of pieces already in progress, oldest first, so pieces complete and can be
  *    verified and shared; this is also what lets several peers fill one piece.
  * 2. A new piece: the rarest among the peer's pieces we lack (random among equals), except
@@ -44,6 +48,8 @@ export class PiecePicker {
   readonly availability: Uint32Array;
   sequential: boolean;
   private readonly partials = new Map<number, Partial>();
+  /** Wanted pieces with a deadline, earliest first (`setDeadlines`). */
+  private urgent: number[] = [];
   private readonly rng: () => number;
   private readonly randomFirst: number;
   private readonly maxDuplicates: number;
@@ -90,6 +96,23 @@ export class PiecePicker {
     if (this.availability[index]! > 0) this.availability[index]!--;
   }
 
+  // ── priorities ────────────────────────────────────────────────────────────────────────
+  /**
+   * Replaces every piece deadline (piece → ms on the owner's clock). Pieces already verified or
+   * not wanted are ignored: a deadline never makes an unselected piece wanted.
+   */
+  setDeadlines(deadlines: ReadonlyMap<number, number>): void {
+    this.urgent = [...deadlines.entries()]
+      .filter(([i]) => i >= 0 && i < this.geometry.pieceCount && this.wants(i) && !this.have.has(i))
+      .sort((a, b) => a[1] - b[1] || a[0] - b[0])
+      .map(([i]) => i);
+  }
+
+  /** Pieces that have a deadline and are still missing, earliest first. */
+  get deadlinePieces(): readonly number[] {
+    return this.urgent.filter((i) => !this.have.has(i));
+  }
+
   // ── state ─────────────────────────────────────────────────────────────────────────────
   get endgame(): boolean {
     return this.unrequested === 0 && this.missingBlocks > 0;
@@ -123,6 +146,12 @@ export class PiecePicker {
   pick(peer: Bitfield, max: number, prefersRuns: boolean, isOutstanding: (index: number, block: number) => boolean): BlockRequest[] {
     const out: BlockRequest[] = [];
     if (max <= 0) return out;
+    for (const i of this.urgent) {
+      if (out.length >= max) return out;
+      if (this.have.has(i) || !peer.has(i)) continue;
+      const p = this.partials.get(i) ?? this.start(i as PieceIndex);
+      this.takeFree(p, out, prefersRuns && p.receivedCount === 0 ? Number.MAX_SAFE_INTEGER : max);
+    }
     for (const p of this.partials.values()) {
       if (out.length >= max) return out;
       if (p.receivedCount === p.blocks || !peer.has(p.index)) continue;

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { Readable } from 'node:stream';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { Bitfield, BLOCK_LENGTH, FileSelection, type Metainfo, type PieceIndex } from '../metainfo/index.js';
 import type { BlockRequest, PeerEvent, PeerLink } from '../transport/index.js';
@@ -6,6 +7,7 @@ import { choke, CHOKE_ROUND_MS, type ChokeState } from './choker.js';
 import { EngineError } from './errors.js';
 import { PiecePicker } from './picker.js';
 import { RateMeter, TokenBucket } from './rate.js';
+import { Readers, type ReadOptions } from './reader.js';
 
 /**
  * One torrent's swarm state. Rules (more in STATE.md):
@@ -192,6 +194,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   private readonly store: TorrentStore;
   private readonly picker: PiecePicker;
+  private readonly readers: Readers;
   private readonly peers = new Map<PeerState, true>();
   /** Attached peers by their link: how a server side names the peer it asks for (`lease`). */
   private readonly byLink = new Map<PeerLink, PeerState>();
@@ -237,6 +240,19 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       wanted: this.selection.pieces,
       ...(opts.sequential === undefined ? {} : { sequential: opts.sequential }),
     });
+    this.readers = new Readers({
+      geometry: g,
+      have: store.bitfield,
+      wants: (i) => this.picker.wants(i),
+      now: this.now,
+      setDeadlines: (d) => {
+        this.picker.setDeadlines(d);
+        this.fillAll();
+      },
+      // A copy: the store's view may be reused once its cache drops the piece, and a stream
+      // consumer may hold a chunk long after that.
+      readPiece: async (i, begin, length) => (await this.store.readBlock(i, begin, length)).slice(),
+    });
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -264,6 +280,21 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   set sequential(on: boolean) {
     this.picker.sequential = on;
+  }
+
+  /**
+   * Verified bytes `start`…`end` (inclusive) in order, as they arrive: the pieces just ahead of
+   * the reader's position are requested first, with deadlines (reader.ts). Several readers may
+   * run at once. Throws `ENGINE_BAD_RANGE` / `ENGINE_RANGE_NOT_SELECTED` for a range it cannot
+   * give, and ends with the torrent's error when it fails or closes.
+   */
+  read(opts: ReadOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    return this.readers.read(opts);
+  }
+
+  /** `read` as a byte stream (for `torrenttp get -`, an HTTP response). */
+  createReadStream(opts: ReadOptions = {}): Readable {
+    return Readable.from(this.read(opts), { objectMode: false });
   }
 
   /** Whether a connection to `id` (host:port or URL) may be added now. */
@@ -376,6 +407,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   async close(): Promise<void> {
     if (this.closedFlag) return;
     this.closedFlag = true;
+    this.readers.end(this.fatal ?? new EngineError('ENGINE_CLOSED'));
     for (const p of [...this.peers.keys()]) p.link?.close(new EngineError('ENGINE_CLOSED'));
     this.peers.clear();
     this.byLink.clear();
@@ -526,6 +558,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.verifiedSelectedBytes += this.selection.everything ? this.metainfo.geometry.pieceLengthOf(index) : this.selection.selectedBytesOf(index);
     for (const p of entry.contributors) p.trust = Math.min(p.trust + 1, MAX_TRUST);
     this.emit('piece', index);
+    this.readers.pieceVerified(index);
     for (const p of this.peers.keys()) {
       if (p.closed || p.link === undefined) continue;
       p.link.announceHave(index);
@@ -560,6 +593,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private fail(err: TorrenttpError): void {
     if (this.fatal !== undefined) return;
     this.fatal = err;
+    this.readers.end(err);
     this.emit('error', err);
     this.rejectDone(err);
     void this.close().catch(() => undefined);
