@@ -14,6 +14,10 @@ import type { TorrentStore } from './torrent-api.js';
  *   leaves `buffers` when its commit starts, so it is committed at most once.
  * - Bytes handed to storage and not yet answered stay near `maxCommitBytes`: at or above it no
  *   request goes out, and every finished commit refills every peer.
+ * - A failed piece is locked from the peers that sent blocks of it (libtorrent's `lock_piece`)
+ *   until a copy from elsewhere verifies: they are not asked for it while another connected
+ *   peer that serves downloads has it, so the next copy comes from someone else and tells who
+ *   lied. With nobody else holding it, a locked peer may be asked again rather than stall.
  * - Trust: a verified piece gives each peer that sent blocks of it +1 (capped), a failed piece
  *   −4 to a sole sender and −1 to each of several; at −2 × `banAfterHashFailures` it is banned.
  */
@@ -40,6 +44,8 @@ export class Downloader {
   readonly down = new RateMeter();
   private readonly buffers = new Map<number, { buf: Uint8Array; contributors: Set<PeerState> }>();
   private committingBytes = 0;
+  /** Failed pieces → the peers that sent blocks of the failed copies. */
+  private readonly locks = new Map<number, Set<PeerState>>();
 
   constructor(
     private readonly geometry: Geometry,
@@ -117,11 +123,27 @@ export class Downloader {
     // many requests instead of one per block received.
     if (peer.outstanding.size > 0 && want < Math.min(16, Math.max(1, Math.floor(link.desiredQueueDepth / 4)))) return;
     if (want <= 0) return;
-    const reqs = this.picker.pick(link.bitfield, want, link.prefersRuns, (i, b) => peer.outstanding.has(blockKey(i, b * BLOCK_LENGTH)));
+    const locked = this.locks.size === 0 ? undefined : this.lockedFor(peer);
+    const reqs = this.picker.pick(link.bitfield, want, link.prefersRuns, (i, b) => peer.outstanding.has(blockKey(i, b * BLOCK_LENGTH)), locked);
     for (const r of reqs) {
       peer.outstanding.set(blockKey(r.index, r.begin), r);
       link.request(r);
     }
+  }
+
+  /** Failed pieces this peer sent blocks of, which another connected peer could send instead. */
+  private lockedFor(peer: PeerState): Set<number> | undefined {
+    let out: Set<number> | undefined;
+    for (const [index, senders] of this.locks) {
+      if (!senders.has(peer)) continue;
+      for (const other of this.peers) {
+        const l = other.link;
+        if (senders.has(other) || other.closed || l === undefined || !l.canDownload || !l.bitfield.has(index)) continue;
+        (out ??= new Set()).add(index);
+        break;
+      }
+    }
+    return out;
   }
 
   private cancelDuplicates(except: PeerState, req: BlockRequest, k: number): void {
@@ -152,6 +174,9 @@ export class Downloader {
     if (this.host.closed()) return;
     if (!ok) {
       this.picker.failed(index);
+      const senders = this.locks.get(index) ?? new Set();
+      for (const p of entry.contributors) senders.add(p);
+      this.locks.set(index, senders);
       this.host.hashFailed(index);
       const penalty = entry.contributors.size === 1 ? 4 : 1;
       for (const p of entry.contributors) {
@@ -162,6 +187,7 @@ export class Downloader {
       return;
     }
     this.picker.verified(index);
+    this.locks.delete(index);
     for (const p of entry.contributors) p.trust = Math.min(p.trust + 1, MAX_TRUST);
     this.host.verified(index);
     if (!this.complete) this.fillAll(); // requests may have waited for this commit (maxCommitBytes)

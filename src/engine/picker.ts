@@ -142,10 +142,19 @@ export class PiecePicker {
   /**
    * Up to `max` blocks to request from a peer holding `peer`. `isOutstanding(index, block)`
    * says whether this peer already has that block requested (endgame must not ask twice).
+   * `locked`: pieces not to ask this peer for (it sent blocks of a failed copy; libtorrent's
+   * `lock_piece`), as if it lacked them.
    */
-  pick(peer: Bitfield, max: number, prefersRuns: boolean, isOutstanding: (index: number, block: number) => boolean): BlockRequest[] {
+  pick(
+    peer: Bitfield,
+    max: number,
+    prefersRuns: boolean,
+    isOutstanding: (index: number, block: number) => boolean,
+    locked?: ReadonlySet<number>,
+  ): BlockRequest[] {
     const out: BlockRequest[] = [];
     if (max <= 0) return out;
+    if (locked !== undefined && locked.size > 0) peer = withoutPieces(peer, locked);
     for (const i of this.urgent) {
       if (out.length >= max) return out;
       if (this.have.has(i) || !peer.has(i)) continue;
@@ -285,4 +294,11 @@ export class PiecePicker {
     }
     return best < 0 ? undefined : (best as PieceIndex);
   }
+}
+
+/** `b` without `pieces`: a copy, made only for a peer with locked pieces (rare). */
+function withoutPieces(b: Bitfield, pieces: ReadonlySet<number>): Bitfield {
+  const c = b.clone();
+  for (const i of pieces) c.clear(i);
+  return c;
 }
