@@ -164,7 +164,8 @@ export class PiecePicker {
     for (const p of this.partials.values()) {
       if (out.length >= max) return out;
       if (p.receivedCount === p.blocks || !peer.has(p.index)) continue;
-      // A run-preferring peer takes a partial only if it can run to the end from some point.
+      // Free blocks of a half-done piece go to any peer; contiguous runs here for run-preferring
+      // peers are not done yet (STATE.md, known limits).
       this.takeFree(p, out, max);
     }
     while (out.length < max) {
