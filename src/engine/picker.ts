@@ -5,6 +5,10 @@ import type { BlockRequest } from '../transport/index.js';
  * Piece picker: which blocks to ask a peer for. Pure state; randomness is injected.
  *
  * Order (libtorrent's, see piece_picker.hpp):
+ * 0. Pieces with a deadline (a reader streaming from byte X wants pieces X.. first; libtorrent's
+ *    `set_piece_deadline` / time-critical pieces): earliest deadline first, ties by index,
+ *    whether in progress or new, before anything below. Several readers' deadlines merge
+ *    (the earliest per piece wins).
  * 1. Blocks of pieces already in progress, oldest first, so pieces complete and can be
  *    verified and shared; this is also what lets several peers fill one piece.
  * 2. A new piece: the rarest among the peer's pieces we lack (random among equals), except
@@ -44,6 +48,8 @@ export class PiecePicker {
   readonly availability: Uint32Array;
   sequential: boolean;
   private readonly partials = new Map<number, Partial>();
+  /** Wanted pieces with a deadline, earliest first (`setDeadlines`). */
+  private urgent: number[] = [];
   private readonly rng: () => number;
   private readonly randomFirst: number;
   private readonly maxDuplicates: number;
@@ -86,6 +92,27 @@ export class PiecePicker {
     this.availability[index]!++;
   }
 
+  removeHave(index: number): void {
+    if (this.availability[index]! > 0) this.availability[index]!--;
+  }
+
+  // ── priorities ────────────────────────────────────────────────────────────────────────
+  /**
+   * Replaces every piece deadline (piece → ms on the owner's clock). Pieces already verified or
+   * not wanted are ignored: a deadline never makes an unselected piece wanted.
+   */
+  setDeadlines(deadlines: ReadonlyMap<number, number>): void {
+    this.urgent = [...deadlines.entries()]
+      .filter(([i]) => i >= 0 && i < this.geometry.pieceCount && this.wants(i) && !this.have.has(i))
+      .sort((a, b) => a[1] - b[1] || a[0] - b[0])
+      .map(([i]) => i);
+  }
+
+  /** Pieces that have a deadline and are still missing, earliest first. */
+  get deadlinePieces(): readonly number[] {
+    return this.urgent.filter((i) => !this.have.has(i));
+  }
+
   // ── state ─────────────────────────────────────────────────────────────────────────────
   get endgame(): boolean {
     return this.unrequested === 0 && this.missingBlocks > 0;
@@ -115,14 +142,30 @@ export class PiecePicker {
   /**
    * Up to `max` blocks to request from a peer holding `peer`. `isOutstanding(index, block)`
    * says whether this peer already has that block requested (endgame must not ask twice).
+   * `locked`: pieces not to ask this peer for (it sent blocks of a failed copy; libtorrent's
+   * `lock_piece`), as if it lacked them.
    */
-  pick(peer: Bitfield, max: number, prefersRuns: boolean, isOutstanding: (index: number, block: number) => boolean): BlockRequest[] {
+  pick(
+    peer: Bitfield,
+    max: number,
+    prefersRuns: boolean,
+    isOutstanding: (index: number, block: number) => boolean,
+    locked?: ReadonlySet<number>,
+  ): BlockRequest[] {
     const out: BlockRequest[] = [];
     if (max <= 0) return out;
+    if (locked !== undefined && locked.size > 0) peer = withoutPieces(peer, locked);
+    for (const i of this.urgent) {
+      if (out.length >= max) return out;
+      if (this.have.has(i) || !peer.has(i)) continue;
+      const p = this.partials.get(i) ?? this.start(i as PieceIndex);
+      this.takeFree(p, out, prefersRuns && p.receivedCount === 0 ? Number.MAX_SAFE_INTEGER : max);
+    }
     for (const p of this.partials.values()) {
       if (out.length >= max) return out;
       if (p.receivedCount === p.blocks || !peer.has(p.index)) continue;
-      // A run-preferring peer takes a partial only if it can run to the end from some point.
+      // Free blocks of a half-done piece go to any peer; contiguous runs here for run-preferring
+      // peers are not done yet (STATE.md, known limits).
       this.takeFree(p, out, max);
     }
     while (out.length < max) {
@@ -252,4 +295,11 @@ export class PiecePicker {
     }
     return best < 0 ? undefined : (best as PieceIndex);
   }
+}
+
+/** `b` without `pieces`: a copy, made only for a peer with locked pieces (rare). */
+function withoutPieces(b: Bitfield, pieces: ReadonlySet<number>): Bitfield {
+  const c = b.clone();
+  for (const i of pieces) c.clear(i);
+  return c;
 }

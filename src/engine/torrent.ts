@@ -1,159 +1,27 @@
 import { EventEmitter } from 'node:events';
+import { Readable } from 'node:stream';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
-import { BLOCK_LENGTH, FileSelection, type Bitfield, type Metainfo, type PieceIndex } from '../metainfo/index.js';
+import { FileSelection, type Bitfield, type Metainfo, type PieceIndex } from '../metainfo/index.js';
 import type { BlockRequest, PeerEvent, PeerLink } from '../transport/index.js';
-import { choke, CHOKE_ROUND_MS, type ChokeState } from './choker.js';
+import { ChokeRound } from './choke-round.js';
+import { Downloader } from './downloader.js';
 import { EngineError } from './errors.js';
+import { PeerSet, type PeerState } from './peer-set.js';
 import { PiecePicker } from './picker.js';
-import { RateMeter, TokenBucket } from './rate.js';
+import { Readers, type ReadOptions } from './reader.js';
+import { DEFAULT_MAX_COMMIT_BYTES, type PeerSlot, type TorrentEvents, type TorrentOptions, type TorrentStats, type TorrentStore } from './torrent-api.js';
+import { refusal, Uploader, type UploadAnswer } from './uploader.js';
 
 /**
- * One torrent's swarm state. Rules (more in STATE.md):
- * - Peers are reached only through `PeerLink`; wire peers, web seeds and HTTP peers are
- *   scheduled by the same picker and choker.
+ * One torrent's swarm state: the front that owns the parts and routes peer events to them.
+ * Rules (more in STATE.md):
+ * - Peers are reached only through `PeerLink`, by capability, never by kind: wire peers, web
+ *   seeds and HTTP peers share one picker (`downloader.ts`), one choker (`choke-round.ts`) and
+ *   one upload gate (`uploader.ts`); `peer-set.ts` admits them and counts their pieces.
  * - Only pieces the store verified count: `have` is the store's bitfield and is set by it.
- * - Every outstanding request is in exactly one peer's `outstanding` and counted once in the
- *   picker; it leaves both when its block, rejection or the peer's close arrives.
- * - No timers: the owner calls `tick(now)` (the Client does, every 250 ms).
+ * - No timers: the owner calls `tick()` (the Client does, every 250 ms).
+ * - A storage error is fatal (`error`, `done` rejects); a bad peer costs only its own link.
  */
-
-/** What the engine needs from storage (`src/storage` implements it). */
-export interface TorrentStore {
-  readonly bitfield: Bitfield;
-  /**
-   * Verify and write a whole piece; false on hash mismatch. `data` may be transferred. `cache`:
-   * keep it in memory for uploads (the engine says so while some peer is interested in us).
-   */
-  commitPiece(index: PieceIndex, data: Uint8Array, cache?: boolean): Promise<boolean>;
-  /** A buffer to fill with piece `index` for `commitPiece` (stale bytes); default a new one. */
-  pieceBuffer?(index: PieceIndex): Uint8Array;
-  readBlock(index: PieceIndex, begin: number, length: number): Promise<Uint8Array>;
-  /** `readBlock` with a `release` to call once the block is sent or dropped, so its memory can be reused. */
-  lendBlock?(index: PieceIndex, begin: number, length: number): Promise<{ readonly data: Uint8Array; readonly release: () => void }>;
-  saveResume(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export interface TorrentOptions {
-  /** Strict in-order picking, for streaming. */
-  readonly sequential?: boolean;
-  /**
-   * Files to download, 0-based indexes in torrent order; default all. Only pieces holding bytes
-   * of these files are requested, and the torrent is complete (`done`) once those are verified.
-   * Give the store the same selection (`openStorage`'s `selectedFiles`).
-   */
-  readonly selectedFiles?: readonly number[];
-  /** Peers we upload to at once (BEP 3 clients use 4). */
-  readonly uploadSlots?: number;
-  /** Connections for this torrent. Default 50. */
-  readonly maxPeers?: number;
-  /**
-   * Banning after bad data, with libtorrent-style trust points: a verified piece gives each
-   * peer that sent blocks of it +1, a failed piece −4 to a sole sender and −1 to each of
-   * several (an honest peer sharing a piece with a liar must not pay for it). A peer at or below
-   * −2 × this is banned: with the default 3, a liar goes after two pieces of its own. Default 3.
-   */
-  readonly banAfterHashFailures?: number;
-  /**
-   * Bytes of whole pieces handed to storage and not yet written. At or above this no new
-   * requests go out until commits finish: when hashing and disk are slower than the network,
-   * memory stays at this instead of growing with the download (a 1 GiB loopback download held
-   * 238 pieces of 1 MiB in flight without it). libtorrent's `max_queued_disk_bytes` is the same
-   * idea (default 1 MiB there). Default 8 MiB: with pieces written directly to the device a
-   * commit takes about a millisecond, and a 1 GiB loopback download ran as fast as with 32 MiB
-   * with 25 MB less peak RSS.
-   */
-  readonly maxCommitBytes?: number;
-  /** Shared limiters (the Client's global ones) plus this torrent's own. */
-  readonly uploadLimiters?: readonly TokenBucket[];
-  readonly downloadLimiters?: readonly TokenBucket[];
-  readonly rng?: () => number;
-  readonly now?: () => number;
-}
-
-export interface TorrentStats {
-  readonly infoHash: string;
-  readonly name: string;
-  /** Bytes to download: the selected files' (the whole torrent's without a selection). */
-  readonly length: number;
-  /** Verified bytes of the selected files. */
-  readonly verifiedBytes: number;
-  /** The whole torrent's bytes, selected or not. */
-  readonly totalLength: number;
-  /** Files selected, of `fileCount`. */
-  readonly selectedFiles: number;
-  readonly fileCount: number;
-  /** 0..1 of verified bytes. */
-  readonly progress: number;
-  /** Payload bytes received and sent in this session. */
-  readonly downloaded: number;
-  readonly uploaded: number;
-  readonly downloadRate: number;
-  readonly uploadRate: number;
-  readonly peers: number;
-  readonly peersByKind: Readonly<Record<PeerLink['kind'], number>>;
-  /** `downloaded` split by the kind of peer that sent it (wire peers, web seeds, HTTP peers). */
-  readonly downloadedByKind: Readonly<Record<PeerLink['kind'], number>>;
-  /** Seconds to completion at the current rate; undefined when unknown or done. */
-  readonly etaSec: number | undefined;
-  readonly done: boolean;
-}
-
-export interface TorrentEvents {
-  progress: [TorrentStats];
-  piece: [PieceIndex];
-  done: [];
-  peer: [PeerLink];
-  peerClosed: [PeerLink, TorrenttpError | undefined];
-  hashFailed: [PieceIndex];
-  banned: [string];
-  /** Something failed that costs the torrent nothing now (a resume save after completion: close() saves again). */
-  warning: [string, TorrenttpError];
-  error: [TorrenttpError];
-}
-
-interface Upload {
-  readonly req: BlockRequest;
-  cancelled: boolean;
-}
-
-interface PeerState {
-  link: PeerLink | undefined;
-  readonly pending: PeerEvent[];
-  /** Outstanding requests, keyed `index * 65536 + block`. */
-  readonly outstanding: Map<number, BlockRequest>;
-  readonly down: RateMeter;
-  readonly up: RateMeter;
-  counted: boolean;
-  amChoking: boolean;
-  amInterested: boolean;
-  peerInterested: boolean;
-  trust: number;
-  readonly uploads: Upload[];
-  /** Uploads whose disk read is under way: a cancel must reach them too. */
-  readonly reading: Set<Upload>;
-  closed: boolean;
-}
-
-/** A handle for a connection being set up: events are queued until `attach`. */
-export interface PeerSlot {
-  readonly onEvent: (e: PeerEvent) => void;
-  attach(link: PeerLink): void;
-  abandon(): void;
-}
-
-const MAX_BLOCKS_PER_PIECE = 65536; // 1 GiB pieces / 16 KiB
-export const DEFAULT_MAX_COMMIT_BYTES = 8 * 1024 * 1024;
-/** Disk reads in flight per peer for uploads: enough to keep a fast peer fed from the piece cache. */
-const MAX_READS_PER_PEER = 32;
-/** Requests from one peer we queue before ignoring more (the link also bounds them). */
-const MAX_UPLOAD_QUEUE = 512;
-
-/** Trust a peer can bank, so a long good record does not license a run of bad pieces. */
-const MAX_TRUST = 8;
-
-const key = (index: number, begin: number) => index * MAX_BLOCKS_PER_PIECE + begin / BLOCK_LENGTH;
-
 export class Torrent extends EventEmitter<TorrentEvents> {
   readonly metainfo: Metainfo;
   readonly infoHash: string;
@@ -164,22 +32,14 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   private readonly store: TorrentStore;
   private readonly picker: PiecePicker;
-  private readonly peers = new Map<PeerState, true>();
-  private readonly bans = new Set<string>();
-  private readonly buffers = new Map<number, { buf: Uint8Array; contributors: Set<PeerState> }>();
-  private committingBytes = 0;
+  private readonly peers: PeerSet;
+  private readonly downloader: Downloader;
+  private readonly uploader: Uploader;
+  private readonly choker: ChokeRound;
+  private readonly readers: Readers;
   /** Verified bytes of selected files (`stats().verifiedBytes`), kept as pieces verify. */
   private verifiedSelectedBytes = 0;
-  private readonly down: RateMeter = new RateMeter();
-  private readonly up: RateMeter = new RateMeter();
-  private readonly downByKind: Record<PeerLink['kind'], number> = { wire: 0, webseed: 0, http: 0 };
-  private readonly opts: Required<Pick<TorrentOptions, 'uploadSlots' | 'maxPeers' | 'banAfterHashFailures' | 'maxCommitBytes'>>;
-  private readonly uploadLimiters: readonly TokenBucket[];
-  private readonly downloadLimiters: readonly TokenBucket[];
-  private readonly rng: () => number;
   private readonly now: () => number;
-  private chokeState: ChokeState = { optimistic: undefined, optimisticSinceMs: 0 };
-  private lastChokeMs = -Infinity;
   private closedFlag = false;
   private closing: Promise<void> | undefined;
   private fatal: TorrenttpError | undefined;
@@ -191,23 +51,45 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.metainfo = metainfo;
     this.infoHash = metainfo.infoHash;
     this.store = store;
-    this.rng = opts.rng ?? Math.random;
-    this.now = opts.now ?? Date.now;
-    this.opts = {
-      uploadSlots: opts.uploadSlots ?? 4,
-      maxPeers: opts.maxPeers ?? 50,
-      banAfterHashFailures: opts.banAfterHashFailures ?? 3,
-      maxCommitBytes: opts.maxCommitBytes ?? DEFAULT_MAX_COMMIT_BYTES,
-    };
-    this.uploadLimiters = opts.uploadLimiters ?? [];
-    this.downloadLimiters = opts.downloadLimiters ?? [];
+    const rng = opts.rng ?? Math.random;
+    const now = (this.now = opts.now ?? Date.now);
+    const closed = () => this.closedFlag;
+    const fail = (err: TorrenttpError) => this.fail(err);
     const g = metainfo.geometry;
     this.selection = opts.selectedFiles === undefined ? FileSelection.all(g) : new FileSelection(g, opts.selectedFiles);
-    for (const i of store.bitfield) this.verifiedSelectedBytes += this.selection.everything ? g.pieceLengthOf(i) : this.selection.selectedBytesOf(i);
+    for (const i of store.bitfield) this.verifiedSelectedBytes += this.selectedBytesOf(i);
     this.picker = new PiecePicker(g, store.bitfield, {
-      rng: this.rng,
+      rng,
       wanted: this.selection.pieces,
       ...(opts.sequential === undefined ? {} : { sequential: opts.sequential }),
+    });
+    this.peers = new PeerSet(this.picker, metainfo.pieceCount, opts.maxPeers ?? 50);
+    this.choker = new ChokeRound(this.peers, opts.uploadSlots ?? 4, rng);
+    this.downloader = new Downloader(
+      g,
+      store,
+      this.picker,
+      this.peers,
+      {
+        maxCommitBytes: opts.maxCommitBytes ?? DEFAULT_MAX_COMMIT_BYTES,
+        banAfterHashFailures: opts.banAfterHashFailures ?? 3,
+        limiters: opts.downloadLimiters ?? [],
+      },
+      { now, closed, fail, verified: (i) => this.onVerified(i), hashFailed: (i) => this.emit('hashFailed', i), ban: (p) => this.ban(p) },
+    );
+    this.uploader = new Uploader(g, store.bitfield, store, opts.uploadLimiters ?? [], { now, closed, fail, nextChokeInMs: (t) => this.choker.nextInMs(t) });
+    this.readers = new Readers({
+      geometry: g,
+      have: store.bitfield,
+      wants: (i) => this.picker.wants(i),
+      now,
+      setDeadlines: (d) => {
+        this.picker.setDeadlines(d);
+        this.downloader.fillAll();
+      },
+      // A copy: the store's view may be reused once its cache drops the piece, and a stream
+      // consumer may hold a chunk long after that.
+      readPiece: async (i, begin, length) => (await this.store.readBlock(i, begin, length)).slice(),
     });
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
@@ -238,13 +120,45 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.picker.sequential = on;
   }
 
+  /**
+   * Verified bytes `start`…`end` (inclusive) in order, as they arrive: the pieces just ahead of
+   * the reader's position are requested first, with deadlines (reader.ts). Several readers may
+   * run at once. Throws `ENGINE_BAD_RANGE` / `ENGINE_RANGE_NOT_SELECTED` for a range it cannot
+   * give, and ends with the torrent's error when it fails or closes.
+   */
+  read(opts: ReadOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    return this.readers.read(opts);
+  }
+
+  /** `read` as a byte stream (for `torrenttp get -`, an HTTP response). */
+  createReadStream(opts: ReadOptions = {}): Readable {
+    return Readable.from(this.read(opts), { objectMode: false });
+  }
+
+  /**
+   * Bytes `[begin, begin + length)` of piece `index` for the peer behind `link` (added with
+   * `addPeer`/`newPeerSlot`), pulled by whatever serves it: an HTTP peer server answering
+   * `GET …/pieces/N`, a web server answering a range. Wire `request` events take the same gate
+   * (uploader.ts): the choker, the upload limits and the stats apply to all. Release the lease
+   * once its bytes are written or dropped. A storage failure rejects, and is fatal (`error`).
+   */
+  lease(link: PeerLink, req: BlockRequest): Promise<UploadAnswer> {
+    const peer = this.peers.of(link);
+    return peer === undefined ? Promise.resolve(refusal('closed', undefined)) : this.uploader.lease(peer, req);
+  }
+
   /** Whether a connection to `id` (host:port or URL) may be added now. */
   accepts(id: string): boolean {
-    return !this.closedFlag && !this.bans.has(id) && this.peers.size < this.opts.maxPeers && ![...this.peers.keys()].some((p) => p.link?.id === id);
+    return !this.closedFlag && this.peers.accepts(id);
   }
 
   isBanned(id: string): boolean {
-    return this.bans.has(id);
+    return this.peers.isBanned(id);
+  }
+
+  /** Connected peers that have piece `index`, as counted for rarest-first. */
+  availability(index: PieceIndex): number {
+    return this.picker.availability[index] ?? 0;
   }
 
   get peerCount(): number {
@@ -253,41 +167,23 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** Reserve a place for a connection being set up; its events queue until `attach`. */
   newPeerSlot(): PeerSlot {
-    const peer: PeerState = {
-      link: undefined,
-      pending: [],
-      outstanding: new Map(),
-      down: new RateMeter(),
-      up: new RateMeter(),
-      counted: false,
-      amChoking: true,
-      amInterested: false,
-      peerInterested: false,
-      trust: 0,
-      uploads: [],
-      reading: new Set(),
-      closed: false,
-    };
-    this.peers.set(peer, true);
+    const peer = this.peers.create();
     return {
       onEvent: (e) => {
         if (peer.link === undefined) peer.pending.push(e);
         else this.onPeerEvent(peer, e);
       },
       attach: (link) => {
-        peer.link = link;
-        if (this.closedFlag || this.bans.has(link.id)) {
-          peer.closed = true;
-          this.peers.delete(peer);
+        this.peers.attach(peer, link);
+        if (this.closedFlag || this.peers.isBanned(link.id)) {
+          this.peers.drop(peer);
           link.close(this.closedFlag ? new EngineError('ENGINE_CLOSED') : new EngineError('ENGINE_PEER_BANNED', { detail: link.id }));
           return;
         }
         this.emit('peer', link);
         for (const e of peer.pending.splice(0)) this.onPeerEvent(peer, e);
       },
-      abandon: () => {
-        this.peers.delete(peer);
-      },
+      abandon: () => this.peers.drop(peer),
     };
   }
 
@@ -303,10 +199,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   tick(): void {
     if (this.closedFlag) return;
     const now = this.now();
-    if (now - this.lastChokeMs >= CHOKE_ROUND_MS) this.rechoke(now);
-    for (const p of this.peers.keys()) {
-      this.serveUploads(p);
-      this.fill(p);
+    if (this.choker.due(now)) this.choker.run(now, this.complete);
+    for (const p of this.peers) {
+      this.uploader.serve(p);
+      this.downloader.fill(p);
     }
     this.emit('progress', this.stats());
   }
@@ -315,9 +211,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     const now = this.now();
     const verifiedBytes = this.verifiedSelectedBytes;
     const length = this.selection.length;
-    const downloadRate = this.down.rate(now);
+    const downloadRate = this.downloader.down.rate(now);
     const byKind = { wire: 0, webseed: 0, http: 0 };
-    for (const p of this.peers.keys()) if (p.link !== undefined && !p.closed) byKind[p.link.kind]++;
+    for (const p of this.peers) if (p.link !== undefined && !p.closed) byKind[p.link.kind]++;
     const left = length - verifiedBytes;
     return {
       infoHash: this.infoHash,
@@ -328,13 +224,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       selectedFiles: this.selection.files.length,
       fileCount: this.metainfo.files.length,
       progress: length === 0 ? 1 : verifiedBytes / length,
-      downloaded: this.down.totalBytes,
-      uploaded: this.up.totalBytes,
+      downloaded: this.downloader.down.totalBytes,
+      uploaded: this.uploader.up.totalBytes,
       downloadRate,
-      uploadRate: this.up.rate(now),
+      uploadRate: this.uploader.up.rate(now),
       peers: byKind.wire + byKind.webseed + byKind.http,
       peersByKind: byKind,
-      downloadedByKind: { ...this.downByKind },
+      downloadedByKind: { ...this.downloader.downByKind },
       etaSec: left === 0 || downloadRate <= 0 ? undefined : left / downloadRate,
       done: this.complete,
     };
@@ -348,8 +244,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   private async shutdown(): Promise<void> {
     this.closedFlag = true;
-    for (const p of [...this.peers.keys()]) p.link?.close(new EngineError('ENGINE_CLOSED'));
-    this.peers.clear();
+    this.readers.end(this.fatal ?? new EngineError('ENGINE_CLOSED'));
+    for (const p of this.peers.clear()) p.link?.close(new EngineError('ENGINE_CLOSED'));
     try {
       await this.store.close();
     } finally {
@@ -357,156 +253,80 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     }
   }
 
-  // ── peer events ─────────────────────────────────────────────────────────────────────────
   private onPeerEvent(peer: PeerState, e: PeerEvent): void {
     if (peer.closed || this.closedFlag) return;
     const link = peer.link!;
     switch (e.type) {
       case 'bitfield':
-        if (!peer.counted) {
-          this.picker.addBitfield(e.bitfield);
-          peer.counted = true;
-        }
-        if (this.complete && e.bitfield.complete && link.kind === 'wire') {
-          link.close(); // two seeds have nothing to trade
+        this.peers.countBitfield(peer, e.bitfield);
+        if (this.complete && !wantsFromUs(link)) {
+          link.close(); // nothing to trade either way (two seeds, or a seed and a web seed)
           return;
         }
-        this.updateInterest(peer);
-        this.fill(peer);
+        this.downloader.updateInterest(peer);
+        this.downloader.fill(peer);
         return;
       case 'have':
-        this.picker.addHave(e.index);
-        peer.counted = true;
-        if (!peer.amInterested) this.updateInterest(peer);
-        this.fill(peer);
+        this.peers.countHave(peer, e.index);
+        if (!peer.amInterested) this.downloader.updateInterest(peer);
+        this.downloader.fill(peer);
         return;
       case 'unchoke':
-        this.fill(peer);
+        this.downloader.fill(peer);
         return;
       case 'choke':
         return; // the link rejects what was outstanding
       case 'interested':
-        peer.peerInterested = true;
-        if (peer.amChoking && this.unchokedCount() < this.opts.uploadSlots) this.setChoking(peer, false);
+        this.choker.interested(peer);
         return;
       case 'notInterested':
-        peer.peerInterested = false;
-        if (!peer.amChoking) this.setChoking(peer, true);
+        this.choker.notInterested(peer);
         return;
       case 'block':
-        this.onBlock(peer, e.req, e.data);
+        this.downloader.block(peer, e.req, e.data);
         return;
-      case 'rejected': {
-        if (peer.outstanding.delete(key(e.req.index, e.req.begin))) {
-          this.picker.release(e.req.index, e.req.begin);
-          this.fillAll();
-        }
+      case 'rejected':
+        this.downloader.rejected(peer, e.req);
         return;
-      }
       case 'request':
-        this.onRequest(peer, e.req);
+        this.uploader.request(peer, e.req);
         return;
       case 'cancel':
-        for (const u of [...peer.uploads, ...peer.reading]) {
-          if (u.req.index === e.req.index && u.req.begin === e.req.begin) u.cancelled = true;
-        }
+        this.uploader.cancel(peer, e.req);
         return;
       case 'bytes':
         return; // payload is counted from blocks, which the engine sees anyway
       case 'closed':
-        this.removePeer(peer, e.reason);
+        if (!this.peers.remove(peer)) return;
+        this.emit('peerClosed', link, e.reason);
+        if (!peer.amChoking) this.choker.run(this.now(), this.complete);
+        this.downloader.fillAll();
         return;
     }
   }
 
-  private onBlock(peer: PeerState, req: BlockRequest, data: Uint8Array): void {
-    const k = key(req.index, req.begin);
-    if (!peer.outstanding.delete(k)) return; // unrequested or already cancelled: the link should not deliver it
-    const now = this.now();
-    peer.down.add(data.length, now);
-    this.down.add(data.length, now);
-    this.downByKind[peer.link!.kind] += data.length;
-    for (const l of this.downloadLimiters) l.take(data.length, now);
-    if (this.picker.receive(req.index, req.begin)) {
-      let entry = this.buffers.get(req.index);
-      if (entry === undefined) {
-        const buf = this.store.pieceBuffer?.(req.index) ?? new Uint8Array(this.metainfo.geometry.pieceLengthOf(req.index));
-        entry = { buf, contributors: new Set() };
-        this.buffers.set(req.index, entry);
-      }
-      entry.buf.set(data, req.begin); // the one copy of a block: out of the socket's buffer
-      entry.contributors.add(peer);
-      if (this.picker.endgame) this.cancelDuplicates(peer, req, k);
-      if (this.picker.isComplete(req.index)) void this.commit(req.index);
-    }
-    this.fill(peer);
+  private selectedBytesOf(index: number): number {
+    return this.selection.everything ? this.metainfo.geometry.pieceLengthOf(index) : this.selection.selectedBytesOf(index);
   }
 
-  private cancelDuplicates(except: PeerState, req: BlockRequest, k: number): void {
-    for (const other of this.peers.keys()) {
-      if (other === except || !other.outstanding.delete(k)) continue;
-      other.link?.cancel(req);
-      this.picker.release(req.index, req.begin);
-    }
-  }
-
-  private async commit(index: PieceIndex): Promise<void> {
-    const entry = this.buffers.get(index);
-    if (entry === undefined) return;
-    this.buffers.delete(index); // taken out first: a piece is committed at most once
-    const bytes = entry.buf.length;
-    this.committingBytes += bytes;
-    let ok: boolean;
-    try {
-      // A piece just downloaded is worth keeping in memory only if some peer may ask for it soon.
-      // A pure leech (peers that want nothing from us) recycles the buffer instead: 16 MB less.
-      ok = await this.store.commitPiece(index, entry.buf, this.anyPeerInterested());
-    } catch (err) {
-      this.fail(toTorrenttpError(err));
-      return;
-    } finally {
-      this.committingBytes -= bytes;
-    }
-    if (this.closedFlag) return;
-    if (!ok) {
-      this.picker.failed(index);
-      this.emit('hashFailed', index);
-      const penalty = entry.contributors.size === 1 ? 4 : 1;
-      for (const p of entry.contributors) {
-        p.trust -= penalty;
-        if (p.link !== undefined && !p.closed && p.trust <= -2 * this.opts.banAfterHashFailures) this.ban(p);
-      }
-      this.fillAll();
-      return;
-    }
-    this.picker.verified(index);
-    this.verifiedSelectedBytes += this.selection.everything ? this.metainfo.geometry.pieceLengthOf(index) : this.selection.selectedBytesOf(index);
-    for (const p of entry.contributors) p.trust = Math.min(p.trust + 1, MAX_TRUST);
+  private onVerified(index: PieceIndex): void {
+    this.verifiedSelectedBytes += this.selectedBytesOf(index);
     this.emit('piece', index);
-    for (const p of this.peers.keys()) {
+    this.readers.pieceVerified(index);
+    for (const p of this.peers) {
       if (p.closed || p.link === undefined) continue;
       p.link.announceHave(index);
-      if (p.amInterested) this.updateInterest(p);
+      if (p.amInterested) this.downloader.updateInterest(p);
     }
     if (this.complete) this.onComplete();
-    else this.fillAll(); // requests may have waited for this commit (maxCommitBytes)
-  }
-
-  private anyPeerInterested(): boolean {
-    for (const p of this.peers.keys()) if (p.peerInterested && !p.closed) return true;
-    return false;
   }
 
   private onComplete(): void {
     this.resolveDone();
     this.emit('done');
     this.emit('progress', this.stats());
-    for (const p of [...this.peers.keys()]) {
-      const link = p.link;
-      if (link === undefined) continue;
-      // Seeds and web seeds have nothing more for us, and we nothing for them.
-      if (link.kind !== 'wire' || link.bitfield.complete) link.close();
-    }
+    // Seeds and web seeds have nothing more for us, and we nothing for them.
+    for (const p of [...this.peers]) if (p.link !== undefined && !wantsFromUs(p.link)) p.link.close();
     // Every piece is verified and on disk: a failed save here fails nothing (close() saves again).
     void this.store.saveResume().catch((err: unknown) => {
       const e = toTorrenttpError(err);
@@ -522,6 +342,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private fail(err: TorrenttpError): void {
     if (this.fatal !== undefined) return;
     this.fatal = err;
+    this.readers.end(err);
     this.rejectDone(err);
     void this.close().catch(() => undefined);
     if (this.listenerCount('error') > 0) this.emit('error', err);
@@ -529,136 +350,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   private ban(peer: PeerState): void {
     const id = peer.link!.id;
-    this.bans.add(id);
+    this.peers.ban(id);
     this.emit('banned', id);
     peer.link!.close(new EngineError('ENGINE_PEER_BANNED', { detail: id }));
   }
+}
 
-  private removePeer(peer: PeerState, reason: TorrenttpError | undefined): void {
-    if (peer.closed) return;
-    peer.closed = true;
-    this.peers.delete(peer);
-    if (peer.counted && peer.link !== undefined) this.picker.removeBitfield(peer.link.bitfield);
-    for (const r of peer.outstanding.values()) this.picker.release(r.index, r.begin);
-    peer.outstanding.clear();
-    peer.uploads.length = 0;
-    if (peer.link !== undefined) this.emit('peerClosed', peer.link, reason);
-    if (!peer.amChoking) this.rechoke(this.now());
-    this.fillAll();
-  }
-
-  // ── downloading ─────────────────────────────────────────────────────────────────────────
-  private updateInterest(peer: PeerState): void {
-    const link = peer.link!;
-    const want = !this.complete && this.picker.interestedIn(link.bitfield);
-    if (want !== peer.amInterested) {
-      peer.amInterested = want;
-      link.setInterested(want);
-    }
-  }
-
-  private fillAll(): void {
-    for (const p of this.peers.keys()) this.fill(p);
-  }
-
-  private fill(peer: PeerState): void {
-    const link = peer.link;
-    if (link === undefined || peer.closed || this.closedFlag || this.complete) return;
-    if (!peer.amInterested || link.peerChoking) return;
-    if (this.committingBytes >= this.opts.maxCommitBytes) return; // storage is behind: commit() resumes us
-    const now = this.now();
-    let want = link.desiredQueueDepth - peer.outstanding.size;
-    if (this.downloadLimiters.length > 0) {
-      if (this.downloadLimiters.some((l) => l.waitMs(now) > 0)) return;
-      // Under a limit, keep at most half a second's worth of the rate in flight across all
-      // peers: a deep pipeline would otherwise overshoot the limit by megabytes.
-      const rate = Math.min(...this.downloadLimiters.map((l) => l.rate));
-      const cap = Math.max(2, Math.floor((rate * 0.5) / BLOCK_LENGTH));
-      let inFlight = 0;
-      for (const p of this.peers.keys()) inFlight += p.outstanding.size;
-      want = Math.min(want, cap - inFlight);
-    }
-    // Refill in batches (a quarter of the pipe, at most 16 blocks): one socket write then carries
-    // many requests instead of one per block received.
-    if (peer.outstanding.size > 0 && want < Math.min(16, Math.max(1, Math.floor(link.desiredQueueDepth / 4)))) return;
-    if (want <= 0) return;
-    const reqs = this.picker.pick(link.bitfield, want, link.prefersRuns, (i, b) => peer.outstanding.has(i * MAX_BLOCKS_PER_PIECE + b));
-    for (const r of reqs) {
-      peer.outstanding.set(key(r.index, r.begin), r);
-      link.request(r);
-    }
-  }
-
-  // ── uploading ───────────────────────────────────────────────────────────────────────────
-  private onRequest(peer: PeerState, req: BlockRequest): void {
-    if (peer.amChoking || !this.have.has(req.index)) return; // BEP 3: requests while choked are dropped
-    if (peer.uploads.length >= MAX_UPLOAD_QUEUE) return;
-    peer.uploads.push({ req, cancelled: false });
-    this.serveUploads(peer);
-  }
-
-  private serveUploads(peer: PeerState): void {
-    const link = peer.link;
-    if (link === undefined) return;
-    while (peer.uploads.length > 0 && peer.reading.size < MAX_READS_PER_PEER) {
-      const now = this.now();
-      if (this.uploadLimiters.some((l) => l.waitMs(now) > 0)) return; // tick() resumes
-      const u = peer.uploads.shift()!;
-      if (u.cancelled) continue;
-      for (const l of this.uploadLimiters) l.take(u.req.length, now);
-      peer.reading.add(u);
-      const read = this.store.lendBlock?.(u.req.index, u.req.begin, u.req.length) ?? this.store.readBlock(u.req.index, u.req.begin, u.req.length).then((data) => ({ data, release: undefined }));
-      read.then(
-        ({ data, release }) => {
-          peer.reading.delete(u);
-          if (peer.closed || u.cancelled || peer.amChoking) {
-            release?.();
-            return;
-          }
-          link.sendBlock(u.req, data, release);
-          const t = this.now();
-          peer.up.add(data.length, t);
-          this.up.add(data.length, t);
-          this.serveUploads(peer);
-        },
-        (err: unknown) => {
-          peer.reading.delete(u);
-          this.fail(toTorrenttpError(err));
-        },
-      );
-    }
-  }
-
-  // ── choking ─────────────────────────────────────────────────────────────────────────────
-  private unchokedCount(): number {
-    let n = 0;
-    for (const p of this.peers.keys()) if (!p.amChoking) n++;
-    return n;
-  }
-
-  private rechoke(now: number): void {
-    this.lastChokeMs = now;
-    const wire = [...this.peers.keys()].filter((p) => p.link?.kind === 'wire' && !p.closed);
-    const decision = choke(
-      wire.map((p) => ({ id: p.link!.id, interested: p.peerInterested, downloadRate: p.down.rate(now), uploadRate: p.up.rate(now) })),
-      this.complete,
-      this.opts.uploadSlots,
-      this.chokeState,
-      now,
-      this.rng,
-    );
-    this.chokeState = decision;
-    for (const p of wire) this.setChoking(p, !decision.unchoked.has(p.link!.id));
-  }
-
-  private setChoking(peer: PeerState, choking: boolean): void {
-    if (peer.amChoking === choking) return;
-    peer.amChoking = choking;
-    if (choking) {
-      // BEP 3: choking discards the peer's pending requests.
-      for (const u of peer.reading) u.cancelled = true;
-      peer.uploads.length = 0;
-    }
-    peer.link?.setChoking(choking);
-  }
+/** The peer may still want pieces from us: it can ask for uploads and lacks some. */
+function wantsFromUs(link: PeerLink): boolean {
+  return link.canUpload && !link.bitfield.complete;
 }

@@ -111,11 +111,13 @@ export const ERROR_CODES = {
   TRANSPORT_WEBSEED_NO_RANGE: { message: 'web seed ignores Range (answers 200 with the whole file) and the torrent is too large to fetch file by file', side: 'remote', status: 502 },
 
   // ── engine (src/engine) ────────────────────────────────────────────────────────────────
+  ENGINE_BAD_RANGE: { message: 'byte range is not within the torrent', side: 'local', status: 416 },
   ENGINE_BAD_PEER_ADDRESS: { message: 'peer address is not host:port', side: 'local', status: 400 },
   ENGINE_CLOSED: { message: 'the torrent or client is closed', side: 'local', status: 410 },
   ENGINE_DUPLICATE_TORRENT: { message: 'this torrent is already added', side: 'local', status: 409 },
   ENGINE_LISTEN_FAILED: { message: 'cannot listen for peers on the address and port', side: 'local', status: 500 },
   ENGINE_PEER_BANNED: { message: 'peer banned for sending data that failed the hash check', side: 'remote', status: 403 },
+  ENGINE_RANGE_NOT_SELECTED: { message: 'byte range holds pieces of files not selected for download', side: 'local', status: 416 },
   ENGINE_PORT_IN_USE: { message: 'the port for incoming peers is already in use', side: 'local', status: 409 },
   ENGINE_TOO_MANY_PEERS: { message: 'connection limit reached', side: 'local', status: 503 },
 

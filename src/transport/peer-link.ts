@@ -14,6 +14,17 @@ import type { Bitfield, PieceIndex } from '../metainfo/index.js';
  * - After `closed`, no more events, and methods are no-ops.
  * - `block.data` may be a view of a network buffer: the engine copies it into the piece
  *   buffer before the next turn of the event loop and keeps no reference.
+ *
+ * The peer's pieces (`bitfield` and `have` events), one rule for every kind:
+ * - `link.bitfield` is the peer's piece set, updated by the link before it emits the event.
+ * - `have i` adds piece i. A later `bitfield` *replaces* the set: an HTTP peer that re-polls its
+ *   have-set (`pollsHaves`) may send a whole bitfield at every poll, and a wire peer (aria2)
+ *   may send one after its first haves. The engine keeps its own copy of what it counted for
+ *   the peer's availability, so a repeated piece is never counted twice, a piece missing from a
+ *   new bitfield is uncounted, and closing the link subtracts exactly what was counted.
+ *
+ * The engine never branches on `kind`: it reads the capabilities (`canDownload`, `canUpload`,
+ * `prefersRuns`, `pollsHaves`). `kind` is for stats and logs.
  */
 export interface BlockRequest {
   readonly index: PieceIndex;
@@ -38,7 +49,10 @@ export type PeerEvent =
   | { readonly type: 'block'; readonly req: BlockRequest; readonly data: Uint8Array }
   /** A request that will not be answered (choked, cancelled by the peer, HTTP error…). */
   | { readonly type: 'rejected'; readonly req: BlockRequest }
-  /** The peer asks us for a block (wire peers only). */
+  /**
+   * The peer asks us for a block (links that push requests: the wire). An HTTP server side asks
+   * `Torrent.lease` directly instead; both pass the same choke and limit checks.
+   */
   | { readonly type: 'request'; readonly req: BlockRequest }
   | { readonly type: 'cancel'; readonly req: BlockRequest }
   /** Bytes moved, for rate accounting (payload only). */
@@ -48,13 +62,23 @@ export type PeerEvent =
 export type PeerEventHandler = (event: PeerEvent) => void;
 
 export interface PeerLink {
+  /** For stats and logs only: the engine decides on the capabilities below. */
   readonly kind: PeerKind;
+  /** We can download from the peer: it serves `request`s (every kind so far). */
+  readonly canDownload: boolean;
+  /**
+   * We can upload to the peer: it may ask us for blocks, so it is ranked by the choker and kept
+   * after our download completes while it lacks pieces. False for a web seed (a plain server).
+   */
+  readonly canUpload: boolean;
   /** `host:port` for wire peers, the URL for HTTP kinds: stable, for logs and bans. */
   readonly id: string;
   /** What the peer has; kept up to date by the link before it emits `have`/`bitfield`. */
   readonly bitfield: Bitfield;
   /** Web seeds and HTTP peers: contiguous runs of blocks make fewer, larger requests. */
   readonly prefersRuns: boolean;
+  /** The link learns the peer's pieces by polling (an HTTP peer's have-set), so it may send a whole `bitfield` again. */
+  readonly pollsHaves: boolean;
   /** Requests the link wants outstanding at once to fill its pipe (adaptive for wire peers). */
   readonly desiredQueueDepth: number;
   /** True while the peer chokes us. */
@@ -62,13 +86,13 @@ export interface PeerLink {
 
   request(req: BlockRequest): void;
   cancel(req: BlockRequest): void;
-  /** Wire peers: our choke/interest state towards the peer; no-ops for HTTP kinds. */
+  /** Our choke/interest state towards the peer (wire messages); a link without such messages ignores them. */
   setChoking(choking: boolean): void;
   setInterested(interested: boolean): void;
   /** Tell the peer we have a new piece (wire `have`). */
   announceHave(index: PieceIndex): void;
   /**
-   * Send a block the peer requested (wire peers). `data` is written without a copy. `done`, when
+   * Send a block the peer requested through a `request` event. `data` is written without a copy. `done`, when
    * given, is called exactly once when the link no longer uses `data`: written to the socket,
    * dropped (cancelled, choked, closed), or at once by links that do not upload.
    */

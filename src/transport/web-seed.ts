@@ -78,7 +78,10 @@ export function createWebSeed(url: string, metainfo: Metainfo, opts: WebSeedOpti
 
 class WebSeed implements PeerLink {
   readonly kind = 'webseed' as const;
+  readonly canDownload = true;
+  readonly canUpload = false;
   readonly prefersRuns = true;
+  readonly pollsHaves = false;
   readonly bitfield: Bitfield;
   readonly desiredQueueDepth: number;
   peerChoking = true;

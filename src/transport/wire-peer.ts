@@ -131,7 +131,10 @@ function drop(u: Upload): void {
 
 export class WirePeer implements WirePeerLink {
   readonly kind = 'wire' as const;
+  readonly canDownload = true;
+  readonly canUpload = true;
   readonly prefersRuns = false;
+  readonly pollsHaves = false;
   readonly id: string;
   peerChoking = true;
   amChoking = true;

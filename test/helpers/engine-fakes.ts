@@ -62,7 +62,10 @@ export class FakeLink implements PeerLink {
   readonly kind: PeerKind;
   readonly id: string;
   readonly bitfield: Bitfield;
+  readonly canDownload = true;
+  readonly canUpload: boolean;
   readonly prefersRuns: boolean;
+  readonly pollsHaves = false;
   desiredQueueDepth: number;
   peerChoking: boolean;
   readonly requests: BlockRequest[] = [];
@@ -84,6 +87,7 @@ export class FakeLink implements PeerLink {
     this.kind = opts.kind ?? 'wire';
     this.id = opts.id ?? `fake-${Math.random().toString(36).slice(2)}`;
     this.prefersRuns = this.kind !== 'wire';
+    this.canUpload = this.kind !== 'webseed';
     this.desiredQueueDepth = opts.queueDepth ?? 16;
     this.peerChoking = opts.choking ?? false;
     this.bitfield = new Bitfield(metainfo.pieceCount);

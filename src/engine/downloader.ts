@@ -1,0 +1,198 @@
+import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
+import { BLOCK_LENGTH, type Geometry, type PieceIndex } from '../metainfo/index.js';
+import type { BlockRequest, PeerLink } from '../transport/index.js';
+import { blockKey, type PeerSet, type PeerState } from './peer-set.js';
+import type { PiecePicker } from './picker.js';
+import { RateMeter, type TokenBucket } from './rate.js';
+import type { TorrentStore } from './torrent-api.js';
+
+/**
+ * Downloading: requests out, blocks in, pieces assembled and committed. Rules (STATE.md):
+ * - Every outstanding request is in exactly one peer's `outstanding` and counted once in the
+ *   picker; it leaves both on its block, its rejection, an endgame cancel, or the peer's close.
+ * - A block is copied once, from the link's buffer into its piece buffer; a piece's buffer
+ *   leaves `buffers` when its commit starts, so it is committed at most once.
+ * - Bytes handed to storage and not yet answered stay near `maxCommitBytes`: at or above it no
+ *   request goes out, and every finished commit refills every peer.
+ * - A failed piece is locked from the peers that sent blocks of it (libtorrent's `lock_piece`)
+ *   until a copy from elsewhere verifies: they are not asked for it while another connected
+ *   peer that serves downloads has it, so the next copy comes from someone else and tells who
+ *   lied. With nobody else holding it, a locked peer may be asked again rather than stall.
+ * - Trust: a verified piece gives each peer that sent blocks of it +1 (capped), a failed piece
+ *   −4 to a sole sender and −1 to each of several; at −2 × `banAfterHashFailures` it is banned.
+ */
+export interface DownloaderOptions {
+  readonly maxCommitBytes: number;
+  readonly banAfterHashFailures: number;
+  readonly limiters: readonly TokenBucket[];
+}
+
+export interface DownloaderHost {
+  readonly now: () => number;
+  readonly closed: () => boolean;
+  /** Verified and stored: tell peers, readers, completion. */
+  readonly verified: (index: PieceIndex) => void;
+  readonly hashFailed: (index: PieceIndex) => void;
+  readonly ban: (peer: PeerState) => void;
+  readonly fail: (err: TorrenttpError) => void;
+}
+
+/** Trust a peer can bank, so a long good record does not license a run of bad pieces. */
+const MAX_TRUST = 8;
+
+export class Downloader {
+  readonly down = new RateMeter();
+  /** Bytes received per kind of peer, for `stats().downloadedByKind` only (never a decision). */
+  readonly downByKind: Record<PeerLink['kind'], number> = { wire: 0, webseed: 0, http: 0 };
+  private readonly buffers = new Map<number, { buf: Uint8Array; contributors: Set<PeerState> }>();
+  private committingBytes = 0;
+  /** Failed pieces → the peers that sent blocks of the failed copies. */
+  private readonly locks = new Map<number, Set<PeerState>>();
+
+  constructor(
+    private readonly geometry: Geometry,
+    private readonly store: TorrentStore,
+    private readonly picker: PiecePicker,
+    private readonly peers: PeerSet,
+    private readonly opts: DownloaderOptions,
+    private readonly host: DownloaderHost,
+  ) {}
+
+  /** Every wanted piece is verified. */
+  get complete(): boolean {
+    return this.picker.missing === 0;
+  }
+
+  /** `amInterested` is true exactly when the peer has a wanted piece we lack (and serves downloads). */
+  updateInterest(peer: PeerState): void {
+    const link = peer.link!;
+    const want = link.canDownload && !this.complete && this.picker.interestedIn(link.bitfield);
+    if (want !== peer.amInterested) {
+      peer.amInterested = want;
+      link.setInterested(want);
+    }
+  }
+
+  block(peer: PeerState, req: BlockRequest, data: Uint8Array): void {
+    const k = blockKey(req.index, req.begin);
+    if (!peer.outstanding.delete(k)) return; // unrequested or already cancelled: the link should not deliver it
+    const now = this.host.now();
+    peer.down.add(data.length, now);
+    this.down.add(data.length, now);
+    if (peer.link !== undefined) this.downByKind[peer.link.kind] += data.length;
+    for (const l of this.opts.limiters) l.take(data.length, now);
+    if (this.picker.receive(req.index, req.begin)) {
+      let entry = this.buffers.get(req.index);
+      if (entry === undefined) {
+        const buf = this.store.pieceBuffer?.(req.index) ?? new Uint8Array(this.geometry.pieceLengthOf(req.index));
+        entry = { buf, contributors: new Set() };
+        this.buffers.set(req.index, entry);
+      }
+      entry.buf.set(data, req.begin); // the one copy of a block: out of the socket's buffer
+      entry.contributors.add(peer);
+      if (this.picker.endgame) this.cancelDuplicates(peer, req, k);
+      if (this.picker.isComplete(req.index)) void this.commit(req.index);
+    }
+    this.fill(peer);
+  }
+
+  rejected(peer: PeerState, req: BlockRequest): void {
+    if (!peer.outstanding.delete(blockKey(req.index, req.begin))) return;
+    this.picker.release(req.index, req.begin);
+    this.fillAll();
+  }
+
+  fillAll(): void {
+    for (const p of this.peers) this.fill(p);
+  }
+
+  fill(peer: PeerState): void {
+    const link = peer.link;
+    if (link === undefined || peer.closed || this.host.closed() || this.complete) return;
+    if (!peer.amInterested || link.peerChoking) return; // amInterested implies canDownload
+    if (this.committingBytes >= this.opts.maxCommitBytes) return; // storage is behind: commit() resumes us
+    const now = this.host.now();
+    let want = link.desiredQueueDepth - peer.outstanding.size;
+    const limiters = this.opts.limiters;
+    if (limiters.length > 0) {
+      if (limiters.some((l) => l.waitMs(now) > 0)) return;
+      // Under a limit, keep at most half a second's worth of the rate in flight across all
+      // peers: a deep pipeline would otherwise overshoot the limit by megabytes.
+      const rate = Math.min(...limiters.map((l) => l.rate));
+      const cap = Math.max(2, Math.floor((rate * 0.5) / BLOCK_LENGTH));
+      want = Math.min(want, cap - this.peers.outstanding());
+    }
+    // Refill in batches (a quarter of the pipe, at most 16 blocks): one socket write then carries
+    // many requests instead of one per block received.
+    if (peer.outstanding.size > 0 && want < Math.min(16, Math.max(1, Math.floor(link.desiredQueueDepth / 4)))) return;
+    if (want <= 0) return;
+    const locked = this.locks.size === 0 ? undefined : this.lockedFor(peer);
+    const reqs = this.picker.pick(link.bitfield, want, link.prefersRuns, (i, b) => peer.outstanding.has(blockKey(i, b * BLOCK_LENGTH)), locked);
+    for (const r of reqs) {
+      peer.outstanding.set(blockKey(r.index, r.begin), r);
+      link.request(r);
+    }
+  }
+
+  /** Failed pieces this peer sent blocks of, which another connected peer could send instead. */
+  private lockedFor(peer: PeerState): Set<number> | undefined {
+    let out: Set<number> | undefined;
+    for (const [index, senders] of this.locks) {
+      if (!senders.has(peer)) continue;
+      for (const other of this.peers) {
+        const l = other.link;
+        if (senders.has(other) || other.closed || l === undefined || !l.canDownload || !l.bitfield.has(index)) continue;
+        (out ??= new Set()).add(index);
+        break;
+      }
+    }
+    return out;
+  }
+
+  private cancelDuplicates(except: PeerState, req: BlockRequest, k: number): void {
+    for (const other of this.peers) {
+      if (other === except || !other.outstanding.delete(k)) continue;
+      other.link?.cancel(req);
+      this.picker.release(req.index, req.begin);
+    }
+  }
+
+  private async commit(index: PieceIndex): Promise<void> {
+    const entry = this.buffers.get(index);
+    if (entry === undefined) return;
+    this.buffers.delete(index); // taken out first: a piece is committed at most once
+    const bytes = entry.buf.length;
+    this.committingBytes += bytes;
+    let ok: boolean;
+    try {
+      // A piece just downloaded is worth keeping in memory only if some peer may ask for it soon.
+      // A pure leech (peers that want nothing from us) recycles the buffer instead: 16 MB less.
+      ok = await this.store.commitPiece(index, entry.buf, this.peers.anyInterested());
+    } catch (err) {
+      this.host.fail(toTorrenttpError(err));
+      return;
+    } finally {
+      this.committingBytes -= bytes;
+    }
+    if (this.host.closed()) return;
+    if (!ok) {
+      this.picker.failed(index);
+      const senders = this.locks.get(index) ?? new Set();
+      for (const p of entry.contributors) senders.add(p);
+      this.locks.set(index, senders);
+      this.host.hashFailed(index);
+      const penalty = entry.contributors.size === 1 ? 4 : 1;
+      for (const p of entry.contributors) {
+        p.trust -= penalty;
+        if (p.link !== undefined && !p.closed && p.trust <= -2 * this.opts.banAfterHashFailures) this.host.ban(p);
+      }
+      this.fillAll();
+      return;
+    }
+    this.picker.verified(index);
+    this.locks.delete(index);
+    for (const p of entry.contributors) p.trust = Math.min(p.trust + 1, MAX_TRUST);
+    this.host.verified(index);
+    if (!this.complete) this.fillAll(); // requests may have waited for this commit (maxCommitBytes)
+  }
+}

@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Torrent } from '../../src/engine/index.js';
+import { Bitfield, parseTorrent, type PieceIndex } from '../../src/metainfo/index.js';
+import { FakeLink, MemoryStore } from '../helpers/engine-fakes.js';
+import { bytes, piecesOf, torrentBytes } from '../helpers/torrents.js';
+
+const PIECE = 32 * 1024;
+const data = bytes(8 * PIECE, 5);
+const metainfo = parseTorrent(torrentBytes({ name: 'f', 'piece length': PIECE, length: data.length, pieces: piecesOf(data, PIECE) }));
+const tick = () => new Promise((r) => setImmediate(r));
+const avail = (t: Torrent) => Array.from({ length: metainfo.pieceCount }, (_, i) => t.availability(i as PieceIndex));
+
+test('a bitfield after haves replaces what was counted, never double counts; closing subtracts exactly that', async () => {
+  const t = new Torrent(metainfo, new MemoryStore(metainfo), { rng: () => 0.5 });
+  const link = t.addPeer((onEvent) => new FakeLink(data, metainfo, onEvent, { has: () => false, stall: true })) as FakeLink;
+  const other = t.addPeer((onEvent) => new FakeLink(data, metainfo, onEvent, { has: (i) => i === 5, stall: true })) as FakeLink;
+  await tick();
+  const announce = (pieces: number[]) => {
+    const b = new Bitfield(metainfo.pieceCount);
+    for (const i of pieces) b.set(i);
+    return b;
+  };
+  link.bitfield.set(3);
+  link.emit({ type: 'have', index: 3 as PieceIndex });
+  link.emit({ type: 'have', index: 3 as PieceIndex }); // a repeat is not news
+  assert.deepEqual(avail(t), [0, 0, 0, 1, 0, 1, 0, 0]);
+  // An HTTP peer re-polling its have-set sends the whole set again, with a new piece and one gone.
+  link.emit({ type: 'bitfield', bitfield: announce([3, 5]) });
+  assert.deepEqual(avail(t), [0, 0, 0, 1, 0, 2, 0, 0]);
+  link.emit({ type: 'bitfield', bitfield: announce([5, 6]) });
+  assert.deepEqual(avail(t), [0, 0, 0, 0, 0, 2, 1, 0]);
+  link.emit({ type: 'have', index: 0 as PieceIndex });
+  assert.deepEqual(avail(t), [1, 0, 0, 0, 0, 2, 1, 0]);
+  link.close();
+  await tick();
+  assert.deepEqual(avail(t), [0, 0, 0, 0, 0, 1, 0, 0], 'only the other peer is left');
+  other.close();
+  await tick();
+  assert.deepEqual(avail(t), [0, 0, 0, 0, 0, 0, 0, 0]);
+  await t.close();
+});
+
+test('peers are chosen by capability: a web seed is dropped by a seed, every uploader is ranked by the choker', async () => {
+  let now = 0;
+  const t = new Torrent(metainfo, new MemoryStore(metainfo, data), { rng: () => 0.5, now: () => now, uploadSlots: 2 });
+  const web = t.addPeer((onEvent) => new FakeLink(data, metainfo, onEvent, { kind: 'webseed', stall: true })) as FakeLink;
+  const http = ['a', 'b', 'c'].map((id) => t.addPeer((onEvent) => new FakeLink(data, metainfo, onEvent, { kind: 'http', id, has: () => false })) as FakeLink);
+  await tick();
+  assert.ok(web.closed, 'nothing to trade with a web seed once complete');
+  for (const l of http) l.emit({ type: 'interested' });
+  assert.deepEqual(http.map((l) => l.amChoking), [false, false, true], 'HTTP peers fill free slots at once');
+  now += 10_000;
+  t.tick();
+  // Seeding, equal rates: the regular slot goes to 'a' (id order), the optimistic one to a choked peer.
+  assert.deepEqual(http.map((l) => l.amChoking), [false, true, false], 'the choking round ranks HTTP peers too');
+  await t.close();
+});
