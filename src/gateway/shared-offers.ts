@@ -1,5 +1,4 @@
-import type { createClient } from 'redis';
-import { closeRedisClient, TrackerError, redactUrl } from '../tracker/index.js';
+import { closeRedisClient, connectRedisClient, TrackerError, type RedisClient } from '../tracker/index.js';
 
 /**
  * The info-hashes served by every `torrenttp serve` sharing one Redis (`--redis`), so that each
@@ -25,8 +24,6 @@ export interface SharedOffersOptions {
 
 export const SHARED_OFFERS_DEFAULTS = { prefix: 'ttp:', ttlMs: 30_000 } as const;
 
-type RedisClient = ReturnType<typeof createClient>;
-
 export class SharedOffers {
   private readonly key: string;
   private readonly ttlMs: number;
@@ -41,24 +38,7 @@ export class SharedOffers {
 
   /** Connects (giving up after a few tries at start, reconnecting for ever once up, as the swarm store does). */
   static async connect(opts: SharedOffersOptions): Promise<SharedOffers> {
-    let connected = false;
-    const { createClient } = await import('redis');
-    const client = createClient({
-      url: opts.url,
-      socket: {
-        connectTimeout: 5000,
-        reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(100 * 2 ** retries, 2000) : retries < 2 ? 100 : cause),
-      },
-    });
-    client.on('error', (err: unknown) => opts.onError?.(err));
-    try {
-      await client.connect();
-      connected = true;
-      return new SharedOffers(client, opts);
-    } catch (err) {
-      if (client.isOpen) client.destroy();
-      throw new TrackerError('TRACKER_STORE_UNAVAILABLE', { detail: redactUrl(opts.url), cause: err });
-    }
+    return new SharedOffers(await connectRedisClient(opts.url, opts.onError), opts);
   }
 
   /** Vouches for `own` until `nowMs + ttlMs`, withdraws `gone`, and returns every server's hashes. One round trip. */

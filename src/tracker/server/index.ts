@@ -5,7 +5,7 @@ export type { EmbeddedPeer } from './embedded-peer.js';
 export { POLICY_DEFAULTS, silentLogger, type TrackerLogger, type TrackerPolicyOptions, type TrackerProtocol, type TrackerStats } from './core.js';
 export type { HttpLimits } from './http-endpoints.js';
 export { MEMORY_STORE_DEFAULTS, MemorySwarmStore, type MemorySwarmStoreOptions } from './memory-store.js';
-export { closeRedisClient, REDIS_STORE_DEFAULTS, RedisSwarmStore, redactUrl, type RedisSwarmStoreOptions } from './redis-store.js';
+export { closeRedisClient, connectRedisClient, REDIS_STORE_DEFAULTS, RedisSwarmStore, redactUrl, type RedisClient, type RedisSwarmStoreOptions } from './redis-store.js';
 export type { ReplyShape, SwarmAnnounce, SwarmAnnounceCounts, SwarmAnnounceResult, SwarmPeer, SwarmStats, SwarmStore } from './swarm-store.js';
 export { TrackerServer, type TrackerAddress, type TrackerServerOptions } from './tracker-server.js';
 export { tuneProcessForTracker } from './tune.js';

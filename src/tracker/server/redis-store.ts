@@ -79,7 +79,7 @@ function peerOfMember(m: Buffer, url: Buffer): SwarmPeer {
 const num = (r: Reply | undefined): number => (typeof r === 'number' ? r : 0);
 const bytes = (r: Reply | undefined): Buffer => (Buffer.isBuffer(r) ? r : Buffer.alloc(0));
 
-type Client = ReturnType<typeof createClient>;
+export type RedisClient = ReturnType<typeof createClient>;
 
 export class RedisSwarmStore implements SwarmStore {
   private readonly prefix: string;
@@ -87,7 +87,7 @@ export class RedisSwarmStore implements SwarmStore {
   private readonly maxPeersPerTorrent: number;
   private readonly sha = new Map<string, string>();
 
-  private constructor(private readonly client: Client, opts: RedisSwarmStoreOptions) {
+  private constructor(private readonly client: RedisClient, opts: RedisSwarmStoreOptions) {
     this.prefix = opts.prefix ?? REDIS_STORE_DEFAULTS.prefix;
     this.peerTimeoutMs = opts.peerTimeoutMs ?? REDIS_STORE_DEFAULTS.peerTimeoutMs;
     this.maxPeersPerTorrent = opts.maxPeersPerTorrent ?? REDIS_STORE_DEFAULTS.maxPeersPerTorrent;
@@ -95,22 +95,10 @@ export class RedisSwarmStore implements SwarmStore {
 
   /** Connects and loads the scripts; throws `TRACKER_STORE_UNAVAILABLE` if Redis does not answer. */
   static async connect(opts: RedisSwarmStoreOptions): Promise<RedisSwarmStore> {
-    // Once up, reconnect for ever (announces fail with TRACKER_STORE_UNAVAILABLE meanwhile); at
-    // start, give up after a few tries so a wrong URL fails the start instead of hanging it.
-    let connected = false;
-    const { createClient, RESP_TYPES } = await import('redis');
+    const { RESP_TYPES } = await import('redis');
     if (RESP_TYPES.BLOB_STRING !== 36) throw new TrackerError('TRACKER_STORE_UNAVAILABLE', { detail: 'unexpected redis client (RESP blob string type)' });
-    const client = createClient({
-      url: opts.url,
-      socket: {
-        connectTimeout: 5000,
-        reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(100 * 2 ** retries, 2000) : retries < 2 ? 100 : cause),
-      },
-    });
-    client.on('error', (err: unknown) => opts.onError?.(err));
+    const client = await connectRedisClient(opts.url, opts.onError);
     try {
-      await client.connect();
-      connected = true;
       const store = new RedisSwarmStore(client, opts);
       for (const script of [ANNOUNCE_LUA, SCRAPE_LUA, EXPIRE_LUA, TOTALS_LUA]) {
         store.sha.set(script, String(await client.sendCommand(['SCRIPT', 'LOAD', script])));
@@ -118,8 +106,7 @@ export class RedisSwarmStore implements SwarmStore {
       return store;
     } catch (err) {
       if (client.isOpen) client.destroy();
-      const why = err instanceof Error && err.message !== '' ? ` (${err.message})` : '';
-      throw new TrackerError('TRACKER_STORE_UNAVAILABLE', { detail: `${redactUrl(opts.url)}${why}`, cause: err });
+      throw unavailable(opts.url, err);
     }
   }
 
@@ -237,6 +224,38 @@ export class RedisSwarmStore implements SwarmStore {
   async close(): Promise<void> {
     await closeRedisClient(this.client);
   }
+}
+
+/**
+ * A client connected to `url`. Once up it reconnects for ever (its callers fail with
+ * `TRACKER_STORE_UNAVAILABLE` meanwhile); at start it gives up after a few tries, so a wrong URL
+ * fails the start instead of hanging it. Throws `TRACKER_STORE_UNAVAILABLE` naming the URL
+ * (credentials redacted) and why.
+ */
+export async function connectRedisClient(url: string, onError?: (err: unknown) => void): Promise<RedisClient> {
+  let connected = false;
+  const { createClient } = await import('redis');
+  const client = createClient({
+    url,
+    socket: {
+      connectTimeout: 5000,
+      reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(100 * 2 ** retries, 2000) : retries < 2 ? 100 : cause),
+    },
+  });
+  client.on('error', (err: unknown) => onError?.(err));
+  try {
+    await client.connect();
+    connected = true;
+    return client;
+  } catch (err) {
+    if (client.isOpen) client.destroy();
+    throw unavailable(url, err);
+  }
+}
+
+function unavailable(url: string, err: unknown): TrackerError {
+  const why = err instanceof Error && err.message !== '' ? ` (${err.message})` : '';
+  return new TrackerError('TRACKER_STORE_UNAVAILABLE', { detail: `${redactUrl(url)}${why}`, cause: err });
 }
 
 /** How long `close` lets replies in flight arrive before dropping them. */
