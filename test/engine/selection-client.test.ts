@@ -8,8 +8,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { Client } from '../../src/engine/index.js';
-import { A, ALL, B, C, PIECE } from '../helpers/three-files.js';
-import { piecesOf, torrentBytes, withTempDir } from '../helpers/torrents.js';
+import { A, B, C, threeFilesTorrent } from '../helpers/three-files.js';
+import { withTempDir } from '../helpers/torrents.js';
 
 test('tracker left counts only the selected files; completed is sent with left 0', { timeout: 30_000 }, (t) =>
   withTempDir(async (dir) => {
@@ -21,20 +21,7 @@ test('tracker left counts only the selected files; completed is sent with left 0
     await new Promise<void>((r) => tracker.listen(0, '127.0.0.1', () => r()));
     t.after(() => new Promise<void>((r) => tracker.close(() => r())));
     const url = `http://127.0.0.1:${(tracker.address() as { port: number }).port}/announce`;
-    const torrent = torrentBytes(
-      {
-        name: 'set',
-        'piece length': PIECE,
-        files: [
-          { length: A.length, path: ['a.bin'] },
-          { length: B.length, path: ['b.bin'] },
-          { length: C.length, path: ['sub', 'c.bin'] },
-          { length: 0, path: ['empty'] },
-        ],
-        pieces: piecesOf(ALL, PIECE),
-      },
-      { announce: url },
-    );
+    const torrent = threeFilesTorrent({ announce: url });
     const src = join(dir, 'seed', 'set');
     mkdirSync(join(src, 'sub'), { recursive: true });
     writeFileSync(join(src, 'a.bin'), A);

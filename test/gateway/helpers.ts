@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import type { TestContext } from 'node:test';
+import { request } from 'undici';
 import { Gateway, type GatewayLogger, type GatewayOptions } from '../../src/gateway/index.js';
 
 /** A gateway on a free loopback port, closed when the test ends; no file-check timer. */
@@ -32,4 +34,16 @@ export function recordingLogger(): GatewayLogger & { entries: { level: string; o
   const entries: { level: string; obj: object; msg: string | undefined }[] = [];
   const at = (level: string) => (obj: object, msg?: string): void => void entries.push({ level, obj, msg });
   return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** The torrent of a file (`URL?torrent`), waiting out the lazy hashing's 503s. */
+export async function torrentOf(url: string): Promise<Uint8Array> {
+  for (let i = 0; i < 200; i++) {
+    const r = await request(`${url}?torrent`);
+    if (r.statusCode === 200) return new Uint8Array(await r.body.arrayBuffer());
+    await r.body.dump();
+    assert.equal(r.statusCode, 503);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no torrent for ${url}`);
 }

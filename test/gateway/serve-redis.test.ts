@@ -16,6 +16,7 @@ import { decodeAnnounceResponse, encodeAnnounceQuery, type AnnounceRequest, type
 import { run, until, type Proc } from '../helpers/processes.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startRedis } from '../tracker/server/redis-process.js';
+import { torrentOf } from './helpers.js';
 
 const MAIN = resolve(fileURLToPath(import.meta.url), '../../../src/cli/main.js');
 const MIB = 1024 * 1024;
@@ -31,17 +32,6 @@ async function serve(t: TestContext, root: string, redis: string): Promise<Serve
   await until('serve to print its start line', () => /seed on port \d+/.test(proc.output), 20_000, proc);
   assert.match(proc.output, /swarms in redis:\/\/127\.0\.0\.1:\d+/);
   return { url: /at (http:\/\/127\.0\.0\.1:\d+)\//.exec(proc.output)![1]!, seedPort: Number(/seed on port (\d+)/.exec(proc.output)![1]), proc };
-}
-
-async function torrentOf(url: string): Promise<Uint8Array> {
-  for (let i = 0; i < 200; i++) {
-    const r = await request(`${url}?torrent`);
-    if (r.statusCode === 200) return new Uint8Array(await r.body.arrayBuffer());
-    await r.body.dump();
-    assert.equal(r.statusCode, 503);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no torrent for ${url}`);
 }
 
 function peerId(n: number): Uint8Array {

@@ -13,7 +13,7 @@ import { Client } from '../../src/engine/index.js';
 import type { Gateway } from '../../src/gateway/index.js';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
-import { rawRequest, startGateway } from './helpers.js';
+import { rawRequest, startGateway, torrentOf } from './helpers.js';
 
 const MIB = 1024 * 1024;
 
@@ -38,18 +38,6 @@ async function body(url: string, headers: Record<string, string> = {}): Promise<
   const r = await request(url, { headers });
   assert.ok(r.statusCode === 200 || r.statusCode === 206, `${url}: ${r.statusCode}`);
   return Buffer.from(await r.body.arrayBuffer());
-}
-
-/** The torrent of a file, waiting out the lazy hashing's 503s. */
-async function torrentOf(url: string): Promise<Uint8Array> {
-  for (let i = 0; i < 200; i++) {
-    const r = await request(`${url}?torrent`);
-    if (r.statusCode === 200) return new Uint8Array(await r.body.arrayBuffer());
-    await r.body.dump();
-    assert.equal(r.statusCode, 503);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no torrent for ${url}`);
 }
 
 test('status.json: plain bytes by eligibility and file, bytes sent as a wire peer, swarm seeds and leechers', { timeout: 60_000 }, (t) =>

@@ -1,4 +1,5 @@
 import { parseTorrent, type Metainfo } from '../../src/metainfo/index.js';
+import type { Encodable } from '../../src/bencode/index.js';
 import { bytes, piecesOf, torrentBytes } from './torrents.js';
 
 /**
@@ -21,17 +22,20 @@ export function threeFiles(): Metainfo {
   return parseTorrent(threeFilesTorrent());
 }
 
-/** The .torrent's bytes. */
-export function threeFilesTorrent(): Uint8Array {
-  return torrentBytes({
-    name: 'set',
-    'piece length': PIECE,
-    files: [
-      { length: A.length, path: ['a.bin'] },
-      { length: B.length, path: ['b.bin'] },
-      { length: C.length, path: ['sub', 'c.bin'] },
-      { length: 0, path: ['empty'] },
-    ],
-    pieces: piecesOf(ALL, PIECE),
-  });
+/** The .torrent's bytes; `outer` adds keys outside `info` (`announce`). */
+export function threeFilesTorrent(outer: Record<string, Encodable | undefined> = {}): Uint8Array {
+  return torrentBytes(
+    {
+      name: 'set',
+      'piece length': PIECE,
+      files: [
+        { length: A.length, path: ['a.bin'] },
+        { length: B.length, path: ['b.bin'] },
+        { length: C.length, path: ['sub', 'c.bin'] },
+        { length: 0, path: ['empty'] },
+      ],
+      pieces: piecesOf(ALL, PIECE),
+    },
+    outer,
+  );
 }

@@ -14,7 +14,7 @@ import { PNG } from 'pngjs';
 import { request } from 'undici';
 import { Client } from '../../src/engine/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
-import { startGateway } from '../gateway/helpers.js';
+import { startGateway, torrentOf } from '../gateway/helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const MIB = 1024 * 1024;
@@ -40,16 +40,6 @@ async function launch(t: { after: (fn: () => Promise<void> | void) => void }): P
     rmSync(profile, { recursive: true, force: true });
   });
   return context;
-}
-
-async function torrentOf(url: string): Promise<Uint8Array> {
-  for (let i = 0; i < 200; i++) {
-    const r = await request(`${url}?torrent`);
-    if (r.statusCode === 200) return new Uint8Array(await r.body.arrayBuffer());
-    await r.body.dump();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no torrent for ${url}`);
 }
 
 /** Highest y-value drawn (smaller y is higher in SVG): 200 means a flat zero line. */
