@@ -52,6 +52,7 @@ test('Range: the spec forms, clamping, and refusals', () => {
   for (const bad of ['bytes=0-1,4-5', 'bytes=5-4', 'bytes=-', 'bytes=a-b', 'bytes=1', 'bytes', 'bytes=+1-2', 'bytes=1-2-3', `bytes=${'9'.repeat(17)}-`, `bytes=0-${'1'.repeat(300)}`]) {
     assert.equal(code(bad), 'TTP_BAD_RANGE', bad);
   }
+  assert.throws(() => parsePieceRange('bytes=0-1, 4-5', n), /one range per request/); // said plainly, for client authors
   assert.equal(code('bytes=7334-'), 'TTP_RANGE_NOT_SATISFIABLE');
   assert.equal(code('bytes=8000-8999'), 'TTP_RANGE_NOT_SATISFIABLE');
   assert.equal(code('bytes=-0'), 'TTP_RANGE_NOT_SATISFIABLE');
