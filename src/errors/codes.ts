@@ -142,6 +142,23 @@ export const ERROR_CODES = {
   GATEWAY_ROOT_UNUSABLE: { message: 'the folder to serve cannot be read', side: 'local', status: 500 },
   GATEWAY_TLS: { message: 'cannot read the TLS certificate or key', side: 'local', status: 500 },
 
+  // ── TorrentTTP peer resources (src/tracker/ttp-*; docs/torrenttp.md) ─────────────────────
+  TTP_BAD_CONTENT_RANGE: { message: 'peer answered with a Content-Range or Content-Length other than the range asked for', side: 'remote', status: 502 },
+  TTP_BAD_HAVE: { message: 'have-set document is malformed or does not fit the torrent', side: 'remote', status: 502 },
+  TTP_BAD_QUERY: { message: 'TorrentTTP query parameter is malformed', side: 'remote', status: 400 },
+  TTP_BAD_RANGE: { message: 'Range is not one byte range (bytes=first-last, first- or -suffix)', side: 'remote', status: 400 },
+  TTP_BAD_URL: { message: 'not a TorrentTTP torrent URL (http(s), no credentials, query or fragment, no trailing slash)', side: 'remote', status: 400 },
+  TTP_BODY_TOO_LONG: { message: 'response body is longer than its Content-Length or the range asked for', side: 'remote', status: 502 },
+  TTP_BODY_TOO_SHORT: { message: 'response body ended before its Content-Length or the range asked for', side: 'remote', status: 502 },
+  TTP_CHOKED: { message: 'this peer is not uploading to you now; retry after Retry-After', side: 'remote', status: 429 },
+  TTP_NO_SUCH_PIECE: { message: 'piece index is not below the torrent\'s piece count', side: 'remote', status: 404 },
+  TTP_NOT_FOUND: { message: 'no such TorrentTTP resource', side: 'remote', status: 404 },
+  TTP_RANGE_IGNORED: { message: 'peer answered a Range request with 200 and the whole piece', side: 'remote', status: 502 },
+  TTP_RANGE_NOT_SATISFIABLE: { message: 'requested range is outside the piece', side: 'remote', status: 416 },
+  TTP_RANGE_TOO_LARGE: { message: 'requested range is longer than the per-request limit', side: 'remote', status: 400 },
+  TTP_RESPONSE_TOO_LARGE: { message: 'TorrentTTP document is larger than the limit', side: 'remote', status: 502 },
+  TTP_UNSUPPORTED_VERSION: { message: 'TorrentTTP document version is not supported', side: 'remote', status: 502 },
+
   // ── wire (src/wire) ────────────────────────────────────────────────────────────────────
   WIRE_BAD_BITFIELD: { message: 'peer bitfield has the wrong length or spare bits set', side: 'remote', status: 400 },
   WIRE_BAD_BLOCK_LENGTH: { message: 'block length is zero or larger than the limit', side: 'remote', status: 400 },

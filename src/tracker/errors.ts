@@ -14,3 +14,17 @@ export class TrackerError extends TorrenttpError {
     super(code, opts);
   }
 }
+
+export type TtpErrorCode = Extract<ErrorCode, `TTP_${string}`>;
+
+/**
+ * A TorrentTTP peer-resource failure (docs/torrenttp.md), on either side: a server refusing a
+ * path, query or Range, or a client refusing a peer's have-set, Content-Range or body.
+ */
+export class TtpError extends TorrenttpError {
+  static override readonly kind: string = 'TtpError';
+  declare readonly code: TtpErrorCode;
+  constructor(code: TtpErrorCode, opts?: TorrenttpErrorOptions) {
+    super(code, opts);
+  }
+}

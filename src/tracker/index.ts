@@ -2,7 +2,7 @@
  * Tracker layer: pure packet codecs for HTTP (BEP 3/7/23/48), UDP (BEP 15) and TorrentTTP JSON
  * announces, shared by clients and the server, and the tracker server itself (`server/`).
  */
-export { TrackerError, type TrackerErrorCode } from './errors.js';
+export { TrackerError, TtpError, type TrackerErrorCode, type TtpErrorCode } from './errors.js';
 export { ANNOUNCE_EVENTS, type AnnounceEvent, type AnnounceRequest } from './announce-types.js';
 export { bytesEqual, percentDecode, percentEncode } from './bytes.js';
 export {
@@ -95,5 +95,56 @@ export {
   type JsonScrapeResponse,
   type ProblemDocument,
 } from './ttp-json.js';
+export {
+  checkTorrentUrl,
+  jsonAnnounceUrlOf,
+  MAX_PIECE_COUNT,
+  parseTtpTarget,
+  torrentUrlAt,
+  TTP_PREFIX,
+  ttpUrl,
+  type TtpRoute,
+  type TtpSubresource,
+} from './ttp-path.js';
+export {
+  applyHaveDocument,
+  BoundedBody,
+  decodeHaveDocument,
+  encodeHaveDocument,
+  formatHaveQuery,
+  HAVE_MEDIA_TYPE,
+  HAVE_VERSION,
+  haveEtag,
+  isCursor,
+  MAX_HAVE_BYTES,
+  MAX_WAIT_SEC,
+  parseHaveQuery,
+  type HaveDocument,
+  type HaveExpectation,
+  type HaveQuery,
+} from './ttp-have.js';
+export {
+  checkPieceResponse,
+  classifyStatus,
+  DEFAULT_RETRY_AFTER_MS,
+  formatContentRange,
+  formatRange,
+  formatUnsatisfiedRange,
+  MAX_REQUEST_BYTES,
+  MAX_RETRY_AFTER_MS,
+  parseContentRange,
+  parsePieceRange,
+  retryAfterMs,
+  PIECE_CACHE_CONTROL,
+  PIECE_MEDIA_TYPE,
+  pieceEtag,
+  PieceBody,
+  type ByteSpan,
+  type CheckedPieceResponse,
+  type PeerStatusClass,
+  type PieceRangeDecision,
+  type PieceRangeOptions,
+  type PieceResponseHead,
+} from './ttp-piece.js';
 export * from './server/index.js';
 export * from './client/index.js';

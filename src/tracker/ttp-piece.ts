@@ -1,0 +1,242 @@
+import { toHex } from '../metainfo/index.js';
+import { TtpError } from './errors.js';
+
+/**
+ * Piece requests of TorrentTTP v1 (docs/torrenttp.md §6), pure: the HTTP form of BEP 3's
+ * `request`/`piece`. `GET …/pieces/{index}` is the whole piece; a `Range` header asks for one run
+ * of bytes inside it (a block or several).
+ *
+ * Server rules (`parsePieceRange`):
+ * - One range only: `bytes=first-last`, `bytes=first-` or `bytes=-suffix`. Several ranges, a bad
+ *   number or `last < first` are `TTP_BAD_RANGE` (400): RFC 9110 §14.2 lets a server reject an
+ *   invalid Range, and a multipart/byteranges body would buy a peer nothing.
+ * - Another unit than `bytes` is ignored (whole piece), as RFC 9110 §14.2 requires.
+ * - `If-Range` that is not the piece's own strong ETag (pieces have no dates) means whole piece.
+ * - A range starting at or past the piece's end is `TTP_RANGE_NOT_SATISFIABLE` (416); `last`
+ *   past the end is clamped (§14.1.2). More than `maxRequestBytes` is `TTP_RANGE_TOO_LARGE`.
+ *
+ * Client rules (`checkPieceResponse`): a 206 must carry exactly the range asked for, of a piece of
+ * the length the metainfo gives; a 200 must be the whole piece. Bodies are then collected with
+ * `PieceBody`, which refuses a byte too many or too few.
+ */
+
+export const PIECE_MEDIA_TYPE = 'application/octet-stream';
+
+/**
+ * Most bytes one request may ask for (a whole piece or a range): 16 MiB, libtorrent's
+ * `urlseed_max_request_bytes`, and `torrenttp create`'s largest automatic piece length.
+ */
+export const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+
+/** Longest Range header read; a real one is under 40 characters. */
+const MAX_RANGE_HEADER = 256;
+
+/** `Cache-Control` of every piece answer (200, 206, and 304): it never changes (§8). */
+export const PIECE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
+
+/** A run of bytes inside one piece. */
+export interface ByteSpan {
+  readonly begin: number;
+  readonly length: number;
+}
+
+export type PieceRangeDecision = { readonly type: 'whole' } | ({ readonly type: 'partial' } & ByteSpan);
+
+export interface PieceRangeOptions {
+  /** The request's `If-Range`, if any. */
+  readonly ifRange?: string | undefined;
+  /** The piece's ETag (`pieceEtag`), against which `If-Range` is compared. */
+  readonly etag?: string;
+  /** Default MAX_REQUEST_BYTES. */
+  readonly maxRequestBytes?: number;
+}
+
+/** The strong ETag of a piece: its SHA-1 from the metainfo, `"sha1-<40 hex>"`. */
+export function pieceEtag(sha1: Uint8Array): string {
+  if (sha1.length !== 20) throw new TtpError('TTP_BAD_HAVE', { detail: 'a piece hash is 20 bytes' });
+  return `"sha1-${toHex(sha1)}"`;
+}
+
+/** The `Range` header for `span` of a piece: `bytes=begin-last`. */
+export function formatRange(span: ByteSpan): string {
+  if (!Number.isSafeInteger(span.begin) || !Number.isSafeInteger(span.length) || span.begin < 0 || span.length < 1) {
+    throw new TtpError('TTP_BAD_RANGE', { detail: `begin ${span.begin}, length ${span.length}` });
+  }
+  return `bytes=${span.begin}-${span.begin + span.length - 1}`;
+}
+
+const NUM = /^[0-9]{1,16}$/;
+
+/** What a server answers to a piece GET of a piece `pieceBytes` long, given its `Range`. */
+export function parsePieceRange(header: string | undefined, pieceBytes: number, opts: PieceRangeOptions = {}): PieceRangeDecision {
+  const max = opts.maxRequestBytes ?? MAX_REQUEST_BYTES;
+  const tooLarge = (n: number): never => {
+    throw new TtpError('TTP_RANGE_TOO_LARGE', { detail: `${n} bytes > ${max}` });
+  };
+  const whole = (): PieceRangeDecision => (pieceBytes > max ? tooLarge(pieceBytes) : { type: 'whole' });
+  if (header === undefined) return whole();
+  if (header.length > MAX_RANGE_HEADER) throw new TtpError('TTP_BAD_RANGE', { detail: `longer than ${MAX_RANGE_HEADER} characters` });
+  const eq = header.indexOf('=');
+  if (eq < 0) throw new TtpError('TTP_BAD_RANGE', { detail: 'no "="' });
+  if (header.slice(0, eq).trim().toLowerCase() !== 'bytes') return whole();
+  if (opts.ifRange !== undefined && opts.ifRange.trim() !== opts.etag) return whole();
+  const spec = header.slice(eq + 1).trim();
+  if (spec.includes(',')) throw new TtpError('TTP_BAD_RANGE', { detail: 'one range per request' });
+  const dash = spec.indexOf('-');
+  const a = dash < 0 ? '' : spec.slice(0, dash);
+  const b = dash < 0 ? '' : spec.slice(dash + 1);
+  if (dash < 0 || (a !== '' && !NUM.test(a)) || (b !== '' && !NUM.test(b)) || (a === '' && b === '')) {
+    throw new TtpError('TTP_BAD_RANGE', { detail: JSON.stringify(spec.slice(0, 40)) });
+  }
+  let begin: number;
+  let end: number;
+  if (a === '') {
+    const suffix = Number(b);
+    if (suffix === 0) throw new TtpError('TTP_RANGE_NOT_SATISFIABLE', { detail: 'bytes=-0 selects nothing' });
+    begin = Math.max(0, pieceBytes - suffix);
+    end = pieceBytes - 1;
+  } else {
+    begin = Number(a);
+    const last = b === '' ? Number.POSITIVE_INFINITY : Number(b);
+    if (last < begin) throw new TtpError('TTP_BAD_RANGE', { detail: 'last byte before first' });
+    if (begin >= pieceBytes) throw new TtpError('TTP_RANGE_NOT_SATISFIABLE', { detail: `first byte ${a.slice(0, 16)} ≥ piece length ${pieceBytes}` });
+    end = Math.min(last, pieceBytes - 1);
+  }
+  const length = end - begin + 1;
+  if (length > max) tooLarge(length);
+  return { type: 'partial', begin, length };
+}
+
+/** `Content-Range` of a 206: `bytes begin-last/pieceBytes`. */
+export function formatContentRange(span: ByteSpan, pieceBytes: number): string {
+  return `bytes ${span.begin}-${span.begin + span.length - 1}/${pieceBytes}`;
+}
+
+/** `Content-Range` of a 416: `bytes *\/pieceBytes`. */
+export function formatUnsatisfiedRange(pieceBytes: number): string {
+  return `bytes */${pieceBytes}`;
+}
+
+/** Reads `bytes first-last/complete` strictly; a `*` complete length is refused (a piece has one). */
+export function parseContentRange(header: string): ByteSpan & { readonly completeLength: number } {
+  const m = header.length > MAX_RANGE_HEADER ? null : /^bytes ([0-9]{1,16})-([0-9]{1,16})\/([0-9]{1,16})$/.exec(header.trim());
+  if (m === null) throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: JSON.stringify(header.slice(0, 60)) });
+  const first = Number(m[1]);
+  const last = Number(m[2]);
+  const completeLength = Number(m[3]);
+  if (last < first || last >= completeLength) throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: JSON.stringify(header.slice(0, 60)) });
+  return { begin: first, length: last - first + 1, completeLength };
+}
+
+export interface PieceResponseHead {
+  readonly status: number;
+  readonly contentRange?: string | undefined;
+  /** `Content-Length`, when the response has one (HTTP/1.1 chunked and HTTP/2 may not). */
+  readonly contentLength?: string | undefined;
+}
+
+export interface CheckedPieceResponse extends ByteSpan {
+  /** A 200 with the whole piece answered a Range: usable, but count it against the peer (§6.4). */
+  readonly rangeIgnored: boolean;
+}
+
+/**
+ * Checks the head of a 200 or 206 answer to a piece GET that asked for `asked` (undefined: the
+ * whole piece) of a piece `pieceBytes` long (from the metainfo), and returns the span the body
+ * must hold. Any other status is the caller's to map (§6.5); here it is `TTP_BAD_CONTENT_RANGE`.
+ */
+export function checkPieceResponse(asked: ByteSpan | undefined, pieceBytes: number, head: PieceResponseHead): CheckedPieceResponse {
+  let got: CheckedPieceResponse;
+  if (head.status === 206) {
+    if (head.contentRange === undefined) throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: '206 without Content-Range' });
+    const cr = parseContentRange(head.contentRange);
+    const want = asked ?? { begin: 0, length: pieceBytes };
+    if (cr.completeLength !== pieceBytes || cr.begin !== want.begin || cr.length !== want.length) {
+      throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: `${head.contentRange.slice(0, 60)} for ${formatContentRange(want, pieceBytes)}` });
+    }
+    got = { begin: cr.begin, length: cr.length, rangeIgnored: false };
+  } else if (head.status === 200) {
+    got = { begin: 0, length: pieceBytes, rangeIgnored: asked !== undefined && !(asked.begin === 0 && asked.length === pieceBytes) };
+  } else {
+    throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: `status ${head.status} has no piece body` });
+  }
+  if (head.contentLength !== undefined && (!/^[0-9]{1,16}$/.test(head.contentLength) || Number(head.contentLength) !== got.length)) {
+    throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: `Content-Length ${head.contentLength.slice(0, 20)}, expected ${got.length}` });
+  }
+  return got;
+}
+
+/** What a client does with the status of a piece or have answer (§6.5, §7). */
+export type PeerStatusClass =
+  /** 200/206: read the body. */
+  | 'body'
+  /** 304: the have-set did not change. */
+  | 'not-modified'
+  /** 404: the peer does not hold it (or not this torrent): forget it, refresh the have-set. */
+  | 'not-held'
+  /** 429/503: the peer chokes us: retry after `Retry-After`. */
+  | 'choked'
+  /** Anything else, redirects included: count a failure against the peer. */
+  | 'error';
+
+export function classifyStatus(status: number): PeerStatusClass {
+  if (status === 200 || status === 206) return 'body';
+  if (status === 304) return 'not-modified';
+  if (status === 404) return 'not-held';
+  if (status === 429 || status === 503) return 'choked';
+  return 'error';
+}
+
+/** Default wait after a 429/503 without a usable `Retry-After` (BEP 17's 30 s is too long between peers). */
+export const DEFAULT_RETRY_AFTER_MS = 5000;
+/** Longest wait honoured: a peer cannot park us for an hour. */
+export const MAX_RETRY_AFTER_MS = 300_000;
+
+/**
+ * `Retry-After` (RFC 9110 §10.2.3), delay-seconds or an HTTP-date, in ms from `nowMs`, clamped
+ * to [0, MAX_RETRY_AFTER_MS]; DEFAULT_RETRY_AFTER_MS when absent or unreadable.
+ */
+export function retryAfterMs(header: string | undefined, nowMs: number): number {
+  if (header === undefined) return DEFAULT_RETRY_AFTER_MS;
+  const t = header.trim();
+  let ms: number;
+  if (/^[0-9]{1,9}$/.test(t)) ms = Number(t) * 1000;
+  else {
+    const at = t.length <= 64 ? Date.parse(t) : Number.NaN;
+    if (Number.isNaN(at)) return DEFAULT_RETRY_AFTER_MS;
+    ms = at - nowMs;
+  }
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+}
+
+/**
+ * The body of a piece answer, written into one buffer of exactly the expected length: any
+ * chunking gives the same bytes, a byte too many is `TTP_BODY_TOO_LONG` at once (abort the
+ * request), and `finish` before the last byte is `TTP_BODY_TOO_SHORT`. The bytes are still
+ * unverified: the caller hashes the piece before keeping any of it.
+ */
+export class PieceBody {
+  private readonly buf: Uint8Array;
+  private filled = 0;
+  constructor(readonly length: number) {
+    if (!Number.isSafeInteger(length) || length < 0 || length > MAX_REQUEST_BYTES) throw new TtpError('TTP_RANGE_TOO_LARGE', { detail: String(length) });
+    this.buf = new Uint8Array(length);
+  }
+
+  get received(): number {
+    return this.filled;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.filled + chunk.length > this.length) {
+      throw new TtpError('TTP_BODY_TOO_LONG', { detail: `more than ${this.length} bytes`, offset: this.length });
+    }
+    this.buf.set(chunk, this.filled);
+    this.filled += chunk.length;
+  }
+
+  finish(): Uint8Array {
+    if (this.filled !== this.length) throw new TtpError('TTP_BODY_TOO_SHORT', { detail: `${this.filled} of ${this.length} bytes`, offset: this.filled });
+    return this.buf;
+  }
+}
