@@ -44,6 +44,9 @@ class Harness {
   link!: PeerLink;
 
   readonly onEvent: PeerEventHandler = (event) => {
+    // `block.data` may be a view of a read buffer that is reused after this turn: copy it now,
+    // as the engine does (the rule is that it is valid until then, not longer).
+    if (event.type === 'block') event = { ...event, data: event.data.slice() };
     this.seen.push({ event, reentrant: this.depth > 0 });
     for (const w of this.waiters.splice(0)) w();
   };
