@@ -330,3 +330,126 @@ test('download limit: requests go out only as the limiter allows', OPTS, async (
   assert.ok(t.stats().downloaded >= rate * 3, 'and it keeps going');
   await t.close();
 });
+
+test('stats: peers by kind, progress, rates and ETA on the injected clock', OPTS, async () => {
+  const { t, add, tickAt } = setup();
+  const progress: number[] = [];
+  t.on('progress', (s) => progress.push(s.progress));
+  assert.deepEqual({ ...t.stats(), peersByKind: undefined }, {
+    infoHash: metainfo.infoHash,
+    name: 'tick',
+    length: data.length,
+    verifiedBytes: 0,
+    totalLength: data.length,
+    selectedFiles: 1,
+    fileCount: 1,
+    progress: 0,
+    downloaded: 0,
+    uploaded: 0,
+    downloadRate: 0,
+    uploadRate: 0,
+    peers: 0,
+    peersByKind: undefined,
+    etaSec: undefined,
+    done: false,
+  });
+  const wire = add({ stall: true, queueDepth: 4 });
+  add({ kind: 'webseed', stall: true, queueDepth: 4 });
+  add({ kind: 'http', stall: true, queueDepth: 4, choking: true });
+  await settle();
+  assert.deepEqual(t.stats().peersByKind, { wire: 1, webseed: 1, http: 1 });
+  assert.equal(t.stats().peers, 3);
+  tickAt(1000);
+  wire.deliver(); // 4 blocks: 2 pieces at t = 1 s
+  await settle();
+  tickAt(3000);
+  const s = t.stats();
+  assert.equal(s.downloaded, 4 * BLOCK);
+  assert.equal(s.verifiedBytes, 2 * PIECE);
+  assert.equal(s.progress, 2 / PIECES);
+  assert.ok(s.downloadRate > 0 && s.downloadRate <= 4 * BLOCK);
+  assert.ok(s.etaSec !== undefined && Math.abs(s.etaSec - (data.length - 2 * PIECE) / s.downloadRate) < 1e-6, `eta ${s.etaSec}`);
+  assert.equal(progress.at(-1), 2 / PIECES, 'tick emits progress');
+  wire.drop();
+  await settle();
+  assert.deepEqual(t.stats().peersByKind, { wire: 0, webseed: 1, http: 1 });
+  await t.close();
+  assert.equal(t.closed, true);
+  await assert.rejects(t.done, { code: 'ENGINE_CLOSED' });
+  tickAt(4000); // a closed torrent ignores ticks
+  assert.equal(progress.at(-1), 2 / PIECES);
+});
+
+test('admission: accepts() refuses duplicates, a full torrent and a closed one; peerClosed and availability follow a leaving peer', OPTS, async () => {
+  const { t, add } = setup({ maxPeers: 2 });
+  const closedIds: string[] = [];
+  t.on('peerClosed', (l) => closedIds.push(l.id));
+  assert.equal(t.accepts('x'), true);
+  const x = add({ id: 'x', choking: true, has: (i) => i === 7 });
+  await settle();
+  assert.equal(t.accepts('x'), false, 'already connected');
+  assert.equal(t.accepts('y'), true);
+  add({ id: 'y', choking: true, has: (i) => i === 7 });
+  assert.equal(t.peerCount, 2);
+  assert.equal(t.accepts('z'), false, 'maxPeers');
+  assert.equal(t.isBanned('x'), false);
+  x.drop();
+  await settle();
+  assert.deepEqual(closedIds, ['x']);
+  assert.equal(t.accepts('z'), true);
+  await t.close();
+  assert.equal(t.accepts('z'), false, 'closed');
+});
+
+test('completion closes seeds and web seeds but keeps a leech we can upload to', OPTS, async () => {
+  const { t, add } = setup({}, storeWith([...Array(PIECES - 1).keys()]));
+  const seed = add({ id: 'seed', stall: true });
+  const web = add({ id: 'web', kind: 'webseed', has: () => false, choking: true });
+  const leech = add({ id: 'leech', has: (i) => i < 3 });
+  await settle();
+  seed.deliver();
+  await t.done;
+  await settle();
+  assert.equal(seed.closed, true);
+  assert.equal(web.closed, true);
+  assert.equal(leech.closed, false);
+  assert.deepEqual(leech.haves, [PIECES - 1], 'the new piece is announced');
+  assert.equal(leech.amInterested, false);
+  // A seed that connects now is dropped at once: two seeds have nothing to trade.
+  const late = add({ id: 'late' });
+  await settle();
+  assert.equal(late.closed, true);
+  await t.close();
+});
+
+test('uploads: a cancel or a choke drops queued requests', OPTS, async () => {
+  const { t, add, tickAt } = setup({ uploadLimiters: [new TokenBucket(BLOCK, 0, BLOCK)] }, storeWith('all'));
+  const leech = add({ has: () => false });
+  await settle();
+  leech.emit({ type: 'interested' });
+  const req = (i: number) => ({ index: i as PieceIndex, begin: 0, length: BLOCK });
+  for (let i = 0; i < 4; i++) leech.emit({ type: 'request', req: req(i) });
+  leech.emit({ type: 'cancel', req: req(1) });
+  await settle();
+  assert.equal(leech.sent.length, 1);
+  for (let ms = 1000; ms <= 6000; ms += 1000) {
+    tickAt(ms);
+    await settle();
+  }
+  assert.deepEqual(leech.sent.map((u) => u.req.index), [0, 2, 3], 'the cancelled request is never served');
+  await t.close();
+  const again = setup({ uploadLimiters: [new TokenBucket(BLOCK, 0, BLOCK)] }, storeWith('all'));
+  const l2 = again.add({ has: () => false });
+  await settle();
+  l2.emit({ type: 'interested' });
+  for (let i = 0; i < 4; i++) l2.emit({ type: 'request', req: req(i) });
+  await settle();
+  l2.emit({ type: 'notInterested' }); // we choke it: its queue is dropped (BEP 3)
+  assert.equal(l2.amChoking, true);
+  for (let ms = 1000; ms <= 6000; ms += 1000) {
+    again.tickAt(ms);
+    await settle();
+  }
+  assert.equal(l2.sent.length, 1, 'nothing after the choke');
+  await again.t.close();
+});
