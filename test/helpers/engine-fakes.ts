@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Bitfield, type Metainfo, type PieceIndex } from '../../src/metainfo/index.js';
+import type { TorrenttpError } from '../../src/errors/index.js';
 import type { BlockRequest, PeerEvent, PeerKind, PeerLink } from '../../src/transport/index.js';
 import type { TorrentStore } from '../../src/engine/index.js';
 
@@ -53,11 +54,24 @@ export interface FakeLinkOptions {
   queueDepth?: number;
   /** Starts choking us. */
   choking?: boolean;
-  /** Never answers requests. */
+  /** Holds requests: they end only by `deliver`, `timeOut`, `chokeUs` or close. */
   stall?: boolean;
 }
 
-/** A peer that serves blocks of `source` asynchronously and records what it was asked. */
+/**
+ * A peer that serves blocks of `source` and records what it was asked. It keeps every
+ * `PeerLink` rule (test/helpers/peer-link-conformance.ts checks it like the real links):
+ * - Events are delivered in order and never from inside a `PeerLink` method: what a method
+ *   causes is queued and delivered in a microtask. Test controls (`emit`, `deliver`, `have`,
+ *   `chokeUs`, `timeOut`, `drop`) are called from outside, so they deliver at once (after
+ *   anything still queued), which lets a test step the engine deterministically.
+ * - `request` never throws: a request while it chokes us, outside the torrent, or for a block
+ *   already outstanding ends as `rejected` carrying that very request.
+ * - Every accepted request ends exactly once: `block`, `rejected` (choke, time-out) or `closed`;
+ *   `cancel` ends one silently.
+ * - `bitfield` is updated before `have` is emitted; at most one `bitfield` event, first.
+ * - After `closed`, no more events and methods are no-ops; `sendBlock`'s `done` runs once.
+ */
 export class FakeLink implements PeerLink {
   readonly kind: PeerKind;
   readonly id: string;
@@ -68,6 +82,7 @@ export class FakeLink implements PeerLink {
   readonly pollsHaves = false;
   desiredQueueDepth: number;
   peerChoking: boolean;
+  /** Every `request` call, in order (including those it rejected). */
   readonly requests: BlockRequest[] = [];
   readonly cancels: BlockRequest[] = [];
   readonly sent: { req: BlockRequest; data: Uint8Array }[] = [];
@@ -76,7 +91,12 @@ export class FakeLink implements PeerLink {
   amInterested = false;
   closed = false;
   closeReason: unknown;
-  private readonly outstanding = new Set<string>();
+  /** Accepted requests not yet ended, in request order, by absolute block offset. */
+  private readonly outstanding = new Map<number, BlockRequest>();
+  private queue: PeerEvent[] = [];
+  private flushScheduled = false;
+  private ended = false;
+  private readonly stall: boolean;
 
   constructor(
     private readonly source: Uint8Array,
@@ -90,70 +110,157 @@ export class FakeLink implements PeerLink {
     this.canUpload = this.kind !== 'webseed';
     this.desiredQueueDepth = opts.queueDepth ?? 16;
     this.peerChoking = opts.choking ?? false;
+    this.stall = opts.stall ?? false;
     this.bitfield = new Bitfield(metainfo.pieceCount);
     for (let i = 0; i < metainfo.pieceCount; i++) if (opts.has?.(i) ?? true) this.bitfield.set(i);
-    queueMicrotask(() => {
-      this.emit({ type: 'bitfield', bitfield: this.bitfield });
-      if (!this.peerChoking) this.emit({ type: 'unchoke' });
-    });
+    this.later({ type: 'bitfield', bitfield: this.bitfield });
+    if (!this.peerChoking) this.later({ type: 'unchoke' });
   }
 
+  /** Requests accepted and not yet answered, oldest first. */
+  get pending(): BlockRequest[] {
+    return [...this.outstanding.values()];
+  }
+
+  // ── test controls: called from outside the link's methods, so they deliver at once ──────
+  /** Delivers `e` now (after anything still queued). */
   emit(e: PeerEvent): void {
-    if (!this.closed) this.onEvent(e);
+    this.flush();
+    this.deliver1(e);
   }
 
-  request(req: BlockRequest): void {
-    if (this.closed) return;
-    this.requests.push(req);
-    if (this.opts.stall === true) return;
-    const k = `${req.index}:${req.begin}`;
-    this.outstanding.add(k);
-    setImmediate(() => {
-      if (this.closed || !this.outstanding.delete(k)) return;
-      const at = req.index * this.metainfo.pieceLength + req.begin;
-      let data = this.source.subarray(at, at + req.length);
-      if (this.opts.corrupt?.(req.index) === true) data = data.map((b) => b ^ 0xff);
-      this.emit({ type: 'block', req, data });
-    });
-  }
-
-  cancel(req: BlockRequest): void {
-    this.cancels.push(req);
-    this.outstanding.delete(`${req.index}:${req.begin}`);
-  }
-
-  /** Choke us: outstanding requests are rejected, as the contract says. */
-  chokeUs(): void {
-    this.peerChoking = true;
-    this.emit({ type: 'choke' });
-    for (const k of [...this.outstanding]) {
+  /** Answers up to `n` held requests, oldest first. */
+  deliver(n = Infinity): void {
+    this.flush();
+    for (const [k, req] of [...this.outstanding]) {
+      if (n-- <= 0 || this.closed) return;
       this.outstanding.delete(k);
-      const [index, begin] = k.split(':').map(Number) as [number, number];
-      this.emit({ type: 'rejected', req: { index: index as PieceIndex, begin, length: 0 } });
+      this.deliver1({ type: 'block', req, data: this.blockOf(req) });
     }
   }
 
+  /** The peer gets piece `index`: its bitfield first, then `have`. */
+  have(index: number): void {
+    this.bitfield.set(index);
+    this.emit({ type: 'have', index: index as PieceIndex });
+  }
+
+  /** Chokes us: a `choke`, then every outstanding request `rejected` (BEP 3, like the wire link). */
+  chokeUs(): void {
+    if (this.closed) return;
+    this.peerChoking = true;
+    this.emit({ type: 'choke' });
+    this.rejectOutstanding();
+  }
+
   unchokeUs(): void {
+    if (this.closed) return;
     this.peerChoking = false;
     this.emit({ type: 'unchoke' });
   }
 
+  /** Every outstanding request timed out, as the wire link does it: snubbed (depth 1), then `rejected`. */
+  timeOut(): void {
+    if (this.closed) return;
+    this.desiredQueueDepth = 1;
+    this.flush();
+    this.rejectOutstanding();
+  }
+
+  /** The remote goes away: `closed` with `reason`. */
+  drop(reason?: TorrenttpError): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.outstanding.clear();
+    this.flush();
+    this.deliver1(reason === undefined ? { type: 'closed' } : { type: 'closed', reason });
+  }
+
+  // ── PeerLink ───────────────────────────────────────────────────────────────────────────
+  request(req: BlockRequest): void {
+    if (this.closed) return;
+    this.requests.push(req);
+    const k = this.key(req);
+    if (this.peerChoking || !this.metainfo.geometry.isBlockRange(req.index, req.begin, req.length) || this.outstanding.has(k)) {
+      this.later({ type: 'rejected', req });
+      return;
+    }
+    this.outstanding.set(k, req);
+    if (this.stall) return;
+    setImmediate(() => {
+      if (this.closed || this.outstanding.get(k) !== req) return;
+      this.outstanding.delete(k);
+      this.emit({ type: 'block', req, data: this.blockOf(req) });
+    });
+  }
+
+  cancel(req: BlockRequest): void {
+    if (this.closed) return;
+    this.cancels.push(req);
+    const k = this.key(req);
+    if (this.outstanding.get(k)?.length === req.length) this.outstanding.delete(k);
+  }
+
   setChoking(choking: boolean): void {
-    this.amChoking = choking;
+    if (!this.closed) this.amChoking = choking;
   }
   setInterested(interested: boolean): void {
-    this.amInterested = interested;
+    if (!this.closed) this.amInterested = interested;
   }
   announceHave(index: PieceIndex): void {
-    this.haves.push(index);
+    if (!this.closed) this.haves.push(index);
   }
-  sendBlock(req: BlockRequest, data: Uint8Array): void {
-    this.sent.push({ req, data: data.slice() });
+  sendBlock(req: BlockRequest, data: Uint8Array, done?: () => void): void {
+    if (!this.closed) this.sent.push({ req, data: data.slice() });
+    done?.();
   }
-  close(reason?: unknown): void {
+  close(reason?: TorrenttpError): void {
     if (this.closed) return;
     this.closeReason = reason;
-    queueMicrotask(() => this.onEvent({ type: 'closed' }));
     this.closed = true;
+    this.outstanding.clear();
+    this.later(reason === undefined ? { type: 'closed' } : { type: 'closed', reason });
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────────────────────
+  private key(req: BlockRequest): number {
+    return req.index * this.metainfo.pieceLength + req.begin;
+  }
+
+  private blockOf(req: BlockRequest): Uint8Array {
+    const at = req.index * this.metainfo.pieceLength + req.begin;
+    const data = this.source.subarray(at, at + req.length);
+    return this.opts.corrupt?.(req.index) === true ? data.map((b) => b ^ 0xff) : data;
+  }
+
+  private rejectOutstanding(): void {
+    const reqs = [...this.outstanding.values()];
+    this.outstanding.clear();
+    for (const req of reqs) this.deliver1({ type: 'rejected', req });
+  }
+
+  /** Queues an event caused by a `PeerLink` method: delivered in a microtask, never re-entrantly. */
+  private later(e: PeerEvent): void {
+    if (this.ended) return;
+    if (e.type === 'closed') this.ended = true;
+    this.queue.push(e);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  private flush(): void {
+    while (this.queue.length > 0) this.onEvent(this.queue.shift()!);
+  }
+
+  private deliver1(e: PeerEvent): void {
+    this.flush(); // what is queued came first
+    if (this.ended) return;
+    if (e.type === 'closed') this.ended = true;
+    this.onEvent(e);
   }
 }
