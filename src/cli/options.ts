@@ -55,20 +55,23 @@ const UNIT_SEC: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
 /**
  * A duration in seconds: `90s`, `30m`, `2h`, `1h30m`, `1d`. A bare number is in `bareUnit`
- * (aria2 counts `--seed-time` in minutes and `--bt-stop-timeout` in seconds).
+ * (aria2 counts `--seed-time` in minutes and `--bt-stop-timeout` in seconds). 0 only where
+ * `allowZero` (`--json-interval 0`: every event; `--stop-timeout 0`: off, as in aria2).
  */
-export function duration(bareUnit: 's' | 'm'): (value: string) => number {
+export function duration(bareUnit: 's' | 'm', opts: { allowZero?: boolean } = {}): (value: string) => number {
+  const ok = (n: number): boolean => n > 0 || (n === 0 && opts.allowZero === true);
   return (value) => {
     const v = value.trim().toLowerCase();
     if (/^\d+(\.\d+)?$/.test(v)) {
       const n = Number(v) * UNIT_SEC[bareUnit]!;
-      if (n > 0) return n;
+      if (ok(n)) return n;
     } else if (/^(\d+(\.\d+)?[smhd])+$/.test(v)) {
       let total = 0;
       for (const m of v.matchAll(/(\d+(?:\.\d+)?)([smhd])/g)) total += Number(m[1]) * UNIT_SEC[m[2]!]!;
-      if (total > 0) return total;
+      if (ok(total)) return total;
     }
-    throw new InvalidArgumentError(`not a duration (like 90s, 30m, 2h or 1h30m; a bare number is in ${bareUnit === 's' ? 'seconds' : 'minutes'})`);
+    const unit = bareUnit === 's' ? 'seconds' : 'minutes';
+    throw new InvalidArgumentError(`not a duration (like 90s, 30m, 2h or 1h30m; a bare number is in ${unit}${opts.allowZero === true ? '; 0 allowed' : ''})`);
   };
 }
 

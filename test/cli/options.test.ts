@@ -56,6 +56,8 @@ test('option parsers: peer addresses, durations', () => {
   assert.equal(duration('s')('90s'), 90);
   assert.equal(duration('s')('0.5'), 0.5);
   for (const bad of ['0', '', 'm', '1x', '-1s']) assert.throws(() => duration('s')(bad), bad);
+  assert.equal(duration('s', { allowZero: true })('0'), 0); // --json-interval 0, --stop-timeout 0
+  assert.equal(duration('s', { allowZero: true })('0s'), 0);
 });
 
 test('ETA figures carry units as aria2 shows them', () => {
