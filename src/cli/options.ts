@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { InvalidArgumentError } from 'commander';
+import { isTrackerUrl, isWebSeedUrl } from '../metainfo/index.js';
 import { parseSize } from './format.js';
 
 /**
@@ -91,9 +92,12 @@ export function listenAddress(value: string): string {
   return value;
 }
 
-/** Repeatable option: each value, parsed, appended. */
-export function repeatable<T>(parse: (value: string) => T): (value: string, previous: T[]) => T[] {
-  return (value, previous) => [...previous, parse(value)];
+/**
+ * Repeatable option: each value, parsed, appended. Give it no default (the flag is then
+ * undefined when absent): a `[]` default would show as "(default: [])" in --help.
+ */
+export function repeatable<T>(parse: (value: string) => T): (value: string, previous: T[] | undefined) => T[] {
+  return (value, previous) => [...(previous ?? []), parse(value)];
 }
 
 /** One of `choices`. */
@@ -102,4 +106,33 @@ export function oneOf<T extends string>(...choices: T[]): (value: string) => T {
     if (!(choices as string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${choices.join(', ')}`);
     return value as T;
   };
+}
+
+/** `create -t`: one tier, comma-separated announce URLs (http, https, udp, ws, wss), as a list. */
+export function trackerTier(value: string): string[] {
+  const urls = value.split(',').map((u) => u.trim()).filter((u) => u.length > 0);
+  if (urls.length === 0) throw new InvalidArgumentError('no announce URL');
+  for (const u of urls) {
+    if (!isTrackerUrl(u)) throw new InvalidArgumentError(`${u} is not an announce URL (http://, https://, udp://, ws:// or wss://)`);
+  }
+  return urls;
+}
+
+/** `create -w`: a web seed URL (BEP 19), http:// or https://. */
+export function webSeedUrl(value: string): string {
+  if (!isWebSeedUrl(value)) throw new InvalidArgumentError('not an http:// or https:// URL');
+  return value;
+}
+
+/** `tracker --redis`: `redis://` or `rediss://` (TLS) `[user:pass@]host[:port][/db]`. */
+export function redisUrl(value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('not a URL (like redis://127.0.0.1:6379 or rediss://host:6380/0)');
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new InvalidArgumentError(`${u.protocol}// is not redis:// or rediss://`);
+  if (u.hostname === '') throw new InvalidArgumentError('no host (like redis://127.0.0.1:6379)');
+  return value;
 }

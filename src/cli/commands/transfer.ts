@@ -154,6 +154,11 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
       if (err instanceof TorrenttpError && err.code === 'ENGINE_PORT_IN_USE') {
         throw new TorrenttpError('ENGINE_PORT_IN_USE', { detail: `${err.detail ?? ''}: choose another with --port N, or leave --port out for any free port`, cause: err });
       }
+      if (err instanceof TorrenttpError && err.code === 'ENGINE_LISTEN_FAILED' && flags.port === undefined) {
+        // The engine names the port it was given, 0: the user gave none and asked for any.
+        const why = (err.cause as Error | undefined)?.message ?? err.detail ?? '';
+        throw new TorrenttpError('ENGINE_LISTEN_FAILED', { detail: `${flags.listen ?? '0.0.0.0'}, any port: ${why}`, cause: err });
+      }
       throw err;
     });
     // Checking a large torrent's data takes a while: Ctrl-C must work then too.
