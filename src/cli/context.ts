@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { TorrenttpError } from '../errors/index.js';
 import type { Writable } from 'node:stream';
 
@@ -26,6 +27,32 @@ export async function writeOutput(path: string, bytes: Uint8Array, force: boolea
     await writeFile(path, bytes, { flag: force ? 'w' : 'wx' });
   } catch (cause) {
     if ((cause as { code?: string }).code === 'EEXIST') throw new TorrenttpError('CLI_OUTPUT_EXISTS', { detail: path, cause });
-    throw new TorrenttpError('CREATE_IO', { detail: `cannot write ${path}`, cause });
+    throw new TorrenttpError('CLI_OUTPUT_UNWRITABLE', { detail: `${path}: ${await whyUnwritable(path, cause as NodeJS.ErrnoException)}`, cause });
+  }
+}
+
+/** `read-only file system (EROFS)`, `/x/afile is a file, not a folder (ENOTDIR)`: what the user can act on. */
+async function whyUnwritable(path: string, err: NodeJS.ErrnoException): Promise<string> {
+  switch (err.code) {
+    case 'EROFS':
+      return 'read-only file system (EROFS)';
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied (${err.code})`;
+    case 'ENOSPC':
+      return 'no space left on the device (ENOSPC)';
+    case 'EISDIR':
+      return 'it is a folder (EISDIR)';
+    case 'ENOENT':
+      return `the folder ${dirname(path)} does not exist (ENOENT)`;
+    case 'ENOTDIR':
+      // The nearest existing ancestor is a file where a folder is needed.
+      for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
+        const st = await stat(dir).catch(() => undefined);
+        if (st !== undefined && !st.isDirectory()) return `${dir} is a file, not a folder (ENOTDIR)`;
+      }
+      return `a part of the path is not a folder (ENOTDIR)`;
+    default:
+      return err.message;
   }
 }

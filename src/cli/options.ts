@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { InvalidArgumentError } from 'commander';
+import { isTrackerUrl, isWebSeedUrl } from '../metainfo/index.js';
 import { parseSize } from './format.js';
 
 /**
@@ -55,20 +56,23 @@ const UNIT_SEC: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
 /**
  * A duration in seconds: `90s`, `30m`, `2h`, `1h30m`, `1d`. A bare number is in `bareUnit`
- * (aria2 counts `--seed-time` in minutes and `--bt-stop-timeout` in seconds).
+ * (aria2 counts `--seed-time` in minutes and `--bt-stop-timeout` in seconds). 0 only where
+ * `allowZero` (`--json-interval 0`: every event; `--stop-timeout 0`: off, as in aria2).
  */
-export function duration(bareUnit: 's' | 'm'): (value: string) => number {
+export function duration(bareUnit: 's' | 'm', opts: { allowZero?: boolean } = {}): (value: string) => number {
+  const ok = (n: number): boolean => n > 0 || (n === 0 && opts.allowZero === true);
   return (value) => {
     const v = value.trim().toLowerCase();
     if (/^\d+(\.\d+)?$/.test(v)) {
       const n = Number(v) * UNIT_SEC[bareUnit]!;
-      if (n > 0) return n;
+      if (ok(n)) return n;
     } else if (/^(\d+(\.\d+)?[smhd])+$/.test(v)) {
       let total = 0;
       for (const m of v.matchAll(/(\d+(?:\.\d+)?)([smhd])/g)) total += Number(m[1]) * UNIT_SEC[m[2]!]!;
-      if (total > 0) return total;
+      if (ok(total)) return total;
     }
-    throw new InvalidArgumentError(`not a duration (like 90s, 30m, 2h or 1h30m; a bare number is in ${bareUnit === 's' ? 'seconds' : 'minutes'})`);
+    const unit = bareUnit === 's' ? 'seconds' : 'minutes';
+    throw new InvalidArgumentError(`not a duration (like 90s, 30m, 2h or 1h30m; a bare number is in ${unit}${opts.allowZero === true ? '; 0 allowed' : ''})`);
   };
 }
 
@@ -88,9 +92,12 @@ export function listenAddress(value: string): string {
   return value;
 }
 
-/** Repeatable option: each value, parsed, appended. */
-export function repeatable<T>(parse: (value: string) => T): (value: string, previous: T[]) => T[] {
-  return (value, previous) => [...previous, parse(value)];
+/**
+ * Repeatable option: each value, parsed, appended. Give it no default (the flag is then
+ * undefined when absent): a `[]` default would show as "(default: [])" in --help.
+ */
+export function repeatable<T>(parse: (value: string) => T): (value: string, previous: T[] | undefined) => T[] {
+  return (value, previous) => [...(previous ?? []), parse(value)];
 }
 
 /** One of `choices`. */
@@ -99,4 +106,33 @@ export function oneOf<T extends string>(...choices: T[]): (value: string) => T {
     if (!(choices as string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${choices.join(', ')}`);
     return value as T;
   };
+}
+
+/** `create -t`: one tier, comma-separated announce URLs (http, https, udp, ws, wss), as a list. */
+export function trackerTier(value: string): string[] {
+  const urls = value.split(',').map((u) => u.trim()).filter((u) => u.length > 0);
+  if (urls.length === 0) throw new InvalidArgumentError('no announce URL');
+  for (const u of urls) {
+    if (!isTrackerUrl(u)) throw new InvalidArgumentError(`${u} is not an announce URL (http://, https://, udp://, ws:// or wss://)`);
+  }
+  return urls;
+}
+
+/** `create -w`: a web seed URL (BEP 19), http:// or https://. */
+export function webSeedUrl(value: string): string {
+  if (!isWebSeedUrl(value)) throw new InvalidArgumentError('not an http:// or https:// URL');
+  return value;
+}
+
+/** `tracker --redis`: `redis://` or `rediss://` (TLS) `[user:pass@]host[:port][/db]`. */
+export function redisUrl(value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('not a URL (like redis://127.0.0.1:6379 or rediss://host:6380/0)');
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new InvalidArgumentError(`${u.protocol}// is not redis:// or rediss://`);
+  if (u.hostname === '') throw new InvalidArgumentError('no host (like redis://127.0.0.1:6379)');
+  return value;
 }

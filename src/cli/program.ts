@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, type Option } from 'commander';
 import { TorrenttpError } from '../errors/index.js';
 import type { CliContext } from './context.js';
 
@@ -19,8 +19,17 @@ export function buildProgram(ctx: CliContext, commands: readonly Register[]): Co
       writeOut: (s) => ctx.stdout.write(s),
       writeErr: (s) => ctx.stderr.write(s),
     })
+    .configureHelp({
+      // A repeatable option starts from an empty list: "(default: [])" tells the user nothing.
+      optionDescription(this: Help, option: Option): string {
+        const text = Help.prototype.optionDescription.call(this, option);
+        return Array.isArray(option.defaultValue) && option.defaultValue.length === 0 ? text.replace(/ \(default: \[\]\)$/, '') : text;
+      },
+    })
     .exitOverride();
   for (const register of commands) register(program, ctx);
+  // A usage error in a command points to that command's help, where its options are.
+  for (const command of program.commands) command.showHelpAfterError(`(run torrenttp ${command.name()} --help for usage)`);
   return program;
 }
 

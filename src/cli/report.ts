@@ -24,6 +24,14 @@ const PLAIN_INTERVAL_MS = 5000;
 
 const KIND_WORD: Record<SourceStatus['kind'], string> = { tracker: 'tracker', webseed: 'web seed', peer: 'peer' };
 
+/**
+ * The bars' formats. Payload keys must not be cli-progress's own tokens (`total`, `value`,
+ * `eta`, `duration`, `percentage`…): those are filled in after the payload and would overwrite
+ * it (`10.8 MiB/67108864`, `ETA INF`).
+ */
+const PROGRESS_FORMAT = '{bar} {percentage}% | {done}/{size} | ↓ {speed} ↑ {up} | {peers} | ETA {remaining}';
+const CHECKING_FORMAT = 'checking {bar} {percentage}% | {done}/{size}';
+
 interface Bar {
   start(total: number, v: number, payload: object): void;
   update(v: number, payload: object): void;
@@ -32,25 +40,56 @@ interface Bar {
 
 export class Reporter {
   private bar: Bar | undefined;
+  private barFormat: string | undefined;
+  private wanted: { format: string; total: number; value: number; payload: object } | undefined;
   private barLoading = false;
   private lastLine = 0;
   private lastJson = -Infinity;
+  private lastCheckLine = -Infinity;
+  private lastCheckJson = -Infinity;
   private finished = false;
   /** Latest state of each expected source: true when it works. */
   private readonly states = new Map<string, boolean>();
   private unreachableSaid = false;
   private last: TorrentStats | undefined;
 
+  /** cli-progress, loaded as soon as a bar may be needed, so that even a short check gets its bar. */
+  private readonly barModule: Promise<typeof import('cli-progress')> | undefined;
+
   constructor(
     private readonly ctx: CliContext,
     private readonly o: ReporterOptions,
-  ) {}
+  ) {
+    this.barModule = !o.json && ctx.stdout.isTTY === true ? import('cli-progress') : undefined;
+  }
 
+  /**
+   * The data on disk is being checked (hashed): a bar on a terminal, a line every few seconds
+   * otherwise, JSON `checking` lines at most once per --json-interval (and the last one).
+   */
   checking(done: number, total: number): void {
-    if (this.o.json && !this.finished) printJson(this.ctx, { event: 'checking', checkedBytes: done, totalBytes: total });
+    if (this.finished) return;
+    const now = Date.now();
+    const last = done >= total;
+    if (this.o.json) {
+      if (!last && now - this.lastCheckJson < this.o.jsonIntervalMs) return;
+      this.lastCheckJson = now;
+      printJson(this.ctx, { event: 'checking', checkedBytes: done, totalBytes: total });
+      return;
+    }
+    const payload = { done: formatBytes(done), size: formatBytes(total) };
+    if (this.ctx.stdout.isTTY === true) {
+      this.showBar(CHECKING_FORMAT, total, done, payload);
+      return;
+    }
+    // The first line at once (a blank screen while a big torrent is hashed looks like a hang), then every few seconds.
+    if (now - this.lastCheckLine < PLAIN_INTERVAL_MS || last) return;
+    this.lastCheckLine = now;
+    this.ctx.stdout.write(`checking ${((done / Math.max(total, 1)) * 100).toFixed(1)}% ${payload.done}/${payload.size}\n`);
   }
 
   start(t: Torrent, port: number, mode: string): void {
+    this.stopBar(); // the checking bar, if any
     const s = t.stats();
     this.last = s;
     if (this.o.json) {
@@ -111,33 +150,19 @@ export class Reporter {
     }
     const payload = {
       done: formatBytes(s.verifiedBytes),
-      total: formatBytes(s.length),
+      size: formatBytes(s.length),
       speed: `${formatBytes(s.downloadRate)}/s`,
       up: `${formatBytes(s.uploadRate)}/s`,
       peers: peersText(s),
-      eta: s.done ? '0s' : s.etaSec === undefined ? '-' : formatDuration(s.etaSec),
+      remaining: s.done ? '0s' : s.etaSec === undefined ? '-' : formatDuration(s.etaSec),
     };
     if (this.ctx.stdout.isTTY === true) {
-      if (this.bar !== undefined) this.bar.update(s.verifiedBytes, payload);
-      else if (!this.barLoading) {
-        this.barLoading = true;
-        void import('cli-progress').then(({ SingleBar }) => {
-          this.barLoading = false;
-          if (this.bar !== undefined || this.finished) return;
-          this.bar = new SingleBar({
-            format: '{bar} {percentage}% | {done}/{total} | ↓ {speed} ↑ {up} | {peers} | ETA {eta}',
-            stream: this.ctx.stderr,
-            hideCursor: true,
-            clearOnComplete: true,
-          });
-          this.bar.start(s.length, s.verifiedBytes, payload);
-        });
-      }
+      this.showBar(PROGRESS_FORMAT, s.length, s.verifiedBytes, payload);
       return;
     }
     if (now - this.lastLine < PLAIN_INTERVAL_MS) return;
     this.lastLine = now;
-    this.ctx.stdout.write(`${(s.progress * 100).toFixed(1)}% ${payload.done}/${payload.total} ↓ ${payload.speed} ↑ ${payload.up} ${payload.peers} ETA ${payload.eta}\n`);
+    this.ctx.stdout.write(`${(s.progress * 100).toFixed(1)}% ${payload.done}/${payload.size} ↓ ${payload.speed} ↑ ${payload.up} ${payload.peers} ETA ${payload.remaining}\n`);
   }
 
   /** Interrupted before the torrent started (while its data was checked). */
@@ -172,6 +197,29 @@ export class Reporter {
   private stopBar(): void {
     this.bar?.stop();
     this.bar = undefined;
+    this.wanted = undefined;
+  }
+
+  /** Draws (or updates) the bar in `format` on stderr; cli-progress is loaded on first use only. */
+  private showBar(format: string, total: number, value: number, payload: object): void {
+    if (this.bar !== undefined && this.barFormat === format) {
+      this.bar.update(value, payload);
+      return;
+    }
+    this.stopBar();
+    // While the module loads, the latest call wins; a stopBar() meanwhile (a line printed, the
+    // check over) cancels the bar.
+    this.wanted = { format, total, value, payload };
+    if (this.barLoading || this.barModule === undefined) return;
+    this.barLoading = true;
+    void this.barModule.then(({ SingleBar }) => {
+      this.barLoading = false;
+      const w = this.wanted;
+      if (w === undefined || this.bar !== undefined || this.finished) return;
+      this.bar = new SingleBar({ format: w.format, stream: this.ctx.stderr, hideCursor: true, clearOnComplete: true });
+      this.barFormat = w.format;
+      this.bar.start(w.total, w.value, w.payload);
+    });
   }
 
   /** Says once, each time it becomes true, that no expected source works and no peer is connected. */

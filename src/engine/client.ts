@@ -139,7 +139,7 @@ interface Entry {
   readonly connected: Set<string>;
   /** Addresses to dial, oldest first; a Set so that queueing one is O(1) (see `discover`). */
   readonly queue: Set<string>;
-  /** Last reported state of each source (`kind id` → 'ok' or the failure's message), so each change is reported once. */
+  /** Last reported state of each source (`kind id` → 'ok' or the failure's code), so each change is reported once. */
   readonly sources: Map<string, string>;
   redialTimer: NodeJS.Timeout | undefined;
 }
@@ -453,7 +453,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private report(e: Entry, kind: SourceStatus['kind'], id: string, error: TorrenttpError | undefined, final = false): void {
     if (e.torrent.closed && error !== undefined) return; // failures of the goodbye (`stopped`) are nobody's news
     const key = `${kind} ${id}`;
-    const state = error === undefined ? 'ok' : error.message;
+    // By code, not message: a web seed's message names the byte range, which differs on every retry.
+    const state = error === undefined ? 'ok' : `${error.code}${final ? ' final' : ''}`;
     if (e.sources.get(key) === state) return;
     e.sources.set(key, state);
     this.emit('source', {

@@ -70,6 +70,7 @@ export const ERROR_CODES = {
   CLI_INPUT_NOT_FOUND: { message: 'input not found', side: 'local', status: 404 },
   CLI_INPUT_UNREADABLE: { message: 'cannot read the input', side: 'local', status: 500 },
   CLI_OUTPUT_EXISTS: { message: 'output file exists (use --force to overwrite)', side: 'local', status: 409 },
+  CLI_OUTPUT_UNWRITABLE: { message: 'the output file cannot be written', side: 'local', status: 500 },
   CLI_STOP_TIMEOUT: { message: 'no data arrived for the --stop-timeout', side: 'remote', status: 504 },
   CLI_UNKNOWN_INPUT: { message: 'input is not a .torrent, a magnet URI or a metainfo JSON document', side: 'local', status: 400 },
 
@@ -83,7 +84,7 @@ export const ERROR_CODES = {
   STORAGE_NOT_SELECTED: { message: 'piece holds no byte of a selected file', side: 'local', status: 409 },
   STORAGE_NOT_VERIFIED: { message: 'piece is not verified here yet', side: 'remote', status: 404 },
   STORAGE_OUT_OF_RANGE: { message: 'piece index or block range is outside the torrent', side: 'remote', status: 416 },
-  STORAGE_PATH_CONFLICT: { message: 'a path the torrent needs is taken by a folder, device or other non-file', side: 'local', status: 409 },
+  STORAGE_PATH_CONFLICT: { message: 'a path the torrent needs is taken by something else', side: 'local', status: 409 },
   STORAGE_PATH_ESCAPE: { message: 'a path would leave the download folder through a symlink', side: 'local', status: 403 },
   STORAGE_PIECE_CORRUPT: { message: 'pieces on disk failed verification and are not served until downloaded again', side: 'local', status: 409 },
   STORAGE_READ_ONLY: { message: 'disk or file is read-only or not writable by us', side: 'local', status: 500 },

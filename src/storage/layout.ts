@@ -62,7 +62,7 @@ export async function makeFolders(dir: string): Promise<void> {
       cur = parent;
       continue;
     }
-    if (!st.isDirectory()) throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `${cur} is not a folder` });
+    if (!st.isDirectory()) throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `${cur} is ${st.isFile() ? 'a file' : 'not a folder'}, where a folder is needed` });
     break;
   }
   for (const folder of missing.reverse()) {
@@ -110,7 +110,7 @@ export async function ensureFolders(root: string, components: readonly string[],
       });
     }
     if (st.isSymbolicLink()) throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${cur} is a symlink` });
-    if (!st.isDirectory()) throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `${cur} is not a folder` });
+    if (!st.isDirectory()) throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `${cur} is ${st.isFile() ? 'a file' : 'not a folder'}, where a folder is needed` });
     known.add(cur);
   }
   return join(cur, components[components.length - 1]!);

@@ -37,13 +37,35 @@ test('bad option values exit 2 and name the option, in every command', () =>
       [['tracker', '--port', 'abc'], '--port'],
       [['tracker', '--interval', '0'], '--interval'],
       [['tracker', '--log-level', 'loud'], '--log-level'],
+      [['create', 'p.bin', '-t', 'notaurl'], '--tracker'],
+      [['create', 'p.bin', '-t', 'http://t.example/announce,notaurl'], '--tracker'],
+      [['create', 'p.bin', '-w', 'ftp://x/'], '--web-seed'],
+      [['tracker', '--redis', 'foo://x'], '--redis'],
+      [['tracker', '--redis', 'not a url'], '--redis'],
     ];
     for (const [args, option] of cases) {
       const r = await cli(dir, args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.ok(r.stderr.includes(option), `${args.join(' ')} names ${option}: ${r.stderr}`);
+      // The command's own help lists its options.
+      assert.ok(r.stderr.includes(`(run torrenttp ${args[0]} --help for usage)`), `${args.join(' ')}: ${r.stderr}`);
     }
+    const unknown = await cli(dir, ['nope']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /\(run torrenttp --help for usage\)/);
   }));
+
+test('--help: no "(default: [])" on repeatable options; info and convert take http(s) URLs', async () => {
+  for (const command of ['download', 'seed', 'create', 'serve']) {
+    const r = await cli('.', [command, '--help']);
+    assert.equal(r.code, 0);
+    assert.doesNotMatch(r.stdout, /default: \[\]/, `${command} --help:\n${r.stdout}`);
+  }
+  for (const command of ['info', 'convert']) {
+    const r = await cli('.', [command, '--help']);
+    assert.match(r.stdout, /http\(s\) URL/, `${command} --help:\n${r.stdout}`);
+  }
+});
 
 test('option parsers: peer addresses, durations', () => {
   assert.equal(peerAddress('127.0.0.1:6881'), '127.0.0.1:6881');
@@ -56,6 +78,8 @@ test('option parsers: peer addresses, durations', () => {
   assert.equal(duration('s')('90s'), 90);
   assert.equal(duration('s')('0.5'), 0.5);
   for (const bad of ['0', '', 'm', '1x', '-1s']) assert.throws(() => duration('s')(bad), bad);
+  assert.equal(duration('s', { allowZero: true })('0'), 0); // --json-interval 0, --stop-timeout 0
+  assert.equal(duration('s', { allowZero: true })('0s'), 0);
 });
 
 test('ETA figures carry units as aria2 shows them', () => {

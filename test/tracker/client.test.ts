@@ -71,8 +71,46 @@ test('UDP client: retransmits on the BEP 15 schedule and reuses the connection i
   assert.equal(seen, 4, 'two drops, then connect and announce');
   await c.announce(req(1, 7001, { event: undefined }));
   assert.equal(seen, 5, 'the connection id was reused: one packet');
-  const dead = new UdpTrackerClient(`udp://127.0.0.1:${await freePort()}`, { baseTimeoutMs: 20, maxRetries: 2 });
-  await assert.rejects(dead.announce(req(1, 1)), { code: 'TRACKER_TIMEOUT' });
+  // Bound and silent: no ICMP comes back, so only the schedule ends it.
+  const hole = createSocket('udp4');
+  await new Promise<void>((r) => hole.bind(0, '127.0.0.1', () => r()));
+  t.after(() => hole.close());
+  const silent = new UdpTrackerClient(`udp://127.0.0.1:${hole.address().port}`, { baseTimeoutMs: 20, maxRetries: 2 });
+  await assert.rejects(silent.announce(req(1, 1)), { code: 'TRACKER_TIMEOUT' });
+});
+
+test('UDP client: a closed port (ICMP port unreachable) fails at once with ECONNREFUSED, not after the schedule', { timeout: 10_000 }, async () => {
+  const closed = new UdpTrackerClient(`udp://127.0.0.1:${await freePort()}`); // BEP 15's 15 s first wait
+  const t0 = Date.now();
+  await assert.rejects(closed.announce(req(1, 1)), (e: { code?: string; message?: string }) => e.code === 'TRACKER_UNREACHABLE' && /ECONNREFUSED/.test(e.message ?? ''));
+  assert.ok(Date.now() - t0 < 3000, `${Date.now() - t0} ms`);
+});
+
+test('Announcer: a silent tracker in tier 1 is given up after the first-attempt budget, and tier 2 answers', { timeout: 10_000 }, async (t) => {
+  const good = createServer((_req, res) => res.end(encodeAnnounceResponse({ intervalSec: 60, peers: [{ ip: '127.0.0.1', port: 6003 }] })));
+  good.listen(0, '127.0.0.1');
+  await once(good, 'listening');
+  t.after(() => good.close());
+  const hole = createSocket('udp4');
+  await new Promise<void>((r) => hole.bind(0, '127.0.0.1', () => r()));
+  t.after(() => hole.close());
+  const silentUrl = `udp://127.0.0.1:${hole.address().port}`;
+  const a = new Announcer([[silentUrl], [`http://127.0.0.1:${(good.address() as { port: number }).port}/announce`]], {
+    infoHash: hash(6),
+    peerId: pid(1),
+    port: 6881,
+    stats: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
+    firstTimeoutMs: 300, // UDP keeps BEP 15's 15 s first wait: only this bound ends the attempt
+  });
+  const failures: [string, string][] = [];
+  a.on('failure', (e, url) => failures.push([url, e.code]));
+  const t0 = Date.now();
+  const got = once(a, 'peers');
+  a.start();
+  await got;
+  assert.ok(Date.now() - t0 < 5000, `${Date.now() - t0} ms`);
+  assert.deepEqual(failures, [[silentUrl, 'TRACKER_TIMEOUT']]);
+  await a.stop(200);
 });
 
 test('HTTP client: failure reason, HTTP errors, oversized and malformed replies are typed errors', async (t) => {
@@ -94,7 +132,7 @@ test('HTTP client: failure reason, HTTP errors, oversized and malformed replies 
   assert.throws(() => new HttpTrackerClient('ftp://x/announce'), { code: 'TRACKER_UNSUPPORTED_URL' });
 });
 
-test('Announcer: BEP 12 tiers fall through a dead tracker; loopback peers only from a loopback tracker', async (t) => {
+test('Announcer: BEP 12 tiers fall through a dead tracker; loopback peers only from a loopback tracker', { timeout: 10_000 }, async (t) => {
   const good = createServer((_req, res) =>
     res.end(encodeAnnounceResponse({ intervalSec: 60, peers: [{ ip: '127.0.0.1', port: 6001 }, { ip: '10.1.2.3', port: 6002 }] })),
   );
@@ -111,7 +149,10 @@ test('Announcer: BEP 12 tiers fall through a dead tracker; loopback peers only f
     minRetryMs: 10,
   });
   const errors: string[] = [];
-  a.on('failure', (_e, url) => errors.push(url));
+  a.on('failure', (e, url) => {
+    errors.push(url);
+    assert.match(e.message, /ECONNREFUSED/); // the reason, not only the URL
+  });
   const got = once(a, 'peers');
   a.start();
   const [peers, from] = (await got) as [{ ip: string; port: number }[], string];

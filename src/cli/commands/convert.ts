@@ -10,7 +10,7 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('convert')
     .description('convert between a .torrent and its JSON metainfo document (same info-hash)')
-    .argument('<input>', '.torrent or metainfo .json file')
+    .argument('<input>', '.torrent or metainfo .json file, or the http(s) URL of either')
     .option('--to <format>', 'json or torrent (default: from the output name, else the other format)', oneOf('json', 'torrent'))
     .option('-o, --output <file>', 'write here instead of standard output')
     .option('-f, --force', 'overwrite the output file')

@@ -3,11 +3,12 @@ import { Option, type Command } from 'commander';
 import { createTorrent, magnetOf, type CreateOptions } from '../../metainfo/index.js';
 import { printJson, writeOutput, type CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
-import { integer, pieceLength } from '../options.js';
+import { integer, pieceLength, repeatable, trackerTier, webSeedUrl } from '../options.js';
 
 interface CreateFlags {
-  tracker: string[];
-  webSeed: string[];
+  /** One tier per `-t`. */
+  tracker?: string[][];
+  webSeed?: string[];
   pieceLength?: number;
   private?: boolean;
   comment?: string;
@@ -20,15 +21,13 @@ interface CreateFlags {
   threads?: number;
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
-
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('create')
     .description('create a .torrent from a file or folder')
     .argument('<path>', 'file or folder to share')
-    .option('-t, --tracker <url[,url...]>', 'tracker announce URL; comma-separated URLs share a tier, each -t adds a tier', collect, [])
-    .option('-w, --web-seed <url>', 'web seed URL (BEP 19); repeatable', collect, [])
+    .option('-t, --tracker <url[,url...]>', 'tracker announce URL; comma-separated URLs share a tier, each -t adds a tier', repeatable(trackerTier))
+    .option('-w, --web-seed <url>', 'web seed URL (BEP 19); repeatable', repeatable(webSeedUrl))
     .option('-l, --piece-length <size>', 'piece length: bytes (262144), with a unit (256K, 1M) or a power of two like mktorrent (18); default automatic', pieceLength)
     .option('-p, --private', 'set the private flag (BEP 27)')
     .option('-c, --comment <text>', 'comment')
@@ -53,8 +52,8 @@ export function register(program: Command, ctx: CliContext): void {
       const started = performance.now();
       let barStarted = false;
       const opts: CreateOptions = {
-        announceList: flags.tracker.map((t) => t.split(',').map((u) => u.trim()).filter((u) => u.length > 0)),
-        urlList: flags.webSeed,
+        announceList: flags.tracker ?? [],
+        urlList: flags.webSeed ?? [],
         private: flags.private === true,
         creationDate: flags.date ? undefined : null,
         ...(flags.pieceLength === undefined ? {} : { pieceLength: flags.pieceLength }),
@@ -81,7 +80,7 @@ export function register(program: Command, ctx: CliContext): void {
       const { metainfo, torrent } = created;
       const output = resolve(ctx.cwd, flags.output ?? `${metainfo.name}.torrent`);
       await writeOutput(output, torrent, flags.force === true);
-      for (const url of flags.webSeed) {
+      for (const url of flags.webSeed ?? []) {
         const why = webSeedUrlProblem(url, metainfo.name, metainfo.multiFile);
         if (why !== undefined) ctx.stderr.write(`warning: ${why}\n`);
       }

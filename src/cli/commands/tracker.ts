@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { TorrenttpError } from '../../errors/index.js';
 import { parseInfoHashList, redactUrl, RedisSwarmStore, TrackerServer, tuneProcessForTracker, type TrackerLogger } from '../../tracker/index.js';
 import type { CliContext } from '../context.js';
-import { integer, oneOf, port } from '../options.js';
+import { integer, oneOf, port, redisUrl } from '../options.js';
 
 interface TrackerFlags {
   readonly port: number;
@@ -50,7 +50,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--private', 'admit only info-hashes on the --allow list; no full scrape')
     .option('--full-scrape', 'answer /scrape without info_hash with every torrent')
     .option('--trust-ip', "honour the client's ip parameter (only behind a trusted proxy or on a LAN)")
-    .option('--redis <url>', 'keep swarms in Redis (redis://host:port[/db]) so several trackers serve the same swarms')
+    .option('--redis <url>', 'keep swarms in Redis (redis://host:port[/db]) so several trackers serve the same swarms', redisUrl)
     .option('--log-level <level>', 'pino log level (logs go to stderr)', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info')
     .action(async (flags: TrackerFlags) => {
       tuneProcessForTracker(); // this process is the tracker

@@ -53,7 +53,7 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--no-trackers', "don't announce to the torrent's trackers")
       .option('--no-web-seeds', "don't use the torrent's web seeds")
       .option('--json', 'print JSON lines (progress, then a summary)')
-      .option('--json-interval <seconds>', 'least time between two JSON progress lines (default 1)', duration('s'));
+      .option('--json-interval <seconds>', 'least time between two JSON progress and checking lines (default 1; 0: every one)', duration('s', { allowZero: true }));
 
   common(
     program
@@ -64,7 +64,7 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--seed', 'keep seeding after the download completes, until interrupted (or --seed-ratio, --seed-time)')
       .option('--sequential', 'download pieces in order (streaming)')
       .option('--recheck', 'hash the data on disk instead of trusting the resume file')
-      .option('--stop-timeout <seconds>', 'give up when no data arrived for this long (aria2 --bt-stop-timeout)', duration('s'))
+      .option('--stop-timeout <seconds>', 'give up when no data arrived for this long (aria2 --bt-stop-timeout; 0: never, the default)', duration('s', { allowZero: true }))
       .option('--select <list>', 'download only these files: indexes as `info` lists them, e.g. 1,3-5; repeatable', repeatable(String), [])
       .option('--only <glob>', "download only files whose path in the torrent matches, e.g. '*.mkv'; repeatable", repeatable(String), []),
   ).action(async (input: string, flags: TransferFlags, cmd: Command) => {
@@ -155,6 +155,11 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
       if (err instanceof TorrenttpError && err.code === 'ENGINE_PORT_IN_USE') {
         throw new TorrenttpError('ENGINE_PORT_IN_USE', { detail: `${err.detail ?? ''}: choose another with --port N, or leave --port out for any free port`, cause: err });
       }
+      if (err instanceof TorrenttpError && err.code === 'ENGINE_LISTEN_FAILED' && flags.port === undefined) {
+        // The engine names the port it was given, 0: the user gave none and asked for any.
+        const why = (err.cause as Error | undefined)?.message ?? err.detail ?? '';
+        throw new TorrenttpError('ENGINE_LISTEN_FAILED', { detail: `${flags.listen ?? '0.0.0.0'}, any port: ${why}`, cause: err });
+      }
       throw err;
     });
     // Checking a large torrent's data takes a while: Ctrl-C must work then too.
@@ -171,7 +176,7 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
     }
     t.on('progress', (s) => out.progress(s));
 
-    const gaveUp = flags.stopTimeout === undefined ? new Promise<never>(() => undefined) : stallTimer(t, flags.stopTimeout * 1000, timers);
+    const gaveUp = flags.stopTimeout === undefined || flags.stopTimeout === 0 ? new Promise<never>(() => undefined) : stallTimer(t, flags.stopTimeout * 1000, timers);
     let how = await Promise.race([t.done.then(() => 'complete'), stopped.then((sig) => `stopped (${sig})`), gaveUp]);
     if (how === 'complete' && flags.seed === true) {
       if (mode === 'download') out.summary(t.stats(), elapsed(), how);
@@ -220,12 +225,13 @@ function stallTimer(t: Torrent, ms: number, timers: NodeJS.Timeout[]): Promise<n
   });
 }
 
+/** `until interrupted (Ctrl-C)`, `for 3s (or until Ctrl-C)`, `for 1h0m0s or until ratio 2 is reached (or until Ctrl-C)`. */
 function seedingUntil(flags: TransferFlags): string {
   const limits = [
-    ...(flags.seedRatio === undefined ? [] : [`ratio ${flags.seedRatio}`]),
-    ...(flags.seedTime === undefined ? [] : [`${formatDuration(flags.seedTime)}`]),
+    ...(flags.seedTime === undefined ? [] : [`for ${formatDuration(flags.seedTime)}`]),
+    ...(flags.seedRatio === undefined ? [] : [`until ratio ${flags.seedRatio} is reached`]),
   ];
-  return limits.length === 0 ? 'until interrupted (Ctrl-C)' : `until ${limits.join(' or ')} (or Ctrl-C)`;
+  return limits.length === 0 ? 'until interrupted (Ctrl-C)' : `${limits.join(' or ')} (or until Ctrl-C)`;
 }
 
 /** Resolves when a seeding limit is reached (aria2: whichever of --seed-ratio and --seed-time comes first). */

@@ -20,6 +20,12 @@ import { UdpTrackerClient, type UdpTrackerOptions } from './udp-client.js';
  *   first when it has not reached a tracker yet: a download that exits the moment it finishes
  *   is counted too. A `completed` already on its way is let finish (within the stop timeout)
  *   rather than aborted, so that a tracker counts it once.
+ * - Each announce to one tracker is bounded: `timeoutMs` (60 s, aria2's `--bt-tracker-timeout`),
+ *   and `firstTimeoutMs` (15 s) for a tracker that has not answered yet, so that a dead tracker
+ *   delays the next tracker or tier by 15 s at most. UDP retransmits on BEP 15's schedule
+ *   (15 s, 30 s, …) within that bound: without it a tracker that never answers would be given up
+ *   after BEP 15's full schedule, about two hours, and the tiers after it never tried. The tiers
+ *   stay sequential (BEP 12, and libtorrent's and aria2's default): later tiers are backups.
  * - When every tier fails, retry with back-off: 5 s doubling to 30 min (libtorrent's
  *   tracker_backoff); failures are reported, never thrown.
  * - Loopback and unspecified addresses from a tracker that is not itself on loopback are
@@ -37,6 +43,14 @@ export interface AnnouncerOptions {
   readonly udp?: UdpTrackerOptions;
   /** Keep loopback peers from any tracker (tests, local swarms). */
   readonly allowLoopbackPeers?: boolean;
+  /** Bound on one announce to one tracker. Default 60 s (aria2's `--bt-tracker-timeout`). */
+  readonly timeoutMs?: number;
+  /**
+   * Bound on an announce to a tracker that has not answered yet in this session. Default 15 s:
+   * one BEP 15 attempt, libtorrent's order of magnitude (tracker_completion_timeout 30 s,
+   * tracker_receive_timeout 10 s), so that a dead first tier does not hold up the next one.
+   */
+  readonly firstTimeoutMs?: number;
   /** Back-off bounds, for tests. */
   readonly minRetryMs?: number;
   readonly maxRetryMs?: number;
@@ -52,12 +66,16 @@ export interface AnnouncerEvents {
 }
 
 const DEFAULT_INTERVAL_SEC = 1800;
+const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_FIRST_TIMEOUT_MS = 15_000;
 
 export class Announcer extends EventEmitter<AnnouncerEvents> {
   private readonly tiers: TrackerClient[][];
   /** URLs of the announce list that no client here speaks (ws:, garbage): reported once at start. */
   private readonly unsupported: string[] = [];
   private readonly trackerIds = new Map<string, Uint8Array>();
+  /** URLs of the trackers that answered at least once: they get the longer `timeoutMs`. */
+  private readonly answered = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
@@ -183,10 +201,12 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
         const client = tier[i]!;
         try {
           if (signal?.aborted === true) throw new TrackerError('TRACKER_TIMEOUT', { detail: 'stopped' });
+          const bound = this.answered.has(client.url) ? (this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) : (this.opts.firstTimeoutMs ?? DEFAULT_FIRST_TIMEOUT_MS);
           const result = await client.announce(this.request(event, client.url), {
-            ...(timeoutMs === undefined ? {} : { timeoutMs }),
+            timeoutMs: Math.min(timeoutMs ?? Infinity, bound),
             ...(signal === undefined ? {} : { signal }),
           });
+          this.answered.add(client.url);
           tier.splice(i, 1);
           tier.unshift(client); // BEP 12: a tracker that answers moves to the front of its tier
           this.accept(result, client.url);

@@ -64,7 +64,8 @@ export class HttpTrackerClient implements TrackerClient {
   }
 
   private async get(url: string, opts: TrackerRequestOptions): Promise<Uint8Array> {
-    const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs ?? 20_000;
+    // The caller's bound (the announcer's) and the client's own, whichever comes first.
+    const timeoutMs = Math.min(opts.timeoutMs ?? Infinity, this.opts.timeoutMs ?? 20_000);
     const signals = [AbortSignal.timeout(timeoutMs), ...(opts.signal ? [opts.signal] : [])];
     let res: Dispatcher.ResponseData;
     try {
@@ -76,7 +77,10 @@ export class HttpTrackerClient implements TrackerClient {
       });
     } catch (cause) {
       const timedOut = (cause as { name?: string }).name === 'TimeoutError' || (cause as { name?: string }).name === 'AbortError';
-      throw new TrackerError(timedOut ? 'TRACKER_TIMEOUT' : 'TRACKER_UNREACHABLE', { detail: this.url, cause });
+      const detail = !timedOut
+        ? `${this.url} (${whyUnreachable(cause)})`
+        : opts.signal?.aborted === true ? `${this.url}: aborted` : `${this.url}: no answer in ${Math.round(timeoutMs / 1000)} s`;
+      throw new TrackerError(timedOut ? 'TRACKER_TIMEOUT' : 'TRACKER_UNREACHABLE', { detail, cause });
     }
     if (res.statusCode !== 200) {
       res.body.resume();
@@ -109,4 +113,17 @@ export class HttpTrackerClient implements TrackerClient {
 
 function withQuery(url: string, query: string): string {
   return `${url}${url.includes('?') ? '&' : '?'}${query}`;
+}
+
+/**
+ * What a user needs from a connection failure: `connect ECONNREFUSED 127.0.0.1:27999`,
+ * `getaddrinfo ENOTFOUND t.example`. A name with several addresses fails as an AggregateError
+ * with an empty message: its first error says it.
+ */
+function whyUnreachable(err: unknown): string {
+  const e = err as { message?: string; code?: string; errors?: unknown[]; cause?: unknown };
+  if (Array.isArray(e.errors) && e.errors.length > 0 && !e.message) return whyUnreachable(e.errors[0]);
+  if (e.message) return e.message;
+  if (e.code !== undefined) return e.code;
+  return e.cause === undefined ? String(err) : whyUnreachable(e.cause);
 }

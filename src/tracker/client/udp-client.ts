@@ -15,8 +15,8 @@ import {
 import type { AnnounceResult, ScrapeResult, TrackerClient, TrackerRequestOptions } from './types.js';
 
 /**
- * UDP tracker client (BEP 15). One socket per address family, shared by every tracker URL of
- * a `UdpTrackerSockets`; transactions are matched by id and source address.
+ * UDP tracker client (BEP 15). One connected socket per tracker address, shared by every
+ * tracker URL of a `UdpTrackerSockets`; transactions are matched by id and socket.
  *
  * Retransmission per BEP 15: wait 15 × 2^n seconds for an answer, n = 0…8, then give up. The
  * base is an option (tests use milliseconds). A connection id is reused for one minute after
@@ -34,55 +34,64 @@ export interface UdpTrackerOptions {
 const CONNECTION_ID_TTL_MS = 60_000;
 
 interface Pending {
-  readonly address: string;
-  readonly port: number;
+  /** The connected socket the transaction went out on: its errors fail the transaction. */
+  readonly key: string;
   resolve(r: UdpResponse): void;
+  fail(err: TrackerError): void;
 }
 
-/** The sockets and in-flight transactions behind any number of UDP tracker clients. */
+/**
+ * The sockets and in-flight transactions behind any number of UDP tracker clients: one
+ * connected socket per tracker address, so that the kernel filters replies to that address and
+ * an ICMP "port unreachable" (nothing listens there) comes back as ECONNREFUSED at once instead
+ * of BEP 15's minutes of silent retransmissions.
+ */
 export class UdpTrackerSockets {
-  private readonly sockets = new Map<4 | 6, Socket>();
+  private readonly sockets = new Map<string, Promise<Socket>>();
   private readonly pending = new Map<number, Pending>();
 
   async send(family: 4 | 6, address: string, port: number, packet: Uint8Array, transactionId: number, waitMs: number, signal?: AbortSignal): Promise<UdpResponse | undefined> {
-    const sock = this.socket(family);
-    if (signal?.aborted === true) return Promise.reject(new TrackerError('TRACKER_TIMEOUT', { detail: 'aborted', cause: signal.reason }));
+    if (signal?.aborted === true) throw new TrackerError('TRACKER_TIMEOUT', { detail: 'aborted', cause: signal.reason });
+    const key = `${family}|${address}|${port}`;
+    const sock = await this.socket(key, family, address, port);
     return new Promise((resolve, reject) => {
-      const done = (r: UdpResponse | undefined) => {
+      const settle = (): void => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         this.pending.delete(transactionId);
+      };
+      const done = (r: UdpResponse | undefined): void => {
+        settle();
         resolve(r);
       };
-      const onAbort = () => {
-        clearTimeout(timer);
-        this.pending.delete(transactionId);
-        reject(new TrackerError('TRACKER_TIMEOUT', { detail: 'aborted', cause: signal?.reason }));
+      const fail = (err: TrackerError): void => {
+        settle();
+        reject(err);
       };
+      const onAbort = (): void => fail(new TrackerError('TRACKER_TIMEOUT', { detail: 'aborted', cause: signal?.reason }));
       const timer = setTimeout(() => done(undefined), waitMs);
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(transactionId, { address, port, resolve: done });
-      sock.send(packet, port, address, (err) => {
+      this.pending.set(transactionId, { key, resolve: done, fail });
+      sock.send(packet, (err) => {
         if (err) done(undefined);
       });
     });
   }
 
   close(): void {
-    for (const s of this.sockets.values()) s.close();
+    for (const s of this.sockets.values()) void s.then((sock) => sock.close(), () => undefined);
     this.sockets.clear();
   }
 
-  private socket(family: 4 | 6): Socket {
-    let s = this.sockets.get(family);
+  private socket(key: string, family: 4 | 6, address: string, port: number): Promise<Socket> {
+    let s = this.sockets.get(key);
     if (s !== undefined) return s;
-    s = createSocket(family === 4 ? 'udp4' : 'udp6');
-    s.on('message', (msg, rinfo) => {
+    const sock = createSocket(family === 4 ? 'udp4' : 'udp6');
+    sock.on('message', (msg) => {
+      // A connected socket hears only its tracker's address and port.
       if (msg.length < 8) return;
-      const tx = msg.readUInt32BE(4);
-      const p = this.pending.get(tx);
-      // Only the tracker we asked may answer this transaction.
-      if (p === undefined || rinfo.port !== p.port || normalize(rinfo.address) !== normalize(p.address)) return;
+      const p = this.pending.get(msg.readUInt32BE(4));
+      if (p === undefined || p.key !== key) return;
       let r: UdpResponse;
       try {
         r = decodeUdpResponse(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), family);
@@ -91,15 +100,30 @@ export class UdpTrackerSockets {
       }
       p.resolve(r);
     });
-    s.on('error', () => undefined); // ICMP unreachable and the like surface as timeouts
-    s.unref();
-    this.sockets.set(family, s);
+    sock.unref();
+    const where = `udp://${family === 6 ? `[${address}]` : address}:${port}`;
+    s = new Promise<Socket>((resolve, reject) => {
+      let connected = false;
+      // ECONNREFUSED (ICMP port unreachable), EHOSTUNREACH, …: every transaction waiting on this
+      // tracker fails now, with the reason. The socket stays usable for the next attempt.
+      sock.on('error', (err: NodeJS.ErrnoException) => {
+        const failure = new TrackerError('TRACKER_UNREACHABLE', { detail: `${where} (${err.code ?? err.message})`, cause: err });
+        if (!connected) {
+          this.sockets.delete(key);
+          sock.close();
+          reject(failure);
+          return;
+        }
+        for (const p of [...this.pending.values()]) if (p.key === key) p.fail(failure);
+      });
+      sock.connect(port, address, () => {
+        connected = true;
+        resolve(sock);
+      });
+    });
+    this.sockets.set(key, s);
     return s;
   }
-}
-
-function normalize(a: string): string {
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
 }
 
 const defaultSockets = new UdpTrackerSockets();
@@ -145,7 +169,8 @@ export class UdpTrackerClient implements TrackerClient {
   /** connect (unless a fresh connection id is cached), then the request, each on BEP 15's schedule. */
   private async exchange(opts: TrackerRequestOptions, build: (connectionId: bigint, transactionId: number) => Uint8Array): Promise<UdpResponse> {
     const { family, address } = await this.resolve();
-    const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+    const started = Date.now();
+    const deadline = opts.timeoutMs === undefined ? Infinity : started + opts.timeoutMs;
     const base = this.opts.baseTimeoutMs ?? 15_000;
     const maxRetries = this.opts.maxRetries ?? 8;
     for (let n = 0; n <= maxRetries; n++) {
@@ -168,7 +193,7 @@ export class UdpTrackerClient implements TrackerClient {
       }
       this.connection = undefined; // no answer: the id may be stale too
     }
-    throw new TrackerError('TRACKER_TIMEOUT', { detail: this.url });
+    throw new TrackerError('TRACKER_TIMEOUT', { detail: `${this.url}: no answer in ${Math.round((Date.now() - started) / 1000)} s` });
   }
 
   private async resolve(): Promise<{ family: 4 | 6; address: string }> {
