@@ -7,6 +7,7 @@ import { redactUrl } from '../../tracker/index.js';
 import type { CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { byteSize, listenAddress, oneOf, pieceLength, port, repeatable } from '../options.js';
+import { untilSignal } from '../until-signal.js';
 
 interface ServeFlags {
   readonly port: number;
@@ -91,21 +92,7 @@ export function register(program: Command, ctx: CliContext): void {
           (flags.status ? `  status ${gateway.url}/.torrenttp/\n` : '') +
           `  torrent of a file: its URL with Accept: application/x-bittorrent, or URL?torrent${flags.host === '0.0.0.0' ? ` (listening on all addresses, port ${port})` : ''}\n`,
       );
-      await new Promise<void>((done) => {
-        const stop = (signal: string): void => {
-          process.off('SIGINT', onInt);
-          process.off('SIGTERM', onTerm);
-          logger.info({ signal }, 'shutting down');
-          gateway.close().then(done, (err: unknown) => {
-            logger.error({ err }, 'close failed');
-            done();
-          });
-        };
-        const onInt = (): void => stop('SIGINT');
-        const onTerm = (): void => stop('SIGTERM');
-        process.on('SIGINT', onInt);
-        process.on('SIGTERM', onTerm);
-      });
+      await untilSignal(() => gateway.close(), logger);
       logger.flush();
     });
 }

@@ -5,6 +5,7 @@ import { TorrenttpError } from '../../errors/index.js';
 import { parseInfoHashList, redactUrl, RedisSwarmStore, TrackerServer, tuneProcessForTracker, type TrackerLogger } from '../../tracker/index.js';
 import type { CliContext } from '../context.js';
 import { integer, oneOf, port, redisUrl } from '../options.js';
+import { untilSignal } from '../until-signal.js';
 
 interface TrackerFlags {
   readonly port: number;
@@ -93,32 +94,16 @@ export function register(program: Command, ctx: CliContext): void {
           `and udp://${shown}:${port} (UDP${server.udpTransport === 'batch' ? ', recvmmsg batches' : ''}), interval ${flags.interval} s` +
           `${flags.redis === undefined ? '' : `, swarms in ${redactUrl(flags.redis)}`}\n`,
       );
-      await new Promise<void>((done) => {
-        const reload = (): void => {
-          Promise.all([readList(ctx, flags.allow), readList(ctx, flags.deny)])
-            .then(([a, d]) => {
-              const lists = { ...(a === undefined ? {} : { allow: toBytes(a)! }), ...(d === undefined ? {} : { deny: toBytes(d)! }) };
-              server.setAccessLists(lists);
-              logger.info({ allow: a?.size, deny: d?.size }, 'access lists reloaded');
-            })
-            .catch((err: unknown) => logger.error({ err }, 'access list reload failed; keeping the old lists'));
-        };
-        const stop = (signal: string): void => {
-          process.off('SIGINT', onInt);
-          process.off('SIGTERM', onTerm);
-          process.off('SIGHUP', reload);
-          logger.info({ signal }, 'shutting down');
-          server.close().then(done, (err: unknown) => {
-            logger.error({ err }, 'close failed');
-            done();
-          });
-        };
-        const onInt = (): void => stop('SIGINT');
-        const onTerm = (): void => stop('SIGTERM');
-        process.on('SIGINT', onInt);
-        process.on('SIGTERM', onTerm);
-        process.on('SIGHUP', reload);
-      });
+      const reload = (): void => {
+        Promise.all([readList(ctx, flags.allow), readList(ctx, flags.deny)])
+          .then(([a, d]) => {
+            const lists = { ...(a === undefined ? {} : { allow: toBytes(a)! }), ...(d === undefined ? {} : { deny: toBytes(d)! }) };
+            server.setAccessLists(lists);
+            logger.info({ allow: a?.size, deny: d?.size }, 'access lists reloaded');
+          })
+          .catch((err: unknown) => logger.error({ err }, 'access list reload failed; keeping the old lists'));
+      };
+      await untilSignal(() => server.close(), logger, reload);
       logger.flush();
     });
 }
