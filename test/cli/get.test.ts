@@ -277,7 +277,7 @@ test('on a terminal, get draws the progress bar on stderr and ends with a summar
     assert.equal(r.code, 0, r.stderr);
     same(join(dir, 't.bin'), payload, 'default name from the URL');
     assert.match(r.stderr, /over plain HTTP/);
-    assert.match(r.stderr, /[=█]+-* \d+% .*\| ↓ .*\/s .*ETA \d+s/, 'a progress bar');
+    assert.match(r.stderr, /[=█]+-* \d+% \S+ \S?i?B\/1\.00 MiB \| ↓ .*\/s .*ETA (\d+[dhm])*\d+[sh]/, 'a progress bar: done/total, rates, ETA with units');
     assert.match(r.stderr, /saved: .*t\.bin 1\.00 MiB in/);
     assert.equal(r.stdout, '', 'nothing on stdout');
   }));

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { getUrl, nameFromUrl, type GetEvent, type GetOutput, type GetResult } from '../../gateway/index.js';
 import type { CliContext } from '../context.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, formatDuration, plural } from '../format.js';
 
 /**
  * `torrenttp get URL`: curl/wget with the swarm behind it. The work is `getUrl` (gateway layer);
@@ -152,9 +152,9 @@ class GetReporter {
     const payload = {
       speed: `${formatBytes(e.rateBytesPerSec)}/s`,
       up: `${formatBytes(e.uploadRateBytesPerSec)}/s`,
-      peers: e.peers === undefined ? 'http' : `${e.peers} peers`,
-      left: e.totalBytes === undefined || e.rateBytesPerSec <= 0 ? '-' : `${Math.ceil((e.totalBytes - e.doneBytes) / e.rateBytesPerSec)}s`,
-      done: formatBytes(e.doneBytes),
+      peers: e.peers === undefined ? 'http' : plural(e.peers, 'peer'),
+      left: e.totalBytes === undefined || e.rateBytesPerSec <= 0 ? '-' : formatDuration((e.totalBytes - e.doneBytes) / e.rateBytesPerSec),
+      done: e.totalBytes === undefined ? formatBytes(e.doneBytes) : `${formatBytes(e.doneBytes)}/${formatBytes(e.totalBytes)}`,
     };
     if (this.ctx.stderr.isTTY === true) {
       if (this.bar !== undefined) {
