@@ -1,9 +1,8 @@
-import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { Client, type Torrent, type TorrentStats } from '../engine/index.js';
-import type { TorrenttpError } from '../errors/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { GatewayError } from './errors.js';
 import { drained, nameFromUrl, sizeOf } from './get-io.js';
@@ -79,7 +78,7 @@ export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accep
     t.on('progress', watchStall);
 
     const abort = abortPromise(o.signal);
-    const finished = stream === undefined ? t.done : Promise.all([t.done, pumpInOrder(t, join(dir, name), stream, abort.promise)]);
+    const finished = stream === undefined ? t.done : Promise.all([t.done, pumpInOrder(t, stream, abort.promise)]);
     const how = await Promise.race([finished.then(() => 'complete' as const), abort.promise.then(() => 'interrupted' as const), stalled]);
     t.off('progress', watchStall);
     const stats = t.stats();
@@ -134,53 +133,19 @@ async function preparePart(finalPath: string, partPath: string, resume: boolean)
 }
 
 /**
- * Writes verified pieces to `out` in order: waits for piece `next`, reads it back from the file
- * the store wrote it to (only verified pieces are ever marked), writes it, and goes on. Resolves
- * when the last piece is written; rejects when the torrent fails.
+ * Writes the torrent's bytes to `out` in order, each piece only once it verified: the engine's
+ * reader (`Torrent.read`), which gives the pieces ahead of it deadlines. Resolves when the last
+ * byte is written; rejects when the torrent fails. Once `stop` settles it writes nothing more (the
+ * caller then closes the torrent, which ends a reader still waiting for a piece).
  */
-async function pumpInOrder(t: Torrent, file: string, out: Writable, stop: Promise<void>): Promise<void> {
-  const g = t.metainfo.geometry;
-  let wake: (() => void) | undefined;
-  let failed: TorrenttpError | undefined;
+async function pumpInOrder(t: Torrent, out: Writable, stop: Promise<void>): Promise<void> {
   let stopped = false;
-  const kick = (): void => {
-    wake?.();
-    wake = undefined;
-  };
-  const onError = (err: TorrenttpError): void => {
-    failed = err;
-    kick();
-  };
-  t.on('piece', kick);
-  t.on('error', onError);
   void stop.then(() => {
     stopped = true;
-    kick();
   });
-  const fh = await open(file, 'r');
-  try {
-    for (let next = 0; next < g.pieceCount; ) {
-      if (failed !== undefined) throw failed;
-      if (stopped) return;
-      if (!t.have.has(next)) {
-        await new Promise<void>((resolve) => (wake = resolve));
-        continue;
-      }
-      const length = g.pieceLengthOf(next);
-      const buf = Buffer.allocUnsafe(length);
-      let got = 0;
-      while (got < length) {
-        const { bytesRead } = await fh.read(buf, got, length - got, next * g.pieceLength + got);
-        if (bytesRead === 0) throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `${file} is shorter than piece ${next}` });
-        got += bytesRead;
-      }
-      if (!out.write(buf)) await drained(out);
-      next++;
-    }
-  } finally {
-    t.off('piece', kick);
-    t.off('error', onError);
-    await fh.close();
+  for await (const chunk of t.read()) {
+    if (stopped) return;
+    if (!out.write(chunk)) await drained(out);
   }
 }
 
