@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { TorrenttpError } from '../errors/index.js';
-import { loadUndici, negotiate, type Offer } from './negotiate-client.js';
+import { loadUndici } from '../transport/index.js';
+import { negotiate, type Offer } from './negotiate-client.js';
 import { plainGet } from './plain-get.js';
 import { swarmGet } from './swarm-get.js';
 

@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import { toTorrenttpError } from '../errors/index.js';
 import { METAINFO_JSON_MEDIA_TYPE, parseMetainfoJson, parseTorrent, type Metainfo } from '../metainfo/index.js';
 import { BITTORRENT_MEDIA_TYPE } from './gateway.js';
+import { loadUndici } from '../transport/index.js';
 import { GatewayError } from './errors.js';
 
 /**
@@ -27,10 +28,6 @@ const MAX_REDIRECTS = 20;
 const MAX_METAINFO_BYTES = 100 * 1024 * 1024;
 /** A body dropped unread is read out up to this much, to keep the connection (undici's own default). */
 const DUMP_LIMIT_BYTES = 128 * 1024;
-
-/** undici, loaded on first use (~80 ms and ~20 MB that other commands never pay). */
-let undiciModule: Promise<typeof import('undici')> | undefined;
-export const loadUndici = (): Promise<typeof import('undici')> => (undiciModule ??= import('undici'));
 
 /** An open response whose body has not been read. */
 export interface OpenResponse {

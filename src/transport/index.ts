@@ -8,5 +8,5 @@ export {
   type WireTorrent,
 } from './wire-peer.js';
 export { acceptWirePeer, connectWirePeer, WIRE_CONNECT_DEFAULTS, type AcceptOptions, type ConnectOptions } from './wire-connect.js';
-export { createWebSeed, parseRetryAfter, WEB_SEED_DEFAULTS, type WebSeedOptions } from './web-seed.js';
+export { createWebSeed, loadUndici, parseRetryAfter, WEB_SEED_DEFAULTS, type WebSeedOptions } from './web-seed.js';
 export { webSeedFileUrl } from './web-seed-url.js';

@@ -30,9 +30,12 @@ import { EventQueue } from './event-queue.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
 import { webSeedFileUrl } from './web-seed-url.js';
 
-/** undici, loaded on first use: it costs a process ~80 ms and ~20 MB to load, and most downloads have no web seed. */
+/**
+ * undici, loaded on first use: it costs a process ~80 ms and ~20 MB to load, and most downloads
+ * have no web seed. One loader for this layer and those above it (the gateway's `get`).
+ */
 let undiciModule: Promise<typeof import('undici')> | undefined;
-const loadUndici = (): Promise<typeof import('undici')> => (undiciModule ??= import('undici'));
+export const loadUndici = (): Promise<typeof import('undici')> => (undiciModule ??= import('undici'));
 
 export interface WebSeedOptions {
   readonly onEvent: PeerEventHandler;
