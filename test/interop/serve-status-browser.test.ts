@@ -84,7 +84,13 @@ test('the status page renders in chromium with no console error and charts plain
     await page.locator('#peer-total', { hasText: /MiB$/ }).waitFor({ timeout: 15_000 });
     await page.locator('#swarms td.h').waitFor({ timeout: 15_000 });
     assert.equal(await page.textContent('#plain-total'), '4.0 MiB');
-    const samples = Number(await page.getAttribute('#chart', 'data-samples'));
+    // The page samples once a second: on a quick machine the whole transfer fits in one sample,
+    // so wait (bounded) for the next poll before judging the chart.
+    let samples = 0;
+    for (let i = 0; i < 50 && samples < 2; i++) {
+      samples = Number(await page.getAttribute('#chart', 'data-samples'));
+      if (samples < 2) await new Promise((r) => setTimeout(r, 200));
+    }
     assert.ok(samples >= 2, `chart samples ${samples}`);
     assert.ok(peakY(await page.getAttribute('#plain-line', 'points')) < 190, 'the plain-HTTP line rose');
     assert.ok(peakY(await page.getAttribute('#peer-line', 'points')) < 190, 'the peer line rose');
