@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { FileSelection, infoHashToBytes, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
 import { corruptPiecesError, openStorage } from '../storage/index.js';
 import { Announcer, isLoopback } from '../tracker/index.js';
-import { acceptWirePeer, connectWirePeer, createWebSeed, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
+import { createWebSeed, hostPort, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
 import { TokenBucket } from './rate.js';
 import { Torrent } from './torrent.js';
@@ -150,7 +149,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly torrents = new Map<string, Entry>();
   private readonly uploadLimiters: TokenBucket[] = [];
   private readonly downloadLimiters: TokenBucket[] = [];
-  private server: Server | undefined;
+  private listener: PeerListener | undefined;
+  private readonly dialer: WireDialer;
   private listening: Promise<number> | undefined;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
@@ -164,6 +164,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.peerId = opts.peerId ?? Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
     if (opts.uploadLimit !== undefined) this.uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
     if (opts.downloadLimit !== undefined) this.downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
+    this.dialer = new WireDialer({ ...this.wireOptions(), connectTimeoutMs: 10_000 });
     this.ticker = setInterval(() => {
       for (const e of this.torrents.values()) e.torrent.tick();
     }, TICK_MS);
@@ -177,24 +178,18 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Starts listening (done by `add` too); resolves to the port. */
   listen(): Promise<number> {
     if (this.opts.listen === false) return Promise.resolve(0);
-    this.listening ??= new Promise<number>((resolve, reject) => {
-      const server = createServer((socket) => this.onIncoming(socket));
-      const host = this.opts.host ?? '0.0.0.0';
-      const port = this.opts.port ?? 0;
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        const where = `${hostPort(host, port)}`;
-        reject(
-          err.code === 'EADDRINUSE'
-            ? new EngineError('ENGINE_PORT_IN_USE', { detail: where, cause: err })
-            : new EngineError('ENGINE_LISTEN_FAILED', { detail: `${where}: ${err.message}`, cause: err }),
-        );
-      });
-      server.listen(port, host, () => {
-        this.actualPort = (server.address() as { port: number }).port;
-        resolve(this.actualPort);
-      });
-      this.server = server;
+    this.listener ??= new PeerListener(this.incoming(), {
+      ...(this.opts.host === undefined ? {} : { host: this.opts.host }),
+      ...(this.opts.port === undefined ? {} : { port: this.opts.port }),
     });
+    // The transport's codes become the Client's own (ENGINE_PORT_IN_USE, ENGINE_LISTEN_FAILED: API).
+    this.listening ??= this.listener.listen().then(
+      (port) => (this.actualPort = port),
+      (err: TorrenttpError) => {
+        const code = err.code === 'TRANSPORT_PORT_IN_USE' ? 'ENGINE_PORT_IN_USE' : 'ENGINE_LISTEN_FAILED';
+        throw new EngineError(code, { ...(err.detail === undefined ? {} : { detail: err.detail }), cause: err.cause ?? err });
+      },
+    );
     return this.listening;
   }
 
@@ -345,8 +340,7 @@ export class Client extends EventEmitter<ClientEvents> {
     clearInterval(this.ticker);
     const removed = await Promise.allSettled([...this.torrents.keys()].map((h) => this.remove(h)));
     await Promise.allSettled([...this.removing]);
-    const server = this.server;
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.listener?.close();
     const failed = removed.find((r) => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
   }
@@ -400,9 +394,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private async dial(e: Entry, address: string): Promise<void> {
     e.dialing.add(address);
     const slot = e.torrent.newPeerSlot();
-    const { host, port } = splitHostPort(address);
     try {
-      const link = await connectWirePeer(host, port, e.wire, { ...this.wireOptions(), onEvent: slot.onEvent, connectTimeoutMs: 10_000 });
+      const link = await this.dialer.dial(address, e.wire, slot.onEvent);
       e.connected.add(link.id);
       slot.attach(link);
       if (e.manualPeers.includes(address)) this.report(e, 'peer', address, undefined);
@@ -418,28 +411,26 @@ export class Client extends EventEmitter<ClientEvents> {
     }
   }
 
-  private onIncoming(socket: Socket): void {
-    if (this.closed || this.totalConnections() >= (this.opts.maxConnections ?? 200)) {
-      socket.destroy();
-      return;
-    }
-    let chosen: { entry: Entry; slot: ReturnType<Torrent['newPeerSlot']> } | undefined;
-    acceptWirePeer(socket, (infoHash) => {
-      const entry = this.torrents.get(toHex(infoHash));
-      const id = hostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0);
-      if (entry === undefined || !entry.torrent.accepts(id)) return undefined;
-      chosen = { entry, slot: entry.torrent.newPeerSlot() };
-      return { torrent: entry.wire, opts: { ...this.wireOptions(), onEvent: chosen.slot.onEvent } };
-    }).then(
-      (link) => {
-        chosen!.entry.connected.add(link.id);
-        chosen!.slot.attach(link);
+  /** Incoming peers (the listener's handshakes): admitted under the connection limit, into the torrent they name. */
+  private incoming(): IncomingPeerHandler {
+    return {
+      admit: () => !this.closed && this.totalConnections() < (this.opts.maxConnections ?? 200),
+      lookup: (infoHash, remote) => {
+        const entry = this.torrents.get(toHex(infoHash));
+        if (entry === undefined || !entry.torrent.accepts(remote)) return undefined;
+        const slot = entry.torrent.newPeerSlot();
+        return {
+          torrent: entry.wire,
+          opts: { ...this.wireOptions(), onEvent: slot.onEvent },
+          attach: (link) => {
+            entry.connected.add(link.id);
+            slot.attach(link);
+          },
+          abandon: () => slot.abandon(),
+        };
       },
-      (err: unknown) => {
-        chosen?.slot.abandon();
-        this.emit('peerError', hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), toTorrenttpError(err));
-      },
-    );
+      onError: (remote, err) => this.emit('peerError', remote, err),
+    };
   }
 
   // ── sources ─────────────────────────────────────────────────────────────────────────────
@@ -472,12 +463,8 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 }
 
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 export function splitHostPort(address: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
-  if (m === null) throw new EngineError('ENGINE_BAD_PEER_ADDRESS', { detail: address });
-  return { host: m[1]!, port: Number(m[2]) };
+  const hp = parseHostPort(address);
+  if (hp === undefined) throw new EngineError('ENGINE_BAD_PEER_ADDRESS', { detail: address });
+  return hp;
 }

@@ -10,3 +10,6 @@ export {
 export { acceptWirePeer, connectWirePeer, WIRE_CONNECT_DEFAULTS, type AcceptOptions, type ConnectOptions } from './wire-connect.js';
 export { createWebSeed, loadUndici, parseRetryAfter, WEB_SEED_DEFAULTS, type WebSeedOptions } from './web-seed.js';
 export { webSeedFileUrl } from './web-seed-url.js';
+export { hostPort, parseHostPort } from './peer-address.js';
+export { WireDialer, type WireDialerOptions } from './peer-dialer.js';
+export { PeerListener, type IncomingPeer, type IncomingPeerHandler, type PeerListenerOptions } from './peer-listener.js';
