@@ -8,5 +8,7 @@ export {
   type WireTorrent,
 } from './wire-peer.js';
 export { acceptWirePeer, connectWirePeer, WIRE_CONNECT_DEFAULTS, type AcceptOptions, type ConnectOptions } from './wire-connect.js';
-export { createWebSeed, loadUndici, parseRetryAfter, WEB_SEED_DEFAULTS, type WebSeedOptions } from './web-seed.js';
+export { createWebSeed, parseRetryAfter, WEB_SEED_DEFAULTS, type WebSeedOptions } from './web-seed.js';
 export { webSeedFileUrl } from './web-seed-url.js';
+export { acquireOrigin, HTTP_FETCH_DEFAULTS, loadUndici, openOrigins, originOf, type OriginLease } from './http-fetch.js';
+export { createHttpPeer, HTTP_PEER_DEFAULTS, PEER_ID_HEADER, type HttpPeerOptions } from './http-peer.js';
