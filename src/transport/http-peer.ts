@@ -39,14 +39,15 @@ import {
   checkTorrentUrl,
   classifyStatus,
   decodeHaveDocument,
+  DEFAULT_RETRY_AFTER_MS,
   decodeProblem,
   formatHaveQuery,
   formatRange,
   HAVE_MEDIA_TYPE,
   MAX_HAVE_BYTES,
   MAX_REQUEST_BYTES,
+  MAX_RETRY_AFTER_MS,
   PieceBody,
-  retryAfterMs,
   ttpUrl,
   type ByteSpan,
   type HaveDocument,
@@ -55,6 +56,7 @@ import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
 import { acquireOrigin, headerOf, isTimeoutError, loadUndici, whyFailed, type OriginLease } from './http-fetch.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
+import { parseRetryAfter } from './web-seed.js';
 
 export interface HttpPeerOptions {
   readonly onEvent: PeerEventHandler;
@@ -77,6 +79,9 @@ export interface HttpPeerOptions {
   /** First back-off after a failure; doubles up to `backoffMaxMs`. Defaults 1 s and 5 min (§6.5). */
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
+  /** Wait after a 429/503 without a usable `Retry-After`, and the longest one honoured. Defaults 5 s and 5 min (§7). */
+  readonly defaultRetryAfterMs?: number;
+  readonly maxRetryAfterMs?: number;
   /** An undici dispatcher to use; by default the process's shared pool for the URL's origin. */
   readonly dispatcher?: Dispatcher;
 }
@@ -91,6 +96,8 @@ export const HTTP_PEER_DEFAULTS = {
   maxFailures: 5,
   backoffBaseMs: 1000,
   backoffMaxMs: 300_000,
+  defaultRetryAfterMs: DEFAULT_RETRY_AFTER_MS,
+  maxRetryAfterMs: MAX_RETRY_AFTER_MS,
   /** A problem document is read up to this much (§11). */
   maxProblemBytes: 16 * 1024,
 } as const;
@@ -176,6 +183,8 @@ class HttpPeer implements PeerLink {
       maxFailures: opts.maxFailures ?? HTTP_PEER_DEFAULTS.maxFailures,
       backoffBaseMs: opts.backoffBaseMs ?? HTTP_PEER_DEFAULTS.backoffBaseMs,
       backoffMaxMs: opts.backoffMaxMs ?? HTTP_PEER_DEFAULTS.backoffMaxMs,
+      defaultRetryAfterMs: opts.defaultRetryAfterMs ?? HTTP_PEER_DEFAULTS.defaultRetryAfterMs,
+      maxRetryAfterMs: opts.maxRetryAfterMs ?? HTTP_PEER_DEFAULTS.maxRetryAfterMs,
     };
     this.headers = opts.peerId === undefined ? {} : { [PEER_ID_HEADER]: toHex(opts.peerId) };
     const runBlocks = Math.ceil(Math.min(this.geometry.pieceLength, this.o.maxRunBytes) / BLOCK_LENGTH);
@@ -491,7 +500,8 @@ class HttpPeer implements PeerLink {
     const status = res.statusCode;
     const cls = classifyStatus(status);
     if (cls === 'choked') {
-      const ms = retryAfterMs(headerOf(res, 'retry-after'), Date.now());
+      const asked = parseRetryAfter(headerOf(res, 'retry-after'));
+      const ms = asked === undefined ? this.o.defaultRetryAfterMs : Math.min(asked, this.o.maxRetryAfterMs);
       return { kind: 'choked', retryAfterMs: ms, err: new TransportError('TRANSPORT_HTTP_UNAVAILABLE', { detail: `${url}: ${status}, retry after ${ms} ms` }) };
     }
     const code = await this.problemCode(res);
