@@ -5,7 +5,7 @@ import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { FileSelection, infoHashToBytes, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
 import { corruptPiecesError, openStorage } from '../storage/index.js';
 import { Announcer, isLoopback } from '../tracker/index.js';
-import { createWebSeed, hostPort, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
+import { createHttpPeer, createWebSeed, hostPort, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
 import { TokenBucket } from './rate.js';
 import { Torrent } from './torrent.js';
@@ -40,12 +40,20 @@ export interface ClientOptions {
   readonly allowLoopbackPeers?: boolean;
   /** BEP 15 first retransmission timeout, for tests. */
   readonly udpTrackerTimeoutMs?: number;
+  /**
+   * Our own TorrentTTP torrent URL for a torrent (when a peer server serves it), or undefined: it
+   * is never dialled as a peer, and is what we announce (docs/torrenttp.md §10).
+   */
+  readonly peerUrlOf?: (infoHash: string) => string | undefined;
 }
 
 export interface AddOptions {
   /** Download folder: files go under it, never outside. */
   readonly path: string;
-  /** Extra peers, `host:port`; dialled now and again while not connected. */
+  /**
+   * Extra peers: `host:port` (a wire peer) or the torrent URL of a TorrentTTP peer
+   * (`http(s)://host:port/ttp/v1/torrents/<infohash>`); dialled now and again while not connected.
+   */
   readonly peers?: readonly string[];
   readonly sequential?: boolean;
   /**
@@ -312,7 +320,7 @@ export class Client extends EventEmitter<ClientEvents> {
    */
   introduce(infoHash: string, address: string): void {
     const e = this.torrents.get(infoHash);
-    if (e === undefined || e.torrent.closed || this.isSelf(address)) return;
+    if (e === undefined || e.torrent.closed || this.isSelf(address, infoHash)) return;
     e.known.add(address);
     if (e.connected.has(address) || e.dialing.has(address) || !e.torrent.accepts(address)) return;
     if (this.totalConnections() >= (this.opts.maxConnections ?? 200)) return;
@@ -356,7 +364,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const n = Math.min(addresses.length, MAX_PEERS_PER_REPLY);
     for (let i = 0; i < n; i++) {
       const a = addresses[i]!;
-      if (this.isSelf(a)) continue;
+      if (this.isSelf(a, e.torrent.infoHash)) continue;
       if (!again && e.known.has(a)) continue;
       e.known.delete(a); // re-adding moves it to the newest end
       e.known.add(a);
@@ -368,7 +376,8 @@ export class Client extends EventEmitter<ClientEvents> {
     this.dialMore(e);
   }
 
-  private isSelf(address: string): boolean {
+  private isSelf(address: string, infoHash: string): boolean {
+    if (isPeerUrl(address)) return address === this.opts.peerUrlOf?.(infoHash);
     const { host, port } = splitHostPort(address);
     return port === this.actualPort && (isLoopback(host) || host === '0.0.0.0');
   }
@@ -392,6 +401,7 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private async dial(e: Entry, address: string): Promise<void> {
+    if (isPeerUrl(address)) return this.dialUrl(e, address);
     e.dialing.add(address);
     const slot = e.torrent.newPeerSlot();
     try {
@@ -409,6 +419,26 @@ export class Client extends EventEmitter<ClientEvents> {
       e.dialing.delete(address);
       this.dialMore(e);
     }
+  }
+
+  /**
+   * A TorrentTTP peer: the link exists at once (HTTP has no handshake); a peer that cannot be
+   * reached closes its link after its back-off (TRANSPORT_HTTP_PEER_GAVE_UP), and a hand-given one
+   * is tried again by the redial timer like a wire peer.
+   */
+  private dialUrl(e: Entry, url: string): void {
+    const manual = e.manualPeers.includes(url);
+    const link = e.torrent.addPeer((onEvent) =>
+      createHttpPeer(url, e.wire.metainfo, {
+        peerId: this.peerId,
+        onEvent: (ev) => {
+          if (manual) this.watchHttpPeer(e, url, ev);
+          else if (ev.type === 'closed' && ev.reason !== undefined) this.emit('peerError', url, ev.reason);
+          onEvent(ev);
+        },
+      }),
+    );
+    e.connected.add(link.id);
   }
 
   /** Incoming peers (the listener's handshakes): admitted under the connection limit, into the torrent they name. */
@@ -441,6 +471,13 @@ export class Client extends EventEmitter<ClientEvents> {
     else if (ev.type === 'closed' && ev.reason !== undefined && ev.reason.code !== 'ENGINE_CLOSED') this.report(e, 'webseed', url, ev.reason, true);
   }
 
+  /** A hand-given TorrentTTP peer answers (its have-set), fails (a back-off with a reason) or is dropped. */
+  private watchHttpPeer(e: Entry, url: string, ev: PeerEvent): void {
+    if (ev.type === 'bitfield' || ev.type === 'block') this.report(e, 'peer', url, undefined);
+    else if (ev.type === 'choke' && ev.reason !== undefined) this.report(e, 'peer', url, ev.reason);
+    else if (ev.type === 'closed' && ev.reason !== undefined && ev.reason.code !== 'ENGINE_CLOSED') this.report(e, 'peer', url, ev.reason);
+  }
+
   private report(e: Entry, kind: SourceStatus['kind'], id: string, error: TorrenttpError | undefined, final = false): void {
     if (e.torrent.closed && error !== undefined) return; // failures of the goodbye (`stopped`) are nobody's news
     const key = `${kind} ${id}`;
@@ -461,6 +498,11 @@ export class Client extends EventEmitter<ClientEvents> {
   private wireOptions(): Omit<WirePeerOptions, 'onEvent'> {
     return { peerId: this.peerId };
   }
+}
+
+/** A TorrentTTP peer's torrent URL rather than a `host:port`. */
+function isPeerUrl(address: string): boolean {
+  return /^https?:\/\//i.test(address);
 }
 
 export function splitHostPort(address: string): { host: string; port: number } {
