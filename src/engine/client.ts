@@ -8,6 +8,7 @@ import { corruptPiecesError, openStorage } from '../storage/index.js';
 import { Announcer, isLoopback } from '../tracker/index.js';
 import { acceptWirePeer, connectWirePeer, createWebSeed, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
+import type { PeerServer } from './peer-server.js';
 import { TokenBucket } from './rate.js';
 import { Torrent } from './torrent.js';
 
@@ -41,6 +42,12 @@ export interface ClientOptions {
   readonly allowLoopbackPeers?: boolean;
   /** BEP 15 first retransmission timeout, for tests. */
   readonly udpTrackerTimeoutMs?: number;
+  /**
+   * Serve every torrent's pieces over HTTP too: `ttpServer({ port })` from the gateway (a
+   * TorrentTTP peer server). Its callers are peers like any other for the choker and the limits.
+   * Started with the wire listener (also when `listen` is false), closed first by `close`.
+   */
+  readonly httpServer?: PeerServer;
 }
 
 export interface AddOptions {
@@ -146,6 +153,8 @@ interface Entry {
 
 export class Client extends EventEmitter<ClientEvents> {
   readonly peerId: Uint8Array;
+  /** The HTTP peer server given in the options: `client.httpServer?.torrentUrl(infoHash)` is what to announce. */
+  readonly httpServer: PeerServer | undefined;
   private readonly opts: ClientOptions;
   private readonly torrents = new Map<string, Entry>();
   private readonly uploadLimiters: TokenBucket[] = [];
@@ -161,6 +170,7 @@ export class Client extends EventEmitter<ClientEvents> {
   constructor(opts: ClientOptions = {}) {
     super();
     this.opts = opts;
+    this.httpServer = opts.httpServer;
     this.peerId = opts.peerId ?? Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
     if (opts.uploadLimit !== undefined) this.uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
     if (opts.downloadLimit !== undefined) this.downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
@@ -174,10 +184,22 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.actualPort;
   }
 
-  /** Starts listening (done by `add` too); resolves to the port. */
+  /** Starts listening (done by `add` too), and the HTTP peer server if any; resolves to the wire port (0 without one). */
   listen(): Promise<number> {
+    this.listening ??= this.listenWire().then(async (port) => {
+      await this.httpServer?.start({
+        peerId: this.peerId,
+        torrent: (infoHash) => (this.closed ? undefined : this.torrents.get(infoHash)?.torrent),
+        admitsPeer: () => !this.closed && this.totalConnections() < (this.opts.maxConnections ?? 200),
+      });
+      return port;
+    });
+    return this.listening;
+  }
+
+  private listenWire(): Promise<number> {
     if (this.opts.listen === false) return Promise.resolve(0);
-    this.listening ??= new Promise<number>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       const server = createServer((socket) => this.onIncoming(socket));
       const host = this.opts.host ?? '0.0.0.0';
       const port = this.opts.port ?? 0;
@@ -195,7 +217,6 @@ export class Client extends EventEmitter<ClientEvents> {
       });
       this.server = server;
     });
-    return this.listening;
   }
 
   get(infoHash: string): Torrent | undefined {
@@ -343,6 +364,9 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.ticker);
+    // First, while the torrents are open: held long-polls get their answer, new callers a 503.
+    const httpClosed = this.httpServer === undefined ? Promise.resolve() : this.httpServer.close().catch(() => undefined);
+    await httpClosed;
     const removed = await Promise.allSettled([...this.torrents.keys()].map((h) => this.remove(h)));
     await Promise.allSettled([...this.removing]);
     const server = this.server;
