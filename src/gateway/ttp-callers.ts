@@ -14,7 +14,7 @@ import type { BlockRequest, PeerEvent, PeerLink } from '../transport/index.js';
  *   id is a claim, so one address gets at most `maxPerAddress` identities; past that its new ids
  *   share the address's plain entry. One address cannot fill the torrent's peer slots.
  * - Interest is implicit (§7): a piece request makes the caller interested (the choker may then
- *   unchoke it at once, if a slot is free); `idleMs` without one makes it not interested (the
+ *   unchoke it at once, if a slot is free; a choked caller says so again at each request); `idleMs` without one makes it not interested (the
  *   choker frees its slot); `closeAfterMs` without one removes it (its peer slot is freed).
  *   A request in flight keeps it busy.
  * - `sweep(now)` applies the timeouts; the server calls it every second. No timers here.
@@ -126,7 +126,8 @@ export class Callers {
   begin(link: CallerLink, now: number): void {
     link.lastMs = now;
     link.inFlight++;
-    if (!link.interested) {
+    // Said again while choked: a slot freed since (a caller went idle) is then given at once.
+    if (!link.interested || link.choking) {
       link.interested = true;
       link.event({ type: 'interested' });
     }

@@ -79,6 +79,11 @@ export class TtpServer implements PeerServer {
     return this.routes?.callerCount(infoHash) ?? 0;
   }
 
+  /** Applies the callers' idle timeouts now (a timer does it every second); for tests with a fake clock. */
+  sweep(): void {
+    this.routes?.sweep();
+  }
+
   torrentUrl(infoHash: string): string | undefined {
     if (this.bound === undefined || this.closed) return undefined;
     return torrentUrlAt(this.origin, infoHash);
@@ -146,7 +151,11 @@ function createServerFor(o: TtpServerOptions, handler: (req: IncomingMessage, re
     requestTimeout: 0,
     connectionsCheckingInterval: Math.min(5000, Math.max(100, Math.floor(headersTimeout / 4))),
   };
-  return o.tls === undefined ? createHttpServer(serverOpts, handler) : createHttpsServer({ ...serverOpts, cert: o.tls.cert, key: o.tls.key }, handler);
+  const server = o.tls === undefined ? createHttpServer(serverOpts, handler) : createHttpsServer({ ...serverOpts, cert: o.tls.cert, key: o.tls.key }, handler);
+  // A caller that half-closes after its request (`printf … | nc`, some proxies) still gets its
+  // answer, as from the gateway (gateway.ts says why: Node's own flag, read in socketOnEnd).
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  return server;
 }
 
 /** The status for a request Node's parser refused, or undefined to close without a word. */
