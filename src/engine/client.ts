@@ -7,6 +7,7 @@ import { corruptPiecesError, openStorage } from '../storage/index.js';
 import { Announcer, isLoopback } from '../tracker/index.js';
 import { createHttpPeer, createWebSeed, hostPort, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
+import type { PeerServer } from './peer-server.js';
 import { TokenBucket } from './rate.js';
 import { Torrent } from './torrent.js';
 
@@ -45,6 +46,12 @@ export interface ClientOptions {
    * is never dialled as a peer, and is what we announce (docs/torrenttp.md §10).
    */
   readonly peerUrlOf?: (infoHash: string) => string | undefined;
+  /**
+   * Serve every torrent's pieces over HTTP too: `ttpServer({ port })` from the gateway (a
+   * TorrentTTP peer server). Its callers are peers like any other for the choker and the limits.
+   * Started with the wire listener (also when `listen` is false), closed first by `close`.
+   */
+  readonly httpServer?: PeerServer;
 }
 
 export interface AddOptions {
@@ -153,6 +160,8 @@ interface Entry {
 
 export class Client extends EventEmitter<ClientEvents> {
   readonly peerId: Uint8Array;
+  /** The HTTP peer server given in the options: `client.httpServer?.torrentUrl(infoHash)` is what to announce. */
+  readonly httpServer: PeerServer | undefined;
   private readonly opts: ClientOptions;
   private readonly torrents = new Map<string, Entry>();
   private readonly uploadLimiters: TokenBucket[] = [];
@@ -169,6 +178,7 @@ export class Client extends EventEmitter<ClientEvents> {
   constructor(opts: ClientOptions = {}) {
     super();
     this.opts = opts;
+    this.httpServer = opts.httpServer;
     this.peerId = opts.peerId ?? Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
     if (opts.uploadLimit !== undefined) this.uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
     if (opts.downloadLimit !== undefined) this.downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
@@ -183,22 +193,33 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.actualPort;
   }
 
-  /** Starts listening (done by `add` too); resolves to the port. */
+  /** Starts listening (done by `add` too), and the HTTP peer server if any; resolves to the wire port (0 without one). */
   listen(): Promise<number> {
+    this.listening ??= this.listenWire().then(async (port) => {
+      await this.httpServer?.start({
+        peerId: this.peerId,
+        torrent: (infoHash) => (this.closed ? undefined : this.torrents.get(infoHash)?.torrent),
+        admitsPeer: () => !this.closed && this.totalConnections() < (this.opts.maxConnections ?? 200),
+      });
+      return port;
+    });
+    return this.listening;
+  }
+
+  private listenWire(): Promise<number> {
     if (this.opts.listen === false) return Promise.resolve(0);
     this.listener ??= new PeerListener(this.incoming(), {
       ...(this.opts.host === undefined ? {} : { host: this.opts.host }),
       ...(this.opts.port === undefined ? {} : { port: this.opts.port }),
     });
     // The transport's codes become the Client's own (ENGINE_PORT_IN_USE, ENGINE_LISTEN_FAILED: API).
-    this.listening ??= this.listener.listen().then(
+    return this.listener.listen().then(
       (port) => (this.actualPort = port),
       (err: TorrenttpError) => {
         const code = err.code === 'TRANSPORT_PORT_IN_USE' ? 'ENGINE_PORT_IN_USE' : 'ENGINE_LISTEN_FAILED';
         throw new EngineError(code, { ...(err.detail === undefined ? {} : { detail: err.detail }), cause: err.cause ?? err });
       },
     );
-    return this.listening;
   }
 
   get(infoHash: string): Torrent | undefined {
@@ -346,6 +367,9 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.ticker);
+    // First, while the torrents are open: held long-polls get their answer, new callers a 503.
+    const httpClosed = this.httpServer === undefined ? Promise.resolve() : this.httpServer.close().catch(() => undefined);
+    await httpClosed;
     const removed = await Promise.allSettled([...this.torrents.keys()].map((h) => this.remove(h)));
     await Promise.allSettled([...this.removing]);
     await this.listener?.close();
@@ -377,7 +401,7 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private isSelf(address: string, infoHash: string): boolean {
-    if (isPeerUrl(address)) return address === this.opts.peerUrlOf?.(infoHash);
+    if (isPeerUrl(address)) return address === (this.opts.peerUrlOf?.(infoHash) ?? this.httpServer?.torrentUrl(infoHash));
     const { host, port } = splitHostPort(address);
     return port === this.actualPort && (isLoopback(host) || host === '0.0.0.0');
   }

@@ -7,3 +7,4 @@ export { Torrent } from './torrent.js';
 export { DEFAULT_MAX_COMMIT_BYTES, type PeerSlot, type TorrentEvents, type TorrentOptions, type TorrentStats, type TorrentStore } from './torrent-api.js';
 export { type UploadAnswer, type UploadLease, type UploadRefusal } from './uploader.js';
 export { Client, MAX_KNOWN_PEERS, MAX_PEERS_PER_REPLY, MAX_QUEUED_PEERS, splitHostPort, type AddOptions, type ClientEvents, type ClientOptions, type SourceStatus } from './client.js';
+export type { PeerServer, PeerServerHost } from './peer-server.js';
