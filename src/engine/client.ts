@@ -427,7 +427,7 @@ export class Client extends EventEmitter<ClientEvents> {
     acceptWirePeer(socket, (infoHash) => {
       const entry = this.torrents.get(toHex(infoHash));
       const id = hostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0);
-      if (entry === undefined || !entry.torrent.accepts(id)) return undefined;
+      if (entry === undefined || !entry.torrent.admit(id)) return undefined;
       chosen = { entry, slot: entry.torrent.newPeerSlot() };
       return { torrent: entry.wire, opts: { ...this.wireOptions(), onEvent: chosen.slot.onEvent } };
     }).then(
