@@ -69,7 +69,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       opts.maxPeers ?? 50,
       opts.peerEviction === false ? false : { ...PEER_EVICTION_DEFAULTS, ...opts.peerEviction },
     );
-    this.choker = new ChokeRound(this.peers, opts.uploadSlots ?? 4, rng);
+    this.choker = new ChokeRound(this.peers, opts.uploadSlots ?? 4, rng, now);
     this.downloader = new Downloader(
       g,
       store,
@@ -151,7 +151,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     const peer = this.peers.of(link);
     if (peer === undefined) return Promise.resolve(refusal('closed', undefined));
     peer.spoke = true;
-    if (!peer.amChoking) peer.lastUsefulMs = peer.lastRequestMs = this.now();
+    if (!peer.amChoking) {
+      peer.lastUsefulMs = peer.lastRequestMs = this.now();
+      this.choker.requested(peer);
+    }
     return this.uploader.lease(peer, req);
   }
 
@@ -221,6 +224,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   tick(): void {
     if (this.closedFlag) return;
     const now = this.now();
+    this.choker.snub(now);
     if (this.choker.due(now)) this.choker.run(now, this.complete);
     for (const p of this.peers) {
       this.uploader.serve(p);
@@ -313,7 +317,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         this.downloader.rejected(peer, e.req);
         return;
       case 'request':
-        if (!peer.amChoking) peer.lastUsefulMs = peer.lastRequestMs = this.now();
+        if (!peer.amChoking) {
+          peer.lastUsefulMs = peer.lastRequestMs = this.now();
+          this.choker.requested(peer);
+        }
         this.uploader.request(peer, e.req);
         return;
       case 'cancel':
