@@ -471,7 +471,7 @@ export class Client extends EventEmitter<ClientEvents> {
       admit: () => !this.closed && this.totalConnections() < (this.opts.maxConnections ?? 200),
       lookup: (infoHash, remote) => {
         const entry = this.torrents.get(toHex(infoHash));
-        if (entry === undefined || !entry.torrent.accepts(remote)) return undefined;
+        if (entry === undefined || !entry.torrent.admit(remote)) return undefined;
         const slot = entry.torrent.newPeerSlot();
         return {
           torrent: entry.wire,

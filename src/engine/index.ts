@@ -1,4 +1,4 @@
-export { choke, CHOKE_ROUND_MS, OPTIMISTIC_ROTATE_MS, type ChokeCandidate, type ChokeDecision, type ChokeState } from './choker.js';
+export { choke, CHOKE_ROUND_MS, OPTIMISTIC_ROTATE_MS, UPLOAD_SNUB_MS, type ChokeCandidate, type ChokeDecision, type ChokeState } from './choker.js';
 export { EngineError, type EngineErrorCode } from './errors.js';
 export { PiecePicker, type PickerOptions } from './picker.js';
 export { RateMeter, TokenBucket } from './rate.js';
