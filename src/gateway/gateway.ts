@@ -10,6 +10,7 @@ import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYPE, toBase64, toHex, toMetainfoJson } from '../metainfo/index.js';
 import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, TrackerServer, type SwarmStore, type TrackerLogger } from '../tracker/index.js';
 import { preferredOffer } from './accept.js';
+import { BITTORRENT_MEDIA_TYPE } from './media-type.js';
 import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
@@ -85,7 +86,7 @@ export interface GatewayOptions extends EligibilityOptions {
   readonly now?: () => number;
 }
 
-export const BITTORRENT_MEDIA_TYPE = 'application/x-bittorrent';
+export { BITTORRENT_MEDIA_TYPE };
 export const DEFAULT_GATEWAY_PORT = 8080;
 const BIND_ATTEMPTS = 20;
 export const DEFAULT_HEADERS_TIMEOUT_MS = 15_000;
