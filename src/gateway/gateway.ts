@@ -52,6 +52,8 @@ export interface GatewayOptions extends EligibilityOptions {
   /** Metainfo cache and resume files. Default `<root>/.torrenttp` (never served: dot folder). */
   readonly cacheDir?: string;
   /** Piece length of made torrents; default `torrenttp create`'s automatic choice. */
+  /** The seed super-seeds (BEP 16): N downloads cost about one upload of the file. Default true. */
+  readonly superSeed?: boolean;
   readonly pieceLength?: number;
   /** Let the embedded tracker track any info-hash, not only the served files'. Default false. */
   readonly openTracker?: boolean;
@@ -183,6 +185,7 @@ export class Gateway {
       onInfoHashes: (hashes) => this.admission.set(hashes),
       logger: this.logger,
       ...(opts.pieceLength === undefined ? {} : { pieceLength: opts.pieceLength }),
+      ...(opts.superSeed === undefined ? {} : { superSeed: opts.superSeed }),
       ...(opts.now === undefined ? {} : { now: opts.now }),
     });
   }

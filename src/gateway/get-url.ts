@@ -46,6 +46,8 @@ export interface GetUrlOptions {
   readonly onEvent?: (e: GetEvent) => void;
   /** A swarm download that receives no byte for this long fails. Default 60 s. */
   readonly stallMs?: number;
+  /** The web seed joins once the swarm has given nothing for this long. Default 1500 ms; 0: at once. */
+  readonly webSeedFallbackMs?: number;
 }
 
 export type GetOutput =
