@@ -9,7 +9,9 @@ import { createHttpPeer, createWebSeed, hostPort, parseHostPort, PeerListener, W
 import { EngineError } from './errors.js';
 import type { PeerServer } from './peer-server.js';
 import { TokenBucket } from './rate.js';
+import type { SuperSeedOptions } from './super-seed.js';
 import { Torrent } from './torrent.js';
+import type { TorrentStats } from './torrent-api.js';
 
 /**
  * A BitTorrent client: many torrents, one listening port, peers from trackers, web seeds and
@@ -88,6 +90,14 @@ export interface AddOptions {
    * asked of web seeds (BEP 19 appends the torrent's name), stay the torrent's.
    */
   readonly storeAs?: string;
+  /** Super-seed (BEP 16) while complete: see `TorrentOptions.superSeed`. Default off. */
+  readonly superSeed?: boolean | SuperSeedOptions;
+  /**
+   * Hold the web seeds back until the swarm has given nothing for this long (from the start, or
+   * later): a downloader first takes what peers have, and pulls from the origin's HTTP only when
+   * they do not deliver. Default 0: web seeds start at once.
+   */
+  readonly webSeedFallbackMs?: number;
 }
 
 /**
@@ -257,6 +267,7 @@ export class Client extends EventEmitter<ClientEvents> {
       downloadLimiters,
       ...(opts.sequential === undefined ? {} : { sequential: opts.sequential }),
       ...(opts.selectedFiles === undefined ? {} : { selectedFiles: opts.selectedFiles }),
+      ...(opts.superSeed === undefined ? {} : { superSeed: opts.superSeed }),
     });
     const infoHash = infoHashToBytes(metainfo.infoHash);
     const announcer = new Announcer(opts.trackers === false ? [] : metainfo.announceList, {
@@ -273,7 +284,14 @@ export class Client extends EventEmitter<ClientEvents> {
     });
     const entry: Entry = {
       torrent,
-      wire: { infoHash, metainfo, bitfield: store.bitfield },
+      wire: {
+        infoHash,
+        metainfo,
+        bitfield: store.bitfield,
+        get superSeeding() {
+          return torrent.superSeeding;
+        },
+      },
       announcer,
       manualPeers: opts.peers ?? [],
       known: new Set(),
@@ -307,19 +325,7 @@ export class Client extends EventEmitter<ClientEvents> {
     });
     torrent.on('warning', (msg, err) => this.emit('warning', msg, err));
 
-    if (opts.webSeeds !== false && !torrent.complete) {
-      for (const url of metainfo.urlList) {
-        const watch = (e: PeerEvent): void => this.watchWebSeed(entry, url, e);
-        torrent.addPeer((onEvent) =>
-          createWebSeed(url, metainfo, {
-            onEvent: (e) => {
-              watch(e);
-              onEvent(e);
-            },
-          }),
-        );
-      }
-    }
+    if (opts.webSeeds !== false && !torrent.complete) this.startWebSeeds(entry, opts.webSeedFallbackMs ?? 0);
     announcer.start();
     this.discover(entry, entry.manualPeers);
     if (entry.manualPeers.length > 0) {
@@ -346,6 +352,47 @@ export class Client extends EventEmitter<ClientEvents> {
     if (e.connected.has(address) || e.dialing.has(address) || !e.torrent.accepts(address)) return;
     if (this.totalConnections() >= (this.opts.maxConnections ?? 200)) return;
     void this.dial(e, address);
+  }
+
+  /**
+   * The torrent's web seeds: now, or (`fallbackMs` > 0) once its peers have delivered nothing for
+   * `fallbackMs`, checked at each progress tick. Once started they stay: a web seed that only
+   * fills gaps would add a request per gap, and a swarm that stalled once may stall again.
+   */
+  private startWebSeeds(e: Entry, fallbackMs: number): void {
+    const torrent = e.torrent;
+    const start = (): void => {
+      for (const url of torrent.metainfo.urlList) {
+        const watch = (ev: PeerEvent): void => this.watchWebSeed(e, url, ev);
+        torrent.addPeer((onEvent) =>
+          createWebSeed(url, torrent.metainfo, {
+            onEvent: (ev) => {
+              watch(ev);
+              onEvent(ev);
+            },
+          }),
+        );
+      }
+    };
+    if (fallbackMs <= 0) return start();
+    let lastBytes = -1;
+    let lastMoveMs = Date.now();
+    const check = (s: TorrentStats): void => {
+      const now = Date.now();
+      if (s.done || torrent.closed) {
+        torrent.off('progress', check);
+        return;
+      }
+      if (s.downloaded !== lastBytes) {
+        if (lastBytes >= 0) lastMoveMs = now; // the first tick only sets the baseline
+        lastBytes = s.downloaded;
+      }
+      if (now - lastMoveMs >= fallbackMs) {
+        torrent.off('progress', check);
+        start();
+      }
+    };
+    torrent.on('progress', check);
   }
 
   /** Stops a torrent: `stopped` to its trackers, peers closed, resume state saved. */

@@ -1,3 +1,4 @@
+import type { SuperSeedOptions } from './super-seed.js';
 import type { TorrenttpError } from '../errors/index.js';
 import type { Bitfield, PieceIndex } from '../metainfo/index.js';
 import type { PeerEvent, PeerLink } from '../transport/index.js';
@@ -24,6 +25,12 @@ export interface TorrentStore {
 }
 
 export interface TorrentOptions {
+  /**
+   * Super-seed (BEP 16) while complete: hide our pieces and offer each peer pieces nobody else has
+   * yet, so N downloaders cost about one upload of the torrent (`super-seed.ts`). `true` for the
+   * defaults. A link learns whether to hide its bitfield from `Torrent.superSeeding`.
+   */
+  readonly superSeed?: boolean | SuperSeedOptions;
   /** Strict in-order picking, for streaming. */
   readonly sequential?: boolean;
   /**

@@ -11,6 +11,7 @@ import { PiecePicker } from './picker.js';
 import { Readers, type ReadOptions } from './reader.js';
 import { DEFAULT_MAX_COMMIT_BYTES, type PeerSlot, type TorrentEvents, type TorrentOptions, type TorrentStats, type TorrentStore } from './torrent-api.js';
 import { refusal, Uploader, type UploadAnswer } from './uploader.js';
+import { SuperSeed } from './super-seed.js';
 
 /**
  * One torrent's swarm state: the front that owns the parts and routes peer events to them.
@@ -37,6 +38,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly uploader: Uploader;
   private readonly choker: ChokeRound;
   private readonly readers: Readers;
+  private readonly superSeed: SuperSeed | undefined;
   /** Verified bytes of selected files (`stats().verifiedBytes`), kept as pieces verify. */
   private verifiedSelectedBytes = 0;
   private readonly now: () => number;
@@ -96,6 +98,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       // consumer may hold a chunk long after that.
       readPiece: async (i, begin, length) => (await this.store.readBlock(i, begin, length)).slice(),
     });
+    const ss = opts.superSeed ?? false;
+    this.superSeed = ss === false ? undefined : new SuperSeed(metainfo.pieceCount, metainfo.pieceLength, (i) => this.picker.availability[i] ?? 0, () => this.peers, ss === true ? {} : ss);
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -111,6 +115,17 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   /** Every wanted piece is verified (every piece, without a file selection). */
   get complete(): boolean {
     return this.picker.missing === 0;
+  }
+
+  /** Super-seeding now (asked for, and complete): links send no bitfield, pieces are offered one `have` at a time. */
+  get superSeeding(): boolean {
+    return this.superSeed !== undefined && this.complete;
+  }
+
+  /** Pieces offered to the peer on `link` and not yet passed on (super-seeding; tests and stats). */
+  superSeedOffers(link: PeerLink): PieceIndex[] {
+    const peer = this.peers.of(link);
+    return peer === undefined || this.superSeed === undefined ? [] : this.superSeed.offersOf(peer);
   }
 
   get closed(): boolean {
@@ -207,6 +222,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         }
         this.emit('peer', link);
         for (const e of peer.pending.splice(0)) this.onPeerEvent(peer, e);
+        if (this.superSeeding && !peer.closed) this.superSeed!.fill(this.now());
       },
       abandon: () => this.peers.drop(peer),
     };
@@ -226,6 +242,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     const now = this.now();
     this.choker.snub(now);
     if (this.choker.due(now)) this.choker.run(now, this.complete);
+    if (this.superSeeding) this.superSeed!.fill(now);
     for (const p of this.peers) {
       this.uploader.serve(p);
       this.downloader.fill(p);
@@ -290,11 +307,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
           link.close(); // nothing to trade either way (two seeds, or a seed and a web seed)
           return;
         }
+        if (this.superSeeding) this.superSeed!.seenAll(peer, e.bitfield as Iterable<number> as Iterable<PieceIndex>, this.now());
         this.downloader.updateInterest(peer);
         this.downloader.fill(peer);
         return;
       case 'have':
         this.peers.countHave(peer, e.index);
+        if (this.superSeeding) this.superSeed!.seen(peer, e.index, this.now());
         if (!peer.amInterested) this.downloader.updateInterest(peer);
         this.downloader.fill(peer);
         return;
@@ -338,6 +357,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private leave(peer: PeerState, reason: TorrenttpError | undefined): void {
     const link = peer.link!;
     if (!this.peers.remove(peer)) return;
+    this.superSeed?.remove(peer);
     link.close(reason);
     this.emit('peerClosed', link, reason);
     if (!peer.amChoking) this.choker.run(this.now(), this.complete);

@@ -53,6 +53,8 @@ export interface WireTorrent {
   readonly infoHash: Uint8Array;
   readonly metainfo: Metainfo;
   readonly bitfield: Bitfield;
+  /** Super-seeding now (BEP 16): no bitfield after the handshake; the engine sends `have`s. Read at each handshake. */
+  readonly superSeeding?: boolean;
 }
 
 export interface WirePeerOptions {
