@@ -11,16 +11,15 @@
  * handshake cost every connection we dialled to aria2 while we held any piece. libtorrent and
  * Transmission also wait for the peer's handshake before their bitfield.
  *
- * Reserved bytes: only BEP 10's bit. To a peer that sets it too we send the extended handshake,
+ * Reserved bytes: BEP 10's bit. To a peer that sets it too we send the extended handshake,
  * after its handshake and our bitfield, with `reqq` = `maxPeerRequests`: Transmission asks for
  * as many blocks as it expects in ten seconds unless the peer names a `reqq`, and would overrun
- * the limit (see wire/extension.ts). Our `m` is empty, so peers send us no extension messages;
- * BEP 6 (fast) is not implemented and not advertised.
+ * the limit (see wire/extension.ts). Our `m` offers `ut_metadata` (BEP 9) with our
+ * `metadata_size`, so a peer that started from a magnet link can fetch the info dict from us.
  */
 import type { Socket } from 'node:net';
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import {
-  encodeExtendedHandshake,
   encodeMessages,
   reservedBytes,
   supportsExtensionProtocol,
@@ -29,11 +28,9 @@ import {
   type WireMessage,
 } from '../wire/index.js';
 import { TransportError } from './errors.js';
+import { ourExtendedHandshake } from './extensions.js';
 import { chunksOf, dialWithReadBuffer, type SocketChunks } from './socket-chunks.js';
 import { WIRE_PEER_DEFAULTS, WirePeer, type WirePeerLink, type WirePeerOptions, type WireTorrent } from './wire-peer.js';
-
-/** BEP 10 `v`. */
-const CLIENT_VERSION = 'torrenttp 0.1.0';
 
 export const WIRE_CONNECT_DEFAULTS = {
   /** TCP connect plus the peer's handshake. libtorrent's `peer_connect_timeout` is 15 s. */
@@ -68,7 +65,7 @@ export function connectWirePeer(
     if (!sameBytes(hs.infoHash, torrent.infoHash)) {
       throw new TransportError('TRANSPORT_INFO_HASH_MISMATCH', { detail: where });
     }
-    const rest = afterHandshake(torrent, supportsExtensionProtocol(hs.reserved) ? opts : undefined);
+    const rest = afterHandshake(torrent, supportsExtensionProtocol(hs.reserved) ? opts : undefined, socket.remoteAddress);
     if (rest.length > 0) socket.write(encodeMessages(rest));
     return { torrent, opts };
   });
@@ -95,7 +92,7 @@ export function acceptWirePeer(
   return handshake(socket, chunksOf(socket), decoder, acceptOpts.handshakeTimeoutMs ?? WIRE_CONNECT_DEFAULTS.handshakeTimeoutMs, 'TRANSPORT_HANDSHAKE_TIMEOUT', where, undefined, (hs) => {
     if (found === undefined) throw new TransportError('TRANSPORT_UNKNOWN_TORRENT', { detail: where });
     const extended = supportsExtensionProtocol(hs.reserved) ? found.opts : undefined;
-    socket.write(encodeMessages([ourHandshake(found.torrent, found.opts.peerId), ...afterHandshake(found.torrent, extended)]));
+    socket.write(encodeMessages([ourHandshake(found.torrent, found.opts.peerId), ...afterHandshake(found.torrent, extended, socket.remoteAddress)]));
     return found;
   });
 }
@@ -109,16 +106,24 @@ function ourHandshake(torrent: WireTorrent, peerId: Uint8Array): WireMessage {
  * now, so pieces verified while we waited are in it), and the extended handshake when
  * `extended` is given (the peer set the BEP 10 bit).
  */
-function afterHandshake(torrent: WireTorrent, extended: WirePeerOptions | undefined): WireMessage[] {
+function afterHandshake(torrent: WireTorrent, extended: WirePeerOptions | undefined, remoteAddress: string | undefined): WireMessage[] {
   const messages: WireMessage[] = [];
   if (!torrent.bitfield.empty) messages.push({ type: 'bitfield', bitfield: torrent.bitfield.toBytes() });
-  if (extended !== undefined) messages.push(extendedHandshake(extended));
+  if (extended !== undefined) messages.push(extendedHandshake(torrent, extended, remoteAddress));
   return messages;
 }
 
-/** BEP 10 handshake: `reqq` is the limit the link enforces, so a peer that honours it never trips it. */
-function extendedHandshake(opts: WirePeerOptions): WireMessage {
-  return encodeExtendedHandshake({ reqq: opts.maxPeerRequests ?? WIRE_PEER_DEFAULTS.maxPeerRequests, v: CLIENT_VERSION });
+/**
+ * BEP 10 handshake: `reqq` is the limit the link enforces, so a peer that honours it never trips
+ * it; `metadata_size` and `ut_metadata` let a peer that came from a magnet link fetch the info dict.
+ */
+function extendedHandshake(torrent: WireTorrent, opts: WirePeerOptions, remoteAddress: string | undefined): WireMessage {
+  return ourExtendedHandshake({
+    reqq: opts.maxPeerRequests ?? WIRE_PEER_DEFAULTS.maxPeerRequests,
+    metadataSize: torrent.metainfo.infoBytes.length,
+    ...(opts.listenPort === undefined ? {} : { listenPort: opts.listenPort }),
+    ...(remoteAddress === undefined ? {} : { remoteAddress }),
+  });
 }
 
 function handshake(

@@ -40,8 +40,10 @@ import {
   type Handshake,
   type WireDecoder,
   type WireMessage,
+  UT_METADATA,
 } from '../wire/index.js';
 import { TransportError } from './errors.js';
+import { MetadataServer, OUR_UT_METADATA_ID } from './extensions.js';
 import { EventQueue } from './event-queue.js';
 import type { SocketChunks } from './socket-chunks.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
@@ -74,6 +76,8 @@ export interface WirePeerOptions {
   readonly maxPeerRequests?: number;
   /** Stop writing blocks while the socket holds this much. Default 512 KiB (libtorrent `send_buffer_watermark`: 500 KiB). */
   readonly sendBufferBytes?: number;
+  /** Our listen port, told to peers in the BEP 10 handshake (`p`). */
+  readonly listenPort?: number;
 }
 
 export const WIRE_PEER_DEFAULTS = {
@@ -147,7 +151,10 @@ export class WirePeer implements WirePeerLink {
   private readonly events: EventQueue;
   private readonly geometry: Geometry;
   private readonly pipeline: RequestPipeline;
-  private readonly o: Required<Omit<WirePeerOptions, 'peerId' | 'onEvent'>>;
+  private readonly o: Required<Omit<WirePeerOptions, 'peerId' | 'onEvent' | 'listenPort'>>;
+  /** BEP 10 state: the peer's id for ut_metadata, and our metadata server for it (BEP 9). */
+  private peerUtMetadataId: number | undefined;
+  private metadataServer: MetadataServer | undefined;
   /** Their requests we have not answered, by block offset. */
   private readonly theirRequests = new Map<number, Upload>();
   private uploads: Upload[] = [];
@@ -399,15 +406,34 @@ export class WirePeer implements WirePeerLink {
         this.events.emit({ type: 'cancel', req: u.req });
         return;
       }
-      case 'unknown': {
-        // BEP 10: of the extension messages only the handshake matters, for its `reqq`.
-        const ext = m.id === EXTENDED_MESSAGE_ID ? decodeExtendedHandshake(m.payload) : undefined;
-        if (ext?.reqq !== undefined) this.pipeline.limitDepth(ext.reqq);
+      case 'unknown':
+        if (m.id === EXTENDED_MESSAGE_ID) this.onExtended(m.payload);
         return;
-      }
       default:
         // keepAlive, port: nothing to do.
         return;
+    }
+  }
+
+  /**
+   * BEP 10: the handshake caps our queue at its `reqq` and names the peer's ut_metadata id;
+   * messages on our ut_metadata id are BEP 9 requests for our info dict. Other ids: not ours, ignored.
+   */
+  private onExtended(payload: Uint8Array): void {
+    try {
+      const h = decodeExtendedHandshake(payload);
+      if (h !== undefined) {
+        if (h.reqq !== undefined) this.pipeline.limitDepth(h.reqq);
+        this.peerUtMetadataId = h.m.get(UT_METADATA);
+        return;
+      }
+      if (payload[0] === OUR_UT_METADATA_ID) {
+        this.metadataServer ??= new MetadataServer(this.torrent.metainfo.infoBytes);
+        const reply = this.metadataServer.answer(payload.subarray(1), this.peerUtMetadataId);
+        if (reply !== undefined) this.send(reply);
+      }
+    } catch (err) {
+      this.close(toTorrenttpError(err));
     }
   }
 
