@@ -10,3 +10,4 @@ export {
 export { acceptWirePeer, connectWirePeer, WIRE_CONNECT_DEFAULTS, type AcceptOptions, type ConnectOptions } from './wire-connect.js';
 export { createWebSeed, loadUndici, parseRetryAfter, WEB_SEED_DEFAULTS, type WebSeedOptions } from './web-seed.js';
 export { webSeedFileUrl } from './web-seed-url.js';
+export { connectMetadataPeer, METADATA_PEER_DEFAULTS, type MetadataPeer, type MetadataPeerEvent, type MetadataPeerOptions } from './metadata-peer.js';
