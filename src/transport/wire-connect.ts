@@ -16,13 +16,17 @@
  * as many blocks as it expects in ten seconds unless the peer names a `reqq`, and would overrun
  * the limit (see wire/extension.ts). Our `m` offers `ut_metadata` (BEP 9) with our
  * `metadata_size`, so a peer that started from a magnet link can fetch the info dict from us.
+ * And BEP 6's bit: with a peer that sets it too, have_all / have_none replace a full or empty
+ * bitfield, and the link speaks reject and allowed-fast (wire-peer.ts).
  */
 import type { Socket } from 'node:net';
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import {
+  encodeFastMessage,
   encodeMessages,
   reservedBytes,
   supportsExtensionProtocol,
+  supportsFastExtension,
   WireDecoder,
   type Handshake,
   type WireMessage,
@@ -65,9 +69,10 @@ export function connectWirePeer(
     if (!sameBytes(hs.infoHash, torrent.infoHash)) {
       throw new TransportError('TRANSPORT_INFO_HASH_MISMATCH', { detail: where });
     }
-    const rest = afterHandshake(torrent, supportsExtensionProtocol(hs.reserved) ? opts : undefined, socket.remoteAddress);
+    const fast = supportsFastExtension(hs.reserved);
+    const rest = afterHandshake(torrent, supportsExtensionProtocol(hs.reserved) ? opts : undefined, socket.remoteAddress, fast);
     if (rest.length > 0) socket.write(encodeMessages(rest));
-    return { torrent, opts };
+    return { torrent, opts, fast };
   });
 }
 
@@ -92,13 +97,14 @@ export function acceptWirePeer(
   return handshake(socket, chunksOf(socket), decoder, acceptOpts.handshakeTimeoutMs ?? WIRE_CONNECT_DEFAULTS.handshakeTimeoutMs, 'TRANSPORT_HANDSHAKE_TIMEOUT', where, undefined, (hs) => {
     if (found === undefined) throw new TransportError('TRANSPORT_UNKNOWN_TORRENT', { detail: where });
     const extended = supportsExtensionProtocol(hs.reserved) ? found.opts : undefined;
-    socket.write(encodeMessages([ourHandshake(found.torrent, found.opts.peerId), ...afterHandshake(found.torrent, extended, socket.remoteAddress)]));
-    return found;
+    const fast = supportsFastExtension(hs.reserved);
+    socket.write(encodeMessages([ourHandshake(found.torrent, found.opts.peerId), ...afterHandshake(found.torrent, extended, socket.remoteAddress, fast)]));
+    return { ...found, fast };
   });
 }
 
 function ourHandshake(torrent: WireTorrent, peerId: Uint8Array): WireMessage {
-  return { type: 'handshake', reserved: reservedBytes({ extensionProtocol: true }), infoHash: torrent.infoHash, peerId };
+  return { type: 'handshake', reserved: reservedBytes({ extensionProtocol: true, fastExtension: true }), infoHash: torrent.infoHash, peerId };
 }
 
 /**
@@ -106,9 +112,13 @@ function ourHandshake(torrent: WireTorrent, peerId: Uint8Array): WireMessage {
  * now, so pieces verified while we waited are in it), and the extended handshake when
  * `extended` is given (the peer set the BEP 10 bit).
  */
-function afterHandshake(torrent: WireTorrent, extended: WirePeerOptions | undefined, remoteAddress: string | undefined): WireMessage[] {
+function afterHandshake(torrent: WireTorrent, extended: WirePeerOptions | undefined, remoteAddress: string | undefined, fast: boolean): WireMessage[] {
   const messages: WireMessage[] = [];
-  if (!torrent.bitfield.empty) messages.push({ type: 'bitfield', bitfield: torrent.bitfield.toBytes() });
+  const have = torrent.bitfield;
+  // BEP 6: with the fast extension one of have_all, have_none or a bitfield must come first.
+  if (fast && have.empty) messages.push(encodeFastMessage({ type: 'haveNone' }));
+  else if (fast && have.complete) messages.push(encodeFastMessage({ type: 'haveAll' }));
+  else if (!have.empty) messages.push({ type: 'bitfield', bitfield: have.toBytes() });
   if (extended !== undefined) messages.push(extendedHandshake(torrent, extended, remoteAddress));
   return messages;
 }
@@ -134,7 +144,7 @@ function handshake(
   timeoutCode: 'TRANSPORT_CONNECT_TIMEOUT' | 'TRANSPORT_HANDSHAKE_TIMEOUT',
   where: string,
   signal: AbortSignal | undefined,
-  accept: (hs: Handshake) => { torrent: WireTorrent; opts: WirePeerOptions },
+  accept: (hs: Handshake) => { torrent: WireTorrent; opts: WirePeerOptions; fast: boolean },
 ): Promise<WirePeerLink> {
   return new Promise<WirePeerLink>((resolve, reject) => {
     let settled = false;
@@ -157,7 +167,7 @@ function handshake(
     const onClose = (): void => fail(new TransportError('TRANSPORT_PEER_CLOSED', { detail: `${where} before its handshake` }));
     const onData = (chunk: Uint8Array): void => {
       let messages: WireMessage[];
-      let link: { torrent: WireTorrent; opts: WirePeerOptions };
+      let link: { torrent: WireTorrent; opts: WirePeerOptions; fast: boolean };
       try {
         // A copy: what came with the handshake (a bitfield, say) is handled a macrotask later,
         // by then the read buffer may hold other bytes. Once per connection.
@@ -167,7 +177,7 @@ function handshake(
         if (first.type !== 'handshake') throw new TransportError('TRANSPORT_CONNECT_FAILED', { detail: 'no handshake' }); // unreachable: the decoder emits it first
         link = accept(first);
         socket.pause();
-        const peer = new WirePeer(socket, chunks, decoder, link.torrent, link.opts, first);
+        const peer = new WirePeer(socket, chunks, decoder, link.torrent, link.opts, first, link.fast);
         settled = true;
         cleanup();
         resolve(peer);
