@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
-import { FileSelection, infoHashToBytes, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
+import { FileSelection, infoHashToBytes, parseMagnet, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
 import { corruptPiecesError, openStorage } from '../storage/index.js';
 import { Announcer, isLoopback } from '../tracker/index.js';
 import { createHttpPeer, createWebSeed, hostPort, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
 import type { PeerServer } from './peer-server.js';
+import { fetchMetadata, type FetchedMetadata, type FetchMetadataOptions, type MetadataProgress } from './magnet.js';
 import { TokenBucket } from './rate.js';
 import type { SuperSeedOptions } from './super-seed.js';
 import { Torrent } from './torrent.js';
@@ -98,6 +99,10 @@ export interface AddOptions {
    * they do not deliver. Default 0: web seeds start at once.
    */
   readonly webSeedFallbackMs?: number;
+  /** A magnet link: how the metadata fetch is reported, how long it may take (default 120 s), and its limits. */
+  readonly onMetadataProgress?: (p: MetadataProgress) => void;
+  readonly metadataTimeoutMs?: number;
+  readonly maxMetadataBytes?: number;
 }
 
 /**
@@ -120,6 +125,8 @@ export interface SourceStatus {
 
 export interface ClientEvents {
   torrent: [Torrent];
+  /** A magnet link's info dict arrived and hashes to its info-hash (before its `torrent`). */
+  metadata: [Metainfo];
   /** A tracker, web seed or hand-given peer started or stopped working (once per change). */
   source: [SourceStatus];
   /** A connection to or from a peer (not a `source`) failed: routine in a swarm, for debug logs. */
@@ -181,6 +188,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private listening: Promise<number> | undefined;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
+  /** Aborted by `close`: ends metadata fetches in flight. */
+  private readonly closing = new AbortController();
   /** Removals of failed torrents still under way. */
   private readonly removing = new Set<Promise<void>>();
   private actualPort = 0;
@@ -236,9 +245,35 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.torrents.get(infoHash)?.torrent;
   }
 
-  /** Adds a torrent (.torrent bytes, its path, or parsed metainfo) and starts it. */
+  /**
+   * A magnet link's metadata (BEP 9) from its peers (`x.pe`, `opts.peers`) and trackers,
+   * verified against its info-hash; see magnet.ts. Nothing is added.
+   */
+  async fetchMetadata(magnetUri: string, opts: FetchMetadataOptions = {}): Promise<FetchedMetadata> {
+    if (this.closed) throw new EngineError('ENGINE_CLOSED');
+    const magnet = parseMagnet(magnetUri);
+    const listenPort = await this.listen();
+    return fetchMetadata(
+      magnet,
+      {
+        peerId: this.peerId,
+        listenPort,
+        isSelf: (a) => this.isSelf(a, magnet.infoHash),
+        splitHostPort,
+        ...(this.opts.allowLoopbackPeers === undefined ? {} : { allowLoopbackPeers: this.opts.allowLoopbackPeers }),
+        ...(this.opts.udpTrackerTimeoutMs === undefined ? {} : { udpTrackerTimeoutMs: this.opts.udpTrackerTimeoutMs }),
+      },
+      { ...opts, signal: opts.signal === undefined ? this.closing.signal : AbortSignal.any([opts.signal, this.closing.signal]) },
+    );
+  }
+
+  /**
+   * Adds a torrent (.torrent bytes, its path, parsed metainfo, or a `magnet:` link) and starts
+   * it. A magnet link resolves once its metadata is fetched and verified (`metadata` event).
+   */
   async add(input: Uint8Array | string | Metainfo, opts: AddOptions): Promise<Torrent> {
     if (this.closed) throw new EngineError('ENGINE_CLOSED');
+    if (typeof input === 'string' && /^magnet:/i.test(input)) return this.addMagnet(input, opts);
     const metainfo = typeof input === 'string' ? parseTorrent(await readFile(input)) : input instanceof Uint8Array ? parseTorrent(input) : input;
     if (this.torrents.has(metainfo.infoHash)) throw new EngineError('ENGINE_DUPLICATE_TORRENT', { detail: metainfo.infoHash });
     if (opts.selectedFiles !== undefined) new FileSelection(metainfo.geometry, opts.selectedFiles); // refused before anything is opened
@@ -339,6 +374,22 @@ export class Client extends EventEmitter<ClientEvents> {
     return torrent;
   }
 
+  private async addMagnet(uri: string, opts: AddOptions): Promise<Torrent> {
+    const magnet = parseMagnet(uri);
+    const fetched = await this.fetchMetadata(uri, {
+      ...(opts.peers === undefined ? {} : { peers: opts.peers }),
+      ...(opts.trackers === undefined ? {} : { trackers: opts.trackers }),
+      ...(opts.metadataTimeoutMs === undefined ? {} : { timeoutMs: opts.metadataTimeoutMs }),
+      ...(opts.maxMetadataBytes === undefined ? {} : { maxMetadataBytes: opts.maxMetadataBytes }),
+      ...(opts.onMetadataProgress === undefined ? {} : { onProgress: opts.onMetadataProgress }),
+      onPeerError: (a, err) => this.emit('peerError', a, err),
+    });
+    this.emit('metadata', fetched.metainfo);
+    const torrent = await this.add(fetched.metainfo, { ...opts, peers: [...(opts.peers ?? []), ...magnet.peers] });
+    for (const a of fetched.peers) this.introduce(torrent.infoHash, a);
+    return torrent;
+  }
+
   /**
    * A peer heard of by other means than this torrent's trackers (an embedded tracker reporting an
    * announce): dialled now unless already connected or being dialled, even by a seed that has
@@ -413,6 +464,7 @@ export class Client extends EventEmitter<ClientEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
     clearInterval(this.ticker);
     // First, while the torrents are open: held long-polls get their answer, new callers a 503.
     const httpClosed = this.httpServer === undefined ? Promise.resolve() : this.httpServer.close().catch(() => undefined);
@@ -567,7 +619,7 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private wireOptions(): Omit<WirePeerOptions, 'onEvent'> {
-    return { peerId: this.peerId };
+    return { peerId: this.peerId, listenPort: this.actualPort };
   }
 }
 

@@ -9,3 +9,5 @@ export { DEFAULT_MAX_COMMIT_BYTES, type PeerSlot, type TorrentEvents, type Torre
 export { type UploadAnswer, type UploadLease, type UploadRefusal } from './uploader.js';
 export { Client, MAX_KNOWN_PEERS, MAX_PEERS_PER_REPLY, MAX_QUEUED_PEERS, splitHostPort, type AddOptions, type ClientEvents, type ClientOptions, type SourceStatus } from './client.js';
 export type { PeerServer, PeerServerHost } from './peer-server.js';
+export { fetchMetadata, MAGNET_DEFAULTS, type FetchedMetadata, type FetchMetadataOptions, type MetadataProgress } from './magnet.js';
+export { MetadataFetch, METADATA_FETCH_DEFAULTS, type MetadataFetchOptions } from './metadata-fetch.js';
