@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { FileSelection, infoHashToBytes, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
 import { corruptPiecesError, openStorage } from '../storage/index.js';
-import { Announcer, isLoopback } from '../tracker/index.js';
+import { Announcer, isLoopback, isUrlRef } from '../tracker/index.js';
 import { acceptWirePeer, connectWirePeer, createHttpPeer, createWebSeed, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
 import { TokenBucket } from './rate.js';
@@ -46,6 +46,12 @@ export interface ClientOptions {
    * is never dialled as a peer, and is what we announce (docs/torrenttp.md §10).
    */
   readonly peerUrlOf?: (infoHash: string) => string | undefined;
+  /**
+   * Announce in JSON to http(s) trackers that have a JSON side (TorrentTTP, docs/torrenttp.md
+   * §10), with `peerUrlOf`'s URL: their replies may name TorrentTTP peers, which are dialled over
+   * HTTP. Trackers without one are asked the BEP 3 way. Default false.
+   */
+  readonly jsonAnnounce?: boolean;
 }
 
 export interface AddOptions {
@@ -254,6 +260,8 @@ export class Client extends EventEmitter<ClientEvents> {
       },
       ...(this.opts.allowLoopbackPeers === undefined ? {} : { allowLoopbackPeers: this.opts.allowLoopbackPeers }),
       ...(this.opts.udpTrackerTimeoutMs === undefined ? {} : { udp: { baseTimeoutMs: this.opts.udpTrackerTimeoutMs } }),
+      ...(this.opts.jsonAnnounce === true ? { jsonAnnounce: true } : {}),
+      ...ifDefined('peerUrl', this.opts.peerUrlOf?.(metainfo.infoHash)),
     });
     const entry: Entry = {
       torrent,
@@ -269,7 +277,7 @@ export class Client extends EventEmitter<ClientEvents> {
     };
     this.torrents.set(metainfo.infoHash, entry);
 
-    announcer.on('peers', (peers) => this.discover(entry, peers.map((p) => hostPort(p.ip, p.port))));
+    announcer.on('peers', (peers) => this.discover(entry, peers.map((p) => (isUrlRef(p) ? p.url : hostPort(p.ip, p.port)))));
     announcer.on('announced', (_r, url) => this.report(entry, 'tracker', url, undefined));
     announcer.on('failure', (err, url) => {
       if (url !== 'all trackers') this.report(entry, 'tracker', url, err); // the round's summary: each tracker was reported
@@ -507,6 +515,10 @@ export class Client extends EventEmitter<ClientEvents> {
   private wireOptions(): Omit<WirePeerOptions, 'onEvent'> {
     return { peerId: this.peerId };
   }
+}
+
+function ifDefined<K extends string, V>(key: K, value: V | undefined): { [k in K]?: V } {
+  return value === undefined ? {} : ({ [key]: value } as { [k in K]?: V });
 }
 
 /** A TorrentTTP peer's torrent URL rather than a `host:port`. */
