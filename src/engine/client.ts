@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { FileSelection, infoHashToBytes, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
 import { corruptPiecesError, openStorage } from '../storage/index.js';
 import { Announcer, isLoopback, isUrlRef } from '../tracker/index.js';
-import { acceptWirePeer, connectWirePeer, createHttpPeer, createWebSeed, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
+import { createHttpPeer, createWebSeed, hostPort, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
+import type { PeerServer } from './peer-server.js';
 import { TokenBucket } from './rate.js';
+import type { SuperSeedOptions } from './super-seed.js';
 import { Torrent } from './torrent.js';
+import type { TorrentStats } from './torrent-api.js';
 
 /**
  * A BitTorrent client: many torrents, one listening port, peers from trackers, web seeds and
@@ -48,10 +50,16 @@ export interface ClientOptions {
   readonly peerUrlOf?: (infoHash: string) => string | undefined;
   /**
    * Announce in JSON to http(s) trackers that have a JSON side (TorrentTTP, docs/torrenttp.md
-   * §10), with `peerUrlOf`'s URL: their replies may name TorrentTTP peers, which are dialled over
+   * §10), with our URL (`peerUrlOf`, else the `httpServer`'s): their replies may name TorrentTTP peers, which are dialled over
    * HTTP. Trackers without one are asked the BEP 3 way. Default false.
    */
   readonly jsonAnnounce?: boolean;
+  /**
+   * Serve every torrent's pieces over HTTP too: `ttpServer({ port })` from the gateway (a
+   * TorrentTTP peer server). Its callers are peers like any other for the choker and the limits.
+   * Started with the wire listener (also when `listen` is false), closed first by `close`.
+   */
+  readonly httpServer?: PeerServer;
 }
 
 export interface AddOptions {
@@ -88,6 +96,14 @@ export interface AddOptions {
    * asked of web seeds (BEP 19 appends the torrent's name), stay the torrent's.
    */
   readonly storeAs?: string;
+  /** Super-seed (BEP 16) while complete: see `TorrentOptions.superSeed`. Default off. */
+  readonly superSeed?: boolean | SuperSeedOptions;
+  /**
+   * Hold the web seeds back until the swarm has given nothing for this long (from the start, or
+   * later): a downloader first takes what peers have, and pulls from the origin's HTTP only when
+   * they do not deliver. Default 0: web seeds start at once.
+   */
+  readonly webSeedFallbackMs?: number;
 }
 
 /**
@@ -160,11 +176,14 @@ interface Entry {
 
 export class Client extends EventEmitter<ClientEvents> {
   readonly peerId: Uint8Array;
+  /** The HTTP peer server given in the options: `client.httpServer?.torrentUrl(infoHash)` is what to announce. */
+  readonly httpServer: PeerServer | undefined;
   private readonly opts: ClientOptions;
   private readonly torrents = new Map<string, Entry>();
   private readonly uploadLimiters: TokenBucket[] = [];
   private readonly downloadLimiters: TokenBucket[] = [];
-  private server: Server | undefined;
+  private listener: PeerListener | undefined;
+  private readonly dialer: WireDialer;
   private listening: Promise<number> | undefined;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
@@ -175,9 +194,11 @@ export class Client extends EventEmitter<ClientEvents> {
   constructor(opts: ClientOptions = {}) {
     super();
     this.opts = opts;
+    this.httpServer = opts.httpServer;
     this.peerId = opts.peerId ?? Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
     if (opts.uploadLimit !== undefined) this.uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
     if (opts.downloadLimit !== undefined) this.downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
+    this.dialer = new WireDialer({ ...this.wireOptions(), connectTimeoutMs: 10_000 });
     this.ticker = setInterval(() => {
       for (const e of this.torrents.values()) e.torrent.tick();
     }, TICK_MS);
@@ -188,28 +209,33 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.actualPort;
   }
 
-  /** Starts listening (done by `add` too); resolves to the port. */
+  /** Starts listening (done by `add` too), and the HTTP peer server if any; resolves to the wire port (0 without one). */
   listen(): Promise<number> {
-    if (this.opts.listen === false) return Promise.resolve(0);
-    this.listening ??= new Promise<number>((resolve, reject) => {
-      const server = createServer((socket) => this.onIncoming(socket));
-      const host = this.opts.host ?? '0.0.0.0';
-      const port = this.opts.port ?? 0;
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        const where = `${hostPort(host, port)}`;
-        reject(
-          err.code === 'EADDRINUSE'
-            ? new EngineError('ENGINE_PORT_IN_USE', { detail: where, cause: err })
-            : new EngineError('ENGINE_LISTEN_FAILED', { detail: `${where}: ${err.message}`, cause: err }),
-        );
+    this.listening ??= this.listenWire().then(async (port) => {
+      await this.httpServer?.start({
+        peerId: this.peerId,
+        torrent: (infoHash) => (this.closed ? undefined : this.torrents.get(infoHash)?.torrent),
+        admitsPeer: () => !this.closed && this.totalConnections() < (this.opts.maxConnections ?? 200),
       });
-      server.listen(port, host, () => {
-        this.actualPort = (server.address() as { port: number }).port;
-        resolve(this.actualPort);
-      });
-      this.server = server;
+      return port;
     });
     return this.listening;
+  }
+
+  private listenWire(): Promise<number> {
+    if (this.opts.listen === false) return Promise.resolve(0);
+    this.listener ??= new PeerListener(this.incoming(), {
+      ...(this.opts.host === undefined ? {} : { host: this.opts.host }),
+      ...(this.opts.port === undefined ? {} : { port: this.opts.port }),
+    });
+    // The transport's codes become the Client's own (ENGINE_PORT_IN_USE, ENGINE_LISTEN_FAILED: API).
+    return this.listener.listen().then(
+      (port) => (this.actualPort = port),
+      (err: TorrenttpError) => {
+        const code = err.code === 'TRANSPORT_PORT_IN_USE' ? 'ENGINE_PORT_IN_USE' : 'ENGINE_LISTEN_FAILED';
+        throw new EngineError(code, { ...(err.detail === undefined ? {} : { detail: err.detail }), cause: err.cause ?? err });
+      },
+    );
   }
 
   get(infoHash: string): Torrent | undefined {
@@ -247,6 +273,7 @@ export class Client extends EventEmitter<ClientEvents> {
       downloadLimiters,
       ...(opts.sequential === undefined ? {} : { sequential: opts.sequential }),
       ...(opts.selectedFiles === undefined ? {} : { selectedFiles: opts.selectedFiles }),
+      ...(opts.superSeed === undefined ? {} : { superSeed: opts.superSeed }),
     });
     const infoHash = infoHashToBytes(metainfo.infoHash);
     const announcer = new Announcer(opts.trackers === false ? [] : metainfo.announceList, {
@@ -261,11 +288,18 @@ export class Client extends EventEmitter<ClientEvents> {
       ...(this.opts.allowLoopbackPeers === undefined ? {} : { allowLoopbackPeers: this.opts.allowLoopbackPeers }),
       ...(this.opts.udpTrackerTimeoutMs === undefined ? {} : { udp: { baseTimeoutMs: this.opts.udpTrackerTimeoutMs } }),
       ...(this.opts.jsonAnnounce === true ? { jsonAnnounce: true } : {}),
-      ...ifDefined('peerUrl', this.opts.peerUrlOf?.(metainfo.infoHash)),
+      ...ifDefined('peerUrl', this.ownUrl(metainfo.infoHash)),
     });
     const entry: Entry = {
       torrent,
-      wire: { infoHash, metainfo, bitfield: store.bitfield },
+      wire: {
+        infoHash,
+        metainfo,
+        bitfield: store.bitfield,
+        get superSeeding() {
+          return torrent.superSeeding;
+        },
+      },
       announcer,
       manualPeers: opts.peers ?? [],
       known: new Set(),
@@ -299,19 +333,7 @@ export class Client extends EventEmitter<ClientEvents> {
     });
     torrent.on('warning', (msg, err) => this.emit('warning', msg, err));
 
-    if (opts.webSeeds !== false && !torrent.complete) {
-      for (const url of metainfo.urlList) {
-        const watch = (e: PeerEvent): void => this.watchWebSeed(entry, url, e);
-        torrent.addPeer((onEvent) =>
-          createWebSeed(url, metainfo, {
-            onEvent: (e) => {
-              watch(e);
-              onEvent(e);
-            },
-          }),
-        );
-      }
-    }
+    if (opts.webSeeds !== false && !torrent.complete) this.startWebSeeds(entry, opts.webSeedFallbackMs ?? 0);
     announcer.start();
     this.discover(entry, entry.manualPeers);
     if (entry.manualPeers.length > 0) {
@@ -340,6 +362,47 @@ export class Client extends EventEmitter<ClientEvents> {
     void this.dial(e, address);
   }
 
+  /**
+   * The torrent's web seeds: now, or (`fallbackMs` > 0) once its peers have delivered nothing for
+   * `fallbackMs`, checked at each progress tick. Once started they stay: a web seed that only
+   * fills gaps would add a request per gap, and a swarm that stalled once may stall again.
+   */
+  private startWebSeeds(e: Entry, fallbackMs: number): void {
+    const torrent = e.torrent;
+    const start = (): void => {
+      for (const url of torrent.metainfo.urlList) {
+        const watch = (ev: PeerEvent): void => this.watchWebSeed(e, url, ev);
+        torrent.addPeer((onEvent) =>
+          createWebSeed(url, torrent.metainfo, {
+            onEvent: (ev) => {
+              watch(ev);
+              onEvent(ev);
+            },
+          }),
+        );
+      }
+    };
+    if (fallbackMs <= 0) return start();
+    let lastBytes = -1;
+    let lastMoveMs = Date.now();
+    const check = (s: TorrentStats): void => {
+      const now = Date.now();
+      if (s.done || torrent.closed) {
+        torrent.off('progress', check);
+        return;
+      }
+      if (s.downloaded !== lastBytes) {
+        if (lastBytes >= 0) lastMoveMs = now; // the first tick only sets the baseline
+        lastBytes = s.downloaded;
+      }
+      if (now - lastMoveMs >= fallbackMs) {
+        torrent.off('progress', check);
+        start();
+      }
+    };
+    torrent.on('progress', check);
+  }
+
   /** Stops a torrent: `stopped` to its trackers, peers closed, resume state saved. */
   async remove(infoHash: string): Promise<void> {
     const e = this.torrents.get(infoHash);
@@ -359,10 +422,12 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.ticker);
+    // First, while the torrents are open: held long-polls get their answer, new callers a 503.
+    const httpClosed = this.httpServer === undefined ? Promise.resolve() : this.httpServer.close().catch(() => undefined);
+    await httpClosed;
     const removed = await Promise.allSettled([...this.torrents.keys()].map((h) => this.remove(h)));
     await Promise.allSettled([...this.removing]);
-    const server = this.server;
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.listener?.close();
     const failed = removed.find((r) => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
   }
@@ -390,8 +455,13 @@ export class Client extends EventEmitter<ClientEvents> {
     this.dialMore(e);
   }
 
+  /** Our TorrentTTP torrent URL for a torrent: the one given, else our peer server's. */
+  private ownUrl(infoHash: string): string | undefined {
+    return this.opts.peerUrlOf?.(infoHash) ?? this.httpServer?.torrentUrl(infoHash);
+  }
+
   private isSelf(address: string, infoHash: string): boolean {
-    if (isPeerUrl(address)) return address === this.opts.peerUrlOf?.(infoHash);
+    if (isPeerUrl(address)) return address === this.ownUrl(infoHash);
     const { host, port } = splitHostPort(address);
     return port === this.actualPort && (isLoopback(host) || host === '0.0.0.0');
   }
@@ -418,9 +488,8 @@ export class Client extends EventEmitter<ClientEvents> {
     if (isPeerUrl(address)) return this.dialUrl(e, address);
     e.dialing.add(address);
     const slot = e.torrent.newPeerSlot();
-    const { host, port } = splitHostPort(address);
     try {
-      const link = await connectWirePeer(host, port, e.wire, { ...this.wireOptions(), onEvent: slot.onEvent, connectTimeoutMs: 10_000 });
+      const link = await this.dialer.dial(address, e.wire, slot.onEvent);
       e.connected.add(link.id);
       slot.attach(link);
       if (e.manualPeers.includes(address)) this.report(e, 'peer', address, undefined);
@@ -456,28 +525,26 @@ export class Client extends EventEmitter<ClientEvents> {
     e.connected.add(link.id);
   }
 
-  private onIncoming(socket: Socket): void {
-    if (this.closed || this.totalConnections() >= (this.opts.maxConnections ?? 200)) {
-      socket.destroy();
-      return;
-    }
-    let chosen: { entry: Entry; slot: ReturnType<Torrent['newPeerSlot']> } | undefined;
-    acceptWirePeer(socket, (infoHash) => {
-      const entry = this.torrents.get(toHex(infoHash));
-      const id = hostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0);
-      if (entry === undefined || !entry.torrent.accepts(id)) return undefined;
-      chosen = { entry, slot: entry.torrent.newPeerSlot() };
-      return { torrent: entry.wire, opts: { ...this.wireOptions(), onEvent: chosen.slot.onEvent } };
-    }).then(
-      (link) => {
-        chosen!.entry.connected.add(link.id);
-        chosen!.slot.attach(link);
+  /** Incoming peers (the listener's handshakes): admitted under the connection limit, into the torrent they name. */
+  private incoming(): IncomingPeerHandler {
+    return {
+      admit: () => !this.closed && this.totalConnections() < (this.opts.maxConnections ?? 200),
+      lookup: (infoHash, remote) => {
+        const entry = this.torrents.get(toHex(infoHash));
+        if (entry === undefined || !entry.torrent.admit(remote)) return undefined;
+        const slot = entry.torrent.newPeerSlot();
+        return {
+          torrent: entry.wire,
+          opts: { ...this.wireOptions(), onEvent: slot.onEvent },
+          attach: (link) => {
+            entry.connected.add(link.id);
+            slot.attach(link);
+          },
+          abandon: () => slot.abandon(),
+        };
       },
-      (err: unknown) => {
-        chosen?.slot.abandon();
-        this.emit('peerError', hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), toTorrenttpError(err));
-      },
-    );
+      onError: (remote, err) => this.emit('peerError', remote, err),
+    };
   }
 
   // ── sources ─────────────────────────────────────────────────────────────────────────────
@@ -526,12 +593,8 @@ function isPeerUrl(address: string): boolean {
   return /^https?:\/\//i.test(address);
 }
 
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 export function splitHostPort(address: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
-  if (m === null) throw new EngineError('ENGINE_BAD_PEER_ADDRESS', { detail: address });
-  return { host: m[1]!, port: Number(m[2]) };
+  const hp = parseHostPort(address);
+  if (hp === undefined) throw new EngineError('ENGINE_BAD_PEER_ADDRESS', { detail: address });
+  return hp;
 }

@@ -91,6 +91,7 @@ export const ERROR_CODES = {
 
   // ── transport (src/transport) ──────────────────────────────────────────────────────────
   TRANSPORT_ABORTED: { message: 'peer connection attempt was aborted', side: 'local', status: 499 },
+  TRANSPORT_BAD_PEER_ADDRESS: { message: 'peer address is not host:port', side: 'local', status: 400 },
   TRANSPORT_BLOCK_MISMATCH: { message: 'peer sent a block whose length differs from the request', side: 'remote', status: 400 },
   TRANSPORT_CONNECT_FAILED: { message: 'cannot connect to the peer', side: 'remote', status: 502 },
   TRANSPORT_CONNECT_TIMEOUT: { message: 'peer did not connect and answer the handshake in time', side: 'remote', status: 504 },
@@ -105,7 +106,9 @@ export const ERROR_CODES = {
   TRANSPORT_HTTP_UNAVAILABLE: { message: 'web seed or HTTP peer is busy (HTTP 429 or 503)', side: 'remote', status: 503 },
   TRANSPORT_IDLE_TIMEOUT: { message: 'peer sent nothing for too long', side: 'remote', status: 408 },
   TRANSPORT_INFO_HASH_MISMATCH: { message: 'peer handshake names another info-hash', side: 'remote', status: 400 },
+  TRANSPORT_LISTEN_FAILED: { message: 'cannot listen for peers on the address and port', side: 'local', status: 500 },
   TRANSPORT_PEER_CLOSED: { message: 'peer closed the connection', side: 'remote', status: 502 },
+  TRANSPORT_PORT_IN_USE: { message: 'the port for incoming peers is already in use', side: 'local', status: 409 },
   TRANSPORT_SOCKET_ERROR: { message: 'peer connection failed', side: 'remote', status: 502 },
   TRANSPORT_TOO_MANY_REQUESTS: { message: 'peer queued more block requests than the limit', side: 'remote', status: 429 },
   TRANSPORT_UNKNOWN_TORRENT: { message: 'peer asked for a torrent we do not serve', side: 'remote', status: 404 },
@@ -119,6 +122,7 @@ export const ERROR_CODES = {
   ENGINE_DUPLICATE_TORRENT: { message: 'this torrent is already added', side: 'local', status: 409 },
   ENGINE_LISTEN_FAILED: { message: 'cannot listen for peers on the address and port', side: 'local', status: 500 },
   ENGINE_PEER_BANNED: { message: 'peer banned for sending data that failed the hash check', side: 'remote', status: 403 },
+  ENGINE_PEER_EVICTED: { message: 'peer disconnected to make room for another: silent or idle while the torrent was full', side: 'remote', status: 503 },
   ENGINE_RANGE_NOT_SELECTED: { message: 'byte range holds pieces of files not selected for download', side: 'local', status: 416 },
   ENGINE_PORT_IN_USE: { message: 'the port for incoming peers is already in use', side: 'local', status: 409 },
   ENGINE_TOO_MANY_PEERS: { message: 'connection limit reached', side: 'local', status: 503 },

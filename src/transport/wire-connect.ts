@@ -111,7 +111,8 @@ function ourHandshake(torrent: WireTorrent, peerId: Uint8Array): WireMessage {
  */
 function afterHandshake(torrent: WireTorrent, extended: WirePeerOptions | undefined): WireMessage[] {
   const messages: WireMessage[] = [];
-  if (!torrent.bitfield.empty) messages.push({ type: 'bitfield', bitfield: torrent.bitfield.toBytes() });
+  // A super-seed (BEP 16) sends no bitfield: it offers its pieces one `have` at a time.
+  if (!torrent.bitfield.empty && torrent.superSeeding !== true) messages.push({ type: 'bitfield', bitfield: torrent.bitfield.toBytes() });
   if (extended !== undefined) messages.push(extendedHandshake(extended));
   return messages;
 }

@@ -43,6 +43,7 @@ import {
 } from '../wire/index.js';
 import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
+import { hostPort } from './peer-address.js';
 import type { SocketChunks } from './socket-chunks.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
 import { RequestPipeline } from './pipeline.js';
@@ -52,6 +53,8 @@ export interface WireTorrent {
   readonly infoHash: Uint8Array;
   readonly metainfo: Metainfo;
   readonly bitfield: Bitfield;
+  /** Super-seeding now (BEP 16): no bitfield after the handshake; the engine sends `have`s. Read at each handshake. */
+  readonly superSeeding?: boolean;
 }
 
 export interface WirePeerOptions {
@@ -170,7 +173,7 @@ export class WirePeer implements WirePeerLink {
     opts: WirePeerOptions,
     readonly handshake: Handshake,
   ) {
-    this.id = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.id = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0); // `[v6]:port`, as the engine's dial queue writes it
     this.events = new EventQueue(opts.onEvent);
     this.geometry = torrent.metainfo.geometry;
     this.peerBitfield = new Bitfield(this.geometry.pieceCount);
