@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { FileSelection, infoHashToBytes, parseMagnet, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
 import { corruptPiecesError, openStorage } from '../storage/index.js';
-import { Announcer, isLoopback } from '../tracker/index.js';
+import { Announcer, isLoopback, isUrlRef } from '../tracker/index.js';
 import { createHttpPeer, createWebSeed, hostPort, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
 import type { PeerServer } from './peer-server.js';
@@ -49,6 +49,12 @@ export interface ClientOptions {
    * is never dialled as a peer, and is what we announce (docs/torrenttp.md §10).
    */
   readonly peerUrlOf?: (infoHash: string) => string | undefined;
+  /**
+   * Announce in JSON to http(s) trackers that have a JSON side (TorrentTTP, docs/torrenttp.md
+   * §10), with our URL (`peerUrlOf`, else the `httpServer`'s): their replies may name TorrentTTP peers, which are dialled over
+   * HTTP. Trackers without one are asked the BEP 3 way. Default false.
+   */
+  readonly jsonAnnounce?: boolean;
   /**
    * Serve every torrent's pieces over HTTP too: `ttpServer({ port })` from the gateway (a
    * TorrentTTP peer server). Its callers are peers like any other for the choker and the limits.
@@ -316,6 +322,8 @@ export class Client extends EventEmitter<ClientEvents> {
       },
       ...(this.opts.allowLoopbackPeers === undefined ? {} : { allowLoopbackPeers: this.opts.allowLoopbackPeers }),
       ...(this.opts.udpTrackerTimeoutMs === undefined ? {} : { udp: { baseTimeoutMs: this.opts.udpTrackerTimeoutMs } }),
+      ...(this.opts.jsonAnnounce === true ? { jsonAnnounce: true } : {}),
+      ...ifDefined('peerUrl', this.ownUrl(metainfo.infoHash)),
     });
     const entry: Entry = {
       torrent,
@@ -338,7 +346,7 @@ export class Client extends EventEmitter<ClientEvents> {
     };
     this.torrents.set(metainfo.infoHash, entry);
 
-    announcer.on('peers', (peers) => this.discover(entry, peers.map((p) => hostPort(p.ip, p.port))));
+    announcer.on('peers', (peers) => this.discover(entry, peers.map((p) => (isUrlRef(p) ? p.url : hostPort(p.ip, p.port)))));
     announcer.on('announced', (_r, url) => this.report(entry, 'tracker', url, undefined));
     announcer.on('failure', (err, url) => {
       if (url !== 'all trackers') this.report(entry, 'tracker', url, err); // the round's summary: each tracker was reported
@@ -499,8 +507,13 @@ export class Client extends EventEmitter<ClientEvents> {
     this.dialMore(e);
   }
 
+  /** Our TorrentTTP torrent URL for a torrent: the one given, else our peer server's. */
+  private ownUrl(infoHash: string): string | undefined {
+    return this.opts.peerUrlOf?.(infoHash) ?? this.httpServer?.torrentUrl(infoHash);
+  }
+
   private isSelf(address: string, infoHash: string): boolean {
-    if (isPeerUrl(address)) return address === (this.opts.peerUrlOf?.(infoHash) ?? this.httpServer?.torrentUrl(infoHash));
+    if (isPeerUrl(address)) return address === this.ownUrl(infoHash);
     const { host, port } = splitHostPort(address);
     return port === this.actualPort && (isLoopback(host) || host === '0.0.0.0');
   }
@@ -621,6 +634,10 @@ export class Client extends EventEmitter<ClientEvents> {
   private wireOptions(): Omit<WirePeerOptions, 'onEvent'> {
     return { peerId: this.peerId, listenPort: this.actualPort };
   }
+}
+
+function ifDefined<K extends string, V>(key: K, value: V | undefined): { [k in K]?: V } {
+  return value === undefined ? {} : ({ [key]: value } as { [k in K]?: V });
 }
 
 /** A TorrentTTP peer's torrent URL rather than a `host:port`. */

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, type SourceStatus } from '../../src/engine/index.js';
-import { Bitfield, createTorrent, parseTorrent } from '../../src/metainfo/index.js';
+import { Bitfield, createTorrent, infoHashToBytes, parseTorrent } from '../../src/metainfo/index.js';
+import { JsonTrackerClient, TrackerServer } from '../../src/tracker/index.js';
 import { startTtpPeerServer } from '../helpers/ttp-peer-server.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
@@ -83,4 +84,47 @@ test('a bad TorrentTTP peer costs only itself: the download completes from the o
     const tor = await client.add(torrent, { path: join(dir, 'out'), trackers: false, peers: [liar.url, good.url] });
     await tor.done;
     assert.deepEqual(readFileSync(join(dir, 'out', 'payload.bin')), Buffer.from(payload));
+  }));
+
+test('jsonAnnounce: the tracker names an HTTP-only peer by URL, and the Client downloads from it; it announces its own URL', { timeout: 30_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const tracker = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 60 });
+    const { port } = await tracker.listen();
+    t.after(() => tracker.close());
+    const announce = `http://127.0.0.1:${port}/announce`;
+    mkdirSync(join(dir, 'src'));
+    const payload = bytes(9 * PIECE + 99, 54);
+    writeFileSync(join(dir, 'src', 'payload.bin'), payload);
+    const { torrent } = await createTorrent(join(dir, 'src', 'payload.bin'), { pieceLength: PIECE, creationDate: null, announceList: [[announce]] });
+    const metainfo = parseTorrent(torrent);
+    const server = await startTtpPeerServer({ metainfo, data: payload });
+    t.after(() => server.close());
+    // The HTTP-only peer announces itself: a URL, no port.
+    await new JsonTrackerClient(announce, { peerUrl: server.url }).announce({
+      infoHash: infoHashToBytes(metainfo.infoHash),
+      peerId: new TextEncoder().encode('-XX0001-httponlypeer'),
+      port: 0,
+      uploaded: 0,
+      downloaded: 0,
+      left: 0,
+      event: 'completed',
+    });
+    const ours = 'http://127.0.0.1:1/ttp/v1/torrents/' + metainfo.infoHash;
+    const client = new Client({ listen: false, jsonAnnounce: true, peerUrlOf: (h) => (h === metainfo.infoHash ? ours : undefined) });
+    t.after(() => client.close());
+    const tor = await client.add(torrent, { path: join(dir, 'out') });
+    await tor.done;
+    assert.deepEqual(readFileSync(join(dir, 'out', 'payload.bin')), Buffer.from(payload));
+    assert.equal(tor.stats().downloadedByKind.http, payload.length);
+    // What the tracker lists now: the seed's URL and ours, and no port for us (we do not listen).
+    const r = await new JsonTrackerClient(announce).announce({
+      infoHash: infoHashToBytes(metainfo.infoHash),
+      peerId: new TextEncoder().encode('-XX0001-lookingaroun'),
+      port: 6999,
+      uploaded: 0,
+      downloaded: 0,
+      left: 1,
+    });
+    const urls = r.peers.map((p) => ('url' in p ? p.url : `${p.ip}:${p.port}`)).sort();
+    assert.deepEqual(urls, [ours, server.url].sort());
   }));
