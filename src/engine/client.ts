@@ -1,16 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
-import { FileSelection, infoHashToBytes, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
+import { FileSelection, infoHashToBytes, parseMagnet, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
 import { corruptPiecesError, openStorage } from '../storage/index.js';
 import { Announcer, isLoopback } from '../tracker/index.js';
-import { acceptWirePeer, connectWirePeer, createWebSeed, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
+import { createHttpPeer, createWebSeed, hostPort, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
 import type { PeerServer } from './peer-server.js';
+import { fetchMetadata, type FetchedMetadata, type FetchMetadataOptions, type MetadataProgress } from './magnet.js';
 import { TokenBucket } from './rate.js';
+import type { SuperSeedOptions } from './super-seed.js';
 import { Torrent } from './torrent.js';
+import type { TorrentStats } from './torrent-api.js';
 
 /**
  * A BitTorrent client: many torrents, one listening port, peers from trackers, web seeds and
@@ -43,6 +45,11 @@ export interface ClientOptions {
   /** BEP 15 first retransmission timeout, for tests. */
   readonly udpTrackerTimeoutMs?: number;
   /**
+   * Our own TorrentTTP torrent URL for a torrent (when a peer server serves it), or undefined: it
+   * is never dialled as a peer, and is what we announce (docs/torrenttp.md §10).
+   */
+  readonly peerUrlOf?: (infoHash: string) => string | undefined;
+  /**
    * Serve every torrent's pieces over HTTP too: `ttpServer({ port })` from the gateway (a
    * TorrentTTP peer server). Its callers are peers like any other for the choker and the limits.
    * Started with the wire listener (also when `listen` is false), closed first by `close`.
@@ -53,7 +60,10 @@ export interface ClientOptions {
 export interface AddOptions {
   /** Download folder: files go under it, never outside. */
   readonly path: string;
-  /** Extra peers, `host:port`; dialled now and again while not connected. */
+  /**
+   * Extra peers: `host:port` (a wire peer) or the torrent URL of a TorrentTTP peer
+   * (`http(s)://host:port/ttp/v1/torrents/<infohash>`); dialled now and again while not connected.
+   */
   readonly peers?: readonly string[];
   readonly sequential?: boolean;
   /**
@@ -81,6 +91,18 @@ export interface AddOptions {
    * asked of web seeds (BEP 19 appends the torrent's name), stay the torrent's.
    */
   readonly storeAs?: string;
+  /** Super-seed (BEP 16) while complete: see `TorrentOptions.superSeed`. Default off. */
+  readonly superSeed?: boolean | SuperSeedOptions;
+  /**
+   * Hold the web seeds back until the swarm has given nothing for this long (from the start, or
+   * later): a downloader first takes what peers have, and pulls from the origin's HTTP only when
+   * they do not deliver. Default 0: web seeds start at once.
+   */
+  readonly webSeedFallbackMs?: number;
+  /** A magnet link: how the metadata fetch is reported, how long it may take (default 120 s), and its limits. */
+  readonly onMetadataProgress?: (p: MetadataProgress) => void;
+  readonly metadataTimeoutMs?: number;
+  readonly maxMetadataBytes?: number;
 }
 
 /**
@@ -103,6 +125,8 @@ export interface SourceStatus {
 
 export interface ClientEvents {
   torrent: [Torrent];
+  /** A magnet link's info dict arrived and hashes to its info-hash (before its `torrent`). */
+  metadata: [Metainfo];
   /** A tracker, web seed or hand-given peer started or stopped working (once per change). */
   source: [SourceStatus];
   /** A connection to or from a peer (not a `source`) failed: routine in a swarm, for debug logs. */
@@ -159,10 +183,13 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly torrents = new Map<string, Entry>();
   private readonly uploadLimiters: TokenBucket[] = [];
   private readonly downloadLimiters: TokenBucket[] = [];
-  private server: Server | undefined;
+  private listener: PeerListener | undefined;
+  private readonly dialer: WireDialer;
   private listening: Promise<number> | undefined;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
+  /** Aborted by `close`: ends metadata fetches in flight. */
+  private readonly closing = new AbortController();
   /** Removals of failed torrents still under way. */
   private readonly removing = new Set<Promise<void>>();
   private actualPort = 0;
@@ -174,6 +201,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.peerId = opts.peerId ?? Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
     if (opts.uploadLimit !== undefined) this.uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
     if (opts.downloadLimit !== undefined) this.downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
+    this.dialer = new WireDialer({ ...this.wireOptions(), connectTimeoutMs: 10_000 });
     this.ticker = setInterval(() => {
       for (const e of this.torrents.values()) e.torrent.tick();
     }, TICK_MS);
@@ -199,33 +227,53 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private listenWire(): Promise<number> {
     if (this.opts.listen === false) return Promise.resolve(0);
-    return new Promise<number>((resolve, reject) => {
-      const server = createServer((socket) => this.onIncoming(socket));
-      const host = this.opts.host ?? '0.0.0.0';
-      const port = this.opts.port ?? 0;
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        const where = `${hostPort(host, port)}`;
-        reject(
-          err.code === 'EADDRINUSE'
-            ? new EngineError('ENGINE_PORT_IN_USE', { detail: where, cause: err })
-            : new EngineError('ENGINE_LISTEN_FAILED', { detail: `${where}: ${err.message}`, cause: err }),
-        );
-      });
-      server.listen(port, host, () => {
-        this.actualPort = (server.address() as { port: number }).port;
-        resolve(this.actualPort);
-      });
-      this.server = server;
+    this.listener ??= new PeerListener(this.incoming(), {
+      ...(this.opts.host === undefined ? {} : { host: this.opts.host }),
+      ...(this.opts.port === undefined ? {} : { port: this.opts.port }),
     });
+    // The transport's codes become the Client's own (ENGINE_PORT_IN_USE, ENGINE_LISTEN_FAILED: API).
+    return this.listener.listen().then(
+      (port) => (this.actualPort = port),
+      (err: TorrenttpError) => {
+        const code = err.code === 'TRANSPORT_PORT_IN_USE' ? 'ENGINE_PORT_IN_USE' : 'ENGINE_LISTEN_FAILED';
+        throw new EngineError(code, { ...(err.detail === undefined ? {} : { detail: err.detail }), cause: err.cause ?? err });
+      },
+    );
   }
 
   get(infoHash: string): Torrent | undefined {
     return this.torrents.get(infoHash)?.torrent;
   }
 
-  /** Adds a torrent (.torrent bytes, its path, or parsed metainfo) and starts it. */
+  /**
+   * A magnet link's metadata (BEP 9) from its peers (`x.pe`, `opts.peers`) and trackers,
+   * verified against its info-hash; see magnet.ts. Nothing is added.
+   */
+  async fetchMetadata(magnetUri: string, opts: FetchMetadataOptions = {}): Promise<FetchedMetadata> {
+    if (this.closed) throw new EngineError('ENGINE_CLOSED');
+    const magnet = parseMagnet(magnetUri);
+    const listenPort = await this.listen();
+    return fetchMetadata(
+      magnet,
+      {
+        peerId: this.peerId,
+        listenPort,
+        isSelf: (a) => this.isSelf(a, magnet.infoHash),
+        splitHostPort,
+        ...(this.opts.allowLoopbackPeers === undefined ? {} : { allowLoopbackPeers: this.opts.allowLoopbackPeers }),
+        ...(this.opts.udpTrackerTimeoutMs === undefined ? {} : { udpTrackerTimeoutMs: this.opts.udpTrackerTimeoutMs }),
+      },
+      { ...opts, signal: opts.signal === undefined ? this.closing.signal : AbortSignal.any([opts.signal, this.closing.signal]) },
+    );
+  }
+
+  /**
+   * Adds a torrent (.torrent bytes, its path, parsed metainfo, or a `magnet:` link) and starts
+   * it. A magnet link resolves once its metadata is fetched and verified (`metadata` event).
+   */
   async add(input: Uint8Array | string | Metainfo, opts: AddOptions): Promise<Torrent> {
     if (this.closed) throw new EngineError('ENGINE_CLOSED');
+    if (typeof input === 'string' && /^magnet:/i.test(input)) return this.addMagnet(input, opts);
     const metainfo = typeof input === 'string' ? parseTorrent(await readFile(input)) : input instanceof Uint8Array ? parseTorrent(input) : input;
     if (this.torrents.has(metainfo.infoHash)) throw new EngineError('ENGINE_DUPLICATE_TORRENT', { detail: metainfo.infoHash });
     if (opts.selectedFiles !== undefined) new FileSelection(metainfo.geometry, opts.selectedFiles); // refused before anything is opened
@@ -254,6 +302,7 @@ export class Client extends EventEmitter<ClientEvents> {
       downloadLimiters,
       ...(opts.sequential === undefined ? {} : { sequential: opts.sequential }),
       ...(opts.selectedFiles === undefined ? {} : { selectedFiles: opts.selectedFiles }),
+      ...(opts.superSeed === undefined ? {} : { superSeed: opts.superSeed }),
     });
     const infoHash = infoHashToBytes(metainfo.infoHash);
     const announcer = new Announcer(opts.trackers === false ? [] : metainfo.announceList, {
@@ -270,7 +319,14 @@ export class Client extends EventEmitter<ClientEvents> {
     });
     const entry: Entry = {
       torrent,
-      wire: { infoHash, metainfo, bitfield: store.bitfield },
+      wire: {
+        infoHash,
+        metainfo,
+        bitfield: store.bitfield,
+        get superSeeding() {
+          return torrent.superSeeding;
+        },
+      },
       announcer,
       manualPeers: opts.peers ?? [],
       known: new Set(),
@@ -304,19 +360,7 @@ export class Client extends EventEmitter<ClientEvents> {
     });
     torrent.on('warning', (msg, err) => this.emit('warning', msg, err));
 
-    if (opts.webSeeds !== false && !torrent.complete) {
-      for (const url of metainfo.urlList) {
-        const watch = (e: PeerEvent): void => this.watchWebSeed(entry, url, e);
-        torrent.addPeer((onEvent) =>
-          createWebSeed(url, metainfo, {
-            onEvent: (e) => {
-              watch(e);
-              onEvent(e);
-            },
-          }),
-        );
-      }
-    }
+    if (opts.webSeeds !== false && !torrent.complete) this.startWebSeeds(entry, opts.webSeedFallbackMs ?? 0);
     announcer.start();
     this.discover(entry, entry.manualPeers);
     if (entry.manualPeers.length > 0) {
@@ -330,6 +374,22 @@ export class Client extends EventEmitter<ClientEvents> {
     return torrent;
   }
 
+  private async addMagnet(uri: string, opts: AddOptions): Promise<Torrent> {
+    const magnet = parseMagnet(uri);
+    const fetched = await this.fetchMetadata(uri, {
+      ...(opts.peers === undefined ? {} : { peers: opts.peers }),
+      ...(opts.trackers === undefined ? {} : { trackers: opts.trackers }),
+      ...(opts.metadataTimeoutMs === undefined ? {} : { timeoutMs: opts.metadataTimeoutMs }),
+      ...(opts.maxMetadataBytes === undefined ? {} : { maxMetadataBytes: opts.maxMetadataBytes }),
+      ...(opts.onMetadataProgress === undefined ? {} : { onProgress: opts.onMetadataProgress }),
+      onPeerError: (a, err) => this.emit('peerError', a, err),
+    });
+    this.emit('metadata', fetched.metainfo);
+    const torrent = await this.add(fetched.metainfo, { ...opts, peers: [...(opts.peers ?? []), ...magnet.peers] });
+    for (const a of fetched.peers) this.introduce(torrent.infoHash, a);
+    return torrent;
+  }
+
   /**
    * A peer heard of by other means than this torrent's trackers (an embedded tracker reporting an
    * announce): dialled now unless already connected or being dialled, even by a seed that has
@@ -338,11 +398,52 @@ export class Client extends EventEmitter<ClientEvents> {
    */
   introduce(infoHash: string, address: string): void {
     const e = this.torrents.get(infoHash);
-    if (e === undefined || e.torrent.closed || this.isSelf(address)) return;
+    if (e === undefined || e.torrent.closed || this.isSelf(address, infoHash)) return;
     e.known.add(address);
     if (e.connected.has(address) || e.dialing.has(address) || !e.torrent.accepts(address)) return;
     if (this.totalConnections() >= (this.opts.maxConnections ?? 200)) return;
     void this.dial(e, address);
+  }
+
+  /**
+   * The torrent's web seeds: now, or (`fallbackMs` > 0) once its peers have delivered nothing for
+   * `fallbackMs`, checked at each progress tick. Once started they stay: a web seed that only
+   * fills gaps would add a request per gap, and a swarm that stalled once may stall again.
+   */
+  private startWebSeeds(e: Entry, fallbackMs: number): void {
+    const torrent = e.torrent;
+    const start = (): void => {
+      for (const url of torrent.metainfo.urlList) {
+        const watch = (ev: PeerEvent): void => this.watchWebSeed(e, url, ev);
+        torrent.addPeer((onEvent) =>
+          createWebSeed(url, torrent.metainfo, {
+            onEvent: (ev) => {
+              watch(ev);
+              onEvent(ev);
+            },
+          }),
+        );
+      }
+    };
+    if (fallbackMs <= 0) return start();
+    let lastBytes = -1;
+    let lastMoveMs = Date.now();
+    const check = (s: TorrentStats): void => {
+      const now = Date.now();
+      if (s.done || torrent.closed) {
+        torrent.off('progress', check);
+        return;
+      }
+      if (s.downloaded !== lastBytes) {
+        if (lastBytes >= 0) lastMoveMs = now; // the first tick only sets the baseline
+        lastBytes = s.downloaded;
+      }
+      if (now - lastMoveMs >= fallbackMs) {
+        torrent.off('progress', check);
+        start();
+      }
+    };
+    torrent.on('progress', check);
   }
 
   /** Stops a torrent: `stopped` to its trackers, peers closed, resume state saved. */
@@ -363,14 +464,14 @@ export class Client extends EventEmitter<ClientEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
     clearInterval(this.ticker);
     // First, while the torrents are open: held long-polls get their answer, new callers a 503.
     const httpClosed = this.httpServer === undefined ? Promise.resolve() : this.httpServer.close().catch(() => undefined);
     await httpClosed;
     const removed = await Promise.allSettled([...this.torrents.keys()].map((h) => this.remove(h)));
     await Promise.allSettled([...this.removing]);
-    const server = this.server;
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.listener?.close();
     const failed = removed.find((r) => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
   }
@@ -386,7 +487,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const n = Math.min(addresses.length, MAX_PEERS_PER_REPLY);
     for (let i = 0; i < n; i++) {
       const a = addresses[i]!;
-      if (this.isSelf(a)) continue;
+      if (this.isSelf(a, e.torrent.infoHash)) continue;
       if (!again && e.known.has(a)) continue;
       e.known.delete(a); // re-adding moves it to the newest end
       e.known.add(a);
@@ -398,7 +499,8 @@ export class Client extends EventEmitter<ClientEvents> {
     this.dialMore(e);
   }
 
-  private isSelf(address: string): boolean {
+  private isSelf(address: string, infoHash: string): boolean {
+    if (isPeerUrl(address)) return address === (this.opts.peerUrlOf?.(infoHash) ?? this.httpServer?.torrentUrl(infoHash));
     const { host, port } = splitHostPort(address);
     return port === this.actualPort && (isLoopback(host) || host === '0.0.0.0');
   }
@@ -422,11 +524,11 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private async dial(e: Entry, address: string): Promise<void> {
+    if (isPeerUrl(address)) return this.dialUrl(e, address);
     e.dialing.add(address);
     const slot = e.torrent.newPeerSlot();
-    const { host, port } = splitHostPort(address);
     try {
-      const link = await connectWirePeer(host, port, e.wire, { ...this.wireOptions(), onEvent: slot.onEvent, connectTimeoutMs: 10_000 });
+      const link = await this.dialer.dial(address, e.wire, slot.onEvent);
       e.connected.add(link.id);
       slot.attach(link);
       if (e.manualPeers.includes(address)) this.report(e, 'peer', address, undefined);
@@ -442,28 +544,46 @@ export class Client extends EventEmitter<ClientEvents> {
     }
   }
 
-  private onIncoming(socket: Socket): void {
-    if (this.closed || this.totalConnections() >= (this.opts.maxConnections ?? 200)) {
-      socket.destroy();
-      return;
-    }
-    let chosen: { entry: Entry; slot: ReturnType<Torrent['newPeerSlot']> } | undefined;
-    acceptWirePeer(socket, (infoHash) => {
-      const entry = this.torrents.get(toHex(infoHash));
-      const id = hostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0);
-      if (entry === undefined || !entry.torrent.accepts(id)) return undefined;
-      chosen = { entry, slot: entry.torrent.newPeerSlot() };
-      return { torrent: entry.wire, opts: { ...this.wireOptions(), onEvent: chosen.slot.onEvent } };
-    }).then(
-      (link) => {
-        chosen!.entry.connected.add(link.id);
-        chosen!.slot.attach(link);
-      },
-      (err: unknown) => {
-        chosen?.slot.abandon();
-        this.emit('peerError', hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), toTorrenttpError(err));
-      },
+  /**
+   * A TorrentTTP peer: the link exists at once (HTTP has no handshake); a peer that cannot be
+   * reached closes its link after its back-off (TRANSPORT_HTTP_PEER_GAVE_UP), and a hand-given one
+   * is tried again by the redial timer like a wire peer.
+   */
+  private dialUrl(e: Entry, url: string): void {
+    const manual = e.manualPeers.includes(url);
+    const link = e.torrent.addPeer((onEvent) =>
+      createHttpPeer(url, e.wire.metainfo, {
+        peerId: this.peerId,
+        onEvent: (ev) => {
+          if (manual) this.watchHttpPeer(e, url, ev);
+          else if (ev.type === 'closed' && ev.reason !== undefined) this.emit('peerError', url, ev.reason);
+          onEvent(ev);
+        },
+      }),
     );
+    e.connected.add(link.id);
+  }
+
+  /** Incoming peers (the listener's handshakes): admitted under the connection limit, into the torrent they name. */
+  private incoming(): IncomingPeerHandler {
+    return {
+      admit: () => !this.closed && this.totalConnections() < (this.opts.maxConnections ?? 200),
+      lookup: (infoHash, remote) => {
+        const entry = this.torrents.get(toHex(infoHash));
+        if (entry === undefined || !entry.torrent.admit(remote)) return undefined;
+        const slot = entry.torrent.newPeerSlot();
+        return {
+          torrent: entry.wire,
+          opts: { ...this.wireOptions(), onEvent: slot.onEvent },
+          attach: (link) => {
+            entry.connected.add(link.id);
+            slot.attach(link);
+          },
+          abandon: () => slot.abandon(),
+        };
+      },
+      onError: (remote, err) => this.emit('peerError', remote, err),
+    };
   }
 
   // ── sources ─────────────────────────────────────────────────────────────────────────────
@@ -472,6 +592,13 @@ export class Client extends EventEmitter<ClientEvents> {
     if (ev.type === 'block') this.report(e, 'webseed', url, undefined);
     else if (ev.type === 'choke' && ev.reason !== undefined) this.report(e, 'webseed', url, ev.reason);
     else if (ev.type === 'closed' && ev.reason !== undefined && ev.reason.code !== 'ENGINE_CLOSED') this.report(e, 'webseed', url, ev.reason, true);
+  }
+
+  /** A hand-given TorrentTTP peer answers (its have-set), fails (a back-off with a reason) or is dropped. */
+  private watchHttpPeer(e: Entry, url: string, ev: PeerEvent): void {
+    if (ev.type === 'bitfield' || ev.type === 'block') this.report(e, 'peer', url, undefined);
+    else if (ev.type === 'choke' && ev.reason !== undefined) this.report(e, 'peer', url, ev.reason);
+    else if (ev.type === 'closed' && ev.reason !== undefined && ev.reason.code !== 'ENGINE_CLOSED') this.report(e, 'peer', url, ev.reason);
   }
 
   private report(e: Entry, kind: SourceStatus['kind'], id: string, error: TorrenttpError | undefined, final = false): void {
@@ -492,16 +619,17 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private wireOptions(): Omit<WirePeerOptions, 'onEvent'> {
-    return { peerId: this.peerId };
+    return { peerId: this.peerId, listenPort: this.actualPort };
   }
 }
 
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+/** A TorrentTTP peer's torrent URL rather than a `host:port`. */
+function isPeerUrl(address: string): boolean {
+  return /^https?:\/\//i.test(address);
 }
 
 export function splitHostPort(address: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
-  if (m === null) throw new EngineError('ENGINE_BAD_PEER_ADDRESS', { detail: address });
-  return { host: m[1]!, port: Number(m[2]) };
+  const hp = parseHostPort(address);
+  if (hp === undefined) throw new EngineError('ENGINE_BAD_PEER_ADDRESS', { detail: address });
+  return hp;
 }

@@ -10,6 +10,7 @@ import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYPE, toBase64, toHex, toMetainfoJson } from '../metainfo/index.js';
 import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, torrentUrlAt, TrackerServer, type SwarmStore, type TrackerLogger } from '../tracker/index.js';
 import { preferredOffer } from './accept.js';
+import { BITTORRENT_MEDIA_TYPE } from './media-type.js';
 import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
@@ -52,6 +53,8 @@ export interface GatewayOptions extends EligibilityOptions {
   /** Metainfo cache and resume files. Default `<root>/.torrenttp` (never served: dot folder). */
   readonly cacheDir?: string;
   /** Piece length of made torrents; default `torrenttp create`'s automatic choice. */
+  /** The seed super-seeds (BEP 16): N downloads cost about one upload of the file. Default true. */
+  readonly superSeed?: boolean;
   readonly pieceLength?: number;
   /** Let the embedded tracker track any info-hash, not only the served files'. Default false. */
   readonly openTracker?: boolean;
@@ -91,7 +94,7 @@ export interface GatewayOptions extends EligibilityOptions {
   readonly now?: () => number;
 }
 
-export const BITTORRENT_MEDIA_TYPE = 'application/x-bittorrent';
+export { BITTORRENT_MEDIA_TYPE };
 export const DEFAULT_GATEWAY_PORT = 8080;
 const BIND_ATTEMPTS = 20;
 export const DEFAULT_HEADERS_TIMEOUT_MS = 15_000;
@@ -214,6 +217,7 @@ export class Gateway {
       onInfoHashes: (hashes) => this.admission.set(hashes),
       logger: this.logger,
       ...(opts.pieceLength === undefined ? {} : { pieceLength: opts.pieceLength }),
+      ...(opts.superSeed === undefined ? {} : { superSeed: opts.superSeed }),
       ...(opts.now === undefined ? {} : { now: opts.now }),
     });
   }
