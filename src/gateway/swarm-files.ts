@@ -135,6 +135,11 @@ export class SwarmFiles {
     return this.seedPaths.has(infoHash);
   }
 
+  /** A file (absolute path) whose torrent this is, if the seed has it: the web seed of its metainfo. */
+  pathOf(infoHash: string): string | undefined {
+    return this.seedPaths.get(infoHash)?.values().next().value;
+  }
+
   /** Info-hashes served now. */
   infoHashes(): string[] {
     return [...this.seedPaths.keys()];

@@ -4,12 +4,14 @@ import type { Command } from 'commander';
 import { Client, type AddOptions, type Torrent } from '../../engine/index.js';
 import { TorrenttpError } from '../../errors/index.js';
 import { encodeTorrent, type Magnet, type Metainfo } from '../../metainfo/index.js';
+import { ttpServer } from '../../gateway/index.js';
 import type { CliContext } from '../context.js';
 import { formatDuration } from '../format.js';
 import { loadInput } from '../load.js';
 import { duration, listenAddress, peerAddressOrUrl, port, positiveNumber, rate, repeatable } from '../options.js';
 import { peersText, Reporter } from '../report.js';
 import { selectFilesOrUsageError } from '../select.js';
+import { readTls } from '../tls.js';
 
 /**
  * `download` and `seed`: one Client, one torrent, progress and diagnostics through `Reporter`,
@@ -41,6 +43,10 @@ interface TransferFlags {
   /** `download magnet:…`: write the fetched metadata as `<name>.torrent` in the download folder. */
   saveTorrent?: boolean;
   metadataTimeout?: number;
+  /** `--http-port`: serve the torrent over TorrentTTP too (HTTPS with `--cert`/`--key`). */
+  httpPort?: number;
+  cert?: string;
+  key?: string;
 }
 
 /** What `download` was given: a torrent, or a magnet link whose metadata comes from peers first. */
@@ -58,6 +64,9 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--seed-time <duration>', 'stop seeding after this long (90s, 30m, 2h; a bare number is minutes, as in aria2)', duration('m'))
       .option('--no-trackers', "don't announce to the torrent's trackers")
       .option('--no-web-seeds', "don't use the torrent's web seeds")
+      .option('--http-port <n>', 'also serve the torrent to TorrentTTP peers over HTTP on this port (0: any free port)', port(true))
+      .option('--cert <file>', 'PEM certificate: the --http-port server speaks HTTPS (with --key)')
+      .option('--key <file>', 'PEM private key for --cert')
       .option('--json', 'print JSON lines (progress, then a summary)')
       .option('--json-interval <seconds>', 'least time between two JSON progress and checking lines (default 1; 0: every one)', duration('s', { allowZero: true }));
 
@@ -136,7 +145,13 @@ function expectedSources(input: Input, flags: TransferFlags): Set<string> {
 }
 
 async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFlags, mode: 'download' | 'seed'): Promise<void> {
-  const client = new Client({ port: flags.port ?? 0, ...(flags.listen === undefined ? {} : { host: flags.listen }) });
+  const tls = await readTls(ctx, flags.cert, flags.key);
+  if (tls !== undefined && flags.httpPort === undefined) throw new TorrenttpError('INVALID_ARGUMENT', { detail: '--cert and --key are for the TorrentTTP server: add --http-port N' });
+  const httpServer =
+    flags.httpPort === undefined
+      ? undefined
+      : ttpServer({ port: flags.httpPort, ...(flags.listen === undefined ? {} : { host: flags.listen }), ...(tls === undefined ? {} : { tls }) });
+  const client = new Client({ port: flags.port ?? 0, ...(flags.listen === undefined ? {} : { host: flags.listen }), ...(httpServer === undefined ? {} : { httpServer }) });
   const sources = expectedSources(input, flags);
   let metainfo: Metainfo | undefined = 'metainfo' in input ? input.metainfo : undefined;
   const out = new Reporter(ctx, { json: flags.json === true, jsonIntervalMs: (flags.jsonInterval ?? 1) * 1000, sources });
@@ -207,7 +222,7 @@ async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFl
       return;
     }
     for (const a of learned) client.introduce(t.infoHash, a);
-    out.start(t, client.port, mode);
+    out.start(t, client.port, mode, client.httpServer?.torrentUrl(t.infoHash));
     if (mode === 'download' && !t.complete && sources.size === 0) {
       out.say('WARN', `no tracker, no web seed and no --peer: nothing to download from unless a peer connects to port ${client.port}`);
     }
