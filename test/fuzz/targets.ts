@@ -82,7 +82,7 @@ const pid20 = s('-TT0010-abcdefghijkl');
 const geometry = metainfo.geometry;
 
 const wireStream = cat(
-  encodeHandshake({ infoHash: ih20, peerId: pid20, reserved: undefined } as never),
+  encodeHandshake({ infoHash: ih20, peerId: pid20 }),
   encodeMessages([
     { type: 'bitfield', bitfield: Uint8Array.of(0xf8) },
     { type: 'have', index: 3 },
