@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { FileSelection, infoHashToBytes, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
 import { corruptPiecesError, openStorage } from '../storage/index.js';
 import { Announcer, isLoopback } from '../tracker/index.js';
-import { acceptWirePeer, connectWirePeer, createWebSeed, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
+import { createHttpPeer, createWebSeed, hostPort, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
 import { TokenBucket } from './rate.js';
 import type { SuperSeedOptions } from './super-seed.js';
@@ -43,12 +42,20 @@ export interface ClientOptions {
   readonly allowLoopbackPeers?: boolean;
   /** BEP 15 first retransmission timeout, for tests. */
   readonly udpTrackerTimeoutMs?: number;
+  /**
+   * Our own TorrentTTP torrent URL for a torrent (when a peer server serves it), or undefined: it
+   * is never dialled as a peer, and is what we announce (docs/torrenttp.md §10).
+   */
+  readonly peerUrlOf?: (infoHash: string) => string | undefined;
 }
 
 export interface AddOptions {
   /** Download folder: files go under it, never outside. */
   readonly path: string;
-  /** Extra peers, `host:port`; dialled now and again while not connected. */
+  /**
+   * Extra peers: `host:port` (a wire peer) or the torrent URL of a TorrentTTP peer
+   * (`http(s)://host:port/ttp/v1/torrents/<infohash>`); dialled now and again while not connected.
+   */
   readonly peers?: readonly string[];
   readonly sequential?: boolean;
   /**
@@ -160,7 +167,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly torrents = new Map<string, Entry>();
   private readonly uploadLimiters: TokenBucket[] = [];
   private readonly downloadLimiters: TokenBucket[] = [];
-  private server: Server | undefined;
+  private listener: PeerListener | undefined;
+  private readonly dialer: WireDialer;
   private listening: Promise<number> | undefined;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
@@ -174,6 +182,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.peerId = opts.peerId ?? Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
     if (opts.uploadLimit !== undefined) this.uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
     if (opts.downloadLimit !== undefined) this.downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
+    this.dialer = new WireDialer({ ...this.wireOptions(), connectTimeoutMs: 10_000 });
     this.ticker = setInterval(() => {
       for (const e of this.torrents.values()) e.torrent.tick();
     }, TICK_MS);
@@ -187,24 +196,18 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Starts listening (done by `add` too); resolves to the port. */
   listen(): Promise<number> {
     if (this.opts.listen === false) return Promise.resolve(0);
-    this.listening ??= new Promise<number>((resolve, reject) => {
-      const server = createServer((socket) => this.onIncoming(socket));
-      const host = this.opts.host ?? '0.0.0.0';
-      const port = this.opts.port ?? 0;
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        const where = `${hostPort(host, port)}`;
-        reject(
-          err.code === 'EADDRINUSE'
-            ? new EngineError('ENGINE_PORT_IN_USE', { detail: where, cause: err })
-            : new EngineError('ENGINE_LISTEN_FAILED', { detail: `${where}: ${err.message}`, cause: err }),
-        );
-      });
-      server.listen(port, host, () => {
-        this.actualPort = (server.address() as { port: number }).port;
-        resolve(this.actualPort);
-      });
-      this.server = server;
+    this.listener ??= new PeerListener(this.incoming(), {
+      ...(this.opts.host === undefined ? {} : { host: this.opts.host }),
+      ...(this.opts.port === undefined ? {} : { port: this.opts.port }),
     });
+    // The transport's codes become the Client's own (ENGINE_PORT_IN_USE, ENGINE_LISTEN_FAILED: API).
+    this.listening ??= this.listener.listen().then(
+      (port) => (this.actualPort = port),
+      (err: TorrenttpError) => {
+        const code = err.code === 'TRANSPORT_PORT_IN_USE' ? 'ENGINE_PORT_IN_USE' : 'ENGINE_LISTEN_FAILED';
+        throw new EngineError(code, { ...(err.detail === undefined ? {} : { detail: err.detail }), cause: err.cause ?? err });
+      },
+    );
     return this.listening;
   }
 
@@ -323,7 +326,7 @@ export class Client extends EventEmitter<ClientEvents> {
    */
   introduce(infoHash: string, address: string): void {
     const e = this.torrents.get(infoHash);
-    if (e === undefined || e.torrent.closed || this.isSelf(address)) return;
+    if (e === undefined || e.torrent.closed || this.isSelf(address, infoHash)) return;
     e.known.add(address);
     if (e.connected.has(address) || e.dialing.has(address) || !e.torrent.accepts(address)) return;
     if (this.totalConnections() >= (this.opts.maxConnections ?? 200)) return;
@@ -392,8 +395,7 @@ export class Client extends EventEmitter<ClientEvents> {
     clearInterval(this.ticker);
     const removed = await Promise.allSettled([...this.torrents.keys()].map((h) => this.remove(h)));
     await Promise.allSettled([...this.removing]);
-    const server = this.server;
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.listener?.close();
     const failed = removed.find((r) => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
   }
@@ -409,7 +411,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const n = Math.min(addresses.length, MAX_PEERS_PER_REPLY);
     for (let i = 0; i < n; i++) {
       const a = addresses[i]!;
-      if (this.isSelf(a)) continue;
+      if (this.isSelf(a, e.torrent.infoHash)) continue;
       if (!again && e.known.has(a)) continue;
       e.known.delete(a); // re-adding moves it to the newest end
       e.known.add(a);
@@ -421,7 +423,8 @@ export class Client extends EventEmitter<ClientEvents> {
     this.dialMore(e);
   }
 
-  private isSelf(address: string): boolean {
+  private isSelf(address: string, infoHash: string): boolean {
+    if (isPeerUrl(address)) return address === this.opts.peerUrlOf?.(infoHash);
     const { host, port } = splitHostPort(address);
     return port === this.actualPort && (isLoopback(host) || host === '0.0.0.0');
   }
@@ -445,11 +448,11 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private async dial(e: Entry, address: string): Promise<void> {
+    if (isPeerUrl(address)) return this.dialUrl(e, address);
     e.dialing.add(address);
     const slot = e.torrent.newPeerSlot();
-    const { host, port } = splitHostPort(address);
     try {
-      const link = await connectWirePeer(host, port, e.wire, { ...this.wireOptions(), onEvent: slot.onEvent, connectTimeoutMs: 10_000 });
+      const link = await this.dialer.dial(address, e.wire, slot.onEvent);
       e.connected.add(link.id);
       slot.attach(link);
       if (e.manualPeers.includes(address)) this.report(e, 'peer', address, undefined);
@@ -465,28 +468,46 @@ export class Client extends EventEmitter<ClientEvents> {
     }
   }
 
-  private onIncoming(socket: Socket): void {
-    if (this.closed || this.totalConnections() >= (this.opts.maxConnections ?? 200)) {
-      socket.destroy();
-      return;
-    }
-    let chosen: { entry: Entry; slot: ReturnType<Torrent['newPeerSlot']> } | undefined;
-    acceptWirePeer(socket, (infoHash) => {
-      const entry = this.torrents.get(toHex(infoHash));
-      const id = hostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0);
-      if (entry === undefined || !entry.torrent.accepts(id)) return undefined;
-      chosen = { entry, slot: entry.torrent.newPeerSlot() };
-      return { torrent: entry.wire, opts: { ...this.wireOptions(), onEvent: chosen.slot.onEvent } };
-    }).then(
-      (link) => {
-        chosen!.entry.connected.add(link.id);
-        chosen!.slot.attach(link);
-      },
-      (err: unknown) => {
-        chosen?.slot.abandon();
-        this.emit('peerError', hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), toTorrenttpError(err));
-      },
+  /**
+   * A TorrentTTP peer: the link exists at once (HTTP has no handshake); a peer that cannot be
+   * reached closes its link after its back-off (TRANSPORT_HTTP_PEER_GAVE_UP), and a hand-given one
+   * is tried again by the redial timer like a wire peer.
+   */
+  private dialUrl(e: Entry, url: string): void {
+    const manual = e.manualPeers.includes(url);
+    const link = e.torrent.addPeer((onEvent) =>
+      createHttpPeer(url, e.wire.metainfo, {
+        peerId: this.peerId,
+        onEvent: (ev) => {
+          if (manual) this.watchHttpPeer(e, url, ev);
+          else if (ev.type === 'closed' && ev.reason !== undefined) this.emit('peerError', url, ev.reason);
+          onEvent(ev);
+        },
+      }),
     );
+    e.connected.add(link.id);
+  }
+
+  /** Incoming peers (the listener's handshakes): admitted under the connection limit, into the torrent they name. */
+  private incoming(): IncomingPeerHandler {
+    return {
+      admit: () => !this.closed && this.totalConnections() < (this.opts.maxConnections ?? 200),
+      lookup: (infoHash, remote) => {
+        const entry = this.torrents.get(toHex(infoHash));
+        if (entry === undefined || !entry.torrent.accepts(remote)) return undefined;
+        const slot = entry.torrent.newPeerSlot();
+        return {
+          torrent: entry.wire,
+          opts: { ...this.wireOptions(), onEvent: slot.onEvent },
+          attach: (link) => {
+            entry.connected.add(link.id);
+            slot.attach(link);
+          },
+          abandon: () => slot.abandon(),
+        };
+      },
+      onError: (remote, err) => this.emit('peerError', remote, err),
+    };
   }
 
   // ── sources ─────────────────────────────────────────────────────────────────────────────
@@ -495,6 +516,13 @@ export class Client extends EventEmitter<ClientEvents> {
     if (ev.type === 'block') this.report(e, 'webseed', url, undefined);
     else if (ev.type === 'choke' && ev.reason !== undefined) this.report(e, 'webseed', url, ev.reason);
     else if (ev.type === 'closed' && ev.reason !== undefined && ev.reason.code !== 'ENGINE_CLOSED') this.report(e, 'webseed', url, ev.reason, true);
+  }
+
+  /** A hand-given TorrentTTP peer answers (its have-set), fails (a back-off with a reason) or is dropped. */
+  private watchHttpPeer(e: Entry, url: string, ev: PeerEvent): void {
+    if (ev.type === 'bitfield' || ev.type === 'block') this.report(e, 'peer', url, undefined);
+    else if (ev.type === 'choke' && ev.reason !== undefined) this.report(e, 'peer', url, ev.reason);
+    else if (ev.type === 'closed' && ev.reason !== undefined && ev.reason.code !== 'ENGINE_CLOSED') this.report(e, 'peer', url, ev.reason);
   }
 
   private report(e: Entry, kind: SourceStatus['kind'], id: string, error: TorrenttpError | undefined, final = false): void {
@@ -519,12 +547,13 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 }
 
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+/** A TorrentTTP peer's torrent URL rather than a `host:port`. */
+function isPeerUrl(address: string): boolean {
+  return /^https?:\/\//i.test(address);
 }
 
 export function splitHostPort(address: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
-  if (m === null) throw new EngineError('ENGINE_BAD_PEER_ADDRESS', { detail: address });
-  return { host: m[1]!, port: Number(m[2]) };
+  const hp = parseHostPort(address);
+  if (hp === undefined) throw new EngineError('ENGINE_BAD_PEER_ADDRESS', { detail: address });
+  return hp;
 }

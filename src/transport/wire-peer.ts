@@ -43,6 +43,7 @@ import {
 } from '../wire/index.js';
 import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
+import { hostPort } from './peer-address.js';
 import type { SocketChunks } from './socket-chunks.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
 import { RequestPipeline } from './pipeline.js';
@@ -172,7 +173,7 @@ export class WirePeer implements WirePeerLink {
     opts: WirePeerOptions,
     readonly handshake: Handshake,
   ) {
-    this.id = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.id = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0); // `[v6]:port`, as the engine's dial queue writes it
     this.events = new EventQueue(opts.onEvent);
     this.geometry = torrent.metainfo.geometry;
     this.peerBitfield = new Bitfield(this.geometry.pieceCount);

@@ -11,7 +11,7 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('info')
     .description('show what a .torrent, metainfo JSON document or magnet URI holds')
-    .argument('<input>', '.torrent file, metainfo .json file, the http(s) URL of either, or a magnet: URI')
+    .argument('<input>', '.torrent file, metainfo .json file, the http(s) URL of either, a TorrentTTP torrent URL, or a magnet: URI')
     .option('--json', 'print JSON')
     .action(async (input: string, flags: { json?: boolean }) => {
       const loaded = await loadInput(input, ctx.cwd);

@@ -7,7 +7,7 @@ import type { Metainfo } from '../../metainfo/index.js';
 import type { CliContext } from '../context.js';
 import { formatDuration } from '../format.js';
 import { loadInput } from '../load.js';
-import { duration, listenAddress, peerAddress, port, positiveNumber, rate, repeatable } from '../options.js';
+import { duration, listenAddress, peerAddressOrUrl, port, positiveNumber, rate, repeatable } from '../options.js';
 import { peersText, Reporter } from '../report.js';
 import { selectFilesOrUsageError } from '../select.js';
 
@@ -43,7 +43,7 @@ interface TransferFlags {
 export function register(program: Command, ctx: CliContext): void {
   const common = (c: Command) =>
     c
-      .option('--peer <host:port>', 'connect to this peer too; repeatable', repeatable(peerAddress), [])
+      .option('--peer <host:port|url>', 'use this peer too: host:port (BitTorrent) or the http(s) torrent URL of a TorrentTTP peer; repeatable', repeatable(peerAddressOrUrl), [])
       .option('--port <n>', 'listening port for incoming peers (default: any free port)', port(true))
       .option('--listen <address>', 'address to listen on for incoming peers (default: 0.0.0.0, all IPv4)', listenAddress)
       .option('--upload-limit <rate>', 'upload limit in bytes/s (256K, 1M…)', rate)
@@ -59,7 +59,7 @@ export function register(program: Command, ctx: CliContext): void {
     program
       .command('download')
       .description('download a torrent (and seed it with --seed)')
-      .argument('<torrent>', '.torrent file, metainfo .json, or the http(s) URL of either')
+      .argument('<torrent>', '.torrent file, metainfo .json, the http(s) URL of either, or a TorrentTTP torrent URL (…/torrents/<infohash>)')
       .option('-o, --output <dir>', 'download folder (default: the current folder)')
       .option('--seed', 'keep seeding after the download completes, until interrupted (or --seed-ratio, --seed-time)')
       .option('--sequential', 'download pieces in order (streaming)')
@@ -68,7 +68,9 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--select <list>', 'download only these files: indexes as `info` lists them, e.g. 1,3-5; repeatable', repeatable(String), [])
       .option('--only <glob>', "download only files whose path in the torrent matches, e.g. '*.mkv'; repeatable", repeatable(String), []),
   ).action(async (input: string, flags: TransferFlags, cmd: Command) => {
-    const metainfo = await metainfoOf(input, ctx);
+    const { metainfo, peerUrl } = await loadedOf(input, ctx);
+    // A TorrentTTP torrent URL names a peer too: the one that served the metainfo.
+    if (peerUrl !== undefined && !flags.peer.includes(peerUrl)) flags.peer.push(peerUrl);
     const dir = resolve(ctx.cwd, flags.output ?? '.');
     // A seeding limit asks for seeding: `download --seed-ratio 2` seeds as aria2 does.
     const seed = flags.seed === true || flags.seedRatio !== undefined || flags.seedTime !== undefined;
@@ -96,12 +98,16 @@ export function register(program: Command, ctx: CliContext): void {
 }
 
 async function metainfoOf(input: string, ctx: CliContext): Promise<Metainfo> {
+  return (await loadedOf(input, ctx)).metainfo;
+}
+
+async function loadedOf(input: string, ctx: CliContext): Promise<{ metainfo: Metainfo; peerUrl?: string | undefined }> {
   const loaded = await loadInput(input, ctx.cwd);
   if (loaded.kind === 'magnet') {
     // TODO(issue 5 follow-up): BEP 9 metadata exchange and BEP 10 extensions.
     throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: 'magnet links need the metadata exchange (BEP 9), which is not built yet: use the .torrent' });
   }
-  return loaded.metainfo;
+  return loaded;
 }
 
 /** The sources the user can expect data from, as `kind id` (the Client's `source` events name them so). */
