@@ -48,6 +48,8 @@ export class Reporter {
   private lastCheckLine = -Infinity;
   private lastCheckJson = -Infinity;
   private finished = false;
+  private lastMetadataLine = '';
+  private lastMetadataAt = -Infinity;
   /** Latest state of each expected source: true when it works. */
   private readonly states = new Map<string, boolean>();
   private unreachableSaid = false;
@@ -86,6 +88,24 @@ export class Reporter {
     if (now - this.lastCheckLine < PLAIN_INTERVAL_MS || last) return;
     this.lastCheckLine = now;
     this.ctx.stdout.write(`checking ${((done / Math.max(total, 1)) * 100).toFixed(1)}% ${payload.done}/${payload.size}\n`);
+  }
+
+  /** A magnet link's metadata fetch: "fetching metadata from N peers", then bytes once a peer offered it. */
+  metadata(peers: number, receivedBytes: number, metadataSize: number | undefined): void {
+    if (this.finished) return;
+    if (this.o.json) {
+      printJson(this.ctx, { event: 'metadata', peers, receivedBytes, ...(metadataSize === undefined ? {} : { metadataSize }) });
+      return;
+    }
+    // A new peer count at once; bytes every few seconds (a small dict arrives within one anyway).
+    const now = Date.now();
+    const head = `fetching metadata from ${plural(peers, 'peer')}`;
+    const line = `${head}${metadataSize === undefined ? '' : `: ${formatBytes(receivedBytes)}/${formatBytes(metadataSize)}`}`;
+    if (line === this.lastMetadataLine) return;
+    if (this.lastMetadataLine.startsWith(`${head}:`) && now - this.lastMetadataAt < PLAIN_INTERVAL_MS) return;
+    this.lastMetadataLine = line;
+    this.lastMetadataAt = now;
+    this.ctx.stdout.write(`${line}\n`);
   }
 
   start(t: Torrent, port: number, mode: string): void {

@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
-import { FileSelection, infoHashToBytes, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
+import { FileSelection, infoHashToBytes, parseMagnet, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
 import { corruptPiecesError, openStorage } from '../storage/index.js';
 import { Announcer, isLoopback } from '../tracker/index.js';
 import { createHttpPeer, createWebSeed, hostPort, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
+import type { PeerServer } from './peer-server.js';
+import { fetchMetadata, type FetchedMetadata, type FetchMetadataOptions, type MetadataProgress } from './magnet.js';
 import { TokenBucket } from './rate.js';
 import type { SuperSeedOptions } from './super-seed.js';
 import { Torrent } from './torrent.js';
@@ -47,6 +49,12 @@ export interface ClientOptions {
    * is never dialled as a peer, and is what we announce (docs/torrenttp.md §10).
    */
   readonly peerUrlOf?: (infoHash: string) => string | undefined;
+  /**
+   * Serve every torrent's pieces over HTTP too: `ttpServer({ port })` from the gateway (a
+   * TorrentTTP peer server). Its callers are peers like any other for the choker and the limits.
+   * Started with the wire listener (also when `listen` is false), closed first by `close`.
+   */
+  readonly httpServer?: PeerServer;
 }
 
 export interface AddOptions {
@@ -91,6 +99,10 @@ export interface AddOptions {
    * they do not deliver. Default 0: web seeds start at once.
    */
   readonly webSeedFallbackMs?: number;
+  /** A magnet link: how the metadata fetch is reported, how long it may take (default 120 s), and its limits. */
+  readonly onMetadataProgress?: (p: MetadataProgress) => void;
+  readonly metadataTimeoutMs?: number;
+  readonly maxMetadataBytes?: number;
 }
 
 /**
@@ -113,6 +125,8 @@ export interface SourceStatus {
 
 export interface ClientEvents {
   torrent: [Torrent];
+  /** A magnet link's info dict arrived and hashes to its info-hash (before its `torrent`). */
+  metadata: [Metainfo];
   /** A tracker, web seed or hand-given peer started or stopped working (once per change). */
   source: [SourceStatus];
   /** A connection to or from a peer (not a `source`) failed: routine in a swarm, for debug logs. */
@@ -163,6 +177,8 @@ interface Entry {
 
 export class Client extends EventEmitter<ClientEvents> {
   readonly peerId: Uint8Array;
+  /** The HTTP peer server given in the options: `client.httpServer?.torrentUrl(infoHash)` is what to announce. */
+  readonly httpServer: PeerServer | undefined;
   private readonly opts: ClientOptions;
   private readonly torrents = new Map<string, Entry>();
   private readonly uploadLimiters: TokenBucket[] = [];
@@ -172,6 +188,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private listening: Promise<number> | undefined;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
+  /** Aborted by `close`: ends metadata fetches in flight. */
+  private readonly closing = new AbortController();
   /** Removals of failed torrents still under way. */
   private readonly removing = new Set<Promise<void>>();
   private actualPort = 0;
@@ -179,6 +197,7 @@ export class Client extends EventEmitter<ClientEvents> {
   constructor(opts: ClientOptions = {}) {
     super();
     this.opts = opts;
+    this.httpServer = opts.httpServer;
     this.peerId = opts.peerId ?? Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
     if (opts.uploadLimit !== undefined) this.uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
     if (opts.downloadLimit !== undefined) this.downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
@@ -193,31 +212,68 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.actualPort;
   }
 
-  /** Starts listening (done by `add` too); resolves to the port. */
+  /** Starts listening (done by `add` too), and the HTTP peer server if any; resolves to the wire port (0 without one). */
   listen(): Promise<number> {
+    this.listening ??= this.listenWire().then(async (port) => {
+      await this.httpServer?.start({
+        peerId: this.peerId,
+        torrent: (infoHash) => (this.closed ? undefined : this.torrents.get(infoHash)?.torrent),
+        admitsPeer: () => !this.closed && this.totalConnections() < (this.opts.maxConnections ?? 200),
+      });
+      return port;
+    });
+    return this.listening;
+  }
+
+  private listenWire(): Promise<number> {
     if (this.opts.listen === false) return Promise.resolve(0);
     this.listener ??= new PeerListener(this.incoming(), {
       ...(this.opts.host === undefined ? {} : { host: this.opts.host }),
       ...(this.opts.port === undefined ? {} : { port: this.opts.port }),
     });
     // The transport's codes become the Client's own (ENGINE_PORT_IN_USE, ENGINE_LISTEN_FAILED: API).
-    this.listening ??= this.listener.listen().then(
+    return this.listener.listen().then(
       (port) => (this.actualPort = port),
       (err: TorrenttpError) => {
         const code = err.code === 'TRANSPORT_PORT_IN_USE' ? 'ENGINE_PORT_IN_USE' : 'ENGINE_LISTEN_FAILED';
         throw new EngineError(code, { ...(err.detail === undefined ? {} : { detail: err.detail }), cause: err.cause ?? err });
       },
     );
-    return this.listening;
   }
 
   get(infoHash: string): Torrent | undefined {
     return this.torrents.get(infoHash)?.torrent;
   }
 
-  /** Adds a torrent (.torrent bytes, its path, or parsed metainfo) and starts it. */
+  /**
+   * A magnet link's metadata (BEP 9) from its peers (`x.pe`, `opts.peers`) and trackers,
+   * verified against its info-hash; see magnet.ts. Nothing is added.
+   */
+  async fetchMetadata(magnetUri: string, opts: FetchMetadataOptions = {}): Promise<FetchedMetadata> {
+    if (this.closed) throw new EngineError('ENGINE_CLOSED');
+    const magnet = parseMagnet(magnetUri);
+    const listenPort = await this.listen();
+    return fetchMetadata(
+      magnet,
+      {
+        peerId: this.peerId,
+        listenPort,
+        isSelf: (a) => this.isSelf(a, magnet.infoHash),
+        splitHostPort,
+        ...(this.opts.allowLoopbackPeers === undefined ? {} : { allowLoopbackPeers: this.opts.allowLoopbackPeers }),
+        ...(this.opts.udpTrackerTimeoutMs === undefined ? {} : { udpTrackerTimeoutMs: this.opts.udpTrackerTimeoutMs }),
+      },
+      { ...opts, signal: opts.signal === undefined ? this.closing.signal : AbortSignal.any([opts.signal, this.closing.signal]) },
+    );
+  }
+
+  /**
+   * Adds a torrent (.torrent bytes, its path, parsed metainfo, or a `magnet:` link) and starts
+   * it. A magnet link resolves once its metadata is fetched and verified (`metadata` event).
+   */
   async add(input: Uint8Array | string | Metainfo, opts: AddOptions): Promise<Torrent> {
     if (this.closed) throw new EngineError('ENGINE_CLOSED');
+    if (typeof input === 'string' && /^magnet:/i.test(input)) return this.addMagnet(input, opts);
     const metainfo = typeof input === 'string' ? parseTorrent(await readFile(input)) : input instanceof Uint8Array ? parseTorrent(input) : input;
     if (this.torrents.has(metainfo.infoHash)) throw new EngineError('ENGINE_DUPLICATE_TORRENT', { detail: metainfo.infoHash });
     if (opts.selectedFiles !== undefined) new FileSelection(metainfo.geometry, opts.selectedFiles); // refused before anything is opened
@@ -318,6 +374,22 @@ export class Client extends EventEmitter<ClientEvents> {
     return torrent;
   }
 
+  private async addMagnet(uri: string, opts: AddOptions): Promise<Torrent> {
+    const magnet = parseMagnet(uri);
+    const fetched = await this.fetchMetadata(uri, {
+      ...(opts.peers === undefined ? {} : { peers: opts.peers }),
+      ...(opts.trackers === undefined ? {} : { trackers: opts.trackers }),
+      ...(opts.metadataTimeoutMs === undefined ? {} : { timeoutMs: opts.metadataTimeoutMs }),
+      ...(opts.maxMetadataBytes === undefined ? {} : { maxMetadataBytes: opts.maxMetadataBytes }),
+      ...(opts.onMetadataProgress === undefined ? {} : { onProgress: opts.onMetadataProgress }),
+      onPeerError: (a, err) => this.emit('peerError', a, err),
+    });
+    this.emit('metadata', fetched.metainfo);
+    const torrent = await this.add(fetched.metainfo, { ...opts, peers: [...(opts.peers ?? []), ...magnet.peers] });
+    for (const a of fetched.peers) this.introduce(torrent.infoHash, a);
+    return torrent;
+  }
+
   /**
    * A peer heard of by other means than this torrent's trackers (an embedded tracker reporting an
    * announce): dialled now unless already connected or being dialled, even by a seed that has
@@ -392,7 +464,11 @@ export class Client extends EventEmitter<ClientEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
     clearInterval(this.ticker);
+    // First, while the torrents are open: held long-polls get their answer, new callers a 503.
+    const httpClosed = this.httpServer === undefined ? Promise.resolve() : this.httpServer.close().catch(() => undefined);
+    await httpClosed;
     const removed = await Promise.allSettled([...this.torrents.keys()].map((h) => this.remove(h)));
     await Promise.allSettled([...this.removing]);
     await this.listener?.close();
@@ -424,7 +500,7 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private isSelf(address: string, infoHash: string): boolean {
-    if (isPeerUrl(address)) return address === this.opts.peerUrlOf?.(infoHash);
+    if (isPeerUrl(address)) return address === (this.opts.peerUrlOf?.(infoHash) ?? this.httpServer?.torrentUrl(infoHash));
     const { host, port } = splitHostPort(address);
     return port === this.actualPort && (isLoopback(host) || host === '0.0.0.0');
   }
@@ -494,7 +570,7 @@ export class Client extends EventEmitter<ClientEvents> {
       admit: () => !this.closed && this.totalConnections() < (this.opts.maxConnections ?? 200),
       lookup: (infoHash, remote) => {
         const entry = this.torrents.get(toHex(infoHash));
-        if (entry === undefined || !entry.torrent.accepts(remote)) return undefined;
+        if (entry === undefined || !entry.torrent.admit(remote)) return undefined;
         const slot = entry.torrent.newPeerSlot();
         return {
           torrent: entry.wire,
@@ -543,7 +619,7 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private wireOptions(): Omit<WirePeerOptions, 'onEvent'> {
-    return { peerId: this.peerId };
+    return { peerId: this.peerId, listenPort: this.actualPort };
   }
 }
 

@@ -1,5 +1,5 @@
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
-import { BLOCK_LENGTH, type Geometry, type PieceIndex } from '../metainfo/index.js';
+import { Bitfield, BLOCK_LENGTH, type Geometry, type PieceIndex } from '../metainfo/index.js';
 import type { BlockRequest, PeerLink } from '../transport/index.js';
 import { blockKey, type PeerSet, type PeerState } from './peer-set.js';
 import type { PiecePicker } from './picker.js';
@@ -109,7 +109,10 @@ export class Downloader {
   fill(peer: PeerState): void {
     const link = peer.link;
     if (link === undefined || peer.closed || this.host.closed() || this.complete) return;
-    if (!peer.amInterested || link.peerChoking) return; // amInterested implies canDownload
+    if (!peer.amInterested) return; // amInterested implies canDownload
+    // Choked: only pieces the peer allows us while choked (BEP 6 allowed-fast), if any.
+    const from = link.peerChoking ? allowedWhileChoked(link) : link.bitfield;
+    if (from === undefined) return;
     if (this.committingBytes >= this.opts.maxCommitBytes) return; // storage is behind: commit() resumes us
     const now = this.host.now();
     let want = link.desiredQueueDepth - peer.outstanding.size;
@@ -127,7 +130,7 @@ export class Downloader {
     if (peer.outstanding.size > 0 && want < Math.min(16, Math.max(1, Math.floor(link.desiredQueueDepth / 4)))) return;
     if (want <= 0) return;
     const locked = this.locks.size === 0 ? undefined : this.lockedFor(peer);
-    const reqs = this.picker.pick(link.bitfield, want, link.prefersRuns, (i, b) => peer.outstanding.has(blockKey(i, b * BLOCK_LENGTH)), locked);
+    const reqs = this.picker.pick(from, want, link.prefersRuns, (i, b) => peer.outstanding.has(blockKey(i, b * BLOCK_LENGTH)), locked);
     for (const r of reqs) {
       peer.outstanding.set(blockKey(r.index, r.begin), r);
       link.request(r);
@@ -195,4 +198,14 @@ export class Downloader {
     this.host.verified(index);
     if (!this.complete) this.fillAll(); // requests may have waited for this commit (maxCommitBytes)
   }
+}
+
+/** The peer's pieces we may request while it chokes us: its allowed-fast set (BEP 6) that it has. */
+function allowedWhileChoked(link: PeerLink): Bitfield | undefined {
+  const allowed = link.allowedFast;
+  if (allowed === undefined || allowed.size === 0) return undefined;
+  const out = new Bitfield(link.bitfield.pieceCount);
+  let any = false;
+  for (const i of allowed) if (link.bitfield.has(i)) any = out.set(i) || any;
+  return any ? out : undefined;
 }

@@ -6,7 +6,7 @@ import type { BlockRequest, PeerEvent, PeerLink } from '../transport/index.js';
 import { ChokeRound } from './choke-round.js';
 import { Downloader } from './downloader.js';
 import { EngineError } from './errors.js';
-import { PeerSet, type PeerState } from './peer-set.js';
+import { PEER_EVICTION_DEFAULTS, PeerSet, type PeerState } from './peer-set.js';
 import { PiecePicker } from './picker.js';
 import { Readers, type ReadOptions } from './reader.js';
 import { DEFAULT_MAX_COMMIT_BYTES, type PeerSlot, type TorrentEvents, type TorrentOptions, type TorrentStats, type TorrentStore } from './torrent-api.js';
@@ -65,8 +65,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       wanted: this.selection.pieces,
       ...(opts.sequential === undefined ? {} : { sequential: opts.sequential }),
     });
-    this.peers = new PeerSet(this.picker, metainfo.pieceCount, opts.maxPeers ?? 50);
-    this.choker = new ChokeRound(this.peers, opts.uploadSlots ?? 4, rng);
+    this.peers = new PeerSet(
+      this.picker,
+      metainfo.pieceCount,
+      opts.maxPeers ?? 50,
+      opts.peerEviction === false ? false : { ...PEER_EVICTION_DEFAULTS, ...opts.peerEviction },
+    );
+    this.choker = new ChokeRound(this.peers, opts.uploadSlots ?? 4, rng, now);
     this.downloader = new Downloader(
       g,
       store,
@@ -159,12 +164,32 @@ export class Torrent extends EventEmitter<TorrentEvents> {
    */
   lease(link: PeerLink, req: BlockRequest): Promise<UploadAnswer> {
     const peer = this.peers.of(link);
-    return peer === undefined ? Promise.resolve(refusal('closed', undefined)) : this.uploader.lease(peer, req);
+    if (peer === undefined) return Promise.resolve(refusal('closed', undefined));
+    peer.spoke = true;
+    if (!peer.amChoking) {
+      peer.lastUsefulMs = peer.lastRequestMs = this.now();
+      this.choker.requested(peer);
+    }
+    return this.uploader.lease(peer, req);
   }
 
   /** Whether a connection to `id` (host:port or URL) may be added now. */
   accepts(id: string): boolean {
     return !this.closedFlag && this.peers.accepts(id);
+  }
+
+  /**
+   * An incoming connection from `id` asks in: whether it may be added now. When the torrent is
+   * full, a silent or idle peer (`TorrentOptions.peerEviction`) is closed with
+   * `ENGINE_PEER_EVICTED` to make room, so idle connections cannot lock real peers out.
+   */
+  admit(id: string): boolean {
+    if (this.closedFlag) return false;
+    const now = this.now();
+    if (!this.peers.acceptsEvicting(id, now)) return false;
+    const victim = this.peers.evictable(now);
+    if (victim !== undefined) this.leave(victim, new EngineError('ENGINE_PEER_EVICTED', { detail: victim.link!.id }));
+    return true;
   }
 
   isBanned(id: string): boolean {
@@ -182,7 +207,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** Reserve a place for a connection being set up; its events queue until `attach`. */
   newPeerSlot(): PeerSlot {
-    const peer = this.peers.create();
+    const peer = this.peers.create(this.now());
     return {
       onEvent: (e) => {
         if (peer.link === undefined) peer.pending.push(e);
@@ -215,6 +240,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   tick(): void {
     if (this.closedFlag) return;
     const now = this.now();
+    this.choker.snub(now);
     if (this.choker.due(now)) this.choker.run(now, this.complete);
     if (this.superSeeding) this.superSeed!.fill(now);
     for (const p of this.peers) {
@@ -273,6 +299,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private onPeerEvent(peer: PeerState, e: PeerEvent): void {
     if (peer.closed || this.closedFlag) return;
     const link = peer.link!;
+    if (e.type !== 'bytes') peer.spoke = true;
     switch (e.type) {
       case 'bitfield':
         this.peers.countBitfield(peer, e.bitfield);
@@ -303,12 +330,17 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         this.choker.notInterested(peer);
         return;
       case 'block':
+        peer.lastUsefulMs = this.now();
         this.downloader.block(peer, e.req, e.data);
         return;
       case 'rejected':
         this.downloader.rejected(peer, e.req);
         return;
       case 'request':
+        if (!peer.amChoking) {
+          peer.lastUsefulMs = peer.lastRequestMs = this.now();
+          this.choker.requested(peer);
+        }
         this.uploader.request(peer, e.req);
         return;
       case 'cancel':
@@ -317,13 +349,20 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       case 'bytes':
         return; // payload is counted from blocks, which the engine sees anyway
       case 'closed':
-        if (!this.peers.remove(peer)) return;
-        this.superSeed?.remove(peer);
-        this.emit('peerClosed', link, e.reason);
-        if (!peer.amChoking) this.choker.run(this.now(), this.complete);
-        this.downloader.fillAll();
+        this.leave(peer, e.reason);
         return;
     }
+  }
+
+  /** The peer is gone (it closed, or we evict it: then its link is closed too, and its `closed` event finds it gone). */
+  private leave(peer: PeerState, reason: TorrenttpError | undefined): void {
+    const link = peer.link!;
+    if (!this.peers.remove(peer)) return;
+    this.superSeed?.remove(peer);
+    link.close(reason);
+    this.emit('peerClosed', link, reason);
+    if (!peer.amChoking) this.choker.run(this.now(), this.complete);
+    this.downloader.fillAll();
   }
 
   private selectedBytesOf(index: number): number {

@@ -83,6 +83,11 @@ export interface PeerLink {
   readonly desiredQueueDepth: number;
   /** True while the peer chokes us. */
   readonly peerChoking: boolean;
+  /**
+   * Optional: pieces we may request even while the peer chokes us (BEP 6 allowed-fast). A link
+   * that has none leaves it undefined; `request` of such a piece while choked is then served.
+   */
+  readonly allowedFast?: ReadonlySet<number>;
 
   request(req: BlockRequest): void;
   cancel(req: BlockRequest): void;

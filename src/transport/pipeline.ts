@@ -110,10 +110,18 @@ export class RequestPipeline {
     return { verdict: 'accepted', req: o.req };
   }
 
-  /** Empties the pipeline (choke, close), returning what was outstanding in send order. */
-  drain(): BlockRequest[] {
-    const out = [...this.outstanding.values()].map((o) => o.req);
-    this.outstanding.clear();
+  /**
+   * Empties the pipeline (choke, close), returning what was outstanding in send order. With
+   * `keep`, requests for which it answers true stay outstanding (BEP 6: after a choke, requests
+   * in allowed-fast pieces may still be served).
+   */
+  drain(keep?: (req: BlockRequest) => boolean): BlockRequest[] {
+    const out: BlockRequest[] = [];
+    for (const [k, o] of this.outstanding) {
+      if (keep?.(o.req) === true) continue;
+      out.push(o.req);
+      this.outstanding.delete(k);
+    }
     return out;
   }
 

@@ -11,29 +11,30 @@
  * handshake cost every connection we dialled to aria2 while we held any piece. libtorrent and
  * Transmission also wait for the peer's handshake before their bitfield.
  *
- * Reserved bytes: only BEP 10's bit. To a peer that sets it too we send the extended handshake,
+ * Reserved bytes: BEP 10's bit. To a peer that sets it too we send the extended handshake,
  * after its handshake and our bitfield, with `reqq` = `maxPeerRequests`: Transmission asks for
  * as many blocks as it expects in ten seconds unless the peer names a `reqq`, and would overrun
- * the limit (see wire/extension.ts). Our `m` is empty, so peers send us no extension messages;
- * BEP 6 (fast) is not implemented and not advertised.
+ * the limit (see wire/extension.ts). Our `m` offers `ut_metadata` (BEP 9) with our
+ * `metadata_size`, so a peer that started from a magnet link can fetch the info dict from us.
+ * And BEP 6's bit: with a peer that sets it too, have_all / have_none replace a full or empty
+ * bitfield, and the link speaks reject and allowed-fast (wire-peer.ts).
  */
 import type { Socket } from 'node:net';
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import {
-  encodeExtendedHandshake,
+  encodeFastMessage,
   encodeMessages,
   reservedBytes,
   supportsExtensionProtocol,
+  supportsFastExtension,
   WireDecoder,
   type Handshake,
   type WireMessage,
 } from '../wire/index.js';
 import { TransportError } from './errors.js';
+import { ourExtendedHandshake } from './extensions.js';
 import { chunksOf, dialWithReadBuffer, type SocketChunks } from './socket-chunks.js';
 import { WIRE_PEER_DEFAULTS, WirePeer, type WirePeerLink, type WirePeerOptions, type WireTorrent } from './wire-peer.js';
-
-/** BEP 10 `v`. */
-const CLIENT_VERSION = 'torrenttp 0.1.0';
 
 export const WIRE_CONNECT_DEFAULTS = {
   /** TCP connect plus the peer's handshake. libtorrent's `peer_connect_timeout` is 15 s. */
@@ -68,9 +69,10 @@ export function connectWirePeer(
     if (!sameBytes(hs.infoHash, torrent.infoHash)) {
       throw new TransportError('TRANSPORT_INFO_HASH_MISMATCH', { detail: where });
     }
-    const rest = afterHandshake(torrent, supportsExtensionProtocol(hs.reserved) ? opts : undefined);
+    const fast = supportsFastExtension(hs.reserved);
+    const rest = afterHandshake(torrent, supportsExtensionProtocol(hs.reserved) ? opts : undefined, socket.remoteAddress, fast);
     if (rest.length > 0) socket.write(encodeMessages(rest));
-    return { torrent, opts };
+    return { torrent, opts, fast };
   });
 }
 
@@ -95,13 +97,14 @@ export function acceptWirePeer(
   return handshake(socket, chunksOf(socket), decoder, acceptOpts.handshakeTimeoutMs ?? WIRE_CONNECT_DEFAULTS.handshakeTimeoutMs, 'TRANSPORT_HANDSHAKE_TIMEOUT', where, undefined, (hs) => {
     if (found === undefined) throw new TransportError('TRANSPORT_UNKNOWN_TORRENT', { detail: where });
     const extended = supportsExtensionProtocol(hs.reserved) ? found.opts : undefined;
-    socket.write(encodeMessages([ourHandshake(found.torrent, found.opts.peerId), ...afterHandshake(found.torrent, extended)]));
-    return found;
+    const fast = supportsFastExtension(hs.reserved);
+    socket.write(encodeMessages([ourHandshake(found.torrent, found.opts.peerId), ...afterHandshake(found.torrent, extended, socket.remoteAddress, fast)]));
+    return { ...found, fast };
   });
 }
 
 function ourHandshake(torrent: WireTorrent, peerId: Uint8Array): WireMessage {
-  return { type: 'handshake', reserved: reservedBytes({ extensionProtocol: true }), infoHash: torrent.infoHash, peerId };
+  return { type: 'handshake', reserved: reservedBytes({ extensionProtocol: true, fastExtension: true }), infoHash: torrent.infoHash, peerId };
 }
 
 /**
@@ -109,17 +112,30 @@ function ourHandshake(torrent: WireTorrent, peerId: Uint8Array): WireMessage {
  * now, so pieces verified while we waited are in it), and the extended handshake when
  * `extended` is given (the peer set the BEP 10 bit).
  */
-function afterHandshake(torrent: WireTorrent, extended: WirePeerOptions | undefined): WireMessage[] {
+function afterHandshake(torrent: WireTorrent, extended: WirePeerOptions | undefined, remoteAddress: string | undefined, fast: boolean): WireMessage[] {
   const messages: WireMessage[] = [];
-  // A super-seed (BEP 16) sends no bitfield: it offers its pieces one `have` at a time.
-  if (!torrent.bitfield.empty && torrent.superSeeding !== true) messages.push({ type: 'bitfield', bitfield: torrent.bitfield.toBytes() });
-  if (extended !== undefined) messages.push(extendedHandshake(extended));
+  const have = torrent.bitfield;
+  // A super-seed (BEP 16) sends no bitfield (have_none under BEP 6): it offers its pieces one `have` at a time.
+  const superSeeding = torrent.superSeeding === true;
+  // BEP 6: with the fast extension one of have_all, have_none or a bitfield must come first.
+  if (fast && (have.empty || superSeeding)) messages.push(encodeFastMessage({ type: 'haveNone' }));
+  else if (fast && have.complete) messages.push(encodeFastMessage({ type: 'haveAll' }));
+  else if (!have.empty && !superSeeding) messages.push({ type: 'bitfield', bitfield: have.toBytes() });
+  if (extended !== undefined) messages.push(extendedHandshake(torrent, extended, remoteAddress));
   return messages;
 }
 
-/** BEP 10 handshake: `reqq` is the limit the link enforces, so a peer that honours it never trips it. */
-function extendedHandshake(opts: WirePeerOptions): WireMessage {
-  return encodeExtendedHandshake({ reqq: opts.maxPeerRequests ?? WIRE_PEER_DEFAULTS.maxPeerRequests, v: CLIENT_VERSION });
+/**
+ * BEP 10 handshake: `reqq` is the limit the link enforces, so a peer that honours it never trips
+ * it; `metadata_size` and `ut_metadata` let a peer that came from a magnet link fetch the info dict.
+ */
+function extendedHandshake(torrent: WireTorrent, opts: WirePeerOptions, remoteAddress: string | undefined): WireMessage {
+  return ourExtendedHandshake({
+    reqq: opts.maxPeerRequests ?? WIRE_PEER_DEFAULTS.maxPeerRequests,
+    metadataSize: torrent.metainfo.infoBytes.length,
+    ...(opts.listenPort === undefined ? {} : { listenPort: opts.listenPort }),
+    ...(remoteAddress === undefined ? {} : { remoteAddress }),
+  });
 }
 
 function handshake(
@@ -130,7 +146,7 @@ function handshake(
   timeoutCode: 'TRANSPORT_CONNECT_TIMEOUT' | 'TRANSPORT_HANDSHAKE_TIMEOUT',
   where: string,
   signal: AbortSignal | undefined,
-  accept: (hs: Handshake) => { torrent: WireTorrent; opts: WirePeerOptions },
+  accept: (hs: Handshake) => { torrent: WireTorrent; opts: WirePeerOptions; fast: boolean },
 ): Promise<WirePeerLink> {
   return new Promise<WirePeerLink>((resolve, reject) => {
     let settled = false;
@@ -153,7 +169,7 @@ function handshake(
     const onClose = (): void => fail(new TransportError('TRANSPORT_PEER_CLOSED', { detail: `${where} before its handshake` }));
     const onData = (chunk: Uint8Array): void => {
       let messages: WireMessage[];
-      let link: { torrent: WireTorrent; opts: WirePeerOptions };
+      let link: { torrent: WireTorrent; opts: WirePeerOptions; fast: boolean };
       try {
         // A copy: what came with the handshake (a bitfield, say) is handled a macrotask later,
         // by then the read buffer may hold other bytes. Once per connection.
@@ -163,7 +179,7 @@ function handshake(
         if (first.type !== 'handshake') throw new TransportError('TRANSPORT_CONNECT_FAILED', { detail: 'no handshake' }); // unreachable: the decoder emits it first
         link = accept(first);
         socket.pause();
-        const peer = new WirePeer(socket, chunks, decoder, link.torrent, link.opts, first);
+        const peer = new WirePeer(socket, chunks, decoder, link.torrent, link.opts, first, link.fast);
         settled = true;
         cleanup();
         resolve(peer);

@@ -14,6 +14,14 @@
  *   `snubbed` (desired depth 1) until its next block.
  * - `cancel(req)` ends the request silently: no event follows, a late block is ignored.
  *
+ * BEP 6 (fast extension, when both handshakes set its bit)
+ * - `haveAll`/`haveNone` stand for a bitfield. `allowedFast i` lets us request piece i while
+ *   choked (`allowedFast`, at most MAX_ALLOWED_FAST pieces). A choke rejects at once every
+ *   outstanding request outside those pieces; the peer's `reject` for one still outstanding
+ *   rejects it at once (no wait for the request timeout).
+ * - Serving, every request we will not answer gets a `reject`: while we choke them, for a piece
+ *   we lack, on their `cancel`, and each one queued when we choke them.
+ *
  * Serving (their requests)
  * - Their `request` while we choke them is ignored (BEP 3); otherwise a `request` event. More
  *   than `maxPeerRequests` unanswered → close with TRANSPORT_TOO_MANY_REQUESTS.
@@ -34,14 +42,20 @@ import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import { Bitfield, type Geometry, type Metainfo, type PieceIndex } from '../metainfo/index.js';
 import {
   decodeExtendedHandshake,
+  decodeFastMessage,
+  encodeFastMessage,
+  WireError,
+  type FastMessage,
   encodeMessages,
   encodePieceHeader,
   EXTENDED_MESSAGE_ID,
   type Handshake,
   type WireDecoder,
   type WireMessage,
+  UT_METADATA,
 } from '../wire/index.js';
 import { TransportError } from './errors.js';
+import { MetadataServer, OUR_UT_METADATA_ID } from './extensions.js';
 import { EventQueue } from './event-queue.js';
 import { hostPort } from './peer-address.js';
 import type { SocketChunks } from './socket-chunks.js';
@@ -77,6 +91,8 @@ export interface WirePeerOptions {
   readonly maxPeerRequests?: number;
   /** Stop writing blocks while the socket holds this much. Default 512 KiB (libtorrent `send_buffer_watermark`: 500 KiB). */
   readonly sendBufferBytes?: number;
+  /** Our listen port, told to peers in the BEP 10 handshake (`p`). */
+  readonly listenPort?: number;
 }
 
 export const WIRE_PEER_DEFAULTS = {
@@ -90,10 +106,15 @@ export const WIRE_PEER_DEFAULTS = {
   sendBufferBytes: 512 * 1024,
 } as const;
 
+/** Allowed-fast pieces kept per peer: BEP 6 suggests sets of 10; more than this is a peer padding it. */
+export const MAX_ALLOWED_FAST = 64;
+
 /** Counters for logs and tests. */
 export interface WirePeerStats {
   /** `piece` messages we had not asked for (or no longer wanted): ignored. */
   readonly unrequestedBlocks: number;
+  /** BEP 6 `reject`s of requests still outstanding: each freed at once. */
+  readonly rejectedByPeer: number;
   /** Their requests dropped because we choke them or lack the piece. */
   readonly ignoredRequests: number;
   /** Blocks queued by `sendBlock` and not yet handed to the socket. */
@@ -150,7 +171,10 @@ export class WirePeer implements WirePeerLink {
   private readonly events: EventQueue;
   private readonly geometry: Geometry;
   private readonly pipeline: RequestPipeline;
-  private readonly o: Required<Omit<WirePeerOptions, 'peerId' | 'onEvent'>>;
+  private readonly o: Required<Omit<WirePeerOptions, 'peerId' | 'onEvent' | 'listenPort'>>;
+  /** BEP 10 state: the peer's id for ut_metadata, and our metadata server for it (BEP 9). */
+  private peerUtMetadataId: number | undefined;
+  private metadataServer: MetadataServer | undefined;
   /** Their requests we have not answered, by block offset. */
   private readonly theirRequests = new Map<number, Upload>();
   private uploads: Upload[] = [];
@@ -163,7 +187,10 @@ export class WirePeer implements WirePeerLink {
   private lastSend: number;
   private downloaded = 0;
   private uploaded = 0;
-  private counters = { unrequestedBlocks: 0, ignoredRequests: 0 };
+  private counters = { unrequestedBlocks: 0, ignoredRequests: 0, rejectedByPeer: 0 };
+  /** BEP 6 on both sides. */
+  readonly fast: boolean;
+  private allowedFastSet: Set<number> | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -172,7 +199,9 @@ export class WirePeer implements WirePeerLink {
     private readonly torrent: WireTorrent,
     opts: WirePeerOptions,
     readonly handshake: Handshake,
+    fast = false,
   ) {
+    this.fast = fast;
     this.id = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0); // `[v6]:port`, as the engine's dial queue writes it
     this.events = new EventQueue(opts.onEvent);
     this.geometry = torrent.metainfo.geometry;
@@ -213,6 +242,10 @@ export class WirePeer implements WirePeerLink {
     return this.pipeline.desiredDepth;
   }
 
+  get allowedFast(): ReadonlySet<number> | undefined {
+    return this.allowedFastSet;
+  }
+
   get snubbed(): boolean {
     return this.pipeline.snubbed;
   }
@@ -245,7 +278,8 @@ export class WirePeer implements WirePeerLink {
 
   request(req: BlockRequest): void {
     if (this.closed) return;
-    if (this.peerChoking || !this.validRequest(req) || !this.pipeline.add(req, performance.now())) {
+    const choked = this.peerChoking && this.allowedFastSet?.has(req.index) !== true;
+    if (choked || !this.validRequest(req) || !this.pipeline.add(req, performance.now())) {
       this.events.emit({ type: 'rejected', req });
       return;
     }
@@ -260,12 +294,15 @@ export class WirePeer implements WirePeerLink {
   setChoking(choking: boolean): void {
     if (this.closed || choking === this.amChoking) return;
     this.amChoking = choking;
+    this.send({ type: choking ? 'choke' : 'unchoke' });
     if (choking) {
-      // BEP 3: choking discards their requests, queued blocks included.
-      for (const u of this.theirRequests.values()) drop(u);
+      // BEP 3: choking discards their requests, queued blocks included; BEP 6 says so with a reject each, after the choke.
+      for (const u of this.theirRequests.values()) {
+        drop(u);
+        this.rejectTheirs(u.req);
+      }
       this.theirRequests.clear();
     }
-    this.send({ type: choking ? 'choke' : 'unchoke' });
   }
 
   setInterested(interested: boolean): void {
@@ -344,7 +381,10 @@ export class WirePeer implements WirePeerLink {
         if (this.peerChoking) return;
         this.peerChoking = true;
         this.events.emit({ type: 'choke' });
-        for (const req of this.pipeline.drain()) this.events.emit({ type: 'rejected', req });
+        // BEP 6: requests in allowed-fast pieces survive a choke; they end in a block or a reject.
+        const allowed = this.fast ? this.allowedFastSet : undefined;
+        const rejected = allowed === undefined ? this.pipeline.drain() : this.pipeline.drain((r) => allowed.has(r.index));
+        for (const req of rejected) this.events.emit({ type: 'rejected', req });
         return;
       }
       case 'unchoke':
@@ -374,17 +414,7 @@ export class WirePeer implements WirePeerLink {
           this.close(toTorrenttpError(err));
           return;
         }
-        // The engine counts this object's pieces once, at the first `bitfield` event, and keeps
-        // it: so never swap it, and announce anything after that event as haves. (aria2 sends a
-        // bitfield after its first haves, and later instead of bursts of haves.) Pieces missing
-        // from a later bitfield stay: a peer does not lose pieces.
-        if (!this.piecesAnnounced) {
-          for (const i of got) this.peerBitfield.set(i);
-          this.piecesAnnounced = true;
-          this.events.emit({ type: 'bitfield', bitfield: this.peerBitfield });
-          return;
-        }
-        for (const i of got) if (this.peerBitfield.set(i)) this.events.emit({ type: 'have', index: i as PieceIndex });
+        this.onBitfield(got);
         return;
       }
       case 'piece':
@@ -399,19 +429,95 @@ export class WirePeer implements WirePeerLink {
         if (u === undefined || u.req.length !== m.length) return;
         this.theirRequests.delete(k);
         drop(u); // an unsent upload is skipped by flush
+        this.rejectTheirs(u.req); // BEP 6: a cancelled request ends in a piece or a reject
         this.events.emit({ type: 'cancel', req: u.req });
         return;
       }
-      case 'unknown': {
-        // BEP 10: of the extension messages only the handshake matters, for its `reqq`.
-        const ext = m.id === EXTENDED_MESSAGE_ID ? decodeExtendedHandshake(m.payload) : undefined;
-        if (ext?.reqq !== undefined) this.pipeline.limitDepth(ext.reqq);
+      case 'unknown':
+        if (m.id === EXTENDED_MESSAGE_ID) this.onExtended(m.payload);
+        else if (this.fast) this.onFast(m.id, m.payload);
         return;
-      }
       default:
         // keepAlive, port: nothing to do.
         return;
     }
+  }
+
+  /**
+   * BEP 10: the handshake caps our queue at its `reqq` and names the peer's ut_metadata id;
+   * messages on our ut_metadata id are BEP 9 requests for our info dict. Other ids: not ours, ignored.
+   */
+  private onExtended(payload: Uint8Array): void {
+    try {
+      const h = decodeExtendedHandshake(payload);
+      if (h !== undefined) {
+        if (h.reqq !== undefined) this.pipeline.limitDepth(h.reqq);
+        this.peerUtMetadataId = h.m.get(UT_METADATA);
+        return;
+      }
+      if (payload[0] === OUR_UT_METADATA_ID) {
+        this.metadataServer ??= new MetadataServer(this.torrent.metainfo.infoBytes);
+        const reply = this.metadataServer.answer(payload.subarray(1), this.peerUtMetadataId);
+        if (reply !== undefined) this.send(reply);
+      }
+    } catch (err) {
+      this.close(toTorrenttpError(err));
+    }
+  }
+
+  private onBitfield(got: Bitfield): void {
+    // The engine counts this object's pieces once, at the first `bitfield` event, and keeps
+    // it: so never swap it, and announce anything after that event as haves. (aria2 sends a
+    // bitfield after its first haves, and later instead of bursts of haves.) Pieces missing
+    // from a later bitfield stay: a peer does not lose pieces.
+    if (!this.piecesAnnounced) {
+      for (const i of got) this.peerBitfield.set(i);
+      this.piecesAnnounced = true;
+      this.events.emit({ type: 'bitfield', bitfield: this.peerBitfield });
+      return;
+    }
+    for (const i of got) if (this.peerBitfield.set(i)) this.events.emit({ type: 'have', index: i as PieceIndex });
+  }
+
+  /** BEP 6 messages (ids 13–17); without the extension they are unknown ids and ignored. */
+  private onFast(id: number, payload: Uint8Array): void {
+    let m: FastMessage | undefined;
+    try {
+      m = decodeFastMessage(id, payload);
+      if (m === undefined) return;
+      if ((m.type === 'suggest' || m.type === 'allowedFast' || m.type === 'reject') && m.index >= this.geometry.pieceCount) {
+        throw new WireError('WIRE_OUT_OF_RANGE', { detail: `${m.type} of piece ${m.index}, torrent has ${this.geometry.pieceCount}`, messageId: id });
+      }
+    } catch (err) {
+      this.close(toTorrenttpError(err));
+      return;
+    }
+    switch (m.type) {
+      case 'haveAll':
+      case 'haveNone': {
+        const got = m.type === 'haveAll' ? Bitfield.full(this.geometry.pieceCount) : new Bitfield(this.geometry.pieceCount);
+        this.onBitfield(got);
+        return;
+      }
+      case 'allowedFast':
+        this.allowedFastSet ??= new Set();
+        if (this.allowedFastSet.size < MAX_ALLOWED_FAST) this.allowedFastSet.add(m.index);
+        return;
+      case 'reject': {
+        const req = this.pipeline.remove({ index: m.index as PieceIndex, begin: m.begin, length: m.length });
+        if (req === undefined) return; // not outstanding (already rejected by the choke, or answered)
+        this.counters.rejectedByPeer++;
+        this.events.emit({ type: 'rejected', req });
+        return;
+      }
+      case 'suggest':
+        return; // the picker has its own order
+    }
+  }
+
+  /** BEP 6 `reject` for a request of theirs we will not answer (nothing without the extension). */
+  private rejectTheirs(req: BlockRequest): void {
+    if (this.fast) this.send(encodeFastMessage({ type: 'reject', index: req.index, begin: req.begin, length: req.length }));
   }
 
   private onPiece(index: number, begin: number, block: Uint8Array): void {
@@ -435,6 +541,7 @@ export class WirePeer implements WirePeerLink {
   private onTheirRequest(req: BlockRequest): void {
     if (this.amChoking || !this.torrent.bitfield.has(req.index)) {
       this.counters.ignoredRequests++;
+      this.rejectTheirs(req);
       return;
     }
     const k = this.pipeline.key(req.index, req.begin);

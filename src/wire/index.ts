@@ -6,7 +6,25 @@ export {
   type WireDecoderState,
 } from './decoder.js';
 export { encodeMessage, encodeMessages, encodePieceHeader, encodedLength } from './encoder.js';
-export { decodeExtendedHandshake, encodeExtendedHandshake, EXTENDED_HANDSHAKE_ID, EXTENDED_MESSAGE_ID, type ExtendedHandshake } from './extension.js';
+export {
+  decodeExtendedHandshake,
+  encodeExtended,
+  encodeExtendedHandshake,
+  EXTENDED_HANDSHAKE_ID,
+  EXTENDED_MESSAGE_ID,
+  EXTENSION_LIMITS,
+  type ExtendedHandshake,
+} from './extension.js';
+export { decodeFastMessage, encodeFastMessage, FAST_MESSAGE_ID, type FastMessage } from './fast.js';
+export {
+  decodeMetadataMessage,
+  encodeMetadataMessage,
+  METADATA_PIECE_BYTES,
+  metadataPieceCount,
+  metadataPieceLength,
+  UT_METADATA,
+  type MetadataMessage,
+} from './ut-metadata.js';
 export { WireError, type WireErrorCode, type WireErrorOptions } from './errors.js';
 export {
   decodeHandshake,

@@ -64,9 +64,9 @@ test('handshake with the right info-hash: the leech sees the seed bitfield', asy
     assert.equal(p.leech.link.kind, 'wire');
     assert.equal(p.leech.link.peerChoking, true);
     assert.equal(new TextDecoder().decode(p.leech.link.handshake.peerId), new TextDecoder().decode(peerId('seed')));
-    // The empty leech sends no bitfield at all.
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(p.seed.rec.of('bitfield').length, 0);
+    // The empty leech sends no bitfield, but BEP 6's have_none (both sides speak it): an empty bitfield event.
+    const none = await p.seed.rec.wait('bitfield');
+    assert.equal(none.bitfield.empty, true);
     assert.equal(p.seed.link.bitfield.empty, true);
   } finally {
     await p.close();

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
+import { Client } from '../../engine/index.js';
 import { magnetOf, type Magnet, type Metainfo } from '../../metainfo/index.js';
 import { printJson, type CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { loadInput } from '../load.js';
+import { duration, peerAddress, repeatable } from '../options.js';
 
 /** Files listed before "… and N more" in the human output; `--json` lists all. */
 const MAX_LISTED_FILES = 100;
@@ -13,8 +15,31 @@ export function register(program: Command, ctx: CliContext): void {
     .description('show what a .torrent, metainfo JSON document or magnet URI holds')
     .argument('<input>', '.torrent file, metainfo .json file, the http(s) URL of either, a TorrentTTP torrent URL, or a magnet: URI')
     .option('--json', 'print JSON')
-    .action(async (input: string, flags: { json?: boolean }) => {
+    .option('--fetch', "magnet links: fetch the metadata from the link's peers and trackers (BEP 9) and show it")
+    .option('--timeout <seconds>', 'with --fetch: give up after this long (default 120)', duration('s'))
+    .option('--peer <host:port>', 'with --fetch: ask this peer too; repeatable', repeatable(peerAddress), [])
+    .action(async (input: string, flags: { json?: boolean; fetch?: boolean; timeout?: number; peer: string[] }) => {
       const loaded = await loadInput(input, ctx.cwd);
+      if (loaded.kind === 'magnet' && flags.fetch === true) {
+        const client = new Client();
+        let saidPeers = -1;
+        try {
+          const { metainfo } = await client.fetchMetadata(input, {
+            peers: flags.peer,
+            ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout * 1000 }),
+            onProgress: (p) => {
+              if (flags.json === true || p.peers === saidPeers) return;
+              saidPeers = p.peers;
+              ctx.stderr.write(`fetching metadata from ${p.peers} peer${p.peers === 1 ? '' : 's'}\n`);
+            },
+          });
+          if (flags.json === true) printJson(ctx, { kind: 'magnet', ...summary(metainfo) });
+          else ctx.stdout.write(describe(metainfo));
+        } finally {
+          await client.close();
+        }
+        return;
+      }
       if (loaded.kind === 'magnet') {
         if (flags.json === true) printJson(ctx, { kind: 'magnet', ...loaded.magnet });
         else ctx.stdout.write(describeMagnet(loaded.magnet));
@@ -80,6 +105,6 @@ function describeMagnet(m: Magnet): string {
   lines.push(`trackers      ${m.trackers.length === 0 ? 'none' : m.trackers.join(', ')}`);
   if (m.webSeeds.length > 0) lines.push(`web seeds     ${m.webSeeds.join(', ')}`);
   if (m.peers.length > 0) lines.push(`peers         ${m.peers.join(', ')}`);
-  lines.push('(a magnet link holds no file list: the metadata comes from peers)', '');
+  lines.push('(a magnet link holds no file list: info --fetch asks its peers for it)', '');
   return lines.join('\n');
 }

@@ -1,9 +1,9 @@
-import { stat } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Client, type AddOptions, type Torrent } from '../../engine/index.js';
 import { TorrenttpError } from '../../errors/index.js';
-import type { Metainfo } from '../../metainfo/index.js';
+import { encodeTorrent, type Magnet, type Metainfo } from '../../metainfo/index.js';
 import type { CliContext } from '../context.js';
 import { formatDuration } from '../format.js';
 import { loadInput } from '../load.js';
@@ -38,7 +38,13 @@ interface TransferFlags {
   select?: string[];
   only?: string[];
   selectedFiles?: number[] | undefined;
+  /** `download magnet:…`: write the fetched metadata as `<name>.torrent` in the download folder. */
+  saveTorrent?: boolean;
+  metadataTimeout?: number;
 }
+
+/** What `download` was given: a torrent, or a magnet link whose metadata comes from peers first. */
+type Input = { readonly metainfo: Metainfo } | { readonly magnet: Magnet; readonly uri: string; readonly select: (m: Metainfo) => number[] | undefined };
 
 export function register(program: Command, ctx: CliContext): void {
   const common = (c: Command) =>
@@ -59,8 +65,10 @@ export function register(program: Command, ctx: CliContext): void {
     program
       .command('download')
       .description('download a torrent (and seed it with --seed)')
-      .argument('<torrent>', '.torrent file, metainfo .json, the http(s) URL of either, or a TorrentTTP torrent URL (…/torrents/<infohash>)')
+      .argument('<torrent>', ".torrent file, metainfo .json, the http(s) URL of either, a TorrentTTP torrent URL (…/torrents/<infohash>), or a magnet: link (quote it: 'magnet:?xt=…')")
       .option('-o, --output <dir>', 'download folder (default: the current folder)')
+      .option('--save-torrent', 'magnet links: save the fetched metadata as <name>.torrent in the download folder')
+      .option('--metadata-timeout <seconds>', 'magnet links: give up fetching the metadata after this long (default 120)', duration('s'))
       .option('--seed', 'keep seeding after the download completes, until interrupted (or --seed-ratio, --seed-time)')
       .option('--sequential', 'download pieces in order (streaming)')
       .option('--recheck', 'hash the data on disk instead of trusting the resume file')
@@ -68,14 +76,20 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--select <list>', 'download only these files: indexes as `info` lists them, e.g. 1,3-5; repeatable', repeatable(String), [])
       .option('--only <glob>', "download only files whose path in the torrent matches, e.g. '*.mkv'; repeatable", repeatable(String), []),
   ).action(async (input: string, flags: TransferFlags, cmd: Command) => {
-    const { metainfo, peerUrl } = await loadedOf(input, ctx);
-    // A TorrentTTP torrent URL names a peer too: the one that served the metainfo.
-    if (peerUrl !== undefined && !flags.peer.includes(peerUrl)) flags.peer.push(peerUrl);
+    const loaded = await loadInput(input, ctx.cwd);
     const dir = resolve(ctx.cwd, flags.output ?? '.');
     // A seeding limit asks for seeding: `download --seed-ratio 2` seeds as aria2 does.
     const seed = flags.seed === true || flags.seedRatio !== undefined || flags.seedTime !== undefined;
-    const selectedFiles = selectFilesOrUsageError(cmd, metainfo, flags.select ?? [], flags.only ?? []);
-    await run(ctx, metainfo, dir, { ...flags, seed, selectedFiles }, 'download');
+    if (loaded.kind === 'magnet') {
+      // The file list is known only once the metadata is in: the selection is made then.
+      const select = (m: Metainfo) => selectFilesOrUsageError(cmd, m, flags.select ?? [], flags.only ?? []);
+      await run(ctx, { magnet: loaded.magnet, uri: input, select }, dir, { ...flags, seed }, 'download');
+      return;
+    }
+    // A TorrentTTP torrent URL names a peer too: the one that served the metainfo.
+    if (loaded.peerUrl !== undefined && !flags.peer.includes(loaded.peerUrl)) flags.peer.push(loaded.peerUrl);
+    const selectedFiles = selectFilesOrUsageError(cmd, loaded.metainfo, flags.select ?? [], flags.only ?? []);
+    await run(ctx, { metainfo: loaded.metainfo }, dir, { ...flags, seed, selectedFiles }, 'download');
   });
 
   common(
@@ -93,7 +107,7 @@ export function register(program: Command, ctx: CliContext): void {
     await stat(resolve(dir, metainfo.name)).catch((cause: unknown) => {
       throw new TorrenttpError('CLI_INPUT_NOT_FOUND', { detail: `${resolve(dir, metainfo.name)} (the data to seed)`, cause });
     });
-    await run(ctx, metainfo, dir, { ...flags, seed: true }, 'seed');
+    await run(ctx, { metainfo }, dir, { ...flags, seed: true }, 'seed');
   });
 }
 
@@ -104,24 +118,27 @@ async function metainfoOf(input: string, ctx: CliContext): Promise<Metainfo> {
 async function loadedOf(input: string, ctx: CliContext): Promise<{ metainfo: Metainfo; peerUrl?: string | undefined }> {
   const loaded = await loadInput(input, ctx.cwd);
   if (loaded.kind === 'magnet') {
-    // TODO(issue 5 follow-up): BEP 9 metadata exchange and BEP 10 extensions.
-    throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: 'magnet links need the metadata exchange (BEP 9), which is not built yet: use the .torrent' });
+    throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: 'seed needs the .torrent (a magnet link holds no file list): download the magnet link with --save-torrent first' });
   }
   return loaded;
 }
 
 /** The sources the user can expect data from, as `kind id` (the Client's `source` events name them so). */
-function expectedSources(metainfo: Metainfo, flags: TransferFlags): Set<string> {
+function expectedSources(input: Input, flags: TransferFlags): Set<string> {
+  const trackers = 'metainfo' in input ? input.metainfo.announceList.flat() : input.magnet.trackers;
+  const webSeeds = 'metainfo' in input ? input.metainfo.urlList : input.magnet.webSeeds;
+  const peers = 'metainfo' in input ? flags.peer : [...flags.peer, ...input.magnet.peers];
   return new Set([
-    ...(flags.trackers ? metainfo.announceList.flat().map((u) => `tracker ${u}`) : []),
-    ...(flags.webSeeds ? metainfo.urlList.map((u) => `webseed ${u}`) : []),
-    ...flags.peer.map((p) => `peer ${p}`),
+    ...(flags.trackers ? trackers.map((u) => `tracker ${u}`) : []),
+    ...(flags.webSeeds ? webSeeds.map((u) => `webseed ${u}`) : []),
+    ...peers.map((p) => `peer ${p}`),
   ]);
 }
 
-async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: TransferFlags, mode: 'download' | 'seed'): Promise<void> {
+async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFlags, mode: 'download' | 'seed'): Promise<void> {
   const client = new Client({ port: flags.port ?? 0, ...(flags.listen === undefined ? {} : { host: flags.listen }) });
-  const sources = expectedSources(metainfo, flags);
+  const sources = expectedSources(input, flags);
+  let metainfo: Metainfo | undefined = 'metainfo' in input ? input.metainfo : undefined;
   const out = new Reporter(ctx, { json: flags.json === true, jsonIntervalMs: (flags.jsonInterval ?? 1) * 1000, sources });
   client.on('source', (s) => out.source(s));
   client.on('warning', (msg, err) => out.say('WARN', msg, err));
@@ -144,6 +161,19 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
   const timers: NodeJS.Timeout[] = [];
   let failed = false;
   try {
+    let learned: readonly string[] = [];
+    if (metainfo === undefined && 'magnet' in input) {
+      const fetched = await fetchMetadata(ctx, client, input, flags, out, stopped);
+      if (typeof fetched === 'string') {
+        out.stoppedEarly(fetched);
+        ctx.exitCode = 130;
+        return;
+      }
+      metainfo = fetched.metainfo;
+      learned = fetched.peers;
+      flags = { ...flags, selectedFiles: input.select(metainfo), peer: [...flags.peer, ...input.magnet.peers] };
+    }
+    if (metainfo === undefined) throw new TorrenttpError('INTERNAL', { detail: 'no metainfo' }); // unreachable: one of the two above
     const add: AddOptions = {
       path: dir,
       peers: flags.peer,
@@ -176,6 +206,7 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
       ctx.exitCode = 130;
       return;
     }
+    for (const a of learned) client.introduce(t.infoHash, a);
     out.start(t, client.port, mode);
     if (mode === 'download' && !t.complete && sources.size === 0) {
       out.say('WARN', `no tracker, no web seed and no --peer: nothing to download from unless a peer connects to port ${client.port}`);
@@ -193,7 +224,7 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
     if (!t.complete) ctx.exitCode = 130; // interrupted before the end: not a success (128 + SIGINT, as shells say)
   } catch (err) {
     failed = true;
-    if (err instanceof TorrenttpError && err.code === 'CLI_STOP_TIMEOUT') {
+    if (err instanceof TorrenttpError && err.code === 'CLI_STOP_TIMEOUT' && metainfo !== undefined) {
       const t = client.get(metainfo.infoHash);
       if (t !== undefined) out.summary(t.stats(), elapsed(), 'gave up (--stop-timeout)');
     }
@@ -209,6 +240,50 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
       if (!failed) throw err;
     });
   }
+}
+
+/**
+ * A magnet link's metadata, with "fetching metadata from N peers" as progress; `--save-torrent`
+ * writes it as `<name>.torrent` in the download folder. Resolves to the signal's name when
+ * interrupted first.
+ */
+async function fetchMetadata(
+  ctx: CliContext,
+  client: Client,
+  input: Extract<Input, { magnet: Magnet }>,
+  flags: TransferFlags,
+  out: Reporter,
+  stopped: Promise<string>,
+): Promise<{ metainfo: Metainfo; peers: readonly string[] } | string> {
+  const abort = new AbortController();
+  const named = expectedSources(input, flags);
+  const fetching = client.fetchMetadata(input.uri, {
+    peers: flags.peer,
+    trackers: flags.trackers,
+    signal: abort.signal,
+    ...(flags.metadataTimeout === undefined ? {} : { timeoutMs: flags.metadataTimeout * 1000 }),
+    onProgress: (p) => out.metadata(p.peers, p.receivedBytes, p.metadataSize),
+    // A peer the user named is worth a line when it fails; one heard of from a tracker is routine.
+    onPeerError: (peer, err) => (named.has(`peer ${peer}`) ? out.say('WARN', `peer ${peer}: ${err.message}`, err) : out.peerError(peer, err)),
+  });
+  const got = await Promise.race([fetching, stopped]);
+  if (typeof got === 'string') {
+    abort.abort();
+    fetching.catch(() => undefined);
+    return got;
+  }
+  out.say('NOTICE', `metadata: ${got.metainfo.name}, ${got.metainfo.files.length} file${got.metainfo.files.length === 1 ? '' : 's'}, ${got.metainfo.infoBytes.length} bytes of info dict verified`);
+  if (flags.saveTorrent === true) {
+    const path = resolve(ctx.cwd, flags.output ?? '.', `${got.metainfo.name}.torrent`);
+    const m = got.metainfo;
+    await mkdir(dirname(path), { recursive: true })
+      .then(() => writeFile(path, encodeTorrent(m.infoBytes, { announceList: m.announceList, urlList: m.urlList })))
+      .catch((cause: unknown) => {
+      throw new TorrenttpError('CLI_OUTPUT_UNWRITABLE', { detail: `${path}: ${(cause as Error).message}`, cause });
+    });
+    out.say('NOTICE', `saved ${path}`);
+  }
+  return got;
 }
 
 /** Rejects with CLI_STOP_TIMEOUT once no payload arrived for `ms` (aria2's --bt-stop-timeout: download speed 0 that long). */
