@@ -9,7 +9,8 @@ import type { PeerState } from './peer-set.js';
  * - Active only while the torrent is complete (a seed) and only towards peers that may ask us
  *   for uploads (`canUpload`): the owner calls `offer` when a peer arrives or tells us its pieces.
  * - A peer holds at most `offerBytes` of offered pieces it has not passed on (at least one piece;
- *   BEP 16 says one, which leaves a fast peer idle for a round trip and a hash per piece). An offer to peer P
+ *   BEP 16 says one, which leaves a fast peer idle for a round trip and a hash per piece), and
+ *   one while we choke it. An offer to peer P
  *   of piece i is *released* (P may get another) when another peer says it has i (P, or the
  *   swarm, passed it on: BEP 16's rule), or when no other connected peer lacks i (a lone
  *   downloader, or everyone has it: waiting would only stall), or after `releaseAfterMs` (a peer
@@ -94,7 +95,11 @@ export class SuperSeed {
     for (const p of peers) {
       const list = (this.offers.get(p) ?? []).filter((o) => !this.releasable(p, o, peers, now));
       const held = new Set(list.map((o) => o.index));
-      while (list.length < this.perPeer) {
+      // A peer we choke cannot fetch its offers: one piece makes it interested (so the choker
+      // ranks it); the rest waits for its unchoke, instead of sitting idle in a queue while the
+      // swarm lacks those pieces.
+      const cap = p.amChoking ? 1 : this.perPeer;
+      while (list.length < cap) {
         const index = this.choose(p, held, list.length > 0);
         if (index === undefined) break;
         list.push({ index, atMs: now });

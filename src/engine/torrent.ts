@@ -324,6 +324,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         return; // the link rejects what was outstanding
       case 'interested':
         this.choker.interested(peer);
+        if (this.superSeeding) this.superSeed!.fill(this.now()); // unchoked now: its full offer
         return;
       case 'notInterested':
         this.choker.notInterested(peer);

@@ -19,7 +19,12 @@ function seed(now: () => number, offerBytes = 2 * PIECE, releaseAfterMs = 5000):
   return new Torrent(metainfo, new MemoryStore(metainfo, data), { rng: () => 0.5, now, superSeed: { offerBytes, releaseAfterMs } });
 }
 
-const leecher = (t: Torrent, id: string): FakeLink => t.addPeer((onEvent) => new FakeLink(data, metainfo, onEvent, { id, has: () => false })) as FakeLink;
+/** A leecher that says it is interested (our `have` offers would make a real one so), and is unchoked: a free slot. */
+function leecher(t: Torrent, id: string): FakeLink {
+  const link = t.addPeer((onEvent) => new FakeLink(data, metainfo, onEvent, { id, has: () => false })) as FakeLink;
+  link.emit({ type: 'interested' });
+  return link;
+}
 
 test('super-seed: each leecher is offered pieces no other was offered; an offer is released when another peer has the piece', async () => {
   let now = 0;
