@@ -186,7 +186,7 @@ export function decodeCompactNodes(b: Uint8Array): CompactNode[] {
   const out: CompactNode[] = [];
   for (let i = 0; i < b.length; i += COMPACT_NODE_BYTES) {
     const p = decodePeer(b, i + NODE_ID_BYTES);
-    out.push({ id: b.slice(i, i + NODE_ID_BYTES), ...p });
+    out.push({ id: new Uint8Array(b.subarray(i, i + NODE_ID_BYTES)), ...p });
   }
   return out;
 }
@@ -234,7 +234,7 @@ function bytes(v: BencodeDict, key: string, what: string): Uint8Array {
 function nodeId(v: BencodeDict, key: string): Uint8Array {
   const b = bytes(v, key, key);
   if (b.length !== NODE_ID_BYTES) throw new DhtError('DHT_BAD_NODE_ID', { detail: `${key} of ${b.length} bytes` });
-  return b.slice(); // outlives the packet buffer
+  return new Uint8Array(b); // a copy: outlives the packet buffer, and a plain Uint8Array even from a Buffer
 }
 
 function text(b: Uint8Array): string {

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { systemClock, type DhtClock, type DhtTimer } from './clock.js';
 import { DhtError } from './errors.js';
-import { hex } from './distance.js';
+import { bytesEqual, hex } from './distance.js';
 import {
   decodeKrpc,
   encodeError,
@@ -181,7 +181,6 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     });
     socket.on('error', () => undefined); // send errors (ICMP unreachable) are a query's timeout
     socket.on('message', (msg, rinfo) => this.onPacket(msg, rinfo.address, rinfo.port));
-    socket.unref();
     this.boundPort = socket.address().port;
     this.rpcLayer = new Rpc(this.clock, (packet, ip, port) => this.send(packet, ip, port), {
       ...(this.opts.timeoutMs === undefined ? {} : { timeoutMs: this.opts.timeoutMs }),
@@ -346,7 +345,7 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       this.table?.add({ id: r.id, ip: node.ip, port: node.port }, this.clock.now(), true);
       return {
         id: r.id,
-        nodes: r.nodes.filter((n) => this.plausible(n, node.ip)),
+        nodes: r.nodes.filter((n) => this.plausible(n, node.ip) && !bytesEqual(n.id, this.id)),
         values: r.values.filter((p) => this.plausible(p, node.ip)),
         ...(r.token === undefined ? {} : { token: r.token }),
       };

@@ -28,7 +28,7 @@ export function decodeState(bytes: Uint8Array): DhtState {
     const id = v instanceof Map ? v.get('id') : undefined;
     const nodes = v instanceof Map ? v.get('nodes') : undefined;
     if (!(id instanceof Uint8Array) || id.length !== NODE_ID_BYTES || !(nodes instanceof Uint8Array)) throw new DhtError('DHT_BAD_STATE', { detail: 'no id or nodes' });
-    return { id: id.slice(), nodes: decodeCompactNodes(nodes) };
+    return { id: new Uint8Array(id), nodes: decodeCompactNodes(nodes) };
   } catch (err) {
     if (err instanceof DhtError && err.code === 'DHT_BAD_STATE') throw err;
     throw new DhtError('DHT_BAD_STATE', { detail: err instanceof Error ? err.message : String(err), cause: err });
