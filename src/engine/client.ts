@@ -5,6 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { FileSelection, infoHashToBytes, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
 import { corruptPiecesError, openStorage } from '../storage/index.js';
+import type { DhtNode } from '../dht/index.js';
 import { Announcer, isLoopback } from '../tracker/index.js';
 import { acceptWirePeer, connectWirePeer, createWebSeed, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
@@ -41,6 +42,11 @@ export interface ClientOptions {
   readonly allowLoopbackPeers?: boolean;
   /** BEP 15 first retransmission timeout, for tests. */
   readonly udpTrackerTimeoutMs?: number;
+  /**
+   * A DHT node (BEP 5) to find peers with and announce on, for every torrent that is not private
+   * (BEP 27). Off when undefined. The caller starts and closes it (it may outlive the client).
+   */
+  readonly dht?: DhtNode;
 }
 
 export interface AddOptions {
@@ -64,6 +70,8 @@ export interface AddOptions {
   readonly trackers?: boolean;
   /** Use the torrent's web seeds. Default true. */
   readonly webSeeds?: boolean;
+  /** Find peers through the client's DHT node and announce there. Default true (never for a private torrent). */
+  readonly dht?: boolean;
   /** Called while existing data is checked. */
   readonly onCheckProgress?: (checkedBytes: number, totalBytes: number) => void;
   /** Folder for the resume file. Default `<path>/.torrenttp` (storage's default). */
@@ -142,6 +150,8 @@ interface Entry {
   /** Last reported state of each source (`kind id` → 'ok' or the failure's code), so each change is reported once. */
   readonly sources: Map<string, string>;
   redialTimer: NodeJS.Timeout | undefined;
+  /** Stops the DHT lookups and announces for this torrent. */
+  untrackDht: (() => void) | undefined;
 }
 
 export class Client extends EventEmitter<ClientEvents> {
@@ -258,6 +268,7 @@ export class Client extends EventEmitter<ClientEvents> {
       queue: new Set(),
       sources: new Map(),
       redialTimer: undefined,
+      untrackDht: undefined,
     };
     this.torrents.set(metainfo.infoHash, entry);
 
@@ -297,6 +308,9 @@ export class Client extends EventEmitter<ClientEvents> {
       }
     }
     announcer.start();
+    if (this.opts.dht !== undefined && opts.dht !== false && !metainfo.private) {
+      entry.untrackDht = this.opts.dht.track(infoHash, port > 0 ? { port } : {}, (peers) => this.discover(entry, peers.map((p) => hostPort(p.ip, p.port))));
+    }
     this.discover(entry, entry.manualPeers);
     if (entry.manualPeers.length > 0) {
       entry.redialTimer = setInterval(() => this.discover(entry, entry.manualPeers.filter((p) => !entry.connected.has(p)), true), REDIAL_MS);
@@ -330,6 +344,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (e === undefined) return;
     this.torrents.delete(infoHash);
     clearInterval(e.redialTimer);
+    e.untrackDht?.();
     // Both end whatever the other does: a failed resume save must not keep the trackers waiting.
     const [, closed] = await Promise.allSettled([e.announcer.stop(), e.torrent.close()]);
     if (closed.status === 'rejected') throw closed.reason;

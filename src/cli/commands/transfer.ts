@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { DhtNode } from '../../dht/index.js';
 import { Client, type AddOptions, type Torrent } from '../../engine/index.js';
 import { TorrenttpError } from '../../errors/index.js';
 import type { Metainfo } from '../../metainfo/index.js';
@@ -34,6 +35,11 @@ interface TransferFlags {
   jsonInterval?: number;
   trackers: boolean;
   webSeeds: boolean;
+  /** `--no-dht` makes it false. */
+  dht: boolean;
+  dhtBootstrap?: string[];
+  dhtPort?: number;
+  dhtReadOnly?: boolean;
   /** `download --select` / `--only` (src/cli/select.ts), and the 0-based files they chose. */
   select?: string[];
   only?: string[];
@@ -52,6 +58,10 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--seed-time <duration>', 'stop seeding after this long (90s, 30m, 2h; a bare number is minutes, as in aria2)', duration('m'))
       .option('--no-trackers', "don't announce to the torrent's trackers")
       .option('--no-web-seeds', "don't use the torrent's web seeds")
+      .option('--no-dht', "don't find peers through the DHT (BEP 5; never used for private torrents)")
+      .option('--dht-bootstrap <host:port>', `DHT node to join the network through; repeatable (default: ${DHT_BOOTSTRAP.join(', ')})`, repeatable(peerAddress))
+      .option('--dht-port <n>', 'UDP port of our DHT node (default: any free port)', port(true))
+      .option('--dht-read-only', 'use the DHT without answering queries (BEP 43)')
       .option('--json', 'print JSON lines (progress, then a summary)')
       .option('--json-interval <seconds>', 'least time between two JSON progress and checking lines (default 1; 0: every one)', duration('s', { allowZero: true }));
 
@@ -113,10 +123,36 @@ function expectedSources(metainfo: Metainfo, flags: TransferFlags): Set<string> 
   ]);
 }
 
+/** The well-known routers every client bootstraps from (libtorrent's, Transmission's and aria2's lists). */
+export const DHT_BOOTSTRAP = ['router.bittorrent.com:6881', 'dht.transmissionbt.com:6881', 'router.utorrent.com:6881'];
+
+/**
+ * The DHT node for a download or seed, or undefined with `--no-dht` or for a private torrent
+ * (BEP 27). Its table lives in `<dir>/.torrenttp/dht.dat`. It starts in the background (the
+ * client's `track` starts it): name resolution and bootstrap never delay the transfer's start or stop.
+ */
+function dhtNodeFor(metainfo: Metainfo, dir: string, flags: TransferFlags, out: Reporter): DhtNode | undefined {
+  if (!flags.dht || metainfo.private) return undefined;
+  const dht = new DhtNode({
+    port: flags.dhtPort ?? 0,
+    ...(flags.listen === undefined || !flags.listen.includes('.') ? {} : { host: flags.listen }),
+    bootstrap: flags.dhtBootstrap ?? DHT_BOOTSTRAP,
+    readOnly: flags.dhtReadOnly === true,
+    stateFile: join(dir, '.torrenttp', 'dht.dat'),
+  });
+  // "No bootstrap node answered" is news only when the user named them; the public routers are often out of reach (offline, firewalls).
+  dht.on('warning', (msg, err) => {
+    if (flags.dhtBootstrap !== undefined || err !== undefined) out.say('WARN', msg, err);
+  });
+  dht.start().catch((err: unknown) => out.say('WARN', `DHT off: ${err instanceof Error ? err.message : String(err)}`, err instanceof TorrenttpError ? err : undefined));
+  return dht;
+}
+
 async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: TransferFlags, mode: 'download' | 'seed'): Promise<void> {
-  const client = new Client({ port: flags.port ?? 0, ...(flags.listen === undefined ? {} : { host: flags.listen }) });
   const sources = expectedSources(metainfo, flags);
   const out = new Reporter(ctx, { json: flags.json === true, jsonIntervalMs: (flags.jsonInterval ?? 1) * 1000, sources });
+  const dht = dhtNodeFor(metainfo, dir, flags, out);
+  const client = new Client({ port: flags.port ?? 0, ...(flags.listen === undefined ? {} : { host: flags.listen }), ...(dht === undefined ? {} : { dht }) });
   client.on('source', (s) => out.source(s));
   client.on('warning', (msg, err) => out.say('WARN', msg, err));
   client.on('peerError', (peer, err) => out.peerError(peer, err));
@@ -171,7 +207,7 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
       return;
     }
     out.start(t, client.port, mode);
-    if (mode === 'download' && !t.complete && sources.size === 0) {
+    if (mode === 'download' && !t.complete && sources.size === 0 && dht === undefined) {
       out.say('WARN', `no tracker, no web seed and no --peer: nothing to download from unless a peer connects to port ${client.port}`);
     }
     t.on('progress', (s) => out.progress(s));
@@ -202,6 +238,8 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
     await client.close().catch((err: unknown) => {
       if (!failed) throw err;
     });
+    // Saves the node table; a failure costs only the next start's bootstrap.
+    await dht?.close().catch((err: unknown) => out.say('WARN', `DHT: cannot save the node table: ${err instanceof Error ? err.message : String(err)}`));
   }
 }
 
