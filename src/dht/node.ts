@@ -291,7 +291,7 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
   async save(): Promise<void> {
     if (this.opts.stateFile === undefined || this.idBytes === undefined) return;
     const nodes = (this.table?.all() ?? []).filter((n) => n.verified && n.failures === 0);
-    await saveState(this.opts.stateFile, { id: this.idBytes, nodes });
+    await saveState(this.opts.stateFile, { id: this.idBytes, nodes }, { noSymlinkDir: true });
   }
 
   /** Stops at once: pending queries fail with DHT_CLOSED, the socket closes, the table is saved. */

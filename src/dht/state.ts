@@ -47,6 +47,7 @@ export async function loadState(path: string): Promise<DhtState | undefined> {
   return decodeState(bytes);
 }
 
-export async function saveState(path: string, state: DhtState): Promise<void> {
-  await writeFileAtomic(path, encodeState(state));
+/** With `noSymlinkDir`, refuses a folder that is a symlink (ours sits in the download folder, where one could be planted). */
+export async function saveState(path: string, state: DhtState, opts: { noSymlinkDir?: boolean } = {}): Promise<void> {
+  await writeFileAtomic(path, encodeState(state), opts);
 }

@@ -207,8 +207,10 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
       return;
     }
     out.start(t, client.port, mode);
-    if (mode === 'download' && !t.complete && sources.size === 0 && dht === undefined) {
-      out.say('WARN', `no tracker, no web seed and no --peer: nothing to download from unless a peer connects to port ${client.port}`);
+    if (mode === 'download' && !t.complete && sources.size === 0) {
+      out.say('WARN', dht === undefined
+        ? `no tracker, no web seed and no --peer: nothing to download from unless a peer connects to port ${client.port}`
+        : `no tracker, no web seed and no --peer: only the DHT can find peers (or a peer that connects to port ${client.port})`);
     }
     t.on('progress', (s) => out.progress(s));
 
@@ -235,11 +237,15 @@ async function run(ctx: CliContext, metainfo: Metainfo, dir: string, flags: Tran
     out.finish();
     // `stopped` to the trackers, resume state saved. Its failure is the command's error, unless
     // one is already on its way out (the save then mostly fails for the same reason: a full disk).
-    await client.close().catch((err: unknown) => {
-      if (!failed) throw err;
-    });
-    // Saves the node table; a failure costs only the next start's bootstrap.
-    await dht?.close().catch((err: unknown) => out.say('WARN', `DHT: cannot save the node table: ${err instanceof Error ? err.message : String(err)}`));
+    try {
+      await client.close().catch((err: unknown) => {
+        if (!failed) throw err;
+      });
+    } finally {
+      // Closes the UDP socket whatever happened above (an open one would keep the process alive)
+      // and saves the node table; a failed save costs only the next start's bootstrap.
+      await dht?.close().catch(() => undefined);
+    }
   }
 }
 
