@@ -9,7 +9,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const LAYERS = [
-  'errors', 'bencode', 'metainfo', 'storage', 'wire', 'tracker', 'transport', 'engine', 'gateway', 'cli',
+  'errors', 'bencode', 'metainfo', 'storage', 'wire', 'tracker', 'transport', 'dht', 'engine', 'gateway', 'cli',
 ] as const;
 
 /**

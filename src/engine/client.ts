@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { FileSelection, infoHashToBytes, parseMagnet, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
 import { corruptPiecesError, openStorage } from '../storage/index.js';
+import type { DhtNode } from '../dht/index.js';
 import { Announcer, isLoopback, isUrlRef } from '../tracker/index.js';
 import { createHttpPeer, createWebSeed, hostPort, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
@@ -61,6 +62,11 @@ export interface ClientOptions {
    * Started with the wire listener (also when `listen` is false), closed first by `close`.
    */
   readonly httpServer?: PeerServer;
+  /**
+   * A DHT node (BEP 5) to find peers with and announce on, for every torrent that is not private
+   * (BEP 27). Off when undefined. The caller starts and closes it (it may outlive the client).
+   */
+  readonly dht?: DhtNode;
 }
 
 export interface AddOptions {
@@ -87,6 +93,8 @@ export interface AddOptions {
   readonly trackers?: boolean;
   /** Use the torrent's web seeds. Default true. */
   readonly webSeeds?: boolean;
+  /** Find peers through the client's DHT node and announce there. Default true (never for a private torrent). */
+  readonly dht?: boolean;
   /** Called while existing data is checked. */
   readonly onCheckProgress?: (checkedBytes: number, totalBytes: number) => void;
   /** Folder for the resume file. Default `<path>/.torrenttp` (storage's default). */
@@ -179,6 +187,8 @@ interface Entry {
   /** Last reported state of each source (`kind id` → 'ok' or the failure's code), so each change is reported once. */
   readonly sources: Map<string, string>;
   redialTimer: NodeJS.Timeout | undefined;
+  /** Stops the DHT lookups and announces for this torrent. */
+  untrackDht: (() => void) | undefined;
 }
 
 export class Client extends EventEmitter<ClientEvents> {
@@ -343,6 +353,7 @@ export class Client extends EventEmitter<ClientEvents> {
       queue: new Set(),
       sources: new Map(),
       redialTimer: undefined,
+      untrackDht: undefined,
     };
     this.torrents.set(metainfo.infoHash, entry);
 
@@ -370,6 +381,9 @@ export class Client extends EventEmitter<ClientEvents> {
 
     if (opts.webSeeds !== false && !torrent.complete) this.startWebSeeds(entry, opts.webSeedFallbackMs ?? 0);
     announcer.start();
+    if (this.opts.dht !== undefined && opts.dht !== false && !metainfo.private) {
+      entry.untrackDht = this.opts.dht.track(infoHash, port > 0 ? { port } : {}, (peers) => this.discover(entry, peers.map((p) => hostPort(p.ip, p.port))));
+    }
     this.discover(entry, entry.manualPeers);
     if (entry.manualPeers.length > 0) {
       entry.redialTimer = setInterval(() => this.discover(entry, entry.manualPeers.filter((p) => !entry.connected.has(p)), true), REDIAL_MS);
@@ -460,6 +474,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (e === undefined) return;
     this.torrents.delete(infoHash);
     clearInterval(e.redialTimer);
+    e.untrackDht?.();
     // Both end whatever the other does: a failed resume save must not keep the trackers waiting.
     const [, closed] = await Promise.allSettled([e.announcer.stop(), e.torrent.close()]);
     if (closed.status === 'rejected') throw closed.reason;

@@ -117,6 +117,21 @@ export const ERROR_CODES = {
   TRANSPORT_WEBSEED_GAVE_UP: { message: 'web seed failed too many times in a row', side: 'remote', status: 502 },
   TRANSPORT_WEBSEED_NO_RANGE: { message: 'web seed ignores Range (answers 200 with the whole file) and the torrent is too large to fetch file by file', side: 'remote', status: 502 },
 
+  // ── dht (src/dht, BEP 5) ───────────────────────────────────────────────────────────────
+  DHT_BAD_MESSAGE: { message: 'DHT message lacks a field or has one of the wrong type or size', side: 'remote', status: 400 },
+  DHT_BAD_NODE_ID: { message: 'DHT node id is not 20 bytes, is ours, or changed for a known address', side: 'remote', status: 400 },
+  DHT_BAD_PACKET: { message: 'DHT packet is not valid bencode within the limits', side: 'remote', status: 400 },
+  DHT_BAD_STATE: { message: 'the saved DHT node table is unreadable', side: 'local', status: 500 },
+  DHT_BAD_TOKEN: { message: 'announce_peer token is not one we gave this address', side: 'remote', status: 403 },
+  DHT_BIND_FAILED: { message: 'cannot open the DHT UDP port', side: 'local', status: 500 },
+  DHT_CLOSED: { message: 'the DHT node is closed', side: 'local', status: 410 },
+  DHT_ERROR_REPLY: { message: 'DHT node answered with an error', side: 'remote', status: 502 },
+  DHT_PACKET_TOO_LARGE: { message: 'DHT packet is larger than the limit', side: 'remote', status: 413 },
+  DHT_RATE_LIMITED: { message: 'too many DHT packets from one address', side: 'remote', status: 429 },
+  DHT_TIMEOUT: { message: 'DHT node did not answer in time', side: 'remote', status: 504 },
+  DHT_TOO_BUSY: { message: 'too many DHT queries in flight', side: 'local', status: 503 },
+  DHT_WRONG_SENDER: { message: 'DHT reply came from another address or node id than the one asked', side: 'remote', status: 400 },
+
   // ── engine (src/engine) ────────────────────────────────────────────────────────────────
   ENGINE_BAD_RANGE: { message: 'byte range is not within the torrent', side: 'local', status: 416 },
   ENGINE_BAD_PEER_ADDRESS: { message: 'peer address is not host:port', side: 'local', status: 400 },
