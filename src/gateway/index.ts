@@ -10,3 +10,4 @@ export { DEFAULT_MIN_SIZE_BYTES, eligibility, type Eligibility, type Eligibility
 export type { FileIdentity, ReadyTorrent, TorrentState } from './swarm-files.js';
 export { getUrl, nameFromUrl, type GetEvent, type GetMode, type GetOutput, type GetResult, type GetSources, type GetUrlOptions } from './get-url.js';
 export { describedBy, GET_ACCEPT, negotiate, type NegotiateOptions, type Offer, type OpenResponse } from './negotiate-client.js';
+export { DEFAULT_PROXY_CACHE_BYTES, DEFAULT_PROXY_FRESH_MS, DEFAULT_PROXY_PORT, DEFAULT_PROXY_STALL_MS, Proxy, type ProxyOptions, type ServedBy } from './proxy.js';
