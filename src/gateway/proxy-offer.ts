@@ -120,7 +120,7 @@ async function once(url: string, method: 'GET' | 'HEAD', headers: readonly strin
     });
     return { url, status: res.statusCode, headers: res.headers, body: res.body };
   } catch (cause) {
-    throw new GatewayError('GATEWAY_PROXY_UPSTREAM', { detail: `${new URL(url).host}: ${toTorrenttpError(cause).message}`, cause });
+    throw new GatewayError('GATEWAY_PROXY_UPSTREAM', { detail: `${new URL(url).host}: ${cause instanceof Error ? cause.message : String(cause)}`, cause });
   }
 }
 

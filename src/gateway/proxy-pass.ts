@@ -1,7 +1,7 @@
 import { request as httpRequest, type Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { pipeline } from 'node:stream';
-import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
+import type { TorrenttpError } from '../errors/index.js';
 import { encodeProblem, PROBLEM_CONTENT_TYPE } from '../tracker/index.js';
 import { GatewayError } from './errors.js';
 import type { OpenResponse } from './negotiate-client.js';
@@ -52,7 +52,7 @@ export function passThrough(req: IncomingMessage, res: ServerResponse, url: URL,
     upstream.on('error', (err) => {
       if (!res.headersSent) {
         sent.status = 502;
-        sendProblem(res, new GatewayError('GATEWAY_PROXY_UPSTREAM', { detail: `${url.host}: ${toTorrenttpError(err).message}`, cause: err }));
+        sendProblem(res, new GatewayError('GATEWAY_PROXY_UPSTREAM', { detail: `${url.host}: ${err.message}`, cause: err }));
       } else res.destroy();
       resolve(sent);
     });
