@@ -66,6 +66,8 @@ interface Held {
 /** How often stalls are looked for. */
 const WATCH_MS = 500;
 const DATA_NAME = 'data';
+/** Bytes queued on a program's connection before the reader waits for it (a few pieces; Squid's read_ahead_gap is 16 KiB, but it reads from memory). */
+const OUT_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export interface PumpResult {
   readonly end: 'complete' | 'failed' | 'gone';
@@ -175,7 +177,8 @@ export class ProxyCache {
           }
           if (r.done === true) return { end: 'complete', bytes };
           bytes += r.value.length;
-          if (!out.write(r.value)) {
+          // Up to OUT_BUFFER_BYTES queued before waiting: the next piece's disk read overlaps this one's send.
+          if (!out.write(r.value) && out.writableLength >= OUT_BUFFER_BYTES) {
             const w = await Promise.race([new Promise<'drain'>((resolve) => out.once('drain', () => resolve('drain'))), gone]);
             if (w === 'gone') {
               await it.return(undefined).catch(() => undefined);
