@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -160,6 +161,7 @@ export class ProxyCache {
       onReady();
       let bytes = 0;
       if (end < start) return { end: 'complete', bytes };
+      if (this.has(k, start, end)) return await this.fromDisk(h, start, end, out);
       let onDead!: () => void;
       const dead = new Promise<'dead'>((resolve) => (onDead = () => resolve('dead')));
       h.dead.add(onDead);
@@ -197,6 +199,30 @@ export class ProxyCache {
       h.lastUsed = this.now();
       void this.evict();
     }
+  }
+
+  /**
+   * A range whose pieces are all verified (a cache hit): straight from the data file, as a
+   * static file server would, rather than piece by piece through the engine's reader (a worker
+   * round trip and a copy per piece: 64 MiB took 3× as long). The bytes are the ones the engine
+   * verified; the torrent stays loaded (and its folder kept) while this reader holds it.
+   */
+  private fromDisk(h: Held, start: number, end: number, out: Writable): Promise<PumpResult> {
+    return new Promise((resolve) => {
+      let bytes = 0;
+      const file = createReadStream(join(this.opts.dir, h.infoHash, DATA_NAME), { start, end, highWaterMark: 1024 * 1024 });
+      file.on('data', (chunk) => (bytes += chunk.length));
+      file.pipe(out, { end: false });
+      file.once('end', () => resolve({ end: bytes === end - start + 1 ? 'complete' : 'failed', bytes }));
+      file.once('error', (err) => {
+        this.logger.warn({ err: err.message, infoHash: h.infoHash }, 'cache read failed');
+        resolve({ end: 'failed', bytes });
+      });
+      out.once('close', () => {
+        file.destroy();
+        resolve({ end: 'gone', bytes });
+      });
+    });
   }
 
   /** Torrents held (loaded or on disk) and their reserved bytes. */
