@@ -210,7 +210,7 @@ export class ProxyCache {
   private fromDisk(h: Held, start: number, end: number, out: Writable): Promise<PumpResult> {
     return new Promise((resolve) => {
       let bytes = 0;
-      const file = createReadStream(join(this.opts.dir, h.infoHash, DATA_NAME), { start, end, highWaterMark: 1024 * 1024 });
+      const file = createReadStream(join(this.opts.dir, h.infoHash, DATA_NAME), { start, end, highWaterMark: 256 * 1024 });
       file.on('data', (chunk) => (bytes += chunk.length));
       file.pipe(out, { end: false });
       file.once('end', () => resolve({ end: bytes === end - start + 1 ? 'complete' : 'failed', bytes }));

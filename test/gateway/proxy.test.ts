@@ -6,11 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { Client } from '../../src/engine/index.js';
 import type { Gateway } from '../../src/gateway/index.js';
+import { parseTorrent } from '../../src/metainfo/index.js';
+import { until } from '../helpers/processes.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway, torrentOf } from './helpers.js';
 import { curl, servedBy, startProxy } from './proxy-helpers.js';
@@ -118,4 +120,27 @@ test('two programs fetching one file at once share one download; a second seed c
     const origin = after.peerBytes - before.peerBytes + (after.plainBytes - before.plainBytes);
     assert.ok(origin < payload.length, `the origin uploaded ${origin} bytes, less than the file (${payload.length}): the other seed sent the rest`);
     assert.equal(servedBy(log).length, 2);
+  }));
+
+test('over --cache-size the least recently used file leaves the cache folder; the proxy seeds what it keeps', { timeout: 120_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const files = { 'a.bin': bytes(2 * MIB, 71), 'b.bin': bytes(2 * MIB + 1, 72) };
+    for (const [name, data] of Object.entries(files)) writeFileSync(join(root, name), data);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'gcache'), pieceLength: 256 * 1024 });
+    const hashes: string[] = [];
+    for (const name of Object.keys(files)) hashes.push(parseTorrent(await torrentOf(`${g.url}/${name}`)).infoHash);
+    const cacheDir = join(dir, 'pcache');
+    const { proxy } = await startProxy(t, { cacheDir, cacheSizeBytes: 3 * MIB });
+    for (const [name, data] of Object.entries(files)) {
+      const out = join(dir, `out-${name}`);
+      const r = await curl(t, ['-x', proxy.url, `${g.url}/${name}`, '-o', out]);
+      assert.equal(r.code, 0, r.stderr);
+      same(readFileSync(out), data, name);
+    }
+    await until('a.bin to be evicted', () => !existsSync(join(cacheDir, hashes[0]!)), 10_000);
+    assert.ok(existsSync(join(cacheDir, hashes[1]!, 'data')), 'b.bin stays');
+    assert.deepEqual(proxy.cache.usage(), { torrents: 1, bytes: files['b.bin'].length });
+    assert.equal(proxy.cache.torrent(hashes[1]!)?.complete, true, 'b.bin is seeded');
   }));
