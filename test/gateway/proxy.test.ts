@@ -144,3 +144,32 @@ test('over --cache-size the least recently used file leaves the cache folder; th
     assert.deepEqual(proxy.cache.usage(), { torrents: 1, bytes: files['b.bin'].length });
     assert.equal(proxy.cache.torrent(hashes[1]!)?.complete, true, 'b.bin is seeded');
   }));
+
+test('a peer sending corrupt data: the program still receives the exact file', { timeout: 120_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const payload = bytes(8 * MIB, 81);
+    writeFileSync(join(root, 'c.bin'), payload);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'gcache'), pieceLength: 256 * 1024 });
+    const url = `${g.url}/c.bin`;
+    const torrent = await torrentOf(url);
+    // A liar: claims every piece, every byte flipped.
+    const liarDir = join(dir, 'liar');
+    mkdirSync(liarDir);
+    writeFileSync(join(liarDir, 'c.bin'), Buffer.from(payload).map((b) => b ^ 0xff));
+    const liar = new Client({ host: '127.0.0.1' });
+    t.after(() => liar.close());
+    const lying = await liar.add(torrent, { path: liarDir, skipVerify: true, webSeeds: false });
+    for (let i = 0; i < 200; i++) {
+      const doc = (await (await request(`${g.url}/.torrenttp/status.json`)).body.json()) as { swarms: { seeds: number | null }[] };
+      if ((doc.swarms[0]?.seeds ?? 0) >= 2) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const { proxy } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, url, '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    same(readFileSync(out), payload, 'despite the liar');
+    assert.ok(lying.stats().uploaded > 0, 'the liar did send data');
+  }));
