@@ -13,3 +13,4 @@ export { describedBy, GET_ACCEPT, negotiate, type NegotiateOptions, type Offer, 
 export { CALLER_DEFAULTS, type CallerOptions } from './ttp-callers.js';
 export { CORS_HEADERS, DEFAULT_MAX_LONG_POLLS, TtpRoutes, type TtpRoutesOptions, type TtpTorrentSource } from './ttp-routes.js';
 export { TTP_SERVER_DEFAULTS, TtpServer, ttpServer, type TtpServerOptions } from './ttp-server.js';
+export { DEFAULT_PROXY_CACHE_BYTES, DEFAULT_PROXY_FRESH_MS, DEFAULT_PROXY_PORT, DEFAULT_PROXY_STALL_MS, Proxy, type ProxyOptions, type ServedBy } from './proxy.js';

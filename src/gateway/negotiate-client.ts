@@ -91,7 +91,7 @@ export async function discard(res: OpenResponse): Promise<void> {
   else body.destroy();
 }
 
-async function fetchLinked(url: string, opts: NegotiateOptions): Promise<Offer | undefined> {
+export async function fetchLinked(url: string, opts: NegotiateOptions): Promise<Offer | undefined> {
   let res: OpenResponse;
   try {
     res = await request(url, opts, { accept: `${BITTORRENT_MEDIA_TYPE}, ${METAINFO_JSON_MEDIA_TYPE};q=0.9` });
@@ -141,7 +141,7 @@ async function assertOk(res: OpenResponse): Promise<void> {
 }
 
 /** The reason phrases curl and wget show, for the statuses a download meets. */
-function statusText(status: number): string {
+export function statusText(status: number): string {
   const texts: Record<number, string> = {
     304: 'Not Modified', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
     406: 'Not Acceptable', 410: 'Gone', 412: 'Precondition Failed', 416: 'Range Not Satisfiable', 429: 'Too Many Requests',
@@ -150,12 +150,12 @@ function statusText(status: number): string {
   return texts[status] ?? (status >= 500 ? 'server error' : status >= 400 ? 'client error' : 'unexpected status');
 }
 
-function mediaType(value: string | string[] | undefined): string {
+export function mediaType(value: string | string[] | undefined): string {
   const v = Array.isArray(value) ? value[0] : value;
   return (v ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
-async function readSmall(res: OpenResponse): Promise<Uint8Array> {
+export async function readSmall(res: OpenResponse): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const chunk of res.body as AsyncIterable<Buffer>) {
@@ -169,7 +169,7 @@ async function readSmall(res: OpenResponse): Promise<Uint8Array> {
   return new Uint8Array(Buffer.concat(chunks, n));
 }
 
-function parseMetainfo(type: string, bytes: Uint8Array): Metainfo {
+export function parseMetainfo(type: string, bytes: Uint8Array): Metainfo {
   return type === BITTORRENT_MEDIA_TYPE ? parseTorrent(bytes) : parseMetainfoJson(Buffer.from(bytes).toString('utf8'));
 }
 

@@ -1,0 +1,136 @@
+/**
+ * `torrenttp proxy` beside direct curl from the same `torrenttp serve`, same file, same run:
+ *
+ *   npm run bench:proxy -- [--size-mib 64] [--runs 3]
+ *
+ *   direct        `curl -o FILE URL`: the plain-HTTP reference
+ *   proxy cold    `curl -x PROXY URL` through a proxy with an empty cache: negotiation, then the
+ *                 swarm (the server's seed over the wire protocol), streamed in order
+ *   proxy cached  the same again: the proxy's cache folder, no network
+ *
+ * Time to first byte and total are curl's own (`time_starttransfer`, `time_total`). Each run
+ * starts a proxy process with a fresh cache. The origin's upload for the cold fetch (plain bytes
+ * plus its seed's bytes, from serve's status.json) is shown as a ratio of the file. Every output
+ * is compared with the payload (SHA-1). Figures are medians of the runs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomFillSync } from 'node:crypto';
+import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { request } from 'undici';
+
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' } } });
+const SIZE_MIB = Number(values['size-mib']);
+const RUNS = Number(values.runs);
+if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1) {
+  console.error('usage: proxy.js [--size-mib N] [--runs N]');
+  process.exit(2);
+}
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-proxy-'));
+
+async function sha1File(path: string): Promise<string> {
+  const h = createHash('sha1');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+async function curl(args: string[]): Promise<{ ttfb: number; total: number }> {
+  const child = spawn('curl', ['-sS', '-w', '%{time_starttransfer} %{time_total}', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`curl ${args.join(' ')} failed (${code}): ${out}`);
+  const [ttfb, total] = out.trim().split(' ').map(Number);
+  return { ttfb: ttfb!, total: total! };
+}
+
+async function startedProcess(args: string[], line: RegExp): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  while (!line.test(out)) {
+    if (child.exitCode !== null) throw new Error(`${args[0]} exited: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, url: line.exec(out)![1]! };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM'); // by pid
+  await new Promise((r) => child.once('close', r));
+}
+
+async function originBytes(base: string): Promise<number> {
+  const r = await request(`${base}/.torrenttp/status.json`);
+  const t = ((await r.body.json()) as { totals: { plainBytes: number; peerBytes: number } }).totals;
+  return t.plainBytes + t.peerBytes;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const root = join(work, 'www');
+  mkdirSync(root);
+  const file = join(root, 'payload.bin');
+  const fd = openSync(file, 'w');
+  const chunk = Buffer.allocUnsafe(4 * 1024 * 1024);
+  for (let i = 0; i < Math.ceil(SIZE_MIB / 4); i++) writeSync(fd, randomFillSync(chunk));
+  closeSync(fd);
+  const want = await sha1File(file);
+  const size = SIZE_MIB * 2 ** 20;
+
+  const serve = await startedProcess(['serve', root, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--cache', join(work, 'gcache')], /at (http:\/\/127\.0\.0\.1:\d+)\//);
+  const children: ChildProcess[] = [serve.child];
+  try {
+    const url = `${serve.url}/payload.bin`;
+    for (;;) {
+      const r = await request(`${url}?torrent`);
+      await r.body.dump();
+      if (r.statusCode === 200) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    console.log(`serve at ${serve.url}; ${SIZE_MIB} MiB payload; torrent made before the runs`);
+    const times: Record<string, { ttfb: number[]; total: number[] }> = { direct: { ttfb: [], total: [] }, 'proxy cold': { ttfb: [], total: [] }, 'proxy cached': { ttfb: [], total: [] } };
+    const ratios: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      const proxy = await startedProcess(['proxy', '--port', '0', '--cache', join(work, `pcache-${run}`), '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/);
+      children.push(proxy.child);
+      const out = join(work, 'out.bin');
+      const record = async (name: string, args: string[]): Promise<void> => {
+        const r = await curl([...args, '-o', out]);
+        if ((await sha1File(out)) !== want) throw new Error(`${name}: output differs from the payload`);
+        rmSync(out);
+        times[name]!.ttfb.push(r.ttfb);
+        times[name]!.total.push(r.total);
+      };
+      // Direct first on odd runs, after the proxy on even ones: neither always meets a cold page cache.
+      if (run % 2 === 1) await record('direct', [url]);
+      const before = await originBytes(serve.url);
+      await record('proxy cold', ['-x', proxy.url, url]);
+      ratios.push(((await originBytes(serve.url)) - before) / size);
+      await record('proxy cached', ['-x', proxy.url, url]);
+      if (run % 2 === 0) await record('direct', [url]);
+      await stop(proxy.child);
+    }
+    const ref = median(times.direct!.total);
+    const refTtfb = median(times.direct!.ttfb);
+    console.log(`\n| case | first byte | total (median of ${RUNS}) | MB/s | total vs direct | first byte vs direct |\n|---|---|---|---|---|---|`);
+    for (const [name, t] of Object.entries(times)) {
+      const total = median(t.total);
+      const ttfb = median(t.ttfb);
+      console.log(`| ${name} | ${(ttfb * 1000).toFixed(1)} ms | ${total.toFixed(3)} s | ${(size / total / 1e6).toFixed(0)} | ${(total / ref).toFixed(2)}× | ${(ttfb / refTtfb).toFixed(1)}× |`);
+    }
+    console.log(`\norigin upload for a cold proxy fetch (plain + seed bytes) / file: ${ratios.map((r) => r.toFixed(2)).join(', ')} (direct: 1.00)`);
+  } finally {
+    for (const c of children) await stop(c);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();

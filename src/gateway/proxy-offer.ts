@@ -1,0 +1,131 @@
+import type { Dispatcher } from 'undici';
+import { toTorrenttpError } from '../errors/index.js';
+import { METAINFO_JSON_MEDIA_TYPE, type Metainfo } from '../metainfo/index.js';
+import { loadUndici } from '../transport/index.js';
+import { GatewayError } from './errors.js';
+import { BITTORRENT_MEDIA_TYPE } from './gateway.js';
+import { describedBy, discard, fetchLinked, GET_ACCEPT, mediaType, parseMetainfo, readSmall, type OpenResponse } from './negotiate-client.js';
+import { headerValue } from './proxy-request.js';
+
+/**
+ * The proxy's negotiation with the origin: `torrenttp get`'s (negotiate-client.ts), one hop at a
+ * time, because a proxy must not follow redirects or swallow error statuses on the program's
+ * behalf.
+ *
+ * - The program's GET goes out with the swarm's `Accept` in front of its own (`GET_ACCEPT` when
+ *   it sent none or `*\/*`), and without `Range` and conditionals (the proxy answers those).
+ * - A torrent (by `Accept` or by `Link: rel=describedby`, RFC 6249) is taken only for one file
+ *   whose length the origin confirms (a `HEAD` for the bytes' `Content-Length`, `Content-Type`,
+ *   `ETag`, `Last-Modified`); a torrent of several files or of another length is a lie or a
+ *   mistake, and the program gets the origin's own answer.
+ * - Anything else is `plain`: the open answer when it is the one the program's own request gets
+ *   (`reusable`), else none, and the caller forwards the program's request as it came.
+ * - `503` to the torrent request (serve still hashing): plain at once, as `get` does.
+ */
+
+/** The origin's description of the file, sent to the program with the swarm's bytes. */
+export interface FileFacts {
+  readonly length: number;
+  readonly contentType: string;
+  readonly etag?: string;
+  readonly lastModified?: string;
+}
+
+export type ProxyOffer =
+  | { readonly kind: 'torrent'; readonly metainfo: Metainfo; readonly file: FileFacts; readonly via: 'accept' | 'link' }
+  | { readonly kind: 'plain'; readonly response: OpenResponse | undefined; readonly reason: string };
+
+export interface ProxyOfferOptions {
+  readonly dispatcher: Dispatcher;
+  /** The program's end-to-end request headers, flat (name, value, …), without `Host`, `Accept`, `Range` and conditionals. */
+  readonly headers: readonly string[];
+  /** The program's `Accept`, if any. */
+  readonly accept: string | undefined;
+  /** The negotiation's answer is the one the program's own request would get (it had no `Range` or conditionals). */
+  readonly reusable: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export function negotiationAccept(programAccept: string | undefined): string {
+  const a = programAccept?.trim();
+  if (a === undefined || a === '' || a === '*/*') return GET_ACCEPT;
+  return `${BITTORRENT_MEDIA_TYPE}, ${METAINFO_JSON_MEDIA_TYPE};q=0.9, ${a}`;
+}
+
+export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<ProxyOffer> {
+  const first = await once(url, 'GET', [...o.headers, 'accept', negotiationAccept(o.accept)], o);
+  const plain = async (reason: string): Promise<ProxyOffer> => {
+    if (o.reusable) return { kind: 'plain', response: first, reason };
+    await discard(first);
+    return { kind: 'plain', response: undefined, reason };
+  };
+  if (first.status === 503) {
+    await discard(first);
+    return { kind: 'plain', response: undefined, reason: 'the server is still making the torrent' };
+  }
+  if (first.status !== 200) return plain(`status ${first.status}`);
+  const type = mediaType(first.headers['content-type']);
+  if (type === BITTORRENT_MEDIA_TYPE || type === METAINFO_JSON_MEDIA_TYPE) {
+    let metainfo: Metainfo;
+    try {
+      metainfo = parseMetainfo(type, await readSmall(first));
+    } catch (err) {
+      return { kind: 'plain', response: undefined, reason: `the offered torrent is unusable: ${toTorrenttpError(err).message}` };
+    }
+    const head = await once(url, 'HEAD', [...o.headers, 'accept', '*/*'], o);
+    await discard(head);
+    return checked(metainfo, head, 'accept');
+  }
+  const link = describedBy(first.headers.link, url);
+  if (link === undefined) return plain('no torrent offered');
+  const linked = await fetchLinked(link, { dispatcher: o.dispatcher, headers: recordOf(o.headers), ...(o.signal === undefined ? {} : { signal: o.signal }) }).catch(() => undefined);
+  if (linked?.kind !== 'torrent') return plain('the linked torrent could not be fetched');
+  const offer = checked(linked.metainfo, first, 'link');
+  if (offer.kind === 'plain') return plain(offer.reason);
+  await discard(first);
+  return offer;
+}
+
+/** The torrent, if it is of one file as long as the bytes the origin serves at this URL. */
+function checked(metainfo: Metainfo, bytes: OpenResponse, via: 'accept' | 'link'): ProxyOffer {
+  const length = Number(headerValue(bytes.headers['content-length']));
+  if (metainfo.multiFile) return { kind: 'plain', response: undefined, reason: `the torrent holds ${metainfo.files.length} files, not this URL's one` };
+  if (bytes.status !== 200 || length !== metainfo.length) {
+    return { kind: 'plain', response: undefined, reason: `the torrent is of ${metainfo.length} bytes, the URL's answer ${bytes.status} of ${Number.isNaN(length) ? 'unknown' : length} bytes` };
+  }
+  const etag = headerValue(bytes.headers.etag);
+  const lastModified = headerValue(bytes.headers['last-modified']);
+  return {
+    kind: 'torrent',
+    metainfo,
+    via,
+    file: {
+      length,
+      contentType: headerValue(bytes.headers['content-type']) ?? 'application/octet-stream',
+      ...(etag === undefined ? {} : { etag }),
+      ...(lastModified === undefined ? {} : { lastModified }),
+    },
+  };
+}
+
+/** One request, no redirect followed. */
+async function once(url: string, method: 'GET' | 'HEAD', headers: readonly string[], o: ProxyOfferOptions): Promise<OpenResponse> {
+  const undici = await loadUndici();
+  try {
+    const res = await undici.request(url, {
+      method,
+      headers: [...headers],
+      dispatcher: o.dispatcher,
+      ...(o.signal === undefined ? {} : { signal: o.signal }),
+    });
+    return { url, status: res.statusCode, headers: res.headers, body: res.body };
+  } catch (cause) {
+    throw new GatewayError('GATEWAY_PROXY_UPSTREAM', { detail: `${new URL(url).host}: ${cause instanceof Error ? cause.message : String(cause)}`, cause });
+  }
+}
+
+function recordOf(flat: readonly string[]): Record<string, string> {
+  const r: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) r[flat[i]!.toLowerCase()] = flat[i + 1]!;
+  return r;
+}

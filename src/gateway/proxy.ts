@@ -1,0 +1,329 @@
+import { once } from 'node:events';
+import { Agent as HttpAgent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Dispatcher } from 'undici';
+import { toTorrenttpError } from '../errors/index.js';
+import { loadUndici } from '../transport/index.js';
+import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
+import { GatewayError } from './errors.js';
+import { silentGatewayLogger, type GatewayLogger } from './logger.js';
+import { ProxyCache, type KnownUrl } from './proxy-cache.js';
+import { proxyOffer } from './proxy-offer.js';
+import { passThrough, rawProblem, sendOpen, sendProblem, tunnel, VIA, type Sent } from './proxy-pass.js';
+import { CONDITIONAL_FIELDS, endToEnd, headerValue, parseConnectTarget, parseProxyTarget, swarmEligible } from './proxy-request.js';
+import { decideRange } from './range.js';
+
+/**
+ * `torrenttp proxy`: an HTTP/1.1 forward proxy (RFC 9110 §3.7) that answers a program's GET from
+ * the swarm whenever the origin offers a torrent of the file, and is an ordinary proxy for
+ * everything else. For a swarm answer the program sees what the origin would have sent (`200`
+ * or an exact `206`, `304`/`412`/`416` by the origin's validators, the origin's `Content-Length`,
+ * `Content-Type`, `ETag`, `Last-Modified`), with bytes of verified pieces only, in order. If the
+ * swarm and then the origin stall mid-body, the connection is cut: a short body never looks
+ * complete (curl exits 18).
+ *
+ * - Pass-through (proxy-pass.ts): other methods, bodies, ineligible files, error statuses,
+ *   redirects; `CONNECT` is a byte tunnel; protocol upgrades (websockets) are refused with 501.
+ * - Negotiation (proxy-offer.ts) and the cache and shared downloads (proxy-cache.ts).
+ * - Each request is one log line: method, URL, status, how it was served
+ *   (`swarm`, `cache`, `passthrough`, `tunnel`, `refused`), bytes, milliseconds.
+ */
+export interface ProxyOptions {
+  /** Default 127.0.0.1: an open proxy is anyone's. */
+  readonly host?: string;
+  /** Default 8118 (Privoxy's, which programs' docs use as the example proxy); 0 any free port. */
+  readonly port?: number;
+  readonly cacheDir: string;
+  /** Default 10 GiB. */
+  readonly cacheSizeBytes?: number;
+  /** A URL's offer is trusted this long without asking the origin. Default 60 s. */
+  readonly freshMs?: number;
+  /** No byte for this long: the origin becomes a web seed; as long again: responses are cut short. Default 15 s. */
+  readonly stallMs?: number;
+  /** BitTorrent port; default 0 (any). */
+  readonly peerPort?: number;
+  /**
+   * A program must send a request's head within this. Default 15 s (as `serve`); a slow upload
+   * of a pass-through body is not limited.
+   */
+  readonly headersTimeoutMs?: number;
+  readonly logger?: GatewayLogger;
+  readonly now?: () => number;
+}
+
+export const DEFAULT_PROXY_PORT = 8118;
+export const DEFAULT_PROXY_CACHE_BYTES = 10 * 1024 ** 3;
+export const DEFAULT_PROXY_FRESH_MS = 60_000;
+export const DEFAULT_PROXY_STALL_MS = 15_000;
+
+export type ServedBy = 'swarm' | 'cache' | 'passthrough' | 'tunnel' | 'refused';
+
+export class Proxy {
+  private readonly server: Server;
+  private readonly logger: GatewayLogger;
+  private readonly agent = new HttpAgent({ keepAlive: true });
+  private bound: { host: string; port: number } = { host: '', port: 0 };
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    opts: ProxyOptions,
+    readonly cache: ProxyCache,
+    private readonly dispatcher: Dispatcher,
+  ) {
+    this.logger = opts.logger ?? silentGatewayLogger;
+    this.server = createServer({ headersTimeout: opts.headersTimeoutMs ?? 15_000, requestTimeout: 0 }, (req, res) => {
+      this.onRequest(req, res).catch((err: unknown) => {
+        const e = toTorrenttpError(err);
+        this.logger.error({ err: e.message, code: e.code }, 'proxy request failed');
+        if (!res.headersSent) sendProblem(res, e);
+        else res.destroy();
+      });
+    });
+    this.server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+    this.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.onConnect(req, socket, head));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket) => this.onUpgrade(req, socket));
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (socket.writable && err.code !== 'ECONNRESET') {
+        const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'HPE_HEADERS_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      } else socket.destroy();
+    });
+  }
+
+  static async start(opts: ProxyOptions): Promise<Proxy> {
+    const cache = await ProxyCache.open({
+      dir: opts.cacheDir,
+      sizeBytes: opts.cacheSizeBytes ?? DEFAULT_PROXY_CACHE_BYTES,
+      freshMs: opts.freshMs ?? DEFAULT_PROXY_FRESH_MS,
+      stallMs: opts.stallMs ?? DEFAULT_PROXY_STALL_MS,
+      ...(opts.peerPort === undefined ? {} : { peerPort: opts.peerPort }),
+      ...(opts.logger === undefined ? {} : { logger: opts.logger }),
+      ...(opts.now === undefined ? {} : { now: opts.now }),
+    });
+    const undici = await loadUndici();
+    const proxy = new Proxy(opts, cache, new undici.Agent({ connections: 32 }));
+    try {
+      await cache.client.listen();
+      const host = opts.host ?? '127.0.0.1';
+      proxy.server.listen(opts.port ?? DEFAULT_PROXY_PORT, host);
+      await Promise.race([
+        once(proxy.server, 'listening'),
+        once(proxy.server, 'error').then(([err]) => {
+          throw new GatewayError('GATEWAY_BIND_FAILED', { detail: `${host}:${opts.port ?? DEFAULT_PROXY_PORT}: ${(err as Error).message}`, cause: err });
+        }),
+      ]);
+      const a = proxy.server.address() as AddressInfo;
+      proxy.bound = { host: a.address, port: a.port };
+    } catch (err) {
+      await proxy.close();
+      throw err;
+    }
+    return proxy;
+  }
+
+  get address(): { host: string; port: number } {
+    return this.bound;
+  }
+
+  /** `http://host:port`, for `curl -x` and `http_proxy`. */
+  get url(): string {
+    const h = this.bound.host.includes(':') ? `[${this.bound.host}]` : this.bound.host;
+    return `http://${h}:${this.bound.port}`;
+  }
+
+  get peerPort(): number {
+    return this.cache.port;
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    if (this.server.listening) await closed;
+    this.agent.destroy();
+    await Promise.allSettled([this.dispatcher.close(), this.cache.close()]);
+  }
+
+  private log(req: IncomingMessage, target: string, how: ServedBy, sent: Sent, started: number, extra: object = {}): void {
+    const ms = Math.round(performance.now() - started);
+    this.logger.info({ method: req.method, url: target.slice(0, 500), status: sent.status, how, bytes: sent.bytes, ms, ...extra }, `${req.method} ${target.slice(0, 200)} ${sent.status} ${how}`);
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const raw = req.url ?? '';
+    let url: URL;
+    try {
+      url = parseProxyTarget(raw).url;
+    } catch (err) {
+      const e = toTorrenttpError(err);
+      sendProblem(res, e);
+      this.log(req, raw, 'refused', { status: e.status, bytes: 0 }, started, { code: e.code });
+      return;
+    }
+    const href = url.href;
+    if (req.method === 'HEAD') {
+      const known = this.cache.fresh(href);
+      if (known !== undefined && known !== 'plain') {
+        const sent = this.answerHead(req, res, known);
+        this.log(req, href, 'cache', sent, started);
+        return;
+      }
+    }
+    if (!swarmEligible(req.method, req.headers)) {
+      this.log(req, href, 'passthrough', await passThrough(req, res, url, this.agent), started);
+      return;
+    }
+    let known = this.cache.fresh(href);
+    if (known === undefined) {
+      const reusable = ![...CONDITIONAL_FIELDS].some((f) => req.headers[f] !== undefined);
+      const headers = endToEnd(req.rawHeaders, new Set(['host', 'accept', 'via', ...CONDITIONAL_FIELDS]));
+      headers.push('via', VIA);
+      let offer;
+      try {
+        offer = await proxyOffer(href, { dispatcher: this.dispatcher, headers, accept: headerValue(req.headers.accept), reusable });
+      } catch (err) {
+        const e = toTorrenttpError(err);
+        sendProblem(res, e);
+        this.log(req, href, 'passthrough', { status: e.status, bytes: 0 }, started, { code: e.code });
+        return;
+      }
+      if (offer.kind === 'plain') {
+        if (offer.reason !== 'the server is still making the torrent') this.cache.rememberPlain(href);
+        const sent = offer.response === undefined ? await passThrough(req, res, url, this.agent) : await sendOpen(res, offer.response);
+        this.log(req, href, 'passthrough', sent, started, { why: offer.reason });
+        return;
+      }
+      known = this.cache.remember(href, offer.metainfo, offer.file);
+    }
+    if (known === 'plain') {
+      this.log(req, href, 'passthrough', await passThrough(req, res, url, this.agent), started);
+      return;
+    }
+    await this.answerFromSwarm(req, res, url, known, started);
+  }
+
+  private validators(k: KnownUrl): Validators {
+    const lm = k.file.lastModified === undefined ? NaN : Date.parse(k.file.lastModified);
+    return { etag: k.file.etag ?? '', lastModifiedSec: Number.isNaN(lm) ? NaN : Math.floor(lm / 1000) };
+  }
+
+  private fileHeaders(k: KnownUrl): Record<string, string> {
+    const h: Record<string, string> = { 'content-type': k.file.contentType, 'accept-ranges': 'bytes', via: VIA };
+    if (k.file.etag !== undefined) h.etag = k.file.etag;
+    if (k.file.lastModified !== undefined) h['last-modified'] = k.file.lastModified;
+    return h;
+  }
+
+  private answerHead(req: IncomingMessage, res: ServerResponse, k: KnownUrl): Sent {
+    const cond = this.conditional(req, k);
+    if (cond !== 'send') return this.notSent(res, k, cond);
+    const range = this.range(req, k);
+    if (range.type === 'unsatisfiable') return this.unsatisfiable(res, k);
+    const status = range.type === 'partial' ? 206 : 200;
+    const start = range.type === 'partial' ? range.start : 0;
+    const end = range.type === 'partial' ? range.end : k.file.length - 1;
+    res.writeHead(status, { ...this.fileHeaders(k), 'content-length': end - start + 1, ...(status === 206 ? { 'content-range': `bytes ${start}-${end}/${k.file.length}` } : {}) });
+    res.end();
+    return { status, bytes: 0 };
+  }
+
+  private conditional(req: IncomingMessage, k: KnownUrl): 'send' | 304 | 412 {
+    return evaluateConditionals(
+      {
+        ifMatch: headerValue(req.headers['if-match']),
+        ifNoneMatch: headerValue(req.headers['if-none-match']),
+        ifModifiedSince: headerValue(req.headers['if-modified-since']),
+        ifUnmodifiedSince: headerValue(req.headers['if-unmodified-since']),
+      },
+      this.validators(k),
+    );
+  }
+
+  private range(req: IncomingMessage, k: KnownUrl): ReturnType<typeof decideRange> {
+    return ifRangeHolds(headerValue(req.headers['if-range']), this.validators(k)) ? decideRange(headerValue(req.headers.range), k.file.length) : { type: 'whole' };
+  }
+
+  private notSent(res: ServerResponse, k: KnownUrl, cond: 304 | 412): Sent {
+    if (cond === 412) {
+      sendProblem(res, new GatewayError('GATEWAY_PRECONDITION_FAILED'));
+      return { status: 412, bytes: 0 };
+    }
+    const h = this.fileHeaders(k);
+    delete h['content-type'];
+    delete h['accept-ranges'];
+    res.writeHead(304, h);
+    res.end();
+    return { status: 304, bytes: 0 };
+  }
+
+  private unsatisfiable(res: ServerResponse, k: KnownUrl): Sent {
+    sendProblem(res, new GatewayError('GATEWAY_RANGE_NOT_SATISFIABLE'), { 'content-range': `bytes */${k.file.length}` });
+    return { status: 416, bytes: 0 };
+  }
+
+  private async answerFromSwarm(req: IncomingMessage, res: ServerResponse, url: URL, k: KnownUrl, started: number): Promise<void> {
+    const href = url.href;
+    const cond = this.conditional(req, k);
+    if (cond !== 'send') {
+      this.log(req, href, 'cache', this.notSent(res, k, cond), started);
+      return;
+    }
+    const range = this.range(req, k);
+    if (range.type === 'unsatisfiable') {
+      this.log(req, href, 'cache', this.unsatisfiable(res, k), started);
+      return;
+    }
+    const size = k.file.length;
+    const start = range.type === 'partial' ? range.start : 0;
+    const end = range.type === 'partial' ? range.end : size - 1;
+    const status = range.type === 'partial' ? 206 : 200;
+    const how: ServedBy = size === 0 || this.cache.has(k, start, end) ? 'cache' : 'swarm';
+    let result;
+    try {
+      result = await this.cache.pump(k, start, end, res, () => {
+        res.writeHead(status, { ...this.fileHeaders(k), 'content-length': end - start + 1, ...(status === 206 ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}) });
+        res.flushHeaders();
+      });
+    } catch (err) {
+      // The torrent could not be opened (cache folder, storage): the origin answers instead.
+      const e = toTorrenttpError(err);
+      this.logger.warn({ err: e.message, code: e.code, url: href }, 'swarm unavailable, passing through');
+      this.cache.forget(href);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      this.log(req, href, 'passthrough', await passThrough(req, res, url, this.agent), started, { code: e.code });
+      return;
+    }
+    if (result.end === 'complete') res.end();
+    else res.destroy();
+    this.log(req, href, how, { status, bytes: result.bytes }, started, result.end === 'complete' ? {} : { cut: result.end });
+  }
+
+  private async onConnect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const started = performance.now();
+    const raw = req.url ?? '';
+    socket.on('error', () => undefined);
+    let target: { host: string; port: number };
+    try {
+      target = parseConnectTarget(raw);
+    } catch (err) {
+      const e = toTorrenttpError(err);
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      this.log(req, raw, 'refused', { status: 400, bytes: 0 }, started, { code: e.code });
+      return;
+    }
+    this.log(req, raw, 'tunnel', await tunnel(socket, head, target.host, target.port), started);
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Socket): void {
+    const e = new GatewayError('GATEWAY_PROXY_UPGRADE', { detail: `Upgrade: ${String(req.headers.upgrade).slice(0, 40)}` });
+    socket.on('error', () => undefined);
+    socket.end(rawProblem(e, '501 Not Implemented'));
+    this.log(req, req.url ?? '', 'refused', { status: 501, bytes: 0 }, performance.now(), { code: e.code });
+  }
+}

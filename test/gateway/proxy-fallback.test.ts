@@ -1,0 +1,92 @@
+/**
+ * The origin as the fallback: an origin that offers a trackerless torrent (nobody in the swarm)
+ * whose `url-list` is the file. After `stallMs` without a byte the proxy asks the origin for the
+ * missing pieces (BEP 19 ranges) and the program gets the exact file. When the origin then fails
+ * too, mid-body, the connection is cut short: curl exits 18 (partial file), never 0.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createTorrent } from '../../src/metainfo/index.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+import { curl, servedBy, startProxy } from './proxy-helpers.js';
+
+const MIB = 1024 * 1024;
+const PIECE = 256 * 1024;
+
+/**
+ * An origin that knows torrents but runs no swarm: the torrent for `Accept: application/x-bittorrent`,
+ * the bytes otherwise; ranges at or past `failFrom` get a 500.
+ */
+async function origin(t: TestContext, dir: string, payload: Uint8Array, failFrom = Infinity): Promise<{ url: string; rangeBytes: () => number }> {
+  const path = join(dir, 'f.bin');
+  writeFileSync(path, payload);
+  let url = '';
+  let rangeBytes = 0;
+  let torrent: Uint8Array | undefined;
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    if (range !== null) {
+      const start = Number(range[1]);
+      const end = Number(range[2]);
+      if (end >= failFrom) {
+        res.writeHead(500, { 'content-length': 0 });
+        res.end();
+        return;
+      }
+      rangeBytes += end - start + 1;
+      res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${payload.length}`, 'content-length': end - start + 1 });
+      res.end(payload.subarray(start, end + 1));
+      return;
+    }
+    if ((req.headers.accept ?? '').startsWith('application/x-bittorrent') && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent!.length });
+      res.end(torrent);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': payload.length, etag: '"v1"' });
+    res.end(req.method === 'HEAD' ? undefined : payload);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.bin`;
+  torrent = (await createTorrent(path, { urlList: [url], pieceLength: PIECE, creationDate: null })).torrent;
+  return { url, rangeBytes: () => rangeBytes };
+}
+
+test('the swarm stalls: the origin sends the pieces as a web seed, and the program gets the exact file', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    mkdirSync(join(dir, 'www'));
+    const payload = bytes(4 * MIB + 99, 51);
+    const o = await origin(t, join(dir, 'www'), payload);
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 500 });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout.toString(), /etag: "v1"/i);
+    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+    assert.ok(o.rangeBytes() >= payload.length, 'the origin sent the pieces as ranges');
+    assert.deepEqual(servedBy(log), ['200 swarm']);
+    assert.ok(log.entries.some((e) => e.msg?.includes('asking the origin (web seed)')));
+  }));
+
+test('swarm and origin both fail mid-body: the connection is cut short and curl exits 18', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    mkdirSync(join(dir, 'www'));
+    const payload = bytes(4 * MIB, 52);
+    const o = await origin(t, join(dir, 'www'), payload, 2 * MIB);
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 500 });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '--max-time', '20']);
+    assert.equal(r.code, 18, `curl exit code (${r.stderr})`);
+    const got = readFileSync(out);
+    assert.ok(got.length >= PIECE && got.length < payload.length, `a short body (${got.length} bytes)`);
+    assert.ok(got.equals(Buffer.from(payload.subarray(0, got.length))), 'what arrived is the file’s start');
+    assert.ok(log.entries.some((e) => (e.obj as { cut?: string }).cut === 'failed'));
+  }));

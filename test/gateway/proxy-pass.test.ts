@@ -1,0 +1,136 @@
+/**
+ * What the proxy does not answer from the swarm passes through untouched: a server that offers
+ * no torrent (fixed length, chunked, a redirect not followed, an error status, a POST body), an
+ * HTTPS `CONNECT` tunnelled byte for byte to a local TLS server; websockets upgrades, targets
+ * that are not absolute http URLs, unreachable origins and huge headers get clean HTTP errors.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+import { freePort, until } from '../helpers/processes.js';
+import { rawRequest } from './helpers.js';
+import { curl, servedBy, startProxy } from './proxy-helpers.js';
+
+const MIB = 1024 * 1024;
+
+async function listen(t: TestContext, server: ReturnType<typeof createServer> | ReturnType<typeof createHttpsServer>): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+test('pass-through: fixed length, chunked, redirects, errors and POST bodies as the origin sent them', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const file = bytes(3 * MIB + 7, 21);
+    const accepts: (string | undefined)[] = [];
+    const port = await listen(
+      t,
+      createServer((req: IncomingMessage, res: ServerResponse) => {
+        accepts.push(req.headers.accept);
+        if (req.url === '/file.bin') {
+          res.writeHead(200, { 'content-length': file.length, 'content-type': 'application/x-thing' });
+          res.end(file);
+        } else if (req.url === '/chunked') {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          let i = 0;
+          const tick = setInterval(() => {
+            if (i++ < 5) res.write(`part ${i}\n`);
+            else {
+              clearInterval(tick);
+              res.end();
+            }
+          }, 5);
+        } else if (req.url === '/moved') {
+          res.writeHead(302, { location: '/file.bin', 'content-length': 0 });
+          res.end();
+        } else if (req.url === '/echo' && req.method === 'POST') {
+          res.writeHead(201, { 'x-method': req.method });
+          req.pipe(res);
+        } else {
+          res.writeHead(404, { 'content-type': 'text/plain' });
+          res.end('nothing here\n');
+        }
+      }),
+    );
+    const origin = `http://127.0.0.1:${port}`;
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+
+    const out = join(dir, 'file.bin');
+    const r = await curl(t, ['-x', proxy.url, `${origin}/file.bin`, '-o', out, '-D', '-']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout.toString(), /content-type: application\/x-thing/i);
+    assert.ok(readFileSync(out).equals(Buffer.from(file)), 'byte-identical');
+    // The second GET of the same URL: known to be plain, no negotiation (curl's own Accept).
+    await curl(t, ['-x', proxy.url, `${origin}/file.bin`, '-o', '/dev/null']);
+    assert.deepEqual(accepts.slice(-1), ['*/*']);
+
+    const chunked = await curl(t, ['-x', proxy.url, `${origin}/chunked`, '-D', '-']);
+    assert.match(chunked.stdout.toString(), /transfer-encoding: chunked/i);
+    assert.match(chunked.stdout.toString(), /part 1\npart 2\npart 3\npart 4\npart 5\n$/);
+
+    const moved = await curl(t, ['-x', proxy.url, `${origin}/moved`, '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}']);
+    assert.equal(moved.stdout.toString(), `302 ${origin}/file.bin`, 'the redirect is the program’s to follow');
+
+    const missing = await curl(t, ['-x', proxy.url, `${origin}/none`, '-w', ' %{http_code}']);
+    assert.equal(missing.stdout.toString(), 'nothing here\n 404');
+
+    const posted = await curl(t, ['-x', proxy.url, '--data-binary', 'hello body', `${origin}/echo`, '-w', ' %{http_code}']);
+    assert.equal(posted.stdout.toString(), 'hello body 201');
+    assert.ok(servedBy(log).every((s) => s.endsWith('passthrough')), servedBy(log).join());
+  }));
+
+test('CONNECT tunnels HTTPS byte for byte; websocket upgrades are refused with 501', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
+    assert.equal(ssl.status, 0, ssl.stderr);
+    const secret = bytes(2 * MIB, 33);
+    const port = await listen(
+      t,
+      createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => {
+        res.writeHead(200, { 'content-length': secret.length });
+        res.end(secret);
+      }),
+    );
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+    const out = join(dir, 'secret.bin');
+    const r = await curl(t, ['-x', proxy.url, '--cacert', cert, `https://127.0.0.1:${port}/secret`, '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(out).equals(Buffer.from(secret)), 'byte-identical through the tunnel');
+    // Logged when the tunnel closes, just after curl hangs up.
+    await until('the tunnel to be logged', () => servedBy(log).length > 0, 5000);
+    assert.deepEqual(servedBy(log), ['200 tunnel']);
+
+    const ws = await rawRequest(proxy.address.port, `http://127.0.0.1:${port}/chat`, { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' });
+    assert.equal(ws.status, 501);
+    assert.equal(JSON.parse(ws.body.toString()).code, 'GATEWAY_PROXY_UPGRADE');
+  }));
+
+test('bad input: origin-form and non-http targets, a bad CONNECT target, an unreachable origin, huge headers', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const { proxy } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+    const port = proxy.address.port;
+    const originForm = await rawRequest(port, '/file.bin');
+    assert.equal(originForm.status, 400);
+    assert.equal(JSON.parse(originForm.body.toString()).code, 'GATEWAY_PROXY_BAD_TARGET');
+    assert.equal((await rawRequest(port, 'ftp://127.0.0.1/x')).status, 400);
+    assert.equal((await rawRequest(port, 'http://user:pw@127.0.0.1/x')).status, 400);
+    assert.equal((await rawRequest(port, 'http://[::1/x')).status, 400);
+    assert.equal((await rawRequest(port, 'nohost:99999', {}, 'CONNECT')).status, 400);
+    const closed = await freePort();
+    const unreachable = await curl(t, ['-x', proxy.url, `http://127.0.0.1:${closed}/file.bin`, '-w', ' %{http_code}']);
+    assert.match(unreachable.stdout.toString(), /"code":"GATEWAY_PROXY_UPSTREAM".*ECONNREFUSED.* 502$/);
+    const tunnelRefused = await curl(t, ['-x', proxy.url, `https://127.0.0.1:${closed}/`, '-o', '/dev/null']);
+    assert.notEqual(tunnelRefused.code, 0);
+    assert.equal((await rawRequest(port, `http://127.0.0.1:${closed}/`, { 'X-Huge': 'a'.repeat(64 * 1024) })).status, 431);
+  }));

@@ -1,0 +1,175 @@
+/**
+ * `torrenttp proxy` in process against `serve` (a Gateway), with curl as the program: the file
+ * comes from the swarm (the server as a peer, no plain bytes), exact 206, HEAD and 304 as the
+ * origin, a second fetch from the cache with the origin gone, two programs sharing one download
+ * (and a second seed carrying part of it).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { Client } from '../../src/engine/index.js';
+import type { Gateway } from '../../src/gateway/index.js';
+import { parseTorrent } from '../../src/metainfo/index.js';
+import { until } from '../helpers/processes.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+import { startGateway, torrentOf } from './helpers.js';
+import { curl, servedBy, startProxy } from './proxy-helpers.js';
+
+const MIB = 1024 * 1024;
+
+interface Totals {
+  readonly plainBytes: number;
+  readonly plainResponses: number;
+  readonly peerBytes: number;
+}
+
+async function totals(g: Gateway): Promise<Totals> {
+  const r = await request(`${g.url}/.torrenttp/status.json`);
+  return ((await r.body.json()) as { totals: Totals }).totals;
+}
+
+function same(actual: Uint8Array, expected: Uint8Array, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  assert.ok(Buffer.from(actual).equals(Buffer.from(expected)), `${what}: byte-identical`);
+}
+
+test('curl through the proxy: the file from the swarm, exact 206, HEAD and 304 as the origin, then from the cache with the origin gone', { timeout: 120_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const payload = bytes(12 * MIB + 12345, 7);
+    writeFileSync(join(root, 'big.bin'), payload);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'gcache'), pieceLength: 256 * 1024 });
+    const url = `${g.url}/big.bin`;
+    await torrentOf(url);
+    const before = await totals(g);
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, url, '-o', out, '-w', '%{http_code}']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), '200');
+    same(readFileSync(out), payload, 'swarm download');
+    const after = await totals(g);
+    assert.equal(after.plainBytes, before.plainBytes, 'no file bytes as plain HTTP');
+    assert.ok(after.peerBytes - before.peerBytes >= payload.length, `the server's seed uploaded the file (${after.peerBytes - before.peerBytes} bytes)`);
+
+    // Range: an exact 206 from the swarm's pieces.
+    const range = await curl(t, ['-x', proxy.url, '-r', '1000000-1999999', url, '-D', '-', '-o', join(dir, 'range.bin')]);
+    assert.equal(range.code, 0, range.stderr);
+    assert.match(range.stdout.toString(), /^HTTP\/1\.1 206/);
+    assert.match(range.stdout.toString(), new RegExp(`content-range: bytes 1000000-1999999/${payload.length}`, 'i'));
+    same(readFileSync(join(dir, 'range.bin')), payload.subarray(1_000_000, 2_000_000), 'range');
+
+    // HEAD: the origin's headers.
+    const direct = await request(url, { method: 'HEAD' });
+    const head = (await curl(t, ['-x', proxy.url, '-I', url])).stdout.toString();
+    assert.match(head, /^HTTP\/1\.1 200/);
+    assert.match(head, new RegExp(`content-length: ${payload.length}\\r\\n`, 'i'));
+    assert.ok(head.toLowerCase().includes(`etag: ${String(direct.headers.etag).toLowerCase()}`), head);
+    assert.ok(head.includes(String(direct.headers['last-modified'])), head);
+    // A conditional GET: 304, as the origin would answer.
+    const cond = await curl(t, ['-x', proxy.url, '-H', `If-None-Match: ${String(direct.headers.etag)}`, url, '-o', '/dev/null', '-w', '%{http_code}']);
+    assert.equal(cond.stdout.toString(), '304');
+
+    // The origin gone: the second fetch comes from the cache, with no byte from the network.
+    await g.close();
+    const again = join(dir, 'again.bin');
+    const r2 = await curl(t, ['-x', proxy.url, url, '-o', again]);
+    assert.equal(r2.code, 0, r2.stderr);
+    same(readFileSync(again), payload, 'cache hit');
+    assert.deepEqual(servedBy(log), ['200 swarm', '206 cache', '200 cache', '304 cache', '200 cache']);
+  }));
+
+test('two programs fetching one file at once share one download; a second seed carries part of it', { timeout: 120_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const payload = bytes(16 * MIB, 8);
+    writeFileSync(join(root, 'shared.bin'), payload);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'gcache'), pieceLength: 256 * 1024 });
+    const url = `${g.url}/shared.bin`;
+    const torrent = await torrentOf(url);
+    // Another seed of the same file, found through the server's tracker.
+    const seedDir = join(dir, 'seed');
+    mkdirSync(seedDir);
+    writeFileSync(join(seedDir, 'shared.bin'), payload);
+    const seed = new Client({ host: '127.0.0.1' });
+    t.after(() => seed.close());
+    await seed.add(torrent, { path: seedDir, skipVerify: true, webSeeds: false });
+    for (let i = 0; i < 200; i++) {
+      const doc = (await (await request(`${g.url}/.torrenttp/status.json`)).body.json()) as { swarms: { seeds: number | null }[] };
+      if ((doc.swarms[0]?.seeds ?? 0) >= 2) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const before = await totals(g);
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+
+    const [a, b] = await Promise.all([
+      curl(t, ['-x', proxy.url, url, '-o', join(dir, 'a.bin')]),
+      curl(t, ['-x', proxy.url, url, '-o', join(dir, 'b.bin')]),
+    ]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    same(readFileSync(join(dir, 'a.bin')), payload, 'first program');
+    same(readFileSync(join(dir, 'b.bin')), payload, 'second program');
+    assert.equal(proxy.cache.usage().torrents, 1, 'one torrent for both');
+    const after = await totals(g);
+    const origin = after.peerBytes - before.peerBytes + (after.plainBytes - before.plainBytes);
+    assert.ok(origin < payload.length, `the origin uploaded ${origin} bytes, less than the file (${payload.length}): the other seed sent the rest`);
+    assert.equal(servedBy(log).length, 2);
+  }));
+
+test('over --cache-size the least recently used file leaves the cache folder; the proxy seeds what it keeps', { timeout: 120_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const files = { 'a.bin': bytes(2 * MIB, 71), 'b.bin': bytes(2 * MIB + 1, 72) };
+    for (const [name, data] of Object.entries(files)) writeFileSync(join(root, name), data);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'gcache'), pieceLength: 256 * 1024 });
+    const hashes: string[] = [];
+    for (const name of Object.keys(files)) hashes.push(parseTorrent(await torrentOf(`${g.url}/${name}`)).infoHash);
+    const cacheDir = join(dir, 'pcache');
+    const { proxy } = await startProxy(t, { cacheDir, cacheSizeBytes: 3 * MIB });
+    for (const [name, data] of Object.entries(files)) {
+      const out = join(dir, `out-${name}`);
+      const r = await curl(t, ['-x', proxy.url, `${g.url}/${name}`, '-o', out]);
+      assert.equal(r.code, 0, r.stderr);
+      same(readFileSync(out), data, name);
+    }
+    await until('a.bin to be evicted', () => !existsSync(join(cacheDir, hashes[0]!)), 10_000);
+    assert.ok(existsSync(join(cacheDir, hashes[1]!, 'data')), 'b.bin stays');
+    assert.deepEqual(proxy.cache.usage(), { torrents: 1, bytes: files['b.bin'].length });
+    assert.equal(proxy.cache.torrent(hashes[1]!)?.complete, true, 'b.bin is seeded');
+  }));
+
+test('a peer sending corrupt data: the program still receives the exact file', { timeout: 120_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const payload = bytes(8 * MIB, 81);
+    writeFileSync(join(root, 'c.bin'), payload);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'gcache'), pieceLength: 256 * 1024 });
+    const url = `${g.url}/c.bin`;
+    const torrent = await torrentOf(url);
+    // A liar: claims every piece, every byte flipped.
+    const liarDir = join(dir, 'liar');
+    mkdirSync(liarDir);
+    writeFileSync(join(liarDir, 'c.bin'), Buffer.from(payload).map((b) => b ^ 0xff));
+    const liar = new Client({ host: '127.0.0.1' });
+    t.after(() => liar.close());
+    const lying = await liar.add(torrent, { path: liarDir, skipVerify: true, webSeeds: false });
+    for (let i = 0; i < 200; i++) {
+      const doc = (await (await request(`${g.url}/.torrenttp/status.json`)).body.json()) as { swarms: { seeds: number | null }[] };
+      if ((doc.swarms[0]?.seeds ?? 0) >= 2) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const { proxy } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, url, '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    same(readFileSync(out), payload, 'despite the liar');
+    assert.ok(lying.stats().uploaded > 0, 'the liar did send data');
+  }));
