@@ -465,3 +465,45 @@ test('uploads: a cancel or a choke drops queued requests', OPTS, async () => {
   assert.equal(l2.sent.length, 1, 'nothing after the choke');
   await again.t.close();
 });
+
+test('choking: only peers we can upload to are unchoked; each change reaches the link once; lost interest stays choked', OPTS, async () => {
+  // Half done, so a web seed stays connected (it would be dropped at completion).
+  const { t, add, tickAt } = setup({ uploadSlots: 2 }, storeWith([0, 1, 2, 3, 4, 5, 6, 7]));
+  const leech = add({ id: 'leech', has: () => false });
+  const seedLike = add({ id: 'ws', kind: 'webseed', stall: true }); // canUpload false
+  await settle();
+  seedLike.emit({ type: 'interested' }); // a link that cannot take uploads says so anyway
+  leech.emit({ type: 'interested' });
+  assert.equal(leech.amChoking, false, 'a free slot goes at once');
+  assert.equal(seedLike.amChoking, true, 'never to a peer that cannot upload');
+  for (let ms = 0; ms <= 30_000; ms += 10_000) tickAt(ms);
+  assert.equal(seedLike.amChoking, true, 'nor in a choking round');
+  assert.deepEqual(seedLike.chokings, []);
+  assert.deepEqual(leech.chokings, [false], 'rounds that change nothing send nothing');
+  leech.emit({ type: 'notInterested' });
+  assert.deepEqual(leech.chokings, [false, true]);
+  for (let ms = 40_000; ms <= 70_000; ms += 10_000) tickAt(ms);
+  assert.equal(leech.amChoking, true, 'not unchoked again while not interested');
+  assert.deepEqual(leech.chokings, [false, true]);
+  assert.equal(seedLike.closed, false);
+  await t.close();
+});
+
+test('choking: a block being read when we choke is not sent, even if we unchoke before the read ends (BEP 3)', OPTS, async () => {
+  const { t, add } = setup({}, storeWith('all'));
+  await t.done;
+  const leech = add({ id: 'leech', has: () => false });
+  await settle();
+  leech.emit({ type: 'interested' });
+  assert.equal(leech.amChoking, false);
+  leech.emit({ type: 'request', req: { index: 0 as PieceIndex, begin: 0, length: BLOCK } }); // its read starts now
+  leech.emit({ type: 'notInterested' }); // choked while the read is under way…
+  leech.emit({ type: 'interested' }); // …and unchoked again at once
+  assert.equal(leech.amChoking, false);
+  await settle();
+  assert.equal(leech.sent.length, 0, 'the request died with the choke');
+  leech.emit({ type: 'request', req: { index: 1 as PieceIndex, begin: 0, length: BLOCK } });
+  await settle();
+  assert.deepEqual(leech.sent.map((s) => s.req.index), [1], 'a request after the unchoke is served');
+  await t.close();
+});

@@ -90,6 +90,8 @@ export class FakeLink implements PeerLink {
   readonly sent: { req: BlockRequest; data: Uint8Array }[] = [];
   readonly haves: number[] = [];
   amChoking = true;
+  /** Every `setChoking` call, in order. */
+  readonly chokings: boolean[] = [];
   amInterested = false;
   closed = false;
   closeReason: unknown;
@@ -207,7 +209,9 @@ export class FakeLink implements PeerLink {
   }
 
   setChoking(choking: boolean): void {
-    if (!this.closed) this.amChoking = choking;
+    if (this.closed) return;
+    this.amChoking = choking;
+    this.chokings.push(choking);
   }
   setInterested(interested: boolean): void {
     if (!this.closed) this.amInterested = interested;
