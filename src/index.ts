@@ -8,5 +8,6 @@ export * from './storage/index.js';
 export * from './wire/index.js';
 export * from './tracker/index.js';
 export * from './transport/index.js';
+export * from './dht/index.js';
 export * from './engine/index.js';
 export * from './gateway/index.js';

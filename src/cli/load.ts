@@ -3,8 +3,16 @@ import { resolve } from 'node:path';
 import { TorrenttpError } from '../errors/index.js';
 import { parseMagnet, parseMetainfoJson, parseTorrent, type Magnet, type Metainfo } from '../metainfo/index.js';
 
-/** What a user may name on the command line: a .torrent, a JSON metainfo document or a magnet URI. */
-export type LoadedInput = { readonly kind: 'torrent' | 'json'; readonly metainfo: Metainfo } | { readonly kind: 'magnet'; readonly magnet: Magnet };
+/**
+ * What a user may name on the command line: a .torrent, a JSON metainfo document or a magnet URI.
+ * `peerUrl`: the input was a TorrentTTP torrent URL (`…/torrents/<40 hex>`), a peer to download from.
+ */
+export type LoadedInput =
+  | { readonly kind: 'torrent' | 'json'; readonly metainfo: Metainfo; readonly peerUrl?: string }
+  | { readonly kind: 'magnet'; readonly magnet: Magnet };
+
+/** A TorrentTTP torrent URL (docs/torrenttp.md §1): its info-hash, the last path segment. */
+const TTP_TORRENT_URL = /^https?:\/\/[^?#]*\/torrents\/([0-9a-f]{40})$/i;
 
 /** Largest input we read, from a file or a URL: 64 MiB of bencode, or its JSON form (base64 inflates by 4/3). */
 export const MAX_INPUT_BYTES = 96 * 1024 * 1024;
@@ -25,9 +33,17 @@ export async function loadInput(input: string, cwd: string, opts: LoadOptions = 
   const bytes = isUrl ? await fetchInput(input, maxBytes) : await readInput(where, maxBytes);
   let i = 0;
   while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
-  if (bytes[i] === 0x7b) return { kind: 'json', metainfo: parseMetainfoJson(new TextDecoder().decode(bytes)) };
-  if (bytes[0] === 0x64) return { kind: 'torrent', metainfo: parseTorrent(bytes) };
-  throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: where });
+  let loaded: { kind: 'torrent' | 'json'; metainfo: Metainfo };
+  if (bytes[i] === 0x7b) loaded = { kind: 'json', metainfo: parseMetainfoJson(new TextDecoder().decode(bytes)) };
+  else if (bytes[0] === 0x64) loaded = { kind: 'torrent', metainfo: parseTorrent(bytes) };
+  else throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: where });
+  const ttp = isUrl ? TTP_TORRENT_URL.exec(input) : null;
+  if (ttp === null) return loaded;
+  // §4: the metainfo a peer sends must be the torrent its URL names (parsing checked info → infoHash).
+  if (loaded.metainfo.infoHash !== ttp[1]!.toLowerCase()) {
+    throw new TorrenttpError('CLI_FETCH_FAILED', { detail: `${input}: the metainfo served is for ${loaded.metainfo.infoHash}, not the info-hash in the URL` });
+  }
+  return { ...loaded, peerUrl: input };
 }
 
 async function readInput(path: string, maxBytes: number): Promise<Uint8Array> {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { defaultContext } from './context.js';
 import { runProgram } from './program.js';
-import { COMMANDS } from './commands/index.js';
+import { commandsFor } from './commands/lazy.js';
 
 // A closed pipe (`torrenttp info x | head`) is the reader's choice, not our failure.
 for (const stream of [process.stdout, process.stderr]) {
@@ -11,7 +11,8 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const code = await runProgram(defaultContext(), COMMANDS, process.argv.slice(2));
+const argv = process.argv.slice(2);
+const code = await runProgram(defaultContext(), await commandsFor(argv), argv);
 process.exitCode = code;
 // The command is over. Whatever still holds the event loop (a disk job the OS never finishes, a
 // socket slow to close) must not keep a finished command running: give it a moment, then exit.

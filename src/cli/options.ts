@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { InvalidArgumentError } from 'commander';
 import { isTrackerUrl, isWebSeedUrl } from '../metainfo/index.js';
+import { checkTorrentUrl } from '../tracker/index.js';
 import { parseSize } from './format.js';
 
 /**
@@ -84,6 +85,19 @@ export function peerAddress(value: string): string {
   const p = Number(m[2]);
   if (!/^\d{1,5}$/.test(m[2]!) || p < 1 || p > 65535) throw new InvalidArgumentError(`port ${m[2]} is not from 1 to 65535`);
   return value;
+}
+
+/**
+ * `--peer`: `host:port` (a BitTorrent wire peer) or an http(s) URL, the torrent URL of a
+ * TorrentTTP peer (docs/torrenttp.md §1: no query, fragment, credentials or trailing slash).
+ */
+export function peerAddressOrUrl(value: string): string {
+  if (!/^https?:\/\//i.test(value)) return peerAddress(value);
+  try {
+    return checkTorrentUrl(value);
+  } catch {
+    throw new InvalidArgumentError('not a TorrentTTP torrent URL (like http://host:8080/ttp/v1/torrents/<infohash>: no query, no trailing slash)');
+  }
 }
 
 /** An IP address literal to listen on (`0.0.0.0`, `127.0.0.1`, `::`, `::1`). */

@@ -108,15 +108,17 @@ export class Reporter {
     this.ctx.stdout.write(`${line}\n`);
   }
 
-  start(t: Torrent, port: number, mode: string): void {
+  /** `ttpUrl`: the torrent's TorrentTTP URL, when the client serves it over HTTP (`--http-port`). */
+  start(t: Torrent, port: number, mode: string, ttpUrl?: string): void {
     this.stopBar(); // the checking bar, if any
     const s = t.stats();
     this.last = s;
     if (this.o.json) {
-      printJson(this.ctx, { event: 'started', mode, infoHash: s.infoHash, name: s.name, length: s.length, port, verifiedBytes: s.verifiedBytes });
+      printJson(this.ctx, { event: 'started', mode, infoHash: s.infoHash, name: s.name, length: s.length, port, ...(ttpUrl === undefined ? {} : { ttpUrl }), verifiedBytes: s.verifiedBytes });
       return;
     }
     this.ctx.stderr.write(`${mode === 'seed' ? 'seeding' : 'downloading'} ${s.name} (${formatBytes(s.length)}, ${s.infoHash}) on port ${port}\n`);
+    if (ttpUrl !== undefined) this.ctx.stderr.write(`  TorrentTTP peer at ${ttpUrl}\n`);
   }
 
   /** One diagnostic line: `[WARN] …` on stderr, or a JSON `warning`/`error`/`notice` event. */

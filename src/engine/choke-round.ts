@@ -1,4 +1,4 @@
-import { choke, CHOKE_ROUND_MS, type ChokeState } from './choker.js';
+import { choke, CHOKE_ROUND_MS, longestWaiting, UPLOAD_SNUB_MS, type ChokeCandidate, type ChokeState } from './choker.js';
 import type { PeerSet, PeerState } from './peer-set.js';
 
 /**
@@ -7,6 +7,11 @@ import type { PeerSet, PeerState } from './peer-set.js';
  *   decides, every `CHOKE_ROUND_MS`, from each peer's rates.
  * - An interested peer is unchoked at once while a slot is free; a peer that loses interest is
  *   choked at once.
+ * - Upload snubbing (`snub`, on every tick): a peer unchoked `UPLOAD_SNUB_MS` ago that has asked
+ *   for nothing since (no request in that time, none queued or being read) is choked and marked
+ *   `uploadSnubbed`, and its slot goes at once to a waiting peer (newcomers first). Its next
+ *   request while unchoked clears the mark. So slots go to peers that use them: ten peers that
+ *   only say `interested` used to hold every slot, and a real downloader got nothing for a minute.
  * - Choking a peer discards its queued and in-flight uploads (BEP 3): the link drops its queue,
  *   and the uploader refuses what is still being read.
  */
@@ -18,6 +23,7 @@ export class ChokeRound {
     private readonly peers: PeerSet,
     private readonly slots: number,
     private readonly rng: () => number,
+    private readonly now: () => number,
   ) {}
 
   /** A round is due at `now`. */
@@ -32,9 +38,9 @@ export class ChokeRound {
 
   run(now: number, seeding: boolean): void {
     this.lastMs = now;
-    const uploaders = [...this.peers].filter((p) => p.link?.canUpload === true && !p.closed);
+    const uploaders = this.uploaders();
     const decision = choke(
-      uploaders.map((p) => ({ id: p.link!.id, interested: p.peerInterested, downloadRate: p.down.rate(now), uploadRate: p.up.rate(now) })),
+      uploaders.map((p) => this.candidate(p, now)),
       seeding,
       this.slots,
       this.state,
@@ -42,17 +48,72 @@ export class ChokeRound {
       this.rng,
     );
     this.state = decision;
-    for (const p of uploaders) this.setChoking(p, !decision.unchoked.has(p.link!.id));
+    for (const p of uploaders) this.setChoking(p, !decision.unchoked.has(p.link!.id), now);
+  }
+
+  /** Chokes unchoked peers that asked for nothing within `UPLOAD_SNUB_MS`, then gives their slots away. */
+  snub(now: number): void {
+    let freed = false;
+    for (const p of this.peers) {
+      if (p.amChoking || p.closed || p.link?.canUpload !== true) continue;
+      if (p.uploads.length > 0 || p.reading.size > 0) continue; // still being served
+      if (now - Math.max(p.unchokedMs, p.lastRequestMs) < UPLOAD_SNUB_MS) continue;
+      p.uploadSnubbed = true;
+      this.setChoking(p, true, now);
+      freed = true;
+    }
+    if (freed) this.fillFree(now);
+  }
+
+  /** The peer asked for bytes while unchoked: it uses its slot. */
+  requested(peer: PeerState): void {
+    peer.uploadSnubbed = false;
   }
 
   interested(peer: PeerState): void {
     peer.peerInterested = true;
-    if (peer.link?.canUpload === true && peer.amChoking && this.unchokedCount() < this.slots) this.setChoking(peer, false);
+    if (peer.link?.canUpload === true && peer.amChoking && !peer.uploadSnubbed && this.unchokedCount() < this.slots) {
+      this.setChoking(peer, false, this.now());
+    }
   }
 
   notInterested(peer: PeerState): void {
     peer.peerInterested = false;
-    if (!peer.amChoking) this.setChoking(peer, true);
+    if (!peer.amChoking) this.setChoking(peer, true, this.now());
+  }
+
+  /**
+   * Free slots go to waiting peers that are not snubbed, those unchoked longest ago (newcomers)
+   * first, at random among equals. When the optimistic peer lost its slot, the first of them
+   * takes its place (and its 30 s), so the optimistic slot turns over as fast as peers waste it.
+   */
+  private fillFree(now: number): void {
+    while (this.unchokedCount() < this.slots) {
+      const waiting = this.uploaders().filter((p) => p.amChoking && p.peerInterested && !p.uploadSnubbed);
+      const pool = longestWaiting(waiting.map((p) => ({ ...this.candidate(p, now), peer: p })));
+      if (pool.length === 0) return;
+      const next = pool[Math.floor(this.rng() * pool.length)]!.peer;
+      const optimistic = this.state.optimistic;
+      if (optimistic === undefined || !this.uploaders().some((p) => p.link!.id === optimistic && !p.amChoking)) {
+        this.state = { optimistic: next.link!.id, optimisticSinceMs: now };
+      }
+      this.setChoking(next, false, now);
+    }
+  }
+
+  private uploaders(): PeerState[] {
+    return [...this.peers].filter((p) => p.link?.canUpload === true && !p.closed);
+  }
+
+  private candidate(p: PeerState, now: number): ChokeCandidate {
+    return {
+      id: p.link!.id,
+      interested: p.peerInterested,
+      downloadRate: p.down.rate(now),
+      uploadRate: p.up.rate(now),
+      snubbed: p.uploadSnubbed,
+      lastUnchokedMs: p.unchokedMs,
+    };
   }
 
   private unchokedCount(): number {
@@ -61,13 +122,15 @@ export class ChokeRound {
     return n;
   }
 
-  private setChoking(peer: PeerState, choking: boolean): void {
+  private setChoking(peer: PeerState, choking: boolean, now: number): void {
     if (peer.amChoking === choking) return;
     peer.amChoking = choking;
     if (choking) {
       // BEP 3: choking discards the peer's pending requests.
       for (const u of peer.reading) u.cancelled = true;
       peer.uploads.length = 0;
+    } else {
+      peer.unchokedMs = now;
     }
     peer.link?.setChoking(choking);
   }

@@ -6,6 +6,13 @@
  * upload rate to them, which favours peers that can take data fast) and one *optimistic*
  * unchoke, a random choked interested peer, kept for three rounds (30 s) so newcomers get a
  * chance to prove themselves. Ties break by id, so the result is deterministic for a given rng.
+ *
+ * Upload snubbing (choke-round.ts): a peer we unchoked that asks for nothing within
+ * `UPLOAD_SNUB_MS` is `snubbed`: it gets no regular slot and no free one, only the optimistic
+ * slot when no other peer is waiting for it. The optimistic pick goes to the peers unchoked
+ * longest ago (never, for newcomers: libtorrent likewise favours peers that waited longest), at
+ * random among them, so a swarm of interested-but-silent peers cannot keep a real downloader
+ * from its turn: each of them holds the slot only `UPLOAD_SNUB_MS`.
  */
 export interface ChokeCandidate {
   readonly id: string;
@@ -14,6 +21,10 @@ export interface ChokeCandidate {
   readonly downloadRate: number;
   /** Bytes/s we send to the peer. */
   readonly uploadRate: number;
+  /** It was unchoked and asked for nothing: no slot but a last-resort optimistic one. */
+  readonly snubbed?: boolean;
+  /** When we last unchoked it (ms); undefined or −∞ for never. */
+  readonly lastUnchokedMs?: number;
 }
 
 export interface ChokeState {
@@ -28,6 +39,12 @@ export interface ChokeDecision extends ChokeState {
 
 export const CHOKE_ROUND_MS = 10_000;
 export const OPTIMISTIC_ROTATE_MS = 30_000;
+/**
+ * An unchoked peer that asks for nothing this long is choked and its slot given to another.
+ * Any client that wants data requests within a round trip of our unchoke; libtorrent chokes a peer
+ * that has not requested for a while too. Five seconds is half a choking round.
+ */
+export const UPLOAD_SNUB_MS = 5000;
 
 export function choke(
   peers: readonly ChokeCandidate[],
@@ -39,17 +56,22 @@ export function choke(
 ): ChokeDecision {
   const interested = peers.filter((p) => p.interested);
   const score = (p: ChokeCandidate) => (seeding ? p.uploadRate : p.downloadRate);
-  const ranked = [...interested].sort((a, b) => score(b) - score(a) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const ranked = interested.filter((p) => p.snubbed !== true).sort((a, b) => score(b) - score(a) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const regular = ranked.slice(0, Math.max(0, slots - 1));
   const unchoked = new Set(regular.map((p) => p.id));
 
   let optimistic = state.optimistic;
   let since = state.optimisticSinceMs;
   const stillValid =
-    optimistic !== undefined && nowMs - since < OPTIMISTIC_ROTATE_MS && interested.some((p) => p.id === optimistic) && !unchoked.has(optimistic);
+    optimistic !== undefined &&
+    nowMs - since < OPTIMISTIC_ROTATE_MS &&
+    interested.some((p) => p.id === optimistic && p.snubbed !== true) &&
+    !unchoked.has(optimistic);
   if (!stillValid) {
     const choked = interested.filter((p) => !unchoked.has(p.id));
-    optimistic = choked.length === 0 ? undefined : choked[Math.floor(rng() * choked.length)]!.id;
+    const fresh = choked.filter((p) => p.snubbed !== true);
+    const pool = longestWaiting(fresh.length > 0 ? fresh : choked);
+    optimistic = pool.length === 0 ? undefined : pool[Math.floor(rng() * pool.length)]!.id;
     since = nowMs;
   }
   if (optimistic !== undefined) unchoked.add(optimistic);
@@ -59,4 +81,11 @@ export function choke(
     unchoked.add(p.id);
   }
   return { unchoked, optimistic, optimisticSinceMs: since };
+}
+
+/** The peers unchoked longest ago (newcomers, never unchoked, first), in input order. */
+export function longestWaiting<T extends ChokeCandidate>(peers: readonly T[]): T[] {
+  let oldest = Infinity;
+  for (const p of peers) oldest = Math.min(oldest, p.lastUnchokedMs ?? -Infinity);
+  return peers.filter((p) => (p.lastUnchokedMs ?? -Infinity) === oldest);
 }

@@ -1,16 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { FileSelection, infoHashToBytes, parseMagnet, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
 import { corruptPiecesError, openStorage } from '../storage/index.js';
-import { Announcer, isLoopback } from '../tracker/index.js';
-import { acceptWirePeer, connectWirePeer, createWebSeed, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
+import type { DhtNode } from '../dht/index.js';
+import { Announcer, isLoopback, isUrlRef } from '../tracker/index.js';
+import { createHttpPeer, createWebSeed, hostPort, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { EngineError } from './errors.js';
+import type { PeerServer } from './peer-server.js';
 import { fetchMetadata, type FetchedMetadata, type FetchMetadataOptions, type MetadataProgress } from './magnet.js';
 import { TokenBucket } from './rate.js';
+import type { SuperSeedOptions } from './super-seed.js';
 import { Torrent } from './torrent.js';
+import type { TorrentStats } from './torrent-api.js';
 
 /**
  * A BitTorrent client: many torrents, one listening port, peers from trackers, web seeds and
@@ -42,12 +45,37 @@ export interface ClientOptions {
   readonly allowLoopbackPeers?: boolean;
   /** BEP 15 first retransmission timeout, for tests. */
   readonly udpTrackerTimeoutMs?: number;
+  /**
+   * Our own TorrentTTP torrent URL for a torrent (when a peer server serves it), or undefined: it
+   * is never dialled as a peer, and is what we announce (docs/torrenttp.md §10).
+   */
+  readonly peerUrlOf?: (infoHash: string) => string | undefined;
+  /**
+   * Announce in JSON to http(s) trackers that have a JSON side (TorrentTTP, docs/torrenttp.md
+   * §10), with our URL (`peerUrlOf`, else the `httpServer`'s): their replies may name TorrentTTP peers, which are dialled over
+   * HTTP. Trackers without one are asked the BEP 3 way. Default false.
+   */
+  readonly jsonAnnounce?: boolean;
+  /**
+   * Serve every torrent's pieces over HTTP too: `ttpServer({ port })` from the gateway (a
+   * TorrentTTP peer server). Its callers are peers like any other for the choker and the limits.
+   * Started with the wire listener (also when `listen` is false), closed first by `close`.
+   */
+  readonly httpServer?: PeerServer;
+  /**
+   * A DHT node (BEP 5) to find peers with and announce on, for every torrent that is not private
+   * (BEP 27). Off when undefined. The caller starts and closes it (it may outlive the client).
+   */
+  readonly dht?: DhtNode;
 }
 
 export interface AddOptions {
   /** Download folder: files go under it, never outside. */
   readonly path: string;
-  /** Extra peers, `host:port`; dialled now and again while not connected. */
+  /**
+   * Extra peers: `host:port` (a wire peer) or the torrent URL of a TorrentTTP peer
+   * (`http(s)://host:port/ttp/v1/torrents/<infohash>`); dialled now and again while not connected.
+   */
   readonly peers?: readonly string[];
   readonly sequential?: boolean;
   /**
@@ -65,6 +93,8 @@ export interface AddOptions {
   readonly trackers?: boolean;
   /** Use the torrent's web seeds. Default true. */
   readonly webSeeds?: boolean;
+  /** Find peers through the client's DHT node and announce there. Default true (never for a private torrent). */
+  readonly dht?: boolean;
   /** Called while existing data is checked. */
   readonly onCheckProgress?: (checkedBytes: number, totalBytes: number) => void;
   /** Folder for the resume file. Default `<path>/.torrenttp` (storage's default). */
@@ -75,6 +105,14 @@ export interface AddOptions {
    * asked of web seeds (BEP 19 appends the torrent's name), stay the torrent's.
    */
   readonly storeAs?: string;
+  /** Super-seed (BEP 16) while complete: see `TorrentOptions.superSeed`. Default off. */
+  readonly superSeed?: boolean | SuperSeedOptions;
+  /**
+   * Hold the web seeds back until the swarm has given nothing for this long (from the start, or
+   * later): a downloader first takes what peers have, and pulls from the origin's HTTP only when
+   * they do not deliver. Default 0: web seeds start at once.
+   */
+  readonly webSeedFallbackMs?: number;
   /** A magnet link: how the metadata fetch is reported, how long it may take (default 120 s), and its limits. */
   readonly onMetadataProgress?: (p: MetadataProgress) => void;
   readonly metadataTimeoutMs?: number;
@@ -149,15 +187,20 @@ interface Entry {
   /** Last reported state of each source (`kind id` → 'ok' or the failure's code), so each change is reported once. */
   readonly sources: Map<string, string>;
   redialTimer: NodeJS.Timeout | undefined;
+  /** Stops the DHT lookups and announces for this torrent. */
+  untrackDht: (() => void) | undefined;
 }
 
 export class Client extends EventEmitter<ClientEvents> {
   readonly peerId: Uint8Array;
+  /** The HTTP peer server given in the options: `client.httpServer?.torrentUrl(infoHash)` is what to announce. */
+  readonly httpServer: PeerServer | undefined;
   private readonly opts: ClientOptions;
   private readonly torrents = new Map<string, Entry>();
   private readonly uploadLimiters: TokenBucket[] = [];
   private readonly downloadLimiters: TokenBucket[] = [];
-  private server: Server | undefined;
+  private listener: PeerListener | undefined;
+  private readonly dialer: WireDialer;
   private listening: Promise<number> | undefined;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
@@ -170,9 +213,11 @@ export class Client extends EventEmitter<ClientEvents> {
   constructor(opts: ClientOptions = {}) {
     super();
     this.opts = opts;
+    this.httpServer = opts.httpServer;
     this.peerId = opts.peerId ?? Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
     if (opts.uploadLimit !== undefined) this.uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
     if (opts.downloadLimit !== undefined) this.downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
+    this.dialer = new WireDialer({ ...this.wireOptions(), connectTimeoutMs: 10_000 });
     this.ticker = setInterval(() => {
       for (const e of this.torrents.values()) e.torrent.tick();
     }, TICK_MS);
@@ -183,28 +228,33 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.actualPort;
   }
 
-  /** Starts listening (done by `add` too); resolves to the port. */
+  /** Starts listening (done by `add` too), and the HTTP peer server if any; resolves to the wire port (0 without one). */
   listen(): Promise<number> {
-    if (this.opts.listen === false) return Promise.resolve(0);
-    this.listening ??= new Promise<number>((resolve, reject) => {
-      const server = createServer((socket) => this.onIncoming(socket));
-      const host = this.opts.host ?? '0.0.0.0';
-      const port = this.opts.port ?? 0;
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        const where = `${hostPort(host, port)}`;
-        reject(
-          err.code === 'EADDRINUSE'
-            ? new EngineError('ENGINE_PORT_IN_USE', { detail: where, cause: err })
-            : new EngineError('ENGINE_LISTEN_FAILED', { detail: `${where}: ${err.message}`, cause: err }),
-        );
+    this.listening ??= this.listenWire().then(async (port) => {
+      await this.httpServer?.start({
+        peerId: this.peerId,
+        torrent: (infoHash) => (this.closed ? undefined : this.torrents.get(infoHash)?.torrent),
+        admitsPeer: () => !this.closed && this.totalConnections() < (this.opts.maxConnections ?? 200),
       });
-      server.listen(port, host, () => {
-        this.actualPort = (server.address() as { port: number }).port;
-        resolve(this.actualPort);
-      });
-      this.server = server;
+      return port;
     });
     return this.listening;
+  }
+
+  private listenWire(): Promise<number> {
+    if (this.opts.listen === false) return Promise.resolve(0);
+    this.listener ??= new PeerListener(this.incoming(), {
+      ...(this.opts.host === undefined ? {} : { host: this.opts.host }),
+      ...(this.opts.port === undefined ? {} : { port: this.opts.port }),
+    });
+    // The transport's codes become the Client's own (ENGINE_PORT_IN_USE, ENGINE_LISTEN_FAILED: API).
+    return this.listener.listen().then(
+      (port) => (this.actualPort = port),
+      (err: TorrenttpError) => {
+        const code = err.code === 'TRANSPORT_PORT_IN_USE' ? 'ENGINE_PORT_IN_USE' : 'ENGINE_LISTEN_FAILED';
+        throw new EngineError(code, { ...(err.detail === undefined ? {} : { detail: err.detail }), cause: err.cause ?? err });
+      },
+    );
   }
 
   get(infoHash: string): Torrent | undefined {
@@ -224,7 +274,7 @@ export class Client extends EventEmitter<ClientEvents> {
       {
         peerId: this.peerId,
         listenPort,
-        isSelf: (a) => this.isSelf(a),
+        isSelf: (a) => this.isSelf(a, magnet.infoHash),
         splitHostPort,
         ...(this.opts.allowLoopbackPeers === undefined ? {} : { allowLoopbackPeers: this.opts.allowLoopbackPeers }),
         ...(this.opts.udpTrackerTimeoutMs === undefined ? {} : { udpTrackerTimeoutMs: this.opts.udpTrackerTimeoutMs }),
@@ -268,6 +318,7 @@ export class Client extends EventEmitter<ClientEvents> {
       downloadLimiters,
       ...(opts.sequential === undefined ? {} : { sequential: opts.sequential }),
       ...(opts.selectedFiles === undefined ? {} : { selectedFiles: opts.selectedFiles }),
+      ...(opts.superSeed === undefined ? {} : { superSeed: opts.superSeed }),
     });
     const infoHash = infoHashToBytes(metainfo.infoHash);
     const announcer = new Announcer(opts.trackers === false ? [] : metainfo.announceList, {
@@ -281,10 +332,19 @@ export class Client extends EventEmitter<ClientEvents> {
       },
       ...(this.opts.allowLoopbackPeers === undefined ? {} : { allowLoopbackPeers: this.opts.allowLoopbackPeers }),
       ...(this.opts.udpTrackerTimeoutMs === undefined ? {} : { udp: { baseTimeoutMs: this.opts.udpTrackerTimeoutMs } }),
+      ...(this.opts.jsonAnnounce === true ? { jsonAnnounce: true } : {}),
+      ...ifDefined('peerUrl', this.ownUrl(metainfo.infoHash)),
     });
     const entry: Entry = {
       torrent,
-      wire: { infoHash, metainfo, bitfield: store.bitfield },
+      wire: {
+        infoHash,
+        metainfo,
+        bitfield: store.bitfield,
+        get superSeeding() {
+          return torrent.superSeeding;
+        },
+      },
       announcer,
       manualPeers: opts.peers ?? [],
       known: new Set(),
@@ -293,10 +353,11 @@ export class Client extends EventEmitter<ClientEvents> {
       queue: new Set(),
       sources: new Map(),
       redialTimer: undefined,
+      untrackDht: undefined,
     };
     this.torrents.set(metainfo.infoHash, entry);
 
-    announcer.on('peers', (peers) => this.discover(entry, peers.map((p) => hostPort(p.ip, p.port))));
+    announcer.on('peers', (peers) => this.discover(entry, peers.map((p) => (isUrlRef(p) ? p.url : hostPort(p.ip, p.port)))));
     announcer.on('announced', (_r, url) => this.report(entry, 'tracker', url, undefined));
     announcer.on('failure', (err, url) => {
       if (url !== 'all trackers') this.report(entry, 'tracker', url, err); // the round's summary: each tracker was reported
@@ -318,20 +379,11 @@ export class Client extends EventEmitter<ClientEvents> {
     });
     torrent.on('warning', (msg, err) => this.emit('warning', msg, err));
 
-    if (opts.webSeeds !== false && !torrent.complete) {
-      for (const url of metainfo.urlList) {
-        const watch = (e: PeerEvent): void => this.watchWebSeed(entry, url, e);
-        torrent.addPeer((onEvent) =>
-          createWebSeed(url, metainfo, {
-            onEvent: (e) => {
-              watch(e);
-              onEvent(e);
-            },
-          }),
-        );
-      }
-    }
+    if (opts.webSeeds !== false && !torrent.complete) this.startWebSeeds(entry, opts.webSeedFallbackMs ?? 0);
     announcer.start();
+    if (this.opts.dht !== undefined && opts.dht !== false && !metainfo.private) {
+      entry.untrackDht = this.opts.dht.track(infoHash, port > 0 ? { port } : {}, (peers) => this.discover(entry, peers.map((p) => hostPort(p.ip, p.port))));
+    }
     this.discover(entry, entry.manualPeers);
     if (entry.manualPeers.length > 0) {
       entry.redialTimer = setInterval(() => this.discover(entry, entry.manualPeers.filter((p) => !entry.connected.has(p)), true), REDIAL_MS);
@@ -368,11 +420,52 @@ export class Client extends EventEmitter<ClientEvents> {
    */
   introduce(infoHash: string, address: string): void {
     const e = this.torrents.get(infoHash);
-    if (e === undefined || e.torrent.closed || this.isSelf(address)) return;
+    if (e === undefined || e.torrent.closed || this.isSelf(address, infoHash)) return;
     e.known.add(address);
     if (e.connected.has(address) || e.dialing.has(address) || !e.torrent.accepts(address)) return;
     if (this.totalConnections() >= (this.opts.maxConnections ?? 200)) return;
     void this.dial(e, address);
+  }
+
+  /**
+   * The torrent's web seeds: now, or (`fallbackMs` > 0) once its peers have delivered nothing for
+   * `fallbackMs`, checked at each progress tick. Once started they stay: a web seed that only
+   * fills gaps would add a request per gap, and a swarm that stalled once may stall again.
+   */
+  private startWebSeeds(e: Entry, fallbackMs: number): void {
+    const torrent = e.torrent;
+    const start = (): void => {
+      for (const url of torrent.metainfo.urlList) {
+        const watch = (ev: PeerEvent): void => this.watchWebSeed(e, url, ev);
+        torrent.addPeer((onEvent) =>
+          createWebSeed(url, torrent.metainfo, {
+            onEvent: (ev) => {
+              watch(ev);
+              onEvent(ev);
+            },
+          }),
+        );
+      }
+    };
+    if (fallbackMs <= 0) return start();
+    let lastBytes = -1;
+    let lastMoveMs = Date.now();
+    const check = (s: TorrentStats): void => {
+      const now = Date.now();
+      if (s.done || torrent.closed) {
+        torrent.off('progress', check);
+        return;
+      }
+      if (s.downloaded !== lastBytes) {
+        if (lastBytes >= 0) lastMoveMs = now; // the first tick only sets the baseline
+        lastBytes = s.downloaded;
+      }
+      if (now - lastMoveMs >= fallbackMs) {
+        torrent.off('progress', check);
+        start();
+      }
+    };
+    torrent.on('progress', check);
   }
 
   /** Stops a torrent: `stopped` to its trackers, peers closed, resume state saved. */
@@ -381,6 +474,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (e === undefined) return;
     this.torrents.delete(infoHash);
     clearInterval(e.redialTimer);
+    e.untrackDht?.();
     // Both end whatever the other does: a failed resume save must not keep the trackers waiting.
     const [, closed] = await Promise.allSettled([e.announcer.stop(), e.torrent.close()]);
     if (closed.status === 'rejected') throw closed.reason;
@@ -395,10 +489,12 @@ export class Client extends EventEmitter<ClientEvents> {
     this.closed = true;
     this.closing.abort();
     clearInterval(this.ticker);
+    // First, while the torrents are open: held long-polls get their answer, new callers a 503.
+    const httpClosed = this.httpServer === undefined ? Promise.resolve() : this.httpServer.close().catch(() => undefined);
+    await httpClosed;
     const removed = await Promise.allSettled([...this.torrents.keys()].map((h) => this.remove(h)));
     await Promise.allSettled([...this.removing]);
-    const server = this.server;
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.listener?.close();
     const failed = removed.find((r) => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
   }
@@ -414,7 +510,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const n = Math.min(addresses.length, MAX_PEERS_PER_REPLY);
     for (let i = 0; i < n; i++) {
       const a = addresses[i]!;
-      if (this.isSelf(a)) continue;
+      if (this.isSelf(a, e.torrent.infoHash)) continue;
       if (!again && e.known.has(a)) continue;
       e.known.delete(a); // re-adding moves it to the newest end
       e.known.add(a);
@@ -426,7 +522,13 @@ export class Client extends EventEmitter<ClientEvents> {
     this.dialMore(e);
   }
 
-  private isSelf(address: string): boolean {
+  /** Our TorrentTTP torrent URL for a torrent: the one given, else our peer server's. */
+  private ownUrl(infoHash: string): string | undefined {
+    return this.opts.peerUrlOf?.(infoHash) ?? this.httpServer?.torrentUrl(infoHash);
+  }
+
+  private isSelf(address: string, infoHash: string): boolean {
+    if (isPeerUrl(address)) return address === this.ownUrl(infoHash);
     const { host, port } = splitHostPort(address);
     return port === this.actualPort && (isLoopback(host) || host === '0.0.0.0');
   }
@@ -450,11 +552,11 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private async dial(e: Entry, address: string): Promise<void> {
+    if (isPeerUrl(address)) return this.dialUrl(e, address);
     e.dialing.add(address);
     const slot = e.torrent.newPeerSlot();
-    const { host, port } = splitHostPort(address);
     try {
-      const link = await connectWirePeer(host, port, e.wire, { ...this.wireOptions(), onEvent: slot.onEvent, connectTimeoutMs: 10_000 });
+      const link = await this.dialer.dial(address, e.wire, slot.onEvent);
       e.connected.add(link.id);
       slot.attach(link);
       if (e.manualPeers.includes(address)) this.report(e, 'peer', address, undefined);
@@ -470,28 +572,46 @@ export class Client extends EventEmitter<ClientEvents> {
     }
   }
 
-  private onIncoming(socket: Socket): void {
-    if (this.closed || this.totalConnections() >= (this.opts.maxConnections ?? 200)) {
-      socket.destroy();
-      return;
-    }
-    let chosen: { entry: Entry; slot: ReturnType<Torrent['newPeerSlot']> } | undefined;
-    acceptWirePeer(socket, (infoHash) => {
-      const entry = this.torrents.get(toHex(infoHash));
-      const id = hostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0);
-      if (entry === undefined || !entry.torrent.accepts(id)) return undefined;
-      chosen = { entry, slot: entry.torrent.newPeerSlot() };
-      return { torrent: entry.wire, opts: { ...this.wireOptions(), onEvent: chosen.slot.onEvent } };
-    }).then(
-      (link) => {
-        chosen!.entry.connected.add(link.id);
-        chosen!.slot.attach(link);
-      },
-      (err: unknown) => {
-        chosen?.slot.abandon();
-        this.emit('peerError', hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), toTorrenttpError(err));
-      },
+  /**
+   * A TorrentTTP peer: the link exists at once (HTTP has no handshake); a peer that cannot be
+   * reached closes its link after its back-off (TRANSPORT_HTTP_PEER_GAVE_UP), and a hand-given one
+   * is tried again by the redial timer like a wire peer.
+   */
+  private dialUrl(e: Entry, url: string): void {
+    const manual = e.manualPeers.includes(url);
+    const link = e.torrent.addPeer((onEvent) =>
+      createHttpPeer(url, e.wire.metainfo, {
+        peerId: this.peerId,
+        onEvent: (ev) => {
+          if (manual) this.watchHttpPeer(e, url, ev);
+          else if (ev.type === 'closed' && ev.reason !== undefined) this.emit('peerError', url, ev.reason);
+          onEvent(ev);
+        },
+      }),
     );
+    e.connected.add(link.id);
+  }
+
+  /** Incoming peers (the listener's handshakes): admitted under the connection limit, into the torrent they name. */
+  private incoming(): IncomingPeerHandler {
+    return {
+      admit: () => !this.closed && this.totalConnections() < (this.opts.maxConnections ?? 200),
+      lookup: (infoHash, remote) => {
+        const entry = this.torrents.get(toHex(infoHash));
+        if (entry === undefined || !entry.torrent.admit(remote)) return undefined;
+        const slot = entry.torrent.newPeerSlot();
+        return {
+          torrent: entry.wire,
+          opts: { ...this.wireOptions(), onEvent: slot.onEvent },
+          attach: (link) => {
+            entry.connected.add(link.id);
+            slot.attach(link);
+          },
+          abandon: () => slot.abandon(),
+        };
+      },
+      onError: (remote, err) => this.emit('peerError', remote, err),
+    };
   }
 
   // ── sources ─────────────────────────────────────────────────────────────────────────────
@@ -500,6 +620,13 @@ export class Client extends EventEmitter<ClientEvents> {
     if (ev.type === 'block') this.report(e, 'webseed', url, undefined);
     else if (ev.type === 'choke' && ev.reason !== undefined) this.report(e, 'webseed', url, ev.reason);
     else if (ev.type === 'closed' && ev.reason !== undefined && ev.reason.code !== 'ENGINE_CLOSED') this.report(e, 'webseed', url, ev.reason, true);
+  }
+
+  /** A hand-given TorrentTTP peer answers (its have-set), fails (a back-off with a reason) or is dropped. */
+  private watchHttpPeer(e: Entry, url: string, ev: PeerEvent): void {
+    if (ev.type === 'bitfield' || ev.type === 'block') this.report(e, 'peer', url, undefined);
+    else if (ev.type === 'choke' && ev.reason !== undefined) this.report(e, 'peer', url, ev.reason);
+    else if (ev.type === 'closed' && ev.reason !== undefined && ev.reason.code !== 'ENGINE_CLOSED') this.report(e, 'peer', url, ev.reason);
   }
 
   private report(e: Entry, kind: SourceStatus['kind'], id: string, error: TorrenttpError | undefined, final = false): void {
@@ -524,12 +651,17 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 }
 
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+function ifDefined<K extends string, V>(key: K, value: V | undefined): { [k in K]?: V } {
+  return value === undefined ? {} : ({ [key]: value } as { [k in K]?: V });
+}
+
+/** A TorrentTTP peer's torrent URL rather than a `host:port`. */
+function isPeerUrl(address: string): boolean {
+  return /^https?:\/\//i.test(address);
 }
 
 export function splitHostPort(address: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
-  if (m === null) throw new EngineError('ENGINE_BAD_PEER_ADDRESS', { detail: address });
-  return { host: m[1]!, port: Number(m[2]) };
+  const hp = parseHostPort(address);
+  if (hp === undefined) throw new EngineError('ENGINE_BAD_PEER_ADDRESS', { detail: address });
+  return hp;
 }

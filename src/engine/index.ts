@@ -1,11 +1,13 @@
-export { choke, CHOKE_ROUND_MS, OPTIMISTIC_ROTATE_MS, type ChokeCandidate, type ChokeDecision, type ChokeState } from './choker.js';
+export { choke, CHOKE_ROUND_MS, OPTIMISTIC_ROTATE_MS, UPLOAD_SNUB_MS, type ChokeCandidate, type ChokeDecision, type ChokeState } from './choker.js';
 export { EngineError, type EngineErrorCode } from './errors.js';
 export { PiecePicker, type PickerOptions } from './picker.js';
 export { RateMeter, TokenBucket } from './rate.js';
 export { DEFAULT_PIECE_DEADLINE_MS, DEFAULT_READ_WINDOW_PIECES, type ReadOptions } from './reader.js';
+export { DEFAULT_OFFER_BYTES, DEFAULT_RELEASE_AFTER_MS, type SuperSeedOptions } from './super-seed.js';
 export { Torrent } from './torrent.js';
 export { DEFAULT_MAX_COMMIT_BYTES, type PeerSlot, type TorrentEvents, type TorrentOptions, type TorrentStats, type TorrentStore } from './torrent-api.js';
 export { type UploadAnswer, type UploadLease, type UploadRefusal } from './uploader.js';
 export { Client, MAX_KNOWN_PEERS, MAX_PEERS_PER_REPLY, MAX_QUEUED_PEERS, splitHostPort, type AddOptions, type ClientEvents, type ClientOptions, type SourceStatus } from './client.js';
+export type { PeerServer, PeerServerHost } from './peer-server.js';
 export { fetchMetadata, MAGNET_DEFAULTS, type FetchedMetadata, type FetchMetadataOptions, type MetadataProgress } from './magnet.js';
 export { MetadataFetch, METADATA_FETCH_DEFAULTS, type MetadataFetchOptions } from './metadata-fetch.js';

@@ -12,7 +12,7 @@
  */
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { infoHashToBytes, metainfoFromInfoBytes, type Magnet, type Metainfo } from '../metainfo/index.js';
-import { Announcer } from '../tracker/index.js';
+import { Announcer, isUrlRef } from '../tracker/index.js';
 import { connectMetadataPeer, type MetadataPeer, type MetadataPeerEvent } from '../transport/index.js';
 import { EngineError } from './errors.js';
 import { MetadataFetch, type MetadataFetchOptions } from './metadata-fetch.js';
@@ -85,7 +85,8 @@ export function fetchMetadata(magnet: Magnet, ctx: MetadataFetchContext, opts: F
       ...(ctx.allowLoopbackPeers === undefined ? {} : { allowLoopbackPeers: ctx.allowLoopbackPeers }),
       ...(ctx.udpTrackerTimeoutMs === undefined ? {} : { udp: { baseTimeoutMs: ctx.udpTrackerTimeoutMs } }),
     });
-    announcer.on('peers', (peers) => learn(peers.map((p) => (p.ip.includes(':') ? `[${p.ip}]:${p.port}` : `${p.ip}:${p.port}`))));
+    // TorrentTTP peers (by URL) hold no BEP 9 metadata exchange: only wire addresses are asked.
+    announcer.on('peers', (peers) => learn(peers.flatMap((p) => (isUrlRef(p) ? [] : [p.ip.includes(':') ? `[${p.ip}]:${p.port}` : `${p.ip}:${p.port}`]))));
     announcer.on('failure', (err, url) => {
       if (url !== 'all trackers') opts.onPeerError?.(url, err);
     });

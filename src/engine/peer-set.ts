@@ -12,6 +12,11 @@ import { RateMeter } from './rate.js';
  *   peer added. A `have` adds a piece once; a `bitfield` replaces `counted` and moves the picker
  *   by the difference; `remove` subtracts exactly `counted`.
  * - `remove` also releases every outstanding request to the picker, once.
+ * - Eviction (libtorrent's connection-limit eviction): when the set is full, an incoming peer may
+ *   take the place of one that is *silent* (no message but keep-alives `silentMs` after it
+ *   joined) or *idle* (no block to us, no request of us for `idleMs`); silent ones go first, then
+ *   the one idle longest. A peer exchanging data is never evicted, so a full set of busy peers
+ *   still refuses newcomers.
  */
 export interface Upload {
   readonly req: BlockRequest;
@@ -37,7 +42,35 @@ export interface PeerState {
   /** Uploads whose disk read is under way: a cancel must reach them too. */
   readonly reading: Set<Upload>;
   closed: boolean;
+  /** When its slot was made (ms). */
+  readonly joinedMs: number;
+  /** It sent a message (keep-alives and handshakes do not count): not silent. */
+  spoke: boolean;
+  /** The last block it sent us or request it made of us (ms); `joinedMs` until then. */
+  lastUsefulMs: number;
+  /** When we last unchoked it (ms; −∞ never): a newcomer has never been unchoked. */
+  unchokedMs: number;
+  /** The last request it made of us (ms; −∞ never). */
+  lastRequestMs: number;
+  /** Unchoked and asked nothing within `UPLOAD_SNUB_MS` (choke-round.ts): it gets no slot but the optimistic one. */
+  uploadSnubbed: boolean;
 }
+
+/** Thresholds of eviction (`TorrentOptions.peerEviction`). */
+export interface PeerEviction {
+  /** A peer that said nothing this long after joining may be evicted. Default 10 s. */
+  readonly silentMs: number;
+  /** A peer that exchanged no data (blocks, requests) this long may be evicted. Default 60 s. */
+  readonly idleMs: number;
+}
+
+/**
+ * libtorrent disconnects a peer that sends no handshake or bitfield within `handshake_timeout`
+ * (10 s) and, at the connection limit, the least useful peer for a newcomer. Ten seconds is
+ * plenty for any client's first message (aria2 and Transmission send theirs at once); sixty
+ * seconds without a byte either way is six choking rounds and two optimistic rotations.
+ */
+export const PEER_EVICTION_DEFAULTS: PeerEviction = { silentMs: 10_000, idleMs: 60_000 };
 
 const MAX_BLOCKS_PER_PIECE = 65536; // 1 GiB pieces / 16 KiB
 
@@ -52,6 +85,7 @@ export class PeerSet {
     private readonly picker: PiecePicker,
     private readonly pieceCount: number,
     private readonly maxPeers: number,
+    private readonly eviction: PeerEviction | false = PEER_EVICTION_DEFAULTS,
   ) {}
 
   get size(): number {
@@ -69,6 +103,36 @@ export class PeerSet {
     return true;
   }
 
+  /**
+   * The peer an incoming `id` may replace when the set is full: undefined when there is room
+   * (no one needs to go) or when no one may go. Silent peers first (joined earliest), then the
+   * one idle longest; ties by id.
+   */
+  evictable(now: number): PeerState | undefined {
+    if (this.eviction === false || this.peers.size < this.maxPeers) return undefined;
+    const { silentMs, idleMs } = this.eviction;
+    let best: PeerState | undefined;
+    let bestRank = Infinity;
+    for (const p of this.peers) {
+      // A peer we owe blocks to is in use; one holding our requests without answering is not.
+      if (p.closed || p.link === undefined || p.uploads.length > 0 || p.reading.size > 0) continue;
+      // Rank: silent peers by join time (below any idle rank), idle ones by their last use.
+      const rank = !p.spoke && now - p.joinedMs >= silentMs ? p.joinedMs - 1e15 : now - p.lastUsefulMs >= idleMs ? p.lastUsefulMs : Infinity;
+      if (rank < bestRank || (rank === bestRank && best !== undefined && p.link.id < best.link!.id)) {
+        best = p;
+        bestRank = rank;
+      }
+    }
+    return bestRank === Infinity ? undefined : best;
+  }
+
+  /** `accepts`, counting the place an eviction would free. */
+  acceptsEvicting(id: string, now: number): boolean {
+    if (this.bans.has(id)) return false;
+    for (const p of this.peers) if (p.link?.id === id) return false;
+    return this.peers.size < this.maxPeers || this.evictable(now) !== undefined;
+  }
+
   isBanned(id: string): boolean {
     return this.bans.has(id);
   }
@@ -77,7 +141,7 @@ export class PeerSet {
     this.bans.add(id);
   }
 
-  create(): PeerState {
+  create(now: number): PeerState {
     const peer: PeerState = {
       link: undefined,
       pending: [],
@@ -92,6 +156,12 @@ export class PeerSet {
       uploads: [],
       reading: new Set(),
       closed: false,
+      joinedMs: now,
+      spoke: false,
+      lastUsefulMs: now,
+      unchokedMs: -Infinity,
+      lastRequestMs: -Infinity,
+      uploadSnubbed: false,
     };
     this.peers.add(peer);
     return peer;

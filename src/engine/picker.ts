@@ -17,7 +17,11 @@ import type { BlockRequest } from '../transport/index.js';
  * 3. Endgame, once every missing block is requested: blocks already requested from another
  *    peer (at most `maxDuplicates` requests per block); the engine cancels the others when one
  *    arrives.
- * Peers that prefer runs (web seeds, HTTP peers) get whole pieces of contiguous blocks.
+ * Peers that prefer runs (web seeds, HTTP peers: one HTTP request per run) get contiguous
+ * blocks: a new piece whole, and from a half-done piece its longest run of free blocks (not
+ * the free blocks scattered around other peers' requests). A run that ends at a piece's last
+ * block goes on into the next piece when that one is free to start, in place of a rarest-first
+ * pick, so a run can span pieces (libtorrent's `prefer_contiguous_blocks`).
  * Only `wanted` pieces (those holding bytes of selected files) are ever started; the others
  * count neither as missing (endgame) nor as a reason to be interested in a peer.
  *
@@ -155,23 +159,24 @@ export class PiecePicker {
     const out: BlockRequest[] = [];
     if (max <= 0) return out;
     if (locked !== undefined && locked.size > 0) peer = withoutPieces(peer, locked);
+    // Run-preferring peers: the piece whose last block ends `out` (its run may go on into the next piece), else -1.
+    let runEnd = -1;
     for (const i of this.urgent) {
       if (out.length >= max) return out;
       if (this.have.has(i) || !peer.has(i)) continue;
       const p = this.partials.get(i) ?? this.start(i as PieceIndex);
-      this.takeFree(p, out, prefersRuns && p.receivedCount === 0 ? Number.MAX_SAFE_INTEGER : max);
+      runEnd = this.take(p, out, max, prefersRuns) ?? runEnd;
     }
     for (const p of this.partials.values()) {
       if (out.length >= max) return out;
       if (p.receivedCount === p.blocks || !peer.has(p.index)) continue;
-      // Free blocks of a half-done piece go to any peer; contiguous runs here for run-preferring
-      // peers are not done yet (STATE.md, known limits).
-      this.takeFree(p, out, max);
+      runEnd = this.take(p, out, max, prefersRuns) ?? runEnd;
     }
     while (out.length < max) {
-      const index = this.choosePiece(peer);
+      const next = runEnd + 1;
+      const index = prefersRuns && runEnd >= 0 && next < this.geometry.pieceCount && this.startable(peer, next) ? (next as PieceIndex) : this.choosePiece(peer);
       if (index === undefined) break;
-      this.takeFree(this.start(index), out, prefersRuns ? Number.MAX_SAFE_INTEGER : max);
+      runEnd = this.take(this.start(index), out, max, prefersRuns) ?? runEnd;
     }
     if (out.length < max && this.endgame) {
       // The caller records this call's requests only after it returns: skip them here too.
@@ -250,6 +255,43 @@ export class PiecePicker {
     return p;
   }
 
+  /**
+   * Free blocks of `p` into `out`: in block order up to `max` in all; for a run-preferring peer
+   * its longest run of free blocks (the first of equals), a piece with nothing received whole
+   * even past `max`. Returns `p.index` when what was taken ends at the piece's last block (a
+   * run-preferring peer's run may go on into the next piece), -1 when it does not, undefined
+   * when nothing was taken (the run so far still ends where it did).
+   */
+  private take(p: Partial, out: BlockRequest[], max: number, prefersRuns: boolean): number | undefined {
+    if (!prefersRuns) {
+      this.takeFree(p, out, max);
+      return -1;
+    }
+    let start = 0;
+    let length = 0;
+    for (let b = 0; b < p.blocks; ) {
+      if (p.received[b] !== 0 || p.requested[b] !== 0) {
+        b++;
+        continue;
+      }
+      let e = b;
+      while (e < p.blocks && p.received[e] === 0 && p.requested[e] === 0) e++;
+      if (e - b > length) {
+        start = b;
+        length = e - b;
+      }
+      b = e;
+    }
+    if (length === 0) return undefined;
+    const end = p.receivedCount === 0 ? start + length : Math.min(start + length, start + Math.max(0, max - out.length));
+    for (let b = start; b < end; b++) {
+      p.requested[b] = 1;
+      this.unrequested--;
+      out.push(this.req(p, b));
+    }
+    return end === p.blocks ? p.index : -1;
+  }
+
   private takeFree(p: Partial, out: BlockRequest[], max: number): void {
     for (let b = 0; b < p.blocks && out.length < max; b++) {
       if (p.received[b] === 0 && p.requested[b] === 0) {
@@ -258,6 +300,11 @@ export class PiecePicker {
         out.push(this.req(p, b));
       }
     }
+  }
+
+  /** Piece `i` may be started for a peer holding `peer`: it has it, we want it and lack it, nobody started it. */
+  private startable(peer: Bitfield, i: number): boolean {
+    return peer.has(i) && !this.have.has(i) && !this.partials.has(i) && this.wants(i);
   }
 
   private req(p: Partial, b: number): BlockRequest {
@@ -273,7 +320,7 @@ export class PiecePicker {
    */
   private choosePiece(peer: Bitfield): PieceIndex | undefined {
     const n = this.geometry.pieceCount;
-    const candidate = (i: number) => peer.has(i) && !this.have.has(i) && !this.partials.has(i) && this.wants(i);
+    const candidate = (i: number) => this.startable(peer, i);
     if (this.sequential) {
       for (let i = 0; i < n; i++) if (candidate(i)) return i as PieceIndex;
       return undefined;

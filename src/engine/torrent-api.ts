@@ -1,6 +1,8 @@
+import type { SuperSeedOptions } from './super-seed.js';
 import type { TorrenttpError } from '../errors/index.js';
 import type { Bitfield, PieceIndex } from '../metainfo/index.js';
 import type { PeerEvent, PeerLink } from '../transport/index.js';
+import type { PeerEviction } from './peer-set.js';
 import type { TokenBucket } from './rate.js';
 
 /** The types of `Torrent`'s surface: its store, options, stats and events. */
@@ -23,6 +25,12 @@ export interface TorrentStore {
 }
 
 export interface TorrentOptions {
+  /**
+   * Super-seed (BEP 16) while complete: hide our pieces and offer each peer pieces nobody else has
+   * yet, so N downloaders cost about one upload of the torrent (`super-seed.ts`). `true` for the
+   * defaults. A link learns whether to hide its bitfield from `Torrent.superSeeding`.
+   */
+  readonly superSeed?: boolean | SuperSeedOptions;
   /** Strict in-order picking, for streaming. */
   readonly sequential?: boolean;
   /**
@@ -35,6 +43,12 @@ export interface TorrentOptions {
   readonly uploadSlots?: number;
   /** Connections for this torrent. Default 50. */
   readonly maxPeers?: number;
+  /**
+   * When the torrent is full, an incoming peer (`admit`) takes the place of one that said
+   * nothing for `silentMs` after joining (default 10 s) or exchanged no data for `idleMs`
+   * (default 60 s); `false` refuses newcomers instead.
+   */
+  readonly peerEviction?: Partial<PeerEviction> | false;
   /**
    * Banning after bad data, with libtorrent-style trust points: a verified piece gives each
    * peer that sent blocks of it +1, a failed piece −4 to a sole sender and −1 to each of

@@ -6,11 +6,12 @@ import type { BlockRequest, PeerEvent, PeerLink } from '../transport/index.js';
 import { ChokeRound } from './choke-round.js';
 import { Downloader } from './downloader.js';
 import { EngineError } from './errors.js';
-import { PeerSet, type PeerState } from './peer-set.js';
+import { PEER_EVICTION_DEFAULTS, PeerSet, type PeerState } from './peer-set.js';
 import { PiecePicker } from './picker.js';
 import { Readers, type ReadOptions } from './reader.js';
 import { DEFAULT_MAX_COMMIT_BYTES, type PeerSlot, type TorrentEvents, type TorrentOptions, type TorrentStats, type TorrentStore } from './torrent-api.js';
 import { refusal, Uploader, type UploadAnswer } from './uploader.js';
+import { SuperSeed } from './super-seed.js';
 
 /**
  * One torrent's swarm state: the front that owns the parts and routes peer events to them.
@@ -37,6 +38,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly uploader: Uploader;
   private readonly choker: ChokeRound;
   private readonly readers: Readers;
+  private readonly superSeed: SuperSeed | undefined;
   /** Verified bytes of selected files (`stats().verifiedBytes`), kept as pieces verify. */
   private verifiedSelectedBytes = 0;
   private readonly now: () => number;
@@ -63,8 +65,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       wanted: this.selection.pieces,
       ...(opts.sequential === undefined ? {} : { sequential: opts.sequential }),
     });
-    this.peers = new PeerSet(this.picker, metainfo.pieceCount, opts.maxPeers ?? 50);
-    this.choker = new ChokeRound(this.peers, opts.uploadSlots ?? 4, rng);
+    this.peers = new PeerSet(
+      this.picker,
+      metainfo.pieceCount,
+      opts.maxPeers ?? 50,
+      opts.peerEviction === false ? false : { ...PEER_EVICTION_DEFAULTS, ...opts.peerEviction },
+    );
+    this.choker = new ChokeRound(this.peers, opts.uploadSlots ?? 4, rng, now);
     this.downloader = new Downloader(
       g,
       store,
@@ -91,6 +98,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       // consumer may hold a chunk long after that.
       readPiece: async (i, begin, length) => (await this.store.readBlock(i, begin, length)).slice(),
     });
+    const ss = opts.superSeed ?? false;
+    this.superSeed = ss === false ? undefined : new SuperSeed(metainfo.pieceCount, metainfo.pieceLength, (i) => this.picker.availability[i] ?? 0, () => this.peers, ss === true ? {} : ss);
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -106,6 +115,17 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   /** Every wanted piece is verified (every piece, without a file selection). */
   get complete(): boolean {
     return this.picker.missing === 0;
+  }
+
+  /** Super-seeding now (asked for, and complete): links send no bitfield, pieces are offered one `have` at a time. */
+  get superSeeding(): boolean {
+    return this.superSeed !== undefined && this.complete;
+  }
+
+  /** Pieces offered to the peer on `link` and not yet passed on (super-seeding; tests and stats). */
+  superSeedOffers(link: PeerLink): PieceIndex[] {
+    const peer = this.peers.of(link);
+    return peer === undefined || this.superSeed === undefined ? [] : this.superSeed.offersOf(peer);
   }
 
   get closed(): boolean {
@@ -144,12 +164,32 @@ export class Torrent extends EventEmitter<TorrentEvents> {
    */
   lease(link: PeerLink, req: BlockRequest): Promise<UploadAnswer> {
     const peer = this.peers.of(link);
-    return peer === undefined ? Promise.resolve(refusal('closed', undefined)) : this.uploader.lease(peer, req);
+    if (peer === undefined) return Promise.resolve(refusal('closed', undefined));
+    peer.spoke = true;
+    if (!peer.amChoking) {
+      peer.lastUsefulMs = peer.lastRequestMs = this.now();
+      this.choker.requested(peer);
+    }
+    return this.uploader.lease(peer, req);
   }
 
   /** Whether a connection to `id` (host:port or URL) may be added now. */
   accepts(id: string): boolean {
     return !this.closedFlag && this.peers.accepts(id);
+  }
+
+  /**
+   * An incoming connection from `id` asks in: whether it may be added now. When the torrent is
+   * full, a silent or idle peer (`TorrentOptions.peerEviction`) is closed with
+   * `ENGINE_PEER_EVICTED` to make room, so idle connections cannot lock real peers out.
+   */
+  admit(id: string): boolean {
+    if (this.closedFlag) return false;
+    const now = this.now();
+    if (!this.peers.acceptsEvicting(id, now)) return false;
+    const victim = this.peers.evictable(now);
+    if (victim !== undefined) this.leave(victim, new EngineError('ENGINE_PEER_EVICTED', { detail: victim.link!.id }));
+    return true;
   }
 
   isBanned(id: string): boolean {
@@ -167,7 +207,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** Reserve a place for a connection being set up; its events queue until `attach`. */
   newPeerSlot(): PeerSlot {
-    const peer = this.peers.create();
+    const peer = this.peers.create(this.now());
     return {
       onEvent: (e) => {
         if (peer.link === undefined) peer.pending.push(e);
@@ -182,6 +222,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         }
         this.emit('peer', link);
         for (const e of peer.pending.splice(0)) this.onPeerEvent(peer, e);
+        if (this.superSeeding && !peer.closed) this.superSeed!.fill(this.now());
       },
       abandon: () => this.peers.drop(peer),
     };
@@ -199,7 +240,9 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   tick(): void {
     if (this.closedFlag) return;
     const now = this.now();
+    this.choker.snub(now);
     if (this.choker.due(now)) this.choker.run(now, this.complete);
+    if (this.superSeeding) this.superSeed!.fill(now);
     for (const p of this.peers) {
       this.uploader.serve(p);
       this.downloader.fill(p);
@@ -256,6 +299,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private onPeerEvent(peer: PeerState, e: PeerEvent): void {
     if (peer.closed || this.closedFlag) return;
     const link = peer.link!;
+    if (e.type !== 'bytes') peer.spoke = true;
     switch (e.type) {
       case 'bitfield':
         this.peers.countBitfield(peer, e.bitfield);
@@ -263,11 +307,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
           link.close(); // nothing to trade either way (two seeds, or a seed and a web seed)
           return;
         }
+        if (this.superSeeding) this.superSeed!.seenAll(peer, e.bitfield as Iterable<number> as Iterable<PieceIndex>, this.now());
         this.downloader.updateInterest(peer);
         this.downloader.fill(peer);
         return;
       case 'have':
         this.peers.countHave(peer, e.index);
+        if (this.superSeeding) this.superSeed!.seen(peer, e.index, this.now());
         if (!peer.amInterested) this.downloader.updateInterest(peer);
         this.downloader.fill(peer);
         return;
@@ -278,17 +324,23 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         return; // the link rejects what was outstanding
       case 'interested':
         this.choker.interested(peer);
+        if (this.superSeeding) this.superSeed!.fill(this.now()); // unchoked now: its full offer
         return;
       case 'notInterested':
         this.choker.notInterested(peer);
         return;
       case 'block':
+        peer.lastUsefulMs = this.now();
         this.downloader.block(peer, e.req, e.data);
         return;
       case 'rejected':
         this.downloader.rejected(peer, e.req);
         return;
       case 'request':
+        if (!peer.amChoking) {
+          peer.lastUsefulMs = peer.lastRequestMs = this.now();
+          this.choker.requested(peer);
+        }
         this.uploader.request(peer, e.req);
         return;
       case 'cancel':
@@ -297,12 +349,20 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       case 'bytes':
         return; // payload is counted from blocks, which the engine sees anyway
       case 'closed':
-        if (!this.peers.remove(peer)) return;
-        this.emit('peerClosed', link, e.reason);
-        if (!peer.amChoking) this.choker.run(this.now(), this.complete);
-        this.downloader.fillAll();
+        this.leave(peer, e.reason);
         return;
     }
+  }
+
+  /** The peer is gone (it closed, or we evict it: then its link is closed too, and its `closed` event finds it gone). */
+  private leave(peer: PeerState, reason: TorrenttpError | undefined): void {
+    const link = peer.link!;
+    if (!this.peers.remove(peer)) return;
+    this.superSeed?.remove(peer);
+    link.close(reason);
+    this.emit('peerClosed', link, reason);
+    if (!peer.amChoking) this.choker.run(this.now(), this.complete);
+    this.downloader.fillAll();
   }
 
   private selectedBytesOf(index: number): number {

@@ -3,13 +3,14 @@ import { once } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { basename, join } from 'node:path';
+import { basename, join, relative, sep } from 'node:path';
 import mime from 'mime-types';
 import { Client } from '../engine/index.js';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYPE, toBase64, toHex, toMetainfoJson } from '../metainfo/index.js';
-import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, TrackerServer, type SwarmStore, type TrackerLogger } from '../tracker/index.js';
+import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, torrentUrlAt, TrackerServer, type SwarmStore, type TrackerLogger } from '../tracker/index.js';
 import { preferredOffer } from './accept.js';
+import { BITTORRENT_MEDIA_TYPE } from './media-type.js';
 import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
@@ -22,6 +23,7 @@ import { Admission, SharedOffers } from './shared-offers.js';
 import { ServeStatus, type StatusDocument } from './status.js';
 import { isStatusPath, serveStatus } from './status-page.js';
 import { identityOf, SwarmFiles, type ReadyTorrent } from './swarm-files.js';
+import { TtpRoutes } from './ttp-routes.js';
 
 /**
  * Transparent BitTorrent: a static web server that is also the tracker and the first seed of
@@ -51,6 +53,8 @@ export interface GatewayOptions extends EligibilityOptions {
   /** Metainfo cache and resume files. Default `<root>/.torrenttp` (never served: dot folder). */
   readonly cacheDir?: string;
   /** Piece length of made torrents; default `torrenttp create`'s automatic choice. */
+  /** The seed super-seeds (BEP 16): N downloads cost about one upload of the file. Default true. */
+  readonly superSeed?: boolean;
   readonly pieceLength?: number;
   /** Let the embedded tracker track any info-hash, not only the served files'. Default false. */
   readonly openTracker?: boolean;
@@ -70,6 +74,11 @@ export interface GatewayOptions extends EligibilityOptions {
   readonly keepAliveTimeoutMs?: number;
   /** Hashing threads. Default one per core. */
   readonly hashThreads?: number;
+  /**
+   * The seed's TorrentTTP peer at `/ttp/v1/torrents/{infoHash}…` for every file whose torrent is
+   * ready (docs/torrenttp.md §15), beside the JSON announce at `/ttp/v1/announce`. Default true.
+   */
+  readonly ttp?: boolean;
   /** The status page and JSON at `/.torrenttp/` (status-page.ts). Default true. */
   readonly status?: boolean;
   /**
@@ -85,7 +94,7 @@ export interface GatewayOptions extends EligibilityOptions {
   readonly now?: () => number;
 }
 
-export const BITTORRENT_MEDIA_TYPE = 'application/x-bittorrent';
+export { BITTORRENT_MEDIA_TYPE };
 export const DEFAULT_GATEWAY_PORT = 8080;
 const BIND_ATTEMPTS = 20;
 export const DEFAULT_HEADERS_TIMEOUT_MS = 15_000;
@@ -101,6 +110,8 @@ export class Gateway {
   private readonly server: Server;
   private readonly tracker: TrackerServer;
   private readonly client: Client;
+  private readonly ttp: TtpRoutes | undefined;
+  private ttpSweep: NodeJS.Timeout | undefined;
   private readonly pool: HashPool;
   private readonly eligible: Eligibility;
   private readonly logger: GatewayLogger;
@@ -130,6 +141,11 @@ export class Gateway {
       embeddedPeer: {
         peerId: seedPeerId,
         portFor: (infoHash) => (this.swarm.isSeeding(toHex(infoHash)) ? this.client.port : undefined),
+        urlFor: (infoHash, local) => {
+          if (this.ttp === undefined || this.bound === undefined) return undefined;
+          const host = local.includes(':') ? `[${local}]` : local;
+          return torrentUrlAt(`${this.secure ? 'https' : 'http'}://${host}:${this.bound.port}`, toHex(infoHash));
+        },
         announced: (infoHash, peer) => {
           if (peer.left > 0 && peer.event !== 'stopped') this.client.introduce(toHex(infoHash), peer.ip.includes(':') ? `[${peer.ip}]:${peer.port}` : `${peer.ip}:${peer.port}`);
         },
@@ -174,6 +190,25 @@ export class Gateway {
       if (status !== undefined && socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
+    this.ttp =
+      opts.ttp === false
+        ? undefined
+        : new TtpRoutes(
+            {
+              torrent: (h) => (this.swarm.isSeeding(h) ? this.client.get(h) : undefined),
+              admitsPeer: () => true, // the torrent's own peer limit applies
+            },
+            {
+              logger: this.logger,
+              tracker: (req, res) => this.tracker.handleHttp(req, res),
+              metainfoExtras: (t, req) => {
+                const path = this.swarm.pathOf(t.infoHash);
+                const rel = path === undefined ? undefined : relative(this.site.root, path).split(sep);
+                return { announceList: this.trackersFor(req), urlList: rel === undefined ? [] : [`${this.baseUrl(req)}${encodePath(rel)}`], createdBy: 'torrenttp serve' };
+              },
+              ...(opts.now === undefined ? {} : { now: opts.now }),
+            },
+          );
     this.swarm = new SwarmFiles({
       cacheDir,
       pool: this.pool,
@@ -182,6 +217,7 @@ export class Gateway {
       onInfoHashes: (hashes) => this.admission.set(hashes),
       logger: this.logger,
       ...(opts.pieceLength === undefined ? {} : { pieceLength: opts.pieceLength }),
+      ...(opts.superSeed === undefined ? {} : { superSeed: opts.superSeed }),
       ...(opts.now === undefined ? {} : { now: opts.now }),
     });
   }
@@ -239,6 +275,8 @@ export class Gateway {
 
   async close(): Promise<void> {
     clearInterval(this.checkTimer);
+    clearInterval(this.ttpSweep);
+    this.ttp?.shutdown();
     await this.swarm.close();
     const closing = this.server.listening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
     this.server.closeIdleConnections();
@@ -278,6 +316,11 @@ export class Gateway {
     this.internalAnnounce = `udp://${loop}:${this.bound.port}`;
     if (this.opts.openTracker !== true) this.tracker.setAccessLists({ allow: [] });
     this.admission.start();
+    if (this.ttp !== undefined) {
+      const ttp = this.ttp;
+      this.ttpSweep = setInterval(() => ttp.sweep(), 1000);
+      this.ttpSweep.unref();
+    }
     const every = this.opts.checkEveryMs ?? 5000;
     if (every > 0) {
       this.checkTimer = setInterval(() => {
@@ -302,6 +345,11 @@ export class Gateway {
     const pathOnly = q < 0 ? target : target.slice(0, q);
     if (pathOnly === '/announce' || pathOnly === '/scrape') {
       this.tracker.handleHttp(req, res);
+      return;
+    }
+    // Before the files: the mount shadows a served folder named `ttp` (docs/torrenttp.md §15).
+    if (this.ttp?.owns(target) === true) {
+      this.ttp.handle(req, res);
       return;
     }
     const work = this.opts.status !== false && isStatusPath(pathOnly) ? serveStatus(req, res, pathOnly, () => this.statusDocument()) : this.serve(req, res, target);

@@ -40,3 +40,19 @@ export async function drained(out: Writable): Promise<void> {
     ac.abort();
   }
 }
+
+/** Bytes per second over the last few progress samples (a rate for the bar, not for accounting). */
+export class SampledRate {
+  private readonly samples: { readonly bytes: number; readonly ms: number }[] = [];
+
+  constructor(private readonly windowMs = 5000) {}
+
+  /** Records the running total `bytes` at `nowMs` and returns the rate over the window. */
+  sample(bytes: number, nowMs: number): number {
+    this.samples.push({ bytes, ms: nowMs });
+    while (this.samples.length > 2 && nowMs - this.samples[0]!.ms > this.windowMs) this.samples.shift();
+    const first = this.samples[0]!;
+    const sec = (nowMs - first.ms) / 1000;
+    return sec <= 0 ? 0 : (bytes - first.bytes) / sec;
+  }
+}

@@ -3,7 +3,6 @@ import { TorrenttpError } from '../errors/index.js';
 import { loadUndici } from '../transport/index.js';
 import { negotiate, type Offer } from './negotiate-client.js';
 import { plainGet } from './plain-get.js';
-import { swarmGet } from './swarm-get.js';
 
 export { nameFromUrl } from './get-io.js';
 
@@ -47,6 +46,8 @@ export interface GetUrlOptions {
   readonly onEvent?: (e: GetEvent) => void;
   /** A swarm download that receives no byte for this long fails. Default 60 s. */
   readonly stallMs?: number;
+  /** The web seed joins once the swarm has given nothing for this long. Default 1500 ms; 0: at once. */
+  readonly webSeedFallbackMs?: number;
 }
 
 export type GetOutput =
@@ -110,7 +111,12 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
       ...(o.signal === undefined ? {} : { signal: o.signal }),
       ...(o.plainOnly === undefined ? {} : { plainOnly: o.plainOnly }),
     });
-    if (offer.kind === 'torrent') return await swarmGet(o, offer.metainfo, offer.via, started);
+    if (offer.kind === 'torrent') {
+      // The engine (storage, wire, trackers) is compiled only for a swarm download: `--no-swarm` and
+      // servers without torrents never pay for it.
+      const { swarmGet } = await import('./swarm-get.js');
+      return await swarmGet(o, offer.metainfo, offer.via, started);
+    }
     return await plainGet(o, offer.response, offer.reason, dispatcher, started);
   } catch (err) {
     if (o.signal?.aborted === true && !(err instanceof TorrenttpError)) return interrupted(o, started);

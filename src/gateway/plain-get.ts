@@ -1,14 +1,14 @@
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
+import type { Readable, Writable } from 'node:stream';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Dispatcher } from 'undici';
-import { RateMeter } from '../engine/index.js';
 import { toTorrenttpError, TorrenttpError } from '../errors/index.js';
 import { fromBase64 } from '../metainfo/index.js';
 import { GatewayError } from './errors.js';
-import { drained, nameFromUrl, PROGRESS_EVERY_MS, sizeOf } from './get-io.js';
+import { drained, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import { discard, requestOk, type OpenResponse } from './negotiate-client.js';
 
@@ -65,9 +65,10 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
 
   let file: WriteStream | undefined;
   let fileError: unknown;
-  let received = 0;
-  const meter = new RateMeter();
-  const report = (): void => o.onEvent?.({ type: 'progress', doneBytes: offset + received, totalBytes, rateBytesPerSec: meter.rate(Date.now()), uploadRateBytesPerSec: 0, peers: undefined });
+  const got = { bytes: 0 };
+  // The rate is sampled with the progress, not per chunk: the body loop only counts.
+  const meter = new SampledRate();
+  const report = (): void => o.onEvent?.({ type: 'progress', doneBytes: offset + got.bytes, totalBytes, rateBytesPerSec: meter.sample(got.bytes, Date.now()), uploadRateBytesPerSec: 0, peers: undefined });
   const timer = setInterval(report, PROGRESS_EVERY_MS);
   try {
     if (path !== undefined) {
@@ -78,21 +79,15 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
       await once(file, 'open');
     }
     const sink = file ?? (o.output.kind === 'stream' ? o.output.stream : undefined);
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      if (fileError !== undefined) throw fileError;
-      received += chunk.length;
-      meter.add(chunk.length, Date.now());
-      hash?.update(chunk);
-      if (sink !== undefined && !sink.write(chunk)) await drained(sink);
-    }
+    await copyBody(res.body, sink, hash, got, () => fileError);
   } catch (err) {
     if (path !== undefined && (fileError !== undefined || file === undefined)) throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause: fileError ?? err });
     if (o.signal?.aborted === true) {
       await closeFile(file);
-      return plainResult(path, totalBytes, received, false, 'interrupted', started);
+      return plainResult(path, totalBytes, got.bytes, false, 'interrupted', started);
     }
     if (err instanceof TorrenttpError) throw err;
-    throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${res.url} after ${offset + received} bytes: ${toTorrenttpError(err).message}`, cause: err });
+    throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${res.url} after ${offset + got.bytes} bytes: ${toTorrenttpError(err).message}`, cause: err });
   } finally {
     clearInterval(timer);
     // Everything received is on disk before we return, also when interrupted: `-C -` continues from the file's size.
@@ -100,13 +95,13 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
   }
   if (fileError !== undefined) throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause: fileError });
   report();
-  if (totalBytes !== undefined && offset + received !== totalBytes) {
-    throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `${res.url} ended after ${offset + received} of ${totalBytes} bytes (run again with -C - to continue)` });
+  if (totalBytes !== undefined && offset + got.bytes !== totalBytes) {
+    throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `${res.url} ended after ${offset + got.bytes} of ${totalBytes} bytes (run again with -C - to continue)` });
   }
   if (hash !== undefined && !hash.digest().equals(Buffer.from(expected!))) {
     throw new GatewayError('GATEWAY_GET_DIGEST_MISMATCH', { detail: `${path ?? 'stdout'} (Repr-Digest sha-256 of ${res.url})` });
   }
-  return plainResult(path, offset + received, received, hash !== undefined, 'complete', started, name);
+  return plainResult(path, offset + got.bytes, got.bytes, hash !== undefined, 'complete', started, name);
 }
 
 function plainResult(path: string | undefined, totalBytes: number | undefined, received: number, digestVerified: boolean, status: GetResult['status'], started: number, name?: string): GetResult {
@@ -151,4 +146,39 @@ function sha256Of(v: string | string[] | undefined): Uint8Array | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The body to `sink` by 'data' events, pausing while the sink is full: no promise per chunk (an
+ * async iterator costs one per chunk), no copy (undici's chunks go to write() as they are).
+ * Counts into `got` as it goes; rejects with the body's error or the sink's.
+ */
+function copyBody(body: Readable, sink: Writable | undefined, hash: Hash | undefined, got: { bytes: number }, sinkError: () => unknown): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const fail = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData);
+      body.destroy();
+      reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      const err = sinkError();
+      if (err !== undefined) return fail(err);
+      got.bytes += chunk.length;
+      hash?.update(chunk);
+      if (sink !== undefined && !sink.write(chunk)) {
+        body.pause();
+        drained(sink).then(() => body.resume(), fail);
+      }
+    };
+    body.on('data', onData);
+    body.once('error', fail);
+    body.once('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve();
+    });
+  });
 }

@@ -54,6 +54,12 @@ export interface SwarmFilesOptions {
   readonly logger: GatewayLogger;
   /** Piece length for new torrents; default `torrenttp create`'s automatic choice. */
   readonly pieceLength?: number;
+  /**
+   * The seed super-seeds (BEP 16, `engine/super-seed.ts`): each downloader is offered pieces no
+   * other has, so N concurrent downloads cost the origin about one upload of the file, not N.
+   * Default true.
+   */
+  readonly superSeed?: boolean;
   readonly now?: () => number;
 }
 
@@ -127,6 +133,11 @@ export class SwarmFiles {
   /** Whether the seed has (or is adding) this torrent (40 hex). */
   isSeeding(infoHash: string): boolean {
     return this.seedPaths.has(infoHash);
+  }
+
+  /** A file (absolute path) whose torrent this is, if the seed has it: the web seed of its metainfo. */
+  pathOf(infoHash: string): string | undefined {
+    return this.seedPaths.get(infoHash)?.values().next().value;
   }
 
   /** Info-hashes served now. */
@@ -308,7 +319,7 @@ export class SwarmFiles {
       this.opts.onInfoHashes(this.infoHashes());
       const metainfo = metainfoFromInfoBytes(ready.infoBytes, { announceList: [[this.opts.internalAnnounce()]] });
       const adding = this.opts.client
-        .add(metainfo, { path: dirname(absPath), skipVerify: true, webSeeds: false, resumeDir: join(this.opts.cacheDir, 'resume') })
+        .add(metainfo, { path: dirname(absPath), skipVerify: true, webSeeds: false, resumeDir: join(this.opts.cacheDir, 'resume'), superSeed: this.opts.superSeed ?? true })
         .then(() => {});
       this.seeding.set(ready.infoHash, adding);
       try {

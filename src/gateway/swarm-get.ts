@@ -15,6 +15,13 @@ import type { GetResult, GetUrlOptions } from './get-url.js';
  */
 
 const DEFAULT_STALL_MS = 60_000;
+/**
+ * The web seed (the origin's HTTP) joins only once the swarm has given nothing for this long: the
+ * origin's seed and the other downloaders go first, so concurrent gets do not each pull the file
+ * over HTTP besides the swarm. The origin's seed answers on its first round trip; a second and a
+ * half covers the tracker's answer and a dial on a loaded machine.
+ */
+export const DEFAULT_WEB_SEED_FALLBACK_MS = 1500;
 
 export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accept' | 'link', started: number): Promise<GetResult> {
   const stream = o.output.kind === 'stream' ? o.output.stream : undefined;
@@ -39,7 +46,7 @@ export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accep
     }
     let t: Torrent;
     try {
-      t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: work, ...(stream === undefined ? {} : { sequential: true }) });
+      t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: work, webSeedFallbackMs: o.webSeedFallbackMs ?? DEFAULT_WEB_SEED_FALLBACK_MS, ...(stream === undefined ? {} : { sequential: true }) });
     } catch (err) {
       // Not this torrent's data after all (longer than the torrent, unreadable): give the file back its name.
       if (moved && finalPath !== undefined) await rename(join(dir, name), finalPath).catch(() => undefined);

@@ -11,4 +11,4 @@ export {
   type PieceStore,
 } from './piece-store.js';
 export { corruptPiecesError } from './recheck.js';
-export { RESUME_VERSION } from './resume.js';
+export { RESUME_VERSION, writeFileAtomic } from './resume.js';

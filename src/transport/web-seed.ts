@@ -15,27 +15,26 @@
  *   its blocks are asked for, and dropped once they all were; a larger torrent closes the link at
  *   once with TRANSPORT_WEBSEED_NO_RANGE, a reason the client shows (not five back-offs and a
  *   silent stop).
- * - A failed GET rejects its requests. The link then backs off: `choke { retryAfterMs }`, the
- *   queued requests rejected, `unchoke` after the delay: 1 s doubling to 60 s, or the server's
- *   `Retry-After` on 429/503 (capped at 10 min). Failures while backing off count once. After
- *   `maxFailures` failures in a row, the link closes with TRANSPORT_WEBSEED_GAVE_UP (its `cause`
- *   is the last failure). A success resets the count.
+ * - A 429 or 503 is a choke, not a failure (the server is busy, not broken): `choke { retryAfterMs }`
+ *   for its `Retry-After` (5 s when absent or unreadable, at most 5 min, as docs/torrenttp.md §7
+ *   asks of HTTP peers), the queued requests rejected, `unchoke` after. It never counts towards
+ *   giving up: a busy mirror is waited for, however often it says so.
+ * - Any other failed GET rejects its requests. The link then backs off the same way, 1 s doubling
+ *   to 60 s. Failures while backing off count once. After `maxFailures` failures in a row, the
+ *   link closes with TRANSPORT_WEBSEED_GAVE_UP (its `cause` is the last failure). A success
+ *   resets the count.
+ * - GETs go through the process's shared keep-alive pool for the URL's origin (http-fetch.ts).
  * - `cancel` drops a queued request, or the delivery of an in-flight one; no event follows.
  */
 import type { Dispatcher } from 'undici';
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import { Bitfield, BLOCK_LENGTH, type FileSlice, type Geometry, type Metainfo } from '../metainfo/index.js';
+import { DEFAULT_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS } from '../tracker/index.js';
 import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
+import { acquireOrigin, headerOf as header, loadUndici, type OriginLease } from './http-fetch.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
 import { webSeedFileUrl } from './web-seed-url.js';
-
-/**
- * undici, loaded on first use: it costs a process ~80 ms and ~20 MB to load, and most downloads
- * have no web seed. One loader for this layer and those above it (the gateway's `get`).
- */
-let undiciModule: Promise<typeof import('undici')> | undefined;
-export const loadUndici = (): Promise<typeof import('undici')> => (undiciModule ??= import('undici'));
 
 export interface WebSeedOptions {
   readonly onEvent: PeerEventHandler;
@@ -52,7 +51,10 @@ export interface WebSeedOptions {
   readonly maxRunBytes?: number;
   /** Largest torrent fetched file by file when the server ignores `Range`. Default 64 MiB. */
   readonly maxWholeFileBytes?: number;
-  /** An undici dispatcher to share; by default the link owns a keep-alive `Agent` and closes it with itself. */
+  /** Wait after a 429/503 without a usable `Retry-After`, and the longest one honoured. Defaults 5 s and 5 min (docs/torrenttp.md §7). */
+  readonly defaultRetryAfterMs?: number;
+  readonly maxRetryAfterMs?: number;
+  /** An undici dispatcher to use; by default the process's shared pool for the URL's origin (http-fetch.ts). */
   readonly dispatcher?: Dispatcher;
 }
 
@@ -64,7 +66,8 @@ export const WEB_SEED_DEFAULTS = {
   backoffMaxMs: 60_000,
   maxRunBytes: 4 * 1024 * 1024,
   maxWholeFileBytes: 64 * 1024 * 1024,
-  maxRetryAfterMs: 10 * 60_000,
+  defaultRetryAfterMs: DEFAULT_RETRY_AFTER_MS,
+  maxRetryAfterMs: MAX_RETRY_AFTER_MS,
 } as const;
 
 interface Run {
@@ -92,9 +95,9 @@ class WebSeed implements PeerLink {
   private readonly events: EventQueue;
   private readonly geometry: Geometry;
   private readonly o: Required<Omit<WebSeedOptions, 'onEvent' | 'dispatcher'>>;
-  /** Made at the first GET: undici is loaded only by processes that use a web seed. */
-  private dispatcher: Dispatcher | undefined;
-  private readonly ownsDispatcher: boolean;
+  /** Taken at the first GET: undici is loaded only by processes that use a web seed. */
+  private readonly dispatcher: Dispatcher | undefined;
+  private lease: Promise<OriginLease> | undefined;
   /** Queued requests by absolute block offset, in arrival order. */
   private readonly pending = new Map<number, BlockRequest>();
   private readonly inFlight = new Map<number, Run>();
@@ -125,8 +128,9 @@ class WebSeed implements PeerLink {
       backoffMaxMs: opts.backoffMaxMs ?? WEB_SEED_DEFAULTS.backoffMaxMs,
       maxRunBytes: opts.maxRunBytes ?? WEB_SEED_DEFAULTS.maxRunBytes,
       maxWholeFileBytes: opts.maxWholeFileBytes ?? WEB_SEED_DEFAULTS.maxWholeFileBytes,
+      defaultRetryAfterMs: opts.defaultRetryAfterMs ?? WEB_SEED_DEFAULTS.defaultRetryAfterMs,
+      maxRetryAfterMs: opts.maxRetryAfterMs ?? WEB_SEED_DEFAULTS.maxRetryAfterMs,
     };
-    this.ownsDispatcher = opts.dispatcher === undefined;
     this.dispatcher = opts.dispatcher;
     // Enough blocks for every GET in flight to be a full run, plus as many queued behind them.
     const runBlocks = Math.ceil(Math.min(this.geometry.pieceLength, this.o.maxRunBytes) / BLOCK_LENGTH);
@@ -177,7 +181,7 @@ class WebSeed implements PeerLink {
     this.pending.clear();
     this.inFlight.clear();
     this.wholeFiles?.clear();
-    if (this.ownsDispatcher) void this.dispatcher?.destroy().catch(() => {});
+    void this.lease?.then((l) => l.release(), () => {});
     this.events.emit(reason === undefined ? { type: 'closed' } : { type: 'closed', reason });
   }
 
@@ -259,12 +263,16 @@ class WebSeed implements PeerLink {
       return;
     }
     if (this.peerChoking) return; // already backing off: one failure per round
-    this.failures++;
-    if (this.failures >= this.o.maxFailures) {
-      this.close(new TransportError('TRANSPORT_WEBSEED_GAVE_UP', { detail: `${this.failures} failures; last: ${err.message}`, cause: err }));
-      return;
+    // 429/503: the server chokes us. Not a failure: it never counts towards giving up.
+    let retryAfterMs = retryAfterOf.get(err);
+    if (retryAfterMs === undefined) {
+      this.failures++;
+      if (this.failures >= this.o.maxFailures) {
+        this.close(new TransportError('TRANSPORT_WEBSEED_GAVE_UP', { detail: `${this.failures} failures; last: ${err.message}`, cause: err }));
+        return;
+      }
+      retryAfterMs = Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** (this.failures - 1));
     }
-    const retryAfterMs = retryAfterOf.get(err) ?? Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** (this.failures - 1));
     this.peerChoking = true;
     this.events.emit({ type: 'choke', retryAfterMs, reason: err });
     for (const req of this.pending.values()) this.events.emit({ type: 'rejected', req });
@@ -338,9 +346,10 @@ class WebSeed implements PeerLink {
       try {
         const undici = await loadUndici();
         if (this.closed) throw new TransportError('TRANSPORT_ABORTED', { detail: where });
-        this.dispatcher ??= new undici.Agent({ connections: this.o.maxInFlight, keepAliveTimeout: 30_000 });
+        const dispatcher = this.dispatcher ?? (await (this.lease ??= acquireOrigin(url, { connections: this.o.maxInFlight }))).dispatcher;
+        if (this.closed) throw new TransportError('TRANSPORT_ABORTED', { detail: where });
         const headers = range === undefined ? {} : { range: `bytes=${first}-${last}` };
-        res = await undici.request(url, { method: 'GET', headers, signal: ac.signal, dispatcher: this.dispatcher });
+        res = await undici.request(url, { method: 'GET', headers, signal: ac.signal, dispatcher });
       } catch (err) {
         throw this.networkError(err, timedOut, where);
       }
@@ -385,7 +394,7 @@ class WebSeed implements PeerLink {
     if (status === 429 || status === 503) {
       const err = new TransportError('TRANSPORT_HTTP_UNAVAILABLE', { detail: `${where}: ${status}` });
       const ms = parseRetryAfter(header(res, 'retry-after'));
-      if (ms !== undefined) retryAfterOf.set(err, Math.min(ms, WEB_SEED_DEFAULTS.maxRetryAfterMs));
+      retryAfterOf.set(err, ms === undefined ? this.o.defaultRetryAfterMs : Math.min(ms, this.o.maxRetryAfterMs));
       throw err;
     }
     const ignoredRange = status === 200 && (first !== 0 || last !== fileLength - 1);
@@ -409,11 +418,6 @@ class WebSeed implements PeerLink {
     }
     return ignoredRange;
   }
-}
-
-function header(res: Dispatcher.ResponseData, name: string): string | undefined {
-  const v = res.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function formatMiB(bytes: number): string {

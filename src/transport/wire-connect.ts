@@ -115,10 +115,12 @@ function ourHandshake(torrent: WireTorrent, peerId: Uint8Array): WireMessage {
 function afterHandshake(torrent: WireTorrent, extended: WirePeerOptions | undefined, remoteAddress: string | undefined, fast: boolean): WireMessage[] {
   const messages: WireMessage[] = [];
   const have = torrent.bitfield;
+  // A super-seed (BEP 16) sends no bitfield (have_none under BEP 6): it offers its pieces one `have` at a time.
+  const superSeeding = torrent.superSeeding === true;
   // BEP 6: with the fast extension one of have_all, have_none or a bitfield must come first.
-  if (fast && have.empty) messages.push(encodeFastMessage({ type: 'haveNone' }));
+  if (fast && (have.empty || superSeeding)) messages.push(encodeFastMessage({ type: 'haveNone' }));
   else if (fast && have.complete) messages.push(encodeFastMessage({ type: 'haveAll' }));
-  else if (!have.empty) messages.push({ type: 'bitfield', bitfield: have.toBytes() });
+  else if (!have.empty && !superSeeding) messages.push({ type: 'bitfield', bitfield: have.toBytes() });
   if (extended !== undefined) messages.push(extendedHandshake(torrent, extended, remoteAddress));
   return messages;
 }

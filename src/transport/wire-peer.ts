@@ -57,6 +57,7 @@ import {
 import { TransportError } from './errors.js';
 import { MetadataServer, OUR_UT_METADATA_ID } from './extensions.js';
 import { EventQueue } from './event-queue.js';
+import { hostPort } from './peer-address.js';
 import type { SocketChunks } from './socket-chunks.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
 import { RequestPipeline } from './pipeline.js';
@@ -66,6 +67,8 @@ export interface WireTorrent {
   readonly infoHash: Uint8Array;
   readonly metainfo: Metainfo;
   readonly bitfield: Bitfield;
+  /** Super-seeding now (BEP 16): no bitfield after the handshake; the engine sends `have`s. Read at each handshake. */
+  readonly superSeeding?: boolean;
 }
 
 export interface WirePeerOptions {
@@ -199,7 +202,7 @@ export class WirePeer implements WirePeerLink {
     fast = false,
   ) {
     this.fast = fast;
-    this.id = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.id = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0); // `[v6]:port`, as the engine's dial queue writes it
     this.events = new EventQueue(opts.onEvent);
     this.geometry = torrent.metainfo.geometry;
     this.peerBitfield = new Bitfield(this.geometry.pieceCount);

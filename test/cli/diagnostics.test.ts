@@ -77,10 +77,14 @@ test('no tracker, no web seed, no --peer: said up front', { timeout: 30_000 }, (
     writeFileSync(join(dir, 'p.bin'), bytes(50_000, 7));
     const { torrent } = await createTorrent(join(dir, 'p.bin'), { creationDate: null });
     writeFileSync(join(dir, 'p.torrent'), torrent);
-    const p = spawnCli(t, dir, ['download', 'p.torrent', '-o', 'dl', '--stop-timeout', '1']);
+    const p = spawnCli(t, dir, ['download', 'p.torrent', '-o', 'dl', '--stop-timeout', '1', '--no-dht']);
     assert.equal(await p.exited, 1, p.stderr);
     assert.match(p.stderr, /^\[WARN\] no tracker, no web seed and no --peer: nothing to download from unless a peer connects to port \d+$/m);
     assert.match(p.stderr, /\[CLI_STOP_TIMEOUT\]/);
+    // With the DHT (the default) there is one source left, and the line says so.
+    const d = spawnCli(t, dir, ['download', 'p.torrent', '-o', 'dl2', '--stop-timeout', '1', '--dht-bootstrap', '127.0.0.1:9']);
+    assert.equal(await d.exited, 1, d.stderr);
+    assert.match(d.stderr, /^\[WARN\] no tracker, no web seed and no --peer: only the DHT can find peers \(or a peer that connects to port \d+\)$/m);
   }));
 
 test("a tracker's warning message and the engine's warnings print as [WARN] lines in plain output", { timeout: 30_000 }, (t) =>

@@ -51,6 +51,8 @@ test('peers are chosen by capability: a web seed is dropped by a seed, every upl
   for (const l of http) l.emit({ type: 'interested' });
   assert.deepEqual(http.map((l) => l.amChoking), [false, false, true], 'HTTP peers fill free slots at once');
   now += 10_000;
+  // Unchoked peers that ask for nothing lose their slots (upload snubbing): these ask.
+  for (const l of http) if (!l.amChoking) l.emit({ type: 'request', req: { index: 0 as PieceIndex, begin: 0, length: 16384 } });
   t.tick();
   // Seeding, equal rates: the regular slot goes to 'a' (id order), the optimistic one to a choked peer.
   assert.deepEqual(http.map((l) => l.amChoking), [false, true, false], 'the choking round ranks HTTP peers too');

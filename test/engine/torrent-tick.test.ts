@@ -65,6 +65,11 @@ function setup(opts: TorrentOptions = {}, store: MemoryStore = storeWith()) {
   return { t, store, clock, add, tickAt };
 }
 
+/** Every peer we unchoked asks for a block, as a real downloader does (upload snubbing chokes those that do not). */
+function ask(peers: readonly FakeLink[]): void {
+  for (const p of peers) if (!p.amChoking) p.emit({ type: 'request', req: { index: 0 as PieceIndex, begin: 0, length: BLOCK } });
+}
+
 test('choking round: tit-for-tat unchokes the peers we download from fastest, not the first to ask', OPTS, async () => {
   const { t, add, tickAt } = setup({ uploadSlots: 3 });
   const peers = ['a', 'b', 'c', 'd', 'e'].map((id) => add({ id, stall: true, queueDepth: 4 }));
@@ -75,14 +80,18 @@ test('choking round: tit-for-tat unchokes the peers we download from fastest, no
   tickAt(0);
   const first = unchoked();
   assert.equal(first.length, 3);
-  // d and e serve us; a, b and c never answer.
+  // d and e serve us; a, b and c never answer. The unchoked ones ask us for blocks.
   const [, , , d, e] = peers as [FakeLink, FakeLink, FakeLink, FakeLink, FakeLink];
+  ask(peers);
+  tickAt(4000);
+  ask(peers);
   tickAt(8000);
   for (let i = 0; i < 3; i++) {
     e.deliver();
     if (i === 0) d.deliver();
     await settle();
   }
+  ask(peers);
   tickAt(9000);
   assert.deepEqual(unchoked(), first, 'no new round before 10 s');
   tickAt(10_000);
@@ -104,9 +113,10 @@ test('optimistic unchoke rotates every 30 s and, in time, reaches every interest
   await settle();
   for (const p of peers) p.emit({ type: 'interested' });
   const rounds: string[][] = [];
-  for (let ms = 0; ms <= 120_000; ms += 10_000) {
+  for (let ms = 0; ms <= 120_000; ms += 2500) {
     tickAt(ms);
-    rounds.push(peers.filter((p) => !p.amChoking).map((p) => p.id));
+    if (ms % 10_000 === 0) rounds.push(peers.filter((p) => !p.amChoking).map((p) => p.id));
+    ask(peers);
   }
   for (const r of rounds) assert.equal(r.length, 2, `two slots each round: ${JSON.stringify(rounds)}`);
   // Nobody uploads, so the regular slot stays with the first by id; the other is the optimistic one.

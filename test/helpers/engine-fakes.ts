@@ -56,6 +56,8 @@ export interface FakeLinkOptions {
   choking?: boolean;
   /** Holds requests: they end only by `deliver`, `timeOut`, `chokeUs` or close. */
   stall?: boolean;
+  /** Sends nothing at all at first (no `bitfield`, no `unchoke`): a peer that only shook hands. */
+  silent?: boolean;
 }
 
 /**
@@ -113,8 +115,11 @@ export class FakeLink implements PeerLink {
     this.stall = opts.stall ?? false;
     this.bitfield = new Bitfield(metainfo.pieceCount);
     for (let i = 0; i < metainfo.pieceCount; i++) if (opts.has?.(i) ?? true) this.bitfield.set(i);
-    this.later({ type: 'bitfield', bitfield: this.bitfield });
-    if (!this.peerChoking) this.later({ type: 'unchoke' });
+    if (opts.silent === true) this.peerChoking = true;
+    else {
+      this.later({ type: 'bitfield', bitfield: this.bitfield });
+      if (!this.peerChoking) this.later({ type: 'unchoke' });
+    }
   }
 
   /** Requests accepted and not yet answered, oldest first. */

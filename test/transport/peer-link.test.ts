@@ -1,15 +1,16 @@
 /**
  * One PeerLink conformance suite (test/helpers/peer-link-conformance.ts), three links: the
  * engine tests' fake, the wire link over a loopback socket, and the web seed against a small
- * node:http server. (Next: the TorrentTTP HTTP peer.)
+ * node:http server, and the TorrentTTP HTTP peer against test/helpers/ttp-peer-server.ts.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metainfo } from '../../src/metainfo/index.js';
-import { acceptWirePeer, connectWirePeer, createWebSeed, type BlockRequest, type PeerEvent, type PeerLink } from '../../src/transport/index.js';
+import { acceptWirePeer, connectWirePeer, createHttpPeer, createWebSeed, type BlockRequest, type PeerEvent, type PeerLink } from '../../src/transport/index.js';
 import { FakeLink } from '../helpers/engine-fakes.js';
 import { peerLinkConformance } from '../helpers/peer-link-conformance.js';
+import { startTtpPeerServer } from '../helpers/ttp-peer-server.js';
 import { listen, makeTorrent, peerId, wireTorrent } from './helpers.js';
 
 // 5 pieces of 2 blocks, the last one short.
@@ -130,6 +131,23 @@ peerLinkConformance('the web seed (node:http, Range)', async (onEvent) => {
       link.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+});
+
+peerLinkConformance('the TorrentTTP HTTP peer (test/helpers/ttp-peer-server.ts)', async (onEvent) => {
+  const server = await startTtpPeerServer({ metainfo, data });
+  const link = createHttpPeer(server.url, metainfo, { onEvent, peerId: peerId('local') });
+  return {
+    link,
+    metainfo,
+    data,
+    stall: () => server.stall(),
+    resume: () => server.resume(),
+    refuse: () => server.refuse(503, 60),
+    teardown: async () => {
+      link.close();
+      await server.close();
     },
   };
 });

@@ -219,9 +219,41 @@ test('an HTML error page fails', async () => {
   }, 'TRANSPORT_HTTP_ERROR_PAGE');
 });
 
-test('503 with Retry-After chokes for that long', async () => {
-  const { choke } = await failsWith((_q, res) => res.writeHead(503, { 'retry-after': '1' }).end('busy'), 'TRANSPORT_HTTP_UNAVAILABLE');
-  assert.equal(choke.retryAfterMs, 1000);
+test('429/503 is a choke, not a failure: Retry-After honoured (5 s when absent, 5 min at most), and the link never gives up on a busy server', async () => {
+  const { metainfo, data } = makeTorrent(256 * 1024, 64 * 1024, 4, 'f.bin');
+  // Six busy answers (more than maxFailures), with Retry-After 0, absent, and too large, then bytes.
+  const busy = ['0', undefined, '0', '99999', '0', '0'];
+  let answers = 0;
+  const srv = await httpServer(new Map([['/f.bin', data]]), (req, res, file) => {
+    if (answers < busy.length) {
+      const ra = busy[answers++];
+      res.writeHead(answers % 2 === 0 ? 429 : 503, ra === undefined ? {} : { 'retry-after': ra }).end('busy');
+      return;
+    }
+    rangeResponse(req, res, file);
+  });
+  const { link, rec } = seed(`${srv.base}/f.bin`, metainfo, { maxFailures: 2, backoffBaseMs: 10, maxInFlight: 1, defaultRetryAfterMs: 50, maxRetryAfterMs: 80 });
+  const waits: number[] = [];
+  rec.on((e) => {
+    if (e.type === 'choke') waits.push(e.retryAfterMs ?? -1);
+  });
+  try {
+    const got = await Promise.race([
+      leech(link, rec, metainfo, 20_000),
+      rec.wait('closed', 20_000).then((c) => {
+        throw new Error(`closed: ${c.reason?.code}`);
+      }),
+    ]);
+    assert.deepEqual(Buffer.from(got), Buffer.from(data));
+    assert.equal(answers, busy.length);
+    assert.deepEqual(waits.slice(0, 4), [0, 50, 0, 80], 'Retry-After as sent, the default when absent, clamped to the most');
+    assert.equal(WEB_SEED_DEFAULTS.defaultRetryAfterMs, 5000);
+    assert.equal(WEB_SEED_DEFAULTS.maxRetryAfterMs, 300_000);
+    assert.equal(rec.of('closed').length, 0, 'six busy answers did not make it give up (maxFailures 2)');
+  } finally {
+    link.close();
+    await srv.close();
+  }
 });
 
 test('a server that stalls times out: only that link suffers', async () => {

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { getUrl, nameFromUrl, type GetEvent, type GetOutput, type GetResult } from '../../gateway/index.js';
+import { getUrl, nameFromUrl, type GetEvent, type GetOutput, type GetResult } from '../../gateway/client.js';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatDuration, plural } from '../format.js';
 

@@ -13,7 +13,7 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('info')
     .description('show what a .torrent, metainfo JSON document or magnet URI holds')
-    .argument('<input>', '.torrent file, metainfo .json file, the http(s) URL of either, or a magnet: URI')
+    .argument('<input>', '.torrent file, metainfo .json file, the http(s) URL of either, a TorrentTTP torrent URL, or a magnet: URI')
     .option('--json', 'print JSON')
     .option('--fetch', "magnet links: fetch the metadata from the link's peers and trackers (BEP 9) and show it")
     .option('--timeout <seconds>', 'with --fetch: give up after this long (default 120)', duration('s'))

@@ -1,12 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { TorrenttpError } from '../../errors/index.js';
-import { DEFAULT_GATEWAY_PORT, DEFAULT_MIN_SIZE_BYTES, Gateway, GatewayError, type GatewayLogger } from '../../gateway/index.js';
+import { DEFAULT_GATEWAY_PORT, DEFAULT_MIN_SIZE_BYTES, Gateway, type GatewayLogger } from '../../gateway/index.js';
 import { redactUrl } from '../../tracker/index.js';
 import type { CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { byteSize, listenAddress, oneOf, pieceLength, port, repeatable } from '../options.js';
+import { readTls } from '../tls.js';
 import { untilSignal } from '../until-signal.js';
 
 interface ServeFlags {
@@ -24,15 +23,8 @@ interface ServeFlags {
   readonly peerPort: number;
   readonly redis?: string;
   readonly status: boolean;
+  readonly ttp: boolean;
   readonly logLevel: string;
-}
-
-async function readPem(ctx: CliContext, file: string): Promise<Buffer> {
-  try {
-    return await readFile(resolve(ctx.cwd, file));
-  } catch (cause) {
-    throw new GatewayError('GATEWAY_TLS', { detail: file, cause });
-  }
 }
 
 /** `torrenttp serve [DIR]`: a static web server that is also tracker and first seed of its files. */
@@ -55,14 +47,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--peer-port <n>', 'BitTorrent port of the seed; 0 picks a free one', port(true), 0)
     .option('--redis <url>', 'keep swarms in Redis (redis://host:port[/db]): several serve processes behind a load balancer share one swarm per file')
     .option('--no-status', 'no status page and JSON at /.torrenttp/')
+    .option('--no-ttp', 'no TorrentTTP peer at /ttp/v1/torrents/… (a folder named ttp/v1 is then served as files)')
     .option('--log-level <level>', 'pino log level (logs go to stderr)', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info')
     .action(async (dir: string, flags: ServeFlags) => {
-      if ((flags.cert === undefined) !== (flags.key === undefined)) {
-        throw new TorrenttpError('INVALID_ARGUMENT', { detail: '--cert and --key go together' });
-      }
       const minSizeBytes = flags.minSize;
       const pieceLength = flags.pieceLength;
-      const tls = flags.cert === undefined || flags.key === undefined ? undefined : { cert: await readPem(ctx, flags.cert), key: await readPem(ctx, flags.key) };
+      const tls = await readTls(ctx, flags.cert, flags.key);
       const { pino } = await import('pino');
       const logger = pino({ level: flags.logLevel }, pino.destination(2));
       const gateway = await Gateway.start({
@@ -75,6 +65,7 @@ export function register(program: Command, ctx: CliContext): void {
         openTracker: flags.openTracker === true,
         peerPort: flags.peerPort,
         status: flags.status,
+        ttp: flags.ttp,
         logger: logger as GatewayLogger,
         ...(tls === undefined ? {} : { tls }),
         ...(minSizeBytes === undefined ? {} : { minSizeBytes }),
@@ -90,6 +81,7 @@ export function register(program: Command, ctx: CliContext): void {
           `seed on port ${gateway.peerPort}, torrents for files of ${formatBytes(minSizeBytes ?? DEFAULT_MIN_SIZE_BYTES)} or more, ` +
           `cache ${gateway.cacheDir}${flags.redis === undefined ? '' : `, swarms in ${redactUrl(flags.redis)}`}\n` +
           (flags.status ? `  status ${gateway.url}/.torrenttp/\n` : '') +
+          (flags.ttp ? `  TorrentTTP ${gateway.url}/ttp/v1/torrents/<info-hash> (announce ${gateway.url}/ttp/v1/announce)\n` : '') +
           `  torrent of a file: its URL with Accept: application/x-bittorrent, or URL?torrent${flags.host === '0.0.0.0' ? ` (listening on all addresses, port ${port})` : ''}\n`,
       );
       await untilSignal(() => gateway.close(), logger);

@@ -1,15 +1,18 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { DhtNode } from '../../dht/index.js';
 import { Client, type AddOptions, type Torrent } from '../../engine/index.js';
 import { TorrenttpError } from '../../errors/index.js';
 import { encodeTorrent, type Magnet, type Metainfo } from '../../metainfo/index.js';
+import { ttpServer } from '../../gateway/index.js';
 import type { CliContext } from '../context.js';
 import { formatDuration } from '../format.js';
 import { loadInput } from '../load.js';
-import { duration, listenAddress, peerAddress, port, positiveNumber, rate, repeatable } from '../options.js';
+import { duration, listenAddress, peerAddress, peerAddressOrUrl, port, positiveNumber, rate, repeatable } from '../options.js';
 import { peersText, Reporter } from '../report.js';
 import { selectFilesOrUsageError } from '../select.js';
+import { readTls } from '../tls.js';
 
 /**
  * `download` and `seed`: one Client, one torrent, progress and diagnostics through `Reporter`,
@@ -34,6 +37,11 @@ interface TransferFlags {
   jsonInterval?: number;
   trackers: boolean;
   webSeeds: boolean;
+  /** `--no-dht` makes it false. */
+  dht: boolean;
+  dhtBootstrap?: string[];
+  dhtPort?: number;
+  dhtReadOnly?: boolean;
   /** `download --select` / `--only` (src/cli/select.ts), and the 0-based files they chose. */
   select?: string[];
   only?: string[];
@@ -41,6 +49,10 @@ interface TransferFlags {
   /** `download magnet:…`: write the fetched metadata as `<name>.torrent` in the download folder. */
   saveTorrent?: boolean;
   metadataTimeout?: number;
+  /** `--http-port`: serve the torrent over TorrentTTP too (HTTPS with `--cert`/`--key`). */
+  httpPort?: number;
+  cert?: string;
+  key?: string;
 }
 
 /** What `download` was given: a torrent, or a magnet link whose metadata comes from peers first. */
@@ -49,7 +61,7 @@ type Input = { readonly metainfo: Metainfo } | { readonly magnet: Magnet; readon
 export function register(program: Command, ctx: CliContext): void {
   const common = (c: Command) =>
     c
-      .option('--peer <host:port>', 'connect to this peer too; repeatable', repeatable(peerAddress), [])
+      .option('--peer <host:port|url>', 'use this peer too: host:port (BitTorrent) or the http(s) torrent URL of a TorrentTTP peer; repeatable', repeatable(peerAddressOrUrl), [])
       .option('--port <n>', 'listening port for incoming peers (default: any free port)', port(true))
       .option('--listen <address>', 'address to listen on for incoming peers (default: 0.0.0.0, all IPv4)', listenAddress)
       .option('--upload-limit <rate>', 'upload limit in bytes/s (256K, 1M…)', rate)
@@ -58,6 +70,13 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--seed-time <duration>', 'stop seeding after this long (90s, 30m, 2h; a bare number is minutes, as in aria2)', duration('m'))
       .option('--no-trackers', "don't announce to the torrent's trackers")
       .option('--no-web-seeds', "don't use the torrent's web seeds")
+      .option('--http-port <n>', 'also serve the torrent to TorrentTTP peers over HTTP on this port (0: any free port)', port(true))
+      .option('--cert <file>', 'PEM certificate: the --http-port server speaks HTTPS (with --key)')
+      .option('--key <file>', 'PEM private key for --cert')
+      .option('--no-dht', "don't find peers through the DHT (BEP 5; never used for private torrents)")
+      .option('--dht-bootstrap <host:port>', `DHT node to join the network through; repeatable (default: ${DHT_BOOTSTRAP.join(', ')})`, repeatable(peerAddress))
+      .option('--dht-port <n>', 'UDP port of our DHT node (default: any free port)', port(true))
+      .option('--dht-read-only', 'use the DHT without answering queries (BEP 43)')
       .option('--json', 'print JSON lines (progress, then a summary)')
       .option('--json-interval <seconds>', 'least time between two JSON progress and checking lines (default 1; 0: every one)', duration('s', { allowZero: true }));
 
@@ -65,7 +84,7 @@ export function register(program: Command, ctx: CliContext): void {
     program
       .command('download')
       .description('download a torrent (and seed it with --seed)')
-      .argument('<torrent>', ".torrent file, metainfo .json, the http(s) URL of either, or a magnet: link (quote it: 'magnet:?xt=…')")
+      .argument('<torrent>', ".torrent file, metainfo .json, the http(s) URL of either, a TorrentTTP torrent URL (…/torrents/<infohash>), or a magnet: link (quote it: 'magnet:?xt=…')")
       .option('-o, --output <dir>', 'download folder (default: the current folder)')
       .option('--save-torrent', 'magnet links: save the fetched metadata as <name>.torrent in the download folder')
       .option('--metadata-timeout <seconds>', 'magnet links: give up fetching the metadata after this long (default 120)', duration('s'))
@@ -86,6 +105,8 @@ export function register(program: Command, ctx: CliContext): void {
       await run(ctx, { magnet: loaded.magnet, uri: input, select }, dir, { ...flags, seed }, 'download');
       return;
     }
+    // A TorrentTTP torrent URL names a peer too: the one that served the metainfo.
+    if (loaded.peerUrl !== undefined && !flags.peer.includes(loaded.peerUrl)) flags.peer.push(loaded.peerUrl);
     const selectedFiles = selectFilesOrUsageError(cmd, loaded.metainfo, flags.select ?? [], flags.only ?? []);
     await run(ctx, { metainfo: loaded.metainfo }, dir, { ...flags, seed, selectedFiles }, 'download');
   });
@@ -110,11 +131,15 @@ export function register(program: Command, ctx: CliContext): void {
 }
 
 async function metainfoOf(input: string, ctx: CliContext): Promise<Metainfo> {
+  return (await loadedOf(input, ctx)).metainfo;
+}
+
+async function loadedOf(input: string, ctx: CliContext): Promise<{ metainfo: Metainfo; peerUrl?: string | undefined }> {
   const loaded = await loadInput(input, ctx.cwd);
   if (loaded.kind === 'magnet') {
     throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: 'seed needs the .torrent (a magnet link holds no file list): download the magnet link with --save-torrent first' });
   }
-  return loaded.metainfo;
+  return loaded;
 }
 
 /** The sources the user can expect data from, as `kind id` (the Client's `source` events name them so). */
@@ -129,11 +154,48 @@ function expectedSources(input: Input, flags: TransferFlags): Set<string> {
   ]);
 }
 
+/** The well-known routers every client bootstraps from (libtorrent's, Transmission's and aria2's lists). */
+export const DHT_BOOTSTRAP = ['router.bittorrent.com:6881', 'dht.transmissionbt.com:6881', 'router.utorrent.com:6881'];
+
+/**
+ * The DHT node for a download or seed, or undefined with `--no-dht` or for a private torrent
+ * (BEP 27). Its table lives in `<dir>/.torrenttp/dht.dat`. It starts in the background (the
+ * client's `track` starts it): name resolution and bootstrap never delay the transfer's start or stop.
+ */
+function dhtNodeFor(metainfo: Metainfo | undefined, dir: string, flags: TransferFlags, out: Reporter): DhtNode | undefined {
+  if (!flags.dht || metainfo?.private === true) return undefined;
+  const dht = new DhtNode({
+    port: flags.dhtPort ?? 0,
+    ...(flags.listen === undefined || !flags.listen.includes('.') ? {} : { host: flags.listen }),
+    bootstrap: flags.dhtBootstrap ?? DHT_BOOTSTRAP,
+    readOnly: flags.dhtReadOnly === true,
+    stateFile: join(dir, '.torrenttp', 'dht.dat'),
+  });
+  // "No bootstrap node answered" is news only when the user named them; the public routers are often out of reach (offline, firewalls).
+  dht.on('warning', (msg, err) => {
+    if (flags.dhtBootstrap !== undefined || err !== undefined) out.say('WARN', msg, err);
+  });
+  dht.start().catch((err: unknown) => out.say('WARN', `DHT off: ${err instanceof Error ? err.message : String(err)}`, err instanceof TorrenttpError ? err : undefined));
+  return dht;
+}
+
 async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFlags, mode: 'download' | 'seed'): Promise<void> {
-  const client = new Client({ port: flags.port ?? 0, ...(flags.listen === undefined ? {} : { host: flags.listen }) });
+  const tls = await readTls(ctx, flags.cert, flags.key);
+  if (tls !== undefined && flags.httpPort === undefined) throw new TorrenttpError('INVALID_ARGUMENT', { detail: '--cert and --key are for the TorrentTTP server: add --http-port N' });
+  const httpServer =
+    flags.httpPort === undefined
+      ? undefined
+      : ttpServer({ port: flags.httpPort, ...(flags.listen === undefined ? {} : { host: flags.listen }), ...(tls === undefined ? {} : { tls }) });
   const sources = expectedSources(input, flags);
   let metainfo: Metainfo | undefined = 'metainfo' in input ? input.metainfo : undefined;
   const out = new Reporter(ctx, { json: flags.json === true, jsonIntervalMs: (flags.jsonInterval ?? 1) * 1000, sources });
+  const dht = dhtNodeFor(metainfo, dir, flags, out);
+  const client = new Client({
+    port: flags.port ?? 0,
+    ...(flags.listen === undefined ? {} : { host: flags.listen }),
+    ...(httpServer === undefined ? {} : { httpServer }),
+    ...(dht === undefined ? {} : { dht }),
+  });
   client.on('source', (s) => out.source(s));
   client.on('warning', (msg, err) => out.say('WARN', msg, err));
   client.on('peerError', (peer, err) => out.peerError(peer, err));
@@ -201,9 +263,11 @@ async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFl
       return;
     }
     for (const a of learned) client.introduce(t.infoHash, a);
-    out.start(t, client.port, mode);
+    out.start(t, client.port, mode, client.httpServer?.torrentUrl(t.infoHash));
     if (mode === 'download' && !t.complete && sources.size === 0) {
-      out.say('WARN', `no tracker, no web seed and no --peer: nothing to download from unless a peer connects to port ${client.port}`);
+      out.say('WARN', dht === undefined
+        ? `no tracker, no web seed and no --peer: nothing to download from unless a peer connects to port ${client.port}`
+        : `no tracker, no web seed and no --peer: only the DHT can find peers (or a peer that connects to port ${client.port})`);
     }
     t.on('progress', (s) => out.progress(s));
 
@@ -230,9 +294,15 @@ async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFl
     out.finish();
     // `stopped` to the trackers, resume state saved. Its failure is the command's error, unless
     // one is already on its way out (the save then mostly fails for the same reason: a full disk).
-    await client.close().catch((err: unknown) => {
-      if (!failed) throw err;
-    });
+    try {
+      await client.close().catch((err: unknown) => {
+        if (!failed) throw err;
+      });
+    } finally {
+      // Closes the UDP socket whatever happened above (an open one would keep the process alive)
+      // and saves the node table; a failed save costs only the next start's bootstrap.
+      await dht?.close().catch(() => undefined);
+    }
   }
 }
 

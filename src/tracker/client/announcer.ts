@@ -3,9 +3,9 @@ import { isIP } from 'node:net';
 import { toTorrenttpError, type TorrenttpError } from '../../errors/index.js';
 import type { AnnounceEvent, AnnounceRequest } from '../announce-types.js';
 import { TrackerError } from '../errors.js';
-import type { PeerAddress } from '../ip.js';
 import { HttpTrackerClient, type HttpTrackerOptions } from './http-client.js';
-import type { AnnounceResult, TrackerClient } from './types.js';
+import { JsonTrackerClient } from './json-client.js';
+import { isUrlRef, type AnnounceResult, type PeerRef, type TrackerClient } from './types.js';
 import { UdpTrackerClient, type UdpTrackerOptions } from './udp-client.js';
 
 /**
@@ -40,6 +40,13 @@ export interface AnnouncerOptions {
   readonly stats: () => { readonly uploaded: number; readonly downloaded: number; readonly left: number };
   readonly numwant?: number;
   readonly http?: HttpTrackerOptions;
+  /**
+   * Announce to http(s) trackers in JSON (TorrentTTP, docs/torrenttp.md §10) where they have a
+   * JSON side, falling back to BEP 3: the replies may name TorrentTTP peers by URL. Default false.
+   */
+  readonly jsonAnnounce?: boolean;
+  /** Our TorrentTTP torrent URL, announced in JSON announces (when we run a peer server). */
+  readonly peerUrl?: string;
   readonly udp?: UdpTrackerOptions;
   /** Keep loopback peers from any tracker (tests, local swarms). */
   readonly allowLoopbackPeers?: boolean;
@@ -58,7 +65,8 @@ export interface AnnouncerOptions {
 }
 
 export interface AnnouncerEvents {
-  peers: [readonly PeerAddress[], string];
+  /** Addresses and, from JSON announces, TorrentTTP torrent URLs. */
+  peers: [readonly PeerRef[], string];
   announced: [AnnounceResult, string];
   warning: [string, string];
   /** A tracker (or, as 'all trackers', a whole round) failed: routine, never thrown. */
@@ -244,7 +252,16 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     if (r.warning !== undefined) this.emit('warning', r.warning, url);
     this.emit('announced', r, url);
     const fromLoopback = isLoopback(new URL(url).hostname.replace(/^\[|\]$/g, ''));
-    const peers = r.peers.filter((p) => p.port > 0 && (this.opts.allowLoopbackPeers === true || fromLoopback || !isLocal(p.ip)));
+    const allowLocal = this.opts.allowLoopbackPeers === true || fromLoopback;
+    const peers = r.peers.filter((p) => {
+      if (!isUrlRef(p)) return p.port > 0 && (allowLocal || !isLocal(p.ip));
+      if (p.url === this.opts.peerUrl) return false; // ourselves
+      try {
+        return allowLocal || !isLocal(new URL(p.url).hostname.replace(/^\[|\]$/g, ''));
+      } catch {
+        return false;
+      }
+    });
     if (peers.length > 0) this.emit('peers', peers, url);
   }
 }
@@ -253,6 +270,9 @@ function makeClient(url: string, opts: AnnouncerOptions): TrackerClient | undefi
   try {
     const scheme = new URL(url).protocol;
     if (scheme === 'udp:') return new UdpTrackerClient(url, opts.udp);
+    if ((scheme === 'http:' || scheme === 'https:') && opts.jsonAnnounce === true) {
+      return new JsonTrackerClient(url, { ...opts.http, ...(opts.peerUrl === undefined ? {} : { peerUrl: opts.peerUrl }) });
+    }
     if (scheme === 'http:' || scheme === 'https:') return new HttpTrackerClient(url, opts.http);
   } catch {
     // an unparseable URL is skipped like an unsupported scheme (ws: trackers are WebTorrent's)

@@ -5,11 +5,12 @@ import { decodeScrapeResponse, encodeScrapeQuery } from '../http-scrape.js';
 import { MAX_RESPONSE_BYTES } from '../bdict.js';
 import { TrackerError } from '../errors.js';
 import type { AnnounceRequest } from '../announce-types.js';
+import type { PeerAddress } from '../ip.js';
 import type { AnnounceResult, ScrapeResult, TrackerClient, TrackerRequestOptions } from './types.js';
 
 /** undici, loaded on first use: ~80 ms and ~20 MB that a process without HTTP trackers never pays. */
 let undiciModule: Promise<typeof import('undici')> | undefined;
-const loadUndici = (): Promise<typeof import('undici')> => (undiciModule ??= import('undici'));
+export const loadUndici = (): Promise<typeof import('undici')> => (undiciModule ??= import('undici'));
 
 /** HTTP(S) tracker client (BEP 3 announce with BEP 23 compact peers, BEP 7 peers6, BEP 48 scrape). */
 export interface HttpTrackerOptions {
@@ -30,11 +31,11 @@ export class HttpTrackerClient implements TrackerClient {
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TrackerError('TRACKER_UNSUPPORTED_URL', { detail: url });
   }
 
-  async announce(req: AnnounceRequest, opts: TrackerRequestOptions = {}): Promise<AnnounceResult> {
+  async announce(req: AnnounceRequest, opts: TrackerRequestOptions = {}): Promise<AnnounceResult<PeerAddress>> {
     const body = await this.get(withQuery(this.url, encodeAnnounceQuery({ compact: true, ...req })), opts);
     const r = decodeAnnounceResponse(body, { maxResponseBytes: this.maxBytes });
     if (r.type === 'failure') throw new TrackerError('TRACKER_FAILURE', { detail: r.reason });
-    const out: { -readonly [K in keyof AnnounceResult]: AnnounceResult[K] } = {
+    const out: { -readonly [K in keyof AnnounceResult<PeerAddress>]: AnnounceResult<PeerAddress>[K] } = {
       peers: r.peers.map((p) => ({ ip: p.ip, port: p.port })),
       intervalSec: r.intervalSec,
     };

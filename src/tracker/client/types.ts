@@ -1,9 +1,20 @@
 import type { AnnounceRequest } from '../announce-types.js';
 import type { PeerAddress } from '../ip.js';
 
-/** What any tracker client brings back from an announce, whatever the protocol. */
-export interface AnnounceResult {
-  readonly peers: readonly PeerAddress[];
+/**
+ * A peer a tracker names: a wire address, or a TorrentTTP peer's torrent URL (only JSON announces
+ * can carry one, docs/torrenttp.md §10). A JSON entry with both is given as its address: one
+ * protocol per peer (§14), and the wire has less overhead.
+ */
+export type PeerRef = PeerAddress | { readonly url: string };
+
+export function isUrlRef(p: PeerRef): p is { readonly url: string } {
+  return 'url' in p;
+}
+
+/** What any tracker client brings back from an announce, whatever the protocol: BEP 3 and UDP give addresses only. */
+export interface AnnounceResult<P extends PeerRef = PeerRef> {
+  readonly peers: readonly P[];
   readonly intervalSec: number;
   readonly minIntervalSec?: number;
   readonly seeders?: number;
@@ -29,6 +40,6 @@ export interface TrackerRequestOptions {
 /** One tracker URL's client; the announcer keeps one per URL. */
 export interface TrackerClient {
   readonly url: string;
-  announce(req: AnnounceRequest, opts?: TrackerRequestOptions): Promise<AnnounceResult>;
+  announce(req: AnnounceRequest, opts?: TrackerRequestOptions): Promise<AnnounceResult<PeerRef>>;
   scrape(infoHashes: readonly Uint8Array[], opts?: TrackerRequestOptions): Promise<ScrapeResult[]>;
 }

@@ -3,6 +3,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { AnnounceRequest } from '../announce-types.js';
+import type { PeerAddress } from '../ip.js';
 import { TrackerError } from '../errors.js';
 import {
   decodeUdpResponse,
@@ -145,7 +146,7 @@ export class UdpTrackerClient implements TrackerClient {
     this.port = Number(u.port);
   }
 
-  async announce(req: AnnounceRequest, opts: TrackerRequestOptions = {}): Promise<AnnounceResult> {
+  async announce(req: AnnounceRequest, opts: TrackerRequestOptions = {}): Promise<AnnounceResult<PeerAddress>> {
     const r = await this.exchange(opts, (connectionId, transactionId) =>
       encodeUdpAnnounceRequest({ connectionId, transactionId, key: this.opts.key ?? processKey, announce: req }),
     );

@@ -138,7 +138,7 @@ export class TrackerCore {
     const isSelf = e.noteSource(a.peerId, a.ip);
     if (!isSelf && a.port !== 0) e.peer.announced?.(a.infoHash, { ip: formatIp(a.ip.bytes), port: a.port, left: a.left, event: a.event });
     if (local === undefined) return res;
-    return e.rewrite(res, port, local, a.reply, a.event === 'stopped' ? 0 : a.numwant, isSelf);
+    return e.rewrite(res, port, local, a.reply, a.event === 'stopped' ? 0 : a.numwant, isSelf, a.infoHash);
   }
 
   /**

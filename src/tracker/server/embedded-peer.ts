@@ -24,6 +24,11 @@ export interface EmbeddedPeer {
   readonly peerId: Uint8Array;
   /** Its wire port for this torrent, or undefined when it does not have the torrent. */
   portFor(infoHash: Uint8Array): number | undefined;
+  /**
+   * Its TorrentTTP torrent URL for this torrent at `local` (the address the announcer reached the
+   * tracker on, as text), if it serves one: JSON replies list it with the wire endpoint (§15).
+   */
+  urlFor?(infoHash: Uint8Array, local: string): string | undefined;
   /** Another peer announced a torrent the embedded peer has: its source address (never a claimed `ip`). */
   announced?(infoHash: Uint8Array, peer: { readonly ip: string; readonly port: number; readonly left: number; readonly event: AnnounceEvent | undefined }): void;
 }
@@ -44,7 +49,7 @@ export class EmbeddedPeerReplies {
   }
 
   /** The reply for `reply` with the embedded peer at `local`, following the rules above. */
-  rewrite(res: SwarmAnnounceResult, port: number, local: ParsedIp, reply: ReplyShape, numwant: number, isSelf: boolean): SwarmAnnounceResult {
+  rewrite(res: SwarmAnnounceResult, port: number, local: ParsedIp, reply: ReplyShape, numwant: number, isSelf: boolean, infoHash?: Uint8Array): SwarmAnnounceResult {
     const localText = formatIp(local.bytes);
     const own = (ip: string, p: number): boolean => p === port && (ip === localText || isLoopbackText(ip) || this.ownSources.has(ip));
     const add = !isSelf && numwant > 0;
@@ -53,7 +58,8 @@ export class EmbeddedPeerReplies {
     let peers = res.peers;
     if (reply === 'list') {
       peers = res.peers.filter((p) => !(own(p.ip, p.port) || bytesEqual(p.peerId, this.peer.peerId)));
-      if (add) peers = [{ peerId: this.peer.peerId, ip: localText, port } satisfies SwarmPeer, ...peers];
+      const url = add && infoHash !== undefined ? this.peer.urlFor?.(infoHash, localText) : undefined;
+      if (add) peers = [{ peerId: this.peer.peerId, ip: localText, port, ...(url === undefined ? {} : { url }) } satisfies SwarmPeer, ...peers];
     }
     return { complete: res.complete, incomplete: res.incomplete, peers4, peers6, peers };
   }

@@ -38,6 +38,12 @@ export interface HttpLimits {
   readonly json?: TrackerJsonLimits;
 }
 
+/**
+ * The paths `httpHandler` answers, for a web server that embeds the tracker: it hands requests
+ * for these to the handler and serves everything else itself. Any other path gets a 404 problem.
+ */
+export const TRACKER_HTTP_PATHS = ['/announce', '/scrape', '/ttp/v1/announce', '/ttp/v1/scrape', '/stats'] as const;
+
 const BT_HEADERS = { 'content-type': 'text/plain', 'cache-control': 'no-store' } as const;
 
 export function httpHandler(core: TrackerCore, limits: HttpLimits = {}): (req: IncomingMessage, res: ServerResponse) => void {
@@ -176,7 +182,7 @@ export function httpHandler(core: TrackerCore, limits: HttpLimits = {}): (req: I
     }
   }
 
-  const routes: Record<string, { method: string; run: (req: IncomingMessage, res: ServerResponse, query: string) => Promise<void> }> = {
+  const routes: Record<(typeof TRACKER_HTTP_PATHS)[number], { method: string; run: (req: IncomingMessage, res: ServerResponse, query: string) => Promise<void> }> = {
     '/announce': { method: 'GET', run: announce },
     '/scrape': { method: 'GET', run: (_req, res, q) => scrape(res, q) },
     '/ttp/v1/announce': { method: 'POST', run: (req, res) => jsonAnnounce(req, res) },
@@ -189,7 +195,7 @@ export function httpHandler(core: TrackerCore, limits: HttpLimits = {}): (req: I
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const query = q < 0 ? '' : url.slice(q + 1);
-    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    const route = Object.hasOwn(routes, path) ? routes[path as keyof typeof routes] : undefined;
     if (route === undefined) {
       problem(res, new TrackerError('TRACKER_NOT_FOUND', { detail: path.slice(0, 64) }));
       return;

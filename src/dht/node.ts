@@ -1,0 +1,449 @@
+import { randomBytes } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
+import { Resolver } from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import { systemClock, type DhtClock, type DhtTimer } from './clock.js';
+import { DhtError } from './errors.js';
+import { bytesEqual, hex } from './distance.js';
+import {
+  decodeKrpc,
+  encodeError,
+  encodeResponse,
+  KRPC_ERROR,
+  NODE_ID_BYTES,
+  type CompactNode,
+  type KrpcLimits,
+  type KrpcMessage,
+  type KrpcResponse,
+  type PeerAddr,
+} from './krpc.js';
+import { lookup, type LookupResult } from './lookup.js';
+import { PeerStore, type PeerStoreOptions } from './peer-store.js';
+import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { isLoopback, RoutingTable } from './routing-table.js';
+import { Rpc } from './rpc.js';
+import { loadState, saveState } from './state.js';
+import { TokenStore } from './tokens.js';
+import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
+
+/**
+ * A BEP 5 DHT node over one IPv4 UDP socket: answers ping/find_node/get_peers/announce_peer
+ * (unless read-only, BEP 43), bootstraps from given addresses and its saved table, and runs
+ * iterative lookups for the info-hashes it tracks, telling their peers as `peers` events.
+ *
+ * Every packet is rate-limited per IP before it is decoded, then decoded under KRPC's limits;
+ * a bad one is dropped (`drop` event, with the reason) and costs its sender alone.
+ */
+export interface DhtNodeOptions {
+  /** UDP port; 0 picks a free one. Default 0. */
+  readonly port?: number;
+  /** Default '0.0.0.0'. */
+  readonly host?: string;
+  /** Our node id; default the saved one, else random. */
+  readonly id?: Uint8Array;
+  /** `host:port` addresses to bootstrap from. */
+  readonly bootstrap?: readonly string[];
+  /** BEP 43: ask, never answer; other nodes keep us out of their tables. */
+  readonly readOnly?: boolean;
+  /** Where the node table is kept across restarts; none when undefined. */
+  readonly stateFile?: string;
+  readonly clock?: DhtClock;
+  readonly k?: number;
+  readonly alpha?: number;
+  readonly timeoutMs?: number;
+  readonly maxNodesPerIp?: number;
+  readonly rateLimit?: RateLimitOptions;
+  readonly peerStore?: PeerStoreOptions;
+  readonly krpc?: KrpcLimits;
+  /** Accept loopback peers and nodes from non-loopback nodes (never on a public DHT). Default false. */
+  readonly allowLoopback?: boolean;
+  /** Lookup (and announce) again for tracked info-hashes this often. Default 15 min (aria2, libtorrent). */
+  readonly refreshMs?: number;
+  /** Name resolution for bootstrap hosts; default c-ares (`dns.resolve4`, off the libuv thread pool), 3 s timeout. */
+  readonly resolve?: (host: string) => Promise<string[]>;
+}
+
+export interface DhtNodeEvents {
+  /** Peers found for a tracked info-hash (hex). */
+  peers: [string, readonly PeerAddr[]];
+  /** A packet or node was refused: `ip:port` and why. For debug logs. */
+  drop: [string, TorrenttpError];
+  /** Something the user may want to hear: no bootstrap node answered, the state file is damaged. */
+  warning: [string, TorrenttpError | undefined];
+  /** Bootstrap ended (with so many nodes in the table). */
+  ready: [number];
+}
+
+export interface DhtStats {
+  readonly received: number;
+  readonly rateLimited: number;
+  readonly badPackets: number;
+  readonly answered: number;
+  readonly nodes: number;
+}
+
+interface Tracked {
+  readonly infoHash: Uint8Array;
+  readonly hex: string;
+  /** Our peer port to announce, or undefined (look up only). */
+  readonly port: number | undefined;
+  timer: DhtTimer | undefined;
+  running: boolean;
+}
+
+const DEFAULT_REFRESH_MS = 15 * 60_000;
+
+export class DhtNode extends EventEmitter<DhtNodeEvents> {
+  private readonly opts: DhtNodeOptions;
+  private readonly clock: DhtClock;
+  private socket: Socket | undefined;
+  private idBytes: Uint8Array | undefined;
+  private table: RoutingTable | undefined;
+  private rpcLayer: Rpc | undefined;
+  private readonly tokens: TokenStore;
+  private readonly store: PeerStore;
+  private readonly limiter: RateLimiter;
+  private readonly tracked = new Map<string, Tracked>();
+  private started: Promise<void> | undefined;
+  private readyPromise: Promise<void> | undefined;
+  private closed = false;
+  private boundPort = 0;
+  private counts = { received: 0, rateLimited: 0, badPackets: 0, answered: 0 };
+
+  constructor(opts: DhtNodeOptions = {}) {
+    super();
+    this.opts = opts;
+    this.clock = opts.clock ?? systemClock;
+    this.tokens = new TokenStore(this.clock);
+    this.store = new PeerStore(opts.peerStore);
+    this.limiter = new RateLimiter(opts.rateLimit);
+  }
+
+  get id(): Uint8Array {
+    if (this.idBytes === undefined) throw new DhtError('DHT_CLOSED', { detail: 'not started' });
+    return this.idBytes;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get readOnly(): boolean {
+    return this.opts.readOnly === true;
+  }
+
+  stats(): DhtStats {
+    return { ...this.counts, nodes: this.table?.size ?? 0 };
+  }
+
+  /** The nodes in the table (for saving, or to show). */
+  nodes(): CompactNode[] {
+    return (this.table?.all() ?? []).map((n) => ({ id: n.id, ip: n.ip, port: n.port }));
+  }
+
+  /**
+   * Binds the socket and loads the saved table; resolves once the port is open. Bootstrap then
+   * goes on in the background (`ready` event, and `whenReady()`), so a caller never waits for
+   * unreachable bootstrap hosts.
+   */
+  start(): Promise<void> {
+    this.started ??= this.open();
+    return this.started;
+  }
+
+  /** Resolves when bootstrap has ended (successful or not). */
+  async whenReady(): Promise<void> {
+    await this.start();
+    await this.readyPromise;
+  }
+
+  private async open(): Promise<void> {
+    let saved: Awaited<ReturnType<typeof loadState>>;
+    if (this.opts.stateFile !== undefined) {
+      saved = await loadState(this.opts.stateFile).catch((err: unknown) => {
+        this.emit('warning', `DHT: ${this.opts.stateFile} is damaged; starting with an empty table`, toTorrenttpError(err));
+        return undefined;
+      });
+    }
+    const id = this.opts.id ?? saved?.id ?? new Uint8Array(randomBytes(NODE_ID_BYTES));
+    if (id.length !== NODE_ID_BYTES) throw new DhtError('DHT_BAD_NODE_ID', { detail: 'our id is not 20 bytes' });
+    this.idBytes = id;
+    this.table = new RoutingTable(id, {
+      ...(this.opts.k === undefined ? {} : { k: this.opts.k }),
+      ...(this.opts.maxNodesPerIp === undefined ? {} : { maxNodesPerIp: this.opts.maxNodesPerIp }),
+    });
+    const socket = createSocket({ type: 'udp4' });
+    this.socket = socket;
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', (err) => reject(new DhtError('DHT_BIND_FAILED', { detail: `${this.opts.host ?? '0.0.0.0'}:${this.opts.port ?? 0}: ${err.message}`, cause: err })));
+      socket.bind(this.opts.port ?? 0, this.opts.host ?? '0.0.0.0', () => resolve());
+    });
+    socket.on('error', () => undefined); // send errors (ICMP unreachable) are a query's timeout
+    socket.on('message', (msg, rinfo) => this.onPacket(msg, rinfo.address, rinfo.port));
+    this.boundPort = socket.address().port;
+    this.rpcLayer = new Rpc(this.clock, (packet, ip, port) => this.send(packet, ip, port), {
+      ...(this.opts.timeoutMs === undefined ? {} : { timeoutMs: this.opts.timeoutMs }),
+      readOnly: this.readOnly,
+    });
+    if (this.closed) {
+      socket.close();
+      throw new DhtError('DHT_CLOSED');
+    }
+    this.readyPromise = this.bootstrap(saved?.nodes ?? []).then((n) => {
+      if (!this.closed) this.emit('ready', n);
+    });
+  }
+
+  /** Pings the saved nodes and the bootstrap addresses, then looks up our own id to fill the table. */
+  private async bootstrap(savedNodes: readonly CompactNode[]): Promise<number> {
+    const addresses: { ip: string; port: number }[] = savedNodes.map((n) => ({ ip: n.ip, port: n.port }));
+    const resolveHost = this.opts.resolve ?? defaultResolve;
+    const bootstrap = this.opts.bootstrap ?? [];
+    await Promise.all(
+      bootstrap.map(async (a) => {
+        const { host, port } = splitHostPort(a);
+        try {
+          const ips = isIP(host) === 4 ? [host] : await resolveHost(host);
+          for (const ip of ips.slice(0, 4)) addresses.push({ ip, port });
+        } catch (err) {
+          this.emit('drop', a, toTorrenttpError(err));
+        }
+      }),
+    );
+    if (this.closed) return 0;
+    await Promise.all(addresses.map((a) => this.ping(a.ip, a.port).catch(() => undefined)));
+    if (this.closed) return 0;
+    await this.findNode(this.id).catch(() => undefined);
+    const n = this.table?.size ?? 0;
+    if (n === 0 && addresses.length > 0 && !this.closed) {
+      this.emit('warning', `DHT: none of ${addresses.length} bootstrap node${addresses.length === 1 ? '' : 's'} answered`, undefined);
+    }
+    for (const t of this.tracked.values()) this.schedule(t, 0);
+    return n;
+  }
+
+  /** BEP 5 ping; the node joins our table when it answers. */
+  async ping(ip: string, port: number): Promise<KrpcResponse> {
+    await this.start();
+    return this.ask({ ip, port }, { method: 'ping', id: this.id });
+  }
+
+  /** Iterative find_node towards `target`. */
+  async findNode(target: Uint8Array): Promise<LookupResult> {
+    await this.start();
+    const table = this.table!;
+    return lookup(target, table.closest(target, table.k), (n) => this.ask(n, { method: 'find_node', id: this.id, target }), undefined, this.lookupOptions());
+  }
+
+  /** Iterative get_peers for an info-hash; peers are told to `onPeers` as they come. */
+  async getPeers(infoHash: Uint8Array, onPeers?: (peers: readonly PeerAddr[]) => void): Promise<LookupResult> {
+    await this.start();
+    const table = this.table!;
+    return lookup(infoHash, table.closest(infoHash, table.k), (n) => this.ask(n, { method: 'get_peers', id: this.id, infoHash }), onPeers, this.lookupOptions());
+  }
+
+  /**
+   * get_peers, then announce_peer with each token to the closest nodes that gave one. Resolves
+   * to the nodes that accepted. Read-only nodes still announce (BEP 43 only stops answering).
+   */
+  async announce(infoHash: Uint8Array, port: number, onPeers?: (peers: readonly PeerAddr[]) => void): Promise<number> {
+    const found = await this.getPeers(infoHash, onPeers);
+    const results = await Promise.allSettled(
+      found.closest
+        .filter((c) => c.token !== undefined)
+        .map((c) => this.ask(c.node, { method: 'announce_peer', id: this.id, infoHash, port, token: c.token!, impliedPort: false })),
+    );
+    return results.filter((r) => r.status === 'fulfilled').length;
+  }
+
+  /**
+   * Keeps looking up `infoHash` (now, after bootstrap, and every `refreshMs`), telling its peers
+   * as `peers` events and to `onPeers`; with `port`, announces us as a peer on that TCP port.
+   * Returns the function that stops it.
+   */
+  track(infoHash: Uint8Array, opts: { port?: number } = {}, onPeers?: (peers: readonly PeerAddr[]) => void): () => void {
+    const h = hex(infoHash);
+    const listener = onPeers === undefined ? undefined : (which: string, peers: readonly PeerAddr[]) => which === h && onPeers(peers);
+    if (listener !== undefined) this.on('peers', listener);
+    if (!this.tracked.has(h)) {
+      const t: Tracked = { infoHash, hex: h, port: opts.port, timer: undefined, running: false };
+      this.tracked.set(h, t);
+      void this.start().then(
+        () => this.readyPromise?.then(() => this.schedule(t, 0)),
+        () => undefined,
+      );
+    }
+    return () => {
+      if (listener !== undefined) this.off('peers', listener);
+      this.untrack(infoHash);
+    };
+  }
+
+  untrack(infoHash: Uint8Array): void {
+    const t = this.tracked.get(hex(infoHash));
+    if (t === undefined) return;
+    this.tracked.delete(t.hex);
+    if (t.timer !== undefined) this.clock.clearTimeout(t.timer);
+  }
+
+  /** Saves the table (when a state file is set). */
+  async save(): Promise<void> {
+    if (this.opts.stateFile === undefined || this.idBytes === undefined) return;
+    const nodes = (this.table?.all() ?? []).filter((n) => n.verified && n.failures === 0);
+    await saveState(this.opts.stateFile, { id: this.idBytes, nodes }, { noSymlinkDir: true });
+  }
+
+  /** Stops at once: pending queries fail with DHT_CLOSED, the socket closes, the table is saved. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.tracked.values()) if (t.timer !== undefined) this.clock.clearTimeout(t.timer);
+    this.tracked.clear();
+    this.rpcLayer?.close();
+    await this.started?.catch(() => undefined);
+    const socket = this.socket;
+    if (socket !== undefined) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    await this.save();
+  }
+
+  // ── internals ───────────────────────────────────────────────────────────────────────────
+  private lookupOptions(): { alpha?: number; k?: number } {
+    return { ...(this.opts.alpha === undefined ? {} : { alpha: this.opts.alpha }), ...(this.opts.k === undefined ? {} : { k: this.opts.k }) };
+  }
+
+  private schedule(t: Tracked, delayMs: number): void {
+    if (this.closed || this.tracked.get(t.hex) !== t || t.running) return;
+    if (t.timer !== undefined) this.clock.clearTimeout(t.timer);
+    t.timer = this.clock.setTimeout(() => void this.refresh(t), delayMs);
+  }
+
+  private async refresh(t: Tracked): Promise<void> {
+    t.timer = undefined;
+    t.running = true;
+    const onPeers = (peers: readonly PeerAddr[]): void => {
+      if (this.tracked.get(t.hex) === t) this.emit('peers', t.hex, peers);
+    };
+    try {
+      if (t.port !== undefined) await this.announce(t.infoHash, t.port, onPeers);
+      else await this.getPeers(t.infoHash, onPeers);
+    } catch {
+      // closed, or no node: the next round tries again
+    } finally {
+      t.running = false;
+    }
+    // An empty table (bootstrap failed) retries sooner.
+    this.schedule(t, (this.table?.size ?? 0) === 0 ? 60_000 : (this.opts.refreshMs ?? DEFAULT_REFRESH_MS));
+  }
+
+  /** One query; the answering node joins the table, a silent one is marked failed. Plausible nodes/values only. */
+  private async ask(node: { ip: string; port: number; id?: Uint8Array }, q: Parameters<Rpc['query']>[2]): Promise<KrpcResponse> {
+    if (this.rpcLayer === undefined) throw new DhtError('DHT_CLOSED');
+    try {
+      const r = await this.rpcLayer.query(node.ip, node.port, q, node.id);
+      // BEP 43: we stay out of others' tables, but they may enter ours.
+      this.table?.add({ id: r.id, ip: node.ip, port: node.port }, this.clock.now(), true);
+      return {
+        id: r.id,
+        nodes: r.nodes.filter((n) => this.plausible(n, node.ip) && !bytesEqual(n.id, this.id)),
+        values: r.values.filter((p) => this.plausible(p, node.ip)),
+        ...(r.token === undefined ? {} : { token: r.token }),
+      };
+    } catch (err) {
+      const e = toTorrenttpError(err);
+      if (e.code === 'DHT_TIMEOUT' || e.code === 'DHT_WRONG_SENDER') this.table?.failed(node.ip, node.port);
+      if (e.code === 'DHT_WRONG_SENDER') this.emit('drop', `${node.ip}:${node.port}`, e);
+      throw e;
+    }
+  }
+
+  /**
+   * A node or peer address from a reply: a real port, a unicast IPv4 address, and no loopback
+   * address from a node that is not itself on loopback (so a hostile node cannot aim us at
+   * local services, the rule the tracker client follows too).
+   */
+  private plausible(p: PeerAddr, fromIp: string): boolean {
+    if (p.port === 0 || p.ip === '0.0.0.0' || p.ip === '255.255.255.255' || Number(p.ip.split('.')[0]) >= 224) return false;
+    return !isLoopback(p.ip) || isLoopback(fromIp) || this.opts.allowLoopback === true;
+  }
+
+  private send(packet: Uint8Array, ip: string, port: number): void {
+    if (this.closed || this.socket === undefined) return;
+    this.socket.send(packet, port, ip, () => undefined);
+  }
+
+  private onPacket(packet: Uint8Array, ip: string, port: number): void {
+    if (this.closed) return;
+    this.counts.received++;
+    if (!this.limiter.allow(ip, this.clock.now())) {
+      this.counts.rateLimited++;
+      return;
+    }
+    let msg: KrpcMessage;
+    try {
+      msg = decodeKrpc(packet, this.opts.krpc);
+    } catch (err) {
+      this.counts.badPackets++;
+      this.emit('drop', `${ip}:${port}`, toTorrenttpError(err));
+      return;
+    }
+    if (msg.y !== 'q') {
+      this.rpcLayer?.onReply(msg, ip, port);
+      return;
+    }
+    if (this.readOnly) return; // BEP 43: a read-only node answers nothing
+    this.answer(msg, ip, port);
+  }
+
+  private answer(msg: Extract<KrpcMessage, { y: 'q' }>, ip: string, port: number): void {
+    const q = msg.query;
+    const table = this.table!;
+    if (q.id.length !== NODE_ID_BYTES || q.id.every((b, i) => b === this.id[i])) {
+      this.counts.badPackets++;
+      this.emit('drop', `${ip}:${port}`, new DhtError('DHT_BAD_NODE_ID', { detail: 'a query carries our own id' }));
+      return;
+    }
+    // A querying node is a candidate for the table (unverified until it answers us); a read-only one never (BEP 43).
+    if (!msg.readOnly) table.add({ id: q.id, ip, port }, this.clock.now(), false);
+    const now = this.clock.now();
+    let reply: Uint8Array;
+    switch (q.method) {
+      case 'ping':
+        reply = encodeResponse(msg.t, { id: this.id, nodes: [], values: [] });
+        break;
+      case 'find_node':
+        reply = encodeResponse(msg.t, { id: this.id, nodes: table.closest(q.target, table.k), values: [] });
+        break;
+      case 'get_peers': {
+        const values = this.store.get(hex(q.infoHash), now);
+        reply = encodeResponse(msg.t, { id: this.id, nodes: table.closest(q.infoHash, table.k), values, token: this.tokens.make(ip) });
+        break;
+      }
+      case 'announce_peer':
+        if (!this.tokens.check(ip, q.token)) {
+          this.emit('drop', `${ip}:${port}`, new DhtError('DHT_BAD_TOKEN'));
+          reply = encodeError(msg.t, KRPC_ERROR.protocol, 'bad token');
+          break;
+        }
+        this.store.add(hex(q.infoHash), { ip, port: q.impliedPort ? port : q.port }, now);
+        reply = encodeResponse(msg.t, { id: this.id, nodes: [], values: [] });
+        break;
+      case 'unknown':
+        reply = encodeError(msg.t, KRPC_ERROR.methodUnknown, 'method unknown');
+        break;
+    }
+    this.counts.answered++;
+    this.send(reply, ip, port);
+  }
+}
+
+function splitHostPort(address: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
+  if (m === null) throw new DhtError('DHT_BAD_MESSAGE', { detail: `${address} is not host:port` });
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+async function defaultResolve(host: string): Promise<string[]> {
+  const r = new Resolver({ timeout: 3000, tries: 1 });
+  return r.resolve4(host);
+}

@@ -1,0 +1,139 @@
+import type { PieceIndex } from '../metainfo/index.js';
+import type { PeerState } from './peer-set.js';
+
+/**
+ * Super-seeding (BEP 16), for an origin that wants N downloaders to cost it about one upload of
+ * the file instead of N: the seed hides its bitfield and offers each peer, one `have` at a time,
+ * pieces that nobody else has been offered or has yet, so every byte it sends is a byte the
+ * swarm did not have. Rules:
+ * - Active only while the torrent is complete (a seed) and only towards peers that may ask us
+ *   for uploads (`canUpload`): the owner calls `offer` when a peer arrives or tells us its pieces.
+ * - A peer holds at most `offerBytes` of offered pieces it has not passed on (at least one piece;
+ *   BEP 16 says one, which leaves a fast peer idle for a round trip and a hash per piece), and
+ *   one while we choke it. An offer to peer P
+ *   of piece i is *released* (P may get another) when another peer says it has i (P, or the
+ *   swarm, passed it on: BEP 16's rule), or when no other connected peer lacks i (a lone
+ *   downloader, or everyone has it: waiting would only stall), or after `releaseAfterMs` (a peer
+ *   that hoards pieces must not stall the swarm for ever).
+ * - A new offer is a *fresh* piece (never offered, held by no connected peer), from a rotating
+ *   start, so no two peers are offered the same piece. A piece the swarm already has, or one
+ *   offered before, costs the origin a second upload: it is offered only to a peer that holds no
+ *   offer at all (the swarm does not feed it), the least offered and least available first.
+ * Pure: pieces, peers and the clock come from the owner; sending is `announceHave` on the link.
+ */
+export interface SuperSeedOptions {
+  /** Bytes of offered pieces a peer may hold unreleased at once (at least one piece). */
+  readonly offerBytes?: number;
+  /** An offer not seen elsewhere after this long is released anyway. */
+  readonly releaseAfterMs?: number;
+}
+
+interface Offer {
+  readonly index: PieceIndex;
+  readonly atMs: number;
+}
+
+/** 4 MiB: a loopback or LAN peer's bandwidth-delay product with a piece's hash and write on top. */
+export const DEFAULT_OFFER_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_RELEASE_AFTER_MS = 5000;
+
+export class SuperSeed {
+  private readonly offers = new Map<PeerState, Offer[]>();
+  /** Times each piece was offered to anyone, for spreading offers. */
+  private readonly offered: Uint32Array;
+  private cursor = 0;
+  private readonly perPeer: number;
+  private readonly releaseAfterMs: number;
+
+  constructor(
+    private readonly pieceCount: number,
+    pieceLength: number,
+    private readonly availability: (index: PieceIndex) => number,
+    private readonly peers: () => Iterable<PeerState>,
+    opts: SuperSeedOptions = {},
+  ) {
+    this.offered = new Uint32Array(pieceCount);
+    this.perPeer = Math.max(1, Math.floor((opts.offerBytes ?? DEFAULT_OFFER_BYTES) / pieceLength));
+    this.releaseAfterMs = opts.releaseAfterMs ?? DEFAULT_RELEASE_AFTER_MS;
+  }
+
+  /** Pieces offered to `peer` and not yet released (tests, stats). */
+  offersOf(peer: PeerState): PieceIndex[] {
+    return (this.offers.get(peer) ?? []).map((o) => o.index);
+  }
+
+  /** `peer` said it has `index` (a `have`, or a piece of its bitfield): release offers it settles, then top up. */
+  seen(peer: PeerState, index: PieceIndex, now: number): void {
+    for (const [other, list] of this.offers) {
+      if (other === peer) continue;
+      const kept = list.filter((o) => o.index !== index);
+      if (kept.length !== list.length) this.offers.set(other, kept);
+    }
+    this.fill(now);
+  }
+
+  /** `peer`'s bitfield: each of its pieces as `seen`, one top-up. */
+  seenAll(peer: PeerState, indexes: Iterable<PieceIndex>, now: number): void {
+    const have = new Set(indexes);
+    if (have.size === 0) return this.fill(now);
+    for (const [other, list] of this.offers) {
+      if (other === peer) continue;
+      const kept = list.filter((o) => !have.has(o.index));
+      if (kept.length !== list.length) this.offers.set(other, kept);
+    }
+    this.fill(now);
+  }
+
+  /** A peer left: its offers go. */
+  remove(peer: PeerState): void {
+    this.offers.delete(peer);
+  }
+
+  /** Releases offers that no longer need to wait and tops up every peer: on arrivals, haves and ticks. */
+  fill(now: number): void {
+    const peers = [...this.peers()].filter((p) => p.link !== undefined && !p.closed && p.link.canUpload && !p.link.bitfield.complete);
+    for (const p of peers) {
+      const list = (this.offers.get(p) ?? []).filter((o) => !this.releasable(p, o, peers, now));
+      const held = new Set(list.map((o) => o.index));
+      // A peer we choke cannot fetch its offers: one piece makes it interested (so the choker
+      // ranks it); the rest waits for its unchoke, instead of sitting idle in a queue while the
+      // swarm lacks those pieces.
+      const cap = p.amChoking ? 1 : this.perPeer;
+      while (list.length < cap) {
+        const index = this.choose(p, held, list.length > 0);
+        if (index === undefined) break;
+        list.push({ index, atMs: now });
+        held.add(index);
+        this.offered[index]!++;
+        p.link!.announceHave(index);
+      }
+      this.offers.set(p, list);
+    }
+  }
+
+  private releasable(p: PeerState, o: Offer, peers: readonly PeerState[], now: number): boolean {
+    if (now - o.atMs >= this.releaseAfterMs) return true;
+    if (!p.link!.bitfield.has(o.index)) return false; // not downloaded yet: still its job
+    // It has the piece: waiting makes sense only while another peer could still take it from it.
+    return !peers.some((q) => q !== p && !q.link!.bitfield.has(o.index));
+  }
+
+  private choose(p: PeerState, held: ReadonlySet<number>, onlyFresh: boolean): PieceIndex | undefined {
+    const bits = p.link!.bitfield;
+    let best: PieceIndex | undefined;
+    let bestKey = Infinity;
+    for (let k = 0; k < this.pieceCount; k++) {
+      const i = ((this.cursor + k) % this.pieceCount) as PieceIndex;
+      if (bits.has(i) || held.has(i)) continue;
+      if (onlyFresh && (this.offered[i]! > 0 || this.availability(i) > 0)) continue;
+      const key = this.offered[i]! * 1e6 + this.availability(i); // availability is at most the peer count
+      if (key < bestKey) {
+        bestKey = key;
+        best = i;
+        if (key === 0) break;
+      }
+    }
+    if (best !== undefined) this.cursor = (best + 1) % this.pieceCount;
+    return best;
+  }
+}

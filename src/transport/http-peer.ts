@@ -1,0 +1,543 @@
+/**
+ * A TorrentTTP v1 peer (docs/torrenttp.md) as a `PeerLink`: BitTorrent's request/piece over
+ * plain HTTP GETs, the peer named by its torrent URL.
+ *
+ * Rules (the section of the spec each one follows):
+ * - Have-set (§5): a first `GET {torrent}/have` gives the full set → `bitfield`, then `unchoke`
+ *   (interest is implicit, §7: we are unchoked until the peer says otherwise). Then one long-poll
+ *   at a time, `?since=<cursor>&wait=30` with `If-None-Match: "<cursor>"`: `304` → poll again;
+ *   a delta → `have` per added piece; a full document → `have` per gained piece, or, when the
+ *   peer lost pieces, a `bitfield` (the set replaced: `pollsHaves`). A poll that comes back empty
+ *   within 1 s waits 1 s before the next. `link.bitfield` is one object for the link's life.
+ * - Pieces (§6): queued requests wait a microtask, then adjacent blocks of one piece coalesce
+ *   into one GET (no `Range` for a whole piece, which caches best; `Range: bytes=first-last`
+ *   otherwise), at most `maxInFlight` (3) at once beside the poll, over the process's shared
+ *   pool for the origin (http-fetch.ts, ≤ 4 connections). Every answer is checked before a byte
+ *   is used (§6.4, `checkPieceResponse`, `PieceBody`); bytes are *not* hashed here: the engine
+ *   verifies every piece through storage, like a wire peer's.
+ * - Status (§6.5): `404` → the piece leaves the peer's set (`bitfield`), its requests rejected;
+ *   `404 TRANSPORT_UNKNOWN_TORRENT` → close. `429`/`503` → `choke { retryAfterMs }` (its
+ *   `Retry-After`, 5 s when absent, at most 5 min), the queued requests rejected, no piece GET
+ *   until `unchoke` after the delay. Never counted as a failure.
+ * - Failures: a `3xx` (never followed, §16), another `4xx`, a bad `Content-Range`, a body that
+ *   runs long, a malformed have-set → close with the typed error (the peer is broken or hostile;
+ *   the engine does not dial it again at once). A `5xx`, a reset, a short body or a timeout →
+ *   `choke { retryAfterMs, reason }`, back-off 1 s doubling to 5 min, `unchoke` after; after
+ *   `maxFailures` (5) in a row the link closes with TRANSPORT_HTTP_PEER_GAVE_UP. A success resets.
+ * - Timeouts (§11): connect 10 s (the pool), response head 15 s (plus `wait` for a long-poll),
+ *   body idle 30 s. Limits: have-set 1 MiB, problem document 16 KiB, one request ≤ 16 MiB.
+ * - We send `TorrentTTP-Peer-Id` (our peer id, 40 hex) on every request when given one (§7), and
+ *   `Accept-Encoding: identity` on pieces (§8).
+ * - `cancel` drops a queued request, or the delivery of an in-flight one; no event follows.
+ */
+import type { Dispatcher } from 'undici';
+import { TorrenttpError, toTorrenttpError, type ErrorCode } from '../errors/index.js';
+import { Bitfield, BLOCK_LENGTH, toHex, type Geometry, type Metainfo, type PieceIndex } from '../metainfo/index.js';
+import {
+  BoundedBody,
+  checkPieceResponse,
+  checkTorrentUrl,
+  classifyStatus,
+  decodeHaveDocument,
+  DEFAULT_RETRY_AFTER_MS,
+  decodeProblem,
+  formatHaveQuery,
+  formatRange,
+  HAVE_MEDIA_TYPE,
+  MAX_HAVE_BYTES,
+  MAX_REQUEST_BYTES,
+  MAX_RETRY_AFTER_MS,
+  PieceBody,
+  ttpUrl,
+  type ByteSpan,
+  type HaveDocument,
+} from '../tracker/index.js';
+import { TransportError } from './errors.js';
+import { EventQueue } from './event-queue.js';
+import { acquireOrigin, headerOf, isTimeoutError, loadUndici, whyFailed, type OriginLease } from './http-fetch.js';
+import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
+import { parseRetryAfter } from './web-seed.js';
+
+export interface HttpPeerOptions {
+  readonly onEvent: PeerEventHandler;
+  /** Our peer id (20 bytes), sent as `TorrentTTP-Peer-Id` so the peer can credit us (§7). */
+  readonly peerId?: Uint8Array;
+  /** Piece GETs at once, beside the have-set poll. Default 3 (the pool holds 4 connections per origin). */
+  readonly maxInFlight?: number;
+  /** Largest run of blocks in one GET. Default 16 MiB (MAX_REQUEST_BYTES), and never past a piece: whole pieces. */
+  readonly maxRunBytes?: number;
+  /** Response head deadline. Default 15 s (§11); a long-poll gets its `wait` on top. */
+  readonly headersTimeoutMs?: number;
+  /** Longest silence inside a body. Default 30 s (§11). */
+  readonly bodyTimeoutMs?: number;
+  /** `wait` of the have-set long-poll, seconds. Default 30 (§5.3). */
+  readonly pollWaitSec?: number;
+  /** Least time between two polls that came back at once. Default 1 s (§5.3). */
+  readonly minPollGapMs?: number;
+  /** Failures in a row before the link gives up. Default 5 (§6.5). */
+  readonly maxFailures?: number;
+  /** First back-off after a failure; doubles up to `backoffMaxMs`. Defaults 1 s and 5 min (§6.5). */
+  readonly backoffBaseMs?: number;
+  readonly backoffMaxMs?: number;
+  /** Wait after a 429/503 without a usable `Retry-After`, and the longest one honoured. Defaults 5 s and 5 min (§7). */
+  readonly defaultRetryAfterMs?: number;
+  readonly maxRetryAfterMs?: number;
+  /** An undici dispatcher to use; by default the process's shared pool for the URL's origin. */
+  readonly dispatcher?: Dispatcher;
+}
+
+export const HTTP_PEER_DEFAULTS = {
+  maxInFlight: 3,
+  maxRunBytes: MAX_REQUEST_BYTES,
+  headersTimeoutMs: 15_000,
+  bodyTimeoutMs: 30_000,
+  pollWaitSec: 30,
+  minPollGapMs: 1000,
+  maxFailures: 5,
+  backoffBaseMs: 1000,
+  backoffMaxMs: 300_000,
+  defaultRetryAfterMs: DEFAULT_RETRY_AFTER_MS,
+  maxRetryAfterMs: MAX_RETRY_AFTER_MS,
+  /** A problem document is read up to this much (§11). */
+  maxProblemBytes: 16 * 1024,
+} as const;
+
+/** The request header that names us to the peer (§7). */
+export const PEER_ID_HEADER = 'torrenttp-peer-id';
+
+interface Run {
+  readonly index: PieceIndex;
+  readonly reqs: BlockRequest[];
+  readonly cancelled: Set<number>;
+}
+
+/** How a failed GET ends: drop the peer, back off, or (a choke) wait. */
+type Outcome =
+  | { readonly kind: 'fatal'; readonly err: TorrenttpError }
+  | { readonly kind: 'retry'; readonly err: TorrenttpError }
+  | { readonly kind: 'choked'; readonly retryAfterMs: number; readonly err: TorrenttpError }
+  | { readonly kind: 'not-held'; readonly err: TorrenttpError };
+
+class GetFailed extends Error {
+  constructor(readonly outcome: Outcome) {
+    super(outcome.err.message);
+  }
+}
+
+/**
+ * A link to the TorrentTTP peer at `torrentUrl` (its torrent URL, §1) for `metainfo`. Never throws:
+ * a URL that is not a torrent URL closes the link at once with TTP_BAD_URL.
+ */
+export function createHttpPeer(torrentUrl: string, metainfo: Metainfo, opts: HttpPeerOptions): PeerLink {
+  return new HttpPeer(torrentUrl, metainfo, opts);
+}
+
+class HttpPeer implements PeerLink {
+  readonly kind = 'http' as const;
+  readonly canDownload = true;
+  /**
+   * False: this link only downloads. The peer downloads from us through our own TorrentTTP
+   * server, whose callers are links of their own (`Torrent.lease`), so the choker ranks them
+   * there; ranking this link would hold an upload slot that carries nothing.
+   */
+  readonly canUpload = false;
+  readonly prefersRuns = true;
+  readonly pollsHaves = true;
+  readonly bitfield: Bitfield;
+  readonly desiredQueueDepth: number;
+  peerChoking = true;
+
+  private readonly events: EventQueue;
+  private readonly geometry: Geometry;
+  private readonly o: Required<Omit<HttpPeerOptions, 'onEvent' | 'dispatcher' | 'peerId'>>;
+  private readonly headers: Record<string, string>;
+  private readonly lease: Promise<OriginLease> | undefined;
+  private readonly dispatcherGiven: Dispatcher | undefined;
+  private readonly pending = new Map<number, BlockRequest>();
+  private readonly inFlight = new Map<number, Run>();
+  private runs = 0;
+  private readonly controllers = new Set<AbortController>();
+  private failures = 0;
+  private cursor: string | undefined;
+  private knowsHaves = false;
+  private chokeTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private dispatchScheduled = false;
+  private closed = false;
+
+  constructor(
+    readonly id: string,
+    private readonly metainfo: Metainfo,
+    opts: HttpPeerOptions,
+  ) {
+    this.events = new EventQueue(opts.onEvent);
+    this.geometry = metainfo.geometry;
+    this.bitfield = new Bitfield(metainfo.pieceCount);
+    this.o = {
+      maxInFlight: opts.maxInFlight ?? HTTP_PEER_DEFAULTS.maxInFlight,
+      maxRunBytes: Math.min(opts.maxRunBytes ?? HTTP_PEER_DEFAULTS.maxRunBytes, MAX_REQUEST_BYTES),
+      headersTimeoutMs: opts.headersTimeoutMs ?? HTTP_PEER_DEFAULTS.headersTimeoutMs,
+      bodyTimeoutMs: opts.bodyTimeoutMs ?? HTTP_PEER_DEFAULTS.bodyTimeoutMs,
+      pollWaitSec: opts.pollWaitSec ?? HTTP_PEER_DEFAULTS.pollWaitSec,
+      minPollGapMs: opts.minPollGapMs ?? HTTP_PEER_DEFAULTS.minPollGapMs,
+      maxFailures: opts.maxFailures ?? HTTP_PEER_DEFAULTS.maxFailures,
+      backoffBaseMs: opts.backoffBaseMs ?? HTTP_PEER_DEFAULTS.backoffBaseMs,
+      backoffMaxMs: opts.backoffMaxMs ?? HTTP_PEER_DEFAULTS.backoffMaxMs,
+      defaultRetryAfterMs: opts.defaultRetryAfterMs ?? HTTP_PEER_DEFAULTS.defaultRetryAfterMs,
+      maxRetryAfterMs: opts.maxRetryAfterMs ?? HTTP_PEER_DEFAULTS.maxRetryAfterMs,
+    };
+    this.headers = opts.peerId === undefined ? {} : { [PEER_ID_HEADER]: toHex(opts.peerId) };
+    const runBlocks = Math.ceil(Math.min(this.geometry.pieceLength, this.o.maxRunBytes) / BLOCK_LENGTH);
+    this.desiredQueueDepth = Math.min(1024, Math.max(16, 2 * this.o.maxInFlight * runBlocks));
+    this.dispatcherGiven = opts.dispatcher;
+    try {
+      checkTorrentUrl(id);
+    } catch (err) {
+      this.close(toTorrenttpError(err));
+      return;
+    }
+    if (opts.dispatcher === undefined) {
+      this.lease = acquireOrigin(id, { connections: this.o.maxInFlight + 1 });
+      this.lease.catch(() => {}); // its failure is the first GET's
+    }
+    void this.poll();
+  }
+
+  request(req: BlockRequest): void {
+    if (this.closed) return;
+    const k = this.key(req.index, req.begin);
+    const valid = this.geometry.isBlockRange(req.index, req.begin, req.length) && this.bitfield.has(req.index);
+    if (this.peerChoking || !valid || this.pending.has(k) || this.inFlight.has(k)) {
+      this.events.emit({ type: 'rejected', req });
+      return;
+    }
+    this.pending.set(k, req);
+    if (!this.dispatchScheduled) {
+      this.dispatchScheduled = true;
+      queueMicrotask(() => {
+        this.dispatchScheduled = false;
+        this.dispatch();
+      });
+    }
+  }
+
+  cancel(req: BlockRequest): void {
+    if (this.closed) return;
+    const k = this.key(req.index, req.begin);
+    if (this.pending.delete(k)) return;
+    this.inFlight.get(k)?.cancelled.add(k);
+  }
+
+  setChoking(): void {}
+  setInterested(): void {}
+  announceHave(): void {}
+  sendBlock(_req: BlockRequest, _data: Uint8Array, done?: () => void): void {
+    done?.();
+  }
+
+  close(reason?: TorrenttpError): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.chokeTimer);
+    clearTimeout(this.pollTimer);
+    for (const ac of this.controllers) ac.abort();
+    this.pending.clear();
+    this.inFlight.clear();
+    void this.lease?.then((l) => l.release(), () => {});
+    this.events.emit(reason === undefined ? { type: 'closed' } : { type: 'closed', reason });
+  }
+
+  // ── have-set ──────────────────────────────────────────────────────────────────────────────
+  private async poll(): Promise<void> {
+    if (this.closed) return;
+    const started = Date.now();
+    const cursor = this.cursor;
+    const waitSec = cursor === undefined ? 0 : this.o.pollWaitSec;
+    const query = cursor === undefined ? '' : formatHaveQuery({ since: cursor, waitSec });
+    const url = ttpUrl(this.id, { resource: 'have', query });
+    const headers: Record<string, string> = { ...this.headers, accept: HAVE_MEDIA_TYPE };
+    if (cursor !== undefined) headers['if-none-match'] = `"${cursor}"`;
+    let next = 0;
+    try {
+      const doc = await this.get(url, headers, this.o.headersTimeoutMs + waitSec * 1000, true, async (res) => {
+        if (res.statusCode === 304) return undefined;
+        const body = new BoundedBody(MAX_HAVE_BYTES);
+        for await (const chunk of res.body as AsyncIterable<Uint8Array>) body.push(chunk);
+        return decodeHaveDocument(body.bytes(), { infoHash: this.metainfo.infoHash, pieceCount: this.metainfo.pieceCount });
+      });
+      if (this.closed) return;
+      if (doc !== undefined) this.applyHaves(doc);
+      else if (!this.knowsHaves) throw new GetFailed({ kind: 'fatal', err: new TransportError('TRANSPORT_HTTP_STATUS', { detail: `${url}: 304 to a request without a validator` }) });
+      this.onSuccess();
+      // A poll that came back at once (a server that does not hold, a changing set): not a tight loop.
+      if (Date.now() - started < this.o.minPollGapMs) next = this.o.minPollGapMs;
+    } catch (err) {
+      if (this.closed) return;
+      const outcome = this.outcomeOf(err);
+      if (outcome.kind === 'fatal') {
+        this.close(outcome.err);
+        return;
+      }
+      if (outcome.kind === 'choked') next = outcome.retryAfterMs;
+      else if (outcome.kind === 'not-held') {
+        this.close(outcome.err); // a have-set the peer does not have: it does not serve this torrent
+        return;
+      } else {
+        next = this.failed(outcome.err);
+        if (this.closed) return;
+      }
+    }
+    this.pollTimer = setTimeout(() => void this.poll(), next);
+    this.pollTimer.unref();
+  }
+
+  private applyHaves(doc: HaveDocument): void {
+    this.cursor = doc.cursor;
+    const first = !this.knowsHaves;
+    this.knowsHaves = true;
+    if (doc.type === 'delta') {
+      for (const i of doc.added) if (this.bitfield.set(i)) this.events.emit({ type: 'have', index: i as PieceIndex });
+    } else {
+      let lost = false;
+      for (let i = 0; i < this.bitfield.pieceCount && !lost; i++) lost = this.bitfield.has(i) && !doc.bitfield.has(i);
+      if (first || lost) {
+        for (let i = 0; i < this.bitfield.pieceCount; i++) {
+          if (doc.bitfield.has(i)) this.bitfield.set(i);
+          else this.bitfield.clear(i);
+        }
+        this.events.emit({ type: 'bitfield', bitfield: this.bitfield });
+      } else {
+        for (let i = 0; i < this.bitfield.pieceCount; i++) {
+          if (doc.bitfield.has(i) && this.bitfield.set(i)) this.events.emit({ type: 'have', index: i as PieceIndex });
+        }
+      }
+    }
+    if (first && this.chokeTimer === undefined) this.unchoke();
+  }
+
+  // ── pieces ────────────────────────────────────────────────────────────────────────────────
+  private key(index: number, begin: number): number {
+    return index * this.geometry.pieceLength + begin;
+  }
+
+  private dispatch(): void {
+    while (!this.closed && !this.peerChoking && this.runs < this.o.maxInFlight && this.pending.size > 0) {
+      const [k0, first] = this.pending.entries().next().value as [number, BlockRequest];
+      this.pending.delete(k0);
+      const run: Run = { index: first.index, reqs: [first], cancelled: new Set() };
+      this.inFlight.set(k0, run);
+      // Grow the run both ways: the engine may ask for a piece's blocks in any order.
+      let begin = first.begin;
+      let end = first.begin + first.length;
+      const pieceEnd = this.geometry.pieceLengthOf(first.index);
+      for (;;) {
+        const after = end < pieceEnd ? this.pending.get(this.key(first.index, end)) : undefined;
+        if (after !== undefined && end + after.length - begin <= this.o.maxRunBytes) {
+          this.pending.delete(this.key(first.index, end));
+          this.inFlight.set(this.key(first.index, end), run);
+          run.reqs.push(after);
+          end += after.length;
+          continue;
+        }
+        const before = begin > 0 ? this.pending.get(this.key(first.index, begin - BLOCK_LENGTH)) : undefined;
+        if (before !== undefined && before.length === BLOCK_LENGTH && end - (begin - BLOCK_LENGTH) <= this.o.maxRunBytes) {
+          this.pending.delete(this.key(first.index, before.begin));
+          this.inFlight.set(this.key(first.index, before.begin), run);
+          run.reqs.unshift(before);
+          begin = before.begin;
+          continue;
+        }
+        break;
+      }
+      this.runs++;
+      void this.fetchRun(run, { begin, length: end - begin });
+    }
+  }
+
+  private async fetchRun(run: Run, span: ByteSpan): Promise<void> {
+    const pieceBytes = this.geometry.pieceLengthOf(run.index);
+    const whole = span.begin === 0 && span.length === pieceBytes;
+    const url = ttpUrl(this.id, { resource: 'piece', index: run.index });
+    const headers: Record<string, string> = { ...this.headers, 'accept-encoding': 'identity' };
+    if (!whole) headers['range'] = formatRange(span);
+    let data: Uint8Array | undefined;
+    let offset = 0;
+    let outcome: Outcome | undefined;
+    try {
+      const got = await this.get(url, headers, this.o.headersTimeoutMs, false, async (res) => {
+        const checked = checkPieceResponse(whole ? undefined : span, pieceBytes, {
+          status: res.statusCode,
+          contentRange: headerOf(res, 'content-range'),
+          contentLength: headerOf(res, 'content-length'),
+        });
+        const body = new PieceBody(checked.length);
+        for await (const chunk of res.body as AsyncIterable<Uint8Array>) body.push(chunk);
+        // A 200 to a Range (§6.4 2.): the whole piece, usable; the engine's hash check decides.
+        return { bytes: body.finish(), begin: checked.begin };
+      });
+      data = got.bytes;
+      offset = got.begin;
+    } catch (err) {
+      outcome = this.outcomeOf(err);
+    }
+    this.runs--;
+    if (this.closed) return;
+    let delivered = 0;
+    for (const req of run.reqs) {
+      const k = this.key(req.index, req.begin);
+      this.inFlight.delete(k);
+      if (run.cancelled.has(k)) continue;
+      if (data === undefined) {
+        this.events.emit({ type: 'rejected', req });
+      } else {
+        const at = req.begin - offset;
+        this.events.emit({ type: 'block', req, data: data.subarray(at, at + req.length) });
+        delivered += req.length;
+      }
+    }
+    if (outcome === undefined) {
+      this.onSuccess();
+      if (delivered > 0) this.events.emit({ type: 'bytes', downloaded: delivered, uploaded: 0 });
+    } else if (outcome.kind === 'fatal') {
+      this.close(outcome.err);
+      return;
+    } else if (outcome.kind === 'not-held') {
+      if (outcome.err.code === 'TRANSPORT_UNKNOWN_TORRENT') {
+        this.close(outcome.err);
+        return;
+      }
+      // §6.5: the peer does not hold it (any more): forget the piece; its next have-set says more.
+      if (this.bitfield.clear(run.index)) {
+        for (const [k, req] of this.pending) {
+          if (req.index !== run.index) continue;
+          this.pending.delete(k);
+          this.events.emit({ type: 'rejected', req });
+        }
+        this.events.emit({ type: 'bitfield', bitfield: this.bitfield });
+      }
+    } else if (outcome.kind === 'choked') {
+      this.choke(outcome.retryAfterMs, undefined);
+    } else {
+      this.choke(this.failed(outcome.err), outcome.err);
+      if (this.closed) return;
+    }
+    this.dispatch();
+  }
+
+  // ── choke and back-off ────────────────────────────────────────────────────────────────────
+  /** The peer chokes us (429/503) or we back off (a failure): no piece GET until `unchoke`. */
+  private choke(ms: number, reason: TorrenttpError | undefined): void {
+    if (this.closed || this.peerChoking) return;
+    this.peerChoking = true;
+    this.events.emit(reason === undefined ? { type: 'choke', retryAfterMs: ms } : { type: 'choke', retryAfterMs: ms, reason });
+    for (const req of this.pending.values()) this.events.emit({ type: 'rejected', req });
+    this.pending.clear();
+    clearTimeout(this.chokeTimer);
+    this.chokeTimer = setTimeout(() => {
+      this.chokeTimer = undefined;
+      if (this.knowsHaves) this.unchoke();
+    }, ms);
+    this.chokeTimer.unref();
+  }
+
+  private unchoke(): void {
+    if (this.closed || !this.peerChoking) return;
+    this.peerChoking = false;
+    this.events.emit({ type: 'unchoke' });
+  }
+
+  private onSuccess(): void {
+    this.failures = 0;
+  }
+
+  /** Counts a failure; the back-off before the next try (or closes the link after too many). */
+  private failed(err: TorrenttpError): number {
+    this.failures++;
+    if (this.failures >= this.o.maxFailures) {
+      this.close(new TransportError('TRANSPORT_HTTP_PEER_GAVE_UP', { detail: `${this.id}: ${this.failures} failures; last: ${err.message}`, cause: err }));
+      return 0;
+    }
+    return Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** (this.failures - 1));
+  }
+
+  // ── HTTP ──────────────────────────────────────────────────────────────────────────────────
+  /**
+   * One GET: `read` gets a 200/206 (or 304) answer; any other status becomes a `GetFailed` with
+   * its outcome (the problem document's code read, bounded). The body is always consumed or
+   * destroyed, and the request aborted when the link closes.
+   */
+  private async get<T>(
+    url: string,
+    headers: Record<string, string>,
+    headersTimeout: number,
+    allow304: boolean,
+    read: (res: Dispatcher.ResponseData) => Promise<T>,
+  ): Promise<T> {
+    const ac = new AbortController();
+    this.controllers.add(ac);
+    let res: Dispatcher.ResponseData | undefined;
+    try {
+      const undici = await loadUndici();
+      const dispatcher = this.dispatcherGiven ?? (await this.lease!).dispatcher;
+      if (this.closed) throw new TransportError('TRANSPORT_ABORTED', { detail: url });
+      res = await undici.request(url, { method: 'GET', headers, signal: ac.signal, dispatcher, headersTimeout, bodyTimeout: this.o.bodyTimeoutMs });
+      // Destroying an unread body emits an AbortError: heard, it costs only this answer.
+      res.body.on('error', () => {});
+      const cls = classifyStatus(res.statusCode);
+      if (cls === 'body' || (cls === 'not-modified' && allow304)) return await read(res);
+      throw new GetFailed(await this.statusOutcome(res, url));
+    } catch (err) {
+      if (err instanceof GetFailed || err instanceof TorrenttpError) throw err;
+      if (isTimeoutError(err)) throw new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${url}: ${whyFailed(err)}`, cause: err });
+      throw new TransportError(this.closed ? 'TRANSPORT_ABORTED' : 'TRANSPORT_HTTP_FAILED', { detail: `${url}: ${whyFailed(err)}`, cause: err });
+    } finally {
+      this.controllers.delete(ac);
+      if (res !== undefined && !res.body.destroyed && res.body.readableEnded !== true) res.body.destroy();
+    }
+  }
+
+  private async statusOutcome(res: Dispatcher.ResponseData, url: string): Promise<Outcome> {
+    const status = res.statusCode;
+    const cls = classifyStatus(status);
+    if (cls === 'choked') {
+      const asked = parseRetryAfter(headerOf(res, 'retry-after'));
+      const ms = asked === undefined ? this.o.defaultRetryAfterMs : Math.min(asked, this.o.maxRetryAfterMs);
+      return { kind: 'choked', retryAfterMs: ms, err: new TransportError('TRANSPORT_HTTP_UNAVAILABLE', { detail: `${url}: ${status}, retry after ${ms} ms` }) };
+    }
+    const code = await this.problemCode(res);
+    const detail = `${url}: ${status}${code === undefined ? '' : ` ${code}`}`;
+    if (cls === 'not-held') {
+      return { kind: 'not-held', err: new TransportError(code === 'TRANSPORT_UNKNOWN_TORRENT' ? 'TRANSPORT_UNKNOWN_TORRENT' : 'TRANSPORT_HTTP_STATUS', { detail }) };
+    }
+    // 5xx: the peer is in trouble, maybe for a while: back off. 3xx and other 4xx: stop (§6.5, §16).
+    const err = new TransportError('TRANSPORT_HTTP_STATUS', { detail });
+    return status >= 500 ? { kind: 'retry', err } : { kind: 'fatal', err };
+  }
+
+  /** The `code` of a problem document, if the answer carries one (at most 16 KiB read). */
+  private async problemCode(res: Dispatcher.ResponseData): Promise<ErrorCode | undefined> {
+    if (!(headerOf(res, 'content-type') ?? '').toLowerCase().startsWith('application/problem+json')) return undefined;
+    try {
+      const body = new BoundedBody(HTTP_PEER_DEFAULTS.maxProblemBytes);
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) body.push(chunk);
+      return decodeProblem(body.bytes(), { maxBodyBytes: HTTP_PEER_DEFAULTS.maxProblemBytes }).code;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private outcomeOf(err: unknown): Outcome {
+    if (err instanceof GetFailed) return err.outcome;
+    const e = toTorrenttpError(err);
+    switch (e.code) {
+      case 'TRANSPORT_HTTP_TIMEOUT':
+      case 'TRANSPORT_HTTP_FAILED':
+      case 'TRANSPORT_ABORTED':
+      case 'TTP_BODY_TOO_SHORT': // the server aborted a body it could not finish (§6.2)
+        return { kind: 'retry', err: e };
+      default:
+        // TTP_BAD_CONTENT_RANGE, TTP_BODY_TOO_LONG, TTP_BAD_HAVE, TTP_UNSUPPORTED_VERSION, …: a broken or hostile peer.
+        return { kind: 'fatal', err: e };
+    }
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The listening socket for incoming wire peers. It accepts connections, runs the handshake
+ * (`acceptWirePeer`) and hands each finished `PeerLink` to whoever the handshake's info-hash
+ * named. It holds no swarm state: the owner (the engine's `Client`) decides, through
+ * `IncomingPeerHandler`, whether a connection is admitted at all (a connection limit), which
+ * torrent answers an info-hash, and where the link goes.
+ *
+ * Listening fails with a typed error: `TRANSPORT_PORT_IN_USE` (EADDRINUSE) or
+ * `TRANSPORT_LISTEN_FAILED` (any other reason, e.g. an address not on this host), detail
+ * `host:port`.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
+import { TransportError } from './errors.js';
+import { hostPort } from './peer-address.js';
+import { acceptWirePeer, type AcceptOptions } from './wire-connect.js';
+import type { WirePeerLink, WirePeerOptions, WireTorrent } from './wire-peer.js';
+
+export interface PeerListenerOptions extends AcceptOptions {
+  /** Listening address. Default '0.0.0.0'. */
+  readonly host?: string;
+  /** Listening port; 0 picks a free one. Default 0. */
+  readonly port?: number;
+}
+
+/** What the owner says about an incoming peer whose handshake named a torrent it holds. */
+export interface IncomingPeer {
+  readonly torrent: WireTorrent;
+  /** The link's options; its `onEvent` receives every event of the link once it exists. */
+  readonly opts: WirePeerOptions;
+  /** The handshake finished: the link is the owner's now. */
+  attach(link: WirePeerLink): void;
+  /** The handshake failed after `lookup` chose this torrent (the error goes to `onError` too). */
+  abandon(): void;
+}
+
+export interface IncomingPeerHandler {
+  /** A connection arrived from `remote` (`host:port`): false closes it at once. */
+  admit(remote: string): boolean;
+  /** The peer's handshake names `infoHash`: the torrent to answer with, or undefined to close. */
+  lookup(infoHash: Uint8Array, remote: string): IncomingPeer | undefined;
+  /** An incoming connection failed before it became a link (a bad handshake, an unknown torrent). */
+  onError(remote: string, err: TorrenttpError): void;
+}
+
+export class PeerListener {
+  private server: Server | undefined;
+  private listening: Promise<number> | undefined;
+  private actualPort = 0;
+  private closed = false;
+
+  constructor(
+    private readonly handler: IncomingPeerHandler,
+    private readonly opts: PeerListenerOptions = {},
+  ) {}
+
+  /** The port listened on (0 until `listen` resolves). */
+  get port(): number {
+    return this.actualPort;
+  }
+
+  /** Starts listening (once; later calls share the first call's promise); resolves to the port. */
+  listen(): Promise<number> {
+    this.listening ??= new Promise<number>((resolve, reject) => {
+      const server = createServer((socket) => this.onConnection(socket));
+      const host = this.opts.host ?? '0.0.0.0';
+      const port = this.opts.port ?? 0;
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const where = hostPort(host, port);
+        reject(
+          err.code === 'EADDRINUSE'
+            ? new TransportError('TRANSPORT_PORT_IN_USE', { detail: where, cause: err })
+            : new TransportError('TRANSPORT_LISTEN_FAILED', { detail: `${where}: ${err.message}`, cause: err }),
+        );
+      });
+      server.listen(port, host, () => {
+        this.actualPort = (server.address() as { port: number }).port;
+        resolve(this.actualPort);
+      });
+      this.server = server;
+    });
+    return this.listening;
+  }
+
+  /** Stops accepting; links already handed over are their owner's to close. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const server = this.server;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private onConnection(socket: Socket): void {
+    const remote = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+    if (this.closed || !this.handler.admit(remote)) {
+      socket.destroy();
+      return;
+    }
+    let chosen: IncomingPeer | undefined;
+    acceptWirePeer(
+      socket,
+      (infoHash) => {
+        chosen = this.handler.lookup(infoHash, remote);
+        return chosen === undefined ? undefined : { torrent: chosen.torrent, opts: chosen.opts };
+      },
+      { ...(this.opts.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: this.opts.handshakeTimeoutMs }) },
+    ).then(
+      (link) => chosen!.attach(link),
+      (err: unknown) => {
+        chosen?.abandon();
+        this.handler.onError(remote, toTorrenttpError(err));
+      },
+    );
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The CLI and TorrentTTP peers: `download` and `info` take a TorrentTTP torrent URL
+ * (`…/ttp/v1/torrents/<infohash>`), check that the metainfo served is that torrent's, and
+ * `download` then fetches the pieces from that peer; `--peer URL` names a TorrentTTP peer
+ * (`--peer host:port` stays a wire peer).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createTorrent, parseTorrent } from '../../src/metainfo/index.js';
+import { cli, jsonLines, spawnCli } from '../helpers/cli.js';
+import { startTtpPeerServer } from '../helpers/ttp-peer-server.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+
+async function setUp(dir: string) {
+  mkdirSync(join(dir, 'src'));
+  const payload = bytes(700_000, 61);
+  writeFileSync(join(dir, 'src', 'p.bin'), payload);
+  const { torrent } = await createTorrent(join(dir, 'src', 'p.bin'), { pieceLength: 64 * 1024, creationDate: null });
+  return { payload, torrent, metainfo: parseTorrent(torrent) };
+}
+
+test('download <TorrentTTP torrent URL>: metainfo from the URL, pieces from that peer, byte-identical', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const { payload, torrent, metainfo } = await setUp(dir);
+    const server = await startTtpPeerServer({ metainfo, data: payload, torrent });
+    t.after(() => server.close());
+    const p = spawnCli(t, dir, ['download', server.url, '-o', 'out', '--no-trackers', '--json']);
+    assert.equal(await p.exited, 0, p.stderr + p.stdout);
+    assert.deepEqual(readFileSync(join(dir, 'out', 'p.bin')), Buffer.from(payload));
+    assert.ok(server.requests.some((r) => r.target.endsWith('/pieces/0')), 'the pieces came from the peer at the URL');
+    const sources = jsonLines(p).filter((l) => l.event === 'source');
+    assert.ok(sources.some((l) => l['id'] === server.url && l['ok'] === true), p.stdout);
+  }));
+
+test('info <TorrentTTP torrent URL>; a peer that serves another torrent at that URL is refused (CLI_FETCH_FAILED)', { timeout: 30_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const { payload, torrent, metainfo } = await setUp(dir);
+    const server = await startTtpPeerServer({ metainfo, data: payload, torrent });
+    t.after(() => server.close());
+    const info = await cli(dir, ['info', server.url, '--json']);
+    assert.equal(info.code, 0, info.stderr);
+    assert.equal((JSON.parse(info.stdout) as { infoHash: string }).infoHash, metainfo.infoHash);
+    // The same torrent's metainfo at another info-hash's URL: a lying (or confused) peer.
+    const other = 'f'.repeat(40);
+    const liar = await startTtpPeerServer({
+      metainfo,
+      data: payload,
+      torrent,
+      hook: (req, res) => {
+        if (req.url !== `/ttp/v1/torrents/${other}`) return false;
+        res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length }).end(torrent);
+        return true;
+      },
+    });
+    t.after(() => liar.close());
+    const url = `${liar.origin}/ttp/v1/torrents/${other}`;
+    const bad = await cli(dir, ['info', url]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /CLI_FETCH_FAILED/);
+    assert.match(bad.stderr, new RegExp(`${metainfo.infoHash}, not the info-hash in the URL`));
+    const dl = await cli(dir, ['download', url, '-o', 'out2', '--no-trackers']);
+    assert.notEqual(dl.code, 0);
+    assert.match(dl.stderr, /CLI_FETCH_FAILED/);
+  }));
+
+test('--peer URL is a TorrentTTP peer; a URL that is not a torrent URL is a usage error', { timeout: 60_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const { payload, torrent, metainfo } = await setUp(dir);
+    writeFileSync(join(dir, 'p.torrent'), torrent);
+    const server = await startTtpPeerServer({ metainfo, data: payload });
+    t.after(() => server.close());
+    const p = spawnCli(t, dir, ['download', 'p.torrent', '-o', 'out', '--no-trackers', '--peer', server.url]);
+    assert.equal(await p.exited, 0, p.stderr + p.stdout);
+    assert.deepEqual(readFileSync(join(dir, 'out', 'p.bin')), Buffer.from(payload));
+    const usage = await cli(dir, ['download', 'p.torrent', '--peer', `${server.url}/`]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /TorrentTTP torrent URL/);
+  }));

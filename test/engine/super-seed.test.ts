@@ -1,0 +1,93 @@
+/**
+ * Super-seeding (BEP 16, src/engine/super-seed.ts) on a seed with fake peers and an injected
+ * clock: distinct offers, release only when another peer has the piece (or nobody else needs it,
+ * or the offer timed out), no bitfield while super-seeding.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Torrent } from '../../src/engine/index.js';
+import { parseTorrent } from '../../src/metainfo/index.js';
+import { FakeLink, MemoryStore } from '../helpers/engine-fakes.js';
+import { bytes, piecesOf, torrentBytes } from '../helpers/torrents.js';
+
+const PIECE = 32 * 1024;
+const data = bytes(16 * PIECE, 3);
+const metainfo = parseTorrent(torrentBytes({ name: 'f', 'piece length': PIECE, length: data.length, pieces: piecesOf(data, PIECE) }));
+const tick = () => new Promise((r) => setImmediate(r));
+
+function seed(now: () => number, offerBytes = 2 * PIECE, releaseAfterMs = 5000): Torrent {
+  return new Torrent(metainfo, new MemoryStore(metainfo, data), { rng: () => 0.5, now, superSeed: { offerBytes, releaseAfterMs } });
+}
+
+/** A leecher that says it is interested (our `have` offers would make a real one so), and is unchoked: a free slot. */
+function leecher(t: Torrent, id: string): FakeLink {
+  const link = t.addPeer((onEvent) => new FakeLink(data, metainfo, onEvent, { id, has: () => false })) as FakeLink;
+  link.emit({ type: 'interested' });
+  return link;
+}
+
+test('super-seed: each leecher is offered pieces no other was offered; an offer is released when another peer has the piece', async () => {
+  let now = 0;
+  const t = seed(() => now);
+  assert.ok(t.superSeeding, 'a complete torrent asked to super-seed does');
+  const a = leecher(t, 'a');
+  const b = leecher(t, 'b');
+  await tick();
+  assert.equal(a.haves.length, 2, 'offerBytes / piece length offers');
+  assert.equal(b.haves.length, 2);
+  assert.equal(new Set([...a.haves, ...b.haves]).size, 4, 'no piece offered twice');
+
+  const [a0] = a.haves;
+  a.have(a0!); // a downloaded its offer: b still lacks it, so a waits for it to pass it on
+  assert.equal(a.haves.length, 2, 'no new offer while another peer could take the piece from a');
+  b.have(a0!); // b got it (from a): a's offer is settled
+  assert.equal(a.haves.length, 3, 'a new offer once the piece was seen from another peer');
+  assert.ok(!b.haves.slice(0, 2).includes(a.haves[2]!) && !a.haves.slice(0, 2).includes(a.haves[2]!), 'again a fresh piece');
+  await t.close();
+});
+
+test('super-seed: a lone leecher is not held back, an offer times out, and a seed without the option shows everything', async () => {
+  let now = 0;
+  const t = seed(() => now, PIECE, 1000);
+  const a = leecher(t, 'a');
+  await tick();
+  assert.equal(a.haves.length, 1);
+  a.have(a.haves[0]!); // nobody else could take it from a: releasing at once keeps a lone download fast
+  assert.equal(a.haves.length, 2);
+
+  const b = leecher(t, 'b');
+  await tick();
+  assert.equal(b.haves.length, 1);
+  const before = b.haves.length;
+  b.have(b.haves[0]!); // a lacks it: b waits…
+  t.tick();
+  assert.equal(b.haves.length, before, 'waiting while a could take the piece from b');
+  now = 1000; // …but not for ever
+  t.tick();
+  assert.equal(b.haves.length, before + 1, 'released after releaseAfterMs');
+  await t.close();
+
+  const plain = new Torrent(metainfo, new MemoryStore(metainfo, data), { rng: () => 0.5, now: () => 0 });
+  assert.equal(plain.superSeeding, false);
+  const c = leecher(plain, 'c');
+  await tick();
+  assert.deepEqual(c.haves, [], 'no offers: the bitfield went out at the handshake');
+  await plain.close();
+});
+
+test('super-seed: a leecher the swarm does not feed still gets a piece others have, one at a time', async () => {
+  const t = seed(() => 0, 4 * PIECE);
+  const a = leecher(t, 'a');
+  await tick();
+  assert.equal(a.haves.length, 4);
+  // A second peer that has pieces 0-14 (and never uploads to a): a's offers are seen elsewhere.
+  const b = t.addPeer((onEvent) => new FakeLink(data, metainfo, onEvent, { id: 'b', has: (i) => i < 15 })) as FakeLink;
+  await tick();
+  assert.deepEqual(b.haves, [15], 'b is offered the one fresh piece (nobody has it, never offered)');
+  // Nothing fresh is left for a, and its offers were settled: one piece the swarm has, not four.
+  assert.equal(a.haves.length, 5);
+  assert.ok(a.haves[4]! < 15 && !a.haves.slice(0, 4).includes(a.haves[4]!), `a duplicate of a piece b has: ${a.haves[4]}`);
+  b.have(15);
+  assert.equal(a.haves.length, 5, 'still one at a time');
+  await t.close();
+});

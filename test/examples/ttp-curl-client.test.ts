@@ -1,0 +1,75 @@
+/**
+ * examples/ttp-curl-client.sh, a TorrentTTP client made of curl, jq, base64, od and sha1sum,
+ * downloads a multi-file torrent from `torrenttp seed --http-port` (no wire peer, no tracker) and
+ * gets byte-identical files; from a peer that serves one wrong piece it keeps nothing and fails.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { until } from '../helpers/processes.js';
+import { withTempDir } from '../helpers/torrents.js';
+import { demoTorrent } from '../gateway/ttp-helpers.js';
+
+const root = resolve(fileURLToPath(import.meta.url), '../../../..');
+const BIN = join(root, 'dist/src/cli/main.js');
+const SCRIPT = join(root, 'examples/ttp-curl-client.sh');
+
+function runScript(url: string, out: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile('bash', [SCRIPT, url, out], { timeout: 120_000 }, (err, stdout, stderr) => {
+      done({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
+    });
+  });
+}
+
+test('the curl + jq + sha1sum client downloads a multi-file torrent from torrenttp seed --http-port, and refuses a bad piece', { timeout: 240_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const { torrent, metainfo } = await demoTorrent(dir);
+    writeFileSync(join(dir, 'demo.torrent'), torrent);
+    const seed = spawn(process.execPath, [BIN, 'seed', 'demo.torrent', '.', '--http-port', '0', '--listen', '127.0.0.1', '--no-trackers', '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => seed.kill('SIGKILL'));
+    let lines = '';
+    seed.stdout.on('data', (d: Buffer) => (lines += d.toString()));
+    seed.stderr.on('data', (d: Buffer) => (lines += d.toString()));
+    const started = (): { ttpUrl: string } | undefined =>
+      lines.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; ttpUrl: string }).find((l) => l.event === 'started');
+    await until('the seed started', () => started() !== undefined, 60_000);
+    const url = started()!.ttpUrl;
+    assert.match(url, new RegExp(`^http://127\\.0\\.0\\.1:\\d+/ttp/v1/torrents/${metainfo.infoHash}$`));
+
+    const out = join(dir, 'out');
+    const ok = await runScript(url, out);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /downloaded demo \(40102 bytes, 3 pieces verified\)/);
+    assert.deepEqual(readFileSync(join(out, 'demo', 'docs', 'data.bin')), readFileSync(join(dir, 'demo', 'docs', 'data.bin')));
+    assert.deepEqual(readFileSync(join(out, 'demo', 'readme.txt')), readFileSync(join(dir, 'demo', 'readme.txt')));
+
+    // A peer in front of the seed that flips a byte of piece 1: the client must not keep it.
+    const liar = createServer((req, res) => {
+      void (async () => {
+        const r = await request(`${new URL(url).origin}${req.url ?? '/'}`, { headers: req.headers.range === undefined ? {} : { range: req.headers.range } });
+        const body = Buffer.from(await r.body.arrayBuffer());
+        if (req.url?.endsWith('/pieces/1') === true) body[100] = body[100]! ^ 0xff;
+        res.writeHead(r.statusCode, { 'content-type': String(r.headers['content-type'] ?? ''), 'content-length': body.length });
+        res.end(body);
+      })();
+    });
+    liar.listen(0, '127.0.0.1');
+    await once(liar, 'listening');
+    t.after(() => liar.close());
+    const liarUrl = url.replace(new URL(url).origin, `http://127.0.0.1:${(liar.address() as AddressInfo).port}`);
+    const bad = await runScript(liarUrl, join(dir, 'bad'));
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /piece 1 fails its SHA-1/);
+    assert.equal(existsSync(join(dir, 'bad', 'demo')), false, 'nothing written');
+    seed.kill('SIGTERM');
+    await once(seed, 'exit');
+  }),
+);

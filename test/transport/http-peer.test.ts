@@ -1,0 +1,246 @@
+/**
+ * The TorrentTTP HTTP peer link (src/transport/http-peer.ts) against test/helpers/ttp-peer-server.ts,
+ * a server written from docs/torrenttp.md: the happy path byte for byte, the have-set long-poll,
+ * choking, and each fault of §6.4/§6.5/§16 costing only the link.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Bitfield, type Metainfo } from '../../src/metainfo/index.js';
+import { createHttpPeer, openOrigins, type HttpPeerOptions, type PeerLink } from '../../src/transport/index.js';
+import { startTtpPeerServer, type TtpPeerServer, type TtpPeerServerOptions } from '../helpers/ttp-peer-server.js';
+import { allBlocks, index, leech, makeTorrent, peerId, Recorder } from './helpers.js';
+
+// 6 pieces of 4 blocks (64 KiB), the last one short.
+const { metainfo, data } = makeTorrent(5 * 64 * 1024 + 30_000, 64 * 1024, 21);
+const ourId = peerId('httpclient');
+
+async function setup(
+  serverOpts: Partial<TtpPeerServerOptions> = {},
+  linkOpts: Partial<HttpPeerOptions> = {},
+  m: Metainfo = metainfo,
+): Promise<{ server: TtpPeerServer; link: PeerLink; rec: Recorder; done: () => Promise<void> }> {
+  const server = await startTtpPeerServer({ metainfo: m, data, ...serverOpts });
+  const rec = new Recorder();
+  const link = createHttpPeer(server.url, m, { onEvent: rec.handler, peerId: ourId, ...linkOpts });
+  return {
+    server,
+    link,
+    rec,
+    done: async () => {
+      link.close();
+      await server.close();
+    },
+  };
+}
+
+test('downloads every block byte-identical: whole pieces without Range, ≤ 3 GETs in flight, our peer id on every request', async () => {
+  let inFlight = 0;
+  let most = 0;
+  const { server, link, rec, done } = await setup({
+    hook: (_req, res, route) => {
+      if (route?.resource !== 'piece') return false;
+      inFlight++;
+      most = Math.max(most, inFlight);
+      res.on('finish', () => inFlight--);
+      return false;
+    },
+  });
+  try {
+    const got = await leech(link, rec, metainfo, 20_000);
+    assert.deepEqual(Buffer.from(got), Buffer.from(data));
+    const pieces = server.requests.filter((r) => r.target.includes('/pieces/'));
+    assert.equal(pieces.length, metainfo.pieceCount, 'one GET per piece');
+    assert.ok(pieces.every((r) => r.headers.range === undefined), 'a whole piece is asked for without Range (it caches best)');
+    assert.ok(pieces.every((r) => r.headers['accept-encoding'] === 'identity'));
+    assert.ok(most <= 3, `${most} piece GETs at once`);
+    const hex = Buffer.from(ourId).toString('hex');
+    assert.ok(server.requests.every((r) => r.headers['torrenttp-peer-id'] === hex), 'TorrentTTP-Peer-Id on every request');
+    assert.equal(link.kind, 'http');
+    assert.equal(link.pollsHaves, true);
+    assert.equal(link.canUpload, false);
+  } finally {
+    await done();
+  }
+  assert.deepEqual(openOrigins(), [], 'the closed link released its pool');
+});
+
+test('blocks of part of a piece: one GET with Range bytes=first-last', async () => {
+  const { server, link, rec, done } = await setup();
+  try {
+    await rec.wait('unchoke');
+    const [, b, c] = allBlocks(metainfo);
+    link.request(b!);
+    link.request(c!);
+    await rec.wait('block', 5000, () => rec.of('block').length === 2);
+    const gets = server.requests.filter((r) => r.target.includes('/pieces/'));
+    assert.deepEqual(gets.map((r) => r.headers.range), ['bytes=16384-49151']);
+    const at = b!.begin;
+    assert.deepEqual(Buffer.from(rec.of('block')[0]!.data), Buffer.from(data.subarray(at, at + 16384)));
+  } finally {
+    await done();
+  }
+});
+
+test('have-set: the first document is the bitfield, then the long-poll brings each new piece as a have; pieces not held are not asked for', async () => {
+  const have = new Bitfield(metainfo.pieceCount);
+  have.set(0);
+  have.set(2);
+  const { server, link, rec, done } = await setup({ have }, { pollWaitSec: 30 });
+  try {
+    const bf = await rec.wait('bitfield');
+    assert.equal(bf.bitfield, link.bitfield);
+    assert.deepEqual([0, 1, 2, 3].map((i) => link.bitfield.has(i)), [true, false, true, false]);
+    await rec.wait('unchoke');
+    const lacking = allBlocks(metainfo).find((r) => r.index === 1)!;
+    link.request(lacking);
+    await rec.wait('rejected');
+    await new Promise((r) => setTimeout(r, 50)); // the long-poll is waiting now
+    const started = Date.now();
+    server.add(1);
+    const h = await rec.wait('have', 8000);
+    assert.equal(h.index, 1);
+    // The poll waits up to 30 s: well under that means the change answered it (a loaded machine can take seconds).
+    assert.ok(Date.now() - started < 8000, 'the long-poll answered at the change, not after its wait');
+    assert.equal(link.bitfield.has(1), true);
+    const polls = server.requests.filter((r) => r.target.includes('/have'));
+    assert.match(polls[1]!.target, /\/have\?since=[^&]+&wait=30$/);
+    assert.match(String(polls[1]!.headers['if-none-match']), /^"[^"]+"$/);
+    assert.equal(rec.of('bitfield').length, 1, 'additions come as haves, not a new bitfield');
+  } finally {
+    await done();
+  }
+});
+
+test('429/503 is a choke with the Retry-After wait (default when absent, clamped), then an unchoke; never a failure', async () => {
+  const { server, link, rec, done } = await setup({}, { defaultRetryAfterMs: 40, maxRetryAfterMs: 60, maxFailures: 1 });
+  try {
+    await rec.wait('unchoke');
+    const reqs = allBlocks(metainfo).slice(0, 4);
+    const round = async (status: 429 | 503, retryAfter: number | undefined, expectMs: number) => {
+      server.refuse(status, retryAfter as number);
+      const chokes = rec.of('choke').length;
+      for (const r of reqs) link.request(r);
+      const choke = await rec.wait('choke', 3000, () => rec.of('choke').length > chokes);
+      assert.equal(choke.retryAfterMs, expectMs);
+      assert.equal(choke.reason, undefined, 'a choke, not a failure');
+      await rec.wait('unchoke', 3000, () => rec.of('unchoke').length > chokes + 1);
+    };
+    await round(503, 0, 0);
+    await round(429, 9999, 60);
+    server.resume();
+    for (const r of reqs) link.request(r);
+    await rec.wait('block', 5000, () => rec.of('block').length === 4);
+    assert.equal(rec.of('closed').length, 0, 'two refusals with maxFailures 1: still open');
+  } finally {
+    await done();
+  }
+});
+
+test('a 404 STORAGE_NOT_VERIFIED takes the piece out of the peer’s set (a new bitfield) and rejects its requests', async () => {
+  const { link, rec, done } = await setup({
+    hook: (_req, res, route) => {
+      if (route?.resource !== 'piece' || route.index !== 3) return false;
+      res.writeHead(404, { 'content-type': 'application/problem+json' }).end('{"type":"x","title":"x","status":404,"code":"STORAGE_NOT_VERIFIED"}');
+      return true;
+    },
+  });
+  try {
+    await rec.wait('unchoke');
+    const reqs = allBlocks(metainfo).filter((r) => r.index === 3);
+    for (const r of reqs) link.request(r);
+    await rec.wait('rejected', 5000, () => rec.of('rejected').length === reqs.length);
+    assert.equal(link.bitfield.has(index(metainfo, 3)), false);
+    assert.equal(rec.of('bitfield').length, 2);
+    assert.equal(link.peerChoking, false, 'not a choke');
+  } finally {
+    await done();
+  }
+});
+
+/** A link whose server answers piece GETs with `answer`; resolves with the reason it closed. */
+async function closesWith(answer: NonNullable<TtpPeerServerOptions['hook']>, linkOpts: Partial<HttpPeerOptions> = {}, what: 'piece' | 'have' = 'piece') {
+  const { link, rec, done } = await setup({ hook: (req, res, route) => route?.resource === what && answer(req, res, route) }, { backoffBaseMs: 5, maxFailures: 2, ...linkOpts });
+  try {
+    if (what === 'piece') {
+      await rec.wait('unchoke');
+      const leeching = leech(link, rec, metainfo, 10_000).catch(() => undefined);
+      const closed = await rec.wait('closed', 8000);
+      await leeching;
+      assert.equal(rec.of('block').length, 0, 'no byte of a bad answer is delivered');
+      return closed.reason;
+    }
+    return (await rec.wait('closed', 8000)).reason;
+  } finally {
+    await done();
+  }
+}
+
+test('faults that drop the peer: bad Content-Range, Content-Length, a redirect, another 4xx, an unknown torrent', async () => {
+  const wrongRange = await closesWith((req, res) => {
+    res.writeHead(206, { 'content-range': 'bytes 0-99/65536', 'content-length': 100 }).end(Buffer.alloc(100));
+    return req !== undefined;
+  }, { maxRunBytes: 32 * 1024 });
+  assert.equal(wrongRange?.code, 'TTP_BAD_CONTENT_RANGE');
+  const wrongLength = await closesWith((_req, res) => {
+    res.writeHead(200, { 'content-length': 10 }).end(Buffer.alloc(10));
+    return true;
+  });
+  assert.equal(wrongLength?.code, 'TTP_BAD_CONTENT_RANGE');
+  const redirect = await closesWith((_req, res) => {
+    res.writeHead(302, { location: 'http://127.0.0.1:1/elsewhere' }).end();
+    return true;
+  });
+  assert.equal(redirect?.code, 'TRANSPORT_HTTP_STATUS');
+  assert.match(redirect?.message ?? '', /302/);
+  const gone = await closesWith((_req, res) => {
+    res.writeHead(404, { 'content-type': 'application/problem+json' }).end('{"type":"x","title":"x","status":404,"code":"TRANSPORT_UNKNOWN_TORRENT"}');
+    return true;
+  });
+  assert.equal(gone?.code, 'TRANSPORT_UNKNOWN_TORRENT');
+});
+
+test('a body longer than announced, a short body and 5xx are failures: back-off, then the link gives up', async () => {
+  const long = await closesWith((_req, res) => {
+    // Chunked, so the server can send more than the piece: the client stops at the first byte too many.
+    res.writeHead(200, { 'transfer-encoding': 'chunked' });
+    res.end(Buffer.alloc(64 * 1024 + 1));
+    return true;
+  });
+  assert.equal(long?.code, 'TTP_BODY_TOO_LONG');
+  const short = await closesWith((_req, res) => {
+    res.writeHead(200, { 'transfer-encoding': 'chunked' });
+    res.end(Buffer.alloc(100));
+    return true;
+  });
+  assert.equal(short?.code, 'TRANSPORT_HTTP_PEER_GAVE_UP');
+  assert.equal((short?.cause as { code?: string }).code, 'TTP_BODY_TOO_SHORT');
+  const broken = await closesWith((_req, res) => {
+    res.writeHead(500).end();
+    return true;
+  });
+  assert.equal(broken?.code, 'TRANSPORT_HTTP_PEER_GAVE_UP');
+});
+
+test('a hostile have-set closes the link: wrong piece count, spare bits, over 1 MiB; a body that stalls times out', async () => {
+  const docWith = (fields: object) => (_req: unknown, res: import('node:http').ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/vnd.torrenttp.have+json' }).end(JSON.stringify({ version: 1, infoHash: metainfo.infoHash, cursor: 'c1', ...fields }));
+    return true;
+  };
+  assert.equal((await closesWith(docWith({ pieceCount: 7, have: 'AAA=' }), {}, 'have'))?.code, 'TTP_BAD_HAVE');
+  assert.equal((await closesWith(docWith({ pieceCount: 6, have: '/w==' }), {}, 'have'))?.code, 'TTP_BAD_HAVE');
+  assert.equal((await closesWith(docWith({ pieceCount: 6, have: '/A==', junk: 'x'.repeat(1024 * 1024) }), {}, 'have'))?.code, 'TTP_RESPONSE_TOO_LARGE');
+  const stalled = await closesWith((_req, res) => {
+    res.writeHead(200, { 'content-length': 64 * 1024 });
+    res.write(Buffer.alloc(10));
+    return true;
+  }, { bodyTimeoutMs: 100, maxFailures: 1 });
+  assert.equal(stalled?.code, 'TRANSPORT_HTTP_PEER_GAVE_UP');
+  assert.equal((stalled?.cause as { code?: string }).code, 'TRANSPORT_HTTP_TIMEOUT');
+});
+
+test('a URL that is not a torrent URL closes the link at once, typed', async () => {
+  const rec = new Recorder();
+  createHttpPeer('http://127.0.0.1:1/ttp/v1/torrents/x/', metainfo, { onEvent: rec.handler });
+  const closed = await rec.wait('closed');
+  assert.equal(closed.reason?.code, 'TTP_BAD_URL');
+});
