@@ -22,6 +22,7 @@ import {
   reservedBytes,
   WireDecoder,
 } from '../../src/wire/index.js';
+import { cli } from '../helpers/cli.js';
 import { bytes, piecesOf, torrentBytes, withTempDir } from '../helpers/torrents.js';
 
 const PIECE = 16 * 1024;
@@ -157,4 +158,21 @@ test('no peer at all: ENGINE_METADATA_TIMEOUT naming what was tried', { timeout:
       leech.fetchMetadata(`magnet:?xt=urn:btih:${'ab'.repeat(20)}&x.pe=127.0.0.1:1`, { timeoutMs: 800 }),
       (e: unknown) => e instanceof TorrenttpError && e.code === 'ENGINE_METADATA_TIMEOUT' && /TRANSPORT_CONNECT_FAILED/.test(e.message),
     );
+  }));
+
+test('CLI: info magnet: --fetch shows the file list; download magnet: says "fetching metadata from 1 peer" and completes', { timeout: 30_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const { metainfo, seedDir, payload } = setUp(dir);
+    const port = await seed(t, metainfo, seedDir);
+    const magnet = encodeMagnet({ infoHash: metainfo.infoHash, peers: [`127.0.0.1:${port}`] });
+    const info = await cli(dir, ['info', magnet, '--fetch']);
+    assert.equal(info.code, 0, info.stderr);
+    assert.match(info.stdout, /name +payload\.bin/);
+    assert.match(info.stdout, /pieces +11 × 16\.0 KiB/);
+    assert.match(info.stderr, /fetching metadata from 1 peer/);
+    const dl = await cli(dir, ['download', magnet, '-o', 'out', '--no-trackers']);
+    assert.equal(dl.code, 0, dl.stderr);
+    assert.match(dl.stdout, /^fetching metadata from 1 peer$/m);
+    assert.match(dl.stderr, /\[NOTICE\] metadata: payload\.bin, 1 file, \d+ bytes of info dict verified/);
+    assert.deepEqual(readFileSync(join(dir, 'out', 'payload.bin')), Buffer.from(payload));
   }));
