@@ -15,6 +15,7 @@ export const LAZY_COMMANDS: readonly { readonly names: readonly string[]; readon
   { names: ['tracker'], load: async () => (await import('./tracker.js')).register },
   { names: ['serve'], load: async () => (await import('./serve.js')).register },
   { names: ['get'], load: async () => (await import('./get.js')).register },
+  { names: ['proxy'], load: async () => (await import('./proxy.js')).register },
 ];
 
 /**
