@@ -476,7 +476,11 @@ test('choking: only peers we can upload to are unchoked; each change reaches the
   leech.emit({ type: 'interested' });
   assert.equal(leech.amChoking, false, 'a free slot goes at once');
   assert.equal(seedLike.amChoking, true, 'never to a peer that cannot upload');
-  for (let ms = 0; ms <= 30_000; ms += 10_000) tickAt(ms);
+  for (let ms = 0; ms <= 30_000; ms += 10_000) {
+    // A downloader that asks for blocks (one that asks for nothing is snubbed: upload-snub.test.ts).
+    leech.emit({ type: 'request', req: { index: (ms / 10_000) as PieceIndex, begin: 0, length: BLOCK } });
+    tickAt(ms);
+  }
   assert.equal(seedLike.amChoking, true, 'nor in a choking round');
   assert.deepEqual(seedLike.chokings, []);
   assert.deepEqual(leech.chokings, [false], 'rounds that change nothing send nothing');
