@@ -81,8 +81,10 @@ test('a download killed with SIGKILL at random moments, again and again, resumes
     writeFileSync(join(seedDir, 'payload.bin'), data);
     const torrent = join(dir, 't.torrent');
     writeFileSync(torrent, torrentBytes({ name: 'payload.bin', 'piece length': PIECE, length: data.length, pieces: piecesOf(data, PIECE) }));
-    // 1 MiB/s: the whole download takes about 8 s, so every kill lands in the middle of it.
-    const seed = new Client({ host: '127.0.0.1', uploadLimit: 1024 * 1024 });
+    // 512 KiB/s: the whole download takes about 16 s; a run lives 1-2 s (start-up, then a kill
+    // 0.1-1 s after its storage opened) and gets ~1.5 MiB with the bucket refilled meanwhile,
+    // so every kill lands in the middle of it (at 1 MiB/s the file was whole after 5 runs).
+    const seed = new Client({ host: '127.0.0.1', uploadLimit: 512 * 1024 });
     const runs: Run[] = [];
     try {
       await seed.add(torrent, { path: seedDir, trackers: false, webSeeds: false });
