@@ -5,7 +5,8 @@
  * every request is cross-origin and works only by the server's CORS headers. The page checks the
  * JSON metainfo's info-hash (bencoding it again), fetches and SHA-1-checks every piece and shows
  * the SHA-256 of the torrent's data, which must be the files' own. A peer that sends a bad piece
- * makes the page fail and say so. Chromium is required: without it this fails.
+ * makes the page fail and say so; pieces a peer gets later are waited for by have-set long-poll.
+ * Chromium is required: without it this fails.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
-import { createTorrent } from '../../src/metainfo/index.js';
+import { Bitfield, createTorrent } from '../../src/metainfo/index.js';
 import { jsonLines, spawnCli } from '../helpers/cli.js';
 import { until } from '../helpers/processes.js';
 import { startTtpPeerServer } from '../helpers/ttp-peer-server.js';
@@ -149,4 +150,25 @@ test('the page refuses a peer whose piece fails its SHA-1 check, and one whose m
     assert.equal(refused.state, 'error');
     assert.match(refused.status, new RegExp(`hashes to ${metainfo.infoHash}, not to the URL's ${other}`));
     assert.ok(!wrong.requests.some((r) => r.target.includes('/pieces/')), 'no piece asked for');
+  }));
+
+test('the page waits, by have-set long-poll, for pieces the peer gets later, then completes', { timeout: 90_000 }, (t) =>
+  withTempDir(async (dir) => {
+    const payload = bytes(400_000, 84);
+    writeFileSync(join(dir, 'p.bin'), payload);
+    const { torrent, metainfo } = await createTorrent(join(dir, 'p.bin'), { pieceLength: 64 * 1024, creationDate: null });
+    const have = new Bitfield(metainfo.pieceCount);
+    for (let i = 0; i < metainfo.pieceCount; i += 2) have.set(i); // the even pieces now, the odd ones later
+    const peer = await startTtpPeerServer({ metainfo, data: payload, torrent, have });
+    t.after(() => peer.close());
+    const pageUrl = await servePage(t);
+    const { page, problems } = await openPage(t);
+    const running = runPage(page, pageUrl, peer.url);
+    await until('the page to long-poll the have-set', () => peer.requests.some((r) => /\/have\?since=[^&]+&wait=30$/.test(r.target)), 30_000);
+    assert.equal(await page.getAttribute('body', 'data-state'), 'running');
+    for (let i = 1; i < metainfo.pieceCount; i += 2) peer.add(i);
+    const result = await running;
+    assert.equal(result.state, 'done', result.status);
+    assert.equal(result.sha256, createHash('sha256').update(payload).digest('hex'));
+    assert.deepEqual(problems, []);
   }));
