@@ -193,7 +193,9 @@ async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFl
   const client = new Client({
     port: flags.port ?? 0,
     ...(flags.listen === undefined ? {} : { host: flags.listen }),
-    ...(httpServer === undefined ? {} : { httpServer }),
+    // With a TorrentTTP server, announce in JSON with its URL, so that trackers with a JSON side
+    // list us to HTTP-only peers too (the others are asked the BEP 3 way, as before).
+    ...(httpServer === undefined ? {} : { httpServer, jsonAnnounce: true }),
     ...(dht === undefined ? {} : { dht }),
   });
   client.on('source', (s) => out.source(s));
