@@ -72,6 +72,9 @@ export class HttpTrackerClient implements TrackerClient {
     try {
       res = await (await loadUndici()).request(url, {
         method: 'GET',
+        // One connection per request: announces are minutes apart, and a kept-alive socket that the
+        // tracker closes meanwhile fails the next announce ('other side closed', seen with opentracker).
+        reset: true,
         headers: { 'user-agent': this.opts.userAgent ?? 'torrenttp/0.1.0', 'accept-encoding': 'identity' },
         signal: AbortSignal.any(signals),
         ...(this.opts.dispatcher === undefined ? {} : { dispatcher: this.opts.dispatcher }),

@@ -91,6 +91,9 @@ export class JsonTrackerClient implements TrackerClient {
     try {
       res = await (await loadUndici()).request(url, {
         method: 'POST',
+        // One connection per request: announces are minutes apart, and a kept-alive socket that the
+        // tracker closes meanwhile fails the next announce ('other side closed', seen with opentracker).
+        reset: true,
         headers: { 'content-type': JSON_CONTENT_TYPE, accept: JSON_CONTENT_TYPE, 'user-agent': this.opts.userAgent ?? 'torrenttp/0.1.0' },
         body,
         signal,
