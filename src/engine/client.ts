@@ -36,6 +36,13 @@ export interface ClientOptions {
   readonly peerId?: Uint8Array;
   /** Connections in all torrents. Default 200. */
   readonly maxConnections?: number;
+  /**
+   * Incoming connections one IP address may hold, all torrents together (default 8) and in one
+   * torrent (default 4); loopback addresses are exempt unless `limitLoopback` (docs/security.md).
+   */
+  readonly maxPerAddress?: number;
+  readonly maxPerAddressPerTorrent?: number;
+  readonly limitLoopback?: boolean;
   /** Connections per torrent. Default 50. */
   readonly maxPeersPerTorrent?: number;
   /** Bytes per second, all torrents together; undefined for no limit. */
@@ -246,6 +253,9 @@ export class Client extends EventEmitter<ClientEvents> {
     this.listener ??= new PeerListener(this.incoming(), {
       ...(this.opts.host === undefined ? {} : { host: this.opts.host }),
       ...(this.opts.port === undefined ? {} : { port: this.opts.port }),
+      ...ifDefined('maxPerAddress', this.opts.maxPerAddress),
+      ...ifDefined('maxPerAddressPerTorrent', this.opts.maxPerAddressPerTorrent),
+      ...ifDefined('limitLoopback', this.opts.limitLoopback),
     });
     // The transport's codes become the Client's own (ENGINE_PORT_IN_USE, ENGINE_LISTEN_FAILED: API).
     return this.listener.listen().then(

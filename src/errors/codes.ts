@@ -90,6 +90,7 @@ export const ERROR_CODES = {
   STORAGE_READ_ONLY: { message: 'disk or file is read-only or not writable by us', side: 'local', status: 500 },
 
   // ── transport (src/transport) ──────────────────────────────────────────────────────────
+  TRANSPORT_ADDRESS_LIMIT: { message: 'too many incoming connections from one IP address', side: 'remote', status: 429 },
   TRANSPORT_ABORTED: { message: 'peer connection attempt was aborted', side: 'local', status: 499 },
   TRANSPORT_BAD_PEER_ADDRESS: { message: 'peer address is not host:port', side: 'local', status: 400 },
   TRANSPORT_BLOCK_MISMATCH: { message: 'peer sent a block whose length differs from the request', side: 'remote', status: 400 },

@@ -5,6 +5,12 @@
  * `IncomingPeerHandler`, whether a connection is admitted at all (a connection limit), which
  * torrent answers an info-hash, and where the link goes.
  *
+ * One IP address may hold at most `maxPerAddress` incoming connections in all (checked when the
+ * connection arrives, before any handshake work) and `maxPerAddressPerTorrent` in one torrent
+ * (checked as soon as its handshake names the torrent, before the owner's `lookup` and before we
+ * answer); beyond either the socket is closed with `TRANSPORT_ADDRESS_LIMIT`. Loopback addresses
+ * are exempt unless `limitLoopback` (local swarms and tests run many clients on 127.0.0.1).
+ *
  * Listening fails with a typed error: `TRANSPORT_PORT_IN_USE` (EADDRINUSE) or
  * `TRANSPORT_LISTEN_FAILED` (any other reason, e.g. an address not on this host), detail
  * `host:port`.
@@ -21,6 +27,30 @@ export interface PeerListenerOptions extends AcceptOptions {
   readonly host?: string;
   /** Listening port; 0 picks a free one. Default 0. */
   readonly port?: number;
+  /** Incoming connections one IP address may hold, all torrents together. Default 8. */
+  readonly maxPerAddress?: number;
+  /** Incoming connections one IP address may hold in one torrent. Default 4. */
+  readonly maxPerAddressPerTorrent?: number;
+  /** Apply the per-address limits to loopback addresses too. Default false. */
+  readonly limitLoopback?: boolean;
+}
+
+/** The per-address limits' defaults (docs/security.md). */
+export const PEER_LISTENER_DEFAULTS = { maxPerAddress: 8, maxPerAddressPerTorrent: 4 } as const;
+
+/** `::ffff:1.2.3.4` is `1.2.3.4`: one address, one count. */
+function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+function isLoopbackAddress(address: string): boolean {
+  return address === '::1' || address.startsWith('127.');
+}
+
+function bump(counts: Map<string, number>, key: string, by: number): void {
+  const n = (counts.get(key) ?? 0) + by;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
 }
 
 /** What the owner says about an incoming peer whose handshake named a torrent it holds. */
@@ -48,6 +78,9 @@ export class PeerListener {
   private listening: Promise<number> | undefined;
   private actualPort = 0;
   private closed = false;
+  /** Open incoming connections per IP address, and per `address infoHash`. */
+  private readonly perAddress = new Map<string, number>();
+  private readonly perAddressTorrent = new Map<string, number>();
 
   constructor(
     private readonly handler: IncomingPeerHandler,
@@ -92,14 +125,39 @@ export class PeerListener {
 
   private onConnection(socket: Socket): void {
     const remote = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-    if (this.closed || !this.handler.admit(remote)) {
+    const address = plainAddress(socket.remoteAddress ?? '?');
+    const limited = this.opts.limitLoopback === true || !isLoopbackAddress(address);
+    if (this.closed) {
       socket.destroy();
       return;
     }
+    if (limited && (this.perAddress.get(address) ?? 0) >= (this.opts.maxPerAddress ?? PEER_LISTENER_DEFAULTS.maxPerAddress)) {
+      socket.destroy();
+      this.handler.onError(remote, new TransportError('TRANSPORT_ADDRESS_LIMIT', { detail: `${remote}: all torrents` }));
+      return;
+    }
+    if (!this.handler.admit(remote)) {
+      socket.destroy();
+      return;
+    }
+    if (limited) {
+      bump(this.perAddress, address, 1);
+      socket.once('close', () => bump(this.perAddress, address, -1));
+    }
     let chosen: IncomingPeer | undefined;
+    let refused: TorrenttpError | undefined;
     acceptWirePeer(
       socket,
       (infoHash) => {
+        if (limited) {
+          const key = `${address} ${Buffer.from(infoHash).toString('hex')}`;
+          if ((this.perAddressTorrent.get(key) ?? 0) >= (this.opts.maxPerAddressPerTorrent ?? PEER_LISTENER_DEFAULTS.maxPerAddressPerTorrent)) {
+            refused = new TransportError('TRANSPORT_ADDRESS_LIMIT', { detail: `${remote}: one torrent` });
+            return undefined;
+          }
+          bump(this.perAddressTorrent, key, 1);
+          socket.once('close', () => bump(this.perAddressTorrent, key, -1));
+        }
         chosen = this.handler.lookup(infoHash, remote);
         return chosen === undefined ? undefined : { torrent: chosen.torrent, opts: chosen.opts };
       },
@@ -108,7 +166,8 @@ export class PeerListener {
       (link) => chosen!.attach(link),
       (err: unknown) => {
         chosen?.abandon();
-        this.handler.onError(remote, toTorrenttpError(err));
+        if (refused !== undefined) socket.destroy();
+        this.handler.onError(remote, refused ?? toTorrenttpError(err));
       },
     );
   }

@@ -24,7 +24,11 @@
  *
  * Serving (their requests)
  * - Their `request` while we choke them is ignored (BEP 3); otherwise a `request` event. More
- *   than `maxPeerRequests` unanswered → close with TRANSPORT_TOO_MANY_REQUESTS.
+ *   than `maxPeerRequests` unanswered → close with TRANSPORT_TOO_MANY_REQUESTS. So are more than
+ *   `maxPeerRequests` refused ones (while choked, for a piece we lack) since we last unchoked
+ *   them: an honest peer stops asking at our choke, so only its requests in flight arrive
+ *   (at most `maxPeerRequests`); a flood of them, each answered by a reject, is closed instead
+ *   of filling our send buffer (libtorrent's `max_rejects`).
  * - `sendBlock` for a request they still want queues the block (no copy); their `cancel` drops
  *   it if unsent and becomes a `cancel` event. Choking them drops everything they asked for.
  * - Blocks are written while the socket holds less than `sendBufferBytes`, then not until
@@ -188,6 +192,8 @@ export class WirePeer implements WirePeerLink {
   private downloaded = 0;
   private uploaded = 0;
   private counters = { unrequestedBlocks: 0, ignoredRequests: 0, rejectedByPeer: 0 };
+  /** Their requests refused (choked, a piece we lack) since we last unchoked them. */
+  private refusedRequests = 0;
   /** BEP 6 on both sides. */
   readonly fast: boolean;
   private allowedFastSet: Set<number> | undefined;
@@ -294,6 +300,7 @@ export class WirePeer implements WirePeerLink {
   setChoking(choking: boolean): void {
     if (this.closed || choking === this.amChoking) return;
     this.amChoking = choking;
+    if (!choking) this.refusedRequests = 0;
     this.send({ type: choking ? 'choke' : 'unchoke' });
     if (choking) {
       // BEP 3: choking discards their requests, queued blocks included; BEP 6 says so with a reject each, after the choke.
@@ -541,6 +548,10 @@ export class WirePeer implements WirePeerLink {
   private onTheirRequest(req: BlockRequest): void {
     if (this.amChoking || !this.torrent.bitfield.has(req.index)) {
       this.counters.ignoredRequests++;
+      if (++this.refusedRequests > this.o.maxPeerRequests) {
+        this.close(new TransportError('TRANSPORT_TOO_MANY_REQUESTS', { detail: `more than ${this.o.maxPeerRequests} refused (choked, or a piece we lack)` }));
+        return;
+      }
       this.rejectTheirs(req);
       return;
     }

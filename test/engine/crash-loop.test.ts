@@ -23,7 +23,12 @@ const PIECE = 64 * 1024;
 const data = bytes(8 * 1024 * 1024, 41);
 const PIECES = data.length / PIECE;
 const CHILD = fileURLToPath(new URL('./crash-child.js', import.meta.url));
-const KILLS = 8;
+/**
+ * Eight by default: each kill costs a process start, a storage open and its random wait, about
+ * 2.5 s on a loaded machine, so the issue's 20 took 54 s here, past the suite's 45 s budget.
+ * `TORRENTTP_CRASH_KILLS=20` runs them (the seed is slowed so the download outlasts them).
+ */
+const KILLS = Number(process.env['TORRENTTP_CRASH_KILLS'] ?? 8);
 
 interface Run {
   start: Set<number> | undefined;
@@ -72,7 +77,7 @@ async function until(what: string, cond: () => boolean, ms: number): Promise<voi
   }
 }
 
-test('a download killed with SIGKILL at random moments, again and again, resumes every time and ends byte-identical', { timeout: 90_000 }, () =>
+test('a download killed with SIGKILL at random moments, again and again, resumes every time and ends byte-identical', { timeout: KILLS > 8 ? 240_000 : 90_000 }, () =>
   withTempDir(async (dir) => {
     const seedDir = join(dir, 'seed');
     const dlDir = join(dir, 'dl');
@@ -84,7 +89,8 @@ test('a download killed with SIGKILL at random moments, again and again, resumes
     // 512 KiB/s: the whole download takes about 16 s; a run lives 1-2 s (start-up, then a kill
     // 0.1-1 s after its storage opened) and gets ~1.5 MiB with the bucket refilled meanwhile,
     // so every kill lands in the middle of it (at 1 MiB/s the file was whole after 5 runs).
-    const seed = new Client({ host: '127.0.0.1', uploadLimit: 512 * 1024 });
+    // More than 8 kills: 256 KiB/s, about 32 s.
+    const seed = new Client({ host: '127.0.0.1', uploadLimit: KILLS > 8 ? 256 * 1024 : 512 * 1024 });
     const runs: Run[] = [];
     try {
       await seed.add(torrent, { path: seedDir, trackers: false, webSeeds: false });

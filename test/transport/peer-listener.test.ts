@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import type { TorrenttpError } from '../../src/errors/index.js';
 import { hostPort, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type WirePeerLink } from '../../src/transport/index.js';
-import { makeTorrent, peerId, Recorder, wireTorrent } from './helpers.js';
+import { makeTorrent, peerId, RawPeer, Recorder, wireTorrent } from './helpers.js';
 
 test('host:port: brackets around an IPv6 host, parsed back to the same host and port', () => {
   assert.equal(hostPort('127.0.0.1', 6881), '127.0.0.1:6881');
@@ -122,5 +122,94 @@ test('a port in use and an address not on this host are typed errors naming host
     await away.close();
   } finally {
     taken.close();
+  }
+});
+
+/** A raw socket from `from` (any 127/8 address is this host) that sends a handshake for `infoHash`. */
+async function rawHandshake(port: number, from: string, infoHash: Uint8Array, tag: string): Promise<RawPeer> {
+  const socket = connect({ host: '127.0.0.1', port, localAddress: from });
+  await once(socket, 'connect');
+  const peer = new RawPeer(socket);
+  peer.send({ type: 'handshake', reserved: new Uint8Array(8), infoHash, peerId: peerId(tag) });
+  return peer;
+}
+
+async function answered(peer: RawPeer): Promise<boolean> {
+  try {
+    await peer.until((m) => m.some((x) => x.type === 'handshake'), 3000);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('one IP address holds at most maxPerAddressPerTorrent connections in a torrent and maxPerAddress in all; others still get in', async () => {
+  const o = owner();
+  const infoHash = wireTorrent(o.metainfo, true).infoHash;
+  const other = makeTorrent(64 * 1024, 16 * 1024, 2, 'other.bin').metainfo;
+  const otherHash = wireTorrent(other, true).infoHash;
+  const lookups: string[] = [];
+  const lookup = o.handler.lookup;
+  const handler: IncomingPeerHandler = {
+    ...o.handler,
+    // the second torrent is held too (its answers go nowhere)
+    lookup: (h, remote) => {
+      lookups.push(remote);
+      return Buffer.from(h).equals(Buffer.from(otherHash)) ? { torrent: wireTorrent(other, true), opts: { peerId: peerId('listener'), onEvent: () => {} }, attach: (l) => o.links.push(l), abandon: () => {} } : lookup(h, remote);
+    },
+  };
+  const listener = new PeerListener(handler, { host: '127.0.0.1', maxPerAddress: 3, maxPerAddressPerTorrent: 2, limitLoopback: true });
+  const port = await listener.listen();
+  const peers: RawPeer[] = [];
+  try {
+    // Two from 127.0.0.2 into the torrent: answered. The third is refused before lookup.
+    for (let i = 0; i < 2; i++) peers.push(await rawHandshake(port, '127.0.0.2', infoHash, `a${i}`));
+    for (const p of peers) assert.equal(await answered(p), true);
+    const third = await rawHandshake(port, '127.0.0.2', infoHash, 'a2');
+    assert.equal(await third.closedWithin(3000), true);
+    assert.equal(lookups.length, 2);
+    assert.ok(o.errors.some((e) => e.err.code === 'TRANSPORT_ADDRESS_LIMIT' && e.err.detail!.endsWith('one torrent')), JSON.stringify(o.errors.map((e) => e.err.code)));
+    // Another torrent from the same address: its own count (the third connection of the address in all).
+    const inOther = await rawHandshake(port, '127.0.0.2', otherHash, 'b0');
+    peers.push(inOther);
+    assert.equal(await answered(inOther), true);
+    // A fourth connection of the address in all: closed as it arrives, before admit and the handshake.
+    const seenBefore = o.seen.length;
+    const fourth = await rawHandshake(port, '127.0.0.2', otherHash, 'b1');
+    assert.equal(await fourth.closedWithin(3000), true);
+    assert.equal(o.seen.length, seenBefore);
+    assert.ok(o.errors.some((e) => e.err.code === 'TRANSPORT_ADDRESS_LIMIT' && e.err.detail!.endsWith('all torrents')));
+    // Another address is not affected.
+    const elsewhere = await rawHandshake(port, '127.0.0.3', infoHash, 'c0');
+    peers.push(elsewhere);
+    assert.equal(await answered(elsewhere), true);
+    // A connection that closes gives its place back.
+    peers[0]!.socket.destroy();
+    await peers[0]!.closedWithin(3000);
+    await new Promise((r) => setTimeout(r, 50));
+    const again = await rawHandshake(port, '127.0.0.2', infoHash, 'a3');
+    peers.push(again);
+    assert.equal(await answered(again), true);
+  } finally {
+    peers.forEach((p) => p.socket.destroy());
+    o.links.forEach((l) => l.close());
+    await listener.close();
+  }
+});
+
+test('loopback addresses are exempt from the per-address limits by default (local swarms, tests)', async () => {
+  const o = owner();
+  const infoHash = wireTorrent(o.metainfo, true).infoHash;
+  const listener = new PeerListener(o.handler, { host: '127.0.0.1', maxPerAddress: 2, maxPerAddressPerTorrent: 1 });
+  const port = await listener.listen();
+  const peers: RawPeer[] = [];
+  try {
+    for (let i = 0; i < 5; i++) peers.push(await rawHandshake(port, '127.0.0.1', infoHash, `l${i}`));
+    for (const p of peers) assert.equal(await answered(p), true);
+    assert.deepEqual(o.errors, []);
+  } finally {
+    peers.forEach((p) => p.socket.destroy());
+    o.links.forEach((l) => l.close());
+    await listener.close();
   }
 });

@@ -330,6 +330,35 @@ test('serving: requests while choked are ignored, cancel drops, too many request
   }
 });
 
+test('serving: more than maxPeerRequests refused requests (while choked) since our last unchoke close the link', async () => {
+  const { rec, raw, seed, blocks, close } = await rawPeerToSeed({ maxPeerRequests: 8 });
+  const waitIgnored = async (n: number): Promise<void> => {
+    const deadline = Date.now() + 2000;
+    while (seed.stats().ignoredRequests < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(seed.stats().ignoredRequests, n);
+  };
+  try {
+    // The requests in flight when a choke arrives: up to maxPeerRequests, refused, the link stays.
+    raw.send(...blocks.slice(0, 8).map((b) => ({ type: 'request' as const, ...b })));
+    await waitIgnored(8);
+    assert.equal(rec.of('closed').length, 0);
+    // An unchoke starts the count again.
+    seed.setChoking(false);
+    seed.setChoking(true);
+    await raw.until((m) => m.filter((x) => x.type === 'choke').length >= 1);
+    raw.send(...blocks.slice(0, 8).map((b) => ({ type: 'request' as const, ...b })));
+    await waitIgnored(16);
+    assert.equal(rec.of('closed').length, 0);
+    // One more: a flood, closed.
+    raw.send({ type: 'request', ...blocks[9]! });
+    const closed = await rec.wait('closed');
+    assert.equal(closed.reason?.code, 'TRANSPORT_TOO_MANY_REQUESTS');
+    assert.match(closed.reason!.detail!, /refused/);
+  } finally {
+    await close();
+  }
+});
+
 test('sendBlock calls done exactly once: when the block is written, when it is dropped, when the link closes', async () => {
   const { rec, raw, seed, blocks, close } = await rawPeerToSeed();
   try {
