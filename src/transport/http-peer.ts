@@ -11,8 +11,11 @@
  *   within 1 s waits 1 s before the next. `link.bitfield` is one object for the link's life.
  * - Pieces (§6): queued requests wait a microtask, then adjacent blocks of one piece coalesce
  *   into one GET (no `Range` for a whole piece, which caches best; `Range: bytes=first-last`
- *   otherwise), at most `maxInFlight` (3) at once beside the poll, over the process's shared
- *   pool for the origin (http-fetch.ts, ≤ 4 connections). Every answer is checked before a byte
+ *   otherwise). GETs in flight beside the poll: a window that starts at 4, grows by one per
+ *   answered GET up to `maxInFlight` and falls back to 4 after a failure or a choke; by default
+ *   `maxInFlight` keeps about 2 MiB in flight (16 GETs of 64 KiB pieces, at least 4 of big ones),
+ *   over the process's shared keep-alive pool for the origin (http-fetch.ts, `maxInFlight` + 1
+ *   connections: one per GET and one for the poll, no head-of-line blocking). Every answer is checked before a byte
  *   is used (§6.4, `checkPieceResponse`, `PieceBody`); bytes are *not* hashed here: the engine
  *   verifies every piece through storage, like a wire peer's.
  * - Status (§6.5): `404` → the piece leaves the peer's set (`bitfield`), its requests rejected;
@@ -30,6 +33,7 @@
  *   `Accept-Encoding: identity` on pieces (§8).
  * - `cancel` drops a queued request, or the delivery of an in-flight one; no event follows.
  */
+import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
 import { TorrenttpError, toTorrenttpError, type ErrorCode } from '../errors/index.js';
 import { Bitfield, BLOCK_LENGTH, toHex, type Geometry, type Metainfo, type PieceIndex } from '../metainfo/index.js';
@@ -62,7 +66,7 @@ export interface HttpPeerOptions {
   readonly onEvent: PeerEventHandler;
   /** Our peer id (20 bytes), sent as `TorrentTTP-Peer-Id` so the peer can credit us (§7). */
   readonly peerId?: Uint8Array;
-  /** Piece GETs at once, beside the have-set poll. Default 3 (the pool holds 4 connections per origin). */
+  /** Most piece GETs at once, beside the have-set poll. Default: about 2 MiB of runs in flight, 4 to 16 GETs. */
   readonly maxInFlight?: number;
   /** Largest run of blocks in one GET. Default 16 MiB (MAX_REQUEST_BYTES), and never past a piece: whole pieces. */
   readonly maxRunBytes?: number;
@@ -87,7 +91,10 @@ export interface HttpPeerOptions {
 }
 
 export const HTTP_PEER_DEFAULTS = {
-  maxInFlight: 3,
+  /** Bytes in flight the default `maxInFlight` aims at, and its bounds in GETs. */
+  targetInFlightBytes: 2 * 1024 * 1024,
+  minInFlight: 4,
+  maxInFlight: 16,
   maxRunBytes: MAX_REQUEST_BYTES,
   headersTimeoutMs: 15_000,
   bodyTimeoutMs: 30_000,
@@ -124,6 +131,12 @@ class GetFailed extends Error {
   }
 }
 
+/** GETs in flight for about `targetInFlightBytes`, runs of `runBytes` each (within [minInFlight, maxInFlight]). */
+function defaultMaxInFlight(runBytes: number): number {
+  const d = HTTP_PEER_DEFAULTS;
+  return Math.min(d.maxInFlight, Math.max(d.minInFlight, Math.ceil(d.targetInFlightBytes / Math.max(1, runBytes))));
+}
+
 /**
  * A link to the TorrentTTP peer at `torrentUrl` (its torrent URL, §1) for `metainfo`. Never throws:
  * a URL that is not a torrent URL closes the link at once with TTP_BAD_URL.
@@ -156,7 +169,10 @@ class HttpPeer implements PeerLink {
   private readonly pending = new Map<number, BlockRequest>();
   private readonly inFlight = new Map<number, Run>();
   private runs = 0;
-  private readonly controllers = new Set<AbortController>();
+  /** GETs allowed in flight now: grows to `maxInFlight` while answers come, back to the start after trouble. */
+  private window: number;
+  /** Aborts every request of the link when it closes (one signal for all: none made per GET). */
+  private readonly aborter = new AbortController();
   private failures = 0;
   private cursor: string | undefined;
   private knowsHaves = false;
@@ -174,8 +190,8 @@ class HttpPeer implements PeerLink {
     this.geometry = metainfo.geometry;
     this.bitfield = new Bitfield(metainfo.pieceCount);
     this.o = {
-      maxInFlight: opts.maxInFlight ?? HTTP_PEER_DEFAULTS.maxInFlight,
       maxRunBytes: Math.min(opts.maxRunBytes ?? HTTP_PEER_DEFAULTS.maxRunBytes, MAX_REQUEST_BYTES),
+      maxInFlight: opts.maxInFlight ?? defaultMaxInFlight(Math.min(metainfo.geometry.pieceLength, opts.maxRunBytes ?? MAX_REQUEST_BYTES)),
       headersTimeoutMs: opts.headersTimeoutMs ?? HTTP_PEER_DEFAULTS.headersTimeoutMs,
       bodyTimeoutMs: opts.bodyTimeoutMs ?? HTTP_PEER_DEFAULTS.bodyTimeoutMs,
       pollWaitSec: opts.pollWaitSec ?? HTTP_PEER_DEFAULTS.pollWaitSec,
@@ -189,7 +205,10 @@ class HttpPeer implements PeerLink {
     this.headers = opts.peerId === undefined ? {} : { [PEER_ID_HEADER]: toHex(opts.peerId) };
     const runBlocks = Math.ceil(Math.min(this.geometry.pieceLength, this.o.maxRunBytes) / BLOCK_LENGTH);
     this.desiredQueueDepth = Math.min(1024, Math.max(16, 2 * this.o.maxInFlight * runBlocks));
+    this.window = Math.min(this.o.maxInFlight, HTTP_PEER_DEFAULTS.minInFlight);
     this.dispatcherGiven = opts.dispatcher;
+    // Every request in flight listens to the one signal: the GETs and the poll, never past this.
+    setMaxListeners(this.o.maxInFlight + 8, this.aborter.signal);
     try {
       checkTorrentUrl(id);
     } catch (err) {
@@ -240,7 +259,7 @@ class HttpPeer implements PeerLink {
     this.closed = true;
     clearTimeout(this.chokeTimer);
     clearTimeout(this.pollTimer);
-    for (const ac of this.controllers) ac.abort();
+    this.aborter.abort();
     this.pending.clear();
     this.inFlight.clear();
     void this.lease?.then((l) => l.release(), () => {});
@@ -321,7 +340,7 @@ class HttpPeer implements PeerLink {
   }
 
   private dispatch(): void {
-    while (!this.closed && !this.peerChoking && this.runs < this.o.maxInFlight && this.pending.size > 0) {
+    while (!this.closed && !this.peerChoking && this.runs < this.window && this.pending.size > 0) {
       const [k0, first] = this.pending.entries().next().value as [number, BlockRequest];
       this.pending.delete(k0);
       const run: Run = { index: first.index, reqs: [first], cancelled: new Set() };
@@ -360,7 +379,7 @@ class HttpPeer implements PeerLink {
     const url = ttpUrl(this.id, { resource: 'piece', index: run.index });
     const headers: Record<string, string> = { ...this.headers, 'accept-encoding': 'identity' };
     if (!whole) headers['range'] = formatRange(span);
-    let data: Uint8Array | undefined;
+    let data: PieceBody | undefined;
     let offset = 0;
     let outcome: Outcome | undefined;
     try {
@@ -373,9 +392,11 @@ class HttpPeer implements PeerLink {
         const body = new PieceBody(checked.length);
         for await (const chunk of res.body as AsyncIterable<Uint8Array>) body.push(chunk);
         // A 200 to a Range (§6.4 2.): the whole piece, usable; the engine's hash check decides.
-        return { bytes: body.finish(), begin: checked.begin };
+        body.complete();
+        // Blocks are views of the chunks that hold them; only one that straddles two is copied.
+        return { body, begin: checked.begin };
       });
-      data = got.bytes;
+      data = got.body;
       offset = got.begin;
     } catch (err) {
       outcome = this.outcomeOf(err);
@@ -391,12 +412,13 @@ class HttpPeer implements PeerLink {
         this.events.emit({ type: 'rejected', req });
       } else {
         const at = req.begin - offset;
-        this.events.emit({ type: 'block', req, data: data.subarray(at, at + req.length) });
+        this.events.emit({ type: 'block', req, data: data.slice(at, req.length) });
         delivered += req.length;
       }
     }
     if (outcome === undefined) {
       this.onSuccess();
+      if (this.window < this.o.maxInFlight) this.window++;
       if (delivered > 0) this.events.emit({ type: 'bytes', downloaded: delivered, uploaded: 0 });
     } else if (outcome.kind === 'fatal') {
       this.close(outcome.err);
@@ -427,6 +449,7 @@ class HttpPeer implements PeerLink {
   // ── choke and back-off ────────────────────────────────────────────────────────────────────
   /** The peer chokes us (429/503) or we back off (a failure): no piece GET until `unchoke`. */
   private choke(ms: number, reason: TorrenttpError | undefined): void {
+    this.window = Math.min(this.o.maxInFlight, HTTP_PEER_DEFAULTS.minInFlight);
     if (this.closed || this.peerChoking) return;
     this.peerChoking = true;
     this.events.emit(reason === undefined ? { type: 'choke', retryAfterMs: ms } : { type: 'choke', retryAfterMs: ms, reason });
@@ -473,14 +496,12 @@ class HttpPeer implements PeerLink {
     allow304: boolean,
     read: (res: Dispatcher.ResponseData) => Promise<T>,
   ): Promise<T> {
-    const ac = new AbortController();
-    this.controllers.add(ac);
     let res: Dispatcher.ResponseData | undefined;
     try {
       const undici = await loadUndici();
       const dispatcher = this.dispatcherGiven ?? (await this.lease!).dispatcher;
       if (this.closed) throw new TransportError('TRANSPORT_ABORTED', { detail: url });
-      res = await undici.request(url, { method: 'GET', headers, signal: ac.signal, dispatcher, headersTimeout, bodyTimeout: this.o.bodyTimeoutMs });
+      res = await undici.request(url, { method: 'GET', headers, signal: this.aborter.signal, dispatcher, headersTimeout, bodyTimeout: this.o.bodyTimeoutMs });
       // Destroying an unread body emits an AbortError: heard, it costs only this answer.
       res.body.on('error', () => {});
       const cls = classifyStatus(res.statusCode);
@@ -491,7 +512,6 @@ class HttpPeer implements PeerLink {
       if (isTimeoutError(err)) throw new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${url}: ${whyFailed(err)}`, cause: err });
       throw new TransportError(this.closed ? 'TRANSPORT_ABORTED' : 'TRANSPORT_HTTP_FAILED', { detail: `${url}: ${whyFailed(err)}`, cause: err });
     } finally {
-      this.controllers.delete(ac);
       if (res !== undefined && !res.body.destroyed && res.body.readableEnded !== true) res.body.destroy();
     }
   }
