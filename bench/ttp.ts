@@ -200,6 +200,7 @@ try {
         if (statSync(got).size !== SIZE_BYTES || (await sha1File(got)) !== sourceSha1) throw new Error(`${got} differs from the payload`);
         results.get(mode)!.push(u);
         console.log(`  run ${run + 1} ${mode.padEnd(4)} ${u.wallSec.toFixed(2)} s`);
+        if (process.env['TTP_BENCH_VERBOSE'] !== undefined) console.log(leech.output.trim().split('\n').slice(-3).join('\n'));
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -125,6 +125,24 @@ type Outcome =
   | { readonly kind: 'choked'; readonly retryAfterMs: number; readonly err: TorrenttpError }
   | { readonly kind: 'not-held'; readonly err: TorrenttpError };
 
+/** The head and (bounded) body of an answer that is not piece bytes: what `statusOutcome` reads. */
+interface Answer {
+  readonly statusCode: number;
+  readonly headers: Dispatcher.ResponseData['headers'];
+  readonly body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+}
+
+/** undici's raw head (`[name, value, …]` as Buffers) as lowercase names to their first value. */
+function rawHeaderMap(raw: readonly Buffer[] | null | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (raw == null) return out;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    if (out[name] === undefined) out[name] = raw[i + 1]!.toString('latin1');
+  }
+  return out;
+}
+
 class GetFailed extends Error {
   constructor(readonly outcome: Outcome) {
     super(outcome.err.message);
@@ -166,6 +184,8 @@ class HttpPeer implements PeerLink {
   private readonly headers: Record<string, string>;
   private readonly lease: Promise<OriginLease> | undefined;
   private readonly dispatcherGiven: Dispatcher | undefined;
+  /** `scheme://host:port` of the peer; a piece GET's path is the rest of its URL. */
+  private readonly origin: string = '';
   private readonly pending = new Map<number, BlockRequest>();
   private readonly inFlight = new Map<number, Run>();
   private runs = 0;
@@ -215,6 +235,7 @@ class HttpPeer implements PeerLink {
       this.close(toTorrenttpError(err));
       return;
     }
+    this.origin = new URL(id).origin;
     if (opts.dispatcher === undefined) {
       this.lease = acquireOrigin(id, { connections: this.o.maxInFlight + 1 });
       this.lease.catch(() => {}); // its failure is the first GET's
@@ -383,19 +404,11 @@ class HttpPeer implements PeerLink {
     let offset = 0;
     let outcome: Outcome | undefined;
     try {
-      const got = await this.get(url, headers, this.o.headersTimeoutMs, false, async (res) => {
-        const checked = checkPieceResponse(whole ? undefined : span, pieceBytes, {
-          status: res.statusCode,
-          contentRange: headerOf(res, 'content-range'),
-          contentLength: headerOf(res, 'content-length'),
-        });
-        const body = new PieceBody(checked.length);
-        for await (const chunk of res.body as AsyncIterable<Uint8Array>) body.push(chunk);
-        // A 200 to a Range (§6.4 2.): the whole piece, usable; the engine's hash check decides.
-        body.complete();
-        // Blocks are views of the chunks that hold them; only one that straddles two is copied.
-        return { body, begin: checked.begin };
-      });
+      const got = await this.getPiece(url, headers, (status, header) =>
+        checkPieceResponse(whole ? undefined : span, pieceBytes, { status, contentRange: header('content-range'), contentLength: header('content-length') }),
+      );
+      // A 200 to a Range (§6.4 2.): the whole piece, usable; the engine's hash check decides.
+      // Blocks are views of the chunks that hold them; only one that straddles two is copied.
       data = got.body;
       offset = got.begin;
     } catch (err) {
@@ -516,7 +529,110 @@ class HttpPeer implements PeerLink {
     }
   }
 
-  private async statusOutcome(res: Dispatcher.ResponseData, url: string): Promise<Outcome> {
+  /**
+   * A piece GET on undici's dispatcher itself, without `request`'s body stream: each chunk goes
+   * into the `PieceBody` as it arrives (no stream, no promise per chunk). `check` reads a 200/206
+   * head (it throws for a bad one: the request is aborted); another status becomes a `GetFailed`
+   * from its head and at most 16 KiB of its body, as in `get`.
+   */
+  private async getPiece(
+    url: string,
+    headers: Record<string, string>,
+    check: (status: number, header: (name: string) => string | undefined) => { readonly length: number; readonly begin: number },
+  ): Promise<{ body: PieceBody; begin: number }> {
+    try {
+      const dispatcher = this.dispatcherGiven ?? (await this.lease!).dispatcher;
+      if (this.closed) throw new TransportError('TRANSPORT_ABORTED', { detail: url });
+      const got = await new Promise<{ body: PieceBody; begin: number } | Answer>((resolve, reject) => {
+        let abort: ((err?: Error) => void) | undefined;
+        let body: PieceBody | undefined;
+        let begin = 0;
+        let other: { statusCode: number; headers: Record<string, string>; chunks: Uint8Array[]; bytes: number } | undefined;
+        let settled = false;
+        const signal = this.aborter.signal;
+        const onClose = (): void => abort?.(new TransportError('TRANSPORT_ABORTED', { detail: url }));
+        const settle = (f: () => void): void => {
+          if (settled) return;
+          settled = true;
+          signal.removeEventListener('abort', onClose);
+          f();
+        };
+        const fail = (err: unknown): void => {
+          settle(() => reject(err));
+          abort?.(err instanceof Error ? err : undefined);
+        };
+        const answer = (): void => {
+          const o = other!;
+          settle(() => resolve({ statusCode: o.statusCode, headers: o.headers, body: o.chunks }));
+        };
+        signal.addEventListener('abort', onClose, { once: true });
+        const handler: Dispatcher.DispatchHandler = {
+          onConnect: (a) => {
+            abort = a;
+            if (signal.aborted) onClose();
+          },
+          onHeaders: (status, raw) => {
+            const h = rawHeaderMap(raw);
+            if (classifyStatus(status) !== 'body') {
+              other = { statusCode: status, headers: h, chunks: [], bytes: 0 };
+              return true;
+            }
+            try {
+              const c = check(status, (name) => h[name]);
+              body = new PieceBody(c.length);
+              begin = c.begin;
+            } catch (err) {
+              fail(err);
+            }
+            return true;
+          },
+          onData: (chunk) => {
+            if (settled) return true;
+            if (body !== undefined) {
+              try {
+                body.push(chunk);
+              } catch (err) {
+                fail(err);
+              }
+            } else if (other !== undefined) {
+              other.chunks.push(chunk);
+              other.bytes += chunk.length;
+              if (other.bytes > HTTP_PEER_DEFAULTS.maxProblemBytes) {
+                answer(); // enough to know it is not a problem document we read
+                abort?.();
+              }
+            }
+            return true;
+          },
+          onComplete: () => {
+            if (body !== undefined) {
+              const b = body;
+              try {
+                b.complete();
+                settle(() => resolve({ body: b, begin }));
+              } catch (err) {
+                fail(err);
+              }
+            } else if (other !== undefined) answer();
+            else fail(new TransportError('TRANSPORT_HTTP_FAILED', { detail: `${url}: no answer` }));
+          },
+          onError: (err) => fail(err),
+        };
+        dispatcher.dispatch(
+          { origin: this.origin, path: url.slice(this.origin.length), method: 'GET', headers, headersTimeout: this.o.headersTimeoutMs, bodyTimeout: this.o.bodyTimeoutMs },
+          handler,
+        );
+      });
+      if ('body' in got && got.body instanceof PieceBody) return got as { body: PieceBody; begin: number };
+      throw new GetFailed(await this.statusOutcome(got as Answer, url));
+    } catch (err) {
+      if (err instanceof GetFailed || err instanceof TorrenttpError) throw err;
+      if (isTimeoutError(err)) throw new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${url}: ${whyFailed(err)}`, cause: err });
+      throw new TransportError(this.closed ? 'TRANSPORT_ABORTED' : 'TRANSPORT_HTTP_FAILED', { detail: `${url}: ${whyFailed(err)}`, cause: err });
+    }
+  }
+
+  private async statusOutcome(res: Answer, url: string): Promise<Outcome> {
     const status = res.statusCode;
     const cls = classifyStatus(status);
     if (cls === 'choked') {
@@ -535,7 +651,7 @@ class HttpPeer implements PeerLink {
   }
 
   /** The `code` of a problem document, if the answer carries one (at most 16 KiB read). */
-  private async problemCode(res: Dispatcher.ResponseData): Promise<ErrorCode | undefined> {
+  private async problemCode(res: Answer): Promise<ErrorCode | undefined> {
     if (!(headerOf(res, 'content-type') ?? '').toLowerCase().startsWith('application/problem+json')) return undefined;
     try {
       const body = new BoundedBody(HTTP_PEER_DEFAULTS.maxProblemBytes);
