@@ -217,7 +217,7 @@ try {
   const h = results.get('http');
   if (w !== undefined && h !== undefined) {
     const ratios = h.map((u, i) => u.wallSec / w[i]!.wallSec);
-    console.log(`http/wire: ${(median(h.map((u) => u.wallSec)) / median(w.map((u) => u.wallSec))).toFixed(2)}× (median of medians; per run ${ratios.map((r) => r.toFixed(2)).join(' ')}; target ≤ 1.15×)`);
+    console.log(`http/wire: ${(median(h.map((u) => u.wallSec)) / median(w.map((u) => u.wallSec))).toFixed(2)}× wall (ratio of medians; per run ${ratios.map((r) => r.toFixed(2)).join(' ')}; target ≤ 1.15×), ${(median(h.map((u) => u.cpuSec)) / median(w.map((u) => u.cpuSec))).toFixed(2)}× the leech's CPU`);
   }
 
   if (RPS_SECONDS > 0) {
