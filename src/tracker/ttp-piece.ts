@@ -210,17 +210,21 @@ export function retryAfterMs(header: string | undefined, nowMs: number): number 
 }
 
 /**
- * The body of a piece answer, written into one buffer of exactly the expected length: any
- * chunking gives the same bytes, a byte too many is `TTP_BODY_TOO_LONG` at once (abort the
- * request), and `finish` before the last byte is `TTP_BODY_TOO_SHORT`. The bytes are still
- * unverified: the caller hashes the piece before keeping any of it.
+ * The body of a piece answer, exactly the expected length: any chunking gives the same bytes, a
+ * byte too many is `TTP_BODY_TOO_LONG` at once (abort the request), and `finish` (or `slice`)
+ * before the last byte is `TTP_BODY_TOO_SHORT`. The chunks are kept as they came, not copied:
+ * `slice` gives a span as a view of its chunk when one chunk holds it (a block of a whole piece,
+ * usually), and copies only a span that straddles chunks. The chunks must not be reused by their
+ * producer (socket reads are not). The bytes are still unverified: the caller hashes the piece
+ * before keeping any of it.
  */
 export class PieceBody {
-  private readonly buf: Uint8Array;
+  private readonly chunks: Uint8Array[] = [];
+  /** Where each chunk starts in the body. */
+  private readonly starts: number[] = [];
   private filled = 0;
   constructor(readonly length: number) {
     if (!Number.isSafeInteger(length) || length < 0 || length > MAX_REQUEST_BYTES) throw new TtpError('TTP_RANGE_TOO_LARGE', { detail: String(length) });
-    this.buf = new Uint8Array(length);
   }
 
   get received(): number {
@@ -231,12 +235,47 @@ export class PieceBody {
     if (this.filled + chunk.length > this.length) {
       throw new TtpError('TTP_BODY_TOO_LONG', { detail: `more than ${this.length} bytes`, offset: this.length });
     }
-    this.buf.set(chunk, this.filled);
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.starts.push(this.filled);
     this.filled += chunk.length;
   }
 
-  finish(): Uint8Array {
+  /** Throws `TTP_BODY_TOO_SHORT` unless every byte came. */
+  complete(): void {
     if (this.filled !== this.length) throw new TtpError('TTP_BODY_TOO_SHORT', { detail: `${this.filled} of ${this.length} bytes`, offset: this.filled });
-    return this.buf;
+  }
+
+  /** The whole body as one buffer (a copy unless it came in one chunk). */
+  finish(): Uint8Array {
+    return this.slice(0, this.length);
+  }
+
+  /** Bytes [at, at + length) of the whole body: a view when one chunk holds them, else a copy. */
+  slice(at: number, length: number): Uint8Array {
+    this.complete();
+    if (at < 0 || length < 0 || at + length > this.length) throw new RangeError(`${at}+${length} outside ${this.length} bytes`);
+    if (length === 0) return new Uint8Array(0);
+    // The last chunk that starts at or before `at` (binary search: a 16 MiB run is ~256 chunks).
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    const first = this.chunks[lo]!;
+    const off = at - this.starts[lo]!;
+    if (off + length <= first.length) return first.subarray(off, off + length);
+    const out = new Uint8Array(length);
+    let done = 0;
+    for (let i = lo; done < length; i++) {
+      const c = this.chunks[i]!;
+      const from = i === lo ? off : 0;
+      const n = Math.min(c.length - from, length - done);
+      out.set(c.subarray(from, from + n), done);
+      done += n;
+    }
+    return out;
   }
 }

@@ -89,7 +89,7 @@ export function openOrigins(): string[] {
 }
 
 /** The first value of a response header. */
-export function headerOf(res: Dispatcher.ResponseData, name: string): string | undefined {
+export function headerOf(res: Pick<Dispatcher.ResponseData, 'headers'>, name: string): string | undefined {
   const v = res.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }

@@ -11,8 +11,11 @@
  *   within 1 s waits 1 s before the next. `link.bitfield` is one object for the link's life.
  * - Pieces (§6): queued requests wait a microtask, then adjacent blocks of one piece coalesce
  *   into one GET (no `Range` for a whole piece, which caches best; `Range: bytes=first-last`
- *   otherwise), at most `maxInFlight` (3) at once beside the poll, over the process's shared
- *   pool for the origin (http-fetch.ts, ≤ 4 connections). Every answer is checked before a byte
+ *   otherwise). GETs in flight beside the poll: a window that starts at 4, grows by one per
+ *   answered GET up to `maxInFlight` and falls back to 4 after a failure or a choke; by default
+ *   `maxInFlight` keeps about 2 MiB in flight (16 GETs of 64 KiB pieces, at least 4 of big ones),
+ *   over the process's shared keep-alive pool for the origin (http-fetch.ts, `maxInFlight` + 1
+ *   connections: one per GET and one for the poll, no head-of-line blocking). Every answer is checked before a byte
  *   is used (§6.4, `checkPieceResponse`, `PieceBody`); bytes are *not* hashed here: the engine
  *   verifies every piece through storage, like a wire peer's.
  * - Status (§6.5): `404` → the piece leaves the peer's set (`bitfield`), its requests rejected;
@@ -30,6 +33,7 @@
  *   `Accept-Encoding: identity` on pieces (§8).
  * - `cancel` drops a queued request, or the delivery of an in-flight one; no event follows.
  */
+import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
 import { TorrenttpError, toTorrenttpError, type ErrorCode } from '../errors/index.js';
 import { Bitfield, BLOCK_LENGTH, toHex, type Geometry, type Metainfo, type PieceIndex } from '../metainfo/index.js';
@@ -62,7 +66,7 @@ export interface HttpPeerOptions {
   readonly onEvent: PeerEventHandler;
   /** Our peer id (20 bytes), sent as `TorrentTTP-Peer-Id` so the peer can credit us (§7). */
   readonly peerId?: Uint8Array;
-  /** Piece GETs at once, beside the have-set poll. Default 3 (the pool holds 4 connections per origin). */
+  /** Most piece GETs at once, beside the have-set poll. Default: about 2 MiB of runs in flight, 4 to 16 GETs. */
   readonly maxInFlight?: number;
   /** Largest run of blocks in one GET. Default 16 MiB (MAX_REQUEST_BYTES), and never past a piece: whole pieces. */
   readonly maxRunBytes?: number;
@@ -87,7 +91,10 @@ export interface HttpPeerOptions {
 }
 
 export const HTTP_PEER_DEFAULTS = {
-  maxInFlight: 3,
+  /** Bytes in flight the default `maxInFlight` aims at, and its bounds in GETs. */
+  targetInFlightBytes: 2 * 1024 * 1024,
+  minInFlight: 4,
+  maxInFlight: 16,
   maxRunBytes: MAX_REQUEST_BYTES,
   headersTimeoutMs: 15_000,
   bodyTimeoutMs: 30_000,
@@ -118,10 +125,34 @@ type Outcome =
   | { readonly kind: 'choked'; readonly retryAfterMs: number; readonly err: TorrenttpError }
   | { readonly kind: 'not-held'; readonly err: TorrenttpError };
 
+/** The head and (bounded) body of an answer that is not piece bytes: what `statusOutcome` reads. */
+interface Answer {
+  readonly statusCode: number;
+  readonly headers: Dispatcher.ResponseData['headers'];
+  readonly body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+}
+
+/** undici's raw head (`[name, value, …]` as Buffers) as lowercase names to their first value. */
+function rawHeaderMap(raw: readonly Buffer[] | null | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (raw == null) return out;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    if (out[name] === undefined) out[name] = raw[i + 1]!.toString('latin1');
+  }
+  return out;
+}
+
 class GetFailed extends Error {
   constructor(readonly outcome: Outcome) {
     super(outcome.err.message);
   }
+}
+
+/** GETs in flight for about `targetInFlightBytes`, runs of `runBytes` each (within [minInFlight, maxInFlight]). */
+function defaultMaxInFlight(runBytes: number): number {
+  const d = HTTP_PEER_DEFAULTS;
+  return Math.min(d.maxInFlight, Math.max(d.minInFlight, Math.ceil(d.targetInFlightBytes / Math.max(1, runBytes))));
 }
 
 /**
@@ -153,10 +184,15 @@ class HttpPeer implements PeerLink {
   private readonly headers: Record<string, string>;
   private readonly lease: Promise<OriginLease> | undefined;
   private readonly dispatcherGiven: Dispatcher | undefined;
+  /** `scheme://host:port` of the peer; a piece GET's path is the rest of its URL. */
+  private readonly origin: string = '';
   private readonly pending = new Map<number, BlockRequest>();
   private readonly inFlight = new Map<number, Run>();
   private runs = 0;
-  private readonly controllers = new Set<AbortController>();
+  /** GETs allowed in flight now: grows to `maxInFlight` while answers come, back to the start after trouble. */
+  private window: number;
+  /** Aborts every request of the link when it closes (one signal for all: none made per GET). */
+  private readonly aborter = new AbortController();
   private failures = 0;
   private cursor: string | undefined;
   private knowsHaves = false;
@@ -174,8 +210,8 @@ class HttpPeer implements PeerLink {
     this.geometry = metainfo.geometry;
     this.bitfield = new Bitfield(metainfo.pieceCount);
     this.o = {
-      maxInFlight: opts.maxInFlight ?? HTTP_PEER_DEFAULTS.maxInFlight,
       maxRunBytes: Math.min(opts.maxRunBytes ?? HTTP_PEER_DEFAULTS.maxRunBytes, MAX_REQUEST_BYTES),
+      maxInFlight: opts.maxInFlight ?? defaultMaxInFlight(Math.min(metainfo.geometry.pieceLength, opts.maxRunBytes ?? MAX_REQUEST_BYTES)),
       headersTimeoutMs: opts.headersTimeoutMs ?? HTTP_PEER_DEFAULTS.headersTimeoutMs,
       bodyTimeoutMs: opts.bodyTimeoutMs ?? HTTP_PEER_DEFAULTS.bodyTimeoutMs,
       pollWaitSec: opts.pollWaitSec ?? HTTP_PEER_DEFAULTS.pollWaitSec,
@@ -189,13 +225,17 @@ class HttpPeer implements PeerLink {
     this.headers = opts.peerId === undefined ? {} : { [PEER_ID_HEADER]: toHex(opts.peerId) };
     const runBlocks = Math.ceil(Math.min(this.geometry.pieceLength, this.o.maxRunBytes) / BLOCK_LENGTH);
     this.desiredQueueDepth = Math.min(1024, Math.max(16, 2 * this.o.maxInFlight * runBlocks));
+    this.window = Math.min(this.o.maxInFlight, HTTP_PEER_DEFAULTS.minInFlight);
     this.dispatcherGiven = opts.dispatcher;
+    // Every request in flight listens to the one signal: the GETs and the poll, never past this.
+    setMaxListeners(this.o.maxInFlight + 8, this.aborter.signal);
     try {
       checkTorrentUrl(id);
     } catch (err) {
       this.close(toTorrenttpError(err));
       return;
     }
+    this.origin = new URL(id).origin;
     if (opts.dispatcher === undefined) {
       this.lease = acquireOrigin(id, { connections: this.o.maxInFlight + 1 });
       this.lease.catch(() => {}); // its failure is the first GET's
@@ -240,7 +280,7 @@ class HttpPeer implements PeerLink {
     this.closed = true;
     clearTimeout(this.chokeTimer);
     clearTimeout(this.pollTimer);
-    for (const ac of this.controllers) ac.abort();
+    this.aborter.abort();
     this.pending.clear();
     this.inFlight.clear();
     void this.lease?.then((l) => l.release(), () => {});
@@ -321,7 +361,7 @@ class HttpPeer implements PeerLink {
   }
 
   private dispatch(): void {
-    while (!this.closed && !this.peerChoking && this.runs < this.o.maxInFlight && this.pending.size > 0) {
+    while (!this.closed && !this.peerChoking && this.runs < this.window && this.pending.size > 0) {
       const [k0, first] = this.pending.entries().next().value as [number, BlockRequest];
       this.pending.delete(k0);
       const run: Run = { index: first.index, reqs: [first], cancelled: new Set() };
@@ -360,22 +400,16 @@ class HttpPeer implements PeerLink {
     const url = ttpUrl(this.id, { resource: 'piece', index: run.index });
     const headers: Record<string, string> = { ...this.headers, 'accept-encoding': 'identity' };
     if (!whole) headers['range'] = formatRange(span);
-    let data: Uint8Array | undefined;
+    let data: PieceBody | undefined;
     let offset = 0;
     let outcome: Outcome | undefined;
     try {
-      const got = await this.get(url, headers, this.o.headersTimeoutMs, false, async (res) => {
-        const checked = checkPieceResponse(whole ? undefined : span, pieceBytes, {
-          status: res.statusCode,
-          contentRange: headerOf(res, 'content-range'),
-          contentLength: headerOf(res, 'content-length'),
-        });
-        const body = new PieceBody(checked.length);
-        for await (const chunk of res.body as AsyncIterable<Uint8Array>) body.push(chunk);
-        // A 200 to a Range (§6.4 2.): the whole piece, usable; the engine's hash check decides.
-        return { bytes: body.finish(), begin: checked.begin };
-      });
-      data = got.bytes;
+      const got = await this.getPiece(url, headers, (status, header) =>
+        checkPieceResponse(whole ? undefined : span, pieceBytes, { status, contentRange: header('content-range'), contentLength: header('content-length') }),
+      );
+      // A 200 to a Range (§6.4 2.): the whole piece, usable; the engine's hash check decides.
+      // Blocks are views of the chunks that hold them; only one that straddles two is copied.
+      data = got.body;
       offset = got.begin;
     } catch (err) {
       outcome = this.outcomeOf(err);
@@ -391,12 +425,13 @@ class HttpPeer implements PeerLink {
         this.events.emit({ type: 'rejected', req });
       } else {
         const at = req.begin - offset;
-        this.events.emit({ type: 'block', req, data: data.subarray(at, at + req.length) });
+        this.events.emit({ type: 'block', req, data: data.slice(at, req.length) });
         delivered += req.length;
       }
     }
     if (outcome === undefined) {
       this.onSuccess();
+      if (this.window < this.o.maxInFlight) this.window++;
       if (delivered > 0) this.events.emit({ type: 'bytes', downloaded: delivered, uploaded: 0 });
     } else if (outcome.kind === 'fatal') {
       this.close(outcome.err);
@@ -427,6 +462,7 @@ class HttpPeer implements PeerLink {
   // ── choke and back-off ────────────────────────────────────────────────────────────────────
   /** The peer chokes us (429/503) or we back off (a failure): no piece GET until `unchoke`. */
   private choke(ms: number, reason: TorrenttpError | undefined): void {
+    this.window = Math.min(this.o.maxInFlight, HTTP_PEER_DEFAULTS.minInFlight);
     if (this.closed || this.peerChoking) return;
     this.peerChoking = true;
     this.events.emit(reason === undefined ? { type: 'choke', retryAfterMs: ms } : { type: 'choke', retryAfterMs: ms, reason });
@@ -473,14 +509,12 @@ class HttpPeer implements PeerLink {
     allow304: boolean,
     read: (res: Dispatcher.ResponseData) => Promise<T>,
   ): Promise<T> {
-    const ac = new AbortController();
-    this.controllers.add(ac);
     let res: Dispatcher.ResponseData | undefined;
     try {
       const undici = await loadUndici();
       const dispatcher = this.dispatcherGiven ?? (await this.lease!).dispatcher;
       if (this.closed) throw new TransportError('TRANSPORT_ABORTED', { detail: url });
-      res = await undici.request(url, { method: 'GET', headers, signal: ac.signal, dispatcher, headersTimeout, bodyTimeout: this.o.bodyTimeoutMs });
+      res = await undici.request(url, { method: 'GET', headers, signal: this.aborter.signal, dispatcher, headersTimeout, bodyTimeout: this.o.bodyTimeoutMs });
       // Destroying an unread body emits an AbortError: heard, it costs only this answer.
       res.body.on('error', () => {});
       const cls = classifyStatus(res.statusCode);
@@ -491,12 +525,114 @@ class HttpPeer implements PeerLink {
       if (isTimeoutError(err)) throw new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${url}: ${whyFailed(err)}`, cause: err });
       throw new TransportError(this.closed ? 'TRANSPORT_ABORTED' : 'TRANSPORT_HTTP_FAILED', { detail: `${url}: ${whyFailed(err)}`, cause: err });
     } finally {
-      this.controllers.delete(ac);
       if (res !== undefined && !res.body.destroyed && res.body.readableEnded !== true) res.body.destroy();
     }
   }
 
-  private async statusOutcome(res: Dispatcher.ResponseData, url: string): Promise<Outcome> {
+  /**
+   * A piece GET on undici's dispatcher itself, without `request`'s body stream: each chunk goes
+   * into the `PieceBody` as it arrives (no stream, no promise per chunk). `check` reads a 200/206
+   * head (it throws for a bad one: the request is aborted); another status becomes a `GetFailed`
+   * from its head and at most 16 KiB of its body, as in `get`.
+   */
+  private async getPiece(
+    url: string,
+    headers: Record<string, string>,
+    check: (status: number, header: (name: string) => string | undefined) => { readonly length: number; readonly begin: number },
+  ): Promise<{ body: PieceBody; begin: number }> {
+    try {
+      const dispatcher = this.dispatcherGiven ?? (await this.lease!).dispatcher;
+      if (this.closed) throw new TransportError('TRANSPORT_ABORTED', { detail: url });
+      const got = await new Promise<{ body: PieceBody; begin: number } | Answer>((resolve, reject) => {
+        let abort: ((err?: Error) => void) | undefined;
+        let body: PieceBody | undefined;
+        let begin = 0;
+        let other: { statusCode: number; headers: Record<string, string>; chunks: Uint8Array[]; bytes: number } | undefined;
+        let settled = false;
+        const signal = this.aborter.signal;
+        const onClose = (): void => abort?.(new TransportError('TRANSPORT_ABORTED', { detail: url }));
+        const settle = (f: () => void): void => {
+          if (settled) return;
+          settled = true;
+          signal.removeEventListener('abort', onClose);
+          f();
+        };
+        const fail = (err: unknown): void => {
+          settle(() => reject(err));
+          abort?.(err instanceof Error ? err : undefined);
+        };
+        const answer = (): void => {
+          const o = other!;
+          settle(() => resolve({ statusCode: o.statusCode, headers: o.headers, body: o.chunks }));
+        };
+        signal.addEventListener('abort', onClose, { once: true });
+        const handler: Dispatcher.DispatchHandler = {
+          onConnect: (a) => {
+            abort = a;
+            if (signal.aborted) onClose();
+          },
+          onHeaders: (status, raw) => {
+            const h = rawHeaderMap(raw);
+            if (classifyStatus(status) !== 'body') {
+              other = { statusCode: status, headers: h, chunks: [], bytes: 0 };
+              return true;
+            }
+            try {
+              const c = check(status, (name) => h[name]);
+              body = new PieceBody(c.length);
+              begin = c.begin;
+            } catch (err) {
+              fail(err);
+            }
+            return true;
+          },
+          onData: (chunk) => {
+            if (settled) return true;
+            if (body !== undefined) {
+              try {
+                body.push(chunk);
+              } catch (err) {
+                fail(err);
+              }
+            } else if (other !== undefined) {
+              other.chunks.push(chunk);
+              other.bytes += chunk.length;
+              if (other.bytes > HTTP_PEER_DEFAULTS.maxProblemBytes) {
+                answer(); // enough to know it is not a problem document we read
+                abort?.();
+              }
+            }
+            return true;
+          },
+          onComplete: () => {
+            if (body !== undefined) {
+              const b = body;
+              try {
+                b.complete();
+                settle(() => resolve({ body: b, begin }));
+              } catch (err) {
+                fail(err);
+              }
+            } else if (other !== undefined) answer();
+            else fail(new TransportError('TRANSPORT_HTTP_FAILED', { detail: `${url}: no answer` }));
+          },
+          onError: (err) => fail(err),
+        };
+        dispatcher.dispatch(
+          { origin: this.origin, path: url.slice(this.origin.length), method: 'GET', headers, headersTimeout: this.o.headersTimeoutMs, bodyTimeout: this.o.bodyTimeoutMs },
+          handler,
+        );
+      });
+      if ('body' in got && got.body instanceof PieceBody) return got as { body: PieceBody; begin: number };
+      throw new GetFailed(await this.statusOutcome(got as Answer, url));
+    } catch (err) {
+      if (err instanceof GetFailed || err instanceof TorrenttpError) throw err;
+      if (isTimeoutError(err)) throw new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${url}: ${whyFailed(err)}`, cause: err });
+      throw new TransportError(this.closed ? 'TRANSPORT_ABORTED' : 'TRANSPORT_HTTP_FAILED', { detail: `${url}: ${whyFailed(err)}`, cause: err });
+    }
+  }
+
+  private async statusOutcome(res: Answer, url: string): Promise<Outcome> {
     const status = res.statusCode;
     const cls = classifyStatus(status);
     if (cls === 'choked') {
@@ -515,7 +651,7 @@ class HttpPeer implements PeerLink {
   }
 
   /** The `code` of a problem document, if the answer carries one (at most 16 KiB read). */
-  private async problemCode(res: Dispatcher.ResponseData): Promise<ErrorCode | undefined> {
+  private async problemCode(res: Answer): Promise<ErrorCode | undefined> {
     if (!(headerOf(res, 'content-type') ?? '').toLowerCase().startsWith('application/problem+json')) return undefined;
     try {
       const body = new BoundedBody(HTTP_PEER_DEFAULTS.maxProblemBytes);

@@ -153,6 +153,40 @@ test('PieceBody: any chunking gives the bytes; a byte too many or too few is ref
   );
 });
 
+test('PieceBody.slice: any span of any chunking; a view of its chunk when one chunk holds it', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 1, maxLength: 3000 }), fc.array(fc.nat(), { maxLength: 8 }), fc.nat(), fc.nat(), (bytes, cuts, a, b) => {
+      const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((x, y) => x - y);
+      const body = new PieceBody(bytes.length);
+      const chunks: Uint8Array[] = [];
+      let prev = 0;
+      for (const p of [...points, bytes.length]) {
+        const c = Uint8Array.from(bytes.subarray(prev, p)); // chunks of their own, as a socket gives
+        chunks.push(c);
+        body.push(c);
+        prev = p;
+      }
+      const at = a % bytes.length;
+      const length = b % (bytes.length - at + 1);
+      const got = body.slice(at, length);
+      assert.deepEqual(got, bytes.subarray(at, at + length));
+      const holder = chunks.find((c) => c.length > 0 && got.length > 0 && c.buffer === got.buffer);
+      // In one chunk: no copy (same memory); across chunks: a buffer of its own.
+      let start = 0;
+      const inOne = chunks.some((c) => {
+        const s = start;
+        start += c.length;
+        return at >= s && at + length <= s + c.length && c.length > 0;
+      });
+      if (length > 0) assert.equal(holder !== undefined, inOne);
+    }),
+  );
+  const short = new PieceBody(4);
+  short.push(new Uint8Array(3));
+  assert.equal(errorCode(() => short.slice(0, 1), TtpError), 'TTP_BODY_TOO_SHORT');
+  assert.equal(errorCode(() => short.complete(), TtpError), 'TTP_BODY_TOO_SHORT');
+});
+
 test('status classes and Retry-After', () => {
   assert.deepEqual([200, 206, 304, 404, 429, 503, 301, 416, 500].map(classifyStatus), ['body', 'body', 'not-modified', 'not-held', 'choked', 'choked', 'error', 'error', 'error']);
   const now = Date.parse('Tue, 01 Dec 2026 00:00:00 GMT');

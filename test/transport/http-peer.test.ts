@@ -33,7 +33,7 @@ async function setup(
   };
 }
 
-test('downloads every block byte-identical: whole pieces without Range, ≤ 3 GETs in flight, our peer id on every request', async () => {
+test('downloads every block byte-identical: whole pieces without Range, ≤ maxInFlight GETs in flight, our peer id on every request', async () => {
   let inFlight = 0;
   let most = 0;
   const { server, link, rec, done } = await setup({
@@ -44,7 +44,7 @@ test('downloads every block byte-identical: whole pieces without Range, ≤ 3 GE
       res.on('finish', () => inFlight--);
       return false;
     },
-  });
+  }, { maxInFlight: 3 });
   try {
     const got = await leech(link, rec, metainfo, 20_000);
     assert.deepEqual(Buffer.from(got), Buffer.from(data));
@@ -62,6 +62,41 @@ test('downloads every block byte-identical: whole pieces without Range, ≤ 3 GE
     await done();
   }
   assert.deepEqual(openOrigins(), [], 'the closed link released its pool');
+});
+
+test('the GET window: starts at 4 and grows with answers, up to 16 GETs of small pieces', async () => {
+  // 64 pieces of 16 KiB: the default keeps up to 16 in flight (about 2 MiB would be 128).
+  const small = makeTorrent(64 * 16 * 1024, 16 * 1024, 7);
+  let inFlight = 0;
+  let most = 0;
+  const { link, rec, done } = await setup(
+    {
+      metainfo: small.metainfo,
+      data: small.data,
+      // Each piece answered 20 ms late, by hand: the GETs overlap however fast loopback is.
+      hook: (_req, res, route) => {
+        if (route?.resource !== 'piece') return false;
+        inFlight++;
+        most = Math.max(most, inFlight);
+        const bytes = small.data.subarray(route.index * 16 * 1024, (route.index + 1) * 16 * 1024);
+        setTimeout(() => {
+          inFlight--;
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
+          res.end(bytes);
+        }, 20);
+        return true;
+      },
+    },
+    {},
+    small.metainfo,
+  );
+  try {
+    const got = await leech(link, rec, small.metainfo, 20_000);
+    assert.deepEqual(Buffer.from(got), Buffer.from(small.data));
+    assert.ok(most > 4 && most <= 16, `${most} piece GETs at once`);
+  } finally {
+    await done();
+  }
 });
 
 test('blocks of part of a piece: one GET with Range bytes=first-last', async () => {

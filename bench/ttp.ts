@@ -1,0 +1,244 @@
+/**
+ * TorrentTTP beside the wire protocol, between two torrenttp processes on loopback:
+ *
+ *   npm run bench:ttp -- [--size-mib 64] [--runs 3] [--piece-kib N] [--modes wire,http] [--rps-seconds 5]
+ *
+ * One seed (`torrenttp seed --port P --http-port H --skip-verify`) runs for the whole bench; the
+ * leeches take turns (wire, http, [both], wire, http, …), each a fresh `torrenttp download` into
+ * a fresh folder that exits when complete and is then compared with the payload (SHA-1):
+ *   wire  `--peer 127.0.0.1:P`                       (the BitTorrent wire protocol only)
+ *   http  `--peer http://127.0.0.1:H/ttp/v1/torrents/<infohash>` (TorrentTTP only)
+ *   both  both `--peer`s
+ * All use `--no-trackers --no-dht`. The clock runs from the spawn of the leech to its exit (node
+ * start-up included, the same for every mode). Printed: the median wall time, MB/s, peak RSS and
+ * CPU of each mode, and the HTTP/wire ratio of the medians.
+ *
+ * Then requests per second (autocannon, 10 connections, `--rps-seconds` each, after a warm-up)
+ * for the same 16 KiB range, `Range: bytes=0-16383`, of a piece GET on the seed's TorrentTTP
+ * server and of the payload file on `torrenttp serve`'s static path.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomFillSync } from 'node:crypto';
+import { once } from 'node:events';
+import { closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { createTorrent } from '../src/metainfo/index.js';
+
+const { values } = parseArgs({
+  options: {
+    'size-mib': { type: 'string', default: '64' },
+    runs: { type: 'string', default: '3' },
+    'piece-kib': { type: 'string' },
+    modes: { type: 'string', default: 'wire,http' },
+    'rps-seconds': { type: 'string', default: '5' },
+  },
+});
+const SIZE_MIB = Number(values['size-mib']);
+const RUNS = Number(values.runs);
+const RPS_SECONDS = Number(values['rps-seconds']);
+type Mode = 'wire' | 'http' | 'both';
+const MODES = values.modes.split(',').filter((m): m is Mode => m === 'wire' || m === 'http' || m === 'both');
+if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || MODES.length === 0 || !(RPS_SECONDS >= 0)) {
+  console.error('usage: ttp.js [--size-mib N] [--runs N] [--piece-kib N] [--modes wire,http,both] [--rps-seconds N]');
+  process.exit(2);
+}
+const SIZE_BYTES = SIZE_MIB * 1024 * 1024;
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+const LEECH_TIMEOUT_MS = 5 * 60_000;
+/** Extra node flags for the leeches and the seed (e.g. `TTP_BENCH_NODE_FLAGS=--cpu-prof`). */
+const NODE_FLAGS = (process.env['TTP_BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+
+interface Usage {
+  readonly code: number | null;
+  readonly wallSec: number;
+  readonly rssMiB: number;
+  readonly cpuSec: number;
+}
+
+interface Timed {
+  readonly child: ChildProcess;
+  output: string;
+  readonly done: Promise<Usage>;
+  stop(): Promise<Usage>;
+}
+
+let timedCount = 0;
+
+/** `cmd` under `/usr/bin/time`, for the kernel's peak RSS and CPU time. */
+function timed(work: string, cmd: string, args: readonly string[]): Timed {
+  const timeFile = join(work, `time-${timedCount++}.txt`);
+  const started = performance.now();
+  const child = spawn('/usr/bin/time', ['-f', '%e %M %U %S', '-o', timeFile, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const t: { child: ChildProcess; output: string; done: Promise<Usage>; stop: () => Promise<Usage> } = {
+    child,
+    output: '',
+    done: once(child, 'exit').then(([code]) => {
+      const wallSec = (performance.now() - started) / 1000;
+      const last = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1) ?? '';
+      const [, rssKiB, user, sys] = last.split(' ').map(Number);
+      return { code: code as number | null, wallSec, rssMiB: (rssKiB ?? NaN) / 1024, cpuSec: (user ?? NaN) + (sys ?? NaN) };
+    }),
+    stop: async () => {
+      if (child.exitCode === null) {
+        // SIGTERM to the program itself (the child of /usr/bin/time), so time reports it.
+        const inner = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0];
+        if (inner !== undefined && inner !== '') process.kill(Number(inner), 'SIGTERM');
+        else child.kill();
+      }
+      return t.done;
+    },
+  };
+  child.stdout?.on('data', (d: Buffer) => (t.output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (t.output += d.toString()));
+  return t;
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, proc?: Timed | ChildProcess): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    const child = proc === undefined ? undefined : 'child' in proc ? proc.child : proc;
+    if (child !== undefined && child.exitCode !== null) throw new Error(`${what}: the process exited${proc !== undefined && 'output' in proc ? `:\n${proc.output}` : ''}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+async function payloadFile(): Promise<string> {
+  const dir = join(tmpdir(), 'torrenttp-bench-ttp');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `payload-${SIZE_MIB}MiB.bin`);
+  if (existsSync(file) && statSync(file).size === SIZE_BYTES) return file;
+  const partial = `${file}.partial`;
+  const fd = openSync(partial, 'w');
+  const chunk = new Uint8Array(16 * 1024 * 1024);
+  for (let at = 0; at < SIZE_BYTES; at += chunk.length) {
+    randomFillSync(chunk);
+    writeSync(fd, chunk, 0, Math.min(chunk.length, SIZE_BYTES - at));
+  }
+  closeSync(fd);
+  renameSync(partial, file);
+  return file;
+}
+
+async function sha1File(path: string): Promise<string> {
+  const h = createHash('sha1');
+  for await (const c of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function rps(url: string, headers: Record<string, string>): Promise<number> {
+  await autocannon({ url, connections: 10, duration: 1, headers }); // warm-up (JIT, the choker's unchoke)
+  const r = await autocannon({ url, connections: 10, duration: RPS_SECONDS, headers });
+  if (r.errors > 0 || r.non2xx > 0) throw new Error(`${url}: ${r.errors} errors, ${r.non2xx} non-2xx of ${r['2xx'] + r.non2xx}`);
+  return r.requests.average;
+}
+
+// ── main ──────────────────────────────────────────────────────────────────────────────────
+const data = await payloadFile();
+const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-ttp-run-'));
+const children: Timed[] = [];
+try {
+  const { metainfo, torrent } = await createTorrent(data, {
+    creationDate: null,
+    ...(values['piece-kib'] === undefined ? {} : { pieceLength: Number(values['piece-kib']) * 1024 }),
+  });
+  const torrentPath = join(work, 'payload.torrent');
+  writeFileSync(torrentPath, torrent);
+  const sourceSha1 = await sha1File(data);
+  const infoHash: string = metainfo.infoHash;
+  console.log(`ttp: ${SIZE_MIB} MiB in ${metainfo.pieceCount} pieces of ${metainfo.pieceLength / 1024} KiB over 127.0.0.1, ${RUNS} run(s) of ${MODES.join(', ')} in turn${RUNS > 1 ? ', medians' : ''}`);
+
+  const wirePort = await freePort();
+  const httpPort = await freePort();
+  const seed = timed(work, process.execPath, [...NODE_FLAGS, CLI, 'seed', torrentPath, data, '--port', String(wirePort), '--http-port', String(httpPort), '--skip-verify', '--no-trackers', '--no-dht']);
+  children.push(seed);
+  const torrentUrl = `http://127.0.0.1:${httpPort}/ttp/v1/torrents/${infoHash}`;
+  await until('the seed', async () => {
+    try {
+      return (await fetch(`${torrentUrl}/have`)).status === 200;
+    } catch {
+      return false;
+    }
+  }, 60_000, seed);
+
+  const peersOf: Record<Mode, string[]> = {
+    wire: ['--peer', `127.0.0.1:${wirePort}`],
+    http: ['--peer', torrentUrl],
+    both: ['--peer', `127.0.0.1:${wirePort}`, '--peer', torrentUrl],
+  };
+  const results = new Map<Mode, Usage[]>(MODES.map((m) => [m, []]));
+  for (let run = 0; run < RUNS; run++) {
+    for (const mode of MODES) {
+      const dir = mkdtempSync(join(work, `dl-${mode}-`));
+      try {
+        const leech = timed(work, process.execPath, [...NODE_FLAGS, CLI, 'download', torrentPath, '-o', dir, ...peersOf[mode], '--no-trackers', '--no-dht']);
+        children.push(leech);
+        const timer = setTimeout(() => void leech.stop(), LEECH_TIMEOUT_MS);
+        const u = await leech.done;
+        clearTimeout(timer);
+        if (u.code !== 0) throw new Error(`the ${mode} leech exited with ${u.code}:\n${leech.output}\n--- seed:\n${seed.output}`);
+        const got = join(dir, metainfo.name);
+        if (statSync(got).size !== SIZE_BYTES || (await sha1File(got)) !== sourceSha1) throw new Error(`${got} differs from the payload`);
+        results.get(mode)!.push(u);
+        console.log(`  run ${run + 1} ${mode.padEnd(4)} ${u.wallSec.toFixed(2)} s`);
+        if (process.env['TTP_BENCH_VERBOSE'] !== undefined) console.log(leech.output.trim().split('\n').slice(-3).join('\n'));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  console.log('mode   wall s   MB/s    RSS MiB  CPU s');
+  for (const [mode, us] of results) {
+    const wall = median(us.map((u) => u.wallSec));
+    console.log(
+      `${mode.padEnd(6)} ${wall.toFixed(2).padStart(6)} ${(SIZE_BYTES / 1e6 / wall).toFixed(1).padStart(7)} ${median(us.map((u) => u.rssMiB)).toFixed(0).padStart(8)} ${median(us.map((u) => u.cpuSec)).toFixed(2).padStart(6)}`,
+    );
+  }
+  const w = results.get('wire');
+  const h = results.get('http');
+  if (w !== undefined && h !== undefined) {
+    const ratios = h.map((u, i) => u.wallSec / w[i]!.wallSec);
+    console.log(`http/wire: ${(median(h.map((u) => u.wallSec)) / median(w.map((u) => u.wallSec))).toFixed(2)}× wall (ratio of medians; per run ${ratios.map((r) => r.toFixed(2)).join(' ')}; target ≤ 1.15×), ${(median(h.map((u) => u.cpuSec)) / median(w.map((u) => u.cpuSec))).toFixed(2)}× the leech's CPU`);
+  }
+
+  if (RPS_SECONDS > 0) {
+    // The same 16 KiB from the seed's TorrentTTP server and from `torrenttp serve`'s static path.
+    const servePort = await freePort();
+    const serve = timed(work, process.execPath, [CLI, 'serve', dirname(data), '--port', String(servePort), '--host', '127.0.0.1', '--log-level', 'warn']);
+    children.push(serve);
+    const staticUrl = `http://127.0.0.1:${servePort}/${encodeURIComponent(basename(data))}`;
+    await until('torrenttp serve', async () => {
+      try {
+        return (await fetch(staticUrl, { method: 'HEAD' })).status === 200;
+      } catch {
+        return false;
+      }
+    }, 60_000, serve);
+    const range = { range: 'bytes=0-16383' };
+    const ttpRps = await rps(`${torrentUrl}/pieces/0`, range);
+    const staticRps = await rps(staticUrl, range);
+    console.log(`16 KiB range GETs, 10 connections, ${RPS_SECONDS} s: TorrentTTP piece ${ttpRps.toFixed(0)} req/s, serve static ${staticRps.toFixed(0)} req/s (${(ttpRps / staticRps).toFixed(2)}×)`);
+  }
+} finally {
+  for (const c of children) if (c.child.exitCode === null) await c.stop();
+  rmSync(work, { recursive: true, force: true });
+}
