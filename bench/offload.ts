@@ -11,14 +11,15 @@
  * can turn the seed's BEP 16 mode off); the clients are processes of their own.
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomFillSync } from 'node:crypto';
-import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { randomFillSync } from 'node:crypto';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { Gateway, silentGatewayLogger } from '../src/gateway/index.js';
+import { sha1File } from './usage.js';
 
 const { values } = parseArgs({
   options: { 'size-mib': { type: 'string', default: '64' }, clients: { type: 'string', default: '20' }, 'no-super-seed': { type: 'boolean', default: false } },
@@ -31,12 +32,6 @@ if (!(SIZE_MIB > 0) || !Number.isInteger(CLIENTS) || CLIENTS < 1) {
 }
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-offload-'));
-
-async function sha1File(path: string): Promise<string> {
-  const h = createHash('sha1');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
 
 /** One client under /usr/bin/time: its exit code and CPU seconds (user + system). */
 function timed(cmd: string, args: string[], tag: string): Promise<{ code: number | null; cpuSec: number; out: string }> {

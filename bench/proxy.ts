@@ -14,13 +14,14 @@
  * is compared with the payload (SHA-1). Figures are medians of the runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomFillSync } from 'node:crypto';
-import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { randomFillSync } from 'node:crypto';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
+import { sha1File } from './usage.js';
 
 const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' } } });
 const SIZE_MIB = Number(values['size-mib']);
@@ -31,12 +32,6 @@ if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1) {
 }
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-proxy-'));
-
-async function sha1File(path: string): Promise<string> {
-  const h = createHash('sha1');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
 
 async function curl(args: string[]): Promise<{ ttfb: number; total: number }> {
   const child = spawn('curl', ['-sS', '-w', '%{time_starttransfer} %{time_total}', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -17,10 +17,9 @@
  * for the same 16 KiB range, `Range: bytes=0-16383`, of a piece GET on the seed's TorrentTTP
  * server and of the payload file on `torrenttp serve`'s static path.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomFillSync } from 'node:crypto';
-import { once } from 'node:events';
-import { closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -28,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { createTorrent } from '../src/metainfo/index.js';
+import { sha1File, timed, type Timed, type Usage } from './usage.js';
 
 const { values } = parseArgs({
   options: {
@@ -52,51 +52,6 @@ const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'm
 const LEECH_TIMEOUT_MS = 5 * 60_000;
 /** Extra node flags for the leeches and the seed (e.g. `TTP_BENCH_NODE_FLAGS=--cpu-prof`). */
 const NODE_FLAGS = (process.env['TTP_BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
-
-interface Usage {
-  readonly code: number | null;
-  readonly wallSec: number;
-  readonly rssMiB: number;
-  readonly cpuSec: number;
-}
-
-interface Timed {
-  readonly child: ChildProcess;
-  output: string;
-  readonly done: Promise<Usage>;
-  stop(): Promise<Usage>;
-}
-
-let timedCount = 0;
-
-/** `cmd` under `/usr/bin/time`, for the kernel's peak RSS and CPU time. */
-function timed(work: string, cmd: string, args: readonly string[]): Timed {
-  const timeFile = join(work, `time-${timedCount++}.txt`);
-  const started = performance.now();
-  const child = spawn('/usr/bin/time', ['-f', '%e %M %U %S', '-o', timeFile, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const t: { child: ChildProcess; output: string; done: Promise<Usage>; stop: () => Promise<Usage> } = {
-    child,
-    output: '',
-    done: once(child, 'exit').then(([code]) => {
-      const wallSec = (performance.now() - started) / 1000;
-      const last = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1) ?? '';
-      const [, rssKiB, user, sys] = last.split(' ').map(Number);
-      return { code: code as number | null, wallSec, rssMiB: (rssKiB ?? NaN) / 1024, cpuSec: (user ?? NaN) + (sys ?? NaN) };
-    }),
-    stop: async () => {
-      if (child.exitCode === null) {
-        // SIGTERM to the program itself (the child of /usr/bin/time), so time reports it.
-        const inner = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0];
-        if (inner !== undefined && inner !== '') process.kill(Number(inner), 'SIGTERM');
-        else child.kill();
-      }
-      return t.done;
-    },
-  };
-  child.stdout?.on('data', (d: Buffer) => (t.output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (t.output += d.toString()));
-  return t;
-}
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, proc?: Timed | ChildProcess): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -131,12 +86,6 @@ async function payloadFile(): Promise<string> {
   closeSync(fd);
   renameSync(partial, file);
   return file;
-}
-
-async function sha1File(path: string): Promise<string> {
-  const h = createHash('sha1');
-  for await (const c of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) h.update(c as Buffer);
-  return h.digest('hex');
 }
 
 const median = (xs: readonly number[]): number => {

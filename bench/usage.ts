@@ -1,0 +1,60 @@
+/**
+ * What the bench scripts share: a program timed under `/usr/bin/time` (wall, peak RSS, CPU) and
+ * the SHA-1 of a file, to check every download.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Usage {
+  readonly code: number | null;
+  readonly wallSec: number;
+  readonly rssMiB: number;
+  readonly cpuSec: number;
+}
+
+export interface Timed {
+  readonly child: ChildProcess;
+  output: string;
+  readonly done: Promise<Usage>;
+  /** SIGTERM to the program itself (the child of /usr/bin/time), then its usage. */
+  stop(): Promise<Usage>;
+}
+
+let timedCount = 0;
+
+export function timed(work: string, cmd: string, args: readonly string[]): Timed {
+  const timeFile = join(work, `time-${timedCount++}.txt`);
+  const started = performance.now();
+  const child = spawn('/usr/bin/time', ['-f', '%e %M %U %S', '-o', timeFile, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const t: { child: ChildProcess; output: string; done: Promise<Usage>; stop: () => Promise<Usage> } = {
+    child,
+    output: '',
+    done: once(child, 'exit').then(([code]) => {
+      const wallSec = (performance.now() - started) / 1000;
+      // time writes "Command exited with non-zero status N" or "... terminated by signal N" first.
+      const last = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1) ?? '';
+      const [, rssKiB, user, sys] = last.split(' ').map(Number);
+      return { code: code as number | null, wallSec, rssMiB: (rssKiB ?? NaN) / 1024, cpuSec: (user ?? NaN) + (sys ?? NaN) };
+    }),
+    stop: async () => {
+      if (child.exitCode === null) {
+        const inner = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0];
+        if (inner !== undefined && inner !== '') process.kill(Number(inner), 'SIGTERM');
+        else child.kill();
+      }
+      return t.done;
+    },
+  };
+  child.stdout?.on('data', (d: Buffer) => (t.output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (t.output += d.toString()));
+  return t;
+}
+
+export async function sha1File(path: string): Promise<string> {
+  const h = createHash('sha1');
+  for await (const c of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) h.update(c as Buffer);
+  return h.digest('hex');
+}
