@@ -31,7 +31,17 @@ import {
   parseTtpTarget,
   retryAfterMs,
 } from '../../src/tracker/index.js';
-import { decodeExtendedHandshake, decodeHandshake, encodeHandshake, encodeMessages, WireDecoder } from '../../src/wire/index.js';
+import { decodeKrpc, encodeQuery } from '../../src/dht/index.js';
+import {
+  decodeExtendedHandshake,
+  decodeFastMessage,
+  decodeHandshake,
+  decodeMetadataMessage,
+  encodeHandshake,
+  encodeMessages,
+  encodeMetadataMessage,
+  WireDecoder,
+} from '../../src/wire/index.js';
 import { bytes, piecesOf, torrentBytes } from '../helpers/torrents.js';
 
 export interface FuzzTarget {
@@ -202,6 +212,35 @@ export const TARGETS: readonly FuzzTarget[] = [
       tryTyped(() => parseContentRange(h));
       tryTyped(() => parseHaveQuery(h));
     },
+  },
+  {
+    name: 'dht-krpc',
+    seeds: [
+      encodeQuery(s('aa'), { method: 'ping', id: ih20 }),
+      encodeQuery(s('ab'), { method: 'find_node', id: ih20, target: ih20 }),
+      encodeQuery(s('ac'), { method: 'get_peers', id: ih20, infoHash: ih20 }),
+      encodeQuery(s('ad'), { method: 'announce_peer', id: ih20, infoHash: ih20, port: 6881, token: s('tok'), impliedPort: false }),
+      cat('d1:rd2:id20:', ih20, '5:nodes26:', ih20, Uint8Array.of(127, 0, 0, 1, 0x1a, 0xe1), '6:valuesl6:', Uint8Array.of(1, 2, 3, 4, 0x1a, 0xe1), 'ee1:t2:aa1:y1:re'),
+      s('d1:eli201e5:Errore1:t2:aa1:y1:ee'),
+    ],
+    run: (b) => void decodeKrpc(b),
+  },
+  {
+    name: 'ut-metadata',
+    seeds: [
+      encodeMetadataMessage({ type: 'request', piece: 0 }).body,
+      encodeMetadataMessage({ type: 'reject', piece: 1 }).body,
+      (() => {
+        const m = encodeMetadataMessage({ type: 'data', piece: 0, totalSize: 40, data: bytes(40, 5) });
+        return cat(m.body, m.tail ?? new Uint8Array(0));
+      })(),
+    ],
+    run: (b) => void decodeMetadataMessage(b),
+  },
+  {
+    name: 'fast',
+    seeds: [Uint8Array.of(13, 0, 0, 0, 7), Uint8Array.of(14), Uint8Array.of(15), Uint8Array.of(16, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x40, 0), Uint8Array.of(17, 0, 0, 0, 3)],
+    run: (b) => void decodeFastMessage(b[0] ?? 13, b.subarray(1)),
   },
 ];
 
