@@ -288,6 +288,8 @@ export class Client extends EventEmitter<ClientEvents> {
         splitHostPort,
         ...(this.opts.allowLoopbackPeers === undefined ? {} : { allowLoopbackPeers: this.opts.allowLoopbackPeers }),
         ...(this.opts.udpTrackerTimeoutMs === undefined ? {} : { udpTrackerTimeoutMs: this.opts.udpTrackerTimeoutMs }),
+        // Not for a torrent held: its untrack would end the torrent's own DHT lookups and announces.
+        ...(this.opts.dht === undefined || opts.dht === false || this.torrents.has(magnet.infoHash) ? {} : { dht: this.opts.dht }),
       },
       { ...opts, signal: opts.signal === undefined ? this.closing.signal : AbortSignal.any([opts.signal, this.closing.signal]) },
     );
@@ -411,6 +413,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const fetched = await this.fetchMetadata(uri, {
       ...(opts.peers === undefined ? {} : { peers: opts.peers }),
       ...(opts.trackers === undefined ? {} : { trackers: opts.trackers }),
+      ...(opts.dht === undefined ? {} : { dht: opts.dht }),
       ...(opts.metadataTimeoutMs === undefined ? {} : { timeoutMs: opts.metadataTimeoutMs }),
       ...(opts.maxMetadataBytes === undefined ? {} : { maxMetadataBytes: opts.maxMetadataBytes }),
       ...(opts.onMetadataProgress === undefined ? {} : { onProgress: opts.onMetadataProgress }),

@@ -1,6 +1,6 @@
 /**
- * From a magnet link to verified metadata: peers come from the link (`x.pe`), the caller, and
- * the link's trackers (`tr`); up to `maxConnections` of them are dialled as metadata-only
+ * From a magnet link to verified metadata: peers come from the link (`x.pe`), the caller, the
+ * link's trackers (`tr`) and the client's DHT node (BEP 5, looked up, not announced on); up to `maxConnections` of them are dialled as metadata-only
  * connections, and `MetadataFetch` spreads the 16 KiB pieces over those that offer the dict.
  * The result is trusted only once it hashes to the info-hash. Owns its sockets and its one timer;
  * everything ends (connections closed, trackers told `stopped`) before the promise settles.
@@ -12,6 +12,7 @@
  */
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { infoHashToBytes, metainfoFromInfoBytes, type Magnet, type Metainfo } from '../metainfo/index.js';
+import type { DhtNode, PeerAddr } from '../dht/index.js';
 import { Announcer, isUrlRef } from '../tracker/index.js';
 import { connectMetadataPeer, type MetadataPeer, type MetadataPeerEvent } from '../transport/index.js';
 import { EngineError } from './errors.js';
@@ -32,6 +33,8 @@ export interface FetchMetadataOptions extends MetadataFetchOptions {
   readonly peers?: readonly string[];
   /** Ask the link's trackers for peers. Default true. */
   readonly trackers?: boolean;
+  /** Look the info-hash up on the client's DHT node, when it has one. Default true. */
+  readonly dht?: boolean;
   /** Give up after this long. Default 120 s (aria2's `--bt-metadata-only` has no limit; Transmission none either). */
   readonly timeoutMs?: number;
   /** Metadata connections at once. Default 8. */
@@ -49,6 +52,8 @@ export interface MetadataFetchContext {
   readonly allowLoopbackPeers?: boolean;
   readonly udpTrackerTimeoutMs?: number;
   readonly splitHostPort: (address: string) => { host: string; port: number };
+  /** Look the info-hash up here until the metadata is verified (never announced: we have nothing yet). */
+  readonly dht?: DhtNode;
 }
 
 export interface FetchedMetadata {
@@ -59,6 +64,8 @@ export interface FetchedMetadata {
 
 export const MAGNET_DEFAULTS = { timeoutMs: 120_000, maxConnections: 8 } as const;
 const TICK_MS = 250;
+/** While no peer offers the dict, the DHT is asked again this often (its own refresh is 15 min). */
+const DHT_RELOOKUP_MS = 15_000;
 
 export function fetchMetadata(magnet: Magnet, ctx: MetadataFetchContext, opts: FetchMetadataOptions = {}): Promise<FetchedMetadata> {
   return new Promise<FetchedMetadata>((resolve, reject) => {
@@ -76,6 +83,7 @@ export function fetchMetadata(magnet: Magnet, ctx: MetadataFetchContext, opts: F
     let mismatches = 0;
     let settled = false;
     let lastProgress = '';
+    let untrackDht: (() => void) | undefined;
 
     const announcer = new Announcer(opts.trackers === false ? [] : magnet.trackers.map((t) => [t]), {
       infoHash,
@@ -91,6 +99,10 @@ export function fetchMetadata(magnet: Magnet, ctx: MetadataFetchContext, opts: F
       if (url !== 'all trackers') opts.onPeerError?.(url, err);
     });
 
+    const onDhtPeers = (peers: readonly PeerAddr[]): void => {
+      if (!settled) learn(peers.map((p) => (p.ip.includes(':') ? `[${p.ip}]:${p.port}` : `${p.ip}:${p.port}`)));
+    };
+
     const progress = (): void => {
       const size = fetch.metadataSize;
       const p: MetadataProgress = { peers: conns.size, offering: fetch.usefulPeers, receivedBytes: fetch.receivedBytes, ...(size === undefined ? {} : { metadataSize: size }) };
@@ -104,6 +116,7 @@ export function fetchMetadata(magnet: Magnet, ctx: MetadataFetchContext, opts: F
       if (settled) return;
       settled = true;
       clearInterval(timer);
+      untrackDht?.();
       opts.signal?.removeEventListener('abort', onAbort);
       for (const c of conns.values()) c.close();
       conns.clear();
@@ -211,8 +224,18 @@ export function fetchMetadata(magnet: Magnet, ctx: MetadataFetchContext, opts: F
 
     const onAbort = (): void => finish(new EngineError('ENGINE_CLOSED', { detail: 'metadata fetch aborted', cause: opts.signal?.reason }));
 
+    let lastDhtLookup = started;
+    let dhtLookingUp = false;
     const timer = setInterval(() => {
       const now = Date.now();
+      if (ctx.dht !== undefined && !dhtLookingUp && fetch.usefulPeers === 0 && now - lastDhtLookup >= DHT_RELOOKUP_MS) {
+        lastDhtLookup = now;
+        dhtLookingUp = true;
+        ctx.dht.getPeers(infoHash, onDhtPeers).then(
+          () => (dhtLookingUp = false),
+          () => (dhtLookingUp = false),
+        );
+      }
       for (const a of fetch.expire(now)) ask(a);
       if (fetch.allRejected && queue.length === 0) {
         finish(new EngineError('ENGINE_METADATA_REJECTED', { detail: `${magnet.infoHash}: every peer that has it refused to send it` }));
@@ -238,5 +261,6 @@ export function fetchMetadata(magnet: Magnet, ctx: MetadataFetchContext, opts: F
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     learn([...magnet.peers, ...(opts.peers ?? [])]);
     announcer.start();
+    untrackDht = ctx.dht?.track(infoHash, {}, onDhtPeers);
   });
 }

@@ -52,3 +52,4 @@ export {
   type WireMessage,
   type WireMessageType,
 } from './messages.js';
+export { decodePexMessage, encodePexMessage, PEX_FLAGS, PEX_LIMITS, UT_PEX, type PexMessage, type PexPeer } from './ut-pex.js';
