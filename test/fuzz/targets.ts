@@ -37,9 +37,11 @@ import {
   decodeFastMessage,
   decodeHandshake,
   decodeMetadataMessage,
+  decodePexMessage,
   encodeHandshake,
   encodeMessages,
   encodeMetadataMessage,
+  encodePexMessage,
   WireDecoder,
 } from '../../src/wire/index.js';
 import { bytes, piecesOf, torrentBytes } from '../helpers/torrents.js';
@@ -241,6 +243,14 @@ export const TARGETS: readonly FuzzTarget[] = [
     name: 'fast',
     seeds: [Uint8Array.of(13, 0, 0, 0, 7), Uint8Array.of(14), Uint8Array.of(15), Uint8Array.of(16, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x40, 0), Uint8Array.of(17, 0, 0, 0, 3)],
     run: (b) => void decodeFastMessage(b[0] ?? 13, b.subarray(1)),
+  },
+  {
+    name: 'ut-pex',
+    seeds: [
+      encodePexMessage({ added: [{ ip: '1.2.3.4', port: 6881, flags: 0x12 }, { ip: '::1', port: 51413, flags: 0 }], dropped: [{ ip: '5.6.7.8', port: 1, flags: 0 }] }),
+      encodePexMessage({ added: [], dropped: [] }),
+    ],
+    run: (b) => void decodePexMessage(b),
   },
 ];
 
