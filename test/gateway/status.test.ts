@@ -82,7 +82,9 @@ test('status.json: plain bytes by eligibility and file, bytes sent as a wire pee
 
     const after = await status(g);
     assert.equal(after.totals.plainBytes, plain.totals.plainBytes, 'the download used no plain HTTP');
-    assert.ok(after.totals.peerBytes >= big.length && after.totals.peerBytes < big.length * 1.1, `peer bytes ${after.totals.peerBytes}`);
+    // Bytes sent, duplicates included: on a loaded machine a block that outlives the leecher's
+    // request timeout is asked again and sent twice (up to 17% seen), so the bound is 1.3×.
+    assert.ok(after.totals.peerBytes >= big.length && after.totals.peerBytes < big.length * 1.3, `peer bytes ${after.totals.peerBytes}`);
     assert.deepEqual(after.files.map((f) => [f.path, f.state, f.infoHash]), [['/v/big file.bin', 'ready', metainfo.infoHash]]);
     assert.equal(after.swarms.length, 1);
     const swarm = after.swarms[0]!;
