@@ -7,23 +7,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DhtNode } from '../../src/dht/index.js';
 import { Client } from '../../src/engine/index.js';
 import { createTorrent, infoHashFromHex, infoHashToBytes } from '../../src/metainfo/index.js';
 import { spawnCli } from '../helpers/cli.js';
+import { loopbackDhtNode } from '../helpers/dht.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
-
-async function node(bootstrap?: number): Promise<DhtNode> {
-  const n = new DhtNode({ host: '127.0.0.1', timeoutMs: 500, ...(bootstrap === undefined ? {} : { bootstrap: [`127.0.0.1:${bootstrap}`] }) });
-  await n.start();
-  await n.whenReady();
-  return n;
-}
 
 test('download magnet:?xt=… (no tr, no x.pe) --dht-bootstrap: metadata and payload from a seed found on the DHT', { timeout: 60_000 }, (t) =>
   withTempDir(async (dir) => {
-    const entry = await node();
-    const seedDht = await node(entry.port);
+    const entry = await loopbackDhtNode();
+    const seedDht = await loopbackDhtNode(entry.port);
     t.after(() => Promise.all([entry.close(), seedDht.close()]));
     mkdirSync(join(dir, 'seed'));
     const payload = bytes(3 * 1024 * 1024 + 11, 4);
@@ -32,7 +25,7 @@ test('download magnet:?xt=… (no tr, no x.pe) --dht-bootstrap: metadata and pay
     const seeder = new Client({ host: '127.0.0.1', dht: seedDht });
     t.after(() => seeder.close());
     await seeder.add(torrent, { path: join(dir, 'seed') });
-    const probe = await node(entry.port);
+    const probe = await loopbackDhtNode(entry.port);
     t.after(() => probe.close());
     while (!(await probe.getPeers(infoHashToBytes(infoHashFromHex(metainfo.infoHash)))).peers.some((p) => p.port === seeder.port)) await new Promise((r) => setTimeout(r, 100));
 

@@ -2,23 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DhtNode } from '../../src/dht/index.js';
 import { Client } from '../../src/engine/index.js';
 import { createTorrent, infoHashFromHex, infoHashToBytes } from '../../src/metainfo/index.js';
+import { loopbackDhtNode } from '../helpers/dht.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
-
-async function node(bootstrap?: number): Promise<DhtNode> {
-  const n = new DhtNode({ host: '127.0.0.1', timeoutMs: 500, ...(bootstrap === undefined ? {} : { bootstrap: [`127.0.0.1:${bootstrap}`] }) });
-  await n.start();
-  await n.whenReady();
-  return n;
-}
 
 test('Client with a DHT node: a leecher with no tracker and no peer finds the seed through the DHT; a private torrent is never announced', { timeout: 60_000 }, (t) =>
   withTempDir(async (dir) => {
-    const entry = await node();
-    const seedDht = await node(entry.port);
-    const leechDht = await node(entry.port);
+    const entry = await loopbackDhtNode();
+    const seedDht = await loopbackDhtNode(entry.port);
+    const leechDht = await loopbackDhtNode(entry.port);
     t.after(() => Promise.all([entry.close(), seedDht.close(), leechDht.close()]));
     mkdirSync(join(dir, 'seed'));
     const payload = bytes(2 * 1024 * 1024 + 5, 9);
@@ -35,7 +28,7 @@ test('Client with a DHT node: a leecher with no tracker and no peer finds the se
     await tor.done;
     assert.deepEqual(readFileSync(join(dir, 'dl', 'p.bin')), Buffer.from(payload));
 
-    const probe = await node(entry.port);
+    const probe = await loopbackDhtNode(entry.port);
     t.after(() => probe.close());
     assert.deepEqual((await probe.getPeers(infoHashToBytes(infoHashFromHex(priv.metainfo.infoHash)))).peers, [], 'the private torrent is not on the DHT');
     assert.ok((await probe.getPeers(infoHashToBytes(infoHashFromHex(pub.metainfo.infoHash)))).peers.some((p) => p.port === seeder.port));

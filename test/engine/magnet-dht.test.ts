@@ -8,23 +8,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DhtNode } from '../../src/dht/index.js';
 import { Client } from '../../src/engine/index.js';
 import { createTorrent, infoHashFromHex, infoHashToBytes } from '../../src/metainfo/index.js';
+import { loopbackDhtNode } from '../helpers/dht.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
-
-async function node(bootstrap?: number): Promise<DhtNode> {
-  const n = new DhtNode({ host: '127.0.0.1', timeoutMs: 500, ...(bootstrap === undefined ? {} : { bootstrap: [`127.0.0.1:${bootstrap}`] }) });
-  await n.start();
-  await n.whenReady();
-  return n;
-}
 
 test('magnet with only an info-hash: the metadata and the payload come from a seed found through the DHT', { timeout: 60_000 }, (t) =>
   withTempDir(async (dir) => {
-    const entry = await node();
-    const seedDht = await node(entry.port);
-    const leechDht = await node(entry.port);
+    const entry = await loopbackDhtNode();
+    const seedDht = await loopbackDhtNode(entry.port);
+    const leechDht = await loopbackDhtNode(entry.port);
     t.after(() => Promise.all([entry.close(), seedDht.close(), leechDht.close()]));
     mkdirSync(join(dir, 'seed'));
     const payload = bytes(1024 * 1024 + 77, 5);
@@ -36,7 +29,7 @@ test('magnet with only an info-hash: the metadata and the payload come from a se
     t.after(() => Promise.all([seeder.close(), leecher.close()]));
     await seeder.add(torrent, { path: join(dir, 'seed') });
     // The seed's announce has reached the DHT (else the leecher's first lookup may miss it).
-    const probe = await node(entry.port);
+    const probe = await loopbackDhtNode(entry.port);
     t.after(() => probe.close());
     while (!(await probe.getPeers(infoHashToBytes(infoHashFromHex(metainfo.infoHash)))).peers.some((p) => p.port === seeder.port)) await new Promise((r) => setTimeout(r, 100));
 
@@ -51,9 +44,9 @@ test('magnet with only an info-hash: the metadata and the payload come from a se
 
 test('magnet with only an info-hash and dht: false fails with ENGINE_METADATA_TIMEOUT, naming no peer', { timeout: 30_000 }, (t) =>
   withTempDir(async (dir) => {
-    const entry = await node();
-    const seedDht = await node(entry.port);
-    const leechDht = await node(entry.port);
+    const entry = await loopbackDhtNode();
+    const seedDht = await loopbackDhtNode(entry.port);
+    const leechDht = await loopbackDhtNode(entry.port);
     t.after(() => Promise.all([entry.close(), seedDht.close(), leechDht.close()]));
     mkdirSync(join(dir, 'seed'));
     writeFileSync(join(dir, 'seed', 'm.bin'), bytes(100_000, 3));
