@@ -22,13 +22,12 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, renameSync, rmSync, statSync, writeSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createTorrent } from '../src/metainfo/index.js';
-import { sha1File, timed, type Timed, type Usage } from './usage.js';
+import { freePort, sha1File, timed, until, type Timed, type Usage } from './usage.js';
 
 const { values } = parseArgs({
   options: {
@@ -56,23 +55,6 @@ const ARIA_COMMON = [
 ];
 
 // ── processes ─────────────────────────────────────────────────────────────────────────────
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, proc?: Timed): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (proc !== undefined && proc.child.exitCode !== null) throw new Error(`${what}: the process exited:\n${proc.output}`);
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${proc === undefined ? '' : `:\n${proc.output}`}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
 // ── the payload ───────────────────────────────────────────────────────────────────────────
 async function payloadFile(): Promise<string> {
   const dir = join(tmpdir(), 'torrenttp-bench-transfer');

@@ -17,17 +17,15 @@
  * for the same 16 KiB range, `Range: bytes=0-16383`, of a piece GET on the seed's TorrentTTP
  * server and of the payload file on `torrenttp serve`'s static path.
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { createTorrent } from '../src/metainfo/index.js';
-import { sha1File, timed, type Timed, type Usage } from './usage.js';
+import { freePort, sha1File, timed, until, type Timed, type Usage } from './usage.js';
 
 const { values } = parseArgs({
   options: {
@@ -52,24 +50,6 @@ const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'm
 const LEECH_TIMEOUT_MS = 5 * 60_000;
 /** Extra node flags for the leeches and the seed (e.g. `TTP_BENCH_NODE_FLAGS=--cpu-prof`). */
 const NODE_FLAGS = (process.env['TTP_BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, proc?: Timed | ChildProcess): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    const child = proc === undefined ? undefined : 'child' in proc ? proc.child : proc;
-    if (child !== undefined && child.exitCode !== null) throw new Error(`${what}: the process exited${proc !== undefined && 'output' in proc ? `:\n${proc.output}` : ''}`);
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 async function payloadFile(): Promise<string> {
   const dir = join(tmpdir(), 'torrenttp-bench-ttp');

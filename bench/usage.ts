@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -57,4 +58,25 @@ export async function sha1File(path: string): Promise<string> {
   const h = createHash('sha1');
   for await (const c of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) h.update(c as Buffer);
   return h.digest('hex');
+}
+
+/** Waits for `cond`; fails when `proc` (a timed program or a child) exits first, or after `timeoutMs`, with its output when known. */
+export async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, proc?: Timed | ChildProcess): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  const child = proc === undefined ? undefined : 'child' in proc ? proc.child : proc;
+  const output = proc !== undefined && 'output' in proc ? `:\n${proc.output}` : '';
+  while (!(await cond())) {
+    if (child !== undefined && child.exitCode !== null) throw new Error(`${what}: the process exited${output}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
 }
