@@ -14,7 +14,7 @@ import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { infoHashToBytes, metainfoFromInfoBytes, type Magnet, type Metainfo } from '../metainfo/index.js';
 import type { DhtNode, PeerAddr } from '../dht/index.js';
 import { Announcer, isUrlRef } from '../tracker/index.js';
-import { connectMetadataPeer, type MetadataPeer, type MetadataPeerEvent } from '../transport/index.js';
+import { connectMetadataPeer, hostPort, type MetadataPeer, type MetadataPeerEvent } from '../transport/index.js';
 import { EngineError } from './errors.js';
 import { MetadataFetch, type MetadataFetchOptions } from './metadata-fetch.js';
 
@@ -94,13 +94,13 @@ export function fetchMetadata(magnet: Magnet, ctx: MetadataFetchContext, opts: F
       ...(ctx.udpTrackerTimeoutMs === undefined ? {} : { udp: { baseTimeoutMs: ctx.udpTrackerTimeoutMs } }),
     });
     // TorrentTTP peers (by URL) hold no BEP 9 metadata exchange: only wire addresses are asked.
-    announcer.on('peers', (peers) => learn(peers.flatMap((p) => (isUrlRef(p) ? [] : [p.ip.includes(':') ? `[${p.ip}]:${p.port}` : `${p.ip}:${p.port}`]))));
+    announcer.on('peers', (peers) => learn(peers.flatMap((p) => (isUrlRef(p) ? [] : [hostPort(p.ip, p.port)]))));
     announcer.on('failure', (err, url) => {
       if (url !== 'all trackers') opts.onPeerError?.(url, err);
     });
 
     const onDhtPeers = (peers: readonly PeerAddr[]): void => {
-      if (!settled) learn(peers.map((p) => (p.ip.includes(':') ? `[${p.ip}]:${p.port}` : `${p.ip}:${p.port}`)));
+      if (!settled) learn(peers.map((p) => hostPort(p.ip, p.port)));
     };
 
     const progress = (): void => {

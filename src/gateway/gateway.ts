@@ -9,6 +9,7 @@ import { Client } from '../engine/index.js';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYPE, toBase64, toHex, toMetainfoJson } from '../metainfo/index.js';
 import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, torrentUrlAt, TrackerServer, type SwarmStore, type TrackerLogger } from '../tracker/index.js';
+import { hostPort } from '../transport/index.js';
 import { preferredOffer } from './accept.js';
 import { BITTORRENT_MEDIA_TYPE } from './media-type.js';
 import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
@@ -147,7 +148,7 @@ export class Gateway {
           return torrentUrlAt(`${this.secure ? 'https' : 'http'}://${host}:${this.bound.port}`, toHex(infoHash));
         },
         announced: (infoHash, peer) => {
-          if (peer.left > 0 && peer.event !== 'stopped') this.client.introduce(toHex(infoHash), peer.ip.includes(':') ? `[${peer.ip}]:${peer.port}` : `${peer.ip}:${peer.port}`);
+          if (peer.left > 0 && peer.event !== 'stopped') this.client.introduce(toHex(infoHash), hostPort(peer.ip, peer.port));
         },
       },
       ...(opts.now === undefined ? {} : { now: opts.now }),
