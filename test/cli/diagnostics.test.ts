@@ -23,7 +23,7 @@ import { bytes, torrentBytes, withTempDir } from '../helpers/torrents.js';
 const count = (text: string, needle: string) => text.split(needle).length - 1;
 
 test('unreachable and refusing sources: one [WARN] line each, a summary line, then --stop-timeout gives up', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const deadTracker = await freePort();
     const deadWebSeed = await freePort();
     const deadPeer = await freePort();
@@ -57,7 +57,7 @@ test('unreachable and refusing sources: one [WARN] line each, a summary line, th
   }));
 
 test('--json reports each source change as a `source` event', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const dead = await freePort();
     writeFileSync(join(dir, 'p.bin'), bytes(50_000, 6));
     const { torrent } = await createTorrent(join(dir, 'p.bin'), { creationDate: null, announceList: [[`http://127.0.0.1:${dead}/announce`]] });
@@ -73,7 +73,7 @@ test('--json reports each source change as a `source` event', { timeout: 30_000 
   }));
 
 test('no tracker, no web seed, no --peer: said up front', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     writeFileSync(join(dir, 'p.bin'), bytes(50_000, 7));
     const { torrent } = await createTorrent(join(dir, 'p.bin'), { creationDate: null });
     writeFileSync(join(dir, 'p.torrent'), torrent);
@@ -88,7 +88,7 @@ test('no tracker, no web seed, no --peer: said up front', { timeout: 30_000 }, (
   }));
 
 test("a tracker's warning message and the engine's warnings print as [WARN] lines in plain output", { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const http = createHttpServer((_req, res) => {
       res.end(encode(new Map<string, unknown>([['interval', 60], ['peers', new Uint8Array()], ['warning message', 'tracker moving soon']]) as never));
     });
@@ -104,7 +104,7 @@ test("a tracker's warning message and the engine's warnings print as [WARN] line
   }));
 
 test('a port in use: its own code, the port and the --port flag', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const holder = createServer();
     await new Promise<void>((r) => holder.listen(0, '0.0.0.0', () => r()));
     t.after(() => holder.close());
@@ -118,7 +118,7 @@ test('a port in use: its own code, the port and the --port flag', { timeout: 30_
   }));
 
 test('--listen: the seed listens on that address only', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const payload = bytes(300_000, 10);
     writeFileSync(join(dir, 'p.bin'), payload);
     const { torrent } = await createTorrent(join(dir, 'p.bin'), { creationDate: null });
@@ -141,7 +141,7 @@ test('--listen: the seed listens on that address only', { timeout: 30_000 }, (t)
   }));
 
 test('download -o /proc/…: fails at once with a clear error instead of spinning', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     writeFileSync(join(dir, 'p.bin'), bytes(50_000, 11));
     const { torrent } = await createTorrent(join(dir, 'p.bin'), { creationDate: null });
     writeFileSync(join(dir, 'p.torrent'), torrent);
@@ -153,7 +153,7 @@ test('download -o /proc/…: fails at once with a clear error instead of spinnin
   }));
 
 test('a read-only filesystem says EROFS, not ENOENT', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     writeFileSync(join(dir, 'p.bin'), bytes(50_000, 12));
     const { torrent } = await createTorrent(join(dir, 'p.bin'), { creationDate: null });
     writeFileSync(join(dir, 'p.torrent'), torrent);
@@ -171,7 +171,7 @@ test('a read-only filesystem says EROFS, not ENOENT', { timeout: 30_000 }, (t) =
   }));
 
 test('Ctrl-C while the data is being checked stops the command at once', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     // 8 GiB of sparse zeros on disk and a torrent that says otherwise: hashing it all takes many
     // seconds, and the command must not wait for that to honour Ctrl-C.
     const pieceLength = 16 * 1024 * 1024;
@@ -192,7 +192,7 @@ test('Ctrl-C while the data is being checked stops the command at once', { timeo
   }));
 
 test('an unreachable --redis is one clear line', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const port = await freePort();
     const p = spawnCli(t, dir, ['tracker', '--port', '0', '--host', '127.0.0.1', '--redis', `redis://127.0.0.1:${port}`]);
     assert.equal(await p.exited, 1, p.stderr);

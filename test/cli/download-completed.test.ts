@@ -26,7 +26,7 @@ function start(args: string[], cwd: string) {
 }
 
 test('download sends completed once it finishes (and exits, or seeds on); a torrent complete at start does not', { timeout: 90_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const data = join(dir, 'data');
     mkdirSync(data);
     const payload = bytes(2 * 1024 * 1024 + 99, 21);

@@ -39,7 +39,7 @@ function start(args: string[], cwd: string) {
 }
 
 test('download: SIGTERM sends stopped, saves state and exits; the next run resumes and completes', { timeout: 90_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const data = join(dir, 'data');
     mkdirSync(data);
     const payload = bytes(12 * 1024 * 1024, 9);
@@ -80,7 +80,7 @@ test('download: SIGTERM sends stopped, saves state and exits; the next run resum
   }));
 
 test('seed: serves until SIGTERM, then exits 0', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const payload = bytes(2 * 1024 * 1024, 10);
     writeFileSync(join(dir, 'p.bin'), payload);
     const { torrent } = await createTorrent(join(dir, 'p.bin'), { pieceLength: 64 * 1024, creationDate: null });
@@ -101,7 +101,7 @@ test('seed: serves until SIGTERM, then exits 0', { timeout: 60_000 }, (t) =>
   }));
 
 test('download limit: a 3 MiB download at 1 MiB/s takes about 2 s or more', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const payload = bytes(3 * 1024 * 1024, 11);
     writeFileSync(join(dir, 'p.bin'), payload);
     const { torrent } = await createTorrent(join(dir, 'p.bin'), { pieceLength: 64 * 1024, creationDate: null });

@@ -22,7 +22,7 @@ async function setUp(dir: string) {
 }
 
 test('download <TorrentTTP torrent URL>: metainfo from the URL, pieces from that peer, byte-identical', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { payload, torrent, metainfo } = await setUp(dir);
     const server = await startTtpPeerServer({ metainfo, data: payload, torrent });
     t.after(() => server.close());
@@ -35,7 +35,7 @@ test('download <TorrentTTP torrent URL>: metainfo from the URL, pieces from that
   }));
 
 test('info <TorrentTTP torrent URL>; a peer that serves another torrent at that URL is refused (CLI_FETCH_FAILED)', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { payload, torrent, metainfo } = await setUp(dir);
     const server = await startTtpPeerServer({ metainfo, data: payload, torrent });
     t.after(() => server.close());
@@ -66,7 +66,7 @@ test('info <TorrentTTP torrent URL>; a peer that serves another torrent at that 
   }));
 
 test('--peer URL is a TorrentTTP peer; a URL that is not a torrent URL is a usage error', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { payload, torrent, metainfo } = await setUp(dir);
     writeFileSync(join(dir, 'p.torrent'), torrent);
     const server = await startTtpPeerServer({ metainfo, data: payload });

@@ -132,7 +132,7 @@ async function plainServer(t: TestContext, files: Record<string, Uint8Array>): P
 }
 
 test('get of a 64 MiB file from serve: from the swarm (the server as a wire peer), byte-identical, every piece verified', { timeout: 180_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const payload = bytes(64 * MIB, 31);
@@ -151,7 +151,7 @@ test('get of a 64 MiB file from serve: from the swarm (the server as a wire peer
   }));
 
 test('get falls back to plain HTTP: an ineligible file of serve, and a server without torrents; -O names the file', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const small = bytes(300 * 1024, 32);
@@ -177,7 +177,7 @@ test('get falls back to plain HTTP: an ineligible file of serve, and a server wi
   }));
 
 test('get - writes to stdout in order, from the swarm and plainly', { timeout: 120_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const payload = bytes(12 * MIB + 12345, 34);
@@ -195,7 +195,7 @@ test('get - writes to stdout in order, from the swarm and plainly', { timeout: 1
   }));
 
 test('get -C - resumes an interrupted plain download (exit 130, then only the rest is fetched)', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const payload = bytes(8 * MIB + 3, 35);
     const web = await plainServer(t, { '/p.bin': payload });
     web.stall = true;
@@ -222,7 +222,7 @@ test('get -C - resumes an interrupted plain download (exit 130, then only the re
   }));
 
 test('get exit codes: 404 is 1 with the status named, bad usage is 2', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const { url } = await serve(t, root);
@@ -236,7 +236,7 @@ test('get exit codes: 404 is 1 with the status named, bad usage is 2', { timeout
   }));
 
 test('three get clients started together each complete byte-identical; they trade among themselves', { timeout: 240_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const payload = bytes(48 * MIB, 36);
@@ -259,7 +259,7 @@ test('three get clients started together each complete byte-identical; they trad
   }));
 
 test('on a terminal, get draws the progress bar on stderr and ends with a summary line', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const payload = bytes(MIB, 37);
     const web = createServer((_req, res) => {
       res.writeHead(200, { 'content-length': payload.length });

@@ -47,7 +47,7 @@ async function jsonPeers(origin: string, infoHash: string): Promise<JsonPeer[]> 
 }
 
 test('download --http-port announces its TorrentTTP URL to serve\'s tracker in JSON; without it, no URL', { timeout: 90_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const payload = bytes(2 * 1024 * 1024 + 9, 91);

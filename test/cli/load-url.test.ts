@@ -21,7 +21,7 @@ async function serve(t: { after(fn: () => unknown): void }, handler: Parameters<
 }
 
 test('download and info take a torrent by http URL (redirects followed)', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const payload = bytes(200_000, 21);
     mkdirSync(join(dir, 'site'));
     writeFileSync(join(dir, 'site', 'p.bin'), payload);
@@ -45,7 +45,7 @@ test('download and info take a torrent by http URL (redirects followed)', { time
   }));
 
 test('a torrent URL that fails: HTTP status, oversized by Content-Length or by its body', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const base = await serve(t, (req, res) => {
       if (req.url === '/huge-declared') {
         res.writeHead(200, { 'content-length': String(MAX_INPUT_BYTES + 1) });

@@ -14,7 +14,7 @@ import { loopbackDhtNode } from '../helpers/dht.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 test('download magnet:?xt=… (no tr, no x.pe) --dht-bootstrap: metadata and payload from a seed found on the DHT', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const entry = await loopbackDhtNode();
     const seedDht = await loopbackDhtNode(entry.port);
     t.after(() => Promise.all([entry.close(), seedDht.close()]));

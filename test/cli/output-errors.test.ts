@@ -12,7 +12,7 @@ import { CLI_BIN, spawnCli } from '../helpers/cli.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 test('create -o on a read-only filesystem: "the output file cannot be written: â€¦ read-only file system (EROFS)"', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     writeFileSync(join(dir, 'p.bin'), bytes(50_000, 61));
     mkdirSync(join(dir, 'ro'));
     // A read-only tmpfs in a private mount namespace: nothing outside this process tree sees it.
@@ -28,7 +28,7 @@ test('create -o on a read-only filesystem: "the output file cannot be written: â
   }));
 
 test('a file where a folder is needed is named as such, for create -o and download -o', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     writeFileSync(join(dir, 'p.bin'), bytes(50_000, 62));
     writeFileSync(join(dir, 'afile'), 'in the way');
     const { torrent } = await createTorrent(join(dir, 'p.bin'), { creationDate: null });

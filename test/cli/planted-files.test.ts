@@ -50,7 +50,7 @@ async function onlySeederLeft(s: Swarm): Promise<void> {
 }
 
 test('a planted hard link: the download writes a file of its own, warns, and the linked file keeps its bytes', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const s = await swarm(t, dir, 16 * 1024 * 1024);
     mkdirSync(join(dir, 'outside'));
     mkdirSync(join(dir, 'dl'));
@@ -67,7 +67,7 @@ test('a planted hard link: the download writes a file of its own, warns, and the
 
 for (const seed of [false, true]) {
   test(`a planted .torrenttp symlink${seed ? ' (--seed, then SIGTERM)' : ''}: nothing written through it, the error line, exit 1, and the process ends on its own`, { timeout: 60_000 }, (t) =>
-    withTempDir(async (dir) => {
+    withTempDir(t, async (dir) => {
       const s = await swarm(t, dir, 4 * 1024 * 1024);
       mkdirSync(join(dir, 'outside'));
       mkdirSync(join(dir, 'dl'));
@@ -100,7 +100,7 @@ function spawnOnTmpfs(t: TestContext, dir: string, sizeBytes: number, args: read
 }
 
 test('the disk fills up mid-download: the error line, exit 1, trackers told, no hang and no crash', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const s = await swarm(t, dir, 16 * 1024 * 1024);
     mkdirSync(join(dir, 'dl'));
     // 8 MiB for a 16 MiB file: allocation is sparse, so the disk fills halfway through the pieces.

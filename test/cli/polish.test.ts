@@ -15,7 +15,7 @@ import { bytes, withTempDir } from '../helpers/torrents.js';
 const count = (text: string, needle: string) => text.split(needle).length - 1;
 
 test('a web seed that answers 404 to every range is one [WARN] line, not one per retry', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     // From the second round of retries on, the round's first GET is answered last, so the
     // failure that makes the web seed back off names another byte range than the first time.
     let gets = 0;
@@ -51,7 +51,7 @@ test('a web seed that answers 404 to every range is one [WARN] line, not one per
   }));
 
 test('cannot listen without --port: the message says "any port", not :0', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     writeFileSync(join(dir, 'p.bin'), bytes(50_000, 72));
     const { torrent } = await createTorrent(join(dir, 'p.bin'), { creationDate: null });
     writeFileSync(join(dir, 'p.torrent'), torrent);

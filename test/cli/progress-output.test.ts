@@ -22,7 +22,7 @@ async function payload(dir: string, mib: number): Promise<void> {
 const eightMiB = (dir: string): Promise<void> => payload(dir, 8);
 
 test('on a terminal: a checking bar, then a progress bar with sizes in units and the ETA with its unit', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     requireTool('script', ['--version']);
     await eightMiB(dir);
     // `script` runs the command on a pseudo-terminal: stdout and stderr are TTYs, as for a user.
@@ -46,7 +46,7 @@ test('on a terminal: a checking bar, then a progress bar with sizes in units and
   }));
 
 test('plain output: a checking line at once (not a blank screen while the data is hashed)', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     await eightMiB(dir);
     const p = spawnCli(t, dir, ['seed', 'p.torrent', 'p.bin', '--seed-time', '1s', '--no-trackers']);
     assert.equal(await p.exited, 0, p.stderr);
@@ -55,7 +55,7 @@ test('plain output: a checking line at once (not a blank screen while the data i
   }));
 
 test('--json checking lines are throttled like progress; --json-interval 0 gives every one, --stop-timeout 0 is off', { timeout: 90_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     await payload(dir, 96); // 24 checking steps
     const started = Date.now();
     const p = spawnCli(t, dir, ['seed', 'p.torrent', 'p.bin', '--json', '--seed-time', '1s', '--no-trackers']);

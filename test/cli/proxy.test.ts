@@ -38,7 +38,7 @@ function program(t: TestContext, cmd: string, args: string[], env: Record<string
 }
 
 test('curl, wget and python urllib through torrenttp proxy get the served file: swarm first, then the cache', { timeout: 120_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     requireTool('wget', ['--version']);
     const root = join(dir, 'www');
     mkdirSync(root);
@@ -73,7 +73,7 @@ test('curl, wget and python urllib through torrenttp proxy get the served file: 
   }));
 
 test('proxy flags: bad values are usage errors; --listen on a public address warns of an open proxy', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     for (const args of [['--port', 'x'], ['--cache-size', 'lots'], ['--stall', '0'], ['--listen', 'example.com']]) {
       const r = await cli(dir, ['proxy', ...args]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);

@@ -14,7 +14,7 @@ import { until } from '../helpers/processes.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 test('seed --seed-ratio 1: stops once the torrent size was uploaded, exit 0', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const payload = bytes(1024 * 1024, 31);
     writeFileSync(join(dir, 'p.bin'), payload);
     const { torrent } = await createTorrent(join(dir, 'p.bin'), { pieceLength: 64 * 1024, creationDate: null });
@@ -32,7 +32,7 @@ test('seed --seed-ratio 1: stops once the torrent size was uploaded, exit 0', { 
   }));
 
 test('download --seed-time 1s: downloads, seeds a second, exits 0; JSON progress at most once a second', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const payload = bytes(2 * 1024 * 1024, 32);
     writeFileSync(join(dir, 'p.bin'), payload);
     const { torrent } = await createTorrent(join(dir, 'p.bin'), { pieceLength: 64 * 1024, creationDate: null });
@@ -52,7 +52,7 @@ test('download --seed-time 1s: downloads, seeds a second, exits 0; JSON progress
   }));
 
 test('--json-interval asks for progress lines more often', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     writeFileSync(join(dir, 'p.bin'), bytes(100_000, 33));
     const { torrent } = await createTorrent(join(dir, 'p.bin'), { creationDate: null });
     writeFileSync(join(dir, 'p.torrent'), torrent);
@@ -63,7 +63,7 @@ test('--json-interval asks for progress lines more often', { timeout: 30_000 }, 
   }));
 
 test('plain progress: done/total, 1 peer, ETA with units; the rate falls to 0 when the peer goes', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const payload = bytes(8 * 1024 * 1024, 34);
     writeFileSync(join(dir, 'p.bin'), payload);
     const { torrent } = await createTorrent(join(dir, 'p.bin'), { pieceLength: 64 * 1024, creationDate: null });

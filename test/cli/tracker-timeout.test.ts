@@ -34,7 +34,7 @@ async function swarm(t: TestContext, dir: string, deadTracker: string): Promise<
 }
 
 test('a closed UDP tracker port in tier 1: refused at once with ECONNREFUSED, tier 2 serves the download', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const dead = `udp://127.0.0.1:${await freePort()}`;
     await swarm(t, dir, dead);
     const started = Date.now();
@@ -46,7 +46,7 @@ test('a closed UDP tracker port in tier 1: refused at once with ECONNREFUSED, ti
   }));
 
 test('a UDP tracker that never answers in tier 1: a [WARN] line within the first-attempt budget, then tier 2', { timeout: 90_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const hole = createSocket('udp4'); // bound, so no ICMP comes back, and silent
     await new Promise<void>((r) => hole.bind(0, '127.0.0.1', () => r()));
     t.after(() => hole.close());
@@ -61,7 +61,7 @@ test('a UDP tracker that never answers in tier 1: a [WARN] line within the first
   }));
 
 test('an HTTP tracker that cannot be reached says why', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const dead = `http://127.0.0.1:${await freePort()}/announce`;
     await swarm(t, dir, dead);
     const p = spawnCli(t, dir, ['download', 'p.torrent', '-o', 'dl', '--stop-timeout', '20']);

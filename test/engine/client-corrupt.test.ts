@@ -33,7 +33,7 @@ async function setUp(dir: string) {
 }
 
 test('a seed with a corrupt piece warns with the piece and file, then fetches it from a peer', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { torrent, payload, good, bad } = await setUp(dir);
     const other = new Client({ host: '127.0.0.1' });
     t.after(() => other.close());
@@ -58,7 +58,7 @@ test('a seed with a corrupt piece warns with the piece and file, then fetches it
   }));
 
 test('download --json prints the corrupt piece as a warning line', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { torrent, payload, good, bad } = await setUp(dir);
     writeFileSync(join(dir, 'x.torrent'), torrent);
     const seeder = new Client({ host: '127.0.0.1' });

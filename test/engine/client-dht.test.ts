@@ -8,7 +8,7 @@ import { loopbackDhtNode } from '../helpers/dht.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 test('Client with a DHT node: a leecher with no tracker and no peer finds the seed through the DHT; a private torrent is never announced', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const entry = await loopbackDhtNode();
     const seedDht = await loopbackDhtNode(entry.port);
     const leechDht = await loopbackDhtNode(entry.port);

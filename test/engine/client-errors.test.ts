@@ -40,7 +40,7 @@ function refused(port: number): Promise<boolean> {
 }
 
 test('a torrent failing mid-download leaves the client: done rejects, trackers hear stopped, no error listener needed', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const s = await swarm(dir);
     t.after(() => Promise.all([s.seeder.close(), s.tracker.close()]));
     const client = new Client({ host: '127.0.0.1' });
@@ -62,7 +62,7 @@ test('a torrent failing mid-download leaves the client: done rejects, trackers h
   }));
 
 test('client.close() stops listening even when a torrent cannot save its state, then rejects with that', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const s = await swarm(dir);
     t.after(() => Promise.all([s.seeder.close(), s.tracker.close()]));
     await s.seed();

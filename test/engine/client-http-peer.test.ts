@@ -25,7 +25,7 @@ async function payloadTorrent(dir: string, n: number, seed: number) {
 }
 
 test('a download completes byte-identical from a TorrentTTP peer alone, with no wire port', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { payload, torrent, metainfo } = await payloadTorrent(dir, 30 * PIECE + 1234, 51);
     const server = await startTtpPeerServer({ metainfo, data: payload });
     t.after(() => server.close());
@@ -46,7 +46,7 @@ test('a download completes byte-identical from a TorrentTTP peer alone, with no 
   }));
 
 test('a mix of a wire peer and a TorrentTTP peer: one download, bytes from both, byte-identical', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { src, payload, torrent, metainfo } = await payloadTorrent(dir, 40 * PIECE + 777, 52);
     // The HTTP peer holds the even pieces only: the odd ones can come only over the wire.
     const even = new Bitfield(metainfo.pieceCount);
@@ -72,7 +72,7 @@ test('a mix of a wire peer and a TorrentTTP peer: one download, bytes from both,
   }));
 
 test('a bad TorrentTTP peer costs only itself: the download completes from the other peer', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { payload, torrent, metainfo } = await payloadTorrent(dir, 12 * PIECE, 53);
     const good = await startTtpPeerServer({ metainfo, data: payload });
     t.after(() => good.close());
@@ -87,7 +87,7 @@ test('a bad TorrentTTP peer costs only itself: the download completes from the o
   }));
 
 test('jsonAnnounce: the tracker names an HTTP-only peer by URL, and the Client downloads from it; it announces its own URL', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const tracker = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 60 });
     const { port } = await tracker.listen();
     t.after(() => tracker.close());

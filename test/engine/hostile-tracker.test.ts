@@ -26,7 +26,7 @@ function hugePeerList(): Uint8Array {
 }
 
 test('a tracker reply of 120,000 peers: the client stays responsive, dials a bounded few, and stops promptly', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const reply = encodeAnnounceResponse({ intervalSec: 1800, peers: hugePeerList() });
     let announces = 0;
     const tracker = createServer((_req, res) => {

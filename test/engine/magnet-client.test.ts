@@ -88,7 +88,7 @@ async function fakeMetadataPeer(t: { after: (fn: () => Promise<void>) => void },
 }
 
 test('a magnet link with two x.pe seeds: metadata from both, verified, then a byte-identical download', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { metainfo, seedDir, payload } = setUp(dir);
     const [p1, p2] = [await seed(t, metainfo, seedDir), await seed(t, metainfo, seedDir)];
     const leech = new Client({ host: '127.0.0.1' });
@@ -115,7 +115,7 @@ test('a magnet link with two x.pe seeds: metadata from both, verified, then a by
   }));
 
 test('a peer whose pieces do not hash to the info-hash is dropped; the honest seed completes the dict', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { metainfo, seedDir } = setUp(dir);
     const good = await seed(t, metainfo, seedDir);
     const infoHash = Buffer.from(metainfo.infoHash, 'hex');
@@ -139,7 +139,7 @@ test('a peer whose pieces do not hash to the info-hash is dropped; the honest se
   }));
 
 test('metadata_size over the limit costs the peer; with no other peer the fetch fails with ENGINE_METADATA_TOO_LARGE', { timeout: 30_000 }, (t) =>
-  withTempDir(async () => {
+  withTempDir(t, async () => {
     const infoHash = new Uint8Array(20).fill(1);
     const huge = await fakeMetadataPeer(t, infoHash, 100 * 1024 * 1024, () => new Uint8Array(16384));
     const leech = new Client({ host: '127.0.0.1' });
@@ -151,7 +151,7 @@ test('metadata_size over the limit costs the peer; with no other peer the fetch 
   }));
 
 test('no peer at all: ENGINE_METADATA_TIMEOUT naming what was tried', { timeout: 30_000 }, (t) =>
-  withTempDir(async () => {
+  withTempDir(t, async () => {
     const leech = new Client({ host: '127.0.0.1' });
     t.after(() => leech.close());
     await assert.rejects(
@@ -161,7 +161,7 @@ test('no peer at all: ENGINE_METADATA_TIMEOUT naming what was tried', { timeout:
   }));
 
 test('CLI: info magnet: --fetch shows the file list; download magnet: says "fetching metadata from 1 peer" and completes', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { metainfo, seedDir, payload } = setUp(dir);
     const port = await seed(t, metainfo, seedDir);
     const magnet = encodeMagnet({ infoHash: metainfo.infoHash, peers: [`127.0.0.1:${port}`] });

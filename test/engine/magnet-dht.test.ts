@@ -14,7 +14,7 @@ import { loopbackDhtNode } from '../helpers/dht.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 test('magnet with only an info-hash: the metadata and the payload come from a seed found through the DHT', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const entry = await loopbackDhtNode();
     const seedDht = await loopbackDhtNode(entry.port);
     const leechDht = await loopbackDhtNode(entry.port);
@@ -43,7 +43,7 @@ test('magnet with only an info-hash: the metadata and the payload come from a se
   }));
 
 test('magnet with only an info-hash and dht: false fails with ENGINE_METADATA_TIMEOUT, naming no peer', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const entry = await loopbackDhtNode();
     const seedDht = await loopbackDhtNode(entry.port);
     const leechDht = await loopbackDhtNode(entry.port);

@@ -75,7 +75,7 @@ async function download(torrent: string, dir: string, seedPort: number): Promise
 }
 
 test('a request flood (choked and unread, duplicates, out of range, oversized) closes the flooders; a real download beside it completes at normal speed', { timeout: 90_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const seedDir = join(dir, 'seed');
     mkdirSync(seedDir);
     writeFileSync(join(seedDir, 'payload.bin'), data);

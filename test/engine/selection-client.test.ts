@@ -12,7 +12,7 @@ import { A, B, C, threeFilesTorrent } from '../helpers/three-files.js';
 import { withTempDir } from '../helpers/torrents.js';
 
 test('tracker left counts only the selected files; completed is sent with left 0', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const announces: URLSearchParams[] = [];
     const tracker = createServer((req, res) => {
       announces.push(new URL(req.url ?? '/', 'http://x').searchParams);

@@ -30,7 +30,7 @@ function runScript(url: string, out: string): Promise<{ code: number; stdout: st
 }
 
 test('the curl + jq + sha1sum client downloads a multi-file torrent from torrenttp seed --http-port, and refuses a bad piece', { timeout: 240_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { torrent, metainfo } = await demoTorrent(dir);
     writeFileSync(join(dir, 'demo.torrent'), torrent);
     const seed = spawn(process.execPath, [BIN, 'seed', 'demo.torrent', '.', '--http-port', '0', '--listen', '127.0.0.1', '--no-trackers', '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });

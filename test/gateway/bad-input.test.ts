@@ -29,7 +29,7 @@ async function site(dir: string): Promise<{ root: string; big: Uint8Array; small
 }
 
 test('Accept: huge is 431, malformed or endless lists get the bytes, and the server keeps serving', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { root, big } = await site(dir);
     const g = await startGateway(t, { root });
     const huge = await rawRequest(g.address.port, '/a.bin', { Accept: `application/x-bittorrent, ${'x/y;q=0.1, '.repeat(2000)}` });
@@ -59,7 +59,7 @@ test('Accept: huge is 431, malformed or endless lists get the bytes, and the ser
   }));
 
 test('Range: many, overlapping, negative, past the end, malformed: 206 with the right bytes, the whole file, or 416', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { root, big } = await site(dir);
     const g = await startGateway(t, { root });
     const n = big.length;
@@ -102,7 +102,7 @@ test('Range: many, overlapping, negative, past the end, malformed: 206 with the 
   }));
 
 test('If-* headers: malformed, huge, contradictory: 200, 304, 412 or 431 by RFC 9110, never a wrong body', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { root, big } = await site(dir);
     const g = await startGateway(t, { root });
     const first = await request(`${g.url}/a.bin`);
@@ -165,7 +165,7 @@ function pipelined(port: number, requests: string[], meanwhile: () => void): Pro
 }
 
 test('a file truncated while it is sent: the connection is cut, the client never gets other bytes as the rest of the file', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { root } = await site(dir);
     const payload = randomBytes(32 * MIB);
     writeFileSync(join(root, 'grow.bin'), payload);
@@ -185,7 +185,7 @@ test('a file truncated while it is sent: the connection is cut, the client never
   }));
 
 test('a file being written: each response is the file as it was when the request came, with its own validators', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { root } = await site(dir);
     const path = join(root, 'log.bin');
     const part1 = bytes(300_000, 41);
@@ -204,7 +204,7 @@ test('a file being written: each response is the file as it was when the request
   }));
 
 test('a small file kept in memory is never served once changed in place, replaced, removed or swapped for a symlink', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { root } = await site(dir);
     const path = join(root, 'k.txt');
     const v1 = bytes(5000, 51);
@@ -236,7 +236,7 @@ test('a small file kept in memory is never served once changed in place, replace
   }));
 
 test('a file replaced or truncated while its swarm runs: a new torrent, the old info-hash leaves the tracker', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { root } = await site(dir);
     const g = await startGateway(t, { root });
     const torrentOf = async (): Promise<ReturnType<typeof parseTorrent>> => {
@@ -276,7 +276,7 @@ test('a file replaced or truncated while its swarm runs: a new torrent, the old 
   }));
 
 test('1,000 idle connections: the server still answers, then closes them after the header timeout', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { root, small } = await site(dir);
     const g = await startGateway(t, { root, headersTimeoutMs: 1500 });
     const idle: Socket[] = [];
@@ -309,7 +309,7 @@ test('1,000 idle connections: the server still answers, then closes them after t
   }));
 
 test('announces for info-hashes the server does not serve are refused over HTTP and UDP, unless --open-tracker', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { root } = await site(dir);
     const closedTracker = await startGateway(t, { root });
     const openTracker = await startGateway(t, { root, openTracker: true, cacheDir: join(dir, 'cache2') });

@@ -45,7 +45,7 @@ function same(file: string, expected: Uint8Array): void {
 }
 
 test('while serve is still hashing, get downloads plainly at once (no waiting for the torrent)', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const payload = bytes(6 * MIB + 1, 41);
@@ -65,7 +65,7 @@ test('while serve is still hashing, get downloads plainly at once (no waiting fo
   }));
 
 test('swarm resume: a .part or a plain partial is hashed and only the rest is fetched; without resume a stale .part is dropped', { timeout: 120_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const payload = bytes(8 * MIB, 42);
@@ -107,7 +107,7 @@ test('swarm resume: a .part or a plain partial is hashed and only the rest is fe
   }));
 
 test('bytes with Link rel=describedby: get follows the link to the torrent and uses the swarm', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const payload = bytes(4 * MIB + 9, 43);
@@ -128,7 +128,7 @@ test('bytes with Link rel=describedby: get follows the link to the torrent and u
   }));
 
 test('a multi-file torrent downloads into a folder named by -o', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(join(root, 'album', 'disc'), { recursive: true });
     const one = bytes(2 * MIB + 5, 44);
@@ -152,7 +152,7 @@ test('a multi-file torrent downloads into a folder named by -o', { timeout: 60_0
   }));
 
 test('a plain body that does not match its Repr-Digest is an error', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const payload = bytes(100_000, 46);
     const wrong = createHash('sha256').update('something else').digest('base64');
     const url = await tinyServer(t, (_req, res) => {
@@ -174,7 +174,7 @@ test('Link header parsing: rel=describedby with the BitTorrent type only, resolv
 });
 
 test('a swarm that sends nothing (no peer, web seed answering 404) fails instead of waiting forever', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const data = join(dir, 'gone.bin');
     writeFileSync(data, bytes(MIB, 47));
     let url = '';
@@ -195,7 +195,7 @@ test('a swarm that sends nothing (no peer, web seed answering 404) fails instead
   }));
 
 test('seed: after the download the file (renamed from .part) is seeded until the signal aborts', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const payload = bytes(3 * MIB + 17, 48);

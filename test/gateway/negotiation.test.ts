@@ -25,7 +25,7 @@ function sha256b64(b: Uint8Array): string {
 }
 
 test('Accept negotiation, torrent equal to torrenttp create and mktorrent, JSON form, digests', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const big = bytes(5 * MIB + 123, 3);
@@ -116,7 +116,7 @@ test('Accept negotiation, torrent equal to torrenttp create and mktorrent, JSON 
   }));
 
 test('the embedded tracker serves /announce for the served torrents only, with the seed in the swarm', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     writeFileSync(join(root, 'a.bin'), bytes(2 * MIB, 5));
@@ -147,7 +147,7 @@ test('the embedded tracker serves /announce for the served torrents only, with t
   }));
 
 test('a changed file gets a new torrent, the old one leaves the engine; a restart reads the cache', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const file = join(root, 'f.bin');

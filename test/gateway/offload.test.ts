@@ -19,7 +19,7 @@ const CLIENTS = 4;
 const MAX_ORIGIN_RATIO = 1.8;
 
 test(`${CLIENTS} concurrent gets of a 32 MiB file cost the origin at most ${MAX_ORIGIN_RATIO}× the file (super-seed, web seed as fallback)`, { timeout: 120_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const payload = bytes(32 * MIB, 7);

@@ -61,7 +61,7 @@ async function origin(t: TestContext, dir: string, payload: Uint8Array, failFrom
 }
 
 test('the swarm stalls: the origin sends the pieces as a web seed, and the program gets the exact file', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     mkdirSync(join(dir, 'www'));
     const payload = bytes(4 * MIB + 99, 51);
     const o = await origin(t, join(dir, 'www'), payload);
@@ -77,7 +77,7 @@ test('the swarm stalls: the origin sends the pieces as a web seed, and the progr
   }));
 
 test('swarm and origin both fail mid-body: the connection is cut short and curl exits 18', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     mkdirSync(join(dir, 'www'));
     const payload = bytes(4 * MIB, 52);
     const o = await origin(t, join(dir, 'www'), payload, 2 * MIB);

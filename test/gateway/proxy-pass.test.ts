@@ -29,7 +29,7 @@ async function listen(t: TestContext, server: ReturnType<typeof createServer> | 
 }
 
 test('pass-through: fixed length, chunked, redirects, errors and POST bodies as the origin sent them', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const file = bytes(3 * MIB + 7, 21);
     const accepts: (string | undefined)[] = [];
     const port = await listen(
@@ -89,7 +89,7 @@ test('pass-through: fixed length, chunked, redirects, errors and POST bodies as 
   }));
 
 test('CONNECT tunnels HTTPS byte for byte; websocket upgrades are refused with 501', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const key = join(dir, 'key.pem');
     const cert = join(dir, 'cert.pem');
     const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
@@ -117,7 +117,7 @@ test('CONNECT tunnels HTTPS byte for byte; websocket upgrades are refused with 5
   }));
 
 test('bad input: origin-form and non-http targets, a bad CONNECT target, an unreachable origin, huge headers', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { proxy } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
     const port = proxy.address.port;
     const originForm = await rawRequest(port, '/file.bin');

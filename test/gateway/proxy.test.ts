@@ -36,7 +36,7 @@ function same(actual: Uint8Array, expected: Uint8Array, what: string): void {
 }
 
 test('curl through the proxy: the file from the swarm, exact 206, HEAD and 304 as the origin, then from the cache with the origin gone', { timeout: 120_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const payload = bytes(12 * MIB + 12345, 7);
@@ -84,7 +84,7 @@ test('curl through the proxy: the file from the swarm, exact 206, HEAD and 304 a
   }));
 
 test('two programs fetching one file at once share one download; a second seed carries part of it', { timeout: 120_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const payload = bytes(16 * MIB, 8);
@@ -123,7 +123,7 @@ test('two programs fetching one file at once share one download; a second seed c
   }));
 
 test('over --cache-size the least recently used file leaves the cache folder; the proxy seeds what it keeps', { timeout: 120_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const files = { 'a.bin': bytes(2 * MIB, 71), 'b.bin': bytes(2 * MIB + 1, 72) };
@@ -146,7 +146,7 @@ test('over --cache-size the least recently used file leaves the cache folder; th
   }));
 
 test('a peer sending corrupt data: the program still receives the exact file', { timeout: 120_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const payload = bytes(8 * MIB, 81);

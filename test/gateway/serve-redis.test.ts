@@ -54,7 +54,7 @@ async function stop(s: Serve): Promise<void> {
 }
 
 test('serve --redis: two servers on one folder share one swarm per file and admit each other\'s torrents', { timeout: 90_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     // After-hooks run in the order they were added: the servers stop before their Redis does.
     const servers: Serve[] = [];
     t.after(() => Promise.all(servers.map(async (s) => {

@@ -36,7 +36,7 @@ function site(dir: string): { root: string; small: Uint8Array; big: Uint8Array }
 }
 
 test('plain GET, ranges, conditionals, HEAD and content types', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { root, small, big } = site(dir);
     const g = await startGateway(t, { root });
     const get = (path: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' = 'GET') => request(`${g.url}${path}`, { method, headers });
@@ -100,7 +100,7 @@ test('plain GET, ranges, conditionals, HEAD and content types', { timeout: 30_00
   }));
 
 test('keep-alive: many requests reuse one connection', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { root, small } = site(dir);
     const g = await startGateway(t, { root });
     let connects = 0;
@@ -115,7 +115,7 @@ test('keep-alive: many requests reuse one connection', { timeout: 30_000 }, (t) 
   }));
 
 test('folders: redirect to the slash form, index.html, 403 without --list, a plain index with it', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { root } = site(dir);
     const off = await startGateway(t, { root });
     const redirect = await request(`${off.url}/sub?x=1`);
@@ -136,7 +136,7 @@ test('folders: redirect to the slash form, index.html, 403 without --list, a pla
   }));
 
 test('path tricks never reach outside the root or dotfiles: all 4xx, no secret byte', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { root } = site(dir);
     const g = await startGateway(t, { root, list: true });
     const { port } = g.address;
@@ -163,7 +163,7 @@ test('path tricks never reach outside the root or dotfiles: all 4xx, no secret b
   }));
 
 test('HTTPS with --cert/--key', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { root, small } = site(dir);
     const key = join(dir, 'key.pem');
     const cert = join(dir, 'cert.pem');

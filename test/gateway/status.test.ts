@@ -41,7 +41,7 @@ async function body(url: string, headers: Record<string, string> = {}): Promise<
 }
 
 test('status.json: plain bytes by eligibility and file, bytes sent as a wire peer, swarm seeds and leechers', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(join(root, 'v'), { recursive: true });
     const big = bytes(3 * MIB + 77, 1);
@@ -105,7 +105,7 @@ test('status.json: plain bytes by eligibility and file, bytes sent as a wire pee
   }));
 
 test('the status page: HTML with a CSP, /.torrenttp redirects, other reserved paths 404, GET and HEAD only, off with status: false', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     writeFileSync(join(dir, 'a.txt'), 'a');
     const g = await startGateway(t, { root: dir });
     const page = await request(`${g.url}/.torrenttp/`);

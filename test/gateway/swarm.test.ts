@@ -32,7 +32,7 @@ async function httpPeers(base: string, a: AnnounceRequest): Promise<PeerAddress[
 const show = (peers: readonly PeerAddress[]): string[] => peers.map((p) => (p.ip.includes(':') ? `[${p.ip}]:${p.port}` : `${p.ip}:${p.port}`));
 
 test('the seed is listed at the address each client reached the server on, once, over HTTP and UDP', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     writeFileSync(join(root, 'a.bin'), bytes(2 * MIB, 7));
@@ -59,7 +59,7 @@ test('the seed is listed at the address each client reached the server on, once,
   }));
 
 test('the seed dials a leecher that announces to the embedded tracker', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     writeFileSync(join(root, 'a.bin'), bytes(2 * MIB, 8));
@@ -95,7 +95,7 @@ test('the seed dials a leecher that announces to the embedded tracker', { timeou
   }));
 
 test('content, not URL: query strings, symlinks and hard links share the file\'s swarm; a hard link is not hashed again', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(join(root, 'mirror'), { recursive: true });
     writeFileSync(join(root, 'a.bin'), bytes(2 * MIB + 3, 9));

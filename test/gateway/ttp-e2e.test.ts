@@ -11,7 +11,7 @@ import { withTempDir } from '../helpers/torrents.js';
 import { demoTorrent, ttpSeed } from './ttp-helpers.js';
 
 test('HTTP-only seed → HTTP-only leech: the peer server and the HTTP peer client complete a multi-file torrent', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { torrent, metainfo } = await demoTorrent(dir);
     const s = await ttpSeed(t, torrent, dir);
     const leech = new Client({ listen: false });

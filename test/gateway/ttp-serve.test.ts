@@ -18,7 +18,7 @@ import { get } from './ttp-helpers.js';
 const MIB = 1024 * 1024;
 
 test('serve: a file\'s torrent is a TorrentTTP peer on the same origin, and /ttp/v1/announce lists the seed with its URL', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(join(root, 'ttp', 'v1'), { recursive: true });
     const content = bytes(3 * MIB + 1234, 11);
@@ -74,7 +74,7 @@ test('serve: a file\'s torrent is a TorrentTTP peer on the same origin, and /ttp
 );
 
 test('serve --no-ttp: with TorrentTTP off, /ttp/v1/ is plain files', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(join(root, 'ttp', 'v1'), { recursive: true });
     writeFileSync(join(root, 'ttp', 'v1', 'plain.txt'), 'plain');

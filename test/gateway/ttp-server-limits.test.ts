@@ -19,7 +19,7 @@ import { demoTorrent, get, ttpSeed } from './ttp-helpers.js';
 const peerId = (n: number): string => n.toString(16).padStart(40, '0');
 
 test('choking: callers share the 4 upload slots; the fifth gets 429 TTP_CHOKED with Retry-After, and a slot once one goes idle', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { torrent } = await demoTorrent(dir);
     let now = 1_000_000;
     const s = await ttpSeed(t, torrent, dir, { server: { now: () => now, callers: { idleMs: 10_000, closeAfterMs: 60_000, maxPerAddress: 8 } } });
@@ -54,7 +54,7 @@ test('choking: callers share the 4 upload slots; the fifth gets 429 TTP_CHOKED w
 );
 
 test('peer limit: a caller past the torrent\'s peers gets 503 ENGINE_TOO_MANY_PEERS with Retry-After; one address has few identities', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { torrent } = await demoTorrent(dir);
     let now = 1_000_000;
     const s = await ttpSeed(t, torrent, dir, { client: { maxPeersPerTorrent: 2 }, server: { now: () => now, callers: { maxPerAddress: 8 } } });
@@ -81,7 +81,7 @@ test('peer limit: a caller past the torrent\'s peers gets 503 ENGINE_TOO_MANY_PE
 );
 
 test('a leecher serves what it has: 404 STORAGE_NOT_VERIFIED for missing pieces, and its have-set long-poll wakes with a delta', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { torrent, content } = await demoTorrent(dir);
     // A slow wire seed: 16 KiB/s, so the three pieces arrive over about two seconds.
     const seed = new Client({ host: '127.0.0.1', uploadLimit: 16 * 1024 });
@@ -130,7 +130,7 @@ test('a leecher serves what it has: 404 STORAGE_NOT_VERIFIED for missing pieces,
 );
 
 test('shutdown answers a held long-poll at once, then the server is gone', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { torrent } = await demoTorrent(dir);
     const s = await ttpSeed(t, torrent, dir);
     const etag = (await get(`${s.url}/have`)).h('etag')!;
@@ -147,7 +147,7 @@ test('shutdown answers a held long-poll at once, then the server is gone', { tim
 );
 
 test('hostile requests: path tricks, bad hashes, huge heads get a 4xx and never another torrent\'s bytes', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { metainfo, torrent } = await demoTorrent(dir);
     const s = await ttpSeed(t, torrent, dir);
     const { port } = s.server.address;
@@ -187,7 +187,7 @@ test('hostile requests: path tricks, bad hashes, huge heads get a 4xx and never 
 );
 
 test('HTTPS: the torrent URL is https and pieces come over TLS', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const key = join(dir, 'key.pem');
     const cert = join(dir, 'cert.pem');
     const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });

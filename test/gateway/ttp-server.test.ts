@@ -13,7 +13,7 @@ import { demoTorrent, get, ttpSeed } from './ttp-helpers.js';
 const sha1 = (b: Uint8Array): string => createHash('sha1').update(b).digest('hex');
 
 test('metainfo: JSON by default, the .torrent by Accept, with Vary and Content-Location; the format URLs fix the form', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { metainfo, torrent } = await demoTorrent(dir);
     const s = await ttpSeed(t, torrent, dir);
     assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+\/ttp\/v1\/torrents\/[0-9a-f]{40}$/);
@@ -51,7 +51,7 @@ test('metainfo: JSON by default, the .torrent by Accept, with Vary and Content-L
 );
 
 test('have-set: full document with a cursor ETag, 304 to If-None-Match, long-poll ends in 304 or an empty delta', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { metainfo, torrent } = await demoTorrent(dir);
     const s = await ttpSeed(t, torrent, dir);
     const r = await get(`${s.url}/have`);
@@ -92,7 +92,7 @@ test('have-set: full document with a cursor ETag, 304 to If-None-Match, long-pol
 );
 
 test('pieces: 200 whole, 206 ranges, 304, 416 with Content-Range, 404s, 400s, HEAD, CORS and preflight', { timeout: 30_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { metainfo, torrent, content } = await demoTorrent(dir);
     const s = await ttpSeed(t, torrent, dir);
     const hashOf = (i: number): string => Buffer.from(metainfo.pieceHashes.subarray(i * 20, i * 20 + 20)).toString('hex');

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { encode, type Encodable } from '../../src/bencode/index.js';
 
 /** Builds a .torrent from a literal info dict, computing `pieces` from `data` unless given. */
@@ -22,13 +23,27 @@ export function sha1Hex(b: Uint8Array): string {
   return createHash('sha1').update(b).digest('hex');
 }
 
-/** A temp folder removed when `fn` ends. */
-export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+/**
+ * A temp folder removed when `fn` ends; given the test's context, removed only after every
+ * `t.after` hook `fn` registered (a client closed there may still write its last resume save,
+ * and hooks run in the order they were registered, so the removal is registered last).
+ */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T>;
+export async function withTempDir<T>(t: TestContext, fn: (dir: string) => Promise<T>): Promise<T>;
+export async function withTempDir<T>(a: TestContext | ((dir: string) => Promise<T>), b?: (dir: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'torrenttp-test-'));
+  const remove = (): void => rmSync(dir, { recursive: true, force: true });
+  if (typeof a === 'function') {
+    try {
+      return await a(dir);
+    } finally {
+      remove();
+    }
+  }
   try {
-    return await fn(dir);
+    return await b!(dir);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    a.after(remove);
   }
 }
 

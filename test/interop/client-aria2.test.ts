@@ -32,7 +32,7 @@ function singleFile(dir: string, size: number, seed: number): { data: string; fi
 }
 
 test('aria2 seeds, torrenttp downloads (peer given by hand)', TIMEOUT, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { data, file, payload } = singleFile(dir, 16 * 1024 * 1024 + 12345, 1); // short last piece
     const { torrent } = await createTorrent(file, { pieceLength: 256 * 1024, creationDate: null });
     writeFileSync(join(dir, 'x.torrent'), torrent);
@@ -45,7 +45,7 @@ test('aria2 seeds, torrenttp downloads (peer given by hand)', TIMEOUT, (t) =>
   }));
 
 test('torrenttp seeds a multi-file torrent (small files, an empty file, a short last piece), aria2 downloads it via opentracker over HTTP', TIMEOUT, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'seed', 'album');
     mkdirSync(join(root, 'disc 2'), { recursive: true });
     const files: [string, Uint8Array][] = [
@@ -71,7 +71,7 @@ test('torrenttp seeds a multi-file torrent (small files, an empty file, a short 
   }));
 
 test('torrenttp finds an aria2 seed through opentracker over UDP (BEP 15) and downloads', TIMEOUT, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { data, file, payload } = singleFile(dir, 8 * 1024 * 1024, 5);
     const probe = await createTorrent(file, { pieceLength: 256 * 1024, creationDate: null });
     const otPort = await startOpentracker(t, dir, [probe.metainfo.infoHash]);
@@ -89,7 +89,7 @@ test('torrenttp finds an aria2 seed through opentracker over UDP (BEP 15) and do
   }));
 
 test('three-party swarm: an aria2 seed, a torrenttp leecher and an aria2 leecher that trade with each other', TIMEOUT, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { data, file, payload } = singleFile(dir, 16 * 1024 * 1024, 6);
     const probe = await createTorrent(file, { pieceLength: 256 * 1024, creationDate: null });
     const otPort = await startOpentracker(t, dir, [probe.metainfo.infoHash]);

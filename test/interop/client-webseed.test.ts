@@ -15,7 +15,7 @@ import { startWebSeed } from '../helpers/swarm.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 test('a torrent with only a web seed completes, single file and folder', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const www = join(dir, 'www');
     mkdirSync(join(www, 'set', 'sub'), { recursive: true });
     const single = bytes(3 * 1024 * 1024 + 5, 1);
@@ -36,7 +36,7 @@ test('a torrent with only a web seed completes, single file and folder', { timeo
   }));
 
 test('a web seed and a wire seed are both used for one torrent', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const www = join(dir, 'www');
     mkdirSync(www);
     const payload = bytes(12 * 1024 * 1024, 4);
@@ -83,7 +83,7 @@ async function startRangeIgnoringServer(t: TestContext, root: string): Promise<{
 }
 
 test('a web server that ignores Range: a small torrent completes byte-identical, single file and folder', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const www = join(dir, 'www');
     mkdirSync(join(www, 'set', 'sub'), { recursive: true });
     const single = bytes(3 * 1024 * 1024 + 5, 5);
@@ -108,7 +108,7 @@ test('a web server that ignores Range: a small torrent completes byte-identical,
   }));
 
 test('a web server that ignores Range on a torrent over 64 MiB: the web seed is dropped with a final source failure that says why', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const www = join(dir, 'www');
     mkdirSync(www);
     writeFileSync(join(www, 'big.bin'), 'x');

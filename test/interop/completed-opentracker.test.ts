@@ -16,7 +16,7 @@ import { bytes, withTempDir } from '../helpers/torrents.js';
 
 for (const scheme of ['http', 'udp'] as const) {
   test(`opentracker over ${scheme.toUpperCase()} counts a download that exits as soon as it is done`, { timeout: 60_000 }, (t) =>
-    withTempDir(async (dir) => {
+    withTempDir(t, async (dir) => {
       const data = join(dir, 'data');
       mkdirSync(data);
       const payload = bytes(1024 * 1024 + 7, scheme === 'http' ? 31 : 32);

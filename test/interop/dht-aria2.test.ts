@@ -48,7 +48,7 @@ async function announced(t: TestContext, entry: number, infoHash: Uint8Array): P
 }
 
 test('aria2 finds a torrenttp seed through the DHT (no tracker) and downloads it', TIMEOUT, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const entry = await bootstrapNode(t);
     const { data, payload, infoHash } = await trackerless(dir, 11);
     const seed = spawnCli(t, dir, ['seed', 'x.torrent', data, '--listen', '127.0.0.1', '--dht-bootstrap', `127.0.0.1:${entry.port}`]);
@@ -63,7 +63,7 @@ test('aria2 finds a torrenttp seed through the DHT (no tracker) and downloads it
   }));
 
 test('torrenttp finds an aria2 seed through the DHT (no tracker) and downloads it', TIMEOUT, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const entry = await bootstrapNode(t);
     const { data, payload, infoHash } = await trackerless(dir, 12);
     await ariaSeed(t, join(dir, 'x.torrent'), data, await ariaDhtArgs(dir, 'seed', entry.port));

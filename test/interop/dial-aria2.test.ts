@@ -59,7 +59,7 @@ async function exitsOk(proc: Proc, timeoutMs: number, what: string): Promise<voi
 }
 
 test('a resumed torrenttp download (46 % on disk) dials an aria2 seed and gets the rest', TIMEOUT, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { payload, torrent, seedDir } = makeSwarmFiles(dir);
     const pieces = parseTorrent(readFileSync(torrent)).pieceCount;
     const have = Math.round(pieces * 0.46);
@@ -76,7 +76,7 @@ test('a resumed torrenttp download (46 % on disk) dials an aria2 seed and gets t
   }));
 
 test('a complete torrenttp seed dials an aria2 leech, which completes', TIMEOUT, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { payload, torrent, seedDir } = makeSwarmFiles(dir);
     const leech = await ariaListeningLeech(t, torrent, join(dir, 'aria'));
     const client = new Client({ host: '127.0.0.1' });
@@ -89,7 +89,7 @@ test('a complete torrenttp seed dials an aria2 leech, which completes', TIMEOUT,
   }));
 
 test('torrenttp with the even pieces dials aria2 with the odd ones: each gets the other half from the other', TIMEOUT, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { payload, torrent } = makeSwarmFiles(dir);
     mkdirSync(join(dir, 'aria'));
     mkdirSync(join(dir, 'dl'));

@@ -20,7 +20,7 @@ import { bytes, withTempDir } from '../helpers/torrents.js';
 const IDLE = 60;
 
 test('60 idle handshaking connections to our seed: aria2c still downloads, within 20 s', { timeout: 90_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const seedDir = join(dir, 'seed');
     mkdirSync(seedDir);
     const payload = bytes(8 * 1024 * 1024, 60);

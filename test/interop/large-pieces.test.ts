@@ -18,7 +18,7 @@ import { errorCode } from '../helpers/errors.js';
 import { torrentBytes } from '../helpers/torrents.js';
 
 test('a 64 MiB-piece torrent from mktorrent -l 26, seeded by aria2c, downloads byte-identical', { timeout: 120_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     requireTool('mktorrent', ['-v']);
     const seedDir = join(dir, 'seed');
     mkdirSync(seedDir);

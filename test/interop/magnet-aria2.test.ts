@@ -18,7 +18,7 @@ import { withTempDir } from '../helpers/torrents.js';
 const SIZE = 8 * 1024 * 1024 + 12_345;
 
 test('aria2c seeds; torrenttp downloads from a magnet link with x.pe and saves the .torrent', { timeout: 90_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { seedDir, payload, torrent } = await ourTrackerSwarm(t, dir, 'http', SIZE);
     const metainfo = parseTorrent(readFileSync(torrent));
     const { port } = await ariaSeed(t, torrent, seedDir);
@@ -36,7 +36,7 @@ test('aria2c seeds; torrenttp downloads from a magnet link with x.pe and saves t
   }));
 
 test('torrenttp seeds; aria2c gets the metadata from it through a magnet link and completes', { timeout: 90_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { seedDir, payload, torrent } = await ourTrackerSwarm(t, dir, 'http', SIZE);
     const metainfo = parseTorrent(readFileSync(torrent));
     const ours = new Client({ host: '127.0.0.1', allowLoopbackPeers: true });

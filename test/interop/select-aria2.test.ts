@@ -27,7 +27,7 @@ const PIECE = 32 * 1024;
 const SIZES = { 'a.bin': 100_000, 'b.bin': 200_000, 'c.bin': 158_752, 'd.bin': 123_457 } as const;
 
 test('aria2c seeds a mktorrent multi-file torrent; torrenttp download --select 1,3 fetches files 1 and 3 only', { timeout: 120_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     requireTool('mktorrent', ['-v']);
     const root = join(dir, 'seed', 'set');
     mkdirSync(root, { recursive: true });

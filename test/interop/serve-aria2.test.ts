@@ -50,7 +50,7 @@ async function torrentFrom(url: string): Promise<Uint8Array> {
 }
 
 test('curl against serve: plain bytes, 206, 304, 416, and a torrent equal to torrenttp create', { timeout: 60_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     requireTool('curl', ['--version']);
     const root = join(dir, 'www');
     mkdirSync(root);
@@ -75,7 +75,7 @@ test('curl against serve: plain bytes, 206, 304, 416, and a torrent equal to tor
   }));
 
 test('aria2c completes from serve: as served, wire seed only, web seed only', { timeout: 120_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     requireTool('curl', ['--version']);
     const root = join(dir, 'www');
     mkdirSync(root);
@@ -99,7 +99,7 @@ test('aria2c completes from serve: as served, wire seed only, web seed only', { 
   }));
 
 test('unmodified aria2c with only an Accept header follows the torrent and completes', { timeout: 120_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const payload = bytes(8 * 1024 * 1024 + 5, 23);

@@ -49,7 +49,7 @@ function peakY(points: string | null): number {
 }
 
 test('the status page renders in chromium with no console error and charts plain and peer bytes', { timeout: 90_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const big = bytes(4 * MIB + 5, 7);

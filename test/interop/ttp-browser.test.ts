@@ -72,7 +72,7 @@ async function runPage(page: Page, pageUrl: string, torrentUrl: string): Promise
 }
 
 test('examples/ttp-browser-client.html in chromium downloads a multi-file torrent from a torrenttp seed, cross-origin', { timeout: 120_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const share = join(dir, 'share');
     mkdirSync(join(share, 'sub'), { recursive: true });
     const files: [string, Uint8Array][] = [
@@ -107,7 +107,7 @@ test('examples/ttp-browser-client.html in chromium downloads a multi-file torren
   }));
 
 test('the page refuses a peer whose piece fails its SHA-1 check, and one whose metainfo is another torrent', { timeout: 90_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const payload = bytes(500_000, 83);
     writeFileSync(join(dir, 'p.bin'), payload);
     const { torrent, metainfo } = await createTorrent(join(dir, 'p.bin'), { pieceLength: 64 * 1024, creationDate: null });
@@ -153,7 +153,7 @@ test('the page refuses a peer whose piece fails its SHA-1 check, and one whose m
   }));
 
 test('the page waits, by have-set long-poll, for pieces the peer gets later, then completes', { timeout: 90_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const payload = bytes(400_000, 84);
     writeFileSync(join(dir, 'p.bin'), payload);
     const { torrent, metainfo } = await createTorrent(join(dir, 'p.bin'), { pieceLength: 64 * 1024, creationDate: null });

@@ -18,7 +18,7 @@ import { withTempDir } from '../helpers/torrents.js';
 const PAYLOAD_BYTES = 8 * 1024 * 1024 + 12_345;
 
 test('aria2c seed (wire) → torrenttp A (--http-port 0) → torrenttp B (TorrentTTP only): byte-identical', { timeout: 120_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const { server, seedDir, payload, torrent } = await ourTrackerSwarm(t, dir, 'http', PAYLOAD_BYTES);
     const aria = await ariaSeed(t, torrent, seedDir);
     await until('aria2c to announce to our tracker', async () => (await server.stats()).seeders === 1, 20_000, aria.proc);

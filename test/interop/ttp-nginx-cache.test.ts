@@ -79,7 +79,7 @@ async function get(url: string): Promise<{ status: number; cache: string | null;
 }
 
 test('nginx proxy_cache in front of a TorrentTTP seed: two leeches through it, the second served from the cache', { timeout: 120_000 }, (t) =>
-  withTempDir(async (dir) => {
+  withTempDir(t, async (dir) => {
     const data = join(dir, 'data');
     mkdirSync(data);
     const payload = Buffer.from(bytes(PAYLOAD_BYTES, 71));

@@ -179,7 +179,7 @@ test('Announcer.stop() does not wait out BEP 15 retransmissions to a dead UDP tr
 
 test('opentracker (Debian) answers our HTTP and UDP clients; a hash off its whitelist is refused', async (t) => {
   requireTool('opentracker', ['-h']);
-  await withTempDir(async (dir) => {
+  await withTempDir(t, async (dir) => {
     const root = join(dir, 'ot');
     mkdirSync(root);
     writeFileSync(join(root, 'whitelist.txt'), `${toHex(hash(3))}\n`, { mode: 0o644 });
