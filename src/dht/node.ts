@@ -87,7 +87,9 @@ interface Tracked {
   readonly infoHash: Uint8Array;
   readonly hex: string;
   /** Our peer port to announce, or undefined (look up only). */
-  readonly port: number | undefined;
+  port: number | undefined;
+  /** How many `track` callers hold it: it stops when the last one lets go. */
+  holders: number;
   timer: DhtTimer | undefined;
   running: boolean;
 }
@@ -260,26 +262,43 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
   /**
    * Keeps looking up `infoHash` (now, after bootstrap, and every `refreshMs`), telling its peers
    * as `peers` events and to `onPeers`; with `port`, announces us as a peer on that TCP port.
-   * Returns the function that stops it.
+   * Returns the function that stops it for this caller: several callers may track one hash (a
+   * magnet's metadata fetch and then its download), and the lookups go on until the last of
+   * them lets go. A port given by a later caller is announced from then on.
    */
   track(infoHash: Uint8Array, opts: { port?: number } = {}, onPeers?: (peers: readonly PeerAddr[]) => void): () => void {
     const h = hex(infoHash);
     const listener = onPeers === undefined ? undefined : (which: string, peers: readonly PeerAddr[]) => which === h && onPeers(peers);
     if (listener !== undefined) this.on('peers', listener);
-    if (!this.tracked.has(h)) {
-      const t: Tracked = { infoHash, hex: h, port: opts.port, timer: undefined, running: false };
-      this.tracked.set(h, t);
+    let t = this.tracked.get(h);
+    if (t === undefined) {
+      const fresh: Tracked = { infoHash, hex: h, port: opts.port, holders: 1, timer: undefined, running: false };
+      this.tracked.set(h, fresh);
+      t = fresh;
       void this.start().then(
-        () => this.readyPromise?.then(() => this.schedule(t, 0)),
+        () => this.readyPromise?.then(() => this.schedule(fresh, 0)),
         () => undefined,
       );
+    } else {
+      const cur = t;
+      cur.holders++;
+      if (opts.port !== undefined && cur.port === undefined) {
+        cur.port = opts.port;
+        void this.readyPromise?.then(() => this.schedule(cur, 0)); // announce now, not at the next refresh
+      }
     }
+    const held = t;
+    let released = false;
     return () => {
+      if (released) return;
+      released = true;
       if (listener !== undefined) this.off('peers', listener);
-      this.untrack(infoHash);
+      if (this.tracked.get(h) !== held) return;
+      if (--held.holders <= 0) this.untrack(infoHash);
     };
   }
 
+  /** Stops tracking `infoHash` for every caller at once. */
   untrack(infoHash: Uint8Array): void {
     const t = this.tracked.get(hex(infoHash));
     if (t === undefined) return;

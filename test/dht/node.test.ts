@@ -53,6 +53,23 @@ test('track: peers come as events, and tracking with a port announces us', async
   assert.deepEqual(peers, [{ ip: '127.0.0.1', port: 6000 }]);
 });
 
+test('track by two callers (a magnet fetch, then its download): the first letting go leaves the second tracking, and its port is announced', async (t) => {
+  const nodes = await privateDht(6);
+  t.after(() => Promise.all(nodes.map((n) => n.close())));
+  const h = Uint8Array.from({ length: 20 }, (_, i) => 255 - i);
+  const stopFetch = nodes[1]!.track(h, {});
+  const stopDownload = nodes[1]!.track(h, { port: 6100 });
+  stopFetch();
+  stopFetch(); // twice is once
+  let peers: readonly PeerAddr[] = [];
+  for (let i = 0; i < 30 && peers.length === 0; i++) {
+    peers = (await nodes[4]!.getPeers(h)).peers;
+    if (peers.length === 0) await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.deepEqual(peers, [{ ip: '127.0.0.1', port: 6100 }], 'the download, tracking with a port, was announced');
+  stopDownload();
+});
+
 test('read-only nodes (BEP 43) ask but never answer, and stay out of tables', async (t) => {
   const nodes = await privateDht(4);
   const ro = new DhtNode({ host: '127.0.0.1', readOnly: true, timeoutMs: 300, bootstrap: [`127.0.0.1:${nodes[0]!.port}`] });
