@@ -17,9 +17,14 @@
  * Connections: the test process holds the attackers' sockets; node raises its soft fd limit to
  * the hard one, and with fewer than 1,300 descriptors the attack shrinks to fit (said in the
  * diagnostics). aria2c and opentracker are required (.ci/run).
- * Faults checked once: without eviction (`peerEviction: false` in the child) aria2c gets no
- * place and times out; without upload snubbing (choke-round.ts `snub` a no-op) the downloads
- * wait for the 10-second rechoke and exceed the bound... see docs/security.md for the figures.
+ * The torrenttp download's first piece must also come within 3× its time alone plus 2 s: an
+ * upload slot at once, not at the next 10-second rechoke.
+ * Faults checked once: without eviction (`PeerSet.evictable` never finding a victim) aria2c gets
+ * no place in 60 s and times out. Without upload snubbing (`ChokeRound.snub` a no-op) both
+ * downloads took 2-2.7× their time alone (aria2c 15.1 s against 7.7 s, torrenttp 9.8 against
+ * 3.6 s), waiting for a rechoke, inside the 3× bound: the first-piece bound is what that fault
+ * breaks, unless the rechoke happens to fall just as the downloader arrives
+ * (upload-snub.test.ts pins snubbing on an injected clock).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -110,13 +115,16 @@ test('a seed under 1,000 idle connections, 10 interested-but-silent peers and a 
       clearTimeout(killer);
     });
 
-    const leechTorrenttp = async (name: string): Promise<number> => {
+    /** The whole download's time and its first verified piece's. */
+    const leechTorrenttp = async (name: string): Promise<[number, number]> => {
       const client = new Client({ listen: false, allowLoopbackPeers: true });
       const started = Date.now();
+      let first = 0;
       try {
         const d = await client.add(torrentPath, { path: join(dir, name), peers: [`127.0.0.1:${seedPort}`], trackers: false, webSeeds: false });
+        d.once('piece', () => (first = Date.now() - started));
         await d.done;
-        return Date.now() - started;
+        return [Date.now() - started, first];
       } finally {
         await client.close();
       }
@@ -131,7 +139,7 @@ test('a seed under 1,000 idle connections, 10 interested-but-silent peers and a 
     // Alone.
     const ariaAlone = await leechAria('aria-alone');
     identical('aria-alone');
-    const ttpAlone = await leechTorrenttp('ttp-alone');
+    const [ttpAlone, ttpFirstAlone] = await leechTorrenttp('ttp-alone');
     identical('ttp-alone');
     await until('the seed to drop the finished downloaders', () => seedPeers === 0, 10_000);
     const rssBefore = rssOf(seed.pid!);
@@ -182,15 +190,17 @@ test('a seed under 1,000 idle connections, 10 interested-but-silent peers and a 
 
     const ariaUnder = await leechAria('aria-under');
     identical('aria-under');
-    const ttpUnder = await leechTorrenttp('ttp-under');
+    const [ttpUnder, ttpFirstUnder] = await leechTorrenttp('ttp-under');
     identical('ttp-under');
     clearInterval(sampler);
     rssPeak = Math.max(rssPeak, rssOf(seed.pid!));
 
-    t.diagnostic(`24 MiB: aria2c alone ${ariaAlone} ms, under attack ${ariaUnder} ms; torrenttp alone ${ttpAlone} ms, under attack ${ttpUnder} ms`);
+    t.diagnostic(`24 MiB: aria2c alone ${ariaAlone} ms, under attack ${ariaUnder} ms; torrenttp alone ${ttpAlone} ms, under attack ${ttpUnder} ms (first piece after ${ttpFirstAlone} and ${ttpFirstUnder} ms)`);
     t.diagnostic(`seed RSS ${MiB(rssBefore)} before the attack, peak ${MiB(rssPeak)} (+${MiB(rssPeak - rssBefore)}); idle connections refused or evicted ${refusedOrEvicted} (${refusedOrEvicted - closedBefore} evicted for the downloaders); flooder connected ${floods} times, closed ${floodClosed}`);
     assert.ok(ariaUnder <= 3 * ariaAlone + 5000, `aria2c under attack ${ariaUnder} ms, alone ${ariaAlone} ms`);
     assert.ok(ttpUnder <= 3 * ttpAlone + 5000, `torrenttp under attack ${ttpUnder} ms, alone ${ttpAlone} ms`);
+    // An upload slot at once, not at the next 10-second rechoke: the silent interested peers were snubbed.
+    assert.ok(ttpFirstUnder <= 3 * ttpFirstAlone + 2000, `torrenttp's first piece under attack after ${ttpFirstUnder} ms, alone ${ttpFirstAlone} ms`);
     assert.ok(refusedOrEvicted > closedBefore, 'idle connections were evicted to make room');
     assert.ok(floodClosed >= 1, 'the flooder was closed');
     assert.ok(rssPeak - rssBefore <= RSS_GROWTH_BOUND, `the seed grew by ${MiB(rssPeak - rssBefore)}`);
