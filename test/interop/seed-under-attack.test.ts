@@ -20,11 +20,11 @@
  * The torrenttp download's first piece must also come within 3× its time alone plus 2 s: an
  * upload slot at once, not at the next 10-second rechoke.
  * Faults checked once: without eviction (`PeerSet.evictable` never finding a victim) aria2c gets
- * no place in 60 s and times out. Without upload snubbing (`ChokeRound.snub` a no-op) both
- * downloads took 2-2.7× their time alone (aria2c 15.1 s against 7.7 s, torrenttp 9.8 against
- * 3.6 s), waiting for a rechoke, inside the 3× bound: the first-piece bound is what that fault
- * breaks, unless the rechoke happens to fall just as the downloader arrives
- * (upload-snub.test.ts pins snubbing on an injected clock).
+ * no place in 60 s and times out. Without upload snubbing (`ChokeRound.snub` a no-op) a
+ * downloader waits for a rechoke: once both took 2-2.7× their time alone, inside the 3× bound,
+ * but the first-piece bound fails (torrenttp's first piece after 8.3 s against 1.5 s alone),
+ * unless a rechoke happens to fall just as the downloader arrives (upload-snub.test.ts pins
+ * snubbing on an injected clock).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
