@@ -360,6 +360,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (!this.peers.remove(peer)) return;
     this.superSeed?.remove(peer);
     link.close(reason);
+    if (reason !== undefined && BAN_ON_CLOSE.has(reason.code)) {
+      this.peers.ban(link.id);
+      this.emit('banned', link.id);
+    }
     this.emit('peerClosed', link, reason);
     if (!peer.amChoking) this.choker.run(this.now(), this.complete);
     this.downloader.fillAll();
@@ -415,6 +419,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     peer.link!.close(new EngineError('ENGINE_PEER_BANNED', { detail: id }));
   }
 }
+
+/**
+ * A link closed for one of these misbehaved on purpose or is broken beyond use (no honest peer
+ * sends them): its id is banned for the torrent's life, as a hash failure bans, so it is not
+ * dialled or admitted again.
+ */
+const BAN_ON_CLOSE: ReadonlySet<string> = new Set(['TRANSPORT_BLOCK_MISMATCH', 'TRANSPORT_BAD_BLOCK_OFFSET', 'TRANSPORT_UNREQUESTED_BLOCKS', 'TRANSPORT_CHOKE_STORM']);
 
 /** The peer may still want pieces from us: it can ask for uploads and lacks some. */
 function wantsFromUs(link: PeerLink): boolean {

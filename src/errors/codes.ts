@@ -92,8 +92,10 @@ export const ERROR_CODES = {
   // ── transport (src/transport) ──────────────────────────────────────────────────────────
   TRANSPORT_ADDRESS_LIMIT: { message: 'too many incoming connections from one IP address', side: 'remote', status: 429 },
   TRANSPORT_ABORTED: { message: 'peer connection attempt was aborted', side: 'local', status: 499 },
+  TRANSPORT_BAD_BLOCK_OFFSET: { message: 'peer sent a block that does not start on a 16 KiB block boundary (no request of ours does)', side: 'remote', status: 400 },
   TRANSPORT_BAD_PEER_ADDRESS: { message: 'peer address is not host:port', side: 'local', status: 400 },
   TRANSPORT_BLOCK_MISMATCH: { message: 'peer sent a block whose length differs from the request', side: 'remote', status: 400 },
+  TRANSPORT_CHOKE_STORM: { message: 'peer choked us too often in a short time', side: 'remote', status: 400 },
   TRANSPORT_CONNECT_FAILED: { message: 'cannot connect to the peer', side: 'remote', status: 502 },
   TRANSPORT_CONNECT_TIMEOUT: { message: 'peer did not connect and answer the handshake in time', side: 'remote', status: 504 },
   TRANSPORT_HANDSHAKE_TIMEOUT: { message: 'incoming peer did not send its handshake in time', side: 'remote', status: 408 },
@@ -115,6 +117,7 @@ export const ERROR_CODES = {
   TRANSPORT_SOCKET_ERROR: { message: 'peer connection failed', side: 'remote', status: 502 },
   TRANSPORT_TOO_MANY_REQUESTS: { message: 'peer queued more block requests than the limit', side: 'remote', status: 429 },
   TRANSPORT_UNKNOWN_TORRENT: { message: 'peer asked for a torrent we do not serve', side: 'remote', status: 404 },
+  TRANSPORT_UNREQUESTED_BLOCKS: { message: 'peer sent too many blocks we never asked for', side: 'remote', status: 400 },
   TRANSPORT_WEBSEED_GAVE_UP: { message: 'web seed failed too many times in a row', side: 'remote', status: 502 },
   TRANSPORT_WEBSEED_NO_RANGE: { message: 'web seed ignores Range (answers 200 with the whole file) and the torrent is too large to fetch file by file', side: 'remote', status: 502 },
 

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { hashPiecesSync } from '../metainfo/index.js';
+import { hashPiecesSync } from '../metainfo/hash-pieces.js'; // not the index: every disk thread loads this, and the whole of metainfo doubles its start-up
 import type { DiskFault, DiskRequest, DiskResponse, DiskSlice, DiskWorkerData } from './disk-protocol.js';
 import { StorageError, storageCodeOfErrno } from './errors.js';
 

@@ -7,7 +7,13 @@
  *   choke discards all pending requests; a client that keeps them waits forever on some peers).
  * - `piece`: delivered once if outstanding with that length; not outstanding (never asked,
  *   cancelled, timed out, or already delivered) → ignored and counted; same block but another
- *   length → close with TRANSPORT_BLOCK_MISMATCH.
+ *   length → close with TRANSPORT_BLOCK_MISMATCH; a block off a 16 KiB boundary (it overlaps
+ *   blocks we ask for; we never ask for such a one) → close with TRANSPORT_BAD_BLOCK_OFFSET.
+ * - Unrequested blocks are forgiven one per request we gave up on (cancelled, timed out, dropped
+ *   by a choke: its block may have been on the way); past that, more than
+ *   MAX_UNSOLICITED_BLOCKS of them (1 MiB of junk) → close with TRANSPORT_UNREQUESTED_BLOCKS.
+ * - More than MAX_CHOKES_PER_WINDOW chokes from the peer within CHOKE_WINDOW_MS → close with
+ *   TRANSPORT_CHOKE_STORM (a real choker decides every 10 s; a storm only makes us churn requests).
  * - The peer's BEP 10 handshake caps the queue depth at its `reqq`: a peer that closes or drops
  *   requests past its limit (torrenttp itself closes) never sees more than it allows.
  * - A request older than `requestTimeoutMs` → `rejected`, a `cancel` goes out, and the peer is
@@ -43,7 +49,7 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
-import { Bitfield, type Geometry, type Metainfo, type PieceIndex } from '../metainfo/index.js';
+import { Bitfield, BLOCK_LENGTH, type Geometry, type Metainfo, type PieceIndex } from '../metainfo/index.js';
 import {
   decodeExtendedHandshake,
   decodeFastMessage,
@@ -109,6 +115,12 @@ export const WIRE_PEER_DEFAULTS = {
   maxPeerRequests: 256,
   sendBufferBytes: 512 * 1024,
 } as const;
+
+/** Blocks we never asked for (beyond those we gave up on) that a peer may send before it is closed. */
+export const MAX_UNSOLICITED_BLOCKS = 64;
+/** Chokes a peer may send within CHOKE_WINDOW_MS: real chokers decide every 10 s (30 s optimistic). */
+export const MAX_CHOKES_PER_WINDOW = 10;
+export const CHOKE_WINDOW_MS = 10_000;
 
 /** Allowed-fast pieces kept per peer: BEP 6 suggests sets of 10; more than this is a peer padding it. */
 export const MAX_ALLOWED_FAST = 64;
@@ -194,6 +206,12 @@ export class WirePeer implements WirePeerLink {
   private counters = { unrequestedBlocks: 0, ignoredRequests: 0, rejectedByPeer: 0 };
   /** Their requests refused (choked, a piece we lack) since we last unchoked them. */
   private refusedRequests = 0;
+  /** Our requests given up on (cancel, timeout, their choke) whose blocks may still arrive; unrequested blocks beyond, counted. */
+  private lateBlocksForgiven = 0;
+  private unsolicitedBlocks = 0;
+  /** Their chokes in the current window. */
+  private chokeWindowStart = 0;
+  private chokesInWindow = 0;
   /** BEP 6 on both sides. */
   readonly fast: boolean;
   private allowedFastSet: Set<number> | undefined;
@@ -294,7 +312,10 @@ export class WirePeer implements WirePeerLink {
 
   cancel(req: BlockRequest): void {
     if (this.closed) return;
-    if (this.pipeline.remove(req) !== undefined) this.send({ type: 'cancel', index: req.index, begin: req.begin, length: req.length });
+    if (this.pipeline.remove(req) !== undefined) {
+      this.lateBlocksForgiven++;
+      this.send({ type: 'cancel', index: req.index, begin: req.begin, length: req.length });
+    }
   }
 
   setChoking(choking: boolean): void {
@@ -386,11 +407,21 @@ export class WirePeer implements WirePeerLink {
     switch (m.type) {
       case 'choke': {
         if (this.peerChoking) return;
+        const now = performance.now();
+        if (now - this.chokeWindowStart >= CHOKE_WINDOW_MS) {
+          this.chokeWindowStart = now;
+          this.chokesInWindow = 0;
+        }
+        if (++this.chokesInWindow > MAX_CHOKES_PER_WINDOW) {
+          this.close(new TransportError('TRANSPORT_CHOKE_STORM', { detail: `${this.id}: more than ${MAX_CHOKES_PER_WINDOW} chokes in ${CHOKE_WINDOW_MS / 1000} s` }));
+          return;
+        }
         this.peerChoking = true;
         this.events.emit({ type: 'choke' });
         // BEP 6: requests in allowed-fast pieces survive a choke; they end in a block or a reject.
         const allowed = this.fast ? this.allowedFastSet : undefined;
         const rejected = allowed === undefined ? this.pipeline.drain() : this.pipeline.drain((r) => allowed.has(r.index));
+        this.lateBlocksForgiven += rejected.length;
         for (const req of rejected) this.events.emit({ type: 'rejected', req });
         return;
       }
@@ -528,9 +559,17 @@ export class WirePeer implements WirePeerLink {
   }
 
   private onPiece(index: number, begin: number, block: Uint8Array): void {
+    if (begin % BLOCK_LENGTH !== 0) {
+      this.close(new TransportError('TRANSPORT_BAD_BLOCK_OFFSET', { detail: `${this.id}: piece ${index} begin ${begin}` }));
+      return;
+    }
     const { verdict, req } = this.pipeline.onBlock(index, begin, block.length);
     if (verdict === 'unrequested') {
       this.counters.unrequestedBlocks++;
+      if (this.lateBlocksForgiven > 0) this.lateBlocksForgiven--;
+      else if (++this.unsolicitedBlocks > MAX_UNSOLICITED_BLOCKS) {
+        this.close(new TransportError('TRANSPORT_UNREQUESTED_BLOCKS', { detail: `${this.id}: more than ${MAX_UNSOLICITED_BLOCKS} blocks we never asked for` }));
+      }
       return;
     }
     if (verdict === 'wrongLength') {
@@ -626,6 +665,7 @@ export class WirePeer implements WirePeerLink {
       return;
     }
     for (const req of this.pipeline.expire(now)) {
+      this.lateBlocksForgiven++;
       this.send({ type: 'cancel', index: req.index, begin: req.begin, length: req.length });
       this.events.emit({ type: 'rejected', req });
     }

@@ -13,6 +13,7 @@ import {
   WIRE_PEER_DEFAULTS,
 } from '../../src/transport/index.js';
 import { allBlocks, index, leech, listen, makeTorrent, peerId, RawPeer, Recorder, serve, wireTorrent } from './helpers.js';
+import { CHOKE_WINDOW_MS, MAX_CHOKES_PER_WINDOW, MAX_UNSOLICITED_BLOCKS } from '../../src/transport/wire-peer.js';
 
 interface Side {
   link: WirePeerLink;
@@ -234,6 +235,65 @@ test('a block of the wrong length closes the link', async () => {
     const closed = await r.rec.wait('closed');
     assert.equal(closed.reason?.code, 'TRANSPORT_BLOCK_MISMATCH');
     assert.ok(await r.raw.closedWithin());
+  } finally {
+    await r.close();
+  }
+});
+
+test('unrequested blocks: one forgiven per request we gave up on, then 64 more; the 65th closes the link', async () => {
+  const { metainfo, data } = makeTorrent(256 * 1024, 64 * 1024, 3);
+  const r = await rawSeed(metainfo);
+  try {
+    r.raw.send({ type: 'unchoke' });
+    await r.rec.wait('unchoke');
+    const blocks = allBlocks(metainfo).slice(0, 10);
+    blocks.forEach((b) => r.link.request(b));
+    await r.raw.until((m) => m.filter((x) => x.type === 'request').length === 10);
+    r.raw.send({ type: 'choke' }); // drops all ten: their blocks may still be on the way
+    await r.rec.wait('rejected', 2000, () => r.rec.of('rejected').length === 10);
+    const piece = (q: (typeof blocks)[number]) => ({ type: 'piece' as const, index: q.index, begin: q.begin, block: data.subarray(q.index * 65536 + q.begin, q.index * 65536 + q.begin + q.length) });
+    r.raw.send(...blocks.map(piece), ...Array.from({ length: MAX_UNSOLICITED_BLOCKS }, () => piece(blocks[0]!)));
+    await new Promise((res) => setTimeout(res, 100));
+    assert.equal(r.rec.of('closed').length, 0, 'the late ten and 64 more are tolerated');
+    assert.equal(r.link.stats().unrequestedBlocks, 10 + MAX_UNSOLICITED_BLOCKS);
+    r.raw.send(piece(blocks[1]!));
+    const closed = await r.rec.wait('closed');
+    assert.equal(closed.reason?.code, 'TRANSPORT_UNREQUESTED_BLOCKS');
+    assert.equal(r.rec.of('block').length, 0);
+  } finally {
+    await r.close();
+  }
+});
+
+test('a block off the 16 KiB grid (overlapping the blocks we asked for) closes the link', async () => {
+  const { metainfo } = makeTorrent(256 * 1024, 64 * 1024, 3);
+  const r = await rawSeed(metainfo);
+  try {
+    r.raw.send({ type: 'unchoke' });
+    await r.rec.wait('unchoke');
+    r.link.request({ index: index(metainfo, 0), begin: 0, length: BLOCK_LENGTH });
+    await r.raw.until((m) => m.some((x) => x.type === 'request'));
+    r.raw.send({ type: 'piece', index: 0, begin: 8192, block: new Uint8Array(BLOCK_LENGTH) });
+    const closed = await r.rec.wait('closed');
+    assert.equal(closed.reason?.code, 'TRANSPORT_BAD_BLOCK_OFFSET');
+    assert.equal(r.rec.of('block').length, 0);
+  } finally {
+    await r.close();
+  }
+});
+
+test(`a choke storm: ${MAX_CHOKES_PER_WINDOW} chokes within ${CHOKE_WINDOW_MS / 1000} s are heard, one more closes the link`, async () => {
+  const { metainfo } = makeTorrent(256 * 1024, 64 * 1024, 3);
+  const r = await rawSeed(metainfo);
+  try {
+    const storm = (n: number) => Array.from({ length: n }, () => [{ type: 'unchoke' as const }, { type: 'choke' as const }]).flat();
+    r.raw.send(...storm(MAX_CHOKES_PER_WINDOW));
+    await r.rec.wait('choke', 2000, () => r.rec.of('choke').length === MAX_CHOKES_PER_WINDOW);
+    await new Promise((res) => setTimeout(res, 50));
+    assert.equal(r.rec.of('closed').length, 0);
+    r.raw.send(...storm(1));
+    const closed = await r.rec.wait('closed');
+    assert.equal(closed.reason?.code, 'TRANSPORT_CHOKE_STORM');
   } finally {
     await r.close();
   }
