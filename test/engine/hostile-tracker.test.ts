@@ -52,6 +52,8 @@ test('a tracker reply of 120,000 peers: the client stays responsive, dials a bou
     // Serve the reply, then let the client chew on it for a while.
     while (announces === 0) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 3000));
+    // On a loaded machine the refused dials may not have come back yet: wait for one, a while.
+    for (let i = 0; i < 100 && dialled.size === 0; i++) await new Promise((r) => setTimeout(r, 100));
     delay.disable();
     const cpu = process.cpuUsage(cpu0);
 
@@ -60,7 +62,7 @@ test('a tracker reply of 120,000 peers: the client stays responsive, dials a bou
     // runs beside other jobs): CPU time is ours alone, wall-clock gaps are not.
     const maxMs = delay.max / 1e6;
     const cpuMs = (cpu.user + cpu.system) / 1000;
-    assert.ok(cpuMs < 2500, `${cpuMs.toFixed(0)} ms of CPU in 3 s`);
+    assert.ok(cpuMs < 2500, `${cpuMs.toFixed(0)} ms of CPU in the first seconds`);
     assert.ok(maxMs < 5000, `event loop stalled ${maxMs.toFixed(0)} ms`);
     assert.ok(dialled.size > 0, 'the client did dial peers from the reply');
     assert.ok(dialled.size <= MAX_PEERS_PER_REPLY, `${dialled.size} peers dialled`);
