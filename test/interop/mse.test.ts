@@ -3,7 +3,8 @@
  * byte-identical files, loopback only: aria2 `--bt-require-crypto=true
  * --bt-min-crypto-level=arc4` seeds and we download with `encryption: 'require'`; we seed with
  * `require` and such an aria2 downloads (it finds us through opentracker over HTTP); Transmission
- * with `"encryption": 2` (required) seeds and we dial it. Each link we hold is checked to be RC4.
+ * with `"encryption": 2` (required) seeds, and leeches from us (we dial it both times). Each link
+ * we hold is checked to be RC4.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -103,6 +104,35 @@ test('Transmission seeds with encryption required ("encryption": 2), torrenttp d
     }
     await client.close();
     assert.equal(sha1Hex(readFileSync(join(root, 'dl', 'payload.bin'))), sha1Hex(payload), 'byte-identical');
+    assert.deepEqual([...new Set(links)], ['rc4']);
+  } finally {
+    await client.close();
+    await stop(tr.proc);
+  }
+});
+
+test('torrenttp seeds with encryption require, Transmission with encryption required ("encryption": 2) downloads (we dial it)', { timeout: 120_000 }, async (t) => {
+  requireTool('transmission-daemon', ['--version']);
+  requireTool('transmission-remote', ['--version']);
+  const root = mkdtempSync(join(tmpdir(), 'torrenttp-mse-transmission-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const seedDir = join(root, 'seed');
+  mkdirSync(seedDir);
+  const payload = bytes(8 * 1024 * 1024 + 101, 14);
+  writeFileSync(join(seedDir, 'payload.bin'), payload);
+  const { torrent } = await createTorrent(join(seedDir, 'payload.bin'), { pieceLength: 256 * 1024, creationDate: null });
+  writeFileSync(join(root, 'payload.torrent'), torrent);
+  const tr = await startTransmission(t, root, { encryption: 2 });
+  const client = new Client({ encryption: 'require', host: '127.0.0.1', allowLoopbackPeers: true });
+  try {
+    await tr.remote('-a', join(root, 'payload.torrent'), '-w', tr.downloadDir);
+    const seed = await client.add(torrent, { path: seedDir, peers: [`127.0.0.1:${tr.peerPort}`], trackers: false, webSeeds: false, dht: false });
+    const links = linkEncryption(seed);
+    await until('Transmission to reach 100%', async () => (await percentDone(tr)) === '100%', 90_000, tr.proc).catch((err: unknown) => {
+      throw new Error(`${String(err)}; links ${links.join(',')}\nlog:\n${tr.log().slice(-3000)}`);
+    });
+    assert.equal(sha1Hex(readFileSync(join(tr.downloadDir, 'payload.bin'))), sha1Hex(payload), 'byte-identical');
+    assert.ok(seed.stats().uploaded >= payload.length, 'the bytes came from us');
     assert.deepEqual([...new Set(links)], ['rc4']);
   } finally {
     await client.close();
