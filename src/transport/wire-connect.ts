@@ -75,17 +75,21 @@ export async function connectWirePeer(
   torrent: WireTorrent,
   opts: WirePeerOptions & ConnectOptions,
 ): Promise<WirePeerLink> {
+  const ours = encodeMessages([ourHandshake(torrent, opts.peerId)]);
+  // Before the socket: without RC4 (WIRE_MSE_UNAVAILABLE) nothing is dialled.
+  const mse =
+    opts.encrypt === undefined || opts.encrypt === 'off'
+      ? undefined
+      : MseHandshake.initiator({ infoHash: torrent.infoHash, provide: cryptoProvide(opts.encrypt), initialPayload: ours, ...mseSecrets() });
   const { socket, chunks } = dialWithReadBuffer(host, port);
   socket.setNoDelay(true);
   const where = `${host}:${port}`;
   const timeoutMs = opts.connectTimeoutMs ?? WIRE_CONNECT_DEFAULTS.connectTimeoutMs;
   // Blocks are delivered before the next read (see SocketChunks), so straddlers can reuse too.
   const decoder = new WireDecoder({ torrent: torrent.metainfo.geometry, reuseAssemblyBuffers: true });
-  const ours = encodeMessages([ourHandshake(torrent, opts.peerId)]);
   let session: MseSession | undefined;
   let read: SocketChunks = chunks;
-  if (opts.encrypt !== undefined && opts.encrypt !== 'off') {
-    const mse = MseHandshake.initiator({ infoHash: torrent.infoHash, provide: cryptoProvide(opts.encrypt), initialPayload: ours, ...mseSecrets() });
+  if (mse !== undefined) {
     const run = await mseDial(socket, chunks, mse, { timeoutMs, timeoutCode: 'TRANSPORT_CONNECT_TIMEOUT', where, signal: opts.signal });
     session = run.session;
     read = new CipherChunks(chunks, run.head, session);
