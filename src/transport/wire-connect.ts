@@ -126,8 +126,10 @@ export async function acceptWirePeer(
   const timeoutMs = acceptOpts.handshakeTimeoutMs ?? WIRE_CONNECT_DEFAULTS.handshakeTimeoutMs;
   let read: SocketChunks = chunksOf(socket);
   let session: MseSession | undefined;
-  if (acceptOpts.skeyFor !== undefined) {
-    const run = await mseAccept(socket, read, acceptOpts.encryption ?? 'off', acceptOpts.skeyFor, { timeoutMs, timeoutCode: 'TRANSPORT_HANDSHAKE_TIMEOUT', where });
+  // `require` without `skeyFor` still refuses plain handshakes (an encrypted one then names no torrent we know).
+  if (acceptOpts.skeyFor !== undefined || acceptOpts.encryption === 'require') {
+    const skeyFor = acceptOpts.skeyFor ?? (() => undefined);
+    const run = await mseAccept(socket, read, acceptOpts.encryption ?? 'off', skeyFor, { timeoutMs, timeoutCode: 'TRANSPORT_HANDSHAKE_TIMEOUT', where });
     session = run.session;
     read = new CipherChunks(read, run.head, session);
   }
