@@ -1,12 +1,18 @@
 /**
  * Whole transfers over loopback, torrenttp beside aria2, same file, same run:
  *
- *   npm run bench:transfer -- [--size-mib 1024] [--runs 1] [--piece-kib N] [--only 1,2,3,4]
+ *   npm run bench:transfer -- [--size-mib 1024] [--runs 1] [--piece-kib N] [--only 1,2,3,4] [--encryption off]
  *
  *   1. torrenttp seed → torrenttp leech (`torrenttp seed --port`, `torrenttp download --peer`)
  *   2. aria2c seed    → torrenttp leech (`--peer` the aria2c listening port)
  *   3. torrenttp seed → aria2c leech    (aria2c finds the seed through `torrenttp tracker`)
  *   4. aria2c seed    → aria2c leech    (same tracker): the reference
+ *   5. case 1 with `--encryption require` on both sides: MSE/PE with RC4 (`--only 1,5` for the
+ *      encrypted/plain ratio, printed as "5 vs 1")
+ *
+ * `--encryption P` is the policy of torrenttp's processes in cases 1-3 (default `off`, plain,
+ * as the figures before MSE were). They run under `node --openssl-legacy-provider`, as the
+ * `torrenttp` command does (RC4 lives in OpenSSL 3's legacy provider).
  *
  * Every side is its own process under `/usr/bin/time -f '%e %M %U %S'`, so each one's peak RSS
  * and CPU time are the kernel's figures. The clock runs from the spawn of the leech process to
@@ -35,6 +41,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1' },
     'piece-kib': { type: 'string' },
     only: { type: 'string', default: '1,2,3,4' },
+    encryption: { type: 'string', default: 'off' },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
@@ -44,8 +51,16 @@ if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1) {
   console.error('usage: transfer.js [--size-mib N] [--runs N] [--piece-kib N] [--only 1,2,3,4]');
   process.exit(2);
 }
+const ENCRYPTION = values.encryption;
+if (!['prefer', 'require', 'off'].includes(ENCRYPTION)) {
+  console.error('--encryption: prefer, require or off');
+  process.exit(2);
+}
 const SIZE_BYTES = SIZE_MIB * 1024 * 1024;
+
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+/** node with RC4 (OpenSSL's legacy provider), as the `torrenttp` command's shebang starts it. */
+const CLI_NODE_FLAG = '--openssl-legacy-provider';
 /** A leech that takes longer than this is killed and the case reported as failed. */
 const LEECH_TIMEOUT_MS = 10 * 60_000;
 
@@ -91,10 +106,10 @@ interface Result {
   readonly seed: Usage;
 }
 
-async function startSeed(s: Setup, kind: Side): Promise<{ proc: Timed; port: number }> {
+async function startSeed(s: Setup, kind: Side, encryption: string): Promise<{ proc: Timed; port: number }> {
   const port = await freePort();
   if (kind === 'torrenttp') {
-    const proc = timed(s.work, process.execPath, [CLI, 'seed', s.torrent, s.data, '--port', String(port), '--skip-verify']);
+    const proc = timed(s.work, process.execPath, [CLI_NODE_FLAG, CLI, 'seed', s.torrent, s.data, '--port', String(port), '--skip-verify', '--encryption', encryption]);
     await until('the torrenttp seed to start', () => / on port \d+/.test(proc.output), 60_000, proc);
     return { proc, port };
   }
@@ -105,23 +120,23 @@ async function startSeed(s: Setup, kind: Side): Promise<{ proc: Timed; port: num
   return { proc, port };
 }
 
-async function startLeech(s: Setup, kind: Side, dir: string, seedPort: number): Promise<Timed> {
+async function startLeech(s: Setup, kind: Side, dir: string, seedPort: number, encryption: string): Promise<Timed> {
   if (kind === 'torrenttp') {
     // Dials the seed it is given; the tracker would only name the same seed.
-    return timed(s.work, process.execPath, [CLI, 'download', s.torrent, '-o', dir, '--peer', `127.0.0.1:${seedPort}`, '--no-trackers']);
+    return timed(s.work, process.execPath, [CLI_NODE_FLAG, CLI, 'download', s.torrent, '-o', dir, '--peer', `127.0.0.1:${seedPort}`, '--no-trackers', '--encryption', encryption]);
   }
   return timed(s.work, 'aria2c', [`--dir=${dir}`, '--seed-time=0', '--file-allocation=none', `--listen-port=${await freePort()}`, '--console-log-level=warn', ...ARIA_COMMON, s.torrent]);
 }
 
-async function runCase(s: Setup, seedKind: Side, leechKind: Side, sourceSha1: string): Promise<Result> {
+async function runCase(s: Setup, seedKind: Side, leechKind: Side, sourceSha1: string, encryption: string): Promise<Result> {
   const dir = mkdtempSync(join(s.work, 'dl-'));
   // A fresh tracker per case on the torrent's port: no peer from an earlier case is in the swarm.
   const tracker = await startTracker(s.work, s.trackerPort);
-  const seed = await startSeed(s, seedKind);
+  const seed = await startSeed(s, seedKind, encryption);
   try {
     // aria2c finds its seed only through the tracker: make sure the seed is there first.
     if (leechKind === 'aria2') await until('the seed to announce', async () => (await seeders(s.trackerPort)) >= 1, 30_000, seed.proc);
-    const leech = await startLeech(s, leechKind, dir, seed.port);
+    const leech = await startLeech(s, leechKind, dir, seed.port, encryption);
     const timer = setTimeout(() => void leech.stop(), LEECH_TIMEOUT_MS);
     const leechUsage = await leech.done;
     clearTimeout(timer);
@@ -154,11 +169,12 @@ async function seeders(trackerPort: number): Promise<number> {
 }
 
 // ── main ──────────────────────────────────────────────────────────────────────────────────
-const CASES: readonly { readonly n: number; readonly label: string; readonly seed: Side; readonly leech: Side }[] = [
+const CASES: readonly { readonly n: number; readonly label: string; readonly seed: Side; readonly leech: Side; readonly encryption?: string }[] = [
   { n: 1, label: 'torrenttp → torrenttp', seed: 'torrenttp', leech: 'torrenttp' },
   { n: 2, label: 'aria2c    → torrenttp', seed: 'aria2', leech: 'torrenttp' },
   { n: 3, label: 'torrenttp → aria2c', seed: 'torrenttp', leech: 'aria2' },
   { n: 4, label: 'aria2c    → aria2c', seed: 'aria2', leech: 'aria2' },
+  { n: 5, label: 'torrenttp → torrenttp, MSE RC4', seed: 'torrenttp', leech: 'torrenttp', encryption: 'require' },
 ];
 
 const median = (xs: readonly number[]): number => {
@@ -189,7 +205,7 @@ try {
   for (let run = 0; run < RUNS; run++) {
     for (const c of CASES) {
       if (!ONLY.has(c.n)) continue;
-      const r = await runCase(setup, c.seed, c.leech, sourceSha1);
+      const r = await runCase(setup, c.seed, c.leech, sourceSha1, c.encryption ?? ENCRYPTION);
       results.set(c.n, [...(results.get(c.n) ?? []), r]);
       console.log(`  run ${run + 1} case ${c.n} ${c.label}: ${r.leech.wallSec.toFixed(2)} s`);
     }
@@ -217,6 +233,12 @@ try {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) console.log(r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
   console.log('vs 4: leech wall time over aria2c → aria2c (lower is faster). CPU s is user + system.');
+  const plain = results.get(1);
+  const encrypted = results.get(5);
+  if (plain !== undefined && encrypted !== undefined) {
+    const ratio = median(encrypted.map((r) => r.leech.wallSec)) / median(plain.map((r) => r.leech.wallSec));
+    console.log(`5 vs 1: MSE RC4 over ${ENCRYPTION === 'off' ? 'plain' : `--encryption ${ENCRYPTION}`} torrenttp → torrenttp, leech wall time ${ratio.toFixed(2)}×`);
+  }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

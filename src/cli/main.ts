@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --openssl-legacy-provider
 import { defaultContext } from './context.js';
 import { runProgram } from './program.js';
 import { commandsFor } from './commands/lazy.js';

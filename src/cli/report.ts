@@ -154,10 +154,24 @@ export class Reporter {
     this.checkReachable();
   }
 
-  /** A failed connection to or from a peer that is not a source: routine, JSON only. */
+  /**
+   * A failed connection to or from a peer that is not a source: routine, JSON only; except a
+   * failure of the encryption policy (`--encryption`), said once per address in normal output
+   * too, since the user chose that policy and should see what it costs.
+   */
   peerError(peer: string, err: TorrenttpError): void {
-    if (this.o.json && !this.finished) printJson(this.ctx, { event: 'peerError', peer, code: err.code, message: err.message });
+    if (this.o.json) {
+      if (!this.finished) printJson(this.ctx, { event: 'peerError', peer, code: err.code, message: err.message });
+      return;
+    }
+    if (err.code !== 'TRANSPORT_ENCRYPTION_REQUIRED' && err.code !== 'TRANSPORT_ENCRYPTION_FAILED') return;
+    const host = peer.replace(/:\d+$/, '');
+    if (this.encryptionNoted.has(host) || this.encryptionNoted.size >= 256) return;
+    this.encryptionNoted.add(host);
+    this.say('NOTICE', `peer ${peer}: ${err.message}`, err);
   }
+  /** Addresses whose encryption failure was said already (at most 256: the rest stay in --json). */
+  private readonly encryptionNoted = new Set<string>();
 
   progress(s: TorrentStats): void {
     if (this.finished) return;

@@ -6,7 +6,8 @@ import { FileSelection, infoHashToBytes, parseMagnet, parseTorrent, toHex, type 
 import { corruptPiecesError, openStorage } from '../storage/index.js';
 import type { DhtNode } from '../dht/index.js';
 import { Announcer, isLoopback, isUrlRef } from '../tracker/index.js';
-import { createHttpPeer, createWebSeed, hostPort, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
+import { createHttpPeer, createWebSeed, hostPort, parseHostPort, PeerListener, WireDialer, type EncryptionPolicy, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
+import { mseAvailable, WireError } from '../wire/index.js';
 import { EngineError } from './errors.js';
 import type { PeerServer } from './peer-server.js';
 import { fetchMetadata, type FetchedMetadata, type FetchMetadataOptions, type MetadataProgress } from './magnet.js';
@@ -74,6 +75,14 @@ export interface ClientOptions {
    * (BEP 27). Off when undefined. The caller starts and closes it (it may outlive the client).
    */
   readonly dht?: DhtNode;
+  /**
+   * Message Stream Encryption (MSE/PE) for wire peers (docs/transport.md): 'prefer' dials
+   * encrypted and falls back to plain per address, 'require' speaks only encrypted (both ways),
+   * 'off' dials plain but still answers encrypted peers. Default 'prefer'. RC4 needs Node's
+   * OpenSSL legacy provider (`node --openssl-legacy-provider`; the CLI starts so): without it
+   * 'prefer' dials plain, and 'require' throws WIRE_MSE_UNAVAILABLE here.
+   */
+  readonly encryption?: EncryptionPolicy;
 }
 
 export interface AddOptions {
@@ -224,7 +233,9 @@ export class Client extends EventEmitter<ClientEvents> {
     this.peerId = opts.peerId ?? Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
     if (opts.uploadLimit !== undefined) this.uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
     if (opts.downloadLimit !== undefined) this.downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
-    this.dialer = new WireDialer({ ...this.wireOptions(), connectTimeoutMs: 10_000 });
+    const encryption = opts.encryption ?? 'prefer';
+    if (encryption === 'require' && !mseAvailable()) throw new WireError('WIRE_MSE_UNAVAILABLE', { detail: 'encryption: require' });
+    this.dialer = new WireDialer({ ...this.wireOptions(), connectTimeoutMs: 10_000, encryption });
     this.ticker = setInterval(() => {
       for (const e of this.torrents.values()) e.torrent.tick();
     }, TICK_MS);
@@ -256,6 +267,7 @@ export class Client extends EventEmitter<ClientEvents> {
       ...ifDefined('maxPerAddress', this.opts.maxPerAddress),
       ...ifDefined('maxPerAddressPerTorrent', this.opts.maxPerAddressPerTorrent),
       ...ifDefined('limitLoopback', this.opts.limitLoopback),
+      encryption: this.opts.encryption ?? 'prefer',
     });
     // The transport's codes become the Client's own (ENGINE_PORT_IN_USE, ENGINE_LISTEN_FAILED: API).
     return this.listener.listen().then(
@@ -624,6 +636,7 @@ export class Client extends EventEmitter<ClientEvents> {
         };
       },
       onError: (remote, err) => this.emit('peerError', remote, err),
+      infoHashes: () => [...this.torrents.values()].map((e) => e.wire.infoHash),
     };
   }
 

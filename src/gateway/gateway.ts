@@ -61,6 +61,8 @@ export interface GatewayOptions extends EligibilityOptions {
   readonly openTracker?: boolean;
   /** Port for BitTorrent peers (the seed). Default 0: any free port. */
   readonly peerPort?: number;
+  /** MSE/PE policy of the seed's wire peers (ClientOptions.encryption). Default 'prefer'. */
+  readonly encryption?: 'prefer' | 'require' | 'off';
   /** Announce interval of the embedded tracker. Default 1800 s. */
   readonly trackerIntervalSec?: number;
   /** How often served torrents' files are checked for changes. Default 5000 ms; 0 never (call `checkFiles`). */
@@ -153,7 +155,7 @@ export class Gateway {
       },
       ...(opts.now === undefined ? {} : { now: opts.now }),
     });
-    this.client = new Client({ ...(opts.host === undefined ? {} : { host: opts.host }), port: opts.peerPort ?? 0, allowLoopbackPeers: true, peerId: seedPeerId });
+    this.client = new Client({ ...(opts.host === undefined ? {} : { host: opts.host }), port: opts.peerPort ?? 0, allowLoopbackPeers: true, peerId: seedPeerId, ...(opts.encryption === undefined ? {} : { encryption: opts.encryption }) });
     this.client.on('warning', (msg) => this.logger.debug({ msg }, 'seed warning'));
     this.client.on('error', (err) => this.logger.error({ err }, 'seed error'));
     this.status = new ServeStatus(opts.now === undefined ? {} : { now: opts.now });

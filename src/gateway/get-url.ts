@@ -39,6 +39,8 @@ export interface GetUrlOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** BitTorrent listening port; default any free port. */
   readonly port?: number;
+  /** MSE/PE policy with wire peers (ClientOptions.encryption). Default 'prefer'. */
+  readonly encryption?: 'prefer' | 'require' | 'off';
   /** Where temporary folders go; default the OS temp folder. */
   readonly tmpDir?: string;
   /** Aborting stops the download: the result is then `interrupted` (the partial file stays). */

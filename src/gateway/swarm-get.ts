@@ -29,7 +29,7 @@ export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accep
     throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `${metainfo.name} is a torrent of ${metainfo.files.length} files: give a folder with -o, not a stream` });
   }
   const work = await mkdtemp(join(o.tmpDir ?? tmpdir(), 'torrenttp-get-'));
-  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }) });
+  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), ...(o.encryption === undefined ? {} : { encryption: o.encryption }) });
   client.on('warning', (message) => o.onEvent?.({ type: 'warning', message }));
   try {
     // Where the engine writes: its folder, and the name it gives the file (or folder).

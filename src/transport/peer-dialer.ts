@@ -2,28 +2,58 @@
  * Dialling peers, one dialer per kind of address. A wire peer is `{ ip, port }` (a tracker's
  * answer, a `--peer`, a `host:port` heard from an embedded tracker); HTTP peers, addressed by
  * `{ url }`, get their own dialer. A dialer opens the connection and runs the handshake; the
- * link it resolves to already sends its events to the given handler.
+ * link it resolves to already sends its events to the given handler. The wire dialer carries out
+ * the encryption policy for the connections it opens (mse-stream.ts: `prefer` falls back to
+ * plain per address, `require` never does).
  */
+import { TorrenttpError } from '../errors/index.js';
 import type { PeerAddress } from '../tracker/index.js';
+import { mseAvailable } from '../wire/index.js';
 import { TransportError } from './errors.js';
-import { parseHostPort } from './peer-address.js';
+import type { EncryptionPolicy } from './mse-stream.js';
+import { hostPort, parseHostPort } from './peer-address.js';
 import type { PeerEventHandler } from './peer-link.js';
 import { connectWirePeer, type ConnectOptions } from './wire-connect.js';
 import type { WirePeerLink, WirePeerOptions, WireTorrent } from './wire-peer.js';
 
-export type WireDialerOptions = Omit<WirePeerOptions, 'onEvent'> & Omit<ConnectOptions, 'signal'>;
+export type WireDialerOptions = Omit<WirePeerOptions, 'onEvent'> &
+  Omit<ConnectOptions, 'signal' | 'encrypt'> & {
+    /** MSE for the connections we open (mse-stream.ts). Default 'off'. */
+    readonly encryption?: EncryptionPolicy;
+  };
+
+/** Addresses remembered as plain-only under `prefer` (an encrypted handshake failed there): at most this many, oldest forgotten first. */
+export const MAX_PLAIN_PEERS = 4096;
 
 export class WireDialer {
+  /** `prefer`: addresses where an encrypted handshake failed and a plain one is tried at once. */
+  private readonly plainPeers = new Set<string>();
+
   constructor(private readonly opts: WireDialerOptions) {}
 
   /**
    * Connects to `address` (`{ ip, port }`, or `host:port` / `[v6]:port` text) for `torrent`.
    * Rejects with TRANSPORT_BAD_PEER_ADDRESS for text that is no address, else as
-   * `connectWirePeer` does (connect failed, timed out, another info-hash, aborted).
+   * `connectWirePeer` does (connect failed, timed out, another info-hash, aborted; under
+   * `require`, TRANSPORT_ENCRYPTION_FAILED when the encrypted handshake fails).
    */
   async dial(address: PeerAddress | string, torrent: WireTorrent, onEvent: PeerEventHandler, signal?: AbortSignal): Promise<WirePeerLink> {
     const where = typeof address === 'string' ? parseHostPort(address) : { host: address.ip, port: address.port };
     if (where === undefined) throw new TransportError('TRANSPORT_BAD_PEER_ADDRESS', { detail: String(address) });
-    return connectWirePeer(where.host, where.port, torrent, { ...this.opts, onEvent, ...(signal === undefined ? {} : { signal }) });
+    const { encryption = 'off', ...opts } = this.opts;
+    const connect = { ...opts, onEvent, ...(signal === undefined ? {} : { signal }) };
+    const key = hostPort(where.host, where.port);
+    const rc4 = mseAvailable();
+    if (encryption === 'require' || (encryption === 'prefer' && rc4 && !this.plainPeers.has(key))) {
+      try {
+        return await connectWirePeer(where.host, where.port, torrent, { ...connect, encrypt: encryption });
+      } catch (err) {
+        if (encryption === 'require' || !(err instanceof TorrenttpError) || err.code !== 'TRANSPORT_ENCRYPTION_FAILED') throw err;
+        // The spec's mode 2: the peer took the connection but not the encrypted handshake; retry plain, and next time start plain.
+        if (this.plainPeers.size >= MAX_PLAIN_PEERS) this.plainPeers.delete(this.plainPeers.values().next().value!);
+        this.plainPeers.add(key);
+      }
+    }
+    return connectWirePeer(where.host, where.port, torrent, connect);
   }
 }

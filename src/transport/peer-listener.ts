@@ -11,12 +11,17 @@
  * answer); beyond either the socket is closed with `TRANSPORT_ADDRESS_LIMIT`. Loopback addresses
  * are exempt unless `limitLoopback` (local swarms and tests run many clients on 127.0.0.1).
  *
+ * Incoming handshakes may be plain or encrypted (MSE, mse-stream.ts): the owner's `infoHashes`
+ * lets the listener find the torrent an encrypted one names; `encryption: 'require'` refuses
+ * plain ones (TRANSPORT_ENCRYPTION_REQUIRED).
+ *
  * Listening fails with a typed error: `TRANSPORT_PORT_IN_USE` (EADDRINUSE) or
  * `TRANSPORT_LISTEN_FAILED` (any other reason, e.g. an address not on this host), detail
  * `host:port`.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
+import { mseAvailable, mseTorrentKey } from '../wire/index.js';
 import { TransportError } from './errors.js';
 import { hostPort } from './peer-address.js';
 import { acceptWirePeer, type AcceptOptions } from './wire-connect.js';
@@ -71,6 +76,11 @@ export interface IncomingPeerHandler {
   lookup(infoHash: Uint8Array, remote: string): IncomingPeer | undefined;
   /** An incoming connection failed before it became a link (a bad handshake, an unknown torrent). */
   onError(remote: string, err: TorrenttpError): void;
+  /**
+   * The info-hashes we serve, for incoming encrypted handshakes (MSE names its torrent only by
+   * HASH('req2', infoHash)). Without it, only plain handshakes are understood.
+   */
+  infoHashes?(): Iterable<Uint8Array>;
 }
 
 export class PeerListener {
@@ -81,6 +91,8 @@ export class PeerListener {
   /** Open incoming connections per IP address, and per `address infoHash`. */
   private readonly perAddress = new Map<string, number>();
   private readonly perAddressTorrent = new Map<string, number>();
+  /** HASH('req2', infoHash) by info-hash hex: one SHA-1 per torrent, not per torrent and connection. */
+  private readonly streamKeys = new Map<string, Uint8Array>();
 
   constructor(
     private readonly handler: IncomingPeerHandler,
@@ -123,6 +135,18 @@ export class PeerListener {
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** The served info-hash an encrypted handshake's HASH('req2', SKEY) names, if any. */
+  private skeyFor(req2: Uint8Array): Uint8Array | undefined {
+    if (this.streamKeys.size > 4096) this.streamKeys.clear(); // torrents come and go: forget the old ones now and then
+    for (const infoHash of this.handler.infoHashes?.() ?? []) {
+      const hex = Buffer.from(infoHash).toString('hex');
+      let key = this.streamKeys.get(hex);
+      if (key === undefined) this.streamKeys.set(hex, (key = mseTorrentKey(infoHash)));
+      if (Buffer.compare(key, req2) === 0) return infoHash;
+    }
+    return undefined;
+  }
+
   private onConnection(socket: Socket): void {
     const remote = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     const address = plainAddress(socket.remoteAddress ?? '?');
@@ -161,7 +185,11 @@ export class PeerListener {
         chosen = this.handler.lookup(infoHash, remote);
         return chosen === undefined ? undefined : { torrent: chosen.torrent, opts: chosen.opts };
       },
-      { ...(this.opts.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: this.opts.handshakeTimeoutMs }) },
+      {
+        ...(this.opts.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: this.opts.handshakeTimeoutMs }),
+        ...(this.opts.encryption === undefined ? {} : { encryption: this.opts.encryption }),
+        ...(this.handler.infoHashes === undefined || !mseAvailable() ? {} : { skeyFor: (req2: Uint8Array) => this.skeyFor(req2) }),
+      },
     ).then(
       (link) => chosen!.attach(link),
       (err: unknown) => {

@@ -24,6 +24,8 @@ import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import {
   encodeFastMessage,
   encodeMessages,
+  MseHandshake,
+  type MseSession,
   reservedBytes,
   supportsExtensionProtocol,
   supportsFastExtension,
@@ -33,6 +35,7 @@ import {
 } from '../wire/index.js';
 import { TransportError } from './errors.js';
 import { ourExtendedHandshake } from './extensions.js';
+import { CipherChunks, cryptoProvide, mseAccept, mseDial, mseSecrets, type EncryptionPolicy } from './mse-stream.js';
 import { chunksOf, dialWithReadBuffer, type SocketChunks } from './socket-chunks.js';
 import { WIRE_PEER_DEFAULTS, WirePeer, type WirePeerLink, type WirePeerOptions, type WireTorrent } from './wire-peer.js';
 
@@ -46,59 +49,106 @@ export const WIRE_CONNECT_DEFAULTS = {
 export interface ConnectOptions {
   readonly connectTimeoutMs?: number;
   readonly signal?: AbortSignal;
+  /**
+   * Open with an MSE handshake (mse-stream.ts) offering what this policy allows, our BEP 3
+   * handshake as its IA. 'off' or undefined: plain. Falling back is the dialer's business.
+   */
+  readonly encrypt?: EncryptionPolicy;
 }
 
 export interface AcceptOptions {
   readonly handshakeTimeoutMs?: number;
+  /** Incoming MSE (mse-stream.ts): answered under every policy; `require` refuses plain handshakes. Default 'off'. */
+  readonly encryption?: EncryptionPolicy;
+  /** The info-hash whose HASH('req2', infoHash) this is, among the torrents we serve: an encrypted handshake's SKEY. */
+  readonly skeyFor?: (req2: Uint8Array) => Uint8Array | undefined;
 }
 
-/** Outgoing: connect, send our handshake; once the peer's names our torrent, our bitfield, then resolve. */
-export function connectWirePeer(
+/**
+ * Outgoing: connect, send our handshake (as the IA of an MSE handshake when `opts.encrypt` asks
+ * for one); once the peer's names our torrent, our bitfield, then resolve. With MSE, the
+ * connect timeout applies to the encrypted handshake and then again to the BEP 3 one.
+ */
+export async function connectWirePeer(
   host: string,
   port: number,
   torrent: WireTorrent,
   opts: WirePeerOptions & ConnectOptions,
 ): Promise<WirePeerLink> {
+  const ours = encodeMessages([ourHandshake(torrent, opts.peerId)]);
+  // Before the socket: without RC4 (WIRE_MSE_UNAVAILABLE) nothing is dialled.
+  const mse =
+    opts.encrypt === undefined || opts.encrypt === 'off'
+      ? undefined
+      : MseHandshake.initiator({ infoHash: torrent.infoHash, provide: cryptoProvide(opts.encrypt), initialPayload: ours, ...mseSecrets() });
   const { socket, chunks } = dialWithReadBuffer(host, port);
   socket.setNoDelay(true);
   const where = `${host}:${port}`;
+  const timeoutMs = opts.connectTimeoutMs ?? WIRE_CONNECT_DEFAULTS.connectTimeoutMs;
   // Blocks are delivered before the next read (see SocketChunks), so straddlers can reuse too.
   const decoder = new WireDecoder({ torrent: torrent.metainfo.geometry, reuseAssemblyBuffers: true });
-  socket.write(encodeMessages([ourHandshake(torrent, opts.peerId)]));
-  return handshake(socket, chunks, decoder, opts.connectTimeoutMs ?? WIRE_CONNECT_DEFAULTS.connectTimeoutMs, 'TRANSPORT_CONNECT_TIMEOUT', where, opts.signal, (hs) => {
+  let session: MseSession | undefined;
+  let read: SocketChunks = chunks;
+  if (mse !== undefined) {
+    const run = await mseDial(socket, chunks, mse, { timeoutMs, timeoutCode: 'TRANSPORT_CONNECT_TIMEOUT', where, signal: opts.signal });
+    session = run.session;
+    read = new CipherChunks(chunks, run.head, session);
+  } else {
+    socket.write(ours);
+  }
+  return handshake(socket, read, decoder, timeoutMs, 'TRANSPORT_CONNECT_TIMEOUT', where, opts.signal, session, (hs) => {
     if (!sameBytes(hs.infoHash, torrent.infoHash)) {
       throw new TransportError('TRANSPORT_INFO_HASH_MISMATCH', { detail: where });
     }
     const fast = supportsFastExtension(hs.reserved);
     const rest = afterHandshake(torrent, supportsExtensionProtocol(hs.reserved) ? opts : undefined, socket.remoteAddress, fast);
-    if (rest.length > 0) socket.write(encodeMessages(rest));
+    if (rest.length > 0) socket.write(seal(session, encodeMessages(rest)));
     return { torrent, opts, fast };
   });
 }
 
-/** Incoming: read the handshake, look the torrent up by info-hash (undefined → close), answer, then as above. */
-export function acceptWirePeer(
+function seal(session: MseSession | undefined, bytes: Uint8Array): Uint8Array {
+  return session === undefined ? bytes : session.encrypt(bytes);
+}
+
+/**
+ * Incoming: read the handshake, look the torrent up by info-hash (undefined → close), answer,
+ * then as above. With `skeyFor`, a stream that does not start as a plain handshake is taken
+ * for MSE (mse-stream.ts); its BEP 3 handshake must then name the torrent its SKEY named.
+ */
+export async function acceptWirePeer(
   socket: Socket,
   lookup: (infoHash: Uint8Array) => { torrent: WireTorrent; opts: WirePeerOptions } | undefined,
   acceptOpts: AcceptOptions = {},
 ): Promise<WirePeerLink> {
   socket.setNoDelay(true);
+  const where = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+  const timeoutMs = acceptOpts.handshakeTimeoutMs ?? WIRE_CONNECT_DEFAULTS.handshakeTimeoutMs;
+  let read: SocketChunks = chunksOf(socket);
+  let session: MseSession | undefined;
+  // `require` without `skeyFor` still refuses plain handshakes (an encrypted one then names no torrent we know).
+  if (acceptOpts.skeyFor !== undefined || acceptOpts.encryption === 'require') {
+    const skeyFor = acceptOpts.skeyFor ?? (() => undefined);
+    const run = await mseAccept(socket, read, acceptOpts.encryption ?? 'off', skeyFor, { timeoutMs, timeoutCode: 'TRANSPORT_HANDSHAKE_TIMEOUT', where });
+    session = run.session;
+    read = new CipherChunks(read, run.head, session);
+  }
   let found: { torrent: WireTorrent; opts: WirePeerOptions } | undefined;
   const decoder = new WireDecoder({
     reuseAssemblyBuffers: true,
     // Called as soon as the handshake is decoded, so a bitfield in the same segment is checked
     // against the right torrent's geometry.
     torrentFor: (infoHash) => {
+      if (session !== undefined && !sameBytes(infoHash, session.infoHash)) throw new TransportError('TRANSPORT_INFO_HASH_MISMATCH', { detail: `${where}: not the torrent of its encrypted handshake` });
       found = lookup(infoHash);
       return found?.torrent.metainfo.geometry;
     },
   });
-  const where = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-  return handshake(socket, chunksOf(socket), decoder, acceptOpts.handshakeTimeoutMs ?? WIRE_CONNECT_DEFAULTS.handshakeTimeoutMs, 'TRANSPORT_HANDSHAKE_TIMEOUT', where, undefined, (hs) => {
+  return handshake(socket, read, decoder, timeoutMs, 'TRANSPORT_HANDSHAKE_TIMEOUT', where, undefined, session, (hs) => {
     if (found === undefined) throw new TransportError('TRANSPORT_UNKNOWN_TORRENT', { detail: where });
     const extended = supportsExtensionProtocol(hs.reserved) ? found.opts : undefined;
     const fast = supportsFastExtension(hs.reserved);
-    socket.write(encodeMessages([ourHandshake(found.torrent, found.opts.peerId), ...afterHandshake(found.torrent, extended, socket.remoteAddress, fast)]));
+    socket.write(seal(session, encodeMessages([ourHandshake(found.torrent, found.opts.peerId), ...afterHandshake(found.torrent, extended, socket.remoteAddress, fast)])));
     return { ...found, fast };
   });
 }
@@ -146,6 +196,7 @@ function handshake(
   timeoutCode: 'TRANSPORT_CONNECT_TIMEOUT' | 'TRANSPORT_HANDSHAKE_TIMEOUT',
   where: string,
   signal: AbortSignal | undefined,
+  session: MseSession | undefined,
   accept: (hs: Handshake) => { torrent: WireTorrent; opts: WirePeerOptions; fast: boolean },
 ): Promise<WirePeerLink> {
   return new Promise<WirePeerLink>((resolve, reject) => {
@@ -172,14 +223,15 @@ function handshake(
       let link: { torrent: WireTorrent; opts: WirePeerOptions; fast: boolean };
       try {
         // A copy: what came with the handshake (a bitfield, say) is handled a macrotask later,
-        // by then the read buffer may hold other bytes. Once per connection.
-        messages = decoder.push(chunk.slice());
+        // by then the read buffer may hold other bytes. Once per connection. (A decrypted chunk
+        // is fresh memory already.)
+        messages = decoder.push(session === undefined ? chunk.slice() : chunk);
         const first = messages[0];
         if (first === undefined) return;
         if (first.type !== 'handshake') throw new TransportError('TRANSPORT_CONNECT_FAILED', { detail: 'no handshake' }); // unreachable: the decoder emits it first
         link = accept(first);
         socket.pause();
-        const peer = new WirePeer(socket, chunks, decoder, link.torrent, link.opts, first, link.fast);
+        const peer = new WirePeer(socket, chunks, decoder, link.torrent, link.opts, first, link.fast, session);
         settled = true;
         cleanup();
         resolve(peer);

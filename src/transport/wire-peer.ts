@@ -60,6 +60,7 @@ import {
   encodePieceHeader,
   EXTENDED_MESSAGE_ID,
   type Handshake,
+  type MseSession,
   type WireDecoder,
   type WireMessage,
   UT_METADATA,
@@ -151,6 +152,8 @@ export interface WirePeerLink extends PeerLink {
   readonly snubbed: boolean;
   /** The peer's handshake: its peer id and reserved bytes. */
   readonly handshake: Handshake;
+  /** 'none': plain BEP 3; 'rc4' or 'plaintext': an MSE handshake came first, then that stream (mse-stream.ts). */
+  readonly encryption: 'none' | 'rc4' | 'plaintext';
   stats(): WirePeerStats;
 }
 
@@ -214,6 +217,7 @@ export class WirePeer implements WirePeerLink {
   private chokesInWindow = 0;
   /** BEP 6 on both sides. */
   readonly fast: boolean;
+  readonly encryption: 'none' | 'rc4' | 'plaintext';
   private allowedFastSet: Set<number> | undefined;
 
   constructor(
@@ -224,8 +228,11 @@ export class WirePeer implements WirePeerLink {
     opts: WirePeerOptions,
     readonly handshake: Handshake,
     fast = false,
+    /** MSE: every byte we write goes through `session.encrypt` (the reads were decrypted by CipherChunks). */
+    private readonly session?: MseSession,
   ) {
     this.fast = fast;
+    this.encryption = session === undefined ? 'none' : session.method;
     this.id = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0); // `[v6]:port`, as the engine's dial queue writes it
     this.events = new EventQueue(opts.onEvent);
     this.geometry = torrent.metainfo.geometry;
@@ -624,8 +631,10 @@ export class WirePeer implements WirePeerLink {
     const s = this.socket;
     let wrote = false;
     s.cork();
+    const session = this.session;
     if (this.outbox.length > 0) {
-      s.write(encodeMessages(this.outbox));
+      const bytes = encodeMessages(this.outbox);
+      s.write(session === undefined ? bytes : session.encrypt(bytes));
       this.outbox = [];
       wrote = true;
     }
@@ -638,10 +647,18 @@ export class WirePeer implements WirePeerLink {
       const done = u.done;
       u.data = undefined;
       u.done = undefined;
-      s.write(encodePieceHeader(u.req.index, u.req.begin, data.length));
-      // A view, not a copy: the writable wraps it as a Buffer over the same memory. Its callback
-      // runs once the bytes are in the kernel (or the socket is destroyed): then `data` is free.
-      s.write(data, done);
+      const header = encodePieceHeader(u.req.index, u.req.begin, data.length);
+      if (session === undefined) {
+        s.write(header);
+        // A view, not a copy: the writable wraps it as a Buffer over the same memory. Its callback
+        // runs once the bytes are in the kernel (or the socket is destroyed): then `data` is free.
+        s.write(data, done);
+      } else {
+        // RC4 writes its output to new memory (the one copy encryption costs): `data` is free at once.
+        s.write(session.encrypt(header));
+        s.write(session.encrypt(data));
+        done?.();
+      }
       this.uploaded += data.length;
       wrote = true;
     }

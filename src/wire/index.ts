@@ -53,3 +53,18 @@ export {
   type WireMessageType,
 } from './messages.js';
 export { decodePexMessage, encodePexMessage, PEX_FLAGS, PEX_LIMITS, UT_PEX, type PexMessage, type PexPeer } from './ut-pex.js';
+export {
+  MseHandshake,
+  mseAvailable,
+  mseTorrentKey,
+  MSE_KEY_BYTES,
+  MSE_LIMITS,
+  MSE_PLAINTEXT,
+  MSE_PRIVATE_KEY_BYTES,
+  MSE_RC4,
+  type MseInitiatorOptions,
+  type MseLimits,
+  type MseOutput,
+  type MseReceiverOptions,
+  type MseSession,
+} from './mse.js';

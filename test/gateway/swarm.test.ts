@@ -69,13 +69,15 @@ test('the seed dials a leecher that announces to the embedded tracker', { timeou
     const m = parseTorrent(new Uint8Array(await (await request(`${g.url}/a.bin?torrent`)).body.arrayBuffer()));
     const infoHash = Uint8Array.from(Buffer.from(m.infoHash, 'hex'));
 
-    // A "leecher" that only listens: the seed must come to it.
+    // A "leecher" that only listens: the seed must come to it. It speaks plain BitTorrent only
+    // and drops an encrypted handshake (MSE), so the seed's `prefer` dials again, plain.
     const handshake = new Promise<Buffer>((resolve) => {
       const server = createServer((s: Socket) => {
         const chunks: Buffer[] = [];
         s.on('data', (c: Buffer) => {
           chunks.push(c);
           const all = Buffer.concat(chunks);
+          if (all[0] !== 19) return void s.destroy();
           if (all.length >= 68) {
             resolve(all.subarray(0, 68));
             s.destroy();

@@ -23,14 +23,15 @@ export interface Transmission {
   log(): string;
 }
 
-export async function startTransmission(t: TestContext, root: string): Promise<Transmission> {
+/** `settings`: keys to add or override in settings.json (`{ encryption: 2 }`: encrypted peers only). */
+export async function startTransmission(t: TestContext, root: string, settings: Readonly<Record<string, unknown>> = {}): Promise<Transmission> {
   const cfg = join(root, 'tr-cfg');
   const downloadDir = join(root, 'tr-dl');
   mkdirSync(cfg);
   mkdirSync(downloadDir);
   const rpcPort = await freePort();
   const peerPort = await freePort();
-  const settings = {
+  const all = {
     'dht-enabled': false,
     'lpd-enabled': false,
     'utp-enabled': false,
@@ -54,8 +55,9 @@ export async function startTransmission(t: TestContext, root: string): Promise<T
     'speed-limit-down-enabled': false,
     'speed-limit-up-enabled': false,
     'message-level': 3,
+    ...settings,
   };
-  writeFileSync(join(cfg, 'settings.json'), JSON.stringify(settings, null, 2));
+  writeFileSync(join(cfg, 'settings.json'), JSON.stringify(all, null, 2));
   const logFile = join(root, 'tr-daemon.log');
   const proc = run(t, 'transmission-daemon', ['-f', '-g', cfg, '--logfile', logFile]);
   const remote = async (...args: string[]): Promise<string> => (await execFileP('transmission-remote', [String(rpcPort), ...args], { encoding: 'utf8' })).stdout;

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { getUrl, nameFromUrl, type GetEvent, type GetOutput, type GetResult } from '../../gateway/client.js';
 import type { CliContext } from '../context.js';
+import { encryptionPolicy } from '../options.js';
 import { formatBytes, formatDuration, plural } from '../format.js';
 
 /**
@@ -10,6 +11,7 @@ import { formatBytes, formatDuration, plural } from '../format.js';
  * 0 done, 1 error (an HTTP error status included, as curl -f and wget), 2 usage, 130 interrupted.
  */
 interface GetFlags {
+  encryption?: 'prefer' | 'require' | 'off';
   output?: string;
   remoteName?: boolean;
   continueAt?: string;
@@ -38,6 +40,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-swarm', 'plain HTTP only: never ask for the torrent')
     .option('-H, --header <line>', 'extra request header "Name: value"; repeatable', collect, [])
     .option('--port <n>', 'BitTorrent listening port (default: any free port)')
+    .option('--encryption <policy>', 'encryption (MSE/PE) with BitTorrent peers: prefer (the default: encrypted first, plain if the peer refuses), require (encrypted only, both ways), off (dial plain; encrypted peers are still answered)', encryptionPolicy)
     .option('--json', 'JSON lines: start, progress, summary (on stderr when the data goes to stdout)')
     .option('-s, --silent', 'no progress and no summary')
     .action(async (url: string, positional: string | undefined, flags: GetFlags, cmd: Command) => {
@@ -86,6 +89,7 @@ export function register(program: Command, ctx: CliContext): void {
           signal: ac.signal,
           onEvent: (e) => out.event(e),
           ...(port === undefined ? {} : { port }),
+          ...(flags.encryption === undefined ? {} : { encryption: flags.encryption }),
         });
         out.summary(result);
         if (result.status !== 'complete') ctx.exitCode = 130; // interrupted: 128 + SIGINT, as shells say

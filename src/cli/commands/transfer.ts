@@ -4,12 +4,13 @@ import type { Command } from 'commander';
 import { DhtNode } from '../../dht/index.js';
 import { Client, type AddOptions, type Torrent } from '../../engine/index.js';
 import { TorrenttpError } from '../../errors/index.js';
+import { mseAvailable } from '../../wire/index.js';
 import { encodeTorrent, type Magnet, type Metainfo } from '../../metainfo/index.js';
 import { ttpServer } from '../../gateway/index.js';
 import type { CliContext } from '../context.js';
 import { formatDuration } from '../format.js';
 import { loadInput } from '../load.js';
-import { duration, listenAddress, peerAddress, peerAddressOrUrl, port, positiveNumber, rate, repeatable } from '../options.js';
+import { duration, encryptionPolicy, listenAddress, peerAddress, peerAddressOrUrl, port, positiveNumber, rate, repeatable } from '../options.js';
 import { peersText, Reporter } from '../report.js';
 import { selectFilesOrUsageError } from '../select.js';
 import { readTls } from '../tls.js';
@@ -53,6 +54,8 @@ interface TransferFlags {
   httpPort?: number;
   cert?: string;
   key?: string;
+  /** Undefined: the Client's default, prefer. */
+  encryption?: 'prefer' | 'require' | 'off';
 }
 
 /** What `download` was given: a torrent, or a magnet link whose metadata comes from peers first. */
@@ -64,6 +67,7 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--peer <host:port|url>', 'use this peer too: host:port (BitTorrent) or the http(s) torrent URL of a TorrentTTP peer; repeatable', repeatable(peerAddressOrUrl), [])
       .option('--port <n>', 'listening port for incoming peers (default: any free port)', port(true))
       .option('--listen <address>', 'address to listen on for incoming peers (default: 0.0.0.0, all IPv4)', listenAddress)
+      .option('--encryption <policy>', 'encryption (MSE/PE) with BitTorrent peers: prefer (the default: encrypted first, plain if the peer refuses), require (encrypted only, both ways), off (dial plain; encrypted peers are still answered)', encryptionPolicy)
       .option('--upload-limit <rate>', 'upload limit in bytes/s (256K, 1M…)', rate)
       .option('--download-limit <rate>', 'download limit in bytes/s', rate)
       .option('--seed-ratio <ratio>', 'stop seeding once this many times the torrent size was uploaded', positiveNumber)
@@ -197,7 +201,10 @@ async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFl
     // list us to HTTP-only peers too (the others are asked the BEP 3 way, as before).
     ...(httpServer === undefined ? {} : { httpServer, jsonAnnounce: true }),
     ...(dht === undefined ? {} : { dht }),
+    ...(flags.encryption === undefined ? {} : { encryption: flags.encryption }),
   });
+  // Said when asked for explicitly; the `torrenttp` command starts node with RC4, a bare `node main.js` may not.
+  if (flags.encryption === 'prefer' && !mseAvailable()) out.say('WARN', 'encryption: RC4 is missing from this Node.js (start it with --openssl-legacy-provider, as the torrenttp command does): peers are dialled plain');
   client.on('source', (s) => out.source(s));
   client.on('warning', (msg, err) => out.say('WARN', msg, err));
   client.on('peerError', (peer, err) => out.peerError(peer, err));

@@ -1,0 +1,202 @@
+/**
+ * Message Stream Encryption over a socket: running the handshake codec (wire/mse.ts) against
+ * the peer's bytes, telling an encrypted incoming connection from a plain one, and the payload
+ * stream after it (`CipherChunks`: the peer's chunks decrypted, one RC4 `update` per chunk into
+ * one new buffer, which the wire decoder then reads in place).
+ *
+ * Policies (`EncryptionPolicy`), as aria2, Transmission and libtorrent users know them:
+ * - `prefer` (the default): dial with an encrypted handshake offering RC4 and plaintext; when
+ *   the connection was made but the encrypted handshake failed (the peer closed, answered
+ *   garbage, or said nothing in time), dial again plain and remember that address as plain.
+ *   Answer both kinds of incoming handshake. The spec's mode 2; Transmission's "prefer
+ *   encryption", libtorrent's `pe_enabled`.
+ * - `require`: dial encrypted offering RC4 only, never fall back; refuse incoming plain
+ *   handshakes (TRANSPORT_ENCRYPTION_REQUIRED). The spec's mode 3; aria2's
+ *   `--bt-require-crypto --bt-min-crypto-level=arc4`, Transmission's "encryption": 2.
+ * - `off`: dial plain only, but still answer an incoming encrypted handshake (choosing RC4 if
+ *   offered). The spec's mode 1; Transmission's "allow encryption" (`"encryption": 0` still
+ *   accepts encrypted peers), aria2's default for incoming. Refusing them would only lose peers.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
+import { MseHandshake, MSE_LIMITS, MSE_PLAINTEXT, MSE_PRIVATE_KEY_BYTES, MSE_RC4, PROTOCOL_NAME, type MseSession } from '../wire/index.js';
+import { TransportError } from './errors.js';
+import type { SocketChunks } from './socket-chunks.js';
+
+export type EncryptionPolicy = 'prefer' | 'require' | 'off';
+export const ENCRYPTION_POLICIES: readonly EncryptionPolicy[] = ['prefer', 'require', 'off'];
+
+/** What a link's bytes are: a plain BEP 3 stream, or MSE with RC4 or with plaintext after its handshake. */
+export type LinkEncryption = 'none' | 'rc4' | 'plaintext';
+
+/** crypto_provide for an outgoing encrypted handshake under `policy`. */
+export function cryptoProvide(policy: EncryptionPolicy): number {
+  return policy === 'require' ? MSE_RC4 : MSE_RC4 | MSE_PLAINTEXT;
+}
+
+/** crypto_select for an incoming one: RC4 whenever offered; plaintext only when the policy is not `require`. */
+export function cryptoSelect(policy: EncryptionPolicy): (provide: number) => number | undefined {
+  return (provide) => ((provide & MSE_RC4) !== 0 ? MSE_RC4 : policy !== 'require' && (provide & MSE_PLAINTEXT) !== 0 ? MSE_PLAINTEXT : undefined);
+}
+
+/** A fresh private key and a random pad of 0..512 bytes: the only randomness of a handshake. */
+export function mseSecrets(): { privateKey: Uint8Array; pad: Uint8Array } {
+  return { privateKey: randomBytes(MSE_PRIVATE_KEY_BYTES), pad: randomBytes(randomInt(MSE_LIMITS.maxPadBytes + 1)) };
+}
+
+/**
+ * The peer's chunks, as the wire decoder must see them: `head` first (bytes that came with the
+ * handshake, already decrypted), then every chunk of `inner` through `decrypt`. The decrypted
+ * chunk is new memory, so SocketChunks' "valid only during the call" holds a fortiori.
+ */
+export class CipherChunks implements SocketChunks {
+  private handler: ((chunk: Uint8Array) => void) | undefined;
+  private head: Uint8Array | undefined;
+
+  constructor(
+    private readonly inner: SocketChunks,
+    head: Uint8Array,
+    private readonly session: MseSession | undefined,
+  ) {
+    this.head = head.length > 0 ? head : undefined;
+  }
+
+  setHandler(handler: ((chunk: Uint8Array) => void) | undefined): void {
+    this.handler = handler;
+    if (handler === undefined) {
+      this.inner.setHandler(undefined);
+      return;
+    }
+    if (this.head !== undefined) {
+      const head = this.head;
+      this.head = undefined;
+      handler(head);
+      if (this.handler !== handler) return; // the handler removed or replaced itself
+    }
+    const session = this.session;
+    // Each chunk is decrypted exactly once, in order: `inner` holds the raw ones while no handler is set.
+    this.inner.setHandler(session === undefined ? handler : (chunk) => handler(session.decrypt(chunk)));
+  }
+}
+
+/** "\x13BitTorrent protocol": an incoming stream that starts so is plain; anything else is taken for MSE (libtorrent does the same). */
+const PLAIN_PREFIX = Uint8Array.from([PROTOCOL_NAME.length, ...new TextEncoder().encode(PROTOCOL_NAME)]);
+
+export interface MseRun {
+  /** Undefined: the peer spoke plain BitTorrent (incoming only). */
+  readonly session: MseSession | undefined;
+  /** Decrypted bytes that came with the handshake (incoming plain: the bytes read so far). */
+  readonly head: Uint8Array;
+}
+
+export interface MseRunOptions {
+  readonly timeoutMs: number;
+  readonly timeoutCode: 'TRANSPORT_CONNECT_TIMEOUT' | 'TRANSPORT_HANDSHAKE_TIMEOUT';
+  readonly where: string;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Outgoing: our step 1 goes out now, then the codec runs until done. Any failure once the TCP
+ * connection is up (the peer closed, a codec error, the timeout) is TRANSPORT_ENCRYPTION_FAILED
+ * with the cause, which the dialer takes as "try plain" under `prefer`; failures to connect
+ * stay what they are.
+ */
+export function mseDial(socket: Socket, chunks: SocketChunks, mse: MseHandshake, o: MseRunOptions): Promise<MseRun> {
+  let connected = false;
+  socket.once('connect', () => (connected = true));
+  socket.write(mse.start());
+  return runMse(socket, chunks, o, (chunk) => mse.push(chunk), (err) => {
+    if (!connected || err.code === 'TRANSPORT_ABORTED') return err;
+    return new TransportError('TRANSPORT_ENCRYPTION_FAILED', { detail: `${o.where}: ${err.message}${err.detail === undefined ? '' : ` (${err.detail})`}`, cause: err });
+  });
+}
+
+/**
+ * Incoming: the first bytes decide. "\x13BitTorrent protocol" is plain (refused under
+ * `require`); anything else starts an MSE handshake as B, whose SKEY `skeyFor` resolves.
+ */
+export function mseAccept(
+  socket: Socket,
+  chunks: SocketChunks,
+  policy: EncryptionPolicy,
+  skeyFor: (req2: Uint8Array) => Uint8Array | undefined,
+  o: MseRunOptions,
+): Promise<MseRun> {
+  let sniffed = new Uint8Array(0);
+  let mse: MseHandshake | undefined;
+  return runMse(
+    socket,
+    chunks,
+    o,
+    (chunk) => {
+      if (mse === undefined) {
+        const next = new Uint8Array(sniffed.length + chunk.length);
+        next.set(sniffed);
+        next.set(chunk, sniffed.length);
+        sniffed = next;
+        const n = Math.min(sniffed.length, PLAIN_PREFIX.length);
+        let plain = true;
+        for (let i = 0; i < n; i++) if (sniffed[i] !== PLAIN_PREFIX[i]) plain = false;
+        if (plain && n < PLAIN_PREFIX.length) return { send: [] };
+        if (plain) {
+          if (policy === 'require') throw new TransportError('TRANSPORT_ENCRYPTION_REQUIRED', { detail: o.where });
+          return { send: [], plain: sniffed };
+        }
+        mse = MseHandshake.receiver({ skeyFor, select: cryptoSelect(policy), ...mseSecrets() });
+        return mse.push(sniffed);
+      }
+      return mse.push(chunk);
+    },
+    (err) => err,
+  );
+}
+
+type Step = { send: Uint8Array[]; done?: { session: MseSession; payload: Uint8Array }; plain?: Uint8Array };
+
+function runMse(socket: Socket, chunks: SocketChunks, o: MseRunOptions, step: (chunk: Uint8Array) => Step, wrap: (err: TorrenttpError) => TorrenttpError): Promise<MseRun> {
+  return new Promise<MseRun>((resolve, reject) => {
+    let settled = false;
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
+      chunks.setHandler(undefined);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    };
+    const fail = (err: TorrenttpError): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      socket.destroy();
+      reject(wrap(err));
+    };
+    const onAbort = (): void => fail(new TransportError('TRANSPORT_ABORTED', { detail: o.where, cause: o.signal?.reason }));
+    const onError = (err: Error): void => fail(new TransportError('TRANSPORT_CONNECT_FAILED', { detail: `${o.where}: ${err.message}`, cause: err }));
+    const onClose = (): void => fail(new TransportError('TRANSPORT_PEER_CLOSED', { detail: `${o.where} during the encrypted handshake` }));
+    const onData = (chunk: Uint8Array): void => {
+      if (settled) return;
+      try {
+        const out = step(chunk);
+        for (const bytes of out.send) if (bytes.length > 0) socket.write(bytes);
+        const done = out.done;
+        if (done === undefined && out.plain === undefined) return;
+        settled = true;
+        cleanup();
+        resolve(done === undefined ? { session: undefined, head: out.plain! } : { session: done.session, head: done.payload });
+      } catch (err) {
+        fail(toTorrenttpError(err));
+      }
+    };
+    const timer = setTimeout(() => fail(new TransportError(o.timeoutCode, { detail: `${o.where}: encrypted handshake after ${o.timeoutMs} ms` })), o.timeoutMs);
+    if (o.signal?.aborted === true) {
+      onAbort();
+      return;
+    }
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    chunks.setHandler(onData);
+  });
+}
