@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import { toTorrenttpError } from '../errors/index.js';
 import { METAINFO_JSON_MEDIA_TYPE, parseMetainfoJson, parseTorrent, type Metainfo } from '../metainfo/index.js';
 import { BITTORRENT_MEDIA_TYPE } from './media-type.js';
-import { loadUndici } from '../transport/index.js';
+import { loadUndici } from '../transport/http-fetch.js';
 import { GatewayError } from './errors.js';
 
 /**
