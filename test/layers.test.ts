@@ -16,9 +16,10 @@ export const LAYERS = [
  * Public surfaces besides `index.ts`, each a subset of it that loads less: `gateway/client.js` is
  * the client half (`torrenttp get`), so a download does not compile the web server;
  * `transport/http-fetch.js` is the HTTP client alone, so a plain `get` does not compile the wire
- * protocol and, through the tracker client, the tracker server; `tracker/undici.js` loads undici.
+ * protocol and, through the tracker client, the tracker server; `tracker/undici.js` loads undici;
+ * `metainfo/media-type.js` names the JSON metainfo type without compiling the parsers.
  */
-const EXTRA_SURFACES: Readonly<Record<string, readonly string[]>> = { gateway: ['client.js'], transport: ['http-fetch.js'], tracker: ['undici.js'] };
+const EXTRA_SURFACES: Readonly<Record<string, readonly string[]>> = { gateway: ['client.js'], transport: ['http-fetch.js'], tracker: ['undici.js'], metainfo: ['media-type.js'] };
 
 const root = resolve(fileURLToPath(import.meta.url), '../../../src');
 
@@ -73,9 +74,9 @@ function staticGraph(entry: string): Set<string> {
   return new Set([...seen].map((f) => relative(root, f).split(sep).join('/')));
 }
 
-test('a plain `get` compiles neither the engine, the wire protocol nor the tracker (start-up is part of its time)', () => {
+test('a plain `get` compiles neither the engine, the wire protocol, the tracker nor the metainfo parsers (start-up is part of its time)', () => {
   const loaded = [...staticGraph('cli/commands/get.ts')];
-  const heavy = loaded.filter((f) => !['transport/http-fetch.ts', 'tracker/undici.ts'].includes(f) && /^(engine|wire|tracker|storage|dht|transport)\//.test(f));
+  const heavy = loaded.filter((f) => !['transport/http-fetch.ts', 'tracker/undici.ts', 'metainfo/media-type.ts'].includes(f) && /^(engine|wire|tracker|storage|dht|transport|metainfo|bencode)\//.test(f));
   assert.deepEqual(heavy, []);
   assert.ok(loaded.includes('gateway/plain-get.ts') && loaded.includes('transport/http-fetch.ts'), loaded.join(' '));
 });
