@@ -16,9 +16,17 @@ export const LAYERS = [
  * Public surfaces besides `index.ts`, each a subset of it that loads less: `gateway/client.js` is
  * the client half (`torrenttp get`), so a download does not compile the web server;
  * `metainfo/hash-pieces.js` is the piece hasher alone, for storage's disk threads, each of which
- * loads it (the whole metainfo layer took a thread twice as long to start).
+ * loads it (the whole metainfo layer took a thread twice as long to start);
+ * `transport/http-fetch.js` is the HTTP client alone, so a plain `get` does not compile the wire
+ * protocol and, through the tracker client, the tracker server; `tracker/undici.js` loads undici;
+ * `metainfo/media-type.js` names the JSON metainfo type without compiling the parsers.
  */
-const EXTRA_SURFACES: Readonly<Record<string, readonly string[]>> = { gateway: ['client.js'], metainfo: ['hash-pieces.js'] };
+const EXTRA_SURFACES: Readonly<Record<string, readonly string[]>> = {
+  gateway: ['client.js'],
+  metainfo: ['hash-pieces.js', 'media-type.js'],
+  transport: ['http-fetch.js'],
+  tracker: ['undici.js'],
+};
 
 const root = resolve(fileURLToPath(import.meta.url), '../../../src');
 
@@ -54,4 +62,28 @@ test('src layers import only lower layers, through their index', () => {
     }
   }
   assert.deepEqual(problems, []);
+});
+
+/** Every src module `entry` loads through static imports (dynamic `import()` is on demand). */
+function staticGraph(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [resolve(root, entry)];
+  while (todo.length > 0) {
+    const file = todo.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/(?:^|\n)\s*(import|export)(\s+type\b)?[^'"]*?from\s*['"](\.[^'"]+)['"]/g)) {
+      if (m[2] !== undefined) continue; // import type: erased
+      todo.push(resolve(file, '..', m[3]!.replace(/\.js$/, '.ts')));
+    }
+  }
+  return new Set([...seen].map((f) => relative(root, f).split(sep).join('/')));
+}
+
+test('a plain `get` compiles neither the engine, the wire protocol, the tracker nor the metainfo parsers (start-up is part of its time)', () => {
+  const loaded = [...staticGraph('cli/commands/get.ts')];
+  const heavy = loaded.filter((f) => !['transport/http-fetch.ts', 'tracker/undici.ts', 'metainfo/media-type.ts'].includes(f) && /^(engine|wire|tracker|storage|dht|transport|metainfo|bencode)\//.test(f));
+  assert.deepEqual(heavy, []);
+  assert.ok(loaded.includes('gateway/plain-get.ts') && loaded.includes('transport/http-fetch.ts'), loaded.join(' '));
 });

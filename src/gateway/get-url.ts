@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { TorrenttpError } from '../errors/index.js';
-import { loadUndici } from '../transport/index.js';
+import { loadUndici } from '../transport/http-fetch.js';
 import { negotiate, type Offer } from './negotiate-client.js';
 import { plainGet } from './plain-get.js';
 

@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { toTorrenttpError } from '../errors/index.js';
-import { METAINFO_JSON_MEDIA_TYPE, parseMetainfoJson, parseTorrent, type Metainfo } from '../metainfo/index.js';
+import type { Metainfo } from '../metainfo/index.js';
+import { METAINFO_JSON_MEDIA_TYPE } from '../metainfo/media-type.js';
 import { BITTORRENT_MEDIA_TYPE } from './media-type.js';
-import { loadUndici } from '../transport/index.js';
+import { loadUndici } from '../transport/http-fetch.js';
 import { GatewayError } from './errors.js';
 
 /**
@@ -62,7 +63,7 @@ export async function negotiate(url: string, opts: NegotiateOptions): Promise<Of
   await assertOk(first);
   const type = mediaType(first.headers['content-type']);
   if (type === BITTORRENT_MEDIA_TYPE || type === METAINFO_JSON_MEDIA_TYPE) {
-    return { kind: 'torrent', metainfo: parseMetainfo(type, await readSmall(first)), from: first.url, via: 'accept' };
+    return { kind: 'torrent', metainfo: await parseMetainfo(type, await readSmall(first)), from: first.url, via: 'accept' };
   }
   const link = describedBy(first.headers.link, first.url);
   if (link !== undefined) {
@@ -104,7 +105,7 @@ export async function fetchLinked(url: string, opts: NegotiateOptions): Promise<
     await discard(res);
     return undefined;
   }
-  return { kind: 'torrent', metainfo: parseMetainfo(type, await readSmall(res)), from: res.url, via: 'link' };
+  return { kind: 'torrent', metainfo: await parseMetainfo(type, await readSmall(res)), from: res.url, via: 'link' };
 }
 
 async function request(url: string, opts: NegotiateOptions, headers: Record<string, string>): Promise<OpenResponse> {
@@ -169,7 +170,12 @@ export async function readSmall(res: OpenResponse): Promise<Uint8Array> {
   return new Uint8Array(Buffer.concat(chunks, n));
 }
 
-export function parseMetainfo(type: string, bytes: Uint8Array): Metainfo {
+/**
+ * The torrent or JSON metainfo document of an offer. The parsers are loaded here, on the first
+ * offer: a plain download (`--no-swarm`, a server without torrents) never compiles them.
+ */
+export async function parseMetainfo(type: string, bytes: Uint8Array): Promise<Metainfo> {
+  const { parseMetainfoJson, parseTorrent } = await import('../metainfo/index.js');
   return type === BITTORRENT_MEDIA_TYPE ? parseTorrent(bytes) : parseMetainfoJson(Buffer.from(bytes).toString('utf8'));
 }
 

@@ -6,7 +6,6 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { toTorrenttpError, TorrenttpError } from '../errors/index.js';
-import { fromBase64 } from '../metainfo/index.js';
 import { GatewayError } from './errors.js';
 import { drained, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
@@ -136,16 +135,15 @@ function strongEtag(v: string | string[] | undefined): string | undefined {
   return e !== undefined && e.startsWith('"') ? e : undefined;
 }
 
-/** `sha-256=:<base64>:` from a `Repr-Digest` (RFC 9530) field, if present and well formed. */
+/**
+ * `sha-256=:<base64>:` from a `Repr-Digest` (RFC 9530) field, if present and well formed: 32
+ * bytes in canonical base64 (44 characters, no stray bits in the last one).
+ */
 function sha256Of(v: string | string[] | undefined): Uint8Array | undefined {
-  const m = /(?:^|,)\s*sha-256=:([A-Za-z0-9+/=]+):/i.exec(header(v) ?? '');
+  const m = /(?:^|,)\s*sha-256=:([A-Za-z0-9+/]{43}=):/i.exec(header(v) ?? '');
   if (m === null) return undefined;
-  try {
-    const d = fromBase64(m[1]!);
-    return d?.length === 32 ? d : undefined;
-  } catch {
-    return undefined;
-  }
+  const d = Buffer.from(m[1]!, 'base64');
+  return d.length === 32 && d.toString('base64') === m[1] ? d : undefined;
 }
 
 /**

@@ -68,7 +68,7 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
   if (type === BITTORRENT_MEDIA_TYPE || type === METAINFO_JSON_MEDIA_TYPE) {
     let metainfo: Metainfo;
     try {
-      metainfo = parseMetainfo(type, await readSmall(first));
+      metainfo = await parseMetainfo(type, await readSmall(first));
     } catch (err) {
       return { kind: 'plain', response: undefined, reason: `the offered torrent is unusable: ${toTorrenttpError(err).message}` };
     }

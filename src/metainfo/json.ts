@@ -19,7 +19,7 @@ import { metainfoFromInfoBytes, type Metainfo, type TorrentExtras } from './torr
  * - `infoHash` is checked on the way in: a document whose info does not hash to it is rejected.
  */
 export const METAINFO_JSON_VERSION = 1;
-export const METAINFO_JSON_MEDIA_TYPE = 'application/vnd.torrenttp.metainfo+json';
+export { METAINFO_JSON_MEDIA_TYPE } from './media-type.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 

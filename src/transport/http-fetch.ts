@@ -17,13 +17,9 @@
  *   must not (§16). A 3xx is an answer like any other, for the caller to refuse.
  */
 import type { Dispatcher, Pool } from 'undici';
+import { loadUndici } from '../tracker/undici.js';
 
-let undiciModule: Promise<typeof import('undici')> | undefined;
-/**
- * undici, loaded on first use: it costs a process ~80 ms and ~20 MB to load, and most downloads
- * have no web seed or HTTP peer. One loader for this layer and those above it (the gateway's `get`).
- */
-export const loadUndici = (): Promise<typeof import('undici')> => (undiciModule ??= import('undici'));
+export { loadUndici, loadUndiciCore, type Undici } from '../tracker/undici.js';
 
 export const HTTP_FETCH_DEFAULTS = {
   /** Connections per origin: the spec's 4 per peer (§7). */

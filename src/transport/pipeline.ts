@@ -10,7 +10,11 @@ import type { BlockRequest } from './peer-link.js';
  * peer's BEP 10 `reqq`, if lower). A pipe
  * that is full for `queueTime` hides the round trip: over loopback the rate climbs to tens of
  * MB/s and the depth to its cap within a second or two; across an ocean the same rule keeps
- * enough in flight to cover the RTT. Before the first measurement the depth is `initialDepth`.
+ * enough in flight to cover the RTT. Before the first measurement the depth starts at
+ * `initialDepth` and grows by one for each block that arrives (TCP's slow start: it doubles every
+ * round trip), so a download whose first second is all it has (a small file, a loaded machine
+ * where a round trip to the seed and its disk thread takes 100 ms) is not held to
+ * `initialDepth` blocks per round trip until the first rate sample.
  * A snubbed peer (a request timed out) gets depth 1 until a block arrives, as in libtorrent.
  *
  * Keys are the block's absolute byte offset in the torrent (`index × pieceLength + begin`), a
@@ -107,6 +111,7 @@ export class RequestPipeline {
     this.outstanding.delete(k);
     this.windowBytes += length;
     this.snubbed = false;
+    if (!this.measured && this.depth < this.maxDepth) this.depth++; // slow start
     return { verdict: 'accepted', req: o.req };
   }
 

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { getUrl, nameFromUrl, type GetEvent, type GetOutput, type GetResult } from '../../gateway/client.js';
 import type { CliContext } from '../context.js';
@@ -68,6 +69,7 @@ export function register(program: Command, ctx: CliContext): void {
       }
       if (flags.remoteName === true && nameFromUrl(url) === undefined) usage(`${url} has no file name to use with -O; give -o FILE`);
 
+      baselineWasmOnly();
       const output: GetOutput = toStdout
         ? { kind: 'stream', stream: ctx.stdout }
         : flags.output !== undefined
@@ -99,6 +101,18 @@ export function register(program: Command, ctx: CliContext): void {
         out.stop();
       }
     });
+}
+
+/**
+ * WebAssembly in this process gets V8's baseline code only (Liftoff), before undici compiles its
+ * HTTP parser (llhttp). Otherwise V8 compiles the parser's hot function again, with its optimizing
+ * compiler on a background thread: 0.3 to 0.6 s of CPU, and node waits for that job before the
+ * process may exit, so a small file took a second longer than its download. The optimized parser
+ * saves nothing here: on a body, llhttp only hands undici each chunk's span. Process-wide, so only
+ * in this short-lived command, not in the library or in `serve` and `proxy`.
+ */
+function baselineWasmOnly(): void {
+  setFlagsFromString('--liftoff-only');
 }
 
 /**

@@ -6,11 +6,10 @@ import { MAX_RESPONSE_BYTES } from '../bdict.js';
 import { TrackerError } from '../errors.js';
 import type { AnnounceRequest } from '../announce-types.js';
 import type { PeerAddress } from '../ip.js';
+import { loadUndici } from '../undici.js';
 import type { AnnounceResult, ScrapeResult, TrackerClient, TrackerRequestOptions } from './types.js';
 
-/** undici, loaded on first use: ~80 ms and ~20 MB that a process without HTTP trackers never pays. */
-let undiciModule: Promise<typeof import('undici')> | undefined;
-export const loadUndici = (): Promise<typeof import('undici')> => (undiciModule ??= import('undici'));
+export { loadUndici } from '../undici.js';
 
 /** HTTP(S) tracker client (BEP 3 announce with BEP 23 compact peers, BEP 7 peers6, BEP 48 scrape). */
 export interface HttpTrackerOptions {

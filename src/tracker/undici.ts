@@ -1,0 +1,56 @@
+/**
+ * The one loader of undici, the HTTP client of every layer from here up (HTTP trackers, web
+ * seeds and HTTP peers, the gateway's `get` and proxy). It lives in the lowest layer that speaks
+ * HTTP; `transport/http-fetch.ts` re-exports it. A public surface beside `index.ts` (see
+ * test/layers.test.ts) so that loading it does not compile the rest of the tracker.
+ */
+import { createRequire } from 'node:module';
+import type { Dispatcher } from 'undici';
+
+/** The part of undici this project uses: its dispatchers and `request`. */
+export type Undici = Pick<typeof import('undici'), 'Agent' | 'Pool' | 'request'>;
+
+let undiciModule: Promise<Undici> | undefined;
+/**
+ * undici, loaded on first use: most processes never speak HTTP. Only the dispatchers and
+ * `request` (`loadUndiciCore`), not undici's index: that also compiles fetch, WebSocket,
+ * EventSource, the caches and the mocks, and wakes node's own bundled copy of undici, ~0.15 s of
+ * CPU for every `torrenttp get` (a third of the start-up of a small download) and before the
+ * first announce of every download.
+ */
+export const loadUndici = (): Promise<Undici> => (undiciModule ??= loadUndiciCore());
+
+interface DispatcherModule {
+  readonly prototype: object;
+}
+type GetGlobalDispatcher = () => Dispatcher;
+
+/**
+ * undici's `Agent`, `Pool` and `request` from its own modules, wired the way its index wires them
+ * (the API methods on `Dispatcher.prototype`; `request(url, opts)` over `opts.dispatcher` or the
+ * global one). These are the same objects `import('undici')` gives. A layout this does not know
+ * (another major version) falls back to the whole package.
+ */
+export async function loadUndiciCore(): Promise<Undici> {
+  let core: Undici;
+  try {
+    const require = createRequire(import.meta.url);
+    const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as DispatcherModule;
+    Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js') as object);
+    const { getGlobalDispatcher } = require('undici/lib/global.js') as { getGlobalDispatcher: GetGlobalDispatcher };
+    const request = (url: string | URL, opts: Parameters<Undici['request']>[1] = {}): ReturnType<Undici['request']> => {
+      const u = new URL(url);
+      const { dispatcher = getGlobalDispatcher(), ...rest } = opts as { dispatcher?: Dispatcher } & Dispatcher.RequestOptions;
+      return dispatcher.request({ ...rest, origin: u.origin, path: `${u.pathname}${u.search}`, method: rest.method ?? 'GET' });
+    };
+    core = {
+      Agent: require('undici/lib/dispatcher/agent.js') as Undici['Agent'],
+      Pool: require('undici/lib/dispatcher/pool.js') as Undici['Pool'],
+      request: request as Undici['request'],
+    };
+    if (typeof core.Agent !== 'function' || typeof core.Pool !== 'function' || typeof (Dispatcher.prototype as { request?: unknown }).request !== 'function') throw new Error('unknown undici layout');
+  } catch {
+    core = await import('undici');
+  }
+  return core;
+}
