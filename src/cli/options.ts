@@ -46,12 +46,7 @@ export function pieceLength(value: string): number {
   return n;
 }
 
-/** `--encryption prefer|require|off`: MSE/PE for BitTorrent peers (docs/transport.md). */
-export function encryptionPolicy(value: string): 'prefer' | 'require' | 'off' {
-  const v = value.trim().toLowerCase();
-  if (v === 'prefer' || v === 'require' || v === 'off') return v;
-  throw new InvalidArgumentError('not one of prefer, require, off');
-}
+export { encryptionPolicy } from './encryption-option.js';
 
 /** A positive number (`--seed-ratio 1.5`). */
 export function positiveNumber(value: string): number {

@@ -4,7 +4,8 @@ import { DEFAULT_GATEWAY_PORT, DEFAULT_MIN_SIZE_BYTES, Gateway, type GatewayLogg
 import { redactUrl } from '../../tracker/index.js';
 import type { CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
-import { byteSize, encryptionPolicy, listenAddress, oneOf, pieceLength, port, repeatable } from '../options.js';
+import { byteSize, listenAddress, oneOf, pieceLength, port, repeatable } from '../options.js';
+import { ENCRYPTION_HELP, encryptionPolicy } from '../encryption-option.js';
 import { readTls } from '../tls.js';
 import { untilSignal } from '../until-signal.js';
 
@@ -46,7 +47,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--piece-length <size>', 'piece length of made torrents (default automatic, as torrenttp create)', pieceLength)
     .option('--open-tracker', 'let the embedded tracker track any info-hash, not only the served files')
     .option('--peer-port <n>', 'BitTorrent port of the seed; 0 picks a free one', port(true), 0)
-    .option('--encryption <policy>', 'encryption (MSE/PE) with BitTorrent peers: prefer (the default: encrypted first, plain if the peer refuses), require (encrypted only, both ways), off (dial plain; encrypted peers are still answered)', encryptionPolicy)
+    .option('--encryption <policy>', ENCRYPTION_HELP, encryptionPolicy)
     .option('--redis <url>', 'keep swarms in Redis (redis://host:port[/db]): several serve processes behind a load balancer share one swarm per file')
     .option('--no-status', 'no status page and JSON at /.torrenttp/')
     .option('--no-ttp', 'no TorrentTTP peer at /ttp/v1/torrents/… (a folder named ttp/v1 is then served as files)')

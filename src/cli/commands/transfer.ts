@@ -10,7 +10,8 @@ import { ttpServer } from '../../gateway/index.js';
 import type { CliContext } from '../context.js';
 import { formatDuration } from '../format.js';
 import { loadInput } from '../load.js';
-import { duration, encryptionPolicy, listenAddress, peerAddress, peerAddressOrUrl, port, positiveNumber, rate, repeatable } from '../options.js';
+import { duration, listenAddress, peerAddress, peerAddressOrUrl, port, positiveNumber, rate, repeatable } from '../options.js';
+import { ENCRYPTION_HELP, encryptionPolicy } from '../encryption-option.js';
 import { peersText, Reporter } from '../report.js';
 import { selectFilesOrUsageError } from '../select.js';
 import { readTls } from '../tls.js';
@@ -67,7 +68,7 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--peer <host:port|url>', 'use this peer too: host:port (BitTorrent) or the http(s) torrent URL of a TorrentTTP peer; repeatable', repeatable(peerAddressOrUrl), [])
       .option('--port <n>', 'listening port for incoming peers (default: any free port)', port(true))
       .option('--listen <address>', 'address to listen on for incoming peers (default: 0.0.0.0, all IPv4)', listenAddress)
-      .option('--encryption <policy>', 'encryption (MSE/PE) with BitTorrent peers: prefer (the default: encrypted first, plain if the peer refuses), require (encrypted only, both ways), off (dial plain; encrypted peers are still answered)', encryptionPolicy)
+      .option('--encryption <policy>', ENCRYPTION_HELP, encryptionPolicy)
       .option('--upload-limit <rate>', 'upload limit in bytes/s (256K, 1M…)', rate)
       .option('--download-limit <rate>', 'download limit in bytes/s', rate)
       .option('--seed-ratio <ratio>', 'stop seeding once this many times the torrent size was uploaded', positiveNumber)

@@ -1,0 +1,15 @@
+import { InvalidArgumentError } from 'commander';
+
+/**
+ * `--encryption prefer|require|off`: MSE/PE for BitTorrent peers (docs/transport.md). Its own
+ * module, so `get` declares it without loading options.ts (which compiles the metainfo and
+ * tracker layers a plain get never needs).
+ */
+export function encryptionPolicy(value: string): 'prefer' | 'require' | 'off' {
+  const v = value.trim().toLowerCase();
+  if (v === 'prefer' || v === 'require' || v === 'off') return v;
+  throw new InvalidArgumentError('not one of prefer, require, off');
+}
+
+export const ENCRYPTION_HELP =
+  'encryption (MSE/PE) with BitTorrent peers: prefer (the default: encrypted first, plain if the peer refuses), require (encrypted only, both ways), off (dial plain; encrypted peers are still answered)';
