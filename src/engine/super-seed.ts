@@ -19,6 +19,12 @@ import type { PeerState } from './peer-set.js';
  *   start, so no two peers are offered the same piece. A piece the swarm already has, or one
  *   offered before, costs the origin a second upload: it is offered only to a peer that holds no
  *   offer at all (the swarm does not feed it), the least offered and least available first.
+ * - Upload slots (`slots`): one per interested leecher, at least the torrent's usual number and at
+ *   most `maxSlots`, and under an upload limit no more than can each take a whole offer within
+ *   `releaseAfterMs` (a slower offer times out and is offered again: a second upload). Offers
+ *   are distinct pieces, so more slots send nothing twice: they only let more leechers start
+ *   trading at once. A peer holding every piece offered to it has nothing to ask (`idle`) and
+ *   gives its slot to a waiting one (choke-round.ts) until the swarm settles an offer.
  * Pure: pieces, peers and the clock come from the owner; sending is `announceHave` on the link.
  */
 export interface SuperSeedOptions {
@@ -26,6 +32,8 @@ export interface SuperSeedOptions {
   readonly offerBytes?: number;
   /** An offer not seen elsewhere after this long is released anyway. */
   readonly releaseAfterMs?: number;
+  /** Most upload slots while super-seeding (`slots`). */
+  readonly maxSlots?: number;
 }
 
 interface Offer {
@@ -36,6 +44,8 @@ interface Offer {
 /** 4 MiB: a loopback or LAN peer's bandwidth-delay product with a piece's hash and write on top. */
 export const DEFAULT_OFFER_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_RELEASE_AFTER_MS = 5000;
+/** 16 leechers fetching fresh pieces at once: past that, a loopback or LAN origin's upload is the limit, not the slots. */
+export const DEFAULT_SUPER_SEED_SLOTS = 16;
 
 export class SuperSeed {
   private readonly offers = new Map<PeerState, Offer[]>();
@@ -44,10 +54,11 @@ export class SuperSeed {
   private cursor = 0;
   private readonly perPeer: number;
   private readonly releaseAfterMs: number;
+  private readonly maxSlots: number;
 
   constructor(
     private readonly pieceCount: number,
-    pieceLength: number,
+    private readonly pieceLength: number,
     private readonly availability: (index: PieceIndex) => number,
     private readonly peers: () => Iterable<PeerState>,
     opts: SuperSeedOptions = {},
@@ -55,6 +66,23 @@ export class SuperSeed {
     this.offered = new Uint32Array(pieceCount);
     this.perPeer = Math.max(1, Math.floor((opts.offerBytes ?? DEFAULT_OFFER_BYTES) / pieceLength));
     this.releaseAfterMs = opts.releaseAfterMs ?? DEFAULT_RELEASE_AFTER_MS;
+    this.maxSlots = opts.maxSlots ?? DEFAULT_SUPER_SEED_SLOTS;
+  }
+
+  /**
+   * Upload slots with `interested` leechers: one each, at least `base`, at most `maxSlots`, and
+   * with an upload limit (bytes/s) only as many as can each fetch a whole offer within `releaseAfterMs`.
+   */
+  slots(base: number, interested: number, uploadLimit: number | undefined): number {
+    let cap = this.maxSlots;
+    if (uploadLimit !== undefined) cap = Math.min(cap, Math.floor((uploadLimit * this.releaseAfterMs) / 1000 / (this.perPeer * this.pieceLength)));
+    return Math.max(base, Math.min(interested, cap));
+  }
+
+  /** `peer` holds every piece offered to it: it has nothing to ask of us until an offer is settled. */
+  idle(peer: PeerState): boolean {
+    const bits = peer.link?.bitfield;
+    return bits !== undefined && (this.offers.get(peer) ?? []).every((o) => bits.has(o.index));
   }
 
   /** Pieces offered to `peer` and not yet released (tests, stats). */
