@@ -115,7 +115,7 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
       // The engine (storage, wire, trackers) is compiled only for a swarm download: `--no-swarm` and
       // servers without torrents never pay for it.
       const { swarmGet } = await import('./swarm-get.js');
-      return await swarmGet(o, offer.metainfo, offer.via, started);
+      return await swarmGet(o, offer.metainfo, offer.via, started, offer.peers);
     }
     return await plainGet(o, offer.response, offer.reason, dispatcher, started);
   } catch (err) {
