@@ -15,10 +15,13 @@ import type { PeerState } from './peer-set.js';
  *   swarm, passed it on: BEP 16's rule), or when no other connected peer lacks i (a lone
  *   downloader, or everyone has it: waiting would only stall), or after `releaseAfterMs` (a peer
  *   that hoards pieces must not stall the swarm for ever).
- * - A new offer is a *fresh* piece (never offered, held by no connected peer), from a rotating
- *   start, so no two peers are offered the same piece. A piece the swarm already has, or one
- *   offered before, costs the origin a second upload: it is offered only to a peer that holds no
- *   offer at all (the swarm does not feed it), the least offered and least available first.
+ * - A new offer is a *fresh* piece (held by no connected peer, and not offered to another peer
+ *   that has yet to pass it on), never-offered ones first, from a rotating start, so no two
+ *   peers are offered the same piece at once. A piece offered before whose holders all left is
+ *   fresh again: only we can give it, and the last downloaders of a swarm whose finished peers
+ *   go away would otherwise get it one piece per round trip. A piece the swarm already has costs
+ *   the origin a second upload: it is offered only to a peer that holds no offer at all (the
+ *   swarm does not feed it), the least offered and least available first.
  * - Upload slots (`slots`): one per interested leecher, at least the torrent's usual number and at
  *   most `maxSlots`, and under an upload limit no more than can each take a whole offer within
  *   `releaseAfterMs` (a slower offer times out and is offered again: a second upload). Offers
@@ -120,18 +123,26 @@ export class SuperSeed {
   /** Releases offers that no longer need to wait and tops up every peer: on arrivals, haves and ticks. */
   fill(now: number): void {
     const peers = [...this.peers()].filter((p) => p.link !== undefined && !p.closed && p.link.canUpload && !p.link.bitfield.complete);
+    const lists = new Map<PeerState, Offer[]>();
+    const pending = new Set<number>(); // offered to someone who has not passed it on yet
     for (const p of peers) {
       const list = (this.offers.get(p) ?? []).filter((o) => !this.releasable(p, o, peers, now));
+      lists.set(p, list);
+      for (const o of list) pending.add(o.index);
+    }
+    for (const p of peers) {
+      const list = lists.get(p)!;
       const held = new Set(list.map((o) => o.index));
       // A peer we choke cannot fetch its offers: one piece makes it interested (so the choker
       // ranks it); the rest waits for its unchoke, instead of sitting idle in a queue while the
       // swarm lacks those pieces.
       const cap = p.amChoking ? 1 : this.perPeer;
       while (list.length < cap) {
-        const index = this.choose(p, held, list.length > 0);
+        const index = this.choose(p, held, pending, list.length > 0);
         if (index === undefined) break;
         list.push({ index, atMs: now });
         held.add(index);
+        pending.add(index);
         this.offered[index]!++;
         p.link!.announceHave(index);
       }
@@ -146,15 +157,23 @@ export class SuperSeed {
     return !peers.some((q) => q !== p && !q.link!.bitfield.has(o.index));
   }
 
-  private choose(p: PeerState, held: ReadonlySet<number>, onlyFresh: boolean): PieceIndex | undefined {
+  /**
+   * The next offer for `p`: a fresh piece (no connected peer has it and no other peer holds it as
+   * an offer: only we can give it), never-offered ones first; with `onlyFresh` false (`p` holds no
+   * offer), else any piece it lacks, the least offered and least available first.
+   */
+  private choose(p: PeerState, held: ReadonlySet<number>, pending: ReadonlySet<number>, onlyFresh: boolean): PieceIndex | undefined {
     const bits = p.link!.bitfield;
     let best: PieceIndex | undefined;
     let bestKey = Infinity;
     for (let k = 0; k < this.pieceCount; k++) {
       const i = ((this.cursor + k) % this.pieceCount) as PieceIndex;
       if (bits.has(i) || held.has(i)) continue;
-      if (onlyFresh && (this.offered[i]! > 0 || this.availability(i) > 0)) continue;
-      const key = this.offered[i]! * 1e6 + this.availability(i); // availability is at most the peer count
+      const available = this.availability(i);
+      const fresh = available === 0 && !pending.has(i);
+      if (onlyFresh && !fresh) continue;
+      // Availability is at most the peer count, offers at most a few per peer and piece.
+      const key = (fresh ? 0 : 1e12) + this.offered[i]! * 1e6 + available;
       if (key < bestKey) {
         bestKey = key;
         best = i;
