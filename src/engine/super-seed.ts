@@ -15,9 +15,9 @@ import type { PeerState } from './peer-set.js';
  *   swarm, passed it on: BEP 16's rule), or when no other connected peer lacks i (a lone
  *   downloader, or everyone has it: waiting would only stall), or after `releaseAfterMs` (a peer
  *   that hoards pieces must not stall the swarm for ever).
- * - A new offer is a *fresh* piece (held by no connected peer, and not offered to another peer
- *   that has yet to pass it on), never-offered ones first, from a rotating start, so no two
- *   peers are offered the same piece at once. A piece offered before whose holders all left is
+ * - A new offer is a *fresh* piece (held by no connected peer, and offered to no connected peer,
+ *   which may still fetch it even after its offer was released), never-offered ones first, from
+ *   a rotating start, so no two peers are offered the same piece. A piece whose holders all left is
  *   fresh again: only we can give it, and the last downloaders of a swarm whose finished peers
  *   go away would otherwise get it one piece per round trip. A piece the swarm already has costs
  *   the origin a second upload: it is offered only to a peer that holds no offer at all (the
@@ -54,6 +54,10 @@ export class SuperSeed {
   private readonly offers = new Map<PeerState, Offer[]>();
   /** Times each piece was offered to anyone, for spreading offers. */
   private readonly offered: Uint32Array;
+  /** Connected peers each piece was ever offered to (they may still fetch it, even once released). */
+  private readonly offeredLive: Uint32Array;
+  /** Every piece offered to each connected peer, for `offeredLive`. */
+  private readonly everOffered = new Map<PeerState, PieceIndex[]>();
   private cursor = 0;
   private readonly perPeer: number;
   private readonly releaseAfterMs: number;
@@ -67,6 +71,7 @@ export class SuperSeed {
     opts: SuperSeedOptions = {},
   ) {
     this.offered = new Uint32Array(pieceCount);
+    this.offeredLive = new Uint32Array(pieceCount);
     this.perPeer = Math.max(1, Math.floor((opts.offerBytes ?? DEFAULT_OFFER_BYTES) / pieceLength));
     this.releaseAfterMs = opts.releaseAfterMs ?? DEFAULT_RELEASE_AFTER_MS;
     this.maxSlots = opts.maxSlots ?? DEFAULT_SUPER_SEED_SLOTS;
@@ -115,21 +120,18 @@ export class SuperSeed {
     this.fill(now);
   }
 
-  /** A peer left: its offers go. */
+  /** A peer left: its offers go, and pieces only it was offered are fresh again if nobody has them. */
   remove(peer: PeerState): void {
     this.offers.delete(peer);
+    for (const i of this.everOffered.get(peer) ?? []) this.offeredLive[i]!--;
+    this.everOffered.delete(peer);
   }
 
   /** Releases offers that no longer need to wait and tops up every peer: on arrivals, haves and ticks. */
   fill(now: number): void {
     const peers = [...this.peers()].filter((p) => p.link !== undefined && !p.closed && p.link.canUpload && !p.link.bitfield.complete);
     const lists = new Map<PeerState, Offer[]>();
-    const pending = new Set<number>(); // offered to someone who has not passed it on yet
-    for (const p of peers) {
-      const list = (this.offers.get(p) ?? []).filter((o) => !this.releasable(p, o, peers, now));
-      lists.set(p, list);
-      for (const o of list) pending.add(o.index);
-    }
+    for (const p of peers) lists.set(p, (this.offers.get(p) ?? []).filter((o) => !this.releasable(p, o, peers, now)));
     for (const p of peers) {
       const list = lists.get(p)!;
       const held = new Set(list.map((o) => o.index));
@@ -138,12 +140,15 @@ export class SuperSeed {
       // swarm lacks those pieces.
       const cap = p.amChoking ? 1 : this.perPeer;
       while (list.length < cap) {
-        const index = this.choose(p, held, pending, list.length > 0);
+        const index = this.choose(p, held, list.length > 0);
         if (index === undefined) break;
         list.push({ index, atMs: now });
         held.add(index);
-        pending.add(index);
         this.offered[index]!++;
+        this.offeredLive[index]!++;
+        const ever = this.everOffered.get(p);
+        if (ever === undefined) this.everOffered.set(p, [index]);
+        else ever.push(index);
         p.link!.announceHave(index);
       }
       this.offers.set(p, list);
@@ -158,11 +163,11 @@ export class SuperSeed {
   }
 
   /**
-   * The next offer for `p`: a fresh piece (no connected peer has it and no other peer holds it as
-   * an offer: only we can give it), never-offered ones first; with `onlyFresh` false (`p` holds no
+   * The next offer for `p`: a fresh piece (no connected peer has it or was ever offered it: only
+   * we can give it, and nobody may be fetching it), never-offered ones first; with `onlyFresh` false (`p` holds no
    * offer), else any piece it lacks, the least offered and least available first.
    */
-  private choose(p: PeerState, held: ReadonlySet<number>, pending: ReadonlySet<number>, onlyFresh: boolean): PieceIndex | undefined {
+  private choose(p: PeerState, held: ReadonlySet<number>, onlyFresh: boolean): PieceIndex | undefined {
     const bits = p.link!.bitfield;
     let best: PieceIndex | undefined;
     let bestKey = Infinity;
@@ -170,7 +175,7 @@ export class SuperSeed {
       const i = ((this.cursor + k) % this.pieceCount) as PieceIndex;
       if (bits.has(i) || held.has(i)) continue;
       const available = this.availability(i);
-      const fresh = available === 0 && !pending.has(i);
+      const fresh = available === 0 && this.offeredLive[i] === 0;
       if (onlyFresh && !fresh) continue;
       // Availability is at most the peer count, offers at most a few per peer and piece.
       const key = (fresh ? 0 : 1e12) + this.offered[i]! * 1e6 + available;

@@ -109,3 +109,21 @@ test('super-seed: pieces whose holders left are fresh again, so the last downloa
   assert.equal(new Set(b.haves).size, b.haves.length, 'still distinct');
   await t.close();
 });
+
+test('super-seed: a piece offered to a peer still connected is not fresh after its offer timed out (it may still fetch it)', async () => {
+  let now = 0;
+  const t = seed(() => now, 2 * PIECE, 1000);
+  const a = leecher(t, 'a');
+  const b = leecher(t, 'b');
+  await tick();
+  for (let round = 1; round <= 3; round++) {
+    now = round * 1000; // nobody fetches: every offer times out, and new ones are never-offered pieces
+    t.tick();
+  }
+  assert.equal(new Set([...a.haves, ...b.haves]).size, 16, 'all 16 pieces offered once');
+  now = 4000;
+  t.tick();
+  assert.equal(a.haves.length, 9, `then one piece at a time, not a full offer of pieces b may still fetch: ${JSON.stringify(a.haves)}`);
+  assert.equal(b.haves.length, 9);
+  await t.close();
+});
