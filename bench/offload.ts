@@ -48,6 +48,24 @@ function timed(cmd: string, args: string[], tag: string): Promise<{ code: number
   );
 }
 
+interface Summary {
+  readonly seconds: number;
+  readonly sources: { readonly wire: number; readonly webseed: number; readonly plain: number };
+}
+
+function summaryOf(log: string): Summary | undefined {
+  for (const line of log.split('\n').reverse()) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const j = JSON.parse(line) as { event?: string } & Partial<Summary>;
+      if (j.event === 'summary' && j.sources !== undefined && typeof j.seconds === 'number') return j as Summary;
+    } catch {
+      // a progress line cut short: not the summary
+    }
+  }
+  return undefined;
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
@@ -73,8 +91,9 @@ async function main(): Promise<void> {
     console.log('| case | origin upload | last client done | CPU per client (median) |\n|---|---|---|---|');
     const cases: [string, (i: number) => [string, string[]]][] = [
       ['curl', (i) => ['curl', ['-s', '-o', join(work, `curl-${i}.bin`), url]]],
-      ['torrenttp get', (i) => [process.execPath, [CLI, 'get', url, '-o', join(work, `get-${i}.bin`), '-s']]],
+      ['torrenttp get', (i) => [process.execPath, [CLI, 'get', url, '-o', join(work, `get-${i}.bin`), '--json']]],
     ];
+    const notes: string[] = [];
     for (const [name, argsOf] of cases) {
       const before = await g.statusDocument();
       const t0 = performance.now();
@@ -92,7 +111,14 @@ async function main(): Promise<void> {
       const wire = after.totals.peerBytes - before.totals.peerBytes;
       const http = after.totals.plainBytes - before.totals.plainBytes;
       console.log(`| ${name} | ${((wire + http) / size).toFixed(2)}× (wire ${(wire / 2 ** 20).toFixed(0)} MiB, HTTP ${(http / 2 ** 20).toFixed(0)} MiB) | ${wall.toFixed(2)} s | ${median(runs.map((r) => r.cpuSec)).toFixed(2)} s |`);
+      // get --json ends with a summary line: where each client's bytes came from.
+      const sums = runs.map((r) => summaryOf(r.log)).filter((x) => x !== undefined);
+      if (sums.length > 0) {
+        const web = sums.filter((x) => x.sources.webseed > 0);
+        notes.push(`${name}: ${web.length} of ${sums.length} clients used the web seed (${(web.reduce((n, x) => n + x.sources.webseed, 0) / 2 ** 20).toFixed(0)} MiB); client times median ${median(sums.map((x) => x.seconds)).toFixed(1)} s, max ${Math.max(...sums.map((x) => x.seconds)).toFixed(1)} s`);
+      }
     }
+    for (const n of notes) console.log(`\n${n}`);
   } finally {
     await g.close();
     rmSync(work, { recursive: true, force: true });

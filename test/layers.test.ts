@@ -18,13 +18,14 @@ export const LAYERS = [
  * `metainfo/hash-pieces.js` is the piece hasher alone, for storage's disk threads, each of which
  * loads it (the whole metainfo layer took a thread twice as long to start);
  * `transport/http-fetch.js` is the HTTP client alone, so a plain `get` does not compile the wire
- * protocol and, through the tracker client, the tracker server; `tracker/undici.js` loads undici;
+ * protocol and, through the tracker client, the tracker server (`transport/peer-address.js`, host:port
+ * helpers, for the same reason); `tracker/undici.js` loads undici;
  * `metainfo/media-type.js` names the JSON metainfo type without compiling the parsers.
  */
 const EXTRA_SURFACES: Readonly<Record<string, readonly string[]>> = {
   gateway: ['client.js'],
   metainfo: ['hash-pieces.js', 'media-type.js'],
-  transport: ['http-fetch.js'],
+  transport: ['http-fetch.js', 'peer-address.js'],
   tracker: ['undici.js'],
 };
 

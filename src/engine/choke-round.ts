@@ -12,6 +12,15 @@ import type { PeerSet, PeerState } from './peer-set.js';
  *   `uploadSnubbed`, and its slot goes at once to a waiting peer (newcomers first). Its next
  *   request while unchoked clears the mark. So slots go to peers that use them: ten peers that
  *   only say `interested` used to hold every slot, and a real downloader got nothing for a minute.
+ * - A slot that frees (a peer lost interest, left, or was snubbed) goes at once to a waiting peer,
+ *   not at the next round: a seed whose peers each want a little (super-seeding offers a few
+ *   pieces at a time) would otherwise idle its slots while others wait.
+ * - The number of slots may change (`slots` is asked each time): a super-seed scales it with
+ *   the leechers waiting (torrent.ts).
+ * - `nothingToAsk` (super-seeding: the peer holds every piece offered to it) marks an unchoked
+ *   peer that cannot use its slot through no fault of its own: it gives the slot up at once to a
+ *   waiting peer, and is never marked snubbed (which would keep it from the next free slot once
+ *   it has something to fetch again).
  * - Choking a peer discards its queued and in-flight uploads (BEP 3): the link drops its queue,
  *   and the uploader refuses what is still being read.
  */
@@ -21,9 +30,10 @@ export class ChokeRound {
 
   constructor(
     private readonly peers: PeerSet,
-    private readonly slots: number,
+    private readonly slots: () => number,
     private readonly rng: () => number,
     private readonly now: () => number,
+    private readonly nothingToAsk: (peer: PeerState) => boolean = () => false,
   ) {}
 
   /** A round is due at `now`. */
@@ -42,7 +52,7 @@ export class ChokeRound {
     const decision = choke(
       uploaders.map((p) => this.candidate(p, now)),
       seeding,
-      this.slots,
+      this.slots(),
       this.state,
       now,
       this.rng,
@@ -51,18 +61,25 @@ export class ChokeRound {
     for (const p of uploaders) this.setChoking(p, !decision.unchoked.has(p.link!.id), now);
   }
 
-  /** Chokes unchoked peers that asked for nothing within `UPLOAD_SNUB_MS`, then gives their slots away. */
+  /**
+   * Chokes unchoked peers that asked for nothing within `UPLOAD_SNUB_MS`, and, while others wait,
+   * those with nothing to ask; then gives free slots away.
+   */
   snub(now: number): void {
-    let freed = false;
+    let waiting: boolean | undefined;
     for (const p of this.peers) {
       if (p.amChoking || p.closed || p.link?.canUpload !== true) continue;
       if (p.uploads.length > 0 || p.reading.size > 0) continue; // still being served
+      if (this.nothingToAsk(p)) {
+        waiting ??= this.waiting().length > 0;
+        if (waiting) this.setChoking(p, true, now); // not snubbed: it will have something to ask
+        continue;
+      }
       if (now - Math.max(p.unchokedMs, p.lastRequestMs) < UPLOAD_SNUB_MS) continue;
       p.uploadSnubbed = true;
       this.setChoking(p, true, now);
-      freed = true;
     }
-    if (freed) this.fillFree(now);
+    this.fillFree(now);
   }
 
   /** The peer asked for bytes while unchoked: it uses its slot. */
@@ -72,14 +89,17 @@ export class ChokeRound {
 
   interested(peer: PeerState): void {
     peer.peerInterested = true;
-    if (peer.link?.canUpload === true && peer.amChoking && !peer.uploadSnubbed && this.unchokedCount() < this.slots) {
+    if (peer.link?.canUpload === true && peer.amChoking && !peer.uploadSnubbed && !this.nothingToAsk(peer) && this.unchokedCount() < this.slots()) {
       this.setChoking(peer, false, this.now());
     }
   }
 
   notInterested(peer: PeerState): void {
     peer.peerInterested = false;
-    if (!peer.amChoking) this.setChoking(peer, true, this.now());
+    if (peer.amChoking) return;
+    const now = this.now();
+    this.setChoking(peer, true, now);
+    this.fillFree(now);
   }
 
   /**
@@ -88,8 +108,8 @@ export class ChokeRound {
    * takes its place (and its 30 s), so the optimistic slot turns over as fast as peers waste it.
    */
   private fillFree(now: number): void {
-    while (this.unchokedCount() < this.slots) {
-      const waiting = this.uploaders().filter((p) => p.amChoking && p.peerInterested && !p.uploadSnubbed);
+    while (this.unchokedCount() < this.slots()) {
+      const waiting = this.waiting();
       const pool = longestWaiting(waiting.map((p) => ({ ...this.candidate(p, now), peer: p })));
       if (pool.length === 0) return;
       const next = pool[Math.floor(this.rng() * pool.length)]!.peer;
@@ -101,6 +121,11 @@ export class ChokeRound {
     }
   }
 
+  /** Choked peers that want a slot and may have one. */
+  private waiting(): PeerState[] {
+    return this.uploaders().filter((p) => p.amChoking && p.peerInterested && !p.uploadSnubbed && !this.nothingToAsk(p));
+  }
+
   private uploaders(): PeerState[] {
     return [...this.peers].filter((p) => p.link?.canUpload === true && !p.closed);
   }
@@ -108,7 +133,7 @@ export class ChokeRound {
   private candidate(p: PeerState, now: number): ChokeCandidate {
     return {
       id: p.link!.id,
-      interested: p.peerInterested,
+      interested: p.peerInterested && !this.nothingToAsk(p),
       downloadRate: p.down.rate(now),
       uploadRate: p.up.rate(now),
       snubbed: p.uploadSnubbed,

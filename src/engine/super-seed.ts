@@ -15,10 +15,19 @@ import type { PeerState } from './peer-set.js';
  *   swarm, passed it on: BEP 16's rule), or when no other connected peer lacks i (a lone
  *   downloader, or everyone has it: waiting would only stall), or after `releaseAfterMs` (a peer
  *   that hoards pieces must not stall the swarm for ever).
- * - A new offer is a *fresh* piece (never offered, held by no connected peer), from a rotating
- *   start, so no two peers are offered the same piece. A piece the swarm already has, or one
- *   offered before, costs the origin a second upload: it is offered only to a peer that holds no
- *   offer at all (the swarm does not feed it), the least offered and least available first.
+ * - A new offer is a *fresh* piece (held by no connected peer, and offered to no connected peer,
+ *   which may still fetch it even after its offer was released), never-offered ones first, from
+ *   a rotating start, so no two peers are offered the same piece. A piece whose holders all left is
+ *   fresh again: only we can give it, and the last downloaders of a swarm whose finished peers
+ *   go away would otherwise get it one piece per round trip. A piece the swarm already has costs
+ *   the origin a second upload: it is offered only to a peer that holds no offer at all (the
+ *   swarm does not feed it), the least offered and least available first.
+ * - Upload slots (`slots`): one per interested leecher, at least the torrent's usual number and at
+ *   most `maxSlots`, and under an upload limit no more than can each take a whole offer within
+ *   `releaseAfterMs` (a slower offer times out and is offered again: a second upload). Offers
+ *   are distinct pieces, so more slots send nothing twice: they only let more leechers start
+ *   trading at once. A peer holding every piece offered to it has nothing to ask (`idle`) and
+ *   gives its slot to a waiting one (choke-round.ts) until the swarm settles an offer.
  * Pure: pieces, peers and the clock come from the owner; sending is `announceHave` on the link.
  */
 export interface SuperSeedOptions {
@@ -26,6 +35,8 @@ export interface SuperSeedOptions {
   readonly offerBytes?: number;
   /** An offer not seen elsewhere after this long is released anyway. */
   readonly releaseAfterMs?: number;
+  /** Most upload slots while super-seeding (`slots`). */
+  readonly maxSlots?: number;
 }
 
 interface Offer {
@@ -36,25 +47,50 @@ interface Offer {
 /** 4 MiB: a loopback or LAN peer's bandwidth-delay product with a piece's hash and write on top. */
 export const DEFAULT_OFFER_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_RELEASE_AFTER_MS = 5000;
+/** 16 leechers fetching fresh pieces at once: past that, a loopback or LAN origin's upload is the limit, not the slots. */
+export const DEFAULT_SUPER_SEED_SLOTS = 16;
 
 export class SuperSeed {
   private readonly offers = new Map<PeerState, Offer[]>();
   /** Times each piece was offered to anyone, for spreading offers. */
   private readonly offered: Uint32Array;
+  /** Connected peers each piece was ever offered to (they may still fetch it, even once released). */
+  private readonly offeredLive: Uint32Array;
+  /** Every piece offered to each connected peer, for `offeredLive`. */
+  private readonly everOffered = new Map<PeerState, PieceIndex[]>();
   private cursor = 0;
   private readonly perPeer: number;
   private readonly releaseAfterMs: number;
+  private readonly maxSlots: number;
 
   constructor(
     private readonly pieceCount: number,
-    pieceLength: number,
+    private readonly pieceLength: number,
     private readonly availability: (index: PieceIndex) => number,
     private readonly peers: () => Iterable<PeerState>,
     opts: SuperSeedOptions = {},
   ) {
     this.offered = new Uint32Array(pieceCount);
+    this.offeredLive = new Uint32Array(pieceCount);
     this.perPeer = Math.max(1, Math.floor((opts.offerBytes ?? DEFAULT_OFFER_BYTES) / pieceLength));
     this.releaseAfterMs = opts.releaseAfterMs ?? DEFAULT_RELEASE_AFTER_MS;
+    this.maxSlots = opts.maxSlots ?? DEFAULT_SUPER_SEED_SLOTS;
+  }
+
+  /**
+   * Upload slots with `interested` leechers: one each, at least `base`, at most `maxSlots`, and
+   * with an upload limit (bytes/s) only as many as can each fetch a whole offer within `releaseAfterMs`.
+   */
+  slots(base: number, interested: number, uploadLimit: number | undefined): number {
+    let cap = this.maxSlots;
+    if (uploadLimit !== undefined) cap = Math.min(cap, Math.floor((uploadLimit * this.releaseAfterMs) / 1000 / (this.perPeer * this.pieceLength)));
+    return Math.max(base, Math.min(interested, cap));
+  }
+
+  /** `peer` holds every piece offered to it: it has nothing to ask of us until an offer is settled. */
+  idle(peer: PeerState): boolean {
+    const bits = peer.link?.bitfield;
+    return bits !== undefined && (this.offers.get(peer) ?? []).every((o) => bits.has(o.index));
   }
 
   /** Pieces offered to `peer` and not yet released (tests, stats). */
@@ -84,16 +120,20 @@ export class SuperSeed {
     this.fill(now);
   }
 
-  /** A peer left: its offers go. */
+  /** A peer left: its offers go, and pieces only it was offered are fresh again if nobody has them. */
   remove(peer: PeerState): void {
     this.offers.delete(peer);
+    for (const i of this.everOffered.get(peer) ?? []) this.offeredLive[i]!--;
+    this.everOffered.delete(peer);
   }
 
   /** Releases offers that no longer need to wait and tops up every peer: on arrivals, haves and ticks. */
   fill(now: number): void {
     const peers = [...this.peers()].filter((p) => p.link !== undefined && !p.closed && p.link.canUpload && !p.link.bitfield.complete);
+    const lists = new Map<PeerState, Offer[]>();
+    for (const p of peers) lists.set(p, (this.offers.get(p) ?? []).filter((o) => !this.releasable(p, o, peers, now)));
     for (const p of peers) {
-      const list = (this.offers.get(p) ?? []).filter((o) => !this.releasable(p, o, peers, now));
+      const list = lists.get(p)!;
       const held = new Set(list.map((o) => o.index));
       // A peer we choke cannot fetch its offers: one piece makes it interested (so the choker
       // ranks it); the rest waits for its unchoke, instead of sitting idle in a queue while the
@@ -105,6 +145,10 @@ export class SuperSeed {
         list.push({ index, atMs: now });
         held.add(index);
         this.offered[index]!++;
+        this.offeredLive[index]!++;
+        const ever = this.everOffered.get(p);
+        if (ever === undefined) this.everOffered.set(p, [index]);
+        else ever.push(index);
         p.link!.announceHave(index);
       }
       this.offers.set(p, list);
@@ -118,6 +162,11 @@ export class SuperSeed {
     return !peers.some((q) => q !== p && !q.link!.bitfield.has(o.index));
   }
 
+  /**
+   * The next offer for `p`: a fresh piece (no connected peer has it or was ever offered it: only
+   * we can give it, and nobody may be fetching it), never-offered ones first; with `onlyFresh` false (`p` holds no
+   * offer), else any piece it lacks, the least offered and least available first.
+   */
   private choose(p: PeerState, held: ReadonlySet<number>, onlyFresh: boolean): PieceIndex | undefined {
     const bits = p.link!.bitfield;
     let best: PieceIndex | undefined;
@@ -125,8 +174,11 @@ export class SuperSeed {
     for (let k = 0; k < this.pieceCount; k++) {
       const i = ((this.cursor + k) % this.pieceCount) as PieceIndex;
       if (bits.has(i) || held.has(i)) continue;
-      if (onlyFresh && (this.offered[i]! > 0 || this.availability(i) > 0)) continue;
-      const key = this.offered[i]! * 1e6 + this.availability(i); // availability is at most the peer count
+      const available = this.availability(i);
+      const fresh = available === 0 && this.offeredLive[i] === 0;
+      if (onlyFresh && !fresh) continue;
+      // Availability is at most the peer count, offers at most a few per peer and piece.
+      const key = (fresh ? 0 : 1e12) + this.offered[i]! * 1e6 + available;
       if (key < bestKey) {
         bestKey = key;
         best = i;

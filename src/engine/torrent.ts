@@ -11,6 +11,7 @@ import { PiecePicker } from './picker.js';
 import { Readers, type ReadOptions } from './reader.js';
 import { DEFAULT_MAX_COMMIT_BYTES, type PeerSlot, type TorrentEvents, type TorrentOptions, type TorrentStats, type TorrentStore } from './torrent-api.js';
 import { refusal, Uploader, type UploadAnswer } from './uploader.js';
+import type { TokenBucket } from './rate.js';
 import { SuperSeed } from './super-seed.js';
 
 /**
@@ -71,7 +72,14 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       opts.maxPeers ?? 50,
       opts.peerEviction === false ? false : { ...PEER_EVICTION_DEFAULTS, ...opts.peerEviction },
     );
-    this.choker = new ChokeRound(this.peers, opts.uploadSlots ?? 4, rng, now);
+    const baseSlots = opts.uploadSlots ?? 4;
+    this.choker = new ChokeRound(
+      this.peers,
+      () => (this.superSeeding ? this.superSeed!.slots(baseSlots, this.interestedLeechers(), uploadLimit(opts.uploadLimiters)) : baseSlots),
+      rng,
+      now,
+      (p) => this.superSeeding && this.superSeed!.idle(p),
+    );
     this.downloader = new Downloader(
       g,
       store,
@@ -240,9 +248,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   tick(): void {
     if (this.closedFlag) return;
     const now = this.now();
+    // Offers first: a super-seed's released offers make peers worth a slot again before slots are given.
+    if (this.superSeeding) this.superSeed!.fill(now);
     this.choker.snub(now);
     if (this.choker.due(now)) this.choker.run(now, this.complete);
-    if (this.superSeeding) this.superSeed!.fill(now);
+    if (this.superSeeding) this.superSeed!.fill(now); // the newly unchoked get their whole offer
     for (const p of this.peers) {
       this.uploader.serve(p);
       this.downloader.fill(p);
@@ -369,6 +379,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.downloader.fillAll();
   }
 
+  /** Peers that may ask us for uploads, lack pieces and said `interested`. */
+  private interestedLeechers(): number {
+    let n = 0;
+    for (const p of this.peers) if (!p.closed && p.peerInterested && p.link?.canUpload === true && !p.link.bitfield.complete) n++;
+    return n;
+  }
+
   private selectedBytesOf(index: number): number {
     return this.selection.everything ? this.metainfo.geometry.pieceLengthOf(index) : this.selection.selectedBytesOf(index);
   }
@@ -426,6 +443,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
  * dialled or admitted again.
  */
 const BAN_ON_CLOSE: ReadonlySet<string> = new Set(['TRANSPORT_BLOCK_MISMATCH', 'TRANSPORT_BAD_BLOCK_OFFSET', 'TRANSPORT_UNREQUESTED_BLOCKS', 'TRANSPORT_CHOKE_STORM']);
+
+/** The tightest upload limit (bytes/s), if any. */
+function uploadLimit(limiters: readonly TokenBucket[] | undefined): number | undefined {
+  let min: number | undefined;
+  for (const l of limiters ?? []) min = Math.min(min ?? Infinity, l.rate);
+  return min;
+}
 
 /** The peer may still want pieces from us: it can ask for uploads and lacks some. */
 function wantsFromUs(link: PeerLink): boolean {

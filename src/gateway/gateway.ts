@@ -11,7 +11,7 @@ import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYP
 import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, torrentUrlAt, TrackerServer, type SwarmStore, type TrackerLogger } from '../tracker/index.js';
 import { hostPort } from '../transport/index.js';
 import { preferredOffer } from './accept.js';
-import { BITTORRENT_MEDIA_TYPE } from './media-type.js';
+import { BITTORRENT_MEDIA_TYPE, SEED_HEADER } from './media-type.js';
 import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
@@ -510,6 +510,8 @@ export class Gateway {
       'x-content-type-options': 'nosniff',
     };
     if (negotiated) headers['content-location'] = `${encodePath(file.segments)}?${want === 'torrent' ? 'torrent' : 'metainfo'}`;
+    // The seed, where the client reached us (as the tracker lists it): a client dials it at once.
+    if (this.swarm.isSeeding(state.torrent.infoHash)) headers[SEED_HEADER] = hostPort(localHost(req), this.client.port);
     this.small(res, 200, headers['content-type']!, body, headers, req.method === 'HEAD');
   }
 
@@ -532,9 +534,8 @@ export class Gateway {
     const scheme = this.secure ? 'https' : 'http';
     const host = req.headers.host;
     if (host !== undefined && HOST_HEADER.test(host)) return `${scheme}://${host}`;
-    const local = req.socket.localAddress ?? '127.0.0.1';
-    const shown = local.startsWith('::ffff:') ? local.slice(7) : local.includes(':') ? `[${local}]` : local;
-    return `${scheme}://${shown}:${this.address.port}`;
+    const local = localHost(req);
+    return `${scheme}://${local.includes(':') ? `[${local}]` : local}:${this.address.port}`;
   }
 
   private small(res: ServerResponse, status: number, type: string, body: string | Uint8Array, headers: Record<string, string> = {}, head = false): void {
@@ -551,6 +552,12 @@ export class Gateway {
     if (e.status !== 503) res.setHeader('cache-control', 'no-store');
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
+}
+
+/** The address the client reached us on (an IPv4-mapped one as IPv4). */
+function localHost(req: IncomingMessage): string {
+  const local = req.socket.localAddress ?? '127.0.0.1';
+  return local.startsWith('::ffff:') ? local.slice(7) : local;
 }
 
 /**

@@ -1,2 +1,8 @@
 /** The BitTorrent metainfo media type (what `Accept` asks for and a `.torrent` is served as). */
 export const BITTORRENT_MEDIA_TYPE = 'application/x-bittorrent';
+/**
+ * Response header of `serve`'s torrent and metainfo answers naming its own seed of that torrent,
+ * as BEP 9's `x.pe`: `host:port` or `[v6]:port`, at the address the client reached the server on.
+ * `torrenttp get` dials it at once, before any tracker answers (docs/serve.md).
+ */
+export const SEED_HEADER = 'torrenttp-seed';

@@ -3,8 +3,9 @@ import type { Dispatcher } from 'undici';
 import { toTorrenttpError } from '../errors/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { METAINFO_JSON_MEDIA_TYPE } from '../metainfo/media-type.js';
-import { BITTORRENT_MEDIA_TYPE } from './media-type.js';
+import { BITTORRENT_MEDIA_TYPE, SEED_HEADER } from './media-type.js';
 import { loadUndici } from '../transport/http-fetch.js';
+import { hostPort, parseHostPort } from '../transport/peer-address.js';
 import { GatewayError } from './errors.js';
 
 /**
@@ -18,6 +19,8 @@ import { GatewayError } from './errors.js';
  *   torrent is fetched from the link; the bytes' response stays open for a plain fallback.
  * - `503` to the torrent request (the server is still hashing the file): the bytes, at once,
  *   rather than waiting for the torrent: a plain download is never slower than plain HTTP.
+ * - A torrent answer's `TorrentTTP-Seed: host:port` (`serve` names its own seed there) becomes
+ *   the offer's `peers`: the download dials it at once instead of waiting for a tracker.
  * - Redirects are followed (at most `MAX_REDIRECTS`, as curl's `-L` default of 50 is more than any
  *   real chain needs); an error status is a `GATEWAY_GET_HTTP_STATUS` naming it.
  */
@@ -40,7 +43,14 @@ export interface OpenResponse {
 }
 
 export type Offer =
-  | { readonly kind: 'torrent'; readonly metainfo: Metainfo; readonly from: string; readonly via: 'accept' | 'link' }
+  | {
+      readonly kind: 'torrent';
+      readonly metainfo: Metainfo;
+      readonly from: string;
+      readonly via: 'accept' | 'link';
+      /** Wire peers the answer named (`TorrentTTP-Seed`), `host:port`. */
+      readonly peers: readonly string[];
+    }
   | { readonly kind: 'plain'; readonly response: OpenResponse; readonly reason: string };
 
 export interface NegotiateOptions {
@@ -63,7 +73,7 @@ export async function negotiate(url: string, opts: NegotiateOptions): Promise<Of
   await assertOk(first);
   const type = mediaType(first.headers['content-type']);
   if (type === BITTORRENT_MEDIA_TYPE || type === METAINFO_JSON_MEDIA_TYPE) {
-    return { kind: 'torrent', metainfo: await parseMetainfo(type, await readSmall(first)), from: first.url, via: 'accept' };
+    return { kind: 'torrent', metainfo: await parseMetainfo(type, await readSmall(first)), from: first.url, via: 'accept', peers: seedPeers(first.headers[SEED_HEADER]) };
   }
   const link = describedBy(first.headers.link, first.url);
   if (link !== undefined) {
@@ -105,7 +115,28 @@ export async function fetchLinked(url: string, opts: NegotiateOptions): Promise<
     await discard(res);
     return undefined;
   }
-  return { kind: 'torrent', metainfo: await parseMetainfo(type, await readSmall(res)), from: res.url, via: 'link' };
+  return { kind: 'torrent', metainfo: await parseMetainfo(type, await readSmall(res)), from: res.url, via: 'link', peers: seedPeers(res.headers[SEED_HEADER]) };
+}
+
+/** At most this many peers are taken from `TorrentTTP-Seed`, from its first this many characters. */
+const MAX_SEED_PEERS = 4;
+const MAX_SEED_HEADER = 1024;
+
+/**
+ * The wire peers of `TorrentTTP-Seed` (`host:port` or `[v6]:port`, comma-separated, BEP 9's `x.pe`
+ * forms), normalized; malformed entries and port 0 are skipped, a long header is cut.
+ */
+export function seedPeers(header: string | string[] | undefined): string[] {
+  const text = (Array.isArray(header) ? header.join(',') : header ?? '').slice(0, MAX_SEED_HEADER);
+  const out: string[] = [];
+  for (const entry of text.split(',')) {
+    const hp = parseHostPort(entry.trim());
+    if (hp === undefined || hp.port === 0) continue;
+    const peer = hostPort(hp.host, hp.port);
+    if (!out.includes(peer)) out.push(peer);
+    if (out.length === MAX_SEED_PEERS) break;
+  }
+  return out;
 }
 
 async function request(url: string, opts: NegotiateOptions, headers: Record<string, string>): Promise<OpenResponse> {

@@ -22,8 +22,16 @@ const DEFAULT_STALL_MS = 60_000;
  * half covers the tracker's answer and a dial on a loaded machine.
  */
 export const DEFAULT_WEB_SEED_FALLBACK_MS = 1500;
+/**
+ * The same when the server named its seed (`TorrentTTP-Seed`): that seed is dialled at once, and
+ * a `serve` seed super-seeds, holding pieces back (each offer at most 5 s) so that the downloaders
+ * trade. A web seed started in such a pause pulls the origin's bytes over HTTP after all (and in
+ * the endgame, ranges that a peer answers first): it waits out two offer timeouts.
+ */
+export const SEED_NAMED_WEB_SEED_FALLBACK_MS = 10_000;
 
-export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accept' | 'link', started: number): Promise<GetResult> {
+/** `peers`: wire peers the server named beside the torrent (its seed), dialled at once. */
+export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accept' | 'link', started: number, peers: readonly string[] = []): Promise<GetResult> {
   const stream = o.output.kind === 'stream' ? o.output.stream : undefined;
   if (stream !== undefined && metainfo.multiFile) {
     throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `${metainfo.name} is a torrent of ${metainfo.files.length} files: give a folder with -o, not a stream` });
@@ -46,7 +54,7 @@ export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accep
     }
     let t: Torrent;
     try {
-      t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: work, webSeedFallbackMs: o.webSeedFallbackMs ?? DEFAULT_WEB_SEED_FALLBACK_MS, ...(stream === undefined ? {} : { sequential: true }) });
+      t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: work, peers, webSeedFallbackMs: o.webSeedFallbackMs ?? (peers.length > 0 ? SEED_NAMED_WEB_SEED_FALLBACK_MS : DEFAULT_WEB_SEED_FALLBACK_MS), ...(stream === undefined ? {} : { sequential: true }) });
     } catch (err) {
       // Not this torrent's data after all (longer than the torrent, unreadable): give the file back its name.
       if (moved && finalPath !== undefined) await rename(join(dir, name), finalPath).catch(() => undefined);

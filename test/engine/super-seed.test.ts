@@ -91,3 +91,39 @@ test('super-seed: a leecher the swarm does not feed still gets a piece others ha
   assert.equal(a.haves.length, 5, 'still one at a time');
   await t.close();
 });
+
+test('super-seed: pieces whose holders left are fresh again, so the last downloader gets full offers, not one piece per round trip', async () => {
+  const t = seed(() => 0);
+  const a = leecher(t, 'a');
+  await tick();
+  // a, alone, fetches 14 pieces (each released at once: nobody else lacks it)…
+  while (a.haves.length < 16 && a.bitfield.count < 14) a.have(a.haves.find((i) => !a.bitfield.has(i))!);
+  assert.equal(a.bitfield.count, 14);
+  const b = leecher(t, 'b');
+  a.drop(); // …and leaves (a finished get exits): only the seed has those 14 now
+  await tick();
+  const first = [...b.haves];
+  for (const i of first) b.have(i);
+  t.tick();
+  assert.equal(b.haves.length, first.length + 2, `a full offer (2 pieces) of pieces offered to a before: ${JSON.stringify(b.haves)}`);
+  assert.equal(new Set(b.haves).size, b.haves.length, 'still distinct');
+  await t.close();
+});
+
+test('super-seed: a piece offered to a peer still connected is not fresh after its offer timed out (it may still fetch it)', async () => {
+  let now = 0;
+  const t = seed(() => now, 2 * PIECE, 1000);
+  const a = leecher(t, 'a');
+  const b = leecher(t, 'b');
+  await tick();
+  for (let round = 1; round <= 3; round++) {
+    now = round * 1000; // nobody fetches: every offer times out, and new ones are never-offered pieces
+    t.tick();
+  }
+  assert.equal(new Set([...a.haves, ...b.haves]).size, 16, 'all 16 pieces offered once');
+  now = 4000;
+  t.tick();
+  assert.equal(a.haves.length, 9, `then one piece at a time, not a full offer of pieces b may still fetch: ${JSON.stringify(a.haves)}`);
+  assert.equal(b.haves.length, 9);
+  await t.close();
+});

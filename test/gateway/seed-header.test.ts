@@ -1,0 +1,110 @@
+/**
+ * `TorrentTTP-Seed` (docs/serve.md): serve's torrent and metainfo answers name its seed, at the
+ * address the client reached the server on, and `torrenttp get` dials it at once. The second
+ * test puts a front server between get and serve that passes the torrent on with a tracker that
+ * never answers and no web seed: only the header leads get to the seed. Fault checked once:
+ * `swarmGet` not passing the offer's peers to the engine makes that get stall and fail.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createTcpServer, type Socket } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { getUrl, seedPeers } from '../../src/gateway/index.js';
+import { encodeTorrent, parseTorrent } from '../../src/metainfo/index.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+import { startGateway, torrentOf } from './helpers.js';
+
+const MIB = 1024 * 1024;
+
+test('seedPeers: host:port and [v6]:port entries, normalized, bounded; junk skipped', () => {
+  assert.deepEqual(seedPeers('127.0.0.1:6881'), ['127.0.0.1:6881']);
+  assert.deepEqual(seedPeers(' [::1]:7000 , seed.example:80,127.0.0.1:6881, 127.0.0.1:6881'), ['[::1]:7000', 'seed.example:80', '127.0.0.1:6881']);
+  assert.deepEqual(seedPeers(['1.2.3.4:1', 'nonsense, 1.2.3.4:0, 1.2.3.4:70000, ::1:80, :80']), ['1.2.3.4:1']);
+  assert.deepEqual(seedPeers(Array.from({ length: 10 }, (_, i) => `10.0.0.${i}:1`).join(',')).length, 4, 'at most 4');
+  assert.deepEqual(seedPeers(`${'x'.repeat(2000)}:1,10.0.0.1:1`), [], 'a header is read to 1 KiB only');
+  assert.deepEqual(seedPeers(undefined), []);
+});
+
+test('serve names its seed in the torrent and metainfo answers (TorrentTTP-Seed), not on the bytes', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'big.bin'), bytes(2 * MIB, 3));
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    const url = `${g.url}/big.bin`;
+    await torrentOf(url);
+    const want = `127.0.0.1:${g.peerPort}`;
+    for (let i = 0; i < 100; i++) {
+      // The seed joins the engine just after the torrent is made.
+      const r = await request(`${url}?torrent`);
+      await r.body.dump();
+      if (r.headers['torrenttp-seed'] !== undefined) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    for (const [target, accept] of [[url, 'application/x-bittorrent'], [`${url}?metainfo`, '*/*']] as const) {
+      const r = await request(target, { headers: { accept } });
+      await r.body.dump();
+      assert.equal(r.headers['torrenttp-seed'], want, target);
+    }
+    const plain = await request(url, { headers: { range: 'bytes=0-0' } });
+    await plain.body.dump();
+    assert.equal(plain.headers['torrenttp-seed'], undefined, 'bytes carry no seed header');
+  }),
+);
+
+test('get reaches the seed named by TorrentTTP-Seed when the tracker never answers and there is no web seed', { timeout: 120_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const payload = bytes(4 * MIB, 9);
+    writeFileSync(join(root, 'big.bin'), payload);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache'), pieceLength: 64 * 1024 });
+    const origin = `${g.url}/big.bin`;
+    await torrentOf(origin);
+
+    // A tracker that accepts connections and never says a word.
+    const held: Socket[] = [];
+    const silent = createTcpServer((s) => void held.push(s.on('error', () => undefined)));
+    await new Promise<void>((res) => silent.listen(0, '127.0.0.1', res));
+    t.after(() => {
+      for (const s of held) s.destroy();
+      silent.close();
+    });
+    const deadTracker = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/announce`;
+
+    // The front: serve's torrent with that tracker and no url-list, and serve's seed header.
+    const front: Server = createHttpServer((req, res) => {
+      void (async () => {
+        const r = await request(`${origin}?torrent`);
+        const m = parseTorrent(new Uint8Array(await r.body.arrayBuffer()));
+        const seed = r.headers['torrenttp-seed'];
+        res.writeHead(200, { 'content-type': 'application/x-bittorrent', ...(typeof seed === 'string' ? { 'torrenttp-seed': seed } : {}) });
+        res.end(encodeTorrent(m.infoBytes, { announceList: [[deadTracker]] }));
+      })().catch(() => res.destroy());
+      req.resume();
+    });
+    await new Promise<void>((res) => front.listen(0, '127.0.0.1', res));
+    t.after(() => {
+      front.closeAllConnections();
+      front.close();
+    });
+    const frontUrl = `http://127.0.0.1:${(front.address() as AddressInfo).port}/big.bin`;
+    // Wait until serve names its seed (it joins the engine just after the torrent is made).
+    for (let i = 0; i < 100; i++) {
+      const r = await request(`${origin}?torrent`);
+      await r.body.dump();
+      if (r.headers['torrenttp-seed'] !== undefined) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+
+    const out = join(dir, 'out.bin');
+    const result = await getUrl({ url: frontUrl, output: { kind: 'file', path: out }, stallMs: 15_000 });
+    assert.equal(result.mode, 'swarm');
+    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+    assert.equal(result.sources.wire, payload.length, 'every byte from the seed, over the wire');
+  }),
+);
