@@ -42,6 +42,8 @@ interface TransferFlags {
   dhtBootstrap?: string[];
   dhtPort?: number;
   dhtReadOnly?: boolean;
+  /** `--no-pex` makes it false. */
+  pex: boolean;
   /** `download --select` / `--only` (src/cli/select.ts), and the 0-based files they chose. */
   select?: string[];
   only?: string[];
@@ -77,6 +79,7 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--dht-bootstrap <host:port>', `DHT node to join the network through; repeatable (default: ${DHT_BOOTSTRAP.join(', ')})`, repeatable(peerAddress))
       .option('--dht-port <n>', 'UDP port of our DHT node (default: any free port)', port(true))
       .option('--dht-read-only', 'use the DHT without answering queries (BEP 43)')
+      .option('--no-pex', "don't exchange peer lists with peers (BEP 11 ut_pex; never used for private torrents)")
       .option('--json', 'print JSON lines (progress, then a summary)')
       .option('--json-interval <seconds>', 'least time between two JSON progress and checking lines (default 1; 0: every one)', duration('s', { allowZero: true }));
 
@@ -197,6 +200,7 @@ async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFl
     // list us to HTTP-only peers too (the others are asked the BEP 3 way, as before).
     ...(httpServer === undefined ? {} : { httpServer, jsonAnnounce: true }),
     ...(dht === undefined ? {} : { dht }),
+    ...(flags.pex ? {} : { pex: false }),
   });
   client.on('source', (s) => out.source(s));
   client.on('warning', (msg, err) => out.say('WARN', msg, err));
