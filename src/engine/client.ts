@@ -230,7 +230,17 @@ export class Client extends EventEmitter<ClientEvents> {
     this.peerId = opts.peerId ?? Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
     if (opts.uploadLimit !== undefined) this.uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
     if (opts.downloadLimit !== undefined) this.downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
-    this.dialer = new WireDialer({ ...this.wireOptions(), connectTimeoutMs: 10_000 });
+    // `listenPort` read at each dial (the dialer spreads its options per connection): made before
+    // `listen`, the dialer would otherwise tell every peer we dial `p` = 0, and peer exchange
+    // (BEP 11) could not pass us on from an incoming connection.
+    const self = this;
+    this.dialer = new WireDialer({
+      peerId: this.peerId,
+      get listenPort() {
+        return self.actualPort;
+      },
+      connectTimeoutMs: 10_000,
+    });
     this.ticker = setInterval(() => {
       for (const e of this.torrents.values()) e.torrent.tick();
     }, TICK_MS);
