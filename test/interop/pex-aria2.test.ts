@@ -9,8 +9,12 @@
  * S listens on 127.0.0.2 and is announced there by hand (the tracker trusts `ip=`), and S has no
  * tracker itself: it would dial aria2 first, and a peer that dialled aria2 is never passed on.
  *
- * Fault injected once: the Client not queueing what peer exchange learned (`discovered` not
- * listened to): "B to dial S…" times out. aria2c and mktorrent are required (.ci/run).
+ * The other way: a torrenttp peer A, connected to S, is all aria2 hears of from the tracker; A's
+ * first ut_pex message names S, and aria2 dials S (its peer id, `A2-…`, shows up at S).
+ *
+ * Faults injected once: the Client not queueing what peer exchange learned (`discovered` not
+ * listened to): "B to dial S…" times out; A with `pex: false`: "aria2 to dial S…" times out.
+ * aria2c and mktorrent are required (.ci/run).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +25,7 @@ import { join } from 'node:path';
 import { Client } from '../../src/engine/index.js';
 import { infoHashToBytes } from '../../src/metainfo/index.js';
 import { percentEncode, TrackerServer } from '../../src/tracker/index.js';
-import type { PeerLink } from '../../src/transport/index.js';
+import type { PeerLink, WirePeerLink } from '../../src/transport/index.js';
 import { freePort, requireTool, run, until } from '../helpers/processes.js';
 import { ARIA_QUIET } from '../helpers/swarm.js';
 import { withTempDir } from '../helpers/torrents.js';
@@ -79,4 +83,40 @@ test('a torrenttp leecher that knows only an aria2 peer learns the seed through 
 
     await Promise.race([leech.done, new Promise((_, reject) => setTimeout(() => reject(new Error(`B not done in 60 s; aria2c:\n${aria.output.slice(-2000)}`)), 60_000).unref())]);
     assert.deepEqual(readFileSync(join(bDir, 'payload.bin')), Buffer.from(payload));
+  }));
+
+test('the other way: aria2, told only of a torrenttp peer, learns the seed from our ut_pex and dials it', TIMEOUT, (t) =>
+  withTempDir(t, async (dir) => {
+    requireTool('aria2c', ['--version']);
+    requireTool('mktorrent', ['-v']);
+    const seedDir = join(dir, 'seed');
+    mkdirSync(seedDir, { recursive: true });
+    writeFileSync(join(seedDir, 'payload.bin'), randomBytes(PAYLOAD));
+    const tracker = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 60, trustIp: true });
+    const { port: trackerPort } = await tracker.listen();
+    t.after(() => tracker.close());
+    const torrent = join(dir, 'x.torrent');
+    const mk = spawnSync('mktorrent', ['-l', '18', '-d', '-a', `http://127.0.0.1:${trackerPort}/announce`, '-n', 'payload.bin', '-o', torrent, join(seedDir, 'payload.bin')], { encoding: 'utf8' });
+    assert.equal(mk.status, 0, mk.stderr);
+    const torrentBytes = readFileSync(torrent);
+
+    // S at 127.0.0.2 (aria2 would not dial a peer at the IP of the peer that told it), no tracker.
+    const s = new Client({ host: '127.0.0.2', uploadLimit: 1024 * 1024 });
+    t.after(() => s.close());
+    const seed = await s.add(torrentBytes, { path: seedDir, trackers: false });
+    const sLinks: PeerLink[] = [];
+    seed.on('peer', (l) => sLinks.push(l));
+    // A: torrenttp, given S, no tracker; in the tracker's swarm by hand, so aria2 hears of A only.
+    const a = new Client({ host: '127.0.0.1' });
+    t.after(() => a.close());
+    const leech = await a.add(torrentBytes, { path: join(dir, 'a'), trackers: false, peers: [`127.0.0.2:${s.port}`] });
+    await until('A to connect to S', () => seed.peerCount === 1, 10_000);
+    const q = `info_hash=${percentEncode(infoHashToBytes(leech.metainfo.infoHash))}&peer_id=-TT0010-pexpexpexpex&port=${a.port}&ip=127.0.0.1&uploaded=0&downloaded=0&left=${PAYLOAD}&compact=1&event=started`;
+    const res = await fetch(`http://127.0.0.1:${trackerPort}/announce?${q}`);
+    assert.equal(res.status, 200, await res.text());
+
+    const aria = run(t, 'aria2c', [...ARIA_QUIET, '--enable-peer-exchange=true', '--no-conf=true', `--dir=${join(dir, 'aria')}`, '--seed-ratio=0.0', `--listen-port=${await freePort()}`, torrent]);
+    const fromAria = (): boolean => sLinks.some((l) => new TextDecoder().decode((l as WirePeerLink).handshake.peerId.subarray(0, 3)) === 'A2-');
+    await until('aria2 to dial S, which it heard of only from our ut_pex', fromAria, 30_000, aria);
+    assert.ok((leech.stats().pex?.sent ?? 0) >= 1);
   }));
