@@ -12,6 +12,7 @@ import { EngineError } from './errors.js';
 import type { PeerServer } from './peer-server.js';
 import { fetchMetadata, type FetchedMetadata, type FetchMetadataOptions, type MetadataProgress } from './magnet.js';
 import { TokenBucket } from './rate.js';
+import type { PeerSource } from './peer-set.js';
 import type { SuperSeedOptions } from './super-seed.js';
 import { Torrent } from './torrent.js';
 import type { TorrentStats } from './torrent-api.js';
@@ -83,6 +84,11 @@ export interface ClientOptions {
    * 'prefer' dials plain, and 'require' throws WIRE_MSE_UNAVAILABLE here.
    */
   readonly encryption?: EncryptionPolicy;
+  /**
+   * BEP 11 peer exchange: offer ut_pex to wire peers, tell them whom we are connected to, and
+   * dial the peers they name (docs/transport.md). Never for a private torrent (BEP 27). Default true.
+   */
+  readonly pex?: boolean;
 }
 
 export interface AddOptions {
@@ -198,8 +204,8 @@ interface Entry {
   readonly known: Set<string>;
   readonly dialing: Set<string>;
   readonly connected: Set<string>;
-  /** Addresses to dial, oldest first; a Set so that queueing one is O(1) (see `discover`). */
-  readonly queue: Set<string>;
+  /** Addresses to dial, oldest first, with how each was found; a Map so that queueing one is O(1) (see `discover`). */
+  readonly queue: Map<string, PeerSource>;
   /** Last reported state of each source (`kind id` → 'ok' or the failure's code), so each change is reported once. */
   readonly sources: Map<string, string>;
   redialTimer: NodeJS.Timeout | undefined;
@@ -235,7 +241,18 @@ export class Client extends EventEmitter<ClientEvents> {
     if (opts.downloadLimit !== undefined) this.downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
     const encryption = opts.encryption ?? 'prefer';
     if (encryption === 'require' && !mseAvailable()) throw new WireError('WIRE_MSE_UNAVAILABLE', { detail: 'encryption: require' });
-    this.dialer = new WireDialer({ ...this.wireOptions(), connectTimeoutMs: 10_000, encryption });
+    // `listenPort` read at each dial (the dialer spreads its options per connection): made before
+    // `listen`, the dialer would otherwise tell every peer we dial `p` = 0, and peer exchange
+    // (BEP 11) could not pass us on from an incoming connection.
+    const self = this;
+    this.dialer = new WireDialer({
+      peerId: this.peerId,
+      get listenPort() {
+        return self.actualPort;
+      },
+      connectTimeoutMs: 10_000,
+      encryption,
+    });
     this.ticker = setInterval(() => {
       for (const e of this.torrents.values()) e.torrent.tick();
     }, TICK_MS);
@@ -343,6 +360,7 @@ export class Client extends EventEmitter<ClientEvents> {
       ...(opts.sequential === undefined ? {} : { sequential: opts.sequential }),
       ...(opts.selectedFiles === undefined ? {} : { selectedFiles: opts.selectedFiles }),
       ...(opts.superSeed === undefined ? {} : { superSeed: opts.superSeed }),
+      ...(this.opts.pex === false ? { pex: false } : {}),
     });
     const infoHash = infoHashToBytes(metainfo.infoHash);
     const announcer = new Announcer(opts.trackers === false ? [] : metainfo.announceList, {
@@ -368,20 +386,21 @@ export class Client extends EventEmitter<ClientEvents> {
         get superSeeding() {
           return torrent.superSeeding;
         },
+        pex: torrent.exchangesPeers,
       },
       announcer,
       manualPeers: opts.peers ?? [],
       known: new Set(),
       dialing: new Set(),
       connected: new Set(),
-      queue: new Set(),
+      queue: new Map(),
       sources: new Map(),
       redialTimer: undefined,
       untrackDht: undefined,
     };
     this.torrents.set(metainfo.infoHash, entry);
 
-    announcer.on('peers', (peers) => this.discover(entry, peers.map((p) => (isUrlRef(p) ? p.url : hostPort(p.ip, p.port)))));
+    announcer.on('peers', (peers) => this.discover(entry, peers.map((p) => (isUrlRef(p) ? p.url : hostPort(p.ip, p.port))), 'tracker'));
     announcer.on('announced', (_r, url) => this.report(entry, 'tracker', url, undefined));
     announcer.on('failure', (err, url) => {
       if (url !== 'all trackers') this.report(entry, 'tracker', url, err); // the round's summary: each tracker was reported
@@ -392,6 +411,7 @@ export class Client extends EventEmitter<ClientEvents> {
       if (!torrent.complete && torrent.peerCount < (this.opts.maxPeersPerTorrent ?? 50) / 2) announcer.wantPeers();
       this.dialMore(entry);
     });
+    torrent.on('discovered', (addresses) => this.discover(entry, addresses, 'pex'));
     torrent.on('done', () => announcer.completed());
     torrent.on('error', (err) => {
       // A failed torrent is closed (storage, peers) and leaves the client: its trackers hear
@@ -406,11 +426,11 @@ export class Client extends EventEmitter<ClientEvents> {
     if (opts.webSeeds !== false && !torrent.complete) this.startWebSeeds(entry, opts.webSeedFallbackMs ?? 0);
     announcer.start();
     if (this.opts.dht !== undefined && opts.dht !== false && !metainfo.private) {
-      entry.untrackDht = this.opts.dht.track(infoHash, port > 0 ? { port } : {}, (peers) => this.discover(entry, peers.map((p) => hostPort(p.ip, p.port))));
+      entry.untrackDht = this.opts.dht.track(infoHash, port > 0 ? { port } : {}, (peers) => this.discover(entry, peers.map((p) => hostPort(p.ip, p.port)), 'dht'));
     }
-    this.discover(entry, entry.manualPeers);
+    this.discover(entry, entry.manualPeers, 'given');
     if (entry.manualPeers.length > 0) {
-      entry.redialTimer = setInterval(() => this.discover(entry, entry.manualPeers.filter((p) => !entry.connected.has(p)), true), REDIAL_MS);
+      entry.redialTimer = setInterval(() => this.discover(entry, entry.manualPeers.filter((p) => !entry.connected.has(p)), 'given', true), REDIAL_MS);
       entry.redialTimer.unref();
     }
     this.emit('torrent', torrent);
@@ -449,7 +469,7 @@ export class Client extends EventEmitter<ClientEvents> {
     e.known.add(address);
     if (e.connected.has(address) || e.dialing.has(address) || !e.torrent.accepts(address)) return;
     if (this.totalConnections() >= (this.opts.maxConnections ?? 200)) return;
-    void this.dial(e, address);
+    void this.dial(e, address, 'tracker');
   }
 
   /**
@@ -462,13 +482,15 @@ export class Client extends EventEmitter<ClientEvents> {
     const start = (): void => {
       for (const url of torrent.metainfo.urlList) {
         const watch = (ev: PeerEvent): void => this.watchWebSeed(e, url, ev);
-        torrent.addPeer((onEvent) =>
-          createWebSeed(url, torrent.metainfo, {
-            onEvent: (ev) => {
-              watch(ev);
-              onEvent(ev);
-            },
-          }),
+        torrent.addPeer(
+          (onEvent) =>
+            createWebSeed(url, torrent.metainfo, {
+              onEvent: (ev) => {
+                watch(ev);
+                onEvent(ev);
+              },
+            }),
+          'given',
         );
       }
     };
@@ -526,12 +548,13 @@ export class Client extends EventEmitter<ClientEvents> {
 
   // ── peers ───────────────────────────────────────────────────────────────────────────────
   /**
-   * Queues new addresses (all of them when `again`, for hand-given peers) and dials. Bounded: at
+   * Queues new addresses found through `source` (all of them when `again`, for hand-given peers)
+   * and dials. Bounded: at
    * most MAX_PEERS_PER_REPLY are read from one call, the queue and the set of known addresses
    * keep their newest MAX_QUEUED_PEERS and MAX_KNOWN_PEERS, and every step is O(1), so a reply of
    * any size costs the client a few milliseconds (`queue.includes` per address was quadratic).
    */
-  private discover(e: Entry, addresses: readonly string[], again = false): void {
+  private discover(e: Entry, addresses: readonly string[], source: PeerSource, again = false): void {
     const n = Math.min(addresses.length, MAX_PEERS_PER_REPLY);
     for (let i = 0; i < n; i++) {
       const a = addresses[i]!;
@@ -541,7 +564,7 @@ export class Client extends EventEmitter<ClientEvents> {
       e.known.add(a);
       if (e.known.size > MAX_KNOWN_PEERS) e.known.delete(e.known.values().next().value!);
       e.queue.delete(a);
-      e.queue.add(a);
+      e.queue.set(a, source);
       if (e.queue.size > MAX_QUEUED_PEERS) e.queue.delete(e.queue.values().next().value!);
     }
     this.dialMore(e);
@@ -567,19 +590,19 @@ export class Client extends EventEmitter<ClientEvents> {
   private dialMore(e: Entry): void {
     const max = this.opts.maxConnections ?? 200;
     // Deleting the current entry while iterating a Set is well defined: iteration goes on after it.
-    for (const address of e.queue) {
+    for (const [address, source] of e.queue) {
       if (e.dialing.size >= MAX_DIALS || this.totalConnections() >= max || e.torrent.closed) break;
       if (e.torrent.complete && e.torrent.peerCount > 0 && e.manualPeers.length === 0) break; // seeding: wait for leechers to come
       e.queue.delete(address);
       if (e.connected.has(address) || e.dialing.has(address) || !e.torrent.accepts(address)) continue;
-      void this.dial(e, address);
+      void this.dial(e, address, source);
     }
   }
 
-  private async dial(e: Entry, address: string): Promise<void> {
-    if (isPeerUrl(address)) return this.dialUrl(e, address);
+  private async dial(e: Entry, address: string, source: PeerSource): Promise<void> {
+    if (isPeerUrl(address)) return this.dialUrl(e, address, source);
     e.dialing.add(address);
-    const slot = e.torrent.newPeerSlot();
+    const slot = e.torrent.newPeerSlot(source);
     try {
       const link = await this.dialer.dial(address, e.wire, slot.onEvent);
       e.connected.add(link.id);
@@ -602,7 +625,7 @@ export class Client extends EventEmitter<ClientEvents> {
    * reached closes its link after its back-off (TRANSPORT_HTTP_PEER_GAVE_UP), and a hand-given one
    * is tried again by the redial timer like a wire peer.
    */
-  private dialUrl(e: Entry, url: string): void {
+  private dialUrl(e: Entry, url: string, source: PeerSource): void {
     const manual = e.manualPeers.includes(url);
     const link = e.torrent.addPeer((onEvent) =>
       createHttpPeer(url, e.wire.metainfo, {
@@ -613,6 +636,7 @@ export class Client extends EventEmitter<ClientEvents> {
           onEvent(ev);
         },
       }),
+      source,
     );
     e.connected.add(link.id);
   }
@@ -624,7 +648,7 @@ export class Client extends EventEmitter<ClientEvents> {
       lookup: (infoHash, remote) => {
         const entry = this.torrents.get(toHex(infoHash));
         if (entry === undefined || !entry.torrent.admit(remote)) return undefined;
-        const slot = entry.torrent.newPeerSlot();
+        const slot = entry.torrent.newPeerSlot('incoming');
         return {
           torrent: entry.wire,
           opts: { ...this.wireOptions(), onEvent: slot.onEvent },

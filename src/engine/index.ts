@@ -5,6 +5,8 @@ export { RateMeter, TokenBucket } from './rate.js';
 export { DEFAULT_PIECE_DEADLINE_MS, DEFAULT_READ_WINDOW_PIECES, type ReadOptions } from './reader.js';
 export { DEFAULT_OFFER_BYTES, DEFAULT_RELEASE_AFTER_MS, DEFAULT_SUPER_SEED_SLOTS, type SuperSeedOptions } from './super-seed.js';
 export { Torrent } from './torrent.js';
+export { PEX_DEFAULTS, type PexOptions, type PexStats } from './pex.js';
+export type { PeerSource } from './peer-set.js';
 export { DEFAULT_MAX_COMMIT_BYTES, type PeerSlot, type TorrentEvents, type TorrentOptions, type TorrentStats, type TorrentStore } from './torrent-api.js';
 export { type UploadAnswer, type UploadLease, type UploadRefusal } from './uploader.js';
 export { Client, MAX_KNOWN_PEERS, MAX_PEERS_PER_REPLY, MAX_QUEUED_PEERS, splitHostPort, type AddOptions, type ClientEvents, type ClientOptions, type SourceStatus } from './client.js';

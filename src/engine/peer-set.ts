@@ -23,8 +23,15 @@ export interface Upload {
   cancelled: boolean;
 }
 
+/**
+ * How we came to know a peer (stats only): a tracker, the DHT, peer exchange (BEP 11), given by
+ * the user or the torrent (`--peer`, a magnet's `x.pe`, a web seed), or it connected to us.
+ */
+export type PeerSource = 'tracker' | 'dht' | 'pex' | 'given' | 'incoming';
+
 export interface PeerState {
   link: PeerLink | undefined;
+  readonly source: PeerSource;
   readonly pending: PeerEvent[];
   /** Outstanding requests, keyed by `blockKey`. */
   readonly outstanding: Map<number, BlockRequest>;
@@ -141,9 +148,10 @@ export class PeerSet {
     this.bans.add(id);
   }
 
-  create(now: number): PeerState {
+  create(now: number, source: PeerSource = 'given'): PeerState {
     const peer: PeerState = {
       link: undefined,
+      source,
       pending: [],
       outstanding: new Map(),
       down: new RateMeter(),

@@ -2,7 +2,8 @@ import type { SuperSeedOptions } from './super-seed.js';
 import type { TorrenttpError } from '../errors/index.js';
 import type { Bitfield, PieceIndex } from '../metainfo/index.js';
 import type { PeerEvent, PeerLink } from '../transport/index.js';
-import type { PeerEviction } from './peer-set.js';
+import type { PeerEviction, PeerSource } from './peer-set.js';
+import type { PexOptions, PexStats } from './pex.js';
 import type { TokenBucket } from './rate.js';
 
 /** The types of `Torrent`'s surface: its store, options, stats and events. */
@@ -66,6 +67,13 @@ export interface TorrentOptions {
    * with 25 MB less peak RSS.
    */
   readonly maxCommitBytes?: number;
+  /**
+   * BEP 11 peer exchange with the links that offer it (pex.ts): `false` turns it off; an object
+   * changes its timing. Never for a private torrent (BEP 27), whatever this says. Default on.
+   * A link offers ut_pex only if its owner asked it to (`WireTorrent.pex`: the Client sets it from
+   * `Torrent.exchangesPeers`).
+   */
+  readonly pex?: boolean | Partial<PexOptions>;
   /** Shared limiters (the Client's global ones) plus this torrent's own. */
   readonly uploadLimiters?: readonly TokenBucket[];
   readonly downloadLimiters?: readonly TokenBucket[];
@@ -94,6 +102,10 @@ export interface TorrentStats {
   readonly uploadRate: number;
   readonly peers: number;
   readonly peersByKind: Readonly<Record<PeerLink['kind'], number>>;
+  /** Connected peers by how we came to know them (a tracker, the DHT, peer exchange…): for stats only. */
+  readonly peersBySource: Readonly<Record<PeerSource, number>>;
+  /** BEP 11 messages sent, honoured and ignored, and the addresses learned; undefined when peer exchange is off. */
+  readonly pex: PexStats | undefined;
   /** `downloaded` split by the kind of peer that sent it (wire peers, web seeds, HTTP peers): for stats only. */
   readonly downloadedByKind: Readonly<Record<PeerLink['kind'], number>>;
   /** Seconds to completion at the current rate; undefined when unknown or done. */
@@ -107,6 +119,8 @@ export interface TorrentEvents {
   done: [];
   peer: [PeerLink];
   peerClosed: [PeerLink, TorrenttpError | undefined];
+  /** Addresses a peer told us of (BEP 11), already filtered (pex.ts): for the owner's dial queue. */
+  discovered: [readonly string[], PeerLink];
   hashFailed: [PieceIndex];
   banned: [string];
   /** Something failed that costs the torrent nothing now (a resume save after completion: close() saves again). */
@@ -118,6 +132,8 @@ export const DEFAULT_MAX_COMMIT_BYTES = 8 * 1024 * 1024;
 
 /** A handle for a connection being set up: events are queued until `attach`. */
 export interface PeerSlot {
+  /** How the peer was found (stats). */
+  readonly source: PeerSource;
   readonly onEvent: (e: PeerEvent) => void;
   attach(link: PeerLink): void;
   abandon(): void;

@@ -6,7 +6,8 @@ import type { BlockRequest, PeerEvent, PeerLink } from '../transport/index.js';
 import { ChokeRound } from './choke-round.js';
 import { Downloader } from './downloader.js';
 import { EngineError } from './errors.js';
-import { PEER_EVICTION_DEFAULTS, PeerSet, type PeerState } from './peer-set.js';
+import { PEER_EVICTION_DEFAULTS, PeerSet, type PeerSource, type PeerState } from './peer-set.js';
+import { PeerExchange } from './pex.js';
 import { PiecePicker } from './picker.js';
 import { Readers, type ReadOptions } from './reader.js';
 import { DEFAULT_MAX_COMMIT_BYTES, type PeerSlot, type TorrentEvents, type TorrentOptions, type TorrentStats, type TorrentStore } from './torrent-api.js';
@@ -40,6 +41,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly choker: ChokeRound;
   private readonly readers: Readers;
   private readonly superSeed: SuperSeed | undefined;
+  private readonly pex: PeerExchange | undefined;
   /** Verified bytes of selected files (`stats().verifiedBytes`), kept as pieces verify. */
   private verifiedSelectedBytes = 0;
   private readonly now: () => number;
@@ -108,6 +110,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     });
     const ss = opts.superSeed ?? false;
     this.superSeed = ss === false ? undefined : new SuperSeed(metainfo.pieceCount, metainfo.pieceLength, (i) => this.picker.availability[i] ?? 0, () => this.peers, ss === true ? {} : ss);
+    // BEP 27: a private torrent learns peers from its trackers only.
+    this.pex = opts.pex === false || metainfo.private ? undefined : new PeerExchange(opts.pex === true || opts.pex === undefined ? {} : opts.pex);
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -138,6 +142,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   get closed(): boolean {
     return this.closedFlag;
+  }
+
+  /** BEP 11 peer exchange is on (not turned off, not a private torrent): wire links should offer ut_pex. */
+  get exchangesPeers(): boolean {
+    return this.pex !== undefined;
   }
 
   get sequential(): boolean {
@@ -213,10 +222,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     return this.peers.size;
   }
 
-  /** Reserve a place for a connection being set up; its events queue until `attach`. */
-  newPeerSlot(): PeerSlot {
-    const peer = this.peers.create(this.now());
+  /** Reserve a place for a connection being set up (to a peer found through `source`); its events queue until `attach`. */
+  newPeerSlot(source: PeerSource = 'given'): PeerSlot {
+    const peer = this.peers.create(this.now(), source);
     return {
+      source,
       onEvent: (e) => {
         if (peer.link === undefined) peer.pending.push(e);
         else this.onPeerEvent(peer, e);
@@ -237,8 +247,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   }
 
   /** Adds a link that already exists (web seeds, tests): events must come through `slot.onEvent`. */
-  addPeer(create: (onEvent: (e: PeerEvent) => void) => PeerLink): PeerLink {
-    const slot = this.newPeerSlot();
+  addPeer(create: (onEvent: (e: PeerEvent) => void) => PeerLink, source: PeerSource = 'given'): PeerLink {
+    const slot = this.newPeerSlot(source);
     const link = create(slot.onEvent);
     slot.attach(link);
     return link;
@@ -253,6 +263,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.choker.snub(now);
     if (this.choker.due(now)) this.choker.run(now, this.complete);
     if (this.superSeeding) this.superSeed!.fill(now); // the newly unchoked get their whole offer
+    this.pex?.tick(now, this.peers);
     for (const p of this.peers) {
       this.uploader.serve(p);
       this.downloader.fill(p);
@@ -266,7 +277,12 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     const length = this.selection.length;
     const downloadRate = this.downloader.down.rate(now);
     const byKind = { wire: 0, webseed: 0, http: 0 };
-    for (const p of this.peers) if (p.link !== undefined && !p.closed) byKind[p.link.kind]++;
+    const bySource: Record<PeerSource, number> = { tracker: 0, dht: 0, pex: 0, given: 0, incoming: 0 };
+    for (const p of this.peers) {
+      if (p.link === undefined || p.closed) continue;
+      byKind[p.link.kind]++;
+      bySource[p.source]++;
+    }
     const left = length - verifiedBytes;
     return {
       infoHash: this.infoHash,
@@ -283,6 +299,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       uploadRate: this.uploader.up.rate(now),
       peers: byKind.wire + byKind.webseed + byKind.http,
       peersByKind: byKind,
+      peersBySource: bySource,
+      pex: this.pex?.stats,
       downloadedByKind: { ...this.downloader.downByKind },
       etaSec: left === 0 || downloadRate <= 0 ? undefined : left / downloadRate,
       done: this.complete,
@@ -358,6 +376,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         return;
       case 'bytes':
         return; // payload is counted from blocks, which the engine sees anyway
+      case 'peers': {
+        if (this.pex === undefined) return; // not offered: a link does not emit it; never honoured for a private torrent
+        const v = this.pex.received(peer, e.message, this.now());
+        if (v.kind === 'flood') this.leave(peer, new EngineError('ENGINE_PEX_FLOOD', { detail: `${link.id}: ${v.ignored} ut_pex messages too soon after the last one` }));
+        else if (v.kind === 'honoured' && v.addresses.length > 0) this.emit('discovered', v.addresses, link);
+        return;
+      }
       case 'closed':
         this.leave(peer, e.reason);
         return;
@@ -369,6 +394,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     const link = peer.link!;
     if (!this.peers.remove(peer)) return;
     this.superSeed?.remove(peer);
+    this.pex?.remove(peer);
     link.close(reason);
     if (reason !== undefined && BAN_ON_CLOSE.has(reason.code)) {
       this.peers.ban(link.id);

@@ -114,7 +114,7 @@ export class Callers {
     if (link !== undefined) return link;
     const id = peerId === undefined ? `ttp-caller ${ip}` : `ttp-caller ${ip} ${peerId}`;
     if (!admits || !this.torrent.accepts(id)) return undefined;
-    const slot: PeerSlot = this.torrent.newPeerSlot();
+    const slot: PeerSlot = this.torrent.newPeerSlot('incoming');
     link = new CallerLink(id, key, this.torrent.metainfo.pieceCount, slot.onEvent, now, (l) => this.forget(l, ip));
     this.byKey.set(key, link);
     this.perAddress.set(ip, (this.perAddress.get(ip) ?? 0) + 1);

@@ -10,9 +10,11 @@ export {
   encodeCompactPeer,
   encodeCompactPeers,
   formatIp,
+  ipScope,
   parseIp,
   parseIpNormalized,
   type IpFamily,
+  type IpScope,
   type ParsedIp,
   type PeerAddress,
 } from './ip.js';

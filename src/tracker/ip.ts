@@ -175,3 +175,31 @@ export function checkPort(port: number, offset?: number): number {
   }
   return port;
 }
+
+/**
+ * Where an address leads, for deciding whether to believe a peer that names it (BEP 11 peer
+ * exchange): `loopback` (127/8, ::1), `private` (RFC 1918, 169.254/16 and 100.64/10; fc00::/7 and
+ * fe80::/10), `unspecified` (0/8, ::), `multicast` (224/4 and the reserved 240/4; ff00::/8),
+ * `public` for anything else, `invalid` for no address at all. libtorrent's `is_local` and
+ * Transmission's `isMartianAddr` draw the same lines.
+ */
+export type IpScope = 'public' | 'loopback' | 'private' | 'unspecified' | 'multicast' | 'invalid';
+
+export function ipScope(s: string): IpScope {
+  const ip = parseIpNormalized(s);
+  if (ip === undefined) return 'invalid';
+  const b = ip.bytes;
+  if (ip.family === 4) {
+    const [a, c] = [b[0]!, b[1]!];
+    if (a === 127) return 'loopback';
+    if (a === 0) return 'unspecified';
+    if (a >= 224) return 'multicast';
+    if (a === 10 || (a === 172 && c >= 16 && c < 32) || (a === 192 && c === 168) || (a === 169 && c === 254) || (a === 100 && c >= 64 && c < 128)) return 'private';
+    return 'public';
+  }
+  if (b.every((x) => x === 0)) return 'unspecified';
+  if (b.subarray(0, 15).every((x) => x === 0) && b[15] === 1) return 'loopback';
+  if (b[0] === 0xff) return 'multicast';
+  if ((b[0]! & 0xfe) === 0xfc || (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80)) return 'private';
+  return 'public';
+}

@@ -7,6 +7,7 @@ import {
   METADATA_PIECE_BYTES,
   metadataPieceCount,
   UT_METADATA,
+  UT_PEX,
   type ExtendedHandshake,
   type MetadataMessage,
   type WireMessage,
@@ -16,11 +17,15 @@ import {
  * The BEP 10 glue both kinds of wire connection share: the ids we give our extensions, our
  * handshake, and the `ut_metadata` server side. Pure apart from reading an address string.
  *
- * Our ids are fixed (BEP 10 lets each side choose): ut_metadata is 1, as libtorrent and
- * Transmission (2 there) both keep theirs small and constant.
+ * Our ids are fixed (BEP 10 lets each side choose): ut_metadata is 1 and ut_pex (BEP 11) 2, as
+ * libtorrent and Transmission both keep theirs small and constant. ut_pex is offered only for a
+ * torrent that exchanges peers (not private, BEP 27; not turned off): unoffered, id 2 is nobody's
+ * and a message on it is ignored.
  */
-export const OUR_EXTENSION_IDS: ReadonlyMap<string, number> = new Map([[UT_METADATA, 1]]);
 export const OUR_UT_METADATA_ID = 1;
+export const OUR_UT_PEX_ID = 2;
+export const OUR_EXTENSION_IDS: ReadonlyMap<string, number> = new Map([[UT_METADATA, OUR_UT_METADATA_ID]]);
+const WITH_PEX: ReadonlyMap<string, number> = new Map([...OUR_EXTENSION_IDS, [UT_PEX, OUR_UT_PEX_ID]]);
 
 /** BEP 10 `v`. */
 export const CLIENT_VERSION = 'torrenttp 0.1.0';
@@ -33,10 +38,12 @@ export interface OurHandshakeFields {
   readonly listenPort?: number;
   /** The peer's address as we see it (BEP 10 `yourip`), when it is an IP literal. */
   readonly remoteAddress?: string;
+  /** Offer `ut_pex` (BEP 11). Default false. */
+  readonly pex?: boolean;
 }
 
 export function ourExtendedHandshake(f: OurHandshakeFields): WireMessage {
-  const h: { -readonly [K in keyof ExtendedHandshake]: ExtendedHandshake[K] } = { m: OUR_EXTENSION_IDS, reqq: f.reqq, v: CLIENT_VERSION };
+  const h: { -readonly [K in keyof ExtendedHandshake]: ExtendedHandshake[K] } = { m: f.pex === true ? WITH_PEX : OUR_EXTENSION_IDS, reqq: f.reqq, v: CLIENT_VERSION };
   if (f.metadataSize !== undefined && f.metadataSize > 0) h.metadataSize = f.metadataSize;
   if (f.listenPort !== undefined && f.listenPort > 0) h.p = f.listenPort;
   const ip = f.remoteAddress === undefined ? undefined : ipBytes(f.remoteAddress);

@@ -1,4 +1,4 @@
-export type { BlockRequest, PeerEvent, PeerEventHandler, PeerKind, PeerLink } from './peer-link.js';
+export type { BlockRequest, PeerEvent, PeerEventHandler, PeerKind, PeerLink, PeerSocketAddress } from './peer-link.js';
 export { TransportError, type TransportErrorCode } from './errors.js';
 export {
   WIRE_PEER_DEFAULTS,

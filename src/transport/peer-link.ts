@@ -1,5 +1,6 @@
 import type { TorrenttpError } from '../errors/index.js';
 import type { Bitfield, PieceIndex } from '../metainfo/index.js';
+import type { PexMessage } from '../wire/index.js';
 
 /**
  * The one peer interface of the engine (STYLE.md "One peer interface"). A TCP wire peer, a
@@ -57,7 +58,26 @@ export type PeerEvent =
   | { readonly type: 'cancel'; readonly req: BlockRequest }
   /** Bytes moved, for rate accounting (payload only). */
   | { readonly type: 'bytes'; readonly downloaded: number; readonly uploaded: number }
+  /**
+   * The peer told us of other peers (BEP 11 `ut_pex`), as decoded: only a link that
+   * `exchangesPeers` emits it. What to believe of it (how often, how many, which addresses) is
+   * the engine's to decide.
+   */
+  | { readonly type: 'peers'; readonly message: PexMessage }
   | { readonly type: 'closed'; readonly reason?: TorrenttpError };
+
+/** Where a peer connected over a socket is (BEP 11 needs it); links over HTTP have none. */
+export interface PeerSocketAddress {
+  /** The peer's IP: dotted IPv4 (an IPv4-mapped IPv6 address is folded) or IPv6. */
+  readonly ip: string;
+  /**
+   * The port it accepts connections on, when we know it: the one we dialled, or what an
+   * incoming peer named in its BEP 10 handshake (`p`). Undefined for an incoming peer that did not say.
+   */
+  readonly listenPort: number | undefined;
+  /** We dialled it: its `listenPort` is proven to accept connections. */
+  readonly dialled: boolean;
+}
 
 export type PeerEventHandler = (event: PeerEvent) => void;
 
@@ -88,6 +108,16 @@ export interface PeerLink {
    * that has none leaves it undefined; `request` of such a piece while choked is then served.
    */
   readonly allowedFast?: ReadonlySet<number>;
+  /** Optional: the peer's socket address (wire links), read for peer exchange. */
+  readonly address?: PeerSocketAddress;
+  /** Optional: the connection is encrypted (BEP 11's `added.f` 0x01); undefined when not known. */
+  readonly encrypted?: boolean;
+  /**
+   * Optional: both sides offered BEP 11 peer exchange, so `sendPeers` reaches the peer and
+   * `peers` events may come. It may turn true some time after the link is added (when the peer's
+   * extension handshake arrives); links without peer exchange leave it undefined.
+   */
+  readonly exchangesPeers?: boolean;
 
   request(req: BlockRequest): void;
   cancel(req: BlockRequest): void;
@@ -102,5 +132,7 @@ export interface PeerLink {
    * dropped (cancelled, choked, closed), or at once by links that do not upload.
    */
   sendBlock(req: BlockRequest, data: Uint8Array, done?: () => void): void;
+  /** Optional: a BEP 11 message to the peer (at most `PEX_LIMITS.maxSend` added and dropped); a no-op unless `exchangesPeers`. */
+  sendPeers?(m: PexMessage): void;
   close(reason?: TorrenttpError): void;
 }

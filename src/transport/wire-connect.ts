@@ -15,7 +15,8 @@
  * after its handshake and our bitfield, with `reqq` = `maxPeerRequests`: Transmission asks for
  * as many blocks as it expects in ten seconds unless the peer names a `reqq`, and would overrun
  * the limit (see wire/extension.ts). Our `m` offers `ut_metadata` (BEP 9) with our
- * `metadata_size`, so a peer that started from a magnet link can fetch the info dict from us.
+ * `metadata_size`, so a peer that started from a magnet link can fetch the info dict from us,
+ * and `ut_pex` (BEP 11) when the torrent exchanges peers (`WireTorrent.pex`).
  * And BEP 6's bit: with a peer that sets it too, have_all / have_none replace a full or empty
  * bitfield, and the link speaks reject and allowed-fast (wire-peer.ts).
  */
@@ -103,7 +104,7 @@ export async function connectWirePeer(
     const fast = supportsFastExtension(hs.reserved);
     const rest = afterHandshake(torrent, supportsExtensionProtocol(hs.reserved) ? opts : undefined, socket.remoteAddress, fast);
     if (rest.length > 0) socket.write(seal(session, encodeMessages(rest)));
-    return { torrent, opts, fast };
+    return { torrent, opts: { ...opts, dialled: true }, fast };
   });
 }
 
@@ -185,6 +186,7 @@ function extendedHandshake(torrent: WireTorrent, opts: WirePeerOptions, remoteAd
     metadataSize: torrent.metainfo.infoBytes.length,
     ...(opts.listenPort === undefined ? {} : { listenPort: opts.listenPort }),
     ...(remoteAddress === undefined ? {} : { remoteAddress }),
+    pex: torrent.pex === true,
   });
 }
 

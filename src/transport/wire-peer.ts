@@ -41,6 +41,13 @@
  *   'drain' (libtorrent's `send_buffer_watermark`): a peer that stops reading costs at most
  *   that plus its queued requests.
  *
+ * BEP 11 (peer exchange), when the torrent offers it (`WireTorrent.pex`, read when the link is
+ * made) and the peer's BEP 10 handshake names `ut_pex`: `exchangesPeers` turns true, `sendPeers`
+ * goes out on the peer's id, and messages on ours become `peers` events; a malformed one (not a
+ * dict, a list of the wrong length, past `PEX_LIMITS`) closes the link with WIRE_BAD_EXTENSION, as
+ * libtorrent disconnects on `invalid_pex_message`. Without the offer such messages are ignored.
+ * `address` is the peer's IP with the port it listens on: the one we dialled, else its `p`.
+ *
  * Housekeeping, on one timer per link: request timeouts, queue-depth sampling, batched `bytes`
  * events, a keep-alive after `keepAliveMs` without sending, and a close after `idleTimeoutMs`
  * without receiving. Any decoder error (a lying bitfield or have, an oversized message) closes
@@ -53,6 +60,9 @@ import { Bitfield, BLOCK_LENGTH, type Geometry, type Metainfo, type PieceIndex }
 import {
   decodeExtendedHandshake,
   decodeFastMessage,
+  decodePexMessage,
+  encodeExtended,
+  encodePexMessage,
   encodeFastMessage,
   WireError,
   type FastMessage,
@@ -64,13 +74,15 @@ import {
   type WireDecoder,
   type WireMessage,
   UT_METADATA,
+  UT_PEX,
+  type PexMessage,
 } from '../wire/index.js';
 import { TransportError } from './errors.js';
-import { MetadataServer, OUR_UT_METADATA_ID } from './extensions.js';
+import { MetadataServer, OUR_UT_METADATA_ID, OUR_UT_PEX_ID } from './extensions.js';
 import { EventQueue } from './event-queue.js';
 import { hostPort } from './peer-address.js';
 import type { SocketChunks } from './socket-chunks.js';
-import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
+import type { BlockRequest, PeerEventHandler, PeerLink, PeerSocketAddress } from './peer-link.js';
 import { RequestPipeline } from './pipeline.js';
 
 /** What a wire link needs of a torrent. `bitfield` is ours and live: sent after the handshake. */
@@ -80,6 +92,8 @@ export interface WireTorrent {
   readonly bitfield: Bitfield;
   /** Super-seeding now (BEP 16): no bitfield after the handshake; the engine sends `have`s. Read at each handshake. */
   readonly superSeeding?: boolean;
+  /** Offer BEP 11 peer exchange (never for a private torrent, BEP 27). Default false. */
+  readonly pex?: boolean;
 }
 
 export interface WirePeerOptions {
@@ -104,6 +118,8 @@ export interface WirePeerOptions {
   readonly sendBufferBytes?: number;
   /** Our listen port, told to peers in the BEP 10 handshake (`p`). */
   readonly listenPort?: number;
+  /** We dialled the peer (set by `connectWirePeer`): the address we reached it at is where it listens. */
+  readonly dialled?: boolean;
 }
 
 export const WIRE_PEER_DEFAULTS = {
@@ -190,10 +206,17 @@ export class WirePeer implements WirePeerLink {
   private readonly events: EventQueue;
   private readonly geometry: Geometry;
   private readonly pipeline: RequestPipeline;
-  private readonly o: Required<Omit<WirePeerOptions, 'peerId' | 'onEvent' | 'listenPort'>>;
+  private readonly o: Required<Omit<WirePeerOptions, 'peerId' | 'onEvent' | 'listenPort' | 'dialled'>>;
   /** BEP 10 state: the peer's id for ut_metadata, and our metadata server for it (BEP 9). */
   private peerUtMetadataId: number | undefined;
   private metadataServer: MetadataServer | undefined;
+  /** BEP 11: we offered ut_pex; the peer's id for it; its BEP 10 `p`. */
+  private readonly offersPex: boolean;
+  private peerUtPexId: number | undefined;
+  private peerListenPort: number | undefined;
+  private readonly remoteIp: string;
+  private readonly remotePort: number;
+  private readonly dialled: boolean;
   /** Their requests we have not answered, by block offset. */
   private readonly theirRequests = new Map<number, Upload>();
   private uploads: Upload[] = [];
@@ -218,6 +241,8 @@ export class WirePeer implements WirePeerLink {
   /** BEP 6 on both sides. */
   readonly fast: boolean;
   readonly encryption: 'none' | 'rc4' | 'plaintext';
+  /** The peer speaks MSE (the connection began with its handshake): BEP 11's `added.f` 0x01. */
+  readonly encrypted: boolean;
   private allowedFastSet: Set<number> | undefined;
 
   constructor(
@@ -233,7 +258,13 @@ export class WirePeer implements WirePeerLink {
   ) {
     this.fast = fast;
     this.encryption = session === undefined ? 'none' : session.method;
+    this.encrypted = session !== undefined;
     this.id = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0); // `[v6]:port`, as the engine's dial queue writes it
+    const ip = socket.remoteAddress ?? '?';
+    this.remoteIp = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+    this.remotePort = socket.remotePort ?? 0;
+    this.dialled = opts.dialled === true;
+    this.offersPex = torrent.pex === true;
     this.events = new EventQueue(opts.onEvent);
     this.geometry = torrent.metainfo.geometry;
     this.peerBitfield = new Bitfield(this.geometry.pieceCount);
@@ -279,6 +310,20 @@ export class WirePeer implements WirePeerLink {
 
   get snubbed(): boolean {
     return this.pipeline.snubbed;
+  }
+
+  get address(): PeerSocketAddress {
+    const listenPort = this.dialled ? this.remotePort : this.peerListenPort;
+    return { ip: this.remoteIp, listenPort, dialled: this.dialled };
+  }
+
+  get exchangesPeers(): boolean {
+    return this.offersPex && this.peerUtPexId !== undefined;
+  }
+
+  sendPeers(m: PexMessage): void {
+    if (this.closed || !this.offersPex || this.peerUtPexId === undefined) return;
+    this.send(encodeExtended(this.peerUtPexId, encodePexMessage(m)));
   }
 
   stats(): WirePeerStats {
@@ -489,8 +534,9 @@ export class WirePeer implements WirePeerLink {
   }
 
   /**
-   * BEP 10: the handshake caps our queue at its `reqq` and names the peer's ut_metadata id;
-   * messages on our ut_metadata id are BEP 9 requests for our info dict. Other ids: not ours, ignored.
+   * BEP 10: the handshake caps our queue at its `reqq` and names the peer's ut_metadata and ut_pex
+   * ids; messages on our ut_metadata id are BEP 9 requests for our info dict, on our ut_pex id
+   * (when offered) BEP 11 peer lists. Other ids: not ours, ignored.
    */
   private onExtended(payload: Uint8Array): void {
     try {
@@ -498,6 +544,12 @@ export class WirePeer implements WirePeerLink {
       if (h !== undefined) {
         if (h.reqq !== undefined) this.pipeline.limitDepth(h.reqq);
         this.peerUtMetadataId = h.m.get(UT_METADATA);
+        this.peerUtPexId = h.m.get(UT_PEX);
+        if (h.p !== undefined) this.peerListenPort = h.p;
+        return;
+      }
+      if (payload[0] === OUR_UT_PEX_ID && this.offersPex) {
+        this.events.emit({ type: 'peers', message: decodePexMessage(payload.subarray(1)) }); // throws WIRE_BAD_EXTENSION: the link closes
         return;
       }
       if (payload[0] === OUR_UT_METADATA_ID) {

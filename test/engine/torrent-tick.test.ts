@@ -360,6 +360,8 @@ test('stats: peers by kind, progress, rates and ETA on the injected clock', OPTS
     uploadRate: 0,
     peers: 0,
     peersByKind: undefined,
+    peersBySource: { tracker: 0, dht: 0, pex: 0, given: 0, incoming: 0 },
+    pex: { sent: 0, received: 0, ignored: 0, learned: 0 },
     downloadedByKind: { wire: 0, webseed: 0, http: 0 },
     etaSec: undefined,
     done: false,
@@ -369,6 +371,7 @@ test('stats: peers by kind, progress, rates and ETA on the injected clock', OPTS
   add({ kind: 'http', stall: true, queueDepth: 4, choking: true });
   await settle();
   assert.deepEqual(t.stats().peersByKind, { wire: 1, webseed: 1, http: 1 });
+  assert.deepEqual(t.stats().peersBySource, { tracker: 0, dht: 0, pex: 0, given: 3, incoming: 0 });
   assert.equal(t.stats().peers, 3);
   tickAt(1000);
   wire.deliver(); // 4 blocks: 2 pieces at t = 1 s

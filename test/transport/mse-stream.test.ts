@@ -89,6 +89,7 @@ test('an encrypted link (require on both ends) carries a whole torrent byte-iden
     assert.deepEqual(Buffer.from(got), Buffer.from(o.data));
     assert.equal(link.encryption, 'rc4');
     assert.equal(o.links[0]!.encryption, 'rc4');
+    assert.equal(link.encrypted, true, 'BEP 11 added.f 0x01 for peers we pass on');
   } finally {
     link.close();
     o.links.forEach((l) => l.close());

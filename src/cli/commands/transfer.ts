@@ -44,6 +44,8 @@ interface TransferFlags {
   dhtBootstrap?: string[];
   dhtPort?: number;
   dhtReadOnly?: boolean;
+  /** `--no-pex` makes it false. */
+  pex: boolean;
   /** `download --select` / `--only` (src/cli/select.ts), and the 0-based files they chose. */
   select?: string[];
   only?: string[];
@@ -82,6 +84,7 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--dht-bootstrap <host:port>', `DHT node to join the network through; repeatable (default: ${DHT_BOOTSTRAP.join(', ')})`, repeatable(peerAddress))
       .option('--dht-port <n>', 'UDP port of our DHT node (default: any free port)', port(true))
       .option('--dht-read-only', 'use the DHT without answering queries (BEP 43)')
+      .option('--no-pex', "don't exchange peer lists with peers (BEP 11 ut_pex; never used for private torrents)")
       .option('--json', 'print JSON lines (progress, then a summary)')
       .option('--json-interval <seconds>', 'least time between two JSON progress and checking lines (default 1; 0: every one)', duration('s', { allowZero: true }));
 
@@ -203,6 +206,7 @@ async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFl
     ...(httpServer === undefined ? {} : { httpServer, jsonAnnounce: true }),
     ...(dht === undefined ? {} : { dht }),
     ...(flags.encryption === undefined ? {} : { encryption: flags.encryption }),
+    ...(flags.pex ? {} : { pex: false }),
   });
   // Said when asked for explicitly; the `torrenttp` command starts node with RC4, a bare `node main.js` may not.
   if (flags.encryption === 'prefer' && !mseAvailable()) out.say('WARN', 'encryption: RC4 is missing from this Node.js (start it with --openssl-legacy-provider, as the torrenttp command does): peers are dialled plain');
