@@ -42,6 +42,8 @@ export class SuperSeed {
   /** Times each piece was offered to anyone, for spreading offers. */
   private readonly offered: Uint32Array;
   private cursor = 0;
+  /** Pieces never offered: none left means no fresh piece, without a scan of every piece. */
+  private neverOffered: number;
   private readonly perPeer: number;
   private readonly releaseAfterMs: number;
 
@@ -53,6 +55,7 @@ export class SuperSeed {
     opts: SuperSeedOptions = {},
   ) {
     this.offered = new Uint32Array(pieceCount);
+    this.neverOffered = pieceCount;
     this.perPeer = Math.max(1, Math.floor((opts.offerBytes ?? DEFAULT_OFFER_BYTES) / pieceLength));
     this.releaseAfterMs = opts.releaseAfterMs ?? DEFAULT_RELEASE_AFTER_MS;
   }
@@ -64,24 +67,29 @@ export class SuperSeed {
 
   /** `peer` said it has `index` (a `have`, or a piece of its bitfield): release offers it settles, then top up. */
   seen(peer: PeerState, index: PieceIndex, now: number): void {
+    // Only `peer` and the peers whose offer it settles can get a new offer from this: topping up
+    // every peer on every `have` cost the origin seconds of CPU with ten downloaders.
+    const touched = new Set([peer]);
     for (const [other, list] of this.offers) {
-      if (other === peer) continue;
-      const kept = list.filter((o) => o.index !== index);
-      if (kept.length !== list.length) this.offers.set(other, kept);
+      if (other === peer || !list.some((o) => o.index === index)) continue;
+      this.offers.set(other, list.filter((o) => o.index !== index));
+      touched.add(other);
     }
-    this.fill(now);
+    this.fill(now, touched);
   }
 
   /** `peer`'s bitfield: each of its pieces as `seen`, one top-up. */
   seenAll(peer: PeerState, indexes: Iterable<PieceIndex>, now: number): void {
     const have = new Set(indexes);
-    if (have.size === 0) return this.fill(now);
+    const touched = new Set([peer]);
     for (const [other, list] of this.offers) {
-      if (other === peer) continue;
+      if (other === peer || have.size === 0) continue;
       const kept = list.filter((o) => !have.has(o.index));
-      if (kept.length !== list.length) this.offers.set(other, kept);
+      if (kept.length === list.length) continue;
+      this.offers.set(other, kept);
+      touched.add(other);
     }
-    this.fill(now);
+    this.fill(now, touched);
   }
 
   /** A peer left: its offers go. */
@@ -89,10 +97,11 @@ export class SuperSeed {
     this.offers.delete(peer);
   }
 
-  /** Releases offers that no longer need to wait and tops up every peer: on arrivals, haves and ticks. */
-  fill(now: number): void {
+  /** Releases offers that no longer need to wait and tops up every peer (or those in `only`): on arrivals, haves and ticks. */
+  fill(now: number, only?: ReadonlySet<PeerState>): void {
     const peers = [...this.peers()].filter((p) => p.link !== undefined && !p.closed && p.link.canUpload && !p.link.bitfield.complete);
     for (const p of peers) {
+      if (only !== undefined && !only.has(p)) continue;
       const list = (this.offers.get(p) ?? []).filter((o) => !this.releasable(p, o, peers, now));
       const held = new Set(list.map((o) => o.index));
       // A peer we choke cannot fetch its offers: one piece makes it interested (so the choker
@@ -104,7 +113,7 @@ export class SuperSeed {
         if (index === undefined) break;
         list.push({ index, atMs: now });
         held.add(index);
-        this.offered[index]!++;
+        if (this.offered[index]!++ === 0) this.neverOffered--;
         p.link!.announceHave(index);
       }
       this.offers.set(p, list);
@@ -119,6 +128,7 @@ export class SuperSeed {
   }
 
   private choose(p: PeerState, held: ReadonlySet<number>, onlyFresh: boolean): PieceIndex | undefined {
+    if (onlyFresh && this.neverOffered === 0) return undefined;
     const bits = p.link!.bitfield;
     let best: PieceIndex | undefined;
     let bestKey = Infinity;
