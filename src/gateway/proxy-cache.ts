@@ -256,6 +256,28 @@ export class ProxyCache {
     });
   }
 
+  /**
+   * Starts opening the torrent of an offer the origin is still confirming (the proxy's `HEAD`), so
+   * that the storage's open and the first announce overlap that round trip. The returned
+   * function undoes it when the offer falls through (a torrent of other bytes): a torrent this
+   * call added, with no reader, is removed, folder and all.
+   */
+  prepare(metainfo: Metainfo, origin: string): () => void {
+    let h = this.held.get(metainfo.infoHash);
+    const added = h === undefined;
+    if (h === undefined) this.held.set(metainfo.infoHash, (h = this.newHeld(metainfo.infoHash, metainfo.length, this.now())));
+    if (h.metainfo === undefined) {
+      h.metainfo = metainfo;
+      h.bytes = metainfo.length;
+    }
+    h.origin ??= origin;
+    this.torrentOf(h, metainfo).catch(() => undefined);
+    const held = h;
+    return () => {
+      if (added && held.readers === 0 && this.held.get(held.infoHash) === held) void this.drop(held);
+    };
+  }
+
   /** Torrents held (loaded or on disk) and their reserved bytes. */
   usage(): { torrents: number; bytes: number } {
     let bytes = 0;
@@ -359,17 +381,23 @@ export class ProxyCache {
     for (const h of idle) {
       if (total <= this.opts.sizeBytes) break;
       if (h.readers > 0 || this.held.get(h.infoHash) !== h) continue;
-      this.held.delete(h.infoHash);
-      this.loaded.delete(h.infoHash);
       total -= h.bytes;
-      for (const [url, k] of this.urls) if ('metainfo' in k && k.metainfo.infoHash === h.infoHash) this.urls.delete(url);
       this.logger.info({ infoHash: h.infoHash, bytes: h.bytes }, 'evicted from the cache');
-      try {
-        await this.client.remove(h.infoHash);
-        await rm(join(this.opts.dir, h.infoHash), { recursive: true, force: true });
-      } catch (err) {
-        this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'eviction failed');
-      }
+      await this.drop(h);
+    }
+  }
+
+  /** Removes a torrent without readers from the client and the folder. */
+  private async drop(h: Held): Promise<void> {
+    this.held.delete(h.infoHash);
+    this.loaded.delete(h.infoHash);
+    for (const [url, k] of this.urls) if ('metainfo' in k && k.metainfo.infoHash === h.infoHash) this.urls.delete(url);
+    try {
+      await h.torrent?.catch(() => undefined); // a torrent still opening is removed once it is in
+      await this.client.remove(h.infoHash);
+      await rm(join(this.opts.dir, h.infoHash), { recursive: true, force: true });
+    } catch (err) {
+      this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'removing a torrent from the cache failed');
     }
   }
 }
