@@ -12,6 +12,10 @@
  * starts a proxy process with a fresh cache. The origin's upload for the cold fetch (plain bytes
  * plus its seed's bytes, from serve's status.json) is shown as a ratio of the file. Every output
  * is compared with the payload (SHA-1). Figures are medians of the runs.
+ *
+ *   N proxies     `--proxies N` (default 10; 0 skips it): N proxy processes with empty caches, one
+ *                 `curl -x` each, all at once for the same file. The origin's upload (serve's
+ *                 status.json, plain plus seed bytes) as a ratio of the file: plain HTTP would be N×.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -23,11 +27,12 @@ import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { sha1File } from './usage.js';
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, proxies: { type: 'string', default: '10' } } });
 const SIZE_MIB = Number(values['size-mib']);
 const RUNS = Number(values.runs);
-if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1) {
-  console.error('usage: proxy.js [--size-mib N] [--runs N]');
+const PROXIES = Number(values.proxies);
+if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PROXIES) || PROXIES < 0) {
+  console.error('usage: proxy.js [--size-mib N] [--runs N] [--proxies N]');
   process.exit(2);
 }
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -122,10 +127,38 @@ async function main(): Promise<void> {
       console.log(`| ${name} | ${(ttfb * 1000).toFixed(1)} ms | ${total.toFixed(3)} s | ${(size / total / 1e6).toFixed(0)} | ${(total / ref).toFixed(2)}× | ${(ttfb / refTtfb).toFixed(1)}× |`);
     }
     console.log(`\norigin upload for a cold proxy fetch (plain + seed bytes) / file: ${ratios.map((r) => r.toFixed(2)).join(', ')} (direct: 1.00)`);
+    if (PROXIES > 0) await manyProxies(url, want, size, serve.url, children);
   } finally {
     for (const c of children) await stop(c);
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** PROXIES proxy processes, one curl each, all at once: the origin's upload as a ratio of the file. */
+async function manyProxies(url: string, want: string, size: number, serveUrl: string, children: ChildProcess[]): Promise<void> {
+  const proxies = await Promise.all(
+    Array.from({ length: PROXIES }, (_, i) => startedProcess(['proxy', '--port', '0', '--cache', join(work, `many-${i}`), '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/)),
+  );
+  for (const p of proxies) children.push(p.child);
+  const before = await originBytes(serveUrl);
+  const started = performance.now();
+  const results = await Promise.all(
+    proxies.map(async (p, i) => {
+      const out = join(work, `many-${i}.bin`);
+      const r = await curl(['-x', p.url, url, '-o', out]);
+      if ((await sha1File(out)) !== want) throw new Error(`proxy ${i}: output differs from the payload`);
+      rmSync(out);
+      return r;
+    }),
+  );
+  const wall = (performance.now() - started) / 1000;
+  const upload = (await originBytes(serveUrl)) - before;
+  for (const p of proxies) await stop(p.child);
+  const totals = results.map((r) => r.total);
+  console.log(
+    `\n${PROXIES} proxies, one curl each at once: origin upload ${(upload / size).toFixed(2)}× the file (plain HTTP: ${PROXIES}.00×); ` +
+      `curl total median ${median(totals).toFixed(2)} s, slowest ${Math.max(...totals).toFixed(2)} s, first byte median ${(median(results.map((r) => r.ttfb)) * 1000).toFixed(0)} ms; wall ${wall.toFixed(2)} s`,
+  );
 }
 
 await main();

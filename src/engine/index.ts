@@ -2,7 +2,7 @@ export { choke, CHOKE_ROUND_MS, OPTIMISTIC_ROTATE_MS, UPLOAD_SNUB_MS, type Choke
 export { EngineError, type EngineErrorCode } from './errors.js';
 export { PiecePicker, type PickerOptions } from './picker.js';
 export { RateMeter, TokenBucket } from './rate.js';
-export { DEFAULT_PIECE_DEADLINE_MS, DEFAULT_READ_WINDOW_PIECES, type ReadOptions } from './reader.js';
+export { DEFAULT_PIECE_DEADLINE_MS, DEFAULT_READ_WINDOW_PIECES, type ByteRange, type ReadOptions } from './reader.js';
 export { DEFAULT_OFFER_BYTES, DEFAULT_RELEASE_AFTER_MS, DEFAULT_SUPER_SEED_SLOTS, type SuperSeedOptions } from './super-seed.js';
 export { Torrent } from './torrent.js';
 export { PEX_DEFAULTS, type PexOptions, type PexStats } from './pex.js';

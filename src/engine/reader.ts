@@ -35,6 +35,12 @@ export interface ReaderHost {
   readPiece(index: PieceIndex, begin: number, length: number): Promise<Uint8Array>;
 }
 
+/** Bytes `start..end`, inclusive. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
 interface Reader {
   position: number;
   readonly last: number;
@@ -63,24 +69,8 @@ export class Readers {
 
   async *read(opts: ReadOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
     const g = this.host.geometry;
-    const start = opts.start ?? 0;
-    const end = opts.end ?? g.totalLength - 1;
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end >= g.totalLength || end < start - 1) {
-      throw new EngineError('ENGINE_BAD_RANGE', { detail: `bytes ${start}-${end} of ${g.totalLength}` });
-    }
-    if (end < start) return; // an empty range
-    const first = Math.floor(start / g.pieceLength);
-    const last = Math.floor(end / g.pieceLength);
-    for (let i = first; i <= last; i++) {
-      if (!this.host.wants(i)) throw new EngineError('ENGINE_RANGE_NOT_SELECTED', { detail: `bytes ${start}-${end}: piece ${i}` });
-    }
-    if (this.ended !== undefined) throw this.ended;
-    const reader: Reader = {
-      position: first,
-      last,
-      window: Math.max(1, opts.windowPieces ?? DEFAULT_READ_WINDOW_PIECES),
-      stepMs: opts.pieceDeadlineMs ?? DEFAULT_PIECE_DEADLINE_MS,
-    };
+    const { start, end, first, last, reader } = this.open(opts);
+    if (reader === undefined) return; // an empty range
     this.readers.add(reader);
     try {
       for (let i = first; i <= last; i++) {
@@ -96,6 +86,64 @@ export class Readers {
       this.readers.delete(reader);
       this.updateDeadlines();
     }
+  }
+
+  /**
+   * `read` without the bytes: the byte ranges (inclusive) of `start..end`, in order, as their
+   * pieces verify, each as long as the run of verified pieces at the reader's position (every
+   * piece already in goes out as one range), with `read`'s deadlines. For a consumer that reads
+   * the bytes itself in large reads (the proxy, from the data file): no read-back and no copy
+   * per piece. While the consumer handles a range, the deadlines already stand after it.
+   */
+  async *verifiedRanges(opts: ReadOptions = {}): AsyncGenerator<ByteRange, void, undefined> {
+    const g = this.host.geometry;
+    const { start, end, first, last, reader } = this.open(opts);
+    if (reader === undefined) return;
+    this.readers.add(reader);
+    try {
+      let i = first;
+      reader.position = i;
+      this.updateDeadlines();
+      while (i <= last) {
+        await this.verified(i);
+        let j = i;
+        while (j < last && this.host.have.has(j + 1)) j++;
+        const range = { start: Math.max(start, g.pieceOffset(i as PieceIndex)), end: Math.min(end, g.pieceOffset(j as PieceIndex) + g.pieceLengthOf(j) - 1) };
+        i = j + 1;
+        if (i <= last) {
+          reader.position = i;
+          this.updateDeadlines();
+        }
+        yield range;
+      }
+    } finally {
+      this.readers.delete(reader);
+      this.updateDeadlines();
+    }
+  }
+
+  /** Checks a range; its reader (undefined for an empty range), not yet added. */
+  private open(opts: ReadOptions): { start: number; end: number; first: number; last: number; reader: Reader | undefined } {
+    const g = this.host.geometry;
+    const start = opts.start ?? 0;
+    const end = opts.end ?? g.totalLength - 1;
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end >= g.totalLength || end < start - 1) {
+      throw new EngineError('ENGINE_BAD_RANGE', { detail: `bytes ${start}-${end} of ${g.totalLength}` });
+    }
+    if (end < start) return { start, end, first: 0, last: -1, reader: undefined };
+    const first = Math.floor(start / g.pieceLength);
+    const last = Math.floor(end / g.pieceLength);
+    for (let i = first; i <= last; i++) {
+      if (!this.host.wants(i)) throw new EngineError('ENGINE_RANGE_NOT_SELECTED', { detail: `bytes ${start}-${end}: piece ${i}` });
+    }
+    if (this.ended !== undefined) throw this.ended;
+    const reader: Reader = {
+      position: first,
+      last,
+      window: Math.max(1, opts.windowPieces ?? DEFAULT_READ_WINDOW_PIECES),
+      stepMs: opts.pieceDeadlineMs ?? DEFAULT_PIECE_DEADLINE_MS,
+    };
+    return { start, end, first, last, reader };
   }
 
   /** The store verified piece `index`. */

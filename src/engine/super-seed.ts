@@ -59,6 +59,8 @@ export class SuperSeed {
   /** Every piece offered to each connected peer, for `offeredLive`. */
   private readonly everOffered = new Map<PeerState, PieceIndex[]>();
   private cursor = 0;
+  /** Pieces offered to no connected peer (`offeredLive` 0): none means no fresh piece, without a scan of every piece. */
+  private unofferedLive: number;
   private readonly perPeer: number;
   private readonly releaseAfterMs: number;
   private readonly maxSlots: number;
@@ -72,6 +74,7 @@ export class SuperSeed {
   ) {
     this.offered = new Uint32Array(pieceCount);
     this.offeredLive = new Uint32Array(pieceCount);
+    this.unofferedLive = pieceCount;
     this.perPeer = Math.max(1, Math.floor((opts.offerBytes ?? DEFAULT_OFFER_BYTES) / pieceLength));
     this.releaseAfterMs = opts.releaseAfterMs ?? DEFAULT_RELEASE_AFTER_MS;
     this.maxSlots = opts.maxSlots ?? DEFAULT_SUPER_SEED_SLOTS;
@@ -100,40 +103,44 @@ export class SuperSeed {
 
   /** `peer` said it has `index` (a `have`, or a piece of its bitfield): release offers it settles, then top up. */
   seen(peer: PeerState, index: PieceIndex, now: number): void {
+    // Only `peer` and the peers whose offer it settles can get a new offer from this: topping up
+    // every peer on every `have` cost the origin seconds of CPU with ten downloaders.
+    const touched = new Set([peer]);
     for (const [other, list] of this.offers) {
-      if (other === peer) continue;
-      const kept = list.filter((o) => o.index !== index);
-      if (kept.length !== list.length) this.offers.set(other, kept);
+      if (other === peer || !list.some((o) => o.index === index)) continue;
+      this.offers.set(other, list.filter((o) => o.index !== index));
+      touched.add(other);
     }
-    this.fill(now);
+    this.fill(now, touched);
   }
 
   /** `peer`'s bitfield: each of its pieces as `seen`, one top-up. */
   seenAll(peer: PeerState, indexes: Iterable<PieceIndex>, now: number): void {
     const have = new Set(indexes);
-    if (have.size === 0) return this.fill(now);
+    const touched = new Set([peer]);
     for (const [other, list] of this.offers) {
-      if (other === peer) continue;
+      if (other === peer || have.size === 0) continue;
       const kept = list.filter((o) => !have.has(o.index));
-      if (kept.length !== list.length) this.offers.set(other, kept);
+      if (kept.length === list.length) continue;
+      this.offers.set(other, kept);
+      touched.add(other);
     }
-    this.fill(now);
+    this.fill(now, touched);
   }
 
   /** A peer left: its offers go, and pieces only it was offered are fresh again if nobody has them. */
   remove(peer: PeerState): void {
     this.offers.delete(peer);
-    for (const i of this.everOffered.get(peer) ?? []) this.offeredLive[i]!--;
+    for (const i of this.everOffered.get(peer) ?? []) if (--this.offeredLive[i]! === 0) this.unofferedLive++;
     this.everOffered.delete(peer);
   }
 
-  /** Releases offers that no longer need to wait and tops up every peer: on arrivals, haves and ticks. */
-  fill(now: number): void {
+  /** Releases offers that no longer need to wait and tops up every peer (or those in `only`): on arrivals, haves and ticks. */
+  fill(now: number, only?: ReadonlySet<PeerState>): void {
     const peers = [...this.peers()].filter((p) => p.link !== undefined && !p.closed && p.link.canUpload && !p.link.bitfield.complete);
-    const lists = new Map<PeerState, Offer[]>();
-    for (const p of peers) lists.set(p, (this.offers.get(p) ?? []).filter((o) => !this.releasable(p, o, peers, now)));
     for (const p of peers) {
-      const list = lists.get(p)!;
+      if (only !== undefined && !only.has(p)) continue;
+      const list = (this.offers.get(p) ?? []).filter((o) => !this.releasable(p, o, peers, now));
       const held = new Set(list.map((o) => o.index));
       // A peer we choke cannot fetch its offers: one piece makes it interested (so the choker
       // ranks it); the rest waits for its unchoke, instead of sitting idle in a queue while the
@@ -145,7 +152,7 @@ export class SuperSeed {
         list.push({ index, atMs: now });
         held.add(index);
         this.offered[index]!++;
-        this.offeredLive[index]!++;
+        if (this.offeredLive[index]!++ === 0) this.unofferedLive--;
         const ever = this.everOffered.get(p);
         if (ever === undefined) this.everOffered.set(p, [index]);
         else ever.push(index);
@@ -168,6 +175,7 @@ export class SuperSeed {
    * offer), else any piece it lacks, the least offered and least available first.
    */
   private choose(p: PeerState, held: ReadonlySet<number>, onlyFresh: boolean): PieceIndex | undefined {
+    if (onlyFresh && this.unofferedLive === 0) return undefined;
     const bits = p.link!.bitfield;
     let best: PieceIndex | undefined;
     let bestKey = Infinity;

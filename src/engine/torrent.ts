@@ -9,7 +9,7 @@ import { EngineError } from './errors.js';
 import { PEER_EVICTION_DEFAULTS, PeerSet, type PeerSource, type PeerState } from './peer-set.js';
 import { PeerExchange } from './pex.js';
 import { PiecePicker } from './picker.js';
-import { Readers, type ReadOptions } from './reader.js';
+import { Readers, type ByteRange, type ReadOptions } from './reader.js';
 import { DEFAULT_MAX_COMMIT_BYTES, type PeerSlot, type TorrentEvents, type TorrentOptions, type TorrentStats, type TorrentStore } from './torrent-api.js';
 import { refusal, Uploader, type UploadAnswer } from './uploader.js';
 import type { TokenBucket } from './rate.js';
@@ -165,6 +165,15 @@ export class Torrent extends EventEmitter<TorrentEvents> {
    */
   read(opts: ReadOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
     return this.readers.read(opts);
+  }
+
+  /**
+   * `read` without the bytes (reader.ts `verifiedRanges`): the verified byte ranges of the range,
+   * in order, as long as the pieces already in allow, with the same deadlines; the caller reads
+   * the bytes from the torrent's files itself. Same errors as `read`.
+   */
+  verifiedRanges(opts: ReadOptions = {}): AsyncGenerator<ByteRange, void, undefined> {
+    return this.readers.verifiedRanges(opts);
   }
 
   /** `read` as a byte stream (for `torrenttp get -`, an HTTP response). */

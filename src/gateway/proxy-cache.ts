@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { Client, type Torrent } from '../engine/index.js';
@@ -69,6 +69,20 @@ const WATCH_MS = 500;
 const DATA_NAME = 'data';
 /** Bytes queued on a program's connection before the reader waits for it (a few pieces; Squid's read_ahead_gap is 16 KiB, but it reads from memory). */
 const OUT_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** Largest read from the data file for a swarm answer (a verified run is read in pieces of this). */
+const READ_CHUNK_BYTES = 1024 * 1024;
+/**
+ * Bytes ahead of a program's position whose pieces get deadlines (picked before anything else):
+ * 16 MiB, so that with small pieces (64 KiB: 256 of them) the download runs in order about as
+ * far ahead as a peer's pipeline reaches, and the program's stream keeps up with it instead of
+ * waiting for the download's random order to fill the gap at its position.
+ */
+const WINDOW_BYTES = 16 * 1024 * 1024;
+
+function windowPieces(pieceLength: number): number {
+  return Math.max(8, Math.ceil(WINDOW_BYTES / pieceLength));
+}
 
 export interface PumpResult {
   readonly end: 'complete' | 'failed' | 'gone';
@@ -166,23 +180,38 @@ export class ProxyCache {
       const dead = new Promise<'dead'>((resolve) => (onDead = () => resolve('dead')));
       h.dead.add(onDead);
       const gone = new Promise<'gone'>((resolve) => out.once('close', () => resolve('gone')));
-      const it = t.read({ start, end });
+      // The engine says which bytes are verified (with deadlines on the pieces just ahead); the
+      // bytes come from the data file in large reads, as for a cache hit: no read-back of each
+      // piece through the store's worker and no copy per piece.
+      const it = t.verifiedRanges({ start, end, windowPieces: windowPieces(k.metainfo.pieceLength) });
+      let file: FileHandle | undefined;
       try {
+        file = await open(join(this.opts.dir, h.infoHash, DATA_NAME), 'r');
         for (;;) {
           const next = it.next();
           const r = await Promise.race([next, dead, gone]);
           if (r === 'dead' || r === 'gone') {
             next.catch(() => undefined);
-            // Queued behind the pending read: ends the reader (and its deadlines) once that settles.
+            // Queued behind the pending wait: ends the reader (and its deadlines) once that settles.
             it.return(undefined).catch(() => undefined);
             return { end: r === 'dead' ? 'failed' : 'gone', bytes };
           }
           if (r.done === true) return { end: 'complete', bytes };
-          bytes += r.value.length;
-          // Up to OUT_BUFFER_BYTES queued before waiting: the next piece's disk read overlaps this one's send.
-          if (!out.write(r.value) && out.writableLength >= OUT_BUFFER_BYTES) {
-            const w = await Promise.race([new Promise<'drain'>((resolve) => out.once('drain', () => resolve('drain'))), gone]);
-            if (w === 'gone') {
+          for (let at = r.value.start; at <= r.value.end; ) {
+            const want = Math.min(READ_CHUNK_BYTES, r.value.end - at + 1);
+            const { bytesRead, buffer } = await file.read(Buffer.allocUnsafe(want), 0, want, at);
+            if (bytesRead !== want) throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${h.infoHash}: ${bytesRead} of ${want} bytes at ${at}` });
+            at += want;
+            bytes += want;
+            // Up to OUT_BUFFER_BYTES queued before waiting: the next disk read overlaps this send.
+            if (!out.write(buffer) && out.writableLength >= OUT_BUFFER_BYTES) {
+              const w = await Promise.race([new Promise<'drain'>((resolve) => out.once('drain', () => resolve('drain'))), gone]);
+              if (w === 'gone') {
+                await it.return(undefined).catch(() => undefined);
+                return { end: 'gone', bytes };
+              }
+            }
+            if (out.destroyed) {
               await it.return(undefined).catch(() => undefined);
               return { end: 'gone', bytes };
             }
@@ -190,9 +219,11 @@ export class ProxyCache {
         }
       } catch (err) {
         this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'swarm read failed');
+        it.return(undefined).catch(() => undefined);
         return { end: 'failed', bytes };
       } finally {
         h.dead.delete(onDead);
+        await file?.close().catch(() => undefined);
       }
     } finally {
       h.readers--;
@@ -223,6 +254,28 @@ export class ProxyCache {
         resolve({ end: 'gone', bytes });
       });
     });
+  }
+
+  /**
+   * Starts opening the torrent of an offer the origin is still confirming (the proxy's `HEAD`), so
+   * that the storage's open and the first announce overlap that round trip. The returned
+   * function undoes it when the offer falls through (a torrent of other bytes): a torrent this
+   * call added, with no reader, is removed, folder and all.
+   */
+  prepare(metainfo: Metainfo, origin: string): () => void {
+    let h = this.held.get(metainfo.infoHash);
+    const added = h === undefined;
+    if (h === undefined) this.held.set(metainfo.infoHash, (h = this.newHeld(metainfo.infoHash, metainfo.length, this.now())));
+    if (h.metainfo === undefined) {
+      h.metainfo = metainfo;
+      h.bytes = metainfo.length;
+    }
+    h.origin ??= origin;
+    this.torrentOf(h, metainfo).catch(() => undefined);
+    const held = h;
+    return () => {
+      if (added && held.readers === 0 && this.held.get(held.infoHash) === held) void this.drop(held);
+    };
   }
 
   /** Torrents held (loaded or on disk) and their reserved bytes. */
@@ -280,6 +333,10 @@ export class ProxyCache {
         h.fallback = undefined;
         for (const d of h.dead) d();
       });
+      const t0 = performance.now();
+      const ms = () => Math.round(performance.now() - t0);
+      t.on('peer', (link) => this.logger.debug({ infoHash: h.infoHash, peer: link.id, kind: link.kind, ms: ms() }, 'peer connected'));
+      t.on('done', () => this.logger.debug({ infoHash: h.infoHash, ms: ms() }, 'download done'));
       t.on('peerClosed', (link) => {
         if (link === h.fallback) h.fallback = undefined;
       });
@@ -324,17 +381,23 @@ export class ProxyCache {
     for (const h of idle) {
       if (total <= this.opts.sizeBytes) break;
       if (h.readers > 0 || this.held.get(h.infoHash) !== h) continue;
-      this.held.delete(h.infoHash);
-      this.loaded.delete(h.infoHash);
       total -= h.bytes;
-      for (const [url, k] of this.urls) if ('metainfo' in k && k.metainfo.infoHash === h.infoHash) this.urls.delete(url);
       this.logger.info({ infoHash: h.infoHash, bytes: h.bytes }, 'evicted from the cache');
-      try {
-        await this.client.remove(h.infoHash);
-        await rm(join(this.opts.dir, h.infoHash), { recursive: true, force: true });
-      } catch (err) {
-        this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'eviction failed');
-      }
+      await this.drop(h);
+    }
+  }
+
+  /** Removes a torrent without readers from the client and the folder. */
+  private async drop(h: Held): Promise<void> {
+    this.held.delete(h.infoHash);
+    this.loaded.delete(h.infoHash);
+    for (const [url, k] of this.urls) if ('metainfo' in k && k.metainfo.infoHash === h.infoHash) this.urls.delete(url);
+    try {
+      await h.torrent?.catch(() => undefined); // a torrent still opening is removed once it is in
+      await this.client.remove(h.infoHash);
+      await rm(join(this.opts.dir, h.infoHash), { recursive: true, force: true });
+    } catch (err) {
+      this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'removing a torrent from the cache failed');
     }
   }
 }

@@ -44,6 +44,12 @@ export interface ProxyOfferOptions {
   /** The negotiation's answer is the one the program's own request would get (it had no `Range` or conditionals). */
   readonly reusable: boolean;
   readonly signal?: AbortSignal;
+  /**
+   * A torrent was offered by `Accept` and parsed, and its length is about to be checked with a
+   * `HEAD`: the caller may start opening it meanwhile. Returns what to do if the offer then
+   * falls through.
+   */
+  readonly onTorrent?: (metainfo: Metainfo) => () => void;
 }
 
 export function negotiationAccept(programAccept: string | undefined): string {
@@ -72,9 +78,16 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
     } catch (err) {
       return { kind: 'plain', response: undefined, reason: `the offered torrent is unusable: ${toTorrenttpError(err).message}` };
     }
-    const head = await once(url, 'HEAD', [...o.headers, 'accept', '*/*'], o);
-    await discard(head);
-    return checked(metainfo, head, 'accept');
+    const undo = metainfo.multiFile ? undefined : o.onTorrent?.(metainfo);
+    let offer: ProxyOffer | undefined;
+    try {
+      const head = await once(url, 'HEAD', [...o.headers, 'accept', '*/*'], o);
+      await discard(head);
+      offer = checked(metainfo, head, 'accept');
+      return offer;
+    } finally {
+      if (offer?.kind !== 'torrent') undo?.();
+    }
   }
   const link = describedBy(first.headers.link, url);
   if (link === undefined) return plain('no torrent offered');

@@ -3,6 +3,7 @@ import { Agent as HttpAgent, createServer, type IncomingMessage, type Server, ty
 import type { AddressInfo, Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { toTorrenttpError } from '../errors/index.js';
+import type { Metainfo } from '../metainfo/index.js';
 import { loadUndici } from '../transport/index.js';
 import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
 import { GatewayError } from './errors.js';
@@ -183,7 +184,9 @@ export class Proxy {
       headers.push('via', VIA);
       let offer;
       try {
-        offer = await proxyOffer(href, { dispatcher: this.dispatcher, headers, accept: headerValue(req.headers.accept), reusable });
+        // The torrent's storage opens while its length is checked with the origin (a HEAD).
+        const onTorrent = (m: Metainfo) => this.cache.prepare(m, href);
+        offer = await proxyOffer(href, { dispatcher: this.dispatcher, headers, accept: headerValue(req.headers.accept), reusable, onTorrent });
       } catch (err) {
         const e = toTorrenttpError(err);
         sendProblem(res, e);

@@ -80,3 +80,32 @@ test('a range of files not selected is refused', async () => {
   await assert.rejects(collect(t.read({ start: 0, end: 10 })), { code: 'ENGINE_RANGE_NOT_SELECTED' });
   await t.close();
 });
+
+test('verifiedRanges: the range in order as pieces verify, pieces already in as one range, deadlines as read', async () => {
+  const { t, store, add } = leech();
+  const start = 3 * PIECE + 5;
+  const end = 20 * PIECE + 9; // inclusive
+  const got: { start: number; end: number }[] = [];
+  const link = add({ queueDepth: 16 });
+  await t.done; // everything in before the reader starts: one range
+  for await (const r of t.verifiedRanges({ start, end })) got.push(r);
+  assert.deepEqual(got, [{ start, end }]);
+  await t.close();
+
+  const second = leech();
+  const ranges: { start: number; end: number }[] = [];
+  const reading = (async () => {
+    for await (const r of second.t.verifiedRanges({ start, end, windowPieces: 4 })) ranges.push(r);
+  })();
+  await new Promise((r) => setImmediate(r));
+  const l2 = second.add({ queueDepth: 16 });
+  await reading;
+  assert.equal(ranges[0]!.start, start);
+  assert.equal(ranges.at(-1)!.end, end);
+  for (let i = 1; i < ranges.length; i++) assert.equal(ranges[i]!.start, ranges[i - 1]!.end + 1, 'contiguous, in order');
+  for (const r of ranges) for (let p = Math.floor(r.start / PIECE); p <= Math.floor(r.end / PIECE); p++) assert.ok(second.store.bitfield.has(p));
+  assert.deepEqual([...new Set(l2.requests.slice(0, 16).map((r) => r.index))], [3, 4, 5, 6], 'the window first, in order');
+  void link;
+  void store;
+  await second.t.close();
+});

@@ -127,3 +127,38 @@ test('super-seed: a piece offered to a peer still connected is not fresh after i
   assert.equal(b.haves.length, 9);
   await t.close();
 });
+
+test('super-seed: once every piece was offered, a have costs no scan of every piece, and only the peers it concerns are topped up', async () => {
+  const { SuperSeed } = await import('../../src/engine/super-seed.js');
+  const { Bitfield } = await import('../../src/metainfo/index.js');
+  const pieces = 1000;
+  let hasCalls = 0;
+  const peer = (name: string) => {
+    const bits = new Bitfield(pieces);
+    const counting = new Proxy(bits, {
+      get(target, prop) {
+        if (prop === 'has') return (i: number) => (hasCalls++, target.has(i));
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const offered: number[] = [];
+    const link = { id: name, canUpload: true, bitfield: counting, announceHave: (i: number) => offered.push(i) };
+    return { state: { link, closed: false, amChoking: false } as unknown as import('../../src/engine/peer-set.js').PeerState, bits, offered };
+  };
+  const a = peer('a');
+  const b = peer('b');
+  const c = peer('c');
+  const all = [a, b, c];
+  // 600 pieces each at most: a takes 600, b the 400 left, c none fresh.
+  const ss = new SuperSeed(pieces, 1, () => 0, () => all.map((p) => p.state), { offerBytes: 600, releaseAfterMs: 1e9 });
+  ss.fill(0);
+  assert.equal(a.offered.length, 600);
+  assert.equal(b.offered.length, 400);
+  assert.equal(new Set([...a.offered, ...b.offered]).size, pieces, 'every piece offered once');
+  hasCalls = 0;
+  b.bits.set(b.offered[0]!); // b downloaded one of its offers; c still lacks it, so it stays b's
+  ss.seen(b.state, b.offered[0]! as never, 1);
+  assert.ok(hasCalls < pieces, `a have of b's own piece looked at ${hasCalls} pieces`);
+  assert.equal(a.offered.length, 600, 'a was not concerned');
+});

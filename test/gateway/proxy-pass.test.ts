@@ -7,12 +7,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { bytes, withTempDir } from '../helpers/torrents.js';
+import { bytes, piecesOf, torrentBytes, withTempDir } from '../helpers/torrents.js';
 import { freePort, until } from '../helpers/processes.js';
 import { rawRequest } from './helpers.js';
 import { curl, servedBy, startProxy } from './proxy-helpers.js';
@@ -134,3 +134,34 @@ test('bad input: origin-form and non-http targets, a bad CONNECT target, an unre
     assert.notEqual(tunnelRefused.code, 0);
     assert.equal((await rawRequest(port, `http://127.0.0.1:${closed}/`, { 'X-Huge': 'a'.repeat(64 * 1024) })).status, 431);
   }));
+
+test('a torrent of other bytes than the URL: the origin\'s answer passes through, and the torrent opened while its length was checked leaves the cache', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const file = bytes(2 * MIB, 22);
+    const other = bytes(2 * MIB + 1, 23); // the torrent describes these, one byte longer
+    const torrent = torrentBytes({ name: 'file.bin', 'piece length': 256 * 1024, length: other.length, pieces: piecesOf(other, 256 * 1024) });
+    let heads = 0;
+    const port = await listen(
+      t,
+      createServer((req: IncomingMessage, res: ServerResponse) => {
+        if (req.method === 'HEAD') heads++;
+        if ((req.headers.accept ?? '').startsWith('application/x-bittorrent')) {
+          res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length });
+          res.end(torrent);
+          return;
+        }
+        res.writeHead(200, { 'content-length': file.length, 'content-type': 'application/octet-stream' });
+        res.end(req.method === 'HEAD' ? undefined : file);
+      }),
+    );
+    const cacheDir = join(dir, 'pcache');
+    const { proxy, log } = await startProxy(t, { cacheDir });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, `http://127.0.0.1:${port}/file.bin`, '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(out).equals(Buffer.from(file)), 'the origin\'s bytes');
+    assert.deepEqual(servedBy(log), ['200 passthrough']);
+    assert.equal(heads, 1, 'the length was checked');
+    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0 && readdirSync(cacheDir).length === 0, 10_000);
+  }),
+);
