@@ -33,7 +33,6 @@
  *   `Accept-Encoding: identity` on pieces (§8).
  * - `cancel` drops a queued request, or the delivery of an in-flight one; no event follows.
  */
-import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
 import { TorrenttpError, toTorrenttpError, type ErrorCode } from '../errors/index.js';
 import { Bitfield, BLOCK_LENGTH, toHex, type Geometry, type Metainfo, type PieceIndex } from '../metainfo/index.js';
@@ -210,8 +209,8 @@ class HttpPeer implements PeerLink {
   private runs = 0;
   /** GETs allowed in flight now: grows to `maxInFlight` while answers come, back to the start after trouble. */
   private window: number;
-  /** Aborts every request of the link when it closes (one signal for all: none made per GET). */
-  private readonly aborter = new AbortController();
+  /** Aborts each request in flight (the GETs and the poll) when the link closes: a plain set, no AbortSignal listener per GET. */
+  private readonly aborts = new Set<() => void>();
   private failures = 0;
   private cursor: string | undefined;
   private knowsHaves = false;
@@ -247,8 +246,6 @@ class HttpPeer implements PeerLink {
     this.desiredQueueDepth = Math.min(1024, Math.max(16, 2 * this.o.maxInFlight * runBlocks));
     this.window = Math.min(this.o.maxInFlight, HTTP_PEER_DEFAULTS.minInFlight);
     this.dispatcherGiven = opts.dispatcher;
-    // Every request in flight listens to the one signal: the GETs and the poll, never past this.
-    setMaxListeners(this.o.maxInFlight + 8, this.aborter.signal);
     try {
       checkTorrentUrl(id);
     } catch (err) {
@@ -300,7 +297,7 @@ class HttpPeer implements PeerLink {
     this.closed = true;
     clearTimeout(this.chokeTimer);
     clearTimeout(this.pollTimer);
-    this.aborter.abort();
+    for (const abort of [...this.aborts]) abort();
     this.pending.clear();
     this.inFlight.clear();
     void this.lease?.then((l) => l.release(), () => {});
@@ -542,12 +539,11 @@ class HttpPeer implements PeerLink {
         let sink: Sink<T> | undefined;
         let other: { statusCode: number; headers: Record<string, string>; chunks: Uint8Array[]; bytes: number } | undefined;
         let settled = false;
-        const signal = this.aborter.signal;
         const onClose = (): void => abort?.(new TransportError('TRANSPORT_ABORTED', { detail: url }));
         const settle = (f: () => void): void => {
           if (settled) return;
           settled = true;
-          signal.removeEventListener('abort', onClose);
+          this.aborts.delete(onClose);
           f();
         };
         const fail = (err: unknown): void => {
@@ -558,11 +554,11 @@ class HttpPeer implements PeerLink {
           const o = other!;
           settle(() => resolve({ statusCode: o.statusCode, headers: o.headers, body: o.chunks }));
         };
-        signal.addEventListener('abort', onClose, { once: true });
+        this.aborts.add(onClose);
         const handler: Dispatcher.DispatchHandler = {
           onConnect: (a) => {
             abort = a;
-            if (signal.aborted) onClose();
+            if (this.closed) onClose();
           },
           onHeaders: (status, raw) => {
             const cls = classifyStatus(status);
