@@ -206,6 +206,8 @@ class HttpPeer implements PeerLink {
   private readonly origin: string = '';
   private readonly pending = new Map<number, BlockRequest>();
   private readonly inFlight = new Map<number, Run>();
+  /** GET body buffers free again (at most `maxInFlight`): bodies are copied into one as they arrive. */
+  private readonly freeRuns: Uint8Array[] = [];
   private runs = 0;
   /** GETs allowed in flight now: grows to `maxInFlight` while answers come, back to the start after trouble. */
   private window: number;
@@ -419,12 +421,14 @@ class HttpPeer implements PeerLink {
     const url = ttpUrl(this.id, { resource: 'piece', index: run.index });
     const headers = whole ? this.pieceHeaders : [...this.pieceHeaders, 'range', formatRange(span)];
     let data: PieceBody | undefined;
+    let into: Uint8Array | undefined;
     let offset = 0;
     let outcome: Outcome | undefined;
     try {
       const got = await this.exchange(url, headers, this.o.headersTimeoutMs, false, (status, header) => {
         const c = checkPieceResponse(whole ? undefined : span, pieceBytes, { status, contentRange: header('content-range'), contentLength: header('content-length') });
-        const body = new PieceBody(c.length);
+        into = this.runBuffer(c.length);
+        const body = new PieceBody(c.length, into);
         return { push: (chunk) => body.push(chunk), done: () => (body.complete(), { body, begin: c.begin }) };
       });
       // A 200 to a Range (§6.4 2.): the whole piece, usable; the engine's hash check decides.
@@ -453,6 +457,10 @@ class HttpPeer implements PeerLink {
       this.onSuccess();
       if (this.window < this.o.maxInFlight) this.window++;
       if (delivered > 0) this.events.emit({ type: 'bytes', downloaded: delivered, uploaded: 0 });
+      // The blocks are views of the run buffer: delivered now (the engine copies each while its
+      // event is delivered, as from a wire peer's read buffer), then the buffer serves the next GET.
+      this.events.deliverNow();
+      if (into !== undefined && this.freeRuns.length < this.o.maxInFlight) this.freeRuns.push(into);
     } else if (outcome.kind === 'fatal') {
       this.close(outcome.err);
       return;
@@ -477,6 +485,16 @@ class HttpPeer implements PeerLink {
       if (this.closed) return;
     }
     this.dispatch();
+  }
+
+  /** A buffer for one GET's body (the link's run length or more), from those whose blocks were delivered. */
+  private runBuffer(length: number): Uint8Array {
+    const size = Math.max(length, Math.min(this.geometry.pieceLength, this.o.maxRunBytes));
+    for (;;) {
+      const b = this.freeRuns.pop();
+      if (b === undefined) return new Uint8Array(size);
+      if (b.length >= length) return b;
+    }
   }
 
   // ── choke and back-off ────────────────────────────────────────────────────────────────────
