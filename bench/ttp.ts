@@ -47,7 +47,8 @@ if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || MODES.length === 0
 }
 const SIZE_BYTES = SIZE_MIB * 1024 * 1024;
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-const LEECH_TIMEOUT_MS = 5 * 60_000;
+/** A leech that takes longer has stalled: 5 min, plus 0.5 s a MiB for big runs on a loaded machine. */
+const LEECH_TIMEOUT_MS = 5 * 60_000 + SIZE_MIB * 500;
 /** Extra node flags for the leeches and the seed (e.g. `TTP_BENCH_NODE_FLAGS=--cpu-prof`). */
 const NODE_FLAGS = (process.env['TTP_BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
 

@@ -108,6 +108,12 @@ export function listenAddress(value: string): string {
   return value;
 }
 
+/** `--host-name`: a DNS name (letters, digits, `-`, `.`) or an IP address, as a `Host` header names a server. */
+export function hostName(value: string): string {
+  if (isIP(value.replace(/^\[|\]$/g, '')) !== 0 || /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(value)) return value;
+  throw new InvalidArgumentError('not a host name (like myhost.local or 192.0.2.10)');
+}
+
 /**
  * Repeatable option: each value, parsed, appended. Give it no default (the flag is then
  * undefined when absent): a `[]` default would show as "(default: [])" in --help.

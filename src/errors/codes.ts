@@ -179,6 +179,7 @@ export const ERROR_CODES = {
   GATEWAY_RANGE_NOT_SATISFIABLE: { message: 'requested range is outside the file', side: 'remote', status: 416 },
   GATEWAY_ROOT_UNUSABLE: { message: 'the folder to serve cannot be read', side: 'local', status: 500 },
   GATEWAY_TLS: { message: 'cannot read the TLS certificate or key', side: 'local', status: 500 },
+  GATEWAY_UNKNOWN_HOST: { message: 'the Host header names none of the names this loopback server is reached by (DNS rebinding guard)', side: 'remote', status: 421 },
 
   // ── TorrentTTP peer resources (src/tracker/ttp-*; docs/torrenttp.md) ─────────────────────
   TTP_BAD_CONTENT_RANGE: { message: 'peer answered with a Content-Range or Content-Length other than the range asked for', side: 'remote', status: 502 },

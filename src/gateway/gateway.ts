@@ -21,6 +21,7 @@ import { encodePath, parseRequestPath, type RequestPath } from './request-path.j
 import { eligibility, type Eligibility, type EligibilityOptions } from './rules.js';
 import { INDEX_FILE, listingHtml, StaticSite, type Target } from './static-site.js';
 import { Admission, SharedOffers } from './shared-offers.js';
+import { hostCheckFor, refuseUnknownHost, type HostCheck } from './host-check.js';
 import { ServeStatus, type StatusDocument } from './status.js';
 import { isStatusPath, serveStatus } from './status-page.js';
 import { identityOf, SwarmFiles, type ReadyTorrent } from './swarm-files.js';
@@ -85,6 +86,11 @@ export interface GatewayOptions extends EligibilityOptions {
   /** The status page and JSON at `/.torrenttp/` (status-page.ts). Default true. */
   readonly status?: boolean;
   /**
+   * More names the server is reached by, for the `Host` check of a server bound to loopback
+   * (host-check.ts, DNS rebinding; `--host-name`). A server on another address serves any `Host`.
+   */
+  readonly hostNames?: readonly string[];
+  /**
    * `redis://…`: the embedded tracker keeps swarms in Redis and admits the files of every server
    * sharing it (shared-offers.ts), so several servers behind a load balancer run one swarm per file.
    */
@@ -122,6 +128,8 @@ export class Gateway {
   private checkTimer: NodeJS.Timeout | undefined;
   private bound: { host: string; port: number } | undefined;
   private internalAnnounce = '';
+  /** Bound to loopback: requests must name us (DNS rebinding). */
+  private readonly hostCheck: HostCheck | undefined;
 
   private constructor(
     private readonly opts: GatewayOptions,
@@ -130,6 +138,7 @@ export class Gateway {
     shared: { readonly store: SwarmStore; readonly offers: SharedOffers | undefined } | undefined,
   ) {
     this.logger = opts.logger ?? silentGatewayLogger;
+    this.hostCheck = hostCheckFor(opts.host ?? '0.0.0.0', opts.hostNames);
     this.secure = opts.tls !== undefined;
     this.eligible = eligibility(opts);
     const seedPeerId = Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
@@ -343,6 +352,7 @@ export class Gateway {
         else this.logger.info(entry, 'request refused');
       }
     });
+    if (refuseUnknownHost(this.hostCheck, req, res)) return; // bound to loopback: DNS rebinding
     const target = req.url ?? '/';
     const q = target.indexOf('?');
     const pathOnly = q < 0 ? target : target.slice(0, q);

@@ -6,8 +6,9 @@ import { networkInterfaces } from 'node:os';
 import type { PeerServer, PeerServerHost } from '../engine/index.js';
 import { torrentUrlAt } from '../tracker/index.js';
 import { GatewayError } from './errors.js';
+import { hostCheckFor, refuseUnknownHost } from './host-check.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
-import { TtpRoutes, type TtpRoutesOptions } from './ttp-routes.js';
+import { CORS_HEADERS, TtpRoutes, type TtpRoutesOptions } from './ttp-routes.js';
 
 /**
  * The TorrentTTP peer server of a Client (docs/torrenttp.md §3–§9, §11): one HTTP(S) port that
@@ -33,6 +34,11 @@ export interface TtpServerOptions extends Pick<TtpRoutesOptions, 'servePrivate' 
    * (127.0.0.1 when it has none).
    */
   readonly origin?: string;
+  /**
+   * More names this server is reached by, for the `Host` check of a server bound to loopback
+   * (host-check.ts, DNS rebinding): `localhost`, IP literals and the bound address always pass.
+   */
+  readonly hostNames?: readonly string[];
   /** A request's head must arrive within this. Default 15 s (§11). */
   readonly headersTimeoutMs?: number;
   /** Idle keep-alive connections close after this. Default 30 s: peers come back every few seconds. */
@@ -100,14 +106,19 @@ export class TtpServer implements PeerServer {
       ...(o.now === undefined ? {} : { now: o.now }),
     });
     this.routes = routes;
-    const handler = (req: IncomingMessage, res: ServerResponse): void => routes.handle(req, res); // outside the mount: TTP_NOT_FOUND
+    const bindHost = o.host ?? '0.0.0.0';
+    // Bound to loopback: a request must name us (DNS rebinding, docs/torrenttp.md §16).
+    const hostCheck = hostCheckFor(bindHost, [...(o.hostNames ?? []), ...(o.origin === undefined ? [] : [new URL(o.origin).hostname])]);
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      if (refuseUnknownHost(hostCheck, req, res, CORS_HEADERS)) return;
+      routes.handle(req, res); // outside the mount: TTP_NOT_FOUND
+    };
     const server = (this.server = createServerFor(o, handler));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       const status = clientErrorStatus(err.code, socket.bytesRead);
       if (status !== undefined && socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
-    const bindHost = o.host ?? '0.0.0.0';
     const port = o.port ?? 0;
     try {
       server.listen(port, bindHost);

@@ -217,14 +217,22 @@ export function retryAfterMs(header: string | undefined, nowMs: number): number 
  * usually), and copies only a span that straddles chunks. The chunks must not be reused by their
  * producer (socket reads are not). The bytes are still unverified: the caller hashes the piece
  * before keeping any of it.
+ *
+ * Given `into` (at least `length` bytes, the caller's to reuse), each chunk is copied there as it
+ * comes instead, and every `slice` is a view of it: nothing of the producer's chunks is held, so
+ * they die young (no garbage-collector work to find them), and no span straddles anything.
  */
 export class PieceBody {
   private readonly chunks: Uint8Array[] = [];
   /** Where each chunk starts in the body. */
   private readonly starts: number[] = [];
   private filled = 0;
-  constructor(readonly length: number) {
+  constructor(
+    readonly length: number,
+    private readonly into?: Uint8Array,
+  ) {
     if (!Number.isSafeInteger(length) || length < 0 || length > MAX_REQUEST_BYTES) throw new TtpError('TTP_RANGE_TOO_LARGE', { detail: String(length) });
+    if (into !== undefined && into.length < length) throw new RangeError(`a buffer of ${into.length} bytes cannot hold ${length}`);
   }
 
   get received(): number {
@@ -236,6 +244,11 @@ export class PieceBody {
       throw new TtpError('TTP_BODY_TOO_LONG', { detail: `more than ${this.length} bytes`, offset: this.length });
     }
     if (chunk.length === 0) return;
+    if (this.into !== undefined) {
+      this.into.set(chunk, this.filled);
+      this.filled += chunk.length;
+      return;
+    }
     this.chunks.push(chunk);
     this.starts.push(this.filled);
     this.filled += chunk.length;
@@ -256,6 +269,7 @@ export class PieceBody {
     this.complete();
     if (at < 0 || length < 0 || at + length > this.length) throw new RangeError(`${at}+${length} outside ${this.length} bytes`);
     if (length === 0) return new Uint8Array(0);
+    if (this.into !== undefined) return this.into.subarray(at, at + length);
     // The last chunk that starts at or before `at` (binary search: a 16 MiB run is ~256 chunks).
     let lo = 0;
     let hi = this.starts.length - 1;

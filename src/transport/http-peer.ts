@@ -33,7 +33,6 @@
  *   `Accept-Encoding: identity` on pieces (§8).
  * - `cancel` drops a queued request, or the delivery of an in-flight one; no event follows.
  */
-import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
 import { TorrenttpError, toTorrenttpError, type ErrorCode } from '../errors/index.js';
 import { Bitfield, BLOCK_LENGTH, toHex, type Geometry, type Metainfo, type PieceIndex } from '../metainfo/index.js';
@@ -58,7 +57,7 @@ import {
 } from '../tracker/index.js';
 import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
-import { acquireOrigin, headerOf, isTimeoutError, loadUndici, whyFailed, type OriginLease } from './http-fetch.js';
+import { acquireOrigin, headerOf, isTimeoutError, whyFailed, type OriginLease } from './http-fetch.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
 import { parseRetryAfter } from './web-seed.js';
 
@@ -143,6 +142,22 @@ function rawHeaderMap(raw: readonly Buffer[] | null | undefined): Record<string,
   return out;
 }
 
+/** The first value of header `name` (lowercase) in undici's raw head; names of another length are skipped unread. */
+function rawHeader(raw: readonly Buffer[] | null | undefined, name: string): string | undefined {
+  if (raw == null) return undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i]!;
+    if (n.length === name.length && n.toString('latin1').toLowerCase() === name) return raw[i + 1]!.toString('latin1');
+  }
+  return undefined;
+}
+
+/** Where a GET's body goes as it arrives, and what it makes of it at the end (either may throw). */
+interface Sink<T> {
+  push(chunk: Uint8Array): void;
+  done(): T;
+}
+
 class GetFailed extends Error {
   constructor(readonly outcome: Outcome) {
     super(outcome.err.message);
@@ -181,18 +196,23 @@ class HttpPeer implements PeerLink {
   private readonly events: EventQueue;
   private readonly geometry: Geometry;
   private readonly o: Required<Omit<HttpPeerOptions, 'onEvent' | 'dispatcher' | 'peerId'>>;
-  private readonly headers: Record<string, string>;
+  /** `TorrentTTP-Peer-Id` (§7) when we have one, as undici's flat name/value list. */
+  private readonly headers: readonly string[];
+  /** A piece GET's: ours and `Accept-Encoding: identity` (§8), made once. */
+  private readonly pieceHeaders: readonly string[];
   private readonly lease: Promise<OriginLease> | undefined;
   private readonly dispatcherGiven: Dispatcher | undefined;
   /** `scheme://host:port` of the peer; a piece GET's path is the rest of its URL. */
   private readonly origin: string = '';
   private readonly pending = new Map<number, BlockRequest>();
   private readonly inFlight = new Map<number, Run>();
+  /** GET body buffers free again (at most `maxInFlight`): bodies are copied into one as they arrive. */
+  private readonly freeRuns: Uint8Array[] = [];
   private runs = 0;
   /** GETs allowed in flight now: grows to `maxInFlight` while answers come, back to the start after trouble. */
   private window: number;
-  /** Aborts every request of the link when it closes (one signal for all: none made per GET). */
-  private readonly aborter = new AbortController();
+  /** Aborts each request in flight (the GETs and the poll) when the link closes: a plain set, no AbortSignal listener per GET. */
+  private readonly aborts = new Set<() => void>();
   private failures = 0;
   private cursor: string | undefined;
   private knowsHaves = false;
@@ -222,13 +242,12 @@ class HttpPeer implements PeerLink {
       defaultRetryAfterMs: opts.defaultRetryAfterMs ?? HTTP_PEER_DEFAULTS.defaultRetryAfterMs,
       maxRetryAfterMs: opts.maxRetryAfterMs ?? HTTP_PEER_DEFAULTS.maxRetryAfterMs,
     };
-    this.headers = opts.peerId === undefined ? {} : { [PEER_ID_HEADER]: toHex(opts.peerId) };
+    this.headers = opts.peerId === undefined ? [] : [PEER_ID_HEADER, toHex(opts.peerId)];
+    this.pieceHeaders = [...this.headers, 'accept-encoding', 'identity'];
     const runBlocks = Math.ceil(Math.min(this.geometry.pieceLength, this.o.maxRunBytes) / BLOCK_LENGTH);
     this.desiredQueueDepth = Math.min(1024, Math.max(16, 2 * this.o.maxInFlight * runBlocks));
     this.window = Math.min(this.o.maxInFlight, HTTP_PEER_DEFAULTS.minInFlight);
     this.dispatcherGiven = opts.dispatcher;
-    // Every request in flight listens to the one signal: the GETs and the poll, never past this.
-    setMaxListeners(this.o.maxInFlight + 8, this.aborter.signal);
     try {
       checkTorrentUrl(id);
     } catch (err) {
@@ -280,7 +299,7 @@ class HttpPeer implements PeerLink {
     this.closed = true;
     clearTimeout(this.chokeTimer);
     clearTimeout(this.pollTimer);
-    this.aborter.abort();
+    for (const abort of [...this.aborts]) abort();
     this.pending.clear();
     this.inFlight.clear();
     void this.lease?.then((l) => l.release(), () => {});
@@ -295,15 +314,17 @@ class HttpPeer implements PeerLink {
     const waitSec = cursor === undefined ? 0 : this.o.pollWaitSec;
     const query = cursor === undefined ? '' : formatHaveQuery({ since: cursor, waitSec });
     const url = ttpUrl(this.id, { resource: 'have', query });
-    const headers: Record<string, string> = { ...this.headers, accept: HAVE_MEDIA_TYPE };
-    if (cursor !== undefined) headers['if-none-match'] = `"${cursor}"`;
+    const headers = [...this.headers, 'accept', HAVE_MEDIA_TYPE];
+    if (cursor !== undefined) headers.push('if-none-match', `"${cursor}"`);
     let next = 0;
     try {
-      const doc = await this.get(url, headers, this.o.headersTimeoutMs + waitSec * 1000, true, async (res) => {
-        if (res.statusCode === 304) return undefined;
+      const doc = await this.exchange(url, headers, this.o.headersTimeoutMs + waitSec * 1000, true, (status): Sink<HaveDocument | undefined> => {
+        if (status === 304) return { push: () => {}, done: () => undefined };
         const body = new BoundedBody(MAX_HAVE_BYTES);
-        for await (const chunk of res.body as AsyncIterable<Uint8Array>) body.push(chunk);
-        return decodeHaveDocument(body.bytes(), { infoHash: this.metainfo.infoHash, pieceCount: this.metainfo.pieceCount });
+        return {
+          push: (chunk) => body.push(chunk),
+          done: () => decodeHaveDocument(body.bytes(), { infoHash: this.metainfo.infoHash, pieceCount: this.metainfo.pieceCount }),
+        };
       });
       if (this.closed) return;
       if (doc !== undefined) this.applyHaves(doc);
@@ -398,15 +419,18 @@ class HttpPeer implements PeerLink {
     const pieceBytes = this.geometry.pieceLengthOf(run.index);
     const whole = span.begin === 0 && span.length === pieceBytes;
     const url = ttpUrl(this.id, { resource: 'piece', index: run.index });
-    const headers: Record<string, string> = { ...this.headers, 'accept-encoding': 'identity' };
-    if (!whole) headers['range'] = formatRange(span);
+    const headers = whole ? this.pieceHeaders : [...this.pieceHeaders, 'range', formatRange(span)];
     let data: PieceBody | undefined;
+    let into: Uint8Array | undefined;
     let offset = 0;
     let outcome: Outcome | undefined;
     try {
-      const got = await this.getPiece(url, headers, (status, header) =>
-        checkPieceResponse(whole ? undefined : span, pieceBytes, { status, contentRange: header('content-range'), contentLength: header('content-length') }),
-      );
+      const got = await this.exchange(url, headers, this.o.headersTimeoutMs, false, (status, header) => {
+        const c = checkPieceResponse(whole ? undefined : span, pieceBytes, { status, contentRange: header('content-range'), contentLength: header('content-length') });
+        into = this.runBuffer(c.length);
+        const body = new PieceBody(c.length, into);
+        return { push: (chunk) => body.push(chunk), done: () => (body.complete(), { body, begin: c.begin }) };
+      });
       // A 200 to a Range (§6.4 2.): the whole piece, usable; the engine's hash check decides.
       // Blocks are views of the chunks that hold them; only one that straddles two is copied.
       data = got.body;
@@ -433,6 +457,10 @@ class HttpPeer implements PeerLink {
       this.onSuccess();
       if (this.window < this.o.maxInFlight) this.window++;
       if (delivered > 0) this.events.emit({ type: 'bytes', downloaded: delivered, uploaded: 0 });
+      // The blocks are views of the run buffer: delivered now (the engine copies each while its
+      // event is delivered, as from a wire peer's read buffer), then the buffer serves the next GET.
+      this.events.deliverNow();
+      if (into !== undefined && this.freeRuns.length < this.o.maxInFlight) this.freeRuns.push(into);
     } else if (outcome.kind === 'fatal') {
       this.close(outcome.err);
       return;
@@ -457,6 +485,16 @@ class HttpPeer implements PeerLink {
       if (this.closed) return;
     }
     this.dispatch();
+  }
+
+  /** A buffer for one GET's body (the link's run length or more), from those whose blocks were delivered. */
+  private runBuffer(length: number): Uint8Array {
+    const size = Math.max(length, Math.min(this.geometry.pieceLength, this.o.maxRunBytes));
+    for (;;) {
+      const b = this.freeRuns.pop();
+      if (b === undefined) return new Uint8Array(size);
+      if (b.length >= length) return b;
+    }
   }
 
   // ── choke and back-off ────────────────────────────────────────────────────────────────────
@@ -498,63 +536,32 @@ class HttpPeer implements PeerLink {
 
   // ── HTTP ──────────────────────────────────────────────────────────────────────────────────
   /**
-   * One GET: `read` gets a 200/206 (or 304) answer; any other status becomes a `GetFailed` with
-   * its outcome (the problem document's code read, bounded). The body is always consumed or
-   * destroyed, and the request aborted when the link closes.
+   * One GET on undici's dispatcher itself, without `request`'s body stream or header object:
+   * `accept` reads the head of a 200/206 (and a 304 when `allow304`) and gives the sink its body
+   * chunks go into as they arrive (no stream, no promise per chunk; it throws for a bad head: the
+   * request is aborted). Any other status becomes a `GetFailed` from its head and at most 16 KiB
+   * of its body. The request is aborted when the link closes.
    */
-  private async get<T>(
+  private async exchange<T>(
     url: string,
-    headers: Record<string, string>,
+    headers: readonly string[],
     headersTimeout: number,
     allow304: boolean,
-    read: (res: Dispatcher.ResponseData) => Promise<T>,
+    accept: (status: number, header: (name: string) => string | undefined) => Sink<T>,
   ): Promise<T> {
-    let res: Dispatcher.ResponseData | undefined;
-    try {
-      const undici = await loadUndici();
-      const dispatcher = this.dispatcherGiven ?? (await this.lease!).dispatcher;
-      if (this.closed) throw new TransportError('TRANSPORT_ABORTED', { detail: url });
-      res = await undici.request(url, { method: 'GET', headers, signal: this.aborter.signal, dispatcher, headersTimeout, bodyTimeout: this.o.bodyTimeoutMs });
-      // Destroying an unread body emits an AbortError: heard, it costs only this answer.
-      res.body.on('error', () => {});
-      const cls = classifyStatus(res.statusCode);
-      if (cls === 'body' || (cls === 'not-modified' && allow304)) return await read(res);
-      throw new GetFailed(await this.statusOutcome(res, url));
-    } catch (err) {
-      if (err instanceof GetFailed || err instanceof TorrenttpError) throw err;
-      if (isTimeoutError(err)) throw new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${url}: ${whyFailed(err)}`, cause: err });
-      throw new TransportError(this.closed ? 'TRANSPORT_ABORTED' : 'TRANSPORT_HTTP_FAILED', { detail: `${url}: ${whyFailed(err)}`, cause: err });
-    } finally {
-      if (res !== undefined && !res.body.destroyed && res.body.readableEnded !== true) res.body.destroy();
-    }
-  }
-
-  /**
-   * A piece GET on undici's dispatcher itself, without `request`'s body stream: each chunk goes
-   * into the `PieceBody` as it arrives (no stream, no promise per chunk). `check` reads a 200/206
-   * head (it throws for a bad one: the request is aborted); another status becomes a `GetFailed`
-   * from its head and at most 16 KiB of its body, as in `get`.
-   */
-  private async getPiece(
-    url: string,
-    headers: Record<string, string>,
-    check: (status: number, header: (name: string) => string | undefined) => { readonly length: number; readonly begin: number },
-  ): Promise<{ body: PieceBody; begin: number }> {
     try {
       const dispatcher = this.dispatcherGiven ?? (await this.lease!).dispatcher;
       if (this.closed) throw new TransportError('TRANSPORT_ABORTED', { detail: url });
-      const got = await new Promise<{ body: PieceBody; begin: number } | Answer>((resolve, reject) => {
+      const got = await new Promise<{ value: T } | Answer>((resolve, reject) => {
         let abort: ((err?: Error) => void) | undefined;
-        let body: PieceBody | undefined;
-        let begin = 0;
+        let sink: Sink<T> | undefined;
         let other: { statusCode: number; headers: Record<string, string>; chunks: Uint8Array[]; bytes: number } | undefined;
         let settled = false;
-        const signal = this.aborter.signal;
         const onClose = (): void => abort?.(new TransportError('TRANSPORT_ABORTED', { detail: url }));
         const settle = (f: () => void): void => {
           if (settled) return;
           settled = true;
-          signal.removeEventListener('abort', onClose);
+          this.aborts.delete(onClose);
           f();
         };
         const fail = (err: unknown): void => {
@@ -565,22 +572,20 @@ class HttpPeer implements PeerLink {
           const o = other!;
           settle(() => resolve({ statusCode: o.statusCode, headers: o.headers, body: o.chunks }));
         };
-        signal.addEventListener('abort', onClose, { once: true });
+        this.aborts.add(onClose);
         const handler: Dispatcher.DispatchHandler = {
           onConnect: (a) => {
             abort = a;
-            if (signal.aborted) onClose();
+            if (this.closed) onClose();
           },
           onHeaders: (status, raw) => {
-            const h = rawHeaderMap(raw);
-            if (classifyStatus(status) !== 'body') {
-              other = { statusCode: status, headers: h, chunks: [], bytes: 0 };
+            const cls = classifyStatus(status);
+            if (cls !== 'body' && !(cls === 'not-modified' && allow304)) {
+              other = { statusCode: status, headers: rawHeaderMap(raw as Buffer[]), chunks: [], bytes: 0 };
               return true;
             }
             try {
-              const c = check(status, (name) => h[name]);
-              body = new PieceBody(c.length);
-              begin = c.begin;
+              sink = accept(status, (name) => rawHeader(raw as Buffer[], name));
             } catch (err) {
               fail(err);
             }
@@ -588,9 +593,9 @@ class HttpPeer implements PeerLink {
           },
           onData: (chunk) => {
             if (settled) return true;
-            if (body !== undefined) {
+            if (sink !== undefined) {
               try {
-                body.push(chunk);
+                sink.push(chunk);
               } catch (err) {
                 fail(err);
               }
@@ -605,11 +610,11 @@ class HttpPeer implements PeerLink {
             return true;
           },
           onComplete: () => {
-            if (body !== undefined) {
-              const b = body;
+            if (sink !== undefined) {
+              const k = sink;
               try {
-                b.complete();
-                settle(() => resolve({ body: b, begin }));
+                const value = k.done();
+                settle(() => resolve({ value }));
               } catch (err) {
                 fail(err);
               }
@@ -619,12 +624,12 @@ class HttpPeer implements PeerLink {
           onError: (err) => fail(err),
         };
         dispatcher.dispatch(
-          { origin: this.origin, path: url.slice(this.origin.length), method: 'GET', headers, headersTimeout: this.o.headersTimeoutMs, bodyTimeout: this.o.bodyTimeoutMs },
+          { origin: this.origin, path: url.slice(this.origin.length), method: 'GET', headers: headers as string[], headersTimeout, bodyTimeout: this.o.bodyTimeoutMs },
           handler,
         );
       });
-      if ('body' in got && got.body instanceof PieceBody) return got as { body: PieceBody; begin: number };
-      throw new GetFailed(await this.statusOutcome(got as Answer, url));
+      if ('value' in got) return got.value;
+      throw new GetFailed(await this.statusOutcome(got, url));
     } catch (err) {
       if (err instanceof GetFailed || err instanceof TorrenttpError) throw err;
       if (isTimeoutError(err)) throw new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${url}: ${whyFailed(err)}`, cause: err });

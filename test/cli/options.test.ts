@@ -20,6 +20,8 @@ test('bad option values exit 2 and name the option, in every command', () =>
     writeFileSync(join(dir, 'p.torrent'), torrent);
     const cases: [string[], string][] = [
       [['download', 'p.torrent', '--port', 'abc'], '--port'],
+      [['download', 'p.torrent', '--host-name', 'evil example'], '--host-name'],
+      [['serve', '.', '--host-name', 'a_b.example'], '--host-name'],
       [['download', 'p.torrent', '--port', '70000'], '--port'],
       [['seed', 'p.torrent', 'p.bin', '--port', 'abc'], '--port'],
       [['download', 'p.torrent', '--peer', '127.0.0.1:99999'], '--peer'],

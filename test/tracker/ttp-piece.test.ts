@@ -153,6 +153,35 @@ test('PieceBody: any chunking gives the bytes; a byte too many or too few is ref
   );
 });
 
+test('PieceBody into a buffer: any chunking copies there, the chunks are not kept (reused by their producer), every slice is a view of it', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 1, maxLength: 3000 }), fc.array(fc.nat(), { maxLength: 8 }), fc.nat(), fc.nat(), fc.nat({ max: 64 }), (bytes, cuts, a, b, spare) => {
+      const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((x, y) => x - y);
+      const into = new Uint8Array(bytes.length + spare);
+      const body = new PieceBody(bytes.length, into);
+      const reused = new Uint8Array(bytes.length); // one read buffer, overwritten after each chunk
+      let prev = 0;
+      for (const p of [...points, bytes.length]) {
+        reused.set(bytes.subarray(prev, p));
+        body.push(reused.subarray(0, p - prev));
+        reused.fill(0xee);
+        prev = p;
+      }
+      const at = a % bytes.length;
+      const length = b % (bytes.length - at + 1);
+      const got = body.slice(at, length);
+      assert.deepEqual(got, bytes.subarray(at, at + length));
+      if (length > 0) assert.equal(got.buffer, into.buffer, 'a view of the buffer, no copy');
+      assert.deepEqual(body.finish(), bytes);
+      assert.equal(errorCode(() => body.push(new Uint8Array(1)), TtpError), 'TTP_BODY_TOO_LONG');
+    }),
+  );
+  assert.throws(() => new PieceBody(10, new Uint8Array(9)), RangeError);
+  const short = new PieceBody(4, new Uint8Array(4));
+  short.push(new Uint8Array(3));
+  assert.equal(errorCode(() => short.slice(0, 1), TtpError), 'TTP_BODY_TOO_SHORT');
+});
+
 test('PieceBody.slice: any span of any chunking; a view of its chunk when one chunk holds it', () => {
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 1, maxLength: 3000 }), fc.array(fc.nat(), { maxLength: 8 }), fc.nat(), fc.nat(), (bytes, cuts, a, b) => {

@@ -4,7 +4,7 @@ import { DEFAULT_GATEWAY_PORT, DEFAULT_MIN_SIZE_BYTES, Gateway, type GatewayLogg
 import { redactUrl } from '../../tracker/index.js';
 import type { CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
-import { byteSize, listenAddress, oneOf, pieceLength, port, repeatable } from '../options.js';
+import { byteSize, hostName, listenAddress, oneOf, pieceLength, port, repeatable } from '../options.js';
 import { ENCRYPTION_HELP, encryptionPolicy } from '../encryption-option.js';
 import { readTls } from '../tls.js';
 import { untilSignal } from '../until-signal.js';
@@ -12,6 +12,7 @@ import { untilSignal } from '../until-signal.js';
 interface ServeFlags {
   readonly port: number;
   readonly host: string;
+  readonly hostName?: string[];
   readonly list?: boolean;
   readonly cert?: string;
   readonly key?: string;
@@ -37,6 +38,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('[dir]', 'folder to serve', '.')
     .option('--port <n>', 'port for HTTP(S) and the embedded tracker (TCP and UDP); 0 picks a free one', port(true), DEFAULT_GATEWAY_PORT)
     .option('--host <addr>', 'address to listen on (:: for IPv6 and IPv4)', listenAddress, '0.0.0.0')
+    .option('--host-name <name>', 'with --host on loopback: another name the server answers to (a Host header naming none is refused, against DNS rebinding); repeatable', repeatable(hostName))
     .option('--list', 'show an HTML index of folders that have no index.html')
     .option('--cert <file>', 'PEM certificate: serve HTTPS (with --key)')
     .option('--key <file>', 'PEM private key for --cert')
@@ -61,6 +63,7 @@ export function register(program: Command, ctx: CliContext): void {
       const gateway = await Gateway.start({
         root: resolve(ctx.cwd, dir),
         host: flags.host,
+        ...(flags.hostName === undefined ? {} : { hostNames: flags.hostName }),
         port: flags.port,
         list: flags.list === true,
         include: flags.include,

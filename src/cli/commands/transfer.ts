@@ -10,7 +10,7 @@ import { ttpServer } from '../../gateway/index.js';
 import type { CliContext } from '../context.js';
 import { formatDuration } from '../format.js';
 import { loadInput } from '../load.js';
-import { duration, listenAddress, peerAddress, peerAddressOrUrl, port, positiveNumber, rate, repeatable } from '../options.js';
+import { duration, hostName, listenAddress, peerAddress, peerAddressOrUrl, port, positiveNumber, rate, repeatable } from '../options.js';
 import { ENCRYPTION_HELP, encryptionPolicy } from '../encryption-option.js';
 import { peersText, Reporter } from '../report.js';
 import { selectFilesOrUsageError } from '../select.js';
@@ -59,6 +59,8 @@ interface TransferFlags {
   key?: string;
   /** Undefined: the Client's default, prefer. */
   encryption?: 'prefer' | 'require' | 'off';
+  /** `--host-name`: more names the --http-port server answers to when bound to loopback. */
+  hostName?: string[];
 }
 
 /** What `download` was given: a torrent, or a magnet link whose metadata comes from peers first. */
@@ -80,6 +82,7 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--http-port <n>', 'also serve the torrent to TorrentTTP peers over HTTP on this port (0: any free port)', port(true))
       .option('--cert <file>', 'PEM certificate: the --http-port server speaks HTTPS (with --key)')
       .option('--key <file>', 'PEM private key for --cert')
+      .option('--host-name <name>', 'with --listen on loopback: another name the --http-port server answers to (a Host header naming none is refused, against DNS rebinding); repeatable', repeatable(hostName))
       .option('--no-dht', "don't find peers through the DHT (BEP 5; never used for private torrents)")
       .option('--dht-bootstrap <host:port>', `DHT node to join the network through; repeatable (default: ${DHT_BOOTSTRAP.join(', ')})`, repeatable(peerAddress))
       .option('--dht-port <n>', 'UDP port of our DHT node (default: any free port)', port(true))
@@ -193,7 +196,12 @@ async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFl
   const httpServer =
     flags.httpPort === undefined
       ? undefined
-      : ttpServer({ port: flags.httpPort, ...(flags.listen === undefined ? {} : { host: flags.listen }), ...(tls === undefined ? {} : { tls }) });
+      : ttpServer({
+          port: flags.httpPort,
+          ...(flags.listen === undefined ? {} : { host: flags.listen }),
+          ...(tls === undefined ? {} : { tls }),
+          ...(flags.hostName === undefined ? {} : { hostNames: flags.hostName }),
+        });
   const sources = expectedSources(input, flags);
   let metainfo: Metainfo | undefined = 'metainfo' in input ? input.metainfo : undefined;
   const out = new Reporter(ctx, { json: flags.json === true, jsonIntervalMs: (flags.jsonInterval ?? 1) * 1000, sources });
