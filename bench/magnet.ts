@@ -1,12 +1,13 @@
 /**
  * Magnet link to first byte over loopback, torrenttp beside aria2, same seed, same link, same run:
  *
- *   npm run bench:magnet -- [--size-mib 64] [--runs 3] [--seeder torrenttp|aria2] [--piece-kib N] [--encryption off]
+ *   npm run bench:magnet -- [--size-mib 64] [--runs 3] [--seeder torrenttp|aria2] [--no-x-pe] [--piece-kib N] [--encryption off]
  *
  * One seed (`torrenttp seed`, or aria2c with `--seeder aria2`) of a random file, one
  * `torrenttp tracker`, and one magnet link, `magnet:?xt=urn:btih:<hash>&tr=<tracker>&x.pe=127.0.0.1:<seed port>`,
  * given as is to both leeches: aria2 1.36 ignores `x.pe` (tried: it waits for metadata for good
- * with `x.pe` alone) and finds the seed through `tr`; torrenttp takes both. Then, alternately
+ * with `x.pe` alone) and finds the seed through `tr`; torrenttp takes both. `--no-x-pe` leaves
+ * `x.pe` out, so that torrenttp too has only the tracker to find the seed. Then, alternately
  * (torrenttp first in odd runs, aria2 first in even ones), `--runs` times:
  *
  *   a. `torrenttp download '<magnet>' -o DIR --json --json-interval 0 --no-dht`
@@ -46,6 +47,7 @@ const { values } = parseArgs({
     seeder: { type: 'string', default: 'torrenttp' },
     'piece-kib': { type: 'string' },
     encryption: { type: 'string', default: 'off' },
+    'no-x-pe': { type: 'boolean', default: false },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
@@ -53,7 +55,7 @@ const RUNS = Number(values.runs);
 const SEEDER = values.seeder;
 const ENCRYPTION = values.encryption;
 if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || (SEEDER !== 'torrenttp' && SEEDER !== 'aria2') || !['prefer', 'require', 'off'].includes(ENCRYPTION)) {
-  console.error('usage: magnet.js [--size-mib N] [--runs N] [--seeder torrenttp|aria2] [--piece-kib N] [--encryption prefer|require|off]');
+  console.error('usage: magnet.js [--size-mib N] [--runs N] [--seeder torrenttp|aria2] [--no-x-pe] [--piece-kib N] [--encryption prefer|require|off]');
   process.exit(2);
 }
 const SIZE_BYTES = SIZE_MIB * 1024 * 1024;
@@ -246,11 +248,11 @@ try {
   const seedPort = await freePort();
   seed = await startSeed(work, torrentPath, data, seedPort);
   await until('the seed to announce', async () => (await seeders(trackerPort)) >= 1, 30_000, seed);
-  const magnet = `magnet:?xt=urn:btih:${metainfo.infoHash}&tr=${encodeURIComponent(trackerUrl)}&x.pe=127.0.0.1:${seedPort}`;
+  const magnet = `magnet:?xt=urn:btih:${metainfo.infoHash}&tr=${encodeURIComponent(trackerUrl)}${values['no-x-pe'] ? '' : `&x.pe=127.0.0.1:${seedPort}`}`;
   const setup: Setup = { work, name: metainfo.name, magnet, sourceSha1: await sha1File(data) };
   console.log(
     `magnet: ${SIZE_MIB} MiB in ${metainfo.pieceCount} pieces of ${metainfo.pieceLength / 1024} KiB, info dict ${metainfo.infoBytes.length} bytes, ` +
-      `${SEEDER} seed over 127.0.0.1, ${RUNS} run(s)${RUNS > 1 ? ', medians' : ''}`,
+      `${SEEDER} seed over 127.0.0.1, link with tr${values['no-x-pe'] ? '' : ' and x.pe'}, ${RUNS} run(s)${RUNS > 1 ? ', medians' : ''}`,
   );
 
   const results = { torrenttp: [] as Times[], aria2: [] as Times[] };
