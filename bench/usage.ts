@@ -3,10 +3,11 @@
  * the SHA-1 of a file, to check every download.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { createReadStream, readFileSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface Usage {
@@ -80,3 +81,32 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
 }
+
+/**
+ * A random payload of `sizeMiB` MiB under the OS temp folder, made once and reused by later runs
+ * (`torrenttp-bench-transfer/payload-<N>MiB.bin`, the folder bench/transfer.ts uses).
+ */
+export function payloadFile(sizeMiB: number): string {
+  const dir = join(tmpdir(), 'torrenttp-bench-transfer');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `payload-${sizeMiB}MiB.bin`);
+  const size = sizeMiB * 1024 * 1024;
+  if (existsSync(file) && statSync(file).size === size) return file;
+  console.log(`making ${file} (once; reused by later runs)`);
+  const partial = `${file}.partial`;
+  const fd = openSync(partial, 'w');
+  const chunk = new Uint8Array(16 * 1024 * 1024);
+  for (let at = 0; at < size; at += chunk.length) {
+    randomFillSync(chunk);
+    writeSync(fd, chunk, 0, Math.min(chunk.length, size - at));
+  }
+  closeSync(fd);
+  renameSync(partial, file);
+  return file;
+}
+
+export const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};

@@ -173,13 +173,14 @@ export class Reporter {
   /** Addresses whose encryption failure was said already (at most 256: the rest stay in --json). */
   private readonly encryptionNoted = new Set<string>();
 
-  progress(s: TorrentStats): void {
+  /** `force`: a JSON line whatever --json-interval says (the first verified piece: time to first byte). */
+  progress(s: TorrentStats, force = false): void {
     if (this.finished) return;
     this.last = s;
     this.checkReachable();
     const now = Date.now();
     if (this.o.json) {
-      if (now - this.lastJson < this.o.jsonIntervalMs) return;
+      if (!force && now - this.lastJson < this.o.jsonIntervalMs) return;
       this.lastJson = now;
       printJson(this.ctx, { event: 'progress', ...s });
       return;

@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { CLI_BIN, jsonLines, spawnCli } from '../helpers/cli.js';
-import { requireTool, until } from '../helpers/processes.js';
+import { freePort, requireTool, until } from '../helpers/processes.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 /** A payload `p.bin` of `mib` MiB and its `p.torrent`. The data is checked in 4 MiB jobs: one checking step each. */
@@ -79,4 +79,19 @@ test('--json checking lines are throttled like progress; --json-interval 0 gives
     assert.equal(waiting.child.exitCode, null, waiting.stderr);
     waiting.child.kill('SIGINT');
     assert.equal(await waiting.exited, 130, waiting.stderr);
+  }));
+
+test('--json: a progress line at the first verified piece, whatever --json-interval says (time to first byte)', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    await payload(dir, 2); // 8 pieces of 256 KiB
+    // The download starts before its seed, so its first line (nothing verified) comes first; then,
+    // with an hour between lines, only the first verified piece's line is printed before the summary.
+    const port = await freePort();
+    const p = spawnCli(t, dir, ['download', 'p.torrent', '-o', 'dl', '--peer', `127.0.0.1:${port}`, '--no-trackers', '--no-dht', '--json', '--json-interval', '3600']);
+    await until('the download\'s first progress line', () => jsonLines(p).some((l) => l.event === 'progress'), 20_000);
+    spawnCli(t, dir, ['seed', 'p.torrent', 'p.bin', '--port', String(port), '--listen', '127.0.0.1', '--no-trackers', '--no-dht']);
+    assert.equal(await p.exited, 0, p.stderr);
+    const verified = jsonLines(p).filter((l) => l.event === 'progress').map((l) => l['verifiedBytes']);
+    assert.deepEqual(verified, [0, 256 * 1024], `progress lines' verifiedBytes: ${verified.join(', ')}`);
+    assert.equal(jsonLines(p).at(-1)?.['status'], 'complete');
   }));

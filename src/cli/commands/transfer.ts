@@ -292,6 +292,8 @@ async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFl
         : `no tracker, no web seed and no --peer: only the DHT can find peers (or a peer that connects to port ${client.port})`);
     }
     t.on('progress', (s) => out.progress(s));
+    // The first verified piece is a JSON progress line at once, not at the next tick or interval (time to first byte: bench/magnet.ts).
+    t.once('piece', () => out.progress(t.stats(), true));
 
     const gaveUp = flags.stopTimeout === undefined || flags.stopTimeout === 0 ? new Promise<never>(() => undefined) : stallTimer(t, flags.stopTimeout * 1000, timers);
     let how = await Promise.race([t.done.then(() => 'complete'), stopped.then((sig) => `stopped (${sig})`), gaveUp]);
