@@ -170,7 +170,8 @@ class Session implements MseSession {
  */
 export class MseHandshake {
   private state: State = 'readPeerKey';
-  private failed: WireError | undefined;
+  /** What ended the handshake: a WireError (the peer's fault), or anything else (a bug of ours). */
+  private failed: unknown;
   /** Bytes received and not yet consumed: `buf[at..]`. Small (≤ ~1.3 KiB plus IA) until done. */
   private buf = new Uint8Array(0);
   private at = 0;
@@ -234,8 +235,10 @@ export class MseHandshake {
     try {
       return this.run();
     } catch (err) {
-      this.failed = err instanceof WireError ? err : new WireError('WIRE_MSE_BAD_KEY', { detail: String(err), cause: err });
-      throw this.failed;
+      // Not re-labelled: an error other than a WireError is a bug, and callers (and the fuzz
+      // suite) must see it as one; the transport turns it into INTERNAL for that peer alone.
+      this.failed = err;
+      throw err;
     }
   }
 

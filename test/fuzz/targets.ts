@@ -42,6 +42,11 @@ import {
   encodeMessages,
   encodeMetadataMessage,
   encodePexMessage,
+  MseHandshake,
+  mseAvailable,
+  mseTorrentKey,
+  MSE_PLAINTEXT,
+  MSE_RC4,
   WireDecoder,
 } from '../../src/wire/index.js';
 import { bytes, piecesOf, torrentBytes } from '../helpers/torrents.js';
@@ -252,7 +257,70 @@ export const TARGETS: readonly FuzzTarget[] = [
     ],
     run: (b) => void decodePexMessage(b),
   },
+  ...mseTargets(),
 ];
+
+/**
+ * MSE/PE (the encryption handshake) from either side, fed in random chunks: each side's keys and
+ * pads are fixed, so the seeds (what a real peer of the other side sent) reach every state, and
+ * mutations of them the later ones. No targets without RC4 (node without --openssl-legacy-provider).
+ */
+function mseTargets(): FuzzTarget[] {
+  if (!mseAvailable()) return [];
+  const infoHash = bytes(20, 77);
+  const aKey = bytes(20, 78);
+  const bKey = bytes(20, 79);
+  const initiator = (): MseHandshake =>
+    MseHandshake.initiator({ infoHash, provide: MSE_RC4 | MSE_PLAINTEXT, privateKey: aKey, pad: bytes(7, 80), initialPayload: wireStream.subarray(0, 68) });
+  const receiver = (): MseHandshake =>
+    MseHandshake.receiver({
+      skeyFor: (req2) => (Buffer.from(req2).equals(Buffer.from(mseTorrentKey(infoHash))) ? infoHash : undefined),
+      select: (provide) => ((provide & MSE_RC4) !== 0 ? MSE_RC4 : (provide & MSE_PLAINTEXT) !== 0 ? MSE_PLAINTEXT : undefined),
+      privateKey: bKey,
+      pad: bytes(5, 81),
+    });
+  // One real handshake: all A sent is B's seed, all B sent is A's.
+  const a = initiator();
+  const b = receiver();
+  const aOut: Uint8Array[] = [a.start()];
+  const bOut: Uint8Array[] = [];
+  let toB: Uint8Array = aOut[0]!;
+  let toA: Uint8Array = new Uint8Array(0);
+  for (let round = 0; round < 6 && !(a.isDone && b.isDone); round++) {
+    if (toB.length > 0 && !b.isDone) {
+      const out = b.push(toB);
+      toB = new Uint8Array(0);
+      bOut.push(...out.send);
+      toA = cat(toA, ...out.send);
+    }
+    if (toA.length > 0 && !a.isDone) {
+      const out = a.push(toA);
+      toA = new Uint8Array(0);
+      aOut.push(...out.send);
+      toB = cat(toB, ...out.send);
+    }
+  }
+  if (!a.isDone || !b.isDone) throw new Error('the MSE seed handshake did not complete');
+  return [
+    { name: 'mse-receiver', seeds: [cat(...aOut), aOut[0]!], run: (input, rng) => feedMse(receiver(), input, rng) },
+    { name: 'mse-initiator', seeds: [cat(...bOut)], run: (input, rng) => feedMse(initiator(), input, rng) },
+  ];
+}
+
+/** `input` to a handshake in random chunks (1..700 bytes) until it is done or fails (typed). */
+function feedMse(h: MseHandshake, input: Uint8Array, rng: () => number): void {
+  h.start();
+  let at = 0;
+  try {
+    while (at < input.length && !h.isDone) {
+      const n = 1 + Math.floor(rng() * Math.min(input.length - at, 700));
+      h.push(input.subarray(at, at + n));
+      at += n;
+    }
+  } catch (err) {
+    if (!isTyped(err)) throw err;
+  }
+}
 
 /** A `TorrenttpError` with a code of its own: `INTERNAL` wraps an unexpected throw (a bug). */
 export function isTyped(err: unknown): boolean {
