@@ -17,8 +17,8 @@ import { RateMeter } from './rate.js';
  *   joined) or *idle* (no block to us, no request of us for `idleMs`); silent ones go first, then
  *   the one idle longest. A peer exchanging data is never evicted, so a full set of busy peers
  *   still refuses newcomers.
- * - One connection per peer (`duplicate`): two links naming the same peer id in their handshakes
- *   (two peers that dial each other) are one too many; `Torrent` closes one (`duplicateVictim`)
+ * - One connection per peer (`duplicate`): two links from one IP naming the same peer id in
+ *   their handshakes (two peers that dial each other) are one too many; `Torrent` closes one (`duplicateVictim`)
  *   and the closed one's id stays refused (`accepts`) while the kept one lives, so it is not
  *   dialled again at the next announce. Our own peer id is never a duplicate of anyone.
  */
@@ -126,16 +126,20 @@ export class PeerSet {
   }
 
   /**
-   * Another connected peer whose link names the same peer id as `peer`'s, if any. Links without
-   * one (web seeds, HTTP peers) have no duplicates, and neither has a link naming `own` (ours:
-   * a connection to ourselves is not a second connection to someone else).
+   * Another connected peer whose link names the same peer id as `peer`'s, from the same IP, if
+   * any. Links without one (web seeds, HTTP peers) have no duplicates, and neither has a link
+   * naming `own` (ours: a connection to ourselves is not a second connection to someone else).
+   * The IP must match too (as libtorrent keys its peers by address): a peer id is no secret (a
+   * tracker may list it), and a stranger naming a connected peer's id must not get that peer's
+   * connection closed.
    */
   duplicate(peer: PeerState, own: Uint8Array | undefined): PeerState | undefined {
-    const id = peer.link?.peerId;
-    if (id === undefined || (own !== undefined && sameBytes(id, own))) return undefined;
+    const link = peer.link;
+    const id = link?.peerId;
+    if (link === undefined || id === undefined || (own !== undefined && sameBytes(id, own))) return undefined;
     for (const p of this.peers) {
       if (p === peer || p.closed || p.link?.peerId === undefined) continue;
-      if (sameBytes(p.link.peerId, id)) return p;
+      if (p.link.address?.ip === link.address?.ip && sameBytes(p.link.peerId, id)) return p;
     }
     return undefined;
   }
