@@ -355,6 +355,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (opts.downloadLimit !== undefined) downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
     const torrent = new Torrent(metainfo, store, {
       maxPeers: this.opts.maxPeersPerTorrent ?? 50,
+      peerId: this.peerId,
       uploadLimiters,
       downloadLimiters,
       ...(opts.sequential === undefined ? {} : { sequential: opts.sequential }),

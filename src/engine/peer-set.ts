@@ -17,6 +17,10 @@ import { RateMeter } from './rate.js';
  *   joined) or *idle* (no block to us, no request of us for `idleMs`); silent ones go first, then
  *   the one idle longest. A peer exchanging data is never evicted, so a full set of busy peers
  *   still refuses newcomers.
+ * - One connection per peer (`duplicate`): two links from one IP naming the same peer id in
+ *   their handshakes (two peers that dial each other) are one too many; `Torrent` closes one (`duplicateVictim`)
+ *   and the closed one's id stays refused (`accepts`) while the kept one lives, so it is not
+ *   dialled again at the next announce. Our own peer id is never a duplicate of anyone.
  */
 export interface Upload {
   readonly req: BlockRequest;
@@ -87,6 +91,8 @@ export class PeerSet {
   private readonly peers = new Set<PeerState>();
   private readonly byLink = new Map<PeerLink, PeerState>();
   private readonly bans = new Set<string>();
+  /** Ids of links closed as duplicates → the peer kept in their place (refused while it lives). */
+  private readonly aliases = new Map<string, PeerState>();
 
   constructor(
     private readonly picker: PiecePicker,
@@ -105,9 +111,42 @@ export class PeerSet {
 
   /** Whether a connection to `id` (host:port or URL) may be added now. */
   accepts(id: string): boolean {
-    if (this.bans.has(id) || this.peers.size >= this.maxPeers) return false;
+    if (this.bans.has(id) || this.peers.size >= this.maxPeers || this.aliased(id)) return false;
     for (const p of this.peers) if (p.link?.id === id) return false;
     return true;
+  }
+
+  /** `id` was closed as a duplicate of a peer still connected. */
+  private aliased(id: string): boolean {
+    const kept = this.aliases.get(id);
+    if (kept === undefined) return false;
+    if (!kept.closed) return true;
+    this.aliases.delete(id);
+    return false;
+  }
+
+  /**
+   * Another connected peer whose link names the same peer id as `peer`'s, from the same IP, if
+   * any. Links without one (web seeds, HTTP peers) have no duplicates, and neither has a link
+   * naming `own` (ours: a connection to ourselves is not a second connection to someone else).
+   * The IP must match too (as libtorrent keys its peers by address): a peer id is no secret (a
+   * tracker may list it), and a stranger naming a connected peer's id must not get that peer's
+   * connection closed.
+   */
+  duplicate(peer: PeerState, own: Uint8Array | undefined): PeerState | undefined {
+    const link = peer.link;
+    const id = link?.peerId;
+    if (link === undefined || id === undefined || (own !== undefined && sameBytes(id, own))) return undefined;
+    for (const p of this.peers) {
+      if (p === peer || p.closed || p.link?.peerId === undefined) continue;
+      if (p.link.address?.ip === link.address?.ip && sameBytes(p.link.peerId, id)) return p;
+    }
+    return undefined;
+  }
+
+  /** `closed`, a duplicate of `kept`, is gone: its id is refused while `kept` is connected. */
+  alias(closed: string, kept: PeerState): void {
+    this.aliases.set(closed, kept);
   }
 
   /**
@@ -135,7 +174,7 @@ export class PeerSet {
 
   /** `accepts`, counting the place an eviction would free. */
   acceptsEvicting(id: string, now: number): boolean {
-    if (this.bans.has(id)) return false;
+    if (this.bans.has(id) || this.aliased(id)) return false;
     for (const p of this.peers) if (p.link?.id === id) return false;
     return this.peers.size < this.maxPeers || this.evictable(now) !== undefined;
   }
@@ -207,6 +246,7 @@ export class PeerSet {
     const all = [...this.peers];
     this.peers.clear();
     this.byLink.clear();
+    this.aliases.clear();
     return all;
   }
 
@@ -238,4 +278,35 @@ export class PeerSet {
     for (const p of this.peers) n += p.outstanding.size;
     return n;
   }
+}
+
+/**
+ * Of two connections to the same peer, `older` and `newer`, the one to close. Both ends must
+ * close the same TCP connection, so when one was dialled by us and the other by the peer, the
+ * connection initiated by the peer with the lower peer id is kept: each end compares the same
+ * two ids and sees the same connection as dialled by the same side. (libtorrent makes the same
+ * choice on listen ports; peer ids are what both ends know from the handshake, also on one
+ * host.) Two connections in the same direction, equal ids or a link that does not say who
+ * dialled: the newer goes.
+ */
+export function duplicateVictim(own: Uint8Array | undefined, older: PeerState, newer: PeerState): PeerState {
+  const a = older.link?.address?.dialled;
+  const b = newer.link?.address?.dialled;
+  const theirs = newer.link?.peerId;
+  if (own === undefined || theirs === undefined || a === undefined || b === undefined || a === b) return newer;
+  const order = compareBytes(own, theirs);
+  if (order === 0) return newer;
+  // We have the lower id: keep the one we dialled; else keep the one they dialled.
+  const keepDialled = order < 0;
+  return a === keepDialled ? newer : older;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return compareBytes(a, b) === 0;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
 }

@@ -16,7 +16,8 @@ import type { BlockRequest } from '../transport/index.js';
  *    in sequential mode, strictly the lowest index (streaming).
  * 3. Endgame, once every missing block is requested: blocks already requested from another
  *    peer (at most `maxDuplicates` requests per block); the engine cancels the others when one
- *    arrives.
+ *    arrives. Only peers that do not prefer runs get duplicates: a web seed's or HTTP peer's
+ *    duplicate is a whole HTTP request per block, usually thrown away.
  * Peers that prefer runs (web seeds, HTTP peers: one HTTP request per run) get contiguous
  * blocks: a new piece whole, and from a half-done piece its longest run of free blocks (not
  * the free blocks scattered around other peers' requests). A run that ends at a piece's last
@@ -178,7 +179,12 @@ export class PiecePicker {
       if (index === undefined) break;
       runEnd = this.take(this.start(index), out, max, prefersRuns) ?? runEnd;
     }
-    if (out.length < max && this.endgame) {
+    // Endgame duplicates go only to peers that take single blocks (wire peers): a run-preferring
+    // peer pays one HTTP request per block, and the answer is usually thrown away when the wire
+    // copy arrives first (the origin's excess upload). It still gets every free block above, and
+    // a block whose request fails, times out or is cancelled is free again (`release`), so a
+    // torrent whose only source is a web seed completes.
+    if (out.length < max && !prefersRuns && this.endgame) {
       // The caller records this call's requests only after it returns: skip them here too.
       const taken = new Set(out.map((r) => `${r.index}:${r.begin}`));
       for (const p of this.partials.values()) {

@@ -77,6 +77,12 @@ export interface TorrentOptions {
   /** Shared limiters (the Client's global ones) plus this torrent's own. */
   readonly uploadLimiters?: readonly TokenBucket[];
   readonly downloadLimiters?: readonly TokenBucket[];
+  /**
+   * Our own peer id (the one our links send in their handshakes): a link naming it is never
+   * taken for a second connection to another peer. Without it, duplicates are still resolved
+   * (the newer connection goes).
+   */
+  readonly peerId?: Uint8Array;
   readonly rng?: () => number;
   readonly now?: () => number;
 }

@@ -6,7 +6,7 @@ import type { BlockRequest, PeerEvent, PeerLink } from '../transport/index.js';
 import { ChokeRound } from './choke-round.js';
 import { Downloader } from './downloader.js';
 import { EngineError } from './errors.js';
-import { PEER_EVICTION_DEFAULTS, PeerSet, type PeerSource, type PeerState } from './peer-set.js';
+import { duplicateVictim, PEER_EVICTION_DEFAULTS, PeerSet, type PeerSource, type PeerState } from './peer-set.js';
 import { PeerExchange } from './pex.js';
 import { PiecePicker } from './picker.js';
 import { Readers, type ByteRange, type ReadOptions } from './reader.js';
@@ -45,6 +45,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   /** Verified bytes of selected files (`stats().verifiedBytes`), kept as pieces verify. */
   private verifiedSelectedBytes = 0;
   private readonly now: () => number;
+  /** Ours: never a duplicate of another peer's. */
+  private readonly ownPeerId: Uint8Array | undefined;
   private closedFlag = false;
   private closing: Promise<void> | undefined;
   private fatal: TorrenttpError | undefined;
@@ -58,6 +60,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.store = store;
     const rng = opts.rng ?? Math.random;
     const now = (this.now = opts.now ?? Date.now);
+    this.ownPeerId = opts.peerId;
     const closed = () => this.closedFlag;
     const fail = (err: TorrenttpError) => this.fail(err);
     const g = metainfo.geometry;
@@ -248,6 +251,15 @@ export class Torrent extends EventEmitter<TorrentEvents> {
           return;
         }
         this.emit('peer', link);
+        const twin = this.peers.duplicate(peer, this.ownPeerId);
+        if (twin !== undefined) {
+          // A second connection to a connected peer: one of the two goes (peer-set.ts).
+          const victim = duplicateVictim(this.ownPeerId, twin, peer);
+          const kept = victim === peer ? twin : peer;
+          this.peers.alias(victim.link!.id, kept);
+          this.leave(victim, new EngineError('ENGINE_DUPLICATE_PEER', { detail: `${victim.link!.id} (kept ${kept.link!.id})` }));
+          if (victim === peer) return;
+        }
         for (const e of peer.pending.splice(0)) this.onPeerEvent(peer, e);
         if (this.superSeeding && !peer.closed) this.superSeed!.fill(this.now());
       },

@@ -149,6 +149,7 @@ export const ERROR_CODES = {
   ENGINE_METADATA_TIMEOUT: { message: 'no peer gave the torrent metadata in time', side: 'remote', status: 504 },
   ENGINE_METADATA_TOO_LARGE: { message: 'peer announces metadata larger than the limit', side: 'remote', status: 413 },
   ENGINE_PEER_BANNED: { message: 'peer banned for sending data that failed the hash check', side: 'remote', status: 403 },
+  ENGINE_DUPLICATE_PEER: { message: 'second connection to a peer already connected (same peer id): one of the two is closed', side: 'remote', status: 409 },
   ENGINE_PEER_EVICTED: { message: 'peer disconnected to make room for another: silent or idle while the torrent was full', side: 'remote', status: 503 },
   ENGINE_PEX_FLOOD: { message: 'peer sent peer exchange (BEP 11) messages far more often than once a minute', side: 'remote', status: 429 },
   ENGINE_RANGE_NOT_SELECTED: { message: 'byte range holds pieces of files not selected for download', side: 'local', status: 416 },

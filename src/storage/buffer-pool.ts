@@ -13,11 +13,27 @@ export class BufferPool {
 
   constructor(readonly maxBytes: number) {}
 
-  /** A buffer of `length` bytes, reused when one is free. Its bytes are stale, not zeroed. */
+  /**
+   * A buffer of `length` bytes spanning its own ArrayBuffer (it may move to a disk thread),
+   * reused when one is free. Its bytes are stale, and a new one's are not zeroed either
+   * (`allocUnsafeSlow`): a seed takes a new one for every piece it reads for upload (those are
+   * lent out as block views, so never come back), and zero-filling it is a pass over memory the
+   * read overwrites anyway. That is safe because every taker overwrites every byte before
+   * anything reads it:
+   * - `PieceStore.loadPiece` reads the whole piece into it: the disk thread's `read` fills every
+   *   byte of every slice, or throws (a file shorter than the torrent says is `EIO`), and then
+   *   the buffer is never cached or served (test/storage/piece-store.test.ts, "a read that comes
+   *   up short…").
+   * - `PieceStore.pieceBuffer` (the downloader's piece buffer): the piece is committed only once
+   *   every block of it has arrived (`picker.isComplete`), each block copied in at its offset,
+   *   and hashed whole before it is written; an incomplete buffer is dropped, never read.
+   * A plain `Uint8Array` over it, not the `Buffer`: `Buffer#slice` is a view where callers
+   * (`Torrent` readers) rely on `Uint8Array#slice` copying.
+   */
   take(length: number): Uint8Array {
     const list = this.free.get(length);
     const buf = list?.pop();
-    if (buf === undefined) return new Uint8Array(length);
+    if (buf === undefined) return new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
     this.bytes -= length;
     return buf;
   }

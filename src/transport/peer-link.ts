@@ -110,6 +110,12 @@ export interface PeerLink {
   readonly allowedFast?: ReadonlySet<number>;
   /** Optional: the peer's socket address (wire links), read for peer exchange. */
   readonly address?: PeerSocketAddress;
+  /**
+   * Optional: the peer id the remote sent in its handshake (wire links; 20 bytes). The engine
+   * keeps one connection per peer id (two peers that dial each other end with two). Links
+   * without a handshake (web seeds, HTTP peers) leave it undefined.
+   */
+  readonly peerId?: Uint8Array;
   /** Optional: the connection is encrypted (BEP 11's `added.f` 0x01); undefined when not known. */
   readonly encrypted?: boolean;
   /**

@@ -312,6 +312,11 @@ export class WirePeer implements WirePeerLink {
     return this.pipeline.snubbed;
   }
 
+  /** The remote's peer id, from its handshake. */
+  get peerId(): Uint8Array {
+    return this.handshake.peerId;
+  }
+
   get address(): PeerSocketAddress {
     const listenPort = this.dialled ? this.remotePort : this.peerListenPort;
     return { ip: this.remoteIp, listenPort, dialled: this.dialled };

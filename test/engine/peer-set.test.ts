@@ -58,3 +58,52 @@ test('peers are chosen by capability: a web seed is dropped by a seed, every upl
   assert.deepEqual(http.map((l) => l.amChoking), [false, true, false], 'the choking round ranks HTTP peers too');
   await t.close();
 });
+
+test('one connection per peer id: of a connection each way the one the lower id dialled stays, in one direction the newer goes; ours and id-less links are never duplicates', async () => {
+  const id = (b: number) => new Uint8Array(20).fill(b);
+  const closedBy = (l: FakeLink) => (l.closed ? ((l.closeReason as { code?: string } | undefined)?.code ?? 'closed') : 'open');
+  const run = async (own: number, links: { id: string; peerId?: number; dialled?: boolean; ip?: string; kind?: 'wire' | 'http' }[]) => {
+    const t = new Torrent(metainfo, new MemoryStore(metainfo), { rng: () => 0.5, peerId: id(own) });
+    const made = links.map((o) =>
+      t.addPeer((onEvent) => new FakeLink(data, metainfo, onEvent, { id: o.id, stall: true, kind: o.kind ?? 'wire', ...(o.peerId === undefined ? {} : { peerId: id(o.peerId) }), ...(o.dialled === undefined ? {} : { address: { ip: o.ip ?? '127.0.0.1', listenPort: undefined, dialled: o.dialled } }) })) as FakeLink,
+    );
+    await tick();
+    return { t, made, states: made.map(closedBy) };
+  };
+  const both = [
+    { id: 'in', peerId: 0x20, dialled: false },
+    { id: 'out', peerId: 0x20, dialled: true },
+  ];
+  // We are the lower id: the connection we dialled stays (the peer, the higher, keeps the same one: its incoming).
+  const low = await run(0x10, both);
+  assert.deepEqual(low.states, ['ENGINE_DUPLICATE_PEER', 'open']);
+  assert.equal(low.t.peerCount, 1);
+  assert.equal(low.t.accepts('in'), false, 'the closed one is not taken again while its twin is connected');
+  low.made[1]!.drop();
+  await tick();
+  assert.equal(low.t.accepts('in'), true, 'once the kept one is gone, the address may be dialled again');
+  await low.t.close();
+  // We are the higher id: the connection the peer dialled stays, whichever came first.
+  const high = await run(0x30, both);
+  assert.deepEqual(high.states, ['open', 'ENGINE_DUPLICATE_PEER']);
+  await high.t.close();
+  const highReversed = await run(0x30, [both[1]!, both[0]!]);
+  assert.deepEqual(highReversed.states, ['ENGINE_DUPLICATE_PEER', 'open']);
+  await highReversed.t.close();
+  // Two connections the same way (or not saying who dialled): the newer goes.
+  const same = await run(0x10, [{ id: 'a', peerId: 0x20, dialled: true }, { id: 'b', peerId: 0x20, dialled: true }]);
+  assert.deepEqual(same.states, ['open', 'ENGINE_DUPLICATE_PEER']);
+  await same.t.close();
+  const unsaid = await run(0x10, [{ id: 'c', peerId: 0x20 }, { id: 'd', peerId: 0x20 }]);
+  assert.deepEqual(unsaid.states, ['open', 'ENGINE_DUPLICATE_PEER']);
+  await unsaid.t.close();
+  // A stranger (another IP) naming a connected peer's id closes no one.
+  const stranger = await run(0x10, [{ id: 'in', peerId: 0x20, dialled: false }, { id: 'evil', peerId: 0x20, dialled: true, ip: '192.0.2.9' }]);
+  assert.deepEqual(stranger.states, ['open', 'open']);
+  await stranger.t.close();
+  // Links naming our own id are not duplicates of anyone (nor of each other); links with no id neither.
+  const self = await run(0x10, [{ id: 'x', peerId: 0x10, dialled: true }, { id: 'y', peerId: 0x10, dialled: false }, { id: 'h1', kind: 'http' }, { id: 'h2', kind: 'http' }]);
+  assert.deepEqual(self.states, ['open', 'open', 'open', 'open']);
+  assert.equal(self.t.peerCount, 4);
+  await self.t.close();
+});

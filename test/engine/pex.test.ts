@@ -33,20 +33,17 @@ async function settle(): Promise<void> {
 }
 
 interface PexLinkOptions extends FakeLinkOptions {
-  address?: PeerSocketAddress;
   /** Both sides offered ut_pex. */
   pex?: boolean;
 }
 
 /** A fake wire link with a socket address that may exchange peers; records what it was sent. */
 class PexLink extends FakeLink {
-  readonly address: PeerSocketAddress | undefined;
   readonly exchangesPeers: boolean;
   readonly pexSent: PexMessage[] = [];
 
   constructor(m: Metainfo, onEvent: (e: PeerEvent) => void, o: PexLinkOptions) {
     super(data, m, onEvent, { stall: true, ...o });
-    this.address = o.address;
     this.exchangesPeers = o.pex === true;
   }
 

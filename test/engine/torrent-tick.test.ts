@@ -14,6 +14,7 @@
  * | a peer's `have` not counted in availability (`addHave` skipped) | "availability counts haves…"                  |
  * | a bad piece not re-requested (`picker.failed` skipped)       | "a piece that fails its hash is requested again…" |
  * | upload limit not applied (no `waitMs` check in serveUploads) | "upload limit…" (both tests)                      |
+ * | endgame duplicates to run-preferring peers (picker `!prefersRuns` dropped) | "endgame duplicates go to wire peers only…" |
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -512,5 +513,35 @@ test('choking: a block being read when we choke is not sent, even if we unchoke 
   leech.emit({ type: 'request', req: { index: 1 as PieceIndex, begin: 0, length: BLOCK } });
   await settle();
   assert.deepEqual(leech.sent.map((s) => s.req.index), [1], 'a request after the unchoke is served');
+  await t.close();
+});
+
+test('endgame duplicates go to wire peers only: a web seed gets runs of free blocks, never a duplicate, and finishes what a wire peer drops', OPTS, async () => {
+  const { t, add } = setup();
+  const wire = add({ id: 'wire', stall: true, queueDepth: 8 });
+  await settle();
+  assert.equal(wire.pending.length, 8);
+  const seed = add({ id: 'seed', kind: 'webseed', stall: true, queueDepth: 64 });
+  await settle();
+  // 32 blocks: 8 out to the wire peer, the other 24 to the web seed, so endgame. Before, the web
+  // seed's pick went on with duplicates of the wire peer's 8 (one HTTP request each, wasted).
+  const wireKeys = new Set(wire.requests.map(blockKey));
+  const dup = seed.requests.map(blockKey).filter((k) => wireKeys.has(k));
+  assert.deepEqual(dup, [], 'no block asked of the web seed that the wire peer has outstanding');
+  assert.equal(seed.pending.length, PIECES * 2 - 8, 'the web seed has every free block');
+  // The wire peer delivers and, in endgame, may duplicate the web seed's blocks: that is allowed.
+  wire.deliver();
+  await settle();
+  assert.ok(wire.pending.length > 0, 'the wire peer duplicates in endgame');
+  // The wire peer goes away with its duplicates out: the web seed serves the rest, and the
+  // download completes from it alone.
+  wire.drop();
+  await settle();
+  for (let i = 0; i < 10 && !t.complete; i++) {
+    seed.deliver();
+    await settle();
+  }
+  await t.done;
+  assert.equal(new Set(seed.requests.map(blockKey)).size, seed.requests.length, 'the web seed was never asked for a block twice');
   await t.close();
 });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Bitfield, type Metainfo, type PieceIndex } from '../../src/metainfo/index.js';
 import type { TorrenttpError } from '../../src/errors/index.js';
-import type { BlockRequest, PeerEvent, PeerKind, PeerLink } from '../../src/transport/index.js';
+import type { BlockRequest, PeerEvent, PeerKind, PeerLink, PeerSocketAddress } from '../../src/transport/index.js';
 import type { TorrentStore } from '../../src/engine/index.js';
 
 /** An in-memory store that verifies pieces like the real one. */
@@ -58,6 +58,10 @@ export interface FakeLinkOptions {
   stall?: boolean;
   /** Sends nothing at all at first (no `bitfield`, no `unchoke`): a peer that only shook hands. */
   silent?: boolean;
+  /** The peer id of its handshake (a wire peer's); default none. */
+  peerId?: Uint8Array;
+  /** Its socket address (says who dialled); default none. */
+  address?: PeerSocketAddress;
 }
 
 /**
@@ -81,6 +85,8 @@ export class FakeLink implements PeerLink {
   readonly canDownload = true;
   readonly canUpload: boolean;
   readonly prefersRuns: boolean;
+  readonly peerId: Uint8Array | undefined;
+  readonly address: PeerSocketAddress | undefined;
   readonly pollsHaves = false;
   desiredQueueDepth: number;
   peerChoking: boolean;
@@ -111,6 +117,8 @@ export class FakeLink implements PeerLink {
     this.kind = opts.kind ?? 'wire';
     this.id = opts.id ?? `fake-${Math.random().toString(36).slice(2)}`;
     this.prefersRuns = this.kind !== 'wire';
+    this.peerId = opts.peerId;
+    this.address = opts.address;
     this.canUpload = this.kind !== 'webseed';
     this.desiredQueueDepth = opts.queueDepth ?? 16;
     this.peerChoking = opts.choking ?? false;

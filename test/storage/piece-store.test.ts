@@ -1,7 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { truncate, writeFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { DiskPool, openStorage } from '../../src/storage/index.js';
 import { withTempDir } from '../helpers/torrents.js';
@@ -95,7 +95,8 @@ test('piece buffers come back for reuse: after a commit or a mismatch, never onc
     // Piece 1 is lent (a block of it went out for upload); pushed out, its buffer must not be reused.
     const block = await s.readBlock(pieceIndex(t, 1), 0, 16);
     assert.ok(await s.commitPiece(pieceIndex(t, 3), t.piece(3)));
-    assert.deepEqual(s.pieceBuffer(pieceIndex(t, 0)), new Uint8Array(16384), 'a new buffer, not the lent one');
+    const renewed = s.pieceBuffer(pieceIndex(t, 0));
+    assert.ok(renewed.buffer !== block.buffer && renewed.length === 16384, 'a new buffer, not the lent one');
     assert.deepEqual(block, t.piece(1).subarray(0, 16), 'the upload still sees its bytes');
     // Not to be cached (nobody wants it soon): the buffer is free at once, the piece still readable.
     const again = t.piece(0);
@@ -236,5 +237,23 @@ test('concurrent readBlocks of one uncached piece share one disk read', () =>
     // Views of one buffer: the piece was read once.
     assert.ok(blocks.every((b) => b.buffer === blocks[0]!.buffer));
     assert.deepEqual(Buffer.concat(blocks), Buffer.from(t.content.subarray(16384, 32768)));
+    await s.close();
+  }));
+
+test('a new piece buffer is a plain Uint8Array over a whole ArrayBuffer; a read that comes up short fails, never serving the buffer\'s old bytes', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(4 * 16384, 16384);
+    await writeTorrent(t, dir, pool);
+    const s = await openStorage(t.metainfo, dir, { pool, pieceCacheBytes: 0 });
+    const fresh = s.pieceBuffer(pieceIndex(t, 0));
+    assert.ok(!Buffer.isBuffer(fresh), 'not a Buffer: its slice() would be a view');
+    assert.equal(fresh.byteOffset, 0);
+    assert.equal(fresh.buffer.byteLength, 16384, 'a whole ArrayBuffer of its length: it moves to a disk thread');
+    // Piece 0's bytes go back to the pool (not cached): the next piece read takes that buffer.
+    assert.ok(await s.commitPiece(pieceIndex(t, 0), t.piece(0), false));
+    // The file loses its last piece behind the storage's back.
+    await truncate(t.pathOf(dir, 0), 3 * 16384 + 100);
+    await assert.rejects(s.readBlock(pieceIndex(t, 3), 0, 16384), (e: { code?: string }) => e.code === 'STORAGE_IO', 'a short read fails: piece 0\'s stale bytes are not served as piece 3');
+    assert.deepEqual(await s.readBlock(pieceIndex(t, 2), 0, 16), t.content.subarray(2 * 16384, 2 * 16384 + 16), 'whole pieces still read');
     await s.close();
   }));
