@@ -47,13 +47,14 @@ test('60 idle handshaking connections to our seed: aria2c still downloads, withi
       clearInterval(timer);
       for (const s of sockets) s.destroy();
     });
-    const hs = encodeHandshake({ infoHash: infoHashToBytes(infoHashFromHex(metainfo.infoHash)), peerId: new TextEncoder().encode('-XX0001-idleidleidle') });
     for (let i = 0; i < IDLE; i++) {
+      // Each its own peer id: links from one address with one id are closed as duplicates at once.
+      const peerId = new TextEncoder().encode(`-XX0001-idle${String(i).padStart(8, '0')}`);
       const s = connect(seed.port, '127.0.0.1');
       s.on('error', () => undefined);
       s.on('close', () => closedByUs++);
       s.on('data', () => undefined);
-      s.write(hs);
+      s.write(encodeHandshake({ infoHash: infoHashToBytes(infoHashFromHex(metainfo.infoHash)), peerId }));
       sockets.push(s);
     }
     await until('the seed to hold 50 idle peers', () => seeding.peerCount === 50, 10_000);

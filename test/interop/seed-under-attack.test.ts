@@ -148,7 +148,14 @@ test('a seed under 1,000 idle connections, 10 interested-but-silent peers and a 
     t.after(() => clearInterval(sampler));
 
     // The attack.
-    const hs = (tag: number): WireMessage => ({ type: 'handshake', reserved: new Uint8Array(8), infoHash, peerId: new Uint8Array(20).fill(tag) });
+    // Each connection its own peer id, as a real attacker's: one id on many links from one address
+    // is closed as a duplicate connection at once, which would spare the seed the eviction tested here.
+    const hs = (tag: number, n = 0): WireMessage => {
+      const peerId = new Uint8Array(20).fill(tag);
+      peerId[18] = n >> 8;
+      peerId[19] = n & 255;
+      return { type: 'handshake', reserved: new Uint8Array(8), infoHash, peerId };
+    };
     let refusedOrEvicted = 0;
     const open = (localAddress: string, messages: WireMessage[], onClose?: () => void): Socket => {
       const s = connect({ host: '127.0.0.1', port: seedPort, localAddress });
@@ -161,7 +168,7 @@ test('a seed under 1,000 idle connections, 10 interested-but-silent peers and a 
       s.write(encodeMessages(messages));
       return s;
     };
-    const silentInterested = Array.from({ length: 10 }, (_, i) => open(`127.0.2.${i + 1}`, [hs(2), { type: 'interested' }]));
+    const silentInterested = Array.from({ length: 10 }, (_, i) => open(`127.0.2.${i + 1}`, [hs(2, i), { type: 'interested' }]));
     for (const s of silentInterested) s.on('data', () => undefined); // reads, never requests
     let floods = 0;
     let floodClosed = 0;
@@ -178,7 +185,7 @@ test('a seed under 1,000 idle connections, 10 interested-but-silent peers and a 
     flood();
     await new Promise((r) => setTimeout(r, 300)); // the interested ones and the flooder are in first
     for (let i = 0; i < IDLE; i++) {
-      const s = open(`127.0.1.${(i % 250) + 1}`, [hs(1)], () => refusedOrEvicted++);
+      const s = open(`127.0.1.${(i % 250) + 1}`, [hs(1, i)], () => refusedOrEvicted++);
       s.on('data', () => undefined);
     }
     await until(`the seed to be full (${MAX_PEERS} peers)`, () => seedPeers === MAX_PEERS, 20_000);
