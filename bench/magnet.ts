@@ -38,7 +38,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createTorrent } from '../src/metainfo/index.js';
-import { freePort, median, payloadFile, sha1File, timed, until, type Timed } from './usage.js';
+import { freePort, median, payloadFile, sha1File, startTracker, timed, trackerSeeders, until, type Timed } from './usage.js';
 
 const { values } = parseArgs({
   options: {
@@ -89,21 +89,7 @@ interface Times {
 }
 
 // ── the tracker and the seed ─────────────────────────────────────────────────────────────
-async function startTracker(work: string, port: number): Promise<Timed> {
-  const tracker = timed(work, process.execPath, [CLI, 'tracker', '--host', '127.0.0.1', '--port', String(port), '--interval', '60', '--log-level', 'warn']);
-  await until('the tracker', async () => (await seeders(port)) >= 0, 15_000, tracker);
-  return tracker;
-}
 
-/** Seeders in the tracker's swarms (`torrenttp tracker` serves GET /stats); -1 while it is not up. */
-async function seeders(trackerPort: number): Promise<number> {
-  try {
-    const r = await fetch(`http://127.0.0.1:${trackerPort}/stats`);
-    return ((await r.json()) as { seeders: number }).seeders;
-  } catch {
-    return -1;
-  }
-}
 
 async function startSeed(work: string, torrent: string, data: string, port: number): Promise<Timed> {
   if (SEEDER === 'torrenttp') {
@@ -244,10 +230,10 @@ try {
   });
   const torrentPath = join(work, 'payload.torrent');
   writeFileSync(torrentPath, torrent);
-  tracker = await startTracker(work, trackerPort);
+  tracker = await startTracker(work, CLI, trackerPort);
   const seedPort = await freePort();
   seed = await startSeed(work, torrentPath, data, seedPort);
-  await until('the seed to announce', async () => (await seeders(trackerPort)) >= 1, 30_000, seed);
+  await until('the seed to announce', async () => (await trackerSeeders(trackerPort)) >= 1, 30_000, seed);
   const magnet = `magnet:?xt=urn:btih:${metainfo.infoHash}&tr=${encodeURIComponent(trackerUrl)}${values['no-x-pe'] ? '' : `&x.pe=127.0.0.1:${seedPort}`}`;
   const setup: Setup = { work, name: metainfo.name, magnet, sourceSha1: await sha1File(data) };
   console.log(

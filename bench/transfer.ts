@@ -26,14 +26,13 @@
  * each case downloads into a fresh folder, which is compared with the payload (SHA-1) and removed.
  * With `--runs N`, every figure printed is the median of N.
  */
-import { randomFillSync } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, renameSync, rmSync, statSync, writeSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createTorrent } from '../src/metainfo/index.js';
-import { freePort, sha1File, timed, until, type Timed, type Usage } from './usage.js';
+import { freePort, median, payloadFile, sha1File, startTracker, timed, trackerSeeders, until, type Timed, type Usage } from './usage.js';
 
 const { values } = parseArgs({
   options: {
@@ -71,23 +70,6 @@ const ARIA_COMMON = [
 
 // ── processes ─────────────────────────────────────────────────────────────────────────────
 // ── the payload ───────────────────────────────────────────────────────────────────────────
-async function payloadFile(): Promise<string> {
-  const dir = join(tmpdir(), 'torrenttp-bench-transfer');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `payload-${SIZE_MIB}MiB.bin`);
-  if (existsSync(file) && statSync(file).size === SIZE_BYTES) return file;
-  console.log(`making ${file} (once; reused by later runs)`);
-  const partial = `${file}.partial`;
-  const fd = openSync(partial, 'w');
-  const chunk = new Uint8Array(16 * 1024 * 1024);
-  for (let at = 0; at < SIZE_BYTES; at += chunk.length) {
-    randomFillSync(chunk);
-    writeSync(fd, chunk, 0, Math.min(chunk.length, SIZE_BYTES - at));
-  }
-  closeSync(fd);
-  renameSync(partial, file);
-  return file;
-}
 
 // ── the cases ─────────────────────────────────────────────────────────────────────────────
 interface Setup {
@@ -131,11 +113,11 @@ async function startLeech(s: Setup, kind: Side, dir: string, seedPort: number, e
 async function runCase(s: Setup, seedKind: Side, leechKind: Side, sourceSha1: string, encryption: string): Promise<Result> {
   const dir = mkdtempSync(join(s.work, 'dl-'));
   // A fresh tracker per case on the torrent's port: no peer from an earlier case is in the swarm.
-  const tracker = await startTracker(s.work, s.trackerPort);
+  const tracker = await startTracker(s.work, CLI, s.trackerPort);
   const seed = await startSeed(s, seedKind, encryption);
   try {
     // aria2c finds its seed only through the tracker: make sure the seed is there first.
-    if (leechKind === 'aria2') await until('the seed to announce', async () => (await seeders(s.trackerPort)) >= 1, 30_000, seed.proc);
+    if (leechKind === 'aria2') await until('the seed to announce', async () => (await trackerSeeders(s.trackerPort)) >= 1, 30_000, seed.proc);
     const leech = await startLeech(s, leechKind, dir, seed.port, encryption);
     const timer = setTimeout(() => void leech.stop(), LEECH_TIMEOUT_MS);
     const leechUsage = await leech.done;
@@ -152,21 +134,7 @@ async function runCase(s: Setup, seedKind: Side, leechKind: Side, sourceSha1: st
   }
 }
 
-async function startTracker(work: string, port: number): Promise<Timed> {
-  const tracker = timed(work, process.execPath, [CLI, 'tracker', '--host', '127.0.0.1', '--port', String(port), '--interval', '60', '--log-level', 'warn']);
-  await until('the tracker', async () => (await seeders(port)) >= 0, 15_000, tracker);
-  return tracker;
-}
 
-/** Seeders in the tracker's swarms (`torrenttp tracker` serves GET /stats); -1 while it is not up. */
-async function seeders(trackerPort: number): Promise<number> {
-  try {
-    const r = await fetch(`http://127.0.0.1:${trackerPort}/stats`);
-    return ((await r.json()) as { seeders: number }).seeders;
-  } catch {
-    return -1;
-  }
-}
 
 // ── main ──────────────────────────────────────────────────────────────────────────────────
 const CASES: readonly { readonly n: number; readonly label: string; readonly seed: Side; readonly leech: Side; readonly encryption?: string }[] = [
@@ -177,13 +145,8 @@ const CASES: readonly { readonly n: number; readonly label: string; readonly see
   { n: 5, label: 'torrenttp → torrenttp, MSE RC4', seed: 'torrenttp', leech: 'torrenttp', encryption: 'require' },
 ];
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
-const data = await payloadFile();
+const data = payloadFile(SIZE_MIB);
 const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-transfer-run-'));
 const trackerPort = await freePort();
 try {

@@ -17,15 +17,14 @@
  * for the same 16 KiB range, `Range: bytes=0-16383`, of a piece GET on the seed's TorrentTTP
  * server and of the payload file on `torrenttp serve`'s static path.
  */
-import { randomFillSync } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { createTorrent } from '../src/metainfo/index.js';
-import { freePort, sha1File, timed, until, type Timed, type Usage } from './usage.js';
+import { freePort, median, payloadFile, sha1File, timed, until, type Timed, type Usage } from './usage.js';
 
 const { values } = parseArgs({
   options: {
@@ -52,28 +51,7 @@ const LEECH_TIMEOUT_MS = 5 * 60_000 + SIZE_MIB * 500;
 /** Extra node flags for the leeches and the seed (e.g. `TTP_BENCH_NODE_FLAGS=--cpu-prof`). */
 const NODE_FLAGS = (process.env['TTP_BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
 
-async function payloadFile(): Promise<string> {
-  const dir = join(tmpdir(), 'torrenttp-bench-ttp');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `payload-${SIZE_MIB}MiB.bin`);
-  if (existsSync(file) && statSync(file).size === SIZE_BYTES) return file;
-  const partial = `${file}.partial`;
-  const fd = openSync(partial, 'w');
-  const chunk = new Uint8Array(16 * 1024 * 1024);
-  for (let at = 0; at < SIZE_BYTES; at += chunk.length) {
-    randomFillSync(chunk);
-    writeSync(fd, chunk, 0, Math.min(chunk.length, SIZE_BYTES - at));
-  }
-  closeSync(fd);
-  renameSync(partial, file);
-  return file;
-}
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function rps(url: string, headers: Record<string, string>): Promise<number> {
   await autocannon({ url, connections: 10, duration: 1, headers }); // warm-up (JIT, the choker's unchoke)
@@ -83,7 +61,7 @@ async function rps(url: string, headers: Record<string, string>): Promise<number
 }
 
 // ── main ──────────────────────────────────────────────────────────────────────────────────
-const data = await payloadFile();
+const data = payloadFile(SIZE_MIB, 'torrenttp-bench-ttp');
 const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-ttp-run-'));
 const children: Timed[] = [];
 try {

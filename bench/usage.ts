@@ -86,8 +86,8 @@ export async function freePort(): Promise<number> {
  * A random payload of `sizeMiB` MiB under the OS temp folder, made once and reused by later runs
  * (`torrenttp-bench-transfer/payload-<N>MiB.bin`, the folder bench/transfer.ts uses).
  */
-export function payloadFile(sizeMiB: number): string {
-  const dir = join(tmpdir(), 'torrenttp-bench-transfer');
+export function payloadFile(sizeMiB: number, folder = 'torrenttp-bench-transfer'): string {
+  const dir = join(tmpdir(), folder);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `payload-${sizeMiB}MiB.bin`);
   const size = sizeMiB * 1024 * 1024;
@@ -110,3 +110,20 @@ export const median = (xs: readonly number[]): number => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
+
+/** `torrenttp tracker` (the CLI at `cli`) on 127.0.0.1:`port`, once it answers. */
+export async function startTracker(work: string, cli: string, port: number): Promise<Timed> {
+  const tracker = timed(work, process.execPath, [cli, 'tracker', '--host', '127.0.0.1', '--port', String(port), '--interval', '60', '--log-level', 'warn']);
+  await until('the tracker', async () => (await trackerSeeders(port)) >= 0, 15_000, tracker);
+  return tracker;
+}
+
+/** Seeders in the tracker's swarms (`torrenttp tracker` serves GET /stats); -1 while it is not up. */
+export async function trackerSeeders(trackerPort: number): Promise<number> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${trackerPort}/stats`);
+    return ((await r.json()) as { seeders: number }).seeders;
+  } catch {
+    return -1;
+  }
+}
