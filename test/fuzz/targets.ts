@@ -75,6 +75,8 @@ const cat = (...parts: (Uint8Array | string)[]): Uint8Array => {
 };
 const u32 = (n: number): Uint8Array => Uint8Array.of(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
 const u64 = (hi: number, lo: number): Uint8Array => cat(u32(hi), u32(lo));
+/** The MSE seed handshake's IA length (see mseTargets). */
+const IA_BYTES = 1000;
 
 const data = bytes(5 * 16384 + 100, 3);
 const single = torrentBytes({ name: 'a.bin', 'piece length': 16384, length: data.length, pieces: piecesOf(data, 16384) }, { announce: 'http://t.example/announce', 'url-list': ['http://w.example/a.bin'] });
@@ -270,8 +272,10 @@ function mseTargets(): FuzzTarget[] {
   const infoHash = bytes(20, 77);
   const aKey = bytes(20, 78);
   const bKey = bytes(20, 79);
+  // IA: our BEP 3 handshake and more, so the seed's step 3 shows 1,016 bytes of A's keystream.
+  const ia = cat(wireStream.subarray(0, 68), bytes(IA_BYTES - 68, 82));
   const initiator = (): MseHandshake =>
-    MseHandshake.initiator({ infoHash, provide: MSE_RC4 | MSE_PLAINTEXT, privateKey: aKey, pad: bytes(7, 80), initialPayload: wireStream.subarray(0, 68) });
+    MseHandshake.initiator({ infoHash, provide: MSE_RC4 | MSE_PLAINTEXT, privateKey: aKey, pad: bytes(7, 80), initialPayload: ia });
   const receiver = (): MseHandshake =>
     MseHandshake.receiver({
       skeyFor: (req2) => (Buffer.from(req2).equals(Buffer.from(mseTorrentKey(infoHash))) ? infoHash : undefined),
@@ -303,8 +307,33 @@ function mseTargets(): FuzzTarget[] {
   if (!a.isDone || !b.isDone) throw new Error('the MSE seed handshake did not complete');
   return [
     { name: 'mse-receiver', seeds: [cat(...aOut), aOut[0]!], run: (input, rng) => feedMse(receiver(), input, rng) },
+    fieldsTarget(aOut, receiver),
     { name: 'mse-initiator', seeds: [cat(...bOut)], run: (input, rng) => feedMse(initiator(), input, rng) },
   ];
+}
+
+/**
+ * B's step 3 fuzzed in plaintext: the input is what A encrypts (VC, crypto_provide, len(PadC),
+ * PadC, len(IA), IA), so mutations reach each field instead of breaking the sync. It is encrypted
+ * with the seed's keystream (its step 3's ciphertext XOR its known plaintext: RC4 is a stream
+ * cipher) behind the seed's Ya, PadA and hashes.
+ */
+function fieldsTarget(aOut: readonly Uint8Array[], receiverOf: () => MseHandshake): FuzzTarget {
+  const head = cat(aOut[0]!, aOut[1]!.subarray(0, 40));
+  const cipher = aOut[1]!.subarray(40);
+  const plain = cat(new Uint8Array(8), u32(MSE_RC4 | MSE_PLAINTEXT), Uint8Array.of(0, 0), Uint8Array.of(IA_BYTES >> 8, IA_BYTES & 255), cat(wireStream.subarray(0, 68), bytes(IA_BYTES - 68, 82)));
+  if (cipher.length !== plain.length) throw new Error(`the MSE seed's step 3 is ${cipher.length} bytes, not ${plain.length}`);
+  const keystream = plain.map((b, i) => b ^ cipher[i]!);
+  return {
+    name: 'mse-receiver-fields',
+    seeds: [plain, plain.subarray(0, 16)],
+    run: (input, rng) => {
+      const n = Math.min(input.length, keystream.length);
+      const enc = new Uint8Array(n);
+      for (let i = 0; i < n; i++) enc[i] = input[i]! ^ keystream[i]!;
+      feedMse(receiverOf(), cat(head, enc), rng);
+    },
+  };
 }
 
 /** `input` to a handshake in random chunks (1..700 bytes) until it is done or fails (typed). */
