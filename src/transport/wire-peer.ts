@@ -242,7 +242,9 @@ export class WirePeer implements WirePeerLink {
   readonly fast: boolean;
   readonly encryption: 'none' | 'rc4' | 'plaintext';
   /** The peer speaks MSE (the connection began with its handshake): BEP 11's `added.f` 0x01. */
-  readonly encrypted: boolean;
+  get encrypted(): boolean {
+    return this.encryption !== 'none';
+  }
   private allowedFastSet: Set<number> | undefined;
 
   constructor(
@@ -258,7 +260,6 @@ export class WirePeer implements WirePeerLink {
   ) {
     this.fast = fast;
     this.encryption = session === undefined ? 'none' : session.method;
-    this.encrypted = session !== undefined;
     this.id = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0); // `[v6]:port`, as the engine's dial queue writes it
     const ip = socket.remoteAddress ?? '?';
     this.remoteIp = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
