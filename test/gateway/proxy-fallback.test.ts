@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
+import { until } from '../helpers/processes.js';
 import { curl, servedBy, startProxy } from './proxy-helpers.js';
 
 const MIB = 1024 * 1024;
@@ -74,6 +75,8 @@ test('the swarm stalls: the origin sends the pieces as a web seed, and the progr
     assert.match(r.stdout.toString(), /etag: "v1"/i);
     assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
     assert.ok(o.rangeBytes() >= payload.length, 'the origin sent the pieces as ranges');
+    // The proxy logs a request once its response has ended: curl may exit a moment before.
+    await until('the request to be logged', () => servedBy(log).length > 0, 5000);
     assert.deepEqual(servedBy(log), ['200 swarm']);
     assert.ok(log.entries.some((e) => e.msg?.includes('asking the origin (web seed)')));
   }));
