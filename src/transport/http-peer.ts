@@ -205,6 +205,8 @@ class HttpPeer implements PeerLink {
   private readonly origin: string = '';
   private readonly pending = new Map<number, BlockRequest>();
   private readonly inFlight = new Map<number, Run>();
+  /** Where a block that straddles two body chunks is gathered, delivered at once, and reused. */
+  private readonly scratch = new Uint8Array(BLOCK_LENGTH);
   private runs = 0;
   /** GETs allowed in flight now: grows to `maxInFlight` while answers come, back to the start after trouble. */
   private window: number;
@@ -425,7 +427,7 @@ class HttpPeer implements PeerLink {
     try {
       // The body's chunks are kept as undici gives them (views of socket reads, never reused)
       // until the last byte is in and checked (§6.4); then each block is a view of the chunk that
-      // holds it, and only one that straddles two chunks is copied.
+      // holds it, and only one that straddles two chunks is copied (into the link's scratch).
       const got = await this.exchange(url, headers, this.o.headersTimeoutMs, false, (status, header) => {
         const c = checkPieceResponse(whole ? undefined : span, pieceBytes, { status, contentRange: header('content-range'), contentLength: header('content-length') });
         const body = new PieceBody(c.length);
@@ -437,8 +439,12 @@ class HttpPeer implements PeerLink {
         const k = this.key(req.index, req.begin);
         this.inFlight.delete(k);
         if (run.cancelled.has(k)) continue;
-        this.events.emit({ type: 'block', req, data: got.body.slice(req.begin - got.begin, req.length) });
+        const data = got.body.slice(req.begin - got.begin, req.length, this.scratch);
+        this.events.emit({ type: 'block', req, data });
         delivered += req.length;
+        // The scratch serves the next straddling block: the engine copies this one now (from an
+        // answer's callback, not from inside one of the link's methods: the PeerLink rule holds).
+        if (data.buffer === this.scratch.buffer) this.events.deliverNow();
       }
     } catch (err) {
       outcome = this.outcomeOf(err);

@@ -101,6 +101,33 @@ test('the GET window: starts at 1 and grows with answers to 3 GETs at once, over
   }
 });
 
+test('blocks that straddle the chunks a body arrives in are byte-identical (each piece written in 10,000-byte pieces, 2 ms apart)', async () => {
+  const { link, rec, done } = await setup({
+    hook: (_req, res, route) => {
+      if (route?.resource !== 'piece') return false;
+      const at = metainfo.geometry.pieceOffset(metainfo.geometry.pieceIndex(route.index));
+      const bytes = data.subarray(at, at + metainfo.geometry.pieceLengthOf(route.index));
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
+      let sent = 0;
+      const more = (): void => {
+        const n = Math.min(10_000, bytes.length - sent);
+        res.write(bytes.subarray(sent, sent + n));
+        sent += n;
+        if (sent < bytes.length) setTimeout(more, 2);
+        else res.end();
+      };
+      more();
+      return true;
+    },
+  });
+  try {
+    const got = await leech(link, rec, metainfo, 20_000);
+    assert.deepEqual(Buffer.from(got), Buffer.from(data));
+  } finally {
+    await done();
+  }
+});
+
 test('blocks of part of a piece: one GET with Range bytes=first-last', async () => {
   const { server, link, rec, done } = await setup();
   try {
