@@ -264,12 +264,8 @@ export class PieceBody {
     return this.slice(0, this.length);
   }
 
-  /**
-   * Bytes [at, at + length) of the whole body: a view when one chunk holds them, else a copy:
-   * into `scratch` when given and long enough (the caller's to reuse once it is done with the
-   * bytes), else into a new buffer.
-   */
-  slice(at: number, length: number, scratch?: Uint8Array): Uint8Array {
+  /** Bytes [at, at + length) of the whole body: a view when one chunk holds them, else a copy. */
+  slice(at: number, length: number): Uint8Array {
     this.complete();
     if (at < 0 || length < 0 || at + length > this.length) throw new RangeError(`${at}+${length} outside ${this.length} bytes`);
     if (length === 0) return new Uint8Array(0);
@@ -285,7 +281,7 @@ export class PieceBody {
     const first = this.chunks[lo]!;
     const off = at - this.starts[lo]!;
     if (off + length <= first.length) return first.subarray(off, off + length);
-    const out = scratch !== undefined && scratch.length >= length ? scratch.subarray(0, length) : new Uint8Array(length);
+    const out = new Uint8Array(length);
     let done = 0;
     for (let i = lo; done < length; i++) {
       const c = this.chunks[i]!;

@@ -16,12 +16,9 @@
  *   HTTP/1.1 pipelining, §2). GETs in flight: a window that starts at 1, grows by one per
  *   answered GET up to `maxInFlight` (3) and falls back to 1 after a failure or a choke. Depth
  *   comes from run length, not from more GETs: the engine is asked for enough blocks
- *   (`desiredQueueDepth`) that every GET is a whole piece. The head is checked before a byte is
- *   used (§6.4, `checkPieceResponse`); bytes are *not* hashed here: the engine verifies every
- *   piece through storage, like a wire peer's. A body's chunks are kept as undici gives them
- *   until it is complete; then its blocks are views of them, which the engine copies once into
- *   its piece buffer, as from a wire peer's socket read (only a block that straddles two chunks
- *   is copied here first).
+ *   (`desiredQueueDepth`) that every GET is a whole piece. Every answer is checked before a
+ *   byte is used (§6.4, `checkPieceResponse`, `PieceBody`); bytes are *not* hashed here: the
+ *   engine verifies every piece through storage, like a wire peer's.
  * - Status (§6.5): `404` → the piece leaves the peer's set (`bitfield`), its requests rejected;
  *   `404 TRANSPORT_UNKNOWN_TORRENT` → close. `429`/`503` → `choke { retryAfterMs }` (its
  *   `Retry-After`, 5 s when absent, at most 5 min), the queued requests rejected, no piece GET
@@ -205,8 +202,8 @@ class HttpPeer implements PeerLink {
   private readonly origin: string = '';
   private readonly pending = new Map<number, BlockRequest>();
   private readonly inFlight = new Map<number, Run>();
-  /** Where a block that straddles two body chunks is gathered, delivered at once, and reused. */
-  private readonly scratch = new Uint8Array(BLOCK_LENGTH);
+  /** GET body buffers free again (at most `maxInFlight`): bodies are copied into one as they arrive. */
+  private readonly freeRuns: Uint8Array[] = [];
   private runs = 0;
   /** GETs allowed in flight now: grows to `maxInFlight` while answers come, back to the start after trouble. */
   private window: number;
@@ -420,47 +417,47 @@ class HttpPeer implements PeerLink {
     const whole = span.begin === 0 && span.length === pieceBytes;
     const url = ttpUrl(this.id, { resource: 'piece', index: run.index });
     const headers = whole ? this.pieceHeaders : [...this.pieceHeaders, 'range', formatRange(span)];
-    /** `run.reqs[0, next)` are delivered (or were cancelled). */
-    let next = 0;
-    let delivered = 0;
+    let data: PieceBody | undefined;
+    let into: Uint8Array | undefined;
+    let offset = 0;
     let outcome: Outcome | undefined;
     try {
-      // The body's chunks are kept as undici gives them (views of socket reads, never reused)
-      // until the last byte is in and checked (§6.4); then each block is a view of the chunk that
-      // holds it, and only one that straddles two chunks is copied (into the link's scratch).
       const got = await this.exchange(url, headers, this.o.headersTimeoutMs, false, (status, header) => {
         const c = checkPieceResponse(whole ? undefined : span, pieceBytes, { status, contentRange: header('content-range'), contentLength: header('content-length') });
-        const body = new PieceBody(c.length);
+        into = this.runBuffer(c.length);
+        const body = new PieceBody(c.length, into);
         return { push: (chunk) => body.push(chunk), done: () => (body.complete(), { body, begin: c.begin }) };
       });
       // A 200 to a Range (§6.4 2.): the whole piece, usable; the engine's hash check decides.
-      for (; next < run.reqs.length; next++) {
-        const req = run.reqs[next]!;
-        const k = this.key(req.index, req.begin);
-        this.inFlight.delete(k);
-        if (run.cancelled.has(k)) continue;
-        const data = got.body.slice(req.begin - got.begin, req.length, this.scratch);
-        this.events.emit({ type: 'block', req, data });
-        delivered += req.length;
-        // The scratch serves the next straddling block: the engine copies this one now (from an
-        // answer's callback, not from inside one of the link's methods: the PeerLink rule holds).
-        if (data.buffer === this.scratch.buffer) this.events.deliverNow();
-      }
+      // Blocks are views of the chunks that hold them; only one that straddles two is copied.
+      data = got.body;
+      offset = got.begin;
     } catch (err) {
       outcome = this.outcomeOf(err);
     }
     this.runs--;
     if (this.closed) return;
-    for (let i = next; i < run.reqs.length; i++) {
-      const req = run.reqs[i]!;
+    let delivered = 0;
+    for (const req of run.reqs) {
       const k = this.key(req.index, req.begin);
       this.inFlight.delete(k);
-      if (!run.cancelled.has(k)) this.events.emit({ type: 'rejected', req });
+      if (run.cancelled.has(k)) continue;
+      if (data === undefined) {
+        this.events.emit({ type: 'rejected', req });
+      } else {
+        const at = req.begin - offset;
+        this.events.emit({ type: 'block', req, data: data.slice(at, req.length) });
+        delivered += req.length;
+      }
     }
-    if (delivered > 0) this.events.emit({ type: 'bytes', downloaded: delivered, uploaded: 0 });
     if (outcome === undefined) {
       this.onSuccess();
       if (this.window < this.o.maxInFlight) this.window++;
+      if (delivered > 0) this.events.emit({ type: 'bytes', downloaded: delivered, uploaded: 0 });
+      // The blocks are views of the run buffer: delivered now (the engine copies each while its
+      // event is delivered, as from a wire peer's read buffer), then the buffer serves the next GET.
+      this.events.deliverNow();
+      if (into !== undefined && this.freeRuns.length < this.o.maxInFlight) this.freeRuns.push(into);
     } else if (outcome.kind === 'fatal') {
       this.close(outcome.err);
       return;
@@ -485,6 +482,16 @@ class HttpPeer implements PeerLink {
       if (this.closed) return;
     }
     this.dispatch();
+  }
+
+  /** A buffer for one GET's body (the link's run length or more), from those whose blocks were delivered. */
+  private runBuffer(length: number): Uint8Array {
+    const size = Math.max(length, Math.min(this.geometry.pieceLength, this.o.maxRunBytes));
+    for (;;) {
+      const b = this.freeRuns.pop();
+      if (b === undefined) return new Uint8Array(size);
+      if (b.length >= length) return b;
+    }
   }
 
   // ── choke and back-off ────────────────────────────────────────────────────────────────────
