@@ -13,15 +13,20 @@ import type { PeerState } from './peer-set.js';
  *   one while we choke it. An offer to peer P
  *   of piece i is *released* (P may get another) when another peer says it has i (P, or the
  *   swarm, passed it on: BEP 16's rule), or when no other connected peer lacks i (a lone
- *   downloader, or everyone has it: waiting would only stall), or after `releaseAfterMs` (a peer
- *   that hoards pieces must not stall the swarm for ever).
+ *   downloader, or everyone has it: waiting would only stall). Time releases it too: a piece P
+ *   has, after `releaseAfterMs`; a piece P has not downloaded yet, only once P (unchoked) asked
+ *   us for nothing for `releaseAfterMs` (a slow peer that still asks is fetching its offers, and
+ *   giving them to another would upload them twice), or after `HOARD_RELEASE_FACTOR` times that
+ *   (a peer that hoards pieces must not stall the swarm for ever).
  * - A new offer is a *fresh* piece (held by no connected peer, and offered to no connected peer,
  *   which may still fetch it even after its offer was released), never-offered ones first, from
  *   a rotating start, so no two peers are offered the same piece. A piece whose holders all left is
  *   fresh again: only we can give it, and the last downloaders of a swarm whose finished peers
- *   go away would otherwise get it one piece per round trip. A piece the swarm already has costs
- *   the origin a second upload: it is offered only to a peer that holds no offer at all (the
- *   swarm does not feed it), the least offered and least available first.
+ *   go away would otherwise get it one piece per round trip. A peer holding no offer at all and
+ *   finding no fresh piece gets one piece no connected peer has and no peer holds an offer of
+ *   (its offerees' offers were released), the least offered first. A piece the swarm already
+ *   has costs the origin a second upload: it is offered only to a peer holding no offer that
+ *   gained no piece for `releaseAfterMs` (the swarm does not feed it), least available first.
  * - Upload slots (`slots`): one per interested leecher, at least the torrent's usual number and at
  *   most `maxSlots`, and under an upload limit no more than can each take a whole offer within
  *   `releaseAfterMs` (a slower offer times out and is offered again: a second upload). Offers
