@@ -37,7 +37,7 @@ export const SEED_NAMED_WEB_SEED_FALLBACK_MS = 10_000;
  * the slower ones then had to fetch from the origin again (its seed treats a piece whose holders
  * all left as fresh). A lone get, which uploads nothing, leaves at once.
  */
-export const DEFAULT_LINGER_MS = 15_000;
+export const DEFAULT_LINGER_MS = 5000;
 export const LINGER_IDLE_MS = 1000;
 
 /** `peers`: wire peers the server named beside the torrent (its seed), dialled at once. */
