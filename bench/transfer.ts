@@ -2,6 +2,7 @@
  * Whole transfers over loopback, torrenttp beside aria2, same file, same run:
  *
  *   npm run bench:transfer -- [--size-mib 1024] [--runs 1] [--piece-kib N] [--only 1,2,3,4] [--encryption off]
+ *                             [--node-flags '--cpu-prof --cpu-prof-dir=DIR']
  *
  *   1. torrenttp seed → torrenttp leech (`torrenttp seed --port`, `torrenttp download --peer`)
  *   2. aria2c seed    → torrenttp leech (`--peer` the aria2c listening port)
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     'piece-kib': { type: 'string' },
     only: { type: 'string', default: '1,2,3,4' },
     encryption: { type: 'string', default: 'off' },
+    'node-flags': { type: 'string', default: '' },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
@@ -60,6 +62,8 @@ const SIZE_BYTES = SIZE_MIB * 1024 * 1024;
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 /** node with RC4 (OpenSSL's legacy provider), as the `torrenttp` command's shebang starts it. */
 const CLI_NODE_FLAG = '--openssl-legacy-provider';
+/** `--node-flags '--cpu-prof --cpu-prof-dir=/tmp/prof'`: more flags for torrenttp's node processes (profiles of both sides). */
+const NODE_FLAGS = values['node-flags'].split(' ').filter((f) => f !== '');
 /** A leech that takes longer than this is killed and the case reported as failed. */
 const LEECH_TIMEOUT_MS = 10 * 60_000;
 
@@ -91,7 +95,7 @@ interface Result {
 async function startSeed(s: Setup, kind: Side, encryption: string): Promise<{ proc: Timed; port: number }> {
   const port = await freePort();
   if (kind === 'torrenttp') {
-    const proc = timed(s.work, process.execPath, [CLI_NODE_FLAG, CLI, 'seed', s.torrent, s.data, '--port', String(port), '--skip-verify', '--encryption', encryption]);
+    const proc = timed(s.work, process.execPath, [CLI_NODE_FLAG, ...NODE_FLAGS, CLI, 'seed', s.torrent, s.data, '--port', String(port), '--skip-verify', '--encryption', encryption]);
     await until('the torrenttp seed to start', () => / on port \d+/.test(proc.output), 60_000, proc);
     return { proc, port };
   }
@@ -105,7 +109,7 @@ async function startSeed(s: Setup, kind: Side, encryption: string): Promise<{ pr
 async function startLeech(s: Setup, kind: Side, dir: string, seedPort: number, encryption: string): Promise<Timed> {
   if (kind === 'torrenttp') {
     // Dials the seed it is given; the tracker would only name the same seed.
-    return timed(s.work, process.execPath, [CLI_NODE_FLAG, CLI, 'download', s.torrent, '-o', dir, '--peer', `127.0.0.1:${seedPort}`, '--no-trackers', '--encryption', encryption]);
+    return timed(s.work, process.execPath, [CLI_NODE_FLAG, ...NODE_FLAGS, CLI, 'download', s.torrent, '-o', dir, '--peer', `127.0.0.1:${seedPort}`, '--no-trackers', '--encryption', encryption]);
   }
   return timed(s.work, 'aria2c', [`--dir=${dir}`, '--seed-time=0', '--file-allocation=none', `--listen-port=${await freePort()}`, '--console-log-level=warn', ...ARIA_COMMON, s.torrent]);
 }
