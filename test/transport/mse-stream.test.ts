@@ -1,14 +1,18 @@
 /**
  * MSE at the socket: the listener against hostile or silent encrypted handshakes (a typed error
  * to its owner, nothing else), the dialer's `require` against a peer that answers garbage, and
- * an encrypted link carrying a whole torrent (blocks both ways through RC4 on both ends).
+ * an encrypted link carrying a whole torrent (blocks both ways through RC4 on both ends), and
+ * the batches a flush encrypts with one RC4 update each (SealBatch).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createCipheriv } from 'node:crypto';
 import { connect } from 'node:net';
 import { TorrenttpError } from '../../src/errors/index.js';
 import { PeerListener, WireDialer, type IncomingPeerHandler, type WirePeerLink } from '../../src/transport/index.js';
+import { SEAL_BATCH_BYTES, SealBatch } from '../../src/transport/mse-stream.js';
+import type { MseSession } from '../../src/wire/index.js';
 import { leech, listen, makeTorrent, peerId, Recorder, serve, wireTorrent } from './helpers.js';
 
 function owner(full: boolean) {
@@ -95,4 +99,42 @@ test('an encrypted link (require on both ends) carries a whole torrent byte-iden
     o.links.forEach((l) => l.close());
     await listener.close();
   }
+});
+
+test('SealBatch: one RC4 stream in the order added, one write per full batch, each part copied before add returns', () => {
+  const key = randomBytes(20);
+  const out = createCipheriv('rc4', key, null);
+  const session: MseSession = { method: 'rc4', infoHash: new Uint8Array(20), encrypt: (b) => out.update(b), decrypt: (b) => b };
+  const writes: Uint8Array[] = [];
+  const parts: Uint8Array[] = [];
+  const seal = new SealBatch(session, (b) => writes.push(b));
+  const add = (n: number): void => {
+    const part = randomBytes(n);
+    parts.push(Buffer.from(part));
+    seal.add(part);
+    part.fill(0); // the caller may reuse or release it at once
+  };
+  // Piece headers and blocks across several batches, then a part larger than a batch with bytes pending.
+  for (let i = 0; i < 40; i++) {
+    add(13);
+    add(16 * 1024);
+  }
+  assert.ok(seal.pending < SEAL_BATCH_BYTES);
+  add(100);
+  add(SEAL_BATCH_BYTES + 5000);
+  add(17);
+  // A second batch while this one is open (flushes do not nest, but it must not share memory).
+  const other: Uint8Array[] = [];
+  const nested = new SealBatch({ ...session, encrypt: (b) => Buffer.from(b) }, (b) => other.push(b));
+  nested.add(Uint8Array.of(1, 2, 3));
+  nested.end();
+  assert.deepEqual(Buffer.concat(other), Buffer.from([1, 2, 3]));
+  add(16 * 1024);
+  seal.end();
+  assert.equal(seal.pending, 0);
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const plain = createCipheriv('rc4', key, null).update(Buffer.concat(writes));
+  assert.equal(plain.length, total);
+  assert.ok(plain.equals(Buffer.concat(parts)), 'the writes decrypt to the parts, in order');
+  assert.ok(writes.length <= Math.ceil(total / SEAL_BATCH_BYTES) + 2, `${writes.length} writes for ${total} bytes`);
 });
