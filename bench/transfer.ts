@@ -8,8 +8,9 @@
  *   2. aria2c seed    → torrenttp leech (`--peer` the aria2c listening port)
  *   3. torrenttp seed → aria2c leech    (aria2c finds the seed through `torrenttp tracker`)
  *   4. aria2c seed    → aria2c leech    (same tracker): the reference
- *   5. case 1 with `--encryption require` on both sides: MSE/PE with RC4 (`--only 1,5` for the
- *      encrypted/plain ratio, printed as "5 vs 1")
+ *   5. case 1 with `--encryption require` on both sides: MSE/PE with RC4 (`--only 1,5 --runs N`
+ *      for the encrypted/plain ratios of wall time, CPU and peak RSS, printed as "5 vs 1"; the
+ *      cases alternate within each run)
  *
  * `--encryption P` is the policy of torrenttp's processes in cases 1-3 (default `off`, plain,
  * as the figures before MSE were). They run under `node --openssl-legacy-provider`, as the
@@ -203,8 +204,11 @@ try {
   const plain = results.get(1);
   const encrypted = results.get(5);
   if (plain !== undefined && encrypted !== undefined) {
-    const ratio = median(encrypted.map((r) => r.leech.wallSec)) / median(plain.map((r) => r.leech.wallSec));
-    console.log(`5 vs 1: MSE RC4 over ${ENCRYPTION === 'off' ? 'plain' : `--encryption ${ENCRYPTION}`} torrenttp → torrenttp, leech wall time ${ratio.toFixed(2)}×`);
+    const ratio = (f: (r: Result) => number): string => `${(median(encrypted.map(f)) / median(plain.map(f))).toFixed(2)}×`;
+    console.log(
+      `5 vs 1: MSE RC4 over ${ENCRYPTION === 'off' ? 'plain' : `--encryption ${ENCRYPTION}`} torrenttp → torrenttp, leech wall time ${ratio((r) => r.leech.wallSec)}` +
+        ` (CPU: leech ${ratio((r) => r.leech.cpuSec)}, seed ${ratio((r) => r.seed.cpuSec)}; peak RSS: leech ${ratio((r) => r.leech.rssMiB)}, seed ${ratio((r) => r.seed.rssMiB)})`,
+    );
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
