@@ -76,7 +76,9 @@ export type GetEvent =
     }
   | { readonly type: 'progress'; readonly doneBytes: number; readonly totalBytes: number | undefined; readonly rateBytesPerSec: number; readonly uploadRateBytesPerSec: number; readonly peers: number | undefined }
   | { readonly type: 'warning'; readonly message: string }
-  | { readonly type: 'seeding' };
+  | { readonly type: 'seeding' }
+  /** Done, but peers are still pulling pieces from us: we stay up to `maxSeconds` for them. */
+  | { readonly type: 'lingering'; readonly maxSeconds: number };
 
 /** Payload bytes by where they came from. */
 export interface GetSources {

@@ -108,7 +108,11 @@ export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accep
     const how = await Promise.race([finished.then(() => 'complete' as const), abort.promise.then(() => 'interrupted' as const), stalled]);
     t.off('progress', watchStall);
     // A stream's reader waits for its end, and a seeding get stays anyway.
-    if (how === 'complete' && stream === undefined && o.seed !== true) await Promise.race([uploads.linger(o.lingerMs ?? DEFAULT_LINGER_MS), abort.promise]);
+    if (how === 'complete' && stream === undefined && o.seed !== true) {
+      const lingerMs = o.lingerMs ?? DEFAULT_LINGER_MS;
+      if (uploads.pulling()) o.onEvent?.({ type: 'lingering', maxSeconds: lingerMs / 1000 });
+      await Promise.race([uploads.linger(lingerMs), abort.promise]);
+    }
     uploads.dispose();
     const stats = t.stats();
     let uploaded = stats.uploaded;
@@ -149,9 +153,10 @@ export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accep
 
 /**
  * When `t` last uploaded, from its progress ticks; `linger(maxMs)` resolves once it uploaded
- * nothing for `LINGER_IDLE_MS` (at once if it had not within that before), or after `maxMs`.
+ * nothing for `LINGER_IDLE_MS` (at once if it had not within that before), or after `maxMs`;
+ * `pulling()` says whether `linger` would wait.
  */
-export function uploadWatch(t: Pick<Torrent, 'stats' | 'closed' | 'on' | 'off'>, now: () => number = Date.now): { linger(maxMs: number): Promise<void>; dispose(): void } {
+export function uploadWatch(t: Pick<Torrent, 'stats' | 'closed' | 'on' | 'off'>, now: () => number = Date.now): { pulling(): boolean; linger(maxMs: number): Promise<void>; dispose(): void } {
   let last = t.stats().uploaded;
   let lastMoveMs = -Infinity;
   let check = (): void => undefined;
@@ -164,6 +169,7 @@ export function uploadWatch(t: Pick<Torrent, 'stats' | 'closed' | 'on' | 'off'>,
   };
   t.on('progress', onProgress);
   return {
+    pulling: () => now() - lastMoveMs < LINGER_IDLE_MS && !t.closed,
     linger: (maxMs) =>
       new Promise<void>((resolve) => {
         const until = now() + maxMs;

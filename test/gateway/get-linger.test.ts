@@ -36,6 +36,7 @@ test('get linger: a finished get that uploaded nothing leaves at once', async ()
   t.tick(0);
   now = 5000;
   t.tick(0);
+  assert.equal(w.pulling(), false, 'nothing to announce');
   assert.ok(await settled(w.linger(15_000)), 'no wait without uploads');
   w.dispose();
 });
@@ -45,6 +46,7 @@ test('get linger: stays while peers pull, leaves once they stopped for LINGER_ID
   const t = new FakeTorrent();
   const w = uploadWatch(t as never, () => now);
   t.tick(100); // uploading when the download finishes
+  assert.equal(w.pulling(), true, 'the get says why it stays');
   const p = w.linger(15_000);
   assert.ok(!(await settled(p)), 'a peer pulled just now: stay');
   for (let up = 200; now < 5000; up += 100) {
