@@ -7,7 +7,6 @@ import { basename, dirname, join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { toTorrenttpError, TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
-import { FileSink } from './file-sink.js';
 import { drained, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import { discard, requestOk, type OpenResponse } from './negotiate-client.js';
@@ -19,11 +18,6 @@ import { discard, requestOk, type OpenResponse } from './negotiate-client.js';
 
 /** Bytes queued to the output file before the body waits: a few of undici's chunks per write(v). */
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
-/**
- * A body at least this large goes to its file through a `FileSink` (a thread that writes large
- * batches and hashes them): a thread's start-up is worth it only for a download that takes a while.
- */
-const FILE_SINK_MIN_BYTES = 8 * 1024 * 1024;
 
 export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: string, dispatcher: Dispatcher, started: number): Promise<GetResult> {
   const path = o.output.kind === 'file' ? o.output.path : o.output.kind === 'named' ? join(o.output.dir, nameFromUrl(o.url) ?? 'index.html') : undefined;
@@ -62,45 +56,31 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
   o.onEvent?.({ type: 'start', mode: 'plain', reason, name, path, totalBytes, resumedBytes: offset });
 
   const expected = sha256Of(res.headers['repr-digest']);
-  const verify = expected !== undefined && (path !== undefined || offset === 0);
-  const threaded = path !== undefined && totalBytes !== undefined && totalBytes - offset >= FILE_SINK_MIN_BYTES;
   let hash: Hash | undefined;
-  if (verify && !threaded) {
+  if (expected !== undefined && (path !== undefined || offset === 0)) {
     hash = createHash('sha256');
     if (offset > 0) for await (const chunk of createReadStream(path!, { start: 0, end: offset - 1 })) hash.update(chunk as Buffer);
   }
 
   let file: WriteStream | undefined;
-  let fileSink: FileSink | undefined;
-  let digest: Uint8Array | undefined;
   let fileError: unknown;
   const got = { bytes: 0 };
   // The rate is sampled with the progress, not per chunk: the body loop only counts.
   const meter = new SampledRate();
   const report = (): void => o.onEvent?.({ type: 'progress', doneBytes: offset + got.bytes, totalBytes, rateBytesPerSec: meter.sample(got.bytes, Date.now()), uploadRateBytesPerSec: 0, peers: undefined });
-  const timer = setInterval(() => {
-    fileSink?.flush();
-    report();
-  }, PROGRESS_EVERY_MS);
+  const timer = setInterval(report, PROGRESS_EVERY_MS);
   try {
-    if (path !== undefined) await mkdir(dirname(path), { recursive: true });
-    if (threaded) {
-      fileSink = new FileSink(path, offset, verify);
-      const s = fileSink;
-      await copyBody(res.body, { write: (c) => s.write(c), ready: () => s.ready() }, undefined, got, () => s.error);
-    } else {
-      if (path !== undefined) {
-        // Writes are not awaited one by one: the stream queues them (writev) up to its high-water mark.
-        file = createWriteStream(path, { flags: offset > 0 ? 'a' : 'w', highWaterMark: WRITE_BUFFER_BYTES });
-        file.on('error', (err) => (fileError ??= err));
-        await once(file, 'open');
-      }
-      const sink = file ?? (o.output.kind === 'stream' ? o.output.stream : undefined);
-      await copyBody(res.body, sink === undefined ? undefined : writableOut(sink), hash, got, () => fileError);
+    if (path !== undefined) {
+      await mkdir(dirname(path), { recursive: true });
+      // Writes are not awaited one by one: the stream queues them (writev) up to its high-water mark.
+      file = createWriteStream(path, { flags: offset > 0 ? 'a' : 'w', highWaterMark: WRITE_BUFFER_BYTES });
+      file.on('error', (err) => (fileError ??= err));
+      await once(file, 'open');
     }
+    const sink = file ?? (o.output.kind === 'stream' ? o.output.stream : undefined);
+    await copyBody(res.body, sink, hash, got, () => fileError);
   } catch (err) {
-    if (fileSink !== undefined) fileError ??= fileSink.error;
-    if (path !== undefined && (fileError !== undefined || (file === undefined && fileSink === undefined))) throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause: fileError ?? err });
+    if (path !== undefined && (fileError !== undefined || file === undefined)) throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause: fileError ?? err });
     if (o.signal?.aborted === true) {
       await closeFile(file);
       return plainResult(path, totalBytes, got.bytes, false, 'interrupted', started);
@@ -111,24 +91,16 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
     clearInterval(timer);
     // Everything received is on disk before we return, also when interrupted: `-C -` continues from the file's size.
     await closeFile(file);
-    if (fileSink !== undefined) {
-      try {
-        digest = await fileSink.end();
-      } catch (err) {
-        fileError ??= err;
-      }
-    }
   }
   if (fileError !== undefined) throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause: fileError });
   report();
   if (totalBytes !== undefined && offset + got.bytes !== totalBytes) {
     throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `${res.url} ended after ${offset + got.bytes} of ${totalBytes} bytes (run again with -C - to continue)` });
   }
-  digest ??= hash?.digest();
-  if (digest !== undefined && !Buffer.from(digest).equals(Buffer.from(expected!))) {
+  if (hash !== undefined && !hash.digest().equals(Buffer.from(expected!))) {
     throw new GatewayError('GATEWAY_GET_DIGEST_MISMATCH', { detail: `${path ?? 'stdout'} (Repr-Digest sha-256 of ${res.url})` });
   }
-  return plainResult(path, offset + got.bytes, got.bytes, digest !== undefined, 'complete', started, name);
+  return plainResult(path, offset + got.bytes, got.bytes, hash !== undefined, 'complete', started, name);
 }
 
 function plainResult(path: string | undefined, totalBytes: number | undefined, received: number, digestVerified: boolean, status: GetResult['status'], started: number, name?: string): GetResult {
@@ -174,22 +146,12 @@ function sha256Of(v: string | string[] | undefined): Uint8Array | undefined {
   return d.length === 32 && d.toString('base64') === m[1] ? d : undefined;
 }
 
-/** Where `copyBody` puts the body: `write` false means wait for `ready()`. */
-interface BodyOut {
-  write(chunk: Buffer): boolean;
-  ready(): Promise<void>;
-}
-
-function writableOut(w: Writable): BodyOut {
-  return { write: (c) => w.write(c), ready: () => drained(w) };
-}
-
 /**
  * The body to `sink` by 'data' events, pausing while the sink is full: no promise per chunk (an
  * async iterator costs one per chunk), no copy (undici's chunks go to write() as they are).
  * Counts into `got` as it goes; rejects with the body's error or the sink's.
  */
-function copyBody(body: Readable, sink: BodyOut | undefined, hash: Hash | undefined, got: { bytes: number }, sinkError: () => unknown): Promise<void> {
+function copyBody(body: Readable, sink: Writable | undefined, hash: Hash | undefined, got: { bytes: number }, sinkError: () => unknown): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     const fail = (err: unknown): void => {
@@ -206,7 +168,7 @@ function copyBody(body: Readable, sink: BodyOut | undefined, hash: Hash | undefi
       hash?.update(chunk);
       if (sink !== undefined && !sink.write(chunk)) {
         body.pause();
-        sink.ready().then(() => body.resume(), fail);
+        drained(sink).then(() => body.resume(), fail);
       }
     };
     body.on('data', onData);

@@ -162,7 +162,7 @@ test('a plain body that does not match its Repr-Digest is an error', { timeout: 
     await assert.rejects(getUrl({ url: `${url}/d.bin`, output: { kind: 'file', path: join(dir, 'd.bin') } }), { code: 'GATEWAY_GET_DIGEST_MISMATCH' });
   }));
 
-test('a large plain body (written and hashed by its own thread): Repr-Digest checked over the whole file, a resumed prefix included; a wrong one is an error', { timeout: 60_000 }, (t) =>
+test('a large plain body: Repr-Digest checked over the whole file, a resumed prefix on disk included; a wrong one is an error', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const payload = bytes(20 * MIB + 5, 47);
     const right = createHash('sha256').update(payload).digest('base64');
@@ -179,7 +179,7 @@ test('a large plain body (written and hashed by its own thread): Repr-Digest che
     const r = await getUrl({ url: `${url}/big.bin`, output: { kind: 'file', path } });
     assert.equal(r.digestVerified, true);
     same(path, payload);
-    // A resumed download: the thread hashes the bytes on disk first, then the rest.
+    // A resumed download: the bytes on disk are hashed first, then the rest.
     writeFileSync(path, payload.subarray(0, 9 * MIB + 7));
     const resumed = await getUrl({ url: `${url}/big.bin`, output: { kind: 'file', path }, resume: true });
     assert.equal(resumed.downloadedBytes, payload.length - (9 * MIB + 7));
