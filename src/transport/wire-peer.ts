@@ -12,8 +12,9 @@
  * - Unrequested blocks are forgiven one per request we gave up on (cancelled, timed out, dropped
  *   by a choke: its block may have been on the way); past that, more than
  *   MAX_UNSOLICITED_BLOCKS of them (1 MiB of junk) → close with TRANSPORT_UNREQUESTED_BLOCKS.
- * - More than MAX_CHOKES_PER_WINDOW chokes from the peer within CHOKE_WINDOW_MS → close with
- *   TRANSPORT_CHOKE_STORM (a real choker decides every 10 s; a storm only makes us churn requests).
+ * - More than MAX_CHOKES_PER_WINDOW chokes from the peer within CHOKE_WINDOW_MS, each while we are
+ *   interested → close with TRANSPORT_CHOKE_STORM (a real choker decides every 10 s; a storm only
+ *   makes us churn requests). Chokes while we are not interested are not counted.
  * - The peer's BEP 10 handshake caps the queue depth at its `reqq`: a peer that closes or drops
  *   requests past its limit (torrenttp itself closes) never sees more than it allows.
  * - A request older than `requestTimeoutMs` → `rejected`, a `cancel` goes out, and the peer is
@@ -462,19 +463,25 @@ export class WirePeer implements WirePeerLink {
     }
   }
 
+  /** Counts a choke in the current window; true when it was one too many (the link is closed). */
+  private countChokeStorm(): boolean {
+    const now = performance.now();
+    if (now - this.chokeWindowStart >= CHOKE_WINDOW_MS) {
+      this.chokeWindowStart = now;
+      this.chokesInWindow = 0;
+    }
+    if (++this.chokesInWindow <= MAX_CHOKES_PER_WINDOW) return false;
+    this.close(new TransportError('TRANSPORT_CHOKE_STORM', { detail: `${this.id}: more than ${MAX_CHOKES_PER_WINDOW} chokes in ${CHOKE_WINDOW_MS / 1000} s while we were interested` }));
+    return true;
+  }
+
   private onMessage(m: WireMessage): void {
     switch (m.type) {
       case 'choke': {
         if (this.peerChoking) return;
-        const now = performance.now();
-        if (now - this.chokeWindowStart >= CHOKE_WINDOW_MS) {
-          this.chokeWindowStart = now;
-          this.chokesInWindow = 0;
-        }
-        if (++this.chokesInWindow > MAX_CHOKES_PER_WINDOW) {
-          this.close(new TransportError('TRANSPORT_CHOKE_STORM', { detail: `${this.id}: more than ${MAX_CHOKES_PER_WINDOW} chokes in ${CHOKE_WINDOW_MS / 1000} s` }));
-          return;
-        }
+        // A choke while we are not interested costs us no requests (and often answers our own
+        // `not interested`, as a super-seed's does between offers): only those while interested count.
+        if (this.amInterested && this.countChokeStorm()) return;
         this.peerChoking = true;
         this.events.emit({ type: 'choke' });
         // BEP 6: requests in allowed-fast pieces survive a choke; they end in a block or a reject.

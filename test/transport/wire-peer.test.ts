@@ -282,10 +282,26 @@ test('a block off the 16 KiB grid (overlapping the blocks we asked for) closes t
   }
 });
 
+test('chokes while we are not interested are heard and never a storm (a super-seed chokes each not-interested between offers)', async () => {
+  const { metainfo } = makeTorrent(256 * 1024, 64 * 1024, 3);
+  const r = await rawSeed(metainfo);
+  try {
+    const n = MAX_CHOKES_PER_WINDOW * 2;
+    r.raw.send(...Array.from({ length: n }, () => [{ type: 'unchoke' as const }, { type: 'choke' as const }]).flat());
+    await r.rec.wait('choke', 2000, () => r.rec.of('choke').length === n);
+    await new Promise((res) => setTimeout(res, 50));
+    assert.equal(r.rec.of('closed').length, 0);
+  } finally {
+    await r.close();
+  }
+});
+
 test(`a choke storm: ${MAX_CHOKES_PER_WINDOW} chokes within ${CHOKE_WINDOW_MS / 1000} s are heard, one more closes the link`, async () => {
   const { metainfo } = makeTorrent(256 * 1024, 64 * 1024, 3);
   const r = await rawSeed(metainfo);
   try {
+    r.link.setInterested(true);
+    await r.raw.until((m) => m.some((x) => x.type === 'interested'));
     const storm = (n: number) => Array.from({ length: n }, () => [{ type: 'unchoke' as const }, { type: 'choke' as const }]).flat();
     r.raw.send(...storm(MAX_CHOKES_PER_WINDOW));
     await r.rec.wait('choke', 2000, () => r.rec.of('choke').length === MAX_CHOKES_PER_WINDOW);
