@@ -335,6 +335,24 @@ export class PiecePicker {
     const from = Math.min(n - 1, Math.floor(this.rng() * n));
     let best = -1;
     let bestAvail = Infinity;
+    if (peer.count * 8 < n) {
+      // A peer holding few pieces (a super-seed's offers, a new leecher): only its pieces are
+      // looked at (a pass over the bitfield's bytes), with the same answer as the scan below
+      // (rarest, availability 1 as the floor; ties to the first met from \`from\`). The scan of
+      // every piece on every pick was most of a proxy's CPU streaming from a super-seed.
+      let bestAt = Infinity;
+      for (const i of peer) {
+        if (!candidate(i)) continue;
+        const a = random ? 0 : Math.max(1, this.availability[i]!);
+        const at = i >= from ? i - from : i - from + n;
+        if (a < bestAvail || (a === bestAvail && at < bestAt)) {
+          bestAvail = a;
+          bestAt = at;
+          best = i;
+        }
+      }
+      return best < 0 ? undefined : (best as PieceIndex);
+    }
     for (let k = 0; k < n; k++) {
       const i = from + k < n ? from + k : from + k - n;
       if (!candidate(i)) continue;

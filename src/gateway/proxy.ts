@@ -185,7 +185,7 @@ export class Proxy {
       let offer;
       try {
         // The torrent's storage opens while its length is checked with the origin (a HEAD).
-        const onTorrent = (m: Metainfo) => this.cache.prepare(m, href);
+        const onTorrent = (m: Metainfo, peers: readonly string[]) => this.cache.prepare(m, href, peers);
         offer = await proxyOffer(href, { dispatcher: this.dispatcher, headers, accept: headerValue(req.headers.accept), reusable, onTorrent });
       } catch (err) {
         const e = toTorrenttpError(err);
@@ -199,7 +199,7 @@ export class Proxy {
         this.log(req, href, 'passthrough', sent, started, { why: offer.reason });
         return;
       }
-      known = this.cache.remember(href, offer.metainfo, offer.file);
+      known = this.cache.remember(href, offer.metainfo, offer.file, offer.peers);
     }
     if (known === 'plain') {
       this.log(req, href, 'passthrough', await passThrough(req, res, url, this.agent), started);
