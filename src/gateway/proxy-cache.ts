@@ -163,15 +163,14 @@ export class ProxyCache {
 
   /**
    * Streams bytes `start..end` (inclusive) of the URL's file to `out` in order, each piece once
-   * verified; `onReady` once the torrent is open (a failure before it rejects, and the caller
-   * may still answer another way). Resolves `complete`, `failed` (swarm and origin both stalled, or the torrent
+   * verified. A failure to open the torrent rejects before any byte is written (the caller
+   * may still get the bytes another way). Resolves `complete`, `failed` (swarm and origin both stalled, or the torrent
    * failed: the caller cuts the connection) or `gone` (the program left).
    */
-  async pump(k: KnownUrl, start: number, end: number, out: Writable, onReady: () => void): Promise<PumpResult> {
+  async pump(k: KnownUrl, start: number, end: number, out: Writable): Promise<PumpResult> {
     const h = this.hold(k);
     try {
       const t = await this.torrentOf(h, k.metainfo);
-      onReady();
       let bytes = 0;
       if (end < start) return { end: 'complete', bytes };
       if (this.has(k, start, end)) return await this.fromDisk(h, start, end, out);
