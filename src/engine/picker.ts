@@ -335,33 +335,31 @@ export class PiecePicker {
     const from = Math.min(n - 1, Math.floor(this.rng() * n));
     let best = -1;
     let bestAvail = Infinity;
-    if (peer.count * 8 < n) {
-      // A peer holding few pieces (a super-seed's offers, a new leecher): only its pieces are
-      // looked at (a pass over the bitfield's bytes), with the same answer as the scan below
-      // (rarest, availability 1 as the floor; ties to the first met from \`from\`). The scan of
-      // every piece on every pick was most of a proxy's CPU streaming from a super-seed.
-      let bestAt = Infinity;
-      for (const i of peer) {
-        if (!candidate(i)) continue;
-        const a = random ? 0 : Math.max(1, this.availability[i]!);
-        const at = i >= from ? i - from : i - from + n;
-        if (a < bestAvail || (a === bestAvail && at < bestAt)) {
+    // Round from `from` a byte of the bitfields at a time: the candidates are `peer & ~have`, so
+    // the pieces we hold or the peer lacks cost nothing. (A walk over every piece on every pick
+    // was most of a proxy's CPU streaming from a super-seed, whose offers are the only pieces it
+    // has that we lack.) The start byte is visited twice: its pieces from `from` on first, the
+    // ones before `from` last.
+    const theirs = peer.toBytes();
+    const ours = this.have.toBytes();
+    const bytes = theirs.length;
+    const first = from >> 3;
+    for (let s = 0; s <= bytes; s++) {
+      const k = first + s < bytes ? first + s : first + s - bytes;
+      const c = theirs[k]! & ~ours[k]!;
+      if (c === 0) continue;
+      for (let j = 0; j < 8; j++) {
+        if ((c & (0x80 >> j)) === 0) continue;
+        const i = k * 8 + j;
+        if (i >= n || (s === 0 && i < from) || (s === bytes && i >= from)) continue;
+        if (this.partials.has(i) || !this.wants(i)) continue;
+        if (random) return i as PieceIndex;
+        const a = this.availability[i]!;
+        if (a < bestAvail) {
           bestAvail = a;
-          bestAt = at;
           best = i;
+          if (a <= 1) return i as PieceIndex;
         }
-      }
-      return best < 0 ? undefined : (best as PieceIndex);
-    }
-    for (let k = 0; k < n; k++) {
-      const i = from + k < n ? from + k : from + k - n;
-      if (!candidate(i)) continue;
-      if (random) return i as PieceIndex;
-      const a = this.availability[i]!;
-      if (a < bestAvail) {
-        bestAvail = a;
-        best = i;
-        if (a <= 1) break;
       }
     }
     return best < 0 ? undefined : (best as PieceIndex);
