@@ -13,6 +13,9 @@
  * plus its seed's bytes, from serve's status.json) is shown as a ratio of the file. Every output
  * is compared with the payload (SHA-1). Figures are medians of the runs.
  *
+ *   base cold/cached  `--base-cli PATH` (another build's dist/src/cli/main.js, e.g. main's): the
+ *                 same two cases through that build's proxy in the same runs, for a before/after
+ *
  *   N proxies     `--proxies N` (default 10; 0 skips it): N proxy processes with empty caches, one
  *                 `curl -x` each, all at once for the same file. The origin's upload (serve's
  *                 status.json, plain plus seed bytes) as a ratio of the file: plain HTTP would be N×.
@@ -27,7 +30,8 @@ import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { sha1File } from './usage.js';
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, proxies: { type: 'string', default: '10' } } });
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, proxies: { type: 'string', default: '10' }, 'base-cli': { type: 'string' } } });
+const BASE_CLI = values['base-cli'];
 const SIZE_MIB = Number(values['size-mib']);
 const RUNS = Number(values.runs);
 const PROXIES = Number(values.proxies);
@@ -49,8 +53,8 @@ async function curl(args: string[]): Promise<{ ttfb: number; total: number }> {
   return { ttfb: ttfb!, total: total! };
 }
 
-async function startedProcess(args: string[], line: RegExp): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startedProcess(args: string[], line: RegExp, cli = CLI): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   while (!line.test(out)) {
@@ -97,9 +101,17 @@ async function main(): Promise<void> {
     }
     console.log(`serve at ${serve.url}; ${SIZE_MIB} MiB payload; torrent made before the runs`);
     const times: Record<string, { ttfb: number[]; total: number[] }> = { direct: { ttfb: [], total: [] }, 'proxy cold': { ttfb: [], total: [] }, 'proxy cached': { ttfb: [], total: [] } };
+    if (BASE_CLI !== undefined) Object.assign(times, { 'base cold': { ttfb: [], total: [] }, 'base cached': { ttfb: [], total: [] } });
     const ratios: number[] = [];
+    const baseRatios: number[] = [];
     for (let run = 0; run < RUNS; run++) {
-      const proxy = await startedProcess(['proxy', '--port', '0', '--cache', join(work, `pcache-${run}`), '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/);
+      // With --base-cli, the base build's proxy goes first on odd runs, second on even ones.
+      if (BASE_CLI !== undefined && run % 2 === 1) await proxyCases(run, 'base', BASE_CLI, baseRatios);
+      await proxyCases(run, 'proxy', CLI, ratios);
+      if (BASE_CLI !== undefined && run % 2 === 0) await proxyCases(run, 'base', BASE_CLI, baseRatios);
+    }
+    async function proxyCases(run: number, name: 'proxy' | 'base', cli: string, into: number[]): Promise<void> {
+      const proxy = await startedProcess(['proxy', '--port', '0', '--cache', join(work, `${name}-cache-${run}`), '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/, cli);
       children.push(proxy.child);
       const out = join(work, 'out.bin');
       const record = async (name: string, args: string[]): Promise<void> => {
@@ -110,12 +122,12 @@ async function main(): Promise<void> {
         times[name]!.total.push(r.total);
       };
       // Direct first on odd runs, after the proxy on even ones: neither always meets a cold page cache.
-      if (run % 2 === 1) await record('direct', [url]);
+      if (run % 2 === 1 && name === 'proxy') await record('direct', [url]);
       const before = await originBytes(serve.url);
-      await record('proxy cold', ['-x', proxy.url, url]);
-      ratios.push(((await originBytes(serve.url)) - before) / size);
-      await record('proxy cached', ['-x', proxy.url, url]);
-      if (run % 2 === 0) await record('direct', [url]);
+      await record(`${name} cold`, ['-x', proxy.url, url]);
+      into.push(((await originBytes(serve.url)) - before) / size);
+      await record(`${name} cached`, ['-x', proxy.url, url]);
+      if (run % 2 === 0 && name === 'proxy') await record('direct', [url]);
       await stop(proxy.child);
     }
     const ref = median(times.direct!.total);
@@ -127,7 +139,9 @@ async function main(): Promise<void> {
       console.log(`| ${name} | ${(ttfb * 1000).toFixed(1)} ms | ${total.toFixed(3)} s | ${(size / total / 1e6).toFixed(0)} | ${(total / ref).toFixed(2)}× | ${(ttfb / refTtfb).toFixed(1)}× |`);
     }
     console.log(`\norigin upload for a cold proxy fetch (plain + seed bytes) / file: ${ratios.map((r) => r.toFixed(2)).join(', ')} (direct: 1.00)`);
-    if (PROXIES > 0) await manyProxies(url, want, size, serve.url, children);
+    if (BASE_CLI !== undefined) console.log(`the same through the base build's proxy: ${baseRatios.map((r) => r.toFixed(2)).join(', ')}`);
+    if (PROXIES > 0) await manyProxies(url, want, size, serve.url, children, CLI, '');
+    if (PROXIES > 0 && BASE_CLI !== undefined) await manyProxies(url, want, size, serve.url, children, BASE_CLI, 'base ');
   } finally {
     for (const c of children) await stop(c);
     rmSync(work, { recursive: true, force: true });
@@ -135,9 +149,9 @@ async function main(): Promise<void> {
 }
 
 /** PROXIES proxy processes, one curl each, all at once: the origin's upload as a ratio of the file. */
-async function manyProxies(url: string, want: string, size: number, serveUrl: string, children: ChildProcess[]): Promise<void> {
+async function manyProxies(url: string, want: string, size: number, serveUrl: string, children: ChildProcess[], cli: string, label: string): Promise<void> {
   const proxies = await Promise.all(
-    Array.from({ length: PROXIES }, (_, i) => startedProcess(['proxy', '--port', '0', '--cache', join(work, `many-${i}`), '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/)),
+    Array.from({ length: PROXIES }, (_, i) => startedProcess(['proxy', '--port', '0', '--cache', join(work, `${label}many-${i}`), '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/, cli)),
   );
   for (const p of proxies) children.push(p.child);
   const before = await originBytes(serveUrl);
@@ -156,7 +170,7 @@ async function manyProxies(url: string, want: string, size: number, serveUrl: st
   for (const p of proxies) await stop(p.child);
   const totals = results.map((r) => r.total);
   console.log(
-    `\n${PROXIES} proxies, one curl each at once: origin upload ${(upload / size).toFixed(2)}× the file (plain HTTP: ${PROXIES}.00×); ` +
+    `\n${label}${PROXIES} proxies, one curl each at once: origin upload ${(upload / size).toFixed(2)}× the file (plain HTTP: ${PROXIES}.00×); ` +
       `curl total median ${median(totals).toFixed(2)} s, slowest ${Math.max(...totals).toFixed(2)} s, first byte median ${(median(results.map((r) => r.ttfb)) * 1000).toFixed(0)} ms; wall ${wall.toFixed(2)} s`,
   );
 }

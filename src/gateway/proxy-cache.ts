@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -7,6 +6,7 @@ import { toTorrenttpError } from '../errors/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { createWebSeed, type PeerLink } from '../transport/index.js';
 import { GatewayError } from './errors.js';
+import { RangeSender } from './proxy-send.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import type { FileFacts } from './proxy-offer.js';
 
@@ -45,6 +45,8 @@ export interface KnownUrl {
   readonly metainfo: Metainfo;
   readonly file: FileFacts;
   readonly origin: string;
+  /** Wire peers the origin named (its seed), dialled as the torrent opens. */
+  readonly peers: readonly string[];
   readonly checkedAt: number;
 }
 
@@ -58,6 +60,8 @@ interface Held {
   lastUsed: number;
   /** A URL of the file at the origin, for the web seed. */
   origin: string | undefined;
+  /** The origin's named seed(s), for the torrent's first dial. */
+  peers: readonly string[];
   fallback: PeerLink | undefined;
   lastDownloaded: number;
   lastMoveMs: number;
@@ -67,11 +71,6 @@ interface Held {
 /** How often stalls are looked for. */
 const WATCH_MS = 500;
 const DATA_NAME = 'data';
-/** Bytes queued on a program's connection before the reader waits for it (a few pieces; Squid's read_ahead_gap is 16 KiB, but it reads from memory). */
-const OUT_BUFFER_BYTES = 4 * 1024 * 1024;
-
-/** Largest read from the data file for a swarm answer (a verified run is read in pieces of this). */
-const READ_CHUNK_BYTES = 1024 * 1024;
 /**
  * Bytes ahead of a program's position whose pieces get deadlines (picked before anything else):
  * 16 MiB, so that with small pieces (64 KiB: 256 of them) the download runs in order about as
@@ -137,8 +136,8 @@ export class ProxyCache {
     return 'plain' in k ? 'plain' : k;
   }
 
-  remember(url: string, metainfo: Metainfo, file: FileFacts): KnownUrl {
-    const k: KnownUrl = { metainfo, file, origin: url, checkedAt: this.now() };
+  remember(url: string, metainfo: Metainfo, file: FileFacts, peers: readonly string[] = []): KnownUrl {
+    const k: KnownUrl = { metainfo, file, origin: url, peers, checkedAt: this.now() };
     this.urls.set(url, k);
     return k;
   }
@@ -164,15 +163,14 @@ export class ProxyCache {
 
   /**
    * Streams bytes `start..end` (inclusive) of the URL's file to `out` in order, each piece once
-   * verified; `onReady` once the torrent is open (a failure before it rejects, and the caller
-   * may still answer another way). Resolves `complete`, `failed` (swarm and origin both stalled, or the torrent
+   * verified. A failure to open the torrent rejects before any byte is written (the caller
+   * may still get the bytes another way). Resolves `complete`, `failed` (swarm and origin both stalled, or the torrent
    * failed: the caller cuts the connection) or `gone` (the program left).
    */
-  async pump(k: KnownUrl, start: number, end: number, out: Writable, onReady: () => void): Promise<PumpResult> {
+  async pump(k: KnownUrl, start: number, end: number, out: Writable): Promise<PumpResult> {
     const h = this.hold(k);
     try {
       const t = await this.torrentOf(h, k.metainfo);
-      onReady();
       let bytes = 0;
       if (end < start) return { end: 'complete', bytes };
       if (this.has(k, start, end)) return await this.fromDisk(h, start, end, out);
@@ -181,12 +179,13 @@ export class ProxyCache {
       h.dead.add(onDead);
       const gone = new Promise<'gone'>((resolve) => out.once('close', () => resolve('gone')));
       // The engine says which bytes are verified (with deadlines on the pieces just ahead); the
-      // bytes come from the data file in large reads, as for a cache hit: no read-back of each
-      // piece through the store's worker and no copy per piece.
+      // bytes come from the data file in large reads into a few reused buffers, as for a cache
+      // hit: no read-back of each piece through the store's worker and no copy per piece.
       const it = t.verifiedRanges({ start, end, windowPieces: windowPieces(k.metainfo.pieceLength) });
       let file: FileHandle | undefined;
       try {
         file = await open(join(this.opts.dir, h.infoHash, DATA_NAME), 'r');
+        const sender = new RangeSender(file.fd, out, h.infoHash, end - start + 1);
         for (;;) {
           const next = it.next();
           const r = await Promise.race([next, dead, gone]);
@@ -196,26 +195,12 @@ export class ProxyCache {
             it.return(undefined).catch(() => undefined);
             return { end: r === 'dead' ? 'failed' : 'gone', bytes };
           }
-          if (r.done === true) return { end: 'complete', bytes };
-          for (let at = r.value.start; at <= r.value.end; ) {
-            const want = Math.min(READ_CHUNK_BYTES, r.value.end - at + 1);
-            const { bytesRead, buffer } = await file.read(Buffer.allocUnsafe(want), 0, want, at);
-            if (bytesRead !== want) throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${h.infoHash}: ${bytesRead} of ${want} bytes at ${at}` });
-            at += want;
-            bytes += want;
-            // Up to OUT_BUFFER_BYTES queued before waiting: the next disk read overlaps this send.
-            if (!out.write(buffer) && out.writableLength >= OUT_BUFFER_BYTES) {
-              const w = await Promise.race([new Promise<'drain'>((resolve) => out.once('drain', () => resolve('drain'))), gone]);
-              if (w === 'gone') {
-                await it.return(undefined).catch(() => undefined);
-                return { end: 'gone', bytes };
-              }
-            }
-            if (out.destroyed) {
-              await it.return(undefined).catch(() => undefined);
-              return { end: 'gone', bytes };
-            }
+          if (r.done === true) return { end: (await sender.flushed()) === 'sent' ? 'complete' : 'gone', bytes };
+          if ((await sender.send(r.value.start, r.value.end)) === 'gone') {
+            await it.return(undefined).catch(() => undefined);
+            return { end: 'gone', bytes };
           }
+          bytes += r.value.end - r.value.start + 1;
         }
       } catch (err) {
         this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'swarm read failed');
@@ -234,26 +219,25 @@ export class ProxyCache {
 
   /**
    * A range whose pieces are all verified (a cache hit): straight from the data file, as a
-   * static file server would, rather than piece by piece through the engine's reader (a worker
-   * round trip and a copy per piece: 64 MiB took 3× as long). The bytes are the ones the engine
-   * verified; the torrent stays loaded (and its folder kept) while this reader holds it.
+   * static file server would (`RangeSender`: 1 MiB reads into reused buffers), rather than piece
+   * by piece through the engine's reader (a worker round trip and a copy per piece: 64 MiB took
+   * 3× as long). The bytes are the ones the engine verified; the torrent stays loaded (and its
+   * folder kept) while this reader holds it.
    */
-  private fromDisk(h: Held, start: number, end: number, out: Writable): Promise<PumpResult> {
-    return new Promise((resolve) => {
-      let bytes = 0;
-      const file = createReadStream(join(this.opts.dir, h.infoHash, DATA_NAME), { start, end, highWaterMark: 256 * 1024 });
-      file.on('data', (chunk) => (bytes += chunk.length));
-      file.pipe(out, { end: false });
-      file.once('end', () => resolve({ end: bytes === end - start + 1 ? 'complete' : 'failed', bytes }));
-      file.once('error', (err) => {
-        this.logger.warn({ err: err.message, infoHash: h.infoHash }, 'cache read failed');
-        resolve({ end: 'failed', bytes });
-      });
-      out.once('close', () => {
-        file.destroy();
-        resolve({ end: 'gone', bytes });
-      });
-    });
+  private async fromDisk(h: Held, start: number, end: number, out: Writable): Promise<PumpResult> {
+    let file: FileHandle | undefined;
+    try {
+      file = await open(join(this.opts.dir, h.infoHash, DATA_NAME), 'r');
+      const sender = new RangeSender(file.fd, out, h.infoHash, end - start + 1);
+      const sent = await sender.send(start, end);
+      const flushed = sent === 'sent' ? await sender.flushed() : sent;
+      return { end: flushed === 'sent' ? 'complete' : 'gone', bytes: flushed === 'sent' ? end - start + 1 : 0 };
+    } catch (err) {
+      this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'cache read failed');
+      return { end: 'failed', bytes: 0 };
+    } finally {
+      await file?.close().catch(() => undefined);
+    }
   }
 
   /**
@@ -262,7 +246,7 @@ export class ProxyCache {
    * function undoes it when the offer falls through (a torrent of other bytes): a torrent this
    * call added, with no reader, is removed, folder and all.
    */
-  prepare(metainfo: Metainfo, origin: string): () => void {
+  prepare(metainfo: Metainfo, origin: string, peers: readonly string[] = []): () => void {
     let h = this.held.get(metainfo.infoHash);
     const added = h === undefined;
     if (h === undefined) this.held.set(metainfo.infoHash, (h = this.newHeld(metainfo.infoHash, metainfo.length, this.now())));
@@ -271,6 +255,7 @@ export class ProxyCache {
       h.bytes = metainfo.length;
     }
     h.origin ??= origin;
+    if (h.peers.length === 0) h.peers = peers;
     this.torrentOf(h, metainfo).catch(() => undefined);
     const held = h;
     return () => {
@@ -297,7 +282,7 @@ export class ProxyCache {
   }
 
   private newHeld(infoHash: string, bytes: number, lastUsed: number): Held {
-    return { infoHash, metainfo: undefined, torrent: undefined, bytes, readers: 0, lastUsed, origin: undefined, fallback: undefined, lastDownloaded: 0, lastMoveMs: this.now(), dead: new Set() };
+    return { infoHash, metainfo: undefined, torrent: undefined, bytes, readers: 0, lastUsed, origin: undefined, peers: [], fallback: undefined, lastDownloaded: 0, lastMoveMs: this.now(), dead: new Set() };
   }
 
   private hold(k: KnownUrl): Held {
@@ -306,6 +291,7 @@ export class ProxyCache {
     h.readers++;
     h.lastUsed = this.now();
     h.origin = k.origin;
+    if (k.peers.length > 0) h.peers = k.peers;
     if (h.metainfo === undefined) {
       h.metainfo = k.metainfo;
       h.bytes = k.metainfo.length;
@@ -322,7 +308,7 @@ export class ProxyCache {
       } catch (cause) {
         throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${folder}: ${toTorrenttpError(cause).message}`, cause });
       }
-      const t = await this.client.add(metainfo, { path: folder, storeAs: DATA_NAME, resumeDir: folder, webSeeds: false });
+      const t = await this.client.add(metainfo, { path: folder, storeAs: DATA_NAME, resumeDir: folder, webSeeds: false, peers: h.peers });
       this.loaded.set(h.infoHash, t);
       void this.evict();
       t.done.catch(() => undefined);

@@ -4,7 +4,8 @@ import { METAINFO_JSON_MEDIA_TYPE, type Metainfo } from '../metainfo/index.js';
 import { loadUndici } from '../transport/index.js';
 import { GatewayError } from './errors.js';
 import { BITTORRENT_MEDIA_TYPE } from './gateway.js';
-import { describedBy, discard, fetchLinked, GET_ACCEPT, mediaType, parseMetainfo, readSmall, type OpenResponse } from './negotiate-client.js';
+import { describedBy, discard, fetchLinked, GET_ACCEPT, mediaType, parseMetainfo, readSmall, seedPeers, type OpenResponse } from './negotiate-client.js';
+import { SEED_HEADER } from './media-type.js';
 import { headerValue } from './proxy-request.js';
 
 /**
@@ -32,7 +33,14 @@ export interface FileFacts {
 }
 
 export type ProxyOffer =
-  | { readonly kind: 'torrent'; readonly metainfo: Metainfo; readonly file: FileFacts; readonly via: 'accept' | 'link' }
+  | {
+      readonly kind: 'torrent';
+      readonly metainfo: Metainfo;
+      readonly file: FileFacts;
+      readonly via: 'accept' | 'link';
+      /** Wire peers the origin named (`TorrentTTP-Seed`, its own seed): dialled at once, not after a tracker round trip. */
+      readonly peers: readonly string[];
+    }
   | { readonly kind: 'plain'; readonly response: OpenResponse | undefined; readonly reason: string };
 
 export interface ProxyOfferOptions {
@@ -49,7 +57,7 @@ export interface ProxyOfferOptions {
    * `HEAD`: the caller may start opening it meanwhile. Returns what to do if the offer then
    * falls through.
    */
-  readonly onTorrent?: (metainfo: Metainfo) => () => void;
+  readonly onTorrent?: (metainfo: Metainfo, peers: readonly string[]) => () => void;
 }
 
 export function negotiationAccept(programAccept: string | undefined): string {
@@ -72,18 +80,21 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
   if (first.status !== 200) return plain(`status ${first.status}`);
   const type = mediaType(first.headers['content-type']);
   if (type === BITTORRENT_MEDIA_TYPE || type === METAINFO_JSON_MEDIA_TYPE) {
+    // The HEAD goes out at once, while the torrent is read and parsed: one round trip less to wait.
+    const heading = once(url, 'HEAD', [...o.headers, 'accept', '*/*'], o);
+    heading.then(discard, () => undefined);
     let metainfo: Metainfo;
     try {
       metainfo = await parseMetainfo(type, await readSmall(first));
     } catch (err) {
       return { kind: 'plain', response: undefined, reason: `the offered torrent is unusable: ${toTorrenttpError(err).message}` };
     }
-    const undo = metainfo.multiFile ? undefined : o.onTorrent?.(metainfo);
+    const peers = seedPeers(first.headers[SEED_HEADER]);
+    const undo = metainfo.multiFile ? undefined : o.onTorrent?.(metainfo, peers);
     let offer: ProxyOffer | undefined;
     try {
-      const head = await once(url, 'HEAD', [...o.headers, 'accept', '*/*'], o);
-      await discard(head);
-      offer = checked(metainfo, head, 'accept');
+      const head = await heading;
+      offer = checked(metainfo, head, 'accept', peers);
       return offer;
     } finally {
       if (offer?.kind !== 'torrent') undo?.();
@@ -93,14 +104,14 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
   if (link === undefined) return plain('no torrent offered');
   const linked = await fetchLinked(link, { dispatcher: o.dispatcher, headers: recordOf(o.headers), ...(o.signal === undefined ? {} : { signal: o.signal }) }).catch(() => undefined);
   if (linked?.kind !== 'torrent') return plain('the linked torrent could not be fetched');
-  const offer = checked(linked.metainfo, first, 'link');
+  const offer = checked(linked.metainfo, first, 'link', linked.peers);
   if (offer.kind === 'plain') return plain(offer.reason);
   await discard(first);
   return offer;
 }
 
 /** The torrent, if it is of one file as long as the bytes the origin serves at this URL. */
-function checked(metainfo: Metainfo, bytes: OpenResponse, via: 'accept' | 'link'): ProxyOffer {
+function checked(metainfo: Metainfo, bytes: OpenResponse, via: 'accept' | 'link', peers: readonly string[]): ProxyOffer {
   const length = Number(headerValue(bytes.headers['content-length']));
   if (metainfo.multiFile) return { kind: 'plain', response: undefined, reason: `the torrent holds ${metainfo.files.length} files, not this URL's one` };
   if (bytes.status !== 200 || length !== metainfo.length) {
@@ -112,6 +123,7 @@ function checked(metainfo: Metainfo, bytes: OpenResponse, via: 'accept' | 'link'
     kind: 'torrent',
     metainfo,
     via,
+    peers,
     file: {
       length,
       contentType: headerValue(bytes.headers['content-type']) ?? 'application/octet-stream',

@@ -63,6 +63,52 @@ export function passThrough(req: IncomingMessage, res: ServerResponse, url: URL,
   });
 }
 
+/**
+ * The body of a swarm answer whose status line and headers are already out, from the origin
+ * instead (the torrent could not be opened): a plain GET of bytes `start..end` (a `Range` unless
+ * it is the whole file), taken only if the origin answers with exactly those bytes of the same
+ * file (`206` with that `Content-Range`, or `200` of `size` bytes for the whole, and the offer's
+ * `ETag` if the answer has one). Anything else, or a failure midway, cuts the response short.
+ */
+export function passBody(res: ServerResponse, url: URL, start: number, end: number, size: number, etag: string | undefined, agent: Agent): Promise<Sent> {
+  return new Promise((resolve) => {
+    const whole = start === 0 && end === size - 1;
+    const sent: Sent = { status: res.statusCode, bytes: 0 };
+    const upstream = httpRequest({
+      agent,
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port === '' ? 80 : Number(url.port),
+      method: 'GET',
+      path: `${url.pathname}${url.search}`,
+      headers: { host: url.host, via: VIA, ...(whole ? {} : { range: `bytes=${start}-${end}` }) },
+      setHost: false,
+    });
+    upstream.on('response', (answer: IncomingMessage) => {
+      const same = etag === undefined || answer.headers.etag === undefined || answer.headers.etag === etag;
+      const exact = whole ? answer.statusCode === 200 && answer.headers['content-length'] === String(size) : answer.statusCode === 206 && answer.headers['content-range'] === `bytes ${start}-${end}/${size}`;
+      if (!same || !exact) {
+        answer.destroy();
+        res.destroy();
+        resolve(sent);
+        return;
+      }
+      answer.on('data', (chunk: Buffer) => (sent.bytes += chunk.length));
+      pipeline(answer, res, (err) => {
+        if (err !== undefined && err !== null) res.destroy();
+        resolve(sent);
+      });
+    });
+    upstream.on('error', () => {
+      res.destroy();
+      resolve(sent);
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    upstream.end();
+  });
+}
+
 /** Sends an answer the negotiation already opened (the origin's answer to the program's own GET). */
 export function sendOpen(res: ServerResponse, open: OpenResponse): Promise<Sent> {
   return new Promise((resolve) => {

@@ -10,7 +10,7 @@ import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import { ProxyCache, type KnownUrl } from './proxy-cache.js';
 import { proxyOffer } from './proxy-offer.js';
-import { passThrough, rawProblem, sendOpen, sendProblem, tunnel, VIA, type Sent } from './proxy-pass.js';
+import { passBody, passThrough, rawProblem, sendOpen, sendProblem, tunnel, VIA, type Sent } from './proxy-pass.js';
 import { CONDITIONAL_FIELDS, endToEnd, headerValue, parseConnectTarget, parseProxyTarget, swarmEligible } from './proxy-request.js';
 import { decideRange } from './range.js';
 
@@ -185,7 +185,7 @@ export class Proxy {
       let offer;
       try {
         // The torrent's storage opens while its length is checked with the origin (a HEAD).
-        const onTorrent = (m: Metainfo) => this.cache.prepare(m, href);
+        const onTorrent = (m: Metainfo, peers: readonly string[]) => this.cache.prepare(m, href, peers);
         offer = await proxyOffer(href, { dispatcher: this.dispatcher, headers, accept: headerValue(req.headers.accept), reusable, onTorrent });
       } catch (err) {
         const e = toTorrenttpError(err);
@@ -199,7 +199,7 @@ export class Proxy {
         this.log(req, href, 'passthrough', sent, started, { why: offer.reason });
         return;
       }
-      known = this.cache.remember(href, offer.metainfo, offer.file);
+      known = this.cache.remember(href, offer.metainfo, offer.file, offer.peers);
     }
     if (known === 'plain') {
       this.log(req, href, 'passthrough', await passThrough(req, res, url, this.agent), started);
@@ -284,22 +284,22 @@ export class Proxy {
     const end = range.type === 'partial' ? range.end : size - 1;
     const status = range.type === 'partial' ? 206 : 200;
     const how: ServedBy = size === 0 || this.cache.has(k, start, end) ? 'cache' : 'swarm';
+    // The status line and headers go out at once: they are the origin's facts from the offer, and
+    // the program's first byte need not wait for the torrent's storage to open.
+    res.writeHead(status, { ...this.fileHeaders(k), 'content-length': end - start + 1, ...(status === 206 ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}) });
+    res.flushHeaders();
     let result;
     try {
-      result = await this.cache.pump(k, start, end, res, () => {
-        res.writeHead(status, { ...this.fileHeaders(k), 'content-length': end - start + 1, ...(status === 206 ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}) });
-        res.flushHeaders();
-      });
+      result = await this.cache.pump(k, start, end, res);
     } catch (err) {
-      // The torrent could not be opened (cache folder, storage): the origin answers instead.
+      // The torrent could not be opened (cache folder, storage): the origin sends the body instead.
       const e = toTorrenttpError(err);
       this.logger.warn({ err: e.message, code: e.code, url: href }, 'swarm unavailable, passing through');
       this.cache.forget(href);
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      this.log(req, href, 'passthrough', await passThrough(req, res, url, this.agent), started, { code: e.code });
+      const sent = await passBody(res, url, start, end, size, k.file.etag, this.agent);
+      if (sent.bytes === end - start + 1) res.end();
+      else res.destroy();
+      this.log(req, href, 'passthrough', sent, started, { code: e.code });
       return;
     }
     if (result.end === 'complete') res.end();

@@ -7,10 +7,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'undici';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createTorrent } from '../../src/metainfo/index.js';
+import { createTorrent, parseTorrent } from '../../src/metainfo/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { until } from '../helpers/processes.js';
 import { curl, servedBy, startProxy } from './proxy-helpers.js';
@@ -94,4 +95,29 @@ test('swarm and origin both fail mid-body: the connection is cut short and curl 
     assert.ok(got.length >= PIECE && got.length < payload.length, `a short body (${got.length} bytes)`);
     assert.ok(got.equals(Buffer.from(payload.subarray(0, got.length))), 'what arrived is the file’s start');
     assert.ok(log.entries.some((e) => (e.obj as { cut?: string }).cut === 'failed'));
+  }));
+
+test('the torrent cannot be opened in the cache folder after the headers went out: the origin sends the body, exact for a range too', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    mkdirSync(join(dir, 'www'));
+    const payload = bytes(2 * MIB + 7, 53);
+    const o = await origin(t, join(dir, 'www'), payload);
+    const offered = await request(o.url, { headers: { accept: 'application/x-bittorrent' } });
+    const { infoHash } = parseTorrent(new Uint8Array(await offered.body.arrayBuffer()));
+    // A file where the torrent's folder would go: its storage cannot open.
+    mkdirSync(join(dir, 'pcache'));
+    writeFileSync(join(dir, 'pcache', infoHash), 'not a folder');
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout.toString(), /^HTTP\/1\.1 200/);
+    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+    const part = join(dir, 'part.bin');
+    const rr = await curl(t, ['-x', proxy.url, '-r', '1000-300000', o.url, '-o', part, '-D', '-']);
+    assert.equal(rr.code, 0, rr.stderr);
+    assert.match(rr.stdout.toString(), new RegExp(`^HTTP/1\\.1 206[^]*content-range: bytes 1000-300000/${payload.length}`, 'i'));
+    assert.ok(readFileSync(part).equals(Buffer.from(payload.subarray(1000, 300001))), 'the range, byte-identical');
+    await until('both requests to be logged', () => servedBy(log).length >= 2, 5000);
+    assert.deepEqual(servedBy(log), ['200 passthrough', '206 passthrough']);
   }));

@@ -1,0 +1,105 @@
+import { read } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { GatewayError } from './errors.js';
+
+/**
+ * Sends byte ranges of the proxy cache's data file to a program's connection, for a cache hit
+ * (one range) and for a swarm answer (each run of verified pieces as it arrives). As
+ * `sendFileRange` (send-file.ts, serve's plain path) and for the same reasons: a few buffers go
+ * round instead of a fresh allocation per read (fresh pages for the kernel to fault in, and
+ * external memory for the collector: a cold 256 MiB stream allocated 256 of them), a buffer is
+ * read into again only once the socket has taken its bytes, and the next read overlaps the
+ * socket's send. Unlike it, the response is not ended here (more ranges may follow), and the
+ * buffers live as long as the sender, across ranges.
+ *
+ * - Positional reads only (the descriptor's offset is never used).
+ * - A file shorter than a range is a `GATEWAY_PROXY_CACHE_IO` (the bytes were verified there).
+ * - A connection that closes stops the reads: `send` resolves `gone`.
+ */
+export const PROXY_SEND_CHUNK_BYTES = 1024 * 1024;
+const BUFFERS = 4;
+
+export class RangeSender {
+  private readonly free: Buffer[] = [];
+  private allocated = 0;
+  private inFlight = 0;
+  private closed = false;
+  private failure: Error | undefined;
+  /** Wakes a `send` waiting for a free buffer or for the connection. */
+  private wake: (() => void) | undefined;
+
+  private readonly chunk: number;
+
+  /** `total`: bytes this sender will send in all (its buffers are no larger). */
+  constructor(
+    private readonly fd: number,
+    private readonly out: Writable,
+    private readonly label: string,
+    total: number,
+  ) {
+    this.chunk = Math.max(1, Math.min(PROXY_SEND_CHUNK_BYTES, total));
+    out.once('close', () => {
+      this.closed = true;
+      this.poke();
+    });
+  }
+
+  /** Sends bytes `start..end` (inclusive); resolves once every read is done and queued on the connection. */
+  async send(start: number, end: number): Promise<'sent' | 'gone'> {
+    for (let at = start; at <= end; ) {
+      const buf = await this.buffer();
+      if (buf === undefined) return 'gone';
+      const want = Math.min(buf.length, end - at + 1);
+      let n: number;
+      try {
+        n = await new Promise<number>((resolve, reject) => read(this.fd, buf, 0, want, at, (err, bytes) => (err === null ? resolve(bytes) : reject(err))));
+      } catch (cause) {
+        this.free.push(buf);
+        throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${this.label}: read at ${at}`, cause });
+      }
+      if (n !== want) {
+        this.free.push(buf);
+        throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${this.label}: ${n} of ${want} bytes at ${at}` });
+      }
+      if (this.closed || this.out.destroyed) {
+        this.free.push(buf);
+        return 'gone';
+      }
+      at += n;
+      this.inFlight++;
+      this.out.write(n === buf.length ? buf : buf.subarray(0, n), (err) => {
+        this.inFlight--;
+        if (err !== undefined && err !== null) this.failure ??= err;
+        this.free.push(buf);
+        this.poke();
+      });
+    }
+    return this.closed ? 'gone' : 'sent';
+  }
+
+  /** Resolves once the connection took every byte queued (`gone` if it closed first). */
+  async flushed(): Promise<'sent' | 'gone'> {
+    while (this.inFlight > 0 && !this.closed && this.failure === undefined) await new Promise<void>((resolve) => (this.wake = resolve));
+    return this.closed || this.failure !== undefined ? 'gone' : 'sent';
+  }
+
+  /** A free buffer, waiting for the connection to take one when all are in flight; undefined once it closed. */
+  private async buffer(): Promise<Buffer | undefined> {
+    for (;;) {
+      if (this.closed || this.failure !== undefined) return undefined;
+      const b = this.free.pop();
+      if (b !== undefined) return b;
+      if (this.allocated < BUFFERS) {
+        this.allocated++;
+        return Buffer.allocUnsafeSlow(this.chunk);
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+}
