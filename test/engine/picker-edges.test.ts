@@ -27,6 +27,9 @@ test('deadlines: none at first; those out of range, unwanted or verified are ign
   p.setDeadlines(new Map([[-1, 0], [10, 0], [0, 1], [4, 1], [9, 3], [2, 2], [5, 2]]));
   assert.deepEqual(p.deadlinePieces, [2, 5, 9], 'earliest first, ties by index; 0 is not wanted, 4 is ours, -1 and 10 are no pieces');
   assert.deepEqual(keys(p.pick(full, 2, false, none)), ['2:0', '2:1']);
+  const all = new PiecePicker(g, new Bitfield(10));
+  all.setDeadlines(new Map([[-1, 0], [10, 0], [7, 1]]));
+  assert.deepEqual(all.deadlinePieces, [7], 'without a selection too');
 });
 
 test('max 0 asks for nothing, not even a whole piece for a run-preferring peer', () => {
