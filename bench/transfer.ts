@@ -2,13 +2,15 @@
  * Whole transfers over loopback, torrenttp beside aria2, same file, same run:
  *
  *   npm run bench:transfer -- [--size-mib 1024] [--runs 1] [--piece-kib N] [--only 1,2,3,4] [--encryption off]
+ *                             [--node-flags '--cpu-prof --cpu-prof-dir=DIR']
  *
  *   1. torrenttp seed → torrenttp leech (`torrenttp seed --port`, `torrenttp download --peer`)
  *   2. aria2c seed    → torrenttp leech (`--peer` the aria2c listening port)
  *   3. torrenttp seed → aria2c leech    (aria2c finds the seed through `torrenttp tracker`)
  *   4. aria2c seed    → aria2c leech    (same tracker): the reference
- *   5. case 1 with `--encryption require` on both sides: MSE/PE with RC4 (`--only 1,5` for the
- *      encrypted/plain ratio, printed as "5 vs 1")
+ *   5. case 1 with `--encryption require` on both sides: MSE/PE with RC4 (`--only 1,5 --runs N`
+ *      for the encrypted/plain ratios of wall time, CPU and peak RSS, printed as "5 vs 1"; the
+ *      cases alternate within each run)
  *
  * `--encryption P` is the policy of torrenttp's processes in cases 1-3 (default `off`, plain,
  * as the figures before MSE were). They run under `node --openssl-legacy-provider`, as the
@@ -41,6 +43,7 @@ const { values } = parseArgs({
     'piece-kib': { type: 'string' },
     only: { type: 'string', default: '1,2,3,4' },
     encryption: { type: 'string', default: 'off' },
+    'node-flags': { type: 'string', default: '' },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
@@ -60,6 +63,8 @@ const SIZE_BYTES = SIZE_MIB * 1024 * 1024;
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 /** node with RC4 (OpenSSL's legacy provider), as the `torrenttp` command's shebang starts it. */
 const CLI_NODE_FLAG = '--openssl-legacy-provider';
+/** `--node-flags '--cpu-prof --cpu-prof-dir=/tmp/prof'`: more flags for torrenttp's node processes (profiles of both sides). */
+const NODE_FLAGS = values['node-flags'].split(' ').filter((f) => f !== '');
 /** A leech that takes longer than this is killed and the case reported as failed. */
 const LEECH_TIMEOUT_MS = 10 * 60_000;
 
@@ -91,7 +96,7 @@ interface Result {
 async function startSeed(s: Setup, kind: Side, encryption: string): Promise<{ proc: Timed; port: number }> {
   const port = await freePort();
   if (kind === 'torrenttp') {
-    const proc = timed(s.work, process.execPath, [CLI_NODE_FLAG, CLI, 'seed', s.torrent, s.data, '--port', String(port), '--skip-verify', '--encryption', encryption]);
+    const proc = timed(s.work, process.execPath, [CLI_NODE_FLAG, ...NODE_FLAGS, CLI, 'seed', s.torrent, s.data, '--port', String(port), '--skip-verify', '--encryption', encryption]);
     await until('the torrenttp seed to start', () => / on port \d+/.test(proc.output), 60_000, proc);
     return { proc, port };
   }
@@ -105,7 +110,7 @@ async function startSeed(s: Setup, kind: Side, encryption: string): Promise<{ pr
 async function startLeech(s: Setup, kind: Side, dir: string, seedPort: number, encryption: string): Promise<Timed> {
   if (kind === 'torrenttp') {
     // Dials the seed it is given; the tracker would only name the same seed.
-    return timed(s.work, process.execPath, [CLI_NODE_FLAG, CLI, 'download', s.torrent, '-o', dir, '--peer', `127.0.0.1:${seedPort}`, '--no-trackers', '--encryption', encryption]);
+    return timed(s.work, process.execPath, [CLI_NODE_FLAG, ...NODE_FLAGS, CLI, 'download', s.torrent, '-o', dir, '--peer', `127.0.0.1:${seedPort}`, '--no-trackers', '--encryption', encryption]);
   }
   return timed(s.work, 'aria2c', [`--dir=${dir}`, '--seed-time=0', '--file-allocation=none', `--listen-port=${await freePort()}`, '--console-log-level=warn', ...ARIA_COMMON, s.torrent]);
 }
@@ -199,8 +204,11 @@ try {
   const plain = results.get(1);
   const encrypted = results.get(5);
   if (plain !== undefined && encrypted !== undefined) {
-    const ratio = median(encrypted.map((r) => r.leech.wallSec)) / median(plain.map((r) => r.leech.wallSec));
-    console.log(`5 vs 1: MSE RC4 over ${ENCRYPTION === 'off' ? 'plain' : `--encryption ${ENCRYPTION}`} torrenttp → torrenttp, leech wall time ${ratio.toFixed(2)}×`);
+    const ratio = (f: (r: Result) => number): string => `${(median(encrypted.map(f)) / median(plain.map(f))).toFixed(2)}×`;
+    console.log(
+      `5 vs 1: MSE RC4 over ${ENCRYPTION === 'off' ? 'plain' : `--encryption ${ENCRYPTION}`} torrenttp → torrenttp, leech wall time ${ratio((r) => r.leech.wallSec)}` +
+        ` (CPU: leech ${ratio((r) => r.leech.cpuSec)}, seed ${ratio((r) => r.seed.cpuSec)}; peak RSS: leech ${ratio((r) => r.leech.rssMiB)}, seed ${ratio((r) => r.seed.rssMiB)})`,
+    );
   }
 } finally {
   rmSync(work, { recursive: true, force: true });

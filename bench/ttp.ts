@@ -1,7 +1,7 @@
 /**
  * TorrentTTP beside the wire protocol, between two torrenttp processes on loopback:
  *
- *   npm run bench:ttp -- [--size-mib 64] [--runs 3] [--piece-kib N] [--modes wire,http] [--rps-seconds 5]
+ *   npm run bench:ttp -- [--size-mib 64] [--runs 3] [--piece-kib N] [--modes wire,http] [--rps-seconds 5] [--alt-cli PATH]
  *
  * One seed (`torrenttp seed --port P --http-port H --skip-verify`) runs for the whole bench; the
  * leeches take turns (wire, http, [both], wire, http, …), each a fresh `torrenttp download` into
@@ -9,6 +9,8 @@
  *   wire  `--peer 127.0.0.1:P`                       (the BitTorrent wire protocol only)
  *   http  `--peer http://127.0.0.1:H/ttp/v1/torrents/<infohash>` (TorrentTTP only)
  *   both  both `--peer`s
+ *   alt   as http, but the leech is another build's CLI (`--alt-cli path/to/dist/src/cli/main.js`,
+ *         e.g. the main branch's): a before/after of the TorrentTTP client in the same run
  * All use `--no-trackers --no-dht`. The clock runs from the spawn of the leech to its exit (node
  * start-up included, the same for every mode). Printed: the median wall time, MB/s, peak RSS and
  * CPU of each mode, and the HTTP/wire ratio of the medians.
@@ -33,15 +35,17 @@ const { values } = parseArgs({
     'piece-kib': { type: 'string' },
     modes: { type: 'string', default: 'wire,http' },
     'rps-seconds': { type: 'string', default: '5' },
+    'alt-cli': { type: 'string' },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
 const RUNS = Number(values.runs);
 const RPS_SECONDS = Number(values['rps-seconds']);
-type Mode = 'wire' | 'http' | 'both';
-const MODES = values.modes.split(',').filter((m): m is Mode => m === 'wire' || m === 'http' || m === 'both');
-if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || MODES.length === 0 || !(RPS_SECONDS >= 0)) {
-  console.error('usage: ttp.js [--size-mib N] [--runs N] [--piece-kib N] [--modes wire,http,both] [--rps-seconds N]');
+type Mode = 'wire' | 'http' | 'both' | 'alt';
+const MODES = values.modes.split(',').filter((m): m is Mode => m === 'wire' || m === 'http' || m === 'both' || m === 'alt');
+if (values['alt-cli'] !== undefined && !MODES.includes('alt')) MODES.push('alt');
+if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || MODES.length === 0 || !(RPS_SECONDS >= 0) || (MODES.includes('alt') && values['alt-cli'] === undefined)) {
+  console.error('usage: ttp.js [--size-mib N] [--runs N] [--piece-kib N] [--modes wire,http,both,alt] [--rps-seconds N] [--alt-cli PATH]');
   process.exit(2);
 }
 const SIZE_BYTES = SIZE_MIB * 1024 * 1024;
@@ -92,13 +96,15 @@ try {
     wire: ['--peer', `127.0.0.1:${wirePort}`],
     http: ['--peer', torrentUrl],
     both: ['--peer', `127.0.0.1:${wirePort}`, '--peer', torrentUrl],
+    alt: ['--peer', torrentUrl],
   };
   const results = new Map<Mode, Usage[]>(MODES.map((m) => [m, []]));
   for (let run = 0; run < RUNS; run++) {
     for (const mode of MODES) {
       const dir = mkdtempSync(join(work, `dl-${mode}-`));
       try {
-        const leech = timed(work, process.execPath, [...NODE_FLAGS, CLI, 'download', torrentPath, '-o', dir, ...peersOf[mode], '--no-trackers', '--no-dht']);
+        const cli = mode === 'alt' ? values['alt-cli']! : CLI;
+        const leech = timed(work, process.execPath, [...NODE_FLAGS, cli, 'download', torrentPath, '-o', dir, ...peersOf[mode], '--no-trackers', '--no-dht']);
         children.push(leech);
         const timer = setTimeout(() => void leech.stop(), LEECH_TIMEOUT_MS);
         const u = await leech.done;
@@ -121,12 +127,16 @@ try {
       `${mode.padEnd(6)} ${wall.toFixed(2).padStart(6)} ${(SIZE_BYTES / 1e6 / wall).toFixed(1).padStart(7)} ${median(us.map((u) => u.rssMiB)).toFixed(0).padStart(8)} ${median(us.map((u) => u.cpuSec)).toFixed(2).padStart(6)}`,
     );
   }
-  const w = results.get('wire');
-  const h = results.get('http');
-  if (w !== undefined && h !== undefined) {
-    const ratios = h.map((u, i) => u.wallSec / w[i]!.wallSec);
-    console.log(`http/wire: ${(median(h.map((u) => u.wallSec)) / median(w.map((u) => u.wallSec))).toFixed(2)}× wall (ratio of medians; per run ${ratios.map((r) => r.toFixed(2)).join(' ')}; target ≤ 1.15×), ${(median(h.map((u) => u.cpuSec)) / median(w.map((u) => u.cpuSec))).toFixed(2)}× the leech's CPU`);
-  }
+  const compare = (a: Mode, b: Mode, target: string): void => {
+    const x = results.get(a);
+    const y = results.get(b);
+    if (x === undefined || y === undefined) return;
+    const ratios = x.map((u, i) => u.wallSec / y[i]!.wallSec);
+    console.log(`${a}/${b}: ${(median(x.map((u) => u.wallSec)) / median(y.map((u) => u.wallSec))).toFixed(2)}× wall (ratio of medians; per run ${ratios.map((r) => r.toFixed(2)).join(' ')}${target}), ${(median(x.map((u) => u.cpuSec)) / median(y.map((u) => u.cpuSec))).toFixed(2)}× the leech's CPU`);
+  };
+  compare('http', 'wire', '; target ≤ 1.15×');
+  compare('alt', 'wire', '');
+  compare('http', 'alt', '');
 
   if (RPS_SECONDS > 0) {
     // The same 16 KiB from the seed's TorrentTTP server and from `torrenttp serve`'s static path.

@@ -17,6 +17,9 @@ import type { PeerSet, PeerState } from './peer-set.js';
  *   pieces at a time) would otherwise idle its slots while others wait.
  * - The number of slots may change (`slots` is asked each time): a super-seed scales it with
  *   the leechers waiting (torrent.ts).
+ * - `interestFollowsOffers` (super-seeding: we hand out pieces a few at a time, so a peer says
+ *   `not interested` after each offer and `interested` at the next): a peer that loses interest
+ *   is choked at once only when a peer waits for its slot; otherwise the choking round decides.
  * - `nothingToAsk` (super-seeding: the peer holds every piece offered to it) marks an unchoked
  *   peer that cannot use its slot through no fault of its own: it gives the slot up at once to a
  *   waiting peer, and is never marked snubbed (which would keep it from the next free slot once
@@ -34,6 +37,7 @@ export class ChokeRound {
     private readonly rng: () => number,
     private readonly now: () => number,
     private readonly nothingToAsk: (peer: PeerState) => boolean = () => false,
+    private readonly interestFollowsOffers: () => boolean = () => false,
   ) {}
 
   /** A round is due at `now`. */
@@ -97,6 +101,11 @@ export class ChokeRound {
   notInterested(peer: PeerState): void {
     peer.peerInterested = false;
     if (peer.amChoking) return;
+    // Its interest follows our offers: this is the pause between two of them (our next `have`
+    // may be on the wire already). Choking it now only to unchoke it a round trip later costs
+    // its pipeline every offer, and more than 10 chokes in 10 s make a peer close us as a choke
+    // storm: a lone fast downloader then lost its seed. It keeps the slot unless someone waits.
+    if (this.interestFollowsOffers() && this.waiting().length === 0) return;
     const now = this.now();
     this.setChoking(peer, true, now);
     this.fillFree(now);

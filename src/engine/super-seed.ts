@@ -13,15 +13,20 @@ import type { PeerState } from './peer-set.js';
  *   one while we choke it. An offer to peer P
  *   of piece i is *released* (P may get another) when another peer says it has i (P, or the
  *   swarm, passed it on: BEP 16's rule), or when no other connected peer lacks i (a lone
- *   downloader, or everyone has it: waiting would only stall), or after `releaseAfterMs` (a peer
- *   that hoards pieces must not stall the swarm for ever).
+ *   downloader, or everyone has it: waiting would only stall). Time releases it too: a piece P
+ *   has, after `releaseAfterMs`; a piece P has not downloaded yet, only once P (unchoked) asked
+ *   us for nothing for `releaseAfterMs` (a slow peer that still asks is fetching its offers, and
+ *   giving them to another would upload them twice), or after `HOARD_RELEASE_FACTOR` times that
+ *   (a peer that hoards pieces must not stall the swarm for ever).
  * - A new offer is a *fresh* piece (held by no connected peer, and offered to no connected peer,
  *   which may still fetch it even after its offer was released), never-offered ones first, from
  *   a rotating start, so no two peers are offered the same piece. A piece whose holders all left is
  *   fresh again: only we can give it, and the last downloaders of a swarm whose finished peers
- *   go away would otherwise get it one piece per round trip. A piece the swarm already has costs
- *   the origin a second upload: it is offered only to a peer that holds no offer at all (the
- *   swarm does not feed it), the least offered and least available first.
+ *   go away would otherwise get it one piece per round trip. A peer holding no offer at all and
+ *   finding no fresh piece gets one piece no connected peer has and no peer holds an offer of
+ *   (its offerees' offers were released), the least offered first. A piece the swarm already
+ *   has costs the origin a second upload: it is offered only to a peer holding no offer that
+ *   gained no piece for `releaseAfterMs` (the swarm does not feed it), least available first.
  * - Upload slots (`slots`): one per interested leecher, at least the torrent's usual number and at
  *   most `maxSlots`, and under an upload limit no more than can each take a whole offer within
  *   `releaseAfterMs` (a slower offer times out and is offered again: a second upload). Offers
@@ -49,6 +54,8 @@ export const DEFAULT_OFFER_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_RELEASE_AFTER_MS = 5000;
 /** 16 leechers fetching fresh pieces at once: past that, a loopback or LAN origin's upload is the limit, not the slots. */
 export const DEFAULT_SUPER_SEED_SLOTS = 16;
+/** Any offer not downloaded is released after this many `releaseAfterMs`, however busy its peer. */
+const HOARD_RELEASE_FACTOR = 12;
 
 export class SuperSeed {
   private readonly offers = new Map<PeerState, Offer[]>();
@@ -59,6 +66,8 @@ export class SuperSeed {
   /** Every piece offered to each connected peer, for `offeredLive`. */
   private readonly everOffered = new Map<PeerState, PieceIndex[]>();
   private cursor = 0;
+  /** When each peer last told us of a piece it gained (`seen`), or joined: a peer that gains nothing is not fed by the swarm. */
+  private readonly lastGain = new Map<PeerState, number>();
   /** Pieces offered to no connected peer (`offeredLive` 0): none means no fresh piece, without a scan of every piece. */
   private unofferedLive: number;
   private readonly perPeer: number;
@@ -105,6 +114,7 @@ export class SuperSeed {
   seen(peer: PeerState, index: PieceIndex, now: number): void {
     // Only `peer` and the peers whose offer it settles can get a new offer from this: topping up
     // every peer on every `have` cost the origin seconds of CPU with ten downloaders.
+    this.lastGain.set(peer, now);
     const touched = new Set([peer]);
     for (const [other, list] of this.offers) {
       if (other === peer || !list.some((o) => o.index === index)) continue;
@@ -117,6 +127,7 @@ export class SuperSeed {
   /** `peer`'s bitfield: each of its pieces as `seen`, one top-up. */
   seenAll(peer: PeerState, indexes: Iterable<PieceIndex>, now: number): void {
     const have = new Set(indexes);
+    if (have.size > 0) this.lastGain.set(peer, now);
     const touched = new Set([peer]);
     for (const [other, list] of this.offers) {
       if (other === peer || have.size === 0) continue;
@@ -131,6 +142,7 @@ export class SuperSeed {
   /** A peer left: its offers go, and pieces only it was offered are fresh again if nobody has them. */
   remove(peer: PeerState): void {
     this.offers.delete(peer);
+    this.lastGain.delete(peer);
     for (const i of this.everOffered.get(peer) ?? []) if (--this.offeredLive[i]! === 0) this.unofferedLive++;
     this.everOffered.delete(peer);
   }
@@ -140,14 +152,16 @@ export class SuperSeed {
     const peers = [...this.peers()].filter((p) => p.link !== undefined && !p.closed && p.link.canUpload && !p.link.bitfield.complete);
     for (const p of peers) {
       if (only !== undefined && !only.has(p)) continue;
+      if (!this.lastGain.has(p)) this.lastGain.set(p, now);
       const list = (this.offers.get(p) ?? []).filter((o) => !this.releasable(p, o, peers, now));
+      this.offers.set(p, list);
       const held = new Set(list.map((o) => o.index));
       // A peer we choke cannot fetch its offers: one piece makes it interested (so the choker
       // ranks it); the rest waits for its unchoke, instead of sitting idle in a queue while the
       // swarm lacks those pieces.
       const cap = p.amChoking ? 1 : this.perPeer;
       while (list.length < cap) {
-        const index = this.choose(p, held, list.length > 0);
+        const index = this.choose(p, held, list.length > 0, now);
         if (index === undefined) break;
         list.push({ index, atMs: now });
         held.add(index);
@@ -163,20 +177,36 @@ export class SuperSeed {
   }
 
   private releasable(p: PeerState, o: Offer, peers: readonly PeerState[], now: number): boolean {
+    if (!p.link!.bitfield.has(o.index)) {
+      // Not downloaded yet: still its job while it works on its offers. A slow peer that is still
+      // asking us for blocks is fetching them (giving the piece to another now would upload it
+      // twice); a choked one cannot ask. Only an unchoked peer that asked nothing for
+      // `releaseAfterMs` (a hoarder, or one that left its offers) loses them early, and any
+      // offer goes after `HOARD_RELEASE_FACTOR` times that, so no peer can stall the swarm for ever.
+      if (now - o.atMs >= HOARD_RELEASE_FACTOR * this.releaseAfterMs) return true;
+      return !p.amChoking && now - Math.max(o.atMs, p.unchokedMs ?? -Infinity, p.lastRequestMs ?? -Infinity) >= this.releaseAfterMs;
+    }
     if (now - o.atMs >= this.releaseAfterMs) return true;
-    if (!p.link!.bitfield.has(o.index)) return false; // not downloaded yet: still its job
     // It has the piece: waiting makes sense only while another peer could still take it from it.
     return !peers.some((q) => q !== p && !q.link!.bitfield.has(o.index));
   }
 
   /**
    * The next offer for `p`: a fresh piece (no connected peer has it or was ever offered it: only
-   * we can give it, and nobody may be fetching it), never-offered ones first; with `onlyFresh` false (`p` holds no
-   * offer), else any piece it lacks, the least offered and least available first.
+   * we can give it, and nobody may be fetching it), never-offered ones first. With `onlyFresh`
+   * false (`p` holds no offer) and none fresh: a piece no connected peer has and none holds an
+   * offer of (its offerees left, or their offers were released), the least offered first; and
+   * only for a peer the swarm does not feed (`starved`), a piece others have, least available first.
    */
-  private choose(p: PeerState, held: ReadonlySet<number>, onlyFresh: boolean): PieceIndex | undefined {
+  private choose(p: PeerState, held: ReadonlySet<number>, onlyFresh: boolean, now: number): PieceIndex | undefined {
     if (onlyFresh && this.unofferedLive === 0) return undefined;
     const bits = p.link!.bitfield;
+    const starved = !onlyFresh && now - (this.lastGain.get(p) ?? -Infinity) >= this.releaseAfterMs;
+    let pending: Set<number> | undefined;
+    if (!onlyFresh) {
+      pending = new Set();
+      for (const list of this.offers.values()) for (const o of list) pending.add(o.index);
+    }
     let best: PieceIndex | undefined;
     let bestKey = Infinity;
     for (let k = 0; k < this.pieceCount; k++) {
@@ -185,8 +215,10 @@ export class SuperSeed {
       const available = this.availability(i);
       const fresh = available === 0 && this.offeredLive[i] === 0;
       if (onlyFresh && !fresh) continue;
+      // Someone is fetching it from us (an offer not released), or peers have it and `p` trades.
+      if (!fresh && (pending!.has(i) || (available > 0 && !starved))) continue;
       // Availability is at most the peer count, offers at most a few per peer and piece.
-      const key = (fresh ? 0 : 1e12) + this.offered[i]! * 1e6 + available;
+      const key = (fresh ? 0 : available === 0 ? 1e12 : 2e12) + this.offered[i]! * 1e6 + available;
       if (key < bestKey) {
         bestKey = key;
         best = i;

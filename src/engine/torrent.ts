@@ -84,6 +84,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       rng,
       now,
       (p) => this.superSeeding && this.superSeed!.idle(p),
+      () => this.superSeeding,
     );
     this.downloader = new Downloader(
       g,

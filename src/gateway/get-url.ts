@@ -50,6 +50,8 @@ export interface GetUrlOptions {
   readonly stallMs?: number;
   /** The web seed joins once the swarm has given nothing for this long. Default 1500 ms, 10 s when the server named its seed; 0: at once. */
   readonly webSeedFallbackMs?: number;
+  /** Most ms a finished swarm download keeps serving peers that still pull from it (swarm-get.ts `DEFAULT_LINGER_MS`); 0: leave at once. */
+  readonly lingerMs?: number;
 }
 
 export type GetOutput =
@@ -74,7 +76,9 @@ export type GetEvent =
     }
   | { readonly type: 'progress'; readonly doneBytes: number; readonly totalBytes: number | undefined; readonly rateBytesPerSec: number; readonly uploadRateBytesPerSec: number; readonly peers: number | undefined }
   | { readonly type: 'warning'; readonly message: string }
-  | { readonly type: 'seeding' };
+  | { readonly type: 'seeding' }
+  /** Done, but peers are still pulling pieces from us: we stay up to `maxSeconds` for them. */
+  | { readonly type: 'lingering'; readonly maxSeconds: number };
 
 /** Payload bytes by where they came from. */
 export interface GetSources {

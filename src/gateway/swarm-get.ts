@@ -30,6 +30,16 @@ export const DEFAULT_WEB_SEED_FALLBACK_MS = 1500;
  */
 export const SEED_NAMED_WEB_SEED_FALLBACK_MS = 10_000;
 
+/**
+ * A finished download that was uploading to its peers just before (within `LINGER_IDLE_MS`)
+ * stays until they stop pulling from it for that long, at most this long, before it closes: the
+ * gets of a crowd finish close together, and each one that left at once took pieces with it that
+ * the slower ones then had to fetch from the origin again (its seed treats a piece whose holders
+ * all left as fresh). A lone get, which uploads nothing, leaves at once.
+ */
+export const DEFAULT_LINGER_MS = 5000;
+export const LINGER_IDLE_MS = 1000;
+
 /** `peers`: wire peers the server named beside the torrent (its seed), dialled at once. */
 export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accept' | 'link', started: number, peers: readonly string[] = []): Promise<GetResult> {
   const stream = o.output.kind === 'stream' ? o.output.stream : undefined;
@@ -91,11 +101,19 @@ export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accep
       }
     };
     t.on('progress', watchStall);
+    const uploads = uploadWatch(t);
 
     const abort = abortPromise(o.signal);
     const finished = stream === undefined ? t.done : Promise.all([t.done, pumpInOrder(t, stream, abort.promise)]);
     const how = await Promise.race([finished.then(() => 'complete' as const), abort.promise.then(() => 'interrupted' as const), stalled]);
     t.off('progress', watchStall);
+    // A stream's reader waits for its end, and a seeding get stays anyway.
+    if (how === 'complete' && stream === undefined && o.seed !== true) {
+      const lingerMs = o.lingerMs ?? DEFAULT_LINGER_MS;
+      if (uploads.pulling()) o.onEvent?.({ type: 'lingering', maxSeconds: lingerMs / 1000 });
+      await Promise.race([uploads.linger(lingerMs), abort.promise]);
+    }
+    uploads.dispose();
     const stats = t.stats();
     let uploaded = stats.uploaded;
     let seeding: Torrent | undefined = t;
@@ -131,6 +149,38 @@ export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accep
     await client.close();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * When `t` last uploaded, from its progress ticks; `linger(maxMs)` resolves once it uploaded
+ * nothing for `LINGER_IDLE_MS` (at once if it had not within that before), or after `maxMs`;
+ * `pulling()` says whether `linger` would wait.
+ */
+export function uploadWatch(t: Pick<Torrent, 'stats' | 'closed' | 'on' | 'off'>, now: () => number = Date.now): { pulling(): boolean; linger(maxMs: number): Promise<void>; dispose(): void } {
+  let last = t.stats().uploaded;
+  let lastMoveMs = -Infinity;
+  let check = (): void => undefined;
+  const onProgress = (s: TorrentStats): void => {
+    if (s.uploaded !== last) {
+      last = s.uploaded;
+      lastMoveMs = now();
+    }
+    check();
+  };
+  t.on('progress', onProgress);
+  return {
+    pulling: () => now() - lastMoveMs < LINGER_IDLE_MS && !t.closed,
+    linger: (maxMs) =>
+      new Promise<void>((resolve) => {
+        const until = now() + maxMs;
+        check = () => {
+          const t1 = now();
+          if (t1 - lastMoveMs >= LINGER_IDLE_MS || t1 >= until || t.closed) resolve();
+        };
+        check();
+      }),
+    dispose: () => t.off('progress', onProgress),
+  };
 }
 
 /**

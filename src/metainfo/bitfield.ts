@@ -43,6 +43,27 @@ export class Bitfield {
     return index >= 0 && index < this.pieceCount && (this.bits[index >> 3]! & (0x80 >> (index & 7))) !== 0;
   }
 
+  /**
+   * The first piece in [from, to) set here and not in `except` (a bitfield of the same torrent),
+   * or -1. Reads a byte (8 pieces) at a time: a scan of a sparse field, or of one whose pieces
+   * `except` mostly holds, costs a pass over bytes, not a call per piece.
+   */
+  nextSetNotIn(except: Bitfield, from: number, to: number): number {
+    const end = Math.min(to, this.pieceCount);
+    let i = Math.max(0, from);
+    while (i < end) {
+      const b = i >> 3;
+      const byte = this.bits[b]! & ~(except.bits[b] ?? 0) & (0xff >> (i & 7));
+      if (byte === 0) {
+        i = (b + 1) << 3;
+        continue;
+      }
+      const found = (b << 3) + Math.clz32(byte) - 24;
+      return found < end ? found : -1;
+    }
+    return -1;
+  }
+
   /** Sets piece `index`; returns true when it was not set before. */
   set(index: number): boolean {
     this.check(index);

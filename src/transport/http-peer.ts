@@ -10,14 +10,16 @@
  *   peer lost pieces, a `bitfield` (the set replaced: `pollsHaves`). A poll that comes back empty
  *   within 1 s waits 1 s before the next. `link.bitfield` is one object for the link's life.
  * - Pieces (§6): queued requests wait a microtask, then adjacent blocks of one piece coalesce
- *   into one GET (http-fetch.ts's `RunQueue`, shared with web seeds; no `Range` for a whole piece, which caches best; `Range: bytes=first-last`
- *   otherwise). GETs in flight beside the poll: a window that starts at 4, grows by one per
- *   answered GET up to `maxInFlight` and falls back to 4 after a failure or a choke; by default
- *   `maxInFlight` keeps about 2 MiB in flight (16 GETs of 64 KiB pieces, at least 4 of big ones),
- *   over the process's shared keep-alive pool for the origin (http-fetch.ts, `maxInFlight` + 1
- *   connections: one per GET and one for the poll, no head-of-line blocking). Every answer is checked before a byte
- *   is used (§6.4, `checkPieceResponse`, `PieceBody`); bytes are *not* hashed here: the engine
- *   verifies every piece through storage, like a wire peer's.
+ *   into one GET (http-fetch.ts's `RunQueue`, shared with web seeds; no `Range` for a whole
+ *   piece, which caches best; `Range: bytes=first-last` otherwise). At most 4 connections to a
+ *   peer (§7): the process's shared keep-alive pool for the origin (http-fetch.ts) has 4, one for
+ *   the poll and 3 for piece GETs, one GET each (no
+ *   HTTP/1.1 pipelining, §2). GETs in flight: a window that starts at 1, grows by one per
+ *   answered GET up to `maxInFlight` (3) and falls back to 1 after a failure or a choke. Depth
+ *   comes from run length, not from more GETs: the engine is asked for enough blocks
+ *   (`desiredQueueDepth`) that every GET is a whole piece. Every answer is checked before a
+ *   byte is used (§6.4, `checkPieceResponse`, `PieceBody`); bytes are *not* hashed here: the
+ *   engine verifies every piece through storage, like a wire peer's.
  * - Status (§6.5): `404` → the piece leaves the peer's set (`bitfield`), its requests rejected;
  *   `404 TRANSPORT_UNKNOWN_TORRENT` → close. `429`/`503` → `choke { retryAfterMs }` (its
  *   `Retry-After`, 5 s when absent, at most 5 min), the queued requests rejected, no piece GET
@@ -64,7 +66,7 @@ export interface HttpPeerOptions {
   readonly onEvent: PeerEventHandler;
   /** Our peer id (20 bytes), sent as `TorrentTTP-Peer-Id` so the peer can credit us (§7). */
   readonly peerId?: Uint8Array;
-  /** Most piece GETs at once, beside the have-set poll. Default: about 2 MiB of runs in flight, 4 to 16 GETs. */
+  /** Most piece GETs at once, beside the have-set poll: 1 to 3 (4 connections to a peer, §7). Default 3. */
   readonly maxInFlight?: number;
   /** Largest run of blocks in one GET. Default 16 MiB (MAX_REQUEST_BYTES), and never past a piece: whole pieces. */
   readonly maxRunBytes?: number;
@@ -89,10 +91,11 @@ export interface HttpPeerOptions {
 }
 
 export const HTTP_PEER_DEFAULTS = {
-  /** Bytes in flight the default `maxInFlight` aims at, and its bounds in GETs. */
-  targetInFlightBytes: 2 * 1024 * 1024,
-  minInFlight: 4,
-  maxInFlight: 16,
+  /** Connections to one peer (§7: a client SHOULD keep at most 4 over HTTP/1.1): the poll's and `maxInFlight`. */
+  connections: 4,
+  /** GETs in flight at the start and after a failure or a choke, and at most (one connection each). */
+  minInFlight: 1,
+  maxInFlight: 3,
   maxRunBytes: MAX_REQUEST_BYTES,
   headersTimeoutMs: 15_000,
   bodyTimeoutMs: 30_000,
@@ -157,12 +160,6 @@ class GetFailed extends Error {
   }
 }
 
-/** GETs in flight for about `targetInFlightBytes`, runs of `runBytes` each (within [minInFlight, maxInFlight]). */
-function defaultMaxInFlight(runBytes: number): number {
-  const d = HTTP_PEER_DEFAULTS;
-  return Math.min(d.maxInFlight, Math.max(d.minInFlight, Math.ceil(d.targetInFlightBytes / Math.max(1, runBytes))));
-}
-
 /**
  * A link to the TorrentTTP peer at `torrentUrl` (its torrent URL, §1) for `metainfo`. Never throws:
  * a URL that is not a torrent URL closes the link at once with TTP_BAD_URL.
@@ -223,7 +220,8 @@ class HttpPeer implements PeerLink {
     this.bitfield = new Bitfield(metainfo.pieceCount);
     this.o = {
       maxRunBytes: Math.min(opts.maxRunBytes ?? HTTP_PEER_DEFAULTS.maxRunBytes, MAX_REQUEST_BYTES),
-      maxInFlight: opts.maxInFlight ?? defaultMaxInFlight(Math.min(metainfo.geometry.pieceLength, opts.maxRunBytes ?? MAX_REQUEST_BYTES)),
+      // One connection is the poll's: never more GETs than the others (§7).
+      maxInFlight: Math.max(1, Math.min(opts.maxInFlight ?? HTTP_PEER_DEFAULTS.maxInFlight, HTTP_PEER_DEFAULTS.connections - 1)),
       headersTimeoutMs: opts.headersTimeoutMs ?? HTTP_PEER_DEFAULTS.headersTimeoutMs,
       bodyTimeoutMs: opts.bodyTimeoutMs ?? HTTP_PEER_DEFAULTS.bodyTimeoutMs,
       pollWaitSec: opts.pollWaitSec ?? HTTP_PEER_DEFAULTS.pollWaitSec,
@@ -250,7 +248,7 @@ class HttpPeer implements PeerLink {
     }
     this.origin = new URL(id).origin;
     if (opts.dispatcher === undefined) {
-      this.lease = acquireOrigin(id, { connections: this.o.maxInFlight + 1 });
+      this.lease = acquireOrigin(id, { connections: HTTP_PEER_DEFAULTS.connections });
       this.lease.catch(() => {}); // its failure is the first GET's
     }
     void this.poll();

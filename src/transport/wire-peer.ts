@@ -82,6 +82,7 @@ import { MetadataServer, OUR_UT_METADATA_ID, OUR_UT_PEX_ID } from './extensions.
 import { EventQueue } from './event-queue.js';
 import { hostPort } from './peer-address.js';
 import type { SocketChunks } from './socket-chunks.js';
+import { SealBatch } from './mse-stream.js';
 import type { BlockRequest, PeerEventHandler, PeerLink, PeerSocketAddress } from './peer-link.js';
 import { RequestPipeline } from './pipeline.js';
 
@@ -689,14 +690,16 @@ export class WirePeer implements WirePeerLink {
     const s = this.socket;
     let wrote = false;
     s.cork();
-    const session = this.session;
+    // Encrypted: everything below goes through one RC4 update per batch (SealBatch), not one per part.
+    const seal = this.session === undefined ? undefined : new SealBatch(this.session, (bytes) => s.write(bytes));
     if (this.outbox.length > 0) {
       const bytes = encodeMessages(this.outbox);
-      s.write(session === undefined ? bytes : session.encrypt(bytes));
+      if (seal === undefined) s.write(bytes);
+      else seal.add(bytes);
       this.outbox = [];
       wrote = true;
     }
-    while (this.uploadHead < this.uploads.length && s.writableLength < this.o.sendBufferBytes) {
+    while (this.uploadHead < this.uploads.length && s.writableLength + (seal?.pending ?? 0) < this.o.sendBufferBytes) {
       const u = this.uploads[this.uploadHead++]!;
       const data = u.data;
       if (data === undefined) continue; // cancelled or choked after sendBlock
@@ -706,20 +709,21 @@ export class WirePeer implements WirePeerLink {
       u.data = undefined;
       u.done = undefined;
       const header = encodePieceHeader(u.req.index, u.req.begin, data.length);
-      if (session === undefined) {
+      if (seal === undefined) {
         s.write(header);
         // A view, not a copy: the writable wraps it as a Buffer over the same memory. Its callback
         // runs once the bytes are in the kernel (or the socket is destroyed): then `data` is free.
         s.write(data, done);
       } else {
-        // RC4 writes its output to new memory (the one copy encryption costs): `data` is free at once.
-        s.write(session.encrypt(header));
-        s.write(session.encrypt(data));
+        // Copied into the batch, which RC4 encrypts into new memory: `data` is free at once.
+        seal.add(header);
+        seal.add(data);
         done?.();
       }
       this.uploaded += data.length;
       wrote = true;
     }
+    seal?.end();
     if (this.uploadHead === this.uploads.length) {
       this.uploads = [];
       this.uploadHead = 0;

@@ -118,3 +118,30 @@ test('super-seed slots under an upload limit: only as many as can each fetch an 
   assertDistinctOffers(links);
   await t.close();
 });
+
+test('super-seeding, a lone leecher that says `not interested` between offers keeps its slot: no choke per offer (a choke storm to it)', async () => {
+  const t = seed();
+  const a = await leecher(t, 'a');
+  assert.equal(a.amChoking, false);
+  for (let round = 0; round < 12; round++) {
+    const offered = [...a.haves];
+    for (const i of offered) if (!a.bitfield.has(i)) a.have(i); // fetched: the next offer follows at once
+    a.emit({ type: 'notInterested' }); // it held every piece offered when it said so…
+    await settle();
+    a.emit({ type: 'interested' }); // …and the next offer's `have`s make it interested again
+    await settle();
+  }
+  assert.ok(a.haves.length > 12, `offers went on: ${a.haves.length}`);
+  assert.deepEqual(a.chokings, [false], 'unchoked once, never choked between offers');
+  await t.close();
+});
+
+test('super-seeding, `not interested` still gives the slot up at once to a waiting peer', async () => {
+  const t = seed({ uploadSlots: 1, superSeed: { offerBytes: 2 * PIECE, maxSlots: 1 } });
+  const a = await leecher(t, 'a');
+  const b = await leecher(t, 'b');
+  assert.deepEqual(unchoked([a, b]), ['a']);
+  a.emit({ type: 'notInterested' });
+  assert.deepEqual(unchoked([a, b]), ['b']);
+  await t.close();
+});

@@ -75,8 +75,9 @@ test('super-seed: a lone leecher is not held back, an offer times out, and a see
   await plain.close();
 });
 
-test('super-seed: a leecher the swarm does not feed still gets a piece others have, one at a time', async () => {
-  const t = seed(() => 0, 4 * PIECE);
+test('super-seed: a leecher the swarm does not feed gets a piece others have, one at a time, once it gained nothing for releaseAfterMs', async () => {
+  let now = 0;
+  const t = seed(() => now, 4 * PIECE, 1000);
   const a = leecher(t, 'a');
   await tick();
   assert.equal(a.haves.length, 4);
@@ -84,10 +85,18 @@ test('super-seed: a leecher the swarm does not feed still gets a piece others ha
   const b = t.addPeer((onEvent) => new FakeLink(data, metainfo, onEvent, { id: 'b', has: (i) => i < 15 })) as FakeLink;
   await tick();
   assert.deepEqual(b.haves, [15], 'b is offered the one fresh piece (nobody has it, never offered)');
-  // Nothing fresh is left for a, and its offers were settled: one piece the swarm has, not four.
+  // Nothing fresh is left for a, and its offers were settled: b has them, so a should trade with
+  // b, not cost the origin a second upload…
+  assert.equal(a.haves.length, 4, `no piece the swarm has while a may still get it from the swarm: ${JSON.stringify(a.haves)}`);
+  now = 999;
+  t.tick();
+  assert.equal(a.haves.length, 4);
+  now = 1000; // …until a gained nothing for releaseAfterMs: the swarm does not feed it
+  t.tick();
   assert.equal(a.haves.length, 5);
   assert.ok(a.haves[4]! < 15 && !a.haves.slice(0, 4).includes(a.haves[4]!), `a duplicate of a piece b has: ${a.haves[4]}`);
   b.have(15);
+  t.tick();
   assert.equal(a.haves.length, 5, 'still one at a time');
   await t.close();
 });
@@ -125,6 +134,30 @@ test('super-seed: a piece offered to a peer still connected is not fresh after i
   t.tick();
   assert.equal(a.haves.length, 9, `then one piece at a time, not a full offer of pieces b may still fetch: ${JSON.stringify(a.haves)}`);
   assert.equal(b.haves.length, 9);
+  await t.close();
+});
+
+test('super-seed: an offer its peer is still fetching is not timed out (a second peer would cost a second upload); an idle peer loses it', async () => {
+  let now = 0;
+  const t = seed(() => now, 2 * PIECE, 1000);
+  const a = leecher(t, 'a');
+  const b = leecher(t, 'b');
+  await tick();
+  assert.equal(a.chokings.at(-1), false, 'a is unchoked');
+  const [a0, a1] = a.haves;
+  // a asks for blocks of its offers all along, slowly (a loaded machine): its offers stay its own.
+  for (now = 250; now <= 3000; now += 250) {
+    a.emit({ type: 'request', req: { index: a0!, begin: 0, length: 1024 } as never });
+    t.tick();
+  }
+  assert.deepEqual(a.haves, [a0, a1], `no new offer for a while it fetches: ${JSON.stringify(a.haves)}`);
+  // b asked nothing for releaseAfterMs: its offers go, and since none could be fetched twice, b gets fresh pieces.
+  assert.ok(b.haves.length > 2, 'b, idle, lost its offers');
+  assert.ok(!b.haves.includes(a0!) && !b.haves.includes(a1!), `a's pieces were offered to nobody else: ${JSON.stringify({ a: a.haves, b: b.haves })}`);
+  // a stops asking: after releaseAfterMs idle its offers are released too.
+  now += 1000;
+  t.tick();
+  assert.ok(a.haves.length > 2, 'a, idle, lost its offers');
   await t.close();
 });
 

@@ -162,6 +162,39 @@ test('a plain body that does not match its Repr-Digest is an error', { timeout: 
     await assert.rejects(getUrl({ url: `${url}/d.bin`, output: { kind: 'file', path: join(dir, 'd.bin') } }), { code: 'GATEWAY_GET_DIGEST_MISMATCH' });
   }));
 
+test('a large plain body: Repr-Digest checked over the whole file, a resumed prefix on disk included; a wrong one is an error', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(20 * MIB + 5, 47);
+    const right = createHash('sha256').update(payload).digest('base64');
+    let digest = right;
+    const url = await tinyServer(t, (req, res) => {
+      const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+      const from = m === null ? 0 : Number(m[1]);
+      const headers = { 'content-length': payload.length - from, 'repr-digest': `sha-256=:${digest}:`, etag: '"e"' };
+      if (m === null) res.writeHead(200, headers);
+      else res.writeHead(206, { ...headers, 'content-range': `bytes ${from}-${payload.length - 1}/${payload.length}` });
+      res.end(payload.subarray(from));
+    });
+    const path = join(dir, 'big.bin');
+    const r = await getUrl({ url: `${url}/big.bin`, output: { kind: 'file', path } });
+    assert.equal(r.digestVerified, true);
+    same(path, payload);
+    // A resumed download: the bytes on disk are hashed first, then the rest.
+    writeFileSync(path, payload.subarray(0, 9 * MIB + 7));
+    const resumed = await getUrl({ url: `${url}/big.bin`, output: { kind: 'file', path }, resume: true });
+    assert.equal(resumed.downloadedBytes, payload.length - (9 * MIB + 7));
+    assert.equal(resumed.digestVerified, true);
+    same(path, payload);
+    digest = createHash('sha256').update('something else').digest('base64');
+    await assert.rejects(getUrl({ url: `${url}/big.bin`, output: { kind: 'file', path } }), { code: 'GATEWAY_GET_DIGEST_MISMATCH' });
+    // A damaged prefix on disk fails the check too (the hash covers the whole file, not just what came now).
+    digest = right;
+    const damaged = Buffer.from(payload.subarray(0, 9 * MIB));
+    damaged[12345] = damaged[12345]! ^ 1;
+    writeFileSync(path, damaged);
+    await assert.rejects(getUrl({ url: `${url}/big.bin`, output: { kind: 'file', path }, resume: true }), { code: 'GATEWAY_GET_DIGEST_MISMATCH' });
+  }));
+
 test('Link header parsing: rel=describedby with the BitTorrent type only, resolved, http(s) only', () => {
   const base = 'http://h:1/dir/f.bin';
   assert.equal(describedBy('</f.bin?torrent>; rel="describedby"; type="application/x-bittorrent"', base), 'http://h:1/f.bin?torrent');

@@ -37,3 +37,30 @@ test('property: set pieces, bytes and count agree', () => {
     }),
   );
 });
+
+test('nextSetNotIn: the first piece in [from, to) set here and not in the other, byte-wise, as a per-piece scan finds it', () => {
+  for (const count of [1, 7, 8, 9, 64, 133]) {
+    for (let seed = 1; seed <= 20; seed++) {
+      let x = seed * 2654435761;
+      const rnd = (): number => ((x = (x * 1103515245 + 12345) >>> 0) >>> 8) / 2 ** 24;
+      const a = new Bitfield(count);
+      const b = new Bitfield(count);
+      for (let i = 0; i < count; i++) {
+        if (rnd() < 0.3) a.set(i);
+        if (rnd() < 0.5) b.set(i);
+      }
+      for (let from = 0; from <= count; from++) {
+        for (const to of [from, from + 1, count, count + 5]) {
+          let want = -1;
+          for (let i = from; i < Math.min(to, count); i++) {
+            if (a.has(i) && !b.has(i)) {
+              want = i;
+              break;
+            }
+          }
+          assert.equal(a.nextSetNotIn(b, from, to), want, `count ${count} seed ${seed} [${from}, ${to})`);
+        }
+      }
+    }
+  }
+});

@@ -161,6 +161,11 @@ class GetReporter {
         this.bar = undefined;
         this.ctx.stderr.write('seeding until interrupted (Ctrl-C)\n');
         return;
+      case 'lingering':
+        this.bar?.stop();
+        this.bar = undefined;
+        this.ctx.stderr.write(`done; passing pieces on to the peers still fetching them (up to ${e.maxSeconds} s)\n`);
+        return;
       case 'warning':
         return; // peer and tracker trouble is routine in a swarm; --json shows it
     }
