@@ -160,6 +160,11 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     other.sibling = this;
   }
 
+  /** The node of the other family given to `pair`, if any. */
+  get paired(): DhtNode | undefined {
+    return this.sibling;
+  }
+
   /** The nodes in the table (for saving, or to show). */
   nodes(): CompactNode[] {
     return (this.table?.all() ?? []).map((n) => ({ id: n.id, ip: n.ip, port: n.port }));
@@ -262,8 +267,23 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     return lookup(target, table.closest(target, table.k), (n) => this.ask(n, { method: 'find_node', id: this.id, target }), undefined, this.lookupOptions());
   }
 
-  /** Iterative get_peers for an info-hash; peers are told to `onPeers` as they come. */
+  /**
+   * Iterative get_peers for an info-hash; peers are told to `onPeers` as they come. When paired
+   * (dual stack), the other family's DHT is searched too, at the same time (its failure, e.g. no
+   * IPv6 on this host, costs nothing): `closest` lists this family's nodes, then the other's.
+   */
   async getPeers(infoHash: Uint8Array, onPeers?: (peers: readonly PeerAddr[]) => void): Promise<LookupResult> {
+    const other = this.sibling;
+    if (other === undefined || other.closed) return this.getPeersOwn(infoHash, onPeers);
+    const [own, theirs] = await Promise.all([this.getPeersOwn(infoHash, onPeers), other.getPeersOwn(infoHash, onPeers).catch(() => undefined)]);
+    if (theirs === undefined) return own;
+    const peers = new Map<string, PeerAddr>();
+    for (const p of [...own.peers, ...theirs.peers]) peers.set(`${p.ip}:${p.port}`, p);
+    return { closest: [...own.closest, ...theirs.closest], peers: [...peers.values()], queried: own.queried + theirs.queried };
+  }
+
+  /** get_peers over this node's own family only. */
+  private async getPeersOwn(infoHash: Uint8Array, onPeers?: (peers: readonly PeerAddr[]) => void): Promise<LookupResult> {
     await this.start();
     const table = this.table!;
     return lookup(infoHash, table.closest(infoHash, table.k), (n) => this.ask(n, { method: 'get_peers', id: this.id, infoHash }), onPeers, this.lookupOptions());
@@ -272,9 +292,17 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
   /**
    * get_peers, then announce_peer with each token to the closest nodes that gave one. Resolves
    * to the nodes that accepted. Read-only nodes still announce (BEP 43 only stops answering).
+   * Paired (dual stack), both families are announced to.
    */
   async announce(infoHash: Uint8Array, port: number, onPeers?: (peers: readonly PeerAddr[]) => void): Promise<number> {
-    const found = await this.getPeers(infoHash, onPeers);
+    const other = this.sibling;
+    if (other === undefined || other.closed) return this.announceOwn(infoHash, port, onPeers);
+    const [own, theirs] = await Promise.all([this.announceOwn(infoHash, port, onPeers), other.announceOwn(infoHash, port, onPeers).catch(() => 0)]);
+    return own + theirs;
+  }
+
+  private async announceOwn(infoHash: Uint8Array, port: number, onPeers?: (peers: readonly PeerAddr[]) => void): Promise<number> {
+    const found = await this.getPeersOwn(infoHash, onPeers);
     const results = await Promise.allSettled(
       found.closest
         .filter((c) => c.token !== undefined)
@@ -288,9 +316,21 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
    * as `peers` events and to `onPeers`; with `port`, announces us as a peer on that TCP port.
    * Returns the function that stops it for this caller: several callers may track one hash (a
    * magnet's metadata fetch and then its download), and the lookups go on until the last of
-   * them lets go. A port given by a later caller is announced from then on.
+   * them lets go. A port given by a later caller is announced from then on. Paired (dual
+   * stack), the paired node tracks it too, on its own family's DHT.
    */
   track(infoHash: Uint8Array, opts: { port?: number } = {}, onPeers?: (peers: readonly PeerAddr[]) => void): () => void {
+    const stop = this.trackOwn(infoHash, opts, onPeers);
+    const other = this.sibling;
+    if (other === undefined || other.closed) return stop;
+    const stopOther = other.trackOwn(infoHash, opts, onPeers);
+    return () => {
+      stop();
+      stopOther();
+    };
+  }
+
+  private trackOwn(infoHash: Uint8Array, opts: { port?: number }, onPeers?: (peers: readonly PeerAddr[]) => void): () => void {
     const h = hex(infoHash);
     const listener = onPeers === undefined ? undefined : (which: string, peers: readonly PeerAddr[]) => which === h && onPeers(peers);
     if (listener !== undefined) this.on('peers', listener);
@@ -318,12 +358,17 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       released = true;
       if (listener !== undefined) this.off('peers', listener);
       if (this.tracked.get(h) !== held) return;
-      if (--held.holders <= 0) this.untrack(infoHash);
+      if (--held.holders <= 0) this.untrackOwn(infoHash);
     };
   }
 
-  /** Stops tracking `infoHash` for every caller at once. */
+  /** Stops tracking `infoHash` for every caller at once (on the paired node too). */
   untrack(infoHash: Uint8Array): void {
+    this.untrackOwn(infoHash);
+    this.sibling?.untrackOwn(infoHash);
+  }
+
+  private untrackOwn(infoHash: Uint8Array): void {
     const t = this.tracked.get(hex(infoHash));
     if (t === undefined) return;
     this.tracked.delete(t.hex);
@@ -368,8 +413,8 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       if (this.tracked.get(t.hex) === t) this.emit('peers', t.hex, peers);
     };
     try {
-      if (t.port !== undefined) await this.announce(t.infoHash, t.port, onPeers);
-      else await this.getPeers(t.infoHash, onPeers);
+      if (t.port !== undefined) await this.announceOwn(t.infoHash, t.port, onPeers);
+      else await this.getPeersOwn(t.infoHash, onPeers);
     } catch {
       // closed, or no node: the next round tries again
     } finally {

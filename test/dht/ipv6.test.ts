@@ -114,3 +114,34 @@ test('BEP 32: an IPv6 node saves its table (nodes6) and bootstraps from it after
     assert.ok(b.stats().nodes >= 3, `rejoined from the saved nodes6 (${b.stats().nodes})`);
   });
 });
+
+test('dual stack: an IPv4 node paired with an IPv6 node finds (getPeers, track) a peer announced only in the IPv6 DHT, and announces to both', async (t) => {
+  const v6 = await privateDht6(4);
+  const v4a = new DhtNode({ host: '127.0.0.1', timeoutMs: 500 });
+  await v4a.start();
+  const v4 = new DhtNode({ host: '127.0.0.1', timeoutMs: 500, bootstrap: [`127.0.0.1:${v4a.port}`] });
+  const six = new DhtNode({ host: '::1', timeoutMs: 500, bootstrap: [`[::1]:${v6[0]!.port}`] });
+  t.after(() => Promise.all([...v6, v4a, v4, six].map((n) => n.close())));
+  v4.pair(six);
+  assert.equal(v4.paired, six);
+  await Promise.all([v4.whenReady(), six.whenReady()]);
+  const h = Uint8Array.from({ length: 20 }, (_, i) => 200 - i);
+  await v6[2]!.announce(h, 7070);
+  const found = await v4.getPeers(h);
+  assert.deepEqual(found.peers, [{ ip: '::1', port: 7070 }]);
+  const tracked = await new Promise<readonly PeerAddr[]>((resolve) => {
+    const stop = v4.track(h, {}, (p) => {
+      stop();
+      resolve(p);
+    });
+  });
+  assert.deepEqual(tracked, [{ ip: '::1', port: 7070 }]);
+  // announce through the IPv4 node reaches both DHTs.
+  const accepted = await v4.announce(h, 8080);
+  assert.ok(accepted >= 4, `${accepted}`);
+  // v4a (IPv4 only) holds the IPv4 announce: the paired lookup sees both DHTs' peers.
+  const both = (await v4.getPeers(h)).peers.map((p) => `${p.ip}:${p.port}`).sort();
+  assert.deepEqual(both, ['127.0.0.1:8080', '::1:7070', '::1:8080']);
+  const in6 = (await v6[3]!.getPeers(h)).peers.map((p) => `${p.ip}:${p.port}`).sort();
+  assert.deepEqual(in6, ['::1:7070', '::1:8080']);
+});
