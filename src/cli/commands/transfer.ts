@@ -85,7 +85,7 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--host-name <name>', 'with --listen on loopback: another name the --http-port server answers to (a Host header naming none is refused, against DNS rebinding); repeatable', repeatable(hostName))
       .option('--no-dht', "don't find peers through the DHT (BEP 5; never used for private torrents)")
       .option('--dht-bootstrap <host:port>', `DHT node to join the network through; repeatable (default: ${DHT_BOOTSTRAP.join(', ')})`, repeatable(peerAddress))
-      .option('--dht-port <n>', 'UDP port of our DHT node (default: any free port)', port(true))
+      .option('--dht-port <n>', 'UDP port of our DHT nodes, IPv4 and IPv6 (default: any free port)', port(true))
       .option('--dht-read-only', 'use the DHT without answering queries (BEP 43)')
       .option('--no-pex', "don't exchange peer lists with peers (BEP 11 ut_pex; never used for private torrents)")
       .option('--json', 'print JSON lines (progress, then a summary)')
