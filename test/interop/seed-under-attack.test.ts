@@ -195,8 +195,13 @@ test('a seed under 1,000 idle connections, 10 interested-but-silent peers and a 
     assert.ok(seedPeers >= MAX_PEERS - 1, `the attackers still fill the seed (${seedPeers} peers; the flooder comes and goes)`);
     const closedBefore = refusedOrEvicted;
 
+    // The flooder's place is free for about a second after each time the seed closes it: a
+    // downloader that arrives then needs no eviction. One that arrives at a full seed does.
+    const fullAtArrival: boolean[] = [];
+    fullAtArrival.push(seedPeers >= MAX_PEERS);
     const ariaUnder = await leechAria('aria-under');
     identical('aria-under');
+    fullAtArrival.push(seedPeers >= MAX_PEERS);
     const [ttpUnder, ttpFirstUnder] = await leechTorrenttp('ttp-under');
     identical('ttp-under');
     clearInterval(sampler);
@@ -208,7 +213,8 @@ test('a seed under 1,000 idle connections, 10 interested-but-silent peers and a 
     assert.ok(ttpUnder <= 3 * ttpAlone + 5000, `torrenttp under attack ${ttpUnder} ms, alone ${ttpAlone} ms`);
     // An upload slot at once, not at the next 10-second rechoke: the silent interested peers were snubbed.
     assert.ok(ttpFirstUnder <= 3 * ttpFirstAlone + 2000, `torrenttp's first piece under attack after ${ttpFirstUnder} ms, alone ${ttpFirstAlone} ms`);
-    assert.ok(refusedOrEvicted > closedBefore, 'idle connections were evicted to make room');
+    t.diagnostic(`the seed was full when the downloaders arrived: ${fullAtArrival.join(', ')}`);
+    if (fullAtArrival.some((full) => full)) assert.ok(refusedOrEvicted > closedBefore, 'idle connections were evicted to make room');
     assert.ok(floodClosed >= 1, 'the flooder was closed');
     assert.ok(rssPeak - rssBefore <= RSS_GROWTH_BOUND, `the seed grew by ${MiB(rssPeak - rssBefore)}`);
   }),
