@@ -203,9 +203,12 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     return this.uploader.lease(peer, req);
   }
 
-  /** Whether a connection to `id` (host:port or URL) may be added now. */
-  accepts(id: string): boolean {
-    return !this.closedFlag && this.peers.accepts(id);
+  /**
+   * Whether a connection to `id` (host:port or URL) may be added now: not when a link reaches
+   * that peer already, either way (peer-set.ts); `peerId`, when known (an announce), counts too.
+   */
+  accepts(id: string, peerId?: Uint8Array): boolean {
+    return !this.closedFlag && this.peers.accepts(id, peerId);
   }
 
   /**
