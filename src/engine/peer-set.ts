@@ -1,5 +1,5 @@
 import { Bitfield, BLOCK_LENGTH, type PieceIndex } from '../metainfo/index.js';
-import { parseHostPort, type BlockRequest, type PeerEvent, type PeerLink } from '../transport/index.js';
+import { hostPort, parseHostPort, type BlockRequest, type PeerEvent, type PeerLink } from '../transport/index.js';
 import type { PiecePicker } from './picker.js';
 import { RateMeter } from './rate.js';
 
@@ -24,6 +24,9 @@ import { RateMeter } from './rate.js';
  * - Nor is a peer dialled that is connected already (`accepts`): an address is refused when a link
  *   has it as its id (we dialled it) or as its IP and advertised listen port (it dialled us), or,
  *   given the id the peer announced, when a link from that IP names that id.
+ * - A complete torrent remembers the seeds that left (`noteSeed`): `Torrent.accepts` refuses them
+ *   while it stays complete, so a given peer's redial or a tracker's list does not reconnect two
+ *   seeds only to close them again.
  */
 export interface Upload {
   readonly req: BlockRequest;
@@ -86,7 +89,9 @@ export interface PeerEviction {
  */
 export const PEER_EVICTION_DEFAULTS: PeerEviction = { silentMs: 10_000, idleMs: 60_000 };
 
-const MAX_BLOCKS_PER_PIECE = 65536; // 1 GiB pieces / 16 KiB
+const MAX_BLOCKS_PER_PIECE = 65536;
+/** Seeds' addresses remembered by a complete torrent (`noteSeed`). */
+const MAX_SEEDS_REMEMBERED = 1000; // 1 GiB pieces / 16 KiB
 
 export const blockKey = (index: number, begin: number): number => index * MAX_BLOCKS_PER_PIECE + begin / BLOCK_LENGTH;
 
@@ -96,6 +101,8 @@ export class PeerSet {
   private readonly bans = new Set<string>();
   /** Ids of links closed as duplicates → the peer kept in their place (refused while it lives). */
   private readonly aliases = new Map<string, PeerState>();
+  /** Addresses of peers that left as seeds while we were complete (`noteSeed`). */
+  private readonly seeds = new Set<string>();
 
   constructor(
     private readonly picker: PiecePicker,
@@ -166,6 +173,24 @@ export class PeerSet {
       if (p.link.address?.ip === link.address?.ip && sameBytes(p.link.peerId, id)) return p;
     }
     return undefined;
+  }
+
+  /**
+   * A peer that left complete (a seed) while we were complete too: its link id and, when known,
+   * its listen address. Bounded (the oldest is forgotten first).
+   */
+  noteSeed(link: PeerLink): void {
+    const a = link.address;
+    for (const id of [link.id, ...(a?.listenPort === undefined ? [] : [hostPort(a.ip, a.listenPort)])]) {
+      this.seeds.delete(id);
+      this.seeds.add(id);
+      if (this.seeds.size > MAX_SEEDS_REMEMBERED) this.seeds.delete(this.seeds.values().next().value!);
+    }
+  }
+
+  /** `id` left as a seed (`noteSeed`): nothing to trade with it while we are complete. */
+  isSeed(id: string): boolean {
+    return this.seeds.has(id);
   }
 
   /** `closed`, a duplicate of `kept`, is gone: its id is refused while `kept` is connected. */

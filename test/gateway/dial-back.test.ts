@@ -7,7 +7,9 @@
  * seed's debug log names every link it attaches and closes. Faults checked once: `dialBack`
  * calling `introduce` at once (no wait, no checks) makes the seed open a second connection,
  * closed as ENGINE_DUPLICATE_PEER; without the call-off on attach (`linked`), the seed dials the
- * get again after its 4 MiB are done and its link closed (two links).
+ * get again after its 4 MiB are done and its link closed (two links); without `noteSeed` in
+ * torrent.ts `leave`, the finished get redials the seed 5 s later (two links, the second closed
+ * at once: two seeds have nothing to trade).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +23,8 @@ import { bytes, withTempDir } from '../helpers/torrents.js';
 import { recordingLogger, startGateway, torrentOf } from './helpers.js';
 
 const MIB = 1024 * 1024;
+/** The get redials its given peers (the seed) this often while not connected (client.ts REDIAL_MS). */
+const GET_REDIAL_MS = 5000;
 
 async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
   for (let i = 0; i < 1000; i++) {
@@ -61,13 +65,14 @@ test('serve + get: one connection between the seed and the get for the whole dow
     got.catch(() => undefined);
 
     // The tracker heard the get (a leecher in the swarm) and the seed has its link; a dial back
-    // is made DIAL_BACK_DELAY_MS after the announce: wait well past it with the get still up.
+    // is made DIAL_BACK_DELAY_MS after the announce, and the get (done and away from the seed
+    // within that, here) would redial the seed it was given after REDIAL_MS: wait past both.
     await until('the announce and the link', async () => {
       const r = await request(`${g.url}/.torrenttp/status.json`);
       const doc = (await r.body.json()) as { swarms: { leechers: number | null }[] };
       return (doc.swarms[0]?.leechers ?? 0) >= 1 && seedLog('seed peer connected').length >= 1;
     });
-    await new Promise((res) => setTimeout(res, 3 * DIAL_BACK_DELAY_MS));
+    await new Promise((res) => setTimeout(res, Math.max(3 * DIAL_BACK_DELAY_MS, GET_REDIAL_MS + 1500)));
     const during = seedLog('seed peer connected');
     release();
     const result = await got;
