@@ -1,5 +1,5 @@
 import { Bitfield, BLOCK_LENGTH, type PieceIndex } from '../metainfo/index.js';
-import type { BlockRequest, PeerEvent, PeerLink } from '../transport/index.js';
+import { hostPort, parseHostPort, type BlockRequest, type PeerEvent, type PeerLink } from '../transport/index.js';
 import type { PiecePicker } from './picker.js';
 import { RateMeter } from './rate.js';
 
@@ -21,6 +21,12 @@ import { RateMeter } from './rate.js';
  *   their handshakes (two peers that dial each other) are one too many; `Torrent` closes one (`duplicateVictim`)
  *   and the closed one's id stays refused (`accepts`) while the kept one lives, so it is not
  *   dialled again at the next announce. Our own peer id is never a duplicate of anyone.
+ * - Nor is a peer dialled that is connected already (`accepts`): an address is refused when a link
+ *   has it as its id (we dialled it) or as its IP and advertised listen port (it dialled us), or,
+ *   given the id the peer announced, when a link from that IP names that id.
+ * - A complete torrent remembers the seeds that left (`noteSeed`): `Torrent.accepts` refuses them
+ *   while it stays complete, so a given peer's redial or a tracker's list does not reconnect two
+ *   seeds only to close them again.
  */
 export interface Upload {
   readonly req: BlockRequest;
@@ -83,7 +89,9 @@ export interface PeerEviction {
  */
 export const PEER_EVICTION_DEFAULTS: PeerEviction = { silentMs: 10_000, idleMs: 60_000 };
 
-const MAX_BLOCKS_PER_PIECE = 65536; // 1 GiB pieces / 16 KiB
+const MAX_BLOCKS_PER_PIECE = 65536;
+/** Seeds' addresses remembered by a complete torrent (`noteSeed`). */
+const MAX_SEEDS_REMEMBERED = 1000; // 1 GiB pieces / 16 KiB
 
 export const blockKey = (index: number, begin: number): number => index * MAX_BLOCKS_PER_PIECE + begin / BLOCK_LENGTH;
 
@@ -93,6 +101,8 @@ export class PeerSet {
   private readonly bans = new Set<string>();
   /** Ids of links closed as duplicates → the peer kept in their place (refused while it lives). */
   private readonly aliases = new Map<string, PeerState>();
+  /** Addresses of peers that left as seeds while we were complete (`noteSeed`). */
+  private readonly seeds = new Set<string>();
 
   constructor(
     private readonly picker: PiecePicker,
@@ -109,11 +119,32 @@ export class PeerSet {
     return this.peers.values();
   }
 
-  /** Whether a connection to `id` (host:port or URL) may be added now. */
-  accepts(id: string): boolean {
+  /**
+   * Whether a connection to `id` (host:port or URL) may be added now: not to a peer we already
+   * have a link to (`reaches`), in either direction. `peerId`: the id it is known by (an
+   * announce), matched like a duplicate (same IP, same id).
+   */
+  accepts(id: string, peerId?: Uint8Array): boolean {
     if (this.bans.has(id) || this.peers.size >= this.maxPeers || this.aliased(id)) return false;
-    for (const p of this.peers) if (p.link?.id === id) return false;
-    return true;
+    return !this.reaches(id, peerId);
+  }
+
+  /**
+   * A link to the peer listening at `id`, whichever side dialled: one with that id (we dialled
+   * it), or one from that IP that advertised that listen port (BEP 10 `p`: it dialled us) or, given
+   * `peerId`, named that peer id in its handshake. Dialling it again would only make a duplicate.
+   */
+  private reaches(id: string, peerId: Uint8Array | undefined): boolean {
+    const hp = parseHostPort(id);
+    for (const p of this.peers) {
+      const link = p.link;
+      if (link === undefined) continue;
+      if (link.id === id) return true;
+      const a = link.address;
+      if (hp === undefined || a === undefined || a.ip !== hp.host) continue;
+      if (a.listenPort === hp.port || (peerId !== undefined && link.peerId !== undefined && sameBytes(link.peerId, peerId))) return true;
+    }
+    return false;
   }
 
   /** `id` was closed as a duplicate of a peer still connected. */
@@ -142,6 +173,24 @@ export class PeerSet {
       if (p.link.address?.ip === link.address?.ip && sameBytes(p.link.peerId, id)) return p;
     }
     return undefined;
+  }
+
+  /**
+   * A peer that left complete (a seed) while we were complete too: its link id and, when known,
+   * its listen address. Bounded (the oldest is forgotten first).
+   */
+  noteSeed(link: PeerLink): void {
+    const a = link.address;
+    for (const id of [link.id, ...(a?.listenPort === undefined ? [] : [hostPort(a.ip, a.listenPort)])]) {
+      this.seeds.delete(id);
+      this.seeds.add(id);
+      if (this.seeds.size > MAX_SEEDS_REMEMBERED) this.seeds.delete(this.seeds.values().next().value!);
+    }
+  }
+
+  /** `id` left as a seed (`noteSeed`): nothing to trade with it while we are complete. */
+  isSeed(id: string): boolean {
+    return this.seeds.has(id);
   }
 
   /** `closed`, a duplicate of `kept`, is gone: its id is refused while `kept` is connected. */

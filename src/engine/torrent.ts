@@ -203,9 +203,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     return this.uploader.lease(peer, req);
   }
 
-  /** Whether a connection to `id` (host:port or URL) may be added now. */
-  accepts(id: string): boolean {
-    return !this.closedFlag && this.peers.accepts(id);
+  /**
+   * Whether a connection to `id` (host:port or URL) may be added now: not when a link reaches
+   * that peer already, either way (peer-set.ts); `peerId`, when known (an announce), counts too.
+   * Nor, while we are complete, to a seed that left (nothing to trade).
+   */
+  accepts(id: string, peerId?: Uint8Array): boolean {
+    return !this.closedFlag && !(this.complete && this.peers.isSeed(id)) && this.peers.accepts(id, peerId);
   }
 
   /**
@@ -415,6 +419,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private leave(peer: PeerState, reason: TorrenttpError | undefined): void {
     const link = peer.link!;
     if (!this.peers.remove(peer)) return;
+    if (this.complete && !wantsFromUs(link)) this.peers.noteSeed(link);
     this.superSeed?.remove(peer);
     this.pex?.remove(peer);
     link.close(reason);

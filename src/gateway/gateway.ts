@@ -9,7 +9,7 @@ import { Client } from '../engine/index.js';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYPE, toBase64, toHex, toMetainfoJson } from '../metainfo/index.js';
 import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, torrentUrlAt, TrackerServer, type SwarmStore, type TrackerLogger } from '../tracker/index.js';
-import { hostPort } from '../transport/index.js';
+import { hostPort, type PeerLink } from '../transport/index.js';
 import { preferredOffer } from './accept.js';
 import { BITTORRENT_MEDIA_TYPE, SEED_HEADER } from './media-type.js';
 import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
@@ -106,6 +106,18 @@ export interface GatewayOptions extends EligibilityOptions {
 export { BITTORRENT_MEDIA_TYPE };
 export const DEFAULT_GATEWAY_PORT = 8080;
 const BIND_ATTEMPTS = 20;
+/**
+ * How long the seed waits before dialling back a leecher that announced: a get's own connection
+ * (it dials the seed as it announces) arrives well within this on loopback and on a LAN.
+ */
+export const DIAL_BACK_DELAY_MS = 1000;
+/** Dials back waiting at once; announces beyond this are not dialled back (they may dial us). */
+const MAX_DIAL_BACKS = 1000;
+
+/** A peer awaiting a dial back: torrent, IP, peer id. */
+function dialBackKey(infoHash: string, ip: string, peerId: Uint8Array): string {
+  return `${infoHash} ${ip} ${toHex(peerId)}`;
+}
 export const DEFAULT_HEADERS_TIMEOUT_MS = 15_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
 const HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
@@ -128,6 +140,8 @@ export class Gateway {
   private checkTimer: NodeJS.Timeout | undefined;
   private bound: { host: string; port: number } | undefined;
   private internalAnnounce = '';
+  /** Dials back to announcing leechers, waiting (`dialBack`). */
+  private readonly dialBacks = new Map<string, NodeJS.Timeout>();
   /** Bound to loopback: requests must name us (DNS rebinding). */
   private readonly hostCheck: HostCheck | undefined;
 
@@ -148,8 +162,8 @@ export class Gateway {
       intervalSec: opts.trackerIntervalSec ?? 1800,
       logger: this.logger as TrackerLogger,
       // The seed is listed at the address each client reached this server on, never at loopback
-      // to a remote client, and it dials every announcing leecher (Transmission dials no
-      // loopback peer a tracker names).
+      // to a remote client, and it dials every announcing leecher it is not connected to
+      // (Transmission dials no loopback peer a tracker names): `dialBack`.
       embeddedPeer: {
         peerId: seedPeerId,
         portFor: (infoHash) => (this.swarm.isSeeding(toHex(infoHash)) ? this.client.port : undefined),
@@ -159,7 +173,7 @@ export class Gateway {
           return torrentUrlAt(`${this.secure ? 'https' : 'http'}://${host}:${this.bound.port}`, toHex(infoHash));
         },
         announced: (infoHash, peer) => {
-          if (peer.left > 0 && peer.event !== 'stopped') this.client.introduce(toHex(infoHash), hostPort(peer.ip, peer.port));
+          if (peer.left > 0 && peer.event !== 'stopped') this.dialBack(toHex(infoHash), hostPort(peer.ip, peer.port), peer.ip, peer.peerId);
         },
       },
       ...(opts.now === undefined ? {} : { now: opts.now }),
@@ -167,6 +181,13 @@ export class Gateway {
     this.client = new Client({ ...(opts.host === undefined ? {} : { host: opts.host }), port: opts.peerPort ?? 0, allowLoopbackPeers: true, peerId: seedPeerId, ...(opts.encryption === undefined ? {} : { encryption: opts.encryption }) });
     this.client.on('warning', (msg) => this.logger.debug({ msg }, 'seed warning'));
     this.client.on('error', (err) => this.logger.error({ err }, 'seed error'));
+    this.client.on('torrent', (t) => {
+      t.on('peer', (link) => {
+        this.logger.debug({ infoHash: t.infoHash, peer: link.id }, 'seed peer connected');
+        this.linked(t.infoHash, link);
+      });
+      t.on('peerClosed', (link, err) => this.logger.debug({ infoHash: t.infoHash, peer: link.id, code: err?.code }, 'seed peer closed'));
+    });
     this.status = new ServeStatus(opts.now === undefined ? {} : { now: opts.now });
     this.admission = new Admission({
       apply: (allow) => {
@@ -285,7 +306,38 @@ export class Gateway {
     return this.swarm.check();
   }
 
+  /**
+   * The seed dials a leecher that announced, unless a link to it exists (peer-set.ts `accepts`:
+   * the address we dialled, or its IP with its advertised listen port or its announced peer id).
+   * A `torrenttp get` dials the seed (TorrentTTP-Seed) as it announces, so its connection may
+   * still be on its way: the dial waits DIAL_BACK_DELAY_MS, is called off when a link from that
+   * IP naming that peer id attaches meanwhile (even one already gone: a small get may be done
+   * and away within the wait), and looks again. Without that wait both connections open and one
+   * is closed as a duplicate (ENGINE_DUPLICATE_PEER).
+   */
+  private dialBack(infoHash: string, address: string, ip: string, peerId: Uint8Array): void {
+    const wanted = (): boolean => this.client.get(infoHash)?.accepts(address, peerId) === true;
+    const key = dialBackKey(infoHash, ip, peerId);
+    if (!wanted() || this.dialBacks.has(key) || this.dialBacks.size >= MAX_DIAL_BACKS) return;
+    const timer = setTimeout(() => {
+      this.dialBacks.delete(key);
+      if (wanted()) this.client.introduce(infoHash, address);
+    }, DIAL_BACK_DELAY_MS);
+    timer.unref();
+    this.dialBacks.set(key, timer);
+  }
+
+  /** A link attached: a dial back to that peer waiting is called off. */
+  private linked(infoHash: string, link: PeerLink): void {
+    if (this.dialBacks.size === 0 || link.address === undefined || link.peerId === undefined) return;
+    const key = dialBackKey(infoHash, link.address.ip, link.peerId);
+    clearTimeout(this.dialBacks.get(key));
+    this.dialBacks.delete(key);
+  }
+
   async close(): Promise<void> {
+    for (const timer of this.dialBacks.values()) clearTimeout(timer);
+    this.dialBacks.clear();
     clearInterval(this.checkTimer);
     clearInterval(this.ttpSweep);
     this.ttp?.shutdown();

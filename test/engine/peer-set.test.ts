@@ -107,3 +107,22 @@ test('one connection per peer id: of a connection each way the one the lower id 
   assert.equal(self.t.peerCount, 4);
   await self.t.close();
 });
+
+test('accepts: an address a link reaches already is refused, whichever side dialled (its id, its IP with its listen port, its IP with an announced peer id)', async () => {
+  const id = (b: number) => new Uint8Array(20).fill(b);
+  const t = new Torrent(metainfo, new MemoryStore(metainfo), { rng: () => 0.5, peerId: id(0x10) });
+  // It dialled us from an ephemeral port and said it listens on 7000 (BEP 10 `p`).
+  t.addPeer((onEvent) => new FakeLink(data, metainfo, onEvent, { id: '10.0.0.2:51000', stall: true, peerId: id(0x20), address: { ip: '10.0.0.2', listenPort: 7000, dialled: false } }));
+  // It dialled us and said no listen port.
+  t.addPeer((onEvent) => new FakeLink(data, metainfo, onEvent, { id: '[2001:db8::3]:52000', stall: true, peerId: id(0x30), address: { ip: '2001:db8::3', listenPort: undefined, dialled: false } }));
+  await tick();
+  assert.equal(t.accepts('10.0.0.2:51000'), false, 'its link id');
+  assert.equal(t.accepts('10.0.0.2:7000'), false, 'its IP and listen port');
+  assert.equal(t.accepts('10.0.0.2:7001'), true, 'another port of that IP');
+  assert.equal(t.accepts('10.0.0.9:7000'), true, 'that port at another IP');
+  assert.equal(t.accepts('[2001:db8::3]:6881'), true, 'no listen port said, no peer id given');
+  assert.equal(t.accepts('[2001:db8::3]:6881', id(0x30)), false, 'its IP and the peer id it announced');
+  assert.equal(t.accepts('[2001:db8::4]:6881', id(0x30)), true, 'that peer id at another IP');
+  assert.equal(t.accepts('[2001:db8::3]:6881', id(0x31)), true, 'another peer id at that IP');
+  await t.close();
+});

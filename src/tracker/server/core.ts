@@ -136,7 +136,7 @@ export class TrackerCore {
     const port = e?.peer.portFor(a.infoHash);
     if (e === undefined || port === undefined) return res;
     const isSelf = e.noteSource(a.peerId, a.ip);
-    if (!isSelf && a.port !== 0) e.peer.announced?.(a.infoHash, { ip: formatIp(a.ip.bytes), port: a.port, left: a.left, event: a.event });
+    if (!isSelf && a.port !== 0) e.peer.announced?.(a.infoHash, { ip: formatIp(a.ip.bytes), port: a.port, peerId: a.peerId, left: a.left, event: a.event });
     if (local === undefined) return res;
     return e.rewrite(res, port, local, a.reply, a.event === 'stopped' ? 0 : a.numwant, isSelf, a.infoHash);
   }

@@ -29,8 +29,11 @@ export interface EmbeddedPeer {
    * tracker on, as text), if it serves one: JSON replies list it with the wire endpoint (§15).
    */
   urlFor?(infoHash: Uint8Array, local: string): string | undefined;
-  /** Another peer announced a torrent the embedded peer has: its source address (never a claimed `ip`). */
-  announced?(infoHash: Uint8Array, peer: { readonly ip: string; readonly port: number; readonly left: number; readonly event: AnnounceEvent | undefined }): void;
+  /**
+   * Another peer announced a torrent the embedded peer has: its source address (never a claimed
+   * `ip`), and the peer id it announced (so a peer already connected need not be dialled).
+   */
+  announced?(infoHash: Uint8Array, peer: { readonly ip: string; readonly port: number; readonly peerId: Uint8Array; readonly left: number; readonly event: AnnounceEvent | undefined }): void;
 }
 
 /** Most addresses remembered as the embedded peer's own sources (a host has a few). */
