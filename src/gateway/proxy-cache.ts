@@ -356,8 +356,11 @@ export class ProxyCache {
     const pieces = new Bitfield(metainfo.pieceCount);
     pieces.set(index);
     const link = t.addPeer((onEvent) => createWebSeed(origin, metainfo, { onEvent, pieces, maxFailures: 1 }));
+    const t0 = performance.now();
     const onPiece = (i: number): void => {
-      if (i === index) link.close();
+      if (i !== index) return;
+      this.logger.debug({ infoHash: h.infoHash, piece: index, ms: Math.round(performance.now() - t0) }, 'first piece in');
+      link.close();
     };
     const onClosed = (closed: PeerLink): void => {
       if (closed !== link) return;
