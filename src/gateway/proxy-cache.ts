@@ -1,6 +1,7 @@
 import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { Client, type Torrent } from '../engine/index.js';
 import { toTorrenttpError } from '../errors/index.js';
 import { Bitfield, type Metainfo } from '../metainfo/index.js';
@@ -37,6 +38,8 @@ export interface ProxyCacheOptions {
   readonly stallMs: number;
   /** BitTorrent listening port; 0 any. */
   readonly peerPort?: number;
+  /** The proxy's undici dispatcher, for a cold start's first piece: its connections to the origin are open from the negotiation. */
+  readonly dispatcher?: Dispatcher;
   readonly logger?: GatewayLogger;
   readonly now?: () => number;
 }
@@ -355,7 +358,7 @@ export class ProxyCache {
     h.primed = true;
     const pieces = new Bitfield(metainfo.pieceCount);
     pieces.set(index);
-    const link = t.addPeer((onEvent) => createWebSeed(origin, metainfo, { onEvent, pieces, maxFailures: 1 }));
+    const link = t.addPeer((onEvent) => createWebSeed(origin, metainfo, { onEvent, pieces, maxFailures: 1, ...(this.opts.dispatcher === undefined ? {} : { dispatcher: this.opts.dispatcher }) }));
     const t0 = performance.now();
     const onPiece = (i: number): void => {
       if (i !== index) return;
