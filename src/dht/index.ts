@@ -1,20 +1,26 @@
 /**
- * DHT layer (BEP 5, read-only BEP 43): a Kademlia node over UDP that finds peers for an
+ * DHT layer (BEP 5, IPv6 BEP 32, read-only BEP 43): a Kademlia node over UDP that finds peers for an
  * info-hash without a tracker. Between transport and engine: the engine feeds its peers to torrents.
  */
 export { ManualClock, systemClock, type DhtClock, type DhtTimer } from './clock.js';
 export { compareDistance, commonPrefixBits } from './distance.js';
 export { DhtError, type DhtErrorCode } from './errors.js';
 export {
+  COMPACT_NODE6_BYTES,
   decodeCompactNodes,
+  decodeCompactNodes6,
   decodeKrpc,
   encodeCompactNodes,
+  encodeCompactNodes6,
+  encodePeer,
+  ipFamily,
   encodeError,
   encodeQuery,
   encodeResponse,
   KRPC_DEFAULTS,
   KRPC_ERROR,
   type CompactNode,
+  type DhtFamily,
   type KrpcLimits,
   type KrpcMessage,
   type KrpcQuery,

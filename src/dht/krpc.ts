@@ -1,11 +1,12 @@
 import { BencodeError, decode, encode, type BencodeDict, type BencodeValue } from '../bencode/index.js';
+import { encodeCompactPeer, formatIp, parseIp } from '../tracker/index.js';
 import { DhtError } from './errors.js';
 
 /**
  * KRPC (BEP 5 "KRPC Protocol"): one bencoded dict per UDP packet, `y` = `q` (query), `r`
  * (response) or `e` (error), `t` the transaction id echoed back. Pure: bytes in, a typed message
- * out, or a DhtError; no sockets, no clock. IPv4 compact forms only (BEP 32's `nodes6` is not
- * read: our node binds IPv4).
+ * out, or a DhtError; no sockets, no clock. BEP 32 (IPv6): `nodes6` (38-byte compact nodes),
+ * 18-byte peers in `values`, and `want` (`n4`/`n6`) on find_node and get_peers.
  *
  * Every packet goes through the strict bencode decoder with limits far tighter than a
  * torrent's: a DHT packet fits one unfragmented datagram in practice (libtorrent answers
@@ -37,6 +38,11 @@ export const KRPC_DEFAULTS = {
 
 export const NODE_ID_BYTES = 20;
 export const COMPACT_NODE_BYTES = 26;
+/** BEP 32: 20-byte id, 16-byte IPv6 address, 2-byte port. */
+export const COMPACT_NODE6_BYTES = 38;
+
+/** An address family of the DHT (BEP 32: the IPv4 and the IPv6 DHT are two separate networks). */
+export type DhtFamily = 4 | 6;
 
 /** BEP 5 error codes. */
 export const KRPC_ERROR = { generic: 201, server: 202, protocol: 203, methodUnknown: 204 } as const;
@@ -54,8 +60,8 @@ export interface PeerAddr {
 
 export type KrpcQuery =
   | { readonly method: 'ping'; readonly id: Uint8Array }
-  | { readonly method: 'find_node'; readonly id: Uint8Array; readonly target: Uint8Array }
-  | { readonly method: 'get_peers'; readonly id: Uint8Array; readonly infoHash: Uint8Array }
+  | { readonly method: 'find_node'; readonly id: Uint8Array; readonly target: Uint8Array; /** BEP 32 `want`; absent: the family the query came over. */ readonly want?: readonly DhtFamily[] }
+  | { readonly method: 'get_peers'; readonly id: Uint8Array; readonly infoHash: Uint8Array; readonly want?: readonly DhtFamily[] }
   | {
       readonly method: 'announce_peer';
       readonly id: Uint8Array;
@@ -69,7 +75,11 @@ export type KrpcQuery =
 
 export interface KrpcResponse {
   readonly id: Uint8Array;
+  /** IPv4 nodes (`nodes`, 26 bytes each). */
   readonly nodes: readonly CompactNode[];
+  /** IPv6 nodes (BEP 32 `nodes6`, 38 bytes each); absent or empty when the reply has none. */
+  readonly nodes6?: readonly CompactNode[];
+  /** Peers: 6-byte IPv4 or 18-byte IPv6 entries (BEP 32). */
   readonly values: readonly PeerAddr[];
   readonly token?: Uint8Array;
 }
@@ -110,6 +120,8 @@ export function decodeKrpc(packet: Uint8Array, limits: KrpcLimits = {}): KrpcMes
     const id = nodeId(r, 'id');
     const nodesRaw = r.get('nodes');
     const nodes = nodesRaw === undefined ? [] : decodeCompactNodes(asBytes(nodesRaw, 'nodes'));
+    const nodes6Raw = r.get('nodes6');
+    const nodes6 = nodes6Raw === undefined ? undefined : decodeCompactNodes6(asBytes(nodes6Raw, 'nodes6'));
     const valuesRaw = r.get('values');
     const values: PeerAddr[] = [];
     if (valuesRaw !== undefined) {
@@ -117,15 +129,14 @@ export function decodeKrpc(packet: Uint8Array, limits: KrpcLimits = {}): KrpcMes
       if (valuesRaw.length > l.maxValues) throw bad(`${valuesRaw.length} values > ${l.maxValues}`);
       for (const item of valuesRaw) {
         const b = asBytes(item, 'value');
-        if (b.length === 6) values.push(decodePeer(b, 0));
-        // 18-byte IPv6 values (BEP 32) are skipped: we dial IPv4 peers from the DHT.
-        else if (b.length !== 18) throw bad(`value of ${b.length} bytes`);
+        if (b.length === 6 || b.length === 18) values.push(decodePeer(b, 0, b.length - 2));
+        else throw bad(`value of ${b.length} bytes`);
       }
     }
     const tokenRaw = r.get('token');
     const token = tokenRaw === undefined ? undefined : asBytes(tokenRaw, 'token');
     if (token !== undefined && (token.length === 0 || token.length > l.maxTokenBytes)) throw bad(`token of ${token.length} bytes`);
-    return { y, t, response: { id, nodes, values, ...(token === undefined ? {} : { token }) } };
+    return { y, t, response: { id, nodes, ...(nodes6 === undefined ? {} : { nodes6 }), values, ...(token === undefined ? {} : { token }) } };
   }
   if (y === 'e') {
     const e = v.get('e');
@@ -140,9 +151,9 @@ function parseQuery(name: string, id: Uint8Array, a: BencodeDict, l: Required<Kr
     case 'ping':
       return { method: 'ping', id };
     case 'find_node':
-      return { method: 'find_node', id, target: nodeId(a, 'target') };
+      return { method: 'find_node', id, target: nodeId(a, 'target'), ...want(a) };
     case 'get_peers':
-      return { method: 'get_peers', id, infoHash: nodeId(a, 'info_hash') };
+      return { method: 'get_peers', id, infoHash: nodeId(a, 'info_hash'), ...want(a) };
     case 'announce_peer': {
       const port = a.get('port');
       const implied = a.get('implied_port');
@@ -158,9 +169,10 @@ function parseQuery(name: string, id: Uint8Array, a: BencodeDict, l: Required<Kr
 }
 
 export function encodeQuery(t: Uint8Array, q: Exclude<KrpcQuery, { method: 'unknown' }>, readOnly = false): Uint8Array {
-  const a: Record<string, Uint8Array | number> = { id: q.id };
+  const a: Record<string, Uint8Array | number | string[]> = { id: q.id };
   if (q.method === 'find_node') a['target'] = q.target;
   if (q.method === 'get_peers' || q.method === 'announce_peer') a['info_hash'] = q.infoHash;
+  if ((q.method === 'find_node' || q.method === 'get_peers') && q.want !== undefined) a['want'] = q.want.map((f) => `n${f}`);
   if (q.method === 'announce_peer') {
     a['port'] = q.port;
     a['token'] = q.token;
@@ -172,6 +184,7 @@ export function encodeQuery(t: Uint8Array, q: Exclude<KrpcQuery, { method: 'unkn
 export function encodeResponse(t: Uint8Array, r: KrpcResponse): Uint8Array {
   const body: Record<string, Uint8Array | Uint8Array[]> = { id: r.id };
   if (r.nodes.length > 0) body['nodes'] = encodeCompactNodes(r.nodes);
+  if (r.nodes6 !== undefined && r.nodes6.length > 0) body['nodes6'] = encodeCompactNodes6(r.nodes6);
   if (r.values.length > 0) body['values'] = r.values.map(encodePeer);
   if (r.token !== undefined) body['token'] = r.token;
   return encode({ r: body, t, y: 'r' });
@@ -181,33 +194,82 @@ export function encodeError(t: Uint8Array, code: number, message: string): Uint8
   return encode({ e: [code, textEncoder.encode(message)], t, y: 'e' });
 }
 
+/** `nodes`: 26-byte IPv4 compact node infos (BEP 5). A length that is not a multiple of 26 is refused. */
 export function decodeCompactNodes(b: Uint8Array): CompactNode[] {
-  if (b.length % COMPACT_NODE_BYTES !== 0) throw bad(`nodes of ${b.length} bytes is not a multiple of 26`);
+  return decodeNodes(b, 4);
+}
+
+/** `nodes6`: 38-byte IPv6 compact node infos (BEP 32). A length that is not a multiple of 38 is refused. */
+export function decodeCompactNodes6(b: Uint8Array): CompactNode[] {
+  return decodeNodes(b, 6);
+}
+
+/** IPv4 nodes to `nodes`; an IPv6 node is a DHT_BAD_MESSAGE (it belongs in `nodes6`). */
+export function encodeCompactNodes(nodes: readonly CompactNode[]): Uint8Array {
+  return encodeNodes(nodes, 4);
+}
+
+/** IPv6 nodes to `nodes6`; an IPv4 node is a DHT_BAD_MESSAGE (it belongs in `nodes`). */
+export function encodeCompactNodes6(nodes: readonly CompactNode[]): Uint8Array {
+  return encodeNodes(nodes, 6);
+}
+
+function nodeBytes(family: DhtFamily): number {
+  return family === 4 ? COMPACT_NODE_BYTES : COMPACT_NODE6_BYTES;
+}
+
+function decodeNodes(b: Uint8Array, family: DhtFamily): CompactNode[] {
+  const size = nodeBytes(family);
+  if (b.length % size !== 0) throw bad(`nodes${family === 6 ? '6' : ''} of ${b.length} bytes is not a multiple of ${size}`);
   const out: CompactNode[] = [];
-  for (let i = 0; i < b.length; i += COMPACT_NODE_BYTES) {
-    const p = decodePeer(b, i + NODE_ID_BYTES);
+  for (let i = 0; i < b.length; i += size) {
+    const p = decodePeer(b, i + NODE_ID_BYTES, size - NODE_ID_BYTES - 2);
     out.push({ id: new Uint8Array(b.subarray(i, i + NODE_ID_BYTES)), ...p });
   }
   return out;
 }
 
-export function encodeCompactNodes(nodes: readonly CompactNode[]): Uint8Array {
-  const out = new Uint8Array(nodes.length * COMPACT_NODE_BYTES);
+function encodeNodes(nodes: readonly CompactNode[], family: DhtFamily): Uint8Array {
+  const size = nodeBytes(family);
+  const out = new Uint8Array(nodes.length * size);
   nodes.forEach((n, i) => {
-    out.set(n.id, i * COMPACT_NODE_BYTES);
-    out.set(encodePeer(n), i * COMPACT_NODE_BYTES + NODE_ID_BYTES);
+    const peer = encodePeer(n);
+    if (peer.length !== size - NODE_ID_BYTES) throw new DhtError('DHT_BAD_MESSAGE', { detail: `${n.ip} is not an IPv${family} address` });
+    out.set(n.id, i * size);
+    out.set(peer, i * size + NODE_ID_BYTES);
   });
   return out;
 }
 
-export function encodePeer(p: PeerAddr): Uint8Array {
-  const parts = p.ip.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) throw new DhtError('DHT_BAD_MESSAGE', { detail: `${p.ip} is not an IPv4 address` });
-  return Uint8Array.of(...parts, p.port >> 8, p.port & 0xff);
+/** The family of an address string, or undefined when it is none. */
+export function ipFamily(ip: string): DhtFamily | undefined {
+  return parseIp(ip)?.family;
 }
 
-function decodePeer(b: Uint8Array, at: number): PeerAddr {
-  return { ip: `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`, port: (b[at + 4]! << 8) | b[at + 5]! };
+/** A compact peer: 6 bytes for IPv4, 18 for IPv6 (BEP 32), port big-endian. */
+export function encodePeer(p: PeerAddr): Uint8Array {
+  const ip = parseIp(p.ip);
+  if (ip === undefined) throw new DhtError('DHT_BAD_MESSAGE', { detail: `${p.ip} is not an IP address` });
+  return encodeCompactPeer(ip, p.port);
+}
+
+/** The compact peer at `at`: `ipBytes` (4 or 16) address bytes, then the port. */
+function decodePeer(b: Uint8Array, at: number, ipBytes: number): PeerAddr {
+  return { ip: formatIp(b.subarray(at, at + ipBytes)), port: (b[at + ipBytes]! << 8) | b[at + ipBytes + 1]! };
+}
+
+/** BEP 32 `want`: a list of `n4`/`n6`; other flags are ignored (forward compatibility), a non-list is refused. */
+function want(a: BencodeDict): { want?: DhtFamily[] } {
+  const w = a.get('want');
+  if (w === undefined) return {};
+  if (!Array.isArray(w)) throw bad('want is not a list');
+  const out: DhtFamily[] = [];
+  for (const item of w) {
+    const f = text(asBytes(item, 'want flag'));
+    if (f === 'n4' && !out.includes(4)) out.push(4);
+    else if (f === 'n6' && !out.includes(6)) out.push(6);
+  }
+  return { want: out };
 }
 
 function bad(detail: string): DhtError {

@@ -91,6 +91,7 @@ export async function lookup(
               if (fresh.length > 0) onPeers(fresh);
             }
             for (const n of r.nodes) addCandidate(n);
+            for (const n of r.nodes6 ?? []) addCandidate(n);
           },
           () => {
             c.state = 'failed';

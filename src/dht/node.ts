@@ -11,8 +11,10 @@ import {
   encodeError,
   encodeResponse,
   KRPC_ERROR,
+  ipFamily,
   NODE_ID_BYTES,
   type CompactNode,
+  type DhtFamily,
   type KrpcLimits,
   type KrpcMessage,
   type KrpcResponse,
@@ -26,9 +28,12 @@ import { Rpc } from './rpc.js';
 import { loadState, saveState } from './state.js';
 import { TokenStore } from './tokens.js';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
+import { ipScope } from '../tracker/index.js';
 
 /**
- * A BEP 5 DHT node over one IPv4 UDP socket: answers ping/find_node/get_peers/announce_peer
+ * A BEP 5 DHT node over one UDP socket, IPv4 or IPv6 (BEP 32: the two are separate DHTs, each
+ * node has the table of its own family; a dual-stack client runs one node per family and
+ * `pair`s them so that each answers `want` for the other's family): answers ping/find_node/get_peers/announce_peer
  * (unless read-only, BEP 43), bootstraps from given addresses and its saved table, and runs
  * iterative lookups for the info-hashes it tracks, telling their peers as `peers` events.
  *
@@ -38,8 +43,10 @@ import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 export interface DhtNodeOptions {
   /** UDP port; 0 picks a free one. Default 0. */
   readonly port?: number;
-  /** Default '0.0.0.0'. */
+  /** Default '0.0.0.0', or '::' for an IPv6 node. */
   readonly host?: string;
+  /** The address family (BEP 32). Default 6 when `host` is an IPv6 address, else 4. */
+  readonly family?: DhtFamily;
   /** Our node id; default the saved one, else random. */
   readonly id?: Uint8Array;
   /** `host:port` addresses to bootstrap from. */
@@ -60,8 +67,8 @@ export interface DhtNodeOptions {
   readonly allowLoopback?: boolean;
   /** Lookup (and announce) again for tracked info-hashes this often. Default 15 min (aria2, libtorrent). */
   readonly refreshMs?: number;
-  /** Name resolution for bootstrap hosts; default c-ares (`dns.resolve4`, off the libuv thread pool), 3 s timeout. */
-  readonly resolve?: (host: string) => Promise<string[]>;
+  /** Name resolution for bootstrap hosts; default c-ares (`dns.resolve4`/`resolve6` by family, off the libuv thread pool), 3 s timeout. Addresses of the other family are ignored. */
+  readonly resolve?: (host: string, family: DhtFamily) => Promise<string[]>;
 }
 
 export interface DhtNodeEvents {
@@ -112,10 +119,14 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
   private closed = false;
   private boundPort = 0;
   private counts = { received: 0, rateLimited: 0, badPackets: 0, answered: 0 };
+  /** BEP 32: the node of the other family on a dual-stack client; its table answers `want` for that family. */
+  private sibling: DhtNode | undefined;
+  readonly family: DhtFamily;
 
   constructor(opts: DhtNodeOptions = {}) {
     super();
     this.opts = opts;
+    this.family = opts.family ?? (opts.host !== undefined && isIP(opts.host) === 6 ? 6 : 4);
     this.clock = opts.clock ?? systemClock;
     this.tokens = new TokenStore(this.clock);
     this.store = new PeerStore(opts.peerStore);
@@ -137,6 +148,21 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
 
   stats(): DhtStats {
     return { ...this.counts, nodes: this.table?.size ?? 0 };
+  }
+
+  /**
+   * Joins this node and one of the other family (a dual-stack client): a query whose BEP 32
+   * `want` names the other family is answered with nodes from the other's table too.
+   */
+  pair(other: DhtNode): void {
+    if (other === this || other.family === this.family) throw new DhtError('DHT_BAD_MESSAGE', { detail: 'pair a node with one of the other address family' });
+    this.sibling = other;
+    other.sibling = this;
+  }
+
+  /** The node of the other family given to `pair`, if any. */
+  get paired(): DhtNode | undefined {
+    return this.sibling;
   }
 
   /** The nodes in the table (for saving, or to show). */
@@ -175,11 +201,13 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       ...(this.opts.k === undefined ? {} : { k: this.opts.k }),
       ...(this.opts.maxNodesPerIp === undefined ? {} : { maxNodesPerIp: this.opts.maxNodesPerIp }),
     });
-    const socket = createSocket({ type: 'udp4' });
+    // An IPv6 node takes IPv6 only: IPv4 is the other DHT (and the other node of a dual-stack client).
+    const socket = this.family === 6 ? createSocket({ type: 'udp6', ipv6Only: true }) : createSocket({ type: 'udp4' });
     this.socket = socket;
+    const host = this.opts.host ?? (this.family === 6 ? '::' : '0.0.0.0');
     await new Promise<void>((resolve, reject) => {
-      socket.once('error', (err) => reject(new DhtError('DHT_BIND_FAILED', { detail: `${this.opts.host ?? '0.0.0.0'}:${this.opts.port ?? 0}: ${err.message}`, cause: err })));
-      socket.bind(this.opts.port ?? 0, this.opts.host ?? '0.0.0.0', () => resolve());
+      socket.once('error', (err) => reject(new DhtError('DHT_BIND_FAILED', { detail: `${host}:${this.opts.port ?? 0}: ${err.message}`, cause: err })));
+      socket.bind(this.opts.port ?? 0, host, () => resolve());
     });
     socket.on('error', () => undefined); // send errors (ICMP unreachable) are a query's timeout
     socket.on('message', (msg, rinfo) => this.onPacket(msg, rinfo.address, rinfo.port));
@@ -199,15 +227,16 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
 
   /** Pings the saved nodes and the bootstrap addresses, then looks up our own id to fill the table. */
   private async bootstrap(savedNodes: readonly CompactNode[]): Promise<number> {
-    const addresses: { ip: string; port: number }[] = savedNodes.map((n) => ({ ip: n.ip, port: n.port }));
+    const addresses: { ip: string; port: number }[] = savedNodes.filter((n) => ipFamily(n.ip) === this.family).map((n) => ({ ip: n.ip, port: n.port }));
     const resolveHost = this.opts.resolve ?? defaultResolve;
     const bootstrap = this.opts.bootstrap ?? [];
     await Promise.all(
       bootstrap.map(async (a) => {
         const { host, port } = splitHostPort(a);
         try {
-          const ips = isIP(host) === 4 ? [host] : await resolveHost(host);
-          for (const ip of ips.slice(0, 4)) addresses.push({ ip, port });
+          const literal = isIP(host);
+          const ips = literal !== 0 ? [host] : await resolveHost(host, this.family);
+          for (const ip of ips.filter((x) => ipFamily(x) === this.family).slice(0, 4)) addresses.push({ ip, port });
         } catch (err) {
           this.emit('drop', a, toTorrenttpError(err));
         }
@@ -238,8 +267,23 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     return lookup(target, table.closest(target, table.k), (n) => this.ask(n, { method: 'find_node', id: this.id, target }), undefined, this.lookupOptions());
   }
 
-  /** Iterative get_peers for an info-hash; peers are told to `onPeers` as they come. */
+  /**
+   * Iterative get_peers for an info-hash; peers are told to `onPeers` as they come. When paired
+   * (dual stack), the other family's DHT is searched too, at the same time (its failure, e.g. no
+   * IPv6 on this host, costs nothing): `closest` lists this family's nodes, then the other's.
+   */
   async getPeers(infoHash: Uint8Array, onPeers?: (peers: readonly PeerAddr[]) => void): Promise<LookupResult> {
+    const other = this.sibling;
+    if (other === undefined || other.closed) return this.getPeersOwn(infoHash, onPeers);
+    const [own, theirs] = await Promise.all([this.getPeersOwn(infoHash, onPeers), other.getPeersOwn(infoHash, onPeers).catch(() => undefined)]);
+    if (theirs === undefined) return own;
+    const peers = new Map<string, PeerAddr>();
+    for (const p of [...own.peers, ...theirs.peers]) peers.set(`${p.ip}:${p.port}`, p);
+    return { closest: [...own.closest, ...theirs.closest], peers: [...peers.values()], queried: own.queried + theirs.queried };
+  }
+
+  /** get_peers over this node's own family only. */
+  private async getPeersOwn(infoHash: Uint8Array, onPeers?: (peers: readonly PeerAddr[]) => void): Promise<LookupResult> {
     await this.start();
     const table = this.table!;
     return lookup(infoHash, table.closest(infoHash, table.k), (n) => this.ask(n, { method: 'get_peers', id: this.id, infoHash }), onPeers, this.lookupOptions());
@@ -248,9 +292,17 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
   /**
    * get_peers, then announce_peer with each token to the closest nodes that gave one. Resolves
    * to the nodes that accepted. Read-only nodes still announce (BEP 43 only stops answering).
+   * Paired (dual stack), both families are announced to.
    */
   async announce(infoHash: Uint8Array, port: number, onPeers?: (peers: readonly PeerAddr[]) => void): Promise<number> {
-    const found = await this.getPeers(infoHash, onPeers);
+    const other = this.sibling;
+    if (other === undefined || other.closed) return this.announceOwn(infoHash, port, onPeers);
+    const [own, theirs] = await Promise.all([this.announceOwn(infoHash, port, onPeers), other.announceOwn(infoHash, port, onPeers).catch(() => 0)]);
+    return own + theirs;
+  }
+
+  private async announceOwn(infoHash: Uint8Array, port: number, onPeers?: (peers: readonly PeerAddr[]) => void): Promise<number> {
+    const found = await this.getPeersOwn(infoHash, onPeers);
     const results = await Promise.allSettled(
       found.closest
         .filter((c) => c.token !== undefined)
@@ -264,9 +316,21 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
    * as `peers` events and to `onPeers`; with `port`, announces us as a peer on that TCP port.
    * Returns the function that stops it for this caller: several callers may track one hash (a
    * magnet's metadata fetch and then its download), and the lookups go on until the last of
-   * them lets go. A port given by a later caller is announced from then on.
+   * them lets go. A port given by a later caller is announced from then on. Paired (dual
+   * stack), the paired node tracks it too, on its own family's DHT.
    */
   track(infoHash: Uint8Array, opts: { port?: number } = {}, onPeers?: (peers: readonly PeerAddr[]) => void): () => void {
+    const stop = this.trackOwn(infoHash, opts, onPeers);
+    const other = this.sibling;
+    if (other === undefined || other.closed) return stop;
+    const stopOther = other.trackOwn(infoHash, opts, onPeers);
+    return () => {
+      stop();
+      stopOther();
+    };
+  }
+
+  private trackOwn(infoHash: Uint8Array, opts: { port?: number }, onPeers?: (peers: readonly PeerAddr[]) => void): () => void {
     const h = hex(infoHash);
     const listener = onPeers === undefined ? undefined : (which: string, peers: readonly PeerAddr[]) => which === h && onPeers(peers);
     if (listener !== undefined) this.on('peers', listener);
@@ -294,12 +358,17 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       released = true;
       if (listener !== undefined) this.off('peers', listener);
       if (this.tracked.get(h) !== held) return;
-      if (--held.holders <= 0) this.untrack(infoHash);
+      if (--held.holders <= 0) this.untrackOwn(infoHash);
     };
   }
 
-  /** Stops tracking `infoHash` for every caller at once. */
+  /** Stops tracking `infoHash` for every caller at once (on the paired node too). */
   untrack(infoHash: Uint8Array): void {
+    this.untrackOwn(infoHash);
+    this.sibling?.untrackOwn(infoHash);
+  }
+
+  private untrackOwn(infoHash: Uint8Array): void {
     const t = this.tracked.get(hex(infoHash));
     if (t === undefined) return;
     this.tracked.delete(t.hex);
@@ -344,8 +413,8 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       if (this.tracked.get(t.hex) === t) this.emit('peers', t.hex, peers);
     };
     try {
-      if (t.port !== undefined) await this.announce(t.infoHash, t.port, onPeers);
-      else await this.getPeers(t.infoHash, onPeers);
+      if (t.port !== undefined) await this.announceOwn(t.infoHash, t.port, onPeers);
+      else await this.getPeersOwn(t.infoHash, onPeers);
     } catch {
       // closed, or no node: the next round tries again
     } finally {
@@ -362,9 +431,12 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       const r = await this.rpcLayer.query(node.ip, node.port, q, node.id);
       // BEP 43: we stay out of others' tables, but they may enter ours.
       this.table?.add({ id: r.id, ip: node.ip, port: node.port }, this.clock.now(), true);
+      // BEP 32: only the nodes of our own family (`nodes` or `nodes6`) feed our table and lookups.
+      const ours = (this.family === 4 ? r.nodes : r.nodes6 ?? []).filter((n) => ipFamily(n.ip) === this.family && this.plausible(n, node.ip) && !bytesEqual(n.id, this.id));
       return {
         id: r.id,
-        nodes: r.nodes.filter((n) => this.plausible(n, node.ip) && !bytesEqual(n.id, this.id)),
+        nodes: this.family === 4 ? ours : [],
+        nodes6: this.family === 6 ? ours : [],
         values: r.values.filter((p) => this.plausible(p, node.ip)),
         ...(r.token === undefined ? {} : { token: r.token }),
       };
@@ -377,13 +449,27 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
   }
 
   /**
-   * A node or peer address from a reply: a real port, a unicast IPv4 address, and no loopback
+   * A node or peer address from a reply: a real port, a unicast IPv4 or IPv6 address, and no loopback
    * address from a node that is not itself on loopback (so a hostile node cannot aim us at
    * local services, the rule the tracker client follows too).
    */
   private plausible(p: PeerAddr, fromIp: string): boolean {
-    if (p.port === 0 || p.ip === '0.0.0.0' || p.ip === '255.255.255.255' || Number(p.ip.split('.')[0]) >= 224) return false;
-    return !isLoopback(p.ip) || isLoopback(fromIp) || this.opts.allowLoopback === true;
+    const scope = ipScope(p.ip);
+    if (p.port === 0 || scope === 'unspecified' || scope === 'multicast' || scope === 'invalid') return false;
+    return scope !== 'loopback' || isLoopback(fromIp) || this.opts.allowLoopback === true;
+  }
+
+  /**
+   * BEP 32 `want`: `nodes` and/or `nodes6` from the table of each family asked for (the other
+   * family's from the paired node, none without one); no `want` means our own family.
+   */
+  private closestFor(target: Uint8Array, want: readonly DhtFamily[] | undefined): { nodes: CompactNode[]; nodes6: CompactNode[] } {
+    const from = (f: DhtFamily): CompactNode[] => {
+      if (!(want ?? [this.family]).includes(f)) return [];
+      const table = f === this.family ? this.table : this.sibling?.closed === false ? this.sibling.table : undefined;
+      return table === undefined ? [] : table.closest(target, table.k);
+    };
+    return { nodes: from(4), nodes6: from(6) };
   }
 
   private send(packet: Uint8Array, ip: string, port: number): void {
@@ -431,11 +517,12 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
         reply = encodeResponse(msg.t, { id: this.id, nodes: [], values: [] });
         break;
       case 'find_node':
-        reply = encodeResponse(msg.t, { id: this.id, nodes: table.closest(q.target, table.k), values: [] });
+        reply = encodeResponse(msg.t, { id: this.id, ...this.closestFor(q.target, q.want), values: [] });
         break;
       case 'get_peers': {
+        // Values are the peers announced over this socket: of this family, as BEP 32 has it.
         const values = this.store.get(hex(q.infoHash), now);
-        reply = encodeResponse(msg.t, { id: this.id, nodes: table.closest(q.infoHash, table.k), values, token: this.tokens.make(ip) });
+        reply = encodeResponse(msg.t, { id: this.id, ...this.closestFor(q.infoHash, q.want), values, token: this.tokens.make(ip) });
         break;
       }
       case 'announce_peer':
@@ -462,7 +549,7 @@ function splitHostPort(address: string): { host: string; port: number } {
   return { host: m[1]!, port: Number(m[2]) };
 }
 
-async function defaultResolve(host: string): Promise<string[]> {
+async function defaultResolve(host: string, family: DhtFamily): Promise<string[]> {
   const r = new Resolver({ timeout: 3000, tries: 1 });
-  return r.resolve4(host);
+  return family === 6 ? r.resolve6(host) : r.resolve4(host);
 }

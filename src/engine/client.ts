@@ -6,7 +6,7 @@ import { FileSelection, infoHashToBytes, parseMagnet, parseTorrent, toHex, type 
 import { corruptPiecesError, openStorage } from '../storage/index.js';
 import type { DhtNode } from '../dht/index.js';
 import { Announcer, isLoopback, isUrlRef } from '../tracker/index.js';
-import { createHttpPeer, createWebSeed, hostPort, parseHostPort, PeerListener, WireDialer, type EncryptionPolicy, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
+import { createWebSeed, hostPort, HttpDialer, parseHostPort, PeerListener, WireDialer, type EncryptionPolicy, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { mseAvailable, WireError } from '../wire/index.js';
 import { EngineError } from './errors.js';
 import type { PeerServer } from './peer-server.js';
@@ -222,7 +222,9 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly uploadLimiters: TokenBucket[] = [];
   private readonly downloadLimiters: TokenBucket[] = [];
   private listener: PeerListener | undefined;
+  /** One dialer per kind of address: `host:port` (wire) and torrent URLs (TorrentTTP HTTP peers). */
   private readonly dialer: WireDialer;
+  private readonly httpDialer: HttpDialer;
   private listening: Promise<number> | undefined;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
@@ -253,6 +255,7 @@ export class Client extends EventEmitter<ClientEvents> {
       connectTimeoutMs: 10_000,
       encryption,
     });
+    this.httpDialer = new HttpDialer({ peerId: this.peerId });
     this.ticker = setInterval(() => {
       for (const e of this.torrents.values()) e.torrent.tick();
     }, TICK_MS);
@@ -628,15 +631,13 @@ export class Client extends EventEmitter<ClientEvents> {
    */
   private dialUrl(e: Entry, url: string, source: PeerSource): void {
     const manual = e.manualPeers.includes(url);
-    const link = e.torrent.addPeer((onEvent) =>
-      createHttpPeer(url, e.wire.metainfo, {
-        peerId: this.peerId,
-        onEvent: (ev) => {
+    const link = e.torrent.addPeer(
+      (onEvent) =>
+        this.httpDialer.dial({ url }, e.wire.metainfo, (ev) => {
           if (manual) this.watchHttpPeer(e, url, ev);
           else if (ev.type === 'closed' && ev.reason !== undefined) this.emit('peerError', url, ev.reason);
           onEvent(ev);
-        },
-      }),
+        }),
       source,
     );
     e.connected.add(link.id);

@@ -1,7 +1,12 @@
 /**
- * The one HTTP client of the transport layer: undici, loaded on first use, and one keep-alive
- * `Pool` per origin, shared by every web seed and TorrentTTP HTTP peer of the process that talks
- * to that origin. Two torrents seeded by one server, or a web seed and an HTTP peer on the same
+ * The HTTP plumbing of the transport layer, shared by web seeds (web-seed.ts) and TorrentTTP HTTP
+ * peers (http-peer.ts): undici, loaded on first use, and one keep-alive `Pool` per origin; the
+ * queue that turns block requests into merged runs (one ranged GET each); `Retry-After`; the
+ * failure back-off; what a failed request's error says. Each link keeps only what its protocol
+ * says: which URL, which statuses mean what, how a body is checked.
+ *
+ * Pools: one per origin, shared by every web seed and HTTP peer of the process that talks to
+ * that origin. Two torrents seeded by one server, or a web seed and an HTTP peer on the same
  * host, reuse the same few connections instead of opening a set each.
  *
  * Rules:
@@ -15,8 +20,21 @@
  *   bytes), so a long-poll can wait longer for its head than a piece GET.
  * - Redirects are never followed: undici's plain `request` does not, and pieces and have-sets
  *   must not (§16). A 3xx is an answer like any other, for the caller to refuse.
+ *
+ * Runs (`RunQueue`): requests wait a microtask (the rest of the engine's turn), then the oldest
+ * one grows into a run of the adjacent requested blocks of its piece, both ways, up to
+ * `maxRunBytes`: one GET. A request already queued or in flight is refused (`add` is false);
+ * `cancel` drops a queued one, or the delivery of an in-flight one.
+ *
+ * Back-off: a `429`/`503` is a choke, never a failure: its `Retry-After` (`retryAfterDelay`,
+ * delay-seconds or an HTTP-date; a default when absent or unreadable, capped). Other failures
+ * count (`FailureBackoff`): 1 s doubling to a cap, until too many in a row; a success resets.
+ *
+ * This module loads nothing but undici (on demand): a plain `torrenttp get` imports it.
  */
 import type { Dispatcher, Pool } from 'undici';
+import type { Geometry } from '../metainfo/index.js';
+import type { BlockRequest } from './peer-link.js';
 import { loadUndici } from '../tracker/undici.js';
 
 export { loadUndici, loadUndiciCore, type Undici } from '../tracker/undici.js';
@@ -118,4 +136,166 @@ export function whyFailed(err: unknown): string {
   if (e.message) return e.message;
   if (e.code !== undefined) return e.code;
   return e.cause === undefined ? String(err) : whyFailed(e.cause);
+}
+
+// ── Retry-After and back-off ──────────────────────────────────────────────────────────────
+
+/** RFC 9110 §10.2.3: delay-seconds or an HTTP-date, in ms from `now` (never negative); undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d{1,9}$/.test(v)) return Number(v) * 1000;
+  const at = v.length <= 64 ? Date.parse(v) : Number.NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The wait a 429/503 asks for: its `Retry-After`, `defaultMs` when absent or unreadable, at most `maxMs`. */
+export function retryAfterDelay(value: string | undefined, defaultMs: number, maxMs: number, now = Date.now()): number {
+  const ms = parseRetryAfter(value, now);
+  return ms === undefined ? defaultMs : Math.min(ms, maxMs);
+}
+
+/** Failures in a row and the back-off after each: `baseMs` doubling to `maxMs`; `maxFailures` in a row is giving up. */
+export class FailureBackoff {
+  /** Failures since the last success. */
+  failures = 0;
+
+  constructor(
+    private readonly maxFailures: number,
+    private readonly baseMs: number,
+    private readonly maxMs: number,
+  ) {}
+
+  /** Counts one: the wait before the next try, or undefined when that was one too many (give up). */
+  fail(): number | undefined {
+    this.failures++;
+    if (this.failures >= this.maxFailures) return undefined;
+    return Math.min(this.maxMs, this.baseMs * 2 ** (this.failures - 1));
+  }
+
+  reset(): void {
+    this.failures = 0;
+  }
+}
+
+// ── merged runs ───────────────────────────────────────────────────────────────────────────
+
+/** Adjacent requested blocks of one piece, asked for with one GET: bytes `begin` to `begin + length` of the piece. */
+export interface BlockRun {
+  readonly index: BlockRequest['index'];
+  readonly begin: number;
+  readonly length: number;
+  /** In order of `begin`. */
+  readonly reqs: readonly BlockRequest[];
+  /** Keys of those cancelled while in flight: not delivered. */
+  readonly cancelled: Set<number>;
+}
+
+/** Block requests waiting for a GET, and those in flight, keyed by absolute offset (see the module's rules). */
+export class RunQueue {
+  private readonly pending = new Map<number, BlockRequest>();
+  private readonly inFlight = new Map<number, BlockRun>();
+  private scheduled = false;
+
+  /**
+   * `onQueued` runs once per turn in which requests were added (a microtask later), for the
+   * owner to `take` runs while it may start GETs.
+   */
+  constructor(
+    private readonly geometry: Pick<Geometry, 'pieceLength' | 'pieceLengthOf'>,
+    private readonly blockLength: number,
+    private readonly maxRunBytes: number,
+    private readonly onQueued: () => void,
+  ) {}
+
+  /** Requests waiting for a GET. */
+  get queued(): number {
+    return this.pending.size;
+  }
+
+  /** Queues `req`; false when it is queued or in flight already. */
+  add(req: BlockRequest): boolean {
+    const k = this.key(req.index, req.begin);
+    if (this.pending.has(k) || this.inFlight.has(k)) return false;
+    this.pending.set(k, req);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => {
+        this.scheduled = false;
+        this.onQueued();
+      });
+    }
+    return true;
+  }
+
+  /** Drops a queued request, or the delivery of an in-flight one. */
+  cancel(req: BlockRequest): void {
+    const k = this.key(req.index, req.begin);
+    if (this.pending.delete(k)) return;
+    this.inFlight.get(k)?.cancelled.add(k);
+  }
+
+  /** The oldest queued request grown into a run, now in flight; undefined when none is queued. */
+  take(): BlockRun | undefined {
+    const head = this.pending.entries().next();
+    if (head.done === true) return undefined;
+    const [k0, first] = head.value;
+    const { index } = first;
+    this.pending.delete(k0);
+    const reqs = [first];
+    // Grow the run both ways: the engine may ask for a piece's blocks in any order.
+    let begin = first.begin;
+    let end = first.begin + first.length;
+    const pieceEnd = this.geometry.pieceLengthOf(index);
+    for (;;) {
+      const ka = this.key(index, end);
+      const after = end < pieceEnd ? this.pending.get(ka) : undefined;
+      if (after !== undefined && end + after.length - begin <= this.maxRunBytes) {
+        this.pending.delete(ka);
+        reqs.push(after);
+        end += after.length;
+        continue;
+      }
+      const kb = this.key(index, begin - this.blockLength);
+      const before = begin > 0 ? this.pending.get(kb) : undefined;
+      if (before !== undefined && before.length === this.blockLength && end - before.begin <= this.maxRunBytes) {
+        this.pending.delete(kb);
+        reqs.unshift(before);
+        begin = before.begin;
+        continue;
+      }
+      break;
+    }
+    const run: BlockRun = { index, begin, length: end - begin, reqs, cancelled: new Set() };
+    for (const req of reqs) this.inFlight.set(this.key(index, req.begin), run);
+    return run;
+  }
+
+  /** The run's GET ended: none of its requests is in flight any more; each not cancelled goes to `each`, in order. */
+  settle(run: BlockRun, each: (req: BlockRequest) => void): void {
+    for (const req of run.reqs) {
+      const k = this.key(req.index, req.begin);
+      this.inFlight.delete(k);
+      if (!run.cancelled.has(k)) each(req);
+    }
+  }
+
+  /** Takes the queued requests out (all, or those of piece `index`), each to `each`. */
+  drain(each: (req: BlockRequest) => void, index?: number): void {
+    for (const [k, req] of this.pending) {
+      if (index !== undefined && req.index !== index) continue;
+      this.pending.delete(k);
+      each(req);
+    }
+  }
+
+  /** Forgets every request, queued or in flight (the link closed). */
+  clear(): void {
+    this.pending.clear();
+    this.inFlight.clear();
+  }
+
+  private key(index: number, begin: number): number {
+    return index * this.geometry.pieceLength + begin;
+  }
 }

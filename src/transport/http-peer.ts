@@ -10,9 +10,10 @@
  *   peer lost pieces, a `bitfield` (the set replaced: `pollsHaves`). A poll that comes back empty
  *   within 1 s waits 1 s before the next. `link.bitfield` is one object for the link's life.
  * - Pieces (§6): queued requests wait a microtask, then adjacent blocks of one piece coalesce
- *   into one GET (no `Range` for a whole piece, which caches best; `Range: bytes=first-last`
- *   otherwise). At most 4 connections to a peer (§7): the process's shared keep-alive pool for
- *   the origin (http-fetch.ts) has 4, one for the poll and 3 for piece GETs, one GET each (no
+ *   into one GET (http-fetch.ts's `RunQueue`, shared with web seeds; no `Range` for a whole
+ *   piece, which caches best; `Range: bytes=first-last` otherwise). At most 4 connections to a
+ *   peer (§7): the process's shared keep-alive pool for the origin (http-fetch.ts) has 4, one for
+ *   the poll and 3 for piece GETs, one GET each (no
  *   HTTP/1.1 pipelining, §2). GETs in flight: a window that starts at 1, grows by one per
  *   answered GET up to `maxInFlight` (3) and falls back to 1 after a failure or a choke. Depth
  *   comes from run length, not from more GETs: the engine is asked for enough blocks
@@ -58,9 +59,8 @@ import {
 } from '../tracker/index.js';
 import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
-import { acquireOrigin, headerOf, isTimeoutError, whyFailed, type OriginLease } from './http-fetch.js';
+import { acquireOrigin, FailureBackoff, headerOf, isTimeoutError, retryAfterDelay, RunQueue, whyFailed, type BlockRun, type OriginLease } from './http-fetch.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
-import { parseRetryAfter } from './web-seed.js';
 
 export interface HttpPeerOptions {
   readonly onEvent: PeerEventHandler;
@@ -112,12 +112,6 @@ export const HTTP_PEER_DEFAULTS = {
 
 /** The request header that names us to the peer (§7). */
 export const PEER_ID_HEADER = 'torrenttp-peer-id';
-
-interface Run {
-  readonly index: PieceIndex;
-  readonly reqs: BlockRequest[];
-  readonly cancelled: Set<number>;
-}
 
 /** How a failed GET ends: drop the peer, back off, or (a choke) wait. */
 type Outcome =
@@ -200,8 +194,8 @@ class HttpPeer implements PeerLink {
   private readonly dispatcherGiven: Dispatcher | undefined;
   /** `scheme://host:port` of the peer; a piece GET's path is the rest of its URL. */
   private readonly origin: string = '';
-  private readonly pending = new Map<number, BlockRequest>();
-  private readonly inFlight = new Map<number, Run>();
+  /** Requests queued and in flight, as merged runs (http-fetch.ts). */
+  private readonly queue: RunQueue;
   /** GET body buffers free again (at most `maxInFlight`): bodies are copied into one as they arrive. */
   private readonly freeRuns: Uint8Array[] = [];
   private runs = 0;
@@ -209,12 +203,11 @@ class HttpPeer implements PeerLink {
   private window: number;
   /** Aborts each request in flight (the GETs and the poll) when the link closes: a plain set, no AbortSignal listener per GET. */
   private readonly aborts = new Set<() => void>();
-  private failures = 0;
+  private readonly backoff: FailureBackoff;
   private cursor: string | undefined;
   private knowsHaves = false;
   private chokeTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
-  private dispatchScheduled = false;
   private closed = false;
 
   constructor(
@@ -244,6 +237,8 @@ class HttpPeer implements PeerLink {
     const runBlocks = Math.ceil(Math.min(this.geometry.pieceLength, this.o.maxRunBytes) / BLOCK_LENGTH);
     this.desiredQueueDepth = Math.min(1024, Math.max(16, 2 * this.o.maxInFlight * runBlocks));
     this.window = Math.min(this.o.maxInFlight, HTTP_PEER_DEFAULTS.minInFlight);
+    this.queue = new RunQueue(this.geometry, BLOCK_LENGTH, this.o.maxRunBytes, () => this.dispatch());
+    this.backoff = new FailureBackoff(this.o.maxFailures, this.o.backoffBaseMs, this.o.backoffMaxMs);
     this.dispatcherGiven = opts.dispatcher;
     try {
       checkTorrentUrl(id);
@@ -261,27 +256,12 @@ class HttpPeer implements PeerLink {
 
   request(req: BlockRequest): void {
     if (this.closed) return;
-    const k = this.key(req.index, req.begin);
     const valid = this.geometry.isBlockRange(req.index, req.begin, req.length) && this.bitfield.has(req.index);
-    if (this.peerChoking || !valid || this.pending.has(k) || this.inFlight.has(k)) {
-      this.events.emit({ type: 'rejected', req });
-      return;
-    }
-    this.pending.set(k, req);
-    if (!this.dispatchScheduled) {
-      this.dispatchScheduled = true;
-      queueMicrotask(() => {
-        this.dispatchScheduled = false;
-        this.dispatch();
-      });
-    }
+    if (this.peerChoking || !valid || !this.queue.add(req)) this.events.emit({ type: 'rejected', req });
   }
 
   cancel(req: BlockRequest): void {
-    if (this.closed) return;
-    const k = this.key(req.index, req.begin);
-    if (this.pending.delete(k)) return;
-    this.inFlight.get(k)?.cancelled.add(k);
+    if (!this.closed) this.queue.cancel(req);
   }
 
   setChoking(): void {}
@@ -297,8 +277,7 @@ class HttpPeer implements PeerLink {
     clearTimeout(this.chokeTimer);
     clearTimeout(this.pollTimer);
     for (const abort of [...this.aborts]) abort();
-    this.pending.clear();
-    this.inFlight.clear();
+    this.queue.clear();
     void this.lease?.then((l) => l.release(), () => {});
     this.events.emit(reason === undefined ? { type: 'closed' } : { type: 'closed', reason });
   }
@@ -374,45 +353,17 @@ class HttpPeer implements PeerLink {
   }
 
   // ── pieces ────────────────────────────────────────────────────────────────────────────────
-  private key(index: number, begin: number): number {
-    return index * this.geometry.pieceLength + begin;
-  }
-
   private dispatch(): void {
-    while (!this.closed && !this.peerChoking && this.runs < this.window && this.pending.size > 0) {
-      const [k0, first] = this.pending.entries().next().value as [number, BlockRequest];
-      this.pending.delete(k0);
-      const run: Run = { index: first.index, reqs: [first], cancelled: new Set() };
-      this.inFlight.set(k0, run);
-      // Grow the run both ways: the engine may ask for a piece's blocks in any order.
-      let begin = first.begin;
-      let end = first.begin + first.length;
-      const pieceEnd = this.geometry.pieceLengthOf(first.index);
-      for (;;) {
-        const after = end < pieceEnd ? this.pending.get(this.key(first.index, end)) : undefined;
-        if (after !== undefined && end + after.length - begin <= this.o.maxRunBytes) {
-          this.pending.delete(this.key(first.index, end));
-          this.inFlight.set(this.key(first.index, end), run);
-          run.reqs.push(after);
-          end += after.length;
-          continue;
-        }
-        const before = begin > 0 ? this.pending.get(this.key(first.index, begin - BLOCK_LENGTH)) : undefined;
-        if (before !== undefined && before.length === BLOCK_LENGTH && end - (begin - BLOCK_LENGTH) <= this.o.maxRunBytes) {
-          this.pending.delete(this.key(first.index, before.begin));
-          this.inFlight.set(this.key(first.index, before.begin), run);
-          run.reqs.unshift(before);
-          begin = before.begin;
-          continue;
-        }
-        break;
-      }
+    while (!this.closed && !this.peerChoking && this.runs < this.window) {
+      const run = this.queue.take();
+      if (run === undefined) break;
       this.runs++;
-      void this.fetchRun(run, { begin, length: end - begin });
+      void this.fetchRun(run);
     }
   }
 
-  private async fetchRun(run: Run, span: ByteSpan): Promise<void> {
+  private async fetchRun(run: BlockRun): Promise<void> {
+    const span: ByteSpan = run;
     const pieceBytes = this.geometry.pieceLengthOf(run.index);
     const whole = span.begin === 0 && span.length === pieceBytes;
     const url = ttpUrl(this.id, { resource: 'piece', index: run.index });
@@ -438,10 +389,7 @@ class HttpPeer implements PeerLink {
     this.runs--;
     if (this.closed) return;
     let delivered = 0;
-    for (const req of run.reqs) {
-      const k = this.key(req.index, req.begin);
-      this.inFlight.delete(k);
-      if (run.cancelled.has(k)) continue;
+    this.queue.settle(run, (req) => {
       if (data === undefined) {
         this.events.emit({ type: 'rejected', req });
       } else {
@@ -449,7 +397,7 @@ class HttpPeer implements PeerLink {
         this.events.emit({ type: 'block', req, data: data.slice(at, req.length) });
         delivered += req.length;
       }
-    }
+    });
     if (outcome === undefined) {
       this.onSuccess();
       if (this.window < this.o.maxInFlight) this.window++;
@@ -468,11 +416,7 @@ class HttpPeer implements PeerLink {
       }
       // §6.5: the peer does not hold it (any more): forget the piece; its next have-set says more.
       if (this.bitfield.clear(run.index)) {
-        for (const [k, req] of this.pending) {
-          if (req.index !== run.index) continue;
-          this.pending.delete(k);
-          this.events.emit({ type: 'rejected', req });
-        }
+        this.queue.drain((req) => this.events.emit({ type: 'rejected', req }), run.index);
         this.events.emit({ type: 'bitfield', bitfield: this.bitfield });
       }
     } else if (outcome.kind === 'choked') {
@@ -501,8 +445,7 @@ class HttpPeer implements PeerLink {
     if (this.closed || this.peerChoking) return;
     this.peerChoking = true;
     this.events.emit(reason === undefined ? { type: 'choke', retryAfterMs: ms } : { type: 'choke', retryAfterMs: ms, reason });
-    for (const req of this.pending.values()) this.events.emit({ type: 'rejected', req });
-    this.pending.clear();
+    this.queue.drain((req) => this.events.emit({ type: 'rejected', req }));
     clearTimeout(this.chokeTimer);
     this.chokeTimer = setTimeout(() => {
       this.chokeTimer = undefined;
@@ -518,17 +461,15 @@ class HttpPeer implements PeerLink {
   }
 
   private onSuccess(): void {
-    this.failures = 0;
+    this.backoff.reset();
   }
 
   /** Counts a failure; the back-off before the next try (or closes the link after too many). */
   private failed(err: TorrenttpError): number {
-    this.failures++;
-    if (this.failures >= this.o.maxFailures) {
-      this.close(new TransportError('TRANSPORT_HTTP_PEER_GAVE_UP', { detail: `${this.id}: ${this.failures} failures; last: ${err.message}`, cause: err }));
-      return 0;
-    }
-    return Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** (this.failures - 1));
+    const ms = this.backoff.fail();
+    if (ms !== undefined) return ms;
+    this.close(new TransportError('TRANSPORT_HTTP_PEER_GAVE_UP', { detail: `${this.id}: ${this.backoff.failures} failures; last: ${err.message}`, cause: err }));
+    return 0;
   }
 
   // ── HTTP ──────────────────────────────────────────────────────────────────────────────────
@@ -638,8 +579,7 @@ class HttpPeer implements PeerLink {
     const status = res.statusCode;
     const cls = classifyStatus(status);
     if (cls === 'choked') {
-      const asked = parseRetryAfter(headerOf(res, 'retry-after'));
-      const ms = asked === undefined ? this.o.defaultRetryAfterMs : Math.min(asked, this.o.maxRetryAfterMs);
+      const ms = retryAfterDelay(headerOf(res, 'retry-after'), this.o.defaultRetryAfterMs, this.o.maxRetryAfterMs);
       return { kind: 'choked', retryAfterMs: ms, err: new TransportError('TRANSPORT_HTTP_UNAVAILABLE', { detail: `${url}: ${status}, retry after ${ms} ms` }) };
     }
     const code = await this.problemCode(res);

@@ -8,12 +8,26 @@ export {
   type WireTorrent,
 } from './wire-peer.js';
 export { acceptWirePeer, connectWirePeer, WIRE_CONNECT_DEFAULTS, type AcceptOptions, type ConnectOptions } from './wire-connect.js';
-export { createWebSeed, parseRetryAfter, WEB_SEED_DEFAULTS, type WebSeedOptions } from './web-seed.js';
+export { createWebSeed, WEB_SEED_DEFAULTS, type WebSeedOptions } from './web-seed.js';
 export { webSeedFileUrl } from './web-seed-url.js';
 export { hostPort, parseHostPort } from './peer-address.js';
-export { MAX_PLAIN_PEERS, WireDialer, type WireDialerOptions } from './peer-dialer.js';
+export { HttpDialer, MAX_PLAIN_PEERS, WireDialer, type HttpDialerOptions, type WireDialerOptions } from './peer-dialer.js';
 export { PEER_LISTENER_DEFAULTS, PeerListener, type IncomingPeer, type IncomingPeerHandler, type PeerListenerOptions } from './peer-listener.js';
-export { acquireOrigin, HTTP_FETCH_DEFAULTS, loadUndici, loadUndiciCore, openOrigins, originOf, type OriginLease, type Undici } from './http-fetch.js';
+export {
+  acquireOrigin,
+  FailureBackoff,
+  HTTP_FETCH_DEFAULTS,
+  loadUndici,
+  loadUndiciCore,
+  openOrigins,
+  originOf,
+  parseRetryAfter,
+  retryAfterDelay,
+  RunQueue,
+  type BlockRun,
+  type OriginLease,
+  type Undici,
+} from './http-fetch.js';
 export { createHttpPeer, HTTP_PEER_DEFAULTS, PEER_ID_HEADER, type HttpPeerOptions } from './http-peer.js';
 export { connectMetadataPeer, METADATA_PEER_DEFAULTS, type MetadataPeer, type MetadataPeerEvent, type MetadataPeerOptions } from './metadata-peer.js';
 export { CipherChunks, ENCRYPTION_POLICIES, type EncryptionPolicy, type LinkEncryption } from './mse-stream.js';

@@ -1,18 +1,22 @@
 /**
  * Dialling peers, one dialer per kind of address. A wire peer is `{ ip, port }` (a tracker's
- * answer, a `--peer`, a `host:port` heard from an embedded tracker); HTTP peers, addressed by
- * `{ url }`, get their own dialer. A dialer opens the connection and runs the handshake; the
- * link it resolves to already sends its events to the given handler. The wire dialer carries out
- * the encryption policy for the connections it opens (mse-stream.ts: `prefer` falls back to
- * plain per address, `require` never does).
+ * answer, a `--peer`, a `host:port` heard from an embedded tracker): `WireDialer`. A TorrentTTP
+ * HTTP peer is `{ url }`, its torrent URL (a JSON tracker's answer, a `--peer` URL): `HttpDialer`.
+ * A dialer opens the connection and runs the handshake; the link it gives already sends its
+ * events to the given handler. The wire dialer carries out the encryption policy for the
+ * connections it opens (mse-stream.ts: `prefer` falls back to plain per address, `require` never
+ * does). HTTP has no handshake: the HTTP dialer's link exists at once, and a peer that cannot be
+ * reached closes it after its back-off (TRANSPORT_HTTP_PEER_GAVE_UP).
  */
 import { TorrenttpError } from '../errors/index.js';
+import type { Metainfo } from '../metainfo/index.js';
 import type { PeerAddress } from '../tracker/index.js';
 import { mseAvailable } from '../wire/index.js';
 import { TransportError } from './errors.js';
 import type { EncryptionPolicy } from './mse-stream.js';
 import { hostPort, parseHostPort } from './peer-address.js';
-import type { PeerEventHandler } from './peer-link.js';
+import { createHttpPeer, type HttpPeerOptions } from './http-peer.js';
+import type { PeerEventHandler, PeerLink } from './peer-link.js';
 import { connectWirePeer, type ConnectOptions } from './wire-connect.js';
 import type { WirePeerLink, WirePeerOptions, WireTorrent } from './wire-peer.js';
 
@@ -55,5 +59,20 @@ export class WireDialer {
       }
     }
     return connectWirePeer(where.host, where.port, torrent, connect);
+  }
+}
+
+export type HttpDialerOptions = Omit<HttpPeerOptions, 'onEvent'>;
+
+/** TorrentTTP HTTP peers, addressed by `{ url }` (their torrent URL, docs/torrenttp.md §1). */
+export class HttpDialer {
+  constructor(private readonly opts: HttpDialerOptions = {}) {}
+
+  /**
+   * A link to the HTTP peer at `address` for `metainfo`, at once. Never throws: a URL that is not
+   * a torrent URL gives a link that closes at once with TTP_BAD_URL.
+   */
+  dial(address: { readonly url: string } | string, metainfo: Metainfo, onEvent: PeerEventHandler): PeerLink {
+    return createHttpPeer(typeof address === 'string' ? address : address.url, metainfo, { ...this.opts, onEvent });
   }
 }

@@ -5,7 +5,8 @@
  *   `bitfield` then `unchoke` are queued at creation. `prefersRuns` is true:
  *   the engine should hand it contiguous blocks, which become one ranged GET.
  * - Requests wait in a queue; up to `maxInFlight` GETs run at once. A GET covers a run of
- *   adjacent requested blocks of one piece; a run that spans files is one GET per file slice.
+ *   adjacent requested blocks of one piece (http-fetch.ts's `RunQueue`, shared with HTTP peers);
+ *   a run that spans files is one GET per file slice.
  * - Every answer is checked. For a range: status 206, `Content-Range: bytes first-last/total`
  *   naming exactly the range asked for (and the file's length, unless `*`), and a body of exactly
  *   that length. `text/html` is an error page unless the file itself is `.htm`/`.html`.
@@ -17,13 +18,14 @@
  *   once with TRANSPORT_WEBSEED_NO_RANGE, a reason the client shows (not five back-offs and a
  *   silent stop).
  * - A 429 or 503 is a choke, not a failure (the server is busy, not broken): `choke { retryAfterMs }`
- *   for its `Retry-After` (5 s when absent or unreadable, at most 5 min, as docs/torrenttp.md §7
- *   asks of HTTP peers), the queued requests rejected, `unchoke` after. It never counts towards
- *   giving up: a busy mirror is waited for, however often it says so.
+ *   for its `Retry-After` (http-fetch.ts's `retryAfterDelay`: 5 s when absent or unreadable, at
+ *   most 5 min, as docs/torrenttp.md §7 asks of HTTP peers), the queued requests rejected,
+ *   `unchoke` after. It never counts towards giving up: a busy mirror is waited for, however
+ *   often it says so.
  * - Any other failed GET rejects its requests. The link then backs off the same way, 1 s doubling
- *   to 60 s. Failures while backing off count once. After `maxFailures` failures in a row, the
- *   link closes with TRANSPORT_WEBSEED_GAVE_UP (its `cause` is the last failure). A success
- *   resets the count.
+ *   to 60 s (http-fetch.ts's `FailureBackoff`). Failures while backing off count once. After
+ *   `maxFailures` failures in a row, the link closes with TRANSPORT_WEBSEED_GAVE_UP (its `cause`
+ *   is the last failure). A success resets the count.
  * - GETs go through the process's shared keep-alive pool for the URL's origin (http-fetch.ts).
  * - `cancel` drops a queued request, or the delivery of an in-flight one; no event follows.
  */
@@ -33,7 +35,7 @@ import { Bitfield, BLOCK_LENGTH, type FileSlice, type Geometry, type Metainfo } 
 import { DEFAULT_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS } from '../tracker/index.js';
 import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
-import { acquireOrigin, headerOf as header, loadUndici, type OriginLease } from './http-fetch.js';
+import { acquireOrigin, FailureBackoff, headerOf as header, loadUndici, retryAfterDelay, RunQueue, type BlockRun, type OriginLease } from './http-fetch.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
 import { webSeedFileUrl } from './web-seed-url.js';
 
@@ -77,11 +79,6 @@ export const WEB_SEED_DEFAULTS = {
   maxRetryAfterMs: MAX_RETRY_AFTER_MS,
 } as const;
 
-interface Run {
-  readonly reqs: BlockRequest[];
-  readonly cancelled: Set<number>;
-}
-
 /** `Retry-After` from a 429/503, carried with the error it came with. */
 const retryAfterOf = new WeakMap<TorrenttpError, number>();
 
@@ -105,14 +102,12 @@ class WebSeed implements PeerLink {
   /** Taken at the first GET: undici is loaded only by processes that use a web seed. */
   private readonly dispatcher: Dispatcher | undefined;
   private lease: Promise<OriginLease> | undefined;
-  /** Queued requests by absolute block offset, in arrival order. */
-  private readonly pending = new Map<number, BlockRequest>();
-  private readonly inFlight = new Map<number, Run>();
+  /** Requests queued and in flight, as merged runs. */
+  private readonly queue: RunQueue;
   private runs = 0;
   private readonly controllers = new Set<AbortController>();
-  private failures = 0;
+  private readonly backoff: FailureBackoff;
   private backoffTimer: NodeJS.Timeout | undefined;
-  private dispatchScheduled = false;
   private closed = false;
   /**
    * Set once the server answered a range with the whole file: whole files by index, fetched once
@@ -139,6 +134,8 @@ class WebSeed implements PeerLink {
       maxRetryAfterMs: opts.maxRetryAfterMs ?? WEB_SEED_DEFAULTS.maxRetryAfterMs,
     };
     this.dispatcher = opts.dispatcher;
+    this.queue = new RunQueue(this.geometry, BLOCK_LENGTH, this.o.maxRunBytes, () => this.dispatch());
+    this.backoff = new FailureBackoff(this.o.maxFailures, this.o.backoffBaseMs, this.o.backoffMaxMs);
     // Enough blocks for every GET in flight to be a full run, plus as many queued behind them.
     const runBlocks = Math.ceil(Math.min(this.geometry.pieceLength, this.o.maxRunBytes) / BLOCK_LENGTH);
     this.desiredQueueDepth = Math.min(1024, Math.max(16, 2 * this.o.maxInFlight * runBlocks));
@@ -150,27 +147,12 @@ class WebSeed implements PeerLink {
 
   request(req: BlockRequest): void {
     if (this.closed) return;
-    const k = this.key(req.index, req.begin);
-    if (this.peerChoking || !this.valid(req) || !this.bitfield.has(req.index) || this.pending.has(k) || this.inFlight.has(k)) {
-      this.events.emit({ type: 'rejected', req });
-      return;
-    }
-    this.pending.set(k, req);
-    // Wait for the rest of this turn's requests, so adjacent blocks coalesce into one GET.
-    if (!this.dispatchScheduled) {
-      this.dispatchScheduled = true;
-      queueMicrotask(() => {
-        this.dispatchScheduled = false;
-        this.dispatch();
-      });
-    }
+    // Queued, it waits for the rest of this turn's requests, so adjacent blocks coalesce into one GET.
+    if (this.peerChoking || !this.valid(req) || !this.bitfield.has(req.index) || !this.queue.add(req)) this.events.emit({ type: 'rejected', req });
   }
 
   cancel(req: BlockRequest): void {
-    if (this.closed) return;
-    const k = this.key(req.index, req.begin);
-    if (this.pending.delete(k)) return;
-    this.inFlight.get(k)?.cancelled.add(k);
+    if (!this.closed) this.queue.cancel(req);
   }
 
   setChoking(): void {}
@@ -185,15 +167,10 @@ class WebSeed implements PeerLink {
     this.closed = true;
     clearTimeout(this.backoffTimer);
     for (const ac of this.controllers) ac.abort();
-    this.pending.clear();
-    this.inFlight.clear();
+    this.queue.clear();
     this.wholeFiles?.clear();
     void this.lease?.then((l) => l.release(), () => {});
     this.events.emit(reason === undefined ? { type: 'closed' } : { type: 'closed', reason });
-  }
-
-  private key(index: number, begin: number): number {
-    return index * this.geometry.pieceLength + begin;
   }
 
   private valid(req: BlockRequest): boolean {
@@ -201,32 +178,17 @@ class WebSeed implements PeerLink {
   }
 
   private dispatch(): void {
-    while (!this.closed && !this.peerChoking && this.runs < this.o.maxInFlight && this.pending.size > 0) {
-      const [k0, first] = this.pending.entries().next().value as [number, BlockRequest];
-      this.pending.delete(k0);
-      const run: Run = { reqs: [first], cancelled: new Set() };
-      this.inFlight.set(k0, run);
-      let end = first.begin + first.length;
-      let bytes = first.length;
-      const pieceEnd = this.geometry.pieceLengthOf(first.index);
-      while (end < pieceEnd) {
-        const k = this.key(first.index, end);
-        const next = this.pending.get(k);
-        if (next === undefined || bytes + next.length > this.o.maxRunBytes) break;
-        this.pending.delete(k);
-        this.inFlight.set(k, run);
-        run.reqs.push(next);
-        end += next.length;
-        bytes += next.length;
-      }
+    while (!this.closed && !this.peerChoking && this.runs < this.o.maxInFlight) {
+      const run = this.queue.take();
+      if (run === undefined) break;
       this.runs++;
-      void this.fetchRun(run, bytes);
+      void this.fetchRun(run);
     }
   }
 
-  private async fetchRun(run: Run, length: number): Promise<void> {
-    const first = run.reqs[0]!;
-    const start = this.geometry.pieceOffset(first.index) + first.begin;
+  private async fetchRun(run: BlockRun): Promise<void> {
+    const { length } = run;
+    const start = this.geometry.pieceOffset(run.index) + run.begin;
     const buf = new Uint8Array(length);
     let failure: TorrenttpError | undefined;
     try {
@@ -243,20 +205,17 @@ class WebSeed implements PeerLink {
     this.runs--;
     if (this.closed) return;
     let delivered = 0;
-    for (const req of run.reqs) {
-      const k = this.key(req.index, req.begin);
-      this.inFlight.delete(k);
-      if (run.cancelled.has(k)) continue;
+    this.queue.settle(run, (req) => {
       if (failure !== undefined) {
         this.events.emit({ type: 'rejected', req });
       } else {
-        const off = req.begin - first.begin;
+        const off = req.begin - run.begin;
         this.events.emit({ type: 'block', req, data: buf.subarray(off, off + req.length) });
         delivered += req.length;
       }
-    }
+    });
     if (failure === undefined) {
-      this.failures = 0;
+      this.backoff.reset();
       if (delivered > 0) this.events.emit({ type: 'bytes', downloaded: delivered, uploaded: 0 });
     } else {
       this.onFailure(failure);
@@ -273,17 +232,15 @@ class WebSeed implements PeerLink {
     // 429/503: the server chokes us. Not a failure: it never counts towards giving up.
     let retryAfterMs = retryAfterOf.get(err);
     if (retryAfterMs === undefined) {
-      this.failures++;
-      if (this.failures >= this.o.maxFailures) {
-        this.close(new TransportError('TRANSPORT_WEBSEED_GAVE_UP', { detail: `${this.failures} failures; last: ${err.message}`, cause: err }));
+      retryAfterMs = this.backoff.fail();
+      if (retryAfterMs === undefined) {
+        this.close(new TransportError('TRANSPORT_WEBSEED_GAVE_UP', { detail: `${this.backoff.failures} failures; last: ${err.message}`, cause: err }));
         return;
       }
-      retryAfterMs = Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** (this.failures - 1));
     }
     this.peerChoking = true;
     this.events.emit({ type: 'choke', retryAfterMs, reason: err });
-    for (const req of this.pending.values()) this.events.emit({ type: 'rejected', req });
-    this.pending.clear();
+    this.queue.drain((req) => this.events.emit({ type: 'rejected', req }));
     this.backoffTimer = setTimeout(() => {
       if (this.closed) return;
       this.peerChoking = false;
@@ -400,8 +357,7 @@ class WebSeed implements PeerLink {
     const status = res.statusCode;
     if (status === 429 || status === 503) {
       const err = new TransportError('TRANSPORT_HTTP_UNAVAILABLE', { detail: `${where}: ${status}` });
-      const ms = parseRetryAfter(header(res, 'retry-after'));
-      retryAfterOf.set(err, ms === undefined ? this.o.defaultRetryAfterMs : Math.min(ms, this.o.maxRetryAfterMs));
+      retryAfterOf.set(err, retryAfterDelay(header(res, 'retry-after'), this.o.defaultRetryAfterMs, this.o.maxRetryAfterMs));
       throw err;
     }
     const ignoredRange = status === 200 && (first !== 0 || last !== fileLength - 1);
@@ -429,15 +385,6 @@ class WebSeed implements PeerLink {
 
 function formatMiB(bytes: number): string {
   return `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
-}
-
-/** RFC 9110 §10.2.3: delay-seconds or an HTTP-date. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 

@@ -698,7 +698,8 @@ export class WirePeer implements WirePeerLink {
     let wrote = false;
     s.cork();
     // Encrypted: everything below goes through one RC4 update per batch (SealBatch), not one per part.
-    const seal = this.session === undefined ? undefined : new SealBatch(this.session, (bytes) => s.write(bytes));
+    // A plaintext MSE session (crypto_select 0x01, aria2's choice when offered both) is written as plain.
+    const seal = this.session?.method !== 'rc4' ? undefined : new SealBatch(this.session, (bytes) => s.write(bytes));
     if (this.outbox.length > 0) {
       const bytes = encodeMessages(this.outbox);
       if (seal === undefined) s.write(bytes);

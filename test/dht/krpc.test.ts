@@ -1,9 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { encode } from '../../src/bencode/index.js';
+import { decode, encode } from '../../src/bencode/index.js';
 import { TorrenttpError } from '../../src/errors/index.js';
-import { decodeKrpc, DhtError, encodeError, encodeQuery, encodeResponse, KRPC_DEFAULTS } from '../../src/dht/index.js';
+import {
+  COMPACT_NODE6_BYTES,
+  decodeCompactNodes6,
+  decodeKrpc,
+  DhtError,
+  encodeCompactNodes,
+  encodeCompactNodes6,
+  encodeError,
+  encodeQuery,
+  encodeResponse,
+  KRPC_DEFAULTS,
+} from '../../src/dht/index.js';
 
 const id = new Uint8Array(20).fill(1);
 const other = new Uint8Array(20).fill(2);
@@ -72,4 +83,68 @@ test('random bytes never hang and throw only TorrenttpError', () => {
     }),
     { numRuns: 2000 },
   );
+});
+
+// ── BEP 32 (IPv6) ─────────────────────────────────────────────────────────────────────────
+
+test('BEP 32: nodes6 (38-byte entries) and 18-byte values round-trip beside nodes and 6-byte values', () => {
+  const r = {
+    id,
+    nodes: [{ id: other, ip: '10.0.0.1', port: 6881 }],
+    nodes6: [
+      { id: other, ip: '2001:db8::1', port: 6881 },
+      { id, ip: '::1', port: 1 },
+    ],
+    values: [{ ip: '1.2.3.4', port: 51413 }, { ip: '2001:db8:0:1::7', port: 6882 }],
+    token: Uint8Array.of(1, 2, 3),
+  };
+  const packet = encodeResponse(t, r);
+  const m = decodeKrpc(packet);
+  assert.deepEqual(m.y === 'r' && m.response, r);
+  // The wire form: exactly 2 × 38 bytes of nodes6, and one 18-byte value.
+  const raw = decodeRaw(packet);
+  assert.equal((raw.get('nodes6') as Uint8Array).length, 2 * COMPACT_NODE6_BYTES);
+  assert.deepEqual(((raw.get('values') as Uint8Array[]).map((v) => v.length)), [6, 18]);
+  const n6 = encodeCompactNodes6(r.nodes6);
+  assert.deepEqual([...n6.subarray(20, 38)], [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x1a, 0xe1]);
+  assert.deepEqual(decodeCompactNodes6(n6), r.nodes6);
+});
+
+function decodeRaw(packet: Uint8Array): Map<string, unknown> {
+  const v = decode(packet) as Map<string, unknown>;
+  return v.get('r') as Map<string, unknown>;
+}
+
+test('BEP 32: malformed nodes6 and values lengths are DHT_BAD_MESSAGE; a family in the wrong list is refused when encoding', () => {
+  const code = (b: Uint8Array): string => {
+    try {
+      decodeKrpc(b);
+    } catch (err) {
+      assert.ok(err instanceof DhtError);
+      return err.code;
+    }
+    return 'ok';
+  };
+  for (const len of [26, 37, 39, 76 - 1, 38 * 2 + 26]) {
+    assert.equal(code(encode({ r: { id, nodes6: new Uint8Array(len) }, t, y: 'r' })), 'DHT_BAD_MESSAGE', `nodes6 of ${len} bytes`);
+  }
+  assert.equal(code(encode({ r: { id, nodes6: new Uint8Array(76) }, t, y: 'r' })), 'ok');
+  assert.equal(code(encode({ r: { id, nodes6: 5 }, t, y: 'r' })), 'DHT_BAD_MESSAGE');
+  for (const len of [0, 5, 7, 16, 17, 19, 38]) {
+    assert.equal(code(encode({ r: { id, values: [new Uint8Array(len)] }, t, y: 'r' })), 'DHT_BAD_MESSAGE', `a value of ${len} bytes`);
+  }
+  assert.throws(() => encodeCompactNodes6([{ id, ip: '10.0.0.1', port: 1 }]), (e: unknown) => e instanceof DhtError && e.code === 'DHT_BAD_MESSAGE');
+  assert.throws(() => encodeCompactNodes([{ id, ip: '::1', port: 1 }]), (e: unknown) => e instanceof DhtError && e.code === 'DHT_BAD_MESSAGE');
+  assert.throws(() => encodeResponse(t, { id, nodes: [], values: [{ ip: 'not-an-ip', port: 1 }] }), (e: unknown) => e instanceof DhtError);
+});
+
+test('BEP 32: want (n4/n6) on find_node and get_peers round-trips; unknown flags are ignored, a non-list is refused', () => {
+  const f = decodeKrpc(encodeQuery(t, { method: 'find_node', id, target: other, want: [4, 6] }));
+  assert.deepEqual(f.y === 'q' && f.query, { method: 'find_node', id, target: other, want: [4, 6] });
+  const g = decodeKrpc(encodeQuery(t, { method: 'get_peers', id, infoHash: other, want: [6] }));
+  assert.deepEqual(g.y === 'q' && g.query, { method: 'get_peers', id, infoHash: other, want: [6] });
+  const odd = decodeKrpc(encode({ a: { id, target: other, want: ['n6', 'x9', 'n6'] }, q: 'find_node', t, y: 'q' }));
+  assert.deepEqual(odd.y === 'q' && odd.query, { method: 'find_node', id, target: other, want: [6] });
+  assert.throws(() => decodeKrpc(encode({ a: { id, target: other, want: 'n6' }, q: 'find_node', t, y: 'q' })), (e: unknown) => e instanceof DhtError && e.code === 'DHT_BAD_MESSAGE');
+  assert.throws(() => decodeKrpc(encode({ a: { id, target: other, want: [4] }, q: 'find_node', t, y: 'q' })), (e: unknown) => e instanceof DhtError && e.code === 'DHT_BAD_MESSAGE');
 });

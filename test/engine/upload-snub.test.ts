@@ -110,6 +110,15 @@ test('a peer that stops requesting loses its slot after 5 s; its next request as
   clock.ms = 24_000;
   t.tick();
   assert.equal(opt.amChoking, false, 'a request cleared its snub: kept');
+  // Still asking, it keeps the optimistic slot through the round at 30 s (a snubbed one would
+  // lose it to the other, unchoked longer ago).
+  for (let ms = 24_250; ms <= 30_000; ms += 250) {
+    clock.ms = ms;
+    t.tick();
+    if (!opt.amChoking) opt.emit({ type: 'request', req: { index: ((ms / 250) % PIECES) as PieceIndex, begin: 0, length: BLOCK } });
+    await settle();
+  }
+  assert.equal(opt.amChoking, false, 'kept at the 30 s round: its request cleared the snub');
   await t.close();
 });
 

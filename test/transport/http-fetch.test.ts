@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as undiciPackage from 'undici';
-import { loadUndici, loadUndiciCore } from '../../src/transport/index.js';
+import type { PieceIndex } from '../../src/metainfo/index.js';
+import { FailureBackoff, loadUndici, loadUndiciCore, parseRetryAfter, retryAfterDelay, RunQueue, type BlockRequest } from '../../src/transport/index.js';
 
 test("loadUndici gives undici's own Agent and Pool, and request() over a dispatcher or the global one", async () => {
   const server = createServer((req, res) => res.end(`${req.method} ${req.url} ${req.headers['x-probe'] ?? ''}`));
@@ -38,4 +39,80 @@ test("loadUndici gives undici's own Agent and Pool, and request() over a dispatc
     server.closeAllConnections();
     server.close();
   }
+});
+
+test('parseRetryAfter and retryAfterDelay: seconds and HTTP dates; a default when absent or unreadable; capped', () => {
+  assert.equal(parseRetryAfter('7'), 7000);
+  assert.equal(parseRetryAfter(' 7 '), 7000);
+  assert.equal(parseRetryAfter(new Date(10_000 + 5000).toUTCString(), 10_000), 5000);
+  assert.equal(parseRetryAfter(new Date(1000).toUTCString(), 10_000), 0, 'a date in the past: now');
+  assert.equal(parseRetryAfter('soon'), undefined);
+  assert.equal(parseRetryAfter('9'.repeat(10)), undefined, 'ten digits: unreadable, not 300 years');
+  assert.equal(parseRetryAfter(`${'x'.repeat(70)} GMT`), undefined);
+  assert.equal(parseRetryAfter(undefined), undefined);
+  assert.equal(retryAfterDelay('7', 5000, 300_000), 7000);
+  assert.equal(retryAfterDelay(undefined, 5000, 300_000), 5000);
+  assert.equal(retryAfterDelay('soon', 5000, 300_000), 5000);
+  assert.equal(retryAfterDelay('3600', 5000, 300_000), 300_000);
+});
+
+test('FailureBackoff: base doubling to the cap, giving up at the limit, a success resets', () => {
+  const b = new FailureBackoff(5, 1000, 3000);
+  assert.deepEqual([b.fail(), b.fail(), b.fail(), b.fail()], [1000, 2000, 3000, 3000]);
+  assert.equal(b.fail(), undefined, 'the fifth in a row: give up');
+  assert.equal(b.failures, 5);
+  b.reset();
+  assert.equal(b.fail(), 1000);
+});
+
+const BLOCK = 16 * 1024;
+const req = (index: number, begin: number, length = BLOCK): BlockRequest => ({ index: index as PieceIndex, begin, length });
+
+test('RunQueue: one turn of requests, in any order, becomes one run per piece, both ways, up to maxRunBytes', async () => {
+  const geometry = { pieceLength: 8 * BLOCK, pieceLengthOf: (i: number) => (i === 1 ? 3 * BLOCK + 100 : 8 * BLOCK) };
+  let turns = 0;
+  const q = new RunQueue(geometry, BLOCK, 4 * BLOCK, () => turns++);
+  // piece 0: blocks 3, 4, 2, 5, 1, 0 (any order); piece 1: its blocks, the last one short.
+  for (const b of [3, 4, 2, 5, 1, 0]) assert.ok(q.add(req(0, b * BLOCK)));
+  assert.ok(q.add(req(1, 2 * BLOCK, 100)));
+  assert.ok(q.add(req(1, BLOCK)));
+  assert.equal(q.add(req(0, 3 * BLOCK)), false, 'already queued');
+  assert.equal(q.queued, 8);
+  assert.equal(turns, 0, 'the owner hears of them once the turn ends');
+  await Promise.resolve();
+  assert.equal(turns, 1, 'once per turn');
+  const r1 = q.take()!;
+  assert.deepEqual([r1.index, r1.begin, r1.length], [0, 2 * BLOCK, 4 * BLOCK], 'from block 3: 4, 5 after it, then 2 before, up to 4 blocks');
+  assert.deepEqual(r1.reqs.map((r) => r.begin / BLOCK), [2, 3, 4, 5], 'in order');
+  assert.equal(q.add(req(0, 4 * BLOCK)), false, 'in flight');
+  const r2 = q.take()!;
+  assert.deepEqual([r2.index, r2.begin, r2.length], [0, 0, 2 * BLOCK]);
+  const r3 = q.take()!;
+  assert.deepEqual([r3.index, r3.begin, r3.length], [1, BLOCK, BLOCK + 100], 'a short last block joins its run');
+  assert.equal(q.take(), undefined);
+  assert.equal(q.queued, 0);
+  // cancel: an in-flight request is not delivered; its neighbours are, and none is in flight after.
+  q.cancel(req(0, 3 * BLOCK));
+  const got: number[] = [];
+  q.settle(r1, (r) => got.push(r.begin / BLOCK));
+  assert.deepEqual(got, [2, 4, 5]);
+  assert.ok(q.add(req(0, 3 * BLOCK)), 'settled: may be asked for again');
+  q.cancel(req(0, 3 * BLOCK));
+  assert.equal(q.queued, 0, 'cancel drops a queued request');
+});
+
+test('RunQueue: drain takes queued requests out, all or one piece; clear forgets those in flight too', () => {
+  const q = new RunQueue({ pieceLength: 4 * BLOCK, pieceLengthOf: () => 4 * BLOCK }, BLOCK, 4 * BLOCK, () => {});
+  for (const [i, b] of [[0, 0], [1, 0], [0, 2], [2, 1]] as const) q.add(req(i, b * BLOCK));
+  const one: string[] = [];
+  q.drain((r) => one.push(`${r.index}/${r.begin / BLOCK}`), 0);
+  assert.deepEqual(one, ['0/0', '0/2']);
+  const run = q.take()!;
+  assert.equal(run.index, 1);
+  const rest: string[] = [];
+  q.drain((r) => rest.push(`${r.index}/${r.begin / BLOCK}`));
+  assert.deepEqual(rest, ['2/1']);
+  assert.equal(q.add(req(1, 0)), false, 'still in flight');
+  q.clear();
+  assert.ok(q.add(req(1, 0)), 'forgotten');
 });

@@ -141,6 +141,20 @@ test('SealBatch: one RC4 stream in the order added, one write per full batch (pa
   assert.ok(writes.slice(0, -1).every((w) => w.length === RC4_UPDATE_BYTES));
 });
 
+test('SealBatch over a plaintext session: each write keeps its bytes after later adds reuse the batch', () => {
+  const session: MseSession = { method: 'plaintext', infoHash: new Uint8Array(20), encrypt: (b) => b, decrypt: (b) => b };
+  const writes: Uint8Array[] = [];
+  const parts: Buffer[] = [];
+  const seal = new SealBatch(session, (b) => writes.push(b)); // held, as a corked socket holds them
+  for (let i = 0; i < 10; i++) {
+    const part = randomBytes(16 * 1024 + 13);
+    parts.push(Buffer.from(part));
+    seal.add(part);
+  }
+  seal.end();
+  assert.ok(Buffer.concat(writes).equals(Buffer.concat(parts)), 'the bytes written are the parts, in order');
+});
+
 test('CipherChunks: a read is decrypted in slices of RC4_UPDATE_BYTES, each byte once and in order, across a handler that removes itself midway', () => {
   const key = randomBytes(20);
   const theirs = createCipheriv('rc4', key, null);

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import type { TorrenttpError } from '../../src/errors/index.js';
-import { hostPort, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type WirePeerLink } from '../../src/transport/index.js';
-import { makeTorrent, peerId, RawPeer, Recorder, wireTorrent } from './helpers.js';
+import { hostPort, HttpDialer, parseHostPort, PeerListener, WireDialer, type IncomingPeerHandler, type WirePeerLink } from '../../src/transport/index.js';
+import { startTtpPeerServer } from '../helpers/ttp-peer-server.js';
+import { leech, makeTorrent, peerId, RawPeer, Recorder, wireTorrent } from './helpers.js';
 
 test('host:port: brackets around an IPv6 host, parsed back to the same host and port', () => {
   assert.equal(hostPort('127.0.0.1', 6881), '127.0.0.1:6881');
@@ -212,4 +213,27 @@ test('loopback addresses are exempt from the per-address limits by default (loca
     o.links.forEach((l) => l.close());
     await listener.close();
   }
+});
+
+test('HttpDialer: a {url} peer is an HTTP link at once, with our peer id on its requests; a URL that is no torrent URL closes it (TTP_BAD_URL)', async () => {
+  const { metainfo, data } = makeTorrent(3 * 64 * 1024 + 1000, 64 * 1024, 5);
+  const server = await startTtpPeerServer({ metainfo, data });
+  const dialer = new HttpDialer({ peerId: peerId('httpdialer') });
+  const rec = new Recorder();
+  const link = dialer.dial({ url: server.url }, metainfo, rec.handler);
+  try {
+    assert.equal(link.id, server.url);
+    assert.equal(link.kind, 'http');
+    const got = await leech(link, rec, metainfo, 20_000);
+    assert.ok(Buffer.from(got).equals(Buffer.from(data)));
+    const hex = Buffer.from(peerId('httpdialer')).toString('hex');
+    assert.ok(server.requests.length > 0 && server.requests.every((r) => r.headers['torrenttp-peer-id'] === hex));
+  } finally {
+    link.close();
+    await server.close();
+  }
+  const bad = new Recorder();
+  dialer.dial('ftp://127.0.0.1/ttp/v1/torrents/x', metainfo, bad.handler);
+  const closed = await bad.wait('closed');
+  assert.equal(closed.reason?.code, 'TTP_BAD_URL');
 });

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Bitfield, parseTorrent, type Metainfo } from '../../src/metainfo/index.js';
-import { createWebSeed, parseRetryAfter, WEB_SEED_DEFAULTS, webSeedFileUrl, type PeerLink, type WebSeedOptions } from '../../src/transport/index.js';
+import { createWebSeed, WEB_SEED_DEFAULTS, webSeedFileUrl, type PeerLink, type WebSeedOptions } from '../../src/transport/index.js';
 import { bytes, piecesOf, torrentBytes } from '../helpers/torrents.js';
 import { allBlocks, leech, makeTorrent, Recorder } from './helpers.js';
 
@@ -87,13 +87,6 @@ test('URL mapping (BEP 19): single file with and without a trailing slash, multi
   assert.equal(webSeedFileUrl('http://h/x', metainfo, 4), 'http://h/x/my%20share/z%25.bin');
 });
 
-test('parseRetryAfter: seconds and HTTP dates', () => {
-  assert.equal(parseRetryAfter('7'), 7000);
-  assert.equal(parseRetryAfter(new Date(10_000 + 5000).toUTCString(), 10_000), 5000);
-  assert.equal(parseRetryAfter('soon'), undefined);
-  assert.equal(parseRetryAfter(undefined), undefined);
-});
-
 test('single file: every piece byte-identical, adjacent blocks coalesced into few GETs', async () => {
   const { metainfo, data } = makeTorrent(2 * 1024 * 1024 + 777, 256 * 1024, 9, 'payload.bin');
   const srv = await httpServer(new Map([['/files/payload.bin', data]]));
@@ -134,6 +127,26 @@ test('limited to some pieces: its bitfield names only those, blocks of others ar
     const got = Buffer.concat(rec.of('block').map((e) => e.data));
     assert.ok(got.equals(Buffer.from(data.subarray(128 * 1024, 192 * 1024))), 'piece 2, byte-identical');
     assert.deepEqual(srv.seen, [`/f.bin bytes=${128 * 1024}-${192 * 1024 - 1}`], 'one GET, of piece 2 only');
+  } finally {
+    link.close();
+    await srv.close();
+  }
+});
+
+test('blocks of a piece asked for backwards in one turn are one GET (runs grow both ways, as an HTTP peer\'s)', async () => {
+  const { metainfo, data } = makeTorrent(256 * 1024, 256 * 1024, 11, 'payload.bin');
+  const srv = await httpServer(new Map([['/files/payload.bin', data]]));
+  const { link, rec } = seed(`${srv.base}/files/`, metainfo);
+  try {
+    await rec.wait('unchoke');
+    const blocks = allBlocks(metainfo).filter((b) => b.index === 0);
+    for (const b of blocks.reverse()) link.request(b);
+    await rec.wait('bytes'); // after the blocks of a GET
+    assert.equal(rec.of('block').length, blocks.length);
+    assert.deepEqual(srv.seen, [`/files/payload.bin bytes=0-${256 * 1024 - 1}`]);
+    const got = new Uint8Array(256 * 1024);
+    for (const e of rec.of('block')) got.set(e.data, e.req.begin);
+    assert.ok(Buffer.from(got).equals(Buffer.from(data)));
   } finally {
     link.close();
     await srv.close();

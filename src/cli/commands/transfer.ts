@@ -85,7 +85,7 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--host-name <name>', 'with --listen on loopback: another name the --http-port server answers to (a Host header naming none is refused, against DNS rebinding); repeatable', repeatable(hostName))
       .option('--no-dht', "don't find peers through the DHT (BEP 5; never used for private torrents)")
       .option('--dht-bootstrap <host:port>', `DHT node to join the network through; repeatable (default: ${DHT_BOOTSTRAP.join(', ')})`, repeatable(peerAddress))
-      .option('--dht-port <n>', 'UDP port of our DHT node (default: any free port)', port(true))
+      .option('--dht-port <n>', 'UDP port of our DHT nodes, IPv4 and IPv6 (default: any free port)', port(true))
       .option('--dht-read-only', 'use the DHT without answering queries (BEP 43)')
       .option('--no-pex', "don't exchange peer lists with peers (BEP 11 ut_pex; never used for private torrents)")
       .option('--json', 'print JSON lines (progress, then a summary)')
@@ -172,6 +172,9 @@ export const DHT_BOOTSTRAP = ['router.bittorrent.com:6881', 'dht.transmissionbt.
  * The DHT node for a download or seed, or undefined with `--no-dht` or for a private torrent
  * (BEP 27). Its table lives in `<dir>/.torrenttp/dht.dat`. It starts in the background (the
  * client's `track` starts it): name resolution and bootstrap never delay the transfer's start or stop.
+ * Dual stack (BEP 32): an IPv6 node (table in `dht6.dat`, same `--dht-port`) is paired with it,
+ * so lookups and announces go to both DHTs; none when `--listen` is an IPv4 address, and a host
+ * without IPv6 costs one notice.
  */
 function dhtNodeFor(metainfo: Metainfo | undefined, dir: string, flags: TransferFlags, out: Reporter): DhtNode | undefined {
   if (!flags.dht || metainfo?.private === true) return undefined;
@@ -187,6 +190,21 @@ function dhtNodeFor(metainfo: Metainfo | undefined, dir: string, flags: Transfer
     if (flags.dhtBootstrap !== undefined || err !== undefined) out.say('WARN', msg, err);
   });
   dht.start().catch((err: unknown) => out.say('WARN', `DHT off: ${err instanceof Error ? err.message : String(err)}`, err instanceof TorrenttpError ? err : undefined));
+  if (flags.listen === undefined || flags.listen.includes(':')) {
+    const dht6 = new DhtNode({
+      family: 6,
+      port: flags.dhtPort ?? 0,
+      ...(flags.listen === undefined ? {} : { host: flags.listen }),
+      bootstrap: flags.dhtBootstrap ?? DHT_BOOTSTRAP,
+      readOnly: flags.dhtReadOnly === true,
+      stateFile: join(dir, '.torrenttp', 'dht6.dat'),
+    });
+    dht6.on('warning', (msg, err) => {
+      if (flags.dhtBootstrap !== undefined || err !== undefined) out.say('WARN', `IPv6 ${msg}`, err);
+    });
+    dht.pair(dht6);
+    dht6.start().catch((err: unknown) => out.say('NOTICE', `IPv6 DHT off: ${err instanceof Error ? err.message : String(err)}`, err instanceof TorrenttpError ? err : undefined));
+  }
   return dht;
 }
 
@@ -325,7 +343,7 @@ async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFl
     } finally {
       // Closes the UDP socket whatever happened above (an open one would keep the process alive)
       // and saves the node table; a failed save costs only the next start's bootstrap.
-      await dht?.close().catch(() => undefined);
+      await Promise.all([dht?.close(), dht?.paired?.close()].map((p) => p?.catch(() => undefined)));
     }
   }
 }
