@@ -8,7 +8,9 @@
  *                 swarm (the server's seed over the wire protocol), streamed in order
  *   proxy cached  the same again: the proxy's cache folder, no network
  *
- * Time to first byte and total are curl's own (`time_starttransfer`, `time_total`). Each run
+ * Time to first byte and total are curl's own (`time_starttransfer`, `time_total`); the first
+ * body byte is when curl's stdout first carries bytes, counted from its spawn (curl's first byte
+ * is of the headers, which the proxy sends before the body's first piece is in). Each run
  * starts a proxy process with a fresh cache. The origin's upload for the cold fetch (plain bytes
  * plus its seed's bytes, from serve's status.json) is shown as a ratio of the file. Every output
  * is compared with the payload (SHA-1). Figures are medians of the runs.
@@ -22,7 +24,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createWriteStream, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,15 +44,26 @@ if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-proxy-'));
 
-async function curl(args: string[]): Promise<{ ttfb: number; total: number }> {
-  const child = spawn('curl', ['-sS', '-w', '%{time_starttransfer} %{time_total}', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+/**
+ * curl's own timers, and the first body byte: curl writes the body to its stdout (a pipe to this
+ * process, which writes it to `out`), and the first chunk's arrival, counted from the spawn, is
+ * the first byte of the body. `time_starttransfer` is the first byte of the response, headers
+ * included: the proxy sends its headers before the body's first piece is in.
+ */
+async function curl(args: string[], out: string): Promise<{ ttfb: number; body: number; total: number }> {
+  const started = performance.now();
+  const child = spawn('curl', ['-sS', '-w', '%{stderr}%{time_starttransfer} %{time_total}', ...args, '-o', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  let body = NaN;
+  child.stdout.once('data', () => (body = (performance.now() - started) / 1000));
+  const file = createWriteStream(out);
+  child.stdout.pipe(file);
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`curl ${args.join(' ')} failed (${code}): ${out}`);
-  const [ttfb, total] = out.trim().split(' ').map(Number);
-  return { ttfb: ttfb!, total: total! };
+  await new Promise<void>((resolve, reject) => (file.closed ? resolve() : file.once('close', resolve).once('error', reject)));
+  if (code !== 0) throw new Error(`curl ${args.join(' ')} failed (${code}): ${err}`);
+  const [ttfb, total] = err.trim().split(' ').map(Number);
+  return { ttfb: ttfb!, body, total: total! };
 }
 
 async function startedProcess(args: string[], line: RegExp, cli = CLI): Promise<{ child: ChildProcess; url: string }> {
@@ -100,8 +113,8 @@ async function main(): Promise<void> {
       await new Promise((res) => setTimeout(res, 100));
     }
     console.log(`serve at ${serve.url}; ${SIZE_MIB} MiB payload; torrent made before the runs`);
-    const times: Record<string, { ttfb: number[]; total: number[] }> = { direct: { ttfb: [], total: [] }, 'proxy cold': { ttfb: [], total: [] }, 'proxy cached': { ttfb: [], total: [] } };
-    if (BASE_CLI !== undefined) Object.assign(times, { 'base cold': { ttfb: [], total: [] }, 'base cached': { ttfb: [], total: [] } });
+    const times: Record<string, { ttfb: number[]; body: number[]; total: number[] }> = {};
+    for (const name of ['direct', 'proxy cold', 'proxy cached', ...(BASE_CLI === undefined ? [] : ['base cold', 'base cached'])]) times[name] = { ttfb: [], body: [], total: [] };
     const ratios: number[] = [];
     const baseRatios: number[] = [];
     for (let run = 0; run < RUNS; run++) {
@@ -115,10 +128,11 @@ async function main(): Promise<void> {
       children.push(proxy.child);
       const out = join(work, 'out.bin');
       const record = async (name: string, args: string[]): Promise<void> => {
-        const r = await curl([...args, '-o', out]);
+        const r = await curl(args, out);
         if ((await sha1File(out)) !== want) throw new Error(`${name}: output differs from the payload`);
         rmSync(out);
         times[name]!.ttfb.push(r.ttfb);
+        times[name]!.body.push(r.body);
         times[name]!.total.push(r.total);
       };
       // Direct first on odd runs, after the proxy on even ones: neither always meets a cold page cache.
@@ -132,11 +146,17 @@ async function main(): Promise<void> {
     }
     const ref = median(times.direct!.total);
     const refTtfb = median(times.direct!.ttfb);
-    console.log(`\n| case | first byte | total (median of ${RUNS}) | MB/s | total vs direct | first byte vs direct |\n|---|---|---|---|---|---|`);
+    const refBody = median(times.direct!.body);
+    console.log(
+      `\n| case | first byte (headers) | first body byte (from spawn) | total (median of ${RUNS}) | MB/s | total vs direct | first byte vs direct | first body byte vs direct |\n|---|---|---|---|---|---|---|---|`,
+    );
     for (const [name, t] of Object.entries(times)) {
       const total = median(t.total);
       const ttfb = median(t.ttfb);
-      console.log(`| ${name} | ${(ttfb * 1000).toFixed(1)} ms | ${total.toFixed(3)} s | ${(size / total / 1e6).toFixed(0)} | ${(total / ref).toFixed(2)}× | ${(ttfb / refTtfb).toFixed(1)}× |`);
+      const body = median(t.body);
+      console.log(
+        `| ${name} | ${(ttfb * 1000).toFixed(1)} ms | ${(body * 1000).toFixed(1)} ms | ${total.toFixed(3)} s | ${(size / total / 1e6).toFixed(0)} | ${(total / ref).toFixed(2)}× | ${(ttfb / refTtfb).toFixed(1)}× | ${(body / refBody).toFixed(1)}× |`,
+      );
     }
     console.log(`\norigin upload for a cold proxy fetch (plain + seed bytes) / file: ${ratios.map((r) => r.toFixed(2)).join(', ')} (direct: 1.00)`);
     if (BASE_CLI !== undefined) console.log(`the same through the base build's proxy: ${baseRatios.map((r) => r.toFixed(2)).join(', ')}`);
@@ -159,7 +179,7 @@ async function manyProxies(url: string, want: string, size: number, serveUrl: st
   const results = await Promise.all(
     proxies.map(async (p, i) => {
       const out = join(work, `many-${i}.bin`);
-      const r = await curl(['-x', p.url, url, '-o', out]);
+      const r = await curl(['-x', p.url, url], out);
       if ((await sha1File(out)) !== want) throw new Error(`proxy ${i}: output differs from the payload`);
       rmSync(out);
       return r;

@@ -1,9 +1,10 @@
 import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { Client, type Torrent } from '../engine/index.js';
 import { toTorrenttpError } from '../errors/index.js';
-import type { Metainfo } from '../metainfo/index.js';
+import { Bitfield, type Metainfo } from '../metainfo/index.js';
 import { createWebSeed, type PeerLink } from '../transport/index.js';
 import { GatewayError } from './errors.js';
 import { RangeSender } from './proxy-send.js';
@@ -37,6 +38,8 @@ export interface ProxyCacheOptions {
   readonly stallMs: number;
   /** BitTorrent listening port; 0 any. */
   readonly peerPort?: number;
+  /** The proxy's undici dispatcher, for a cold start's first piece: its connections to the origin are open from the negotiation. */
+  readonly dispatcher?: Dispatcher;
   readonly logger?: GatewayLogger;
   readonly now?: () => number;
 }
@@ -63,6 +66,8 @@ interface Held {
   /** The origin's named seed(s), for the torrent's first dial. */
   peers: readonly string[];
   fallback: PeerLink | undefined;
+  /** The origin was asked for a cold start's first piece (once per load of the torrent). */
+  primed: boolean;
   lastDownloaded: number;
   lastMoveMs: number;
   readonly dead: Set<() => void>;
@@ -174,6 +179,7 @@ export class ProxyCache {
       let bytes = 0;
       if (end < start) return { end: 'complete', bytes };
       if (this.has(k, start, end)) return await this.fromDisk(h, start, end, out);
+      this.primeFirstPiece(h, t, start);
       let onDead!: () => void;
       const dead = new Promise<'dead'>((resolve) => (onDead = () => resolve('dead')));
       h.dead.add(onDead);
@@ -282,7 +288,7 @@ export class ProxyCache {
   }
 
   private newHeld(infoHash: string, bytes: number, lastUsed: number): Held {
-    return { infoHash, metainfo: undefined, torrent: undefined, bytes, readers: 0, lastUsed, origin: undefined, peers: [], fallback: undefined, lastDownloaded: 0, lastMoveMs: this.now(), dead: new Set() };
+    return { infoHash, metainfo: undefined, torrent: undefined, bytes, readers: 0, lastUsed, origin: undefined, peers: [], fallback: undefined, primed: false, lastDownloaded: 0, lastMoveMs: this.now(), dead: new Set() };
   }
 
   private hold(k: KnownUrl): Held {
@@ -317,6 +323,7 @@ export class ProxyCache {
         this.loaded.delete(h.infoHash);
         h.torrent = undefined;
         h.fallback = undefined;
+        h.primed = false;
         for (const d of h.dead) d();
       });
       const t0 = performance.now();
@@ -332,6 +339,40 @@ export class ProxyCache {
       h.torrent = undefined;
     });
     return h.torrent;
+  }
+
+  /**
+   * A cold start's first byte: while no peer has delivered a byte yet (the swarm still connecting:
+   * dial, handshake, unchoke), the piece under the reader's position comes from the origin as a
+   * web seed limited to that one piece (one ranged GET), its SHA-1 checked like any peer's
+   * piece; the swarm carries the rest. Once per load of the torrent, so the origin sends at most
+   * one piece per cold fetch beside the swarm. The link closes once the piece is in, from
+   * whichever peer.
+   */
+  private primeFirstPiece(h: Held, t: Torrent, start: number): void {
+    const metainfo = h.metainfo;
+    const origin = h.origin;
+    if (h.primed || origin === undefined || metainfo === undefined || t.complete || t.stats().downloaded > 0) return;
+    const index = Math.floor(start / metainfo.pieceLength);
+    if (t.have.has(index)) return;
+    h.primed = true;
+    const pieces = new Bitfield(metainfo.pieceCount);
+    pieces.set(index);
+    const link = t.addPeer((onEvent) => createWebSeed(origin, metainfo, { onEvent, pieces, maxFailures: 1, ...(this.opts.dispatcher === undefined ? {} : { dispatcher: this.opts.dispatcher }) }));
+    const t0 = performance.now();
+    const onPiece = (i: number): void => {
+      if (i !== index) return;
+      this.logger.debug({ infoHash: h.infoHash, piece: index, ms: Math.round(performance.now() - t0) }, 'first piece in');
+      link.close();
+    };
+    const onClosed = (closed: PeerLink): void => {
+      if (closed !== link) return;
+      t.off('piece', onPiece);
+      t.off('peerClosed', onClosed);
+    };
+    t.on('piece', onPiece);
+    t.on('peerClosed', onClosed);
+    this.logger.debug({ infoHash: h.infoHash, piece: index }, 'first piece asked of the origin');
   }
 
   private lookForStalls(): void {

@@ -95,17 +95,25 @@ export class Proxy {
   }
 
   static async start(opts: ProxyOptions): Promise<Proxy> {
-    const cache = await ProxyCache.open({
-      dir: opts.cacheDir,
-      sizeBytes: opts.cacheSizeBytes ?? DEFAULT_PROXY_CACHE_BYTES,
-      freshMs: opts.freshMs ?? DEFAULT_PROXY_FRESH_MS,
-      stallMs: opts.stallMs ?? DEFAULT_PROXY_STALL_MS,
-      ...(opts.peerPort === undefined ? {} : { peerPort: opts.peerPort }),
-      ...(opts.logger === undefined ? {} : { logger: opts.logger }),
-      ...(opts.now === undefined ? {} : { now: opts.now }),
-    });
     const undici = await loadUndici();
-    const proxy = new Proxy(opts, cache, new undici.Agent({ connections: 32 }));
+    const dispatcher = new undici.Agent({ connections: 32 });
+    let cache: ProxyCache;
+    try {
+      cache = await ProxyCache.open({
+        dir: opts.cacheDir,
+        dispatcher,
+        sizeBytes: opts.cacheSizeBytes ?? DEFAULT_PROXY_CACHE_BYTES,
+        freshMs: opts.freshMs ?? DEFAULT_PROXY_FRESH_MS,
+        stallMs: opts.stallMs ?? DEFAULT_PROXY_STALL_MS,
+        ...(opts.peerPort === undefined ? {} : { peerPort: opts.peerPort }),
+        ...(opts.logger === undefined ? {} : { logger: opts.logger }),
+        ...(opts.now === undefined ? {} : { now: opts.now }),
+      });
+    } catch (err) {
+      await dispatcher.close();
+      throw err;
+    }
+    const proxy = new Proxy(opts, cache, dispatcher);
     try {
       await cache.client.listen();
       const host = opts.host ?? '127.0.0.1';

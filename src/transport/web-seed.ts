@@ -1,7 +1,8 @@
 /**
  * A BEP 19 web seed (an HTTP server holding the torrent's files) as a `PeerLink`.
  *
- * - It has everything: `bitfield` then `unchoke` are queued at creation. `prefersRuns` is true:
+ * - It has everything (or the `pieces` it is limited to: requests for others are rejected):
+ *   `bitfield` then `unchoke` are queued at creation. `prefersRuns` is true:
  *   the engine should hand it contiguous blocks, which become one ranged GET.
  * - Requests wait in a queue; up to `maxInFlight` GETs run at once. A GET covers a run of
  *   adjacent requested blocks of one piece (http-fetch.ts's `RunQueue`, shared with HTTP peers);
@@ -58,6 +59,12 @@ export interface WebSeedOptions {
   readonly maxRetryAfterMs?: number;
   /** An undici dispatcher to use; by default the process's shared pool for the URL's origin (http-fetch.ts). */
   readonly dispatcher?: Dispatcher;
+  /**
+   * The pieces this link offers (its bitfield); default all. A web seed limited to a few pieces
+   * costs its server at most those bytes (and re-requests after a failed hash check): the
+   * proxy's first piece of a cold fetch.
+   */
+  readonly pieces?: Bitfield;
 }
 
 export const WEB_SEED_DEFAULTS = {
@@ -91,7 +98,7 @@ class WebSeed implements PeerLink {
 
   private readonly events: EventQueue;
   private readonly geometry: Geometry;
-  private readonly o: Required<Omit<WebSeedOptions, 'onEvent' | 'dispatcher'>>;
+  private readonly o: Required<Omit<WebSeedOptions, 'onEvent' | 'dispatcher' | 'pieces'>>;
   /** Taken at the first GET: undici is loaded only by processes that use a web seed. */
   private readonly dispatcher: Dispatcher | undefined;
   private lease: Promise<OriginLease> | undefined;
@@ -132,7 +139,7 @@ class WebSeed implements PeerLink {
     // Enough blocks for every GET in flight to be a full run, plus as many queued behind them.
     const runBlocks = Math.ceil(Math.min(this.geometry.pieceLength, this.o.maxRunBytes) / BLOCK_LENGTH);
     this.desiredQueueDepth = Math.min(1024, Math.max(16, 2 * this.o.maxInFlight * runBlocks));
-    this.bitfield = Bitfield.full(metainfo.pieceCount);
+    this.bitfield = opts.pieces ?? Bitfield.full(metainfo.pieceCount);
     this.events.emit({ type: 'bitfield', bitfield: this.bitfield });
     this.peerChoking = false;
     this.events.emit({ type: 'unchoke' });
@@ -141,7 +148,7 @@ class WebSeed implements PeerLink {
   request(req: BlockRequest): void {
     if (this.closed) return;
     // Queued, it waits for the rest of this turn's requests, so adjacent blocks coalesce into one GET.
-    if (this.peerChoking || !this.valid(req) || !this.queue.add(req)) this.events.emit({ type: 'rejected', req });
+    if (this.peerChoking || !this.valid(req) || !this.bitfield.has(req.index) || !this.queue.add(req)) this.events.emit({ type: 'rejected', req });
   }
 
   cancel(req: BlockRequest): void {

@@ -23,17 +23,19 @@ const PIECE = 256 * 1024;
  * An origin that knows torrents but runs no swarm: the torrent for `Accept: application/x-bittorrent`,
  * the bytes otherwise; ranges at or past `failFrom` get a 500.
  */
-async function origin(t: TestContext, dir: string, payload: Uint8Array, failFrom = Infinity): Promise<{ url: string; rangeBytes: () => number }> {
+async function origin(t: TestContext, dir: string, payload: Uint8Array, failFrom = Infinity, corrupt = false): Promise<{ url: string; rangeBytes: () => number; ranges: string[] }> {
   const path = join(dir, 'f.bin');
   writeFileSync(path, payload);
   let url = '';
   let rangeBytes = 0;
+  const ranges: string[] = [];
   let torrent: Uint8Array | undefined;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
     if (range !== null) {
       const start = Number(range[1]);
       const end = Number(range[2]);
+      ranges.push(`${start}-${end}`);
       if (end >= failFrom) {
         res.writeHead(500, { 'content-length': 0 });
         res.end();
@@ -41,7 +43,9 @@ async function origin(t: TestContext, dir: string, payload: Uint8Array, failFrom
       }
       rangeBytes += end - start + 1;
       res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${payload.length}`, 'content-length': end - start + 1 });
-      res.end(payload.subarray(start, end + 1));
+      const body = Buffer.from(payload.subarray(start, end + 1));
+      if (corrupt) body[0] = body[0]! ^ 0xff;
+      res.end(body);
       return;
     }
     if ((req.headers.accept ?? '').startsWith('application/x-bittorrent') && req.method === 'GET') {
@@ -59,7 +63,7 @@ async function origin(t: TestContext, dir: string, payload: Uint8Array, failFrom
   });
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.bin`;
   torrent = (await createTorrent(path, { urlList: [url], pieceLength: PIECE, creationDate: null })).torrent;
-  return { url, rangeBytes: () => rangeBytes };
+  return { url, rangeBytes: () => rangeBytes, ranges };
 }
 
 test('the swarm stalls: the origin sends the pieces as a web seed, and the program gets the exact file', { timeout: 60_000 }, (t) =>
@@ -80,6 +84,39 @@ test('the swarm stalls: the origin sends the pieces as a web seed, and the progr
     await until('the request to be logged', () => servedBy(log).length > 0, 5000);
     assert.deepEqual(servedBy(log), ['200 swarm']);
     assert.ok(log.entries.some((e) => e.msg?.includes('asking the origin (web seed)')));
+  }));
+
+test('a cold fetch: the piece under the program\'s position comes from the origin at once (one ranged GET of that piece), not after a stall', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    mkdirSync(join(dir, 'www'));
+    const payload = bytes(4 * MIB, 54);
+    const o = await origin(t, join(dir, 'www'), payload);
+    // Nobody in the swarm and a stall far beyond the test: only the first-piece fetch can answer.
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const first = 3 * PIECE + 10;
+    const last = 3 * PIECE + 5000;
+    const part = join(dir, 'part.bin');
+    const r = await curl(t, ['-x', proxy.url, '-r', `${first}-${last}`, o.url, '-o', part, '--max-time', '40']);
+    assert.equal(r.code, 0, `curl exit code (${r.stderr})`);
+    assert.ok(readFileSync(part).equals(Buffer.from(payload.subarray(first, last + 1))), 'the range, byte-identical');
+    assert.deepEqual(o.ranges, [`${3 * PIECE}-${4 * PIECE - 1}`], 'one ranged GET, of exactly that piece');
+    await until('the request to be logged', () => servedBy(log).length > 0, 5000);
+    assert.deepEqual(servedBy(log), ['206 swarm']);
+    assert.ok(!log.entries.some((e) => e.msg?.includes('asking the origin (web seed)')), 'no stall fallback');
+  }));
+
+test('a cold fetch from an origin whose ranges are corrupt: the first piece fails its hash check, and the program never gets a wrong byte', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    mkdirSync(join(dir, 'www'));
+    const payload = bytes(2 * MIB, 55);
+    const o = await origin(t, join(dir, 'www'), payload, Infinity, true);
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const part = join(dir, 'part.bin');
+    const r = await curl(t, ['-x', proxy.url, '-r', '0-999', o.url, '-o', part, '--max-time', '5']);
+    assert.notEqual(r.code, 0, 'no complete answer from corrupt bytes');
+    assert.equal(readFileSync(part, { flag: 'a+' }).length, 0, 'not a byte of the corrupt piece');
+    assert.ok(o.ranges.length >= 1, 'the origin was asked for the first piece');
+    await until('the request to be logged', () => servedBy(log).length > 0, 10_000);
   }));
 
 test('swarm and origin both fail mid-body: the connection is cut short and curl exits 18', { timeout: 60_000 }, (t) =>

@@ -1,6 +1,6 @@
 /**
  * `torrenttp proxy` in process against `serve` (a Gateway), with curl as the program: the file
- * comes from the swarm (the server as a peer, no plain bytes), exact 206, HEAD and 304 as the
+ * comes from the swarm (the server as a peer, at most the first piece as plain HTTP), exact 206, HEAD and 304 as the
  * origin, a second fetch from the cache with the origin gone, two programs sharing one download
  * (and a second seed carrying part of it).
  */
@@ -53,8 +53,11 @@ test('curl through the proxy: the file from the swarm, exact 206, HEAD and 304 a
     assert.equal(r.stdout.toString(), '200');
     same(readFileSync(out), payload, 'swarm download');
     const after = await totals(g);
-    assert.equal(after.plainBytes, before.plainBytes, 'no file bytes as plain HTTP');
-    assert.ok(after.peerBytes - before.peerBytes >= payload.length, `the server's seed uploaded the file (${after.peerBytes - before.peerBytes} bytes)`);
+    // At most the first piece as plain HTTP (the cold start's one ranged GET, proxy-cache.ts):
+    // never the file.
+    assert.ok(after.plainBytes - before.plainBytes <= 256 * 1024, `at most one piece as plain HTTP (${after.plainBytes - before.plainBytes} bytes)`);
+    assert.ok(after.plainResponses - before.plainResponses <= 1, `at most one plain response (${after.plainResponses - before.plainResponses})`);
+    assert.ok(after.peerBytes - before.peerBytes >= payload.length - 256 * 1024, `the server's seed uploaded the file but for the first piece (${after.peerBytes - before.peerBytes} bytes)`);
 
     // Range: an exact 206 from the swarm's pieces.
     const range = await curl(t, ['-x', proxy.url, '-r', '1000000-1999999', url, '-D', '-', '-o', join(dir, 'range.bin')]);

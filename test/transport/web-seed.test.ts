@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseTorrent, type Metainfo } from '../../src/metainfo/index.js';
+import { Bitfield, parseTorrent, type Metainfo } from '../../src/metainfo/index.js';
 import { createWebSeed, WEB_SEED_DEFAULTS, webSeedFileUrl, type PeerLink, type WebSeedOptions } from '../../src/transport/index.js';
 import { bytes, piecesOf, torrentBytes } from '../helpers/torrents.js';
 import { allBlocks, leech, makeTorrent, Recorder } from './helpers.js';
@@ -102,6 +102,31 @@ test('single file: every piece byte-identical, adjacent blocks coalesced into fe
     assert.ok(Buffer.from(got).equals(Buffer.from(data)));
     assert.ok(srv.seen.length <= 2 * metainfo.pieceCount, `${srv.seen.length} GETs for ${allBlocks(metainfo).length} blocks`);
     assert.equal(rec.of('bytes').reduce((n, e) => n + e.downloaded, 0), data.length);
+  } finally {
+    link.close();
+    await srv.close();
+  }
+});
+
+test('limited to some pieces: its bitfield names only those, blocks of others are rejected without a GET', async () => {
+  const { metainfo, data } = makeTorrent(256 * 1024, 64 * 1024, 4, 'f.bin');
+  const srv = await httpServer(new Map([['/f.bin', data]]));
+  const pieces = new Bitfield(metainfo.pieceCount);
+  pieces.set(2);
+  const { link, rec } = seed(`${srv.base}/f.bin`, metainfo, { pieces });
+  try {
+    const bf = await rec.wait('bitfield');
+    assert.deepEqual([0, 1, 2, 3].map((i) => bf.bitfield.has(i)), [false, false, true, false]);
+    await rec.wait('unchoke');
+    const blocks = allBlocks(metainfo);
+    const other = blocks.find((b) => b.index === 1)!;
+    link.request(other);
+    for (const b of blocks.filter((x) => x.index === 2)) link.request(b);
+    await rec.wait('block', 5000, () => rec.of('block').length === 4);
+    assert.deepEqual(rec.of('rejected').map((e) => e.req), [other]);
+    const got = Buffer.concat(rec.of('block').map((e) => e.data));
+    assert.ok(got.equals(Buffer.from(data.subarray(128 * 1024, 192 * 1024))), 'piece 2, byte-identical');
+    assert.deepEqual(srv.seen, [`/f.bin bytes=${128 * 1024}-${192 * 1024 - 1}`], 'one GET, of piece 2 only');
   } finally {
     link.close();
     await srv.close();
