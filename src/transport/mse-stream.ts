@@ -165,7 +165,9 @@ export class SealBatch {
     if (this.length === 0) return;
     const out = this.session.encrypt(this.buf.subarray(0, this.length));
     this.length = 0;
-    this.write(out);
+    // A plaintext session gives the batch's own memory back, which the next add overwrites while
+    // the corked socket still holds it: write a copy (the wire link seals only RC4 links anyway).
+    this.write(out.buffer === this.buf.buffer ? out.slice() : out);
   }
 }
 
