@@ -1,0 +1,123 @@
+/** The origin-offload bench's run, shared by `bench/offload.ts` and `bench/offload-account.ts`. */
+import { spawn } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { request } from 'undici';
+import { Gateway, silentGatewayLogger } from '../src/gateway/index.js';
+import { sha1File } from './usage.js';
+
+const { values } = parseArgs({
+  options: { 'size-mib': { type: 'string', default: '64' }, clients: { type: 'string', default: '20' }, 'no-super-seed': { type: 'boolean', default: false } },
+});
+const SIZE_MIB = Number(values['size-mib']);
+const CLIENTS = Number(values.clients);
+if (!(SIZE_MIB > 0) || !Number.isInteger(CLIENTS) || CLIENTS < 1) {
+  console.error('usage: offload.js [--size-mib N] [--clients N] [--no-super-seed]');
+  process.exit(2);
+}
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-offload-'));
+
+/** One client under /usr/bin/time: its exit code and CPU seconds (user + system). */
+function timed(cmd: string, args: string[], tag: string): Promise<{ code: number | null; cpuSec: number; out: string }> {
+  const timeFile = join(work, `${tag}.time`);
+  const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      const [u, s] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+      resolve({ code, cpuSec: u! + s!, out });
+    }),
+  );
+}
+
+interface Summary {
+  readonly seconds: number;
+  readonly sources: { readonly wire: number; readonly webseed: number; readonly plain: number };
+}
+
+function summaryOf(log: string): Summary | undefined {
+  for (const line of log.split('\n').reverse()) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const j = JSON.parse(line) as { event?: string } & Partial<Summary>;
+      if (j.event === 'summary' && j.sources !== undefined && typeof j.seconds === 'number') return j as Summary;
+    } catch {
+      // a progress line cut short: not the summary
+    }
+  }
+  return undefined;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** What a variant of the bench adds: `onServe` sees the gateway before the clients start and may return what to print at the end. */
+export interface OffloadHooks {
+  readonly onServe?: (g: Gateway) => (() => void) | void;
+}
+
+/** The bench itself (`bench/offload.ts`; `bench/offload-account.ts` adds its byte account through `onServe`). SKIP_CURL=1 runs the gets only. */
+export async function runOffload(hooks: OffloadHooks = {}): Promise<void> {
+  const root = join(work, 'www');
+  mkdirSync(root);
+  const file = join(root, 'payload.bin');
+  const fd = openSync(file, 'w');
+  const chunk = Buffer.allocUnsafe(4 * 1024 * 1024);
+  for (let i = 0; i < SIZE_MIB / 4; i++) writeSync(fd, randomFillSync(chunk));
+  closeSync(fd);
+  const size = SIZE_MIB * 2 ** 20;
+  const want = await sha1File(file);
+  const g = await Gateway.start({ root, host: '127.0.0.1', port: 0, cacheDir: join(work, 'cache'), logger: silentGatewayLogger, superSeed: !values['no-super-seed'] });
+  try {
+    const url = `${g.url}/payload.bin`;
+    for (;;) {
+      const r = await request(`${url}?torrent`);
+      await r.body.dump();
+      if (r.statusCode === 200) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const report = hooks.onServe?.(g);
+    console.log(`serve at ${g.url} (super-seed ${values['no-super-seed'] ? 'off' : 'on'}); ${SIZE_MIB} MiB payload; ${CLIENTS} clients at once\n`);
+    console.log('| case | origin upload | last client done | CPU per client (median) |\n|---|---|---|---|');
+    const cases: [string, (i: number) => [string, string[]]][] = [
+      ['curl', (i) => ['curl', ['-s', '-o', join(work, `curl-${i}.bin`), url]]],
+      ['torrenttp get', (i) => [process.execPath, [CLI, 'get', url, '-o', join(work, `get-${i}.bin`), '--json']]],
+    ];
+    const notes: string[] = [];
+    for (const [name, argsOf] of cases.filter(([n]) => !(process.env.SKIP_CURL && n === 'curl'))) {
+      const before = await g.statusDocument();
+      const t0 = performance.now();
+      const runs = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => {
+        const [cmd, args] = argsOf(i);
+        return timed(cmd, args, `${name.replace(/\W/g, '')}-${i}`).then((r) => ({ ...r, out: args[args.indexOf('-o') + 1]!, log: r.out }));
+      }));
+      const wall = (performance.now() - t0) / 1000;
+      const after = await g.statusDocument();
+      for (const r of runs) {
+        if (r.code !== 0) throw new Error(`${name} failed (${r.code}):\n${r.log}`);
+        if ((await sha1File(r.out)) !== want) throw new Error(`${name}: ${r.out} differs from the payload`);
+        rmSync(r.out);
+      }
+      const wire = after.totals.peerBytes - before.totals.peerBytes;
+      const http = after.totals.plainBytes - before.totals.plainBytes;
+      console.log(`| ${name} | ${((wire + http) / size).toFixed(2)}× (wire ${(wire / 2 ** 20).toFixed(0)} MiB, HTTP ${(http / 2 ** 20).toFixed(0)} MiB) | ${wall.toFixed(2)} s | ${median(runs.map((r) => r.cpuSec)).toFixed(2)} s |`);
+      // get --json ends with a summary line: where each client's bytes came from.
+      const sums = runs.map((r) => summaryOf(r.log)).filter((x) => x !== undefined);
+      if (sums.length > 0) {
+        const web = sums.filter((x) => x.sources.webseed > 0);
+        notes.push(`${name}: ${web.length} of ${sums.length} clients used the web seed (${(web.reduce((n, x) => n + x.sources.webseed, 0) / 2 ** 20).toFixed(0)} MiB); client times median ${median(sums.map((x) => x.seconds)).toFixed(1)} s, max ${Math.max(...sums.map((x) => x.seconds)).toFixed(1)} s`);
+      }
+    }
+    for (const n of notes) console.log(`\n${n}`);
+    report?.();
+  } finally {
+    await g.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
