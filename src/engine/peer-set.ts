@@ -89,9 +89,9 @@ export interface PeerEviction {
  */
 export const PEER_EVICTION_DEFAULTS: PeerEviction = { silentMs: 10_000, idleMs: 60_000 };
 
-const MAX_BLOCKS_PER_PIECE = 65536;
+const MAX_BLOCKS_PER_PIECE = 65536; // 1 GiB pieces / 16 KiB
 /** Seeds' addresses remembered by a complete torrent (`noteSeed`). */
-const MAX_SEEDS_REMEMBERED = 1000; // 1 GiB pieces / 16 KiB
+const MAX_SEEDS_REMEMBERED = 1000;
 
 export const blockKey = (index: number, begin: number): number => index * MAX_BLOCKS_PER_PIECE + begin / BLOCK_LENGTH;
 
