@@ -126,3 +126,28 @@ test('accepts: an address a link reaches already is refused, whichever side dial
   assert.equal(t.accepts('[2001:db8::3]:6881', id(0x31)), true, 'another peer id at that IP');
   await t.close();
 });
+
+test('a complete torrent does not take back a seed that left (by its id or its IP and listen port); an incomplete one does', async () => {
+  const seedLink = (id: string) => (onEvent: ConstructorParameters<typeof FakeLink>[2]) =>
+    new FakeLink(data, metainfo, onEvent, { id, stall: true, address: { ip: '10.0.0.5', listenPort: 7000, dialled: false } });
+  // Complete: the seed's id and listen address are remembered once it leaves.
+  const full = new Torrent(metainfo, new MemoryStore(metainfo, data), { rng: () => 0.5 });
+  const a = full.addPeer(seedLink('10.0.0.5:51000'));
+  await tick();
+  assert.equal(full.accepts('10.0.0.5:7000'), false, 'connected: its IP and listen port');
+  (a as FakeLink).drop();
+  await tick();
+  assert.equal(full.accepts('10.0.0.5:51000'), false, 'a seed that left, by its id');
+  assert.equal(full.accepts('10.0.0.5:7000'), false, 'a seed that left, by its IP and listen port');
+  assert.equal(full.accepts('10.0.0.5:7001'), true, 'another port');
+  await full.close();
+  // Incomplete: a seed that left is what we need; it may be dialled again.
+  const empty = new Torrent(metainfo, new MemoryStore(metainfo), { rng: () => 0.5 });
+  const b = empty.addPeer(seedLink('10.0.0.5:51000'));
+  await tick();
+  (b as FakeLink).drop();
+  await tick();
+  assert.equal(empty.accepts('10.0.0.5:51000'), true);
+  assert.equal(empty.accepts('10.0.0.5:7000'), true);
+  await empty.close();
+});
