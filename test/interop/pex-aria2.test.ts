@@ -16,7 +16,7 @@
  * listened to): "B to dial S…" times out; A with `pex: false`: "aria2 to dial S…" times out.
  * aria2c and mktorrent are required (.ci/run).
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -33,22 +33,29 @@ import { withTempDir } from '../helpers/torrents.js';
 const TIMEOUT = { timeout: 120_000 };
 const PAYLOAD = 4 * 1024 * 1024;
 
+/**
+ * Both cases' start: a 4 MiB payload in `seed/`, our tracker (`trustIp`: S is announced by hand
+ * at 127.0.0.2, see above) and mktorrent's torrent of the payload announcing to it.
+ */
+async function pexSwarm(t: TestContext, dir: string) {
+  requireTool('aria2c', ['--version']);
+  requireTool('mktorrent', ['-v']);
+  const seedDir = join(dir, 'seed');
+  mkdirSync(seedDir, { recursive: true });
+  const payload = randomBytes(PAYLOAD);
+  writeFileSync(join(seedDir, 'payload.bin'), payload);
+  const tracker = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 60, trustIp: true });
+  const { port: trackerPort } = await tracker.listen();
+  t.after(() => tracker.close());
+  const torrent = join(dir, 'x.torrent');
+  const mk = spawnSync('mktorrent', ['-l', '18', '-d', '-a', `http://127.0.0.1:${trackerPort}/announce`, '-n', 'payload.bin', '-o', torrent, join(seedDir, 'payload.bin')], { encoding: 'utf8' });
+  assert.equal(mk.status, 0, mk.stderr);
+  return { seedDir, payload, trackerPort, torrent, torrentBytes: readFileSync(torrent) };
+}
+
 test('a torrenttp leecher that knows only an aria2 peer learns the seed through its ut_pex and completes', TIMEOUT, (t) =>
   withTempDir(t, async (dir) => {
-    requireTool('aria2c', ['--version']);
-    requireTool('mktorrent', ['-v']);
-    const seedDir = join(dir, 'seed');
-    mkdirSync(seedDir, { recursive: true });
-    const payload = randomBytes(PAYLOAD);
-    writeFileSync(join(seedDir, 'payload.bin'), payload);
-    // `trustIp`: S is announced by hand at 127.0.0.2 (see above).
-    const tracker = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 60, trustIp: true });
-    const { port: trackerPort } = await tracker.listen();
-    t.after(() => tracker.close());
-    const torrent = join(dir, 'x.torrent');
-    const mk = spawnSync('mktorrent', ['-l', '18', '-d', '-a', `http://127.0.0.1:${trackerPort}/announce`, '-n', 'payload.bin', '-o', torrent, join(seedDir, 'payload.bin')], { encoding: 'utf8' });
-    assert.equal(mk.status, 0, mk.stderr);
-    const torrentBytes = readFileSync(torrent);
+    const { seedDir, payload, trackerPort, torrent, torrentBytes } = await pexSwarm(t, dir);
 
     // S: no tracker of its own (it would dial aria2 first); slow enough (1 MiB/s) that nobody is
     // done before B has heard of it.
@@ -87,18 +94,7 @@ test('a torrenttp leecher that knows only an aria2 peer learns the seed through 
 
 test('the other way: aria2, told only of a torrenttp peer, learns the seed from our ut_pex and dials it', TIMEOUT, (t) =>
   withTempDir(t, async (dir) => {
-    requireTool('aria2c', ['--version']);
-    requireTool('mktorrent', ['-v']);
-    const seedDir = join(dir, 'seed');
-    mkdirSync(seedDir, { recursive: true });
-    writeFileSync(join(seedDir, 'payload.bin'), randomBytes(PAYLOAD));
-    const tracker = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 60, trustIp: true });
-    const { port: trackerPort } = await tracker.listen();
-    t.after(() => tracker.close());
-    const torrent = join(dir, 'x.torrent');
-    const mk = spawnSync('mktorrent', ['-l', '18', '-d', '-a', `http://127.0.0.1:${trackerPort}/announce`, '-n', 'payload.bin', '-o', torrent, join(seedDir, 'payload.bin')], { encoding: 'utf8' });
-    assert.equal(mk.status, 0, mk.stderr);
-    const torrentBytes = readFileSync(torrent);
+    const { seedDir, trackerPort, torrent, torrentBytes } = await pexSwarm(t, dir);
 
     // S at 127.0.0.2 (aria2 would not dial a peer at the IP of the peer that told it), no tracker.
     const s = new Client({ host: '127.0.0.2', uploadLimit: 1024 * 1024 });
