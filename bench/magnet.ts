@@ -38,7 +38,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createTorrent } from '../src/metainfo/index.js';
-import { freePort, median, payloadFile, sha1File, startTracker, timed, trackerSeeders, until, type Timed } from './usage.js';
+import { ARIA_COMMON, CLI_NODE_FLAG, freePort, median, payloadFile, sha1File, startTracker, timed, trackerSeeders, until, type Timed } from './usage.js';
 
 const { values } = parseArgs({
   options: {
@@ -61,18 +61,11 @@ if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || (SEEDER !== 'torre
 const SIZE_BYTES = SIZE_MIB * 1024 * 1024;
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-/** node with RC4 (OpenSSL's legacy provider), as the `torrenttp` command's shebang starts it. */
-const CLI_NODE_FLAG = '--openssl-legacy-provider';
 /** A leech that takes longer than this is killed and the bench fails. */
 const LEECH_TIMEOUT_MS = 5 * 60_000;
 /** aria2's RPC polls: often until the first piece (the figure this bench is about), then less. */
 const POLL_EARLY_MS = 5;
 const POLL_LATE_MS = 25;
-
-const ARIA_COMMON = [
-  '--no-conf=true', '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false',
-  '--disable-ipv6=true', '--summary-interval=0',
-];
 
 interface Setup {
   readonly work: string;

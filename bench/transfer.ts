@@ -34,7 +34,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createTorrent } from '../src/metainfo/index.js';
-import { freePort, median, payloadFile, sha1File, startTracker, timed, trackerSeeders, until, type Timed, type Usage } from './usage.js';
+import { ARIA_COMMON, CLI_NODE_FLAG, freePort, median, payloadFile, sha1File, startTracker, timed, trackerSeeders, until, type Timed, type Usage } from './usage.js';
 
 const { values } = parseArgs({
   options: {
@@ -61,17 +61,10 @@ if (!['prefer', 'require', 'off'].includes(ENCRYPTION)) {
 const SIZE_BYTES = SIZE_MIB * 1024 * 1024;
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-/** node with RC4 (OpenSSL's legacy provider), as the `torrenttp` command's shebang starts it. */
-const CLI_NODE_FLAG = '--openssl-legacy-provider';
 /** `--node-flags '--cpu-prof --cpu-prof-dir=/tmp/prof'`: more flags for torrenttp's node processes (profiles of both sides). */
 const NODE_FLAGS = values['node-flags'].split(' ').filter((f) => f !== '');
 /** A leech that takes longer than this is killed and the case reported as failed. */
 const LEECH_TIMEOUT_MS = 10 * 60_000;
-
-const ARIA_COMMON = [
-  '--no-conf=true', '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false',
-  '--disable-ipv6=true', '--summary-interval=0',
-];
 
 // ── processes ─────────────────────────────────────────────────────────────────────────────
 // ── the payload ───────────────────────────────────────────────────────────────────────────

@@ -10,6 +10,15 @@ import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** node with RC4 (OpenSSL's legacy provider), as the `torrenttp` command's shebang starts it. */
+export const CLI_NODE_FLAG = '--openssl-legacy-provider';
+
+/** aria2c on loopback: no config file, DHT, LPD, peer exchange or IPv6, no summary lines. */
+export const ARIA_COMMON: readonly string[] = [
+  '--no-conf=true', '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false',
+  '--disable-ipv6=true', '--summary-interval=0',
+];
+
 export interface Usage {
   readonly code: number | null;
   readonly wallSec: number;
