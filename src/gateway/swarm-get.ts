@@ -168,14 +168,14 @@ export function uploadWatch(t: Pick<Torrent, 'stats' | 'closed' | 'on' | 'off'>,
     check();
   };
   t.on('progress', onProgress);
+  const pulling = (): boolean => now() - lastMoveMs < LINGER_IDLE_MS && !t.closed;
   return {
-    pulling: () => now() - lastMoveMs < LINGER_IDLE_MS && !t.closed,
+    pulling,
     linger: (maxMs) =>
       new Promise<void>((resolve) => {
         const until = now() + maxMs;
         check = () => {
-          const t1 = now();
-          if (t1 - lastMoveMs >= LINGER_IDLE_MS || t1 >= until || t.closed) resolve();
+          if (!pulling() || now() >= until) resolve();
         };
         check();
       }),
