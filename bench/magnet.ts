@@ -32,13 +32,12 @@
  * and torrenttp/aria2 the ratio of the medians (lower is faster).
  */
 import { type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createTorrent } from '../src/metainfo/index.js';
-import { ARIA_COMMON, CLI_NODE_FLAG, freePort, median, payloadFile, sha1File, startTracker, timed, trackerSeeders, until, type Timed } from './usage.js';
+import { ARIA_COMMON, CLI_NODE_FLAG, freePort, median, payloadFile, sha1File, startTracker, timed, trackerSeeders, until, writeBenchTorrent, type Timed } from './usage.js';
 
 const { values } = parseArgs({
   options: {
@@ -216,13 +215,7 @@ let seed: Timed | undefined;
 try {
   const trackerPort = await freePort();
   const trackerUrl = `http://127.0.0.1:${trackerPort}/announce`;
-  const { metainfo, torrent } = await createTorrent(data, {
-    announceList: [[trackerUrl]],
-    creationDate: null,
-    ...(values['piece-kib'] === undefined ? {} : { pieceLength: Number(values['piece-kib']) * 1024 }),
-  });
-  const torrentPath = join(work, 'payload.torrent');
-  writeFileSync(torrentPath, torrent);
+  const { metainfo, torrentPath } = await writeBenchTorrent(data, work, trackerUrl, values['piece-kib']);
   tracker = await startTracker(work, CLI, trackerPort);
   const seedPort = await freePort();
   seed = await startSeed(work, torrentPath, data, seedPort);

@@ -28,13 +28,12 @@
  * each case downloads into a fresh folder, which is compared with the payload (SHA-1) and removed.
  * With `--runs N`, every figure printed is the median of N.
  */
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createTorrent } from '../src/metainfo/index.js';
-import { ARIA_COMMON, CLI_NODE_FLAG, freePort, median, payloadFile, sha1File, startTracker, timed, trackerSeeders, until, type Timed, type Usage } from './usage.js';
+import { ARIA_COMMON, CLI_NODE_FLAG, freePort, median, payloadFile, sha1File, startTracker, timed, trackerSeeders, until, writeBenchTorrent, type Timed, type Usage } from './usage.js';
 
 const { values } = parseArgs({
   options: {
@@ -149,13 +148,7 @@ const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-transfer-run-'));
 const trackerPort = await freePort();
 try {
   const trackerUrl = `http://127.0.0.1:${trackerPort}/announce`;
-  const { metainfo, torrent } = await createTorrent(data, {
-    announceList: [[trackerUrl]],
-    creationDate: null,
-    ...(values['piece-kib'] === undefined ? {} : { pieceLength: Number(values['piece-kib']) * 1024 }),
-  });
-  const torrentPath = join(work, 'payload.torrent');
-  writeFileSync(torrentPath, torrent);
+  const { metainfo, torrentPath } = await writeBenchTorrent(data, work, trackerUrl, values['piece-kib']);
   const sourceSha1 = await sha1File(data);
   const setup: Setup = { work, data, dataDir: dirname(data), name: metainfo.name, torrent: torrentPath, trackerPort };
   console.log(

@@ -6,9 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createTorrent, type Metainfo } from '../src/metainfo/index.js';
 
 /** node with RC4 (OpenSSL's legacy provider), as the `torrenttp` command's shebang starts it. */
 export const CLI_NODE_FLAG = '--openssl-legacy-provider';
@@ -135,4 +136,16 @@ export async function trackerSeeders(trackerPort: number): Promise<number> {
   } catch {
     return -1;
   }
+}
+
+/** The torrent of `data` announcing to `trackerUrl` (`--piece-kib` if given), written to `work/payload.torrent`. */
+export async function writeBenchTorrent(data: string, work: string, trackerUrl: string, pieceKiB: string | undefined): Promise<{ metainfo: Metainfo; torrentPath: string }> {
+  const { metainfo, torrent } = await createTorrent(data, {
+    announceList: [[trackerUrl]],
+    creationDate: null,
+    ...(pieceKiB === undefined ? {} : { pieceLength: Number(pieceKiB) * 1024 }),
+  });
+  const torrentPath = join(work, 'payload.torrent');
+  writeFileSync(torrentPath, torrent);
+  return { metainfo, torrentPath };
 }
