@@ -248,7 +248,8 @@ class HttpPeer implements PeerLink {
     }
     this.origin = new URL(id).origin;
     if (opts.dispatcher === undefined) {
-      this.lease = acquireOrigin(id, { connections: HTTP_PEER_DEFAULTS.connections });
+      // Reads into reused buffers: every body chunk is copied in `onData` (into a run buffer, or kept as a copy).
+      this.lease = acquireOrigin(id, { connections: HTTP_PEER_DEFAULTS.connections, reusedReads: true });
       this.lease.catch(() => {}); // its failure is the first GET's
     }
     void this.poll();
@@ -298,7 +299,7 @@ class HttpPeer implements PeerLink {
         if (status === 304) return { push: () => {}, done: () => undefined };
         const body = new BoundedBody(MAX_HAVE_BYTES);
         return {
-          push: (chunk) => body.push(chunk),
+          push: (chunk) => body.push(chunk.slice()), // kept past onData: a copy (the read buffer is reused)
           done: () => decodeHaveDocument(body.bytes(), { infoHash: this.metainfo.infoHash, pieceCount: this.metainfo.pieceCount }),
         };
       });
@@ -538,7 +539,7 @@ class HttpPeer implements PeerLink {
                 fail(err);
               }
             } else if (other !== undefined) {
-              other.chunks.push(chunk);
+              other.chunks.push(chunk.slice()); // kept past onData: a copy (the read buffer is reused)
               other.bytes += chunk.length;
               if (other.bytes > HTTP_PEER_DEFAULTS.maxProblemBytes) {
                 answer(); // enough to know it is not a problem document we read
