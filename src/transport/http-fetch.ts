@@ -32,8 +32,7 @@
  *
  * This module loads nothing but undici (on demand): a plain `torrenttp get` imports it.
  */
-import { connect, type Socket } from 'node:net';
-import type { buildConnector, Dispatcher, Pool } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import type { Geometry } from '../metainfo/index.js';
 import type { BlockRequest } from './peer-link.js';
 import { loadUndici } from '../tracker/undici.js';
@@ -85,20 +84,24 @@ export function originOf(url: string): string {
 
 /**
  * A lease on the shared pool of `url`'s origin. `reusedReads` (plain `http:` only): the pool's
- * sockets read into one reused buffer each (`readIntoReusedBuffer`); only for callers whose every
- * body chunk is copied (or dropped) within its `onData` call. Such pools are apart from the others.
+ * sockets read into reused buffers (reused-reads.ts); only for callers whose every body chunk is
+ * copied (or dropped) within its `onData` call, and every header read within `onHeaders`. Such
+ * pools are apart from the others.
  */
 export async function acquireOrigin(url: string, opts: { connections?: number; reusedReads?: boolean } = {}): Promise<OriginLease> {
   const PoolClass = await loadUndiciPool();
   const origin = originOf(url);
   const reused = opts.reusedReads === true && origin.startsWith('http:');
+  // Loaded only for such a pool (a plain `get` does not compile it), before the map is read.
+  const factory = reused ? await (await import('./reused-reads.js')).reusedReadsClients(HTTP_FETCH_DEFAULTS.connectTimeoutMs) : undefined;
   const key = reused ? `${origin} reused-reads` : origin;
   let shared = pools.get(key);
   if (shared === undefined) {
     const pool = new PoolClass(origin, {
       connections: opts.connections ?? HTTP_FETCH_DEFAULTS.connections,
-      connect: reused ? readIntoReusedBuffer(HTTP_FETCH_DEFAULTS.connectTimeoutMs) : { timeout: HTTP_FETCH_DEFAULTS.connectTimeoutMs },
+      connect: { timeout: HTTP_FETCH_DEFAULTS.connectTimeoutMs },
       keepAliveTimeout: HTTP_FETCH_DEFAULTS.keepAliveTimeoutMs,
+      ...(factory === undefined ? {} : { factory }),
     });
     // A pool whose origin refuses connections emits connectionError: heard, it is the request's failure.
     pool.on('connectionError', () => {});
@@ -117,65 +120,6 @@ export async function acquireOrigin(url: string, opts: { connections?: number; r
       if (pools.get(key) === held) pools.delete(key);
       void held.pool.destroy().catch(() => {});
     },
-  };
-}
-
-/** Read buffer of a `reusedReads` pool's socket (as the wire link's, socket-chunks.ts). */
-export const REUSED_READ_BYTES = 256 * 1024;
-
-/**
- * An undici connector (plain TCP) whose socket reads into one buffer of `REUSED_READ_BYTES`
- * instead of a new 64 KiB `ArrayBuffer` per read: on a 1 GiB download those were 1 GiB of
- * short-lived external memory, which drove ~25 full GCs and ~40 MiB of RSS that the wire link
- * (one reused buffer) does not have. Each read is pushed into the socket's stream as a view of
- * one of two buffers; undici reads it (`readable`, on the next tick, before the next socket read)
- * and parses it at once, and the caller copies each body chunk within `onData`. A buffer is read
- * into again only once the stream no longer holds a view of it; else a fresh one is used.
- */
-function readIntoReusedBuffer(timeoutMs: number): buildConnector.connector {
-  return (o, callback) => {
-    // Two buffers taken in turn. Node asks for the next read's buffer right after each read's
-    // callback, while that read's view is still in the stream; the other one is free once the
-    // stream holds no more than that read's bytes. Otherwise (undici paused) a fresh buffer.
-    const ring = [new Uint8Array(REUSED_READ_BYTES), new Uint8Array(REUSED_READ_BYTES)];
-    let current: Uint8Array = ring[0]!;
-    let lastRead = 0;
-    const nextBuffer = (): Uint8Array => {
-      const inStream = held === undefined ? 0 : held.readableLength;
-      if (inStream === 0) return current;
-      if (inStream <= lastRead) return (current = current === ring[0] ? ring[1]! : ring[0]!);
-      return (current = new Uint8Array(REUSED_READ_BYTES));
-    };
-    let answered = false;
-    // Node asks for the first buffer while the socket is being made: `held` is the socket once made.
-    let held: Socket | undefined;
-    const answer = (err: Error | null): void => {
-      if (answered) return;
-      answered = true;
-      clearTimeout(timer);
-      if (err === null) callback(null, socket);
-      else {
-        socket.destroy();
-        callback(err, null);
-      }
-    };
-    const timer = setTimeout(() => answer(Object.assign(new Error(`connect timeout (${timeoutMs} ms)`), { code: 'UND_ERR_CONNECT_TIMEOUT' })), timeoutMs);
-    const socket: Socket = connect({
-      host: o.hostname,
-      port: Number(o.port === '' ? 80 : o.port),
-      ...(o.localAddress == null ? {} : { localAddress: o.localAddress }),
-      onread: {
-        buffer: nextBuffer,
-        callback: (n: number, buf: Uint8Array) => {
-          lastRead = n;
-          return held!.push(buf.subarray(0, n)); // false: the stream is full; undici's read resumes it
-        },
-      },
-    });
-    held = socket;
-    socket.setNoDelay(true);
-    socket.once('connect', () => answer(null));
-    socket.once('error', (err) => answer(err));
   };
 }
 
