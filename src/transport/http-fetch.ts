@@ -35,7 +35,7 @@
 import type { Dispatcher, Pool } from 'undici';
 import type { Geometry } from '../metainfo/index.js';
 import type { BlockRequest } from './peer-link.js';
-import { loadUndici } from '../tracker/undici.js';
+import { loadUndici, loadUndiciModule } from '../tracker/undici.js';
 
 export { loadUndici, loadUndiciCore, type Undici } from '../tracker/undici.js';
 
@@ -46,13 +46,7 @@ let poolClass: Promise<typeof Pool> | undefined;
  * whole package (~0.1 s of CPU, more under load, in every download with an HTTP peer). The same
  * module instance the package itself uses; if undici ever moves the file, the whole package.
  */
-export const loadUndiciPool = (): Promise<typeof Pool> =>
-  (poolClass ??= import(UNDICI_POOL_PATH).then(
-    (m: { default?: unknown }) => (typeof m.default === 'function' ? (m.default as typeof Pool) : loadUndici().then((u) => u.Pool)),
-    () => loadUndici().then((u) => u.Pool),
-  ));
-/** A variable, so TypeScript does not look for types of this inner path (they are `Pool`'s). */
-const UNDICI_POOL_PATH: string = 'undici/lib/dispatcher/pool.js';
+export const loadUndiciPool = (): Promise<typeof Pool> => (poolClass ??= loadUndiciModule('undici/lib/dispatcher/pool.js', () => loadUndici().then((u) => u.Pool)));
 
 export const HTTP_FETCH_DEFAULTS = {
   /** Connections per origin: the spec's 4 per peer (§7). */

@@ -29,6 +29,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { buildConnector, Client, Dispatcher } from 'undici';
+import { loadUndiciModule } from '../tracker/undici.js';
 
 /** Read buffer of a `reusedReads` socket (as the wire link's, socket-chunks.ts). */
 export const REUSED_READ_BYTES = 256 * 1024;
@@ -38,12 +39,7 @@ export const SPARE_READ_BYTES = 64 * 1024;
 let clientClass: Promise<typeof Client> | undefined;
 /** undici's `Client`, from the module its `Pool` uses (http-fetch.ts's `loadUndiciPool`), else the package's. */
 const loadUndiciClient = (): Promise<typeof Client> =>
-  (clientClass ??= import(UNDICI_CLIENT_PATH).then(
-    (m: { default?: unknown }) => (typeof m.default === 'function' ? (m.default as typeof Client) : loadClientOfPackage()),
-    loadClientOfPackage,
-  ));
-const loadClientOfPackage = (): Promise<typeof Client> => import('undici').then((u) => u.Client);
-const UNDICI_CLIENT_PATH: string = 'undici/lib/dispatcher/client.js';
+  (clientClass ??= loadUndiciModule('undici/lib/dispatcher/client.js', () => import('undici').then((u) => u.Client)));
 
 /** A `Pool` `factory`: clients whose sockets read into reused buffers (see the module's rules). */
 export async function reusedReadsClients(connectTimeoutMs: number): Promise<(origin: URL, opts: object) => Dispatcher> {
