@@ -1,9 +1,9 @@
 /**
  * Message Stream Encryption over a socket: running the handshake codec (wire/mse.ts) against
  * the peer's bytes, telling an encrypted incoming connection from a plain one, and the payload
- * stream after it (`CipherChunks`: the peer's chunks decrypted, one RC4 `update` per slice of up
- * to 64 KiB into one new buffer, which the wire decoder then reads in place; `SealBatch`: what a
- * flush writes, gathered and encrypted the same way).
+ * stream after it: RC4 on a thread of the cipher pool (`Rc4Link`: the peer's reads decrypted
+ * there, in order, then read in place by the wire decoder; `SealBatch`: what a flush writes,
+ * gathered into 64 KiB batches encrypted there), or plaintext as it is (`PrefixedChunks`).
  *
  * Policies (`EncryptionPolicy`), as aria2, Transmission and libtorrent users know them:
  * - `prefer` (the default): dial with an encrypted handshake offering RC4 and plaintext; when
@@ -23,6 +23,7 @@ import type { Socket } from 'node:net';
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import { MseHandshake, MSE_LIMITS, MSE_PLAINTEXT, MSE_PRIVATE_KEY_BYTES, MSE_RC4, PROTOCOL_NAME, type MseSession } from '../wire/index.js';
 import { TransportError } from './errors.js';
+import { cipherPool, type CipherSession } from './cipher-pool.js';
 import type { SocketChunks } from './socket-chunks.js';
 
 export type EncryptionPolicy = 'prefer' | 'require' | 'off';
@@ -47,100 +48,204 @@ export function mseSecrets(): { privateKey: Uint8Array; pad: Uint8Array } {
 }
 
 /**
- * The most bytes one RC4 `update` takes: reads are cut into slices of it, writes gathered into
- * batches of it (`SealBatch`). node allocates each `update`'s output (`length + 1` bytes, then a
- * copy into `length`); under glibc's mmap threshold (128 KiB) that memory comes from the heap,
- * warm, where a 256 KiB read's came as fresh pages from the kernel at every call (page faults,
- * zeroing: some 5% of a leech's main thread).
+ * The most bytes one RC4 job takes: a flush's writes are gathered into batches of it
+ * (`SealBatch`). Each batch is one message to the cipher thread and one socket write; node's
+ * `update` output of it (a new buffer) stays under glibc's mmap threshold (128 KiB), so that
+ * memory comes warm from the heap rather than as fresh pages at every call.
  */
 export const RC4_UPDATE_BYTES = 64 * 1024;
 
 /**
- * The peer's chunks, as the wire decoder must see them: `head` first (bytes that came with the
- * handshake, already decrypted), then every chunk of `inner` through `decrypt`, in slices of
- * `RC4_UPDATE_BYTES`. A decrypted slice is new memory, so SocketChunks' "valid only during the
- * call" holds a fortiori. Each byte is decrypted exactly once, in order: when the handler removes
- * or replaces itself midway through a chunk, the rest of it goes to the new one, or waits as
- * `head` for the next.
+ * Reads handed to the cipher thread or decrypted and not yet taken by the handler, past which
+ * the socket is paused (and resumed below half of it): a peer that sends faster than its bytes
+ * are decrypted, or a link whose handler is away, holds at most this plus one read.
  */
-export class CipherChunks implements SocketChunks {
-  private handler: ((chunk: Uint8Array) => void) | undefined;
+export const MAX_DECRYPTING_BYTES = 1024 * 1024;
+
+/**
+ * The peer's chunks after an MSE handshake that chose plaintext: `head` first (bytes that came
+ * with the handshake), then `inner`'s as they are. Nothing here touches a cipher.
+ */
+export class PrefixedChunks implements SocketChunks {
   private head: Uint8Array | undefined;
 
   constructor(
     private readonly inner: SocketChunks,
     head: Uint8Array,
-    private readonly session: MseSession | undefined,
   ) {
     this.head = head.length > 0 ? head : undefined;
   }
 
   setHandler(handler: ((chunk: Uint8Array) => void) | undefined): void {
-    this.handler = handler;
-    if (handler === undefined) {
-      this.inner.setHandler(undefined);
-      return;
-    }
-    if (this.head !== undefined) {
+    if (handler !== undefined && this.head !== undefined) {
       const head = this.head;
       this.head = undefined;
       handler(head);
-      if (this.handler !== handler) return; // the handler removed or replaced itself
     }
-    const session = this.session;
-    // `inner` holds the raw chunks while no handler is set.
-    this.inner.setHandler(session === undefined ? handler : (chunk) => this.decryptTo(handler, session, chunk));
-  }
-
-  private decryptTo(handler: (chunk: Uint8Array) => void, session: MseSession, chunk: Uint8Array): void {
-    for (let at = 0; at < chunk.length; at += RC4_UPDATE_BYTES) {
-      if (this.handler !== handler) {
-        const rest = session.decrypt(chunk.subarray(at));
-        if (this.handler !== undefined) this.handler(rest);
-        else this.head = this.head === undefined ? rest : joined(this.head, rest);
-        return;
-      }
-      handler(session.decrypt(chunk.subarray(at, at + RC4_UPDATE_BYTES)));
-    }
+    this.inner.setHandler(handler);
   }
 }
 
-/** The one gathering buffer of the process: a batch is begun and ended within one synchronous flush. */
-let gather: Uint8Array | undefined;
-let gatherInUse = false;
+interface Job {
+  readonly bytes: number;
+  out: Uint8Array | undefined;
+}
 
 /**
- * What one flush of an encrypted link writes, gathered and encrypted with one RC4 `update` per
- * `RC4_UPDATE_BYTES` (every batch full but the last): one new buffer and one socket write for a
- * run of messages and blocks,
- * where an `update` per part (a 13-byte piece header, then its 16 KiB block) made two buffers and
- * two writes per block. `Cipher.update` always returns new memory, so the gathering buffer is
- * free again at once and reused. The copy into it costs about what the updates it saves did
- * (measured: the seed's CPU about even); what it saves is buffers, write requests and writev
- * entries, 8 per 512 KiB sent instead of 64. `end()` before the flush returns: it writes what
- * is left and frees the buffer.
+ * An RC4 link's payload stream, both ways, on a thread of the cipher pool (cipher-pool.ts): the
+ * main thread only copies a read out of the socket's buffer and hands it over, and hands over
+ * each batch a flush gathered (`SealBatch`). As chunks (`SocketChunks`): `head` first (decrypted
+ * with the handshake), then every read, decrypted, in the order read; each one is new memory.
+ * `write`: encrypted, then written to the socket in the order given. Jobs come back in order
+ * (one thread, one queue), and are queued here in order all the same: a result waits for
+ * those before it.
+ *
+ * Flow control: reads in the thread or held (no handler) past `MAX_DECRYPTING_BYTES` pause the
+ * socket; `sealing` counts bytes given to `write` and not yet on the socket, for the link's own
+ * send-buffer limit, and `onSealed` runs after each batch of them is written. The session is
+ * freed when the socket closes, or at `close()`; a failure of the thread destroys the socket
+ * with TRANSPORT_ENCRYPTION_FAILED.
  */
-export class SealBatch {
-  private buf: Uint8Array;
-  private length = 0;
-  private readonly shared: boolean;
+export class Rc4Link implements SocketChunks {
+  private handler: ((chunk: Uint8Array) => void) | undefined;
+  private held: Uint8Array[] = [];
+  private readonly reads: Job[] = [];
+  private readonly writes: Job[] = [];
+  private decrypting = 0;
+  private sealingBytes = 0;
+  private pausedHere = false;
+  private closed = false;
+  /** Runs after encrypted bytes went to the socket (the link then writes what waited for room). */
+  onSealed: (() => void) | undefined;
 
   constructor(
-    private readonly session: MseSession,
-    private readonly write: (bytes: Uint8Array) => void,
+    private readonly socket: Socket,
+    inner: SocketChunks,
+    head: Uint8Array,
+    private readonly cipher: CipherSession,
   ) {
-    // A second batch while one is open (never, as flushes do not nest) gets memory of its own.
-    this.shared = !gatherInUse;
-    if (this.shared) {
-      gather ??= new Uint8Array(RC4_UPDATE_BYTES);
-      gatherInUse = true;
-      this.buf = gather;
-    } else {
-      this.buf = new Uint8Array(RC4_UPDATE_BYTES);
+    if (head.length > 0) {
+      this.held.push(head);
+      this.decrypting += head.length;
+    }
+    socket.once('close', () => this.close());
+    inner.setHandler((chunk) => this.onRead(chunk));
+  }
+
+  /** Bytes given to `write` and not yet written to the socket. */
+  get sealing(): number {
+    return this.sealingBytes;
+  }
+
+  setHandler(handler: ((chunk: Uint8Array) => void) | undefined): void {
+    this.handler = handler;
+    while (handler !== undefined && this.handler === handler && this.held.length > 0) {
+      const chunk = this.held.shift()!;
+      this.decrypting -= chunk.length;
+      handler(chunk);
+    }
+    this.maybeResume();
+  }
+
+  /** Encrypts `bytes` and writes them after everything written before. `owned`: its ArrayBuffer is the caller's to give away (else it is copied). */
+  write(bytes: Uint8Array, owned: boolean): void {
+    if (this.closed || bytes.length === 0) return;
+    const job: Job = { bytes: bytes.length, out: undefined };
+    this.writes.push(job);
+    this.sealingBytes += bytes.length;
+    this.cipher.encrypt(owned ? bytes : new Uint8Array(bytes)).then(
+      (out) => {
+        job.out = out;
+        this.writeSealed();
+      },
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.cipher.close();
+    this.held = [];
+    this.reads.length = 0;
+    this.writes.length = 0;
+    this.onSealed = undefined;
+  }
+
+  private onRead(chunk: Uint8Array): void {
+    if (this.closed) return;
+    // A copy of its own: the chunk may be the socket's reused read buffer, and moves to the thread.
+    const job: Job = { bytes: chunk.length, out: undefined };
+    this.reads.push(job);
+    this.decrypting += chunk.length;
+    this.cipher.decrypt(new Uint8Array(chunk)).then(
+      (out) => {
+        job.out = out;
+        this.deliverReads();
+      },
+      (err: unknown) => this.fail(err),
+    );
+    if (this.decrypting > MAX_DECRYPTING_BYTES && !this.pausedHere) {
+      this.pausedHere = true;
+      this.socket.pause();
     }
   }
 
-  /** Bytes added and not yet written. */
+  private deliverReads(): void {
+    while (!this.closed && this.reads.length > 0 && this.reads[0]!.out !== undefined) {
+      const out = this.reads.shift()!.out!;
+      const handler = this.handler;
+      if (handler === undefined || this.held.length > 0) {
+        this.held.push(out);
+        continue;
+      }
+      this.decrypting -= out.length;
+      handler(out);
+    }
+    this.maybeResume();
+  }
+
+  private maybeResume(): void {
+    if (!this.pausedHere || this.closed || this.decrypting > MAX_DECRYPTING_BYTES / 2) return;
+    this.pausedHere = false;
+    this.socket.resume();
+  }
+
+  private writeSealed(): void {
+    if (this.closed || this.writes[0]?.out === undefined) return;
+    const s = this.socket;
+    s.cork();
+    while (this.writes.length > 0 && this.writes[0]!.out !== undefined) {
+      const job = this.writes.shift()!;
+      this.sealingBytes -= job.bytes;
+      s.write(job.out!);
+    }
+    s.uncork();
+    this.onSealed?.();
+  }
+
+  private fail(err: unknown): void {
+    if (this.closed) return;
+    const e = toTorrenttpError(err);
+    this.close();
+    this.socket.destroy(e.code === 'TRANSPORT_ENCRYPTION_FAILED' ? e : new TransportError('TRANSPORT_ENCRYPTION_FAILED', { detail: e.message, cause: e }));
+  }
+}
+
+/**
+ * What one flush of an RC4 link writes, gathered into batches of `RC4_UPDATE_BYTES` (every batch
+ * full but the last), each handed whole to `write` (then the cipher thread: one job, one socket
+ * write) for a run of messages and blocks, where a job per part (a 13-byte piece header, then
+ * its 16 KiB block) would make two of each per block. Each batch is new memory that moves to the
+ * thread. `end()` before the flush returns: it hands over what is left.
+ */
+export class SealBatch {
+  private buf: Uint8Array | undefined;
+  private length = 0;
+
+  constructor(private readonly write: (owned: Uint8Array) => void) {}
+
+  /** Bytes added and not yet handed over. */
   get pending(): number {
     return this.length;
   }
@@ -148,6 +253,7 @@ export class SealBatch {
   /** `bytes` is copied before this returns (the caller may reuse or release it); a part that fills the batch is split across two. */
   add(bytes: Uint8Array): void {
     for (let at = 0; at < bytes.length; ) {
+      this.buf ??= new Uint8Array(RC4_UPDATE_BYTES);
       const n = Math.min(bytes.length - at, this.buf.length - this.length);
       this.buf.set(bytes.subarray(at, at + n), this.length);
       this.length += n;
@@ -158,24 +264,15 @@ export class SealBatch {
 
   end(): void {
     this.seal();
-    if (this.shared) gatherInUse = false;
   }
 
   private seal(): void {
-    if (this.length === 0) return;
-    const out = this.session.encrypt(this.buf.subarray(0, this.length));
+    if (this.length === 0 || this.buf === undefined) return;
+    const out = this.buf.subarray(0, this.length);
+    this.buf = undefined;
     this.length = 0;
-    // A plaintext session gives the batch's own memory back, which the next add overwrites while
-    // the corked socket still holds it: write a copy (the wire link seals only RC4 links anyway).
-    this.write(out.buffer === this.buf.buffer ? out.slice() : out);
+    this.write(out);
   }
-}
-
-function joined(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** "\x13BitTorrent protocol": an incoming stream that starts so is plain; anything else is taken for MSE (libtorrent does the same). */
@@ -186,6 +283,21 @@ export interface MseRun {
   readonly session: MseSession | undefined;
   /** Decrypted bytes that came with the handshake (incoming plain: the bytes read so far). */
   readonly head: Uint8Array;
+}
+
+/** An MSE link's payload stream: what the decoder reads, and for RC4 the cipher thread's side of it (writes go through `rc4.write`). */
+export interface MsePayload {
+  readonly method: 'rc4' | 'plaintext';
+  readonly read: SocketChunks;
+  readonly rc4: Rc4Link | undefined;
+}
+
+/** After a handshake that ended in `session`: RC4 goes to the cipher pool from where the handshake left it; plaintext never does. */
+export function msePayload(socket: Socket, chunks: SocketChunks, session: MseSession, head: Uint8Array): MsePayload {
+  const positions = session.handOff();
+  if (positions === undefined) return { method: 'plaintext', read: new PrefixedChunks(chunks, head), rc4: undefined };
+  const rc4 = new Rc4Link(socket, chunks, head, cipherPool().open(positions));
+  return { method: 'rc4', read: rc4, rc4 };
 }
 
 export interface MseRunOptions {

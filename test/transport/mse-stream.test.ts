@@ -7,13 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createCipheriv } from 'node:crypto';
 import { connect } from 'node:net';
 import { TorrenttpError } from '../../src/errors/index.js';
 import { PeerListener, WireDialer, type IncomingPeerHandler, type WirePeerLink } from '../../src/transport/index.js';
-import { CipherChunks, RC4_UPDATE_BYTES, SealBatch } from '../../src/transport/mse-stream.js';
-import type { SocketChunks } from '../../src/transport/socket-chunks.js';
-import type { MseSession } from '../../src/wire/index.js';
 import { leech, listen, makeTorrent, peerId, Recorder, serve, wireTorrent } from './helpers.js';
 
 function owner(full: boolean) {
@@ -102,88 +98,3 @@ test('an encrypted link (require on both ends) carries a whole torrent byte-iden
   }
 });
 
-test('SealBatch: one RC4 stream in the order added, one write per full batch (parts split across batches), each part copied before add returns', () => {
-  const key = randomBytes(20);
-  const out = createCipheriv('rc4', key, null);
-  const session: MseSession = { method: 'rc4', infoHash: new Uint8Array(20), encrypt: (b) => out.update(b), decrypt: (b) => b };
-  const writes: Uint8Array[] = [];
-  const parts: Uint8Array[] = [];
-  const seal = new SealBatch(session, (b) => writes.push(b));
-  const add = (n: number): void => {
-    const part = randomBytes(n);
-    parts.push(Buffer.from(part));
-    seal.add(part);
-    part.fill(0); // the caller may reuse or release it at once
-  };
-  // Piece headers and blocks across several batches, then a part larger than a batch with bytes pending.
-  for (let i = 0; i < 40; i++) {
-    add(13);
-    add(16 * 1024);
-  }
-  assert.ok(seal.pending < RC4_UPDATE_BYTES);
-  add(100);
-  add(RC4_UPDATE_BYTES + 5000);
-  add(17);
-  // A second batch while this one is open (flushes do not nest, but it must not share memory).
-  const other: Uint8Array[] = [];
-  const nested = new SealBatch({ ...session, encrypt: (b) => Buffer.from(b) }, (b) => other.push(b));
-  nested.add(Uint8Array.of(1, 2, 3));
-  nested.end();
-  assert.deepEqual(Buffer.concat(other), Buffer.from([1, 2, 3]));
-  add(16 * 1024);
-  seal.end();
-  assert.equal(seal.pending, 0);
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const plain = createCipheriv('rc4', key, null).update(Buffer.concat(writes));
-  assert.equal(plain.length, total);
-  assert.ok(plain.equals(Buffer.concat(parts)), 'the writes decrypt to the parts, in order');
-  assert.equal(writes.length, Math.ceil(total / RC4_UPDATE_BYTES), 'full batches, parts split across them');
-  assert.ok(writes.slice(0, -1).every((w) => w.length === RC4_UPDATE_BYTES));
-});
-
-test('SealBatch over a plaintext session: each write keeps its bytes after later adds reuse the batch', () => {
-  const session: MseSession = { method: 'plaintext', infoHash: new Uint8Array(20), encrypt: (b) => b, decrypt: (b) => b };
-  const writes: Uint8Array[] = [];
-  const parts: Buffer[] = [];
-  const seal = new SealBatch(session, (b) => writes.push(b)); // held, as a corked socket holds them
-  for (let i = 0; i < 10; i++) {
-    const part = randomBytes(16 * 1024 + 13);
-    parts.push(Buffer.from(part));
-    seal.add(part);
-  }
-  seal.end();
-  assert.ok(Buffer.concat(writes).equals(Buffer.concat(parts)), 'the bytes written are the parts, in order');
-});
-
-test('CipherChunks: a read is decrypted in slices of RC4_UPDATE_BYTES, each byte once and in order, across a handler that removes itself midway', () => {
-  const key = randomBytes(20);
-  const theirs = createCipheriv('rc4', key, null);
-  const ours = createCipheriv('rc4', key, null);
-  const session: MseSession = { method: 'rc4', infoHash: new Uint8Array(20), encrypt: (b) => b, decrypt: (b) => ours.update(b) };
-  let raw: ((chunk: Uint8Array) => void) | undefined;
-  const inner: SocketChunks = { setHandler: (h) => (raw = h) };
-  const cc = new CipherChunks(inner, Uint8Array.of(7, 7), session);
-  const plain = randomBytes(3 * RC4_UPDATE_BYTES + 1000);
-  const wire = theirs.update(plain);
-  const got: Uint8Array[] = [];
-  const sizes: number[] = [];
-  // The handshake reader: takes the first slice, then lets go (as wire-connect's handshake does).
-  const first = (chunk: Uint8Array): void => {
-    got.push(Buffer.from(chunk));
-    sizes.push(chunk.length);
-    if (got.length === 2) cc.setHandler(undefined);
-  };
-  cc.setHandler(first);
-  const readBuffer = Buffer.from(wire.subarray(0, 2 * RC4_UPDATE_BYTES + 500));
-  raw!(readBuffer);
-  readBuffer.fill(0); // the read buffer is reused after the call
-  assert.deepEqual(sizes, [2, RC4_UPDATE_BYTES], 'the head, then one slice, then the reader let go');
-  const second = (chunk: Uint8Array): void => {
-    got.push(Buffer.from(chunk));
-    sizes.push(chunk.length);
-  };
-  cc.setHandler(second);
-  raw!(wire.subarray(2 * RC4_UPDATE_BYTES + 500));
-  assert.deepEqual(Buffer.concat(got), Buffer.concat([Buffer.from([7, 7]), plain]));
-  assert.ok(sizes.every((n) => n <= RC4_UPDATE_BYTES + 500), `slices ${sizes.join(',')}`);
-});
