@@ -1,25 +1,39 @@
 /**
  * Thread of the cipher pool (cipher-pool.ts): the RC4 sessions of MSE links, each two ciphers
  * started from the keys where the handshake left them (1024 bytes discarded, then what the
- * handshake used). Jobs of a session come in order and are answered in order; each output is
- * new memory, transferred back.
+ * handshake used). Jobs of a session come in order and are done in order, in place: the bytes of
+ * a region of the session's ring are replaced by their encryption or decryption. (`update`
+ * returns new memory, copied back: the garbage stays on this thread, not the main one.)
  */
 import type { Cipher } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { rc4 } from '../wire/index.js';
 import type { CipherRequest, CipherResponse } from './cipher-protocol.js';
 
-const sessions = new Map<number, { readonly encrypt: Cipher; readonly decrypt: Cipher }>();
+interface Session {
+  readonly encrypt: Cipher;
+  readonly decrypt: Cipher;
+  readonly readRing: Uint8Array;
+  readonly writeRing: Uint8Array;
+}
 
-function reply(res: CipherResponse, transfer: ArrayBuffer[] = []): void {
-  parentPort!.postMessage(res, transfer);
+const sessions = new Map<number, Session>();
+const UPDATE_BYTES = 64 * 1024;
+
+function reply(res: CipherResponse): void {
+  parentPort!.postMessage(res);
 }
 
 parentPort!.on('message', (req: CipherRequest) => {
   try {
     switch (req.type) {
       case 'open':
-        sessions.set(req.session, { encrypt: rc4(req.encrypt.key, req.encrypt.offset), decrypt: rc4(req.decrypt.key, req.decrypt.offset) });
+        sessions.set(req.session, {
+          encrypt: rc4(req.encrypt.key, req.encrypt.offset),
+          decrypt: rc4(req.decrypt.key, req.decrypt.offset),
+          readRing: new Uint8Array(req.readRing),
+          writeRing: new Uint8Array(req.writeRing),
+        });
         reply({ id: req.id, type: 'done' });
         return;
       case 'encrypt':
@@ -29,11 +43,19 @@ parentPort!.on('message', (req: CipherRequest) => {
           reply({ id: req.id, type: 'error', message: `no cipher session ${req.session} on this thread` });
           return;
         }
-        const out = (req.type === 'encrypt' ? s.encrypt : s.decrypt).update(req.data);
-        // Cipher.update returns a Buffer over an ArrayBuffer of its own: moved, not copied.
-        const own = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength;
-        const data = own ? out : out.slice();
-        reply({ id: req.id, type: 'data', data }, [data.buffer as ArrayBuffer]);
+        const cipher = req.type === 'encrypt' ? s.encrypt : s.decrypt;
+        const ring = req.type === 'encrypt' ? s.writeRing : s.readRing;
+        for (let i = 0; i < req.at.length; i++) {
+          const spill = req.spill?.[i];
+          const end = req.at[i]! + req.length[i]!;
+          const where = spill === undefined ? ring : new Uint8Array(spill);
+          // Updates of at most 64 KiB: their outputs come from the heap, warm, not as fresh pages.
+          for (let at = req.at[i]!; at < end; at += UPDATE_BYTES) {
+            const bytes = where.subarray(at, Math.min(end, at + UPDATE_BYTES));
+            bytes.set(cipher.update(bytes));
+          }
+        }
+        reply({ id: req.id, type: 'done' });
         return;
       }
       case 'close':

@@ -23,8 +23,8 @@ import type { Socket } from 'node:net';
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import { MseHandshake, MSE_LIMITS, MSE_PLAINTEXT, MSE_PRIVATE_KEY_BYTES, MSE_RC4, PROTOCOL_NAME, type MseSession } from '../wire/index.js';
 import { TransportError } from './errors.js';
-import { cipherPool, type CipherSession } from './cipher-pool.js';
-import type { SocketChunks } from './socket-chunks.js';
+import { cipherPool, type CipherSession, type Region } from './cipher-pool.js';
+import { READ_BUFFER_BYTES, type SocketChunks } from './socket-chunks.js';
 
 export type EncryptionPolicy = 'prefer' | 'require' | 'off';
 export const ENCRYPTION_POLICIES: readonly EncryptionPolicy[] = ['prefer', 'require', 'off'];
@@ -48,23 +48,27 @@ export function mseSecrets(): { privateKey: Uint8Array; pad: Uint8Array } {
 }
 
 /**
- * The most bytes one RC4 job takes: a flush's writes are gathered into batches of it
- * (`SealBatch`). Each batch is one message to the cipher thread and one socket write; node's
- * `update` output of it (a new buffer) stays under glibc's mmap threshold (128 KiB), so that
- * memory comes warm from the heap rather than as fresh pages at every call.
+ * The most bytes of a flush's batch: a flush's writes are gathered into batches of it
+ * (`SealBatch`), each one region for the cipher thread (which runs RC4 over it in 64 KiB
+ * updates) and one socket write.
  */
-export const RC4_UPDATE_BYTES = 64 * 1024;
+export const RC4_UPDATE_BYTES = 256 * 1024;
 
 /**
- * Reads handed to the cipher thread or decrypted and not yet taken by the handler, past which
+ * Reads given to the cipher thread or decrypted and not yet taken by the handler, past which
  * the socket is paused (and resumed below half of it): a peer that sends faster than its bytes
  * are decrypted, or a link whose handler is away, holds at most this plus one read.
  */
-export const MAX_DECRYPTING_BYTES = 1024 * 1024;
+export const MAX_DECRYPTING_BYTES = 512 * 1024;
+
+/** A link's read ring: what `MAX_DECRYPTING_BYTES` lets in, a read past it, and the end a read could not use before wrapping. */
+const READ_RING_BYTES = MAX_DECRYPTING_BYTES + 2 * READ_BUFFER_BYTES;
+/** A link's write ring: a wire link's send buffer (512 KiB, `sendBufferBytes`) of batches, sealed or on the socket, the batch being filled, and the end a batch could not use before wrapping. */
+const WRITE_RING_BYTES = 512 * 1024 + 3 * RC4_UPDATE_BYTES;
 
 /**
- * The peer's chunks after an MSE handshake that chose plaintext: `head` first (bytes that came
- * with the handshake), then `inner`'s as they are. Nothing here touches a cipher.
+ * The peer's chunks after an MSE handshake that chose plaintext, or a plain incoming one: `head`
+ * first (bytes that came with the handshake), then `inner`'s as they are. No cipher here.
  */
 export class PrefixedChunks implements SocketChunks {
   private head: Uint8Array | undefined;
@@ -81,36 +85,97 @@ export class PrefixedChunks implements SocketChunks {
       const head = this.head;
       this.head = undefined;
       handler(head);
+      // The handler removed or replaced itself: it (or the next) gets inner's chunks, as it says.
     }
     this.inner.setHandler(handler);
   }
 }
 
+/** Where `SealBatch` gathers: a batch's memory, then the batch handed over (`length` bytes of it). */
+export interface BatchSink {
+  openBatch(): Region;
+  sealBatch(batch: Region, length: number): void;
+}
+
 interface Job {
-  readonly bytes: number;
-  out: Uint8Array | undefined;
+  readonly region: Region;
+  done: boolean;
 }
 
 /**
- * An RC4 link's payload stream, both ways, on a thread of the cipher pool (cipher-pool.ts): the
- * main thread only copies a read out of the socket's buffer and hands it over, and hands over
- * each batch a flush gathered (`SealBatch`). As chunks (`SocketChunks`): `head` first (decrypted
- * with the handshake), then every read, decrypted, in the order read; each one is new memory.
- * `write`: encrypted, then written to the socket in the order given. Jobs come back in order
- * (one thread, one queue), and are queued here in order all the same: a result waits for
- * those before it.
- *
- * Flow control: reads in the thread or held (no handler) past `MAX_DECRYPTING_BYTES` pause the
- * socket; `sealing` counts bytes given to `write` and not yet on the socket, for the link's own
- * send-buffer limit, and `onSealed` runs after each batch of them is written. The session is
- * freed when the socket closes, or at `close()`; a failure of the thread destroys the socket
- * with TRANSPORT_ENCRYPTION_FAILED.
+ * One direction of an RC4 session: regions in stream order, posted to the cipher thread in
+ * groups, at most `MAX_GROUPS_IN_FLIGHT` at once (so the thread has the next group while the
+ * main thread takes the last), and taken back in order. A region that comes while two groups
+ * are out waits and goes with the others that came, in one message: under load fewer, larger
+ * jobs; idle, no wait.
  */
-export class Rc4Link implements SocketChunks {
+class Lane {
+  private jobs: Job[] = [];
+  /** The last `unposted` of `jobs` are not yet posted. */
+  private unposted = 0;
+  private inFlight = 0;
+
+  constructor(
+    private readonly run: (rs: readonly Region[]) => Promise<void>,
+    private readonly onDone: () => void,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  push(region: Region): void {
+    this.jobs.push({ region, done: false });
+    this.unposted++;
+    if (this.inFlight < MAX_GROUPS_IN_FLIGHT) this.post();
+  }
+
+  /** The oldest region once it is done, taken off; else undefined. */
+  next(): Region | undefined {
+    return this.jobs[0]?.done === true ? this.jobs.shift()!.region : undefined;
+  }
+
+  clear(): void {
+    this.jobs = [];
+    this.unposted = 0;
+  }
+
+  private post(): void {
+    const group = this.jobs.slice(this.jobs.length - this.unposted);
+    this.unposted = 0;
+    this.inFlight++;
+    this.run(group.map((j) => j.region)).then(
+      () => {
+        for (const j of group) j.done = true;
+        this.inFlight--;
+        if (this.unposted > 0) this.post();
+        this.onDone();
+      },
+      (err: unknown) => this.onError(err),
+    );
+  }
+}
+
+const MAX_GROUPS_IN_FLIGHT = 2;
+
+/**
+ * An RC4 link's payload stream, both ways, on a thread of the cipher pool (cipher-pool.ts). The
+ * main thread copies each read out of the socket's buffer into the session's read ring and
+ * gathers each flush into its write ring; the thread decrypts and encrypts there in place.
+ * As chunks (`SocketChunks`): `head` first (decrypted with the handshake), then every read,
+ * decrypted, in the order read, each a view of the ring valid during the handler's call (as a
+ * dialled socket's reads always were); chunks that come with no handler are copied and kept.
+ * As a `BatchSink` (and `write`): encrypted, then written to the socket in the order sealed.
+ * One thread does a session's jobs in the order posted; results are taken in that order all the
+ * same (a job's result waits for those before it).
+ *
+ * Flow control: reads in the thread or kept (no handler) past `MAX_DECRYPTING_BYTES` pause the
+ * socket; `sealing` counts bytes sealed and not yet on the socket, for the link's send-buffer
+ * limit, and `onSealed` runs after each run of them is written. The session is freed when the
+ * socket closes, or at `close()`; a failure of the thread destroys the socket with it.
+ */
+export class Rc4Link implements SocketChunks, BatchSink {
   private handler: ((chunk: Uint8Array) => void) | undefined;
   private held: Uint8Array[] = [];
-  private readonly reads: Job[] = [];
-  private readonly writes: Job[] = [];
+  private readonly reads: Lane;
+  private readonly writes: Lane;
   private decrypting = 0;
   private sealingBytes = 0;
   private pausedHere = false;
@@ -128,11 +193,14 @@ export class Rc4Link implements SocketChunks {
       this.held.push(head);
       this.decrypting += head.length;
     }
+    const fail = (err: unknown): void => this.fail(err);
+    this.reads = new Lane((rs) => cipher.decrypt(rs), () => this.deliverReads(), fail);
+    this.writes = new Lane((rs) => cipher.encrypt(rs), () => this.writeSealed(), fail);
     socket.once('close', () => this.close());
     inner.setHandler((chunk) => this.onRead(chunk));
   }
 
-  /** Bytes given to `write` and not yet written to the socket. */
+  /** Bytes sealed and not yet written to the socket. */
   get sealing(): number {
     return this.sealingBytes;
   }
@@ -144,22 +212,25 @@ export class Rc4Link implements SocketChunks {
       this.decrypting -= chunk.length;
       handler(chunk);
     }
-    this.maybeResume();
+    this.deliverReads();
   }
 
-  /** Encrypts `bytes` and writes them after everything written before. `owned`: its ArrayBuffer is the caller's to give away (else it is copied). */
-  write(bytes: Uint8Array, owned: boolean): void {
-    if (this.closed || bytes.length === 0) return;
-    const job: Job = { bytes: bytes.length, out: undefined };
-    this.writes.push(job);
-    this.sealingBytes += bytes.length;
-    this.cipher.encrypt(owned ? bytes : new Uint8Array(bytes)).then(
-      (out) => {
-        job.out = out;
-        this.writeSealed();
-      },
-      (err: unknown) => this.fail(err),
-    );
+  /** Encrypts and writes `bytes` (copied first) after everything sealed before. */
+  write(bytes: Uint8Array): void {
+    const batch = new SealBatch(this);
+    batch.add(bytes);
+    batch.end();
+  }
+
+  openBatch(): Region {
+    return this.cipher.writeRing.take(RC4_UPDATE_BYTES);
+  }
+
+  sealBatch(batch: Region, length: number): void {
+    const region = this.cipher.writeRing.trim(batch, length);
+    if (this.closed) return;
+    this.sealingBytes += length;
+    this.writes.push(region);
   }
 
   close(): void {
@@ -167,24 +238,18 @@ export class Rc4Link implements SocketChunks {
     this.closed = true;
     this.cipher.close();
     this.held = [];
-    this.reads.length = 0;
-    this.writes.length = 0;
+    this.reads.clear();
+    this.writes.clear();
     this.onSealed = undefined;
   }
 
   private onRead(chunk: Uint8Array): void {
     if (this.closed) return;
-    // A copy of its own: the chunk may be the socket's reused read buffer, and moves to the thread.
-    const job: Job = { bytes: chunk.length, out: undefined };
-    this.reads.push(job);
+    // Into the ring: the chunk may be the socket's reused read buffer.
+    const region = this.cipher.readRing.take(chunk.length);
+    region.bytes.set(chunk);
     this.decrypting += chunk.length;
-    this.cipher.decrypt(new Uint8Array(chunk)).then(
-      (out) => {
-        job.out = out;
-        this.deliverReads();
-      },
-      (err: unknown) => this.fail(err),
-    );
+    this.reads.push(region);
     if (this.decrypting > MAX_DECRYPTING_BYTES && !this.pausedHere) {
       this.pausedHere = true;
       this.socket.pause();
@@ -192,33 +257,36 @@ export class Rc4Link implements SocketChunks {
   }
 
   private deliverReads(): void {
-    while (!this.closed && this.reads.length > 0 && this.reads[0]!.out !== undefined) {
-      const out = this.reads.shift()!.out!;
+    for (let region = this.reads.next(); region !== undefined && !this.closed; region = this.reads.next()) {
       const handler = this.handler;
       if (handler === undefined || this.held.length > 0) {
-        this.held.push(out);
-        continue;
+        this.held.push(region.bytes.slice()); // kept past this call: out of the ring
+      } else {
+        this.decrypting -= region.bytes.length;
+        handler(region.bytes);
       }
-      this.decrypting -= out.length;
-      handler(out);
+      this.cipher.readRing.free(region);
     }
-    this.maybeResume();
-  }
-
-  private maybeResume(): void {
-    if (!this.pausedHere || this.closed || this.decrypting > MAX_DECRYPTING_BYTES / 2) return;
-    this.pausedHere = false;
-    this.socket.resume();
+    if (this.pausedHere && !this.closed && this.decrypting <= MAX_DECRYPTING_BYTES / 2) {
+      this.pausedHere = false;
+      this.socket.resume();
+    }
   }
 
   private writeSealed(): void {
-    if (this.closed || this.writes[0]?.out === undefined) return;
+    if (this.closed) return;
+    let region = this.writes.next();
+    if (region === undefined) return;
     const s = this.socket;
+    const ring = this.cipher.writeRing;
     s.cork();
-    while (this.writes.length > 0 && this.writes[0]!.out !== undefined) {
-      const job = this.writes.shift()!;
-      this.sealingBytes -= job.bytes;
-      s.write(job.out!);
+    for (; region !== undefined; region = this.writes.next()) {
+      const r = region;
+      this.sealingBytes -= region.bytes.length;
+      // The socket holds the view until it is in the kernel; then the region is free.
+      s.write(r.bytes, () => {
+        if (!this.closed) ring.free(r);
+      });
     }
     s.uncork();
     this.onSealed?.();
@@ -228,24 +296,23 @@ export class Rc4Link implements SocketChunks {
     if (this.closed) return;
     const e = toTorrenttpError(err);
     this.close();
-    this.socket.destroy(e.code === 'TRANSPORT_ENCRYPTION_FAILED' ? e : new TransportError('TRANSPORT_ENCRYPTION_FAILED', { detail: e.message, cause: e }));
+    this.socket.destroy(e);
   }
 }
 
 /**
  * What one flush of an RC4 link writes, gathered into batches of `RC4_UPDATE_BYTES` (every batch
- * full but the last), each handed whole to `write` (then the cipher thread: one job, one socket
- * write) for a run of messages and blocks, where a job per part (a 13-byte piece header, then
- * its 16 KiB block) would make two of each per block. Each batch is new memory that moves to the
- * thread. `end()` before the flush returns: it hands over what is left.
+ * full but the last), each sealed whole (one job for the cipher thread, one socket write) for a
+ * run of messages and blocks, where a job per part (a 13-byte piece header, then its 16 KiB
+ * block) would make two of each per block. `end()` before the flush returns: it seals what is left.
  */
 export class SealBatch {
-  private buf: Uint8Array | undefined;
+  private batch: Region | undefined;
   private length = 0;
 
-  constructor(private readonly write: (owned: Uint8Array) => void) {}
+  constructor(private readonly sink: BatchSink) {}
 
-  /** Bytes added and not yet handed over. */
+  /** Bytes added and not yet sealed. */
   get pending(): number {
     return this.length;
   }
@@ -253,12 +320,13 @@ export class SealBatch {
   /** `bytes` is copied before this returns (the caller may reuse or release it); a part that fills the batch is split across two. */
   add(bytes: Uint8Array): void {
     for (let at = 0; at < bytes.length; ) {
-      this.buf ??= new Uint8Array(RC4_UPDATE_BYTES);
-      const n = Math.min(bytes.length - at, this.buf.length - this.length);
-      this.buf.set(bytes.subarray(at, at + n), this.length);
+      this.batch ??= this.sink.openBatch();
+      const buf = this.batch.bytes;
+      const n = Math.min(bytes.length - at, buf.length - this.length);
+      buf.set(bytes.subarray(at, at + n), this.length);
       this.length += n;
       at += n;
-      if (this.length === this.buf.length) this.seal();
+      if (this.length === buf.length) this.seal();
     }
   }
 
@@ -267,11 +335,12 @@ export class SealBatch {
   }
 
   private seal(): void {
-    if (this.length === 0 || this.buf === undefined) return;
-    const out = this.buf.subarray(0, this.length);
-    this.buf = undefined;
+    const batch = this.batch;
+    if (batch === undefined) return;
+    this.batch = undefined;
+    const n = this.length;
     this.length = 0;
-    this.write(out);
+    this.sink.sealBatch(batch, n);
   }
 }
 
@@ -296,7 +365,7 @@ export interface MsePayload {
 export function msePayload(socket: Socket, chunks: SocketChunks, session: MseSession, head: Uint8Array): MsePayload {
   const positions = session.handOff();
   if (positions === undefined) return { method: 'plaintext', read: new PrefixedChunks(chunks, head), rc4: undefined };
-  const rc4 = new Rc4Link(socket, chunks, head, cipherPool().open(positions));
+  const rc4 = new Rc4Link(socket, chunks, head, cipherPool().open(positions, READ_RING_BYTES, WRITE_RING_BYTES));
   return { method: 'rc4', read: rc4, rc4 };
 }
 

@@ -108,7 +108,7 @@ export async function connectWirePeer(
 
 /** Writes `bytes` as the link's stream carries them: through the cipher thread for RC4, as they are otherwise. */
 function send(socket: Socket, payload: MsePayload | undefined, bytes: Uint8Array): void {
-  if (payload?.rc4 !== undefined) payload.rc4.write(bytes, false);
+  if (payload?.rc4 !== undefined) payload.rc4.write(bytes);
   else socket.write(bytes);
 }
 
@@ -231,9 +231,8 @@ function handshake(
       let link: { torrent: WireTorrent; opts: WirePeerOptions; fast: boolean };
       try {
         // A copy: what came with the handshake (a bitfield, say) is handled a macrotask later,
-        // by then the read buffer may hold other bytes. Once per connection. (A decrypted chunk
-        // is fresh memory already.)
-        messages = decoder.push(payload?.rc4 === undefined ? chunk.slice() : chunk);
+        // by then the read buffer (or an RC4 link's ring) may hold other bytes. Once per connection.
+        messages = decoder.push(chunk.slice());
         const first = messages[0];
         if (first === undefined) return;
         if (first.type !== 'handshake') throw new TransportError('TRANSPORT_CONNECT_FAILED', { detail: 'no handshake' }); // unreachable: the decoder emits it first

@@ -708,7 +708,7 @@ export class WirePeer implements WirePeerLink {
     // bytes there count against the send buffer as if on the socket.
     // A plaintext MSE session (crypto_select 0x01, aria2's choice when offered both) is written as plain.
     const rc4 = this.rc4;
-    const seal = rc4 === undefined ? undefined : new SealBatch((bytes) => rc4.write(bytes, true));
+    const seal = rc4 === undefined ? undefined : new SealBatch(rc4);
     const sealing = rc4 === undefined ? 0 : rc4.sealing;
     if (this.outbox.length > 0) {
       const bytes = encodeMessages(this.outbox);
