@@ -179,6 +179,7 @@ export class Rc4Link implements SocketChunks, BatchSink {
   private decrypting = 0;
   private sealingBytes = 0;
   private pausedHere = false;
+  private delivering = false;
   private closed = false;
   /** Runs after encrypted bytes went to the socket (the link then writes what waited for room). */
   onSealed: (() => void) | undefined;
@@ -257,15 +258,24 @@ export class Rc4Link implements SocketChunks, BatchSink {
   }
 
   private deliverReads(): void {
-    for (let region = this.reads.next(); region !== undefined && !this.closed; region = this.reads.next()) {
-      const handler = this.handler;
-      if (handler === undefined || this.held.length > 0) {
-        this.held.push(region.bytes.slice()); // kept past this call: out of the ring
-      } else {
-        this.decrypting -= region.bytes.length;
-        handler(region.bytes);
+    // Not again from inside a handler (one that replaces itself calls setHandler): the loop below goes on with the new one.
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      for (let region = this.reads.next(); region !== undefined && !this.closed; region = this.reads.next()) {
+        // Freed first: nothing takes from the ring during the synchronous call below (reads come
+        // in later events), and a handler that lets go mid-way must not see regions freed out of order.
+        this.cipher.readRing.free(region);
+        const handler = this.handler;
+        if (handler === undefined || this.held.length > 0) {
+          this.held.push(region.bytes.slice()); // kept past this call: out of the ring
+        } else {
+          this.decrypting -= region.bytes.length;
+          handler(region.bytes);
+        }
       }
-      this.cipher.readRing.free(region);
+    } finally {
+      this.delivering = false;
     }
     if (this.pausedHere && !this.closed && this.decrypting <= MAX_DECRYPTING_BYTES / 2) {
       this.pausedHere = false;
@@ -284,8 +294,8 @@ export class Rc4Link implements SocketChunks, BatchSink {
       const r = region;
       this.sealingBytes -= region.bytes.length;
       // The socket holds the view until it is in the kernel; then the region is free.
-      s.write(r.bytes, () => {
-        if (!this.closed) ring.free(r);
+      s.write(r.bytes, (err) => {
+        if (err == null && !this.closed) ring.free(r); // failed: the socket is being destroyed, the ring with it
       });
     }
     s.uncork();

@@ -10,8 +10,11 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { TorrenttpError } from '../../src/errors/index.js';
 import { PeerListener, WireDialer, type IncomingPeerHandler, type WirePeerLink } from '../../src/transport/index.js';
-import { ByteRing, cipherPool } from '../../src/transport/cipher-pool.js';
-import { MAX_DECRYPTING_BYTES, msePayload, RC4_UPDATE_BYTES, SealBatch, type BatchSink } from '../../src/transport/mse-stream.js';
+import { EventEmitter } from 'node:events';
+import type { WorkerPool } from '../../src/metainfo/index.js';
+import { ByteRing, cipherPool, CipherSession } from '../../src/transport/cipher-pool.js';
+import type { CipherResponse } from '../../src/transport/cipher-protocol.js';
+import { MAX_DECRYPTING_BYTES, msePayload, RC4_UPDATE_BYTES, Rc4Link, SealBatch, type BatchSink } from '../../src/transport/mse-stream.js';
 import { dialWithReadBuffer, READ_BUFFER_BYTES, type SocketChunks } from '../../src/transport/socket-chunks.js';
 import type { MseSession } from '../../src/wire/index.js';
 import { leech, listen, makeTorrent, peerId, Recorder, serve, wireTorrent } from './helpers.js';
@@ -318,4 +321,36 @@ test('the cipher pool is one for the process, small, and a link that closes mid-
     await b.close();
   }
   await waitFor('both freed', () => pool.sessions === before);
+});
+
+test('Rc4Link: jobs that come back out of order are taken in order, and a handler that lets go while the next read is ready leaves it for the next handler', async () => {
+  // A cipher thread that does nothing to the bytes and answers when the test says.
+  const answers: (() => void)[] = [];
+  const pool = { submitTo: () => new Promise<CipherResponse>((resolve) => answers.push(() => resolve({ id: 0, type: 'done' }))) };
+  const cipher = new CipherSession(pool as unknown as WorkerPool<CipherResponse>, 0, 1, new ByteRing(1024), new ByteRing(1024), () => {});
+  let raw: ((chunk: Uint8Array) => void) | undefined;
+  const socket = Object.assign(new EventEmitter(), { pause() {}, resume() {}, cork() {}, uncork() {}, write: () => true, destroy() {} });
+  const link = new Rc4Link(socket as unknown as Socket, { setHandler: (h) => (raw = h) }, new Uint8Array(0), cipher);
+  const got: number[][] = [];
+  const first = (chunk: Uint8Array): void => {
+    got.push([...chunk]);
+    link.setHandler(undefined); // as the handshake reader does once it has the handshake
+  };
+  link.setHandler(first);
+  raw!(Uint8Array.of(1, 1));
+  raw!(Uint8Array.of(2, 2));
+  raw!(Uint8Array.of(3, 3)); // waits: two groups are out
+  assert.equal(answers.length, 2);
+  answers[1]!(); // the second group first
+  await new Promise((r) => setImmediate(r));
+  assert.equal(got.length, 0, 'the second read waits for the first');
+  answers[0]!();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(got, [[1, 1]]);
+  assert.equal(answers.length, 3, 'the third read went out once a group came back');
+  answers[2]!();
+  await new Promise((r) => setImmediate(r));
+  link.setHandler((chunk) => got.push([...chunk]));
+  assert.deepEqual(got, [[1, 1], [2, 2], [3, 3]]);
+  assert.equal(cipher.readRing.regions, 0, 'every region freed');
 });
