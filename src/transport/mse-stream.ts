@@ -124,7 +124,8 @@ class Lane {
   push(region: Region): void {
     this.jobs.push({ region, done: false });
     this.unposted++;
-    if (this.inFlight < MAX_GROUPS_IN_FLIGHT) this.post();
+    // At the end of this turn: a flush's batches go as one message.
+    if (this.unposted === 1 && this.inFlight < MAX_GROUPS_IN_FLIGHT) queueMicrotask(() => this.post());
   }
 
   /** The oldest region once it is done, taken off; else undefined. */
@@ -138,6 +139,7 @@ class Lane {
   }
 
   private post(): void {
+    if (this.unposted === 0 || this.inFlight >= MAX_GROUPS_IN_FLIGHT) return;
     const group = this.jobs.slice(this.jobs.length - this.unposted);
     this.unposted = 0;
     this.inFlight++;
@@ -153,7 +155,7 @@ class Lane {
   }
 }
 
-const MAX_GROUPS_IN_FLIGHT = 2;
+const MAX_GROUPS_IN_FLIGHT = 1;
 
 /**
  * An RC4 link's payload stream, both ways, on a thread of the cipher pool (cipher-pool.ts). The

@@ -323,10 +323,16 @@ test('the cipher pool is one for the process, small, and a link that closes mid-
   await waitFor('both freed', () => pool.sessions === before);
 });
 
-test('Rc4Link: jobs that come back out of order are taken in order, and a handler that lets go while the next read is ready leaves it for the next handler', async () => {
+test('Rc4Link: one group of reads on the thread at a time (reads meanwhile go as the next group), taken in order; a handler that lets go while the next read is ready leaves it for the next handler', async () => {
   // A cipher thread that does nothing to the bytes and answers when the test says.
   const answers: (() => void)[] = [];
-  const pool = { submitTo: () => new Promise<CipherResponse>((resolve) => answers.push(() => resolve({ id: 0, type: 'done' }))) };
+  const groups: number[][] = [];
+  const pool = {
+    submitTo: (_thread: number, job: { at?: number[] }) => {
+      groups.push(job.at ?? []);
+      return new Promise<CipherResponse>((resolve) => answers.push(() => resolve({ id: 0, type: 'done' })));
+    },
+  };
   const cipher = new CipherSession(pool as unknown as WorkerPool<CipherResponse>, 0, 1, new ByteRing(1024), new ByteRing(1024), () => {});
   let raw: ((chunk: Uint8Array) => void) | undefined;
   const socket = Object.assign(new EventEmitter(), { pause() {}, resume() {}, cork() {}, uncork() {}, write: () => true, destroy() {} });
@@ -337,20 +343,21 @@ test('Rc4Link: jobs that come back out of order are taken in order, and a handle
     link.setHandler(undefined); // as the handshake reader does once it has the handshake
   };
   link.setHandler(first);
+  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
   raw!(Uint8Array.of(1, 1));
-  raw!(Uint8Array.of(2, 2));
-  raw!(Uint8Array.of(3, 3)); // waits: two groups are out
-  assert.equal(answers.length, 2);
-  answers[1]!(); // the second group first
-  await new Promise((r) => setImmediate(r));
-  assert.equal(got.length, 0, 'the second read waits for the first');
-  answers[0]!();
-  await new Promise((r) => setImmediate(r));
+  raw!(Uint8Array.of(2, 2)); // the same turn: one group with the first
+  await turn();
+  raw!(Uint8Array.of(3, 3));
+  raw!(Uint8Array.of(4, 4)); // a group is out: these wait, then go together
+  await turn();
+  assert.deepEqual(groups, [[0, 2]], 'one group on the thread');
+  answers[0]!(); // reads 1 and 2 are ready at once: the handler lets go after the first
+  await turn();
   assert.deepEqual(got, [[1, 1]]);
-  assert.equal(answers.length, 3, 'the third read went out once a group came back');
-  answers[2]!();
-  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(groups, [[0, 2], [4, 6]], 'the reads that waited went as one group');
+  answers[1]!();
+  await turn();
   link.setHandler((chunk) => got.push([...chunk]));
-  assert.deepEqual(got, [[1, 1], [2, 2], [3, 3]]);
+  assert.deepEqual(got, [[1, 1], [2, 2], [3, 3], [4, 4]]);
   assert.equal(cipher.readRing.regions, 0, 'every region freed');
 });
