@@ -80,12 +80,15 @@ export class PrefixedChunks implements SocketChunks {
     this.head = head.length > 0 ? head : undefined;
   }
 
+  private handler: ((chunk: Uint8Array) => void) | undefined;
+
   setHandler(handler: ((chunk: Uint8Array) => void) | undefined): void {
+    this.handler = handler;
     if (handler !== undefined && this.head !== undefined) {
       const head = this.head;
       this.head = undefined;
       handler(head);
-      // The handler removed or replaced itself: it (or the next) gets inner's chunks, as it says.
+      if (this.handler !== handler) return; // it removed or replaced itself: that call set inner's
     }
     this.inner.setHandler(handler);
   }

@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events';
 import type { WorkerPool } from '../../src/metainfo/index.js';
 import { ByteRing, cipherPool, CipherSession } from '../../src/transport/cipher-pool.js';
 import type { CipherResponse } from '../../src/transport/cipher-protocol.js';
-import { MAX_DECRYPTING_BYTES, msePayload, RC4_UPDATE_BYTES, Rc4Link, SealBatch, type BatchSink } from '../../src/transport/mse-stream.js';
+import { MAX_DECRYPTING_BYTES, msePayload, PrefixedChunks, RC4_UPDATE_BYTES, Rc4Link, SealBatch, type BatchSink } from '../../src/transport/mse-stream.js';
 import { dialWithReadBuffer, READ_BUFFER_BYTES, type SocketChunks } from '../../src/transport/socket-chunks.js';
 import type { MseSession } from '../../src/wire/index.js';
 import { leech, listen, makeTorrent, peerId, Recorder, serve, wireTorrent } from './helpers.js';
@@ -360,4 +360,19 @@ test('Rc4Link: one group of reads on the thread at a time (reads meanwhile go as
   link.setHandler((chunk) => got.push([...chunk]));
   assert.deepEqual(got, [[1, 1], [2, 2], [3, 3], [4, 4]]);
   assert.equal(cipher.readRing.regions, 0, 'every region freed');
+});
+
+test('PrefixedChunks: the head first; a handler that lets go while taking it leaves the next chunks to the next handler', () => {
+  let raw: ((chunk: Uint8Array) => void) | undefined;
+  const inner: SocketChunks = { setHandler: (h) => (raw = h) };
+  const chunks = new PrefixedChunks(inner, Uint8Array.of(7, 7));
+  const got: string[] = [];
+  chunks.setHandler((chunk) => {
+    got.push(`first ${[...chunk]}`);
+    chunks.setHandler(undefined); // as the handshake reader does once it has the handshake
+  });
+  assert.equal(raw, undefined, 'nothing reads inner while no one listens');
+  chunks.setHandler((chunk) => got.push(`second ${[...chunk]}`));
+  raw!(Uint8Array.of(1));
+  assert.deepEqual(got, ['first 7,7', 'second 1']);
 });
