@@ -405,6 +405,7 @@ export class ProxyCache {
       onMiss: (why) => this.logger.debug({ infoHash: h.infoHash, piece: index, why }, 'first piece from the origin not used'),
     });
     h.first = first;
+    // The piece stays in memory when the torrent fails to open: `pump` still sends it.
     void Promise.all([first, opening]).then(
       ([p, t]) => {
         if (p !== undefined) this.logger.debug({ infoHash: h.infoHash, piece: index, ms: Math.round(performance.now() - t0) }, 'first piece verified from the origin');
@@ -426,9 +427,7 @@ export class ProxyCache {
         t.on('piece', onPiece);
         t.on('peerClosed', onClosed);
       },
-      () => {
-        if (h.first === first) h.first = undefined;
-      },
+      () => undefined,
     );
   }
 
