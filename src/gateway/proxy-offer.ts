@@ -56,10 +56,10 @@ export interface ProxyOfferOptions {
   readonly signal?: AbortSignal;
   /**
    * A torrent was offered by `Accept` and parsed, and its length is about to be checked with a
-   * `HEAD`: the caller may start opening it meanwhile. Returns what to do if the offer then
-   * falls through.
+   * `HEAD`: the caller may start opening it meanwhile. `headed` settles when the `HEAD` has its
+   * answer. Returns what to do if the offer then falls through.
    */
-  readonly onTorrent?: (metainfo: Metainfo, peers: readonly string[]) => () => void;
+  readonly onTorrent?: (metainfo: Metainfo, peers: readonly string[], headed: Promise<unknown>) => () => void;
 }
 
 export function negotiationAccept(programAccept: string | undefined): string {
@@ -92,7 +92,7 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
       return { kind: 'plain', response: undefined, reason: `the offered torrent is unusable: ${toTorrenttpError(err).message}` };
     }
     const peers = seedPeers(first.headers[SEED_HEADER]);
-    const undo = metainfo.multiFile ? undefined : o.onTorrent?.(metainfo, peers);
+    const undo = metainfo.multiFile ? undefined : o.onTorrent?.(metainfo, peers, heading.catch(() => undefined));
     let offer: ProxyOffer | undefined;
     try {
       const head = await heading;

@@ -194,9 +194,9 @@ export class Proxy {
       try {
         // The torrent's storage opens while its length is checked with the origin (a HEAD).
         // So does the origin's answer for the piece under the program's position (proxy-early.ts).
-        const onTorrent = (m: Metainfo, peers: readonly string[]) => {
+        const onTorrent = (m: Metainfo, peers: readonly string[], headed: Promise<unknown>) => {
           const r = decideRange(headerValue(req.headers.range), m.length);
-          return this.cache.prepare(m, href, peers, r.type === 'partial' ? r.start : 0);
+          return this.cache.prepare(m, href, peers, r.type === 'partial' ? r.start : 0, headed);
         };
         offer = await proxyOffer(href, { dispatcher: this.dispatcher, headers, accept: headerValue(req.headers.accept), reusable, onTorrent });
       } catch (err) {
