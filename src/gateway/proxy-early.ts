@@ -6,9 +6,9 @@ import { loadUndici } from '../transport/index.js';
 import { headerValue } from './proxy-request.js';
 
 /**
- * A cold fetch's first piece, from the origin as soon as the torrent is known: one ranged `GET`
- * of exactly the piece under the program's position, sent beside the `HEAD` that confirms the
- * offer (not after it, and not after the torrent's storage opens and its disk worker starts:
+ * A cold fetch's first piece, from the origin as soon as the offer is confirmed: one ranged `GET`
+ * of exactly the piece under the program's position, sent once the `HEAD` has its answer, while
+ * the torrent's storage opens (not after the open and the first commit in a disk thread:
  * together 150 to 300 ms of a fresh proxy's first body byte under load). The proxy checks the
  * piece's SHA-1 itself, on the main thread, and sends it to the program from memory; the engine
  * gets it through `memoryPieceLink` (and checks it again, as any peer's) for the cache.
