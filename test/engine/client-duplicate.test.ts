@@ -5,7 +5,10 @@
  * address is not dialled again while the kept connection lives, and the download completes.
  *
  * Fault injected once: the duplicate check skipped in `Torrent`'s attach (`twin` always
- * undefined): "each end keeps one connection…" times out waiting for a connection closed at each end.
+ * undefined): "each end keeps one connection…" times out waiting for a duplicate closed.
+ * Each end is asked to keep one connection, not to find the duplicate itself: the end that sees
+ * both first closes one, and the other may see that close before its second handshake ends
+ * (RC4 on the cipher thread made that order common).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,24 +46,28 @@ for (const [what, seedId, leechId] of [
       const seed = await s.add(torrent, { path: join(dir, 's'), trackers: false });
       const leech = await l.add(torrent, { path: join(dir, 'l'), trackers: false });
       const links = { s: [] as PeerLink[], l: [] as PeerLink[] };
-      const duplicates = { s: [] as PeerLink[], l: [] as PeerLink[] };
+      const closed = { s: new Map<PeerLink, string | undefined>(), l: new Map<PeerLink, string | undefined>() };
       for (const [k, tor] of [['s', seed], ['l', leech]] as const) {
         tor.on('peer', (link: PeerLink) => links[k].push(link));
-        tor.on('peerClosed', (link: PeerLink, reason?: { code: string }) => {
-          if (reason?.code === 'ENGINE_DUPLICATE_PEER') duplicates[k].push(link);
-        });
+        tor.on('peerClosed', (link: PeerLink, reason?: { code: string }) => closed[k].set(link, reason?.code));
       }
       s.introduce(seed.infoHash, `127.0.0.1:${l.port}`);
       l.introduce(leech.infoHash, `127.0.0.1:${s.port}`);
-      await until('both connections to be up and one of them closed at each end', () => links.s.length >= 2 && links.l.length >= 2 && duplicates.s.length === 1 && duplicates.l.length === 1);
+      // The end that sees both connections first closes one as a duplicate; the other end may see
+      // that close before its own second handshake ends (then that connection never reaches its
+      // engine, or reaches it closed already): each end is asked to keep one, the same one.
+      const dup = () => [...closed.s.values(), ...closed.l.values()].includes('ENGINE_DUPLICATE_PEER');
+      const open = (k: 's' | 'l') => links[k].filter((x) => !closed[k].has(x));
+      await until('a duplicate closed and one connection open at each end', () => dup() && open('s').length === 1 && open('l').length === 1 && (links.s.length === 2 || links.l.length === 2));
       await new Promise((r) => setTimeout(r, 200)); // anything more would show now
       assert.equal(seed.peerCount, 1, 'the seed keeps one connection to the leecher');
       assert.equal(leech.peerCount, 1, 'the leecher keeps one connection to the seed');
-      assert.equal(links.s.length, 2, 'no third connection');
-      assert.equal(links.l.length, 2);
+      assert.ok(links.s.length <= 2 && links.l.length <= 2, 'no third connection');
+      const reasons = [...closed.s.values(), ...closed.l.values()];
+      assert.ok(reasons.every((r) => r === 'ENGINE_DUPLICATE_PEER' || r === 'TRANSPORT_PEER_CLOSED'), `nothing else was closed (${reasons.join(', ')})`);
       // The same TCP connection at both ends: the one the lower id dialled.
-      const keptS = links.s.find((k) => !duplicates.s.includes(k))!;
-      const keptL = links.l.find((k) => !duplicates.l.includes(k))!;
+      const keptS = open('s')[0]!;
+      const keptL = open('l')[0]!;
       const seedDialled = seedId < leechId;
       assert.equal(keptS.address?.dialled, seedDialled, 'the seed kept the connection the lower id dialled');
       assert.equal(keptL.address?.dialled, !seedDialled, 'the leecher kept the same connection');
