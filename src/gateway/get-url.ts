@@ -39,7 +39,11 @@ export interface GetUrlOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** BitTorrent listening port; default any free port. */
   readonly port?: number;
-  /** MSE/PE policy with wire peers (ClientOptions.encryption). Default 'prefer'. */
+  /**
+   * MSE/PE policy with wire peers (ClientOptions.encryption). Default 'prefer', except that the
+   * seed an http: server names (`TorrentTTP-Seed`) is dialled plain: the same bytes go in the
+   * clear over that server's HTTP anyway (swarm-get.ts `plainSeeds`). Given, it holds for every peer.
+   */
   readonly encryption?: 'prefer' | 'require' | 'off';
   /** Where temporary folders go; default the OS temp folder. */
   readonly tmpDir?: string;
@@ -121,7 +125,7 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
       // The engine (storage, wire, trackers) is compiled only for a swarm download: `--no-swarm` and
       // servers without torrents never pay for it.
       const { swarmGet } = await import('./swarm-get.js');
-      return await swarmGet(o, offer.metainfo, offer.via, started, offer.peers);
+      return await swarmGet(o, offer, started);
     }
     return await plainGet(o, offer.response, offer.reason, dispatcher, started);
   } catch (err) {

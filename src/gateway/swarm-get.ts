@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { Client, type Torrent, type TorrentStats } from '../engine/index.js';
-import type { Metainfo } from '../metainfo/index.js';
 import { GatewayError } from './errors.js';
 import { drained, nameFromUrl, sizeOf } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
+import type { Offer } from './negotiate-client.js';
+
+type SwarmOffer = Extract<Offer, { kind: 'torrent' }>;
 
 /**
  * The swarm half of `getUrl`: the engine's Client on the offered torrent (its trackers, wire
@@ -40,8 +42,21 @@ export const SEED_NAMED_WEB_SEED_FALLBACK_MS = 10_000;
 export const DEFAULT_LINGER_MS = 5000;
 export const LINGER_IDLE_MS = 1000;
 
-/** `peers`: wire peers the server named beside the torrent (its seed), dialled at once. */
-export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accept' | 'link', started: number, peers: readonly string[] = []): Promise<GetResult> {
+/**
+ * The seeds to dial plain: those the server named (`TorrentTTP-Seed`) when it answered with the
+ * torrent over plain http: and no encryption policy was asked for. Its seed serves the bytes its
+ * HTTP serves in the clear, and whoever watches the wire saw the torrent asked for by name, so
+ * RC4 (MSE/PE) would hide nothing, and it costs each side about 1.2 s of CPU per GiB, as much as
+ * the rest of a loopback download's main thread (docs/gateway.md, "get and curl"). Over https the
+ * policy stays: there the wire link would be the only one an observer can read.
+ */
+export function plainSeeds(offer: Pick<SwarmOffer, 'from' | 'peers'>, encryption: GetUrlOptions['encryption']): readonly string[] {
+  return encryption === undefined && /^http:/i.test(offer.from) ? offer.peers : [];
+}
+
+/** `offer.peers`: wire peers the server named beside the torrent (its seed), dialled at once. */
+export async function swarmGet(o: GetUrlOptions, offer: SwarmOffer, started: number): Promise<GetResult> {
+  const { metainfo, via, peers } = offer;
   const stream = o.output.kind === 'stream' ? o.output.stream : undefined;
   if (stream !== undefined && metainfo.multiFile) {
     throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `${metainfo.name} is a torrent of ${metainfo.files.length} files: give a folder with -o, not a stream` });
@@ -64,7 +79,7 @@ export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accep
     }
     let t: Torrent;
     try {
-      t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: work, peers, webSeedFallbackMs: o.webSeedFallbackMs ?? (peers.length > 0 ? SEED_NAMED_WEB_SEED_FALLBACK_MS : DEFAULT_WEB_SEED_FALLBACK_MS), ...(stream === undefined ? {} : { sequential: true }) });
+      t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: work, peers, plainPeers: plainSeeds(offer, o.encryption), webSeedFallbackMs: o.webSeedFallbackMs ?? (peers.length > 0 ? SEED_NAMED_WEB_SEED_FALLBACK_MS : DEFAULT_WEB_SEED_FALLBACK_MS), ...(stream === undefined ? {} : { sequential: true }) });
     } catch (err) {
       // Not this torrent's data after all (longer than the torrent, unreadable): give the file back its name.
       if (moved && finalPath !== undefined) await rename(join(dir, name), finalPath).catch(() => undefined);

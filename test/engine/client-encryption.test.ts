@@ -1,71 +1,20 @@
 /**
- * MSE/PE between two torrenttp clients, byte-identical files, through a loopback TCP relay that
- * records how each connection starts: "\x13BitTorrent protocol" is plain, anything else is an
- * encrypted handshake (Ya). The relay can also play a plain-only peer (it drops a connection
- * that does not start plain), which is what `prefer` must fall back from.
+ * MSE/PE between two torrenttp clients, byte-identical files, through a loopback TCP relay
+ * (test/helpers/relay.ts) that records how each connection starts. The relay can also play a
+ * plain-only peer, which is what `prefer` must fall back from.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { TorrenttpError } from '../../src/errors/index.js';
 import { Client } from '../../src/engine/index.js';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { until } from '../helpers/processes.js';
+import { relay } from '../helpers/relay.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 const TIMEOUT = { timeout: 120_000 };
-const PLAIN = Buffer.from('\x13BitTorrent protocol', 'latin1');
-
-interface Relay {
-  readonly port: number;
-  /** One entry per connection: 'plain' or 'encrypted', by its first 20 bytes. */
-  readonly starts: string[];
-}
-
-/** A relay on 127.0.0.1 to `target`; `plainOnly` drops connections that do not start plain. */
-async function relay(t: TestContext, target: number, plainOnly = false): Promise<Relay> {
-  const starts: string[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((inbound) => {
-    sockets.add(inbound);
-    inbound.on('close', () => sockets.delete(inbound));
-    let head = Buffer.alloc(0);
-    let outbound: Socket | undefined;
-    inbound.on('error', () => outbound?.destroy());
-    inbound.on('data', (chunk: Buffer) => {
-      if (outbound !== undefined) return;
-      head = Buffer.concat([head, chunk]);
-      const n = Math.min(head.length, PLAIN.length);
-      const plain = head.subarray(0, n).equals(PLAIN.subarray(0, n));
-      if (plain && n < PLAIN.length) return;
-      starts.push(plain ? 'plain' : 'encrypted');
-      if (!plain && plainOnly) return void inbound.destroy();
-      inbound.pause();
-      const out = connect(target, '127.0.0.1', () => {
-        out.write(head);
-        inbound.pipe(out);
-        out.pipe(inbound);
-        inbound.resume();
-      });
-      outbound = out;
-      sockets.add(out);
-      out.on('close', () => {
-        sockets.delete(out);
-        inbound.destroy();
-      });
-      out.on('error', () => inbound.destroy());
-      inbound.on('close', () => out.destroy());
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
-  });
-  return { port: (server.address() as { port: number }).port, starts };
-}
 
 async function seedAndTorrent(dir: string, size: number): Promise<{ torrent: Uint8Array; payload: Uint8Array }> {
   const data = join(dir, 'seed');
@@ -121,6 +70,24 @@ test('prefer against a plain-only peer: the encrypted try is dropped, plain foll
     assert.deepEqual(readFileSync(join(dir, 'dl', 'payload.bin')), Buffer.from(payload));
     assert.deepEqual(r.starts.slice(0, 2), ['encrypted', 'plain']);
     assert.equal(r.starts.filter((s) => s === 'encrypted').length, 1, 'the address is remembered as plain');
+  }));
+
+test('prefer with plainPeers: that peer is dialled plain from the first connection (require still encrypts)', TIMEOUT, (t) =>
+  withTempDir(t, async (dir) => {
+    const { torrent, payload } = await seedAndTorrent(dir, 2 * 1024 * 1024);
+    const seed = new Client({ host: '127.0.0.1' }); // prefer: answers both
+    t.after(() => seed.close());
+    await seed.add(torrent, { path: join(dir, 'seed'), trackers: false, dht: false });
+    for (const [encryption, want] of [['prefer', 'plain'], ['require', 'encrypted']] as const) {
+      const r = await relay(t, seed.port);
+      const peer = `127.0.0.1:${r.port}`;
+      const leech = new Client({ encryption, listen: false });
+      t.after(() => leech.close());
+      const tor = await leech.add(torrent, { path: join(dir, `dl-${encryption}`), peers: [peer], plainPeers: [peer], trackers: false, dht: false });
+      await tor.done;
+      assert.deepEqual(readFileSync(join(dir, `dl-${encryption}`, 'payload.bin')), Buffer.from(payload));
+      assert.deepEqual([...new Set(r.starts)], [want], encryption);
+    }
   }));
 
 test('require seed, off leech: the plain handshake is refused with TRANSPORT_ENCRYPTION_REQUIRED; a require leech against an off seed works (off still answers)', TIMEOUT, (t) =>
