@@ -16,9 +16,10 @@
  *
  * Each download is its own process, timed from spawn to exit (node start-up included for both
  * torrenttp cases), started with CLI_NODE_FLAG as the installed command starts (its shebang), so
- * that MSE/PE (RC4) is there as it is for a user: without it `prefer` quietly dials plain, written to a fresh file and compared with the payload (SHA-1). The torrent is
- * made before the first case (serve hashes lazily), so no case pays for hashing. Cases alternate
- * within each run; every figure is the median of the runs.
+ * that MSE/PE (RC4) is there as it is for a user (without it `prefer` quietly dials plain),
+ * written to a fresh file and compared with the payload (SHA-1). The torrent is made before the
+ * first case (serve hashes lazily), so no case pays for hashing. Cases alternate within each run;
+ * every figure is the median of the runs.
  */
 import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
