@@ -47,7 +47,7 @@ export const LINGER_IDLE_MS = 1000;
  * torrent over plain http: and no encryption policy was asked for. Its seed serves the bytes its
  * HTTP serves in the clear, and whoever watches the wire saw the torrent asked for by name, so
  * RC4 (MSE/PE) would hide nothing, and it costs each side about 1.2 s of CPU per GiB, as much as
- * the rest of a loopback download's main thread (docs/gateway.md, "get and curl"). Over https the
+ * the rest of a loopback download's main thread (docs/cli.md, "get against curl"). Over https the
  * policy stays: there the wire link would be the only one an observer can read.
  */
 export function plainSeeds(offer: Pick<SwarmOffer, 'from' | 'peers'>, encryption: GetUrlOptions['encryption']): readonly string[] {
