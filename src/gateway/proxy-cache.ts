@@ -7,6 +7,7 @@ import { toTorrenttpError } from '../errors/index.js';
 import { Bitfield, type Metainfo } from '../metainfo/index.js';
 import { createWebSeed, type PeerLink } from '../transport/index.js';
 import { GatewayError } from './errors.js';
+import { plainSeeds } from './negotiate-client.js';
 import { RangeSender } from './proxy-send.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import type { FileFacts } from './proxy-offer.js';
@@ -314,7 +315,8 @@ export class ProxyCache {
       } catch (cause) {
         throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${folder}: ${toTorrenttpError(cause).message}`, cause });
       }
-      const t = await this.client.add(metainfo, { path: folder, storeAs: DATA_NAME, resumeDir: folder, webSeeds: false, peers: h.peers });
+      const plainPeers = plainSeeds({ from: h.origin ?? '', peers: h.peers }, undefined);
+      const t = await this.client.add(metainfo, { path: folder, storeAs: DATA_NAME, resumeDir: folder, webSeeds: false, peers: h.peers, plainPeers });
       this.loaded.set(h.infoHash, t);
       void this.evict();
       t.done.catch(() => undefined);

@@ -6,7 +6,7 @@ import { Client, type Torrent, type TorrentStats } from '../engine/index.js';
 import { GatewayError } from './errors.js';
 import { drained, nameFromUrl, sizeOf } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
-import type { Offer } from './negotiate-client.js';
+import { plainSeeds, type Offer } from './negotiate-client.js';
 
 type SwarmOffer = Extract<Offer, { kind: 'torrent' }>;
 
@@ -41,18 +41,6 @@ export const SEED_NAMED_WEB_SEED_FALLBACK_MS = 10_000;
  */
 export const DEFAULT_LINGER_MS = 5000;
 export const LINGER_IDLE_MS = 1000;
-
-/**
- * The seeds to dial plain: those the server named (`TorrentTTP-Seed`) when it answered with the
- * torrent over plain http: and no encryption policy was asked for. Its seed serves the bytes its
- * HTTP serves in the clear, and whoever watches the wire saw the torrent asked for by name, so
- * RC4 (MSE/PE) would hide nothing, and it costs each side about 1.2 s of CPU per GiB, as much as
- * the rest of a loopback download's main thread (docs/cli.md, "get against curl"). Over https the
- * policy stays: there the wire link would be the only one an observer can read.
- */
-export function plainSeeds(offer: Pick<SwarmOffer, 'from' | 'peers'>, encryption: GetUrlOptions['encryption']): readonly string[] {
-  return encryption === undefined && /^http:/i.test(offer.from) ? offer.peers : [];
-}
 
 /** `offer.peers`: wire peers the server named beside the torrent (its seed), dialled at once. */
 export async function swarmGet(o: GetUrlOptions, offer: SwarmOffer, started: number): Promise<GetResult> {

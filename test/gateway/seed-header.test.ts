@@ -5,7 +5,8 @@
  * never answers and no web seed: only the header leads get to the seed. Fault checked once:
  * `swarmGet` not passing the offer's peers to the engine makes that get stall and fail. The
  * third has a relay in front of the seed that sees how each connection starts: plain under the
- * default policy of an http: get (fault checked: `plainPeers` not passed to `client.add`).
+ * default policy of an http: get (fault checked: `plainPeers` not passed to `client.add`), and
+ * for the proxy's swarm download of such a URL (fault checked: proxy-cache.ts passing none).
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,11 +17,12 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { getUrl, seedPeers } from '../../src/gateway/index.js';
-import { plainSeeds } from '../../src/gateway/swarm-get.js';
+import { plainSeeds } from '../../src/gateway/negotiate-client.js';
 import { encodeTorrent, parseTorrent } from '../../src/metainfo/index.js';
 import { relay, type Relay } from '../helpers/relay.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway, torrentOf } from './helpers.js';
+import { curl, startProxy } from './proxy-helpers.js';
 
 const MIB = 1024 * 1024;
 
@@ -95,6 +97,15 @@ async function seedOnlyByHeader(t: TestContext, dir: string, seedFor: (peerPort:
   // The front: serve's torrent with that tracker and no url-list, and the seed header.
   const front: Server = createHttpServer((req, res) => {
     void (async () => {
+      if (req.method === 'HEAD') {
+        // The proxy checks the torrent against the bytes' length (and takes their validators).
+        const h = await request(origin, { method: 'HEAD' });
+        await h.body.dump();
+        const pass = ['content-length', 'content-type', 'etag', 'last-modified'].flatMap((k) => (typeof h.headers[k] === 'string' ? [[k, h.headers[k]] as [string, string]] : []));
+        res.writeHead(200, Object.fromEntries(pass));
+        res.end();
+        return;
+      }
       const r = await request(`${origin}?torrent`);
       const m = parseTorrent(new Uint8Array(await r.body.arrayBuffer()));
       res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'torrenttp-seed': seed });
@@ -136,6 +147,23 @@ test('get of an http: URL dials the named seed plain (no MSE); an encryption pol
       assert.equal(result.sources.wire, payload.length);
       assert.deepEqual([...new Set(r!.starts)], [want], `encryption ${encryption ?? 'default'}`);
     }
+  }),
+);
+
+test('the proxy dials the seed an http: origin names plain too', { timeout: 120_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    let r: Relay | undefined;
+    const { frontUrl, payload } = await seedOnlyByHeader(t, dir, async (port) => {
+      r = await relay(t, port);
+      return `127.0.0.1:${r.port}`;
+    });
+    const { proxy } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+    const out = join(dir, 'via-proxy.bin');
+    const got = await curl(t, ['-x', proxy.url, frontUrl, '-o', out, '-w', '%{http_code}']);
+    assert.equal(got.stdout.toString(), '200', got.stderr);
+    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+    assert.ok(r!.starts.length > 0, 'the proxy reached the seed through the relay');
+    assert.deepEqual([...new Set(r!.starts)], ['plain']);
   }),
 );
 
