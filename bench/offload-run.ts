@@ -8,15 +8,22 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { Gateway, silentGatewayLogger } from '../src/gateway/index.js';
-import { sha1File } from './usage.js';
+import { CLI_NODE_FLAG, sha1File } from './usage.js';
 
 const { values } = parseArgs({
-  options: { 'size-mib': { type: 'string', default: '64' }, clients: { type: 'string', default: '20' }, 'no-super-seed': { type: 'boolean', default: false } },
+  options: {
+    'size-mib': { type: 'string', default: '64' },
+    clients: { type: 'string', default: '20' },
+    'no-super-seed': { type: 'boolean', default: false },
+    'base-cli': { type: 'string' },
+    rounds: { type: 'string', default: '1' },
+  },
 });
 const SIZE_MIB = Number(values['size-mib']);
 const CLIENTS = Number(values.clients);
-if (!(SIZE_MIB > 0) || !Number.isInteger(CLIENTS) || CLIENTS < 1) {
-  console.error('usage: offload.js [--size-mib N] [--clients N] [--no-super-seed]');
+const ROUNDS = Number(values.rounds);
+if (!(SIZE_MIB > 0) || !Number.isInteger(CLIENTS) || CLIENTS < 1 || !Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  console.error('usage: offload.js [--size-mib N] [--clients N] [--no-super-seed] [--base-cli path/to/dist/src/cli/main.js] [--rounds N]');
   process.exit(2);
 }
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -85,10 +92,15 @@ export async function runOffload(hooks: OffloadHooks = {}): Promise<void> {
     const report = hooks.onServe?.(g);
     console.log(`serve at ${g.url} (super-seed ${values['no-super-seed'] ? 'off' : 'on'}); ${SIZE_MIB} MiB payload; ${CLIENTS} clients at once\n`);
     console.log('| case | origin upload | last client done | CPU per client (median) |\n|---|---|---|---|');
-    const cases: [string, (i: number) => [string, string[]]][] = [
+    // The gets run node as the `torrenttp` command's shebang does (RC4 available).
+    const getWith = (cli: string, tag: string) => (i: number): [string, string[]] => [process.execPath, [CLI_NODE_FLAG, cli, 'get', url, '-o', join(work, `${tag}-${i}.bin`), '--json']];
+    const round: [string, (i: number) => [string, string[]]][] = [
       ['curl', (i) => ['curl', ['-s', '-o', join(work, `curl-${i}.bin`), url]]],
-      ['torrenttp get', (i) => [process.execPath, [CLI, 'get', url, '-o', join(work, `get-${i}.bin`), '--json']]],
+      ['torrenttp get', getWith(CLI, 'get')],
+      ...(values['base-cli'] === undefined ? [] : [['get (base CLI)', getWith(values['base-cli'], 'base')] as [string, (i: number) => [string, string[]]]]),
     ];
+    // --rounds N: the cases in turn, N times (A B C A B C …), so a drift of the machine's load hits each alike.
+    const cases = Array.from({ length: ROUNDS }, () => round).flat();
     const notes: string[] = [];
     for (const [name, argsOf] of cases.filter(([n]) => !(process.env.SKIP_CURL && n === 'curl'))) {
       const before = await g.statusDocument();

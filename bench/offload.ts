@@ -2,7 +2,12 @@
  * Origin offload: N clients fetch one file from `serve` at once, as plain HTTP (`curl`) and with
  * `torrenttp get`, same server, same run:
  *
- *   npm run bench:offload -- [--size-mib 64] [--clients 20] [--no-super-seed]
+ *   npm run bench:offload -- [--size-mib 64] [--clients 20] [--no-super-seed] [--base-cli PATH] [--rounds N]
+ *
+ * `--base-cli /other/checkout/dist/src/cli/main.js` adds a third case, the gets of another build
+ * (before/after in one run, same server); `--rounds N` runs the cases in turn N times. The gets
+ * run node with `--openssl-legacy-provider`, as the `torrenttp` command's shebang does (without
+ * it there is no RC4, and a get's `prefer` would quietly dial plain).
  *
  * Reported per case: the origin's upload (its seed's wire bytes plus every plain-HTTP byte, from
  * `/.torrenttp/status.json`) as a multiple of the file, the wall time until the last client is

@@ -57,6 +57,20 @@ const NODE_FLAGS = (process.env['TTP_BENCH_NODE_FLAGS'] ?? '').split(' ').filter
 
 
 
+/** `--trace-gc` lines of a leech's output, counted by kind and reason: "Mark-Compact 3 (external memory pressure 2, …), Scavenge 900". */
+function gcSummary(output: string): string {
+  const kinds = new Map<string, Map<string, number>>();
+  for (const line of output.split('\n')) {
+    const m = /ms: (Scavenge|Mark-Compact(?: \(reduce\))?|Minor Mark-(?:Compact|Sweep))\b.*current mu = [^)]*\) (.*)$/.exec(line);
+    if (m === null) continue;
+    const reasons = kinds.get(m[1]!) ?? new Map<string, number>();
+    const reason = m[2]!.replace(/;\s*$/, '').trim();
+    reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    kinds.set(m[1]!, reasons);
+  }
+  return [...kinds].map(([k, rs]) => `${k} ${[...rs.values()].reduce((a, b) => a + b, 0)}` + (k.startsWith('Mark') ? ` (${[...rs].map(([r, n]) => `${r} ${n}`).join('; ')})` : '')).join(', ');
+}
+
 async function rps(url: string, headers: Record<string, string>): Promise<number> {
   await autocannon({ url, connections: 10, duration: 1, headers }); // warm-up (JIT, the choker's unchoke)
   const r = await autocannon({ url, connections: 10, duration: RPS_SECONDS, headers });
@@ -115,6 +129,7 @@ try {
         results.get(mode)!.push(u);
         console.log(`  run ${run + 1} ${mode.padEnd(4)} ${u.wallSec.toFixed(2)} s`);
         if (process.env['TTP_BENCH_VERBOSE'] !== undefined) console.log(leech.output.trim().split('\n').slice(-3).join('\n'));
+        if (NODE_FLAGS.includes('--trace-gc')) console.log(`         GCs: ${gcSummary(leech.output)}`);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

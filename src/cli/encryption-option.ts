@@ -11,5 +11,10 @@ export function encryptionPolicy(value: string): 'prefer' | 'require' | 'off' {
   throw new InvalidArgumentError('not one of prefer, require, off');
 }
 
-export const ENCRYPTION_HELP =
-  'encryption (MSE/PE) with BitTorrent peers: prefer (the default: encrypted first, plain if the peer refuses), require (encrypted only, both ways), off (dial plain; encrypted peers are still answered)';
+const POLICIES_HELP =
+  'encryption (MSE/PE) with BitTorrent peers: prefer (encrypted first, plain if the peer refuses), require (encrypted only, both ways), off (dial plain; encrypted peers are still answered, in plaintext when they allow it)';
+
+export const ENCRYPTION_HELP = `${POLICIES_HELP}; default prefer`;
+
+/** `get`'s default follows the URL (gateway/swarm-get.ts `swarmEncryptionOf`). */
+export const GET_ENCRYPTION_HELP = `${POLICIES_HELP}; default off for an http:// URL, prefer for https://`;

@@ -30,7 +30,7 @@ export {
 export { lookup, type LookupOptions, type LookupResult } from './lookup.js';
 export { DhtNode, type DhtNodeEvents, type DhtNodeOptions, type DhtStats } from './node.js';
 export { PeerStore, type PeerStoreOptions } from './peer-store.js';
-export { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+export { hostKey, RateLimiter, type RateLimitOptions } from './rate-limit.js';
 export { RoutingTable, type AddResult, type RoutingNode, type RoutingTableOptions } from './routing-table.js';
 export { Rpc, type RpcOptions } from './rpc.js';
 export { decodeState, encodeState, loadState, MAX_SAVED_NODES, saveState, type DhtState } from './state.js';

@@ -1,7 +1,10 @@
+import { parseIp } from '../tracker/index.js';
+
 /**
- * Per-IP token buckets for incoming packets: `ratePerSec` sustained, `burst` at once. The map of
- * addresses is bounded (`maxAddresses`, oldest forgotten first), so spoofed sources cannot grow
- * it. A packet over the limit is dropped unanswered: answering a flood amplifies it.
+ * Per-host token buckets for incoming packets: `ratePerSec` sustained, `burst` at once. A host is
+ * an IPv4 address or an IPv6 /64 (`hostKey`). The map of hosts is bounded (`maxAddresses`, oldest
+ * forgotten first), so spoofed sources cannot grow it. A packet over the limit is dropped
+ * unanswered: answering a flood amplifies it.
  */
 export interface RateLimitOptions {
   /** Default 50 packets/s per IP: a busy public node sees a few per second from one peer. */
@@ -26,11 +29,12 @@ export class RateLimiter {
 
   /** True when a packet from `ip` at `nowMs` may be handled. */
   allow(ip: string, nowMs: number): boolean {
-    let b = this.buckets.get(ip);
+    const host = hostKey(ip);
+    let b = this.buckets.get(host);
     if (b === undefined) {
       if (this.buckets.size >= this.maxAddresses) this.buckets.delete(this.buckets.keys().next().value!);
       b = { tokens: this.burst, at: nowMs };
-      this.buckets.set(ip, b);
+      this.buckets.set(host, b);
     } else {
       b.tokens = Math.min(this.burst, b.tokens + ((nowMs - b.at) * this.rate) / 1000);
       b.at = nowMs;
@@ -43,4 +47,18 @@ export class RateLimiter {
   get size(): number {
     return this.buckets.size;
   }
+}
+
+/**
+ * The key per-host limits count under: an IPv4 address as it is, an IPv6 address as its /64. One
+ * IPv6 host is normally given a whole /64 (RFC 4291's interface identifiers), so counting single
+ * addresses would let one host take any number of places by rotating the low 64 bits.
+ */
+export function hostKey(ip: string): string {
+  const parsed = parseIp(ip);
+  if (parsed === undefined || parsed.family === 4) return ip;
+  const b = parsed.bytes;
+  let key = '';
+  for (let i = 0; i < 8; i += 2) key += `${((b[i]! << 8) | b[i + 1]!).toString(16)}:`;
+  return `${key}:/64`;
 }

@@ -1,6 +1,7 @@
 import { DhtError } from './errors.js';
 import { bytesEqual, commonPrefixBits, compareDistance } from './distance.js';
 import { NODE_ID_BYTES, type CompactNode } from './krpc.js';
+import { hostKey } from './rate-limit.js';
 
 /**
  * The BEP 5 routing table: k-buckets over the XOR distance to our own id.
@@ -13,9 +14,10 @@ import { NODE_ID_BYTES, type CompactNode } from './krpc.js';
  * - A full bucket takes a new node only in place of a bad one (failed `maxFailures` queries in a
  *   row); otherwise the newcomer is dropped: long-lived nodes are the reliable ones.
  * - Against poisoning: a node id must be 20 bytes and not ours; an address keeps the id it was
- *   first seen with (a node changing id for a known ip:port is refused); an IP holds at most
- *   `maxNodesPerIp` entries (libtorrent's `restrict_routing_ips`), loopback exempt so that a
- *   private DHT of several nodes on one host works.
+ *   first seen with (a node changing id for a known ip:port is refused); a host (an IPv4 address,
+ *   an IPv6 /64: `hostKey`) holds at most `maxNodesPerIp` entries (libtorrent's
+ *   `restrict_routing_ips`), loopback exempt so that a private DHT of several nodes on one host
+ *   works.
  */
 export interface RoutingNode extends CompactNode {
   readonly key: string;
@@ -31,7 +33,7 @@ export interface RoutingTableOptions {
   readonly k?: number;
   /** Failures in a row before a node is bad and replaceable. Default 2. */
   readonly maxFailures?: number;
-  /** Entries per IP address. Default 1; loopback addresses are exempt. */
+  /** Entries per host (IPv4 address, IPv6 /64). Default 1; loopback addresses are exempt. */
   readonly maxNodesPerIp?: number;
 }
 
@@ -78,7 +80,7 @@ export class RoutingTable {
       }
       return 'updated';
     }
-    if (!isLoopback(node.ip) && (this.perIp.get(node.ip) ?? 0) >= this.maxNodesPerIp) return 'refused';
+    if (!isLoopback(node.ip) && (this.perIp.get(hostKey(node.ip)) ?? 0) >= this.maxNodesPerIp) return 'refused';
     for (;;) {
       const index = this.bucketIndex(node.id);
       const bucket = this.buckets[index]!;
@@ -144,7 +146,8 @@ export class RoutingTable {
     const entry: RoutingNode = { id: node.id, ip: node.ip, port: node.port, key, lastSeenMs: nowMs, failures: 0, verified };
     bucket.push(entry);
     this.byAddress.set(key, entry);
-    this.perIp.set(node.ip, (this.perIp.get(node.ip) ?? 0) + 1);
+    const host = hostKey(node.ip);
+    this.perIp.set(host, (this.perIp.get(host) ?? 0) + 1);
   }
 
   private forget(n: RoutingNode): void {
@@ -152,9 +155,10 @@ export class RoutingTable {
     const i = bucket.indexOf(n);
     if (i >= 0) bucket.splice(i, 1);
     this.byAddress.delete(n.key);
-    const c = (this.perIp.get(n.ip) ?? 1) - 1;
-    if (c <= 0) this.perIp.delete(n.ip);
-    else this.perIp.set(n.ip, c);
+    const host = hostKey(n.ip);
+    const c = (this.perIp.get(host) ?? 1) - 1;
+    if (c <= 0) this.perIp.delete(host);
+    else this.perIp.set(host, c);
   }
 }
 

@@ -101,9 +101,8 @@ export interface AddOptions {
   readonly peers?: readonly string[];
   /**
    * Wire peers (`host:port`) of `peers` to dial plain even under the 'prefer' policy (no MSE):
-   * a seed whose bytes its server also offers over plain HTTP (`torrenttp get` of an http: URL
-   * and the seed its server names), where RC4 would hide nothing and costs each side about 1.2 s
-   * of CPU per GiB. Under 'require' they are dialled encrypted all the same.
+   * a seed whose bytes its server also offers over plain HTTP (the proxy: the seed an http:
+   * origin names), where RC4 would hide nothing and costs each side about 1.2 s of CPU per GiB. Under 'require' they are dialled encrypted all the same.
    */
   readonly plainPeers?: readonly string[];
   readonly sequential?: boolean;

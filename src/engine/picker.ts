@@ -127,10 +127,15 @@ export class PiecePicker {
     return this.partials.size;
   }
 
-  /** True when `peer` has a wanted piece we lack. */
+  /**
+   * True when `peer` has a wanted piece we lack. Asked of every interested peer on every verified
+   * piece: a byte-wise scan (`nextSetNotIn`) of what it has and we lack, not a call per piece it
+   * has (in a crowd of partial peers that was most of the pieces, again and again).
+   */
   interestedIn(peer: Bitfield): boolean {
     if (peer.complete) return this.missingPieces > 0;
-    for (const i of peer) if (!this.have.has(i) && this.wants(i)) return true;
+    const n = peer.pieceCount;
+    for (let i = peer.nextSetNotIn(this.have, 0, n); i >= 0; i = peer.nextSetNotIn(this.have, i + 1, n)) if (this.wants(i)) return true;
     return false;
   }
 

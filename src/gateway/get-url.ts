@@ -39,11 +39,7 @@ export interface GetUrlOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** BitTorrent listening port; default any free port. */
   readonly port?: number;
-  /**
-   * MSE/PE policy with wire peers (ClientOptions.encryption). Default 'prefer', except that the
-   * seed an http: server names (`TorrentTTP-Seed`) is dialled plain: the same bytes go in the
-   * clear over that server's HTTP anyway (swarm-get.ts `plainSeeds`). Given, it holds for every peer.
-   */
+  /** MSE/PE policy with wire peers (ClientOptions.encryption). Default 'off' when the URL and the torrent's (after redirects) are http:, else 'prefer' (swarm-get.ts `swarmEncryptionOf`). */
   readonly encryption?: 'prefer' | 'require' | 'off';
   /** Where temporary folders go; default the OS temp folder. */
   readonly tmpDir?: string;
@@ -124,8 +120,9 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
     if (offer.kind === 'torrent') {
       // The engine (storage, wire, trackers) is compiled only for a swarm download: `--no-swarm` and
       // servers without torrents never pay for it.
-      const { swarmGet } = await import('./swarm-get.js');
-      return await swarmGet(o, offer, started);
+      const { swarmEncryptionOf, swarmGet } = await import('./swarm-get.js');
+      const encryption = o.encryption ?? swarmEncryptionOf([o.url, offer.from]);
+      return await swarmGet({ ...o, encryption }, offer.metainfo, offer.via, started, offer.peers);
     }
     return await plainGet(o, offer.response, offer.reason, dispatcher, started);
   } catch (err) {

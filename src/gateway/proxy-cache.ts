@@ -315,7 +315,7 @@ export class ProxyCache {
       } catch (cause) {
         throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${folder}: ${toTorrenttpError(cause).message}`, cause });
       }
-      const plainPeers = plainSeeds({ from: h.origin ?? '', peers: h.peers }, undefined);
+      const plainPeers = plainSeeds({ from: h.origin ?? '', peers: h.peers });
       const t = await this.client.add(metainfo, { path: folder, storeAs: DATA_NAME, resumeDir: folder, webSeeds: false, peers: h.peers, plainPeers });
       this.loaded.set(h.infoHash, t);
       void this.evict();

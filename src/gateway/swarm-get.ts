@@ -3,12 +3,10 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { Client, type Torrent, type TorrentStats } from '../engine/index.js';
+import type { Metainfo } from '../metainfo/index.js';
 import { GatewayError } from './errors.js';
 import { drained, nameFromUrl, sizeOf } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
-import { plainSeeds, type Offer } from './negotiate-client.js';
-
-type SwarmOffer = Extract<Offer, { kind: 'torrent' }>;
 
 /**
  * The swarm half of `getUrl`: the engine's Client on the offered torrent (its trackers, wire
@@ -42,15 +40,27 @@ export const SEED_NAMED_WEB_SEED_FALLBACK_MS = 10_000;
 export const DEFAULT_LINGER_MS = 5000;
 export const LINGER_IDLE_MS = 1000;
 
-/** `offer.peers`: wire peers the server named beside the torrent (its seed), dialled at once. */
-export async function swarmGet(o: GetUrlOptions, offer: SwarmOffer, started: number): Promise<GetResult> {
-  const { metainfo, via, peers } = offer;
+/**
+ * The swarm's MSE/PE policy when the caller names none: `off` when the URL and the one the
+ * torrent came from (after redirects) are `http:`, else `prefer`. The swarm then hides the bytes from the network as much as the request it replaces
+ * did: a download that came over plain HTTP gains nothing from RC4 between its peers but the
+ * cost, and RC4 was the largest part of a get's CPU in a crowd (each byte decrypted once on the
+ * way in and encrypted once per peer it goes on to; with 20 gets of one file on 2 cores, CPU is
+ * what the last one waits for). `off` dials plain and answers an encrypted dial with plaintext
+ * (transport's `cryptoSelect`), or RC4 for a peer that insists.
+ */
+export function swarmEncryptionOf(urls: readonly string[]): 'prefer' | 'off' {
+  return urls.every((u) => u.slice(0, 5).toLowerCase() === 'http:') ? 'off' : 'prefer';
+}
+
+/** `peers`: wire peers the server named beside the torrent (its seed), dialled at once. */
+export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accept' | 'link', started: number, peers: readonly string[] = []): Promise<GetResult> {
   const stream = o.output.kind === 'stream' ? o.output.stream : undefined;
   if (stream !== undefined && metainfo.multiFile) {
     throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `${metainfo.name} is a torrent of ${metainfo.files.length} files: give a folder with -o, not a stream` });
   }
   const work = await mkdtemp(join(o.tmpDir ?? tmpdir(), 'torrenttp-get-'));
-  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), ...(o.encryption === undefined ? {} : { encryption: o.encryption }) });
+  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), encryption: o.encryption ?? swarmEncryptionOf([o.url]) });
   client.on('warning', (message) => o.onEvent?.({ type: 'warning', message }));
   try {
     // Where the engine writes: its folder, and the name it gives the file (or folder).
@@ -67,7 +77,7 @@ export async function swarmGet(o: GetUrlOptions, offer: SwarmOffer, started: num
     }
     let t: Torrent;
     try {
-      t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: work, peers, plainPeers: plainSeeds(offer, o.encryption), webSeedFallbackMs: o.webSeedFallbackMs ?? (peers.length > 0 ? SEED_NAMED_WEB_SEED_FALLBACK_MS : DEFAULT_WEB_SEED_FALLBACK_MS), ...(stream === undefined ? {} : { sequential: true }) });
+      t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: work, peers, webSeedFallbackMs: o.webSeedFallbackMs ?? (peers.length > 0 ? SEED_NAMED_WEB_SEED_FALLBACK_MS : DEFAULT_WEB_SEED_FALLBACK_MS), ...(stream === undefined ? {} : { sequential: true }) });
     } catch (err) {
       // Not this torrent's data after all (longer than the torrent, unreadable): give the file back its name.
       if (moved && finalPath !== undefined) await rename(join(dir, name), finalPath).catch(() => undefined);

@@ -10,6 +10,15 @@ import type { Dispatcher } from 'undici';
 /** The part of undici this project uses: its dispatchers and `request`. */
 export type Undici = Pick<typeof import('undici'), 'Agent' | 'Pool' | 'request'>;
 
+/**
+ * One of undici's own modules alone (`undici/lib/…`, a class as its export), else `fallback`'s
+ * (the whole package's): the same module instance the package itself uses. `path` is a string
+ * variable, so TypeScript does not look for types of the inner path.
+ */
+export function loadUndiciModule<T>(path: string, fallback: () => Promise<T>): Promise<T> {
+  return import(path).then((m: { default?: unknown }) => (typeof m.default === 'function' ? (m.default as T) : fallback()), fallback);
+}
+
 let undiciModule: Promise<Undici> | undefined;
 /**
  * undici, loaded on first use: most processes never speak HTTP. Only the dispatchers and

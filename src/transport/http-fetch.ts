@@ -35,7 +35,7 @@
 import type { Dispatcher, Pool } from 'undici';
 import type { Geometry } from '../metainfo/index.js';
 import type { BlockRequest } from './peer-link.js';
-import { loadUndici } from '../tracker/undici.js';
+import { loadUndici, loadUndiciModule } from '../tracker/undici.js';
 
 export { loadUndici, loadUndiciCore, type Undici } from '../tracker/undici.js';
 
@@ -46,13 +46,7 @@ let poolClass: Promise<typeof Pool> | undefined;
  * whole package (~0.1 s of CPU, more under load, in every download with an HTTP peer). The same
  * module instance the package itself uses; if undici ever moves the file, the whole package.
  */
-export const loadUndiciPool = (): Promise<typeof Pool> =>
-  (poolClass ??= import(UNDICI_POOL_PATH).then(
-    (m: { default?: unknown }) => (typeof m.default === 'function' ? (m.default as typeof Pool) : loadUndici().then((u) => u.Pool)),
-    () => loadUndici().then((u) => u.Pool),
-  ));
-/** A variable, so TypeScript does not look for types of this inner path (they are `Pool`'s). */
-const UNDICI_POOL_PATH: string = 'undici/lib/dispatcher/pool.js';
+export const loadUndiciPool = (): Promise<typeof Pool> => (poolClass ??= loadUndiciModule('undici/lib/dispatcher/pool.js', () => loadUndici().then((u) => u.Pool)));
 
 export const HTTP_FETCH_DEFAULTS = {
   /** Connections per origin: the spec's 4 per peer (§7). */
@@ -70,6 +64,7 @@ export interface OriginLease {
 }
 
 interface Shared {
+  readonly origin: string;
   readonly pool: Pool;
   holders: number;
 }
@@ -81,21 +76,31 @@ export function originOf(url: string): string {
   return new URL(url).origin;
 }
 
-/** A lease on the shared pool of `url`'s origin. */
-export async function acquireOrigin(url: string, opts: { connections?: number } = {}): Promise<OriginLease> {
+/**
+ * A lease on the shared pool of `url`'s origin. `reusedReads` (plain `http:` only): the pool's
+ * sockets read into reused buffers (reused-reads.ts); only for callers whose every body chunk is
+ * copied (or dropped) within its `onData` call, and every header read within `onHeaders`. Such
+ * pools are apart from the others.
+ */
+export async function acquireOrigin(url: string, opts: { connections?: number; reusedReads?: boolean } = {}): Promise<OriginLease> {
   const PoolClass = await loadUndiciPool();
   const origin = originOf(url);
-  let shared = pools.get(origin);
+  const reused = opts.reusedReads === true && origin.startsWith('http:');
+  // Loaded only for such a pool (a plain `get` does not compile it), before the map is read.
+  const factory = reused ? await (await import('./reused-reads.js')).reusedReadsClients(HTTP_FETCH_DEFAULTS.connectTimeoutMs) : undefined;
+  const key = reused ? `${origin} reused-reads` : origin;
+  let shared = pools.get(key);
   if (shared === undefined) {
     const pool = new PoolClass(origin, {
       connections: opts.connections ?? HTTP_FETCH_DEFAULTS.connections,
       connect: { timeout: HTTP_FETCH_DEFAULTS.connectTimeoutMs },
       keepAliveTimeout: HTTP_FETCH_DEFAULTS.keepAliveTimeoutMs,
+      ...(factory === undefined ? {} : { factory }),
     });
     // A pool whose origin refuses connections emits connectionError: heard, it is the request's failure.
     pool.on('connectionError', () => {});
-    shared = { pool, holders: 0 };
-    pools.set(origin, shared);
+    shared = { origin, pool, holders: 0 };
+    pools.set(key, shared);
   }
   shared.holders++;
   const held = shared;
@@ -106,7 +111,7 @@ export async function acquireOrigin(url: string, opts: { connections?: number } 
       if (released) return;
       released = true;
       if (--held.holders > 0) return;
-      if (pools.get(origin) === held) pools.delete(origin);
+      if (pools.get(key) === held) pools.delete(key);
       void held.pool.destroy().catch(() => {});
     },
   };
@@ -114,7 +119,7 @@ export async function acquireOrigin(url: string, opts: { connections?: number } 
 
 /** Pools open now, for tests (a closed link must not keep its pool). */
 export function openOrigins(): string[] {
-  return [...pools.keys()];
+  return [...pools.values()].map((s) => s.origin);
 }
 
 /** The first value of a response header. */

@@ -248,7 +248,9 @@ class HttpPeer implements PeerLink {
     }
     this.origin = new URL(id).origin;
     if (opts.dispatcher === undefined) {
-      this.lease = acquireOrigin(id, { connections: HTTP_PEER_DEFAULTS.connections });
+      // Reads into reused buffers: every body chunk is copied in `onData` (into a run buffer, or kept as a copy),
+      // every header read in `onHeaders` (`accept` reads them before it returns).
+      this.lease = acquireOrigin(id, { connections: HTTP_PEER_DEFAULTS.connections, reusedReads: true });
       this.lease.catch(() => {}); // its failure is the first GET's
     }
     void this.poll();
@@ -298,7 +300,7 @@ class HttpPeer implements PeerLink {
         if (status === 304) return { push: () => {}, done: () => undefined };
         const body = new BoundedBody(MAX_HAVE_BYTES);
         return {
-          push: (chunk) => body.push(chunk),
+          push: (chunk) => body.push(new Uint8Array(chunk)), // kept past onData: a copy (the read buffer is reused; a Buffer's slice() would be a view)
           done: () => decodeHaveDocument(body.bytes(), { infoHash: this.metainfo.infoHash, pieceCount: this.metainfo.pieceCount }),
         };
       });
@@ -380,7 +382,7 @@ class HttpPeer implements PeerLink {
         return { push: (chunk) => body.push(chunk), done: () => (body.complete(), { body, begin: c.begin }) };
       });
       // A 200 to a Range (§6.4 2.): the whole piece, usable; the engine's hash check decides.
-      // Blocks are views of the chunks that hold them; only one that straddles two is copied.
+      // Blocks are views of the run buffer each chunk was copied into as it came.
       data = got.body;
       offset = got.begin;
     } catch (err) {
@@ -538,7 +540,7 @@ class HttpPeer implements PeerLink {
                 fail(err);
               }
             } else if (other !== undefined) {
-              other.chunks.push(chunk);
+              other.chunks.push(new Uint8Array(chunk)); // kept past onData: a copy (the read buffer is reused)
               other.bytes += chunk.length;
               if (other.bytes > HTTP_PEER_DEFAULTS.maxProblemBytes) {
                 answer(); // enough to know it is not a problem document we read

@@ -36,9 +36,17 @@ export function cryptoProvide(policy: EncryptionPolicy): number {
   return policy === 'require' ? MSE_RC4 : MSE_RC4 | MSE_PLAINTEXT;
 }
 
-/** crypto_select for an incoming one: RC4 whenever offered; plaintext only when the policy is not `require`. */
+/**
+ * crypto_select for an incoming one. `prefer` and `require`: RC4 whenever offered (`prefer`
+ * plaintext otherwise). `off`: plaintext whenever offered, RC4 only for a peer that offers
+ * nothing else, as Transmission's "allow encryption" (its `getCryptoSelect` for
+ * TR_CLEAR_PREFERRED) and libtorrent's default (`prefer_rc4` false): a peer that does not want
+ * encryption answers an encrypted handshake, and then pays no RC4 on the stream.
+ */
 export function cryptoSelect(policy: EncryptionPolicy): (provide: number) => number | undefined {
-  return (provide) => ((provide & MSE_RC4) !== 0 ? MSE_RC4 : policy !== 'require' && (provide & MSE_PLAINTEXT) !== 0 ? MSE_PLAINTEXT : undefined);
+  const first = policy === 'off' ? MSE_PLAINTEXT : MSE_RC4;
+  const second = policy === 'off' ? MSE_RC4 : policy === 'prefer' ? MSE_PLAINTEXT : 0;
+  return (provide) => ((provide & first) !== 0 ? first : (provide & second) !== 0 ? second : undefined);
 }
 
 /** A fresh private key and a random pad of 0..512 bytes: the only randomness of a handshake. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock, PeerStore, RateLimiter, RoutingTable, Rpc, TokenStore, DhtError, compareDistance, decodeKrpc, encodeResponse } from '../../src/dht/index.js';
+import { ManualClock, PeerStore, RateLimiter, hostKey, RoutingTable, Rpc, TokenStore, DhtError, compareDistance, decodeKrpc, encodeResponse } from '../../src/dht/index.js';
 
 function idWith(firstByte: number, rest = 0): Uint8Array {
   const b = new Uint8Array(20).fill(rest);
@@ -87,6 +87,28 @@ test('rate limiter: burst then the sustained rate, per IP, bounded address map',
   assert.ok(r.allow('1.1.1.1', 100), '10/s: one more after 100 ms');
   for (let i = 0; i < 1000; i++) r.allow(`10.0.${i >> 8}.${i & 255}`, 0);
   assert.equal(r.size, 100);
+});
+
+test('per-host limits count an IPv6 address as its /64: rotating the low 64 bits gains nothing', () => {
+  assert.equal(hostKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+  assert.equal(hostKey('2001:db8:1:2::ffff'), hostKey('2001:0db8:0001:0002:0:0:0:9'), 'any spelling of the same /64');
+  assert.notEqual(hostKey('2001:db8:1:3::1'), hostKey('2001:db8:1:2::1'));
+  assert.equal(hostKey('10.1.2.3'), '10.1.2.3', 'IPv4: the address itself');
+
+  const r = new RateLimiter({ ratePerSec: 10, burst: 3, maxAddresses: 100 });
+  let ok = 0;
+  for (let i = 0; i < 50; i++) if (r.allow(`2001:db8:1:2::${(i + 1).toString(16)}`, 0)) ok++;
+  assert.equal(ok, 3, 'fifty addresses of one /64 share one bucket');
+  assert.ok(r.allow('2001:db8:1:3::1', 0), 'the next /64 has its own');
+  assert.equal(r.size, 2);
+
+  const table = new RoutingTable(new Uint8Array(20), { k: 8, maxNodesPerIp: 2 });
+  const added = [1, 2, 3, 4].map((i) => table.add({ id: idWith(0x80 | i), ip: `2001:db8::${i}`, port: 6881 }, 0, true));
+  assert.deepEqual(added, ['added', 'added', 'refused', 'refused'], 'two places per /64');
+  assert.equal(table.add({ id: idWith(0x90), ip: '2001:db8:0:1::1', port: 6881 }, 0, true), 'added', 'another /64');
+  table.remove('2001:db8::1', 6881);
+  assert.equal(table.add({ id: idWith(0x85), ip: '2001:db8::5', port: 6881 }, 0, true), 'added', 'a freed place in the /64 is free again');
+  assert.equal(table.add({ id: idWith(0x01), ip: '::1', port: 1 }, 0, true), 'added', 'loopback exempt');
 });
 
 test('rpc: a reply is matched by transaction, address and node id; silence times out on the clock', async () => {

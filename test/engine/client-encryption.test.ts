@@ -1,29 +1,20 @@
 /**
  * MSE/PE between two torrenttp clients, byte-identical files, through a loopback TCP relay
- * (test/helpers/relay.ts) that records how each connection starts. The relay can also play a
- * plain-only peer, which is what `prefer` must fall back from.
+ * (test/helpers/mse-relay.ts) that records how each connection starts: "\x13BitTorrent protocol" is plain, anything else is an
+ * encrypted handshake (Ya). The relay can also play a plain-only peer (it drops a connection
+ * that does not start plain), which is what `prefer` must fall back from.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TorrenttpError } from '../../src/errors/index.js';
 import { Client } from '../../src/engine/index.js';
-import { createTorrent } from '../../src/metainfo/index.js';
 import { until } from '../helpers/processes.js';
-import { relay } from '../helpers/relay.js';
-import { bytes, withTempDir } from '../helpers/torrents.js';
+import { relay, seedAndTorrent } from '../helpers/mse-relay.js';
+import { withTempDir } from '../helpers/torrents.js';
 
 const TIMEOUT = { timeout: 120_000 };
-
-async function seedAndTorrent(dir: string, size: number): Promise<{ torrent: Uint8Array; payload: Uint8Array }> {
-  const data = join(dir, 'seed');
-  mkdirSync(data, { recursive: true });
-  const payload = bytes(size, 7);
-  writeFileSync(join(data, 'payload.bin'), payload);
-  const { torrent } = await createTorrent(join(data, 'payload.bin'), { pieceLength: 256 * 1024, creationDate: null });
-  return { torrent, payload };
-}
 
 test('require on both sides: every connection starts encrypted, the file arrives byte-identical', TIMEOUT, (t) =>
   withTempDir(t, async (dir) => {

@@ -202,6 +202,21 @@ test('interest, endgame and duplicates: a peer is asked only for pieces it has, 
   assert.equal(p.interestedIn(both), false, 'nothing left to want');
 });
 
+test('interest in a partial peer: only a piece it has, we lack and want counts, wherever it sits in the field', () => {
+  const g20 = new Geometry(16384, [20 * 16384]); // 20 pieces: three bytes of bitfield, the last one partial
+  const have = withPieces(20, [0, 1, 2, 3, 9, 17]);
+  const wanted = withPieces(20, [0, 1, 2, 3, 9, 11, 17, 19]);
+  const p = new PiecePicker(g20, have, { wanted });
+  assert.equal(p.interestedIn(withPieces(20, [])), false, 'a peer with nothing');
+  assert.equal(p.interestedIn(withPieces(20, [0, 3, 9, 17])), false, 'only pieces we have');
+  assert.equal(p.interestedIn(withPieces(20, [0, 4, 5, 8, 10, 12, 18])), false, 'pieces we lack but do not want');
+  assert.equal(p.interestedIn(withPieces(20, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 18, 19])), true, 'the last piece, in the partial last byte');
+  assert.equal(p.interestedIn(withPieces(20, [3, 9, 11])), true, 'a wanted piece in the second byte');
+  const all = new PiecePicker(g20, have);
+  assert.equal(all.interestedIn(withPieces(20, [0, 3, 4])), true, 'without a selection every piece we lack is wanted');
+  assert.equal(all.interestedIn(withPieces(20, [0, 1, 2, 3, 9, 17])), false);
+});
+
 test('a failed piece with a request still out: the peer holding it is not asked for that block again', () => {
   const g2 = new Geometry(32768, [32768]); // 1 piece of 2 blocks
   const one = Bitfield.full(1);

@@ -14,7 +14,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describedBy, getUrl, type GetResult } from '../../src/gateway/index.js';
 import { Client } from '../../src/engine/index.js';
+import { swarmEncryptionOf } from '../../src/gateway/swarm-get.js';
 import { createTorrent } from '../../src/metainfo/index.js';
+import { relay, seedAndTorrent } from '../helpers/mse-relay.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway } from './helpers.js';
 
@@ -125,6 +127,32 @@ test('bytes with Link rel=describedby: get follows the link to the torrent and u
     assert.match(reasons[0]!, /rel=describedby/);
     assert.equal(r.sources.plain, 0);
     same(join(dir, 'l.bin'), payload);
+  }));
+
+test('the swarm of an http:// URL is plain BitTorrent by default (no RC4); encryption: prefer still encrypts; https:// defaults to prefer', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    assert.equal(swarmEncryptionOf(['http://a/x', 'HTTP://b/x.torrent']), 'off');
+    assert.equal(swarmEncryptionOf(['https://a/x', 'https://a/x']), 'prefer');
+    assert.equal(swarmEncryptionOf(['http://a/x', 'https://a/x']), 'prefer', 'redirected to https: the torrent came over TLS');
+    const { torrent, payload } = await seedAndTorrent(dir, 2 * MIB + 5);
+    const seed = new Client({ host: '127.0.0.1' }); // prefer
+    t.after(() => seed.close());
+    await seed.add(torrent, { path: join(dir, 'seed'), trackers: false, dht: false });
+    const r = await relay(t, seed.port);
+    // The torrent (no tracker, no web seed) with its seed named: the relay is the only peer.
+    const front = await tinyServer(t, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length, 'torrenttp-seed': `127.0.0.1:${r.port}` });
+      res.end(torrent);
+    });
+    const plain = await getUrl({ url: `${front}/payload.bin`, output: { kind: 'file', path: join(dir, 'plain.bin') } });
+    assert.equal(plain.mode, 'swarm');
+    same(join(dir, 'plain.bin'), payload);
+    assert.deepEqual([...new Set(r.starts)], ['plain']);
+    const before = r.starts.length;
+    const rc4 = await getUrl({ url: `${front}/payload.bin`, output: { kind: 'file', path: join(dir, 'rc4.bin') }, encryption: 'prefer' });
+    assert.equal(rc4.mode, 'swarm');
+    same(join(dir, 'rc4.bin'), payload);
+    assert.deepEqual([...new Set(r.starts.slice(before))], ['encrypted']);
   }));
 
 test('a multi-file torrent downloads into a folder named by -o', { timeout: 60_000 }, (t) =>

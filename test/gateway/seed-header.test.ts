@@ -19,7 +19,7 @@ import { request } from 'undici';
 import { getUrl, seedPeers } from '../../src/gateway/index.js';
 import { plainSeeds } from '../../src/gateway/negotiate-client.js';
 import { encodeTorrent, parseTorrent } from '../../src/metainfo/index.js';
-import { relay, type Relay } from '../helpers/relay.js';
+import { relay, type Relay } from '../helpers/mse-relay.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway, torrentOf } from './helpers.js';
 import { curl, startProxy } from './proxy-helpers.js';
@@ -167,11 +167,9 @@ test('the proxy dials the seed an http: origin names plain too', { timeout: 120_
   }),
 );
 
-test('plainSeeds: the named seeds of an http: answer under the default policy only', () => {
+test('plainSeeds: the named seeds of an http: answer only', () => {
   const peers = ['127.0.0.1:6881'];
-  assert.deepEqual(plainSeeds({ from: 'http://a.example/f', peers }, undefined), peers);
-  assert.deepEqual(plainSeeds({ from: 'HTTP://a.example/f', peers }, undefined), peers);
-  assert.deepEqual(plainSeeds({ from: 'https://a.example/f', peers }, undefined), [], 'https: the wire link would be the readable one');
-  assert.deepEqual(plainSeeds({ from: 'http://a.example/f', peers }, 'prefer'), [], 'a policy given holds');
-  assert.deepEqual(plainSeeds({ from: 'http://a.example/f', peers }, 'off'), []);
+  assert.deepEqual(plainSeeds({ from: 'http://a.example/f', peers }), peers);
+  assert.deepEqual(plainSeeds({ from: 'HTTP://a.example/f', peers }), peers);
+  assert.deepEqual(plainSeeds({ from: 'https://a.example/f', peers }), [], 'https: the wire link would be the readable one');
 });

@@ -285,6 +285,43 @@ test('a body longer than announced, a short body and 5xx are failures: back-off,
   assert.equal(broken?.code, 'TRANSPORT_HTTP_PEER_GAVE_UP');
 });
 
+/** `body` written 40 bytes at a time, 2 ms apart: many socket reads, into buffers the pool reuses. */
+function dribble(res: import('node:http').ServerResponse, body: string): void {
+  let at = 0;
+  const more = (): void => {
+    res.write(body.slice(at, at + 40));
+    at += 40;
+    if (at < body.length) setTimeout(more, 2);
+    else res.end();
+  };
+  more();
+}
+
+test('a have-set and a problem document that come in many small reads are read whole (each chunk copied before its read buffer is reused)', async () => {
+  const doc = JSON.stringify({ version: 1, infoHash: metainfo.infoHash, cursor: 'c1', pieceCount: 6, have: '/A==', note: 'n'.repeat(600) });
+  const { rec, done } = await setup({
+    hook: (_req, res, route) => {
+      if (route?.resource !== 'have') return false;
+      res.writeHead(200, { 'content-type': 'application/vnd.torrenttp.have+json', 'content-length': doc.length });
+      dribble(res, doc);
+      return true;
+    },
+  });
+  try {
+    const bf = await rec.wait('bitfield');
+    assert.deepEqual([0, 1, 2, 3, 4, 5].filter((i) => bf.bitfield.has(i)), [0, 1, 2, 3, 4, 5]);
+    assert.equal(rec.of('closed').length, 0);
+  } finally {
+    await done();
+  }
+  const gone = await closesWith((_req, res) => {
+    res.writeHead(404, { 'content-type': 'application/problem+json' });
+    dribble(res, JSON.stringify({ type: 'x', title: 'x', status: 404, detail: 'd'.repeat(600), code: 'TRANSPORT_UNKNOWN_TORRENT' }));
+    return true;
+  }, {}, 'have');
+  assert.equal(gone?.code, 'TRANSPORT_UNKNOWN_TORRENT');
+});
+
 test('a hostile have-set closes the link: wrong piece count, spare bits, over 1 MiB; a body that stalls times out', async () => {
   const docWith = (fields: object) => (_req: unknown, res: import('node:http').ServerResponse) => {
     res.writeHead(200, { 'content-type': 'application/vnd.torrenttp.have+json' }).end(JSON.stringify({ version: 1, infoHash: metainfo.infoHash, cursor: 'c1', ...fields }));

@@ -11,9 +11,9 @@ import { createCipheriv } from 'node:crypto';
 import { connect } from 'node:net';
 import { TorrenttpError } from '../../src/errors/index.js';
 import { PeerListener, WireDialer, type IncomingPeerHandler, type WirePeerLink } from '../../src/transport/index.js';
-import { CipherChunks, RC4_UPDATE_BYTES, SealBatch } from '../../src/transport/mse-stream.js';
+import { CipherChunks, cryptoSelect, RC4_UPDATE_BYTES, SealBatch } from '../../src/transport/mse-stream.js';
 import type { SocketChunks } from '../../src/transport/socket-chunks.js';
-import type { MseSession } from '../../src/wire/index.js';
+import { MSE_PLAINTEXT, MSE_RC4, type MseSession } from '../../src/wire/index.js';
 import { leech, listen, makeTorrent, peerId, Recorder, serve, wireTorrent } from './helpers.js';
 
 function owner(full: boolean) {
@@ -95,6 +95,49 @@ test('an encrypted link (require on both ends) carries a whole torrent byte-iden
     assert.equal(link.encryption, 'rc4');
     assert.equal(o.links[0]!.encryption, 'rc4');
     assert.equal(link.encrypted, true, 'BEP 11 added.f 0x01 for peers we pass on');
+  } finally {
+    link.close();
+    o.links.forEach((l) => l.close());
+    await listener.close();
+  }
+});
+
+test('crypto_select: prefer and require take RC4 whenever offered; off takes plaintext whenever offered, RC4 only from a peer that offers nothing else', () => {
+  const both = MSE_RC4 | MSE_PLAINTEXT;
+  const table: [string, number, number | undefined][] = [];
+  for (const policy of ['prefer', 'require', 'off'] as const) {
+    for (const provide of [both, MSE_RC4, MSE_PLAINTEXT, 0]) table.push([policy, provide, cryptoSelect(policy)(provide)]);
+  }
+  assert.deepEqual(table, [
+    ['prefer', both, MSE_RC4],
+    ['prefer', MSE_RC4, MSE_RC4],
+    ['prefer', MSE_PLAINTEXT, MSE_PLAINTEXT],
+    ['prefer', 0, undefined],
+    ['require', both, MSE_RC4],
+    ['require', MSE_RC4, MSE_RC4],
+    ['require', MSE_PLAINTEXT, undefined],
+    ['require', 0, undefined],
+    ['off', both, MSE_PLAINTEXT],
+    ['off', MSE_RC4, MSE_RC4],
+    ['off', MSE_PLAINTEXT, MSE_PLAINTEXT],
+    ['off', 0, undefined],
+  ]);
+});
+
+test('a prefer dialer at an off listener: an MSE handshake, then plaintext (no RC4 on the stream), a whole torrent byte-identical', async () => {
+  const o = owner(true);
+  const listener = new PeerListener(o.handler, { host: '127.0.0.1', encryption: 'off' });
+  const port = await listener.listen();
+  const rec = new Recorder();
+  const dialer = new WireDialer({ peerId: peerId('dialer'), connectTimeoutMs: 5000, encryption: 'prefer' });
+  const link = await dialer.dial({ ip: '127.0.0.1', port }, wireTorrent(o.metainfo, false), rec.handler);
+  try {
+    await waitFor('the listener side', () => o.links.length === 1);
+    serve(o.links[0]!, o.rec, o.metainfo, o.data);
+    const got = await leech(link, rec, o.metainfo);
+    assert.deepEqual(Buffer.from(got), Buffer.from(o.data));
+    assert.equal(link.encryption, 'plaintext');
+    assert.equal(o.links[0]!.encryption, 'plaintext');
   } finally {
     link.close();
     o.links.forEach((l) => l.close());

@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { getUrl, nameFromUrl, type GetEvent, type GetOutput, type GetResult } from '../../gateway/client.js';
 import type { CliContext } from '../context.js';
-import { ENCRYPTION_HELP, encryptionPolicy } from '../encryption-option.js';
+import { encryptionPolicy, GET_ENCRYPTION_HELP } from '../encryption-option.js';
 import { formatBytes, formatDuration, plural } from '../format.js';
 
 /**
@@ -41,7 +41,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-swarm', 'plain HTTP only: never ask for the torrent')
     .option('-H, --header <line>', 'extra request header "Name: value"; repeatable', collect, [])
     .option('--port <n>', 'BitTorrent listening port (default: any free port)')
-    .option('--encryption <policy>', ENCRYPTION_HELP, encryptionPolicy)
+    .option('--encryption <policy>', GET_ENCRYPTION_HELP, encryptionPolicy)
     .option('--json', 'JSON lines: start, progress, summary (on stderr when the data goes to stdout)')
     .option('-s, --silent', 'no progress and no summary')
     .action(async (url: string, positional: string | undefined, flags: GetFlags, cmd: Command) => {

@@ -1,10 +1,14 @@
 /**
- * A loopback TCP relay that records how each connection starts: "\x13BitTorrent protocol" is a
- * plain BitTorrent handshake, anything else an encrypted one (MSE's Ya). It can also play a
- * plain-only peer: `plainOnly` drops a connection that does not start plain.
+ * A loopback TCP relay that records how each connection starts: "\x13BitTorrent protocol" is
+ * plain, anything else an encrypted handshake (Ya); and a seed's payload with its torrent.
+ * Shared by test/engine/client-encryption.test.ts and test/gateway/get-url.test.ts.
  */
-import { connect, createServer, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { createTorrent } from '../../src/metainfo/index.js';
+import { bytes } from './torrents.js';
 
 const PLAIN = Buffer.from('\x13BitTorrent protocol', 'latin1');
 
@@ -55,5 +59,14 @@ export async function relay(t: TestContext, target: number, plainOnly = false): 
     await new Promise<void>((r) => server.close(() => r()));
   });
   return { port: (server.address() as { port: number }).port, starts };
+}
+
+export async function seedAndTorrent(dir: string, size: number): Promise<{ torrent: Uint8Array; payload: Uint8Array }> {
+  const data = join(dir, 'seed');
+  mkdirSync(data, { recursive: true });
+  const payload = bytes(size, 7);
+  writeFileSync(join(data, 'payload.bin'), payload);
+  const { torrent } = await createTorrent(join(data, 'payload.bin'), { pieceLength: 256 * 1024, creationDate: null });
+  return { torrent, payload };
 }
 

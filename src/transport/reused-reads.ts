@@ -1,0 +1,180 @@
+/**
+ * The clients of a `reusedReads` pool (http-fetch.ts's `acquireOrigin`, the HTTP peer's): undici
+ * clients whose socket reads into two reused buffers instead of a new 64 KiB `ArrayBuffer` per
+ * read. On a 1 GiB download those were 1 GiB of short-lived external memory, which drove ~25 full
+ * GCs and ~40 MiB of RSS that the wire link (one reused buffer, socket-chunks.ts) does not have.
+ *
+ * Each read is pushed into the socket's stream as a view of its buffer; undici (client-h1.js)
+ * reads the stream on the next tick and parses at once. What undici keeps of a read after that:
+ * - header names and values, as views of the read, from where they start until the head ends
+ *   (`onHeaders`); a name or value split over two reads is joined into a copy. The status text is
+ *   a string at once; an interim (1xx) head ends with its own `onHeaders`, the final one's goes on;
+ * - the rest of a read after undici pauses (its handler's `onData` returned false), put back into
+ *   the socket's stream (`unshift`) until it resumes;
+ * - body chunks, as views, only for the handler's `onData` call: its caller copies each within it;
+ * - trailers (a chunked body's) as views until the message ends: the HTTP peer ignores them, and
+ *   a view overwritten by a later read of the same socket holds only that peer's own bytes.
+ *
+ * Rules:
+ * - A buffer is read into again only when undici can hold no view of it: it does not hold the
+ *   last read (still in the stream, parsed a tick later), the stream holds nothing but the last
+ *   read (else undici is paused on older bytes, which may be views of either buffer), and no head
+ *   that was open when it was read into is open still.
+ * - Otherwise the read goes into a spare buffer and is pushed as a copy of its length: what node
+ *   does for every read of a plain socket. A head that comes a byte at a time costs that; an
+ *   ordinary one (the head and the start of the body in one read) costs nothing.
+ * - A head is open from its request's dispatch to the client until `onHeaders` with a final
+ *   status, or the request's end (`onComplete`, `onError`). The pool hands a client one request
+ *   at a time (undici's default pipelining of 1), so bodies are read with no head open.
+ */
+import { connect, type Socket } from 'node:net';
+import type { buildConnector, Client, Dispatcher } from 'undici';
+import { loadUndiciModule } from '../tracker/undici.js';
+
+/** Read buffer of a `reusedReads` socket (as the wire link's, socket-chunks.ts). */
+export const REUSED_READ_BYTES = 256 * 1024;
+/** The spare buffer's, for reads pushed as copies: node's own read size. */
+export const SPARE_READ_BYTES = 64 * 1024;
+
+let clientClass: Promise<typeof Client> | undefined;
+/** undici's `Client`, from the module its `Pool` uses (http-fetch.ts's `loadUndiciPool`), else the package's. */
+const loadUndiciClient = (): Promise<typeof Client> =>
+  (clientClass ??= loadUndiciModule('undici/lib/dispatcher/client.js', () => import('undici').then((u) => u.Client)));
+
+/** A `Pool` `factory`: clients whose sockets read into reused buffers (see the module's rules). */
+export async function reusedReadsClients(connectTimeoutMs: number): Promise<(origin: URL, opts: object) => Dispatcher> {
+  const ClientClass = await loadUndiciClient();
+  return (origin, opts) => {
+    const heads = new OpenHeads();
+    const client = new ClientClass(origin, { ...(opts as Client.Options), connect: readIntoReusedBuffers(connectTimeoutMs, heads) });
+    // Every request the pool gives this client, watched for the end of its head.
+    const dispatch = client.dispatch.bind(client);
+    client.dispatch = (o, handler) => dispatch(o, heads.watch(handler));
+    return client;
+  };
+}
+
+/** What undici's `Request` calls on a handler (lib/core/request.js): forwarded as they are. */
+const HANDLER_METHODS = ['onConnect', 'onError', 'onHeaders', 'onData', 'onComplete', 'onUpgrade', 'onBodySent', 'onRequestSent', 'onResponseStarted'] as const;
+
+/** The response heads a client may be in the middle of: each request's, numbered from 1 in dispatch order. */
+class OpenHeads {
+  private last = 0;
+  private readonly open = new Set<number>();
+
+  /** The newest head still open; 0 when none is. */
+  get newest(): number {
+    let n = 0;
+    for (const h of this.open) if (h > n) n = h;
+    return n;
+  }
+
+  /** Whether head `n` or an older one is still open (never for 0). */
+  holds(n: number): boolean {
+    if (n === 0) return false;
+    for (const h of this.open) if (h <= n) return true;
+    return false;
+  }
+
+  /** `handler` as it is, telling this when its head ends. */
+  watch(handler: Dispatcher.DispatchHandler): Dispatcher.DispatchHandler {
+    const n = ++this.last;
+    this.open.add(n);
+    const h = handler as Record<string, unknown>;
+    // The pool hands its clients undici's unwrapped handlers (onHeaders, not onResponseStart).
+    // Any other: a head whose end is not seen stays open, and this client's reads are copies.
+    if (typeof h['onHeaders'] !== 'function' || typeof h['onComplete'] !== 'function' || typeof h['onError'] !== 'function') return handler;
+    const end = (): void => void this.open.delete(n);
+    const w: Record<string, unknown> = {};
+    for (const k of HANDLER_METHODS) {
+      const f = h[k];
+      if (typeof f !== 'function') continue;
+      const call = (args: unknown[]): unknown => (f as (...a: unknown[]) => unknown).apply(handler, args);
+      w[k] =
+        k === 'onHeaders'
+          ? (...args: unknown[]) => {
+              try {
+                return call(args);
+              } finally {
+                if ((args[0] as number) >= 200) end(); // undici has dropped the head's views; an interim head's are dropped too, but the next head may have begun
+              }
+            }
+          : k === 'onComplete' || k === 'onError'
+            ? (...args: unknown[]) => {
+                end();
+                return call(args);
+              }
+            : (...args: unknown[]) => call(args);
+    }
+    return w as Dispatcher.DispatchHandler;
+  }
+}
+
+/** A read buffer of the ring and the newest head open when it was last read into (0: none). */
+interface Slot {
+  readonly bytes: Uint8Array;
+  head: number;
+}
+
+/** An undici connector (plain TCP) whose socket reads into reused buffers (see the module's rules). */
+function readIntoReusedBuffers(timeoutMs: number, heads: OpenHeads): buildConnector.connector {
+  return (o, callback) => {
+    const ring: Slot[] = [
+      { bytes: new Uint8Array(REUSED_READ_BYTES), head: 0 },
+      { bytes: new Uint8Array(REUSED_READ_BYTES), head: 0 },
+    ];
+    let spare: Uint8Array | undefined;
+    // The slot the next read goes into (undefined: the spare); the slot of the last read, if pushed as a view.
+    let into: Slot | undefined = ring[0];
+    let latest: Slot | undefined;
+    let lastRead = 0;
+    // Node asks for the first buffer while the socket is being made: `held` is the socket once made.
+    let held: Socket | undefined;
+    // Node asks for the next read's buffer right after each read's callback, before undici parses that read.
+    const nextBuffer = (): Uint8Array => {
+      if (held !== undefined) {
+        into = undefined;
+        if (held.readableLength <= lastRead) {
+          for (const s of ring) {
+            if (s !== latest && !heads.holds(s.head)) {
+              into = s;
+              break;
+            }
+          }
+        }
+      }
+      return into?.bytes ?? (spare ??= new Uint8Array(SPARE_READ_BYTES));
+    };
+    let answered = false;
+    const answer = (err: Error | null): void => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      if (err === null) callback(null, socket);
+      else {
+        socket.destroy();
+        callback(err, null);
+      }
+    };
+    const timer = setTimeout(() => answer(Object.assign(new Error(`connect timeout (${timeoutMs} ms)`), { code: 'UND_ERR_CONNECT_TIMEOUT' })), timeoutMs);
+    const socket: Socket = connect({
+      host: o.hostname,
+      port: Number(o.port === '' ? 80 : o.port),
+      ...(o.localAddress == null ? {} : { localAddress: o.localAddress }),
+      onread: {
+        buffer: nextBuffer,
+        callback: (n: number, buf: Uint8Array) => {
+          lastRead = n;
+          latest = into;
+          if (into !== undefined) into.head = heads.newest;
+          // false: the stream is full; undici's read resumes it
+          return held!.push(into === undefined ? buf.slice(0, n) : buf.subarray(0, n));
+        },
+      },
+    });
+    held = socket;
+    socket.setNoDelay(true);
+    socket.once('connect', () => answer(null));
+    socket.once('error', (err) => answer(err));
+  };
+}
