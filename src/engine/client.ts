@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { FileSelection, infoHashToBytes, parseMagnet, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
-import { corruptPiecesError, openStorage } from '../storage/index.js';
+import { corruptPiecesError, openStorage, type DiskPool } from '../storage/index.js';
 import type { DhtNode } from '../dht/index.js';
 import { Announcer, isLoopback, isUrlRef } from '../tracker/index.js';
 import { createWebSeed, hostPort, HttpDialer, parseHostPort, PeerListener, WireDialer, type EncryptionPolicy, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
@@ -89,6 +89,12 @@ export interface ClientOptions {
    * dial the peers they name (docs/transport.md). Never for a private torrent (BEP 27). Default true.
    */
   readonly pex?: boolean;
+  /**
+   * Disk threads every torrent's storage shares (the caller makes and closes them). By default
+   * each torrent starts threads of its own as it opens: a process that adds torrents while a
+   * program waits (the proxy) starts them beforehand instead, off the first piece's path.
+   */
+  readonly diskPool?: DiskPool;
 }
 
 export interface AddOptions {
@@ -352,6 +358,7 @@ export class Client extends EventEmitter<ClientEvents> {
       ...(opts.onCheckProgress === undefined ? {} : { onCheckProgress: opts.onCheckProgress }),
       ...(opts.resumeDir === undefined ? {} : { resumeDir: opts.resumeDir }),
       ...(opts.selectedFiles === undefined ? {} : { selectedFiles: opts.selectedFiles }),
+      ...(this.opts.diskPool === undefined ? {} : { pool: this.opts.diskPool }),
     });
     if (this.closed) {
       // Closed while the data was being checked (Ctrl-C during a long recheck): start nothing.

@@ -4,10 +4,12 @@ import type { Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Client, type Torrent } from '../engine/index.js';
 import { toTorrenttpError } from '../errors/index.js';
-import { Bitfield, type Metainfo } from '../metainfo/index.js';
+import { Bitfield, type Metainfo, type PieceIndex } from '../metainfo/index.js';
+import { DiskPool } from '../storage/index.js';
 import { createWebSeed, type PeerLink } from '../transport/index.js';
 import { GatewayError } from './errors.js';
 import { plainSeeds } from './negotiate-client.js';
+import { fetchFirstPiece, memoryPieceLink, type FirstPiece } from './proxy-early.js';
 import { RangeSender } from './proxy-send.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import type { FileFacts } from './proxy-offer.js';
@@ -69,6 +71,11 @@ interface Held {
   fallback: PeerLink | undefined;
   /** The origin was asked for a cold start's first piece (once per load of the torrent). */
   primed: boolean;
+  /**
+   * A cold fetch's first piece, asked of the origin as the torrent arrived (proxy-early.ts):
+   * verified bytes to send from memory, until the engine has the piece.
+   */
+  first: Promise<FirstPiece | undefined> | undefined;
   lastDownloaded: number;
   lastMoveMs: number;
   readonly dead: Set<() => void>;
@@ -90,13 +97,21 @@ function windowPieces(pieceLength: number): number {
 }
 
 export interface PumpResult {
-  readonly end: 'complete' | 'failed' | 'gone';
+  /** `unopened`: the torrent could not be opened (cache folder, storage); `error` says why. */
+  readonly end: 'complete' | 'failed' | 'gone' | 'unopened';
   /** Bytes written to the output. */
   readonly bytes: number;
+  readonly error?: unknown;
 }
 
 export class ProxyCache {
   readonly client: Client;
+  /**
+   * The disk threads of every torrent in the cache, started with the proxy: a torrent that opens
+   * per cold fetch would otherwise start threads of its own, and the first commits waited for
+   * them (150 to 400 ms under load, on the way to the program's second piece).
+   */
+  private readonly pool = new DiskPool();
   private readonly urls = new Map<string, KnownUrl | { readonly plain: true; readonly checkedAt: number }>();
   private readonly held = new Map<string, Held>();
   private readonly logger: GatewayLogger;
@@ -106,7 +121,7 @@ export class ProxyCache {
   private constructor(private readonly opts: ProxyCacheOptions) {
     this.logger = opts.logger ?? silentGatewayLogger;
     this.now = opts.now ?? Date.now;
-    this.client = new Client({ port: opts.peerPort ?? 0 });
+    this.client = new Client({ port: opts.peerPort ?? 0, diskPool: this.pool });
     this.client.on('warning', (message) => this.logger.warn({ message }, 'swarm warning'));
     this.client.on('error', (err) => this.logger.warn({ err: err.message, code: err.code }, 'torrent failed'));
     this.watch = setInterval(() => this.lookForStalls(), WATCH_MS);
@@ -118,6 +133,8 @@ export class ProxyCache {
     const cache = new ProxyCache(opts);
     try {
       await mkdir(opts.dir, { recursive: true });
+      // Resolves once every disk thread is up (a forget of nothing reaches each of them).
+      await cache.pool.forget([opts.dir]);
       for (const name of await readdir(opts.dir)) {
         if (!/^[0-9a-f]{40}$/.test(name)) continue;
         const st = await stat(join(opts.dir, name, DATA_NAME)).catch(() => undefined);
@@ -169,17 +186,36 @@ export class ProxyCache {
 
   /**
    * Streams bytes `start..end` (inclusive) of the URL's file to `out` in order, each piece once
-   * verified. A failure to open the torrent rejects before any byte is written (the caller
-   * may still get the bytes another way). Resolves `complete`, `failed` (swarm and origin both stalled, or the torrent
-   * failed: the caller cuts the connection) or `gone` (the program left).
+   * verified. Resolves `complete`, `failed` (swarm and origin both stalled, or the torrent
+   * failed: the caller cuts the connection), `gone` (the program left) or `unopened` (the
+   * torrent could not be opened: the caller may still get the rest, after `bytes`, another way).
+   *
+   * A cold fetch's first piece, when the origin sent it while the offer was confirmed, goes out
+   * from memory at once (its SHA-1 checked by proxy-early.ts), before the torrent's storage is
+   * even open; the rest follows the engine's reader.
    */
   async pump(k: KnownUrl, start: number, end: number, out: Writable): Promise<PumpResult> {
     const h = this.hold(k);
     try {
-      const t = await this.torrentOf(h, k.metainfo);
       let bytes = 0;
+      if (end >= start && h.first !== undefined) {
+        const sent = await this.sendFirstPiece(h.first, k, start, end, out);
+        if (sent === 'gone') return { end: 'gone', bytes };
+        bytes = sent;
+        start += sent;
+        if (end < start) return { end: 'complete', bytes };
+      }
+      let t: Torrent;
+      try {
+        t = await this.torrentOf(h, k.metainfo);
+      } catch (error) {
+        return { end: 'unopened', bytes, error };
+      }
       if (end < start) return { end: 'complete', bytes };
-      if (this.has(k, start, end)) return await this.fromDisk(h, start, end, out);
+      if (this.has(k, start, end)) {
+        const r = await this.fromDisk(h, start, end, out);
+        return { ...r, bytes: bytes + r.bytes };
+      }
       this.primeFirstPiece(h, t, start);
       let onDead!: () => void;
       const dead = new Promise<'dead'>((resolve) => (onDead = () => resolve('dead')));
@@ -225,6 +261,21 @@ export class ProxyCache {
   }
 
   /**
+   * The first piece, from memory, when it is the one under `start` and it arrived verified:
+   * resolves the bytes written (0 when it is not there), or `gone` if the program left.
+   */
+  private async sendFirstPiece(first: Promise<FirstPiece | undefined>, k: KnownUrl, start: number, end: number, out: Writable): Promise<number | 'gone'> {
+    const p = await first;
+    const g = k.metainfo.geometry;
+    if (p === undefined || p.index !== Math.floor(start / g.pieceLength)) return 0;
+    const at = g.pieceOffset(p.index);
+    const last = Math.min(end, at + p.data.length - 1);
+    if (out.destroyed || out.writableEnded) return 'gone';
+    out.write(p.data.subarray(start - at, last - at + 1));
+    return last - start + 1;
+  }
+
+  /**
    * A range whose pieces are all verified (a cache hit): straight from the data file, as a
    * static file server would (`RangeSender`: 1 MiB reads into reused buffers), rather than piece
    * by piece through the engine's reader (a worker round trip and a copy per piece: 64 MiB took
@@ -253,7 +304,7 @@ export class ProxyCache {
    * function undoes it when the offer falls through (a torrent of other bytes): a torrent this
    * call added, with no reader, is removed, folder and all.
    */
-  prepare(metainfo: Metainfo, origin: string, peers: readonly string[] = []): () => void {
+  prepare(metainfo: Metainfo, origin: string, peers: readonly string[] = [], start = 0, headed: Promise<unknown> = Promise.resolve()): () => void {
     let h = this.held.get(metainfo.infoHash);
     const added = h === undefined;
     if (h === undefined) this.held.set(metainfo.infoHash, (h = this.newHeld(metainfo.infoHash, metainfo.length, this.now())));
@@ -263,7 +314,10 @@ export class ProxyCache {
     }
     h.origin ??= origin;
     if (h.peers.length === 0) h.peers = peers;
-    this.torrentOf(h, metainfo).catch(() => undefined);
+    const opening = this.torrentOf(h, metainfo);
+    opening.catch(() => undefined);
+    // Nothing of it in the cache: its first piece is asked of the origin now, beside the HEAD.
+    if (added && start < metainfo.length) this.fetchFirst(h, metainfo, origin, start, opening, headed);
     const held = h;
     return () => {
       if (added && held.readers === 0 && this.held.get(held.infoHash) === held) void this.drop(held);
@@ -286,10 +340,11 @@ export class ProxyCache {
     clearInterval(this.watch);
     for (const h of this.held.values()) for (const d of h.dead) d();
     await this.client.close();
+    await this.pool.close();
   }
 
   private newHeld(infoHash: string, bytes: number, lastUsed: number): Held {
-    return { infoHash, metainfo: undefined, torrent: undefined, bytes, readers: 0, lastUsed, origin: undefined, peers: [], fallback: undefined, primed: false, lastDownloaded: 0, lastMoveMs: this.now(), dead: new Set() };
+    return { infoHash, metainfo: undefined, torrent: undefined, bytes, readers: 0, lastUsed, origin: undefined, peers: [], fallback: undefined, primed: false, first: undefined, lastDownloaded: 0, lastMoveMs: this.now(), dead: new Set() };
   }
 
   private hold(k: KnownUrl): Held {
@@ -326,6 +381,7 @@ export class ProxyCache {
         h.torrent = undefined;
         h.fallback = undefined;
         h.primed = false;
+        h.first = undefined;
         for (const d of h.dead) d();
       });
       const t0 = performance.now();
@@ -341,6 +397,54 @@ export class ProxyCache {
       h.torrent = undefined;
     });
     return h.torrent;
+  }
+
+  /**
+   * Asks the origin for the piece under `start` (one ranged GET, proxy-early.ts), for `pump` to
+   * send from memory once verified; once the torrent is open, the engine gets it too, from a
+   * link that holds it in memory, so the swarm need not send it and the cache keeps it. This is
+   * the load's one piece from the origin (`primed`).
+   */
+  private fetchFirst(h: Held, metainfo: Metainfo, origin: string, start: number, opening: Promise<Torrent>, headed: Promise<unknown>): void {
+    const dispatcher = this.opts.dispatcher;
+    if (dispatcher === undefined || h.primed) return;
+    h.primed = true;
+    const index = Math.floor(start / metainfo.pieceLength) as PieceIndex;
+    const t0 = performance.now();
+    // After the HEAD's answer, not beside it: ten proxies asking one origin at once had their
+    // HEADs (and so their headers) answered 1.4 to 2.7 times later with the GETs beside them.
+    const first = headed.then(() =>
+      fetchFirstPiece(origin, metainfo, index, {
+        dispatcher,
+        timeoutMs: this.opts.stallMs,
+        onMiss: (why) => this.logger.debug({ infoHash: h.infoHash, piece: index, why }, 'first piece from the origin not used'),
+      }),
+    );
+    h.first = first;
+    // The piece stays in memory when the torrent fails to open: `pump` still sends it.
+    void Promise.all([first, opening]).then(
+      ([p, t]) => {
+        if (p !== undefined) this.logger.debug({ infoHash: h.infoHash, piece: index, ms: Math.round(performance.now() - t0) }, 'first piece verified from the origin');
+        if (p === undefined || t.have.has(p.index) || this.loaded.get(h.infoHash) !== t) {
+          if (h.first === first) h.first = undefined;
+          return;
+        }
+        const link = t.addPeer((onEvent) => memoryPieceLink(`${origin}#piece-${p.index}`, metainfo.pieceCount, p, onEvent));
+        const onPiece = (i: number): void => {
+          if (i !== p.index) return;
+          link.close();
+          if (h.first === first) h.first = undefined; // on disk now: the memory goes
+        };
+        const onClosed = (closed: PeerLink): void => {
+          if (closed !== link) return;
+          t.off('piece', onPiece);
+          t.off('peerClosed', onClosed);
+        };
+        t.on('piece', onPiece);
+        t.on('peerClosed', onClosed);
+      },
+      () => undefined,
+    );
   }
 
   /**

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { toTorrenttpError } from '../errors/index.js';
 import { METAINFO_JSON_MEDIA_TYPE, type Metainfo } from '../metainfo/index.js';
@@ -54,10 +56,10 @@ export interface ProxyOfferOptions {
   readonly signal?: AbortSignal;
   /**
    * A torrent was offered by `Accept` and parsed, and its length is about to be checked with a
-   * `HEAD`: the caller may start opening it meanwhile. Returns what to do if the offer then
-   * falls through.
+   * `HEAD`: the caller may start opening it meanwhile. `headed` settles when the `HEAD` has its
+   * answer. Returns what to do if the offer then falls through.
    */
-  readonly onTorrent?: (metainfo: Metainfo, peers: readonly string[]) => () => void;
+  readonly onTorrent?: (metainfo: Metainfo, peers: readonly string[], headed: Promise<unknown>) => () => void;
 }
 
 export function negotiationAccept(programAccept: string | undefined): string {
@@ -90,7 +92,7 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
       return { kind: 'plain', response: undefined, reason: `the offered torrent is unusable: ${toTorrenttpError(err).message}` };
     }
     const peers = seedPeers(first.headers[SEED_HEADER]);
-    const undo = metainfo.multiFile ? undefined : o.onTorrent?.(metainfo, peers);
+    const undo = metainfo.multiFile ? undefined : o.onTorrent?.(metainfo, peers, heading.catch(() => undefined));
     let offer: ProxyOffer | undefined;
     try {
       const head = await heading;
@@ -153,4 +155,28 @@ function recordOf(flat: readonly string[]): Record<string, string> {
   const r: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) r[flat[i]!.toLowerCase()] = flat[i + 1]!;
   return r;
+}
+
+/**
+ * A fresh process's first requests through undici cost tens of milliseconds more than later ones
+ * (its HTTP parser's WebAssembly is compiled and the request path run for the first time): up
+ * to 100 ms of a cold first fetch's negotiation under load, where the origin itself answers in a
+ * few. A GET and a HEAD to a throwaway loopback server while the proxy starts pay for that
+ * before any program waits. Failures are ignored: it is only a warm-up.
+ */
+export async function warmUp(dispatcher: Dispatcher): Promise<void> {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1 });
+    res.end(req.method === 'HEAD' ? undefined : 'x');
+  });
+  try {
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', () => resolve()));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    for (const method of ['GET', 'HEAD'] as const) await discard(await once(url, method, ['accept', GET_ACCEPT], { dispatcher, headers: [], accept: undefined, reusable: false }));
+  } catch {
+    // nothing to warm then
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }

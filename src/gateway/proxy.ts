@@ -9,7 +9,7 @@ import { evaluateConditionals, ifRangeHolds, type Validators } from './condition
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import { ProxyCache, type KnownUrl } from './proxy-cache.js';
-import { proxyOffer } from './proxy-offer.js';
+import { proxyOffer, warmUp } from './proxy-offer.js';
 import { passBody, passThrough, rawProblem, sendOpen, sendProblem, tunnel, VIA, type Sent } from './proxy-pass.js';
 import { CONDITIONAL_FIELDS, endToEnd, headerValue, parseConnectTarget, parseProxyTarget, swarmEligible } from './proxy-request.js';
 import { decideRange } from './range.js';
@@ -115,7 +115,7 @@ export class Proxy {
     }
     const proxy = new Proxy(opts, cache, dispatcher);
     try {
-      await cache.client.listen();
+      await Promise.all([cache.client.listen(), warmUp(dispatcher)]);
       const host = opts.host ?? '127.0.0.1';
       proxy.server.listen(opts.port ?? DEFAULT_PROXY_PORT, host);
       await Promise.race([
@@ -193,7 +193,11 @@ export class Proxy {
       let offer;
       try {
         // The torrent's storage opens while its length is checked with the origin (a HEAD).
-        const onTorrent = (m: Metainfo, peers: readonly string[]) => this.cache.prepare(m, href, peers);
+        // So does the origin's answer for the piece under the program's position (proxy-early.ts).
+        const onTorrent = (m: Metainfo, peers: readonly string[], headed: Promise<unknown>) => {
+          const r = decideRange(headerValue(req.headers.range), m.length);
+          return this.cache.prepare(m, href, peers, r.type === 'partial' ? r.start : 0, headed);
+        };
         offer = await proxyOffer(href, { dispatcher: this.dispatcher, headers, accept: headerValue(req.headers.accept), reusable, onTorrent });
       } catch (err) {
         const e = toTorrenttpError(err);
@@ -296,18 +300,17 @@ export class Proxy {
     // the program's first byte need not wait for the torrent's storage to open.
     res.writeHead(status, { ...this.fileHeaders(k), 'content-length': end - start + 1, ...(status === 206 ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}) });
     res.flushHeaders();
-    let result;
-    try {
-      result = await this.cache.pump(k, start, end, res);
-    } catch (err) {
-      // The torrent could not be opened (cache folder, storage): the origin sends the body instead.
-      const e = toTorrenttpError(err);
+    const result = await this.cache.pump(k, start, end, res);
+    if (result.end === 'unopened') {
+      // The torrent could not be opened (cache folder, storage): the origin sends the rest of the body.
+      const e = toTorrenttpError(result.error);
       this.logger.warn({ err: e.message, code: e.code, url: href }, 'swarm unavailable, passing through');
       this.cache.forget(href);
-      const sent = await passBody(res, url, start, end, size, k.file.etag, this.agent);
-      if (sent.bytes === end - start + 1) res.end();
+      const from = start + result.bytes;
+      const sent = from > end ? { status, bytes: 0 } : await passBody(res, url, from, end, size, k.file.etag, this.agent);
+      if (result.bytes + sent.bytes === end - start + 1) res.end();
       else res.destroy();
-      this.log(req, href, 'passthrough', sent, started, { code: e.code });
+      this.log(req, href, 'passthrough', { status, bytes: result.bytes + sent.bytes }, started, { code: e.code });
       return;
     }
     if (result.end === 'complete') res.end();

@@ -37,6 +37,14 @@ export class WorkerPool<Res extends { readonly id: number }> {
     return this.post(this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a)), req, transfer);
   }
 
+  /**
+   * Posts `req` to thread `thread` (0 ≤ thread < `threads`): for jobs that hold state there
+   * (a cipher session). One thread answers its jobs in the order they were posted.
+   */
+  submitTo(thread: number, req: object, transfer: readonly ArrayBuffer[] = []): Promise<Res> {
+    return this.post(this.slots[thread % this.slots.length]!, req, transfer);
+  }
+
   /** Posts `req` to every thread. */
   broadcast(req: object): Promise<Res[]> {
     return Promise.all(this.slots.map((s) => this.post(s, req, [])));

@@ -1,9 +1,9 @@
 /**
  * Message Stream Encryption over a socket: running the handshake codec (wire/mse.ts) against
  * the peer's bytes, telling an encrypted incoming connection from a plain one, and the payload
- * stream after it (`CipherChunks`: the peer's chunks decrypted, one RC4 `update` per slice of up
- * to 64 KiB into one new buffer, which the wire decoder then reads in place; `SealBatch`: what a
- * flush writes, gathered and encrypted the same way).
+ * stream after it: RC4 on a thread of the cipher pool (`Rc4Link`: the peer's reads decrypted
+ * there, in order, then read in place by the wire decoder; `SealBatch`: what a flush writes,
+ * gathered into 64 KiB batches encrypted there), or plaintext as it is (`PrefixedChunks`).
  *
  * Policies (`EncryptionPolicy`), as aria2, Transmission and libtorrent users know them:
  * - `prefer` (the default): dial with an encrypted handshake offering RC4 and plaintext; when
@@ -23,7 +23,8 @@ import type { Socket } from 'node:net';
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import { MseHandshake, MSE_LIMITS, MSE_PLAINTEXT, MSE_PRIVATE_KEY_BYTES, MSE_RC4, PROTOCOL_NAME, type MseSession } from '../wire/index.js';
 import { TransportError } from './errors.js';
-import type { SocketChunks } from './socket-chunks.js';
+import { cipherPool, type CipherSession, type Region } from './cipher-pool.js';
+import { READ_BUFFER_BYTES, type SocketChunks } from './socket-chunks.js';
 
 export type EncryptionPolicy = 'prefer' | 'require' | 'off';
 export const ENCRYPTION_POLICIES: readonly EncryptionPolicy[] = ['prefer', 'require', 'off'];
@@ -55,100 +56,286 @@ export function mseSecrets(): { privateKey: Uint8Array; pad: Uint8Array } {
 }
 
 /**
- * The most bytes one RC4 `update` takes: reads are cut into slices of it, writes gathered into
- * batches of it (`SealBatch`). node allocates each `update`'s output (`length + 1` bytes, then a
- * copy into `length`); under glibc's mmap threshold (128 KiB) that memory comes from the heap,
- * warm, where a 256 KiB read's came as fresh pages from the kernel at every call (page faults,
- * zeroing: some 5% of a leech's main thread).
+ * The most bytes of a flush's batch: a flush's writes are gathered into batches of it
+ * (`SealBatch`), each one region for the cipher thread (which runs RC4 over it in 64 KiB
+ * updates) and one socket write.
  */
-export const RC4_UPDATE_BYTES = 64 * 1024;
+export const RC4_UPDATE_BYTES = 256 * 1024;
 
 /**
- * The peer's chunks, as the wire decoder must see them: `head` first (bytes that came with the
- * handshake, already decrypted), then every chunk of `inner` through `decrypt`, in slices of
- * `RC4_UPDATE_BYTES`. A decrypted slice is new memory, so SocketChunks' "valid only during the
- * call" holds a fortiori. Each byte is decrypted exactly once, in order: when the handler removes
- * or replaces itself midway through a chunk, the rest of it goes to the new one, or waits as
- * `head` for the next.
+ * Reads given to the cipher thread or decrypted and not yet taken by the handler, past which
+ * the socket is paused (and resumed below half of it): a peer that sends faster than its bytes
+ * are decrypted, or a link whose handler is away, holds at most this plus one read.
  */
-export class CipherChunks implements SocketChunks {
-  private handler: ((chunk: Uint8Array) => void) | undefined;
+export const MAX_DECRYPTING_BYTES = 512 * 1024;
+
+/** A link's read ring: what `MAX_DECRYPTING_BYTES` lets in, a read past it, and the end a read could not use before wrapping. */
+const READ_RING_BYTES = MAX_DECRYPTING_BYTES + 2 * READ_BUFFER_BYTES;
+/** A link's write ring: a wire link's send buffer (512 KiB, `sendBufferBytes`) of batches, sealed or on the socket, the batch being filled, and the end a batch could not use before wrapping. */
+const WRITE_RING_BYTES = 512 * 1024 + 3 * RC4_UPDATE_BYTES;
+
+/**
+ * The peer's chunks after an MSE handshake that chose plaintext, or a plain incoming one: `head`
+ * first (bytes that came with the handshake), then `inner`'s as they are. No cipher here.
+ */
+export class PrefixedChunks implements SocketChunks {
   private head: Uint8Array | undefined;
 
   constructor(
     private readonly inner: SocketChunks,
     head: Uint8Array,
-    private readonly session: MseSession | undefined,
   ) {
     this.head = head.length > 0 ? head : undefined;
   }
 
+  private handler: ((chunk: Uint8Array) => void) | undefined;
+
   setHandler(handler: ((chunk: Uint8Array) => void) | undefined): void {
     this.handler = handler;
-    if (handler === undefined) {
-      this.inner.setHandler(undefined);
-      return;
-    }
-    if (this.head !== undefined) {
+    if (handler !== undefined && this.head !== undefined) {
       const head = this.head;
       this.head = undefined;
       handler(head);
-      if (this.handler !== handler) return; // the handler removed or replaced itself
+      if (this.handler !== handler) return; // it removed or replaced itself: that call set inner's
     }
-    const session = this.session;
-    // `inner` holds the raw chunks while no handler is set.
-    this.inner.setHandler(session === undefined ? handler : (chunk) => this.decryptTo(handler, session, chunk));
-  }
-
-  private decryptTo(handler: (chunk: Uint8Array) => void, session: MseSession, chunk: Uint8Array): void {
-    for (let at = 0; at < chunk.length; at += RC4_UPDATE_BYTES) {
-      if (this.handler !== handler) {
-        const rest = session.decrypt(chunk.subarray(at));
-        if (this.handler !== undefined) this.handler(rest);
-        else this.head = this.head === undefined ? rest : joined(this.head, rest);
-        return;
-      }
-      handler(session.decrypt(chunk.subarray(at, at + RC4_UPDATE_BYTES)));
-    }
+    this.inner.setHandler(handler);
   }
 }
 
-/** The one gathering buffer of the process: a batch is begun and ended within one synchronous flush. */
-let gather: Uint8Array | undefined;
-let gatherInUse = false;
+/** Where `SealBatch` gathers: a batch's memory, then the batch handed over (`length` bytes of it). */
+export interface BatchSink {
+  openBatch(): Region;
+  sealBatch(batch: Region, length: number): void;
+}
+
+interface Job {
+  readonly region: Region;
+  done: boolean;
+}
 
 /**
- * What one flush of an encrypted link writes, gathered and encrypted with one RC4 `update` per
- * `RC4_UPDATE_BYTES` (every batch full but the last): one new buffer and one socket write for a
- * run of messages and blocks,
- * where an `update` per part (a 13-byte piece header, then its 16 KiB block) made two buffers and
- * two writes per block. `Cipher.update` always returns new memory, so the gathering buffer is
- * free again at once and reused. The copy into it costs about what the updates it saves did
- * (measured: the seed's CPU about even); what it saves is buffers, write requests and writev
- * entries, 8 per 512 KiB sent instead of 64. `end()` before the flush returns: it writes what
- * is left and frees the buffer.
+ * One direction of an RC4 session: regions in stream order, posted to the cipher thread in
+ * groups, at most `MAX_GROUPS_IN_FLIGHT` at once (so the thread has the next group while the
+ * main thread takes the last), and taken back in order. A region that comes while two groups
+ * are out waits and goes with the others that came, in one message: under load fewer, larger
+ * jobs; idle, no wait.
  */
-export class SealBatch {
-  private buf: Uint8Array;
-  private length = 0;
-  private readonly shared: boolean;
+class Lane {
+  private jobs: Job[] = [];
+  /** The last `unposted` of `jobs` are not yet posted. */
+  private unposted = 0;
+  private inFlight = 0;
 
   constructor(
-    private readonly session: MseSession,
-    private readonly write: (bytes: Uint8Array) => void,
+    private readonly run: (rs: readonly Region[]) => Promise<void>,
+    private readonly onDone: () => void,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  push(region: Region): void {
+    this.jobs.push({ region, done: false });
+    this.unposted++;
+    // At the end of this turn: a flush's batches go as one message.
+    if (this.unposted === 1 && this.inFlight < MAX_GROUPS_IN_FLIGHT) queueMicrotask(() => this.post());
+  }
+
+  /** The oldest region once it is done, taken off; else undefined. */
+  next(): Region | undefined {
+    return this.jobs[0]?.done === true ? this.jobs.shift()!.region : undefined;
+  }
+
+  clear(): void {
+    this.jobs = [];
+    this.unposted = 0;
+  }
+
+  private post(): void {
+    if (this.unposted === 0 || this.inFlight >= MAX_GROUPS_IN_FLIGHT) return;
+    const group = this.jobs.slice(this.jobs.length - this.unposted);
+    this.unposted = 0;
+    this.inFlight++;
+    this.run(group.map((j) => j.region)).then(
+      () => {
+        for (const j of group) j.done = true;
+        this.inFlight--;
+        if (this.unposted > 0) this.post();
+        this.onDone();
+      },
+      (err: unknown) => this.onError(err),
+    );
+  }
+}
+
+const MAX_GROUPS_IN_FLIGHT = 1;
+
+/**
+ * An RC4 link's payload stream, both ways, on a thread of the cipher pool (cipher-pool.ts). The
+ * main thread copies each read out of the socket's buffer into the session's read ring and
+ * gathers each flush into its write ring; the thread decrypts and encrypts there in place.
+ * As chunks (`SocketChunks`): `head` first (decrypted with the handshake), then every read,
+ * decrypted, in the order read, each a view of the ring valid during the handler's call (as a
+ * dialled socket's reads always were); chunks that come with no handler are copied and kept.
+ * As a `BatchSink` (and `write`): encrypted, then written to the socket in the order sealed.
+ * One thread does a session's jobs in the order posted; results are taken in that order all the
+ * same (a job's result waits for those before it).
+ *
+ * Flow control: reads in the thread or kept (no handler) past `MAX_DECRYPTING_BYTES` pause the
+ * socket; `sealing` counts bytes sealed and not yet on the socket, for the link's send-buffer
+ * limit, and `onSealed` runs after each run of them is written. The session is freed when the
+ * socket closes, or at `close()`; a failure of the thread destroys the socket with it.
+ */
+export class Rc4Link implements SocketChunks, BatchSink {
+  private handler: ((chunk: Uint8Array) => void) | undefined;
+  private held: Uint8Array[] = [];
+  private readonly reads: Lane;
+  private readonly writes: Lane;
+  private decrypting = 0;
+  private sealingBytes = 0;
+  private pausedHere = false;
+  private delivering = false;
+  private closed = false;
+  /** Runs after encrypted bytes went to the socket (the link then writes what waited for room). */
+  onSealed: (() => void) | undefined;
+
+  constructor(
+    private readonly socket: Socket,
+    inner: SocketChunks,
+    head: Uint8Array,
+    private readonly cipher: CipherSession,
   ) {
-    // A second batch while one is open (never, as flushes do not nest) gets memory of its own.
-    this.shared = !gatherInUse;
-    if (this.shared) {
-      gather ??= new Uint8Array(RC4_UPDATE_BYTES);
-      gatherInUse = true;
-      this.buf = gather;
-    } else {
-      this.buf = new Uint8Array(RC4_UPDATE_BYTES);
+    if (head.length > 0) {
+      this.held.push(head);
+      this.decrypting += head.length;
+    }
+    const fail = (err: unknown): void => this.fail(err);
+    this.reads = new Lane((rs) => cipher.decrypt(rs), () => this.deliverReads(), fail);
+    this.writes = new Lane((rs) => cipher.encrypt(rs), () => this.writeSealed(), fail);
+    socket.once('close', () => this.close());
+    inner.setHandler((chunk) => this.onRead(chunk));
+  }
+
+  /** Bytes sealed and not yet written to the socket. */
+  get sealing(): number {
+    return this.sealingBytes;
+  }
+
+  setHandler(handler: ((chunk: Uint8Array) => void) | undefined): void {
+    this.handler = handler;
+    while (handler !== undefined && this.handler === handler && this.held.length > 0) {
+      const chunk = this.held.shift()!;
+      this.decrypting -= chunk.length;
+      handler(chunk);
+    }
+    this.deliverReads();
+  }
+
+  /** Encrypts and writes `bytes` (copied first) after everything sealed before. */
+  write(bytes: Uint8Array): void {
+    const batch = new SealBatch(this);
+    batch.add(bytes);
+    batch.end();
+  }
+
+  openBatch(): Region {
+    return this.cipher.writeRing.take(RC4_UPDATE_BYTES);
+  }
+
+  sealBatch(batch: Region, length: number): void {
+    const region = this.cipher.writeRing.trim(batch, length);
+    if (this.closed) return;
+    this.sealingBytes += length;
+    this.writes.push(region);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.cipher.close();
+    this.held = [];
+    this.reads.clear();
+    this.writes.clear();
+    this.onSealed = undefined;
+  }
+
+  private onRead(chunk: Uint8Array): void {
+    if (this.closed) return;
+    // Into the ring: the chunk may be the socket's reused read buffer.
+    const region = this.cipher.readRing.take(chunk.length);
+    region.bytes.set(chunk);
+    this.decrypting += chunk.length;
+    this.reads.push(region);
+    if (this.decrypting > MAX_DECRYPTING_BYTES && !this.pausedHere) {
+      this.pausedHere = true;
+      this.socket.pause();
     }
   }
 
-  /** Bytes added and not yet written. */
+  private deliverReads(): void {
+    // Not again from inside a handler (one that replaces itself calls setHandler): the loop below goes on with the new one.
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      for (let region = this.reads.next(); region !== undefined && !this.closed; region = this.reads.next()) {
+        // Freed first: nothing takes from the ring during the synchronous call below (reads come
+        // in later events), and a handler that lets go mid-way must not see regions freed out of order.
+        this.cipher.readRing.free(region);
+        const handler = this.handler;
+        if (handler === undefined || this.held.length > 0) {
+          this.held.push(region.bytes.slice()); // kept past this call: out of the ring
+        } else {
+          this.decrypting -= region.bytes.length;
+          handler(region.bytes);
+        }
+      }
+    } finally {
+      this.delivering = false;
+    }
+    if (this.pausedHere && !this.closed && this.decrypting <= MAX_DECRYPTING_BYTES / 2) {
+      this.pausedHere = false;
+      this.socket.resume();
+    }
+  }
+
+  private writeSealed(): void {
+    if (this.closed) return;
+    let region = this.writes.next();
+    if (region === undefined) return;
+    const s = this.socket;
+    const ring = this.cipher.writeRing;
+    s.cork();
+    for (; region !== undefined; region = this.writes.next()) {
+      const r = region;
+      this.sealingBytes -= region.bytes.length;
+      // The socket holds the view until it is in the kernel; then the region is free.
+      s.write(r.bytes, (err) => {
+        if (err == null && !this.closed) ring.free(r); // failed: the socket is being destroyed, the ring with it
+      });
+    }
+    s.uncork();
+    this.onSealed?.();
+  }
+
+  private fail(err: unknown): void {
+    if (this.closed) return;
+    const e = toTorrenttpError(err);
+    this.close();
+    this.socket.destroy(e);
+  }
+}
+
+/**
+ * What one flush of an RC4 link writes, gathered into batches of `RC4_UPDATE_BYTES` (every batch
+ * full but the last), each sealed whole (one job for the cipher thread, one socket write) for a
+ * run of messages and blocks, where a job per part (a 13-byte piece header, then its 16 KiB
+ * block) would make two of each per block. `end()` before the flush returns: it seals what is left.
+ */
+export class SealBatch {
+  private batch: Region | undefined;
+  private length = 0;
+
+  constructor(private readonly sink: BatchSink) {}
+
+  /** Bytes added and not yet sealed. */
   get pending(): number {
     return this.length;
   }
@@ -156,34 +343,28 @@ export class SealBatch {
   /** `bytes` is copied before this returns (the caller may reuse or release it); a part that fills the batch is split across two. */
   add(bytes: Uint8Array): void {
     for (let at = 0; at < bytes.length; ) {
-      const n = Math.min(bytes.length - at, this.buf.length - this.length);
-      this.buf.set(bytes.subarray(at, at + n), this.length);
+      this.batch ??= this.sink.openBatch();
+      const buf = this.batch.bytes;
+      const n = Math.min(bytes.length - at, buf.length - this.length);
+      buf.set(bytes.subarray(at, at + n), this.length);
       this.length += n;
       at += n;
-      if (this.length === this.buf.length) this.seal();
+      if (this.length === buf.length) this.seal();
     }
   }
 
   end(): void {
     this.seal();
-    if (this.shared) gatherInUse = false;
   }
 
   private seal(): void {
-    if (this.length === 0) return;
-    const out = this.session.encrypt(this.buf.subarray(0, this.length));
+    const batch = this.batch;
+    if (batch === undefined) return;
+    this.batch = undefined;
+    const n = this.length;
     this.length = 0;
-    // A plaintext session gives the batch's own memory back, which the next add overwrites while
-    // the corked socket still holds it: write a copy (the wire link seals only RC4 links anyway).
-    this.write(out.buffer === this.buf.buffer ? out.slice() : out);
+    this.sink.sealBatch(batch, n);
   }
-}
-
-function joined(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** "\x13BitTorrent protocol": an incoming stream that starts so is plain; anything else is taken for MSE (libtorrent does the same). */
@@ -194,6 +375,21 @@ export interface MseRun {
   readonly session: MseSession | undefined;
   /** Decrypted bytes that came with the handshake (incoming plain: the bytes read so far). */
   readonly head: Uint8Array;
+}
+
+/** An MSE link's payload stream: what the decoder reads, and for RC4 the cipher thread's side of it (writes go through `rc4.write`). */
+export interface MsePayload {
+  readonly method: 'rc4' | 'plaintext';
+  readonly read: SocketChunks;
+  readonly rc4: Rc4Link | undefined;
+}
+
+/** After a handshake that ended in `session`: RC4 goes to the cipher pool from where the handshake left it; plaintext never does. */
+export function msePayload(socket: Socket, chunks: SocketChunks, session: MseSession, head: Uint8Array): MsePayload {
+  const positions = session.handOff();
+  if (positions === undefined) return { method: 'plaintext', read: new PrefixedChunks(chunks, head), rc4: undefined };
+  const rc4 = new Rc4Link(socket, chunks, head, cipherPool().open(positions, READ_RING_BYTES, WRITE_RING_BYTES));
+  return { method: 'rc4', read: rc4, rc4 };
 }
 
 export interface MseRunOptions {

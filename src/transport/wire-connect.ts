@@ -36,7 +36,7 @@ import {
 } from '../wire/index.js';
 import { TransportError } from './errors.js';
 import { ourExtendedHandshake } from './extensions.js';
-import { CipherChunks, cryptoProvide, mseAccept, mseDial, mseSecrets, type EncryptionPolicy } from './mse-stream.js';
+import { cryptoProvide, mseAccept, mseDial, msePayload, mseSecrets, PrefixedChunks, type EncryptionPolicy, type MsePayload } from './mse-stream.js';
 import { chunksOf, dialWithReadBuffer, type SocketChunks } from './socket-chunks.js';
 import { WIRE_PEER_DEFAULTS, WirePeer, type WirePeerLink, type WirePeerOptions, type WireTorrent } from './wire-peer.js';
 
@@ -88,28 +88,28 @@ export async function connectWirePeer(
   const timeoutMs = opts.connectTimeoutMs ?? WIRE_CONNECT_DEFAULTS.connectTimeoutMs;
   // Blocks are delivered before the next read (see SocketChunks), so straddlers can reuse too.
   const decoder = new WireDecoder({ torrent: torrent.metainfo.geometry, reuseAssemblyBuffers: true });
-  let session: MseSession | undefined;
-  let read: SocketChunks = chunks;
+  let payload: MsePayload | undefined;
   if (mse !== undefined) {
     const run = await mseDial(socket, chunks, mse, { timeoutMs, timeoutCode: 'TRANSPORT_CONNECT_TIMEOUT', where, signal: opts.signal });
-    session = run.session;
-    read = new CipherChunks(chunks, run.head, session);
+    payload = msePayload(socket, chunks, run.session!, run.head);
   } else {
     socket.write(ours);
   }
-  return handshake(socket, read, decoder, timeoutMs, 'TRANSPORT_CONNECT_TIMEOUT', where, opts.signal, session, (hs) => {
+  return handshake(socket, payload?.read ?? chunks, decoder, timeoutMs, 'TRANSPORT_CONNECT_TIMEOUT', where, opts.signal, payload, (hs) => {
     if (!sameBytes(hs.infoHash, torrent.infoHash)) {
       throw new TransportError('TRANSPORT_INFO_HASH_MISMATCH', { detail: where });
     }
     const fast = supportsFastExtension(hs.reserved);
     const rest = afterHandshake(torrent, supportsExtensionProtocol(hs.reserved) ? opts : undefined, socket.remoteAddress, fast);
-    if (rest.length > 0) socket.write(seal(session, encodeMessages(rest)));
+    if (rest.length > 0) send(socket, payload, encodeMessages(rest));
     return { torrent, opts: { ...opts, dialled: true }, fast };
   });
 }
 
-function seal(session: MseSession | undefined, bytes: Uint8Array): Uint8Array {
-  return session === undefined ? bytes : session.encrypt(bytes);
+/** Writes `bytes` as the link's stream carries them: through the cipher thread for RC4, as they are otherwise. */
+function send(socket: Socket, payload: MsePayload | undefined, bytes: Uint8Array): void {
+  if (payload?.rc4 !== undefined) payload.rc4.write(bytes);
+  else socket.write(bytes);
 }
 
 /**
@@ -127,12 +127,18 @@ export async function acceptWirePeer(
   const timeoutMs = acceptOpts.handshakeTimeoutMs ?? WIRE_CONNECT_DEFAULTS.handshakeTimeoutMs;
   let read: SocketChunks = chunksOf(socket);
   let session: MseSession | undefined;
+  let payload: MsePayload | undefined;
   // `require` without `skeyFor` still refuses plain handshakes (an encrypted one then names no torrent we know).
   if (acceptOpts.skeyFor !== undefined || acceptOpts.encryption === 'require') {
     const skeyFor = acceptOpts.skeyFor ?? (() => undefined);
     const run = await mseAccept(socket, read, acceptOpts.encryption ?? 'off', skeyFor, { timeoutMs, timeoutCode: 'TRANSPORT_HANDSHAKE_TIMEOUT', where });
     session = run.session;
-    read = new CipherChunks(read, run.head, session);
+    if (session !== undefined) {
+      payload = msePayload(socket, read, session, run.head);
+      read = payload.read;
+    } else if (run.head.length > 0) {
+      read = new PrefixedChunks(read, run.head);
+    }
   }
   let found: { torrent: WireTorrent; opts: WirePeerOptions } | undefined;
   const decoder = new WireDecoder({
@@ -145,11 +151,11 @@ export async function acceptWirePeer(
       return found?.torrent.metainfo.geometry;
     },
   });
-  return handshake(socket, read, decoder, timeoutMs, 'TRANSPORT_HANDSHAKE_TIMEOUT', where, undefined, session, (hs) => {
+  return handshake(socket, read, decoder, timeoutMs, 'TRANSPORT_HANDSHAKE_TIMEOUT', where, undefined, payload, (hs) => {
     if (found === undefined) throw new TransportError('TRANSPORT_UNKNOWN_TORRENT', { detail: where });
     const extended = supportsExtensionProtocol(hs.reserved) ? found.opts : undefined;
     const fast = supportsFastExtension(hs.reserved);
-    socket.write(seal(session, encodeMessages([ourHandshake(found.torrent, found.opts.peerId), ...afterHandshake(found.torrent, extended, socket.remoteAddress, fast)])));
+    send(socket, payload, encodeMessages([ourHandshake(found.torrent, found.opts.peerId), ...afterHandshake(found.torrent, extended, socket.remoteAddress, fast)]));
     return { ...found, fast };
   });
 }
@@ -198,7 +204,7 @@ function handshake(
   timeoutCode: 'TRANSPORT_CONNECT_TIMEOUT' | 'TRANSPORT_HANDSHAKE_TIMEOUT',
   where: string,
   signal: AbortSignal | undefined,
-  session: MseSession | undefined,
+  payload: MsePayload | undefined,
   accept: (hs: Handshake) => { torrent: WireTorrent; opts: WirePeerOptions; fast: boolean },
 ): Promise<WirePeerLink> {
   return new Promise<WirePeerLink>((resolve, reject) => {
@@ -225,15 +231,14 @@ function handshake(
       let link: { torrent: WireTorrent; opts: WirePeerOptions; fast: boolean };
       try {
         // A copy: what came with the handshake (a bitfield, say) is handled a macrotask later,
-        // by then the read buffer may hold other bytes. Once per connection. (A decrypted chunk
-        // is fresh memory already.)
-        messages = decoder.push(session === undefined ? chunk.slice() : chunk);
+        // by then the read buffer (or an RC4 link's ring) may hold other bytes. Once per connection.
+        messages = decoder.push(chunk.slice());
         const first = messages[0];
         if (first === undefined) return;
         if (first.type !== 'handshake') throw new TransportError('TRANSPORT_CONNECT_FAILED', { detail: 'no handshake' }); // unreachable: the decoder emits it first
         link = accept(first);
         socket.pause();
-        const peer = new WirePeer(socket, chunks, decoder, link.torrent, link.opts, first, link.fast, session);
+        const peer = new WirePeer(socket, chunks, decoder, link.torrent, link.opts, first, link.fast, payload?.method ?? 'none', payload?.rc4);
         settled = true;
         cleanup();
         resolve(peer);

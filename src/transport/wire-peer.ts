@@ -71,7 +71,6 @@ import {
   encodePieceHeader,
   EXTENDED_MESSAGE_ID,
   type Handshake,
-  type MseSession,
   type WireDecoder,
   type WireMessage,
   UT_METADATA,
@@ -83,7 +82,7 @@ import { MetadataServer, OUR_UT_METADATA_ID, OUR_UT_PEX_ID } from './extensions.
 import { EventQueue } from './event-queue.js';
 import { hostPort } from './peer-address.js';
 import type { SocketChunks } from './socket-chunks.js';
-import { SealBatch } from './mse-stream.js';
+import { SealBatch, type LinkEncryption, type Rc4Link } from './mse-stream.js';
 import type { BlockRequest, PeerEventHandler, PeerLink, PeerSocketAddress } from './peer-link.js';
 import { RequestPipeline } from './pipeline.js';
 
@@ -257,11 +256,18 @@ export class WirePeer implements WirePeerLink {
     opts: WirePeerOptions,
     readonly handshake: Handshake,
     fast = false,
-    /** MSE: every byte we write goes through `session.encrypt` (the reads were decrypted by CipherChunks). */
-    private readonly session?: MseSession,
+    encryption: LinkEncryption = 'none',
+    /** RC4: every byte we write goes through it (and `chunks` is it too: the reads come decrypted from the cipher thread). */
+    private readonly rc4?: Rc4Link,
   ) {
     this.fast = fast;
-    this.encryption = session === undefined ? 'none' : session.method;
+    this.encryption = encryption;
+    if (rc4 !== undefined) {
+      // Encrypted bytes went to the socket: blocks that waited for that room may follow.
+      rc4.onSealed = () => {
+        if (this.uploadHead < this.uploads.length) this.scheduleFlush();
+      };
+    }
     this.id = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0); // `[v6]:port`, as the engine's dial queue writes it
     const ip = socket.remoteAddress ?? '?';
     this.remoteIp = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
@@ -432,6 +438,7 @@ export class WirePeer implements WirePeerLink {
     for (let i = this.uploadHead; i < this.uploads.length; i++) drop(this.uploads[i]!);
     this.theirRequests.clear();
     this.uploads = [];
+    this.rc4?.close();
     this.socket.destroy(); // blocks already handed to the socket: their write callbacks end them
     this.events.emit(reason === undefined ? { type: 'closed' } : { type: 'closed', reason });
   }
@@ -697,9 +704,12 @@ export class WirePeer implements WirePeerLink {
     const s = this.socket;
     let wrote = false;
     s.cork();
-    // Encrypted: everything below goes through one RC4 update per batch (SealBatch), not one per part.
+    // RC4: everything below goes to the cipher thread in 64 KiB batches (SealBatch), not a job per part;
+    // bytes there count against the send buffer as if on the socket.
     // A plaintext MSE session (crypto_select 0x01, aria2's choice when offered both) is written as plain.
-    const seal = this.session?.method !== 'rc4' ? undefined : new SealBatch(this.session, (bytes) => s.write(bytes));
+    const rc4 = this.rc4;
+    const seal = rc4 === undefined ? undefined : new SealBatch(rc4);
+    const sealing = rc4 === undefined ? 0 : rc4.sealing;
     if (this.outbox.length > 0) {
       const bytes = encodeMessages(this.outbox);
       if (seal === undefined) s.write(bytes);
@@ -707,7 +717,7 @@ export class WirePeer implements WirePeerLink {
       this.outbox = [];
       wrote = true;
     }
-    while (this.uploadHead < this.uploads.length && s.writableLength + (seal?.pending ?? 0) < this.o.sendBufferBytes) {
+    while (this.uploadHead < this.uploads.length && s.writableLength + sealing + (seal === undefined ? 0 : seal.pending) < this.o.sendBufferBytes) {
       const u = this.uploads[this.uploadHead++]!;
       const data = u.data;
       if (data === undefined) continue; // cancelled or choked after sendBlock
@@ -723,7 +733,7 @@ export class WirePeer implements WirePeerLink {
         // runs once the bytes are in the kernel (or the socket is destroyed): then `data` is free.
         s.write(data, done);
       } else {
-        // Copied into the batch, which RC4 encrypts into new memory: `data` is free at once.
+        // Copied into the batch, which moves to the cipher thread: `data` is free at once.
         seal.add(header);
         seal.add(data);
         done?.();

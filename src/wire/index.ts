@@ -62,6 +62,8 @@ export {
   MSE_PLAINTEXT,
   MSE_PRIVATE_KEY_BYTES,
   MSE_RC4,
+  rc4,
+  type Rc4Position,
   type MseInitiatorOptions,
   type MseLimits,
   type MseOutput,

@@ -90,10 +90,35 @@ export function sha1(...parts: Uint8Array[]): Uint8Array {
   return h.digest();
 }
 
-export function rc4(key: Uint8Array): Cipher {
+/** Where a payload stream's RC4 keystream stands: its key and the bytes used past the 1024 discarded. */
+export interface Rc4Position {
+  readonly key: Uint8Array;
+  readonly offset: number;
+}
+
+/** RC4 keyed with `key`, its first 1024 bytes and then `offset` more discarded: the keystream at `offset`. */
+export function rc4(key: Uint8Array, offset = 0): Cipher {
   if (!mseAvailable()) throw new WireError('WIRE_MSE_UNAVAILABLE', { detail: 'start node with --openssl-legacy-provider' });
   const c = createCipheriv('rc4', key, null);
-  c.update(new Uint8Array(DISCARD_BYTES));
+  c.update(new Uint8Array(DISCARD_BYTES + offset));
   return c;
 }
 
+/** An RC4 stream that counts what it used, so another thread can go on from where it stands (`position`). */
+export class Rc4Stream {
+  private readonly cipher: Cipher;
+  private used = 0;
+
+  constructor(private readonly key: Uint8Array) {
+    this.cipher = rc4(key);
+  }
+
+  update(bytes: Uint8Array): Uint8Array {
+    this.used += bytes.length;
+    return this.cipher.update(bytes);
+  }
+
+  get position(): Rc4Position {
+    return { key: this.key, offset: this.used };
+  }
+}

@@ -29,12 +29,11 @@
  * - DH, SHA-1 and RC4 come from node:crypto (mse-crypto.ts). RC4 sits in OpenSSL 3's legacy
  *   provider: without it (`mseAvailable()` false) the handshake throws WIRE_MSE_UNAVAILABLE.
  */
-import type { Cipher } from 'node:crypto';
 import { WireError } from './errors.js';
 import { INFO_HASH_BYTES } from './handshake.js';
-import { ascii, MSE_KEY_BYTES, MSE_PLAINTEXT, MSE_RC4, mseAvailable, mseTorrentKey, publicKey, rc4, sha1, sharedSecret } from './mse-crypto.js';
+import { ascii, MSE_KEY_BYTES, MSE_PLAINTEXT, MSE_RC4, mseAvailable, mseTorrentKey, publicKey, Rc4Stream, sha1, sharedSecret, type Rc4Position } from './mse-crypto.js';
 
-export { MSE_KEY_BYTES, MSE_PRIVATE_KEY_BYTES, MSE_PLAINTEXT, MSE_RC4, mseAvailable, mseTorrentKey } from './mse-crypto.js';
+export { MSE_KEY_BYTES, MSE_PRIVATE_KEY_BYTES, MSE_PLAINTEXT, MSE_RC4, mseAvailable, mseTorrentKey, rc4, type Rc4Position } from './mse-crypto.js';
 
 export const MSE_LIMITS = {
   /** PadA, PadB, PadC, PadD: "a random length of 0 to 512 bytes" (the spec; Transmission's PadX_MAXLEN). */
@@ -86,6 +85,12 @@ export interface MseSession {
   encrypt(bytes: Uint8Array): Uint8Array;
   /** The peer's bytes as read: a new buffer for RC4, `bytes` itself for plaintext. */
   decrypt(bytes: Uint8Array): Uint8Array;
+  /**
+   * RC4: where both keystreams stand now (key and bytes used past the 1024 discarded), for a
+   * cipher thread to go on from; `encrypt` and `decrypt` then throw, so no byte is handled twice.
+   * Undefined for plaintext.
+   */
+  handOff(): { encrypt: Rc4Position; decrypt: Rc4Position } | undefined;
 }
 
 export interface MseOutput {
@@ -150,17 +155,31 @@ type State =
   | 'done';
 
 class Session implements MseSession {
+  private handedOff = false;
   constructor(
     readonly method: 'rc4' | 'plaintext',
     readonly infoHash: Uint8Array,
-    private readonly out: Cipher,
-    private readonly in_: Cipher,
+    private readonly out: Rc4Stream,
+    private readonly in_: Rc4Stream,
   ) {}
   encrypt(bytes: Uint8Array): Uint8Array {
-    return this.method === 'rc4' ? this.out.update(bytes) : bytes;
+    if (this.method !== 'rc4') return bytes;
+    this.checkHere();
+    return this.out.update(bytes);
   }
   decrypt(bytes: Uint8Array): Uint8Array {
-    return this.method === 'rc4' ? this.in_.update(bytes) : bytes;
+    if (this.method !== 'rc4') return bytes;
+    this.checkHere();
+    return this.in_.update(bytes);
+  }
+  handOff(): { encrypt: Rc4Position; decrypt: Rc4Position } | undefined {
+    if (this.method !== 'rc4') return undefined;
+    this.checkHere();
+    this.handedOff = true;
+    return { encrypt: this.out.position, decrypt: this.in_.position };
+  }
+  private checkHere(): void {
+    if (this.handedOff) throw new Error('MSE session used after its hand-off to a cipher thread');
   }
 }
 
@@ -181,8 +200,8 @@ export class MseHandshake {
   private readonly maxIA: number;
   private secret: Uint8Array | undefined;
   private skey: Uint8Array | undefined;
-  private outCipher: Cipher | undefined;
-  private inCipher: Cipher | undefined;
+  private outCipher: Rc4Stream | undefined;
+  private inCipher: Rc4Stream | undefined;
   /** A: ENCRYPT(VC) as B's keystream will show it. B: HASH('req1', S). */
   private marker: Uint8Array | undefined;
   private method: 'rc4' | 'plaintext' | undefined;
@@ -303,8 +322,8 @@ export class MseHandshake {
           const skey = this.receiver!.skeyFor(req2);
           if (skey === undefined) throw new WireError('WIRE_MSE_UNKNOWN_TORRENT', { offset });
           this.skey = skey;
-          this.inCipher = rc4(sha1(ascii('keyA'), this.secret!, skey));
-          this.outCipher = rc4(sha1(ascii('keyB'), this.secret!, skey));
+          this.inCipher = new Rc4Stream(sha1(ascii('keyA'), this.secret!, skey));
+          this.outCipher = new Rc4Stream(sha1(ascii('keyB'), this.secret!, skey));
           const plain = this.inCipher.update(this.take(VC_BYTES + 4 + 2));
           this.checkVc(plain, offset + HASH_BYTES);
           const provide = (plain[8]! << 24) | (plain[9]! << 16) | (plain[10]! << 8) | plain[11]!;
@@ -375,8 +394,8 @@ export class MseHandshake {
   private step3(o: MseInitiatorOptions): Uint8Array {
     const s = this.secret!;
     this.skey = o.infoHash;
-    this.outCipher = rc4(sha1(ascii('keyA'), s, o.infoHash));
-    this.inCipher = rc4(sha1(ascii('keyB'), s, o.infoHash));
+    this.outCipher = new Rc4Stream(sha1(ascii('keyA'), s, o.infoHash));
+    this.inCipher = new Rc4Stream(sha1(ascii('keyB'), s, o.infoHash));
     this.marker = this.inCipher.update(new Uint8Array(VC_BYTES)); // RC4 of zeros is the keystream
     const req2 = mseTorrentKey(o.infoHash);
     const req3 = sha1(ascii('req3'), s);

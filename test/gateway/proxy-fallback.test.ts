@@ -11,6 +11,7 @@ import { request } from 'undici';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Client } from '../../src/engine/index.js';
 import { createTorrent, parseTorrent } from '../../src/metainfo/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { until } from '../helpers/processes.js';
@@ -23,7 +24,14 @@ const PIECE = 256 * 1024;
  * An origin that knows torrents but runs no swarm: the torrent for `Accept: application/x-bittorrent`,
  * the bytes otherwise; ranges at or past `failFrom` get a 500.
  */
-async function origin(t: TestContext, dir: string, payload: Uint8Array, failFrom = Infinity, corrupt = false): Promise<{ url: string; rangeBytes: () => number; ranges: string[] }> {
+async function origin(
+  t: TestContext,
+  dir: string,
+  payload: Uint8Array,
+  failFrom = Infinity,
+  corrupt = false,
+  seed?: string,
+): Promise<{ url: string; rangeBytes: () => number; ranges: string[]; torrent: Uint8Array }> {
   const path = join(dir, 'f.bin');
   writeFileSync(path, payload);
   let url = '';
@@ -49,7 +57,7 @@ async function origin(t: TestContext, dir: string, payload: Uint8Array, failFrom
       return;
     }
     if ((req.headers.accept ?? '').startsWith('application/x-bittorrent') && req.method === 'GET') {
-      res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent!.length });
+      res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent!.length, ...(seed === undefined ? {} : { 'torrenttp-seed': seed }) });
       res.end(torrent);
       return;
     }
@@ -63,7 +71,7 @@ async function origin(t: TestContext, dir: string, payload: Uint8Array, failFrom
   });
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.bin`;
   torrent = (await createTorrent(path, { urlList: [url], pieceLength: PIECE, creationDate: null })).torrent;
-  return { url, rangeBytes: () => rangeBytes, ranges };
+  return { url, rangeBytes: () => rangeBytes, ranges, torrent };
 }
 
 test('the swarm stalls: the origin sends the pieces as a web seed, and the program gets the exact file', { timeout: 60_000 }, (t) =>
@@ -157,4 +165,62 @@ test('the torrent cannot be opened in the cache folder after the headers went ou
     assert.ok(readFileSync(part).equals(Buffer.from(payload.subarray(1000, 300001))), 'the range, byte-identical');
     await until('both requests to be logged', () => servedBy(log).length >= 2, 5000);
     assert.deepEqual(servedBy(log), ['200 passthrough', '206 passthrough']);
+  }));
+
+test('a cold fetch\'s first piece goes to the program from memory and into the cache: the origin sends it once, the web seed fallback never asks for it again', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    mkdirSync(join(dir, 'www'));
+    const payload = bytes(4 * MIB, 56);
+    const o = await origin(t, join(dir, 'www'), payload);
+    // Nobody in the swarm: after 1 s the origin sends the rest as a web seed, piece by piece.
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 1000 });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+    assert.deepEqual(o.ranges.filter((x) => x.startsWith('0-')), [`0-${PIECE - 1}`], 'piece 0 asked of the origin once, as one ranged GET');
+    // The engine got piece 0 from memory: it is in the cache, which now serves the whole file.
+    const again = join(dir, 'again.bin');
+    const r2 = await curl(t, ['-x', proxy.url, o.url, '-o', again]);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.ok(readFileSync(again).equals(Buffer.from(payload)), 'from the cache, byte-identical');
+    await until('both requests to be logged', () => servedBy(log).length >= 2, 5000);
+    assert.deepEqual(servedBy(log), ['200 swarm', '200 cache']);
+  }));
+
+test('a cold fetch from an origin whose ranges are corrupt, with an honest seed: the program gets the exact file, piece 0 from the swarm', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    mkdirSync(join(dir, 'www'));
+    mkdirSync(join(dir, 'seed'));
+    const payload = bytes(2 * MIB, 57);
+    writeFileSync(join(dir, 'seed', 'f.bin'), payload);
+    const seeder = new Client({ host: '127.0.0.1' });
+    t.after(() => seeder.close());
+    const port = await seeder.listen();
+    const o = await origin(t, join(dir, 'www'), payload, Infinity, true, `127.0.0.1:${port}`);
+    await seeder.add(o.torrent, { path: join(dir, 'seed'), skipVerify: true, webSeeds: false, trackers: false });
+    const { proxy } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '--max-time', '40']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical: not one byte of the corrupt piece');
+    assert.deepEqual(o.ranges, [`0-${PIECE - 1}`], 'the origin was asked for the first piece, once');
+  }));
+
+test('the torrent cannot be opened after the first piece went out from memory: the origin sends the rest, and the body is exact', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    mkdirSync(join(dir, 'www'));
+    const payload = bytes(2 * MIB + 9, 58);
+    const o = await origin(t, join(dir, 'www'), payload);
+    const { infoHash } = parseTorrent(o.torrent);
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+    // After the proxy looked at its cache folder: a file where the torrent's folder would go.
+    writeFileSync(join(dir, 'pcache', infoHash), 'not a folder');
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+    assert.deepEqual(o.ranges, [`0-${PIECE - 1}`, `${PIECE}-${payload.length - 1}`], 'the first piece, then the rest of the body');
+    await until('the request to be logged', () => servedBy(log).length > 0, 5000);
+    assert.deepEqual(servedBy(log), ['200 passthrough']);
   }));
