@@ -5,24 +5,20 @@
  * never answers and no web seed: only the header leads get to the seed. Fault checked once:
  * `swarmGet` not passing the offer's peers to the engine makes that get stall and fail. The
  * third has a relay in front of the seed that sees how each connection starts: plain under the
- * default policy of an http: get (fault checked: `plainPeers` not passed to `client.add`), and
- * for the proxy's swarm download of such a URL (fault checked: proxy-cache.ts passing none).
+ * default policy of an http: get (fault checked: `plainPeers` not passed to `client.add`).
+ * The proxy's case is test/gateway/proxy-plain-seed.test.ts.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createTcpServer, type Socket } from 'node:net';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { getUrl, seedPeers } from '../../src/gateway/index.js';
 import { plainSeeds } from '../../src/gateway/negotiate-client.js';
-import { encodeTorrent, parseTorrent } from '../../src/metainfo/index.js';
 import { relay, type Relay } from '../helpers/mse-relay.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway, torrentOf } from './helpers.js';
-import { curl, startProxy } from './proxy-helpers.js';
+import { seedOnlyByHeader } from './seed-front.js';
 
 const MIB = 1024 * 1024;
 
@@ -62,65 +58,6 @@ test('serve names its seed in the torrent and metainfo answers (TorrentTTP-Seed)
   }),
 );
 
-/**
- * serve (4 MiB, 64 KiB pieces) behind a front server that passes its torrent on with a tracker
- * that never answers and no web seed, naming as seed `seedFor(serve's seed port)`: only that
- * header leads a get to the seed.
- */
-async function seedOnlyByHeader(t: TestContext, dir: string, seedFor: (peerPort: number) => string | Promise<string>): Promise<{ frontUrl: string; payload: Uint8Array }> {
-  const root = join(dir, 'www');
-  mkdirSync(root);
-  const payload = bytes(4 * MIB, 9);
-  writeFileSync(join(root, 'big.bin'), payload);
-  const g = await startGateway(t, { root, cacheDir: join(dir, 'cache'), pieceLength: 64 * 1024 });
-  const origin = `${g.url}/big.bin`;
-  await torrentOf(origin);
-
-  // A tracker that accepts connections and never says a word.
-  const held: Socket[] = [];
-  const silent = createTcpServer((s) => void held.push(s.on('error', () => undefined)));
-  await new Promise<void>((res) => silent.listen(0, '127.0.0.1', res));
-  t.after(() => {
-    for (const s of held) s.destroy();
-    silent.close();
-  });
-  const deadTracker = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/announce`;
-  // Wait until serve names its seed (it joins the engine just after the torrent is made).
-  for (let i = 0; i < 100; i++) {
-    const r = await request(`${origin}?torrent`);
-    await r.body.dump();
-    if (r.headers['torrenttp-seed'] !== undefined) break;
-    await new Promise((res) => setTimeout(res, 20));
-  }
-  const seed = await seedFor(g.peerPort);
-
-  // The front: serve's torrent with that tracker and no url-list, and the seed header.
-  const front: Server = createHttpServer((req, res) => {
-    void (async () => {
-      if (req.method === 'HEAD') {
-        // The proxy checks the torrent against the bytes' length (and takes their validators).
-        const h = await request(origin, { method: 'HEAD' });
-        await h.body.dump();
-        const pass = ['content-length', 'content-type', 'etag', 'last-modified'].flatMap((k) => (typeof h.headers[k] === 'string' ? [[k, h.headers[k]] as [string, string]] : []));
-        res.writeHead(200, Object.fromEntries(pass));
-        res.end();
-        return;
-      }
-      const r = await request(`${origin}?torrent`);
-      const m = parseTorrent(new Uint8Array(await r.body.arrayBuffer()));
-      res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'torrenttp-seed': seed });
-      res.end(encodeTorrent(m.infoBytes, { announceList: [[deadTracker]] }));
-    })().catch(() => res.destroy());
-    req.resume();
-  });
-  await new Promise<void>((res) => front.listen(0, '127.0.0.1', res));
-  t.after(() => {
-    front.closeAllConnections();
-    front.close();
-  });
-  return { frontUrl: `http://127.0.0.1:${(front.address() as AddressInfo).port}/big.bin`, payload };
-}
-
 test('get reaches the seed named by TorrentTTP-Seed when the tracker never answers and there is no web seed', { timeout: 120_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const { frontUrl, payload } = await seedOnlyByHeader(t, dir, (port) => `127.0.0.1:${port}`);
@@ -147,23 +84,6 @@ test('get of an http: URL dials the named seed plain (no MSE); an encryption pol
       assert.equal(result.sources.wire, payload.length);
       assert.deepEqual([...new Set(r!.starts)], [want], `encryption ${encryption ?? 'default'}`);
     }
-  }),
-);
-
-test('the proxy dials the seed an http: origin names plain too', { timeout: 120_000 }, (t) =>
-  withTempDir(t, async (dir) => {
-    let r: Relay | undefined;
-    const { frontUrl, payload } = await seedOnlyByHeader(t, dir, async (port) => {
-      r = await relay(t, port);
-      return `127.0.0.1:${r.port}`;
-    });
-    const { proxy } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
-    const out = join(dir, 'via-proxy.bin');
-    const got = await curl(t, ['-x', proxy.url, frontUrl, '-o', out, '-w', '%{http_code}']);
-    assert.equal(got.stdout.toString(), '200', got.stderr);
-    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
-    assert.ok(r!.starts.length > 0, 'the proxy reached the seed through the relay');
-    assert.deepEqual([...new Set(r!.starts)], ['plain']);
   }),
 );
 
