@@ -1,7 +1,7 @@
 /**
  * `torrenttp get` beside plain HTTP from the same `torrenttp serve`, same file, same run:
  *
- *   npm run bench:get -- [--size-mib 256] [--runs 3]
+ *   npm run bench:get -- [--size-mib 256] [--runs 3] [--base-cli OTHER/dist/src/cli/main.js]
  *
  *   curl            `curl -s -o FILE URL`: the plain-HTTP reference
  *   node undici     a bare node process: undici `request` piped to a file (node's own floor:
@@ -11,11 +11,15 @@
  *                   over the wire protocol and its web seed)
  *   torrent fetch   one GET of the torrent by Accept (undici, in this process): what the swarm
  *                   costs up front
+ *   get (base)      with --base-cli: `torrenttp get` of another build (main's, say) against the
+ *                   same serve, in the same rotation: a before/after in one run
  *
  * Each download is its own process, timed from spawn to exit (node start-up included for both
- * torrenttp cases), written to a fresh file and compared with the payload (SHA-1). The torrent is
- * made before the first case (serve hashes lazily), so no case pays for hashing. Cases alternate
- * within each run; every figure is the median of the runs.
+ * torrenttp cases), started with CLI_NODE_FLAG as the installed command starts (its shebang), so
+ * that MSE/PE (RC4) is there as it is for a user (without it `prefer` quietly dials plain),
+ * written to a fresh file and compared with the payload (SHA-1). The torrent is made before the
+ * first case (serve hashes lazily), so no case pays for hashing. Cases alternate within each run;
+ * every figure is the median of the runs.
  */
 import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -25,13 +29,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { sha1File } from './usage.js';
+import { CLI_NODE_FLAG, sha1File } from './usage.js';
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '256' }, runs: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '256' }, runs: { type: 'string', default: '3' }, 'base-cli': { type: 'string' } } });
+const BASE_CLI = values['base-cli'];
 const SIZE_MIB = Number(values['size-mib']);
 const RUNS = Number(values.runs);
 if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1) {
-  console.error('usage: get.js [--size-mib N] [--runs N]');
+  console.error('usage: get.js [--size-mib N] [--runs N] [--base-cli PATH/main.js]');
   process.exit(2);
 }
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -68,7 +73,7 @@ async function main(): Promise<void> {
   closeSync(fd);
   const want = await sha1File(file);
 
-  const serve = spawn(process.execPath, [CLI, 'serve', root, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--cache', join(work, 'cache')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const serve = spawn(process.execPath, [CLI_NODE_FLAG, CLI, 'serve', root, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--cache', join(work, 'cache')], { stdio: ['ignore', 'pipe', 'inherit'] });
   let serveOut = '';
   serve.stdout.on('data', (d: Buffer) => (serveOut += d.toString()));
   try {
@@ -84,7 +89,7 @@ async function main(): Promise<void> {
     }
     console.log(`serve at ${base}; ${SIZE_MIB} MiB payload; torrent made in ${((performance.now() - hashStart) / 1000).toFixed(2)} s (not counted)`);
 
-    const times: Record<string, number[]> = { curl: [], 'node undici': [], 'get --no-swarm': [], get: [], 'torrent fetch': [] };
+    const times: Record<string, number[]> = { curl: [], 'node undici': [], 'get --no-swarm': [], get: [], ...(BASE_CLI === undefined ? {} : { 'get (base)': [] }), 'torrent fetch': [] };
     const sources: string[] = [];
     for (let run = 0; run < RUNS; run++) {
       const t0 = performance.now();
@@ -94,8 +99,9 @@ async function main(): Promise<void> {
       const cases: [string, string, string[]][] = [
         ['curl', 'curl', ['-s', '-o', join(work, 'curl.bin'), url]],
         ['node undici', process.execPath, ['--input-type=module', '-e', UNDICI_GET, url, '-o', join(work, 'undici.bin')]],
-        ['get --no-swarm', process.execPath, [CLI, 'get', url, '-o', join(work, 'plain.bin'), '--no-swarm', '--json']],
-        ['get', process.execPath, [CLI, 'get', url, '-o', join(work, 'swarm.bin'), '--json']],
+        ['get --no-swarm', process.execPath, [CLI_NODE_FLAG, CLI, 'get', url, '-o', join(work, 'plain.bin'), '--no-swarm', '--json']],
+        ['get', process.execPath, [CLI_NODE_FLAG, CLI, 'get', url, '-o', join(work, 'swarm.bin'), '--json']],
+        ...(BASE_CLI === undefined ? [] : [['get (base)', process.execPath, [CLI_NODE_FLAG, BASE_CLI, 'get', url, '-o', join(work, 'base.bin'), '--json']] as [string, string, string[]]]),
       ];
       // Rotate the order each run so no case always goes first (cold caches) or last.
       for (let i = 0; i < cases.length; i++) {
@@ -106,9 +112,9 @@ async function main(): Promise<void> {
         if ((await sha1File(out)) !== want) throw new Error(`${name}: output differs from the payload`);
         rmSync(out);
         times[name]!.push(res.sec);
-        if (name === 'get') {
+        if (name.startsWith('get') && !name.includes('no-swarm')) {
           const s = JSON.parse(res.out.split('\n').find((l) => l.includes('"summary"'))!) as { sources: Record<string, number> };
-          sources.push(`wire ${(s.sources.wire! / 2 ** 20).toFixed(0)} MiB, web seed ${(s.sources.webseed! / 2 ** 20).toFixed(0)} MiB`);
+          sources.push(`${name}: wire ${(s.sources.wire! / 2 ** 20).toFixed(0)} MiB, web seed ${(s.sources.webseed! / 2 ** 20).toFixed(0)} MiB`);
         }
       }
     }

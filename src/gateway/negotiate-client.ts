@@ -139,6 +139,19 @@ export function seedPeers(header: string | string[] | undefined): string[] {
   return out;
 }
 
+/**
+ * The seeds to dial plain (`AddOptions.plainPeers`): those the server named (`TorrentTTP-Seed`)
+ * when it answered with the torrent over plain http:. Its seed serves the bytes its HTTP serves
+ * in the clear, and whoever watches the wire saw the torrent asked for by name, so RC4 (MSE/PE)
+ * would hide nothing, and it costs each side about 1.2 s of CPU per GiB, as much as the rest of a loopback download's main thread (docs/cli.md, "get against
+ * curl"). Over https the policy stays: there the wire link would be the only one an observer can
+ * read. The proxy's swarm downloads use it: its one Client serves http: and https: origins alike,
+ * where `get` sets its whole swarm's policy by the URL (swarm-get.ts `swarmEncryptionOf`).
+ */
+export function plainSeeds(offer: { readonly from: string; readonly peers: readonly string[] }): readonly string[] {
+  return /^http:/i.test(offer.from) ? offer.peers : [];
+}
+
 async function request(url: string, opts: NegotiateOptions, headers: Record<string, string>): Promise<OpenResponse> {
   const undici = await loadUndici();
   let current = url;

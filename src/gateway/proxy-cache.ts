@@ -8,6 +8,7 @@ import { Bitfield, type Metainfo, type PieceIndex } from '../metainfo/index.js';
 import { DiskPool } from '../storage/index.js';
 import { createWebSeed, type PeerLink } from '../transport/index.js';
 import { GatewayError } from './errors.js';
+import { plainSeeds } from './negotiate-client.js';
 import { fetchFirstPiece, memoryPieceLink, type FirstPiece } from './proxy-early.js';
 import { RangeSender } from './proxy-send.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
@@ -369,7 +370,8 @@ export class ProxyCache {
       } catch (cause) {
         throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${folder}: ${toTorrenttpError(cause).message}`, cause });
       }
-      const t = await this.client.add(metainfo, { path: folder, storeAs: DATA_NAME, resumeDir: folder, webSeeds: false, peers: h.peers });
+      const plainPeers = plainSeeds({ from: h.origin ?? '', peers: h.peers });
+      const t = await this.client.add(metainfo, { path: folder, storeAs: DATA_NAME, resumeDir: folder, webSeeds: false, peers: h.peers, plainPeers });
       this.loaded.set(h.infoHash, t);
       void this.evict();
       t.done.catch(() => undefined);

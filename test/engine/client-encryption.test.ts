@@ -63,6 +63,24 @@ test('prefer against a plain-only peer: the encrypted try is dropped, plain foll
     assert.equal(r.starts.filter((s) => s === 'encrypted').length, 1, 'the address is remembered as plain');
   }));
 
+test('prefer with plainPeers: that peer is dialled plain from the first connection (require still encrypts)', TIMEOUT, (t) =>
+  withTempDir(t, async (dir) => {
+    const { torrent, payload } = await seedAndTorrent(dir, 2 * 1024 * 1024);
+    const seed = new Client({ host: '127.0.0.1' }); // prefer: answers both
+    t.after(() => seed.close());
+    await seed.add(torrent, { path: join(dir, 'seed'), trackers: false, dht: false });
+    for (const [encryption, want] of [['prefer', 'plain'], ['require', 'encrypted']] as const) {
+      const r = await relay(t, seed.port);
+      const peer = `127.0.0.1:${r.port}`;
+      const leech = new Client({ encryption, listen: false });
+      t.after(() => leech.close());
+      const tor = await leech.add(torrent, { path: join(dir, `dl-${encryption}`), peers: [peer], plainPeers: [peer], trackers: false, dht: false });
+      await tor.done;
+      assert.deepEqual(readFileSync(join(dir, `dl-${encryption}`, 'payload.bin')), Buffer.from(payload));
+      assert.deepEqual([...new Set(r.starts)], [want], encryption);
+    }
+  }));
+
 test('require seed, off leech: the plain handshake is refused with TRANSPORT_ENCRYPTION_REQUIRED; a require leech against an off seed works (off still answers)', TIMEOUT, (t) =>
   withTempDir(t, async (dir) => {
     const { torrent, payload } = await seedAndTorrent(dir, 1024 * 1024);

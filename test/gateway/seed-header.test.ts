@@ -3,20 +3,22 @@
  * address the client reached the server on, and `torrenttp get` dials it at once. The second
  * test puts a front server between get and serve that passes the torrent on with a tracker that
  * never answers and no web seed: only the header leads get to the seed. Fault checked once:
- * `swarmGet` not passing the offer's peers to the engine makes that get stall and fail.
+ * `swarmGet` not passing the offer's peers to the engine makes that get stall and fail. The
+ * third has a relay in front of the seed that sees how each connection starts: plain under the
+ * default policy of an http: get (fault checked: `plainPeers` not passed to `client.add`).
+ * The proxy's case is test/gateway/proxy-plain-seed.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createTcpServer, type Socket } from 'node:net';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { getUrl, seedPeers } from '../../src/gateway/index.js';
-import { encodeTorrent, parseTorrent } from '../../src/metainfo/index.js';
+import { plainSeeds } from '../../src/gateway/negotiate-client.js';
+import { relay, type Relay } from '../helpers/mse-relay.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway, torrentOf } from './helpers.js';
+import { seedOnlyByHeader } from './seed-front.js';
 
 const MIB = 1024 * 1024;
 
@@ -58,49 +60,7 @@ test('serve names its seed in the torrent and metainfo answers (TorrentTTP-Seed)
 
 test('get reaches the seed named by TorrentTTP-Seed when the tracker never answers and there is no web seed', { timeout: 120_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const root = join(dir, 'www');
-    mkdirSync(root);
-    const payload = bytes(4 * MIB, 9);
-    writeFileSync(join(root, 'big.bin'), payload);
-    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache'), pieceLength: 64 * 1024 });
-    const origin = `${g.url}/big.bin`;
-    await torrentOf(origin);
-
-    // A tracker that accepts connections and never says a word.
-    const held: Socket[] = [];
-    const silent = createTcpServer((s) => void held.push(s.on('error', () => undefined)));
-    await new Promise<void>((res) => silent.listen(0, '127.0.0.1', res));
-    t.after(() => {
-      for (const s of held) s.destroy();
-      silent.close();
-    });
-    const deadTracker = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/announce`;
-
-    // The front: serve's torrent with that tracker and no url-list, and serve's seed header.
-    const front: Server = createHttpServer((req, res) => {
-      void (async () => {
-        const r = await request(`${origin}?torrent`);
-        const m = parseTorrent(new Uint8Array(await r.body.arrayBuffer()));
-        const seed = r.headers['torrenttp-seed'];
-        res.writeHead(200, { 'content-type': 'application/x-bittorrent', ...(typeof seed === 'string' ? { 'torrenttp-seed': seed } : {}) });
-        res.end(encodeTorrent(m.infoBytes, { announceList: [[deadTracker]] }));
-      })().catch(() => res.destroy());
-      req.resume();
-    });
-    await new Promise<void>((res) => front.listen(0, '127.0.0.1', res));
-    t.after(() => {
-      front.closeAllConnections();
-      front.close();
-    });
-    const frontUrl = `http://127.0.0.1:${(front.address() as AddressInfo).port}/big.bin`;
-    // Wait until serve names its seed (it joins the engine just after the torrent is made).
-    for (let i = 0; i < 100; i++) {
-      const r = await request(`${origin}?torrent`);
-      await r.body.dump();
-      if (r.headers['torrenttp-seed'] !== undefined) break;
-      await new Promise((res) => setTimeout(res, 20));
-    }
-
+    const { frontUrl, payload } = await seedOnlyByHeader(t, dir, (port) => `127.0.0.1:${port}`);
     const out = join(dir, 'out.bin');
     const result = await getUrl({ url: frontUrl, output: { kind: 'file', path: out }, stallMs: 15_000 });
     assert.equal(result.mode, 'swarm');
@@ -108,3 +68,28 @@ test('get reaches the seed named by TorrentTTP-Seed when the tracker never answe
     assert.equal(result.sources.wire, payload.length, 'every byte from the seed, over the wire');
   }),
 );
+
+test('get of an http: URL dials the named seed plain (no MSE); an encryption policy given holds for it', { timeout: 120_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    let r: Relay | undefined;
+    const { frontUrl, payload } = await seedOnlyByHeader(t, dir, async (port) => {
+      r = await relay(t, port);
+      return `127.0.0.1:${r.port}`;
+    });
+    for (const [encryption, want] of [[undefined, 'plain'], ['prefer', 'encrypted']] as const) {
+      r!.starts.length = 0;
+      const out = join(dir, `out-${encryption ?? 'default'}.bin`);
+      const result = await getUrl({ url: frontUrl, output: { kind: 'file', path: out }, stallMs: 15_000, ...(encryption === undefined ? {} : { encryption }) });
+      assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+      assert.equal(result.sources.wire, payload.length);
+      assert.deepEqual([...new Set(r!.starts)], [want], `encryption ${encryption ?? 'default'}`);
+    }
+  }),
+);
+
+test('plainSeeds: the named seeds of an http: answer only', () => {
+  const peers = ['127.0.0.1:6881'];
+  assert.deepEqual(plainSeeds({ from: 'http://a.example/f', peers }), peers);
+  assert.deepEqual(plainSeeds({ from: 'HTTP://a.example/f', peers }), peers);
+  assert.deepEqual(plainSeeds({ from: 'https://a.example/f', peers }), [], 'https: the wire link would be the readable one');
+});
