@@ -127,14 +127,16 @@ export class SuperSeed {
   /** `peer`'s bitfield: each of its pieces as `seen`, one top-up. */
   seenAll(peer: PeerState, indexes: Iterable<PieceIndex>, now: number): void {
     const have = new Set(indexes);
-    if (have.size > 0) this.lastGain.set(peer, now);
     const touched = new Set([peer]);
-    for (const [other, list] of this.offers) {
-      if (other === peer || have.size === 0) continue;
-      const kept = list.filter((o) => !have.has(o.index));
-      if (kept.length === list.length) continue;
-      this.offers.set(other, kept);
-      touched.add(other);
+    if (have.size > 0) {
+      this.lastGain.set(peer, now);
+      for (const [other, list] of this.offers) {
+        if (other === peer) continue;
+        const kept = list.filter((o) => !have.has(o.index));
+        if (kept.length === list.length) continue;
+        this.offers.set(other, kept);
+        touched.add(other);
+      }
     }
     this.fill(now, touched);
   }
@@ -155,16 +157,14 @@ export class SuperSeed {
       if (!this.lastGain.has(p)) this.lastGain.set(p, now);
       const list = (this.offers.get(p) ?? []).filter((o) => !this.releasable(p, o, peers, now));
       this.offers.set(p, list);
-      const held = new Set(list.map((o) => o.index));
       // A peer we choke cannot fetch its offers: one piece makes it interested (so the choker
       // ranks it); the rest waits for its unchoke, instead of sitting idle in a queue while the
       // swarm lacks those pieces.
       const cap = p.amChoking ? 1 : this.perPeer;
       while (list.length < cap) {
-        const index = this.choose(p, held, list.length > 0, now);
+        const index = this.choose(p, list.length > 0, now);
         if (index === undefined) break;
         list.push({ index, atMs: now });
-        held.add(index);
         this.offered[index]!++;
         if (this.offeredLive[index]!++ === 0) this.unofferedLive--;
         const ever = this.everOffered.get(p);
@@ -184,11 +184,12 @@ export class SuperSeed {
       // `releaseAfterMs` (a hoarder, or one that left its offers) loses them early, and any
       // offer goes after `HOARD_RELEASE_FACTOR` times that, so no peer can stall the swarm for ever.
       if (now - o.atMs >= HOARD_RELEASE_FACTOR * this.releaseAfterMs) return true;
-      return !p.amChoking && now - Math.max(o.atMs, p.unchokedMs ?? -Infinity, p.lastRequestMs ?? -Infinity) >= this.releaseAfterMs;
+      return !p.amChoking && now - Math.max(o.atMs, p.unchokedMs, p.lastRequestMs) >= this.releaseAfterMs;
     }
     if (now - o.atMs >= this.releaseAfterMs) return true;
-    // It has the piece: waiting makes sense only while another peer could still take it from it.
-    return !peers.some((q) => q !== p && !q.link!.bitfield.has(o.index));
+    // It has the piece: waiting makes sense only while another peer could still take it from it
+    // (`p` itself never lacks it).
+    return !peers.some((q) => !q.link!.bitfield.has(o.index));
   }
 
   /**
@@ -198,10 +199,10 @@ export class SuperSeed {
    * offer of (its offerees left, or their offers were released), the least offered first; and
    * only for a peer the swarm does not feed (`starved`), a piece others have, least available first.
    */
-  private choose(p: PeerState, held: ReadonlySet<number>, onlyFresh: boolean, now: number): PieceIndex | undefined {
+  private choose(p: PeerState, onlyFresh: boolean, now: number): PieceIndex | undefined {
     if (onlyFresh && this.unofferedLive === 0) return undefined;
     const bits = p.link!.bitfield;
-    const starved = !onlyFresh && now - (this.lastGain.get(p) ?? -Infinity) >= this.releaseAfterMs;
+    const starved = !onlyFresh && now - this.lastGain.get(p)! >= this.releaseAfterMs; // `fill` set it
     let pending: Set<number> | undefined;
     if (!onlyFresh) {
       pending = new Set();
@@ -211,7 +212,8 @@ export class SuperSeed {
     let bestKey = Infinity;
     for (let k = 0; k < this.pieceCount; k++) {
       const i = ((this.cursor + k) % this.pieceCount) as PieceIndex;
-      if (bits.has(i) || held.has(i)) continue;
+      // Pieces `p` holds offers of are not fresh (offered to it), and with `onlyFresh` false it holds none.
+      if (bits.has(i)) continue;
       const available = this.availability(i);
       const fresh = available === 0 && this.offeredLive[i] === 0;
       if (onlyFresh && !fresh) continue;

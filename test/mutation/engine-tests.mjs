@@ -5,6 +5,6 @@
 // fake-peer downloads.
 import { after } from 'node:test';
 
-const files = ['torrent-tick', 'upload-snub', 'choke-round', 'super-seed-slots', 'peer-eviction', 'picker-choker', 'picker-edges', 'peer-set', 'downloader', 'uploader', 'reader', 'selection', 'super-seed', 'torrent'];
+const files = ['torrent-tick', 'upload-snub', 'choke-round', 'super-seed-unit', 'super-seed-slots', 'peer-set-unit', 'peer-eviction', 'picker-choker', 'picker-edges', 'peer-set', 'downloader-unit', 'downloader', 'uploader', 'reader', 'selection', 'super-seed', 'torrent'];
 after(() => process.exit(process.exitCode ?? 0));
 for (const f of files) await import(new URL(`../../dist/test/engine/${f}.test.js`, import.meta.url).href);
