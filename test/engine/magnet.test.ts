@@ -207,6 +207,7 @@ test('at most maxConnections at once: a closed connection makes room for the nex
   assert.equal(err.code, 'ENGINE_METADATA_TIMEOUT');
   assert.equal(err.detail, `${hash} after 1 s: 5 peers heard of (2 × TRANSPORT_CONNECT_FAILED, 1 × TRANSPORT_PEER_CLOSED)`);
   assert.ok(err instanceof EngineError);
+  assert.equal(err.name, 'EngineError', 'named by its class');
 });
 
 test('one learn takes at most 200 addresses', async (t) => {
