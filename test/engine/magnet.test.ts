@@ -187,19 +187,29 @@ test('the dict from two peers: pieces spread over both, verified, every connecti
 });
 
 test('at most maxConnections at once: a closed connection makes room for the next address; its reason is reported', async (t) => {
-  const s = start(t, '&x.pe=1.0.0.1:1&x.pe=nonsense&x.pe=1.0.0.2:2', { peers: ['1.0.0.3:3', '1.0.0.4:4'], maxConnections: 2, timeoutMs: 1000 });
-  assert.deepEqual(s.dialled, ['1.0.0.1:1', '1.0.0.2:2']);
+  const s = start(t, '&x.pe=192.0.2.1:1&x.pe=nonsense&x.pe=192.0.2.2:2', { peers: ['192.0.2.3:3', '192.0.2.4:4'], maxConnections: 2, timeoutMs: 1000 });
+  assert.deepEqual(s.dialled, ['192.0.2.1:1', '192.0.2.2:2']);
   assert.deepEqual(s.errors, [['nonsense', 'ENGINE_BAD_PEER_ADDRESS']], 'an address that is no host:port costs only itself');
   assert.deepEqual(s.progress, [{ peers: 2, offering: 0, receivedBytes: 0 }]);
-  s.peer('1.0.0.1:1').drop(new TransportError('TRANSPORT_CONNECT_FAILED', { detail: 'refused' }));
-  assert.deepEqual(s.dialled, ['1.0.0.1:1', '1.0.0.2:2', '1.0.0.3:3']);
-  assert.deepEqual(s.errors.at(-1), ['1.0.0.1:1', 'TRANSPORT_CONNECT_FAILED']);
-  s.peer('1.0.0.2:2').drop(); // closed without a reason: nothing to report
-  assert.deepEqual(s.dialled, ['1.0.0.1:1', '1.0.0.2:2', '1.0.0.3:3', '1.0.0.4:4']);
+  s.peer('192.0.2.1:1').drop(new TransportError('TRANSPORT_CONNECT_FAILED', { detail: 'refused' }));
+  assert.deepEqual(s.dialled, ['192.0.2.1:1', '192.0.2.2:2', '192.0.2.3:3']);
+  assert.deepEqual(s.errors.at(-1), ['192.0.2.1:1', 'TRANSPORT_CONNECT_FAILED']);
+  s.peer('192.0.2.2:2').drop(); // closed without a reason: nothing to report
+  assert.deepEqual(s.dialled, ['192.0.2.1:1', '192.0.2.2:2', '192.0.2.3:3', '192.0.2.4:4']);
   assert.equal(s.errors.length, 2);
-  s.peer('1.0.0.3:3').drop(new TransportError('TRANSPORT_CONNECT_FAILED', { detail: 'refused' }));
-  s.peer('1.0.0.4:4').drop(new TransportError('TRANSPORT_PEER_CLOSED', { detail: 'bye' }));
+  s.peer('192.0.2.3:3').drop(new TransportError('TRANSPORT_CONNECT_FAILED', { detail: 'refused' }));
+  s.peer('192.0.2.4:4').drop(new TransportError('TRANSPORT_PEER_CLOSED', { detail: 'bye' }));
   assert.equal(s.dialled.length, 4, 'nobody left to dial');
+  await settle();
+  assert.deepEqual(
+    s.progress,
+    [
+      { peers: 2, offering: 0, receivedBytes: 0 },
+      { peers: 1, offering: 0, receivedBytes: 0 },
+      { peers: 0, offering: 0, receivedBytes: 0 },
+    ],
+    'each change once',
+  );
   s.tick(750);
   assert.equal(await s.outcome(), undefined, 'not before the timeout');
   s.tick(250);
@@ -211,7 +221,7 @@ test('at most maxConnections at once: a closed connection makes room for the nex
 });
 
 test('one learn takes at most 200 addresses', async (t) => {
-  const many = Array.from({ length: 250 }, (_, i) => `2.0.${i >> 8}.${i & 255}:1`);
+  const many = Array.from({ length: 250 }, (_, i) => `198.18.${i >> 8}.${i & 255}:1`);
   const s = start(t, '', { peers: many, maxConnections: 1000 });
   assert.equal(s.dialled.length, 200);
   assert.deepEqual(s.dialled, many.slice(0, 200));
@@ -221,26 +231,26 @@ test('one learn takes at most 200 addresses', async (t) => {
 test('the timeout names what the peers said; by default after 120 s', async (t) => {
   assert.equal(MAGNET_DEFAULTS.timeoutMs, 120_000);
   assert.equal(MAGNET_DEFAULTS.maxConnections, 8);
-  const s = start(t, '&x.pe=1.0.0.1:1');
-  s.peer('1.0.0.1:1').ready();
+  const s = start(t, '&x.pe=192.0.2.1:1');
+  s.peer('192.0.2.1:1').ready();
   s.tick(119_750);
   assert.equal(await s.outcome(), undefined);
   s.tick(250);
   const err = await failure(s);
   assert.equal(err.code, 'ENGINE_METADATA_TIMEOUT', 'a peer offered the dict: a plain timeout');
   assert.equal(err.detail, `${hash} after 120 s: 1 peer heard of`);
-  assert.equal(s.peer('1.0.0.1:1').closed, true);
+  assert.equal(s.peer('192.0.2.1:1').closed, true);
 });
 
 test('eight connections by default', async (t) => {
-  const s = start(t, '', { peers: Array.from({ length: 10 }, (_, i) => `3.0.0.${i}:1`) });
+  const s = start(t, '', { peers: Array.from({ length: 10 }, (_, i) => `198.51.100.${i}:1`) });
   assert.equal(s.dialled.length, 8);
   await s.stop();
 });
 
 test('a request unanswered for 10 s is asked again', async (t) => {
-  const s = start(t, '&x.pe=1.0.0.1:1');
-  const a = s.peer('1.0.0.1:1');
+  const s = start(t, '&x.pe=192.0.2.1:1');
+  const a = s.peer('192.0.2.1:1');
   a.ready();
   assert.deepEqual(a.requests, [0, 1]);
   s.tick(9750);
@@ -251,24 +261,24 @@ test('a request unanswered for 10 s is asked again', async (t) => {
 });
 
 test('offers over the limit cost their peer; with no other offer the fetch fails as too large', async (t) => {
-  const s = start(t, '&x.pe=1.0.0.1:1&x.pe=1.0.0.2:2', { maxMetadataBytes: 1000, timeoutMs: 500 });
-  const a = s.peer('1.0.0.1:1');
+  const s = start(t, '&x.pe=192.0.2.1:1&x.pe=192.0.2.2:2', { maxMetadataBytes: 1000, timeoutMs: 500 });
+  const a = s.peer('192.0.2.1:1');
   a.ready(5000);
   assert.equal(a.closed, true);
   assert.equal(a.closeReason?.code, 'ENGINE_METADATA_TOO_LARGE');
-  assert.equal(a.closeReason!.detail, '1.0.0.1:1: 5000 bytes (limit 1000)');
+  assert.equal(a.closeReason!.detail, '192.0.2.1:1: 5000 bytes (limit 1000)');
   assert.deepEqual(a.requests, []);
   await settle();
   s.tick(500);
   const err = await failure(s);
   assert.equal(err.code, 'ENGINE_METADATA_TOO_LARGE');
-  assert.deepEqual(s.errors, [['1.0.0.1:1', 'ENGINE_METADATA_TOO_LARGE']], 'its close is reported like any other');
+  assert.deepEqual(s.errors, [['192.0.2.1:1', 'ENGINE_METADATA_TOO_LARGE']], 'its close is reported like any other');
 });
 
 test('an offer too large next to a good one: the timeout is a plain one', async (t) => {
-  const s = start(t, '&x.pe=1.0.0.1:1&x.pe=1.0.0.2:2', { maxMetadataBytes: SIZE, timeoutMs: 500 });
-  s.peer('1.0.0.1:1').ready(SIZE + 1);
-  s.peer('1.0.0.2:2').ready(SIZE);
+  const s = start(t, '&x.pe=192.0.2.1:1&x.pe=192.0.2.2:2', { maxMetadataBytes: SIZE, timeoutMs: 500 });
+  s.peer('192.0.2.1:1').ready(SIZE + 1);
+  s.peer('192.0.2.2:2').ready(SIZE);
   s.tick(500);
   assert.equal((await failure(s)).code, 'ENGINE_METADATA_TIMEOUT');
 });
@@ -276,14 +286,14 @@ test('an offer too large next to a good one: the timeout is a plain one', async 
 test('a liar: its pieces fail the hash, it is closed, and the honest peer is asked everything again', async (t) => {
   const bad = dict.slice();
   bad[100]! ^= 0xff;
-  const s = start(t, '&x.pe=1.0.0.1:1&x.pe=1.0.0.2:2', { maxRequestsPerPeer: 3 });
-  const [liar, honest] = [s.peer('1.0.0.1:1'), s.peer('1.0.0.2:2')];
+  const s = start(t, '&x.pe=192.0.2.1:1&x.pe=192.0.2.2:2', { maxRequestsPerPeer: 3 });
+  const [liar, honest] = [s.peer('192.0.2.1:1'), s.peer('192.0.2.2:2')];
   liar.ready();
   honest.ready();
   assert.deepEqual(honest.requests, [0, 1, 2], 'endgame from the start');
   for (const i of [0, 1, 2]) liar.send(i, bad);
   assert.equal(liar.closeReason?.code, 'ENGINE_METADATA_HASH_MISMATCH');
-  assert.equal(liar.closeReason!.detail, `1.0.0.1:1 sent pieces of a dict that does not hash to ${hash}`);
+  assert.equal(liar.closeReason!.detail, `192.0.2.1:1 sent pieces of a dict that does not hash to ${hash}`);
   assert.equal(honest.closed, false);
   assert.deepEqual(honest.requests, [0, 1, 2, 0, 1, 2], 'asked again at once');
   for (const i of [0, 1, 2]) honest.send(i);
@@ -295,8 +305,8 @@ test('a liar: its pieces fail the hash, it is closed, and the honest peer is ask
 test('only liars: the fetch fails with a hash mismatch', async (t) => {
   const bad = dict.slice();
   bad[0]! ^= 1;
-  const s = start(t, '&x.pe=1.0.0.1:1', { maxRequestsPerPeer: 3, timeoutMs: 250 });
-  const liar = s.peer('1.0.0.1:1');
+  const s = start(t, '&x.pe=192.0.2.1:1', { maxRequestsPerPeer: 3, timeoutMs: 250 });
+  const liar = s.peer('192.0.2.1:1');
   liar.ready();
   for (const i of [0, 1, 2]) liar.send(i, bad);
   s.tick(250);
@@ -304,16 +314,16 @@ test('only liars: the fetch fails with a hash mismatch', async (t) => {
 });
 
 test('every peer that has the dict refuses it: the fetch fails at the next tick, once nobody is left to dial', async (t) => {
-  const s = start(t, '&x.pe=1.0.0.1:1&x.pe=1.0.0.2:2', { maxConnections: 1 });
-  const a = s.peer('1.0.0.1:1');
+  const s = start(t, '&x.pe=192.0.2.1:1&x.pe=192.0.2.2:2', { maxConnections: 1 });
+  const a = s.peer('192.0.2.1:1');
   a.ready();
   a.reject(0);
   assert.deepEqual(a.requests, [0, 1], 'never asked again');
   s.tick(1000);
-  assert.equal(await s.outcome(), undefined, '1.0.0.2 is still to be dialled');
+  assert.equal(await s.outcome(), undefined, '192.0.2.2 is still to be dialled');
   a.drop();
   await new Promise((r) => setImmediate(r));
-  const b = s.peer('1.0.0.2:2');
+  const b = s.peer('192.0.2.2:2');
   b.ready();
   b.reject(1);
   assert.equal(await s.outcome(), undefined, 'not before the tick');
@@ -324,8 +334,8 @@ test('every peer that has the dict refuses it: the fetch fails at the next tick,
 });
 
 test('a reject frees the piece for the other peers', async (t) => {
-  const s = start(t, '&x.pe=1.0.0.1:1&x.pe=1.0.0.2:2');
-  const [a, b] = [s.peer('1.0.0.1:1'), s.peer('1.0.0.2:2')];
+  const s = start(t, '&x.pe=192.0.2.1:1&x.pe=192.0.2.2:2');
+  const [a, b] = [s.peer('192.0.2.1:1'), s.peer('192.0.2.2:2')];
   a.ready();
   b.ready();
   assert.deepEqual(b.requests, [2, 0]);
@@ -337,8 +347,8 @@ test('a reject frees the piece for the other peers', async (t) => {
 });
 
 test('a closed peer frees its pieces for the others', async (t) => {
-  const s = start(t, '&x.pe=1.0.0.1:1&x.pe=1.0.0.2:2&x.pe=1.0.0.3:3', { maxRequestsPerPeer: 1 });
-  const [a, b, c] = [s.peer('1.0.0.1:1'), s.peer('1.0.0.2:2'), s.peer('1.0.0.3:3')];
+  const s = start(t, '&x.pe=192.0.2.1:1&x.pe=192.0.2.2:2&x.pe=192.0.2.3:3', { maxRequestsPerPeer: 1 });
+  const [a, b, c] = [s.peer('192.0.2.1:1'), s.peer('192.0.2.2:2'), s.peer('192.0.2.3:3')];
   a.ready();
   b.ready();
   c.ready();
@@ -359,7 +369,7 @@ test('a dict that hashes right but is no info dict fails the fetch with a typed 
   const junkHash = createHash('sha1').update(junk).digest('hex');
   t.mock.timers.enable({ apis: ['setInterval', 'Date'] });
   let peer: FakePeer | undefined;
-  const p = fetchMetadata(parseMagnet(`magnet:?xt=urn:btih:${junkHash}&x.pe=1.0.0.1:1`), {
+  const p = fetchMetadata(parseMagnet(`magnet:?xt=urn:btih:${junkHash}&x.pe=192.0.2.1:1`), {
     peerId: PEER_ID,
     listenPort: 1,
     isSelf: () => false,
@@ -380,7 +390,7 @@ test('a dict that hashes right but is no info dict fails the fetch with a typed 
 test('aborted before the start: nothing is dialled', async (t) => {
   const ac = new AbortController();
   ac.abort(new Error('no'));
-  const s = start(t, '&x.pe=1.0.0.1:1', { signal: ac.signal });
+  const s = start(t, '&x.pe=192.0.2.1:1', { signal: ac.signal });
   const err = await failure(s);
   assert.equal(err.code, 'ENGINE_CLOSED');
   assert.deepEqual(s.dialled, []);
@@ -388,8 +398,8 @@ test('aborted before the start: nothing is dialled', async (t) => {
 
 test('aborted while fetching: every connection closed, the abort reason kept, later events ignored', async (t) => {
   const ac = new AbortController();
-  const s = start(t, '&x.pe=1.0.0.1:1&x.pe=1.0.0.2:2', { signal: ac.signal });
-  const a = s.peer('1.0.0.1:1');
+  const s = start(t, '&x.pe=192.0.2.1:1&x.pe=192.0.2.2:2', { signal: ac.signal });
+  const a = s.peer('192.0.2.1:1');
   a.ready();
   const why = new Error('user');
   ac.abort(why);
@@ -397,17 +407,17 @@ test('aborted while fetching: every connection closed, the abort reason kept, la
   assert.equal(err.code, 'ENGINE_CLOSED');
   assert.equal(err.cause, why);
   assert.equal(err.detail, 'metadata fetch aborted');
-  assert.deepEqual([a.closed, s.peer('1.0.0.2:2').closed], [true, true]);
+  assert.deepEqual([a.closed, s.peer('192.0.2.2:2').closed], [true, true]);
   const progressed = s.progress.length;
-  s.peer('1.0.0.2:2').ready();
-  assert.deepEqual(s.peer('1.0.0.2:2').requests, [], 'a late offer is not asked');
+  s.peer('192.0.2.2:2').ready();
+  assert.deepEqual(s.peer('192.0.2.2:2').requests, [], 'a late offer is not asked');
   assert.equal(s.progress.length, progressed);
 });
 
 test('an abort after the end changes nothing', async (t) => {
   const ac = new AbortController();
-  const s = start(t, '&x.pe=1.0.0.1:1', { signal: ac.signal, maxRequestsPerPeer: 3 });
-  const a = s.peer('1.0.0.1:1');
+  const s = start(t, '&x.pe=192.0.2.1:1', { signal: ac.signal, maxRequestsPerPeer: 3 });
+  const a = s.peer('192.0.2.1:1');
   a.ready();
   for (const i of [0, 1, 2]) a.send(i);
   ac.abort();
@@ -423,20 +433,20 @@ test('trackers: false leaves the link’s trackers alone', async (t) => {
 
 test('the DHT: tracked until the end, its peers dialled, looked up again every 15 s while nobody offers the dict', async (t) => {
   const dht = new FakeDht();
-  const s = start(t, '&x.pe=1.0.0.1:1', { maxRequestsPerPeer: 3, timeoutMs: 600_000 }, dht);
+  const s = start(t, '&x.pe=192.0.2.1:1', { maxRequestsPerPeer: 3, timeoutMs: 600_000 }, dht);
   assert.deepEqual(dht.tracked, [infoHashToBytes(hash)]);
   dht.onPeers!([
-    { ip: '4.0.0.1', port: 4 },
-    { ip: '1.0.0.1', port: 1 },
-    { ip: '::5', port: 5 },
+    { ip: '203.0.113.1', port: 4 },
+    { ip: '192.0.2.1', port: 1 },
+    { ip: '2001:db8::5', port: 5 },
   ]);
-  assert.deepEqual(s.dialled, ['1.0.0.1:1', '4.0.0.1:4', '[::5]:5'], 'new addresses only');
+  assert.deepEqual(s.dialled, ['192.0.2.1:1', '203.0.113.1:4', '[2001:db8::5]:5'], 'new addresses only');
   s.tick(14_750);
   assert.equal(dht.lookups.length, 0);
   s.tick(250);
   assert.equal(dht.lookups.length, 1, 'nobody offered in 15 s: asked again');
-  dht.lookups[0]!.onPeers!([{ ip: '4.0.0.2', port: 4 }]);
-  assert.equal(s.dialled.at(-1), '4.0.0.2:4');
+  dht.lookups[0]!.onPeers!([{ ip: '203.0.113.2', port: 4 }]);
+  assert.equal(s.dialled.at(-1), '203.0.113.2:4');
   s.tick(30_000);
   assert.equal(dht.lookups.length, 1, 'not while one is under way');
   dht.lookups[0]!.resolve();
@@ -451,7 +461,7 @@ test('the DHT: tracked until the end, its peers dialled, looked up again every 1
   assert.equal(dht.lookups.length, 3, 'a failed lookup is retried 15 s later');
   dht.lookups[2]!.resolve();
   await settle();
-  const a = s.peer('1.0.0.1:1');
+  const a = s.peer('192.0.2.1:1');
   a.ready();
   s.tick(60_000);
   assert.equal(dht.lookups.length, 3, 'someone offers the dict: no more lookups');
@@ -459,6 +469,32 @@ test('the DHT: tracked until the end, its peers dialled, looked up again every 1
   for (const i of [0, 1, 2]) a.send(i);
   assert.ok((await s.outcome()) !== undefined);
   assert.equal(dht.untracked, 1, 'untracked at the end');
-  dht.onPeers!([{ ip: '4.0.0.9', port: 4 }]);
-  assert.ok(!s.dialled.includes('4.0.0.9:4'), 'no dial after the end');
+  dht.onPeers!([{ ip: '203.0.113.9', port: 4 }]);
+  assert.ok(!s.dialled.includes('203.0.113.9:4'), 'no dial after the end');
+});
+
+test('a reject is passed on at once to a peer with room', async (t) => {
+  const s = start(t, ['1', '2', '3', '4', '5', '6', '7'].map((n) => `&x.pe=192.0.2.${n}:1`).join(''), { maxRequestsPerPeer: 1 });
+  const ps = s.dialled.map(s.peer);
+  for (const p of ps) p.ready();
+  assert.deepEqual(
+    ps.map((p) => p.requests),
+    [[0], [1], [2], [0], [1], [2], []],
+    'every piece asked twice: the seventh peer waits',
+  );
+  ps[0]!.reject(0);
+  assert.deepEqual(ps[6]!.requests, [0]);
+  await s.stop();
+});
+
+test('the timer ends with the fetch: no DHT lookup after an abort', async (t) => {
+  const dht = new FakeDht();
+  const ac = new AbortController();
+  const s = start(t, '', { signal: ac.signal }, dht);
+  s.tick(14_000);
+  ac.abort();
+  assert.equal((await failure(s)).code, 'ENGINE_CLOSED');
+  assert.equal(dht.untracked, 1);
+  s.tick(60_000);
+  assert.equal(dht.lookups.length, 0);
 });
