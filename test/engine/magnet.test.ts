@@ -498,3 +498,49 @@ test('the timer ends with the fetch: no DHT lookup after an abort', async (t) =>
   s.tick(60_000);
   assert.equal(dht.lookups.length, 0);
 });
+
+test('no DHT node: a fetch nobody answers just times out', async (t) => {
+  const s = start(t, '&x.pe=192.0.2.1:1', { timeoutMs: 30_000 });
+  s.tick(30_000);
+  const err = await failure(s);
+  assert.equal(err.code, 'ENGINE_METADATA_TIMEOUT');
+  assert.equal(err.detail, `${hash} after 30 s: 1 peer heard of`);
+});
+
+test('a liar next to a peer that offered another size: after the mismatch that size is fetched, and the timeout is a plain one', async (t) => {
+  const bad = dict.slice();
+  bad[0]! ^= 1;
+  const s = start(t, '&x.pe=192.0.2.1:1&x.pe=192.0.2.2:2', { maxRequestsPerPeer: 3, timeoutMs: 1000 });
+  const [liar, other] = [s.peer('192.0.2.1:1'), s.peer('192.0.2.2:2')];
+  liar.ready();
+  other.ready(SIZE + 5);
+  assert.deepEqual(other.requests, [], 'another size: waits aside');
+  for (const i of [0, 1, 2]) liar.send(i, bad);
+  assert.deepEqual(other.requests, [0, 1, 2], 'its size now');
+  s.tick(1000);
+  assert.equal((await failure(s)).code, 'ENGINE_METADATA_TIMEOUT');
+});
+
+test('a sender that already left is among the suspects: the others are closed all the same', async (t) => {
+  const bad = dict.slice();
+  bad[0]! ^= 1;
+  const s = start(t, '&x.pe=192.0.2.1:1&x.pe=192.0.2.2:2', { maxRequestsPerPeer: 3 });
+  const [a, b] = [s.peer('192.0.2.1:1'), s.peer('192.0.2.2:2')];
+  a.ready();
+  b.ready();
+  a.send(0, bad);
+  a.drop();
+  b.send(1);
+  b.send(2);
+  assert.equal(b.closeReason?.code, 'ENGINE_METADATA_HASH_MISMATCH');
+  await s.stop();
+});
+
+test('without callbacks: peer failures and bad addresses are dropped quietly', async (t) => {
+  const s = start(t, '&x.pe=nonsense&x.pe=192.0.2.1:1&tr=wss%3A%2F%2Ft.example%2Fa', { onPeerError: undefined, onProgress: undefined, timeoutMs: 500 });
+  s.peer('192.0.2.1:1').drop(new TransportError('TRANSPORT_CONNECT_FAILED', { detail: 'refused' }));
+  s.tick(500);
+  const err = await failure(s);
+  assert.equal(err.detail, `${hash} after 1 s: 2 peers heard of (1 × TRANSPORT_CONNECT_FAILED)`);
+  assert.deepEqual(s.errors, []);
+});

@@ -6,13 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RateMeter, TokenBucket } from '../../src/engine/index.js';
-import type { PeerState } from '../../src/engine/peer-set.js';
+import { TokenBucket } from '../../src/engine/index.js';
 import { refusal, Uploader, type UploadAnswer } from '../../src/engine/uploader.js';
 import type { TorrenttpError } from '../../src/errors/index.js';
 import { Bitfield, Geometry, parseTorrent, type PieceIndex } from '../../src/metainfo/index.js';
 import type { BlockRequest } from '../../src/transport/index.js';
 import { FakeLink } from '../helpers/engine-fakes.js';
+import { peerState } from '../helpers/peer-state.js';
 import { bytes, torrentBytes } from '../helpers/torrents.js';
 
 const PIECE = 1000;
@@ -77,28 +77,7 @@ function setup(o: { lend?: boolean; limiters?: TokenBucket[]; autoAnswer?: boole
     fail: (e) => void failures.push(e),
   });
   const link = new FakeLink(source, metainfo, () => undefined, { has: () => false });
-  const peer: PeerState = {
-    link,
-    source: 'given',
-    pending: [],
-    outstanding: new Map(),
-    down: new RateMeter(),
-    up: new RateMeter(),
-    counted: undefined,
-    amChoking: false,
-    amInterested: false,
-    peerInterested: true,
-    trust: 0,
-    uploads: [],
-    reading: new Set(),
-    closed: false,
-    joinedMs: 0,
-    spoke: true,
-    lastUsefulMs: 0,
-    unchokedMs: 0,
-    lastRequestMs: 0,
-    uploadSnubbed: false,
-  };
+  const peer = peerState(link);
   return {
     up,
     peer,
