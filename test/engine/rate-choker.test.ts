@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { choke, CHOKE_ROUND_MS, OPTIMISTIC_ROTATE_MS, RateMeter, TokenBucket, UPLOAD_SNUB_MS, type ChokeCandidate } from '../../src/engine/index.js';
 import { longestWaiting } from '../../src/engine/choker.js';
 
@@ -81,6 +82,27 @@ test('the optimistic pick: the peers unchoked longest ago, newcomers first; a sn
   assert.deepEqual(sorted(last.unchoked), ['r', 's1'], 'nobody else waits: a snubbed one gets the optimistic slot, and no free slot goes to the other');
   assert.deepEqual(longestWaiting([peer('a', { lastUnchokedMs: 3 }), peer('b', { lastUnchokedMs: 2 }), peer('c', { lastUnchokedMs: 2 })]).map((p) => p.id), ['b', 'c']);
   assert.deepEqual(longestWaiting([]), []);
+});
+
+test('property: only interested peers, at most `slots`, and no slot left free while an unsnubbed interested peer waits', () => {
+  const candidate = fc.record({
+    interested: fc.boolean(),
+    downloadRate: fc.nat(3),
+    uploadRate: fc.nat(3),
+    snubbed: fc.boolean(),
+    lastUnchokedMs: fc.option(fc.nat(3), { nil: undefined }),
+  });
+  fc.assert(
+    fc.property(fc.array(candidate, { maxLength: 8 }), fc.integer({ min: 1, max: 6 }), fc.boolean(), fc.option(fc.nat(9), { nil: undefined }), fc.nat(60_000), (cs, slots, seeding, opt, since) => {
+      const peers = cs.map((c, i) => ({ id: `p${i}`, ...c }));
+      const d = choke(peers, seeding, slots, { optimistic: opt === undefined ? undefined : `p${opt}`, optimisticSinceMs: since }, 60_000, () => 0.5);
+      const interested = new Set(peers.filter((p) => p.interested).map((p) => p.id));
+      assert.ok([...d.unchoked].every((id) => interested.has(id)), 'only interested peers');
+      assert.ok(d.unchoked.size <= slots);
+      const waiting = peers.filter((p) => p.interested && !p.snubbed && !d.unchoked.has(p.id));
+      assert.ok(waiting.length === 0 || d.unchoked.size === slots, 'a free slot while an unsnubbed peer waits');
+    }),
+  );
 });
 
 test('rate meter: bytes per second over the last 5 s, exactly', () => {
