@@ -189,9 +189,12 @@ test('end: every waiting reader fails with the first error; later reads fail at 
   await assert.rejects(b, (e) => e === first);
   await assert.rejects(c, (e) => e === first);
   assert.equal(h.readers.count, 0);
-  await assert.rejects(drain(h.readers.read({ start: 0, end: 1 })), (e) => e === first);
   h.have.set(0);
   h.readers.pieceVerified(0); // nobody waits: nothing happens
+  const set = h.deadlines.length;
+  await assert.rejects(drain(h.readers.read({ start: 0, end: 1 })), (e) => e === first, 'even a verified piece: the torrent is closed');
+  await assert.rejects(drain(h.readers.verifiedRanges({ start: 0, end: 1 })), (e) => e === first);
+  assert.equal(h.deadlines.length, set, 'no deadlines set');
 });
 
 test('a reader past its first piece fails too when the torrent ends', async () => {
@@ -242,6 +245,18 @@ test('verifiedRanges: the run of pieces already in as one range, then one range 
   assert.deepEqual(got.at(-1), { start: 5 * P, end: 6 * P + 9 }, '5 and 6, clipped at the end');
   assert.deepEqual(h.last(), []);
   assert.deepEqual(h.reads, [], 'no bytes read back');
+});
+
+test('verifiedRanges: with only the last piece left after a range, the deadline moves to it', async () => {
+  const h = host();
+  h.have.set(8);
+  const it = h.readers.verifiedRanges({ start: 8 * P, end: 9 * P + 5 });
+  assert.deepEqual((await it.next()).value, { start: 8 * P, end: 9 * P - 1 });
+  assert.deepEqual(h.last(), [[9, 6000]]);
+  h.verify(9);
+  assert.deepEqual((await it.next()).value, { start: 9 * P, end: 9 * P + 5 });
+  assert.equal((await it.next()).done, true);
+  assert.deepEqual(h.last(), []);
 });
 
 test('verifiedRanges of one piece: one range, deadlines set once', async () => {
