@@ -303,8 +303,10 @@ test('a rate-limited head waits in the queue for serve(); other refusals drop a 
     ],
   );
   assert.equal(s.peer.uploads.length, 0);
+  s.clock.ms += 10_000; // the bucket full again: only the missing link holds the upload back
   s.peer.link = undefined;
   s.peer.uploads.push({ req: req(0), cancelled: false });
   s.up.serve(s.peer);
   assert.equal(s.peer.uploads.length, 1, 'a peer without a link is not served');
+  assert.equal(s.reads.length, 2, 'nothing read for it');
 });
