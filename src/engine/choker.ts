@@ -75,11 +75,8 @@ export function choke(
     since = nowMs;
   }
   if (optimistic !== undefined) unchoked.add(optimistic);
-  // Slots a small swarm leaves free go to the next best, so nobody waits for nothing.
-  for (const p of ranked) {
-    if (unchoked.size >= slots) break;
-    unchoked.add(p.id);
-  }
+  // No slot is left free while an unsnubbed peer waits: with fewer of them than `slots − 1` every
+  // one has a regular slot, and otherwise one of those left over is the optimistic unchoke.
   return { unchoked, optimistic, optimisticSinceMs: since };
 }
 

@@ -2,7 +2,8 @@
  * From a magnet link to verified metadata: peers come from the link (`x.pe`), the caller, the
  * link's trackers (`tr`) and the client's DHT node (BEP 5, looked up, not announced on); up to `maxConnections` of them are dialled as metadata-only
  * connections, and `MetadataFetch` spreads the 16 KiB pieces over those that offer the dict.
- * The result is trusted only once it hashes to the info-hash. Owns its sockets and its one timer;
+ * The result is trusted only once it hashes to the info-hash. Owns its connections (opened by
+ * `ctx.connect`, TCP by default) and its one timer;
  * everything ends (connections closed, trackers told `stopped`) before the promise settles.
  *
  * Failures are per peer and routine (`onPeerError`); the fetch as a whole fails only with
@@ -14,7 +15,7 @@ import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { infoHashToBytes, metainfoFromInfoBytes, type Magnet, type Metainfo } from '../metainfo/index.js';
 import type { DhtNode, PeerAddr } from '../dht/index.js';
 import { Announcer, isUrlRef } from '../tracker/index.js';
-import { connectMetadataPeer, hostPort, type MetadataPeer, type MetadataPeerEvent } from '../transport/index.js';
+import { connectMetadataPeer, hostPort, type MetadataPeer, type MetadataPeerEvent, type MetadataPeerOptions } from '../transport/index.js';
 import { EngineError } from './errors.js';
 import { MetadataFetch, type MetadataFetchOptions } from './metadata-fetch.js';
 
@@ -53,7 +54,9 @@ export interface MetadataFetchContext {
   readonly udpTrackerTimeoutMs?: number;
   readonly splitHostPort: (address: string) => { host: string; port: number };
   /** Look the info-hash up here until the metadata is verified (never announced: we have nothing yet). */
-  readonly dht?: DhtNode;
+  readonly dht?: Pick<DhtNode, 'track' | 'getPeers'>;
+  /** Opens one metadata-only connection. Default the transport's `connectMetadataPeer` (TCP); unit tests pass fake peers. */
+  readonly connect?: (host: string, port: number, opts: MetadataPeerOptions) => MetadataPeer;
 }
 
 export interface FetchedMetadata {
@@ -154,7 +157,7 @@ export function fetchMetadata(magnet: Magnet, ctx: MetadataFetchContext, opts: F
           opts.onPeerError?.(address, toTorrenttpError(err));
           continue;
         }
-        const peer = connectMetadataPeer(host, port, {
+        const peer = (ctx.connect ?? connectMetadataPeer)(host, port, {
           infoHash,
           peerId: ctx.peerId,
           listenPort: ctx.listenPort,

@@ -105,7 +105,7 @@ export class MetadataFetch {
   /** Pieces to ask of `peer` now (and marks them asked). */
   nextRequests(peer: string, now: number): number[] {
     const p = this.peers.get(peer);
-    if (p === undefined || p.rejected || this.size === undefined || p.size !== this.size) return [];
+    if (p === undefined || p.rejected || p.size !== this.size) return []; // no size yet: p.size differs too
     const out: number[] = [];
     const room = this.o.maxRequestsPerPeer - p.asked.size;
     // First pieces nobody is asked for; then (endgame) the least-asked missing ones.

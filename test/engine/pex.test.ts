@@ -13,7 +13,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Torrent, type TorrentOptions } from '../../src/engine/index.js';
+import { PEX_DEFAULTS, Torrent, type TorrentOptions } from '../../src/engine/index.js';
 import type { TorrenttpError } from '../../src/errors/index.js';
 import { parseTorrent, type Metainfo } from '../../src/metainfo/index.js';
 import type { PeerEvent, PeerLink, PeerSocketAddress } from '../../src/transport/index.js';
@@ -35,16 +35,20 @@ async function settle(): Promise<void> {
 interface PexLinkOptions extends FakeLinkOptions {
   /** Both sides offered ut_pex. */
   pex?: boolean;
+  /** The connection is encrypted (MSE). */
+  encrypted?: boolean;
 }
 
 /** A fake wire link with a socket address that may exchange peers; records what it was sent. */
 class PexLink extends FakeLink {
   readonly exchangesPeers: boolean;
+  readonly encrypted: boolean | undefined;
   readonly pexSent: PexMessage[] = [];
 
   constructor(m: Metainfo, onEvent: (e: PeerEvent) => void, o: PexLinkOptions) {
     super(data, m, onEvent, { stall: true, ...o });
     this.exchangesPeers = o.pex === true;
+    this.encrypted = o.encrypted;
   }
 
   sendPeers(m: PexMessage): void {
@@ -209,4 +213,141 @@ test('a private torrent (BEP 27) or pex: false never offers, sends or honours pe
     await t.close();
   }
   assert.equal(setup().t.exchangesPeers, true, 'on by default');
+});
+
+test('the defaults are BEP 11\'s: a message a minute, one honoured per 45 s, three ignored, 50 added', () => {
+  assert.deepEqual(PEX_DEFAULTS, { intervalMs: 60_000, minReceiveIntervalMs: 45_000, maxIgnored: 3, maxAddedPerMessage: 50 });
+});
+
+test('at most 50 dropped a message, without flags, the rest a minute later; a peer that comes back is told of again', OPTS, async () => {
+  const { t, add, tickAt } = setup();
+  const a = add({ address: dialled('10.1.0.1', 6881), pex: true, has: none });
+  const others = Array.from({ length: 60 }, (_, i) => add({ address: dialled('10.2.0.1', 10_000 + i) })); // seeds we dialled
+  await settle();
+  tickAt(0);
+  tickAt(60_000);
+  assert.deepEqual(
+    a.pexSent.flatMap((m) => m.added),
+    others.map((_, i) => entry('10.2.0.1', 10_000 + i, 0x12)),
+  );
+  for (const o of others) o.drop();
+  await settle();
+  tickAt(120_000);
+  assert.deepEqual(a.pexSent[2], { added: [], dropped: others.slice(0, 50).map((_, i) => entry('10.2.0.1', 10_000 + i)) }, 'flags only in added');
+  tickAt(180_000);
+  assert.deepEqual(a.pexSent[3], { added: [], dropped: others.slice(50).map((_, i) => entry('10.2.0.1', 10_050 + i)) });
+  tickAt(240_000);
+  assert.equal(a.pexSent.length, 4, 'all told: nothing to send');
+  add({ address: incoming('10.2.0.1', 10_007), encrypted: true, has: none });
+  await settle();
+  tickAt(300_000);
+  assert.deepEqual(a.pexSent[4], { added: [entry('10.2.0.1', 10_007, 0x01)], dropped: [] }, 'back, now incoming and encrypted');
+  await t.close();
+});
+
+test('the first message goes even when there is nobody to tell of; a peer at no usable address is never passed on', OPTS, async () => {
+  const { t, add, tickAt } = setup();
+  const a = add({ address: dialled('10.1.0.1', 6881), pex: true, has: none });
+  add({ address: dialled('not-an-ip', 6881), has: none });
+  add({ address: dialled('0.0.0.0', 6881), has: none }); // unspecified: still an address we connected to
+  await settle();
+  tickAt(0);
+  assert.deepEqual(a.pexSent, [{ added: [entry('0.0.0.0', 6881, 0x10)], dropped: [] }]);
+  const b = add({ address: dialled('10.1.0.2', 6881), pex: true, has: none });
+  await settle();
+  tickAt(250);
+  assert.deepEqual(b.pexSent, [{ added: [entry('10.1.0.1', 6881, 0x10), entry('0.0.0.0', 6881, 0x10)], dropped: [] }], 'in connection order');
+  const alone = setup();
+  const c = alone.add({ address: dialled('10.1.0.3', 6881), pex: true, has: none });
+  await settle();
+  alone.tickAt(0);
+  assert.deepEqual(c.pexSent, [{ added: [], dropped: [] }], 'the first message, empty');
+  alone.tickAt(60_000);
+  assert.equal(c.pexSent.length, 1, 'then only differences');
+  assert.equal(alone.t.stats().pex!.sent, 1);
+  await alone.t.close();
+  await t.close();
+});
+
+/** A link that says it exchanges peers but has no way to send them. */
+class MuteLink extends FakeLink {
+  readonly exchangesPeers = true;
+}
+
+test('a link that exchanges peers but cannot send is passed over', OPTS, async () => {
+  const { t, add, tickAt } = setup();
+  t.addPeer((onEvent) => new MuteLink(data, metainfo, onEvent, { stall: true, address: dialled('10.1.0.9', 6881), has: none }));
+  const a = add({ address: dialled('10.1.0.1', 6881), pex: true, has: none });
+  await settle();
+  tickAt(0);
+  assert.deepEqual(a.pexSent, [{ added: [entry('10.1.0.9', 6881, 0x10)], dropped: [] }]);
+  assert.equal(t.stats().pex!.sent, 1);
+  await t.close();
+});
+
+test('received: honoured again exactly 45 s after the last honoured one, which forgives the ignored ones', OPTS, async () => {
+  const { t, add, tickAt, discovered } = setup();
+  const a = add({ address: dialled('127.0.0.1', 6881), pex: true, has: none });
+  await settle();
+  tickAt(10_000);
+  a.tell([entry('8.8.8.1', 1)]);
+  for (const ms of [11_000, 12_000, 13_000]) {
+    tickAt(ms);
+    a.tell([entry('8.8.8.2', 1)]);
+  }
+  tickAt(55_000);
+  a.tell([entry('8.8.8.3', 1)]);
+  assert.deepEqual(discovered.at(-1)!.addresses, ['8.8.8.3:1'], 'exactly 45 s later');
+  for (const ms of [56_000, 57_000, 58_000]) {
+    tickAt(ms);
+    a.tell([entry('8.8.8.4', 1)]);
+  }
+  await settle();
+  assert.equal(a.closed, false, 'three ignored since the last honoured one: still connected');
+  assert.deepEqual(t.stats().pex, { sent: 1, received: 2, ignored: 6, learned: 2 });
+  tickAt(59_000);
+  a.tell([entry('8.8.8.5', 1)]);
+  await settle();
+  assert.equal((a.closeReason as TorrenttpError).code, 'ENGINE_PEX_FLOOD');
+  assert.match((a.closeReason as TorrenttpError).message, /4 ut_pex messages too soon/);
+  await t.close();
+});
+
+test('received: port 0 is skipped; a peer whose address we do not know is believed only about public addresses', OPTS, async () => {
+  const { t, add, tickAt, discovered } = setup();
+  const a = add({ address: dialled('127.0.0.1', 6881), pex: true, has: none });
+  const anon = add({ pex: true, has: none });
+  await settle();
+  tickAt(0);
+  a.tell([entry('8.8.8.8', 0), entry('8.8.4.4', 53)]);
+  anon.tell([entry('9.9.9.9', 9), entry('127.0.0.5', 5), entry('10.0.0.5', 5)]);
+  assert.deepEqual(
+    discovered.map((d) => d.addresses),
+    [['8.8.4.4:53'], ['9.9.9.9:9']],
+  );
+  assert.equal(t.stats().pex!.learned, 2);
+  await t.close();
+});
+
+test('options: the interval, the receive interval, the ignored allowance and the added per message are the torrent\'s', OPTS, async () => {
+  const { t, add, tickAt, discovered } = setup({ pex: { intervalMs: 1000, minReceiveIntervalMs: 100, maxIgnored: 0, maxAddedPerMessage: 2 } });
+  const a = add({ address: dialled('127.0.0.1', 6881), pex: true, has: none });
+  await settle();
+  tickAt(0);
+  add({ address: dialled('10.3.0.1', 1), has: none });
+  await settle();
+  tickAt(999);
+  assert.equal(a.pexSent.length, 1);
+  tickAt(1000);
+  assert.deepEqual(a.pexSent[1], { added: [entry('10.3.0.1', 1, 0x10)], dropped: [] });
+  a.tell([entry('8.8.8.1', 1), entry('8.8.8.2', 2), entry('8.8.8.3', 3)]);
+  assert.deepEqual(discovered.at(-1)!.addresses, ['8.8.8.1:1', '8.8.8.2:2']);
+  tickAt(1100);
+  a.tell([entry('8.8.8.4', 4)]);
+  assert.deepEqual(discovered.at(-1)!.addresses, ['8.8.8.4:4'], '100 ms later');
+  tickAt(1150);
+  a.tell([entry('8.8.8.5', 5)]);
+  await settle();
+  assert.equal((a.closeReason as TorrenttpError).code, 'ENGINE_PEX_FLOOD', 'no ignored message allowed');
+  await t.close();
 });

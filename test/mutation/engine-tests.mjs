@@ -5,6 +5,8 @@
 // fake-peer downloads.
 import { after } from 'node:test';
 
-const files = ['torrent-tick', 'upload-snub', 'choke-round', 'super-seed-unit', 'super-seed-slots', 'peer-set-unit', 'peer-eviction', 'picker-choker', 'picker-edges', 'peer-set', 'downloader-unit', 'downloader', 'uploader', 'reader', 'selection', 'super-seed', 'torrent'];
-after(() => process.exit(process.exitCode ?? 0));
+const files = ['metadata-fetch', 'readers', 'uploader-gate', 'rate-choker', 'pex-state', 'torrent-tick', 'pex', 'magnet', 'upload-snub', 'choke-round', 'super-seed-unit', 'super-seed-slots', 'peer-set-unit', 'peer-eviction', 'picker-choker', 'picker-edges', 'peer-set', 'downloader-unit', 'downloader', 'uploader', 'reader', 'selection', 'super-seed', 'torrent'];
 for (const f of files) await import(new URL(`../../dist/test/engine/${f}.test.js`, import.meta.url).href);
+// Registered after every import: registered first, it ran (and exited, passing) as soon as a first
+// file whose tests are all synchronous had finished, before the next file was imported.
+after(() => process.exit(process.exitCode ?? 0));
