@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_OFFER_BYTES, SuperSeed, type SuperSeedOptions } from '../../src/engine/super-seed.js';
 import type { PeerState } from '../../src/engine/peer-set.js';
-import { RateMeter } from '../../src/engine/rate.js';
+import { peerState } from '../helpers/peer-state.js';
 import { Bitfield, type PieceIndex } from '../../src/metainfo/index.js';
 import type { PeerLink } from '../../src/transport/index.js';
 
@@ -52,28 +52,12 @@ class Swarm {
     for (const i of o.has ?? []) bits.set(i);
     const haves: number[] = [];
     const link = { id: name, canUpload: o.canUpload ?? true, bitfield: bits, announceHave: (i: number) => haves.push(i) } as unknown as PeerLink;
-    const state: PeerState = {
-      link: o.noLink === true ? undefined : link,
-      source: 'given',
-      pending: [],
-      outstanding: new Map(),
-      down: new RateMeter(),
-      up: new RateMeter(),
-      counted: undefined,
+    const state = peerState(o.noLink === true ? undefined : link, {
       amChoking: o.choked ?? false,
-      amInterested: false,
-      peerInterested: true,
-      trust: 0,
-      uploads: [],
-      reading: new Set(),
       closed: o.closed ?? false,
-      joinedMs: 0,
-      spoke: true,
-      lastUsefulMs: 0,
       unchokedMs: o.choked === true ? -Infinity : 0,
       lastRequestMs: -Infinity,
-      uploadSnubbed: false,
-    };
+    });
     const fake = { state, bits, haves };
     this.peers.push(fake);
     return fake;
