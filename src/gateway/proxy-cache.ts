@@ -430,18 +430,9 @@ export class ProxyCache {
           return;
         }
         const link = t.addPeer((onEvent) => memoryPieceLink(`${origin}#piece-${p.index}`, metainfo.pieceCount, p, onEvent));
-        const onPiece = (i: number): void => {
-          if (i !== p.index) return;
-          link.close();
+        closeOnPiece(t, link, p.index, () => {
           if (h.first === first) h.first = undefined; // on disk now: the memory goes
-        };
-        const onClosed = (closed: PeerLink): void => {
-          if (closed !== link) return;
-          t.off('piece', onPiece);
-          t.off('peerClosed', onClosed);
-        };
-        t.on('piece', onPiece);
-        t.on('peerClosed', onClosed);
+        });
       },
       () => undefined,
     );
@@ -466,18 +457,7 @@ export class ProxyCache {
     pieces.set(index);
     const link = t.addPeer((onEvent) => createWebSeed(origin, metainfo, { onEvent, pieces, maxFailures: 1, ...(this.opts.dispatcher === undefined ? {} : { dispatcher: this.opts.dispatcher }) }));
     const t0 = performance.now();
-    const onPiece = (i: number): void => {
-      if (i !== index) return;
-      this.logger.debug({ infoHash: h.infoHash, piece: index, ms: Math.round(performance.now() - t0) }, 'first piece in');
-      link.close();
-    };
-    const onClosed = (closed: PeerLink): void => {
-      if (closed !== link) return;
-      t.off('piece', onPiece);
-      t.off('peerClosed', onClosed);
-    };
-    t.on('piece', onPiece);
-    t.on('peerClosed', onClosed);
+    closeOnPiece(t, link, index, () => this.logger.debug({ infoHash: h.infoHash, piece: index, ms: Math.round(performance.now() - t0) }, 'first piece in'));
     this.logger.debug({ infoHash: h.infoHash, piece: index }, 'first piece asked of the origin');
   }
 
@@ -533,4 +513,20 @@ export class ProxyCache {
       this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'removing a torrent from the cache failed');
     }
   }
+}
+
+/** A link that is there for one piece: closed once `index` is in (from whichever peer), `then` run first. */
+function closeOnPiece(t: Torrent, link: PeerLink, index: number, then: () => void): void {
+  const onPiece = (i: number): void => {
+    if (i !== index) return;
+    then();
+    link.close();
+  };
+  const onClosed = (closed: PeerLink): void => {
+    if (closed !== link) return;
+    t.off('piece', onPiece);
+    t.off('peerClosed', onClosed);
+  };
+  t.on('piece', onPiece);
+  t.on('peerClosed', onClosed);
 }
