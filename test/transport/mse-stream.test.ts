@@ -83,26 +83,32 @@ test('dialer, require: a peer that answers garbage fails with TRANSPORT_ENCRYPTI
   }
 });
 
-test('an encrypted link (require on both ends) carries a whole torrent byte-identical, and says rc4', async () => {
+/** A whole torrent over one link, `listening` and `dialling` the two ends' policies: byte-identical, each end reporting `method`. */
+async function wholeTorrent(listening: 'require' | 'off', dialling: 'require' | 'prefer', method: 'rc4' | 'plaintext'): Promise<WirePeerLink> {
   const o = owner(true);
-  const listener = new PeerListener(o.handler, { host: '127.0.0.1', encryption: 'require' });
+  const listener = new PeerListener(o.handler, { host: '127.0.0.1', encryption: listening });
   const port = await listener.listen();
   const rec = new Recorder();
-  const dialer = new WireDialer({ peerId: peerId('dialer'), connectTimeoutMs: 5000, encryption: 'require' });
+  const dialer = new WireDialer({ peerId: peerId('dialer'), connectTimeoutMs: 5000, encryption: dialling });
   const link = await dialer.dial({ ip: '127.0.0.1', port }, wireTorrent(o.metainfo, false), rec.handler);
   try {
     await waitFor('the listener side', () => o.links.length === 1);
     serve(o.links[0]!, o.rec, o.metainfo, o.data);
     const got = await leech(link, rec, o.metainfo);
     assert.deepEqual(Buffer.from(got), Buffer.from(o.data));
-    assert.equal(link.encryption, 'rc4');
-    assert.equal(o.links[0]!.encryption, 'rc4');
-    assert.equal(link.encrypted, true, 'BEP 11 added.f 0x01 for peers we pass on');
+    assert.equal(link.encryption, method);
+    assert.equal(o.links[0]!.encryption, method);
+    return link;
   } finally {
     link.close();
     o.links.forEach((l) => l.close());
     await listener.close();
   }
+}
+
+test('an encrypted link (require on both ends) carries a whole torrent byte-identical, and says rc4', async () => {
+  const link = await wholeTorrent('require', 'require', 'rc4');
+  assert.equal(link.encrypted, true, 'BEP 11 added.f 0x01 for peers we pass on');
 });
 
 test('crypto_select: prefer and require take RC4 whenever offered; off takes plaintext whenever offered, RC4 only from a peer that offers nothing else', () => {
@@ -128,26 +134,8 @@ test('crypto_select: prefer and require take RC4 whenever offered; off takes pla
 });
 
 test('a prefer dialer at an off listener: an MSE handshake, then plaintext (no RC4 on the stream), a whole torrent byte-identical', async () => {
-  const o = owner(true);
-  const listener = new PeerListener(o.handler, { host: '127.0.0.1', encryption: 'off' });
-  const port = await listener.listen();
-  const rec = new Recorder();
-  const dialer = new WireDialer({ peerId: peerId('dialer'), connectTimeoutMs: 5000, encryption: 'prefer' });
-  const link = await dialer.dial({ ip: '127.0.0.1', port }, wireTorrent(o.metainfo, false), rec.handler);
-  try {
-    await waitFor('the listener side', () => o.links.length === 1);
-    serve(o.links[0]!, o.rec, o.metainfo, o.data);
-    const got = await leech(link, rec, o.metainfo);
-    assert.deepEqual(Buffer.from(got), Buffer.from(o.data));
-    assert.equal(link.encryption, 'plaintext');
-    assert.equal(o.links[0]!.encryption, 'plaintext');
-  } finally {
-    link.close();
-    o.links.forEach((l) => l.close());
-    await listener.close();
-  }
+  await wholeTorrent('off', 'prefer', 'plaintext');
 });
-
 
 // ── RC4 on the cipher thread ─────────────────────────────────────────────────────────────
 
