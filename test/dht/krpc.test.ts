@@ -38,21 +38,23 @@ test('responses round-trip compact nodes and values', () => {
   assert.deepEqual(e, { y: 'e', t, code: 203, message: 'bad token' });
 });
 
+/** The code of the typed error decoding `b` throws, or 'ok'. */
+function code(b: Uint8Array): string {
+  try {
+    decodeKrpc(b);
+  } catch (err) {
+    assert.ok(err instanceof DhtError);
+    return err.code;
+  }
+  return 'ok';
+}
+
 test('an unknown method decodes (to be answered with error 204), not a failure', () => {
   const m = decodeKrpc(encode({ a: { id }, q: 'vote', t, y: 'q' }));
   assert.deepEqual(m.y === 'q' && m.query, { method: 'unknown', id, name: 'vote' });
 });
 
 test('limits: oversize packet, deep nesting, too many values, long ids and tokens are typed errors', () => {
-  const code = (b: Uint8Array) => {
-    try {
-      decodeKrpc(b);
-    } catch (err) {
-      assert.ok(err instanceof DhtError);
-      return err.code;
-    }
-    return 'ok';
-  };
   assert.equal(code(new Uint8Array(KRPC_DEFAULTS.maxPacketBytes + 1)), 'DHT_PACKET_TOO_LARGE');
   assert.equal(code(new TextEncoder().encode('l'.repeat(50) + 'e'.repeat(50))), 'DHT_BAD_PACKET');
   assert.equal(code(encode({ r: { id, values: Array.from({ length: 201 }, () => Uint8Array.of(1, 2, 3, 4, 0, 1)) }, t, y: 'r' })), 'DHT_BAD_MESSAGE'); // over maxValues
@@ -116,15 +118,6 @@ function decodeRaw(packet: Uint8Array): Map<string, unknown> {
 }
 
 test('BEP 32: malformed nodes6 and values lengths are DHT_BAD_MESSAGE; a family in the wrong list is refused when encoding', () => {
-  const code = (b: Uint8Array): string => {
-    try {
-      decodeKrpc(b);
-    } catch (err) {
-      assert.ok(err instanceof DhtError);
-      return err.code;
-    }
-    return 'ok';
-  };
   for (const len of [26, 37, 39, 76 - 1, 38 * 2 + 26]) {
     assert.equal(code(encode({ r: { id, nodes6: new Uint8Array(len) }, t, y: 'r' })), 'DHT_BAD_MESSAGE', `nodes6 of ${len} bytes`);
   }
