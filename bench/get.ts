@@ -22,14 +22,13 @@
  * every figure is the median of the runs.
  */
 import { spawn } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { CLI_NODE_FLAG, sha1File } from './usage.js';
+import { CLI_NODE_FLAG, sha1File, writeRandomFile } from './usage.js';
 
 const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '256' }, runs: { type: 'string', default: '3' }, 'base-cli': { type: 'string' } } });
 const BASE_CLI = values['base-cli'];
@@ -67,10 +66,7 @@ async function main(): Promise<void> {
   const root = join(work, 'www');
   mkdirSync(root);
   const file = join(root, 'payload.bin');
-  const fd = openSync(file, 'w');
-  const chunk = Buffer.allocUnsafe(4 * 1024 * 1024);
-  for (let i = 0; i < SIZE_MIB / 4; i++) writeSync(fd, randomFillSync(chunk));
-  closeSync(fd);
+  writeRandomFile(file, SIZE_MIB * 2 ** 20);
   const want = await sha1File(file);
 
   const serve = spawn(process.execPath, [CLI_NODE_FLAG, CLI, 'serve', root, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--cache', join(work, 'cache')], { stdio: ['ignore', 'pipe', 'inherit'] });

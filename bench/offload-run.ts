@@ -1,14 +1,13 @@
 /** The origin-offload bench's run, shared by `bench/offload.ts` and `bench/offload-account.ts`. */
 import { spawn } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { Gateway, silentGatewayLogger } from '../src/gateway/index.js';
-import { CLI_NODE_FLAG, sha1File } from './usage.js';
+import { CLI_NODE_FLAG, sha1File, writeRandomFile } from './usage.js';
 
 const { values } = parseArgs({
   options: {
@@ -74,11 +73,8 @@ export async function runOffload(hooks: OffloadHooks = {}): Promise<void> {
   const root = join(work, 'www');
   mkdirSync(root);
   const file = join(root, 'payload.bin');
-  const fd = openSync(file, 'w');
-  const chunk = Buffer.allocUnsafe(4 * 1024 * 1024);
-  for (let i = 0; i < SIZE_MIB / 4; i++) writeSync(fd, randomFillSync(chunk));
-  closeSync(fd);
   const size = SIZE_MIB * 2 ** 20;
+  writeRandomFile(file, size);
   const want = await sha1File(file);
   const g = await Gateway.start({ root, host: '127.0.0.1', port: 0, cacheDir: join(work, 'cache'), logger: silentGatewayLogger, superSeed: !values['no-super-seed'] });
   try {

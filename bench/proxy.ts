@@ -23,14 +23,13 @@
  *                 status.json, plain plus seed bytes) as a ratio of the file: plain HTTP would be N×.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { closeSync, createWriteStream, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { sha1File } from './usage.js';
+import { sha1File, writeRandomFile } from './usage.js';
 
 const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, proxies: { type: 'string', default: '10' }, 'base-cli': { type: 'string' } } });
 const BASE_CLI = values['base-cli'];
@@ -95,12 +94,9 @@ async function main(): Promise<void> {
   const root = join(work, 'www');
   mkdirSync(root);
   const file = join(root, 'payload.bin');
-  const fd = openSync(file, 'w');
-  const chunk = Buffer.allocUnsafe(4 * 1024 * 1024);
-  for (let i = 0; i < Math.ceil(SIZE_MIB / 4); i++) writeSync(fd, randomFillSync(chunk));
-  closeSync(fd);
-  const want = await sha1File(file);
   const size = SIZE_MIB * 2 ** 20;
+  writeRandomFile(file, size);
+  const want = await sha1File(file);
 
   const serve = await startedProcess(['serve', root, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--cache', join(work, 'gcache')], /at (http:\/\/127\.0\.0\.1:\d+)\//);
   const children: ChildProcess[] = [serve.child];

@@ -104,15 +104,20 @@ export function payloadFile(sizeMiB: number, folder = 'torrenttp-bench-transfer'
   if (existsSync(file) && statSync(file).size === size) return file;
   console.log(`making ${file} (once; reused by later runs)`);
   const partial = `${file}.partial`;
-  const fd = openSync(partial, 'w');
+  writeRandomFile(partial, size);
+  renameSync(partial, file);
+  return file;
+}
+
+/** `size` random bytes at `path` (created or truncated). */
+export function writeRandomFile(path: string, size: number): void {
+  const fd = openSync(path, 'w');
   const chunk = new Uint8Array(16 * 1024 * 1024);
   for (let at = 0; at < size; at += chunk.length) {
     randomFillSync(chunk);
     writeSync(fd, chunk, 0, Math.min(chunk.length, size - at));
   }
   closeSync(fd);
-  renameSync(partial, file);
-  return file;
 }
 
 export const median = (xs: readonly number[]): number => {
