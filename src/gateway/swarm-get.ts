@@ -53,14 +53,14 @@ export function swarmEncryptionOf(urls: readonly string[]): 'prefer' | 'off' {
   return urls.every((u) => u.slice(0, 5).toLowerCase() === 'http:') ? 'off' : 'prefer';
 }
 
-/** `peers`: wire peers the server named beside the torrent (its seed), dialled at once. */
-export async function swarmGet(o: GetUrlOptions, metainfo: Metainfo, via: 'accept' | 'link', started: number, peers: readonly string[] = []): Promise<GetResult> {
+/** `peers`: wire peers the server named beside the torrent (its seed), dialled at once. `o.encryption`: as get-url.ts decided it (the user's, or `swarmEncryptionOf`). */
+export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, 'encryption'>>, metainfo: Metainfo, via: 'accept' | 'link', started: number, peers: readonly string[] = []): Promise<GetResult> {
   const stream = o.output.kind === 'stream' ? o.output.stream : undefined;
   if (stream !== undefined && metainfo.multiFile) {
     throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `${metainfo.name} is a torrent of ${metainfo.files.length} files: give a folder with -o, not a stream` });
   }
   const work = await mkdtemp(join(o.tmpDir ?? tmpdir(), 'torrenttp-get-'));
-  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), encryption: o.encryption ?? swarmEncryptionOf([o.url]) });
+  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), encryption: o.encryption });
   client.on('warning', (message) => o.onEvent?.({ type: 'warning', message }));
   try {
     // Where the engine writes: its folder, and the name it gives the file (or folder).
