@@ -233,7 +233,6 @@ async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFl
     ...(dht === undefined ? {} : { dht }),
     ...(flags.encryption === undefined ? {} : { encryption: flags.encryption }),
     ...(flags.pex ? {} : { pex: false }),
-    writeMode: 'buffered',
   });
   // Said when asked for explicitly; the `torrenttp` command starts node with RC4, a bare `node main.js` may not.
   if (flags.encryption === 'prefer' && !mseAvailable()) out.say('WARN', 'encryption: RC4 is missing from this Node.js (start it with --openssl-legacy-provider, as the torrenttp command does): peers are dialled plain');
