@@ -56,10 +56,9 @@ export class DiskPool {
   }
 
   /**
-   * Hash `data` and, when it equals `expected`, write it over `slices` (`mode`: see `WriteMode`;
-   * default direct). `data`'s buffer moves to
-   * the worker (it must be a whole ArrayBuffer) and comes back in the result, written or not
-   * (`written` false: the hash did not match and nothing was written).
+   * Hash `data` and, when it equals `expected`, write it over `slices` the `mode` way (default
+   * direct). `data`'s buffer moves to the worker (it must be a whole ArrayBuffer) and comes back
+   * in the result, written or not (`written` false: the hash did not match and nothing was written).
    */
   async commit(data: Uint8Array, expected: Uint8Array, slices: readonly DiskSlice[], mode: WriteMode = 'direct'): Promise<{ written: boolean; data: Uint8Array }> {
     const res = await this.submit({ type: 'commit', data, expected, slices, mode }, [data.buffer as ArrayBuffer]);

@@ -135,7 +135,8 @@ function forget(paths: readonly string[]): void {
  * memory address aligned to the device's block size; our piece buffers come from the JS heap
  * (16-byte aligned), so the aligned run of each slice is copied through a page-aligned bounce
  * buffer (WebAssembly memory is page-aligned), 1 MiB at a time, and the unaligned head and tail
- * of the slice are written buffered. File systems without `O_DIRECT` (tmpfs) are written buffered.
+ * of the slice are written buffered. File systems without `O_DIRECT` (tmpfs) are written buffered,
+ * and so is every commit whose `WriteMode` is 'buffered' (pieces read back at once: the proxy's).
  */
 const DIRECT_ALIGN = 4096;
 /** The one WebAssembly API used here (our TypeScript lib has no WebAssembly types). */

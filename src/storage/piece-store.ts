@@ -79,9 +79,9 @@ export interface OpenStorageOptions {
   readonly pool?: DiskPool;
   /**
    * How verified pieces are written (`WriteMode`): 'direct' (`O_DIRECT`, past the page cache;
-   * the default) or 'buffered' (into the page cache). Buffered costs less CPU and suits a
-   * download whose pieces are read back soon (the proxy streams each one out as it verifies);
-   * direct keeps a big download from filling the page cache. docs/storage.md has the figures.
+   * the default) or 'buffered' (into the page cache). Buffered suits a download whose pieces are
+   * read back at once (the proxy, a streamed get: the reads come from the page cache); for the
+   * rest, filling the page cache cost more than it saved. docs/storage.md (Write modes) has the figures.
    */
   readonly writeMode?: WriteMode;
   /**
