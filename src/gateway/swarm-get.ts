@@ -60,8 +60,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
     throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `${metainfo.name} is a torrent of ${metainfo.files.length} files: give a folder with -o, not a stream` });
   }
   const work = await mkdtemp(join(o.tmpDir ?? tmpdir(), 'torrenttp-get-'));
-  // A stream reads every piece back as it verifies (buffered: from the page cache); a file is written direct (docs/storage.md, Write modes).
-  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), encryption: o.encryption, writeMode: stream === undefined ? 'direct' : 'buffered' });
+  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), encryption: o.encryption });
   client.on('warning', (message) => o.onEvent?.({ type: 'warning', message }));
   try {
     // Where the engine writes: its folder, and the name it gives the file (or folder).

@@ -80,8 +80,8 @@ export interface OpenStorageOptions {
   /**
    * How verified pieces are written (`WriteMode`): 'direct' (`O_DIRECT`, past the page cache;
    * the default) or 'buffered' (into the page cache). Buffered suits a download whose pieces are
-   * read back at once (the proxy, a streamed get: the reads come from the page cache); for the
-   * rest, filling the page cache cost more than it saved. docs/storage.md (Write modes) has the figures.
+   * read back at once (the proxy's cache: the reads come from the page cache); for the rest,
+   * filling the page cache cost more than it saved. docs/storage.md (Write modes) has the figures.
    */
   readonly writeMode?: WriteMode;
   /**
