@@ -1,7 +1,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constants, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
 import { DiskPool, openStorage, StorageError, type WriteMode } from '../../src/storage/index.js';
+import { canListFds, openFds } from '../helpers/fds.js';
 import { withTempDir } from '../helpers/torrents.js';
 import { makeTorrent, pieceIndex } from './helpers.js';
 
@@ -13,24 +14,7 @@ after(() => pool.close());
 /** Two files whose boundary cuts piece 0: each of its slices has an aligned run over 64 KiB. */
 const bigPieces = () => makeTorrent([{ path: ['a'], length: 100_000 }, { path: ['b'], length: 300_000 }], 128 * 1024);
 
-/** The open flags of every fd of this process (the disk threads' too) on `path`, from /proc. */
-function flagsOfFdsOn(path: string): number[] {
-  const out: number[] = [];
-  for (const fd of readdirSync('/proc/self/fd')) {
-    let target: string;
-    try {
-      target = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      continue; // closed since the listing
-    }
-    if (target !== path) continue;
-    const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-    if (flags !== null) out.push(parseInt(flags[1]!, 8));
-  }
-  return out;
-}
-
-test("'direct' writes big pieces through an O_DIRECT fd; 'buffered' never opens one", { skip: !existsSync('/proc/self/fdinfo') && 'needs /proc' }, () =>
+test("'direct' writes big pieces through an O_DIRECT fd; 'buffered' never opens one", { skip: !canListFds && 'needs /proc' }, () =>
   withTempDir(async (dir) => {
     const t = bigPieces();
     for (const mode of ['direct', 'buffered'] as const) {
@@ -39,7 +23,7 @@ test("'direct' writes big pieces through an O_DIRECT fd; 'buffered' never opens 
       try {
         for (let i = 0; i < t.metainfo.pieceCount; i++) assert.ok(await s.commitPiece(pieceIndex(t, i), t.piece(i)));
         // The thread keeps its fds open until the storage closes.
-        const direct = flagsOfFdsOn(t.pathOf(sub, 1)).filter((f) => (f & constants.O_DIRECT) !== 0);
+        const direct = openFds((p) => p === t.pathOf(sub, 1)).filter((f) => (f.flags & constants.O_DIRECT) !== 0);
         assert.equal(direct.length, mode === 'direct' ? 1 : 0, `${mode}: O_DIRECT fds on b`);
       } finally {
         await s.close();
