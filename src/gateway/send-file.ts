@@ -26,15 +26,18 @@ import { GatewayError } from './errors.js';
  *   while a read or a write may still use it. A web seed asks for one piece at a time, a range
  *   of 16 KiB to a few MiB: a fresh buffer for each was, again, fresh pages for the kernel to
  *   fault in, and their external memory drove V8's garbage collector (`bench:get`, serve's CPU).
+ *   A range of at most 64 KiB that finds none free gets one of its own size instead, not kept.
  */
 export const SEND_CHUNK_BYTES = 1024 * 1024;
 const BUFFERS = 3;
 /** Free send buffers of SEND_CHUNK_BYTES, shared by all responses; at most this many are kept. */
 const MAX_SPARE = 16;
+/** A range this small, with no spare buffer free, gets one of its own size (not kept): a crowd of tiny ranges must not allocate a MiB each. */
+const OWN_BUFFER_BYTES = 64 * 1024;
 const spare: Buffer[] = [];
-const takeSpare = (): Buffer => spare.pop() ?? Buffer.allocUnsafeSlow(SEND_CHUNK_BYTES);
+const takeSpare = (total: number): Buffer => spare.pop() ?? Buffer.allocUnsafeSlow(total <= OWN_BUFFER_BYTES ? total : SEND_CHUNK_BYTES);
 const giveSpare = (buf: Buffer): void => {
-  if (spare.length < MAX_SPARE) spare.push(buf);
+  if (buf.length === SEND_CHUNK_BYTES && spare.length < MAX_SPARE) spare.push(buf);
 };
 
 export function sendFileRange(
@@ -85,7 +88,7 @@ export function sendFileRange(
     let buf = free.pop();
     if (buf === undefined && allowance > 0) {
       allowance--;
-      buf = takeSpare();
+      buf = takeSpare(total);
     }
     if (buf === undefined) return;
     reading = true;
