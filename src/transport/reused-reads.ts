@@ -28,6 +28,7 @@
  *   at a time (undici's default pipelining of 1), so bodies are read with no head open.
  */
 import { connect, type Socket } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
 import type { buildConnector, Client, Dispatcher } from 'undici';
 import { loadUndiciModule } from '../tracker/undici.js';
 
@@ -41,9 +42,30 @@ let clientClass: Promise<typeof Client> | undefined;
 const loadUndiciClient = (): Promise<typeof Client> =>
   (clientClass ??= loadUndiciModule('undici/lib/dispatcher/client.js', () => import('undici').then((u) => u.Client)));
 
+let liftoffOnly = false;
+/**
+ * undici parses HTTP/1.1 with llhttp compiled to WebAssembly, compiled once a process at the first
+ * connection. V8 compiles it with its baseline compiler (Liftoff), then, once the parser is hot
+ * (a few hundred responses), again with its optimising one (TurboFan) in the background. That
+ * second compile of llhttp's one huge state-machine function takes ~35 MiB of compiler memory for
+ * a moment (`v8.getHeapStatistics().peak_malloced_memory` 38 MiB instead of 3; the process's
+ * peak RSS 100 MiB instead of 66 fetching 900 MiB of bodies), and buys nothing here: the parser
+ * reads heads of a few hundred bytes and skips over bodies. So the HTTP peer's pools ask V8 for
+ * Liftoff only, for every WebAssembly module compiled from then on (undici's parser is the only
+ * one torrenttp compiles; node's own fetch, if used, has its own copy). Too late if undici's
+ * parser was compiled earlier in the process (an HTTP tracker's announce came first): it tiers
+ * up as before.
+ */
+export function parseWithLiftoffOnly(): void {
+  if (liftoffOnly) return;
+  liftoffOnly = true;
+  setFlagsFromString('--liftoff-only');
+}
+
 /** A `Pool` `factory`: clients whose sockets read into reused buffers (see the module's rules). */
 export async function reusedReadsClients(connectTimeoutMs: number): Promise<(origin: URL, opts: object) => Dispatcher> {
   const ClientClass = await loadUndiciClient();
+  parseWithLiftoffOnly();
   return (origin, opts) => {
     const heads = new OpenHeads();
     const client = new ClientClass(origin, { ...(opts as Client.Options), connect: readIntoReusedBuffers(connectTimeoutMs, heads) });

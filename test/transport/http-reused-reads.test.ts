@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { getHeapStatistics } from 'node:v8';
 import type { Dispatcher } from 'undici';
 import { acquireOrigin, type OriginLease } from '../../src/transport/index.js';
 import { REUSED_READ_BYTES } from '../../src/transport/reused-reads.js';
@@ -289,6 +290,27 @@ test('reusedReads: ordinary responses over one connection are read into the same
       assert.ok(got.body.equals(body), 'every byte as sent');
     }
     assert.deepEqual([...buffers].map((b) => b.byteLength), [REUSED_READ_BYTES, REUSED_READ_BYTES], 'every chunk a view of one of two reused buffers');
+  } finally {
+    lease.release();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('reusedReads: undici’s parser stays on V8’s baseline compiler: hundreds of responses, and V8’s compiler memory never peaks the ~35 MiB an optimising compile of llhttp takes', async () => {
+  const server = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-length': '1024' });
+    res.end(Buffer.alloc(1024));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const lease = await acquireOrigin(url, { connections: 1, reusedReads: true });
+  try {
+    // ~500 responses make the parser hot enough for V8 to optimise it (peak_malloced_memory 38 MiB).
+    for (let i = 0; i < 800; i++) assert.equal((await get(lease, url, `/${i}`)).body.length, 1024);
+    await new Promise((r) => setTimeout(r, 200)); // a background compile would have begun by now
+    const peak = getHeapStatistics().peak_malloced_memory;
+    assert.ok(peak < 16 * 1024 * 1024, `V8 peaked at ${(peak / 1048576).toFixed(1)} MiB of compiler memory`);
   } finally {
     lease.release();
     server.closeAllConnections();
