@@ -17,9 +17,13 @@
  *   HTTP/1.1 pipelining, §2). GETs in flight: a window that starts at 1, grows by one per
  *   answered GET up to `maxInFlight` (3) and falls back to 1 after a failure or a choke. Depth
  *   comes from run length, not from more GETs: the engine is asked for enough blocks
- *   (`desiredQueueDepth`) that every GET is a whole piece. Every answer is checked before a
- *   byte is used (§6.4, `checkPieceResponse`, `PieceBody`); bytes are *not* hashed here: the
- *   engine verifies every piece through storage, like a wire peer's.
+ *   (`desiredQueueDepth`) that every GET is a whole piece. Every head is checked before a byte
+ *   is used (§6.4 1.–3., `checkPieceResponse`); then each block goes to the engine as soon as
+ *   its last byte came (`PieceBlocks`: a view of the socket's read, or gathered in the GET's
+ *   32 KiB scratch when it straddles two reads), delivered at once (`deliverNow`: the read
+ *   buffer is reused); a body that runs long closes the link at its first byte too many, one
+ *   cut short rejects the blocks that did not come. Bytes are *not* hashed here: the engine
+ *   verifies every piece through storage before it keeps any of it (§6.4 4.), like a wire peer's.
  * - Status (§6.5): `404` → the piece leaves the peer's set (`bitfield`), its requests rejected;
  *   `404 TRANSPORT_UNKNOWN_TORRENT` → close. `429`/`503` → `choke { retryAfterMs }` (its
  *   `Retry-After`, 5 s when absent, at most 5 min), the queued requests rejected, no piece GET
@@ -248,7 +252,7 @@ class HttpPeer implements PeerLink {
     }
     this.origin = new URL(id).origin;
     if (opts.dispatcher === undefined) {
-      // Reads into reused buffers: every body chunk is copied in `onData` (into a run buffer, or kept as a copy),
+      // Reads into reused buffers: every body chunk is used in `onData` (its blocks delivered, or kept as a copy),
       // every header read in `onHeaders` (`accept` reads them before it returns).
       this.lease = acquireOrigin(id, { connections: HTTP_PEER_DEFAULTS.connections, reusedReads: true });
       this.lease.catch(() => {}); // its failure is the first GET's
