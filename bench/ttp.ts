@@ -3,8 +3,11 @@
  *
  *   npm run bench:ttp -- [--size-mib 64] [--runs 3] [--piece-kib N] [--modes wire,http] [--rps-seconds 5] [--alt-cli PATH]
  *
- * One seed (`torrenttp seed --port P --http-port H --skip-verify`) runs for the whole bench; the
- * leeches take turns (wire, http, [both], wire, http, …), each a fresh `torrenttp download` into
+ * Each round runs every mode once, in turn, the order reversed every other round (wire, http,
+ * http, wire, …), so a machine that speeds up or slows down costs each mode alike. Each leech
+ * gets a seed of its own (`torrenttp seed --port P --http-port H --skip-verify`, both ports, the
+ * same command line in every mode), started before it and stopped after it, so the seed's peak
+ * RSS and CPU are those of serving that one leech. A leech is a fresh `torrenttp download` into
  * a fresh folder that exits when complete and is then compared with the payload (SHA-1):
  *   wire  `--peer 127.0.0.1:P`                       (the BitTorrent wire protocol only)
  *   http  `--peer http://127.0.0.1:H/ttp/v1/torrents/<infohash>` (TorrentTTP only)
@@ -13,11 +16,14 @@
  *         e.g. the main branch's): a before/after of the TorrentTTP client in the same run
  * All use `--no-trackers --no-dht`. The clock runs from the spawn of the leech to its exit (node
  * start-up included, the same for every mode). Printed: the median wall time, MB/s, peak RSS and
- * CPU of each mode, and the HTTP/wire ratio of the medians.
+ * CPU of each mode's leech and seed; then, against wire, the median of the ratios of each round
+ * (the two runs of a pair are minutes apart at most, so a loaded machine's drift mostly cancels)
+ * and the median of the peak-RSS differences in MiB.
  *
  * Then requests per second (autocannon, 10 connections, `--rps-seconds` each, after a warm-up)
- * for the same 16 KiB range, `Range: bytes=0-16383`, of a piece GET on the seed's TorrentTTP
- * server and of the payload file on `torrenttp serve`'s static path.
+ * for the same 16 KiB range, `Range: bytes=0-16383`, of a piece GET on a seed's TorrentTTP
+ * server (one 16 KiB block GET a request) and of the payload file on `torrenttp serve`'s static
+ * path, in turn, `--rps-rounds` times (default 3), with the median of each and of their ratios.
  */
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,17 +41,19 @@ const { values } = parseArgs({
     'piece-kib': { type: 'string' },
     modes: { type: 'string', default: 'wire,http' },
     'rps-seconds': { type: 'string', default: '5' },
+    'rps-rounds': { type: 'string', default: '3' },
     'alt-cli': { type: 'string' },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
 const RUNS = Number(values.runs);
 const RPS_SECONDS = Number(values['rps-seconds']);
+const RPS_ROUNDS = Number(values['rps-rounds']);
 type Mode = 'wire' | 'http' | 'both' | 'alt';
 const MODES = values.modes.split(',').filter((m): m is Mode => m === 'wire' || m === 'http' || m === 'both' || m === 'alt');
 if (values['alt-cli'] !== undefined && !MODES.includes('alt')) MODES.push('alt');
-if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || MODES.length === 0 || !(RPS_SECONDS >= 0) || (MODES.includes('alt') && values['alt-cli'] === undefined)) {
-  console.error('usage: ttp.js [--size-mib N] [--runs N] [--piece-kib N] [--modes wire,http,both,alt] [--rps-seconds N] [--alt-cli PATH]');
+if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || MODES.length === 0 || !(RPS_SECONDS >= 0) || !Number.isInteger(RPS_ROUNDS) || RPS_ROUNDS < 1 || (MODES.includes('alt') && values['alt-cli'] === undefined)) {
+  console.error('usage: ttp.js [--size-mib N] [--runs N] [--piece-kib N] [--modes wire,http,both,alt] [--rps-seconds N] [--rps-rounds N] [--alt-cli PATH]');
   process.exit(2);
 }
 const SIZE_BYTES = SIZE_MIB * 1024 * 1024;
@@ -95,16 +103,20 @@ try {
 
   const wirePort = await freePort();
   const httpPort = await freePort();
-  const seed = timed(work, process.execPath, [...NODE_FLAGS, CLI, 'seed', torrentPath, data, '--port', String(wirePort), '--http-port', String(httpPort), '--skip-verify', '--no-trackers', '--no-dht']);
-  children.push(seed);
   const torrentUrl = `http://127.0.0.1:${httpPort}/ttp/v1/torrents/${infoHash}`;
-  await until('the seed', async () => {
-    try {
-      return (await fetch(`${torrentUrl}/have`)).status === 200;
-    } catch {
-      return false;
-    }
-  }, 60_000, seed);
+  /** A seed on both ports, once it serves the have-set (so its wire port is open too). */
+  const startSeed = async (): Promise<Timed> => {
+    const seed = timed(work, process.execPath, [...NODE_FLAGS, CLI, 'seed', torrentPath, data, '--port', String(wirePort), '--http-port', String(httpPort), '--skip-verify', '--no-trackers', '--no-dht']);
+    children.push(seed);
+    await until('the seed', async () => {
+      try {
+        return (await fetch(`${torrentUrl}/have`)).status === 200;
+      } catch {
+        return false;
+      }
+    }, 60_000, seed);
+    return seed;
+  };
 
   const peersOf: Record<Mode, string[]> = {
     wire: ['--peer', `127.0.0.1:${wirePort}`],
@@ -112,10 +124,15 @@ try {
     both: ['--peer', `127.0.0.1:${wirePort}`, '--peer', torrentUrl],
     alt: ['--peer', torrentUrl],
   };
-  const results = new Map<Mode, Usage[]>(MODES.map((m) => [m, []]));
+  interface Round {
+    readonly leech: Usage;
+    readonly seed: Usage;
+  }
+  const results = new Map<Mode, Round[]>(MODES.map((m) => [m, []]));
   for (let run = 0; run < RUNS; run++) {
-    for (const mode of MODES) {
+    for (const mode of run % 2 === 0 ? MODES : [...MODES].reverse()) {
       const dir = mkdtempSync(join(work, `dl-${mode}-`));
+      const seed = await startSeed();
       try {
         const cli = mode === 'alt' ? values['alt-cli']! : CLI;
         const leech = timed(work, process.execPath, [...NODE_FLAGS, cli, 'download', torrentPath, '-o', dir, ...peersOf[mode], '--no-trackers', '--no-dht']);
@@ -124,37 +141,52 @@ try {
         const u = await leech.done;
         clearTimeout(timer);
         if (u.code !== 0) throw new Error(`the ${mode} leech exited with ${u.code}:\n${leech.output}\n--- seed:\n${seed.output}`);
+        const s = await seed.stop();
         const got = join(dir, metainfo.name);
         if (statSync(got).size !== SIZE_BYTES || (await sha1File(got)) !== sourceSha1) throw new Error(`${got} differs from the payload`);
-        results.get(mode)!.push(u);
-        console.log(`  run ${run + 1} ${mode.padEnd(4)} ${u.wallSec.toFixed(2)} s`);
+        results.get(mode)!.push({ leech: u, seed: s });
+        console.log(`  run ${run + 1} ${mode.padEnd(4)} ${u.wallSec.toFixed(2)} s, leech ${u.rssMiB.toFixed(0)} MiB ${u.cpuSec.toFixed(2)} s CPU, seed ${s.rssMiB.toFixed(0)} MiB ${s.cpuSec.toFixed(2)} s CPU`);
         if (process.env['TTP_BENCH_VERBOSE'] !== undefined) console.log(leech.output.trim().split('\n').slice(-3).join('\n'));
-        if (NODE_FLAGS.includes('--trace-gc')) console.log(`         GCs: ${gcSummary(leech.output)}`);
+        if (NODE_FLAGS.includes('--trace-gc')) console.log(`         GCs: leech ${gcSummary(leech.output)}; seed ${gcSummary(seed.output)}`);
       } finally {
+        await seed.stop();
         rmSync(dir, { recursive: true, force: true });
       }
     }
   }
-  console.log('mode   wall s   MB/s    RSS MiB  CPU s');
-  for (const [mode, us] of results) {
-    const wall = median(us.map((u) => u.wallSec));
+  console.log('mode   wall s   MB/s  leech: RSS MiB  CPU s  seed: RSS MiB  CPU s');
+  for (const [mode, rs] of results) {
+    const wall = median(rs.map((r) => r.leech.wallSec));
+    const med = (f: (r: Round) => number, digits: number, width: number): string => median(rs.map(f)).toFixed(digits).padStart(width);
     console.log(
-      `${mode.padEnd(6)} ${wall.toFixed(2).padStart(6)} ${(SIZE_BYTES / 1e6 / wall).toFixed(1).padStart(7)} ${median(us.map((u) => u.rssMiB)).toFixed(0).padStart(8)} ${median(us.map((u) => u.cpuSec)).toFixed(2).padStart(6)}`,
+      `${mode.padEnd(6)} ${wall.toFixed(2).padStart(6)} ${(SIZE_BYTES / 1e6 / wall).toFixed(1).padStart(6)} ${med((r) => r.leech.rssMiB, 0, 15)} ${med((r) => r.leech.cpuSec, 2, 6)} ${med((r) => r.seed.rssMiB, 0, 14)} ${med((r) => r.seed.cpuSec, 2, 6)}`,
     );
   }
-  const compare = (a: Mode, b: Mode, target: string): void => {
+  /** Per round, `a`'s figure against `b`'s of the same round: the median, and each. */
+  const paired = (a: Mode, b: Mode, target: string): void => {
     const x = results.get(a);
     const y = results.get(b);
     if (x === undefined || y === undefined) return;
-    const ratios = x.map((u, i) => u.wallSec / y[i]!.wallSec);
-    console.log(`${a}/${b}: ${(median(x.map((u) => u.wallSec)) / median(y.map((u) => u.wallSec))).toFixed(2)}× wall (ratio of medians; per run ${ratios.map((r) => r.toFixed(2)).join(' ')}${target}), ${(median(x.map((u) => u.cpuSec)) / median(y.map((u) => u.cpuSec))).toFixed(2)}× the leech's CPU`);
+    const ratio = (f: (u: Round) => number): string => {
+      const rs = x.map((u, i) => f(u) / f(y[i]!));
+      return `${median(rs).toFixed(2)}× (${rs.map((r) => r.toFixed(2)).join(' ')})`;
+    };
+    const diff = (f: (u: Round) => number): string => {
+      const ds = x.map((u, i) => f(u) - f(y[i]!));
+      const s = (d: number): string => `${d >= 0 ? '+' : ''}${d.toFixed(1)}`;
+      return `${s(median(ds))} MiB (${ds.map(s).join(' ')})`;
+    };
+    console.log(`${a}/${b}, median of the rounds' ratios (each round): wall ${ratio((r) => r.leech.wallSec)}${target}`);
+    console.log(`  leech CPU ${ratio((r) => r.leech.cpuSec)}, peak RSS ${diff((r) => r.leech.rssMiB)}`);
+    console.log(`  seed  CPU ${ratio((r) => r.seed.cpuSec)}, peak RSS ${diff((r) => r.seed.rssMiB)}`);
   };
-  compare('http', 'wire', '; target ≤ 1.15×');
-  compare('alt', 'wire', '');
-  compare('http', 'alt', '');
+  paired('http', 'wire', '; target ≤ 1.15×');
+  paired('alt', 'wire', '');
+  paired('http', 'alt', '');
 
   if (RPS_SECONDS > 0) {
-    // The same 16 KiB from the seed's TorrentTTP server and from `torrenttp serve`'s static path.
+    // The same 16 KiB from a seed's TorrentTTP server and from `torrenttp serve`'s static path, in turn.
+    const seed = await startSeed();
     const servePort = await freePort();
     const serve = timed(work, process.execPath, [CLI, 'serve', dirname(data), '--port', String(servePort), '--host', '127.0.0.1', '--log-level', 'warn']);
     children.push(serve);
@@ -167,9 +199,19 @@ try {
       }
     }, 60_000, serve);
     const range = { range: 'bytes=0-16383' };
-    const ttpRps = await rps(`${torrentUrl}/pieces/0`, range);
-    const staticRps = await rps(staticUrl, range);
-    console.log(`16 KiB range GETs, 10 connections, ${RPS_SECONDS} s: TorrentTTP piece ${ttpRps.toFixed(0)} req/s, serve static ${staticRps.toFixed(0)} req/s (${(ttpRps / staticRps).toFixed(2)}×)`);
+    const ttp: number[] = [];
+    const stat: number[] = [];
+    for (let round = 0; round < RPS_ROUNDS; round++) {
+      ttp.push(await rps(`${torrentUrl}/pieces/0`, range));
+      stat.push(await rps(staticUrl, range));
+    }
+    await seed.stop();
+    const each = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(' ');
+    console.log(
+      `16 KiB block GETs (Range: bytes=0-16383), 10 connections, ${RPS_SECONDS} s, ${RPS_ROUNDS} round(s) in turn: ` +
+        `TorrentTTP piece ${median(ttp).toFixed(0)} req/s (${each(ttp)}), serve static ${median(stat).toFixed(0)} req/s (${each(stat)}); ` +
+        `median ratio ${median(ttp.map((t, i) => t / stat[i]!)).toFixed(2)}×`,
+    );
   }
 } finally {
   for (const c of children) if (c.child.exitCode === null) await c.stop();

@@ -140,7 +140,7 @@ export {
   PIECE_CACHE_CONTROL,
   PIECE_MEDIA_TYPE,
   pieceEtag,
-  PieceBody,
+  PieceBlocks,
   type ByteSpan,
   type CheckedPieceResponse,
   type PeerStatusClass,

@@ -1,5 +1,6 @@
 import { toHex } from '../metainfo/index.js';
 import { TtpError } from './errors.js';
+import { retryAfterDelay } from './undici.js';
 
 /**
  * Piece requests of TorrentTTP v1 (docs/torrenttp.md §6), pure: the HTTP form of BEP 3's
@@ -16,8 +17,8 @@ import { TtpError } from './errors.js';
  *   past the end is clamped (§14.1.2). More than `maxRequestBytes` is `TTP_RANGE_TOO_LARGE`.
  *
  * Client rules (`checkPieceResponse`): a 206 must carry exactly the range asked for, of a piece of
- * the length the metainfo gives; a 200 must be the whole piece. Bodies are then collected with
- * `PieceBody`, which refuses a byte too many or too few.
+ * the length the metainfo gives; a 200 must be the whole piece. Bodies are then cut into blocks
+ * as they arrive with `PieceBlocks`, which refuses a byte too many or too few.
  */
 
 export const PIECE_MEDIA_TYPE = 'application/octet-stream';
@@ -194,102 +195,95 @@ export const MAX_RETRY_AFTER_MS = 300_000;
 
 /**
  * `Retry-After` (RFC 9110 §10.2.3), delay-seconds or an HTTP-date, in ms from `nowMs`, clamped
- * to [0, MAX_RETRY_AFTER_MS]; DEFAULT_RETRY_AFTER_MS when absent or unreadable.
+ * to [0, MAX_RETRY_AFTER_MS]; DEFAULT_RETRY_AFTER_MS when absent or unreadable (undici.ts's
+ * `retryAfterDelay`, the one parser of the header).
  */
 export function retryAfterMs(header: string | undefined, nowMs: number): number {
-  if (header === undefined) return DEFAULT_RETRY_AFTER_MS;
-  const t = header.trim();
-  let ms: number;
-  if (/^[0-9]{1,9}$/.test(t)) ms = Number(t) * 1000;
-  else {
-    const at = t.length <= 64 ? Date.parse(t) : Number.NaN;
-    if (Number.isNaN(at)) return DEFAULT_RETRY_AFTER_MS;
-    ms = at - nowMs;
-  }
-  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+  return retryAfterDelay(header, DEFAULT_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS, nowMs);
 }
 
 /**
- * The body of a piece answer, exactly the expected length: any chunking gives the same bytes, a
- * byte too many is `TTP_BODY_TOO_LONG` at once (abort the request), and `finish` (or `slice`)
- * before the last byte is `TTP_BODY_TOO_SHORT`. The chunks are kept as they came, not copied:
- * `slice` gives a span as a view of its chunk when one chunk holds it (a block of a whole piece,
- * usually), and copies only a span that straddles chunks. The chunks must not be reused by their
- * producer (socket reads are not). The bytes are still unverified: the caller hashes the piece
- * before keeping any of it.
+ * The body of a piece answer (exactly the expected length) cut, as it arrives, into the spans the
+ * client asked for: each span goes to `onSpan` as soon as its last byte came, a view of the
+ * chunk when one chunk holds it whole, else gathered in the caller's scratch buffer. Nothing of
+ * a chunk is kept once `push` returns (the producer may reuse it: a socket's read buffer), and no
+ * buffer as long as the body is needed. A byte too many is `TTP_BODY_TOO_LONG` at once, before
+ * any span of that chunk is given (abort the request); `complete` before the last byte is
+ * `TTP_BODY_TOO_SHORT` (the spans not given yet are the caller's to ask again). Bytes outside
+ * the spans (a 200 with the whole piece to a Range, §6.4) are skipped. The bytes are still
+ * unverified: the caller hashes the piece before keeping any of it.
  *
- * Given `into` (at least `length` bytes, the caller's to reuse), each chunk is copied there as it
- * comes instead, and every `slice` is a view of it: nothing of the producer's chunks is held, so
- * they die young (no garbage-collector work to find them), and no span straddles anything.
+ * A span's bytes are valid until the next `push`: the scratch has two halves, a span gathered
+ * in one while the last one gathered, given in the same `push`, stays in the other.
  */
-export class PieceBody {
-  private readonly chunks: Uint8Array[] = [];
-  /** Where each chunk starts in the body. */
-  private readonly starts: number[] = [];
+export class PieceBlocks {
   private filled = 0;
+  /** The span the next bytes go to. */
+  private next = 0;
+  /** Bytes of span `next` gathered so far (0: none, it may come whole in one chunk). */
+  private gathered = 0;
+  private half = 0;
+  private readonly halfBytes: number;
+
+  /**
+   * `spans`: in order, not overlapping, each inside the body, whose first byte is byte `offset`
+   * of the piece (spans are in the piece's offsets). `scratch`: at least twice the longest span.
+   */
   constructor(
     readonly length: number,
-    private readonly into?: Uint8Array,
+    private readonly offset: number,
+    private readonly spans: readonly ByteSpan[],
+    private readonly scratch: Uint8Array,
   ) {
     if (!Number.isSafeInteger(length) || length < 0 || length > MAX_REQUEST_BYTES) throw new TtpError('TTP_RANGE_TOO_LARGE', { detail: String(length) });
-    if (into !== undefined && into.length < length) throw new RangeError(`a buffer of ${into.length} bytes cannot hold ${length}`);
+    let at = offset;
+    let longest = 0;
+    for (const s of spans) {
+      if (!(s.length > 0 && s.begin >= at && s.begin + s.length <= offset + length)) throw new RangeError(`span ${s.begin}+${s.length} is not in order inside bytes ${offset}+${length}`);
+      at = s.begin + s.length;
+      longest = Math.max(longest, s.length);
+    }
+    if (scratch.length < 2 * longest) throw new RangeError(`a scratch of ${scratch.length} bytes cannot gather two spans of ${longest}`);
+    this.halfBytes = longest;
   }
 
   get received(): number {
     return this.filled;
   }
 
-  push(chunk: Uint8Array): void {
-    if (this.filled + chunk.length > this.length) {
-      throw new TtpError('TTP_BODY_TOO_LONG', { detail: `more than ${this.length} bytes`, offset: this.length });
+  /** Spans given so far (span `given` is the next). */
+  get given(): number {
+    return this.next;
+  }
+
+  push(chunk: Uint8Array, onSpan: (i: number, bytes: Uint8Array) => void): void {
+    const start = this.filled;
+    const end = start + chunk.length;
+    if (end > this.length) throw new TtpError('TTP_BODY_TOO_LONG', { detail: `more than ${this.length} bytes`, offset: this.length });
+    this.filled = end;
+    while (this.next < this.spans.length) {
+      const s = this.spans[this.next]!;
+      const b = s.begin - this.offset;
+      const e = b + s.length;
+      if (b >= end) return;
+      const from = Math.max(b, start);
+      const to = Math.min(e, end);
+      if (this.gathered === 0 && from === b && to === e) {
+        onSpan(this.next++, chunk.subarray(b - start, e - start));
+        continue;
+      }
+      if (this.gathered === 0) this.half ^= 1; // the other half may hold the span given last
+      const base = this.half * this.halfBytes;
+      this.scratch.set(chunk.subarray(from - start, to - start), base + from - b);
+      this.gathered += to - from;
+      if (to < e) return;
+      this.gathered = 0;
+      onSpan(this.next++, this.scratch.subarray(base, base + s.length));
     }
-    if (chunk.length === 0) return;
-    if (this.into !== undefined) {
-      this.into.set(chunk, this.filled);
-      this.filled += chunk.length;
-      return;
-    }
-    this.chunks.push(chunk);
-    this.starts.push(this.filled);
-    this.filled += chunk.length;
   }
 
   /** Throws `TTP_BODY_TOO_SHORT` unless every byte came. */
   complete(): void {
     if (this.filled !== this.length) throw new TtpError('TTP_BODY_TOO_SHORT', { detail: `${this.filled} of ${this.length} bytes`, offset: this.filled });
-  }
-
-  /** The whole body as one buffer (a copy unless it came in one chunk). */
-  finish(): Uint8Array {
-    return this.slice(0, this.length);
-  }
-
-  /** Bytes [at, at + length) of the whole body: a view when one chunk holds them, else a copy. */
-  slice(at: number, length: number): Uint8Array {
-    this.complete();
-    if (at < 0 || length < 0 || at + length > this.length) throw new RangeError(`${at}+${length} outside ${this.length} bytes`);
-    if (length === 0) return new Uint8Array(0);
-    if (this.into !== undefined) return this.into.subarray(at, at + length);
-    // The last chunk that starts at or before `at` (binary search: a 16 MiB run is ~256 chunks).
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid]! <= at) lo = mid;
-      else hi = mid - 1;
-    }
-    const first = this.chunks[lo]!;
-    const off = at - this.starts[lo]!;
-    if (off + length <= first.length) return first.subarray(off, off + length);
-    const out = new Uint8Array(length);
-    let done = 0;
-    for (let i = lo; done < length; i++) {
-      const c = this.chunks[i]!;
-      const from = i === lo ? off : 0;
-      const n = Math.min(c.length - from, length - done);
-      out.set(c.subarray(from, from + n), done);
-      done += n;
-    }
-    return out;
   }
 }

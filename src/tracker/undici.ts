@@ -63,3 +63,24 @@ export async function loadUndiciCore(): Promise<Undici> {
   }
   return core;
 }
+
+/**
+ * `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date, in ms from `nowMs` (never
+ * negative); undefined when absent or unreadable. The one parser of the header, for every layer's
+ * HTTP client (ttp-piece.ts's `retryAfterMs`; web seeds and HTTP peers through
+ * transport/http-fetch.ts); here, beside the loader, so that a plain `get` can load it without
+ * the rest of the tracker.
+ */
+export function parseRetryAfter(header: string | undefined, nowMs = Date.now()): number | undefined {
+  if (header === undefined) return undefined;
+  const t = header.trim();
+  if (/^[0-9]{1,9}$/.test(t)) return Number(t) * 1000;
+  const at = t.length <= 64 ? Date.parse(t) : Number.NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/** The wait a 429/503 asks for: its `Retry-After`, `defaultMs` when absent or unreadable, at most `maxMs`. */
+export function retryAfterDelay(value: string | undefined, defaultMs: number, maxMs: number, now = Date.now()): number {
+  const ms = parseRetryAfter(value, now);
+  return ms === undefined ? defaultMs : Math.min(ms, maxMs);
+}

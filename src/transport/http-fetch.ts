@@ -37,6 +37,9 @@ import type { Geometry } from '../metainfo/index.js';
 import type { BlockRequest } from './peer-link.js';
 import { loadUndici, loadUndiciModule } from '../tracker/undici.js';
 
+/** `Retry-After`: the tracker layer's one parser (undici.ts, loadable without the rest of it). */
+export { parseRetryAfter, retryAfterDelay } from '../tracker/undici.js';
+
 export { loadUndici, loadUndiciCore, type Undici } from '../tracker/undici.js';
 
 let poolClass: Promise<typeof Pool> | undefined;
@@ -144,21 +147,6 @@ export function whyFailed(err: unknown): string {
 }
 
 // ── Retry-After and back-off ──────────────────────────────────────────────────────────────
-
-/** RFC 9110 §10.2.3: delay-seconds or an HTTP-date, in ms from `now` (never negative); undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim();
-  if (/^\d{1,9}$/.test(v)) return Number(v) * 1000;
-  const at = v.length <= 64 ? Date.parse(v) : Number.NaN;
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-/** The wait a 429/503 asks for: its `Retry-After`, `defaultMs` when absent or unreadable, at most `maxMs`. */
-export function retryAfterDelay(value: string | undefined, defaultMs: number, maxMs: number, now = Date.now()): number {
-  const ms = parseRetryAfter(value, now);
-  return ms === undefined ? defaultMs : Math.min(ms, maxMs);
-}
 
 /** Failures in a row and the back-off after each: `baseMs` doubling to `maxMs`; `maxFailures` in a row is giving up. */
 export class FailureBackoff {
@@ -276,12 +264,21 @@ export class RunQueue {
     return run;
   }
 
-  /** The run's GET ended: none of its requests is in flight any more; each not cancelled goes to `each`, in order. */
-  settle(run: BlockRun, each: (req: BlockRequest) => void): void {
-    for (const req of run.reqs) {
-      const k = this.key(req.index, req.begin);
-      this.inFlight.delete(k);
-      if (!run.cancelled.has(k)) each(req);
+  /** Request `req` of the run came (its bytes arrived before the GET ended): no longer in flight; false when it was cancelled. */
+  arrived(run: BlockRun, req: BlockRequest): boolean {
+    const k = this.key(req.index, req.begin);
+    this.inFlight.delete(k);
+    return !run.cancelled.has(k);
+  }
+
+  /**
+   * The run's GET ended: none of its requests is in flight any more; each not cancelled, from
+   * `run.reqs[from]` on (those before it `arrived`), goes to `each`, in order.
+   */
+  settle(run: BlockRun, each: (req: BlockRequest) => void, from = 0): void {
+    for (let i = from; i < run.reqs.length; i++) {
+      const req = run.reqs[i]!;
+      if (this.arrived(run, req)) each(req);
     }
   }
 

@@ -17,9 +17,13 @@
  *   HTTP/1.1 pipelining, §2). GETs in flight: a window that starts at 1, grows by one per
  *   answered GET up to `maxInFlight` (3) and falls back to 1 after a failure or a choke. Depth
  *   comes from run length, not from more GETs: the engine is asked for enough blocks
- *   (`desiredQueueDepth`) that every GET is a whole piece. Every answer is checked before a
- *   byte is used (§6.4, `checkPieceResponse`, `PieceBody`); bytes are *not* hashed here: the
- *   engine verifies every piece through storage, like a wire peer's.
+ *   (`desiredQueueDepth`) that every GET is a whole piece. Every head is checked before a byte
+ *   is used (§6.4 1.–3., `checkPieceResponse`); then each block goes to the engine as soon as
+ *   its last byte came (`PieceBlocks`: a view of the socket's read, or gathered in the GET's
+ *   32 KiB scratch when it straddles two reads), delivered at once (`deliverNow`: the read
+ *   buffer is reused); a body that runs long closes the link at its first byte too many, one
+ *   cut short rejects the blocks that did not come. Bytes are *not* hashed here: the engine
+ *   verifies every piece through storage before it keeps any of it (§6.4 4.), like a wire peer's.
  * - Status (§6.5): `404` → the piece leaves the peer's set (`bitfield`), its requests rejected;
  *   `404 TRANSPORT_UNKNOWN_TORRENT` → close. `429`/`503` → `choke { retryAfterMs }` (its
  *   `Retry-After`, 5 s when absent, at most 5 min), the queued requests rejected, no piece GET
@@ -52,7 +56,7 @@ import {
   MAX_HAVE_BYTES,
   MAX_REQUEST_BYTES,
   MAX_RETRY_AFTER_MS,
-  PieceBody,
+  PieceBlocks,
   ttpUrl,
   type ByteSpan,
   type HaveDocument,
@@ -196,8 +200,8 @@ class HttpPeer implements PeerLink {
   private readonly origin: string = '';
   /** Requests queued and in flight, as merged runs (http-fetch.ts). */
   private readonly queue: RunQueue;
-  /** GET body buffers free again (at most `maxInFlight`): bodies are copied into one as they arrive. */
-  private readonly freeRuns: Uint8Array[] = [];
+  /** Scratch buffers free again (at most `maxInFlight`): where a GET gathers a block that straddles two socket reads. */
+  private readonly freeScratch: Uint8Array[] = [];
   private runs = 0;
   /** GETs allowed in flight now: grows to `maxInFlight` while answers come, back to the start after trouble. */
   private window: number;
@@ -248,7 +252,7 @@ class HttpPeer implements PeerLink {
     }
     this.origin = new URL(id).origin;
     if (opts.dispatcher === undefined) {
-      // Reads into reused buffers: every body chunk is copied in `onData` (into a run buffer, or kept as a copy),
+      // Reads into reused buffers: every body chunk is used in `onData` (its blocks delivered, or kept as a copy),
       // every header read in `onHeaders` (`accept` reads them before it returns).
       this.lease = acquireOrigin(id, { connections: HTTP_PEER_DEFAULTS.connections, reusedReads: true });
       this.lease.catch(() => {}); // its failure is the first GET's
@@ -370,44 +374,49 @@ class HttpPeer implements PeerLink {
     const whole = span.begin === 0 && span.length === pieceBytes;
     const url = ttpUrl(this.id, { resource: 'piece', index: run.index });
     const headers = whole ? this.pieceHeaders : [...this.pieceHeaders, 'range', formatRange(span)];
-    let data: PieceBody | undefined;
-    let into: Uint8Array | undefined;
-    let offset = 0;
+    let scratch: Uint8Array | undefined;
+    let body: PieceBlocks | undefined;
     let outcome: Outcome | undefined;
     try {
-      const got = await this.exchange(url, headers, this.o.headersTimeoutMs, false, (status, header) => {
+      await this.exchange(url, headers, this.o.headersTimeoutMs, false, (status, header) => {
         const c = checkPieceResponse(whole ? undefined : span, pieceBytes, { status, contentRange: header('content-range'), contentLength: header('content-length') });
-        into = this.runBuffer(c.length);
-        const body = new PieceBody(c.length, into);
-        return { push: (chunk) => body.push(chunk), done: () => (body.complete(), { body, begin: c.begin }) };
+        // A 200 to a Range (§6.4 2.): the whole piece, usable; PieceBlocks skips the rest; the engine's hash check decides.
+        scratch = this.scratchFor(run);
+        const b = (body = new PieceBlocks(c.length, c.begin, run.reqs, scratch));
+        let delivered = 0;
+        const onBlock = (i: number, data: Uint8Array): void => {
+          const req = run.reqs[i]!;
+          if (!this.queue.arrived(run, req)) return;
+          this.events.emit({ type: 'block', req, data });
+          delivered += req.length;
+        };
+        return {
+          push: (chunk) => {
+            if (this.closed) return;
+            try {
+              b.push(chunk, onBlock);
+            } finally {
+              if (delivered > 0) this.events.emit({ type: 'bytes', downloaded: delivered, uploaded: 0 });
+              delivered = 0;
+              // Now: the blocks are views of the socket's read (reused by the next one) or of the
+              // scratch. The engine copies each while its event is delivered, as from a wire peer's.
+              this.events.deliverNow();
+            }
+          },
+          done: () => b.complete(),
+        };
       });
-      // A 200 to a Range (§6.4 2.): the whole piece, usable; the engine's hash check decides.
-      // Blocks are views of the run buffer each chunk was copied into as it came.
-      data = got.body;
-      offset = got.begin;
     } catch (err) {
       outcome = this.outcomeOf(err);
     }
     this.runs--;
+    if (scratch !== undefined && this.freeScratch.length < this.o.maxInFlight) this.freeScratch.push(scratch);
     if (this.closed) return;
-    let delivered = 0;
-    this.queue.settle(run, (req) => {
-      if (data === undefined) {
-        this.events.emit({ type: 'rejected', req });
-      } else {
-        const at = req.begin - offset;
-        this.events.emit({ type: 'block', req, data: data.slice(at, req.length) });
-        delivered += req.length;
-      }
-    });
+    // Those that did not come (all of a failed GET's, or the rest of a body cut short).
+    this.queue.settle(run, (req) => this.events.emit({ type: 'rejected', req }), body?.given ?? 0);
     if (outcome === undefined) {
       this.onSuccess();
       if (this.window < this.o.maxInFlight) this.window++;
-      if (delivered > 0) this.events.emit({ type: 'bytes', downloaded: delivered, uploaded: 0 });
-      // The blocks are views of the run buffer: delivered now (the engine copies each while its
-      // event is delivered, as from a wire peer's read buffer), then the buffer serves the next GET.
-      this.events.deliverNow();
-      if (into !== undefined && this.freeRuns.length < this.o.maxInFlight) this.freeRuns.push(into);
     } else if (outcome.kind === 'fatal') {
       this.close(outcome.err);
       return;
@@ -430,13 +439,14 @@ class HttpPeer implements PeerLink {
     this.dispatch();
   }
 
-  /** A buffer for one GET's body (the link's run length or more), from those whose blocks were delivered. */
-  private runBuffer(length: number): Uint8Array {
-    const size = Math.max(length, Math.min(this.geometry.pieceLength, this.o.maxRunBytes));
+  /** A scratch for one GET's blocks that straddle two reads (twice its longest block), from those free again. */
+  private scratchFor(run: BlockRun): Uint8Array {
+    let longest = BLOCK_LENGTH;
+    for (const r of run.reqs) longest = Math.max(longest, r.length);
     for (;;) {
-      const b = this.freeRuns.pop();
-      if (b === undefined) return new Uint8Array(size);
-      if (b.length >= length) return b;
+      const b = this.freeScratch.pop();
+      if (b === undefined) return new Uint8Array(2 * longest);
+      if (b.length >= 2 * longest) return b;
     }
   }
 

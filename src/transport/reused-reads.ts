@@ -12,8 +12,7 @@
  * - the rest of a read after undici pauses (its handler's `onData` returned false), put back into
  *   the socket's stream (`unshift`) until it resumes;
  * - body chunks, as views, only for the handler's `onData` call: its caller copies each within it;
- * - trailers (a chunked body's) as views until the message ends: the HTTP peer ignores them, and
- *   a view overwritten by a later read of the same socket holds only that peer's own bytes.
+ * - trailers (a chunked body's) as views until the message ends.
  *
  * Rules:
  * - A buffer is read into again only when undici can hold no view of it: it does not hold the
@@ -24,10 +23,13 @@
  *   does for every read of a plain socket. A head that comes a byte at a time costs that; an
  *   ordinary one (the head and the start of the body in one read) costs nothing.
  * - A head is open from its request's dispatch to the client until `onHeaders` with a final
- *   status, or the request's end (`onComplete`, `onError`). The pool hands a client one request
+ *   status, or the request's end (`onComplete`, `onError`); a chunked response's (it may end
+ *   with trailers) until the request's end, so its body's reads are copies once both buffers
+ *   have been read into (TorrentTTP answers carry `Content-Length`). The pool hands a client one request
  *   at a time (undici's default pipelining of 1), so bodies are read with no head open.
  */
 import { connect, type Socket } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
 import type { buildConnector, Client, Dispatcher } from 'undici';
 import { loadUndiciModule } from '../tracker/undici.js';
 
@@ -41,9 +43,30 @@ let clientClass: Promise<typeof Client> | undefined;
 const loadUndiciClient = (): Promise<typeof Client> =>
   (clientClass ??= loadUndiciModule('undici/lib/dispatcher/client.js', () => import('undici').then((u) => u.Client)));
 
+let liftoffOnly = false;
+/**
+ * undici parses HTTP/1.1 with llhttp compiled to WebAssembly, compiled once a process at the first
+ * connection. V8 compiles it with its baseline compiler (Liftoff), then, once the parser is hot
+ * (a few hundred responses), again with its optimising one (TurboFan) in the background. That
+ * second compile of llhttp's one huge state-machine function takes ~35 MiB of compiler memory for
+ * a moment (`v8.getHeapStatistics().peak_malloced_memory` 38 MiB instead of 3; the process's
+ * peak RSS 100 MiB instead of 66 fetching 900 MiB of bodies), and buys nothing here: the parser
+ * reads heads of a few hundred bytes and skips over bodies. So the HTTP peer's pools ask V8 for
+ * Liftoff only, for every WebAssembly module compiled from then on (undici's parser is the only
+ * one torrenttp compiles; node's own fetch, if used, has its own copy). Too late if undici's
+ * parser was compiled earlier in the process (an HTTP tracker's announce came first): it tiers
+ * up as before.
+ */
+export function parseWithLiftoffOnly(): void {
+  if (liftoffOnly) return;
+  liftoffOnly = true;
+  setFlagsFromString('--liftoff-only');
+}
+
 /** A `Pool` `factory`: clients whose sockets read into reused buffers (see the module's rules). */
 export async function reusedReadsClients(connectTimeoutMs: number): Promise<(origin: URL, opts: object) => Dispatcher> {
   const ClientClass = await loadUndiciClient();
+  parseWithLiftoffOnly();
   return (origin, opts) => {
     const heads = new OpenHeads();
     const client = new ClientClass(origin, { ...(opts as Client.Options), connect: readIntoReusedBuffers(connectTimeoutMs, heads) });
@@ -93,10 +116,12 @@ class OpenHeads {
       w[k] =
         k === 'onHeaders'
           ? (...args: unknown[]) => {
+              // A chunked body may end with trailers, kept as views until the message ends: its head stays open until then.
+              const final = (args[0] as number) >= 200 && !isChunked(args[1]);
               try {
                 return call(args);
               } finally {
-                if ((args[0] as number) >= 200) end(); // undici has dropped the head's views; an interim head's are dropped too, but the next head may have begun
+                if (final) end(); // undici has dropped the head's views; an interim head's are dropped too, but the next head may have begun
               }
             }
           : k === 'onComplete' || k === 'onError'
@@ -108,6 +133,19 @@ class OpenHeads {
     }
     return w as Dispatcher.DispatchHandler;
   }
+}
+
+/** Whether undici's raw head (`[name, value, …]` as Buffers) says `Transfer-Encoding: chunked` (read within `onHeaders`). */
+function isChunked(raw: unknown): boolean {
+  if (!Array.isArray(raw)) return true; // unknown: as if it were
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i] as Uint8Array;
+    if (n.length === 17 && Buffer.from(n.buffer, n.byteOffset, n.length).toString('latin1').toLowerCase() === 'transfer-encoding') {
+      const v = raw[i + 1] as Uint8Array;
+      if (Buffer.from(v.buffer, v.byteOffset, v.length).toString('latin1').toLowerCase().includes('chunked')) return true;
+    }
+  }
+  return false;
 }
 
 /** A read buffer of the ring and the newest head open when it was last read into (0: none). */

@@ -13,7 +13,7 @@ import {
   MAX_RETRY_AFTER_MS,
   parseContentRange,
   parsePieceRange,
-  PieceBody,
+  PieceBlocks,
   pieceEtag,
   retryAfterMs,
   TtpError,
@@ -130,90 +130,79 @@ test('checkPieceResponse: a wrong Content-Range, length or status is refused; a 
   );
 });
 
-test('PieceBody: any chunking gives the bytes; a byte too many or too few is refused', () => {
+/** `bytes` pushed as cut at `points` through one reused buffer (a socket's read buffer), overwritten after each push. */
+function pushReused(body: PieceBlocks, bytes: Uint8Array, points: readonly number[], onSpan: (i: number, got: Uint8Array) => void): void {
+  const reused = new Uint8Array(bytes.length);
+  let prev = 0;
+  for (const p of [...points, bytes.length]) {
+    reused.set(bytes.subarray(prev, p));
+    body.push(reused.subarray(0, p - prev), onSpan);
+    reused.fill(0xee);
+    prev = p;
+  }
+}
+
+test('PieceBlocks: any chunking gives each span its bytes as soon as they came, through a reused read buffer; a byte too many or too few is refused', () => {
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 5000 }), fc.array(fc.nat(), { maxLength: 10 }), (bytes, cuts) => {
-      const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-      const body = new PieceBody(bytes.length);
-      let prev = 0;
-      for (const p of [...points, bytes.length]) {
-        body.push(bytes.subarray(prev, p));
-        prev = p;
-      }
-      assert.deepEqual(body.finish(), bytes);
-      const long = new PieceBody(bytes.length);
-      long.push(bytes);
-      assert.equal(errorCode(() => long.push(new Uint8Array(1)), TtpError), 'TTP_BODY_TOO_LONG');
-      if (bytes.length > 0) {
-        const short = new PieceBody(bytes.length);
-        short.push(bytes.subarray(0, bytes.length - 1));
-        assert.equal(errorCode(() => short.finish(), TtpError), 'TTP_BODY_TOO_SHORT');
-      }
-    }),
+    fc.property(
+      fc.uint8Array({ minLength: 1, maxLength: 3000 }),
+      fc.array(fc.nat(), { maxLength: 12 }),
+      fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 1, maxLength: 12 }),
+      fc.nat({ max: 50 }),
+      fc.nat({ max: 50 }),
+      (bytes, cuts, lengths, offset, gap) => {
+        const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+        // Spans in the piece's offsets (the body starts at `offset`), in order, maybe with gaps, inside the body.
+        const spans: { begin: number; length: number }[] = [];
+        let at = offset + (gap % 7);
+        for (const n of lengths) {
+          if (at + n > offset + bytes.length) break;
+          spans.push({ begin: at, length: n });
+          at += n + (spans.length % 2 === 0 ? gap % 5 : 0);
+        }
+        const longest = Math.max(1, ...spans.map((s) => s.length));
+        const body = new PieceBlocks(bytes.length, offset, spans, new Uint8Array(2 * longest));
+        const got: Uint8Array[] = [];
+        pushReused(body, bytes, points, (i, view) => {
+          assert.equal(i, got.length, 'in order, each once');
+          got.push(Uint8Array.from(view)); // the caller copies before the next push
+        });
+        body.complete();
+        assert.equal(body.given, spans.length);
+        assert.deepEqual(got, spans.map((s) => bytes.subarray(s.begin - offset, s.begin - offset + s.length)));
+        assert.equal(errorCode(() => body.push(new Uint8Array(1), () => {}), TtpError), 'TTP_BODY_TOO_LONG');
+      },
+    ),
   );
 });
 
-test('PieceBody into a buffer: any chunking copies there, the chunks are not kept (reused by their producer), every slice is a view of it', () => {
-  fc.assert(
-    fc.property(fc.uint8Array({ minLength: 1, maxLength: 3000 }), fc.array(fc.nat(), { maxLength: 8 }), fc.nat(), fc.nat(), fc.nat({ max: 64 }), (bytes, cuts, a, b, spare) => {
-      const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((x, y) => x - y);
-      const into = new Uint8Array(bytes.length + spare);
-      const body = new PieceBody(bytes.length, into);
-      const reused = new Uint8Array(bytes.length); // one read buffer, overwritten after each chunk
-      let prev = 0;
-      for (const p of [...points, bytes.length]) {
-        reused.set(bytes.subarray(prev, p));
-        body.push(reused.subarray(0, p - prev));
-        reused.fill(0xee);
-        prev = p;
-      }
-      const at = a % bytes.length;
-      const length = b % (bytes.length - at + 1);
-      const got = body.slice(at, length);
-      assert.deepEqual(got, bytes.subarray(at, at + length));
-      if (length > 0) assert.equal(got.buffer, into.buffer, 'a view of the buffer, no copy');
-      assert.deepEqual(body.finish(), bytes);
-      assert.equal(errorCode(() => body.push(new Uint8Array(1)), TtpError), 'TTP_BODY_TOO_LONG');
-    }),
-  );
-  assert.throws(() => new PieceBody(10, new Uint8Array(9)), RangeError);
-  const short = new PieceBody(4, new Uint8Array(4));
-  short.push(new Uint8Array(3));
-  assert.equal(errorCode(() => short.slice(0, 1), TtpError), 'TTP_BODY_TOO_SHORT');
-});
-
-test('PieceBody.slice: any span of any chunking; a view of its chunk when one chunk holds it', () => {
-  fc.assert(
-    fc.property(fc.uint8Array({ minLength: 1, maxLength: 3000 }), fc.array(fc.nat(), { maxLength: 8 }), fc.nat(), fc.nat(), (bytes, cuts, a, b) => {
-      const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((x, y) => x - y);
-      const body = new PieceBody(bytes.length);
-      const chunks: Uint8Array[] = [];
-      let prev = 0;
-      for (const p of [...points, bytes.length]) {
-        const c = Uint8Array.from(bytes.subarray(prev, p)); // chunks of their own, as a socket gives
-        chunks.push(c);
-        body.push(c);
-        prev = p;
-      }
-      const at = a % bytes.length;
-      const length = b % (bytes.length - at + 1);
-      const got = body.slice(at, length);
-      assert.deepEqual(got, bytes.subarray(at, at + length));
-      const holder = chunks.find((c) => c.length > 0 && got.length > 0 && c.buffer === got.buffer);
-      // In one chunk: no copy (same memory); across chunks: a buffer of its own.
-      let start = 0;
-      const inOne = chunks.some((c) => {
-        const s = start;
-        start += c.length;
-        return at >= s && at + length <= s + c.length && c.length > 0;
-      });
-      if (length > 0) assert.equal(holder !== undefined, inOne);
-    }),
-  );
-  const short = new PieceBody(4);
-  short.push(new Uint8Array(3));
-  assert.equal(errorCode(() => short.slice(0, 1), TtpError), 'TTP_BODY_TOO_SHORT');
+test('PieceBlocks: a span in one chunk is a view of it; a span across chunks is gathered whole; the last two gathered stay valid until the next push', () => {
+  const bytes = Uint8Array.from({ length: 100 }, (_, i) => i);
+  const spans = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90].map((begin) => ({ begin, length: 10 }));
+  const body = new PieceBlocks(100, 0, spans, new Uint8Array(20));
+  const chunk1 = bytes.slice(0, 35); // spans 0–2 whole, 3 begun
+  const seen: Uint8Array[] = [];
+  body.push(chunk1, (_i, v) => seen.push(v));
+  assert.equal(seen.length, 3);
+  assert.ok(seen.every((v) => v.buffer === chunk1.buffer), 'views of the chunk');
+  const chunk2 = bytes.slice(35, 65); // span 3 ends (gathered), 4 and 5 whole, 6 begun (gathered in the other half)
+  const views2: Uint8Array[] = [];
+  body.push(chunk2, (_i, v) => views2.push(v));
+  assert.equal(views2.length, 3);
+  assert.notEqual(views2[0]!.buffer, chunk2.buffer, 'span 3 straddles: gathered');
+  assert.equal(views2[1]!.buffer, chunk2.buffer);
+  const straddled = views2[0]!;
+  assert.deepEqual([...straddled], [30, 31, 32, 33, 34, 35, 36, 37, 38, 39], 'span 6 begun in the same push did not overwrite span 3');
+  body.push(bytes.slice(65, 100), () => {});
+  body.complete();
+  assert.equal(body.given, 10);
+  const short = new PieceBlocks(4, 0, [{ begin: 0, length: 4 }], new Uint8Array(8));
+  short.push(new Uint8Array(3), () => assert.fail('not whole yet'));
   assert.equal(errorCode(() => short.complete(), TtpError), 'TTP_BODY_TOO_SHORT');
+  assert.equal(short.given, 0);
+  assert.throws(() => new PieceBlocks(10, 0, [{ begin: 0, length: 6 }], new Uint8Array(11)), RangeError, 'a scratch of two spans');
+  assert.throws(() => new PieceBlocks(10, 5, [{ begin: 0, length: 4 }], new Uint8Array(8)), RangeError, 'a span before the body');
+  assert.throws(() => new PieceBlocks(10, 0, [{ begin: 4, length: 4 }, { begin: 0, length: 4 }], new Uint8Array(8)), RangeError, 'out of order');
 });
 
 test('status classes and Retry-After', () => {

@@ -128,6 +128,42 @@ test('blocks that straddle the chunks a body arrives in are byte-identical (each
   }
 });
 
+test('blocks go to the engine as their bytes come, not when the GET ends; a body cut short rejects only the blocks that did not come', async () => {
+  let release: (() => void) | undefined;
+  const { link, rec, done } = await setup({
+    hook: (_req, res, route) => {
+      if (route?.resource !== 'piece' || route.index !== 0) return false;
+      // Two blocks and a half of piece 0, then nothing until the test has seen the two blocks; then the connection drops.
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 64 * 1024 });
+      res.write(data.subarray(0, 2 * 16 * 1024 + 8000));
+      release = () => res.destroy();
+      return true;
+    },
+  }, { backoffBaseMs: 5 });
+  try {
+    await rec.wait('unchoke');
+    const reqs = allBlocks(metainfo).filter((r) => r.index === 0);
+    const copies = new Map<number, Uint8Array>();
+    rec.on((e) => {
+      if (e.type === 'block') copies.set(e.req.begin, Uint8Array.from(e.data));
+    });
+    for (const r of reqs) link.request(r);
+    await rec.wait('block', 5000, () => rec.of('block').length === 2);
+    assert.equal(rec.of('rejected').length, 0, 'the GET is still open');
+    assert.deepEqual([...copies.keys()], [0, 16 * 1024]);
+    assert.deepEqual(copies.get(0), data.subarray(0, 16 * 1024));
+    assert.deepEqual(copies.get(16 * 1024), data.subarray(16 * 1024, 32 * 1024));
+    assert.deepEqual(rec.of('bytes').reduce((n, e) => n + e.downloaded, 0), 32 * 1024);
+    release!();
+    await rec.wait('rejected', 5000, () => rec.of('rejected').length === 2);
+    assert.deepEqual(rec.of('rejected').map((e) => e.req.begin), [32 * 1024, 48 * 1024], 'only the blocks that did not come');
+    assert.equal(rec.of('block').length, 2);
+    assert.equal((await rec.wait('choke')).reason?.code, 'TRANSPORT_HTTP_FAILED', 'a failure: back-off');
+  } finally {
+    await done();
+  }
+});
+
 test('blocks of part of a piece: one GET with Range bytes=first-last', async () => {
   const { server, link, rec, done } = await setup();
   try {
@@ -221,8 +257,12 @@ test('a 404 STORAGE_NOT_VERIFIED takes the piece out of the peer’s set (a new 
   }
 });
 
-/** A link whose server answers piece GETs with `answer`; resolves with the reason it closed. */
-async function closesWith(answer: NonNullable<TtpPeerServerOptions['hook']>, linkOpts: Partial<HttpPeerOptions> = {}, what: 'piece' | 'have' = 'piece') {
+/**
+ * A link whose server answers piece GETs with `answer`; resolves with the reason it closed. No
+ * block may come of a bad head; of a body that runs long (`bodyRunsLong`), the blocks before the
+ * first byte too many may (they go to the engine as they come; its hash check decides, §6.4 4.).
+ */
+async function closesWith(answer: NonNullable<TtpPeerServerOptions['hook']>, linkOpts: Partial<HttpPeerOptions> = {}, what: 'piece' | 'have' = 'piece', bodyRunsLong = false) {
   const { link, rec, done } = await setup({ hook: (req, res, route) => route?.resource === what && answer(req, res, route) }, { backoffBaseMs: 5, maxFailures: 2, ...linkOpts });
   try {
     if (what === 'piece') {
@@ -230,7 +270,7 @@ async function closesWith(answer: NonNullable<TtpPeerServerOptions['hook']>, lin
       const leeching = leech(link, rec, metainfo, 10_000).catch(() => undefined);
       const closed = await rec.wait('closed', 8000);
       await leeching;
-      assert.equal(rec.of('block').length, 0, 'no byte of a bad answer is delivered');
+      if (!bodyRunsLong) assert.equal(rec.of('block').length, 0, 'no byte of a bad answer is delivered');
       return closed.reason;
     }
     return (await rec.wait('closed', 8000)).reason;
@@ -269,7 +309,7 @@ test('a body longer than announced, a short body and 5xx are failures: back-off,
     res.writeHead(200, { 'transfer-encoding': 'chunked' });
     res.end(Buffer.alloc(64 * 1024 + 1));
     return true;
-  });
+  }, {}, 'piece', true);
   assert.equal(long?.code, 'TTP_BODY_TOO_LONG');
   const short = await closesWith((_req, res) => {
     res.writeHead(200, { 'transfer-encoding': 'chunked' });

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { getHeapStatistics } from 'node:v8';
 import type { Dispatcher } from 'undici';
 import { acquireOrigin, type OriginLease } from '../../src/transport/index.js';
 import { REUSED_READ_BYTES } from '../../src/transport/reused-reads.js';
@@ -289,6 +290,96 @@ test('reusedReads: ordinary responses over one connection are read into the same
       assert.ok(got.body.equals(body), 'every byte as sent');
     }
     assert.deepEqual([...buffers].map((b) => b.byteLength), [REUSED_READ_BYTES, REUSED_READ_BYTES], 'every chunk a view of one of two reused buffers');
+  } finally {
+    lease.release();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('reusedReads: undici’s parser stays on V8’s baseline compiler: hundreds of responses, and V8’s compiler memory never peaks the ~35 MiB an optimising compile of llhttp takes', async () => {
+  const server = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-length': '1024' });
+    res.end(Buffer.alloc(1024));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const lease = await acquireOrigin(url, { connections: 1, reusedReads: true });
+  try {
+    // ~500 responses make the parser hot enough for V8 to optimise it (peak_malloced_memory 38 MiB).
+    for (let i = 0; i < 800; i++) assert.equal((await get(lease, url, `/${i}`)).body.length, 1024);
+    await new Promise((r) => setTimeout(r, 200)); // a background compile would have begun by now
+    const peak = getHeapStatistics().peak_malloced_memory;
+    assert.ok(peak < 16 * 1024 * 1024, `V8 peaked at ${(peak / 1048576).toFixed(1)} MiB of compiler memory`);
+  } finally {
+    lease.release();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('reusedReads: trailers of a chunked body that come a line per read are whole when the message ends (undici keeps them as views until then)', async () => {
+  const trailers = Array.from({ length: 6 }, (_, i) => [`x-t${i}`, `${String(i).repeat(40)}`] as const);
+  const server = await rawServer(() => [
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: x-t0\r\n\r\n',
+    '5\r\nhello\r\n',
+    '0\r\n',
+    ...trailers.map(([n, v]) => `${n}: ${v}\r\n`),
+    '\r\n',
+  ]);
+  const lease = await acquireOrigin(server.url, { connections: 1, reusedReads: true });
+  try {
+    for (let round = 0; round < 2; round++) {
+      const got = await new Promise<{ body: string; trailers: string[] }>((resolve, reject) => {
+        let body = '';
+        lease.dispatcher.dispatch({ origin: new URL(server.url).origin, path: '/', method: 'GET' }, {
+          onConnect: () => {},
+          onHeaders: () => true,
+          onData: (chunk) => {
+            body += Buffer.from(chunk).toString('latin1');
+            return true;
+          },
+          onComplete: (raw) => resolve({ body, trailers: ((raw ?? []) as unknown as Buffer[]).map((b) => Buffer.from(b).toString('latin1')) }),
+          onError: reject,
+        });
+      });
+      assert.equal(got.body, 'hello');
+      assert.deepEqual(got.trailers, trailers.flat(), 'every trailer as sent');
+    }
+  } finally {
+    lease.release();
+    await server.close();
+  }
+});
+
+test('reusedReads: a handler of undici’s newer kind (onResponseStart, onResponseData) is watched too: its bodies are read into the two buffers', async () => {
+  const body = bodyOf(9, 2 * 1024 * 1024);
+  const server = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-length': String(body.length) });
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const lease = await acquireOrigin(url, { connections: 1, reusedReads: true });
+  try {
+    const buffers = new Set<ArrayBufferLike>();
+    for (let i = 0; i < 3; i++) {
+      const chunks: Buffer[] = [];
+      await new Promise<void>((resolve, reject) => {
+        lease.dispatcher.dispatch({ origin: new URL(url).origin, path: `/${i}`, method: 'GET' }, {
+          onRequestStart: () => {},
+          onResponseStart: () => {},
+          onResponseData: (_c, chunk) => {
+            buffers.add(chunk.buffer);
+            chunks.push(Buffer.from(chunk));
+          },
+          onResponseEnd: () => resolve(),
+          onResponseError: (_c, err) => reject(err),
+        });
+      });
+      assert.ok(Buffer.concat(chunks).equals(body));
+    }
+    assert.deepEqual([...buffers].map((b) => b.byteLength), [REUSED_READ_BYTES, REUSED_READ_BYTES], 'views of the two reused buffers, none copied');
   } finally {
     lease.release();
     server.closeAllConnections();
