@@ -65,7 +65,7 @@ export interface ProxyOfferOptions {
   readonly reusable: boolean;
   readonly signal?: AbortSignal;
   /**
-   * A torrent of one file was offered by `Accept` and parsed: the caller may start opening it,
+   * A torrent of one file was offered and parsed: the caller may start opening it,
    * and may ask the origin for the piece under the program's position (`first`, with `headers`:
    * the program's, for the origin), whose answer then confirms the offer instead of a `HEAD`.
    * `undo` is called if the offer falls through.
@@ -111,7 +111,7 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
     try {
       const answer = await prepared?.first;
       if (answer?.mismatch === true) {
-        offer = { kind: 'plain', response: undefined, reason: "the origin's bytes are not the torrent's (the piece it sent failed its hash check)" };
+        offer = { kind: 'plain', response: undefined, reason: NOT_THE_TORRENTS };
       } else if (answer !== undefined && factsIn(answer)) offer = checked(metainfo, answer, 'accept', peers);
       else {
         const head = await once(url, 'HEAD', headers, o);
@@ -129,9 +129,21 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
   if (linked?.kind !== 'torrent') return plain('the linked torrent could not be fetched');
   const offer = checked(linked.metainfo, first, 'link', linked.peers);
   if (offer.kind === 'plain') return plain(offer.reason);
+  // The facts are the bytes' answer's. A cold fetch's first piece must be of the same file: its
+  // SHA-1 the torrent's, its ETag (if both have one) the answer's; else the answer passes through.
+  const prepared = o.onTorrent?.(linked.metainfo, linked.peers, [...o.headers, 'accept', '*/*']);
+  const answer = await prepared?.first;
+  const etag = headerValue(first.headers.etag);
+  const pieceEtag = answer === undefined ? undefined : headerValue(answer.headers.etag);
+  if (answer?.mismatch === true || (etag !== undefined && pieceEtag !== undefined && pieceEtag !== etag)) {
+    prepared?.undo();
+    return plain(answer?.mismatch === true ? NOT_THE_TORRENTS : `the file changed while its torrent was fetched (ETag ${etag}, then ${pieceEtag})`);
+  }
   await discard(first);
   return offer;
 }
+
+const NOT_THE_TORRENTS = "the origin's bytes are not the torrent's (the piece it sent failed its hash check)";
 
 /** An answer with headers, for the origin's facts: a `200`, a `HEAD`'s, a piece's `206`. */
 interface Answered {

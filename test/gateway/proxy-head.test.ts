@@ -29,6 +29,10 @@ interface OriginOptions {
   readonly rangeLastModified?: boolean;
   /** `HEAD` refused with `405` (default), so that a proxy needing one fails; else answered as the `200`. */
   readonly refuseHead?: boolean;
+  /** `link`: the bytes for every GET of the URL, with `Link: <?torrent>; rel=describedby` (RFC 6249), the torrent at `?torrent`. Default `accept`. */
+  readonly offer?: 'accept' | 'link';
+  /** A 206's `ETag`, when not the 200's (the file changed between the two). */
+  readonly rangeEtag?: string;
 }
 
 /**
@@ -42,7 +46,7 @@ async function origin(t: TestContext, o: OriginOptions): Promise<{ url: string; 
   const log: string[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-    const torrentWanted = (req.headers.accept ?? '').startsWith('application/x-bittorrent');
+    const torrentWanted = o.offer === 'link' ? (req.url ?? '').endsWith('?torrent') : (req.headers.accept ?? '').startsWith('application/x-bittorrent');
     log.push(`${req.method} ${torrentWanted ? 'torrent' : range === null ? '' : `${range[1]}-${range[2]}`}`.trim());
     if (req.method === 'HEAD' && o.refuseHead !== false) {
       res.writeHead(405, { allow: 'GET', 'content-length': 0 });
@@ -54,7 +58,7 @@ async function origin(t: TestContext, o: OriginOptions): Promise<{ url: string; 
       res.end(torrent);
       return;
     }
-    const validators = { etag, 'last-modified': LAST_MODIFIED };
+    const validators = { etag, 'last-modified': LAST_MODIFIED, ...(o.offer === 'link' ? { link: '</f.mp4?torrent>; rel="describedby"; type="application/x-bittorrent"' } : {}) };
     if (range !== null) {
       const start = Number(range[1]);
       const end = Math.min(Number(range[2]), o.payload.length - 1);
@@ -62,7 +66,7 @@ async function origin(t: TestContext, o: OriginOptions): Promise<{ url: string; 
         'content-type': 'video/mp4',
         'content-range': `bytes ${start}-${end}/${o.payload.length}`,
         'content-length': end - start + 1,
-        etag,
+        etag: o.rangeEtag ?? etag,
         ...(o.rangeLastModified === false ? {} : { 'last-modified': LAST_MODIFIED }),
       });
       res.end(Buffer.from(o.payload.subarray(start, end + 1)));
@@ -186,4 +190,39 @@ test('a torrent held from an earlier run: a HEAD confirms the offer, and once it
     assert.equal(r.code, 0, r.stderr);
     assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
     assert.deepEqual(o.log, ['GET torrent', 'HEAD', `GET 0-${payload.length - 1}`]);
+  }));
+
+test('an origin that offers its torrent by Link: the headers are the bytes\' answer\'s (no HEAD), and the first piece, asked beside the torrent\'s open, goes out from memory', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(200_000, 66);
+    const o = await origin(t, { payload, offer: 'link' });
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-', '--max-time', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+    const h = fields(r.stdout.toString());
+    assert.equal(h.get('content-length'), String(payload.length));
+    assert.equal(h.get('content-type'), 'video/mp4');
+    assert.equal(h.get('etag'), '"v1"');
+    assert.equal(h.get('last-modified'), LAST_MODIFIED);
+    assert.deepEqual(o.log, ['GET', 'GET torrent', `GET 0-${payload.length - 1}`]);
+    await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+    assert.deepEqual(servedBy(log), ['200 swarm']);
+  }));
+
+test('an origin that offers its torrent by Link and whose file changed before the first piece (another ETag): the bytes\' answer passes through', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(200_000, 67);
+    const o = await origin(t, { payload, offer: 'link', rangeEtag: '"v2"' });
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-', '--max-time', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+    assert.equal(fields(r.stdout.toString()).get('etag'), '"v1"', 'the answer the program\'s own GET got');
+    assert.deepEqual(o.log, ['GET', 'GET torrent', `GET 0-${payload.length - 1}`], 'the bytes\' answer reused: no second GET');
+    await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+    assert.deepEqual(servedBy(log), ['200 passthrough']);
+    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 10_000);
   }));
