@@ -65,10 +65,11 @@ export interface ProxyOfferOptions {
   readonly reusable: boolean;
   readonly signal?: AbortSignal;
   /**
-   * A torrent of one file was offered and parsed: the caller may start opening it,
-   * and may ask the origin for the piece under the program's position (`first`, with `headers`:
-   * the program's, for the origin), whose answer then confirms the offer instead of a `HEAD`.
-   * `undo` is called if the offer falls through.
+   * A torrent of one file was offered and parsed (and, by `Link`, its length checked): the
+   * caller may start opening it, and may ask the origin for the piece under the program's
+   * position (`first`, with `headers`: the program's, for the origin). By `Accept`, that answer
+   * confirms the offer instead of a `HEAD`; by `Link`, it must be of the same file. `undo` is
+   * called if the offer falls through.
    */
   readonly onTorrent?: (metainfo: Metainfo, peers: readonly string[], headers: readonly string[]) => Prepared;
 }
