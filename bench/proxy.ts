@@ -205,7 +205,7 @@ async function manyProxies(url: string, want: string, size: number, serveUrl: st
   const totals = results.map((r) => r.total);
   console.log(
     `\n${label}${PROXIES} proxies, one curl each at once: origin upload ${(upload / size).toFixed(2)}× the file (plain HTTP: ${PROXIES}.00×); ` +
-      `curl total median ${median(totals).toFixed(2)} s, slowest ${Math.max(...totals).toFixed(2)} s, first byte median ${(median(results.map((r) => r.ttfb)) * 1000).toFixed(0)} ms; wall ${wall.toFixed(2)} s`,
+      `curl total median ${median(totals).toFixed(2)} s, slowest ${Math.max(...totals).toFixed(2)} s, first byte (headers) median ${(median(results.map((r) => r.ttfb)) * 1000).toFixed(0)} ms, first body byte median ${(median(results.map((r) => r.body)) * 1000).toFixed(0)} ms; wall ${wall.toFixed(2)} s`,
   );
 }
 
