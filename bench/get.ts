@@ -15,7 +15,10 @@
  *                   same serve, in the same rotation: a before/after in one run
  *
  * Each download is its own process, timed from spawn to exit (node start-up included for both
- * torrenttp cases), started with CLI_NODE_FLAG as the installed command starts (its shebang), so
+ * torrenttp cases), with its CPU (user + sys, /usr/bin/time) and the CPU `serve` spent meanwhile
+ * (its /proc stat before and after): on the 2 shared cores the two processes take turns, so the
+ * sum is what a case costs the machine, and the serve's part is where its wire seed and its
+ * plain HTTP differ. Started with CLI_NODE_FLAG as the installed command starts (its shebang), so
  * that MSE/PE (RC4) is there as it is for a user (without it `prefer` quietly dials plain),
  * written to a fresh file and compared with the payload (SHA-1). The torrent is made before the
  * first case (serve hashes lazily), so no case pays for hashing. Cases alternate within each run;
@@ -28,7 +31,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { CLI_NODE_FLAG, sha1File, writeRandomFile } from './usage.js';
+import { CLI_NODE_FLAG, median, processCpuSec, sha1File, timed, writeRandomFile } from './usage.js';
 
 const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '256' }, runs: { type: 'string', default: '3' }, 'base-cli': { type: 'string' } } });
 const BASE_CLI = values['base-cli'];
@@ -41,15 +44,6 @@ if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1) {
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-get-'));
 
-function timedRun(cmd: string, args: string[]): Promise<{ sec: number; out: string; code: number | null }> {
-  const started = performance.now();
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ sec: (performance.now() - started) / 1000, out, code })));
-}
-
 /** The node floor: `node -e UNDICI_GET URL -o FILE`. */
 const UNDICI_GET = `
 import { request } from ${JSON.stringify(import.meta.resolve('undici'))};
@@ -59,8 +53,6 @@ const [url, , out] = process.argv.slice(1);
 const res = await request(url);
 await pipeline(res.body, createWriteStream(out));
 `;
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const root = join(work, 'www');
@@ -85,7 +77,10 @@ async function main(): Promise<void> {
     }
     console.log(`serve at ${base}; ${SIZE_MIB} MiB payload; torrent made in ${((performance.now() - hashStart) / 1000).toFixed(2)} s (not counted)`);
 
-    const times: Record<string, number[]> = { curl: [], 'node undici': [], 'get --no-swarm': [], get: [], ...(BASE_CLI === undefined ? {} : { 'get (base)': [] }), 'torrent fetch': [] };
+    const names = ['curl', 'node undici', 'get --no-swarm', 'get', ...(BASE_CLI === undefined ? [] : ['get (base)'])];
+    const times: Record<string, number[]> = Object.fromEntries([...names, 'torrent fetch'].map((n) => [n, []]));
+    const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+    const serveCpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     const sources: string[] = [];
     for (let run = 0; run < RUNS; run++) {
       const t0 = performance.now();
@@ -103,23 +98,33 @@ async function main(): Promise<void> {
       for (let i = 0; i < cases.length; i++) {
         const [name, cmd, args] = cases[(i + run) % cases.length]!;
         const out = args[args.indexOf('-o') + 1]!;
-        const res = await timedRun(cmd, args);
-        if (res.code !== 0) throw new Error(`${name} failed (${res.code}):\n${res.out}`);
+        const serve0 = processCpuSec(serve.pid!);
+        const proc = timed(work, cmd, args);
+        const res = await proc.done;
+        serveCpu[name]!.push(processCpuSec(serve.pid!) - serve0);
+        if (res.code !== 0) throw new Error(`${name} failed (${res.code}):\n${proc.output}`);
         if ((await sha1File(out)) !== want) throw new Error(`${name}: output differs from the payload`);
         rmSync(out);
-        times[name]!.push(res.sec);
+        times[name]!.push(res.wallSec);
+        cpu[name]!.push(res.cpuSec);
         if (name.startsWith('get') && !name.includes('no-swarm')) {
-          const s = JSON.parse(res.out.split('\n').find((l) => l.includes('"summary"'))!) as { sources: Record<string, number> };
+          const s = JSON.parse(proc.output.split('\n').find((l) => l.includes('"summary"'))!) as { sources: Record<string, number> };
           sources.push(`${name}: wire ${(s.sources.wire! / 2 ** 20).toFixed(0)} MiB, web seed ${(s.sources.webseed! / 2 ** 20).toFixed(0)} MiB`);
         }
       }
     }
     const ref = median(times.curl!);
-    console.log(`\n| case | wall (median of ${RUNS}) | MB/s | vs curl |\n|---|---|---|---|`);
+    const bothCpu = (name: string): number => median(cpu[name]!.map((c, i) => c + serveCpu[name]![i]!));
+    const refCpu = bothCpu('curl');
+    console.log(`\n| case | wall (median of ${RUNS}) | MB/s | vs curl | CPU | serve's CPU | both vs curl's |\n|---|---|---|---|---|---|---|`);
     for (const [name, xs] of Object.entries(times)) {
       const sec = median(xs);
-      const rate = name === 'torrent fetch' ? '-' : ((SIZE_MIB * 2 ** 20) / sec / 1e6).toFixed(0);
-      console.log(`| ${name} | ${sec.toFixed(3)} s | ${rate} | ${name === 'torrent fetch' ? '-' : `${(sec / ref).toFixed(2)}×`} |`);
+      if (name === 'torrent fetch') {
+        console.log(`| ${name} | ${sec.toFixed(3)} s | - | - | - | - | - |`);
+        continue;
+      }
+      const rate = ((SIZE_MIB * 2 ** 20) / sec / 1e6).toFixed(0);
+      console.log(`| ${name} | ${sec.toFixed(3)} s | ${rate} | ${(sec / ref).toFixed(2)}× | ${median(cpu[name]!).toFixed(2)} s | ${median(serveCpu[name]!).toFixed(2)} s | ${(bothCpu(name) / refCpu).toFixed(2)}× |`);
     }
     console.log(`\nget's sources per run: ${sources.join('; ')}`);
   } finally {

@@ -50,6 +50,7 @@ import { fileURLToPath } from 'node:url';
 import { toHex } from '../src/metainfo/index.js';
 import { encodeUdpConnectRequest } from '../src/tracker/index.js';
 import { numberArg as arg } from './args.js';
+import { processCpuSec } from './usage.js';
 
 const TORRENTS = arg('torrents', 10_000);
 const PEERS = arg('peers', 50);
@@ -302,12 +303,6 @@ interface Target {
   stop(): Promise<void>;
 }
 
-/** utime + stime of a process and its threads, in seconds (100 Hz ticks). */
-function cpuSec(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m === null ? 0 : Number(m[1]) * 1024;
@@ -467,7 +462,7 @@ interface Phase {
 }
 
 async function timed(t: Target, body: () => Promise<{ done: number; errors: number; lostOrReconnects: number }>): Promise<Phase> {
-  const cpu0 = t.procs.map((p) => cpuSec(p.pid));
+  const cpu0 = t.procs.map((p) => processCpuSec(p.pid));
   const gen0 = process.cpuUsage();
   const t0 = performance.now();
   const r = await body();
@@ -475,7 +470,7 @@ async function timed(t: Target, body: () => Promise<{ done: number; errors: numb
   const gen = process.cpuUsage(gen0);
   return {
     perSec: r.done / sec, errors: r.errors, lostOrReconnects: r.lostOrReconnects, sec,
-    cpu: t.procs.map((p, i) => cpuSec(p.pid) - cpu0[i]!),
+    cpu: t.procs.map((p, i) => processCpuSec(p.pid) - cpu0[i]!),
     generatorCpu: (gen.user + gen.system) / 1e6,
   };
 }

@@ -65,6 +65,12 @@ export function timed(work: string, cmd: string, args: readonly string[]): Timed
   return t;
 }
 
+/** utime + stime of a running process and its threads, in seconds (100 Hz ticks): a server's CPU over a span, read before and after. */
+export function processCpuSec(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 export async function sha1File(path: string): Promise<string> {
   const h = createHash('sha1');
   for await (const c of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) h.update(c as Buffer);

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { FileSelection, infoHashToBytes, parseMagnet, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
-import { corruptPiecesError, openStorage, type DiskPool } from '../storage/index.js';
+import { corruptPiecesError, openStorage, type DiskPool, type WriteMode } from '../storage/index.js';
 import type { DhtNode } from '../dht/index.js';
 import { Announcer, isLoopback, isUrlRef } from '../tracker/index.js';
 import { createWebSeed, hostPort, HttpDialer, parseHostPort, PeerListener, WireDialer, type EncryptionPolicy, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
@@ -95,6 +95,8 @@ export interface ClientOptions {
    * program waits (the proxy) starts them beforehand instead, off the first piece's path.
    */
   readonly diskPool?: DiskPool;
+  /** How every torrent's storage writes verified pieces: `OpenStorageOptions.writeMode` (default 'direct'). */
+  readonly writeMode?: WriteMode;
 }
 
 export interface AddOptions {
@@ -359,6 +361,7 @@ export class Client extends EventEmitter<ClientEvents> {
       ...(opts.resumeDir === undefined ? {} : { resumeDir: opts.resumeDir }),
       ...(opts.selectedFiles === undefined ? {} : { selectedFiles: opts.selectedFiles }),
       ...(this.opts.diskPool === undefined ? {} : { pool: this.opts.diskPool }),
+      ...(this.opts.writeMode === undefined ? {} : { writeMode: this.opts.writeMode }),
     });
     if (this.closed) {
       // Closed while the data was being checked (Ctrl-C during a long recheck): start nothing.

@@ -121,7 +121,8 @@ export class ProxyCache {
   private constructor(private readonly opts: ProxyCacheOptions) {
     this.logger = opts.logger ?? silentGatewayLogger;
     this.now = opts.now ?? Date.now;
-    this.client = new Client({ port: opts.peerPort ?? 0, diskPool: this.pool });
+    // Buffered: every piece is read back at once for the program (docs/storage.md, Write modes).
+    this.client = new Client({ port: opts.peerPort ?? 0, diskPool: this.pool, writeMode: 'buffered' });
     this.client.on('warning', (message) => this.logger.warn({ message }, 'swarm warning'));
     this.client.on('error', (err) => this.logger.warn({ err: err.message, code: err.code }, 'torrent failed'));
     this.watch = setInterval(() => this.lookForStalls(), WATCH_MS);

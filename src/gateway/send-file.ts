@@ -21,9 +21,24 @@ import { GatewayError } from './errors.js';
  * - A response closed by the client stops the reads; `done` is called once, with the error if
  *   the body was not sent whole.
  * - `onWritten(n)` hears each chunk the socket took (the status page's plain-HTTP counter).
+ * - The buffers are shared by every response (`spare`, at most `MAX_SPARE` kept): a buffer goes
+ *   back once the socket took its bytes (or its read ended after the response stopped), never
+ *   while a read or a write may still use it. A web seed asks for one piece at a time, a range
+ *   of 16 KiB to a few MiB: a fresh buffer for each was, again, fresh pages for the kernel to
+ *   fault in, and their external memory drove V8's garbage collector (`bench:get`, serve's CPU).
+ *   A range of at most 64 KiB that finds none free gets one of its own size instead, not kept.
  */
 export const SEND_CHUNK_BYTES = 1024 * 1024;
 const BUFFERS = 3;
+/** Free send buffers of SEND_CHUNK_BYTES, shared by all responses; at most this many are kept. */
+const MAX_SPARE = 16;
+/** A range this small, with no spare buffer free, gets one of its own size (not kept): a crowd of tiny ranges must not allocate a MiB each. */
+const OWN_BUFFER_BYTES = 64 * 1024;
+const spare: Buffer[] = [];
+const takeSpare = (total: number): Buffer => spare.pop() ?? Buffer.allocUnsafeSlow(total <= OWN_BUFFER_BYTES ? total : SEND_CHUNK_BYTES);
+const giveSpare = (buf: Buffer): void => {
+  if (buf.length === SEND_CHUNK_BYTES && spare.length < MAX_SPARE) spare.push(buf);
+};
 
 export function sendFileRange(
   fd: number,
@@ -35,9 +50,9 @@ export function sendFileRange(
   onWritten?: (bytes: number) => void,
 ): void {
   const total = end - start + 1;
+  /** This response's buffers not in use, and how many more it may take from `spare`. */
   const free: Buffer[] = [];
-  const chunk = Math.min(SEND_CHUNK_BYTES, total);
-  for (let i = 0; i < Math.min(BUFFERS, Math.ceil(total / chunk)); i++) free.push(Buffer.allocUnsafeSlow(chunk));
+  let allowance = Math.min(BUFFERS, Math.ceil(total / SEND_CHUNK_BYTES));
   let next = start; // next file offset to read
   let reading = false;
   let inFlight = 0;
@@ -49,6 +64,7 @@ export function sendFileRange(
   const report = (): void => {
     if (reported || reading) return;
     reported = true;
+    for (const buf of free.splice(0)) giveSpare(buf);
     done(failure);
   };
 
@@ -69,22 +85,29 @@ export function sendFileRange(
       }
       return;
     }
-    const buf = free.pop();
+    let buf = free.pop();
+    if (buf === undefined && allowance > 0) {
+      allowance--;
+      buf = takeSpare(total);
+    }
     if (buf === undefined) return;
     reading = true;
     const want = Math.min(buf.length, end - next + 1);
     read(fd, buf, 0, want, next, (err, n) => {
       reading = false;
+      if (stopped || err !== null || n === 0) giveSpare(buf);
       if (stopped) return report();
       if (err !== null) return stop(err);
       if (n === 0) return stop(new GatewayError('GATEWAY_FILE_SHRANK', { detail: `${label}: ${next - start} of ${total} bytes` }));
       next += n;
       inFlight++;
-      res.write(n === buf.length ? buf : buf.subarray(0, n), (werr) => {
+      res.write(buf.subarray(0, n), (werr) => {
         inFlight--;
+        // A failed write may leave the bytes with the stream: that buffer is not reused.
         if (werr !== undefined && werr !== null) return stop(werr);
         onWritten?.(n);
-        free.push(buf);
+        if (stopped || reported || next > end) giveSpare(buf);
+        else free.push(buf);
         pump();
       });
       pump();

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { WorkerPool, type PiecesJob } from '../metainfo/index.js';
-import type { DiskFault, DiskRequest, DiskResponse, DiskSlice, DiskWorkerData } from './disk-protocol.js';
+import type { DiskFault, DiskRequest, DiskResponse, DiskSlice, DiskWorkerData, WriteMode } from './disk-protocol.js';
 import { StorageError } from './errors.js';
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -56,12 +56,12 @@ export class DiskPool {
   }
 
   /**
-   * Hash `data` and, when it equals `expected`, write it over `slices`. `data`'s buffer moves to
-   * the worker (it must be a whole ArrayBuffer) and comes back in the result, written or not
-   * (`written` false: the hash did not match and nothing was written).
+   * Hash `data` and, when it equals `expected`, write it over `slices` the `mode` way (default
+   * direct). `data`'s buffer moves to the worker (it must be a whole ArrayBuffer) and comes back
+   * in the result, written or not (`written` false: the hash did not match and nothing was written).
    */
-  async commit(data: Uint8Array, expected: Uint8Array, slices: readonly DiskSlice[]): Promise<{ written: boolean; data: Uint8Array }> {
-    const res = await this.submit({ type: 'commit', data, expected, slices }, [data.buffer as ArrayBuffer]);
+  async commit(data: Uint8Array, expected: Uint8Array, slices: readonly DiskSlice[], mode: WriteMode = 'direct'): Promise<{ written: boolean; data: Uint8Array }> {
+    const res = await this.submit({ type: 'commit', data, expected, slices, mode }, [data.buffer as ArrayBuffer]);
     if (res.type === 'done') throw new StorageError('STORAGE_IO', { detail: 'unexpected done reply to a commit' });
     return { written: res.type === 'data', data: res.data };
   }

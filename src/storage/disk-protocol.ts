@@ -10,6 +10,14 @@ export interface DiskSlice {
   readonly length: number;
 }
 
+/**
+ * How a commit's bytes reach its files. `direct`: `O_DIRECT`, from the piece buffer (through a
+ * bounce buffer) to the device, past the page cache. `buffered`: `pwrite` into the page cache;
+ * the kernel writes it back later (or the storage's next `fdatasync`). docs/storage.md has the
+ * figures behind each user's default.
+ */
+export type WriteMode = 'direct' | 'buffered';
+
 /** Which disk call a test-injected fault hits, and the `fs` error code it fails with. */
 export interface DiskFault {
   /**
@@ -21,8 +29,8 @@ export interface DiskFault {
 }
 
 export type DiskRequest =
-  /** Hash `data`; when it equals `expected`, write it over `slices`. `data` is transferred. */
-  | { readonly id: number; readonly type: 'commit'; readonly data: Uint8Array; readonly expected: Uint8Array; readonly slices: readonly DiskSlice[] }
+  /** Hash `data`; when it equals `expected`, write it over `slices` the `mode` way. `data` is transferred. */
+  | { readonly id: number; readonly type: 'commit'; readonly data: Uint8Array; readonly expected: Uint8Array; readonly slices: readonly DiskSlice[]; readonly mode: WriteMode }
   /** Read `slices` into `into` (transferred in, whole, of their total length) or one new buffer; transferred back. */
   | { readonly id: number; readonly type: 'read'; readonly slices: readonly DiskSlice[]; readonly into?: Uint8Array }
   /** `fdatasync` each file. */

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { hashPiecesSync } from '../metainfo/hash-pieces.js'; // not the index: every disk thread loads this, and the whole of metainfo doubles its start-up
-import type { DiskFault, DiskRequest, DiskResponse, DiskSlice, DiskWorkerData } from './disk-protocol.js';
+import type { DiskFault, DiskRequest, DiskResponse, DiskSlice, DiskWorkerData, WriteMode } from './disk-protocol.js';
 import { StorageError, storageCodeOfErrno } from './errors.js';
 
 const { maxOpenFiles, writeLocks } = workerData as DiskWorkerData;
@@ -135,7 +135,8 @@ function forget(paths: readonly string[]): void {
  * memory address aligned to the device's block size; our piece buffers come from the JS heap
  * (16-byte aligned), so the aligned run of each slice is copied through a page-aligned bounce
  * buffer (WebAssembly memory is page-aligned), 1 MiB at a time, and the unaligned head and tail
- * of the slice are written buffered. File systems without `O_DIRECT` (tmpfs) are written buffered.
+ * of the slice are written buffered. File systems without `O_DIRECT` (tmpfs) are written buffered,
+ * and so is every commit whose `WriteMode` is 'buffered' (pieces read back at once: the proxy's).
  */
 const DIRECT_ALIGN = 4096;
 /** The one WebAssembly API used here (our TypeScript lib has no WebAssembly types). */
@@ -190,7 +191,7 @@ function writeDirect(fd: number, data: Uint8Array, at: number, length: number, p
   return true;
 }
 
-function write(data: Uint8Array, slices: readonly DiskSlice[]): void {
+function write(data: Uint8Array, slices: readonly DiskSlice[], mode: WriteMode): void {
   let at = 0;
   for (const s of slices) {
     const file = fileOf(s.path, true);
@@ -200,7 +201,7 @@ function write(data: Uint8Array, slices: readonly DiskSlice[]): void {
     try {
       const start = Math.ceil(s.fileOffset / DIRECT_ALIGN) * DIRECT_ALIGN;
       const end = Math.floor((s.fileOffset + s.length) / DIRECT_ALIGN) * DIRECT_ALIGN;
-      const direct = end - start >= DIRECT_MIN ? directFdOf(file, s.path) : null;
+      const direct = mode === 'direct' && end - start >= DIRECT_MIN ? directFdOf(file, s.path) : null;
       if (direct !== null && writeDirect(direct, data, at + start - s.fileOffset, end - start, start)) {
         writeAll(file.fd, data, at, start - s.fileOffset, s.fileOffset);
         writeAll(file.fd, data, at + end - s.fileOffset, s.fileOffset + s.length - end, end);
@@ -247,7 +248,7 @@ function run(req: DiskRequest): { res: DiskResponse; transfer: ArrayBuffer[] } {
     case 'commit': {
       const digest = createHash('sha1').update(req.data).digest();
       if (!equal(digest, req.expected)) return { res: { id, type: 'mismatch', data: req.data }, transfer: [req.data.buffer as ArrayBuffer] };
-      write(req.data, req.slices);
+      write(req.data, req.slices, req.mode);
       return { res: { id, type: 'data', data: req.data }, transfer: [req.data.buffer as ArrayBuffer] };
     }
     case 'read': {

@@ -1,5 +1,5 @@
 export { DEFAULT_DISK_THREADS, DEFAULT_MAX_OPEN_FILES_PER_THREAD, DiskPool, type DiskPoolOptions } from './disk-pool.js';
-export type { DiskFault } from './disk-protocol.js';
+export type { DiskFault, WriteMode } from './disk-protocol.js';
 export { StorageError, storageCodeOfErrno, type StorageErrorCode } from './errors.js';
 export {
   DEFAULT_PIECE_CACHE_BYTES,

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Bitfield, FileSelection, type Metainfo, type PieceIndex } from '../metainfo/index.js';
 import { DiskPool } from './disk-pool.js';
-import type { DiskSlice } from './disk-protocol.js';
+import type { DiskSlice, WriteMode } from './disk-protocol.js';
 import { StorageError, toStorageError } from './errors.js';
 import { allocate, createIfMissing, ensureFolders, findFile, inspectFile, mapLimit, relativePaths, resolveRoot, statFiles, type FileOnDisk } from './layout.js';
 import { BufferPool } from './buffer-pool.js';
@@ -77,6 +77,13 @@ export interface OpenStorageOptions {
   readonly pieceCacheBytes?: number;
   /** Disk threads to share with other storages; by default one pool per storage, closed by `close()`. */
   readonly pool?: DiskPool;
+  /**
+   * How verified pieces are written (`WriteMode`): 'direct' (`O_DIRECT`, past the page cache;
+   * the default) or 'buffered' (into the page cache). Buffered suits a download whose pieces are
+   * read back at once (the proxy's cache: the reads come from the page cache); for the rest,
+   * filling the page cache cost more than it saved. docs/storage.md (Write modes) has the figures.
+   */
+  readonly writeMode?: WriteMode;
   /**
    * Something the user should hear about that costs no data, found while opening: files with
    * other names (hard links) replaced by a copy of their own (STORAGE_HARD_LINK).
@@ -203,6 +210,7 @@ async function unshareWritten(
 class DiskPieceStore implements PieceStore {
   private readonly paths: readonly string[];
   private readonly ownsPool: boolean;
+  private readonly writeMode: WriteMode;
   private readonly defaultResumeDir: boolean;
   private readonly cache: PieceCache;
   private readonly buffers: BufferPool;
@@ -232,6 +240,7 @@ class DiskPieceStore implements PieceStore {
   ) {
     this.paths = files.map((f) => f.path);
     this.ownsPool = opts.pool === undefined;
+    this.writeMode = opts.writeMode ?? 'direct';
     this.defaultResumeDir = opts.resumeDir === undefined;
     this.buffers = new BufferPool(FREE_BUFFER_BYTES);
     this.cache = new PieceCache(Math.max(0, opts.pieceCacheBytes ?? DEFAULT_PIECE_CACHE_BYTES), (b) => this.buffers.give(b));
@@ -256,7 +265,7 @@ class DiskPieceStore implements PieceStore {
     const { slices, fileIndexes } = this.slicesOf(g.pieceOffset(index), length);
     const expected = this.metainfo.pieceHashes.slice(index * 20, index * 20 + 20);
     return this.track(async () => {
-      const { written, data: back } = await this.pool.commit(ownedBuffer(data), expected, slices);
+      const { written, data: back } = await this.pool.commit(ownedBuffer(data), expected, slices, this.writeMode);
       if (!written) {
         this.buffers.give(back);
         return false;

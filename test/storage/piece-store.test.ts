@@ -43,11 +43,16 @@ test('any files and piece length, any commit order: files on disk are byte-ident
 // Pieces of 64 KiB and more are written with O_DIRECT where the file system takes it (ext4 under
 // the temp folder, tmpfs since Linux 6.6), through a bounce buffer, with unaligned heads and
 // tails buffered. Where open(O_DIRECT) fails (injected here: EINVAL, as older tmpfs, FUSE and
-// some network file systems answer), every byte goes buffered. Both must give the same files.
-for (const direct of [true, false]) {
-  test(`big pieces over files with unaligned boundaries are byte-identical, ${direct ? 'with' : 'without'} O_DIRECT`, async () => {
-    const p = direct ? pool : new DiskPool({ threads: 2 });
-    if (!direct) await p.injectFaultForTesting({ op: 'direct', errno: 'EINVAL' });
+// some network file systems answer), every byte goes buffered, as it does in writeMode
+// 'buffered'. All must give the same files.
+for (const [label, writeMode, refused] of [
+  ['with O_DIRECT', 'direct', false],
+  ['O_DIRECT refused', 'direct', true],
+  ["writeMode 'buffered'", 'buffered', false],
+] as const) {
+  test(`big pieces over files with unaligned boundaries are byte-identical, ${label}`, async () => {
+    const p = refused ? new DiskPool({ threads: 2 }) : pool;
+    if (refused) await p.injectFaultForTesting({ op: 'direct', errno: 'EINVAL' });
     try {
       await fc.assert(
         fc.asyncProperty(
@@ -58,7 +63,7 @@ for (const direct of [true, false]) {
             if (!lengths.some((n) => n > 0)) lengths[0] = 1;
             const t = makeTorrent(lengths.map((length, i) => ({ path: [`f${i}`], length })), pieceLength, { seed });
             await withTempDir(async (dir) => {
-              const s = await openStorage(t.metainfo, dir, { pool: p });
+              const s = await openStorage(t.metainfo, dir, { pool: p, writeMode });
               const order = shuffled(t.metainfo.pieceCount, seed);
               assert.ok((await Promise.all(order.map((i) => s.commitPiece(pieceIndex(t, i), t.piece(i))))).every((r) => r));
               await s.close();
@@ -69,7 +74,7 @@ for (const direct of [true, false]) {
         { numRuns: 12 },
       );
     } finally {
-      if (!direct) await p.close();
+      if (refused) await p.close();
     }
   });
 }

@@ -1,0 +1,83 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { constants, readFileSync } from 'node:fs';
+import { DiskPool, openStorage, StorageError, type WriteMode } from '../../src/storage/index.js';
+import { canListFds, openFds } from '../helpers/fds.js';
+import { withTempDir } from '../helpers/torrents.js';
+import { makeTorrent, pieceIndex } from './helpers.js';
+
+// Both write modes on pieces big enough for O_DIRECT (an aligned run of 64 KiB or more): the
+// byte-for-byte property over unaligned file boundaries is in piece-store.test.ts.
+const pool = new DiskPool({ threads: 1 });
+after(() => pool.close());
+
+/** Two files whose boundary cuts piece 0: each of its slices has an aligned run over 64 KiB. */
+const bigPieces = () => makeTorrent([{ path: ['a'], length: 100_000 }, { path: ['b'], length: 300_000 }], 128 * 1024);
+
+test("'direct' writes big pieces through an O_DIRECT fd; 'buffered' never opens one", { skip: !canListFds && 'needs /proc' }, () =>
+  withTempDir(async (dir) => {
+    const t = bigPieces();
+    for (const mode of ['direct', 'buffered'] as const) {
+      const sub = `${dir}/${mode}`;
+      const s = await openStorage(t.metainfo, sub, { pool, writeMode: mode });
+      try {
+        for (let i = 0; i < t.metainfo.pieceCount; i++) assert.ok(await s.commitPiece(pieceIndex(t, i), t.piece(i)));
+        // The thread keeps its fds open until the storage closes.
+        const direct = openFds((p) => p === t.pathOf(sub, 1)).filter((f) => (f.flags & constants.O_DIRECT) !== 0);
+        assert.equal(direct.length, mode === 'direct' ? 1 : 0, `${mode}: O_DIRECT fds on b`);
+      } finally {
+        await s.close();
+      }
+      for (let i = 0; i < 2; i++) assert.ok(readFileSync(t.pathOf(sub, i)).equals(Buffer.from(t.fileData(i))), `${mode}: file ${i}`);
+    }
+  }));
+
+for (const mode of ['direct', 'buffered'] as const satisfies readonly WriteMode[]) {
+  test(`${mode}: a failed write marks nothing, the next one goes through, and the resume file vouches for exactly what was written`, () =>
+    withTempDir(async (dir) => {
+      const t = bigPieces();
+      const s = await openStorage(t.metainfo, dir, { pool, writeMode: mode, resumeIntervalMs: 0 });
+      try {
+        assert.ok(await s.commitPiece(pieceIndex(t, 1), t.piece(1)));
+        await pool.injectFaultForTesting({ op: 'write', errno: 'ENOSPC' });
+        await assert.rejects(s.commitPiece(pieceIndex(t, 0), t.piece(0)), (e) => e instanceof StorageError && e.code === 'STORAGE_NO_SPACE');
+        assert.deepEqual([...s.bitfield], [1]);
+        await pool.injectFaultForTesting({ op: 'sync', errno: 'EIO' });
+        // Buffered bytes are synced before a resume file names them: a failing fdatasync fails the save.
+        await assert.rejects(s.saveResume(), { code: 'STORAGE_IO' });
+        await pool.injectFaultForTesting(null);
+        assert.ok(await s.commitPiece(pieceIndex(t, 0), t.piece(0)));
+        assert.ok(await s.commitPiece(pieceIndex(t, 2), t.piece(2)));
+        assert.ok(await s.commitPiece(pieceIndex(t, 3), t.piece(3)));
+      } finally {
+        await pool.injectFaultForTesting(null);
+        await s.close();
+      }
+      let hashed = 0;
+      const again = await openStorage(t.metainfo, dir, { pool, onCheckProgress: (n) => (hashed = n) });
+      try {
+        assert.deepEqual([...again.bitfield], [0, 1, 2, 3]);
+        assert.equal(hashed, 0, 'the resume file is trusted');
+      } finally {
+        await again.close();
+      }
+      for (let i = 0; i < 2; i++) assert.ok(readFileSync(t.pathOf(dir, i)).equals(Buffer.from(t.fileData(i))), `file ${i}`);
+    }));
+
+  test(`${mode}: a disk thread that dies mid-write costs that commit only; the piece is written right after`, { timeout: 20_000 }, () =>
+    withTempDir(async (dir) => {
+      const one = new DiskPool({ threads: 1 });
+      try {
+        const t = bigPieces();
+        const s = await openStorage(t.metainfo, dir, { pool: one, writeMode: mode });
+        await one.injectFaultForTesting({ op: 'crash', errno: 'EIO' });
+        await assert.rejects(s.commitPiece(pieceIndex(t, 0), t.piece(0)), { code: 'STORAGE_IO' });
+        assert.equal(s.bitfield.has(0), false);
+        assert.equal(await s.commitPiece(pieceIndex(t, 0), t.piece(0)), true);
+        await s.close();
+        assert.ok(readFileSync(t.pathOf(dir, 0)).equals(Buffer.from(t.fileData(0))));
+      } finally {
+        await one.close();
+      }
+    }));
+}
