@@ -18,6 +18,10 @@
  *   base cold/cached  `--base-cli PATH` (another build's dist/src/cli/main.js, e.g. main's): the
  *                 same two cases through that build's proxy in the same runs, for a before/after
  *
+ *   get           `--get`: `torrenttp get URL -o FILE` of this build in each run, from its spawn to its
+ *                 exit (a process start included): the swarm download alone, without the proxy,
+ *                 so that a cold total can be told apart from the download it follows
+ *
  *   N proxies     `--proxies N` (default 10; 0 skips it): N proxy processes with empty caches, one
  *                 `curl -x` each, all at once for the same file. The origin's upload (serve's
  *                 status.json, plain plus seed bytes) as a ratio of the file: plain HTTP would be N×.
@@ -29,15 +33,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { sha1File, writeRandomFile } from './usage.js';
+import { CLI_NODE_FLAG, sha1File, writeRandomFile } from './usage.js';
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, proxies: { type: 'string', default: '10' }, 'base-cli': { type: 'string' } } });
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, proxies: { type: 'string', default: '10' }, 'base-cli': { type: 'string' }, get: { type: 'boolean', default: false } } });
+const GET = values.get === true;
 const BASE_CLI = values['base-cli'];
 const SIZE_MIB = Number(values['size-mib']);
 const RUNS = Number(values.runs);
 const PROXIES = Number(values.proxies);
 if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PROXIES) || PROXIES < 0) {
-  console.error('usage: proxy.js [--size-mib N] [--runs N] [--proxies N]');
+  console.error('usage: proxy.js [--size-mib N] [--runs N] [--proxies N] [--base-cli PATH] [--get]');
   process.exit(2);
 }
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -110,7 +115,7 @@ async function main(): Promise<void> {
     }
     console.log(`serve at ${serve.url}; ${SIZE_MIB} MiB payload; torrent made before the runs`);
     const times: Record<string, { ttfb: number[]; body: number[]; total: number[] }> = {};
-    for (const name of ['direct', 'proxy cold', 'proxy cached', ...(BASE_CLI === undefined ? [] : ['base cold', 'base cached'])]) times[name] = { ttfb: [], body: [], total: [] };
+    for (const name of ['direct', ...(GET ? ['get'] : []), 'proxy cold', 'proxy cached', ...(BASE_CLI === undefined ? [] : ['base cold', 'base cached'])]) times[name] = { ttfb: [], body: [], total: [] };
     const ratios: number[] = [];
     const baseRatios: number[] = [];
     for (let run = 0; run < RUNS; run++) {
@@ -138,6 +143,17 @@ async function main(): Promise<void> {
       into.push(((await originBytes(serve.url)) - before) / size);
       await record(`${name} cached`, ['-x', proxy.url, url]);
       if (run % 2 === 0 && name === 'proxy') await record('direct', [url]);
+      if (GET && name === 'proxy') {
+        const started = performance.now();
+        const got = spawn(process.execPath, [CLI_NODE_FLAG, cli, 'get', url, '-o', out, '-s'], { stdio: ['ignore', 'ignore', 'inherit'] });
+        const code = await new Promise<number | null>((resolve) => got.on('close', resolve));
+        const total = (performance.now() - started) / 1000;
+        if (code !== 0 || (await sha1File(out)) !== want) throw new Error(`get: exit ${code}, or output differs from the payload`);
+        rmSync(out);
+        times.get!.ttfb.push(NaN);
+        times.get!.body.push(NaN);
+        times.get!.total.push(total);
+      }
       await stop(proxy.child);
     }
     const ref = median(times.direct!.total);
@@ -150,8 +166,10 @@ async function main(): Promise<void> {
       const total = median(t.total);
       const ttfb = median(t.ttfb);
       const body = median(t.body);
+      const ms = (x: number): string => (Number.isNaN(x) ? '–' : `${(x * 1000).toFixed(1)} ms`);
+      const ratio = (x: number): string => (Number.isNaN(x) ? '–' : `${x.toFixed(1)}×`);
       console.log(
-        `| ${name} | ${(ttfb * 1000).toFixed(1)} ms | ${(body * 1000).toFixed(1)} ms | ${total.toFixed(3)} s | ${(size / total / 1e6).toFixed(0)} | ${(total / ref).toFixed(2)}× | ${(ttfb / refTtfb).toFixed(1)}× | ${(body / refBody).toFixed(1)}× |`,
+        `| ${name} | ${ms(ttfb)} | ${ms(body)} | ${total.toFixed(3)} s | ${(size / total / 1e6).toFixed(0)} | ${(total / ref).toFixed(2)}× | ${ratio(ttfb / refTtfb)} | ${ratio(body / refBody)} |`,
       );
     }
     console.log(`\norigin upload for a cold proxy fetch (plain + seed bytes) / file: ${ratios.map((r) => r.toFixed(2)).join(', ')} (direct: 1.00)`);
@@ -187,7 +205,7 @@ async function manyProxies(url: string, want: string, size: number, serveUrl: st
   const totals = results.map((r) => r.total);
   console.log(
     `\n${label}${PROXIES} proxies, one curl each at once: origin upload ${(upload / size).toFixed(2)}× the file (plain HTTP: ${PROXIES}.00×); ` +
-      `curl total median ${median(totals).toFixed(2)} s, slowest ${Math.max(...totals).toFixed(2)} s, first byte median ${(median(results.map((r) => r.ttfb)) * 1000).toFixed(0)} ms; wall ${wall.toFixed(2)} s`,
+      `curl total median ${median(totals).toFixed(2)} s, slowest ${Math.max(...totals).toFixed(2)} s, first byte (headers) median ${(median(results.map((r) => r.ttfb)) * 1000).toFixed(0)} ms, first body byte median ${(median(results.map((r) => r.body)) * 1000).toFixed(0)} ms; wall ${wall.toFixed(2)} s`,
   );
 }
 

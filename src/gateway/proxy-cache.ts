@@ -4,15 +4,15 @@ import type { Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Client, type Torrent } from '../engine/index.js';
 import { toTorrenttpError } from '../errors/index.js';
-import { Bitfield, type Metainfo, type PieceIndex } from '../metainfo/index.js';
+import type { Metainfo, PieceIndex } from '../metainfo/index.js';
 import { DiskPool } from '../storage/index.js';
 import { createWebSeed, type PeerLink } from '../transport/index.js';
 import { GatewayError } from './errors.js';
 import { plainSeeds } from './negotiate-client.js';
-import { fetchFirstPiece, memoryPieceLink, type FirstPiece } from './proxy-early.js';
+import { fetchFirstPiece, memoryPieceLink, type FirstAnswer, type FirstPiece } from './proxy-early.js';
 import { RangeSender } from './proxy-send.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
-import type { FileFacts } from './proxy-offer.js';
+import type { FileFacts, Prepared } from './proxy-offer.js';
 
 /**
  * The proxy's cache: one engine Client, one folder per info-hash (`<dir>/<infoHash>/data` and
@@ -217,7 +217,10 @@ export class ProxyCache {
         const r = await this.fromDisk(h, start, end, out);
         return { ...r, bytes: bytes + r.bytes };
       }
-      this.primeFirstPiece(h, t, start);
+      // A torrent held from before, not one byte in yet: its first piece from the origin too.
+      if (h.origin !== undefined && !t.complete && t.stats().downloaded === 0 && !t.have.has(Math.floor(start / k.metainfo.pieceLength))) {
+        void this.askFirstPiece(h, k.metainfo, h.origin, start, Promise.resolve(t))?.catch(() => undefined);
+      }
       let onDead!: () => void;
       const dead = new Promise<'dead'>((resolve) => (onDead = () => resolve('dead')));
       h.dead.add(onDead);
@@ -300,12 +303,14 @@ export class ProxyCache {
   }
 
   /**
-   * Starts opening the torrent of an offer the origin is still confirming (the proxy's `HEAD`), so
-   * that the storage's open and the first announce overlap that round trip. The returned
-   * function undoes it when the offer falls through (a torrent of other bytes): a torrent this
-   * call added, with no reader, is removed, folder and all.
+   * Starts opening the torrent of an offer the origin is still confirming, so that the storage's
+   * open and the first announce overlap that round trip. When nothing of it is held (a cold
+   * fetch), the piece under `start` is asked of the origin at once (`askFirstPiece`, with the
+   * program's `headers`): its answer is the offer's confirmation (proxy-offer.ts) and its bytes
+   * the program's first. `undo` is for an offer that falls through (a torrent of other bytes): a
+   * torrent this call added, with no reader, is removed, folder and all.
    */
-  prepare(metainfo: Metainfo, origin: string, peers: readonly string[] = [], start = 0, headed: Promise<unknown> = Promise.resolve()): () => void {
+  prepare(metainfo: Metainfo, origin: string, peers: readonly string[] = [], start = 0, headers: readonly string[] = []): Prepared {
     let h = this.held.get(metainfo.infoHash);
     const added = h === undefined;
     if (h === undefined) this.held.set(metainfo.infoHash, (h = this.newHeld(metainfo.infoHash, metainfo.length, this.now())));
@@ -317,12 +322,12 @@ export class ProxyCache {
     if (h.peers.length === 0) h.peers = peers;
     const opening = this.torrentOf(h, metainfo);
     opening.catch(() => undefined);
-    // Nothing of it in the cache: its first piece is asked of the origin now, beside the HEAD.
-    if (added && start < metainfo.length) this.fetchFirst(h, metainfo, origin, start, opening, headed);
+    const first = added && start < metainfo.length ? this.askFirstPiece(h, metainfo, origin, start, opening, headers) : undefined;
     const held = h;
-    return () => {
+    const undo = (): void => {
       if (added && held.readers === 0 && this.held.get(held.infoHash) === held) void this.drop(held);
     };
+    return first === undefined ? { undo } : { undo, first };
   }
 
   /** Torrents held (loaded or on disk) and their reserved bytes. */
@@ -401,27 +406,28 @@ export class ProxyCache {
   }
 
   /**
-   * Asks the origin for the piece under `start` (one ranged GET, proxy-early.ts), for `pump` to
-   * send from memory once verified; once the torrent is open, the engine gets it too, from a
-   * link that holds it in memory, so the swarm need not send it and the cache keeps it. This is
-   * the load's one piece from the origin (`primed`).
+   * The load's one piece from the origin (`primed`): the piece under `start`, one ranged GET
+   * (proxy-early.ts), held in memory once verified (`first`) for `pump` to send before the
+   * storage is even open; once the torrent is open, the engine gets it too, from a link that
+   * holds it in memory, so the swarm need not send it and the cache keeps it. Asked as an offer
+   * is confirmed on a cold fetch (`prepare`), else, for a torrent held from before (a folder from
+   * an earlier run), once it is open and while no peer has delivered a byte (`pump`). Resolves
+   * the origin's answer, or undefined when the load already asked.
    */
-  private fetchFirst(h: Held, metainfo: Metainfo, origin: string, start: number, opening: Promise<Torrent>, headed: Promise<unknown>): void {
-    const dispatcher = this.opts.dispatcher;
-    if (dispatcher === undefined || h.primed) return;
+  private askFirstPiece(h: Held, metainfo: Metainfo, origin: string, start: number, opening: Promise<Torrent>, headers: readonly string[] = []): Promise<FirstAnswer | undefined> | undefined {
+    if (h.primed) return undefined;
     h.primed = true;
     const index = Math.floor(start / metainfo.pieceLength) as PieceIndex;
     const t0 = performance.now();
-    // After the HEAD's answer, not beside it: ten proxies asking one origin at once had their
-    // HEADs (and so their headers) answered 1.4 to 2.7 times later with the GETs beside them.
-    const first = headed.then(() =>
-      fetchFirstPiece(origin, metainfo, index, {
-        dispatcher,
-        timeoutMs: this.opts.stallMs,
-        onMiss: (why) => this.logger.debug({ infoHash: h.infoHash, piece: index, why }, 'first piece from the origin not used'),
-      }),
-    );
+    const answer = fetchFirstPiece(origin, metainfo, index, {
+      headers,
+      timeoutMs: this.opts.stallMs,
+      onMiss: (why) => this.logger.debug({ infoHash: h.infoHash, piece: index, why }, 'first piece from the origin not used'),
+      ...(this.opts.dispatcher === undefined ? {} : { dispatcher: this.opts.dispatcher }),
+    });
+    const first = answer.then((a) => a?.piece);
     h.first = first;
+    this.logger.debug({ infoHash: h.infoHash, piece: index }, 'first piece asked of the origin');
     // The piece stays in memory when the torrent fails to open: `pump` still sends it.
     void Promise.all([first, opening]).then(
       ([p, t]) => {
@@ -437,29 +443,7 @@ export class ProxyCache {
       },
       () => undefined,
     );
-  }
-
-  /**
-   * A cold start's first byte: while no peer has delivered a byte yet (the swarm still connecting:
-   * dial, handshake, unchoke), the piece under the reader's position comes from the origin as a
-   * web seed limited to that one piece (one ranged GET), its SHA-1 checked like any peer's
-   * piece; the swarm carries the rest. Once per load of the torrent, so the origin sends at most
-   * one piece per cold fetch beside the swarm. The link closes once the piece is in, from
-   * whichever peer.
-   */
-  private primeFirstPiece(h: Held, t: Torrent, start: number): void {
-    const metainfo = h.metainfo;
-    const origin = h.origin;
-    if (h.primed || origin === undefined || metainfo === undefined || t.complete || t.stats().downloaded > 0) return;
-    const index = Math.floor(start / metainfo.pieceLength);
-    if (t.have.has(index)) return;
-    h.primed = true;
-    const pieces = new Bitfield(metainfo.pieceCount);
-    pieces.set(index);
-    const link = t.addPeer((onEvent) => createWebSeed(origin, metainfo, { onEvent, pieces, maxFailures: 1, ...(this.opts.dispatcher === undefined ? {} : { dispatcher: this.opts.dispatcher }) }));
-    const t0 = performance.now();
-    closeOnPiece(t, link, index, () => this.logger.debug({ infoHash: h.infoHash, piece: index, ms: Math.round(performance.now() - t0) }, 'first piece in'));
-    this.logger.debug({ infoHash: h.infoHash, piece: index }, 'first piece asked of the origin');
+    return answer;
   }
 
   private lookForStalls(): void {

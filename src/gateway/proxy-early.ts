@@ -6,20 +6,24 @@ import { loadUndici } from '../transport/index.js';
 import { headerValue } from './proxy-request.js';
 
 /**
- * A cold fetch's first piece, from the origin as soon as the offer is confirmed: one ranged `GET`
- * of exactly the piece under the program's position, sent once the `HEAD` has its answer, while
- * the torrent's storage opens (not after the open and the first commit in a disk thread:
- * together 150 to 300 ms of a fresh proxy's first body byte under load). The proxy checks the
- * piece's SHA-1 itself, on the main thread, and sends it to the program from memory; the engine
- * gets it through `memoryPieceLink` (and checks it again, as any peer's) for the cache.
+ * The piece under a program's position, from the origin: one ranged `GET` of exactly that piece.
+ * On a cold fetch it is also how the proxy confirms an offered torrent (proxy-offer.ts): its
+ * answer's headers are the origin's facts for the program (the length from `Content-Range`,
+ * `Content-Type`, `ETag`, `Last-Modified`), so no `HEAD` is sent, and the piece itself, SHA-1
+ * checked against the torrent on the main thread, goes to the program from memory while the
+ * torrent's storage opens (not after the open and the first commit in a disk thread: together
+ * 150 to 300 ms of a fresh proxy's first body byte under load); the engine gets it through
+ * `memoryPieceLink` (and checks it again, as any peer's) for the cache.
  *
- * - Only verified bytes leave: `fetchFirstPiece` resolves the piece only when its SHA-1 is the
- *   torrent's, else `undefined` (the program then gets the piece from the swarm, after the
- *   engine's own check).
- * - The answer must be exactly the piece: `206` with `Content-Range: bytes first-last/length`,
+ * - Only verified bytes leave: `piece` is set only when its SHA-1 is the torrent's. A piece that
+ *   arrived whole and failed the check is `mismatch`: the origin's bytes at the URL are not the
+ *   torrent's (the file changed, or the torrent is of another), and the offer falls through.
+ * - The piece is taken only from an exact answer: `206` with `Content-Range: bytes first-last/length`,
  *   or `200` of the whole file when the piece is the whole file; a body of exactly the piece's
- *   length (a longer one is cut off, not buffered).
- * - Bounded in time (`timeoutMs`) and in memory (pieces up to `EARLY_PIECE_MAX_BYTES`).
+ *   length (a longer one is cut off, not buffered). Any other answer still has its status and
+ *   headers (a `200` of the whole file to the range: the origin's facts, without a piece).
+ * - Bounded in time (`timeoutMs`, headers and body) and in memory (pieces up to
+ *   `EARLY_PIECE_MAX_BYTES`; a larger one is not asked: `undefined`, as for no answer at all).
  */
 export const EARLY_PIECE_MAX_BYTES = 16 * 1024 * 1024;
 
@@ -29,54 +33,77 @@ export interface FirstPiece {
   readonly data: Buffer;
 }
 
+/** The origin's answer to the piece's `GET`. */
+export interface FirstAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The piece, verified; absent when the answer was not exactly the piece or not whole. */
+  readonly piece?: FirstPiece;
+  /** The whole piece arrived and its SHA-1 is not the torrent's. */
+  readonly mismatch?: true;
+}
+
 export interface FirstPieceOptions {
-  readonly dispatcher: Dispatcher;
+  readonly dispatcher?: Dispatcher;
   readonly timeoutMs: number;
+  /** End-to-end request headers, flat (name, value, …), besides the `Range` (a program's, for a cold fetch). */
+  readonly headers?: readonly string[];
   /** Why the piece was not used, for the debug log. */
   readonly onMiss?: (why: string) => void;
 }
 
-export async function fetchFirstPiece(url: string, metainfo: Metainfo, index: PieceIndex, o: FirstPieceOptions): Promise<FirstPiece | undefined> {
+/** Resolves `undefined` when the origin gave no answer (unreachable, timed out) or the piece is not asked (too large, several files). */
+export async function fetchFirstPiece(url: string, metainfo: Metainfo, index: PieceIndex, o: FirstPieceOptions): Promise<FirstAnswer | undefined> {
   const g = metainfo.geometry;
   const first = g.pieceOffset(index);
   const length = g.pieceLengthOf(index);
   const last = first + length - 1;
   const whole = first === 0 && length === metainfo.length;
-  const miss = (why: string): undefined => {
+  const miss = <T extends FirstAnswer | undefined>(why: string, answer: T): T => {
     o.onMiss?.(why);
-    return undefined;
+    return answer;
   };
-  if (length > EARLY_PIECE_MAX_BYTES || metainfo.multiFile) return miss(`piece of ${length} bytes`);
+  if (length > EARLY_PIECE_MAX_BYTES || metainfo.multiFile) return miss(`piece of ${length} bytes`, undefined);
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), o.timeoutMs);
   try {
     const undici = await loadUndici();
-    const res = await undici.request(url, { method: 'GET', headers: { range: `bytes=${first}-${last}` }, dispatcher: o.dispatcher, signal: ac.signal });
+    const res = await undici.request(url, {
+      method: 'GET',
+      headers: [...(o.headers ?? []), 'range', `bytes=${first}-${last}`],
+      signal: ac.signal,
+      ...(o.dispatcher === undefined ? {} : { dispatcher: o.dispatcher }),
+    });
+    const answer: FirstAnswer = { status: res.statusCode, headers: res.headers };
     const exact =
       res.statusCode === 206
         ? headerValue(res.headers['content-range']) === `bytes ${first}-${last}/${metainfo.length}`
         : res.statusCode === 200 && whole && headerValue(res.headers['content-length']) === String(length);
     if (!exact) {
       res.body.destroy();
-      return miss(`status ${res.statusCode}, content-range ${headerValue(res.headers['content-range']) ?? 'none'}`);
+      return miss(`status ${res.statusCode}, content-range ${headerValue(res.headers['content-range']) ?? 'none'}`, answer);
     }
     const data = Buffer.allocUnsafe(length);
     let at = 0;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      if (at + chunk.length > length) {
-        res.body.destroy();
-        return miss('a longer body than the piece');
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        if (at + chunk.length > length) {
+          res.body.destroy();
+          return miss('a longer body than the piece', answer);
+        }
+        chunk.copy(data, at);
+        at += chunk.length;
       }
-      chunk.copy(data, at);
-      at += chunk.length;
+    } catch (err) {
+      return miss(`the body failed after ${at} bytes: ${err instanceof Error ? err.message : String(err)}`, answer);
     }
-    if (at !== length) return miss(`${at} of ${length} bytes`);
+    if (at !== length) return miss(`${at} of ${length} bytes`, answer);
     const hashes = metainfo.pieceHashes;
     const digest = createHash('sha1').update(data).digest();
-    if (!digest.equals(hashes.subarray(index * 20, index * 20 + 20))) return miss('the piece failed its hash check');
-    return { index, data };
+    if (!digest.equals(hashes.subarray(index * 20, index * 20 + 20))) return miss('the piece failed its hash check', { ...answer, mismatch: true });
+    return { ...answer, piece: { index, data } };
   } catch (err) {
-    return miss(err instanceof Error ? err.message : String(err));
+    return miss(err instanceof Error ? err.message : String(err), undefined);
   } finally {
     clearTimeout(timer);
   }

@@ -8,6 +8,7 @@ import { GatewayError } from './errors.js';
 import { BITTORRENT_MEDIA_TYPE } from './gateway.js';
 import { describedBy, discard, fetchLinked, GET_ACCEPT, mediaType, parseMetainfo, readSmall, seedPeers, type OpenResponse } from './negotiate-client.js';
 import { SEED_HEADER } from './media-type.js';
+import type { FirstAnswer } from './proxy-early.js';
 import { headerValue } from './proxy-request.js';
 
 /**
@@ -18,9 +19,18 @@ import { headerValue } from './proxy-request.js';
  * - The program's GET goes out with the swarm's `Accept` in front of its own (`GET_ACCEPT` when
  *   it sent none or `*\/*`), and without `Range` and conditionals (the proxy answers those).
  * - A torrent (by `Accept` or by `Link: rel=describedby`, RFC 6249) is taken only for one file
- *   whose length the origin confirms (a `HEAD` for the bytes' `Content-Length`, `Content-Type`,
- *   `ETag`, `Last-Modified`); a torrent of several files or of another length is a lie or a
- *   mistake, and the program gets the origin's own answer.
+ *   whose length the origin confirms; a torrent of several files or of another length is a lie
+ *   or a mistake, and the program gets the origin's own answer. The origin's facts for the
+ *   program (length, `Content-Type`, `ETag`, `Last-Modified`) come from an answer that is there
+ *   anyway: the bytes' answer that carried the `Link`, or, for a torrent by `Accept` on a cold
+ *   fetch, the `206` of the first piece the cache asks for (`Content-Range: bytes a-b/LENGTH`,
+ *   proxy-early.ts). That piece must also pass its SHA-1 check against the torrent: a piece of
+ *   other bytes means the file at the URL is not the torrent's (it changed between the two
+ *   requests, or the torrent is of another), and the program gets the origin's answer, never a
+ *   mix of one file's headers and another's bytes. A `HEAD` is sent only when there is no such
+ *   answer (the torrent already in the cache, a piece too large to hold, an origin that ignores
+ *   or refuses the range) or when the `206` lacks a validator a `200` may have had (RFC 9110
+ *   §15.3.7 requires `ETag` on a `206`, not `Last-Modified`).
  * - Anything else is `plain`: the open answer when it is the one the program's own request gets
  *   (`reusable`), else none, and the caller forwards the program's request as it came.
  * - `503` to the torrent request (serve still hashing): plain at once, as `get` does.
@@ -55,11 +65,18 @@ export interface ProxyOfferOptions {
   readonly reusable: boolean;
   readonly signal?: AbortSignal;
   /**
-   * A torrent was offered by `Accept` and parsed, and its length is about to be checked with a
-   * `HEAD`: the caller may start opening it meanwhile. `headed` settles when the `HEAD` has its
-   * answer. Returns what to do if the offer then falls through.
+   * A torrent of one file was offered and parsed (and, by `Link`, its length checked): the
+   * caller may start opening it, and may ask the origin for the piece under the program's
+   * position (`first`, with `headers`: the program's, for the origin). By `Accept`, that answer
+   * confirms the offer instead of a `HEAD`; by `Link`, it must be of the same file. `undo` is
+   * called if the offer falls through.
    */
-  readonly onTorrent?: (metainfo: Metainfo, peers: readonly string[], headed: Promise<unknown>) => () => void;
+  readonly onTorrent?: (metainfo: Metainfo, peers: readonly string[], headers: readonly string[]) => Prepared;
+}
+
+export interface Prepared {
+  readonly undo: () => void;
+  readonly first?: Promise<FirstAnswer | undefined>;
 }
 
 export function negotiationAccept(programAccept: string | undefined): string {
@@ -82,9 +99,6 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
   if (first.status !== 200) return plain(`status ${first.status}`);
   const type = mediaType(first.headers['content-type']);
   if (type === BITTORRENT_MEDIA_TYPE || type === METAINFO_JSON_MEDIA_TYPE) {
-    // The HEAD goes out at once, while the torrent is read and parsed: one round trip less to wait.
-    const heading = once(url, 'HEAD', [...o.headers, 'accept', '*/*'], o);
-    heading.then(discard, () => undefined);
     let metainfo: Metainfo;
     try {
       metainfo = await parseMetainfo(type, await readSmall(first));
@@ -92,14 +106,22 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
       return { kind: 'plain', response: undefined, reason: `the offered torrent is unusable: ${toTorrenttpError(err).message}` };
     }
     const peers = seedPeers(first.headers[SEED_HEADER]);
-    const undo = metainfo.multiFile ? undefined : o.onTorrent?.(metainfo, peers, heading.catch(() => undefined));
+    const headers = [...o.headers, 'accept', '*/*'];
+    const prepared = metainfo.multiFile ? undefined : o.onTorrent?.(metainfo, peers, headers);
     let offer: ProxyOffer | undefined;
     try {
-      const head = await heading;
-      offer = checked(metainfo, head, 'accept', peers);
+      const answer = await prepared?.first;
+      if (answer?.mismatch === true) {
+        offer = { kind: 'plain', response: undefined, reason: NOT_THE_TORRENTS };
+      } else if (answer !== undefined && factsIn(answer)) offer = checked(metainfo, answer, 'accept', peers);
+      else {
+        const head = await once(url, 'HEAD', headers, o);
+        await discard(head);
+        offer = checked(metainfo, head, 'accept', peers);
+      }
       return offer;
     } finally {
-      if (offer?.kind !== 'torrent') undo?.();
+      if (offer?.kind !== 'torrent') prepared?.undo();
     }
   }
   const link = describedBy(first.headers.link, url);
@@ -108,15 +130,49 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
   if (linked?.kind !== 'torrent') return plain('the linked torrent could not be fetched');
   const offer = checked(linked.metainfo, first, 'link', linked.peers);
   if (offer.kind === 'plain') return plain(offer.reason);
+  // The facts are the bytes' answer's. A cold fetch's first piece must be of the same file: its
+  // SHA-1 the torrent's, its ETag (if both have one) the answer's; else the answer passes through.
+  const prepared = o.onTorrent?.(linked.metainfo, linked.peers, [...o.headers, 'accept', '*/*']);
+  const answer = await prepared?.first;
+  const etag = headerValue(first.headers.etag);
+  const pieceEtag = answer === undefined ? undefined : headerValue(answer.headers.etag);
+  if (answer?.mismatch === true || (etag !== undefined && pieceEtag !== undefined && pieceEtag !== etag)) {
+    prepared?.undo();
+    return plain(answer?.mismatch === true ? NOT_THE_TORRENTS : `the file changed while its torrent was fetched (ETag ${etag}, then ${pieceEtag})`);
+  }
   await discard(first);
   return offer;
 }
 
-/** The torrent, if it is of one file as long as the bytes the origin serves at this URL. */
-function checked(metainfo: Metainfo, bytes: OpenResponse, via: 'accept' | 'link', peers: readonly string[]): ProxyOffer {
-  const length = Number(headerValue(bytes.headers['content-length']));
+const NOT_THE_TORRENTS = "the origin's bytes are not the torrent's (the piece it sent failed its hash check)";
+
+/** An answer with headers, for the origin's facts: a `200`, a `HEAD`'s, a piece's `206`. */
+interface Answered {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+/**
+ * Whether the first piece's answer says all a `200` would: a `200` (the origin ignored the range:
+ * its headers are the whole answer's), or a `206` of one range with both validators (a `206`
+ * need not carry `Last-Modified`, and may lack an `ETag` in error: a `HEAD` then asks).
+ */
+function factsIn(a: Answered): boolean {
+  if (a.status === 200) return true;
+  return a.status === 206 && a.headers.etag !== undefined && a.headers['last-modified'] !== undefined && completeLength(a) !== undefined;
+}
+
+/** `LENGTH` of a `206`'s `Content-Range: bytes a-b/LENGTH` (RFC 9110 §14.4). */
+function completeLength(a: Answered): number | undefined {
+  const m = /^bytes \d+-\d+\/(\d+)$/.exec(headerValue(a.headers['content-range']) ?? '');
+  return m === null ? undefined : Number(m[1]);
+}
+
+/** The torrent, if it is of one file as long as the bytes the origin serves at this URL (`bytes`: a `200`'s or a `206`'s headers). */
+function checked(metainfo: Metainfo, bytes: Answered, via: 'accept' | 'link', peers: readonly string[]): ProxyOffer {
+  const length = bytes.status === 206 ? completeLength(bytes) ?? NaN : Number(headerValue(bytes.headers['content-length']));
   if (metainfo.multiFile) return { kind: 'plain', response: undefined, reason: `the torrent holds ${metainfo.files.length} files, not this URL's one` };
-  if (bytes.status !== 200 || length !== metainfo.length) {
+  if ((bytes.status !== 200 && bytes.status !== 206) || length !== metainfo.length) {
     return { kind: 'plain', response: undefined, reason: `the torrent is of ${metainfo.length} bytes, the URL's answer ${bytes.status} of ${Number.isNaN(length) ? 'unknown' : length} bytes` };
   }
   const etag = headerValue(bytes.headers.etag);

@@ -192,11 +192,11 @@ export class Proxy {
       headers.push('via', VIA);
       let offer;
       try {
-        // The torrent's storage opens while its length is checked with the origin (a HEAD).
-        // So does the origin's answer for the piece under the program's position (proxy-early.ts).
-        const onTorrent = (m: Metainfo, peers: readonly string[], headed: Promise<unknown>) => {
+        // The torrent's storage opens while the origin confirms the offer: on a cold fetch, with
+        // the piece under the program's position (proxy-early.ts), whose answer has the facts.
+        const onTorrent = (m: Metainfo, peers: readonly string[], confirm: readonly string[]) => {
           const r = decideRange(headerValue(req.headers.range), m.length);
-          return this.cache.prepare(m, href, peers, r.type === 'partial' ? r.start : 0, headed);
+          return this.cache.prepare(m, href, peers, r.type === 'partial' ? r.start : 0, confirm);
         };
         offer = await proxyOffer(href, { dispatcher: this.dispatcher, headers, accept: headerValue(req.headers.accept), reusable, onTorrent });
       } catch (err) {

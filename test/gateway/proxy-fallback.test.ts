@@ -113,20 +113,6 @@ test('a cold fetch: the piece under the program\'s position comes from the origi
     assert.ok(!log.entries.some((e) => e.msg?.includes('asking the origin (web seed)')), 'no stall fallback');
   }));
 
-test('a cold fetch from an origin whose ranges are corrupt: the first piece fails its hash check, and the program never gets a wrong byte', { timeout: 60_000 }, (t) =>
-  withTempDir(t, async (dir) => {
-    mkdirSync(join(dir, 'www'));
-    const payload = bytes(2 * MIB, 55);
-    const o = await origin(t, join(dir, 'www'), payload, Infinity, true);
-    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
-    const part = join(dir, 'part.bin');
-    const r = await curl(t, ['-x', proxy.url, '-r', '0-999', o.url, '-o', part, '--max-time', '5']);
-    assert.notEqual(r.code, 0, 'no complete answer from corrupt bytes');
-    assert.equal(readFileSync(part, { flag: 'a+' }).length, 0, 'not a byte of the corrupt piece');
-    assert.ok(o.ranges.length >= 1, 'the origin was asked for the first piece');
-    await until('the request to be logged', () => servedBy(log).length > 0, 10_000);
-  }));
-
 test('swarm and origin both fail mid-body: the connection is cut short and curl exits 18', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     mkdirSync(join(dir, 'www'));
@@ -188,7 +174,8 @@ test('a cold fetch\'s first piece goes to the program from memory and into the c
     assert.deepEqual(servedBy(log), ['200 swarm', '200 cache']);
   }));
 
-test('a cold fetch from an origin whose ranges are corrupt, with an honest seed: the program gets the exact file, piece 0 from the swarm', { timeout: 60_000 }, (t) =>
+// (A cold fetch's first piece that fails its check: proxy-head.test.ts, the origin's answer passes through.)
+test('a torrent held from an earlier run, from an origin whose ranges are corrupt, with an honest seed: the first piece from the origin fails its check and the program gets the exact file, piece 0 from the swarm', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     mkdirSync(join(dir, 'www'));
     mkdirSync(join(dir, 'seed'));
@@ -199,6 +186,8 @@ test('a cold fetch from an origin whose ranges are corrupt, with an honest seed:
     const port = await seeder.listen();
     const o = await origin(t, join(dir, 'www'), payload, Infinity, true, `127.0.0.1:${port}`);
     await seeder.add(o.torrent, { path: join(dir, 'seed'), skipVerify: true, webSeeds: false, trackers: false });
+    // The folder an earlier run left: the offer is confirmed with a HEAD, the piece asked once the torrent is open.
+    mkdirSync(join(dir, 'pcache', parseTorrent(o.torrent).infoHash), { recursive: true });
     const { proxy } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
     const out = join(dir, 'out.bin');
     const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '--max-time', '40']);

@@ -1,0 +1,228 @@
+/**
+ * Where the proxy's headers come from on a cold fetch: the origin's answer to the first piece's
+ * ranged GET (its `206`: `Content-Range` for the length, `Content-Type`, `ETag`, `Last-Modified`),
+ * not a `HEAD` of its own; a `HEAD` only when that answer lacks a validator. A piece that fails
+ * its hash check means the file is not the torrent's: the program gets the origin's answer, never
+ * one file's headers with another's bytes. Origins here log every request they get.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { parseTorrent } from '../../src/metainfo/index.js';
+import { bytes, piecesOf, torrentBytes, withTempDir } from '../helpers/torrents.js';
+import { until } from '../helpers/processes.js';
+import { curl, servedBy, startProxy } from './proxy-helpers.js';
+
+const PIECE = 256 * 1024;
+const LAST_MODIFIED = 'Tue, 01 Dec 2026 10:00:00 GMT';
+
+interface OriginOptions {
+  /** The bytes at the URL. */
+  readonly payload: Uint8Array;
+  /** The bytes the torrent describes; default the payload. */
+  readonly described?: Uint8Array;
+  readonly etag?: string;
+  /** Whether a 206 carries `Last-Modified` (its `ETag` it always has). */
+  readonly rangeLastModified?: boolean;
+  /** `HEAD` refused with `405` (default), so that a proxy needing one fails; else answered as the `200`. */
+  readonly refuseHead?: boolean;
+  /** `link`: the bytes for every GET of the URL, with `Link: <?torrent>; rel=describedby` (RFC 6249), the torrent at `?torrent`. Default `accept`. */
+  readonly offer?: 'accept' | 'link';
+  /** A 206's `ETag`, when not the 200's (the file changed between the two). */
+  readonly rangeEtag?: string;
+}
+
+/**
+ * A torrent-offering origin that runs no swarm: the torrent for `Accept: application/x-bittorrent`,
+ * the bytes otherwise (`206` for one `bytes=a-b` range). `log` has each request: `GET torrent`, `GET a-b`, `GET`, `HEAD`.
+ */
+async function origin(t: TestContext, o: OriginOptions): Promise<{ url: string; log: string[]; torrent: Uint8Array }> {
+  const described = o.described ?? o.payload;
+  const torrent = torrentBytes({ name: 'f.mp4', 'piece length': PIECE, length: described.length, pieces: piecesOf(described, PIECE) });
+  const etag = o.etag ?? '"v1"';
+  const log: string[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    const torrentWanted = o.offer === 'link' ? (req.url ?? '').endsWith('?torrent') : (req.headers.accept ?? '').startsWith('application/x-bittorrent');
+    log.push(`${req.method} ${torrentWanted ? 'torrent' : range === null ? '' : `${range[1]}-${range[2]}`}`.trim());
+    if (req.method === 'HEAD' && o.refuseHead !== false) {
+      res.writeHead(405, { allow: 'GET', 'content-length': 0 });
+      res.end();
+      return;
+    }
+    if (torrentWanted) {
+      res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length });
+      res.end(torrent);
+      return;
+    }
+    const validators = { etag, 'last-modified': LAST_MODIFIED, ...(o.offer === 'link' ? { link: '</f.mp4?torrent>; rel="describedby"; type="application/x-bittorrent"' } : {}) };
+    if (range !== null) {
+      const start = Number(range[1]);
+      const end = Math.min(Number(range[2]), o.payload.length - 1);
+      res.writeHead(206, {
+        'content-type': 'video/mp4',
+        'content-range': `bytes ${start}-${end}/${o.payload.length}`,
+        'content-length': end - start + 1,
+        etag: o.rangeEtag ?? etag,
+        ...(o.rangeLastModified === false ? {} : { 'last-modified': LAST_MODIFIED }),
+      });
+      res.end(Buffer.from(o.payload.subarray(start, end + 1)));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': o.payload.length, ...validators });
+    res.end(req.method === 'HEAD' ? undefined : o.payload);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.mp4`, log, torrent };
+}
+
+/** A response head's fields, lower-case names. */
+function fields(head: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of head.split('\r\n').slice(1)) {
+    const i = line.indexOf(':');
+    if (i > 0) m.set(line.slice(0, i).toLowerCase(), line.slice(i + 1).trim());
+  }
+  return m;
+}
+
+test('a cold fetch asks the origin for the torrent and the first piece only, no HEAD: its headers are the origin\'s, from the piece\'s 206', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(200_000, 61); // one piece: the first piece is the whole body
+    const o = await origin(t, { payload });
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-', '--max-time', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+    const h = fields(r.stdout.toString());
+    assert.match(r.stdout.toString(), /^HTTP\/1\.1 200/);
+    assert.equal(h.get('content-length'), String(payload.length));
+    assert.equal(h.get('content-type'), 'video/mp4');
+    assert.equal(h.get('etag'), '"v1"');
+    assert.equal(h.get('last-modified'), LAST_MODIFIED);
+    assert.deepEqual(o.log, ['GET torrent', `GET 0-${payload.length - 1}`], 'the torrent and the piece: no HEAD, no plain GET');
+
+    // The program's HEAD and conditional GET: answered as the origin would, from those facts.
+    const head = await curl(t, ['-x', proxy.url, '-I', o.url]);
+    const hh = fields(head.stdout.toString());
+    assert.match(head.stdout.toString(), /^HTTP\/1\.1 200/);
+    for (const name of ['content-length', 'content-type', 'etag', 'last-modified']) assert.equal(hh.get(name), h.get(name), name);
+    const cond = await curl(t, ['-x', proxy.url, '-H', 'If-None-Match: "v1"', o.url, '-o', '/dev/null', '-w', '%{http_code}']);
+    assert.equal(cond.stdout.toString(), '304');
+    const since = await curl(t, ['-x', proxy.url, '-H', `If-Modified-Since: ${LAST_MODIFIED}`, o.url, '-o', '/dev/null', '-w', '%{http_code}']);
+    assert.equal(since.stdout.toString(), '304');
+    assert.equal(o.log.length, 2, 'nothing more asked of the origin');
+    await until('every request to be logged', () => servedBy(log).length >= 4, 5000);
+    assert.deepEqual(servedBy(log), ['200 swarm', '200 cache', '304 cache', '304 cache']);
+  }));
+
+test('a cold Range: the length is the 206\'s complete length, and the answer an exact 206 of the origin\'s file', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(3 * PIECE + 1234, 62);
+    const o = await origin(t, { payload });
+    const { proxy } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const part = join(dir, 'part.bin');
+    const first = 2 * PIECE + 7;
+    const last = 2 * PIECE + 4000;
+    const r = await curl(t, ['-x', proxy.url, '-r', `${first}-${last}`, o.url, '-o', part, '-D', '-', '--max-time', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    const h = fields(r.stdout.toString());
+    assert.match(r.stdout.toString(), /^HTTP\/1\.1 206/);
+    assert.equal(h.get('content-range'), `bytes ${first}-${last}/${payload.length}`);
+    assert.equal(h.get('etag'), '"v1"');
+    assert.equal(h.get('content-type'), 'video/mp4');
+    assert.ok(readFileSync(part).equals(Buffer.from(payload.subarray(first, last + 1))), 'the range, byte-identical');
+    assert.deepEqual(o.log, ['GET torrent', `GET ${2 * PIECE}-${3 * PIECE - 1}`]);
+  }));
+
+test('a 206 without Last-Modified (RFC 9110 does not require it): the facts come from a HEAD, and the program gets the 200\'s Last-Modified', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(200_000, 63);
+    const o = await origin(t, { payload, rangeLastModified: false, refuseHead: false });
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-', '--max-time', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+    assert.deepEqual(o.log, ['GET torrent', `GET 0-${payload.length - 1}`, 'HEAD']);
+    assert.equal(fields(r.stdout.toString()).get('last-modified'), LAST_MODIFIED);
+    await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+    assert.deepEqual(servedBy(log), ['200 swarm'], 'the piece from memory all the same');
+  }));
+
+test('the file changed between the torrent and the piece: the piece fails its hash check and the program gets the origin\'s answer, never old bytes under new headers', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const old = bytes(2 * PIECE + 5, 64);
+    const now = Buffer.from(old);
+    now[10] = now[10]! ^ 0xff; // same length, another first piece
+    const o = await origin(t, { payload: now, described: old, etag: '"v2"' });
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-', '--max-time', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(out).equals(now), 'the bytes at the URL now');
+    assert.equal(fields(r.stdout.toString()).get('etag'), '"v2"');
+    assert.deepEqual(o.log, ['GET torrent', `GET 0-${PIECE - 1}`, 'GET']);
+    await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+    assert.deepEqual(servedBy(log), ['200 passthrough']);
+    assert.ok(log.entries.some((e) => String((e.obj as { why?: string }).why).includes('not the torrent')), 'the reason is logged');
+    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 10_000);
+  }));
+
+test('a torrent held from an earlier run: a HEAD confirms the offer, and once it opens with no byte in, its first piece comes from the origin (one ranged GET)', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(200_000, 65);
+    const o = await origin(t, { payload, refuseHead: false });
+    // The folder an earlier run left (nothing verified in it): the cache holds the torrent.
+    mkdirSync(join(dir, 'pcache', parseTorrent(o.torrent).infoHash), { recursive: true });
+    const { proxy } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const out = join(dir, 'out.bin');
+    // Nobody in the swarm and no stall fallback within the test: only the first piece can answer.
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '--max-time', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+    assert.deepEqual(o.log, ['GET torrent', 'HEAD', `GET 0-${payload.length - 1}`]);
+  }));
+
+test('an origin that offers its torrent by Link: the headers are the bytes\' answer\'s (no HEAD), and the first piece, asked beside the torrent\'s open, goes out from memory', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(200_000, 66);
+    const o = await origin(t, { payload, offer: 'link' });
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-', '--max-time', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+    const h = fields(r.stdout.toString());
+    assert.equal(h.get('content-length'), String(payload.length));
+    assert.equal(h.get('content-type'), 'video/mp4');
+    assert.equal(h.get('etag'), '"v1"');
+    assert.equal(h.get('last-modified'), LAST_MODIFIED);
+    assert.deepEqual(o.log, ['GET', 'GET torrent', `GET 0-${payload.length - 1}`]);
+    await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+    assert.deepEqual(servedBy(log), ['200 swarm']);
+  }));
+
+test('an origin that offers its torrent by Link and whose file changed before the first piece (another ETag): the bytes\' answer passes through', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(200_000, 67);
+    const o = await origin(t, { payload, offer: 'link', rangeEtag: '"v2"' });
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-', '--max-time', '30']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+    assert.equal(fields(r.stdout.toString()).get('etag'), '"v1"', 'the answer the program\'s own GET got');
+    assert.deepEqual(o.log, ['GET', 'GET torrent', `GET 0-${payload.length - 1}`], 'the bytes\' answer reused: no second GET');
+    await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+    assert.deepEqual(servedBy(log), ['200 passthrough']);
+    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 10_000);
+  }));
