@@ -122,7 +122,11 @@ export class PiecePicker {
 
   // ── state ─────────────────────────────────────────────────────────────────────────────
   get endgame(): boolean {
-    return this.unrequested === 0 && this.missingBlocks > 0;
+    // Both tests run on every call, not the second only once nothing is unrequested: V8 compiles
+    // this into pick, fill and the block handler, and an operation it never saw run there is a
+    // deopt of all three (and a recompile) at the start of every endgame.
+    const missing = this.missingBlocks > 0;
+    return this.unrequested === 0 && missing;
   }
 
   get inProgress(): number {
@@ -135,7 +139,8 @@ export class PiecePicker {
    * has (in a crowd of partial peers that was most of the pieces, again and again).
    */
   interestedIn(peer: Bitfield): boolean {
-    if (peer.complete) return this.missingPieces > 0;
+    const missing = this.missingPieces > 0; // always, as in `endgame`: the first seed's call is no deopt
+    if (peer.complete) return missing;
     const n = peer.pieceCount;
     for (let i = peer.nextSetNotIn(this.have, 0, n); i >= 0; i = peer.nextSetNotIn(this.have, i + 1, n)) if (this.wants(i)) return true;
     return false;

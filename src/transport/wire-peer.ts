@@ -247,8 +247,14 @@ export class WirePeer implements WirePeerLink {
   /** Our requests given up on (cancel, timeout, their choke) whose blocks may still arrive; unrequested blocks beyond, counted. */
   private lateBlocksForgiven = 0;
   private unsolicitedBlocks = 0;
-  /** Their chokes in the current window. */
-  private chokeWindowStart = 0;
+  /**
+   * Their chokes in the current window, which began at `chokeWindowStart`: −∞ until the first
+   * counted choke opens one. Not 0: a field that starts as an integer and later holds
+   * `performance.now()`'s fractions changes every link's hidden class at the first choke
+   * (mid-download, in a super-seed's swarm), and V8 drops the optimized code of the whole block
+   * path that had seen the old one. (0 also made the first window start at process start.)
+   */
+  private chokeWindowStart = -Infinity;
   private chokesInWindow = 0;
   /** BEP 6 on both sides. */
   readonly fast: boolean;
