@@ -47,6 +47,8 @@ interface Partial {
   readonly received: Uint8Array;
   readonly requested: Uint8Array;
   receivedCount: number;
+  /** Blocks neither received nor requested: 0 means nothing here to take (this piece's share of `unrequested`). */
+  free: number;
 }
 
 export class PiecePicker {
@@ -120,7 +122,11 @@ export class PiecePicker {
 
   // ── state ─────────────────────────────────────────────────────────────────────────────
   get endgame(): boolean {
-    return this.unrequested === 0 && this.missingBlocks > 0;
+    // Both tests run on every call, not the second only once nothing is unrequested: V8 compiles
+    // this into pick, fill and the block handler, and an operation it never saw run there is a
+    // deopt of all three (and a recompile) at the start of every endgame.
+    const missing = this.missingBlocks > 0;
+    return this.unrequested === 0 && missing;
   }
 
   get inProgress(): number {
@@ -133,7 +139,8 @@ export class PiecePicker {
    * has (in a crowd of partial peers that was most of the pieces, again and again).
    */
   interestedIn(peer: Bitfield): boolean {
-    if (peer.complete) return this.missingPieces > 0;
+    const missing = this.missingPieces > 0; // always, as in `endgame`: the first seed's call is no deopt
+    if (peer.complete) return missing;
     const n = peer.pieceCount;
     for (let i = peer.nextSetNotIn(this.have, 0, n); i >= 0; i = peer.nextSetNotIn(this.have, i + 1, n)) if (this.wants(i)) return true;
     return false;
@@ -173,9 +180,11 @@ export class PiecePicker {
       const p = this.partials.get(i) ?? this.start(i as PieceIndex);
       runEnd = this.take(p, out, max, prefersRuns) ?? runEnd;
     }
+    // Pieces in progress, all requested, are skipped by their count: a deep pipeline keeps dozens
+    // of them, and looking through each one's blocks on every pick was most of the picker's time.
     for (const p of this.partials.values()) {
       if (out.length >= max) return out;
-      if (p.receivedCount === p.blocks || !peer.has(p.index)) continue;
+      if (p.free === 0 || !peer.has(p.index)) continue;
       runEnd = this.take(p, out, max, prefersRuns) ?? runEnd;
     }
     while (out.length < max) {
@@ -213,7 +222,10 @@ export class PiecePicker {
     const b = begin / BLOCK_LENGTH;
     if (p.requested[b]! > 0) {
       p.requested[b]!--;
-      if (p.requested[b] === 0 && p.received[b] === 0) this.unrequested++;
+      if (p.requested[b] === 0 && p.received[b] === 0) {
+        this.unrequested++;
+        p.free++;
+      }
     }
   }
 
@@ -222,8 +234,14 @@ export class PiecePicker {
     const p = this.partials.get(index);
     if (p === undefined) return false;
     const b = begin / BLOCK_LENGTH;
-    if (p.requested[b]! > 0) p.requested[b]!--;
+    const requested = p.requested[b]! > 0;
+    if (requested) p.requested[b]!--;
     if (p.received[b] !== 0) return false;
+    if (!requested) {
+      // A block nobody had asked for any more (released, then it came after all): it leaves the free ones.
+      this.unrequested--;
+      p.free--;
+    }
     p.received[b] = 1;
     p.receivedCount++;
     this.missingBlocks--;
@@ -255,13 +273,14 @@ export class PiecePicker {
       // Keep a fresh partial so the stragglers' releases land somewhere.
       const fresh = this.start(p.index);
       fresh.requested.set(p.requested);
+      fresh.free = p.blocks - outstanding;
     }
   }
 
   // ── internals ─────────────────────────────────────────────────────────────────────────
   private start(index: PieceIndex): Partial {
     const blocks = this.geometry.blockCount(index);
-    const p: Partial = { index, blocks, received: new Uint8Array(blocks), requested: new Uint8Array(blocks), receivedCount: 0 };
+    const p: Partial = { index, blocks, received: new Uint8Array(blocks), requested: new Uint8Array(blocks), receivedCount: 0, free: blocks };
     this.partials.set(index, p);
     return p;
   }
@@ -298,16 +317,18 @@ export class PiecePicker {
     for (let b = start; b < end; b++) {
       p.requested[b] = 1;
       this.unrequested--;
+      p.free--;
       out.push(this.req(p, b));
     }
     return end === p.blocks ? p.index : -1;
   }
 
   private takeFree(p: Partial, out: BlockRequest[], max: number): void {
-    for (let b = 0; b < p.blocks && out.length < max; b++) {
+    for (let b = 0; b < p.blocks && p.free > 0 && out.length < max; b++) {
       if (p.received[b] === 0 && p.requested[b] === 0) {
         p.requested[b] = 1;
         this.unrequested--;
+        p.free--;
         out.push(this.req(p, b));
       }
     }

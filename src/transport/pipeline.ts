@@ -41,7 +41,12 @@ export class RequestPipeline {
   private depth: number;
   /** `maxDepth`, lowered to the peer's own limit (BEP 10 `reqq`) once it names one. */
   private maxDepth: number;
-  private rateBytesPerSec = 0;
+  /**
+   * The smoothed rate, in a box of its own: a field that starts as the integer 0 and later holds a
+   * fraction changes the pipeline's hidden class at the first sample, mid-download, and V8 then
+   * drops every optimized function that had seen the old one (onBlock, add, key…).
+   */
+  private readonly rateBox = new Float64Array(1);
   private measured = false;
   private windowBytes = 0;
   private windowStart: number;
@@ -73,7 +78,7 @@ export class RequestPipeline {
 
   /** Smoothed download rate of this peer, bytes per second. */
   get rate(): number {
-    return this.rateBytesPerSec;
+    return this.rateBox[0]!;
   }
 
   key(index: number, begin: number): number {
@@ -151,9 +156,10 @@ export class RequestPipeline {
     if (elapsedMs <= 0) return;
     if (this.busy || this.windowBytes > 0) {
       const instant = (this.windowBytes * 1000) / elapsedMs;
-      this.rateBytesPerSec = this.measured ? 0.5 * this.rateBytesPerSec + 0.5 * instant : instant;
+      const rate = this.measured ? 0.5 * this.rateBox[0]! + 0.5 * instant : instant;
+      this.rateBox[0] = rate;
       this.measured = true;
-      const wanted = Math.ceil((this.rateBytesPerSec * this.opts.queueTimeMs) / 1000 / BLOCK_LENGTH);
+      const wanted = Math.ceil((rate * this.opts.queueTimeMs) / 1000 / BLOCK_LENGTH);
       this.depth = Math.min(this.maxDepth, Math.max(2, wanted));
     }
     this.windowBytes = 0;

@@ -232,7 +232,9 @@ function handshake(
       try {
         // A copy: what came with the handshake (a bitfield, say) is handled a macrotask later,
         // by then the read buffer (or an RC4 link's ring) may hold other bytes. Once per connection.
-        messages = decoder.push(chunk.slice());
+        // A plain Uint8Array, as the link feeds the decoder afterwards (`plainBytes`); `Buffer#slice`
+        // would be a view, not a copy.
+        messages = decoder.push(new Uint8Array(chunk));
         const first = messages[0];
         if (first === undefined) return;
         if (first.type !== 'handshake') throw new TransportError('TRANSPORT_CONNECT_FAILED', { detail: 'no handshake' }); // unreachable: the decoder emits it first

@@ -181,6 +181,17 @@ interface Upload {
   done: (() => void) | undefined;
 }
 
+/**
+ * `chunk` as a plain `Uint8Array` (a view of the same memory, no copy). An accepted socket's
+ * chunks are `Buffer`s, a dialled one's (and a cipher thread's) plain `Uint8Array`s: fed both, the
+ * decoder, the link and the engine's block path saw two maps at every byte access, and V8 threw
+ * their optimized code away each time the second one first came by (a link accepted mid-download)
+ * and compiled it again. One kind of chunk keeps every `block` view, and that code, monomorphic.
+ */
+export function plainBytes(chunk: Uint8Array): Uint8Array {
+  return chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
 /** Forgets an upload's block, telling its owner once. */
 function drop(u: Upload): void {
   u.data = undefined;
@@ -236,8 +247,14 @@ export class WirePeer implements WirePeerLink {
   /** Our requests given up on (cancel, timeout, their choke) whose blocks may still arrive; unrequested blocks beyond, counted. */
   private lateBlocksForgiven = 0;
   private unsolicitedBlocks = 0;
-  /** Their chokes in the current window. */
-  private chokeWindowStart = 0;
+  /**
+   * Their chokes in the current window, which began at `chokeWindowStart`: −∞ until the first
+   * counted choke opens one. Not 0: a field that starts as an integer and later holds
+   * `performance.now()`'s fractions changes every link's hidden class at the first choke
+   * (mid-download, in a super-seed's swarm), and V8 drops the optimized code of the whole block
+   * path that had seen the old one. (0 also made the first window start at process start.)
+   */
+  private chokeWindowStart = -Infinity;
   private chokesInWindow = 0;
   /** BEP 6 on both sides. */
   readonly fast: boolean;
@@ -452,7 +469,7 @@ export class WirePeer implements WirePeerLink {
     this.lastReceive = performance.now();
     let messages: WireMessage[];
     try {
-      messages = this.decoder.push(chunk);
+      messages = this.decoder.push(plainBytes(chunk));
     } catch (err) {
       this.close(toTorrenttpError(err));
       return;

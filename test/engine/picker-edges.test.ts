@@ -87,6 +87,17 @@ test('a block that arrives after its request was released, then its piece fails:
   assert.deepEqual(keys(p.pick(full, 2, false, none)), ['0:0', '0:1']);
 });
 
+test('a block that arrives after its request was released is no longer free: with the rest requested, endgame starts', () => {
+  const g1 = new Geometry(2 * B, [2 * B]);
+  const p = new PiecePicker(g1, new Bitfield(1));
+  const [, b] = p.pick(Bitfield.full(1), 2, false, none);
+  p.release(b!.index, b!.begin); // timed out: free again
+  assert.equal(p.endgame, false, 'block 1 is unrequested');
+  assert.equal(p.receive(b!.index, b!.begin), true, 'then came anyway');
+  assert.equal(p.endgame, true, 'block 0 requested, block 1 in: nothing left unrequested');
+  assert.deepEqual(keys(p.pick(Bitfield.full(1), 4, false, none)), ['0:0'], 'another peer gets the duplicate of block 0, never block 1');
+});
+
 test('a half-done piece the peer lacks is not asked of it; before endgame nothing is asked twice', () => {
   const p = new PiecePicker(g, new Bitfield(10), { sequential: true });
   assert.deepEqual(keys(p.pick(full, 1, false, none)), ['0:0'], 'piece 0 half requested');

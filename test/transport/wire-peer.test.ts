@@ -13,7 +13,7 @@ import {
   WIRE_PEER_DEFAULTS,
 } from '../../src/transport/index.js';
 import { allBlocks, index, leech, listen, makeTorrent, peerId, RawPeer, Recorder, serve, wireTorrent } from './helpers.js';
-import { CHOKE_WINDOW_MS, MAX_CHOKES_PER_WINDOW, MAX_UNSOLICITED_BLOCKS } from '../../src/transport/wire-peer.js';
+import { CHOKE_WINDOW_MS, MAX_CHOKES_PER_WINDOW, MAX_UNSOLICITED_BLOCKS, plainBytes } from '../../src/transport/wire-peer.js';
 
 interface Side {
   link: WirePeerLink;
@@ -153,6 +153,35 @@ test('request/piece round trip: every block byte-identical, bytes events add up,
   } finally {
     await p.close();
   }
+});
+
+test('blocks reach the engine as plain Uint8Arrays whichever side dialled (an accepted socket reads Buffers): one map on the block path', async () => {
+  const { metainfo, data } = makeTorrent(1024 * 1024, 256 * 1024, 3);
+  // The dialling side holds the data: the accepting side downloads through its socket's Buffers.
+  const up = await pair([wireTorrent(metainfo, false)], wireTorrent(metainfo, true));
+  serve(up.leech.link, up.leech.rec, metainfo, data);
+  const down = await seedAndLeech(metainfo, data);
+  try {
+    const viaAccepted = await leech(up.seed.link, up.seed.rec, metainfo);
+    const viaDialled = await leech(down.leech.link, down.leech.rec, metainfo);
+    assert.ok(Buffer.from(viaAccepted).equals(Buffer.from(data)) && Buffer.from(viaDialled).equals(Buffer.from(data)), 'byte-identical');
+    const kinds = new Set([...up.seed.rec.of('block'), ...down.leech.rec.of('block')].map((e) => e.data.constructor.name));
+    assert.deepEqual([...kinds], ['Uint8Array']);
+  } finally {
+    await up.close();
+    await down.close();
+  }
+});
+
+test('plainBytes: a Buffer becomes a Uint8Array over the same bytes; a Uint8Array is itself', () => {
+  const backing = Buffer.from('--abcdef--');
+  const view = plainBytes(backing.subarray(2, 8));
+  assert.equal(view.constructor, Uint8Array);
+  assert.equal(view.buffer, backing.buffer);
+  assert.equal(view.byteOffset, backing.byteOffset + 2);
+  assert.equal(Buffer.from(view).toString(), 'abcdef');
+  const plain = new Uint8Array(4);
+  assert.equal(plainBytes(plain), plain);
 });
 
 test('choke rejects every outstanding request; requests while choked are rejected', async () => {
