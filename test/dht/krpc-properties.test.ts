@@ -201,6 +201,60 @@ test('property: hostile packets of KRPC vocabulary either keep every invariant o
   );
 });
 
+/** Near-valid messages: the right envelope and types, with sizes and counts around every limit and now and then one wrong part. */
+const b = (s: string): Uint8Array => new TextEncoder().encode(s);
+const sized = (lengths: readonly number[]) => fc.constantFrom(...lengths).chain((n) => fc.uint8Array({ minLength: n, maxLength: n }));
+const item = fc.oneof({ weight: 20, arbitrary: sized([6, 18]) }, { weight: 1, arbitrary: leaf });
+const nearValid: fc.Arbitrary<BencodeValue> = fc.oneof(
+  fc.record({
+    t: fc.oneof({ weight: 9, arbitrary: tid }, { weight: 1, arbitrary: sized([0, 17, 32]) }),
+    y: fc.constant(b('r')),
+    r: fc
+      .record(
+        {
+          id: fc.oneof({ weight: 9, arbitrary: id20 }, { weight: 1, arbitrary: sized([0, 19, 21]) }),
+          nodes: sized([0, 26, 52, 208, 25, 27]),
+          nodes6: sized([0, 38, 76, 304, 37, 39]),
+          values: fc.array(item, { maxLength: 320 }),
+          token: sized([1, 4, 20, 64, 65, 0]),
+        },
+        { requiredKeys: ['id'] },
+      )
+      .map((d) => new Map(Object.entries(d)) as BencodeValue),
+  }).map((d) => new Map(Object.entries(d)) as BencodeValue),
+  fc.record({
+    t: tid,
+    y: fc.constant(b('q')),
+    q: fc.constantFrom('ping', 'find_node', 'get_peers', 'announce_peer', 'sample_infohashes').map(b),
+    a: fc
+      .record(
+        {
+          id: fc.oneof({ weight: 9, arbitrary: id20 }, { weight: 1, arbitrary: sized([19, 21]) }),
+          target: id20,
+          info_hash: fc.oneof({ weight: 9, arbitrary: id20 }, { weight: 1, arbitrary: sized([0, 40]) }),
+          want: fc.oneof(fc.array(fc.constantFrom('n4', 'n6', 'n5', 'n4').map(b), { maxLength: 5 }), leaf),
+          port: fc.oneof(port, fc.constantFrom(0, -1, 65536, 2 ** 40)),
+          implied_port: fc.constantFrom(0, 1, 2),
+          token: sized([1, 4, 64, 65, 0]),
+        },
+        { requiredKeys: ['id'] },
+      )
+      .map((d) => new Map(Object.entries(d)) as BencodeValue),
+    ro: fc.constantFrom(0, 1),
+  }).map((d) => new Map(Object.entries(d)) as BencodeValue),
+);
+
+test('property: near-valid packets (sizes and counts around every limit) keep every invariant or fail with a DhtError', () => {
+  fc.assert(
+    fc.property(nearValid, limits, (v, l) => {
+      const packet = encode(v);
+      decodeChecked(packet);
+      decodeChecked(packet, l);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
 test('property: byte-level damage to valid packets (flips, cuts, inserts) fails only with a DhtError', () => {
   const valid = fc.oneof(
     fc.tuple(tid, query, fc.boolean()).map(([t, q, ro]) => encodeQuery(t, q, ro)),
