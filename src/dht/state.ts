@@ -74,7 +74,8 @@ export type StateLock = { readonly release: () => Promise<void> } | { readonly h
  * Takes `<path>.lock` for one DHT node: two nodes on one state file (two `torrenttp download`s
  * into one folder) would run one node id twice on the DHT and overwrite each other's table. The
  * lock holds our pid and is created whole (written aside, then hard-linked into place, which
- * fails if it exists), so a reader never sees it empty. One left by a process that is gone (a
+ * fails if it exists), so a reader never sees it empty (where the file system has no hard links,
+ * it is created exclusively, then written). One left by a process that is gone (a
  * crash) is taken over; a live holder's pid is returned instead. Two processes that take over
  * the same dead lock at the same instant may both get it (they then only share a table, as
  * without the lock). A `.torrenttp` folder that is a symlink is refused, as `saveState` does.
@@ -94,7 +95,7 @@ export async function lockState(path: string): Promise<StateLock> {
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        await link(aside, lockPath);
+        await createLock(aside, lockPath);
         heldLocks.add(lockPath);
         let released = false;
         return {
@@ -116,6 +117,17 @@ export async function lockState(path: string): Promise<StateLock> {
     throw new DhtError('DHT_BAD_STATE', { detail: `${lockPath}: could not be taken` });
   } finally {
     await rm(aside, { force: true });
+  }
+}
+
+/** Hard-links the written file into place; where the file system has no hard links (FAT, exFAT, some network mounts), creates it exclusively and writes it. */
+async function createLock(aside: string, lockPath: string): Promise<void> {
+  try {
+    await link(aside, lockPath);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOENT') throw err;
+    await writeFile(lockPath, `${process.pid}\n`, { flag: 'wx' });
   }
 }
 
