@@ -33,5 +33,5 @@ export { PeerStore, type PeerStoreOptions } from './peer-store.js';
 export { hostKey, RateLimiter, type RateLimitOptions } from './rate-limit.js';
 export { RoutingTable, type AddResult, type RoutingNode, type RoutingTableOptions } from './routing-table.js';
 export { Rpc, type RpcOptions } from './rpc.js';
-export { decodeState, encodeState, loadState, MAX_SAVED_NODES, saveState, type DhtState } from './state.js';
+export { decodeState, encodeState, loadState, lockState, MAX_SAVED_NODES, saveState, type DhtState, type StateLock } from './state.js';
 export { TokenStore } from './tokens.js';

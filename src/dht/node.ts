@@ -25,7 +25,7 @@ import { PeerStore, type PeerStoreOptions } from './peer-store.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { isLoopback, RoutingTable } from './routing-table.js';
 import { Rpc } from './rpc.js';
-import { loadState, saveState } from './state.js';
+import { loadState, lockState, saveState } from './state.js';
 import { TokenStore } from './tokens.js';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { ipScope } from '../tracker/index.js';
@@ -47,13 +47,20 @@ export interface DhtNodeOptions {
   readonly host?: string;
   /** The address family (BEP 32). Default 6 when `host` is an IPv6 address, else 4. */
   readonly family?: DhtFamily;
-  /** Our node id; default the saved one, else random. */
+  /**
+   * Our node id; default the saved one, else random. An IPv6 node `pair`ed before it starts
+   * takes the IPv4 node's id (BEP 32: one id on both DHTs).
+   */
   readonly id?: Uint8Array;
   /** `host:port` addresses to bootstrap from. */
   readonly bootstrap?: readonly string[];
   /** BEP 43: ask, never answer; other nodes keep us out of their tables. */
   readonly readOnly?: boolean;
-  /** Where the node table is kept across restarts; none when undefined. */
+  /**
+   * Where the node table is kept across restarts; none when undefined. One node at a time owns
+   * it (`<stateFile>.lock`, our pid): a node that finds it held by another live process (or
+   * node) bootstraps from its nodes but takes a fresh id and never saves (a `warning`).
+   */
   readonly stateFile?: string;
   readonly clock?: DhtClock;
   readonly k?: number;
@@ -102,6 +109,8 @@ interface Tracked {
 }
 
 const DEFAULT_REFRESH_MS = 15 * 60_000;
+/** Pings in flight to nodes learned for us through the paired node's BEP 32 `want`. */
+const MAX_LEARNING = 16;
 
 export class DhtNode extends EventEmitter<DhtNodeEvents> {
   private readonly opts: DhtNodeOptions;
@@ -121,6 +130,10 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
   private counts = { received: 0, rateLimited: 0, badPackets: 0, answered: 0 };
   /** BEP 32: the node of the other family on a dual-stack client; its table answers `want` for that family. */
   private sibling: DhtNode | undefined;
+  /** The state file's lock, while we own it (we alone save it). */
+  private stateLock: (() => Promise<void>) | undefined;
+  private learning = 0;
+  private rejoining = false;
   readonly family: DhtFamily;
 
   constructor(opts: DhtNodeOptions = {}) {
@@ -188,13 +201,30 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
 
   private async open(): Promise<void> {
     let saved: Awaited<ReturnType<typeof loadState>>;
-    if (this.opts.stateFile !== undefined) {
-      saved = await loadState(this.opts.stateFile).catch((err: unknown) => {
-        this.emit('warning', `DHT: ${this.opts.stateFile} is damaged; starting with an empty table`, toTorrenttpError(err));
+    let ownsState = false;
+    const stateFile = this.opts.stateFile;
+    if (stateFile !== undefined) {
+      const lock = await lockState(stateFile).catch((err: unknown) => {
+        this.emit('warning', `DHT: cannot lock ${stateFile}; the table will not be saved`, toTorrenttpError(err));
+        return undefined;
+      });
+      if (lock !== undefined && 'release' in lock) {
+        this.stateLock = lock.release;
+        ownsState = true;
+      } else if (lock !== undefined) {
+        const detail = `${stateFile} is in use by another DHT node (${lock.heldBy === process.pid ? 'in this process' : `pid ${lock.heldBy}`}): this one takes its own id and will not save its table`;
+        this.emit('warning', `DHT: ${detail}`, new DhtError('DHT_STATE_IN_USE', { detail }));
+      }
+      saved = await loadState(stateFile).catch((err: unknown) => {
+        this.emit('warning', `DHT: ${stateFile} is damaged; starting with an empty table`, toTorrenttpError(err));
         return undefined;
       });
     }
-    const id = this.opts.id ?? saved?.id ?? new Uint8Array(randomBytes(NODE_ID_BYTES));
+    // BEP 32: a dual-stack client is one node on both DHTs: the IPv6 node takes the IPv4 node's id.
+    const sibling = this.family === 6 ? this.sibling : undefined;
+    if (this.opts.id === undefined && sibling?.started !== undefined) await sibling.started.catch(() => undefined);
+    const siblingId = sibling?.idBytes;
+    const id = this.opts.id ?? siblingId ?? (ownsState ? saved?.id : undefined) ?? new Uint8Array(randomBytes(NODE_ID_BYTES));
     if (id.length !== NODE_ID_BYTES) throw new DhtError('DHT_BAD_NODE_ID', { detail: 'our id is not 20 bytes' });
     this.idBytes = id;
     this.table = new RoutingTable(id, {
@@ -375,9 +405,9 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     if (t.timer !== undefined) this.clock.clearTimeout(t.timer);
   }
 
-  /** Saves the table (when a state file is set). */
+  /** Saves the table (when a state file is set and this node owns it). */
   async save(): Promise<void> {
-    if (this.opts.stateFile === undefined || this.idBytes === undefined) return;
+    if (this.opts.stateFile === undefined || this.idBytes === undefined || this.stateLock === undefined) return;
     const nodes = (this.table?.all() ?? []).filter((n) => n.verified && n.failures === 0);
     await saveState(this.opts.stateFile, { id: this.idBytes, nodes }, { noSymlinkDir: true });
   }
@@ -392,7 +422,12 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     await this.started?.catch(() => undefined);
     const socket = this.socket;
     if (socket !== undefined) await new Promise<void>((resolve) => socket.close(() => resolve()));
-    await this.save();
+    try {
+      await this.save();
+    } finally {
+      await this.stateLock?.().catch(() => undefined);
+      this.stateLock = undefined;
+    }
   }
 
   // ── internals ───────────────────────────────────────────────────────────────────────────
@@ -424,11 +459,23 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     this.schedule(t, (this.table?.size ?? 0) === 0 ? 60_000 : (this.opts.refreshMs ?? DEFAULT_REFRESH_MS));
   }
 
-  /** One query; the answering node joins the table, a silent one is marked failed. Plausible nodes/values only. */
-  private async ask(node: { ip: string; port: number; id?: Uint8Array }, q: Parameters<Rpc['query']>[2]): Promise<KrpcResponse> {
+  /**
+   * One query; the answering node joins the table, a silent one is marked failed. Plausible
+   * nodes/values only. BEP 32: while the paired node's table is short of `k` nodes (its own
+   * bootstrap found few or none), find_node and get_peers carry `want` for both families, and
+   * the other family's nodes of the reply go to the paired node, which pings them into its table.
+   */
+  private async ask(node: { ip: string; port: number; id?: Uint8Array }, query: Parameters<Rpc['query']>[2]): Promise<KrpcResponse> {
     if (this.rpcLayer === undefined) throw new DhtError('DHT_CLOSED');
+    const other = this.sibling;
+    const hungry = other !== undefined && !other.closed && other.table !== undefined && other.table.size < other.table.k;
+    const q = hungry && (query.method === 'find_node' || query.method === 'get_peers') ? { ...query, want: [this.family, other.family] } : query;
     try {
       const r = await this.rpcLayer.query(node.ip, node.port, q, node.id);
+      if (q !== query) {
+        const theirs = (this.family === 4 ? r.nodes6 ?? [] : r.nodes).filter((n) => ipFamily(n.ip) === other!.family && this.plausible(n, node.ip));
+        if (theirs.length > 0) other!.learn(theirs);
+      }
       // BEP 43: we stay out of others' tables, but they may enter ours.
       this.table?.add({ id: r.id, ip: node.ip, port: node.port }, this.clock.now(), true);
       // BEP 32: only the nodes of our own family (`nodes` or `nodes6`) feed our table and lookups.
@@ -446,6 +493,39 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       if (e.code === 'DHT_WRONG_SENDER') this.emit('drop', `${node.ip}:${node.port}`, e);
       throw e;
     }
+  }
+
+  /**
+   * Nodes of our family that the paired node heard of (BEP 32 `want`): each is pinged, and joins
+   * the table when it answers. At most MAX_LEARNING pings at once, none once the table holds `k`
+   * nodes. When the table was empty (our bootstrap found nobody), the first answer starts a
+   * lookup of our own id, and the tracked info-hashes are looked up at once, not a minute later.
+   */
+  private learn(nodes: readonly CompactNode[]): void {
+    const table = this.table;
+    if (this.closed || table === undefined || this.rpcLayer === undefined) return;
+    for (const n of nodes) {
+      if (this.learning >= MAX_LEARNING || table.size >= table.k) return;
+      if (table.get(n.ip, n.port) !== undefined || bytesEqual(n.id, this.id)) continue;
+      this.learning++;
+      const wasEmpty = table.size === 0;
+      this.ask(n, { method: 'ping', id: this.id })
+        .then(() => {
+          if (wasEmpty) this.rejoin();
+        }, () => undefined)
+        .finally(() => this.learning--);
+    }
+  }
+
+  private rejoin(): void {
+    if (this.rejoining || this.closed) return;
+    this.rejoining = true;
+    void this.findNode(this.id)
+      .catch(() => undefined)
+      .then(() => {
+        this.rejoining = false;
+        for (const t of this.tracked.values()) this.schedule(t, 0);
+      });
   }
 
   /**

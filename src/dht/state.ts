@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { link, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { decode, encode } from '../bencode/index.js';
 import { writeFileAtomic } from '../storage/index.js';
 import { DhtError } from './errors.js';
@@ -61,4 +62,80 @@ export async function loadState(path: string): Promise<DhtState | undefined> {
 /** With `noSymlinkDir`, refuses a folder that is a symlink (ours sits in the download folder, where one could be planted). */
 export async function saveState(path: string, state: DhtState, opts: { noSymlinkDir?: boolean } = {}): Promise<void> {
   await writeFileAtomic(path, encodeState(state), opts);
+}
+
+/** Lock files this process holds: a second node on the same file in this process is kept out too. */
+const heldLocks = new Set<string>();
+
+/** What `lockState` got: the lock (release it after the last save), or the pid of the live process holding it. */
+export type StateLock = { readonly release: () => Promise<void> } | { readonly heldBy: number };
+
+/**
+ * Takes `<path>.lock` for one DHT node: two nodes on one state file (two `torrenttp download`s
+ * into one folder) would run one node id twice on the DHT and overwrite each other's table. The
+ * lock holds our pid and is created whole (written aside, then hard-linked into place, which
+ * fails if it exists), so a reader never sees it empty (where the file system has no hard links,
+ * it is created exclusively, then written). One left by a process that is gone (a
+ * crash) is taken over; a live holder's pid is returned instead. Two processes that take over
+ * the same dead lock at the same instant may both get it (they then only share a table, as
+ * without the lock). A `.torrenttp` folder that is a symlink is refused, as `saveState` does.
+ */
+export async function lockState(path: string): Promise<StateLock> {
+  const lockPath = resolve(`${path}.lock`);
+  if (heldLocks.has(lockPath)) return { heldBy: process.pid };
+  const dir = dirname(lockPath);
+  try {
+    await mkdir(dir, { recursive: true });
+    if ((await lstat(dir)).isSymbolicLink()) throw new Error(`${dir} is a symlink`);
+  } catch (err) {
+    throw new DhtError('DHT_BAD_STATE', { detail: `${lockPath}: ${(err as Error).message}`, cause: err });
+  }
+  const aside = `${lockPath}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  await writeFile(aside, `${process.pid}\n`);
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await createLock(aside, lockPath);
+        heldLocks.add(lockPath);
+        let released = false;
+        return {
+          release: async () => {
+            if (released) return;
+            released = true;
+            heldLocks.delete(lockPath);
+            await rm(lockPath, { force: true });
+          },
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new DhtError('DHT_BAD_STATE', { detail: `${lockPath}: ${(err as Error).message}`, cause: err });
+      }
+      const pid = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
+      // Our own pid but not in heldLocks: left by an earlier process that had our pid (a container's restart).
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) return { heldBy: pid };
+      await rm(lockPath, { force: true });
+    }
+    throw new DhtError('DHT_BAD_STATE', { detail: `${lockPath}: could not be taken` });
+  } finally {
+    await rm(aside, { force: true });
+  }
+}
+
+/** Hard-links the written file into place; where the file system has no hard links (FAT, exFAT, some network mounts), creates it exclusively and writes it. */
+async function createLock(aside: string, lockPath: string): Promise<void> {
+  try {
+    await link(aside, lockPath);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOENT') throw err;
+    await writeFile(lockPath, `${process.pid}\n`, { flag: 'wx' });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
 }

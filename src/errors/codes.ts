@@ -134,6 +134,7 @@ export const ERROR_CODES = {
   DHT_ERROR_REPLY: { message: 'DHT node answered with an error', side: 'remote', status: 502 },
   DHT_PACKET_TOO_LARGE: { message: 'DHT packet is larger than the limit', side: 'remote', status: 413 },
   DHT_RATE_LIMITED: { message: 'too many DHT packets from one address', side: 'remote', status: 429 },
+  DHT_STATE_IN_USE: { message: 'the saved DHT node table is in use by another DHT node (another torrenttp on the same folder)', side: 'local', status: 409 },
   DHT_TIMEOUT: { message: 'DHT node did not answer in time', side: 'remote', status: 504 },
   DHT_TOO_BUSY: { message: 'too many DHT queries in flight', side: 'local', status: 503 },
   DHT_WRONG_SENDER: { message: 'DHT reply came from another address or node id than the one asked', side: 'remote', status: 400 },

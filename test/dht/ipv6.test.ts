@@ -145,3 +145,32 @@ test('dual stack: an IPv4 node paired with an IPv6 node finds (getPeers, track) 
   const in6 = (await v6[3]!.getPeers(h)).peers.map((p) => `${p.ip}:${p.port}`).sort();
   assert.deepEqual(in6, ['::1:7070', '::1:8080']);
 });
+
+test('BEP 32 want, sent: an IPv6 node with no bootstrap of its own learns IPv6 nodes through its IPv4 pair\'s want n6, shares its id, and finds a peer announced only on the IPv6 DHT', async (t) => {
+  // Four dual-stack nodes (each IPv4 node paired with one of the IPv6 DHT, so n6 is answered) and one IPv6-only node.
+  const v6 = await privateDht6(5);
+  const v4: DhtNode[] = [];
+  for (let i = 0; i < 4; i++) {
+    const n = new DhtNode({ host: '127.0.0.1', timeoutMs: 500, ...(i === 0 ? {} : { bootstrap: [`127.0.0.1:${v4[0]!.port}`] }) });
+    n.pair(v6[i]!);
+    await n.start();
+    await n.whenReady();
+    v4.push(n);
+  }
+  const a4 = new DhtNode({ host: '127.0.0.1', timeoutMs: 500, bootstrap: [`127.0.0.1:${v4[0]!.port}`] });
+  const a6 = new DhtNode({ host: '::1', timeoutMs: 500 }); // no bootstrap: only want can feed its table
+  t.after(() => Promise.all([...v6, ...v4, a4, a6].map((n) => n.close())));
+  a4.pair(a6);
+  await a4.start();
+  await a6.start();
+  assert.deepEqual(a6.id, a4.id, 'BEP 32: one node id on both DHTs');
+  await Promise.all([a4.whenReady(), a6.whenReady()]);
+  for (let i = 0; a6.stats().nodes < 3; i++) {
+    assert.ok(i < 100, `the IPv6 node learned ${a6.stats().nodes} nodes through want`);
+    await a4.findNode(Uint8Array.from({ length: 20 }, () => Math.floor(Math.random() * 256)));
+  }
+  assert.ok(a6.nodes().every((n) => n.ip === '::1'));
+  const h = Uint8Array.from({ length: 20 }, (_, i) => 90 + i);
+  assert.ok((await v6[4]!.announce(h, 9191)) >= 1); // unpaired: the IPv6 DHT only
+  assert.deepEqual((await a4.getPeers(h)).peers, [{ ip: '::1', port: 9191 }]);
+});

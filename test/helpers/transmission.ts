@@ -23,8 +23,11 @@ export interface Transmission {
   log(): string;
 }
 
-/** `settings`: keys to add or override in settings.json (`{ encryption: 2 }`: encrypted peers only). */
-export async function startTransmission(t: TestContext, root: string, settings: Readonly<Record<string, unknown>> = {}): Promise<Transmission> {
+/**
+ * `settings`: keys to add or override in settings.json (`{ encryption: 2 }`: encrypted peers only).
+ * `files`: more files for the config dir, written before the daemon starts (`dht.bootstrap`).
+ */
+export async function startTransmission(t: TestContext, root: string, settings: Readonly<Record<string, unknown>> = {}, files: Readonly<Record<string, string>> = {}): Promise<Transmission> {
   const cfg = join(root, 'tr-cfg');
   const downloadDir = join(root, 'tr-dl');
   mkdirSync(cfg);
@@ -58,6 +61,7 @@ export async function startTransmission(t: TestContext, root: string, settings: 
     ...settings,
   };
   writeFileSync(join(cfg, 'settings.json'), JSON.stringify(all, null, 2));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(cfg, name), text);
   const logFile = join(root, 'tr-daemon.log');
   const proc = run(t, 'transmission-daemon', ['-f', '-g', cfg, '--logfile', logFile]);
   const remote = async (...args: string[]): Promise<string> => (await execFileP('transmission-remote', [String(rpcPort), ...args], { encoding: 'utf8' })).stdout;
