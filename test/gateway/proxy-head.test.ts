@@ -83,6 +83,20 @@ async function origin(t: TestContext, o: OriginOptions): Promise<{ url: string; 
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.mp4`, log, torrent };
 }
 
+/**
+ * `curl -D -` of `url` through a fresh proxy whose swarm never stalls into the origin within a
+ * test (so only the first piece or the swarm can answer): curl's exit checked, the body and the
+ * head's fields returned.
+ */
+async function fetchThrough(t: TestContext, dir: string, url: string): Promise<{ body: Buffer; headText: string; h: Map<string, string> } & Awaited<ReturnType<typeof startProxy>>> {
+  const started = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+  const out = join(dir, 'out.bin');
+  const r = await curl(t, ['-x', started.proxy.url, url, '-o', out, '-D', '-', '--max-time', '30']);
+  assert.equal(r.code, 0, r.stderr);
+  const headText = r.stdout.toString();
+  return { ...started, body: readFileSync(out), headText, h: fields(headText) };
+}
+
 /** A response head's fields, lower-case names. */
 function fields(head: string): Map<string, string> {
   const m = new Map<string, string>();
@@ -97,13 +111,9 @@ test('a cold fetch asks the origin for the torrent and the first piece only, no 
   withTempDir(t, async (dir) => {
     const payload = bytes(200_000, 61); // one piece: the first piece is the whole body
     const o = await origin(t, { payload });
-    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
-    const out = join(dir, 'out.bin');
-    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-', '--max-time', '30']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
-    const h = fields(r.stdout.toString());
-    assert.match(r.stdout.toString(), /^HTTP\/1\.1 200/);
+    const { proxy, log, body, headText, h } = await fetchThrough(t, dir, o.url);
+    assert.ok(body.equals(Buffer.from(payload)), 'byte-identical');
+    assert.match(headText, /^HTTP\/1\.1 200/);
     assert.equal(h.get('content-length'), String(payload.length));
     assert.equal(h.get('content-type'), 'video/mp4');
     assert.equal(h.get('etag'), '"v1"');
@@ -147,13 +157,10 @@ test('a 206 without Last-Modified (RFC 9110 does not require it): the facts come
   withTempDir(t, async (dir) => {
     const payload = bytes(200_000, 63);
     const o = await origin(t, { payload, rangeLastModified: false, refuseHead: false });
-    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
-    const out = join(dir, 'out.bin');
-    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-', '--max-time', '30']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+    const { log, body, h } = await fetchThrough(t, dir, o.url);
+    assert.ok(body.equals(Buffer.from(payload)), 'byte-identical');
     assert.deepEqual(o.log, ['GET torrent', `GET 0-${payload.length - 1}`, 'HEAD']);
-    assert.equal(fields(r.stdout.toString()).get('last-modified'), LAST_MODIFIED);
+    assert.equal(h.get('last-modified'), LAST_MODIFIED);
     await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
     assert.deepEqual(servedBy(log), ['200 swarm'], 'the piece from memory all the same');
   }));
@@ -164,12 +171,9 @@ test('the file changed between the torrent and the piece: the piece fails its ha
     const now = Buffer.from(old);
     now[10] = now[10]! ^ 0xff; // same length, another first piece
     const o = await origin(t, { payload: now, described: old, etag: '"v2"' });
-    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
-    const out = join(dir, 'out.bin');
-    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-', '--max-time', '30']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok(readFileSync(out).equals(now), 'the bytes at the URL now');
-    assert.equal(fields(r.stdout.toString()).get('etag'), '"v2"');
+    const { proxy, log, body, h } = await fetchThrough(t, dir, o.url);
+    assert.ok(body.equals(now), 'the bytes at the URL now');
+    assert.equal(h.get('etag'), '"v2"');
     assert.deepEqual(o.log, ['GET torrent', `GET 0-${PIECE - 1}`, 'GET']);
     await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
     assert.deepEqual(servedBy(log), ['200 passthrough']);
@@ -196,12 +200,8 @@ test('an origin that offers its torrent by Link: the headers are the bytes\' ans
   withTempDir(t, async (dir) => {
     const payload = bytes(200_000, 66);
     const o = await origin(t, { payload, offer: 'link' });
-    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
-    const out = join(dir, 'out.bin');
-    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-', '--max-time', '30']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
-    const h = fields(r.stdout.toString());
+    const { log, body, h } = await fetchThrough(t, dir, o.url);
+    assert.ok(body.equals(Buffer.from(payload)), 'byte-identical');
     assert.equal(h.get('content-length'), String(payload.length));
     assert.equal(h.get('content-type'), 'video/mp4');
     assert.equal(h.get('etag'), '"v1"');
@@ -215,12 +215,9 @@ test('an origin that offers its torrent by Link and whose file changed before th
   withTempDir(t, async (dir) => {
     const payload = bytes(200_000, 67);
     const o = await origin(t, { payload, offer: 'link', rangeEtag: '"v2"' });
-    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
-    const out = join(dir, 'out.bin');
-    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-', '--max-time', '30']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
-    assert.equal(fields(r.stdout.toString()).get('etag'), '"v1"', 'the answer the program\'s own GET got');
+    const { proxy, log, body, h } = await fetchThrough(t, dir, o.url);
+    assert.ok(body.equals(Buffer.from(payload)), 'byte-identical');
+    assert.equal(h.get('etag'), '"v1"', 'the answer the program\'s own GET got');
     assert.deepEqual(o.log, ['GET', 'GET torrent', `GET 0-${payload.length - 1}`], 'the bytes\' answer reused: no second GET');
     await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
     assert.deepEqual(servedBy(log), ['200 passthrough']);

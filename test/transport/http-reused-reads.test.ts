@@ -121,6 +121,23 @@ const perByte = (s: string): string[] => [...s];
 /** `body` in `parts` segments. */
 const split = (body: Buffer, parts: number): Buffer[] => Array.from({ length: parts }, (_, i) => body.subarray(Math.floor((i * body.length) / parts), Math.floor(((i + 1) * body.length) / parts)));
 
+
+/** A loopback HTTP server answering every request with `body` and `headers`; `close` ends its connections. */
+async function bodyServer(body: Uint8Array, headers: Record<string, string> = {}): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-length': String(body.length), ...headers });
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
 test('reusedReads: heads that come in many reads (a header or a byte per read, an interim 103, a 12 KiB head) keep every header, over one keep-alive connection', async () => {
   const pads = Array.from({ length: 24 }, (_, i) => [`X-Pad-${i}`, String.fromCharCode(97 + i).repeat(480)] as const);
   const replies: { status: string; code: number; headers: (readonly [string, string])[]; body: Buffer; segments: (head: string[], body: Buffer) => Segments }[] = [
@@ -250,12 +267,8 @@ test('reusedReads: a chunked body read while undici is paused, more reads coming
 test('reusedReads: a 6 MiB body read while undici pauses after every chunk arrives byte-identical', async () => {
   const body = new Uint8Array(6 * 1024 * 1024);
   for (let i = 0; i < body.length; i++) body[i] = (i * 7 + (i >>> 13)) & 0xff;
-  const server = createHttpServer((_req, res) => {
-    res.writeHead(200, { 'content-length': String(body.length) });
-    res.end(body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const server = await bodyServer(body);
+  const url = server.url;
   const lease = await acquireOrigin(url, { reusedReads: true });
   try {
     const got = await get(lease, url, '/', (resume) => {
@@ -266,18 +279,14 @@ test('reusedReads: a 6 MiB body read while undici pauses after every chunk arriv
     assert.ok(got.body.equals(Buffer.from(body)), 'every byte as sent');
   } finally {
     lease.release();
-    await new Promise<void>((r) => server.close(() => r()));
+    await server.close();
   }
 });
 
 test('reusedReads: ordinary responses over one connection are read into the same two buffers, none copied', async () => {
   const body = bodyOf(5, 3 * 1024 * 1024);
-  const server = createHttpServer((_req, res) => {
-    res.writeHead(200, { 'content-length': String(body.length), etag: '"o"' });
-    res.end(body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const server = await bodyServer(body, { etag: '"o"' });
+  const url = server.url;
   const lease = await acquireOrigin(url, { connections: 1, reusedReads: true });
   try {
     const buffers = new Set<ArrayBufferLike>();
@@ -292,18 +301,13 @@ test('reusedReads: ordinary responses over one connection are read into the same
     assert.deepEqual([...buffers].map((b) => b.byteLength), [REUSED_READ_BYTES, REUSED_READ_BYTES], 'every chunk a view of one of two reused buffers');
   } finally {
     lease.release();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
+    await server.close();
   }
 });
 
 test('reusedReads: undici’s parser stays on V8’s baseline compiler: hundreds of responses, and V8’s compiler memory never peaks the ~35 MiB an optimising compile of llhttp takes', async () => {
-  const server = createHttpServer((_req, res) => {
-    res.writeHead(200, { 'content-length': '1024' });
-    res.end(Buffer.alloc(1024));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const server = await bodyServer(Buffer.alloc(1024));
+  const url = server.url;
   const lease = await acquireOrigin(url, { connections: 1, reusedReads: true });
   try {
     // ~500 responses make the parser hot enough for V8 to optimise it (peak_malloced_memory 38 MiB).
@@ -313,8 +317,7 @@ test('reusedReads: undici’s parser stays on V8’s baseline compiler: hundreds
     assert.ok(peak < 16 * 1024 * 1024, `V8 peaked at ${(peak / 1048576).toFixed(1)} MiB of compiler memory`);
   } finally {
     lease.release();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
+    await server.close();
   }
 });
 
@@ -354,12 +357,8 @@ test('reusedReads: trailers of a chunked body that come a line per read are whol
 
 test('reusedReads: a handler of undici’s newer kind (onResponseStart, onResponseData) is watched too: its bodies are read into the two buffers', async () => {
   const body = bodyOf(9, 2 * 1024 * 1024);
-  const server = createHttpServer((_req, res) => {
-    res.writeHead(200, { 'content-length': String(body.length) });
-    res.end(body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const server = await bodyServer(body);
+  const url = server.url;
   const lease = await acquireOrigin(url, { connections: 1, reusedReads: true });
   try {
     const buffers = new Set<ArrayBufferLike>();
@@ -382,7 +381,6 @@ test('reusedReads: a handler of undici’s newer kind (onResponseStart, onRespon
     assert.deepEqual([...buffers].map((b) => b.byteLength), [REUSED_READ_BYTES, REUSED_READ_BYTES], 'views of the two reused buffers, none copied');
   } finally {
     lease.release();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
+    await server.close();
   }
 });
