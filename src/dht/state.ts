@@ -1,7 +1,7 @@
-import { link, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, lstat, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { decode, encode } from '../bencode/index.js';
-import { writeFileAtomic } from '../storage/index.js';
+import { makeFolders, writeFileAtomic } from '../storage/index.js';
 import { DhtError } from './errors.js';
 import { COMPACT_NODE6_BYTES, decodeCompactNodes, decodeCompactNodes6, encodeCompactNodes, encodeCompactNodes6, ipFamily, NODE_ID_BYTES, type CompactNode } from './krpc.js';
 
@@ -85,7 +85,7 @@ export async function lockState(path: string): Promise<StateLock> {
   if (heldLocks.has(lockPath)) return { heldBy: process.pid };
   const dir = dirname(lockPath);
   try {
-    await mkdir(dir, { recursive: true });
+    await makeFolders(dir); // not mkdir's recursive: it spins for ever where a filesystem answers ENOENT (/proc)
     if ((await lstat(dir)).isSymbolicLink()) throw new Error(`${dir} is a symlink`);
   } catch (err) {
     throw new DhtError('DHT_BAD_STATE', { detail: `${lockPath}: ${(err as Error).message}`, cause: err });

@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { Client, type Torrent, type TorrentStats } from '../engine/index.js';
 import type { Metainfo } from '../metainfo/index.js';
+import { makeFolders } from '../storage/index.js';
 import { GatewayError } from './errors.js';
 import { drained, nameFromUrl, sizeOf } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
@@ -72,7 +73,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
       finalPath = o.output.kind === 'file' ? o.output.path : join(o.output.dir, (metainfo.multiFile ? undefined : nameFromUrl(o.url)) ?? metainfo.name);
       dir = dirname(finalPath);
       name = metainfo.multiFile ? basename(finalPath) : `${basename(finalPath)}.part`;
-      await mkdir(dir, { recursive: true });
+      await makeFolders(dir);
       if (!metainfo.multiFile) moved = await preparePart(finalPath, join(dir, name), o.resume === true);
     }
     let t: Torrent;

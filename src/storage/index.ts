@@ -10,5 +10,6 @@ export {
   type OpenStorageOptions,
   type PieceStore,
 } from './piece-store.js';
+export { makeFolders } from './layout.js';
 export { corruptPiecesError } from './recheck.js';
 export { RESUME_VERSION, writeFileAtomic } from './resume.js';

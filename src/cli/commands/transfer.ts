@@ -1,4 +1,4 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DhtNode } from '../../dht/index.js';
@@ -6,6 +6,7 @@ import { Client, type AddOptions, type Torrent } from '../../engine/index.js';
 import { TorrenttpError } from '../../errors/index.js';
 import { mseAvailable } from '../../wire/index.js';
 import { encodeTorrent, type Magnet, type Metainfo } from '../../metainfo/index.js';
+import { makeFolders } from '../../storage/index.js';
 import { ttpServer } from '../../gateway/index.js';
 import type { CliContext } from '../context.js';
 import { formatDuration } from '../format.js';
@@ -382,7 +383,7 @@ async function fetchMetadata(
   if (flags.saveTorrent === true) {
     const path = resolve(ctx.cwd, flags.output ?? '.', `${got.metainfo.name}.torrent`);
     const m = got.metainfo;
-    await mkdir(dirname(path), { recursive: true })
+    await makeFolders(dirname(path))
       .then(() => writeFile(path, encodeTorrent(m.infoBytes, { announceList: m.announceList, urlList: m.urlList })))
       .catch((cause: unknown) => {
       throw new TorrenttpError('CLI_OUTPUT_UNWRITABLE', { detail: `${path}: ${(cause as Error).message}`, cause });
