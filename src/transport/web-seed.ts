@@ -65,6 +65,17 @@ export interface WebSeedOptions {
    * proxy's first piece of a cold fetch.
    */
   readonly pieces?: Bitfield;
+  /**
+   * Stream: requests at or past the furthest byte asked so far are answered from ONE open-ended
+   * GET (`Range: bytes=N-`, to the end of the file), each block handed on as its bytes pass;
+   * a gap of up to `maxStreamSkipBytes` is read through (the blocks another peer is fetching),
+   * a longer one starts a new GET there, and the stream pauses (backpressure) while nothing
+   * ahead is asked for. Requests behind it are ranged GETs as usual. Single-file torrents only
+   * (ignored otherwise). The bytes are checked by the engine's piece hash like any other.
+   */
+  readonly stream?: boolean;
+  /** Longest gap a stream reads through rather than starting a new GET. Default 1 MiB. */
+  readonly maxStreamSkipBytes?: number;
 }
 
 export const WEB_SEED_DEFAULTS = {
@@ -98,7 +109,7 @@ class WebSeed implements PeerLink {
 
   private readonly events: EventQueue;
   private readonly geometry: Geometry;
-  private readonly o: Required<Omit<WebSeedOptions, 'onEvent' | 'dispatcher' | 'pieces'>>;
+  private readonly o: Required<Omit<WebSeedOptions, 'onEvent' | 'dispatcher' | 'pieces' | 'stream' | 'maxStreamSkipBytes'>>;
   /** Taken at the first GET: undici is loaded only by processes that use a web seed. */
   private readonly dispatcher: Dispatcher | undefined;
   private lease: Promise<OriginLease> | undefined;
@@ -114,6 +125,16 @@ class WebSeed implements PeerLink {
    * and shared by every GET of that file, with the bytes of it handed out so far (to drop it).
    */
   private wholeFiles: Map<number, { body: Promise<Uint8Array>; handedOut: number }> | undefined;
+  /** Stream mode (`WebSeedOptions.stream`): requests it will answer, by torrent offset. */
+  private readonly streamPending = new Map<number, BlockRequest>();
+  private streamOn: boolean;
+  /** Offset of the block the stream reads next (or is reading); -1 when no stream is open. */
+  private streamAt = -1;
+  /** The furthest offset a stream was asked from or reached: requests behind it are ranged GETs. */
+  private streamedTo = 0;
+  private streamWake: (() => void) | undefined;
+  private streamAc: AbortController | undefined;
+  private readonly maxSkip: number;
 
   constructor(
     readonly id: string,
@@ -140,6 +161,10 @@ class WebSeed implements PeerLink {
     const runBlocks = Math.ceil(Math.min(this.geometry.pieceLength, this.o.maxRunBytes) / BLOCK_LENGTH);
     this.desiredQueueDepth = Math.min(1024, Math.max(16, 2 * this.o.maxInFlight * runBlocks));
     this.bitfield = opts.pieces ?? Bitfield.full(metainfo.pieceCount);
+    this.streamOn = opts.stream === true && metainfo.files.length === 1;
+    this.maxSkip = opts.maxStreamSkipBytes ?? 1024 * 1024;
+    // A stream keeps 4 MiB asked ahead of it, so it rarely pauses for the engine's next requests.
+    if (this.streamOn) this.desiredQueueDepth = Math.max(this.desiredQueueDepth, 256);
     this.events.emit({ type: 'bitfield', bitfield: this.bitfield });
     this.peerChoking = false;
     this.events.emit({ type: 'unchoke' });
@@ -148,11 +173,162 @@ class WebSeed implements PeerLink {
   request(req: BlockRequest): void {
     if (this.closed) return;
     // Queued, it waits for the rest of this turn's requests, so adjacent blocks coalesce into one GET.
-    if (this.peerChoking || !this.valid(req) || !this.bitfield.has(req.index) || !this.queue.add(req)) this.events.emit({ type: 'rejected', req });
+    if (this.peerChoking || !this.valid(req) || !this.bitfield.has(req.index)) {
+      this.events.emit({ type: 'rejected', req });
+      return;
+    }
+    if (this.streamOn) {
+      const at = this.geometry.pieceOffset(req.index) + req.begin;
+      if (at >= (this.streamAt >= 0 ? this.streamAt : this.streamedTo)) {
+        this.streamPending.set(at, req);
+        if (this.streamAt < 0) void this.runStream(at);
+        else this.streamWake?.();
+        return;
+      }
+    }
+    if (!this.queue.add(req)) this.events.emit({ type: 'rejected', req });
   }
 
   cancel(req: BlockRequest): void {
-    if (!this.closed) this.queue.cancel(req);
+    if (this.closed) return;
+    if (this.streamPending.delete(this.geometry.pieceOffset(req.index) + req.begin)) return;
+    this.queue.cancel(req);
+  }
+
+  /** Requests the stream was to answer go to ranged GETs instead (the stream failed or ended). */
+  private streamToQueue(): void {
+    for (const req of this.streamPending.values()) if (!this.queue.add(req)) this.events.emit({ type: 'rejected', req });
+    this.streamPending.clear();
+  }
+
+  /** The lowest offset asked of the stream at or past `at`, or -1. */
+  private nextPending(at: number): number {
+    let min = -1;
+    for (const k of this.streamPending.keys()) if (k >= at && (min < 0 || k < min)) min = k;
+    return min;
+  }
+
+  /**
+   * One open-ended GET from `from` (a block's offset) to the file's end; blocks asked for are
+   * handed on as they pass. Ends at the file's end, on a gap too long to read through (a new
+   * GET then starts there), on a failure (stream mode off: ranged GETs from then on), or at close.
+   */
+  private async runStream(from: number): Promise<void> {
+    const file = this.metainfo.files[0]!;
+    const url = webSeedFileUrl(this.id, this.metainfo, 0);
+    const where = `${url} bytes=${from}-`;
+    const ac = new AbortController();
+    this.streamAc = ac;
+    this.controllers.add(ac);
+    this.streamAt = from;
+    this.streamedTo = Math.max(this.streamedTo, from);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, this.o.requestTimeoutMs);
+    let res: Dispatcher.ResponseData | undefined;
+    let restartAt = -1;
+    try {
+      try {
+        const undici = await loadUndici();
+        if (this.closed) return;
+        const dispatcher = this.dispatcher ?? (await (this.lease ??= acquireOrigin(url, { connections: this.o.maxInFlight }))).dispatcher;
+        if (this.closed) return;
+        res = await undici.request(url, { method: 'GET', headers: { range: `bytes=${from}-` }, signal: ac.signal, dispatcher });
+      } catch (err) {
+        throw this.networkError(err, timedOut, where);
+      }
+      res.body.on('error', () => {});
+      if (this.checkHead(res, file.length, file.path.at(-1) ?? '', from, file.length - 1, where)) {
+        throw new TransportError('TRANSPORT_WEBSEED_NO_RANGE', { detail: `${where}: 200 with the whole file` });
+      }
+      const total = file.length;
+      let at = from; // the current block's offset
+      let len = Math.min(BLOCK_LENGTH, total - at);
+      let filled = 0;
+      let buf: Uint8Array | undefined;
+      let delivered = 0;
+      try {
+        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+          timer.refresh();
+          let off = 0;
+          while (off < chunk.length) {
+            if (filled === 0) {
+              // A block starts: asked for, a short gap to read through, nothing asked (wait), or a long gap (a new GET).
+              for (;;) {
+                if (this.closed || ac.signal.aborted) return;
+                if (this.streamPending.has(at)) break;
+                const next = this.nextPending(at);
+                if (next >= 0 && next - at <= this.maxSkip) break;
+                if (next >= 0) {
+                  restartAt = next;
+                  return;
+                }
+                clearTimeout(timer);
+                await new Promise<void>((resolve) => (this.streamWake = resolve));
+                this.streamWake = undefined;
+                timer.refresh();
+              }
+            }
+            const n = Math.min(len - filled, chunk.length - off);
+            const req = this.streamPending.get(at);
+            let data: Uint8Array | undefined;
+            if (filled === 0 && n === len) {
+              data = chunk.subarray(off, off + n); // the whole block in this chunk: no copy
+            } else if (req !== undefined || buf !== undefined) {
+              if (filled === 0) buf = new Uint8Array(len);
+              if (buf !== undefined) buf.set(chunk.subarray(off, off + n), filled);
+              if (filled + n === len) data = buf;
+            }
+            filled += n;
+            off += n;
+            if (filled < len) continue;
+            // The block is complete.
+            const asked = this.streamPending.get(at);
+            if (asked !== undefined) {
+              this.streamPending.delete(at);
+              if (data !== undefined) {
+                this.events.emit({ type: 'block', req: asked, data });
+                delivered += len;
+              } else if (!this.queue.add(asked)) {
+                this.events.emit({ type: 'rejected', req: asked }); // asked for once its bytes were half gone by
+              }
+            }
+            buf = undefined;
+            filled = 0;
+            at += len;
+            this.streamAt = at;
+            this.streamedTo = Math.max(this.streamedTo, at);
+            if (at >= total) break;
+            len = Math.min(BLOCK_LENGTH, total - at);
+          }
+          if (delivered > 0) {
+            this.events.emit({ type: 'bytes', downloaded: delivered, uploaded: 0 });
+            delivered = 0;
+            this.backoff.reset();
+          }
+        }
+      } catch (err) {
+        if (err instanceof TorrenttpError) throw err;
+        throw this.networkError(err, timedOut, where);
+      }
+      if (at < total) throw new TransportError('TRANSPORT_HTTP_BAD_LENGTH', { detail: `${where}: ended at ${at} of ${total} bytes` });
+    } catch {
+      // The stream failed: ranged GETs take over for good, with their back-off, give-up and reports.
+      this.streamOn = false;
+    } finally {
+      clearTimeout(timer);
+      this.controllers.delete(ac);
+      if (this.streamAc === ac) this.streamAc = undefined;
+      this.streamWake = undefined;
+      if (res !== undefined && !res.body.destroyed && res.body.readableEnded !== true) res.body.destroy();
+      if (!this.closed) {
+        this.streamAt = -1;
+        if (restartAt >= 0 && this.streamOn) void this.runStream(restartAt);
+        else this.streamToQueue();
+      }
+    }
   }
 
   setChoking(): void {}
@@ -167,6 +343,8 @@ class WebSeed implements PeerLink {
     this.closed = true;
     clearTimeout(this.backoffTimer);
     for (const ac of this.controllers) ac.abort();
+    this.streamWake?.();
+    this.streamPending.clear();
     this.queue.clear();
     this.wholeFiles?.clear();
     void this.lease?.then((l) => l.release(), () => {});
