@@ -6,7 +6,7 @@ import { FileSelection, infoHashToBytes, parseMagnet, parseTorrent, toHex, type 
 import { corruptPiecesError, openStorage, type DiskPool, type WriteMode } from '../storage/index.js';
 import type { DhtNode } from '../dht/index.js';
 import { Announcer, isLoopback, isUrlRef } from '../tracker/index.js';
-import { createWebSeed, hostPort, HttpDialer, parseHostPort, PeerListener, WireDialer, type EncryptionPolicy, type IncomingPeerHandler, type PeerEvent, type PeerLink, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
+import { createWebSeed, hostPort, HttpDialer, parseHostPort, PeerListener, WireDialer, type EncryptionPolicy, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { mseAvailable, WireError } from '../wire/index.js';
 import { EngineError } from './errors.js';
 import type { PeerServer } from './peer-server.js';
@@ -149,14 +149,6 @@ export interface AddOptions {
    * they do not deliver. Default 0: web seeds start at once.
    */
   readonly webSeedFallbackMs?: number;
-  /**
-   * A download that is alone streams from its web seeds: when the first tracker answer names no
-   * peer but `peers` (the seed the server named), and no other peer has connected, the web seeds
-   * start at once as one open-ended GET each (`WebSeedOptions.stream`) with the pieces picked in
-   * order. As soon as another peer connects or an announce names one, they close and come back
-   * as `webSeedFallbackMs` says, and the order is the torrent's own again. Single-file torrents. Default off.
-   */
-  readonly streamWhenAlone?: boolean;
   /** A magnet link: how the metadata fetch is reported, how long it may take (default 120 s), and its limits. */
   readonly onMetadataProgress?: (p: MetadataProgress) => void;
   readonly metadataTimeoutMs?: number;
@@ -452,10 +444,7 @@ export class Client extends EventEmitter<ClientEvents> {
     });
     torrent.on('warning', (msg, err) => this.emit('warning', msg, err));
 
-    if (opts.webSeeds !== false && !torrent.complete) {
-      if (opts.streamWhenAlone === true && metainfo.files.length === 1 && metainfo.urlList.length > 0) this.streamWhenAlone(entry, opts.webSeedFallbackMs ?? 0);
-      else this.startWebSeeds(entry, opts.webSeedFallbackMs ?? 0);
-    }
+    if (opts.webSeeds !== false && !torrent.complete) this.startWebSeeds(entry, opts.webSeedFallbackMs ?? 0);
     announcer.start();
     if (this.opts.dht !== undefined && opts.dht !== false && !metainfo.private) {
       entry.untrackDht = this.opts.dht.track(infoHash, port > 0 ? { port } : {}, (peers) => this.discover(entry, peers.map((p) => hostPort(p.ip, p.port)), 'dht'));
@@ -509,42 +498,30 @@ export class Client extends EventEmitter<ClientEvents> {
    * `fallbackMs`, checked at each progress tick. Once started they stay: a web seed that only
    * fills gaps would add a request per gap, and a swarm that stalled once may stall again.
    */
-  private startWebSeeds(e: Entry, fallbackMs: number, stream?: Set<PeerLink>): () => boolean {
+  private startWebSeeds(e: Entry, fallbackMs: number): void {
     const torrent = e.torrent;
-    let started = false;
     const start = (): void => {
-      started = true;
       for (const url of torrent.metainfo.urlList) {
         const watch = (ev: PeerEvent): void => this.watchWebSeed(e, url, ev);
-        torrent.addPeer((onEvent) => {
-          const link = createWebSeed(url, torrent.metainfo, {
-            onEvent: (ev) => {
-              watch(ev);
-              onEvent(ev);
-            },
-            ...(stream === undefined ? {} : { stream: true }),
-          });
-          stream?.add(link);
-          return link;
-        }, 'given');
+        torrent.addPeer(
+          (onEvent) =>
+            createWebSeed(url, torrent.metainfo, {
+              onEvent: (ev) => {
+                watch(ev);
+                onEvent(ev);
+              },
+            }),
+          'given',
+        );
       }
     };
-    // Cancels a start still to come: true when the web seeds had not started.
-    let check: ((s: TorrentStats) => void) | undefined;
-    const cancel = (): boolean => {
-      if (check !== undefined) torrent.off('progress', check);
-      return !started;
-    };
-    if (fallbackMs <= 0) {
-      start();
-      return cancel;
-    }
+    if (fallbackMs <= 0) return start();
     let lastBytes = -1;
     let lastMoveMs = Date.now();
-    check = (s: TorrentStats): void => {
+    const check = (s: TorrentStats): void => {
       const now = Date.now();
       if (s.done || torrent.closed) {
-        torrent.off('progress', check!);
+        torrent.off('progress', check);
         return;
       }
       if (s.downloaded !== lastBytes) {
@@ -552,69 +529,11 @@ export class Client extends EventEmitter<ClientEvents> {
         lastBytes = s.downloaded;
       }
       if (now - lastMoveMs >= fallbackMs) {
-        torrent.off('progress', check!);
+        torrent.off('progress', check);
         start();
       }
     };
     torrent.on('progress', check);
-    return cancel;
-  }
-
-  /**
-   * `AddOptions.streamWhenAlone`: the web seeds as usual (`fallbackMs`) until the first tracker
-   * answer; if it names nobody but the given peers and no other peer connected, they start at
-   * once as streams (pieces in order) until another peer shows up, then close and come back as
-   * usual. Peers are told apart by address and peer id only (a given peer's dial-back is the same peer).
-   */
-  private streamWhenAlone(e: Entry, fallbackMs: number): void {
-    const torrent = e.torrent;
-    const given = new Set(e.manualPeers);
-    const givenIds = new Set<string>();
-    const links = new Set<PeerLink>();
-    let cancel = this.startWebSeeds(e, fallbackMs);
-    let state: 'waiting' | 'streaming' | 'over' = 'waiting';
-    let sequential = torrent.sequential;
-    const over = (): void => {
-      if (state === 'over') return;
-      const was = state;
-      state = 'over';
-      torrent.off('peer', onPeer);
-      e.announcer.off('announced', onAnnounced);
-      e.announcer.off('failure', onFailure);
-      if (was !== 'streaming' || torrent.closed) return;
-      for (const l of links) l.close();
-      torrent.sequential = sequential;
-      if (!torrent.complete) cancel = this.startWebSeeds(e, fallbackMs);
-    };
-    const other = (address: string): boolean => !given.has(address);
-    const onPeer = (link: PeerLink): void => {
-      if (links.has(link)) return;
-      const id = link.peerId === undefined ? undefined : toHex(link.peerId);
-      if (given.has(link.id)) {
-        if (id !== undefined) givenIds.add(id);
-        return;
-      }
-      if (id !== undefined && givenIds.has(id)) return;
-      over();
-    };
-    const onAnnounced = (r: { readonly peers: readonly Parameters<typeof isUrlRef>[0][] }): void => {
-      const others = r.peers.some((p) => other(isUrlRef(p) ? p.url : hostPort(p.ip, p.port)));
-      if (state === 'streaming') {
-        if (others) over();
-        return;
-      }
-      if (others || torrent.closed || torrent.complete || !cancel()) return over();
-      state = 'streaming';
-      sequential = torrent.sequential;
-      torrent.sequential = true;
-      cancel = this.startWebSeeds(e, 0, links);
-    };
-    const onFailure = (): void => {
-      if (state === 'waiting') over();
-    };
-    torrent.on('peer', onPeer);
-    e.announcer.on('announced', onAnnounced);
-    e.announcer.on('failure', onFailure);
   }
 
   /** Stops a torrent: `stopped` to its trackers, peers closed, resume state saved. */

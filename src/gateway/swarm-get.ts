@@ -77,7 +77,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
     }
     let t: Torrent;
     try {
-      t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: work, peers, streamWhenAlone: peers.length > 0, webSeedFallbackMs: o.webSeedFallbackMs ?? (peers.length > 0 ? SEED_NAMED_WEB_SEED_FALLBACK_MS : DEFAULT_WEB_SEED_FALLBACK_MS), ...(stream === undefined ? {} : { sequential: true }) });
+      t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: work, peers, webSeedFallbackMs: o.webSeedFallbackMs ?? (peers.length > 0 ? SEED_NAMED_WEB_SEED_FALLBACK_MS : DEFAULT_WEB_SEED_FALLBACK_MS), ...(stream === undefined ? {} : { sequential: true }) });
     } catch (err) {
       // Not this torrent's data after all (longer than the torrent, unreadable): give the file back its name.
       if (moved && finalPath !== undefined) await rename(join(dir, name), finalPath).catch(() => undefined);

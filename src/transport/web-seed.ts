@@ -35,7 +35,6 @@ import { Bitfield, BLOCK_LENGTH, type FileSlice, type Geometry, type Metainfo } 
 import { DEFAULT_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS } from '../tracker/index.js';
 import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
-import { dialWithReadBuffer } from './socket-chunks.js';
 import { acquireOrigin, FailureBackoff, headerOf as header, loadUndici, retryAfterDelay, RunQueue, type BlockRun, type OriginLease } from './http-fetch.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
 import { webSeedFileUrl } from './web-seed-url.js';
@@ -66,17 +65,6 @@ export interface WebSeedOptions {
    * proxy's first piece of a cold fetch.
    */
   readonly pieces?: Bitfield;
-  /**
-   * Stream: requests at or past the furthest byte asked so far are answered from ONE open-ended
-   * GET (`Range: bytes=N-`, to the end of the file), each block handed on as its bytes pass;
-   * a gap of up to `maxStreamSkipBytes` is read through (the blocks another peer is fetching),
-   * a longer one starts a new GET there, and the stream pauses (backpressure) while nothing
-   * ahead is asked for. Requests behind it are ranged GETs as usual. Single-file torrents only
-   * (ignored otherwise). The bytes are checked by the engine's piece hash like any other.
-   */
-  readonly stream?: boolean;
-  /** Longest gap a stream reads through rather than starting a new GET. Default 1 MiB. */
-  readonly maxStreamSkipBytes?: number;
 }
 
 export const WEB_SEED_DEFAULTS = {
@@ -110,7 +98,7 @@ class WebSeed implements PeerLink {
 
   private readonly events: EventQueue;
   private readonly geometry: Geometry;
-  private readonly o: Required<Omit<WebSeedOptions, 'onEvent' | 'dispatcher' | 'pieces' | 'stream' | 'maxStreamSkipBytes'>>;
+  private readonly o: Required<Omit<WebSeedOptions, 'onEvent' | 'dispatcher' | 'pieces'>>;
   /** Taken at the first GET: undici is loaded only by processes that use a web seed. */
   private readonly dispatcher: Dispatcher | undefined;
   private lease: Promise<OriginLease> | undefined;
@@ -126,17 +114,6 @@ class WebSeed implements PeerLink {
    * and shared by every GET of that file, with the bytes of it handed out so far (to drop it).
    */
   private wholeFiles: Map<number, { body: Promise<Uint8Array>; handedOut: number }> | undefined;
-  /** Stream mode (`WebSeedOptions.stream`): requests it will answer, by torrent offset. */
-  private readonly streamPending = new Map<number, BlockRequest>();
-  private streamOn: boolean;
-  /** Offset of the block the stream reads next (or is reading); -1 when no stream is open. */
-  private streamAt = -1;
-  /** The furthest offset a stream was asked from or reached: requests behind it are ranged GETs. */
-  private streamedTo = 0;
-  private streamWake: (() => void) | undefined;
-  /** Ends the open stream (`close`). */
-  private streamStop: (() => void) | undefined;
-  private readonly maxSkip: number;
 
   constructor(
     readonly id: string,
@@ -163,10 +140,6 @@ class WebSeed implements PeerLink {
     const runBlocks = Math.ceil(Math.min(this.geometry.pieceLength, this.o.maxRunBytes) / BLOCK_LENGTH);
     this.desiredQueueDepth = Math.min(1024, Math.max(16, 2 * this.o.maxInFlight * runBlocks));
     this.bitfield = opts.pieces ?? Bitfield.full(metainfo.pieceCount);
-    this.streamOn = opts.stream === true && metainfo.files.length === 1 && opts.dispatcher === undefined && id.slice(0, 5).toLowerCase() === 'http:';
-    this.maxSkip = opts.maxStreamSkipBytes ?? 1024 * 1024;
-    // A stream keeps 4 MiB asked ahead of it, so it rarely pauses for the engine's next requests.
-    if (this.streamOn) this.desiredQueueDepth = Math.max(this.desiredQueueDepth, 256);
     this.events.emit({ type: 'bitfield', bitfield: this.bitfield });
     this.peerChoking = false;
     this.events.emit({ type: 'unchoke' });
@@ -175,186 +148,11 @@ class WebSeed implements PeerLink {
   request(req: BlockRequest): void {
     if (this.closed) return;
     // Queued, it waits for the rest of this turn's requests, so adjacent blocks coalesce into one GET.
-    if (this.peerChoking || !this.valid(req) || !this.bitfield.has(req.index)) {
-      this.events.emit({ type: 'rejected', req });
-      return;
-    }
-    if (this.streamOn) {
-      const at = this.geometry.pieceOffset(req.index) + req.begin;
-      if (at >= (this.streamAt >= 0 ? this.streamAt : this.streamedTo)) {
-        this.streamPending.set(at, req);
-        if (this.streamAt < 0) this.runStream(at);
-        else this.streamWake?.();
-        return;
-      }
-    }
-    if (!this.queue.add(req)) this.events.emit({ type: 'rejected', req });
+    if (this.peerChoking || !this.valid(req) || !this.bitfield.has(req.index) || !this.queue.add(req)) this.events.emit({ type: 'rejected', req });
   }
 
   cancel(req: BlockRequest): void {
-    if (this.closed) return;
-    if (this.streamPending.delete(this.geometry.pieceOffset(req.index) + req.begin)) return;
-    this.queue.cancel(req);
-  }
-
-  /** Requests the stream was to answer go to ranged GETs instead (the stream failed or ended). */
-  private streamToQueue(): void {
-    for (const req of this.streamPending.values()) if (!this.queue.add(req)) this.events.emit({ type: 'rejected', req });
-    this.streamPending.clear();
-  }
-
-  /** The lowest offset asked of the stream at or past `at`, or -1. */
-  private nextPending(at: number): number {
-    let min = -1;
-    for (const k of this.streamPending.keys()) if (k >= at && (min < 0 || k < min)) min = k;
-    return min;
-  }
-
-  /**
-   * One open-ended GET from `from` (a block's offset) to the file's end, on a connection of its
-   * own whose reads land in one reused buffer (socket-chunks.ts): blocks asked for are handed on
-   * as views of it while the read is delivered (the engine copies each into its piece). Ends at
-   * the file's end, on a gap too long to read through (a new GET then starts there), on a failure
-   * (stream mode off: ranged GETs from then on), or at close.
-   */
-  private runStream(from: number): void {
-    const file = this.metainfo.files[0]!;
-    const url = webSeedFileUrl(this.id, this.metainfo, 0);
-    const where = `${url} bytes=${from}-`;
-    const u = new URL(url);
-    const total = file.length;
-    const { socket, chunks } = dialWithReadBuffer(u.hostname.replace(/^\[|\]$/g, ''), u.port === '' ? 80 : Number(u.port));
-    this.streamAt = from;
-    this.streamedTo = Math.max(this.streamedTo, from);
-    let head: Buffer | undefined = Buffer.alloc(0);
-    let at = from; // the current block's offset
-    let len = Math.min(BLOCK_LENGTH, total - at);
-    let filled = 0;
-    let buf: Uint8Array | undefined;
-    let held: Uint8Array | undefined; // the rest of a read, copied, while the stream waits for requests
-    let ended = false;
-    const finish = (restartAt: number, failed: boolean): void => {
-      if (ended) return;
-      ended = true;
-      clearTimeout(timer);
-      socket.destroy();
-      if (this.streamStop === stop) this.streamStop = undefined;
-      this.streamWake = undefined;
-      if (this.closed) return;
-      this.events.deliverNow();
-      this.streamAt = -1;
-      if (failed) this.streamOn = false; // ranged GETs take over for good, with their back-off, give-up and reports
-      if (restartAt >= 0 && this.streamOn) this.runStream(restartAt);
-      else this.streamToQueue();
-    };
-    const stop = (): void => finish(-1, false);
-    this.streamStop = stop;
-    const timer = setTimeout(() => finish(-1, true), this.o.requestTimeoutMs);
-    socket.on('error', () => finish(-1, true));
-    socket.on('close', () => finish(-1, at < total));
-    socket.on('connect', () => {
-      socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nRange: bytes=${from}-\r\nUser-Agent: torrenttp\r\nConnection: close\r\n\r\n`);
-    });
-    /** Bytes of the body from `chunk` at `off`; false when the stream now waits (or ended) with the rest unread. */
-    const body = (chunk: Uint8Array, off: number): boolean => {
-      let delivered = 0;
-      try {
-        while (off < chunk.length && at < total) {
-          if (filled === 0) {
-            // A block starts: asked for, a short gap to read through, nothing asked (wait), or a long gap (a new GET).
-            if (!this.streamPending.has(at)) {
-              const next = this.nextPending(at);
-              if (next < 0) {
-                held = chunk.slice(off);
-                socket.pause();
-                clearTimeout(timer);
-                this.streamWake = wake;
-                return false;
-              }
-              if (next - at > this.maxSkip) {
-                finish(next, false);
-                return false;
-              }
-            }
-          }
-          const n = Math.min(len - filled, chunk.length - off);
-          const req = this.streamPending.get(at);
-          let data: Uint8Array | undefined;
-          if (filled === 0 && n === len) {
-            data = chunk.subarray(off, off + n); // the whole block in this read: no copy
-          } else if (req !== undefined || buf !== undefined) {
-            if (filled === 0) buf = new Uint8Array(len);
-            if (buf !== undefined) buf.set(chunk.subarray(off, off + n), filled);
-            if (filled + n === len) data = buf;
-          }
-          filled += n;
-          off += n;
-          if (filled < len) continue;
-          const asked = this.streamPending.get(at);
-          if (asked !== undefined) {
-            this.streamPending.delete(at);
-            if (data !== undefined) {
-              this.events.emit({ type: 'block', req: asked, data });
-              delivered += len;
-            } else if (!this.queue.add(asked)) {
-              this.events.emit({ type: 'rejected', req: asked }); // asked for once its bytes were half gone by
-            }
-          }
-          buf = undefined;
-          filled = 0;
-          at += len;
-          this.streamAt = at;
-          this.streamedTo = Math.max(this.streamedTo, at);
-          len = Math.min(BLOCK_LENGTH, total - at);
-        }
-        return true;
-      } finally {
-        if (delivered > 0) {
-          this.events.emit({ type: 'bytes', downloaded: delivered, uploaded: 0 });
-          this.backoff.reset();
-        }
-        this.events.deliverNow(); // views of the read buffer: before the next read
-        if (at >= total) finish(-1, false);
-      }
-    };
-    const wake = (): void => {
-      this.streamWake = undefined;
-      // From `request`: go on a turn later, never inside the link's method.
-      setImmediate(() => {
-        if (ended) return;
-        const rest = held!;
-        held = undefined;
-        if (body(rest, 0) && !ended) {
-          timer.refresh();
-          socket.resume();
-        }
-      });
-    };
-    chunks.setHandler((chunk) => {
-      if (ended) return;
-      timer.refresh();
-      if (head !== undefined) {
-        head = Buffer.concat([head, chunk]);
-        const end = head.indexOf('\r\n\r\n');
-        if (end < 0) {
-          if (head.length > MAX_HEAD_BYTES) finish(-1, true);
-          return;
-        }
-        const res = parseHead(head.subarray(0, end));
-        const rest = head.subarray(end + 4);
-        head = undefined;
-        try {
-          if (res === undefined || res.headers['transfer-encoding'] !== undefined) throw new TransportError('TRANSPORT_HTTP_FAILED', { detail: `${where}: not a plain HTTP/1.x answer` });
-          if (this.checkHead(res, file.length, file.path.at(-1) ?? '', from, total - 1, where)) throw new TransportError('TRANSPORT_WEBSEED_NO_RANGE', { detail: `${where}: 200 with the whole file` });
-        } catch {
-          finish(-1, true);
-          return;
-        }
-        if (rest.length > 0) body(rest, 0);
-        return;
-      }
-      body(chunk, 0);
-    });
+    if (!this.closed) this.queue.cancel(req);
   }
 
   setChoking(): void {}
@@ -369,8 +167,6 @@ class WebSeed implements PeerLink {
     this.closed = true;
     clearTimeout(this.backoffTimer);
     for (const ac of this.controllers) ac.abort();
-    this.streamStop?.();
-    this.streamPending.clear();
     this.queue.clear();
     this.wholeFiles?.clear();
     void this.lease?.then((l) => l.release(), () => {});
@@ -557,7 +353,7 @@ class WebSeed implements PeerLink {
   }
 
   /** Checks an answer's head; true when it is a 200 with the whole file where a smaller range was asked for. */
-  private checkHead(res: Pick<Dispatcher.ResponseData, 'statusCode' | 'headers'>, fileLength: number, fileName: string, first: number, last: number, where: string): boolean {
+  private checkHead(res: Dispatcher.ResponseData, fileLength: number, fileName: string, first: number, last: number, where: string): boolean {
     const status = res.statusCode;
     if (status === 429 || status === 503) {
       const err = new TransportError('TRANSPORT_HTTP_UNAVAILABLE', { detail: `${where}: ${status}` });
@@ -585,22 +381,6 @@ class WebSeed implements PeerLink {
     }
     return ignoredRange;
   }
-}
-
-/** Largest response head a stream reads. */
-const MAX_HEAD_BYTES = 16 * 1024;
-
-/** An HTTP/1.x response head (without its blank line): status and headers (the first of each name, lower-cased), or undefined. */
-function parseHead(bytes: Uint8Array): { statusCode: number; headers: Record<string, string> } | undefined {
-  const lines = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1').split('\r\n');
-  const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '');
-  if (status === null) return undefined;
-  const headers: Record<string, string> = {};
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(':');
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] ??= line.slice(colon + 1).trim();
-  }
-  return { statusCode: Number(status[1]), headers };
 }
 
 function formatMiB(bytes: number): string {
