@@ -252,3 +252,41 @@ test('the injected rng and randomFirstPieces decide the first picks', () => {
   assert.deepEqual(at(p.pick(full, 2, false, none)), ['7:0', '7:1'], 'the first piece is random (from 7)');
   assert.deepEqual(at(p.pick(full, 2, false, none)), ['2:0', '2:1'], 'then rarest first');
 });
+
+test('property: each piece in progress keeps its count of free blocks (neither received nor requested) through picks, releases, late blocks and failures', () => {
+  type Partial = { blocks: number; free: number; received: Uint8Array; requested: Uint8Array };
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('pick' as const), n: fc.integer({ min: 1, max: 6 }), runs: fc.boolean() }),
+    fc.record({ kind: fc.constantFrom('release' as const, 'receive' as const, 'late' as const, 'fail' as const), at: fc.nat() }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), fc.boolean(), (ops, seq) => {
+      const p = new PiecePicker(g, new Bitfield(10), { sequential: seq, rng: Math.random, maxDuplicates: 2 });
+      const partials = (p as unknown as { partials: Map<number, Partial> }).partials;
+      let out: { index: number; begin: number }[] = [];
+      const released: { index: number; begin: number }[] = [];
+      for (const o of ops) {
+        if (o.kind === 'pick') out.push(...p.pick(full, o.n, o.runs, none));
+        else if (o.kind === 'release' && out.length > 0) {
+          const [r] = out.splice(o.at % out.length, 1);
+          p.release(r!.index, r!.begin);
+          released.push(r!);
+        } else if (o.kind === 'receive' && out.length > 0) {
+          const [r] = out.splice(o.at % out.length, 1);
+          if (p.receive(r!.index, r!.begin) && p.isComplete(r!.index)) p.verified(r!.index);
+        } else if (o.kind === 'late' && released.length > 0) {
+          const [r] = released.splice(o.at % released.length, 1);
+          p.receive(r!.index, r!.begin); // a block that came after its request was released
+        } else if (o.kind === 'fail' && partials.size > 0) {
+          const index = [...partials.keys()][o.at % partials.size]!;
+          p.failed(index); // its requests still out stay in `out`: their releases and blocks land on the fresh partial
+        }
+        for (const [i, part] of partials) {
+          let free = 0;
+          for (let b = 0; b < part.blocks; b++) if (part.received[b] === 0 && part.requested[b] === 0) free++;
+          assert.equal(part.free, free, `piece ${i}`);
+        }
+      }
+    }),
+  );
+});
