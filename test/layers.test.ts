@@ -21,10 +21,13 @@ export const LAYERS = [
  * protocol and, through the tracker client, the tracker server (`transport/peer-address.js`, host:port
  * helpers, for the same reason); `tracker/undici.js` loads undici;
  * `metainfo/media-type.js` names the JSON metainfo type without compiling the parsers.
+ * `storage/folders.js` is `makeFolders` alone (a `mkdir -p` that ends where node's spins), for a
+ * plain `get`'s output folder.
  */
 const EXTRA_SURFACES: Readonly<Record<string, readonly string[]>> = {
   gateway: ['client.js'],
   metainfo: ['hash-pieces.js', 'media-type.js'],
+  storage: ['folders.js'],
   transport: ['http-fetch.js', 'peer-address.js'],
   tracker: ['undici.js'],
 };
@@ -84,7 +87,7 @@ function staticGraph(entry: string): Set<string> {
 
 test('a plain `get` compiles neither the engine, the wire protocol, the tracker nor the metainfo parsers (start-up is part of its time)', () => {
   const loaded = [...staticGraph('cli/commands/get.ts')];
-  const heavy = loaded.filter((f) => !['transport/http-fetch.ts', 'transport/peer-address.ts', 'tracker/undici.ts', 'metainfo/media-type.ts'].includes(f) && /^(engine|wire|tracker|storage|dht|transport|metainfo|bencode)\//.test(f));
+  const heavy = loaded.filter((f) => !['transport/http-fetch.ts', 'transport/peer-address.ts', 'tracker/undici.ts', 'metainfo/media-type.ts', 'storage/folders.ts', 'storage/errors.ts'].includes(f) && /^(engine|wire|tracker|storage|dht|transport|metainfo|bencode)\//.test(f));
   assert.deepEqual(heavy, []);
   assert.ok(loaded.includes('gateway/plain-get.ts') && loaded.includes('transport/http-fetch.ts'), loaded.join(' '));
 });

@@ -2,7 +2,6 @@ import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { toTorrenttpError, TorrenttpError } from '../errors/index.js';
@@ -10,6 +9,7 @@ import { GatewayError } from './errors.js';
 import { drained, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import { discard, requestOk, type OpenResponse } from './negotiate-client.js';
+import { makeFolders } from '../storage/folders.js';
 
 /**
  * The plain half of `getUrl`: the body of the negotiating GET (or of a `Range` request that
@@ -71,7 +71,7 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
   const timer = setInterval(report, PROGRESS_EVERY_MS);
   try {
     if (path !== undefined) {
-      await mkdir(dirname(path), { recursive: true });
+      await makeFolders(dirname(path));
       // Writes are not awaited one by one: the stream queues them (writev) up to its high-water mark.
       file = createWriteStream(path, { flags: offset > 0 ? 'a' : 'w', highWaterMark: WRITE_BUFFER_BYTES });
       file.on('error', (err) => (fileError ??= err));

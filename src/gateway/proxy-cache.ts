@@ -1,11 +1,11 @@
-import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Client, type Torrent } from '../engine/index.js';
 import { toTorrenttpError } from '../errors/index.js';
 import type { Metainfo, PieceIndex } from '../metainfo/index.js';
-import { DiskPool } from '../storage/index.js';
+import { DiskPool, makeFolders } from '../storage/index.js';
 import { createWebSeed, type PeerLink } from '../transport/index.js';
 import { GatewayError } from './errors.js';
 import { plainSeeds } from './negotiate-client.js';
@@ -133,7 +133,7 @@ export class ProxyCache {
   static async open(opts: ProxyCacheOptions): Promise<ProxyCache> {
     const cache = new ProxyCache(opts);
     try {
-      await mkdir(opts.dir, { recursive: true });
+      await makeFolders(opts.dir);
       // Resolves once every disk thread is up (a forget of nothing reaches each of them).
       await cache.pool.forget([opts.dir]);
       for (const name of await readdir(opts.dir)) {
@@ -372,7 +372,7 @@ export class ProxyCache {
     h.torrent ??= (async () => {
       const folder = join(this.opts.dir, h.infoHash);
       try {
-        await mkdir(folder, { recursive: true });
+        await makeFolders(folder);
       } catch (cause) {
         throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${folder}: ${toTorrenttpError(cause).message}`, cause });
       }

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { decode, encode, type BencodeDict } from '../bencode/index.js';
 import type { Client } from '../engine/index.js';
 import { toTorrenttpError } from '../errors/index.js';
 import { createTorrent, metainfoFromInfoBytes, type HashPool, type Metainfo } from '../metainfo/index.js';
 import type { GatewayLogger } from './logger.js';
+import { makeFolders } from '../storage/index.js';
 
 /**
  * The torrents of served files, made lazily and kept as long as the file is unchanged.
@@ -297,7 +298,7 @@ export class SwarmFiles {
     const file = this.cachePath(e.absPath, e.identity);
     const tmp = `${file}.${process.pid}.tmp`;
     try {
-      await mkdir(dirname(file), { recursive: true });
+      await makeFolders(dirname(file));
       await writeFile(tmp, encode(new Map<string, Uint8Array | number | string>([
         ['info', ready.infoBytes],
         ['path', e.absPath],

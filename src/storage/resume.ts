@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { decode, encode, type BencodeValue } from '../bencode/index.js';
 import { Bitfield, infoHashToBytes, toHex, type InfoHash } from '../metainfo/index.js';
 import { StorageError, toStorageError } from './errors.js';
-import { makeFolders } from './layout.js';
+import { makeFolders } from './folders.js';
 
 /**
  * The resume file: which pieces were verified, and what each file looked like when they were.

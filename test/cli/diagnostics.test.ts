@@ -152,6 +152,20 @@ test('download -o /proc/…: fails at once with a clear error instead of spinnin
     assert.match(p.stderr, /^torrenttp: .*cannot create the folder \/proc\/torrenttp-test.*\[STORAGE_IO\]$/m);
   }));
 
+test('get -o /proc/…: fails at once with a clear error instead of spinning (node\'s recursive mkdir never ends there)', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const body = bytes(50_000, 13);
+    const server = createHttpServer((_req, res) => res.end(body));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => server.close());
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/p.bin`;
+    const started = Date.now();
+    const p = spawnCli(t, dir, ['get', url, '-o', '/proc/torrenttp-test/p.bin']);
+    assert.equal(await p.exited, 1, p.stderr);
+    assert.ok(Date.now() - started < 10_000, 'at once');
+    assert.match(p.stderr, /^torrenttp: cannot write the download: \/proc\/torrenttp-test\/p\.bin.*\[GATEWAY_GET_OUTPUT\]$/m);
+  }));
+
 test('a read-only filesystem says EROFS, not ENOENT', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
     writeFileSync(join(dir, 'p.bin'), bytes(50_000, 12));
