@@ -133,8 +133,8 @@ export interface AddOptions {
   readonly dht?: boolean;
   /** Called while existing data is checked. */
   readonly onCheckProgress?: (checkedBytes: number, totalBytes: number) => void;
-  /** Folder for the resume file. Default `<path>/.torrenttp` (storage's default). */
-  readonly resumeDir?: string;
+  /** Folder for the resume file. Default `<path>/.torrenttp` (storage's default); `false`: none (`OpenStorageOptions.resumeDir`). */
+  readonly resumeDir?: string | false;
   /**
    * Store the torrent's file (or folder) under this name in `path` instead of the torrent's
    * own name (`torrenttp get -o`). Only the place on disk changes: the info-hash, and the URLs

@@ -42,6 +42,15 @@ export const DEFAULT_LINGER_MS = 5000;
 export const LINGER_IDLE_MS = 1000;
 
 /**
+ * How a get's pieces reach its file: into the page cache, as curl's and wget's writes do, and
+ * never `fdatasync`ed (a get keeps no resume file: `resumeDir: false`; `-C -` hashes the `.part`).
+ * `O_DIRECT` (the engine's default) made each piece wait for the device, and a get's two disk
+ * threads took turns on the file's write lock for it: 0.5 s of the 1 s a lone 256 MiB get spent
+ * receiving (docs/cli.md, "get against curl").
+ */
+export const GET_WRITE_MODE = 'buffered';
+
+/**
  * The swarm's MSE/PE policy when the caller names none: `off` when the URL and the one the
  * torrent came from (after redirects) are `http:`, else `prefer`. The swarm then hides the bytes from the network as much as the request it replaces
  * did: a download that came over plain HTTP gains nothing from RC4 between its peers but the
@@ -61,7 +70,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
     throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `${metainfo.name} is a torrent of ${metainfo.files.length} files: give a folder with -o, not a stream` });
   }
   const work = await mkdtemp(join(o.tmpDir ?? tmpdir(), 'torrenttp-get-'));
-  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), encryption: o.encryption });
+  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), encryption: o.encryption, writeMode: GET_WRITE_MODE });
   client.on('warning', (message) => o.onEvent?.({ type: 'warning', message }));
   try {
     // Where the engine writes: its folder, and the name it gives the file (or folder).
@@ -78,7 +87,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
     }
     let t: Torrent;
     try {
-      t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: work, peers, webSeedFallbackMs: o.webSeedFallbackMs ?? (peers.length > 0 ? SEED_NAMED_WEB_SEED_FALLBACK_MS : DEFAULT_WEB_SEED_FALLBACK_MS), ...(stream === undefined ? {} : { sequential: true }) });
+      t = await client.add(metainfo, { path: dir, storeAs: name, resumeDir: false, peers, webSeedFallbackMs: o.webSeedFallbackMs ?? (peers.length > 0 ? SEED_NAMED_WEB_SEED_FALLBACK_MS : DEFAULT_WEB_SEED_FALLBACK_MS), ...(stream === undefined ? {} : { sequential: true }) });
     } catch (err) {
       // Not this torrent's data after all (longer than the torrent, unreadable): give the file back its name.
       if (moved && finalPath !== undefined) await rename(join(dir, name), finalPath).catch(() => undefined);
@@ -138,7 +147,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
         throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `rename to ${finalPath}`, cause });
       });
       seeding = undefined;
-      if (o.seed === true) seeding = await client.add(metainfo, { path: dir, storeAs: basename(finalPath), resumeDir: work, skipVerify: true });
+      if (o.seed === true) seeding = await client.add(metainfo, { path: dir, storeAs: basename(finalPath), resumeDir: false, skipVerify: true });
     }
     if (how === 'complete' && o.seed === true && seeding !== undefined) {
       o.onEvent?.({ type: 'seeding' });

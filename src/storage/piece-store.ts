@@ -89,8 +89,13 @@ export interface OpenStorageOptions {
    * other names (hard links) replaced by a copy of their own (STORAGE_HARD_LINK).
    */
   readonly onWarning?: (err: StorageError) => void;
-  /** Folder of the resume file. Default `<dir>/.torrenttp`. */
-  readonly resumeDir?: string;
+  /**
+   * Folder of the resume file. Default `<dir>/.torrenttp`. `false`: no resume file is read or
+   * written, and nothing is `fdatasync`ed for one (`saveResume` and `close` write nothing): for a
+   * caller whose state dies with the process, as `torrenttp get`'s (a resumed get hashes its
+   * `.part` instead), which then costs what curl's write does (docs/cli.md, "get against curl").
+   */
+  readonly resumeDir?: string | false;
   /** Resume file saved this often while something changed. Default 30 s; 0 saves only on demand and close. */
   readonly resumeIntervalMs?: number;
   /**
@@ -138,7 +143,7 @@ async function open(metainfo: Metainfo, dir: string, pool: DiskPool, opts: OpenS
   if (opts.resumeDir === undefined && rels[0]?.[0] === RESUME_FOLDER) {
     throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `the torrent's name is ${RESUME_FOLDER}, where resume files go; pass resumeDir` });
   }
-  const resumeFile = resumePath(opts.resumeDir ?? join(root, RESUME_FOLDER), metainfo.infoHash);
+  const resumeFile = opts.resumeDir === false ? undefined : resumePath(opts.resumeDir ?? join(root, RESUME_FOLDER), metainfo.infoHash);
   const selection = opts.selectedFiles === undefined ? undefined : new FileSelection(g, opts.selectedFiles);
   // 1 selected, 2 unselected but shares a wanted piece (boundary bytes), 0 never written.
   const role = new Uint8Array(rels.length).fill(selection === undefined ? 1 : 0);
@@ -153,7 +158,7 @@ async function open(metainfo: Metainfo, dir: string, pool: DiskPool, opts: OpenS
     if (path === undefined) return { path: join(root, ...rel), length: g.fileLengths[i]!, size: 0, exists: false, mtimeNs: 0n, links: 0 };
     return inspectFile(path, g.fileLengths[i]!);
   });
-  const resume = opts.recheck === true ? undefined : await readResume(resumeFile, metainfo.infoHash, g.pieceCount, files.length);
+  const resume = opts.recheck === true || resumeFile === undefined ? undefined : await readResume(resumeFile, metainfo.infoHash, g.pieceCount, files.length);
 
   // A file is trusted when it is whole and, unless skipping verification, the resume file saw it
   // exactly so (size and mtime, and not racily: see `trustsFile`). Pieces wholly in trusted files take the resume file's word;
@@ -233,7 +238,8 @@ class DiskPieceStore implements PieceStore {
     files: readonly FileOnDisk[],
     private readonly pool: DiskPool,
     opts: OpenStorageOptions,
-    private readonly resumeFile: string,
+    /** Undefined: no resume file (`resumeDir: false`). */
+    private readonly resumeFile: string | undefined,
     changedOnOpen: boolean,
     /** Pieces that may be committed (a file selection's); undefined for all. */
     private readonly wanted: Bitfield | undefined,
@@ -245,7 +251,7 @@ class DiskPieceStore implements PieceStore {
     this.buffers = new BufferPool(FREE_BUFFER_BYTES);
     this.cache = new PieceCache(Math.max(0, opts.pieceCacheBytes ?? DEFAULT_PIECE_CACHE_BYTES), (b) => this.buffers.give(b));
     this.stateDirty = changedOnOpen;
-    const every = opts.resumeIntervalMs ?? DEFAULT_RESUME_INTERVAL_MS;
+    const every = resumeFile === undefined ? 0 : opts.resumeIntervalMs ?? DEFAULT_RESUME_INTERVAL_MS;
     if (every > 0) {
       // A failed periodic save keeps its state dirty, so the next save (or close) retries and reports.
       this.timer = setInterval(() => void this.saveResume().catch(() => undefined), every);
@@ -363,7 +369,9 @@ class DiskPieceStore implements PieceStore {
   private async save(final: boolean): Promise<void> {
     // A final save is never skipped after a periodic one: only it lets the next open trust
     // files written in the last moments (see RACY_MARGIN_NS).
+    if (this.resumeFile === undefined) return;
     if (!this.stateDirty && this.dirtyFiles.size === 0 && (!final || this.savedFinal)) return;
+    const resumeFile = this.resumeFile;
     const savedNs = BigInt(Date.now()) * 1_000_000n;
     const bitfield = this.bitfield.clone();
     const dirty = this.dirtyFiles;
@@ -373,7 +381,7 @@ class DiskPieceStore implements PieceStore {
       await this.pool.sync([...dirty].map((i) => this.paths[i]!));
       const untrusted = this.filesWithCorruptPieces();
       const files = (await statFiles(this.paths)).map((f, i) => (untrusted.has(i) ? { size: f.size, mtimeNs: NEVER_TRUSTED_MTIME_NS } : f));
-      await writeFileAtomic(this.resumeFile, encodeResume(this.metainfo.infoHash, { bitfield, files, savedNs, final }), { noSymlinkDir: this.defaultResumeDir });
+      await writeFileAtomic(resumeFile, encodeResume(this.metainfo.infoHash, { bitfield, files, savedNs, final }), { noSymlinkDir: this.defaultResumeDir });
       this.savedFinal = final;
     } catch (err) {
       for (const i of dirty) this.dirtyFiles.add(i);

@@ -1,6 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -101,6 +101,34 @@ test('no resume file, or a corrupt one: existing data is rechecked; missing and 
       assert.deepEqual(readFileSync(t.pathOf(other, 1)).subarray(0, 10_000), Buffer.from(t.fileData(1).subarray(0, 10_000)), 'its bytes kept');
       assert.equal(statSync(t.pathOf(other, 2)).size, 9_000, 'the missing file is created');
     });
+  }));
+
+test('resumeDir false: no resume file is read or written, and nothing is fdatasynced for one', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(specs, 8192);
+    const counted = new DiskPool({ threads: 1 });
+    let syncs = 0;
+    const sync = counted.sync.bind(counted);
+    counted.sync = (paths) => {
+      syncs++;
+      return sync(paths);
+    };
+    try {
+      const s = await openStorage(t.metainfo, dir, { pool: counted, resumeDir: false, resumeIntervalMs: 1 });
+      assert.ok(await s.commitPiece(pieceIndex(t, 3), t.piece(3)));
+      await sleep(20);
+      await s.saveResume();
+      await s.close();
+      assert.equal(syncs, 0, 'no fdatasync: nothing will vouch for the bytes');
+      assert.deepEqual(readdirSync(dir), ['payload'], 'no resume folder');
+      // A resume file left by an earlier run is not read: what is on disk is hashed.
+      await download(t, dir, [0, 1]);
+      const got = await reopen(t, dir, { resumeDir: false });
+      assert.deepEqual(got.pieces, [0, 1, 3]);
+      assert.equal(got.hashedBytes, t.metainfo.length, 'every piece on disk is hashed');
+    } finally {
+      await counted.close();
+    }
   }));
 
 test('skipVerify trusts files of the right size without hashing, and only those', () =>
