@@ -58,6 +58,9 @@ export class Downloader {
     private readonly host: DownloaderHost,
   ) {}
 
+  /** No request goes out (`Torrent.holdDownloads`); pieces come whole through `commitWhole`. */
+  held = false;
+
   /** Every wanted piece is verified. */
   get complete(): boolean {
     return this.picker.missing === 0;
@@ -108,7 +111,7 @@ export class Downloader {
 
   fill(peer: PeerState): void {
     const link = peer.link;
-    if (link === undefined || peer.closed || this.host.closed() || this.complete) return;
+    if (link === undefined || peer.closed || this.held || this.host.closed() || this.complete) return;
     if (!peer.amInterested) return; // amInterested implies canDownload
     // Choked: only pieces the peer allows us while choked (BEP 6 allowed-fast), if any.
     const from = link.peerChoking ? allowedWhileChoked(link) : link.bitfield;
@@ -158,6 +161,38 @@ export class Downloader {
       other.link?.cancel(req);
       this.picker.release(req.index, req.begin);
     }
+  }
+
+  /**
+   * A whole piece from outside the peers (a lone get's stream of the origin's bytes, gateway):
+   * verified and stored like a downloaded one, its bytes counted as `kind`'s. Only while held
+   * (the picker started no piece then) and for a wanted piece still missing; otherwise, or on a
+   * hash mismatch (`hashFailed`; the piece stays missing), resolves false.
+   */
+  async commitWhole(index: PieceIndex, data: Uint8Array, kind: PeerLink['kind']): Promise<boolean> {
+    if (!this.held || this.store.bitfield.has(index) || !this.picker.wants(index)) return false;
+    const now = this.host.now();
+    this.down.add(data.length, now);
+    this.downByKind[kind] += data.length;
+    const bytes = data.length;
+    this.committingBytes += bytes;
+    let ok: boolean;
+    try {
+      ok = await this.store.commitPiece(index, data, this.peers.anyInterested());
+    } catch (err) {
+      this.host.fail(toTorrenttpError(err));
+      return false;
+    } finally {
+      this.committingBytes -= bytes;
+    }
+    if (this.host.closed()) return false;
+    if (!ok) {
+      this.host.hashFailed(index);
+      return false;
+    }
+    this.picker.adopt(index);
+    this.host.verified(index);
+    return true;
   }
 
   private async commit(index: PieceIndex): Promise<void> {

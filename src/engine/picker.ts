@@ -259,6 +259,20 @@ export class PiecePicker {
     if (this.partials.delete(index)) this.missingPieces--;
   }
 
+  /**
+   * A wanted piece that was missing and never started here (no block picked) came whole from
+   * elsewhere and is verified and stored: it leaves the missing counts as if its blocks had come
+   * one by one (`Downloader.commitWhole`). False, changing nothing, when the piece was started.
+   */
+  adopt(index: number): boolean {
+    if (this.partials.has(index) || !this.wants(index)) return false;
+    const blocks = this.geometry.blockCount(index as PieceIndex);
+    this.missingPieces--;
+    this.missingBlocks -= blocks;
+    this.unrequested -= blocks;
+    return true;
+  }
+
   /** The piece failed its hash check: every block is wanted again. */
   failed(index: number): void {
     const p = this.partials.get(index);

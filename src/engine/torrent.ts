@@ -153,6 +153,36 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     return this.pex !== undefined;
   }
 
+  /**
+   * Held, no request goes out to any peer (links still connect, trade `have`s and upload): the
+   * owner brings the pieces itself with `commitWhole` (`torrenttp get` streaming the origin's
+   * bytes while nobody else downloads). Set at once after `Client.add`, before a peer can be
+   * asked; releasing it asks the peers for the rest at once.
+   */
+  get downloadsHeld(): boolean {
+    return this.downloader.held;
+  }
+
+  set downloadsHeld(on: boolean) {
+    this.downloader.held = on;
+    if (!on) this.downloader.fillAll();
+  }
+
+  /** A buffer for piece `index` to fill and give to `commitWhole` (reused memory; stale bytes). */
+  pieceBuffer(index: PieceIndex): Uint8Array {
+    return this.store.pieceBuffer?.(index) ?? new Uint8Array(this.metainfo.geometry.pieceLengthOf(index));
+  }
+
+  /**
+   * A whole piece the owner fetched itself while downloads are held: verified (SHA-1) and stored
+   * like one from a peer (`piece` event, `have` to the peers, completion), its bytes counted as
+   * `kind`'s. False when it failed its hash (`hashFailed`; it stays missing for the peers), was
+   * not missing, or downloads are not held. `data` may be transferred: do not use it after.
+   */
+  commitWhole(index: PieceIndex, data: Uint8Array, kind: PeerLink['kind'] = 'webseed'): Promise<boolean> {
+    return this.downloader.commitWhole(index, data, kind);
+  }
+
   get sequential(): boolean {
     return this.picker.sequential;
   }

@@ -1,0 +1,231 @@
+import { connect } from 'node:net';
+import type { Torrent } from '../engine/index.js';
+import type { PieceIndex } from '../metainfo/index.js';
+
+/**
+ * A lone get's stream: while nobody else downloads the file, the origin's bytes come in ONE
+ * `GET` (`Range: bytes=0-`), read straight off a socket of its own into the engine's piece
+ * buffers (no copy in this process: each read lands where the piece's next bytes go), and each
+ * whole piece goes to `Torrent.commitWhole`, which verifies it (SHA-1, on a disk thread) and
+ * stores it like a piece from a peer. The engine meanwhile holds its requests
+ * (`Torrent.downloadsHeld`): the named seed is connected but asked for nothing, so the origin
+ * pays one plain upload, not the wire seed's (docs/cli.md, "get against curl").
+ *
+ * Ends `complete` (every piece verified), `stopped` (the owner's `stop`: another peer arrived,
+ * or the get ends), or `failed` (an answer that is not the file's bytes from 0, a socket error, an
+ * idle socket, a piece that failed its hash): the engine then takes the missing pieces from the
+ * swarm as usual. Only `http:` (a TLS stream is not read this way) and single-file torrents.
+ */
+export type StreamEnd = { readonly how: 'complete' | 'stopped' } | { readonly how: 'failed'; readonly reason: string };
+
+export interface LoneStream {
+  /** Settles once the stream is over and every commit it made is answered; never rejects. */
+  readonly over: Promise<StreamEnd>;
+  /** Ends the stream (the piece being read is dropped); resolves with `over`. */
+  stop(): Promise<StreamEnd>;
+  /** Body bytes read so far. */
+  readonly bytes: number;
+}
+
+export interface LoneStreamOptions {
+  /** Extra request headers (`get -H`), already checked for CR and LF. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** No byte for this long: failed. Default 30 s. */
+  readonly idleMs?: number;
+}
+
+/** Pieces handed to storage and not yet verified and written, at most: the socket waits beyond (the engine's `maxCommitBytes`). */
+export const STREAM_COMMIT_BYTES = 8 * 1024 * 1024;
+const MAX_HEAD_BYTES = 16 * 1024;
+const DEFAULT_IDLE_MS = 30_000;
+/** Headers the stream sets itself. */
+const OWN_HEADERS = new Set(['host', 'range', 'accept', 'connection', 'user-agent', 'if-range', 'accept-encoding', 'te', 'transfer-encoding', 'content-length']);
+
+/** Header lines `get -H` gave that may go into a hand-written request (no CR, LF or NUL), or undefined when one may not. */
+export function streamableHeaders(headers: Readonly<Record<string, string>> | undefined): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (/[\r\n\0]/.test(k) || /[\r\n\0]/.test(v) || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(k)) return undefined;
+    if (!OWN_HEADERS.has(k.toLowerCase())) out[k] = v;
+  }
+  return out;
+}
+
+export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = {}): LoneStream {
+  const u = new URL(url);
+  const g = t.metainfo.geometry;
+  const total = t.metainfo.length;
+  const pieceCount = g.pieceCount;
+  let index = 0;
+  let piece: Uint8Array | undefined;
+  let filled = 0;
+  let head: Uint8Array | undefined = new Uint8Array(MAX_HEAD_BYTES);
+  let headLen = 0;
+  let bytes = 0;
+  let committing = 0;
+  let paused = false;
+  let ended = false;
+  let failure: StreamEnd | undefined;
+  const inflight = new Set<Promise<void>>();
+  let resolveOver!: (e: StreamEnd) => void;
+  const over = new Promise<StreamEnd>((r) => (resolveOver = r));
+  const scratch = new Uint8Array(64);
+
+  const finish = (end: StreamEnd): void => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(timer);
+    socket.destroy();
+    piece = undefined;
+    const settle = (): void => resolveOver(failure ?? end);
+    if (inflight.size === 0) settle();
+    else void Promise.allSettled([...inflight]).then(settle);
+  };
+  /** `late`: a commit's answer, which counts even after the body ended. */
+  const fail = (reason: string, late = false): void => {
+    if (ended && !late) return;
+    failure ??= { how: 'failed', reason };
+    finish(failure);
+  };
+
+  const commit = (i: PieceIndex, buf: Uint8Array): void => {
+    const n = buf.length;
+    committing += n;
+    const p: Promise<void> = t
+      .commitWhole(i, buf)
+      .then(
+        (ok) => {
+          if (!ok) fail(`piece ${i} failed its hash check`, true);
+        },
+        (err: unknown) => fail(`piece ${i}: ${String(err)}`, true),
+      )
+      .finally(() => {
+        committing -= n;
+        inflight.delete(p);
+        if (paused && !ended && committing < STREAM_COMMIT_BYTES) {
+          paused = false;
+          socket.resume();
+        }
+      });
+    inflight.add(p);
+    if (committing >= STREAM_COMMIT_BYTES && !paused) {
+      paused = true;
+      socket.pause();
+    }
+  };
+
+  /** `n` body bytes landed at `piece[filled]`. */
+  const landed = (n: number): void => {
+    bytes += n;
+    filled += n;
+    const len = g.pieceLengthOf(index as PieceIndex);
+    if (filled < len) return;
+    commit(index as PieceIndex, piece!);
+    piece = undefined;
+    filled = 0;
+    index++;
+    if (index === pieceCount) {
+      // The whole body: complete once every commit verified (a failed one fails it first).
+      ended = true;
+      clearTimeout(timer);
+      socket.destroy();
+      void Promise.allSettled([...inflight]).then(() => resolveOver(failure ?? { how: 'complete' }));
+    }
+  };
+
+  /** Body bytes that came with the head: copied into the pieces. */
+  const take = (bytes: Uint8Array): void => {
+    let off = 0;
+    while (off < bytes.length && !ended) {
+      if (index >= pieceCount) return fail('the answer is longer than the file');
+      piece ??= t.pieceBuffer(index as PieceIndex);
+      const n = Math.min(piece.length - filled, bytes.length - off);
+      piece.set(bytes.subarray(off, off + n), filled);
+      off += n;
+      landed(n);
+    }
+  };
+
+  const onHead = (): void => {
+    const h = head!.subarray(0, headLen);
+    const end = Buffer.from(h.buffer, h.byteOffset, h.length).indexOf('\r\n\r\n');
+    if (end < 0) {
+      if (headLen >= MAX_HEAD_BYTES) fail(`answer head longer than ${MAX_HEAD_BYTES} bytes`);
+      return;
+    }
+    head = undefined;
+    const problem = checkHead(Buffer.from(h.buffer, h.byteOffset, end).toString('latin1'), total);
+    if (problem !== undefined) return fail(`${url}: ${problem}`);
+    take(h.subarray(end + 4));
+  };
+
+  const socket = connect({
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port === '' ? 80 : Number(u.port),
+    onread: {
+      buffer: () => {
+        if (head !== undefined) return head.subarray(headLen);
+        if (index >= pieceCount || ended) return scratch;
+        piece ??= t.pieceBuffer(index as PieceIndex);
+        return piece.subarray(filled);
+      },
+      callback: (n: number, buf: Uint8Array) => {
+        if (ended) return false;
+        timer.refresh();
+        if (head !== undefined) {
+          headLen += n;
+          onHead();
+        } else if (buf === scratch || index >= pieceCount) {
+          fail('the answer is longer than the file');
+        } else {
+          landed(n);
+        }
+        return true;
+      },
+    },
+  });
+  const timer = setTimeout(() => fail(`no byte for ${(opts.idleMs ?? DEFAULT_IDLE_MS) / 1000} s`), opts.idleMs ?? DEFAULT_IDLE_MS);
+  socket.on('connect', () => {
+    const extra = Object.entries(opts.headers ?? {})
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: torrenttp\r\nAccept: */*\r\nRange: bytes=0-\r\n${extra}Connection: close\r\n\r\n`);
+  });
+  socket.on('error', (err) => fail(`${url}: ${err.message}`));
+  socket.on('close', () => fail(`${url}: the connection closed after ${bytes} of ${total} bytes`));
+
+  return {
+    over,
+    stop: () => {
+      finish({ how: 'stopped' });
+      return over;
+    },
+    get bytes() {
+      return bytes;
+    },
+  };
+}
+
+/**
+ * Why a response head is not the whole file's bytes from 0 (`200` of `total` bytes, or `206`
+ * of `bytes 0-(total-1)/total`), plainly framed (no transfer coding); undefined when it is.
+ */
+export function checkHead(head: string, total: number): string | undefined {
+  const lines = head.split('\r\n');
+  const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '');
+  if (status === null) return `not an HTTP/1.x answer: ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`;
+  const headers = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) return 'a malformed header line';
+    const name = line.slice(0, colon).trim().toLowerCase();
+    if (headers.has(name) && (name === 'content-length' || name === 'content-range')) return `${name} twice`;
+    headers.set(name, line.slice(colon + 1).trim());
+  }
+  const code = Number(status[1]);
+  if (code !== 200 && code !== 206) return `status ${code}`;
+  if (headers.has('transfer-encoding')) return `transfer-encoding ${headers.get('transfer-encoding')}`;
+  if (headers.get('content-length') !== String(total)) return `content-length ${headers.get('content-length') ?? 'missing'}, the file has ${total} bytes`;
+  if (code === 206 && headers.get('content-range') !== `bytes 0-${total - 1}/${total}`) return `content-range ${headers.get('content-range') ?? 'missing'}`;
+  return undefined;
+}
