@@ -231,3 +231,32 @@ test('downloader unit: a commit that ends after the torrent closed verifies noth
   await settle();
   assert.deepEqual(pieces, []);
 });
+
+test('downloader unit: held, no peer is asked; commitWhole verifies and stores a whole piece, a bad one stays missing; released, the peers get the rest', async () => {
+  const { torrent, store, add } = leech(big);
+  torrent.downloadsHeld = true;
+  const p = add({ id: 'p', queueDepth: 16 });
+  await settle();
+  assert.equal(p.requests.length, 0, 'held: nothing asked');
+  const piece = (i: number): Uint8Array => big.data.slice(i * 4 * BLOCK, (i + 1) * 4 * BLOCK);
+  const failed: number[] = [];
+  const verified: number[] = [];
+  torrent.on('hashFailed', (i) => failed.push(i));
+  torrent.on('piece', (i) => verified.push(i));
+  assert.equal(await torrent.commitWhole(0 as PieceIndex, piece(0)), true);
+  const damaged = piece(1);
+  damaged[7] = damaged[7]! ^ 1;
+  assert.equal(await torrent.commitWhole(1 as PieceIndex, damaged), false, 'a piece that fails its hash');
+  assert.equal(await torrent.commitWhole(0 as PieceIndex, piece(0)), false, 'not missing any more');
+  assert.deepEqual([verified, failed], [[0], [1]]);
+  const s = torrent.stats();
+  assert.equal(s.verifiedBytes, 4 * BLOCK);
+  assert.equal(s.downloadedByKind.webseed, 8 * BLOCK, 'both pieces counted as bytes from the origin');
+  assert.equal(p.haves.includes(0), true, 'the peer hears of the piece');
+  torrent.downloadsHeld = false;
+  assert.equal(await torrent.commitWhole(2 as PieceIndex, piece(2)), false, 'only while held');
+  await torrent.done;
+  assert.ok(Buffer.from(store.data).equals(Buffer.from(big.data)), 'the peers sent the rest, piece 1 included');
+  assert.ok(!p.requests.some((r) => r.index === 0), 'the piece that came whole is never asked for');
+  await torrent.close();
+});
