@@ -42,6 +42,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private readonly readers: Readers;
   private readonly superSeed: SuperSeed | undefined;
   private readonly pex: PeerExchange | undefined;
+  /** Pieces verified while downloads were held, not yet told to the peers (`downloadsHeld`). */
+  private heldHaves: PieceIndex[] = [];
   /** Verified bytes of selected files (`stats().verifiedBytes`), kept as pieces verify. */
   private verifiedSelectedBytes = 0;
   private readonly now: () => number;
@@ -154,10 +156,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   }
 
   /**
-   * Held, no request goes out to any peer (links still connect, trade `have`s and upload): the
-   * owner brings the pieces itself with `commitWhole` (`torrenttp get` streaming the origin's
-   * bytes while nobody else downloads). Set at once after `Client.add`, before a peer can be
-   * asked; releasing it asks the peers for the rest at once.
+   * Held, no request goes out to any peer (links still connect and upload), and the pieces
+   * verified meanwhile are told to the peers (`have`) only at the release: the owner brings
+   * them itself with `commitWhole` (`torrenttp get` streaming the origin's bytes while nobody
+   * else downloads). Set at once after `Client.add`, before a peer can be asked; releasing it
+   * asks the peers for the rest at once.
    */
   get downloadsHeld(): boolean {
     return this.downloader.held;
@@ -165,7 +168,12 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   set downloadsHeld(on: boolean) {
     this.downloader.held = on;
-    if (!on) this.downloader.fillAll();
+    if (on) return;
+    // The `have`s held back meanwhile, each peer's at once (one write).
+    const held = this.heldHaves;
+    this.heldHaves = [];
+    for (const p of this.peers) if (!p.closed && p.link !== undefined) for (const i of held) p.link.announceHave(i);
+    this.downloader.fillAll();
   }
 
   /** A buffer for piece `index` to fill and give to `commitWhole` (reused memory; stale bytes). */
@@ -477,9 +485,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.verifiedSelectedBytes += this.selectedBytesOf(index);
     this.emit('piece', index);
     this.readers.pieceVerified(index);
+    // Held (a lone get streaming the origin), the `have`s wait for the release: a write per piece
+    // to a seed that has it was a tenth of the get's CPU.
+    const tell = !this.downloader.held;
+    if (!tell) this.heldHaves.push(index);
     for (const p of this.peers) {
       if (p.closed || p.link === undefined) continue;
-      p.link.announceHave(index);
+      if (tell) p.link.announceHave(index);
       if (p.amInterested) this.downloader.updateInterest(p);
     }
     if (this.complete) this.onComplete();

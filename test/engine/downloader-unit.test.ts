@@ -232,7 +232,7 @@ test('downloader unit: a commit that ends after the torrent closed verifies noth
   assert.deepEqual(pieces, []);
 });
 
-test('downloader unit: held, no peer is asked; commitWhole verifies and stores a whole piece, a bad one stays missing; released, the peers get the rest', async () => {
+test('downloader unit: held, no peer is asked nor told; commitWhole verifies and stores a whole piece, a bad one stays missing; released, the peers get the rest', async () => {
   const { torrent, store, add } = leech(big);
   torrent.downloadsHeld = true;
   const p = add({ id: 'p', queueDepth: 16 });
@@ -252,8 +252,9 @@ test('downloader unit: held, no peer is asked; commitWhole verifies and stores a
   const s = torrent.stats();
   assert.equal(s.verifiedBytes, 4 * BLOCK);
   assert.equal(s.downloadedByKind.webseed, 8 * BLOCK, 'both pieces counted as bytes from the origin');
-  assert.equal(p.haves.includes(0), true, 'the peer hears of the piece');
+  assert.deepEqual(p.haves, [], 'held: the peer hears of nothing yet');
   torrent.downloadsHeld = false;
+  assert.deepEqual(p.haves, [0], 'released: of the piece that came whole');
   assert.equal(await torrent.commitWhole(2 as PieceIndex, piece(2)), false, 'only while held');
   await torrent.done;
   assert.ok(Buffer.from(store.data).equals(Buffer.from(big.data)), 'the peers sent the rest, piece 1 included');
