@@ -78,14 +78,16 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
   if (stream !== undefined && metainfo.multiFile) {
     throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `${metainfo.name} is a torrent of ${metainfo.files.length} files: give a folder with -o, not a stream` });
   }
-  // Started first: its thread boots on the other core while the engine sets up.
+  // A stream's pieces wait in a temporary folder; a file's go beside it (`.part`), and no resume
+  // state is kept anywhere (`resumeDir: false`).
+  const work = stream === undefined ? undefined : await mkdtemp(join(o.tmpDir ?? tmpdir(), 'torrenttp-get-'));
+  // Started before the engine sets up: its thread boots on the other core meanwhile.
   const diskPool = new DiskPool({ threads: GET_DISK_THREADS });
-  const work = await mkdtemp(join(o.tmpDir ?? tmpdir(), 'torrenttp-get-'));
   const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), encryption: o.encryption, writeMode: GET_WRITE_MODE, diskPool });
   client.on('warning', (message) => o.onEvent?.({ type: 'warning', message }));
   try {
     // Where the engine writes: its folder, and the name it gives the file (or folder).
-    let dir = work;
+    let dir = work ?? '';
     let name = metainfo.name;
     let finalPath: string | undefined;
     let moved = false;
@@ -190,7 +192,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
   } finally {
     await client.close();
     await diskPool.close();
-    await rm(work, { recursive: true, force: true });
+    if (work !== undefined) await rm(work, { recursive: true, force: true });
   }
 }
 
