@@ -179,6 +179,12 @@ export interface ClientEvents {
   metadata: [Metainfo];
   /** A tracker, web seed or hand-given peer started or stopped working (once per change). */
   source: [SourceStatus];
+  /**
+   * Peers found for a torrent (`host:port` or TorrentTTP torrent URLs, ourselves left out): a
+   * tracker's answer, the DHT, peer exchange, or hand-given ones; emitted before they are
+   * dialled. `torrenttp get` watches it to learn whether it is alone in the swarm.
+   */
+  discovered: [infoHash: string, addresses: readonly string[], source: PeerSource];
   /** A connection to or from a peer (not a `source`) failed: routine in a swarm, for debug logs. */
   peerError: [string, TorrenttpError];
   /**
@@ -577,9 +583,11 @@ export class Client extends EventEmitter<ClientEvents> {
    */
   private discover(e: Entry, addresses: readonly string[], source: PeerSource, again = false): void {
     const n = Math.min(addresses.length, MAX_PEERS_PER_REPLY);
+    const found: string[] = [];
     for (let i = 0; i < n; i++) {
       const a = addresses[i]!;
       if (this.isSelf(a, e.torrent.infoHash)) continue;
+      found.push(a);
       if (!again && e.known.has(a)) continue;
       e.known.delete(a); // re-adding moves it to the newest end
       e.known.add(a);
@@ -588,6 +596,7 @@ export class Client extends EventEmitter<ClientEvents> {
       e.queue.set(a, source);
       if (e.queue.size > MAX_QUEUED_PEERS) e.queue.delete(e.queue.values().next().value!);
     }
+    if (found.length > 0) this.emit('discovered', e.torrent.infoHash, found, source);
     this.dialMore(e);
   }
 

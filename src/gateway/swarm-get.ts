@@ -2,7 +2,7 @@ import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { Client, type Torrent, type TorrentStats } from '../engine/index.js';
+import { Client, type SourceStatus, type Torrent, type TorrentStats } from '../engine/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { webSeedFileUrl, type PeerLink } from '../transport/index.js';
 import { streamableHeaders, streamOrigin, type LoneStream } from './lone-stream.js';
@@ -108,7 +108,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
     }
     const resumedBytes = t.stats().verifiedBytes;
     const lone = loneStreamUrl(metainfo, peers, o.headers, resumedBytes);
-    const loneStream = lone === undefined ? undefined : streamWhileAlone(t, lone.url, peers, lone.headers, (message) => o.onEvent?.({ type: 'warning', message }));
+    const loneStream = lone === undefined ? undefined : streamWhileAlone(client, t, lone.url, peers, lone.headers, (message) => o.onEvent?.({ type: 'warning', message }));
     o.onEvent?.({
       type: 'start',
       mode: 'swarm',
@@ -210,18 +210,47 @@ export function loneStreamUrl(metainfo: Metainfo, peers: readonly string[], head
 }
 
 /**
- * The torrent's downloads held and the origin streamed (`streamOrigin`) until another peer
- * connects: any peer but the seeds the server named (`given`, told apart by address, and by peer
- * id for a seed's own dial-back) and web seeds. Then, or when the stream fails, the stream stops,
- * its commits are answered, and the engine takes the rest from the swarm. Undefined when the
- * torrent is already complete.
+ * A lone get waits this long at most for its first tracker answer before it streams; no answer
+ * by then: the swarm as usual (the seed the server named, the peers, the web seed).
  */
-function streamWhileAlone(t: Torrent, url: string, given: readonly string[], headers: Record<string, string>, warn: (message: string) => void): LoneStream | undefined {
+export const LONE_DECIDE_MS = 1000;
+
+/**
+ * The torrent's downloads held until the first tracker answer says whether the get is alone:
+ * nobody but the seeds the server named (`given`; a seed's own dial-back is told apart by peer
+ * id). Alone, the origin is streamed (`streamOrigin`) until another peer is found or connects
+ * (another get, which found this one through the tracker), or the stream fails; then, or when the
+ * answer names others, fails to come within `LONE_DECIDE_MS` or the stream ends, the engine
+ * takes what is missing from the swarm. Web seeds are no other peer. `stop` ends it all (the
+ * stream's commits answered). Undefined when the torrent is already complete.
+ */
+function streamWhileAlone(client: Client, t: Torrent, url: string, given: readonly string[], headers: Record<string, string>, warn: (message: string) => void): { stop(): Promise<void> } | undefined {
   if (t.complete) return undefined;
   t.downloadsHeld = true;
-  const stream = streamOrigin(t, url, { headers });
   const named = new Set(given);
   const namedIds = new Set<string>();
+  let state: 'waiting' | 'streaming' | 'over' = 'waiting';
+  let stream: LoneStream | undefined;
+  const release = (): void => {
+    if (!t.closed) t.downloadsHeld = false;
+  };
+  const cleanup = (): void => {
+    clearTimeout(timer);
+    client.off('discovered', onDiscovered);
+    client.off('source', onSource);
+    t.off('peer', onPeer);
+  };
+  const over = (): void => {
+    if (state === 'over') return;
+    const was = state;
+    state = 'over';
+    cleanup();
+    if (was === 'streaming') void stream!.stop(); // its end releases
+    else release();
+  };
+  const onDiscovered = (infoHash: string, addresses: readonly string[]): void => {
+    if (infoHash === t.infoHash && addresses.some((a) => !named.has(a))) over();
+  };
   const onPeer = (link: PeerLink): void => {
     const id = link.peerId === undefined ? undefined : Buffer.from(link.peerId).toString('hex');
     if (named.has(link.id)) {
@@ -229,15 +258,36 @@ function streamWhileAlone(t: Torrent, url: string, given: readonly string[], hea
       return;
     }
     if (link.kind === 'webseed' || (id !== undefined && namedIds.has(id))) return;
-    void stream.stop();
+    over();
   };
+  const onSource = (s: SourceStatus): void => {
+    if (s.infoHash !== t.infoHash || s.kind !== 'tracker' || !s.ok || state !== 'waiting') return;
+    // The answer is reported just before its peers are discovered (the same turn): decide after.
+    setImmediate(() => {
+      if (state !== 'waiting' || t.closed || t.complete) return;
+      state = 'streaming';
+      clearTimeout(timer);
+      stream = streamOrigin(t, url, { headers });
+      void stream.over.then((end) => {
+        if (end.how === 'failed') warn(`streaming ${url}: ${end.reason}; the swarm takes the rest`);
+        if (state === 'streaming') {
+          state = 'over';
+          cleanup();
+        }
+        release();
+      });
+    });
+  };
+  const timer = setTimeout(over, LONE_DECIDE_MS);
+  client.on('discovered', onDiscovered);
+  client.on('source', onSource);
   t.on('peer', onPeer);
-  void stream.over.then((end) => {
-    t.off('peer', onPeer);
-    if (end.how === 'failed') warn(`streaming ${url}: ${end.reason}; the swarm takes the rest`);
-    if (!t.closed) t.downloadsHeld = false;
-  });
-  return stream;
+  return {
+    stop: async () => {
+      over();
+      await stream?.over;
+    },
+  };
 }
 
 /**
