@@ -7,6 +7,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,7 @@ import { Client } from '../../src/engine/index.js';
 import { getUrl, type GetEvent } from '../../src/gateway/index.js';
 import { checkHead, streamableHeaders } from '../../src/gateway/lone-stream.js';
 import { encodeTorrent, parseTorrent } from '../../src/metainfo/index.js';
+import { encodeAnnounceQuery } from '../../src/tracker/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway, torrentOf } from './helpers.js';
 
@@ -29,6 +31,9 @@ interface Front {
   readonly ranges: string[];
   /** Byte requests whose answer the client closed before its end. */
   readonly cut: () => number;
+  /** serve's own URL (its tracker is `/announce`) and the torrent's info-hash (hex). */
+  readonly serveUrl: string;
+  readonly infoHash: string;
 }
 
 /**
@@ -88,7 +93,7 @@ async function front(t: TestContext, dir: string, opts: { damage?: (body: Buffer
     server.close();
   });
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/big.bin`;
-  return { url, payload, ranges, cut: () => cut };
+  return { url, payload, ranges, cut: () => cut, serveUrl: g.url, infoHash: torrent.infoHash };
 }
 
 test('a lone get streams the origin in one GET from byte 0, every piece verified, and asks the seed for nothing', { timeout: 60_000 }, (t) =>
@@ -157,6 +162,22 @@ test('another peer ends the stream: the get takes the rest from the swarm', { ti
     assert.ok(r.sources.wire > 0, `the seed sent the rest over the wire: ${JSON.stringify(r.sources)}`);
     assert.ok(r.sources.webseed < f.payload.length, 'the stream stopped before the end');
     assert.equal(f.cut(), 1, 'the stream was closed by the get');
+  }));
+
+test('a get whose first tracker answer names another downloader does not stream: the seed sends it all', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const f = await front(t, dir);
+    // Another downloader in the swarm (nothing listens on its port: only the tracker knows it).
+    const q = encodeAnnounceQuery({ infoHash: Uint8Array.from(Buffer.from(f.infoHash, 'hex')), peerId: randomBytes(20), port: 9, uploaded: 0, downloaded: 0, left: 100, compact: true });
+    const a = await request(`${f.serveUrl}/announce?${q}`);
+    assert.equal(a.statusCode, 200);
+    await a.body.dump();
+    const out = join(dir, 'out.bin');
+    const r = await getUrl({ url: f.url, output: { kind: 'file', path: out }, lingerMs: 0 });
+    assert.equal(r.status, 'complete');
+    assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(f.payload)), 'byte-identical');
+    assert.equal(r.sources.wire, f.payload.length, `from the seed: ${JSON.stringify(r.sources)}`);
+    assert.deepEqual(f.ranges, [], 'no GET of the bytes');
   }));
 
 test('checkHead takes only the whole file from byte 0, plainly framed; streamableHeaders refuses CR/LF', () => {
