@@ -50,6 +50,12 @@ export interface GetUrlOptions {
   readonly stallMs?: number;
   /** The web seed joins once the swarm has given nothing for this long. Default 1500 ms, 10 s when the server named its seed; 0: at once. */
   readonly webSeedFallbackMs?: number;
+  /**
+   * Alone in the swarm (the first tracker answer names only the seed the server named), stream
+   * the file from the origin in one GET, every piece verified (lone-stream.ts). Default true;
+   * false: the swarm's peers only (a test of the wire path).
+   */
+  readonly loneStream?: boolean;
   /** Most ms a finished swarm download keeps serving peers that still pull from it (swarm-get.ts `DEFAULT_LINGER_MS`); 0: leave at once. */
   readonly lingerMs?: number;
 }

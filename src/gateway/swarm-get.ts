@@ -107,7 +107,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
       throw err;
     }
     const resumedBytes = t.stats().verifiedBytes;
-    const lone = loneStreamUrl(metainfo, peers, o.headers, resumedBytes);
+    const lone = o.loneStream === false ? undefined : loneStreamUrl(metainfo, peers, o.headers, resumedBytes);
     const loneStream = lone === undefined ? undefined : streamWhileAlone(client, t, lone.url, peers, lone.headers, (message) => o.onEvent?.({ type: 'warning', message }));
     o.onEvent?.({
       type: 'start',

@@ -61,7 +61,8 @@ test('serve + get: one connection between the seed and the get for the whole dow
         void released.then(() => cb());
       },
     });
-    const got = getUrl({ url, output: { kind: 'stream', stream: out }, stallMs: 30_000 });
+    // Over the wire (alone, a get would stream the origin instead: lone-stream.test.ts).
+    const got = getUrl({ url, output: { kind: 'stream', stream: out }, stallMs: 30_000, loneStream: false });
     got.catch(() => undefined);
 
     // The tracker heard the get (a leecher in the swarm) and the seed has its link; a dial back
