@@ -5,6 +5,7 @@ import { blockKey, type PeerSet, type PeerState } from './peer-set.js';
 import type { PiecePicker } from './picker.js';
 import { RateMeter, type TokenBucket } from './rate.js';
 import type { TorrentStore } from './torrent-api.js';
+import type { WriteMode } from '../storage/index.js';
 
 /**
  * Downloading: requests out, blocks in, pieces assembled and committed. Rules (STATE.md):
@@ -167,9 +168,10 @@ export class Downloader {
    * A whole piece from outside the peers (a lone get's stream of the origin's bytes, gateway):
    * verified and stored like a downloaded one, its bytes counted as `kind`'s. Only while held
    * (the picker started no piece then) and for a wanted piece still missing; otherwise, or on a
-   * hash mismatch (`hashFailed`; the piece stays missing), resolves false.
+   * hash mismatch (`hashFailed`; the piece stays missing), resolves false. `mode`: how it is
+   * written, when not the store's own way.
    */
-  async commitWhole(index: PieceIndex, data: Uint8Array, kind: PeerLink['kind']): Promise<boolean> {
+  async commitWhole(index: PieceIndex, data: Uint8Array, kind: PeerLink['kind'], mode?: WriteMode): Promise<boolean> {
     if (!this.held || this.store.bitfield.has(index) || !this.picker.wants(index)) return false;
     const now = this.host.now();
     this.down.add(data.length, now);
@@ -178,7 +180,7 @@ export class Downloader {
     this.committingBytes += bytes;
     let ok: boolean;
     try {
-      ok = await this.store.commitPiece(index, data, this.peers.anyInterested());
+      ok = await this.store.commitPiece(index, data, this.peers.anyInterested(), mode);
     } catch (err) {
       this.host.fail(toTorrenttpError(err));
       return false;

@@ -5,6 +5,7 @@ import type { PeerEvent, PeerLink } from '../transport/index.js';
 import type { PeerEviction, PeerSource } from './peer-set.js';
 import type { PexOptions, PexStats } from './pex.js';
 import type { TokenBucket } from './rate.js';
+import type { WriteMode } from '../storage/index.js';
 
 /** The types of `Torrent`'s surface: its store, options, stats and events. */
 
@@ -15,7 +16,7 @@ export interface TorrentStore {
    * Verify and write a whole piece; false on hash mismatch. `data` may be transferred. `cache`:
    * keep it in memory for uploads (the engine says so while some peer is interested in us).
    */
-  commitPiece(index: PieceIndex, data: Uint8Array, cache?: boolean): Promise<boolean>;
+  commitPiece(index: PieceIndex, data: Uint8Array, cache?: boolean, mode?: WriteMode): Promise<boolean>;
   /** A buffer to fill with piece `index` for `commitPiece` (stale bytes); default a new one. */
   pieceBuffer?(index: PieceIndex): Uint8Array;
   readBlock(index: PieceIndex, begin: number, length: number): Promise<Uint8Array>;

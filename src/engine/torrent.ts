@@ -13,6 +13,7 @@ import { Readers, type ByteRange, type ReadOptions } from './reader.js';
 import { DEFAULT_MAX_COMMIT_BYTES, type PeerSlot, type TorrentEvents, type TorrentOptions, type TorrentStats, type TorrentStore } from './torrent-api.js';
 import { refusal, Uploader, type UploadAnswer } from './uploader.js';
 import type { TokenBucket } from './rate.js';
+import type { WriteMode } from '../storage/index.js';
 import { SuperSeed } from './super-seed.js';
 
 /**
@@ -186,9 +187,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
    * like one from a peer (`piece` event, `have` to the peers, completion), its bytes counted as
    * `kind`'s. False when it failed its hash (`hashFailed`; it stays missing for the peers), was
    * not missing, or downloads are not held. `data` may be transferred: do not use it after.
+   * `mode`: how it is written (`WriteMode`), when not the store's own way.
    */
-  commitWhole(index: PieceIndex, data: Uint8Array, kind: PeerLink['kind'] = 'webseed'): Promise<boolean> {
-    return this.downloader.commitWhole(index, data, kind);
+  commitWhole(index: PieceIndex, data: Uint8Array, kind: PeerLink['kind'] = 'webseed', mode?: WriteMode): Promise<boolean> {
+    return this.downloader.commitWhole(index, data, kind, mode);
   }
 
   get sequential(): boolean {

@@ -44,15 +44,6 @@ export const DEFAULT_LINGER_MS = 5000;
 export const LINGER_IDLE_MS = 1000;
 
 /**
- * How a get's pieces reach its file: into the page cache, as curl's and wget's writes do, and
- * never `fdatasync`ed (a get keeps no resume file: `resumeDir: false`; `-C -` hashes the `.part`).
- * `O_DIRECT` (the engine's default) made each piece wait for the device, and a get's two disk
- * threads took turns on the file's write lock for it: 0.5 s of the 1 s a lone 256 MiB get spent
- * receiving (docs/cli.md, "get against curl").
- */
-export const GET_WRITE_MODE = 'buffered';
-
-/**
  * A get's disk threads (SHA-1 and writes of its pieces): one. A lone 256 MiB get keeps one busy
  * (~0.2 s of SHA-1, ~0.2 s of buffered writes); the second cost its start-up (~50-100 ms of CPU)
  * and the two took turns on the file's write lock.
@@ -83,7 +74,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
   const work = stream === undefined ? undefined : await mkdtemp(join(o.tmpDir ?? tmpdir(), 'torrenttp-get-'));
   // Started before the engine sets up: its thread boots on the other core meanwhile.
   const diskPool = new DiskPool({ threads: GET_DISK_THREADS });
-  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), encryption: o.encryption, writeMode: GET_WRITE_MODE, diskPool });
+  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), encryption: o.encryption, diskPool });
   client.on('warning', (message) => o.onEvent?.({ type: 'warning', message }));
   try {
     // Where the engine writes: its folder, and the name it gives the file (or folder).

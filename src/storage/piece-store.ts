@@ -35,8 +35,9 @@ export interface PieceStore {
    * is then not marked. `data` may be transferred to a worker (zero copy): do not use it after.
    * `cache` (default true) keeps the written piece in the piece cache for uploads; false when
    * nobody is likely to ask for it soon, which frees its buffer for the next piece at once.
+   * `mode`: how this piece is written, when not the store's `writeMode`.
    */
-  commitPiece(index: PieceIndex, data: Uint8Array, cache?: boolean): Promise<boolean>;
+  commitPiece(index: PieceIndex, data: Uint8Array, cache?: boolean, mode?: WriteMode): Promise<boolean>;
   /**
    * A buffer for piece `index` to fill and hand to `commitPiece`: a recycled one when a committed
    * piece's buffer is free again (see `BufferPool`), else a new one. Its bytes are stale.
@@ -259,7 +260,7 @@ class DiskPieceStore implements PieceStore {
     }
   }
 
-  async commitPiece(index: PieceIndex, data: Uint8Array, cache = true): Promise<boolean> {
+  async commitPiece(index: PieceIndex, data: Uint8Array, cache = true, mode: WriteMode = this.writeMode): Promise<boolean> {
     const g = this.metainfo.geometry;
     this.checkOpen();
     const length = this.pieceLengthOf(index);
@@ -271,7 +272,7 @@ class DiskPieceStore implements PieceStore {
     const { slices, fileIndexes } = this.slicesOf(g.pieceOffset(index), length);
     const expected = this.metainfo.pieceHashes.slice(index * 20, index * 20 + 20);
     return this.track(async () => {
-      const { written, data: back } = await this.pool.commit(ownedBuffer(data), expected, slices, this.writeMode);
+      const { written, data: back } = await this.pool.commit(ownedBuffer(data), expected, slices, mode);
       if (!written) {
         this.buffers.give(back);
         return false;

@@ -32,6 +32,20 @@ test("'direct' writes big pieces through an O_DIRECT fd; 'buffered' never opens 
     }
   }));
 
+test("a commit's own mode: 'buffered' pieces of a direct store open no O_DIRECT fd (a lone get's stream)", { skip: !canListFds && 'needs /proc' }, () =>
+  withTempDir(async (dir) => {
+    const t = bigPieces();
+    const s = await openStorage(t.metainfo, dir, { pool, writeMode: 'direct', resumeDir: false });
+    try {
+      for (let i = 0; i < t.metainfo.pieceCount; i++) assert.ok(await s.commitPiece(pieceIndex(t, i), t.piece(i), false, 'buffered'));
+      const direct = openFds((p) => p === t.pathOf(dir, 1)).filter((f) => (f.flags & constants.O_DIRECT) !== 0);
+      assert.equal(direct.length, 0, 'no O_DIRECT fd on b');
+    } finally {
+      await s.close();
+    }
+    for (let i = 0; i < 2; i++) assert.ok(readFileSync(t.pathOf(dir, i)).equals(Buffer.from(t.fileData(i))), `file ${i}`);
+  }));
+
 for (const mode of ['direct', 'buffered'] as const satisfies readonly WriteMode[]) {
   test(`${mode}: a failed write marks nothing, the next one goes through, and the resume file vouches for exactly what was written`, () =>
     withTempDir(async (dir) => {
