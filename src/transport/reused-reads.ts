@@ -34,13 +34,11 @@ import type { buildConnector, Client, Dispatcher } from 'undici';
 import { loadUndiciModule } from '../tracker/undici.js';
 
 /**
- * Each of the two read buffers of a `reusedReads` socket: 128 KiB, half the wire link's one
- * (socket-chunks.ts), as there are two a connection and up to 4 connections a peer. undici copies
- * every read into its parser's WebAssembly memory, which grows to the largest read: 2 × 128 KiB
- * a connection and 128 KiB there is ~1.1 MiB less resident than 256 KiB, at the same CPU per GiB
- * (1,000 bodies of 1 MiB, 3 in flight, 8 runs each: median 368 ms against 365 ms).
+ * Read buffer of a `reusedReads` socket (as the wire link's, socket-chunks.ts). Not smaller: two
+ * of 128 KiB a connection left ~1.1 MiB less resident but cost the leech 5–10 % more CPU per GiB
+ * (twice the reads, and the engine's work per read: docs/torrenttp.md §18).
  */
-export const REUSED_READ_BYTES = 128 * 1024;
+export const REUSED_READ_BYTES = 256 * 1024;
 /** The spare buffer's, for reads pushed as copies: node's own read size. */
 export const SPARE_READ_BYTES = 64 * 1024;
 
