@@ -54,6 +54,12 @@ export interface KnownUrl {
   /** Wire peers the origin named (its seed), dialled as the torrent opens. */
   readonly peers: readonly string[];
   readonly checkedAt: number;
+  /**
+   * On a cold fetch, the verdict on the origin's first piece, once its body is in: `false` when
+   * it failed its SHA-1 check (the URL's bytes are not the torrent's, found after the headers
+   * went out on the strength of its head): `pump` then sends nothing and says `mismatch`.
+   */
+  readonly sameFile?: Promise<boolean>;
 }
 
 interface Held {
@@ -97,8 +103,12 @@ function windowPieces(pieceLength: number): number {
 }
 
 export interface PumpResult {
-  /** `unopened`: the torrent could not be opened (cache folder, storage); `error` says why. */
-  readonly end: 'complete' | 'failed' | 'gone' | 'unopened';
+  /**
+   * `unopened`: the torrent could not be opened (cache folder, storage); `error` says why.
+   * `mismatch`: the origin's first piece failed its hash check (`KnownUrl.sameFile`): nothing
+   * was sent, and the torrent is dropped once no reader holds it.
+   */
+  readonly end: 'complete' | 'failed' | 'gone' | 'unopened' | 'mismatch';
   /** Bytes written to the output. */
   readonly bytes: number;
   readonly error?: unknown;
@@ -160,8 +170,8 @@ export class ProxyCache {
     return 'plain' in k ? 'plain' : k;
   }
 
-  remember(url: string, metainfo: Metainfo, file: FileFacts, peers: readonly string[] = []): KnownUrl {
-    const k: KnownUrl = { metainfo, file, origin: url, peers, checkedAt: this.now() };
+  remember(url: string, metainfo: Metainfo, file: FileFacts, peers: readonly string[] = [], sameFile?: Promise<boolean>): KnownUrl {
+    const k: KnownUrl = { metainfo, file, origin: url, peers, checkedAt: this.now(), ...(sameFile === undefined ? {} : { sameFile }) };
     this.urls.set(url, k);
     return k;
   }
@@ -197,7 +207,12 @@ export class ProxyCache {
    */
   async pump(k: KnownUrl, start: number, end: number, out: Writable): Promise<PumpResult> {
     const h = this.hold(k);
+    let mismatch = false;
     try {
+      if (k.sameFile !== undefined && !(await k.sameFile)) {
+        mismatch = true;
+        return { end: 'mismatch', bytes: 0 };
+      }
       let bytes = 0;
       if (end >= start && h.first !== undefined) {
         const sent = await this.sendFirstPiece(h.first, k, start, end, out);
@@ -260,7 +275,8 @@ export class ProxyCache {
     } finally {
       h.readers--;
       h.lastUsed = this.now();
-      void this.evict();
+      if (mismatch && h.readers === 0 && this.held.get(h.infoHash) === h) void this.drop(h);
+      else void this.evict();
     }
   }
 
@@ -425,7 +441,7 @@ export class ProxyCache {
       onMiss: (why) => this.logger.debug({ infoHash: h.infoHash, piece: index, why }, 'first piece from the origin not used'),
       ...(this.opts.dispatcher === undefined ? {} : { dispatcher: this.opts.dispatcher }),
     });
-    const first = answer.then((a) => a?.piece);
+    const first = answer.then(async (a) => (await a?.body)?.piece);
     h.first = first;
     this.logger.debug({ infoHash: h.infoHash, piece: index }, 'first piece asked of the origin');
     // The piece stays in memory when the torrent fails to open: `pump` still sends it.
