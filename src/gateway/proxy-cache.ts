@@ -441,7 +441,10 @@ export class ProxyCache {
       onMiss: (why) => this.logger.debug({ infoHash: h.infoHash, piece: index, why }, 'first piece from the origin not used'),
       ...(this.opts.dispatcher === undefined ? {} : { dispatcher: this.opts.dispatcher }),
     });
-    const first = answer.then(async (a) => (await a?.body)?.piece);
+    const first = answer.then(async (a) => {
+      if (a !== undefined) this.logger.debug({ infoHash: h.infoHash, piece: index, status: a.status, ms: Math.round(performance.now() - t0) }, "first piece's head from the origin");
+      return (await a?.body)?.piece;
+    });
     h.first = first;
     this.logger.debug({ infoHash: h.infoHash, piece: index }, 'first piece asked of the origin');
     // The piece stays in memory when the torrent fails to open: `pump` still sends it.
