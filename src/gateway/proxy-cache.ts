@@ -245,9 +245,10 @@ export class ProxyCache {
       // hit: no read-back of each piece through the store's worker and no copy per piece.
       const it = t.verifiedRanges({ start, end, windowPieces: windowPieces(k.metainfo.pieceLength) });
       let file: FileHandle | undefined;
+      let sender: RangeSender | undefined;
       try {
         file = await open(join(this.opts.dir, h.infoHash, DATA_NAME), 'r');
-        const sender = new RangeSender(file.fd, out, h.infoHash, end - start + 1);
+        sender = new RangeSender(file.fd, out, h.infoHash, end - start + 1);
         for (;;) {
           const next = it.next();
           const r = await Promise.race([next, dead, gone]);
@@ -270,6 +271,7 @@ export class ProxyCache {
         return { end: 'failed', bytes };
       } finally {
         h.dead.delete(onDead);
+        sender?.release();
         await file?.close().catch(() => undefined);
       }
     } finally {
@@ -297,16 +299,17 @@ export class ProxyCache {
 
   /**
    * A range whose pieces are all verified (a cache hit): straight from the data file, as a
-   * static file server would (`RangeSender`: 1 MiB reads into reused buffers), rather than piece
+   * static file server would (`RangeSender`: 1 MiB reads into shared buffers), rather than piece
    * by piece through the engine's reader (a worker round trip and a copy per piece: 64 MiB took
    * 3× as long). The bytes are the ones the engine verified; the torrent stays loaded (and its
    * folder kept) while this reader holds it.
    */
   private async fromDisk(h: Held, start: number, end: number, out: Writable): Promise<PumpResult> {
     let file: FileHandle | undefined;
+    let sender: RangeSender | undefined;
     try {
       file = await open(join(this.opts.dir, h.infoHash, DATA_NAME), 'r');
-      const sender = new RangeSender(file.fd, out, h.infoHash, end - start + 1);
+      sender = new RangeSender(file.fd, out, h.infoHash, end - start + 1);
       const sent = await sender.send(start, end);
       const flushed = sent === 'sent' ? await sender.flushed() : sent;
       return { end: flushed === 'sent' ? 'complete' : 'gone', bytes: flushed === 'sent' ? end - start + 1 : 0 };
@@ -314,6 +317,7 @@ export class ProxyCache {
       this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'cache read failed');
       return { end: 'failed', bytes: 0 };
     } finally {
+      sender?.release();
       await file?.close().catch(() => undefined);
     }
   }
