@@ -106,6 +106,14 @@ async function fetchThrough(t: TestContext, dir: string, url: string): Promise<{
   return { ...started, body: readFileSync(out), headText, h: fields(headText) };
 }
 
+/** A file (`old`, what the torrent describes) and the same file changed in its first piece (`now`, at the URL): the same length. */
+function changedFirstPiece(seed: number): { old: Uint8Array; now: Buffer } {
+  const old = bytes(2 * PIECE + 5, seed);
+  const now = Buffer.from(old);
+  now[10] = now[10]! ^ 0xff;
+  return { old, now };
+}
+
 /** A response head's fields, lower-case names. */
 function fields(head: string): Map<string, string> {
   const m = new Map<string, string>();
@@ -176,9 +184,7 @@ test('a 206 without Last-Modified (RFC 9110 does not require it): the facts come
 
 test('the file changed between the torrent and the piece: the piece fails its hash check after the headers (the 206\'s) went out, and the body comes from the origin (same length and ETag), never old bytes under new headers', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const old = bytes(2 * PIECE + 5, 64);
-    const now = Buffer.from(old);
-    now[10] = now[10]! ^ 0xff; // same length, another first piece
+    const { old, now } = changedFirstPiece(64);
     const o = await origin(t, { payload: now, described: old, etag: '"v2"' });
     const { proxy, log, body, h } = await fetchThrough(t, dir, o.url);
     assert.ok(body.equals(now), 'the bytes at the URL now');
@@ -220,9 +226,7 @@ test('a cold fetch\'s headers go out as soon as the first piece\'s 206 head is i
 
 test('a lying origin (the first piece fails its hash check after the headers went out, and its plain answer is of another ETag): the response is cut short with no byte of the body, curl exits 18', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const old = bytes(2 * PIECE + 5, 69);
-    const now = Buffer.from(old);
-    now[10] = now[10]! ^ 0xff; // same length, another first piece
+    const { old, now } = changedFirstPiece(69);
     // The 206 names "v2", the 200 "v1": the origin's body cannot be matched to the headers sent.
     const o = await origin(t, { payload: now, described: old, rangeEtag: '"v2"' });
     const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });

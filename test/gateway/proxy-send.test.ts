@@ -8,11 +8,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { RangeSender } from '../../src/gateway/proxy-send.js';
 import { sendFileRange, SEND_CHUNK_BYTES } from '../../src/gateway/send-file.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
+import { rawBody } from './helpers.js';
 
 test('proxy responses share serve\'s send buffers: a slow reader\'s bytes stay its own while other responses of both kinds take and give back buffers', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
@@ -43,20 +44,7 @@ test('proxy responses share serve\'s send buffers: a slow reader\'s bytes stay i
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const port = (server.address() as AddressInfo).port;
-    /** The body of GET /kind/start-end, read over a raw socket; `pause` holds the reading until it resolves. */
-    const get = async (kind: 'p' | 's', start: number, end: number, pause?: Promise<void>): Promise<Buffer> => {
-      const s = connect(port, '127.0.0.1');
-      s.write(`GET /${kind}/${start}-${end} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
-      if (pause !== undefined) {
-        s.pause();
-        await pause;
-        s.resume();
-      }
-      const chunks: Buffer[] = [];
-      for await (const c of s) chunks.push(c as Buffer);
-      const all = Buffer.concat(chunks);
-      return all.subarray(all.indexOf('\r\n\r\n') + 4);
-    };
+    const get = (kind: 'p' | 's', start: number, end: number, pause?: Promise<void>): Promise<Buffer> => rawBody(port, `/${kind}/${start}-${end}`, pause);
     try {
       // The slow reader's socket fills up: its last chunks wait in its buffers while the
       // responses below take and give back buffers of the shared pool.
