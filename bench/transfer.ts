@@ -1,7 +1,7 @@
 /**
  * Whole transfers over loopback, torrenttp beside aria2, same file, same run:
  *
- *   npm run bench:transfer -- [--size-mib 1024] [--runs 1] [--piece-kib N] [--only 1,2,3,4] [--encryption off]
+ *   npm run bench:transfer -- [--size-mib 1024] [--runs 1] [--piece-kib N] [--only 1,2,3,4] [--encryption off] [--help]
  *                             [--node-flags '--cpu-prof --cpu-prof-dir=DIR']
  *
  *   1. torrenttp seed → torrenttp leech (`torrenttp seed --port`, `torrenttp download --peer`)
@@ -67,7 +67,7 @@ const SIZE_MIB = Number(values['size-mib']);
 const RUNS = Number(values.runs);
 const ONLY = new Set(values.only.split(',').map(Number));
 if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1) {
-  console.error('usage: transfer.js [--size-mib N] [--runs N] [--piece-kib N] [--only 1,2,3,4]');
+  console.error('usage: transfer.js [--size-mib N] [--runs N] [--piece-kib N] [--only 1,2,3,4,5,6] [--help]');
   process.exit(2);
 }
 const ENCRYPTION = values.encryption;
