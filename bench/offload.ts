@@ -6,7 +6,8 @@
  *
  * `--base-cli /other/checkout/dist/src/cli/main.js` adds a third case, the gets of another build
  * (before/after in one run, same server); `--rounds N` runs the cases in turn N times;
- * `--get-node-args='--cpu-prof --cpu-prof-dir=/tmp/p'` gives every get those node flags. The gets
+ * `--get-node-args='--cpu-prof --cpu-prof-dir=/tmp/p'` gives this build's gets those node flags
+ * (not the base CLI's: name this build as `--base-cli` to compare a flag side by side). The gets
  * run node with `--openssl-legacy-provider`, as the `torrenttp` command's shebang does (without
  * it there is no RC4, and a get's `prefer` would quietly dial plain).
  *
