@@ -49,6 +49,9 @@
  * libtorrent disconnects on `invalid_pex_message`. Without the offer such messages are ignored.
  * `address` is the peer's IP with the port it listens on: the one we dialled, else its `p`.
  *
+ * Writing: what one turn queued goes out in one corked write; an `announceHave` alone waits up to
+ * HAVE_DELAY_MS for the next write to the peer (one shared timer for every link).
+ *
  * Housekeeping, on one timer per link: request timeouts, queue-depth sampling, batched `bytes`
  * events, a keep-alive after `keepAliveMs` without sending, and a close after `idleTimeoutMs`
  * without receiving. Any decoder error (a lying bitfield or have, an oversized message) closes
