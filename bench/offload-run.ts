@@ -16,15 +16,21 @@ const { values } = parseArgs({
     'no-super-seed': { type: 'boolean', default: false },
     'base-cli': { type: 'string' },
     rounds: { type: 'string', default: '1' },
+    'get-node-args': { type: 'string', default: '' },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
 const CLIENTS = Number(values.clients);
 const ROUNDS = Number(values.rounds);
 if (!(SIZE_MIB > 0) || !Number.isInteger(CLIENTS) || CLIENTS < 1 || !Number.isInteger(ROUNDS) || ROUNDS < 1) {
-  console.error('usage: offload.js [--size-mib N] [--clients N] [--no-super-seed] [--base-cli path/to/dist/src/cli/main.js] [--rounds N]');
+  console.error('usage: offload.js [--size-mib N] [--clients N] [--no-super-seed] [--base-cli path/to/dist/src/cli/main.js] [--rounds N] [--get-node-args "--cpu-prof ..."]');
   process.exit(2);
 }
+/**
+ * Extra node flags for this build's gets (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`), split on
+ * spaces; not for `--base-cli`'s, so `--base-cli` naming this same build compares a flag side by side.
+ */
+const GET_NODE_ARGS = values['get-node-args'].split(' ').filter((a) => a !== '');
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-offload-'));
 
@@ -89,11 +95,11 @@ export async function runOffload(hooks: OffloadHooks = {}): Promise<void> {
     console.log(`serve at ${g.url} (super-seed ${values['no-super-seed'] ? 'off' : 'on'}); ${SIZE_MIB} MiB payload; ${CLIENTS} clients at once\n`);
     console.log('| case | origin upload | last client done | CPU per client (median) |\n|---|---|---|---|');
     // The gets run node as the `torrenttp` command's shebang does (RC4 available).
-    const getWith = (cli: string, tag: string) => (i: number): [string, string[]] => [process.execPath, [CLI_NODE_FLAG, cli, 'get', url, '-o', join(work, `${tag}-${i}.bin`), '--json']];
+    const getWith = (cli: string, tag: string, extra: readonly string[]) => (i: number): [string, string[]] => [process.execPath, [CLI_NODE_FLAG, ...extra, cli, 'get', url, '-o', join(work, `${tag}-${i}.bin`), '--json']];
     const round: [string, (i: number) => [string, string[]]][] = [
       ['curl', (i) => ['curl', ['-s', '-o', join(work, `curl-${i}.bin`), url]]],
-      ['torrenttp get', getWith(CLI, 'get')],
-      ...(values['base-cli'] === undefined ? [] : [['get (base CLI)', getWith(values['base-cli'], 'base')] as [string, (i: number) => [string, string[]]]]),
+      ['torrenttp get', getWith(CLI, 'get', GET_NODE_ARGS)],
+      ...(values['base-cli'] === undefined ? [] : [['get (base CLI)', getWith(values['base-cli'], 'base', [])] as [string, (i: number) => [string, string[]]]]),
     ];
     // --rounds N: the cases in turn, N times (A B C A B C …), so a drift of the machine's load hits each alike.
     const cases = Array.from({ length: ROUNDS }, () => round).flat();

@@ -2,10 +2,12 @@
  * Origin offload: N clients fetch one file from `serve` at once, as plain HTTP (`curl`) and with
  * `torrenttp get`, same server, same run:
  *
- *   npm run bench:offload -- [--size-mib 64] [--clients 20] [--no-super-seed] [--base-cli PATH] [--rounds N]
+ *   npm run bench:offload -- [--size-mib 64] [--clients 20] [--no-super-seed] [--base-cli PATH] [--rounds N] [--get-node-args ARGS]
  *
  * `--base-cli /other/checkout/dist/src/cli/main.js` adds a third case, the gets of another build
- * (before/after in one run, same server); `--rounds N` runs the cases in turn N times. The gets
+ * (before/after in one run, same server); `--rounds N` runs the cases in turn N times;
+ * `--get-node-args='--cpu-prof --cpu-prof-dir=/tmp/p'` gives this build's gets those node flags
+ * (not the base CLI's: name this build as `--base-cli` to compare a flag side by side). The gets
  * run node with `--openssl-legacy-provider`, as the `torrenttp` command's shebang does (without
  * it there is no RC4, and a get's `prefer` would quietly dial plain).
  *

@@ -22,12 +22,24 @@
  *                 exit (a process start included): the swarm download alone, without the proxy,
  *                 so that a cold total can be told apart from the download it follows
  *
+ *   curl's file  `--curl-file`: curl writes the output file itself (`-o FILE`), as a program
+ *                 would, instead of its stdout through a pipe into this process (whose writes
+ *                 bound every case near 200 to 300 MB/s on the development machine, direct
+ *                 included: a 256 MiB direct fetch took 1 s piped, 0.2 to 0.3 s on its own). The
+ *                 first body byte is then not measured.
+ *
+ *   hits          `--hits N`: after the cached fetch, N cache hits in a row through the same proxy
+ *                 (one keep-alive connection, this process as the program, no process start per
+ *                 fetch): the time per hit, for what a response costs beside its bytes. Use a
+ *                 small `--size-mib` (4) for it.
+ *
  *   N proxies     `--proxies N` (default 10; 0 skips it): N proxy processes with empty caches, one
  *                 `curl -x` each, all at once for the same file. The origin's upload (serve's
  *                 status.json, plain plus seed bytes) as a ratio of the file: plain HTTP would be N×.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,14 +47,16 @@ import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { CLI_NODE_FLAG, sha1File, writeRandomFile } from './usage.js';
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, proxies: { type: 'string', default: '10' }, 'base-cli': { type: 'string' }, get: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, proxies: { type: 'string', default: '10' }, 'base-cli': { type: 'string' }, get: { type: 'boolean', default: false }, 'curl-file': { type: 'boolean', default: false }, hits: { type: 'string', default: '0' } } });
+const HITS = Number(values.hits);
+const CURL_FILE = values['curl-file'] === true;
 const GET = values.get === true;
 const BASE_CLI = values['base-cli'];
 const SIZE_MIB = Number(values['size-mib']);
 const RUNS = Number(values.runs);
 const PROXIES = Number(values.proxies);
-if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PROXIES) || PROXIES < 0) {
-  console.error('usage: proxy.js [--size-mib N] [--runs N] [--proxies N] [--base-cli PATH] [--get]');
+if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PROXIES) || PROXIES < 0 || !Number.isInteger(HITS) || HITS < 0) {
+  console.error('usage: proxy.js [--size-mib N] [--runs N] [--proxies N] [--base-cli PATH] [--get] [--curl-file] [--hits N]');
   process.exit(2);
 }
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -56,15 +70,18 @@ const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-proxy-'));
  */
 async function curl(args: string[], out: string): Promise<{ ttfb: number; body: number; total: number }> {
   const started = performance.now();
-  const child = spawn('curl', ['-sS', '-w', '%{stderr}%{time_starttransfer} %{time_total}', ...args, '-o', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('curl', ['-sS', '-w', '%{stderr}%{time_starttransfer} %{time_total}', ...args, '-o', CURL_FILE ? out : '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   let body = NaN;
-  child.stdout.once('data', () => (body = (performance.now() - started) / 1000));
-  const file = createWriteStream(out);
-  child.stdout.pipe(file);
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  await new Promise<void>((resolve, reject) => (file.closed ? resolve() : file.once('close', resolve).once('error', reject)));
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (!CURL_FILE) {
+    child.stdout.once('data', () => (body = (performance.now() - started) / 1000));
+    const file = createWriteStream(out);
+    child.stdout.pipe(file);
+    await new Promise<void>((resolve, reject) => file.once('close', resolve).once('error', reject));
+  }
+  const code = await closed;
   if (code !== 0) throw new Error(`curl ${args.join(' ')} failed (${code}): ${err}`);
   const [ttfb, total] = err.trim().split(' ').map(Number);
   return { ttfb: ttfb!, body, total: total! };
@@ -118,6 +135,7 @@ async function main(): Promise<void> {
     for (const name of ['direct', ...(GET ? ['get'] : []), 'proxy cold', 'proxy cached', ...(BASE_CLI === undefined ? [] : ['base cold', 'base cached'])]) times[name] = { ttfb: [], body: [], total: [] };
     const ratios: number[] = [];
     const baseRatios: number[] = [];
+    const hitMs: Record<'proxy' | 'base', number[]> = { proxy: [], base: [] };
     for (let run = 0; run < RUNS; run++) {
       // With --base-cli, the base build's proxy goes first on odd runs, second on even ones.
       if (BASE_CLI !== undefined && run % 2 === 1) await proxyCases(run, 'base', BASE_CLI, baseRatios);
@@ -142,6 +160,7 @@ async function main(): Promise<void> {
       await record(`${name} cold`, ['-x', proxy.url, url]);
       into.push(((await originBytes(serve.url)) - before) / size);
       await record(`${name} cached`, ['-x', proxy.url, url]);
+      if (HITS > 0) hitMs[name].push(await hits(proxy.url, url, size));
       if (run % 2 === 0 && name === 'proxy') await record('direct', [url]);
       if (GET && name === 'proxy') {
         const started = performance.now();
@@ -172,6 +191,10 @@ async function main(): Promise<void> {
         `| ${name} | ${ms(ttfb)} | ${ms(body)} | ${total.toFixed(3)} s | ${(size / total / 1e6).toFixed(0)} | ${(total / ref).toFixed(2)}× | ${ratio(ttfb / refTtfb)} | ${ratio(body / refBody)} |`,
       );
     }
+    if (HITS > 0) {
+      const line = (n: 'proxy' | 'base'): string => `${n}: ${hitMs[n].map((x) => x.toFixed(2)).join(', ')} ms (median ${median(hitMs[n]).toFixed(2)})`;
+      console.log(`\n${HITS} cache hits in a row, time per hit, each run: ${line('proxy')}${BASE_CLI === undefined ? '' : `; ${line('base')}; per-run ratio proxy/base ${hitMs.proxy.map((x, i) => (x / hitMs.base[i]!).toFixed(2)).join(', ')}`}`);
+    }
     console.log(`\norigin upload for a cold proxy fetch (plain + seed bytes) / file: ${ratios.map((r) => r.toFixed(2)).join(', ')} (direct: 1.00)`);
     if (BASE_CLI !== undefined) console.log(`the same through the base build's proxy: ${baseRatios.map((r) => r.toFixed(2)).join(', ')}`);
     if (PROXIES > 0) await manyProxies(url, want, size, serve.url, children, CLI, '');
@@ -179,6 +202,34 @@ async function main(): Promise<void> {
   } finally {
     for (const c of children) await stop(c);
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * HITS GETs of `url` through the proxy in a row on one keep-alive connection, each body counted
+ * (a cache hit): milliseconds per hit. node's own client, as a program would send them (undici's
+ * ProxyAgent tunnels every request through CONNECT, which the proxy passes through).
+ */
+async function hits(proxyUrl: string, url: string, size: number): Promise<number> {
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  const proxy = new URL(proxyUrl);
+  const one = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const req = httpRequest({ host: proxy.hostname, port: proxy.port, path: url, agent }, (res) => {
+        let n = 0;
+        res.on('data', (chunk: Buffer) => (n += chunk.length));
+        res.on('end', () => (res.statusCode === 200 && n === size ? resolve() : reject(new Error(`a hit: ${res.statusCode}, ${n} of ${size} bytes`))));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  try {
+    const started = performance.now();
+    for (let i = 0; i < HITS; i++) await one();
+    return (performance.now() - started) / HITS;
+  } finally {
+    agent.destroy();
   }
 }
 

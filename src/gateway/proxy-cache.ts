@@ -54,6 +54,12 @@ export interface KnownUrl {
   /** Wire peers the origin named (its seed), dialled as the torrent opens. */
   readonly peers: readonly string[];
   readonly checkedAt: number;
+  /**
+   * On a cold fetch, the verdict on the origin's first piece, once its body is in: `false` when
+   * it failed its SHA-1 check (the URL's bytes are not the torrent's, found after the headers
+   * went out on the strength of its head): `pump` then sends nothing and says `mismatch`.
+   */
+  readonly sameFile?: Promise<boolean>;
 }
 
 interface Held {
@@ -97,8 +103,12 @@ function windowPieces(pieceLength: number): number {
 }
 
 export interface PumpResult {
-  /** `unopened`: the torrent could not be opened (cache folder, storage); `error` says why. */
-  readonly end: 'complete' | 'failed' | 'gone' | 'unopened';
+  /**
+   * `unopened`: the torrent could not be opened (cache folder, storage); `error` says why.
+   * `mismatch`: the origin's first piece failed its hash check (`KnownUrl.sameFile`): nothing
+   * was sent, and the torrent is dropped once no reader holds it.
+   */
+  readonly end: 'complete' | 'failed' | 'gone' | 'unopened' | 'mismatch';
   /** Bytes written to the output. */
   readonly bytes: number;
   readonly error?: unknown;
@@ -160,8 +170,8 @@ export class ProxyCache {
     return 'plain' in k ? 'plain' : k;
   }
 
-  remember(url: string, metainfo: Metainfo, file: FileFacts, peers: readonly string[] = []): KnownUrl {
-    const k: KnownUrl = { metainfo, file, origin: url, peers, checkedAt: this.now() };
+  remember(url: string, metainfo: Metainfo, file: FileFacts, peers: readonly string[] = [], sameFile?: Promise<boolean>): KnownUrl {
+    const k: KnownUrl = { metainfo, file, origin: url, peers, checkedAt: this.now(), ...(sameFile === undefined ? {} : { sameFile }) };
     this.urls.set(url, k);
     return k;
   }
@@ -197,7 +207,12 @@ export class ProxyCache {
    */
   async pump(k: KnownUrl, start: number, end: number, out: Writable): Promise<PumpResult> {
     const h = this.hold(k);
+    let mismatch = false;
     try {
+      if (k.sameFile !== undefined && !(await k.sameFile)) {
+        mismatch = true;
+        return { end: 'mismatch', bytes: 0 };
+      }
       let bytes = 0;
       if (end >= start && h.first !== undefined) {
         const sent = await this.sendFirstPiece(h.first, k, start, end, out);
@@ -230,9 +245,10 @@ export class ProxyCache {
       // hit: no read-back of each piece through the store's worker and no copy per piece.
       const it = t.verifiedRanges({ start, end, windowPieces: windowPieces(k.metainfo.pieceLength) });
       let file: FileHandle | undefined;
+      let sender: RangeSender | undefined;
       try {
         file = await open(join(this.opts.dir, h.infoHash, DATA_NAME), 'r');
-        const sender = new RangeSender(file.fd, out, h.infoHash, end - start + 1);
+        sender = new RangeSender(file.fd, out, h.infoHash, end - start + 1);
         for (;;) {
           const next = it.next();
           const r = await Promise.race([next, dead, gone]);
@@ -255,12 +271,14 @@ export class ProxyCache {
         return { end: 'failed', bytes };
       } finally {
         h.dead.delete(onDead);
+        sender?.release();
         await file?.close().catch(() => undefined);
       }
     } finally {
       h.readers--;
       h.lastUsed = this.now();
-      void this.evict();
+      if (mismatch && h.readers === 0 && this.held.get(h.infoHash) === h) void this.drop(h);
+      else void this.evict();
     }
   }
 
@@ -281,16 +299,17 @@ export class ProxyCache {
 
   /**
    * A range whose pieces are all verified (a cache hit): straight from the data file, as a
-   * static file server would (`RangeSender`: 1 MiB reads into reused buffers), rather than piece
+   * static file server would (`RangeSender`: 1 MiB reads into shared buffers), rather than piece
    * by piece through the engine's reader (a worker round trip and a copy per piece: 64 MiB took
    * 3× as long). The bytes are the ones the engine verified; the torrent stays loaded (and its
    * folder kept) while this reader holds it.
    */
   private async fromDisk(h: Held, start: number, end: number, out: Writable): Promise<PumpResult> {
     let file: FileHandle | undefined;
+    let sender: RangeSender | undefined;
     try {
       file = await open(join(this.opts.dir, h.infoHash, DATA_NAME), 'r');
-      const sender = new RangeSender(file.fd, out, h.infoHash, end - start + 1);
+      sender = new RangeSender(file.fd, out, h.infoHash, end - start + 1);
       const sent = await sender.send(start, end);
       const flushed = sent === 'sent' ? await sender.flushed() : sent;
       return { end: flushed === 'sent' ? 'complete' : 'gone', bytes: flushed === 'sent' ? end - start + 1 : 0 };
@@ -298,6 +317,7 @@ export class ProxyCache {
       this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'cache read failed');
       return { end: 'failed', bytes: 0 };
     } finally {
+      sender?.release();
       await file?.close().catch(() => undefined);
     }
   }
@@ -425,7 +445,10 @@ export class ProxyCache {
       onMiss: (why) => this.logger.debug({ infoHash: h.infoHash, piece: index, why }, 'first piece from the origin not used'),
       ...(this.opts.dispatcher === undefined ? {} : { dispatcher: this.opts.dispatcher }),
     });
-    const first = answer.then((a) => a?.piece);
+    const first = answer.then(async (a) => {
+      if (a !== undefined) this.logger.debug({ infoHash: h.infoHash, piece: index, status: a.status, ms: Math.round(performance.now() - t0) }, "first piece's head from the origin");
+      return (await a?.body)?.piece;
+    });
     h.first = first;
     this.logger.debug({ infoHash: h.infoHash, piece: index }, 'first piece asked of the origin');
     // The piece stays in memory when the torrent fails to open: `pump` still sends it.

@@ -15,9 +15,12 @@ import { headerValue } from './proxy-request.js';
  * 150 to 300 ms of a fresh proxy's first body byte under load); the engine gets it through
  * `memoryPieceLink` (and checks it again, as any peer's) for the cache.
  *
+ * - The head is the caller's as soon as it is in (`FirstAnswer`), the body later (`body`): the
+ *   program's headers need not wait for the piece.
  * - Only verified bytes leave: `piece` is set only when its SHA-1 is the torrent's. A piece that
  *   arrived whole and failed the check is `mismatch`: the origin's bytes at the URL are not the
- *   torrent's (the file changed, or the torrent is of another), and the offer falls through.
+ *   torrent's (the file changed, or the torrent is of another; docs/proxy.md says what the
+ *   program then gets).
  * - The piece is taken only from an exact answer: `206` with `Content-Range: bytes first-last/length`,
  *   or `200` of the whole file when the piece is the whole file; a body of exactly the piece's
  *   length (a longer one is cut off, not buffered). Any other answer still has its status and
@@ -33,13 +36,18 @@ export interface FirstPiece {
   readonly data: Buffer;
 }
 
-/** The origin's answer to the piece's `GET`. */
+/** The origin's answer to the piece's `GET`: its head as soon as it is in, the piece once its body is. */
 export interface FirstAnswer {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Settles once the body is in (or not taken); never rejects. */
+  readonly body: Promise<FirstBody>;
+}
+
+export interface FirstBody {
   /** The piece, verified; absent when the answer was not exactly the piece or not whole. */
   readonly piece?: FirstPiece;
-  /** The whole piece arrived and its SHA-1 is not the torrent's. */
+  /** The whole piece arrived and its SHA-1 is not the torrent's: the origin's bytes at the URL are not the torrent's. */
   readonly mismatch?: true;
 }
 
@@ -52,61 +60,74 @@ export interface FirstPieceOptions {
   readonly onMiss?: (why: string) => void;
 }
 
-/** Resolves `undefined` when the origin gave no answer (unreachable, timed out) or the piece is not asked (too large, several files). */
+/**
+ * Resolves the answer's head as soon as it is in (the origin's facts), its `body` later;
+ * `undefined` when the origin gave no answer (unreachable, timed out) or the piece is not asked
+ * (too large, several files).
+ */
 export async function fetchFirstPiece(url: string, metainfo: Metainfo, index: PieceIndex, o: FirstPieceOptions): Promise<FirstAnswer | undefined> {
   const g = metainfo.geometry;
   const first = g.pieceOffset(index);
   const length = g.pieceLengthOf(index);
   const last = first + length - 1;
   const whole = first === 0 && length === metainfo.length;
-  const miss = <T extends FirstAnswer | undefined>(why: string, answer: T): T => {
+  const miss = (why: string, body: FirstBody = {}): FirstBody => {
     o.onMiss?.(why);
-    return answer;
+    return body;
   };
-  if (length > EARLY_PIECE_MAX_BYTES || metainfo.multiFile) return miss(`piece of ${length} bytes`, undefined);
+  if (length > EARLY_PIECE_MAX_BYTES || metainfo.multiFile) {
+    miss(`piece of ${length} bytes`);
+    return undefined;
+  }
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), o.timeoutMs);
+  let res;
   try {
     const undici = await loadUndici();
-    const res = await undici.request(url, {
+    res = await undici.request(url, {
       method: 'GET',
       headers: [...(o.headers ?? []), 'range', `bytes=${first}-${last}`],
       signal: ac.signal,
       ...(o.dispatcher === undefined ? {} : { dispatcher: o.dispatcher }),
     });
-    const answer: FirstAnswer = { status: res.statusCode, headers: res.headers };
-    const exact =
-      res.statusCode === 206
-        ? headerValue(res.headers['content-range']) === `bytes ${first}-${last}/${metainfo.length}`
-        : res.statusCode === 200 && whole && headerValue(res.headers['content-length']) === String(length);
-    if (!exact) {
-      res.body.destroy();
-      return miss(`status ${res.statusCode}, content-range ${headerValue(res.headers['content-range']) ?? 'none'}`, answer);
-    }
+  } catch (err) {
+    clearTimeout(timer);
+    miss(err instanceof Error ? err.message : String(err));
+    return undefined;
+  }
+  const exact =
+    res.statusCode === 206
+      ? headerValue(res.headers['content-range']) === `bytes ${first}-${last}/${metainfo.length}`
+      : res.statusCode === 200 && whole && headerValue(res.headers['content-length']) === String(length);
+  if (!exact) {
+    clearTimeout(timer);
+    res.body.destroy();
+    return { status: res.statusCode, headers: res.headers, body: Promise.resolve(miss(`status ${res.statusCode}, content-range ${headerValue(res.headers['content-range']) ?? 'none'}`)) };
+  }
+  const body = res.body;
+  const read = async (): Promise<FirstBody> => {
     const data = Buffer.allocUnsafe(length);
     let at = 0;
     try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
         if (at + chunk.length > length) {
-          res.body.destroy();
-          return miss('a longer body than the piece', answer);
+          body.destroy();
+          return miss('a longer body than the piece');
         }
         chunk.copy(data, at);
         at += chunk.length;
       }
     } catch (err) {
-      return miss(`the body failed after ${at} bytes: ${err instanceof Error ? err.message : String(err)}`, answer);
+      return miss(`the body failed after ${at} bytes: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      clearTimeout(timer);
     }
-    if (at !== length) return miss(`${at} of ${length} bytes`, answer);
-    const hashes = metainfo.pieceHashes;
+    if (at !== length) return miss(`${at} of ${length} bytes`);
     const digest = createHash('sha1').update(data).digest();
-    if (!digest.equals(hashes.subarray(index * 20, index * 20 + 20))) return miss('the piece failed its hash check', { ...answer, mismatch: true });
-    return { ...answer, piece: { index, data } };
-  } catch (err) {
-    return miss(err instanceof Error ? err.message : String(err), undefined);
-  } finally {
-    clearTimeout(timer);
-  }
+    if (!digest.equals(metainfo.pieceHashes.subarray(index * 20, index * 20 + 20))) return miss('the piece failed its hash check', { mismatch: true });
+    return { piece: { index, data } };
+  };
+  return { status: res.statusCode, headers: res.headers, body: read() };
 }
 
 /**

@@ -24,10 +24,10 @@ import { headerValue } from './proxy-request.js';
  *   program (length, `Content-Type`, `ETag`, `Last-Modified`) come from an answer that is there
  *   anyway: the bytes' answer that carried the `Link`, or, for a torrent by `Accept` on a cold
  *   fetch, the `206` of the first piece the cache asks for (`Content-Range: bytes a-b/LENGTH`,
- *   proxy-early.ts). That piece must also pass its SHA-1 check against the torrent: a piece of
- *   other bytes means the file at the URL is not the torrent's (it changed between the two
- *   requests, or the torrent is of another), and the program gets the origin's answer, never a
- *   mix of one file's headers and another's bytes. A `HEAD` is sent only when there is no such
+ *   proxy-early.ts). The offer is decided on that answer's head, not its body: the piece's
+ *   SHA-1 verdict comes after, as `sameFile` (a piece of other bytes means the file at the URL
+ *   is not the torrent's: the proxy then never sends the torrent's bytes under those headers,
+ *   proxy.ts). A `HEAD` is sent only when there is no such
  *   answer (the torrent already in the cache, a piece too large to hold, an origin that ignores
  *   or refuses the range) or when the `206` lacks a validator a `200` may have had (RFC 9110
  *   §15.3.7 requires `ETag` on a `206`, not `Last-Modified`).
@@ -52,6 +52,8 @@ export type ProxyOffer =
       readonly via: 'accept' | 'link';
       /** Wire peers the origin named (`TorrentTTP-Seed`, its own seed): dialled at once, not after a tracker round trip. */
       readonly peers: readonly string[];
+      /** The first piece's verdict, when one was asked (`KnownUrl.sameFile`): `false` once it failed its hash check. */
+      readonly sameFile?: Promise<boolean>;
     }
   | { readonly kind: 'plain'; readonly response: OpenResponse | undefined; readonly reason: string };
 
@@ -111,15 +113,13 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
     let offer: ProxyOffer | undefined;
     try {
       const answer = await prepared?.first;
-      if (answer?.mismatch === true) {
-        offer = { kind: 'plain', response: undefined, reason: NOT_THE_TORRENTS };
-      } else if (answer !== undefined && factsIn(answer)) offer = checked(metainfo, answer, 'accept', peers);
+      if (answer !== undefined && factsIn(answer)) offer = checked(metainfo, answer, 'accept', peers);
       else {
         const head = await once(url, 'HEAD', headers, o);
         await discard(head);
         offer = checked(metainfo, head, 'accept', peers);
       }
-      return offer;
+      return withVerdict(offer, answer);
     } finally {
       if (offer?.kind !== 'torrent') prepared?.undo();
     }
@@ -136,15 +136,19 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
   const answer = await prepared?.first;
   const etag = headerValue(first.headers.etag);
   const pieceEtag = answer === undefined ? undefined : headerValue(answer.headers.etag);
-  if (answer?.mismatch === true || (etag !== undefined && pieceEtag !== undefined && pieceEtag !== etag)) {
+  if (etag !== undefined && pieceEtag !== undefined && pieceEtag !== etag) {
     prepared?.undo();
-    return plain(answer?.mismatch === true ? NOT_THE_TORRENTS : `the file changed while its torrent was fetched (ETag ${etag}, then ${pieceEtag})`);
+    return plain(`the file changed while its torrent was fetched (ETag ${etag}, then ${pieceEtag})`);
   }
   await discard(first);
-  return offer;
+  return withVerdict(offer, answer);
 }
 
-const NOT_THE_TORRENTS = "the origin's bytes are not the torrent's (the piece it sent failed its hash check)";
+/** A torrent offer with its first piece's verdict to come (the piece's body may still be arriving). */
+function withVerdict(offer: ProxyOffer, answer: FirstAnswer | undefined): ProxyOffer {
+  if (offer.kind !== 'torrent' || answer === undefined) return offer;
+  return { ...offer, sameFile: answer.body.then((b) => b.mismatch !== true) };
+}
 
 /** An answer with headers, for the origin's facts: a `200`, a `HEAD`'s, a piece's `206`. */
 interface Answered {

@@ -1,6 +1,7 @@
 import { read } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { GatewayError } from './errors.js';
+import { giveSpare, takeSpare } from './send-file.js';
 
 /**
  * Sends byte ranges of the proxy cache's data file to a program's connection, for a cache hit
@@ -9,14 +10,14 @@ import { GatewayError } from './errors.js';
  * round instead of a fresh allocation per read (fresh pages for the kernel to fault in, and
  * external memory for the collector: a cold 256 MiB stream allocated 256 of them), a buffer is
  * read into again only once the socket has taken its bytes, and the next read overlaps the
- * socket's send. Unlike it, the response is not ended here (more ranges may follow), and the
- * buffers live as long as the sender, across ranges.
+ * socket's send, and the buffers are the ones `serve`'s responses share (`takeSpare`): a response
+ * does not allocate its own. Unlike it, the response is not ended here (more ranges may follow):
+ * the sender holds its buffers across ranges until `release`.
  *
  * - Positional reads only (the descriptor's offset is never used).
  * - A file shorter than a range is a `GATEWAY_PROXY_CACHE_IO` (the bytes were verified there).
  * - A connection that closes stops the reads: `send` resolves `gone`.
  */
-export const PROXY_SEND_CHUNK_BYTES = 1024 * 1024;
 const BUFFERS = 4;
 
 export class RangeSender {
@@ -24,20 +25,18 @@ export class RangeSender {
   private allocated = 0;
   private inFlight = 0;
   private closed = false;
+  private released = false;
   private failure: Error | undefined;
   /** Wakes a `send` waiting for a free buffer or for the connection. */
   private wake: (() => void) | undefined;
 
-  private readonly chunk: number;
-
-  /** `total`: bytes this sender will send in all (its buffers are no larger). */
+  /** `total`: bytes this sender will send in all (a small total takes a buffer of its size). */
   constructor(
     private readonly fd: number,
     private readonly out: Writable,
     private readonly label: string,
-    total: number,
+    private readonly total: number,
   ) {
-    this.chunk = Math.max(1, Math.min(PROXY_SEND_CHUNK_BYTES, total));
     out.once('close', () => {
       this.closed = true;
       this.poke();
@@ -54,23 +53,24 @@ export class RangeSender {
       try {
         n = await new Promise<number>((resolve, reject) => read(this.fd, buf, 0, want, at, (err, bytes) => (err === null ? resolve(bytes) : reject(err))));
       } catch (cause) {
-        this.free.push(buf);
+        this.giveBack(buf);
         throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${this.label}: read at ${at}`, cause });
       }
       if (n !== want) {
-        this.free.push(buf);
+        this.giveBack(buf);
         throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${this.label}: ${n} of ${want} bytes at ${at}` });
       }
       if (this.closed || this.out.destroyed) {
-        this.free.push(buf);
+        this.giveBack(buf);
         return 'gone';
       }
       at += n;
       this.inFlight++;
       this.out.write(n === buf.length ? buf : buf.subarray(0, n), (err) => {
         this.inFlight--;
+        // A failed write may leave the bytes with the stream: that buffer is not reused.
         if (err !== undefined && err !== null) this.failure ??= err;
-        this.free.push(buf);
+        else this.giveBack(buf);
         this.poke();
       });
     }
@@ -91,10 +91,24 @@ export class RangeSender {
       if (b !== undefined) return b;
       if (this.allocated < BUFFERS) {
         this.allocated++;
-        return Buffer.allocUnsafeSlow(this.chunk);
+        return takeSpare(this.total);
       }
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
+  }
+
+  /**
+   * The sender is done (its owner sends no more): its free buffers go back to the shared ones
+   * now, those still in a write once the socket took them.
+   */
+  release(): void {
+    this.released = true;
+    for (const b of this.free.splice(0)) giveSpare(b);
+  }
+
+  private giveBack(buf: Buffer): void {
+    if (this.released) giveSpare(buf);
+    else this.free.push(buf);
   }
 
   private poke(): void {

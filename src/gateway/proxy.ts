@@ -57,6 +57,8 @@ export const DEFAULT_PROXY_CACHE_BYTES = 10 * 1024 ** 3;
 export const DEFAULT_PROXY_FRESH_MS = 60_000;
 export const DEFAULT_PROXY_STALL_MS = 15_000;
 
+const NOT_THE_TORRENTS = "the origin's bytes are not the torrent's (the piece it sent failed its hash check)";
+
 export type ServedBy = 'swarm' | 'cache' | 'passthrough' | 'tunnel' | 'refused';
 
 export class Proxy {
@@ -211,7 +213,7 @@ export class Proxy {
         this.log(req, href, 'passthrough', sent, started, { why: offer.reason });
         return;
       }
-      known = this.cache.remember(href, offer.metainfo, offer.file, offer.peers);
+      known = this.cache.remember(href, offer.metainfo, offer.file, offer.peers, offer.sameFile);
     }
     if (known === 'plain') {
       this.log(req, href, 'passthrough', await passThrough(req, res, url, this.agent), started);
@@ -301,16 +303,28 @@ export class Proxy {
     res.writeHead(status, { ...this.fileHeaders(k), 'content-length': end - start + 1, ...(status === 206 ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}) });
     res.flushHeaders();
     const result = await this.cache.pump(k, start, end, res);
-    if (result.end === 'unopened') {
-      // The torrent could not be opened (cache folder, storage): the origin sends the rest of the body.
-      const e = toTorrenttpError(result.error);
-      this.logger.warn({ err: e.message, code: e.code, url: href }, 'swarm unavailable, passing through');
-      this.cache.forget(href);
+    if (result.end === 'unopened' || result.end === 'mismatch') {
+      // The torrent could not be opened (cache folder, storage), or the origin's first piece
+      // failed its hash check after the headers went out (the URL's bytes are not the
+      // torrent's): the origin sends the rest of the body, if it answers with exactly that range
+      // of the file the headers named (its length and ETag); else the response is cut short.
+      let extra: object;
+      if (result.end === 'mismatch') {
+        extra = { why: NOT_THE_TORRENTS };
+        this.logger.warn({ url: href }, `${NOT_THE_TORRENTS}: passing through`);
+        this.cache.rememberPlain(href);
+      } else {
+        const e = toTorrenttpError(result.error);
+        extra = { code: e.code };
+        this.logger.warn({ err: e.message, code: e.code, url: href }, 'swarm unavailable, passing through');
+        this.cache.forget(href);
+      }
       const from = start + result.bytes;
       const sent = from > end ? { status, bytes: 0 } : await passBody(res, url, from, end, size, k.file.etag, this.agent);
-      if (result.bytes + sent.bytes === end - start + 1) res.end();
+      const whole = result.bytes + sent.bytes === end - start + 1;
+      if (whole) res.end();
       else res.destroy();
-      this.log(req, href, 'passthrough', { status, bytes: result.bytes + sent.bytes }, started, { code: e.code });
+      this.log(req, href, 'passthrough', { status, bytes: result.bytes + sent.bytes }, started, whole ? extra : { ...extra, cut: 'origin' });
       return;
     }
     if (result.end === 'complete') res.end();

@@ -35,8 +35,10 @@ const MAX_SPARE = 16;
 /** A range this small, with no spare buffer free, gets one of its own size (not kept): a crowd of tiny ranges must not allocate a MiB each. */
 const OWN_BUFFER_BYTES = 64 * 1024;
 const spare: Buffer[] = [];
-const takeSpare = (total: number): Buffer => spare.pop() ?? Buffer.allocUnsafeSlow(total <= OWN_BUFFER_BYTES ? total : SEND_CHUNK_BYTES);
-const giveSpare = (buf: Buffer): void => {
+/** A send buffer for a response of `total` bytes: a shared one, else a new one (of `total` bytes when that is small). Also the proxy's (proxy-send.ts). */
+export const takeSpare = (total: number): Buffer => spare.pop() ?? Buffer.allocUnsafeSlow(total <= OWN_BUFFER_BYTES ? total : SEND_CHUNK_BYTES);
+/** Gives a buffer back once no read or write may still use it; kept only if it is of the shared size. */
+export const giveSpare = (buf: Buffer): void => {
   if (buf.length === SEND_CHUNK_BYTES && spare.length < MAX_SPARE) spare.push(buf);
 };
 

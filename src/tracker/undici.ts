@@ -4,7 +4,7 @@
  * HTTP; `transport/http-fetch.ts` re-exports it. A public surface beside `index.ts` (see
  * test/layers.test.ts) so that loading it does not compile the rest of the tracker.
  */
-import { createRequire } from 'node:module';
+import { createRequire, Module } from 'node:module';
 import type { Dispatcher } from 'undici';
 
 /** The part of undici this project uses: its dispatchers and `request`. */
@@ -16,8 +16,48 @@ export type Undici = Pick<typeof import('undici'), 'Agent' | 'Pool' | 'request'>
  * variable, so TypeScript does not look for types of the inner path.
  */
 export function loadUndiciModule<T>(path: string, fallback: () => Promise<T>): Promise<T> {
+  deferHttp2();
   return import(path).then((m: { default?: unknown }) => (typeof m.default === 'function' ? (m.default as T) : fallback()), fallback);
 }
+
+/** undici's HTTP/2 half: its `Client` loads it at once, and calls it only for a connection that negotiated h2. */
+const CLIENT_H2 = 'undici/lib/dispatcher/client-h2.js';
+
+/**
+ * undici's HTTP/2 half (`lib/dispatcher/client-h2.js`, and with it node's `http2`) loaded only
+ * when a connection first speaks h2. undici's `Client` requires it when it loads, but calls its one
+ * export, `connectH2(client, socket)`, only for a TLS connection whose ALPN chose h2 (`allowH2`),
+ * which nothing in torrenttp asks for. So, before any of undici is loaded, node's module cache
+ * gets, under that file's name, a module whose export loads the real one at its first call and
+ * hands over to it: the same behaviour, ~1.2 MiB less resident memory (JavaScript heap, node's
+ * http2 code) in every process with an HTTP peer or a web seed (docs/torrenttp.md §18). Nothing is
+ * done when undici's files are laid out otherwise, or the file is loaded already.
+ */
+export function deferHttp2(): void {
+  if (http2Deferred) return;
+  http2Deferred = true;
+  const require = createRequire(import.meta.url);
+  let path: string;
+  try {
+    path = require.resolve(CLIENT_H2);
+  } catch {
+    return;
+  }
+  if (require.cache[path] !== undefined) return;
+  let real: ((...args: unknown[]) => unknown) | undefined;
+  const stand = new Module(path);
+  stand.filename = path;
+  stand.loaded = true;
+  stand.exports = function connectH2(this: unknown, ...args: unknown[]): unknown {
+    if (real === undefined) {
+      if (require.cache[path] === stand) delete require.cache[path];
+      real = require(path) as (...args: unknown[]) => unknown;
+    }
+    return real.apply(this, args);
+  };
+  require.cache[path] = stand;
+}
+let http2Deferred = false;
 
 let undiciModule: Promise<Undici> | undefined;
 /**
@@ -42,6 +82,7 @@ type GetGlobalDispatcher = () => Dispatcher;
  */
 export async function loadUndiciCore(): Promise<Undici> {
   let core: Undici;
+  deferHttp2();
   try {
     const require = createRequire(import.meta.url);
     const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as DispatcherModule;

@@ -8,7 +8,7 @@
 import type { Cipher } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { rc4 } from '../wire/index.js';
-import type { CipherRequest, CipherResponse } from './cipher-protocol.js';
+import { copyBytes, type CipherRequest, type CipherResponse } from './cipher-protocol.js';
 
 interface Session {
   readonly encrypt: Cipher;
@@ -52,7 +52,7 @@ parentPort!.on('message', (req: CipherRequest) => {
           // Updates of at most 64 KiB: their outputs come from the heap, warm, not as fresh pages.
           for (let at = req.at[i]!; at < end; at += UPDATE_BYTES) {
             const bytes = where.subarray(at, Math.min(end, at + UPDATE_BYTES));
-            bytes.set(cipher.update(bytes));
+            copyBytes(bytes, cipher.update(bytes));
           }
         }
         reply({ id: req.id, type: 'done' });

@@ -24,6 +24,7 @@ import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import { MseHandshake, MSE_LIMITS, MSE_PLAINTEXT, MSE_PRIVATE_KEY_BYTES, MSE_RC4, PROTOCOL_NAME, type MseSession } from '../wire/index.js';
 import { TransportError } from './errors.js';
 import { cipherPool, type CipherSession, type Region } from './cipher-pool.js';
+import { copyBytes } from './cipher-protocol.js';
 import { READ_BUFFER_BYTES, type SocketChunks } from './socket-chunks.js';
 
 export type EncryptionPolicy = 'prefer' | 'require' | 'off';
@@ -261,7 +262,7 @@ export class Rc4Link implements SocketChunks, BatchSink {
     if (this.closed) return;
     // Into the ring: the chunk may be the socket's reused read buffer.
     const region = this.cipher.readRing.take(chunk.length);
-    region.bytes.set(chunk);
+    copyBytes(region.bytes, chunk);
     this.decrypting += chunk.length;
     this.reads.push(region);
     if (this.decrypting > MAX_DECRYPTING_BYTES && !this.pausedHere) {
@@ -346,7 +347,7 @@ export class SealBatch {
       this.batch ??= this.sink.openBatch();
       const buf = this.batch.bytes;
       const n = Math.min(bytes.length - at, buf.length - this.length);
-      buf.set(bytes.subarray(at, at + n), this.length);
+      copyBytes(buf, bytes.subarray(at, at + n), this.length);
       this.length += n;
       at += n;
       if (this.length === buf.length) this.seal();

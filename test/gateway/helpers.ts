@@ -29,6 +29,21 @@ export function rawRequest(port: number, target: string, headers: Record<string,
   });
 }
 
+/** The body of a raw `GET target` (`Connection: close`); `pause` holds the reading until it resolves, so that the server's socket fills up. */
+export async function rawBody(port: number, target: string, pause?: Promise<void>): Promise<Buffer> {
+  const s = connect(port, '127.0.0.1');
+  s.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  if (pause !== undefined) {
+    s.pause();
+    await pause;
+    s.resume();
+  }
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  const all = Buffer.concat(chunks);
+  return all.subarray(all.indexOf('\r\n\r\n') + 4);
+}
+
 /** A logger that keeps every entry, for asserting what the gateway did. */
 export function recordingLogger(): GatewayLogger & { entries: { level: string; obj: object; msg: string | undefined }[] } {
   const entries: { level: string; obj: object; msg: string | undefined }[] = [];

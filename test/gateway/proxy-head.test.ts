@@ -7,8 +7,8 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseTorrent } from '../../src/metainfo/index.js';
@@ -33,6 +33,8 @@ interface OriginOptions {
   readonly offer?: 'accept' | 'link';
   /** A 206's `ETag`, when not the 200's (the file changed between the two). */
   readonly rangeEtag?: string;
+  /** A 206 sends its head and half its body, then the rest once this settles. */
+  readonly hold?: Promise<void>;
 }
 
 /**
@@ -69,7 +71,14 @@ async function origin(t: TestContext, o: OriginOptions): Promise<{ url: string; 
         etag: o.rangeEtag ?? etag,
         ...(o.rangeLastModified === false ? {} : { 'last-modified': LAST_MODIFIED }),
       });
-      res.end(Buffer.from(o.payload.subarray(start, end + 1)));
+      const body = Buffer.from(o.payload.subarray(start, end + 1));
+      if (o.hold === undefined) {
+        res.end(body);
+        return;
+      }
+      const half = body.length >> 1;
+      res.write(body.subarray(0, half));
+      void o.hold.then(() => res.end(body.subarray(half)));
       return;
     }
     res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': o.payload.length, ...validators });
@@ -95,6 +104,14 @@ async function fetchThrough(t: TestContext, dir: string, url: string): Promise<{
   assert.equal(r.code, 0, r.stderr);
   const headText = r.stdout.toString();
   return { ...started, body: readFileSync(out), headText, h: fields(headText) };
+}
+
+/** A file (`old`, what the torrent describes) and the same file changed in its first piece (`now`, at the URL): the same length. */
+function changedFirstPiece(seed: number): { old: Uint8Array; now: Buffer } {
+  const old = bytes(2 * PIECE + 5, seed);
+  const now = Buffer.from(old);
+  now[10] = now[10]! ^ 0xff;
+  return { old, now };
 }
 
 /** A response head's fields, lower-case names. */
@@ -165,11 +182,9 @@ test('a 206 without Last-Modified (RFC 9110 does not require it): the facts come
     assert.deepEqual(servedBy(log), ['200 swarm'], 'the piece from memory all the same');
   }));
 
-test('the file changed between the torrent and the piece: the piece fails its hash check and the program gets the origin\'s answer, never old bytes under new headers', { timeout: 60_000 }, (t) =>
+test('the file changed between the torrent and the piece: the piece fails its hash check after the headers (the 206\'s) went out, and the body comes from the origin (same length and ETag), never old bytes under new headers', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const old = bytes(2 * PIECE + 5, 64);
-    const now = Buffer.from(old);
-    now[10] = now[10]! ^ 0xff; // same length, another first piece
+    const { old, now } = changedFirstPiece(64);
     const o = await origin(t, { payload: now, described: old, etag: '"v2"' });
     const { proxy, log, body, h } = await fetchThrough(t, dir, o.url);
     assert.ok(body.equals(now), 'the bytes at the URL now');
@@ -179,6 +194,58 @@ test('the file changed between the torrent and the piece: the piece fails its ha
     assert.deepEqual(servedBy(log), ['200 passthrough']);
     assert.ok(log.entries.some((e) => String((e.obj as { why?: string }).why).includes('not the torrent')), 'the reason is logged');
     await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 10_000);
+  }));
+
+test('a cold fetch\'s headers go out as soon as the first piece\'s 206 head is in, before its body is: the piece then follows from memory', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(200_000, 68);
+    let release!: () => void;
+    const o = await origin(t, { payload, hold: new Promise<void>((r) => (release = r)) });
+    t.after(() => release());
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    // The program's GET through the proxy, by hand: its response head is an event, the body read after.
+    const answered = new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest({ host: proxy.address.host, port: proxy.address.port, path: o.url, headers: { host: new URL(o.url).host } }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    // The origin sends the second half of the piece only after release(), below: the head came first.
+    const res = await answered;
+    assert.deepEqual(o.log.slice(0, 2), ['GET torrent', `GET 0-${payload.length - 1}`]);
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-length'], String(payload.length));
+    assert.equal(res.headers.etag, '"v1"');
+    assert.equal(res.headers['content-type'], 'video/mp4');
+    release();
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    assert.ok(Buffer.concat(chunks).equals(Buffer.from(payload)), 'byte-identical');
+    await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+    assert.deepEqual(servedBy(log), ['200 swarm']);
+  }));
+
+test('a lying origin (the first piece fails its hash check after the headers went out, and its plain answer is of another ETag): the response is cut short with no byte of the body, curl exits 18', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const { old, now } = changedFirstPiece(69);
+    // The 206 names "v2", the 200 "v1": the origin's body cannot be matched to the headers sent.
+    const o = await origin(t, { payload: now, described: old, rangeEtag: '"v2"' });
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-', '--max-time', '30']);
+    assert.equal(r.code, 18, `curl sees a partial transfer: ${r.stderr}`);
+    const h = fields(r.stdout.toString());
+    assert.equal(h.get('content-length'), String(now.length), 'the headers went out');
+    assert.equal(h.get('etag'), '"v2"');
+    assert.ok(!existsSync(out) || readFileSync(out).length === 0, 'never a byte of either file under those headers');
+    assert.deepEqual(o.log, ['GET torrent', `GET 0-${PIECE - 1}`, 'GET']);
+    await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+    assert.deepEqual(servedBy(log), ['200 passthrough']);
+    assert.equal((log.entries.find((e) => 'how' in e.obj)!.obj as { cut?: string }).cut, 'origin');
+    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 10_000);
+    // The URL is remembered as plain: the next GET is the origin's own answer.
+    const again = await curl(t, ['-x', proxy.url, o.url, '-o', out, '--max-time', '30']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(readFileSync(out).equals(now), 'the bytes at the URL');
   }));
 
 test('a torrent held from an earlier run: a HEAD confirms the offer, and once it opens with no byte in, its first piece comes from the origin (one ranged GET)', { timeout: 60_000 }, (t) =>

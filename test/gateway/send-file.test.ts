@@ -11,6 +11,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { sendFileRange, SEND_CHUNK_BYTES } from '../../src/gateway/send-file.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
+import { rawBody } from './helpers.js';
 
 test('responses share send buffers: a slow reader\'s bytes stay its own while fast ones reuse buffers, and a client gone mid-body frees them', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
@@ -27,20 +28,7 @@ test('responses share send buffers: a slow reader\'s bytes stay its own while fa
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const port = (server.address() as AddressInfo).port;
-    /** The body of GET /start-end, read over a raw socket; `pause` holds the reading until it resolves. */
-    const get = async (start: number, end: number, pause?: Promise<void>): Promise<Buffer> => {
-      const s = connect(port, '127.0.0.1');
-      s.write(`GET /${start}-${end} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
-      if (pause !== undefined) {
-        s.pause();
-        await pause;
-        s.resume();
-      }
-      const chunks: Buffer[] = [];
-      for await (const c of s) chunks.push(c as Buffer);
-      const all = Buffer.concat(chunks);
-      return all.subarray(all.indexOf('\r\n\r\n') + 4);
-    };
+    const get = (start: number, end: number, pause?: Promise<void>): Promise<Buffer> => rawBody(port, `/${start}-${end}`, pause);
     try {
       // The slow reader's socket fills up: its last chunks wait in its buffers while the fast
       // responses below take and give back buffers of the shared pool.

@@ -1,9 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import * as undiciPackage from 'undici';
+import { run } from '../helpers/processes.js';
+import { withTempDir } from '../helpers/torrents.js';
 import type { PieceIndex } from '../../src/metainfo/index.js';
 import { FailureBackoff, loadUndici, loadUndiciCore, parseRetryAfter, retryAfterDelay, RunQueue, type BlockRequest } from '../../src/transport/index.js';
 
@@ -40,6 +44,55 @@ test("loadUndici gives undici's own Agent and Pool, and request() over a dispatc
     server.close();
   }
 });
+
+/** A child's script: an HTTP peer's pool (plain HTTP/1.1), then an undici Client with `allowH2` to an h2 server; prints what it saw. */
+const deferredHttp2Script = (cert: string, key: string): string => `
+import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+const { acquireOrigin } = await import(${JSON.stringify(new URL('../../src/transport/http-fetch.js', import.meta.url).href)});
+const { loadUndiciModule } = await import(${JSON.stringify(new URL('../../src/tracker/undici.js', import.meta.url).href)});
+const get = (dispatcher, origin) => new Promise((resolve, reject) => {
+  let text = '';
+  dispatcher.dispatch({ origin, path: '/', method: 'GET' }, {
+    onConnect() {}, onHeaders() { return true; }, onData(c) { text += Buffer.from(c).toString(); return true; },
+    onComplete() { resolve(text); }, onError: reject,
+  });
+});
+const server = createServer((req, res) => res.end('h1 ' + req.httpVersion));
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const origin = 'http://127.0.0.1:' + server.address().port;
+const lease = await acquireOrigin(origin + '/', { reusedReads: true });
+const h1 = await get(lease.dispatcher, origin);
+const http2Before = process.moduleLoadList.includes('NativeModule http2');
+lease.release();
+server.close();
+const http2 = await import('node:http2');
+const h2s = http2.createSecureServer({ cert: readFileSync(${JSON.stringify(cert)}), key: readFileSync(${JSON.stringify(key)}) }, (req, res) => res.end('h2 ' + req.httpVersion));
+await new Promise((r) => h2s.listen(0, '127.0.0.1', r));
+const Client = await loadUndiciModule('undici/lib/dispatcher/client.js', () => Promise.reject(new Error('no Client')));
+const h2origin = 'https://127.0.0.1:' + h2s.address().port;
+const client = new Client(h2origin, { allowH2: true, connect: { rejectUnauthorized: false } });
+const h2 = await get(client, h2origin);
+await client.close();
+h2s.close();
+console.log(JSON.stringify({ h1, http2Before, h2 }));
+`;
+
+test("undici's HTTP/2 half is loaded only when a connection speaks h2: an HTTP peer's pool does not load node's http2, a Client with allowH2 still speaks it", { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
+    assert.equal(ssl.status, 0, ssl.stderr);
+    // A process of its own: this one has loaded the whole of undici (and its HTTP/2 half) already.
+    const child = run(t, process.execPath, ['--input-type=module', '-e', deferredHttp2Script(cert, key)]);
+    assert.equal(await child.exited, 0, child.output);
+    const seen = JSON.parse(child.output.trim().split('\n').at(-1)!) as { h1: string; http2Before: boolean; h2: string };
+    assert.equal(seen.h1, 'h1 1.1');
+    assert.equal(seen.http2Before, false, "the pool's clients loaded node's http2");
+    assert.equal(seen.h2, 'h2 2.0', 'undici speaks h2 through the deferred module');
+  }),
+);
 
 test('parseRetryAfter and retryAfterDelay: seconds and HTTP dates; a default when absent or unreadable; capped', () => {
   assert.equal(parseRetryAfter('7'), 7000);

@@ -13,7 +13,7 @@ import { PeerListener, WireDialer, type IncomingPeerHandler, type WirePeerLink }
 import { EventEmitter } from 'node:events';
 import type { WorkerPool } from '../../src/metainfo/index.js';
 import { ByteRing, cipherPool, CipherSession } from '../../src/transport/cipher-pool.js';
-import type { CipherResponse } from '../../src/transport/cipher-protocol.js';
+import { copyBytes, type CipherResponse } from '../../src/transport/cipher-protocol.js';
 import { cryptoSelect, MAX_DECRYPTING_BYTES, msePayload, PrefixedChunks, RC4_UPDATE_BYTES, Rc4Link, SealBatch, type BatchSink } from '../../src/transport/mse-stream.js';
 import { dialWithReadBuffer, READ_BUFFER_BYTES, type SocketChunks } from '../../src/transport/socket-chunks.js';
 import { MSE_PLAINTEXT, MSE_RC4, type MseSession } from '../../src/wire/index.js';
@@ -202,6 +202,20 @@ test('SealBatch: the parts in the order added, in full batches (parts split acro
   assert.ok(Buffer.concat(sealed).equals(Buffer.concat(parts)), 'the batches are the parts, in order');
   assert.equal(sealed.length, Math.ceil(total / RC4_UPDATE_BYTES));
   assert.ok(sealed.slice(0, -1).every((w) => w.length === RC4_UPDATE_BYTES));
+});
+
+test('copyBytes: into and out of shared memory at an offset, as TypedArray.set would; an empty source copies nothing', () => {
+  const shared = new Uint8Array(new SharedArrayBuffer(64));
+  const plain = randomBytes(20);
+  copyBytes(shared, plain, 7);
+  assert.deepEqual(shared.subarray(7, 27), new Uint8Array(plain));
+  assert.ok(shared.subarray(0, 7).every((b) => b === 0) && shared.subarray(27).every((b) => b === 0));
+  const out = new Uint8Array(30);
+  copyBytes(out, shared.subarray(7, 27), 5);
+  assert.deepEqual(out.subarray(5, 25), new Uint8Array(plain));
+  assert.ok(out.subarray(0, 5).every((b) => b === 0) && out.subarray(25).every((b) => b === 0));
+  copyBytes(out, new Uint8Array(0), 30);
+  assert.throws(() => copyBytes(out, plain, 20)); // past the end: an error, never a short copy
 });
 
 test('ByteRing: regions first in first out, wrapping to the start, a trimmed last region, a spill when full, and a region freed out of order is a bug', () => {

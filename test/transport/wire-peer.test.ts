@@ -13,7 +13,8 @@ import {
   WIRE_PEER_DEFAULTS,
 } from '../../src/transport/index.js';
 import { allBlocks, index, leech, listen, makeTorrent, peerId, RawPeer, Recorder, serve, wireTorrent } from './helpers.js';
-import { CHOKE_WINDOW_MS, MAX_CHOKES_PER_WINDOW, MAX_UNSOLICITED_BLOCKS, plainBytes } from '../../src/transport/wire-peer.js';
+import { CHOKE_WINDOW_MS, HAVE_DELAY_MS, MAX_CHOKES_PER_WINDOW, MAX_UNSOLICITED_BLOCKS, plainBytes } from '../../src/transport/wire-peer.js';
+import { Socket } from 'node:net';
 
 interface Side {
   link: WirePeerLink;
@@ -151,6 +152,36 @@ test('request/piece round trip: every block byte-identical, bytes events add up,
     assert.ok(p.leech.link.desiredQueueDepth > 16, `queue depth grew, is ${p.leech.link.desiredQueueDepth}`);
     assert.equal(p.leech.rec.of('rejected').length, 0);
   } finally {
+    await p.close();
+  }
+});
+
+test('haves wait for company: eight announced in separate turns go out in one socket write, and all arrive', async () => {
+  const { metainfo } = makeTorrent(16 * 16 * 1024, 16 * 1024);
+  const p = await pair([wireTorrent(metainfo, true)], wireTorrent(metainfo, false));
+  const cork = Socket.prototype.cork;
+  try {
+    await p.leech.rec.wait('bitfield');
+    await p.seed.rec.wait('bitfield');
+    await new Promise((r) => setTimeout(r, 50)); // the handshakes' last writes are out
+    let writes = 0;
+    Socket.prototype.cork = function (this: Socket) {
+      writes++; // each flush of a link is one corked write
+      cork.call(this);
+    };
+    const t0 = performance.now();
+    for (let i = 0; i < 8; i++) {
+      p.leech.link.announceHave(index(metainfo, i));
+      await new Promise((r) => setImmediate(r)); // another turn: written at once, each would be a write of its own
+    }
+    await p.seed.rec.wait('have', 5000, () => p.seed.rec.of('have').length === 8);
+    Socket.prototype.cork = cork;
+    assert.deepEqual(p.seed.rec.of('have').map((e) => e.index), [0, 1, 2, 3, 4, 5, 6, 7]);
+    // One write, two if the machine was slow enough for the timer to fire between two turns.
+    assert.ok(writes >= 1 && writes <= 2, `${writes} writes for 8 haves`);
+    assert.ok(performance.now() - t0 >= HAVE_DELAY_MS - 5, 'they waited');
+  } finally {
+    Socket.prototype.cork = cork;
     await p.close();
   }
 });
