@@ -11,7 +11,7 @@ import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYP
 import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, torrentUrlAt, TrackerServer, type SwarmStore, type TrackerLogger } from '../tracker/index.js';
 import { hostPort, type PeerLink } from '../transport/index.js';
 import { preferredOffer } from './accept.js';
-import { BITTORRENT_MEDIA_TYPE, SEED_HEADER } from './media-type.js';
+import { BITTORRENT_MEDIA_TYPE, SEED_HEADER, WEB_SEED_HEADER } from './media-type.js';
 import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
@@ -482,11 +482,12 @@ export class Gateway {
       };
       res.setHeader('etag', validators.etag);
       res.setHeader('last-modified', new Date(validators.lastModifiedSec * 1000).toUTCString());
+      let ready: ReadyTorrent | undefined;
       if (eligible) {
         res.setHeader('vary', 'Accept');
         res.setHeader('cache-control', 'no-transform');
         res.setHeader('link', `<${encodePath(file.segments)}?torrent>; rel="describedby"; type="${BITTORRENT_MEDIA_TYPE}"`);
-        const ready = this.swarm.current(file.absPath, identity);
+        ready = this.swarm.current(file.absPath, identity);
         if (ready !== undefined) {
           const b64 = toBase64(ready.sha256);
           res.setHeader('repr-digest', `sha-256=:${b64}:`);
@@ -531,7 +532,11 @@ export class Gateway {
         return;
       }
       this.status.plainResponse();
-      const count = (bytes: number): void => this.status.countPlain(file.absPath, size, eligible, bytes);
+      // A range for a swarm member: a client that asked for the torrent (it would have got it
+      // without the Range, as aria2's web seed requests with the header) or that names the file's
+      // torrent (a lone get's stream): the server as the swarm's web seed, not plain HTTP.
+      const webSeed = eligible && range.type === 'partial' && (negotiate(req.headers.accept, contentType) !== 'bytes' || (ready !== undefined && req.headers[WEB_SEED_HEADER] === ready.infoHash));
+      const count = (bytes: number): void => this.status.countPlain(file.absPath, size, eligible, bytes, webSeed);
       if (file.bytes !== undefined) {
         res.end(start === 0 && end === size - 1 ? file.bytes : file.bytes.subarray(start, end + 1), () => count(end - start + 1));
         return;

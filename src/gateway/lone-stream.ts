@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import type { Torrent } from '../engine/index.js';
 import type { PieceIndex } from '../metainfo/index.js';
+import { WEB_SEED_HEADER } from './media-type.js';
 
 /**
  * A lone get's stream: while nobody else downloads the file, the origin's bytes come in ONE
@@ -46,7 +47,7 @@ export const STREAM_COMMIT_BYTES = 8 * 1024 * 1024;
 const MAX_HEAD_BYTES = 16 * 1024;
 const DEFAULT_IDLE_MS = 30_000;
 /** Headers the stream sets itself. */
-const OWN_HEADERS = new Set(['host', 'range', 'accept', 'connection', 'user-agent', 'if-range', 'accept-encoding', 'te', 'transfer-encoding', 'content-length']);
+const OWN_HEADERS = new Set(['host', 'range', 'accept', 'connection', 'user-agent', 'if-range', 'accept-encoding', 'te', 'transfer-encoding', 'content-length', WEB_SEED_HEADER]);
 
 /** Header lines `get -H` gave that may go into a hand-written request (no CR, LF or NUL), or undefined when one may not. */
 export function streamableHeaders(headers: Readonly<Record<string, string>> | undefined): Record<string, string> | undefined {
@@ -196,7 +197,7 @@ export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = 
     const extra = Object.entries(opts.headers ?? {})
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('');
-    socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: torrenttp\r\nAccept: */*\r\nRange: bytes=0-\r\n${extra}Connection: close\r\n\r\n`);
+    socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: torrenttp\r\nAccept: */*\r\nRange: bytes=0-\r\n${WEB_SEED_HEADER}: ${t.infoHash}\r\n${extra}Connection: close\r\n\r\n`);
   });
   socket.on('error', (err) => fail(`${url}: ${err.message}`));
   socket.on('close', () => fail(`${url}: the connection closed after ${bytes} of ${total} bytes`));

@@ -6,3 +6,10 @@ export const BITTORRENT_MEDIA_TYPE = 'application/x-bittorrent';
  * `torrenttp get` dials it at once, before any tracker answers (docs/serve.md).
  */
 export const SEED_HEADER = 'torrenttp-seed';
+/**
+ * Request header of a client fetching a file's bytes as its swarm's web seed (BEP 19): the
+ * info-hash (hex) it verifies them against. A lone `torrenttp get` sends it on its one-GET stream
+ * (lone-stream.ts); `serve` counts a range that names the file's current torrent as sent in the
+ * swarm (status `webSeedBytes`), not as plain HTTP. It changes nothing in the answer.
+ */
+export const WEB_SEED_HEADER = 'torrenttp-web-seed';

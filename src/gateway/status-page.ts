@@ -90,10 +90,12 @@ const SCRIPT = `
     $('chart').setAttribute('data-samples', String(rates.length));
   }
   function render(d) {
-    samples.push({ t: d.time, plain: d.totals.plainBytes, peer: d.totals.peerBytes });
+    const swarmBytes = d.totals.peerBytes + d.totals.webSeedBytes;
+    samples.push({ t: d.time, plain: d.totals.plainBytes, peer: swarmBytes });
     if (samples.length > WINDOW + 1) samples.shift();
     $('plain-total').textContent = bytes(d.totals.plainBytes);
-    $('peer-total').textContent = bytes(d.totals.peerBytes);
+    $('peer-total').textContent = bytes(swarmBytes);
+    $('peer-split').textContent = bytes(d.totals.peerBytes) + ' by this server\'s seed, ' + bytes(d.totals.webSeedBytes) + ' as the web seed';
     $('plain-split').textContent = bytes(d.totals.plainEligibleBytes) + ' of files offered as torrents, ' + d.totals.plainResponses + ' responses';
     $('store').textContent = d.tracker.store + (d.tracker.error ? ' (error: ' + d.tracker.error + ')' : '');
     rows('files', d.files, (f) => [[f.path], [f.size === null ? '?' : bytes(f.size), 'n'], [f.state], [f.infoHash || '', 'h'], [bytes(f.plainBytes), 'n']], 'no file offered yet');
@@ -126,7 +128,7 @@ const HTML = `<!DOCTYPE html>
 <p id="state">loading…</p>
 <div class="totals">
 <div class="plain">sent over plain HTTP<b id="plain-total">–</b><span id="plain-split"></span></div>
-<div class="peer">sent as a BitTorrent peer<b id="peer-total">–</b>by this server's seed</div>
+<div class="peer">sent in the swarm<b id="peer-total">–</b><span id="peer-split"></span></div>
 </div>
 <h2>Send rate, last two minutes (peak <span id="chart-max">–</span>)</h2>
 <svg id="chart" viewBox="0 0 600 200" role="img" aria-label="bytes per second sent over plain HTTP and as a peer" data-samples="0">

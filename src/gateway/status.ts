@@ -27,6 +27,8 @@ export interface StatusFile {
   readonly state: 'ready' | 'hashing' | 'plain';
   readonly infoHash: string | null;
   readonly plainBytes: number;
+  /** Range responses to clients that asked for the torrent: the server as the swarm's web seed (BEP 19). */
+  readonly webSeedBytes: number;
 }
 
 export interface StatusSwarm {
@@ -56,6 +58,12 @@ export interface StatusDocument {
     readonly plainIneligibleBytes: number;
     readonly plainResponses: number;
     readonly peerBytes: number;
+    /**
+     * Body bytes of `Range` responses to requests whose `Accept` prefers the torrent (they would
+     * have got it without the `Range`): swarm members using the file's URL as their web seed, as
+     * `torrenttp get` does when it is alone and aria2 does when given the header. Not in `plainBytes`.
+     */
+    readonly webSeedBytes: number;
   };
   readonly files: readonly StatusFile[];
   readonly swarms: readonly StatusSwarm[];
@@ -73,6 +81,7 @@ export interface StatusSources {
 
 interface PlainFile {
   bytes: number;
+  webSeedBytes: number;
   size: number;
 }
 
@@ -81,6 +90,7 @@ export class ServeStatus {
   private plainEligible = 0;
   private plainIneligible = 0;
   private plainResponses = 0;
+  private webSeed = 0;
   private readonly plainByFile = new Map<string, PlainFile>();
   /** Engine torrents seen (live ones and removed ones not yet folded into `retiredBytes`). */
   private readonly torrents = new Map<Torrent, string>();
@@ -106,20 +116,22 @@ export class ServeStatus {
     this.plainResponses++;
   }
 
-  /** Body bytes of `absPath` read into a plain response. */
-  countPlain(absPath: string, size: number, eligible: boolean, bytes: number): void {
+  /** Body bytes of `absPath` read into a plain response; `webSeed`: a range for a client that asked for the torrent (see `webSeedBytes`). */
+  countPlain(absPath: string, size: number, eligible: boolean, bytes: number, webSeed = false): void {
     if (!eligible) {
       this.plainIneligible += bytes;
       return;
     }
-    this.plainEligible += bytes;
+    if (webSeed) this.webSeed += bytes;
+    else this.plainEligible += bytes;
     let f = this.plainByFile.get(absPath);
     if (f === undefined) {
       if (this.plainByFile.size >= (this.opts.maxFiles ?? DEFAULT_MAX_STATUS_FILES)) return;
-      f = { bytes: 0, size };
+      f = { bytes: 0, webSeedBytes: 0, size };
       this.plainByFile.set(absPath, f);
     }
-    f.bytes += bytes;
+    if (webSeed) f.webSeedBytes += bytes;
+    else f.bytes += bytes;
     f.size = size;
   }
 
@@ -147,12 +159,12 @@ export class ServeStatus {
     }
     const rel = (absPath: string): string => `/${relative(src.root, absPath).split(sep).join('/')}`;
 
-    const files = new Map<string, { path: string; size: number | null; state: StatusFile['state']; infoHash: string | null; plainBytes: number }>();
-    for (const [absPath, f] of this.plainByFile) files.set(absPath, { path: rel(absPath), size: f.size, state: 'plain', infoHash: null, plainBytes: f.bytes });
+    const files = new Map<string, StatusFile>();
+    for (const [absPath, f] of this.plainByFile) files.set(absPath, { path: rel(absPath), size: f.size, state: 'plain', infoHash: null, plainBytes: f.bytes, webSeedBytes: f.webSeedBytes });
     const pathsOf = new Map<string, string[]>();
     for (const f of src.files()) {
       const known = files.get(f.absPath);
-      const entry = { path: rel(f.absPath), size: f.size, state: f.infoHash === undefined ? ('hashing' as const) : ('ready' as const), infoHash: f.infoHash ?? null, plainBytes: known?.plainBytes ?? 0 };
+      const entry = { path: rel(f.absPath), size: f.size, state: f.infoHash === undefined ? ('hashing' as const) : ('ready' as const), infoHash: f.infoHash ?? null, plainBytes: known?.plainBytes ?? 0, webSeedBytes: known?.webSeedBytes ?? 0 };
       files.set(f.absPath, entry);
       if (f.infoHash !== undefined) pathsOf.set(f.infoHash, [...(pathsOf.get(f.infoHash) ?? []), entry.path]);
     }
@@ -183,6 +195,7 @@ export class ServeStatus {
         plainIneligibleBytes: this.plainIneligible,
         plainResponses: this.plainResponses,
         peerBytes: up.total,
+        webSeedBytes: this.webSeed,
       },
       files: [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
       swarms,

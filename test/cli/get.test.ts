@@ -38,6 +38,13 @@ async function torrentReady(fileUrl: string): Promise<void> {
   assert.fail(`no torrent for ${fileUrl}`);
 }
 
+/** serve's status totals (`/.torrenttp/status.json`). */
+async function totals(base: string): Promise<{ plainBytes: number; peerBytes: number; webSeedBytes: number }> {
+  const r = await fetch(`${base}/.torrenttp/status.json`);
+  assert.equal(r.status, 200);
+  return ((await r.json()) as { totals: { plainBytes: number; peerBytes: number; webSeedBytes: number } }).totals;
+}
+
 interface GetRun {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -139,6 +146,7 @@ test('get of a 64 MiB file from serve: from the swarm (alone: the origin streame
     writeFileSync(join(root, 'big.bin'), payload);
     const { url } = await serve(t, root);
     await torrentReady(`${url}/big.bin`);
+    const before = await totals(url);
     const r = await get(t, dir, [`${url}/big.bin`, '-o', 'out/big.bin', '--json']);
     assert.equal(r.code, 0, r.stderr);
     same(join(dir, 'out', 'big.bin'), payload, '64 MiB');
@@ -149,6 +157,10 @@ test('get of a 64 MiB file from serve: from the swarm (alone: the origin streame
     // seed; the wire seed takes over when another downloader shows up (test/gateway/lone-stream.test.ts).
     assert.equal(s.sources.webseed, payload.length, `a lone get streams the file from the origin: ${JSON.stringify(s.sources)}`);
     assert.equal(s.sources.wire, 0, 'the seed was asked for nothing');
+    // The server's status says the same: the bytes went out in the swarm (as its web seed), none as plain HTTP.
+    const after = await totals(url);
+    assert.equal(after.plainBytes, before.plainBytes, `no plain HTTP bytes: ${JSON.stringify({ before, after })}`);
+    assert.ok(after.webSeedBytes + after.peerBytes - before.webSeedBytes - before.peerBytes >= payload.length, `the server sent the file in the swarm: ${JSON.stringify({ before, after })}`);
     assert.deepEqual(readdirSync(join(dir, 'out')), ['big.bin'], 'no .part or resume file left beside it');
   }));
 

@@ -21,8 +21,8 @@ interface Doc {
   version: number;
   time: number;
   tracker: { store: string; error: string | null };
-  totals: { plainBytes: number; plainEligibleBytes: number; plainIneligibleBytes: number; plainResponses: number; peerBytes: number };
-  files: { path: string; size: number; state: string; infoHash: string | null; plainBytes: number }[];
+  totals: { plainBytes: number; plainEligibleBytes: number; plainIneligibleBytes: number; plainResponses: number; peerBytes: number; webSeedBytes: number };
+  files: { path: string; size: number; state: string; infoHash: string | null; plainBytes: number; webSeedBytes: number }[];
   swarms: { infoHash: string; paths: string[]; seeds: number | null; leechers: number | null; completed: number | null; peers: number; peerBytes: number }[];
 }
 
@@ -53,7 +53,7 @@ test('status.json: plain bytes by eligibility and file, bytes sent as a wire pee
     const empty = await status(g);
     assert.equal(empty.version, 1);
     assert.equal(empty.tracker.store, 'memory');
-    assert.deepEqual(empty.totals, { plainBytes: 0, plainEligibleBytes: 0, plainIneligibleBytes: 0, plainResponses: 0, peerBytes: 0 });
+    assert.deepEqual(empty.totals, { plainBytes: 0, plainEligibleBytes: 0, plainIneligibleBytes: 0, plainResponses: 0, peerBytes: 0, webSeedBytes: 0 });
     assert.deepEqual(empty.files, []);
     assert.deepEqual(empty.swarms, []);
 
@@ -63,13 +63,20 @@ test('status.json: plain bytes by eligibility and file, bytes sent as a wire pee
     assert.deepEqual(await body(url), Buffer.from(big));
     assert.equal((await body(url, { range: 'bytes=100-1099' })).length, 1000);
     assert.equal((await request(url, { method: 'HEAD' })).statusCode, 200);
+    // A range for a client that asked for the torrent (aria2's web seed with the header, a lone
+    // torrenttp get): the server as the swarm's web seed, not plain HTTP. An Accept that does not
+    // prefer the torrent stays plain.
+    const torrentAccept = 'application/x-bittorrent, */*;q=0.1';
+    assert.equal((await body(url, { range: 'bytes=0-499', accept: torrentAccept })).length, 500);
+    assert.equal((await body(url, { range: 'bytes=0-99', accept: 'application/x-bittorrent;q=0.1, */*' })).length, 100);
     const plain = await status(g);
+    assert.equal(plain.totals.webSeedBytes, 500);
     assert.equal(plain.totals.plainIneligibleBytes, small.length);
-    assert.equal(plain.totals.plainEligibleBytes, big.length + 1000);
-    assert.equal(plain.totals.plainBytes, small.length + big.length + 1000);
-    assert.equal(plain.totals.plainResponses, 3);
+    assert.equal(plain.totals.plainEligibleBytes, big.length + 1100);
+    assert.equal(plain.totals.plainBytes, small.length + big.length + 1100);
+    assert.equal(plain.totals.plainResponses, 5);
     assert.equal(plain.totals.peerBytes, 0);
-    assert.deepEqual(plain.files, [{ path: '/v/big file.bin', size: big.length, state: 'plain', infoHash: null, plainBytes: big.length + 1000 }]);
+    assert.deepEqual(plain.files, [{ path: '/v/big file.bin', size: big.length, state: 'plain', infoHash: null, plainBytes: big.length + 1100, webSeedBytes: 500 }]);
 
     // The swarm: a leecher that reaches only the server's wire seed (no web seed).
     const torrent = await torrentOf(url);
@@ -93,6 +100,14 @@ test('status.json: plain bytes by eligibility and file, bytes sent as a wire pee
     assert.equal(swarm.peerBytes, after.totals.peerBytes);
     assert.ok(swarm.seeds !== null && swarm.seeds >= 1, 'the server seed is in the swarm');
     assert.equal((swarm.seeds ?? 0) + (swarm.leechers ?? 0) >= 2, true, 'the leecher is in the swarm');
+
+    // A range that names the file's torrent (a lone get's stream, torrenttp-web-seed): the web
+    // seed too; one naming another info-hash stays plain.
+    assert.equal((await body(url, { range: 'bytes=0-299', 'torrenttp-web-seed': metainfo.infoHash })).length, 300);
+    assert.equal((await body(url, { range: 'bytes=0-199', 'torrenttp-web-seed': '0'.repeat(40) })).length, 200);
+    const named = await status(g);
+    assert.equal(named.totals.webSeedBytes, after.totals.webSeedBytes + 300);
+    assert.equal(named.totals.plainBytes, after.totals.plainBytes + 200);
 
     // A retired torrent (the file changed) keeps its bytes in the totals.
     writeFileSync(join(root, 'v', 'big file.bin'), bytes(3 * MIB, 9));
