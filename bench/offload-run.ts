@@ -119,7 +119,7 @@ export async function runOffload(hooks: OffloadHooks = {}): Promise<void> {
         rmSync(r.out);
       }
       const wire = after.totals.peerBytes - before.totals.peerBytes;
-      const http = after.totals.plainBytes - before.totals.plainBytes;
+      const http = after.totals.plainBytes - before.totals.plainBytes + (after.totals.webSeedBytes - before.totals.webSeedBytes); // plain and web seed ranges
       console.log(`| ${name} | ${((wire + http) / size).toFixed(2)}× (wire ${(wire / 2 ** 20).toFixed(0)} MiB, HTTP ${(http / 2 ** 20).toFixed(0)} MiB) | ${wall.toFixed(2)} s | ${median(runs.map((r) => r.cpuSec)).toFixed(2)} s |`);
       // get --json ends with a summary line: where each client's bytes came from.
       const sums = runs.map((r) => summaryOf(r.log)).filter((x) => x !== undefined);

@@ -106,8 +106,8 @@ async function stop(child: ChildProcess): Promise<void> {
 
 async function originBytes(base: string): Promise<number> {
   const r = await request(`${base}/.torrenttp/status.json`);
-  const t = ((await r.body.json()) as { totals: { plainBytes: number; peerBytes: number } }).totals;
-  return t.plainBytes + t.peerBytes;
+  const t = ((await r.body.json()) as { totals: { plainBytes: number; peerBytes: number; webSeedBytes: number } }).totals;
+  return t.plainBytes + t.peerBytes + t.webSeedBytes;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
