@@ -10,6 +10,7 @@ import { drained, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import { discard, requestOk, type OpenResponse } from './negotiate-client.js';
 import { makeFolders } from '../storage/folders.js';
+import { readContentRange } from '../transport/http-fetch.js';
 
 /**
  * The plain half of `getUrl`: the body of the negotiating GET (or of a `Range` request that
@@ -34,14 +35,14 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
     });
     if (res.status === 416) {
       await discard(res);
-      const total = /^bytes \*\/(\d+)$/.exec(header(res.headers['content-range']) ?? '');
-      if (total === null || Number(total[1]) !== have) throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `416 for bytes=${have}- of ${res.url}, and ${path} is not the whole file` });
+      const cr = readContentRange(header(res.headers['content-range']));
+      if (cr === undefined || !('unsatisfied' in cr) || cr.complete !== have) throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `416 for bytes=${have}- of ${res.url}, and ${path} is not the whole file` });
       o.onEvent?.({ type: 'start', mode: 'plain', reason: 'already complete', name: basename(path!), path, totalBytes: have, resumedBytes: have });
       return plainResult(path, have, 0, false, 'complete', started);
     }
     if (res.status === 206) {
-      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res.headers['content-range']) ?? '');
-      if (m === null || Number(m[1]) !== have) {
+      const cr = readContentRange(header(res.headers['content-range']));
+      if (cr === undefined || 'unsatisfied' in cr || cr.first !== have) {
         await discard(res);
         throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `asked for bytes=${have}-, got Content-Range ${String(res.headers['content-range'])}` });
       }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { toTorrenttpError } from '../errors/index.js';
 import { METAINFO_JSON_MEDIA_TYPE, type Metainfo } from '../metainfo/index.js';
-import { loadUndici } from '../transport/index.js';
+import { loadUndici, readContentRange } from '../transport/index.js';
 import { GatewayError } from './errors.js';
 import { BITTORRENT_MEDIA_TYPE } from './gateway.js';
 import { describedBy, discard, fetchLinked, GET_ACCEPT, mediaType, parseMetainfo, readSmall, seedPeers, type OpenResponse } from './negotiate-client.js';
@@ -168,8 +168,8 @@ function factsIn(a: Answered): boolean {
 
 /** `LENGTH` of a `206`'s `Content-Range: bytes a-b/LENGTH` (RFC 9110 §14.4). */
 function completeLength(a: Answered): number | undefined {
-  const m = /^bytes \d+-\d+\/(\d+)$/.exec(headerValue(a.headers['content-range']) ?? '');
-  return m === null ? undefined : Number(m[1]);
+  const cr = readContentRange(headerValue(a.headers['content-range']));
+  return cr === undefined || 'unsatisfied' in cr ? undefined : cr.complete;
 }
 
 /** The torrent, if it is of one file as long as the bytes the origin serves at this URL (`bytes`: a `200`'s or a `206`'s headers). */

@@ -1,6 +1,6 @@
 import { toHex } from '../metainfo/index.js';
 import { TtpError } from './errors.js';
-import { retryAfterDelay } from './undici.js';
+import { readContentRange, retryAfterDelay } from './undici.js';
 
 /**
  * Piece requests of TorrentTTP v1 (docs/torrenttp.md §6), pure: the HTTP form of BEP 3's
@@ -120,13 +120,9 @@ export function formatUnsatisfiedRange(pieceBytes: number): string {
 
 /** Reads `bytes first-last/complete` strictly; a `*` complete length is refused (a piece has one). */
 export function parseContentRange(header: string): ByteSpan & { readonly completeLength: number } {
-  const m = header.length > MAX_RANGE_HEADER ? null : /^bytes ([0-9]{1,16})-([0-9]{1,16})\/([0-9]{1,16})$/.exec(header.trim());
-  if (m === null) throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: JSON.stringify(header.slice(0, 60)) });
-  const first = Number(m[1]);
-  const last = Number(m[2]);
-  const completeLength = Number(m[3]);
-  if (last < first || last >= completeLength) throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: JSON.stringify(header.slice(0, 60)) });
-  return { begin: first, length: last - first + 1, completeLength };
+  const cr = readContentRange(header);
+  if (cr === undefined || 'unsatisfied' in cr || cr.complete === undefined) throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: JSON.stringify(header.slice(0, 60)) });
+  return { begin: cr.first, length: cr.last - cr.first + 1, completeLength: cr.complete };
 }
 
 export interface PieceResponseHead {

@@ -125,3 +125,23 @@ export function retryAfterDelay(value: string | undefined, defaultMs: number, ma
   const ms = parseRetryAfter(value, now);
   return ms === undefined ? defaultMs : Math.min(ms, maxMs);
 }
+
+/**
+ * An answer's `Content-Range` (RFC 9110 §14.4): `bytes first-last/complete` (`complete`
+ * undefined for `*`) or a 416's `bytes *\/complete`. Undefined when absent or malformed:
+ * over 100 characters, over 16 digits, `last` before `first`, or `last` past `complete`. The one
+ * reader of the header for a get, a web seed, an HTTP peer and the proxy.
+ */
+export type ContentRange = { readonly first: number; readonly last: number; readonly complete: number | undefined } | { readonly unsatisfied: true; readonly complete: number };
+
+export function readContentRange(value: string | undefined): ContentRange | undefined {
+  if (value === undefined || value.length > 100) return undefined;
+  const m = /^bytes (?:([0-9]{1,16})-([0-9]{1,16})|(\*))\/([0-9]{1,16}|\*)$/.exec(value.trim());
+  if (m === null) return undefined;
+  const complete = m[4] === '*' ? undefined : Number(m[4]);
+  if (m[3] !== undefined) return complete === undefined ? undefined : { unsatisfied: true, complete };
+  const first = Number(m[1]);
+  const last = Number(m[2]);
+  if (last < first || (complete !== undefined && last >= complete)) return undefined;
+  return { first, last, complete };
+}

@@ -38,7 +38,7 @@ import type { BlockRequest } from './peer-link.js';
 import { loadUndici, loadUndiciModule } from '../tracker/undici.js';
 
 /** `Retry-After`: the tracker layer's one parser (undici.ts, loadable without the rest of it). */
-export { parseRetryAfter, retryAfterDelay } from '../tracker/undici.js';
+export { parseRetryAfter, readContentRange, retryAfterDelay, type ContentRange } from '../tracker/undici.js';
 
 export { loadUndici, loadUndiciCore, type Undici } from '../tracker/undici.js';
 

@@ -22,9 +22,11 @@ export {
   openOrigins,
   originOf,
   parseRetryAfter,
+  readContentRange,
   retryAfterDelay,
   RunQueue,
   type BlockRun,
+  type ContentRange,
   type OriginLease,
   type Undici,
 } from './http-fetch.js';

@@ -35,7 +35,7 @@ import { Bitfield, BLOCK_LENGTH, type FileSlice, type Geometry, type Metainfo } 
 import { DEFAULT_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS } from '../tracker/index.js';
 import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
-import { acquireOrigin, FailureBackoff, headerOf as header, loadUndici, retryAfterDelay, RunQueue, type BlockRun, type OriginLease } from './http-fetch.js';
+import { acquireOrigin, FailureBackoff, headerOf as header, loadUndici, readContentRange, retryAfterDelay, RunQueue, type BlockRun, type OriginLease } from './http-fetch.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
 import { webSeedFileUrl } from './web-seed-url.js';
 
@@ -364,8 +364,8 @@ class WebSeed implements PeerLink {
     if (status === 200) {
       // the whole file, asked for or not (Range ignored): its length is checked below
     } else if (status === 206) {
-      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res, 'content-range')?.trim() ?? '');
-      if (m === null || Number(m[1]) !== first || Number(m[2]) !== last || (m[3] !== '*' && Number(m[3]) !== fileLength)) {
+      const cr = readContentRange(header(res, 'content-range'));
+      if (cr === undefined || 'unsatisfied' in cr || cr.first !== first || cr.last !== last || (cr.complete !== undefined && cr.complete !== fileLength)) {
         throw new TransportError('TRANSPORT_HTTP_BAD_RANGE', { detail: `${where}: Content-Range ${JSON.stringify(header(res, 'content-range') ?? null)}` });
       }
     } else {

@@ -9,7 +9,8 @@ import * as undiciPackage from 'undici';
 import { run } from '../helpers/processes.js';
 import { withTempDir } from '../helpers/torrents.js';
 import type { PieceIndex } from '../../src/metainfo/index.js';
-import { FailureBackoff, loadUndici, loadUndiciCore, parseRetryAfter, retryAfterDelay, RunQueue, type BlockRequest } from '../../src/transport/index.js';
+import fc from 'fast-check';
+import { FailureBackoff, loadUndici, loadUndiciCore, parseRetryAfter, readContentRange, retryAfterDelay, RunQueue, type BlockRequest } from '../../src/transport/index.js';
 
 test("loadUndici gives undici's own Agent and Pool, and request() over a dispatcher or the global one", async () => {
   const server = createServer((req, res) => res.end(`${req.method} ${req.url} ${req.headers['x-probe'] ?? ''}`));
@@ -168,4 +169,21 @@ test('RunQueue: drain takes queued requests out, all or one piece; clear forgets
   assert.equal(q.add(req(1, 0)), false, 'still in flight');
   q.clear();
   assert.ok(q.add(req(1, 0)), 'forgotten');
+});
+
+test('readContentRange: ranges, a 416\'s unsatisfied form, and refusals (one reader for get, web seeds, HTTP peers and the proxy)', () => {
+  assert.deepEqual(readContentRange('bytes 0-99/100'), { first: 0, last: 99, complete: 100 });
+  assert.deepEqual(readContentRange(' bytes 5-5/* '), { first: 5, last: 5, complete: undefined });
+  assert.deepEqual(readContentRange('bytes */4096'), { unsatisfied: true, complete: 4096 });
+  for (const bad of [undefined, '', 'bytes */*', 'bytes 9-3/10', 'bytes 0-10/10', 'bytes -1-3/10', 'items 0-1/2', 'bytes 0-1/2, 4-5/6', `bytes 0-1/${'9'.repeat(17)}`, `bytes 0-1/2${' '.repeat(100)}`, 'bytes 0x1-2/3']) {
+    assert.equal(readContentRange(bad), undefined, JSON.stringify(bad));
+  }
+  fc.assert(
+    fc.property(fc.nat(2 ** 40), fc.nat(2 ** 40), fc.nat(2 ** 40), (a, b, extra) => {
+      const first = Math.min(a, b);
+      const last = Math.max(a, b);
+      assert.deepEqual(readContentRange(`bytes ${first}-${last}/${last + 1 + extra}`), { first, last, complete: last + 1 + extra });
+      assert.equal(readContentRange(`bytes ${first}-${last}/${last}`), undefined, 'last at the complete length');
+    }),
+  );
 });
