@@ -6,7 +6,6 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -16,6 +15,7 @@ import { bytes, piecesOf, torrentBytes, withTempDir } from '../helpers/torrents.
 import { freePort, until } from '../helpers/processes.js';
 import { rawRequest } from './helpers.js';
 import { curl, servedBy, startProxy } from './proxy-helpers.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const MIB = 1024 * 1024;
 
@@ -90,10 +90,7 @@ test('pass-through: fixed length, chunked, redirects, errors and POST bodies as 
 
 test('CONNECT tunnels HTTPS byte for byte; websocket upgrades are refused with 501', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
-    assert.equal(ssl.status, 0, ssl.stderr);
+    const { key, cert } = selfSignedCert(dir, { ipSan: true });
     const secret = bytes(2 * MIB, 33);
     const port = await listen(
       t,

@@ -5,12 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { rawRequest, startGateway } from './helpers.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const SECRET = 'TOP-SECRET-OUTSIDE-THE-ROOT';
 
@@ -165,10 +165,7 @@ test('path tricks never reach outside the root or dotfiles: all 4xx, no secret b
 test('HTTPS with --cert/--key', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const { root, small } = site(dir);
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
-    assert.equal(ssl.status, 0, ssl.stderr);
+    const { key, cert } = selfSignedCert(dir);
     const g = await startGateway(t, { root, tls: { cert: readFileSync(cert), key: readFileSync(key) } });
     assert.match(g.url, /^https:/);
     const agent = new Agent({ connect: { ca: readFileSync(cert), servername: undefined, rejectUnauthorized: false } });

@@ -5,7 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -15,6 +14,7 @@ import { fromBase64 } from '../../src/metainfo/index.js';
 import { withTempDir } from '../helpers/torrents.js';
 import { rawRequest } from './helpers.js';
 import { demoTorrent, get, ttpSeed } from './ttp-helpers.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const peerId = (n: number): string => n.toString(16).padStart(40, '0');
 
@@ -188,10 +188,7 @@ test('hostile requests: path tricks, bad hashes, huge heads get a 4xx and never 
 
 test('HTTPS: the torrent URL is https and pieces come over TLS', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
-    assert.equal(ssl.status, 0, ssl.stderr);
+    const { key, cert } = selfSignedCert(dir);
     const { torrent, content } = await demoTorrent(dir);
     const s = await ttpSeed(t, torrent, dir, { server: { tls: { cert: readFileSync(cert), key: readFileSync(key) } } });
     assert.match(s.url, /^https:\/\/127\.0\.0\.1:\d+\/ttp\/v1\/torrents\//);

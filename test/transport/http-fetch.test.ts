@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import * as undiciPackage from 'undici';
 import { run } from '../helpers/processes.js';
 import { withTempDir } from '../helpers/torrents.js';
+import { selfSignedCert } from '../helpers/tls.js';
 import type { PieceIndex } from '../../src/metainfo/index.js';
 import fc from 'fast-check';
 import { FailureBackoff, loadUndici, loadUndiciCore, parseRetryAfter, readContentRange, retryAfterDelay, RunQueue, type BlockRequest } from '../../src/transport/index.js';
@@ -81,10 +80,7 @@ console.log(JSON.stringify({ h1, http2Before, h2 }));
 
 test("undici's HTTP/2 half is loaded only when a connection speaks h2: an HTTP peer's pool does not load node's http2, a Client with allowH2 still speaks it", { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
-    assert.equal(ssl.status, 0, ssl.stderr);
+    const { key, cert } = selfSignedCert(dir);
     // A process of its own: this one has loaded the whole of undici (and its HTTP/2 half) already.
     const child = run(t, process.execPath, ['--input-type=module', '-e', deferredHttp2Script(cert, key)]);
     assert.equal(await child.exited, 0, child.output);
