@@ -95,7 +95,7 @@ const SCRIPT = `
     if (samples.length > WINDOW + 1) samples.shift();
     $('plain-total').textContent = bytes(d.totals.plainBytes);
     $('peer-total').textContent = bytes(swarmBytes);
-    $('peer-split').textContent = bytes(d.totals.peerBytes) + ' by this server\'s seed, ' + bytes(d.totals.webSeedBytes) + ' as the web seed';
+    $('peer-split').textContent = bytes(d.totals.peerBytes) + ' by the seed, ' + bytes(d.totals.webSeedBytes) + ' as web seed';
     $('plain-split').textContent = bytes(d.totals.plainEligibleBytes) + ' of files offered as torrents, ' + d.totals.plainResponses + ' responses';
     $('store').textContent = d.tracker.store + (d.tracker.error ? ' (error: ' + d.tracker.error + ')' : '');
     rows('files', d.files, (f) => [[f.path], [f.size === null ? '?' : bytes(f.size), 'n'], [f.state], [f.infoHash || '', 'h'], [bytes(f.plainBytes), 'n']], 'no file offered yet');

@@ -82,6 +82,7 @@ test('the status page renders in chromium with no console error and charts plain
 
     // The page catches up: totals, the swarm row, and both lines off the floor of the chart.
     await page.locator('#peer-total', { hasText: /MiB$/ }).waitFor({ timeout: 15_000 });
+    await page.locator('#peer-split', { hasText: /by the seed, .* as web seed$/ }).waitFor({ timeout: 15_000 });
     await page.locator('#swarms td.h').waitFor({ timeout: 15_000 });
     assert.equal(await page.textContent('#plain-total'), '4.0 MiB');
     // The page samples once a second: on a quick machine the whole transfer fits in one sample,
