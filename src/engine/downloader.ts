@@ -32,7 +32,8 @@ export interface DownloaderHost {
   readonly now: () => number;
   readonly closed: () => boolean;
   /** Verified and stored: tell peers, readers, completion. */
-  readonly verified: (index: PieceIndex) => void;
+  /** `from`: the peers that sent its blocks (none for a piece that came whole). */
+  readonly verified: (index: PieceIndex, from?: ReadonlySet<PeerState>) => void;
   readonly hashFailed: (index: PieceIndex) => void;
   readonly ban: (peer: PeerState) => void;
   readonly fail: (err: TorrenttpError) => void;
@@ -232,7 +233,7 @@ export class Downloader {
     this.picker.verified(index);
     this.locks.delete(index);
     for (const p of entry.contributors) p.trust = Math.min(p.trust + 1, MAX_TRUST);
-    this.host.verified(index);
+    this.host.verified(index, entry.contributors);
     if (!this.complete) this.fillAll(); // requests may have waited for this commit (maxCommitBytes)
   }
 }

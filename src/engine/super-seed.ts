@@ -170,7 +170,7 @@ export class SuperSeed {
         const ever = this.everOffered.get(p);
         if (ever === undefined) this.everOffered.set(p, [index]);
         else ever.push(index);
-        p.link!.announceHave(index);
+        p.link!.announceHave(index, true); // a reveal: the peer waits for it
       }
       this.offers.set(p, list);
     }

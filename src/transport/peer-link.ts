@@ -130,8 +130,12 @@ export interface PeerLink {
   /** Our choke/interest state towards the peer (wire messages); a link without such messages ignores them. */
   setChoking(choking: boolean): void;
   setInterested(interested: boolean): void;
-  /** Tell the peer we have a new piece (wire `have`). */
-  announceHave(index: PieceIndex): void;
+  /**
+   * Tell the peer we have a new piece (wire `have`). A link may hold it a moment to send it with
+   * other bytes, unless `now`: the peer is waiting for it (it sent us that piece, and a
+   * super-seed reveals its next piece on that `have`; or we are the super-seed revealing one).
+   */
+  announceHave(index: PieceIndex, now?: boolean): void;
   /**
    * Send a block the peer requested through a `request` event. `data` is written without a copy. `done`, when
    * given, is called exactly once when the link no longer uses `data`: written to the socket,

@@ -50,7 +50,8 @@
  * `address` is the peer's IP with the port it listens on: the one we dialled, else its `p`.
  *
  * Writing: what one turn queued goes out in one corked write; an `announceHave` alone waits up to
- * HAVE_DELAY_MS for the next write to the peer (one shared timer for every link).
+ * HAVE_DELAY_MS for the next write to the peer (one shared timer for every link), unless `now`
+ * (the peer sent us that piece, or a super-seed's reveal: both sides wait for those).
  *
  * Housekeeping, on one timer per link: request timeouts, queue-depth sampling, batched `bytes`
  * events, a keep-alive after `keepAliveMs` without sending, and a close after `idleTimeoutMs`
@@ -470,8 +471,12 @@ export class WirePeer implements WirePeerLink {
     this.send({ type: interested ? 'interested' : 'notInterested' });
   }
 
-  announceHave(index: PieceIndex): void {
+  announceHave(index: PieceIndex, now = false): void {
     if (this.closed) return;
+    if (now) {
+      this.send({ type: 'have', index }); // with whatever haves wait, in this turn's write
+      return;
+    }
     this.outbox.push({ type: 'have', index });
     // Not a flush of its own: it goes with the next write to this peer, at most HAVE_DELAY_MS on.
     if (!this.flushScheduled && !this.havesWaiting) {

@@ -232,6 +232,20 @@ test('downloader unit: a commit that ends after the torrent closed verifies noth
   assert.deepEqual(pieces, []);
 });
 
+test('downloader unit: a verified piece is announced at once to the peers that sent it (a super-seed reveals its next on that have), the others may wait', async () => {
+  const { torrent, add } = leech(big);
+  const a = add({ id: 'a', has: (i) => i % 2 === 0 });
+  const b = add({ id: 'b', has: (i) => i % 2 === 1 });
+  const c = add({ id: 'c', has: () => false });
+  await torrent.done;
+  const all = Array.from({ length: 16 }, (_, i) => i);
+  for (const l of [a, b, c]) assert.deepEqual([...l.haves].sort((x, y) => x - y), all, `${l.id} hears of every piece`);
+  assert.deepEqual([...a.havesNow].sort((x, y) => x - y), all.filter((i) => i % 2 === 0), 'a: at once, of the pieces it sent');
+  assert.deepEqual([...b.havesNow].sort((x, y) => x - y), all.filter((i) => i % 2 === 1), 'b: at once, of the pieces it sent');
+  assert.deepEqual(c.havesNow, [], 'c sent nothing: its haves may wait for company');
+  await torrent.close();
+});
+
 test('downloader unit: held, no peer is asked nor told; commitWhole verifies and stores a whole piece, a bad one stays missing; released, the peers get the rest', async () => {
   const { torrent, store, add } = leech(big);
   torrent.downloadsHeld = true;

@@ -42,6 +42,7 @@ const unchoked = (links: readonly FakeLink[]): string[] => links.filter((l) => !
 function assertDistinctOffers(links: readonly FakeLink[]): void {
   const all = links.flatMap((l) => l.haves);
   assert.equal(new Set(all).size, all.length, `no piece offered twice: ${JSON.stringify(links.map((l) => l.haves))}`);
+  for (const l of links) assert.deepEqual(l.havesNow, l.haves, `${l.id}: every reveal at once (the peer waits for it)`);
 }
 
 test(`super-seed slots: one per interested leecher up to ${DEFAULT_SUPER_SEED_SLOTS}, a newcomer unchoked at once, offers distinct`, async () => {

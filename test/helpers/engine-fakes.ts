@@ -95,6 +95,8 @@ export class FakeLink implements PeerLink {
   readonly cancels: BlockRequest[] = [];
   readonly sent: { req: BlockRequest; data: Uint8Array }[] = [];
   readonly haves: number[] = [];
+  /** The haves announced with `now` (the peer waits for them). */
+  readonly havesNow: number[] = [];
   amChoking = true;
   /** Every `setChoking` call, in order. */
   readonly chokings: boolean[] = [];
@@ -224,8 +226,10 @@ export class FakeLink implements PeerLink {
   setInterested(interested: boolean): void {
     if (!this.closed) this.amInterested = interested;
   }
-  announceHave(index: PieceIndex): void {
-    if (!this.closed) this.haves.push(index);
+  announceHave(index: PieceIndex, now = false): void {
+    if (this.closed) return;
+    this.haves.push(index);
+    if (now) this.havesNow.push(index);
   }
   sendBlock(req: BlockRequest, data: Uint8Array, done?: () => void): void {
     if (!this.closed) this.sent.push({ req, data: data.slice() });

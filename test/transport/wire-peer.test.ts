@@ -186,6 +186,31 @@ test('haves wait for company: eight announced in separate turns go out in one so
   }
 });
 
+test('a have announced with now goes out with this turn\'s write: no wait for the shared have timer', async () => {
+  const { metainfo } = makeTorrent(16 * 16 * 1024, 16 * 1024);
+  const p = await pair([wireTorrent(metainfo, true)], wireTorrent(metainfo, false));
+  const realSetTimeout = globalThis.setTimeout;
+  let haveTimers = 0;
+  try {
+    await p.leech.rec.wait('bitfield');
+    await p.seed.rec.wait('bitfield');
+    // Counts the shared have timer being armed (a timer of HAVE_DELAY_MS), not wall time: a loaded machine may take that long to deliver.
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      if (ms === HAVE_DELAY_MS) haveTimers++;
+      return realSetTimeout(fn, ms);
+    }) as typeof setTimeout;
+    p.leech.link.announceHave(index(metainfo, 3), true);
+    p.leech.link.announceHave(index(metainfo, 4), true);
+    globalThis.setTimeout = realSetTimeout;
+    await p.seed.rec.wait('have', 5000, () => p.seed.rec.of('have').length === 2);
+    assert.deepEqual(p.seed.rec.of('have').map((e) => e.index), [3, 4]);
+    assert.equal(haveTimers, 0, 'no have waited for the timer');
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+    await p.close();
+  }
+});
+
 test('blocks reach the engine as plain Uint8Arrays whichever side dialled (an accepted socket reads Buffers): one map on the block path', async () => {
   const { metainfo, data } = makeTorrent(1024 * 1024, 256 * 1024, 3);
   // The dialling side holds the data: the accepting side downloads through its socket's Buffers.
