@@ -1,11 +1,13 @@
 import { connect } from 'node:net';
-import type { Torrent } from '../engine/index.js';
-import type { PieceIndex } from '../metainfo/index.js';
+import type { Client, SourceStatus, Torrent } from '../engine/index.js';
+import type { Metainfo, PieceIndex } from '../metainfo/index.js';
+import { webSeedFileUrl, type PeerLink } from '../transport/index.js';
 import { WEB_SEED_HEADER } from './media-type.js';
 
 /**
- * A lone get's stream: while nobody else downloads the file, the origin's bytes come in ONE
- * `GET` (`Range: bytes=0-`), read straight off a socket of its own into the engine's piece
+ * A lone download's stream (`torrenttp get`, a proxy's cold fetch): while nobody else downloads
+ * the file, the origin's bytes come in ONE `GET` (`Range: bytes=0-`), read straight off a socket
+ * of its own into the engine's piece
  * buffers (no copy in this process: each read lands where the piece's next bytes go), and each
  * whole piece goes to `Torrent.commitWhole`, which verifies it (SHA-1, on a disk thread) and
  * stores it like a piece from a peer. The engine meanwhile holds its requests
@@ -236,4 +238,100 @@ export function checkHead(head: string, total: number): string | undefined {
   if (headers.get('content-length') !== String(total)) return `content-length ${headers.get('content-length') ?? 'missing'}, the file has ${total} bytes`;
   if (code === 206 && headers.get('content-range') !== `bytes 0-${total - 1}/${total}`) return `content-range ${headers.get('content-range') ?? 'missing'}`;
   return undefined;
+}
+
+/**
+ * Whether and what to stream, for a get (swarm-get.ts) and a proxy's cold fetch (proxy-cache.ts)
+ * alike. Where a lone download streams from, or undefined when it may not: the server named its
+ * seed (`TorrentTTP-Seed`: a `serve`, whose file URL is the torrent's web seed and answers
+ * ranges), one file, an `http:` web seed, nothing verified yet, and the request's extra header
+ * lines (`get -H`, a proxied program's) fit to copy.
+ */
+export function loneStreamUrl(metainfo: Metainfo, peers: readonly string[], headers: Readonly<Record<string, string>> | undefined, verifiedBytes: number): { url: string; headers: Record<string, string> } | undefined {
+  if (peers.length === 0 || metainfo.multiFile || verifiedBytes > 0 || metainfo.length === 0) return undefined;
+  const base = metainfo.urlList.find((u) => /^http:\/\//i.test(u));
+  const safe = streamableHeaders(headers);
+  if (base === undefined || safe === undefined) return undefined;
+  return { url: webSeedFileUrl(base, metainfo, 0), headers: safe };
+}
+
+/**
+ * A lone download waits this long at most for its first tracker answer before it streams; no answer
+ * by then: the swarm as usual (the seed the server named, the peers, the web seed).
+ */
+export const LONE_DECIDE_MS = 1000;
+
+/**
+ * The torrent's downloads held until the first tracker answer says whether the download is alone:
+ * nobody but the seeds the server named (`given`; a seed's own dial-back is told apart by peer
+ * id). Alone, the origin is streamed (`streamOrigin`) until another peer is found or connects
+ * (another get or proxy, which found this one through the tracker), or the stream fails; then, or when the
+ * answer names others, fails to come within `LONE_DECIDE_MS` or the stream ends, the engine
+ * takes what is missing from the swarm. Web seeds are no other peer. `stop` ends it all (the
+ * stream's commits answered). Undefined when the torrent is already complete.
+ */
+export function streamWhileAlone(client: Client, t: Torrent, url: string, given: readonly string[], headers: Record<string, string>, warn: (message: string) => void): { stop(): Promise<void> } | undefined {
+  if (t.complete) return undefined;
+  t.downloadsHeld = true;
+  const named = new Set(given);
+  const namedIds = new Set<string>();
+  let state: 'waiting' | 'streaming' | 'over' = 'waiting';
+  let stream: LoneStream | undefined;
+  const release = (): void => {
+    if (!t.closed) t.downloadsHeld = false;
+  };
+  const cleanup = (): void => {
+    clearTimeout(timer);
+    client.off('discovered', onDiscovered);
+    client.off('source', onSource);
+    t.off('peer', onPeer);
+  };
+  const over = (): void => {
+    if (state === 'over') return;
+    const was = state;
+    state = 'over';
+    cleanup();
+    if (was === 'streaming') void stream!.stop(); // its end releases
+    else release();
+  };
+  const onDiscovered = (infoHash: string, addresses: readonly string[]): void => {
+    if (infoHash === t.infoHash && addresses.some((a) => !named.has(a))) over();
+  };
+  const onPeer = (link: PeerLink): void => {
+    const id = link.peerId === undefined ? undefined : Buffer.from(link.peerId).toString('hex');
+    if (named.has(link.id)) {
+      if (id !== undefined) namedIds.add(id);
+      return;
+    }
+    if (link.kind === 'webseed' || (id !== undefined && namedIds.has(id))) return;
+    over();
+  };
+  const onSource = (s: SourceStatus): void => {
+    if (s.infoHash !== t.infoHash || s.kind !== 'tracker' || !s.ok || state !== 'waiting') return;
+    // The answer is reported just before its peers are discovered (the same turn): decide after.
+    setImmediate(() => {
+      if (state !== 'waiting' || t.closed || t.complete) return;
+      state = 'streaming';
+      clearTimeout(timer);
+      stream = streamOrigin(t, url, { headers });
+      void stream.over.then((end) => {
+        if (end.how === 'failed') warn(`streaming ${url}: ${end.reason}; the swarm takes the rest`);
+        if (state === 'streaming') {
+          state = 'over';
+          cleanup();
+        }
+        release();
+      });
+    });
+  };
+  const timer = setTimeout(over, LONE_DECIDE_MS);
+  client.on('discovered', onDiscovered);
+  client.on('source', onSource);
+  t.on('peer', onPeer);
+  return {
+    stop: async () => {
+      over();
+      await stream?.over;
+    },
+  };
 }

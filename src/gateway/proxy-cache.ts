@@ -8,6 +8,7 @@ import type { Metainfo, PieceIndex } from '../metainfo/index.js';
 import { DiskPool, makeFolders } from '../storage/index.js';
 import { createWebSeed, type PeerLink } from '../transport/index.js';
 import { GatewayError } from './errors.js';
+import { loneStreamUrl, streamWhileAlone } from './lone-stream.js';
 import { plainSeeds } from './negotiate-client.js';
 import { fetchFirstPiece, memoryPieceLink, type FirstAnswer, type FirstPiece } from './proxy-early.js';
 import { RangeSender } from './proxy-send.js';
@@ -82,6 +83,13 @@ interface Held {
    * verified bytes to send from memory, until the engine has the piece.
    */
   first: Promise<FirstPiece | undefined> | undefined;
+  /**
+   * A cold fetch from byte 0 of a torrent new to the cache, whose origin named its seed: where
+   * the origin's whole file is streamed from while nobody else downloads it (lone-stream.ts,
+   * `streamWhileAlone`, started as the torrent opens), and the stream once started.
+   */
+  lone: { readonly url: string; readonly headers: Record<string, string> } | undefined;
+  streaming: { stop(): Promise<void> } | undefined;
   lastDownloaded: number;
   lastMoveMs: number;
   readonly dead: Set<() => void>;
@@ -340,6 +348,9 @@ export class ProxyCache {
     }
     h.origin ??= origin;
     if (h.peers.length === 0) h.peers = peers;
+    // Nothing of it held and the program reads from 0: streamed whole while alone (lone-stream.ts).
+    const programHeaders = flatHeaders(headers);
+    if (added && start === 0 && programHeaders !== undefined) h.lone = loneStreamUrl(metainfo, h.peers, programHeaders, 0);
     const opening = this.torrentOf(h, metainfo);
     opening.catch(() => undefined);
     const first = added && start < metainfo.length ? this.askFirstPiece(h, metainfo, origin, start, opening, headers) : undefined;
@@ -365,12 +376,13 @@ export class ProxyCache {
   async close(): Promise<void> {
     clearInterval(this.watch);
     for (const h of this.held.values()) for (const d of h.dead) d();
+    await Promise.all([...this.held.values()].map((h) => h.streaming?.stop()));
     await this.client.close();
     await this.pool.close();
   }
 
   private newHeld(infoHash: string, bytes: number, lastUsed: number): Held {
-    return { infoHash, metainfo: undefined, torrent: undefined, bytes, readers: 0, lastUsed, origin: undefined, peers: [], fallback: undefined, primed: false, first: undefined, lastDownloaded: 0, lastMoveMs: this.now(), dead: new Set() };
+    return { infoHash, metainfo: undefined, torrent: undefined, bytes, readers: 0, lastUsed, origin: undefined, peers: [], fallback: undefined, primed: false, first: undefined, lone: undefined, streaming: undefined, lastDownloaded: 0, lastMoveMs: this.now(), dead: new Set() };
   }
 
   private hold(k: KnownUrl): Held {
@@ -399,11 +411,20 @@ export class ProxyCache {
       const plainPeers = plainSeeds({ from: h.origin ?? '', peers: h.peers });
       const t = await this.client.add(metainfo, { path: folder, storeAs: DATA_NAME, resumeDir: folder, webSeeds: false, peers: h.peers, plainPeers });
       this.loaded.set(h.infoHash, t);
+      // Held at once (before a peer can be asked), until the first tracker answer says whether it is alone.
+      const lone = h.lone;
+      h.lone = undefined;
+      if (lone !== undefined) {
+        h.streaming = streamWhileAlone(this.client, t, lone.url, h.peers, lone.headers, (message) => this.logger.warn({ infoHash: h.infoHash, message }, 'origin stream failed'));
+        if (h.streaming !== undefined) this.logger.debug({ infoHash: h.infoHash, url: lone.url }, 'streaming the origin while alone');
+      }
       void this.evict();
       t.done.catch(() => undefined);
       t.on('error', () => {
         // The client removed it: the next request starts afresh.
         this.loaded.delete(h.infoHash);
+        void h.streaming?.stop();
+        h.streaming = undefined;
         h.torrent = undefined;
         h.fallback = undefined;
         h.primed = false;
@@ -515,12 +536,24 @@ export class ProxyCache {
     for (const [url, k] of this.urls) if ('metainfo' in k && k.metainfo.infoHash === h.infoHash) this.urls.delete(url);
     try {
       await h.torrent?.catch(() => undefined); // a torrent still opening is removed once it is in
+      await h.streaming?.stop();
       await this.client.remove(h.infoHash);
       await rm(join(this.opts.dir, h.infoHash), { recursive: true, force: true });
     } catch (err) {
       this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'removing a torrent from the cache failed');
     }
   }
+}
+
+/** Flat header lines (name, value, …) as one record, or undefined when a name repeats (not sent on a hand-written request). */
+function flatHeaders(flat: readonly string[]): Record<string, string> | undefined {
+  const out = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const k = flat[i]!.toLowerCase();
+    if (out.has(k)) return undefined;
+    out.set(k, flat[i + 1]!);
+  }
+  return Object.fromEntries(out);
 }
 
 /** A link that is there for one piece: closed once `index` is in (from whichever peer), `then` run first. */

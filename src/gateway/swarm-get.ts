@@ -2,10 +2,9 @@ import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { Client, type SourceStatus, type Torrent, type TorrentStats } from '../engine/index.js';
+import { Client, type Torrent, type TorrentStats } from '../engine/index.js';
 import type { Metainfo } from '../metainfo/index.js';
-import { webSeedFileUrl, type PeerLink } from '../transport/index.js';
-import { streamableHeaders, streamOrigin, type LoneStream } from './lone-stream.js';
+import { loneStreamUrl, streamWhileAlone } from './lone-stream.js';
 import { DiskPool, makeFolders } from '../storage/index.js';
 import { GatewayError } from './errors.js';
 import { drained, nameFromUrl, sizeOf } from './get-io.js';
@@ -186,100 +185,6 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
     await diskPool.close();
     if (work !== undefined) await rm(work, { recursive: true, force: true });
   }
-}
-
-/**
- * Where a lone get streams from (`lone-stream.ts`), or undefined when it may not: the server named
- * its seed (`TorrentTTP-Seed`: a `serve`, whose file URL is the torrent's web seed and answers
- * ranges), one file, an `http:` web seed, nothing verified yet, and `-H` lines fit to copy.
- */
-export function loneStreamUrl(metainfo: Metainfo, peers: readonly string[], headers: Readonly<Record<string, string>> | undefined, verifiedBytes: number): { url: string; headers: Record<string, string> } | undefined {
-  if (peers.length === 0 || metainfo.multiFile || verifiedBytes > 0 || metainfo.length === 0) return undefined;
-  const base = metainfo.urlList.find((u) => /^http:\/\//i.test(u));
-  const safe = streamableHeaders(headers);
-  if (base === undefined || safe === undefined) return undefined;
-  return { url: webSeedFileUrl(base, metainfo, 0), headers: safe };
-}
-
-/**
- * A lone get waits this long at most for its first tracker answer before it streams; no answer
- * by then: the swarm as usual (the seed the server named, the peers, the web seed).
- */
-export const LONE_DECIDE_MS = 1000;
-
-/**
- * The torrent's downloads held until the first tracker answer says whether the get is alone:
- * nobody but the seeds the server named (`given`; a seed's own dial-back is told apart by peer
- * id). Alone, the origin is streamed (`streamOrigin`) until another peer is found or connects
- * (another get, which found this one through the tracker), or the stream fails; then, or when the
- * answer names others, fails to come within `LONE_DECIDE_MS` or the stream ends, the engine
- * takes what is missing from the swarm. Web seeds are no other peer. `stop` ends it all (the
- * stream's commits answered). Undefined when the torrent is already complete.
- */
-function streamWhileAlone(client: Client, t: Torrent, url: string, given: readonly string[], headers: Record<string, string>, warn: (message: string) => void): { stop(): Promise<void> } | undefined {
-  if (t.complete) return undefined;
-  t.downloadsHeld = true;
-  const named = new Set(given);
-  const namedIds = new Set<string>();
-  let state: 'waiting' | 'streaming' | 'over' = 'waiting';
-  let stream: LoneStream | undefined;
-  const release = (): void => {
-    if (!t.closed) t.downloadsHeld = false;
-  };
-  const cleanup = (): void => {
-    clearTimeout(timer);
-    client.off('discovered', onDiscovered);
-    client.off('source', onSource);
-    t.off('peer', onPeer);
-  };
-  const over = (): void => {
-    if (state === 'over') return;
-    const was = state;
-    state = 'over';
-    cleanup();
-    if (was === 'streaming') void stream!.stop(); // its end releases
-    else release();
-  };
-  const onDiscovered = (infoHash: string, addresses: readonly string[]): void => {
-    if (infoHash === t.infoHash && addresses.some((a) => !named.has(a))) over();
-  };
-  const onPeer = (link: PeerLink): void => {
-    const id = link.peerId === undefined ? undefined : Buffer.from(link.peerId).toString('hex');
-    if (named.has(link.id)) {
-      if (id !== undefined) namedIds.add(id);
-      return;
-    }
-    if (link.kind === 'webseed' || (id !== undefined && namedIds.has(id))) return;
-    over();
-  };
-  const onSource = (s: SourceStatus): void => {
-    if (s.infoHash !== t.infoHash || s.kind !== 'tracker' || !s.ok || state !== 'waiting') return;
-    // The answer is reported just before its peers are discovered (the same turn): decide after.
-    setImmediate(() => {
-      if (state !== 'waiting' || t.closed || t.complete) return;
-      state = 'streaming';
-      clearTimeout(timer);
-      stream = streamOrigin(t, url, { headers });
-      void stream.over.then((end) => {
-        if (end.how === 'failed') warn(`streaming ${url}: ${end.reason}; the swarm takes the rest`);
-        if (state === 'streaming') {
-          state = 'over';
-          cleanup();
-        }
-        release();
-      });
-    });
-  };
-  const timer = setTimeout(over, LONE_DECIDE_MS);
-  client.on('discovered', onDiscovered);
-  client.on('source', onSource);
-  t.on('peer', onPeer);
-  return {
-    stop: async () => {
-      over();
-      await stream?.over;
-    },
-  };
 }
 
 /**

@@ -1,0 +1,56 @@
+/**
+ * A cold fetch through the proxy from a lone origin streams it (src/gateway/lone-stream.ts, as a
+ * lone get does): ONE `Range: bytes=0-` GET besides the first piece's, every piece verified
+ * before the program gets it; a corrupt byte in the stream fails its piece, the stream stops and
+ * the origin's seed sends the rest: the program never sees the wrong byte.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { until } from '../helpers/processes.js';
+import { withTempDir } from '../helpers/torrents.js';
+import { front, PIECE } from './lone-front.js';
+import { curl, servedBy, startProxy } from './proxy-helpers.js';
+
+/** Ranges the front answered besides the stream's: the cold start's first piece at most. */
+function others(ranges: readonly string[]): string[] {
+  return ranges.filter((r) => r !== 'bytes=0-' && r !== `bytes=0-${PIECE - 1}`);
+}
+
+test('a cold fetch through the proxy from a lone origin streams it in one GET, byte-identical, the seed asked for nothing', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const f = await front(t, dir);
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, f.url, '-o', out, '-w', '%{http_code}']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), '200');
+    assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(f.payload)), 'byte-identical');
+    assert.equal(f.ranges.filter((x) => x === 'bytes=0-').length, 1, `one GET of the whole file: ${JSON.stringify(f.ranges)}`);
+    assert.deepEqual(others(f.ranges), [], 'no other byte request');
+    const s = proxy.cache.torrent(f.infoHash)!.stats();
+    assert.deepEqual({ wire: s.downloadedByKind.wire, webseed: s.downloadedByKind.webseed }, { wire: 0, webseed: f.payload.length }, 'every piece from the stream, verified by the engine');
+    await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+    assert.deepEqual(servedBy(log), ['200 swarm']);
+  }));
+
+test('a corrupt byte in the proxy\'s stream fails its piece: the seed sends it, the program gets the exact file', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const bad = 5 * PIECE + 1234;
+    const f = await front(t, dir, {
+      damage: (body, from) => {
+        if (bad >= from && bad < from + body.length) body[bad - from] = body[bad - from]! ^ 0xff;
+      },
+    });
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, f.url, '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(f.payload)), 'byte-identical: the damaged piece was fetched again');
+    assert.equal(f.ranges.filter((x) => x === 'bytes=0-').length, 1, JSON.stringify(f.ranges));
+    const s = proxy.cache.torrent(f.infoHash)!.stats();
+    assert.ok(s.downloadedByKind.wire >= PIECE, `the seed sent the damaged piece at least: ${JSON.stringify(s.downloadedByKind)}`);
+    const warned = log.entries.some((e) => e.level === 'warn' && /piece 5 failed its hash check/.test(JSON.stringify(e.obj)));
+    assert.ok(warned, JSON.stringify(log.entries.filter((e) => e.level === 'warn')));
+  }));
