@@ -1,6 +1,6 @@
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { Bitfield, BLOCK_LENGTH, type Geometry, type PieceIndex } from '../metainfo/index.js';
-import type { BlockRequest, PeerLink } from '../transport/index.js';
+import { copyBytes, type BlockRequest, type PeerLink } from '../transport/index.js';
 import { blockKey, type PeerSet, type PeerState } from './peer-set.js';
 import type { PiecePicker } from './picker.js';
 import { RateMeter, type TokenBucket } from './rate.js';
@@ -93,7 +93,10 @@ export class Downloader {
         entry = { buf, contributors: new Set() };
         this.buffers.set(req.index, entry);
       }
-      entry.buf.set(data, req.begin); // the one copy of a block: out of the socket's buffer
+      // The one copy of a block: out of the socket's buffer, or out of an encrypted link's cipher
+      // ring (shared memory, which TypedArray.set copies word by word: copyBytes is one memcpy).
+      if (data.buffer instanceof SharedArrayBuffer) copyBytes(entry.buf, data, req.begin);
+      else entry.buf.set(data, req.begin);
       entry.contributors.add(peer);
       if (this.picker.endgame) this.cancelDuplicates(peer, req, k);
       if (this.picker.isComplete(req.index)) void this.commit(req.index);

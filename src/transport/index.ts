@@ -33,3 +33,4 @@ export {
 export { createHttpPeer, HTTP_PEER_DEFAULTS, PEER_ID_HEADER, type HttpPeerOptions } from './http-peer.js';
 export { connectMetadataPeer, METADATA_PEER_DEFAULTS, type MetadataPeer, type MetadataPeerEvent, type MetadataPeerOptions } from './metadata-peer.js';
 export { ENCRYPTION_POLICIES, type EncryptionPolicy, type LinkEncryption } from './mse-stream.js';
+export { copyBytes } from './cipher-protocol.js';
