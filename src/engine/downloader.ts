@@ -180,18 +180,8 @@ export class Downloader {
     const now = this.host.now();
     this.down.add(data.length, now);
     this.downByKind[kind] += data.length;
-    const bytes = data.length;
-    this.committingBytes += bytes;
-    let ok: boolean;
-    try {
-      ok = await this.store.commitPiece(index, data, this.peers.anyInterested(), mode);
-    } catch (err) {
-      this.host.fail(toTorrenttpError(err));
-      return false;
-    } finally {
-      this.committingBytes -= bytes;
-    }
-    if (this.host.closed()) return false;
+    const ok = await this.storePiece(index, data, mode);
+    if (ok === undefined) return false;
     if (!ok) {
       this.host.hashFailed(index);
       return false;
@@ -201,24 +191,33 @@ export class Downloader {
     return true;
   }
 
+  /**
+   * A whole piece to storage (SHA-1 and write), its bytes counted in `committingBytes` meanwhile:
+   * storage's verdict, or undefined when storage failed (the torrent fails) or the torrent closed
+   * meanwhile. A piece just downloaded is worth keeping in memory only if some peer may ask for it
+   * soon; a pure leech (peers that want nothing from us) recycles the buffer instead: 16 MB less.
+   */
+  private async storePiece(index: PieceIndex, data: Uint8Array, mode?: WriteMode): Promise<boolean | undefined> {
+    const bytes = data.length;
+    this.committingBytes += bytes;
+    let ok: boolean;
+    try {
+      ok = await this.store.commitPiece(index, data, this.peers.anyInterested(), mode);
+    } catch (err) {
+      this.host.fail(toTorrenttpError(err));
+      return undefined;
+    } finally {
+      this.committingBytes -= bytes;
+    }
+    return this.host.closed() ? undefined : ok;
+  }
+
   private async commit(index: PieceIndex): Promise<void> {
     const entry = this.buffers.get(index);
     if (entry === undefined) return;
     this.buffers.delete(index); // taken out first: a piece is committed at most once
-    const bytes = entry.buf.length;
-    this.committingBytes += bytes;
-    let ok: boolean;
-    try {
-      // A piece just downloaded is worth keeping in memory only if some peer may ask for it soon.
-      // A pure leech (peers that want nothing from us) recycles the buffer instead: 16 MB less.
-      ok = await this.store.commitPiece(index, entry.buf, this.peers.anyInterested());
-    } catch (err) {
-      this.host.fail(toTorrenttpError(err));
-      return;
-    } finally {
-      this.committingBytes -= bytes;
-    }
-    if (this.host.closed()) return;
+    const ok = await this.storePiece(index, entry.buf);
+    if (ok === undefined) return;
     if (!ok) {
       this.picker.failed(index);
       const senders = this.locks.get(index) ?? new Set();

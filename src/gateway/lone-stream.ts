@@ -134,13 +134,8 @@ export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = 
     piece = undefined;
     filled = 0;
     index++;
-    if (index === pieceCount) {
-      // The whole body: complete once every commit verified (a failed one fails it first).
-      ended = true;
-      clearTimeout(timer);
-      socket.destroy();
-      void Promise.allSettled([...inflight]).then(() => resolveOver(failure ?? { how: 'complete' }));
-    }
+    // The whole body: complete once every commit verified (a failed one fails it first).
+    if (index === pieceCount) finish({ how: 'complete' });
   };
 
   /** Body bytes that came with the head: copied into the pieces. */
