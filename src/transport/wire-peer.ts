@@ -202,7 +202,8 @@ export function plainBytes(chunk: Uint8Array): Uint8Array {
  * peer per piece (20,000 of a get's 23,500 socket writes in a 20-get swarm of 256 KiB pieces),
  * each a syscall here and a wake-up, a read and a decode at the peer, for 9 bytes. Held this long
  * (or until anything else goes to that peer: a request, a block, a choke), they go out together.
- * A peer learns of a piece at most this much later; everything else is written at once.
+ * A peer learns of a piece at most this much later; everything else is written at once, and so
+ * is a have the peer waits for (`announceHave(index, true)`).
  */
 export const HAVE_DELAY_MS = 100;
 
