@@ -2,9 +2,8 @@ import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { Client, type Torrent, type TorrentStats } from '../engine/index.js';
+import type { Torrent, TorrentStats } from '../engine/index.js';
 import type { Metainfo } from '../metainfo/index.js';
-import { loneStreamUrl, streamWhileAlone } from './lone-stream.js';
 import { DiskPool, makeFolders } from '../storage/index.js';
 import { GatewayError } from './errors.js';
 import { drained, nameFromUrl, sizeOf } from './get-io.js';
@@ -72,8 +71,19 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
   // A stream's pieces wait in a temporary folder; a file's go beside it (`.part`), and no resume
   // state is kept anywhere (`resumeDir: false`).
   const work = stream === undefined ? undefined : await mkdtemp(join(o.tmpDir ?? tmpdir(), 'torrenttp-get-'));
-  // Started before the engine sets up: its thread boots on the other core meanwhile.
+  // Started before the engine is even loaded: its threads boot on the other core while this one
+  // compiles the engine (~45 ms) and adds the torrent; made after, they were still booting when
+  // the first pieces came (a thread takes 40-75 ms to start on a loaded machine).
   const diskPool = new DiskPool({ threads: GET_DISK_THREADS });
+  let engine: [typeof import('../engine/index.js'), typeof import('./lone-stream.js')];
+  try {
+    engine = await Promise.all([import('../engine/index.js'), import('./lone-stream.js')]);
+  } catch (err) {
+    await diskPool.close();
+    if (work !== undefined) await rm(work, { recursive: true, force: true });
+    throw err;
+  }
+  const [{ Client }, { loneStreamUrl, streamWhileAlone }] = engine;
   const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), encryption: o.encryption, diskPool });
   client.on('warning', (message) => o.onEvent?.({ type: 'warning', message }));
   try {

@@ -20,3 +20,11 @@ test('the lazily loaded command table holds every command, in --help order, and 
   assert.deepEqual(LAZY_COMMANDS.flatMap((c) => c.names), all);
   for (const name of all) assert.ok(namesOf(await commandsFor([name, '--x'])).includes(name), `torrenttp ${name} loads its command`);
 });
+
+test('--version alone loads no command: it prints and exits before any would run', async () => {
+  assert.deepEqual(await commandsFor(['--version']), []);
+  assert.deepEqual(await commandsFor(['-V']), []);
+  assert.deepEqual(await commandsFor(['--debug', '--version']), []);
+  assert.equal((await commandsFor(['--version', '--help'])).length, LAZY_COMMANDS.length, 'help lists them all');
+  assert.deepEqual(namesOf(await commandsFor(['get', '--version'])), ['get']);
+});

@@ -20,10 +20,12 @@ export const LAZY_COMMANDS: readonly { readonly names: readonly string[]; readon
 
 /**
  * The commands argv needs: the one it names (its first word that is not an option; the
- * program's own options, `--debug`, `--help` and `--version`, take no value), else all.
+ * program's own options, `--debug`, `--help` and `--version`, take no value), none for
+ * `--version` (or `-V`) alone, which prints and exits before any command runs, else all.
  */
 export async function commandsFor(argv: readonly string[]): Promise<Register[]> {
   const first = argv.find((a) => !a.startsWith('-'));
+  if (first === undefined && argv.some((a) => a === '--version' || a === '-V') && !argv.some((a) => a === '--help' || a === '-h')) return [];
   const named = first === undefined ? undefined : LAZY_COMMANDS.find((c) => c.names.includes(first));
   const wanted = named === undefined || argv.includes('help') ? LAZY_COMMANDS : [named];
   return Promise.all(wanted.map((c) => c.load()));
