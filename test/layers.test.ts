@@ -22,14 +22,15 @@ export const LAYERS = [
  * helpers, for the same reason); `tracker/undici.js` loads undici;
  * `metainfo/media-type.js` names the JSON metainfo type without compiling the parsers.
  * `storage/folders.js` is `makeFolders` alone (a `mkdir -p` that ends where node's spins), for a
- * plain `get`'s output folder.
+ * plain `get`'s output folder. `tracker/client.js` is the tracker layer without its server (codecs
+ * and clients), for the engine and the transport: a download does not compile the tracker server.
  */
 const EXTRA_SURFACES: Readonly<Record<string, readonly string[]>> = {
   gateway: ['client.js'],
   metainfo: ['hash-pieces.js', 'media-type.js'],
   storage: ['folders.js'],
   transport: ['http-fetch.js', 'peer-address.js'],
-  tracker: ['undici.js'],
+  tracker: ['undici.js', 'client.js'],
 };
 
 const root = resolve(fileURLToPath(import.meta.url), '../../../src');
@@ -90,4 +91,10 @@ test('a plain `get` compiles neither the engine, the wire protocol, the tracker 
   const heavy = loaded.filter((f) => !['transport/http-fetch.ts', 'transport/peer-address.ts', 'tracker/undici.ts', 'metainfo/media-type.ts', 'storage/folders.ts', 'storage/errors.ts'].includes(f) && /^(engine|wire|tracker|storage|dht|transport|metainfo|bencode)\//.test(f));
   assert.deepEqual(heavy, []);
   assert.ok(loaded.includes('gateway/plain-get.ts') && loaded.includes('transport/http-fetch.ts'), loaded.join(' '));
+});
+
+test('a swarm download compiles no tracker server: the engine and the transport load the tracker through tracker/client.js', () => {
+  const loaded = [...staticGraph('engine/index.ts')];
+  assert.deepEqual(loaded.filter((f) => f.startsWith('tracker/server/') || f === 'tracker/index.ts'), []);
+  assert.ok(loaded.includes('tracker/client/announcer.ts'), 'the announcer is there');
 });

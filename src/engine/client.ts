@@ -5,7 +5,7 @@ import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { FileSelection, infoHashToBytes, parseMagnet, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
 import { corruptPiecesError, openStorage, type DiskPool, type WriteMode } from '../storage/index.js';
 import type { DhtNode } from '../dht/index.js';
-import { Announcer, isLoopback, isUrlRef } from '../tracker/index.js';
+import { Announcer, isLoopback, isUrlRef } from '../tracker/client.js';
 import { createWebSeed, hostPort, HttpDialer, parseHostPort, PeerListener, WireDialer, type EncryptionPolicy, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
 import { mseAvailable, WireError } from '../wire/index.js';
 import { EngineError } from './errors.js';

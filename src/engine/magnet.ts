@@ -14,7 +14,7 @@
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { infoHashToBytes, metainfoFromInfoBytes, type Magnet, type Metainfo } from '../metainfo/index.js';
 import type { DhtNode, PeerAddr } from '../dht/index.js';
-import { Announcer, isUrlRef } from '../tracker/index.js';
+import { Announcer, isUrlRef } from '../tracker/client.js';
 import { connectMetadataPeer, hostPort, type MetadataPeer, type MetadataPeerEvent, type MetadataPeerOptions } from '../transport/index.js';
 import { EngineError } from './errors.js';
 import { MetadataFetch, type MetadataFetchOptions } from './metadata-fetch.js';

@@ -60,7 +60,7 @@ import {
   ttpUrl,
   type ByteSpan,
   type HaveDocument,
-} from '../tracker/index.js';
+} from '../tracker/client.js';
 import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
 import { acquireOrigin, FailureBackoff, headerOf, isTimeoutError, retryAfterDelay, RunQueue, whyFailed, type BlockRun, type OriginLease } from './http-fetch.js';

@@ -32,7 +32,7 @@
 import type { Dispatcher } from 'undici';
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import { Bitfield, BLOCK_LENGTH, type FileSlice, type Geometry, type Metainfo } from '../metainfo/index.js';
-import { DEFAULT_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS } from '../tracker/index.js';
+import { DEFAULT_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS } from '../tracker/client.js';
 import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
 import { acquireOrigin, FailureBackoff, headerOf as header, loadUndici, readContentRange, retryAfterDelay, RunQueue, type BlockRun, type OriginLease } from './http-fetch.js';
