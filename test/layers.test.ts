@@ -98,3 +98,12 @@ test('a swarm download compiles no tracker server: the engine and the transport 
   assert.deepEqual(loaded.filter((f) => f.startsWith('tracker/server/') || f === 'tracker/index.ts'), []);
   assert.ok(loaded.includes('tracker/client/announcer.ts'), 'the announcer is there');
 });
+
+test("a swarm get starts its disk threads before it compiles the engine: swarm-get.ts loads the engine on demand, after the pool", () => {
+  const loaded = [...staticGraph('gateway/swarm-get.ts')];
+  assert.deepEqual(loaded.filter((f) => /^(engine|wire|tracker|transport|dht)\//.test(f) || f === 'gateway/lone-stream.ts'), []);
+  const text = readFileSync(resolve(root, 'gateway/swarm-get.ts'), 'utf8');
+  const pool = text.indexOf('new DiskPool(');
+  const engine = text.indexOf("import('../engine/index.js')");
+  assert.ok(pool > 0 && engine > pool, 'the pool is made before the engine is imported');
+});
