@@ -11,7 +11,7 @@ import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYP
 import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, torrentUrlAt, TrackerServer, type SwarmStore, type TrackerLogger } from '../tracker/index.js';
 import { hostPort, type PeerLink } from '../transport/index.js';
 import { preferredOffer } from './accept.js';
-import { BITTORRENT_MEDIA_TYPE, SEED_HEADER, WEB_SEED_HEADER } from './media-type.js';
+import { BITTORRENT_MEDIA_TYPE, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER, WEB_SEED_HEADER } from './media-type.js';
 import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
@@ -124,6 +124,14 @@ const HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 type Representation = 'bytes' | 'torrent' | 'json';
 
+/**
+ * A downloader answered alone (`TorrentTTP-Swarm-Peers: 0`) counts as a peer this long, time
+ * for its start-up and first announce: a get on a loaded machine takes up to a second or two.
+ */
+export const LONE_RESERVE_MS = 5000;
+/** Info-hashes remembered as answered alone, at most. */
+const MAX_ANSWERED_ALONE = 4096;
+
 export class Gateway {
   readonly swarm: SwarmFiles;
   private readonly status: ServeStatus;
@@ -142,6 +150,8 @@ export class Gateway {
   private internalAnnounce = '';
   /** Dials back to announcing leechers, waiting (`dialBack`). */
   private readonly dialBacks = new Map<string, NodeJS.Timeout>();
+  /** When a torrent was last answered with `TorrentTTP-Swarm-Peers: 0`, by info-hash (`swarmPeers`). */
+  private readonly answeredAlone = new Map<string, number>();
   /** Bound to loopback: requests must name us (DNS rebinding). */
   private readonly hostCheck: HostCheck | undefined;
 
@@ -173,6 +183,8 @@ export class Gateway {
           return torrentUrlAt(`${this.secure ? 'https' : 'http'}://${host}:${this.bound.port}`, toHex(infoHash));
         },
         announced: (infoHash, peer) => {
+          // Whoever was answered alone is in the tracker now (or gone, or another peer is): it counts there.
+          this.answeredAlone.delete(toHex(infoHash));
           if (peer.left > 0 && peer.event !== 'stopped') this.dialBack(toHex(infoHash), hostPort(peer.ip, peer.port), peer.ip, peer.peerId);
         },
       },
@@ -578,8 +590,44 @@ export class Gateway {
     };
     if (negotiated) headers['content-location'] = `${encodePath(file.segments)}?${want === 'torrent' ? 'torrent' : 'metainfo'}`;
     // The seed, where the client reached us (as the tracker lists it): a client dials it at once.
-    if (this.swarm.isSeeding(state.torrent.infoHash)) headers[SEED_HEADER] = hostPort(localHost(req), this.client.port);
+    if (this.swarm.isSeeding(state.torrent.infoHash)) {
+      headers[SEED_HEADER] = hostPort(localHost(req), this.client.port);
+      // A client about to join hears how many peers it would find (a lone get streams when none).
+      const peers = req.headers[JOIN_HEADER] === undefined ? undefined : await this.swarmPeers(state.torrent.infoHash, req.method !== 'HEAD');
+      if (peers !== undefined) headers[SWARM_PEERS_HEADER] = String(peers);
+    }
     this.small(res, 200, headers['content-type']!, body, headers, req.method === 'HEAD');
+  }
+
+  /**
+   * `TorrentTTP-Swarm-Peers`: the peers the tracker holds for the torrent besides our seed, and
+   * one more while a joining client answered alone a moment ago (`LONE_RESERVE_MS`) has not
+   * announced yet (the next announce of the torrent ends the reservation), so that of a crowd
+   * arriving together only the first hears `0` and streams (as only the first to announce used to). `joining`: a GET, which such a `0` reserves. Undefined
+   * when the store cannot say (Redis down).
+   */
+  private async swarmPeers(infoHash: string, joining: boolean): Promise<number | undefined> {
+    let entry: { complete: number; incomplete: number } | undefined;
+    try {
+      [entry] = await this.tracker.core.store.scrape([Buffer.from(infoHash, 'hex')]);
+    } catch {
+      return undefined;
+    }
+    if (entry === undefined) return undefined;
+    // Our seed is among the complete once it announced.
+    const others = Math.max(0, entry.complete - 1) + entry.incomplete;
+    if (others > 0) return others;
+    const now = (this.opts.now ?? Date.now)();
+    const last = this.answeredAlone.get(infoHash);
+    if (last !== undefined && now - last < LONE_RESERVE_MS) return 1;
+    if (joining) {
+      if (this.answeredAlone.size >= MAX_ANSWERED_ALONE) {
+        for (const [hash, at] of this.answeredAlone) if (now - at >= LONE_RESERVE_MS) this.answeredAlone.delete(hash);
+        if (this.answeredAlone.size >= MAX_ANSWERED_ALONE) return 1; // a flood of fresh ones: no more lone answers for now
+      }
+      this.answeredAlone.set(infoHash, now);
+    }
+    return 0;
   }
 
   private trackersFor(req: IncomingMessage): string[][] {

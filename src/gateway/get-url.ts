@@ -119,6 +119,7 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
   try {
     const offer: Offer = await negotiate(o.url, {
       dispatcher,
+      join: true,
       ...(o.headers === undefined ? {} : { headers: o.headers }),
       ...(o.signal === undefined ? {} : { signal: o.signal }),
       ...(o.plainOnly === undefined ? {} : { plainOnly: o.plainOnly }),
@@ -128,7 +129,7 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
       // servers without torrents never pay for it.
       const { swarmEncryptionOf, swarmGet } = await import('./swarm-get.js');
       const encryption = o.encryption ?? swarmEncryptionOf([o.url, offer.from]);
-      return await swarmGet({ ...o, encryption }, offer.metainfo, offer.via, started, offer.peers);
+      return await swarmGet({ ...o, encryption }, offer.metainfo, offer.via, started, offer.peers, offer.swarmPeers);
     }
     return await plainGet(o, offer.response, offer.reason, dispatcher, started);
   } catch (err) {

@@ -256,6 +256,16 @@ export function loneStreamUrl(metainfo: Metainfo, peers: readonly string[], head
  */
 export const LONE_DECIDE_MS = 1000;
 
+export interface WhileAloneOptions {
+  /**
+   * The server said the download is alone (`TorrentTTP-Swarm-Peers: 0`, counted when it handed
+   * out the torrent, a crowd's later arrivals told apart: gateway.ts `swarmPeers`): stream at
+   * once instead of waiting for the first tracker answer (5-60 ms on loopback, more on a loaded
+   * machine). A peer found or connecting later still ends the stream.
+   */
+  readonly alone?: boolean;
+}
+
 /**
  * The torrent's downloads held until the first tracker answer says whether the download is alone:
  * nobody but the seeds the server named (`given`; a seed's own dial-back is told apart by peer
@@ -263,9 +273,10 @@ export const LONE_DECIDE_MS = 1000;
  * (another get or proxy, which found this one through the tracker), or the stream fails; then, or when the
  * answer names others, fails to come within `LONE_DECIDE_MS` or the stream ends, the engine
  * takes what is missing from the swarm. Web seeds are no other peer. `stop` ends it all (the
- * stream's commits answered). Undefined when the torrent is already complete.
+ * stream's commits answered). Undefined when the torrent is already complete. `opts.alone`: the
+ * server already said so; the stream starts at once.
  */
-export function streamWhileAlone(client: Client, t: Torrent, url: string, given: readonly string[], headers: Record<string, string>, warn: (message: string) => void): { stop(): Promise<void> } | undefined {
+export function streamWhileAlone(client: Client, t: Torrent, url: string, given: readonly string[], headers: Record<string, string>, warn: (message: string) => void, opts: WhileAloneOptions = {}): { stop(): Promise<void> } | undefined {
   if (t.complete) return undefined;
   t.downloadsHeld = true;
   const named = new Set(given);
@@ -301,28 +312,30 @@ export function streamWhileAlone(client: Client, t: Torrent, url: string, given:
     if (link.kind === 'webseed' || (id !== undefined && namedIds.has(id))) return;
     over();
   };
+  const start = (): void => {
+    if (state !== 'waiting' || t.closed || t.complete) return;
+    state = 'streaming';
+    clearTimeout(timer);
+    stream = streamOrigin(t, url, { headers });
+    void stream.over.then((end) => {
+      if (end.how === 'failed') warn(`streaming ${url}: ${end.reason}; the swarm takes the rest`);
+      if (state === 'streaming') {
+        state = 'over';
+        cleanup();
+      }
+      release();
+    });
+  };
   const onSource = (s: SourceStatus): void => {
     if (s.infoHash !== t.infoHash || s.kind !== 'tracker' || !s.ok || state !== 'waiting') return;
     // The answer is reported just before its peers are discovered (the same turn): decide after.
-    setImmediate(() => {
-      if (state !== 'waiting' || t.closed || t.complete) return;
-      state = 'streaming';
-      clearTimeout(timer);
-      stream = streamOrigin(t, url, { headers });
-      void stream.over.then((end) => {
-        if (end.how === 'failed') warn(`streaming ${url}: ${end.reason}; the swarm takes the rest`);
-        if (state === 'streaming') {
-          state = 'over';
-          cleanup();
-        }
-        release();
-      });
-    });
+    setImmediate(start);
   };
   const timer = setTimeout(over, LONE_DECIDE_MS);
   client.on('discovered', onDiscovered);
   client.on('source', onSource);
   t.on('peer', onPeer);
+  if (opts.alone === true) start();
   return {
     stop: async () => {
       over();

@@ -7,6 +7,20 @@ export const BITTORRENT_MEDIA_TYPE = 'application/x-bittorrent';
  */
 export const SEED_HEADER = 'torrenttp-seed';
 /**
+ * Request header of a client about to join the torrent's swarm (`torrenttp get`'s negotiating
+ * GET), value `1`: `serve` answers the torrent with `SWARM_PEERS_HEADER`, and counts the client
+ * as a peer for a moment when it was alone.
+ */
+export const JOIN_HEADER = 'torrenttp-join';
+/**
+ * Response header beside `SEED_HEADER`, to a request with `JOIN_HEADER`: how many peers besides
+ * that seed the server's tracker knows for the torrent, counting a joining client it answered `0`
+ * a moment ago (gateway.ts `LONE_RESERVE_MS`) as one. `0`: alone, and a lone get streams the file
+ * at once instead of waiting for its first tracker answer (lone-stream.ts). Absent, or anything
+ * but `0`: it waits for that answer, as before.
+ */
+export const SWARM_PEERS_HEADER = 'torrenttp-swarm-peers';
+/**
  * Request header of a client fetching a file's bytes as its swarm's web seed (BEP 19): the
  * info-hash (hex) it verifies them against. A lone `torrenttp get` sends it on its one-GET stream
  * (lone-stream.ts); `serve` counts a range that names the file's current torrent as sent in the

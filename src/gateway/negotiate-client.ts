@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import { toTorrenttpError } from '../errors/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { METAINFO_JSON_MEDIA_TYPE } from '../metainfo/media-type.js';
-import { BITTORRENT_MEDIA_TYPE, SEED_HEADER } from './media-type.js';
+import { BITTORRENT_MEDIA_TYPE, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER } from './media-type.js';
 import { loadUndici } from '../transport/http-fetch.js';
 import { hostPort, parseHostPort } from '../transport/peer-address.js';
 import { GatewayError } from './errors.js';
@@ -50,6 +50,8 @@ export type Offer =
       readonly via: 'accept' | 'link';
       /** Wire peers the answer named (`TorrentTTP-Seed`), `host:port`. */
       readonly peers: readonly string[];
+      /** Peers besides those the server's tracker knows (`TorrentTTP-Swarm-Peers`); undefined when it did not say. */
+      readonly swarmPeers: number | undefined;
     }
   | { readonly kind: 'plain'; readonly response: OpenResponse; readonly reason: string };
 
@@ -59,12 +61,14 @@ export interface NegotiateOptions {
   readonly signal?: AbortSignal;
   /** Ask only for the bytes (`--no-swarm`). */
   readonly plainOnly?: boolean;
+  /** About to join the swarm (`get`): ask the torrent's answer for its peer count (`JOIN_HEADER`). */
+  readonly join?: boolean;
 }
 
 /** GET with the swarm's Accept and classify the answer. */
 export async function negotiate(url: string, opts: NegotiateOptions): Promise<Offer> {
   if (opts.plainOnly === true) return { kind: 'plain', response: await requestOk(url, opts, {}), reason: 'swarm not asked for (--no-swarm)' };
-  const first = await request(url, opts, { accept: GET_ACCEPT });
+  const first = await request(url, opts, { accept: GET_ACCEPT, ...joining(opts) });
   if (first.status === 503) {
     // serve answers 503 + Retry-After while it hashes the file: take the bytes now.
     await discard(first);
@@ -73,7 +77,7 @@ export async function negotiate(url: string, opts: NegotiateOptions): Promise<Of
   await assertOk(first);
   const type = mediaType(first.headers['content-type']);
   if (type === BITTORRENT_MEDIA_TYPE || type === METAINFO_JSON_MEDIA_TYPE) {
-    return { kind: 'torrent', metainfo: await parseMetainfo(type, await readSmall(first)), from: first.url, via: 'accept', peers: seedPeers(first.headers[SEED_HEADER]) };
+    return { kind: 'torrent', metainfo: await parseMetainfo(type, await readSmall(first)), from: first.url, via: 'accept', peers: seedPeers(first.headers[SEED_HEADER]), swarmPeers: swarmPeers(first.headers[SWARM_PEERS_HEADER]) };
   }
   const link = describedBy(first.headers.link, first.url);
   if (link !== undefined) {
@@ -105,7 +109,7 @@ export async function discard(res: OpenResponse): Promise<void> {
 export async function fetchLinked(url: string, opts: NegotiateOptions): Promise<Offer | undefined> {
   let res: OpenResponse;
   try {
-    res = await request(url, opts, { accept: `${BITTORRENT_MEDIA_TYPE}, ${METAINFO_JSON_MEDIA_TYPE};q=0.9` });
+    res = await request(url, opts, { accept: `${BITTORRENT_MEDIA_TYPE}, ${METAINFO_JSON_MEDIA_TYPE};q=0.9`, ...joining(opts) });
   } catch (err) {
     if (opts.signal?.aborted === true) throw err;
     return undefined;
@@ -115,7 +119,16 @@ export async function fetchLinked(url: string, opts: NegotiateOptions): Promise<
     await discard(res);
     return undefined;
   }
-  return { kind: 'torrent', metainfo: await parseMetainfo(type, await readSmall(res)), from: res.url, via: 'link', peers: seedPeers(res.headers[SEED_HEADER]) };
+  return { kind: 'torrent', metainfo: await parseMetainfo(type, await readSmall(res)), from: res.url, via: 'link', peers: seedPeers(res.headers[SEED_HEADER]), swarmPeers: swarmPeers(res.headers[SWARM_PEERS_HEADER]) };
+}
+
+function joining(opts: NegotiateOptions): Record<string, string> {
+  return opts.join === true ? { [JOIN_HEADER]: '1' } : {};
+}
+
+/** `TorrentTTP-Swarm-Peers`: a count of 1 to 9 digits, else undefined (absent, repeated, malformed). */
+export function swarmPeers(header: string | string[] | undefined): number | undefined {
+  return typeof header === 'string' && /^\s*[0-9]{1,9}\s*$/.test(header) ? Number(header) : undefined;
 }
 
 /** At most this many peers are taken from `TorrentTTP-Seed`, from its first this many characters. */

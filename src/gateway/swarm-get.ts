@@ -62,8 +62,13 @@ export function swarmEncryptionOf(urls: readonly string[]): 'prefer' | 'off' {
   return urls.every((u) => u.slice(0, 5).toLowerCase() === 'http:') ? 'off' : 'prefer';
 }
 
-/** `peers`: wire peers the server named beside the torrent (its seed), dialled at once. `o.encryption`: as get-url.ts decided it (the user's, or `swarmEncryptionOf`). */
-export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, 'encryption'>>, metainfo: Metainfo, via: 'accept' | 'link', started: number, peers: readonly string[] = []): Promise<GetResult> {
+/**
+ * `peers`: wire peers the server named beside the torrent (its seed), dialled at once.
+ * `swarmPeers`: the peers besides them the server's tracker knows (`TorrentTTP-Swarm-Peers`), when
+ * it said; 0: alone, a lone stream starts at once. `o.encryption`: as get-url.ts decided it (the
+ * user's, or `swarmEncryptionOf`).
+ */
+export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, 'encryption'>>, metainfo: Metainfo, via: 'accept' | 'link', started: number, peers: readonly string[] = [], swarmPeers?: number): Promise<GetResult> {
   const stream = o.output.kind === 'stream' ? o.output.stream : undefined;
   if (stream !== undefined && metainfo.multiFile) {
     throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `${metainfo.name} is a torrent of ${metainfo.files.length} files: give a folder with -o, not a stream` });
@@ -109,7 +114,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
     }
     const resumedBytes = t.stats().verifiedBytes;
     const lone = o.loneStream === false ? undefined : loneStreamUrl(metainfo, peers, o.headers, resumedBytes);
-    const loneStream = lone === undefined ? undefined : streamWhileAlone(client, t, lone.url, peers, lone.headers, (message) => o.onEvent?.({ type: 'warning', message }));
+    const loneStream = lone === undefined ? undefined : streamWhileAlone(client, t, lone.url, peers, lone.headers, (message) => o.onEvent?.({ type: 'warning', message }), { alone: swarmPeers === 0 });
     o.onEvent?.({
       type: 'start',
       mode: 'swarm',

@@ -22,6 +22,8 @@ export interface Front {
   readonly payload: Uint8Array;
   /** `Range` of each byte request the front answered. */
   readonly ranges: string[];
+  /** `TorrentTTP-Join` of each torrent request ('' when absent). */
+  readonly joins: string[];
   /** Byte requests whose answer the client closed before its end. */
   readonly cut: () => number;
   /** serve's own URL (its tracker is `/announce`) and the torrent's info-hash (hex). */
@@ -33,9 +35,21 @@ export interface Front {
  * serve (4 MiB, 64 KiB pieces) behind a front: torrents with the front as web seed and serve's
  * seed named; bytes from serve, with `damage` applied and sent `chunk` bytes every `everyMs`.
  */
-export async function front(t: TestContext, dir: string, opts: { damage?: (body: Buffer, from: number) => void; chunk?: number; everyMs?: number } = {}): Promise<Front> {
+export async function front(
+  t: TestContext,
+  dir: string,
+  opts: {
+    damage?: (body: Buffer, from: number) => void;
+    chunk?: number;
+    everyMs?: number;
+    /** Extra headers of the torrent answer (`TorrentTTP-Swarm-Peers`). */
+    torrentHeaders?: Record<string, string>;
+    /** The torrent's trackers instead of serve's (`[]`: none, so no tracker answer ever comes). */
+    announceList?: string[][];
+  } = {},
+): Promise<Front> {
   const root = join(dir, 'www');
-  mkdirSync(root);
+  mkdirSync(root, { recursive: true });
   const payload = bytes(4 * MIB, 21);
   writeFileSync(join(root, 'big.bin'), payload);
   const g = await startGateway(t, { root, cacheDir: join(dir, 'cache'), pieceLength: PIECE });
@@ -48,13 +62,15 @@ export async function front(t: TestContext, dir: string, opts: { damage?: (body:
     await new Promise((res) => setTimeout(res, 20));
   }
   const ranges: string[] = [];
+  const joins: string[] = [];
   let cut = 0;
   let url = '';
   const server = createServer((req, res) => {
     void (async () => {
       if (String(req.headers.accept ?? '').includes('application/x-bittorrent')) {
-        res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'torrenttp-seed': `127.0.0.1:${g.peerPort}` });
-        res.end(encodeTorrent(torrent.infoBytes, { announceList: torrent.announceList, urlList: [url] }));
+        joins.push(String(req.headers['torrenttp-join'] ?? ''));
+        res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'torrenttp-seed': `127.0.0.1:${g.peerPort}`, ...opts.torrentHeaders });
+        res.end(encodeTorrent(torrent.infoBytes, { announceList: opts.announceList ?? torrent.announceList, urlList: [url] }));
         return;
       }
       const range = typeof req.headers.range === 'string' ? req.headers.range : undefined;
@@ -86,6 +102,6 @@ export async function front(t: TestContext, dir: string, opts: { damage?: (body:
     server.close();
   });
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/big.bin`;
-  return { url, payload, ranges, cut: () => cut, serveUrl: g.url, infoHash: torrent.infoHash };
+  return { url, payload, ranges, joins, cut: () => cut, serveUrl: g.url, infoHash: torrent.infoHash };
 }
 

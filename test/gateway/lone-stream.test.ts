@@ -103,6 +103,27 @@ test('a get whose first tracker answer names another downloader does not stream:
     assert.deepEqual(f.ranges, [], 'no GET of the bytes');
   }));
 
+test('TorrentTTP-Swarm-Peers: 0 on the torrent: the get streams at once, without a tracker answer; absent, it waits for one (none comes: the seed sends it all)', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    // No trackers at all: no answer ever comes, so only the header can start the stream.
+    const alone = await front(t, join(dir, 'a'), { announceList: [], torrentHeaders: { 'torrenttp-swarm-peers': '0' } });
+    const r = await getUrl({ url: alone.url, output: { kind: 'file', path: join(dir, 'a.bin') }, lingerMs: 0 });
+    assert.equal(r.status, 'complete');
+    assert.ok(Buffer.from(readFileSync(join(dir, 'a.bin'))).equals(Buffer.from(alone.payload)), 'byte-identical');
+    assert.deepEqual(alone.ranges, ['bytes=0-'], 'streamed');
+    assert.deepEqual(r.sources, { plain: 0, wire: 0, webseed: alone.payload.length, http: 0 });
+    assert.deepEqual(alone.joins, ['1'], 'the get said it joins');
+
+    for (const value of [undefined, '1', 'x']) {
+      const f = await front(t, join(dir, `n${value ?? ''}`), { announceList: [], ...(value === undefined ? {} : { torrentHeaders: { 'torrenttp-swarm-peers': value } }) });
+      const out = join(dir, `n${value ?? ''}.bin`);
+      const n = await getUrl({ url: f.url, output: { kind: 'file', path: out }, lingerMs: 0 });
+      assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(f.payload)), 'byte-identical');
+      assert.deepEqual(f.ranges, [], `no stream without a 0 (${String(value)}): LONE_DECIDE_MS passed without an answer`);
+      assert.equal(n.sources.wire, f.payload.length);
+    }
+  }));
+
 test('checkHead takes only the whole file from byte 0, plainly framed; streamableHeaders refuses CR/LF', () => {
   assert.equal(checkHead('HTTP/1.1 206 Partial Content\r\nContent-Length: 10\r\nContent-Range: bytes 0-9/10', 10), undefined);
   assert.equal(checkHead('HTTP/1.1 200 OK\r\ncontent-length: 10', 10), undefined);

@@ -13,7 +13,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { randomBytes } from 'node:crypto';
 import { getUrl, seedPeers } from '../../src/gateway/index.js';
+import { LONE_RESERVE_MS } from '../../src/gateway/gateway.js';
+import { parseTorrent } from '../../src/metainfo/index.js';
+import { encodeAnnounceQuery } from '../../src/tracker/index.js';
 import { plainSeeds } from '../../src/gateway/negotiate-client.js';
 import { relay, type Relay } from '../helpers/mse-relay.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
@@ -55,6 +59,46 @@ test('serve names its seed in the torrent and metainfo answers (TorrentTTP-Seed)
     const plain = await request(url, { headers: { range: 'bytes=0-0' } });
     await plain.body.dump();
     assert.equal(plain.headers['torrenttp-seed'], undefined, 'bytes carry no seed header');
+  }),
+);
+
+test('serve answers a joining client (TorrentTTP-Join) with the peers besides its seed (TorrentTTP-Swarm-Peers); a 0 counts as a peer for LONE_RESERVE_MS', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'big.bin'), bytes(2 * MIB, 4));
+    let now = 1_000_000;
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache'), now: () => now });
+    const url = `${g.url}/big.bin`;
+    await torrentOf(url);
+    const peersHeard = async (headers: Record<string, string>, method = 'GET'): Promise<string | undefined> => {
+      const r = await request(url, { method, headers: { accept: 'application/x-bittorrent', ...headers } });
+      await r.body.dump();
+      assert.equal(r.statusCode, 200);
+      const v = r.headers['torrenttp-swarm-peers'];
+      return typeof v === 'string' ? v : undefined;
+    };
+    for (let i = 0; i < 100 && (await request(`${url}?torrent`).then(async (r) => (await r.body.dump(), r.headers['torrenttp-seed']))) === undefined; i++) await new Promise((res) => setTimeout(res, 20));
+    assert.equal(await peersHeard({}), undefined, 'only a joining client hears it');
+    assert.equal(await peersHeard({ 'torrenttp-join': '1' }, 'HEAD'), '0', 'a HEAD hears it and reserves nothing');
+    assert.equal(await peersHeard({ 'torrenttp-join': '1' }), '0', 'alone');
+    assert.equal(await peersHeard({ 'torrenttp-join': '1' }), '1', 'the one answered alone a moment ago counts');
+    now += LONE_RESERVE_MS;
+    assert.equal(await peersHeard({ 'torrenttp-join': '1' }), '0', 'it never announced: alone again');
+    assert.equal(await peersHeard({ 'torrenttp-join': '1' }), '1', 'reserved again');
+    // The reserved one announces: the tracker counts it, and once it stopped, nobody does.
+    const torrent = parseTorrent(await torrentOf(url));
+    const peerId = randomBytes(20);
+    const announce = async (event?: 'stopped'): Promise<void> => {
+      const q = encodeAnnounceQuery({ infoHash: Uint8Array.from(Buffer.from(torrent.infoHash, 'hex')), peerId, port: 9, uploaded: 0, downloaded: 0, left: 100, compact: true, ...(event === undefined ? {} : { event }) });
+      const a = await request(`${g.url}/announce?${q}`);
+      await a.body.dump();
+      assert.equal(a.statusCode, 200);
+    };
+    await announce();
+    assert.equal(await peersHeard({ 'torrenttp-join': '1' }), '1', 'one leecher');
+    await announce('stopped');
+    assert.equal(await peersHeard({ 'torrenttp-join': '1' }), '0', 'its announce ended the reservation: the next get after a lone one streams too');
   }),
 );
 
