@@ -1,7 +1,6 @@
 import type { Writable } from 'node:stream';
 import { TorrenttpError } from '../errors/index.js';
-import { loadUndici } from '../transport/http-fetch.js';
-import { negotiate, type Offer } from './negotiate-client.js';
+import { negotiate, NodeAgents, type Offer } from './negotiate-client.js';
 import { plainGet } from './plain-get.js';
 
 export { nameFromUrl } from './get-io.js';
@@ -113,12 +112,12 @@ export interface GetResult {
 
 export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
   const started = performance.now();
-  const undici = await loadUndici();
-  // One keep-alive pool for the negotiation and the plain body; the web seed opens its own.
-  const dispatcher = new undici.Agent({ keepAliveTimeout: 10_000 });
+  // node's own HTTP client, keep-alive, for the negotiation and the plain body: undici (the web
+  // seed's and the trackers' client) is not compiled before the first byte.
+  const agents = new NodeAgents();
   try {
     const offer: Offer = await negotiate(o.url, {
-      dispatcher,
+      agents,
       join: true,
       ...(o.headers === undefined ? {} : { headers: o.headers }),
       ...(o.signal === undefined ? {} : { signal: o.signal }),
@@ -131,12 +130,12 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
       const encryption = o.encryption ?? swarmEncryptionOf([o.url, offer.from]);
       return await swarmGet({ ...o, encryption }, offer.metainfo, offer.via, started, offer.peers, offer.swarmPeers);
     }
-    return await plainGet(o, offer.response, offer.reason, dispatcher, started);
+    return await plainGet(o, offer.response, offer.reason, agents, started);
   } catch (err) {
     if (o.signal?.aborted === true && !(err instanceof TorrenttpError)) return interrupted(o, started);
     throw err;
   } finally {
-    await dispatcher.destroy().catch(() => undefined);
+    agents.destroy();
   }
 }
 

@@ -3,12 +3,11 @@ import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Dispatcher } from 'undici';
 import { toTorrenttpError, TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import { drained, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
-import { discard, requestOk, type OpenResponse } from './negotiate-client.js';
+import { discard, requestOk, type NodeAgents, type OpenResponse } from './negotiate-client.js';
 import { makeFolders } from '../storage/folders.js';
 import { readContentRange } from '../transport/http-fetch.js';
 
@@ -20,7 +19,7 @@ import { readContentRange } from '../transport/http-fetch.js';
 /** Bytes queued to the output file before the body waits: a few of undici's chunks per write(v). */
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 
-export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: string, dispatcher: Dispatcher, started: number): Promise<GetResult> {
+export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: string, agents: NodeAgents, started: number): Promise<GetResult> {
   const path = o.output.kind === 'file' ? o.output.path : o.output.kind === 'named' ? join(o.output.dir, nameFromUrl(o.url) ?? 'index.html') : undefined;
   let res = first;
   let offset = 0;
@@ -29,7 +28,7 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
     // Continue from the bytes on disk, only if the file is still the same (If-Range, RFC 9110 §13.1.5).
     const validator = strongEtag(res.headers.etag) ?? header(res.headers['last-modified']);
     await discard(res);
-    res = await requestOk(res.url, { dispatcher, ...(o.headers === undefined ? {} : { headers: o.headers }), ...(o.signal === undefined ? {} : { signal: o.signal }) }, {
+    res = await requestOk(res.url, { agents, ...(o.headers === undefined ? {} : { headers: o.headers }), ...(o.signal === undefined ? {} : { signal: o.signal }) }, {
       range: `bytes=${have}-`,
       ...(validator === undefined ? {} : { 'if-range': validator }),
     });
