@@ -101,7 +101,8 @@ test('a swarm download compiles no tracker server: the engine and the transport 
 
 test("a swarm get starts its disk threads before it compiles the engine: swarm-get.ts loads the engine on demand, after the pool", () => {
   const loaded = [...staticGraph('gateway/swarm-get.ts')];
-  assert.deepEqual(loaded.filter((f) => /^(engine|wire|tracker|transport|dht)\//.test(f) || f === 'gateway/lone-stream.ts'), []);
+  const loaders = ['transport/http-fetch.ts', 'transport/peer-address.ts', 'tracker/undici.ts']; // undici's loader, not undici
+  assert.deepEqual(loaded.filter((f) => (/^(engine|wire|tracker|transport|dht)\//.test(f) && !loaders.includes(f)) || f === 'gateway/lone-stream.ts'), []);
   const text = readFileSync(resolve(root, 'gateway/swarm-get.ts'), 'utf8');
   const pool = text.indexOf('new DiskPool(');
   const engine = text.indexOf("import('../engine/index.js')");
