@@ -51,6 +51,18 @@ export const LINGER_IDLE_MS = 1000;
 export const GET_DISK_THREADS = 2;
 
 /**
+ * Up to this size a get has one disk thread: a thread costs 25-40 ms of CPU to start (node's
+ * internals compiled again in it), and one hashes 64 MiB in ~60 ms. A 2 MiB swarm get with one
+ * took 0.87x the CPU and 0.86x the wall of two (farm-bench -n 20 pairs, load ~7).
+ */
+export const ONE_DISK_THREAD_MAX_BYTES = 64 * 1024 * 1024;
+
+/** The disk threads of a get of `length` bytes. */
+export function diskThreadsFor(length: number): number {
+  return length <= ONE_DISK_THREAD_MAX_BYTES ? 1 : GET_DISK_THREADS;
+}
+
+/**
  * The swarm's MSE/PE policy when the caller names none: `off` when the URL and the one the
  * torrent came from (after redirects) are `http:`, else `prefer`. The swarm then hides the bytes from the network as much as the request it replaces
  * did: a download that came over plain HTTP gains nothing from RC4 between its peers but the
@@ -80,7 +92,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
   // Started before the engine is even loaded: its threads boot on the other core while this one
   // compiles the engine (~45 ms) and adds the torrent; made after, they were still booting when
   // the first pieces came (a thread takes 40-75 ms to start on a loaded machine).
-  const diskPool = new DiskPool({ threads: GET_DISK_THREADS });
+  const diskPool = new DiskPool({ threads: diskThreadsFor(metainfo.length) });
   let engine: [typeof import('../engine/index.js'), typeof import('./lone-stream.js')];
   try {
     engine = await Promise.all([import('../engine/index.js'), import('./lone-stream.js')]);
