@@ -192,6 +192,11 @@ export class ProxyCache {
     this.urls.delete(url);
   }
 
+  /** Whether the cache holds the torrent (loaded, opening, or a folder from before). */
+  holds(infoHash: string): boolean {
+    return this.held.has(infoHash);
+  }
+
   /** Whether bytes `start..end` of a torrent are all verified on disk now. */
   has(k: KnownUrl, start: number, end: number): boolean {
     const loaded = this.loaded.get(k.metainfo.infoHash);
