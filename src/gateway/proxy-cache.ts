@@ -353,9 +353,10 @@ export class ProxyCache {
     }
     h.origin ??= origin;
     if (h.peers.length === 0) h.peers = peers;
-    // Nothing of it held and the program reads from 0: streamed whole while alone (lone-stream.ts).
+    // Nothing of it held and the program reads from the first piece (from byte 0, or a range
+    // within that piece): streamed whole while alone (lone-stream.ts), the program's bytes first.
     const programHeaders = flatHeaders(headers);
-    if (added && start === 0 && programHeaders !== undefined) h.lone = loneStreamUrl(metainfo, h.peers, programHeaders, 0);
+    if (added && start < metainfo.pieceLength && programHeaders !== undefined) h.lone = loneStreamUrl(metainfo, h.peers, programHeaders, 0);
     const opening = this.torrentOf(h, metainfo);
     opening.catch(() => undefined);
     const first = added && start < metainfo.length ? this.askFirstPiece(h, metainfo, origin, start, opening, headers) : undefined;
