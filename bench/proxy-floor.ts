@@ -12,9 +12,13 @@
  *             send path, to `curl -o /dev/null`)
  *
  * The proxy adds that CPU to direct curl's (the origin's send and curl's receive and write, which
- * a proxied fetch has too). On C cores the cold total is at least
- * max(direct total, (direct CPU + floor CPU) / C): the bound `printFloor` gives, with its ratio to
- * direct, beside the CPU the cold fetch measured (origin + proxy + curl).
+ * a proxied fetch has too). `printFloor` gives three bounds on the cold total, as ratios to
+ * direct, beside the CPU the cold fetch measured (origin + proxy + curl):
+ *
+ *   idle      C free cores: max(direct total, (direct CPU + floor CPU) / C)
+ *   saturated every process gets a fixed share of the cores (a machine others keep busy): time
+ *             goes with CPU, (direct CPU + floor CPU) / direct CPU
+ *   this run  C × the share of a core the SHA-1 step got (CPU / wall of one busy thread) in place of C
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
@@ -31,6 +35,8 @@ export interface Floor {
   readonly sha1: number;
   readonly store: number;
   readonly resend: number;
+  /** The store's first pass, into new page-cache pages (`store` is the cheaper pass). */
+  readonly storeNew: number;
   /** CPU / wall of the SHA-1 step (one busy thread): how much of a core this process got, 1 on an idle machine. */
   readonly share: number;
 }
@@ -91,18 +97,19 @@ export async function measureFloor(url: string, size: number, pieceLength: numbe
   // One busy thread's share of a core while this ran: under other load, below 1.
   const share = Math.min(1, sha1Cpu / ((performance.now() - t0) / 1000));
 
-  // Twice, the first file removed before the second: the least of the two. On a VM a write into
-  // pages the guest never used costs far more than one into pages freed before (the host backs
-  // them on first touch); a cache that evicts reuses its pages.
+  // Twice: into new page-cache pages (the first file, kept, as the proxy's cache keeps its data
+  // beside curl's output), then, that file removed, into the pages it freed. On this VM (a
+  // virtio balloon: free pages are handed back to the host) the first can cost 10 to 20 times the
+  // second: the host backs each page again on first touch. The bound takes the cheaper one.
   const file = join(work, 'floor.bin');
-  let storeCpu = Infinity;
+  const store: number[] = [];
   for (let pass = 0; pass < 2; pass++) {
     rmSync(file, { force: true });
     from = process.cpuUsage();
     const fd = openSync(file, 'w');
     for (let at = 0; at < size; at += pieceLength) writeSync(fd, pieceAt(at), 0, undefined, at);
     closeSync(fd);
-    storeCpu = Math.min(storeCpu, cpuSince(from));
+    store.push(cpuSince(from));
   }
 
   const server = createServer((_req, res) => {
@@ -131,7 +138,7 @@ export async function measureFloor(url: string, size: number, pieceLength: numbe
   }
   const resendCpu = cpuSince(from);
   rmSync(file, { force: true });
-  return { receive: receiveCpu, sha1: sha1Cpu, store: storeCpu, resend: resendCpu, share };
+  return { receive: receiveCpu, sha1: sha1Cpu, store: Math.min(store[0]!, store[1]!), storeNew: store[0]!, resend: resendCpu, share };
 }
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -145,6 +152,7 @@ export function printFloor(floors: readonly Floor[], direct: { total: readonly n
   const part = (k: keyof Floor): number => median(floors.map((f) => f[k]));
   const share = part('share');
   const floorCpu = part('receive') + part('sha1') + part('store') + part('resend');
+  const storeNote = part('storeNew') > 1.5 * part('store') ? ` (into new page-cache pages: ${part('storeNew').toFixed(2)} s, which the bound leaves out)` : '';
   const directWall = median(direct.total);
   const directCpu = median(direct.cpu.map((c) => c.serve + c.curl));
   const coldWall = median(cold.total);
@@ -152,12 +160,13 @@ export function printFloor(floors: readonly Floor[], direct: { total: readonly n
   const bound = Math.max(directWall, (directCpu + floorCpu) / cores);
   const s = (x: number): string => `${x.toFixed(2)} s`;
   console.log(
-    `\nfloor of a cold proxied fetch on ${cores} cores (CPU per ${sizeMiB} MiB, medians): the proxy must receive ${s(part('receive'))} + SHA-1 ${s(part('sha1'))} + store ${s(part('store'))} + resend ${s(part('resend'))} = ${s(floorCpu)};` +
+    `\nfloor of a cold proxied fetch on ${cores} cores (CPU per ${sizeMiB} MiB, medians): the proxy must receive ${s(part('receive'))} + SHA-1 ${s(part('sha1'))} + store ${s(part('store'))}${storeNote} + resend ${s(part('resend'))} = ${s(floorCpu)};` +
       ` direct spends ${s(directCpu)} (serve + curl) in ${s(directWall)}.` +
       `\n  bound, ${cores} free cores: max(direct, (direct CPU + floor) / ${cores}) = ${s(bound)} = ${(bound / directWall).toFixed(2)}× direct; ${target}× direct ${bound <= target * directWall ? 'is' : 'is NOT'} reachable on an idle machine.` +
       `\n  bound, a saturated machine (every process gets a fixed share, so time goes with CPU): (direct CPU + floor) / direct CPU = ${((directCpu + floorCpu) / directCpu).toFixed(2)}× direct; ${target}× ${(directCpu + floorCpu) / directCpu <= target ? 'is' : 'is NOT'} reachable there.` +
       ` This run's load: one busy thread got ${(share * 100).toFixed(0)} % of a core (SHA-1 step), so about ${(cores * share).toFixed(1)} cores were ours: bound max(direct, (direct CPU + floor) / ${(cores * share).toFixed(1)}) = ${(Math.max(directWall, (directCpu + floorCpu) / (cores * share)) / directWall).toFixed(2)}× direct.` +
       `\n  measured cold: ${(coldWall / directWall).toFixed(2)}× direct; CPU serve ${s(median(cold.cpu.map((c) => c.serve)))} + proxy ${s(median(cold.cpu.map((c) => c.proxy)))} + curl ${s(median(cold.cpu.map((c) => c.curl)))} = ${s(median(coldCpu))}` +
-      ` (the proxy ${s(median(cold.cpu.map((c) => c.proxy)) - floorCpu)} over the floor); that CPU / ${cores} = ${s(median(coldCpu) / cores)} = ${(median(coldCpu) / cores / directWall).toFixed(2)}× direct.`,
+      ` (the proxy ${s(median(cold.cpu.map((c) => c.proxy)) - floorCpu)} over the floor); that CPU / ${cores} = ${s(median(coldCpu) / cores)} = ${(median(coldCpu) / cores / directWall).toFixed(2)}× direct.` +
+      `\n  cores the fetches kept busy (their processes' CPU / wall): direct ${(directCpu / directWall).toFixed(2)}, cold ${(median(coldCpu) / coldWall).toFixed(2)}: near 1 for both, time goes with CPU and the saturated bound is the one that applies.`,
   );
 }
