@@ -341,3 +341,31 @@ test('a cold conditional GET that holds (If-None-Match of another version) gets 
     await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
     assert.deepEqual(servedBy(log), ['200 swarm']);
   }));
+
+test('a cold Range from past the first piece starts at once: the piece under its start comes from the origin\'s answer in memory, before any other piece is there', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(6 * PIECE + 77, 72);
+    const o = await origin(t, { payload });
+    // No swarm and no stall fallback within the test: only the piece under the start can come.
+    const { proxy } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const from = 3 * PIECE + 1000;
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest({ host: proxy.address.host, port: proxy.address.port, path: o.url, headers: { host: new URL(o.url).host, range: `bytes=${from}-` } }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    t.after(() => res.destroy());
+    assert.equal(res.statusCode, 206);
+    assert.equal(res.headers['content-range'], `bytes ${from}-${payload.length - 1}/${payload.length}`);
+    const want = 4 * PIECE - from; // the rest of piece 3
+    const got: Buffer[] = [];
+    let n = 0;
+    for await (const c of res) {
+      got.push(c as Buffer);
+      n += (c as Buffer).length;
+      if (n >= want) break;
+    }
+    assert.equal(n, want, 'exactly the rest of the piece under the start, nothing past it');
+    assert.ok(Buffer.concat(got).equals(Buffer.from(payload.subarray(from, from + want))), 'its bytes, exact');
+    assert.deepEqual(o.log, ['GET torrent', `GET ${3 * PIECE}-${4 * PIECE - 1}`], 'the torrent and that piece: nothing before the range');
+  }));
