@@ -167,6 +167,9 @@ export function printFloor(floors: readonly Floor[], direct: { total: readonly n
       ` This run's load: one busy thread got ${(share * 100).toFixed(0)} % of a core (SHA-1 step), so about ${(cores * share).toFixed(1)} cores were ours: bound max(direct, (direct CPU + floor) / ${(cores * share).toFixed(1)}) = ${(Math.max(directWall, (directCpu + floorCpu) / (cores * share)) / directWall).toFixed(2)}× direct.` +
       `\n  measured cold: ${(coldWall / directWall).toFixed(2)}× direct; CPU serve ${s(median(cold.cpu.map((c) => c.serve)))} + proxy ${s(median(cold.cpu.map((c) => c.proxy)))} + curl ${s(median(cold.cpu.map((c) => c.curl)))} = ${s(median(coldCpu))}` +
       ` (the proxy ${s(median(cold.cpu.map((c) => c.proxy)) - floorCpu)} over the floor); that CPU / ${cores} = ${s(median(coldCpu) / cores)} = ${(median(coldCpu) / cores / directWall).toFixed(2)}× direct.` +
-      `\n  cores the fetches kept busy (their processes' CPU / wall): direct ${(directCpu / directWall).toFixed(2)}, cold ${(median(coldCpu) / coldWall).toFixed(2)}: near 1 for both, time goes with CPU and the saturated bound is the one that applies.`,
+      `\n  cores the fetches kept busy (their processes' CPU / wall): direct ${(directCpu / directWall).toFixed(2)}, cold ${(median(coldCpu) / coldWall).toFixed(2)}` +
+      (directCpu / directWall >= 0.8 && median(coldCpu) / coldWall >= 0.8
+        ? ': near a core or more for both, so time goes with CPU here and the saturated bound applies.'
+        : ': the fetches waited more than they ran (e.g. on the bench\'s pipe): the CPU bounds say little about this run.'),
   );
 }
