@@ -33,30 +33,42 @@
  *                 fetch): the time per hit, for what a response costs beside its bytes. Use a
  *                 small `--size-mib` (4) for it.
  *
+ *   range         `--range-from BYTE`: `curl -r BYTE-` direct, and through another proxy with an empty
+ *                 cache (a cold Range from past byte 0), in each run.
+ *
+ *   floor         each run also measures what a verifying, caching proxy must spend beside direct
+ *                 curl (receive, SHA-1, store, resend: bench/proxy-floor.ts) and prints the bound
+ *                 it puts on the cold total on this machine, against 1.2× direct. The table's last
+ *                 column is each case's CPU (median seconds): serve, the proxy, curl.
+ *
  *   N proxies     `--proxies N` (default 10; 0 skips it): N proxy processes with empty caches, one
  *                 `curl -x` each, all at once for the same file. The origin's upload (serve's
  *                 status.json, plain plus seed bytes) as a ratio of the file: plain HTTP would be N×.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { CLI_NODE_FLAG, sha1File, writeRandomFile } from './usage.js';
+import { CLI_NODE_FLAG, processCpuSec, sha1File, writeRandomFile } from './usage.js';
+import { measureFloor, printFloor, type CaseCpu, type Floor } from './proxy-floor.js';
+import { parseTorrent } from '../src/metainfo/index.js';
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, proxies: { type: 'string', default: '10' }, 'base-cli': { type: 'string' }, get: { type: 'boolean', default: false }, 'curl-file': { type: 'boolean', default: false }, hits: { type: 'string', default: '0' } } });
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, proxies: { type: 'string', default: '10' }, 'base-cli': { type: 'string' }, get: { type: 'boolean', default: false }, 'curl-file': { type: 'boolean', default: false }, hits: { type: 'string', default: '0' }, 'range-from': { type: 'string' } } });
 const HITS = Number(values.hits);
+const RANGE_FROM = values['range-from'] === undefined ? undefined : Number(values['range-from']);
 const CURL_FILE = values['curl-file'] === true;
 const GET = values.get === true;
 const BASE_CLI = values['base-cli'];
 const SIZE_MIB = Number(values['size-mib']);
 const RUNS = Number(values.runs);
 const PROXIES = Number(values.proxies);
-if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PROXIES) || PROXIES < 0 || !Number.isInteger(HITS) || HITS < 0) {
-  console.error('usage: proxy.js [--size-mib N] [--runs N] [--proxies N] [--base-cli PATH] [--get] [--curl-file] [--hits N]');
+if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PROXIES) || PROXIES < 0 || !Number.isInteger(HITS) || HITS < 0 || (RANGE_FROM !== undefined && !(Number.isInteger(RANGE_FROM) && RANGE_FROM > 0 && RANGE_FROM < SIZE_MIB * 2 ** 20))) {
+  console.error('usage: proxy.js [--size-mib N] [--runs N] [--proxies N] [--base-cli PATH] [--get] [--curl-file] [--hits N] [--range-from BYTE]');
   process.exit(2);
 }
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -68,9 +80,12 @@ const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-proxy-'));
  * the first byte of the body. `time_starttransfer` is the first byte of the response, headers
  * included: the proxy sends its headers before the body's first piece is in.
  */
-async function curl(args: string[], out: string): Promise<{ ttfb: number; body: number; total: number }> {
+let curlCount = 0;
+
+async function curl(args: string[], out: string): Promise<{ ttfb: number; body: number; total: number; cpu: number }> {
   const started = performance.now();
-  const child = spawn('curl', ['-sS', '-w', '%{stderr}%{time_starttransfer} %{time_total}', ...args, '-o', CURL_FILE ? out : '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const timeFile = join(work, `curl-time-${curlCount++}.txt`);
+  const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, 'curl', '-sS', '-w', '%{stderr}%{time_starttransfer} %{time_total}', ...args, '-o', CURL_FILE ? out : '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   let body = NaN;
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -84,7 +99,8 @@ async function curl(args: string[], out: string): Promise<{ ttfb: number; body: 
   const code = await closed;
   if (code !== 0) throw new Error(`curl ${args.join(' ')} failed (${code}): ${err}`);
   const [ttfb, total] = err.trim().split(' ').map(Number);
-  return { ttfb: ttfb!, body, total: total! };
+  const [user, sys] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+  return { ttfb: ttfb!, body, total: total!, cpu: user! + sys! };
 }
 
 async function startedProcess(args: string[], line: RegExp, cli = CLI): Promise<{ child: ChildProcess; url: string }> {
@@ -110,6 +126,20 @@ async function originBytes(base: string): Promise<number> {
   return t.plainBytes + t.peerBytes + t.webSeedBytes;
 }
 
+/** SHA-1 of a file's bytes from `start`, hex. */
+async function sha1From(path: string, start: number): Promise<string> {
+  const h = createHash('sha1');
+  for await (const c of createReadStream(path, { start, highWaterMark: 4 * 1024 * 1024 })) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+/** Median CPU seconds of a case's processes, `serve + proxy + curl`. */
+function cpuCell(cs: readonly CaseCpu[]): string {
+  if (cs.length === 0) return '–';
+  const m = (k: keyof CaseCpu): string => median(cs.map((c) => c[k])).toFixed(2);
+  return `${m('serve')} + ${m('proxy')} + ${m('curl')} s`;
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
@@ -124,15 +154,24 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [serve.child];
   try {
     const url = `${serve.url}/payload.bin`;
+    let pieceLength: number;
     for (;;) {
       const r = await request(`${url}?torrent`);
+      if (r.statusCode === 200) {
+        pieceLength = parseTorrent(new Uint8Array(await r.body.arrayBuffer())).pieceLength;
+        break;
+      }
       await r.body.dump();
-      if (r.statusCode === 200) break;
       await new Promise((res) => setTimeout(res, 100));
     }
     console.log(`serve at ${serve.url}; ${SIZE_MIB} MiB payload; torrent made before the runs`);
     const times: Record<string, { ttfb: number[]; body: number[]; total: number[] }> = {};
-    for (const name of ['direct', ...(GET ? ['get'] : []), 'proxy cold', 'proxy cached', ...(BASE_CLI === undefined ? [] : ['base cold', 'base cached'])]) times[name] = { ttfb: [], body: [], total: [] };
+    const rangeCases = RANGE_FROM === undefined ? [] : ['direct range', 'proxy cold range'];
+    for (const name of ['direct', ...(GET ? ['get'] : []), 'proxy cold', 'proxy cached', ...rangeCases, ...(BASE_CLI === undefined ? [] : ['base cold', 'base cached'])]) times[name] = { ttfb: [], body: [], total: [] };
+    const wantRange = RANGE_FROM === undefined ? '' : await sha1From(file, RANGE_FROM);
+    const cpu: Record<string, CaseCpu[]> = {};
+    for (const name of Object.keys(times)) cpu[name] = [];
+    const floors: Floor[] = [];
     const ratios: number[] = [];
     const baseRatios: number[] = [];
     const hitMs: Record<'proxy' | 'base', number[]> = { proxy: [], base: [] };
@@ -140,15 +179,18 @@ async function main(): Promise<void> {
       // With --base-cli, the base build's proxy goes first on odd runs, second on even ones.
       if (BASE_CLI !== undefined && run % 2 === 1) await proxyCases(run, 'base', BASE_CLI, baseRatios);
       await proxyCases(run, 'proxy', CLI, ratios);
+      floors.push(await measureFloor(url, size, pieceLength, work));
       if (BASE_CLI !== undefined && run % 2 === 0) await proxyCases(run, 'base', BASE_CLI, baseRatios);
     }
     async function proxyCases(run: number, name: 'proxy' | 'base', cli: string, into: number[]): Promise<void> {
       const proxy = await startedProcess(['proxy', '--port', '0', '--cache', join(work, `${name}-cache-${run}`), '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/, cli);
       children.push(proxy.child);
       const out = join(work, 'out.bin');
-      const record = async (name: string, args: string[]): Promise<void> => {
+      const record = async (name: string, args: string[], through = proxy, sha1 = want): Promise<void> => {
+        const before = { serve: processCpuSec(serve.child.pid!), proxy: processCpuSec(through.child.pid!) };
         const r = await curl(args, out);
-        if ((await sha1File(out)) !== want) throw new Error(`${name}: output differs from the payload`);
+        cpu[name]!.push({ serve: processCpuSec(serve.child.pid!) - before.serve, proxy: name.startsWith('direct') ? 0 : processCpuSec(through.child.pid!) - before.proxy, curl: r.cpu });
+        if ((await sha1File(out)) !== sha1) throw new Error(`${name}: output differs from the payload`);
         rmSync(out);
         times[name]!.ttfb.push(r.ttfb);
         times[name]!.body.push(r.body);
@@ -162,6 +204,22 @@ async function main(): Promise<void> {
       await record(`${name} cached`, ['-x', proxy.url, url]);
       if (HITS > 0) hitMs[name].push(await hits(proxy.url, url, size));
       if (run % 2 === 0 && name === 'proxy') await record('direct', [url]);
+      await stop(proxy.child);
+      // Its cache goes now: its pages back to the kernel's free lists for the next cases, as
+      // curl's output file's are after each fetch (on this VM, a write into pages the guest never
+      // used before costs 10 to 20 times the CPU of one into reused pages).
+      rmSync(join(work, `${name}-cache-${run}`), { recursive: true, force: true });
+      if (RANGE_FROM !== undefined && name === 'proxy') {
+        // A cold Range from past byte 0 through another fresh proxy, and the same range direct.
+        const ranged = await startedProcess(['proxy', '--port', '0', '--cache', join(work, `range-cache-${run}`), '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/, cli);
+        children.push(ranged.child);
+        const r = ['-r', `${RANGE_FROM}-`];
+        if (run % 2 === 1) await record('direct range', [...r, url], ranged, wantRange);
+        await record('proxy cold range', [...r, '-x', ranged.url, url], ranged, wantRange);
+        if (run % 2 === 0) await record('direct range', [...r, url], ranged, wantRange);
+        await stop(ranged.child);
+        rmSync(join(work, `range-cache-${run}`), { recursive: true, force: true });
+      }
       if (GET && name === 'proxy') {
         const started = performance.now();
         const got = spawn(process.execPath, [CLI_NODE_FLAG, cli, 'get', url, '-o', out, '-s'], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -173,13 +231,12 @@ async function main(): Promise<void> {
         times.get!.body.push(NaN);
         times.get!.total.push(total);
       }
-      await stop(proxy.child);
     }
     const ref = median(times.direct!.total);
     const refTtfb = median(times.direct!.ttfb);
     const refBody = median(times.direct!.body);
     console.log(
-      `\n| case | first byte (headers) | first body byte (from spawn) | total (median of ${RUNS}) | MB/s | total vs direct | first byte vs direct | first body byte vs direct |\n|---|---|---|---|---|---|---|---|`,
+      `\n| case | first byte (headers) | first body byte (from spawn) | total (median of ${RUNS}) | MB/s | total vs direct | first byte vs direct | first body byte vs direct | CPU serve + proxy + curl |\n|---|---|---|---|---|---|---|---|---|`,
     );
     for (const [name, t] of Object.entries(times)) {
       const total = median(t.total);
@@ -188,13 +245,14 @@ async function main(): Promise<void> {
       const ms = (x: number): string => (Number.isNaN(x) ? '–' : `${(x * 1000).toFixed(1)} ms`);
       const ratio = (x: number): string => (Number.isNaN(x) ? '–' : `${x.toFixed(1)}×`);
       console.log(
-        `| ${name} | ${ms(ttfb)} | ${ms(body)} | ${total.toFixed(3)} s | ${(size / total / 1e6).toFixed(0)} | ${(total / ref).toFixed(2)}× | ${ratio(ttfb / refTtfb)} | ${ratio(body / refBody)} |`,
+        `| ${name} | ${ms(ttfb)} | ${ms(body)} | ${total.toFixed(3)} s | ${(size / total / 1e6).toFixed(0)} | ${(total / ref).toFixed(2)}× | ${ratio(ttfb / refTtfb)} | ${ratio(body / refBody)} | ${cpuCell(cpu[name]!)} |`,
       );
     }
     if (HITS > 0) {
       const line = (n: 'proxy' | 'base'): string => `${n}: ${hitMs[n].map((x) => x.toFixed(2)).join(', ')} ms (median ${median(hitMs[n]).toFixed(2)})`;
       console.log(`\n${HITS} cache hits in a row, time per hit, each run: ${line('proxy')}${BASE_CLI === undefined ? '' : `; ${line('base')}; per-run ratio proxy/base ${hitMs.proxy.map((x, i) => (x / hitMs.base[i]!).toFixed(2)).join(', ')}`}`);
     }
+    printFloor(floors, { total: times.direct!.total, cpu: cpu.direct! }, { total: times['proxy cold']!.total, cpu: cpu['proxy cold']! }, SIZE_MIB, 1.2);
     console.log(`\norigin upload for a cold proxy fetch (plain + seed bytes) / file: ${ratios.map((r) => r.toFixed(2)).join(', ')} (direct: 1.00)`);
     if (BASE_CLI !== undefined) console.log(`the same through the base build's proxy: ${baseRatios.map((r) => r.toFixed(2)).join(', ')}`);
     if (PROXIES > 0) await manyProxies(url, want, size, serve.url, children, CLI, '');

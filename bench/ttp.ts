@@ -24,7 +24,16 @@
  * for the same 16 KiB range, `Range: bytes=0-16383`, of a piece GET on a seed's TorrentTTP
  * server (one 16 KiB block GET a request) and of the payload file on `torrenttp serve`'s static
  * path, in turn, `--rps-rounds` times (default 3), with the median of each and of their ratios.
+ *
+ * Then what undici itself costs a process (`--undici-rounds N`, default 3; 0 skips it): fresh
+ * node processes in turn, each fetching piece 0 (one whole-piece GET) from a seed, then `gc()`
+ * twice, then their resident memory (`/proc/self/status`) and heap: `none` fetches nothing,
+ * `net` sends the GET over a plain socket and drops the body, `load` loads the HTTP peer's pool
+ * (undici's `Pool` and the reused-reads `Client`, http-fetch.ts) without a request, `undici`
+ * sends the GET through that pool. Printed: the median of each, and `undici` against `net`.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -42,6 +51,7 @@ const { values } = parseArgs({
     modes: { type: 'string', default: 'wire,http' },
     'rps-seconds': { type: 'string', default: '5' },
     'rps-rounds': { type: 'string', default: '3' },
+    'undici-rounds': { type: 'string', default: '3' },
     'alt-cli': { type: 'string' },
   },
 });
@@ -49,11 +59,12 @@ const SIZE_MIB = Number(values['size-mib']);
 const RUNS = Number(values.runs);
 const RPS_SECONDS = Number(values['rps-seconds']);
 const RPS_ROUNDS = Number(values['rps-rounds']);
+const UNDICI_ROUNDS = Number(values['undici-rounds']);
 type Mode = 'wire' | 'http' | 'both' | 'alt';
 const MODES = values.modes.split(',').filter((m): m is Mode => m === 'wire' || m === 'http' || m === 'both' || m === 'alt');
 if (values['alt-cli'] !== undefined && !MODES.includes('alt')) MODES.push('alt');
-if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || MODES.length === 0 || !(RPS_SECONDS >= 0) || !Number.isInteger(RPS_ROUNDS) || RPS_ROUNDS < 1 || (MODES.includes('alt') && values['alt-cli'] === undefined)) {
-  console.error('usage: ttp.js [--size-mib N] [--runs N] [--piece-kib N] [--modes wire,http,both,alt] [--rps-seconds N] [--rps-rounds N] [--alt-cli PATH]');
+if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || MODES.length === 0 || !(RPS_SECONDS >= 0) || !Number.isInteger(RPS_ROUNDS) || RPS_ROUNDS < 1 || !Number.isInteger(UNDICI_ROUNDS) || UNDICI_ROUNDS < 0 || (MODES.includes('alt') && values['alt-cli'] === undefined)) {
+  console.error('usage: ttp.js [--size-mib N] [--runs N] [--piece-kib N] [--modes wire,http,both,alt] [--rps-seconds N] [--rps-rounds N] [--undici-rounds N] [--alt-cli PATH]');
   process.exit(2);
 }
 const SIZE_BYTES = SIZE_MIB * 1024 * 1024;
@@ -84,6 +95,62 @@ async function rps(url: string, headers: Record<string, string>): Promise<number
   const r = await autocannon({ url, connections: 10, duration: RPS_SECONDS, headers });
   if (r.errors > 0 || r.non2xx > 0) throw new Error(`${url}: ${r.errors} errors, ${r.non2xx} non-2xx of ${r['2xx'] + r.non2xx}`);
   return r.requests.average;
+}
+
+/** A child's script (argv: mode, piece URL, http-fetch.js's URL): one GET its way, then its memory as JSON (see the header). */
+const PROBE_SCRIPT = `
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+const [mode, pieceUrl, httpFetch] = process.argv.slice(1);
+const u = new URL(pieceUrl);
+if (mode === 'net') {
+  const s = connect(Number(u.port), u.hostname);
+  await new Promise((r) => s.once('connect', r));
+  s.write('GET ' + u.pathname + ' HTTP/1.1\\r\\nhost: ' + u.host + '\\r\\n\\r\\n');
+  await new Promise((resolve) => {
+    let head = Buffer.alloc(0), left = -1;
+    s.on('data', (c) => {
+      if (left < 0) {
+        head = Buffer.concat([head, c]);
+        const end = head.indexOf('\\r\\n\\r\\n');
+        if (end < 0) return;
+        left = Number(/content-length: *(\\d+)/i.exec(head.subarray(0, end).toString('latin1'))[1]) - (head.length - end - 4);
+      } else left -= c.length;
+      if (left <= 0) resolve();
+    });
+  });
+  s.destroy();
+} else if (mode === 'load' || mode === 'undici') {
+  const { acquireOrigin } = await import(httpFetch);
+  const lease = await acquireOrigin(pieceUrl, { connections: 4, reusedReads: true });
+  if (mode === 'undici') {
+    await new Promise((resolve, reject) => lease.dispatcher.dispatch({ origin: u.origin, path: u.pathname, method: 'GET', headers: [] },
+      { onConnect() {}, onHeaders() { return true; }, onData() { return true; }, onComplete: resolve, onError: reject }));
+  }
+  lease.release();
+}
+globalThis.gc(); globalThis.gc();
+await new Promise((r) => setTimeout(r, 200));
+globalThis.gc();
+const kib = (k) => Number(/(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8').split('\\n').find((l) => l.startsWith(k)))[1]);
+console.log(JSON.stringify({ rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile'), heap: Math.round(process.memoryUsage().heapUsed / 1024) }));
+`;
+type ProbeMode = 'none' | 'net' | 'load' | 'undici';
+interface Probe {
+  readonly rss: number;
+  readonly anon: number;
+  readonly file: number;
+  readonly heap: number;
+}
+
+async function probe(mode: ProbeMode, pieceUrl: string): Promise<Probe> {
+  const httpFetch = new URL('../src/transport/http-fetch.js', import.meta.url).href;
+  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', PROBE_SCRIPT, mode, pieceUrl, httpFetch], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`the ${mode} probe exited with ${code}: ${out}`);
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Probe;
 }
 
 // ── main ──────────────────────────────────────────────────────────────────────────────────
@@ -212,6 +279,20 @@ try {
         `TorrentTTP piece ${median(ttp).toFixed(0)} req/s (${each(ttp)}), serve static ${median(stat).toFixed(0)} req/s (${each(stat)}); ` +
         `median ratio ${median(ttp.map((t, i) => t / stat[i]!)).toFixed(2)}×`,
     );
+  }
+
+  if (UNDICI_ROUNDS > 0) {
+    // What undici itself costs a process: bare processes in turn, each after the one before has exited.
+    const seed = await startSeed();
+    const modes: readonly ProbeMode[] = ['none', 'net', 'load', 'undici'];
+    const probes = new Map<ProbeMode, Probe[]>(modes.map((m) => [m, []]));
+    for (let round = 0; round < UNDICI_ROUNDS; round++) for (const m of modes) probes.get(m)!.push(await probe(m, `${torrentUrl}/pieces/0`));
+    await seed.stop();
+    const med = (m: ProbeMode, f: keyof Probe): number => median(probes.get(m)!.map((p) => p[f])) / 1024;
+    const row = (m: ProbeMode): string => `${m} ${med(m, 'rss').toFixed(1)} MiB (anon ${med(m, 'anon').toFixed(1)}, file ${med(m, 'file').toFixed(1)}, JS heap ${med(m, 'heap').toFixed(1)})`;
+    const d = (f: keyof Probe): string => `${(med('undici', f) - med('net', f) >= 0 ? '+' : '')}${(med('undici', f) - med('net', f)).toFixed(1)}`;
+    console.log(`what undici costs a bare process, resident after gc(), median of ${UNDICI_ROUNDS}: ${modes.map(row).join('; ')}`);
+    console.log(`  undici against net (one 1-piece GET each): ${d('rss')} MiB resident (anon ${d('anon')}, file ${d('file')}, JS heap ${d('heap')})`);
   }
 } finally {
   for (const c of children) if (c.child.exitCode === null) await c.stop();

@@ -563,7 +563,11 @@ export class Gateway {
         rel,
         (err) => {
           handle.close().catch(() => {});
-          if (err !== undefined) this.logger.warn({ err: err.message, path: rel }, 'file body failed');
+          if (err === undefined) return;
+          // A client that left mid-body (curl stopped, a lone get's stream ended when a peer came)
+          // is no fault of the server's: nginx logs it at info, a busy swarm would flood warnings.
+          if (CLIENT_GONE.has((err as NodeJS.ErrnoException).code ?? '')) this.logger.debug({ err: err.message, path: rel }, 'the client left before the body ended');
+          else this.logger.warn({ err: err.message, path: rel }, 'file body failed');
         },
         count,
       );
@@ -674,6 +678,9 @@ function localHost(req: IncomingMessage): string {
   const local = req.socket.localAddress ?? '127.0.0.1';
   return local.startsWith('::ffff:') ? local.slice(7) : local;
 }
+
+/** Write errors that mean the connection is gone from the other side, not that a byte was wrong. */
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE']);
 
 /**
  * The status for a request Node's parser refused, or undefined to close without a word: a

@@ -192,6 +192,11 @@ export class ProxyCache {
     this.urls.delete(url);
   }
 
+  /** Whether the cache holds the torrent (loaded, opening, or a folder from before). */
+  holds(infoHash: string): boolean {
+    return this.held.has(infoHash);
+  }
+
   /** Whether bytes `start..end` of a torrent are all verified on disk now. */
   has(k: KnownUrl, start: number, end: number): boolean {
     const loaded = this.loaded.get(k.metainfo.infoHash);
@@ -348,9 +353,10 @@ export class ProxyCache {
     }
     h.origin ??= origin;
     if (h.peers.length === 0) h.peers = peers;
-    // Nothing of it held and the program reads from 0: streamed whole while alone (lone-stream.ts).
+    // Nothing of it held and the program reads from the first piece (from byte 0, or a range
+    // within that piece): streamed whole while alone (lone-stream.ts), the program's bytes first.
     const programHeaders = flatHeaders(headers);
-    if (added && start === 0 && programHeaders !== undefined) h.lone = loneStreamUrl(metainfo, h.peers, programHeaders, 0);
+    if (added && start < metainfo.pieceLength && programHeaders !== undefined) h.lone = loneStreamUrl(metainfo, h.peers, programHeaders, 0);
     const opening = this.torrentOf(h, metainfo);
     opening.catch(() => undefined);
     const first = added && start < metainfo.length ? this.askFirstPiece(h, metainfo, origin, start, opening, headers) : undefined;

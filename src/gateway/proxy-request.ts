@@ -92,6 +92,11 @@ export function endToEndRecord(headers: Readonly<Record<string, string | string[
 /** Fields that make a GET's answer depend on more than the URL: stripped for the negotiation, evaluated by the proxy. */
 export const CONDITIONAL_FIELDS: ReadonlySet<string> = new Set(['range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']);
 
+/** Preconditions (RFC 9110 §13.1): the answer may be a `304` or `412`, without the body. */
+export function hasPreconditions(headers: Readonly<Record<string, string | string[] | undefined>>): boolean {
+  return headers['if-match'] !== undefined || headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined || headers['if-unmodified-since'] !== undefined;
+}
+
 /** A request the swarm may answer: a GET with no body. Other methods and bodies pass through. */
 export function swarmEligible(method: string | undefined, headers: Readonly<Record<string, string | string[] | undefined>>): boolean {
   if (method !== 'GET') return false;

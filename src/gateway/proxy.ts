@@ -9,9 +9,9 @@ import { evaluateConditionals, ifRangeHolds, type Validators } from './condition
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import { ProxyCache, type KnownUrl } from './proxy-cache.js';
-import { proxyOffer, warmUp } from './proxy-offer.js';
+import { proxyOffer, warmUp, type Prepared } from './proxy-offer.js';
 import { passBody, passThrough, rawProblem, sendOpen, sendProblem, tunnel, VIA, type Sent } from './proxy-pass.js';
-import { CONDITIONAL_FIELDS, endToEnd, headerValue, parseConnectTarget, parseProxyTarget, swarmEligible } from './proxy-request.js';
+import { CONDITIONAL_FIELDS, endToEnd, hasPreconditions, headerValue, parseConnectTarget, parseProxyTarget, swarmEligible } from './proxy-request.js';
 import { decideRange } from './range.js';
 
 /**
@@ -190,14 +190,17 @@ export class Proxy {
     let known = this.cache.fresh(href);
     if (known === undefined) {
       const reusable = ![...CONDITIONAL_FIELDS].some((f) => req.headers[f] !== undefined);
-      const headers = endToEnd(req.rawHeaders, new Set(['host', 'accept', 'via', ...CONDITIONAL_FIELDS]));
-      headers.push('via', VIA);
+      const headers = negotiationHeaders(req);
       let offer;
       try {
         // The torrent's storage opens while the origin confirms the offer: on a cold fetch, with
         // the piece under the program's position (proxy-early.ts), whose answer has the facts.
-        const onTorrent = (m: Metainfo, peers: readonly string[], confirm: readonly string[]) => {
+        // A request with preconditions, or a Range past the file's end, may be answered without a
+        // byte of the body (304, 412, 416): nothing is opened or asked until the origin's facts
+        // (from a HEAD, proxy-offer.ts) say it is sent; then it is prepared (`answerFromSwarm`).
+        const onTorrent = (m: Metainfo, peers: readonly string[], confirm: readonly string[]): Prepared => {
           const r = decideRange(headerValue(req.headers.range), m.length);
+          if (hasPreconditions(req.headers) || r.type === 'unsatisfiable') return { undo: () => undefined };
           return this.cache.prepare(m, href, peers, r.type === 'partial' ? r.start : 0, confirm);
         };
         offer = await proxyOffer(href, { dispatcher: this.dispatcher, headers, accept: headerValue(req.headers.accept), reusable, onTorrent });
@@ -297,6 +300,10 @@ export class Proxy {
     const start = range.type === 'partial' ? range.start : 0;
     const end = range.type === 'partial' ? range.end : size - 1;
     const status = range.type === 'partial' ? 206 : 200;
+    // Nothing of the torrent held (its offer was confirmed by a HEAD without preparing it, for a
+    // request that might have been a 304, or it was evicted since): prepared as on a cold fetch,
+    // so that the program's first piece and the lone stream are asked now.
+    if (!this.cache.holds(k.metainfo.infoHash)) this.cache.prepare(k.metainfo, href, k.peers, start, originHeaders(req)).first?.catch(() => undefined);
     const how: ServedBy = size === 0 || this.cache.has(k, start, end) ? 'cache' : 'swarm';
     // The status line and headers go out at once: they are the origin's facts from the offer, and
     // the program's first byte need not wait for the torrent's storage to open.
@@ -354,4 +361,16 @@ export class Proxy {
     socket.end(rawProblem(e, '501 Not Implemented'));
     this.log(req, req.url ?? '', 'refused', { status: 501, bytes: 0 }, performance.now(), { code: e.code });
   }
+}
+
+/** The program's end-to-end request headers for the origin, without those the proxy sets or answers itself (`Accept`, `Range`, conditionals). */
+function negotiationHeaders(req: IncomingMessage): string[] {
+  const headers = endToEnd(req.rawHeaders, new Set(['host', 'accept', 'via', ...CONDITIONAL_FIELDS]));
+  headers.push('via', VIA);
+  return headers;
+}
+
+/** The same with `Accept: *\/*`: for the origin's bytes (proxy-offer.ts asks the first piece with these). */
+function originHeaders(req: IncomingMessage): string[] {
+  return [...negotiationHeaders(req), 'accept', '*/*'];
 }

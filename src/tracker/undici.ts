@@ -12,12 +12,24 @@ export type Undici = Pick<typeof import('undici'), 'Agent' | 'Pool' | 'request'>
 
 /**
  * One of undici's own modules alone (`undici/lib/…`, a class as its export), else `fallback`'s
- * (the whole package's): the same module instance the package itself uses. `path` is a string
- * variable, so TypeScript does not look for types of the inner path.
+ * (the whole package's): the same module instance the package itself uses (node's CommonJS
+ * cache). Loaded with `require`, not `import()`: node 20 runs a CommonJS file imported from an
+ * ES module, and every file it requires, through the ES loader, which scans each one's source
+ * for its export names (cjs-module-lexer, in JavaScript) and wraps it in a module record. Over
+ * undici's ~20 files that scan got hot enough for V8 to optimise it in the middle of a download
+ * (6.7 MiB of compiler memory for a moment: a 1 GiB HTTP leech's `peak_malloced_memory` was
+ * 7.5 MiB, 3.2–3.6 with `require`). test/transport/http-fetch.test.ts checks that no undici file
+ * goes through the ES loader.
  */
 export function loadUndiciModule<T>(path: string, fallback: () => Promise<T>): Promise<T> {
   deferHttp2();
-  return import(path).then((m: { default?: unknown }) => (typeof m.default === 'function' ? (m.default as T) : fallback()), fallback);
+  let m: unknown;
+  try {
+    m = createRequire(import.meta.url)(path);
+  } catch {
+    return fallback();
+  }
+  return typeof m === 'function' ? Promise.resolve(m as T) : fallback();
 }
 
 /** undici's HTTP/2 half: its `Client` loads it at once, and calls it only for a connection that negotiated h2. */

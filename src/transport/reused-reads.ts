@@ -116,24 +116,25 @@ class OpenHeads {
     for (const k of HANDLER_METHODS) {
       const f = h[k];
       if (typeof f !== 'function') continue;
-      const call = (args: unknown[]): unknown => (f as (...a: unknown[]) => unknown).apply(handler, args);
+      // Forwarded as bound functions (no arguments array per call: onData runs once a read).
+      const call = (f as (...a: unknown[]) => unknown).bind(handler);
       w[k] =
         k === 'onHeaders'
-          ? (...args: unknown[]) => {
+          ? (status: number, raw: unknown, resume: unknown, text: unknown) => {
               // A chunked body may end with trailers, kept as views until the message ends: its head stays open until then.
-              const final = (args[0] as number) >= 200 && !isChunked(args[1]);
+              const final = status >= 200 && !isChunked(raw);
               try {
-                return call(args);
+                return call(status, raw, resume, text);
               } finally {
                 if (final) end(); // undici has dropped the head's views; an interim head's are dropped too, but the next head may have begun
               }
             }
           : k === 'onComplete' || k === 'onError'
-            ? (...args: unknown[]) => {
+            ? (arg: unknown) => {
                 end();
-                return call(args);
+                return call(arg);
               }
-            : (...args: unknown[]) => call(args);
+            : call;
     }
     return w as Dispatcher.DispatchHandler;
   }

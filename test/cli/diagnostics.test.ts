@@ -24,13 +24,15 @@ const count = (text: string, needle: string) => text.split(needle).length - 1;
 
 test('unreachable and refusing sources: one [WARN] line each, a summary line, then --stop-timeout gives up', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const deadTracker = await freePort();
-    const deadWebSeed = await freePort();
-    const deadPeer = await freePort();
-    // A tracker that answers, but refuses this torrent (private mode, empty allow list).
+    // A tracker that answers, but refuses this torrent (private mode, empty allow list). Bound
+    // first: a port 0 bind after freePort may get the port freePort just found free (once in
+    // CI the two trackers were one URL).
     const refusing = new TrackerServer({ host: '127.0.0.1', port: 0, privateMode: true });
     const { port: refusingPort } = await refusing.listen();
     t.after(() => refusing.close());
+    const ports = new Set([refusingPort]);
+    while (ports.size < 4) ports.add(await freePort());
+    const [, deadTracker, deadWebSeed, deadPeer] = [...ports] as [number, number, number, number];
     writeFileSync(join(dir, 'p.bin'), bytes(100_000, 5));
     const trackers = [`http://127.0.0.1:${deadTracker}/announce`, `http://127.0.0.1:${refusingPort}/announce`];
     const { torrent } = await createTorrent(join(dir, 'p.bin'), {

@@ -290,3 +290,82 @@ test('an origin that offers its torrent by Link and whose file changed before th
     assert.deepEqual(servedBy(log), ['200 passthrough']);
     await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 10_000);
   }));
+
+/** `curl -x` of `url` with extra arguments: the status code and the head's fields. */
+async function statusThrough(t: TestContext, proxyUrl: string, url: string, args: readonly string[]): Promise<{ code: string; h: Map<string, string>; body: Buffer }> {
+  const r = await curl(t, ['-x', proxyUrl, ...args, url, '-D', '-', '-o', '/dev/null', '-w', '\n%{http_code}', '--max-time', '30']);
+  assert.equal(r.code, 0, r.stderr);
+  const text = r.stdout.toString();
+  const nl = text.lastIndexOf('\n');
+  return { code: text.slice(nl + 1), h: fields(text.slice(0, nl)), body: r.stdout };
+}
+
+test('a cold conditional GET or an unsatisfiable Range is answered from the origin\'s HEAD as the origin would (304, 412, 416): no byte of the file asked, no torrent opened', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(3 * PIECE + 99, 70);
+    const o = await origin(t, { payload, refuseHead: false });
+    const cases: [string, readonly string[], string][] = [
+      ['If-None-Match', ['-H', 'If-None-Match: "v1"'], '304'],
+      ['If-Modified-Since', ['-H', `If-Modified-Since: ${LAST_MODIFIED}`], '304'],
+      ['If-Match', ['-H', 'If-Match: "v0"'], '412'],
+      ['If-Unmodified-Since', ['-H', 'If-Unmodified-Since: Mon, 30 Nov 2026 10:00:00 GMT'], '412'],
+      ['Range past the end', ['-r', `${payload.length}-`], '416'],
+    ];
+    for (const [name, args, want] of cases) {
+      // A fresh proxy each: every request is a cold one.
+      const { proxy, log } = await startProxy(t, { cacheDir: join(dir, `pcache-${want}-${name.length}`), stallMs: 600_000 });
+      o.log.length = 0;
+      const r = await statusThrough(t, proxy.url, o.url, args);
+      assert.equal(r.code, want, name);
+      if (want === '304') assert.equal(r.h.get('etag'), '"v1"', `${name}: the 304 names the ETag`);
+      if (want === '416') assert.equal(r.h.get('content-range'), `bytes */${payload.length}`);
+      assert.deepEqual(o.log, ['GET torrent', 'HEAD'], `${name}: the torrent and a HEAD, never a byte of the file`);
+      assert.equal(proxy.cache.usage().torrents, 0, `${name}: no torrent opened`);
+      await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+      assert.deepEqual(servedBy(log), [`${want} cache`]);
+      await proxy.close();
+    }
+  }));
+
+test('a cold conditional GET that holds (If-None-Match of another version) gets the file: prepared once the HEAD says so, its first piece from the origin', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(200_000, 71); // one piece: nobody but the first piece's GET can answer
+    const o = await origin(t, { payload, refuseHead: false });
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, '-H', 'If-None-Match: "v0"', o.url, '-o', out, '--max-time', '30', '-w', '%{http_code}']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), '200');
+    assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');
+    assert.deepEqual(o.log, ['GET torrent', 'HEAD', `GET 0-${payload.length - 1}`]);
+    await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+    assert.deepEqual(servedBy(log), ['200 swarm']);
+  }));
+
+test('a cold Range from past the first piece starts at once: the piece under its start comes from the origin\'s answer in memory, before any other piece is there', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(6 * PIECE + 77, 72);
+    const o = await origin(t, { payload });
+    // No swarm and no stall fallback within the test: only the piece under the start can come.
+    const { proxy } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const from = 3 * PIECE + 1000;
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest({ host: proxy.address.host, port: proxy.address.port, path: o.url, headers: { host: new URL(o.url).host, range: `bytes=${from}-` } }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    t.after(() => res.destroy());
+    assert.equal(res.statusCode, 206);
+    assert.equal(res.headers['content-range'], `bytes ${from}-${payload.length - 1}/${payload.length}`);
+    const want = 4 * PIECE - from; // the rest of piece 3
+    const got: Buffer[] = [];
+    let n = 0;
+    for await (const c of res) {
+      got.push(c as Buffer);
+      n += (c as Buffer).length;
+      if (n >= want) break;
+    }
+    assert.equal(n, want, 'exactly the rest of the piece under the start, nothing past it');
+    assert.ok(Buffer.concat(got).equals(Buffer.from(payload.subarray(from, from + want))), 'its bytes, exact');
+    assert.deepEqual(o.log, ['GET torrent', `GET ${3 * PIECE}-${4 * PIECE - 1}`], 'the torrent and that piece: nothing before the range');
+  }));

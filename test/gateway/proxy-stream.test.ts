@@ -54,3 +54,22 @@ test('a corrupt byte in the proxy\'s stream fails its piece: the seed sends it, 
     const warned = log.entries.some((e) => e.level === 'warn' && /piece 5 failed its hash check/.test(JSON.stringify(e.obj)));
     assert.ok(warned, JSON.stringify(log.entries.filter((e) => e.level === 'warn')));
   }));
+
+test('a cold Range within the first piece (curl -r 100-) streams the origin in one GET too, the program\'s bytes exact', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const f = await front(t, dir);
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+    const out = join(dir, 'part.bin');
+    const from = 100;
+    const r = await curl(t, ['-x', proxy.url, '-r', `${from}-`, f.url, '-o', out, '-w', '%{http_code}']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), '206');
+    assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(f.payload.subarray(from))), 'the range, byte-identical');
+    assert.equal(f.ranges.filter((x) => x === 'bytes=0-').length, 1, `one GET of the whole file: ${JSON.stringify(f.ranges)}`);
+    assert.deepEqual(others(f.ranges), [], 'no other byte request');
+    await until('the whole file in the cache', () => proxy.cache.torrent(f.infoHash)?.complete === true, 30_000);
+    const s = proxy.cache.torrent(f.infoHash)!.stats();
+    assert.equal(s.downloadedByKind.wire, 0, `every piece from the stream: ${JSON.stringify(s.downloadedByKind)}`);
+    await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+    assert.deepEqual(servedBy(log), ['206 swarm']);
+  }));

@@ -91,6 +91,37 @@ test("undici's HTTP/2 half is loaded only when a connection speaks h2: an HTTP p
   }),
 );
 
+/**
+ * A child's script: ES loader hooks that report every URL the ES loader loads, then an HTTP peer's
+ * pool (undici's Pool, and its Client for reused reads); prints the undici files the ES loader saw.
+ */
+const esLoaderScript = `
+import { register } from 'node:module';
+import { MessageChannel } from 'node:worker_threads';
+const { port1, port2 } = new MessageChannel();
+const seen = [];
+let sentinel;
+const sentinelSeen = new Promise((resolve) => { sentinel = resolve; });
+port1.on('message', (url) => { seen.push(url); if (url.includes('sentinel')) sentinel(); });
+const hooks = 'let port; export function initialize(d) { port = d.port; } export async function load(url, ctx, next) { port.postMessage(url); return next(url, ctx); }';
+register('data:text/javascript,' + encodeURIComponent(hooks), { data: { port: port2 }, transferList: [port2] });
+const { acquireOrigin } = await import(${JSON.stringify(new URL('../../src/transport/http-fetch.js', import.meta.url).href)});
+const lease = await acquireOrigin('http://127.0.0.1:9/', { reusedReads: true });
+lease.release();
+await import('data:text/javascript,export default "sentinel"');
+await sentinelSeen;
+port1.close();
+console.log(JSON.stringify(seen.filter((u) => u.includes('/undici/'))));
+`;
+
+test("undici's Pool and Client are loaded by require, not through the ES loader (which lexes every CommonJS file it loads for its exports)", { timeout: 60_000 }, async (t) => {
+  // A process of its own: this one has loaded undici already.
+  const child = run(t, process.execPath, ['--input-type=module', '-e', esLoaderScript]);
+  assert.equal(await child.exited, 0, child.output);
+  const undiciFiles = JSON.parse(child.output.trim().split('\n').at(-1)!) as string[];
+  assert.deepEqual(undiciFiles, [], 'undici files loaded through the ES loader');
+});
+
 test('parseRetryAfter and retryAfterDelay: seconds and HTTP dates; a default when absent or unreadable; capped', () => {
   assert.equal(parseRetryAfter('7'), 7000);
   assert.equal(parseRetryAfter(' 7 '), 7000);

@@ -5,8 +5,9 @@ import { DEFAULT_PROXY_CACHE_BYTES, DEFAULT_PROXY_FRESH_MS, DEFAULT_PROXY_PORT, 
 import { isLoopback } from '../../tracker/index.js';
 import type { CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
-import { byteSize, duration, listenAddress, oneOf, port } from '../options.js';
+import { byteSize, duration, listenAddress, port } from '../options.js';
 import { untilSignal } from '../until-signal.js';
+import { commandLogger, logFormatOption, logLevelOption, type LogFormat } from '../logger.js';
 
 interface ProxyFlags {
   readonly port: number;
@@ -17,6 +18,7 @@ interface ProxyFlags {
   readonly stall?: number;
   readonly peerPort: number;
   readonly logLevel: string;
+  readonly logFormat?: LogFormat;
 }
 
 /** `$XDG_CACHE_HOME/torrenttp/proxy`, else `~/.cache/torrenttp/proxy` (the XDG base directory default). */
@@ -37,10 +39,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--fresh <duration>', "how long a URL's torrent is used without asking the origin again (default 60s)", duration('s'))
     .option('--stall <duration>', 'no byte from the swarm this long: the origin sends the rest; as long again: the response is cut short (default 15s)', duration('s'))
     .option('--peer-port <n>', 'BitTorrent port for peers; 0 picks a free one', port(true), 0)
-    .option('--log-level <level>', 'pino log level (one line per request at info; logs go to stderr)', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info')
+    .addOption(logLevelOption('one line per request at info; logs go to stderr'))
+    .addOption(logFormatOption())
     .action(async (flags: ProxyFlags) => {
-      const { pino } = await import('pino');
-      const logger = pino({ level: flags.logLevel }, pino.destination(2));
+      const logger = await commandLogger(ctx, flags);
       if (!isLoopback(flags.listen)) {
         ctx.stderr.write(`torrenttp: warning: listening on ${flags.listen}: anyone who can reach this port can use your network through the proxy (an open proxy); keep it behind a firewall\n`);
       }

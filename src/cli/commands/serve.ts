@@ -4,10 +4,11 @@ import { DEFAULT_GATEWAY_PORT, DEFAULT_MIN_SIZE_BYTES, Gateway, type GatewayLogg
 import { redactUrl } from '../../tracker/index.js';
 import type { CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
-import { byteSize, hostName, listenAddress, oneOf, pieceLength, port, repeatable } from '../options.js';
+import { byteSize, hostName, listenAddress, pieceLength, port, repeatable } from '../options.js';
 import { ENCRYPTION_HELP, encryptionPolicy } from '../encryption-option.js';
 import { readTls } from '../tls.js';
 import { untilSignal } from '../until-signal.js';
+import { commandLogger, logFormatOption, logLevelOption, type LogFormat } from '../logger.js';
 
 interface ServeFlags {
   readonly port: number;
@@ -28,6 +29,7 @@ interface ServeFlags {
   readonly status: boolean;
   readonly ttp: boolean;
   readonly logLevel: string;
+  readonly logFormat?: LogFormat;
 }
 
 /** `torrenttp serve [DIR]`: a static web server that is also tracker and first seed of its files. */
@@ -53,13 +55,13 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--redis <url>', 'keep swarms in Redis (redis://host:port[/db]): several serve processes behind a load balancer share one swarm per file')
     .option('--no-status', 'no status page and JSON at /.torrenttp/')
     .option('--no-ttp', 'no TorrentTTP peer at /ttp/v1/torrents/… (a folder named ttp/v1 is then served as files)')
-    .option('--log-level <level>', 'pino log level (logs go to stderr)', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info')
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .action(async (dir: string, flags: ServeFlags) => {
       const minSizeBytes = flags.minSize;
       const pieceLength = flags.pieceLength;
       const tls = await readTls(ctx, flags.cert, flags.key);
-      const { pino } = await import('pino');
-      const logger = pino({ level: flags.logLevel }, pino.destination(2));
+      const logger = await commandLogger(ctx, flags);
       const gateway = await Gateway.start({
         root: resolve(ctx.cwd, dir),
         host: flags.host,

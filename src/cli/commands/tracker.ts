@@ -4,8 +4,9 @@ import type { Command } from 'commander';
 import { TorrenttpError } from '../../errors/index.js';
 import { parseInfoHashList, redactUrl, RedisSwarmStore, TrackerServer, tuneProcessForTracker, type TrackerLogger } from '../../tracker/index.js';
 import type { CliContext } from '../context.js';
-import { integer, oneOf, port, redisUrl } from '../options.js';
+import { integer, port, redisUrl } from '../options.js';
 import { untilSignal } from '../until-signal.js';
+import { commandLogger, logFormatOption, logLevelOption, type LogFormat } from '../logger.js';
 
 interface TrackerFlags {
   readonly port: number;
@@ -18,6 +19,7 @@ interface TrackerFlags {
   readonly trustIp?: boolean;
   readonly redis?: string;
   readonly logLevel: string;
+  readonly logFormat?: LogFormat;
 }
 
 async function readList(ctx: CliContext, file: string | undefined): Promise<Set<string> | undefined> {
@@ -52,11 +54,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--full-scrape', 'answer /scrape without info_hash with every torrent')
     .option('--trust-ip', "honour the client's ip parameter (only behind a trusted proxy or on a LAN)")
     .option('--redis <url>', 'keep swarms in Redis (redis://host:port[/db]) so several trackers serve the same swarms', redisUrl)
-    .option('--log-level <level>', 'pino log level (logs go to stderr)', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info')
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .action(async (flags: TrackerFlags) => {
       tuneProcessForTracker(); // this process is the tracker
-      const { pino } = await import('pino'); // loaded by this command only
-      const logger = pino({ level: flags.logLevel }, pino.destination(2));
+      const logger = await commandLogger(ctx, flags);
       const allow = toBytes(await readList(ctx, flags.allow));
       const deny = toBytes(await readList(ctx, flags.deny));
       if (flags.allow !== undefined && flags.private !== true) {

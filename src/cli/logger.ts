@@ -1,0 +1,48 @@
+import { Option } from 'commander';
+import type { Logger } from 'pino';
+import type { CliContext } from './context.js';
+import { oneOf } from './options.js';
+
+/**
+ * The log of the long-running commands (`serve`, `proxy`, `tracker`): pino on stderr, as one
+ * readable line per entry on a terminal (pino-pretty: time, level, message, then the entry's
+ * fields as JSON) and as one JSON object per line anywhere else (a pipe, a file, systemd's
+ * journal, a log shipper), which `--log-format` overrides. The human output of the command
+ * (what it serves, where) goes to stdout either way.
+ */
+export type LogFormat = 'pretty' | 'json';
+
+export interface LogFlags {
+  readonly logLevel: string;
+  readonly logFormat?: LogFormat;
+}
+
+/** `--log-level`; `levelHelp` says what the command logs. */
+export function logLevelOption(levelHelp = 'logs go to stderr'): Option {
+  return new Option('--log-level <level>', `pino log level (${levelHelp})`).argParser(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')).default('info');
+}
+
+/** `--log-format`: no default value, so that `logFormat` can look at the terminal. */
+export function logFormatOption(): Option {
+  return new Option('--log-format <format>', 'pretty (one readable line per entry; the default on a terminal) or json (one JSON object per line; the default otherwise)').argParser(oneOf<LogFormat>('pretty', 'json'));
+}
+
+export function logFormat(ctx: CliContext, flags: LogFlags): LogFormat {
+  return flags.logFormat ?? (ctx.stderr.isTTY === true ? 'pretty' : 'json');
+}
+
+/** The command's logger; pino and pino-pretty load here, with the command that logs. */
+export async function commandLogger(ctx: CliContext, flags: LogFlags): Promise<Logger> {
+  const { pino } = await import('pino');
+  if (logFormat(ctx, flags) === 'json') return pino({ level: flags.logLevel }, pino.destination(2));
+  const { default: pretty } = await import('pino-pretty');
+  const stream = pretty({
+    destination: 2,
+    sync: true,
+    colorize: ctx.stderr.isTTY === true,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss',
+    ignore: 'pid,hostname',
+  });
+  return pino({ level: flags.logLevel }, stream);
+}
