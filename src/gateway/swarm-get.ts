@@ -43,12 +43,14 @@ export const DEFAULT_LINGER_MS = 5000;
 export const LINGER_IDLE_MS = 1000;
 
 /**
- * A get's disk threads (SHA-1 and writes of its pieces): two, one piece hashed while another is
- * written. One cost the same CPU: a lone 256 MiB get on an idle machine took 1.07× the wall of
- * two (11 pairs alternating; at load ~40 it did not tell), and 20 gets at once did not differ.
- * More (the engine's default is one per core, up to 4) would each cost their start-up.
+ * A get's disk jobs run inline (`DiskPoolOptions.inline`): SHA-1 on the event loop, writes and
+ * reads through libuv's pool, no disk threads. A get has one storage and nothing else to keep
+ * responsive; the threads cost a V8 isolate each to start and, per piece, a structured clone and
+ * two buffer transfers. 20 gets of 256 MiB at once: CPU per get 0.90-0.96× of two threads
+ * (docs/storage.md, "Inline disk jobs"). Before, two threads: one cost the same CPU as two and
+ * 1.07× the wall of a lone get.
  */
-export const GET_DISK_THREADS = 2;
+export const GET_DISK_POOL = { inline: true } as const;
 
 /**
  * The swarm's MSE/PE policy when the caller names none: `off` when the URL and the one the
@@ -72,8 +74,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
   // A stream's pieces wait in a temporary folder; a file's go beside it (`.part`), and no resume
   // state is kept anywhere (`resumeDir: false`).
   const work = stream === undefined ? undefined : await mkdtemp(join(o.tmpDir ?? tmpdir(), 'torrenttp-get-'));
-  // Started before the engine sets up: its thread boots on the other core meanwhile.
-  const diskPool = new DiskPool({ threads: GET_DISK_THREADS });
+  const diskPool = new DiskPool(GET_DISK_POOL);
   const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), encryption: o.encryption, diskPool });
   client.on('warning', (message) => o.onEvent?.({ type: 'warning', message }));
   try {
