@@ -32,6 +32,10 @@ test('inline: pieces across files (direct runs, buffered heads and tails) are ve
       const block = await s.readBlock(pieceIndex(tt, 1), 1000, 70_000);
       assert.deepEqual(block, tt.content.subarray(256 * 1024 + 1000, 256 * 1024 + 71_000));
       await s.close();
+      // Opened again with no resume file: the files are hashed (inline recheck jobs), every piece found.
+      const again = await openStorage(tt.metainfo, dir, { pool, resumeDir: false });
+      assert.deepEqual([...again.bitfield], Array.from({ length: tt.metainfo.pieceCount }, (_, i) => i));
+      await again.close();
     } finally {
       await pool.close();
     }
