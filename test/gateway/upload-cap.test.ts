@@ -141,8 +141,8 @@ test('serve maxUploadRate: plain bodies and the seed\'s peer uploads take from o
     const root = join(dir, 'www');
     mkdirSync(root);
     writeFileSync(join(root, 'big.bin'), bytes(3 * MiB + 1234, 11));
-    // 256 KiB/s: the bucket holds 256 KiB, and one plain chunk (1 MiB) puts it ~3 s in debt.
-    const g = await startGateway(t, { root, maxUploadRate: 256 * 1024 });
+    // 64 KiB/s: the bucket holds 256 KiB, and one plain chunk (1 MiB) puts it ~12 s in debt.
+    const g = await startGateway(t, { root, maxUploadRate: 64 * 1024 });
     const m = parseTorrent(await torrentOf(`${g.url}/big.bin`));
     await g.swarm.settled();
     const plain = await undiciRequest(`${g.url}/big.bin`);
