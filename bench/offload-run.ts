@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
+import { rate } from '../src/cli/options.js';
 import { Gateway, silentGatewayLogger } from '../src/gateway/index.js';
 import { CLI_NODE_FLAG, sha1File, writeRandomFile } from './usage.js';
 
@@ -17,19 +18,26 @@ const { values } = parseArgs({
     'base-cli': { type: 'string' },
     rounds: { type: 'string', default: '1' },
     'get-node-args': { type: 'string', default: '' },
+    'max-upload-rate': { type: 'string' },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
 const CLIENTS = Number(values.clients);
 const ROUNDS = Number(values.rounds);
 if (!(SIZE_MIB > 0) || !Number.isInteger(CLIENTS) || CLIENTS < 1 || !Number.isInteger(ROUNDS) || ROUNDS < 1) {
-  console.error('usage: offload.js [--size-mib N] [--clients N] [--no-super-seed] [--base-cli path/to/dist/src/cli/main.js] [--rounds N] [--get-node-args "--cpu-prof ..."]');
+  console.error('usage: offload.js [--size-mib N] [--clients N] [--no-super-seed] [--base-cli path/to/dist/src/cli/main.js] [--rounds N] [--get-node-args "--cpu-prof ..."] [--max-upload-rate BYTES_PER_SEC]');
   process.exit(2);
 }
 /**
  * Extra node flags for this build's gets (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`), split on
  * spaces; not for `--base-cli`'s, so `--base-cli` naming this same build compares a flag side by side.
  */
+/**
+ * `--max-upload-rate R` (bytes/s; `100M` is MiB/s as serve reads it, so name bytes for a decimal
+ * rate: `100000000`): serve's upload cap (`serve --max-upload-rate`), the same for every case.
+ * On loopback the origin's uplink is otherwise unlimited, which no deployment has.
+ */
+const MAX_UPLOAD_RATE = values['max-upload-rate'] === undefined ? undefined : rate(values['max-upload-rate']);
 const GET_NODE_ARGS = values['get-node-args'].split(' ').filter((a) => a !== '');
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-offload-'));
@@ -82,7 +90,7 @@ export async function runOffload(hooks: OffloadHooks = {}): Promise<void> {
   const size = SIZE_MIB * 2 ** 20;
   writeRandomFile(file, size);
   const want = await sha1File(file);
-  const g = await Gateway.start({ root, host: '127.0.0.1', port: 0, cacheDir: join(work, 'cache'), logger: silentGatewayLogger, superSeed: !values['no-super-seed'] });
+  const g = await Gateway.start({ root, host: '127.0.0.1', port: 0, cacheDir: join(work, 'cache'), logger: silentGatewayLogger, superSeed: !values['no-super-seed'], ...(MAX_UPLOAD_RATE === undefined ? {} : { maxUploadRate: MAX_UPLOAD_RATE }) });
   try {
     const url = `${g.url}/payload.bin`;
     for (;;) {
@@ -92,7 +100,8 @@ export async function runOffload(hooks: OffloadHooks = {}): Promise<void> {
       await new Promise((res) => setTimeout(res, 100));
     }
     const report = hooks.onServe?.(g);
-    console.log(`serve at ${g.url} (super-seed ${values['no-super-seed'] ? 'off' : 'on'}); ${SIZE_MIB} MiB payload; ${CLIENTS} clients at once\n`);
+    const capNote = MAX_UPLOAD_RATE === undefined ? 'origin upload uncapped' : `origin upload capped at ${(MAX_UPLOAD_RATE / 1e6).toFixed(1)} MB/s (${((MAX_UPLOAD_RATE * 8) / 1e9).toFixed(2)} Gbit/s)`;
+    console.log(`serve at ${g.url} (super-seed ${values['no-super-seed'] ? 'off' : 'on'}); ${SIZE_MIB} MiB payload; ${CLIENTS} clients at once; ${capNote}\n`);
     console.log('| case | origin upload | last client done | CPU per client (median) |\n|---|---|---|---|');
     // The gets run node as the `torrenttp` command's shebang does (RC4 available).
     const getWith = (cli: string, tag: string, extra: readonly string[]) => (i: number): [string, string[]] => [process.execPath, [CLI_NODE_FLAG, ...extra, cli, 'get', url, '-o', join(work, `${tag}-${i}.bin`), '--json']];

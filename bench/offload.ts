@@ -2,7 +2,7 @@
  * Origin offload: N clients fetch one file from `serve` at once, as plain HTTP (`curl`) and with
  * `torrenttp get`, same server, same run:
  *
- *   npm run bench:offload -- [--size-mib 64] [--clients 20] [--no-super-seed] [--base-cli PATH] [--rounds N] [--get-node-args ARGS]
+ *   npm run bench:offload -- [--size-mib 64] [--clients 20] [--no-super-seed] [--base-cli PATH] [--rounds N] [--get-node-args ARGS] [--max-upload-rate R]
  *
  * `--base-cli /other/checkout/dist/src/cli/main.js` adds a third case, the gets of another build
  * (before/after in one run, same server); `--rounds N` runs the cases in turn N times;
@@ -10,6 +10,12 @@
  * (not the base CLI's: name this build as `--base-cli` to compare a flag side by side). The gets
  * run node with `--openssl-legacy-provider`, as the `torrenttp` command's shebang does (without
  * it there is no RC4, and a get's `prefer` would quietly dial plain).
+ *
+ * `--max-upload-rate R` caps everything the server sends at R bytes/s (`serve --max-upload-rate`:
+ * plain bodies, web-seed ranges and the seed's peers share one bucket), the same cap for every
+ * case. Without it the origin's uplink is loopback's, which no deployment has: `100000000`
+ * (100 MB/s, 0.8 Gbit/s) is what a 1 Gbit/s origin port delivers to TCP once it carries anything
+ * else; docs/serve.md (Origin offload) has both figures.
  *
  * Reported per case: the origin's upload (its seed's wire bytes plus every plain-HTTP byte, from
  * `/.torrenttp/status.json`) as a multiple of the file, the wall time until the last client is

@@ -50,6 +50,12 @@ export interface ClientOptions {
   /** Bytes per second, all torrents together; undefined for no limit. */
   readonly uploadLimit?: number;
   readonly downloadLimit?: number;
+  /**
+   * An upload limit shared with something outside this client (`serve --max-upload-rate`: its
+   * plain HTTP bodies take from the same bucket), on `Date.now`'s clock; applied to every torrent,
+   * with `uploadLimit`.
+   */
+  readonly uploadLimiter?: TokenBucket;
   /** Keep loopback peers from any tracker (tests, local swarms). */
   readonly allowLoopbackPeers?: boolean;
   /** BEP 15 first retransmission timeout, for tests. */
@@ -260,6 +266,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.httpServer = opts.httpServer;
     this.peerId = opts.peerId ?? Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
     if (opts.uploadLimit !== undefined) this.uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
+    if (opts.uploadLimiter !== undefined) this.uploadLimiters.push(opts.uploadLimiter);
     if (opts.downloadLimit !== undefined) this.downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
     const encryption = opts.encryption ?? 'prefer';
     if (encryption === 'require' && !mseAvailable()) throw new WireError('WIRE_MSE_UNAVAILABLE', { detail: 'encryption: require' });

@@ -17,6 +17,7 @@ import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import { decideRange } from './range.js';
 import { sendFileRange } from './send-file.js';
+import { UploadCap } from './upload-cap.js';
 import { encodePath, parseRequestPath, type RequestPath } from './request-path.js';
 import { eligibility, type Eligibility, type EligibilityOptions } from './rules.js';
 import { INDEX_FILE, listingHtml, StaticSite, type Target } from './static-site.js';
@@ -76,6 +77,11 @@ export interface GatewayOptions extends EligibilityOptions {
   readonly headersTimeoutMs?: number;
   /** An idle keep-alive connection is closed after this. Default 5 s (Node's default). */
   readonly keepAliveTimeoutMs?: number;
+  /**
+   * Bytes per second for everything the server sends: plain bodies, web-seed ranges, and the
+   * seed's peer blocks (wire and TorrentTTP) share one bucket (upload-cap.ts). Default: no cap.
+   */
+  readonly maxUploadRate?: number;
   /** Hashing threads. Default one per core. */
   readonly hashThreads?: number;
   /**
@@ -152,6 +158,8 @@ export class Gateway {
   private readonly dialBacks = new Map<string, NodeJS.Timeout>();
   /** When a torrent was last answered with `TorrentTTP-Swarm-Peers: 0`, by info-hash (`swarmPeers`). */
   private readonly answeredAlone = new Map<string, number>();
+  /** `maxUploadRate`: the one bucket of plain bodies and the seed's uploads. */
+  private readonly cap: UploadCap | undefined;
   /** Bound to loopback: requests must name us (DNS rebinding). */
   private readonly hostCheck: HostCheck | undefined;
 
@@ -190,7 +198,15 @@ export class Gateway {
       },
       ...(opts.now === undefined ? {} : { now: opts.now }),
     });
-    this.client = new Client({ ...(opts.host === undefined ? {} : { host: opts.host }), port: opts.peerPort ?? 0, allowLoopbackPeers: true, peerId: seedPeerId, ...(opts.encryption === undefined ? {} : { encryption: opts.encryption }) });
+    this.cap = opts.maxUploadRate === undefined ? undefined : new UploadCap(opts.maxUploadRate);
+    this.client = new Client({
+      ...(opts.host === undefined ? {} : { host: opts.host }),
+      port: opts.peerPort ?? 0,
+      allowLoopbackPeers: true,
+      peerId: seedPeerId,
+      ...(opts.encryption === undefined ? {} : { encryption: opts.encryption }),
+      ...(this.cap === undefined ? {} : { uploadLimiter: this.cap.bucket }),
+    });
     this.client.on('warning', (msg) => this.logger.debug({ msg }, 'seed warning'));
     this.client.on('error', (err) => this.logger.error({ err }, 'seed error'));
     this.client.on('torrent', (t) => {
@@ -550,7 +566,10 @@ export class Gateway {
       const webSeed = eligible && range.type === 'partial' && (negotiate(req.headers.accept, contentType) !== 'bytes' || (ready !== undefined && req.headers[WEB_SEED_HEADER] === ready.infoHash));
       const count = (bytes: number): void => this.status.countPlain(file.absPath, size, eligible, bytes, webSeed);
       if (file.bytes !== undefined) {
-        res.end(start === 0 && end === size - 1 ? file.bytes : file.bytes.subarray(start, end + 1), () => count(end - start + 1));
+        const body = start === 0 && end === size - 1 ? file.bytes : file.bytes.subarray(start, end + 1);
+        const send = (): void => void res.end(body, () => count(body.length));
+        if (this.cap === undefined) send();
+        else this.cap.whenAdmitted(body.length, res, send);
         return;
       }
       const handle = file.handle!;
@@ -570,6 +589,7 @@ export class Gateway {
           else this.logger.warn({ err: err.message, path: rel }, 'file body failed');
         },
         count,
+        this.cap,
       );
     } finally {
       if (!handed) await file.handle?.close().catch(() => {});

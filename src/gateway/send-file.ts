@@ -1,6 +1,7 @@
 import { read } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { GatewayError } from './errors.js';
+import type { UploadCap } from './upload-cap.js';
 
 /**
  * Sends bytes `[start, end]` of an open file as the response body, then ends it.
@@ -27,6 +28,8 @@ import { GatewayError } from './errors.js';
  *   of 16 KiB to a few MiB: a fresh buffer for each was, again, fresh pages for the kernel to
  *   fault in, and their external memory drove V8's garbage collector (`bench:get`, serve's CPU).
  *   A range of at most 64 KiB that finds none free gets one of its own size instead, not kept.
+ * - `cap` (`serve --max-upload-rate`): each chunk is admitted by the server's upload cap before
+ *   it is read; while the cap is spent the response waits (its timer cancelled if it stops).
  */
 export const SEND_CHUNK_BYTES = 1024 * 1024;
 const BUFFERS = 3;
@@ -50,6 +53,7 @@ export function sendFileRange(
   label: string,
   done: (err?: Error) => void,
   onWritten?: (bytes: number) => void,
+  cap?: UploadCap,
 ): void {
   const total = end - start + 1;
   /** This response's buffers not in use, and how many more it may take from `spare`. */
@@ -61,6 +65,8 @@ export function sendFileRange(
   let stopped = false;
   let reported = false;
   let failure: Error | undefined;
+  /** Cancels the wait for the cap to refill, while one is pending. */
+  let waiting: (() => void) | undefined;
 
   /** `done` once, and never while a read may still use the descriptor. */
   const report = (): void => {
@@ -74,12 +80,14 @@ export function sendFileRange(
     if (stopped) return;
     stopped = true;
     failure = err;
+    waiting?.();
+    waiting = undefined;
     if (err !== undefined) res.destroy(err);
     report();
   };
 
   const pump = (): void => {
-    if (stopped || reading) return;
+    if (stopped || reading || waiting !== undefined) return;
     if (next > end) {
       if (inFlight === 0) {
         stopped = true;
@@ -93,8 +101,19 @@ export function sendFileRange(
       buf = takeSpare(total);
     }
     if (buf === undefined) return;
-    reading = true;
     const want = Math.min(buf.length, end - next + 1);
+    if (cap !== undefined) {
+      const a = cap.admit(want, () => {
+        waiting = undefined;
+        pump();
+      });
+      if (!a.ok) {
+        free.push(buf); // this response's still: given back with the rest when it ends
+        waiting = a.cancel;
+        return;
+      }
+    }
+    reading = true;
     read(fd, buf, 0, want, next, (err, n) => {
       reading = false;
       if (stopped || err !== null || n === 0) giveSpare(buf);

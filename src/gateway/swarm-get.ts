@@ -43,24 +43,14 @@ export const DEFAULT_LINGER_MS = 5000;
 export const LINGER_IDLE_MS = 1000;
 
 /**
- * A get's disk threads (SHA-1 and writes of its pieces): two, one piece hashed while another is
- * written. One cost the same CPU: a lone 256 MiB get on an idle machine took 1.07× the wall of
- * two (11 pairs alternating; at load ~40 it did not tell), and 20 gets at once did not differ.
- * More (the engine's default is one per core, up to 4) would each cost their start-up.
+ * A get's disk jobs run inline (`DiskPoolOptions.inline`): SHA-1 on the event loop, writes and
+ * reads through libuv's pool, no disk threads. A get has one storage and nothing else to keep
+ * responsive; the threads cost a V8 isolate each to start and, per piece, a structured clone and
+ * two buffer transfers. 20 gets of 256 MiB at once: CPU per get 0.90-0.96× of two threads
+ * (docs/storage.md, "Inline disk jobs"). Before, two threads: one cost the same CPU as two and
+ * 1.07× the wall of a lone get.
  */
-export const GET_DISK_THREADS = 2;
-
-/**
- * Up to this size a get has one disk thread: a thread costs 25-40 ms of CPU to start (node's
- * internals compiled again in it), and one hashes 64 MiB in ~60 ms. A 2 MiB swarm get with one
- * took 0.87x the CPU and 0.86x the wall of two (farm-bench -n 20 pairs, load ~7).
- */
-export const ONE_DISK_THREAD_MAX_BYTES = 64 * 1024 * 1024;
-
-/** The disk threads of a get of `length` bytes. */
-export function diskThreadsFor(length: number): number {
-  return length <= ONE_DISK_THREAD_MAX_BYTES ? 1 : GET_DISK_THREADS;
-}
+export const GET_DISK_POOL = { inline: true } as const;
 
 /**
  * The swarm's MSE/PE policy when the caller names none: `off` when the URL and the one the
@@ -89,10 +79,10 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
   // A stream's pieces wait in a temporary folder; a file's go beside it (`.part`), and no resume
   // state is kept anywhere (`resumeDir: false`).
   const work = stream === undefined ? undefined : await mkdtemp(join(o.tmpDir ?? tmpdir(), 'torrenttp-get-'));
-  // Started before the engine is even loaded: its threads boot on the other core while this one
-  // compiles the engine (~45 ms) and adds the torrent; made after, they were still booting when
-  // the first pieces came (a thread takes 40-75 ms to start on a loaded machine).
-  const diskPool = new DiskPool({ threads: diskThreadsFor(metainfo.length) });
+  // Made before the engine is even loaded (inline: no threads to boot, the pool is ready at once),
+  // and the engine is imported only now, once the negotiation said a swarm: a plain get never
+  // compiles it.
+  const diskPool = new DiskPool(GET_DISK_POOL);
   let engine: [typeof import('../engine/index.js'), typeof import('./lone-stream.js')];
   try {
     engine = await Promise.all([import('../engine/index.js'), import('./lone-stream.js')]);

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { WorkerPool, type PiecesJob } from '../metainfo/index.js';
 import type { DiskFault, DiskRequest, DiskResponse, DiskSlice, DiskWorkerData, WriteMode } from './disk-protocol.js';
 import { StorageError } from './errors.js';
+import { InlineDisk } from './inline-disk.js';
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
@@ -14,6 +15,12 @@ export interface DiskPoolOptions {
   readonly threads?: number;
   /** Files each thread keeps open between jobs (LRU). Default 64: far under any fd limit. */
   readonly maxOpenFilesPerThread?: number;
+  /**
+   * No threads: hash on the event loop, read and write through libuv's pool (`inline-disk.ts`).
+   * For a process with one storage and little else to do (`torrenttp get`); `threads` is then
+   * ignored. Default false.
+   */
+  readonly inline?: boolean;
 }
 
 export const DEFAULT_DISK_THREADS = 4;
@@ -28,13 +35,21 @@ const WRITE_LOCK_STRIPES = 64;
  * fewest pending; an idle pool does not keep the process alive.
  */
 export class DiskPool {
+  /** Disk threads; 0 in inline mode. */
   readonly threads: number;
-  private readonly pool: WorkerPool<DiskResponse>;
+  private readonly pool: WorkerPool<DiskResponse> | undefined;
+  private readonly inline: InlineDisk | undefined;
   private closed = false;
 
   constructor(opts: DiskPoolOptions = {}) {
+    const maxOpenFiles = Math.max(1, opts.maxOpenFilesPerThread ?? DEFAULT_MAX_OPEN_FILES_PER_THREAD);
+    if (opts.inline === true) {
+      this.inline = new InlineDisk(maxOpenFiles);
+      this.threads = 0;
+      return;
+    }
     const workerData: DiskWorkerData = {
-      maxOpenFiles: Math.max(1, opts.maxOpenFilesPerThread ?? DEFAULT_MAX_OPEN_FILES_PER_THREAD),
+      maxOpenFiles,
       writeLocks: new Int32Array(new SharedArrayBuffer(WRITE_LOCK_STRIPES * 4)),
     };
     const locks = workerData.writeLocks;
@@ -61,6 +76,7 @@ export class DiskPool {
    * in the result, written or not (`written` false: the hash did not match and nothing was written).
    */
   async commit(data: Uint8Array, expected: Uint8Array, slices: readonly DiskSlice[], mode: WriteMode = 'direct'): Promise<{ written: boolean; data: Uint8Array }> {
+    if (this.inline !== undefined) return this.open(this.inline).commit(data, expected, slices, mode);
     const res = await this.submit({ type: 'commit', data, expected, slices, mode }, [data.buffer as ArrayBuffer]);
     if (res.type === 'done') throw new StorageError('STORAGE_IO', { detail: 'unexpected done reply to a commit' });
     return { written: res.type === 'data', data: res.data };
@@ -72,6 +88,7 @@ export class DiskPool {
    * else a new one.
    */
   async read(slices: readonly DiskSlice[], into?: Uint8Array): Promise<Uint8Array> {
+    if (this.inline !== undefined) return this.open(this.inline).read(slices, into);
     const res = await this.submit(into === undefined ? { type: 'read', slices } : { type: 'read', slices, into }, into === undefined ? [] : [into.buffer as ArrayBuffer]);
     if (res.type !== 'data') throw new StorageError('STORAGE_IO', { detail: `unexpected ${res.type} reply to a read` });
     return res.data;
@@ -79,6 +96,7 @@ export class DiskPool {
 
   /** SHA-1 of pieces read from disk (`hashPiecesSync`): 20 bytes per piece. */
   async hashPieces(job: PiecesJob): Promise<Uint8Array> {
+    if (this.inline !== undefined) return this.open(this.inline).hashPieces(job);
     const res = await this.submit({ type: 'check', job }, []);
     if (res.type !== 'data') throw new StorageError('STORAGE_IO', { detail: `unexpected ${res.type} reply to a check` });
     return res.data;
@@ -86,11 +104,13 @@ export class DiskPool {
 
   /** `fdatasync` each file, so every write that completed before this call is on the disk. */
   async sync(paths: readonly string[]): Promise<void> {
+    if (this.inline !== undefined) return this.open(this.inline).sync(paths);
     if (paths.length > 0) await this.submit({ type: 'sync', paths }, []);
   }
 
   /** Closes the fds the threads keep for these files. */
   async forget(paths: readonly string[]): Promise<void> {
+    if (this.inline !== undefined) return this.closed ? undefined : this.inline.forget(paths);
     if (paths.length > 0 && !this.closed) await this.broadcast({ type: 'forget', paths });
   }
 
@@ -100,21 +120,29 @@ export class DiskPool {
    * on a machine whose disk is neither full nor read-only, or as root.
    */
   async injectFaultForTesting(fault: DiskFault | null): Promise<void> {
+    if (this.inline !== undefined) return this.inline.setFault(fault);
     await this.broadcast({ type: 'fault', fault });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.close();
+    this.inline?.close();
+    await this.pool?.close();
+  }
+
+  /** The inline executor, or STORAGE_CLOSED as the threads answer once closed. */
+  private open(inline: InlineDisk): InlineDisk {
+    if (this.closed) throw new StorageError('STORAGE_CLOSED', { detail: 'disk pool is closed' });
+    return inline;
   }
 
   private async broadcast(req: WithoutId<DiskRequest>): Promise<void> {
-    for (const res of await this.pool.broadcast(req)) ok(res);
+    for (const res of await this.pool!.broadcast(req)) ok(res);
   }
 
   private async submit(req: WithoutId<DiskRequest>, transfer: ArrayBuffer[]): Promise<Exclude<DiskResponse, { type: 'error' }>> {
-    return ok(await this.pool.submit(req, transfer));
+    return ok(await this.pool!.submit(req, transfer));
   }
 }
 

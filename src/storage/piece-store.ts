@@ -14,7 +14,8 @@ import { encodeResume, readResume, resumePath, trustsFile, writeFileAtomic } fro
  * A torrent's pieces on disk. Rules (docs/storage.md has the why):
  * - A bit in `bitfield` is set only after the piece's SHA-1 matched and its bytes were written.
  * - A resume file lists a piece only after the files holding it were `fdatasync`ed.
- * - Every disk call and every hash runs on a `DiskPool` thread, never on the event loop.
+ * - Every disk call and every hash runs on a `DiskPool` thread, never on the event loop; but for
+ *   an inline pool (`DiskPoolOptions.inline`): hashes on the event loop, disk calls on libuv's pool.
  * - With `selectedFiles`, a file is created only when it is selected or shares a wanted piece
  *   with a selected file; only pieces holding bytes of selected files can be committed.
  */

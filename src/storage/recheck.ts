@@ -73,7 +73,8 @@ export async function recheckPieces(
       onProgress?.(checkedBytes, totalBytes);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(jobs.length, pool.threads * 2) }, run));
+  // An inline pool (0 threads) hashes one job at a time, on the event loop.
+  await Promise.all(Array.from({ length: Math.min(jobs.length, pool.threads === 0 ? 1 : pool.threads * 2) }, run));
   if (failure !== undefined) throw failure.err;
   return corrupt.sort((a, b) => a - b);
 }

@@ -40,6 +40,7 @@ test('bad option values exit 2 and name the option, in every command', () =>
       [['seed', 'p.torrent', 'p.bin', '--encryption', 'rc4'], '--encryption'],
       [['get', 'http://127.0.0.1:1/x', '--encryption', 'on'], '--encryption'],
       [['serve', '.', '--encryption', 'yes'], '--encryption'],
+      [['serve', '.', '--max-upload-rate', '0'], '--max-upload-rate'],
       [['tracker', '--port', 'abc'], '--port'],
       [['tracker', '--interval', '0'], '--interval'],
       [['tracker', '--log-level', 'loud'], '--log-level'],

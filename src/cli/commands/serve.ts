@@ -4,7 +4,7 @@ import { DEFAULT_GATEWAY_PORT, DEFAULT_MIN_SIZE_BYTES, Gateway, type GatewayLogg
 import { redactUrl } from '../../tracker/index.js';
 import type { CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
-import { byteSize, hostName, listenAddress, pieceLength, port, repeatable } from '../options.js';
+import { byteSize, hostName, listenAddress, pieceLength, port, rate, repeatable } from '../options.js';
 import { ENCRYPTION_HELP, encryptionPolicy } from '../encryption-option.js';
 import { readTls } from '../tls.js';
 import { untilSignal } from '../until-signal.js';
@@ -26,6 +26,7 @@ interface ServeFlags {
   readonly peerPort: number;
   readonly encryption?: 'prefer' | 'require' | 'off';
   readonly redis?: string;
+  readonly maxUploadRate?: number;
   readonly status: boolean;
   readonly ttp: boolean;
   readonly logLevel: string;
@@ -53,6 +54,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--peer-port <n>', 'BitTorrent port of the seed; 0 picks a free one', port(true), 0)
     .option('--encryption <policy>', ENCRYPTION_HELP, encryptionPolicy)
     .option('--redis <url>', 'keep swarms in Redis (redis://host:port[/db]): several serve processes behind a load balancer share one swarm per file')
+    .option('--max-upload-rate <rate>', 'bytes/s for everything served (500K, 100M…): plain downloads, web-seed ranges and the seed\'s peers share it', rate)
     .option('--no-status', 'no status page and JSON at /.torrenttp/')
     .option('--no-ttp', 'no TorrentTTP peer at /ttp/v1/torrents/… (a folder named ttp/v1 is then served as files)')
     .addOption(logLevelOption())
@@ -81,6 +83,7 @@ export function register(program: Command, ctx: CliContext): void {
         ...(pieceLength === undefined ? {} : { pieceLength }),
         ...(flags.cache === undefined ? {} : { cacheDir: resolve(ctx.cwd, flags.cache) }),
         ...(flags.redis === undefined ? {} : { redis: flags.redis }),
+        ...(flags.maxUploadRate === undefined ? {} : { maxUploadRate: flags.maxUploadRate }),
       });
       const { port } = gateway.address;
       const udpHost = new URL(gateway.url).host;
@@ -88,7 +91,8 @@ export function register(program: Command, ctx: CliContext): void {
         `serving ${gateway.root} at ${gateway.url}/\n` +
           `  tracker ${gateway.url}/announce and udp://${udpHost} (${flags.openTracker === true ? 'open' : 'served files only'}), ` +
           `seed on port ${gateway.peerPort}, torrents for files of ${formatBytes(minSizeBytes ?? DEFAULT_MIN_SIZE_BYTES)} or more, ` +
-          `cache ${gateway.cacheDir}${flags.redis === undefined ? '' : `, swarms in ${redactUrl(flags.redis)}`}\n` +
+          `cache ${gateway.cacheDir}${flags.redis === undefined ? '' : `, swarms in ${redactUrl(flags.redis)}`}` +
+          `${flags.maxUploadRate === undefined ? '' : `, uploads capped at ${formatBytes(flags.maxUploadRate)}/s`}\n` +
           (flags.status ? `  status ${gateway.url}/.torrenttp/\n` : '') +
           (flags.ttp ? `  TorrentTTP ${gateway.url}/ttp/v1/torrents/<info-hash> (announce ${gateway.url}/ttp/v1/announce)\n` : '') +
           `  torrent of a file: its URL with Accept: application/x-bittorrent, or URL?torrent${flags.host === '0.0.0.0' ? ` (listening on all addresses, port ${port})` : ''}\n`,
