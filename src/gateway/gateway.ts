@@ -76,6 +76,14 @@ export interface GatewayOptions extends EligibilityOptions {
   readonly headersTimeoutMs?: number;
   /** An idle keep-alive connection is closed after this. Default 5 s (Node's default). */
   readonly keepAliveTimeoutMs?: number;
+  /**
+   * A connection on which nothing moved for this long, either way (a client that stopped reading
+   * a body: the socket takes no byte), is closed. Default 120 s: nginx's send_timeout is 60 s, and
+   * a TorrentTTP long-poll (`have?wait=`) is silent for up to 60 s. Without it, each client that
+   * asks for a big file and never reads holds its send buffers (up to 3 MiB) and a descriptor
+   * for ever.
+   */
+  readonly sendTimeoutMs?: number;
   /** Hashing threads. Default one per core. */
   readonly hashThreads?: number;
   /**
@@ -120,6 +128,7 @@ function dialBackKey(infoHash: string, ip: string, peerId: Uint8Array): string {
 }
 export const DEFAULT_HEADERS_TIMEOUT_MS = 15_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
+export const DEFAULT_SEND_TIMEOUT_MS = 120_000;
 const HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 type Representation = 'bytes' | 'torrent' | 'json';
@@ -217,6 +226,8 @@ export class Gateway {
     // nothing; nginx answers and then closes. This flag (Node's own, read in _http_server.js's
     // socketOnEnd) makes Node finish the response first.
     (this.server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    // Socket inactivity, reads and writes alike: with no 'timeout' listener Node destroys the socket.
+    this.server.setTimeout(opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS);
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (err.code !== 'ECONNRESET') this.logger.debug({ err: err.message, code: err.code }, 'bad HTTP request');
       const status = clientErrorStatus(err.code, (socket as Socket).bytesRead);
