@@ -126,6 +126,26 @@ const MAX_DIAL_BACKS = 1000;
 function dialBackKey(infoHash: string, ip: string, peerId: Uint8Array): string {
   return `${infoHash} ${ip} ${toHex(peerId)}`;
 }
+/**
+ * An absolute-form request target (`GET http://host/path`, what a client sends to a proxy) made
+ * origin-form, its authority taking the place of `Host`: RFC 9112 §3.2.2, a server MUST accept
+ * it and use the target's host. Other forms are left for the path rules to refuse.
+ */
+function toOriginForm(req: IncomingMessage): void {
+  const target = req.url ?? '';
+  if (!/^https?:\/\//i.test(target)) return;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return;
+  }
+  if (url.username !== '' || url.password !== '') return;
+  const start = target.indexOf('/', target.indexOf('//') + 2);
+  req.url = start < 0 ? '/' : target.slice(start);
+  req.headers.host = url.host;
+}
+
 export const DEFAULT_HEADERS_TIMEOUT_MS = 15_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
 export const DEFAULT_SEND_TIMEOUT_MS = 120_000;
@@ -415,6 +435,7 @@ export class Gateway {
         else this.logger.info(entry, 'request refused');
       }
     });
+    toOriginForm(req);
     if (refuseUnknownHost(this.hostCheck, req, res)) return; // bound to loopback: DNS rebinding
     const target = req.url ?? '/';
     const q = target.indexOf('?');
@@ -444,6 +465,12 @@ export class Gateway {
     }
     const path = parseRequestPath(target);
     let t = await this.site.resolve(path.segments);
+    if (t.kind === 'file' && path.trailingSlash) {
+      // `/file/` names a folder that is not there (nginx: 404); serving it would give the file a
+      // second URL, under which a page's relative links break.
+      await t.handle?.close();
+      throw new GatewayError('GATEWAY_NOT_FOUND', { detail: 'a file asked for as a folder' });
+    }
     if (t.kind === 'folder') {
       if (!path.trailingSlash && path.segments.length > 0) {
         const location = encodePath(path.segments, true) + (path.query === undefined ? '' : `?${path.query}`);
