@@ -248,6 +248,11 @@ export class Gateway {
     (this.server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     // Socket inactivity, reads and writes alike: with no 'timeout' listener Node destroys the socket.
     this.server.setTimeout(opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS);
+    // CONNECT is for proxies: without a listener Node closes the socket with no answer at all.
+    this.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      socket.on('error', () => {});
+      socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (err.code !== 'ECONNRESET') this.logger.debug({ err: err.message, code: err.code }, 'bad HTTP request');
       const status = clientErrorStatus(err.code, (socket as Socket).bytesRead);

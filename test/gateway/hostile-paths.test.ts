@@ -58,3 +58,16 @@ test('a file asked for with a trailing slash is 404, as nginx: one URL per file'
     assert.equal((await rawRequest(port, '/sub/')).status, 200);
     assert.equal((await rawRequest(port, '/sub')).status, 301);
   }));
+
+test('CONNECT, which is for proxies, gets 405 and not a silent close', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const { root, small } = await site(dir);
+    const g = await startGateway(t, { root });
+    for (const target of ['/s.bin', `127.0.0.1:${g.address.port}`]) {
+      const r = await rawRequest(g.address.port, target, {}, 'CONNECT');
+      assert.equal(r.status, 405, target);
+      assert.match(r.head, /\r\nallow: GET, HEAD/i);
+    }
+    const ok = await rawRequest(g.address.port, '/s.bin');
+    assert.ok(ok.body.equals(small));
+  }));
