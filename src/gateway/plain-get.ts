@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
-import type { Readable, Writable } from 'node:stream';
+import { finished, type Readable, type Writable } from 'node:stream';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Dispatcher } from 'undici';
@@ -173,8 +173,11 @@ function copyBody(body: Readable, sink: Writable | undefined, hash: Hash | undef
       }
     };
     body.on('data', onData);
-    body.once('error', fail);
-    body.once('end', () => {
+    // `finished`, not 'error' and 'end': a body that failed before we listened (undici destroys
+    // it at a malformed chunk while the output file opens) emits neither again, and waiting for
+    // them hung the get for ever, deaf to Ctrl-C.
+    finished(body, (err) => {
+      if (err !== undefined && err !== null) return fail(body.errored ?? err);
       if (settled) return;
       settled = true;
       resolve();

@@ -1,0 +1,61 @@
+/**
+ * `torrenttp get` (getUrl) against origins that break HTTP mid-body (issue 16's bad input): the
+ * download fails with a typed error, or stops when interrupted, and never hangs.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { getUrl } from '../../src/gateway/index.js';
+import { withTempDir } from '../helpers/torrents.js';
+
+/** An origin that answers every request with `raw` and then closes (or holds) the connection. */
+async function rawOrigin(t: { after: (fn: () => unknown) => void }, raw: string, hold = false): Promise<string> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.once('data', () => {
+      s.write(raw);
+      if (!hold) setTimeout(() => s.destroy(), 50);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.bin`;
+}
+
+const bodies: [string, string][] = [
+  ['a chunk size that is not hex', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\nxx\r\n0\r\n\r\n'],
+  ['a chunk size past 2^64', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nhello'],
+  ['a chunked body cut mid-chunk', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nhello'],
+  ['a body shorter than its Content-Length', 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello'],
+];
+
+for (const [what, raw] of bodies) {
+  test(`get of ${what}: a typed error, no hang`, { timeout: 30_000 }, (t) =>
+    withTempDir(t, async (dir) => {
+      const url = await rawOrigin(t, raw);
+      await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') }, plainOnly: true }), (err: Error & { code?: string }) => {
+        assert.match(String(err.code), /^GATEWAY_GET_/);
+        return true;
+      });
+      // Negotiating (no --no-swarm) takes the same path for a server that offers no torrent.
+      await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'g.bin') } }), /GATEWAY_GET_|failed|ended/);
+    }));
+}
+
+test('get of a body that stalls: aborting ends it as interrupted', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const url = await rawOrigin(t, 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello', true);
+    const ac = new AbortController();
+    const run = getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') }, plainOnly: true, signal: ac.signal });
+    setTimeout(() => ac.abort(), 300);
+    const r = await run;
+    assert.equal(r.status, 'interrupted');
+  }));
