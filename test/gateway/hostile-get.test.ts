@@ -5,10 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { getUrl } from '../../src/gateway/index.js';
-import { withTempDir } from '../helpers/torrents.js';
+import { parseTorrent } from '../../src/metainfo/index.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+import { startGateway, torrentOf } from './helpers.js';
 
 /** An origin that answers every request with `raw` and then closes (or holds) the connection. */
 async function rawOrigin(t: { after: (fn: () => unknown) => void }, raw: string, hold = false): Promise<string> {
@@ -58,4 +61,21 @@ test('get of a body that stalls: aborting ends it as interrupted', { timeout: 30
     setTimeout(() => ac.abort(), 300);
     const r = await run;
     assert.equal(r.status, 'interrupted');
+  }));
+
+test('get of a TorrentTTP torrent URL (…/ttp/v1/torrents/<info-hash>) names the file after the torrent, not the info-hash', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const content = bytes(1024 * 1024 + 77, 5);
+    writeFileSync(join(root, 'movie.bin'), content);
+    const g = await startGateway(t, { root });
+    const m = parseTorrent(await torrentOf(`${g.url}/movie.bin`));
+    await g.swarm.settled();
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    const r = await getUrl({ url: `${g.url}/ttp/v1/torrents/${m.infoHash}`, output: { kind: 'named', dir: out }, lingerMs: 0 });
+    assert.equal(r.mode, 'swarm');
+    assert.deepEqual(readdirSync(out), ['movie.bin']);
+    assert.ok(readFileSync(join(out, 'movie.bin')).equals(content));
   }));
