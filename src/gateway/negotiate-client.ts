@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { toTorrenttpError } from '../errors/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { METAINFO_JSON_MEDIA_TYPE } from '../metainfo/media-type.js';
 import { BITTORRENT_MEDIA_TYPE, SEED_HEADER } from './media-type.js';
@@ -166,7 +165,7 @@ async function request(url: string, opts: NegotiateOptions, headers: Record<stri
       });
     } catch (cause) {
       if (opts.signal?.aborted === true) throw cause;
-      throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${current}: ${toTorrenttpError(cause).message}`, cause });
+      throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${current}: ${causeText(cause)}`, cause });
     }
     const location = res.headers.location;
     if ([301, 302, 303, 307, 308].includes(res.statusCode) && typeof location === 'string') {
@@ -248,4 +247,9 @@ export function describedBy(header: string | string[] | undefined, base: string)
     }
   }
   return undefined;
+}
+
+/** What went wrong, for a message: the error's own words (an HTTP client's error is the server's doing, not an internal error). */
+export function causeText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -4,11 +4,11 @@ import { finished, type Readable, type Writable } from 'node:stream';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Dispatcher } from 'undici';
-import { toTorrenttpError, TorrenttpError } from '../errors/index.js';
+import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import { drained, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
-import { discard, requestOk, type OpenResponse } from './negotiate-client.js';
+import { causeText, discard, requestOk, type OpenResponse } from './negotiate-client.js';
 import { makeFolders } from '../storage/folders.js';
 import { readContentRange } from '../transport/http-fetch.js';
 
@@ -87,7 +87,7 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
       return plainResult(path, totalBytes, got.bytes, false, 'interrupted', started);
     }
     if (err instanceof TorrenttpError) throw err;
-    throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${res.url} after ${offset + got.bytes} bytes: ${toTorrenttpError(err).message}`, cause: err });
+    throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${res.url} after ${offset + got.bytes} bytes: ${causeText(err)}`, cause: err });
   } finally {
     clearInterval(timer);
     // Everything received is on disk before we return, also when interrupted: `-C -` continues from the file's size.
