@@ -643,7 +643,8 @@ export class Gateway {
   private baseUrl(req: IncomingMessage): string {
     const scheme = this.secure ? 'https' : 'http';
     const host = req.headers.host;
-    if (host !== undefined && HOST_HEADER.test(host)) return `${scheme}://${host}`;
+    // The pattern lets through ports past 65535 and odd brackets, which URLs refuse (a 500 later).
+    if (host !== undefined && HOST_HEADER.test(host) && URL.canParse(`${scheme}://${host}`)) return `${scheme}://${host}`;
     const local = localHost(req);
     return `${scheme}://${local.includes(':') ? `[${local}]` : local}:${this.address.port}`;
   }

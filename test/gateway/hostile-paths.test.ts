@@ -71,3 +71,19 @@ test('CONNECT, which is for proxies, gets 405 and not a silent close', { timeout
     const ok = await rawRequest(g.address.port, '/s.bin');
     assert.ok(ok.body.equals(small));
   }));
+
+test('a Host the URL parser refuses (port past 65535) is answered, the torrent naming the address reached', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const { root } = await site(dir);
+    const g = await startGateway(t, { root });
+    const port = g.address.port;
+    for (const host of ['127.0.0.1:99999', 'localhost:70000']) {
+      let r = await rawRequest(port, '/big.bin?torrent', { Host: host });
+      for (let i = 0; r.status === 503 && i < 200; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        r = await rawRequest(port, '/big.bin?torrent', { Host: host });
+      }
+      assert.equal(r.status, 200, host);
+      assert.ok(r.body.includes(`http://127.0.0.1:${port}/announce`), host);
+    }
+  }));
