@@ -5,6 +5,7 @@ import { METAINFO_JSON_MEDIA_TYPE } from '../metainfo/media-type.js';
 import { BITTORRENT_MEDIA_TYPE, SEED_HEADER } from './media-type.js';
 import { loadUndici } from '../transport/http-fetch.js';
 import { hostPort, parseHostPort } from '../transport/peer-address.js';
+import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 
 /**
@@ -114,7 +115,15 @@ export async function fetchLinked(url: string, opts: NegotiateOptions): Promise<
     await discard(res);
     return undefined;
   }
-  return { kind: 'torrent', metainfo: await parseMetainfo(type, await readSmall(res)), from: res.url, via: 'link', peers: seedPeers(res.headers[SEED_HEADER]) };
+  let metainfo: Metainfo;
+  try {
+    metainfo = await parseMetainfo(type, await readSmall(res));
+  } catch (err) {
+    // A linked torrent that is no torrent: the bytes' answer is still there to download plainly.
+    if (opts.signal?.aborted === true || !(err instanceof TorrenttpError) || err.side !== 'remote') throw err;
+    return undefined;
+  }
+  return { kind: 'torrent', metainfo, from: res.url, via: 'link', peers: seedPeers(res.headers[SEED_HEADER]) };
 }
 
 /** At most this many peers are taken from `TorrentTTP-Seed`, from its first this many characters. */

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { getUrl } from '../../src/gateway/index.js';
@@ -79,4 +80,28 @@ test('get of a TorrentTTP torrent URL (…/ttp/v1/torrents/<info-hash>) names th
     assert.equal(r.mode, 'swarm');
     assert.deepEqual(readdirSync(out), ['movie.bin']);
     assert.ok(readFileSync(join(out, 'movie.bin')).equals(content));
+  }));
+
+test('bytes whose Link names a torrent that is no torrent: the bytes are downloaded plainly', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const content = Buffer.from('the plain bytes\n');
+    const asked: string[] = [];
+    const server = createHttpServer((req, res) => {
+      asked.push(req.url ?? '');
+      if (req.url === '/f.bin?torrent') {
+        res.writeHead(200, { 'content-type': 'application/x-bittorrent' });
+        res.end('d4:infod6:lengthi-5e4:name1:x12:piece lengthi0e6:pieces0:ee');
+        return;
+      }
+      res.writeHead(200, { 'content-length': content.length, link: '</f.bin?torrent>; rel="describedby"; type="application/x-bittorrent"' });
+      res.end(content);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => server.close());
+    const path = join(dir, 'f.bin');
+    const r = await getUrl({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.bin`, output: { kind: 'file', path } });
+    assert.equal(r.mode, 'plain');
+    assert.ok(asked.includes('/f.bin?torrent'), 'the link was followed');
+    assert.ok(readFileSync(path).equals(content));
   }));
