@@ -84,6 +84,9 @@ export class Proxy {
         else res.destroy();
       });
     });
+    // A program that half-closes after its request (`printf … | nc`, some clients) would have it
+    // aborted by Node while the origin or the swarm answers; as in serve (gateway.ts), finish first.
+    (this.server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     this.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
