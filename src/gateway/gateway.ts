@@ -82,6 +82,14 @@ export interface GatewayOptions extends EligibilityOptions {
    * seed's peer blocks (wire and TorrentTTP) share one bucket (upload-cap.ts). Default: no cap.
    */
   readonly maxUploadRate?: number;
+  /**
+   * A connection on which nothing moved for this long, either way (a client that stopped reading
+   * a body: the socket takes no byte), is closed. Default 120 s: nginx's send_timeout is 60 s, and
+   * a TorrentTTP long-poll (`have?wait=`) is silent for up to 60 s. Without it, each client that
+   * asks for a big file and never reads holds its send buffers (up to 3 MiB) and a descriptor
+   * for ever.
+   */
+  readonly sendTimeoutMs?: number;
   /** Hashing threads. Default one per core. */
   readonly hashThreads?: number;
   /**
@@ -124,8 +132,29 @@ const MAX_DIAL_BACKS = 1000;
 function dialBackKey(infoHash: string, ip: string, peerId: Uint8Array): string {
   return `${infoHash} ${ip} ${toHex(peerId)}`;
 }
+/**
+ * An absolute-form request target (`GET http://host/path`, what a client sends to a proxy) made
+ * origin-form, its authority taking the place of `Host`: RFC 9112 §3.2.2, a server MUST accept
+ * it and use the target's host. Other forms are left for the path rules to refuse.
+ */
+function toOriginForm(req: IncomingMessage): void {
+  const target = req.url ?? '';
+  if (!/^https?:\/\//i.test(target)) return;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return;
+  }
+  if (url.username !== '' || url.password !== '') return;
+  const start = target.indexOf('/', target.indexOf('//') + 2);
+  req.url = start < 0 ? '/' : target.slice(start);
+  req.headers.host = url.host;
+}
+
 export const DEFAULT_HEADERS_TIMEOUT_MS = 15_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
+export const DEFAULT_SEND_TIMEOUT_MS = 120_000;
 const HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 type Representation = 'bytes' | 'torrent' | 'json';
@@ -245,6 +274,13 @@ export class Gateway {
     // nothing; nginx answers and then closes. This flag (Node's own, read in _http_server.js's
     // socketOnEnd) makes Node finish the response first.
     (this.server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    // Socket inactivity, reads and writes alike: with no 'timeout' listener Node destroys the socket.
+    this.server.setTimeout(opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS);
+    // CONNECT is for proxies: without a listener Node closes the socket with no answer at all.
+    this.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      socket.on('error', () => {});
+      socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (err.code !== 'ECONNRESET') this.logger.debug({ err: err.message, code: err.code }, 'bad HTTP request');
       const status = clientErrorStatus(err.code, (socket as Socket).bytesRead);
@@ -432,6 +468,7 @@ export class Gateway {
         else this.logger.info(entry, 'request refused');
       }
     });
+    toOriginForm(req);
     if (refuseUnknownHost(this.hostCheck, req, res)) return; // bound to loopback: DNS rebinding
     const target = req.url ?? '/';
     const q = target.indexOf('?');
@@ -461,6 +498,12 @@ export class Gateway {
     }
     const path = parseRequestPath(target);
     let t = await this.site.resolve(path.segments);
+    if (t.kind === 'file' && path.trailingSlash) {
+      // `/file/` names a folder that is not there (nginx: 404); serving it would give the file a
+      // second URL, under which a page's relative links break.
+      await t.handle?.close();
+      throw new GatewayError('GATEWAY_NOT_FOUND', { detail: 'a file asked for as a folder' });
+    }
     if (t.kind === 'folder') {
       if (!path.trailingSlash && path.segments.length > 0) {
         const location = encodePath(path.segments, true) + (path.query === undefined ? '' : `?${path.query}`);
@@ -672,7 +715,8 @@ export class Gateway {
   private baseUrl(req: IncomingMessage): string {
     const scheme = this.secure ? 'https' : 'http';
     const host = req.headers.host;
-    if (host !== undefined && HOST_HEADER.test(host)) return `${scheme}://${host}`;
+    // The pattern lets through ports past 65535 and odd brackets, which URLs refuse (a 500 later).
+    if (host !== undefined && HOST_HEADER.test(host) && URL.canParse(`${scheme}://${host}`)) return `${scheme}://${host}`;
     const local = localHost(req);
     return `${scheme}://${local.includes(':') ? `[${local}]` : local}:${this.address.port}`;
   }

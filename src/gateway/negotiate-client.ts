@@ -2,12 +2,12 @@ import type { Agent as HttpAgent, IncomingMessage, RequestOptions } from 'node:h
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
-import { toTorrenttpError } from '../errors/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { METAINFO_JSON_MEDIA_TYPE } from '../metainfo/media-type.js';
 import { BITTORRENT_MEDIA_TYPE, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER } from './media-type.js';
 import { loadUndici } from '../transport/http-fetch.js';
 import { hostPort, parseHostPort } from '../transport/peer-address.js';
+import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 
 /**
@@ -138,7 +138,15 @@ export async function fetchLinked(url: string, opts: NegotiateOptions): Promise<
     await discard(res);
     return undefined;
   }
-  return { kind: 'torrent', metainfo: await parseMetainfo(type, await readSmall(res)), from: res.url, via: 'link', peers: seedPeers(res.headers[SEED_HEADER]), swarmPeers: swarmPeers(res.headers[SWARM_PEERS_HEADER]) };
+  let metainfo: Metainfo;
+  try {
+    metainfo = await parseMetainfo(type, await readSmall(res));
+  } catch (err) {
+    // A linked torrent that is no torrent: the bytes' answer is still there to download plainly.
+    if (opts.signal?.aborted === true || !(err instanceof TorrenttpError) || err.side !== 'remote') throw err;
+    return undefined;
+  }
+  return { kind: 'torrent', metainfo, from: res.url, via: 'link', peers: seedPeers(res.headers[SEED_HEADER]), swarmPeers: swarmPeers(res.headers[SWARM_PEERS_HEADER]) };
 }
 
 function joining(opts: NegotiateOptions): Record<string, string> {
@@ -236,7 +244,7 @@ async function request(url: string, opts: NegotiateOptions, headers: Record<stri
       }
     } catch (cause) {
       if (opts.signal?.aborted === true) throw cause;
-      throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${current}: ${toTorrenttpError(cause).message}`, cause });
+      throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${current}: ${causeText(cause)}`, cause });
     }
     const location = res.headers.location;
     if ([301, 302, 303, 307, 308].includes(res.status) && typeof location === 'string') {
@@ -318,4 +326,9 @@ export function describedBy(header: string | string[] | undefined, base: string)
     }
   }
   return undefined;
+}
+
+/** What went wrong, for a message: the error's own words (an HTTP client's error is the server's doing, not an internal error). */
+export function causeText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -1,13 +1,13 @@
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
-import type { Readable, Writable } from 'node:stream';
+import { finished, type Readable, type Writable } from 'node:stream';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { toTorrenttpError, TorrenttpError } from '../errors/index.js';
+import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import { drained, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
-import { discard, requestOk, type NodeAgents, type OpenResponse } from './negotiate-client.js';
+import { causeText, discard, requestOk, type NodeAgents, type OpenResponse } from './negotiate-client.js';
 import { makeFolders } from '../storage/folders.js';
 import { readContentRange } from '../transport/http-fetch.js';
 
@@ -86,7 +86,7 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
       return plainResult(path, totalBytes, got.bytes, false, 'interrupted', started);
     }
     if (err instanceof TorrenttpError) throw err;
-    throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${res.url} after ${offset + got.bytes} bytes: ${toTorrenttpError(err).message}`, cause: err });
+    throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${res.url} after ${offset + got.bytes} bytes: ${causeText(err)}`, cause: err });
   } finally {
     clearInterval(timer);
     // Everything received is on disk before we return, also when interrupted: `-C -` continues from the file's size.
@@ -172,8 +172,11 @@ function copyBody(body: Readable, sink: Writable | undefined, hash: Hash | undef
       }
     };
     body.on('data', onData);
-    body.once('error', fail);
-    body.once('end', () => {
+    // `finished`, not 'error' and 'end': a body that failed before we listened (undici destroys
+    // it at a malformed chunk while the output file opens) emits neither again, and waiting for
+    // them hung the get for ever, deaf to Ctrl-C.
+    finished(body, (err) => {
+      if (err !== undefined && err !== null) return fail(body.errored ?? err);
       if (settled) return;
       settled = true;
       resolve();

@@ -74,7 +74,9 @@ export class Proxy {
     private readonly dispatcher: Dispatcher,
   ) {
     this.logger = opts.logger ?? silentGatewayLogger;
-    this.server = createServer({ headersTimeout: opts.headersTimeoutMs ?? 15_000, requestTimeout: 0 }, (req, res) => {
+    const headersTimeout = opts.headersTimeoutMs ?? 15_000;
+    // Node looks for expired heads every connectionsCheckingInterval (default 30 s: 45 s for a 15 s timeout).
+    this.server = createServer({ headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(5000, Math.max(100, Math.floor(headersTimeout / 4))) }, (req, res) => {
       this.onRequest(req, res).catch((err: unknown) => {
         const e = toTorrenttpError(err);
         this.logger.error({ err: e.message, code: e.code }, 'proxy request failed');
@@ -82,6 +84,9 @@ export class Proxy {
         else res.destroy();
       });
     });
+    // A program that half-closes after its request (`printf … | nc`, some clients) would have it
+    // aborted by Node while the origin or the swarm answers; as in serve (gateway.ts), finish first.
+    (this.server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     this.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
@@ -90,7 +95,7 @@ export class Proxy {
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket) => this.onUpgrade(req, socket));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       if (socket.writable && err.code !== 'ECONNRESET') {
-        const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'HPE_HEADERS_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+        const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'HPE_HEADERS_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
         socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       } else socket.destroy();
     });

@@ -96,7 +96,8 @@ export function sendFileRange(
       return;
     }
     let buf = free.pop();
-    if (buf === undefined && allowance > 0) {
+    // Another buffer only while the socket keeps up: a client that stops reading holds one, not BUFFERS.
+    if (buf === undefined && allowance > 0 && (inFlight === 0 || !res.writableNeedDrain)) {
       allowance--;
       buf = takeSpare(total);
     }

@@ -101,7 +101,9 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
     let finalPath: string | undefined;
     let moved = false;
     if (o.output.kind !== 'stream') {
-      finalPath = o.output.kind === 'file' ? o.output.path : join(o.output.dir, (metainfo.multiFile ? undefined : nameFromUrl(o.url)) ?? metainfo.name);
+      // A URL that names the torrent by its info-hash (a TorrentTTP torrent URL) does not name the file.
+      const fromUrl = metainfo.multiFile ? undefined : nameFromUrl(o.url);
+      finalPath = o.output.kind === 'file' ? o.output.path : join(o.output.dir, (fromUrl?.toLowerCase() === metainfo.infoHash ? undefined : fromUrl) ?? metainfo.name);
       dir = dirname(finalPath);
       name = metainfo.multiFile ? basename(finalPath) : `${basename(finalPath)}.part`;
       await makeFolders(dir);

@@ -24,7 +24,8 @@ export function rawRequest(port: number, target: string, headers: Record<string,
       const head = all.subarray(0, split).toString('latin1');
       resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1] ?? 0), head, body: all.subarray(split + 4) });
     });
-    const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+    const host = Object.keys(headers).some((k) => k.toLowerCase() === 'host') ? [] : ['Host: 127.0.0.1'];
+    const lines = [`${method} ${target} HTTP/1.1`, ...host, 'Connection: close', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
     s.end(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
   });
 }

@@ -319,7 +319,12 @@ async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFl
     if (how === 'complete' && flags.seed === true) {
       if (mode === 'download') out.summary(t.stats(), elapsed(), how);
       out.seeding(t, seedingUntil(flags));
-      how = await Promise.race([stopped.then((sig) => `stopped seeding (${sig})`), ...seedLimits(t, flags, timers)]);
+      // `done` has resolved: a fatal error now (a data file truncated under the seed: STORAGE_IO)
+      // closes the torrent and is told only by its `error` event. Without this the command went
+      // on "seeding" a torrent that no longer existed, and said nothing.
+      const failedWhileSeeding = new Promise<never>((_, reject) => t.once('error', reject));
+      failedWhileSeeding.catch(() => undefined); // after the race, nobody waits for it
+      how = await Promise.race([stopped.then((sig) => `stopped seeding (${sig})`), ...seedLimits(t, flags, timers), failedWhileSeeding]);
     }
     out.summary(t.stats(), elapsed(), how);
     if (!t.complete) ctx.exitCode = 130; // interrupted before the end: not a success (128 + SIGINT, as shells say)

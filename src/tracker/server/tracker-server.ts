@@ -41,6 +41,8 @@ export interface TrackerServerOptions extends TrackerPolicyOptions {
    * when it is available and `host` is an address. Default true; false always uses `node:dgram`.
    */
   readonly udpBatch?: boolean;
+  /** An HTTP client must send a request's head within this, else `408` (slowloris). Default 15 s. */
+  readonly headersTimeoutMs?: number;
 }
 
 export interface TrackerAddress {
@@ -98,7 +100,10 @@ export class TrackerServer {
     this.core = new TrackerCore(opts, store, opts.now ?? Date.now, opts.logger ?? silentLogger);
     this.ids = new ConnectionIds(opts.connectionIdSecret);
     this.httpHandle = httpHandler(this.core, opts.limits?.http);
-    this.http = createServer({ keepAlive: true, requestTimeout: 30_000, headersTimeout: 15_000 }, this.httpHandle);
+    const headersTimeout = opts.headersTimeoutMs ?? 15_000;
+    // Node looks for expired heads every connectionsCheckingInterval (default 30 s: up to 45 s for a 15 s timeout).
+    const connectionsCheckingInterval = Math.min(5000, Math.max(100, Math.floor(headersTimeout / 4)));
+    this.http = createServer({ keepAlive: true, requestTimeout: Math.max(30_000, headersTimeout), headersTimeout, connectionsCheckingInterval }, this.httpHandle);
   }
 
   /** The bound address; throws before `listen()` resolves. */
