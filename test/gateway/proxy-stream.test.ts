@@ -2,7 +2,8 @@
  * A cold fetch through the proxy from a lone origin streams it (src/gateway/lone-stream.ts, as a
  * lone get does): ONE `Range: bytes=0-` GET besides the first piece's, every piece verified
  * before the program gets it; a corrupt byte in the stream fails its piece, the stream stops and
- * the origin's seed sends the rest: the program never sees the wrong byte.
+ * the origin's seed sends the rest: the program never sees the wrong byte. A cold `Range` past the
+ * first piece streams from that piece (`Range: bytes=OFFSET-`), the earlier pieces from the seed after.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
