@@ -6,7 +6,9 @@ import { WEB_SEED_HEADER } from './media-type.js';
 
 /**
  * A lone download's stream (`torrenttp get`, a proxy's cold fetch): while nobody else downloads
- * the file, the origin's bytes come in ONE `GET` (`Range: bytes=0-`), read straight off a socket
+ * the file, the origin's bytes come in ONE `GET` (`Range: bytes=OFFSET-`, OFFSET the start of
+ * piece `fromPiece`, 0 by default; a proxied program's `Range` past the first piece starts there,
+ * and the swarm fills the earlier pieces once the stream ends), read straight off a socket
  * of its own into the engine's piece
  * buffers (no copy in this process: each read lands where the piece's next bytes go), and each
  * whole piece goes to `Torrent.commitWhole`, which verifies it (SHA-1, on a disk thread) and
@@ -14,8 +16,8 @@ import { WEB_SEED_HEADER } from './media-type.js';
  * (`Torrent.downloadsHeld`): the named seed is connected but asked for nothing, so the origin
  * pays one plain upload, not the wire seed's (docs/cli.md, "get against curl").
  *
- * Ends `complete` (every piece verified), `stopped` (the owner's `stop`: another peer arrived,
- * or the get ends), or `failed` (an answer that is not the file's bytes from 0, a socket error, an
+ * Ends `complete` (every piece from `fromPiece` on verified), `stopped` (the owner's `stop`: another peer arrived,
+ * or the get ends), or `failed` (an answer that is not the file's bytes from OFFSET, a socket error, an
  * idle socket, a piece that failed its hash): the engine then takes the missing pieces from the
  * swarm as usual. Only `http:` (a TLS stream is not read this way) and single-file torrents.
  */
@@ -35,6 +37,8 @@ export interface LoneStreamOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** No byte for this long: failed. Default 30 s. */
   readonly idleMs?: number;
+  /** The first piece streamed (its start the `Range`'s); default 0. */
+  readonly fromPiece?: number;
 }
 
 /**
@@ -66,7 +70,10 @@ export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = 
   const g = t.metainfo.geometry;
   const total = t.metainfo.length;
   const pieceCount = g.pieceCount;
-  let index = 0;
+  const fromPiece = opts.fromPiece ?? 0;
+  if (!Number.isSafeInteger(fromPiece) || fromPiece < 0 || fromPiece >= pieceCount) throw new RangeError(`fromPiece ${fromPiece} of ${pieceCount} pieces`);
+  const offset = fromPiece * t.metainfo.pieceLength;
+  let index = fromPiece;
   let piece: Uint8Array | undefined;
   let filled = 0;
   let head: Uint8Array | undefined = new Uint8Array(MAX_HEAD_BYTES);
@@ -159,7 +166,7 @@ export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = 
       return;
     }
     head = undefined;
-    const problem = checkHead(Buffer.from(h.buffer, h.byteOffset, end).toString('latin1'), total);
+    const problem = checkHead(Buffer.from(h.buffer, h.byteOffset, end).toString('latin1'), total, offset);
     if (problem !== undefined) return fail(`${url}: ${problem}`);
     take(h.subarray(end + 4));
   };
@@ -194,10 +201,10 @@ export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = 
     const extra = Object.entries(opts.headers ?? {})
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('');
-    socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: torrenttp\r\nAccept: */*\r\nRange: bytes=0-\r\n${WEB_SEED_HEADER}: ${t.infoHash}\r\n${extra}Connection: close\r\n\r\n`);
+    socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: torrenttp\r\nAccept: */*\r\nRange: bytes=${offset}-\r\n${WEB_SEED_HEADER}: ${t.infoHash}\r\n${extra}Connection: close\r\n\r\n`);
   });
   socket.on('error', (err) => fail(`${url}: ${err.message}`));
-  socket.on('close', () => fail(`${url}: the connection closed after ${bytes} of ${total} bytes`));
+  socket.on('close', () => fail(`${url}: the connection closed after ${bytes} of ${total - offset} bytes`));
 
   return {
     over,
@@ -212,10 +219,11 @@ export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = 
 }
 
 /**
- * Why a response head is not the whole file's bytes from 0 (`200` of `total` bytes, or `206`
- * of `bytes 0-(total-1)/total`), plainly framed (no transfer coding); undefined when it is.
+ * Why a response head is not the file's bytes from `offset` to its end, plainly framed (no
+ * transfer coding); undefined when it is. From 0: `200` of `total` bytes, or `206` of
+ * `bytes 0-(total-1)/total`; from further on only a `206` of `bytes offset-(total-1)/total`.
  */
-export function checkHead(head: string, total: number): string | undefined {
+export function checkHead(head: string, total: number, offset = 0): string | undefined {
   const lines = head.split('\r\n');
   const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '');
   if (status === null) return `not an HTTP/1.x answer: ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`;
@@ -228,10 +236,10 @@ export function checkHead(head: string, total: number): string | undefined {
     headers.set(name, line.slice(colon + 1).trim());
   }
   const code = Number(status[1]);
-  if (code !== 200 && code !== 206) return `status ${code}`;
+  if (code !== 206 && (code !== 200 || offset > 0)) return `status ${code}`;
   if (headers.has('transfer-encoding')) return `transfer-encoding ${headers.get('transfer-encoding')}`;
-  if (headers.get('content-length') !== String(total)) return `content-length ${headers.get('content-length') ?? 'missing'}, the file has ${total} bytes`;
-  if (code === 206 && headers.get('content-range') !== `bytes 0-${total - 1}/${total}`) return `content-range ${headers.get('content-range') ?? 'missing'}`;
+  if (headers.get('content-length') !== String(total - offset)) return `content-length ${headers.get('content-length') ?? 'missing'}, ${total - offset} bytes asked (of ${total})`;
+  if (code === 206 && headers.get('content-range') !== `bytes ${offset}-${total - 1}/${total}`) return `content-range ${headers.get('content-range') ?? 'missing'}`;
   return undefined;
 }
 
@@ -240,14 +248,16 @@ export function checkHead(head: string, total: number): string | undefined {
  * alike. Where a lone download streams from, or undefined when it may not: the server named its
  * seed (`TorrentTTP-Seed`: a `serve`, whose file URL is the torrent's web seed and answers
  * ranges), one file, an `http:` web seed, nothing verified yet, and the request's extra header
- * lines (`get -H`, a proxied program's) fit to copy.
+ * lines (`get -H`, a proxied program's) fit to copy. `fromPiece`: the piece the stream starts at
+ * (a proxied `Range`'s first), echoed for `streamWhileAlone`.
  */
-export function loneStreamUrl(metainfo: Metainfo, peers: readonly string[], headers: Readonly<Record<string, string>> | undefined, verifiedBytes: number): { url: string; headers: Record<string, string> } | undefined {
+export function loneStreamUrl(metainfo: Metainfo, peers: readonly string[], headers: Readonly<Record<string, string>> | undefined, verifiedBytes: number, fromPiece = 0): { url: string; headers: Record<string, string>; fromPiece: number } | undefined {
   if (peers.length === 0 || metainfo.multiFile || verifiedBytes > 0 || metainfo.length === 0) return undefined;
+  if (!Number.isSafeInteger(fromPiece) || fromPiece < 0 || fromPiece >= metainfo.geometry.pieceCount) return undefined;
   const base = metainfo.urlList.find((u) => /^http:\/\//i.test(u));
   const safe = streamableHeaders(headers);
   if (base === undefined || safe === undefined) return undefined;
-  return { url: webSeedFileUrl(base, metainfo, 0), headers: safe };
+  return { url: webSeedFileUrl(base, metainfo, 0), headers: safe, fromPiece };
 }
 
 /**
@@ -264,6 +274,8 @@ export interface WhileAloneOptions {
    * machine). A peer found or connecting later still ends the stream.
    */
   readonly alone?: boolean;
+  /** The piece the stream starts at (`streamOrigin`'s `fromPiece`); default 0. */
+  readonly fromPiece?: number;
 }
 
 /**
@@ -274,7 +286,7 @@ export interface WhileAloneOptions {
  * answer names others, fails to come within `LONE_DECIDE_MS` or the stream ends, the engine
  * takes what is missing from the swarm. Web seeds are no other peer. `stop` ends it all (the
  * stream's commits answered). Undefined when the torrent is already complete. `opts.alone`: the
- * server already said so; the stream starts at once.
+ * server already said so; the stream starts at once. `opts.fromPiece`: where the stream starts.
  */
 export function streamWhileAlone(client: Client, t: Torrent, url: string, given: readonly string[], headers: Record<string, string>, warn: (message: string) => void, opts: WhileAloneOptions = {}): { stop(): Promise<void> } | undefined {
   if (t.complete) return undefined;
@@ -316,7 +328,7 @@ export function streamWhileAlone(client: Client, t: Torrent, url: string, given:
     if (state !== 'waiting' || t.closed || t.complete) return;
     state = 'streaming';
     clearTimeout(timer);
-    stream = streamOrigin(t, url, { headers });
+    stream = streamOrigin(t, url, { headers, ...(opts.fromPiece === undefined ? {} : { fromPiece: opts.fromPiece }) });
     void stream.over.then((end) => {
       if (end.how === 'failed') warn(`streaming ${url}: ${end.reason}; the swarm takes the rest`);
       if (state === 'streaming') {

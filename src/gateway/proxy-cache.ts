@@ -22,7 +22,8 @@ import type { FileFacts, Prepared } from './proxy-offer.js';
  * - One torrent per info-hash, shared by every program asking for it: concurrent requests are
  *   readers of one download (`Torrent.read`, each with its own deadline window), never a second
  *   download. The whole file is fetched even for a `Range` (what Squid does with
- *   `range_offset_limit -1`): the next request is then a cache hit.
+ *   `range_offset_limit -1`): the next request is then a cache hit. A cold `Range` is fetched
+ *   from its first piece on first (the lone stream), the earlier pieces after.
  * - A URL's offer (its torrent and the origin's `Content-Type`/`ETag`/`Last-Modified`) is trusted
  *   for `freshMs` without asking the origin (Squid's `refresh_pattern` minimum); after that the
  *   proxy negotiates again, which costs a torrent request and a `HEAD`, never the file's bytes
@@ -84,11 +85,12 @@ interface Held {
    */
   first: Promise<FirstPiece | undefined> | undefined;
   /**
-   * A cold fetch from byte 0 of a torrent new to the cache, whose origin named its seed: where
-   * the origin's whole file is streamed from while nobody else downloads it (lone-stream.ts,
-   * `streamWhileAlone`, started as the torrent opens), and the stream once started.
+   * A cold fetch of a torrent new to the cache, whose origin named its seed: where the origin's
+   * file is streamed from (the piece under the program's first byte to the end) while nobody
+   * else downloads it (lone-stream.ts, `streamWhileAlone`, started as the torrent opens), and
+   * the stream once started.
    */
-  lone: { readonly url: string; readonly headers: Record<string, string> } | undefined;
+  lone: { readonly url: string; readonly headers: Record<string, string>; readonly fromPiece: number } | undefined;
   streaming: { stop(): Promise<void> } | undefined;
   lastDownloaded: number;
   lastMoveMs: number;
@@ -353,10 +355,11 @@ export class ProxyCache {
     }
     h.origin ??= origin;
     if (h.peers.length === 0) h.peers = peers;
-    // Nothing of it held and the program reads from the first piece (from byte 0, or a range
-    // within that piece): streamed whole while alone (lone-stream.ts), the program's bytes first.
+    // Nothing of it held: streamed while alone (lone-stream.ts) from the piece under the
+    // program's first byte (byte 0, or its `Range`'s start) to the end, the program's bytes
+    // first; the swarm fills the earlier pieces once the stream is over.
     const programHeaders = flatHeaders(headers);
-    if (added && start < metainfo.pieceLength && programHeaders !== undefined) h.lone = loneStreamUrl(metainfo, h.peers, programHeaders, 0);
+    if (added && start < metainfo.length && programHeaders !== undefined) h.lone = loneStreamUrl(metainfo, h.peers, programHeaders, 0, Math.floor(start / metainfo.pieceLength));
     const opening = this.torrentOf(h, metainfo);
     opening.catch(() => undefined);
     const first = added && start < metainfo.length ? this.askFirstPiece(h, metainfo, origin, start, opening, headers) : undefined;
@@ -421,8 +424,8 @@ export class ProxyCache {
       const lone = h.lone;
       h.lone = undefined;
       if (lone !== undefined) {
-        h.streaming = streamWhileAlone(this.client, t, lone.url, h.peers, lone.headers, (message) => this.logger.warn({ infoHash: h.infoHash, message }, 'origin stream failed'));
-        if (h.streaming !== undefined) this.logger.debug({ infoHash: h.infoHash, url: lone.url }, 'streaming the origin while alone');
+        h.streaming = streamWhileAlone(this.client, t, lone.url, h.peers, lone.headers, (message) => this.logger.warn({ infoHash: h.infoHash, message }, 'origin stream failed'), { fromPiece: lone.fromPiece });
+        if (h.streaming !== undefined) this.logger.debug({ infoHash: h.infoHash, url: lone.url, fromPiece: lone.fromPiece }, 'streaming the origin while alone');
       }
       void this.evict();
       t.done.catch(() => undefined);

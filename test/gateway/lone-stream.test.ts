@@ -124,7 +124,7 @@ test('TorrentTTP-Swarm-Peers: 0 on the torrent: the get streams at once, without
     }
   }));
 
-test('checkHead takes only the whole file from byte 0, plainly framed; streamableHeaders refuses CR/LF', () => {
+test('checkHead takes only the file from the asked offset (from 0: 200 or 206; further: the 206), plainly framed; streamableHeaders refuses CR/LF', () => {
   assert.equal(checkHead('HTTP/1.1 206 Partial Content\r\nContent-Length: 10\r\nContent-Range: bytes 0-9/10', 10), undefined);
   assert.equal(checkHead('HTTP/1.1 200 OK\r\ncontent-length: 10', 10), undefined);
   assert.match(checkHead('HTTP/1.1 206 Partial Content\r\nContent-Length: 10\r\nContent-Range: bytes 5-14/20', 10)!, /content-range/);
@@ -133,6 +133,12 @@ test('checkHead takes only the whole file from byte 0, plainly framed; streamabl
   assert.match(checkHead('HTTP/1.1 404 Not Found\r\nContent-Length: 10', 10)!, /status 404/);
   assert.match(checkHead('HTTP/1.1 200 OK\r\nContent-Length: 10\r\nContent-Length: 10', 10)!, /twice/);
   assert.match(checkHead('SSH-2.0', 10)!, /not an HTTP/);
+  // From a later piece's start: only the 206 of exactly the rest.
+  assert.equal(checkHead('HTTP/1.1 206 Partial Content\r\nContent-Length: 6\r\nContent-Range: bytes 4-9/10', 10, 4), undefined);
+  assert.match(checkHead('HTTP/1.1 200 OK\r\nContent-Length: 10', 10, 4)!, /status 200/);
+  assert.match(checkHead('HTTP/1.1 206 Partial Content\r\nContent-Length: 10\r\nContent-Range: bytes 0-9/10', 10, 4)!, /content-length 10/);
+  assert.match(checkHead('HTTP/1.1 206 Partial Content\r\nContent-Length: 6\r\nContent-Range: bytes 4-9/11', 10, 4)!, /content-range/);
+  assert.match(checkHead('HTTP/1.1 206 Partial Content\r\nContent-Length: 6\r\nContent-Range: bytes 3-8/10', 10, 4)!, /content-range/);
   assert.deepEqual(streamableHeaders({ authorization: 'Bearer x', range: 'bytes=5-' }), { authorization: 'Bearer x' });
   assert.equal(streamableHeaders({ 'x-a': 'b\r\nHost: evil' }), undefined);
 });

@@ -2,7 +2,8 @@
  * A cold fetch through the proxy from a lone origin streams it (src/gateway/lone-stream.ts, as a
  * lone get does): ONE `Range: bytes=0-` GET besides the first piece's, every piece verified
  * before the program gets it; a corrupt byte in the stream fails its piece, the stream stops and
- * the origin's seed sends the rest: the program never sees the wrong byte.
+ * the origin's seed sends the rest: the program never sees the wrong byte. A cold `Range` past the
+ * first piece streams from that piece (`Range: bytes=OFFSET-`), the earlier pieces from the seed after.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,4 +73,50 @@ test('a cold Range within the first piece (curl -r 100-) streams the origin in o
     assert.equal(s.downloadedByKind.wire, 0, `every piece from the stream: ${JSON.stringify(s.downloadedByKind)}`);
     await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
     assert.deepEqual(servedBy(log), ['206 swarm']);
+  }));
+
+/** A start past the first piece where 100000000 is in a 256 MiB file (a bench's `--range-from`), and the piece it is in. */
+const RANGE_FROM = Math.round((4 * 1024 * 1024 * 100_000_000) / 2 ** 28);
+const RANGE_PIECE = Math.floor(RANGE_FROM / PIECE);
+const RANGE_OFFSET = RANGE_PIECE * PIECE;
+
+test('a cold Range past the first piece streams the origin from that piece in one GET: the exact 206, no wire byte for the range', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const f = await front(t, dir);
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+    const out = join(dir, 'part.bin');
+    const r = await curl(t, ['-x', proxy.url, '-r', `${RANGE_FROM}-`, f.url, '-o', out, '-w', '%{http_code}']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), '206');
+    assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(f.payload.subarray(RANGE_FROM))), 'the range, byte-identical');
+    const streamed = `bytes=${RANGE_OFFSET}-`;
+    assert.equal(f.ranges.filter((x) => x === streamed).length, 1, `one GET from the piece's start: ${JSON.stringify(f.ranges)}`);
+    assert.deepEqual(f.ranges.filter((x) => x !== streamed && x !== `bytes=${RANGE_OFFSET}-${RANGE_OFFSET + PIECE - 1}`), [], 'no other byte request');
+    // The earlier pieces come from the seed after the stream: the range's pieces from the stream alone.
+    await until('the whole file in the cache', () => proxy.cache.torrent(f.infoHash)?.complete === true, 30_000);
+    const s = proxy.cache.torrent(f.infoHash)!.stats();
+    assert.deepEqual({ wire: s.downloadedByKind.wire, webseed: s.downloadedByKind.webseed }, { wire: RANGE_OFFSET, webseed: f.payload.length - RANGE_OFFSET }, 'the range\'s pieces from the stream, the earlier ones from the seed');
+    await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+    assert.deepEqual(servedBy(log), ['206 swarm']);
+  }));
+
+test('a corrupt byte in a cold Range\'s stream fails its piece: the seed sends it, the program gets the exact range', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const badPiece = RANGE_PIECE + 5;
+    const bad = badPiece * PIECE + 1234;
+    const f = await front(t, dir, {
+      damage: (body, from) => {
+        // The stream's answer only (the first piece's ranged GET ends before it).
+        if (bad >= from && bad < from + body.length) body[bad - from] = body[bad - from]! ^ 0xff;
+      },
+    });
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+    const out = join(dir, 'part.bin');
+    const r = await curl(t, ['-x', proxy.url, '-r', `${RANGE_FROM}-`, f.url, '-o', out, '-w', '%{http_code}']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), '206');
+    assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(f.payload.subarray(RANGE_FROM))), 'the range, byte-identical: the damaged piece was fetched again');
+    assert.equal(f.ranges.filter((x) => x === `bytes=${RANGE_OFFSET}-`).length, 1, JSON.stringify(f.ranges));
+    const warned = log.entries.some((e) => e.level === 'warn' && new RegExp(`piece ${badPiece} failed its hash check`).test(JSON.stringify(e.obj)));
+    assert.ok(warned, JSON.stringify(log.entries.filter((e) => e.level === 'warn')));
   }));
