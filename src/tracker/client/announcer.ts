@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { toTorrenttpError, type TorrenttpError } from '../../errors/index.js';
 import type { AnnounceEvent, AnnounceRequest } from '../announce-types.js';
 import { TrackerError } from '../errors.js';
+import { peerUrlAllowed } from './address-scope.js';
 import { HttpTrackerClient, type HttpTrackerOptions } from './http-client.js';
 import { JsonTrackerClient } from './json-client.js';
 import { isUrlRef, type AnnounceResult, type PeerRef, type TrackerClient } from './types.js';
@@ -82,6 +83,8 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
   /** URLs of the announce list that no client here speaks (ws:, garbage): reported once at start. */
   private readonly unsupported: string[] = [];
   private readonly trackerIds = new Map<string, Uint8Array>();
+  /** Trackers whose refused peer URL was already warned about (at most 64). */
+  private readonly refusedFrom = new Set<string>();
   /** URLs of the trackers that answered at least once: they get the longer `timeoutMs`. */
   private readonly answered = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
@@ -253,15 +256,27 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     this.emit('announced', r, url);
     const fromLoopback = isLoopback(new URL(url).hostname.replace(/^\[|\]$/g, ''));
     const allowLocal = this.opts.allowLoopbackPeers === true || fromLoopback;
+    let refused: string | undefined;
     const peers = r.peers.filter((p) => {
       if (!isUrlRef(p)) return p.port > 0 && (allowLocal || !isLocal(p.ip));
       if (p.url === this.opts.peerUrl) return false; // ourselves
+      let host: string;
       try {
-        return allowLocal || !isLocal(new URL(p.url).hostname.replace(/^\[|\]$/g, ''));
+        host = new URL(p.url).hostname.replace(/^\[|\]$/g, '');
       } catch {
         return false;
       }
+      // Loopback where allowed (above); any other internal address (link-local, LAN) only from a
+      // tracker in the same scope: a peer URL is a request the client will make (SSRF).
+      if (allowLocal && isLocal(host)) return true;
+      if (peerUrlAllowed(p.url, url)) return true;
+      refused ??= p.url;
+      return false;
     });
+    if (refused !== undefined && !this.refusedFrom.has(url) && this.refusedFrom.size < 64) {
+      this.refusedFrom.add(url);
+      this.emit('warning', `refused peer URL ${refused.slice(0, 200)}: an internal address from a tracker that is not on one (SSRF)`, url);
+    }
     if (peers.length > 0) this.emit('peers', peers, url);
   }
 }

@@ -3,3 +3,4 @@ export { HttpTrackerClient, type HttpTrackerOptions } from './http-client.js';
 export { isUrlRef, type AnnounceResult, type PeerRef, type ScrapeResult, type TrackerClient, type TrackerRequestOptions } from './types.js';
 export { JsonTrackerClient, type JsonTrackerOptions } from './json-client.js';
 export { UdpTrackerClient, UdpTrackerSockets, type UdpTrackerOptions } from './udp-client.js';
+export { addressScope, peerUrlAllowed, type AddressScope } from './address-scope.js';
