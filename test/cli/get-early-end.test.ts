@@ -4,7 +4,8 @@
  * take the wire path instead of the lone stream and dial a dead address until the peer expires.
  * The real CLI (dist/src/cli/main.js) against a real serve (in this process): its stdout's reader
  * closes early (EPIPE, `get URL -o - | head`), it is sent SIGTERM, its stdout is a full disk
- * (/dev/full: ENOSPC, exit 23). Fault checked once: main.ts exiting at once on EPIPE (as before)
+ * (/dev/full: ENOSPC, exit 23), its file is on a full disk (a small tmpfs: STORAGE_NO_SPACE, exit
+ * 23). Fault checked once: main.ts exiting at once on EPIPE (as before)
  * leaves the first case's leecher on the tracker, and the test fails waiting for it to go.
  */
 import { test } from 'node:test';
@@ -14,23 +15,15 @@ import { once } from 'node:events';
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { GET_WRITE_ERROR_EXIT } from '../../src/cli/commands/get.js';
 import { parseTorrent } from '../../src/metainfo/index.js';
+import { CLI_BIN, spawnOnTmpfs } from '../helpers/cli.js';
+import { until } from '../helpers/processes.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway, torrentOf } from '../gateway/helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const MIB = 1024 * 1024;
-
-async function until(what: string, cond: () => Promise<boolean>, maxMs = 20_000): Promise<void> {
-  const deadline = Date.now() + maxMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('a get that ends early (reader gone, SIGTERM, full disk) says `stopped`: serve keeps no dead peer and the next get streams alone', { timeout: 180_000 }, (t) =>
   withTempDir(t, async (dir) => {
@@ -53,7 +46,7 @@ test('a get that ends early (reader gone, SIGTERM, full disk) says `stopped`: se
       return r.headers['torrenttp-swarm-peers'];
     };
     const start = (stdout: 'pipe' | number): { child: ChildProcessByStdio<null, Readable | null, Readable>; stderr: () => string } => {
-      const child = spawn(process.execPath, ['--openssl-legacy-provider', MAIN, 'get', '-s', url, '-o', '-'], { stdio: ['ignore', stdout, 'pipe'] }) as ChildProcessByStdio<null, Readable | null, Readable>;
+      const child = spawn(process.execPath, ['--openssl-legacy-provider', CLI_BIN, 'get', '-s', url, '-o', '-'], { stdio: ['ignore', stdout, 'pipe'] }) as ChildProcessByStdio<null, Readable | null, Readable>;
       t.after(() => child.kill()); // by pid, if still running
       let err = '';
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -65,7 +58,7 @@ test('a get that ends early (reader gone, SIGTERM, full disk) says `stopped`: se
       const stdout = run.child.stdout!;
       await once(stdout, 'readable');
       stdout.pause();
-      await until('the get announced (a leecher on the tracker)', async () => (await leechers()) === 1);
+      await until('the get announced (a leecher on the tracker)', async () => (await leechers()) === 1, 20_000);
       return run;
     };
     const gone = async (how: string): Promise<void> => {
@@ -97,7 +90,15 @@ test('a get that ends early (reader gone, SIGTERM, full disk) says `stopped`: se
     closeSync(full);
     const [diskCode] = (await once(disk.child, 'exit')) as [number | null];
     assert.equal(diskCode, GET_WRITE_ERROR_EXIT, disk.stderr());
-    assert.match(disk.stderr(), /cannot write the download: .*ENOSPC/);
-    await gone('ENOSPC');
+    assert.match(disk.stderr(), /^torrenttp: cannot write the download: ENOSPC: no space left on device, write$/m);
+    await gone('ENOSPC on stdout');
+
+    // A file on a full disk (an 8 MiB tmpfs for 16 MiB): the swarm's storage fails. Exit 23 too.
+    mkdirSync(join(dir, 'dl'));
+    const tmpfs = spawnOnTmpfs(t, dir, 8 * MIB, ['get', '-s', url, '-o', 'dl/big.bin', '--debug']);
+    assert.equal(await tmpfs.exited, GET_WRITE_ERROR_EXIT, tmpfs.stderr);
+    assert.match(tmpfs.stderr, /^torrenttp: no space left on the disk.*\[STORAGE_NO_SPACE\]$/m);
+    assert.doesNotMatch(tmpfs.stderr, /still running 2 s after the command ended/);
+    await gone('ENOSPC on the file');
   }),
 );

@@ -86,13 +86,17 @@ export function register(program: Command, ctx: CliContext): void {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       // The data's stream failing (its reader gone: EPIPE; a full disk: ENOSPC) ends the get as
-      // Ctrl-C does; main.ts leaves a stream with a listener of its own to it.
+      // Ctrl-C does, through the swarm's stop (`stopped` to the trackers). A progress stream failing
+      // only loses the progress: the download goes on. main.ts, which would exit at once, leaves a
+      // stream with a listener of its own to it.
       let streamError: NodeJS.ErrnoException | undefined;
-      const onStreamError = (err: NodeJS.ErrnoException): void => {
+      const onDataError = (err: NodeJS.ErrnoException): void => {
         streamError ??= err;
         ac.abort();
       };
-      if (toStdout) ctx.stdout.on('error', onStreamError);
+      const onProgressError = (): void => undefined;
+      const listening = [[ctx.stdout, toStdout ? onDataError : onProgressError], [ctx.stderr, onProgressError]] as const;
+      for (const [stream, listener] of listening) stream.on('error', listener);
       let result: GetResult | undefined;
       try {
         result = await getUrl({
@@ -113,20 +117,20 @@ export function register(program: Command, ctx: CliContext): void {
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        if (toStdout) ctx.stdout.off('error', onStreamError);
+        for (const [stream, listener] of listening) stream.off('error', listener);
         out.stop();
       }
       if (streamError === undefined && result !== undefined) {
         out.summary(result);
         if (result.status !== 'complete') ctx.exitCode = 130; // interrupted: 128 + SIGINT, as shells say
       } else if (streamError?.code !== 'EPIPE') {
-        ctx.stderr.write(`torrenttp: cannot write the download: ${describeWriteFailure(streamError)}\n`);
+        ctx.stderr.write(`torrenttp: ${describeWriteFailure(streamError)}\n`);
         ctx.exitCode = GET_WRITE_ERROR_EXIT;
       } // else the reader closed stdout: its choice
     });
 }
 
-/** The exit code of a get whose output could not be written (curl's CURLE_WRITE_ERROR). */
+/** The exit code of a get whose output could not be written: curl's CURLE_WRITE_ERROR. */
 export const GET_WRITE_ERROR_EXIT = 23;
 
 /** Errors of writing the download (file, folder or stream), as opposed to getting it. */
@@ -137,8 +141,11 @@ function writeFailure(err: unknown): NodeJS.ErrnoException | undefined {
   return err instanceof Error && typeof code === 'string' && WRITE_FAILURES.has(code) ? (err as NodeJS.ErrnoException) : undefined;
 }
 
+/** `cannot write the download: /x/f (ENOSPC) [GATEWAY_GET_OUTPUT]`; `cannot write the download: ENOSPC: no space left on device, write` (stdout). */
 function describeWriteFailure(err: NodeJS.ErrnoException | undefined): string {
-  return err instanceof TorrenttpError ? `${err.message} [${err.code}]` : String(err?.message);
+  if (!(err instanceof TorrenttpError)) return `cannot write the download: ${String(err?.message)}`;
+  const cause = (err.cause as { code?: unknown } | undefined)?.code;
+  return `${err.message}${typeof cause === 'string' ? ` (${cause})` : ''} [${err.code}]`;
 }
 
 /**
