@@ -6,6 +6,9 @@ import { commandsFor } from './commands/lazy.js';
 // A closed pipe (`torrenttp info x | head`) is the reader's choice, not our failure.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
+    // A command that listens itself ends its own way: `get` first tells its trackers `stopped`
+    // (within 1 s), else `serve`'s tracker sends the next gets to a dead peer.
+    if (stream.listenerCount('error') > 1) return;
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw err;
   });

@@ -549,23 +549,27 @@ export class Client extends EventEmitter<ClientEvents> {
     torrent.on('progress', check);
   }
 
-  /** Stops a torrent: `stopped` to its trackers, peers closed, resume state saved. */
-  async remove(infoHash: string): Promise<void> {
+  /**
+   * Stops a torrent: `stopped` to its trackers (each waited for at most `stopTimeoutMs`, default
+   * the announcer's 3 s), peers closed, resume state saved.
+   */
+  async remove(infoHash: string, stopTimeoutMs?: number): Promise<void> {
     const e = this.torrents.get(infoHash);
     if (e === undefined) return;
     this.torrents.delete(infoHash);
     clearInterval(e.redialTimer);
     e.untrackDht?.();
     // Both end whatever the other does: a failed resume save must not keep the trackers waiting.
-    const [, closed] = await Promise.allSettled([e.announcer.stop(), e.torrent.close()]);
+    const [, closed] = await Promise.allSettled([e.announcer.stop(stopTimeoutMs), e.torrent.close()]);
     if (closed.status === 'rejected') throw closed.reason;
   }
 
   /**
    * Removes every torrent and stops listening, all of it even when something fails; then rejects
-   * with the first failure (a resume state that could not be saved), if any.
+   * with the first failure (a resume state that could not be saved), if any. `stopTimeoutMs`: as
+   * in `remove` (a get that ends early says `stopped` within 1 s, so its exit is never held long).
    */
-  async close(): Promise<void> {
+  async close(stopTimeoutMs?: number): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.closing.abort();
@@ -573,7 +577,7 @@ export class Client extends EventEmitter<ClientEvents> {
     // First, while the torrents are open: held long-polls get their answer, new callers a 503.
     const httpClosed = this.httpServer === undefined ? Promise.resolve() : this.httpServer.close().catch(() => undefined);
     await httpClosed;
-    const removed = await Promise.allSettled([...this.torrents.keys()].map((h) => this.remove(h)));
+    const removed = await Promise.allSettled([...this.torrents.keys()].map((h) => this.remove(h, stopTimeoutMs)));
     await Promise.allSettled([...this.removing]);
     await this.listener?.close();
     const failed = removed.find((r) => r.status === 'rejected');

@@ -43,6 +43,14 @@ export const DEFAULT_LINGER_MS = 5000;
 export const LINGER_IDLE_MS = 1000;
 
 /**
+ * A get that ends early (interrupted, its output failed, the swarm failed) still tells its trackers
+ * `stopped` (else `serve`'s tracker keeps the dead peer and sends the next gets to dial it, on the
+ * wire path instead of a lone stream, until it expires), but waits at most this long for each
+ * answer: longer would hold the exit of a Ctrl-C. A finished get waits the announcer's usual 3 s.
+ */
+export const EARLY_STOP_MS = 1000;
+
+/**
  * A get's disk jobs run inline (`DiskPoolOptions.inline`): SHA-1 on the event loop, writes and
  * reads through libuv's pool, no disk threads. A get has one storage and nothing else to keep
  * responsive; the threads cost a V8 isolate each to start and, per piece, a structured clone and
@@ -94,6 +102,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
   const [{ Client }, { loneStreamUrl, streamWhileAlone }] = engine;
   const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), encryption: o.encryption, diskPool });
   client.on('warning', (message) => o.onEvent?.({ type: 'warning', message }));
+  let finished = false;
   try {
     // Where the engine writes: its folder, and the name it gives the file (or folder).
     let dir = work ?? '';
@@ -159,8 +168,8 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
 
     const abort = abortPromise(o.signal);
     void abort.promise.then(() => loneStream?.stop());
-    const finished = stream === undefined ? t.done : Promise.all([t.done, pumpInOrder(t, stream, abort.promise)]);
-    const how = await Promise.race([finished.then(() => 'complete' as const), abort.promise.then(() => 'interrupted' as const), stalled]);
+    const downloaded = stream === undefined ? t.done : Promise.all([t.done, pumpInOrder(t, stream, abort.promise)]);
+    const how = await Promise.race([downloaded.then(() => 'complete' as const), abort.promise.then(() => 'interrupted' as const), stalled]);
     t.off('progress', watchStall);
     await loneStream?.stop();
     // A stream's reader waits for its end, and a seeding get stays anyway.
@@ -193,6 +202,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
       uploaded = seeding === t ? t.stats().uploaded : stats.uploaded + seeding.stats().uploaded;
     }
     abort.dispose();
+    finished = how === 'complete' && o.signal?.aborted !== true;
     return {
       mode: 'swarm',
       status: how,
@@ -206,7 +216,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
       infoHash: metainfo.infoHash,
     };
   } finally {
-    await client.close();
+    await client.close(finished ? undefined : EARLY_STOP_MS);
     await diskPool.close();
     if (work !== undefined) await rm(work, { recursive: true, force: true });
   }

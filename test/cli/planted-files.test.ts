@@ -8,13 +8,12 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '../../src/engine/index.js';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { TrackerServer } from '../../src/tracker/index.js';
-import { CLI_BIN, spawnCli, type CliProcess } from '../helpers/cli.js';
+import { spawnCli, spawnOnTmpfs } from '../helpers/cli.js';
 import { until } from '../helpers/processes.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
@@ -86,18 +85,6 @@ for (const seed of [false, true]) {
     }));
 }
 
-/** `torrenttp args…` with `dl` a `sizeBytes` tmpfs in a private mount namespace (root; nothing outside sees it). */
-function spawnOnTmpfs(t: TestContext, dir: string, sizeBytes: number, args: readonly string[]): CliProcess {
-  const script = `mount -t tmpfs -o size=${sizeBytes} tmpfs dl && exec "$0" "$@"`;
-  const child = spawn('unshare', ['-m', 'sh', '-c', script, process.execPath, CLI_BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  const p: CliProcess = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-  child.stdout.on('data', (d: Buffer) => (p.stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (p.stderr += d.toString()));
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return p;
-}
 
 test('the disk fills up mid-download: the error line, exit 1, trackers told, no hang and no crash', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {

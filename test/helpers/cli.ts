@@ -62,3 +62,16 @@ export function jsonLines(p: CliProcess): { readonly event: string; readonly [k:
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as { event: string });
 }
+
+/** `torrenttp args…` with `dl` a `sizeBytes` tmpfs in a private mount namespace (root; nothing outside sees it). */
+export function spawnOnTmpfs(t: TestContext, dir: string, sizeBytes: number, args: readonly string[]): CliProcess {
+  const script = `mount -t tmpfs -o size=${sizeBytes} tmpfs dl && exec "$0" "$@"`;
+  const child = spawn('unshare', ['-m', 'sh', '-c', script, process.execPath, CLI_BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p: CliProcess = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+  child.stdout.on('data', (d: Buffer) => (p.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (p.stderr += d.toString()));
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return p;
+}

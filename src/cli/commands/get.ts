@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { getUrl, nameFromUrl, type GetEvent, type GetOutput, type GetResult } from '../../gateway/client.js';
+import { TorrenttpError } from '../../errors/index.js';
 import type { CliContext } from '../context.js';
 import { encryptionPolicy, GET_ENCRYPTION_HELP } from '../encryption-option.js';
 import { formatBytes, formatDuration, plural } from '../format.js';
@@ -9,7 +10,10 @@ import { formatBytes, formatDuration, plural } from '../format.js';
 /**
  * `torrenttp get URL`: curl/wget with the swarm behind it. The work is `getUrl` (gateway layer);
  * this file maps flags to it, draws the progress and turns the outcome into an exit code:
- * 0 done, 1 error (an HTTP error status included, as curl -f and wget), 2 usage, 130 interrupted.
+ * 0 done, 1 error (an HTTP error status included, as curl -f and wget), 2 usage, 23 the output
+ * could not be written (curl's), 130 interrupted. A reader that closes stdout early
+ * (`get URL -o - | head`) ends the get quietly with 0, as every command (main.ts). Each early end
+ * goes through the get's own stop: the swarm tells its trackers `stopped` (swarm-get.ts).
  */
 interface GetFlags {
   encryption?: 'prefer' | 'require' | 'off';
@@ -81,8 +85,21 @@ export function register(program: Command, ctx: CliContext): void {
       const onSignal = (): void => ac.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      // The data's stream failing (its reader gone: EPIPE; a full disk: ENOSPC) ends the get as
+      // Ctrl-C does, through the swarm's stop (`stopped` to the trackers). A progress stream failing
+      // only loses the progress: the download goes on. main.ts, which would exit at once, leaves a
+      // stream with a listener of its own to it.
+      let streamError: NodeJS.ErrnoException | undefined;
+      const onDataError = (err: NodeJS.ErrnoException): void => {
+        streamError ??= err;
+        ac.abort();
+      };
+      const onProgressError = (): void => undefined;
+      const listening = [[ctx.stdout, toStdout ? onDataError : onProgressError], [ctx.stderr, onProgressError]] as const;
+      for (const [stream, listener] of listening) stream.on('error', listener);
+      let result: GetResult | undefined;
       try {
-        const result = await getUrl({
+        result = await getUrl({
           url,
           output,
           resume,
@@ -94,14 +111,41 @@ export function register(program: Command, ctx: CliContext): void {
           ...(port === undefined ? {} : { port }),
           ...(flags.encryption === undefined ? {} : { encryption: flags.encryption }),
         });
-        out.summary(result);
-        if (result.status !== 'complete') ctx.exitCode = 130; // interrupted: 128 + SIGINT, as shells say
+      } catch (err) {
+        streamError ??= writeFailure(err);
+        if (streamError === undefined) throw err;
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        for (const [stream, listener] of listening) stream.off('error', listener);
         out.stop();
       }
+      if (streamError === undefined && result !== undefined) {
+        out.summary(result);
+        if (result.status !== 'complete') ctx.exitCode = 130; // interrupted: 128 + SIGINT, as shells say
+      } else if (streamError?.code !== 'EPIPE') {
+        ctx.stderr.write(`torrenttp: ${describeWriteFailure(streamError)}\n`);
+        ctx.exitCode = GET_WRITE_ERROR_EXIT;
+      } // else the reader closed stdout: its choice
     });
+}
+
+/** The exit code of a get whose output could not be written: curl's CURLE_WRITE_ERROR. */
+export const GET_WRITE_ERROR_EXIT = 23;
+
+/** Errors of writing the download (file, folder or stream), as opposed to getting it. */
+const WRITE_FAILURES: ReadonlySet<string> = new Set(['GATEWAY_GET_OUTPUT', 'STORAGE_NO_SPACE', 'STORAGE_READ_ONLY', 'STORAGE_IO', 'EPIPE', 'ENOSPC', 'EDQUOT', 'EFBIG', 'EIO']);
+
+function writeFailure(err: unknown): NodeJS.ErrnoException | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && WRITE_FAILURES.has(code) ? (err as NodeJS.ErrnoException) : undefined;
+}
+
+/** `cannot write the download: /x/f (ENOSPC) [GATEWAY_GET_OUTPUT]`; `cannot write the download: ENOSPC: no space left on device, write` (stdout). */
+function describeWriteFailure(err: NodeJS.ErrnoException | undefined): string {
+  if (!(err instanceof TorrenttpError)) return `cannot write the download: ${String(err?.message)}`;
+  const cause = (err.cause as { code?: unknown } | undefined)?.code;
+  return `${err.message}${typeof cause === 'string' ? ` (${cause})` : ''} [${err.code}]`;
 }
 
 /**
