@@ -20,7 +20,8 @@ export const LAYERS = [
  * `transport/http-fetch.js` is the HTTP client alone, so a plain `get` does not compile the wire
  * protocol and, through the tracker client, the tracker server (`transport/peer-address.js`, host:port
  * helpers, for the same reason); `tracker/undici.js` loads undici;
- * `metainfo/media-type.js` names the JSON metainfo type without compiling the parsers.
+ * `metainfo/media-type.js` names the JSON metainfo type and the metainfo size limit without
+ * compiling the parsers.
  * `storage/folders.js` is `makeFolders` alone (a `mkdir -p` that ends where node's spins), for a
  * plain `get`'s output folder. `tracker/client.js` is the tracker layer without its server (codecs
  * and clients), for the engine and the transport: a download does not compile the tracker server.
@@ -99,7 +100,7 @@ test('a swarm download compiles no tracker server: the engine and the transport 
   assert.ok(loaded.includes('tracker/client/announcer.ts'), 'the announcer is there');
 });
 
-test("a swarm get starts its disk threads before it compiles the engine: swarm-get.ts loads the engine on demand, after the pool", () => {
+test("a swarm get makes its disk pool before it compiles the engine: swarm-get.ts loads the engine on demand, after the pool", () => {
   const loaded = [...staticGraph('gateway/swarm-get.ts')];
   const loaders = ['transport/http-fetch.ts', 'transport/peer-address.ts', 'tracker/undici.ts']; // undici's loader, not undici
   assert.deepEqual(loaded.filter((f) => (/^(engine|wire|tracker|transport|dht)\//.test(f) && !loaders.includes(f)) || f === 'gateway/lone-stream.ts'), []);

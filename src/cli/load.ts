@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { TorrenttpError } from '../errors/index.js';
-import { parseMagnet, parseMetainfoJson, parseTorrent, type Magnet, type Metainfo } from '../metainfo/index.js';
+import { MAX_METAINFO_BYTES, parseMagnet, parseMetainfoJson, parseTorrent, type Magnet, type Metainfo } from '../metainfo/index.js';
 
 /**
  * What a user may name on the command line: a .torrent, a JSON metainfo document or a magnet URI.
@@ -14,8 +14,8 @@ export type LoadedInput =
 /** A TorrentTTP torrent URL (docs/torrenttp.md §1): its info-hash, the last path segment. */
 const TTP_TORRENT_URL = /^https?:\/\/[^?#]*\/torrents\/([0-9a-f]{40})$/i;
 
-/** Largest input we read, from a file or a URL: 64 MiB of bencode, or its JSON form (base64 inflates by 4/3). */
-export const MAX_INPUT_BYTES = 96 * 1024 * 1024;
+/** Largest input we read, from a file or a URL (the metainfo layer's one limit). */
+export const MAX_INPUT_BYTES = MAX_METAINFO_BYTES;
 
 /** Fetching a torrent by URL: redirects followed (curl -L, aria2 alike) and the whole fetch bounded. */
 const FETCH = { maxRedirections: 5, timeoutMs: 30_000 } as const;

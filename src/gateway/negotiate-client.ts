@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import type { Metainfo } from '../metainfo/index.js';
-import { METAINFO_JSON_MEDIA_TYPE } from '../metainfo/media-type.js';
+import { MAX_METAINFO_BYTES, METAINFO_JSON_MEDIA_TYPE } from '../metainfo/media-type.js';
 import { BITTORRENT_MEDIA_TYPE, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER } from './media-type.js';
 import { loadUndici } from '../transport/http-fetch.js';
 import { hostPort, parseHostPort } from '../transport/peer-address.js';
@@ -30,8 +30,6 @@ export const GET_ACCEPT = `${BITTORRENT_MEDIA_TYPE}, ${METAINFO_JSON_MEDIA_TYPE}
 
 /** Browsers stop at 20 redirects (Chromium's kMaxRedirects); so do we. */
 const MAX_REDIRECTS = 20;
-/** Largest torrent or metainfo document read: the 96 MiB limit of the JSON parser, rounded up. */
-const MAX_METAINFO_BYTES = 100 * 1024 * 1024;
 /** A body dropped unread is read out up to this much, to keep the connection (undici's own default). */
 const DUMP_LIMIT_BYTES = 128 * 1024;
 

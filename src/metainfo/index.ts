@@ -34,3 +34,4 @@ export { listSourceSync, type Source, type SourceFile } from './walk.js';
 export { Bitfield } from './bitfield.js';
 export { FileSelection } from './selection.js';
 export { WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
+export { MAX_METAINFO_BYTES } from './media-type.js';

@@ -4,6 +4,7 @@ import { MetainfoError } from './errors.js';
 import { strictText } from './fields.js';
 import { infoHashFromHex } from './info-hash.js';
 import { metainfoFromInfoBytes, type Metainfo, type TorrentExtras } from './torrent.js';
+import { MAX_METAINFO_BYTES } from './media-type.js';
 
 /**
  * The JSON form of metainfo (TorrentTTP metainfo document, version 1). Normative text:
@@ -41,7 +42,7 @@ export interface JsonLimits {
   readonly maxDepth?: number;
 }
 
-const MAX_CHARS = 96 * 1024 * 1024;
+const MAX_CHARS = MAX_METAINFO_BYTES;
 const MAX_DEPTH = 100;
 
 export function toMetainfoJson(m: Metainfo): MetainfoJson {

@@ -1,7 +1,14 @@
 /**
- * The media type of the JSON metainfo form (docs/torrenttp.md). Its own module, a public surface
- * beside `index.ts` (see test/layers.test.ts), so that a client that only names it in `Accept`
+ * What a client negotiating a metainfo needs before it has one: the media type of the JSON form
+ * (docs/torrenttp.md) and the size limit of either form. Its own module, a public surface beside
+ * `index.ts` (see test/layers.test.ts), so that a client that only names the type in `Accept`
  * (`torrenttp get` before it knows whether a torrent comes back) does not compile the rest of
  * this layer.
  */
 export const METAINFO_JSON_MEDIA_TYPE = 'application/vnd.torrenttp.metainfo+json';
+
+/**
+ * Largest metainfo read, as a `.torrent` or as its JSON document, from a file or a URL: 64 MiB of
+ * bencode or its JSON form (base64 inflates by 4/3). One limit for `info`, `download` and `get`.
+ */
+export const MAX_METAINFO_BYTES = 96 * 1024 * 1024;
