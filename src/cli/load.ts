@@ -27,6 +27,8 @@ export interface LoadOptions {
 
 export async function loadInput(input: string, cwd: string, opts: LoadOptions = {}): Promise<LoadedInput> {
   if (/^magnet:/i.test(input)) return { kind: 'magnet', magnet: parseMagnet(input) };
+  // An empty argument ("$TORRENT" unset) would resolve to the current folder: say what it is.
+  if (input.trim() === '') throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: 'an empty argument (give a .torrent file, a magnet URI or a URL)' });
   const maxBytes = opts.maxBytes ?? MAX_INPUT_BYTES;
   const isUrl = /^https?:\/\//i.test(input);
   const where = isUrl ? input : resolve(cwd, input);

@@ -84,3 +84,13 @@ test('info <folder> says what info takes and suggests create', () =>
     assert.match(r.stderr, /input is not a \.torrent, a magnet URI or a metainfo JSON document: .*stuff is a folder \(to make a torrent of it: torrenttp create .*stuff\) \[CLI_UNKNOWN_INPUT\]/);
     assert.doesNotMatch(r.stderr, /files to share/);
   }));
+
+test('info "" and download "" name the empty argument, not the current folder', () =>
+  withTempDir(async (dir) => {
+    for (const args of [['info', ''], ['download', '', '-o', 'dl']]) {
+      const r = await cli(dir, args);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /an empty argument \(give a \.torrent file, a magnet URI or a URL\) \[CLI_UNKNOWN_INPUT\]/);
+      assert.doesNotMatch(r.stderr, /is a folder/);
+    }
+  }));
