@@ -1,12 +1,16 @@
 /**
  * Conditional requests (RFC 9110 §13), pure: the evaluation order of §13.2.2 for a GET or HEAD
- * of a file whose validators are a strong `ETag` and `Last-Modified`.
+ * of a representation whose validators are a strong `ETag` and, if it has one, `Last-Modified`.
  */
 export interface Validators {
   /** Strong entity tag with its quotes: `"…"`. */
   readonly etag: string;
-  /** Last-Modified in whole seconds since the epoch (HTTP dates have no finer grain). */
-  readonly lastModifiedSec: number;
+  /**
+   * Last-Modified in whole seconds since the epoch (HTTP dates have no finer grain). Undefined or
+   * NaN: the representation has no modification date, so `If-Modified-Since` and
+   * `If-Unmodified-Since` are ignored (§13.1.3, §13.1.4) and an `If-Range` date never holds.
+   */
+  readonly lastModifiedSec?: number | undefined;
 }
 
 export interface ConditionalHeaders {
@@ -36,7 +40,7 @@ export function evaluateConditionals(h: ConditionalHeaders, v: Validators): 'sen
     if (tags !== '*' && !tags.includes(v.etag)) return 412;
   } else {
     const ius = httpDateSec(h.ifUnmodifiedSince);
-    if (ius !== undefined && v.lastModifiedSec > ius) return 412;
+    if (ius !== undefined && v.lastModifiedSec !== undefined && v.lastModifiedSec > ius) return 412;
   }
   // Step 3-4: If-None-Match (weak comparison), else If-Modified-Since.
   if (h.ifNoneMatch !== undefined) {
@@ -44,7 +48,7 @@ export function evaluateConditionals(h: ConditionalHeaders, v: Validators): 'sen
     if (tags === '*' || tags.some((t) => (t.startsWith('W/') ? t.slice(2) : t) === v.etag)) return 304;
   } else {
     const ims = httpDateSec(h.ifModifiedSince);
-    if (ims !== undefined && v.lastModifiedSec <= ims) return 304;
+    if (ims !== undefined && v.lastModifiedSec !== undefined && v.lastModifiedSec <= ims) return 304;
   }
   return 'send';
 }
@@ -58,5 +62,17 @@ export function ifRangeHolds(ifRange: string | undefined, v: Validators): boolea
   if (ifRange === undefined) return true;
   const t = ifRange.trim();
   if (t.startsWith('"') || t.startsWith('W/')) return t === v.etag;
-  return httpDateSec(t) === v.lastModifiedSec;
+  const date = httpDateSec(t);
+  return date !== undefined && date === v.lastModifiedSec;
+}
+
+/** The four conditional fields of a request's headers. */
+export function conditionalHeaders(h: { readonly [name: string]: string | string[] | undefined }): ConditionalHeaders {
+  const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v.join(', ') : v);
+  return {
+    ifMatch: one(h['if-match']),
+    ifNoneMatch: one(h['if-none-match']),
+    ifModifiedSince: one(h['if-modified-since']),
+    ifUnmodifiedSince: one(h['if-unmodified-since']),
+  };
 }

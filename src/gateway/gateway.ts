@@ -12,7 +12,7 @@ import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, torren
 import { hostPort, type PeerLink } from '../transport/index.js';
 import { preferredOffer } from './accept.js';
 import { BITTORRENT_MEDIA_TYPE, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER, WEB_SEED_HEADER } from './media-type.js';
-import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
+import { conditionalHeaders, evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import { decideRange } from './range.js';
@@ -547,12 +547,10 @@ export class Gateway {
         return;
       }
 
-      const validators: Validators = {
-        etag: `"${st.size.toString(16)}-${st.mtimeNs.toString(16)}-${st.ino.toString(16)}"`,
-        lastModifiedSec: Math.floor(Number(st.mtimeMs) / 1000),
-      };
+      const lastModifiedSec = Math.floor(Number(st.mtimeMs) / 1000);
+      const validators: Validators = { etag: `"${st.size.toString(16)}-${st.mtimeNs.toString(16)}-${st.ino.toString(16)}"`, lastModifiedSec };
       res.setHeader('etag', validators.etag);
-      res.setHeader('last-modified', new Date(validators.lastModifiedSec * 1000).toUTCString());
+      res.setHeader('last-modified', new Date(lastModifiedSec * 1000).toUTCString());
       let ready: ReadyTorrent | undefined;
       if (eligible) {
         res.setHeader('vary', 'Accept');
@@ -565,21 +563,7 @@ export class Gateway {
           res.setHeader('digest', `SHA-256=${b64}`);
         }
       }
-      const cond = evaluateConditionals(
-        {
-          ifMatch: req.headers['if-match'],
-          ifNoneMatch: req.headers['if-none-match'],
-          ifModifiedSince: req.headers['if-modified-since'],
-          ifUnmodifiedSince: req.headers['if-unmodified-since'],
-        },
-        validators,
-      );
-      if (cond === 304) {
-        res.writeHead(304);
-        res.end();
-        return;
-      }
-      if (cond === 412) throw new GatewayError('GATEWAY_PRECONDITION_FAILED');
+      if (!this.preconditionsHold(req, res, validators)) return;
 
       res.setHeader('accept-ranges', 'bytes');
       res.setHeader('content-type', contentType);
@@ -646,16 +630,23 @@ export class Gateway {
       res.setHeader('retry-after', String(state.retryAfterSec));
       throw new GatewayError('GATEWAY_HASHING', { detail: `retry in ${state.retryAfterSec} s` });
     }
+    // Each representation its own strong tag (RFC 9110 §8.8.3), never the bytes' one: the info-hash
+    // fixes the info, and for one URL (Host included) the outer fields are the same every time.
+    // No Last-Modified: the file's date says nothing the info-hash does not.
+    const validators: Validators = { etag: `"${want === 'torrent' ? 'bt' : 'json'}-${state.torrent.infoHash}"` };
+    res.setHeader('etag', validators.etag);
+    // The announce and web-seed URLs follow the request's Host: not a shared-cache answer.
+    res.setHeader('cache-control', 'private, no-cache');
+    const location: Record<string, string> = negotiated ? { 'content-location': `${encodePath(file.segments)}?${want === 'torrent' ? 'torrent' : 'metainfo'}` } : {};
+    if (!this.preconditionsHold(req, res, validators, location)) return;
     const base = this.baseUrl(req);
     const fileUrl = `${base}${encodePath(file.segments)}`;
     const body = want === 'torrent' ? this.torrentBytes(state.torrent, req, fileUrl) : Buffer.from(JSON.stringify(this.metainfoJson(state.torrent, req, fileUrl)));
     const headers: Record<string, string> = {
       'content-type': want === 'torrent' ? BITTORRENT_MEDIA_TYPE : METAINFO_JSON_MEDIA_TYPE,
-      // The announce and web-seed URLs follow the request's Host: not a shared-cache answer.
-      'cache-control': 'private, no-cache',
       'x-content-type-options': 'nosniff',
+      ...location,
     };
-    if (negotiated) headers['content-location'] = `${encodePath(file.segments)}?${want === 'torrent' ? 'torrent' : 'metainfo'}`;
     // The seed, where the client reached us (as the tracker lists it): a client dials it at once.
     if (this.swarm.isSeeding(state.torrent.infoHash)) {
       headers[SEED_HEADER] = hostPort(localHost(req), this.client.port);
@@ -664,6 +655,21 @@ export class Gateway {
       if (peers !== undefined) headers[SWARM_PEERS_HEADER] = String(peers);
     }
     this.small(res, 200, headers['content-type']!, body, headers, req.method === 'HEAD');
+  }
+
+  /**
+   * RFC 9110 §13.2.2 for a GET or HEAD: false when it answered instead, a 304 with the headers
+   * already set plus `notModified` (§15.4.5), or a thrown 412.
+   */
+  private preconditionsHold(req: IncomingMessage, res: ServerResponse, validators: Validators, notModified: Record<string, string> = {}): boolean {
+    const cond = evaluateConditionals(conditionalHeaders(req.headers), validators);
+    if (cond === 412) throw new GatewayError('GATEWAY_PRECONDITION_FAILED');
+    if (cond === 304) {
+      res.writeHead(304, notModified);
+      res.end();
+      return false;
+    }
+    return true;
   }
 
   /**
