@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { Writable } from 'node:stream';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
+import { Writable, type Readable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { COMMANDS } from '../../src/cli/commands/index.js';
@@ -45,7 +45,11 @@ export interface CliProcess {
 
 /** Spawns `torrenttp args…` in `cwd`; the test kills it by pid when it ends. */
 export function spawnCli(t: TestContext, cwd: string, args: readonly string[]): CliProcess {
-  const child = spawn(process.execPath, [CLI_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  return watched(t, spawn(process.execPath, [CLI_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** A spawned CLI's output gathered, and the process killed by pid when the test ends. */
+function watched(t: TestContext, child: ChildProcessByStdio<null, Readable, Readable>): CliProcess {
   const p: CliProcess = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
   child.stdout.on('data', (d: Buffer) => (p.stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (p.stderr += d.toString()));
@@ -66,12 +70,5 @@ export function jsonLines(p: CliProcess): { readonly event: string; readonly [k:
 /** `torrenttp args…` with `dl` a `sizeBytes` tmpfs in a private mount namespace (root; nothing outside sees it). */
 export function spawnOnTmpfs(t: TestContext, dir: string, sizeBytes: number, args: readonly string[]): CliProcess {
   const script = `mount -t tmpfs -o size=${sizeBytes} tmpfs dl && exec "$0" "$@"`;
-  const child = spawn('unshare', ['-m', 'sh', '-c', script, process.execPath, CLI_BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  const p: CliProcess = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-  child.stdout.on('data', (d: Buffer) => (p.stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (p.stderr += d.toString()));
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return p;
+  return watched(t, spawn('unshare', ['-m', 'sh', '-c', script, process.execPath, CLI_BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
