@@ -27,6 +27,7 @@ import { ServeStatus, type StatusDocument } from './status.js';
 import { isStatusPath, serveStatus } from './status-page.js';
 import { identityOf, SwarmFiles, type ReadyTorrent } from './swarm-files.js';
 import { TtpRoutes } from './ttp-routes.js';
+import { answerClientError } from './client-error.js';
 
 /**
  * Transparent BitTorrent: a static web server that is also the tracker and the first seed of
@@ -283,9 +284,7 @@ export class Gateway {
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (err.code !== 'ECONNRESET') this.logger.debug({ err: err.message, code: err.code }, 'bad HTTP request');
-      const status = clientErrorStatus(err.code, (socket as Socket).bytesRead);
-      if (status !== undefined && socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      else socket.destroy();
+      answerClientError(err, socket as Socket);
     });
     this.ttp =
       opts.ttp === false
@@ -752,17 +751,6 @@ function localHost(req: IncomingMessage): string {
 /** Write errors that mean the connection is gone from the other side, not that a byte was wrong. */
 const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE']);
 
-/**
- * The status for a request Node's parser refused, or undefined to close without a word: a
- * connection that sent nothing before its head timed out is only closed (as nginx does).
- */
-function clientErrorStatus(code: string | undefined, bytesRead: number): string | undefined {
-  if (code === 'ECONNRESET') return undefined;
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'HPE_HEADERS_TIMEOUT') return bytesRead > 0 ? '408 Request Timeout' : undefined;
-  if (code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
-  if (code === 'HPE_URI_TOO_LONG') return '414 URI Too Long';
-  return '400 Bad Request';
-}
 
 /** The Redis swarm store and, for a private tracker, the shared list of served info-hashes. */
 async function connectRedis(opts: GatewayOptions): Promise<{ store: SwarmStore; offers: SharedOffers | undefined }> {

@@ -13,6 +13,7 @@ import { proxyOffer, warmUp, type Prepared } from './proxy-offer.js';
 import { passBody, passThrough, rawProblem, sendOpen, sendProblem, tunnel, VIA, type Sent } from './proxy-pass.js';
 import { CONDITIONAL_FIELDS, endToEnd, hasPreconditions, headerValue, parseConnectTarget, parseProxyTarget, swarmEligible } from './proxy-request.js';
 import { decideRange } from './range.js';
+import { answerClientError } from './client-error.js';
 
 /**
  * `torrenttp proxy`: an HTTP/1.1 forward proxy (RFC 9110 §3.7) that answers a program's GET from
@@ -93,12 +94,7 @@ export class Proxy {
     });
     this.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.onConnect(req, socket, head));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket) => this.onUpgrade(req, socket));
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (socket.writable && err.code !== 'ECONNRESET') {
-        const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'HPE_HEADERS_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      } else socket.destroy();
-    });
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
   }
 
   static async start(opts: ProxyOptions): Promise<Proxy> {

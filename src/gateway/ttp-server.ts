@@ -5,6 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { PeerServer, PeerServerHost } from '../engine/index.js';
 import { torrentUrlAt } from '../tracker/index.js';
+import { answerClientError } from './client-error.js';
 import { GatewayError } from './errors.js';
 import { hostCheckFor, refuseUnknownHost } from './host-check.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
@@ -114,11 +115,7 @@ export class TtpServer implements PeerServer {
       routes.handle(req, res); // outside the mount: TTP_NOT_FOUND
     };
     const server = (this.server = createServerFor(o, handler));
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      const status = clientErrorStatus(err.code, socket.bytesRead);
-      if (status !== undefined && socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      else socket.destroy();
-    });
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
     const port = o.port ?? 0;
     try {
       server.listen(port, bindHost);
@@ -169,14 +166,6 @@ function createServerFor(o: TtpServerOptions, handler: (req: IncomingMessage, re
   return server;
 }
 
-/** The status for a request Node's parser refused, or undefined to close without a word. */
-function clientErrorStatus(code: string | undefined, bytesRead: number): string | undefined {
-  if (code === 'ECONNRESET') return undefined;
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'HPE_HEADERS_TIMEOUT') return bytesRead > 0 ? '408 Request Timeout' : undefined;
-  if (code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
-  if (code === 'HPE_URI_TOO_LONG') return '414 URI Too Long';
-  return '400 Bad Request';
-}
 
 function publicAddress(): string {
   for (const list of Object.values(networkInterfaces())) {
