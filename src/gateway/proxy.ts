@@ -5,7 +5,7 @@ import type { Dispatcher } from 'undici';
 import { toTorrenttpError } from '../errors/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { loadUndici } from '../transport/index.js';
-import { evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
+import { conditionalHeaders, evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import { ProxyCache, type KnownUrl } from './proxy-cache.js';
@@ -252,15 +252,7 @@ export class Proxy {
   }
 
   private conditional(req: IncomingMessage, k: KnownUrl): 'send' | 304 | 412 {
-    return evaluateConditionals(
-      {
-        ifMatch: headerValue(req.headers['if-match']),
-        ifNoneMatch: headerValue(req.headers['if-none-match']),
-        ifModifiedSince: headerValue(req.headers['if-modified-since']),
-        ifUnmodifiedSince: headerValue(req.headers['if-unmodified-since']),
-      },
-      this.validators(k),
-    );
+    return evaluateConditionals(conditionalHeaders(req.headers), this.validators(k));
   }
 
   private range(req: IncomingMessage, k: KnownUrl): ReturnType<typeof decideRange> {
