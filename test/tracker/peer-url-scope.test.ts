@@ -1,7 +1,8 @@
 /**
  * Peer URLs are requests a client will make, so a tracker must not be able to point one at an
  * internal service (SSRF, docs/torrenttp.md §16): an internal address is taken only from a
- * tracker in the same scope, and the refusal is said once as a tracker warning.
+ * tracker on an internal address, a link-local one only from a link-local tracker, and the
+ * refusal is said once as a tracker warning.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,12 +23,16 @@ test('addressScope: loopback, link-local, private, unspecified and public, howev
   assert.equal(peerUrlAllowed('http://169.254.169.254/latest/', 'https://tracker.example/announce'), false);
   assert.equal(peerUrlAllowed('http://10.0.0.5/ttp/v1/torrents/x', 'https://tracker.example/announce'), false);
   assert.equal(peerUrlAllowed('http://10.0.0.5/ttp/v1/torrents/x', 'http://10.0.0.1:8080/announce'), true, 'a LAN tracker names LAN peers');
+  assert.equal(peerUrlAllowed('http://127.0.0.1:9/x', 'https://tracker.example/announce'), false, 'a public tracker names no loopback peer');
   assert.equal(peerUrlAllowed('http://169.254.169.254/latest/', 'http://10.0.0.1:8080/announce'), false, 'but not link-local ones');
   assert.equal(peerUrlAllowed('http://8.8.8.8/x', 'http://127.0.0.1/announce'), true);
+  assert.equal(peerUrlAllowed('http://192.168.1.9:8080/x', 'http://127.0.0.1:8080/announce'), true, 'a local serve names its LAN peers');
+  assert.equal(peerUrlAllowed('http://169.254.169.254/latest/', 'http://127.0.0.1:8080/announce'), false, 'not link-local ones');
+  assert.equal(peerUrlAllowed('http://169.254.1.2/x', 'http://169.254.1.1/announce'), true);
   assert.equal(peerUrlAllowed('not a url', 'http://127.0.0.1/announce'), false);
 });
 
-test('an announce reply naming internal peer URLs: only those in the tracker\'s scope and public ones are kept, one warning', async (t) => {
+test('an announce reply naming internal peer URLs: link-local ones are refused with one warning, the rest kept from a loopback tracker', async (t) => {
   const urls = ['http://127.0.0.1:1/ttp/v1/torrents/a', 'http://169.254.169.254/latest/', 'http://10.0.0.5:8080/ttp/v1/torrents/a', 'http://93.184.216.34/ttp/v1/torrents/a'];
   const server = createServer((_req, res) => {
     res.setHeader('content-type', 'application/json');
@@ -49,7 +54,7 @@ test('an announce reply naming internal peer URLs: only those in the tracker\'s 
   const got = once(a, 'peers');
   a.start();
   const [peers] = (await got) as [PeerRef[]];
-  assert.deepEqual(peers.filter(isUrlRef).map((p) => p.url), [urls[0], urls[3]]);
+  assert.deepEqual(peers.filter(isUrlRef).map((p) => p.url), [urls[0], urls[2], urls[3]]);
   assert.equal(warnings.length, 1, warnings.join('\n'));
   assert.match(warnings[0]!, /refused peer URL http:\/\/169\.254\.169\.254\/latest\/.*SSRF/);
   await a.stop(500);

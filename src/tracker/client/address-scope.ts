@@ -36,11 +36,12 @@ export function addressScope(host: string): AddressScope {
 }
 
 /**
- * Whether a peer URL a tracker at `trackerUrl` named may be fetched: a public address always, an
- * internal one only when the tracker is in the same scope (a LAN tracker names LAN peers, one on
- * loopback loopback peers: `torrenttp serve` on 127.0.0.1). So no tracker but a link-local one can
- * send a client to 169.254.169.254 (a cloud's metadata service), and a public one cannot send it
- * to its own loopback or LAN services. Not parseable: refused.
+ * Whether a peer URL a tracker at `trackerUrl` named may be fetched: a public address always; an
+ * internal one only when the tracker is itself on an internal address (a LAN swarm, `torrenttp
+ * serve` on 127.0.0.1, whose LAN peers a local client may reach), and a link-local one only from
+ * a link-local tracker. So a public tracker cannot send a client to its own loopback or LAN
+ * services, and no tracker but a link-local one to 169.254.169.254 (a cloud's metadata service).
+ * Not parseable: refused.
  */
 export function peerUrlAllowed(peerUrl: string, trackerUrl: string): boolean {
   let peerHost: string;
@@ -52,7 +53,8 @@ export function peerUrlAllowed(peerUrl: string, trackerUrl: string): boolean {
   const scope = addressScope(peerHost);
   if (scope === 'public') return true;
   try {
-    return addressScope(new URL(trackerUrl).hostname) === scope;
+    const tracker = addressScope(new URL(trackerUrl).hostname);
+    return scope === 'link-local' ? tracker === 'link-local' : tracker !== 'public';
   } catch {
     return false;
   }

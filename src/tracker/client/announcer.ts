@@ -275,7 +275,7 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     });
     if (refused !== undefined && !this.refusedFrom.has(url) && this.refusedFrom.size < 64) {
       this.refusedFrom.add(url);
-      this.emit('warning', `refused peer URL ${refused.slice(0, 200)}: an internal address from a tracker that is not on one (SSRF)`, url);
+      this.emit('warning', `refused peer URL ${refused.slice(0, 200)}: an internal address this tracker may not name (SSRF)`, url);
     }
     if (peers.length > 0) this.emit('peers', peers, url);
   }
