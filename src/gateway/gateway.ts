@@ -751,7 +751,6 @@ function localHost(req: IncomingMessage): string {
 /** Write errors that mean the connection is gone from the other side, not that a byte was wrong. */
 const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE']);
 
-
 /** The Redis swarm store and, for a private tracker, the shared list of served info-hashes. */
 async function connectRedis(opts: GatewayOptions): Promise<{ store: SwarmStore; offers: SharedOffers | undefined }> {
   const url = opts.redis!;

@@ -1,4 +1,5 @@
 import { GatewayError } from './errors.js';
+import { conditionalHeaders } from './conditional.js';
 
 /**
  * What a forward proxy reads of a program's request, pure: the target (RFC 9112 §3.2.2
@@ -94,7 +95,7 @@ export const CONDITIONAL_FIELDS: ReadonlySet<string> = new Set(['range', 'if-ran
 
 /** Preconditions (RFC 9110 §13.1): the answer may be a `304` or `412`, without the body. */
 export function hasPreconditions(headers: Readonly<Record<string, string | string[] | undefined>>): boolean {
-  return headers['if-match'] !== undefined || headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined || headers['if-unmodified-since'] !== undefined;
+  return Object.values(conditionalHeaders(headers)).some((v) => v !== undefined);
 }
 
 /** A request the swarm may answer: a GET with no body. Other methods and bodies pass through. */

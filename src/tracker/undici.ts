@@ -7,6 +7,9 @@
 import { createRequire, Module } from 'node:module';
 import type { Dispatcher } from 'undici';
 
+/** undici's own CommonJS files, resolved from here (one `require` for this module). */
+const require = createRequire(import.meta.url);
+
 /** The part of undici this project uses: its dispatchers and `request`. */
 export type Undici = Pick<typeof import('undici'), 'Agent' | 'Pool' | 'request'>;
 
@@ -25,7 +28,7 @@ export function loadUndiciModule<T>(path: string, fallback: () => Promise<T>): P
   deferHttp2();
   let m: unknown;
   try {
-    m = createRequire(import.meta.url)(path);
+    m = require(path);
   } catch {
     return fallback();
   }
@@ -48,7 +51,6 @@ const CLIENT_H2 = 'undici/lib/dispatcher/client-h2.js';
 export function deferHttp2(): void {
   if (http2Deferred) return;
   http2Deferred = true;
-  const require = createRequire(import.meta.url);
   let path: string;
   try {
     path = require.resolve(CLIENT_H2);
@@ -96,8 +98,7 @@ export async function loadUndiciCore(): Promise<Undici> {
   let core: Undici;
   deferHttp2();
   try {
-    const require = createRequire(import.meta.url);
-    const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as DispatcherModule;
+      const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as DispatcherModule;
     Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js') as object);
     const { getGlobalDispatcher } = require('undici/lib/global.js') as { getGlobalDispatcher: GetGlobalDispatcher };
     const request = (url: string | URL, opts: Parameters<Undici['request']>[1] = {}): ReturnType<Undici['request']> => {

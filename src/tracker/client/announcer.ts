@@ -266,8 +266,9 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
       } catch {
         return false;
       }
-      // Loopback where allowed (above); any other internal address (link-local, LAN) only from a
-      // tracker in the same scope: a peer URL is a request the client will make (SSRF).
+      // Loopback where allowed (above); else an internal address only from a tracker on one, and
+      // link-local only from a link-local one (address-scope.ts): a peer URL is a request the
+      // client will make (SSRF).
       if (allowLocal && isLocal(host)) return true;
       if (peerUrlAllowed(p.url, url)) return true;
       refused ??= p.url;
