@@ -556,7 +556,7 @@ export class Gateway {
         res.setHeader('cache-control', 'no-transform');
         res.setHeader('link', `<${encodePath(file.segments)}?torrent>; rel="describedby"; type="${BITTORRENT_MEDIA_TYPE}"`);
         ready = this.swarm.current(file.absPath, identity);
-        if (ready !== undefined) {
+        if (ready?.sha256 !== undefined) {
           const b64 = toBase64(ready.sha256);
           res.setHeader('repr-digest', `sha-256=:${b64}:`);
           res.setHeader('digest', `SHA-256=${b64}`);

@@ -18,8 +18,10 @@ import { makeFolders } from '../storage/index.js';
  *   engine, its cache entry is deleted) before anything new is made, so a torrent of the old
  *   bytes is never handed out for the new ones.
  * - At most one hashing per file at a time, whoever asks; others learn it is under way.
- * - Hashing (SHA-1 pieces and the whole-file SHA-256 for `Repr-Digest`) runs on the worker pool.
- *   Its result counts only if the file has the same identity afterwards.
+ * - Hashing (SHA-1 pieces, then the whole-file SHA-256 for `Repr-Digest`) runs on the worker pool.
+ *   Its result counts only if the file has the same identity afterwards. The torrent is ready
+ *   once its pieces are hashed: the SHA-256 follows (the pool's threads go to the pieces first,
+ *   so the first torrent is as quick as `torrenttp create`), and `Repr-Digest` is sent once known.
  * - Made metainfo is kept on disk under `cacheDir/meta/`, keyed by the identity and piece
  *   length, so a restart does not rehash.
  * - One engine torrent per info-hash: the same bytes under two paths (same name) share a seed.
@@ -38,7 +40,8 @@ export interface FileIdentity {
 export interface ReadyTorrent {
   readonly infoBytes: Uint8Array;
   readonly infoHash: string;
-  readonly sha256: Uint8Array;
+  /** The whole file's SHA-256; undefined until hashed (it follows the pieces). */
+  readonly sha256: Uint8Array | undefined;
   readonly pieceLength: number;
 }
 
@@ -95,7 +98,7 @@ export class SwarmFiles {
   private readonly seedPaths = new Map<string, Set<string>>();
   private readonly seeding = new Map<string, Promise<void>>();
   /** Hashes of files ready now, by inode identity (`inodeKey`), for hard links. */
-  private readonly byInode = new Map<string, { readonly pieces: Uint8Array; readonly sha256: Uint8Array; readonly pieceLength: number; readonly paths: Set<string> }>();
+  private readonly byInode = new Map<string, { readonly pieces: Uint8Array; sha256: Uint8Array | undefined; readonly pieceLength: number; readonly paths: Set<string> }>();
   private readonly now: () => number;
   private closed = false;
 
@@ -243,7 +246,7 @@ export class SwarmFiles {
     const ready = cached ?? linked ?? (await this.hash(e));
     // The result counts only for the entry still current: the file may have changed meanwhile.
     if (this.entries.get(e.absPath) !== e || this.closed) return;
-    if (cached === undefined) await this.save(e, ready);
+    if (cached === undefined && ready.sha256 !== undefined) await this.save(e, ready, ready.sha256);
     await this.seed(ready, e.absPath);
     if (this.entries.get(e.absPath) !== e) {
       this.unseed(ready.infoHash, e.absPath);
@@ -252,26 +255,46 @@ export class SwarmFiles {
     e.ready = ready;
     this.remember(e, ready);
     this.opts.logger.info({ path: e.absPath, infoHash: ready.infoHash, cached: cached !== undefined, hardLink: linked !== undefined }, 'torrent ready');
+    if (ready.sha256 === undefined) await this.digest(e, ready);
   }
 
+  /** The whole file's SHA-256 after its pieces: `Repr-Digest` from then on, and the cache entry. */
+  private async digest(e: Entry, ready: ReadyTorrent): Promise<void> {
+    const link = this.byInode.get(inodeKey(e.identity));
+    let sha256 = link?.sha256;
+    try {
+      if (sha256 === undefined) {
+        sha256 = await this.opts.pool.sha256File(e.absPath, Number(e.identity.size), e.identity.mtimeNs);
+        if (!sameIdentity(identityOf(await stat(e.absPath, { bigint: true })), e.identity)) throw toTorrenttpError(new Error('file changed while it was hashed'), 'CREATE_CHANGED');
+      }
+    } catch (err) {
+      // The torrent stays good (its pieces were checked against this identity); only the digest is missing.
+      if (this.entries.get(e.absPath) === e) this.opts.logger.warn({ err: toTorrenttpError(err), path: e.absPath }, 'hashing the file for Repr-Digest failed');
+      return;
+    }
+    if (this.entries.get(e.absPath) !== e || e.ready !== ready || this.closed) return;
+    const done = { ...ready, sha256 };
+    e.ready = done;
+    if (link !== undefined) link.sha256 ??= sha256;
+    await this.save(e, done, sha256);
+  }
+
+  /** The pieces of a file; its SHA-256 follows (`digest`). */
   private async hash(e: Entry): Promise<ReadyTorrent> {
     const size = Number(e.identity.size);
-    const [created, sha256] = await Promise.all([
-      createTorrent(e.absPath, {
-        pool: this.opts.pool,
-        creationDate: null,
-        ...(this.opts.pieceLength === undefined ? {} : { pieceLength: this.opts.pieceLength }),
-        onProgress: (done) => {
-          e.hashedBytes = done;
-        },
-      }),
-      this.opts.pool.sha256File(e.absPath, size, e.identity.mtimeNs),
-    ]);
+    const created = await createTorrent(e.absPath, {
+      pool: this.opts.pool,
+      creationDate: null,
+      ...(this.opts.pieceLength === undefined ? {} : { pieceLength: this.opts.pieceLength }),
+      onProgress: (done) => {
+        e.hashedBytes = done;
+      },
+    });
     const after = identityOf(await stat(e.absPath, { bigint: true }));
     if (!sameIdentity(after, e.identity) || created.metainfo.length !== size) {
       throw toTorrenttpError(new Error('file changed while it was hashed'), 'CREATE_CHANGED');
     }
-    return { infoBytes: created.metainfo.infoBytes, infoHash: created.metainfo.infoHash, sha256, pieceLength: created.metainfo.pieceLength };
+    return { infoBytes: created.metainfo.infoBytes, infoHash: created.metainfo.infoHash, sha256: undefined, pieceLength: created.metainfo.pieceLength };
   }
 
   private async load(e: Entry): Promise<ReadyTorrent | undefined> {
@@ -294,7 +317,7 @@ export class SwarmFiles {
     }
   }
 
-  private async save(e: Entry, ready: ReadyTorrent): Promise<void> {
+  private async save(e: Entry, ready: ReadyTorrent, sha256: Uint8Array): Promise<void> {
     const file = this.cachePath(e.absPath, e.identity);
     const tmp = `${file}.${process.pid}.tmp`;
     try {
@@ -302,7 +325,7 @@ export class SwarmFiles {
       await writeFile(tmp, encode(new Map<string, Uint8Array | number | string>([
         ['info', ready.infoBytes],
         ['path', e.absPath],
-        ['sha256', ready.sha256],
+        ['sha256', sha256],
         ['version', CACHE_VERSION],
       ])));
       await rename(tmp, file);

@@ -8,10 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { createTorrent, METAINFO_JSON_MEDIA_TYPE, parseMetainfoJson, parseTorrent } from '../../src/metainfo/index.js';
+import { createTorrent, HashPool, METAINFO_JSON_MEDIA_TYPE, parseMetainfoJson, parseTorrent } from '../../src/metainfo/index.js';
 import { decodeAnnounceResponse, encodeAnnounceQuery } from '../../src/tracker/index.js';
 import { cli } from '../helpers/cli.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
@@ -52,11 +52,16 @@ test('Accept negotiation, torrent equal to torrenttp create and mktorrent, JSON 
     assert.equal(plain.headers['link'], `</big%20file.bin?torrent>; rel="describedby"; type="${BT}"`);
     assert.equal(plain.headers['repr-digest'], undefined);
 
-    // Many ask at once while nothing is made: all 503 + Retry-After, one hashing.
+    // Many ask at once while nothing is made: 503 + Retry-After until the pieces are hashed
+    // (the last asks may already get the torrent), one hashing.
     const first = await Promise.all(Array.from({ length: 10 }, () => request(url, { headers: { accept: `${BT}, */*;q=0.1` } })));
+    assert.equal(first[0]!.statusCode, 503);
     for (const r of first) {
-      assert.equal(r.statusCode, 503);
-      assert.match(String(r.headers['retry-after']), /^[1-9]\d*$/);
+      if (r.statusCode === 200) assert.equal(r.headers['content-type'], BT);
+      else {
+        assert.equal(r.statusCode, 503);
+        assert.match(String(r.headers['retry-after']), /^[1-9]\d*$/);
+      }
       assert.equal(r.headers['vary'], 'Accept');
       await r.body.dump();
     }
@@ -190,4 +195,46 @@ test('a changed file gets a new torrent, the old one leaves the engine; a restar
     const ready = log2.entries.filter((e) => e.msg === 'torrent ready');
     assert.equal(ready.length, 1);
     assert.equal((ready[0]!.obj as { cached: boolean }).cached, true);
+  }));
+
+test('the torrent is ready once its pieces are hashed; Repr-Digest and the cache entry follow the SHA-256', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const big = bytes(3 * MIB, 8);
+    writeFileSync(join(root, 'f.bin'), big);
+    // Hold the whole-file SHA-256 until the torrent has been answered.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    t.after(() => release()); // a failed assertion must not leave the hashing held: close waits for it
+    const original = HashPool.prototype.sha256File;
+    t.mock.method(HashPool.prototype, 'sha256File', async function (this: HashPool, ...args: Parameters<HashPool['sha256File']>) {
+      await gate;
+      return original.apply(this, args);
+    });
+    const cacheDir = join(dir, 'cache');
+    const g = await startGateway(t, { root, cacheDir });
+    const url = `${g.url}/f.bin`;
+    let torrent: Uint8Array | undefined;
+    for (let i = 0; i < 1000 && torrent === undefined; i++) {
+      const r = await request(url, { headers: { accept: BT } });
+      if (r.statusCode === 200) torrent = new Uint8Array(await r.body.arrayBuffer());
+      else {
+        assert.equal(r.statusCode, 503);
+        await r.body.dump();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    assert.ok(torrent !== undefined, 'the torrent is answered while the SHA-256 is held');
+    assert.equal(parseTorrent(torrent).infoHash, (await createTorrent(join(root, 'f.bin'), { creationDate: null })).metainfo.infoHash);
+    const before = await request(url, { method: 'HEAD' });
+    assert.equal(before.headers['repr-digest'], undefined, 'no digest before it is known');
+    assert.deepEqual(existsSync(join(cacheDir, 'meta')) ? readdirSync(join(cacheDir, 'meta')) : [], [], 'no cache entry without its SHA-256');
+
+    release();
+    await g.swarm.settled();
+    const after = await request(url, { method: 'HEAD' });
+    assert.equal(after.headers['repr-digest'], `sha-256=:${sha256b64(big)}:`);
+    assert.equal(after.headers['digest'], `SHA-256=${sha256b64(big)}`);
+    assert.equal(readdirSync(join(cacheDir, 'meta')).length, 1, 'the cache entry is written with the SHA-256');
   }));
