@@ -17,7 +17,7 @@
  *   HTTP/1.1 pipelining, §2). GETs in flight: a window that starts at 1, grows by one per
  *   answered GET up to `maxInFlight` (3) and falls back to 1 after a failure or a choke. Depth
  *   comes from run length, not from more GETs: the engine is asked for enough blocks
- *   (`desiredQueueDepth`: a piece for each GET in flight and one more) that every GET is a whole piece. Every head is checked before a byte
+ *   (`desiredQueueDepth`) that every GET is a whole piece. Every head is checked before a byte
  *   is used (§6.4 1.–3., `checkPieceResponse`); then each block goes to the engine as soon as
  *   its last byte came (`PieceBlocks`: a view of the socket's read, or gathered in the GET's
  *   32 KiB scratch when it straddles two reads), delivered at once (`deliverNow`: the read
@@ -239,11 +239,7 @@ class HttpPeer implements PeerLink {
     this.headers = opts.peerId === undefined ? [] : [PEER_ID_HEADER, toHex(opts.peerId)];
     this.pieceHeaders = [...this.headers, 'accept-encoding', 'identity'];
     const runBlocks = Math.ceil(Math.min(this.geometry.pieceLength, this.o.maxRunBytes) / BLOCK_LENGTH);
-    // A run for each GET in flight and one more ready for the next (the picker gives a run-preferring
-    // link whole pieces, so the one queued is whole when a GET ends). Not more: each request waits
-    // in the engine's map of those outstanding, whose churn (its table is remade as requests come
-    // and go, the more often the fuller it is) was most of what the leech promoted to its old space.
-    this.desiredQueueDepth = Math.min(1024, Math.max(16, (this.o.maxInFlight + 1) * runBlocks));
+    this.desiredQueueDepth = Math.min(1024, Math.max(16, 2 * this.o.maxInFlight * runBlocks));
     this.window = Math.min(this.o.maxInFlight, HTTP_PEER_DEFAULTS.minInFlight);
     this.queue = new RunQueue(this.geometry, BLOCK_LENGTH, this.o.maxRunBytes, () => this.dispatch());
     this.backoff = new FailureBackoff(this.o.maxFailures, this.o.backoffBaseMs, this.o.backoffMaxMs);

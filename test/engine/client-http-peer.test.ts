@@ -43,7 +43,6 @@ test('a download completes byte-identical from a TorrentTTP peer alone, with no 
     assert.equal(client.port, 0, 'no wire port');
     assert.ok(sources.some((x) => x.kind === 'peer' && x.id === server.url && x.ok), 'the hand-given peer is reported as working');
     const pieceGets = server.requests.filter((r) => r.target.includes('/pieces/'));
-    // The engine keeps a piece queued beyond the GETs in flight (desiredQueueDepth): every GET a whole piece.
     assert.equal(pieceGets.length, metainfo.pieceCount, 'one GET a piece');
     assert.ok(pieceGets.every((r) => r.headers.range === undefined), 'whole pieces, no Range');
   }));

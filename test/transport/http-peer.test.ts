@@ -101,18 +101,6 @@ test('the GET window: starts at 1 and grows with answers to 3 GETs at once, over
   }
 });
 
-test('the engine is asked for a whole piece for each GET in flight and one more, ready when a GET ends (no more: each request waits in the engine meanwhile)', async () => {
-  const big = makeTorrent(2 * 1024 * 1024, 1024 * 1024, 9); // 64 blocks a piece
-  for (const [maxInFlight, pieces] of [[3, 4], [1, 2]] as const) {
-    const { link, done } = await setup({ metainfo: big.metainfo, data: big.data }, { maxInFlight }, big.metainfo);
-    try {
-      assert.equal(link.desiredQueueDepth, pieces * 64, `maxInFlight ${maxInFlight}`);
-    } finally {
-      await done();
-    }
-  }
-});
-
 test('blocks that straddle the chunks a body arrives in are byte-identical (each piece written in 10,000-byte pieces, 2 ms apart)', async () => {
   const { link, rec, done } = await setup({
     hook: (_req, res, route) => {
