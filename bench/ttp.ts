@@ -1,7 +1,7 @@
 /**
  * TorrentTTP beside the wire protocol, between two torrenttp processes on loopback:
  *
- *   npm run bench:ttp -- [--size-mib 64] [--runs 3] [--piece-kib N] [--modes wire,http] [--rps-seconds 5] [--alt-cli PATH]
+ *   npm run bench:ttp -- [--size-mib 64] [--runs 3] [--piece-kib N] [--modes wire,http] [--rps-seconds 5] [--alt-cli PATH] [--mem]
  *
  * Each round runs every mode once, in turn, the order reversed every other round (wire, http,
  * http, wire, …), so a machine that speeds up or slows down costs each mode alike. Each leech
@@ -19,6 +19,13 @@
  * CPU of each mode's leech and seed; then, against wire, the median of the ratios of each round
  * (the two runs of a pair are minutes apart at most, so a loaded machine's drift mostly cancels)
  * and the median of the peak-RSS differences in MiB.
+ *
+ * `--mem`: each leech runs with bench/mem-sampler.ts preloaded (`--import`), which samples its
+ * memory every 20 ms (resident: anonymous and file-backed; V8's heap, committed and resident, by
+ * space; `malloc`; `ArrayBuffer`s). Printed for each leech: those figures where its peak RSS was
+ * reached (and when, as a share of its life) and their median over its second half; then, against
+ * wire, the median of the rounds' differences of each figure, at the peak and in the steady state.
+ * `TTP_BENCH_MEM_TIMELINE=1` keeps every sample in the sampler's JSON.
  *
  * Then requests per second (autocannon, 10 connections, `--rps-seconds` each, after a warm-up)
  * for the same 16 KiB range, `Range: bytes=0-16383`, of a piece GET on a seed's TorrentTTP
