@@ -1,7 +1,7 @@
 /**
  * TorrentTTP beside the wire protocol, between two torrenttp processes on loopback:
  *
- *   npm run bench:ttp -- [--size-mib 64] [--runs 3] [--piece-kib N] [--modes wire,http] [--rps-seconds 5] [--alt-cli PATH]
+ *   npm run bench:ttp -- [--size-mib 64] [--runs 3] [--piece-kib N] [--modes wire,http] [--rps-seconds 5] [--alt-cli PATH] [--mem]
  *
  * Each round runs every mode once, in turn, the order reversed every other round (wire, http,
  * http, wire, …), so a machine that speeds up or slows down costs each mode alike. Each leech
@@ -20,6 +20,13 @@
  * (the two runs of a pair are minutes apart at most, so a loaded machine's drift mostly cancels)
  * and the median of the peak-RSS differences in MiB.
  *
+ * `--mem`: each leech runs with bench/mem-sampler.ts preloaded (`--import`), which samples its
+ * memory every 20 ms (resident: anonymous and file-backed; V8's heap, committed and resident, by
+ * space; `malloc`; `ArrayBuffer`s). Printed for each leech: those figures where its peak RSS was
+ * reached (and when, as a share of its life) and their median over its second half; then, against
+ * wire, the median of the rounds' differences of each figure, at the peak and in the steady state.
+ * `TTP_BENCH_MEM_TIMELINE=1` keeps every sample in the sampler's JSON.
+ *
  * Then requests per second (autocannon, 10 connections, `--rps-seconds` each, after a warm-up)
  * for the same 16 KiB range, `Range: bytes=0-16383`, of a piece GET on a seed's TorrentTTP
  * server (one 16 KiB block GET a request) and of the payload file on `torrenttp serve`'s static
@@ -34,13 +41,14 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { createTorrent } from '../src/metainfo/index.js';
+import { MEM_FIELDS, type MemReport, type MemSample } from './mem-sampler.js';
 import { freePort, median, payloadFile, sha1File, timed, until, type Timed, type Usage } from './usage.js';
 
 const { values } = parseArgs({
@@ -53,6 +61,7 @@ const { values } = parseArgs({
     'rps-rounds': { type: 'string', default: '3' },
     'undici-rounds': { type: 'string', default: '3' },
     'alt-cli': { type: 'string' },
+    mem: { type: 'boolean', default: false },
   },
 });
 const SIZE_MIB = Number(values['size-mib']);
@@ -64,7 +73,7 @@ type Mode = 'wire' | 'http' | 'both' | 'alt';
 const MODES = values.modes.split(',').filter((m): m is Mode => m === 'wire' || m === 'http' || m === 'both' || m === 'alt');
 if (values['alt-cli'] !== undefined && !MODES.includes('alt')) MODES.push('alt');
 if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || MODES.length === 0 || !(RPS_SECONDS >= 0) || !Number.isInteger(RPS_ROUNDS) || RPS_ROUNDS < 1 || !Number.isInteger(UNDICI_ROUNDS) || UNDICI_ROUNDS < 0 || (MODES.includes('alt') && values['alt-cli'] === undefined)) {
-  console.error('usage: ttp.js [--size-mib N] [--runs N] [--piece-kib N] [--modes wire,http,both,alt] [--rps-seconds N] [--rps-rounds N] [--undici-rounds N] [--alt-cli PATH]');
+  console.error('usage: ttp.js [--size-mib N] [--runs N] [--piece-kib N] [--modes wire,http,both,alt] [--rps-seconds N] [--rps-rounds N] [--undici-rounds N] [--alt-cli PATH] [--mem]');
   process.exit(2);
 }
 const SIZE_BYTES = SIZE_MIB * 1024 * 1024;
@@ -153,6 +162,15 @@ async function probe(mode: ProbeMode, pieceUrl: string): Promise<Probe> {
   return JSON.parse(out.trim().split('\n').at(-1)!) as Probe;
 }
 
+/** This build's memory sampler, preloaded into each leech with `--mem`. */
+const SAMPLER = new URL('./mem-sampler.js', import.meta.url).href;
+
+/** A memory sample in MiB: resident (anonymous, file-backed), V8's heap (young, old, code, large), malloc, ArrayBuffers. */
+function memRow(s: Omit<MemSample, 't'>): string {
+  const m = (k: number): string => (k / 1024).toFixed(1);
+  return `rss ${m(s.rss)} (anon ${m(s.anon)}, file ${m(s.file)}), heap ${m(s.heap)} (resident ${m(s.phys)}; young ${m(s.young)}, old ${m(s.old)}, code ${m(s.code)}, large ${m(s.large)}; live ${m(s.live)}), malloc ${m(s.malloc)}, ArrayBuffers ${m(s.ab)}`;
+}
+
 // ── main ──────────────────────────────────────────────────────────────────────────────────
 const data = payloadFile(SIZE_MIB, 'torrenttp-bench-ttp');
 const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-ttp-run-'));
@@ -194,6 +212,8 @@ try {
   interface Round {
     readonly leech: Usage;
     readonly seed: Usage;
+    /** The leech's memory over its life (`--mem`). */
+    readonly mem?: MemReport;
   }
   const results = new Map<Mode, Round[]>(MODES.map((m) => [m, []]));
   for (let run = 0; run < RUNS; run++) {
@@ -202,7 +222,10 @@ try {
       const seed = await startSeed();
       try {
         const cli = mode === 'alt' ? values['alt-cli']! : CLI;
-        const leech = timed(work, process.execPath, [...NODE_FLAGS, cli, 'download', torrentPath, '-o', dir, ...peersOf[mode], '--no-trackers', '--no-dht']);
+        const memOut = join(work, `mem-${run}-${mode}.json`);
+        if (values.mem) process.env['TTP_BENCH_MEM_OUT'] = memOut; // the leech's alone: timed() spawns with this environment
+        const leech = timed(work, process.execPath, [...NODE_FLAGS, ...(values.mem ? ['--import', SAMPLER] : []), cli, 'download', torrentPath, '-o', dir, ...peersOf[mode], '--no-trackers', '--no-dht']);
+        delete process.env['TTP_BENCH_MEM_OUT'];
         children.push(leech);
         const timer = setTimeout(() => void leech.stop(), LEECH_TIMEOUT_MS);
         const u = await leech.done;
@@ -211,8 +234,10 @@ try {
         const s = await seed.stop();
         const got = join(dir, metainfo.name);
         if (statSync(got).size !== SIZE_BYTES || (await sha1File(got)) !== sourceSha1) throw new Error(`${got} differs from the payload`);
-        results.get(mode)!.push({ leech: u, seed: s });
+        const mem = values.mem ? (JSON.parse(readFileSync(memOut, 'utf8')) as MemReport) : undefined;
+        results.get(mode)!.push({ leech: u, seed: s, ...(mem === undefined ? {} : { mem }) });
         console.log(`  run ${run + 1} ${mode.padEnd(4)} ${u.wallSec.toFixed(2)} s, leech ${u.rssMiB.toFixed(0)} MiB ${u.cpuSec.toFixed(2)} s CPU, seed ${s.rssMiB.toFixed(0)} MiB ${s.cpuSec.toFixed(2)} s CPU`);
+        if (mem !== undefined) console.log(`         leech memory at its peak (${(100 * mem.peakAt).toFixed(0)}% of its life): ${memRow(mem.atPeak)}; steady: ${memRow(mem.steady)}`);
         if (process.env['TTP_BENCH_VERBOSE'] !== undefined) console.log(leech.output.trim().split('\n').slice(-3).join('\n'));
         if (NODE_FLAGS.includes('--trace-gc')) console.log(`         GCs: leech ${gcSummary(leech.output)}; seed ${gcSummary(seed.output)}`);
       } finally {
@@ -247,8 +272,21 @@ try {
     console.log(`  leech CPU ${ratio((r) => r.leech.cpuSec)}, peak RSS ${diff((r) => r.leech.rssMiB)}`);
     console.log(`  seed  CPU ${ratio((r) => r.seed.cpuSec)}, peak RSS ${diff((r) => r.seed.rssMiB)}`);
   };
+  /** `--mem`: the leeches' memory, `a` less `b` per round, the median of each figure, at the peak and in the steady state. */
+  const memPaired = (a: Mode, b: Mode): void => {
+    const x = results.get(a);
+    const y = results.get(b);
+    if (x === undefined || y === undefined || x[0]?.mem === undefined) return;
+    const d = (f: (m: MemReport) => Omit<MemSample, 't'>): Omit<MemSample, 't'> =>
+      Object.fromEntries(MEM_FIELDS.map((k) => [k, median(x.map((u, i) => f(u.mem!)[k] - f(y[i]!.mem!)[k]))])) as unknown as Omit<MemSample, 't'>;
+    console.log(`  leech memory ${a} − ${b}, median of the rounds' differences, MiB: at the peak ${memRow(d((m) => m.atPeak))}`);
+    console.log(`    steady ${memRow(d((m) => m.steady))}; each figure's own maximum ${memRow(d((m) => m.max))}`);
+    console.log(`    peak at (share of the leech's life) ${a} ${x.map((u) => u.mem!.peakAt.toFixed(2)).join(' ')}, ${b} ${y.map((u) => u.mem!.peakAt.toFixed(2)).join(' ')}; V8 peak malloc ${median(x.map((u) => u.mem!.peakMalloc / 1024)).toFixed(1)} / ${median(y.map((u) => u.mem!.peakMalloc / 1024)).toFixed(1)} MiB`);
+  };
   paired('http', 'wire', '; target ≤ 1.15×');
+  memPaired('http', 'wire');
   paired('alt', 'wire', '');
+  memPaired('alt', 'wire');
   paired('http', 'alt', '');
 
   if (RPS_SECONDS > 0) {

@@ -178,16 +178,30 @@ export interface BlockRun {
   readonly index: BlockRequest['index'];
   readonly begin: number;
   readonly length: number;
-  /** In order of `begin`. */
+  /** In order of `begin`, adjacent: each `blockLength` long but the last. */
   readonly reqs: readonly BlockRequest[];
-  /** Keys of those cancelled while in flight: not delivered. */
-  readonly cancelled: Set<number>;
 }
 
-/** Block requests waiting for a GET, and those in flight, keyed by absolute offset (see the module's rules). */
+/** A run in flight: which of its requests are no longer in flight, which were cancelled (positions in `reqs`). */
+interface Run extends BlockRun {
+  /** `reqs[0..next)` arrived or settled. */
+  next: number;
+  /** Positions at or past `next` that arrived out of order (made when one does). */
+  early: Set<number> | undefined;
+  /** Positions cancelled while in flight: not delivered (made at the first cancel). */
+  cancelled: Set<number> | undefined;
+}
+
+/**
+ * Block requests waiting for a GET, keyed by absolute offset in their order of arrival, and the
+ * runs in flight (see the module's rules). A run in flight is one object, not an entry per block:
+ * its blocks are found by offset (a GET's blocks are adjacent), so a GET adds and removes nothing
+ * per block but the queued requests it takes.
+ */
 export class RunQueue {
   private readonly pending = new Map<number, BlockRequest>();
-  private readonly inFlight = new Map<number, BlockRun>();
+  /** In flight: a few (one per GET). */
+  private readonly runs: Run[] = [];
   private scheduled = false;
 
   /**
@@ -209,7 +223,7 @@ export class RunQueue {
   /** Queues `req`; false when it is queued or in flight already. */
   add(req: BlockRequest): boolean {
     const k = this.key(req.index, req.begin);
-    if (this.pending.has(k) || this.inFlight.has(k)) return false;
+    if (this.pending.has(k) || this.inFlight(req) !== undefined) return false;
     this.pending.set(k, req);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -223,9 +237,9 @@ export class RunQueue {
 
   /** Drops a queued request, or the delivery of an in-flight one. */
   cancel(req: BlockRequest): void {
-    const k = this.key(req.index, req.begin);
-    if (this.pending.delete(k)) return;
-    this.inFlight.get(k)?.cancelled.add(k);
+    if (this.pending.delete(this.key(req.index, req.begin))) return;
+    const at = this.inFlight(req);
+    if (at !== undefined) (at.run.cancelled ??= new Set()).add(at.i);
   }
 
   /** The oldest queued request grown into a run, now in flight; undefined when none is queued. */
@@ -242,7 +256,7 @@ export class RunQueue {
     const pieceEnd = this.geometry.pieceLengthOf(index);
     for (;;) {
       const ka = this.key(index, end);
-      const after = end < pieceEnd ? this.pending.get(ka) : undefined;
+      const after = end < pieceEnd && reqs[reqs.length - 1]!.length === this.blockLength ? this.pending.get(ka) : undefined;
       if (after !== undefined && end + after.length - begin <= this.maxRunBytes) {
         this.pending.delete(ka);
         reqs.push(after);
@@ -259,16 +273,21 @@ export class RunQueue {
       }
       break;
     }
-    const run: BlockRun = { index, begin, length: end - begin, reqs, cancelled: new Set() };
-    for (const req of reqs) this.inFlight.set(this.key(index, req.begin), run);
+    const run: Run = { index, begin, length: end - begin, reqs, next: 0, early: undefined, cancelled: undefined };
+    this.runs.push(run);
     return run;
   }
 
   /** Request `req` of the run came (its bytes arrived before the GET ended): no longer in flight; false when it was cancelled. */
   arrived(run: BlockRun, req: BlockRequest): boolean {
-    const k = this.key(req.index, req.begin);
-    this.inFlight.delete(k);
-    return !run.cancelled.has(k);
+    const r = run as Run;
+    const i = this.position(r, req);
+    if (i < 0) return false;
+    if (i === r.next) {
+      r.next++;
+      while (r.early?.delete(r.next) === true) r.next++;
+    } else if (i > r.next) (r.early ??= new Set()).add(i);
+    return r.cancelled?.has(i) !== true;
   }
 
   /**
@@ -276,10 +295,14 @@ export class RunQueue {
    * `run.reqs[from]` on (those before it `arrived`), goes to `each`, in order.
    */
   settle(run: BlockRun, each: (req: BlockRequest) => void, from = 0): void {
-    for (let i = from; i < run.reqs.length; i++) {
-      const req = run.reqs[i]!;
-      if (this.arrived(run, req)) each(req);
+    const r = run as Run;
+    const at = this.runs.indexOf(r);
+    if (at >= 0) this.runs.splice(at, 1);
+    for (let i = Math.max(from, r.next); i < r.reqs.length; i++) {
+      if (r.early?.has(i) === true) continue;
+      if (r.cancelled?.has(i) !== true) each(r.reqs[i]!);
     }
+    r.next = r.reqs.length;
   }
 
   /** Takes the queued requests out (all, or those of piece `index`), each to `each`. */
@@ -294,7 +317,25 @@ export class RunQueue {
   /** Forgets every request, queued or in flight (the link closed). */
   clear(): void {
     this.pending.clear();
-    this.inFlight.clear();
+    this.runs.length = 0;
+  }
+
+  /** The run in flight that `req` is in, and its position there, while it has not arrived; undefined when none. */
+  private inFlight(req: BlockRequest): { run: Run; i: number } | undefined {
+    for (const run of this.runs) {
+      if (run.index !== req.index) continue;
+      const i = this.position(run, req);
+      if (i >= run.next && run.early?.has(i) !== true) return { run, i };
+    }
+    return undefined;
+  }
+
+  /** Where `req` is in `run.reqs` (the same block: index, offset and length), or -1. */
+  private position(run: Run, req: BlockRequest): number {
+    if (req.index !== run.index || req.begin < run.begin || req.begin >= run.begin + run.length) return -1;
+    const i = Math.floor((req.begin - run.begin) / this.blockLength);
+    const r = run.reqs[i];
+    return r !== undefined && r.begin === req.begin && r.length === req.length ? i : -1;
   }
 
   private key(index: number, begin: number): number {

@@ -1,11 +1,16 @@
 /**
  * The clients of a `reusedReads` pool (http-fetch.ts's `acquireOrigin`, the HTTP peer's): undici
- * clients whose socket reads into two reused buffers instead of a new 64 KiB `ArrayBuffer` per
- * read. On a 1 GiB download those were 1 GiB of short-lived external memory, which drove ~25 full
- * GCs and ~40 MiB of RSS that the wire link (one reused buffer, socket-chunks.ts) does not have.
+ * clients whose socket reads into one reused buffer (two at most) instead of a new 64 KiB
+ * `ArrayBuffer` per read. On a 1 GiB download those were 1 GiB of short-lived external memory,
+ * which drove ~25 full GCs and ~40 MiB of RSS that the wire link (one reused buffer,
+ * socket-chunks.ts) does not have.
  *
- * Each read is pushed into the socket's stream as a view of its buffer; undici (client-h1.js)
- * reads the stream on the next tick and parses at once. What undici keeps of a read after that:
+ * Each read is pushed into the socket's stream as a view of its buffer, and parsed by undici
+ * (client-h1.js) at once, within node's read callback: the socket's `'readable'`, on which undici
+ * reads the stream, is emitted there (node emits it a tick later, and again then, finding
+ * nothing). So a read is consumed before node asks for the next read's buffer, which can then be
+ * the same one, and the socket goes on reading without a stop and restart per read. What undici
+ * keeps of a read after it parsed it:
  * - header names and values, as views of the read, from where they start until the head ends
  *   (`onHeaders`); a name or value split over two reads is joined into a copy. The status text is
  *   a string at once; an interim (1xx) head ends with its own `onHeaders`, the final one's goes on;
@@ -15,18 +20,21 @@
  * - trailers (a chunked body's) as views until the message ends.
  *
  * Rules:
- * - A buffer is read into again only when undici can hold no view of it: it does not hold the
- *   last read (still in the stream, parsed a tick later), the stream holds nothing but the last
- *   read (else undici is paused on older bytes, which may be views of either buffer), and no head
- *   that was open when it was read into is open still.
- * - Otherwise the read goes into a spare buffer and is pushed as a copy of its length: what node
- *   does for every read of a plain socket. A head that comes a byte at a time costs that; an
- *   ordinary one (the head and the start of the body in one read) costs nothing.
+ * - A buffer is read into again only when undici can hold no view of it: the stream is empty (or
+ *   holds nothing but the last read, and the buffer is not the last read's: undici had no turn
+ *   yet, or is paused on it), and no head that was open when it was read into is open still.
+ *   When a head or a paused parser holds the first buffer, a second is made (at most two).
+ * - Otherwise (undici is paused on older bytes, which may be views of either buffer) the read
+ *   goes into a spare buffer and is pushed as a copy of its length: what node does for every
+ *   read of a plain socket. A head that comes a byte at a time costs that; an ordinary one (the
+ *   head and the start of the body in one read) costs nothing.
  * - A head is open from its request's dispatch to the client until `onHeaders` with a final
  *   status, or the request's end (`onComplete`, `onError`); a chunked response's (it may end
  *   with trailers) until the request's end, so its body's reads are copies once both buffers
  *   have been read into (TorrentTTP answers carry `Content-Length`). The pool hands a client one request
  *   at a time (undici's default pipelining of 1), so bodies are read with no head open.
+ * - A read that undici leaves in the stream (paused) stops the socket's reading until undici
+ *   reads again, as node's own flow control does.
  */
 import { connect, type Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
@@ -41,6 +49,8 @@ import { loadUndiciModule } from '../tracker/undici.js';
 export const REUSED_READ_BYTES = 256 * 1024;
 /** The spare buffer's, for reads pushed as copies: node's own read size. */
 export const SPARE_READ_BYTES = 64 * 1024;
+/** Read buffers a connection may have: the second is made only when a head or a paused parser holds the first. */
+const RING_SLOTS = 2;
 
 let clientClass: Promise<typeof Client> | undefined;
 /** undici's `Client`, from the module its `Pool` uses (http-fetch.ts's `loadUndiciPool`), else the package's. */
@@ -162,30 +172,29 @@ interface Slot {
 /** An undici connector (plain TCP) whose socket reads into reused buffers (see the module's rules). */
 function readIntoReusedBuffers(timeoutMs: number, heads: OpenHeads): buildConnector.connector {
   return (o, callback) => {
-    const ring: Slot[] = [
-      { bytes: new Uint8Array(REUSED_READ_BYTES), head: 0 },
-      { bytes: new Uint8Array(REUSED_READ_BYTES), head: 0 },
-    ];
+    // Made when first needed: the second only when the first is held when the next read comes.
+    const ring: Slot[] = [];
     let spare: Uint8Array | undefined;
     // The slot the next read goes into (undefined: the spare); the slot of the last read, if pushed as a view.
-    let into: Slot | undefined = ring[0];
+    let into: Slot | undefined;
     let latest: Slot | undefined;
     let lastRead = 0;
     // Node asks for the first buffer while the socket is being made: `held` is the socket once made.
     let held: Socket | undefined;
-    // Node asks for the next read's buffer right after each read's callback, before undici parses that read.
+    /** A slot free for the next read: not `busy`, and no head open when it was read into is open still; else a new one while there are fewer than two. */
+    const freeSlot = (busy: Slot | undefined): Slot | undefined => {
+      for (const s of ring) if (s !== busy && !heads.holds(s.head)) return s;
+      if (ring.length >= RING_SLOTS) return undefined;
+      const s: Slot = { bytes: new Uint8Array(REUSED_READ_BYTES), head: 0 };
+      ring.push(s);
+      return s;
+    };
+    // Node asks for the next read's buffer right after each read's callback, which has had undici parse that read.
     const nextBuffer = (): Uint8Array => {
-      if (held !== undefined) {
-        into = undefined;
-        if (held.readableLength <= lastRead) {
-          for (const s of ring) {
-            if (s !== latest && !heads.holds(s.head)) {
-              into = s;
-              break;
-            }
-          }
-        }
-      }
+      if (held === undefined) into = freeSlot(undefined);
+      else if (held.readableLength === 0) into = freeSlot(undefined); // undici took all: the last read's slot too, unless a head holds it
+      else if (held.readableLength <= lastRead) into = freeSlot(latest); // the last read waits in the stream (no parser yet, or paused on it)
+      else into = undefined; // undici is paused on older bytes, which may be views of either slot
       return into?.bytes ?? (spare ??= new Uint8Array(SPARE_READ_BYTES));
     };
     let answered = false;
@@ -210,8 +219,14 @@ function readIntoReusedBuffers(timeoutMs: number, heads: OpenHeads): buildConnec
           lastRead = n;
           latest = into;
           if (into !== undefined) into.head = heads.newest;
-          // false: the stream is full; undici's read resumes it
-          return held!.push(into === undefined ? buf.slice(0, n) : buf.subarray(0, n));
+          const s = held!;
+          s.push(into === undefined ? buf.slice(0, n) : buf.subarray(0, n));
+          // undici parses on the stream's 'readable', which node emits a tick later: now instead,
+          // so that the read is consumed before node asks for the next read's buffer (one buffer
+          // a connection), and the socket keeps reading. Emitted again later, it finds nothing.
+          s.emit('readable');
+          // false (undici left bytes in the stream: paused): stop reading; undici's read resumes it.
+          return s.readableLength === 0;
         },
       },
     });

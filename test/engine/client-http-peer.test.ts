@@ -42,7 +42,9 @@ test('a download completes byte-identical from a TorrentTTP peer alone, with no 
     assert.equal(s.downloadedByKind.wire, 0);
     assert.equal(client.port, 0, 'no wire port');
     assert.ok(sources.some((x) => x.kind === 'peer' && x.id === server.url && x.ok), 'the hand-given peer is reported as working');
-    assert.ok(server.requests.some((r) => r.target.includes('/pieces/')));
+    const pieceGets = server.requests.filter((r) => r.target.includes('/pieces/'));
+    assert.equal(pieceGets.length, metainfo.pieceCount, 'one GET a piece');
+    assert.ok(pieceGets.every((r) => r.headers.range === undefined), 'whole pieces, no Range');
   }));
 
 test('a mix of a wire peer and a TorrentTTP peer: one download, bytes from both, byte-identical', { timeout: 60_000 }, (t) =>

@@ -198,6 +198,40 @@ test('RunQueue: drain takes queued requests out, all or one piece; clear forgets
   assert.ok(q.add(req(1, 0)), 'forgotten');
 });
 
+test('RunQueue: a run in flight is one object: its blocks are in flight until each arrives (in order or not), a cancelled one is not delivered, and an arrived one may be asked again while the GET goes on', () => {
+  const q = new RunQueue({ pieceLength: 8 * BLOCK, pieceLengthOf: (i: number) => (i === 1 ? 3 * BLOCK + 100 : 8 * BLOCK) }, BLOCK, 8 * BLOCK, () => {});
+  for (let b = 0; b < 8; b++) q.add(req(0, b * BLOCK));
+  for (let b = 0; b < 3; b++) q.add(req(1, b * BLOCK, b === 2 ? 100 : BLOCK));
+  const run = q.take()!;
+  const short = q.take()!;
+  assert.deepEqual([run.index, run.begin, run.length, run.reqs.length], [0, 0, 8 * BLOCK, 8]);
+  assert.deepEqual([short.index, short.length], [1, 2 * BLOCK + 100]);
+  for (let b = 0; b < 8; b++) assert.equal(q.add(req(0, b * BLOCK)), false, `block ${b} in flight`);
+  assert.ok(q.add(req(0, BLOCK, 100)), 'not a block of the run (another length)');
+  q.drain(() => {});
+  // Blocks 0 and 1 arrive; block 5 arrives early (out of order); block 3 is cancelled.
+  assert.ok(q.arrived(run, run.reqs[0]!));
+  assert.ok(q.arrived(run, run.reqs[1]!));
+  assert.ok(q.arrived(run, run.reqs[5]!));
+  q.cancel(req(0, 3 * BLOCK));
+  assert.ok(q.add(req(0, 0)), 'arrived: may be asked again while the GET goes on');
+  assert.ok(q.add(req(0, 5 * BLOCK)), 'arrived out of order: no longer in flight either');
+  assert.equal(q.add(req(0, 2 * BLOCK)), false, 'still in flight');
+  assert.equal(q.add(req(0, 3 * BLOCK)), false, 'cancelled but still in flight: not asked twice');
+  assert.equal(q.arrived(run, run.reqs[2]!), true);
+  assert.equal(q.arrived(run, run.reqs[3]!), false, 'cancelled: not delivered');
+  // The GET ends after block 4: 6 and 7 did not come (5 did); each is settled once, in order.
+  assert.ok(q.arrived(run, run.reqs[4]!));
+  const rest: number[] = [];
+  q.settle(run, (r) => rest.push(r.begin / BLOCK), 5);
+  assert.deepEqual(rest, [6, 7]);
+  assert.ok(q.add(req(0, 6 * BLOCK)) && q.add(req(0, 3 * BLOCK)), 'settled: none in flight');
+  // The short piece: its short last block is found too.
+  assert.equal(q.add(req(1, 2 * BLOCK, 100)), false);
+  assert.ok(q.arrived(short, short.reqs[2]!));
+  assert.ok(q.add(req(1, 2 * BLOCK, 100)));
+});
+
 test('readContentRange: ranges, a 416\'s unsatisfied form, and refusals (one reader for get, web seeds, HTTP peers and the proxy)', () => {
   assert.deepEqual(readContentRange('bytes 0-99/100'), { first: 0, last: 99, complete: 100 });
   assert.deepEqual(readContentRange(' bytes 5-5/* '), { first: 5, last: 5, complete: undefined });
