@@ -1,5 +1,7 @@
 import type { Writable } from 'node:stream';
 import { TorrenttpError } from '../errors/index.js';
+import { GatewayError } from './errors.js';
+import { ttpTorrentUrlInfoHash } from './media-type.js';
 import { negotiate, NodeAgents, type Offer } from './negotiate-client.js';
 import { plainGet } from './plain-get.js';
 
@@ -124,11 +126,18 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
       ...(o.plainOnly === undefined ? {} : { plainOnly: o.plainOnly }),
     });
     if (offer.kind === 'torrent') {
+      // Several files have no one stream to write: said before anything is downloaded, not as a write failure.
+      if (o.output.kind === 'stream' && offer.metainfo.multiFile) {
+        throw new GatewayError('GATEWAY_GET_NOT_ONE_FILE', { detail: `${offer.metainfo.name} is a torrent of ${offer.metainfo.files.length} files (${offer.from}): give a folder with -o instead of stdout` });
+      }
       // The engine (storage, wire, trackers) is compiled only for a swarm download: `--no-swarm` and
       // servers without torrents never pay for it.
       const { swarmEncryptionOf, swarmGet } = await import('./swarm-get.js');
       const encryption = o.encryption ?? swarmEncryptionOf([o.url, offer.from]);
-      return await swarmGet({ ...o, encryption }, offer.metainfo, offer.via, started, offer.peers, offer.swarmPeers);
+      // A TorrentTTP torrent URL is a peer too (`seed --http-port`, serve's /ttp/v1/), as `download URL` takes it:
+      // its metainfo's trackers may not list it, or list nobody.
+      const ttpPeer = ttpTorrentUrlInfoHash(offer.from) === offer.metainfo.infoHash && !offer.peers.includes(offer.from) ? [offer.from] : [];
+      return await swarmGet({ ...o, encryption }, offer.metainfo, offer.via, started, [...offer.peers, ...ttpPeer], offer.swarmPeers);
     }
     return await plainGet(o, offer.response, offer.reason, agents, started);
   } catch (err) {
