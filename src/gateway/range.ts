@@ -1,9 +1,10 @@
 /**
  * `Range: bytes=…` (RFC 9110 §14.1.2, §14.2), pure. Only one range is ever served: a request for
  * several gets the whole file with 200, which §14.2 allows ("a server MAY ignore the Range header
- * field") and nginx and WebTorrent's server do too; a multipart/byteranges body buys a client
- * nothing a second request would not, and several overlapping ranges are a known amplification
- * attack (CVE-2011-3192, Apache's "Range header DoS").
+ * field") and WebTorrent's server does too (nginx sends multipart/byteranges for disjoint ranges,
+ * 200 for overlapping ones); a multipart/byteranges body buys a client nothing a second request
+ * would not, and several overlapping ranges are a known amplification attack (CVE-2011-3192,
+ * Apache's "Range header DoS").
  */
 export type RangeDecision =
   /** Serve the whole representation (no Range, an unusable one, or several ranges). */
