@@ -8,6 +8,7 @@ import { GatewayError } from './errors.js';
 import { drained, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import { causeText, discard, requestOk, type NodeAgents, type OpenResponse } from './negotiate-client.js';
+import { headersFor } from './redirect-headers.js';
 import { makeFolders } from '../storage/folders.js';
 import { readContentRange } from '../transport/http-fetch.js';
 
@@ -28,7 +29,9 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
     // Continue from the bytes on disk, only if the file is still the same (If-Range, RFC 9110 §13.1.5).
     const validator = strongEtag(res.headers.etag) ?? header(res.headers['last-modified']);
     await discard(res);
-    res = await requestOk(res.url, { agents, ...(o.headers === undefined ? {} : { headers: o.headers }), ...(o.signal === undefined ? {} : { signal: o.signal }) }, {
+    // The answer's URL, after redirects: the user's credentials go there only on the URL's own origin.
+    const headers = headersFor(o.headers, o.url, res.url);
+    res = await requestOk(res.url, { agents, ...(headers === undefined ? {} : { headers }), ...(o.signal === undefined ? {} : { signal: o.signal }) }, {
       range: `bytes=${have}-`,
       ...(validator === undefined ? {} : { 'if-range': validator }),
     });
