@@ -170,6 +170,7 @@ export const ERROR_CODES = {
   GATEWAY_GET_HTTP_STATUS: { message: 'server answered with an HTTP error', side: 'remote', status: 502 },
   GATEWAY_GET_NOT_ONE_FILE: { message: 'the server offers several files, which cannot go to one stream', side: 'local', status: 400 },
   GATEWAY_GET_OUTPUT: { message: 'cannot write the download', side: 'local', status: 500 },
+  GATEWAY_GET_OUTPUT_EXISTS: { message: 'the download would replace what is there under a name the server chose', side: 'local', status: 409 },
   GATEWAY_HASHING: { message: 'the torrent of this file is being made; retry later', side: 'local', status: 503 },
   GATEWAY_METHOD_NOT_ALLOWED: { message: 'HTTP method not allowed here', side: 'remote', status: 405 },
   GATEWAY_NOT_FOUND: { message: 'no such file', side: 'remote', status: 404 },

@@ -1,11 +1,16 @@
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { Metainfo } from '../metainfo/index.js';
 import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import { ttpTorrentUrlInfoHash } from './media-type.js';
 import { negotiate, NodeAgents, type Offer } from './negotiate-client.js';
 import { plainGet } from './plain-get.js';
 
-export { nameFromUrl } from './get-io.js';
+import { nameFromUrl } from './get-io.js';
+
+export { nameFromUrl };
 
 /**
  * `torrenttp get URL`: the download half of transparent BitTorrent. One negotiating GET
@@ -132,12 +137,13 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
       }
       // The engine (storage, wire, trackers) is compiled only for a swarm download: `--no-swarm` and
       // servers without torrents never pay for it.
+      const output = await serverNamedOutput(o, offer.metainfo);
       const { swarmEncryptionOf, swarmGet } = await import('./swarm-get.js');
       const encryption = o.encryption ?? swarmEncryptionOf([o.url, offer.from]);
       // A TorrentTTP torrent URL is a peer too (`seed --http-port`, serve's /ttp/v1/), as `download URL` takes it:
       // its metainfo's trackers may not list it, or list nobody.
       const ttpPeer = ttpTorrentUrlInfoHash(offer.from) === offer.metainfo.infoHash && !offer.peers.includes(offer.from) ? [offer.from] : [];
-      return await swarmGet({ ...o, encryption }, offer.metainfo, offer.via, started, [...offer.peers, ...ttpPeer], offer.swarmPeers);
+      return await swarmGet({ ...o, output, encryption }, offer.metainfo, offer.via, started, [...offer.peers, ...ttpPeer], offer.swarmPeers);
     }
     return await plainGet(o, offer.response, offer.reason, agents, started);
   } catch (err) {
@@ -146,6 +152,27 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
   } finally {
     agents.destroy();
   }
+}
+
+/**
+ * The output of a swarm download that the user did not name and the URL does not name either (a
+ * torrent of several files, a URL without a last segment, a TorrentTTP torrent URL): the
+ * torrent's name, which the server chose. Such a name never starts with a dot (`.ssh`,
+ * `.bashrc`: the dots are dropped), and never replaces or fills what is already there unless
+ * `resume` says to continue it, as curl's `-J` refuses to overwrite: `get URL` run in the home
+ * folder must not write `~/.ssh/authorized_keys` because a server said so (wget's CVE-2016-4971
+ * was a name taken from a redirect). Any other output: as it is.
+ */
+async function serverNamedOutput(o: GetUrlOptions, metainfo: Metainfo): Promise<GetOutput> {
+  if (o.output.kind !== 'named') return o.output;
+  const fromUrl = metainfo.multiFile ? undefined : nameFromUrl(o.url);
+  if (fromUrl !== undefined && fromUrl.toLowerCase() !== metainfo.infoHash) return o.output;
+  const name = metainfo.name.replace(/^\.+/, '') || metainfo.infoHash;
+  const path = join(o.output.dir, name);
+  if (o.resume !== true && (await lstat(path).then(() => true, () => false))) {
+    throw new GatewayError('GATEWAY_GET_OUTPUT_EXISTS', { detail: `${path} (the torrent's name, chosen by the server): give -o, or -C - to continue it` });
+  }
+  return { kind: 'file', path };
 }
 
 function interrupted(o: GetUrlOptions, started: number): GetResult {
