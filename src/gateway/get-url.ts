@@ -143,7 +143,13 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
       // A TorrentTTP torrent URL is a peer too (`seed --http-port`, serve's /ttp/v1/), as `download URL` takes it:
       // its metainfo's trackers may not list it, or list nobody.
       const ttpPeer = ttpTorrentUrlInfoHash(offer.from) === offer.metainfo.infoHash && !offer.peers.includes(offer.from) ? [offer.from] : [];
-      return await swarmGet({ ...o, output, encryption }, offer.metainfo, offer.via, started, [...offer.peers, ...ttpPeer], offer.swarmPeers);
+      return await swarmGet({ ...o, output, encryption }, offer.metainfo, offer.via, started, [...offer.peers, ...ttpPeer], offer.swarmPeers).catch((err: unknown) => {
+        // A file system call on the output that failed untyped (preparing `FILE.part` in a folder we
+        // may not write): the output's error, as the plain path says it (exit 23).
+        const e = err as NodeJS.ErrnoException;
+        if (!(err instanceof TorrenttpError) && typeof e?.syscall === 'string' && typeof e.path === 'string') throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: e.path, cause: err });
+        throw err;
+      });
     }
     return await plainGet(o, offer.response, offer.reason, agents, started);
   } catch (err) {

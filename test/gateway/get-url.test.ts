@@ -204,6 +204,24 @@ test('a multi-file torrent to a stream: GATEWAY_GET_NOT_ONE_FILE before anything
     assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('torrenttp-get-')), [], 'no work folder made');
   }));
 
+test('a swarm output that cannot be prepared (a name too long) is GATEWAY_GET_OUTPUT naming it, not an untyped error', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    writeFileSync(join(dir, 'one.bin'), bytes(50_000, 3));
+    const { torrent } = await createTorrent(join(dir, 'one.bin'), { creationDate: null });
+    const front = await tinyServer(t, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length });
+      res.end(torrent);
+    });
+    const path = join(dir, `${'n'.repeat(300)}.bin`);
+    await assert.rejects(getUrl({ url: `${front}/one.bin`, output: { kind: 'file', path } }), (err: unknown) => {
+      assert.ok(err instanceof TorrenttpError, String(err));
+      assert.equal(err.code, 'GATEWAY_GET_OUTPUT');
+      assert.equal((err.cause as NodeJS.ErrnoException).code, 'ENAMETOOLONG');
+      assert.ok(err.message.includes(path), err.message);
+      return true;
+    });
+  }));
+
 test('get of a TorrentTTP torrent URL (seed --http-port) takes the pieces from that peer, as download does, though no tracker names it', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const { torrent, content } = await demoTorrent(dir);
