@@ -52,7 +52,7 @@ export interface GetUrlOptions {
   /** Aborting stops the download: the result is then `interrupted` (the partial file stays). */
   readonly signal?: AbortSignal;
   readonly onEvent?: (e: GetEvent) => void;
-  /** A swarm download that receives no byte for this long fails. Default 60 s. */
+  /** A swarm download or a plain body that receives no byte for this long fails, and so does a server whose answer does not come within it. Default 60 s. */
   readonly stallMs?: number;
   /** The web seed joins once the swarm has given nothing for this long. Default 1500 ms, 10 s when the server named its seed; 0: at once. */
   readonly webSeedFallbackMs?: number;
@@ -117,19 +117,35 @@ export interface GetResult {
   readonly digestVerified?: boolean;
 }
 
+/** The negotiation's answer must come within this long (`GetUrlOptions.stallMs`), as a body's bytes must. */
+const DEFAULT_ANSWER_MS = 60_000;
+
 export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
   const started = performance.now();
   // node's own HTTP client, keep-alive, for the negotiation and the plain body: undici (the web
   // seed's and the trackers' client) is not compiled before the first byte.
   const agents = new NodeAgents();
   try {
-    const offer: Offer = await negotiate(o.url, {
-      agents,
-      join: true,
-      ...(o.headers === undefined ? {} : { headers: o.headers }),
-      ...(o.signal === undefined ? {} : { signal: o.signal }),
-      ...(o.plainOnly === undefined ? {} : { plainOnly: o.plainOnly }),
-    });
+    // A server that takes the connection and never answers would hold the get for ever: its
+    // answer (redirects and a torrent's body included) must come within `stallMs`.
+    const answer = new AbortController();
+    const stallMs = o.stallMs ?? DEFAULT_ANSWER_MS;
+    const timer = setTimeout(() => answer.abort(), stallMs);
+    let offer: Offer;
+    try {
+      offer = await negotiate(o.url, {
+        agents,
+        join: true,
+        signal: o.signal === undefined ? answer.signal : AbortSignal.any([o.signal, answer.signal]),
+        ...(o.headers === undefined ? {} : { headers: o.headers }),
+        ...(o.plainOnly === undefined ? {} : { plainOnly: o.plainOnly }),
+      });
+    } catch (err) {
+      if (answer.signal.aborted && o.signal?.aborted !== true) throw new GatewayError('GATEWAY_GET_FAILED', { detail: `no answer from ${o.url} within ${Math.round(stallMs / 1000)} s` });
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
     if (offer.kind === 'torrent') {
       // Several files have no one stream to write: said before anything is downloaded, not as a write failure.
       if (o.output.kind === 'stream' && offer.metainfo.multiFile) {

@@ -157,3 +157,19 @@ test('a torrent named by the server (".ssh" holding authorized_keys) never write
     await getUrl({ url: `${base}/`, output: { kind: 'file', path: join(dir, '.chosen') }, lingerMs: 0 });
     assert.ok(readFileSync(join(dir, '.chosen', 'authorized_keys')).equals(keys));
   }));
+
+test('a server that takes the connection and never answers: GATEWAY_GET_FAILED after stallMs, not a hang', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const url = await rawOrigin(t, '', true);
+    for (const plainOnly of [false, true]) {
+      await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') }, plainOnly, stallMs: 1000 }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'GATEWAY_GET_FAILED');
+        assert.match(err.message, /no answer from http:\/\/127\.0\.0\.1:\d+\/f\.bin within 1 s/);
+        return true;
+      });
+    }
+    // Ctrl-C meanwhile is still an interruption, not a failure.
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 200);
+    assert.equal((await getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') }, signal: ac.signal, stallMs: 10_000 })).status, 'interrupted');
+  }));
