@@ -5,6 +5,7 @@ import type { Metainfo } from '../metainfo/index.js';
 import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import { ttpTorrentUrlInfoHash } from './media-type.js';
+import { headersForAll } from './redirect-headers.js';
 import { negotiate, NodeAgents, type Offer } from './negotiate-client.js';
 import { plainGet } from './plain-get.js';
 
@@ -159,7 +160,9 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
       // A TorrentTTP torrent URL is a peer too (`seed --http-port`, serve's /ttp/v1/), as `download URL` takes it:
       // its metainfo's trackers may not list it, or list nobody.
       const ttpPeer = ttpTorrentUrlInfoHash(offer.from) === offer.metainfo.infoHash && !offer.peers.includes(offer.from) ? [offer.from] : [];
-      return await swarmGet({ ...o, output, encryption }, offer.metainfo, offer.via, started, [...offer.peers, ...ttpPeer], offer.swarmPeers).catch((err: unknown) => {
+      // The user's -H go to the torrent's web seeds too (the lone stream): credentials only to the URL's own origin.
+      const headers = headersForAll(o.headers, o.url, offer.metainfo.urlList);
+      return await swarmGet({ ...o, output, encryption, ...(headers === undefined ? {} : { headers }) }, offer.metainfo, offer.via, started, [...offer.peers, ...ttpPeer], offer.swarmPeers).catch((err: unknown) => {
         // A file system call on the output that failed untyped (preparing `FILE.part` in a folder we
         // may not write): the output's error, as the plain path says it (exit 23).
         const e = err as NodeJS.ErrnoException;

@@ -15,6 +15,11 @@ export function headersFor(headers: Readonly<Record<string, string>> | undefined
   return out;
 }
 
+/** `headersFor` every one of `targets` (a torrent's web seeds): the credentials only when all are on `from`'s origin. */
+export function headersForAll(headers: Readonly<Record<string, string>> | undefined, from: string, targets: readonly string[]): Readonly<Record<string, string>> | undefined {
+  return targets.every((to) => sameOrigin(from, to)) ? headers : headersFor(headers, from, '');
+}
+
 function sameOrigin(a: string, b: string): boolean {
   try {
     return new URL(a).origin === new URL(b).origin;

@@ -9,7 +9,8 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { getUrl } from '../../src/gateway/index.js';
-import { headersFor } from '../../src/gateway/redirect-headers.js';
+import { headersFor, headersForAll } from '../../src/gateway/redirect-headers.js';
+import { front } from './lone-front.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 const SECRET = { authorization: 'Bearer TOPSECRET', cookie: 'sid=1', 'proxy-authorization': 'Basic eA==', 'x-trace': 'kept' };
@@ -22,7 +23,33 @@ test('headersFor: everything on the same origin, no credentials on another host,
   }
   assert.deepEqual(headersFor({ Authorization: 'x', COOKIE: 'y' }, 'http://a/', 'http://b/'), {}, 'names in any case');
   assert.equal(headersFor(undefined, 'http://a/', 'http://b/'), undefined);
+  assert.deepEqual(headersForAll(SECRET, 'http://a/x', ['http://a/y', 'http://a/z']), SECRET);
+  assert.deepEqual(headersForAll(SECRET, 'http://a/x', []), SECRET);
+  assert.deepEqual(headersForAll(SECRET, 'http://a/x', ['http://a/y', 'http://cdn/z']), { 'x-trace': 'kept' });
 });
+
+test("the torrent's web seed on another origin (a lone get's stream): no credentials there; on the URL's own origin they go", { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const f = await front(t, join(dir, 'f'), { announceList: [], torrentHeaders: { 'torrenttp-swarm-peers': '0' } });
+    const redirect = createServer((req, res) => {
+      res.writeHead(302, { location: f.url });
+      res.end();
+    });
+    await new Promise<void>((r) => redirect.listen(0, '127.0.0.1', () => r()));
+    t.after(() => {
+      redirect.closeAllConnections();
+      redirect.close();
+    });
+    const elsewhere = `http://127.0.0.1:${(redirect.address() as AddressInfo).port}/big.bin`;
+    const r = await getUrl({ url: elsewhere, output: { kind: 'file', path: join(dir, 'a.bin') }, headers: SECRET, lingerMs: 0 });
+    assert.equal(r.status, 'complete');
+    assert.deepEqual(f.ranges, ['bytes=0-'], 'streamed from the web seed');
+    assert.deepEqual(f.auths, [''], 'the web seed is not the URL\'s origin: no Authorization');
+    // Asked at the web seed's own origin, the user's credentials are its own.
+    const same = await front(t, join(dir, 'g'), { announceList: [], torrentHeaders: { 'torrenttp-swarm-peers': '0' } });
+    await getUrl({ url: same.url, output: { kind: 'file', path: join(dir, 'b.bin') }, headers: SECRET, lingerMs: 0 });
+    assert.deepEqual(same.auths, [SECRET.authorization]);
+  }));
 
 /** Origin A redirects every request to B (another port: another origin); B serves `body` with ranges and records each request's headers. */
 async function redirectPair(t: TestContext, body: Uint8Array): Promise<{ url: string; seen: IncomingHttpHeaders[] }> {
