@@ -173,3 +173,13 @@ test('a server that takes the connection and never answers: GATEWAY_GET_FAILED a
     setTimeout(() => ac.abort(), 200);
     assert.equal((await getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') }, signal: ac.signal, stallMs: 10_000 })).status, 'interrupted');
   }));
+
+test('a torrent answer that does not parse: GATEWAY_GET_BAD_ANSWER naming the URL and the parser\'s code', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const url = await rawOrigin(t, 'HTTP/1.1 200 OK\r\nContent-Type: application/x-bittorrent\r\nContent-Length: 9\r\n\r\nd3:fooi1e');
+    await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') } }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'GATEWAY_GET_BAD_ANSWER');
+      assert.match(err.message, /the torrent offered for http:\/\/127\.0\.0\.1:\d+\/f\.bin is malformed: .*\[BENCODE_UNEXPECTED_EOF\]/);
+      return true;
+    });
+  }));
