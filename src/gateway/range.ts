@@ -30,9 +30,11 @@ export function decideRange(header: string | undefined, size: number): RangeDeci
   for (const spec of specs) {
     const m = SPEC.exec(spec);
     if (m === null || (m[1] === '' && m[2] === '')) return { type: 'whole' }; // malformed: ignore the field
+    // Digits past 2^53 are still a valid range-spec (RFC 9110 §14.1.1 sets no bound): as numbers
+    // they stay past any file's size, so a first-pos that large is unsatisfiable, a last-pos is
+    // the file's end and a suffix is the whole file, as the RFC reads (nginx: 416 for all three).
     const first = m[1] === '' ? undefined : Number(m[1]);
     const last = m[2] === '' ? undefined : Number(m[2]);
-    if ((first !== undefined && !Number.isSafeInteger(first)) || (last !== undefined && !Number.isSafeInteger(last))) return { type: 'whole' };
     let start: number;
     let end: number;
     if (first === undefined) {
