@@ -136,8 +136,10 @@ async function readLock(lockPath: string): Promise<{ pid: number; ino: bigint } 
     throw new DhtError('DHT_BAD_STATE', { detail: `${lockPath}: ${(err as Error).message}`, cause: err });
   }
   try {
-    const [st, text] = await Promise.all([fh.stat({ bigint: true }), fh.readFile('utf8')]);
-    return { pid: Number.parseInt(text.slice(0, 32), 10), ino: st.ino };
+    // A pid is a few digits: a planted huge lock file is not read whole.
+    const head = Buffer.alloc(32);
+    const [st, { bytesRead }] = await Promise.all([fh.stat({ bigint: true }), fh.read(head, 0, head.length, 0)]);
+    return { pid: Number.parseInt(head.toString('utf8', 0, bytesRead), 10), ino: st.ino };
   } finally {
     await fh.close();
   }
