@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { DhtNode, decodeState, lockState } from '../../src/dht/index.js';
 import { TorrenttpError } from '../../src/errors/index.js';
@@ -90,4 +90,16 @@ test('a dead lock taken over by many at once: exactly one gets it, the others na
       await (winners[0] as { release: () => Promise<void> }).release();
       assert.ok(!existsSync(`${stateFile}.lock`));
     }
+  }));
+
+test('a planted huge lock file (3 GiB, sparse) is read for its pid only, and taken over', (t) =>
+  withTempDir(t, async (dir) => {
+    mkdirSync(join(dir, '.torrenttp'));
+    const stateFile = join(dir, '.torrenttp', 'dht.dat');
+    writeFileSync(`${stateFile}.lock`, '');
+    truncateSync(`${stateFile}.lock`, 3 * 1024 ** 3);
+    const taken = await lockState(stateFile);
+    assert.ok('release' in taken, 'no pid in it: a dead lock');
+    assert.equal(readFileSync(`${stateFile}.lock`, 'utf8').trim(), String(process.pid));
+    await taken.release();
   }));
