@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A complete TorrentTTP v1 client in curl, jq, base64, od and sha1sum, written from
+# A complete TorrentTTP v1 client in curl, jq, base64, od, sha1sum and dd, written from
 # docs/torrenttp.md alone: the proof that the protocol is as simple as it claims.
 #
 #   examples/ttp-curl-client.sh TORRENT_URL OUTPUT_DIR
@@ -91,7 +91,8 @@ jq -c 'if .info.files then .info.files[] | {length, path} else {length: .info.le
       while read -r part; do safe "$part"; dest="$dest/$part"; done < <(jq -r '.path[]' <<< "$f")
     fi
     mkdir -p "$(dirname "$dest")"
-    tail -c +$((offset + 1)) "$work/all.bin" | head -c "$len" > "$dest"
+    # dd, not `tail | head`: head leaving early kills tail with SIGPIPE, which pipefail makes fatal.
+    dd if="$work/all.bin" of="$dest" iflag=skip_bytes,count_bytes skip="$offset" count="$len" bs=1M status=none
     offset=$((offset + len))
   done
 echo "downloaded $name ($total bytes, $count pieces verified) from $url"

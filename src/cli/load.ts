@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { TorrenttpError } from '../errors/index.js';
+import { ttpTorrentUrlInfoHash } from '../gateway/client.js';
 import { MAX_METAINFO_BYTES, parseMagnet, parseMetainfoJson, parseTorrent, type Magnet, type Metainfo } from '../metainfo/index.js';
 
 /**
@@ -10,9 +11,6 @@ import { MAX_METAINFO_BYTES, parseMagnet, parseMetainfoJson, parseTorrent, type 
 export type LoadedInput =
   | { readonly kind: 'torrent' | 'json'; readonly metainfo: Metainfo; readonly peerUrl?: string }
   | { readonly kind: 'magnet'; readonly magnet: Magnet };
-
-/** A TorrentTTP torrent URL (docs/torrenttp.md §1): its info-hash, the last path segment. */
-const TTP_TORRENT_URL = /^https?:\/\/[^?#]*\/torrents\/([0-9a-f]{40})$/i;
 
 /** Largest input we read, from a file or a URL (the metainfo layer's one limit). */
 export const MAX_INPUT_BYTES = MAX_METAINFO_BYTES;
@@ -39,10 +37,10 @@ export async function loadInput(input: string, cwd: string, opts: LoadOptions = 
   if (bytes[i] === 0x7b) loaded = { kind: 'json', metainfo: parseMetainfoJson(new TextDecoder().decode(bytes)) };
   else if (bytes[0] === 0x64) loaded = { kind: 'torrent', metainfo: parseTorrent(bytes) };
   else throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: where });
-  const ttp = isUrl ? TTP_TORRENT_URL.exec(input) : null;
-  if (ttp === null) return loaded;
+  const ttp = isUrl ? ttpTorrentUrlInfoHash(input) : undefined;
+  if (ttp === undefined) return loaded;
   // §4: the metainfo a peer sends must be the torrent its URL names (parsing checked info → infoHash).
-  if (loaded.metainfo.infoHash !== ttp[1]!.toLowerCase()) {
+  if (loaded.metainfo.infoHash !== ttp) {
     throw new TorrenttpError('CLI_FETCH_FAILED', { detail: `${input}: the metainfo served is for ${loaded.metainfo.infoHash}, not the info-hash in the URL` });
   }
   return { ...loaded, peerUrl: input };

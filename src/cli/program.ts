@@ -52,7 +52,28 @@ export async function runProgram(ctx: CliContext, commands: readonly Register[],
 }
 
 function describe(err: unknown): string {
-  if (err instanceof TorrenttpError) return `${err.message} [${err.code}]`;
+  if (err instanceof TorrenttpError) return `${err.message}${causeNote(err)} [${err.code}]`;
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/** What the system said, for the errno codes a user meets most, when the message does not say it already. */
+const ERRNO_WORDS: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EADDRINUSE: 'in use',
+  EADDRNOTAVAIL: 'no such address on this machine',
+  ENOENT: 'no such file or folder',
+  ENOSPC: 'no space left on the device',
+  ENOTDIR: 'not a folder',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+};
+
+/** `: in use (EADDRINUSE)` for an error whose cause is a system error the message does not name. */
+function causeNote(err: TorrenttpError): string {
+  const code = (err.cause as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code) || err.message.includes(code)) return '';
+  if (code === 'ENOENT' && err.code.endsWith('_NOT_FOUND')) return ''; // `input not found: /x.torrent` says it
+  const words = ERRNO_WORDS[code];
+  return words === undefined ? ` (${code})` : `: ${words} (${code})`;
 }

@@ -1,4 +1,4 @@
-import { link, lstat, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, lstat, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { decode, encode } from '../bencode/index.js';
 import { makeFolders, writeFileAtomic } from '../storage/index.js';
@@ -75,10 +75,10 @@ export type StateLock = { readonly release: () => Promise<void> } | { readonly h
  * into one folder) would run one node id twice on the DHT and overwrite each other's table. The
  * lock holds our pid and is created whole (written aside, then hard-linked into place, which
  * fails if it exists), so a reader never sees it empty (where the file system has no hard links,
- * it is created exclusively, then written). One left by a process that is gone (a
- * crash) is taken over; a live holder's pid is returned instead. Two processes that take over
- * the same dead lock at the same instant may both get it (they then only share a table, as
- * without the lock). A `.torrenttp` folder that is a symlink is refused, as `saveState` does.
+ * it is created exclusively, then written). One left by a process that is gone (a crash) is taken
+ * over; a live holder's pid is returned instead. The takeover is atomic (`removeDeadLock`): of
+ * several processes that find the same dead lock at once, one removes it and the others then
+ * find the winner's. A `.torrenttp` folder that is a symlink is refused, as `saveState` does.
  */
 export async function lockState(path: string): Promise<StateLock> {
   const lockPath = resolve(`${path}.lock`);
@@ -93,7 +93,9 @@ export async function lockState(path: string): Promise<StateLock> {
   const aside = `${lockPath}.${process.pid}.${Math.random().toString(36).slice(2)}`;
   await writeFile(aside, `${process.pid}\n`);
   try {
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
+      // Another node of this process took it while this one waited.
+      if (heldLocks.has(lockPath)) return { heldBy: process.pid };
       try {
         await createLock(aside, lockPath);
         heldLocks.add(lockPath);
@@ -109,14 +111,67 @@ export async function lockState(path: string): Promise<StateLock> {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new DhtError('DHT_BAD_STATE', { detail: `${lockPath}: ${(err as Error).message}`, cause: err });
       }
-      const pid = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
-      // Our own pid but not in heldLocks: left by an earlier process that had our pid (a container's restart).
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) return { heldBy: pid };
-      await rm(lockPath, { force: true });
+      const held = await readLock(lockPath);
+      if (held === undefined) continue; // gone meanwhile: try again
+      if (holderLives(held.pid, lockPath)) return { heldBy: held.pid };
+      if (!(await removeDeadLock(lockPath, held.ino))) await new Promise((r) => setTimeout(r, LOCK_RETRY_MS));
     }
     throw new DhtError('DHT_BAD_STATE', { detail: `${lockPath}: could not be taken` });
   } finally {
     await rm(aside, { force: true });
+  }
+}
+
+/** Tries to take over a dead lock for this long at most (another process in the middle of it). */
+const LOCK_ATTEMPTS = 50;
+const LOCK_RETRY_MS = 20;
+
+/** The lock's pid (NaN when unreadable or empty) and inode; undefined when there is none. */
+async function readLock(lockPath: string): Promise<{ pid: number; ino: bigint } | undefined> {
+  let fh;
+  try {
+    fh = await open(lockPath, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new DhtError('DHT_BAD_STATE', { detail: `${lockPath}: ${(err as Error).message}`, cause: err });
+  }
+  try {
+    // A pid is a few digits: a planted huge lock file is not read whole.
+    const head = Buffer.alloc(32);
+    const [st, { bytesRead }] = await Promise.all([fh.stat({ bigint: true }), fh.read(head, 0, head.length, 0)]);
+    return { pid: Number.parseInt(head.toString('utf8', 0, bytesRead), 10), ino: st.ino };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Removes the dead lock whose inode is `ino`, as one of any number of processes doing the same:
+ * the first to hard-link it to `<lock>.dead-<ino>` (an exclusive create) is the only one that
+ * removes it; the others are told false and look again, to find the winner's lock. The link keeps
+ * the inode taken while it exists, so its name cannot be met again by another lock, and it is
+ * removed after. Where the file system has no hard links, the lock is removed as it is (two
+ * processes could then both take it over).
+ */
+async function removeDeadLock(lockPath: string, ino: bigint): Promise<boolean> {
+  const marker = `${lockPath}.dead-${ino}`;
+  try {
+    await link(lockPath, marker);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOENT') return false; // another one is at it, or it is gone
+    await rm(lockPath, { force: true });
+    return true;
+  }
+  try {
+    // The name was linked, not the inode: the lock seen dead may have been replaced meanwhile
+    // (even by one on the same inode, freed and reused), so the one pinned now is read again.
+    const pinned = await readLock(marker);
+    if (pinned === undefined || pinned.ino !== ino || holderLives(pinned.pid, lockPath)) return false;
+    await rm(lockPath, { force: true });
+    return true;
+  } finally {
+    await rm(marker, { force: true });
   }
 }
 
@@ -129,6 +184,12 @@ async function createLock(aside: string, lockPath: string): Promise<void> {
     if (code === 'EEXIST' || code === 'ENOENT') throw err;
     await writeFile(lockPath, `${process.pid}\n`, { flag: 'wx' });
   }
+}
+
+/** Whether a lock's pid is a live holder. Our own pid counts only while this process holds the lock: else an earlier process had it (a container's restart). */
+function holderLives(pid: number, lockPath: string): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  return pid === process.pid ? heldLocks.has(lockPath) : alive(pid);
 }
 
 function alive(pid: number): boolean {

@@ -6,4 +6,4 @@
  */
 export { getUrl, nameFromUrl, type GetEvent, type GetMode, type GetOutput, type GetResult, type GetSources, type GetUrlOptions } from './get-url.js';
 export { describedBy, GET_ACCEPT, negotiate, seedPeers, type NegotiateOptions, type Offer, type OpenResponse } from './negotiate-client.js';
-export { BITTORRENT_MEDIA_TYPE, SEED_HEADER } from './media-type.js';
+export { BITTORRENT_MEDIA_TYPE, SEED_HEADER, ttpTorrentUrlInfoHash } from './media-type.js';

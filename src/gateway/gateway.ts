@@ -12,7 +12,8 @@ import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, torren
 import { hostPort, type PeerLink } from '../transport/index.js';
 import { preferredOffer } from './accept.js';
 import { BITTORRENT_MEDIA_TYPE, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER, WEB_SEED_HEADER } from './media-type.js';
-import { conditionalHeaders, evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
+import { ifRangeHolds, type Validators } from './conditional.js';
+import { preconditionsHold } from './preconditions.js';
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import { decideRange } from './range.js';
@@ -562,7 +563,7 @@ export class Gateway {
           res.setHeader('digest', `SHA-256=${b64}`);
         }
       }
-      if (!this.preconditionsHold(req, res, validators)) return;
+      if (!preconditionsHold(req, res, validators)) return;
 
       res.setHeader('accept-ranges', 'bytes');
       res.setHeader('content-type', contentType);
@@ -637,7 +638,7 @@ export class Gateway {
     // The announce and web-seed URLs follow the request's Host: not a shared-cache answer.
     res.setHeader('cache-control', 'private, no-cache');
     const location: Record<string, string> = negotiated ? { 'content-location': `${encodePath(file.segments)}?${want === 'torrent' ? 'torrent' : 'metainfo'}` } : {};
-    if (!this.preconditionsHold(req, res, validators, location)) return;
+    if (!preconditionsHold(req, res, validators, location)) return;
     const base = this.baseUrl(req);
     const fileUrl = `${base}${encodePath(file.segments)}`;
     const body = want === 'torrent' ? this.torrentBytes(state.torrent, req, fileUrl) : Buffer.from(JSON.stringify(this.metainfoJson(state.torrent, req, fileUrl)));
@@ -654,21 +655,6 @@ export class Gateway {
       if (peers !== undefined) headers[SWARM_PEERS_HEADER] = String(peers);
     }
     this.small(res, 200, headers['content-type']!, body, headers, req.method === 'HEAD');
-  }
-
-  /**
-   * RFC 9110 §13.2.2 for a GET or HEAD: false when it answered instead, a 304 with the headers
-   * already set plus `notModified` (§15.4.5), or a thrown 412.
-   */
-  private preconditionsHold(req: IncomingMessage, res: ServerResponse, validators: Validators, notModified: Record<string, string> = {}): boolean {
-    const cond = evaluateConditionals(conditionalHeaders(req.headers), validators);
-    if (cond === 412) throw new GatewayError('GATEWAY_PRECONDITION_FAILED');
-    if (cond === 304) {
-      res.writeHead(304, notModified);
-      res.end();
-      return false;
-    }
-    return true;
   }
 
   /**

@@ -1,9 +1,17 @@
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { Metainfo } from '../metainfo/index.js';
 import { TorrenttpError } from '../errors/index.js';
+import { GatewayError } from './errors.js';
+import { ttpTorrentUrlInfoHash } from './media-type.js';
+import { headersForAll } from './redirect-headers.js';
 import { negotiate, NodeAgents, type Offer } from './negotiate-client.js';
 import { plainGet } from './plain-get.js';
 
-export { nameFromUrl } from './get-io.js';
+import { nameFromUrl } from './get-io.js';
+
+export { nameFromUrl };
 
 /**
  * `torrenttp get URL`: the download half of transparent BitTorrent. One negotiating GET
@@ -45,7 +53,7 @@ export interface GetUrlOptions {
   /** Aborting stops the download: the result is then `interrupted` (the partial file stays). */
   readonly signal?: AbortSignal;
   readonly onEvent?: (e: GetEvent) => void;
-  /** A swarm download that receives no byte for this long fails. Default 60 s. */
+  /** A swarm download or a plain body that receives no byte for this long fails, and so does a server whose answer does not come within it. Default 60 s. */
   readonly stallMs?: number;
   /** The web seed joins once the swarm has given nothing for this long. Default 1500 ms, 10 s when the server named its seed; 0: at once. */
   readonly webSeedFallbackMs?: number;
@@ -110,25 +118,62 @@ export interface GetResult {
   readonly digestVerified?: boolean;
 }
 
+/** The negotiation's answer must come within this long (`GetUrlOptions.stallMs`), as a body's bytes must. */
+const DEFAULT_ANSWER_MS = 60_000;
+
 export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
   const started = performance.now();
   // node's own HTTP client, keep-alive, for the negotiation and the plain body: undici (the web
   // seed's and the trackers' client) is not compiled before the first byte.
   const agents = new NodeAgents();
   try {
-    const offer: Offer = await negotiate(o.url, {
-      agents,
-      join: true,
-      ...(o.headers === undefined ? {} : { headers: o.headers }),
-      ...(o.signal === undefined ? {} : { signal: o.signal }),
-      ...(o.plainOnly === undefined ? {} : { plainOnly: o.plainOnly }),
-    });
+    // A server that takes the connection and never answers would hold the get for ever: its
+    // answer (redirects and a torrent's body included) must come within `stallMs`.
+    const answer = new AbortController();
+    const stallMs = o.stallMs ?? DEFAULT_ANSWER_MS;
+    const timer = setTimeout(() => answer.abort(), stallMs);
+    let offer: Offer;
+    try {
+      offer = await negotiate(o.url, {
+        agents,
+        join: true,
+        signal: o.signal === undefined ? answer.signal : AbortSignal.any([o.signal, answer.signal]),
+        ...(o.headers === undefined ? {} : { headers: o.headers }),
+        ...(o.plainOnly === undefined ? {} : { plainOnly: o.plainOnly }),
+      });
+    } catch (err) {
+      if (answer.signal.aborted && o.signal?.aborted !== true) throw new GatewayError('GATEWAY_GET_FAILED', { detail: `no answer from ${o.url} within ${Math.round(stallMs / 1000)} s` });
+      // A torrent answer that does not parse: said as the server's bad answer, naming the URL (the
+      // parser's own words and code kept in the message).
+      if (err instanceof TorrenttpError && err.side === 'remote' && /^(?:BENCODE|METAINFO)_/.test(err.code)) {
+        throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `the torrent offered for ${o.url} is malformed: ${err.message} [${err.code}]`, cause: err });
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
     if (offer.kind === 'torrent') {
+      // Several files have no one stream to write: said before anything is downloaded, not as a write failure.
+      if (o.output.kind === 'stream' && offer.metainfo.multiFile) {
+        throw new GatewayError('GATEWAY_GET_NOT_ONE_FILE', { detail: `${offer.metainfo.name} is a torrent of ${offer.metainfo.files.length} files (${offer.from}): give a folder with -o instead of stdout` });
+      }
       // The engine (storage, wire, trackers) is compiled only for a swarm download: `--no-swarm` and
       // servers without torrents never pay for it.
+      const output = await serverNamedOutput(o, offer.metainfo);
       const { swarmEncryptionOf, swarmGet } = await import('./swarm-get.js');
       const encryption = o.encryption ?? swarmEncryptionOf([o.url, offer.from]);
-      return await swarmGet({ ...o, encryption }, offer.metainfo, offer.via, started, offer.peers, offer.swarmPeers);
+      // A TorrentTTP torrent URL is a peer too (`seed --http-port`, serve's /ttp/v1/), as `download URL` takes it:
+      // its metainfo's trackers may not list it, or list nobody.
+      const ttpPeer = ttpTorrentUrlInfoHash(offer.from) === offer.metainfo.infoHash && !offer.peers.includes(offer.from) ? [offer.from] : [];
+      // The user's -H go to the torrent's web seeds too (the lone stream): credentials only to the URL's own origin.
+      const headers = headersForAll(o.headers, o.url, offer.metainfo.urlList);
+      return await swarmGet({ ...o, output, encryption, ...(headers === undefined ? {} : { headers }) }, offer.metainfo, offer.via, started, [...offer.peers, ...ttpPeer], offer.swarmPeers).catch((err: unknown) => {
+        // A file system call on the output that failed untyped (preparing `FILE.part` in a folder we
+        // may not write): the output's error, as the plain path says it (exit 23).
+        const e = err as NodeJS.ErrnoException;
+        if (!(err instanceof TorrenttpError) && typeof e?.syscall === 'string' && typeof e.path === 'string') throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: e.path, cause: err });
+        throw err;
+      });
     }
     return await plainGet(o, offer.response, offer.reason, agents, started);
   } catch (err) {
@@ -137,6 +182,27 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
   } finally {
     agents.destroy();
   }
+}
+
+/**
+ * The output of a swarm download that the user did not name and the URL does not name either (a
+ * torrent of several files, a URL without a last segment, a TorrentTTP torrent URL): the
+ * torrent's name, which the server chose. Such a name never starts with a dot (`.ssh`,
+ * `.bashrc`: the dots are dropped), and never replaces or fills what is already there unless
+ * `resume` says to continue it, as curl's `-J` refuses to overwrite: `get URL` run in the home
+ * folder must not write `~/.ssh/authorized_keys` because a server said so (wget's CVE-2016-4971
+ * was a name taken from a redirect). Any other output: as it is.
+ */
+async function serverNamedOutput(o: GetUrlOptions, metainfo: Metainfo): Promise<GetOutput> {
+  if (o.output.kind !== 'named') return o.output;
+  const fromUrl = metainfo.multiFile ? undefined : nameFromUrl(o.url);
+  if (fromUrl !== undefined && fromUrl.toLowerCase() !== metainfo.infoHash) return o.output;
+  const name = metainfo.name.replace(/^\.+/, '') || metainfo.infoHash;
+  const path = join(o.output.dir, name);
+  if (o.resume !== true && (await lstat(path).then(() => true, () => false))) {
+    throw new GatewayError('GATEWAY_GET_OUTPUT_EXISTS', { detail: `${path} (the torrent's name, chosen by the server): give -o, or -C - to continue it` });
+  }
+  return { kind: 'file', path };
 }
 
 function interrupted(o: GetUrlOptions, started: number): GetResult {

@@ -10,7 +10,7 @@ export { DEFAULT_MIN_SIZE_BYTES, eligibility, type Eligibility, type Eligibility
 export type { FileIdentity, ReadyTorrent, TorrentState } from './swarm-files.js';
 export { getUrl, nameFromUrl, type GetEvent, type GetMode, type GetOutput, type GetResult, type GetSources, type GetUrlOptions } from './get-url.js';
 export { describedBy, GET_ACCEPT, negotiate, seedPeers, type NegotiateOptions, type Offer, type OpenResponse } from './negotiate-client.js';
-export { SEED_HEADER } from './media-type.js';
+export { SEED_HEADER, ttpTorrentUrlInfoHash } from './media-type.js';
 export { CALLER_DEFAULTS, type CallerOptions } from './ttp-callers.js';
 export { CORS_HEADERS, DEFAULT_MAX_LONG_POLLS, TtpRoutes, type TtpRoutesOptions, type TtpTorrentSource } from './ttp-routes.js';
 export { TTP_SERVER_DEFAULTS, TtpServer, ttpServer, type TtpServerOptions } from './ttp-server.js';

@@ -8,6 +8,7 @@ import { GatewayError } from './errors.js';
 import { drained, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import { causeText, discard, requestOk, type NodeAgents, type OpenResponse } from './negotiate-client.js';
+import { headersFor } from './redirect-headers.js';
 import { makeFolders } from '../storage/folders.js';
 import { readContentRange } from '../transport/http-fetch.js';
 
@@ -18,6 +19,8 @@ import { readContentRange } from '../transport/http-fetch.js';
 
 /** Bytes queued to the output file before the body waits: a few of undici's chunks per write(v). */
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
+/** A plain body that sends no byte for this long fails (`GetUrlOptions.stallMs`); the swarm's stall is as long. */
+const DEFAULT_PLAIN_STALL_MS = 60_000;
 
 export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: string, agents: NodeAgents, started: number): Promise<GetResult> {
   const path = o.output.kind === 'file' ? o.output.path : o.output.kind === 'named' ? join(o.output.dir, nameFromUrl(o.url) ?? 'index.html') : undefined;
@@ -28,7 +31,9 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
     // Continue from the bytes on disk, only if the file is still the same (If-Range, RFC 9110 §13.1.5).
     const validator = strongEtag(res.headers.etag) ?? header(res.headers['last-modified']);
     await discard(res);
-    res = await requestOk(res.url, { agents, ...(o.headers === undefined ? {} : { headers: o.headers }), ...(o.signal === undefined ? {} : { signal: o.signal }) }, {
+    // The answer's URL, after redirects: the user's credentials go there only on the URL's own origin.
+    const headers = headersFor(o.headers, o.url, res.url);
+    res = await requestOk(res.url, { agents, ...(headers === undefined ? {} : { headers }), ...(o.signal === undefined ? {} : { signal: o.signal }) }, {
       range: `bytes=${have}-`,
       ...(validator === undefined ? {} : { 'if-range': validator }),
     });
@@ -68,7 +73,21 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
   // The rate is sampled with the progress, not per chunk: the body loop only counts.
   const meter = new SampledRate();
   const report = (): void => o.onEvent?.({ type: 'progress', doneBytes: offset + got.bytes, totalBytes, rateBytesPerSec: meter.sample(got.bytes, Date.now()), uploadRateBytesPerSec: 0, peers: undefined });
-  const timer = setInterval(report, PROGRESS_EVERY_MS);
+  // A body that stops coming fails, as a swarm that gives nothing does (wget's read timeout), instead of hanging for ever.
+  const stallMs = o.stallMs ?? DEFAULT_PLAIN_STALL_MS;
+  let lastBytes = 0;
+  let lastMoveMs = Date.now();
+  const timer = setInterval(() => {
+    report();
+    const now = Date.now();
+    // Paused, the body waits for the output (a slow reader of stdout, a slow disk), not for the server.
+    if (got.bytes !== lastBytes || res.body.isPaused()) {
+      lastBytes = got.bytes;
+      lastMoveMs = now;
+    } else if (now - lastMoveMs > stallMs) {
+      res.body.destroy(new Error(`no byte of the body for ${Math.round((now - lastMoveMs) / 1000)} s`));
+    }
+  }, PROGRESS_EVERY_MS);
   try {
     if (path !== undefined) {
       await makeFolders(dirname(path));
@@ -86,7 +105,10 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
       return plainResult(path, totalBytes, got.bytes, false, 'interrupted', started);
     }
     if (err instanceof TorrenttpError) throw err;
-    throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${res.url} after ${offset + got.bytes} bytes: ${causeText(err)}`, cause: err });
+    // The body failed (cut, stalled, malformed): what came is on disk for `-C -`.
+    const of = totalBytes === undefined ? '' : ` of ${totalBytes}`;
+    const again = path === undefined ? '' : ' (run again with -C - to continue)';
+    throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `${res.url} ended after ${offset + got.bytes}${of} bytes: ${causeText(err)}${again}`, cause: err });
   } finally {
     clearInterval(timer);
     // Everything received is on disk before we return, also when interrupted: `-C -` continues from the file's size.

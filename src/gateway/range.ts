@@ -1,9 +1,10 @@
 /**
  * `Range: bytes=…` (RFC 9110 §14.1.2, §14.2), pure. Only one range is ever served: a request for
  * several gets the whole file with 200, which §14.2 allows ("a server MAY ignore the Range header
- * field") and nginx and WebTorrent's server do too; a multipart/byteranges body buys a client
- * nothing a second request would not, and several overlapping ranges are a known amplification
- * attack (CVE-2011-3192, Apache's "Range header DoS").
+ * field") and WebTorrent's server does too (nginx sends multipart/byteranges for disjoint ranges,
+ * 200 for overlapping ones); a multipart/byteranges body buys a client nothing a second request
+ * would not, and several overlapping ranges are a known amplification attack (CVE-2011-3192,
+ * Apache's "Range header DoS").
  */
 export type RangeDecision =
   /** Serve the whole representation (no Range, an unusable one, or several ranges). */
@@ -29,9 +30,11 @@ export function decideRange(header: string | undefined, size: number): RangeDeci
   for (const spec of specs) {
     const m = SPEC.exec(spec);
     if (m === null || (m[1] === '' && m[2] === '')) return { type: 'whole' }; // malformed: ignore the field
+    // Digits past 2^53 are still a valid range-spec (RFC 9110 §14.1.1 sets no bound): as numbers
+    // they stay past any file's size, so a first-pos that large is unsatisfiable, a last-pos is
+    // the file's end and a suffix is the whole file, as the RFC reads (nginx: 416 for all three).
     const first = m[1] === '' ? undefined : Number(m[1]);
     const last = m[2] === '' ? undefined : Number(m[2]);
-    if ((first !== undefined && !Number.isSafeInteger(first)) || (last !== undefined && !Number.isSafeInteger(last))) return { type: 'whole' };
     let start: number;
     let end: number;
     if (first === undefined) {

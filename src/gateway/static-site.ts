@@ -1,5 +1,5 @@
 import { constants, type BigIntStats } from 'node:fs';
-import { lstat, open, readdir, realpath, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { GatewayError } from './errors.js';
 
@@ -120,11 +120,7 @@ export class StaticSite {
     } catch (cause) {
       throw fsError(cause);
     }
-    if (real !== this.root && !real.startsWith(this.root + sep)) throw new GatewayError('GATEWAY_FORBIDDEN', { detail: 'symlink leads out of the served folder' });
-    // Every part of the real path below the root must be visible too: a symlink `a` → `.secret`
-    // would otherwise publish a dotfile.
-    const inside = real === this.root ? [] : real.slice(this.root.length + 1).split(sep);
-    if (inside.some((s) => s.startsWith('.'))) throw new GatewayError('GATEWAY_NOT_FOUND');
+    this.checkServable(real);
     let handle: FileHandle;
     try {
       handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -133,10 +129,19 @@ export class StaticSite {
     }
     let stat: BigIntStats;
     try {
+      // O_NOFOLLOW guards the last component only: a folder on the way swapped for a symlink
+      // between the realpath and the open (someone who can write in the served tree) is followed.
+      // What was opened is checked again by the descriptor's own path: out of the folder is 403,
+      // anything else that moved meanwhile 404.
+      const opened = await openedPath(handle);
+      if (opened !== undefined && opened !== real) {
+        this.checkServable(opened);
+        throw new GatewayError('GATEWAY_NOT_FOUND', { detail: 'the path changed while it was opened' });
+      }
       stat = await handle.stat({ bigint: true });
     } catch (cause) {
       await handle.close().catch(() => {});
-      throw fsError(cause);
+      throw cause instanceof GatewayError ? cause : fsError(cause);
     }
     if (stat.isDirectory()) {
       await handle.close();
@@ -147,6 +152,15 @@ export class StaticSite {
       throw new GatewayError('GATEWAY_FORBIDDEN', { detail: 'not a regular file' });
     }
     return { kind: 'file', handle, stat, absPath: real, segments };
+  }
+
+  /** Throws unless `real` (a real path) is the root or below it with no dot-named part. */
+  private checkServable(real: string): void {
+    if (real !== this.root && !real.startsWith(this.root + sep)) throw new GatewayError('GATEWAY_FORBIDDEN', { detail: 'symlink leads out of the served folder' });
+    // Every part of the real path below the root must be visible too: a symlink `a` → `.secret`
+    // would otherwise publish a dotfile.
+    const inside = real === this.root ? [] : real.slice(this.root.length + 1).split(sep);
+    if (inside.some((s) => s.startsWith('.'))) throw new GatewayError('GATEWAY_NOT_FOUND');
   }
 
   /** Visible entries of a folder for a listing: no dotfiles, folders marked, sorted by name. */
@@ -161,6 +175,15 @@ export class StaticSite {
       .filter((e) => !e.name.startsWith('.') && (e.isFile() || e.isDirectory() || e.isSymbolicLink()))
       .map((e) => ({ name: e.name, folder: e.isDirectory() }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+}
+
+/** Where the kernel says an open descriptor leads (Linux's `/proc/self/fd`); undefined where it cannot say. */
+async function openedPath(handle: FileHandle): Promise<string | undefined> {
+  try {
+    return await readlink(`/proc/self/fd/${handle.fd}`);
+  } catch {
+    return undefined;
   }
 }
 

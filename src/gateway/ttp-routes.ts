@@ -28,6 +28,7 @@ import { preferredOffer } from './accept.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import { Callers, type CallerLink, type CallerOptions } from './ttp-callers.js';
 import { HaveWatch } from './ttp-have-watch.js';
+import { preconditionsHold } from './preconditions.js';
 
 /**
  * The TorrentTTP v1 peer resources (docs/torrenttp.md §3–§9) over the torrents of a Client: the
@@ -222,7 +223,12 @@ export class TtpRoutes {
     return s;
   }
 
-  private metainfo(req: IncomingMessage, res: ServerResponse, t: Torrent, s: Served, torrentFile: boolean, extra: Headers): void {
+  private metainfo(req: IncomingMessage, res: ServerResponse, t: Torrent, s: Served, torrentFile: boolean, extra: Readonly<Record<string, string>>): void {
+    // serve's tags for the same two forms (gateway.ts serveMetainfo): the info-hash fixes the
+    // info, and for one URL (Host included) the outer fields are the same every time.
+    const etag = `"${torrentFile ? 'bt' : 'json'}-${t.infoHash}"`;
+    const common = { etag, ...extra, 'cache-control': 'no-cache' };
+    if (!preconditionsHold(req, res, { etag }, { ...common, ...CORS_HEADERS })) return;
     let body: Buffer;
     const extras = this.opts.metainfoExtras?.(t, req);
     if (extras !== undefined) body = metainfoBody(t, torrentFile, extras);
@@ -231,8 +237,7 @@ export class TtpRoutes {
     this.send(res, 200, {
       'content-type': torrentFile ? BITTORRENT_TYPE : METAINFO_JSON_MEDIA_TYPE,
       'content-length': body.length,
-      ...extra,
-      'cache-control': 'no-cache',
+      ...common,
       'x-content-type-options': 'nosniff',
     }, body, req.method === 'HEAD');
   }

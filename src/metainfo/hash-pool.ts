@@ -70,8 +70,10 @@ function hashesOf(res: Exclude<HashResponse, { error: unknown }>): Uint8Array {
 }
 
 /** A worker's error, back as a typed error: our own codes cross as they are, system errors become CREATE_IO. */
-function workerError(e: { readonly code: string; readonly message: string; readonly detail?: string }): MetainfoError {
+function workerError(e: { readonly code: string; readonly message: string; readonly detail?: string; readonly causeCode?: string }): MetainfoError {
   const own = /^(METAINFO|CREATE)_/.test(e.code) && Object.hasOwn(ERROR_CODES, e.code);
-  if (own) return new MetainfoError(e.code as MetainfoErrorCode, e.detail === undefined ? {} : { detail: e.detail });
+  // The cause's errno code, so that the CLI can say `no such file or folder (ENOENT)`.
+  const cause = e.causeCode === undefined ? undefined : Object.assign(new Error(e.causeCode), { code: e.causeCode });
+  if (own) return new MetainfoError(e.code as MetainfoErrorCode, { ...(e.detail === undefined ? {} : { detail: e.detail }), ...(cause === undefined ? {} : { cause }) });
   return new MetainfoError('CREATE_IO', { detail: e.message });
 }

@@ -29,4 +29,5 @@ export type HashRequest =
 export type HashResponse =
   | { readonly id: number; readonly hashes: Uint8Array }
   | { readonly id: number; readonly source: Source }
-  | { readonly id: number; readonly error: { readonly code: string; readonly message: string; readonly detail?: string } };
+  /** `causeCode`: the errno code (`ENOENT`…) of a typed error's cause, which does not cross the thread itself. */
+  | { readonly id: number; readonly error: { readonly code: string; readonly message: string; readonly detail?: string; readonly causeCode?: string } };

@@ -46,10 +46,14 @@ parentPort!.on('message', (req: HashRequest) => {
       req.type === 'pieces' ? hashPiecesSync(req) : req.type === 'sha256-file' ? sha256FileSync(req.path, req.length, req.mtimeNs) : new Uint8Array(createHash('sha1').update(req.data).digest());
     parentPort!.postMessage({ id: req.id, hashes } satisfies HashResponse, [hashes.buffer as ArrayBuffer]);
   } catch (err) {
-    const e = err as { code?: unknown; message?: unknown; detail?: unknown };
+    const e = err as { code?: unknown; message?: unknown; detail?: unknown; cause?: { code?: unknown } };
     const code = typeof e.code === 'string' ? e.code : 'EIO';
     const message = String(e.message ?? err);
-    const res: HashResponse = { id: req.id, error: typeof e.detail === 'string' ? { code, message, detail: e.detail } : { code, message } };
+    const causeCode = e.cause?.code;
+    const res: HashResponse = {
+      id: req.id,
+      error: { code, message, ...(typeof e.detail === 'string' ? { detail: e.detail } : {}), ...(typeof causeCode === 'string' ? { causeCode } : {}) },
+    };
     parentPort!.postMessage(res);
   }
 });

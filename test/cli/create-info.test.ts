@@ -63,7 +63,9 @@ test('errors: one line, non-zero exit, no stack unless --debug', () =>
     writeFileSync(join(dir, 'junk.torrent'), 'd4:infoi1ee');
     writeFileSync(join(dir, 'f'), 'x');
     const cases: [string[], RegExp][] = [
-      [['info', 'missing.torrent'], /input not found.*\[CLI_INPUT_NOT_FOUND\]/],
+      [['info', 'missing.torrent'], /input not found: \S+missing\.torrent \[CLI_INPUT_NOT_FOUND\]$/m],
+      // The reason from the hashing thread, where the error was made.
+      [['create', 'missing'], /cannot stat \S+missing: no such file or folder \(ENOENT\) \[CREATE_IO\]$/m],
       [['info', 'junk.torrent'], /info must be a dictionary \[METAINFO_BAD_FIELD\]/],
       [['info', 'magnet:?xt=urn:btih:zz'], /\[MAGNET_BAD_INFO_HASH\]/],
     ];

@@ -119,6 +119,20 @@ test('a port in use: its own code, the port and the --port flag', { timeout: 30_
     assert.match(p.stderr, new RegExp(`^torrenttp: the port for incoming peers is already in use: 0\\.0\\.0\\.0:${port}: choose another with --port N.*\\[ENGINE_PORT_IN_USE\\]$`, 'm'));
   }));
 
+test('serve on a port in use, or on a folder that is not there: the system\'s reason is named, not only the code', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    t.after(() => holder.close());
+    const port = (holder.address() as { port: number }).port;
+    const inUse = spawnCli(t, dir, ['serve', dir, '--port', String(port), '--host', '127.0.0.1']);
+    assert.equal(await inUse.exited, 1, inUse.stderr);
+    assert.match(inUse.stderr, new RegExp(`^torrenttp: web server cannot listen on the address and port: tcp 127\\.0\\.0\\.1:${port}: in use \\(EADDRINUSE\\) \\[GATEWAY_BIND_FAILED\\]$`, 'm'));
+    const missing = spawnCli(t, dir, ['serve', join(dir, 'nothere'), '--port', '0', '--host', '127.0.0.1']);
+    assert.equal(await missing.exited, 1, missing.stderr);
+    assert.match(missing.stderr, /^torrenttp: the folder to serve cannot be read: .*nothere: no such file or folder \(ENOENT\) \[GATEWAY_ROOT_UNUSABLE\]$/m);
+  }));
+
 test('--listen: the seed listens on that address only', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const payload = bytes(300_000, 10);

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { DhtNode, decodeState, lockState } from '../../src/dht/index.js';
 import { TorrenttpError } from '../../src/errors/index.js';
@@ -68,4 +68,38 @@ test('a lock held by another live process is respected; one left by a process th
     assert.equal(readFileSync(`${stateFile}.lock`, 'utf8').trim(), String(process.pid));
     await taken.release();
     assert.ok(!existsSync(`${stateFile}.lock`));
+  }));
+
+test('a dead lock taken over by many at once: exactly one gets it, the others name the winner', (t) =>
+  withTempDir(t, async (dir) => {
+    mkdirSync(join(dir, '.torrenttp'));
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const gone = new Promise((resolve) => sleeper.once('exit', resolve));
+    sleeper.kill();
+    await gone;
+    // A pid that was alive a moment ago and is not any more: a crashed holder's lock.
+    const dead = sleeper.pid!;
+    for (let round = 0; round < 20; round++) {
+      const stateFile = join(dir, '.torrenttp', `dht${round}.dat`);
+      writeFileSync(`${stateFile}.lock`, `${dead}\n`);
+      const got = await Promise.all(Array.from({ length: 6 }, () => lockState(stateFile)));
+      const winners = got.filter((g) => 'release' in g);
+      assert.equal(winners.length, 1, `round ${round}: one holder, not ${winners.length}`);
+      for (const g of got) if ('heldBy' in g) assert.equal(g.heldBy, process.pid, `round ${round}: the others name the live holder`);
+      assert.equal(readFileSync(`${stateFile}.lock`, 'utf8').trim(), String(process.pid));
+      await (winners[0] as { release: () => Promise<void> }).release();
+      assert.ok(!existsSync(`${stateFile}.lock`));
+    }
+  }));
+
+test('a planted huge lock file (3 GiB, sparse) is read for its pid only, and taken over', (t) =>
+  withTempDir(t, async (dir) => {
+    mkdirSync(join(dir, '.torrenttp'));
+    const stateFile = join(dir, '.torrenttp', 'dht.dat');
+    writeFileSync(`${stateFile}.lock`, '');
+    truncateSync(`${stateFile}.lock`, 3 * 1024 ** 3);
+    const taken = await lockState(stateFile);
+    assert.ok('release' in taken, 'no pid in it: a dead lock');
+    assert.equal(readFileSync(`${stateFile}.lock`, 'utf8').trim(), String(process.pid));
+    await taken.release();
   }));

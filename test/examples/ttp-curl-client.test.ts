@@ -8,13 +8,14 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { until } from '../helpers/processes.js';
-import { withTempDir } from '../helpers/torrents.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+import { createTorrent } from '../../src/metainfo/index.js';
 import { demoTorrent } from '../gateway/ttp-helpers.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -69,6 +70,34 @@ test('the curl + jq + sha1sum client downloads a multi-file torrent from torrent
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /piece 1 fails its SHA-1/);
     assert.equal(existsSync(join(dir, 'bad', 'demo')), false, 'nothing written');
+    seed.kill('SIGTERM');
+    await once(seed, 'exit');
+  }),
+);
+
+test('the curl client writes every file of a torrent whose first file is larger than a pipe buffer', { timeout: 240_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    // Before, `tail -c +N all | head -c LEN` per file: head left after LEN bytes, tail died of
+    // SIGPIPE, and `set -o pipefail` ended the script after the first file (the demo torrent, 40 KB,
+    // fits in a pipe's 64 KiB, so the test above never saw it).
+    const src = join(dir, 'pair');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a.bin'), bytes(300_000, 1));
+    writeFileSync(join(src, 'b.bin'), bytes(70_001, 2));
+    const { torrent } = await createTorrent(src, { creationDate: null, pieceLength: 16384 });
+    writeFileSync(join(dir, 'pair.torrent'), torrent);
+    const seed = spawn(process.execPath, [BIN, 'seed', 'pair.torrent', '.', '--http-port', '0', '--listen', '127.0.0.1', '--no-trackers', '--no-dht', '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => seed.kill('SIGKILL'));
+    let lines = '';
+    seed.stdout.on('data', (d: Buffer) => (lines += d.toString()));
+    seed.stderr.on('data', (d: Buffer) => (lines += d.toString()));
+    const started = (): { ttpUrl: string } | undefined =>
+      lines.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; ttpUrl: string }).find((l) => l.event === 'started');
+    await until('the seed started', () => started() !== undefined, 60_000);
+    const r = await runScript(started()!.ttpUrl, join(dir, 'out'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /downloaded pair \(370001 bytes, 23 pieces verified\)/);
+    for (const f of ['a.bin', 'b.bin']) assert.deepEqual(readFileSync(join(dir, 'out', 'pair', f)), readFileSync(join(src, f)), f);
     seed.kill('SIGTERM');
     await once(seed, 'exit');
   }),

@@ -8,7 +8,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ import { createTorrent } from '../../src/metainfo/index.js';
 import { relay, seedAndTorrent } from '../helpers/mse-relay.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway } from './helpers.js';
+import { demoTorrent, ttpSeed } from './ttp-helpers.js';
+import { TorrenttpError } from '../../src/errors/index.js';
 
 const MIB = 1024 * 1024;
 
@@ -177,6 +180,60 @@ test('a multi-file torrent downloads into a folder named by -o', { timeout: 60_0
     // Named by default: the torrent's name.
     r = await getUrl({ url: `${front}/album`, output: { kind: 'named', dir: join(dir, 'cwd') } });
     same(join(dir, 'cwd', 'album', 'disc', 'two.bin'), two);
+  }));
+
+test('a multi-file torrent to a stream: GATEWAY_GET_NOT_ONE_FILE before anything is downloaded or written', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const { torrent } = await demoTorrent(dir);
+    let asked = 0;
+    const front = await tinyServer(t, (_req, res) => {
+      asked++;
+      res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length });
+      res.end(torrent);
+    });
+    const chunks: Buffer[] = [];
+    const sink = new Writable({ write: (c: Buffer, _e, cb) => void (chunks.push(c), cb()) });
+    await assert.rejects(getUrl({ url: `${front}/demo`, output: { kind: 'stream', stream: sink }, tmpDir: dir }), (err: unknown) => {
+      assert.ok(err instanceof TorrenttpError);
+      assert.equal(err.code, 'GATEWAY_GET_NOT_ONE_FILE');
+      assert.match(err.message, /demo is a torrent of 2 files .*give a folder with -o/);
+      return true;
+    });
+    assert.equal(asked, 1, 'only the negotiation');
+    assert.equal(chunks.length, 0);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('torrenttp-get-')), [], 'no work folder made');
+  }));
+
+test('a swarm output that cannot be prepared (a name too long) is GATEWAY_GET_OUTPUT naming it, not an untyped error', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    writeFileSync(join(dir, 'one.bin'), bytes(50_000, 3));
+    const { torrent } = await createTorrent(join(dir, 'one.bin'), { creationDate: null });
+    const front = await tinyServer(t, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length });
+      res.end(torrent);
+    });
+    const path = join(dir, `${'n'.repeat(300)}.bin`);
+    await assert.rejects(getUrl({ url: `${front}/one.bin`, output: { kind: 'file', path } }), (err: unknown) => {
+      assert.ok(err instanceof TorrenttpError, String(err));
+      assert.equal(err.code, 'GATEWAY_GET_OUTPUT');
+      assert.equal((err.cause as NodeJS.ErrnoException).code, 'ENAMETOOLONG');
+      assert.ok(err.message.includes(path), err.message);
+      return true;
+    });
+  }));
+
+test('get of a TorrentTTP torrent URL (seed --http-port) takes the pieces from that peer, as download does, though no tracker names it', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const { torrent, content } = await demoTorrent(dir);
+    const seed = await ttpSeed(t, torrent, dir);
+    const out = join(dir, 'out');
+    const r = await getUrl({ url: seed.url, output: { kind: 'named', dir: out }, stallMs: 20_000 });
+    assert.equal(r.mode, 'swarm');
+    assert.equal(r.status, 'complete');
+    assert.equal(r.name, 'demo', 'named after the torrent, not the info-hash');
+    assert.ok(r.sources.http > 0, `bytes from the HTTP peer: ${JSON.stringify(r.sources)}`);
+    same(join(out, 'demo', 'docs', 'data.bin'), content.subarray(0, 40_000));
+    same(join(out, 'demo', 'readme.txt'), content.subarray(40_000));
   }));
 
 test('a plain body that does not match its Repr-Digest is an error', { timeout: 30_000 }, (t) =>

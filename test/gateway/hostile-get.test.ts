@@ -10,7 +10,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { getUrl } from '../../src/gateway/index.js';
-import { parseTorrent } from '../../src/metainfo/index.js';
+import { createTorrent, parseTorrent } from '../../src/metainfo/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway, torrentOf } from './helpers.js';
 
@@ -104,4 +104,82 @@ test('bytes whose Link names a torrent that is no torrent: the bytes are downloa
     assert.equal(r.mode, 'plain');
     assert.ok(asked.includes('/f.bin?torrent'), 'the link was followed');
     assert.ok(readFileSync(path).equals(content));
+  }));
+
+test('a torrent named by the server (".ssh" holding authorized_keys) never writes a dotfile, nor into what is there, unless -C -', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    // The hostile torrent: a folder ".ssh" with an authorized_keys, its web seed the same server.
+    const src = join(dir, 'src', '.ssh');
+    mkdirSync(src, { recursive: true });
+    const keys = Buffer.from('ssh-ed25519 AAAA attacker\n');
+    writeFileSync(join(src, 'authorized_keys'), keys);
+    writeFileSync(join(src, 'pad.bin'), bytes(40_000, 8));
+    let withSeed = Buffer.alloc(0);
+    const server = createHttpServer((req, res) => {
+      if (req.url === '/') {
+        res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': withSeed.length });
+        res.end(withSeed);
+        return;
+      }
+      // BEP 19: <web seed>/<name>/<path>
+      const file = join(dir, 'src', decodeURIComponent((req.url ?? '').slice(1)));
+      const body = readFileSync(file);
+      res.writeHead(200, { 'content-length': body.length }).end(body);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    withSeed = Buffer.from((await createTorrent(src, { creationDate: null, urlList: [`${base}/`] })).torrent);
+
+    const home = join(dir, 'home');
+    mkdirSync(home);
+    const r = await getUrl({ url: `${base}/`, output: { kind: 'named', dir: home }, lingerMs: 0 });
+    assert.equal(r.status, 'complete');
+    assert.deepEqual(readdirSync(home), ['ssh'], 'the dots dropped: no .ssh');
+    assert.ok(readFileSync(join(home, 'ssh', 'authorized_keys')).equals(keys));
+
+    // A second time: "ssh" is there, and the server chose the name: refused, nothing touched.
+    writeFileSync(join(home, 'ssh', 'authorized_keys'), 'mine\n');
+    await assert.rejects(getUrl({ url: `${base}/`, output: { kind: 'named', dir: home }, lingerMs: 0 }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'GATEWAY_GET_OUTPUT_EXISTS');
+      assert.match(err.message, /home\/ssh \(the torrent's name, chosen by the server\): give -o, or -C - to continue it/);
+      return true;
+    });
+    assert.equal(readFileSync(join(home, 'ssh', 'authorized_keys'), 'utf8'), 'mine\n');
+    // -C -: the user asked to continue it.
+    const again = await getUrl({ url: `${base}/`, output: { kind: 'named', dir: home }, resume: true, lingerMs: 0 });
+    assert.equal(again.status, 'complete');
+    // -o names it: as given, dots and all.
+    await getUrl({ url: `${base}/`, output: { kind: 'file', path: join(dir, '.chosen') }, lingerMs: 0 });
+    assert.ok(readFileSync(join(dir, '.chosen', 'authorized_keys')).equals(keys));
+  }));
+
+test('a server that takes the connection and never answers: GATEWAY_GET_FAILED after stallMs, not a hang', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const url = await rawOrigin(t, '', true);
+    for (const plainOnly of [false, true]) {
+      await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') }, plainOnly, stallMs: 1000 }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'GATEWAY_GET_FAILED');
+        assert.match(err.message, /no answer from http:\/\/127\.0\.0\.1:\d+\/f\.bin within 1 s/);
+        return true;
+      });
+    }
+    // Ctrl-C meanwhile is still an interruption, not a failure.
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 200);
+    assert.equal((await getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') }, signal: ac.signal, stallMs: 10_000 })).status, 'interrupted');
+  }));
+
+test('a torrent answer that does not parse: GATEWAY_GET_BAD_ANSWER naming the URL and the parser\'s code', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const url = await rawOrigin(t, 'HTTP/1.1 200 OK\r\nContent-Type: application/x-bittorrent\r\nContent-Length: 9\r\n\r\nd3:fooi1e');
+    await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') } }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'GATEWAY_GET_BAD_ANSWER');
+      assert.match(err.message, /the torrent offered for http:\/\/127\.0\.0\.1:\d+\/f\.bin is malformed: .*\[BENCODE_UNEXPECTED_EOF\]/);
+      return true;
+    });
   }));

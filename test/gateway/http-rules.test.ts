@@ -31,7 +31,12 @@ test('Range: single ranges, suffixes, open ends, unsatisfiable, several, malform
   assert.deepEqual(decideRange(`bytes=${Array.from({ length: 100 }, () => '0-99').join(',')}`, 100), { type: 'whole' });
   // One satisfiable among unsatisfiable ones is that one.
   assert.deepEqual(decideRange('bytes=500-600,1-2', 100), { type: 'partial', start: 1, end: 2 });
-  for (const bad of ['bytes=5-1', 'bytes=a-b', 'bytes=-', 'items=0-1', 'bytes=', 'bytes=1-2-3', 'bytes=99999999999999999999-', 'bytes=-1-2']) {
+  // Numbers past 2^53 are numbers: past the end (416), to the end, or a suffix of everything.
+  assert.deepEqual(decideRange('bytes=99999999999999999999-', 100), { type: 'unsatisfiable' });
+  assert.deepEqual(decideRange(`bytes=${'9'.repeat(400)}-`, 100), { type: 'unsatisfiable' });
+  assert.deepEqual(decideRange('bytes=10-99999999999999999999', 100), { type: 'partial', start: 10, end: 99 });
+  assert.deepEqual(decideRange('bytes=-99999999999999999999', 100), { type: 'partial', start: 0, end: 99 });
+  for (const bad of ['bytes=5-1', 'bytes=a-b', 'bytes=-', 'items=0-1', 'bytes=', 'bytes=1-2-3', 'bytes=-1-2', 'bytes=99999999999999999999-1']) {
     assert.deepEqual(decideRange(bad, 100), { type: 'whole' }, bad);
   }
   assert.deepEqual(decideRange(`bytes=0-1${' '.repeat(2000)}`, 100), { type: 'whole' });

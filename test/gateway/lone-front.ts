@@ -22,6 +22,8 @@ export interface Front {
   readonly payload: Uint8Array;
   /** `Range` of each byte request the front answered. */
   readonly ranges: string[];
+  /** `Authorization` of each byte request ('' when absent). */
+  readonly auths: string[];
   /** `TorrentTTP-Join` of each torrent request ('' when absent). */
   readonly joins: string[];
   /** Byte requests whose answer the client closed before its end. */
@@ -62,6 +64,7 @@ export async function front(
     await new Promise((res) => setTimeout(res, 20));
   }
   const ranges: string[] = [];
+  const auths: string[] = [];
   const joins: string[] = [];
   let cut = 0;
   let url = '';
@@ -75,6 +78,7 @@ export async function front(
       }
       const range = typeof req.headers.range === 'string' ? req.headers.range : undefined;
       ranges.push(range ?? '');
+      auths.push(String(req.headers.authorization ?? ''));
       const b = await request(origin, range === undefined ? {} : { headers: { range } });
       const body = Buffer.from(await b.body.arrayBuffer());
       const from = Number(/^bytes (\d+)-/.exec(String(b.headers['content-range'] ?? ''))?.[1] ?? 0);
@@ -102,6 +106,6 @@ export async function front(
     server.close();
   });
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/big.bin`;
-  return { url, payload, ranges, joins, cut: () => cut, serveUrl: g.url, infoHash: torrent.infoHash };
+  return { url, payload, ranges, auths, joins, cut: () => cut, serveUrl: g.url, infoHash: torrent.infoHash };
 }
 

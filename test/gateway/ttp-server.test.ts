@@ -50,6 +50,40 @@ test('metainfo: JSON by default, the .torrent by Accept, with Vary and Content-L
   }),
 );
 
+test('metainfo: a strong ETag per form ("json-"/"bt-" + info-hash, as serve sends), 304 to If-None-Match with Vary/Content-Location/CORS, 412 to a failed If-Match', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const { metainfo, torrent } = await demoTorrent(dir);
+    const s = await ttpSeed(t, torrent, dir);
+    const jsonTag = `"json-${metainfo.infoHash}"`;
+    const btTag = `"bt-${metainfo.infoHash}"`;
+    assert.equal((await get(s.url)).h('etag'), jsonTag);
+    assert.equal((await get(s.url, { accept: 'application/x-bittorrent' })).h('etag'), btTag);
+    assert.equal((await get(`${s.url}/metainfo.json`)).h('etag'), jsonTag);
+    assert.equal((await get(`${s.url}/metainfo.torrent`)).h('etag'), btTag);
+
+    const nm = await get(s.url, { 'if-none-match': jsonTag });
+    assert.equal(nm.status, 304);
+    assert.equal(nm.body.length, 0);
+    assert.equal(nm.h('etag'), jsonTag);
+    assert.equal(nm.h('vary'), 'Accept');
+    assert.equal(nm.h('content-location'), `/ttp/v1/torrents/${metainfo.infoHash}/metainfo.json`);
+    assert.equal(nm.h('access-control-allow-origin'), '*');
+    assert.equal(nm.h('cache-control'), 'no-cache');
+    // The other form's tag does not match: the .torrent is sent.
+    const other = await get(s.url, { accept: 'application/x-bittorrent', 'if-none-match': jsonTag });
+    assert.equal(other.status, 200);
+    assert.equal(parseTorrent(other.body).infoHash, metainfo.infoHash);
+    assert.equal((await get(`${s.url}/metainfo.torrent`, { 'if-none-match': `W/${btTag}, "x"` })).status, 304);
+    assert.equal((await get(`${s.url}/metainfo.torrent`, { 'if-none-match': '*' }, 'HEAD')).status, 304);
+
+    const failed = await get(s.url, { 'if-match': '"nope"' });
+    assert.equal(failed.status, 412);
+    assert.equal(failed.json()['code'], 'GATEWAY_PRECONDITION_FAILED');
+    assert.equal(failed.h('access-control-allow-origin'), '*');
+    assert.equal((await get(s.url, { 'if-match': jsonTag })).status, 200);
+  }),
+);
+
 test('have-set: full document with a cursor ETag, 304 to If-None-Match, long-poll ends in 304 or an empty delta', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const { metainfo, torrent } = await demoTorrent(dir);

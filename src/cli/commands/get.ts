@@ -274,7 +274,7 @@ class GetReporter {
     if (this.silent) return;
     const rate = formatBytes(r.downloadedBytes / Math.max(r.seconds, 1e-3));
     const s = r.sources;
-    const from = r.mode === 'swarm' ? ` (peers ${formatBytes(s.wire)}, web seed ${formatBytes(s.webseed)}), ↑ ${formatBytes(r.uploadedBytes)}` : '';
+    const from = r.mode === 'swarm' ? ` (peers ${formatBytes(s.wire)}, web seed ${formatBytes(s.webseed)}${s.http > 0 ? `, TorrentTTP peers ${formatBytes(s.http)}` : ''}), ↑ ${formatBytes(r.uploadedBytes)}` : '';
     const verified = r.mode === 'swarm' ? ', every piece verified' : r.digestVerified === true ? ', SHA-256 verified' : '';
     this.ctx.stderr.write(`${r.status === 'complete' ? 'saved' : 'interrupted'}: ${r.path ?? 'stdout'} ${formatBytes(r.downloadedBytes)} in ${r.seconds.toFixed(1)} s (${rate}/s)${from}${verified}\n`);
   }
