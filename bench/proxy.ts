@@ -44,7 +44,8 @@
  *   capped        `--cap 100M,400M` (rates as `serve --max-upload-rate` takes them): for each, another
  *                 `serve` of the same folder with its upload capped at that rate (a real link's
  *                 bottleneck in place of this machine's CPU), and in each run direct curl and a
- *                 cold proxy fetch (a fresh proxy) from it, in alternating order: their own table,
+ *                 cold proxy fetch (a fresh proxy) from it, in alternating order, each just after
+ *                 a throwaway range that spends the cap's idle burst (`drain`): their own table,
  *                 proxy / direct from the same capped origin, beside the uncapped figures and the
  *                 floor of the same run.
  *
@@ -64,6 +65,8 @@ import { request } from 'undici';
 import { CLI_NODE_FLAG, processCpuSec, sha1File, writeRandomFile } from './usage.js';
 import { measureFloor, printFloor, type CaseCpu, type Floor } from './proxy-floor.js';
 import { parseTorrent } from '../src/metainfo/index.js';
+import { rate } from '../src/cli/options.js';
+import { DEFAULT_CAP_BURST_SEC } from '../src/gateway/upload-cap.js';
 
 const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, proxies: { type: 'string', default: '10' }, 'base-cli': { type: 'string' }, get: { type: 'boolean', default: false }, 'curl-file': { type: 'boolean', default: false }, hits: { type: 'string', default: '0' }, 'range-from': { type: 'string' }, cap: { type: 'string' } } });
 const CAPS = (values.cap ?? '').split(',').filter((c) => c !== '');
@@ -134,6 +137,20 @@ async function originBytes(base: string): Promise<number> {
   return t.plainBytes + t.peerBytes + t.webSeedBytes;
 }
 
+/**
+ * Spends a capped origin's burst (`DEFAULT_CAP_BURST_SEC` of the rate, built up while idle) on a
+ * throwaway range just before a timed fetch, so that the fetch meets the link's rate from its
+ * first byte rather than a burst at this machine's speed (a 400 MB/s cap's burst is 200 MB: most
+ * of a 256 MiB file).
+ */
+async function drain(url: string, bytesPerSec: number, size: number): Promise<void> {
+  const burst = Math.min(size, Math.max(bytesPerSec * DEFAULT_CAP_BURST_SEC, 256 * 1024));
+  const r = await request(url, { headers: { range: `bytes=0-${Math.ceil(burst) - 1}` } });
+  for await (const _ of r.body) {
+    // read out
+  }
+}
+
 /** Waits until serve has made the file's torrent; its piece length. */
 async function torrentReady(url: string): Promise<number> {
   for (;;) {
@@ -174,12 +191,12 @@ async function main(): Promise<void> {
     const url = `${serve.url}/payload.bin`;
     const pieceLength = await torrentReady(url);
     // The capped origins: the same folder, each its own torrent cache and upload cap.
-    const capped: { cap: string; url: string; child: ChildProcess }[] = [];
+    const capped: { cap: string; url: string; child: ChildProcess; bytesPerSec: number }[] = [];
     for (const cap of CAPS) {
       const s = await startedProcess(['serve', root, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--cache', join(work, `gcache-${cap}`), '--max-upload-rate', cap], /at (http:\/\/127\.0\.0\.1:\d+)\//);
       children.push(s.child);
       await torrentReady(`${s.url}/payload.bin`);
-      capped.push({ cap, url: `${s.url}/payload.bin`, child: s.child });
+      capped.push({ cap, url: `${s.url}/payload.bin`, child: s.child, bytesPerSec: rate(cap) });
     }
     console.log(`serve at ${serve.url}; ${SIZE_MIB} MiB payload; torrent made before the runs${CAPS.length === 0 ? '' : `; capped origins: ${CAPS.join(', ')} B/s`}`);
     const times: Record<string, { ttfb: number[]; body: number[]; total: number[] }> = {};
@@ -202,12 +219,13 @@ async function main(): Promise<void> {
       if (BASE_CLI !== undefined && run % 2 === 0) await proxyCases(run, 'base', BASE_CLI, baseRatios);
     }
     /** Direct and a cold proxy fetch from a capped origin, alternating which goes first. */
-    async function cappedCases(run: number, c: { cap: string; url: string }): Promise<void> {
+    async function cappedCases(run: number, c: { cap: string; url: string; bytesPerSec: number }): Promise<void> {
       const proxy = await startedProcess(['proxy', '--port', '0', '--cache', join(work, `cap-cache-${run}`), '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/);
       children.push(proxy.child);
       const t = cappedTimes.get(c.cap)!;
       const out = join(work, 'out.bin');
       const one = async (args: string[]): Promise<number> => {
+        await drain(c.url, c.bytesPerSec, size);
         const r = await curl(args, out);
         if ((await sha1File(out)) !== want) throw new Error(`capped ${c.cap}: output differs from the payload`);
         rmSync(out);
