@@ -45,7 +45,7 @@
  *                 `serve` of the same folder with its upload capped at that rate (a real link's
  *                 bottleneck in place of this machine's CPU), and in each run direct curl and a
  *                 cold proxy fetch (a fresh proxy) from it, in alternating order, each just after
- *                 a throwaway range that spends the cap's idle burst (`drain`): their own table,
+ *                 throwaway ranges that spend the cap's idle burst (`drain`): their own table,
  *                 proxy / direct from the same capped origin, beside the uncapped figures and the
  *                 floor of the same run.
  *
@@ -138,16 +138,20 @@ async function originBytes(base: string): Promise<number> {
 }
 
 /**
- * Spends a capped origin's burst (`DEFAULT_CAP_BURST_SEC` of the rate, built up while idle) on a
- * throwaway range just before a timed fetch, so that the fetch meets the link's rate from its
+ * Spends a capped origin's burst (`DEFAULT_CAP_BURST_SEC` of the rate, built up while idle) on
+ * throwaway ranges just before a timed fetch, so that the fetch meets the link's rate from its
  * first byte rather than a burst at this machine's speed (a 400 MB/s cap's burst is 200 MB: most
- * of a 256 MiB file).
+ * of a 256 MiB file). Twice the burst: the bucket refills while the first burst is read.
  */
 async function drain(url: string, bytesPerSec: number, size: number): Promise<void> {
-  const burst = Math.min(size, Math.max(bytesPerSec * DEFAULT_CAP_BURST_SEC, 256 * 1024));
-  const r = await request(url, { headers: { range: `bytes=0-${Math.ceil(burst) - 1}` } });
-  for await (const _ of r.body) {
-    // read out
+  let left = 2 * Math.max(bytesPerSec * DEFAULT_CAP_BURST_SEC, 256 * 1024);
+  while (left > 0) {
+    const n = Math.ceil(Math.min(size, left));
+    const r = await request(url, { headers: { range: `bytes=0-${n - 1}` } });
+    for await (const _ of r.body) {
+      // read out
+    }
+    left -= n;
   }
 }
 
@@ -305,6 +309,9 @@ async function main(): Promise<void> {
         `| ${name} | ${ms(ttfb)} | ${ms(body)} | ${total.toFixed(3)} s | ${(size / total / 1e6).toFixed(0)} | ${(total / ref).toFixed(2)}× | ${ratio(ttfb / refTtfb)} | ${ratio(body / refBody)} | ${cpuCell(cpu[name]!)} |`,
       );
     }
+    const perRun = (name: string, k: 'ttfb' | 'body'): string => times[name]![k].map((x, i) => (x / times.direct![k][i]!).toFixed(2)).join(', ');
+    if (!CURL_FILE) console.log(`\nfirst body byte, proxy cold / direct in the same run: ${perRun('proxy cold', 'body')}${BASE_CLI === undefined ? '' : `; base cold / direct: ${perRun('base cold', 'body')}`}`);
+    console.log(`first byte (headers), proxy cold / direct in the same run: ${perRun('proxy cold', 'ttfb')}`);
     if (HITS > 0) {
       const line = (n: 'proxy' | 'base'): string => `${n}: ${hitMs[n].map((x) => x.toFixed(2)).join(', ')} ms (median ${median(hitMs[n]).toFixed(2)})`;
       console.log(`\n${HITS} cache hits in a row, time per hit, each run: ${line('proxy')}${BASE_CLI === undefined ? '' : `; ${line('base')}; per-run ratio proxy/base ${hitMs.proxy.map((x, i) => (x / hitMs.base[i]!).toFixed(2)).join(', ')}`}`);
