@@ -41,6 +41,14 @@
  *                 it puts on the cold total on this machine, against 1.2× direct. The table's last
  *                 column is each case's CPU (median seconds): serve, the proxy, curl.
  *
+ *   capped        `--cap 100M,400M` (rates as `serve --max-upload-rate` takes them): for each, another
+ *                 `serve` of the same folder with its upload capped at that rate (a real link's
+ *                 bottleneck in place of this machine's CPU), and in each run direct curl and a
+ *                 cold proxy fetch (a fresh proxy) from it, in alternating order, each just after
+ *                 throwaway ranges that spend the cap's idle burst (`drain`): their own table,
+ *                 proxy / direct from the same capped origin, beside the uncapped figures and the
+ *                 floor of the same run.
+ *
  *   N proxies     `--proxies N` (default 10; 0 skips it): N proxy processes with empty caches, one
  *                 `curl -x` each, all at once for the same file. The origin's upload (serve's
  *                 status.json, plain plus seed bytes) as a ratio of the file: plain HTTP would be N×.
@@ -57,8 +65,11 @@ import { request } from 'undici';
 import { CLI_NODE_FLAG, processCpuSec, sha1File, writeRandomFile } from './usage.js';
 import { measureFloor, printFloor, type CaseCpu, type Floor } from './proxy-floor.js';
 import { parseTorrent } from '../src/metainfo/index.js';
+import { rate } from '../src/cli/options.js';
+import { DEFAULT_CAP_BURST_SEC } from '../src/gateway/upload-cap.js';
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, proxies: { type: 'string', default: '10' }, 'base-cli': { type: 'string' }, get: { type: 'boolean', default: false }, 'curl-file': { type: 'boolean', default: false }, hits: { type: 'string', default: '0' }, 'range-from': { type: 'string' } } });
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, proxies: { type: 'string', default: '10' }, 'base-cli': { type: 'string' }, get: { type: 'boolean', default: false }, 'curl-file': { type: 'boolean', default: false }, hits: { type: 'string', default: '0' }, 'range-from': { type: 'string' }, cap: { type: 'string' } } });
+const CAPS = (values.cap ?? '').split(',').filter((c) => c !== '');
 const HITS = Number(values.hits);
 const RANGE_FROM = values['range-from'] === undefined ? undefined : Number(values['range-from']);
 const CURL_FILE = values['curl-file'] === true;
@@ -68,7 +79,7 @@ const SIZE_MIB = Number(values['size-mib']);
 const RUNS = Number(values.runs);
 const PROXIES = Number(values.proxies);
 if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PROXIES) || PROXIES < 0 || !Number.isInteger(HITS) || HITS < 0 || (RANGE_FROM !== undefined && !(Number.isInteger(RANGE_FROM) && RANGE_FROM > 0 && RANGE_FROM < SIZE_MIB * 2 ** 20))) {
-  console.error('usage: proxy.js [--size-mib N] [--runs N] [--proxies N] [--base-cli PATH] [--get] [--curl-file] [--hits N] [--range-from BYTE]');
+  console.error('usage: proxy.js [--size-mib N] [--runs N] [--proxies N] [--base-cli PATH] [--get] [--curl-file] [--hits N] [--range-from BYTE] [--cap RATE,…]');
   process.exit(2);
 }
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -126,6 +137,34 @@ async function originBytes(base: string): Promise<number> {
   return t.plainBytes + t.peerBytes + t.webSeedBytes;
 }
 
+/**
+ * Spends a capped origin's burst (`DEFAULT_CAP_BURST_SEC` of the rate, built up while idle) on
+ * throwaway ranges just before a timed fetch, so that the fetch meets the link's rate from its
+ * first byte rather than a burst at this machine's speed (a 400 MB/s cap's burst is 200 MB: most
+ * of a 256 MiB file). Twice the burst: the bucket refills while the first burst is read.
+ */
+async function drain(url: string, bytesPerSec: number, size: number): Promise<void> {
+  let left = 2 * Math.max(bytesPerSec * DEFAULT_CAP_BURST_SEC, 256 * 1024);
+  while (left > 0) {
+    const n = Math.ceil(Math.min(size, left));
+    const r = await request(url, { headers: { range: `bytes=0-${n - 1}` } });
+    for await (const _ of r.body) {
+      // read out
+    }
+    left -= n;
+  }
+}
+
+/** Waits until serve has made the file's torrent; its piece length. */
+async function torrentReady(url: string): Promise<number> {
+  for (;;) {
+    const r = await request(`${url}?torrent`);
+    if (r.statusCode === 200) return parseTorrent(new Uint8Array(await r.body.arrayBuffer())).pieceLength;
+    await r.body.dump();
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
 /** SHA-1 of a file's bytes from `start`, hex. */
 async function sha1From(path: string, start: number): Promise<string> {
   const h = createHash('sha1');
@@ -154,17 +193,16 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [serve.child];
   try {
     const url = `${serve.url}/payload.bin`;
-    let pieceLength: number;
-    for (;;) {
-      const r = await request(`${url}?torrent`);
-      if (r.statusCode === 200) {
-        pieceLength = parseTorrent(new Uint8Array(await r.body.arrayBuffer())).pieceLength;
-        break;
-      }
-      await r.body.dump();
-      await new Promise((res) => setTimeout(res, 100));
+    const pieceLength = await torrentReady(url);
+    // The capped origins: the same folder, each its own torrent cache and upload cap.
+    const capped: { cap: string; url: string; child: ChildProcess; bytesPerSec: number }[] = [];
+    for (const cap of CAPS) {
+      const s = await startedProcess(['serve', root, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--cache', join(work, `gcache-${cap}`), '--max-upload-rate', cap], /at (http:\/\/127\.0\.0\.1:\d+)\//);
+      children.push(s.child);
+      await torrentReady(`${s.url}/payload.bin`);
+      capped.push({ cap, url: `${s.url}/payload.bin`, child: s.child, bytesPerSec: rate(cap) });
     }
-    console.log(`serve at ${serve.url}; ${SIZE_MIB} MiB payload; torrent made before the runs`);
+    console.log(`serve at ${serve.url}; ${SIZE_MIB} MiB payload; torrent made before the runs${CAPS.length === 0 ? '' : `; capped origins: ${CAPS.join(', ')} B/s`}`);
     const times: Record<string, { ttfb: number[]; body: number[]; total: number[] }> = {};
     const rangeCases = RANGE_FROM === undefined ? [] : ['direct range', 'proxy cold range'];
     for (const name of ['direct', ...(GET ? ['get'] : []), 'proxy cold', 'proxy cached', ...rangeCases, ...(BASE_CLI === undefined ? [] : ['base cold', 'base cached'])]) times[name] = { ttfb: [], body: [], total: [] };
@@ -175,12 +213,35 @@ async function main(): Promise<void> {
     const ratios: number[] = [];
     const baseRatios: number[] = [];
     const hitMs: Record<'proxy' | 'base', number[]> = { proxy: [], base: [] };
+    const cappedTimes = new Map(CAPS.map((c) => [c, { direct: [] as number[], proxy: [] as number[], proxyCpu: [] as number[] }]));
     for (let run = 0; run < RUNS; run++) {
       // With --base-cli, the base build's proxy goes first on odd runs, second on even ones.
       if (BASE_CLI !== undefined && run % 2 === 1) await proxyCases(run, 'base', BASE_CLI, baseRatios);
       await proxyCases(run, 'proxy', CLI, ratios);
       floors.push(await measureFloor(url, size, pieceLength, work));
+      for (const c of capped) await cappedCases(run, c);
       if (BASE_CLI !== undefined && run % 2 === 0) await proxyCases(run, 'base', BASE_CLI, baseRatios);
+    }
+    /** Direct and a cold proxy fetch from a capped origin, alternating which goes first. */
+    async function cappedCases(run: number, c: { cap: string; url: string; bytesPerSec: number }): Promise<void> {
+      const proxy = await startedProcess(['proxy', '--port', '0', '--cache', join(work, `cap-cache-${run}`), '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/);
+      children.push(proxy.child);
+      const t = cappedTimes.get(c.cap)!;
+      const out = join(work, 'out.bin');
+      const one = async (args: string[]): Promise<number> => {
+        await drain(c.url, c.bytesPerSec, size);
+        const r = await curl(args, out);
+        if ((await sha1File(out)) !== want) throw new Error(`capped ${c.cap}: output differs from the payload`);
+        rmSync(out);
+        return r.total;
+      };
+      const cpu0 = processCpuSec(proxy.child.pid!);
+      if (run % 2 === 1) t.direct.push(await one([c.url]));
+      t.proxy.push(await one(['-x', proxy.url, c.url]));
+      t.proxyCpu.push(processCpuSec(proxy.child.pid!) - cpu0);
+      if (run % 2 === 0) t.direct.push(await one([c.url]));
+      await stop(proxy.child);
+      rmSync(join(work, `cap-cache-${run}`), { recursive: true, force: true });
     }
     async function proxyCases(run: number, name: 'proxy' | 'base', cli: string, into: number[]): Promise<void> {
       const proxy = await startedProcess(['proxy', '--port', '0', '--cache', join(work, `${name}-cache-${run}`), '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/, cli);
@@ -248,9 +309,20 @@ async function main(): Promise<void> {
         `| ${name} | ${ms(ttfb)} | ${ms(body)} | ${total.toFixed(3)} s | ${(size / total / 1e6).toFixed(0)} | ${(total / ref).toFixed(2)}× | ${ratio(ttfb / refTtfb)} | ${ratio(body / refBody)} | ${cpuCell(cpu[name]!)} |`,
       );
     }
+    const perRun = (name: string, k: 'ttfb' | 'body'): string => times[name]![k].map((x, i) => (x / times.direct![k][i]!).toFixed(2)).join(', ');
+    if (!CURL_FILE) console.log(`\nfirst body byte, proxy cold / direct in the same run: ${perRun('proxy cold', 'body')}${BASE_CLI === undefined ? '' : `; base cold / direct: ${perRun('base cold', 'body')}`}`);
+    console.log(`first byte (headers), proxy cold / direct in the same run: ${perRun('proxy cold', 'ttfb')}`);
     if (HITS > 0) {
       const line = (n: 'proxy' | 'base'): string => `${n}: ${hitMs[n].map((x) => x.toFixed(2)).join(', ')} ms (median ${median(hitMs[n]).toFixed(2)})`;
       console.log(`\n${HITS} cache hits in a row, time per hit, each run: ${line('proxy')}${BASE_CLI === undefined ? '' : `; ${line('base')}; per-run ratio proxy/base ${hitMs.proxy.map((x, i) => (x / hitMs.base[i]!).toFixed(2)).join(', ')}`}`);
+    }
+    if (capped.length > 0) {
+      console.log(`\n| origin's upload capped (serve --max-upload-rate) | direct total | proxy cold total | proxy / direct (median of per-run ratios) | per run | proxy CPU |\n|---|---|---|---|---|---|`);
+      for (const [cap, t] of cappedTimes) {
+        const per = t.proxy.map((p, i) => p / t.direct[i]!);
+        console.log(`| ${cap}B/s | ${median(t.direct).toFixed(3)} s | ${median(t.proxy).toFixed(3)} s | **${median(per).toFixed(2)}×** | ${per.map((r) => r.toFixed(2)).join(', ')} | ${median(t.proxyCpu).toFixed(2)} s |`);
+      }
+      console.log(`| uncapped (above) | ${median(times.direct!.total).toFixed(3)} s | ${median(times['proxy cold']!.total).toFixed(3)} s | ${median(times['proxy cold']!.total.map((p, i) => p / times.direct!.total[i]!)).toFixed(2)}× | ${times['proxy cold']!.total.map((p, i) => (p / times.direct!.total[i]!).toFixed(2)).join(', ')} | |`);
     }
     printFloor(floors, { total: times.direct!.total, cpu: cpu.direct! }, { total: times['proxy cold']!.total, cpu: cpu['proxy cold']! }, SIZE_MIB, 1.2);
     console.log(`\norigin upload for a cold proxy fetch (plain + seed bytes) / file: ${ratios.map((r) => r.toFixed(2)).join(', ')} (direct: 1.00)`);

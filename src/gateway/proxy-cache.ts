@@ -90,7 +90,7 @@ interface Held {
    * else downloads it (lone-stream.ts, `streamWhileAlone`, started as the torrent opens), and
    * the stream once started.
    */
-  lone: { readonly url: string; readonly headers: Record<string, string>; readonly fromPiece: number } | undefined;
+  lone: { readonly url: string; readonly headers: Record<string, string>; readonly fromPiece: number; readonly alone: boolean } | undefined;
   streaming: { stop(): Promise<void> } | undefined;
   lastDownloaded: number;
   lastMoveMs: number;
@@ -343,9 +343,11 @@ export class ProxyCache {
    * fetch), the piece under `start` is asked of the origin at once (`askFirstPiece`, with the
    * program's `headers`): its answer is the offer's confirmation (proxy-offer.ts) and its bytes
    * the program's first. `undo` is for an offer that falls through (a torrent of other bytes): a
-   * torrent this call added, with no reader, is removed, folder and all.
+   * torrent this call added, with no reader, is removed, folder and all. `alone`: the origin said
+   * nobody else downloads it (`TorrentTTP-Swarm-Peers: 0`): the stream starts as the torrent
+   * opens, not after the first tracker answer.
    */
-  prepare(metainfo: Metainfo, origin: string, peers: readonly string[] = [], start = 0, headers: readonly string[] = []): Prepared {
+  prepare(metainfo: Metainfo, origin: string, peers: readonly string[] = [], start = 0, headers: readonly string[] = [], alone = false): Prepared {
     let h = this.held.get(metainfo.infoHash);
     const added = h === undefined;
     if (h === undefined) this.held.set(metainfo.infoHash, (h = this.newHeld(metainfo.infoHash, metainfo.length, this.now())));
@@ -359,10 +361,16 @@ export class ProxyCache {
     // program's first byte (byte 0, or its `Range`'s start) to the end, the program's bytes
     // first; the swarm fills the earlier pieces once the stream is over.
     const programHeaders = flatHeaders(headers);
-    if (added && start < metainfo.length && programHeaders !== undefined) h.lone = loneStreamUrl(metainfo, h.peers, programHeaders, 0, Math.floor(start / metainfo.pieceLength));
-    const opening = this.torrentOf(h, metainfo);
+    if (added && start < metainfo.length && programHeaders !== undefined) {
+      const lone = loneStreamUrl(metainfo, h.peers, programHeaders, 0, Math.floor(start / metainfo.pieceLength));
+      h.lone = lone === undefined ? undefined : { ...lone, alone };
+    }
+    // The piece is asked before the open starts: its request is the program's first byte's path.
+    let open!: (t: Promise<Torrent>) => void;
+    const opening = new Promise<Torrent>((resolve) => (open = resolve));
     opening.catch(() => undefined);
     const first = added && start < metainfo.length ? this.askFirstPiece(h, metainfo, origin, start, opening, headers) : undefined;
+    open(this.torrentOf(h, metainfo));
     const held = h;
     const undo = (): void => {
       if (added && held.readers === 0 && this.held.get(held.infoHash) === held) void this.drop(held);
@@ -420,12 +428,12 @@ export class ProxyCache {
       const plainPeers = plainSeeds({ from: h.origin ?? '', peers: h.peers });
       const t = await this.client.add(metainfo, { path: folder, storeAs: DATA_NAME, resumeDir: folder, webSeeds: false, peers: h.peers, plainPeers });
       this.loaded.set(h.infoHash, t);
-      // Held at once (before a peer can be asked), until the first tracker answer says whether it is alone.
+      // Held at once (before a peer can be asked), until the first tracker answer says whether it is alone (or at once when the origin said so).
       const lone = h.lone;
       h.lone = undefined;
       if (lone !== undefined) {
-        h.streaming = streamWhileAlone(this.client, t, lone.url, h.peers, lone.headers, (message) => this.logger.warn({ infoHash: h.infoHash, message }, 'origin stream failed'), { fromPiece: lone.fromPiece });
-        if (h.streaming !== undefined) this.logger.debug({ infoHash: h.infoHash, url: lone.url, fromPiece: lone.fromPiece }, 'streaming the origin while alone');
+        h.streaming = streamWhileAlone(this.client, t, lone.url, h.peers, lone.headers, (message) => this.logger.warn({ infoHash: h.infoHash, message }, 'origin stream failed'), { fromPiece: lone.fromPiece, alone: lone.alone });
+        if (h.streaming !== undefined) this.logger.debug({ infoHash: h.infoHash, url: lone.url, fromPiece: lone.fromPiece, alone: lone.alone }, 'streaming the origin while alone');
       }
       void this.evict();
       t.done.catch(() => undefined);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { Bitfield, type Metainfo, type PieceIndex } from '../metainfo/index.js';
 import type { BlockRequest, PeerEvent, PeerLink } from '../transport/index.js';
-import { loadUndici } from '../transport/index.js';
+import { loadUndici, readContentRange, type ContentRange } from '../transport/index.js';
 import { headerValue } from './proxy-request.js';
 
 /**
@@ -95,12 +95,10 @@ export async function fetchFirstPiece(url: string, metainfo: Metainfo, index: Pi
     miss(err instanceof Error ? err.message : String(err));
     return undefined;
   }
-  const exact =
-    res.statusCode === 206
-      ? headerValue(res.headers['content-range']) === `bytes ${first}-${last}/${metainfo.length}`
-      : res.statusCode === 200 && whole && headerValue(res.headers['content-length']) === String(length);
+  const exact = res.statusCode === 206 ? isRange(readContentRange(headerValue(res.headers['content-range'])), first, last, metainfo.length) : res.statusCode === 200 && whole && headerValue(res.headers['content-length']) === String(length);
   if (!exact) {
     clearTimeout(timer);
+    res.body.on('error', () => undefined); // undici's abort error, with no reader to take it, would be uncaught
     res.body.destroy();
     return { status: res.statusCode, headers: res.headers, body: Promise.resolve(miss(`status ${res.statusCode}, content-range ${headerValue(res.headers['content-range']) ?? 'none'}`)) };
   }
@@ -128,6 +126,11 @@ export async function fetchFirstPiece(url: string, metainfo: Metainfo, index: Pi
     return { piece: { index, data } };
   };
   return { status: res.statusCode, headers: res.headers, body: read() };
+}
+
+/** A `Content-Range` (parsed by `readContentRange`, RFC 9110 §14.4) of exactly bytes `first..last` of `complete`. */
+function isRange(cr: ContentRange | undefined, first: number, last: number, complete: number): boolean {
+  return cr !== undefined && !('unsatisfied' in cr) && cr.first === first && cr.last === last && cr.complete === complete;
 }
 
 /**

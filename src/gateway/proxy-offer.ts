@@ -1,14 +1,15 @@
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { toTorrenttpError } from '../errors/index.js';
-import { METAINFO_JSON_MEDIA_TYPE, type Metainfo } from '../metainfo/index.js';
+import { METAINFO_JSON_MEDIA_TYPE, type Metainfo, type PieceIndex } from '../metainfo/index.js';
 import { loadUndici, readContentRange } from '../transport/index.js';
 import { GatewayError } from './errors.js';
 import { BITTORRENT_MEDIA_TYPE } from './gateway.js';
-import { describedBy, discard, fetchLinked, GET_ACCEPT, mediaType, parseMetainfo, readSmall, seedPeers, type OpenResponse } from './negotiate-client.js';
-import { SEED_HEADER } from './media-type.js';
-import type { FirstAnswer } from './proxy-early.js';
+import { describedBy, discard, fetchLinked, GET_ACCEPT, mediaType, parseMetainfo, readSmall, seedPeers, swarmPeers, type OpenResponse } from './negotiate-client.js';
+import { JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER } from './media-type.js';
+import { fetchFirstPiece, type FirstAnswer } from './proxy-early.js';
 import { headerValue } from './proxy-request.js';
 
 /**
@@ -34,6 +35,10 @@ import { headerValue } from './proxy-request.js';
  * - Anything else is `plain`: the open answer when it is the one the program's own request gets
  *   (`reusable`), else none, and the caller forwards the program's request as it came.
  * - `503` to the torrent request (serve still hashing): plain at once, as `get` does.
+ * - The torrent request says the proxy is about to join (`TorrentTTP-Join: 1`, `join`), as `get`
+ *   does: `serve` answers how many peers it would find (`TorrentTTP-Swarm-Peers`), and a `0` lets
+ *   a cold fetch stream the origin at once (lone-stream.ts) instead of after the first tracker
+ *   answer (`swarmPeers`, passed to `onTorrent`).
  */
 
 /** The origin's description of the file, sent to the program with the swarm's bytes. */
@@ -52,6 +57,8 @@ export type ProxyOffer =
       readonly via: 'accept' | 'link';
       /** Wire peers the origin named (`TorrentTTP-Seed`, its own seed): dialled at once, not after a tracker round trip. */
       readonly peers: readonly string[];
+      /** Peers besides `peers` the origin's tracker knows (`TorrentTTP-Swarm-Peers`), when it said. */
+      readonly swarmPeers: number | undefined;
       /** The first piece's verdict, when one was asked (`KnownUrl.sameFile`): `false` once it failed its hash check. */
       readonly sameFile?: Promise<boolean>;
     }
@@ -59,8 +66,14 @@ export type ProxyOffer =
 
 export interface ProxyOfferOptions {
   readonly dispatcher: Dispatcher;
-  /** The program's end-to-end request headers, flat (name, value, …), without `Host`, `Accept`, `Range` and conditionals. */
+  /** The program's end-to-end request headers, flat (name, value, …), without `Host`, `Accept`, `Range` and conditionals (`negotiationHeaders`). */
   readonly headers: readonly string[];
+  /**
+   * Send `TorrentTTP-Join: 1` with the torrent request: the proxy will open the torrent if it is
+   * offered (not for a request that may be answered without its body: `serve` would count the
+   * proxy as a peer for a moment, and others would not stream meanwhile).
+   */
+  readonly join?: boolean;
   /** The program's `Accept`, if any. */
   readonly accept: string | undefined;
   /** The negotiation's answer is the one the program's own request would get (it had no `Range` or conditionals). */
@@ -71,14 +84,20 @@ export interface ProxyOfferOptions {
    * caller may start opening it, and may ask the origin for the piece under the program's
    * position (`first`, with `headers`: the program's, for the origin). By `Accept`, that answer
    * confirms the offer instead of a `HEAD`; by `Link`, it must be of the same file. `undo` is
-   * called if the offer falls through.
+   * called if the offer falls through. `swarmPeers`: the origin's count of other peers, when it
+   * said (`0`: alone, stream at once).
    */
-  readonly onTorrent?: (metainfo: Metainfo, peers: readonly string[], headers: readonly string[]) => Prepared;
+  readonly onTorrent?: (metainfo: Metainfo, peers: readonly string[], headers: readonly string[], swarmPeers: number | undefined) => Prepared;
 }
 
 export interface Prepared {
   readonly undo: () => void;
   readonly first?: Promise<FirstAnswer | undefined>;
+}
+
+/** The program's request headers for the origin's bytes (the first piece, the stream, a `HEAD`): `Accept: *\/*` after the negotiation's `headers`. */
+export function originHeaders(headers: readonly string[]): string[] {
+  return [...headers, 'accept', '*/*'];
 }
 
 export function negotiationAccept(programAccept: string | undefined): string {
@@ -88,7 +107,7 @@ export function negotiationAccept(programAccept: string | undefined): string {
 }
 
 export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<ProxyOffer> {
-  const first = await once(url, 'GET', [...o.headers, 'accept', negotiationAccept(o.accept)], o);
+  const first = await once(url, 'GET', [...o.headers, 'accept', negotiationAccept(o.accept), ...(o.join === true ? [JOIN_HEADER, '1'] : [])], o);
   const plain = async (reason: string): Promise<ProxyOffer> => {
     if (o.reusable) return { kind: 'plain', response: first, reason };
     await discard(first);
@@ -108,16 +127,17 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
       return { kind: 'plain', response: undefined, reason: `the offered torrent is unusable: ${toTorrenttpError(err).message}` };
     }
     const peers = seedPeers(first.headers[SEED_HEADER]);
-    const headers = [...o.headers, 'accept', '*/*'];
-    const prepared = metainfo.multiFile ? undefined : o.onTorrent?.(metainfo, peers, headers);
+    const others = swarmPeers(first.headers[SWARM_PEERS_HEADER]);
+    const headers = originHeaders(o.headers);
+    const prepared = metainfo.multiFile ? undefined : o.onTorrent?.(metainfo, peers, headers, others);
     let offer: ProxyOffer | undefined;
     try {
       const answer = await prepared?.first;
-      if (answer !== undefined && factsIn(answer)) offer = checked(metainfo, answer, 'accept', peers);
+      if (answer !== undefined && factsIn(answer)) offer = checked(metainfo, answer, 'accept', peers, others);
       else {
         const head = await once(url, 'HEAD', headers, o);
         await discard(head);
-        offer = checked(metainfo, head, 'accept', peers);
+        offer = checked(metainfo, head, 'accept', peers, others);
       }
       return withVerdict(offer, answer);
     } finally {
@@ -126,13 +146,13 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
   }
   const link = describedBy(first.headers.link, url);
   if (link === undefined) return plain('no torrent offered');
-  const linked = await fetchLinked(link, { dispatcher: o.dispatcher, headers: recordOf(o.headers), ...(o.signal === undefined ? {} : { signal: o.signal }) }).catch(() => undefined);
+  const linked = await fetchLinked(link, { dispatcher: o.dispatcher, headers: recordOf(o.headers), ...(o.join === true ? { join: true } : {}), ...(o.signal === undefined ? {} : { signal: o.signal }) }).catch(() => undefined);
   if (linked?.kind !== 'torrent') return plain('the linked torrent could not be fetched');
-  const offer = checked(linked.metainfo, first, 'link', linked.peers);
+  const offer = checked(linked.metainfo, first, 'link', linked.peers, linked.swarmPeers);
   if (offer.kind === 'plain') return plain(offer.reason);
   // The facts are the bytes' answer's. A cold fetch's first piece must be of the same file: its
   // SHA-1 the torrent's, its ETag (if both have one) the answer's; else the answer passes through.
-  const prepared = o.onTorrent?.(linked.metainfo, linked.peers, [...o.headers, 'accept', '*/*']);
+  const prepared = o.onTorrent?.(linked.metainfo, linked.peers, originHeaders(o.headers), linked.swarmPeers);
   const answer = await prepared?.first;
   const etag = headerValue(first.headers.etag);
   const pieceEtag = answer === undefined ? undefined : headerValue(answer.headers.etag);
@@ -173,7 +193,7 @@ function completeLength(a: Answered): number | undefined {
 }
 
 /** The torrent, if it is of one file as long as the bytes the origin serves at this URL (`bytes`: a `200`'s or a `206`'s headers). */
-function checked(metainfo: Metainfo, bytes: Answered, via: 'accept' | 'link', peers: readonly string[]): ProxyOffer {
+function checked(metainfo: Metainfo, bytes: Answered, via: 'accept' | 'link', peers: readonly string[], others: number | undefined): ProxyOffer {
   const length = bytes.status === 206 ? completeLength(bytes) ?? NaN : Number(headerValue(bytes.headers['content-length']));
   if (metainfo.multiFile) return { kind: 'plain', response: undefined, reason: `the torrent holds ${metainfo.files.length} files, not this URL's one` };
   if ((bytes.status !== 200 && bytes.status !== 206) || length !== metainfo.length) {
@@ -186,6 +206,7 @@ function checked(metainfo: Metainfo, bytes: Answered, via: 'accept' | 'link', pe
     metainfo,
     via,
     peers,
+    swarmPeers: others,
     file: {
       length,
       contentType: headerValue(bytes.headers['content-type']) ?? 'application/octet-stream',
@@ -218,21 +239,45 @@ function recordOf(flat: readonly string[]): Record<string, string> {
 }
 
 /**
- * A fresh process's first requests through undici cost tens of milliseconds more than later ones
- * (its HTTP parser's WebAssembly is compiled and the request path run for the first time): up
- * to 100 ms of a cold first fetch's negotiation under load, where the origin itself answers in a
- * few. A GET and a HEAD to a throwaway loopback server while the proxy starts pay for that
- * before any program waits. Failures are ignored: it is only a warm-up.
+ * A fresh process's first cold fetch ran its whole path for the first time: undici's HTTP
+ * parser's WebAssembly compiled, then the negotiation, the torrent's parser, the first piece's
+ * request and check, each function compiled as it was first called: tens of milliseconds of a
+ * cold first fetch under load, where the origin itself answers in a few. While the proxy starts,
+ * one offer is negotiated with a throwaway loopback origin (a torrent of one byte by `Accept`, its
+ * piece's `206`, and a `HEAD`) to pay for that before any program waits. Nothing of it is kept;
+ * failures are ignored: it is only a warm-up.
  */
 export async function warmUp(dispatcher: Dispatcher): Promise<void> {
+  const data = Buffer.from('x');
+  const info = Buffer.concat([Buffer.from('d6:lengthi1e4:name1:x12:piece lengthi16384e6:pieces20:'), createHash('sha1').update(data).digest(), Buffer.from('e')]);
+  const torrent = Buffer.concat([Buffer.from('d4:info'), info, Buffer.from('e')]);
+  const facts = { 'content-type': 'application/octet-stream', etag: '"w"', 'last-modified': 'Thu, 01 Jan 2026 00:00:00 GMT' };
   const server = createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1 });
-    res.end(req.method === 'HEAD' ? undefined : 'x');
+    if (String(req.headers.accept).includes(BITTORRENT_MEDIA_TYPE)) {
+      res.writeHead(200, { 'content-type': BITTORRENT_MEDIA_TYPE, 'content-length': torrent.length, [SEED_HEADER]: '127.0.0.1:1', [SWARM_PEERS_HEADER]: '0' });
+      res.end(torrent);
+    } else if (req.headers.range !== undefined) {
+      res.writeHead(206, { ...facts, 'content-length': 1, 'content-range': 'bytes 0-0/1' });
+      res.end(data);
+    } else {
+      res.writeHead(200, { ...facts, 'content-length': 1 });
+      res.end(req.method === 'HEAD' ? undefined : data);
+    }
   });
   try {
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', () => resolve()));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    for (const method of ['GET', 'HEAD'] as const) await discard(await once(url, method, ['accept', GET_ACCEPT], { dispatcher, headers: [], accept: undefined, reusable: false }));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
+    const o: ProxyOfferOptions = {
+      dispatcher,
+      headers: ['user-agent', 'warm-up'],
+      accept: undefined,
+      reusable: false,
+      join: true,
+      onTorrent: (m, _peers, headers) => ({ undo: () => undefined, first: fetchFirstPiece(url, m, 0 as PieceIndex, { dispatcher, timeoutMs: 5000, headers }) }),
+    };
+    const offer = await proxyOffer(url, o);
+    if (offer.kind === 'torrent') await offer.sameFile;
+    await discard(await once(url, 'HEAD', originHeaders(o.headers), o));
   } catch {
     // nothing to warm then
   } finally {

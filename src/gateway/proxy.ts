@@ -9,7 +9,8 @@ import { conditionalHeaders, evaluateConditionals, ifRangeHolds, type Validators
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import { ProxyCache, type KnownUrl } from './proxy-cache.js';
-import { proxyOffer, warmUp, type Prepared } from './proxy-offer.js';
+import { originHeaders, proxyOffer, warmUp, type Prepared } from './proxy-offer.js';
+import { JOIN_HEADER } from './media-type.js';
 import { passBody, passThrough, rawProblem, sendOpen, sendProblem, tunnel, VIA, type Sent } from './proxy-pass.js';
 import { CONDITIONAL_FIELDS, endToEnd, hasPreconditions, headerValue, parseConnectTarget, parseProxyTarget, swarmEligible } from './proxy-request.js';
 import { decideRange } from './range.js';
@@ -191,6 +192,7 @@ export class Proxy {
     let known = this.cache.fresh(href);
     if (known === undefined) {
       const reusable = ![...CONDITIONAL_FIELDS].some((f) => req.headers[f] !== undefined);
+      const preconditions = hasPreconditions(req.headers);
       const headers = negotiationHeaders(req);
       let offer;
       try {
@@ -199,12 +201,14 @@ export class Proxy {
         // A request with preconditions, or a Range past the file's end, may be answered without a
         // byte of the body (304, 412, 416): nothing is opened or asked until the origin's facts
         // (from a HEAD, proxy-offer.ts) say it is sent; then it is prepared (`answerFromSwarm`).
-        const onTorrent = (m: Metainfo, peers: readonly string[], confirm: readonly string[]): Prepared => {
+        // A program's request that will open the torrent says so (`TorrentTTP-Join`): an origin
+        // that answers it is alone (`TorrentTTP-Swarm-Peers: 0`) has the stream start at once.
+        const onTorrent = (m: Metainfo, peers: readonly string[], confirm: readonly string[], swarmPeers: number | undefined): Prepared => {
           const r = decideRange(headerValue(req.headers.range), m.length);
-          if (hasPreconditions(req.headers) || r.type === 'unsatisfiable') return { undo: () => undefined };
-          return this.cache.prepare(m, href, peers, r.type === 'partial' ? r.start : 0, confirm);
+          if (preconditions || r.type === 'unsatisfiable') return { undo: () => undefined };
+          return this.cache.prepare(m, href, peers, r.type === 'partial' ? r.start : 0, confirm, swarmPeers === 0);
         };
-        offer = await proxyOffer(href, { dispatcher: this.dispatcher, headers, accept: headerValue(req.headers.accept), reusable, onTorrent });
+        offer = await proxyOffer(href, { dispatcher: this.dispatcher, headers, accept: headerValue(req.headers.accept), reusable, join: !preconditions, onTorrent });
       } catch (err) {
         const e = toTorrenttpError(err);
         sendProblem(res, e);
@@ -296,7 +300,7 @@ export class Proxy {
     // Nothing of the torrent held (its offer was confirmed by a HEAD without preparing it, for a
     // request that might have been a 304, or it was evicted since): prepared as on a cold fetch,
     // so that the program's first piece and the lone stream are asked now.
-    if (!this.cache.holds(k.metainfo.infoHash)) this.cache.prepare(k.metainfo, href, k.peers, start, originHeaders(req)).first?.catch(() => undefined);
+    if (!this.cache.holds(k.metainfo.infoHash)) this.cache.prepare(k.metainfo, href, k.peers, start, originHeaders(negotiationHeaders(req))).first?.catch(() => undefined);
     const how: ServedBy = size === 0 || this.cache.has(k, start, end) ? 'cache' : 'swarm';
     // The status line and headers go out at once: they are the origin's facts from the offer, and
     // the program's first byte need not wait for the torrent's storage to open.
@@ -356,14 +360,13 @@ export class Proxy {
   }
 }
 
-/** The program's end-to-end request headers for the origin, without those the proxy sets or answers itself (`Accept`, `Range`, conditionals). */
+/**
+ * The program's end-to-end request headers for the origin, without those the proxy sets or
+ * answers itself (`Accept`, `Range`, conditionals, `TorrentTTP-Join`); proxy-offer.ts's
+ * `originHeaders` adds `Accept: *\/*` for the origin's bytes.
+ */
 function negotiationHeaders(req: IncomingMessage): string[] {
-  const headers = endToEnd(req.rawHeaders, new Set(['host', 'accept', 'via', ...CONDITIONAL_FIELDS]));
+  const headers = endToEnd(req.rawHeaders, new Set(['host', 'accept', 'via', JOIN_HEADER, ...CONDITIONAL_FIELDS]));
   headers.push('via', VIA);
   return headers;
-}
-
-/** The same with `Accept: *\/*`: for the origin's bytes (proxy-offer.ts asks the first piece with these). */
-function originHeaders(req: IncomingMessage): string[] {
-  return [...negotiationHeaders(req), 'accept', '*/*'];
 }

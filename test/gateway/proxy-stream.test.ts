@@ -120,3 +120,41 @@ test('a corrupt byte in a cold Range\'s stream fails its piece: the seed sends i
     const warned = log.entries.some((e) => e.level === 'warn' && new RegExp(`piece ${badPiece} failed its hash check`).test(JSON.stringify(e.obj)));
     assert.ok(warned, JSON.stringify(log.entries.filter((e) => e.level === 'warn')));
   }));
+
+test('TorrentTTP-Swarm-Peers: 0 to the proxy\'s TorrentTTP-Join: its cold fetch streams at once, without a tracker answer; absent or not 0, it waits for one (none comes: the seed sends it all)', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    // No trackers at all: no answer ever comes, so only the header can start the stream.
+    const alone = await front(t, join(dir, 'a'), { announceList: [], torrentHeaders: { 'torrenttp-swarm-peers': '0' } });
+    const { proxy } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+    const out = join(dir, 'a.bin');
+    // A program's own TorrentTTP-Join does not change what the proxy says.
+    const r = await curl(t, ['-x', proxy.url, '-H', 'TorrentTTP-Join: 7', alone.url, '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(alone.payload)), 'byte-identical');
+    assert.deepEqual(alone.joins, ['1'], 'the proxy said it joins');
+    assert.equal(alone.ranges.filter((x) => x === 'bytes=0-').length, 1, `streamed: ${JSON.stringify(alone.ranges)}`);
+    const s = proxy.cache.torrent(alone.infoHash)!.stats();
+    assert.deepEqual({ wire: s.downloadedByKind.wire, webseed: s.downloadedByKind.webseed }, { wire: 0, webseed: alone.payload.length }, 'every piece from the stream');
+
+    for (const value of [undefined, '1']) {
+      const f = await front(t, join(dir, `n${value ?? ''}`), { announceList: [], ...(value === undefined ? {} : { torrentHeaders: { 'torrenttp-swarm-peers': value } }) });
+      const o = join(dir, `n${value ?? ''}.bin`);
+      // A proxy of its own: the file (the same bytes, the same torrent) is not in its cache.
+      const fresh = await startProxy(t, { cacheDir: join(dir, `pcache-n${value ?? ''}`) });
+      const n = await curl(t, ['-x', fresh.proxy.url, f.url, '-o', o]);
+      assert.equal(n.code, 0, n.stderr);
+      assert.ok(Buffer.from(readFileSync(o)).equals(Buffer.from(f.payload)), 'byte-identical');
+      assert.deepEqual(others(f.ranges), [], `no stream without a 0 (${String(value)}): LONE_DECIDE_MS passed without an answer: ${JSON.stringify(f.ranges)}`);
+      assert.ok(!f.ranges.includes('bytes=0-'), JSON.stringify(f.ranges));
+    }
+  }));
+
+test('a request that may be answered without its body (a precondition) does not say it joins: serve would hold a lone answer for it', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const f = await front(t, dir, { announceList: [], torrentHeaders: { 'torrenttp-swarm-peers': '0' } });
+    const { proxy } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+    const r = await curl(t, ['-x', proxy.url, '-H', 'If-None-Match: "other"', f.url, '-o', join(dir, 'out.bin'), '-w', '%{http_code}']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), '200');
+    assert.deepEqual(f.joins, [''], 'no TorrentTTP-Join');
+  }));
