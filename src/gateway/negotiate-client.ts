@@ -9,6 +9,7 @@ import { loadUndici } from '../transport/http-fetch.js';
 import { hostPort, parseHostPort } from '../transport/peer-address.js';
 import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
+import { headersFor } from './redirect-headers.js';
 
 /**
  * The client side of transparent BitTorrent (`torrenttp get`): one GET that asks for the torrent
@@ -232,7 +233,8 @@ async function request(url: string, opts: NegotiateOptions, headers: Record<stri
   let current = url;
   for (let hop = 0; ; hop++) {
     let res: Omit<OpenResponse, 'url'>;
-    const all = { 'user-agent': 'torrenttp', ...opts.headers, ...headers };
+    // The user's credentials only on the URL's own origin (a redirect elsewhere gets the rest).
+    const all = { 'user-agent': 'torrenttp', ...headersFor(opts.headers, url, current), ...headers };
     try {
       if (undici === undefined) {
         res = await nodeGet(current, all, opts);
