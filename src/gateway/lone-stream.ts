@@ -58,6 +58,8 @@ export interface LoneStreamOptions {
 export interface OriginConnection {
   readonly url: string;
   readonly fromPiece: number;
+  /** Why it ended before a stream took it (refused, reset, closed): the stream then fails at once. */
+  readonly ended: string | undefined;
   /** Closes it; nothing once adopted (the stream closes it then). */
   close(): void;
 }
@@ -149,6 +151,9 @@ export function connectOrigin(metainfo: Metainfo, url: string, opts: Pick<LoneSt
     socket,
     get adopted() {
       return sink !== undefined;
+    },
+    get ended() {
+      return early;
     },
     adopt: (s) => {
       sink = s;

@@ -17,9 +17,10 @@ import { promisify } from 'node:util';
 import { request } from 'undici';
 import { Client } from '../../src/engine/index.js';
 import { getUrl, type GetEvent } from '../../src/gateway/index.js';
-import { connectOrigin } from '../../src/gateway/lone-stream.js';
+import { connectOrigin, streamOrigin } from '../../src/gateway/lone-stream.js';
 import { parseTorrent } from '../../src/metainfo/index.js';
 import { withTempDir } from '../helpers/torrents.js';
+import { makeTorrent } from '../storage/helpers.js';
 import { front, PIECE } from './lone-front.js';
 
 const ALONE = { 'torrenttp-swarm-peers': '0' };
@@ -127,4 +128,53 @@ test('connectOrigin sends the stream request at once (Range from the piece, the 
     assert.equal(conn.fromPiece, 3);
     conn.close();
     await closed;
+  }));
+
+test('streamOrigin adopts an early connection: the answer that waited is read, every piece verified; one refused before it fails the stream at once', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const tt = makeTorrent(300 * 1024 + 17, 64 * 1024, { seed: 5 });
+    let requests = 0;
+    const server = createServer((req, res) => {
+      requests++;
+      res.writeHead(200, { 'content-length': String(tt.content.length) });
+      res.end(tt.content);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = new Client({ listen: false });
+    t.after(() => client.close());
+    const tor = await client.add(tt.metainfo, { path: dir, resumeDir: false, trackers: false, webSeeds: false, dht: false });
+    tor.downloadsHeld = true;
+
+    // The whole answer is in the socket before the stream exists.
+    const good = connectOrigin(tt.metainfo, `${base}/good`);
+    while (requests < 1) await new Promise((r) => setTimeout(r, 5));
+    const end = await streamOrigin(tor, `${base}/good`, { connection: good }).over;
+    assert.deepEqual(end, { how: 'complete' });
+    assert.equal(requests, 1, 'no second connection');
+    assert.ok(tor.complete);
+    assert.ok(Buffer.from(readFileSync(join(dir, tt.metainfo.name))).equals(Buffer.from(tt.content)), 'byte-identical');
+
+    // Refused before the stream took it: failed at once, not after the idle timeout.
+    const gone = createServer();
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+    const deadUrl = `http://127.0.0.1:${(gone.address() as AddressInfo).port}/dead`;
+    await new Promise((r) => gone.close(r));
+    const dead = connectOrigin(tt.metainfo, deadUrl);
+    while (dead.ended === undefined) await new Promise((r) => setTimeout(r, 5));
+    const tor2 = await (async () => {
+      await client.remove(tor.infoHash);
+      mkdirSync(join(dir, 'b'));
+      const x = await client.add(tt.metainfo, { path: join(dir, 'b'), resumeDir: false, trackers: false, webSeeds: false, dht: false });
+      x.downloadsHeld = true;
+      return x;
+    })();
+    const failed = await streamOrigin(tor2, deadUrl, { connection: dead, idleMs: 60_000 }).over;
+    assert.equal(failed.how, 'failed');
+    assert.match((failed as { reason: string }).reason, /ECONNREFUSED/);
+    assert.throws(() => streamOrigin(tor2, deadUrl, { connection: dead }), RangeError, 'a connection is adopted once');
   }));
