@@ -1,7 +1,7 @@
 /**
  * `torrenttp get` beside plain HTTP from the same `torrenttp serve`, same file, same run:
  *
- *   npm run bench:get -- [--size-mib 256] [--runs 3] [--base-cli OTHER/dist/src/cli/main.js]
+ *   npm run bench:get -- [--size-mib 256] [--runs 3] [--base-cli OTHER/dist/src/cli/main.js] [--cases get,get (base)]
  *
  *   curl            `curl -s -o FILE URL`: the plain-HTTP reference
  *   node undici     a bare node process: undici `request` piped to a file (node's own floor:
@@ -33,12 +33,25 @@ import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { CLI_NODE_FLAG, median, processCpuSec, sha1File, timed, writeRandomFile } from './usage.js';
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '256' }, runs: { type: 'string', default: '3' }, 'base-cli': { type: 'string' } } });
+const ALL_CASES = ['curl', 'node undici', 'get --no-swarm', 'get', 'get (base)'];
+
+const USAGE = `usage: get.js [--size-mib N] [--runs N] [--base-cli PATH/main.js] [--cases NAME,...] [--no-extra-ca]
+  --cases        which cases to run, of: ${ALL_CASES.join(', ')} (default all; curl is always run: the ratios are to it)
+  --no-extra-ca  every case without NODE_EXTRA_CA_CERTS: node 20 parses those certificates at every
+                 start, before any script (~35 ms of CPU for a typical bundle), and curl's plain
+                 HTTP never loads a certificate`;
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '256' }, runs: { type: 'string', default: '3' }, 'base-cli': { type: 'string' }, cases: { type: 'string' }, 'no-extra-ca': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
 const BASE_CLI = values['base-cli'];
 const SIZE_MIB = Number(values['size-mib']);
 const RUNS = Number(values.runs);
-if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1) {
-  console.error('usage: get.js [--size-mib N] [--runs N] [--base-cli PATH/main.js]');
+const CASES = values.cases === undefined ? undefined : new Set(['curl', ...values.cases.split(',').map((c) => c.trim())]);
+if (values.help === true) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (values['no-extra-ca'] === true) delete process.env.NODE_EXTRA_CA_CERTS;
+if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || [...(CASES ?? [])].some((c) => !ALL_CASES.includes(c))) {
+  console.error(USAGE);
   process.exit(2);
 }
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -76,8 +89,9 @@ async function main(): Promise<void> {
       await new Promise((res) => setTimeout(res, 100));
     }
     console.log(`serve at ${base}; ${SIZE_MIB} MiB payload; torrent made in ${((performance.now() - hashStart) / 1000).toFixed(2)} s (not counted)`);
+    if (process.env.NODE_EXTRA_CA_CERTS !== undefined) console.log('NODE_EXTRA_CA_CERTS is set: every node case parses those certificates at start (--no-extra-ca: without)');
 
-    const names = ['curl', 'node undici', 'get --no-swarm', 'get', ...(BASE_CLI === undefined ? [] : ['get (base)'])];
+    const names = ALL_CASES.filter((n) => (n !== 'get (base)' || BASE_CLI !== undefined) && (CASES === undefined || CASES.has(n)));
     const times: Record<string, number[]> = Object.fromEntries([...names, 'torrent fetch'].map((n) => [n, []]));
     const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     const serveCpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
@@ -87,13 +101,14 @@ async function main(): Promise<void> {
       const r = await request(url, { headers: { accept: 'application/x-bittorrent, application/vnd.torrenttp.metainfo+json;q=0.9, */*;q=0.1' } });
       await r.body.arrayBuffer();
       times['torrent fetch']!.push((performance.now() - t0) / 1000);
-      const cases: [string, string, string[]][] = [
+      const all: [string, string, string[]][] = [
         ['curl', 'curl', ['-s', '-o', join(work, 'curl.bin'), url]],
         ['node undici', process.execPath, ['--input-type=module', '-e', UNDICI_GET, url, '-o', join(work, 'undici.bin')]],
         ['get --no-swarm', process.execPath, [CLI_NODE_FLAG, CLI, 'get', url, '-o', join(work, 'plain.bin'), '--no-swarm', '--json']],
         ['get', process.execPath, [CLI_NODE_FLAG, CLI, 'get', url, '-o', join(work, 'swarm.bin'), '--json']],
         ...(BASE_CLI === undefined ? [] : [['get (base)', process.execPath, [CLI_NODE_FLAG, BASE_CLI, 'get', url, '-o', join(work, 'base.bin'), '--json']] as [string, string, string[]]]),
       ];
+      const cases = all.filter(([name]) => names.includes(name));
       // Rotate the order each run so no case always goes first (cold caches) or last.
       for (let i = 0; i < cases.length; i++) {
         const [name, cmd, args] = cases[(i + run) % cases.length]!;
@@ -116,15 +131,17 @@ async function main(): Promise<void> {
     const ref = median(times.curl!);
     const bothCpu = (name: string): number => median(cpu[name]!.map((c, i) => c + serveCpu[name]![i]!));
     const refCpu = bothCpu('curl');
-    console.log(`\n| case | wall (median of ${RUNS}) | MB/s | vs curl | CPU | serve's CPU | both vs curl's |\n|---|---|---|---|---|---|---|`);
+    // Each run's own ratio to that run's curl, then their median: steadier than the medians' ratio when the load drifts between runs.
+    const perRun = (name: string): number => median(times[name]!.map((x, i) => x / times.curl![i]!));
+    console.log(`\n| case | wall (median of ${RUNS}) | MB/s | vs curl | vs curl, per run | CPU | serve's CPU | both vs curl's |\n|---|---|---|---|---|---|---|---|`);
     for (const [name, xs] of Object.entries(times)) {
       const sec = median(xs);
       if (name === 'torrent fetch') {
-        console.log(`| ${name} | ${sec.toFixed(3)} s | - | - | - | - | - |`);
+        console.log(`| ${name} | ${sec.toFixed(3)} s | - | - | - | - | - | - |`);
         continue;
       }
       const rate = ((SIZE_MIB * 2 ** 20) / sec / 1e6).toFixed(0);
-      console.log(`| ${name} | ${sec.toFixed(3)} s | ${rate} | ${(sec / ref).toFixed(2)}× | ${median(cpu[name]!).toFixed(2)} s | ${median(serveCpu[name]!).toFixed(2)} s | ${(bothCpu(name) / refCpu).toFixed(2)}× |`);
+      console.log(`| ${name} | ${sec.toFixed(3)} s | ${rate} | ${(sec / ref).toFixed(2)}× | ${perRun(name).toFixed(2)}× | ${median(cpu[name]!).toFixed(2)} s | ${median(serveCpu[name]!).toFixed(2)} s | ${(bothCpu(name) / refCpu).toFixed(2)}× |`);
     }
     console.log(`\nget's sources per run: ${sources.join('; ')}`);
   } finally {

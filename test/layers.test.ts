@@ -22,6 +22,8 @@ export const LAYERS = [
  * helpers, for the same reason); `tracker/undici.js` loads undici;
  * `metainfo/media-type.js` names the JSON metainfo type and the metainfo size limit without
  * compiling the parsers.
+ * `transport/web-seed-url.js` is a web seed's file URL alone, for a lone get's stream
+ * (`gateway/lone-stream.js`), which connects to the origin before the engine is compiled.
  * `storage/folders.js` is `makeFolders` alone (a `mkdir -p` that ends where node's spins), for a
  * plain `get`'s output folder. `tracker/client.js` is the tracker layer without its server (codecs
  * and clients), for the engine and the transport: a download does not compile the tracker server.
@@ -30,7 +32,7 @@ const EXTRA_SURFACES: Readonly<Record<string, readonly string[]>> = {
   gateway: ['client.js'],
   metainfo: ['hash-pieces.js', 'media-type.js'],
   storage: ['folders.js'],
-  transport: ['http-fetch.js', 'peer-address.js'],
+  transport: ['http-fetch.js', 'peer-address.js', 'web-seed-url.js'],
   tracker: ['undici.js', 'client.js'],
 };
 

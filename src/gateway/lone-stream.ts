@@ -1,7 +1,8 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { Client, SourceStatus, Torrent } from '../engine/index.js';
 import type { Metainfo, PieceIndex } from '../metainfo/index.js';
-import { webSeedFileUrl, type PeerLink } from '../transport/index.js';
+import type { PeerLink } from '../transport/index.js';
+import { webSeedFileUrl } from '../transport/web-seed-url.js';
 import { WEB_SEED_HEADER } from './media-type.js';
 
 /**
@@ -39,7 +40,45 @@ export interface LoneStreamOptions {
   readonly idleMs?: number;
   /** The first piece streamed (its start the `Range`'s); default 0. */
   readonly fromPiece?: number;
+  /**
+   * The stream's connection, opened earlier (`connectOrigin`, same URL and `fromPiece`; its
+   * `headers` are the ones its request carried): adopted instead of a new one. Undefined: the
+   * stream connects itself.
+   */
+  readonly connection?: OriginConnection;
 }
+
+/**
+ * A lone stream's connection opened before its torrent is added (`connectOrigin`): connected,
+ * its `GET` sent, nothing read (the socket is paused: the answer waits in the kernel's buffers,
+ * and TCP holds the origin back beyond them). `streamOrigin` adopts it; one never adopted must be
+ * closed. What it saves: the connect and the origin's first answer, while the engine is
+ * compiled and the torrent added (a get that `serve` said is alone, swarm-get.ts).
+ */
+export interface OriginConnection {
+  readonly url: string;
+  readonly fromPiece: number;
+  /** Why it ended before a stream took it (refused, reset, closed): the stream then fails at once. */
+  readonly ended: string | undefined;
+  /** Closes it; nothing once adopted (the stream closes it then). */
+  close(): void;
+}
+
+/** What an adopting stream gives its connection: the socket's reads and its end. */
+interface OriginSink {
+  buffer(): Uint8Array;
+  callback(n: number, buf: Uint8Array): boolean;
+  fail(reason: string): void;
+}
+
+interface OriginSocket extends OriginConnection {
+  readonly socket: Socket;
+  /** The stream takes the socket: its reads and end go to `sink` from now on (an end before: at once). */
+  adopt(sink: OriginSink): void;
+  readonly adopted: boolean;
+}
+
+const origins = new WeakMap<OriginConnection, OriginSocket>();
 
 /**
  * How the stream's pieces are written: into the page cache, as curl writes (a get keeps no
@@ -65,13 +104,82 @@ export function streamableHeaders(headers: Readonly<Record<string, string>> | un
   return out;
 }
 
-export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = {}): LoneStream {
+/**
+ * Opens a lone stream's connection ahead of its stream (`OriginConnection`): connects to `url`'s
+ * host and sends the stream's `GET` (`Range` from `opts.fromPiece`, `opts.headers`), reads nothing.
+ */
+export function connectOrigin(metainfo: Metainfo, url: string, opts: Pick<LoneStreamOptions, 'headers' | 'fromPiece'> = {}): OriginConnection {
   const u = new URL(url);
+  const fromPiece = opts.fromPiece ?? 0;
+  if (!Number.isSafeInteger(fromPiece) || fromPiece < 0 || fromPiece >= metainfo.geometry.pieceCount) throw new RangeError(`fromPiece ${fromPiece} of ${metainfo.geometry.pieceCount} pieces`);
+  let sink: OriginSink | undefined;
+  let early: string | undefined;
+  /** At most what a sink's first buffer holds (the answer's head: `MAX_HEAD_BYTES`). */
+  const first = new Uint8Array(1024);
+  const end = (reason: string): void => {
+    if (sink !== undefined) sink.fail(reason);
+    else early ??= reason;
+  };
+  const socket = connect({
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port === '' ? 80 : Number(u.port),
+    onread: {
+      // Until adopted, the socket has `first` to read into (node asks for a buffer at once), and
+      // reads nothing: it is paused. The first read after may land there: it goes on to the sink.
+      buffer: () => (sink === undefined ? first : sink.buffer()),
+      callback: (n: number, buf: Uint8Array) => {
+        if (sink === undefined) return false;
+        if (buf !== first) return sink.callback(n, buf);
+        const to = sink.buffer();
+        to.set(first.subarray(0, n));
+        return sink.callback(n, to);
+      },
+    },
+  });
+  socket.pause();
+  socket.on('connect', () => {
+    const extra = Object.entries(opts.headers ?? {})
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: torrenttp\r\nAccept: */*\r\nRange: bytes=${fromPiece * metainfo.pieceLength}-\r\n${WEB_SEED_HEADER}: ${metainfo.infoHash}\r\n${extra}Connection: close\r\n\r\n`);
+  });
+  socket.on('error', (err) => end(`${url}: ${err.message}`));
+  socket.on('close', () => end('closed'));
+  const conn: OriginSocket = {
+    url,
+    fromPiece,
+    socket,
+    get adopted() {
+      return sink !== undefined;
+    },
+    get ended() {
+      return early;
+    },
+    adopt: (s) => {
+      sink = s;
+      if (early !== undefined) s.fail(early);
+      else socket.resume();
+    },
+    close: () => {
+      if (sink === undefined) socket.destroy();
+    },
+  };
+  origins.set(conn, conn);
+  return conn;
+}
+
+export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = {}): LoneStream {
   const g = t.metainfo.geometry;
   const total = t.metainfo.length;
   const pieceCount = g.pieceCount;
   const fromPiece = opts.fromPiece ?? 0;
   if (!Number.isSafeInteger(fromPiece) || fromPiece < 0 || fromPiece >= pieceCount) throw new RangeError(`fromPiece ${fromPiece} of ${pieceCount} pieces`);
+  const given = opts.connection === undefined ? undefined : origins.get(opts.connection);
+  if (opts.connection !== undefined && (given === undefined || given.adopted || given.url !== url || given.fromPiece !== fromPiece)) {
+    throw new RangeError(`the connection given is not an unused one to ${url} from piece ${fromPiece}`);
+  }
+  const origin = given ?? origins.get(connectOrigin(t.metainfo, url, opts))!;
+  const socket = origin.socket;
   const offset = fromPiece * t.metainfo.pieceLength;
   let index = fromPiece;
   let piece: Uint8Array | undefined;
@@ -171,40 +279,29 @@ export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = 
     take(h.subarray(end + 4));
   };
 
-  const socket = connect({
-    host: u.hostname.replace(/^\[|\]$/g, ''),
-    port: u.port === '' ? 80 : Number(u.port),
-    onread: {
-      buffer: () => {
-        if (head !== undefined) return head.subarray(headLen);
-        if (index >= pieceCount || ended) return scratch;
-        piece ??= t.pieceBuffer(index as PieceIndex);
-        return piece.subarray(filled);
-      },
-      callback: (n: number, buf: Uint8Array) => {
-        if (ended) return false;
-        timer.refresh();
-        if (head !== undefined) {
-          headLen += n;
-          onHead();
-        } else if (buf === scratch || index >= pieceCount) {
-          fail('the answer is longer than the file');
-        } else {
-          landed(n);
-        }
-        return true;
-      },
-    },
-  });
   const timer = setTimeout(() => fail(`no byte for ${(opts.idleMs ?? DEFAULT_IDLE_MS) / 1000} s`), opts.idleMs ?? DEFAULT_IDLE_MS);
-  socket.on('connect', () => {
-    const extra = Object.entries(opts.headers ?? {})
-      .map(([k, v]) => `${k}: ${v}\r\n`)
-      .join('');
-    socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: torrenttp\r\nAccept: */*\r\nRange: bytes=${offset}-\r\n${WEB_SEED_HEADER}: ${t.infoHash}\r\n${extra}Connection: close\r\n\r\n`);
+  origin.adopt({
+    buffer: () => {
+      if (head !== undefined) return head.subarray(headLen);
+      if (index >= pieceCount || ended) return scratch;
+      piece ??= t.pieceBuffer(index as PieceIndex);
+      return piece.subarray(filled);
+    },
+    callback: (n: number, buf: Uint8Array) => {
+      if (ended) return false;
+      timer.refresh();
+      if (head !== undefined) {
+        headLen += n;
+        onHead();
+      } else if (buf === scratch || index >= pieceCount) {
+        fail('the answer is longer than the file');
+      } else {
+        landed(n);
+      }
+      return true;
+    },
+    fail: (reason) => fail(reason === 'closed' ? `${url}: the connection closed after ${bytes} of ${total - offset} bytes` : reason),
   });
-  socket.on('error', (err) => fail(`${url}: ${err.message}`));
-  socket.on('close', () => fail(`${url}: the connection closed after ${bytes} of ${total - offset} bytes`));
 
   return {
     over,
@@ -276,6 +373,11 @@ export interface WhileAloneOptions {
   readonly alone?: boolean;
   /** The piece the stream starts at (`streamOrigin`'s `fromPiece`); default 0. */
   readonly fromPiece?: number;
+  /**
+   * The stream's connection, opened while the torrent was added (`connectOrigin`, to the URL and
+   * from the piece given here): the stream adopts it, or closes it when it never starts.
+   */
+  readonly connection?: OriginConnection;
 }
 
 /**
@@ -289,7 +391,10 @@ export interface WhileAloneOptions {
  * server already said so; the stream starts at once. `opts.fromPiece`: where the stream starts.
  */
 export function streamWhileAlone(client: Client, t: Torrent, url: string, given: readonly string[], headers: Record<string, string>, warn: (message: string) => void, opts: WhileAloneOptions = {}): { stop(): Promise<void> } | undefined {
-  if (t.complete) return undefined;
+  if (t.complete) {
+    opts.connection?.close();
+    return undefined;
+  }
   t.downloadsHeld = true;
   const named = new Set(given);
   const namedIds = new Set<string>();
@@ -310,7 +415,10 @@ export function streamWhileAlone(client: Client, t: Torrent, url: string, given:
     state = 'over';
     cleanup();
     if (was === 'streaming') void stream!.stop(); // its end releases
-    else release();
+    else {
+      opts.connection?.close();
+      release();
+    }
   };
   const onDiscovered = (infoHash: string, addresses: readonly string[]): void => {
     if (infoHash === t.infoHash && addresses.some((a) => !named.has(a))) over();
@@ -328,7 +436,7 @@ export function streamWhileAlone(client: Client, t: Torrent, url: string, given:
     if (state !== 'waiting' || t.closed || t.complete) return;
     state = 'streaming';
     clearTimeout(timer);
-    stream = streamOrigin(t, url, { headers, ...(opts.fromPiece === undefined ? {} : { fromPiece: opts.fromPiece }) });
+    stream = streamOrigin(t, url, { headers, ...(opts.fromPiece === undefined ? {} : { fromPiece: opts.fromPiece }), ...(opts.connection === undefined ? {} : { connection: opts.connection }) });
     void stream.over.then((end) => {
       if (end.how === 'failed') warn(`streaming ${url}: ${end.reason}; the swarm takes the rest`);
       if (state === 'streaming') {

@@ -5,10 +5,10 @@ import type { Writable } from 'node:stream';
 import type { Torrent, TorrentStats } from '../engine/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { DiskPool, makeFolders } from '../storage/index.js';
-import { loadUndici } from '../transport/http-fetch.js';
 import { GatewayError } from './errors.js';
 import { drained, nameFromUrl, sizeOf } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
+import type { OriginConnection } from './lone-stream.js';
 
 /**
  * The swarm half of `getUrl`: the engine's Client on the offered torrent (its trackers, wire
@@ -91,15 +91,23 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
   // and the engine is imported only now, once the negotiation said a swarm: a plain get never
   // compiles it.
   const diskPool = new DiskPool(GET_DISK_POOL);
-  let engine: [typeof import('../engine/index.js'), typeof import('./lone-stream.js')];
+  let engine: typeof import('../engine/index.js');
+  let loneMod: typeof import('./lone-stream.js');
+  let early: OriginConnection | undefined;
   try {
-    engine = await Promise.all([import('../engine/index.js'), import('./lone-stream.js')]);
+    // Alone (the server said so) and a fresh download: the stream's connection opens now, and the
+    // origin's answer waits in the socket while the engine compiles and the torrent is added.
+    loneMod = await import('./lone-stream.js');
+    early = swarmPeers === 0 && o.loneStream !== false && o.resume !== true ? connectEarly(loneMod, metainfo, peers, o.headers) : undefined;
+    engine = await import('../engine/index.js');
   } catch (err) {
+    early?.close();
     await diskPool.close();
     if (work !== undefined) await rm(work, { recursive: true, force: true });
     throw err;
   }
-  const [{ Client }, { loneStreamUrl, streamWhileAlone }] = engine;
+  const { Client } = engine;
+  const { loneStreamUrl, streamWhileAlone } = loneMod;
   const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), encryption: o.encryption, diskPool });
   client.on('warning', (message) => o.onEvent?.({ type: 'warning', message }));
   let finished = false;
@@ -121,10 +129,6 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
     let t: Torrent;
     try {
       const adding = client.add(metainfo, { path: dir, storeAs: name, resumeDir: false, peers, webSeedFallbackMs: o.webSeedFallbackMs ?? (peers.length > 0 ? SEED_NAMED_WEB_SEED_FALLBACK_MS : DEFAULT_WEB_SEED_FALLBACK_MS), ...(stream === undefined ? {} : { sequential: true }) });
-      // undici, which the first HTTP announce loads (get itself speaks node's http), compiled
-      // while the storage opens on a disk thread: after the add, its ~18 ms held the lone
-      // stream's first bytes back (connect to first piece 50-75 ms instead of ~25 ms).
-      if (metainfo.announceList.some((tier) => tier.some((u) => /^https?:/i.test(u)))) void loadUndici().catch(() => undefined);
       t = await adding;
     } catch (err) {
       // Not this torrent's data after all (longer than the torrent, unreadable): give the file back its name.
@@ -133,7 +137,9 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
     }
     const resumedBytes = t.stats().verifiedBytes;
     const lone = o.loneStream === false ? undefined : loneStreamUrl(metainfo, peers, o.headers, resumedBytes);
-    const loneStream = lone === undefined ? undefined : streamWhileAlone(client, t, lone.url, peers, lone.headers, (message) => o.onEvent?.({ type: 'warning', message }), { alone: swarmPeers === 0 });
+    const connection = early !== undefined && lone !== undefined && early.url === lone.url && early.fromPiece === lone.fromPiece ? early : undefined;
+    if (connection === undefined) early?.close();
+    const loneStream = lone === undefined ? undefined : streamWhileAlone(client, t, lone.url, peers, lone.headers, (message) => o.onEvent?.({ type: 'warning', message }), { alone: swarmPeers === 0, ...(connection === undefined ? {} : { connection }) });
     o.onEvent?.({
       type: 'start',
       mode: 'swarm',
@@ -216,10 +222,17 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
       infoHash: metainfo.infoHash,
     };
   } finally {
+    early?.close(); // unless the stream took it
     await client.close(finished ? undefined : EARLY_STOP_MS);
     await diskPool.close();
     if (work !== undefined) await rm(work, { recursive: true, force: true });
   }
+}
+
+/** The lone stream's connection, opened early (`connectOrigin`), when the download may stream at all. */
+function connectEarly(lone: typeof import('./lone-stream.js'), metainfo: Metainfo, peers: readonly string[], headers: Readonly<Record<string, string>> | undefined): OriginConnection | undefined {
+  const to = lone.loneStreamUrl(metainfo, peers, headers, 0);
+  return to === undefined ? undefined : lone.connectOrigin(metainfo, to.url, { headers: to.headers, fromPiece: to.fromPiece });
 }
 
 /**

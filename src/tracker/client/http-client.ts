@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { encodeAnnounceQuery } from '../http-announce.js';
 import { decodeAnnounceResponse } from '../http-response.js';
@@ -67,17 +68,16 @@ export class HttpTrackerClient implements TrackerClient {
     // The caller's bound (the announcer's) and the client's own, whichever comes first.
     const timeoutMs = Math.min(opts.timeoutMs ?? Infinity, this.opts.timeoutMs ?? 20_000);
     const signals = [AbortSignal.timeout(timeoutMs), ...(opts.signal ? [opts.signal] : [])];
-    let res: Dispatcher.ResponseData;
+    const headers = { 'user-agent': this.opts.userAgent ?? 'torrenttp/0.1.0', 'accept-encoding': 'identity' };
+    let res: { statusCode: number; body: Readable };
     try {
-      res = await (await loadUndici()).request(url, {
-        method: 'GET',
-        // One connection per request: announces are minutes apart, and a kept-alive socket that the
-        // tracker closes meanwhile fails the next announce ('other side closed', seen with opentracker).
-        reset: true,
-        headers: { 'user-agent': this.opts.userAgent ?? 'torrenttp/0.1.0', 'accept-encoding': 'identity' },
-        signal: AbortSignal.any(signals),
-        ...(this.opts.dispatcher === undefined ? {} : { dispatcher: this.opts.dispatcher }),
-      });
+      // One connection per request either way: announces are minutes apart, and a kept-alive socket
+      // that the tracker closes meanwhile fails the next announce ('other side closed', seen with
+      // opentracker).
+      res =
+        this.opts.dispatcher === undefined
+          ? await nodeGet(url, headers, AbortSignal.any(signals))
+          : await (await loadUndici()).request(url, { method: 'GET', reset: true, headers, signal: AbortSignal.any(signals), dispatcher: this.opts.dispatcher });
     } catch (cause) {
       const timedOut = (cause as { name?: string }).name === 'TimeoutError' || (cause as { name?: string }).name === 'AbortError';
       const detail = !timedOut
@@ -87,6 +87,7 @@ export class HttpTrackerClient implements TrackerClient {
     }
     if (res.statusCode !== 200) {
       res.body.resume();
+      res.body.on('error', () => undefined);
       throw new TrackerError('TRACKER_HTTP_STATUS', { detail: `${this.url}: HTTP ${res.statusCode}` });
     }
     const chunks: Uint8Array[] = [];
@@ -112,6 +113,22 @@ export class HttpTrackerClient implements TrackerClient {
     }
     return out;
   }
+}
+
+/**
+ * A GET through node's own HTTP client, on a connection of its own (`agent: false`): without a
+ * dispatcher to honour, an announce needs nothing of undici, whose compiling (and its parser's
+ * WebAssembly) was ~45 ms of the CPU of a lone `torrenttp get`, which speaks node's `http` for
+ * everything else it asks (docs/cli.md, "get against curl"). Resolves at the answer's head; the
+ * caller reads the body.
+ */
+async function nodeGet(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<{ statusCode: number; body: Readable }> {
+  const u = new URL(url);
+  const mod = u.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = mod.get(u, { agent: false, headers, signal }, (res) => resolve({ statusCode: res.statusCode ?? 0, body: res }));
+    req.on('error', reject);
+  });
 }
 
 function withQuery(url: string, query: string): string {
