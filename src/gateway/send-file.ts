@@ -76,13 +76,13 @@ export function sendFileRange(
     done(failure);
   };
 
-  const stop = (err?: Error): void => {
+  const stop = (err?: Error, destroy = true): void => {
     if (stopped) return;
     stopped = true;
     failure = err;
     waiting?.();
     waiting = undefined;
-    if (err !== undefined) res.destroy(err);
+    if (err !== undefined && destroy) res.destroy(err);
     report();
   };
 
@@ -136,7 +136,8 @@ export function sendFileRange(
     });
   };
 
-  // The client went away: stop reading (no error: nothing was sent wrong).
-  res.once('close', () => (stopped ? report() : stop()));
+  // The client went away before the end: stop reading, and say so (`ERR_STREAM_PREMATURE_CLOSE`,
+  // as when a write fails with ECONNRESET first: which of the two comes first is a race).
+  res.once('close', () => (stopped ? report() : stop(Object.assign(new Error('the client closed the connection before the body ended'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }), false)));
   pump();
 }

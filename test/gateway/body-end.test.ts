@@ -46,3 +46,18 @@ test('a client that resets mid-body is logged at debug; a file that shrinks mid-
     await until('a warning', () => log.entries.some((e) => e.level === 'warn' && e.msg === 'file body failed'), 10_000);
     slow.socket.destroy();
   }));
+
+test('a client that closes mid-body (no reset) is logged at debug too', (t) =>
+  withTempDir(t, async (root) => {
+    writeFileSync(join(root, 'big.bin'), bytes(48 * MIB, 10));
+    const log = recordingLogger();
+    const g = await startGateway(t, { root, logger: log });
+    const gone = await getOpen(g.address.port, '/big.bin');
+    await until('some body bytes', () => gone.received() > MIB, 10_000);
+    gone.socket.pause(); // the server's writes wait for the socket to drain
+    await new Promise((r) => setTimeout(r, 200));
+    gone.socket.destroy(); // FIN, not RST: the response closes with no write error
+    await until('the body to end', () => log.entries.some((e) => e.msg === 'the client left before the body ended'), 10_000);
+    assert.deepEqual(log.entries.filter((e) => e.level === 'warn' || e.level === 'error'), [], 'no warning for a client that left');
+  }));
+
