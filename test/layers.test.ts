@@ -109,3 +109,12 @@ test("a swarm get makes its disk pool before it compiles the engine: swarm-get.t
   const engine = text.indexOf("import('../engine/index.js')");
   assert.ok(pool > 0 && engine > pool, 'the pool is made before the engine is imported');
 });
+
+test('the engine compiles the wire protocol\'s connection code only at its first wire dial or incoming connection (transport/wire-lazy.ts): a TorrentTTP-only download never does', () => {
+  const loaded = [...staticGraph('engine/index.ts')];
+  const wire = ['transport/wire-connect.ts', 'transport/wire-peer.ts', 'transport/mse-stream.ts', 'transport/cipher-pool.ts', 'transport/pipeline.ts', 'transport/socket-chunks.ts'];
+  assert.deepEqual(loaded.filter((f) => wire.includes(f)), []);
+  assert.ok(loaded.includes('transport/wire-lazy.ts') && loaded.includes('transport/http-peer.ts'), loaded.join(' '));
+  const lazy = readFileSync(resolve(root, 'transport/wire-lazy.ts'), 'utf8');
+  assert.match(lazy, /import\('\.\/wire-connect\.js'\)/, 'wire-lazy.ts loads wire-connect.js on demand');
+});
