@@ -118,3 +118,10 @@ test('the engine compiles the wire protocol\'s connection code only at its first
   const lazy = readFileSync(resolve(root, 'transport/wire-lazy.ts'), 'utf8');
   assert.match(lazy, /import\('\.\/wire-connect\.js'\)/, 'wire-lazy.ts loads wire-connect.js on demand');
 });
+
+test('download and seed compile the gateway only for --http-port and the DHT only without --no-dht: transfer.ts loads each on demand, and no tracker server', () => {
+  const loaded = [...staticGraph('cli/commands/transfer.ts')];
+  assert.deepEqual(loaded.filter((f) => /^(gateway|dht)\//.test(f) || f.startsWith('tracker/server/') || f === 'tracker/index.ts' || f === 'transport/wire-connect.ts'), []);
+  const text = readFileSync(resolve(root, 'cli/commands/transfer.ts'), 'utf8');
+  assert.ok(text.includes("import('../../gateway/index.js')") && text.includes("import('../../dht/index.js')"), 'transfer.ts imports the gateway and the DHT on demand');
+});
