@@ -111,3 +111,19 @@ test("a swarm get makes its disk pool before it compiles the engine: swarm-get.t
   const engine = text.indexOf("import('../engine/index.js')");
   assert.ok(pool > 0 && engine > pool, 'the pool is made before the engine is imported');
 });
+
+test('the engine compiles the wire protocol\'s connection code only at its first wire dial or incoming connection (transport/wire-lazy.ts): a TorrentTTP-only download never does', () => {
+  const loaded = [...staticGraph('engine/index.ts')];
+  const wire = ['transport/wire-connect.ts', 'transport/wire-peer.ts', 'transport/mse-stream.ts', 'transport/cipher-pool.ts', 'transport/pipeline.ts', 'transport/socket-chunks.ts'];
+  assert.deepEqual(loaded.filter((f) => wire.includes(f)), []);
+  assert.ok(loaded.includes('transport/wire-lazy.ts') && loaded.includes('transport/http-peer.ts'), loaded.join(' '));
+  const lazy = readFileSync(resolve(root, 'transport/wire-lazy.ts'), 'utf8');
+  assert.match(lazy, /import\('\.\/wire-connect\.js'\)/, 'wire-lazy.ts loads wire-connect.js on demand');
+});
+
+test('download and seed compile the gateway only for --http-port and the DHT only without --no-dht: transfer.ts loads each on demand, and no tracker server', () => {
+  const loaded = [...staticGraph('cli/commands/transfer.ts')];
+  assert.deepEqual(loaded.filter((f) => /^(gateway|dht)\//.test(f) || f.startsWith('tracker/server/') || f === 'tracker/index.ts' || f === 'transport/wire-connect.ts'), []);
+  const text = readFileSync(resolve(root, 'cli/commands/transfer.ts'), 'utf8');
+  assert.ok(text.includes("import('../../gateway/index.js')") && text.includes("import('../../dht/index.js')"), 'transfer.ts imports the gateway and the DHT on demand');
+});

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { InvalidArgumentError } from 'commander';
 import { isTrackerUrl, isWebSeedUrl } from '../metainfo/index.js';
-import { checkTorrentUrl } from '../tracker/index.js';
+import { checkTorrentUrl } from '../tracker/client.js';
 import { parseSize } from './format.js';
 
 /**

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { TorrenttpError } from '../errors/index.js';
-import { GatewayError } from '../gateway/index.js';
 import type { CliContext } from './context.js';
 
 /**
@@ -19,6 +18,7 @@ async function readPem(ctx: CliContext, file: string): Promise<Buffer> {
   try {
     return await readFile(resolve(ctx.cwd, file));
   } catch (cause) {
+    const { GatewayError } = await import('../gateway/index.js'); // the error path alone: a download without --cert does not compile the gateway
     throw new GatewayError('GATEWAY_TLS', { detail: file, cause });
   }
 }

@@ -13,9 +13,10 @@
  *   into one GET (http-fetch.ts's `RunQueue`, shared with web seeds; no `Range` for a whole
  *   piece, which caches best; `Range: bytes=first-last` otherwise). At most 4 connections to a
  *   peer (§7): the process's shared keep-alive pool for the origin (http-fetch.ts) has 4, one for
- *   the poll and 3 for piece GETs, one GET each (no
+ *   the poll and up to 3 for piece GETs, one GET each (no
  *   HTTP/1.1 pipelining, §2). GETs in flight: a window that starts at 1, grows by one per
- *   answered GET up to `maxInFlight` (3) and falls back to 1 after a failure or a choke. Depth
+ *   answered GET up to `maxInFlight` (by default 2 GETs of pieces of 1 MiB or more, else 3:
+ *   `inFlightBytes`) and falls back to 1 after a failure or a choke. Depth
  *   comes from run length, not from more GETs: the engine is asked for enough blocks
  *   (`desiredQueueDepth`) that every GET is a whole piece. Every head is checked before a byte
  *   is used (§6.4 1.–3., `checkPieceResponse`); then each block goes to the engine as soon as
@@ -70,7 +71,7 @@ export interface HttpPeerOptions {
   readonly onEvent: PeerEventHandler;
   /** Our peer id (20 bytes), sent as `TorrentTTP-Peer-Id` so the peer can credit us (§7). */
   readonly peerId?: Uint8Array;
-  /** Most piece GETs at once, beside the have-set poll: 1 to 3 (4 connections to a peer, §7). Default 3. */
+  /** Most piece GETs at once, beside the have-set poll: 1 to 3 (4 connections to a peer, §7). Default: 2 for runs of 1 MiB or more, else 3 (`inFlightBytes`). */
   readonly maxInFlight?: number;
   /** Largest run of blocks in one GET. Default 16 MiB (MAX_REQUEST_BYTES), and never past a piece: whole pieces. */
   readonly maxRunBytes?: number;
@@ -100,6 +101,13 @@ export const HTTP_PEER_DEFAULTS = {
   /** GETs in flight at the start and after a failure or a choke, and at most (one connection each). */
   minInFlight: 1,
   maxInFlight: 3,
+  /**
+   * Without `maxInFlight` given, the window's top is the fewest GETs (at least 2, at most
+   * `maxInFlight`) whose runs add up to this: 2 GETs of 1 MiB pieces, 3 of smaller ones. Each GET
+   * fills a piece buffer of its own while it streams, so a third GET of big pieces is a piece
+   * more in memory for no speed: one GET streams while the next one's head comes.
+   */
+  inFlightBytes: 2 * 1024 * 1024,
   maxRunBytes: MAX_REQUEST_BYTES,
   headersTimeoutMs: 15_000,
   bodyTimeoutMs: 30_000,
@@ -222,10 +230,13 @@ class HttpPeer implements PeerLink {
     this.events = new EventQueue(opts.onEvent);
     this.geometry = metainfo.geometry;
     this.bitfield = new Bitfield(metainfo.pieceCount);
+    const maxRunBytes = Math.min(opts.maxRunBytes ?? HTTP_PEER_DEFAULTS.maxRunBytes, MAX_REQUEST_BYTES);
+    const runBytes = Math.min(this.geometry.pieceLength, maxRunBytes);
+    const byBytes = Math.max(2, Math.ceil(HTTP_PEER_DEFAULTS.inFlightBytes / runBytes));
     this.o = {
-      maxRunBytes: Math.min(opts.maxRunBytes ?? HTTP_PEER_DEFAULTS.maxRunBytes, MAX_REQUEST_BYTES),
+      maxRunBytes,
       // One connection is the poll's: never more GETs than the others (§7).
-      maxInFlight: Math.max(1, Math.min(opts.maxInFlight ?? HTTP_PEER_DEFAULTS.maxInFlight, HTTP_PEER_DEFAULTS.connections - 1)),
+      maxInFlight: Math.max(1, Math.min(opts.maxInFlight ?? byBytes, HTTP_PEER_DEFAULTS.maxInFlight, HTTP_PEER_DEFAULTS.connections - 1)),
       headersTimeoutMs: opts.headersTimeoutMs ?? HTTP_PEER_DEFAULTS.headersTimeoutMs,
       bodyTimeoutMs: opts.bodyTimeoutMs ?? HTTP_PEER_DEFAULTS.bodyTimeoutMs,
       pollWaitSec: opts.pollWaitSec ?? HTTP_PEER_DEFAULTS.pollWaitSec,
@@ -238,7 +249,7 @@ class HttpPeer implements PeerLink {
     };
     this.headers = opts.peerId === undefined ? [] : [PEER_ID_HEADER, toHex(opts.peerId)];
     this.pieceHeaders = [...this.headers, 'accept-encoding', 'identity'];
-    const runBlocks = Math.ceil(Math.min(this.geometry.pieceLength, this.o.maxRunBytes) / BLOCK_LENGTH);
+    const runBlocks = Math.ceil(runBytes / BLOCK_LENGTH);
     this.desiredQueueDepth = Math.min(1024, Math.max(16, 2 * this.o.maxInFlight * runBlocks));
     this.window = Math.min(this.o.maxInFlight, HTTP_PEER_DEFAULTS.minInFlight);
     this.queue = new RunQueue(this.geometry, BLOCK_LENGTH, this.o.maxRunBytes, () => this.dispatch());

@@ -1,13 +1,9 @@
 export type { BlockRequest, PeerEvent, PeerEventHandler, PeerKind, PeerLink, PeerSocketAddress } from './peer-link.js';
 export { TransportError, type TransportErrorCode } from './errors.js';
-export {
-  WIRE_PEER_DEFAULTS,
-  type WirePeerLink,
-  type WirePeerOptions,
-  type WirePeerStats,
-  type WireTorrent,
-} from './wire-peer.js';
-export { acceptWirePeer, connectWirePeer, WIRE_CONNECT_DEFAULTS, type AcceptOptions, type ConnectOptions } from './wire-connect.js';
+export type { WirePeerLink, WirePeerOptions, WirePeerStats, WireTorrent } from './wire-peer.js';
+// The wire protocol's code loads at its first dial or incoming connection (wire-lazy.ts).
+export { acceptWirePeer, connectWirePeer, WIRE_CONNECT_DEFAULTS, WIRE_PEER_DEFAULTS } from './wire-lazy.js';
+export type { AcceptOptions, ConnectOptions } from './wire-connect.js';
 export { createWebSeed, WEB_SEED_DEFAULTS, type WebSeedOptions } from './web-seed.js';
 export { webSeedFileUrl } from './web-seed-url.js';
 export { hostPort, parseHostPort } from './peer-address.js';
@@ -32,5 +28,5 @@ export {
 } from './http-fetch.js';
 export { createHttpPeer, HTTP_PEER_DEFAULTS, PEER_ID_HEADER, type HttpPeerOptions } from './http-peer.js';
 export { connectMetadataPeer, METADATA_PEER_DEFAULTS, type MetadataPeer, type MetadataPeerEvent, type MetadataPeerOptions } from './metadata-peer.js';
-export { ENCRYPTION_POLICIES, type EncryptionPolicy, type LinkEncryption } from './mse-stream.js';
+export { ENCRYPTION_POLICIES, type EncryptionPolicy, type LinkEncryption } from './encryption-policy.js';
 export { copyBytes } from './cipher-protocol.js';

@@ -27,11 +27,8 @@ import { cipherPool, type CipherSession, type Region } from './cipher-pool.js';
 import { copyBytes } from './cipher-protocol.js';
 import { READ_BUFFER_BYTES, type SocketChunks } from './socket-chunks.js';
 
-export type EncryptionPolicy = 'prefer' | 'require' | 'off';
-export const ENCRYPTION_POLICIES: readonly EncryptionPolicy[] = ['prefer', 'require', 'off'];
-
-/** What a link's bytes are: a plain BEP 3 stream, or MSE with RC4 or with plaintext after its handshake. */
-export type LinkEncryption = 'none' | 'rc4' | 'plaintext';
+import type { EncryptionPolicy } from './encryption-policy.js';
+export { ENCRYPTION_POLICIES, type EncryptionPolicy, type LinkEncryption } from './encryption-policy.js';
 
 /** crypto_provide for an outgoing encrypted handshake under `policy`. */
 export function cryptoProvide(policy: EncryptionPolicy): number {

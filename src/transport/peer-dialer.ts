@@ -17,7 +17,8 @@ import type { EncryptionPolicy } from './mse-stream.js';
 import { hostPort, parseHostPort } from './peer-address.js';
 import { createHttpPeer, type HttpPeerOptions } from './http-peer.js';
 import type { PeerEventHandler, PeerLink } from './peer-link.js';
-import { connectWirePeer, type ConnectOptions } from './wire-connect.js';
+import type { ConnectOptions } from './wire-connect.js';
+import { connectWirePeer } from './wire-lazy.js';
 import type { WirePeerLink, WirePeerOptions, WireTorrent } from './wire-peer.js';
 
 export type WireDialerOptions = Omit<WirePeerOptions, 'onEvent'> &

@@ -24,7 +24,8 @@ import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { mseAvailable, mseTorrentKey } from '../wire/index.js';
 import { TransportError } from './errors.js';
 import { hostPort } from './peer-address.js';
-import { acceptWirePeer, type AcceptOptions } from './wire-connect.js';
+import type { AcceptOptions } from './wire-connect.js';
+import { acceptWirePeer } from './wire-lazy.js';
 import type { WirePeerLink, WirePeerOptions, WireTorrent } from './wire-peer.js';
 
 export interface PeerListenerOptions extends AcceptOptions {

@@ -38,14 +38,10 @@ import { TransportError } from './errors.js';
 import { ourExtendedHandshake } from './extensions.js';
 import { cryptoProvide, mseAccept, mseDial, msePayload, mseSecrets, PrefixedChunks, type EncryptionPolicy, type MsePayload } from './mse-stream.js';
 import { chunksOf, dialWithReadBuffer, type SocketChunks } from './socket-chunks.js';
-import { WIRE_PEER_DEFAULTS, WirePeer, type WirePeerLink, type WirePeerOptions, type WireTorrent } from './wire-peer.js';
+import { WIRE_CONNECT_DEFAULTS, WIRE_PEER_DEFAULTS } from './wire-lazy.js';
+import { WirePeer, type WirePeerLink, type WirePeerOptions, type WireTorrent } from './wire-peer.js';
 
-export const WIRE_CONNECT_DEFAULTS = {
-  /** TCP connect plus the peer's handshake. libtorrent's `peer_connect_timeout` is 15 s. */
-  connectTimeoutMs: 15_000,
-  /** An incoming peer must send its handshake within this (libtorrent `handshake_timeout`: 10 s). */
-  handshakeTimeoutMs: 10_000,
-} as const;
+export { WIRE_CONNECT_DEFAULTS };
 
 export interface ConnectOptions {
   readonly connectTimeoutMs?: number;

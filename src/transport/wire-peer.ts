@@ -89,6 +89,7 @@ import type { SocketChunks } from './socket-chunks.js';
 import { SealBatch, type LinkEncryption, type Rc4Link } from './mse-stream.js';
 import type { BlockRequest, PeerEventHandler, PeerLink, PeerSocketAddress } from './peer-link.js';
 import { RequestPipeline } from './pipeline.js';
+import { WIRE_PEER_DEFAULTS } from './wire-lazy.js';
 
 /** What a wire link needs of a torrent. `bitfield` is ours and live: sent after the handshake. */
 export interface WireTorrent {
@@ -127,16 +128,7 @@ export interface WirePeerOptions {
   readonly dialled?: boolean;
 }
 
-export const WIRE_PEER_DEFAULTS = {
-  keepAliveMs: 120_000,
-  idleTimeoutMs: 300_000,
-  requestTimeoutMs: 30_000,
-  maxQueueDepth: 500,
-  initialQueueDepth: 16,
-  queueTimeMs: 1000,
-  maxPeerRequests: 256,
-  sendBufferBytes: 512 * 1024,
-} as const;
+export { WIRE_PEER_DEFAULTS };
 
 /** Blocks we never asked for (beyond those we gave up on) that a peer may send before it is closed. */
 export const MAX_UNSOLICITED_BLOCKS = 64;

@@ -101,6 +101,45 @@ test('the GET window: starts at 1 and grows with answers to 3 GETs at once, over
   }
 });
 
+/** The most piece GETs a default link (no maxInFlight) keeps at once for a torrent of `pieces` pieces of `pieceLength`, each answered 20 ms late. */
+async function mostGetsAtOnce(pieces: number, pieceLength: number): Promise<number> {
+  const t = makeTorrent(pieces * pieceLength, pieceLength, 9);
+  let inFlight = 0;
+  let most = 0;
+  const { link, rec, done } = await setup(
+    {
+      metainfo: t.metainfo,
+      data: t.data,
+      hook: (_req, res, route) => {
+        if (route?.resource !== 'piece') return false;
+        inFlight++;
+        most = Math.max(most, inFlight);
+        const bytes = t.data.subarray(route.index * pieceLength, (route.index + 1) * pieceLength);
+        setTimeout(() => {
+          inFlight--;
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
+          res.end(bytes);
+        }, 20);
+        return true;
+      },
+    },
+    {},
+    t.metainfo,
+  );
+  try {
+    const got = await leech(link, rec, t.metainfo, 20_000);
+    assert.deepEqual(Buffer.from(got), Buffer.from(t.data));
+  } finally {
+    await done();
+  }
+  return most;
+}
+
+test('by default 2 GETs at once of 1 MiB pieces (each fills a piece buffer: a third is a piece more in memory for no speed), 3 of small pieces', async () => {
+  assert.equal(await mostGetsAtOnce(8, 1024 * 1024), 2, 'pieces of 1 MiB');
+  assert.equal(await mostGetsAtOnce(32, 16 * 1024), 3, 'pieces of 16 KiB');
+});
+
 test('blocks that straddle the chunks a body arrives in are byte-identical (each piece written in 10,000-byte pieces, 2 ms apart)', async () => {
   const { link, rec, done } = await setup({
     hook: (_req, res, route) => {

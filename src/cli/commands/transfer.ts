@@ -1,13 +1,12 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DhtNode } from '../../dht/index.js';
+import type { DhtNode } from '../../dht/index.js';
 import { Client, type AddOptions, type Torrent } from '../../engine/index.js';
 import { TorrenttpError } from '../../errors/index.js';
 import { mseAvailable } from '../../wire/index.js';
 import { encodeTorrent, type Magnet, type Metainfo } from '../../metainfo/index.js';
 import { makeFolders } from '../../storage/index.js';
-import { ttpServer } from '../../gateway/index.js';
 import type { CliContext } from '../context.js';
 import { formatDuration } from '../format.js';
 import { loadInput } from '../load.js';
@@ -177,8 +176,9 @@ export const DHT_BOOTSTRAP = ['router.bittorrent.com:6881', 'dht.transmissionbt.
  * so lookups and announces go to both DHTs; none when `--listen` is an IPv4 address, and a host
  * without IPv6 costs one notice.
  */
-function dhtNodeFor(metainfo: Metainfo | undefined, dir: string, flags: TransferFlags, out: Reporter): DhtNode | undefined {
+async function dhtNodeFor(metainfo: Metainfo | undefined, dir: string, flags: TransferFlags, out: Reporter): Promise<DhtNode | undefined> {
   if (!flags.dht || metainfo?.private === true) return undefined;
+  const { DhtNode } = await import('../../dht/index.js'); // --no-dht (or a private torrent) never compiles the DHT
   const dht = new DhtNode({
     port: flags.dhtPort ?? 0,
     ...(flags.listen === undefined || !flags.listen.includes('.') ? {} : { host: flags.listen }),
@@ -215,7 +215,8 @@ async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFl
   const httpServer =
     flags.httpPort === undefined
       ? undefined
-      : ttpServer({
+      : // Only --http-port compiles the gateway (the TorrentTTP server).
+        (await import('../../gateway/index.js')).ttpServer({
           port: flags.httpPort,
           ...(flags.listen === undefined ? {} : { host: flags.listen }),
           ...(tls === undefined ? {} : { tls }),
@@ -224,7 +225,7 @@ async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFl
   const sources = expectedSources(input, flags);
   let metainfo: Metainfo | undefined = 'metainfo' in input ? input.metainfo : undefined;
   const out = new Reporter(ctx, { json: flags.json === true, jsonIntervalMs: (flags.jsonInterval ?? 1) * 1000, sources });
-  const dht = dhtNodeFor(metainfo, dir, flags, out);
+  const dht = await dhtNodeFor(metainfo, dir, flags, out);
   const client = new Client({
     port: flags.port ?? 0,
     ...(flags.listen === undefined ? {} : { host: flags.listen }),

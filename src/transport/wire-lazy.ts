@@ -1,0 +1,66 @@
+/**
+ * The wire protocol's connection code, loaded at its first use: `connectWirePeer` (a wire dial)
+ * and `acceptWirePeer` (an incoming connection) load wire-connect.ts, and with it wire-peer.ts,
+ * MSE (mse-stream.ts, the cipher pool) and the request pipeline, when first called. A download
+ * from TorrentTTP peers alone (which still listens for wire peers) never compiles them. Their
+ * defaults live here, so `index.ts` names them without loading the code.
+ */
+import type { Socket } from 'node:net';
+import { TransportError } from './errors.js';
+import type * as WireConnect from './wire-connect.js';
+import type { WirePeerLink } from './wire-peer.js';
+
+export const WIRE_PEER_DEFAULTS = {
+  keepAliveMs: 120_000,
+  idleTimeoutMs: 300_000,
+  requestTimeoutMs: 30_000,
+  maxQueueDepth: 500,
+  initialQueueDepth: 16,
+  queueTimeMs: 1000,
+  maxPeerRequests: 256,
+  sendBufferBytes: 512 * 1024,
+} as const;
+
+export const WIRE_CONNECT_DEFAULTS = {
+  /** TCP connect plus the peer's handshake. libtorrent's `peer_connect_timeout` is 15 s. */
+  connectTimeoutMs: 15_000,
+  /** An incoming peer must send its handshake within this (libtorrent `handshake_timeout`: 10 s). */
+  handshakeTimeoutMs: 10_000,
+} as const;
+
+let loading: Promise<typeof WireConnect> | undefined;
+let loaded: typeof WireConnect | undefined;
+
+/** wire-connect.ts, loaded once. */
+export function loadWireConnect(): Promise<typeof WireConnect> {
+  return (loading ??= import('./wire-connect.js').then((m) => (loaded = m)));
+}
+
+/** wire-connect.ts's `connectWirePeer`, loading it first. */
+export async function connectWirePeer(...args: Parameters<typeof WireConnect.connectWirePeer>): Promise<WirePeerLink> {
+  return (loaded ?? (await loadWireConnect())).connectWirePeer(...args);
+}
+
+/**
+ * wire-connect.ts's `acceptWirePeer`, loading it first. While it loads, the socket's error is
+ * heard here (nothing else listens yet: unheard, it would end the process); a socket that failed
+ * or closed meanwhile rejects with TRANSPORT_PEER_CLOSED.
+ */
+export async function acceptWirePeer(socket: Socket, ...rest: Parameters<typeof WireConnect.acceptWirePeer> extends [Socket, ...infer R] ? R : never): Promise<WirePeerLink> {
+  if (loaded !== undefined) return loaded.acceptWirePeer(socket, ...rest);
+  let failed: Error | undefined;
+  const onError = (err: Error): void => void (failed ??= err);
+  socket.on('error', onError);
+  let m: typeof WireConnect;
+  try {
+    m = await loadWireConnect();
+  } finally {
+    socket.off('error', onError);
+  }
+  if (failed !== undefined || socket.destroyed) {
+    socket.destroy();
+    const where = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    throw new TransportError('TRANSPORT_PEER_CLOSED', { detail: where, ...(failed === undefined ? {} : { cause: failed }) });
+  }
+  return m.acceptWirePeer(socket, ...rest);
+}
