@@ -14,45 +14,24 @@
  * the same info-hash. Prints medians and the median of per-round ratios.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseTorrent } from '../src/metainfo/index.js';
 import { numberArg } from './args.js';
+import { freePort, median, payloadFile } from './usage.js';
 
 const SIZE_MIB = numberArg('size-mib', 1024);
 const RUNS = numberArg('runs', 5);
 const POLL_MS = 10;
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function bigFile(): { root: string; file: string } {
-  const root = join(tmpdir(), 'torrenttp-bench-first-torrent');
-  mkdirSync(root, { recursive: true });
-  const file = join(root, `random-${SIZE_MIB}MiB.bin`);
-  if (!existsSync(file) || statSync(file).size !== SIZE_MIB * 1024 * 1024) {
-    process.stderr.write(`writing ${file}\n`);
-    const fd = openSync(file, 'w');
-    const buf = new Uint8Array(1024 * 1024);
-    for (let i = 0; i < SIZE_MIB; i++) writeSync(fd, randomFillSync(buf));
-    closeSync(fd);
-  }
+  const file = payloadFile(SIZE_MIB, 'torrenttp-bench-first-torrent');
   spawnSync('cat', [file], { stdio: ['ignore', 'ignore', 'inherit'] }); // page cache
-  return { root, file };
+  return { root: dirname(file), file };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -105,12 +84,6 @@ function timed(cmd: string, args: string[], out: string): { s: number; infoHash:
   const s = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
   return { s, infoHash: parseTorrent(readFileSync(out)).infoHash };
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 async function main(): Promise<void> {
