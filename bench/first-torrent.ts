@@ -26,6 +26,8 @@ import { freePort, median, payloadFile } from './usage.js';
 const SIZE_MIB = numberArg('size-mib', 1024);
 const RUNS = numberArg('runs', 5);
 const POLL_MS = 10;
+/** mktorrent's smallest piece length (2^15); files under 64 MiB get smaller pieces by default and are timed without it. */
+const MKTORRENT_MIN_PIECE = 32 * 1024;
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 
 function bigFile(): { root: string; file: string } {
@@ -110,8 +112,8 @@ async function main(): Promise<void> {
       const created = timed(process.execPath, [MAIN, 'create', file, '--no-date', '-f', '-o', out], out);
       if (created.infoHash !== ft.infoHash) throw new Error(`info-hashes differ: serve ${ft.infoHash}, create ${created.infoHash}`);
       let mk: { s: number } | undefined;
-      if (hasMk) {
-        const pieceLength = parseTorrent(readFileSync(out)).pieceLength;
+      const pieceLength = parseTorrent(readFileSync(out)).pieceLength;
+      if (hasMk && pieceLength >= MKTORRENT_MIN_PIECE) {
         const mout = join(work, 'm.torrent');
         const m = timed('mktorrent', ['-l', String(Math.log2(pieceLength)), '-d', '-o', mout, file], mout);
         if (m.infoHash !== ft.infoHash) throw new Error(`info-hashes differ: serve ${ft.infoHash}, mktorrent ${m.infoHash}`);
