@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { TorrenttpError } from '../errors/index.js';
-import { ttpTorrentUrlInfoHash } from '../gateway/client.js';
+import { ttpTorrentUrlInfoHash } from '../metainfo/media-type.js';
 import { MAX_METAINFO_BYTES, parseMagnet, parseMetainfoJson, parseTorrent, type Magnet, type Metainfo } from '../metainfo/index.js';
 
 /**

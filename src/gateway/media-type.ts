@@ -28,14 +28,4 @@ export const SWARM_PEERS_HEADER = 'torrenttp-swarm-peers';
  */
 export const WEB_SEED_HEADER = 'torrenttp-web-seed';
 
-/** A TorrentTTP torrent URL (docs/torrenttp.md §1): no query or fragment, the info-hash its last path segment. */
-const TTP_TORRENT_URL = /^https?:\/\/[^?#]*\/torrents\/([0-9a-fA-F]{40})$/;
-
-/**
- * The info-hash a TorrentTTP torrent URL names (lowercased), undefined for any other URL. Such a
- * URL is a peer as well as where the metainfo came from: `download URL` and `get URL` then take
- * pieces from it too.
- */
-export function ttpTorrentUrlInfoHash(url: string): string | undefined {
-  return TTP_TORRENT_URL.exec(url)?.[1]!.toLowerCase();
-}
+export { ttpTorrentUrlInfoHash } from '../metainfo/media-type.js';
