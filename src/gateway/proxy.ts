@@ -59,6 +59,7 @@ export const DEFAULT_PROXY_CACHE_BYTES = 10 * 1024 ** 3;
 export const DEFAULT_PROXY_FRESH_MS = 60_000;
 export const DEFAULT_PROXY_STALL_MS = 15_000;
 
+const FILE_CHANGED = 'the file changed after its torrent was answered (its first piece has another ETag or length than the head sent)';
 const NOT_THE_TORRENTS = "the origin's bytes are not the torrent's (the piece it sent failed its hash check)";
 
 export type ServedBy = 'swarm' | 'cache' | 'passthrough' | 'tunnel' | 'refused';
@@ -208,7 +209,9 @@ export class Proxy {
           if (preconditions || r.type === 'unsatisfiable') return { undo: () => undefined };
           return this.cache.prepare(m, href, peers, r.type === 'partial' ? r.start : 0, confirm, swarmPeers === 0);
         };
-        offer = await proxyOffer(href, { dispatcher: this.dispatcher, headers, accept: headerValue(req.headers.accept), reusable, join: !preconditions, onTorrent });
+        // A plain GET (`reusable`: no Range or conditionals) gets its head as the torrent arrives
+        // when the origin announced the bytes' head with it (`announced`, proxy-offer.ts).
+        offer = await proxyOffer(href, { dispatcher: this.dispatcher, headers, accept: headerValue(req.headers.accept), reusable, announced: reusable, join: !preconditions, onTorrent });
       } catch (err) {
         const e = toTorrenttpError(err);
         sendProblem(res, e);
@@ -307,6 +310,16 @@ export class Proxy {
     res.writeHead(status, { ...this.fileHeaders(k), 'content-length': end - start + 1, ...(status === 206 ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}) });
     res.flushHeaders();
     const result = await this.cache.pump(k, start, end, res);
+    if (result.end === 'changed') {
+      // The head went out with the facts the torrent's answer announced, and the origin's first
+      // piece says the file changed since: no byte of it matches that head. Cut short; the next
+      // request negotiates afresh.
+      this.logger.warn({ url: href }, FILE_CHANGED);
+      this.cache.forget(href);
+      res.destroy();
+      this.log(req, href, 'swarm', { status, bytes: 0 }, started, { why: FILE_CHANGED, cut: 'changed' });
+      return;
+    }
     if (result.end === 'unopened' || result.end === 'mismatch') {
       // The torrent could not be opened (cache folder, storage), or the origin's first piece
       // failed its hash check after the headers went out (the URL's bytes are not the
