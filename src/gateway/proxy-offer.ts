@@ -73,6 +73,12 @@ export type ProxyOffer =
       readonly peers: readonly string[];
       /** Peers besides `peers` the origin's tracker knows (`TorrentTTP-Swarm-Peers`), when it said. */
       readonly swarmPeers: number | undefined;
+      /**
+       * An offer on the announced head (`announced`): nothing is opened or asked yet, so that the
+       * program's head goes out first; the caller calls this once, right after, to start the
+       * torrent's open and the first piece's `GET` (`onTorrent`), which `sameFile` then checks.
+       */
+      readonly prepare?: () => void;
       /** The first piece's verdict, when one was asked (`KnownUrl.sameFile`): `mismatch` once it failed its hash check, `changed` when its head is of another file than the announced one. */
       readonly sameFile?: Promise<Verdict>;
     }
@@ -149,12 +155,23 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
     const peers = seedPeers(first.headers[SEED_HEADER]);
     const others = swarmPeers(first.headers[SWARM_PEERS_HEADER]);
     const headers = originHeaders(o.headers);
-    const prepared = metainfo.multiFile ? undefined : o.onTorrent?.(metainfo, peers, headers, others);
     const facts = o.announced === true && !metainfo.multiFile ? announcedFacts(first.headers, metainfo.length) : undefined;
     if (facts !== undefined) {
-      const offer: ProxyOffer = { kind: 'torrent', metainfo, via: 'accept', peers, swarmPeers: others, file: facts };
-      return prepared?.first === undefined ? offer : { ...offer, sameFile: checkAnnounced(prepared.first, facts) };
+      let asked!: (first: Promise<FirstAnswer | undefined> | undefined) => void;
+      const piece = new Promise<FirstAnswer | undefined>((resolve) => (asked = resolve));
+      let once = false;
+      const prepare = (): void => {
+        if (once) return;
+        once = true;
+        try {
+          asked(o.onTorrent?.(metainfo, peers, headers, others).first);
+        } catch {
+          asked(undefined);
+        }
+      };
+      return { kind: 'torrent', metainfo, via: 'accept', peers, swarmPeers: others, file: facts, prepare, sameFile: checkAnnounced(piece, facts) };
     }
+    const prepared = metainfo.multiFile ? undefined : o.onTorrent?.(metainfo, peers, headers, others);
     let offer: ProxyOffer | undefined;
     try {
       const answer = await prepared?.first;
@@ -343,7 +360,10 @@ export async function warmUp(dispatcher: Dispatcher): Promise<void> {
     // Both of a cold fetch's ways: the head from the torrent's answer (a plain GET), and from the piece's.
     for (const announced of [true, false]) {
       const offer = await proxyOffer(url, { ...o, announced });
-      if (offer.kind === 'torrent') await offer.sameFile;
+      if (offer.kind === 'torrent') {
+        offer.prepare?.();
+        await offer.sameFile;
+      }
     }
     await discard(await once(url, 'HEAD', originHeaders(o.headers), o));
   } catch {
