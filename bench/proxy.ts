@@ -311,7 +311,7 @@ async function main(): Promise<void> {
     }
     const perRun = (name: string, k: 'ttfb' | 'body'): string => times[name]![k].map((x, i) => (x / times.direct![k][i]!).toFixed(2)).join(', ');
     if (!CURL_FILE) console.log(`\nfirst body byte, proxy cold / direct in the same run: ${perRun('proxy cold', 'body')}${BASE_CLI === undefined ? '' : `; base cold / direct: ${perRun('base cold', 'body')}`}`);
-    console.log(`first byte (headers), proxy cold / direct in the same run: ${perRun('proxy cold', 'ttfb')}`);
+    console.log(`first byte (headers), proxy cold / direct in the same run: ${perRun('proxy cold', 'ttfb')}${BASE_CLI === undefined ? '' : `; base cold / direct: ${perRun('base cold', 'ttfb')}`}`);
     if (HITS > 0) {
       const line = (n: 'proxy' | 'base'): string => `${n}: ${hitMs[n].map((x) => x.toFixed(2)).join(', ')} ms (median ${median(hitMs[n]).toFixed(2)})`;
       console.log(`\n${HITS} cache hits in a row, time per hit, each run: ${line('proxy')}${BASE_CLI === undefined ? '' : `; ${line('base')}; per-run ratio proxy/base ${hitMs.proxy.map((x, i) => (x / hitMs.base[i]!).toFixed(2)).join(', ')}`}`);

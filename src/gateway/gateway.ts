@@ -11,7 +11,7 @@ import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYP
 import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, torrentUrlAt, TrackerServer, type SwarmStore, type TrackerLogger } from '../tracker/index.js';
 import { hostPort, type PeerLink } from '../transport/index.js';
 import { preferredOffer } from './accept.js';
-import { BITTORRENT_MEDIA_TYPE, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER, WEB_SEED_HEADER } from './media-type.js';
+import { BITTORRENT_MEDIA_TYPE, FILE_ETAG_HEADER, FILE_LAST_MODIFIED_HEADER, FILE_TYPE_HEADER, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER, WEB_SEED_HEADER } from './media-type.js';
 import { ifRangeHolds, type Validators } from './conditional.js';
 import { preconditionsHold } from './preconditions.js';
 import { GatewayError } from './errors.js';
@@ -542,15 +542,16 @@ export class Gateway {
       if (eligible) {
         want = explicit ?? (req.headers.range !== undefined ? 'bytes' : negotiate(req.headers.accept, contentType));
       }
+      const lastModifiedSec = Math.floor(Number(st.mtimeMs) / 1000);
+      const validators: Validators = { etag: `"${st.size.toString(16)}-${st.mtimeNs.toString(16)}-${st.ino.toString(16)}"`, lastModifiedSec };
+      const lastModified = new Date(lastModifiedSec * 1000).toUTCString();
       if (want !== 'bytes') {
-        await this.serveMetainfo(req, res, file, want, explicit === undefined);
+        await this.serveMetainfo(req, res, file, want, explicit === undefined, { [FILE_TYPE_HEADER]: contentType, [FILE_ETAG_HEADER]: validators.etag, [FILE_LAST_MODIFIED_HEADER]: lastModified });
         return;
       }
 
-      const lastModifiedSec = Math.floor(Number(st.mtimeMs) / 1000);
-      const validators: Validators = { etag: `"${st.size.toString(16)}-${st.mtimeNs.toString(16)}-${st.ino.toString(16)}"`, lastModifiedSec };
       res.setHeader('etag', validators.etag);
-      res.setHeader('last-modified', new Date(lastModifiedSec * 1000).toUTCString());
+      res.setHeader('last-modified', lastModified);
       let ready: ReadyTorrent | undefined;
       if (eligible) {
         res.setHeader('vary', 'Accept');
@@ -623,7 +624,8 @@ export class Gateway {
     }
   }
 
-  private async serveMetainfo(req: IncomingMessage, res: ServerResponse, file: Extract<Target, { kind: 'file' }>, want: 'torrent' | 'json', negotiated: boolean): Promise<void> {
+  /** `fileFacts`: the plain `200`'s `Content-Type`, `ETag` and `Last-Modified` of the file, as `TorrentTTP-File-*` headers of the `200` (media-type.ts). */
+  private async serveMetainfo(req: IncomingMessage, res: ServerResponse, file: Extract<Target, { kind: 'file' }>, want: 'torrent' | 'json', negotiated: boolean, fileFacts: Record<string, string>): Promise<void> {
     res.setHeader('vary', 'Accept');
     const state = this.swarm.want(file.absPath, identityOf(file.stat));
     if (state.state === 'hashing') {
@@ -646,6 +648,8 @@ export class Gateway {
       'content-type': want === 'torrent' ? BITTORRENT_MEDIA_TYPE : METAINFO_JSON_MEDIA_TYPE,
       'x-content-type-options': 'nosniff',
       ...location,
+      // The bytes' own head, so a proxy need not ask for it before answering its program.
+      ...fileFacts,
     };
     // The seed, where the client reached us (as the tracker lists it): a client dials it at once.
     if (this.swarm.isSeeding(state.torrent.infoHash)) {

@@ -21,6 +21,15 @@ export const JOIN_HEADER = 'torrenttp-join';
  */
 export const SWARM_PEERS_HEADER = 'torrenttp-swarm-peers';
 /**
+ * Response headers of `serve`'s torrent and metainfo answers for a file: what the plain `200` of
+ * the same file at that moment carries as its `Content-Type`, `ETag` and `Last-Modified`, byte for
+ * byte. A proxy that takes the torrent sends its program's head (those three and the torrent's
+ * length) at once, without first asking the origin for the bytes' own head (proxy-offer.ts).
+ */
+export const FILE_TYPE_HEADER = 'torrenttp-file-type';
+export const FILE_ETAG_HEADER = 'torrenttp-file-etag';
+export const FILE_LAST_MODIFIED_HEADER = 'torrenttp-file-last-modified';
+/**
  * Request header of a client fetching a file's bytes as its swarm's web seed (BEP 19): the
  * info-hash (hex) it verifies them against. A lone `torrenttp get` sends it on its one-GET stream
  * (lone-stream.ts); `serve` counts a range that names the file's current torrent as sent in the

@@ -13,7 +13,7 @@ import { plainSeeds } from './negotiate-client.js';
 import { fetchFirstPiece, memoryPieceLink, type FirstAnswer, type FirstPiece } from './proxy-early.js';
 import { RangeSender } from './proxy-send.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
-import type { FileFacts, Prepared } from './proxy-offer.js';
+import type { FileFacts, Prepared, Verdict } from './proxy-offer.js';
 
 /**
  * The proxy's cache: one engine Client, one folder per info-hash (`<dir>/<infoHash>/data` and
@@ -57,11 +57,13 @@ export interface KnownUrl {
   readonly peers: readonly string[];
   readonly checkedAt: number;
   /**
-   * On a cold fetch, the verdict on the origin's first piece, once its body is in: `false` when
-   * it failed its SHA-1 check (the URL's bytes are not the torrent's, found after the headers
-   * went out on the strength of its head): `pump` then sends nothing and says `mismatch`.
+   * On a cold fetch, the verdict on the origin's first piece, once its body is in: `mismatch`
+   * when it failed its SHA-1 check (the URL's bytes are not the torrent's, found after the
+   * headers went out on the strength of its head), `changed` when its head is of another file
+   * than the one the torrent's answer announced (proxy-offer.ts): `pump` then sends nothing and
+   * says so.
    */
-  readonly sameFile?: Promise<boolean>;
+  readonly sameFile?: Promise<Verdict>;
 }
 
 interface Held {
@@ -116,9 +118,10 @@ export interface PumpResult {
   /**
    * `unopened`: the torrent could not be opened (cache folder, storage); `error` says why.
    * `mismatch`: the origin's first piece failed its hash check (`KnownUrl.sameFile`): nothing
-   * was sent, and the torrent is dropped once no reader holds it.
+   * was sent, and the torrent is dropped once no reader holds it. `changed`: likewise, the
+   * first piece's head named another file than the head the program got.
    */
-  readonly end: 'complete' | 'failed' | 'gone' | 'unopened' | 'mismatch';
+  readonly end: 'complete' | 'failed' | 'gone' | 'unopened' | 'mismatch' | 'changed';
   /** Bytes written to the output. */
   readonly bytes: number;
   readonly error?: unknown;
@@ -180,7 +183,7 @@ export class ProxyCache {
     return 'plain' in k ? 'plain' : k;
   }
 
-  remember(url: string, metainfo: Metainfo, file: FileFacts, peers: readonly string[] = [], sameFile?: Promise<boolean>): KnownUrl {
+  remember(url: string, metainfo: Metainfo, file: FileFacts, peers: readonly string[] = [], sameFile?: Promise<Verdict>): KnownUrl {
     const k: KnownUrl = { metainfo, file, origin: url, peers, checkedAt: this.now(), ...(sameFile === undefined ? {} : { sameFile }) };
     this.urls.set(url, k);
     return k;
@@ -224,9 +227,10 @@ export class ProxyCache {
     const h = this.hold(k);
     let mismatch = false;
     try {
-      if (k.sameFile !== undefined && !(await k.sameFile)) {
+      const verdict = await k.sameFile;
+      if (verdict === 'mismatch' || verdict === 'changed') {
         mismatch = true;
-        return { end: 'mismatch', bytes: 0 };
+        return { end: verdict, bytes: 0 };
       }
       let bytes = 0;
       if (end >= start && h.first !== undefined) {

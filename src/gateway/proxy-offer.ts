@@ -8,7 +8,7 @@ import { loadUndici, readContentRange } from '../transport/index.js';
 import { GatewayError } from './errors.js';
 import { BITTORRENT_MEDIA_TYPE } from './gateway.js';
 import { describedBy, discard, fetchLinked, GET_ACCEPT, mediaType, parseMetainfo, readSmall, seedPeers, swarmPeers, type OpenResponse } from './negotiate-client.js';
-import { JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER } from './media-type.js';
+import { FILE_ETAG_HEADER, FILE_LAST_MODIFIED_HEADER, FILE_TYPE_HEADER, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER } from './media-type.js';
 import { fetchFirstPiece, type FirstAnswer } from './proxy-early.js';
 import { headerValue } from './proxy-request.js';
 
@@ -32,6 +32,13 @@ import { headerValue } from './proxy-request.js';
  *   answer (the torrent already in the cache, a piece too large to hold, an origin that ignores
  *   or refuses the range) or when the `206` lacks a validator a `200` may have had (RFC 9110
  *   §15.3.7 requires `ETag` on a `206`, not `Last-Modified`).
+ * - A torrent by `Accept` that announces the bytes' head (`TorrentTTP-File-Type`,
+ *   `TorrentTTP-File-ETag`, `TorrentTTP-File-Last-Modified`, serve's, media-type.ts) for a plain
+ *   GET (`announced`: no `Range`, no preconditions) is taken at once with those facts and the
+ *   torrent's length: the program's head need not wait for the first piece's round trip. The
+ *   piece's answer is then a check (`sameFile`): a `206` of another length or another `ETag` is
+ *   `changed` (the file changed after the torrent was answered: the proxy cuts the response
+ *   short, the head promised other bytes), a piece of other bytes `mismatch`.
  * - Anything else is `plain`: the open answer when it is the one the program's own request gets
  *   (`reusable`), else none, and the caller forwards the program's request as it came.
  * - `503` to the torrent request (serve still hashing): plain at once, as `get` does.
@@ -49,6 +56,13 @@ export interface FileFacts {
   readonly lastModified?: string;
 }
 
+/**
+ * The origin's first piece against the offer: `same`, `mismatch` (its bytes are not the
+ * torrent's), or `changed` (its head names another file than the facts announced with the
+ * torrent, whose head the program may already have).
+ */
+export type Verdict = 'same' | 'mismatch' | 'changed';
+
 export type ProxyOffer =
   | {
       readonly kind: 'torrent';
@@ -59,8 +73,14 @@ export type ProxyOffer =
       readonly peers: readonly string[];
       /** Peers besides `peers` the origin's tracker knows (`TorrentTTP-Swarm-Peers`), when it said. */
       readonly swarmPeers: number | undefined;
-      /** The first piece's verdict, when one was asked (`KnownUrl.sameFile`): `false` once it failed its hash check. */
-      readonly sameFile?: Promise<boolean>;
+      /**
+       * An offer on the announced head (`announced`): nothing is opened or asked yet, so that the
+       * program's head goes out first; the caller calls this once, right after, to start the
+       * torrent's open and the first piece's `GET` (`onTorrent`), which `sameFile` then checks.
+       */
+      readonly prepare?: () => void;
+      /** The first piece's verdict, when one was asked (`KnownUrl.sameFile`): `mismatch` once it failed its hash check, `changed` when its head is of another file than the announced one. */
+      readonly sameFile?: Promise<Verdict>;
     }
   | { readonly kind: 'plain'; readonly response: OpenResponse | undefined; readonly reason: string };
 
@@ -78,6 +98,12 @@ export interface ProxyOfferOptions {
   readonly accept: string | undefined;
   /** The negotiation's answer is the one the program's own request would get (it had no `Range` or conditionals). */
   readonly reusable: boolean;
+  /**
+   * The program's request is a plain GET (no `Range`, no preconditions): a torrent answer that
+   * announces the bytes' head (`TorrentTTP-File-*`) is taken on it, without waiting for the first
+   * piece's or a `HEAD`'s answer.
+   */
+  readonly announced?: boolean;
   readonly signal?: AbortSignal;
   /**
    * A torrent of one file was offered and parsed (and, by `Link`, its length checked): the
@@ -129,6 +155,22 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
     const peers = seedPeers(first.headers[SEED_HEADER]);
     const others = swarmPeers(first.headers[SWARM_PEERS_HEADER]);
     const headers = originHeaders(o.headers);
+    const facts = o.announced === true && !metainfo.multiFile ? announcedFacts(first.headers, metainfo.length) : undefined;
+    if (facts !== undefined) {
+      let asked!: (first: Promise<FirstAnswer | undefined> | undefined) => void;
+      const piece = new Promise<FirstAnswer | undefined>((resolve) => (asked = resolve));
+      let once = false;
+      const prepare = (): void => {
+        if (once) return;
+        once = true;
+        try {
+          asked(o.onTorrent?.(metainfo, peers, headers, others).first);
+        } catch {
+          asked(undefined);
+        }
+      };
+      return { kind: 'torrent', metainfo, via: 'accept', peers, swarmPeers: others, file: facts, prepare, sameFile: checkAnnounced(piece, facts) };
+    }
     const prepared = metainfo.multiFile ? undefined : o.onTorrent?.(metainfo, peers, headers, others);
     let offer: ProxyOffer | undefined;
     try {
@@ -167,7 +209,39 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
 /** A torrent offer with its first piece's verdict to come (the piece's body may still be arriving). */
 function withVerdict(offer: ProxyOffer, answer: FirstAnswer | undefined): ProxyOffer {
   if (offer.kind !== 'torrent' || answer === undefined) return offer;
-  return { ...offer, sameFile: answer.body.then((b) => b.mismatch !== true) };
+  return { ...offer, sameFile: bodyVerdict(answer) };
+}
+
+function bodyVerdict(answer: FirstAnswer): Promise<Verdict> {
+  return answer.body.then((b) => (b.mismatch === true ? 'mismatch' : 'same'));
+}
+
+/**
+ * The bytes' head announced with the torrent (`TorrentTTP-File-Type` and `-ETag`, `-Last-Modified`
+ * if given), with the torrent's length; undefined when the origin announced none.
+ */
+function announcedFacts(h: Answered['headers'], length: number): FileFacts | undefined {
+  const contentType = headerValue(h[FILE_TYPE_HEADER]);
+  const etag = headerValue(h[FILE_ETAG_HEADER]);
+  const lastModified = headerValue(h[FILE_LAST_MODIFIED_HEADER]);
+  if (contentType === undefined || etag === undefined) return undefined;
+  return { length, contentType, etag, ...(lastModified === undefined ? {} : { lastModified }) };
+}
+
+/**
+ * The first piece's answer against facts the head already went out with: another `ETag` (on any
+ * answer), or a `206` of another complete length, is `changed`; else the piece's own verdict. No
+ * answer (none asked, or the origin did not answer) says nothing against them: the bytes are the
+ * torrent's, checked piece by piece.
+ */
+async function checkAnnounced(first: Promise<FirstAnswer | undefined>, facts: FileFacts): Promise<Verdict> {
+  const answer = await first.catch(() => undefined);
+  if (answer === undefined) return 'same';
+  const etag = headerValue(answer.headers.etag);
+  if ((etag !== undefined && etag !== facts.etag) || (answer.status === 206 && completeLength(answer) !== facts.length)) {
+    return 'changed';
+  }
+  return bodyVerdict(answer);
 }
 
 /** An answer with headers, for the origin's facts: a `200`, a `HEAD`'s, a piece's `206`. */
@@ -243,8 +317,8 @@ function recordOf(flat: readonly string[]): Record<string, string> {
  * parser's WebAssembly compiled, then the negotiation, the torrent's parser, the first piece's
  * request and check, each function compiled as it was first called: tens of milliseconds of a
  * cold first fetch under load, where the origin itself answers in a few. While the proxy starts,
- * one offer is negotiated with a throwaway loopback origin (a torrent of one byte by `Accept`, its
- * piece's `206`, and a `HEAD`) to pay for that before any program waits. Nothing of it is kept;
+ * two offers are negotiated with a throwaway loopback origin (a torrent of one byte by `Accept`
+ * with its file's head announced, taken once on it and once on its piece's `206`, and a `HEAD`) to pay for that before any program waits. Nothing of it is kept;
  * failures are ignored: it is only a warm-up.
  */
 export async function warmUp(dispatcher: Dispatcher): Promise<void> {
@@ -254,7 +328,15 @@ export async function warmUp(dispatcher: Dispatcher): Promise<void> {
   const facts = { 'content-type': 'application/octet-stream', etag: '"w"', 'last-modified': 'Thu, 01 Jan 2026 00:00:00 GMT' };
   const server = createServer((req, res) => {
     if (String(req.headers.accept).includes(BITTORRENT_MEDIA_TYPE)) {
-      res.writeHead(200, { 'content-type': BITTORRENT_MEDIA_TYPE, 'content-length': torrent.length, [SEED_HEADER]: '127.0.0.1:1', [SWARM_PEERS_HEADER]: '0' });
+      res.writeHead(200, {
+        'content-type': BITTORRENT_MEDIA_TYPE,
+        'content-length': torrent.length,
+        [SEED_HEADER]: '127.0.0.1:1',
+        [SWARM_PEERS_HEADER]: '0',
+        [FILE_TYPE_HEADER]: facts['content-type'],
+        [FILE_ETAG_HEADER]: facts.etag,
+        [FILE_LAST_MODIFIED_HEADER]: facts['last-modified'],
+      });
       res.end(torrent);
     } else if (req.headers.range !== undefined) {
       res.writeHead(206, { ...facts, 'content-length': 1, 'content-range': 'bytes 0-0/1' });
@@ -275,8 +357,14 @@ export async function warmUp(dispatcher: Dispatcher): Promise<void> {
       join: true,
       onTorrent: (m, _peers, headers) => ({ undo: () => undefined, first: fetchFirstPiece(url, m, 0 as PieceIndex, { dispatcher, timeoutMs: 5000, headers }) }),
     };
-    const offer = await proxyOffer(url, o);
-    if (offer.kind === 'torrent') await offer.sameFile;
+    // Both of a cold fetch's ways: the head from the torrent's answer (a plain GET), and from the piece's.
+    for (const announced of [true, false]) {
+      const offer = await proxyOffer(url, { ...o, announced });
+      if (offer.kind === 'torrent') {
+        offer.prepare?.();
+        await offer.sameFile;
+      }
+    }
     await discard(await once(url, 'HEAD', originHeaders(o.headers), o));
   } catch {
     // nothing to warm then

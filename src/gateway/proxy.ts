@@ -59,6 +59,7 @@ export const DEFAULT_PROXY_CACHE_BYTES = 10 * 1024 ** 3;
 export const DEFAULT_PROXY_FRESH_MS = 60_000;
 export const DEFAULT_PROXY_STALL_MS = 15_000;
 
+const FILE_CHANGED = 'the file changed after its torrent was answered (its first piece has another ETag or length than the head sent)';
 const NOT_THE_TORRENTS = "the origin's bytes are not the torrent's (the piece it sent failed its hash check)";
 
 export type ServedBy = 'swarm' | 'cache' | 'passthrough' | 'tunnel' | 'refused';
@@ -208,7 +209,9 @@ export class Proxy {
           if (preconditions || r.type === 'unsatisfiable') return { undo: () => undefined };
           return this.cache.prepare(m, href, peers, r.type === 'partial' ? r.start : 0, confirm, swarmPeers === 0);
         };
-        offer = await proxyOffer(href, { dispatcher: this.dispatcher, headers, accept: headerValue(req.headers.accept), reusable, join: !preconditions, onTorrent });
+        // A plain GET (`reusable`: no Range or conditionals) gets its head as the torrent arrives
+        // when the origin announced the bytes' head with it (`announced`, proxy-offer.ts).
+        offer = await proxyOffer(href, { dispatcher: this.dispatcher, headers, accept: headerValue(req.headers.accept), reusable, announced: reusable, join: !preconditions, onTorrent });
       } catch (err) {
         const e = toTorrenttpError(err);
         sendProblem(res, e);
@@ -222,6 +225,14 @@ export class Proxy {
         return;
       }
       known = this.cache.remember(href, offer.metainfo, offer.file, offer.peers, offer.sameFile);
+      if (offer.prepare !== undefined) {
+        try {
+          await this.answerFromSwarm(req, res, url, known, started, offer.prepare);
+        } finally {
+          offer.prepare(); // once only: a no-op unless the answer failed before the head (sameFile must settle)
+        }
+        return;
+      }
     }
     if (known === 'plain') {
       this.log(req, href, 'passthrough', await passThrough(req, res, url, this.agent), started);
@@ -281,16 +292,23 @@ export class Proxy {
     return { status: 416, bytes: 0 };
   }
 
-  private async answerFromSwarm(req: IncomingMessage, res: ServerResponse, url: URL, k: KnownUrl, started: number): Promise<void> {
+  /**
+   * `prepare`: an offer taken on the head the torrent's answer announced (proxy-offer.ts), nothing
+   * of it opened or asked yet: called once the head is out (or once the answer is decided without
+   * a body), so that the open and the first piece's `GET` do not delay the head.
+   */
+  private async answerFromSwarm(req: IncomingMessage, res: ServerResponse, url: URL, k: KnownUrl, started: number, prepare?: () => void): Promise<void> {
     const href = url.href;
     const cond = this.conditional(req, k);
     if (cond !== 'send') {
       this.log(req, href, 'cache', this.notSent(res, k, cond), started);
+      prepare?.();
       return;
     }
     const range = this.range(req, k);
     if (range.type === 'unsatisfiable') {
       this.log(req, href, 'cache', this.unsatisfiable(res, k), started);
+      prepare?.();
       return;
     }
     const size = k.file.length;
@@ -300,13 +318,24 @@ export class Proxy {
     // Nothing of the torrent held (its offer was confirmed by a HEAD without preparing it, for a
     // request that might have been a 304, or it was evicted since): prepared as on a cold fetch,
     // so that the program's first piece and the lone stream are asked now.
-    if (!this.cache.holds(k.metainfo.infoHash)) this.cache.prepare(k.metainfo, href, k.peers, start, originHeaders(negotiationHeaders(req))).first?.catch(() => undefined);
+    if (prepare === undefined && !this.cache.holds(k.metainfo.infoHash)) this.cache.prepare(k.metainfo, href, k.peers, start, originHeaders(negotiationHeaders(req))).first?.catch(() => undefined);
     const how: ServedBy = size === 0 || this.cache.has(k, start, end) ? 'cache' : 'swarm';
     // The status line and headers go out at once: they are the origin's facts from the offer, and
     // the program's first byte need not wait for the torrent's storage to open.
     res.writeHead(status, { ...this.fileHeaders(k), 'content-length': end - start + 1, ...(status === 206 ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}) });
     res.flushHeaders();
+    prepare?.();
     const result = await this.cache.pump(k, start, end, res);
+    if (result.end === 'changed') {
+      // The head went out with the facts the torrent's answer announced, and the origin's first
+      // piece says the file changed since: no byte of it matches that head. Cut short; the next
+      // request negotiates afresh.
+      this.logger.warn({ url: href }, FILE_CHANGED);
+      this.cache.forget(href);
+      res.destroy();
+      this.log(req, href, 'swarm', { status, bytes: 0 }, started, { why: FILE_CHANGED, cut: 'changed' });
+      return;
+    }
     if (result.end === 'unopened' || result.end === 'mismatch') {
       // The torrent could not be opened (cache folder, storage), or the origin's first piece
       // failed its hash check after the headers went out (the URL's bytes are not the

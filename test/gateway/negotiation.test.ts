@@ -238,3 +238,29 @@ test('the torrent is ready once its pieces are hashed; Repr-Digest and the cache
     assert.equal(after.headers['digest'], `SHA-256=${sha256b64(big)}`);
     assert.equal(readdirSync(join(cacheDir, 'meta')).length, 1, 'the cache entry is written with the SHA-256');
   }));
+
+test('the torrent and metainfo answers announce the file\'s own head (TorrentTTP-File-Type, -ETag, -Last-Modified): the plain 200\'s values exactly', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'clip.mp4'), bytes(2 * MIB + 7, 5));
+    const g = await startGateway(t, { root });
+    const url = `${g.url}/clip.mp4`;
+    await (await request(url, { headers: { accept: BT } })).body.dump();
+    await g.swarm.settled();
+    const plain = await request(url);
+    await plain.body.dump();
+    assert.equal(plain.statusCode, 200);
+    for (const accept of [BT, METAINFO_JSON_MEDIA_TYPE]) {
+      const r = await request(url, { headers: { accept } });
+      await r.body.dump();
+      assert.equal(r.statusCode, 200);
+      assert.equal(r.headers['content-type'], accept);
+      assert.equal(r.headers['torrenttp-file-type'], plain.headers['content-type'], accept);
+      assert.equal(r.headers['torrenttp-file-etag'], plain.headers.etag, accept);
+      assert.equal(r.headers['torrenttp-file-last-modified'], plain.headers['last-modified'], accept);
+    }
+    assert.equal(plain.headers['content-type'], 'video/mp4');
+    assert.notEqual(plain.headers.etag, undefined);
+    assert.notEqual(plain.headers['last-modified'], undefined);
+  }));

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { FILE_ETAG_HEADER, FILE_LAST_MODIFIED_HEADER, FILE_TYPE_HEADER } from '../../src/gateway/media-type.js';
 import { parseTorrent } from '../../src/metainfo/index.js';
 import { bytes, piecesOf, torrentBytes, withTempDir } from '../helpers/torrents.js';
 import { until } from '../helpers/processes.js';
@@ -35,18 +36,23 @@ interface OriginOptions {
   readonly rangeEtag?: string;
   /** A 206 sends its head and half its body, then the rest once this settles. */
   readonly hold?: Promise<void>;
+  /** A 206 sends nothing, head included, until this settles. */
+  readonly holdPiece?: Promise<void>;
+  /** The torrent's answer announces the bytes' head as serve does (`TorrentTTP-File-*`), with this `ETag`. */
+  readonly announce?: string;
 }
 
 /**
  * A torrent-offering origin that runs no swarm: the torrent for `Accept: application/x-bittorrent`,
  * the bytes otherwise (`206` for one `bytes=a-b` range). `log` has each request: `GET torrent`, `GET a-b`, `GET`, `HEAD`.
  */
-async function origin(t: TestContext, o: OriginOptions): Promise<{ url: string; log: string[]; torrent: Uint8Array }> {
+async function origin(t: TestContext, o: OriginOptions): Promise<{ url: string; log: string[]; torrent: Uint8Array; piecesAnswered: () => number }> {
   const described = o.described ?? o.payload;
   const torrent = torrentBytes({ name: 'f.mp4', 'piece length': PIECE, length: described.length, pieces: piecesOf(described, PIECE) });
   const etag = o.etag ?? '"v1"';
   const log: string[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  let piecesAnswered = 0;
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
     const torrentWanted = o.offer === 'link' ? (req.url ?? '').endsWith('?torrent') : (req.headers.accept ?? '').startsWith('application/x-bittorrent');
     log.push(`${req.method} ${torrentWanted ? 'torrent' : range === null ? '' : `${range[1]}-${range[2]}`}`.trim());
@@ -56,7 +62,8 @@ async function origin(t: TestContext, o: OriginOptions): Promise<{ url: string; 
       return;
     }
     if (torrentWanted) {
-      res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length });
+      const announced = o.announce === undefined ? {} : { [FILE_TYPE_HEADER]: 'video/mp4', [FILE_ETAG_HEADER]: o.announce, [FILE_LAST_MODIFIED_HEADER]: LAST_MODIFIED };
+      res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length, ...announced });
       res.end(torrent);
       return;
     }
@@ -64,6 +71,8 @@ async function origin(t: TestContext, o: OriginOptions): Promise<{ url: string; 
     if (range !== null) {
       const start = Number(range[1]);
       const end = Math.min(Number(range[2]), o.payload.length - 1);
+      if (o.holdPiece !== undefined) await o.holdPiece;
+      piecesAnswered++;
       res.writeHead(206, {
         'content-type': 'video/mp4',
         'content-range': `bytes ${start}-${end}/${o.payload.length}`,
@@ -89,7 +98,7 @@ async function origin(t: TestContext, o: OriginOptions): Promise<{ url: string; 
     server.closeAllConnections();
     return new Promise<void>((r) => server.close(() => r()));
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.mp4`, log, torrent };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.mp4`, log, torrent, piecesAnswered: () => piecesAnswered };
 }
 
 /**
@@ -368,4 +377,67 @@ test('a cold Range from past the first piece starts at once: the piece under its
     assert.equal(n, want, 'exactly the rest of the piece under the start, nothing past it');
     assert.ok(Buffer.concat(got).equals(Buffer.from(payload.subarray(from, from + want))), 'its bytes, exact');
     assert.deepEqual(o.log, ['GET torrent', `GET ${3 * PIECE}-${4 * PIECE - 1}`], 'the torrent and that piece: nothing before the range');
+  }));
+
+test('an origin that announces the bytes\' head with its torrent (TorrentTTP-File-*, as serve does): a plain GET\'s head goes out before the origin has answered the first piece, the body once it has', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(200_000, 73);
+    let release!: () => void;
+    const o = await origin(t, { payload, announce: '"v1"', holdPiece: new Promise<void>((r) => (release = r)) });
+    t.after(() => release());
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const answered = new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest({ host: proxy.address.host, port: proxy.address.port, path: o.url, headers: { host: new URL(o.url).host } }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    // The piece is held until release(): only the torrent's answer can have made this head.
+    let bound: NodeJS.Timeout | undefined;
+    const res = await Promise.race([answered, new Promise<never>((_, reject) => (bound = setTimeout(() => reject(new Error('no head while the first piece is held')), 20_000)))]);
+    clearTimeout(bound);
+    t.after(() => res.destroy());
+    assert.equal(o.piecesAnswered(), 0, 'the origin has not answered the piece');
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-length'], String(payload.length));
+    assert.equal(res.headers['content-type'], 'video/mp4');
+    assert.equal(res.headers.etag, '"v1"');
+    assert.equal(res.headers['last-modified'], LAST_MODIFIED);
+    release();
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    assert.ok(Buffer.concat(chunks).equals(Buffer.from(payload)), 'byte-identical');
+    assert.deepEqual(o.log, ['GET torrent', `GET 0-${payload.length - 1}`], 'no HEAD');
+    await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+    assert.deepEqual(servedBy(log), ['200 swarm']);
+  }));
+
+test('the file changed after its torrent announced its head (the first piece\'s 206 has another ETag): the response is cut short with no byte of the body, and the next GET negotiates afresh', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    // The piece's bytes are the torrent's (its hash check passes): only its ETag says the file changed.
+    const payload = bytes(2 * PIECE + 5, 74);
+    const o = await origin(t, { payload, announce: '"v1"', etag: '"v2"' });
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-', '--max-time', '30']);
+    assert.equal(r.code, 18, `curl sees a partial transfer: ${r.stderr}`);
+    const h = fields(r.stdout.toString());
+    assert.equal(h.get('etag'), '"v1"', 'the head announced');
+    assert.equal(h.get('content-length'), String(payload.length));
+    assert.ok(!existsSync(out) || readFileSync(out).length === 0, 'no byte under a head of another version');
+    assert.deepEqual(o.log, ['GET torrent', `GET 0-${PIECE - 1}`]);
+    await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+    assert.equal((log.entries.find((e) => 'how' in e.obj)!.obj as { cut?: string }).cut, 'changed');
+    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 10_000);
+    assert.equal(proxy.cache.fresh(o.url), undefined, 'the URL forgotten');
+  }));
+
+test('a Range or a conditional GET from an origin that announces the head: the facts still come from the piece\'s 206 or a HEAD, as before', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(3 * PIECE + 1234, 75);
+    const o = await origin(t, { payload, announce: '"v0"', refuseHead: false });
+    const { proxy } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const r = await statusThrough(t, proxy.url, o.url, ['-r', `${PIECE}-${PIECE + 10}`]);
+    assert.equal(r.code, '206');
+    assert.equal(r.h.get('etag'), '"v1"', 'the 206\'s own ETag, not the announced one');
+    assert.deepEqual(o.log, ['GET torrent', `GET ${PIECE}-${2 * PIECE - 1}`]);
   }));
