@@ -114,11 +114,6 @@ export class DiskPool {
     if (paths.length > 0 && !this.closed) await this.broadcast({ type: 'forget', paths });
   }
 
-  /** Inline mode: the most writes that were ever in flight at once (one at a time is the rule); undefined with threads. */
-  get inlineWritePeakForTesting(): number | undefined {
-    return this.inline?.peakWrites;
-  }
-
   /**
    * Tests only: make every later disk call of kind `fault.op`, on every thread, fail with
    * `fault.errno` (ENOSPC, EROFS…) until called with null. The only way to reach those errors

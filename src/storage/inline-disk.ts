@@ -28,23 +28,11 @@ import { alignedRun, BOUNCE_BYTES, DIRECT_MIN, FileTable, newBounceBuffer } from
  */
 const BOUNCE_BUFFERS = 4;
 
-/*
- * Writes go one at a time (`serialWrite`); reads stay concurrent. libuv's pool runs 4 jobs at
- * once, and 4 buffered `pwrite`s into one file wait on the inode's lock in the kernel: a lone get
- * of 1 GiB spent 19 % of its CPU samples spinning there (`perf record -g`: `rwsem_spin_on_owner`
- * under `ext4_buffered_write_iter`); one at a time, as a disk thread writes, it spends none.
- */
-
 export class InlineDisk {
   private readonly files: FileTable;
   private readonly spareBounce: Uint8Array[] = [];
   private bounceMade = 0;
   private readonly bounceWaiters: ((b: Uint8Array) => void)[] = [];
-  /** The last write queued: the next starts once it settled. */
-  private writeTail: Promise<unknown> = Promise.resolve();
-  private writesInFlight = 0;
-  /** The most writes ever in flight at once (the tests hold it to 1). */
-  peakWrites = 0;
 
   constructor(maxOpenFiles: number) {
     this.files = new FileTable(maxOpenFiles);
@@ -187,27 +175,9 @@ export class InlineDisk {
 
   private async writeAll(fd: number, data: Uint8Array, at: number, length: number, pos: number): Promise<void> {
     for (let done = 0; done < length; ) {
-      const from = done;
-      done += await this.serialWrite(() => {
-        this.files.inject('write');
-        return io(write, fd, data, at + from, length - from, pos + from);
-      });
+      this.files.inject('write');
+      done += await io(write, fd, data, at + done, length - done, pos + done);
     }
-  }
-
-  /** `op` once every write queued before it has settled: one write in flight at a time. */
-  private serialWrite(op: () => Promise<number>): Promise<number> {
-    const run = async (): Promise<number> => {
-      this.peakWrites = Math.max(this.peakWrites, ++this.writesInFlight);
-      try {
-        return await op();
-      } finally {
-        this.writesInFlight--;
-      }
-    };
-    const next = this.writeTail.then(run, run);
-    this.writeTail = next.catch(() => undefined);
-    return next;
   }
 }
 

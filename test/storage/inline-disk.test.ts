@@ -27,7 +27,6 @@ test('inline: pieces across files (direct runs, buffered heads and tails) are ve
       // All at once: writes of several pieces in flight together.
       const done = await Promise.all(shuffled(tt.metainfo.pieceCount, 3).map((i) => s.commitPiece(pieceIndex(tt, i), tt.piece(i))));
       assert.ok(done.every(Boolean));
-      assert.equal(pool.inlineWritePeakForTesting, 1, 'one write in flight at a time (4 into one file wait on its lock in the kernel)');
       for (let f = 0; f < 3; f++) assert.deepEqual(new Uint8Array(readFileSync(tt.pathOf(dir, f))), tt.fileData(f), `file ${f}`);
       // No cache: blocks come from disk through the inline reads.
       const block = await s.readBlock(pieceIndex(tt, 1), 1000, 70_000);
