@@ -34,6 +34,8 @@ interface OriginOptions {
   readonly offer?: 'accept' | 'link';
   /** A 206's `ETag`, when not the 200's (the file changed between the two). */
   readonly rangeEtag?: string;
+  /** A 206's complete length in `Content-Range`, when not the payload's (the file grew). */
+  readonly rangeTotal?: number;
   /** A 206 sends its head and half its body, then the rest once this settles. */
   readonly hold?: Promise<void>;
   /** A 206 sends nothing, head included, until this settles. */
@@ -75,7 +77,7 @@ async function origin(t: TestContext, o: OriginOptions): Promise<{ url: string; 
       piecesAnswered++;
       res.writeHead(206, {
         'content-type': 'video/mp4',
-        'content-range': `bytes ${start}-${end}/${o.payload.length}`,
+        'content-range': `bytes ${start}-${end}/${o.rangeTotal ?? o.payload.length}`,
         'content-length': end - start + 1,
         etag: o.rangeEtag ?? etag,
         ...(o.rangeLastModified === false ? {} : { 'last-modified': LAST_MODIFIED }),
@@ -429,6 +431,21 @@ test('the file changed after its torrent announced its head (the first piece\'s 
     assert.equal((log.entries.find((e) => 'how' in e.obj)!.obj as { cut?: string }).cut, 'changed');
     await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 10_000);
     assert.equal(proxy.cache.fresh(o.url), undefined, 'the URL forgotten');
+  }));
+
+test('the file grew after its torrent announced its head (the same ETag, but the first piece\'s 206 names another complete length): cut short with no byte of the body', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(2 * PIECE + 5, 75);
+    const o = await origin(t, { payload, announce: '"v1"', etag: '"v1"', rangeTotal: payload.length + PIECE });
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
+    const out = join(dir, 'out.bin');
+    const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-', '--max-time', '30']);
+    assert.equal(r.code, 18, `curl sees a partial transfer: ${r.stderr}`);
+    assert.equal(fields(r.stdout.toString()).get('content-length'), String(payload.length), 'the head announced');
+    assert.ok(!existsSync(out) || readFileSync(out).length === 0, 'no byte under a head of another length');
+    await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
+    assert.equal((log.entries.find((e) => 'how' in e.obj)!.obj as { cut?: string }).cut, 'changed');
+    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 10_000);
   }));
 
 test('a Range or a conditional GET from an origin that announces the head: the facts still come from the piece\'s 206 or a HEAD, as before', { timeout: 60_000 }, (t) =>
