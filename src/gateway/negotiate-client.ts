@@ -1,11 +1,11 @@
-import type { Agent as HttpAgent, IncomingMessage, RequestOptions } from 'node:http';
+import type { Agent as HttpAgent, RequestOptions } from 'node:http';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import type { Metainfo } from '../metainfo/index.js';
 import { MAX_METAINFO_BYTES, METAINFO_JSON_MEDIA_TYPE } from '../metainfo/media-type.js';
 import { BITTORRENT_MEDIA_TYPE, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER } from './media-type.js';
-import { loadUndici } from '../transport/http-fetch.js';
+import { loadUndici, nodeGet } from '../transport/http-fetch.js';
 import { hostPort, parseHostPort } from '../transport/peer-address.js';
 import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
@@ -214,18 +214,14 @@ export class NodeAgents {
   }
 }
 
-/** One GET with node's http(s) client; the body is the `IncomingMessage`. */
-async function nodeGet(url: string, headers: Record<string, string>, opts: NegotiateOptions): Promise<Omit<OpenResponse, 'url'>> {
+/** One GET with node's http(s) client (keep-alive agents when the get gave them); the body is the `IncomingMessage`. */
+async function getWithNode(url: string, headers: Record<string, string>, opts: NegotiateOptions): Promise<Omit<OpenResponse, 'url'>> {
   const u = new URL(url);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`unsupported protocol ${u.protocol}`);
-  const mod = u.protocol === 'https:' ? await import('node:https') : await import('node:http');
-  const options: RequestOptions = { method: 'GET', headers, ...(opts.signal === undefined ? {} : { signal: opts.signal }) };
+  const options: RequestOptions = { headers, ...(opts.signal === undefined ? {} : { signal: opts.signal }) };
   if (opts.agents !== undefined) options.agent = await opts.agents.for(u.protocol);
-  return new Promise((resolve, reject) => {
-    const req = mod.request(u, options, (res: IncomingMessage) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }));
-    req.on('error', reject);
-    req.end();
-  });
+  const res = await nodeGet(u, options);
+  return { status: res.statusCode ?? 0, headers: res.headers, body: res };
 }
 
 async function request(url: string, opts: NegotiateOptions, headers: Record<string, string>): Promise<OpenResponse> {
@@ -237,7 +233,7 @@ async function request(url: string, opts: NegotiateOptions, headers: Record<stri
     const all = { 'user-agent': 'torrenttp', ...headersFor(opts.headers, url, current), ...headers };
     try {
       if (undici === undefined) {
-        res = await nodeGet(current, all, opts);
+        res = await getWithNode(current, all, opts);
       } else {
         const r = await undici.request(current, { method: 'GET', headers: all, dispatcher: opts.dispatcher, ...(opts.signal === undefined ? {} : { signal: opts.signal }) });
         res = { status: r.statusCode, headers: r.headers, body: r.body };

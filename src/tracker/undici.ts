@@ -4,6 +4,7 @@
  * HTTP; `transport/http-fetch.ts` re-exports it. A public surface beside `index.ts` (see
  * test/layers.test.ts) so that loading it does not compile the rest of the tracker.
  */
+import type { IncomingMessage, RequestOptions } from 'node:http';
 import { createRequire, Module } from 'node:module';
 import type { Dispatcher } from 'undici';
 
@@ -157,4 +158,19 @@ export function readContentRange(value: string | undefined): ContentRange | unde
   const last = Number(m[2]);
   if (last < first || (complete !== undefined && last >= complete)) return undefined;
   return { first, last, complete };
+}
+
+/**
+ * One GET with node's own HTTP client, where undici is not wanted (a lone `torrenttp get`
+ * compiles no undici: its loading and its parser's WebAssembly were ~45 ms of that get's CPU;
+ * docs/cli.md, "get against curl"). `node:https`, and TLS with it, is loaded only for an https
+ * URL. Resolves at the answer's head; the caller reads or drops the body.
+ */
+export async function nodeGet(url: URL, options: RequestOptions): Promise<IncomingMessage> {
+  const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = mod.request(url, { ...options, method: 'GET' }, resolve);
+    req.on('error', reject);
+    req.end();
+  });
 }

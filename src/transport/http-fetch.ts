@@ -40,7 +40,7 @@ import { loadUndici, loadUndiciModule } from '../tracker/undici.js';
 /** `Retry-After`: the tracker layer's one parser (undici.ts, loadable without the rest of it). */
 export { parseRetryAfter, readContentRange, retryAfterDelay, type ContentRange } from '../tracker/undici.js';
 
-export { loadUndici, loadUndiciCore, type Undici } from '../tracker/undici.js';
+export { loadUndici, loadUndiciCore, nodeGet, type Undici } from '../tracker/undici.js';
 
 let poolClass: Promise<typeof Pool> | undefined;
 /**

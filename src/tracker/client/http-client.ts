@@ -7,7 +7,7 @@ import { MAX_RESPONSE_BYTES } from '../bdict.js';
 import { TrackerError } from '../errors.js';
 import type { AnnounceRequest } from '../announce-types.js';
 import type { PeerAddress } from '../ip.js';
-import { loadUndici } from '../undici.js';
+import { loadUndici, nodeGet } from '../undici.js';
 import type { AnnounceResult, ScrapeResult, TrackerClient, TrackerRequestOptions } from './types.js';
 
 export { loadUndici } from '../undici.js';
@@ -76,7 +76,7 @@ export class HttpTrackerClient implements TrackerClient {
       // opentracker).
       res =
         this.opts.dispatcher === undefined
-          ? await nodeGet(url, headers, AbortSignal.any(signals))
+          ? await nodeGet(new URL(url), { agent: false, headers, signal: AbortSignal.any(signals) }).then((r) => ({ statusCode: r.statusCode ?? 0, body: r }))
           : await (await loadUndici()).request(url, { method: 'GET', reset: true, headers, signal: AbortSignal.any(signals), dispatcher: this.opts.dispatcher });
     } catch (cause) {
       const timedOut = (cause as { name?: string }).name === 'TimeoutError' || (cause as { name?: string }).name === 'AbortError';
@@ -113,22 +113,6 @@ export class HttpTrackerClient implements TrackerClient {
     }
     return out;
   }
-}
-
-/**
- * A GET through node's own HTTP client, on a connection of its own (`agent: false`): without a
- * dispatcher to honour, an announce needs nothing of undici, whose compiling (and its parser's
- * WebAssembly) was ~45 ms of the CPU of a lone `torrenttp get`, which speaks node's `http` for
- * everything else it asks (docs/cli.md, "get against curl"). Resolves at the answer's head; the
- * caller reads the body.
- */
-async function nodeGet(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<{ statusCode: number; body: Readable }> {
-  const u = new URL(url);
-  const mod = u.protocol === 'https:' ? await import('node:https') : await import('node:http');
-  return new Promise((resolve, reject) => {
-    const req = mod.get(u, { agent: false, headers, signal }, (res) => resolve({ statusCode: res.statusCode ?? 0, body: res }));
-    req.on('error', reject);
-  });
 }
 
 function withQuery(url: string, query: string): string {
