@@ -13,7 +13,7 @@ import { hostPort, type PeerLink } from '../transport/index.js';
 import { preferredOffer } from './accept.js';
 import { BITTORRENT_MEDIA_TYPE, FILE_ETAG_HEADER, FILE_LAST_MODIFIED_HEADER, FILE_TYPE_HEADER, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER, WEB_SEED_HEADER } from './media-type.js';
 import { ifRangeHolds, type Validators } from './conditional.js';
-import { preconditionsHold } from './preconditions.js';
+import { metainfoEtag, preconditionsHold } from './preconditions.js';
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import { decideRange } from './range.js';
@@ -632,10 +632,9 @@ export class Gateway {
       res.setHeader('retry-after', String(state.retryAfterSec));
       throw new GatewayError('GATEWAY_HASHING', { detail: `retry in ${state.retryAfterSec} s` });
     }
-    // Each representation its own strong tag (RFC 9110 §8.8.3), never the bytes' one: the info-hash
-    // fixes the info, and for one URL (Host included) the outer fields are the same every time.
-    // No Last-Modified: the file's date says nothing the info-hash does not.
-    const validators: Validators = { etag: `"${want === 'torrent' ? 'bt' : 'json'}-${state.torrent.infoHash}"` };
+    // Each representation its own strong tag (`metainfoEtag`). No Last-Modified: the file's date
+    // says nothing the info-hash does not.
+    const validators: Validators = { etag: metainfoEtag(want, state.torrent.infoHash) };
     res.setHeader('etag', validators.etag);
     // The announce and web-seed URLs follow the request's Host: not a shared-cache answer.
     res.setHeader('cache-control', 'private, no-cache');

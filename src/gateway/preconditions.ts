@@ -17,3 +17,12 @@ export function preconditionsHold(req: IncomingMessage, res: ServerResponse, val
   }
   return true;
 }
+
+/**
+ * The strong tag (RFC 9110 §8.8.3) of a torrent's metainfo in one form, the same from `serve`'s
+ * file URLs and the TorrentTTP resources: the info-hash fixes the info, and for one URL (Host
+ * included) the outer fields are the same every time; never the bytes' tag.
+ */
+export function metainfoEtag(form: 'torrent' | 'json', infoHash: string): string {
+  return `"${form === 'torrent' ? 'bt' : 'json'}-${infoHash}"`;
+}

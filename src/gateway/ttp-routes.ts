@@ -28,7 +28,7 @@ import { preferredOffer } from './accept.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import { Callers, type CallerLink, type CallerOptions } from './ttp-callers.js';
 import { HaveWatch } from './ttp-have-watch.js';
-import { preconditionsHold } from './preconditions.js';
+import { metainfoEtag, preconditionsHold } from './preconditions.js';
 
 /**
  * The TorrentTTP v1 peer resources (docs/torrenttp.md §3–§9) over the torrents of a Client: the
@@ -224,9 +224,8 @@ export class TtpRoutes {
   }
 
   private metainfo(req: IncomingMessage, res: ServerResponse, t: Torrent, s: Served, torrentFile: boolean, extra: Readonly<Record<string, string>>): void {
-    // serve's tags for the same two forms (gateway.ts serveMetainfo): the info-hash fixes the
-    // info, and for one URL (Host included) the outer fields are the same every time.
-    const etag = `"${torrentFile ? 'bt' : 'json'}-${t.infoHash}"`;
+    // serve's tags for the same two forms (gateway.ts serveMetainfo).
+    const etag = metainfoEtag(torrentFile ? 'torrent' : 'json', t.infoHash);
     const common = { etag, ...extra, 'cache-control': 'no-cache' };
     if (!preconditionsHold(req, res, { etag }, { ...common, ...CORS_HEADERS })) return;
     let body: Buffer;
