@@ -3,6 +3,9 @@ import { stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { GatewayError } from './errors.js';
 
+/** `GetUrlOptions.stallMs`'s default: no answer, no plain body byte, or no swarm byte for this long fails the get. */
+export const DEFAULT_STALL_MS = 60_000;
+
 /** What the plain and swarm halves of `getUrl` share. */
 export const PROGRESS_EVERY_MS = 250;
 

@@ -9,7 +9,7 @@ import { headersForAll } from './redirect-headers.js';
 import { negotiate, NodeAgents, type Offer } from './negotiate-client.js';
 import { plainGet } from './plain-get.js';
 
-import { nameFromUrl } from './get-io.js';
+import { DEFAULT_STALL_MS, nameFromUrl } from './get-io.js';
 
 export { nameFromUrl };
 
@@ -118,9 +118,6 @@ export interface GetResult {
   readonly digestVerified?: boolean;
 }
 
-/** The negotiation's answer must come within this long (`GetUrlOptions.stallMs`), as a body's bytes must. */
-const DEFAULT_ANSWER_MS = 60_000;
-
 export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
   const started = performance.now();
   // node's own HTTP client, keep-alive, for the negotiation and the plain body: undici (the web
@@ -130,7 +127,7 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
     // A server that takes the connection and never answers would hold the get for ever: its
     // answer (redirects and a torrent's body included) must come within `stallMs`.
     const answer = new AbortController();
-    const stallMs = o.stallMs ?? DEFAULT_ANSWER_MS;
+    const stallMs = o.stallMs ?? DEFAULT_STALL_MS;
     const timer = setTimeout(() => answer.abort(), stallMs);
     let offer: Offer;
     try {

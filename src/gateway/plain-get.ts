@@ -5,7 +5,7 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
-import { drained, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
+import { DEFAULT_STALL_MS, drained, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import { causeText, discard, requestOk, type NodeAgents, type OpenResponse } from './negotiate-client.js';
 import { headersFor } from './redirect-headers.js';
@@ -19,8 +19,6 @@ import { readContentRange } from '../transport/http-fetch.js';
 
 /** Bytes queued to the output file before the body waits: a few of undici's chunks per write(v). */
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
-/** A plain body that sends no byte for this long fails (`GetUrlOptions.stallMs`); the swarm's stall is as long. */
-const DEFAULT_PLAIN_STALL_MS = 60_000;
 
 export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: string, agents: NodeAgents, started: number): Promise<GetResult> {
   const path = o.output.kind === 'file' ? o.output.path : o.output.kind === 'named' ? join(o.output.dir, nameFromUrl(o.url) ?? 'index.html') : undefined;
@@ -74,7 +72,7 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
   const meter = new SampledRate();
   const report = (): void => o.onEvent?.({ type: 'progress', doneBytes: offset + got.bytes, totalBytes, rateBytesPerSec: meter.sample(got.bytes, Date.now()), uploadRateBytesPerSec: 0, peers: undefined });
   // A body that stops coming fails, as a swarm that gives nothing does (wget's read timeout), instead of hanging for ever.
-  const stallMs = o.stallMs ?? DEFAULT_PLAIN_STALL_MS;
+  const stallMs = o.stallMs ?? DEFAULT_STALL_MS;
   let lastBytes = 0;
   let lastMoveMs = Date.now();
   const timer = setInterval(() => {

@@ -6,7 +6,7 @@ import type { Torrent, TorrentStats } from '../engine/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { DiskPool, makeFolders } from '../storage/index.js';
 import { GatewayError } from './errors.js';
-import { drained, nameFromUrl, sizeOf } from './get-io.js';
+import { DEFAULT_STALL_MS, drained, nameFromUrl, sizeOf } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import type { OriginConnection } from './lone-stream.js';
 
@@ -16,7 +16,6 @@ import type { OriginConnection } from './lone-stream.js';
  * with verified pieces in order.
  */
 
-const DEFAULT_STALL_MS = 60_000;
 /**
  * The web seed (the origin's HTTP) joins only once the swarm has given nothing for this long: the
  * origin's seed and the other downloaders go first, so concurrent gets do not each pull the file
