@@ -426,13 +426,13 @@ def parse_range(value, size):
         first, last = max(0, size - suffix), size - 1
     else:
         first = int(m.group(1))
-        last = int(m.group(2)) if m.group(2) else size - 1
-        if last < first:
+        last = int(m.group(2)) if m.group(2) else None
+        if last is not None and last < first:
             raise Problem(400, "TTP_BAD_RANGE", "last byte %d < first byte %d" % (last, first))
         if first >= size:
             raise Problem(416, "TTP_RANGE_NOT_SATISFIABLE", "first byte %d \u2265 piece length %d" % (first, size),
                           [("Content-Range", "bytes */%d" % size)])
-        last = min(last, size - 1)
+        last = size - 1 if last is None else min(last, size - 1)
     return first, last
 
 

@@ -1,0 +1,182 @@
+/**
+ * examples/ttp-server.py, a TorrentTTP peer server in python3's standard library written from
+ * docs/torrenttp.md alone: torrenttp's HTTP-only leech (`download --peer URL`, no wire peer, no
+ * tracker) and the curl client example download a multi-file torrent from it byte-identical; its
+ * answers to bad requests are the spec's statuses and codes; and when it is made to lie (one wrong
+ * byte in a piece, a have-set with a spare bit) the leech bans it and completes nothing wrong.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { requireTool, run, until, type Proc } from '../helpers/processes.js';
+import { jsonLines, spawnCli, type CliProcess } from '../helpers/cli.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+import { createTorrent, parseMetainfoJson } from '../../src/metainfo/index.js';
+import { decodeHaveDocument } from '../../src/tracker/index.js';
+
+const root = resolve(fileURLToPath(import.meta.url), '../../../..');
+const SERVER = join(root, 'examples/ttp-server.py');
+const CURL_CLIENT = join(root, 'examples/ttp-curl-client.sh');
+
+/** A multi-file torrent of 23 pieces of 16 KiB (the last short), its files under `dir/pair/`. */
+async function pair(dir: string): Promise<{ files: Record<string, Buffer>; infoHash: string }> {
+  const src = join(dir, 'pair');
+  mkdirSync(join(src, 'sub'), { recursive: true });
+  const files = { 'a.bin': Buffer.from(bytes(300_000, 1)), 'sub/b.bin': Buffer.from(bytes(70_001, 2)) };
+  for (const [name, data] of Object.entries(files)) writeFileSync(join(src, name), data);
+  const { torrent, metainfo } = await createTorrent(src, { creationDate: null, pieceLength: 16384 });
+  writeFileSync(join(dir, 'pair.torrent'), torrent);
+  return { files, infoHash: metainfo.infoHash };
+}
+
+/** `python3 examples/ttp-server.py` on 127.0.0.1 port 0, stopped by pid when the test ends; its torrent URL. */
+async function pyServer(t: TestContext, dir: string, extra: string[] = []): Promise<{ proc: Proc; url: string }> {
+  const proc = run(t, 'python3', [SERVER, join(dir, 'pair.torrent'), dir, '--port', '0', ...extra]);
+  await until('the python server printed its URL', () => /^http:\/\/127\.0\.0\.1:\d+\/\S+\n/.test(proc.output), 30_000, proc);
+  const url = proc.output.split('\n')[0]!;
+  assert.match(proc.output, /serving pair: 23 of 23 pieces verified, port (\d+)/);
+  assert.equal(new URL(url).port, /port (\d+)/.exec(proc.output)![1]);
+  return { proc, url };
+}
+
+function leech(t: TestContext, dir: string, out: string, url: string): CliProcess {
+  return spawnCli(t, dir, ['download', 'pair.torrent', '-o', out, '--no-trackers', '--no-dht', '--no-web-seeds', '--listen', '127.0.0.1', '--peer', url, '--json']);
+}
+
+function curlClient(url: string, out: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile('bash', [CURL_CLIENT, url, out], { timeout: 120_000 }, (err, stdout, stderr) => {
+      done({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
+    });
+  });
+}
+
+test('torrenttp download and the curl client get a multi-file torrent byte-identical from the python server alone', { timeout: 240_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    requireTool('python3', ['--version']);
+    const { files, infoHash } = await pair(dir);
+    const { url } = await pyServer(t, dir);
+    assert.match(url, new RegExp(`/ttp/v1/torrents/${infoHash}$`));
+
+    const dl = leech(t, dir, 'out', url);
+    // Done, or a peer refused (then it would wait for other sources forever): either ends the wait.
+    await until('the leech finished or refused the python peer', () => dl.child.exitCode !== null || /"ok":false/.test(dl.stdout), 120_000);
+    assert.equal(dl.child.exitCode, 0, dl.stdout + dl.stderr);
+    const lines = jsonLines(dl);
+    assert.ok(lines.some((l) => l.event === 'summary' && l['done'] === true), dl.stdout);
+    // Every byte came over TorrentTTP from the one python peer.
+    const summary = lines.find((l) => l.event === 'summary') as unknown as { downloadedByKind: { http: number; wire: number } };
+    assert.equal(summary.downloadedByKind.wire, 0);
+    assert.ok(summary.downloadedByKind.http >= 370_001);
+    for (const [name, data] of Object.entries(files)) assert.deepEqual(readFileSync(join(dir, 'out', 'pair', name)), data, name);
+
+    const c = await curlClient(url, join(dir, 'curl'));
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stdout, /downloaded pair \(370001 bytes, 23 pieces verified\)/);
+    for (const [name, data] of Object.entries(files)) assert.deepEqual(readFileSync(join(dir, 'curl', 'pair', name)), data, name);
+  }),
+);
+
+test("the python server answers as docs/torrenttp.md says: metainfo, have-set, ranges, errors, CORS", { timeout: 120_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    requireTool('python3', ['--version']);
+    const { infoHash } = await pair(dir);
+    const { url } = await pyServer(t, dir);
+    const get = async (path: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' | 'OPTIONS' | 'POST' = 'GET') => {
+      const r = await request(url + path, { method, headers });
+      const body = Buffer.from(await r.body.arrayBuffer());
+      return { status: r.statusCode, headers: r.headers, body, code: r.headers['content-type'] === 'application/problem+json' ? (JSON.parse(body.toString()) as { code: string }).code : undefined };
+    };
+    // §4: JSON by default, the .torrent only when ranked higher; both the same info-hash.
+    const meta = await get('');
+    assert.equal(meta.headers['content-type'], 'application/vnd.torrenttp.metainfo+json');
+    assert.equal(meta.headers['vary'], 'Accept');
+    assert.equal(meta.headers['content-location'], `/ttp/v1/torrents/${infoHash}/metainfo.json`);
+    assert.equal(parseMetainfoJson(meta.body.toString()).infoHash, infoHash);
+    const bt = await get('', { accept: 'application/vnd.torrenttp.metainfo+json;q=0.5, application/x-bittorrent' });
+    assert.equal(bt.headers['content-type'], 'application/x-bittorrent');
+    assert.deepEqual(bt.body, readFileSync(join(dir, 'pair.torrent')));
+    assert.equal((await get('', { accept: '*/*' })).headers['content-type'], 'application/vnd.torrenttp.metainfo+json');
+    assert.equal((await get('/metainfo.torrent')).headers['vary'], undefined);
+    // §5: the full have-set, 304 on its cursor.
+    const have = await get('/have');
+    const doc = decodeHaveDocument(have.body, { infoHash, pieceCount: 23 });
+    assert.equal(have.headers['etag'], `"${doc.cursor}"`);
+    assert.equal((await get('/have?wait=1', { 'if-none-match': `"${doc.cursor}"` })).status, 304);
+    assert.equal((await get('/have?wait=1&wait=2')).code, 'TTP_BAD_QUERY');
+    // §6: ranges and their errors; 23rd piece is 370001 − 22 × 16384 = 9553 bytes.
+    const part = await get('/pieces/22', { range: 'bytes=4096-' });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers['content-range'], 'bytes 4096-9552/9553');
+    assert.equal(part.headers['cache-control'], 'public, max-age=31536000, immutable');
+    assert.match(String(part.headers['etag']), /^"sha1-[0-9a-f]{40}"$/);
+    assert.equal((await get('/pieces/22', { 'if-none-match': String(part.headers['etag']) })).status, 304);
+    const cases: [string, Record<string, string>, number, string | undefined][] = [
+      ['/pieces/22', { range: 'bytes=9553-' }, 416, 'TTP_RANGE_NOT_SATISFIABLE'],
+      ['/pieces/22', { range: 'bytes=0-1,4-5' }, 400, 'TTP_BAD_RANGE'],
+      ['/pieces/22', { range: 'bytes=9-1' }, 400, 'TTP_BAD_RANGE'],
+      ['/pieces/22', { range: 'items=0-1' }, 200, undefined],
+      ['/pieces/23', {}, 404, 'TTP_NO_SUCH_PIECE'],
+      ['/pieces/01', {}, 404, 'TTP_NOT_FOUND'],
+      ['/nothing', {}, 404, 'TTP_NOT_FOUND'],
+    ];
+    for (const [path, headers, status, code] of cases) {
+      const r = await get(path, headers);
+      assert.equal(r.status, status, `${path} ${JSON.stringify(headers)}`);
+      assert.equal(r.code, code, `${path} ${JSON.stringify(headers)}`);
+      assert.equal(r.headers['access-control-allow-origin'], '*');
+      if (status >= 400) assert.equal(r.headers['cache-control'], 'no-store');
+    }
+    const upper = await request(url.replace(infoHash, infoHash.toUpperCase()) + '/have');
+    await upper.body.dump();
+    assert.equal(upper.statusCode, 400);
+    assert.equal((await get('/have', {}, 'POST')).headers['allow'], 'GET, HEAD, OPTIONS');
+    const pre = await get('/have', { origin: 'https://app.example', 'access-control-request-method': 'GET' }, 'OPTIONS');
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers['access-control-allow-headers'], 'Range, If-None-Match, If-Range, TorrentTTP-Peer-Id');
+  }),
+);
+
+test('the leech bans a python server that sends one wrong byte, or a have-set with a spare bit, and completes nothing wrong', { timeout: 240_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    requireTool('python3', ['--version']);
+    const { files } = await pair(dir);
+    const original = files['a.bin'];
+    assert.ok(original !== undefined);
+    const faults: [string, string, RegExp][] = [
+      ['flip:1', 'bad-byte', /ENGINE_PEER_BANNED/],
+      ['spare-bit', 'bad-have', /TTP_BAD_HAVE/],
+    ];
+    for (const [fault, out, seen] of faults) {
+      const { proc, url } = await pyServer(t, dir, ['--fault', fault]);
+      const dl = leech(t, dir, out, url);
+      const done = (): boolean => jsonLines(dl).some((l) => l['done'] === true);
+      await until(`the leech refused the peer (${fault})`, () => seen.test(dl.stdout) || done() || dl.child.exitCode !== null, 60_000);
+      assert.ok(!done(), `${fault}: the leech must not complete`);
+      assert.match(dl.stdout, seen);
+      dl.child.kill('SIGTERM');
+      await dl.exited;
+      const summary = jsonLines(dl).find((l) => l.event === 'summary');
+      assert.equal(summary?.['done'], false, dl.stdout);
+      // Piece 1 (bytes 16384–32767 of a.bin) was never written with the peer's bytes.
+      let got: Buffer = Buffer.alloc(0);
+      try {
+        got = readFileSync(join(dir, out, 'pair', 'a.bin'));
+      } catch {
+        // nothing written at all: fine
+      }
+      assert.notDeepEqual(got.subarray(16384, 32768), original.subarray(16384, 32768), `${fault}: piece 1 must not be on disk`);
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+    }
+    // The curl client refuses the wrong byte too.
+    const { url } = await pyServer(t, dir, ['--fault', 'flip:1']);
+    const c = await curlClient(url, join(dir, 'curl-bad'));
+    assert.equal(c.code, 1);
+    assert.match(c.stderr, /piece 1 fails its SHA-1/);
+  }),
+);
