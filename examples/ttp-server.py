@@ -43,7 +43,7 @@ MAX_RANGE_HEADER = 256  # §11
 MAX_PIECES = 1 << 22  # §11
 CURSOR_RE = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 HASH_RE = re.compile(r"[0-9a-f]{40}")
-INDEX_RE = re.compile(r"0|[1-9][0-9]{0,9}")
+INDEX_RE = re.compile(r"0|[1-9][0-9]{0,15}")
 MOUNT = "/ttp/v1/"
 JSON_TYPE = "application/vnd.torrenttp.metainfo+json"
 BT_TYPE = "application/x-bittorrent"
@@ -52,20 +52,20 @@ CORS = [
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Expose-Headers", "Content-Length, Content-Location, Content-Range, ETag, Retry-After"),
 ]
-TITLES = {  # §13: the code's fixed English sentence
+TITLES = {  # §13: each code's title
     "TRACKER_BAD_INFO_HASH": "info_hash is not exactly 20 bytes",
-    "TTP_BAD_QUERY": "a have-set query parameter is malformed or repeated",
-    "TTP_BAD_RANGE": "the Range header is malformed or asks for several ranges",
-    "TTP_RANGE_TOO_LARGE": "the request asks for more than 16 MiB",
+    "TTP_BAD_QUERY": "TorrentTTP query parameter is malformed",
+    "TTP_BAD_RANGE": "Range is not one byte range (bytes=first-last, first- or -suffix)",
+    "TTP_RANGE_TOO_LARGE": "requested range is longer than the per-request limit",
     "TTP_NOT_FOUND": "no such TorrentTTP resource",
-    "TRANSPORT_UNKNOWN_TORRENT": "this peer does not serve that torrent",
+    "TRANSPORT_UNKNOWN_TORRENT": "peer asked for a torrent we do not serve",
     "TTP_NO_SUCH_PIECE": "piece index is not below the torrent's piece count",
     "STORAGE_NOT_VERIFIED": "piece is not verified here yet",
-    "TRACKER_METHOD_NOT_ALLOWED": "method not allowed",
+    "TRACKER_METHOD_NOT_ALLOWED": "HTTP method not allowed on this path",
+    "GATEWAY_PRECONDITION_FAILED": "a precondition (If-Match / If-Unmodified-Since) failed",
     "TTP_RANGE_NOT_SATISFIABLE": "requested range is outside the piece",
-    "ENGINE_TOO_MANY_PEERS": "too many peers",
-    "GATEWAY_PRECONDITION_FAILED": "a precondition failed",
-    "GATEWAY_UNKNOWN_HOST": "this server is not reached by that host name",
+    "GATEWAY_UNKNOWN_HOST": "the Host header names none of the names this loopback server is reached by (DNS rebinding guard)",
+    "ENGINE_TOO_MANY_PEERS": "connection limit reached",
     "INTERNAL": "internal error",
 }
 
@@ -450,8 +450,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
             if len(self.raw_requestline) > 16384:
                 self.requestline, self.request_version, self.command = "", "HTTP/1.1", "GET"
-                self.problem(Problem(414, "TTP_NOT_FOUND", "request line too long"))
-                self.close_connection = True
+                self.send_error(414)
                 return
             if not self.parse_request():
                 return
@@ -461,9 +460,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
     def send_error(self, code, message=None, explain=None):
-        # parse_request's own errors (a malformed request line or head): a problem document too.
+        # A request that is not well-formed HTTP (parse_request's errors): a bare status, and the
+        # connection closed (§2: no resource was named, so there is no problem document to send).
         self.close_connection = True
-        self.problem(Problem(code, "TTP_BAD_REQUEST" if code < 500 else "INTERNAL", message))
+        self.send_response_only(code)
+        self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
 
     def log_message(self, fmt, *args):
         if self.server.verbose:
@@ -496,12 +499,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             self.check_host()
             path, _, query = self.path.partition("?")
-            target = self.route(path)
+            ih, kind, arg = self.route(path)
             if self.command == "OPTIONS":
                 return self.preflight()
             if self.command not in ("GET", "HEAD"):
-                raise Problem(405, "TRACKER_METHOD_NOT_ALLOWED", self.command, [("Allow", "GET, HEAD, OPTIONS")])
-            kind, arg = target
+                raise Problem(405, "TRACKER_METHOD_NOT_ALLOWED", self.command[:16], [("Allow", "GET, HEAD, OPTIONS")])
+            if self.server.have.closing:
+                raise Problem(503, "ENGINE_TOO_MANY_PEERS", "this peer is shutting down", [("Retry-After", "10")])
+            t = self.server.torrent
+            if ih != t.info_hash:
+                raise Problem(404, "TRANSPORT_UNKNOWN_TORRENT", ih)
+            if kind == "piece" and arg >= t.piece_count:
+                raise Problem(404, "TTP_NO_SUCH_PIECE", "%d \u2265 %d" % (arg, t.piece_count))
             if kind == "metainfo":
                 return self.metainfo(arg)
             if kind == "have":
@@ -529,32 +538,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise Problem(421, "GATEWAY_UNKNOWN_HOST", host)
 
     def route(self, path):
-        t = self.server.torrent
+        """(info-hash, kind, arg) of a resource path of §3; Problem for anything else."""
         prefix = MOUNT + "torrents/"
-        if not path.startswith(prefix):
-            raise Problem(404, "TTP_NOT_FOUND", path)
-        rest = path[len(prefix):]
-        ih, slash, sub = rest.partition("/")
-        if not HASH_RE.fullmatch(ih):
+        parts = path[len(prefix):].split("/") if path.startswith(prefix) else []
+        if not 1 <= len(parts) <= 3:
+            raise Problem(404, "TTP_NOT_FOUND", path[:120])
+        if not HASH_RE.fullmatch(parts[0]):
             raise Problem(400, "TRACKER_BAD_INFO_HASH", "the path needs the info-hash as 40 lowercase hex digits")
-        if ih != t.info_hash:
-            raise Problem(404, "TRANSPORT_UNKNOWN_TORRENT", ih)
-        if not slash:
-            return ("metainfo", None)
-        if sub in ("metainfo.json", "metainfo.torrent", "have"):
-            return ("metainfo", sub) if sub != "have" else ("have", None)
-        if sub.startswith("pieces/"):
-            index = sub[len("pieces/"):]
-            if INDEX_RE.fullmatch(index):
-                if int(index) >= t.piece_count:
-                    raise Problem(404, "TTP_NO_SUCH_PIECE", "%s \u2265 %d" % (index, t.piece_count))
-                return ("piece", int(index))
-        raise Problem(404, "TTP_NOT_FOUND", path)
+        if len(parts) == 1:
+            return parts[0], "metainfo", None
+        if len(parts) == 2 and parts[1] in ("metainfo.json", "metainfo.torrent"):
+            return parts[0], "metainfo", parts[1]
+        if len(parts) == 2 and parts[1] == "have":
+            return parts[0], "have", None
+        if len(parts) == 3 and parts[1] == "pieces" and INDEX_RE.fullmatch(parts[2]):
+            return parts[0], "piece", int(parts[2])
+        raise Problem(404, "TTP_NOT_FOUND", path[:120])
 
     def preflight(self):
-        # §9: 204 and the preflight headers; a plain OPTIONS gets the same, with Allow.
-        self.answer(204, [("Allow", "GET, HEAD, OPTIONS"),
-                          ("Access-Control-Allow-Origin", "*"),
+        # §9: a preflight gets 204 and its headers; a plain OPTIONS, 204 with Allow and CORS.
+        if self.headers.get("Access-Control-Request-Method") is None:
+            return self.answer(204, [("Allow", "GET, HEAD, OPTIONS")] + CORS)
+        self.answer(204, [("Access-Control-Allow-Origin", "*"),
                           ("Access-Control-Allow-Methods", "GET, HEAD"),
                           ("Access-Control-Allow-Headers", "Range, If-None-Match, If-Range, TorrentTTP-Peer-Id"),
                           ("Access-Control-Max-Age", "86400")])
@@ -617,13 +622,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if matches(inm, cursor):
             return self.answer(304, [h for h in headers if h[0] != "Content-Type"])
         doc = {"version": 1, "infoHash": self.server.torrent.info_hash, "pieceCount": hs.count, "cursor": cursor}
-        full = dict(doc, have=b64(self.server.fault_have(have)))
-        body = json.dumps(full, separators=(",", ":")).encode()
+        have_b64 = b64(self.server.fault_have(have))
+        body = json.dumps(dict(doc, have=have_b64), separators=(",", ":")).encode()
         if old is not None and all((o & ~n) == 0 for o, n in zip(old, have)):
+            # The set only grew since `since`: a delta, unless listing `added` is longer than `have`.
             added = [i for i in range(hs.count) if have[i >> 3] & (0x80 >> (i & 7)) and not old[i >> 3] & (0x80 >> (i & 7))]
-            delta = json.dumps(dict(doc, since=since, added=added), separators=(",", ":")).encode()
-            if len(delta) <= len(body):
-                body = delta
+            if len(json.dumps(added, separators=(",", ":"))) <= len(have_b64) + 2:
+                body = json.dumps(dict(doc, since=since, added=added), separators=(",", ":")).encode()
         self.answer(200, headers, body)
 
     # -- §6 pieces
@@ -631,8 +636,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def piece(self, index):
         srv, t = self.server, self.server.torrent
         size = t.piece_bytes(index)
-        if not srv.have.holds(index):
-            raise Problem(404, "STORAGE_NOT_VERIFIED", "piece %d" % index)
         ranges = self.headers.get_all("Range") or []
         if len(ranges) > 1:
             raise Problem(400, "TTP_BAD_RANGE", "one Range header per request")
@@ -644,11 +647,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         first, last = rng if rng is not None else (0, size - 1)
         if last - first + 1 > MAX_REQUEST_BYTES:
             raise Problem(400, "TTP_RANGE_TOO_LARGE", "%d bytes asked for; at most %d" % (last - first + 1, MAX_REQUEST_BYTES))
+        if not srv.have.holds(index):
+            raise Problem(404, "STORAGE_NOT_VERIFIED", "piece %d" % index)
         headers = [("Content-Type", "application/octet-stream"), ("ETag", tag),
                    ("Cache-Control", "public, max-age=31536000, immutable"), ("Accept-Ranges", "bytes"),
                    ("X-Content-Type-Options", "nosniff")] + CORS
         if matches(etag_list(self.headers.get("If-None-Match")), tag[1:-1]):
-            return self.answer(304, headers)
+            return self.answer(304, headers[1:])  # all but Content-Type
         status = 200 if rng is None else 206
         if rng is not None:
             headers.insert(1, ("Content-Range", "bytes %d-%d/%d" % (first, last, size)))
@@ -662,8 +667,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise Problem(503, "ENGINE_TOO_MANY_PEERS", "all %d upload slots are taken" % srv.slot_count,
                           [("Retry-After", "1")])
         try:
-            if srv.have.closing:
-                raise Problem(503, "ENGINE_TOO_MANY_PEERS", "shutting down", [("Retry-After", "10")])
             data = t.read_piece(index)  # hashed again: only verified bytes go out (§6.2)
             if data is None:
                 srv.have.set(index, False)
