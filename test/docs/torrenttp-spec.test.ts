@@ -232,3 +232,17 @@ test('docs/torrenttp.md: no unchecked JSON example blocks', () => {
 function pieceBytes(m: Metainfo, index: number): number {
   return index === m.pieceCount - 1 ? m.length - (m.pieceCount - 1) * m.pieceLength : m.pieceLength;
 }
+
+test("docs/torrenttp.md §13: each code's status and title are the registry's", () => {
+  // A server written from the document sends these titles; they must be the ones torrenttp sends.
+  const spec = readFileSync(SPEC, 'utf8');
+  const table = spec.slice(spec.indexOf('## 13. Errors'), spec.indexOf('## 14.'));
+  const rows = [...table.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \| [^\n]*\| ([^|\n]+) \|$/gm)];
+  assert.ok(rows.length >= 15, `rows: ${rows.length}`);
+  for (const [, code, status, title] of rows) {
+    assert.ok(Object.hasOwn(ERROR_CODES, code!), `${code} is not a registered code`);
+    const entry = ERROR_CODES[code as ErrorCode];
+    assert.equal(Number(status), entry.status, `${code}: status`);
+    assert.equal(title!.trim(), entry.message, `${code}: title`);
+  }
+});
