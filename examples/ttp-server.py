@@ -16,7 +16,9 @@ starts, and again each time it is read: only verified bytes are sent, and a piec
 changed leaves the have-set (a new cursor). Loopback only by default, with the Host check of §16.
 
 Limits of this example: HTTP/1.1 without TLS, one torrent, no tracker or announce (give the URL
-to a client by hand), no choker beyond the slot count (it has no wire peers to share slots with).
+to a client by hand), no choker beyond the slot count (it has no wire peers to share slots with),
+callers not told apart (TorrentTTP-Peer-Id is ignored), and each piece request reads and hashes
+the whole piece again (fine for whole-piece requests, torrenttp's; slow for 16 KiB blocks).
 
 --fault is for tests only, and makes the server break the protocol on purpose:
   --fault flip:N       piece N goes out with one byte wrong (its ETag and have-set still claim it)
@@ -697,7 +699,10 @@ def main():
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
 
-    torrent = Torrent(args.torrent, args.data_dir)
+    try:
+        torrent = Torrent(args.torrent, args.data_dir)
+    except (OSError, BencodeError, KeyError, TypeError, AttributeError) as e:
+        raise SystemExit("%s: not a usable .torrent (%s: %s)" % (args.torrent, type(e).__name__, e))
     have = HaveSet(torrent.piece_count)
     for i in range(torrent.piece_count):
         if torrent.read_piece(i) is not None:
@@ -716,7 +721,9 @@ def main():
     for f in args.fault:
         if f.startswith("flip:"):
             srv.fault_flip = int(f[5:])
-        elif f == "spare-bit" and torrent.piece_count % 8:
+        elif f == "spare-bit":
+            if torrent.piece_count % 8 == 0:
+                raise SystemExit("--fault spare-bit needs a piece count that is not a multiple of 8")
             srv.fault_have = lambda b: b[:-1] + bytes([b[-1] | 1])
         else:
             raise SystemExit("unknown fault %s" % f)
