@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { httpBlocks, type Message } from '../helpers/http-blocks.js';
 import { ERROR_CODES, TorrenttpError, type ErrorCode } from '../../src/errors/index.js';
 import { encodeTorrent, METAINFO_JSON_MEDIA_TYPE, parseMetainfoJson, type Metainfo } from '../../src/metainfo/index.js';
 import {
@@ -36,36 +37,6 @@ import {
 
 const root = resolve(fileURLToPath(import.meta.url), '../../../..');
 const SPEC = resolve(root, 'docs/torrenttp.md');
-
-interface Message {
-  readonly line: number;
-  readonly start: string;
-  readonly headers: Map<string, string>;
-  readonly body: string;
-}
-
-/** The ```http blocks of a markdown text, parsed: start line, headers (lower-cased names), body. */
-export function httpBlocks(markdown: string): Message[] {
-  const out: Message[] = [];
-  for (const m of markdown.matchAll(/^```http\n([\s\S]*?)^```$/gm)) {
-    const line = markdown.slice(0, m.index).split('\n').length;
-    const text = m[1]!.replace(/\n$/, '');
-    const blank = text.indexOf('\n\n');
-    const head = blank < 0 ? text : text.slice(0, blank);
-    const body = blank < 0 ? '' : text.slice(blank + 2);
-    const [start, ...fields] = head.split('\n');
-    const headers = new Map<string, string>();
-    for (const f of fields) {
-      const colon = f.indexOf(':');
-      assert.ok(colon > 0, `line ${line}: header without a colon: ${f}`);
-      const name = f.slice(0, colon).toLowerCase();
-      assert.ok(!headers.has(name), `line ${line}: ${name} twice`);
-      headers.set(name, f.slice(colon + 1).trim());
-    }
-    out.push({ line, start: start!, headers, body });
-  }
-  return out;
-}
 
 function codeOf(fn: () => unknown): ErrorCode | 'ok' {
   try {

@@ -16,11 +16,16 @@ import { requireTool, run, until, type Proc } from '../helpers/processes.js';
 import { jsonLines, spawnCli, type CliProcess } from '../helpers/cli.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { createTorrent, parseMetainfoJson } from '../../src/metainfo/index.js';
-import { decodeHaveDocument } from '../../src/tracker/index.js';
+import { decodeHaveDocument, pieceEtag } from '../../src/tracker/index.js';
+import { demoTorrent } from '../gateway/ttp-helpers.js';
+import { httpBlocks, type Message } from '../helpers/http-blocks.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../../..');
 const SERVER = join(root, 'examples/ttp-server.py');
 const CURL_CLIENT = join(root, 'examples/ttp-curl-client.sh');
+const SPEC = join(root, 'docs/torrenttp.md');
+/** The `demo` torrent of docs/torrenttp.md §2. */
+const DOC_HASH = '2560f1ee58d918a78b3dbf9cd217b0f90dd36cf8';
 
 /** A multi-file torrent of 23 pieces of 16 KiB (the last short), its files under `dir/pair/`. */
 async function pair(dir: string): Promise<{ files: Record<string, Buffer>; infoHash: string }> {
@@ -33,12 +38,16 @@ async function pair(dir: string): Promise<{ files: Record<string, Buffer>; infoH
   return { files, infoHash: metainfo.infoHash };
 }
 
-/** `python3 examples/ttp-server.py` on 127.0.0.1 port 0, stopped by pid when the test ends; its torrent URL. */
-async function pyServer(t: TestContext, dir: string, extra: string[] = []): Promise<{ proc: Proc; url: string }> {
-  const proc = run(t, 'python3', [SERVER, join(dir, 'pair.torrent'), dir, '--port', '0', ...extra]);
-  await until('the python server printed its URL', () => /^http:\/\/127\.0\.0\.1:\d+\/\S+\n/.test(proc.output), 30_000, proc);
+/**
+ * `python3 examples/ttp-server.py` on 127.0.0.1 port 0, stopped by pid when the test ends: its
+ * torrent URL, once it printed that and the line saying how many pieces it verified.
+ */
+async function pyServer(t: TestContext, dir: string, extra: string[] = [], torrent = join(dir, 'pair.torrent'), verified = 'pair: 23 of 23'): Promise<{ proc: Proc; url: string }> {
+  const proc = run(t, 'python3', [SERVER, torrent, dir, '--port', '0', ...extra]);
+  await until('the python server printed its URL', () => /\nserving .*port \d+\n/.test(proc.output), 30_000, proc);
   const url = proc.output.split('\n')[0]!;
-  assert.match(proc.output, /serving pair: 23 of 23 pieces verified, port (\d+)/);
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/ttp\/v1\/torrents\/[0-9a-f]{40}$/);
+  assert.match(proc.output, new RegExp(`serving ${verified} pieces verified, port (\\d+)`));
   assert.equal(new URL(url).port, /port (\d+)/.exec(proc.output)![1]);
   return { proc, url };
 }
@@ -178,5 +187,75 @@ test('the leech bans a python server that sends one wrong byte, or a have-set wi
     const c = await curlClient(url, join(dir, 'curl-bad'));
     assert.equal(c.code, 1);
     assert.match(c.stderr, /piece 1 fails its SHA-1/);
+  }),
+);
+
+test("docs/torrenttp.md's example exchanges, replayed against the python server, get the documented answers", { timeout: 120_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    requireTool('python3', ['--version']);
+    // The same layout as the document's `demo` (40,000 + 102 bytes, 16 KiB pieces: 3 pieces, the
+    // last 7,334 bytes), other bytes: so another info-hash, put in place of the document's.
+    const { metainfo, torrent } = await demoTorrent(dir);
+    writeFileSync(join(dir, 'demo.torrent'), torrent);
+    const full = await pyServer(t, dir, [], join(dir, 'demo.torrent'), 'demo: 3 of 3');
+    // A second copy whose piece 1 is damaged on disk: a peer without piece 1, as §5.2 and §6.2 show.
+    const partial = join(dir, 'partial');
+    mkdirSync(join(partial, 'demo', 'docs'), { recursive: true });
+    const data = readFileSync(join(dir, 'demo', 'docs', 'data.bin'));
+    data[20_000] = data[20_000]! ^ 1;
+    writeFileSync(join(partial, 'demo', 'docs', 'data.bin'), data);
+    writeFileSync(join(partial, 'demo', 'readme.txt'), readFileSync(join(dir, 'demo', 'readme.txt')));
+    const lacking = await pyServer(t, partial, [], join(dir, 'demo.torrent'), 'demo: 2 of 3');
+    const ih = metainfo.infoHash;
+    const ours = (text: string): string => text.replaceAll(DOC_HASH, ih).replaceAll(DOC_HASH.toUpperCase(), ih.toUpperCase());
+
+    const blocks = httpBlocks(readFileSync(SPEC, 'utf8'));
+    let req: Message | undefined;
+    const replayed: string[] = [];
+    for (const msg of blocks) {
+      if (!msg.start.startsWith('HTTP/1.1 ')) {
+        req = msg;
+        continue;
+      }
+      const [method, target] = req!.start.split(' ') as [string, string];
+      const at = `docs/torrenttp.md:${req!.line} ${method} ${target}`;
+      const status = Number(msg.start.split(' ')[1]);
+      // What depends on a peer's history (cursors it handed out, a choke) cannot be replayed.
+      if (!target.toLowerCase().startsWith('/ttp/v1/torrents/') || req!.headers.has('if-none-match') || target.includes('?') || status === 429) continue;
+      const problem = msg.headers.get('content-type') === 'application/problem+json' ? (JSON.parse(msg.body) as { code: string }) : undefined;
+      const origin = new URL(problem?.code === 'STORAGE_NOT_VERIFIED' || target.endsWith('/have') ? lacking.url : full.url).origin;
+      const headers: Record<string, string> = {};
+      for (const [k, v] of req!.headers) if (k !== 'host') headers[k] = v;
+      const r = await request(origin + ours(target), { method: method as 'GET', headers });
+      const body = Buffer.from(await r.body.arrayBuffer());
+      assert.equal(r.statusCode, status, `${at}: status\n${body.toString()}`);
+      for (const [name, value] of msg.headers) {
+        const got = r.headers[name];
+        if (name === 'etag' && value.startsWith('"sha1-')) {
+          const index = Number(/pieces\/(\d+)$/.exec(target)![1]);
+          assert.equal(got, pieceEtag(metainfo.pieceHashes.subarray(index * 20, index * 20 + 20)), `${at}: ETag`);
+        } else if (name === 'etag') {
+          assert.match(String(got), /^"[A-Za-z0-9._~-]{1,64}"$/, `${at}: ETag`);
+        } else if (name === 'content-length' && (msg.headers.get('content-type') ?? '').startsWith('application/vnd.torrenttp.') || name === 'content-length' && msg.headers.get('content-type') === 'application/x-bittorrent') {
+          // The document's metainfo and have-set bodies are its own torrent's and cursors'.
+        } else {
+          assert.equal(got, ours(value), `${at}: ${name}`);
+        }
+      }
+      if (problem !== undefined) assert.deepEqual(JSON.parse(body.toString()), JSON.parse(ours(msg.body)), `${at}: the problem document, title and detail too`);
+      if (target.endsWith('/have') && status === 200) {
+        const doc = JSON.parse(body.toString()) as { have: string; pieceCount: number };
+        const want = JSON.parse(msg.body) as { have: string; pieceCount: number };
+        assert.deepEqual([doc.have, doc.pieceCount], [want.have, want.pieceCount], `${at}: have-set`);
+      }
+      if (msg.headers.get('content-type') === 'application/vnd.torrenttp.metainfo+json') {
+        const { pieces: _p, ...info } = (JSON.parse(body.toString()) as { info: Record<string, unknown> }).info;
+        const { pieces: _q, ...docInfo } = (JSON.parse(msg.body) as { info: Record<string, unknown> }).info;
+        assert.deepEqual(info, docInfo, `${at}: the info dict but its hashes`);
+      }
+      replayed.push(`${status} ${method} ${target.split('/').slice(5).join('/')}`);
+    }
+    // The metainfo in both forms, the have-set, 206/200/416/404 pieces, the 400 and the preflight.
+    assert.ok(replayed.length >= 11, replayed.join('\n'));
   }),
 );
