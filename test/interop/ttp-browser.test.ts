@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
 import { Bitfield, createTorrent } from '../../src/metainfo/index.js';
 import { jsonLines, spawnCli } from '../helpers/cli.js';
-import { until } from '../helpers/processes.js';
+import { requireTool, run, until } from '../helpers/processes.js';
 import { startTtpPeerServer } from '../helpers/ttp-peer-server.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
@@ -104,6 +104,35 @@ test('examples/ttp-browser-client.html in chromium downloads a multi-file torren
     assert.equal(await seed.exited, 0, seed.stderr);
     const summary = jsonLines(seed).filter((l) => l.event === 'summary').at(-1)!;
     assert.ok((summary['uploaded'] as number) >= whole.length, `the seed served the page: ${JSON.stringify(summary)}`);
+  }));
+
+test('the page downloads from examples/ttp-server.py too: two programs written from docs/torrenttp.md alone, cross-origin', { timeout: 120_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    requireTool('python3', ['--version']);
+    const share = join(dir, 'share');
+    mkdirSync(join(share, 'sub'), { recursive: true });
+    const files: [string, Uint8Array][] = [
+      ['a.bin', bytes(700_001, 85)],
+      ['sub/café ☕.txt', bytes(30_003, 86)], // a UTF-8 name: the python server's paths and JSON
+      ['z-empty', new Uint8Array(0)],
+    ];
+    for (const [path, data] of files) writeFileSync(join(share, path), data);
+    const { torrent, metainfo } = await createTorrent(share, { pieceLength: 32 * 1024, creationDate: null });
+    writeFileSync(join(dir, 'share.torrent'), torrent);
+    const whole = Buffer.concat(metainfo.files.map((f) => readFileSync(join(share, ...f.path))));
+    const server = run(t, 'python3', [join(ROOT, 'examples', 'ttp-server.py'), join(dir, 'share.torrent'), dir, '--port', '0']);
+    await until('the python server to start', () => /\nserving share: \d+ of \d+ pieces verified/.test(server.output), 30_000, server);
+    const torrentUrl = server.output.split('\n')[0]!;
+    assert.match(server.output, new RegExp(`serving share: ${metainfo.pieceCount} of ${metainfo.pieceCount} pieces verified`));
+    const pageUrl = await servePage(t);
+    assert.notEqual(new URL(pageUrl).origin, new URL(torrentUrl).origin, 'cross-origin');
+
+    const { page, problems } = await openPage(t);
+    const result = await runPage(page, pageUrl, torrentUrl);
+    assert.equal(result.state, 'done', result.status);
+    assert.equal(result.sha256, createHash('sha256').update(whole).digest('hex'));
+    assert.match(result.status, new RegExp(`done: share, ${whole.length} bytes, ${metainfo.pieceCount} pieces verified`));
+    assert.deepEqual(problems, []);
   }));
 
 test('the page refuses a peer whose piece fails its SHA-1 check, and one whose metainfo is another torrent', { timeout: 90_000 }, (t) =>
