@@ -101,9 +101,16 @@ export class SwarmFiles {
   private readonly byInode = new Map<string, { readonly pieces: Uint8Array; sha256: Uint8Array | undefined; readonly pieceLength: number; readonly paths: Set<string> }>();
   private readonly now: () => number;
   private closed = false;
+  /**
+   * Aborted by `close`: hashing still under way (the pieces, the whole-file SHA-256) is given up,
+   * not waited for (~0.7 s per GiB of SHA-256), and its result is neither seeded nor cached.
+   */
+  private readonly closing = new AbortController();
+  private readonly aborted: Promise<undefined>;
 
   constructor(private readonly opts: SwarmFilesOptions) {
     this.now = opts.now ?? Date.now;
+    this.aborted = new Promise((resolve) => this.closing.signal.addEventListener('abort', () => resolve(undefined), { once: true }));
   }
 
   /** The ready torrent of this exact file, if any; retires a torrent of an older identity. Never starts hashing. */
@@ -127,7 +134,7 @@ export class SwarmFiles {
         (err: unknown) => {
           entry.hashing = undefined;
           if (this.entries.get(absPath) === entry) this.entries.delete(absPath);
-          this.opts.logger.warn({ err: toTorrenttpError(err), path: absPath }, 'making the torrent failed');
+          if (!this.closed) this.opts.logger.warn({ err: toTorrenttpError(err), path: absPath }, 'making the torrent failed');
         },
       );
     }
@@ -169,14 +176,16 @@ export class SwarmFiles {
     );
   }
 
-  /** Waits for hashing in flight (tests and shutdown). */
+  /** Waits for hashing in flight (tests; after `close`, only for what cannot be given up: a cache write, a seed being added). */
   async settled(): Promise<void> {
     await Promise.all([...this.entries.values()].map((e) => e.hashing));
     await Promise.all([...this.seeding.values()]);
   }
 
+  /** Gives up hashing under way (its worker job runs out on the pool, its result unused) and waits for the rest. */
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     await this.settled().catch(() => {});
   }
 
@@ -264,12 +273,15 @@ export class SwarmFiles {
     let sha256 = link?.sha256;
     try {
       if (sha256 === undefined) {
-        sha256 = await this.opts.pool.sha256File(e.absPath, Number(e.identity.size), e.identity.mtimeNs);
+        // Not waited for by `close`: a worker job cannot be stopped midway, so it is left to end on
+        // its own (or with the pool) and its digest is dropped.
+        sha256 = await Promise.race([this.opts.pool.sha256File(e.absPath, Number(e.identity.size), e.identity.mtimeNs), this.aborted]);
+        if (sha256 === undefined) return;
         if (!sameIdentity(identityOf(await stat(e.absPath, { bigint: true })), e.identity)) throw toTorrenttpError(new Error('file changed while it was hashed'), 'CREATE_CHANGED');
       }
     } catch (err) {
       // The torrent stays good (its pieces were checked against this identity); only the digest is missing.
-      if (this.entries.get(e.absPath) === e) this.opts.logger.warn({ err: toTorrenttpError(err), path: e.absPath }, 'hashing the file for Repr-Digest failed');
+      if (this.entries.get(e.absPath) === e && !this.closed) this.opts.logger.warn({ err: toTorrenttpError(err), path: e.absPath }, 'hashing the file for Repr-Digest failed');
       return;
     }
     if (this.entries.get(e.absPath) !== e || e.ready !== ready || this.closed) return;
@@ -285,6 +297,7 @@ export class SwarmFiles {
     const created = await createTorrent(e.absPath, {
       pool: this.opts.pool,
       creationDate: null,
+      signal: this.closing.signal,
       ...(this.opts.pieceLength === undefined ? {} : { pieceLength: this.opts.pieceLength }),
       onProgress: (done) => {
         e.hashedBytes = done;
