@@ -137,3 +137,19 @@ test('the HTTP tracker\'s announce (node\'s client, and undici with a dispatcher
     lease.release();
   }
 });
+
+test('an HTTP peer\'s pool (sockets reading into reused buffers): interim answers first are skipped, bodies byte-identical', async (t) => {
+  const body = Buffer.alloc(300 * 1024, 7);
+  const o = await interimOrigin(t, (_req, res) => res.end(body));
+  const lease = await acquireOrigin(`${o.base}/x`, { reusedReads: true });
+  try {
+    const { request } = await loadUndiciCore();
+    for (let i = 0; i < 3; i++) {
+      const r = await request(`${o.base}/x`, { dispatcher: lease.dispatcher });
+      assert.equal(r.statusCode, 200);
+      assert.ok(Buffer.from(await r.body.arrayBuffer()).equals(body), `answer ${i}`);
+    }
+  } finally {
+    lease.release();
+  }
+});
