@@ -8,12 +8,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { encode } from '../../src/bencode/index.js';
 import { HttpTrackerClient } from '../../src/tracker/index.js';
-import { InterimFilter, loadUndiciCore, nodeGet } from '../../src/tracker/undici.js';
+import { InterimFilter, loadUndiciCore, nodeGet, skippingInterim } from '../../src/tracker/undici.js';
 import { acquireOrigin, createWebSeed } from '../../src/transport/index.js';
-import { interimOrigin } from '../helpers/interim.js';
+import { interimOrigin, sendInterim } from '../helpers/interim.js';
+import { selfSignedCert } from '../helpers/tls.js';
 import { leech, makeTorrent, Recorder } from './helpers.js';
 
 const INTERIM = 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload; as=style\r\n\r\nHTTP/1.0 102 Processing\r\n\r\n';
@@ -151,5 +156,29 @@ test('an HTTP peer\'s pool (sockets reading into reused buffers): interim answer
     }
   } finally {
     lease.release();
+  }
+});
+
+test('over TLS too: the filter sits on a TLS socket\'s decrypted reads', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'interim-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { key, cert } = selfSignedCert(dir, { ipSan: true });
+  const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => {
+    sendInterim(res);
+    res.end('secret hello');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const { Agent, buildConnector } = await import('undici');
+  const agent = new Agent({ connect: skippingInterim(buildConnector({ ca: readFileSync(cert) })) });
+  t.after(() => agent.close());
+  const { request } = await loadUndiciCore();
+  for (let i = 0; i < 2; i++) {
+    const r = await request(`https://127.0.0.1:${(server.address() as AddressInfo).port}/x`, { dispatcher: agent });
+    assert.deepEqual([r.statusCode, await r.body.text()], [200, 'secret hello']);
   }
 });
