@@ -105,9 +105,16 @@ export async function loadUndiciCore(): Promise<Undici> {
     const { getGlobalDispatcher } = require('undici/lib/global.js') as { getGlobalDispatcher: GetGlobalDispatcher };
     const AgentClass = require('undici/lib/dispatcher/agent.js') as Undici['Agent'];
     const buildConnector = require('undici/lib/core/connect.js') as typeof import('undici').buildConnector;
-    // Not undici's global Agent: ours, whose connections skip interim (1xx) answers (`skipInterim`).
-    let fallback: Dispatcher | undefined;
-    const defaultDispatcher = (): Dispatcher => (fallback ??= typeof buildConnector === 'function' ? new AgentClass({ connect: skippingInterim(buildConnector({})) }) : getGlobalDispatcher());
+    // Not undici's global Agent but ours, whose connections skip interim (1xx) answers
+    // (`skippingInterim`): unless a program using this library set a global dispatcher of its own
+    // since (a proxy agent), which is then used as before.
+    const initial = getGlobalDispatcher();
+    let ours: Dispatcher | undefined;
+    const defaultDispatcher = (): Dispatcher => {
+      const global = getGlobalDispatcher();
+      if (global !== initial || typeof buildConnector !== 'function') return global;
+      return (ours ??= new AgentClass({ connect: skippingInterim(buildConnector({})) }));
+    };
     const request = (url: string | URL, opts: Parameters<Undici['request']>[1] = {}): ReturnType<Undici['request']> => {
       const u = new URL(url);
       const { dispatcher = defaultDispatcher(), ...rest } = opts as { dispatcher?: Dispatcher } & Dispatcher.RequestOptions;
