@@ -92,15 +92,15 @@ type GetGlobalDispatcher = () => Dispatcher;
 
 /**
  * undici's `Agent`, `Pool` and `request` from its own modules, wired the way its index wires them
- * (the API methods on `Dispatcher.prototype`; `request(url, opts)` over `opts.dispatcher` or the
- * global one). These are the same objects `import('undici')` gives. A layout this does not know
+ * (the API methods on `Dispatcher.prototype`; `request(url, opts)` over `opts.dispatcher` or, by
+ * default, an `Agent` of ours that skips interim answers). These are the same objects `import('undici')` gives. A layout this does not know
  * (another major version) falls back to the whole package.
  */
 export async function loadUndiciCore(): Promise<Undici> {
   let core: Undici;
   deferHttp2();
   try {
-      const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as DispatcherModule;
+    const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as DispatcherModule;
     Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js') as object);
     const { getGlobalDispatcher } = require('undici/lib/global.js') as { getGlobalDispatcher: GetGlobalDispatcher };
     const AgentClass = require('undici/lib/dispatcher/agent.js') as Undici['Agent'];
