@@ -65,7 +65,8 @@ async function readInput(path: string, maxBytes: number): Promise<Uint8Array> {
 /** GETs a torrent with undici: status 200, at most `maxBytes` (by Content-Length first, then counted), within the time limit. */
 async function fetchInput(url: string, maxBytes: number): Promise<Uint8Array> {
   const { Agent, interceptors, request } = await import('undici'); // only this path pays for loading undici
-  const agent = new Agent({ headersTimeout: FETCH.timeoutMs, bodyTimeout: FETCH.timeoutMs });
+  const { interimSkippingConnector } = await import('../transport/http-fetch.js');
+  const agent = new Agent({ headersTimeout: FETCH.timeoutMs, bodyTimeout: FETCH.timeoutMs, connect: await interimSkippingConnector() }); // an unasked 100 Continue is skipped, not a failure
   const dispatcher = agent.compose(interceptors.redirect({ maxRedirections: FETCH.maxRedirections }));
   const fail = (detail: string, cause?: unknown) => new TorrenttpError('CLI_FETCH_FAILED', { detail: `${url}: ${detail}`, ...(cause === undefined ? {} : { cause }) });
   try {

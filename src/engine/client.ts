@@ -144,7 +144,11 @@ export interface AddOptions {
   /**
    * Store the torrent's file (or folder) under this name in `path` instead of the torrent's
    * own name (`torrenttp get -o`). Only the place on disk changes: the info-hash, and the URLs
-   * asked of web seeds (BEP 19 appends the torrent's name), stay the torrent's.
+   * asked of web seeds (BEP 19 appends the torrent's name), stay the torrent's. May be a
+   * relative path of a single-file torrent's file under `path` (`serve`'s seed: its file under
+   * the served folder): the folders on it are then not checked when the storage opens, but every
+   * fd the disk threads open must lead to exactly that path (storage/file-table.ts), so a folder
+   * on it swapped for a symlink is refused, not followed.
    */
   readonly storeAs?: string;
   /** Super-seed (BEP 16) while complete: see `TorrentOptions.superSeed`. Default off. */

@@ -64,6 +64,7 @@ export const ERROR_CODES = {
   CREATE_EMPTY: { message: 'nothing to share: no files, or only empty ones', side: 'local', status: 400 },
   CREATE_IO: { message: 'cannot read the files to share', side: 'local', status: 500 },
   CREATE_CHANGED: { message: 'a file changed while it was being hashed', side: 'local', status: 409 },
+  CREATE_PATH_ESCAPE: { message: 'a file to hash led elsewhere through a symlink when it was opened', side: 'local', status: 403 },
 
   // ── cli (src/cli) ──────────────────────────────────────────────────────────────────────
   CLI_FETCH_FAILED: { message: 'cannot fetch the torrent from its URL', side: 'remote', status: 502 },

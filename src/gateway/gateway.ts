@@ -307,6 +307,7 @@ export class Gateway {
             },
           );
     this.swarm = new SwarmFiles({
+      root: site.root,
       cacheDir,
       pool: this.pool,
       client: this.client,

@@ -273,6 +273,13 @@ export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = 
       if (headLen >= MAX_HEAD_BYTES) fail(`answer head longer than ${MAX_HEAD_BYTES} bytes`);
       return;
     }
+    // An interim answer (1xx but 101; RFC 9110 §15.2: 100 Continue, 103 Early Hints) before the real one: skipped.
+    if (/^HTTP\/1\.[01] 1(?!01)\d\d[ \r]/.test(Buffer.from(h.buffer, h.byteOffset, Math.min(13, end + 1)).toString('latin1'))) {
+      head!.copyWithin(0, end + 4, headLen);
+      headLen -= end + 4;
+      if (headLen > 0) onHead();
+      return;
+    }
     head = undefined;
     const problem = checkHead(Buffer.from(h.buffer, h.byteOffset, end).toString('latin1'), total, offset);
     if (problem !== undefined) return fail(`${url}: ${problem}`);

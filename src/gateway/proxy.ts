@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { toTorrenttpError } from '../errors/index.js';
 import type { Metainfo } from '../metainfo/index.js';
-import { loadUndici } from '../transport/index.js';
+import { interimSkippingConnector, loadUndici } from '../transport/index.js';
 import { conditionalHeaders, evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
@@ -101,7 +101,8 @@ export class Proxy {
 
   static async start(opts: ProxyOptions): Promise<Proxy> {
     const undici = await loadUndici();
-    const dispatcher = new undici.Agent({ connections: 32 });
+    // Its connections skip interim (1xx) answers: undici fails a request on an unasked 100 Continue (tracker/undici.ts).
+    const dispatcher = new undici.Agent({ connections: 32, connect: await interimSkippingConnector() });
     let cache: ProxyCache;
     try {
       cache = await ProxyCache.open({

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { decode, encode, type BencodeDict } from '../bencode/index.js';
 import type { Client } from '../engine/index.js';
 import { toTorrenttpError } from '../errors/index.js';
 import { createTorrent, metainfoFromInfoBytes, type HashPool, type Metainfo } from '../metainfo/index.js';
+import { GatewayError } from './errors.js';
 import type { GatewayLogger } from './logger.js';
 import { makeFolders } from '../storage/index.js';
 
@@ -48,6 +49,14 @@ export interface ReadyTorrent {
 export type TorrentState = { readonly state: 'ready'; readonly torrent: ReadyTorrent } | { readonly state: 'hashing'; readonly retryAfterSec: number };
 
 export interface SwarmFilesOptions {
+  /**
+   * The served folder (a real path). Every file's path is a real path under it, and no byte
+   * outside it is hashed or seeded: the hasher and the seed's storage read a file only through a
+   * descriptor that leads to exactly that path, so a folder on the way swapped for a symlink
+   * (someone who can write in the served tree, between serve's check and these opens) is refused,
+   * not followed. The seed's storage is opened at this folder, the file under it by its relative path.
+   */
+  readonly root: string;
   readonly cacheDir: string;
   readonly pool: HashPool;
   readonly client: Client;
@@ -101,9 +110,16 @@ export class SwarmFiles {
   private readonly byInode = new Map<string, { readonly pieces: Uint8Array; sha256: Uint8Array | undefined; readonly pieceLength: number; readonly paths: Set<string> }>();
   private readonly now: () => number;
   private closed = false;
+  /**
+   * Aborted by `close`: hashing still under way (the pieces, the whole-file SHA-256) is given up,
+   * not waited for (~0.7 s per GiB of SHA-256), and its result is neither seeded nor cached.
+   */
+  private readonly closing = new AbortController();
+  private readonly aborted: Promise<undefined>;
 
   constructor(private readonly opts: SwarmFilesOptions) {
     this.now = opts.now ?? Date.now;
+    this.aborted = new Promise((resolve) => this.closing.signal.addEventListener('abort', () => resolve(undefined), { once: true }));
   }
 
   /** The ready torrent of this exact file, if any; retires a torrent of an older identity. Never starts hashing. */
@@ -127,7 +143,7 @@ export class SwarmFiles {
         (err: unknown) => {
           entry.hashing = undefined;
           if (this.entries.get(absPath) === entry) this.entries.delete(absPath);
-          this.opts.logger.warn({ err: toTorrenttpError(err), path: absPath }, 'making the torrent failed');
+          if (!this.closed) this.opts.logger.warn({ err: toTorrenttpError(err), path: absPath }, 'making the torrent failed');
         },
       );
     }
@@ -169,14 +185,16 @@ export class SwarmFiles {
     );
   }
 
-  /** Waits for hashing in flight (tests and shutdown). */
+  /** Waits for hashing in flight (tests; after `close`, only for what cannot be given up: a cache write, a seed being added). */
   async settled(): Promise<void> {
     await Promise.all([...this.entries.values()].map((e) => e.hashing));
     await Promise.all([...this.seeding.values()]);
   }
 
+  /** Gives up hashing under way (its worker job runs out on the pool, its result unused) and waits for the rest. */
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     await this.settled().catch(() => {});
   }
 
@@ -264,12 +282,15 @@ export class SwarmFiles {
     let sha256 = link?.sha256;
     try {
       if (sha256 === undefined) {
-        sha256 = await this.opts.pool.sha256File(e.absPath, Number(e.identity.size), e.identity.mtimeNs);
+        // Not waited for by `close`: a worker job cannot be stopped midway, so it is left to end on
+        // its own (or with the pool) and its digest is dropped.
+        sha256 = await Promise.race([this.opts.pool.sha256File(e.absPath, Number(e.identity.size), e.identity.mtimeNs, { exact: true }), this.aborted]);
+        if (sha256 === undefined) return;
         if (!sameIdentity(identityOf(await stat(e.absPath, { bigint: true })), e.identity)) throw toTorrenttpError(new Error('file changed while it was hashed'), 'CREATE_CHANGED');
       }
     } catch (err) {
       // The torrent stays good (its pieces were checked against this identity); only the digest is missing.
-      if (this.entries.get(e.absPath) === e) this.opts.logger.warn({ err: toTorrenttpError(err), path: e.absPath }, 'hashing the file for Repr-Digest failed');
+      if (this.entries.get(e.absPath) === e && !this.closed) this.opts.logger.warn({ err: toTorrenttpError(err), path: e.absPath }, 'hashing the file for Repr-Digest failed');
       return;
     }
     if (this.entries.get(e.absPath) !== e || e.ready !== ready || this.closed) return;
@@ -285,6 +306,8 @@ export class SwarmFiles {
     const created = await createTorrent(e.absPath, {
       pool: this.opts.pool,
       creationDate: null,
+      signal: this.closing.signal,
+      exactPaths: true, // absPath is a real path: a folder swapped for a symlink while hashing is not followed
       ...(this.opts.pieceLength === undefined ? {} : { pieceLength: this.opts.pieceLength }),
       onProgress: (done) => {
         e.hashedBytes = done;
@@ -342,8 +365,17 @@ export class SwarmFiles {
       this.seedPaths.set(ready.infoHash, paths);
       this.opts.onInfoHashes(this.infoHashes());
       const metainfo = metainfoFromInfoBytes(ready.infoBytes, { announceList: [[this.opts.internalAnnounce()]] });
+      // Stored at the served folder itself, the file by its path under it: the storage resolves
+      // only the served folder, and its disk threads refuse an fd that does not lead to exactly
+      // root/rel (file-table.ts), so no folder on the way can be swapped for a way out, before
+      // the storage opens or after. (At `dirname(absPath)` the storage would resolve that folder
+      // through a symlink swapped in meanwhile, and then read outside the root.)
+      const rel = relative(this.opts.root, absPath);
+      if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+        throw new GatewayError('GATEWAY_FORBIDDEN', { detail: `${absPath} is not under the served folder` });
+      }
       const adding = this.opts.client
-        .add(metainfo, { path: dirname(absPath), skipVerify: true, webSeeds: false, resumeDir: join(this.opts.cacheDir, 'resume'), superSeed: this.opts.superSeed ?? true })
+        .add(metainfo, { path: this.opts.root, storeAs: rel, skipVerify: true, webSeeds: false, resumeDir: join(this.opts.cacheDir, 'resume'), superSeed: this.opts.superSeed ?? true })
         .then(() => {});
       this.seeding.set(ready.infoHash, adding);
       try {

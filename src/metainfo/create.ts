@@ -29,6 +29,13 @@ export interface CreateOptions {
   readonly pool?: HashPool;
   readonly threads?: number;
   readonly signal?: AbortSignal;
+  /**
+   * `path` is a real path (no symlink on it) and so is every file listed under it: each file is
+   * read only through a descriptor that resolves to exactly its listed path, so a folder swapped
+   * for a symlink while hashing is not followed (`CREATE_PATH_ESCAPE`). Linux only (`/proc`).
+   * For `serve`, whose paths are checked real paths. Default false.
+   */
+  readonly exactPaths?: boolean;
 }
 
 export interface CreatedTorrent {
@@ -101,7 +108,7 @@ async function hashSource(source: Source, pieceLength: number, total: number, po
   const files: HashFile[] = [];
   let offset = 0;
   for (const f of source.files) {
-    if (f.length > 0) files.push({ path: f.absPath, length: f.length, offset, mtimeMs: f.mtimeMs });
+    if (f.length > 0) files.push({ path: f.absPath, length: f.length, offset, mtimeMs: f.mtimeMs, ...(opts.exactPaths === true ? { exact: true } : {}) });
     offset += f.length;
   }
   const pieceCount = Math.ceil(total / pieceLength);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import type { HashFile } from './hash-protocol.js';
 
 /**
@@ -17,12 +17,44 @@ export interface PiecesJob {
   readonly end: number;
 }
 
+/**
+ * Where the kernel says an open descriptor leads (Linux's `/proc/self/fd`); undefined where it
+ * cannot say (no /proc). Opening by path follows a folder on the way that was swapped for a
+ * symlink (`O_NOFOLLOW` guards the last component only): comparing this with the real path that
+ * was meant to be opened is how such a swap is seen, on the descriptor itself, after the open.
+ * Used by storage's file table and the hashers here.
+ */
+export function openedPathSync(fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Opens `path` for reading; with `exact` (a real path: no symlink anywhere on it), the file opened
+ * must be the one at exactly that path, else an error coded `CREATE_PATH_ESCAPE` (a folder on the
+ * way was swapped for a symlink since the path was resolved: its bytes are not read).
+ */
+export function openForHashing(path: string, exact: boolean | undefined): number {
+  const fd = openSync(path, 'r');
+  if (exact === true) {
+    const opened = openedPathSync(fd);
+    if (opened !== undefined && opened !== path) {
+      closeSync(fd);
+      throw Object.assign(new Error(`${path} led to ${opened} when opened`), { code: 'CREATE_PATH_ESCAPE', detail: `${path} led elsewhere when opened (a folder on the way swapped for a symlink): not read` });
+    }
+  }
+  return fd;
+}
+
 // Positional reads go into one reusable buffer, so memory stays flat whatever the file size.
 let scratch = new Uint8Array(0);
 
 /**
  * 20 bytes per piece in `[first, end)`. Throws the `fs` error (with its `code`) when a file
- * cannot be read, and an error coded `CREATE_CHANGED` when a file is shorter than listed or,
+ * cannot be read, `CREATE_PATH_ESCAPE` for an `exact` file that led elsewhere, and an error coded `CREATE_CHANGED` when a file is shorter than listed or,
  * for files given an `mtimeMs`, changed size or mtime while it was read.
  */
 export function hashPiecesSync(job: PiecesJob): Uint8Array {
@@ -44,7 +76,7 @@ export function hashPiecesSync(job: PiecesJob): Uint8Array {
       const n = Math.min(endOffset, file.offset + file.length) - pos;
       let fd = fds.get(f);
       if (fd === undefined) {
-        fd = openSync(file.path, 'r');
+        fd = openForHashing(file.path, file.exact);
         fds.set(f, fd);
       }
       let done = 0;

@@ -39,9 +39,11 @@ export class HashPool {
   /**
    * SHA-256 of a whole file on a worker (the gateway's `Repr-Digest`). Fails with `CREATE_CHANGED`
    * when the file is not `length` bytes with mtime `mtimeNs` (nanoseconds) from start to end.
+   * `exact`: `path` is a real path, and a file opened elsewhere through a symlink swapped in on
+   * the way is not read (`CREATE_PATH_ESCAPE`).
    */
-  async sha256File(path: string, length: number, mtimeNs: bigint): Promise<Uint8Array> {
-    return hashesOf(await this.submit({ type: 'sha256-file', path, length, mtimeNs: mtimeNs.toString() }, []));
+  async sha256File(path: string, length: number, mtimeNs: bigint, opts: { exact?: boolean } = {}): Promise<Uint8Array> {
+    return hashesOf(await this.submit({ type: 'sha256-file', path, length, mtimeNs: mtimeNs.toString(), ...(opts.exact === true ? { exact: true } : {}) }, []));
   }
 
   /** Lists a file or folder to share (`listSourceSync`) on a worker, off the event loop. */

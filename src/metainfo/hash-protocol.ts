@@ -8,6 +8,8 @@ export interface HashFile {
   readonly length: number;
   /** When given, the worker checks after reading that size and mtime are unchanged. */
   readonly mtimeMs?: number;
+  /** `path` is a real path (no symlink on it): the file opened must resolve to exactly it (`openForHashing`). */
+  readonly exact?: boolean;
 }
 
 export type HashRequest =
@@ -23,7 +25,7 @@ export type HashRequest =
     }
   | { readonly id: number; readonly type: 'buffer'; readonly data: Uint8Array }
   /** SHA-256 of a whole file (RFC 9530 `Repr-Digest`), checked against `length` and `mtimeNs` (decimal) after reading. */
-  | { readonly id: number; readonly type: 'sha256-file'; readonly path: string; readonly length: number; readonly mtimeNs: string }
+  | { readonly id: number; readonly type: 'sha256-file'; readonly path: string; readonly length: number; readonly mtimeNs: string; readonly exact?: boolean }
   | { readonly id: number; readonly type: 'list'; readonly path: string };
 
 export type HashResponse =

@@ -5,19 +5,19 @@
  * result is transferred back, not copied.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { hashPiecesSync } from './hash-pieces.js';
+import { hashPiecesSync, openForHashing } from './hash-pieces.js';
 import type { HashRequest, HashResponse } from './hash-protocol.js';
 import { listSourceSync } from './walk.js';
 
 let chunk = new Uint8Array(0);
 
-/** SHA-256 of a file in 4 MiB reads; `CREATE_CHANGED` when it is not `length` bytes at `mtimeNs` throughout. */
-function sha256FileSync(path: string, length: number, mtimeNs: string): Uint8Array {
+/** SHA-256 of a file in 4 MiB reads; `CREATE_CHANGED` when it is not `length` bytes at `mtimeNs` throughout; `exact`: see `openForHashing`. */
+function sha256FileSync(path: string, length: number, mtimeNs: string, exact: boolean | undefined): Uint8Array {
   if (chunk.length === 0) chunk = new Uint8Array(4 * 1024 * 1024);
   const hash = createHash('sha256');
-  const fd = openSync(path, 'r');
+  const fd = openForHashing(path, exact);
   try {
     let pos = 0;
     while (pos < length) {
@@ -43,7 +43,7 @@ parentPort!.on('message', (req: HashRequest) => {
       return;
     }
     const hashes =
-      req.type === 'pieces' ? hashPiecesSync(req) : req.type === 'sha256-file' ? sha256FileSync(req.path, req.length, req.mtimeNs) : new Uint8Array(createHash('sha1').update(req.data).digest());
+      req.type === 'pieces' ? hashPiecesSync(req) : req.type === 'sha256-file' ? sha256FileSync(req.path, req.length, req.mtimeNs, req.exact) : new Uint8Array(createHash('sha1').update(req.data).digest());
     parentPort!.postMessage({ id: req.id, hashes } satisfies HashResponse, [hashes.buffer as ArrayBuffer]);
   } catch (err) {
     const e = err as { code?: unknown; message?: unknown; detail?: unknown; cause?: { code?: unknown } };

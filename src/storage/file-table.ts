@@ -2,9 +2,12 @@
  * The files a disk executor keeps open (a `DiskPool` thread, or the pool's inline mode on the
  * event loop): an LRU of fds, opened with `O_NOFOLLOW` so a symlink planted after the storage
  * opened its files is refused rather than followed (ELOOP), and the `O_DIRECT` fd for writes.
- * Test faults (`DiskFault`) are injected here, so both executors fail alike.
+ * `O_NOFOLLOW` guards the last component only: a folder on the way swapped for a symlink since
+ * the storage opened is followed by the open, so every fd opened is checked by its own path
+ * (`checkOpened`). Test faults (`DiskFault`) are injected here, so both executors fail alike.
  */
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { openedPathSync } from '../metainfo/hash-pieces.js'; // not the index: disk threads load this (see disk-worker.ts)
 import type { DiskFault, DiskSlice } from './disk-protocol.js';
 import { StorageError } from './errors.js';
 
@@ -83,6 +86,7 @@ export class FileTable {
     const fd = openSync(path, (writable ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NOFOLLOW);
     let ino: bigint;
     try {
+      checkOpened(fd, path);
       ino = writable ? writableInode(fd, path) : 0n;
     } catch (err) {
       closeSync(fd);
@@ -158,6 +162,21 @@ export class FileTable {
 
   closeAll(): void {
     this.forget([...this.open.keys()]);
+  }
+}
+
+/**
+ * Refuses an fd that does not lead to exactly `path` (STORAGE_PATH_ESCAPE). The storage's paths
+ * are real paths: its folder resolved (`resolveRoot`), every folder below it `lstat`ed and no
+ * symlink (`ensureFolders`). An fd that resolves anywhere else came through a folder swapped
+ * for a symlink since: its bytes are neither read (a seed would upload them: `serve`'s files
+ * must never leave the served folder) nor written. Linux's `/proc/self/fd` says where an fd
+ * leads; where there is none, nothing is checked. One `readlink` per open: fds stay open (LRU).
+ */
+function checkOpened(fd: number, path: string): void {
+  const opened = openedPathSync(fd);
+  if (opened !== undefined && opened !== path) {
+    throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${path} led to ${opened} when opened (a folder on the way was swapped for a symlink): not used` });
   }
 }
 

@@ -6,7 +6,8 @@
  */
 import type { IncomingMessage, RequestOptions } from 'node:http';
 import { createRequire, Module } from 'node:module';
-import type { Dispatcher } from 'undici';
+import type { Socket } from 'node:net';
+import type { buildConnector, Dispatcher } from 'undici';
 
 /** undici's own CommonJS files, resolved from here (one `require` for this module). */
 const require = createRequire(import.meta.url);
@@ -91,24 +92,36 @@ type GetGlobalDispatcher = () => Dispatcher;
 
 /**
  * undici's `Agent`, `Pool` and `request` from its own modules, wired the way its index wires them
- * (the API methods on `Dispatcher.prototype`; `request(url, opts)` over `opts.dispatcher` or the
- * global one). These are the same objects `import('undici')` gives. A layout this does not know
+ * (the API methods on `Dispatcher.prototype`; `request(url, opts)` over `opts.dispatcher` or, by
+ * default, an `Agent` of ours that skips interim answers). These are the same objects `import('undici')` gives. A layout this does not know
  * (another major version) falls back to the whole package.
  */
 export async function loadUndiciCore(): Promise<Undici> {
   let core: Undici;
   deferHttp2();
   try {
-      const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as DispatcherModule;
+    const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as DispatcherModule;
     Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js') as object);
     const { getGlobalDispatcher } = require('undici/lib/global.js') as { getGlobalDispatcher: GetGlobalDispatcher };
+    const AgentClass = require('undici/lib/dispatcher/agent.js') as Undici['Agent'];
+    const buildConnector = require('undici/lib/core/connect.js') as typeof import('undici').buildConnector;
+    // Not undici's global Agent but ours, whose connections skip interim (1xx) answers
+    // (`skippingInterim`): unless a program using this library set a global dispatcher of its own
+    // since (a proxy agent), which is then used as before.
+    const initial = getGlobalDispatcher();
+    let ours: Dispatcher | undefined;
+    const defaultDispatcher = (): Dispatcher => {
+      const global = getGlobalDispatcher();
+      if (global !== initial || typeof buildConnector !== 'function') return global;
+      return (ours ??= new AgentClass({ connect: skippingInterim(buildConnector({})) }));
+    };
     const request = (url: string | URL, opts: Parameters<Undici['request']>[1] = {}): ReturnType<Undici['request']> => {
       const u = new URL(url);
-      const { dispatcher = getGlobalDispatcher(), ...rest } = opts as { dispatcher?: Dispatcher } & Dispatcher.RequestOptions;
+      const { dispatcher = defaultDispatcher(), ...rest } = opts as { dispatcher?: Dispatcher } & Dispatcher.RequestOptions;
       return dispatcher.request({ ...rest, origin: u.origin, path: `${u.pathname}${u.search}`, method: rest.method ?? 'GET' });
     };
     core = {
-      Agent: require('undici/lib/dispatcher/agent.js') as Undici['Agent'],
+      Agent: AgentClass,
       Pool: require('undici/lib/dispatcher/pool.js') as Undici['Pool'],
       request: request as Undici['request'],
     };
@@ -173,4 +186,136 @@ export async function nodeGet(url: URL, options: RequestOptions): Promise<Incomi
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * Interim answers (1xx), skipped. RFC 9110 §15.2: a client must be able to parse one or more 1xx
+ * responses before the final one, even one it did not expect. undici passes 102 and 103 (Early
+ * Hints) over, but fails a request on any `100 Continue` it did not ask for ('bad response',
+ * client-h1.js), and a server may send one unasked (some answer every request with it). So each
+ * connection of ours drops every interim head (any 1xx but 101) that starts an answer before
+ * undici's parser sees it (`InterimFilter`); node's own client (`nodeGet`) skips them itself.
+ */
+export async function interimSkippingConnector(opts: { timeout?: number } = {}): Promise<buildConnector.connector> {
+  let build: typeof import('undici').buildConnector;
+  try {
+    build = require('undici/lib/core/connect.js') as typeof build;
+    if (typeof build !== 'function') throw new Error('unknown undici layout');
+  } catch {
+    build = (await import('undici')).buildConnector;
+  }
+  return skippingInterim(build(opts.timeout === undefined ? {} : { timeout: opts.timeout }));
+}
+
+/** `connector`'s sockets, each with an `InterimFilter` on what it reads. */
+export function skippingInterim(connector: buildConnector.connector): buildConnector.connector {
+  return (o, callback) =>
+    connector(o, (err, socket) => {
+      if (err === null && socket !== null) filterInterim(socket as Socket);
+      (callback as (e: Error | null, s: unknown) => void)(err, socket);
+    });
+}
+
+/**
+ * Installs an `InterimFilter` between `socket`'s reads and its readers: each request written
+ * starts an answer; what is read then goes through the filter before it is pushed into the stream.
+ */
+export function filterInterim(socket: Socket): void {
+  const filter = new InterimFilter();
+  const push = socket.push.bind(socket);
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  socket.write = ((chunk: unknown, ...rest: unknown[]) => {
+    filter.wrote(chunk);
+    return write(chunk, ...rest);
+  }) as Socket['write'];
+  socket.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (chunk === null) {
+      const held = filter.flush();
+      if (held !== undefined) push(held);
+      return push(null);
+    }
+    const out = filter.read(chunk as Uint8Array);
+    return out === undefined ? true : push(out, encoding);
+  };
+}
+
+/** Longest interim head held back while it is read; a longer one goes to the parser as it is. */
+const MAX_INTERIM_HEAD = 16 * 1024;
+/** A write that starts a request: a method, a space, a target, ` HTTP/1.x` and the line's end within this. */
+const METHOD_START = /^[A-Z]{3,10} [^ \r\n]/;
+const MAX_REQUEST_LINE = 64 * 1024;
+const INTERIM = /^HTTP\/1\.[01] 1[0-9][0-9][ \r]/;
+/** The fixed characters of an interim status line's first 10 (the minor version, index 7, is 0 or 1). */
+const INTERIM_START = 'HTTP/1.1 1';
+
+/**
+ * Pure: drops interim answers (1xx but 101 Switching Protocols, each through its blank line) at
+ * the start of an answer, byte streams in, byte streams out. An answer starts when a request
+ * line is written (one request at a time on a connection: undici's default pipelining of 1), and
+ * ends, for this, at its first byte that cannot begin an interim head: bytes of a body are never
+ * looked at, so a body that holds such text passes as it is.
+ */
+export class InterimFilter {
+  /** Reading the start of an answer: interim heads are dropped here. */
+  private atHead = false;
+  private held: Buffer | undefined;
+
+  /** A request (or part of one) was written: an answer starting with its request line is due. */
+  wrote(chunk: unknown): void {
+    const text = typeof chunk === 'string' ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length) : undefined;
+    if (text === undefined) return;
+    const start = typeof text === 'string' ? text.slice(0, 12) : text.subarray(0, 12).toString('latin1');
+    if (!METHOD_START.test(start)) return;
+    const eol = text.indexOf('\r\n');
+    if (eol < 0 || eol > MAX_REQUEST_LINE) return;
+    const tail = typeof text === 'string' ? text.slice(Math.max(0, eol - 9), eol) : text.subarray(Math.max(0, eol - 9), eol).toString('latin1');
+    if (/^ HTTP\/1\.[01]$/.test(tail)) this.atHead = true;
+  }
+
+  /** What of `chunk` the parser gets (undefined: nothing yet). */
+  read(chunk: Uint8Array): Uint8Array | undefined {
+    if (!this.atHead && this.held === undefined) return chunk;
+    let buf = this.held === undefined ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length) : Buffer.concat([this.held, chunk]);
+    this.held = undefined;
+    for (;;) {
+      const start = buf.subarray(0, 13).toString('latin1');
+      if (!couldBeInterim(start)) {
+        this.atHead = false;
+        return buf.length === 0 ? undefined : buf;
+      }
+      const end = buf.indexOf('\r\n\r\n');
+      if (start.length < 13 || end < 0) {
+        if (buf.length > MAX_INTERIM_HEAD) {
+          this.atHead = false;
+          return buf;
+        }
+        this.held = Buffer.from(buf); // a copy: the read's buffer may be reused
+        return undefined;
+      }
+      if (start.startsWith('101', 9)) {
+        this.atHead = false;
+        return buf;
+      }
+      buf = buf.subarray(end + 4);
+      if (buf.length === 0) return undefined;
+    }
+  }
+
+  /** Bytes held back when the stream ends (an interim head cut short): the parser's to refuse. */
+  flush(): Buffer | undefined {
+    const h = this.held;
+    this.held = undefined;
+    return h;
+  }
+}
+
+/** Whether `s` (an answer's first bytes, up to 13) may be the start of an interim head. */
+function couldBeInterim(s: string): boolean {
+  if (s.length >= 13) return INTERIM.test(s);
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    const ok = i === 7 ? c === '0' || c === '1' : i === 10 || i === 11 ? c >= '0' && c <= '9' : i === 12 ? c === ' ' || c === '\r' : c === INTERIM_START[i];
+    if (!ok) return false;
+  }
+  return true;
 }

@@ -35,12 +35,12 @@
 import type { Dispatcher, Pool } from 'undici';
 import type { Geometry } from '../metainfo/index.js';
 import type { BlockRequest } from './peer-link.js';
-import { loadUndici, loadUndiciModule } from '../tracker/undici.js';
+import { interimSkippingConnector, loadUndici, loadUndiciModule } from '../tracker/undici.js';
 
 /** `Retry-After`: the tracker layer's one parser (undici.ts, loadable without the rest of it). */
 export { parseRetryAfter, readContentRange, retryAfterDelay, type ContentRange } from '../tracker/undici.js';
 
-export { loadUndici, loadUndiciCore, nodeGet, type Undici } from '../tracker/undici.js';
+export { interimSkippingConnector, loadUndici, loadUndiciCore, nodeGet, type Undici } from '../tracker/undici.js';
 
 let poolClass: Promise<typeof Pool> | undefined;
 /**
@@ -92,11 +92,13 @@ export async function acquireOrigin(url: string, opts: { connections?: number; r
   // Loaded only for such a pool (a plain `get` does not compile it), before the map is read.
   const factory = reused ? await (await import('./reused-reads.js')).reusedReadsClients(HTTP_FETCH_DEFAULTS.connectTimeoutMs) : undefined;
   const key = reused ? `${origin} reused-reads` : origin;
+  // A reused-reads pool makes its own sockets (reused-reads.ts); the others skip interim (1xx) answers (undici.ts).
+  const connect = reused ? { timeout: HTTP_FETCH_DEFAULTS.connectTimeoutMs } : await interimSkippingConnector({ timeout: HTTP_FETCH_DEFAULTS.connectTimeoutMs });
   let shared = pools.get(key);
   if (shared === undefined) {
     const pool = new PoolClass(origin, {
       connections: opts.connections ?? HTTP_FETCH_DEFAULTS.connections,
-      connect: { timeout: HTTP_FETCH_DEFAULTS.connectTimeoutMs },
+      connect,
       keepAliveTimeout: HTTP_FETCH_DEFAULTS.keepAliveTimeoutMs,
       ...(factory === undefined ? {} : { factory }),
     });

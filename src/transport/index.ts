@@ -13,6 +13,7 @@ export {
   acquireOrigin,
   FailureBackoff,
   HTTP_FETCH_DEFAULTS,
+  interimSkippingConnector,
   loadUndici,
   loadUndiciCore,
   openOrigins,

@@ -39,7 +39,7 @@
 import { connect, type Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import type { buildConnector, Client, Dispatcher } from 'undici';
-import { loadUndiciModule } from '../tracker/undici.js';
+import { filterInterim, loadUndiciModule } from '../tracker/undici.js';
 
 /**
  * Read buffer of a `reusedReads` socket (as the wire link's, socket-chunks.ts). Not smaller: two
@@ -231,6 +231,9 @@ function readIntoReusedBuffers(timeoutMs: number, heads: OpenHeads): buildConnec
       },
     });
     held = socket;
+    // Interim (1xx) answers skipped before undici's parser, as on our other connections (tracker/undici.ts): the
+    // filter passes reads on as they are (views of the ring) and copies only a head it must hold back.
+    filterInterim(socket);
     socket.setNoDelay(true);
     socket.once('connect', () => answer(null));
     socket.once('error', (err) => answer(err));

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { encodeTorrent, parseTorrent } from '../../src/metainfo/index.js';
+import { sendInterim } from '../helpers/interim.js';
 import { bytes } from '../helpers/torrents.js';
 import { startGateway, torrentOf } from './helpers.js';
 
@@ -48,6 +49,8 @@ export async function front(
     torrentHeaders?: Record<string, string>;
     /** The torrent's trackers instead of serve's (`[]`: none, so no tracker answer ever comes). */
     announceList?: string[][];
+    /** Interim answers (an unasked 100 Continue, 103 Early Hints, 102) before every real one (helpers/interim.ts). */
+    interim?: boolean;
   } = {},
 ): Promise<Front> {
   const root = join(dir, 'www');
@@ -69,6 +72,7 @@ export async function front(
   let cut = 0;
   let url = '';
   const server = createServer((req, res) => {
+    if (opts.interim === true) sendInterim(res);
     void (async () => {
       if (String(req.headers.accept ?? '').includes('application/x-bittorrent')) {
         joins.push(String(req.headers['torrenttp-join'] ?? ''));

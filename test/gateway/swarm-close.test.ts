@@ -1,0 +1,52 @@
+/**
+ * `serve`'s shutdown does not wait for a whole-file SHA-256 under way (~0.7 s per GiB): the job
+ * is given up, its digest dropped, and no metainfo cache entry is written for it, then or later.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { BITTORRENT_MEDIA_TYPE as BT, Gateway } from '../../src/gateway/index.js';
+import { HashPool } from '../../src/metainfo/index.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+import { recordingLogger } from './helpers.js';
+
+const MIB = 1024 * 1024;
+
+test('close does not wait for a whole-file SHA-256 under way; no cache entry is written for it', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'f.bin'), bytes(3 * MIB, 9));
+    // The injected hasher: the SHA-256 job starts and is held until the test lets it go.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started!: () => void;
+    const digestStarted = new Promise<void>((r) => (started = r));
+    t.after(() => release());
+    const original = HashPool.prototype.sha256File;
+    const hasher = t.mock.method(HashPool.prototype, 'sha256File', async function (this: HashPool, ...args: Parameters<HashPool['sha256File']>) {
+      started();
+      await gate;
+      return original.apply(this, args);
+    });
+    const cacheDir = join(dir, 'cache');
+    const logger = recordingLogger();
+    const g = await Gateway.start({ host: '127.0.0.1', port: 0, checkEveryMs: 0, hashThreads: 2, root, cacheDir, logger });
+    const r = await request(`${g.url}/f.bin`, { headers: { accept: BT } });
+    await r.body.dump();
+    await digestStarted; // the pieces are hashed and the torrent is ready; the SHA-256 is held
+
+    // Without the fix this waits for the held SHA-256 for ever (the test's timeout).
+    await g.close();
+    const meta = (): string[] => (existsSync(join(cacheDir, 'meta')) ? readdirSync(join(cacheDir, 'meta')) : []);
+    assert.deepEqual(meta(), [], 'no cache entry at close');
+
+    // The held job ends after the close (on a closed pool): still nothing is written, nothing is logged as a failure.
+    release();
+    await (hasher.mock.calls[0]!.result as Promise<unknown>).catch(() => undefined);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(meta(), [], 'no cache entry after the job ended');
+    assert.deepEqual(logger.entries.filter((e) => e.level === 'warn' || e.level === 'error').map((e) => e.msg), []);
+  }));
