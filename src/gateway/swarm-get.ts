@@ -1,4 +1,4 @@
-import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -212,7 +212,8 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
       mode: 'swarm',
       status: how,
       name: finalPath === undefined ? metainfo.name : basename(finalPath),
-      path: finalPath,
+      // Interrupted, one file: what is on disk is `FILE.part` (for -C -), not FILE.
+      path: how === 'interrupted' && finalPath !== undefined && !metainfo.multiFile ? join(dir, name) : finalPath,
       totalBytes: metainfo.length,
       downloadedBytes: stats.downloaded,
       sources: { plain: 0, ...stats.downloadedByKind },
@@ -271,6 +272,11 @@ export function uploadWatch(t: Pick<Torrent, 'stats' | 'closed' | 'on' | 'off'>,
  * (moved to the `.part` name; true when it was).
  */
 async function preparePart(finalPath: string, partPath: string, resume: boolean): Promise<boolean> {
+  // A folder where the file goes (`-o DIR`) would fail only at the rename, after the whole
+  // download, leaving `FILE.part`: said at once, as the plain path's open says it (EISDIR, exit 23).
+  if ((await stat(finalPath).catch(() => undefined))?.isDirectory() === true) {
+    throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${finalPath}'`), { code: 'EISDIR', syscall: 'open', path: finalPath });
+  }
   if (!resume) {
     await rm(partPath, { force: true });
     return false;

@@ -31,6 +31,10 @@ interface GetFlags {
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
+/** An HTTP field name (RFC 9110 token), and what node refuses in a field value (control characters, CR, LF). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('get')
@@ -56,9 +60,11 @@ export function register(program: Command, ctx: CliContext): void {
       } catch {
         // reported below
       }
-      if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) usage(`${JSON.stringify(url)} is not an http(s) URL`);
+      if (parsed === undefined) return usage(`${JSON.stringify(url)} is not a valid URL`);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') usage(`${JSON.stringify(url)} is not an http(s) URL`);
       if (positional !== undefined && positional !== '-') usage(`unexpected argument ${JSON.stringify(positional)} (an output file goes after -o)`);
       if (flags.continueAt !== undefined && flags.continueAt !== '-') usage('-C takes only "-" (continue from the size of the file on disk)');
+      if (flags.output === '') usage('-o needs a file name (or "-" for stdout)');
       const toStdout = positional === '-' || flags.output === '-';
       if (toStdout && flags.remoteName === true) usage('-O and stdout exclude each other');
       const resume = flags.continueAt === '-' || flags.continue === true;
@@ -68,8 +74,11 @@ export function register(program: Command, ctx: CliContext): void {
       const headers: Record<string, string> = {};
       for (const line of flags.header) {
         const colon = line.indexOf(':');
-        if (colon <= 0) usage(`-H ${JSON.stringify(line)} is not "Name: value"`);
-        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+        const name = line.slice(0, colon).trim();
+        const value = line.slice(colon + 1).trim();
+        // What node's http would refuse at the request ("request failed", exit 1): said as the usage error it is.
+        if (colon <= 0 || !HEADER_NAME.test(name) || INVALID_HEADER_VALUE.test(value)) usage(`-H ${JSON.stringify(line)} is not "Name: value" (a name of letters, digits and !#$%&'*+-.^_\`|~; a value on one line)`);
+        headers[name.toLowerCase()] = value;
       }
       if (flags.remoteName === true && nameFromUrl(url) === undefined) usage(`${url} has no file name to use with -O; give -o FILE`);
 
@@ -276,7 +285,9 @@ class GetReporter {
     const s = r.sources;
     const from = r.mode === 'swarm' ? ` (peers ${formatBytes(s.wire)}, web seed ${formatBytes(s.webseed)}${s.http > 0 ? `, TorrentTTP peers ${formatBytes(s.http)}` : ''}), ↑ ${formatBytes(r.uploadedBytes)}` : '';
     const verified = r.mode === 'swarm' ? ', every piece verified' : r.digestVerified === true ? ', SHA-256 verified' : '';
-    this.ctx.stderr.write(`${r.status === 'complete' ? 'saved' : 'interrupted'}: ${r.path ?? 'stdout'} ${formatBytes(r.downloadedBytes)} in ${r.seconds.toFixed(1)} s (${rate}/s)${from}${verified}\n`);
+    // A partial file stays, but the next get without -C - starts it over: say how to continue.
+    const resume = r.status !== 'complete' && r.path !== undefined ? '; -C - continues it' : '';
+    this.ctx.stderr.write(`${r.status === 'complete' ? 'saved' : 'interrupted'}: ${r.path ?? 'stdout'} ${formatBytes(r.downloadedBytes)} in ${r.seconds.toFixed(1)} s (${rate}/s)${from}${verified}${resume}\n`);
   }
 
   stop(): void {

@@ -1,0 +1,85 @@
+/**
+ * `torrenttp get` as a curl/wget user meets it (session 16's review): bad `-H` lines, an empty
+ * `-o` and a URL that does not parse are usage errors (exit 2), not a failed request (exit 1);
+ * a self-signed server certificate says how to trust it; `-o` naming an existing folder fails
+ * before the swarm download, leaving no `FILE.part`; an interrupted swarm get names the
+ * `FILE.part` that holds its bytes and says that `-C -` continues it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { CLI_BIN, cli, spawnCli } from '../helpers/cli.js';
+import { until } from '../helpers/processes.js';
+import { selfSignedCert } from '../helpers/tls.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+import { startGateway, torrentOf } from '../gateway/helpers.js';
+
+const MIB = 1024 * 1024;
+
+test('get usage errors exit 2 before any request: a -H that is not one header, -o "", a URL that does not parse', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    // A refused port: had the request gone out, the exit would be 1 (GATEWAY_GET_FAILED).
+    const url = 'http://127.0.0.1:1/x';
+    for (const [args, said] of [
+      [[url, '-H', 'Bad Name: x'], /-H "Bad Name: x" is not "Name: value"/],
+      [[url, '-H', 'X-A: 1\r\nX-Injected: 2'], /is not "Name: value"/],
+      [[url, '-o', ''], /-o needs a file name/],
+      [['http://127.0.0.1:99999/x'], /is not a valid URL/],
+    ] as const) {
+      const r = await cli(dir, ['get', ...args]);
+      assert.equal(r.code, 2, `${JSON.stringify(args)}: ${r.stderr}`);
+      assert.match(r.stderr, said);
+      assert.match(r.stderr, /get --help/);
+    }
+    assert.deepEqual(readdirSync(dir), [], 'nothing written');
+  }));
+
+test('get of an https URL whose certificate is self-signed names the reason and NODE_EXTRA_CA_CERTS', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const { key, cert } = selfSignedCert(dir, { ipSan: true });
+    const server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.end('hi'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => server.close(() => r())));
+    const r = await cli(dir, ['get', `https://127.0.0.1:${(server.address() as AddressInfo).port}/f.txt`, '-s']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /self-signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT; to trust the server's certificate or its CA, run with NODE_EXTRA_CA_CERTS=ca\.pem\) \[GATEWAY_GET_FAILED\]$/m);
+  }));
+
+test('get -o FOLDER of a one-file torrent fails at once (EISDIR, exit 23): nothing downloaded, no FOLDER.part', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'big.bin'), bytes(4 * MIB, 71));
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    await torrentOf(`${g.url}/big.bin`);
+    mkdirSync(join(dir, 'out'));
+    const p = spawnCli(t, dir, ['get', `${g.url}/big.bin`, '-o', 'out', '-s']);
+    assert.equal(await p.exited, 23, p.stderr);
+    assert.match(p.stderr, /^torrenttp: cannot write the download: \S+\/out \(EISDIR\) \[GATEWAY_GET_OUTPUT\]$/m);
+    assert.deepEqual(readdirSync(dir).sort(), ['cache', 'out', 'www'], 'no out.part left');
+    assert.deepEqual(readdirSync(join(dir, 'out')), []);
+  }));
+
+test('an interrupted swarm get names FILE.part, where its bytes are, and says -C - continues it', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'big.bin'), bytes(16 * MIB, 72));
+    // 1 MiB/s: the download is still going when it is interrupted.
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache'), maxUploadRate: MIB });
+    await torrentOf(`${g.url}/big.bin`);
+    const child = spawn(process.execPath, [CLI_BIN, 'get', `${g.url}/big.bin`], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    t.after(() => child.kill('SIGKILL')); // by pid, if still running
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await until('the swarm download started (its start line)', () => /from the swarm/.test(stderr), 20_000);
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.ok(statSync(join(dir, 'big.bin.part')).isFile(), 'the partial file stays for -C -');
+    assert.match(stderr, /^interrupted: \S+\/big\.bin\.part .*; -C - continues it$/m);
+  }));
