@@ -3,14 +3,15 @@
  * `-o` and a URL that does not parse are usage errors (exit 2), not a failed request (exit 1);
  * a self-signed server certificate says how to trust it; `-o` naming an existing folder fails
  * before the swarm download, leaving no `FILE.part`; an interrupted swarm get names the
- * `FILE.part` that holds its bytes and says that `-C -` continues it.
+ * `FILE.part` that holds its bytes and says that `-C -` continues it; one interrupted before the
+ * server answered says nothing was written (it said `interrupted: stdout 0 B`).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { CLI_BIN, cli, spawnCli } from '../helpers/cli.js';
 import { until } from '../helpers/processes.js';
@@ -82,4 +83,25 @@ test('an interrupted swarm get names FILE.part, where its bytes are, and says -C
     assert.equal(await exited, 130, stderr);
     assert.ok(statSync(join(dir, 'big.bin.part')).isFile(), 'the partial file stays for -C -');
     assert.match(stderr, /^interrupted: \S+\/big\.bin\.part .*; -C - continues it$/m);
+  }));
+
+test('a get interrupted before the server answered says nothing was written (not "stdout"), exit 130', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const sockets: Socket[] = [];
+    const server = createTcpServer((s) => sockets.push(s)); // takes the connection, never answers
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((r) => server.close(() => r()));
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.bin`;
+    for (const args of [[url], [url, '-o', 'named.bin']]) {
+      const p = spawnCli(t, dir, ['get', ...args]);
+      const before = sockets.length;
+      await until('the get connected', () => sockets.length > before, 20_000);
+      p.child.kill('SIGINT');
+      assert.equal(await p.exited, 130, p.stderr);
+      assert.match(p.stderr, /^interrupted after \d+\.\d s: nothing written$/m, `${args.join(' ')}: ${p.stderr}`);
+      assert.deepEqual(readdirSync(dir), [], 'no file');
+    }
   }));

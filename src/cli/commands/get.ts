@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
@@ -201,7 +202,7 @@ class GetReporter {
     private readonly ctx: CliContext,
     private readonly json: boolean,
     private readonly silent: boolean,
-    toStdout: boolean,
+    private readonly toStdout: boolean,
   ) {
     this.jsonOut = toStdout ? ctx.stderr : ctx.stdout;
   }
@@ -281,12 +282,17 @@ class GetReporter {
       return;
     }
     if (this.silent) return;
+    if (r.status !== 'complete' && (r.path === undefined ? !this.toStdout : !existsSync(r.path))) {
+      // Interrupted before anything was written (the server had not answered): no file to name.
+      this.ctx.stderr.write(`interrupted after ${r.seconds.toFixed(1)} s: nothing written\n`);
+      return;
+    }
     const rate = formatBytes(r.downloadedBytes / Math.max(r.seconds, 1e-3));
     const s = r.sources;
     const from = r.mode === 'swarm' ? ` (peers ${formatBytes(s.wire)}, web seed ${formatBytes(s.webseed)}${s.http > 0 ? `, TorrentTTP peers ${formatBytes(s.http)}` : ''}), ↑ ${formatBytes(r.uploadedBytes)}` : '';
     const verified = r.mode === 'swarm' ? ', every piece verified' : r.digestVerified === true ? ', SHA-256 verified' : '';
     // A partial file stays, but the next get without -C - starts it over: say how to continue.
-    const resume = r.status !== 'complete' && r.path !== undefined ? '; -C - continues it' : '';
+    const resume = r.status !== 'complete' && r.path !== undefined && r.downloadedBytes > 0 ? '; -C - continues it' : '';
     this.ctx.stderr.write(`${r.status === 'complete' ? 'saved' : 'interrupted'}: ${r.path ?? 'stdout'} ${formatBytes(r.downloadedBytes)} in ${r.seconds.toFixed(1)} s (${rate}/s)${from}${verified}${resume}\n`);
   }
 
