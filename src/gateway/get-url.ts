@@ -9,7 +9,7 @@ import { headersForAll } from './redirect-headers.js';
 import { negotiate, NodeAgents, type Offer } from './negotiate-client.js';
 import { plainGet } from './plain-get.js';
 
-import { DEFAULT_STALL_MS, nameFromUrl } from './get-io.js';
+import { DEFAULT_STALL_MS, nameFromUrl, swarmNameFromUrl } from './get-io.js';
 
 export { nameFromUrl };
 
@@ -183,7 +183,7 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
 
 /**
  * The output of a swarm download that the user did not name and the URL does not name either (a
- * torrent of several files, a URL without a last segment, a TorrentTTP torrent URL): the
+ * torrent of several files, a URL without a last segment, a TorrentTTP torrent URL, a `.torrent` file's URL): the
  * torrent's name, which the server chose. Such a name never starts with a dot (`.ssh`,
  * `.bashrc`: the dots are dropped), and never replaces or fills what is already there unless
  * `resume` says to continue it, as curl's `-J` refuses to overwrite: `get URL` run in the home
@@ -192,8 +192,7 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
  */
 async function serverNamedOutput(o: GetUrlOptions, metainfo: Metainfo): Promise<GetOutput> {
   if (o.output.kind !== 'named') return o.output;
-  const fromUrl = metainfo.multiFile ? undefined : nameFromUrl(o.url);
-  if (fromUrl !== undefined && fromUrl.toLowerCase() !== metainfo.infoHash) return o.output;
+  if (swarmNameFromUrl(o.url, metainfo) !== undefined) return o.output;
   const name = metainfo.name.replace(/^\.+/, '') || metainfo.infoHash;
   const path = join(o.output.dir, name);
   if (o.resume !== true && (await lstat(path).then(() => true, () => false))) {

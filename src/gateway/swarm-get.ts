@@ -6,7 +6,7 @@ import type { Torrent, TorrentStats } from '../engine/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { DiskPool, makeFolders } from '../storage/index.js';
 import { GatewayError } from './errors.js';
-import { DEFAULT_STALL_MS, drained, nameFromUrl, sizeOf } from './get-io.js';
+import { DEFAULT_STALL_MS, drained, sizeOf, swarmNameFromUrl } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import type { OriginConnection } from './lone-stream.js';
 
@@ -117,13 +117,18 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
     let finalPath: string | undefined;
     let moved = false;
     if (o.output.kind !== 'stream') {
-      // A URL that names the torrent by its info-hash (a TorrentTTP torrent URL) does not name the file.
-      const fromUrl = metainfo.multiFile ? undefined : nameFromUrl(o.url);
-      finalPath = o.output.kind === 'file' ? o.output.path : join(o.output.dir, (fromUrl?.toLowerCase() === metainfo.infoHash ? undefined : fromUrl) ?? metainfo.name);
+      // A URL that names the torrent (its info-hash in a TorrentTTP torrent URL, a `.torrent`) does not name the file.
+      finalPath = o.output.kind === 'file' ? o.output.path : join(o.output.dir, swarmNameFromUrl(o.url, metainfo) ?? metainfo.name);
       dir = dirname(finalPath);
       name = metainfo.multiFile ? basename(finalPath) : `${basename(finalPath)}.part`;
       await makeFolders(dir);
       if (!metainfo.multiFile) moved = await preparePart(finalPath, join(dir, name), o.resume === true);
+    }
+    // No tracker, web seed or peer (a bare `.torrent` on a plain web server): nothing could ever
+    // arrive (a get runs no DHT), so say so now rather than after DEFAULT_STALL_MS of "no byte".
+    // The output is checked first; a resume may find everything in the `.part` already.
+    if (o.resume !== true && peers.length === 0 && metainfo.urlList.length === 0 && metainfo.announceList.every((tier) => tier.length === 0)) {
+      throw new GatewayError('GATEWAY_GET_FAILED', { detail: `the torrent of ${o.url} names no tracker, web seed or peer to download ${metainfo.name} from` });
     }
     let t: Torrent;
     try {

@@ -4,18 +4,22 @@
  * a self-signed server certificate says how to trust it; `-o` naming an existing folder fails
  * before the swarm download, leaving no `FILE.part`; an interrupted swarm get names the
  * `FILE.part` that holds its bytes and says that `-C -` continues it; one interrupted before the
- * server answered says nothing was written (it said `interrupted: stdout 0 B`).
+ * server answered says nothing was written (it said `interrupted: stdout 0 B`); the URL of a
+ * `.torrent` file on a plain web server saves the payload under the torrent's name (as aria2), not
+ * under `x.torrent`, and one that names no tracker, web seed or peer fails at once.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { CLI_BIN, cli, spawnCli } from '../helpers/cli.js';
 import { until } from '../helpers/processes.js';
 import { selfSignedCert } from '../helpers/tls.js';
+import { createTorrent } from '../../src/metainfo/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway, torrentOf } from '../gateway/helpers.js';
 
@@ -104,4 +108,50 @@ test('a get interrupted before the server answered says nothing was written (not
       assert.match(p.stderr, /^interrupted after \d+\.\d s: nothing written$/m, `${args.join(' ')}: ${p.stderr}`);
       assert.deepEqual(readdirSync(dir), [], 'no file');
     }
+  }));
+
+test('get http://host/x.torrent (a plain web server): the payload under the torrent\'s name, not x.torrent; no source at all fails at once', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(300_000, 73);
+    const www = join(dir, 'www');
+    mkdirSync(www);
+    writeFileSync(join(www, 'p.bin'), payload);
+    let base = '';
+    const torrents: Record<string, Uint8Array> = {};
+    const server = createHttpServer((req, res) => {
+      const torrent = torrents[req.url ?? ''];
+      if (torrent !== undefined) {
+        res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length }).end(torrent);
+        return;
+      }
+      if (req.url === '/files/p.bin') {
+        const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+        const body = m === null ? payload : payload.subarray(Number(m[1]), Number(m[2]) + 1);
+        res.writeHead(m === null ? 200 : 206, { 'content-length': body.length, ...(m === null ? {} : { 'content-range': `bytes ${m[1]}-${m[2]}/${payload.length}` }) }).end(body);
+        return;
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    torrents['/p.bin.torrent'] = (await createTorrent(join(www, 'p.bin'), { creationDate: null, urlList: [`${base}/files/p.bin`] })).torrent;
+    torrents['/bare.torrent'] = (await createTorrent(join(www, 'p.bin'), { creationDate: null })).torrent;
+    const out = join(dir, 'out');
+    mkdirSync(out);
+
+    const named = spawnCli(t, out, ['get', `${base}/p.bin.torrent`, '-s']);
+    assert.equal(await named.exited, 0, named.stderr);
+    assert.deepEqual(readdirSync(out), ['p.bin'], 'the payload under its own name');
+    assert.ok(readFileSync(join(out, 'p.bin')).equals(Buffer.from(payload)));
+
+    const started = Date.now();
+    const bare = spawnCli(t, out, ['get', `${base}/bare.torrent`, '-o', 'bare.bin', '-s']);
+    assert.equal(await bare.exited, 1, bare.stderr);
+    assert.match(bare.stderr, /the torrent of \S+\/bare\.torrent names no tracker, web seed or peer to download p\.bin from \[GATEWAY_GET_FAILED\]$/m);
+    assert.ok(Date.now() - started < 30_000, 'not after the 60 s stall');
+    assert.deepEqual(readdirSync(out), ['p.bin'], 'no bare.bin.part');
   }));
