@@ -129,6 +129,9 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
     const answer = new AbortController();
     const stallMs = o.stallMs ?? DEFAULT_STALL_MS;
     const timer = setTimeout(() => answer.abort(), stallMs);
+    // A Range of the caller's (`get -H 'Range: bytes=0-99'`, curl's -r) asks for those bytes, not
+    // the file: plainly (the swarm would fetch and write the whole file).
+    const ranged = o.plainOnly !== true && Object.keys(o.headers ?? {}).some((name) => name.toLowerCase() === 'range');
     let offer: Offer;
     try {
       offer = await negotiate(o.url, {
@@ -136,7 +139,7 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
         join: true,
         signal: o.signal === undefined ? answer.signal : AbortSignal.any([o.signal, answer.signal]),
         ...(o.headers === undefined ? {} : { headers: o.headers }),
-        ...(o.plainOnly === undefined ? {} : { plainOnly: o.plainOnly }),
+        ...(o.plainOnly === undefined && !ranged ? {} : { plainOnly: o.plainOnly === true || ranged }),
       });
     } catch (err) {
       if (answer.signal.aborted && o.signal?.aborted !== true) throw new GatewayError('GATEWAY_GET_FAILED', { detail: `no answer from ${o.url} within ${Math.round(stallMs / 1000)} s` });
@@ -172,7 +175,7 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
         throw err;
       });
     }
-    return await plainGet(o, offer.response, offer.reason, agents, started);
+    return await plainGet(o, offer.response, ranged ? 'a byte range was asked for (Range)' : offer.reason, agents, started);
   } catch (err) {
     if (o.signal?.aborted === true && !(err instanceof TorrenttpError)) return interrupted(o, started);
     throw err;

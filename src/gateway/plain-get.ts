@@ -60,7 +60,9 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
 
   const expected = sha256Of(res.headers['repr-digest']);
   let hash: Hash | undefined;
-  if (expected !== undefined && (path !== undefined || offset === 0)) {
+  // Repr-Digest is the whole file's: checked when the bytes are the whole file (a 200, or our own
+  // continuation's 206 after the bytes on disk), not a range the caller asked for.
+  if (expected !== undefined && (path !== undefined || offset === 0) && (res.status === 200 || offset > 0)) {
     hash = createHash('sha256');
     if (offset > 0) for await (const chunk of createReadStream(path!, { start: 0, end: offset - 1 })) hash.update(chunk as Buffer);
   }

@@ -6,7 +6,8 @@
  * `FILE.part` that holds its bytes and says that `-C -` continues it; one interrupted before the
  * server answered says nothing was written (it said `interrupted: stdout 0 B`); the URL of a
  * `.torrent` file on a plain web server saves the payload under the torrent's name (as aria2), not
- * under `x.torrent`, and one that names no tracker, web seed or peer fails at once.
+ * under `x.torrent`, and one that names no tracker, web seed or peer fails at once; `-H 'Range: …'`
+ * gets those bytes (as curl), not the whole file from the swarm, and not a digest mismatch.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -154,4 +155,21 @@ test('get http://host/x.torrent (a plain web server): the payload under the torr
     assert.match(bare.stderr, /the torrent of \S+\/bare\.torrent names no tracker, web seed or peer to download p\.bin from \[GATEWAY_GET_FAILED\]$/m);
     assert.ok(Date.now() - started < 30_000, 'not after the 60 s stall');
     assert.deepEqual(readdirSync(out), ['p.bin'], 'no bare.bin.part');
+  }));
+
+test("get -H 'Range: bytes=…' writes those bytes, as curl: plainly, not the whole file from the swarm; the whole file's Repr-Digest is not held against them", { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const payload = bytes(4 * MIB, 74);
+    writeFileSync(join(root, 'big.bin'), payload);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    await torrentOf(`${g.url}/big.bin`); // hashed: a torrent is offered, and Repr-Digest sent
+    for (const extra of [[], ['--no-swarm']]) {
+      const p = spawnCli(t, dir, ['get', `${g.url}/big.bin`, '-H', 'Range: bytes=100-199', '-o', 'r.bin', ...extra]);
+      assert.equal(await p.exited, 0, `${extra.join(' ')}: ${p.stderr}`);
+      assert.ok(readFileSync(join(dir, 'r.bin')).equals(Buffer.from(payload.subarray(100, 200))), `${extra.join(' ')}: bytes 100-199`);
+      if (extra.length === 0) assert.match(p.stderr, /over plain HTTP \(a byte range was asked for \(Range\)\)/);
+    }
+    assert.equal((await cli(dir, ['get', `${g.url}/big.bin`, '-H', 'Range: bytes=0-9', '-C', '-'])).code, 2, '-C - and a Range: usage');
   }));

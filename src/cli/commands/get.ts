@@ -81,6 +81,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (colon <= 0 || !HEADER_NAME.test(name) || INVALID_HEADER_VALUE.test(value)) usage(`-H ${JSON.stringify(line)} is not "Name: value" (a name of letters, digits and !#$%&'*+-.^_\`|~; a value on one line)`);
         headers[name.toLowerCase()] = value;
       }
+      if (resume && headers.range !== undefined) usage('-C - and -H "Range: …" exclude each other (-C - asks for the rest of the file)');
       if (flags.remoteName === true && nameFromUrl(url) === undefined) usage(`${url} has no file name to use with -O; give -o FILE`);
 
       baselineWasmOnly();
