@@ -7,7 +7,8 @@
  * server answered says nothing was written (it said `interrupted: stdout 0 B`); the URL of a
  * `.torrent` file on a plain web server saves the payload under the torrent's name (as aria2), not
  * under `x.torrent`, and one that names no tracker, web seed or peer fails at once; `-H 'Range: …'`
- * gets those bytes (as curl), not the whole file from the swarm, and not a digest mismatch.
+ * gets those bytes (as curl), not the whole file from the swarm, and not a digest mismatch; a
+ * `-H 'Accept: …'` is still sent, behind the swarm's media types (it was replaced by them).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -172,4 +173,15 @@ test("get -H 'Range: bytes=…' writes those bytes, as curl: plainly, not the wh
       if (extra.length === 0) assert.match(p.stderr, /over plain HTTP \(a byte range was asked for \(Range\)\)/);
     }
     assert.equal((await cli(dir, ['get', `${g.url}/big.bin`, '-H', 'Range: bytes=0-9', '-C', '-'])).code, 2, '-C - and a Range: usage');
+  }));
+
+test("get -H 'Accept: application/json': the server still hears it, behind the swarm's media types, as the proxy sends a program's", { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const server = createHttpServer((req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(String(req.headers.accept)));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
+    const p = spawnCli(t, dir, ['get', url, '-H', 'Accept: application/json', '-', '-s']);
+    assert.equal(await p.exited, 0, p.stderr);
+    assert.equal(p.stdout, 'application/x-bittorrent, application/vnd.torrenttp.metainfo+json;q=0.9, application/json');
   }));
