@@ -8,7 +8,8 @@
  * `.torrent` file on a plain web server saves the payload under the torrent's name (as aria2), not
  * under `x.torrent`, and one that names no tracker, web seed or peer fails at once; `-H 'Range: …'`
  * gets those bytes (as curl), not the whole file from the swarm, and not a digest mismatch; a
- * `-H 'Accept: …'` is still sent, behind the swarm's media types (it was replaced by them).
+ * `-H 'Accept: …'` is still sent, behind the swarm's media types (it was replaced by them); curl's
+ * `-fsSLO` and wget's `-q` are accepted (they were unknown options, exit 2).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -184,4 +185,27 @@ test("get -H 'Accept: application/json': the server still hears it, behind the s
     const p = spawnCli(t, dir, ['get', url, '-H', 'Accept: application/json', '-', '-s']);
     assert.equal(await p.exited, 0, p.stderr);
     assert.equal(p.stdout, 'application/x-bittorrent, application/vnd.torrenttp.metainfo+json;q=0.9, application/json');
+  }));
+
+test("curl's -fsSLO and wget's -q: accepted, quiet, the file named after the URL; -f still fails on a 404", { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const server = createHttpServer((req, res) => {
+      if (req.url === '/old') res.writeHead(302, { location: '/f.txt' }).end();
+      else if (req.url === '/f.txt') res.writeHead(200, { 'content-type': 'text/plain' }).end('hello\n');
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => server.close(() => r())));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const curlish = await cli(dir, ['get', '-fsSLO', `${base}/old`]);
+    assert.equal(curlish.code, 0, curlish.stderr);
+    assert.equal(curlish.stderr, '');
+    assert.equal(readFileSync(join(dir, 'old'), 'utf8'), 'hello\n', 'named after the URL asked for, as curl -O and wget');
+    const wgetish = await cli(dir, ['get', '-q', `${base}/f.txt`]);
+    assert.equal(wgetish.code, 0, wgetish.stderr);
+    assert.equal(wgetish.stderr, '');
+    assert.equal(readFileSync(join(dir, 'f.txt'), 'utf8'), 'hello\n');
+    const missing = await cli(dir, ['get', '-fsSL', `${base}/nope`]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /404 Not Found .*\[GATEWAY_GET_HTTP_STATUS\]/);
   }));

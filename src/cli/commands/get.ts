@@ -28,6 +28,7 @@ interface GetFlags {
   port?: string;
   json?: boolean;
   silent?: boolean;
+  quiet?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -53,6 +54,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--encryption <policy>', GET_ENCRYPTION_HELP, encryptionPolicy)
     .option('--json', 'JSON lines: start, progress, summary (on stderr when the data goes to stdout)')
     .option('-s, --silent', 'no progress and no summary')
+    .option('-q, --quiet', 'as -s (wget)')
+    // curl's `-fsSLO URL` habit: what these ask for is what get always does.
+    .option('-L, --location', 'accepted for curl: redirects are always followed (up to 20)')
+    .option('-f, --fail', 'accepted for curl: an HTTP error status always fails (exit 1, no file)')
+    .option('-S, --show-error', 'accepted for curl: errors are always shown, -s or not')
     .action(async (url: string, positional: string | undefined, flags: GetFlags, cmd: Command) => {
       const usage = (message: string): never => cmd.error(`error: ${message}`, { exitCode: 2, code: 'torrenttp.usage' });
       let parsed: URL | undefined;
@@ -91,7 +97,7 @@ export function register(program: Command, ctx: CliContext): void {
         : flags.output !== undefined
           ? { kind: 'file', path: resolve(ctx.cwd, flags.output) }
           : { kind: 'named', dir: ctx.cwd };
-      const out = new GetReporter(ctx, flags.json === true, flags.silent === true, toStdout);
+      const out = new GetReporter(ctx, flags.json === true, flags.silent === true || flags.quiet === true, toStdout);
       const ac = new AbortController();
       const onSignal = (): void => ac.abort();
       process.once('SIGINT', onSignal);
