@@ -38,7 +38,11 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
     if (res.status === 416) {
       await discard(res);
       const cr = readContentRange(header(res.headers['content-range']));
-      if (cr === undefined || !('unsatisfied' in cr) || cr.complete !== have) throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `416 for bytes=${have}- of ${res.url}, and ${path} is not the whole file` });
+      if (cr === undefined || !('unsatisfied' in cr) || cr.complete !== have) {
+        // Most often a local file longer than the server's (another file of that name): say both sizes.
+        const sizes = cr !== undefined && 'unsatisfied' in cr ? `${path} has ${have} bytes, the server's file ${cr.complete}` : `${path} is not the whole file`;
+        throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `416 for bytes=${have}- of ${res.url}: ${sizes}` });
+      }
       o.onEvent?.({ type: 'start', mode: 'plain', reason: 'already complete', name: basename(path!), path, totalBytes: have, resumedBytes: have });
       return plainResult(path, have, 0, false, 'complete', started);
     }

@@ -9,7 +9,8 @@
  * under `x.torrent`, and one that names no tracker, web seed or peer fails at once; `-H 'Range: …'`
  * gets those bytes (as curl), not the whole file from the swarm, and not a digest mismatch; a
  * `-H 'Accept: …'` is still sent, behind the swarm's media types (it was replaced by them); curl's
- * `-fsSLO` and wget's `-q` are accepted (they were unknown options, exit 2).
+ * `-fsSLO` and wget's `-q` are accepted (they were unknown options, exit 2); `-C -` of a local file
+ * longer than the server's says both sizes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -208,4 +209,18 @@ test("curl's -fsSLO and wget's -q: accepted, quiet, the file named after the URL
     const missing = await cli(dir, ['get', '-fsSL', `${base}/nope`]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /404 Not Found .*\[GATEWAY_GET_HTTP_STATUS\]/);
+  }));
+
+test('get -C - of a local file longer than the server\'s: both sizes named, the file left alone', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'f.bin'), bytes(1000, 75));
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    const longer = Buffer.from(bytes(2000, 76));
+    writeFileSync(join(dir, 'f.bin'), longer);
+    const r = await cli(dir, ['get', `${g.url}/f.bin`, '-C', '-', '-s']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /416 for bytes=2000- of \S+: \S+\/f\.bin has 2000 bytes, the server's file 1000 \[GATEWAY_GET_BAD_ANSWER\]$/m);
+    assert.ok(readFileSync(join(dir, 'f.bin')).equals(longer));
   }));
