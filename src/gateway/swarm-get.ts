@@ -5,6 +5,7 @@ import type { Writable } from 'node:stream';
 import type { Torrent, TorrentStats } from '../engine/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { DiskPool, makeFolders } from '../storage/index.js';
+import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import { DEFAULT_STALL_MS, drained, sizeOf, swarmNameFromUrl } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
@@ -135,8 +136,13 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
       const adding = client.add(metainfo, { path: dir, storeAs: name, resumeDir: false, peers, webSeedFallbackMs: o.webSeedFallbackMs ?? (peers.length > 0 ? SEED_NAMED_WEB_SEED_FALLBACK_MS : DEFAULT_WEB_SEED_FALLBACK_MS), ...(stream === undefined ? {} : { sequential: true }) });
       t = await adding;
     } catch (err) {
-      // Not this torrent's data after all (longer than the torrent, unreadable): give the file back its name.
-      if (moved && finalPath !== undefined) await rename(join(dir, name), finalPath).catch(() => undefined);
+      // Not this torrent's data after all (longer than the torrent, unreadable): give the file back its name,
+      // and name it so in the error (not `FILE.part`, a name it had for a moment).
+      if (moved && finalPath !== undefined) {
+        const part = join(dir, name);
+        await rename(part, finalPath).catch(() => undefined);
+        if (err instanceof TorrenttpError && err.detail?.includes(part) === true) throw new TorrenttpError(err.code, { detail: err.detail.replaceAll(part, finalPath), cause: err.cause });
+      }
       throw err;
     }
     const resumedBytes = t.stats().verifiedBytes;

@@ -10,7 +10,8 @@
  * gets those bytes (as curl), not the whole file from the swarm, and not a digest mismatch; a
  * `-H 'Accept: …'` is still sent, behind the swarm's media types (it was replaced by them); curl's
  * `-fsSLO` and wget's `-q` are accepted (they were unknown options, exit 2); `-C -` of a local file
- * longer than the server's says both sizes.
+ * longer than the server's says both sizes, and from the swarm names FILE (not the FILE.part it
+ * was for a moment).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -223,4 +224,20 @@ test('get -C - of a local file longer than the server\'s: both sizes named, the 
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /416 for bytes=2000- of \S+: \S+\/f\.bin has 2000 bytes, the server's file 1000 \[GATEWAY_GET_BAD_ANSWER\]$/m);
     assert.ok(readFileSync(join(dir, 'f.bin')).equals(longer));
+  }));
+
+test('get -C - from the swarm of a local file longer than the torrent: the error names FILE, which stays as it was', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'big.bin'), bytes(2 * MIB, 77));
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    await torrentOf(`${g.url}/big.bin`);
+    const longer = Buffer.from(bytes(3 * MIB, 78));
+    writeFileSync(join(dir, 'big.bin'), longer);
+    const r = await cli(dir, ['get', `${g.url}/big.bin`, '-C', '-', '-s']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /left untouched: \S+\/big\.bin has 3145728 bytes, the torrent says 2097152 \[STORAGE_FILE_TOO_LONG\]$/m);
+    assert.deepEqual(readdirSync(dir).sort(), ['big.bin', 'cache', 'www']);
+    assert.ok(readFileSync(join(dir, 'big.bin')).equals(longer));
   }));
