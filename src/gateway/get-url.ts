@@ -112,6 +112,7 @@ export interface GetResult {
   readonly downloadedBytes: number;
   readonly sources: GetSources;
   readonly uploadedBytes: number;
+  /** From the start to the end of the download (with `seed`, not the seeding after it). */
   readonly seconds: number;
   readonly infoHash?: string;
   /** The SHA-256 the server sent (`Repr-Digest`) was checked against the bytes. */

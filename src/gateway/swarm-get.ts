@@ -211,6 +211,8 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
       seeding = undefined;
       if (o.seed === true) seeding = await client.add(metainfo, { path: dir, storeAs: basename(finalPath), resumeDir: false, skipVerify: true });
     }
+    // The download's time, not the seeding's after it (the summary's rate is bytes over this).
+    const seconds = (performance.now() - started) / 1000;
     if (how === 'complete' && o.seed === true && seeding !== undefined) {
       o.onEvent?.({ type: 'seeding' });
       seeding.on('progress', progress);
@@ -229,7 +231,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
       downloadedBytes: stats.downloaded,
       sources: { plain: 0, ...stats.downloadedByKind },
       uploadedBytes: uploaded,
-      seconds: (performance.now() - started) / 1000,
+      seconds,
       infoHash: metainfo.infoHash,
     };
   } finally {

@@ -11,7 +11,7 @@
  * `-H 'Accept: …'` is still sent, behind the swarm's media types (it was replaced by them); curl's
  * `-fsSLO` and wget's `-q` are accepted (they were unknown options, exit 2); `-C -` of a local file
  * longer than the server's says both sizes, and from the swarm names FILE (not the FILE.part it
- * was for a moment).
+ * was for a moment); `--seed`'s summary times the download, not the seeding after it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -240,4 +240,23 @@ test('get -C - from the swarm of a local file longer than the torrent: the error
     assert.match(r.stderr, /left untouched: \S+\/big\.bin has 3145728 bytes, the torrent says 2097152 \[STORAGE_FILE_TOO_LONG\]$/m);
     assert.deepEqual(readdirSync(dir).sort(), ['big.bin', 'cache', 'www']);
     assert.ok(readFileSync(join(dir, 'big.bin')).equals(longer));
+  }));
+
+test('get --seed: the summary\'s seconds (and rate) are the download\'s, not the seeding\'s after it', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'big.bin'), bytes(2 * MIB, 79));
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    await torrentOf(`${g.url}/big.bin`);
+    const spawned = Date.now();
+    const p = spawnCli(t, dir, ['get', `${g.url}/big.bin`, '--seed', '--json']);
+    await until('seeding', () => p.stdout.includes('"event":"seeding"'), 30_000);
+    const toSeeding = (Date.now() - spawned) / 1000;
+    await new Promise((r) => setTimeout(r, 3000)); // seeding for a while
+    p.child.kill('SIGINT');
+    assert.equal(await p.exited, 0, p.stderr);
+    const summary = JSON.parse(p.stdout.split('\n').find((l) => l.includes('"event":"summary"'))!) as { seconds: number; status: string };
+    assert.equal(summary.status, 'complete');
+    assert.ok(summary.seconds <= toSeeding, `download ${summary.seconds} s, seeding began ${toSeeding} s after the spawn`);
   }));
