@@ -72,3 +72,10 @@ test('seed x.torrent ./renamed.bin: the file is named as a file of another name,
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /^torrenttp: input not found: \S+\/renamed\.bin is a file, and the torrent's file is named p\.bin: give that file, or the folder that holds it \[CLI_INPUT_NOT_FOUND\]$/m);
   }));
+
+test('info of a device that never ends (/dev/zero) stops at the metainfo limit: one line, exit 1 (it read for ever)', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const r = await cli(dir, ['info', '/dev/zero']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^torrenttp: input is not a \.torrent, a magnet URI or a metainfo JSON document: \/dev\/zero is larger than any torrent \[CLI_UNKNOWN_INPUT\]$/m);
+  }));
