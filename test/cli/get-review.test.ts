@@ -9,14 +9,15 @@
  * under `x.torrent`, and one that names no tracker, web seed or peer fails at once; `-H 'Range: …'`
  * gets those bytes (as curl), not the whole file from the swarm, and not a digest mismatch; a
  * `-H 'Accept: …'` is still sent, behind the swarm's media types (it was replaced by them); curl's
- * `-fsSLO` and wget's `-q` are accepted (they were unknown options, exit 2); `-C -` of a local file
+ * `-fsSLO` and wget's `-q` are accepted (they were unknown options, exit 2), wget's `-qO- URL` writes
+ * to stdout (it wrote a file); `-C -` of a local file
  * longer than the server's says both sizes, and from the swarm names FILE (not the FILE.part it
  * was for a moment); `--seed`'s summary times the download, not the seeding after it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
@@ -189,7 +190,7 @@ test("get -H 'Accept: application/json': the server still hears it, behind the s
     assert.equal(p.stdout, 'application/x-bittorrent, application/vnd.torrenttp.metainfo+json;q=0.9, application/json');
   }));
 
-test("curl's -fsSLO and wget's -q: accepted, quiet, the file named after the URL; -f still fails on a 404", { timeout: 30_000 }, (t) =>
+test("curl's -fsSLO and wget's -q and -qO-: accepted, quiet, the file named after the URL (wget's -O -: stdout); -f still fails on a 404", { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const server = createHttpServer((req, res) => {
       if (req.url === '/old') res.writeHead(302, { location: '/f.txt' }).end();
@@ -207,6 +208,13 @@ test("curl's -fsSLO and wget's -q: accepted, quiet, the file named after the URL
     assert.equal(wgetish.code, 0, wgetish.stderr);
     assert.equal(wgetish.stderr, '');
     assert.equal(readFileSync(join(dir, 'f.txt'), 'utf8'), 'hello\n');
+    // wget's `-qO- URL` and `-O - URL`: the document to stdout (it wrote ./f.txt quietly).
+    for (const args of [['-qO-', `${base}/f.txt`], ['-q', '-O', '-', `${base}/f.txt`], ['-q', `${base}/f.txt`, '-O', '-']]) {
+      const toStdout = await cli(join(dir, 'out'), ['get', ...args]);
+      assert.equal(toStdout.code, 0, `${args.join(' ')}: ${toStdout.stderr}`);
+      assert.equal(toStdout.stdout, 'hello\n', args.join(' '));
+    }
+    assert.ok(!existsSync(join(dir, 'out')), 'no file written');
     const missing = await cli(dir, ['get', '-fsSL', `${base}/nope`]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /404 Not Found .*\[GATEWAY_GET_HTTP_STATUS\]/);

@@ -61,6 +61,14 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-S, --show-error', 'accepted for curl: errors are always shown, -s or not')
     .action(async (url: string, positional: string | undefined, flags: GetFlags, cmd: Command) => {
       const usage = (message: string): never => cmd.error(`error: ${message}`, { exitCode: 2, code: 'torrenttp.usage' });
+      // wget's `-O -` and `-qO-` (the document to stdout): curl's -O never takes "-". Commander
+      // reads `-O -` before the URL as the URL "-", and `-qO-` as `-q -O --`, which would write a file.
+      if (flags.remoteName === true && url === '-' && positional !== undefined) [url, positional] = [positional, '-'];
+      if (flags.remoteName === true && ((cmd.parent as { rawArgs?: readonly string[] } | null)?.rawArgs ?? []).some((arg) => /^-[A-Za-z]*O-$/.test(arg))) {
+        if (positional !== undefined && positional !== '-') usage(`unexpected argument ${JSON.stringify(positional)} (options go before -O-, which ends them)`);
+        positional = '-';
+      }
+      if (positional === '-') flags.remoteName = undefined;
       let parsed: URL | undefined;
       try {
         parsed = new URL(url);
@@ -73,7 +81,6 @@ export function register(program: Command, ctx: CliContext): void {
       if (flags.continueAt !== undefined && flags.continueAt !== '-') usage('-C takes only "-" (continue from the size of the file on disk)');
       if (flags.output === '') usage('-o needs a file name (or "-" for stdout)');
       const toStdout = positional === '-' || flags.output === '-';
-      if (toStdout && flags.remoteName === true) usage('-O and stdout exclude each other');
       const resume = flags.continueAt === '-' || flags.continue === true;
       if (resume && toStdout) usage('cannot resume a download to stdout');
       const port = flags.port === undefined ? undefined : Number(flags.port);
