@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { TorrenttpError } from '../errors/index.js';
@@ -46,6 +47,17 @@ export async function loadInput(input: string, cwd: string, opts: LoadOptions = 
   return { ...loaded, peerUrl: input };
 }
 
+async function readCounted(path: string, maxBytes: number): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of createReadStream(path)) {
+    bytes += (chunk as Buffer).length;
+    if (bytes > maxBytes) throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: `${path} is larger than any torrent` });
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
 async function readInput(path: string, maxBytes: number): Promise<Uint8Array> {
   try {
     const st = await stat(path);
@@ -53,6 +65,9 @@ async function readInput(path: string, maxBytes: number): Promise<Uint8Array> {
       throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: `${path} is a folder (to make a torrent of it: torrenttp create ${path})` });
     }
     if (st.size > maxBytes) throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: `${path} is larger than any torrent` });
+    // A pipe or device has no size to check first (`info <(curl …)`, `/dev/stdin`; `/dev/zero`
+    // never ends): counted as it is read.
+    if (!st.isFile()) return await readCounted(path, maxBytes);
     return await readFile(path);
   } catch (cause) {
     if (cause instanceof TorrenttpError) throw cause;

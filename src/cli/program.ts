@@ -52,7 +52,7 @@ export async function runProgram(ctx: CliContext, commands: readonly Register[],
 }
 
 function describe(err: unknown): string {
-  if (err instanceof TorrenttpError) return `${err.message}${causeNote(err)} [${err.code}]`;
+  if (err instanceof TorrenttpError) return `${err.message}${causeNote(err)}${certificateNote(err)} [${err.code}]`;
   if (err instanceof Error) return err.message;
   return String(err);
 }
@@ -68,6 +68,30 @@ const ERRNO_WORDS: Readonly<Record<string, string>> = {
   EPERM: 'permission denied',
   EROFS: 'read-only file system',
 };
+
+/** OpenSSL's verdicts on a server certificate that no CA this process trusts has signed (curl: exit 60). */
+const UNTRUSTED_CERTIFICATE: ReadonlySet<string> = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_UNTRUSTED',
+]);
+
+/**
+ * ` (DEPTH_ZERO_SELF_SIGNED_CERT; …NODE_EXTRA_CA_CERTS…)` for a request whose server certificate
+ * was not trusted: what curl's --cacert and wget's --ca-certificate do, node takes from the
+ * environment at start (docs/cli.md, "HTTPS").
+ */
+function certificateNote(err: TorrenttpError): string {
+  for (let cause = err.cause as { code?: unknown; cause?: unknown } | undefined, depth = 0; cause !== undefined && cause !== null && depth < 4; cause = cause.cause as typeof cause, depth++) {
+    if (typeof cause.code === 'string' && UNTRUSTED_CERTIFICATE.has(cause.code)) {
+      return ` (${cause.code}; to trust the server's certificate or its CA, run with NODE_EXTRA_CA_CERTS=ca.pem)`;
+    }
+  }
+  return '';
+}
 
 /** `: in use (EADDRINUSE)` for an error whose cause is a system error the message does not name. */
 function causeNote(err: TorrenttpError): string {

@@ -24,6 +24,18 @@ export function nameFromUrl(url: string): string | undefined {
   return segment;
 }
 
+/**
+ * The file name a URL gives a swarm download of `metainfo`: `nameFromUrl`, unless the URL names
+ * the torrent rather than its file: a torrent of several files, the info-hash of a TorrentTTP
+ * torrent URL, a `….torrent` file (`get http://host/x.iso.torrent` downloads x.iso, as aria2
+ * does; writing the payload under the `.torrent`'s name would be neither curl's nor aria2's).
+ * Undefined then: the torrent's name is used.
+ */
+export function swarmNameFromUrl(url: string, metainfo: { readonly multiFile: boolean; readonly infoHash: string }): string | undefined {
+  const fromUrl = metainfo.multiFile ? undefined : nameFromUrl(url);
+  return fromUrl === undefined || fromUrl.toLowerCase() === metainfo.infoHash || /\.torrent$/i.test(fromUrl) ? undefined : fromUrl;
+}
+
 export async function sizeOf(path: string): Promise<number> {
   try {
     const st = await stat(path);

@@ -9,7 +9,7 @@ import { headersForAll } from './redirect-headers.js';
 import { negotiate, NodeAgents, type Offer } from './negotiate-client.js';
 import { plainGet } from './plain-get.js';
 
-import { DEFAULT_STALL_MS, nameFromUrl } from './get-io.js';
+import { DEFAULT_STALL_MS, nameFromUrl, swarmNameFromUrl } from './get-io.js';
 
 export { nameFromUrl };
 
@@ -112,6 +112,7 @@ export interface GetResult {
   readonly downloadedBytes: number;
   readonly sources: GetSources;
   readonly uploadedBytes: number;
+  /** From the start to the end of the download (with `seed`, not the seeding after it). */
   readonly seconds: number;
   readonly infoHash?: string;
   /** The SHA-256 the server sent (`Repr-Digest`) was checked against the bytes. */
@@ -129,6 +130,9 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
     const answer = new AbortController();
     const stallMs = o.stallMs ?? DEFAULT_STALL_MS;
     const timer = setTimeout(() => answer.abort(), stallMs);
+    // A Range of the caller's (`get -H 'Range: bytes=0-99'`, curl's -r) asks for those bytes, not
+    // the file: plainly (the swarm would fetch and write the whole file).
+    const ranged = o.plainOnly !== true && Object.keys(o.headers ?? {}).some((name) => name.toLowerCase() === 'range');
     let offer: Offer;
     try {
       offer = await negotiate(o.url, {
@@ -136,7 +140,7 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
         join: true,
         signal: o.signal === undefined ? answer.signal : AbortSignal.any([o.signal, answer.signal]),
         ...(o.headers === undefined ? {} : { headers: o.headers }),
-        ...(o.plainOnly === undefined ? {} : { plainOnly: o.plainOnly }),
+        ...(o.plainOnly === undefined && !ranged ? {} : { plainOnly: o.plainOnly === true || ranged }),
       });
     } catch (err) {
       if (answer.signal.aborted && o.signal?.aborted !== true) throw new GatewayError('GATEWAY_GET_FAILED', { detail: `no answer from ${o.url} within ${Math.round(stallMs / 1000)} s` });
@@ -172,7 +176,7 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
         throw err;
       });
     }
-    return await plainGet(o, offer.response, offer.reason, agents, started);
+    return await plainGet(o, offer.response, ranged ? 'a byte range was asked for (Range)' : offer.reason, agents, started);
   } catch (err) {
     if (o.signal?.aborted === true && !(err instanceof TorrenttpError)) return interrupted(o, started);
     throw err;
@@ -183,7 +187,7 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
 
 /**
  * The output of a swarm download that the user did not name and the URL does not name either (a
- * torrent of several files, a URL without a last segment, a TorrentTTP torrent URL): the
+ * torrent of several files, a URL without a last segment, a TorrentTTP torrent URL, a `.torrent` file's URL): the
  * torrent's name, which the server chose. Such a name never starts with a dot (`.ssh`,
  * `.bashrc`: the dots are dropped), and never replaces or fills what is already there unless
  * `resume` says to continue it, as curl's `-J` refuses to overwrite: `get URL` run in the home
@@ -192,8 +196,7 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
  */
 async function serverNamedOutput(o: GetUrlOptions, metainfo: Metainfo): Promise<GetOutput> {
   if (o.output.kind !== 'named') return o.output;
-  const fromUrl = metainfo.multiFile ? undefined : nameFromUrl(o.url);
-  if (fromUrl !== undefined && fromUrl.toLowerCase() !== metainfo.infoHash) return o.output;
+  if (swarmNameFromUrl(o.url, metainfo) !== undefined) return o.output;
   const name = metainfo.name.replace(/^\.+/, '') || metainfo.infoHash;
   const path = join(o.output.dir, name);
   if (o.resume !== true && (await lstat(path).then(() => true, () => false))) {

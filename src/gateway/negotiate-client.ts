@@ -29,6 +29,17 @@ import { headersFor } from './redirect-headers.js';
  */
 export const GET_ACCEPT = `${BITTORRENT_MEDIA_TYPE}, ${METAINFO_JSON_MEDIA_TYPE};q=0.9, */*;q=0.1`;
 
+/**
+ * The negotiation's `Accept` for a client that sent its own (a proxy's program, `get -H
+ * 'Accept: …'`): the swarm's media types in front of it, so that the plain answer, when no
+ * torrent is offered, is the one the client asked for. None or `*\/*`: `GET_ACCEPT`.
+ */
+export function negotiationAccept(clientAccept: string | undefined): string {
+  const a = clientAccept?.trim();
+  if (a === undefined || a === '' || a === '*/*') return GET_ACCEPT;
+  return `${BITTORRENT_MEDIA_TYPE}, ${METAINFO_JSON_MEDIA_TYPE};q=0.9, ${a}`;
+}
+
 /** Browsers stop at 20 redirects (Chromium's kMaxRedirects); so do we. */
 const MAX_REDIRECTS = 20;
 /** A body dropped unread is read out up to this much, to keep the connection (undici's own default). */
@@ -76,7 +87,8 @@ export interface NegotiateOptions {
 /** GET with the swarm's Accept and classify the answer. */
 export async function negotiate(url: string, opts: NegotiateOptions): Promise<Offer> {
   if (opts.plainOnly === true) return { kind: 'plain', response: await requestOk(url, opts, {}), reason: 'swarm not asked for (--no-swarm)' };
-  const first = await request(url, opts, { accept: GET_ACCEPT, ...joining(opts) });
+  const accept = Object.entries(opts.headers ?? {}).find(([name]) => name.toLowerCase() === 'accept')?.[1];
+  const first = await request(url, opts, { accept: negotiationAccept(accept), ...joining(opts) });
   if (first.status === 503) {
     // serve answers 503 + Retry-After while it hashes the file: take the bytes now.
     await discard(first);

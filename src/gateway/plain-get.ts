@@ -38,7 +38,11 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
     if (res.status === 416) {
       await discard(res);
       const cr = readContentRange(header(res.headers['content-range']));
-      if (cr === undefined || !('unsatisfied' in cr) || cr.complete !== have) throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `416 for bytes=${have}- of ${res.url}, and ${path} is not the whole file` });
+      if (cr === undefined || !('unsatisfied' in cr) || cr.complete !== have) {
+        // Most often a local file longer than the server's (another file of that name): say both sizes.
+        const sizes = cr !== undefined && 'unsatisfied' in cr ? `${path} has ${have} bytes, the server's file ${cr.complete}` : `${path} is not the whole file`;
+        throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `416 for bytes=${have}- of ${res.url}: ${sizes}` });
+      }
       o.onEvent?.({ type: 'start', mode: 'plain', reason: 'already complete', name: basename(path!), path, totalBytes: have, resumedBytes: have });
       return plainResult(path, have, 0, false, 'complete', started);
     }
@@ -60,7 +64,9 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
 
   const expected = sha256Of(res.headers['repr-digest']);
   let hash: Hash | undefined;
-  if (expected !== undefined && (path !== undefined || offset === 0)) {
+  // Repr-Digest is the whole file's: checked when the bytes are the whole file (a 200, or our own
+  // continuation's 206 after the bytes on disk), not a range the caller asked for.
+  if (expected !== undefined && (path !== undefined || offset === 0) && (res.status === 200 || offset > 0)) {
     hash = createHash('sha256');
     if (offset > 0) for await (const chunk of createReadStream(path!, { start: 0, end: offset - 1 })) hash.update(chunk as Buffer);
   }

@@ -7,7 +7,7 @@ import { METAINFO_JSON_MEDIA_TYPE, type Metainfo, type PieceIndex } from '../met
 import { loadUndici, readContentRange } from '../transport/index.js';
 import { GatewayError } from './errors.js';
 import { BITTORRENT_MEDIA_TYPE } from './gateway.js';
-import { describedBy, discard, fetchLinked, GET_ACCEPT, mediaType, parseMetainfo, readSmall, seedPeers, swarmPeers, type OpenResponse } from './negotiate-client.js';
+import { describedBy, discard, fetchLinked, mediaType, negotiationAccept, parseMetainfo, readSmall, seedPeers, swarmPeers, type OpenResponse } from './negotiate-client.js';
 import { FILE_ETAG_HEADER, FILE_LAST_MODIFIED_HEADER, FILE_TYPE_HEADER, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER } from './media-type.js';
 import { fetchFirstPiece, type FirstAnswer } from './proxy-early.js';
 import { headerValue } from './proxy-request.js';
@@ -124,12 +124,6 @@ export interface Prepared {
 /** The program's request headers for the origin's bytes (the first piece, the stream, a `HEAD`): `Accept: *\/*` after the negotiation's `headers`. */
 export function originHeaders(headers: readonly string[]): string[] {
   return [...headers, 'accept', '*/*'];
-}
-
-export function negotiationAccept(programAccept: string | undefined): string {
-  const a = programAccept?.trim();
-  if (a === undefined || a === '' || a === '*/*') return GET_ACCEPT;
-  return `${BITTORRENT_MEDIA_TYPE}, ${METAINFO_JSON_MEDIA_TYPE};q=0.9, ${a}`;
 }
 
 export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<ProxyOffer> {

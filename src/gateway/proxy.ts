@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { Agent as HttpAgent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
@@ -123,13 +122,14 @@ export class Proxy {
     try {
       await Promise.all([cache.client.listen(), warmUp(dispatcher)]);
       const host = opts.host ?? '127.0.0.1';
-      proxy.server.listen(opts.port ?? DEFAULT_PROXY_PORT, host);
-      await Promise.race([
-        once(proxy.server, 'listening'),
-        once(proxy.server, 'error').then(([err]) => {
-          throw new GatewayError('GATEWAY_BIND_FAILED', { detail: `${host}:${opts.port ?? DEFAULT_PROXY_PORT}: ${(err as Error).message}`, cause: err });
-        }),
-      ]);
+      const port = opts.port ?? DEFAULT_PROXY_PORT;
+      proxy.server.listen(port, host);
+      // `once(server, 'listening')` alone would reject with the bare listen error: one promise
+      // for both, so a port in use is GATEWAY_BIND_FAILED naming the address, as serve says it.
+      await new Promise<void>((resolve, reject) => {
+        proxy.server.once('listening', resolve);
+        proxy.server.once('error', (cause: Error) => reject(new GatewayError('GATEWAY_BIND_FAILED', { detail: `tcp ${host}:${port}`, cause })));
+      });
       const a = proxy.server.address() as AddressInfo;
       proxy.bound = { host: a.address, port: a.port };
     } catch (err) {

@@ -1,12 +1,13 @@
-import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Torrent, TorrentStats } from '../engine/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { DiskPool, makeFolders } from '../storage/index.js';
+import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
-import { DEFAULT_STALL_MS, drained, nameFromUrl, sizeOf } from './get-io.js';
+import { DEFAULT_STALL_MS, drained, sizeOf, swarmNameFromUrl } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import type { OriginConnection } from './lone-stream.js';
 
@@ -117,21 +118,31 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
     let finalPath: string | undefined;
     let moved = false;
     if (o.output.kind !== 'stream') {
-      // A URL that names the torrent by its info-hash (a TorrentTTP torrent URL) does not name the file.
-      const fromUrl = metainfo.multiFile ? undefined : nameFromUrl(o.url);
-      finalPath = o.output.kind === 'file' ? o.output.path : join(o.output.dir, (fromUrl?.toLowerCase() === metainfo.infoHash ? undefined : fromUrl) ?? metainfo.name);
+      // A URL that names the torrent (its info-hash in a TorrentTTP torrent URL, a `.torrent`) does not name the file.
+      finalPath = o.output.kind === 'file' ? o.output.path : join(o.output.dir, swarmNameFromUrl(o.url, metainfo) ?? metainfo.name);
       dir = dirname(finalPath);
       name = metainfo.multiFile ? basename(finalPath) : `${basename(finalPath)}.part`;
       await makeFolders(dir);
       if (!metainfo.multiFile) moved = await preparePart(finalPath, join(dir, name), o.resume === true);
+    }
+    // No tracker, web seed or peer (a bare `.torrent` on a plain web server): nothing could ever
+    // arrive (a get runs no DHT), so say so now rather than after DEFAULT_STALL_MS of "no byte".
+    // The output is checked first; a resume may find everything in the `.part` already.
+    if (o.resume !== true && peers.length === 0 && metainfo.urlList.length === 0 && metainfo.announceList.every((tier) => tier.length === 0)) {
+      throw new GatewayError('GATEWAY_GET_FAILED', { detail: `the torrent of ${o.url} names no tracker, web seed or peer to download ${metainfo.name} from` });
     }
     let t: Torrent;
     try {
       const adding = client.add(metainfo, { path: dir, storeAs: name, resumeDir: false, peers, webSeedFallbackMs: o.webSeedFallbackMs ?? (peers.length > 0 ? SEED_NAMED_WEB_SEED_FALLBACK_MS : DEFAULT_WEB_SEED_FALLBACK_MS), ...(stream === undefined ? {} : { sequential: true }) });
       t = await adding;
     } catch (err) {
-      // Not this torrent's data after all (longer than the torrent, unreadable): give the file back its name.
-      if (moved && finalPath !== undefined) await rename(join(dir, name), finalPath).catch(() => undefined);
+      // Not this torrent's data after all (longer than the torrent, unreadable): give the file back its name,
+      // and name it so in the error (not `FILE.part`, a name it had for a moment).
+      if (moved && finalPath !== undefined) {
+        const part = join(dir, name);
+        await rename(part, finalPath).catch(() => undefined);
+        if (err instanceof TorrenttpError && err.detail?.includes(part) === true) throw new TorrenttpError(err.code, { detail: err.detail.replaceAll(part, finalPath), cause: err.cause });
+      }
       throw err;
     }
     const resumedBytes = t.stats().verifiedBytes;
@@ -200,6 +211,8 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
       seeding = undefined;
       if (o.seed === true) seeding = await client.add(metainfo, { path: dir, storeAs: basename(finalPath), resumeDir: false, skipVerify: true });
     }
+    // The download's time, not the seeding's after it (the summary's rate is bytes over this).
+    const seconds = (performance.now() - started) / 1000;
     if (how === 'complete' && o.seed === true && seeding !== undefined) {
       o.onEvent?.({ type: 'seeding' });
       seeding.on('progress', progress);
@@ -212,12 +225,13 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
       mode: 'swarm',
       status: how,
       name: finalPath === undefined ? metainfo.name : basename(finalPath),
-      path: finalPath,
+      // Interrupted, one file: what is on disk is `FILE.part` (for -C -), not FILE.
+      path: how === 'interrupted' && finalPath !== undefined && !metainfo.multiFile ? join(dir, name) : finalPath,
       totalBytes: metainfo.length,
       downloadedBytes: stats.downloaded,
       sources: { plain: 0, ...stats.downloadedByKind },
       uploadedBytes: uploaded,
-      seconds: (performance.now() - started) / 1000,
+      seconds,
       infoHash: metainfo.infoHash,
     };
   } finally {
@@ -271,6 +285,11 @@ export function uploadWatch(t: Pick<Torrent, 'stats' | 'closed' | 'on' | 'off'>,
  * (moved to the `.part` name; true when it was).
  */
 async function preparePart(finalPath: string, partPath: string, resume: boolean): Promise<boolean> {
+  // A folder where the file goes (`-o DIR`) would fail only at the rename, after the whole
+  // download, leaving `FILE.part`: said at once, as the plain path's open says it (EISDIR, exit 23).
+  if ((await stat(finalPath).catch(() => undefined))?.isDirectory() === true) {
+    throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${finalPath}'`), { code: 'EISDIR', syscall: 'open', path: finalPath });
+  }
   if (!resume) {
     await rm(partPath, { force: true });
     return false;

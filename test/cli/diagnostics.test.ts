@@ -133,6 +133,17 @@ test('serve on a port in use, or on a folder that is not there: the system\'s re
     assert.match(missing.stderr, /^torrenttp: the folder to serve cannot be read: .*nothere: no such file or folder \(ENOENT\) \[GATEWAY_ROOT_UNUSABLE\]$/m);
   }));
 
+test('proxy on a port in use: GATEWAY_BIND_FAILED naming the address and the reason, as serve says it', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    t.after(() => holder.close());
+    const port = (holder.address() as { port: number }).port;
+    const inUse = spawnCli(t, dir, ['proxy', '--port', String(port), '--cache', join(dir, 'pcache')]);
+    assert.equal(await inUse.exited, 1, inUse.stderr);
+    assert.match(inUse.stderr, new RegExp(`^torrenttp: web server cannot listen on the address and port: tcp 127\\.0\\.0\\.1:${port}: in use \\(EADDRINUSE\\) \\[GATEWAY_BIND_FAILED\\]$`, 'm'));
+  }));
+
 test('--listen: the seed listens on that address only', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const payload = bytes(300_000, 10);

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { createTorrent } from '../../src/metainfo/index.js';
-import { spawnCli } from '../helpers/cli.js';
+import { cli, spawnCli } from '../helpers/cli.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 const count = (text: string, needle: string) => text.split(needle).length - 1;
@@ -60,4 +60,22 @@ test('cannot listen without --port: the message says "any port", not :0', { time
     assert.equal(await p.exited, 1, p.stderr);
     assert.match(p.stderr, /^torrenttp: cannot listen for peers on the address and port: 192\.0\.2\.1, any port: .*EADDRNOTAVAIL.* \[ENGINE_LISTEN_FAILED\]$/m);
     assert.doesNotMatch(p.stderr, /192\.0\.2\.1:0/);
+  }));
+
+test('seed x.torrent ./renamed.bin: the file is named as a file of another name, not as "renamed.bin/x.bin: not a folder"', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    writeFileSync(join(dir, 'p.bin'), bytes(50_000, 13));
+    const { torrent } = await createTorrent(join(dir, 'p.bin'), { creationDate: null });
+    writeFileSync(join(dir, 'p.torrent'), torrent);
+    writeFileSync(join(dir, 'renamed.bin'), bytes(50_000, 13));
+    const r = await cli(dir, ['seed', 'p.torrent', 'renamed.bin', '--no-dht', '--no-trackers']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^torrenttp: input not found: \S+\/renamed\.bin is a file, and the torrent's file is named p\.bin: give that file, or the folder that holds it \[CLI_INPUT_NOT_FOUND\]$/m);
+  }));
+
+test('info of a device that never ends (/dev/zero) stops at the metainfo limit: one line, exit 1 (it read for ever)', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const r = await cli(dir, ['info', '/dev/zero']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^torrenttp: input is not a \.torrent, a magnet URI or a metainfo JSON document: \/dev\/zero is larger than any torrent \[CLI_UNKNOWN_INPUT\]$/m);
   }));

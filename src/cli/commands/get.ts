@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
@@ -27,9 +28,14 @@ interface GetFlags {
   port?: string;
   json?: boolean;
   silent?: boolean;
+  quiet?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** An HTTP field name (RFC 9110 token), and what node refuses in a field value (control characters, CR, LF). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -48,19 +54,33 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--encryption <policy>', GET_ENCRYPTION_HELP, encryptionPolicy)
     .option('--json', 'JSON lines: start, progress, summary (on stderr when the data goes to stdout)')
     .option('-s, --silent', 'no progress and no summary')
+    .option('-q, --quiet', 'as -s (wget)')
+    // curl's `-fsSLO URL` habit: what these ask for is what get always does.
+    .option('-L, --location', 'accepted for curl: redirects are always followed (up to 20)')
+    .option('-f, --fail', 'accepted for curl: an HTTP error status always fails (exit 1, no file)')
+    .option('-S, --show-error', 'accepted for curl: errors are always shown, -s or not')
     .action(async (url: string, positional: string | undefined, flags: GetFlags, cmd: Command) => {
       const usage = (message: string): never => cmd.error(`error: ${message}`, { exitCode: 2, code: 'torrenttp.usage' });
+      // wget's `-O -` and `-qO-` (the document to stdout): curl's -O never takes "-". Commander
+      // reads `-O -` before the URL as the URL "-", and `-qO-` as `-q -O --`, which would write a file.
+      if (flags.remoteName === true && url === '-' && positional !== undefined) [url, positional] = [positional, '-'];
+      if (flags.remoteName === true && ((cmd.parent as { rawArgs?: readonly string[] } | null)?.rawArgs ?? []).some((arg) => /^-[A-Za-z]*O-$/.test(arg))) {
+        if (positional !== undefined && positional !== '-') usage(`unexpected argument ${JSON.stringify(positional)} (options go before -O-, which ends them)`);
+        positional = '-';
+      }
+      if (positional === '-') flags.remoteName = undefined;
       let parsed: URL | undefined;
       try {
         parsed = new URL(url);
       } catch {
         // reported below
       }
-      if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) usage(`${JSON.stringify(url)} is not an http(s) URL`);
+      if (parsed === undefined) return usage(`${JSON.stringify(url)} is not a valid URL`);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') usage(`${JSON.stringify(url)} is not an http(s) URL`);
       if (positional !== undefined && positional !== '-') usage(`unexpected argument ${JSON.stringify(positional)} (an output file goes after -o)`);
       if (flags.continueAt !== undefined && flags.continueAt !== '-') usage('-C takes only "-" (continue from the size of the file on disk)');
+      if (flags.output === '') usage('-o needs a file name (or "-" for stdout)');
       const toStdout = positional === '-' || flags.output === '-';
-      if (toStdout && flags.remoteName === true) usage('-O and stdout exclude each other');
       const resume = flags.continueAt === '-' || flags.continue === true;
       if (resume && toStdout) usage('cannot resume a download to stdout');
       const port = flags.port === undefined ? undefined : Number(flags.port);
@@ -68,9 +88,13 @@ export function register(program: Command, ctx: CliContext): void {
       const headers: Record<string, string> = {};
       for (const line of flags.header) {
         const colon = line.indexOf(':');
-        if (colon <= 0) usage(`-H ${JSON.stringify(line)} is not "Name: value"`);
-        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+        const name = line.slice(0, colon).trim();
+        const value = line.slice(colon + 1).trim();
+        // What node's http would refuse at the request ("request failed", exit 1): said as the usage error it is.
+        if (colon <= 0 || !HEADER_NAME.test(name) || INVALID_HEADER_VALUE.test(value)) usage(`-H ${JSON.stringify(line)} is not "Name: value" (a name of letters, digits and !#$%&'*+-.^_\`|~; a value on one line)`);
+        headers[name.toLowerCase()] = value;
       }
+      if (resume && headers.range !== undefined) usage('-C - and -H "Range: …" exclude each other (-C - asks for the rest of the file)');
       if (flags.remoteName === true && nameFromUrl(url) === undefined) usage(`${url} has no file name to use with -O; give -o FILE`);
 
       baselineWasmOnly();
@@ -80,7 +104,7 @@ export function register(program: Command, ctx: CliContext): void {
         : flags.output !== undefined
           ? { kind: 'file', path: resolve(ctx.cwd, flags.output) }
           : { kind: 'named', dir: ctx.cwd };
-      const out = new GetReporter(ctx, flags.json === true, flags.silent === true, toStdout);
+      const out = new GetReporter(ctx, flags.json === true, flags.silent === true || flags.quiet === true, toStdout);
       const ac = new AbortController();
       const onSignal = (): void => ac.abort();
       process.once('SIGINT', onSignal);
@@ -192,7 +216,7 @@ class GetReporter {
     private readonly ctx: CliContext,
     private readonly json: boolean,
     private readonly silent: boolean,
-    toStdout: boolean,
+    private readonly toStdout: boolean,
   ) {
     this.jsonOut = toStdout ? ctx.stderr : ctx.stdout;
   }
@@ -272,11 +296,18 @@ class GetReporter {
       return;
     }
     if (this.silent) return;
+    if (r.status !== 'complete' && (r.path === undefined ? !this.toStdout : !existsSync(r.path))) {
+      // Interrupted before anything was written (the server had not answered): no file to name.
+      this.ctx.stderr.write(`interrupted after ${r.seconds.toFixed(1)} s: nothing written\n`);
+      return;
+    }
     const rate = formatBytes(r.downloadedBytes / Math.max(r.seconds, 1e-3));
     const s = r.sources;
     const from = r.mode === 'swarm' ? ` (peers ${formatBytes(s.wire)}, web seed ${formatBytes(s.webseed)}${s.http > 0 ? `, TorrentTTP peers ${formatBytes(s.http)}` : ''}), ↑ ${formatBytes(r.uploadedBytes)}` : '';
     const verified = r.mode === 'swarm' ? ', every piece verified' : r.digestVerified === true ? ', SHA-256 verified' : '';
-    this.ctx.stderr.write(`${r.status === 'complete' ? 'saved' : 'interrupted'}: ${r.path ?? 'stdout'} ${formatBytes(r.downloadedBytes)} in ${r.seconds.toFixed(1)} s (${rate}/s)${from}${verified}\n`);
+    // A partial file stays, but the next get without -C - starts it over: say how to continue.
+    const resume = r.status !== 'complete' && r.path !== undefined && r.downloadedBytes > 0 ? '; -C - continues it' : '';
+    this.ctx.stderr.write(`${r.status === 'complete' ? 'saved' : 'interrupted'}: ${r.path ?? 'stdout'} ${formatBytes(r.downloadedBytes)} in ${r.seconds.toFixed(1)} s (${rate}/s)${from}${verified}${resume}\n`);
   }
 
   stop(): void {

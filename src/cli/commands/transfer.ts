@@ -134,8 +134,11 @@ export function register(program: Command, ctx: CliContext): void {
     const path = resolve(ctx.cwd, data);
     // `seed x.torrent ./payload.bin` names the data itself; `seed x.torrent ./folder` its parent.
     const dir = basename(path) === metainfo.name ? dirname(path) : path;
-    await stat(resolve(dir, metainfo.name)).catch((cause: unknown) => {
-      throw new TorrenttpError('CLI_INPUT_NOT_FOUND', { detail: `${resolve(dir, metainfo.name)} (the data to seed)`, cause });
+    await stat(resolve(dir, metainfo.name)).catch(async (cause: unknown) => {
+      // A file of another name (`seed x.torrent ./renamed.bin`): said as such, not as `renamed.bin/big.bin: not a folder`.
+      const given = dir === path ? await stat(path).catch(() => undefined) : undefined;
+      const detail = given?.isFile() === true ? `${path} is a file, and the torrent's ${metainfo.multiFile ? 'folder' : 'file'} is named ${metainfo.name}: give that ${metainfo.multiFile ? 'folder' : 'file'}, or the folder that holds it` : `${resolve(dir, metainfo.name)} (the data to seed)`;
+      throw new TorrenttpError('CLI_INPUT_NOT_FOUND', { detail, ...(given?.isFile() === true ? {} : { cause }) });
     });
     await run(ctx, { metainfo }, dir, { ...flags, seed: true }, 'seed');
   });
