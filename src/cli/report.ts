@@ -19,7 +19,7 @@ export interface ReporterOptions {
   readonly sources: ReadonlySet<string>;
 }
 
-/** A plain progress line this often when stdout is not a terminal. */
+/** A plain progress line (on stdout) this often when stderr, where the bar is drawn, is not a terminal. */
 const PLAIN_INTERVAL_MS = 5000;
 
 const KIND_WORD: Record<SourceStatus['kind'], string> = { tracker: 'tracker', webseed: 'web seed', peer: 'peer' };
@@ -62,7 +62,7 @@ export class Reporter {
     private readonly ctx: CliContext,
     private readonly o: ReporterOptions,
   ) {
-    this.barModule = !o.json && ctx.stdout.isTTY === true ? import('cli-progress') : undefined;
+    this.barModule = !o.json && this.barShown ? import('cli-progress') : undefined;
   }
 
   /**
@@ -80,7 +80,7 @@ export class Reporter {
       return;
     }
     const payload = { done: formatBytes(done), size: formatBytes(total) };
-    if (this.ctx.stdout.isTTY === true) {
+    if (this.barShown) {
       this.showBar(CHECKING_FORMAT, total, done, payload);
       return;
     }
@@ -193,7 +193,7 @@ export class Reporter {
       peers: peersText(s),
       remaining: s.done ? '0s' : s.etaSec === undefined ? '-' : formatDuration(s.etaSec),
     };
-    if (this.ctx.stdout.isTTY === true) {
+    if (this.barShown) {
       this.showBar(PROGRESS_FORMAT, s.length, s.verifiedBytes, payload);
       return;
     }
@@ -235,6 +235,14 @@ export class Reporter {
     this.bar?.stop();
     this.bar = undefined;
     this.wanted = undefined;
+  }
+
+  /**
+   * A bar where it is drawn, on stderr, when that is a terminal: `download > log` still shows it,
+   * `download 2>log` gets the plain lines on stdout instead of a bar's escape codes in the log.
+   */
+  private get barShown(): boolean {
+    return this.ctx.stderr.isTTY === true;
   }
 
   /** Draws (or updates) the bar in `format` on stderr; cli-progress is loaded on first use only. */

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { CLI_BIN, jsonLines, spawnCli } from '../helpers/cli.js';
@@ -43,6 +43,36 @@ test('on a terminal: a checking bar, then a progress bar with sizes in units and
     assert.match(text, /[=\-█░]+ 100% \| 8\.00 MiB\/8\.00 MiB \| ↓ [\d.]+ B\/s ↑ [\d.]+ B\/s \| 0 peers \| ETA 0s/, text);
     assert.doesNotMatch(text, /\/8388608|ETA (INF|\d+\b)(?!s)/, text); // cli-progress's own total and eta must not leak in
     assert.match(text, /seeding for 2s \(or until Ctrl-C\)/, text);
+  }));
+
+test('the bar follows stderr, where it is drawn: `> log` keeps it on the terminal, `2> log` gets plain lines and no escape codes', { timeout: 90_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    requireTool('script', ['--version']);
+    await eightMiB(dir);
+    const onTerminal = async (redirect: string): Promise<string> => {
+      const child = spawn('script', ['-qefc', `${process.execPath} ${CLI_BIN} seed p.torrent p.bin --seed-time 1s --no-trackers ${redirect}`, '/dev/null'], {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      t.after(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      assert.equal(await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c))), 0, out);
+      return out;
+    };
+    // stdout to a file, stderr the terminal: the bar on the terminal, no progress lines in the file.
+    const shown = await onTerminal('> out.txt');
+    assert.match(shown, /checking [=\-█░]+ \d+% \|/, shown);
+    assert.doesNotMatch(readFileSync(join(dir, 'out.txt'), 'utf8'), /checking|ETA/); // the summary line only
+    // stderr to a file, stdout the terminal: plain lines on the terminal, no bar in the file.
+    const plain = await onTerminal('2> err.txt');
+    assert.match(plain, /^checking \d+\.\d% [\d.]+ (B|KiB|MiB)\/8\.00 MiB\r?$/m, plain);
+    const err = readFileSync(join(dir, 'err.txt'), 'utf8');
+    assert.doesNotMatch(err, /\x1b|█|░/, err);
+    assert.match(err, /^seeding for 1s/m, err);
   }));
 
 test('plain output: a checking line at once (not a blank screen while the data is hashed)', { timeout: 60_000 }, (t) =>

@@ -39,7 +39,7 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(new Option('--threads <n>', 'hashing threads (default: one per core)').argParser(integer(1, 1024)).hideHelp())
     .option('--json', 'print a JSON summary')
     .action(async (path: string, flags: CreateFlags) => {
-      const showBar = ctx.stdout.isTTY === true && flags.json !== true;
+      const showBar = ctx.stderr.isTTY === true && flags.json !== true; // drawn on stderr
       // Loaded only for a terminal: scripts and pipes skip the module's start-up cost.
       const bar = showBar
         ? new (await import('cli-progress')).SingleBar({
