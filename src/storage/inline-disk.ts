@@ -2,12 +2,7 @@
  * `DiskPool`'s inline mode (`{ inline: true }`): the disk jobs of a process with one storage and
  * little else to do (`torrenttp get`), without disk threads. A piece's SHA-1 runs on the event
  * loop (a 256 KiB piece is ~0.15 ms with SHA-NI), and its writes and reads go through libuv's
- * thread pool (`fs.write`, `fs.read`), which blocks no JS; but a `buffered` commit (a lone get's
- * stream, `STREAM_WRITE_MODE`) is written on the event loop too, as curl writes: a `pwrite` into
- * the page cache costs the same CPU on any thread, and through the pool each piece also cost a
- * futex, a thread's wake-up, an event-loop wake-up and a promise chain, and up to four writes at
- * once took turns on the file's inode lock in the kernel (CPU of a lone 256 MiB get 0.81×,
- * docs/storage.md). What it saves against the threads: a
+ * thread pool (`fs.write`, `fs.read`), which blocks no JS. What it saves against the threads: a
  * V8 isolate to start per thread (~35 ms of CPU each), and per job the structured clone of the
  * request, the transfer of the piece's buffer there and back, and a message event on each side.
  * 20 gets of 256 MiB at once: CPU per get 0.90-0.96× (docs/storage.md, "Inline disk jobs").
@@ -19,7 +14,7 @@
  * at a time with a turn between jobs; a get rechecks only a `.part` it resumes, before any peer.
  */
 import { hash } from 'node:crypto';
-import { fdatasync, read, write, writeSync } from 'node:fs';
+import { fdatasync, read, write } from 'node:fs';
 import { hashPiecesSync, type PiecesJob } from '../metainfo/index.js';
 import type { DiskFault, DiskSlice, WriteMode } from './disk-protocol.js';
 import { toStorageError } from './errors.js';
@@ -45,21 +40,10 @@ export class InlineDisk {
 
   async commit(data: Uint8Array, expected: Uint8Array, slices: readonly DiskSlice[], mode: WriteMode): Promise<{ written: boolean; data: Uint8Array }> {
     // One shot (`crypto.hash`): no Hash object per piece (a stream with a native handle, and under
-    // `--openssl-legacy-provider` a digest fetch each): ~10 ms of a lone 256 MiB get's CPU.
+    // `--openssl-legacy-provider` a digest fetch each): 1-6 µs a piece, up to ~10 ms of a lone 256 MiB
+    // get's CPU samples (perf).
     const digest = hash('sha1', data, 'buffer');
     if (!digest.equals(expected)) return { written: false, data };
-    if (mode === 'buffered') {
-      try {
-        let at = 0;
-        for (const s of slices) {
-          this.writeSliceNow(data, at, s);
-          at += s.length;
-        }
-      } catch (err) {
-        throw toStorageError(err);
-      }
-      return { written: true, data };
-    }
     try {
       let at = 0;
       const writes: Promise<void>[] = [];
@@ -154,23 +138,6 @@ export class InlineDisk {
       }
       if (direct !== null && file.direct === direct) this.files.dropDirect(file);
       await this.writeAll(file.fd, data, at, s.length, s.fileOffset);
-    } finally {
-      this.files.release(file);
-    }
-  }
-
-  /**
-   * A buffered slice, written before it returns (`pwrite` on the event loop). It blocks the loop
-   * for a copy into the page cache (~0.05 ms for 256 KiB), or longer when the kernel throttles a
-   * writer of too many dirty pages: then the stream's socket waits, as curl's does.
-   */
-  private writeSliceNow(data: Uint8Array, at: number, s: DiskSlice): void {
-    const file = this.files.hold(s.path, true);
-    try {
-      for (let done = 0; done < s.length; ) {
-        this.files.inject('write');
-        done += writeSync(file.fd, data, at + done, s.length - done, s.fileOffset + done);
-      }
     } finally {
       this.files.release(file);
     }

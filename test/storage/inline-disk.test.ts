@@ -2,14 +2,11 @@
  * `DiskPool({ inline: true })` (inline-disk.ts, `torrenttp get`'s): the threads' rules without
  * threads. Pieces verified and written (O_DIRECT runs and buffered heads and tails across file
  * boundaries), mismatches writing nothing, reads back, injected disk errors as typed errors, a
- * hard link planted after open refused, fds kept open while their async I/O is in flight, and
- * buffered commits (a lone get's stream) written on the event loop.
+ * hard link planted after open refused, and fds kept open while their async I/O is in flight.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DiskPool, openStorage, StorageError } from '../../src/storage/index.js';
 import { withTempDir } from '../helpers/torrents.js';
@@ -85,56 +82,6 @@ test('inline: with one fd kept open and writes to many files in flight, no fd is
       assert.ok(done.every(Boolean));
       await s.close();
       for (let f = 0; f < specs.length; f++) assert.deepEqual(new Uint8Array(readFileSync(tt.pathOf(dir, f))), tt.fileData(f), `file ${f}`);
-    } finally {
-      await pool.close();
-    }
-  }));
-
-/**
- * Every thread of libuv's pool blocked (each in an `open` of a FIFO that nobody writes) until
- * `release`: an async file call queued meanwhile cannot run.
- */
-async function blockLibuvPool(dir: string): Promise<{ release(): Promise<void> }> {
-  const fifo = join(dir, 'fifo');
-  execFileSync('mkfifo', [fifo]);
-  const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
-  const opens = Array.from({ length: threads }, () => open(fifo, 'r'));
-  await new Promise((r) => setTimeout(r, 50)); // the opens reach their threads (a margin, not a bound: more blocks nothing less)
-  return {
-    release: async () => {
-      const w = openSync(fifo, 'w'); // the readers' opens complete
-      for (const fh of await Promise.all(opens)) await fh.close();
-      closeSync(w);
-    },
-  };
-}
-
-test('inline, buffered (a lone get\'s stream): the piece is written before commit returns, with libuv\'s pool busy; a failed write rejects typed, marks nothing, and the next goes through', { skip: process.platform === 'win32' && 'mkfifo' }, (t) =>
-  withTempDir(t, async (dir) => {
-    // Two files whose boundary cuts piece 0: a commit of two slices.
-    const tt = makeTorrent([{ path: ['a'], length: 100_000 }, { path: ['b'], length: 300_000 }], 128 * 1024);
-    const pool = new DiskPool({ inline: true });
-    try {
-      const s = await openStorage(tt.metainfo, join(dir, 'dl'), { pool, resumeDir: false });
-      // `pwrite` on the event loop, as curl writes: no hop through libuv's pool (whose four
-      // threads took turns on the file's inode lock, with a futex and a wake-up per piece).
-      const blocked = await blockLibuvPool(dir);
-      let committed: Promise<boolean>;
-      try {
-        committed = s.commitPiece(pieceIndex(tt, 0), tt.piece(0), false, 'buffered');
-        assert.deepEqual(new Uint8Array(readFileSync(tt.pathOf(join(dir, 'dl'), 0))), tt.fileData(0));
-        assert.deepEqual(new Uint8Array(readFileSync(tt.pathOf(join(dir, 'dl'), 1)).subarray(0, 128 * 1024 - 100_000)), tt.fileData(1).subarray(0, 128 * 1024 - 100_000));
-      } finally {
-        await blocked.release();
-      }
-      assert.equal(await committed, true);
-      await pool.injectFaultForTesting({ op: 'write', errno: 'ENOSPC' });
-      await assert.rejects(s.commitPiece(pieceIndex(tt, 1), tt.piece(1), false, 'buffered'), (e) => e instanceof StorageError && e.code === 'STORAGE_NO_SPACE' && e.errno === 'ENOSPC');
-      assert.deepEqual([...s.bitfield], [0]);
-      await pool.injectFaultForTesting(null);
-      for (let i = 1; i < tt.metainfo.pieceCount; i++) assert.ok(await s.commitPiece(pieceIndex(tt, i), tt.piece(i), false, 'buffered'));
-      await s.close();
-      for (let f = 0; f < 2; f++) assert.deepEqual(new Uint8Array(readFileSync(tt.pathOf(join(dir, 'dl'), f))), tt.fileData(f), `file ${f}`);
     } finally {
       await pool.close();
     }
