@@ -26,7 +26,8 @@ export const LAYERS = [
  * (`gateway/lone-stream.js`), which connects to the origin before the engine is compiled.
  * `storage/folders.js` is `makeFolders` alone (a `mkdir -p` that ends where node's spins), for a
  * plain `get`'s output folder. `tracker/client.js` is the tracker layer without its server (codecs
- * and clients), for the engine and the transport: a download does not compile the tracker server.
+ * and clients but UDP's), for the engine and the transport: a download does not compile the tracker
+ * server, nor BEP 15 until a udp:// tracker is announced to.
  */
 const EXTRA_SURFACES: Readonly<Record<string, readonly string[]>> = {
   gateway: ['client.js'],
@@ -96,9 +97,9 @@ test('a plain `get` compiles neither the engine, the wire protocol, the tracker 
   assert.ok(loaded.includes('gateway/plain-get.ts') && loaded.includes('transport/http-fetch.ts'), loaded.join(' '));
 });
 
-test('a swarm download compiles no tracker server: the engine and the transport load the tracker through tracker/client.js', () => {
+test('a swarm download compiles no tracker server: the engine and the transport load the tracker through tracker/client.js (and UDP only at a udp:// announce)', () => {
   const loaded = [...staticGraph('engine/index.ts')];
-  assert.deepEqual(loaded.filter((f) => f.startsWith('tracker/server/') || f === 'tracker/index.ts'), []);
+  assert.deepEqual(loaded.filter((f) => f.startsWith('tracker/server/') || f === 'tracker/index.ts' || f === 'tracker/udp.ts' || f === 'tracker/client/udp-client.ts'), []);
   assert.ok(loaded.includes('tracker/client/announcer.ts'), 'the announcer is there');
 });
 

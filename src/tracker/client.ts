@@ -2,7 +2,9 @@
  * The tracker layer without its server: the packet codecs and the tracker clients. A public
  * surface beside `index.ts` (which re-exports all of it) for the engine and the transport, so a
  * downloading process (`torrenttp get`, `download`) does not compile the tracker server, its
- * stores and Redis client (~12 ms of a get's start-up, before its first announce).
+ * stores and Redis client (~12 ms of a get's start-up, before its first announce). Nor the UDP
+ * codecs and client (BEP 15, in `index.ts`): the announcer loads those at a udp:// tracker's first
+ * announce (a torrent from `serve` lists its UDP tracker in a tier after the HTTP one).
  */
 export { TrackerError, TtpError, type TrackerErrorCode, type TtpErrorCode } from './errors.js';
 export { ANNOUNCE_EVENTS, type AnnounceEvent, type AnnounceRequest } from './announce-types.js';
@@ -45,37 +47,6 @@ export {
   type ScrapeQueryLimits,
   type ScrapeResponse,
 } from './http-scrape.js';
-export {
-  decodeUdpRequest,
-  decodeUdpResponse,
-  encodeUdpAnnounceRequest,
-  encodeUdpAnnounceResponse,
-  encodeUdpConnectRequest,
-  encodeUdpConnectResponse,
-  encodeUdpErrorResponse,
-  encodeUdpScrapeRequest,
-  encodeUdpScrapeResponse,
-  MAX_UDP_REQUEST_BYTES,
-  MAX_UDP_RESPONSE_BYTES,
-  MAX_UDP_SCRAPE_HASHES,
-  UDP_ANNOUNCE_HEADER_BYTES,
-  UDP_PROTOCOL_ID,
-  writeUdpAnnounceHeader,
-  type UdpAnnounceHeader,
-  type UdpAnnounceRequest,
-  type UdpAnnounceResponse,
-  type UdpConnectRequest,
-  type UdpConnectResponse,
-  type UdpErrorResponse,
-  type UdpEvent,
-  type UdpRequest,
-  type UdpRequestLimits,
-  type UdpResponse,
-  type UdpResponseLimits,
-  type UdpScrapeRequest,
-  type UdpScrapeResponse,
-  type UdpScrapeStats,
-} from './udp.js';
 export {
   decodeJsonAnnounceResponse,
   decodeJsonScrapeResponse,

@@ -263,3 +263,27 @@ test('Announcer: stop() lets a completed in flight finish instead of aborting an
   await a.stop(2000);
   assert.deepEqual(tracker.events, ['started', 'completed', 'stopped']);
 });
+
+test('Announcer: a udp:// tracker answers through the UDP client, loaded at its first announce; a udp:// URL without a port is told unsupported at start, as before', { timeout: 10_000 }, async (t) => {
+  const server = new TrackerServer({ host: '127.0.0.1', port: 0, intervalSec: 120 });
+  const { port } = await server.listen();
+  t.after(() => server.close());
+  await new HttpTrackerClient(`http://127.0.0.1:${port}/announce`).announce(req(2, 7001, { infoHash: hash(6) }));
+  const udpUrl = `udp://127.0.0.1:${port}`;
+  const a = new Announcer([['udp://127.0.0.1'], [udpUrl]], {
+    infoHash: hash(6),
+    peerId: pid(1),
+    port: 6881,
+    stats: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
+    udp: { baseTimeoutMs: 500 },
+  });
+  const failures: string[] = [];
+  a.on('failure', (e, url) => failures.push(`${url} ${(e as { code?: string }).code}`));
+  const got = once(a, 'peers');
+  a.start();
+  const [peers, from] = (await got) as [{ ip: string; port: number }[], string];
+  assert.equal(from, udpUrl);
+  assert.deepEqual(peers.map((p) => p.port), [7001]);
+  assert.deepEqual(failures, ['udp://127.0.0.1 TRACKER_UNSUPPORTED_URL']);
+  await a.stop(500);
+});

@@ -6,8 +6,8 @@ import { TrackerError } from '../errors.js';
 import { peerUrlAllowed } from './address-scope.js';
 import { HttpTrackerClient, type HttpTrackerOptions } from './http-client.js';
 import { JsonTrackerClient } from './json-client.js';
-import { isUrlRef, type AnnounceResult, type PeerRef, type TrackerClient } from './types.js';
-import { UdpTrackerClient, type UdpTrackerOptions } from './udp-client.js';
+import { isUrlRef, udpTrackerAddress, type AnnounceResult, type PeerRef, type ScrapeResult, type TrackerClient, type TrackerRequestOptions } from './types.js';
+import type { UdpTrackerOptions } from './udp-client.js';
 
 /**
  * Announces one torrent to its trackers (BEP 12 tiers) and reports the peers they return.
@@ -285,7 +285,10 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
 function makeClient(url: string, opts: AnnouncerOptions): TrackerClient | undefined {
   try {
     const scheme = new URL(url).protocol;
-    if (scheme === 'udp:') return new UdpTrackerClient(url, opts.udp);
+    if (scheme === 'udp:') {
+      udpTrackerAddress(url); // one that the UDP client would refuse is skipped now
+      return new LazyUdpClient(url, opts.udp);
+    }
     if ((scheme === 'http:' || scheme === 'https:') && opts.jsonAnnounce === true) {
       return new JsonTrackerClient(url, { ...opts.http, ...(opts.peerUrl === undefined ? {} : { peerUrl: opts.peerUrl }) });
     }
@@ -294,6 +297,33 @@ function makeClient(url: string, opts: AnnouncerOptions): TrackerClient | undefi
     // an unparseable URL is skipped like an unsupported scheme (ws: trackers are WebTorrent's)
   }
   return undefined;
+}
+
+/**
+ * A UDP tracker's client (BEP 15), loaded at its first announce or scrape: a torrent lists
+ * `serve`'s UDP tracker in a tier after its HTTP one, and a download whose HTTP tracker answers
+ * never compiles the UDP codecs and client (two modules, ~5 ms of a `get`'s start-up CPU).
+ */
+class LazyUdpClient implements TrackerClient {
+  private client: Promise<TrackerClient> | undefined;
+
+  constructor(
+    readonly url: string,
+    private readonly opts: UdpTrackerOptions | undefined,
+  ) {}
+
+  async announce(req: AnnounceRequest, opts?: TrackerRequestOptions): Promise<AnnounceResult<PeerRef>> {
+    return (await this.load()).announce(req, opts);
+  }
+
+  async scrape(infoHashes: readonly Uint8Array[], opts?: TrackerRequestOptions): Promise<ScrapeResult[]> {
+    return (await this.load()).scrape(infoHashes, opts);
+  }
+
+  private load(): Promise<TrackerClient> {
+    this.client ??= import('./udp-client.js').then((m) => new m.UdpTrackerClient(this.url, this.opts));
+    return this.client;
+  }
 }
 
 function shuffle<T>(xs: T[], rng: () => number): T[] {

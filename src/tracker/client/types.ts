@@ -1,4 +1,5 @@
 import type { AnnounceRequest } from '../announce-types.js';
+import { TrackerError } from '../errors.js';
 import type { PeerAddress } from '../ip.js';
 
 /**
@@ -42,4 +43,15 @@ export interface TrackerClient {
   readonly url: string;
   announce(req: AnnounceRequest, opts?: TrackerRequestOptions): Promise<AnnounceResult<PeerRef>>;
   scrape(infoHashes: readonly Uint8Array[], opts?: TrackerRequestOptions): Promise<ScrapeResult[]>;
+}
+
+/**
+ * A UDP tracker URL's host and port (BEP 15: `udp://host:port`, the port required); throws
+ * TRACKER_UNSUPPORTED_URL for any other. Here, not in udp-client.ts, so that the announcer can
+ * skip such a URL without loading the UDP client.
+ */
+export function udpTrackerAddress(url: string): { readonly host: string; readonly port: number } {
+  const u = new URL(url);
+  if (u.protocol !== 'udp:' || u.port === '') throw new TrackerError('TRACKER_UNSUPPORTED_URL', { detail: url });
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
 }

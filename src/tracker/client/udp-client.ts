@@ -13,7 +13,7 @@ import {
   MAX_UDP_SCRAPE_HASHES,
   type UdpResponse,
 } from '../udp.js';
-import type { AnnounceResult, ScrapeResult, TrackerClient, TrackerRequestOptions } from './types.js';
+import { udpTrackerAddress, type AnnounceResult, type ScrapeResult, type TrackerClient, type TrackerRequestOptions } from './types.js';
 
 /**
  * UDP tracker client (BEP 15). One connected socket per tracker address, shared by every
@@ -140,10 +140,7 @@ export class UdpTrackerClient implements TrackerClient {
     private readonly opts: UdpTrackerOptions = {},
     private readonly sockets: UdpTrackerSockets = defaultSockets,
   ) {
-    const u = new URL(url);
-    if (u.protocol !== 'udp:' || u.port === '') throw new TrackerError('TRACKER_UNSUPPORTED_URL', { detail: url });
-    this.host = u.hostname.replace(/^\[|\]$/g, '');
-    this.port = Number(u.port);
+    ({ host: this.host, port: this.port } = udpTrackerAddress(url));
   }
 
   async announce(req: AnnounceRequest, opts: TrackerRequestOptions = {}): Promise<AnnounceResult<PeerAddress>> {
