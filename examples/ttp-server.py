@@ -55,7 +55,7 @@ CORS = [
     ("Access-Control-Expose-Headers", "Content-Length, Content-Location, Content-Range, ETag, Retry-After"),
 ]
 TITLES = {  # §13: each code's title
-    "TRACKER_BAD_INFO_HASH": "info_hash is not exactly 20 bytes",
+    "TRACKER_BAD_INFO_HASH": "info-hash is malformed",
     "TTP_BAD_QUERY": "TorrentTTP query parameter is malformed",
     "TTP_BAD_RANGE": "Range is not one byte range (bytes=first-last, first- or -suffix)",
     "TTP_RANGE_TOO_LARGE": "requested range is longer than the per-request limit",
@@ -602,9 +602,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 params[k] = v
         wait = 0
         if "wait" in params:
-            if not re.fullmatch(r"[0-9]{1,9}", params["wait"]):
+            if not re.fullmatch(r"[0-9]+", params["wait"]):
                 raise Problem(400, "TTP_BAD_QUERY", "wait must be whole seconds")
-            wait = min(int(params["wait"]), MAX_WAIT_SEC)
+            # §5.3: any run of digits is clamped, never refused; past 3 significant digits it is
+            # more than 60, so a long run is never converted (int() refuses over 4300 digits).
+            digits = params["wait"].lstrip("0") or "0"
+            wait = MAX_WAIT_SEC if len(digits) > 3 else min(int(digits), MAX_WAIT_SEC)
         since = params.get("since")
         if since is not None and not CURSOR_RE.fullmatch(since):
             raise Problem(400, "TTP_BAD_QUERY", "since is not a cursor")
@@ -639,13 +642,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         srv, t = self.server, self.server.torrent
         size = t.piece_bytes(index)
         ranges = self.headers.get_all("Range") or []
+        if_range = self.headers.get("If-Range")
+        tag = '"sha1-%s"' % t.hashes[index].hex()
+        if if_range is not None and if_range.strip() != tag:
+            ranges = []  # §6.3: anything but the piece's strong ETag: the Range is ignored, not read
         if len(ranges) > 1:
             raise Problem(400, "TTP_BAD_RANGE", "one Range header per request")
         rng = parse_range(ranges[0] if ranges else None, size)
-        if_range = self.headers.get("If-Range")
-        tag = '"sha1-%s"' % t.hashes[index].hex()
-        if rng is not None and if_range is not None and if_range.strip() != tag:
-            rng = None  # §6.3: anything but the piece's strong ETag gets the whole piece
         first, last = rng if rng is not None else (0, size - 1)
         if last - first + 1 > MAX_REQUEST_BYTES:
             raise Problem(400, "TTP_RANGE_TOO_LARGE", "%d bytes asked for; at most %d" % (last - first + 1, MAX_REQUEST_BYTES))

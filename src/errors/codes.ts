@@ -224,7 +224,7 @@ export const ERROR_CODES = {
   // ── tracker (src/tracker) ──────────────────────────────────────────────────────────────
   TRACKER_ACCESS_LIST_BAD: { message: 'info-hash list file has a line that is not 40 hex characters', side: 'local', status: 500 },
   TRACKER_BAD_EVENT: { message: 'announce event is not started, completed, stopped, paused or empty', side: 'remote', status: 400 },
-  TRACKER_BAD_INFO_HASH: { message: 'info_hash is not exactly 20 bytes', side: 'remote', status: 400 },
+  TRACKER_BAD_INFO_HASH: { message: 'info-hash is malformed', side: 'remote', status: 400 },
   TRACKER_BAD_IP: { message: 'ip is not an IPv4 or IPv6 address literal', side: 'remote', status: 400 },
   TRACKER_BAD_NUMBER: { message: 'number is negative, not an integer, or out of range', side: 'remote', status: 400 },
   TRACKER_BAD_PEER_ID: { message: 'peer_id is not exactly 20 bytes', side: 'remote', status: 400 },

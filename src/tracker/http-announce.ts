@@ -69,7 +69,7 @@ export function parseAnnounceQuery(query: string, limits: AnnounceQueryLimits = 
   };
   const infoHash = need('info_hash');
   if (infoHash.value.length !== 20) {
-    throw new TrackerError('TRACKER_BAD_INFO_HASH', { offset: infoHash.offset, detail: `${infoHash.value.length} bytes` });
+    throw new TrackerError('TRACKER_BAD_INFO_HASH', { offset: infoHash.offset, detail: `info_hash is ${infoHash.value.length} bytes, not 20` });
   }
   const peerId = need('peer_id');
   if (peerId.value.length !== 20) {

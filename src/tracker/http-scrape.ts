@@ -38,7 +38,7 @@ export function parseScrapeQuery(query: string, limits: ScrapeQueryLimits = {}):
   const out: Uint8Array[] = [];
   for (const p of splitQuery(query, limits.maxQueryBytes ?? SCRAPE_QUERY_DEFAULTS.maxQueryBytes)) {
     if (p.name !== 'info_hash') continue;
-    if (p.value.length !== 20) throw new TrackerError('TRACKER_BAD_INFO_HASH', { offset: p.offset, detail: `${p.value.length} bytes` });
+    if (p.value.length !== 20) throw new TrackerError('TRACKER_BAD_INFO_HASH', { offset: p.offset, detail: `info_hash is ${p.value.length} bytes, not 20` });
     if (out.length >= maxHashes) throw new TrackerError('TRACKER_TOO_MANY_HASHES', { offset: p.offset, detail: `limit ${maxHashes}` });
     out.push(p.value);
   }

@@ -148,8 +148,10 @@ export function applyHaveDocument(known: Bitfield, d: HaveDocument): Bitfield {
 
 /**
  * `?since=…&wait=…` of a have request. Unknown parameters are ignored (§12); a known one that is
- * repeated or malformed is `TTP_BAD_QUERY`. `wait` above MAX_WAIT_SEC is clamped, not refused,
- * so a client written for a more patient server still works.
+ * repeated or malformed is `TTP_BAD_QUERY`. `wait` is one or more decimal digits; any value above
+ * MAX_WAIT_SEC, however many digits it has, is clamped, not refused, as servers clamp long-poll
+ * timeouts, so a client written for a more patient server still works. The query is at most 1024
+ * characters, and the digits are never converted past the third significant one.
  */
 export function parseHaveQuery(query: string | undefined): HaveQuery {
   let since: string | undefined;
@@ -164,12 +166,19 @@ export function parseHaveQuery(query: string | undefined): HaveQuery {
         if (since !== undefined || !CURSOR.test(value)) throw new TtpError('TTP_BAD_QUERY', { detail: 'since must be one cursor' });
         since = value;
       } else if (key === 'wait') {
-        if (waitSec !== undefined || !/^[0-9]{1,6}$/.test(value)) throw new TtpError('TTP_BAD_QUERY', { detail: 'wait must be one integer of seconds' });
-        waitSec = Math.min(Number(value), MAX_WAIT_SEC);
+        if (waitSec !== undefined || !/^[0-9]+$/.test(value)) throw new TtpError('TTP_BAD_QUERY', { detail: 'wait must be one integer of seconds' });
+        waitSec = clampWait(value);
       }
     }
   }
   return since === undefined ? { waitSec: waitSec ?? 0 } : { since, waitSec: waitSec ?? 0 };
+}
+
+/** Seconds of a `wait` of decimal digits, clamped to MAX_WAIT_SEC without reading a long run. */
+function clampWait(digits: string): number {
+  let i = 0;
+  while (i < digits.length - 1 && digits.charCodeAt(i) === 0x30) i++; // leading zeros
+  return digits.length - i > 3 ? MAX_WAIT_SEC : Math.min(Number(digits.slice(i)), MAX_WAIT_SEC);
 }
 
 export function formatHaveQuery(q: Partial<HaveQuery>): string {

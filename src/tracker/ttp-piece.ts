@@ -12,7 +12,9 @@ import { readContentRange, retryAfterDelay } from './undici.js';
  *   number or `last < first` are `TTP_BAD_RANGE` (400): RFC 9110 §14.2 lets a server reject an
  *   invalid Range, and a multipart/byteranges body would buy a peer nothing.
  * - Another unit than `bytes` is ignored (whole piece), as RFC 9110 §14.2 requires.
- * - `If-Range` that is not the piece's own strong ETag (pieces have no dates) means whole piece.
+ * - `If-Range` that is not the piece's own strong ETag (pieces have no dates) means whole piece,
+ *   and the Range is then not read at all: RFC 9110 §13.1.5 says it MUST be ignored, so even a
+ *   malformed or oversized one gets 200, never 400.
  * - A range starting at or past the piece's end is `TTP_RANGE_NOT_SATISFIABLE` (416); `last`
  *   past the end is clamped (§14.1.2). More than `maxRequestBytes` is `TTP_RANGE_TOO_LARGE`.
  *
@@ -76,11 +78,13 @@ export function parsePieceRange(header: string | undefined, pieceBytes: number, 
   };
   const whole = (): PieceRangeDecision => (pieceBytes > max ? tooLarge(pieceBytes) : { type: 'whole' });
   if (header === undefined) return whole();
+  // RFC 9110 §13.1.5, §13.2.2 step 5: a Range with an If-Range that does not match MUST be
+  // ignored, so it is not even read: however malformed, the answer is the whole piece.
+  if (opts.ifRange !== undefined && opts.ifRange.trim() !== opts.etag) return whole();
   if (header.length > MAX_RANGE_HEADER) throw new TtpError('TTP_BAD_RANGE', { detail: `longer than ${MAX_RANGE_HEADER} characters` });
   const eq = header.indexOf('=');
   if (eq < 0) throw new TtpError('TTP_BAD_RANGE', { detail: 'no "="' });
   if (header.slice(0, eq).trim().toLowerCase() !== 'bytes') return whole();
-  if (opts.ifRange !== undefined && opts.ifRange.trim() !== opts.etag) return whole();
   const spec = header.slice(eq + 1).trim();
   if (spec.includes(',')) throw new TtpError('TTP_BAD_RANGE', { detail: 'one range per request' });
   const dash = spec.indexOf('-');

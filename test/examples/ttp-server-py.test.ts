@@ -15,6 +15,7 @@ import { request } from 'undici';
 import { requireTool, run, until, type Proc } from '../helpers/processes.js';
 import { jsonLines, spawnCli, type CliProcess } from '../helpers/cli.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
+import { ERROR_CODES } from '../../src/errors/index.js';
 import { createTorrent, parseMetainfoJson } from '../../src/metainfo/index.js';
 import { decodeHaveDocument, pieceEtag } from '../../src/tracker/index.js';
 import { demoTorrent } from '../gateway/ttp-helpers.js';
@@ -117,6 +118,9 @@ test("the python server answers as docs/torrenttp.md says: metainfo, have-set, r
     assert.equal(have.headers['etag'], `"${doc.cursor}"`);
     assert.equal((await get('/have?wait=1', { 'if-none-match': `"${doc.cursor}"` })).status, 304);
     assert.equal((await get('/have?wait=1&wait=2')).code, 'TTP_BAD_QUERY');
+    assert.equal((await get('/have?wait=1e3')).code, 'TTP_BAD_QUERY');
+    // §5.3: any run of digits is a wait, clamped, never refused (answered at once: `since` is not current).
+    for (const wait of ['1234567', '9'.repeat(5000)]) assert.equal((await get(`/have?since=nope.3&wait=${wait}`)).status, 200, `wait of ${wait.length} digits`);
     // §6: ranges and their errors; 23rd piece is 370001 − 22 × 16384 = 9553 bytes.
     const part = await get('/pieces/22', { range: 'bytes=4096-' });
     assert.equal(part.status, 206);
@@ -133,6 +137,11 @@ test("the python server answers as docs/torrenttp.md says: metainfo, have-set, r
       ['/pieces/01', {}, 404, 'TTP_NOT_FOUND'],
       ['/nothing', {}, 404, 'TTP_NOT_FOUND'],
     ];
+    // §6.3: a Range under an If-Range that is not the piece's ETag is ignored, however malformed.
+    for (const range of ['bytes=9-1', 'bytes=0-1,4-5', 'nonsense', 'bytes=9553-']) {
+      cases.push(['/pieces/22', { range, 'if-range': '"other"' }, 200, undefined]);
+      cases.push(['/pieces/22', { range, 'if-range': String(part.headers['etag']) }, range === 'bytes=9553-' ? 416 : 400, range === 'bytes=9553-' ? 'TTP_RANGE_NOT_SATISFIABLE' : 'TTP_BAD_RANGE']);
+    }
     for (const [path, headers, status, code] of cases) {
       const r = await get(path, headers);
       assert.equal(r.status, status, `${path} ${JSON.stringify(headers)}`);
@@ -141,8 +150,10 @@ test("the python server answers as docs/torrenttp.md says: metainfo, have-set, r
       if (status >= 400) assert.equal(r.headers['cache-control'], 'no-store');
     }
     const upper = await request(url.replace(infoHash, infoHash.toUpperCase()) + '/have');
-    await upper.body.dump();
     assert.equal(upper.statusCode, 400);
+    const problem = (await upper.body.json()) as Record<string, unknown>;
+    assert.equal(problem['code'], 'TRACKER_BAD_INFO_HASH');
+    assert.equal(problem['title'], ERROR_CODES.TRACKER_BAD_INFO_HASH.message, "§13's title, torrenttp's");
     assert.equal((await get('/have', {}, 'POST')).headers['allow'], 'GET, HEAD, OPTIONS');
     const pre = await get('/have', { origin: 'https://app.example', 'access-control-request-method': 'GET' }, 'OPTIONS');
     assert.equal(pre.status, 204);

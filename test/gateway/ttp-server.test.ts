@@ -116,7 +116,13 @@ test('have-set: full document with a cursor ETag, 304 to If-None-Match, long-pol
 
     const other = await get(`${s.url}/have?since=nope.3`);
     assert.ok(typeof other.json()['have'] === 'string', 'an unknown cursor gets the full document');
-    for (const q of ['wait=x', 'wait=1&wait=2', 'since=a%20b', 'since=']) {
+    // Any run of digits is a wait, clamped to 60 s, never refused: the long one is answered at once here (the set is not current).
+    for (const wait of ['1234567', '9'.repeat(900)]) {
+      const long = await get(`${s.url}/have?since=nope.3&wait=${wait}`);
+      assert.equal(long.status, 200, `wait of ${wait.length} digits`);
+      assert.ok(typeof long.json()['have'] === 'string');
+    }
+    for (const q of ['wait=x', 'wait=1&wait=2', 'wait=+1', 'wait=1e3', 'wait=-0', 'since=a%20b', 'since=']) {
       const bad = await get(`${s.url}/have?${q}`);
       assert.equal(bad.status, 400, q);
       assert.equal(bad.json()['code'], 'TTP_BAD_QUERY');
@@ -153,6 +159,14 @@ test('pieces: 200 whole, 206 ranges, 304, 416 with Content-Range, 404s, 400s, HE
     assert.equal(suffix.h('content-range'), 'bytes 16374-16383/16384');
     assert.equal((await get(`${s.url}/pieces/0`, { range: 'items=0-5' })).status, 200, 'an unknown unit is ignored');
     assert.equal((await get(`${s.url}/pieces/0`, { range: 'bytes=0-5', 'if-range': '"other"' })).status, 200, 'If-Range of another tag: whole piece');
+    // RFC 9110 §13.1.5: a Range under an If-Range that does not match is ignored, never refused.
+    for (const range of ['bytes=9-2', 'bytes=0-1,4-5', 'nonsense', `bytes=0-${'9'.repeat(300)}`, 'bytes=99999-']) {
+      const ignored = await get(`${s.url}/pieces/0`, { range, 'if-range': '"other"' });
+      assert.equal(ignored.status, 200, `${range.slice(0, 20)} under another If-Range: the whole piece`);
+      assert.equal(ignored.body.length, 16384);
+      const read = await get(`${s.url}/pieces/0`, { range, 'if-range': `"sha1-${hashOf(0)}"` });
+      assert.ok(read.status === 400 || read.status === 416, `${range.slice(0, 20)} under the piece's own If-Range is read: ${read.status}`);
+    }
 
     const past = await get(`${s.url}/pieces/2`, { range: 'bytes=8000-8999' });
     assert.equal(past.status, 416);
@@ -197,6 +211,13 @@ test('pieces: 200 whole, 206 ranges, 304, 416 with Content-Range, 404s, 400s, HE
       assert.equal(r.h('access-control-allow-origin'), '*');
       assert.equal(r.h('access-control-expose-headers'), 'Content-Length, Content-Location, Content-Range, ETag, Retry-After');
     }
+
+    // The code stays TRACKER_BAD_INFO_HASH (stable, §12); its title reads right for a path too:
+    // it does not speak of the 20 bytes of a BEP 3 announce's info_hash.
+    const upper = (await get(s.url.replace(metainfo.infoHash, metainfo.infoHash.toUpperCase()) + '/have')).json();
+    assert.equal(upper['code'], 'TRACKER_BAD_INFO_HASH');
+    assert.equal(upper['title'], 'info-hash is malformed');
+    assert.equal(upper['detail'], 'the path needs the info-hash as 40 lowercase hex digits');
 
     const post = await get(`${s.url}/pieces/0`, {}, 'POST');
     assert.equal(post.status, 405);

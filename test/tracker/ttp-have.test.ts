@@ -134,7 +134,11 @@ test('have query: since and wait, clamped, strict, unknown parameters ignored', 
   assert.deepEqual(parseHaveQuery(undefined), { waitSec: 0 });
   assert.deepEqual(parseHaveQuery('since=q7Rz.2&wait=30'), { since: 'q7Rz.2', waitSec: 30 });
   assert.deepEqual(parseHaveQuery('wait=3600&x=1'), { waitSec: MAX_WAIT_SEC });
-  for (const bad of ['wait=-1', 'wait=1.5', 'wait=', 'since=', 'since=a%20b', 'wait=1&wait=2', 'since=a&since=a']) {
+  // Any run of digits is a wait: too long a one is clamped like any large number, never refused.
+  for (const [wait, sec] of [['1234567', MAX_WAIT_SEC], ['9'.repeat(1000), MAX_WAIT_SEC], ['0000007', 7], ['0'.repeat(900) + '61', MAX_WAIT_SEC], ['00000000', 0], ['060', MAX_WAIT_SEC], ['059', 59]] as const) {
+    assert.deepEqual(parseHaveQuery(`wait=${wait}`), { waitSec: sec }, wait.slice(0, 20));
+  }
+  for (const bad of ['wait=-1', 'wait=1.5', 'wait=', 'wait=+5', 'wait=1e3', 'wait=%31', 'wait= 5', 'since=', 'since=a%20b', 'wait=1&wait=2', 'since=a&since=a']) {
     assert.equal(errorCode(() => parseHaveQuery(bad), TtpError), 'TTP_BAD_QUERY', bad);
   }
   fc.assert(

@@ -134,7 +134,7 @@ test('problem documents carry the registry code and status', () => {
   const doc = JSON.parse(encodeProblem(err)) as Record<string, unknown>;
   assert.deepEqual(doc, {
     type: 'urn:torrenttp:error:TRACKER_BAD_INFO_HASH',
-    title: 'info_hash is not exactly 20 bytes',
+    title: 'info-hash is malformed',
     status: 400,
     code: 'TRACKER_BAD_INFO_HASH',
     detail: '3 bytes',

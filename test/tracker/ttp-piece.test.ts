@@ -48,6 +48,11 @@ test('Range: the spec forms, clamping, and refusals', () => {
   assert.deepEqual(parsePieceRange('bytes=0-9', n, { ifRange: etag, etag }), { type: 'partial', begin: 0, length: 10 });
   assert.deepEqual(parsePieceRange('bytes=0-9', n, { ifRange: '"other"', etag }), { type: 'whole' });
   assert.deepEqual(parsePieceRange('bytes=0-9', n, { ifRange: 'Tue, 01 Dec 2026 00:00:00 GMT', etag }), { type: 'whole' });
+  // A Range under a non-matching If-Range is ignored (RFC 9110 §13.1.5), never read: no 400, no 416.
+  for (const bad of ['bytes=9-2', 'bytes=0-1,4-5', 'bytes=x', 'nonsense', `bytes=0-${'9'.repeat(300)}`, `bytes=${n}-`, 'bytes=-0']) {
+    assert.deepEqual(parsePieceRange(bad, n, { ifRange: '"other"', etag }), { type: 'whole' }, bad.slice(0, 20));
+    assert.throws(() => parsePieceRange(bad, n, { ifRange: etag, etag }), TtpError, `${bad.slice(0, 20)} under a matching If-Range is read`);
+  }
   const code = (h: string, len = n): string => errorCode(() => parsePieceRange(h, len), TtpError);
   for (const bad of ['bytes=0-1,4-5', 'bytes=5-4', 'bytes=-', 'bytes=a-b', 'bytes=1', 'bytes', 'bytes=+1-2', 'bytes=1-2-3', `bytes=${'9'.repeat(17)}-`, `bytes=0-${'1'.repeat(300)}`]) {
     assert.equal(code(bad), 'TTP_BAD_RANGE', bad);
