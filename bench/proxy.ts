@@ -47,7 +47,9 @@
  *                 cold proxy fetch (a fresh proxy) from it, in alternating order, each just after
  *                 throwaway ranges that spend the cap's idle burst (`drain`): their own table,
  *                 proxy / direct from the same capped origin, beside the uncapped figures and the
- *                 floor of the same run.
+ *                 floor of the same run. With `--base-cli`, the base build's proxy too (a fresh
+ *                 one, cold), before the direct fetch on odd runs and after it on even ones, with
+ *                 the direct fetch between the two builds' fetches on every run.
  *
  *   N proxies     `--proxies N` (default 10; 0 skips it): N proxy processes with empty caches, one
  *                 `curl -x` each, all at once for the same file. The origin's upload (serve's
@@ -213,7 +215,7 @@ async function main(): Promise<void> {
     const ratios: number[] = [];
     const baseRatios: number[] = [];
     const hitMs: Record<'proxy' | 'base', number[]> = { proxy: [], base: [] };
-    const cappedTimes = new Map(CAPS.map((c) => [c, { direct: [] as number[], proxy: [] as number[], proxyCpu: [] as number[] }]));
+    const cappedTimes = new Map(CAPS.map((c) => [c, { direct: [] as number[], proxy: [] as number[], proxyCpu: [] as number[], base: [] as number[], baseCpu: [] as number[] }]));
     for (let run = 0; run < RUNS; run++) {
       // With --base-cli, the base build's proxy goes first on odd runs, second on even ones.
       if (BASE_CLI !== undefined && run % 2 === 1) await proxyCases(run, 'base', BASE_CLI, baseRatios);
@@ -224,8 +226,6 @@ async function main(): Promise<void> {
     }
     /** Direct and a cold proxy fetch from a capped origin, alternating which goes first. */
     async function cappedCases(run: number, c: { cap: string; url: string; bytesPerSec: number }): Promise<void> {
-      const proxy = await startedProcess(['proxy', '--port', '0', '--cache', join(work, `cap-cache-${run}`), '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/);
-      children.push(proxy.child);
       const t = cappedTimes.get(c.cap)!;
       const out = join(work, 'out.bin');
       const one = async (args: string[]): Promise<number> => {
@@ -235,13 +235,22 @@ async function main(): Promise<void> {
         rmSync(out);
         return r.total;
       };
-      const cpu0 = processCpuSec(proxy.child.pid!);
+      /** A cold fetch through a fresh proxy of `cli`: its total and the proxy's CPU. */
+      const cold = async (cli: string, totals: number[], cpus: number[]): Promise<void> => {
+        const dir = join(work, `cap-cache-${run}`);
+        const proxy = await startedProcess(['proxy', '--port', '0', '--cache', dir, '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/, cli);
+        children.push(proxy.child);
+        const cpu0 = processCpuSec(proxy.child.pid!);
+        totals.push(await one(['-x', proxy.url, c.url]));
+        cpus.push(processCpuSec(proxy.child.pid!) - cpu0);
+        await stop(proxy.child);
+        rmSync(dir, { recursive: true, force: true });
+      };
+      if (BASE_CLI !== undefined && run % 2 === 1) await cold(BASE_CLI, t.base, t.baseCpu);
       if (run % 2 === 1) t.direct.push(await one([c.url]));
-      t.proxy.push(await one(['-x', proxy.url, c.url]));
-      t.proxyCpu.push(processCpuSec(proxy.child.pid!) - cpu0);
+      await cold(CLI, t.proxy, t.proxyCpu);
       if (run % 2 === 0) t.direct.push(await one([c.url]));
-      await stop(proxy.child);
-      rmSync(join(work, `cap-cache-${run}`), { recursive: true, force: true });
+      if (BASE_CLI !== undefined && run % 2 === 0) await cold(BASE_CLI, t.base, t.baseCpu);
     }
     async function proxyCases(run: number, name: 'proxy' | 'base', cli: string, into: number[]): Promise<void> {
       const proxy = await startedProcess(['proxy', '--port', '0', '--cache', join(work, `${name}-cache-${run}`), '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/, cli);
@@ -321,6 +330,10 @@ async function main(): Promise<void> {
       for (const [cap, t] of cappedTimes) {
         const per = t.proxy.map((p, i) => p / t.direct[i]!);
         console.log(`| ${cap}B/s | ${median(t.direct).toFixed(3)} s | ${median(t.proxy).toFixed(3)} s | **${median(per).toFixed(2)}×** | ${per.map((r) => r.toFixed(2)).join(', ')} | ${median(t.proxyCpu).toFixed(2)} s |`);
+        if (BASE_CLI !== undefined) {
+          const perBase = t.base.map((p, i) => p / t.direct[i]!);
+          console.log(`| ${cap}B/s, base build | | ${median(t.base).toFixed(3)} s | ${median(perBase).toFixed(2)}× | ${perBase.map((r) => r.toFixed(2)).join(', ')} | ${median(t.baseCpu).toFixed(2)} s |`);
+        }
       }
       console.log(`| uncapped (above) | ${median(times.direct!.total).toFixed(3)} s | ${median(times['proxy cold']!.total).toFixed(3)} s | ${median(times['proxy cold']!.total.map((p, i) => p / times.direct!.total[i]!)).toFixed(2)}× | ${times['proxy cold']!.total.map((p, i) => (p / times.direct!.total[i]!).toFixed(2)).join(', ')} | |`);
     }
