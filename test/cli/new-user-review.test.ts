@@ -1,0 +1,65 @@
+/**
+ * What a curl/wget/nginx/aria2 user met on a first try of the CLI: messages that name the wrong
+ * server, option mistakes that were not usage errors, aria2's `--seed-time 0`, huge URLs repeated
+ * in messages, and a `serve --cache` that cannot be used.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '../../src/engine/index.js';
+import { TorrenttpError } from '../../src/errors/index.js';
+import { createTorrent } from '../../src/metainfo/index.js';
+import { cli } from '../helpers/cli.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+
+test('GATEWAY_BIND_FAILED names no server: the proxy and the TorrentTTP server fail to bind too', () => {
+  const message = new TorrenttpError('GATEWAY_BIND_FAILED', { detail: 'TorrentTTP tcp 127.0.0.1:1' }).message;
+  assert.doesNotMatch(message, /web server/);
+  assert.match(message, /cannot listen on the address and port: TorrentTTP tcp 127\.0\.0\.1:1/);
+});
+
+test('--cert without --key (or the reverse), or without --http-port: usage errors (exit 2), before the torrent is read', () =>
+  withTempDir(async (dir) => {
+    writeFileSync(join(dir, 'c.pem'), 'not read');
+    const cases: [string[], RegExp][] = [
+      [['serve', '.', '--cert', 'c.pem'], /--cert needs --key/],
+      [['serve', '.', '--key', 'c.pem'], /--key needs --cert/],
+      [['download', 'missing.torrent', '--http-port', '0', '--cert', 'c.pem'], /--cert needs --key/],
+      [['download', 'missing.torrent', '--cert', 'c.pem', '--key', 'c.pem'], /add --http-port N/],
+      [['seed', 'missing.torrent', '.', '--key', 'c.pem'], /add --http-port N/],
+    ];
+    for (const [args, said] of cases) {
+      const r = await cli(dir, args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, said, args.join(' '));
+      assert.ok(r.stderr.includes(`(run torrenttp ${args[0]} --help for usage)`), `${args.join(' ')}: ${r.stderr}`);
+    }
+  }));
+
+test('download --seed-time 0 is aria2\'s "do not seed": it ends when the download completes, even with --seed', { timeout: 60_000 }, () =>
+  withTempDir(async (dir) => {
+    const payload = bytes(300_000, 16);
+    writeFileSync(join(dir, 'p.bin'), payload);
+    const { torrent } = await createTorrent(join(dir, 'p.bin'), { pieceLength: 32 * 1024, creationDate: null });
+    writeFileSync(join(dir, 'p.torrent'), torrent);
+    const seeder = new Client({ host: '127.0.0.1' });
+    try {
+      await seeder.add(torrent, { path: dir });
+      const port = await seeder.listen();
+      for (const extra of [[], ['--seed'], ['--seed-ratio', '2']]) {
+        const out = `dl${extra.length}`;
+        const r = await cli(dir, ['download', 'p.torrent', '-o', out, '--peer', `127.0.0.1:${port}`, '--no-dht', '--json', '--seed-time', '0', ...extra]);
+        assert.equal(r.code, 0, `${extra.join(' ')}: ${r.stderr}`);
+        const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string });
+        assert.ok(!events.some((e) => e.event === 'seeding'), `${extra.join(' ')}: no seeding`);
+        assert.equal(events.at(-1)?.status, 'complete', extra.join(' '));
+      }
+      // `seed` is for seeding: no time at all is still refused there.
+      const seed = await cli(dir, ['seed', 'p.torrent', 'p.bin', '--seed-time', '0']);
+      assert.equal(seed.code, 2, seed.stderr);
+      assert.match(seed.stderr, /--seed-time/);
+    } finally {
+      await seeder.close();
+    }
+  }));
