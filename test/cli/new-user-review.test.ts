@@ -6,7 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { clipUrls, SHOWN_URL_CHARS } from '../../src/cli/format.js';
 import { Client } from '../../src/engine/index.js';
 import { TorrenttpError } from '../../src/errors/index.js';
 import { createTorrent } from '../../src/metainfo/index.js';
@@ -63,3 +66,32 @@ test('download --seed-time 0 is aria2\'s "do not seed": it ends when the downloa
       await seeder.close();
     }
   }));
+
+test('a 20 KB URL refused with a 431 is named by its first 200 characters, not repeated whole', { timeout: 30_000 }, () =>
+  withTempDir(async (dir) => {
+    const server = createServer((_req, res) => res.end('never'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const long = `${base}${'a'.repeat(20_000)}`;
+      const r = await cli(dir, ['get', long, '-o', 'x']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /431/);
+      assert.ok(r.stderr.includes(`${long.slice(0, SHOWN_URL_CHARS - 1)}…`), r.stderr.slice(0, 400));
+      assert.ok(r.stderr.length < 1000, `${r.stderr.length} characters: ${r.stderr.slice(0, 400)}`);
+      // The usage errors that repeat the URL, too.
+      const bad = await cli(dir, ['get', `ftp://x/${'b'.repeat(20_000)}`]);
+      assert.equal(bad.code, 2, bad.stderr.slice(0, 400));
+      assert.ok(bad.stderr.length < 1000, `${bad.stderr.length} characters: ${bad.stderr.slice(0, 400)}`);
+    } finally {
+      server.close();
+    }
+  }));
+
+test('clipUrls: only the long URLs in a message are cut, with an ellipsis', () => {
+  const long = `http://h/${'c'.repeat(500)}`;
+  const short = 'http://h/short';
+  const said = clipUrls(`GET ${long} then ${short}: ${'x'.repeat(300)}`);
+  assert.equal(said, `GET ${long.slice(0, SHOWN_URL_CHARS - 1)}… then ${short}: ${'x'.repeat(300)}`);
+  assert.equal(clipUrls(`short ${short}`), `short ${short}`);
+});
