@@ -5,15 +5,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { clipUrls, SHOWN_URL_CHARS } from '../../src/cli/format.js';
+import { messageOnce } from '../../src/cli/logger.js';
 import { Client } from '../../src/engine/index.js';
 import { TorrenttpError } from '../../src/errors/index.js';
+import { Gateway } from '../../src/gateway/index.js';
 import { createTorrent } from '../../src/metainfo/index.js';
-import { cli } from '../helpers/cli.js';
+import { cli, spawnCli } from '../helpers/cli.js';
+import { until } from '../helpers/processes.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 test('GATEWAY_BIND_FAILED names no server: the proxy and the TorrentTTP server fail to bind too', () => {
@@ -22,8 +25,8 @@ test('GATEWAY_BIND_FAILED names no server: the proxy and the TorrentTTP server f
   assert.match(message, /cannot listen on the address and port: TorrentTTP tcp 127\.0\.0\.1:1/);
 });
 
-test('--cert without --key (or the reverse), or without --http-port: usage errors (exit 2), before the torrent is read', () =>
-  withTempDir(async (dir) => {
+test('--cert without --key (or the reverse), or without --http-port: usage errors (exit 2), before the torrent is read', (t) =>
+  withTempDir(t, async (dir) => {
     writeFileSync(join(dir, 'c.pem'), 'not read');
     const cases: [string[], RegExp][] = [
       [['serve', '.', '--cert', 'c.pem'], /--cert needs --key/],
@@ -40,8 +43,8 @@ test('--cert without --key (or the reverse), or without --http-port: usage error
     }
   }));
 
-test('download --seed-time 0 is aria2\'s "do not seed": it ends when the download completes, even with --seed', { timeout: 60_000 }, () =>
-  withTempDir(async (dir) => {
+test('download --seed-time 0 is aria2\'s "do not seed": it ends when the download completes, even with --seed', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
     const payload = bytes(300_000, 16);
     writeFileSync(join(dir, 'p.bin'), payload);
     const { torrent } = await createTorrent(join(dir, 'p.bin'), { pieceLength: 32 * 1024, creationDate: null });
@@ -67,8 +70,8 @@ test('download --seed-time 0 is aria2\'s "do not seed": it ends when the downloa
     }
   }));
 
-test('a 20 KB URL refused with a 431 is named by its first 200 characters, not repeated whole', { timeout: 30_000 }, () =>
-  withTempDir(async (dir) => {
+test('a 20 KB URL refused with a 431 is named by its first 200 characters, not repeated whole', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
     const server = createServer((_req, res) => res.end('never'));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     try {
@@ -94,4 +97,41 @@ test('clipUrls: only the long URLs in a message are cut, with an ellipsis', () =
   const said = clipUrls(`GET ${long} then ${short}: ${'x'.repeat(300)}`);
   assert.equal(said, `GET ${long.slice(0, SHOWN_URL_CHARS - 1)}… then ${short}: ${'x'.repeat(300)}`);
   assert.equal(clipUrls(`short ${short}`), `short ${short}`);
+});
+
+test('serve --cache on a file, or under one: GATEWAY_CACHE_IO at start (exit 1), nothing served; a missing folder is made', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    writeFileSync(join(dir, 'afile'), 'x');
+    for (const cache of ['afile', join('afile', 'sub')]) {
+      const r = await cli(dir, ['serve', '.', '--port', '0', '--host', '127.0.0.1', '--cache', cache]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^torrenttp: cannot read or write the metainfo cache: .*afile.* \[GATEWAY_CACHE_IO\]$/m, cache);
+      assert.equal(r.stdout, '', 'no "serving …" line');
+    }
+    const g = await Gateway.start({ root: dir, host: '127.0.0.1', port: 0, peerPort: 0, cacheDir: join(dir, 'new', 'cache') });
+    try {
+      assert.ok(statSync(join(dir, 'new', 'cache')).isDirectory());
+      assert.deepEqual(readdirSync(join(dir, 'new', 'cache')), [], 'the probe is gone');
+    } finally {
+      await g.close();
+    }
+  }));
+
+test('serve logs a cache failure with the system\'s words once, not twice', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    writeFileSync(join(dir, 'big.bin'), bytes(1_200_000, 17));
+    writeFileSync(join(dir, '.torrenttp'), 'the default cache folder is taken by a file');
+    const serve = spawnCli(t, dir, ['serve', '.', '--port', '0', '--host', '127.0.0.1', '--log-format', 'json', '--no-status']);
+    await until('serving', () => /at http:\/\/127\.0\.0\.1:\d+\//.test(serve.stdout), 20_000);
+    const base = /at (http:\/\/127\.0\.0\.1:\d+)\//.exec(serve.stdout)![1]!;
+    await until('the torrent and the warning', async () => (await fetch(`${base}/big.bin?torrent`)).status === 200 && serve.stderr.includes('cannot write the metainfo cache'), 30_000);
+    const line = serve.stderr.split('\n').find((l) => l.includes('cannot write the metainfo cache'))!;
+    const message = (JSON.parse(line) as { err: { message: string } }).err.message;
+    assert.equal(message.split('ENOTDIR: not a directory').length, 2, message);
+  }));
+
+test('messageOnce: a cause\'s message is added only when the error does not quote it already', () => {
+  const sys = new Error("ENOTDIR: not a directory, stat '/x'");
+  assert.equal(messageOnce(new Error(`taken: /x: ${sys.message}`, { cause: sys })), `taken: /x: ${sys.message}`);
+  assert.equal(messageOnce(new Error('taken', { cause: sys })), `taken: ${sys.message}`);
 });
