@@ -17,6 +17,7 @@ import { Gateway } from '../../src/gateway/index.js';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { cli, spawnCli } from '../helpers/cli.js';
 import { until } from '../helpers/processes.js';
+import { selfSignedCert } from '../helpers/tls.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 test('GATEWAY_BIND_FAILED names no server: the proxy and the TorrentTTP server fail to bind too', () => {
@@ -135,3 +136,18 @@ test('messageOnce: a cause\'s message is added only when the error does not quot
   assert.equal(messageOnce(new Error(`taken: /x: ${sys.message}`, { cause: sys })), `taken: /x: ${sys.message}`);
   assert.equal(messageOnce(new Error('taken', { cause: sys })), `taken: ${sys.message}`);
 });
+
+test('--cert with --key: serve and seed --http-port speak HTTPS', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const { cert, key } = selfSignedCert(dir);
+    writeFileSync(join(dir, 'p.bin'), bytes(100_000, 19));
+    const { torrent } = await createTorrent(join(dir, 'p.bin'), { creationDate: null });
+    writeFileSync(join(dir, 'p.torrent'), torrent);
+    const serve = spawnCli(t, dir, ['serve', '.', '--port', '0', '--host', '127.0.0.1', '--cert', cert, '--key', key]);
+    await until('serving HTTPS', () => /^serving .* at https:\/\/127\.0\.0\.1:\d+\/$/m.test(serve.stdout), 20_000);
+    serve.child.kill('SIGTERM');
+    assert.equal(await serve.exited, 0, serve.stderr);
+    const seed = spawnCli(t, dir, ['seed', 'p.torrent', 'p.bin', '--listen', '127.0.0.1', '--http-port', '0', '--cert', cert, '--key', key, '--no-dht', '--no-trackers', '--seed-time', '1s']);
+    assert.equal(await seed.exited, 0, seed.stderr);
+    assert.match(seed.stderr, /TorrentTTP peer at https:\/\/127\.0\.0\.1:\d+\/ttp\/v1\/torrents\//, seed.stderr);
+  }));
