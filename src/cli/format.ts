@@ -37,3 +37,16 @@ export function formatDuration(seconds: number): string {
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
+
+/** The longest URL (or other echoed input) a message repeats: a 20 KB URL refused with a 431 is named by its first 200 characters. */
+export const SHOWN_URL_CHARS = 200;
+
+/** `text` cut to `max` characters, the last of them an ellipsis. */
+export function clip(text: string, max = SHOWN_URL_CHARS): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** Every `scheme://…` in a message clipped (`clip`), the rest left as it is. */
+export function clipUrls(message: string): string {
+  return message.length <= SHOWN_URL_CHARS ? message : message.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => clip(url));
+}

@@ -34,7 +34,16 @@ export function logFormat(ctx: CliContext, flags: LogFlags): LogFormat {
 /** The command's logger; pino and pino-pretty load here, with the command that logs. */
 export async function commandLogger(ctx: CliContext, flags: LogFlags): Promise<Logger> {
   const { pino } = await import('pino');
-  if (logFormat(ctx, flags) === 'json') return pino({ level: flags.logLevel }, pino.destination(2));
+  // pino's own `err` adds each cause's message to the error's: ours often quote it already
+  // (`…: ENOTDIR: not a directory, stat '…'`), which then read twice on one line.
+  const serializers = {
+    err: (err: Error) => {
+      const out = pino.stdSerializers.err(err);
+      if (err instanceof Error && typeof out === 'object' && out !== null) out.message = messageOnce(err);
+      return out;
+    },
+  };
+  if (logFormat(ctx, flags) === 'json') return pino({ level: flags.logLevel, serializers }, pino.destination(2));
   const { default: pretty } = await import('pino-pretty');
   const stream = pretty({
     destination: 2,
@@ -44,5 +53,14 @@ export async function commandLogger(ctx: CliContext, flags: LogFlags): Promise<L
     translateTime: 'SYS:HH:MM:ss',
     ignore: 'pid,hostname',
   });
-  return pino({ level: flags.logLevel }, stream);
+  return pino({ level: flags.logLevel, serializers }, stream);
+}
+
+/** An error's message and its causes' messages, each cause's said only when the text before does not already hold it. */
+export function messageOnce(err: Error): string {
+  let text = err.message;
+  for (let cause = err.cause, depth = 0; cause instanceof Error && depth < 8; cause = cause.cause, depth++) {
+    if (!text.includes(cause.message)) text += `: ${cause.message}`;
+  }
+  return text;
 }

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Help, type Option } from 'commander';
 import { TorrenttpError } from '../errors/index.js';
 import type { CliContext } from './context.js';
+import { clipUrls } from './format.js';
 
 /**
  * Builds the `torrenttp` command. Each command lives in `commands/<name>.ts` and exports
@@ -45,7 +46,7 @@ export async function runProgram(ctx: CliContext, commands: readonly Register[],
       // Help and version exit with 0; usage errors were already printed by commander.
       return err.exitCode === 0 ? 0 : 2;
     }
-    ctx.stderr.write(`torrenttp: ${describe(err)}\n`);
+    ctx.stderr.write(`torrenttp: ${clipUrls(describe(err))}\n`); // a 20 KB URL refused with a 431 is not repeated whole
     if (debug && err instanceof Error && err.stack) ctx.stderr.write(`${err.stack}\n`);
     return 1;
   }

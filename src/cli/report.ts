@@ -1,7 +1,7 @@
 import type { SourceStatus, Torrent, TorrentStats } from '../engine/index.js';
 import type { TorrenttpError } from '../errors/index.js';
 import { printJson, type CliContext } from './context.js';
-import { formatBytes, formatDuration, plural } from './format.js';
+import { clipUrls, formatBytes, formatDuration, plural } from './format.js';
 
 /**
  * What `download` and `seed` print: a bar on a terminal, a line every few seconds otherwise, one
@@ -129,7 +129,7 @@ export class Reporter {
       return;
     }
     this.stopBar(); // a line written under a live bar would be drawn over; the next progress update brings the bar back
-    this.ctx.stderr.write(`[${level}] ${message}${err === undefined ? '' : ` [${err.code}]`}\n`);
+    this.ctx.stderr.write(`[${level}] ${clipUrls(message)}${err === undefined ? '' : ` [${err.code}]`}\n`); // a torrent's 20 KB URL is not repeated whole
   }
 
   source(s: SourceStatus): void {

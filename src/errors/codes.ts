@@ -161,7 +161,7 @@ export const ERROR_CODES = {
   // ── gateway (src/gateway) ──────────────────────────────────────────────────────────────
   GATEWAY_BAD_PATH: { message: 'request path is malformed or tries to leave the served folder', side: 'remote', status: 400 },
   GATEWAY_BAD_REQUEST: { message: 'request is malformed', side: 'remote', status: 400 },
-  GATEWAY_BIND_FAILED: { message: 'web server cannot listen on the address and port', side: 'local', status: 500 },
+  GATEWAY_BIND_FAILED: { message: 'cannot listen on the address and port', side: 'local', status: 500 },
   GATEWAY_CACHE_IO: { message: 'cannot read or write the metainfo cache', side: 'local', status: 500 },
   GATEWAY_FILE_SHRANK: { message: 'the file got shorter while it was sent; the response was cut off', side: 'local', status: 500 },
   GATEWAY_FORBIDDEN: { message: 'not allowed to read this path', side: 'remote', status: 403 },

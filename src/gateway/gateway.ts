@@ -26,7 +26,7 @@ import { Admission, SharedOffers } from './shared-offers.js';
 import { hostCheckFor, refuseUnknownHost, type HostCheck } from './host-check.js';
 import { ServeStatus, type StatusDocument } from './status.js';
 import { isStatusPath, serveStatus } from './status-page.js';
-import { identityOf, SwarmFiles, type ReadyTorrent } from './swarm-files.js';
+import { checkCacheDir, identityOf, SwarmFiles, type ReadyTorrent } from './swarm-files.js';
 import { TtpRoutes } from './ttp-routes.js';
 import { answerClientError } from './client-error.js';
 
@@ -55,7 +55,7 @@ export interface GatewayOptions extends EligibilityOptions {
   readonly list?: boolean;
   /** PEM certificate and key: serve HTTPS. */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
-  /** Metainfo cache and resume files. Default `<root>/.torrenttp` (never served: dot folder). */
+  /** Metainfo cache and resume files. Default `<root>/.torrenttp` (never served: dot folder). One given here is made and tried at start: GATEWAY_CACHE_IO when it cannot be written. */
   readonly cacheDir?: string;
   /** Piece length of made torrents; default `torrenttp create`'s automatic choice. */
   /** The seed super-seeds (BEP 16): N downloads cost about one upload of the file. Default true. */
@@ -323,6 +323,7 @@ export class Gateway {
   /** Opens the folder, binds HTTP(S) and the tracker's UDP on one port number, and the seed's peer port. */
   static async start(opts: GatewayOptions): Promise<Gateway> {
     const site = await StaticSite.open(opts.root);
+    if (opts.cacheDir !== undefined) await checkCacheDir(opts.cacheDir);
     const shared = opts.redis === undefined ? undefined : await connectRedis(opts);
     const g = new Gateway(opts, site, opts.cacheDir ?? join(site.root, '.torrenttp'), shared);
     try {

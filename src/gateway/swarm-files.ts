@@ -11,6 +11,25 @@ import type { GatewayLogger } from './logger.js';
 import { makeFolders } from '../storage/index.js';
 
 /**
+ * A cache folder given on purpose (`serve --cache DIR`) is made and tried once at start, as nginx
+ * tries its cache path: a file there, or a folder that takes no writes, is GATEWAY_CACHE_IO now,
+ * not a warning per torrent later. (The default cache in the served folder is not tried: a
+ * read-only folder is still served, its torrents hashed again at each start.)
+ */
+export async function checkCacheDir(dir: string): Promise<void> {
+  const probe = join(dir, `.probe.${process.pid}.tmp`);
+  try {
+    await makeFolders(dir);
+    await writeFile(probe, '');
+    await rm(probe, { force: true });
+  } catch (err) {
+    // makeFolders' error names the path (`… is a file, where a folder is needed`), and so does the system's of the write.
+    const e = toTorrenttpError(err);
+    throw new GatewayError('GATEWAY_CACHE_IO', { detail: e.detail ?? e.message, cause: err });
+  }
+}
+
+/**
  * The torrents of served files, made lazily and kept as long as the file is unchanged.
  *
  * Rules:

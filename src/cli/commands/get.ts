@@ -6,7 +6,7 @@ import { getUrl, nameFromUrl, type GetEvent, type GetOutput, type GetResult } fr
 import { TorrenttpError } from '../../errors/index.js';
 import type { CliContext } from '../context.js';
 import { encryptionPolicy, GET_ENCRYPTION_HELP } from '../encryption-option.js';
-import { formatBytes, formatDuration, plural } from '../format.js';
+import { clip, formatBytes, formatDuration, plural } from '../format.js';
 
 /**
  * `torrenttp get URL`: curl/wget with the swarm behind it. The work is `getUrl` (gateway layer);
@@ -75,8 +75,8 @@ export function register(program: Command, ctx: CliContext): void {
       } catch {
         // reported below
       }
-      if (parsed === undefined) return usage(`${JSON.stringify(url)} is not a valid URL`);
-      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') usage(`${JSON.stringify(url)} is not an http(s) URL`);
+      if (parsed === undefined) return usage(`${JSON.stringify(clip(url))} is not a valid URL`);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') usage(`${JSON.stringify(clip(url))} is not an http(s) URL`);
       if (positional !== undefined && positional !== '-') usage(`unexpected argument ${JSON.stringify(positional)} (an output file goes after -o)`);
       if (flags.continueAt !== undefined && flags.continueAt !== '-') usage('-C takes only "-" (continue from the size of the file on disk)');
       if (flags.output === '') usage('-o needs a file name (or "-" for stdout)');
@@ -95,7 +95,7 @@ export function register(program: Command, ctx: CliContext): void {
         headers[name.toLowerCase()] = value;
       }
       if (resume && headers.range !== undefined) usage('-C - and -H "Range: …" exclude each other (-C - asks for the rest of the file)');
-      if (flags.remoteName === true && nameFromUrl(url) === undefined) usage(`${url} has no file name to use with -O; give -o FILE`);
+      if (flags.remoteName === true && nameFromUrl(url) === undefined) usage(`${clip(url)} has no file name to use with -O; give -o FILE`);
 
       baselineWasmOnly();
       optimizeOnlyTheHotPath();

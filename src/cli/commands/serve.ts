@@ -59,10 +59,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-ttp', 'no TorrentTTP peer at /ttp/v1/torrents/… (a folder named ttp/v1 is then served as files)')
     .addOption(logLevelOption())
     .addOption(logFormatOption())
-    .action(async (dir: string, flags: ServeFlags) => {
+    .action(async (dir: string, flags: ServeFlags, cmd: Command) => {
       const minSizeBytes = flags.minSize;
       const pieceLength = flags.pieceLength;
-      const tls = await readTls(ctx, flags.cert, flags.key);
+      const tls = await readTls(ctx, cmd, flags.cert, flags.key);
       const logger = await commandLogger(ctx, flags);
       const gateway = await Gateway.start({
         root: resolve(ctx.cwd, dir),

@@ -14,7 +14,7 @@ import { duration, hostName, listenAddress, peerAddress, peerAddressOrUrl, port,
 import { ENCRYPTION_HELP, encryptionPolicy } from '../encryption-option.js';
 import { peersText, Reporter } from '../report.js';
 import { selectFilesOrUsageError } from '../select.js';
-import { readTls } from '../tls.js';
+import { readTls, type Tls } from '../tls.js';
 
 /**
  * `download` and `seed`: one Client, one torrent, progress and diagnostics through `Reporter`,
@@ -76,7 +76,6 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--upload-limit <rate>', 'upload limit in bytes/s (256K, 1M…)', rate)
       .option('--download-limit <rate>', 'download limit in bytes/s', rate)
       .option('--seed-ratio <ratio>', 'stop seeding once this many times the torrent size was uploaded', positiveNumber)
-      .option('--seed-time <duration>', 'stop seeding after this long (90s, 30m, 2h; a bare number is minutes, as in aria2)', duration('m'))
       .option('--no-trackers', "don't announce to the torrent's trackers")
       .option('--no-web-seeds', "don't use the torrent's web seeds")
       .option('--http-port <n>', 'also serve the torrent to TorrentTTP peers over HTTP on this port (0: any free port)', port(true))
@@ -100,26 +99,29 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--save-torrent', 'magnet links: save the fetched metadata as <name>.torrent in the download folder')
       .option('--metadata-timeout <seconds>', 'magnet links: give up fetching the metadata after this long (default 120)', duration('s'))
       .option('--seed', 'keep seeding after the download completes, until interrupted (or --seed-ratio, --seed-time)')
+      .option('--seed-time <duration>', 'seed after the download completes, for this long (90s, 30m, 2h; a bare number is minutes; 0: do not seed, even with --seed; as in aria2)', duration('m', { allowZero: true }))
       .option('--sequential', 'download pieces in order (streaming)')
       .option('--recheck', 'hash the data on disk instead of trusting the resume file')
       .option('--stop-timeout <seconds>', 'give up when no data arrived for this long (aria2 --bt-stop-timeout; 0: never, the default)', duration('s', { allowZero: true }))
       .option('--select <list>', 'download only these files: indexes as `info` lists them, e.g. 1,3-5; repeatable', repeatable(String), [])
       .option('--only <glob>', "download only files whose path in the torrent matches, e.g. '*.mkv'; repeatable", repeatable(String), []),
   ).action(async (input: string, flags: TransferFlags, cmd: Command) => {
+    const tls = await tlsOf(ctx, cmd, flags);
     const loaded = await loadInput(input, ctx.cwd);
     const dir = resolve(ctx.cwd, flags.output ?? '.');
-    // A seeding limit asks for seeding: `download --seed-ratio 2` seeds as aria2 does.
-    const seed = flags.seed === true || flags.seedRatio !== undefined || flags.seedTime !== undefined;
+    // A seeding limit asks for seeding: `download --seed-ratio 2` seeds as aria2 does; `--seed-time 0`
+    // is aria2's "do not seed", and wins over --seed and --seed-ratio (the first limit reached ends seeding).
+    const seed = flags.seedTime !== 0 && (flags.seed === true || flags.seedRatio !== undefined || flags.seedTime !== undefined);
     if (loaded.kind === 'magnet') {
       // The file list is known only once the metadata is in: the selection is made then.
       const select = (m: Metainfo) => selectFilesOrUsageError(cmd, m, flags.select ?? [], flags.only ?? []);
-      await run(ctx, { magnet: loaded.magnet, uri: input, select }, dir, { ...flags, seed }, 'download');
+      await run(ctx, { magnet: loaded.magnet, uri: input, select }, dir, { ...flags, seed }, 'download', tls);
       return;
     }
     // A TorrentTTP torrent URL names a peer too: the one that served the metainfo.
     if (loaded.peerUrl !== undefined && !flags.peer.includes(loaded.peerUrl)) flags.peer.push(loaded.peerUrl);
     const selectedFiles = selectFilesOrUsageError(cmd, loaded.metainfo, flags.select ?? [], flags.only ?? []);
-    await run(ctx, { metainfo: loaded.metainfo }, dir, { ...flags, seed, selectedFiles }, 'download');
+    await run(ctx, { metainfo: loaded.metainfo }, dir, { ...flags, seed, selectedFiles }, 'download', tls);
   });
 
   common(
@@ -128,8 +130,10 @@ export function register(program: Command, ctx: CliContext): void {
       .description('serve a torrent from data you have, until interrupted')
       .argument('<torrent>', '.torrent file, metainfo .json, or the http(s) URL of either')
       .argument('<data>', "the torrent's file or folder (or the folder that holds it)")
-      .option('--skip-verify', 'trust the data without hashing it (sizes must match)'),
-  ).action(async (input: string, data: string, flags: TransferFlags) => {
+      .option('--skip-verify', 'trust the data without hashing it (sizes must match)')
+      .option('--seed-time <duration>', 'stop seeding after this long (90s, 30m, 2h; a bare number is minutes, as in aria2)', duration('m')),
+  ).action(async (input: string, data: string, flags: TransferFlags, cmd: Command) => {
+    const tls = await tlsOf(ctx, cmd, flags);
     const metainfo = await metainfoOf(input, ctx);
     const path = resolve(ctx.cwd, data);
     // `seed x.torrent ./payload.bin` names the data itself; `seed x.torrent ./folder` its parent.
@@ -140,8 +144,13 @@ export function register(program: Command, ctx: CliContext): void {
       const detail = given?.isFile() === true ? `${path} is a file, and the torrent's ${metainfo.multiFile ? 'folder' : 'file'} is named ${metainfo.name}: give that ${metainfo.multiFile ? 'folder' : 'file'}, or the folder that holds it` : `${resolve(dir, metainfo.name)} (the data to seed)`;
       throw new TorrenttpError('CLI_INPUT_NOT_FOUND', { detail, ...(given?.isFile() === true ? {} : { cause }) });
     });
-    await run(ctx, { metainfo }, dir, { ...flags, seed: true }, 'seed');
+    await run(ctx, { metainfo }, dir, { ...flags, seed: true }, 'seed', tls);
   });
+}
+
+/** `--cert`/`--key`, read before anything else: a usage error among them is said before the torrent is loaded. */
+function tlsOf(ctx: CliContext, cmd: Command, flags: TransferFlags): Promise<Tls | undefined> {
+  return readTls(ctx, cmd, flags.cert, flags.key, flags.httpPort === undefined ? '--cert and --key are for the TorrentTTP server: add --http-port N' : undefined);
 }
 
 async function metainfoOf(input: string, ctx: CliContext): Promise<Metainfo> {
@@ -212,9 +221,7 @@ async function dhtNodeFor(metainfo: Metainfo | undefined, dir: string, flags: Tr
   return dht;
 }
 
-async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFlags, mode: 'download' | 'seed'): Promise<void> {
-  const tls = await readTls(ctx, flags.cert, flags.key);
-  if (tls !== undefined && flags.httpPort === undefined) throw new TorrenttpError('INVALID_ARGUMENT', { detail: '--cert and --key are for the TorrentTTP server: add --http-port N' });
+async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFlags, mode: 'download' | 'seed', tls: Tls | undefined): Promise<void> {
   const httpServer =
     flags.httpPort === undefined
       ? undefined
