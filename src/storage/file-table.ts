@@ -172,8 +172,9 @@ export class FileTable {
  * for a symlink since: its bytes are neither read (a seed would upload them: `serve`'s files
  * must never leave the served folder) nor written. Linux's `/proc/self/fd` says where an fd
  * leads; where there is none, nothing is checked. One `readlink` per open: fds stay open (LRU).
+ * Also the check of every fd the storage opens by path while it opens (`layout.ts`, `links.ts`).
  */
-function checkOpened(fd: number, path: string): void {
+export function checkOpened(fd: number, path: string): void {
   const opened = openedPathSync(fd);
   if (opened !== undefined && opened !== path) {
     throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${path} led to ${opened} when opened (a folder on the way was swapped for a symlink): not used` });

@@ -3,6 +3,7 @@ import { lstat, mkdir, open, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Metainfo } from '../metainfo/index.js';
 import { StorageError, toStorageError } from './errors.js';
+import { checkOpened } from './file-table.js';
 import { makeFolders } from './folders.js';
 
 /**
@@ -127,6 +128,7 @@ export async function allocate(file: FileOnDisk): Promise<boolean> {
   try {
     const fh = await open(file.path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
     try {
+      checkOpened(fh.fd, file.path); // a folder on the way swapped since `ensureFolders`: no outside file is extended
       // Re-check through the fd: the file may have grown, or gained a name, since it was inspected.
       const { size, nlink } = await fh.stat();
       if (nlink > 1) throw new StorageError('STORAGE_HARD_LINK', { detail: `${file.path} has ${nlink} links since it was inspected: not written in place` });
@@ -150,7 +152,11 @@ export async function createIfMissing(file: FileOnDisk): Promise<boolean> {
   if (file.exists) return false;
   try {
     const fh = await open(file.path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
-    await fh.close();
+    try {
+      checkOpened(fh.fd, file.path); // the storage does not open over a file that led outside
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
     throw toStorageError(err, file.path);
   }

@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StorageError, toStorageError } from './errors.js';
+import { checkOpened } from './file-table.js';
 import { inspectFile, type FileOnDisk } from './layout.js';
 
 /**
@@ -37,12 +38,14 @@ export async function unshareFile(file: FileOnDisk): Promise<{ file: FileOnDisk;
   try {
     const src = await open(file.path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
+      checkOpened(src.fd, file.path); // a folder on the way swapped since it was checked: an outside file is not copied nor replaced
       const st = await src.stat();
       if (!st.isFile()) throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `${file.path} is not a regular file` });
       links = st.nlink;
       if (links <= 1) return { file: await inspectFile(file.path, file.length), replaced: 0 };
       const dst = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, st.mode & 0o777);
       try {
+        checkOpened(dst.fd, tmp); // nor is the copy made (and renamed) outside
         await copyData(src, dst, st.size);
         await dst.chmod(st.mode & 0o777); // the umask may have narrowed it: the copy reads as the original did
         await dst.sync();
