@@ -46,6 +46,17 @@ for (const [kind, pool] of [['disk threads', threads], ['inline', inline]] as co
     }));
 }
 
+for (const [kind, pool] of [['disk threads', threads], ['inline', inline]] as const) {
+  test(`${kind}: a recheck job's file that led outside fails STORAGE_PATH_ESCAPE`, { skip: needsProc }, () =>
+    withTempDir(async (dir) => {
+      mkdirSync(join(dir, 'outside'));
+      writeFileSync(join(dir, 'outside', 'f'), bytes(4096, 99));
+      symlinkSync(join(dir, 'outside'), join(dir, 'sub'));
+      const job = { files: [{ path: join(dir, 'sub', 'f'), offset: 0, length: 4096, exact: true }], pieceLength: 4096, totalLength: 4096, first: 0, end: 1 };
+      await assert.rejects(pool.hashPieces(job), escape);
+    }));
+}
+
 /**
  * The storage opens in steps, each by path: folders checked, pieces rechecked, files with other
  * names copied (`unshareFile`), files allocated (`allocate`, `createIfMissing`). A swap between
