@@ -1,6 +1,6 @@
-import { constants } from 'node:fs';
-import { lstat, mkdir, open, realpath } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants, existsSync } from 'node:fs';
+import { lstat, mkdir, open, realpath, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Metainfo } from '../metainfo/index.js';
 import { StorageError, toStorageError } from './errors.js';
 import { checkOpened } from './file-table.js';
@@ -126,9 +126,8 @@ export async function inspectFile(path: string, length: number): Promise<FileOnD
 export async function allocate(file: FileOnDisk): Promise<boolean> {
   if (file.exists && file.size === file.length) return false;
   try {
-    const fh = await open(file.path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
+    const fh = await openToAllocate(file);
     try {
-      checkOpened(fh.fd, file.path); // a folder on the way swapped since `ensureFolders`: no outside file is extended
       // Re-check through the fd: the file may have grown, or gained a name, since it was inspected.
       const { size, nlink } = await fh.stat();
       if (nlink > 1) throw new StorageError('STORAGE_HARD_LINK', { detail: `${file.path} has ${nlink} links since it was inspected: not written in place` });
@@ -151,16 +150,48 @@ export async function allocate(file: FileOnDisk): Promise<boolean> {
 export async function createIfMissing(file: FileOnDisk): Promise<boolean> {
   if (file.exists) return false;
   try {
-    const fh = await open(file.path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
-    try {
-      checkOpened(fh.fd, file.path); // the storage does not open over a file that led outside
-    } finally {
-      await fh.close();
-    }
+    await (await openToAllocate(file)).close();
   } catch (err) {
     throw toStorageError(err, file.path);
   }
   return true;
+}
+
+let procFds: boolean | undefined;
+
+/**
+ * `file` opened for writing, created when missing, through no folder swapped for a symlink since
+ * `ensureFolders` checked them (Node has no `openat`): a file that exists is opened without
+ * `O_CREAT`, and its fd must lead to exactly its path (`checkOpened`), so no outside file is
+ * extended; a missing one is created through an fd of its folder, itself checked, as
+ * `/proc/self/fd/N/name` (the kernel takes the folder the fd holds, and resolves no path again),
+ * so nothing is created outside either. Without /proc, by path, unchecked.
+ */
+async function openToAllocate(file: FileOnDisk): Promise<FileHandle> {
+  let fh: FileHandle | undefined;
+  if (file.exists) {
+    fh = await open(file.path, constants.O_WRONLY | constants.O_NOFOLLOW).catch((err: unknown) => {
+      if ((err as { code?: unknown }).code === 'ENOENT') return undefined; // gone since inspected: created below, as before
+      throw err;
+    });
+  }
+  if (fh === undefined) {
+    const folder = dirname(file.path);
+    const dir = (procFds ??= existsSync('/proc/self/fd')) ? await open(folder, constants.O_RDONLY | constants.O_DIRECTORY) : undefined;
+    try {
+      if (dir !== undefined) checkOpened(dir.fd, folder);
+      fh = await open(dir === undefined ? file.path : `/proc/self/fd/${dir.fd}/${basename(file.path)}`, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
+    } finally {
+      await dir?.close();
+    }
+  }
+  try {
+    checkOpened(fh.fd, file.path);
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  return fh;
 }
 
 /** Size and mtime of each file now, for the resume file. */

@@ -109,7 +109,7 @@ test('allocate does not extend a shorter outside file through a folder swapped w
     assert.equal(statSync(join(outside, 'sub', 'f')).size, 100, 'the outside file keeps its size');
   }));
 
-test('createIfMissing does not open the storage over a file created through a folder swapped while it opens', { skip: needsProc }, () =>
+test('createIfMissing creates nothing through a folder swapped while the storage opens', { skip: needsProc }, () =>
   withTempDir(async (dir) => {
     const inside = join(dir, 'inside');
     const outside = join(dir, 'outside');
@@ -118,6 +118,18 @@ test('createIfMissing does not open the storage over a file created through a fo
     plant(inside, outside, undefined, undefined);
     writeFileSync(join(inside, 'payload', 'a'), t.fileData(0));
     await openSwappingAfterFirstJob(t, inside, outside, { selectedFiles: [0, 1] });
+    assert.equal(existsSync(join(outside, 'sub', 'f')), false, 'nothing is created outside');
+  }));
+
+test('allocate creates no missing file through a folder swapped while the storage opens', { skip: needsProc }, () =>
+  withTempDir(async (dir) => {
+    const inside = join(dir, 'inside');
+    const outside = join(dir, 'outside');
+    const t = makeTorrent([{ path: ['a'], length: 4096 }, { path: ['sub', 'f'], length: 5000 }], 4096);
+    plant(inside, outside, undefined, undefined);
+    writeFileSync(join(inside, 'payload', 'a'), t.fileData(0));
+    await openSwappingAfterFirstJob(t, inside, outside);
+    assert.equal(existsSync(join(outside, 'sub', 'f')), false, 'nothing is created outside');
   }));
 
 test('unshareFile does not copy nor replace an outside file with other names through a folder swapped while the storage opens', { skip: needsProc }, () =>
