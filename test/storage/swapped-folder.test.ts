@@ -109,6 +109,17 @@ test('allocate does not extend a shorter outside file through a folder swapped w
     assert.equal(statSync(join(outside, 'sub', 'f')).size, 100, 'the outside file keeps its size');
   }));
 
+test('allocate of a short file creates none through a folder swapped while the storage opens', { skip: needsProc }, () =>
+  withTempDir(async (dir) => {
+    const inside = join(dir, 'inside');
+    const outside = join(dir, 'outside');
+    const t = makeTorrent([{ path: ['a'], length: 4096 }, { path: ['sub', 'f'], length: 5000 }], 4096);
+    plant(inside, outside, t.fileData(1).slice(0, 100), undefined);
+    writeFileSync(join(inside, 'payload', 'a'), t.fileData(0));
+    await openSwappingAfterFirstJob(t, inside, outside);
+    assert.equal(existsSync(join(outside, 'sub', 'f')), false, 'nothing is created outside');
+  }));
+
 test('createIfMissing creates nothing through a folder swapped while the storage opens', { skip: needsProc }, () =>
   withTempDir(async (dir) => {
     const inside = join(dir, 'inside');
