@@ -159,13 +159,35 @@ export async function createIfMissing(file: FileOnDisk): Promise<boolean> {
 
 let procFds: boolean | undefined;
 
+/** A folder held open, and the paths of names in it that resolve through the fd held, not the folder's path. */
+export interface HeldFolder {
+  path(name: string): string;
+  close(): Promise<void>;
+}
+
+/**
+ * `folder` (a real path: `ensureFolders` checked it) held by an fd that leads to exactly it
+ * (`checkOpened`), for creating and renaming in it as `/proc/self/fd/N/name`: the kernel takes
+ * the folder the fd holds and resolves no path again (Node has no `openat`), so a folder on the
+ * way swapped for a symlink since the check leads nothing outside. Without /proc, by path.
+ */
+export async function holdFolder(folder: string): Promise<HeldFolder> {
+  if (!(procFds ??= existsSync('/proc/self/fd'))) return { path: (name) => join(folder, name), close: async () => {} };
+  const dir = await open(folder, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    checkOpened(dir.fd, folder);
+  } catch (err) {
+    await dir.close();
+    throw err;
+  }
+  return { path: (name) => `/proc/self/fd/${dir.fd}/${name}`, close: () => dir.close() };
+}
+
 /**
  * `file` opened for writing, created when missing, through no folder swapped for a symlink since
- * `ensureFolders` checked them (Node has no `openat`): a file that exists is opened without
- * `O_CREAT`, and its fd must lead to exactly its path (`checkOpened`), so no outside file is
- * extended; a missing one is created through an fd of its folder, itself checked, as
- * `/proc/self/fd/N/name` (the kernel takes the folder the fd holds, and resolves no path again),
- * so nothing is created outside either. Without /proc, by path, unchecked.
+ * `ensureFolders` checked them: a file that exists is opened without `O_CREAT` and its fd must
+ * lead to exactly its path (`checkOpened`), so no outside file is extended; a missing one is
+ * created in its folder held (`holdFolder`), so nothing is created outside either.
  */
 async function openToAllocate(file: FileOnDisk): Promise<FileHandle> {
   let fh: FileHandle | undefined;
@@ -176,13 +198,11 @@ async function openToAllocate(file: FileOnDisk): Promise<FileHandle> {
     });
   }
   if (fh === undefined) {
-    const folder = dirname(file.path);
-    const dir = (procFds ??= existsSync('/proc/self/fd')) ? await open(folder, constants.O_RDONLY | constants.O_DIRECTORY) : undefined;
+    const dir = await holdFolder(dirname(file.path));
     try {
-      if (dir !== undefined) checkOpened(dir.fd, folder);
-      fh = await open(dir === undefined ? file.path : `/proc/self/fd/${dir.fd}/${basename(file.path)}`, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
+      fh = await open(dir.path(basename(file.path)), constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
     } finally {
-      await dir?.close();
+      await dir.close();
     }
   }
   try {

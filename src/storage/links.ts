@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { StorageError, toStorageError } from './errors.js';
 import { checkOpened } from './file-table.js';
-import { inspectFile, type FileOnDisk } from './layout.js';
+import { holdFolder, inspectFile, type FileOnDisk } from './layout.js';
 
 /**
  * Files with other names (hard links). A planted `ln ~/precious dl/payload.bin` would make a
@@ -33,8 +33,12 @@ const COPY_CHUNK_BYTES = 1024 * 1024;
  */
 export async function unshareFile(file: FileOnDisk): Promise<{ file: FileOnDisk; replaced: number }> {
   if (!file.exists || file.links <= 1) return { file, replaced: 0 };
-  const tmp = join(dirname(file.path), `.torrenttp-${randomBytes(6).toString('hex')}.tmp`);
+  const tmpName = `.torrenttp-${randomBytes(6).toString('hex')}.tmp`;
   let links: number;
+  // The copy is made and renamed in the file's folder held by a checked fd (`holdFolder`): not outside.
+  const dir = await holdFolder(dirname(file.path)).catch((err: unknown) => {
+    throw toStorageError(err, `replacing ${file.path}, which has other names (hard links), by a copy of its own`);
+  });
   try {
     const src = await open(file.path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
@@ -43,9 +47,8 @@ export async function unshareFile(file: FileOnDisk): Promise<{ file: FileOnDisk;
       if (!st.isFile()) throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `${file.path} is not a regular file` });
       links = st.nlink;
       if (links <= 1) return { file: await inspectFile(file.path, file.length), replaced: 0 };
-      const dst = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, st.mode & 0o777);
+      const dst = await open(dir.path(tmpName), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, st.mode & 0o777);
       try {
-        checkOpened(dst.fd, tmp); // nor is the copy made (and renamed) outside
         await copyData(src, dst, st.size);
         await dst.chmod(st.mode & 0o777); // the umask may have narrowed it: the copy reads as the original did
         await dst.sync();
@@ -55,10 +58,12 @@ export async function unshareFile(file: FileOnDisk): Promise<{ file: FileOnDisk;
     } finally {
       await src.close();
     }
-    await rename(tmp, file.path);
+    await rename(dir.path(tmpName), dir.path(basename(file.path)));
   } catch (err) {
-    await rm(tmp, { force: true }).catch(() => undefined);
+    await rm(dir.path(tmpName), { force: true }).catch(() => undefined);
     throw toStorageError(err, `replacing ${file.path}, which has other names (hard links), by a copy of its own`);
+  } finally {
+    await dir.close();
   }
   return { file: await inspectFile(file.path, file.length), replaced: links };
 }
