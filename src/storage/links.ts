@@ -35,14 +35,15 @@ export async function unshareFile(file: FileOnDisk): Promise<{ file: FileOnDisk;
   if (!file.exists || file.links <= 1) return { file, replaced: 0 };
   const tmpName = `.torrenttp-${randomBytes(6).toString('hex')}.tmp`;
   let links: number;
-  // The copy is made and renamed in the file's folder held by a checked fd (`holdFolder`): not outside.
+  // The file is read, its copy made and renamed over it in its folder held by a checked fd
+  // (`holdFolder`): a folder on the way swapped for a symlink since it was checked leads none outside.
   const dir = await holdFolder(dirname(file.path)).catch((err: unknown) => {
     throw toStorageError(err, `replacing ${file.path}, which has other names (hard links), by a copy of its own`);
   });
   try {
-    const src = await open(file.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const src = await open(dir.path(basename(file.path)), constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      checkOpened(src.fd, file.path); // a folder on the way swapped since it was checked: an outside file is not copied nor replaced
+      checkOpened(src.fd, file.path); // the folder held is still where it was checked
       const st = await src.stat();
       if (!st.isFile()) throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `${file.path} is not a regular file` });
       links = st.nlink;
