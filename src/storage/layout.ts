@@ -16,6 +16,9 @@ import { makeFolders } from './folders.js';
  *   `lstat`ed and a symlink is refused (STORAGE_PATH_ESCAPE), the file itself is opened with
  *   `O_NOFOLLOW` here and in the disk workers. `root` itself may be a symlink: the user chose it.
  *   A file with other names (hard links) is never written in place (`links.ts`).
+ * - Node has no `openat`: every fd opened by path must lead to exactly that path (`checkOpened`),
+ *   and files are created in their folder held by a checked fd (`holdFolder`), so a folder on the
+ *   way swapped for a symlink after the checks leads nothing outside (but a `mkdir` or `lstat`).
  * - A file that is shorter than the torrent says (or missing) is extended with `ftruncate`:
  *   sparse, no zeros written, existing bytes kept (and rechecked). A longer one is never cut:
  *   opening fails with STORAGE_FILE_TOO_LONG and the user decides.

@@ -19,7 +19,9 @@ import { holdFolder, inspectFile, type FileOnDisk } from './layout.js';
  *   is replaced, before anything writes, by a copy of its own (same bytes, so nothing verified is
  *   lost, and same mode) renamed over its path. Its other names keep their inode and bytes. The
  *   copy is made from an fd opened with `O_NOFOLLOW` whose link count is read on the fd, not the
- *   path, so a swap between the check and the copy cannot redirect it.
+ *   path, so a swap between the check and the copy cannot redirect it; the file is read, and its
+ *   copy created and renamed, in its folder held by a checked fd (`holdFolder`), so a folder on
+ *   the way swapped for a symlink leads none of it outside.
  * - The disk threads check the link count on each fd they open for writing and refuse a file
  *   linked since (STORAGE_HARD_LINK): it may be another file swapped in under our name.
  */
