@@ -176,15 +176,39 @@ export interface HeldFolder {
  */
 export async function holdFolder(folder: string): Promise<HeldFolder> {
   if (!(procFds ??= existsSync('/proc/self/fd'))) return { path: (name) => join(folder, name), close: async () => {} };
-  const dir = await open(folder, constants.O_RDONLY | constants.O_DIRECTORY);
+  // Shared while held: a storage's open allocates the files of a folder side by side (`mapLimit`).
+  let shared = held.get(folder);
+  if (shared === undefined) {
+    const fd = open(folder, constants.O_RDONLY | constants.O_DIRECTORY).then(async (dir) => {
+      try {
+        checkOpened(dir.fd, folder);
+      } catch (err) {
+        await dir.close();
+        throw err;
+      }
+      return dir;
+    });
+    shared = { dir: fd, users: 0 };
+    held.set(folder, shared);
+  }
+  const s = shared;
+  s.users++;
+  const release = async (): Promise<void> => {
+    if (--s.users > 0) return;
+    if (held.get(folder) === s) held.delete(folder);
+    await (await s.dir.catch(() => undefined))?.close();
+  };
+  let dir: FileHandle;
   try {
-    checkOpened(dir.fd, folder);
+    dir = await s.dir;
   } catch (err) {
-    await dir.close();
+    await release();
     throw err;
   }
-  return { path: (name) => `/proc/self/fd/${dir.fd}/${name}`, close: () => dir.close() };
+  return { path: (name) => `/proc/self/fd/${dir.fd}/${name}`, close: release };
 }
+
+const held = new Map<string, { readonly dir: Promise<FileHandle>; users: number }>();
 
 /**
  * `file` opened for writing, created when missing, through no folder swapped for a symlink since
