@@ -1,6 +1,7 @@
 import { constants, type BigIntStats } from 'node:fs';
-import { lstat, open, readdir, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, realpath, type FileHandle } from 'node:fs/promises';
 import { join, sep } from 'node:path';
+import { openedElsewhere } from '../metainfo/hash-pieces.js';
 import { GatewayError } from './errors.js';
 
 /**
@@ -133,8 +134,8 @@ export class StaticSite {
       // between the realpath and the open (someone who can write in the served tree) is followed.
       // What was opened is checked again by the descriptor's own path: out of the folder is 403,
       // anything else that moved meanwhile 404.
-      const opened = await openedPath(handle);
-      if (opened !== undefined && opened !== real) {
+      const opened = openedElsewhere(handle.fd, real);
+      if (opened !== undefined) {
         this.checkServable(opened);
         throw new GatewayError('GATEWAY_NOT_FOUND', { detail: 'the path changed while it was opened' });
       }
@@ -175,15 +176,6 @@ export class StaticSite {
       .filter((e) => !e.name.startsWith('.') && (e.isFile() || e.isDirectory() || e.isSymbolicLink()))
       .map((e) => ({ name: e.name, folder: e.isDirectory() }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  }
-}
-
-/** Where the kernel says an open descriptor leads (Linux's `/proc/self/fd`); undefined where it cannot say. */
-async function openedPath(handle: FileHandle): Promise<string | undefined> {
-  try {
-    return await readlink(`/proc/self/fd/${handle.fd}`);
-  } catch {
-    return undefined;
   }
 }
 

@@ -18,18 +18,22 @@ export interface PiecesJob {
 }
 
 /**
- * Where the kernel says an open descriptor leads (Linux's `/proc/self/fd`); undefined where it
- * cannot say (no /proc). Opening by path follows a folder on the way that was swapped for a
- * symlink (`O_NOFOLLOW` guards the last component only): comparing this with the real path that
- * was meant to be opened is how such a swap is seen, on the descriptor itself, after the open.
- * Used by storage's file table and the hashers here.
+ * Where an open descriptor leads when that is not `path`, the real path (no symlink on it) that
+ * was meant to be opened; undefined when it leads to exactly `path`, or where the kernel cannot
+ * say (Linux's `/proc/self/fd`; no /proc). Opening by path follows a folder on the way that was
+ * swapped for a symlink (`O_NOFOLLOW` guards the last component only): this is how such a swap is
+ * seen, on the descriptor itself, after the open. Used by the hashers here, storage's file table
+ * and its open (`checkOpened`), and the web server's static files. One `readlink` of procfs,
+ * synchronous: it never waits on a disk, and costs less than a hop to libuv's thread pool.
  */
-export function openedPathSync(fd: number): string | undefined {
+export function openedElsewhere(fd: number, path: string): string | undefined {
+  let opened: string;
   try {
-    return readlinkSync(`/proc/self/fd/${fd}`);
+    opened = readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
     return undefined;
   }
+  return opened === path ? undefined : opened;
 }
 
 /**
@@ -40,8 +44,8 @@ export function openedPathSync(fd: number): string | undefined {
 export function openForHashing(path: string, exact: boolean | undefined): number {
   const fd = openSync(path, 'r');
   if (exact === true) {
-    const opened = openedPathSync(fd);
-    if (opened !== undefined && opened !== path) {
+    const opened = openedElsewhere(fd, path);
+    if (opened !== undefined) {
       closeSync(fd);
       throw Object.assign(new Error(`${path} led to ${opened} when opened`), { code: 'CREATE_PATH_ESCAPE', detail: `${path} led elsewhere when opened (a folder on the way swapped for a symlink): not read` });
     }

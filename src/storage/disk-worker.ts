@@ -10,7 +10,7 @@ import { fdatasyncSync, readSync, writeSync } from 'node:fs';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { hashPiecesSync } from '../metainfo/hash-pieces.js'; // not the index: every disk thread loads this, and the whole of metainfo doubles its start-up
 import type { DiskFault, DiskRequest, DiskResponse, DiskSlice, DiskWorkerData, WriteMode } from './disk-protocol.js';
-import { StorageError, storageCodeOfErrno } from './errors.js';
+import { HASHER_PATH_ESCAPE, StorageError, storageCodeOfErrno, toStorageError } from './errors.js';
 import { alignedRun, BOUNCE_BYTES, DIRECT_MIN, FileTable, newBounceBuffer } from './file-table.js';
 
 const { maxOpenFiles, writeLocks } = workerData as DiskWorkerData;
@@ -162,8 +162,11 @@ parentPort!.on('message', (req: DiskRequest) => {
 });
 
 function errorResponse(id: number, err: unknown): DiskResponse {
-  if (err instanceof StorageError) return { id, type: 'error', code: err.code, message: err.detail ?? err.message };
   const e = err as { code?: unknown; message?: unknown };
+  if (err instanceof StorageError || e.code === HASHER_PATH_ESCAPE) {
+    const s = toStorageError(err);
+    return { id, type: 'error', code: s.code, message: s.detail ?? s.message };
+  }
   const errno = typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code) ? e.code : undefined;
   const message = String(e.message ?? err);
   const code = errno === undefined ? 'STORAGE_IO' : storageCodeOfErrno(errno);

@@ -38,12 +38,21 @@ export function storageCodeOfErrno(errno: string): StorageErrorCode {
   }
 }
 
-/** Any thrown thing as a StorageError: ours pass through, `fs` errors map by their code. */
+/**
+ * The hasher's code (`openForHashing`) for a file that led elsewhere when a recheck opened it: a
+ * folder on the way swapped for a symlink. To storage, a path escape.
+ */
+export const HASHER_PATH_ESCAPE = 'CREATE_PATH_ESCAPE';
+
+/** Any thrown thing as a StorageError: ours pass through, `fs` errors map by their code, the hasher's escape is ours. */
 export function toStorageError(err: unknown, detail?: string): StorageError {
   if (err instanceof StorageError) return err;
   const e = err as { code?: unknown; message?: unknown } | null;
   const errno = typeof e?.code === 'string' ? e.code : undefined;
   const message = typeof e?.message === 'string' ? e.message : String(err);
+  if (errno === HASHER_PATH_ESCAPE) {
+    return new StorageError('STORAGE_PATH_ESCAPE', { detail: `${detail === undefined ? '' : `${detail}: `}${message} (a folder on the way was swapped for a symlink): not read`, cause: err });
+  }
   return new StorageError(errno === undefined ? 'STORAGE_IO' : storageCodeOfErrno(errno), {
     detail: detail === undefined ? message : `${detail}: ${message}`,
     cause: err,

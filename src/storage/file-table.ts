@@ -7,7 +7,7 @@
  * (`checkOpened`). Test faults (`DiskFault`) are injected here, so both executors fail alike.
  */
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
-import { openedPathSync } from '../metainfo/hash-pieces.js'; // not the index: disk threads load this (see disk-worker.ts)
+import { openedElsewhere } from '../metainfo/hash-pieces.js'; // not the index: disk threads load this (see disk-worker.ts)
 import type { DiskFault, DiskSlice } from './disk-protocol.js';
 import { StorageError } from './errors.js';
 
@@ -172,10 +172,11 @@ export class FileTable {
  * for a symlink since: its bytes are neither read (a seed would upload them: `serve`'s files
  * must never leave the served folder) nor written. Linux's `/proc/self/fd` says where an fd
  * leads; where there is none, nothing is checked. One `readlink` per open: fds stay open (LRU).
+ * Also the check of every fd the storage opens by path while it opens (`layout.ts`, `links.ts`).
  */
-function checkOpened(fd: number, path: string): void {
-  const opened = openedPathSync(fd);
-  if (opened !== undefined && opened !== path) {
+export function checkOpened(fd: number, path: string): void {
+  const opened = openedElsewhere(fd, path);
+  if (opened !== undefined) {
     throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${path} led to ${opened} when opened (a folder on the way was swapped for a symlink): not used` });
   }
 }

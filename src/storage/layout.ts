@@ -1,8 +1,9 @@
-import { constants } from 'node:fs';
-import { lstat, mkdir, open, realpath } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants, existsSync } from 'node:fs';
+import { lstat, mkdir, open, realpath, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Metainfo } from '../metainfo/index.js';
 import { StorageError, toStorageError } from './errors.js';
+import { checkOpened } from './file-table.js';
 import { makeFolders } from './folders.js';
 
 /**
@@ -15,6 +16,9 @@ import { makeFolders } from './folders.js';
  *   `lstat`ed and a symlink is refused (STORAGE_PATH_ESCAPE), the file itself is opened with
  *   `O_NOFOLLOW` here and in the disk workers. `root` itself may be a symlink: the user chose it.
  *   A file with other names (hard links) is never written in place (`links.ts`).
+ * - Node has no `openat`: every fd opened by path must lead to exactly that path (`checkOpened`),
+ *   and files are created in their folder held by a checked fd (`holdFolder`), so a folder on the
+ *   way swapped for a symlink after the checks leads nothing outside (but a `mkdir` or `lstat`).
  * - A file that is shorter than the torrent says (or missing) is extended with `ftruncate`:
  *   sparse, no zeros written, existing bytes kept (and rechecked). A longer one is never cut:
  *   opening fails with STORAGE_FILE_TOO_LONG and the user decides.
@@ -125,7 +129,7 @@ export async function inspectFile(path: string, length: number): Promise<FileOnD
 export async function allocate(file: FileOnDisk): Promise<boolean> {
   if (file.exists && file.size === file.length) return false;
   try {
-    const fh = await open(file.path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
+    const fh = await openToAllocate(file);
     try {
       // Re-check through the fd: the file may have grown, or gained a name, since it was inspected.
       const { size, nlink } = await fh.stat();
@@ -149,12 +153,92 @@ export async function allocate(file: FileOnDisk): Promise<boolean> {
 export async function createIfMissing(file: FileOnDisk): Promise<boolean> {
   if (file.exists) return false;
   try {
-    const fh = await open(file.path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
-    await fh.close();
+    await (await openToAllocate(file)).close();
   } catch (err) {
     throw toStorageError(err, file.path);
   }
   return true;
+}
+
+let procFds: boolean | undefined;
+
+/** A folder held open, and the paths of names in it that resolve through the fd held, not the folder's path. */
+export interface HeldFolder {
+  path(name: string): string;
+  close(): Promise<void>;
+}
+
+/**
+ * `folder` (a real path: `ensureFolders` checked it) held by an fd that leads to exactly it
+ * (`checkOpened`), for creating and renaming in it as `/proc/self/fd/N/name`: the kernel takes
+ * the folder the fd holds and resolves no path again (Node has no `openat`), so a folder on the
+ * way swapped for a symlink since the check leads nothing outside. Without /proc, by path.
+ */
+export async function holdFolder(folder: string): Promise<HeldFolder> {
+  if (!(procFds ??= existsSync('/proc/self/fd'))) return { path: (name) => join(folder, name), close: async () => {} };
+  // Shared while held: a storage's open allocates the files of a folder side by side (`mapLimit`).
+  let shared = held.get(folder);
+  if (shared === undefined) {
+    const fd = open(folder, constants.O_RDONLY | constants.O_DIRECTORY).then(async (dir) => {
+      try {
+        checkOpened(dir.fd, folder);
+      } catch (err) {
+        await dir.close();
+        throw err;
+      }
+      return dir;
+    });
+    shared = { dir: fd, users: 0 };
+    held.set(folder, shared);
+  }
+  const s = shared;
+  s.users++;
+  const release = async (): Promise<void> => {
+    if (--s.users > 0) return;
+    if (held.get(folder) === s) held.delete(folder);
+    await (await s.dir.catch(() => undefined))?.close();
+  };
+  let dir: FileHandle;
+  try {
+    dir = await s.dir;
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  return { path: (name) => `/proc/self/fd/${dir.fd}/${name}`, close: release };
+}
+
+const held = new Map<string, { readonly dir: Promise<FileHandle>; users: number }>();
+
+/**
+ * `file` opened for writing, created when missing, through no folder swapped for a symlink since
+ * `ensureFolders` checked them: a file that exists is opened without `O_CREAT` and its fd must
+ * lead to exactly its path (`checkOpened`), so no outside file is extended; a missing one is
+ * created in its folder held (`holdFolder`), so nothing is created outside either.
+ */
+async function openToAllocate(file: FileOnDisk): Promise<FileHandle> {
+  let fh: FileHandle | undefined;
+  if (file.exists) {
+    fh = await open(file.path, constants.O_WRONLY | constants.O_NOFOLLOW).catch((err: unknown) => {
+      if ((err as { code?: unknown }).code === 'ENOENT') return undefined; // gone since inspected: created below, as before
+      throw err;
+    });
+  }
+  if (fh === undefined) {
+    const dir = await holdFolder(dirname(file.path));
+    try {
+      fh = await open(dir.path(basename(file.path)), constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
+    } finally {
+      await dir.close();
+    }
+  }
+  try {
+    checkOpened(fh.fd, file.path);
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  return fh;
 }
 
 /** Size and mtime of each file now, for the resume file. */

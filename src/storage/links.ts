@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { StorageError, toStorageError } from './errors.js';
-import { inspectFile, type FileOnDisk } from './layout.js';
+import { checkOpened } from './file-table.js';
+import { holdFolder, inspectFile, type FileOnDisk } from './layout.js';
 
 /**
  * Files with other names (hard links). A planted `ln ~/precious dl/payload.bin` would make a
@@ -18,7 +19,9 @@ import { inspectFile, type FileOnDisk } from './layout.js';
  *   is replaced, before anything writes, by a copy of its own (same bytes, so nothing verified is
  *   lost, and same mode) renamed over its path. Its other names keep their inode and bytes. The
  *   copy is made from an fd opened with `O_NOFOLLOW` whose link count is read on the fd, not the
- *   path, so a swap between the check and the copy cannot redirect it.
+ *   path, so a swap between the check and the copy cannot redirect it; the file is read, and its
+ *   copy created and renamed, in its folder held by a checked fd (`holdFolder`), so a folder on
+ *   the way swapped for a symlink leads none of it outside.
  * - The disk threads check the link count on each fd they open for writing and refuse a file
  *   linked since (STORAGE_HARD_LINK): it may be another file swapped in under our name.
  */
@@ -32,16 +35,22 @@ const COPY_CHUNK_BYTES = 1024 * 1024;
  */
 export async function unshareFile(file: FileOnDisk): Promise<{ file: FileOnDisk; replaced: number }> {
   if (!file.exists || file.links <= 1) return { file, replaced: 0 };
-  const tmp = join(dirname(file.path), `.torrenttp-${randomBytes(6).toString('hex')}.tmp`);
+  const tmpName = `.torrenttp-${randomBytes(6).toString('hex')}.tmp`;
   let links: number;
+  // The file is read, its copy made and renamed over it in its folder held by a checked fd
+  // (`holdFolder`): a folder on the way swapped for a symlink since it was checked leads none outside.
+  const dir = await holdFolder(dirname(file.path)).catch((err: unknown) => {
+    throw toStorageError(err, `replacing ${file.path}, which has other names (hard links), by a copy of its own`);
+  });
   try {
-    const src = await open(file.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const src = await open(dir.path(basename(file.path)), constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
+      checkOpened(src.fd, file.path); // the folder held is still where it was checked
       const st = await src.stat();
       if (!st.isFile()) throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `${file.path} is not a regular file` });
       links = st.nlink;
       if (links <= 1) return { file: await inspectFile(file.path, file.length), replaced: 0 };
-      const dst = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, st.mode & 0o777);
+      const dst = await open(dir.path(tmpName), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, st.mode & 0o777);
       try {
         await copyData(src, dst, st.size);
         await dst.chmod(st.mode & 0o777); // the umask may have narrowed it: the copy reads as the original did
@@ -52,10 +61,12 @@ export async function unshareFile(file: FileOnDisk): Promise<{ file: FileOnDisk;
     } finally {
       await src.close();
     }
-    await rename(tmp, file.path);
+    await rename(dir.path(tmpName), dir.path(basename(file.path)));
   } catch (err) {
-    await rm(tmp, { force: true }).catch(() => undefined);
+    await rm(dir.path(tmpName), { force: true }).catch(() => undefined);
     throw toStorageError(err, `replacing ${file.path}, which has other names (hard links), by a copy of its own`);
+  } finally {
+    await dir.close();
   }
   return { file: await inspectFile(file.path, file.length), replaced: links };
 }

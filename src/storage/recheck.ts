@@ -56,6 +56,9 @@ export async function recheckPieces(
         path: files[s.fileIndex]!.path,
         offset: g.fileOffsets[s.fileIndex]!,
         length: g.fileLengths[s.fileIndex]!,
+        // A real path (storage's root resolved, each folder below `lstat`ed): a folder swapped for a
+        // symlink since is not followed, so no outside bytes are hashed and declared verified.
+        exact: true,
       }));
       let hashes: Uint8Array;
       try {
