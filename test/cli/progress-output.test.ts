@@ -2,7 +2,7 @@
  * What `seed` and `download` show while the data is checked and while it moves: on a real
  * terminal (a pseudo-terminal from util-linux `script`), in plain output, and in JSON lines.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,24 +21,31 @@ async function payload(dir: string, mib: number): Promise<void> {
 }
 const eightMiB = (dir: string): Promise<void> => payload(dir, 8);
 
+/**
+ * `seed p.torrent p.bin --seed-time SECONDS --no-trackers` (shell `redirect` appended) on a
+ * pseudo-terminal from util-linux `script`: stdout and stderr are TTYs unless redirected, as for a
+ * user. Resolves with what reached the terminal once it exited 0.
+ */
+async function seedOnTerminal(t: TestContext, dir: string, seconds: number, redirect = ''): Promise<string> {
+  const child = spawn('script', ['-qefc', `${process.execPath} ${CLI_BIN} seed p.torrent p.bin --seed-time ${seconds}s --no-trackers ${redirect}`, '/dev/null'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  assert.equal(await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c))), 0, out);
+  return out;
+}
+
 test('on a terminal: a checking bar, then a progress bar with sizes in units and the ETA with its unit', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     requireTool('script', ['--version']);
     await eightMiB(dir);
-    // `script` runs the command on a pseudo-terminal: stdout and stderr are TTYs, as for a user.
-    const child = spawn('script', ['-qefc', `${process.execPath} ${CLI_BIN} seed p.torrent p.bin --seed-time 2s --no-trackers`, '/dev/null'], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    t.after(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    const text = out.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, ''); // cursor moves, saves and line clears
-    assert.equal(code, 0, text);
+    const text = (await seedOnTerminal(t, dir, 2)).replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, ''); // cursor moves, saves and line clears
     assert.match(text, /checking [=\-█░]+ \d+% \| [\d.]+ (B|KiB|MiB)\/8\.00 MiB/, text);
     assert.match(text, /[=\-█░]+ 100% \| 8\.00 MiB\/8\.00 MiB \| ↓ [\d.]+ B\/s ↑ [\d.]+ B\/s \| 0 peers \| ETA 0s/, text);
     assert.doesNotMatch(text, /\/8388608|ETA (INF|\d+\b)(?!s)/, text); // cli-progress's own total and eta must not leak in
@@ -49,26 +56,12 @@ test('the bar follows stderr, where it is drawn: `> log` keeps it on the termina
   withTempDir(t, async (dir) => {
     requireTool('script', ['--version']);
     await eightMiB(dir);
-    const onTerminal = async (redirect: string): Promise<string> => {
-      const child = spawn('script', ['-qefc', `${process.execPath} ${CLI_BIN} seed p.torrent p.bin --seed-time 1s --no-trackers ${redirect}`, '/dev/null'], {
-        cwd: dir,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      t.after(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      assert.equal(await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c))), 0, out);
-      return out;
-    };
     // stdout to a file, stderr the terminal: the bar on the terminal, no progress lines in the file.
-    const shown = await onTerminal('> out.txt');
+    const shown = await seedOnTerminal(t, dir, 1, '> out.txt');
     assert.match(shown, /checking [=\-█░]+ \d+% \|/, shown);
     assert.doesNotMatch(readFileSync(join(dir, 'out.txt'), 'utf8'), /checking|ETA/); // the summary line only
     // stderr to a file, stdout the terminal: plain lines on the terminal, no bar in the file.
-    const plain = await onTerminal('2> err.txt');
+    const plain = await seedOnTerminal(t, dir, 1, '2> err.txt');
     assert.match(plain, /^(checking )?\d+\.\d% [\d.]+ (B|KiB|MiB)\/8\.00 MiB/m, plain);
     const err = readFileSync(join(dir, 'err.txt'), 'utf8');
     assert.doesNotMatch(err, /\x1b|█|░/, err);
