@@ -71,6 +71,23 @@ async function runPage(page: Page, pageUrl: string, torrentUrl: string): Promise
   };
 }
 
+/**
+ * The example page, served from an origin of its own, downloads torrent `share` from `torrentUrl`
+ * (cross-origin) in the browser: done, its bytes' SHA-256 that of `whole`, every piece verified,
+ * no console error. Resolves with the page, for more checks.
+ */
+async function downloadsShare(t: TestContext, torrentUrl: string, whole: Uint8Array, pieceCount: number): Promise<Page> {
+  const pageUrl = await servePage(t);
+  assert.notEqual(new URL(pageUrl).origin, new URL(torrentUrl).origin, 'cross-origin');
+  const { page, problems } = await openPage(t);
+  const result = await runPage(page, pageUrl, torrentUrl);
+  assert.equal(result.state, 'done', result.status);
+  assert.equal(result.sha256, createHash('sha256').update(whole).digest('hex'));
+  assert.match(result.status, new RegExp(`done: share, ${whole.length} bytes, ${pieceCount} pieces verified`));
+  assert.deepEqual(problems, []);
+  return page;
+}
+
 test('examples/ttp-browser-client.html in chromium downloads a multi-file torrent from a torrenttp seed, cross-origin', { timeout: 120_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const share = join(dir, 'share');
@@ -89,16 +106,8 @@ test('examples/ttp-browser-client.html in chromium downloads a multi-file torren
     const seed = spawnCli(t, dir, ['seed', 'share.torrent', share, '--listen', '127.0.0.1', '--http-port', '0', '--no-trackers', '--no-dht', '--json']);
     await until('the seed to start', () => jsonLines(seed).some((l) => l.event === 'seeding'), 30_000);
     const torrentUrl = String(jsonLines(seed).find((l) => l.event === 'started')!['ttpUrl']);
-    const pageUrl = await servePage(t);
-    assert.notEqual(new URL(pageUrl).origin, new URL(torrentUrl).origin, 'cross-origin');
-
-    const { page, problems } = await openPage(t);
-    const result = await runPage(page, pageUrl, torrentUrl);
-    assert.equal(result.state, 'done', result.status);
-    assert.equal(result.sha256, createHash('sha256').update(whole).digest('hex'));
-    assert.match(result.status, new RegExp(`done: share, ${whole.length} bytes, ${metainfo.pieceCount} pieces verified`));
+    const page = await downloadsShare(t, torrentUrl, whole, metainfo.pieceCount);
     assert.deepEqual(await page.$$eval('#files a', (as) => as.map((a) => a.textContent)), metainfo.files.map((f) => `${f.path.join('/')} (${f.length} bytes)`));
-    assert.deepEqual(problems, []);
 
     seed.child.kill('SIGTERM');
     assert.equal(await seed.exited, 0, seed.stderr);
@@ -124,15 +133,7 @@ test('the page downloads from examples/ttp-server.py too: two programs written f
     await until('the python server to start', () => /\nserving share: \d+ of \d+ pieces verified/.test(server.output), 30_000, server);
     const torrentUrl = server.output.split('\n')[0]!;
     assert.match(server.output, new RegExp(`serving share: ${metainfo.pieceCount} of ${metainfo.pieceCount} pieces verified`));
-    const pageUrl = await servePage(t);
-    assert.notEqual(new URL(pageUrl).origin, new URL(torrentUrl).origin, 'cross-origin');
-
-    const { page, problems } = await openPage(t);
-    const result = await runPage(page, pageUrl, torrentUrl);
-    assert.equal(result.state, 'done', result.status);
-    assert.equal(result.sha256, createHash('sha256').update(whole).digest('hex'));
-    assert.match(result.status, new RegExp(`done: share, ${whole.length} bytes, ${metainfo.pieceCount} pieces verified`));
-    assert.deepEqual(problems, []);
+    await downloadsShare(t, torrentUrl, whole, metainfo.pieceCount);
   }));
 
 test('the page refuses a peer whose piece fails its SHA-1 check, and one whose metainfo is another torrent', { timeout: 90_000 }, (t) =>
