@@ -1,4 +1,4 @@
-import { constants, existsSync } from 'node:fs';
+import { constants, existsSync, type BigIntStats } from 'node:fs';
 import { lstat, mkdir, open, realpath, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Metainfo } from '../metainfo/index.js';
@@ -18,7 +18,8 @@ import { makeFolders } from './folders.js';
  *   A file with other names (hard links) is never written in place (`links.ts`).
  * - Node has no `openat`: every fd opened by path must lead to exactly that path (`checkOpened`),
  *   and files are created in their folder held by a checked fd (`holdFolder`), so a folder on the
- *   way swapped for a symlink after the checks leads nothing outside (but a `mkdir` or `lstat`).
+ *   way swapped for a symlink after the checks leads nothing outside; so are folders made, and
+ *   files and folders looked at (`lstat`), through their parent held (`inHeldFolder`).
  * - A file that is shorter than the torrent says (or missing) is extended with `ftruncate`:
  *   sparse, no zeros written, existing bytes kept (and rechecked). A longer one is never cut:
  *   opening fails with STORAGE_FILE_TOO_LONG and the user decides.
@@ -55,27 +56,26 @@ export function relativePaths(metainfo: Metainfo): string[][] {
 /**
  * Creates the folders of `components` (all but the last) under `root`, refusing symlinks and
  * non-folders on the way. `known` remembers folders already checked, so a torrent of 100,000
- * files checks each folder once.
+ * files checks each folder once. Each folder is looked at, and made when missing, in its parent
+ * held by a checked fd (`inHeldFolder`), from `root` down: a parent swapped for a symlink since
+ * it was checked gets no folder made outside (STORAGE_PATH_ESCAPE).
  */
 export async function ensureFolders(root: string, components: readonly string[], known: Set<string>): Promise<string> {
   let cur = root;
   for (let i = 0; i < components.length - 1; i++) {
     cur = join(cur, components[i]!);
     if (known.has(cur)) continue;
-    let st;
-    try {
-      st = await lstat(cur);
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== 'ENOENT') throw toStorageError(err, cur);
+    const st = await inHeldFolder(cur, async (at) => {
       try {
-        await mkdir(cur);
-      } catch (e) {
-        if ((e as { code?: unknown }).code !== 'EEXIST') throw toStorageError(e, cur);
+        return await lstat(at);
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 'ENOENT') throw err;
       }
-      st = await lstat(cur).catch((e: unknown) => {
-        throw toStorageError(e, cur);
+      await mkdir(at).catch((e: unknown) => {
+        if ((e as { code?: unknown }).code !== 'EEXIST') throw e;
       });
-    }
+      return lstat(at);
+    });
     if (st.isSymbolicLink()) throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${cur} is a symlink` });
     if (!st.isDirectory()) throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `${cur} is ${st.isFile() ? 'a file' : 'not a folder'}, where a folder is needed` });
     known.add(cur);
@@ -106,15 +106,14 @@ export async function findFile(root: string, components: readonly string[], know
   return join(cur, components[components.length - 1]!);
 }
 
-/** What is at `path` now: a regular file or nothing; anything else is refused. */
+/**
+ * What is at `path` now: a regular file or nothing; anything else is refused. Looked at in its
+ * folder held (`lstatHeld`): the size and mtime the resume check trusts are those of exactly this
+ * path, never of a file behind a folder swapped for a symlink since `ensureFolders` checked it.
+ */
 export async function inspectFile(path: string, length: number): Promise<FileOnDisk> {
-  let st;
-  try {
-    st = await lstat(path, { bigint: true });
-  } catch (err) {
-    if ((err as { code?: unknown }).code === 'ENOENT') return { path, length, size: 0, exists: false, mtimeNs: 0n, links: 0 };
-    throw toStorageError(err, path);
-  }
+  const st = await lstatHeld(path);
+  if (st === undefined) return { path, length, size: 0, exists: false, mtimeNs: 0n, links: 0 };
   if (st.isSymbolicLink()) throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${path} is a symlink` });
   if (!st.isFile()) throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `${path} is not a regular file` });
   const size = Number(st.size);
@@ -241,18 +240,45 @@ async function openToAllocate(file: FileOnDisk): Promise<FileHandle> {
   return fh;
 }
 
-/** Size and mtime of each file now, for the resume file. */
+/**
+ * Size and mtime of each file now, for the resume file: each looked at in its folder held
+ * (`lstatHeld`), so a folder swapped for a symlink fails the save (STORAGE_PATH_ESCAPE) rather
+ * than recording an outside file's size and mtime.
+ */
 export async function statFiles(paths: readonly string[]): Promise<{ size: number; mtimeNs: bigint }[]> {
   // A missing file is recorded as empty with mtime 0: never trusted on open, since it does not exist.
   return mapLimit(paths, 16, async (p) => {
-    try {
-      const st = await lstat(p, { bigint: true });
-      return { size: Number(st.size), mtimeNs: st.mtimeNs };
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 'ENOENT') return { size: 0, mtimeNs: 0n };
-      throw toStorageError(err, p);
-    }
+    const st = await lstatHeld(p);
+    return st === undefined ? { size: 0, mtimeNs: 0n } : { size: Number(st.size), mtimeNs: st.mtimeNs };
   });
+}
+
+/**
+ * `fn` given the path of `path`'s last component through its folder held by a checked fd
+ * (`holdFolder`): what it looks at or makes is in exactly that folder, whatever was swapped on
+ * the way since it was checked. Errors as `StorageError`s about `path`.
+ */
+async function inHeldFolder<T>(path: string, fn: (at: string) => Promise<T>): Promise<T> {
+  try {
+    const dir = await holdFolder(dirname(path));
+    try {
+      return await fn(dir.path(basename(path)));
+    } finally {
+      await dir.close();
+    }
+  } catch (err) {
+    throw toStorageError(err, path);
+  }
+}
+
+/** `lstat` of `path` in its folder held (`inHeldFolder`); undefined when it (or its folder) is missing. */
+async function lstatHeld(path: string): Promise<BigIntStats | undefined> {
+  try {
+    return await inHeldFolder(path, (at) => lstat(at, { bigint: true }));
+  } catch (err) {
+    if (err instanceof StorageError && err.errno === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 /**

@@ -8,7 +8,8 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DiskPool, openStorage, StorageError, type OpenStorageOptions } from '../../src/storage/index.js';
+import { DiskPool, openStorage, RESUME_FOLDER, StorageError, type OpenStorageOptions } from '../../src/storage/index.js';
+import { ensureFolders, inspectFile } from '../../src/storage/layout.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { makeTorrent, pieceIndex, writeTorrent, type TestTorrent } from './helpers.js';
 
@@ -161,4 +162,53 @@ test('unshareFile does not copy nor replace an outside file with other names thr
     assert.equal(st.ino, ino, 'the outside file is not replaced');
     assert.equal(st.nlink, 2, 'its other name still shares it');
     assert.deepEqual(new Uint8Array(readFileSync(join(outside, 'sub', 'f'))), secret);
+  }));
+
+/**
+ * Folders are checked once per open (`known`): a folder swapped for a symlink after its check,
+ * while the storage opens, must lead neither the `mkdir` of a missing folder below it nor the
+ * `lstat` of a file in it (sizes and mtimes the resume check trusts) outside. Simulated here by
+ * swapping between two calls sharing `known`, as the files of one open do.
+ */
+async function checkedThenSwapped(dir: string): Promise<{ root: string; outside: string; known: Set<string> }> {
+  const root = join(dir, 'inside');
+  const outside = join(dir, 'outside');
+  mkdirSync(root);
+  mkdirSync(join(outside, 'sub'), { recursive: true });
+  const known = new Set<string>();
+  await ensureFolders(root, ['payload', 'sub', 'f'], known);
+  assert.ok(known.has(join(root, 'payload', 'sub')));
+  renameSync(join(root, 'payload', 'sub'), join(root, 'payload', 'was-sub'));
+  symlinkSync(join(outside, 'sub'), join(root, 'payload', 'sub'));
+  return { root, outside, known };
+}
+
+test('ensureFolders makes no folder outside through a folder swapped since it was checked', { skip: needsProc }, () =>
+  withTempDir(async (dir) => {
+    const { root, outside, known } = await checkedThenSwapped(dir);
+    await assert.rejects(ensureFolders(root, ['payload', 'sub', 'new', 'f'], known), escape);
+    assert.equal(existsSync(join(outside, 'sub', 'new')), false, 'no folder is made outside');
+  }));
+
+test("the resume check takes no outside file's size and mtime through a folder swapped since it was checked", { skip: needsProc }, () =>
+  withTempDir(async (dir) => {
+    const { root, outside } = await checkedThenSwapped(dir);
+    writeFileSync(join(outside, 'sub', 'f'), bytes(100, 99));
+    await assert.rejects(inspectFile(join(root, 'payload', 'sub', 'f'), 5000), escape);
+  }));
+
+test("a resume save records no outside file's size and mtime through a folder swapped after the storage opened", { skip: needsProc }, () =>
+  withTempDir(async (dir) => {
+    const inside = join(dir, 'inside');
+    const outside = join(dir, 'outside');
+    mkdirSync(inside);
+    const t = makeTorrent([{ path: ['a'], length: 4096 }, { path: ['sub', 'f'], length: 5000 }], 4096);
+    const store = await openStorage(t.metainfo, inside, { pool: inline, pieceCacheBytes: 0 });
+    assert.ok(await store.commitPiece(pieceIndex(t, 0), t.piece(0)));
+    mkdirSync(join(outside, 'sub'), { recursive: true });
+    writeFileSync(join(outside, 'sub', 'f'), bytes(777, 99));
+    renameSync(join(inside, 'payload', 'sub'), join(inside, 'payload', 'was-sub'));
+    symlinkSync(join(outside, 'sub'), join(inside, 'payload', 'sub'));
+    await assert.rejects(store.close(), escape, 'the save fails, visibly');
+    assert.equal(existsSync(join(inside, RESUME_FOLDER, `${t.metainfo.infoHash}.resume`)), false, 'no resume file records the outside file');
   }));
