@@ -1,10 +1,11 @@
 import { constants } from 'node:fs';
-import { lstat, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { lstat, open, readFile, realpath, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { decode, encode, type BencodeValue } from '../bencode/index.js';
 import { Bitfield, infoHashToBytes, toHex, type InfoHash } from '../metainfo/index.js';
 import { StorageError, toStorageError } from './errors.js';
 import { makeFolders } from './folders.js';
+import { holdFolder, type HeldFolder } from './layout.js';
 
 /**
  * The resume file: which pieces were verified, and what each file looked like when they were.
@@ -106,30 +107,41 @@ export async function readResume(path: string, infoHash: InfoHash, pieceCount: n
  * Replaces the file at `path` atomically and durably: write a temp file beside it, fsync it,
  * rename it over, fsync the folder. A crash leaves the old file or the new one, never a mix.
  * With `noSymlinkDir`, the folder must be a real folder, not a symlink (our default folder lives
- * inside the download folder, where a planted symlink must not redirect writes).
+ * inside the download folder, where a planted symlink must not redirect writes), and it is
+ * written in held by a checked fd (`holdFolder`): one swapped for a symlink after the check leads
+ * nothing outside (STORAGE_PATH_ESCAPE).
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { noSymlinkDir?: boolean } = {}): Promise<void> {
   const dir = dirname(path);
-  const tmp = `${path}.tmp`;
+  const name = basename(path);
   try {
     await makeFolders(dir);
-    if (opts.noSymlinkDir === true && (await lstat(dir)).isSymbolicLink()) {
-      throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${dir} is a symlink` });
+    let held: HeldFolder | undefined;
+    if (opts.noSymlinkDir === true) {
+      if ((await lstat(dir)).isSymbolicLink()) throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${dir} is a symlink` });
+      // The folders above it may be symlinks (the download folder is the user's choice): resolved.
+      const abs = resolve(dir);
+      held = await holdFolder(join(await realpath(dirname(abs)), basename(abs)));
     }
-    await rm(tmp, { force: true });
-    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    const at = (n: string): string => (held === undefined ? join(dir, n) : held.path(n));
     try {
-      await fh.writeFile(bytes);
-      await fh.sync();
+      await rm(at(`${name}.tmp`), { force: true });
+      const fh = await open(at(`${name}.tmp`), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+      try {
+        await fh.writeFile(bytes);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(at(`${name}.tmp`), at(name));
+      const dh = await open(at('.'), constants.O_RDONLY);
+      try {
+        await dh.sync();
+      } finally {
+        await dh.close();
+      }
     } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    const dh = await open(dir, constants.O_RDONLY);
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
+      await held?.close();
     }
   } catch (err) {
     throw toStorageError(err, path);

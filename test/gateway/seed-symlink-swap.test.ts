@@ -63,13 +63,17 @@ test('a folder swapped for an outside symlink before the seed opens the file: no
       }
       return add.apply(this, args);
     });
-    const g = await startGateway(t, { root: l.root, cacheDir: join(dir, 'cache') });
+    const logger = recordingLogger();
+    const g = await startGateway(t, { root: l.root, cacheDir: join(dir, 'cache'), logger });
     await (await request(`${g.url}/sub/f.bin?torrent`)).body.dump(); // starts the hashing
     await g.swarm.settled();
     assert.ok(swapped);
-    // The seed has the inside file's torrent (`sub` stays swapped: the file's URL is refused now).
+    // The inside file's torrent (`sub` stays swapped: the file's URL is refused now), whose seed's
+    // storage refused to open: not even the outside file's size and mtime are taken through `sub`.
     const m = (await createTorrent(join(l.root, 'real', 'f.bin'), { creationDate: null, name: 'f.bin' })).metainfo;
-    assert.deepEqual(g.swarm.infoHashes(), [m.infoHash]);
+    const failed = logger.entries.filter((e) => e.msg === 'making the torrent failed').map((e) => (e.obj as { err: { code: string } }).err.code);
+    assert.deepEqual(failed, ['STORAGE_PATH_ESCAPE'], 'the seed refused the swapped folder, visibly');
+    assert.deepEqual(g.swarm.infoHashes(), []);
     const outsidePieces = new Set(Array.from({ length: m.pieceCount }, (_, i) => sha1(l.outside.subarray(i * m.pieceLength, (i + 1) * m.pieceLength))));
     let served = 0;
     for (let i = 0; i < m.pieceCount; i++) {

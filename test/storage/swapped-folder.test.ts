@@ -6,7 +6,9 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { DiskPool, openStorage, RESUME_FOLDER, StorageError, type OpenStorageOptions } from '../../src/storage/index.js';
 import { ensureFolders, inspectFile } from '../../src/storage/layout.js';
@@ -211,4 +213,37 @@ test("a resume save records no outside file's size and mtime through a folder sw
     symlinkSync(join(outside, 'sub'), join(inside, 'payload', 'sub'));
     await assert.rejects(store.close(), escape, 'the save fails, visibly');
     assert.equal(existsSync(join(inside, RESUME_FOLDER, `${t.metainfo.infoHash}.resume`)), false, 'no resume file records the outside file');
+  }));
+
+test('a resume save writes nothing outside through its folder swapped for a symlink after it was checked', { skip: needsProc }, () =>
+  withTempDir(async (dir) => {
+    const inside = join(dir, 'inside');
+    const outside = join(dir, 'outside');
+    mkdirSync(inside);
+    mkdirSync(outside);
+    const t = makeTorrent([{ path: ['a'], length: 4096 }], 4096);
+    const store = await openStorage(t.metainfo, inside, { pool: inline, pieceCacheBytes: 0 });
+    assert.ok(await store.commitPiece(pieceIndex(t, 0), t.piece(0)));
+    // The save checks its folder (`lstat`), then writes in it: swapped in between, once.
+    const resumeDir = join(realpathSync(inside), RESUME_FOLDER);
+    const real = fsp.lstat;
+    let swapped = false;
+    fsp.lstat = (async (...args: Parameters<typeof real>) => {
+      const st = await real(...args);
+      if (!swapped && args[0] === resumeDir) {
+        swapped = true;
+        renameSync(resumeDir, `${resumeDir}-was`);
+        symlinkSync(outside, resumeDir);
+      }
+      return st;
+    }) as typeof real;
+    syncBuiltinESMExports();
+    try {
+      await assert.rejects(store.close(), escape);
+    } finally {
+      fsp.lstat = real;
+      syncBuiltinESMExports();
+    }
+    assert.ok(swapped, 'the save checked its folder, and it was swapped after');
+    assert.deepEqual(readdirSync(outside), [], 'nothing is written outside');
   }));
