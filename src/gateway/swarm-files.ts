@@ -407,19 +407,20 @@ export class SwarmFiles {
   private async seed(ready: ReadyTorrent, absPath: string): Promise<void> {
     let paths = this.seedPaths.get(ready.infoHash);
     if (paths === undefined) {
-      paths = new Set();
-      this.seedPaths.set(ready.infoHash, paths);
-      this.opts.onInfoHashes(this.infoHashes());
-      const metainfo = metainfoFromInfoBytes(ready.infoBytes, { announceList: [[this.opts.internalAnnounce()]] });
       // Stored at the served folder itself, the file by its path under it: the storage resolves
       // only the served folder, and its disk threads refuse an fd that does not lead to exactly
       // root/rel (file-table.ts), so no folder on the way can be swapped for a way out, before
       // the storage opens or after. (At `dirname(absPath)` the storage would resolve that folder
-      // through a symlink swapped in meanwhile, and then read outside the root.)
+      // through a symlink swapped in meanwhile, and then read outside the root.) Refused before
+      // the info-hash is served: nothing else would take it back.
       const rel = relative(this.opts.root, absPath);
       if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
         throw new GatewayError('GATEWAY_FORBIDDEN', { detail: `${absPath} is not under the served folder` });
       }
+      const metainfo = metainfoFromInfoBytes(ready.infoBytes, { announceList: [[this.opts.internalAnnounce()]] });
+      paths = new Set();
+      this.seedPaths.set(ready.infoHash, paths);
+      this.opts.onInfoHashes(this.infoHashes());
       const adding = this.opts.client
         .add(metainfo, { path: this.opts.root, storeAs: rel, skipVerify: true, webSeeds: false, resumeDir: join(this.opts.cacheDir, 'resume'), superSeed: this.opts.superSeed ?? true })
         .then(() => {});

@@ -4,13 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { request } from 'undici';
 import { BITTORRENT_MEDIA_TYPE as BT, Gateway } from '../../src/gateway/index.js';
-import { unlessAborted } from '../../src/gateway/swarm-files.js';
+import { identityOf, SwarmFiles, unlessAborted } from '../../src/gateway/swarm-files.js';
+import type { Client } from '../../src/engine/index.js';
 import { HashPool } from '../../src/metainfo/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { recordingLogger } from './helpers.js';
@@ -75,3 +76,25 @@ test('unlessAborted: a settled call leaves nothing on the signal (a race against
   assert.equal(await held, undefined);
   assert.equal(await unlessAborted(Promise.reject(new Error('late')), ac.signal), undefined);
 });
+
+test('a file the seed refuses (not under the served folder) leaves no info-hash served behind', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    mkdirSync(join(dir, 'www'));
+    mkdirSync(join(dir, 'elsewhere'));
+    const file = join(dir, 'elsewhere', 'f.bin');
+    writeFileSync(file, bytes(64 * 1024, 3));
+    const pool = new HashPool({ threads: 1 });
+    t.after(() => pool.close());
+    const announced: (readonly string[])[] = [];
+    const logger = recordingLogger();
+    let added = 0;
+    const client = { add: async () => void added++ } as unknown as Client; // never reached: the path is refused first
+    const files = new SwarmFiles({ root: join(dir, 'www'), cacheDir: join(dir, 'cache'), pool, client, internalAnnounce: () => 'http://127.0.0.1:1/announce', onInfoHashes: (h) => void announced.push(h), logger });
+    files.want(file, identityOf(statSync(file, { bigint: true })));
+    await files.settled();
+    assert.ok(logger.entries.some((e) => e.level === 'warn' && (e.obj as { err?: { code?: string } }).err?.code === 'GATEWAY_FORBIDDEN'), 'refused');
+    assert.equal(added, 0);
+    assert.deepEqual(files.infoHashes(), [], 'no info-hash left served');
+    assert.deepEqual(announced.at(-1) ?? [], [], 'nor told to the tracker');
+    await files.close();
+  }));
