@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { setMaxListeners } from 'node:events';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { decode, encode, type BencodeDict } from '../bencode/index.js';
 import type { Client } from '../engine/index.js';
@@ -27,6 +28,33 @@ export async function checkCacheDir(dir: string): Promise<void> {
     const e = toTorrenttpError(err);
     throw new GatewayError('GATEWAY_CACHE_IO', { detail: e.detail ?? e.message, cause: err });
   }
+}
+
+/**
+ * `work`'s result, or undefined as soon as `signal` aborts (`work` then runs out unwatched). Not
+ * `Promise.race([work, aborted])` against one promise that lives until close: each such race
+ * stays attached to it, its result included (~0.5 KB per call), so a serve grew by that for every
+ * file it hashed. Here the listener goes when `work` settles.
+ */
+export function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.resolve(undefined);
+  }
+  return new Promise<T | undefined>((resolve, reject) => {
+    const stop = (): void => resolve(undefined);
+    signal.addEventListener('abort', stop, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', stop);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', stop);
+        reject(err);
+      },
+    );
+  });
 }
 
 /**
@@ -134,11 +162,10 @@ export class SwarmFiles {
    * not waited for (~0.7 s per GiB of SHA-256), and its result is neither seeded nor cached.
    */
   private readonly closing = new AbortController();
-  private readonly aborted: Promise<undefined>;
 
   constructor(private readonly opts: SwarmFilesOptions) {
     this.now = opts.now ?? Date.now;
-    this.aborted = new Promise((resolve) => this.closing.signal.addEventListener('abort', () => resolve(undefined), { once: true }));
+    setMaxListeners(0, this.closing.signal); // one listener per digest under way (`unlessAborted`)
   }
 
   /** The ready torrent of this exact file, if any; retires a torrent of an older identity. Never starts hashing. */
@@ -303,7 +330,7 @@ export class SwarmFiles {
       if (sha256 === undefined) {
         // Not waited for by `close`: a worker job cannot be stopped midway, so it is left to end on
         // its own (or with the pool) and its digest is dropped.
-        sha256 = await Promise.race([this.opts.pool.sha256File(e.absPath, Number(e.identity.size), e.identity.mtimeNs, { exact: true }), this.aborted]);
+        sha256 = await unlessAborted(this.opts.pool.sha256File(e.absPath, Number(e.identity.size), e.identity.mtimeNs, { exact: true }), this.closing.signal);
         if (sha256 === undefined) return;
         if (!sameIdentity(identityOf(await stat(e.absPath, { bigint: true })), e.identity)) throw toTorrenttpError(new Error('file changed while it was hashed'), 'CREATE_CHANGED');
       }
@@ -380,19 +407,20 @@ export class SwarmFiles {
   private async seed(ready: ReadyTorrent, absPath: string): Promise<void> {
     let paths = this.seedPaths.get(ready.infoHash);
     if (paths === undefined) {
-      paths = new Set();
-      this.seedPaths.set(ready.infoHash, paths);
-      this.opts.onInfoHashes(this.infoHashes());
-      const metainfo = metainfoFromInfoBytes(ready.infoBytes, { announceList: [[this.opts.internalAnnounce()]] });
       // Stored at the served folder itself, the file by its path under it: the storage resolves
       // only the served folder, and its disk threads refuse an fd that does not lead to exactly
       // root/rel (file-table.ts), so no folder on the way can be swapped for a way out, before
       // the storage opens or after. (At `dirname(absPath)` the storage would resolve that folder
-      // through a symlink swapped in meanwhile, and then read outside the root.)
+      // through a symlink swapped in meanwhile, and then read outside the root.) Refused before
+      // the info-hash is served: nothing else would take it back.
       const rel = relative(this.opts.root, absPath);
       if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
         throw new GatewayError('GATEWAY_FORBIDDEN', { detail: `${absPath} is not under the served folder` });
       }
+      const metainfo = metainfoFromInfoBytes(ready.infoBytes, { announceList: [[this.opts.internalAnnounce()]] });
+      paths = new Set();
+      this.seedPaths.set(ready.infoHash, paths);
+      this.opts.onInfoHashes(this.infoHashes());
       const adding = this.opts.client
         .add(metainfo, { path: this.opts.root, storeAs: rel, skipVerify: true, webSeeds: false, resumeDir: join(this.opts.cacheDir, 'resume'), superSeed: this.opts.superSeed ?? true })
         .then(() => {});

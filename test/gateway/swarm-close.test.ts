@@ -4,10 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { request } from 'undici';
 import { BITTORRENT_MEDIA_TYPE as BT, Gateway } from '../../src/gateway/index.js';
+import { identityOf, SwarmFiles, unlessAborted } from '../../src/gateway/swarm-files.js';
+import type { Client } from '../../src/engine/index.js';
 import { HashPool } from '../../src/metainfo/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { recordingLogger } from './helpers.js';
@@ -49,4 +53,48 @@ test('close does not wait for a whole-file SHA-256 under way; no cache entry is 
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(meta(), [], 'no cache entry after the job ended');
     assert.deepEqual(logger.entries.filter((e) => e.level === 'warn' || e.level === 'error').map((e) => e.msg), []);
+  }));
+
+test('unlessAborted: a settled call leaves nothing on the signal (a race against one promise living until close kept every digest: ~0.5 KB per file hashed)', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const ac = new AbortController();
+  const refs: WeakRef<Uint8Array>[] = [];
+  const one = async (): Promise<void> => {
+    const digest = new Uint8Array(32);
+    refs.push(new WeakRef(digest));
+    assert.equal(await unlessAborted(Promise.resolve(digest), ac.signal), digest);
+  };
+  for (let i = 0; i < 50; i++) await one();
+  await assert.rejects(unlessAborted(Promise.reject(new Error('hash failed')), ac.signal), /hash failed/);
+  await new Promise((r) => setImmediate(r)); // WeakRefs made in a job are kept until it ends
+  gc();
+  assert.equal(refs.filter((r) => r.deref() !== undefined).length, 0, 'every result collected while the signal lives');
+  // Aborted: undefined at once for work still under way, and for work given after.
+  const held = unlessAborted(new Promise<Uint8Array>(() => undefined), ac.signal);
+  ac.abort();
+  assert.equal(await held, undefined);
+  assert.equal(await unlessAborted(Promise.reject(new Error('late')), ac.signal), undefined);
+});
+
+test('a file the seed refuses (not under the served folder) leaves no info-hash served behind', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    mkdirSync(join(dir, 'www'));
+    mkdirSync(join(dir, 'elsewhere'));
+    const file = join(dir, 'elsewhere', 'f.bin');
+    writeFileSync(file, bytes(64 * 1024, 3));
+    const pool = new HashPool({ threads: 1 });
+    t.after(() => pool.close());
+    const announced: (readonly string[])[] = [];
+    const logger = recordingLogger();
+    let added = 0;
+    const client = { add: async () => void added++ } as unknown as Client; // never reached: the path is refused first
+    const files = new SwarmFiles({ root: join(dir, 'www'), cacheDir: join(dir, 'cache'), pool, client, internalAnnounce: () => 'http://127.0.0.1:1/announce', onInfoHashes: (h) => void announced.push(h), logger });
+    files.want(file, identityOf(statSync(file, { bigint: true })));
+    await files.settled();
+    assert.ok(logger.entries.some((e) => e.level === 'warn' && (e.obj as { err?: { code?: string } }).err?.code === 'GATEWAY_FORBIDDEN'), 'refused');
+    assert.equal(added, 0);
+    assert.deepEqual(files.infoHashes(), [], 'no info-hash left served');
+    assert.deepEqual(announced.at(-1) ?? [], [], 'nor told to the tracker');
+    await files.close();
   }));
