@@ -31,7 +31,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { CLI_NODE_FLAG, median, processCpuSec, sha1File, timed, writeRandomFile } from './usage.js';
+import { checkOtherCli, CLI_NODE_FLAG, median, processCpuSec, sha1File, timed, writeRandomFile } from './usage.js';
 
 const ALL_CASES = ['curl', 'node undici', 'get --no-swarm', 'get', 'get (base)'];
 
@@ -42,6 +42,7 @@ const USAGE = `usage: get.js [--size-mib N] [--runs N] [--base-cli PATH/main.js]
                  HTTP never loads a certificate`;
 const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '256' }, runs: { type: 'string', default: '3' }, 'base-cli': { type: 'string' }, cases: { type: 'string' }, 'no-extra-ca': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
 const BASE_CLI = values['base-cli'];
+if (BASE_CLI !== undefined) checkOtherCli(BASE_CLI);
 const SIZE_MIB = Number(values['size-mib']);
 const RUNS = Number(values.runs);
 const CASES = values.cases === undefined ? undefined : new Set(['curl', ...values.cases.split(',').map((c) => c.trim())]);

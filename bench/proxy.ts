@@ -64,7 +64,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { CLI_NODE_FLAG, processCpuSec, sha1File, writeRandomFile } from './usage.js';
+import { checkOtherCli, CLI_NODE_FLAG, processCpuSec, sha1File, writeRandomFile } from './usage.js';
 import { measureFloor, printFloor, type CaseCpu, type Floor } from './proxy-floor.js';
 import { parseTorrent } from '../src/metainfo/index.js';
 import { rate } from '../src/cli/options.js';
@@ -77,6 +77,7 @@ const RANGE_FROM = values['range-from'] === undefined ? undefined : Number(value
 const CURL_FILE = values['curl-file'] === true;
 const GET = values.get === true;
 const BASE_CLI = values['base-cli'];
+if (BASE_CLI !== undefined) checkOtherCli(BASE_CLI);
 const SIZE_MIB = Number(values['size-mib']);
 const RUNS = Number(values.runs);
 const PROXIES = Number(values.proxies);

@@ -49,7 +49,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { createTorrent } from '../src/metainfo/index.js';
 import { MEM_FIELDS, type MemReport, type MemSample } from './mem-sampler.js';
-import { freePort, median, payloadFile, sha1File, timed, until, type Timed, type Usage } from './usage.js';
+import { checkOtherCli, freePort, median, payloadFile, sha1File, timed, until, type Timed, type Usage } from './usage.js';
 
 const { values } = parseArgs({
   options: {
@@ -72,6 +72,7 @@ const UNDICI_ROUNDS = Number(values['undici-rounds']);
 type Mode = 'wire' | 'http' | 'both' | 'alt';
 const MODES = values.modes.split(',').filter((m): m is Mode => m === 'wire' || m === 'http' || m === 'both' || m === 'alt');
 if (values['alt-cli'] !== undefined && !MODES.includes('alt')) MODES.push('alt');
+if (values['alt-cli'] !== undefined) checkOtherCli(values['alt-cli']);
 if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || MODES.length === 0 || !(RPS_SECONDS >= 0) || !Number.isInteger(RPS_ROUNDS) || RPS_ROUNDS < 1 || !Number.isInteger(UNDICI_ROUNDS) || UNDICI_ROUNDS < 0 || (MODES.includes('alt') && values['alt-cli'] === undefined)) {
   console.error('usage: ttp.js [--size-mib N] [--runs N] [--piece-kib N] [--modes wire,http,both,alt] [--rps-seconds N] [--rps-rounds N] [--undici-rounds N] [--alt-cli PATH] [--mem]');
   process.exit(2);

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createTorrent, type Metainfo } from '../src/metainfo/index.js';
 
 /** node with RC4 (OpenSSL's legacy provider), as the `torrenttp` command's shebang starts it. */
@@ -159,4 +159,17 @@ export async function writeBenchTorrent(data: string, work: string, trackerUrl: 
   const torrentPath = join(work, 'payload.torrent');
   writeFileSync(torrentPath, torrent);
   return { metainfo, torrentPath };
+}
+
+/**
+ * A `--base-cli`/`--alt-cli` build (`X/dist/src/cli/main.js`) runs as this build does only with
+ * `X/package.json` (`"type": "module"`) and `X/node_modules` beside its `dist/`: without the
+ * first, node 20 detects each file's module format itself (~15 ms more to import the engine), and
+ * the other build looks that much slower; without the second it does not start. Warns on stderr.
+ */
+export function checkOtherCli(cli: string): void {
+  const root = join(dirname(cli), '..', '..', '..');
+  for (const need of ['package.json', 'node_modules']) {
+    if (!existsSync(join(root, need))) console.error(`warning: ${cli}: no ${join(root, need)} beside its dist/ (copy the checkout's ${need}: without it that build is not timed as it runs)`);
+  }
 }
