@@ -397,6 +397,9 @@ export class ProxyCache {
   async close(): Promise<void> {
     clearInterval(this.watch);
     for (const h of this.held.values()) for (const d of h.dead) d();
+    // A torrent being opened (its folder made, then added) ends first: run after the close, its
+    // `makeFolders` would make the cache folder again once its owner removed it.
+    await Promise.allSettled([...this.held.values()].map((h) => h.torrent));
     await Promise.all([...this.held.values()].map((h) => h.streaming?.stop()));
     await this.client.close();
     await this.pool.close();
