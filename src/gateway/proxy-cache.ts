@@ -212,6 +212,8 @@ export class ProxyCache {
   }
 
   private readonly loaded = new Map<string, Torrent>();
+  /** Torrents being opened, held or not any more (a changed file drops its entry): `close` waits for them. */
+  private readonly opening = new Set<Promise<Torrent>>();
 
   /**
    * Streams bytes `start..end` (inclusive) of the URL's file to `out` in order, each piece once
@@ -399,7 +401,7 @@ export class ProxyCache {
     for (const h of this.held.values()) for (const d of h.dead) d();
     // A torrent being opened (its folder made, then added) ends first: run after the close, its
     // `makeFolders` would make the cache folder again once its owner removed it.
-    await Promise.allSettled([...this.held.values()].map((h) => h.torrent));
+    await Promise.allSettled([...this.opening]);
     await Promise.all([...this.held.values()].map((h) => h.streaming?.stop()));
     await this.client.close();
     await this.pool.close();
@@ -464,9 +466,15 @@ export class ProxyCache {
       });
       return t;
     })();
-    h.torrent.catch(() => {
-      h.torrent = undefined;
-    });
+    const opening = h.torrent;
+    this.opening.add(opening);
+    void opening.then(
+      () => this.opening.delete(opening),
+      () => {
+        this.opening.delete(opening);
+        if (h.torrent === opening) h.torrent = undefined;
+      },
+    );
     return h.torrent;
   }
 
