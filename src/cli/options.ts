@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import { isTrackerUrl, isWebSeedUrl } from '../metainfo/index.js';
 import { checkTorrentUrl } from '../tracker/client.js';
 import { parseSize } from './format.js';
@@ -9,11 +9,6 @@ import { parseSize } from './format.js';
  * so commander reports it as a usage error (exit 2, docs/cli.md) naming the option, before any
  * command runs: `--port abc` fails the same way in every command.
  */
-
-/** A usage error a command finds itself (options that go together, …): exit 2, said as commander says its own. */
-export function usageError(cmd: Command, message: string): never {
-  return cmd.error(`error: ${message}`, { exitCode: 2, code: 'torrenttp.usage' });
-}
 
 /** An integer from `min` to `max`. */
 export function integer(min: number, max: number): (value: string) => number {

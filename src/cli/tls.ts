@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliContext } from './context.js';
-import { usageError } from './options.js';
+import { usageError } from './usage-error.js';
 
 export interface Tls {
   readonly cert: Buffer;

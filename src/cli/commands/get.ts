@@ -7,6 +7,7 @@ import { TorrenttpError } from '../../errors/index.js';
 import type { CliContext } from '../context.js';
 import { encryptionPolicy, GET_ENCRYPTION_HELP } from '../encryption-option.js';
 import { clip, formatBytes, formatDuration, plural } from '../format.js';
+import { usageError } from '../usage-error.js';
 
 /**
  * `torrenttp get URL`: curl/wget with the swarm behind it. The work is `getUrl` (gateway layer);
@@ -60,7 +61,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-f, --fail', 'accepted for curl: an HTTP error status always fails (exit 1, no file)')
     .option('-S, --show-error', 'accepted for curl: errors are always shown, -s or not')
     .action(async (url: string, positional: string | undefined, flags: GetFlags, cmd: Command) => {
-      const usage = (message: string): never => cmd.error(`error: ${message}`, { exitCode: 2, code: 'torrenttp.usage' });
+      const usage = (message: string): never => usageError(cmd, message);
       // wget's `-O -` and `-qO-` (the document to stdout): curl's -O never takes "-". Commander
       // reads `-O -` before the URL as the URL "-", and `-qO-` as `-q -O --`, which would write a file.
       if (flags.remoteName === true && url === '-' && positional !== undefined) [url, positional] = [positional, '-'];
