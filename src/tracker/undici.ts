@@ -104,7 +104,7 @@ export async function loadUndiciCore(): Promise<Undici> {
     Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js') as object);
     const { getGlobalDispatcher } = require('undici/lib/global.js') as { getGlobalDispatcher: GetGlobalDispatcher };
     const AgentClass = require('undici/lib/dispatcher/agent.js') as Undici['Agent'];
-    const buildConnector = require('undici/lib/core/connect.js') as typeof import('undici').buildConnector;
+    const buildConnector = requireBuildConnector();
     // Not undici's global Agent but ours, whose connections skip interim (1xx) answers
     // (`skippingInterim`): unless a program using this library set a global dispatcher of its own
     // since (a proxy agent), which is then used as before.
@@ -112,7 +112,7 @@ export async function loadUndiciCore(): Promise<Undici> {
     let ours: Dispatcher | undefined;
     const defaultDispatcher = (): Dispatcher => {
       const global = getGlobalDispatcher();
-      if (global !== initial || typeof buildConnector !== 'function') return global;
+      if (global !== initial || buildConnector === undefined) return global;
       return (ours ??= new AgentClass({ connect: skippingInterim(buildConnector({})) }));
     };
     const request = (url: string | URL, opts: Parameters<Undici['request']>[1] = {}): ReturnType<Undici['request']> => {
@@ -197,14 +197,18 @@ export async function nodeGet(url: URL, options: RequestOptions): Promise<Incomi
  * undici's parser sees it (`InterimFilter`); node's own client (`nodeGet`) skips them itself.
  */
 export async function interimSkippingConnector(opts: { timeout?: number } = {}): Promise<buildConnector.connector> {
-  let build: typeof import('undici').buildConnector;
-  try {
-    build = require('undici/lib/core/connect.js') as typeof build;
-    if (typeof build !== 'function') throw new Error('unknown undici layout');
-  } catch {
-    build = (await import('undici')).buildConnector;
-  }
+  const build = requireBuildConnector() ?? (await import('undici')).buildConnector;
   return skippingInterim(build(opts.timeout === undefined ? {} : { timeout: opts.timeout }));
+}
+
+/** undici's `buildConnector` from its own module, as `loadUndiciCore` takes the rest; undefined for a layout this does not know. */
+function requireBuildConnector(): typeof import('undici').buildConnector | undefined {
+  try {
+    const build = require('undici/lib/core/connect.js') as unknown;
+    return typeof build === 'function' ? (build as typeof import('undici').buildConnector) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `connector`'s sockets, each with an `InterimFilter` on what it reads. */

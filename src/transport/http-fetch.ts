@@ -43,6 +43,8 @@ export { parseRetryAfter, readContentRange, retryAfterDelay, type ContentRange }
 export { interimSkippingConnector, loadUndici, loadUndiciCore, nodeGet, type Undici } from '../tracker/undici.js';
 
 let poolClass: Promise<typeof Pool> | undefined;
+/** The connector of every pool whose sockets are undici's own (not reused-reads): made once, shared as an undici `Agent` shares its own. */
+let skippingConnect: ReturnType<typeof interimSkippingConnector> | undefined;
 /**
  * undici's `Pool` alone, without the rest of the package (fetch, WebSocket, caches, mocks): what
  * web seeds' and HTTP peers' pools need. It loads in about a third of the time and CPU of the
@@ -93,7 +95,7 @@ export async function acquireOrigin(url: string, opts: { connections?: number; r
   const factory = reused ? await (await import('./reused-reads.js')).reusedReadsClients(HTTP_FETCH_DEFAULTS.connectTimeoutMs) : undefined;
   const key = reused ? `${origin} reused-reads` : origin;
   // A reused-reads pool makes its own sockets (reused-reads.ts); the others skip interim (1xx) answers (undici.ts).
-  const connect = reused ? { timeout: HTTP_FETCH_DEFAULTS.connectTimeoutMs } : await interimSkippingConnector({ timeout: HTTP_FETCH_DEFAULTS.connectTimeoutMs });
+  const connect = reused ? { timeout: HTTP_FETCH_DEFAULTS.connectTimeoutMs } : await (skippingConnect ??= interimSkippingConnector({ timeout: HTTP_FETCH_DEFAULTS.connectTimeoutMs }));
   let shared = pools.get(key);
   if (shared === undefined) {
     const pool = new PoolClass(origin, {
