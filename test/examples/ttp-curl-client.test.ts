@@ -3,9 +3,9 @@
  * downloads a multi-file torrent from `torrenttp seed --http-port` (no wire peer, no tracker) and
  * gets byte-identical files; from a peer that serves one wrong piece it keeps nothing and fails.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -30,19 +30,27 @@ function runScript(url: string, out: string): Promise<{ code: number; stdout: st
   });
 }
 
+/**
+ * `torrenttp seed TORRENT . --http-port 0 --listen 127.0.0.1 --no-trackers --json` (and `extra`)
+ * in `dir`, killed when the test ends; resolves with it and its TorrentTTP URL once it started.
+ */
+async function seedOverHttp(t: TestContext, dir: string, torrentFile: string, extra: readonly string[]): Promise<{ seed: ChildProcess; url: string }> {
+  const seed = spawn(process.execPath, [BIN, 'seed', torrentFile, '.', '--http-port', '0', '--listen', '127.0.0.1', '--no-trackers', ...extra, '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => seed.kill('SIGKILL'));
+  let lines = '';
+  seed.stdout.on('data', (d: Buffer) => (lines += d.toString()));
+  seed.stderr.on('data', (d: Buffer) => (lines += d.toString()));
+  const started = (): { ttpUrl: string } | undefined =>
+    lines.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; ttpUrl: string }).find((l) => l.event === 'started');
+  await until('the seed started', () => started() !== undefined, 60_000);
+  return { seed, url: started()!.ttpUrl };
+}
+
 test('the curl + jq + sha1sum client downloads a multi-file torrent from torrenttp seed --http-port, and refuses a bad piece', { timeout: 240_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const { torrent, metainfo } = await demoTorrent(dir);
     writeFileSync(join(dir, 'demo.torrent'), torrent);
-    const seed = spawn(process.execPath, [BIN, 'seed', 'demo.torrent', '.', '--http-port', '0', '--listen', '127.0.0.1', '--no-trackers', '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    t.after(() => seed.kill('SIGKILL'));
-    let lines = '';
-    seed.stdout.on('data', (d: Buffer) => (lines += d.toString()));
-    seed.stderr.on('data', (d: Buffer) => (lines += d.toString()));
-    const started = (): { ttpUrl: string } | undefined =>
-      lines.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; ttpUrl: string }).find((l) => l.event === 'started');
-    await until('the seed started', () => started() !== undefined, 60_000);
-    const url = started()!.ttpUrl;
+    const { seed, url } = await seedOverHttp(t, dir, 'demo.torrent', []);
     assert.match(url, new RegExp(`^http://127\\.0\\.0\\.1:\\d+/ttp/v1/torrents/${metainfo.infoHash}$`));
 
     const out = join(dir, 'out');
@@ -86,15 +94,8 @@ test('the curl client writes every file of a torrent whose first file is larger 
     writeFileSync(join(src, 'b.bin'), bytes(70_001, 2));
     const { torrent } = await createTorrent(src, { creationDate: null, pieceLength: 16384 });
     writeFileSync(join(dir, 'pair.torrent'), torrent);
-    const seed = spawn(process.execPath, [BIN, 'seed', 'pair.torrent', '.', '--http-port', '0', '--listen', '127.0.0.1', '--no-trackers', '--no-dht', '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    t.after(() => seed.kill('SIGKILL'));
-    let lines = '';
-    seed.stdout.on('data', (d: Buffer) => (lines += d.toString()));
-    seed.stderr.on('data', (d: Buffer) => (lines += d.toString()));
-    const started = (): { ttpUrl: string } | undefined =>
-      lines.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; ttpUrl: string }).find((l) => l.event === 'started');
-    await until('the seed started', () => started() !== undefined, 60_000);
-    const r = await runScript(started()!.ttpUrl, join(dir, 'out'));
+    const { seed, url } = await seedOverHttp(t, dir, 'pair.torrent', ['--no-dht']);
+    const r = await runScript(url, join(dir, 'out'));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /downloaded pair \(370001 bytes, 23 pieces verified\)/);
     for (const f of ['a.bin', 'b.bin']) assert.deepEqual(readFileSync(join(dir, 'out', 'pair', f)), readFileSync(join(src, f)), f);

@@ -12,6 +12,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { FILE_ETAG_HEADER, FILE_LAST_MODIFIED_HEADER, FILE_TYPE_HEADER } from '../../src/gateway/media-type.js';
+import type { Proxy } from '../../src/gateway/index.js';
 import { parseTorrent } from '../../src/metainfo/index.js';
 import { bytes, piecesOf, torrentBytes, withTempDir } from '../helpers/torrents.js';
 import { until } from '../helpers/processes.js';
@@ -117,6 +118,15 @@ async function fetchThrough(t: TestContext, dir: string, url: string): Promise<{
   return { ...started, body: readFileSync(out), headText, h: fields(headText) };
 }
 
+/** The program's GET of `url` through `proxy`, by hand: resolves at the response's head (an event of its own), the body read after. */
+function getThrough(proxy: Proxy, url: string): Promise<IncomingMessage> {
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    const req = httpRequest({ host: proxy.address.host, port: proxy.address.port, path: url, headers: { host: new URL(url).host } }, resolve);
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** A file (`old`, what the torrent describes) and the same file changed in its first piece (`now`, at the URL): the same length. */
 function changedFirstPiece(seed: number): { old: Uint8Array; now: Buffer } {
   const old = bytes(2 * PIECE + 5, seed);
@@ -214,12 +224,7 @@ test('a cold fetch\'s headers go out as soon as the first piece\'s 206 head is i
     const o = await origin(t, { payload, hold: new Promise<void>((r) => (release = r)) });
     t.after(() => release());
     const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
-    // The program's GET through the proxy, by hand: its response head is an event, the body read after.
-    const answered = new Promise<IncomingMessage>((resolve, reject) => {
-      const req = httpRequest({ host: proxy.address.host, port: proxy.address.port, path: o.url, headers: { host: new URL(o.url).host } }, resolve);
-      req.on('error', reject);
-      req.end();
-    });
+    const answered = getThrough(proxy, o.url);
     // The origin sends the second half of the piece only after release(), below: the head came first.
     const res = await answered;
     assert.deepEqual(o.log.slice(0, 2), ['GET torrent', `GET 0-${payload.length - 1}`]);
@@ -388,11 +393,7 @@ test('an origin that announces the bytes\' head with its torrent (TorrentTTP-Fil
     const o = await origin(t, { payload, announce: '"v1"', holdPiece: new Promise<void>((r) => (release = r)) });
     t.after(() => release());
     const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache'), stallMs: 600_000 });
-    const answered = new Promise<IncomingMessage>((resolve, reject) => {
-      const req = httpRequest({ host: proxy.address.host, port: proxy.address.port, path: o.url, headers: { host: new URL(o.url).host } }, resolve);
-      req.on('error', reject);
-      req.end();
-    });
+    const answered = getThrough(proxy, o.url);
     // The piece is held until release(): only the torrent's answer can have made this head.
     let bound: NodeJS.Timeout | undefined;
     const res = await Promise.race([answered, new Promise<never>((_, reject) => (bound = setTimeout(() => reject(new Error('no head while the first piece is held')), 20_000)))]);
