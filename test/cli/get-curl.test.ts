@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { cli, jsonLines, spawnCli } from '../helpers/cli.js';
@@ -17,6 +17,7 @@ import { until } from '../helpers/processes.js';
 import { selfSignedCert } from '../helpers/tls.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway, torrentOf } from '../gateway/helpers.js';
+import { createTorrent } from '../../src/metainfo/index.js';
 import { GET_EXIT, getExitCode } from '../../src/cli/get-exit.js';
 import { GatewayError } from '../../src/gateway/errors.js';
 import { GetFailure } from '../../src/gateway/get-io.js';
@@ -37,16 +38,6 @@ async function origin(t: TestContext, handler: Handler): Promise<{ base: string;
     return new Promise<void>((r) => server.close(() => r()));
   });
   return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, server };
-}
-
-/** The status of a GET over https trusting `ca`. */
-function statusOf(url: string, ca: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    httpsGet(url, { ca: readFileSync(ca) }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    }).on('error', reject);
-  });
 }
 
 /** A TCP port that refuses connections (bound, then closed). */
@@ -266,21 +257,37 @@ test('-k gets from a self-signed https server, with one warning; --cacert trusts
     assert.ok(!existsSync(join(dir, 'c.txt')));
   }));
 
-test('-k and --cacert reach the swarm: an https serve\'s torrent, tracker and web seed', { timeout: 120_000 }, (t) =>
+test('-k and --cacert reach the swarm\'s web seed (undici\'s connections): a torrent whose only source is an https web seed', { timeout: 180_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const { key, cert } = selfSignedCert(dir, { ipSan: true });
-    const root = join(dir, 'www');
-    mkdirSync(root);
-    const payload = Buffer.from(bytes(2 * 1024 * 1024, 11));
-    writeFileSync(join(root, 'big.bin'), payload);
-    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache'), tls: { cert: readFileSync(cert), key: readFileSync(key) } });
-    await until('the torrent is made', () => statusOf(`${g.url}/big.bin?torrent`, cert).then((s) => s === 200), 30_000);
+    const payload = Buffer.from(bytes(1024 * 1024, 11));
+    writeFileSync(join(dir, 'p.bin'), payload);
+    let torrent: Uint8Array | undefined;
+    const webSeedRanges: string[] = [];
+    const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+      if (req.url === '/p.bin.torrent') return void res.writeHead(200, { 'content-type': 'application/x-bittorrent' }).end(torrent);
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      if (req.url !== '/files/p.bin' || m === null) return void res.writeHead(404).end();
+      webSeedRanges.push(req.headers.range!);
+      const [first, last] = [Number(m[1]), Number(m[2])];
+      res.writeHead(206, { 'content-range': `bytes ${first}-${last}/${payload.length}`, 'content-length': last - first + 1 });
+      res.end(payload.subarray(first, last + 1));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    });
+    const base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    torrent = (await createTorrent(join(dir, 'p.bin'), { creationDate: null, urlList: [`${base}/files/p.bin`] })).torrent;
     for (const [name, flags] of [['k.bin', ['-k']], ['ca.bin', ['--cacert', cert]]] as const) {
-      const p = spawnCli(t, dir, ['get', `${g.url}/big.bin`, '-o', name, '--json', ...flags]);
+      const before = webSeedRanges.length;
+      const p = spawnCli(t, dir, ['get', `${base}/p.bin.torrent`, '-o', name, '--json', ...flags]);
       assert.equal(await p.exited, 0, `${flags.join(' ')}: ${p.stderr}`);
       assert.ok(readFileSync(join(dir, name)).equals(payload), name);
       const summary = jsonLines(p).find((e) => e.event === 'summary')!;
       assert.equal(summary.mode, 'swarm', `${flags.join(' ')}: ${p.stdout}`);
+      assert.ok(webSeedRanges.length > before, 'from the web seed');
     }
   }));
 
