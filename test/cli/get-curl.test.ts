@@ -297,4 +297,7 @@ test('the new flags\' bad values are usage errors (exit 2)', { timeout: 30_000 }
       const r = await cli(dir, ['get', 'http://127.0.0.1:1/x', ...args]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     }
+    // get --help lists every exit code of the table.
+    const help = await cli(dir, ['get', '--help']);
+    for (const code of Object.values(GET_EXIT)) assert.match(help.stdout, new RegExp(`\\b${code} [a-zA-Z-]`), `exit ${code} in get --help:\n${help.stdout}`);
   }));

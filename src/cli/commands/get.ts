@@ -66,7 +66,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-q, --quiet', 'as -s (wget)')
     // curl's `-fsSLO URL` habit: what these ask for is what get always does.
     .option('-L, --location', 'accepted for curl: redirects are always followed (up to 20)')
-    .option('-f, --fail', 'accepted for curl: an HTTP error status always fails (exit 1, no file)')
+    .option('-f, --fail', 'accepted for curl: an HTTP error status always fails (exit 22, no file)')
     .option('-S, --show-error', 'accepted for curl: errors are always shown, -s or not')
     .option('--connect-timeout <seconds>', 'most time for each connection to the server, TLS included (exit 28)')
     .option('-m, --max-time <seconds>', 'most time for the whole download (exit 28; the partial file stays for -C -)')
@@ -74,6 +74,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--limit-rate <speed>', 'most bytes per second received (500K, 2M), plain or from the swarm')
     .option('-k, --insecure', 'no TLS certificate checks (server, web seeds, trackers); pieces are still verified')
     .option('--cacert <file>', "trust the CAs in this PEM file instead of node's (as NODE_EXTRA_CA_CERTS, which adds to them)")
+    .addHelpText('after', `
+Exit codes, curl's where the failure means the same (docs/cli.md, "get exit codes"):
+  0 done, 1 other failure, 2 usage, 6 host not found, 7 cannot connect, 18 body cut short,
+  22 HTTP error status, 23 cannot write, 28 timed out, 35 TLS handshake, 47 too many redirects,
+  56 connection reset, 60 certificate not trusted, 77 --cacert unreadable, 130 interrupted`)
     .action(async (url: string, positional: string | undefined, flags: GetFlags, cmd: Command) => {
       const usage = (message: string): never => usageError(cmd, message);
       // wget's `-O -` and `-qO-` (the document to stdout): curl's -O never takes "-". Commander
