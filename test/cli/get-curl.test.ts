@@ -301,3 +301,35 @@ test('the new flags\' bad values are usage errors (exit 2)', { timeout: 30_000 }
     const help = await cli(dir, ['get', '--help']);
     for (const code of Object.values(GET_EXIT)) assert.match(help.stdout, new RegExp(`\\b${code} [a-zA-Z-]`), `exit ${code} in get --help:\n${help.stdout}`);
   }));
+
+test('-m on a swarm download: exit 28, the verified pieces stay in FILE.part, and -C - continues from them', { timeout: 120_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = Buffer.from(bytes(1024 * 1024, 13));
+    writeFileSync(join(dir, 'p.bin'), payload);
+    let torrent: Uint8Array | undefined;
+    // The web seed answers its first two requests, then holds every other until `open`.
+    let answered = 0;
+    let open = false;
+    const o = await origin(t, (req, res) => {
+      if (req.url === '/p.bin.torrent') return void res.writeHead(200, { 'content-type': 'application/x-bittorrent' }).end(torrent);
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      if (req.url !== '/files/p.bin' || m === null) return void res.writeHead(404).end();
+      if (!open && answered >= 2) return; // held
+      answered++;
+      const [first, last] = [Number(m[1]), Number(m[2])];
+      res.writeHead(206, { 'content-range': `bytes ${first}-${last}/${payload.length}`, 'content-length': last - first + 1 });
+      res.end(payload.subarray(first, last + 1));
+    });
+    torrent = (await createTorrent(join(dir, 'p.bin'), { creationDate: null, pieceLength: 64 * 1024, urlList: [`${o.base}/files/p.bin`] })).torrent;
+    mkdirSync(join(dir, 'out'));
+    const cut = spawnCli(t, join(dir, 'out'), ['get', `${o.base}/p.bin.torrent`, '-o', 'p.bin', '-s', '-m', '3']);
+    assert.equal(await cut.exited, 28, cut.stderr);
+    assert.match(cut.stderr, /operation timed out after 3 s \(--max-time\) with \d+ of 1048576 bytes received/);
+    assert.ok(existsSync(join(dir, 'out', 'p.bin.part')) && !existsSync(join(dir, 'out', 'p.bin')), 'FILE.part stays, no FILE');
+    open = true;
+    const rest = spawnCli(t, join(dir, 'out'), ['get', `${o.base}/p.bin.torrent`, '-o', 'p.bin', '--json', '-C', '-']);
+    assert.equal(await rest.exited, 0, rest.stderr);
+    assert.ok(readFileSync(join(dir, 'out', 'p.bin')).equals(payload));
+    const start = jsonLines(rest).find((e) => e.event === 'start')!;
+    assert.ok((start.resumedBytes as number) > 0, `resumed from the .part: ${JSON.stringify(start)}`);
+  }));
