@@ -22,6 +22,15 @@ export function parseSize(s: string): number | undefined {
   return n * mult;
 }
 
+/** What a rate option says of a value `parseRate` refuses. */
+export const RATE_HELP = 'not a rate in bytes/s (like 500K or 2M)';
+
+/** Bytes per second, `500K`, `2M`, `1048576` (a bare number is bytes, not a power of two as for create): undefined unless above 0. */
+export function parseRate(value: string): number | undefined {
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : parseSize(value);
+  return n === undefined || !Number.isFinite(n) || n <= 0 ? undefined : n;
+}
+
 /** A duration as aria2 shows an ETA: `45s`, `1m29s`, `2h5m0s`; days past 99 hours (`4d3h`). */
 export function formatDuration(seconds: number): string {
   let s = Math.max(0, Math.ceil(seconds));

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { InvalidArgumentError } from 'commander';
 import { isTrackerUrl, isWebSeedUrl } from '../metainfo/index.js';
 import { checkTorrentUrl } from '../tracker/client.js';
-import { parseSize } from './format.js';
+import { parseRate, parseSize, RATE_HELP } from './format.js';
 
 /**
  * Option-value parsers for commander's `argParser`. A bad value throws `InvalidArgumentError`,
@@ -24,9 +24,8 @@ export const port = (allowAny: boolean): ((value: string) => number) => integer(
 
 /** Bytes per second: `500K`, `2M`, `1048576`. */
 export function rate(value: string): number {
-  // A bare number is bytes here, not create's mktorrent-style power of two.
-  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : parseSize(value);
-  if (n === undefined || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('not a rate in bytes/s (like 500K or 2M)');
+  const n = parseRate(value);
+  if (n === undefined) throw new InvalidArgumentError(RATE_HELP);
   return n;
 }
 

@@ -48,7 +48,7 @@ export async function runProgram(ctx: CliContext, commands: readonly Register[],
     }
     ctx.stderr.write(`torrenttp: ${clipUrls(describe(err))}\n`); // a 20 KB URL refused with a 431 is not repeated whole
     if (debug && err instanceof Error && err.stack) ctx.stderr.write(`${err.stack}\n`);
-    return 1;
+    return ctx.exitCode ?? 1; // a command that tells its failures apart (get: curl's codes) set it before throwing
   }
 }
 
@@ -83,12 +83,12 @@ const UNTRUSTED_CERTIFICATE: ReadonlySet<string> = new Set([
 /**
  * ` (DEPTH_ZERO_SELF_SIGNED_CERT; …NODE_EXTRA_CA_CERTS…)` for a request whose server certificate
  * was not trusted: what curl's --cacert and wget's --ca-certificate do, node takes from the
- * environment at start (docs/cli.md, "HTTPS").
+ * environment at start, and `get` from its own `--cacert` (docs/cli.md, "HTTPS").
  */
 function certificateNote(err: TorrenttpError): string {
   for (let cause = err.cause as { code?: unknown; cause?: unknown } | undefined, depth = 0; cause !== undefined && cause !== null && depth < 4; cause = cause.cause as typeof cause, depth++) {
     if (typeof cause.code === 'string' && UNTRUSTED_CERTIFICATE.has(cause.code)) {
-      return ` (${cause.code}; to trust the server's certificate or its CA, run with NODE_EXTRA_CA_CERTS=ca.pem)`;
+      return ` (${cause.code}; to trust the server's certificate or its CA, run with NODE_EXTRA_CA_CERTS=ca.pem, or get --cacert ca.pem)`;
     }
   }
   return '';

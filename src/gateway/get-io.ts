@@ -71,3 +71,47 @@ export class SampledRate {
     return sec <= 0 ? 0 : (bytes - first.bytes) / sec;
   }
 }
+
+/**
+ * Why a get failed, where the code of its `GatewayError` does not say it: that error's `cause`.
+ * `get`'s exit code (cli/get-exit.ts) and `--retry` (get-retry.ts) read it, as they read node's
+ * own `code`s (`ECONNREFUSED`, `ENOTFOUND`) further down the chain. The codes stay inside a get:
+ * the error a user sees keeps its `GATEWAY_GET_*` code.
+ * - `ETIMEDOUT`: no answer, no byte of the body or none from the swarm within the get's stall
+ *   time, or no connection within `--connect-timeout` (node's own code for a connect timeout).
+ * - `ERR_GET_PARTIAL`: the body ended before its length (curl's "partial file").
+ * - `ERR_GET_REDIRECTS`: more redirects than the get follows.
+ * - `ERR_GET_STATUS`: an HTTP error status, with its `Retry-After`.
+ */
+export type GetFailureCode = 'ETIMEDOUT' | 'ERR_GET_PARTIAL' | 'ERR_GET_REDIRECTS' | 'ERR_GET_STATUS';
+
+export class GetFailure extends Error {
+  readonly code: GetFailureCode;
+  readonly status: number | undefined;
+  readonly retryAfter: string | undefined;
+
+  constructor(code: GetFailureCode, message: string, opts: { readonly status?: number; readonly retryAfter?: string; readonly cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'GetFailure';
+    this.code = code;
+    this.status = opts.status;
+    this.retryAfter = opts.retryAfter;
+  }
+}
+
+/** The `code`s down `err`'s cause chain (at most 6 deep), outermost first: what a get's failure is classified by. */
+export function causeCodes(err: unknown): string[] {
+  const codes: string[] = [];
+  for (let e = err as { code?: unknown; cause?: unknown } | null | undefined, depth = 0; e !== null && e !== undefined && depth < 6; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string') codes.push(e.code);
+  }
+  return codes;
+}
+
+/** The first `GetFailure` down `err`'s cause chain. */
+export function getFailureOf(err: unknown): GetFailure | undefined {
+  for (let e = err as { cause?: unknown } | null | undefined, depth = 0; e !== null && e !== undefined && depth < 6; e = e.cause as typeof e, depth++) {
+    if (e instanceof GetFailure) return e;
+  }
+  return undefined;
+}

@@ -6,10 +6,11 @@ import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import { ttpTorrentUrlInfoHash } from './media-type.js';
 import { headersForAll } from './redirect-headers.js';
-import { negotiate, NodeAgents, type Offer } from './negotiate-client.js';
+import { causeText, negotiate, NodeAgents, type Offer } from './negotiate-client.js';
+import { retryDelayMs, sleep } from './get-retry.js';
 import { plainGet } from './plain-get.js';
 
-import { DEFAULT_STALL_MS, nameFromUrl, swarmNameFromUrl } from './get-io.js';
+import { DEFAULT_STALL_MS, GetFailure, nameFromUrl, swarmNameFromUrl } from './get-io.js';
 
 export { nameFromUrl };
 
@@ -65,6 +66,16 @@ export interface GetUrlOptions {
   readonly loneStream?: boolean;
   /** Most ms a finished swarm download keeps serving peers that still pull from it (swarm-get.ts `DEFAULT_LINGER_MS`); 0: leave at once. */
   readonly lingerMs?: number;
+  /** Each connection of the negotiation and the plain body is made within this (curl's `--connect-timeout`), else the get fails (`ETIMEDOUT`). */
+  readonly connectTimeoutMs?: number;
+  /** Attempts after a transient failure (curl's `--retry`; get-retry.ts says which are, and how long each waits). Default 0. */
+  readonly retry?: number;
+  /**
+   * Most bytes per second received (curl's `--limit-rate`): the plain body, and the swarm's
+   * download (ClientOptions.downloadLimit: its peers, web seeds and HTTP peers together; no lone
+   * stream, which reads the origin past the engine's limiter).
+   */
+  readonly limitRate?: number;
 }
 
 export type GetOutput =
@@ -91,7 +102,9 @@ export type GetEvent =
   | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'seeding' }
   /** Done, but peers are still pulling pieces from us: we stay up to `maxSeconds` for them. */
-  | { readonly type: 'lingering'; readonly maxSeconds: number };
+  | { readonly type: 'lingering'; readonly maxSeconds: number }
+  /** Attempt `attempt` failed transiently (`--retry`): the next starts in `delayMs`, `left` attempts after it at most. */
+  | { readonly type: 'retry'; readonly attempt: number; readonly left: number; readonly delayMs: number; readonly message: string };
 
 /** Payload bytes by where they came from. */
 export interface GetSources {
@@ -121,9 +134,34 @@ export interface GetResult {
 
 export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
   const started = performance.now();
+  let resume = o.resume === true;
+  for (let attempt = 1; ; attempt++) {
+    // What this attempt began writing: a retry continues it (`-C -`'s way: a plain file with
+    // `Range` and `If-Range`, a swarm's `.part` hashed), rather than a file that was there before.
+    let wrote = false;
+    const onEvent = (e: GetEvent): void => {
+      if (e.type === 'start') wrote = true;
+      o.onEvent?.(e);
+    };
+    try {
+      return await getOnce({ ...o, resume, onEvent }, started);
+    } catch (err) {
+      const left = (o.retry ?? 0) - attempt + 1;
+      // A stream cannot take its bytes back: once it had its first, no retry.
+      if (left <= 0 || o.signal?.aborted === true || (wrote && o.output.kind === 'stream')) throw err;
+      const delayMs = retryDelayMs(err, attempt);
+      if (delayMs === undefined) throw err;
+      o.onEvent?.({ type: 'retry', attempt, left: left - 1, delayMs, message: causeText(err) });
+      if (!(await sleep(delayMs, o.signal))) return interrupted(o, started);
+      resume ||= wrote && o.output.kind !== 'stream';
+    }
+  }
+}
+
+async function getOnce(o: GetUrlOptions, started: number): Promise<GetResult> {
   // node's own HTTP client, keep-alive, for the negotiation and the plain body: undici (the web
   // seed's and the trackers' client) is not compiled before the first byte.
-  const agents = new NodeAgents();
+  const agents = new NodeAgents(o.connectTimeoutMs);
   try {
     // A server that takes the connection and never answers would hold the get for ever: its
     // answer (redirects and a torrent's body included) must come within `stallMs`.
@@ -143,7 +181,10 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
         ...(o.plainOnly === undefined && !ranged ? {} : { plainOnly: o.plainOnly === true || ranged }),
       });
     } catch (err) {
-      if (answer.signal.aborted && o.signal?.aborted !== true) throw new GatewayError('GATEWAY_GET_FAILED', { detail: `no answer from ${o.url} within ${Math.round(stallMs / 1000)} s` });
+      if (answer.signal.aborted && o.signal?.aborted !== true) {
+        const detail = `no answer from ${o.url} within ${Math.round(stallMs / 1000)} s`;
+        throw new GatewayError('GATEWAY_GET_FAILED', { detail, cause: new GetFailure('ETIMEDOUT', detail) });
+      }
       // A torrent answer that does not parse: said as the server's bad answer, naming the URL (the
       // parser's own words and code kept in the message).
       if (err instanceof TorrenttpError && err.side === 'remote' && /^(?:BENCODE|METAINFO)_/.test(err.code)) {
@@ -168,7 +209,9 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
       const ttpPeer = ttpTorrentUrlInfoHash(offer.from) === offer.metainfo.infoHash && !offer.peers.includes(offer.from) ? [offer.from] : [];
       // The user's -H go to the torrent's web seeds too (the lone stream): credentials only to the URL's own origin.
       const headers = headersForAll(o.headers, o.url, offer.metainfo.urlList);
-      return await swarmGet({ ...o, output, encryption, ...(headers === undefined ? {} : { headers }) }, offer.metainfo, offer.via, started, [...offer.peers, ...ttpPeer], offer.swarmPeers).catch((err: unknown) => {
+      // A rate limit is the engine's: the lone stream would read the origin past it.
+      const limited = o.limitRate === undefined ? {} : { loneStream: false };
+      return await swarmGet({ ...o, ...limited, output, encryption, ...(headers === undefined ? {} : { headers }) }, offer.metainfo, offer.via, started, [...offer.peers, ...ttpPeer], offer.swarmPeers).catch((err: unknown) => {
         // A file system call on the output that failed untyped (preparing `FILE.part` in a folder we
         // may not write): the output's error, as the plain path says it (exit 23).
         const e = err as NodeJS.ErrnoException;

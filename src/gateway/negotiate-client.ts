@@ -1,4 +1,5 @@
 import type { Agent as HttpAgent, RequestOptions } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
@@ -10,6 +11,7 @@ import { hostPort, parseHostPort } from '../transport/peer-address.js';
 import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import { headersFor } from './redirect-headers.js';
+import { GetFailure } from './get-io.js';
 
 /**
  * The client side of transparent BitTorrent (`torrenttp get`): one GET that asks for the torrent
@@ -205,16 +207,22 @@ export function plainSeeds(offer: { readonly from: string; readonly peers: reado
 
 /**
  * node's http and https keep-alive agents, one each, made on first use (`node:https` and with it
- * TLS are loaded only for an https URL); `destroy` closes their sockets.
+ * TLS are loaded only for an https URL); `destroy` closes their sockets. `connectTimeoutMs`
+ * (`get --connect-timeout`, as curl's): each new connection must be made within it, the name
+ * looked up, TCP connected and, for https, the TLS handshake done, else it is destroyed with
+ * `ETIMEDOUT` (a `GetFailure`); a connection once made has no such limit.
  */
 export class NodeAgents {
   private readonly made = new Map<string, HttpAgent>();
+
+  constructor(private readonly connectTimeoutMs?: number) {}
 
   async for(protocol: string): Promise<HttpAgent> {
     let agent = this.made.get(protocol);
     if (agent === undefined) {
       const mod = protocol === 'https:' ? await import('node:https') : await import('node:http');
       agent = this.made.get(protocol) ?? new mod.Agent({ keepAlive: true, keepAliveMsecs: 10_000 });
+      if (this.connectTimeoutMs !== undefined) limitConnect(agent, this.connectTimeoutMs, protocol === 'https:' ? 'secureConnect' : 'connect');
       this.made.set(protocol, agent);
     }
     return agent;
@@ -224,6 +232,19 @@ export class NodeAgents {
     for (const agent of this.made.values()) agent.destroy();
     this.made.clear();
   }
+}
+
+/** `agent`'s new sockets are destroyed with `ETIMEDOUT` unless they emit `ready` within `ms`. */
+function limitConnect(agent: HttpAgent, ms: number, ready: 'connect' | 'secureConnect'): void {
+  const create = (agent as unknown as { createConnection: (...args: unknown[]) => Socket }).createConnection.bind(agent);
+  (agent as unknown as { createConnection: (...args: unknown[]) => Socket }).createConnection = (...args: unknown[]): Socket => {
+    const socket = create(...args);
+    const timer = setTimeout(() => socket.destroy(new GetFailure('ETIMEDOUT', `no connection within ${ms / 1000} s (--connect-timeout)`)), ms);
+    const done = (): void => clearTimeout(timer);
+    socket.once(ready, done);
+    socket.once('close', done);
+    return socket;
+  };
 }
 
 /** One GET with node's http(s) client (keep-alive agents when the get gave them); the body is the `IncomingMessage`. */
@@ -257,7 +278,10 @@ async function request(url: string, opts: NegotiateOptions, headers: Record<stri
     const location = res.headers.location;
     if ([301, 302, 303, 307, 308].includes(res.status) && typeof location === 'string') {
       await discard({ url: current, ...res });
-      if (hop >= MAX_REDIRECTS) throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `more than ${MAX_REDIRECTS} redirects from ${url}` });
+      if (hop >= MAX_REDIRECTS) {
+        const detail = `more than ${MAX_REDIRECTS} redirects from ${url}`;
+        throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail, cause: new GetFailure('ERR_GET_REDIRECTS', detail) });
+      }
       current = new URL(location, current).href;
       continue;
     }
@@ -268,7 +292,10 @@ async function request(url: string, opts: NegotiateOptions, headers: Record<stri
 async function assertOk(res: OpenResponse): Promise<void> {
   if (res.status >= 200 && res.status < 300) return;
   await discard(res);
-  throw new GatewayError('GATEWAY_GET_HTTP_STATUS', { detail: `${res.status} ${statusText(res.status)} for ${res.url}` });
+  const detail = `${res.status} ${statusText(res.status)} for ${res.url}`;
+  const retryAfter = res.headers['retry-after'];
+  const cause = new GetFailure('ERR_GET_STATUS', detail, { status: res.status, ...(typeof retryAfter === 'string' ? { retryAfter } : {}) });
+  throw new GatewayError('GATEWAY_GET_HTTP_STATUS', { detail, cause });
 }
 
 /** The reason phrases curl and wget show, for the statuses a download meets. */

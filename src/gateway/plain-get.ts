@@ -5,7 +5,7 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
-import { DEFAULT_STALL_MS, drained, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
+import { DEFAULT_STALL_MS, drained, GetFailure, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import { causeText, discard, requestOk, type NodeAgents, type OpenResponse } from './negotiate-client.js';
 import { headersFor } from './redirect-headers.js';
@@ -89,7 +89,7 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
       lastBytes = got.bytes;
       lastMoveMs = now;
     } else if (now - lastMoveMs > stallMs) {
-      res.body.destroy(new Error(`no byte of the body for ${Math.round((now - lastMoveMs) / 1000)} s`));
+      res.body.destroy(new GetFailure('ETIMEDOUT', `no byte of the body for ${Math.round((now - lastMoveMs) / 1000)} s`));
     }
   }, PROGRESS_EVERY_MS);
   try {
@@ -101,7 +101,7 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
       await once(file, 'open');
     }
     const sink = file ?? (o.output.kind === 'stream' ? o.output.stream : undefined);
-    await copyBody(res.body, sink, hash, got, () => fileError);
+    await copyBody(res.body, sink, hash, got, () => fileError, o.limitRate);
   } catch (err) {
     if (path !== undefined && (fileError !== undefined || file === undefined)) throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause: fileError ?? err });
     if (o.signal?.aborted === true) {
@@ -112,7 +112,8 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
     // The body failed (cut, stalled, malformed): what came is on disk for `-C -`.
     const of = totalBytes === undefined ? '' : ` of ${totalBytes}`;
     const again = path === undefined ? '' : ' (run again with -C - to continue)';
-    throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `${res.url} ended after ${offset + got.bytes}${of} bytes: ${causeText(err)}${again}`, cause: err });
+    const detail = `${res.url} ended after ${offset + got.bytes}${of} bytes: ${causeText(err)}${again}`;
+    throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail, cause: err instanceof GetFailure ? err : new GetFailure('ERR_GET_PARTIAL', detail, { cause: err }) });
   } finally {
     clearInterval(timer);
     // Everything received is on disk before we return, also when interrupted: `-C -` continues from the file's size.
@@ -121,7 +122,8 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
   if (fileError !== undefined) throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause: fileError });
   report();
   if (totalBytes !== undefined && offset + got.bytes !== totalBytes) {
-    throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `${res.url} ended after ${offset + got.bytes} of ${totalBytes} bytes (run again with -C - to continue)` });
+    const detail = `${res.url} ended after ${offset + got.bytes} of ${totalBytes} bytes (run again with -C - to continue)`;
+    throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail, cause: new GetFailure('ERR_GET_PARTIAL', detail) });
   }
   if (hash !== undefined && !hash.digest().equals(Buffer.from(expected!))) {
     throw new GatewayError('GATEWAY_GET_DIGEST_MISMATCH', { detail: `${path ?? 'stdout'} (Repr-Digest sha-256 of ${res.url})` });
@@ -172,17 +174,33 @@ function sha256Of(v: string | string[] | undefined): Uint8Array | undefined {
   return d.length === 32 && d.toString('base64') === m[1] ? d : undefined;
 }
 
+/** `--limit-rate`: the body is paused when it is ahead of the rate by more than this. */
+const LIMIT_SLACK_MS = 50;
+
 /**
  * The body to `sink` by 'data' events, pausing while the sink is full: no promise per chunk (an
  * async iterator costs one per chunk), no copy (undici's chunks go to write() as they are).
- * Counts into `got` as it goes; rejects with the body's error or the sink's.
+ * Counts into `got` as it goes; rejects with the body's error or the sink's. `limit` (bytes/s,
+ * `--limit-rate`): paused while the bytes so far are ahead of it (curl's average, from the start
+ * of the body).
  */
-function copyBody(body: Readable, sink: Writable | undefined, hash: Hash | undefined, got: { bytes: number }, sinkError: () => unknown): Promise<void> {
+function copyBody(body: Readable, sink: Writable | undefined, hash: Hash | undefined, got: { bytes: number }, sinkError: () => unknown, limit?: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
+    // Pauses held (the sink full, the rate ahead): the body resumes when the last is let go.
+    let holds = 0;
+    const hold = (): void => {
+      if (holds++ === 0) body.pause();
+    };
+    const release = (): void => {
+      if (--holds === 0 && !settled) body.resume();
+    };
+    const startMs = performance.now();
+    let throttle: NodeJS.Timeout | undefined;
     const fail = (err: unknown): void => {
       if (settled) return;
       settled = true;
+      clearTimeout(throttle);
       body.off('data', onData);
       body.destroy();
       reject(err);
@@ -193,8 +211,18 @@ function copyBody(body: Readable, sink: Writable | undefined, hash: Hash | undef
       got.bytes += chunk.length;
       hash?.update(chunk);
       if (sink !== undefined && !sink.write(chunk)) {
-        body.pause();
-        drained(sink).then(() => body.resume(), fail);
+        hold();
+        drained(sink).then(release, fail);
+      }
+      if (limit !== undefined && throttle === undefined) {
+        const aheadMs = (got.bytes / limit) * 1000 - (performance.now() - startMs);
+        if (aheadMs > LIMIT_SLACK_MS) {
+          hold();
+          throttle = setTimeout(() => {
+            throttle = undefined;
+            release();
+          }, aheadMs);
+        }
       }
     };
     body.on('data', onData);
@@ -205,6 +233,7 @@ function copyBody(body: Readable, sink: Writable | undefined, hash: Hash | undef
       if (err !== undefined && err !== null) return fail(body.errored ?? err);
       if (settled) return;
       settled = true;
+      clearTimeout(throttle);
       resolve();
     });
   });

@@ -7,7 +7,7 @@ import type { Metainfo } from '../metainfo/index.js';
 import { DiskPool, makeFolders } from '../storage/index.js';
 import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
-import { DEFAULT_STALL_MS, drained, sizeOf, swarmNameFromUrl } from './get-io.js';
+import { DEFAULT_STALL_MS, drained, GetFailure, sizeOf, swarmNameFromUrl } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import type { OriginConnection } from './lone-stream.js';
 
@@ -108,7 +108,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
   }
   const { Client } = engine;
   const { loneStreamUrl, streamWhileAlone } = loneMod;
-  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), encryption: o.encryption, diskPool });
+  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), ...(o.limitRate === undefined ? {} : { downloadLimit: o.limitRate }), encryption: o.encryption, diskPool });
   client.on('warning', (message) => o.onEvent?.({ type: 'warning', message }));
   let finished = false;
   try {
@@ -176,7 +176,8 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
         lastBytes = s.downloaded;
         lastMoveMs = now;
       } else if (now - lastMoveMs > (o.stallMs ?? DEFAULT_STALL_MS)) {
-        stallFail(new GatewayError('GATEWAY_GET_FAILED', { detail: `no byte from the swarm of ${o.url} for ${Math.round((now - lastMoveMs) / 1000)} s (${s.peers} peers)` }));
+        const detail = `no byte from the swarm of ${o.url} for ${Math.round((now - lastMoveMs) / 1000)} s (${s.peers} peers)`;
+        stallFail(new GatewayError('GATEWAY_GET_FAILED', { detail, cause: new GetFailure('ETIMEDOUT', detail) }));
       }
     };
     t.on('progress', watchStall);

@@ -174,6 +174,23 @@ export function readContentRange(value: string | undefined): ContentRange | unde
 }
 
 /**
+ * TLS options of every client connection this process makes over https (`get -k`, `--cacert`):
+ * `nodeGet`'s (a get's negotiation and plain body, HTTP trackers) and undici's connectors made
+ * after it is set (`interimSkippingConnector`: web seeds, HTTP peers). Process-wide, because those
+ * connections are made deep in the engine, for one command: set it before the first request.
+ */
+export interface ClientTls {
+  /** The CAs trusted instead of node's (curl's `--cacert`). */
+  readonly ca?: Buffer;
+  /** false: no certificate check (curl's `-k`). */
+  readonly rejectUnauthorized?: boolean;
+}
+let clientTls: ClientTls = {};
+export function setClientTls(tls: ClientTls): void {
+  clientTls = tls;
+}
+
+/**
  * One GET with node's own HTTP client, where undici is not wanted (a lone `torrenttp get`
  * compiles no undici: its loading and its parser's WebAssembly were ~45 ms of that get's CPU;
  * docs/cli.md, "get against curl"). `node:https`, and TLS with it, is loaded only for an https
@@ -182,7 +199,7 @@ export function readContentRange(value: string | undefined): ContentRange | unde
 export async function nodeGet(url: URL, options: RequestOptions): Promise<IncomingMessage> {
   const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   return new Promise((resolve, reject) => {
-    const req = mod.request(url, { ...options, method: 'GET' }, resolve);
+    const req = mod.request(url, { ...(url.protocol === 'https:' ? clientTls : {}), ...options, method: 'GET' }, resolve);
     req.on('error', reject);
     req.end();
   });
@@ -198,7 +215,7 @@ export async function nodeGet(url: URL, options: RequestOptions): Promise<Incomi
  */
 export async function interimSkippingConnector(opts: { timeout?: number } = {}): Promise<buildConnector.connector> {
   const build = requireBuildConnector() ?? (await import('undici')).buildConnector;
-  return skippingInterim(build(opts.timeout === undefined ? {} : { timeout: opts.timeout }));
+  return skippingInterim(build({ ...clientTls, ...(opts.timeout === undefined ? {} : { timeout: opts.timeout }) }));
 }
 
 /** undici's `buildConnector` from its own module, as `loadUndiciCore` takes the rest; undefined for a layout this does not know. */

@@ -235,13 +235,13 @@ test('get -C - resumes an interrupted plain download (exit 130, then only the re
     assert.match(web.requests.at(-1)!, new RegExp(`range=bytes=${partial}-`));
   }));
 
-test('get exit codes: 404 is 1 with the status named, bad usage is 2', { timeout: 60_000 }, (t) =>
+test('get exit codes: 404 is 22 (curl -f) with the status named, bad usage is 2', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
     const { url } = await serve(t, root);
     const r = await get(t, dir, [`${url}/missing.bin`, '-o', 'x.bin']);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 22, r.stderr);
     assert.match(r.stderr, /404 Not Found for http:\/\/127\.0\.0\.1:\d+\/missing\.bin \[GATEWAY_GET_HTTP_STATUS\]/);
     assert.deepEqual(readdirSync(dir), ['www'], 'no file made for an error');
     assert.equal((await get(t, dir, ['ftp://example.invalid/x'])).code, 2);

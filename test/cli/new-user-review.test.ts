@@ -79,7 +79,7 @@ test('a 20 KB URL refused with a 431 is named by its first 200 characters, not r
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
       const long = `${base}${'a'.repeat(20_000)}`;
       const r = await cli(dir, ['get', long, '-o', 'x']);
-      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.code, 22, r.stderr);
       assert.match(r.stderr, /431/);
       assert.ok(r.stderr.includes(`${long.slice(0, SHOWN_URL_CHARS - 1)}…`), r.stderr.slice(0, 400));
       assert.ok(r.stderr.length < 1000, `${r.stderr.length} characters: ${r.stderr.slice(0, 400)}`);

@@ -1,19 +1,21 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
-import { getUrl, nameFromUrl, type GetEvent, type GetOutput, type GetResult } from '../../gateway/client.js';
+import { getUrl, nameFromUrl, setClientTls, type GetEvent, type GetOutput, type GetResult } from '../../gateway/client.js';
 import { TorrenttpError } from '../../errors/index.js';
 import type { CliContext } from '../context.js';
 import { encryptionPolicy, GET_ENCRYPTION_HELP } from '../encryption-option.js';
-import { clip, formatBytes, formatDuration, plural } from '../format.js';
+import { clip, formatBytes, formatDuration, parseRate, plural, RATE_HELP } from '../format.js';
+import { GET_EXIT, getExitCode } from '../get-exit.js';
 import { usageError } from '../usage-error.js';
 
 /**
  * `torrenttp get URL`: curl/wget with the swarm behind it. The work is `getUrl` (gateway layer);
  * this file maps flags to it, draws the progress and turns the outcome into an exit code:
- * 0 done, 1 error (an HTTP error status included, as curl -f and wget), 2 usage, 23 the output
- * could not be written (curl's), 130 interrupted. A reader that closes stdout early
+ * curl's wherever the failure means the same (get-exit.ts, the one table), 2 usage, 130
+ * interrupted. A reader that closes stdout early
  * (`get URL -o - | head`) ends the get quietly with 0, as every command (main.ts). Each early end
  * goes through the get's own stop: the swarm tells its trackers `stopped` (swarm-get.ts).
  */
@@ -30,6 +32,12 @@ interface GetFlags {
   json?: boolean;
   silent?: boolean;
   quiet?: boolean;
+  connectTimeout?: string;
+  maxTime?: string;
+  retry?: string;
+  limitRate?: string;
+  insecure?: boolean;
+  cacert?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -58,8 +66,19 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-q, --quiet', 'as -s (wget)')
     // curl's `-fsSLO URL` habit: what these ask for is what get always does.
     .option('-L, --location', 'accepted for curl: redirects are always followed (up to 20)')
-    .option('-f, --fail', 'accepted for curl: an HTTP error status always fails (exit 1, no file)')
+    .option('-f, --fail', 'accepted for curl: an HTTP error status always fails (exit 22, no file)')
     .option('-S, --show-error', 'accepted for curl: errors are always shown, -s or not')
+    .option('--connect-timeout <seconds>', 'most time for each connection to the server, TLS included (exit 28)')
+    .option('-m, --max-time <seconds>', 'most time for the whole download (exit 28; the partial file stays for -C -)')
+    .option('--retry <num>', "retry a transient failure (timeout, refused or reset connection, 408/429/5xx) up to NUM times: 1 s, doubling, or the server's Retry-After")
+    .option('--limit-rate <speed>', 'most bytes per second received (500K, 2M), plain or from the swarm')
+    .option('-k, --insecure', 'no TLS certificate checks (server, web seeds, trackers); pieces are still verified')
+    .option('--cacert <file>', "trust the CAs in this PEM file instead of node's (as NODE_EXTRA_CA_CERTS, which adds to them)")
+    .addHelpText('after', `
+Exit codes, curl's where the failure means the same (docs/cli.md, "get exit codes"):
+  0 done, 1 other failure, 2 usage, 6 host not found, 7 cannot connect, 18 body cut short,
+  22 HTTP error status, 23 cannot write, 28 timed out, 35 TLS handshake, 47 too many redirects,
+  56 connection reset, 60 certificate not trusted, 77 --cacert unreadable, 130 interrupted`)
     .action(async (url: string, positional: string | undefined, flags: GetFlags, cmd: Command) => {
       const usage = (message: string): never => usageError(cmd, message);
       // wget's `-O -` and `-qO-` (the document to stdout): curl's -O never takes "-". Commander
@@ -97,6 +116,10 @@ export function register(program: Command, ctx: CliContext): void {
       }
       if (resume && headers.range !== undefined) usage('-C - and -H "Range: …" exclude each other (-C - asks for the rest of the file)');
       if (flags.remoteName === true && nameFromUrl(url) === undefined) usage(`${clip(url)} has no file name to use with -O; give -o FILE`);
+      const connectTimeoutMs = seconds(flags.connectTimeout, '--connect-timeout', usage);
+      const maxTimeMs = seconds(flags.maxTime, '--max-time', usage);
+      const retry = flags.retry === undefined ? undefined : /^\s*\d{1,9}\s*$/.test(flags.retry) ? Number(flags.retry) : usage(`--retry ${JSON.stringify(flags.retry)}: not a count (0 or more)`);
+      const limitRate = flags.limitRate === undefined ? undefined : (parseRate(flags.limitRate) ?? usage(`--limit-rate ${JSON.stringify(flags.limitRate)}: ${RATE_HELP}`));
 
       baselineWasmOnly();
       optimizeOnlyTheHotPath();
@@ -107,6 +130,12 @@ export function register(program: Command, ctx: CliContext): void {
           : { kind: 'named', dir: ctx.cwd };
       const out = new GetReporter(ctx, flags.json === true, flags.silent === true || flags.quiet === true, toStdout);
       const ac = new AbortController();
+      // -m: the whole download, as curl's; it ends as Ctrl-C does (the partial file stays), with exit 28.
+      let timedOut = false;
+      const maxTimer = maxTimeMs === undefined ? undefined : setTimeout(() => {
+        timedOut = true;
+        ac.abort();
+      }, maxTimeMs);
       const onSignal = (): void => ac.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
@@ -124,6 +153,11 @@ export function register(program: Command, ctx: CliContext): void {
       for (const [stream, listener] of listening) stream.on('error', listener);
       let result: GetResult | undefined;
       try {
+        if (flags.insecure === true || flags.cacert !== undefined) {
+          const ca = flags.cacert === undefined ? undefined : await readCa(resolve(ctx.cwd, flags.cacert), flags.cacert);
+          setClientTls({ ...(ca === undefined ? {} : { ca }), ...(flags.insecure === true ? { rejectUnauthorized: false } : {}) });
+          if (flags.insecure === true) out.warn('-k: TLS certificates are not checked: the server (and its web seeds and trackers) is not authenticated; a swarm\'s pieces are still verified against the torrent');
+        }
         result = await getUrl({
           url,
           output,
@@ -132,14 +166,24 @@ export function register(program: Command, ctx: CliContext): void {
           plainOnly: !flags.swarm,
           headers,
           signal: ac.signal,
-          onEvent: (e) => out.event(e),
+          onEvent: (e) => {
+            if (e.type === 'seeding') clearTimeout(maxTimer); // done: the seeding after it is not the download's time
+            out.event(e);
+          },
           ...(port === undefined ? {} : { port }),
+          ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
+          ...(retry === undefined ? {} : { retry }),
+          ...(limitRate === undefined ? {} : { limitRate }),
           ...(flags.encryption === undefined ? {} : { encryption: flags.encryption }),
         });
       } catch (err) {
         streamError ??= writeFailure(err);
-        if (streamError === undefined) throw err;
+        if (streamError === undefined) {
+          ctx.exitCode = timedOut ? GET_EXIT.timeout : getExitCode(err);
+          throw err;
+        }
       } finally {
+        clearTimeout(maxTimer);
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         for (const [stream, listener] of listening) stream.off('error', listener);
@@ -147,7 +191,13 @@ export function register(program: Command, ctx: CliContext): void {
       }
       if (streamError === undefined && result !== undefined) {
         out.summary(result);
-        if (result.status !== 'complete') ctx.exitCode = 130; // interrupted: 128 + SIGINT, as shells say
+        if (result.status !== 'complete' && timedOut) {
+          const got = result.totalBytes === undefined ? `${result.downloadedBytes} bytes` : `${result.downloadedBytes} of ${result.totalBytes} bytes`;
+          ctx.stderr.write(`torrenttp: operation timed out after ${flags.maxTime} s (--max-time) with ${got} received\n`);
+          ctx.exitCode = GET_EXIT.timeout;
+        } else if (result.status !== 'complete') {
+          ctx.exitCode = GET_EXIT.interrupted;
+        }
       } else if (streamError?.code !== 'EPIPE') {
         ctx.stderr.write(`torrenttp: ${describeWriteFailure(streamError)}\n`);
         ctx.exitCode = GET_WRITE_ERROR_EXIT;
@@ -156,7 +206,30 @@ export function register(program: Command, ctx: CliContext): void {
 }
 
 /** The exit code of a get whose output could not be written: curl's CURLE_WRITE_ERROR. */
-export const GET_WRITE_ERROR_EXIT = 23;
+export const GET_WRITE_ERROR_EXIT = GET_EXIT.write;
+
+/** `--connect-timeout`, `--max-time`: seconds, fractions allowed (curl's); 0 is no limit. In ms. */
+function seconds(value: string | undefined, flag: string, usage: (message: string) => never): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\s*(?:\d{1,9}(?:\.\d*)?|\.\d+)\s*$/.test(value)) return usage(`${flag} ${JSON.stringify(value)}: not a number of seconds`);
+  const ms = Math.round(Number(value) * 1000);
+  return ms === 0 ? undefined : ms;
+}
+
+/**
+ * `--cacert FILE`: its PEM certificates, the only CAs trusted (curl's). Unreadable, or holding no
+ * certificate: `GATEWAY_TLS`, exit 77 (curl's "problem reading the SSL CA cert").
+ */
+async function readCa(path: string, given: string): Promise<Buffer> {
+  let pem: Buffer;
+  try {
+    pem = await readFile(path);
+  } catch (cause) {
+    throw new TorrenttpError('GATEWAY_TLS', { detail: `--cacert ${given}`, cause });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new TorrenttpError('GATEWAY_TLS', { detail: `--cacert ${given}: no PEM certificate in it` });
+  return pem;
+}
 
 /** Errors of writing the download (file, folder or stream), as opposed to getting it. */
 const WRITE_FAILURES: ReadonlySet<string> = new Set(['GATEWAY_GET_OUTPUT', 'STORAGE_NO_SPACE', 'STORAGE_READ_ONLY', 'STORAGE_IO', 'EPIPE', 'ENOSPC', 'EDQUOT', 'EFBIG', 'EIO']);
@@ -222,6 +295,12 @@ class GetReporter {
     this.jsonOut = toStdout ? ctx.stderr : ctx.stdout;
   }
 
+  /** A warning of the get's own (not the swarm's routine ones): `warning` in JSON, else a line on stderr unless silent. */
+  warn(message: string): void {
+    if (this.json) this.jsonOut.write(`${JSON.stringify({ event: 'warning', message })}\n`);
+    else if (!this.silent) this.ctx.stderr.write(`torrenttp: warning: ${message}\n`);
+  }
+
   event(e: GetEvent): void {
     if (this.json) {
       if (e.type !== 'progress' || Date.now() - this.lastLine >= 1000) {
@@ -254,6 +333,11 @@ class GetReporter {
         return;
       case 'warning':
         return; // peer and tracker trouble is routine in a swarm; --json shows it
+      case 'retry':
+        this.bar?.stop();
+        this.bar = undefined;
+        this.ctx.stderr.write(`torrenttp: ${e.message}; retrying in ${(e.delayMs / 1000).toFixed(e.delayMs % 1000 === 0 ? 0 : 1)} s (${e.left} ${e.left === 1 ? 'retry' : 'retries'} left)\n`);
+        return;
     }
   }
 
