@@ -321,8 +321,9 @@ const WARM_BYTES = 2 * WARM_PIECE + 1;
  * (a GET of a URL through its own listening server, proxy.ts), one whole cold fetch of that
  * file goes through it as a program's would: the proxy's request and response path, the
  * torrent's open in the cache, the lone stream, the disk threads' commits, the reader and the
- * read-back, which the offers alone left for the first program (its head 1 to 3 ms later, its
- * first body byte 5 to 15 ms, than a second cold fetch's in the same process). Nothing of it is
+ * read-back, which the offers alone left for the first program (its head about 1 ms later, its
+ * first body byte 3 to 7 ms, than a second cold fetch's in the same process on a quiet machine;
+ * tens of milliseconds under load: docs/proxy.md, session 17). Nothing of it is
  * kept (`through` removes the torrent); failures are ignored: it is only a warm-up.
  */
 export async function warmUp(dispatcher: Dispatcher, through?: (url: string) => Promise<void>): Promise<void> {
