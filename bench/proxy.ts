@@ -7,6 +7,10 @@
  *   proxy cold    `curl -x PROXY URL` through a proxy with an empty cache: negotiation, then the
  *                 swarm (the server's seed over the wire protocol), streamed in order
  *   proxy cached  the same again: the proxy's cache folder, no network
+ *   proxy running cold  then another file of the same size (`payload2.bin`) through the same proxy,
+ *                 its cache empty of it: a cold fetch by a proxy process that has served one before
+ *                 (a proxy is a long-running process), where `proxy cold` is the first request of a
+ *                 freshly spawned one
  *
  * Time to first byte and total are curl's own (`time_starttransfer`, `time_total`); the first
  * body byte is when curl's stdout first carries bytes, counted from its spawn (curl's first byte
@@ -191,12 +195,18 @@ async function main(): Promise<void> {
   const size = SIZE_MIB * 2 ** 20;
   writeRandomFile(file, size);
   const want = await sha1File(file);
+  // The running proxy's second cold fetch: another file of the same size.
+  const file2 = join(root, 'payload2.bin');
+  writeRandomFile(file2, size);
+  const want2 = await sha1File(file2);
 
   const serve = await startedProcess(['serve', root, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--cache', join(work, 'gcache')], /at (http:\/\/127\.0\.0\.1:\d+)\//);
   const children: ChildProcess[] = [serve.child];
   try {
     const url = `${serve.url}/payload.bin`;
     const pieceLength = await torrentReady(url);
+    const url2 = `${serve.url}/payload2.bin`;
+    await torrentReady(url2);
     // The capped origins: the same folder, each its own torrent cache and upload cap.
     const capped: { cap: string; url: string; child: ChildProcess; bytesPerSec: number }[] = [];
     for (const cap of CAPS) {
@@ -208,7 +218,7 @@ async function main(): Promise<void> {
     console.log(`serve at ${serve.url}; ${SIZE_MIB} MiB payload; torrent made before the runs${CAPS.length === 0 ? '' : `; capped origins: ${CAPS.join(', ')} B/s`}`);
     const times: Record<string, { ttfb: number[]; body: number[]; total: number[] }> = {};
     const rangeCases = RANGE_FROM === undefined ? [] : ['direct range', 'proxy cold range'];
-    for (const name of ['direct', ...(GET ? ['get'] : []), 'proxy cold', 'proxy cached', ...rangeCases, ...(BASE_CLI === undefined ? [] : ['base cold', 'base cached'])]) times[name] = { ttfb: [], body: [], total: [] };
+    for (const name of ['direct', ...(GET ? ['get'] : []), 'proxy cold', 'proxy cached', 'proxy running cold', ...rangeCases, ...(BASE_CLI === undefined ? [] : ['base cold', 'base cached', 'base running cold'])]) times[name] = { ttfb: [], body: [], total: [] };
     const wantRange = RANGE_FROM === undefined ? '' : await sha1From(file, RANGE_FROM);
     const cpu: Record<string, CaseCpu[]> = {};
     for (const name of Object.keys(times)) cpu[name] = [];
@@ -274,6 +284,7 @@ async function main(): Promise<void> {
       into.push(((await originBytes(serve.url)) - before) / size);
       await record(`${name} cached`, ['-x', proxy.url, url]);
       if (HITS > 0) hitMs[name].push(await hits(proxy.url, url, size));
+      await record(`${name} running cold`, ['-x', proxy.url, url2], proxy, want2);
       if (run % 2 === 0 && name === 'proxy') await record('direct', [url]);
       await stop(proxy.child);
       // Its cache goes now: its pages back to the kernel's free lists for the next cases, as
@@ -322,6 +333,11 @@ async function main(): Promise<void> {
     const perRun = (name: string, k: 'ttfb' | 'body'): string => times[name]![k].map((x, i) => (x / times.direct![k][i]!).toFixed(2)).join(', ');
     if (!CURL_FILE) console.log(`\nfirst body byte, proxy cold / direct in the same run: ${perRun('proxy cold', 'body')}${BASE_CLI === undefined ? '' : `; base cold / direct: ${perRun('base cold', 'body')}`}`);
     console.log(`first byte (headers), proxy cold / direct in the same run: ${perRun('proxy cold', 'ttfb')}${BASE_CLI === undefined ? '' : `; base cold / direct: ${perRun('base cold', 'ttfb')}`}`);
+    if (!CURL_FILE) console.log(`first body byte, proxy running cold / direct in the same run: ${perRun('proxy running cold', 'body')}${BASE_CLI === undefined ? '' : `; base running cold / direct: ${perRun('base running cold', 'body')}`}`);
+    console.log(`first byte (headers), proxy running cold / direct in the same run: ${perRun('proxy running cold', 'ttfb')}${BASE_CLI === undefined ? '' : `; base running cold / direct: ${perRun('base running cold', 'ttfb')}`}`);
+    const perTotal = (name: string): string => times[name]!.total.map((x, i) => (x / times.direct!.total[i]!).toFixed(2)).join(', ');
+    console.log(`total, proxy cold / direct in the same run: ${perTotal('proxy cold')}${BASE_CLI === undefined ? '' : `; base cold / direct: ${perTotal('base cold')}`}`);
+    console.log(`total, proxy running cold / direct in the same run: ${perTotal('proxy running cold')}${BASE_CLI === undefined ? '' : `; base running cold / direct: ${perTotal('base running cold')}`}`);
     if (HITS > 0) {
       const line = (n: 'proxy' | 'base'): string => `${n}: ${hitMs[n].map((x) => x.toFixed(2)).join(', ')} ms (median ${median(hitMs[n]).toFixed(2)})`;
       console.log(`\n${HITS} cache hits in a row, time per hit, each run: ${line('proxy')}${BASE_CLI === undefined ? '' : `; ${line('base')}; per-run ratio proxy/base ${hitMs.proxy.map((x, i) => (x / hitMs.base[i]!).toFixed(2)).join(', ')}`}`);

@@ -197,6 +197,14 @@ export class ProxyCache {
     this.urls.delete(url);
   }
 
+  /** Forgets a URL and removes its torrent, folder and all, unless a reader holds it (the proxy's warm-up fetch). */
+  async discard(url: string): Promise<void> {
+    const k = this.urls.get(url);
+    this.urls.delete(url);
+    const h = k === undefined || 'plain' in k ? undefined : this.held.get(k.metainfo.infoHash);
+    if (h !== undefined && h.readers === 0) await this.drop(h);
+  }
+
   /** Whether the cache holds the torrent (loaded, opening, or a folder from before). */
   holds(infoHash: string): boolean {
     return this.held.has(infoHash);

@@ -1,4 +1,5 @@
-import { Agent as HttpAgent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { toTorrenttpError } from '../errors/index.js';
@@ -58,6 +59,10 @@ export const DEFAULT_PROXY_CACHE_BYTES = 10 * 1024 ** 3;
 export const DEFAULT_PROXY_FRESH_MS = 60_000;
 export const DEFAULT_PROXY_STALL_MS = 15_000;
 
+/** The warm-up's fetch through the proxy's own server: what a start may take for it at most. */
+const WARM_FETCH_MS = 5000;
+const WARM_HEADER = 'x-torrenttp-warm-up';
+
 const FILE_CHANGED = 'the file changed after its torrent was answered (its first piece has another ETag or length than the head sent)';
 const NOT_THE_TORRENTS = "the origin's bytes are not the torrent's (the piece it sent failed its hash check)";
 
@@ -69,6 +74,10 @@ export class Proxy {
   private readonly agent = new HttpAgent({ keepAlive: true });
   private bound: { host: string; port: number } = { host: '', port: 0 };
   private readonly sockets = new Set<Socket>();
+  /** Marks the warm-up's own request (`WARM_HEADER`), which is not logged: no one else knows it. */
+  private readonly warmToken = randomBytes(16).toString('hex');
+  /** The warm-up request's handling, which may end after the program side saw the whole body. */
+  private warmHandled: Promise<void> | undefined;
 
   private constructor(
     opts: ProxyOptions,
@@ -79,12 +88,13 @@ export class Proxy {
     const headersTimeout = opts.headersTimeoutMs ?? 15_000;
     // Node looks for expired heads every connectionsCheckingInterval (default 30 s: 45 s for a 15 s timeout).
     this.server = createServer({ headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(5000, Math.max(100, Math.floor(headersTimeout / 4))) }, (req, res) => {
-      this.onRequest(req, res).catch((err: unknown) => {
+      const handled = this.onRequest(req, res).catch((err: unknown) => {
         const e = toTorrenttpError(err);
         this.logger.error({ err: e.message, code: e.code }, 'proxy request failed');
         if (!res.headersSent) sendProblem(res, e);
         else res.destroy();
       });
+      if (req.headers[WARM_HEADER] === this.warmToken) this.warmHandled = handled;
     });
     // A program that half-closes after its request (`printf … | nc`, some clients) would have it
     // aborted by Node while the origin or the swarm answers; as in serve (gateway.ts), finish first.
@@ -120,7 +130,7 @@ export class Proxy {
     }
     const proxy = new Proxy(opts, cache, dispatcher);
     try {
-      await Promise.all([cache.client.listen(), warmUp(dispatcher)]);
+      await cache.client.listen();
       const host = opts.host ?? '127.0.0.1';
       const port = opts.port ?? DEFAULT_PROXY_PORT;
       proxy.server.listen(port, host);
@@ -132,6 +142,8 @@ export class Proxy {
       });
       const a = proxy.server.address() as AddressInfo;
       proxy.bound = { host: a.address, port: a.port };
+      // Listening already: the warm-up's last fetch goes through the proxy's own server (proxy-offer.ts).
+      await warmUp(dispatcher, (url) => proxy.warmFetch(url));
     } catch (err) {
       await proxy.close();
       throw err;
@@ -161,7 +173,31 @@ export class Proxy {
     await Promise.allSettled([this.dispatcher.close(), this.cache.close()]);
   }
 
+  /**
+   * The warm-up's cold fetch (`warmUp`): a GET of `url` through this proxy's own server, as a
+   * program's, unlogged; its torrent is then removed from the cache. At most `WARM_FETCH_MS`.
+   */
+  private async warmFetch(url: string): Promise<void> {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const req = httpRequest({ host: this.bound.host, port: this.bound.port, path: url, agent: false, timeout: WARM_FETCH_MS, headers: { [WARM_HEADER]: this.warmToken } }, (res) => {
+          res.resume();
+          res.once('end', resolve).once('error', reject);
+        });
+        req.once('timeout', () => req.destroy(new Error('warm-up timed out')));
+        req.once('error', reject).end();
+      });
+    } finally {
+      // Its reader released (the proxy's side done), so that the torrent can go.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.warmHandled, new Promise<void>((resolve) => (timer = setTimeout(resolve, WARM_FETCH_MS)))]);
+      clearTimeout(timer);
+      await this.cache.discard(url);
+    }
+  }
+
   private log(req: IncomingMessage, target: string, how: ServedBy, sent: Sent, started: number, extra: object = {}): void {
+    if (req.headers[WARM_HEADER] === this.warmToken) return;
     const ms = Math.round(performance.now() - started);
     this.logger.info({ method: req.method, url: target.slice(0, 500), status: sent.status, how, bytes: sent.bytes, ms, ...extra }, `${req.method} ${target.slice(0, 200)} ${sent.status} ${how}`);
   }
