@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { basename, join, relative, sep } from 'node:path';
 import mime from 'mime-types';
 import { Client } from '../engine/index.js';
-import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
+import { clip, toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYPE, toBase64, toHex, toMetainfoJson } from '../metainfo/index.js';
 import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, torrentUrlAt, TrackerServer, type SwarmStore, type TrackerLogger } from '../tracker/index.js';
 import { hostPort, type PeerLink } from '../transport/index.js';
@@ -465,7 +465,7 @@ export class Gateway {
     const started = performance.now();
     res.on('finish', () => {
       if (res.statusCode >= 400) {
-        const entry = { method: req.method, url: (req.url ?? '').slice(0, 200), status: res.statusCode, ms: Math.round(performance.now() - started) };
+        const entry = { method: req.method, url: clip(req.url ?? ''), status: res.statusCode, ms: Math.round(performance.now() - started) };
         if (res.statusCode >= 500 && res.statusCode !== 503) this.logger.error(entry, 'request failed');
         else this.logger.info(entry, 'request refused');
       }
@@ -487,7 +487,7 @@ export class Gateway {
     const work = this.opts.status !== false && isStatusPath(pathOnly) ? serveStatus(req, res, pathOnly, () => this.statusDocument()) : this.serve(req, res, target);
     work.catch((err: unknown) => {
       const e = toTorrenttpError(err);
-      if (e.status >= 500 && e.code !== 'GATEWAY_HASHING') this.logger.error({ err: e, url: target.slice(0, 200) }, 'request handler failed');
+      if (e.status >= 500 && e.code !== 'GATEWAY_HASHING') this.logger.error({ err: e, url: clip(target) }, 'request handler failed');
       if (!res.headersSent) this.problem(res, e);
       else res.destroy();
     });

@@ -13,7 +13,7 @@ import { request } from 'undici';
 import { parseTorrent } from '../../src/metainfo/index.js';
 import { decodeAnnounceResponse, encodeAnnounceQuery, UdpTrackerClient } from '../../src/tracker/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
-import { rawRequest, startGateway } from './helpers.js';
+import { rawRequest, recordingLogger, startGateway } from './helpers.js';
 
 const MIB = 1024 * 1024;
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -322,4 +322,18 @@ test('announces for info-hashes the server does not serve are refused over HTTP 
     await assert.rejects(udp(closedTracker), { code: 'TRACKER_FAILURE' });
     assert.equal(await http(openTracker), 'ok');
     assert.equal((await udp(openTracker)).peers.length, 1, 'the open tracker tracks it (and lists the HTTP announcer)');
+  }));
+
+test('a long URL is cut in the request log with a mark (…), never as if it were the whole', (t) =>
+  withTempDir(t, async (dir) => {
+    const { root } = await site(dir);
+    const log = recordingLogger();
+    const g = await startGateway(t, { root, logger: log });
+    const long = `/${'x'.repeat(5000)}`;
+    assert.equal((await rawRequest(g.address.port, long)).status, 404);
+    assert.equal((await rawRequest(g.address.port, '/short')).status, 404);
+    const urls = log.entries.filter((e) => e.msg === 'request refused').map((e) => (e.obj as { url: string }).url);
+    assert.equal(urls.length, 2);
+    assert.equal(urls[0], `${long.slice(0, 199)}…`);
+    assert.equal(urls[1], '/short', 'a short URL is logged whole, unmarked');
   }));
