@@ -1,3 +1,5 @@
+import { clip, SHOWN_URL_CHARS } from '../errors/index.js';
+
 /** Human-readable figures for CLI output. */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${Math.round(n)} B`;
@@ -47,13 +49,7 @@ export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-/** The longest URL (or other echoed input) a message repeats: a 20 KB URL refused with a 431 is named by its first 200 characters. */
-export const SHOWN_URL_CHARS = 200;
-
-/** `text` cut to `max` characters, the last of them an ellipsis. */
-export function clip(text: string, max = SHOWN_URL_CHARS): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
+export { clip, SHOWN_URL_CHARS };
 
 /** Every `scheme://…` in a message clipped (`clip`), the rest left as it is. */
 export function clipUrls(message: string): string {

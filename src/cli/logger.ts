@@ -56,10 +56,16 @@ export async function commandLogger(ctx: CliContext, flags: LogFlags): Promise<L
   return pino({ level: flags.logLevel, serializers }, stream);
 }
 
-/** An error's message and its causes' messages, each cause's said only when the text before does not already hold it. */
+/**
+ * An error's message and its causes' messages, each cause's said only when the text before does
+ * not already hold it, or, for a system error, name its code: the storage quotes an `fs` error
+ * without the path the user reads already, or the `/proc/self/fd/N/name` it worked through.
+ */
 export function messageOnce(err: Error): string {
   let text = err.message;
   for (let cause = err.cause, depth = 0; cause instanceof Error && depth < 8; cause = cause.cause, depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) && text.includes(`${code}:`)) continue;
     if (!text.includes(cause.message)) text += `: ${cause.message}`;
   }
   return text;

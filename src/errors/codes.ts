@@ -78,6 +78,7 @@ export const ERROR_CODES = {
   // ── storage (src/storage) ──────────────────────────────────────────────────────────────
   STORAGE_BAD_LENGTH: { message: 'piece data has the wrong length for its index', side: 'remote', status: 400 },
   STORAGE_CLOSED: { message: 'storage is closed', side: 'local', status: 503 },
+  STORAGE_FILE_INCOMPLETE: { message: 'a file to seed as it is (skip verify) is missing or shorter than the torrent says; nothing was created or extended', side: 'local', status: 409 },
   STORAGE_FILE_TOO_LONG: { message: 'a file on disk is longer than the torrent says; it is left untouched', side: 'local', status: 409 },
   STORAGE_HARD_LINK: { message: 'a file the torrent writes has other names (hard links); it is never written in place', side: 'local', status: 409 },
   STORAGE_IO: { message: 'disk read or write failed', side: 'local', status: 500 },

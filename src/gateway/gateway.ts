@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { basename, join, relative, sep } from 'node:path';
 import mime from 'mime-types';
 import { Client } from '../engine/index.js';
-import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
+import { clip, toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYPE, toBase64, toHex, toMetainfoJson } from '../metainfo/index.js';
 import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, torrentUrlAt, TrackerServer, type SwarmStore, type TrackerLogger } from '../tracker/index.js';
 import { hostPort, type PeerLink } from '../transport/index.js';
@@ -55,7 +55,11 @@ export interface GatewayOptions extends EligibilityOptions {
   readonly list?: boolean;
   /** PEM certificate and key: serve HTTPS. */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
-  /** Metainfo cache and resume files. Default `<root>/.torrenttp` (never served: dot folder). One given here is made and tried at start: GATEWAY_CACHE_IO when it cannot be written. */
+  /**
+   * Metainfo cache and resume files. Default `<root>/.torrenttp` (never served: dot folder). One
+   * given here is made and tried at start: GATEWAY_CACHE_IO when it cannot be written, unless it
+   * holds metainfo already: then it is used read-only (reused, nothing stored; warned once).
+   */
   readonly cacheDir?: string;
   /** Piece length of made torrents; default `torrenttp create`'s automatic choice. */
   /** The seed super-seeds (BEP 16): N downloads cost about one upload of the file. Default true. */
@@ -199,6 +203,8 @@ export class Gateway {
     private readonly site: StaticSite,
     readonly cacheDir: string,
     shared: { readonly store: SwarmStore; readonly offers: SharedOffers | undefined } | undefined,
+    /** The cache takes no writes and is used read-only (`checkCacheDir`). */
+    readonly cacheReadOnly: boolean,
   ) {
     this.logger = opts.logger ?? silentGatewayLogger;
     this.hostCheck = hostCheckFor(opts.host ?? '0.0.0.0', opts.hostNames);
@@ -314,6 +320,7 @@ export class Gateway {
       internalAnnounce: () => this.internalAnnounce,
       onInfoHashes: (hashes) => this.admission.set(hashes),
       logger: this.logger,
+      readOnlyCache: cacheReadOnly,
       ...(opts.pieceLength === undefined ? {} : { pieceLength: opts.pieceLength }),
       ...(opts.superSeed === undefined ? {} : { superSeed: opts.superSeed }),
       ...(opts.now === undefined ? {} : { now: opts.now }),
@@ -323,9 +330,12 @@ export class Gateway {
   /** Opens the folder, binds HTTP(S) and the tracker's UDP on one port number, and the seed's peer port. */
   static async start(opts: GatewayOptions): Promise<Gateway> {
     const site = await StaticSite.open(opts.root);
-    if (opts.cacheDir !== undefined) await checkCacheDir(opts.cacheDir);
+    const cache = opts.cacheDir === undefined ? 'read-write' : await checkCacheDir(opts.cacheDir);
+    if (cache === 'read-only') {
+      (opts.logger ?? silentGatewayLogger).warn({ dir: opts.cacheDir }, 'the metainfo cache takes no writes: the torrents it holds are reused, new ones are not stored (hashed again at each start)');
+    }
     const shared = opts.redis === undefined ? undefined : await connectRedis(opts);
-    const g = new Gateway(opts, site, opts.cacheDir ?? join(site.root, '.torrenttp'), shared);
+    const g = new Gateway(opts, site, opts.cacheDir ?? join(site.root, '.torrenttp'), shared, cache === 'read-only');
     try {
       await g.listen();
     } catch (err) {
@@ -465,7 +475,7 @@ export class Gateway {
     const started = performance.now();
     res.on('finish', () => {
       if (res.statusCode >= 400) {
-        const entry = { method: req.method, url: (req.url ?? '').slice(0, 200), status: res.statusCode, ms: Math.round(performance.now() - started) };
+        const entry = { method: req.method, url: clip(req.url ?? ''), status: res.statusCode, ms: Math.round(performance.now() - started) };
         if (res.statusCode >= 500 && res.statusCode !== 503) this.logger.error(entry, 'request failed');
         else this.logger.info(entry, 'request refused');
       }
@@ -487,7 +497,7 @@ export class Gateway {
     const work = this.opts.status !== false && isStatusPath(pathOnly) ? serveStatus(req, res, pathOnly, () => this.statusDocument()) : this.serve(req, res, target);
     work.catch((err: unknown) => {
       const e = toTorrenttpError(err);
-      if (e.status >= 500 && e.code !== 'GATEWAY_HASHING') this.logger.error({ err: e, url: target.slice(0, 200) }, 'request handler failed');
+      if (e.status >= 500 && e.code !== 'GATEWAY_HASHING') this.logger.error({ err: e, url: clip(target) }, 'request handler failed');
       if (!res.headersSent) this.problem(res, e);
       else res.destroy();
     });

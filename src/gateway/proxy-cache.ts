@@ -222,6 +222,7 @@ export class ProxyCache {
   private readonly loaded = new Map<string, Torrent>();
   /** Torrents being opened, held or not any more (a changed file drops its entry): `close` waits for them. */
   private readonly opening = new Set<Promise<Torrent>>();
+  private readonly dropping = new Set<Promise<void>>();
 
   /**
    * Streams bytes `start..end` (inclusive) of the URL's file to `out` in order, each piece once
@@ -410,6 +411,8 @@ export class ProxyCache {
     // A torrent being opened (its folder made, then added) ends first: run after the close, its
     // `makeFolders` would make the cache folder again once its owner removed it.
     await Promise.allSettled([...this.opening]);
+    // So does a torrent being dropped: its storage's last resume save makes its folder again.
+    await Promise.allSettled([...this.dropping]);
     await Promise.all([...this.held.values()].map((h) => h.streaming?.stop()));
     await this.client.close();
     await this.pool.close();
@@ -569,8 +572,15 @@ export class ProxyCache {
     }
   }
 
-  /** Removes a torrent without readers from the client and the folder. */
-  private async drop(h: Held): Promise<void> {
+  /** Removes a torrent without readers from the client and the folder (`close` waits for it). */
+  private drop(h: Held): Promise<void> {
+    const dropping = this.dropNow(h);
+    this.dropping.add(dropping);
+    void dropping.finally(() => this.dropping.delete(dropping));
+    return dropping;
+  }
+
+  private async dropNow(h: Held): Promise<void> {
     this.held.delete(h.infoHash);
     this.loaded.delete(h.infoHash);
     for (const [url, k] of this.urls) if ('metainfo' in k && k.metainfo.infoHash === h.infoHash) this.urls.delete(url);

@@ -2,7 +2,7 @@ import { Agent as HttpAgent, createServer, request as httpRequest, type Incoming
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
-import { toTorrenttpError } from '../errors/index.js';
+import { clip, toTorrenttpError } from '../errors/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { interimSkippingConnector, loadUndici } from '../transport/index.js';
 import { conditionalHeaders, evaluateConditionals, ifRangeHolds, type Validators } from './conditional.js';
@@ -199,7 +199,7 @@ export class Proxy {
   private log(req: IncomingMessage, target: string, how: ServedBy, sent: Sent, started: number, extra: object = {}): void {
     if (req.headers[WARM_HEADER] === this.warmToken) return;
     const ms = Math.round(performance.now() - started);
-    this.logger.info({ method: req.method, url: target.slice(0, 500), status: sent.status, how, bytes: sent.bytes, ms, ...extra }, `${req.method} ${target.slice(0, 200)} ${sent.status} ${how}`);
+    this.logger.info({ method: req.method, url: clip(target, 500), status: sent.status, how, bytes: sent.bytes, ms, ...extra }, `${req.method} ${clip(target)} ${sent.status} ${how}`);
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {

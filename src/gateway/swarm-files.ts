@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { decode, encode, type BencodeDict } from '../bencode/index.js';
@@ -14,19 +14,35 @@ import { makeFolders } from '../storage/index.js';
 /**
  * A cache folder given on purpose (`serve --cache DIR`) is made and tried once at start, as nginx
  * tries its cache path: a file there, or a folder that takes no writes, is GATEWAY_CACHE_IO now,
- * not a warning per torrent later. (The default cache in the served folder is not tried: a
- * read-only folder is still served, its torrents hashed again at each start.)
+ * not a warning per torrent later. One that takes no writes (read-only file system, no write
+ * permission) but holds metainfo already, as a cache made beforehand and shipped read-only, is
+ * used read-only: what it holds is reused, nothing new is stored (the caller warns once).
+ * (The default cache in the served folder is not tried: a read-only folder is still served, its
+ * torrents hashed again at each start.)
  */
-export async function checkCacheDir(dir: string): Promise<void> {
+export async function checkCacheDir(dir: string): Promise<'read-write' | 'read-only'> {
   const probe = join(dir, `.probe.${process.pid}.tmp`);
   try {
     await makeFolders(dir);
     await writeFile(probe, '');
     await rm(probe, { force: true });
+    return 'read-write';
   } catch (err) {
+    const errno = (err as { code?: unknown }).code;
+    const readOnly = errno === 'EROFS' || errno === 'EACCES' || errno === 'EPERM';
+    if (readOnly && (await holdsMetainfo(dir))) return 'read-only';
     // makeFolders' error names the path (`… is a file, where a folder is needed`), and so does the system's of the write.
     const e = toTorrenttpError(err);
-    throw new GatewayError('GATEWAY_CACHE_IO', { detail: e.detail ?? e.message, cause: err });
+    const why = e.detail ?? e.message;
+    throw new GatewayError('GATEWAY_CACHE_IO', { detail: readOnly ? `${dir} takes no writes and holds no metainfo to reuse: ${why}` : why, cause: err });
+  }
+}
+
+async function holdsMetainfo(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(join(dir, 'meta'))).some((name) => name.endsWith('.bencode'));
+  } catch {
+    return false;
   }
 }
 
@@ -120,6 +136,11 @@ export interface SwarmFilesOptions {
    * Default true.
    */
   readonly superSeed?: boolean;
+  /**
+   * The cache takes no writes (`checkCacheDir`): its metainfo is reused, none is stored, and the
+   * seed keeps no resume files (it seeds whole files as they are: they would say nothing).
+   */
+  readonly readOnlyCache?: boolean;
   readonly now?: () => number;
 }
 
@@ -387,6 +408,7 @@ export class SwarmFiles {
   }
 
   private async save(e: Entry, ready: ReadyTorrent, sha256: Uint8Array): Promise<void> {
+    if (this.opts.readOnlyCache === true) return; // said once, at start
     const file = this.cachePath(e.absPath, e.identity);
     const tmp = `${file}.${process.pid}.tmp`;
     try {
@@ -422,7 +444,7 @@ export class SwarmFiles {
       this.seedPaths.set(ready.infoHash, paths);
       this.opts.onInfoHashes(this.infoHashes());
       const adding = this.opts.client
-        .add(metainfo, { path: this.opts.root, storeAs: rel, skipVerify: true, webSeeds: false, resumeDir: join(this.opts.cacheDir, 'resume'), superSeed: this.opts.superSeed ?? true })
+        .add(metainfo, { path: this.opts.root, storeAs: rel, skipVerify: true, webSeeds: false, resumeDir: this.opts.readOnlyCache === true ? false : join(this.opts.cacheDir, 'resume'), superSeed: this.opts.superSeed ?? true })
         .then(() => {});
       this.seeding.set(ready.infoHash, adding);
       try {

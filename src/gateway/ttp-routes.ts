@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CHOKE_ROUND_MS, EngineError, type Torrent, type UploadLease } from '../engine/index.js';
-import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
+import { clip, toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { encodeTorrent, METAINFO_JSON_MEDIA_TYPE, toMetainfoJson, type TorrentExtras } from '../metainfo/index.js';
 import { StorageError } from '../storage/index.js';
 import {
@@ -151,7 +151,7 @@ export class TtpRoutes {
     }
     this.serve(req, res, route).catch((err: unknown) => {
       const e = toTorrenttpError(err);
-      if (e.status >= 500) this.logger.error({ err: e, url: (req.url ?? '').slice(0, 200) }, 'TorrentTTP request failed');
+      if (e.status >= 500) this.logger.error({ err: e, url: clip(req.url ?? '') }, 'TorrentTTP request failed');
       if (!res.headersSent) this.problem(res, e, head);
       else res.destroy(); // a body that cannot be finished is aborted, never ended short (§6.2)
     });

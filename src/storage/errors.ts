@@ -49,7 +49,7 @@ export function toStorageError(err: unknown, detail?: string): StorageError {
   if (err instanceof StorageError) return err;
   const e = err as { code?: unknown; message?: unknown } | null;
   const errno = typeof e?.code === 'string' ? e.code : undefined;
-  const message = typeof e?.message === 'string' ? e.message : String(err);
+  const message = typeof e?.message === 'string' ? fsMessage(e.message, err as FsErrorFields, detail) : String(err);
   if (errno === HASHER_PATH_ESCAPE) {
     return new StorageError('STORAGE_PATH_ESCAPE', { detail: `${detail === undefined ? '' : `${detail}: `}${message} (a folder on the way was swapped for a symlink): not read`, cause: err });
   }
@@ -58,4 +58,33 @@ export function toStorageError(err: unknown, detail?: string): StorageError {
     cause: err,
     ...(errno === undefined ? {} : { errno }),
   });
+}
+
+/**
+ * An `fs` error's message without the paths node appends to it (`…, open '<path>'`, `-> '<dest>'`)
+ * where they say nothing the user does not read already: a `/proc/self/fd/N/name` path (the
+ * storage works in folders held by fd: `layout.ts` `holdFolder`), or the very path `detail` names.
+ * Another path stays: it says which file or folder failed (the folder, for a file's name).
+ */
+function fsMessage(message: string, e: FsErrorFields, detail: string | undefined): string {
+  if (typeof e.syscall !== 'string' || typeof e.path !== 'string') return message;
+  const cut = message.lastIndexOf(`, ${e.syscall} '`);
+  if (cut < 0) return message;
+  const said = (p: unknown): boolean => typeof p !== 'string' || p.startsWith('/proc/self/fd/') || (detail !== undefined && names(detail, p));
+  return `${message.slice(0, cut)}, ${e.syscall}${said(e.path) ? '' : ` '${e.path}'`}${said(e.dest) ? '' : ` -> '${String(e.dest)}'`}`;
+}
+
+interface FsErrorFields {
+  readonly syscall?: unknown;
+  readonly path?: unknown;
+  readonly dest?: unknown;
+}
+
+/** Whether `text` has `path` as a whole path, not the start of a longer one (`/a/b` is not in `/a/bc` or `/a/b/c`). */
+function names(text: string, path: string): boolean {
+  for (let at = text.indexOf(path); at >= 0; at = text.indexOf(path, at + 1)) {
+    const next = text[at + path.length];
+    if (next === undefined || !/[\w./-]/.test(next)) return true;
+  }
+  return false;
 }

@@ -14,7 +14,11 @@ import { StorageError } from './errors.js';
 export interface OpenFile {
   readonly fd: number;
   readonly writable: boolean;
-  /** The inode of a writable fd (0n for a read-only one): the `O_DIRECT` fd must open the same. */
+  /**
+   * The file of a writable fd, device and inode (0n for a read-only one): the `O_DIRECT` fd must
+   * open the same. An inode number alone names a file on one file system only.
+   */
+  readonly dev: bigint;
   readonly ino: bigint;
   /** The `O_DIRECT` fd for writes: undefined until first wanted, null where the file system refuses it. */
   direct?: number | null;
@@ -84,15 +88,15 @@ export class FileTable {
     // No O_CREAT: the storage created every file when it opened; one gone since is an error, not
     // something to recreate behind the storage's back.
     const fd = openSync(path, (writable ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NOFOLLOW);
-    let ino: bigint;
+    let id: { readonly dev: bigint; readonly ino: bigint };
     try {
       checkOpened(fd, path);
-      ino = writable ? writableInode(fd, path) : 0n;
+      id = writable ? writableFile(fd, path) : { dev: 0n, ino: 0n };
     } catch (err) {
       closeSync(fd);
       throw err;
     }
-    const file: OpenFile = { fd, writable, ino, busy: 0, closing: false };
+    const file: OpenFile = { fd, writable, dev: id.dev, ino: id.ino, busy: 0, closing: false };
     if (hit !== undefined) {
       this.open.delete(path);
       closeFile(hit);
@@ -121,11 +125,15 @@ export class FileTable {
         file.direct = null; // EINVAL on file systems without it; anything worse shows on the buffered fd
       }
       // A second open by path: the path may name another file by now (swapped since the buffered fd
-      // was opened). Only the inode the buffered fd checked is written.
-      if (file.direct !== null && fstatSync(file.direct, { bigint: true }).ino !== file.ino) {
-        closeSync(file.direct);
-        file.direct = null;
-        throw new StorageError('STORAGE_HARD_LINK', { detail: `${path} is another file than the one opened for writing: not written` });
+      // was opened, maybe on another file system, where the same inode number is another file).
+      // Only the file the buffered fd checked, device and inode, is written.
+      if (file.direct !== null) {
+        const st = fstatSync(file.direct, { bigint: true });
+        if (st.ino !== file.ino || st.dev !== file.dev) {
+          closeSync(file.direct);
+          file.direct = null;
+          throw new StorageError('STORAGE_HARD_LINK', { detail: `${path} is another file than the one opened for writing: not written` });
+        }
       }
     }
     return file.direct;
@@ -182,17 +190,17 @@ export function checkOpened(fd: number, path: string): void {
 }
 
 /**
- * The inode behind `fd`, which is about to be written: refused when the file has other names
+ * The file behind `fd` (device and inode), which is about to be written: refused when it has other names
  * (hard links). The storage made every file it writes a file of one name when it opened
  * (links.ts); one with more now may be a foreign file swapped in under our name. Checked on the
  * fd, not the path, so nothing can swap it between the check and the writes.
  */
-function writableInode(fd: number, path: string): bigint {
+function writableFile(fd: number, path: string): { dev: bigint; ino: bigint } {
   const st = fstatSync(fd, { bigint: true });
   if (st.nlink > 1n) {
     throw new StorageError('STORAGE_HARD_LINK', { detail: `${path} has ${st.nlink} links since the torrent opened it: not written in place` });
   }
-  return st.ino;
+  return { dev: st.dev, ino: st.ino };
 }
 
 /** Closes `f`'s fds now, or (busy) once its last I/O is released. */

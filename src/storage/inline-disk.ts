@@ -8,7 +8,7 @@
  * 20 gets of 256 MiB at once: CPU per get 0.90-0.96× (docs/storage.md, "Inline disk jobs").
  *
  * The rules are the threads': the same file table (`file-table.ts`: `O_NOFOLLOW`, a written file
- * must have one name, the `O_DIRECT` fd must be the same inode), `O_DIRECT` through page-aligned
+ * must have one name, the `O_DIRECT` fd must be the same device and inode), `O_DIRECT` through page-aligned
  * bounce buffers (a few, kept: `BOUNCE_BUFFERS`), and the same injected faults (but
  * `crash`, which is a thread's). A recheck (`hashPieces`) hashes on the event loop too, one job
  * at a time with a turn between jobs; a get rechecks only a `.part` it resumes, before any peer.

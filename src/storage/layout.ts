@@ -161,6 +161,14 @@ export async function createIfMissing(file: FileOnDisk): Promise<boolean> {
 
 let procFds: boolean | undefined;
 
+/**
+ * Linux's `O_PATH`, which node does not export in `fs.constants`: an fd that holds a folder for
+ * `/proc/self/fd/N/name` lookups without reading it, so a folder we may search and write but not
+ * list (mode 0333, a drop folder) is held as well as any. Its value is the generic one, valid on
+ * x86-64 and arm64 (alpha, parisc and sparc differ); elsewhere folders are opened for reading.
+ */
+const O_PATH = (constants as { readonly O_PATH?: number }).O_PATH ?? (process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64') ? 0o10000000 : 0);
+
 /** A folder held open, and the paths of names in it that resolve through the fd held, not the folder's path. */
 export interface HeldFolder {
   path(name: string): string;
@@ -171,14 +179,15 @@ export interface HeldFolder {
  * `folder` (a real path: `ensureFolders` checked it) held by an fd that leads to exactly it
  * (`checkOpened`), for creating and renaming in it as `/proc/self/fd/N/name`: the kernel takes
  * the folder the fd holds and resolves no path again (Node has no `openat`), so a folder on the
- * way swapped for a symlink since the check leads nothing outside. Without /proc, by path.
+ * way swapped for a symlink since the check leads nothing outside. The fd is `O_PATH` on Linux
+ * (a folder we may write in but not list is held too). Without /proc, by path.
  */
 export async function holdFolder(folder: string): Promise<HeldFolder> {
   if (!(procFds ??= existsSync('/proc/self/fd'))) return { path: (name) => join(folder, name), close: async () => {} };
   // Shared while held: a storage's open allocates the files of a folder side by side (`mapLimit`).
   let shared = held.get(folder);
   if (shared === undefined) {
-    const fd = open(folder, constants.O_RDONLY | constants.O_DIRECTORY).then(async (dir) => {
+    const fd = open(folder, constants.O_RDONLY | constants.O_DIRECTORY | O_PATH).then(async (dir) => {
       try {
         checkOpened(dir.fd, folder);
       } catch (err) {

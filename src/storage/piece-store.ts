@@ -71,7 +71,12 @@ const NO_RELEASE = (): void => undefined;
 export interface OpenStorageOptions {
   /** Ignore the resume file and hash what is on disk. */
   readonly recheck?: boolean;
-  /** Seed mode `--skip-verify`: trust files whose sizes are right and mark their pieces verified. */
+  /**
+   * Seed mode `--skip-verify`: trust files whose sizes are right and mark their pieces verified.
+   * The files are seeded as they are: a (selected) file missing or shorter than the torrent says
+   * fails the open (STORAGE_FILE_INCOMPLETE), and nothing is created or extended. `serve`'s seed
+   * opens a file it hashed, which may be gone by then: its folder never gets a file from us.
+   */
   readonly skipVerify?: boolean;
   /** Recheck progress, after each batch of pieces hashed; the last call has checked === total. */
   readonly onCheckProgress?: (checkedBytes: number, totalBytes: number) => void;
@@ -155,11 +160,18 @@ async function open(metainfo: Metainfo, dir: string, pool: DiskPool, opts: OpenS
   }
   const known = new Set<string>();
   const files = await mapLimit(rels, 16, async (rel, i) => {
-    if (role[i] !== 0) return inspectFile(await ensureFolders(root, rel, known), g.fileLengths[i]!);
+    // Seed mode creates nothing, folders included: a file whose folder is missing is missing.
+    if (role[i] !== 0 && opts.skipVerify !== true) return inspectFile(await ensureFolders(root, rel, known), g.fileLengths[i]!);
     const path = await findFile(root, rel, known);
     if (path === undefined) return { path: join(root, ...rel), length: g.fileLengths[i]!, size: 0, exists: false, mtimeNs: 0n, links: 0 };
     return inspectFile(path, g.fileLengths[i]!);
   });
+  if (opts.skipVerify === true) {
+    const incomplete = files.find((f, i) => role[i] !== 0 && (!f.exists || f.size < f.length));
+    if (incomplete !== undefined) {
+      throw new StorageError('STORAGE_FILE_INCOMPLETE', { detail: incomplete.exists ? `${incomplete.path} has ${incomplete.size} bytes, the torrent says ${incomplete.length}` : `${incomplete.path} is missing` });
+    }
+  }
   const resume = opts.recheck === true || resumeFile === undefined ? undefined : await readResume(resumeFile, metainfo.infoHash, g.pieceCount, files.length);
 
   // A file is trusted when it is whole and, unless skipping verification, the resume file saw it

@@ -135,6 +135,9 @@ test('messageOnce: a cause\'s message is added only when the error does not quot
   const sys = new Error("ENOTDIR: not a directory, stat '/x'");
   assert.equal(messageOnce(new Error(`taken: /x: ${sys.message}`, { cause: sys })), `taken: /x: ${sys.message}`);
   assert.equal(messageOnce(new Error('taken', { cause: sys })), `taken: ${sys.message}`);
+  // A storage error quotes an fs error without its path (`/proc/self/fd/N/name`): not added back.
+  const held = Object.assign(new Error("ENAMETOOLONG: name too long, lstat '/proc/self/fd/9/x'"), { code: 'ENAMETOOLONG' });
+  assert.equal(messageOnce(new Error('failed: /d/x: ENAMETOOLONG: name too long, lstat', { cause: held })), 'failed: /d/x: ENAMETOOLONG: name too long, lstat');
 });
 
 test('--cert with --key: serve and seed --http-port speak HTTPS', { timeout: 60_000 }, (t) =>

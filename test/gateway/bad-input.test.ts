@@ -6,14 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, statSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { Client } from '../../src/engine/index.js';
 import { parseTorrent } from '../../src/metainfo/index.js';
 import { decodeAnnounceResponse, encodeAnnounceQuery, UdpTrackerClient } from '../../src/tracker/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
-import { rawRequest, startGateway } from './helpers.js';
+import { rawRequest, recordingLogger, startGateway } from './helpers.js';
 
 const MIB = 1024 * 1024;
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -323,3 +324,51 @@ test('announces for info-hashes the server does not serve are refused over HTTP 
     assert.equal(await http(openTracker), 'ok');
     assert.equal((await udp(openTracker)).peers.length, 1, 'the open tracker tracks it (and lists the HTTP announcer)');
   }));
+
+test('a long URL is cut in the request log with a mark (…), never as if it were the whole', (t) =>
+  withTempDir(t, async (dir) => {
+    const { root } = await site(dir);
+    const log = recordingLogger();
+    const g = await startGateway(t, { root, logger: log });
+    const long = `/${'x'.repeat(5000)}`;
+    assert.equal((await rawRequest(g.address.port, long)).status, 404);
+    assert.equal((await rawRequest(g.address.port, '/short')).status, 404);
+    const urls = log.entries.filter((e) => e.msg === 'request refused').map((e) => (e.obj as { url: string }).url);
+    assert.equal(urls.length, 2);
+    assert.equal(urls[0], `${long.slice(0, 199)}…`);
+    assert.equal(urls[1], '/short', 'a short URL is logged whole, unmarked');
+  }));
+
+/**
+ * The seed opens its storage after the file is hashed: a file deleted or truncated in between is
+ * one the swarm cannot seed. The seed's storage must neither create it again (empty and sparse)
+ * nor extend it: nothing is ever written in the served folder. The torrent is refused, the
+ * info-hash never served, and a plain GET answers as for any missing file (404).
+ */
+for (const [what, change] of [
+  ['deleted', (path: string) => rmSync(path)],
+  ['truncated', (path: string) => truncateSync(path, MIB)],
+] as const) {
+  test(`a file ${what} between its hashing and its seeding is not recreated nor extended by the seed`, { timeout: 60_000 }, (t) =>
+    withTempDir(t, async (dir) => {
+      const { root } = await site(dir);
+      const path = join(root, 'a.bin');
+      const log = recordingLogger();
+      const add = Client.prototype.add;
+      t.mock.method(Client.prototype, 'add', function (this: Client, ...args: Parameters<Client['add']>) {
+        change(path);
+        return add.apply(this, args);
+      });
+      const g = await startGateway(t, { root, logger: log, checkEveryMs: 0 });
+      await (await request(`${g.url}/a.bin?torrent`)).body.dump();
+      await g.swarm.settled();
+      if (what === 'deleted') assert.equal(existsSync(path), false, 'not made again');
+      else assert.equal(statSync(path).size, MIB, 'not extended');
+      assert.deepEqual(g.swarm.infoHashes(), [], 'no info-hash served');
+      const failed = log.entries.find((e) => e.msg === 'making the torrent failed');
+      assert.equal((failed?.obj as { err?: { code?: string } } | undefined)?.err?.code, 'STORAGE_FILE_INCOMPLETE');
+      const r = await request(`${g.url}/a.bin?torrent`);
+      await r.body.dump();
+      assert.equal(r.statusCode, what === 'deleted' ? 404 : 503, 'a missing file is 404; a changed one is hashed again');
+    }));
+}

@@ -9,7 +9,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { withTempDir } from '../helpers/torrents.js';
-import { startProxy } from './proxy-helpers.js';
+import { curl, startProxy } from './proxy-helpers.js';
 
 test('a half-sent request head gets 408 after the head timeout, not 400 after up to 30 s more', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
@@ -41,4 +41,20 @@ test('a program that half-closes after its request (printf … | nc) still gets 
     const got = Buffer.concat(chunks).toString('latin1');
     assert.match(got, /^HTTP\/1\.1 200 /);
     assert.match(got, /from the origin$/);
+  }));
+
+test('a long URL is cut in the request log with a mark (…), never as if it were the whole', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const origin = createHttpServer((_req, res) => res.end('from the origin'));
+    origin.listen(0, '127.0.0.1');
+    await once(origin, 'listening');
+    t.after(() => origin.close());
+    const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/${'x'.repeat(5000)}`;
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'cache') });
+    const r = await curl(t, ['-x', `http://127.0.0.1:${proxy.address.port}`, url]);
+    assert.equal(r.stdout.toString(), 'from the origin', r.stderr);
+    const line = log.entries.find((e) => e.level === 'info' && 'how' in e.obj);
+    assert.ok(line !== undefined);
+    assert.equal((line.obj as { url: string }).url, `${url.slice(0, 499)}…`);
+    assert.ok(line.msg?.startsWith(`GET ${url.slice(0, 199)}… `), line.msg);
   }));

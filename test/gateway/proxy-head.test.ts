@@ -7,7 +7,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -215,6 +215,10 @@ test('the file changed between the torrent and the piece: the piece fails its ha
     assert.deepEqual(servedBy(log), ['200 passthrough']);
     assert.ok(log.entries.some((e) => String((e.obj as { why?: string }).why).includes('not the torrent')), 'the reason is logged');
     await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 10_000);
+    // Its removal ends before close does: run after, its storage's last resume save made its
+    // folder again once the test had removed its own (an empty `pcache` left in /tmp).
+    await proxy.close();
+    assert.deepEqual(readdirSync(join(dir, 'pcache')), [], 'the torrent and its folder are gone when close resolves');
   }));
 
 test('a cold fetch\'s headers go out as soon as the first piece\'s 206 head is in, before its body is: the piece then follows from memory', { timeout: 60_000 }, (t) =>

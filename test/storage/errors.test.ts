@@ -201,3 +201,34 @@ test('a disk thread that dies holding a write lock costs its job only: the next 
       await pool.close();
     }
   }));
+
+/**
+ * The storage makes and looks at files through their folder held (`/proc/self/fd/N/name`), and
+ * node's fs errors end with the path they were given: a message must name the user's path, once,
+ * and never the procfs one. A name longer than the file system takes (ENAMETOOLONG, as root too)
+ * fails each step: a file, a folder, a single-file torrent's name.
+ */
+test("a storage error names the user's path once, never /proc/self/fd", () =>
+  withTempDir(async (dir) => {
+    const pool = new DiskPool({ inline: true });
+    const long = (c: string): string => c.repeat(300);
+    try {
+      for (const [t, rel] of [
+        [makeTorrent([{ path: [long('x')], length: 100 }], 4096), ['payload', long('x')]],
+        [makeTorrent([{ path: [long('y'), 'f'], length: 100 }], 4096), ['payload', long('y')]],
+        [makeTorrent(5000, 4096, { name: long('z') }), [long('z')]],
+      ] as const) {
+        const err: unknown = await openStorage(t.metainfo, dir, { pool, resumeDir: false }).then(
+          async (s) => s.close(),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof StorageError, `${rel.join('/').slice(0, 20)}…: the open fails`);
+        assert.equal(err.errno, 'ENAMETOOLONG');
+        assert.equal(err.message.split(join(dir, ...rel)).length - 1, 1, `the path once: ${err.message}`);
+        assert.equal(err.message.split(rel.at(-1)!).length - 1, 1, `the name once: ${err.message}`);
+        assert.doesNotMatch(err.message, /\/proc\/self\/fd/);
+      }
+    } finally {
+      await pool.close();
+    }
+  }));

@@ -74,3 +74,8 @@ export async function writeTorrent(t: TestTorrent, dir: string, pool: DiskPool):
   for (let i = 0; i < t.metainfo.pieceCount; i++) assert.ok(await s.commitPiece(pieceIndex(t, i), t.piece(i)));
   await s.close();
 }
+
+/** The torrents write-only-child.ts downloads into a folder it cannot list: a single file and a folder. */
+export function writeOnlyTorrents(): TestTorrent[] {
+  return [makeTorrent(9000, 4096, { name: 'one.bin' }), makeTorrent([{ path: ['sub', 'f'], length: 5000 }, { path: ['g'], length: 100 }], 4096, { name: 'tree' })];
+}

@@ -1,6 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constants, readFileSync } from 'node:fs';
+import fs, { constants, readFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { DiskPool, openStorage, StorageError, type WriteMode } from '../../src/storage/index.js';
 import { canListFds, openFds } from '../helpers/fds.js';
 import { withTempDir } from '../helpers/torrents.js';
@@ -95,3 +96,38 @@ for (const mode of ['direct', 'buffered'] as const satisfies readonly WriteMode[
       }
     }));
 }
+
+/**
+ * The `O_DIRECT` fd is a second open by path, and the path may lead to another file by then: on
+ * another file system (a folder on the way swapped for a mount point, a symlink), the same inode
+ * number is another file. Here every `O_DIRECT` fd's `fstat` says another device, same inode:
+ * nothing is written through it (STORAGE_HARD_LINK), the commit fails and marks nothing.
+ */
+test('an O_DIRECT fd on another device, same inode number, is refused', () =>
+  withTempDir(async (dir) => {
+    const inline = new DiskPool({ inline: true });
+    const t = bigPieces();
+    const s = await openStorage(t.metainfo, dir, { pool: inline, writeMode: 'direct', resumeDir: false });
+    const real = { openSync: fs.openSync, fstatSync: fs.fstatSync };
+    const direct = new Set<number>();
+    fs.openSync = ((...args: Parameters<typeof fs.openSync>) => {
+      const fd = real.openSync(...args);
+      if (typeof args[1] === 'number' && (args[1] & constants.O_DIRECT) !== 0) direct.add(fd);
+      return fd;
+    }) as typeof fs.openSync;
+    fs.fstatSync = ((fd: number, opts?: fs.StatOptions) => {
+      const st = real.fstatSync(fd, opts as fs.StatOptions & { bigint: true });
+      return direct.has(fd) ? Object.assign(Object.create(Object.getPrototypeOf(st) as object) as fs.BigIntStats, st, { dev: st.dev + 1n }) : st;
+    }) as typeof fs.fstatSync;
+    syncBuiltinESMExports();
+    try {
+      await assert.rejects(s.commitPiece(pieceIndex(t, 1), t.piece(1)), { code: 'STORAGE_HARD_LINK' });
+      assert.ok(direct.size > 0, 'an O_DIRECT fd was opened');
+      assert.equal(s.bitfield.has(1), false);
+    } finally {
+      Object.assign(fs, real);
+      syncBuiltinESMExports();
+      await s.close();
+      await inline.close();
+    }
+  }));

@@ -91,7 +91,7 @@ export function register(program: Command, ctx: CliContext): void {
         `serving ${gateway.root} at ${gateway.url}/\n` +
           `  tracker ${gateway.url}/announce and udp://${udpHost} (${flags.openTracker === true ? 'open' : 'served files only'}), ` +
           `seed on port ${gateway.peerPort}, torrents for files of ${formatBytes(minSizeBytes ?? DEFAULT_MIN_SIZE_BYTES)} or more, ` +
-          `cache ${gateway.cacheDir}${flags.redis === undefined ? '' : `, swarms in ${redactUrl(flags.redis)}`}` +
+          `cache ${gateway.cacheDir}${gateway.cacheReadOnly ? ' (read-only: new torrents are not stored)' : ''}${flags.redis === undefined ? '' : `, swarms in ${redactUrl(flags.redis)}`}` +
           `${flags.maxUploadRate === undefined ? '' : `, uploads capped at ${formatBytes(flags.maxUploadRate)}/s`}\n` +
           (flags.status ? `  status ${gateway.url}/.torrenttp/\n` : '') +
           (flags.ttp ? `  TorrentTTP ${gateway.url}/ttp/v1/torrents/<info-hash> (announce ${gateway.url}/ttp/v1/announce)\n` : '') +
