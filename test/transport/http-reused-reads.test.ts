@@ -15,7 +15,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import type { Dispatcher } from 'undici';
 import { acquireOrigin, type OriginLease } from '../../src/transport/index.js';
-import { REUSED_READ_BYTES } from '../../src/transport/reused-reads.js';
+import { FIRST_READ_BYTES, REUSED_READ_BYTES } from '../../src/transport/reused-reads.js';
 
 type Segments = readonly (string | Uint8Array)[];
 
@@ -299,7 +299,29 @@ test('reusedReads: ordinary responses over one connection are read into one reus
       assert.deepEqual(got.headers.find(([n]) => n.toLowerCase() === 'etag'), ['etag', '"o"']);
       assert.ok(got.body.equals(body), 'every byte as sent');
     }
-    assert.deepEqual([...buffers].map((b) => b.byteLength), [REUSED_READ_BYTES], 'every chunk a view of the one reused buffer');
+    // The connection's small first buffer until a read filled it, then the one full-size buffer.
+    assert.deepEqual([...buffers].map((b) => b.byteLength), [FIRST_READ_BYTES, REUSED_READ_BYTES], 'every chunk a view of the one reused buffer');
+  } finally {
+    lease.release();
+    await server.close();
+  }
+});
+
+test('reusedReads: a connection that carries only small answers (a have-set long-poll) keeps its small first buffer; one whose read fills it gets the full-size one', async () => {
+  const small = bodyOf(6, 600);
+  const server = await bodyServer(small);
+  const url = server.url;
+  const lease = await acquireOrigin(url, { connections: 1, reusedReads: true });
+  try {
+    const buffers = new Set<ArrayBufferLike>();
+    for (let i = 0; i < 5; i++) {
+      const got = await get(lease, url, `/${i}`, (_resume, chunk) => {
+        buffers.add(chunk.buffer);
+        return true;
+      });
+      assert.ok(got.body.equals(small));
+    }
+    assert.deepEqual([...buffers].map((b) => b.byteLength), [FIRST_READ_BYTES], 'small answers: the small buffer alone');
   } finally {
     lease.release();
     await server.close();
@@ -379,7 +401,7 @@ test('reusedReads: a handler of undici’s newer kind (onResponseStart, onRespon
       });
       assert.ok(Buffer.concat(chunks).equals(body));
     }
-    assert.deepEqual([...buffers].map((b) => b.byteLength), [REUSED_READ_BYTES], 'views of the one reused buffer, none copied');
+    assert.deepEqual([...buffers].map((b) => b.byteLength), [FIRST_READ_BYTES, REUSED_READ_BYTES], 'views of the one reused buffer, none copied');
   } finally {
     lease.release();
     await server.close();
