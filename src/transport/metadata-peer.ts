@@ -34,6 +34,7 @@ import {
 } from '../wire/index.js';
 import { TransportError } from './errors.js';
 import { metadataMessage, OUR_UT_METADATA_ID, ourExtendedHandshake } from './extensions.js';
+import { METADATA_PEER_DEFAULTS } from './wire-lazy.js';
 
 export type MetadataPeerEvent =
   | { readonly type: 'ready'; readonly metadataSize: number; readonly client?: string }
@@ -58,7 +59,6 @@ export interface MetadataPeer {
   close(reason?: TorrenttpError): void;
 }
 
-export const METADATA_PEER_DEFAULTS = { handshakeTimeoutMs: 10_000 } as const;
 
 /** Bytes a metadata-only peer may send us before we stop listening: 1 MiB is a bitfield for 8 M pieces. */
 const MAX_MESSAGE_BYTES = 1 << 20;
