@@ -34,6 +34,7 @@ import {
 } from '../wire/index.js';
 import { TransportError } from './errors.js';
 import { metadataMessage, OUR_UT_METADATA_ID, ourExtendedHandshake } from './extensions.js';
+import { hostPort } from './peer-address.js';
 import { METADATA_PEER_DEFAULTS } from './wire-lazy.js';
 
 export type MetadataPeerEvent =
@@ -64,7 +65,7 @@ export interface MetadataPeer {
 const MAX_MESSAGE_BYTES = 1 << 20;
 
 export function connectMetadataPeer(host: string, port: number, opts: MetadataPeerOptions): MetadataPeer {
-  return new MetadataConnection(connect({ host, port }), `${host.includes(':') ? `[${host}]` : host}:${port}`, opts);
+  return new MetadataConnection(connect({ host, port }), hostPort(host, port), opts);
 }
 
 class MetadataConnection implements MetadataPeer {

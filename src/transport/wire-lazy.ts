@@ -10,6 +10,7 @@
 import type { Socket } from 'node:net';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { TransportError } from './errors.js';
+import { hostPort } from './peer-address.js';
 import type * as MetadataPeerModule from './metadata-peer.js';
 import type { MetadataPeer, MetadataPeerOptions } from './metadata-peer.js';
 import type * as WireConnect from './wire-connect.js';
@@ -83,7 +84,7 @@ let metadataLoaded: typeof MetadataPeerModule | undefined;
  */
 export function connectMetadataPeer(host: string, port: number, opts: MetadataPeerOptions): MetadataPeer {
   if (metadataLoaded !== undefined) return metadataLoaded.connectMetadataPeer(host, port, opts);
-  const id = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const id = hostPort(host, port);
   let real: MetadataPeer | undefined;
   let closed = false;
   const end = (reason?: TorrenttpError): void => {
