@@ -55,25 +55,16 @@ const CLIENT_H2 = 'undici/lib/dispatcher/client-h2.js';
 export function deferHttp2(): void {
   if (http2Deferred) return;
   http2Deferred = true;
-  let path: string;
-  try {
-    path = require.resolve(CLIENT_H2);
-  } catch {
-    return;
-  }
-  if (require.cache[path] !== undefined) return;
-  let real: ((...args: unknown[]) => unknown) | undefined;
-  const stand = new Module(path);
-  stand.filename = path;
-  stand.loaded = true;
-  stand.exports = function connectH2(this: unknown, ...args: unknown[]): unknown {
-    if (real === undefined) {
-      if (require.cache[path] === stand) delete require.cache[path];
-      real = require(path) as (...args: unknown[]) => unknown;
-    }
-    return real.apply(this, args);
-  };
-  require.cache[path] = stand;
+  standIn(CLIENT_H2, (path, stand) => {
+    let real: ((...args: unknown[]) => unknown) | undefined;
+    stand.exports = function connectH2(this: unknown, ...args: unknown[]): unknown {
+      if (real === undefined) {
+        if (require.cache[path] === stand) delete require.cache[path];
+        real = require(path) as (...args: unknown[]) => unknown;
+      }
+      return real.apply(this, args);
+    };
+  });
 }
 let http2Deferred = false;
 
@@ -95,21 +86,30 @@ export function dropLlhttpBytes(): void {
   if (llhttpDropped) return;
   llhttpDropped = true;
   for (const name of LLHTTP_WASM) {
-    let path: string;
-    try {
-      path = require.resolve(name);
-    } catch {
-      continue;
-    }
-    if (require.cache[path] !== undefined) continue;
-    const stand = new Module(path);
-    stand.filename = path;
-    stand.loaded = true;
-    Object.defineProperty(stand, 'exports', { configurable: true, enumerable: true, get: () => llhttpBytes(path, stand) });
-    require.cache[path] = stand;
+    standIn(name, (path, stand) => Object.defineProperty(stand, 'exports', { configurable: true, enumerable: true, get: () => llhttpBytes(path, stand) }));
   }
 }
 let llhttpDropped = false;
+
+/**
+ * A module of ours in node's module cache under undici's file `name`, its exports set by
+ * `setExports` (the file's path and the module): what undici's own `require` of that file then
+ * gets. Nothing is done when the file is not where expected, or is loaded already.
+ */
+function standIn(name: string, setExports: (path: string, stand: Module) => void): void {
+  let path: string;
+  try {
+    path = require.resolve(name);
+  } catch {
+    return;
+  }
+  if (require.cache[path] !== undefined) return;
+  const stand = new Module(path);
+  stand.filename = path;
+  stand.loaded = true;
+  setExports(path, stand);
+  require.cache[path] = stand;
+}
 
 /** The parser's bytes from `path`'s base64, kept by nobody; undici's own module if the file is not as expected. */
 function llhttpBytes(path: string, stand: Module): unknown {
