@@ -27,12 +27,16 @@ export const LAYERS = [
  * `storage/folders.js` is `makeFolders` alone (a `mkdir -p` that ends where node's spins), for a
  * plain `get`'s output folder. `tracker/client.js` is the tracker layer without its server (codecs
  * and clients but UDP's), for the engine and the transport: a download does not compile the tracker
- * server, nor BEP 15 until a udp:// tracker is announced to.
+ * server, nor BEP 15 until a udp:// tracker is announced to. `wire/lite.js` is what the engine, the
+ * transport's listener and dialer and the CLI name of the wire layer (its errors, whether MSE is
+ * available, PEX and metadata constants) without its codecs, so a TorrentTTP-only download does not
+ * compile them.
  */
 const EXTRA_SURFACES: Readonly<Record<string, readonly string[]>> = {
   gateway: ['client.js'],
   metainfo: ['hash-pieces.js', 'media-type.js'],
   storage: ['folders.js'],
+  wire: ['lite.js'],
   transport: ['http-fetch.js', 'peer-address.js', 'web-seed-url.js'],
   tracker: ['undici.js', 'client.js'],
 };
@@ -120,6 +124,16 @@ test('the engine compiles the wire protocol\'s connection code only at its first
   assert.ok(loaded.includes('transport/wire-lazy.ts') && loaded.includes('transport/http-peer.ts'), loaded.join(' '));
   const lazy = readFileSync(resolve(root, 'transport/wire-lazy.ts'), 'utf8');
   assert.match(lazy, /import\('\.\/wire-connect\.js'\)/, 'wire-lazy.ts loads wire-connect.js on demand');
+});
+
+test("a TorrentTTP-only download compiles none of the wire layer's codecs: the engine, the transport and the CLI name what they need from wire/lite.js; wire/index.js loads with a wire or metadata connection (wire-lazy.ts)", () => {
+  const lite = ['wire/lite.ts', 'wire/errors.ts', 'wire/mse-crypto.ts', 'wire/ut-pex.ts', 'wire/ut-metadata.ts', 'wire/extension.ts'];
+  for (const entry of ['cli/commands/transfer.ts', 'engine/index.ts']) {
+    const loaded = [...staticGraph(entry)];
+    assert.deepEqual(loaded.filter((f) => (f.startsWith('wire/') && !lite.includes(f)) || f === 'transport/metadata-peer.ts' || f === 'transport/extensions.ts'), [], entry);
+  }
+  const lazy = readFileSync(resolve(root, 'transport/wire-lazy.ts'), 'utf8');
+  assert.match(lazy, /import\('\.\/metadata-peer\.js'\)/, 'wire-lazy.ts loads metadata-peer.js on demand');
 });
 
 test('download and seed compile the gateway only for --http-port and the DHT only without --no-dht: transfer.ts loads each on demand, and no tracker server', () => {

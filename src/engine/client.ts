@@ -7,7 +7,7 @@ import { corruptPiecesError, openStorage, type DiskPool, type WriteMode } from '
 import type { DhtNode } from '../dht/index.js';
 import { Announcer, isLoopback, isUrlRef } from '../tracker/client.js';
 import { createWebSeed, hostPort, HttpDialer, parseHostPort, PeerListener, WireDialer, type EncryptionPolicy, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
-import { mseAvailable, WireError } from '../wire/index.js';
+import { mseAvailable, WireError } from '../wire/lite.js';
 import { EngineError } from './errors.js';
 import type { PeerServer } from './peer-server.js';
 import { fetchMetadata, type FetchedMetadata, type FetchMetadataOptions, type MetadataProgress } from './magnet.js';

@@ -18,7 +18,7 @@
  *   piece spoils the hash and it cannot say which.
  */
 import { infoHashOf, type InfoHash } from '../metainfo/index.js';
-import { METADATA_PIECE_BYTES, metadataPieceCount, metadataPieceLength } from '../wire/index.js';
+import { METADATA_PIECE_BYTES, metadataPieceCount, metadataPieceLength } from '../wire/lite.js';
 
 export const METADATA_FETCH_DEFAULTS = {
   /**

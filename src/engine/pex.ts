@@ -1,6 +1,6 @@
 import { ipScope, type IpScope } from '../tracker/client.js';
 import { hostPort, type PeerLink } from '../transport/index.js';
-import { PEX_FLAGS, PEX_LIMITS, type PexMessage, type PexPeer } from '../wire/index.js';
+import { PEX_FLAGS, PEX_LIMITS, type PexMessage, type PexPeer } from '../wire/lite.js';
 import type { PeerState } from './peer-set.js';
 
 /**

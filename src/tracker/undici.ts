@@ -4,6 +4,7 @@
  * HTTP; `transport/http-fetch.ts` re-exports it. A public surface beside `index.ts` (see
  * test/layers.test.ts) so that loading it does not compile the rest of the tracker.
  */
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, RequestOptions } from 'node:http';
 import { createRequire, Module } from 'node:module';
 import type { Socket } from 'node:net';
@@ -28,6 +29,7 @@ export type Undici = Pick<typeof import('undici'), 'Agent' | 'Pool' | 'request'>
  */
 export function loadUndiciModule<T>(path: string, fallback: () => Promise<T>): Promise<T> {
   deferHttp2();
+  dropLlhttpBytes();
   let m: unknown;
   try {
     m = require(path);
@@ -53,27 +55,74 @@ const CLIENT_H2 = 'undici/lib/dispatcher/client-h2.js';
 export function deferHttp2(): void {
   if (http2Deferred) return;
   http2Deferred = true;
+  standIn(CLIENT_H2, (path, stand) => {
+    let real: ((...args: unknown[]) => unknown) | undefined;
+    stand.exports = function connectH2(this: unknown, ...args: unknown[]): unknown {
+      if (real === undefined) {
+        if (require.cache[path] === stand) delete require.cache[path];
+        real = require(path) as (...args: unknown[]) => unknown;
+      }
+      return real.apply(this, args);
+    };
+  });
+}
+let http2Deferred = false;
+
+/** undici's parser as WebAssembly: each file's export is the module's bytes, which its `Client` compiles once a process. */
+const LLHTTP_WASM = ['undici/lib/llhttp/llhttp_simd-wasm.js', 'undici/lib/llhttp/llhttp-wasm.js'];
+/** How those files hold the bytes: one base64 literal. */
+const WASM_BASE64 = /\bconst wasmBase64 = '([A-Za-z0-9+/]+={0,2})'/;
+
+/**
+ * undici's parser bytes (`lib/llhttp/llhttp_simd-wasm.js`, the plain build's too), given to its
+ * compile and then dropped. Each of those files keeps, for the life of the process, its source
+ * (72 KB), the same base64 as a string (72 KB) and the bytes decoded from it (54 KB), though
+ * undici reads them once, to compile llhttp at its first connection (V8 keeps its own copy in the
+ * compiled module). So, as for `deferHttp2`, node's module cache gets under each file's name a
+ * module whose export decodes the file's base64 at each read and keeps nothing: ~0.2 MiB less in
+ * every process with an HTTP peer or a web seed. A file laid out otherwise is loaded as it is.
+ */
+export function dropLlhttpBytes(): void {
+  if (llhttpDropped) return;
+  llhttpDropped = true;
+  for (const name of LLHTTP_WASM) {
+    standIn(name, (path, stand) => Object.defineProperty(stand, 'exports', { configurable: true, enumerable: true, get: () => llhttpBytes(path, stand) }));
+  }
+}
+let llhttpDropped = false;
+
+/**
+ * A module of ours in node's module cache under undici's file `name`, its exports set by
+ * `setExports` (the file's path and the module): what undici's own `require` of that file then
+ * gets. Nothing is done when the file is not where expected, or is loaded already.
+ */
+function standIn(name: string, setExports: (path: string, stand: Module) => void): void {
   let path: string;
   try {
-    path = require.resolve(CLIENT_H2);
+    path = require.resolve(name);
   } catch {
     return;
   }
   if (require.cache[path] !== undefined) return;
-  let real: ((...args: unknown[]) => unknown) | undefined;
   const stand = new Module(path);
   stand.filename = path;
   stand.loaded = true;
-  stand.exports = function connectH2(this: unknown, ...args: unknown[]): unknown {
-    if (real === undefined) {
-      if (require.cache[path] === stand) delete require.cache[path];
-      real = require(path) as (...args: unknown[]) => unknown;
-    }
-    return real.apply(this, args);
-  };
+  setExports(path, stand);
   require.cache[path] = stand;
 }
-let http2Deferred = false;
+
+/** The parser's bytes from `path`'s base64, kept by nobody; undici's own module if the file is not as expected. */
+function llhttpBytes(path: string, stand: Module): unknown {
+  let m: RegExpExecArray | null = null;
+  try {
+    m = WASM_BASE64.exec(readFileSync(path, 'latin1'));
+  } catch {
+    // unreadable: the real module says why
+  }
+  if (m !== null) return Buffer.from(m[1]!, 'base64');
+  if (require.cache[path] === stand) delete require.cache[path];
+  return require(path) as unknown;
+}
 
 let undiciModule: Promise<Undici> | undefined;
 /**
@@ -99,6 +148,7 @@ type GetGlobalDispatcher = () => Dispatcher;
 export async function loadUndiciCore(): Promise<Undici> {
   let core: Undici;
   deferHttp2();
+  dropLlhttpBytes();
   try {
     const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as DispatcherModule;
     Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js') as object);

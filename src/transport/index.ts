@@ -28,6 +28,8 @@ export {
   type Undici,
 } from './http-fetch.js';
 export { createHttpPeer, HTTP_PEER_DEFAULTS, PEER_ID_HEADER, type HttpPeerOptions } from './http-peer.js';
-export { connectMetadataPeer, METADATA_PEER_DEFAULTS, type MetadataPeer, type MetadataPeerEvent, type MetadataPeerOptions } from './metadata-peer.js';
+// A magnet's metadata connections load their code (and the wire codecs) at the first one (wire-lazy.ts).
+export { connectMetadataPeer, METADATA_PEER_DEFAULTS } from './wire-lazy.js';
+export type { MetadataPeer, MetadataPeerEvent, MetadataPeerOptions } from './metadata-peer.js';
 export { ENCRYPTION_POLICIES, type EncryptionPolicy, type LinkEncryption } from './encryption-policy.js';
 export { copyBytes } from './cipher-protocol.js';

@@ -34,6 +34,8 @@ import {
 } from '../wire/index.js';
 import { TransportError } from './errors.js';
 import { metadataMessage, OUR_UT_METADATA_ID, ourExtendedHandshake } from './extensions.js';
+import { hostPort } from './peer-address.js';
+import { METADATA_PEER_DEFAULTS } from './wire-lazy.js';
 
 export type MetadataPeerEvent =
   | { readonly type: 'ready'; readonly metadataSize: number; readonly client?: string }
@@ -58,13 +60,12 @@ export interface MetadataPeer {
   close(reason?: TorrenttpError): void;
 }
 
-export const METADATA_PEER_DEFAULTS = { handshakeTimeoutMs: 10_000 } as const;
 
 /** Bytes a metadata-only peer may send us before we stop listening: 1 MiB is a bitfield for 8 M pieces. */
 const MAX_MESSAGE_BYTES = 1 << 20;
 
 export function connectMetadataPeer(host: string, port: number, opts: MetadataPeerOptions): MetadataPeer {
-  return new MetadataConnection(connect({ host, port }), `${host.includes(':') ? `[${host}]` : host}:${port}`, opts);
+  return new MetadataConnection(connect({ host, port }), hostPort(host, port), opts);
 }
 
 class MetadataConnection implements MetadataPeer {

@@ -11,7 +11,7 @@
 import { TorrenttpError } from '../errors/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import type { PeerAddress } from '../tracker/index.js';
-import { mseAvailable } from '../wire/index.js';
+import { mseAvailable } from '../wire/lite.js';
 import { TransportError } from './errors.js';
 import type { EncryptionPolicy } from './mse-stream.js';
 import { hostPort, parseHostPort } from './peer-address.js';

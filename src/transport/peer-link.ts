@@ -1,6 +1,6 @@
 import type { TorrenttpError } from '../errors/index.js';
 import type { Bitfield, PieceIndex } from '../metainfo/index.js';
-import type { PexMessage } from '../wire/index.js';
+import type { PexMessage } from '../wire/lite.js';
 
 /**
  * The one peer interface of the engine (STYLE.md "One peer interface"). A TCP wire peer, a

@@ -21,7 +21,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
-import { mseAvailable, mseTorrentKey } from '../wire/index.js';
+import { mseAvailable, mseTorrentKey } from '../wire/lite.js';
 import { TransportError } from './errors.js';
 import { hostPort } from './peer-address.js';
 import type { AcceptOptions } from './wire-connect.js';

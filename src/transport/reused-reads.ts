@@ -20,6 +20,8 @@
  * - trailers (a chunked body's) as views until the message ends.
  *
  * Rules:
+ * - A connection's first buffer is small (`FIRST_READ_BYTES`) until a read fills it; it is then
+ *   replaced, when it could be read into again, by a full-size one (`REUSED_READ_BYTES`).
  * - A buffer is read into again only when undici can hold no view of it: the stream is empty (or
  *   holds nothing but the last read, and the buffer is not the last read's: undici had no turn
  *   yet, or is paused on it), and no head that was open when it was read into is open still.
@@ -47,6 +49,12 @@ import { filterInterim, loadUndiciModule } from '../tracker/undici.js';
  * (twice the reads, and the engine's work per read: docs/torrenttp.md §18).
  */
 export const REUSED_READ_BYTES = 256 * 1024;
+/**
+ * A connection's first read buffer: it grows to `REUSED_READ_BYTES` once a read fills it. A
+ * connection that carries only small answers (an HTTP peer's have-set long-poll) keeps this one;
+ * one that carries pieces pays one short read, once.
+ */
+export const FIRST_READ_BYTES = 16 * 1024;
 /** The spare buffer's, for reads pushed as copies: node's own read size. */
 export const SPARE_READ_BYTES = 64 * 1024;
 /** Read buffers a connection may have: the second is made only when a head or a paused parser holds the first. */
@@ -163,10 +171,11 @@ function isChunked(raw: unknown): boolean {
   return false;
 }
 
-/** A read buffer of the ring and the newest head open when it was last read into (0: none). */
+/** A read buffer of the ring, the newest head open when it was last read into (0: none), and whether that read filled it. */
 interface Slot {
-  readonly bytes: Uint8Array;
+  bytes: Uint8Array;
   head: number;
+  filled: boolean;
 }
 
 /** An undici connector (plain TCP) whose socket reads into reused buffers (see the module's rules). */
@@ -181,11 +190,19 @@ function readIntoReusedBuffers(timeoutMs: number, heads: OpenHeads): buildConnec
     let lastRead = 0;
     // Node asks for the first buffer while the socket is being made: `held` is the socket once made.
     let held: Socket | undefined;
-    /** A slot free for the next read: not `busy`, and no head open when it was read into is open still; else a new one while there are fewer than two. */
+    /**
+     * A slot free for the next read: not `busy`, and no head open when it was read into is open
+     * still; else a new one while there are fewer than two. A free slot that its last read filled
+     * gets a full-size buffer instead of a small one (nothing can hold a view of the old one).
+     */
     const freeSlot = (busy: Slot | undefined): Slot | undefined => {
-      for (const s of ring) if (s !== busy && !heads.holds(s.head)) return s;
+      for (const s of ring) {
+        if (s === busy || heads.holds(s.head)) continue;
+        if (s.filled && s.bytes.length < REUSED_READ_BYTES) s.bytes = new Uint8Array(REUSED_READ_BYTES);
+        return s;
+      }
       if (ring.length >= RING_SLOTS) return undefined;
-      const s: Slot = { bytes: new Uint8Array(REUSED_READ_BYTES), head: 0 };
+      const s: Slot = { bytes: new Uint8Array(ring.length === 0 ? FIRST_READ_BYTES : REUSED_READ_BYTES), head: 0, filled: false };
       ring.push(s);
       return s;
     };
@@ -218,7 +235,10 @@ function readIntoReusedBuffers(timeoutMs: number, heads: OpenHeads): buildConnec
         callback: (n: number, buf: Uint8Array) => {
           lastRead = n;
           latest = into;
-          if (into !== undefined) into.head = heads.newest;
+          if (into !== undefined) {
+            into.head = heads.newest;
+            into.filled = n === into.bytes.length;
+          }
           const s = held!;
           s.push(into === undefined ? buf.slice(0, n) : buf.subarray(0, n));
           // undici parses on the stream's 'readable', which node emits a tick later: now instead,

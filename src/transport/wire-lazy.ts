@@ -1,12 +1,18 @@
 /**
  * The wire protocol's connection code, loaded at its first use: `connectWirePeer` (a wire dial)
  * and `acceptWirePeer` (an incoming connection) load wire-connect.ts, and with it wire-peer.ts,
- * MSE (mse-stream.ts, the cipher pool) and the request pipeline, when first called. A download
- * from TorrentTTP peers alone (which still listens for wire peers) never compiles them. Their
- * defaults live here, so `index.ts` names them without loading the code.
+ * MSE (mse-stream.ts, the cipher pool), the request pipeline and the wire layer's codecs
+ * (wire/index.ts), when first called; `connectMetadataPeer` (a magnet's metadata connection)
+ * loads metadata-peer.ts and the codecs. A download from TorrentTTP peers alone (which still
+ * listens for wire peers) never compiles them: what it names of the wire layer comes from
+ * wire/lite.ts. Their defaults live here, so `index.ts` names them without loading the code.
  */
 import type { Socket } from 'node:net';
+import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { TransportError } from './errors.js';
+import { hostPort } from './peer-address.js';
+import type * as MetadataPeerModule from './metadata-peer.js';
+import type { MetadataPeer, MetadataPeerOptions } from './metadata-peer.js';
 import type * as WireConnect from './wire-connect.js';
 import type { WirePeerLink } from './wire-peer.js';
 
@@ -63,4 +69,38 @@ export async function acceptWirePeer(socket: Socket, ...rest: Parameters<typeof 
     throw new TransportError('TRANSPORT_PEER_CLOSED', { detail: where, ...(failed === undefined ? {} : { cause: failed }) });
   }
   return m.acceptWirePeer(socket, ...rest);
+}
+
+export const METADATA_PEER_DEFAULTS = { handshakeTimeoutMs: 10_000 } as const;
+
+let metadataLoading: Promise<typeof MetadataPeerModule> | undefined;
+let metadataLoaded: typeof MetadataPeerModule | undefined;
+
+/**
+ * metadata-peer.ts's `connectMetadataPeer`, loading it first. The peer is returned at once, as
+ * the real one is; while the module loads, a `request` is dropped (the real peer drops it too
+ * until the peer's extended handshake) and a `close` ends it before it connects ('closed' in a
+ * microtask, as the real one). A module that fails to load closes the peer with the failure.
+ */
+export function connectMetadataPeer(host: string, port: number, opts: MetadataPeerOptions): MetadataPeer {
+  if (metadataLoaded !== undefined) return metadataLoaded.connectMetadataPeer(host, port, opts);
+  const id = hostPort(host, port);
+  let real: MetadataPeer | undefined;
+  let closed = false;
+  const end = (reason?: TorrenttpError): void => {
+    if (closed) return;
+    closed = true;
+    queueMicrotask(() => opts.onEvent(reason === undefined ? { type: 'closed' } : { type: 'closed', reason }));
+  };
+  void (metadataLoading ??= import('./metadata-peer.js').then((m) => (metadataLoaded = m))).then(
+    (m) => {
+      if (!closed) real = m.connectMetadataPeer(host, port, opts);
+    },
+    (err: unknown) => end(toTorrenttpError(err)),
+  );
+  return {
+    id,
+    request: (piece) => real?.request(piece),
+    close: (reason) => (real === undefined ? end(reason) : real.close(reason)),
+  };
 }

@@ -92,6 +92,48 @@ test("undici's HTTP/2 half is loaded only when a connection speaks h2: an HTTP p
 );
 
 /**
+ * A child's script: an HTTP peer's pool answers a GET (undici compiled its parser from the
+ * stand-in's bytes); then the stand-in's bytes, read twice, against the real module's.
+ */
+const llhttpScript = `
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+const { acquireOrigin } = await import(${JSON.stringify(new URL('../../src/transport/http-fetch.js', import.meta.url).href)});
+const undiciTs = ${JSON.stringify(new URL('../../src/tracker/undici.js', import.meta.url).href)};
+const server = createServer((req, res) => res.end('ok ' + req.url));
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const origin = 'http://127.0.0.1:' + server.address().port;
+const lease = await acquireOrigin(origin + '/', { reusedReads: true });
+const text = await new Promise((resolve, reject) => {
+  let t = '';
+  lease.dispatcher.dispatch({ origin, path: '/x', method: 'GET' }, {
+    onConnect() {}, onHeaders() { return true; }, onData(c) { t += Buffer.from(c).toString(); return true; },
+    onComplete() { resolve(t); }, onError: reject,
+  });
+});
+lease.release();
+server.close();
+const require = createRequire(undiciTs);
+const path = require.resolve('undici/lib/llhttp/llhttp_simd-wasm.js');
+const a = require(path);
+const b = require(path);
+delete require.cache[path];
+const real = require(path);
+console.log(JSON.stringify({ text, fresh: a !== b, same: Buffer.compare(a, real) === 0 && Buffer.compare(b, real) === 0, length: real.length }));
+`;
+
+test("undici's parser bytes are kept by nobody once compiled: each read of its wasm module decodes them anew, the same bytes as undici's own module", { timeout: 60_000 }, async (t) => {
+  // A process of its own: this one has loaded undici (and its parser's module) already.
+  const child = run(t, process.execPath, ['--input-type=module', '-e', llhttpScript]);
+  assert.equal(await child.exited, 0, child.output);
+  const seen = JSON.parse(child.output.trim().split('\n').at(-1)!) as { text: string; fresh: boolean; same: boolean; length: number };
+  assert.equal(seen.text, 'ok /x', 'undici parses with the parser compiled from the stand-in\'s bytes');
+  assert.ok(seen.length > 10_000, 'the real module gives the bytes');
+  assert.equal(seen.same, true, "the stand-in's bytes are undici's");
+  assert.equal(seen.fresh, true, 'each read decodes anew: nothing keeps the bytes');
+});
+
+/**
  * A child's script: ES loader hooks that report every URL the ES loader loads, then an HTTP peer's
  * pool (undici's Pool, and its Client for reused reads); prints the undici files the ES loader saw.
  */

@@ -15,7 +15,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import type { Dispatcher } from 'undici';
 import { acquireOrigin, type OriginLease } from '../../src/transport/index.js';
-import { REUSED_READ_BYTES } from '../../src/transport/reused-reads.js';
+import { FIRST_READ_BYTES, REUSED_READ_BYTES } from '../../src/transport/reused-reads.js';
 
 type Segments = readonly (string | Uint8Array)[];
 
@@ -284,26 +284,39 @@ test('reusedReads: a 6 MiB body read while undici pauses after every chunk arriv
   }
 });
 
-test('reusedReads: ordinary responses over one connection are read into one reused buffer, none copied (undici parses each read before the next)', async () => {
-  const body = bodyOf(5, 3 * 1024 * 1024);
-  const server = await bodyServer(body, { etag: '"o"' });
+/**
+ * `count` GETs of `body` (with `headers`) over one reusedReads connection, each checked whole and by
+ * `check`: the sizes of the buffers their body chunks were views of, in order of first use.
+ */
+async function bufferSizes(body: Buffer, count: number, headers: Record<string, string> = {}, check: (got: Got) => void = () => {}): Promise<number[]> {
+  const server = await bodyServer(body, headers);
   const url = server.url;
   const lease = await acquireOrigin(url, { connections: 1, reusedReads: true });
   try {
     const buffers = new Set<ArrayBufferLike>();
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < count; i++) {
       const got = await get(lease, url, `/${i}`, (_resume, chunk) => {
         buffers.add(chunk.buffer);
         return true;
       });
-      assert.deepEqual(got.headers.find(([n]) => n.toLowerCase() === 'etag'), ['etag', '"o"']);
+      check(got);
       assert.ok(got.body.equals(body), 'every byte as sent');
     }
-    assert.deepEqual([...buffers].map((b) => b.byteLength), [REUSED_READ_BYTES], 'every chunk a view of the one reused buffer');
+    return [...buffers].map((b) => b.byteLength);
   } finally {
     lease.release();
     await server.close();
   }
+}
+
+test('reusedReads: ordinary responses over one connection are read into one reused buffer, none copied (undici parses each read before the next)', async () => {
+  const sizes = await bufferSizes(bodyOf(5, 3 * 1024 * 1024), 4, { etag: '"o"' }, (got) => assert.deepEqual(got.headers.find(([n]) => n.toLowerCase() === 'etag'), ['etag', '"o"']));
+  // The connection's small first buffer until a read filled it, then the one full-size buffer.
+  assert.deepEqual(sizes, [FIRST_READ_BYTES, REUSED_READ_BYTES], 'every chunk a view of the one reused buffer');
+});
+
+test('reusedReads: a connection that carries only small answers (a have-set long-poll) keeps its small first buffer; one whose read fills it gets the full-size one', async () => {
+  assert.deepEqual(await bufferSizes(bodyOf(6, 600), 5), [FIRST_READ_BYTES], 'small answers: the small buffer alone');
 });
 
 test('reusedReads: undici’s parser stays on V8’s baseline compiler: hundreds of responses, and V8’s compiler memory never peaks the ~35 MiB an optimising compile of llhttp takes', async () => {
@@ -379,7 +392,7 @@ test('reusedReads: a handler of undici’s newer kind (onResponseStart, onRespon
       });
       assert.ok(Buffer.concat(chunks).equals(body));
     }
-    assert.deepEqual([...buffers].map((b) => b.byteLength), [REUSED_READ_BYTES], 'views of the one reused buffer, none copied');
+    assert.deepEqual([...buffers].map((b) => b.byteLength), [FIRST_READ_BYTES, REUSED_READ_BYTES], 'views of the one reused buffer, none copied');
   } finally {
     lease.release();
     await server.close();

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { DhtNode } from '../../dht/index.js';
 import { Client, type AddOptions, type Torrent } from '../../engine/index.js';
 import { TorrenttpError } from '../../errors/index.js';
-import { mseAvailable } from '../../wire/index.js';
+import { mseAvailable } from '../../wire/lite.js';
 import { encodeTorrent, type Magnet, type Metainfo } from '../../metainfo/index.js';
 import { makeFolders } from '../../storage/index.js';
 import type { CliContext } from '../context.js';
