@@ -23,8 +23,8 @@
  *
  * Errors (all `WireError`, with the absolute stream `offset` of the bad field and `messageId`
  * once it is known): a bad handshake; a length prefix above `maxMessageBytes` (thrown before any
- * of the body is buffered); a length that does not fit the id; a request/cancel length or piece
- * block of zero bytes or above `maxRequestBytes`; a second bitfield; and,
+ * of the body is buffered); a length that does not fit the id; a piece block of zero bytes or
+ * above `maxRequestBytes`, a request/cancel length of zero or above `maxRunBytes`; a second bitfield; and,
  * when the torrent's geometry is known, a piece index, block range or bitfield that does not fit
  * it. Each check runs as soon as the bytes it needs are in, in stream order, so the error (code
  * and offset) never depends on how the stream was chunked.
@@ -67,6 +67,11 @@ export interface WireDecoderOptions {
    * that"; libtorrent also drops a piece message whose block exceeds its block size.
    */
   readonly maxRequestBytes?: number;
+  /**
+   * Largest `request` or `cancel`; default (and at least) `maxRequestBytes`. Higher on a link that
+   * offers to answer a run of blocks in one request (BEP 10 `torrenttp_max_request`, extension.ts).
+   */
+  readonly maxRunBytes?: number;
   /** Piece geometry for range checks. Without it those checks are skipped (e.g. a magnet link). */
   readonly torrent?: PieceGeometry;
   /**
@@ -123,7 +128,8 @@ export class WireDecoder {
   constructor(opts: WireDecoderOptions = {}) {
     const maxMessageBytes = positiveInteger('maxMessageBytes', opts.maxMessageBytes ?? WIRE_DECODER_DEFAULTS.maxMessageBytes);
     const maxRequestBytes = positiveInteger('maxRequestBytes', opts.maxRequestBytes ?? WIRE_DECODER_DEFAULTS.maxRequestBytes);
-    this.ctx = { maxMessageBytes, maxRequestBytes, torrent: opts.torrent, bitfieldSeen: false };
+    const maxRunBytes = Math.max(maxRequestBytes, positiveInteger('maxRunBytes', opts.maxRunBytes ?? maxRequestBytes));
+    this.ctx = { maxMessageBytes, maxRequestBytes, maxRunBytes, torrent: opts.torrent, bitfieldSeen: false };
     this.torrentFor = opts.torrentFor;
     this.spare = opts.reuseAssemblyBuffers === true ? [new Uint8Array(0), new Uint8Array(0)] : undefined;
     this.phase = (opts.expectHandshake ?? WIRE_DECODER_DEFAULTS.expectHandshake) ? HANDSHAKE : LENGTH;

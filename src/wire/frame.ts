@@ -17,6 +17,8 @@ export interface PieceGeometry {
 export interface FrameContext {
   readonly maxMessageBytes: number;
   readonly maxRequestBytes: number;
+  /** Largest `request` or `cancel` (at least `maxRequestBytes`): a run of blocks, for peers that say they answer one. */
+  readonly maxRunBytes: number;
   torrent: PieceGeometry | undefined;
   /** True until the first message that carries piece state (see decoder.ts). */
   /** A bitfield was seen: a second one is an error. */
@@ -55,7 +57,7 @@ export function checkFrame(ctx: FrameContext, id: number, length: number, at: nu
     if (length < 1 + PIECE_FIXED_BYTES) {
       throw new WireError('WIRE_BAD_LENGTH', { detail: `piece needs length >= 9, got ${length}`, offset: at, messageId: id });
     }
-    checkBlockLength(ctx, id, length - 1 - PIECE_FIXED_BYTES, at);
+    checkBlockLength(ctx, id, length - 1 - PIECE_FIXED_BYTES, at, ctx.maxRequestBytes);
   }
 }
 
@@ -93,7 +95,7 @@ export function parseBody(ctx: FrameContext, buf: Uint8Array, start: number, len
       const index = readU32(buf, start + 1);
       const begin = readU32(buf, start + 5);
       const blockLength = readU32(buf, start + 9);
-      checkBlockLength(ctx, id, blockLength, at + PAYLOAD_AT + 8);
+      checkBlockLength(ctx, id, blockLength, at + PAYLOAD_AT + 8, ctx.maxRunBytes);
       checkRange(ctx, id, index, begin, blockLength, at);
       return { type: id === MESSAGE_ID.request ? 'request' : 'cancel', index, begin, length: blockLength };
     }
@@ -118,10 +120,10 @@ export function bitfieldBytes(pieceCount: number): number {
   return Math.ceil(pieceCount / 8);
 }
 
-function checkBlockLength(ctx: FrameContext, id: number, length: number, offset: number): void {
-  if (length === 0 || length > ctx.maxRequestBytes) {
+function checkBlockLength(ctx: FrameContext, id: number, length: number, offset: number, limit: number): void {
+  if (length === 0 || length > limit) {
     throw new WireError('WIRE_BAD_BLOCK_LENGTH', {
-      detail: `${NAMES[id]} of ${length} bytes (limit ${ctx.maxRequestBytes})`,
+      detail: `${NAMES[id]} of ${length} bytes (limit ${limit})`,
       offset,
       messageId: id,
     });

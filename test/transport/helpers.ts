@@ -98,7 +98,7 @@ export async function listen(onSocket: (s: Socket) => void): Promise<{ server: S
 /** A hand-driven peer speaking raw wire messages, for the misbehaviour tests. */
 export class RawPeer {
   readonly messages: WireMessage[] = [];
-  private readonly decoder = new WireDecoder({ maxMessageBytes: 4 * 1024 * 1024 });
+  private readonly decoder = new WireDecoder({ maxMessageBytes: 4 * 1024 * 1024, maxRunBytes: 1024 * 1024 });
   private waiters: (() => void)[] = [];
   closed = false;
 
