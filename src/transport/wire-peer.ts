@@ -20,6 +20,11 @@
  * - A request older than `requestTimeoutMs` → `rejected`, a `cancel` goes out, and the peer is
  *   `snubbed` (desired depth 1) until its next block.
  * - `cancel(req)` ends the request silently: no event follows, a late block is ignored.
+ * - Runs: to a peer whose BEP 10 handshake names `torrenttp_max_request` (another torrenttp link),
+ *   the block requests queued in one turn that continue each other go out as one `request` of up
+ *   to that many bytes (at most MAX_RUN_REQUEST_BYTES); it answers with the run's 16 KiB pieces,
+ *   each ending its block's request, and its `reject` of the run rejects each block. Our `cancel`
+ *   stays per block: it matches no run, so the block still comes and is forgiven as late.
  *
  * BEP 6 (fast extension, when both handshakes set its bit)
  * - `haveAll`/`haveNone` stand for a bitfield. `allowedFast i` lets us request piece i while
@@ -38,6 +43,8 @@
  *   of filling our send buffer (libtorrent's `max_rejects`).
  * - `sendBlock` for a request they still want queues the block (no copy); their `cancel` drops
  *   it if unsent and becomes a `cancel` event. Choking them drops everything they asked for.
+ * - A request of theirs may be a run of up to MAX_RUN_REQUEST_BYTES (our BEP 10 handshake offers
+ *   it): one `request` event; its block goes out as 16 KiB `piece` messages, views of it.
  * - Blocks are written while the socket holds less than `sendBufferBytes`, then not until
  *   'drain' (libtorrent's `send_buffer_watermark`): a peer that stops reading costs at most
  *   that plus its queued requests.
