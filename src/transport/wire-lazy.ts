@@ -23,9 +23,10 @@ export const WIRE_PEER_DEFAULTS = {
 
 /**
  * The largest `request` a torrenttp wire link answers, offered to every BEP 10 peer as
- * `torrenttp_max_request` (wire/extension.ts): a run of blocks within one piece, answered with its
- * 16 KiB `piece` messages. A link asks a peer for runs only when the peer offered them (real
- * clients do not: they get and send 16 KiB requests, BEP 3).
+ * `torrenttp_max_request` (wire/extension.ts): a run of blocks within one piece, answered with one
+ * `piece` message (which the decoder hands out in 16 KiB blocks). A link asks a peer for runs, and
+ * answers a run in one message, only when the peer offered them (real clients do not: they get
+ * and send 16 KiB requests and pieces, BEP 3).
  */
 export const MAX_RUN_REQUEST_BYTES = 256 * 1024;
 

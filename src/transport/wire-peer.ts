@@ -22,8 +22,9 @@
  * - `cancel(req)` ends the request silently: no event follows, a late block is ignored.
  * - Runs: to a peer whose BEP 10 handshake names `torrenttp_max_request` (another torrenttp link),
  *   the block requests queued in one turn that continue each other go out as one `request` of up
- *   to that many bytes (at most MAX_RUN_REQUEST_BYTES); it answers with the run's 16 KiB pieces,
- *   each ending its block's request, and its `reject` of the run rejects each block. Our `cancel`
+ *   to that many bytes (at most MAX_RUN_REQUEST_BYTES); it answers with one `piece` message for
+ *   the run, which our decoder hands out as 16 KiB pieces, each ending its block's request, and
+ *   its `reject` of the run rejects each block. Our `cancel`
  *   stays per block: it matches no run, so the block still comes and is forgiven as late.
  *
  * BEP 6 (fast extension, when both handshakes set its bit)
@@ -44,7 +45,8 @@
  * - `sendBlock` for a request they still want queues the block (no copy); their `cancel` drops
  *   it if unsent and becomes a `cancel` event. Choking them drops everything they asked for.
  * - A request of theirs may be a run of up to MAX_RUN_REQUEST_BYTES (our BEP 10 handshake offers
- *   it): one `request` event; its block goes out as 16 KiB `piece` messages, views of it.
+ *   it): one `request` event; its block goes out as one `piece` message when their handshake
+ *   offered runs of that size, else as 16 KiB `piece` messages, views of it.
  * - Blocks are written while the socket holds less than `sendBufferBytes`, then not until
  *   'drain' (libtorrent's `send_buffer_watermark`): a peer that stops reading costs at most
  *   that plus its queued requests.
@@ -295,9 +297,9 @@ export class WirePeer implements WirePeerLink {
   private peerUtPexId: number | undefined;
   private peerListenPort: number | undefined;
   /**
-   * The largest request the peer answers (its BEP 10 `torrenttp_max_request`, at most ours, in
-   * whole blocks; 16 KiB when it names none): adjacent block requests queued in one turn go out as
-   * one request of up to this many bytes, answered with their 16 KiB `piece` messages.
+   * The largest run the peer takes (its BEP 10 `torrenttp_max_request`, at most ours, in whole
+   * blocks; 16 KiB when it names none): adjacent block requests queued in one turn go out as one
+   * request of up to this many bytes, and a run it asks for goes back as one `piece` message.
    */
   private peerMaxRequest = BLOCK_LENGTH;
   private readonly remoteIp: string;
@@ -846,9 +848,11 @@ export class WirePeer implements WirePeerLink {
       const done = u.done;
       u.data = undefined;
       u.done = undefined;
-      // A run asked for in one request goes out as its 16 KiB blocks, each a `piece` message.
-      for (let off = 0; off < data.length; off += BLOCK_LENGTH) {
-        const n = Math.min(BLOCK_LENGTH, data.length - off);
+      // A run goes out as one `piece` message to a peer that takes runs (its decoder hands it
+      // out in blocks), else as its 16 KiB blocks, each a `piece` message.
+      const step = data.length <= this.peerMaxRequest ? data.length : BLOCK_LENGTH;
+      for (let off = 0; off < data.length; off += step) {
+        const n = Math.min(step, data.length - off);
         const header = encodePieceHeader(u.req.index, u.req.begin + off, n);
         const block = n === data.length ? data : data.subarray(off, off + n);
         if (seal === undefined) {

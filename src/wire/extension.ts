@@ -10,7 +10,8 @@ import type { WireMessage } from './messages.js';
  *
  * Handshake fields we read and write: `m` (extension name → id, 0 = disabled), `v` (client name),
  * `p` (listen port), `reqq` (requests the sender queues), `yourip` (the address the sender sees
- * us at, 4 or 16 bytes) and `metadata_size` (BEP 9). Unknown keys and unknown extensions are
+ * us at, 4 or 16 bytes), `metadata_size` (BEP 9) and torrenttp's own `torrenttp_max_request`
+ * (runs of blocks, below). Unknown keys and unknown extensions are
  * ignored; a known key of the wrong type is read as absent, since the handshake is advisory. Only
  * what cannot be a handshake at all (not bencode, not a dict, past the limits) is an error.
  *
@@ -50,7 +51,8 @@ export interface ExtendedHandshake {
   readonly metadataSize?: number;
   /**
    * torrenttp's own key, `torrenttp_max_request`: the sender answers a `request` of up to this many
-   * bytes (within one piece) with the run's 16 KiB `piece` messages. Absent: 16 KiB, as BEP 3 says.
+   * bytes (a run of blocks within one piece) and takes a `piece` message of up to as many (the
+   * answer to its own). Absent: 16 KiB both ways, as BEP 3 says.
    */
   readonly maxRequest?: number;
 }

@@ -17,7 +17,7 @@ export interface PieceGeometry {
 export interface FrameContext {
   readonly maxMessageBytes: number;
   readonly maxRequestBytes: number;
-  /** Largest `request` or `cancel` (at least `maxRequestBytes`): a run of blocks, for peers that say they answer one. */
+  /** Largest `request`, `cancel` or `piece` block (at least `maxRequestBytes`): a run of blocks, between peers that say they take one. */
   readonly maxRunBytes: number;
   torrent: PieceGeometry | undefined;
   /** True until the first message that carries piece state (see decoder.ts). */
@@ -57,7 +57,8 @@ export function checkFrame(ctx: FrameContext, id: number, length: number, at: nu
     if (length < 1 + PIECE_FIXED_BYTES) {
       throw new WireError('WIRE_BAD_LENGTH', { detail: `piece needs length >= 9, got ${length}`, offset: at, messageId: id });
     }
-    checkBlockLength(ctx, id, length - 1 - PIECE_FIXED_BYTES, at, ctx.maxRequestBytes);
+    // Past `maxRequestBytes`, up to `maxRunBytes`: a run, which the decoder hands out in blocks.
+    checkBlockLength(ctx, id, length - 1 - PIECE_FIXED_BYTES, at, ctx.maxRunBytes);
   }
 }
 
@@ -110,6 +111,17 @@ export function parseBody(ctx: FrameContext, buf: Uint8Array, start: number, len
     default:
       return { type: 'unknown', id, payload: buf.subarray(start + 1, end) };
   }
+}
+
+/**
+ * The head of a `piece` message (id, index, begin) at `buf[start]`, its block `blockLength` bytes
+ * long: the index and begin, range-checked. For a run, which the decoder hands out in blocks.
+ */
+export function parsePieceHead(ctx: FrameContext, buf: Uint8Array, start: number, blockLength: number, at: number): { index: number; begin: number } {
+  const index = readU32(buf, start + 1);
+  const begin = readU32(buf, start + 5);
+  checkRange(ctx, MESSAGE_ID.piece, index, begin, blockLength, at);
+  return { index, begin };
 }
 
 export function readU32(b: Uint8Array, at: number): number {

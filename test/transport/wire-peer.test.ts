@@ -854,3 +854,39 @@ test('runs only to a peer that offers them: a BEP 10 peer without torrenttp_max_
     }
   }
 });
+
+test('serving a run: one piece message to a peer that offers runs, 16 KiB piece messages to one that asks for a run without offering', async () => {
+  const { metainfo, data } = makeTorrent(1024 * 1024, 256 * 1024, 13);
+  const t = wireTorrent(metainfo, true);
+  for (const maxRequest of [64 * 1024, undefined]) {
+    const rec = new Recorder();
+    let link: Promise<WirePeerLink> | undefined;
+    const srv = await listen((s) => {
+      link = acceptWirePeer(s, () => ({ torrent: t, opts: { peerId: peerId('seed'), onEvent: rec.handler } }));
+    });
+    const raw = await RawPeer.dial(srv.port);
+    try {
+      raw.send(
+        { type: 'handshake', reserved: reservedBytes({ extensionProtocol: true }), infoHash: t.infoHash, peerId: peerId('raw') },
+        encodeExtendedHandshake({ m: new Map(), ...(maxRequest === undefined ? {} : { maxRequest }) }),
+        { type: 'interested' },
+      );
+      const seed = await link!;
+      serve(seed, rec, metainfo, data);
+      await raw.until((m) => m.some((x) => x.type === 'unchoke'));
+      const before = raw.bytesIn;
+      raw.send({ type: 'request', index: 1, begin: 0, length: 64 * 1024 });
+      await raw.until((m) => m.filter((x) => x.type === 'piece').length === 4);
+      const pieces = raw.messages.filter((m) => m.type === 'piece');
+      assert.deepEqual(pieces.map((m) => (m.type === 'piece' ? [m.begin, m.block.length] : [])), [0, 1, 2, 3].map((i) => [i * BLOCK_LENGTH, BLOCK_LENGTH]));
+      assert.ok(pieces.every((m) => m.type === 'piece' && Buffer.from(m.block).equals(Buffer.from(data.subarray(256 * 1024 + m.begin, 256 * 1024 + m.begin + BLOCK_LENGTH)))));
+      // One message is one 13-byte head; four are four.
+      assert.equal(raw.bytesIn - before, maxRequest === undefined ? 4 * (13 + BLOCK_LENGTH) : 13 + 4 * BLOCK_LENGTH, `max request ${maxRequest}`);
+      assert.equal(rec.of('request').length, 1, 'one request event for the run');
+      seed.close();
+    } finally {
+      raw.socket.destroy();
+      await srv.close();
+    }
+  }
+});
