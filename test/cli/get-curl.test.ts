@@ -302,6 +302,16 @@ test('the new flags\' bad values are usage errors (exit 2)', { timeout: 30_000 }
     for (const code of Object.values(GET_EXIT)) assert.match(help.stdout, new RegExp(`\\b${code} [a-zA-Z-]`), `exit ${code} in get --help:\n${help.stdout}`);
   }));
 
+test('-m and --connect-timeout past what a node timer holds (24.8 days) are no limit, not a time-out at once', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const o = await origin(t, payloadServer());
+    for (const flag of ['-m', '--connect-timeout']) {
+      const r = await cli(dir, ['get', `${o.base}/p.bin`, '-o', 'p.bin', '-s', flag, '9999999']);
+      assert.equal(r.code, 0, `${flag} 9999999: ${r.stderr}`);
+      assert.ok(readFileSync(join(dir, 'p.bin')).equals(PAYLOAD), flag);
+    }
+  }));
+
 test('-m on a swarm download: exit 28, the verified pieces stay in FILE.part, and -C - continues from them', { timeout: 120_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const payload = Buffer.from(bytes(1024 * 1024, 13));
