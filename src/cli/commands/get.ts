@@ -208,12 +208,15 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
 /** The exit code of a get whose output could not be written: curl's CURLE_WRITE_ERROR. */
 export const GET_WRITE_ERROR_EXIT = GET_EXIT.write;
 
-/** `--connect-timeout`, `--max-time`: seconds, fractions allowed (curl's); 0 is no limit. In ms. */
+/** The longest wait a node timer holds (2^31 - 1 ms, 24.8 days): a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `--connect-timeout`, `--max-time`: seconds, fractions allowed (curl's); 0, or more than a timer holds (24.8 days), is no limit. In ms. */
 function seconds(value: string | undefined, flag: string, usage: (message: string) => never): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\s*(?:\d{1,9}(?:\.\d*)?|\.\d+)\s*$/.test(value)) return usage(`${flag} ${JSON.stringify(value)}: not a number of seconds`);
   const ms = Math.round(Number(value) * 1000);
-  return ms === 0 ? undefined : ms;
+  return ms === 0 || ms > MAX_TIMER_MS ? undefined : ms;
 }
 
 /**
