@@ -257,6 +257,14 @@ test('-k gets from a self-signed https server, with one warning; --cacert trusts
     assert.ok(!existsSync(join(dir, 'c.txt')));
   }));
 
+test('a --cacert whose certificate does not parse is 77 (curl\'s), not trusted silently as none', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    writeFileSync(join(dir, 'bad.pem'), '-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----\n');
+    const r = await cli(dir, ['get', `https://127.0.0.1:${await closedPort()}/x`, '-o', 'x', '-s', '--cacert', 'bad.pem']);
+    assert.equal(r.code, 77, r.stderr);
+    assert.match(r.stderr, /--cacert bad\.pem: .*certificate.*\[GATEWAY_TLS\]/);
+  }));
+
 test('-k and --cacert reach the swarm\'s web seed (undici\'s connections): a torrent whose only source is an https web seed', { timeout: 180_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const { key, cert } = selfSignedCert(dir, { ipSan: true });
