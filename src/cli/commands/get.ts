@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -220,8 +221,8 @@ function seconds(value: string | undefined, flag: string, usage: (message: strin
 }
 
 /**
- * `--cacert FILE`: its PEM certificates, the only CAs trusted (curl's). Unreadable, or holding no
- * certificate: `GATEWAY_TLS`, exit 77 (curl's "problem reading the SSL CA cert").
+ * `--cacert FILE`: its PEM certificates, the only CAs trusted (curl's). Unreadable, holding no
+ * certificate, or one that does not parse: `GATEWAY_TLS`, exit 77 (curl's "problem reading the SSL CA cert").
  */
 async function readCa(path: string, given: string): Promise<Buffer> {
   let pem: Buffer;
@@ -230,7 +231,16 @@ async function readCa(path: string, given: string): Promise<Buffer> {
   } catch (cause) {
     throw new TorrenttpError('GATEWAY_TLS', { detail: `--cacert ${given}`, cause });
   }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new TorrenttpError('GATEWAY_TLS', { detail: `--cacert ${given}: no PEM certificate in it` });
+  const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new TorrenttpError('GATEWAY_TLS', { detail: `--cacert ${given}: no PEM certificate in it` });
+  // node's TLS skips a certificate it cannot parse without a word: the get would trust nobody.
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (cause) {
+      throw new TorrenttpError('GATEWAY_TLS', { detail: `--cacert ${given}: its certificate ${i + 1} does not parse`, cause });
+    }
+  }
   return pem;
 }
 
