@@ -133,6 +133,31 @@ test('get exits with curl\'s codes: 6 no such host, 7 refused, 18 body cut short
     assert.match(slow.stderr, /operation timed out after 0\.5 s \(--max-time\) with 0 bytes received/);
   }));
 
+test('a server that closes the connection without a byte of answer is curl\'s 52 (empty reply), a reset one 56; --retry tries both again', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const servers: Server[] = [];
+    const listen = async (onData: (s: Socket) => void): Promise<string> => {
+      const s = createTcpServer((c) => {
+        c.on('error', () => {});
+        c.once('data', () => onData(c));
+      });
+      servers.push(s);
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+      return `http://127.0.0.1:${(s.address() as AddressInfo).port}/x`;
+    };
+    t.after(() => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))));
+    const empty = await listen((c) => c.end());
+    const reset = await listen((c) => c.resetAndDestroy());
+    const e = await cli(dir, ['get', empty, '-o', 'x', '-s']);
+    assert.equal(e.code, 52, e.stderr);
+    assert.match(e.stderr, /empty reply/);
+    const r = await cli(dir, ['get', reset, '-o', 'x', '-s']);
+    assert.equal(r.code, 56, r.stderr);
+    const again = await cli(dir, ['get', empty, '-o', 'x', '--retry', '1']);
+    assert.equal(again.code, 52, again.stderr);
+    assert.match(again.stderr, /retrying in 1 s \(0 retries left\)/);
+  }));
+
 test('-m ends a body that stalls with exit 28 and keeps the partial file; -C - then continues it', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const o = await origin(t, payloadServer({ cutAt: 20_000, then: 'stall' }));
