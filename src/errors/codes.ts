@@ -89,6 +89,7 @@ export const ERROR_CODES = {
   STORAGE_PATH_CONFLICT: { message: 'a path the torrent needs is taken by something else', side: 'local', status: 409 },
   STORAGE_PATH_ESCAPE: { message: 'a path would leave the download folder through a symlink', side: 'local', status: 403 },
   STORAGE_PIECE_CORRUPT: { message: 'pieces on disk failed verification and are not served until downloaded again', side: 'local', status: 409 },
+  STORAGE_RESUME_FOLDER_GONE: { message: 'the resume folder was removed while the torrent was open; it is not made again, so no resume state was saved', side: 'local', status: 500 },
   STORAGE_READ_ONLY: { message: 'disk or file is read-only or not writable by us', side: 'local', status: 500 },
 
   // ── transport (src/transport) ──────────────────────────────────────────────────────────
