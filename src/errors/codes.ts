@@ -165,6 +165,7 @@ export const ERROR_CODES = {
   GATEWAY_BAD_REQUEST: { message: 'request is malformed', side: 'remote', status: 400 },
   GATEWAY_BIND_FAILED: { message: 'cannot listen on the address and port', side: 'local', status: 500 },
   GATEWAY_CACHE_IO: { message: 'cannot read or write the metainfo cache', side: 'local', status: 500 },
+  GATEWAY_FILE_CHANGED: { message: 'the file changed between its hashing and its seeding; its torrent is not seeded', side: 'local', status: 409 },
   GATEWAY_FILE_SHRANK: { message: 'the file got shorter while it was sent; the response was cut off', side: 'local', status: 500 },
   GATEWAY_FORBIDDEN: { message: 'not allowed to read this path', side: 'remote', status: 403 },
   GATEWAY_GET_BAD_ANSWER: { message: 'server answered in a way a download cannot use', side: 'remote', status: 502 },

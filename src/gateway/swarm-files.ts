@@ -332,7 +332,12 @@ export class SwarmFiles {
     // The result counts only for the entry still current: the file may have changed meanwhile.
     if (this.entries.get(e.absPath) !== e || this.closed) return;
     if (cached === undefined && ready.sha256 !== undefined) await this.save(e, ready, ready.sha256);
-    await this.seed(ready, e.absPath);
+    try {
+      await this.seed(ready, e.absPath, e.identity);
+    } catch (err) {
+      if (err instanceof GatewayError && err.code === 'GATEWAY_FILE_CHANGED' && this.entries.get(e.absPath) === e) this.retire(e);
+      throw err;
+    }
     if (this.entries.get(e.absPath) !== e) {
       this.unseed(ready.infoHash, e.absPath);
       return;
@@ -426,7 +431,14 @@ export class SwarmFiles {
     }
   }
 
-  private async seed(ready: ReadyTorrent, absPath: string): Promise<void> {
+  /**
+   * Seeds `ready` from `absPath`, whose bytes it was made of when the file had `identity`. The
+   * storage seeds a file as it is (skip verify: its size alone is checked), so the identity is
+   * compared here once the storage has opened: a file replaced since its hashing by another of
+   * the same size (renamed over, or rewritten in place) is refused at once (GATEWAY_FILE_CHANGED,
+   * the torrent removed, the entry retired), not trusted until the periodic `check`.
+   */
+  private async seed(ready: ReadyTorrent, absPath: string, identity: FileIdentity): Promise<void> {
     let paths = this.seedPaths.get(ready.infoHash);
     if (paths === undefined) {
       // Stored at the served folder itself, the file by its path under it: the storage resolves
@@ -449,6 +461,12 @@ export class SwarmFiles {
       this.seeding.set(ready.infoHash, adding);
       try {
         await adding;
+        try {
+          await this.sameFile(absPath, identity);
+        } catch (err) {
+          await this.opts.client.remove(ready.infoHash).catch(() => undefined);
+          throw err;
+        }
       } catch (err) {
         this.seedPaths.delete(ready.infoHash);
         this.opts.onInfoHashes(this.infoHashes());
@@ -460,6 +478,19 @@ export class SwarmFiles {
       await this.seeding.get(ready.infoHash);
     }
     paths.add(absPath);
+  }
+
+  /** GATEWAY_FILE_CHANGED unless the file at `absPath` has `identity` now. */
+  private async sameFile(absPath: string, identity: FileIdentity): Promise<void> {
+    let now: FileIdentity | undefined;
+    try {
+      now = identityOf(await stat(absPath, { bigint: true }));
+    } catch {
+      now = undefined;
+    }
+    if (now === undefined || !sameIdentity(now, identity)) {
+      throw new GatewayError('GATEWAY_FILE_CHANGED', { detail: `${absPath} ${now === undefined ? 'went away' : 'changed'} between its hashing and its seeding (hashed as ${inodeKey(identity)}, now ${now === undefined ? 'missing' : inodeKey(now)}): not seeded` });
+    }
   }
 
   private unseed(infoHash: string, absPath: string): void {
