@@ -178,6 +178,8 @@ export class SwarmFiles {
   private readonly byInode = new Map<string, { readonly pieces: Uint8Array; sha256: Uint8Array | undefined; readonly pieceLength: number; readonly paths: Set<string> }>();
   private readonly now: () => number;
   private closed = false;
+  /** `resumeDir`'s answer, once. */
+  private resumeFolder: Promise<string | false> | undefined;
   /**
    * Aborted by `close`: hashing still under way (the pieces, the whole-file SHA-256) is given up,
    * not waited for (~0.7 s per GiB of SHA-256), and its result is neither seeded nor cached.
@@ -455,8 +457,8 @@ export class SwarmFiles {
       paths = new Set();
       this.seedPaths.set(ready.infoHash, paths);
       this.opts.onInfoHashes(this.infoHashes());
-      const adding = this.opts.client
-        .add(metainfo, { path: this.opts.root, storeAs: rel, skipVerify: true, webSeeds: false, resumeDir: this.opts.readOnlyCache === true ? false : join(this.opts.cacheDir, 'resume'), superSeed: this.opts.superSeed ?? true })
+      const adding = this.resumeDir()
+        .then((resumeDir) => this.opts.client.add(metainfo, { path: this.opts.root, storeAs: rel, skipVerify: true, webSeeds: false, resumeDir, superSeed: this.opts.superSeed ?? true }))
         .then(() => {});
       this.seeding.set(ready.infoHash, adding);
       try {
@@ -478,6 +480,24 @@ export class SwarmFiles {
       await this.seeding.get(ready.infoHash);
     }
     paths.add(absPath);
+  }
+
+  /**
+   * The seed's resume folder, made once: a storage makes its resume folder when it opens and fails
+   * if it cannot, while a cache that takes no writes (the default one in a read-only served folder,
+   * not tried at start) must not stop the seed. Then the seed keeps no resume files (it seeds whole
+   * files as they are: they would say little), said once.
+   */
+  private resumeDir(): Promise<string | false> {
+    if (this.opts.readOnlyCache === true) return Promise.resolve(false);
+    const dir = join(this.opts.cacheDir, 'resume');
+    return (this.resumeFolder ??= makeFolders(dir).then(
+      () => dir,
+      (err: unknown) => {
+        this.opts.logger.warn({ err: toTorrenttpError(err, 'GATEWAY_CACHE_IO'), dir }, 'cannot make the seed\'s resume folder; seeding without resume files');
+        return false as const;
+      },
+    ));
   }
 
   /** GATEWAY_FILE_CHANGED unless the file at `absPath` has `identity` now. */
