@@ -1,7 +1,7 @@
 import { Option } from 'commander';
 import type { Logger } from 'pino';
-import type { CliContext } from './context.js';
 import { escapeControls } from '../errors/index.js';
+import type { CliContext } from './context.js';
 import { oneOf } from './options.js';
 
 /**

@@ -1,7 +1,6 @@
 import type { SourceStatus, Torrent, TorrentStats } from '../engine/index.js';
-import type { TorrenttpError } from '../errors/index.js';
+import { escapeControls, type TorrenttpError } from '../errors/index.js';
 import { printJson, type CliContext } from './context.js';
-import { escapeControls } from '../errors/index.js';
 import { clipUrls, formatBytes, formatDuration, plural } from './format.js';
 
 /**

@@ -1,6 +1,6 @@
-import { clip } from '../errors/index.js';
 import { isIP } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { clip } from '../errors/index.js';
 import { encodeProblem, PROBLEM_CONTENT_TYPE } from '../tracker/index.js';
 import { GatewayError } from './errors.js';
 

@@ -1,5 +1,5 @@
-import { quoted } from '../errors/index.js';
 import { connect, type Socket } from 'node:net';
+import { quoted } from '../errors/index.js';
 import type { Client, SourceStatus, Torrent } from '../engine/index.js';
 import type { Metainfo, PieceIndex } from '../metainfo/index.js';
 import type { PeerLink } from '../transport/index.js';

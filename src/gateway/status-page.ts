@@ -1,6 +1,6 @@
-import { clip } from '../errors/index.js';
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { clip } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import type { StatusDocument } from './status.js';
 

@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { clip } from '../../errors/index.js';
 import { encodeAnnounceQuery } from '../http-announce.js';
 import { decodeAnnounceResponse } from '../http-response.js';
 import { decodeScrapeResponse, encodeScrapeQuery } from '../http-scrape.js';
 import { MAX_RESPONSE_BYTES } from '../bdict.js';
-import { clip } from '../../errors/index.js';
 import { TrackerError } from '../errors.js';
 import type { AnnounceRequest } from '../announce-types.js';
 import type { PeerAddress } from '../ip.js';

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
-import type { AnnounceRequest } from '../announce-types.js';
 import { clip } from '../../errors/index.js';
+import type { AnnounceRequest } from '../announce-types.js';
 import { TrackerError } from '../errors.js';
 import { toHex } from '../../metainfo/index.js';
 import { decodeJsonAnnounceResponse, decodeProblem, encodeJsonAnnounceRequest, JSON_CONTENT_TYPE, type JsonAnnounceBody } from '../ttp-json.js';

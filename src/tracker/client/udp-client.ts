@@ -2,9 +2,9 @@ import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { clip } from '../../errors/index.js';
 import type { AnnounceRequest } from '../announce-types.js';
 import type { PeerAddress } from '../ip.js';
-import { clip } from '../../errors/index.js';
 import { TrackerError } from '../errors.js';
 import {
   decodeUdpResponse,
