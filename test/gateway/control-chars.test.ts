@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeFailure, HttpTrackerClient } from '../../src/tracker/index.js';
 import { clip, escapeControls } from '../../src/errors/index.js';
-import { spawnCli } from '../helpers/cli.js';
+import { cli, spawnCli } from '../helpers/cli.js';
 import { until } from '../helpers/processes.js';
 import { bytes, piecesOf, torrentBytes, withTempDir } from '../helpers/torrents.js';
 import { rawRequest, recordingLogger, startGateway } from './helpers.js';
@@ -115,4 +115,18 @@ test("serve's log (pino, json and pretty): a served file's name with controls is
       assert.doesNotMatch(p.stderr, RAW_CONTROL, format);
       assert.match(p.stderr, /a\\{1,2}x1b\[2J\\{1,2}x9b2J\.bin/, `${format}: the name, escaped`);
     }
+  }));
+
+test("info: a torrent's name, file paths and comment with controls are printed escaped", () =>
+  withTempDir(async (dir) => {
+    const data = bytes(100, 4);
+    const info = { name: `n${ESC}`, 'piece length': 16384, pieces: piecesOf(data, 16384), files: [{ length: 100, path: [`f${CSI}`, `g\r\n[ERROR] forged`] }] };
+    writeFileSync(join(dir, 'x.torrent'), torrentBytes(info, { comment: `c${ESC}${CSI}` }));
+    const r = await cli(dir, ['info', 'x.torrent']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, RAW_CONTROL);
+    assert.doesNotMatch(r.stdout, /^\[ERROR\] forged/m);
+    assert.match(r.stdout, /name +n\\x1b\[2J$/m);
+    assert.match(r.stdout, /comment +c\\x1b\[2J\\x9b2J$/m);
+    assert.match(r.stdout, /f\\x9b2J\/g\\x0d\\x0a\[ERROR\] forged$/m);
   }));
