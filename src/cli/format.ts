@@ -1,4 +1,4 @@
-import { clip, SHOWN_URL_CHARS } from '../errors/index.js';
+import { clip, escapeControls, SHOWN_URL_CHARS } from '../errors/index.js';
 
 /** Human-readable figures for CLI output. */
 export function formatBytes(n: number): string {
@@ -51,7 +51,11 @@ export function plural(n: number, word: string): string {
 
 export { clip, SHOWN_URL_CHARS };
 
-/** Every `scheme://…` in a message clipped (`clip`), the rest left as it is. */
+/**
+ * A message for the terminal: its control characters escaped (`escapeControls`: a tracker's or
+ * server's text cannot clear the screen or forge a line), every `scheme://…` in it clipped (`clip`).
+ */
 export function clipUrls(message: string): string {
-  return message.length <= SHOWN_URL_CHARS ? message : message.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => clip(url));
+  const shown = escapeControls(message);
+  return shown.length <= SHOWN_URL_CHARS ? shown : shown.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => clip(url));
 }

@@ -1,5 +1,6 @@
 import { Option } from 'commander';
 import type { Logger } from 'pino';
+import { escapeControls } from '../errors/index.js';
 import type { CliContext } from './context.js';
 import { oneOf } from './options.js';
 
@@ -39,11 +40,18 @@ export async function commandLogger(ctx: CliContext, flags: LogFlags): Promise<L
   const serializers = {
     err: (err: Error) => {
       const out = pino.stdSerializers.err(err);
-      if (err instanceof Error && typeof out === 'object' && out !== null) out.message = messageOnce(err);
+      if (err instanceof Error && typeof out === 'object' && out !== null) {
+        out.message = escapeControls(messageOnce(err));
+        if (typeof out.stack === 'string') out.stack = escapeControls(out.stack).replaceAll('\\x0a', '\n'); // its own lines kept
+      }
       return out;
     },
   };
-  if (logFormat(ctx, flags) === 'json') return pino({ level: flags.logLevel, serializers }, pino.destination(2));
+  // An entry's text fields (a URL, a Host header, a tracker's or origin's message) with their
+  // control characters escaped: JSON escapes C0 but not C1 (U+009B is a CSI), pino-pretty neither.
+  const formatters = { log: (obj: Record<string, unknown>) => escapeFields(obj) };
+  const hooks = { logMethod: escapeMessage };
+  if (logFormat(ctx, flags) === 'json') return pino({ level: flags.logLevel, serializers, formatters, hooks }, pino.destination(2));
   const { default: pretty } = await import('pino-pretty');
   const stream = pretty({
     destination: 2,
@@ -53,7 +61,24 @@ export async function commandLogger(ctx: CliContext, flags: LogFlags): Promise<L
     translateTime: 'SYS:HH:MM:ss',
     ignore: 'pid,hostname',
   });
-  return pino({ level: flags.logLevel, serializers }, stream);
+  return pino({ level: flags.logLevel, serializers, formatters, hooks }, stream);
+}
+
+/** `obj` with its string fields, and those of plain objects in it (one level), escaped. */
+function escapeFields(obj: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(obj)) {
+    let shown = v;
+    if (typeof v === 'string') shown = escapeControls(v);
+    else if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) shown = escapeFields(v as Record<string, unknown>);
+    if (shown !== v) (out ??= { ...obj })[k] = shown;
+  }
+  return out ?? obj;
+}
+
+/** pino's `logMethod` hook: a message given as a string argument, escaped. */
+function escapeMessage(this: Logger, args: Parameters<Logger['info']>, method: (...a: Parameters<Logger['info']>) => void): void {
+  method.apply(this, args.map((a) => (typeof a === 'string' ? escapeControls(a) : a)) as Parameters<Logger['info']>);
 }
 
 /**

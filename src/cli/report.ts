@@ -1,5 +1,5 @@
 import type { SourceStatus, Torrent, TorrentStats } from '../engine/index.js';
-import type { TorrenttpError } from '../errors/index.js';
+import { escapeControls, type TorrenttpError } from '../errors/index.js';
 import { printJson, type CliContext } from './context.js';
 import { clipUrls, formatBytes, formatDuration, plural } from './format.js';
 
@@ -117,7 +117,7 @@ export class Reporter {
       printJson(this.ctx, { event: 'started', mode, infoHash: s.infoHash, name: s.name, length: s.length, port, ...(ttpUrl === undefined ? {} : { ttpUrl }), verifiedBytes: s.verifiedBytes });
       return;
     }
-    this.ctx.stderr.write(`${mode === 'seed' ? 'seeding' : 'downloading'} ${s.name} (${formatBytes(s.length)}, ${s.infoHash}) on port ${port}\n`);
+    this.ctx.stderr.write(`${mode === 'seed' ? 'seeding' : 'downloading'} ${escapeControls(s.name)} (${formatBytes(s.length)}, ${s.infoHash}) on port ${port}\n`);
     if (ttpUrl !== undefined) this.ctx.stderr.write(`  TorrentTTP peer at ${ttpUrl}\n`);
   }
 

@@ -370,8 +370,10 @@ export class Client extends EventEmitter<ClientEvents> {
     if (opts.selectedFiles !== undefined) new FileSelection(metainfo.geometry, opts.selectedFiles); // refused before anything is opened
     const port = await this.listen();
     const openWarnings: TorrenttpError[] = [];
+    // Held until `add` resolves; said at once after (a failed periodic resume save).
+    let warn = (err: TorrenttpError): void => void openWarnings.push(err);
     const store = await openStorage(opts.storeAs === undefined ? metainfo : { ...metainfo, name: opts.storeAs }, opts.path, {
-      onWarning: (err) => openWarnings.push(err),
+      onWarning: (err) => warn(err),
       ...(opts.recheck === undefined ? {} : { recheck: opts.recheck }),
       ...(opts.skipVerify === undefined ? {} : { skipVerify: opts.skipVerify }),
       ...(opts.onCheckProgress === undefined ? {} : { onCheckProgress: opts.onCheckProgress }),
@@ -474,7 +476,10 @@ export class Client extends EventEmitter<ClientEvents> {
     this.emit('torrent', torrent);
     if (store.corruptPieces.length > 0) openWarnings.push(corruptPiecesError(metainfo, store.corruptPieces));
     // After `add` resolves, so that a listener attached on its result hears them too.
-    if (openWarnings.length > 0) setImmediate(() => openWarnings.forEach((err) => this.emit('warning', `${metainfo.name}: ${err.message}`, err)));
+    setImmediate(() => {
+      warn = (err) => void this.emit('warning', `${metainfo.name}: ${err.message}`, err);
+      openWarnings.forEach(warn);
+    });
     return torrent;
   }
 

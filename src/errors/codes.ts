@@ -89,6 +89,7 @@ export const ERROR_CODES = {
   STORAGE_PATH_CONFLICT: { message: 'a path the torrent needs is taken by something else', side: 'local', status: 409 },
   STORAGE_PATH_ESCAPE: { message: 'a path would leave the download folder through a symlink', side: 'local', status: 403 },
   STORAGE_PIECE_CORRUPT: { message: 'pieces on disk failed verification and are not served until downloaded again', side: 'local', status: 409 },
+  STORAGE_RESUME_FOLDER_GONE: { message: 'the resume folder was removed while the torrent was open; it is not made again, so no resume state was saved', side: 'local', status: 500 },
   STORAGE_READ_ONLY: { message: 'disk or file is read-only or not writable by us', side: 'local', status: 500 },
 
   // ── transport (src/transport) ──────────────────────────────────────────────────────────
@@ -164,6 +165,7 @@ export const ERROR_CODES = {
   GATEWAY_BAD_REQUEST: { message: 'request is malformed', side: 'remote', status: 400 },
   GATEWAY_BIND_FAILED: { message: 'cannot listen on the address and port', side: 'local', status: 500 },
   GATEWAY_CACHE_IO: { message: 'cannot read or write the metainfo cache', side: 'local', status: 500 },
+  GATEWAY_FILE_CHANGED: { message: 'the file changed between its hashing and its seeding; its torrent is not seeded', side: 'local', status: 409 },
   GATEWAY_FILE_SHRANK: { message: 'the file got shorter while it was sent; the response was cut off', side: 'local', status: 500 },
   GATEWAY_FORBIDDEN: { message: 'not allowed to read this path', side: 'remote', status: 403 },
   GATEWAY_GET_BAD_ANSWER: { message: 'server answered in a way a download cannot use', side: 'remote', status: 502 },

@@ -506,7 +506,7 @@ export class Gateway {
   private async serve(req: IncomingMessage, res: ServerResponse, target: string): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
-      throw new GatewayError('GATEWAY_METHOD_NOT_ALLOWED', { detail: String(req.method).slice(0, 16) });
+      throw new GatewayError('GATEWAY_METHOD_NOT_ALLOWED', { detail: clip(String(req.method), 16) });
     }
     const path = parseRequestPath(target);
     let t = await this.site.resolve(path.segments);

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { clip } from '../errors/index.js';
 import { encodeProblem, PROBLEM_CONTENT_TYPE } from '../tracker/index.js';
 import { GatewayError } from './errors.js';
 
@@ -46,7 +47,7 @@ export function hostCheckFor(bindHost: string, names: readonly string[] = []): H
 /** Refuses a request whose `Host` the check does not allow (421, a problem document); true when it did. */
 export function refuseUnknownHost(check: HostCheck | undefined, req: IncomingMessage, res: ServerResponse, extra: Record<string, string> = {}): boolean {
   if (check === undefined || check.allows(req.headers.host)) return false;
-  const e = new GatewayError('GATEWAY_UNKNOWN_HOST', { detail: `Host: ${String(req.headers.host).slice(0, 100)}` });
+  const e = new GatewayError('GATEWAY_UNKNOWN_HOST', { detail: `Host: ${clip(String(req.headers.host), 100)}` });
   const body = encodeProblem(e);
   res.writeHead(e.status, {
     ...extra,

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { quoted } from '../errors/index.js';
 import type { Client, SourceStatus, Torrent } from '../engine/index.js';
 import type { Metainfo, PieceIndex } from '../metainfo/index.js';
 import type { PeerLink } from '../transport/index.js';
@@ -330,7 +331,7 @@ export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = 
 export function checkHead(head: string, total: number, offset = 0): string | undefined {
   const lines = head.split('\r\n');
   const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '');
-  if (status === null) return `not an HTTP/1.x answer: ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`;
+  if (status === null) return `not an HTTP/1.x answer: ${quoted(lines[0] ?? '', 80)}`;
   const headers = new Map<string, string>();
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(':');

@@ -327,18 +327,45 @@ export function mediaType(value: string | string[] | undefined): string {
   return (v ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
-export async function readSmall(res: OpenResponse): Promise<Uint8Array> {
+/**
+ * Metainfo bytes buffered at once by every `readSmall` of this process: the proxy reads the torrent
+ * offered for each URL a program asks of it, several at once, and an origin answering each with
+ * an endless one would otherwise have every request hold `MAX_METAINFO_BYTES`.
+ */
+export const METAINFO_BYTES_IN_FLIGHT = 2 * MAX_METAINFO_BYTES;
+let metainfoBytesInFlight = 0;
+
+/**
+ * A metainfo answer's bytes, at most `maxBytes` (refused unread when its declared length is
+ * larger), and only while all reads under way hold at most `inFlightBytes` together
+ * (GATEWAY_GET_BAD_ANSWER otherwise: the proxy then passes the URL through).
+ */
+export async function readSmall(res: OpenResponse, limits: { maxBytes?: number; inFlightBytes?: number } = {}): Promise<Uint8Array> {
+  const max = limits.maxBytes ?? MAX_METAINFO_BYTES;
+  const budget = limits.inFlightBytes ?? METAINFO_BYTES_IN_FLIGHT;
+  const declared = Number(res.headers['content-length'] ?? Number.NaN);
+  if (declared > max) {
+    await discard(res);
+    throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `torrent larger than ${max} bytes from ${res.url}: it declares ${declared} bytes` });
+  }
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    n += chunk.length;
-    if (n > MAX_METAINFO_BYTES) {
-      await discard(res);
-      throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `torrent larger than ${MAX_METAINFO_BYTES} bytes from ${res.url}` });
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      n += chunk.length;
+      metainfoBytesInFlight += chunk.length;
+      if (n > max || metainfoBytesInFlight > budget) {
+        await discard(res);
+        throw new GatewayError('GATEWAY_GET_BAD_ANSWER', {
+          detail: n > max ? `torrent larger than ${max} bytes from ${res.url}` : `torrent from ${res.url}: ${budget} bytes of metainfo are being read at once already`,
+        });
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+    return new Uint8Array(Buffer.concat(chunks, n));
+  } finally {
+    metainfoBytesInFlight -= n;
   }
-  return new Uint8Array(Buffer.concat(chunks, n));
 }
 
 /**

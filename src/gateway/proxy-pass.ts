@@ -39,7 +39,9 @@ export function passThrough(req: IncomingMessage, res: ServerResponse, url: URL,
       setHost: false,
     });
     const sent: Sent = { status: 0, bytes: 0 };
+    let answered: IncomingMessage | undefined;
     upstream.on('response', (answer: IncomingMessage) => {
+      answered = answer;
       sent.status = answer.statusCode ?? 502;
       res.writeHead(sent.status, answer.statusMessage, [...endToEnd(answer.rawHeaders, new Set(['via'])), 'Via', VIA]);
       res.flushHeaders();
@@ -50,6 +52,9 @@ export function passThrough(req: IncomingMessage, res: ServerResponse, url: URL,
       });
     });
     upstream.on('error', (err) => {
+      // Bytes past the promised length (a lying Content-Length) fail the origin's connection once
+      // the body is whole: that body still goes out whole (the pipeline ends it), not cut.
+      if (res.headersSent && answered?.complete === true) return;
       if (!res.headersSent) {
         sent.status = 502;
         sendProblem(res, new GatewayError('GATEWAY_PROXY_UPSTREAM', { detail: `${url.host}: ${err.message}`, cause: err }));

@@ -1,3 +1,4 @@
+import { clip } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import { conditionalHeaders } from './conditional.js';
 
@@ -33,19 +34,19 @@ export interface ProxyTarget {
 export function parseProxyTarget(target: string): ProxyTarget {
   if (target.length > MAX_PROXY_TARGET_CHARS) throw new GatewayError('GATEWAY_PROXY_BAD_TARGET', { detail: `target longer than ${MAX_PROXY_TARGET_CHARS} characters` });
   if (target.startsWith('/')) {
-    throw new GatewayError('GATEWAY_PROXY_BAD_TARGET', { detail: `${target.slice(0, 100)}: this is a proxy; ask for an absolute URL (http://host/path), as curl -x and http_proxy do` });
+    throw new GatewayError('GATEWAY_PROXY_BAD_TARGET', { detail: `${clip(target, 100)}: this is a proxy; ask for an absolute URL (http://host/path), as curl -x and http_proxy do` });
   }
   let url: URL;
   try {
     url = new URL(target);
   } catch {
-    throw new GatewayError('GATEWAY_PROXY_BAD_TARGET', { detail: `not a URL: ${target.slice(0, 100)}` });
+    throw new GatewayError('GATEWAY_PROXY_BAD_TARGET', { detail: `not a URL: ${clip(target, 100)}` });
   }
   if (url.protocol !== 'http:') {
     throw new GatewayError('GATEWAY_PROXY_BAD_TARGET', { detail: `${url.protocol} URLs are not proxied as requests${url.protocol === 'https:' ? ' (HTTPS goes through CONNECT)' : ''}` });
   }
   if (url.hostname === '' || url.username !== '' || url.password !== '') {
-    throw new GatewayError('GATEWAY_PROXY_BAD_TARGET', { detail: `${target.slice(0, 100)}: no host, or credentials in the URL` });
+    throw new GatewayError('GATEWAY_PROXY_BAD_TARGET', { detail: `${clip(target, 100)}: no host, or credentials in the URL` });
   }
   return { url };
 }
@@ -55,7 +56,7 @@ export function parseConnectTarget(target: string): { host: string; port: number
   const m = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(target) ?? /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(target);
   const port = m === null ? 0 : Number(m[2]);
   if (m === null || port < 1 || port > 65535 || target.length > 300) {
-    throw new GatewayError('GATEWAY_PROXY_BAD_TARGET', { detail: `CONNECT target must be host:port, got ${target.slice(0, 100)}` });
+    throw new GatewayError('GATEWAY_PROXY_BAD_TARGET', { detail: `CONNECT target must be host:port, got ${clip(target, 100)}` });
   }
   return { host: m[1]!, port };
 }

@@ -419,7 +419,7 @@ export class Proxy {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket): void {
-    const e = new GatewayError('GATEWAY_PROXY_UPGRADE', { detail: `Upgrade: ${String(req.headers.upgrade).slice(0, 40)}` });
+    const e = new GatewayError('GATEWAY_PROXY_UPGRADE', { detail: `Upgrade: ${clip(String(req.headers.upgrade), 40)}` });
     socket.on('error', () => undefined);
     socket.end(rawProblem(e, '501 Not Implemented'));
     this.log(req, req.url ?? '', 'refused', { status: 501, bytes: 0 }, performance.now(), { code: e.code });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { clip } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import type { StatusDocument } from './status.js';
 
@@ -161,7 +162,7 @@ const PAGE_BYTES = Buffer.from(HTML);
 export async function serveStatus(req: IncomingMessage, res: ServerResponse, pathOnly: string, snapshot: () => Promise<StatusDocument>): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD');
-    throw new GatewayError('GATEWAY_METHOD_NOT_ALLOWED', { detail: String(req.method).slice(0, 16) });
+    throw new GatewayError('GATEWAY_METHOD_NOT_ALLOWED', { detail: clip(String(req.method), 16) });
   }
   const head = req.method === 'HEAD';
   if (pathOnly === '/.torrenttp') {

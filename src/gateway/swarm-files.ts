@@ -179,6 +179,8 @@ export class SwarmFiles {
   private readonly byInode = new Map<string, { readonly pieces: Uint8Array; sha256: Uint8Array | undefined; readonly pieceLength: number; readonly paths: Set<string> }>();
   private readonly now: () => number;
   private closed = false;
+  /** `resumeDir`'s answer, once. */
+  private resumeFolder: Promise<string | false> | undefined;
   /**
    * Aborted by `close`: hashing still under way (the pieces, the whole-file SHA-256) is given up,
    * not waited for (~0.7 s per GiB of SHA-256), and its result is neither seeded nor cached.
@@ -333,7 +335,12 @@ export class SwarmFiles {
     // The result counts only for the entry still current: the file may have changed meanwhile.
     if (this.entries.get(e.absPath) !== e || this.closed) return;
     if (cached === undefined && ready.sha256 !== undefined) await this.save(e, ready, ready.sha256);
-    await this.seed(ready, e.absPath);
+    try {
+      await this.seed(ready, e.absPath, e.identity);
+    } catch (err) {
+      if (err instanceof GatewayError && err.code === 'GATEWAY_FILE_CHANGED' && this.entries.get(e.absPath) === e) this.retire(e);
+      throw err;
+    }
     if (this.entries.get(e.absPath) !== e) {
       this.unseed(ready.infoHash, e.absPath);
       return;
@@ -427,7 +434,14 @@ export class SwarmFiles {
     }
   }
 
-  private async seed(ready: ReadyTorrent, absPath: string): Promise<void> {
+  /**
+   * Seeds `ready` from `absPath`, whose bytes it was made of when the file had `identity`. The
+   * storage seeds a file as it is (skip verify: its size alone is checked), so the identity is
+   * compared here once the storage has opened: a file replaced since its hashing by another of
+   * the same size (renamed over, or rewritten in place) is refused at once (GATEWAY_FILE_CHANGED,
+   * the torrent removed, the entry retired), not trusted until the periodic `check`.
+   */
+  private async seed(ready: ReadyTorrent, absPath: string, identity: FileIdentity): Promise<void> {
     let paths = this.seedPaths.get(ready.infoHash);
     if (paths === undefined) {
       // Stored at the served folder itself, the file by its path under it: the storage resolves
@@ -444,12 +458,18 @@ export class SwarmFiles {
       paths = new Set();
       this.seedPaths.set(ready.infoHash, paths);
       this.opts.onInfoHashes(this.infoHashes());
-      const adding = this.opts.client
-        .add(metainfo, { path: this.opts.root, storeAs: rel, skipVerify: true, webSeeds: false, resumeDir: this.opts.readOnlyCache === true ? false : join(this.opts.cacheDir, 'resume'), superSeed: this.opts.superSeed ?? true })
+      const adding = this.resumeDir()
+        .then((resumeDir) => this.opts.client.add(metainfo, { path: this.opts.root, storeAs: rel, skipVerify: true, webSeeds: false, resumeDir, superSeed: this.opts.superSeed ?? true }))
         .then(() => {});
       this.seeding.set(ready.infoHash, adding);
       try {
         await adding;
+        try {
+          await this.sameFile(absPath, identity);
+        } catch (err) {
+          await this.opts.client.remove(ready.infoHash).catch(() => undefined);
+          throw err;
+        }
       } catch (err) {
         this.seedPaths.delete(ready.infoHash);
         this.opts.onInfoHashes(this.infoHashes());
@@ -461,6 +481,37 @@ export class SwarmFiles {
       await this.seeding.get(ready.infoHash);
     }
     paths.add(absPath);
+  }
+
+  /**
+   * The seed's resume folder, made once: a storage makes its resume folder when it opens and fails
+   * if it cannot, while a cache that takes no writes (the default one in a read-only served folder,
+   * not tried at start) must not stop the seed. Then the seed keeps no resume files (it seeds whole
+   * files as they are: they would say little), said once.
+   */
+  private resumeDir(): Promise<string | false> {
+    if (this.opts.readOnlyCache === true) return Promise.resolve(false);
+    const dir = join(this.opts.cacheDir, 'resume');
+    return (this.resumeFolder ??= makeFolders(dir).then(
+      () => dir,
+      (err: unknown) => {
+        this.opts.logger.warn({ err: toTorrenttpError(err, 'GATEWAY_CACHE_IO'), dir }, 'cannot make the seed\'s resume folder; seeding without resume files');
+        return false as const;
+      },
+    ));
+  }
+
+  /** GATEWAY_FILE_CHANGED unless the file at `absPath` has `identity` now. */
+  private async sameFile(absPath: string, identity: FileIdentity): Promise<void> {
+    let now: FileIdentity | undefined;
+    try {
+      now = identityOf(await stat(absPath, { bigint: true }));
+    } catch {
+      now = undefined;
+    }
+    if (now === undefined || !sameIdentity(now, identity)) {
+      throw new GatewayError('GATEWAY_FILE_CHANGED', { detail: `${absPath} ${now === undefined ? 'went away' : 'changed'} between its hashing and its seeding (hashed as ${inodeKey(identity)}, now ${now === undefined ? 'missing' : inodeKey(now)}): not seeded` });
+    }
   }
 
   private unseed(infoHash: string, absPath: string): void {

@@ -186,7 +186,7 @@ export class TtpRoutes {
     }
     if (req.method !== 'GET' && !head) {
       res.setHeader('allow', 'GET, HEAD, OPTIONS');
-      throw new TrackerError('TRACKER_METHOD_NOT_ALLOWED', { detail: String(req.method).slice(0, 16) });
+      throw new TrackerError('TRACKER_METHOD_NOT_ALLOWED', { detail: clip(String(req.method), 16) });
     }
     if (this.stopping) throw busy('this peer is shutting down');
     const t = this.source.torrent(route.infoHash);

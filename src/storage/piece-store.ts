@@ -1,8 +1,9 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Bitfield, FileSelection, type Metainfo, type PieceIndex } from '../metainfo/index.js';
 import { DiskPool } from './disk-pool.js';
 import type { DiskSlice, WriteMode } from './disk-protocol.js';
 import { StorageError, toStorageError } from './errors.js';
+import { makeFolders } from './folders.js';
 import { allocate, createIfMissing, ensureFolders, findFile, inspectFile, mapLimit, relativePaths, resolveRoot, statFiles, type FileOnDisk } from './layout.js';
 import { BufferPool } from './buffer-pool.js';
 import { unsharedFilesWarning, unshareFile } from './links.js';
@@ -92,8 +93,9 @@ export interface OpenStorageOptions {
    */
   readonly writeMode?: WriteMode;
   /**
-   * Something the user should hear about that costs no data, found while opening: files with
-   * other names (hard links) replaced by a copy of their own (STORAGE_HARD_LINK).
+   * Something the user should hear about that costs no data: while opening, files with other
+   * names (hard links) replaced by a copy of their own (STORAGE_HARD_LINK); later, a periodic
+   * resume save that failed (once until one goes through again; `saveResume` and `close` reject).
    */
   readonly onWarning?: (err: StorageError) => void;
   /**
@@ -198,6 +200,9 @@ async function open(metainfo: Metainfo, dir: string, pool: DiskPool, opts: OpenS
   // Hashed before allocating: a file with other names must not be extended in place (links.ts).
   const unshared = await unshareWritten(metainfo, files, bitfield, selection?.pieces, opts.onWarning);
   const allocated = (await mapLimit(unshared.files, 16, (f, i) => (role[i] === 1 ? allocate(f) : role[i] === 2 ? createIfMissing(f) : Promise.resolve(false)))).some((changed) => changed);
+  // Made here, once, when the open went well: a save never makes it again (a folder removed
+  // while the storage is open stays removed: STORAGE_RESUME_FOLDER_GONE).
+  if (resumeFile !== undefined) await makeFolders(dirname(resumeFile));
   // What was hashed or allocated here goes into the next resume file, even with no piece
   // committed: otherwise every reopen would rehash it (sparse zeros included).
   return new DiskPieceStore(metainfo, bitfield, corrupt as PieceIndex[], unshared.files, pool, opts, resumeFile, toCheck.length > 0 || allocated || unshared.changed, selection?.pieces);
@@ -245,6 +250,8 @@ class DiskPieceStore implements PieceStore {
   private saving: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
+  /** A periodic save failed and was reported; none since went through. */
+  private saveFailed = false;
 
   constructor(
     readonly metainfo: Metainfo,
@@ -268,8 +275,18 @@ class DiskPieceStore implements PieceStore {
     this.stateDirty = changedOnOpen;
     const every = resumeFile === undefined ? 0 : opts.resumeIntervalMs ?? DEFAULT_RESUME_INTERVAL_MS;
     if (every > 0) {
-      // A failed periodic save keeps its state dirty, so the next save (or close) retries and reports.
-      this.timer = setInterval(() => void this.saveResume().catch(() => undefined), every);
+      // A failed periodic save keeps its state dirty, so the next save (or close) retries and
+      // reports. It is said once (`onWarning`), not at every tick, until a save goes through again.
+      this.timer = setInterval(() => {
+        this.saveResume().then(
+          () => (this.saveFailed = false),
+          (err: unknown) => {
+            if (this.saveFailed || this.closing !== undefined) return;
+            this.saveFailed = true;
+            opts.onWarning?.(toStorageError(err));
+          },
+        );
+      }, every);
       this.timer.unref();
     }
   }
@@ -396,7 +413,7 @@ class DiskPieceStore implements PieceStore {
       await this.pool.sync([...dirty].map((i) => this.paths[i]!));
       const untrusted = this.filesWithCorruptPieces();
       const files = (await statFiles(this.paths)).map((f, i) => (untrusted.has(i) ? { size: f.size, mtimeNs: NEVER_TRUSTED_MTIME_NS } : f));
-      await writeFileAtomic(resumeFile, encodeResume(this.metainfo.infoHash, { bitfield, files, savedNs, final }), { noSymlinkDir: this.defaultResumeDir });
+      await writeFileAtomic(resumeFile, encodeResume(this.metainfo.infoHash, { bitfield, files, savedNs, final }), { noSymlinkDir: this.defaultResumeDir, existingFolder: true });
       this.savedFinal = final;
     } catch (err) {
       for (const i of dirty) this.dirtyFiles.add(i);

@@ -109,13 +109,15 @@ export async function readResume(path: string, infoHash: InfoHash, pieceCount: n
  * With `noSymlinkDir`, the folder must be a real folder, not a symlink (our default folder lives
  * inside the download folder, where a planted symlink must not redirect writes), and it is
  * written in held by a checked fd (`holdFolder`): one swapped for a symlink after the check leads
- * nothing outside (STORAGE_PATH_ESCAPE).
+ * nothing outside (STORAGE_PATH_ESCAPE). With `existingFolder`, the folder is not made: the caller
+ * made it once (a storage at its open), and one removed since fails the write with
+ * STORAGE_RESUME_FOLDER_GONE instead of coming back (with the folders above it).
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { noSymlinkDir?: boolean } = {}): Promise<void> {
+export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { noSymlinkDir?: boolean; existingFolder?: boolean } = {}): Promise<void> {
   const dir = dirname(path);
   const name = basename(path);
   try {
-    await makeFolders(dir);
+    if (opts.existingFolder !== true) await makeFolders(dir);
     let held: HeldFolder | undefined;
     if (opts.noSymlinkDir === true) {
       if ((await lstat(dir)).isSymbolicLink()) throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${dir} is a symlink` });
@@ -144,6 +146,14 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { n
       await held?.close();
     }
   } catch (err) {
+    if (opts.existingFolder === true && isNoEntry(err) && (await lstat(dir).then(() => false, () => true))) {
+      throw new StorageError('STORAGE_RESUME_FOLDER_GONE', { detail: `${dir} was removed while the torrent was open; not made again`, errno: 'ENOENT', cause: err });
+    }
     throw toStorageError(err, path);
   }
+}
+
+/** ENOENT, raw from `fs` or inside a StorageError. */
+function isNoEntry(err: unknown): boolean {
+  return err instanceof StorageError ? err.errno === 'ENOENT' : (err as { code?: unknown } | null)?.code === 'ENOENT';
 }

@@ -1,3 +1,4 @@
+import { quoted } from '../errors/index.js';
 import { ANNOUNCE_EVENTS, type AnnounceEvent, type AnnounceRequest } from './announce-types.js';
 import { percentEncode } from './bytes.js';
 import { TrackerError } from './errors.js';
@@ -87,7 +88,7 @@ export function parseAnnounceQuery(query: string, limits: AnnounceQueryLimits = 
   if (event !== undefined && event.value.length > 0) {
     const e = asciiOf(event);
     if (!(ANNOUNCE_EVENTS as readonly string[]).includes(e)) {
-      throw new TrackerError('TRACKER_BAD_EVENT', { offset: event.offset, detail: JSON.stringify(e.slice(0, 16)) });
+      throw new TrackerError('TRACKER_BAD_EVENT', { offset: event.offset, detail: quoted(e, 16) });
     }
     out.event = e as AnnounceEvent;
   }
@@ -118,7 +119,7 @@ export function parseAnnounceQuery(query: string, limits: AnnounceQueryLimits = 
   if (ip !== undefined) {
     const text = asciiOf(ip);
     // BEP 3 also allows a DNS name here; a tracker cannot vouch for one, so only literals pass.
-    if (parseIp(text) === undefined) throw new TrackerError('TRACKER_BAD_IP', { offset: ip.offset, detail: JSON.stringify(text.slice(0, 64)) });
+    if (parseIp(text) === undefined) throw new TrackerError('TRACKER_BAD_IP', { offset: ip.offset, detail: quoted(text, 64) });
     out.ip = text;
   }
   return out;

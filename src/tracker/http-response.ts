@@ -1,3 +1,4 @@
+import { quoted } from '../errors/index.js';
 import { encode, type BencodeDict, type Encodable } from '../bencode/index.js';
 import { bad, decodeReplyDict, MAX_RESPONSE_BYTES, optBytes, optText, optUint } from './bdict.js';
 import { utf8 } from './bytes.js';
@@ -134,7 +135,7 @@ function dictPeer(e: unknown): TrackerPeer {
   if (ip === undefined || port === undefined) bad('peer entry lacks ip or port');
   if (port < 1 || port > 65535) bad(`peer port ${port}`);
   if (parseIp(ip) === undefined && !(ip.length <= MAX_HOST_LENGTH && /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(ip))) {
-    bad(`peer ip ${JSON.stringify(ip.slice(0, 64))}`);
+    bad(`peer ip ${quoted(ip, 64)}`);
   }
   const peerId = optBytes(d, 'peer id');
   if (peerId !== undefined && peerId.length !== 20) bad('peer id is not 20 bytes');

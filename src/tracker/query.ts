@@ -1,3 +1,4 @@
+import { clip } from '../errors/index.js';
 import { percentDecode } from './bytes.js';
 import { TrackerError } from './errors.js';
 
@@ -60,7 +61,7 @@ export function asciiOf(p: QueryParam): string {
 /** A non-negative decimal integer within `max` (default: the largest safe integer). */
 export function uintOf(p: QueryParam, max = Number.MAX_SAFE_INTEGER): number {
   const s = asciiOf(p);
-  if (!/^\d{1,16}$/.test(s)) throw new TrackerError('TRACKER_BAD_NUMBER', { offset: p.offset, detail: `${p.name}=${s.slice(0, 24)}` });
+  if (!/^\d{1,16}$/.test(s)) throw new TrackerError('TRACKER_BAD_NUMBER', { offset: p.offset, detail: `${p.name}=${clip(s, 24)}` });
   const n = Number(s);
   if (n > max) throw new TrackerError('TRACKER_BAD_NUMBER', { offset: p.offset, detail: `${p.name}=${s} is above ${max}` });
   return n;

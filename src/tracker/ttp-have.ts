@@ -1,3 +1,4 @@
+import { clip } from '../errors/index.js';
 import { Bitfield, fromBase64, toBase64 } from '../metainfo/index.js';
 import { TtpError } from './errors.js';
 import { MAX_PIECE_COUNT } from './ttp-path.js';
@@ -114,7 +115,7 @@ export function decodeHaveDocument(body: Uint8Array | string, expect: HaveExpect
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('not an object');
   const o = value as Record<string, unknown>;
-  if (o['version'] !== HAVE_VERSION) throw new TtpError('TTP_UNSUPPORTED_VERSION', { detail: `have-set version ${JSON.stringify(o['version'])?.slice(0, 16)}` });
+  if (o['version'] !== HAVE_VERSION) throw new TtpError('TTP_UNSUPPORTED_VERSION', { detail: `have-set version ${clip(JSON.stringify(o['version']) ?? 'undefined', 16)}` });
   if (o['infoHash'] !== expect.infoHash) bad('infoHash is not the torrent asked about');
   if (o['pieceCount'] !== expect.pieceCount) bad(`pieceCount is not ${expect.pieceCount}`);
   const cursor = o['cursor'];

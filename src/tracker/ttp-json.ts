@@ -1,4 +1,4 @@
-import { ERROR_CODES, type ErrorCode, type TorrenttpError } from '../errors/index.js';
+import { ERROR_CODES, type ErrorCode, quoted, type TorrenttpError } from '../errors/index.js';
 import { ANNOUNCE_EVENTS, type AnnounceEvent, type AnnounceRequest } from './announce-types.js';
 import { fromHex, toHex } from '../metainfo/index.js';
 import { TrackerError } from './errors.js';
@@ -140,7 +140,7 @@ function httpUrl(s: string, maxUrlLength: number): string {
       ok = false;
     }
   }
-  if (!ok) throw new TrackerError('TRACKER_BAD_URL', { detail: JSON.stringify(s.slice(0, 64)) });
+  if (!ok) throw new TrackerError('TRACKER_BAD_URL', { detail: quoted(s, 64) });
   return s;
 }
 
@@ -155,7 +155,7 @@ export function parseJsonAnnounceRequest(body: Uint8Array | string, limits: Trac
   const peerId = hex20(o, 'peerId', 'TRACKER_BAD_PEER_ID');
   const event = optString(o, 'event');
   if (event !== undefined && !(ANNOUNCE_EVENTS as readonly string[]).includes(event)) {
-    throw new TrackerError('TRACKER_BAD_EVENT', { detail: JSON.stringify(event.slice(0, 16)) });
+    throw new TrackerError('TRACKER_BAD_EVENT', { detail: quoted(event, 16) });
   }
   const port = optUint(o, 'port', 65535);
   if (port === 0) throw new TrackerError('TRACKER_BAD_PORT', { detail: '0' });
@@ -175,7 +175,7 @@ export function parseJsonAnnounceRequest(body: Uint8Array | string, limits: Trac
   if (numwant !== undefined) announce.numwant = numwant;
   const ip = optString(o, 'ip');
   if (ip !== undefined) {
-    if (parseIp(ip) === undefined) throw new TrackerError('TRACKER_BAD_IP', { detail: JSON.stringify(ip.slice(0, 64)) });
+    if (parseIp(ip) === undefined) throw new TrackerError('TRACKER_BAD_IP', { detail: quoted(ip, 64) });
     announce.ip = ip;
   }
   return url === undefined ? { announce } : { announce, url };
@@ -196,7 +196,7 @@ export function decodeJsonAnnounceResponse(body: Uint8Array | string, limits: Tr
     const out: { -readonly [K in keyof JsonPeer]: JsonPeer[K] } = {};
     const ip = optString(p, 'ip');
     if (ip !== undefined) {
-      if (parseIp(ip) === undefined) throw new TrackerError('TRACKER_BAD_IP', { detail: JSON.stringify(ip.slice(0, 64)) });
+      if (parseIp(ip) === undefined) throw new TrackerError('TRACKER_BAD_IP', { detail: quoted(ip, 64) });
       out.ip = ip;
     }
     const port = optUint(p, 'port', 65535);

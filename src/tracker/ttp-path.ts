@@ -1,3 +1,4 @@
+import { clip, quoted } from '../errors/index.js';
 import { TrackerError, TtpError } from './errors.js';
 
 /**
@@ -41,7 +42,7 @@ export function parseTtpTarget(target: string, prefix: string = TTP_PREFIX): Ttp
   if (path !== prefix && !path.startsWith(`${prefix}/`)) return undefined;
   const rest = path.slice(prefix.length + 1).split('/');
   const notFound = (): never => {
-    throw new TtpError('TTP_NOT_FOUND', { detail: JSON.stringify(path.slice(0, 120)) });
+    throw new TtpError('TTP_NOT_FOUND', { detail: quoted(path, 120) });
   };
   if (rest.length === 1 && rest[0] === 'announce') return { resource: 'announce' };
   if (rest.length === 1 && rest[0] === 'scrape') return { resource: 'scrape' };
@@ -59,7 +60,7 @@ export function parseTtpTarget(target: string, prefix: string = TTP_PREFIX): Ttp
   }
   if (sub !== 'pieces' || !INDEX.test(rest[3]!)) return notFound();
   const index = Number(rest[3]);
-  if (index >= MAX_PIECE_COUNT) throw new TtpError('TTP_NO_SUCH_PIECE', { detail: `${rest[3]!.slice(0, 20)} ≥ ${MAX_PIECE_COUNT}` });
+  if (index >= MAX_PIECE_COUNT) throw new TtpError('TTP_NO_SUCH_PIECE', { detail: `${clip(rest[3]!, 20)} ≥ ${MAX_PIECE_COUNT}` });
   return { resource: 'piece', infoHash, index };
 }
 
@@ -78,7 +79,7 @@ export function checkTorrentUrl(url: string, maxLength = 2048): string {
       ok = false;
     }
   }
-  if (!ok) throw new TtpError('TTP_BAD_URL', { detail: JSON.stringify(url.slice(0, 64)) });
+  if (!ok) throw new TtpError('TTP_BAD_URL', { detail: quoted(url, 64) });
   return url;
 }
 

@@ -1,3 +1,4 @@
+import { clip, quoted } from '../errors/index.js';
 import { toHex } from '../metainfo/index.js';
 import { TtpError } from './errors.js';
 import { readContentRange, retryAfterDelay } from './undici.js';
@@ -91,7 +92,7 @@ export function parsePieceRange(header: string | undefined, pieceBytes: number, 
   const a = dash < 0 ? '' : spec.slice(0, dash);
   const b = dash < 0 ? '' : spec.slice(dash + 1);
   if (dash < 0 || (a !== '' && !NUM.test(a)) || (b !== '' && !NUM.test(b)) || (a === '' && b === '')) {
-    throw new TtpError('TTP_BAD_RANGE', { detail: JSON.stringify(spec.slice(0, 40)) });
+    throw new TtpError('TTP_BAD_RANGE', { detail: quoted(spec, 40) });
   }
   let begin: number;
   let end: number;
@@ -104,7 +105,7 @@ export function parsePieceRange(header: string | undefined, pieceBytes: number, 
     begin = Number(a);
     const last = b === '' ? Number.POSITIVE_INFINITY : Number(b);
     if (last < begin) throw new TtpError('TTP_BAD_RANGE', { detail: 'last byte before first' });
-    if (begin >= pieceBytes) throw new TtpError('TTP_RANGE_NOT_SATISFIABLE', { detail: `first byte ${a.slice(0, 16)} ≥ piece length ${pieceBytes}` });
+    if (begin >= pieceBytes) throw new TtpError('TTP_RANGE_NOT_SATISFIABLE', { detail: `first byte ${clip(a, 16)} ≥ piece length ${pieceBytes}` });
     end = Math.min(last, pieceBytes - 1);
   }
   const length = end - begin + 1;
@@ -125,7 +126,7 @@ export function formatUnsatisfiedRange(pieceBytes: number): string {
 /** Reads `bytes first-last/complete` strictly; a `*` complete length is refused (a piece has one). */
 export function parseContentRange(header: string): ByteSpan & { readonly completeLength: number } {
   const cr = readContentRange(header);
-  if (cr === undefined || 'unsatisfied' in cr || cr.complete === undefined) throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: JSON.stringify(header.slice(0, 60)) });
+  if (cr === undefined || 'unsatisfied' in cr || cr.complete === undefined) throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: quoted(header, 60) });
   return { begin: cr.first, length: cr.last - cr.first + 1, completeLength: cr.complete };
 }
 
@@ -153,7 +154,7 @@ export function checkPieceResponse(asked: ByteSpan | undefined, pieceBytes: numb
     const cr = parseContentRange(head.contentRange);
     const want = asked ?? { begin: 0, length: pieceBytes };
     if (cr.completeLength !== pieceBytes || cr.begin !== want.begin || cr.length !== want.length) {
-      throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: `${head.contentRange.slice(0, 60)} for ${formatContentRange(want, pieceBytes)}` });
+      throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: `${clip(head.contentRange, 60)} for ${formatContentRange(want, pieceBytes)}` });
     }
     got = { begin: cr.begin, length: cr.length, rangeIgnored: false };
   } else if (head.status === 200) {
@@ -162,7 +163,7 @@ export function checkPieceResponse(asked: ByteSpan | undefined, pieceBytes: numb
     throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: `status ${head.status} has no piece body` });
   }
   if (head.contentLength !== undefined && (!/^[0-9]{1,16}$/.test(head.contentLength) || Number(head.contentLength) !== got.length)) {
-    throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: `Content-Length ${head.contentLength.slice(0, 20)}, expected ${got.length}` });
+    throw new TtpError('TTP_BAD_CONTENT_RANGE', { detail: `Content-Length ${clip(head.contentLength, 20)}, expected ${got.length}` });
   }
   return got;
 }

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, statSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -338,6 +338,60 @@ test('a long URL is cut in the request log with a mark (…), never as if it wer
     assert.equal(urls[0], `${long.slice(0, 199)}…`);
     assert.equal(urls[1], '/short', 'a short URL is logged whole, unmarked');
   }));
+
+/**
+ * A file replaced between its hashing and its seeding by another of the same size (renamed over
+ * it, or rewritten in place) passes the storage's size check: the seed compares the file's
+ * identity (device, inode, size, mtime: what the metainfo cache is keyed by) once its storage
+ * has opened, and refuses the torrent at once, so the old pieces are never offered for the
+ * new bytes (peers would reject them, but the seed would trust them until the periodic check).
+ * The next request hashes the new file.
+ */
+for (const [what, change] of [
+  ['replaced by another file of the same size', (path: string) => {
+    writeFileSync(`${path}.new`, bytes(statSync(path).size, 77));
+    renameSync(`${path}.new`, path);
+  }],
+  ['rewritten in place, same size', (path: string) => {
+    writeFileSync(path, bytes(statSync(path).size, 78));
+    utimesSync(path, 1_600_000_000, 1_600_000_000); // its mtime moved, whatever the kernel's clock tick
+  }],
+] as const) {
+  for (const when of ['before', 'after'] as const) {
+    test(`a file ${what} ${when} the seed's storage opened it is refused by the seed at once`, { timeout: 60_000 }, (t) =>
+      withTempDir(t, async (dir) => {
+        const { root } = await site(dir);
+        const path = join(root, 'a.bin');
+        const log = recordingLogger();
+        const add = Client.prototype.add;
+        t.mock.method(Client.prototype, 'add', async function (this: Client, ...args: Parameters<Client['add']>) {
+          if (when === 'before') change(path);
+          const added = await add.apply(this, args);
+          if (when === 'after') change(path);
+          return added;
+        });
+        const g = await startGateway(t, { root, logger: log, checkEveryMs: 0 });
+        await (await request(`${g.url}/a.bin?torrent`)).body.dump();
+        await g.swarm.settled();
+        assert.deepEqual(g.swarm.infoHashes(), [], 'no info-hash served');
+        const failed = log.entries.find((e) => e.msg === 'making the torrent failed');
+        assert.equal((failed?.obj as { err?: { code?: string } } | undefined)?.err?.code, 'GATEWAY_FILE_CHANGED');
+        t.mock.restoreAll();
+        // The new bytes get their own torrent.
+        let torrent: Uint8Array | undefined;
+        for (let k = 0; k < 100 && torrent === undefined; k++) {
+          const r = await request(`${g.url}/a.bin?torrent`);
+          const body = new Uint8Array(await r.body.arrayBuffer());
+          if (r.statusCode === 200) torrent = body;
+          else await g.swarm.settled();
+        }
+        assert.ok(torrent !== undefined, 'a torrent of the new file');
+        const m = parseTorrent(torrent);
+        assert.equal(createHash('sha1').update(readFileSync(path).subarray(0, m.pieceLength)).digest('hex'), Buffer.from(m.pieceHashes.subarray(0, 20)).toString('hex'), 'of the new bytes');
+        assert.deepEqual(g.swarm.infoHashes(), [m.infoHash]);
+      }));
+  }
+}
 
 /**
  * The seed opens its storage after the file is hashed: a file deleted or truncated in between is

@@ -236,3 +236,49 @@ test('a write that leaves the mtime a periodic save recorded is caught: recently
       rmSync(path);
     }
   }));
+
+/**
+ * The resume folder is made at open and never again: a storage whose folder was removed while it
+ * was open (the user deleted the download, the proxy dropped its cache entry) must not bring it
+ * back at its next save or at close. The save fails visibly instead, and the periodic one says so
+ * once (`onWarning`), not at every tick.
+ */
+test('a resume folder removed while the storage is open is not made again: the save fails with STORAGE_RESUME_FOLDER_GONE', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(specs, 8192);
+    // The default folder (<dir>/.torrenttp), the download folder removed whole.
+    const dl = join(dir, 'dl');
+    const s = await openStorage(t.metainfo, dl, { pool, resumeIntervalMs: 0 });
+    assert.ok(existsSync(join(dl, RESUME_FOLDER)), 'made at open, before any save');
+    assert.ok(await s.commitPiece(pieceIndex(t, 1), t.piece(1)));
+    rmSync(dl, { recursive: true });
+    await assert.rejects(s.saveResume(), { code: 'STORAGE_RESUME_FOLDER_GONE' });
+    await assert.rejects(s.close(), { code: 'STORAGE_RESUME_FOLDER_GONE' });
+    assert.equal(existsSync(dl), false, 'the download folder is not made again');
+
+    // A folder of the caller's, nested: made at open; removed, the periodic save warns once.
+    const resumeDir = join(dir, 'state', 'resume');
+    const counted = new DiskPool({ threads: 1 });
+    let saves = 0;
+    const sync = counted.sync.bind(counted);
+    counted.sync = (paths) => {
+      saves++;
+      return sync(paths);
+    };
+    const warnings: { code: string }[] = [];
+    try {
+      const s2 = await openStorage(t.metainfo, join(dir, 'dl2'), { pool: counted, resumeDir, resumeIntervalMs: 5, onWarning: (e) => warnings.push(e) });
+      assert.ok(existsSync(resumeDir), 'made at open');
+      assert.ok(await s2.commitPiece(pieceIndex(t, 2), t.piece(2)));
+      rmSync(join(dir, 'state'), { recursive: true });
+      const from = saves;
+      // Each periodic save syncs the files it is about to vouch for, then fails: wait for several.
+      for (let k = 0; k < 500 && saves < from + 4; k++) await sleep(10);
+      assert.ok(saves >= from + 4, `periodic saves tried (${saves - from})`);
+      assert.deepEqual(warnings.map((w) => w.code), ['STORAGE_RESUME_FOLDER_GONE'], 'said once, not at every tick');
+      await assert.rejects(s2.close(), { code: 'STORAGE_RESUME_FOLDER_GONE' });
+      assert.equal(existsSync(join(dir, 'state')), false, 'not made again, nor its parent');
+    } finally {
+      await counted.close();
+    }
+  }));

@@ -8,7 +8,7 @@ import { getUrl, nameFromUrl, setClientTls, type GetEvent, type GetOutput, type 
 import { TorrenttpError } from '../../errors/index.js';
 import type { CliContext } from '../context.js';
 import { encryptionPolicy, GET_ENCRYPTION_HELP } from '../encryption-option.js';
-import { clip, formatBytes, formatDuration, parseRate, plural, RATE_HELP } from '../format.js';
+import { clip, clipUrls, formatBytes, formatDuration, parseRate, plural, RATE_HELP } from '../format.js';
 import { GET_EXIT, getExitCode } from '../get-exit.js';
 import { usageError } from '../usage-error.js';
 
@@ -311,7 +311,7 @@ class GetReporter {
   /** A warning of the get's own (not the swarm's routine ones): `warning` in JSON, else a line on stderr unless silent. */
   warn(message: string): void {
     if (this.json) this.jsonOut.write(`${JSON.stringify({ event: 'warning', message })}\n`);
-    else if (!this.silent) this.ctx.stderr.write(`torrenttp: warning: ${message}\n`);
+    else if (!this.silent) this.ctx.stderr.write(`torrenttp: warning: ${clipUrls(message)}\n`);
   }
 
   event(e: GetEvent): void {
@@ -328,7 +328,7 @@ class GetReporter {
         const size = e.totalBytes === undefined ? 'size unknown' : formatBytes(e.totalBytes);
         const from = e.mode === 'swarm' ? `from the swarm (${e.reason}; ${e.infoHash}, port ${e.port})` : `over plain HTTP (${e.reason})`;
         const resumed = e.resumedBytes > 0 ? `, resuming at ${formatBytes(e.resumedBytes)}` : '';
-        this.ctx.stderr.write(`${e.path ?? e.name}: ${size} ${from}${resumed}\n`);
+        this.ctx.stderr.write(`${clipUrls(`${e.path ?? e.name}: ${size} ${from}${resumed}`)}\n`); // the name may be the server's
         return;
       }
       case 'progress':
@@ -349,7 +349,7 @@ class GetReporter {
       case 'retry':
         this.bar?.stop();
         this.bar = undefined;
-        this.ctx.stderr.write(`torrenttp: ${e.message}; retrying in ${(e.delayMs / 1000).toFixed(e.delayMs % 1000 === 0 ? 0 : 1)} s (${e.left} ${e.left === 1 ? 'retry' : 'retries'} left)\n`);
+        this.ctx.stderr.write(`torrenttp: ${clipUrls(e.message)}; retrying in ${(e.delayMs / 1000).toFixed(e.delayMs % 1000 === 0 ? 0 : 1)} s (${e.left} ${e.left === 1 ? 'retry' : 'retries'} left)\n`);
         return;
     }
   }
@@ -405,7 +405,7 @@ class GetReporter {
     const verified = r.mode === 'swarm' ? ', every piece verified' : r.digestVerified === true ? ', SHA-256 verified' : '';
     // A partial file stays, but the next get without -C - starts it over: say how to continue.
     const resume = r.status !== 'complete' && r.path !== undefined && r.downloadedBytes > 0 ? '; -C - continues it' : '';
-    this.ctx.stderr.write(`${r.status === 'complete' ? 'saved' : 'interrupted'}: ${r.path ?? 'stdout'} ${formatBytes(r.downloadedBytes)} in ${r.seconds.toFixed(1)} s (${rate}/s)${from}${verified}${resume}\n`);
+    this.ctx.stderr.write(`${r.status === 'complete' ? 'saved' : 'interrupted'}: ${clipUrls(r.path ?? 'stdout')} ${formatBytes(r.downloadedBytes)} in ${r.seconds.toFixed(1)} s (${rate}/s)${from}${verified}${resume}\n`);
   }
 
   stop(): void {

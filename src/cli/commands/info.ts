@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { Client } from '../../engine/index.js';
+import { escapeControls } from '../../errors/index.js';
 import { magnetOf, type Magnet, type Metainfo } from '../../metainfo/index.js';
 import { printJson, type CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
@@ -95,7 +96,7 @@ function describe(m: Metainfo): string {
   if (m.files.length > MAX_LISTED_FILES) lines.push(`  … and ${m.files.length - MAX_LISTED_FILES} more (--json lists all)`);
   for (const w of m.warnings) lines.push(`warning       ${w}`);
   lines.push(`magnet        ${magnetOf(m)}`, '');
-  return lines.join('\n');
+  return lines.map(escapeControls).join('\n'); // a torrent's names, comment and URLs are its author's
 }
 
 function describeMagnet(m: Magnet): string {
@@ -106,5 +107,5 @@ function describeMagnet(m: Magnet): string {
   if (m.webSeeds.length > 0) lines.push(`web seeds     ${m.webSeeds.join(', ')}`);
   if (m.peers.length > 0) lines.push(`peers         ${m.peers.join(', ')}`);
   lines.push('(a magnet link holds no file list: info --fetch asks its peers for it)', '');
-  return lines.join('\n');
+  return lines.map(escapeControls).join('\n');
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import { toTorrenttpError, type TorrenttpError } from '../../errors/index.js';
+import { clip, type TorrenttpError, toTorrenttpError } from '../../errors/index.js';
 import type { AnnounceEvent, AnnounceRequest } from '../announce-types.js';
 import { TrackerError } from '../errors.js';
 import { peerUrlAllowed } from './address-scope.js';
@@ -252,7 +252,7 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     this.intervalMs = Math.max(r.intervalSec, 1) * 1000;
     this.minIntervalMs = (r.minIntervalSec ?? 0) * 1000;
     if (r.trackerId !== undefined) this.trackerIds.set(url, r.trackerId);
-    if (r.warning !== undefined) this.emit('warning', r.warning, url);
+    if (r.warning !== undefined) this.emit('warning', clip(r.warning), url); // a stranger's text: cut, its controls escaped
     this.emit('announced', r, url);
     const fromLoopback = isLoopback(new URL(url).hostname.replace(/^\[|\]$/g, ''));
     const allowLocal = this.opts.allowLoopbackPeers === true || fromLoopback;
@@ -276,7 +276,7 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     });
     if (refused !== undefined && !this.refusedFrom.has(url) && this.refusedFrom.size < 64) {
       this.refusedFrom.add(url);
-      this.emit('warning', `refused peer URL ${refused.slice(0, 200)}: an internal address this tracker may not name (SSRF)`, url);
+      this.emit('warning', `refused peer URL ${clip(refused, 200)}: an internal address this tracker may not name (SSRF)`, url);
     }
     if (peers.length > 0) this.emit('peers', peers, url);
   }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { clip } from '../../errors/index.js';
 import { encodeAnnounceQuery } from '../http-announce.js';
 import { decodeAnnounceResponse } from '../http-response.js';
 import { decodeScrapeResponse, encodeScrapeQuery } from '../http-scrape.js';
@@ -34,7 +35,7 @@ export class HttpTrackerClient implements TrackerClient {
   async announce(req: AnnounceRequest, opts: TrackerRequestOptions = {}): Promise<AnnounceResult<PeerAddress>> {
     const body = await this.get(withQuery(this.url, encodeAnnounceQuery({ compact: true, ...req })), opts);
     const r = decodeAnnounceResponse(body, { maxResponseBytes: this.maxBytes });
-    if (r.type === 'failure') throw new TrackerError('TRACKER_FAILURE', { detail: r.reason });
+    if (r.type === 'failure') throw new TrackerError('TRACKER_FAILURE', { detail: clip(r.reason) }); // a stranger's text, up to the reply's 1 MiB
     const out: { -readonly [K in keyof AnnounceResult<PeerAddress>]: AnnounceResult<PeerAddress>[K] } = {
       peers: r.peers.map((p) => ({ ip: p.ip, port: p.port })),
       intervalSec: r.intervalSec,
@@ -56,7 +57,7 @@ export class HttpTrackerClient implements TrackerClient {
     u.pathname = `${u.pathname.slice(0, slash + 1)}scrape${last.slice('announce'.length)}`;
     const body = await this.get(withQuery(u.toString(), encodeScrapeQuery(infoHashes)), opts);
     const r = decodeScrapeResponse(body, { maxResponseBytes: this.maxBytes });
-    if (r.failureReason !== undefined) throw new TrackerError('TRACKER_FAILURE', { detail: r.failureReason });
+    if (r.failureReason !== undefined) throw new TrackerError('TRACKER_FAILURE', { detail: clip(r.failureReason) });
     return r.files.map((f) => ({ infoHash: f.infoHash, seeders: f.complete, completed: f.downloaded, leechers: f.incomplete }));
   }
 

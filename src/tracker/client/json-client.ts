@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { clip } from '../../errors/index.js';
 import type { AnnounceRequest } from '../announce-types.js';
 import { TrackerError } from '../errors.js';
 import { toHex } from '../../metainfo/index.js';
@@ -123,7 +124,7 @@ export class JsonTrackerClient implements TrackerClient {
     let code = '';
     try {
       const p = decodeProblem(bytes, { maxBodyBytes: 16 * 1024 });
-      code = ` ${p.code}${p.detail === undefined ? '' : `: ${p.detail}`}`;
+      code = ` ${p.code}${p.detail === undefined ? '' : `: ${clip(p.detail)}`}`;
     } catch {
       // not a problem document: the status says enough
     }

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { clip } from '../../errors/index.js';
 import type { AnnounceRequest } from '../announce-types.js';
 import type { PeerAddress } from '../ip.js';
 import { TrackerError } from '../errors.js';
@@ -147,7 +148,7 @@ export class UdpTrackerClient implements TrackerClient {
     const r = await this.exchange(opts, (connectionId, transactionId) =>
       encodeUdpAnnounceRequest({ connectionId, transactionId, key: this.opts.key ?? processKey, announce: req }),
     );
-    if (r.type === 'error') throw new TrackerError('TRACKER_FAILURE', { detail: r.refusedAnnounce === true ? 'announce refused' : r.message });
+    if (r.type === 'error') throw new TrackerError('TRACKER_FAILURE', { detail: r.refusedAnnounce === true ? 'announce refused' : clip(r.message) });
     if (r.type !== 'announce') throw new TrackerError('TRACKER_BAD_RESPONSE', { detail: `expected an announce reply, got ${r.type}` });
     return { peers: r.peers, intervalSec: r.intervalSec, seeders: r.seeders, leechers: r.leechers };
   }
@@ -157,7 +158,7 @@ export class UdpTrackerClient implements TrackerClient {
     for (let i = 0; i < infoHashes.length; i += MAX_UDP_SCRAPE_HASHES) {
       const batch = infoHashes.slice(i, i + MAX_UDP_SCRAPE_HASHES);
       const r = await this.exchange(opts, (connectionId, transactionId) => encodeUdpScrapeRequest({ connectionId, transactionId, infoHashes: batch }));
-      if (r.type === 'error') throw new TrackerError('TRACKER_FAILURE', { detail: r.message });
+      if (r.type === 'error') throw new TrackerError('TRACKER_FAILURE', { detail: clip(r.message) });
       if (r.type !== 'scrape' || r.entries.length !== batch.length) throw new TrackerError('TRACKER_BAD_RESPONSE', { detail: 'scrape reply does not match the request' });
       r.entries.forEach((e, j) => out.push({ infoHash: batch[j]!, ...e }));
     }
@@ -178,7 +179,7 @@ export class UdpTrackerClient implements TrackerClient {
         const tx = randomInt(0, 2 ** 32);
         const r = await this.sockets.send(family, address, this.port, encodeUdpConnectRequest(tx), tx, waitMs, opts.signal);
         if (r === undefined) continue;
-        if (r.type === 'error') throw new TrackerError('TRACKER_FAILURE', { detail: r.message });
+        if (r.type === 'error') throw new TrackerError('TRACKER_FAILURE', { detail: clip(r.message) });
         if (r.type !== 'connect') throw new TrackerError('TRACKER_BAD_RESPONSE', { detail: `expected a connect reply, got ${r.type}` });
         this.connection = { id: r.connectionId, expiresMs: Date.now() + CONNECTION_ID_TTL_MS };
       }

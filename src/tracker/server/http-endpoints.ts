@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { TorrenttpError, toTorrenttpError } from '../../errors/index.js';
+import { clip, TorrenttpError, toTorrenttpError } from '../../errors/index.js';
 import { TrackerError } from '../errors.js';
 import { parseAnnounceQuery, type AnnounceQueryLimits } from '../http-announce.js';
 import { encodeAnnounceResponse, encodeFailure, type TrackerPeer } from '../http-response.js';
@@ -197,7 +197,7 @@ export function httpHandler(core: TrackerCore, limits: HttpLimits = {}): (req: I
     const query = q < 0 ? '' : url.slice(q + 1);
     const route = Object.hasOwn(routes, path) ? routes[path as keyof typeof routes] : undefined;
     if (route === undefined) {
-      problem(res, new TrackerError('TRACKER_NOT_FOUND', { detail: path.slice(0, 64) }));
+      problem(res, new TrackerError('TRACKER_NOT_FOUND', { detail: clip(path, 64) }));
       return;
     }
     if (req.method !== route.method && !(route.method === 'GET' && req.method === 'HEAD')) {
