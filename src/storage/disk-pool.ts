@@ -97,6 +97,8 @@ export class DiskPool {
       if (this.closed) return Promise.reject(closedError());
       return this.inline.commit(data, expected, slices, mode);
     }
+    // Checked now: nothing may throw in `postCommits`, which runs from a setImmediate.
+    if (expected.length !== 20) return Promise.reject(new StorageError('STORAGE_BAD_LENGTH', { detail: `a piece hash is 20 bytes, got ${expected.length}` }));
     return new Promise((resolve, reject) => {
       if (this.queued.length === 0) setImmediate(this.postCommits);
       this.queued.push({ data, expected, slices, mode, resolve, reject });
@@ -116,9 +118,9 @@ export class DiskPool {
     const transfer: ArrayBuffer[] = [];
     for (let j = 0; j < q.length; j++) {
       const c = q[j]!;
+      expected.set(c.expected, 20 * j);
       pieces.push(c.data, WRITE_MODES.indexOf(c.mode), c.slices.length);
       for (const s of c.slices) pieces.push(s.path, s.fileOffset, s.length);
-      expected.set(c.expected, 20 * j);
       transfer.push(c.data.buffer as ArrayBuffer);
     }
     this.submit({ type: 'commits', pieces, expected }, transfer).then(
