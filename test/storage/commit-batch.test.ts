@@ -61,3 +61,19 @@ test('many pieces committed in one turn (several messages, both threads) all lan
       await pool.close();
     }
   }));
+
+test('a commit with a hash that is not 20 bytes is refused alone; the pieces of its turn are still written', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(64 * 1024, 16 * 1024);
+    const pool = new DiskPool({ threads: 1 });
+    try {
+      const s = await openStorage(t.metainfo, dir, { pool });
+      const bad = pool.commit(t.piece(1), new Uint8Array(19), [{ path: t.pathOf(dir, 0), fileOffset: 16 * 1024, length: 16 * 1024 }]);
+      const good = s.commitPiece(pieceIndex(t, 0), t.piece(0));
+      await assert.rejects(bad, { code: 'STORAGE_BAD_LENGTH' });
+      assert.equal(await good, true);
+      await s.close();
+    } finally {
+      await pool.close();
+    }
+  }));
