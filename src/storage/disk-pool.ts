@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { WorkerPool, type PiecesJob } from '../metainfo/index.js';
-import type { DiskFault, DiskRequest, DiskResponse, DiskSlice, DiskWorkerData, WriteMode } from './disk-protocol.js';
+import { COMMIT_ERROR, COMMIT_WRITTEN, WRITE_MODES, type CommitError, type DiskFault, type DiskRequest, type DiskResponse, type DiskSlice, type DiskWorkerData, type WriteMode } from './disk-protocol.js';
 import { StorageError } from './errors.js';
 import { InlineDisk } from './inline-disk.js';
 
@@ -27,6 +27,20 @@ export const DEFAULT_DISK_THREADS = 4;
 export const DEFAULT_MAX_OPEN_FILES_PER_THREAD = 64;
 /** Stripes of the threads' per-file write locks: files that share a stripe take turns. */
 const WRITE_LOCK_STRIPES = 64;
+/**
+ * Pieces in one `commits` message at most: the pieces handed over in one turn go in messages of
+ * this many, each to the least busy thread, so that a long run still spreads over the threads.
+ */
+const COMMITS_PER_MESSAGE = 4;
+
+interface QueuedCommit {
+  readonly data: Uint8Array;
+  readonly expected: Uint8Array;
+  readonly slices: readonly DiskSlice[];
+  readonly mode: WriteMode;
+  readonly resolve: (r: { written: boolean; data: Uint8Array }) => void;
+  readonly reject: (err: unknown) => void;
+}
 
 /**
  * Worker threads that do a storage's disk jobs: commit (SHA-1, then `pwrite` on a match), read,
@@ -40,6 +54,8 @@ export class DiskPool {
   private readonly pool: WorkerPool<DiskResponse> | undefined;
   private readonly inline: InlineDisk | undefined;
   private closed = false;
+  /** Commits handed over in this turn of the event loop, posted together at its end (`postCommits`). */
+  private queued: QueuedCommit[] = [];
 
   constructor(opts: DiskPoolOptions = {}) {
     const maxOpenFiles = Math.max(1, opts.maxOpenFilesPerThread ?? DEFAULT_MAX_OPEN_FILES_PER_THREAD);
@@ -63,7 +79,7 @@ export class DiskPool {
       workerData,
       failure: (why, cause) => {
         const c = cause === undefined ? {} : { cause };
-        if (why === 'closed') return new StorageError('STORAGE_CLOSED', { detail: 'disk pool is closed' });
+        if (why === 'closed') return closedError();
         return new StorageError('STORAGE_IO', { detail: why === 'post' ? 'cannot hand the job to a disk thread' : 'disk thread failed', ...c });
       },
     });
@@ -72,14 +88,59 @@ export class DiskPool {
 
   /**
    * Hash `data` and, when it equals `expected`, write it over `slices` the `mode` way (default
-   * direct). `data`'s buffer moves to the worker (it must be a whole ArrayBuffer) and comes back
+   * direct). `data`'s buffer moves to the worker (it must be a whole ArrayBuffer; it is moved at
+   * the end of this turn of the event loop, with the other pieces committed in it) and comes back
    * in the result, written or not (`written` false: the hash did not match and nothing was written).
    */
-  async commit(data: Uint8Array, expected: Uint8Array, slices: readonly DiskSlice[], mode: WriteMode = 'direct'): Promise<{ written: boolean; data: Uint8Array }> {
-    if (this.inline !== undefined) return this.open(this.inline).commit(data, expected, slices, mode);
-    const res = await this.submit({ type: 'commit', data, expected, slices, mode }, [data.buffer as ArrayBuffer]);
-    if (res.type === 'done') throw new StorageError('STORAGE_IO', { detail: 'unexpected done reply to a commit' });
-    return { written: res.type === 'data', data: res.data };
+  commit(data: Uint8Array, expected: Uint8Array, slices: readonly DiskSlice[], mode: WriteMode = 'direct'): Promise<{ written: boolean; data: Uint8Array }> {
+    if (this.inline !== undefined) {
+      if (this.closed) return Promise.reject(closedError());
+      return this.inline.commit(data, expected, slices, mode);
+    }
+    // Checked now: nothing may throw in `postCommits`, which runs from a setImmediate.
+    if (expected.length !== 20) return Promise.reject(new StorageError('STORAGE_BAD_LENGTH', { detail: `a piece hash is 20 bytes, got ${expected.length}` }));
+    return new Promise((resolve, reject) => {
+      if (this.queued.length === 0) setImmediate(this.postCommits);
+      this.queued.push({ data, expected, slices, mode, resolve, reject });
+    });
+  }
+
+  /** The turn's commits, in messages of at most `COMMITS_PER_MESSAGE` pieces, each answered once. */
+  private readonly postCommits = (): void => {
+    const all = this.queued;
+    this.queued = [];
+    for (let i = 0; i < all.length; i += COMMITS_PER_MESSAGE) this.postCommitsOf(all.length <= COMMITS_PER_MESSAGE ? all : all.slice(i, i + COMMITS_PER_MESSAGE));
+  };
+
+  private postCommitsOf(q: readonly QueuedCommit[]): void {
+    const pieces: (Uint8Array | string | number)[] = [];
+    const expected = new Uint8Array(20 * q.length);
+    const transfer: ArrayBuffer[] = [];
+    for (let j = 0; j < q.length; j++) {
+      const c = q[j]!;
+      expected.set(c.expected, 20 * j);
+      pieces.push(c.data, WRITE_MODES.indexOf(c.mode), c.slices.length);
+      for (const s of c.slices) pieces.push(s.path, s.fileOffset, s.length);
+      transfer.push(c.data.buffer as ArrayBuffer);
+    }
+    this.submit({ type: 'commits', pieces, expected }, transfer).then(
+      (res) => {
+        if (res.type !== 'commits' || res.outcome.length !== q.length) {
+          const err = new StorageError('STORAGE_IO', { detail: `unexpected ${res.type} reply to commits` });
+          for (const c of q) c.reject(err);
+          return;
+        }
+        let e = 0;
+        for (let j = 0; j < q.length; j++) {
+          const o = res.outcome[j];
+          if (o === COMMIT_ERROR) q[j]!.reject(storageErrorOf(res.errors[e++]!));
+          else q[j]!.resolve({ written: o === COMMIT_WRITTEN, data: res.data[j]! });
+        }
+      },
+      (err: unknown) => {
+        for (const c of q) c.reject(err);
+      },
+    );
   }
 
   /**
@@ -133,7 +194,7 @@ export class DiskPool {
 
   /** The inline executor, or STORAGE_CLOSED as the threads answer once closed. */
   private open(inline: InlineDisk): InlineDisk {
-    if (this.closed) throw new StorageError('STORAGE_CLOSED', { detail: 'disk pool is closed' });
+    if (this.closed) throw closedError();
     return inline;
   }
 
@@ -147,8 +208,14 @@ export class DiskPool {
 }
 
 function ok(res: DiskResponse): Exclude<DiskResponse, { type: 'error' }> {
-  if (res.type === 'error') {
-    throw new StorageError(res.code, res.errno === undefined ? { detail: res.message } : { detail: res.message, errno: res.errno });
-  }
+  if (res.type === 'error') throw storageErrorOf(res);
   return res;
+}
+
+function storageErrorOf(e: CommitError): StorageError {
+  return new StorageError(e.code, e.errno === undefined ? { detail: e.message } : { detail: e.message, errno: e.errno });
+}
+
+function closedError(): StorageError {
+  return new StorageError('STORAGE_CLOSED', { detail: 'disk pool is closed' });
 }

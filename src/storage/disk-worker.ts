@@ -9,7 +9,7 @@ import { hash } from 'node:crypto';
 import { fdatasyncSync, readSync, writeSync } from 'node:fs';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { hashPiecesSync } from '../metainfo/hash-pieces.js'; // not the index: every disk thread loads this, and the whole of metainfo doubles its start-up
-import type { DiskFault, DiskRequest, DiskResponse, DiskSlice, DiskWorkerData, WriteMode } from './disk-protocol.js';
+import { COMMIT_ERROR, COMMIT_MISMATCH, COMMIT_WRITTEN, WRITE_MODES, type CommitError, type CommitPieces, type DiskFault, type DiskRequest, type DiskResponse, type DiskSlice, type DiskWorkerData } from './disk-protocol.js';
 import { HASHER_PATH_ESCAPE, StorageError, storageCodeOfErrno, toStorageError } from './errors.js';
 import { alignedRun, BOUNCE_BYTES, DIRECT_MIN, FileTable, newBounceBuffer } from './file-table.js';
 
@@ -71,21 +71,23 @@ function writeDirect(fd: number, data: Uint8Array, at: number, length: number, p
   return true;
 }
 
-function write(data: Uint8Array, slices: readonly DiskSlice[], mode: WriteMode): void {
+/** Writes `data` over its `n` slices, flat in `pieces` from `k` (path, file offset, length each). */
+function write(data: Uint8Array, pieces: CommitPieces, k: number, n: number, direct: boolean): void {
   let at = 0;
-  for (const s of slices) {
+  for (let i = 0; i < n; i++, k += 3) {
+    const s: DiskSlice = { path: pieces[k] as string, fileOffset: pieces[k + 1] as number, length: pieces[k + 2] as number };
     const file = files.fileOf(s.path, true);
     const stripe = stripeOf(s.path);
     lock(stripe);
     if (files.fault?.op === 'crash') process.exit(1); // a worker's exit ends only the thread
     try {
       const { start, end } = alignedRun(s);
-      const direct = mode === 'direct' && end - start >= DIRECT_MIN ? files.directFdOf(file, s.path) : null;
-      if (direct !== null && writeDirect(direct, data, at + start - s.fileOffset, end - start, start)) {
+      const fd = direct && end - start >= DIRECT_MIN ? files.directFdOf(file, s.path) : null;
+      if (fd !== null && writeDirect(fd, data, at + start - s.fileOffset, end - start, start)) {
         writeAll(file.fd, data, at, start - s.fileOffset, s.fileOffset);
         writeAll(file.fd, data, at + end - s.fileOffset, s.fileOffset + s.length - end, end);
       } else {
-        if (direct !== null) files.dropDirect(file);
+        if (fd !== null) files.dropDirect(file);
         writeAll(file.fd, data, at, s.length, s.fileOffset);
       }
     } finally {
@@ -114,19 +116,44 @@ function read(slices: readonly DiskSlice[], into: Uint8Array | undefined): Uint8
   return out;
 }
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+/** `digest` equals the 20 bytes of `expected` from `at`. */
+function equal(digest: Uint8Array, expected: Uint8Array, at: number): boolean {
+  if (digest.length !== 20 || expected.length < at + 20) return false;
+  for (let i = 0; i < 20; i++) if (digest[i] !== expected[at + i]) return false;
+  return true;
+}
+
+/** A `commits` message: each piece on its own, so a failed write fails only its piece. */
+function commits(id: number, pieces: CommitPieces, expected: Uint8Array): { res: DiskResponse; transfer: ArrayBuffer[] } {
+  const data: Uint8Array[] = [];
+  const outcome: number[] = [];
+  const errors: CommitError[] = [];
+  for (let k = 0, p = 0; k < pieces.length; p++) {
+    const piece = pieces[k] as Uint8Array;
+    const direct = WRITE_MODES[pieces[k + 1] as number] === 'direct';
+    const n = pieces[k + 2] as number;
+    data.push(piece);
+    try {
+      const digest = hash('sha1', piece, 'buffer'); // one shot: no Hash object per piece (inline-disk.ts)
+      if (!equal(digest, expected, p * 20)) outcome.push(COMMIT_MISMATCH);
+      else {
+        write(piece, pieces, k + 3, n, direct);
+        outcome.push(COMMIT_WRITTEN);
+      }
+    } catch (err) {
+      outcome.push(COMMIT_ERROR);
+      errors.push(errorOf(err));
+    }
+    k += 3 + 3 * n;
+  }
+  return { res: { id, type: 'commits', data, outcome, errors }, transfer: data.map((d) => d.buffer as ArrayBuffer) };
 }
 
 function run(req: DiskRequest): { res: DiskResponse; transfer: ArrayBuffer[] } {
   const { id } = req;
   switch (req.type) {
-    case 'commit': {
-      const digest = hash('sha1', req.data, 'buffer'); // one shot: no Hash object per piece (inline-disk.ts)
-      if (!equal(digest, req.expected)) return { res: { id, type: 'mismatch', data: req.data }, transfer: [req.data.buffer as ArrayBuffer] };
-      write(req.data, req.slices, req.mode);
-      return { res: { id, type: 'data', data: req.data }, transfer: [req.data.buffer as ArrayBuffer] };
-    }
+    case 'commits':
+      return commits(id, req.pieces, req.expected);
     case 'read': {
       const data = read(req.slices, req.into);
       return { res: { id, type: 'data', data }, transfer: [data.buffer as ArrayBuffer] };
@@ -162,13 +189,17 @@ parentPort!.on('message', (req: DiskRequest) => {
 });
 
 function errorResponse(id: number, err: unknown): DiskResponse {
+  return { id, ...errorOf(err) };
+}
+
+function errorOf(err: unknown): CommitError & { readonly type: 'error' } {
   const e = err as { code?: unknown; message?: unknown };
   if (err instanceof StorageError || e.code === HASHER_PATH_ESCAPE) {
     const s = toStorageError(err);
-    return { id, type: 'error', code: s.code, message: s.detail ?? s.message };
+    return { type: 'error', code: s.code, message: s.detail ?? s.message };
   }
   const errno = typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code) ? e.code : undefined;
   const message = String(e.message ?? err);
   const code = errno === undefined ? 'STORAGE_IO' : storageCodeOfErrno(errno);
-  return errno === undefined ? { id, type: 'error', code, message } : { id, type: 'error', code, errno, message };
+  return errno === undefined ? { type: 'error', code, message } : { type: 'error', code, errno, message };
 }

@@ -301,7 +301,7 @@ class DiskPieceStore implements PieceStore {
     // Its other files may not even exist: they were not selected.
     if (this.wanted !== undefined && !this.wanted.has(index)) throw new StorageError('STORAGE_NOT_SELECTED', { detail: `piece ${index}` });
     const { slices, fileIndexes } = this.slicesOf(g.pieceOffset(index), length);
-    const expected = this.metainfo.pieceHashes.slice(index * 20, index * 20 + 20);
+    const expected = this.metainfo.pieceHashes.subarray(index * 20, index * 20 + 20); // copied into the message (disk-pool.ts), or compared inline
     return this.track(async () => {
       const { written, data: back } = await this.pool.commit(ownedBuffer(data), expected, slices, mode);
       if (!written) {
