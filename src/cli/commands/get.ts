@@ -38,6 +38,7 @@ interface GetFlags {
   limitRate?: string;
   insecure?: boolean;
   cacert?: string;
+  range?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -45,6 +46,8 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 /** An HTTP field name (RFC 9110 token), and what node refuses in a field value (control characters, CR, LF). */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** curl's `-r`: `N-M`, `N-` or `-N`, or a comma-separated list of them (sent as it is: the server's multipart answer is the output, as curl writes it). */
+const CURL_RANGE = /^(?:\d{1,19}-\d{0,19}|-\d{1,19})(?:,(?:\d{1,19}-\d{0,19}|-\d{1,19}))*$/;
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -59,6 +62,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--seed', 'after a swarm download, keep seeding until interrupted')
     .option('--no-swarm', 'plain HTTP only: never ask for the torrent')
     .option('-H, --header <line>', 'extra request header "Name: value"; repeatable', collect, [])
+    .option('-r, --range <range>', 'only these bytes (curl\'s: 0-499, 500-, -500; a list "0-9,20-29" is sent as it is), over plain HTTP')
     .option('--port <n>', 'BitTorrent listening port (default: any free port)')
     .option('--encryption <policy>', GET_ENCRYPTION_HELP, encryptionPolicy)
     .option('--json', 'JSON lines: start, progress, summary (on stderr when the data goes to stdout)')
@@ -114,7 +118,12 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
         if (colon <= 0 || !HEADER_NAME.test(name) || INVALID_HEADER_VALUE.test(value)) usage(`-H ${JSON.stringify(line)} is not "Name: value" (a name of letters, digits and !#$%&'*+-.^_\`|~; a value on one line)`);
         headers[name.toLowerCase()] = value;
       }
-      if (resume && headers.range !== undefined) usage('-C - and -H "Range: …" exclude each other (-C - asks for the rest of the file)');
+      if (flags.range !== undefined) {
+        if (!CURL_RANGE.test(flags.range)) usage(`-r ${JSON.stringify(clip(flags.range))}: not a byte range (0-499, 500-, -500, or a list of them)`);
+        if (headers.range !== undefined) usage('-r and -H "Range: …" exclude each other');
+        headers.range = `bytes=${flags.range}`;
+      }
+      if (resume && headers.range !== undefined) usage('-C - and -r (or -H "Range: …") exclude each other (-C - asks for the rest of the file)');
       if (flags.remoteName === true && nameFromUrl(url) === undefined) usage(`${clip(url)} has no file name to use with -O; give -o FILE`);
       const connectTimeoutMs = seconds(flags.connectTimeout, '--connect-timeout', usage);
       const maxTimeMs = seconds(flags.maxTime, '--max-time', usage);

@@ -1,0 +1,73 @@
+/**
+ * `torrenttp get` with the flags a curl or wget user's fingers know (issue 15): `-r`, `-I`, `-A`,
+ * `-e`, `-u`, `--output-dir`/`--create-dirs`/`-P`, `-J`, `-D`, `-w` and `-v`, each against a real
+ * server on loopback (`serve`'s gateway, or a small node server that records what it heard).
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { cli } from '../helpers/cli.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+import { startGateway, torrentOf } from '../gateway/helpers.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** A node http server on loopback port 0 that keeps every request it got. */
+async function origin(t: TestContext, handler: Handler): Promise<{ base: string; requests: IncomingMessage[] }> {
+  const requests: IncomingMessage[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req);
+    handler(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
+}
+
+/** `serve`'s gateway over a folder holding `big.bin` (hashed: a torrent is offered for it). */
+async function served(t: TestContext, dir: string, payload: Uint8Array): Promise<string> {
+  const root = join(dir, 'www');
+  mkdirSync(root);
+  writeFileSync(join(root, 'big.bin'), payload);
+  const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+  await torrentOf(`${g.url}/big.bin`);
+  return `${g.url}/big.bin`;
+}
+
+const MIB = 1024 * 1024;
+
+test("get -r takes curl's ranges (0-499, 500-, -500) from serve's swarm-eligible file, plainly; a list is sent as it is; anything else is a usage error", { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = Buffer.from(bytes(2 * MIB, 91));
+    const url = await served(t, dir, payload);
+    for (const [range, want] of [
+      ['0-499', payload.subarray(0, 500)],
+      ['500-', payload.subarray(500)],
+      ['-500', payload.subarray(payload.length - 500)],
+    ] as const) {
+      const r = await cli(dir, ['get', url, '-r', range, '-o', 'r.bin']);
+      assert.equal(r.code, 0, `${range}: ${r.stderr}`);
+      assert.ok(readFileSync(join(dir, 'r.bin')).equals(want), `-r ${range}: those bytes`);
+      assert.match(r.stderr, /over plain HTTP \(a byte range was asked for \(Range\)\)/, range);
+    }
+    const heard: (string | undefined)[] = [];
+    const o = await origin(t, (req, res) => {
+      heard.push(req.headers.range);
+      res.writeHead(206, { 'content-type': 'multipart/byteranges; boundary=B' }).end('--B\r\n\r\nab\r\n--B--\r\n');
+    });
+    const list = await cli(dir, ['get', `${o.base}/f`, '--range', '0-1,5-', '-o', 'm.bin']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(heard, ['bytes=0-1,5-']);
+    assert.equal(readFileSync(join(dir, 'm.bin'), 'utf8'), '--B\r\n\r\nab\r\n--B--\r\n', 'the multipart answer, as curl writes it');
+    for (const args of [['-r', '1-2-3'], ['-r', 'bytes=0-1'], ['-r', ''], ['-r', '0-1', '-C', '-'], ['-r', '0-1', '-H', 'Range: bytes=0-1']]) {
+      const r = await cli(dir, ['get', `${o.base}/f`, '-o', 'u.bin', ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    }
+    assert.equal(heard.length, 1, 'no request for a usage error');
+  }));
