@@ -5,7 +5,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -70,4 +70,31 @@ test("get -r takes curl's ranges (0-499, 500-, -500) from serve's swarm-eligible
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     }
     assert.equal(heard.length, 1, 'no request for a usage error');
+  }));
+
+test("get -I prints each response's head to stdout as curl does and writes no file; serve's eligible file answers with the file's head, not its torrent's", { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = Buffer.from(bytes(2 * MIB, 92));
+    const url = await served(t, dir, payload);
+    const r = await cli(dir, ['get', '-I', url]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(r.stdout, new RegExp(`\\r\\ncontent-length: ${payload.length}\\r\\n`, 'i'), 'the file\'s length');
+    assert.match(r.stdout, /\r\ncontent-type: application\/octet-stream\r\n/i, 'not the torrent\'s head');
+    assert.ok(r.stdout.endsWith('\r\n\r\n'));
+    assert.equal(r.stderr, '', 'no progress, no summary');
+    const o = await origin(t, (req, res) => {
+      if (req.url === '/old') return void res.writeHead(302, { location: '/f', 'X-Hop': 'one' }).end();
+      if (req.url === '/gone') return void res.writeHead(404).end('no');
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'X-Kept-Case': 'yes', 'content-length': 3 }).end('abc');
+    });
+    const hops = await cli(dir, ['get', `${o.base}/old`, '--head']);
+    assert.equal(hops.code, 0, hops.stderr);
+    assert.match(hops.stdout, /^HTTP\/1\.1 302 Found\r\n[^]*X-Hop: one\r\n[^]*\r\n\r\nHTTP\/1\.1 200 OK\r\nContent-Type: text\/plain\r\nX-Kept-Case: yes\r\n/, hops.stdout);
+    assert.deepEqual(o.requests.map((q) => q.method), ['HEAD', 'HEAD']);
+    const missing = await cli(dir, ['get', `${o.base}/gone`, '-I']);
+    assert.equal(missing.code, 22, 'an error status fails, as every get (curl -f)');
+    assert.match(missing.stdout, /^HTTP\/1\.1 404 Not Found\r\n/, 'its head printed first');
+    assert.equal((await cli(dir, ['get', `${o.base}/f`, '-I', '-o', 'x'])).code, 2, '-I -o FILE');
+    assert.deepEqual(readdirSync(dir).sort(), ['cache', 'www'], 'no file written');
   }));

@@ -9,6 +9,7 @@ import type { CliContext } from '../context.js';
 import { encryptionPolicy, GET_ENCRYPTION_HELP } from '../encryption-option.js';
 import { clip, formatBytes, formatDuration, parseRate, plural, RATE_HELP } from '../format.js';
 import { GET_EXIT, getExitCode } from '../get-exit.js';
+import { formatHead } from '../get-heads.js';
 import { usageError } from '../usage-error.js';
 
 /**
@@ -39,6 +40,7 @@ interface GetFlags {
   insecure?: boolean;
   cacert?: string;
   range?: string;
+  head?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -63,6 +65,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-swarm', 'plain HTTP only: never ask for the torrent')
     .option('-H, --header <line>', 'extra request header "Name: value"; repeatable', collect, [])
     .option('-r, --range <range>', 'only these bytes (curl\'s: 0-499, 500-, -500; a list "0-9,20-29" is sent as it is), over plain HTTP')
+    .option('-I, --head', 'HEAD: print the response head (each of a redirect\'s) to stdout, write no file')
     .option('--port <n>', 'BitTorrent listening port (default: any free port)')
     .option('--encryption <policy>', GET_ENCRYPTION_HELP, encryptionPolicy)
     .option('--json', 'JSON lines: start, progress, summary (on stderr when the data goes to stdout)')
@@ -104,7 +107,8 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
       if (positional !== undefined && positional !== '-') usage(`unexpected argument ${JSON.stringify(positional)} (an output file goes after -o)`);
       if (flags.continueAt !== undefined && flags.continueAt !== '-') usage('-C takes only "-" (continue from the size of the file on disk)');
       if (flags.output === '') usage('-o needs a file name (or "-" for stdout)');
-      const toStdout = positional === '-' || flags.output === '-';
+      if (flags.head === true && ((flags.output !== undefined && flags.output !== '-') || flags.continueAt !== undefined || flags.continue === true || flags.seed === true)) usage('-I prints the head to stdout and writes no file: not with -o FILE, -C - or --seed');
+      const toStdout = positional === '-' || flags.output === '-' || flags.head === true;
       const resume = flags.continueAt === '-' || flags.continue === true;
       if (resume && toStdout) usage('cannot resume a download to stdout');
       const port = flags.port === undefined ? undefined : Number(flags.port);
@@ -137,7 +141,7 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
         : flags.output !== undefined
           ? { kind: 'file', path: resolve(ctx.cwd, flags.output) }
           : { kind: 'named', dir: ctx.cwd };
-      const out = new GetReporter(ctx, flags.json === true, flags.silent === true || flags.quiet === true, toStdout);
+      const out = new GetReporter(ctx, flags.json === true, flags.silent === true || flags.quiet === true || flags.head === true, toStdout);
       const ac = new AbortController();
       // -m: the whole download, as curl's; it ends as Ctrl-C does (the partial file stays), with exit 28.
       let timedOut = false;
@@ -173,10 +177,12 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
           resume,
           seed: flags.seed === true,
           plainOnly: !flags.swarm,
+          head: flags.head === true,
           headers,
           signal: ac.signal,
           onEvent: (e) => {
             if (e.type === 'seeding') clearTimeout(maxTimer); // done: the seeding after it is not the download's time
+            if (e.type === 'response' && flags.head === true) ctx.stdout.write(formatHead(e.head));
             out.event(e);
           },
           ...(port === undefined ? {} : { port }),
@@ -311,6 +317,7 @@ class GetReporter {
   }
 
   event(e: GetEvent): void {
+    if (e.type === 'response') return; // the heads are -I's, -D's and -v's
     if (this.json) {
       if (e.type !== 'progress' || Date.now() - this.lastLine >= 1000) {
         if (e.type === 'progress') this.lastLine = Date.now();
