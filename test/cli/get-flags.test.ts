@@ -98,3 +98,29 @@ test("get -I prints each response's head to stdout as curl does and writes no fi
     assert.equal((await cli(dir, ['get', `${o.base}/f`, '-I', '-o', 'x'])).code, 2, '-I -o FILE');
     assert.deepEqual(readdirSync(dir).sort(), ['cache', 'www'], 'no file written');
   }));
+
+test('get -A, -e and -u send User-Agent, Referer and Basic Authorization; -u only to the URL\'s own origin, not to a redirect elsewhere', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const other = await origin(t, (_req, res) => void res.end('there'));
+    const o = await origin(t, (req, res) => {
+      if (req.url === '/away') return void res.writeHead(302, { location: `${other.base}/f` }).end();
+      res.end('here');
+    });
+    const flags = ['-A', 'Wget/1.21', '--referer', 'http://example.test/page', '-u', 'ann:s3cr:et', '-s'];
+    const r = await cli(dir, ['get', `${o.base}/f`, '-o', 'f.txt', ...flags]);
+    assert.equal(r.code, 0, r.stderr);
+    const heard = o.requests[0]!.headers;
+    assert.equal(heard['user-agent'], 'Wget/1.21');
+    assert.equal(heard.referer, 'http://example.test/page');
+    assert.equal(heard.authorization, `Basic ${Buffer.from('ann:s3cr:et').toString('base64')}`);
+    assert.equal((await cli(dir, ['get', `${o.base}/away`, '-o', 'a.txt', ...flags])).code, 0);
+    const there = other.requests[0]!.headers;
+    assert.equal(there.authorization, undefined, 'no credentials to another origin');
+    assert.equal(there['user-agent'], 'Wget/1.21', 'the rest still goes');
+    assert.equal(readFileSync(join(dir, 'a.txt'), 'utf8'), 'there');
+    for (const args of [['-u', 'nocolon'], ['-A', 'a\r\nX-Injected: 1'], ['-e', 'x\ny']]) {
+      const bad = await cli(dir, ['get', `${o.base}/f`, '-o', 'u.txt', ...args]);
+      assert.equal(bad.code, 2, `${args.join(' ')}: ${bad.stderr}`);
+    }
+    assert.equal(o.requests.length, 2, 'no request for a usage error');
+  }));

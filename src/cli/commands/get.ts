@@ -41,6 +41,9 @@ interface GetFlags {
   cacert?: string;
   range?: string;
   head?: boolean;
+  userAgent?: string;
+  referer?: string;
+  user?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -65,6 +68,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-swarm', 'plain HTTP only: never ask for the torrent')
     .option('-H, --header <line>', 'extra request header "Name: value"; repeatable', collect, [])
     .option('-r, --range <range>', 'only these bytes (curl\'s: 0-499, 500-, -500; a list "0-9,20-29" is sent as it is), over plain HTTP')
+    .option('-A, --user-agent <name>', 'the User-Agent header (default "torrenttp")')
+    .option('-e, --referer <url>', 'the Referer header')
+    .option('-u, --user <user:password>', 'HTTP Basic credentials, sent only to the URL\'s own origin (as -H Authorization)')
     .option('-I, --head', 'HEAD: print the response head (each of a redirect\'s) to stdout, write no file')
     .option('--port <n>', 'BitTorrent listening port (default: any free port)')
     .option('--encryption <policy>', GET_ENCRYPTION_HELP, encryptionPolicy)
@@ -121,6 +127,14 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
         // What node's http would refuse at the request ("request failed", exit 1): said as the usage error it is.
         if (colon <= 0 || !HEADER_NAME.test(name) || INVALID_HEADER_VALUE.test(value)) usage(`-H ${JSON.stringify(line)} is not "Name: value" (a name of letters, digits and !#$%&'*+-.^_\`|~; a value on one line)`);
         headers[name.toLowerCase()] = value;
+      }
+      // -A, -e, -u: headers as -H would give them (credentials only to the URL's own origin: redirect-headers.ts).
+      for (const [flag, name, value] of [['-A', 'user-agent', flags.userAgent], ['-e', 'referer', flags.referer], ['-u', 'authorization', flags.user]] as const) {
+        if (value === undefined) continue;
+        if (INVALID_HEADER_VALUE.test(value)) usage(`${flag} ${JSON.stringify(clip(value))}: not one line`);
+        if (name === 'authorization' && !value.includes(':')) usage('-u takes user:password (there is no password prompt)');
+        // A -H of the same name wins, as curl's replaces the header it would make.
+        if (headers[name] === undefined) headers[name] = name === 'authorization' ? `Basic ${Buffer.from(value, 'utf8').toString('base64')}` : value;
       }
       if (flags.range !== undefined) {
         if (!CURL_RANGE.test(flags.range)) usage(`-r ${JSON.stringify(clip(flags.range))}: not a byte range (0-499, 500-, -500, or a list of them)`);
