@@ -124,3 +124,21 @@ test('get -A, -e and -u send User-Agent, Referer and Basic Authorization; -u onl
     }
     assert.equal(o.requests.length, 2, 'no request for a usage error');
   }));
+
+test('get --output-dir, -P (wget) and --create-dirs: the file (named, or -o) goes into the folder, made if missing, on the plain and the swarm path', { timeout: 90_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = Buffer.from(bytes(2 * MIB, 93));
+    const url = await served(t, dir, payload);
+    const swarm = await cli(dir, ['get', url, '--output-dir', 'a/b', '--create-dirs']);
+    assert.equal(swarm.code, 0, swarm.stderr);
+    assert.match(swarm.stderr, /from the swarm/);
+    assert.ok(readFileSync(join(dir, 'a/b/big.bin')).equals(payload), 'swarm: a/b/big.bin');
+    const plain = await cli(dir, ['get', url, '-P', 'c/d', '--no-swarm', '-s']);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.ok(readFileSync(join(dir, 'c/d/big.bin')).equals(payload), 'plain: c/d/big.bin');
+    const named = await cli(dir, ['get', url, '--output-dir', 'e', '-o', 'x.bin', '--no-swarm', '-s']);
+    assert.equal(named.code, 0, named.stderr);
+    assert.ok(readFileSync(join(dir, 'e/x.bin')).equals(payload), '-o inside --output-dir');
+    assert.equal((await cli(dir, ['get', url, '--output-dir', 'e', '-P', 'f'])).code, 2, 'both: usage');
+    assert.equal((await cli(dir, ['get', url, '-P', ''])).code, 2, 'no folder: usage');
+  }));

@@ -44,6 +44,8 @@ interface GetFlags {
   userAgent?: string;
   referer?: string;
   user?: string;
+  outputDir?: string;
+  directoryPrefix?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -62,6 +64,9 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('[output]', '"-" writes to stdout (same as -o -)')
     .option('-o, --output <file>', 'write to FILE ("-" for stdout); for a multi-file torrent, the folder')
     .option('-O, --remote-name', "name the file after the URL's last segment (the default)")
+    .option('--output-dir <dir>', 'save into DIR (with -o, -O or the default name); made if missing')
+    .option('-P, --directory-prefix <dir>', 'as --output-dir (wget)')
+    .option('--create-dirs', 'accepted for curl: missing folders of the output are always made')
     .option('-C, --continue-at <offset>', 'resume: only "-" (continue from the size of the file on disk)')
     .option('-c, --continue', 'resume a partial download (as -C -)')
     .option('--seed', 'after a swarm download, keep seeding until interrupted')
@@ -113,6 +118,9 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
       if (positional !== undefined && positional !== '-') usage(`unexpected argument ${JSON.stringify(positional)} (an output file goes after -o)`);
       if (flags.continueAt !== undefined && flags.continueAt !== '-') usage('-C takes only "-" (continue from the size of the file on disk)');
       if (flags.output === '') usage('-o needs a file name (or "-" for stdout)');
+      if (flags.outputDir !== undefined && flags.directoryPrefix !== undefined) usage('--output-dir and -P are the same: give one');
+      if (flags.outputDir === '' || flags.directoryPrefix === '') usage('--output-dir and -P need a folder');
+      const outputDir = resolve(ctx.cwd, flags.outputDir ?? flags.directoryPrefix ?? '.');
       if (flags.head === true && ((flags.output !== undefined && flags.output !== '-') || flags.continueAt !== undefined || flags.continue === true || flags.seed === true)) usage('-I prints the head to stdout and writes no file: not with -o FILE, -C - or --seed');
       const toStdout = positional === '-' || flags.output === '-' || flags.head === true;
       const resume = flags.continueAt === '-' || flags.continue === true;
@@ -153,8 +161,8 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
       const output: GetOutput = toStdout
         ? { kind: 'stream', stream: ctx.stdout }
         : flags.output !== undefined
-          ? { kind: 'file', path: resolve(ctx.cwd, flags.output) }
-          : { kind: 'named', dir: ctx.cwd };
+          ? { kind: 'file', path: resolve(outputDir, flags.output) }
+          : { kind: 'named', dir: outputDir };
       const out = new GetReporter(ctx, flags.json === true, flags.silent === true || flags.quiet === true || flags.head === true, toStdout);
       const ac = new AbortController();
       // -m: the whole download, as curl's; it ends as Ctrl-C does (the partial file stays), with exit 28.
