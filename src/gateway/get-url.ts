@@ -82,6 +82,11 @@ export interface GetUrlOptions {
    * file's head, not its torrent's.
    */
   readonly head?: boolean;
+  /**
+   * Name a `named` output as the server does (curl's `-J`): a plain answer's `Content-Disposition`
+   * file name (plain-get.ts `namedPath`), a swarm's torrent name; neither replaces what is there.
+   */
+  readonly remoteHeaderName?: boolean;
 }
 
 export type GetOutput =
@@ -244,13 +249,13 @@ async function getOnce(o: GetUrlOptions, started: number): Promise<GetResult> {
  * torrent of several files, a URL without a last segment, a TorrentTTP torrent URL, a `.torrent` file's URL): the
  * torrent's name, which the server chose. Such a name never starts with a dot (`.ssh`,
  * `.bashrc`: the dots are dropped), and never replaces or fills what is already there unless
- * `resume` says to continue it, as curl's `-J` refuses to overwrite: `get URL` run in the home
+ * `resume` says to continue it, as curl's `-J` refuses to overwrite (with `-J`, always the torrent's name): `get URL` run in the home
  * folder must not write `~/.ssh/authorized_keys` because a server said so (wget's CVE-2016-4971
  * was a name taken from a redirect). Any other output: as it is.
  */
 async function serverNamedOutput(o: GetUrlOptions, metainfo: Metainfo): Promise<GetOutput> {
   if (o.output.kind !== 'named') return o.output;
-  if (swarmNameFromUrl(o.url, metainfo) !== undefined) return o.output;
+  if (o.remoteHeaderName !== true && swarmNameFromUrl(o.url, metainfo) !== undefined) return o.output;
   const name = metainfo.name.replace(/^\.+/, '') || metainfo.infoHash;
   const path = join(o.output.dir, name);
   if (o.resume !== true && (await lstat(path).then(() => true, () => false))) {

@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import { finished, type Readable, type Writable } from 'node:stream';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
@@ -9,6 +10,7 @@ import { DEFAULT_STALL_MS, drained, GetFailure, nameFromUrl, PROGRESS_EVERY_MS, 
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import { causeText, discard, requestOk, type NodeAgents, type OpenResponse, type ResponseHead } from './negotiate-client.js';
 import { headersFor } from './redirect-headers.js';
+import { dispositionName } from './disposition.js';
 import { makeFolders } from '../storage/folders.js';
 import { readContentRange } from '../transport/http-fetch.js';
 
@@ -21,7 +23,7 @@ import { readContentRange } from '../transport/http-fetch.js';
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: string, agents: NodeAgents, started: number): Promise<GetResult> {
-  const path = o.output.kind === 'file' ? o.output.path : o.output.kind === 'named' ? join(o.output.dir, nameFromUrl(o.url) ?? 'index.html') : undefined;
+  const path = o.output.kind === 'file' ? o.output.path : o.output.kind === 'named' ? await namedPath(o, o.output.dir, first) : undefined;
   let res = first;
   let offset = 0;
   const have = path !== undefined && o.resume === true ? await sizeOf(path) : 0;
@@ -130,6 +132,22 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
     throw new GatewayError('GATEWAY_GET_DIGEST_MISMATCH', { detail: `${path ?? 'stdout'} (Repr-Digest sha-256 of ${res.url})` });
   }
   return plainResult(path, offset + got.bytes, got.bytes, hash !== undefined, 'complete', started, name);
+}
+
+/**
+ * The file of a plain download named by nobody on the command line: the URL's last segment (else
+ * `index.html`, wget's), or with `-J` the answer's `Content-Disposition` name, which the server
+ * chose: then, as curl's `-J`, it never replaces what is there (`GATEWAY_GET_OUTPUT_EXISTS`).
+ */
+async function namedPath(o: GetUrlOptions, dir: string, res: OpenResponse): Promise<string> {
+  const chosen = o.remoteHeaderName === true ? dispositionName(res.headers['content-disposition']) : undefined;
+  if (chosen === undefined) return join(dir, nameFromUrl(o.url) ?? 'index.html');
+  const path = join(dir, chosen);
+  if (await lstat(path).then(() => true, () => false)) {
+    await discard(res);
+    throw new GatewayError('GATEWAY_GET_OUTPUT_EXISTS', { detail: `${path} (the name the server chose, Content-Disposition; -J): give -o` });
+  }
+  return path;
 }
 
 function plainResult(path: string | undefined, totalBytes: number | undefined, received: number, digestVerified: boolean, status: GetResult['status'], started: number, name?: string): GetResult {

@@ -142,3 +142,36 @@ test('get --output-dir, -P (wget) and --create-dirs: the file (named, or -o) goe
     assert.equal((await cli(dir, ['get', url, '--output-dir', 'e', '-P', 'f'])).code, 2, 'both: usage');
     assert.equal((await cli(dir, ['get', url, '-P', ''])).code, 2, 'no folder: usage');
   }));
+
+test('get -J names the file after Content-Disposition (plain) or the torrent (swarm): only its last segment, no leading dots, never replacing a file', { timeout: 90_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const names: Record<string, string> = {
+      '/a': 'attachment; filename="../../up/.evil.txt"',
+      '/b': "attachment; filename=\"fallback.txt\"; filename*=UTF-8''na%C3%AFve%20one.txt",
+      '/c': 'attachment; filename="/.."',
+      '/d': 'inline; filename=C:\\temp\\win.txt',
+    };
+    const o = await origin(t, (req, res) => res.writeHead(200, { 'content-disposition': names[req.url!] ?? 'inline' }).end(`body of ${req.url}`));
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    for (const [path, want] of [['/a', 'evil.txt'], ['/b', 'naïve one.txt'], ['/c', 'c'], ['/d', 'win.txt']] as const) {
+      const r = await cli(out, ['get', `${o.base}${path}`, '-J', '-s']);
+      assert.equal(r.code, 0, `${path}: ${r.stderr}`);
+      assert.equal(readFileSync(join(out, want), 'utf8'), `body of ${path}`, `${path} → ${want}`);
+    }
+    assert.deepEqual(readdirSync(out).sort(), ['c', 'evil.txt', 'naïve one.txt', 'win.txt'], 'nothing outside, nothing else');
+    assert.deepEqual(readdirSync(dir).sort(), ['out'], 'nothing written above the folder');
+    const again = await cli(out, ['get', `${o.base}/a`, '-J', '-s']);
+    assert.equal(again.code, 23, 'a name the server chose never replaces a file (curl -J)');
+    assert.match(again.stderr, /evil\.txt \(the name the server chose, Content-Disposition; -J\).*\[GATEWAY_GET_OUTPUT_EXISTS\]/);
+    assert.equal(readFileSync(join(out, 'evil.txt'), 'utf8'), 'body of /a');
+    assert.equal((await cli(out, ['get', `${o.base}/a`, '-J', '-C', '-'])).code, 2, '-J -C -: usage');
+    // The swarm: the torrent's name, so a file of that name is not replaced (without -J it is).
+    const payload = Buffer.from(bytes(1 * MIB, 94));
+    const url = await served(t, dir, payload);
+    writeFileSync(join(out, 'big.bin'), 'mine');
+    const swarm = await cli(out, ['get', url, '-J', '-s']);
+    assert.equal(swarm.code, 23, swarm.stderr);
+    assert.match(swarm.stderr, /GATEWAY_GET_OUTPUT_EXISTS/);
+    assert.equal(readFileSync(join(out, 'big.bin'), 'utf8'), 'mine');
+  }));

@@ -46,6 +46,7 @@ interface GetFlags {
   user?: string;
   outputDir?: string;
   directoryPrefix?: string;
+  remoteHeaderName?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -64,6 +65,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('[output]', '"-" writes to stdout (same as -o -)')
     .option('-o, --output <file>', 'write to FILE ("-" for stdout); for a multi-file torrent, the folder')
     .option('-O, --remote-name', "name the file after the URL's last segment (the default)")
+    .option('-J, --remote-header-name', "name the file as the server does: Content-Disposition's name (a swarm's: the torrent's), never replacing a file")
     .option('--output-dir <dir>', 'save into DIR (with -o, -O or the default name); made if missing')
     .option('-P, --directory-prefix <dir>', 'as --output-dir (wget)')
     .option('--create-dirs', 'accepted for curl: missing folders of the output are always made')
@@ -125,6 +127,7 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
       const toStdout = positional === '-' || flags.output === '-' || flags.head === true;
       const resume = flags.continueAt === '-' || flags.continue === true;
       if (resume && toStdout) usage('cannot resume a download to stdout');
+      if (resume && flags.remoteHeaderName === true) usage('-J and -C - exclude each other (the name is not known before the answer)');
       const port = flags.port === undefined ? undefined : Number(flags.port);
       if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) usage(`--port ${flags.port}`);
       const headers: Record<string, string> = {};
@@ -200,6 +203,7 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
           seed: flags.seed === true,
           plainOnly: !flags.swarm,
           head: flags.head === true,
+          remoteHeaderName: flags.remoteHeaderName === true,
           headers,
           signal: ac.signal,
           onEvent: (e) => {
