@@ -175,3 +175,45 @@ test('get -J names the file after Content-Disposition (plain) or the torrent (sw
     assert.match(swarm.stderr, /GATEWAY_GET_OUTPUT_EXISTS/);
     assert.equal(readFileSync(join(out, 'big.bin'), 'utf8'), 'mine');
   }));
+
+test('get -D writes the final response\'s head (a file, or stdout before the body); -w prints curl\'s variables at the end, done or failed', { timeout: 90_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const o = await origin(t, (req, res) => {
+      if (req.url === '/old') return void res.writeHead(302, { location: '/f' }).end();
+      if (req.url === '/gone') return void res.writeHead(404, { 'X-Why': 'gone' }).end('no');
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'X-Final': 'yes' }).end('abc');
+    });
+    const w = '%{http_code} %{size_download} %{url_effective} %{exitcode} %{num_redirects} %{content_type} %{filename_effective}|%{time_total}|%{speed_download}|100%%\\n';
+    const r = await cli(dir, ['get', `${o.base}/old`, '-o', 'f.txt', '-s', '-D', 'head.txt', '-w', w]);
+    assert.equal(r.code, 0, r.stderr);
+    const head = readFileSync(join(dir, 'head.txt'), 'utf8');
+    assert.match(head, /^HTTP\/1\.1 200 OK\r\nContent-Type: text\/plain\r\nX-Final: yes\r\n[^]*\r\n\r\n$/, 'the final head only');
+    assert.doesNotMatch(head, /302/);
+    const [fields, time, speed, pct] = r.stdout.split('|');
+    assert.equal(fields, `200 3 ${o.base}/f 0 1 text/plain ${join(dir, 'f.txt')}`);
+    assert.match(time!, /^\d+\.\d{6}$/);
+    assert.match(speed!, /^\d+$/);
+    assert.equal(pct, '100%\n');
+    const both = await cli(dir, ['get', `${o.base}/f`, '-', '-s', '-D', '-']);
+    assert.match(both.stdout, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nabc$/, 'the head, then the body');
+    // Failed: the error's head and the exit it ends with.
+    const gone = await cli(dir, ['get', `${o.base}/gone`, '-o', 'g.txt', '-s', '-D', 'gone.txt', '-w', '%{http_code} %{exitcode} %{size_download}']);
+    assert.equal(gone.code, 22);
+    assert.equal(gone.stdout, '404 22 0');
+    assert.match(readFileSync(join(dir, 'gone.txt'), 'utf8'), /^HTTP\/1\.1 404 Not Found\r\nX-Why: gone\r\n/);
+    const s = createServer();
+    await new Promise<void>((res) => s.listen(0, '127.0.0.1', () => res()));
+    const refused = `http://127.0.0.1:${(s.address() as AddressInfo).port}/x`;
+    await new Promise<void>((res) => s.close(() => res()));
+    const none = await cli(dir, ['get', refused, '-o', 'n.txt', '-s', '-w', '%{http_code} %{exitcode} %{url_effective}']);
+    assert.equal(none.code, 7);
+    assert.equal(none.stdout, `000 7 ${refused}`);
+    for (const bad of ['%{nope}', '%{toString}']) assert.equal((await cli(dir, ['get', `${o.base}/f`, '-w', bad])).code, 2, bad);
+    // The swarm: the torrent's answer is the last head; the bytes are the swarm's.
+    const payload = Buffer.from(bytes(1 * MIB, 95));
+    const url = await served(t, dir, payload);
+    const swarm = await cli(dir, ['get', url, '-o', 'big.bin', '-s', '-D', 'swarm-head.txt', '-w', '%{http_code} %{size_download} %{exitcode}']);
+    assert.equal(swarm.code, 0, swarm.stderr);
+    assert.equal(swarm.stdout, `200 ${payload.length} 0`);
+    assert.match(readFileSync(join(dir, 'swarm-head.txt'), 'utf8'), /^HTTP\/1\.1 200 OK\r\n[^]*content-type: application\/x-bittorrent\r\n/i);
+  }));

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -9,7 +9,8 @@ import type { CliContext } from '../context.js';
 import { encryptionPolicy, GET_ENCRYPTION_HELP } from '../encryption-option.js';
 import { clip, formatBytes, formatDuration, parseRate, plural, RATE_HELP } from '../format.js';
 import { GET_EXIT, getExitCode } from '../get-exit.js';
-import { formatHead } from '../get-heads.js';
+import { formatHead, headField, HeadWatch } from '../get-heads.js';
+import { compileWriteOut, WRITE_OUT_VARIABLES } from '../get-write-out.js';
 import { usageError } from '../usage-error.js';
 
 /**
@@ -47,6 +48,8 @@ interface GetFlags {
   outputDir?: string;
   directoryPrefix?: string;
   remoteHeaderName?: boolean;
+  dumpHeader?: string;
+  writeOut?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -79,6 +82,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-e, --referer <url>', 'the Referer header')
     .option('-u, --user <user:password>', 'HTTP Basic credentials, sent only to the URL\'s own origin (as -H Authorization)')
     .option('-I, --head', 'HEAD: print the response head (each of a redirect\'s) to stdout, write no file')
+    .option('-D, --dump-header <file>', 'write the final response\'s head to FILE ("-" for stdout)')
+    .option('-w, --write-out <format>', `print FORMAT to stdout at the end, done or failed: %{variable} (${WRITE_OUT_VARIABLES.join(', ')}), \\n`)
     .option('--port <n>', 'BitTorrent listening port (default: any free port)')
     .option('--encryption <policy>', GET_ENCRYPTION_HELP, encryptionPolicy)
     .option('--json', 'JSON lines: start, progress, summary (on stderr when the data goes to stdout)')
@@ -158,6 +163,10 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
       const maxTimeMs = seconds(flags.maxTime, '--max-time', usage);
       const retry = flags.retry === undefined ? undefined : /^\s*\d{1,9}\s*$/.test(flags.retry) ? Number(flags.retry) : usage(`--retry ${JSON.stringify(flags.retry)}: not a count (0 or more)`);
       const limitRate = flags.limitRate === undefined ? undefined : (parseRate(flags.limitRate) ?? usage(`--limit-rate ${JSON.stringify(flags.limitRate)}: ${RATE_HELP}`));
+      const compiled = flags.writeOut === undefined ? undefined : compileWriteOut(flags.writeOut);
+      const writeOut = typeof compiled === 'string' ? usage(`-w: unknown variable %{${clip(compiled)}} (known: ${WRITE_OUT_VARIABLES.join(', ')})`) : compiled;
+      if (flags.dumpHeader === '') usage('-D needs a file name (or "-" for stdout)');
+      const startedMs = performance.now();
 
       baselineWasmOnly();
       optimizeOnlyTheHotPath();
@@ -190,6 +199,32 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
       const listening = [[ctx.stdout, toStdout ? onDataError : onProgressError], [ctx.stderr, onProgressError]] as const;
       for (const [stream, listener] of listening) stream.on('error', listener);
       let result: GetResult | undefined;
+      // -D: the final head, to stdout or a file (written once, synchronously: it is small, and on
+      // stdout it must come before the body). A file that cannot be written fails the get (23) at the end.
+      let dumpError: unknown;
+      const dumpTo = flags.dumpHeader;
+      const watch = new HeadWatch(dumpTo === undefined ? undefined : (text) => {
+        if (dumpTo === '-') ctx.stdout.write(text);
+        else try {
+          writeFileSync(resolve(ctx.cwd, dumpTo), text);
+        } catch (err) {
+          dumpError ??= err;
+        }
+      });
+      // -w: once, at the end, done or failed (curl's), with the exit the get ends with.
+      const printWriteOut = (): void => {
+        if (writeOut === undefined) return;
+        ctx.stdout.write(writeOut({
+          httpCode: watch.last?.status ?? 0,
+          sizeDownload: result?.downloadedBytes ?? watch.received,
+          timeTotalSeconds: (performance.now() - startedMs) / 1000,
+          urlEffective: watch.last?.url ?? url,
+          exitCode: ctx.exitCode ?? 0,
+          contentType: headField(watch.last, 'content-type'),
+          filenameEffective: result?.path ?? '',
+          numRedirects: watch.redirects,
+        }));
+      };
       try {
         if (flags.insecure === true || flags.cacert !== undefined) {
           const ca = flags.cacert === undefined ? undefined : await readCa(resolve(ctx.cwd, flags.cacert), flags.cacert);
@@ -209,6 +244,7 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
           onEvent: (e) => {
             if (e.type === 'seeding') clearTimeout(maxTimer); // done: the seeding after it is not the download's time
             if (e.type === 'response' && flags.head === true) ctx.stdout.write(formatHead(e.head));
+            watch.event(e);
             out.event(e);
           },
           ...(port === undefined ? {} : { port }),
@@ -221,6 +257,8 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
         streamError ??= writeFailure(err);
         if (streamError === undefined) {
           ctx.exitCode = timedOut ? GET_EXIT.timeout : getExitCode(err);
+          watch.flush();
+          printWriteOut();
           throw err;
         }
       } finally {
@@ -243,6 +281,12 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
         ctx.stderr.write(`torrenttp: ${describeWriteFailure(streamError)}\n`);
         ctx.exitCode = GET_WRITE_ERROR_EXIT;
       } // else the reader closed stdout: its choice
+      watch.flush();
+      if (dumpError !== undefined && (ctx.exitCode ?? 0) === 0) {
+        ctx.stderr.write(`torrenttp: cannot write -D ${dumpTo}: ${String((dumpError as Error).message)}\n`);
+        ctx.exitCode = GET_EXIT.write;
+      }
+      printWriteOut();
     });
 }
 
