@@ -54,3 +54,30 @@ export class HeadWatch {
     this.dump(formatHead(this.last));
   }
 }
+
+/** Request fields whose values `-v` does not print (a log pasted into an issue must not carry the password). */
+const SECRET_FIELDS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+/**
+ * `-v`'s lines for an event (curl's marks): `> ` the request, `< ` the response's head, `* ` which
+ * way the bytes come. '' for the events it does not show.
+ */
+export function verboseLines(e: GetEvent): string {
+  switch (e.type) {
+    case 'response': {
+      const h = e.head;
+      const u = new URL(h.url);
+      let text = `> ${h.method} ${u.pathname}${u.search} HTTP/1.1\n> Host: ${u.host}\n`;
+      for (const [name, value] of Object.entries(h.requestHeaders)) text += `> ${name}: ${SECRET_FIELDS.has(name.toLowerCase()) ? '(not shown)' : value}\n`;
+      return `${text}>\n${formatHead(h, '< ').replaceAll('\r\n', '\n')}`;
+    }
+    case 'start':
+      return e.mode === 'swarm' ? `* from the swarm (${e.reason}; ${e.infoHash}, BitTorrent port ${e.port})\n` : `* over plain HTTP (${e.reason})\n`;
+    case 'route':
+      return `* ${e.message}\n`;
+    case 'retry':
+      return `* ${e.message}; retrying in ${e.delayMs} ms\n`;
+    default:
+      return '';
+  }
+}

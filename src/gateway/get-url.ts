@@ -117,7 +117,9 @@ export type GetEvent =
   /** Attempt `attempt` failed transiently (`--retry`): the next starts in `delayMs`, `left` attempts after it at most. */
   | { readonly type: 'retry'; readonly attempt: number; readonly left: number; readonly delayMs: number; readonly message: string }
   /** A response's head, before its body: each hop of a redirect, the torrent's answer, a resuming request (`-I`, `-D`, `-v`, `-w`). */
-  | { readonly type: 'response'; readonly head: ResponseHead };
+  | { readonly type: 'response'; readonly head: ResponseHead }
+  /** Where a swarm download's bytes come from, as it changes: a lone stream from the origin, the swarm's peers and web seeds (`-v`). */
+  | { readonly type: 'route'; readonly message: string };
 
 /** Payload bytes by where they came from. */
 export interface GetSources {

@@ -217,3 +217,28 @@ test('get -D writes the final response\'s head (a file, or stdout before the bod
     assert.equal(swarm.stdout, `200 ${payload.length} 0`);
     assert.match(readFileSync(join(dir, 'swarm-head.txt'), 'utf8'), /^HTTP\/1\.1 200 OK\r\n[^]*content-type: application\/x-bittorrent\r\n/i);
   }));
+
+test('get -v: the request and response heads on stderr (credentials not shown), and where the bytes come from: plain, a lone stream, the swarm\'s peers', { timeout: 90_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const o = await origin(t, (_req, res) => res.writeHead(200, { 'X-Answer': 'yes' }).end('abc'));
+    const r = await cli(dir, ['get', `${o.base}/f?q=1`, '-o', 'f.txt', '-s', '-v', '-u', 'ann:secret']);
+    assert.equal(r.code, 0, r.stderr);
+    const port = new URL(o.base).port;
+    assert.match(r.stderr, new RegExp(`^> GET /f\\?q=1 HTTP/1\\.1\\n> Host: 127\\.0\\.0\\.1:${port}\\n`, 'm'));
+    assert.match(r.stderr, /^> authorization: \(not shown\)$/m);
+    assert.doesNotMatch(r.stderr, new RegExp(Buffer.from('ann:secret').toString('base64')));
+    assert.match(r.stderr, /^< HTTP\/1\.1 200 OK\n[^]*^< X-Answer: yes$/m);
+    assert.match(r.stderr, /^\* over plain HTTP \(the server offers no torrent for this URL\)$/m);
+    assert.equal(r.stdout, '', 'nothing on stdout');
+    const payload = Buffer.from(bytes(1 * MIB, 96));
+    const url = await served(t, dir, payload);
+    const lone = await cli(dir, ['get', url, '-o', 'a.bin', '-s', '-v']);
+    assert.equal(lone.code, 0, lone.stderr);
+    assert.match(lone.stderr, /^< content-type: application\/x-bittorrent$/im);
+    assert.match(lone.stderr, /^\* alone in the swarm: streaming \S+\/big\.bin in one GET, each piece verified$/m);
+    assert.match(lone.stderr, /^\* from the swarm \(the server offered a torrent; [0-9a-f]{40}, BitTorrent port \d+\)$/m);
+    const peers = await cli(dir, ['get', url, '-o', 'b.bin', '-s', '-v', '--limit-rate', '100M']);
+    assert.equal(peers.code, 0, peers.stderr);
+    assert.match(peers.stderr, /^\* the swarm's peers and web seeds$/m);
+    assert.ok(readFileSync(join(dir, 'b.bin')).equals(payload));
+  }));

@@ -9,7 +9,7 @@ import type { CliContext } from '../context.js';
 import { encryptionPolicy, GET_ENCRYPTION_HELP } from '../encryption-option.js';
 import { clip, formatBytes, formatDuration, parseRate, plural, RATE_HELP } from '../format.js';
 import { GET_EXIT, getExitCode } from '../get-exit.js';
-import { formatHead, headField, HeadWatch } from '../get-heads.js';
+import { formatHead, headField, HeadWatch, verboseLines } from '../get-heads.js';
 import { compileWriteOut, WRITE_OUT_VARIABLES } from '../get-write-out.js';
 import { usageError } from '../usage-error.js';
 
@@ -50,6 +50,7 @@ interface GetFlags {
   remoteHeaderName?: boolean;
   dumpHeader?: string;
   writeOut?: string;
+  verbose?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -84,6 +85,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-I, --head', 'HEAD: print the response head (each of a redirect\'s) to stdout, write no file')
     .option('-D, --dump-header <file>', 'write the final response\'s head to FILE ("-" for stdout)')
     .option('-w, --write-out <format>', `print FORMAT to stdout at the end, done or failed: %{variable} (${WRITE_OUT_VARIABLES.join(', ')}), \\n`)
+    .option('-v, --verbose', 'on stderr: each request\'s and response\'s head, and where the bytes come from (plain, the swarm, a lone stream, the peers)')
     .option('--port <n>', 'BitTorrent listening port (default: any free port)')
     .option('--encryption <policy>', GET_ENCRYPTION_HELP, encryptionPolicy)
     .option('--json', 'JSON lines: start, progress, summary (on stderr when the data goes to stdout)')
@@ -245,6 +247,7 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
             if (e.type === 'seeding') clearTimeout(maxTimer); // done: the seeding after it is not the download's time
             if (e.type === 'response' && flags.head === true) ctx.stdout.write(formatHead(e.head));
             watch.event(e);
+            if (flags.verbose === true) ctx.stderr.write(verboseLines(e));
             out.event(e);
           },
           ...(port === undefined ? {} : { port }),
@@ -387,7 +390,7 @@ class GetReporter {
   }
 
   event(e: GetEvent): void {
-    if (e.type === 'response') return; // the heads are -I's, -D's and -v's
+    if (e.type === 'response' || e.type === 'route') return; // -I's, -D's and -v's
     if (this.json) {
       if (e.type !== 'progress' || Date.now() - this.lastLine >= 1000) {
         if (e.type === 'progress') this.lastLine = Date.now();
