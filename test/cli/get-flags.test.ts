@@ -92,6 +92,7 @@ test("get -I prints each response's head to stdout as curl does and writes no fi
     assert.equal(hops.code, 0, hops.stderr);
     assert.match(hops.stdout, /^HTTP\/1\.1 302 Found\r\n[^]*X-Hop: one\r\n[^]*\r\n\r\nHTTP\/1\.1 200 OK\r\nContent-Type: text\/plain\r\nX-Kept-Case: yes\r\n/, hops.stdout);
     assert.deepEqual(o.requests.map((q) => q.method), ['HEAD', 'HEAD']);
+    assert.deepEqual(o.requests.map((q) => q.headers.accept), ['*/*', '*/*'], "curl's Accept: not the swarm's");
     const missing = await cli(dir, ['get', `${o.base}/gone`, '-I']);
     assert.equal(missing.code, 22, 'an error status fails, as every get (curl -f)');
     assert.match(missing.stdout, /^HTTP\/1\.1 404 Not Found\r\n/, 'its head printed first');
