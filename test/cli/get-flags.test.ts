@@ -1,6 +1,6 @@
 /**
  * `torrenttp get` with the flags a curl or wget user's fingers know (issue 15): `-r`, `-I`, `-A`,
- * `-e`, `-u`, `--output-dir`/`--create-dirs`/`-P`, `-J`, `-D`, `-w` and `-v`, each against a real
+ * `-e`, `-u`, `--compressed`, `--output-dir`/`--create-dirs`/`-P`, `-J`, `-D`, `-w` and `-v`, each against a real
  * server on loopback (`serve`'s gateway, or a small node server that records what it heard).
  */
 import { test, type TestContext } from 'node:test';
@@ -100,20 +100,21 @@ test("get -I prints each response's head to stdout as curl does and writes no fi
     assert.deepEqual(readdirSync(dir).sort(), ['cache', 'www'], 'no file written');
   }));
 
-test('get -A, -e and -u send User-Agent, Referer and Basic Authorization; -u only to the URL\'s own origin, not to a redirect elsewhere', { timeout: 60_000 }, (t) =>
+test('get -A, -e and -u send User-Agent, Referer and Basic Authorization; -u only to the URL\'s own origin, not to a redirect elsewhere; --compressed is accepted and asks for no encoding', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const other = await origin(t, (_req, res) => void res.end('there'));
     const o = await origin(t, (req, res) => {
       if (req.url === '/away') return void res.writeHead(302, { location: `${other.base}/f` }).end();
       res.end('here');
     });
-    const flags = ['-A', 'Wget/1.21', '--referer', 'http://example.test/page', '-u', 'ann:s3cr:et', '-s'];
+    const flags = ['--compressed', '-A', 'Wget/1.21', '--referer', 'http://example.test/page', '-u', 'ann:s3cr:et', '-s'];
     const r = await cli(dir, ['get', `${o.base}/f`, '-o', 'f.txt', ...flags]);
     assert.equal(r.code, 0, r.stderr);
     const heard = o.requests[0]!.headers;
     assert.equal(heard['user-agent'], 'Wget/1.21');
     assert.equal(heard.referer, 'http://example.test/page');
     assert.equal(heard.authorization, `Basic ${Buffer.from('ann:s3cr:et').toString('base64')}`);
+    assert.equal(heard['accept-encoding'], undefined, '--compressed accepted: the body as it is');
     assert.equal((await cli(dir, ['get', `${o.base}/away`, '-o', 'a.txt', ...flags])).code, 0);
     const there = other.requests[0]!.headers;
     assert.equal(there.authorization, undefined, 'no credentials to another origin');

@@ -95,6 +95,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-L, --location', 'accepted for curl: redirects are always followed (up to 20)')
     .option('-f, --fail', 'accepted for curl: an HTTP error status always fails (exit 22, no file)')
     .option('-S, --show-error', 'accepted for curl: errors are always shown, -s or not')
+    .option('--compressed', 'accepted for curl: the body is asked for as it is (identity), the bytes curl --compressed saves')
     .option('--connect-timeout <seconds>', 'most time for each connection to the server, TLS included (exit 28)')
     .option('-m, --max-time <seconds>', 'most time for the whole download (exit 28; the partial file stays for -C -)')
     .option('--retry <num>', "retry a transient failure (timeout, refused or reset connection, 408/429/5xx) up to NUM times: 1 s, doubling, or the server's Retry-After")
