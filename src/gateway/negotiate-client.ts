@@ -291,8 +291,10 @@ async function request(url: string, opts: NegotiateOptions, headers: Record<stri
         res = await getWithNode(current, all, opts);
       } else {
         const r = await undici.request(current, { method: opts.method ?? 'GET', headers: all, dispatcher: opts.dispatcher, ...(opts.signal === undefined ? {} : { signal: opts.signal }) });
-        const rawHeaders = Object.entries(r.headers).flatMap(([k, v]) => (Array.isArray(v) ? v.flatMap((one) => [k, one]) : v === undefined ? [] : [k, v]));
-        res = { status: r.statusCode, headers: r.headers, body: r.body, httpVersion: '1.1', statusMessage: statusText(r.statusCode), rawHeaders };
+        // The head as sent is only for a caller that asks (`onHead`): the proxy's requests do not pay for it.
+        const told = opts.onHead !== undefined;
+        const rawHeaders = told ? Object.entries(r.headers).flatMap(([k, v]) => (Array.isArray(v) ? v.flatMap((one) => [k, one]) : v === undefined ? [] : [k, v])) : [];
+        res = { status: r.statusCode, headers: r.headers, body: r.body, httpVersion: '1.1', statusMessage: told ? statusText(r.statusCode) : '', rawHeaders };
       }
     } catch (cause) {
       if (opts.signal?.aborted === true) throw cause;
