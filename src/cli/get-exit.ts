@@ -24,6 +24,7 @@ export const GET_EXIT = {
   timeout: 28,
   tls: 35,
   redirects: 47,
+  emptyReply: 52,
   receive: 56,
   certificate: 60,
   caFile: 77,
@@ -68,6 +69,8 @@ const GET_EXIT_TABLE: readonly Row[] = [
   { exit: GET_EXIT.certificate, causes: CERTIFICATE_CODES },
   // The handshake failed otherwise (an alert, no common protocol or cipher, a server that does not speak TLS).
   { exit: GET_EXIT.tls, causes: ['EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER'], causePattern: /^ERR_SSL_|^ERR_TLS_/ },
+  // Closed without a byte of answer (under it, node's ECONNRESET `socket hang up`): before the reset row.
+  { exit: GET_EXIT.emptyReply, causes: ['ERR_GET_EMPTY_REPLY'] },
   { exit: GET_EXIT.receive, causes: ['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET'] },
 ];
 

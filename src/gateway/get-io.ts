@@ -82,8 +82,10 @@ export class SampledRate {
  * - `ERR_GET_PARTIAL`: the body ended before its length (curl's "partial file").
  * - `ERR_GET_REDIRECTS`: more redirects than the get follows.
  * - `ERR_GET_STATUS`: an HTTP error status, with its `Retry-After`.
+ * - `ERR_GET_EMPTY_REPLY`: the server closed the connection without a byte of answer (node's
+ *   `socket hang up`; curl's "empty reply from server"), as opposed to a reset one.
  */
-export type GetFailureCode = 'ETIMEDOUT' | 'ERR_GET_PARTIAL' | 'ERR_GET_REDIRECTS' | 'ERR_GET_STATUS';
+export type GetFailureCode = 'ETIMEDOUT' | 'ERR_GET_PARTIAL' | 'ERR_GET_REDIRECTS' | 'ERR_GET_STATUS' | 'ERR_GET_EMPTY_REPLY';
 
 export class GetFailure extends Error {
   readonly code: GetFailureCode;

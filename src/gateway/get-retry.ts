@@ -9,7 +9,8 @@ import { causeCodes, getFailureOf } from './get-io.js';
  *
  * Transient (curl: "a timeout, … or an HTTP 408, 429, 500, 502, 503 or 504"): those statuses; a
  * timeout (no connection within `--connect-timeout`, no answer or no byte of the body or from
- * the swarm within the stall time); a connection refused or reset, a temporary name-lookup
+ * the swarm within the stall time); a connection refused, reset or closed without an answer
+ * (curl's 52, `ECONNRESET` under it), a temporary name-lookup
  * failure (`EAI_AGAIN`), a body cut short. curl retries a refused connection only with
  * `--retry-connrefused` and a reset one only with `--retry-all-errors`: a get retries both, the
  * failures a server restarting behind a load balancer gives. Never: another status (`404`), a

@@ -298,6 +298,10 @@ async function request(url: string, opts: NegotiateOptions, headers: Record<stri
       }
     } catch (cause) {
       if (opts.signal?.aborted === true) throw cause;
+      if (isEmptyReply(cause)) {
+        const detail = `${current}: empty reply from the server (it closed the connection without answering)`;
+        throw new GatewayError('GATEWAY_GET_FAILED', { detail, cause: new GetFailure('ERR_GET_EMPTY_REPLY', detail, { cause }) });
+      }
       throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${current}: ${causeText(cause)}`, cause });
     }
     opts.onHead?.({ method: opts.method ?? 'GET', url: current, requestHeaders: all, httpVersion: res.httpVersion, status: res.status, statusMessage: res.statusMessage, rawHeaders: res.rawHeaders });
@@ -313,6 +317,16 @@ async function request(url: string, opts: NegotiateOptions, headers: Record<stri
     }
     return { url: current, status: res.status, headers: res.headers, body: res.body };
   }
+}
+
+/**
+ * node's error for a connection that ended before any answer came (`socket hang up`, coded
+ * `ECONNRESET` though nothing was reset): curl's "empty reply from server". A reset one says
+ * `read ECONNRESET`.
+ */
+function isEmptyReply(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown; syscall?: unknown } | null;
+  return e?.code === 'ECONNRESET' && e.message === 'socket hang up' && e.syscall === undefined;
 }
 
 /** A 2xx passes; any other status is dropped and thrown as `GATEWAY_GET_HTTP_STATUS` (exit 22). */

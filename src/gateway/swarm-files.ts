@@ -15,7 +15,8 @@ import { makeFolders } from '../storage/index.js';
  * A cache folder given on purpose (`serve --cache DIR`) is made and tried once at start, as nginx
  * tries its cache path: a file there, or a folder that takes no writes, is GATEWAY_CACHE_IO now,
  * not a warning per torrent later. One that takes no writes (read-only file system, no write
- * permission) but holds metainfo already, as a cache made beforehand and shipped read-only, is
+ * permission) but holds metainfo already, as a cache made beforehand of these very files and then
+ * made read-only (its keys name inode and device: a copy made elsewhere matches nothing), is
  * used read-only: what it holds is reused, nothing new is stored (the caller warns once).
  * (The default cache in the served folder is not tried: a read-only folder is still served, its
  * torrents hashed again at each start.)

@@ -58,9 +58,12 @@ export function relativePaths(metainfo: Metainfo): string[][] {
  * non-folders on the way. `known` remembers folders already checked, so a torrent of 100,000
  * files checks each folder once. Each folder is looked at, and made when missing, in its parent
  * held by a checked fd (`inHeldFolder`), from `root` down: a parent swapped for a symlink since
- * it was checked gets no folder made outside (STORAGE_PATH_ESCAPE).
+ * it was checked gets no folder made outside (STORAGE_PATH_ESCAPE). `create: false` (files
+ * seeded as they are, `skipVerify`) makes none: undefined when one is missing.
  */
-export async function ensureFolders(root: string, components: readonly string[], known: Set<string>): Promise<string> {
+export async function ensureFolders(root: string, components: readonly string[], known: Set<string>): Promise<string>;
+export async function ensureFolders(root: string, components: readonly string[], known: Set<string>, opts: { readonly create: false }): Promise<string | undefined>;
+export async function ensureFolders(root: string, components: readonly string[], known: Set<string>, opts?: { readonly create: false }): Promise<string | undefined> {
   let cur = root;
   for (let i = 0; i < components.length - 1; i++) {
     cur = join(cur, components[i]!);
@@ -71,11 +74,13 @@ export async function ensureFolders(root: string, components: readonly string[],
       } catch (err) {
         if ((err as { code?: unknown }).code !== 'ENOENT') throw err;
       }
+      if (opts?.create === false) return undefined;
       await mkdir(at).catch((e: unknown) => {
         if ((e as { code?: unknown }).code !== 'EEXIST') throw e;
       });
       return lstat(at);
     });
+    if (st === undefined) return undefined;
     if (st.isSymbolicLink()) throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${cur} is a symlink` });
     if (!st.isDirectory()) throw new StorageError('STORAGE_PATH_CONFLICT', { detail: `${cur} is ${st.isFile() ? 'a file' : 'not a folder'}, where a folder is needed` });
     known.add(cur);

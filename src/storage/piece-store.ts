@@ -160,9 +160,10 @@ async function open(metainfo: Metainfo, dir: string, pool: DiskPool, opts: OpenS
   }
   const known = new Set<string>();
   const files = await mapLimit(rels, 16, async (rel, i) => {
-    // Seed mode creates nothing, folders included: a file whose folder is missing is missing.
     if (role[i] !== 0 && opts.skipVerify !== true) return inspectFile(await ensureFolders(root, rel, known), g.fileLengths[i]!);
-    const path = await findFile(root, rel, known);
+    // Seed mode creates nothing, folders included: a file whose folder is missing is missing (a
+    // folder that is a symlink or a file is refused as ever, not said as the file missing).
+    const path = role[i] !== 0 ? await ensureFolders(root, rel, known, { create: false }) : await findFile(root, rel, known);
     if (path === undefined) return { path: join(root, ...rel), length: g.fileLengths[i]!, size: 0, exists: false, mtimeNs: 0n, links: 0 };
     return inspectFile(path, g.fileLengths[i]!);
   });

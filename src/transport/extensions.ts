@@ -40,12 +40,15 @@ export interface OurHandshakeFields {
   readonly remoteAddress?: string;
   /** Offer `ut_pex` (BEP 11). Default false. */
   readonly pex?: boolean;
+  /** `torrenttp_max_request`: the largest run of blocks one request of the peer's may ask for. */
+  readonly maxRequest?: number;
 }
 
 export function ourExtendedHandshake(f: OurHandshakeFields): WireMessage {
   const h: { -readonly [K in keyof ExtendedHandshake]: ExtendedHandshake[K] } = { m: f.pex === true ? WITH_PEX : OUR_EXTENSION_IDS, reqq: f.reqq, v: CLIENT_VERSION };
   if (f.metadataSize !== undefined && f.metadataSize > 0) h.metadataSize = f.metadataSize;
   if (f.listenPort !== undefined && f.listenPort > 0) h.p = f.listenPort;
+  if (f.maxRequest !== undefined) h.maxRequest = f.maxRequest;
   const ip = f.remoteAddress === undefined ? undefined : ipBytes(f.remoteAddress);
   if (ip !== undefined) h.yourip = ip;
   return encodeExtendedHandshake(h);

@@ -2,7 +2,7 @@ export type { BlockRequest, PeerEvent, PeerEventHandler, PeerKind, PeerLink, Pee
 export { TransportError, type TransportErrorCode } from './errors.js';
 export type { WirePeerLink, WirePeerOptions, WirePeerStats, WireTorrent } from './wire-peer.js';
 // The wire protocol's code loads at its first dial or incoming connection (wire-lazy.ts).
-export { acceptWirePeer, connectWirePeer, WIRE_CONNECT_DEFAULTS, WIRE_PEER_DEFAULTS } from './wire-lazy.js';
+export { acceptWirePeer, connectWirePeer, MAX_RUN_REQUEST_BYTES, WIRE_CONNECT_DEFAULTS, WIRE_PEER_DEFAULTS } from './wire-lazy.js';
 export type { AcceptOptions, ConnectOptions } from './wire-connect.js';
 export { createWebSeed, WEB_SEED_DEFAULTS, type WebSeedOptions } from './web-seed.js';
 export { webSeedFileUrl } from './web-seed-url.js';

@@ -38,7 +38,7 @@ import { TransportError } from './errors.js';
 import { ourExtendedHandshake } from './extensions.js';
 import { cryptoProvide, mseAccept, mseDial, msePayload, mseSecrets, PrefixedChunks, type EncryptionPolicy, type MsePayload } from './mse-stream.js';
 import { chunksOf, dialWithReadBuffer, type SocketChunks } from './socket-chunks.js';
-import { WIRE_CONNECT_DEFAULTS, WIRE_PEER_DEFAULTS } from './wire-lazy.js';
+import { MAX_RUN_REQUEST_BYTES, WIRE_CONNECT_DEFAULTS, WIRE_PEER_DEFAULTS } from './wire-lazy.js';
 import { WirePeer, type WirePeerLink, type WirePeerOptions, type WireTorrent } from './wire-peer.js';
 
 export { WIRE_CONNECT_DEFAULTS };
@@ -83,7 +83,7 @@ export async function connectWirePeer(
   const where = `${host}:${port}`;
   const timeoutMs = opts.connectTimeoutMs ?? WIRE_CONNECT_DEFAULTS.connectTimeoutMs;
   // Blocks are delivered before the next read (see SocketChunks), so straddlers can reuse too.
-  const decoder = new WireDecoder({ torrent: torrent.metainfo.geometry, reuseAssemblyBuffers: true });
+  const decoder = new WireDecoder({ torrent: torrent.metainfo.geometry, reuseAssemblyBuffers: true, maxRunBytes: MAX_RUN_REQUEST_BYTES });
   let payload: MsePayload | undefined;
   if (mse !== undefined) {
     const run = await mseDial(socket, chunks, mse, { timeoutMs, timeoutCode: 'TRANSPORT_CONNECT_TIMEOUT', where, signal: opts.signal });
@@ -139,6 +139,7 @@ export async function acceptWirePeer(
   let found: { torrent: WireTorrent; opts: WirePeerOptions } | undefined;
   const decoder = new WireDecoder({
     reuseAssemblyBuffers: true,
+    maxRunBytes: MAX_RUN_REQUEST_BYTES,
     // Called as soon as the handshake is decoded, so a bitfield in the same segment is checked
     // against the right torrent's geometry.
     torrentFor: (infoHash) => {
@@ -180,7 +181,8 @@ function afterHandshake(torrent: WireTorrent, extended: WirePeerOptions | undefi
 
 /**
  * BEP 10 handshake: `reqq` is the limit the link enforces, so a peer that honours it never trips
- * it; `metadata_size` and `ut_metadata` let a peer that came from a magnet link fetch the info dict.
+ * it; `metadata_size` and `ut_metadata` let a peer that came from a magnet link fetch the info dict;
+ * `torrenttp_max_request` tells another torrenttp link it may ask for runs of blocks.
  */
 function extendedHandshake(torrent: WireTorrent, opts: WirePeerOptions, remoteAddress: string | undefined): WireMessage {
   return ourExtendedHandshake({
@@ -189,6 +191,7 @@ function extendedHandshake(torrent: WireTorrent, opts: WirePeerOptions, remoteAd
     ...(opts.listenPort === undefined ? {} : { listenPort: opts.listenPort }),
     ...(remoteAddress === undefined ? {} : { remoteAddress }),
     pex: torrent.pex === true,
+    maxRequest: MAX_RUN_REQUEST_BYTES,
   });
 }
 

@@ -27,6 +27,15 @@ export const WIRE_PEER_DEFAULTS = {
   sendBufferBytes: 512 * 1024,
 } as const;
 
+/**
+ * The largest `request` a torrenttp wire link answers, offered to every BEP 10 peer as
+ * `torrenttp_max_request` (wire/extension.ts): a run of blocks within one piece, answered with one
+ * `piece` message (which the decoder hands out in 16 KiB blocks). A link asks a peer for runs, and
+ * answers a run in one message, only when the peer offered them (real clients do not: they get
+ * and send 16 KiB requests and pieces, BEP 3).
+ */
+export const MAX_RUN_REQUEST_BYTES = 256 * 1024;
+
 export const WIRE_CONNECT_DEFAULTS = {
   /** TCP connect plus the peer's handshake. libtorrent's `peer_connect_timeout` is 15 s. */
   connectTimeoutMs: 15_000,

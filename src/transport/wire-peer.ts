@@ -20,6 +20,12 @@
  * - A request older than `requestTimeoutMs` → `rejected`, a `cancel` goes out, and the peer is
  *   `snubbed` (desired depth 1) until its next block.
  * - `cancel(req)` ends the request silently: no event follows, a late block is ignored.
+ * - Runs: to a peer whose BEP 10 handshake names `torrenttp_max_request` (another torrenttp link),
+ *   the block requests queued in one turn that continue each other go out as one `request` of up
+ *   to that many bytes (at most MAX_RUN_REQUEST_BYTES); it answers with one `piece` message for
+ *   the run, which our decoder hands out as 16 KiB pieces, each ending its block's request, and
+ *   its `reject` of the run rejects each block. Our `cancel`
+ *   stays per block: it matches no run, so the block still comes and is forgiven as late.
  *
  * BEP 6 (fast extension, when both handshakes set its bit)
  * - `haveAll`/`haveNone` stand for a bitfield. `allowedFast i` lets us request piece i while
@@ -38,6 +44,9 @@
  *   of filling our send buffer (libtorrent's `max_rejects`).
  * - `sendBlock` for a request they still want queues the block (no copy); their `cancel` drops
  *   it if unsent and becomes a `cancel` event. Choking them drops everything they asked for.
+ * - A request of theirs may be a run of up to MAX_RUN_REQUEST_BYTES (our BEP 10 handshake offers
+ *   it): one `request` event; its block goes out as one `piece` message when their handshake
+ *   offered runs of that size, else as 16 KiB `piece` messages, views of it.
  * - Blocks are written while the socket holds less than `sendBufferBytes`, then not until
  *   'drain' (libtorrent's `send_buffer_watermark`): a peer that stops reading costs at most
  *   that plus its queued requests.
@@ -89,7 +98,7 @@ import type { SocketChunks } from './socket-chunks.js';
 import { SealBatch, type LinkEncryption, type Rc4Link } from './mse-stream.js';
 import type { BlockRequest, PeerEventHandler, PeerLink, PeerSocketAddress } from './peer-link.js';
 import { RequestPipeline } from './pipeline.js';
-import { WIRE_PEER_DEFAULTS } from './wire-lazy.js';
+import { MAX_RUN_REQUEST_BYTES, WIRE_PEER_DEFAULTS } from './wire-lazy.js';
 
 /** What a wire link needs of a torrent. `bitfield` is ours and live: sent after the handshake. */
 export interface WireTorrent {
@@ -228,6 +237,31 @@ class DelayedFlushes {
 
 const delayedFlushes = new DelayedFlushes();
 
+/**
+ * The outbox with each request that continues the previous request (same piece, next byte, the
+ * previous one whole blocks) folded into it, up to `maxBytes` a request. The engine asks in
+ * blocks, in block order, and a turn's requests are mostly one piece's next blocks.
+ */
+function runRequests(outbox: readonly WireMessage[], maxBytes: number): WireMessage[] {
+  const out: WireMessage[] = [];
+  let last = -1;
+  for (const m of outbox) {
+    if (m.type !== 'request') {
+      if (m.type === 'cancel') last = -1; // a request after a cancel stays after it
+      out.push(m);
+      continue;
+    }
+    const prev = last < 0 ? undefined : out[last];
+    if (prev?.type === 'request' && prev.index === m.index && prev.begin + prev.length === m.begin && prev.length % BLOCK_LENGTH === 0 && prev.length + m.length <= maxBytes) {
+      out[last] = { type: 'request', index: m.index, begin: prev.begin, length: prev.length + m.length };
+      continue;
+    }
+    last = out.length;
+    out.push(m);
+  }
+  return out;
+}
+
 /** Forgets an upload's block, telling its owner once. */
 function drop(u: Upload): void {
   u.data = undefined;
@@ -262,6 +296,12 @@ export class WirePeer implements WirePeerLink {
   private readonly offersPex: boolean;
   private peerUtPexId: number | undefined;
   private peerListenPort: number | undefined;
+  /**
+   * The largest run the peer takes (its BEP 10 `torrenttp_max_request`, at most ours, in whole
+   * blocks; 16 KiB when it names none): adjacent block requests queued in one turn go out as one
+   * request of up to this many bytes, and a run it asks for goes back as one `piece` message.
+   */
+  private peerMaxRequest = BLOCK_LENGTH;
   private readonly remoteIp: string;
   private readonly remotePort: number;
   private readonly dialled: boolean;
@@ -636,6 +676,7 @@ export class WirePeer implements WirePeerLink {
       const h = decodeExtendedHandshake(payload);
       if (h !== undefined) {
         if (h.reqq !== undefined) this.pipeline.limitDepth(h.reqq);
+        if (h.maxRequest !== undefined) this.peerMaxRequest = Math.max(BLOCK_LENGTH, Math.floor(Math.min(h.maxRequest, MAX_RUN_REQUEST_BYTES) / BLOCK_LENGTH) * BLOCK_LENGTH);
         this.peerUtMetadataId = h.m.get(UT_METADATA);
         this.peerUtPexId = h.m.get(UT_PEX);
         if (h.p !== undefined) this.peerListenPort = h.p;
@@ -694,10 +735,15 @@ export class WirePeer implements WirePeerLink {
         if (this.allowedFastSet.size < MAX_ALLOWED_FAST) this.allowedFastSet.add(m.index);
         return;
       case 'reject': {
-        const req = this.pipeline.remove({ index: m.index as PieceIndex, begin: m.begin, length: m.length });
-        if (req === undefined) return; // not outstanding (already rejected by the choke, or answered)
-        this.counters.rejectedByPeer++;
-        this.events.emit({ type: 'rejected', req });
+        // A run we asked for in one request is rejected in one: each of its blocks still outstanding.
+        const end = m.begin + m.length;
+        const step = m.length > BLOCK_LENGTH && m.begin % BLOCK_LENGTH === 0 ? BLOCK_LENGTH : m.length;
+        for (let begin = m.begin; begin < end; begin += step) {
+          const req = this.pipeline.remove({ index: m.index as PieceIndex, begin, length: Math.min(step, end - begin) });
+          if (req === undefined) continue; // not outstanding (already rejected by the choke, or answered)
+          this.counters.rejectedByPeer++;
+          this.events.emit({ type: 'rejected', req });
+        }
         return;
       }
       case 'suggest':
@@ -787,7 +833,7 @@ export class WirePeer implements WirePeerLink {
     const seal = rc4 === undefined ? undefined : new SealBatch(rc4);
     const sealing = rc4 === undefined ? 0 : rc4.sealing;
     if (this.outbox.length > 0) {
-      const bytes = encodeMessages(this.outbox);
+      const bytes = encodeMessages(this.peerMaxRequest > BLOCK_LENGTH ? runRequests(this.outbox, this.peerMaxRequest) : this.outbox);
       if (seal === undefined) s.write(bytes);
       else seal.add(bytes);
       this.outbox = [];
@@ -802,18 +848,26 @@ export class WirePeer implements WirePeerLink {
       const done = u.done;
       u.data = undefined;
       u.done = undefined;
-      const header = encodePieceHeader(u.req.index, u.req.begin, data.length);
-      if (seal === undefined) {
-        s.write(header);
-        // A view, not a copy: the writable wraps it as a Buffer over the same memory. Its callback
-        // runs once the bytes are in the kernel (or the socket is destroyed): then `data` is free.
-        s.write(data, done);
-      } else {
-        // Copied into the batch, which moves to the cipher thread: `data` is free at once.
-        seal.add(header);
-        seal.add(data);
-        done?.();
+      // A run goes out as one `piece` message to a peer that takes runs (its decoder hands it
+      // out in blocks), else as its 16 KiB blocks, each a `piece` message.
+      const step = data.length <= this.peerMaxRequest ? data.length : BLOCK_LENGTH;
+      for (let off = 0; off < data.length; off += step) {
+        const n = Math.min(step, data.length - off);
+        const header = encodePieceHeader(u.req.index, u.req.begin + off, n);
+        const block = n === data.length ? data : data.subarray(off, off + n);
+        if (seal === undefined) {
+          s.write(header);
+          // A view, not a copy: the writable wraps it as a Buffer over the same memory. Its callback
+          // runs once the bytes are in the kernel (or the socket is destroyed): then `data` is free.
+          if (off + n < data.length) s.write(block);
+          else s.write(block, done);
+        } else {
+          // Copied into the batch, which moves to the cipher thread.
+          seal.add(header);
+          seal.add(block);
+        }
       }
+      if (seal !== undefined) done?.(); // copied: `data` is free at once
       this.uploaded += data.length;
       wrote = true;
     }

@@ -24,7 +24,7 @@
  * Errors (all `WireError`, with the absolute stream `offset` of the bad field and `messageId`
  * once it is known): a bad handshake; a length prefix above `maxMessageBytes` (thrown before any
  * of the body is buffered); a length that does not fit the id; a request/cancel length or piece
- * block of zero bytes or above `maxRequestBytes`; a second bitfield; and,
+ * block of zero bytes or above `maxRunBytes`; a second bitfield; and,
  * when the torrent's geometry is known, a piece index, block range or bitfield that does not fit
  * it. Each check runs as soon as the bytes it needs are in, in stream order, so the error (code
  * and offset) never depends on how the stream was chunked.
@@ -43,9 +43,9 @@
  */
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import { WireError } from './errors.js';
-import { checkFrame, parseBody, readU32, type FrameContext, type PieceGeometry } from './frame.js';
+import { checkFrame, parseBody, parsePieceHead, readU32, type FrameContext, type PieceGeometry } from './frame.js';
 import { checkHandshakePrefix, HANDSHAKE_BYTES, readHandshake } from './handshake.js';
-import { BLOCK_BYTES, type Handshake, type WireMessage } from './messages.js';
+import { BLOCK_BYTES, MESSAGE_ID, type Handshake, type WireMessage } from './messages.js';
 
 export type { PieceGeometry } from './frame.js';
 
@@ -67,6 +67,14 @@ export interface WireDecoderOptions {
    * that"; libtorrent also drops a piece message whose block exceeds its block size.
    */
   readonly maxRequestBytes?: number;
+  /**
+   * Largest `request`, `cancel` or `piece` block; default (and at least) `maxRequestBytes`. Higher
+   * on a link that takes runs of blocks in one message (BEP 10 `torrenttp_max_request`,
+   * extension.ts). A `piece` past `maxRequestBytes` comes out as one `piece` message per 16 KiB
+   * block of it (the last one shorter), whatever the chunking: views of the chunk, or assembled
+   * like any straddling message, never a buffer of the whole run.
+   */
+  readonly maxRunBytes?: number;
   /** Piece geometry for range checks. Without it those checks are skipped (e.g. a magnet link). */
   readonly torrent?: PieceGeometry;
   /**
@@ -96,7 +104,11 @@ export type WireDecoderState = 'handshake' | 'firstMessage' | 'messages' | 'fail
 const HANDSHAKE = 0;
 const LENGTH = 1;
 const BODY = 2;
-type Phase = typeof HANDSHAKE | typeof LENGTH | typeof BODY;
+/** A run's `piece` message (a block past `maxRequestBytes`): its id, index and begin, then its blocks. */
+const PIECE_HEAD = 3;
+const PIECE_BLOCKS = 4;
+type Phase = typeof HANDSHAKE | typeof LENGTH | typeof BODY | typeof PIECE_HEAD | typeof PIECE_BLOCKS;
+const PIECE_HEAD_BYTES = 9;
 
 const LENGTH_PREFIX_BYTES = 4;
 /** A piece message's body: id, index, begin, a 16 KiB block. */
@@ -119,11 +131,18 @@ export class WireDecoder {
   private readonly spare: [Uint8Array, Uint8Array] | undefined;
   private spareTurn = 0;
   private readonly lengthScratch = new Uint8Array(LENGTH_PREFIX_BYTES);
+  /** A run's `piece` message: its head, then where its blocks are. */
+  private readonly pieceHead = new Uint8Array(PIECE_HEAD_BYTES);
+  private runIndex = 0;
+  private runBegin = 0;
+  private runLength = 0;
+  private runDone = 0;
 
   constructor(opts: WireDecoderOptions = {}) {
     const maxMessageBytes = positiveInteger('maxMessageBytes', opts.maxMessageBytes ?? WIRE_DECODER_DEFAULTS.maxMessageBytes);
     const maxRequestBytes = positiveInteger('maxRequestBytes', opts.maxRequestBytes ?? WIRE_DECODER_DEFAULTS.maxRequestBytes);
-    this.ctx = { maxMessageBytes, maxRequestBytes, torrent: opts.torrent, bitfieldSeen: false };
+    const maxRunBytes = Math.max(maxRequestBytes, positiveInteger('maxRunBytes', opts.maxRunBytes ?? maxRequestBytes));
+    this.ctx = { maxMessageBytes, maxRequestBytes, maxRunBytes, torrent: opts.torrent, bitfieldSeen: false };
     this.torrentFor = opts.torrentFor;
     this.spare = opts.reuseAssemblyBuffers === true ? [new Uint8Array(0), new Uint8Array(0)] : undefined;
     this.phase = (opts.expectHandshake ?? WIRE_DECODER_DEFAULTS.expectHandshake) ? HANDSHAKE : LENGTH;
@@ -214,7 +233,54 @@ export class WireDecoder {
         continue;
       }
 
+      if (this.phase === PIECE_HEAD) {
+        const take = Math.min(PIECE_HEAD_BYTES - this.filled, n - pos);
+        this.pieceHead.set(chunk.subarray(pos, pos + take), this.filled);
+        this.filled += take;
+        pos += take;
+        if (this.filled < PIECE_HEAD_BYTES) return;
+        this.filled = 0;
+        this.runLength = this.bodyLength - PIECE_HEAD_BYTES;
+        const { index, begin } = parsePieceHead(this.ctx, this.pieceHead, 0, this.runLength, this.unitStart);
+        this.runIndex = index;
+        this.runBegin = begin;
+        this.runDone = 0;
+        this.phase = PIECE_BLOCKS;
+        continue;
+      }
+
+      if (this.phase === PIECE_BLOCKS) {
+        // One `piece` message per block of the run, whatever the chunking: a view of the chunk,
+        // or assembled (in the reused buffers) when it straddles chunks.
+        const length = Math.min(BLOCK_BYTES, this.runLength - this.runDone);
+        let block: Uint8Array;
+        if (this.filled === 0 && n - pos >= length) {
+          block = chunk.subarray(pos, pos + length);
+          pos += length;
+        } else {
+          if (this.filled === 0) this.partial = this.assemblyBuffer(length);
+          const part = this.partial!;
+          const take = Math.min(length - this.filled, n - pos);
+          part.set(chunk.subarray(pos, pos + take), this.filled);
+          this.filled += take;
+          pos += take;
+          if (this.filled < length) return;
+          this.partial = undefined;
+          this.filled = 0;
+          block = part;
+        }
+        out.push({ type: 'piece', index: this.runIndex, begin: this.runBegin + this.runDone, block });
+        this.runDone += length;
+        if (this.runDone === this.runLength) this.phase = LENGTH;
+        continue;
+      }
+
       // BODY: `unitStart` is the message's length prefix, `bodyLength` its declared length.
+      if (this.filled === 0 && chunk[pos] === MESSAGE_ID.piece && this.bodyLength - PIECE_HEAD_BYTES > this.ctx.maxRequestBytes) {
+        checkFrame(this.ctx, MESSAGE_ID.piece, this.bodyLength, this.unitStart); // past `maxRunBytes`: an error
+        this.phase = PIECE_HEAD;
+        continue;
+      }
       if (this.filled === 0 && n - pos >= this.bodyLength) {
         out.push(parseBody(this.ctx, chunk, pos, this.bodyLength, this.unitStart));
         pos += this.bodyLength;

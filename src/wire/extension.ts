@@ -10,7 +10,8 @@ import type { WireMessage } from './messages.js';
  *
  * Handshake fields we read and write: `m` (extension name → id, 0 = disabled), `v` (client name),
  * `p` (listen port), `reqq` (requests the sender queues), `yourip` (the address the sender sees
- * us at, 4 or 16 bytes) and `metadata_size` (BEP 9). Unknown keys and unknown extensions are
+ * us at, 4 or 16 bytes), `metadata_size` (BEP 9) and torrenttp's own `torrenttp_max_request`
+ * (runs of blocks, below). Unknown keys and unknown extensions are
  * ignored; a known key of the wrong type is read as absent, since the handshake is advisory. Only
  * what cannot be a handshake at all (not bencode, not a dict, past the limits) is an error.
  *
@@ -48,7 +49,16 @@ export interface ExtendedHandshake {
   readonly yourip?: Uint8Array;
   /** Bytes of the info dict (BEP 9 `metadata_size`), when the sender has it. */
   readonly metadataSize?: number;
+  /**
+   * torrenttp's own key, `torrenttp_max_request`: the sender answers a `request` of up to this many
+   * bytes (a run of blocks within one piece) and takes a `piece` message of up to as many (the
+   * answer to its own). Absent: 16 KiB both ways, as BEP 3 says.
+   */
+  readonly maxRequest?: number;
 }
+
+/** The BEP 10 handshake key of `ExtendedHandshake.maxRequest`. */
+export const MAX_REQUEST_KEY = 'torrenttp_max_request';
 
 export function encodeExtendedHandshake(h: ExtendedHandshake): WireMessage {
   const m: Record<string, number> = {};
@@ -60,11 +70,13 @@ export function encodeExtendedHandshake(h: ExtendedHandshake): WireMessage {
   if (h.p !== undefined && (!Number.isInteger(h.p) || h.p < 1 || h.p > 0xffff)) throw unencodable(`p ${h.p} must be a port`);
   if (h.metadataSize !== undefined && !isU32(h.metadataSize, 1)) throw unencodable(`metadata_size ${h.metadataSize} must be a positive u32`);
   if (h.yourip !== undefined && h.yourip.length !== 4 && h.yourip.length !== 16) throw unencodable('yourip must be 4 or 16 bytes');
+  if (h.maxRequest !== undefined && !isU32(h.maxRequest, 1)) throw unencodable(`${MAX_REQUEST_KEY} ${h.maxRequest} must be a positive u32`);
   const dict: Record<string, Encodable | undefined> = {
     m,
     metadata_size: h.metadataSize,
     p: h.p,
     reqq: h.reqq,
+    [MAX_REQUEST_KEY]: h.maxRequest,
     v: h.v,
     yourip: h.yourip,
   };
@@ -106,6 +118,8 @@ export function decodeExtendedHandshake(payload: Uint8Array): ExtendedHandshake 
   if (yourip instanceof Uint8Array && (yourip.length === 4 || yourip.length === 16)) out.yourip = yourip.slice();
   const size = dict.get('metadata_size');
   if (typeof size === 'number' && isU32(size, 1)) out.metadataSize = size;
+  const maxRequest = dict.get(MAX_REQUEST_KEY);
+  if (typeof maxRequest === 'number' && isU32(maxRequest, 1)) out.maxRequest = maxRequest;
   return out;
 }
 

@@ -17,6 +17,8 @@ export interface PieceGeometry {
 export interface FrameContext {
   readonly maxMessageBytes: number;
   readonly maxRequestBytes: number;
+  /** Largest `request`, `cancel` or `piece` block (at least `maxRequestBytes`): a run of blocks, between peers that say they take one. */
+  readonly maxRunBytes: number;
   torrent: PieceGeometry | undefined;
   /** True until the first message that carries piece state (see decoder.ts). */
   /** A bitfield was seen: a second one is an error. */
@@ -55,7 +57,8 @@ export function checkFrame(ctx: FrameContext, id: number, length: number, at: nu
     if (length < 1 + PIECE_FIXED_BYTES) {
       throw new WireError('WIRE_BAD_LENGTH', { detail: `piece needs length >= 9, got ${length}`, offset: at, messageId: id });
     }
-    checkBlockLength(ctx, id, length - 1 - PIECE_FIXED_BYTES, at);
+    // Past `maxRequestBytes`, up to `maxRunBytes`: a run, which the decoder hands out in blocks.
+    checkBlockLength(ctx, id, length - 1 - PIECE_FIXED_BYTES, at, ctx.maxRunBytes);
   }
 }
 
@@ -93,7 +96,7 @@ export function parseBody(ctx: FrameContext, buf: Uint8Array, start: number, len
       const index = readU32(buf, start + 1);
       const begin = readU32(buf, start + 5);
       const blockLength = readU32(buf, start + 9);
-      checkBlockLength(ctx, id, blockLength, at + PAYLOAD_AT + 8);
+      checkBlockLength(ctx, id, blockLength, at + PAYLOAD_AT + 8, ctx.maxRunBytes);
       checkRange(ctx, id, index, begin, blockLength, at);
       return { type: id === MESSAGE_ID.request ? 'request' : 'cancel', index, begin, length: blockLength };
     }
@@ -110,6 +113,17 @@ export function parseBody(ctx: FrameContext, buf: Uint8Array, start: number, len
   }
 }
 
+/**
+ * The head of a `piece` message (id, index, begin) at `buf[start]`, its block `blockLength` bytes
+ * long: the index and begin, range-checked. For a run, which the decoder hands out in blocks.
+ */
+export function parsePieceHead(ctx: FrameContext, buf: Uint8Array, start: number, blockLength: number, at: number): { index: number; begin: number } {
+  const index = readU32(buf, start + 1);
+  const begin = readU32(buf, start + 5);
+  checkRange(ctx, MESSAGE_ID.piece, index, begin, blockLength, at);
+  return { index, begin };
+}
+
 export function readU32(b: Uint8Array, at: number): number {
   return b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
 }
@@ -118,10 +132,10 @@ export function bitfieldBytes(pieceCount: number): number {
   return Math.ceil(pieceCount / 8);
 }
 
-function checkBlockLength(ctx: FrameContext, id: number, length: number, offset: number): void {
-  if (length === 0 || length > ctx.maxRequestBytes) {
+function checkBlockLength(ctx: FrameContext, id: number, length: number, offset: number, limit: number): void {
+  if (length === 0 || length > limit) {
     throw new WireError('WIRE_BAD_BLOCK_LENGTH', {
-      detail: `${NAMES[id]} of ${length} bytes (limit ${ctx.maxRequestBytes})`,
+      detail: `${NAMES[id]} of ${length} bytes (limit ${limit})`,
       offset,
       messageId: id,
     });

@@ -133,6 +133,31 @@ test('get exits with curl\'s codes: 6 no such host, 7 refused, 18 body cut short
     assert.match(slow.stderr, /operation timed out after 0\.5 s \(--max-time\) with 0 bytes received/);
   }));
 
+test('a server that closes the connection without a byte of answer is curl\'s 52 (empty reply), a reset one 56; --retry tries both again', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const servers: Server[] = [];
+    const listen = async (onData: (s: Socket) => void): Promise<string> => {
+      const s = createTcpServer((c) => {
+        c.on('error', () => {});
+        c.once('data', () => onData(c));
+      });
+      servers.push(s);
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+      return `http://127.0.0.1:${(s.address() as AddressInfo).port}/x`;
+    };
+    t.after(() => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))));
+    const empty = await listen((c) => c.end());
+    const reset = await listen((c) => c.resetAndDestroy());
+    const e = await cli(dir, ['get', empty, '-o', 'x', '-s']);
+    assert.equal(e.code, 52, e.stderr);
+    assert.match(e.stderr, /empty reply/);
+    const r = await cli(dir, ['get', reset, '-o', 'x', '-s']);
+    assert.equal(r.code, 56, r.stderr);
+    const again = await cli(dir, ['get', empty, '-o', 'x', '--retry', '1']);
+    assert.equal(again.code, 52, again.stderr);
+    assert.match(again.stderr, /retrying in 1 s \(0 retries left\)/);
+  }));
+
 test('-m ends a body that stalls with exit 28 and keeps the partial file; -C - then continues it', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const o = await origin(t, payloadServer({ cutAt: 20_000, then: 'stall' }));
@@ -257,6 +282,14 @@ test('-k gets from a self-signed https server, with one warning; --cacert trusts
     assert.ok(!existsSync(join(dir, 'c.txt')));
   }));
 
+test('a --cacert whose certificate does not parse is 77 (curl\'s), not trusted silently as none', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    writeFileSync(join(dir, 'bad.pem'), '-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----\n');
+    const r = await cli(dir, ['get', `https://127.0.0.1:${await closedPort()}/x`, '-o', 'x', '-s', '--cacert', 'bad.pem']);
+    assert.equal(r.code, 77, r.stderr);
+    assert.match(r.stderr, /--cacert bad\.pem: .*certificate.*\[GATEWAY_TLS\]/);
+  }));
+
 test('-k and --cacert reach the swarm\'s web seed (undici\'s connections): a torrent whose only source is an https web seed', { timeout: 180_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const { key, cert } = selfSignedCert(dir, { ipSan: true });
@@ -300,6 +333,16 @@ test('the new flags\' bad values are usage errors (exit 2)', { timeout: 30_000 }
     // get --help lists every exit code of the table.
     const help = await cli(dir, ['get', '--help']);
     for (const code of Object.values(GET_EXIT)) assert.match(help.stdout, new RegExp(`\\b${code} [a-zA-Z-]`), `exit ${code} in get --help:\n${help.stdout}`);
+  }));
+
+test('-m and --connect-timeout past what a node timer holds (24.8 days) are no limit, not a time-out at once', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const o = await origin(t, payloadServer());
+    for (const flag of ['-m', '--connect-timeout']) {
+      const r = await cli(dir, ['get', `${o.base}/p.bin`, '-o', 'p.bin', '-s', flag, '9999999']);
+      assert.equal(r.code, 0, `${flag} 9999999: ${r.stderr}`);
+      assert.ok(readFileSync(join(dir, 'p.bin')).equals(PAYLOAD), flag);
+    }
   }));
 
 test('-m on a swarm download: exit 28, the verified pieces stay in FILE.part, and -C - continues from them', { timeout: 120_000 }, (t) =>

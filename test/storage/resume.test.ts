@@ -1,6 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -166,6 +166,32 @@ test('skipVerify: a file missing or short fails the open with STORAGE_FILE_INCOM
     assert.ok(s.bitfield.has(0));
     await s.close();
     assert.equal(existsSync(t.pathOf(dir, 2)), false);
+  }));
+
+/**
+ * skipVerify creates no folder, but a folder on the way that is a symlink or a file is refused as
+ * without it (STORAGE_PATH_ESCAPE, STORAGE_PATH_CONFLICT, naming that folder), not said as the
+ * file "missing": the file is there, behind the symlink, where the user looks.
+ */
+test('skipVerify: a folder on the way that is a symlink or a file is said as such, not as the file missing', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent([...specs, { path: ['sub', 'four'], length: 100 }], 8192);
+    mkdirSync(join(dir, 'payload'));
+    for (let i = 0; i < 3; i++) writeFileSync(t.pathOf(dir, i), t.fileData(i));
+    mkdirSync(join(dir, 'elsewhere'));
+    writeFileSync(join(dir, 'elsewhere', 'four'), t.fileData(3));
+    symlinkSync(join(dir, 'elsewhere'), join(dir, 'payload', 'sub'));
+    await assert.rejects(openStorage(t.metainfo, dir, { pool, skipVerify: true }), (err: { code?: string; message?: string }) => {
+      assert.equal(err.code, 'STORAGE_PATH_ESCAPE', err.message);
+      assert.match(err.message!, /payload\/sub is a symlink/);
+      return true;
+    });
+    rmSync(join(dir, 'payload', 'sub'));
+    writeFileSync(join(dir, 'payload', 'sub'), 'a file');
+    await assert.rejects(openStorage(t.metainfo, dir, { pool, skipVerify: true }), { code: 'STORAGE_PATH_CONFLICT' });
+    rmSync(join(dir, 'payload', 'sub'));
+    await assert.rejects(openStorage(t.metainfo, dir, { pool, skipVerify: true }), { code: 'STORAGE_FILE_INCOMPLETE' });
+    assert.deepEqual(readdirSync(join(dir, 'payload')).sort(), ['one', 'three', 'two'], 'no folder made');
   }));
 
 test('the resume file is saved periodically while pieces arrive', () =>

@@ -98,12 +98,15 @@ export async function listen(onSocket: (s: Socket) => void): Promise<{ server: S
 /** A hand-driven peer speaking raw wire messages, for the misbehaviour tests. */
 export class RawPeer {
   readonly messages: WireMessage[] = [];
-  private readonly decoder = new WireDecoder({ maxMessageBytes: 4 * 1024 * 1024 });
+  /** Bytes read so far. */
+  bytesIn = 0;
+  private readonly decoder = new WireDecoder({ maxMessageBytes: 4 * 1024 * 1024, maxRunBytes: 1024 * 1024 });
   private waiters: (() => void)[] = [];
   closed = false;
 
   constructor(readonly socket: Socket) {
     socket.on('data', (c: Buffer) => {
+      this.bytesIn += c.length;
       try {
         this.messages.push(...this.decoder.push(c));
       } catch {

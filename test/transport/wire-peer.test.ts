@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { Bitfield, BLOCK_LENGTH, infoHashToBytes, toHex, type Metainfo } from '../../src/metainfo/index.js';
 import { TorrenttpError } from '../../src/errors/index.js';
 import { decode } from '../../src/bencode/index.js';
-import { encodeMessages, EXTENDED_MESSAGE_ID, reservedBytes, supportsExtensionProtocol, WireDecoder, type WireMessage } from '../../src/wire/index.js';
+import { encodeExtendedHandshake, encodeFastMessage, encodeMessages, EXTENDED_MESSAGE_ID, reservedBytes, supportsExtensionProtocol, WireDecoder, type WireMessage } from '../../src/wire/index.js';
 import {
   acceptWirePeer,
   connectWirePeer,
   type WirePeerLink,
   type WirePeerOptions,
   type WireTorrent,
+  MAX_RUN_REQUEST_BYTES,
   WIRE_PEER_DEFAULTS,
 } from '../../src/transport/index.js';
 import { allBlocks, index, leech, listen, makeTorrent, peerId, RawPeer, Recorder, serve, wireTorrent } from './helpers.js';
@@ -249,7 +250,9 @@ test('choke rejects every outstanding request; requests while choked are rejecte
     await p.leech.rec.wait('unchoke');
     const reqs = allBlocks(metainfo).slice(0, 5);
     reqs.forEach((r) => p.leech.link.request(r));
-    await p.seed.rec.wait('request', 2000, () => p.seed.rec.of('request').length === 5);
+    // Two torrenttp links: the five blocks may go out as runs (BEP 10 `torrenttp_max_request`).
+    const asked = (): number => p.seed.rec.of('request').reduce((n, e) => n + e.req.length, 0);
+    await p.seed.rec.wait('request', 2000, () => asked() === 5 * BLOCK_LENGTH);
     p.seed.link.setChoking(true);
     await p.leech.rec.wait('choke');
     await p.leech.rec.wait('rejected', 2000, () => p.leech.rec.of('rejected').length === 5);
@@ -788,5 +791,102 @@ test('dialling: only our 68-byte handshake goes out before the peer answers; the
     link.close();
   } finally {
     await srv.close();
+  }
+});
+
+test('two torrenttp links ask in runs (BEP 10 torrenttp_max_request): adjacent blocks go out as requests of up to 256 KiB, answered in 16 KiB blocks', async () => {
+  // 512 KiB pieces, so a run stops at our 256 KiB and not at the piece's end; a short last piece and block.
+  const { metainfo, data } = makeTorrent(2 * 1024 * 1024 + 12_345, 512 * 1024, 11);
+  const p = await seedAndLeech(metainfo, data);
+  try {
+    const got = await leech(p.leech.link, p.leech.rec, metainfo);
+    assert.ok(Buffer.from(got).equals(Buffer.from(data)), 'byte-identical');
+    const asked = p.seed.rec.of('request').map((e) => e.req.length);
+    assert.equal(asked.reduce((n, l) => n + l, 0), data.length, 'every byte asked for once');
+    assert.ok(asked.every((l) => l <= MAX_RUN_REQUEST_BYTES), `at most ${MAX_RUN_REQUEST_BYTES} a request`);
+    assert.ok(asked.length < allBlocks(metainfo).length / 4, `${asked.length} requests for ${allBlocks(metainfo).length} blocks`);
+    const blocks = p.leech.rec.of('block');
+    assert.equal(blocks.length, allBlocks(metainfo).length, 'one block event per 16 KiB block');
+    assert.ok(blocks.every((e) => e.data.length <= BLOCK_LENGTH));
+  } finally {
+    await p.close();
+  }
+});
+
+test('runs only to a peer that offers them: a BEP 10 peer without torrenttp_max_request gets 16 KiB requests; one with it gets runs, and its reject of a run rejects each block', async () => {
+  const { metainfo, data } = makeTorrent(1024 * 1024, 256 * 1024, 12);
+  for (const maxRequest of [undefined, 64 * 1024]) {
+    let raw: RawPeer | undefined;
+    const t = wireTorrent(metainfo, true);
+    const srv = await listen((s) => {
+      raw = new RawPeer(s);
+      raw.send(
+        { type: 'handshake', reserved: reservedBytes({ extensionProtocol: true, fastExtension: true }), infoHash: t.infoHash, peerId: peerId('raw') },
+        encodeFastMessage({ type: 'haveAll' }),
+      );
+    });
+    const rec = new Recorder();
+    const link = await connectWirePeer('127.0.0.1', srv.port, wireTorrent(metainfo, false), { peerId: peerId('leech'), onEvent: rec.handler });
+    try {
+      while (raw === undefined) await new Promise((r) => setTimeout(r, 5));
+      raw.send(encodeExtendedHandshake({ m: new Map(), reqq: 250, ...(maxRequest === undefined ? {} : { maxRequest }) }), { type: 'unchoke' });
+      await rec.wait('unchoke');
+      const eight = allBlocks(metainfo).slice(0, 8);
+      eight.forEach((b) => link.request(b));
+      const requests = (): WireMessage[] => raw!.messages.filter((m) => m.type === 'request');
+      const want = maxRequest === undefined ? 8 : 2;
+      await raw.until(() => requests().length === want);
+      const lengths = requests().map((m) => (m.type === 'request' ? m.length : 0));
+      assert.deepEqual(lengths, Array(want).fill(maxRequest ?? BLOCK_LENGTH), `max request ${maxRequest}`);
+      if (maxRequest !== undefined) {
+        // The first run's four blocks come as 16 KiB pieces; the second run is rejected in one message.
+        raw.send(...eight.slice(0, 4).map((b) => ({ type: 'piece' as const, index: b.index, begin: b.begin, block: data.subarray(b.begin, b.begin + b.length) })));
+        raw.send(encodeFastMessage({ type: 'reject', index: 0, begin: 4 * BLOCK_LENGTH, length: 4 * BLOCK_LENGTH }));
+        await rec.wait('rejected', 2000, () => rec.of('rejected').length === 4);
+        assert.deepEqual(rec.of('block').map((e) => e.req.begin), [0, 1, 2, 3].map((i) => i * BLOCK_LENGTH));
+        assert.deepEqual(rec.of('rejected').map((e) => e.req.begin), [4, 5, 6, 7].map((i) => i * BLOCK_LENGTH));
+        assert.equal(rec.of('closed').length, 0);
+      }
+    } finally {
+      link.close();
+      raw?.socket.destroy();
+      await srv.close();
+    }
+  }
+});
+
+test('serving a run: one piece message to a peer that offers runs, 16 KiB piece messages to one that asks for a run without offering', async () => {
+  const { metainfo, data } = makeTorrent(1024 * 1024, 256 * 1024, 13);
+  const t = wireTorrent(metainfo, true);
+  for (const maxRequest of [64 * 1024, undefined]) {
+    const rec = new Recorder();
+    let link: Promise<WirePeerLink> | undefined;
+    const srv = await listen((s) => {
+      link = acceptWirePeer(s, () => ({ torrent: t, opts: { peerId: peerId('seed'), onEvent: rec.handler } }));
+    });
+    const raw = await RawPeer.dial(srv.port);
+    try {
+      raw.send(
+        { type: 'handshake', reserved: reservedBytes({ extensionProtocol: true }), infoHash: t.infoHash, peerId: peerId('raw') },
+        encodeExtendedHandshake({ m: new Map(), ...(maxRequest === undefined ? {} : { maxRequest }) }),
+        { type: 'interested' },
+      );
+      const seed = await link!;
+      serve(seed, rec, metainfo, data);
+      await raw.until((m) => m.some((x) => x.type === 'unchoke'));
+      const before = raw.bytesIn;
+      raw.send({ type: 'request', index: 1, begin: 0, length: 64 * 1024 });
+      await raw.until((m) => m.filter((x) => x.type === 'piece').length === 4);
+      const pieces = raw.messages.filter((m) => m.type === 'piece');
+      assert.deepEqual(pieces.map((m) => (m.type === 'piece' ? [m.begin, m.block.length] : [])), [0, 1, 2, 3].map((i) => [i * BLOCK_LENGTH, BLOCK_LENGTH]));
+      assert.ok(pieces.every((m) => m.type === 'piece' && Buffer.from(m.block).equals(Buffer.from(data.subarray(256 * 1024 + m.begin, 256 * 1024 + m.begin + BLOCK_LENGTH)))));
+      // One message is one 13-byte head; four are four.
+      assert.equal(raw.bytesIn - before, maxRequest === undefined ? 4 * (13 + BLOCK_LENGTH) : 13 + 4 * BLOCK_LENGTH, `max request ${maxRequest}`);
+      assert.equal(rec.of('request').length, 1, 'one request event for the run');
+      seed.close();
+    } finally {
+      raw.socket.destroy();
+      await srv.close();
+    }
   }
 });

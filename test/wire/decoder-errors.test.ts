@@ -97,6 +97,13 @@ test('WIRE_BAD_BLOCK_LENGTH: request/cancel of 0 or over maxRequestBytes, and ov
   expectError(frame(9, 7, 0, 0, 0, 0, 0, 0, 0, 0), { code: 'WIRE_BAD_BLOCK_LENGTH', offset: HS, messageId: 7 });
   const big: WireMessage = { type: 'request', index: 0, begin: 0, length: 32768 };
   assert.deepEqual(new WireDecoder({ expectHandshake: false, maxRequestBytes: 32768 }).push(encodeMessage(big)), [big]);
+  // maxRunBytes: a request, cancel or piece of a run of blocks, up to it (decoder.test.ts: a run's piece comes out in blocks).
+  const runs = (): WireDecoder => new WireDecoder({ expectHandshake: false, maxRunBytes: 262144 });
+  const run: WireMessage = { type: 'request', index: 0, begin: 0, length: 262144 };
+  assert.deepEqual(runs().push(encodeMessage(run)), [run]);
+  assert.deepEqual(runs().push(encodeMessage({ ...run, type: 'cancel' })), [{ ...run, type: 'cancel' }]);
+  expectError(req('request', 262145), { code: 'WIRE_BAD_BLOCK_LENGTH', offset: HS + 13, messageId: 6 }, { maxRunBytes: 262144 });
+  expectError(frame(9 + 262145, 7), { code: 'WIRE_BAD_BLOCK_LENGTH', offset: HS, messageId: 7 }, { maxRunBytes: 262144 });
 });
 
 test('WIRE_OUT_OF_RANGE: have/request/cancel/piece outside the torrent geometry', () => {

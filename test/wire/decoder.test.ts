@@ -243,3 +243,31 @@ test('1 MiB of piece messages pushed one byte at a time decodes every block', { 
   for (let i = 0; i < bytes.length; i++) out.push(...d.push(bytes.subarray(i, i + 1)));
   assert.deepEqual(out, messages);
 });
+
+test('property: a run (a piece message past maxRequestBytes, up to maxRunBytes) comes out as one piece message per 16 KiB block, whatever the chunking', () => {
+  const settled = (m: WireMessage): WireMessage => JSON.parse(JSON.stringify(m, (_k, v: unknown) => (v instanceof Uint8Array ? [...v] : v))) as WireMessage;
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 16385, max: 4 * 16384 }).chain((length) =>
+        fc.tuple(fc.constant(length), fc.integer({ min: 0, max: 7 }), cutsArb(4 + 9 + length + 5 + 4 + 9 + 100)),
+      ),
+      ([length, blockAt, cuts]) => {
+        const run = Uint8Array.from({ length }, (_, i) => (i * 7 + length) & 0xff);
+        const begin = blockAt * 16384;
+        const small = new Uint8Array(100).fill(9);
+        const bytes = encodeMessages([{ type: 'piece', index: 3, begin, block: run }, { type: 'have', index: 1 }, { type: 'piece', index: 2, begin: 0, block: small }]);
+        const want: WireMessage[] = [];
+        for (let off = 0; off < length; off += 16384) want.push({ type: 'piece', index: 3, begin: begin + off, block: run.subarray(off, Math.min(length, off + 16384)) });
+        want.push({ type: 'have', index: 1 }, { type: 'piece', index: 2, begin: 0, block: small });
+        const opts = { expectHandshake: false, maxRunBytes: 4 * 16384 };
+        assert.deepEqual(decodeChunks([bytes], opts).map(settled), want.map(settled));
+        assert.deepEqual(decodeChunks(split(bytes, cuts), opts).map(settled), want.map(settled));
+        const d = new WireDecoder({ ...opts, reuseAssemblyBuffers: true });
+        const got: WireMessage[] = [];
+        for (const c of split(bytes, cuts)) got.push(...d.push(c).map(settled));
+        assert.deepEqual(got, want.map(settled));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});

@@ -34,6 +34,16 @@ test('every field: m, p, reqq, v, yourip and metadata_size, in sorted keys, and 
   assert.deepEqual(decodeExtendedHandshake(m.payload), h);
 });
 
+test('torrenttp_max_request: written when given, read back; absent, zero or not a number reads as absent', () => {
+  const m = encodeExtendedHandshake({ m: none, reqq: 256, maxRequest: 262144 });
+  assert.ok(m.type === 'unknown');
+  assert.equal(new TextDecoder().decode(m.payload.subarray(1)), 'd1:mde4:reqqi256e21:torrenttp_max_requesti262144ee');
+  assert.equal(decodeExtendedHandshake(m.payload)?.maxRequest, 262144);
+  for (const body of ['d4:reqqi256ee', 'd21:torrenttp_max_requesti0ee', 'd21:torrenttp_max_request3:abce']) {
+    assert.equal(decodeExtendedHandshake(payload(body))?.maxRequest, undefined, body);
+  }
+});
+
 test('encoding refuses values the wire cannot carry', () => {
   for (const h of [{ reqq: 0 }, { reqq: 2 ** 32 }, { reqq: 1.5 }, { p: 0 }, { p: 65536 }, { metadataSize: 0 }, { yourip: new Uint8Array(5) }]) {
     assert.throws(() => encodeExtendedHandshake({ m: none, ...h }), isCode('WIRE_UNENCODABLE'), JSON.stringify(h));

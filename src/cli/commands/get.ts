@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -106,7 +107,7 @@ export function register(program: Command, ctx: CliContext): void {
 Exit codes, curl's where the failure means the same (docs/cli.md, "get exit codes"):
   0 done, 1 other failure, 2 usage, 6 host not found, 7 cannot connect, 18 body cut short,
   22 HTTP error status, 23 cannot write, 28 timed out, 35 TLS handshake, 47 too many redirects,
-  56 connection reset, 60 certificate not trusted, 77 --cacert unreadable, 130 interrupted`)
+  52 empty reply, 56 connection reset, 60 certificate not trusted, 77 --cacert unreadable, 130 interrupted`)
     .action(async (url: string, positional: string | undefined, flags: GetFlags, cmd: Command) => {
       const usage = (message: string): never => usageError(cmd, message);
       // wget's `-O -` and `-qO-` (the document to stdout): curl's -O never takes "-". Commander
@@ -297,17 +298,20 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
 /** The exit code of a get whose output could not be written: curl's CURLE_WRITE_ERROR. */
 export const GET_WRITE_ERROR_EXIT = GET_EXIT.write;
 
-/** `--connect-timeout`, `--max-time`: seconds, fractions allowed (curl's); 0 is no limit. In ms. */
+/** The longest wait a node timer holds (2^31 - 1 ms, 24.8 days): a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `--connect-timeout`, `--max-time`: seconds, fractions allowed (curl's); 0, or more than a timer holds (24.8 days), is no limit. In ms. */
 function seconds(value: string | undefined, flag: string, usage: (message: string) => never): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\s*(?:\d{1,9}(?:\.\d*)?|\.\d+)\s*$/.test(value)) return usage(`${flag} ${JSON.stringify(value)}: not a number of seconds`);
   const ms = Math.round(Number(value) * 1000);
-  return ms === 0 ? undefined : ms;
+  return ms === 0 || ms > MAX_TIMER_MS ? undefined : ms;
 }
 
 /**
- * `--cacert FILE`: its PEM certificates, the only CAs trusted (curl's). Unreadable, or holding no
- * certificate: `GATEWAY_TLS`, exit 77 (curl's "problem reading the SSL CA cert").
+ * `--cacert FILE`: its PEM certificates, the only CAs trusted (curl's). Unreadable, holding no
+ * certificate, or one that does not parse: `GATEWAY_TLS`, exit 77 (curl's "problem reading the SSL CA cert").
  */
 async function readCa(path: string, given: string): Promise<Buffer> {
   let pem: Buffer;
@@ -316,7 +320,16 @@ async function readCa(path: string, given: string): Promise<Buffer> {
   } catch (cause) {
     throw new TorrenttpError('GATEWAY_TLS', { detail: `--cacert ${given}`, cause });
   }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new TorrenttpError('GATEWAY_TLS', { detail: `--cacert ${given}: no PEM certificate in it` });
+  const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new TorrenttpError('GATEWAY_TLS', { detail: `--cacert ${given}: no PEM certificate in it` });
+  // node's TLS skips a certificate it cannot parse without a word: the get would trust nobody.
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (cause) {
+      throw new TorrenttpError('GATEWAY_TLS', { detail: `--cacert ${given}: its certificate ${i + 1} does not parse`, cause });
+    }
+  }
   return pem;
 }
 
