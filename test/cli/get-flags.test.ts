@@ -7,9 +7,11 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { cli } from '../helpers/cli.js';
+import { cli, spawnCli } from '../helpers/cli.js';
+import { selfSignedCert } from '../helpers/tls.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway, torrentOf } from '../gateway/helpers.js';
 
@@ -243,4 +245,42 @@ test('get -v: the request and response heads on stderr (credentials not shown), 
     assert.equal(peers.code, 0, peers.stderr);
     assert.match(peers.stderr, /^\* the swarm's peers and web seeds$/m);
     assert.ok(readFileSync(join(dir, 'b.bin')).equals(payload));
+  }));
+
+test("get takes wget's spellings: -U, --user/--password, -t (attempts), -T (connect and read timeout), --no-check-certificate, --ca-certificate", { timeout: 90_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    let busy = 2;
+    const o = await origin(t, (req, res) => {
+      if (req.url === '/busy' && busy-- > 0) return void res.writeHead(502, { 'retry-after': '0' }).end();
+      if (req.url === '/stall') return void res.writeHead(200, { 'content-length': 10 }).write('abc'); // then nothing
+      res.end('ok');
+    });
+    const named = await cli(dir, ['get', `${o.base}/f`, '-o', 'f.txt', '-s', '-U', 'Wget/1.21', '--user', 'ann', '--password', 'pw']);
+    assert.equal(named.code, 0, named.stderr);
+    assert.equal(o.requests[0]!.headers['user-agent'], 'Wget/1.21');
+    assert.equal(o.requests[0]!.headers.authorization, `Basic ${Buffer.from('ann:pw').toString('base64')}`);
+    const tries = await cli(dir, ['get', `${o.base}/busy`, '-o', 'b.txt', '-s', '-t', '3']);
+    assert.equal(tries.code, 0, tries.stderr);
+    assert.equal(o.requests.filter((q) => q.url === '/busy').length, 3, 'three attempts');
+    busy = 1;
+    const once = await cli(dir, ['get', `${o.base}/busy`, '-o', 'c.txt', '-s', '--tries', '1']);
+    assert.equal(once.code, 22, '-t 1: one attempt, no retry');
+    const stalled = await cli(dir, ['get', `${o.base}/stall`, '-o', 's.txt', '-s', '-T', '0.5']);
+    assert.equal(stalled.code, 28, stalled.stderr);
+    assert.match(stalled.stderr, /no byte of the body for/);
+    for (const args of [['--password', 'x'], ['--user', 'a:b', '--password', 'x'], ['-A', 'a', '-U', 'b'], ['-t', 'x'], ['-t', '2', '--retry', '1']]) {
+      assert.equal((await cli(dir, ['get', `${o.base}/f`, '-o', 'u.txt', ...args])).code, 2, args.join(' '));
+    }
+    // TLS options are the process's: each get in its own.
+    const { key, cert } = selfSignedCert(dir, { ipSan: true });
+    const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.end('secret\n'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/f.txt`;
+    const insecure = spawnCli(t, dir, ['get', url, '-o', 'a.txt', '--no-check-certificate']);
+    assert.equal(await insecure.exited, 0, insecure.stderr);
+    assert.match(insecure.stderr, /not authenticated/);
+    const trusted = spawnCli(t, dir, ['get', url, '-o', 'b.txt', '-s', '--ca-certificate', cert]);
+    assert.equal(await trusted.exited, 0, trusted.stderr);
+    assert.equal(readFileSync(join(dir, 'b.txt'), 'utf8'), 'secret\n');
   }));

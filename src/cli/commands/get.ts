@@ -52,6 +52,13 @@ interface GetFlags {
   dumpHeader?: string;
   writeOut?: string;
   verbose?: boolean;
+  // wget's spellings
+  U?: string;
+  password?: string;
+  checkCertificate?: boolean;
+  caCertificate?: string;
+  timeout?: string;
+  tries?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -87,6 +94,13 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-D, --dump-header <file>', 'write the final response\'s head to FILE ("-" for stdout)')
     .option('-w, --write-out <format>', `print FORMAT to stdout at the end, done or failed: %{variable} (${WRITE_OUT_VARIABLES.join(', ')}), \\n`)
     .option('-v, --verbose', 'on stderr: each request\'s and response\'s head, and where the bytes come from (plain, the swarm, a lone stream, the peers)')
+    // wget's spellings of the same (docs/cli.md, "wget's flags").
+    .option('-U <agent>', 'as -A (wget)')
+    .option('--password <password>', 'with --user USER: as -u USER:PASSWORD (wget)')
+    .option('--no-check-certificate', 'as -k (wget)')
+    .option('--ca-certificate <file>', 'as --cacert (wget)')
+    .option('-T, --timeout <seconds>', 'wget\'s: most time to connect, and for the answer, the body or the swarm to send anything (exit 28)')
+    .option('-t, --tries <num>', 'wget\'s: at most NUM attempts, as --retry NUM-1; 0 is no limit')
     .option('--port <n>', 'BitTorrent listening port (default: any free port)')
     .option('--encryption <policy>', GET_ENCRYPTION_HELP, encryptionPolicy)
     .option('--json', 'JSON lines: start, progress, summary (on stderr when the data goes to stdout)')
@@ -148,6 +162,7 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
         if (colon <= 0 || !HEADER_NAME.test(name) || INVALID_HEADER_VALUE.test(value)) usage(`-H ${JSON.stringify(line)} is not "Name: value" (a name of letters, digits and !#$%&'*+-.^_\`|~; a value on one line)`);
         headers[name.toLowerCase()] = value;
       }
+      const { stallMs } = wgetSpellings(flags, usage);
       // -A, -e, -u: headers as -H would give them (credentials only to the URL's own origin: redirect-headers.ts).
       for (const [flag, name, value] of [['-A', 'user-agent', flags.userAgent], ['-e', 'referer', flags.referer], ['-u', 'authorization', flags.user]] as const) {
         if (value === undefined) continue;
@@ -254,6 +269,7 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
           },
           ...(port === undefined ? {} : { port }),
           ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
+          ...(stallMs === undefined ? {} : { stallMs }),
           ...(retry === undefined ? {} : { retry }),
           ...(limitRate === undefined ? {} : { limitRate }),
           ...(flags.encryption === undefined ? {} : { encryption: flags.encryption }),
@@ -307,6 +323,32 @@ function seconds(value: string | undefined, flag: string, usage: (message: strin
   if (!/^\s*(?:\d{1,9}(?:\.\d*)?|\.\d+)\s*$/.test(value)) return usage(`${flag} ${JSON.stringify(value)}: not a number of seconds`);
   const ms = Math.round(Number(value) * 1000);
   return ms === 0 || ms > MAX_TIMER_MS ? undefined : ms;
+}
+
+/**
+ * wget's spellings, folded into curl's flags before they are read: `-U` is `-A`,
+ * `--user U --password P` is `-u U:P`, `--no-check-certificate` is `-k`, `--ca-certificate` is
+ * `--cacert`, `-t N` (attempts) is `--retry N-1` (0: no limit), and `-T S` is `--connect-timeout S`
+ * plus the most time the answer and the body may send nothing (`stallMs`, wget's read timeout).
+ */
+function wgetSpellings(flags: GetFlags, usage: (message: string) => never): { stallMs?: number } {
+  const both = (a: string, b: string): never => usage(`${a} and ${b} are the same: give one`);
+  if (flags.U !== undefined) flags.userAgent = flags.userAgent === undefined ? flags.U : both('-A', '-U');
+  if (flags.password !== undefined) {
+    if (flags.user === undefined || flags.user.includes(':')) usage('--password goes with --user USER (or give -u USER:PASSWORD)');
+    flags.user = `${flags.user}:${flags.password}`;
+  }
+  if (flags.checkCertificate === false) flags.insecure = true;
+  if (flags.caCertificate !== undefined) flags.cacert = flags.cacert === undefined ? flags.caCertificate : both('--cacert', '--ca-certificate');
+  if (flags.tries !== undefined) {
+    if (!/^\s*\d{1,9}\s*$/.test(flags.tries)) usage(`--tries ${JSON.stringify(flags.tries)}: not a count (0 for no limit)`);
+    if (flags.retry !== undefined) both('--retry', '--tries');
+    flags.retry = String(Number(flags.tries) === 0 ? 999_999_999 : Number(flags.tries) - 1);
+  }
+  if (flags.timeout === undefined) return {};
+  const ms = seconds(flags.timeout, '--timeout', usage);
+  flags.connectTimeout ??= flags.timeout;
+  return ms === undefined ? {} : { stallMs: ms };
 }
 
 /**
