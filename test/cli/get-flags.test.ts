@@ -1,7 +1,9 @@
 /**
  * `torrenttp get` with the flags a curl or wget user's fingers know (issue 15): `-r`, `-I`, `-A`,
- * `-e`, `-u`, `--compressed`, `--output-dir`/`--create-dirs`/`-P`, `-J`, `-D`, `-w` and `-v`, each against a real
- * server on loopback (`serve`'s gateway, or a small node server that records what it heard).
+ * `-e`, `-u`, `--compressed`, `--output-dir`/`--create-dirs`/`-P`, `-J`, `-D`, `-w`, `-v` and wget's
+ * spellings (`-U`, `--user`/`--password`, `-t`, `-T`, `--no-check-certificate`, `--ca-certificate`),
+ * each against a real server on loopback (`serve`'s gateway, or a small node server that records
+ * what it heard). Gets that change TLS (process-wide) run as their own process.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
