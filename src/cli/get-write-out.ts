@@ -15,6 +15,8 @@ export interface WriteOutVars {
   /** The file written; '' for stdout or none. */
   readonly filenameEffective: string;
   readonly numRedirects: number;
+  /** Why the get failed, as its error line says it (without `torrenttp: `); '' when it did not. */
+  readonly errorMessage: string;
 }
 
 const VARIABLES: Readonly<Record<string, (v: WriteOutVars) => string>> = {
@@ -29,6 +31,7 @@ const VARIABLES: Readonly<Record<string, (v: WriteOutVars) => string>> = {
   content_type: (v) => v.contentType,
   filename_effective: (v) => v.filenameEffective,
   num_redirects: (v) => String(v.numRedirects),
+  errormsg: (v) => v.errorMessage,
 };
 
 export const WRITE_OUT_VARIABLES: readonly string[] = Object.keys(VARIABLES);

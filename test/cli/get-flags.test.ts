@@ -203,9 +203,9 @@ test('get -D writes the final response\'s head (a file, or stdout before the bod
     const both = await cli(dir, ['get', `${o.base}/f`, '-', '-s', '-D', '-']);
     assert.match(both.stdout, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nabc$/, 'the head, then the body');
     // Failed: the error's head and the exit it ends with.
-    const gone = await cli(dir, ['get', `${o.base}/gone`, '-o', 'g.txt', '-s', '-D', 'gone.txt', '-w', '%{http_code} %{exitcode} %{size_download}']);
+    const gone = await cli(dir, ['get', `${o.base}/gone`, '-o', 'g.txt', '-s', '-D', 'gone.txt', '-w', '%{http_code} %{exitcode} %{size_download} %{errormsg}']);
     assert.equal(gone.code, 22);
-    assert.equal(gone.stdout, '404 22 0');
+    assert.equal(gone.stdout, `404 22 0 server answered with an HTTP error: 404 Not Found for ${o.base}/gone`);
     assert.match(readFileSync(join(dir, 'gone.txt'), 'utf8'), /^HTTP\/1\.1 404 Not Found\r\nX-Why: gone\r\n/);
     const s = createServer();
     await new Promise<void>((res) => s.listen(0, '127.0.0.1', () => res()));

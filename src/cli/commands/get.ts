@@ -230,7 +230,8 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
           dumpError ??= err;
         }
       });
-      // -w: once, at the end, done or failed (curl's), with the exit the get ends with.
+      // -w: once, at the end, done or failed (curl's), with the exit the get ends with and why.
+      let errorText = '';
       const printWriteOut = (): void => {
         if (writeOut === undefined) return;
         ctx.stdout.write(writeOut({
@@ -242,6 +243,7 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
           contentType: headField(watch.last, 'content-type'),
           filenameEffective: result?.path ?? '',
           numRedirects: watch.redirects,
+          errorMessage: errorText,
         }));
       };
       try {
@@ -278,6 +280,7 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
         streamError ??= writeFailure(err);
         if (streamError === undefined) {
           ctx.exitCode = timedOut ? GET_EXIT.timeout : getExitCode(err);
+          errorText = err instanceof Error ? err.message : String(err);
           watch.flush();
           printWriteOut();
           throw err;
@@ -293,18 +296,22 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
         out.summary(result);
         if (result.status !== 'complete' && timedOut) {
           const got = result.totalBytes === undefined ? `${result.downloadedBytes} bytes` : `${result.downloadedBytes} of ${result.totalBytes} bytes`;
-          ctx.stderr.write(`torrenttp: operation timed out after ${flags.maxTime} s (--max-time) with ${got} received\n`);
+          errorText = `operation timed out after ${flags.maxTime} s (--max-time) with ${got} received`;
+          ctx.stderr.write(`torrenttp: ${errorText}\n`);
           ctx.exitCode = GET_EXIT.timeout;
         } else if (result.status !== 'complete') {
+          errorText = 'interrupted';
           ctx.exitCode = GET_EXIT.interrupted;
         }
       } else if (streamError?.code !== 'EPIPE') {
-        ctx.stderr.write(`torrenttp: ${describeWriteFailure(streamError)}\n`);
+        errorText = describeWriteFailure(streamError);
+        ctx.stderr.write(`torrenttp: ${errorText}\n`);
         ctx.exitCode = GET_WRITE_ERROR_EXIT;
       } // else the reader closed stdout: its choice
       watch.flush();
       if (dumpError !== undefined && (ctx.exitCode ?? 0) === 0) {
-        ctx.stderr.write(`torrenttp: cannot write -D ${dumpTo}: ${String((dumpError as Error).message)}\n`);
+        errorText = `cannot write -D ${dumpTo}: ${String((dumpError as Error).message)}`;
+        ctx.stderr.write(`torrenttp: ${errorText}\n`);
         ctx.exitCode = GET_EXIT.write;
       }
       printWriteOut();
