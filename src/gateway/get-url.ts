@@ -6,7 +6,7 @@ import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import { ttpTorrentUrlInfoHash } from './media-type.js';
 import { headersForAll } from './redirect-headers.js';
-import { causeText, negotiate, NodeAgents, type Offer } from './negotiate-client.js';
+import { assertOk, causeText, discard, negotiate, NodeAgents, requestOk, type Offer, type ResponseHead } from './negotiate-client.js';
 import { retryDelayMs, sleep } from './get-retry.js';
 import { plainGet } from './plain-get.js';
 
@@ -76,6 +76,17 @@ export interface GetUrlOptions {
    * stream, which reads the origin past the engine's limiter).
    */
   readonly limitRate?: number;
+  /**
+   * `HEAD` only (curl's `-I`): each response's head is told (`response` events), nothing is
+   * written; the swarm is not asked for (no torrent's `Accept`), so `serve` answers with the
+   * file's head, not its torrent's.
+   */
+  readonly head?: boolean;
+  /**
+   * Name a `named` output as the server does (curl's `-J`): a plain answer's `Content-Disposition`
+   * file name (plain-get.ts `namedPath`), a swarm's torrent name; neither replaces what is there.
+   */
+  readonly remoteHeaderName?: boolean;
 }
 
 export type GetOutput =
@@ -104,7 +115,11 @@ export type GetEvent =
   /** Done, but peers are still pulling pieces from us: we stay up to `maxSeconds` for them. */
   | { readonly type: 'lingering'; readonly maxSeconds: number }
   /** Attempt `attempt` failed transiently (`--retry`): the next starts in `delayMs`, `left` attempts after it at most. */
-  | { readonly type: 'retry'; readonly attempt: number; readonly left: number; readonly delayMs: number; readonly message: string };
+  | { readonly type: 'retry'; readonly attempt: number; readonly left: number; readonly delayMs: number; readonly message: string }
+  /** A response's head, before its body: each hop of a redirect, the torrent's answer, a resuming request (`-I`, `-D`, `-v`, `-w`). */
+  | { readonly type: 'response'; readonly head: ResponseHead }
+  /** Where a swarm download's bytes come from, as it changes: a lone stream from the origin, the swarm's peers and web seeds (`-v`). */
+  | { readonly type: 'route'; readonly message: string };
 
 /** Payload bytes by where they came from. */
 export interface GetSources {
@@ -162,7 +177,9 @@ async function getOnce(o: GetUrlOptions, started: number): Promise<GetResult> {
   // node's own HTTP client, keep-alive, for the negotiation and the plain body: undici (the web
   // seed's and the trackers' client) is not compiled before the first byte.
   const agents = new NodeAgents(o.connectTimeoutMs);
+  const onHead = o.onEvent === undefined ? undefined : (head: ResponseHead): void => o.onEvent?.({ type: 'response', head });
   try {
+    if (o.head === true) return await headOnly(o, agents, onHead, started);
     // A server that takes the connection and never answers would hold the get for ever: its
     // answer (redirects and a torrent's body included) must come within `stallMs`.
     const answer = new AbortController();
@@ -176,6 +193,7 @@ async function getOnce(o: GetUrlOptions, started: number): Promise<GetResult> {
       offer = await negotiate(o.url, {
         agents,
         join: true,
+        ...(onHead === undefined ? {} : { onHead }),
         signal: o.signal === undefined ? answer.signal : AbortSignal.any([o.signal, answer.signal]),
         ...(o.headers === undefined ? {} : { headers: o.headers }),
         ...(o.plainOnly === undefined && !ranged ? {} : { plainOnly: o.plainOnly === true || ranged }),
@@ -233,19 +251,29 @@ async function getOnce(o: GetUrlOptions, started: number): Promise<GetResult> {
  * torrent of several files, a URL without a last segment, a TorrentTTP torrent URL, a `.torrent` file's URL): the
  * torrent's name, which the server chose. Such a name never starts with a dot (`.ssh`,
  * `.bashrc`: the dots are dropped), and never replaces or fills what is already there unless
- * `resume` says to continue it, as curl's `-J` refuses to overwrite: `get URL` run in the home
+ * `resume` says to continue it, as curl's `-J` refuses to overwrite (with `-J`, always the torrent's name): `get URL` run in the home
  * folder must not write `~/.ssh/authorized_keys` because a server said so (wget's CVE-2016-4971
  * was a name taken from a redirect). Any other output: as it is.
  */
 async function serverNamedOutput(o: GetUrlOptions, metainfo: Metainfo): Promise<GetOutput> {
   if (o.output.kind !== 'named') return o.output;
-  if (swarmNameFromUrl(o.url, metainfo) !== undefined) return o.output;
+  if (o.remoteHeaderName !== true && swarmNameFromUrl(o.url, metainfo) !== undefined) return o.output;
   const name = metainfo.name.replace(/^\.+/, '') || metainfo.infoHash;
   const path = join(o.output.dir, name);
   if (o.resume !== true && (await lstat(path).then(() => true, () => false))) {
     throw new GatewayError('GATEWAY_GET_OUTPUT_EXISTS', { detail: `${path} (the torrent's name, chosen by the server): give -o, or -C - to continue it` });
   }
   return { kind: 'file', path };
+}
+
+/** `-I`: one HEAD (redirects followed), its body-less answer dropped; an error status fails as a GET's does. */
+async function headOnly(o: GetUrlOptions, agents: NodeAgents, onHead: ((head: ResponseHead) => void) | undefined, started: number): Promise<GetResult> {
+  const res = await requestOk(o.url, { agents, method: 'HEAD', ...(o.headers === undefined ? {} : { headers: o.headers }), ...(o.signal === undefined ? {} : { signal: o.signal }), ...(onHead === undefined ? {} : { onHead }) }, o.headers?.accept === undefined ? { accept: '*/*' } : {});
+  // requestOk leaves a 416 to its caller (a resume's): here it is the error status it is (`-I -r 9999-`).
+  await (res.status === 416 ? assertOk(res) : discard(res));
+  const length = Number(res.headers['content-length']);
+  const none = { plain: 0, wire: 0, webseed: 0, http: 0 };
+  return { mode: 'plain', status: 'complete', name: nameFromUrl(o.url) ?? '', path: undefined, totalBytes: Number.isSafeInteger(length) ? length : undefined, downloadedBytes: 0, sources: none, uploadedBytes: 0, seconds: (performance.now() - started) / 1000 };
 }
 
 function interrupted(o: GetUrlOptions, started: number): GetResult {

@@ -9,7 +9,7 @@ export { encodePath, MAX_TARGET_CHARS, parseRequestPath, type RequestPath } from
 export { DEFAULT_MIN_SIZE_BYTES, eligibility, type Eligibility, type EligibilityOptions } from './rules.js';
 export type { FileIdentity, ReadyTorrent, TorrentState } from './swarm-files.js';
 export { getUrl, nameFromUrl, type GetEvent, type GetMode, type GetOutput, type GetResult, type GetSources, type GetUrlOptions } from './get-url.js';
-export { describedBy, GET_ACCEPT, negotiate, seedPeers, type NegotiateOptions, type Offer, type OpenResponse } from './negotiate-client.js';
+export { describedBy, GET_ACCEPT, negotiate, seedPeers, type NegotiateOptions, type Offer, type OpenResponse, type ResponseHead } from './negotiate-client.js';
 export { SEED_HEADER, ttpTorrentUrlInfoHash } from './media-type.js';
 export { CALLER_DEFAULTS, type CallerOptions } from './ttp-callers.js';
 export { CORS_HEADERS, DEFAULT_MAX_LONG_POLLS, TtpRoutes, type TtpRoutesOptions, type TtpTorrentSource } from './ttp-routes.js';

@@ -386,6 +386,8 @@ export interface WhileAloneOptions {
    * from the piece given here): the stream adopts it, or closes it when it never starts.
    */
   readonly connection?: OriginConnection;
+  /** Told where the bytes come from as it changes (the stream starts, ends, gives way to the swarm): `get -v`. */
+  readonly onRoute?: (message: string) => void;
 }
 
 /**
@@ -417,11 +419,12 @@ export function streamWhileAlone(client: Client, t: Torrent, url: string, given:
     client.off('source', onSource);
     t.off('peer', onPeer);
   };
-  const over = (): void => {
+  const over = (why?: string): void => {
     if (state === 'over') return;
     const was = state;
     state = 'over';
     cleanup();
+    if (why !== undefined) opts.onRoute?.(`${why}: ${was === 'streaming' ? 'the stream ends, ' : ''}the swarm's peers and web seeds`);
     if (was === 'streaming') void stream!.stop(); // its end releases
     else {
       opts.connection?.close();
@@ -429,7 +432,7 @@ export function streamWhileAlone(client: Client, t: Torrent, url: string, given:
     }
   };
   const onDiscovered = (infoHash: string, addresses: readonly string[]): void => {
-    if (infoHash === t.infoHash && addresses.some((a) => !named.has(a))) over();
+    if (infoHash === t.infoHash && addresses.some((a) => !named.has(a))) over('the tracker names other peers');
   };
   const onPeer = (link: PeerLink): void => {
     const id = link.peerId === undefined ? undefined : Buffer.from(link.peerId).toString('hex');
@@ -438,15 +441,17 @@ export function streamWhileAlone(client: Client, t: Torrent, url: string, given:
       return;
     }
     if (link.kind === 'webseed' || (id !== undefined && namedIds.has(id))) return;
-    over();
+    over(`another peer (${link.id})`);
   };
   const start = (): void => {
     if (state !== 'waiting' || t.closed || t.complete) return;
     state = 'streaming';
     clearTimeout(timer);
+    opts.onRoute?.(`alone in the swarm: streaming ${url} in one GET, each piece verified`);
     stream = streamOrigin(t, url, { headers, ...(opts.fromPiece === undefined ? {} : { fromPiece: opts.fromPiece }), ...(opts.connection === undefined ? {} : { connection: opts.connection }) });
     void stream.over.then((end) => {
       if (end.how === 'failed') warn(`streaming ${url}: ${end.reason}; the swarm takes the rest`);
+      if (end.how === 'failed' && state === 'streaming') opts.onRoute?.(`the stream failed (${end.reason}): the swarm takes the rest`);
       if (state === 'streaming') {
         state = 'over';
         cleanup();
@@ -459,7 +464,7 @@ export function streamWhileAlone(client: Client, t: Torrent, url: string, given:
     // The answer is reported just before its peers are discovered (the same turn): decide after.
     setImmediate(start);
   };
-  const timer = setTimeout(over, LONE_DECIDE_MS);
+  const timer = setTimeout(() => over(`no tracker answer within ${LONE_DECIDE_MS} ms`), LONE_DECIDE_MS);
   client.on('discovered', onDiscovered);
   client.on('source', onSource);
   t.on('peer', onPeer);

@@ -56,6 +56,22 @@ export interface OpenResponse {
   readonly body: Readable;
 }
 
+/**
+ * One response's head as it came, with the request that got it (each hop of a redirect, the
+ * torrent's answer, a resuming request): what `get -I` and `-D` print, `-v` shows and `-w` reads.
+ */
+export interface ResponseHead {
+  readonly method: string;
+  readonly url: string;
+  /** The request's fields as sent (besides node's own `Host` and `Connection`). */
+  readonly requestHeaders: Readonly<Record<string, string>>;
+  readonly httpVersion: string;
+  readonly status: number;
+  readonly statusMessage: string;
+  /** Name, value, name, value…, as the server sent them (case and order kept). */
+  readonly rawHeaders: readonly string[];
+}
+
 export type Offer =
   | {
       readonly kind: 'torrent';
@@ -84,6 +100,10 @@ export interface NegotiateOptions {
   readonly plainOnly?: boolean;
   /** About to join the swarm (`get`): ask the torrent's answer for its peer count (`JOIN_HEADER`). */
   readonly join?: boolean;
+  /** `HEAD` (`get -I`); default `GET`. */
+  readonly method?: 'GET' | 'HEAD';
+  /** Told each response's head as it comes, before its body is read. */
+  readonly onHead?: (head: ResponseHead) => void;
 }
 
 /** GET with the swarm's Accept and classify the answer. */
@@ -247,29 +267,34 @@ function limitConnect(agent: HttpAgent, ms: number, ready: 'connect' | 'secureCo
   };
 }
 
-/** One GET with node's http(s) client (keep-alive agents when the get gave them); the body is the `IncomingMessage`. */
-async function getWithNode(url: string, headers: Record<string, string>, opts: NegotiateOptions): Promise<Omit<OpenResponse, 'url'>> {
+type Answer = Omit<OpenResponse, 'url'> & { readonly httpVersion: string; readonly statusMessage: string; readonly rawHeaders: readonly string[] };
+
+/** One GET (or HEAD) with node's http(s) client (keep-alive agents when the get gave them); the body is the `IncomingMessage`. */
+async function getWithNode(url: string, headers: Record<string, string>, opts: NegotiateOptions): Promise<Answer> {
   const u = new URL(url);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`unsupported protocol ${u.protocol}`);
-  const options: RequestOptions = { headers, ...(opts.signal === undefined ? {} : { signal: opts.signal }) };
+  const options: RequestOptions = { headers, method: opts.method ?? 'GET', ...(opts.signal === undefined ? {} : { signal: opts.signal }) };
   if (opts.agents !== undefined) options.agent = await opts.agents.for(u.protocol);
   const res = await nodeGet(u, options);
-  return { status: res.statusCode ?? 0, headers: res.headers, body: res };
+  return { status: res.statusCode ?? 0, headers: res.headers, body: res, httpVersion: res.httpVersion, statusMessage: res.statusMessage ?? '', rawHeaders: res.rawHeaders };
 }
 
 async function request(url: string, opts: NegotiateOptions, headers: Record<string, string>): Promise<OpenResponse> {
   const undici = opts.dispatcher === undefined ? undefined : await loadUndici();
   let current = url;
   for (let hop = 0; ; hop++) {
-    let res: Omit<OpenResponse, 'url'>;
+    let res: Answer;
     // The user's credentials only on the URL's own origin (a redirect elsewhere gets the rest).
     const all = { 'user-agent': 'torrenttp', ...headersFor(opts.headers, url, current), ...headers };
     try {
       if (undici === undefined) {
         res = await getWithNode(current, all, opts);
       } else {
-        const r = await undici.request(current, { method: 'GET', headers: all, dispatcher: opts.dispatcher, ...(opts.signal === undefined ? {} : { signal: opts.signal }) });
-        res = { status: r.statusCode, headers: r.headers, body: r.body };
+        const r = await undici.request(current, { method: opts.method ?? 'GET', headers: all, dispatcher: opts.dispatcher, ...(opts.signal === undefined ? {} : { signal: opts.signal }) });
+        // The head as sent is only for a caller that asks (`onHead`): the proxy's requests do not pay for it.
+        const told = opts.onHead !== undefined;
+        const rawHeaders = told ? Object.entries(r.headers).flatMap(([k, v]) => (Array.isArray(v) ? v.flatMap((one) => [k, one]) : v === undefined ? [] : [k, v])) : [];
+        res = { status: r.statusCode, headers: r.headers, body: r.body, httpVersion: '1.1', statusMessage: told ? statusText(r.statusCode) : '', rawHeaders };
       }
     } catch (cause) {
       if (opts.signal?.aborted === true) throw cause;
@@ -279,9 +304,10 @@ async function request(url: string, opts: NegotiateOptions, headers: Record<stri
       }
       throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${current}: ${causeText(cause)}`, cause });
     }
+    opts.onHead?.({ method: opts.method ?? 'GET', url: current, requestHeaders: all, httpVersion: res.httpVersion, status: res.status, statusMessage: res.statusMessage, rawHeaders: res.rawHeaders });
     const location = res.headers.location;
     if ([301, 302, 303, 307, 308].includes(res.status) && typeof location === 'string') {
-      await discard({ url: current, ...res });
+      await discard({ url: current, status: res.status, headers: res.headers, body: res.body });
       if (hop >= MAX_REDIRECTS) {
         const detail = `more than ${MAX_REDIRECTS} redirects from ${url}`;
         throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail, cause: new GetFailure('ERR_GET_REDIRECTS', detail) });
@@ -289,7 +315,7 @@ async function request(url: string, opts: NegotiateOptions, headers: Record<stri
       current = new URL(location, current).href;
       continue;
     }
-    return { url: current, ...res };
+    return { url: current, status: res.status, headers: res.headers, body: res.body };
   }
 }
 
@@ -303,7 +329,8 @@ function isEmptyReply(err: unknown): boolean {
   return e?.code === 'ECONNRESET' && e.message === 'socket hang up' && e.syscall === undefined;
 }
 
-async function assertOk(res: OpenResponse): Promise<void> {
+/** A 2xx passes; any other status is dropped and thrown as `GATEWAY_GET_HTTP_STATUS` (exit 22). */
+export async function assertOk(res: OpenResponse): Promise<void> {
   if (res.status >= 200 && res.status < 300) return;
   await discard(res);
   const detail = `${res.status} ${statusText(res.status)} for ${res.url}`;

@@ -2,13 +2,15 @@ import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import { finished, type Readable, type Writable } from 'node:stream';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import { DEFAULT_STALL_MS, drained, GetFailure, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
-import { causeText, discard, requestOk, type NodeAgents, type OpenResponse } from './negotiate-client.js';
+import { causeText, discard, requestOk, type NodeAgents, type OpenResponse, type ResponseHead } from './negotiate-client.js';
 import { headersFor } from './redirect-headers.js';
+import { dispositionName } from './disposition.js';
 import { makeFolders } from '../storage/folders.js';
 import { readContentRange } from '../transport/http-fetch.js';
 
@@ -21,7 +23,7 @@ import { readContentRange } from '../transport/http-fetch.js';
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: string, agents: NodeAgents, started: number): Promise<GetResult> {
-  const path = o.output.kind === 'file' ? o.output.path : o.output.kind === 'named' ? join(o.output.dir, nameFromUrl(o.url) ?? 'index.html') : undefined;
+  const path = o.output.kind === 'file' ? o.output.path : o.output.kind === 'named' ? await namedPath(o, o.output.dir, first) : undefined;
   let res = first;
   let offset = 0;
   const have = path !== undefined && o.resume === true ? await sizeOf(path) : 0;
@@ -31,7 +33,8 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
     await discard(res);
     // The answer's URL, after redirects: the user's credentials go there only on the URL's own origin.
     const headers = headersFor(o.headers, o.url, res.url);
-    res = await requestOk(res.url, { agents, ...(headers === undefined ? {} : { headers }), ...(o.signal === undefined ? {} : { signal: o.signal }) }, {
+    const onHead = (head: ResponseHead): void => o.onEvent?.({ type: 'response', head });
+    res = await requestOk(res.url, { agents, onHead, ...(headers === undefined ? {} : { headers }), ...(o.signal === undefined ? {} : { signal: o.signal }) }, {
       range: `bytes=${have}-`,
       ...(validator === undefined ? {} : { 'if-range': validator }),
     });
@@ -129,6 +132,22 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
     throw new GatewayError('GATEWAY_GET_DIGEST_MISMATCH', { detail: `${path ?? 'stdout'} (Repr-Digest sha-256 of ${res.url})` });
   }
   return plainResult(path, offset + got.bytes, got.bytes, hash !== undefined, 'complete', started, name);
+}
+
+/**
+ * The file of a plain download named by nobody on the command line: the URL's last segment (else
+ * `index.html`, wget's), or with `-J` the answer's `Content-Disposition` name, which the server
+ * chose: then, as curl's `-J`, it never replaces what is there (`GATEWAY_GET_OUTPUT_EXISTS`).
+ */
+async function namedPath(o: GetUrlOptions, dir: string, res: OpenResponse): Promise<string> {
+  const chosen = o.remoteHeaderName === true ? dispositionName(res.headers['content-disposition']) : undefined;
+  if (chosen === undefined) return join(dir, nameFromUrl(o.url) ?? 'index.html');
+  const path = join(dir, chosen);
+  if (await lstat(path).then(() => true, () => false)) {
+    await discard(res);
+    throw new GatewayError('GATEWAY_GET_OUTPUT_EXISTS', { detail: `${path} (the name the server chose, Content-Disposition; -J): give -o` });
+  }
+  return path;
 }
 
 function plainResult(path: string | undefined, totalBytes: number | undefined, received: number, digestVerified: boolean, status: GetResult['status'], started: number, name?: string): GetResult {

@@ -149,7 +149,9 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
     const lone = o.loneStream === false ? undefined : loneStreamUrl(metainfo, peers, o.headers, resumedBytes);
     const connection = early !== undefined && lone !== undefined && early.url === lone.url && early.fromPiece === lone.fromPiece ? early : undefined;
     if (connection === undefined) early?.close();
-    const loneStream = lone === undefined ? undefined : streamWhileAlone(client, t, lone.url, peers, lone.headers, (message) => o.onEvent?.({ type: 'warning', message }), { alone: swarmPeers === 0, ...(connection === undefined ? {} : { connection }) });
+    const onRoute = (message: string): void => o.onEvent?.({ type: 'route', message });
+    if (lone === undefined) onRoute(`the swarm's peers and web seeds${o.loneStream === false ? '' : ' (no lone stream: no seed named by the server, several files, no http: web seed, or resumed)'}`);
+    const loneStream = lone === undefined ? undefined : streamWhileAlone(client, t, lone.url, peers, lone.headers, (message) => o.onEvent?.({ type: 'warning', message }), { alone: swarmPeers === 0, onRoute, ...(connection === undefined ? {} : { connection }) });
     o.onEvent?.({
       type: 'start',
       mode: 'swarm',

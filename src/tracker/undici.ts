@@ -241,7 +241,7 @@ export function setClientTls(tls: ClientTls): void {
 }
 
 /**
- * One GET with node's own HTTP client, where undici is not wanted (a lone `torrenttp get`
+ * One GET (or `options.method`: `get -I`'s HEAD) with node's own HTTP client, where undici is not wanted (a lone `torrenttp get`
  * compiles no undici: its loading and its parser's WebAssembly were ~45 ms of that get's CPU;
  * docs/cli.md, "get against curl"). `node:https`, and TLS with it, is loaded only for an https
  * URL. Resolves at the answer's head; the caller reads or drops the body.
@@ -249,7 +249,7 @@ export function setClientTls(tls: ClientTls): void {
 export async function nodeGet(url: URL, options: RequestOptions): Promise<IncomingMessage> {
   const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   return new Promise((resolve, reject) => {
-    const req = mod.request(url, { ...(url.protocol === 'https:' ? clientTls : {}), ...options, method: 'GET' }, resolve);
+    const req = mod.request(url, { ...(url.protocol === 'https:' ? clientTls : {}), ...options, method: options.method ?? 'GET' }, resolve);
     req.on('error', reject);
     req.end();
   });

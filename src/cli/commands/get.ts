@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -10,6 +10,8 @@ import type { CliContext } from '../context.js';
 import { encryptionPolicy, GET_ENCRYPTION_HELP } from '../encryption-option.js';
 import { clip, clipUrls, formatBytes, formatDuration, parseRate, plural, RATE_HELP } from '../format.js';
 import { GET_EXIT, getExitCode } from '../get-exit.js';
+import { formatHead, headField, HeadWatch, verboseLines } from '../get-heads.js';
+import { compileWriteOut, WRITE_OUT_VARIABLES } from '../get-write-out.js';
 import { usageError } from '../usage-error.js';
 
 /**
@@ -39,6 +41,24 @@ interface GetFlags {
   limitRate?: string;
   insecure?: boolean;
   cacert?: string;
+  range?: string;
+  head?: boolean;
+  userAgent?: string;
+  referer?: string;
+  user?: string;
+  outputDir?: string;
+  directoryPrefix?: string;
+  remoteHeaderName?: boolean;
+  dumpHeader?: string;
+  writeOut?: string;
+  verbose?: boolean;
+  // wget's spellings
+  U?: string;
+  password?: string;
+  checkCertificate?: boolean;
+  caCertificate?: string;
+  timeout?: string;
+  tries?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -46,6 +66,8 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 /** An HTTP field name (RFC 9110 token), and what node refuses in a field value (control characters, CR, LF). */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** curl's `-r`: `N-M`, `N-` or `-N`, or a comma-separated list of them (sent as it is: the server's multipart answer is the output, as curl writes it). */
+const CURL_RANGE = /^(?:\d{1,19}-\d{0,19}|-\d{1,19})(?:,(?:\d{1,19}-\d{0,19}|-\d{1,19}))*$/;
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -55,11 +77,30 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('[output]', '"-" writes to stdout (same as -o -)')
     .option('-o, --output <file>', 'write to FILE ("-" for stdout); for a multi-file torrent, the folder')
     .option('-O, --remote-name', "name the file after the URL's last segment (the default)")
+    .option('-J, --remote-header-name', "name the file as the server does: Content-Disposition's name (a swarm's: the torrent's), never replacing a file")
+    .option('--output-dir <dir>', 'save into DIR (with -o, -O or the default name); made if missing')
+    .option('-P, --directory-prefix <dir>', 'as --output-dir (wget)')
+    .option('--create-dirs', 'accepted for curl: missing folders of the output are always made')
     .option('-C, --continue-at <offset>', 'resume: only "-" (continue from the size of the file on disk)')
     .option('-c, --continue', 'resume a partial download (as -C -)')
     .option('--seed', 'after a swarm download, keep seeding until interrupted')
     .option('--no-swarm', 'plain HTTP only: never ask for the torrent')
     .option('-H, --header <line>', 'extra request header "Name: value"; repeatable', collect, [])
+    .option('-r, --range <range>', 'only these bytes (curl\'s: 0-499, 500-, -500; a list "0-9,20-29" is sent as it is), over plain HTTP')
+    .option('-A, --user-agent <name>', 'the User-Agent header (default "torrenttp")')
+    .option('-e, --referer <url>', 'the Referer header')
+    .option('-u, --user <user:password>', 'HTTP Basic credentials, sent only to the URL\'s own origin (as -H Authorization)')
+    .option('-I, --head', 'HEAD: print the response head (each of a redirect\'s) to stdout, write no file')
+    .option('-D, --dump-header <file>', 'write the final response\'s head to FILE ("-" for stdout)')
+    .option('-w, --write-out <format>', `print FORMAT to stdout at the end, done or failed: %{variable} (${WRITE_OUT_VARIABLES.join(', ')}), \\n`)
+    .option('-v, --verbose', 'on stderr: each request\'s and response\'s head, and where the bytes come from (plain, the swarm, a lone stream, the peers)')
+    // wget's spellings of the same (docs/cli.md, "wget's flags").
+    .option('-U <agent>', 'as -A (wget)')
+    .option('--password <password>', 'with --user USER: as -u USER:PASSWORD (wget)')
+    .option('--no-check-certificate', 'as -k (wget)')
+    .option('--ca-certificate <file>', 'as --cacert (wget)')
+    .option('-T, --timeout <seconds>', 'wget\'s: most time to connect, and for the answer, the body or the swarm to send anything (exit 28)')
+    .option('-t, --tries <num>', 'wget\'s: at most NUM attempts, as --retry NUM-1; 0 is no limit')
     .option('--port <n>', 'BitTorrent listening port (default: any free port)')
     .option('--encryption <policy>', GET_ENCRYPTION_HELP, encryptionPolicy)
     .option('--json', 'JSON lines: start, progress, summary (on stderr when the data goes to stdout)')
@@ -69,6 +110,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-L, --location', 'accepted for curl: redirects are always followed (up to 20)')
     .option('-f, --fail', 'accepted for curl: an HTTP error status always fails (exit 22, no file)')
     .option('-S, --show-error', 'accepted for curl: errors are always shown, -s or not')
+    .option('--compressed', 'accepted for curl: the body is asked for as it is (identity), the bytes curl --compressed saves')
     .option('--connect-timeout <seconds>', 'most time for each connection to the server, TLS included (exit 28)')
     .option('-m, --max-time <seconds>', 'most time for the whole download (exit 28; the partial file stays for -C -)')
     .option('--retry <num>', "retry a transient failure (timeout, refused or reset connection, 408/429/5xx) up to NUM times: 1 s, doubling, or the server's Retry-After")
@@ -101,9 +143,14 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
       if (positional !== undefined && positional !== '-') usage(`unexpected argument ${JSON.stringify(positional)} (an output file goes after -o)`);
       if (flags.continueAt !== undefined && flags.continueAt !== '-') usage('-C takes only "-" (continue from the size of the file on disk)');
       if (flags.output === '') usage('-o needs a file name (or "-" for stdout)');
-      const toStdout = positional === '-' || flags.output === '-';
+      if (flags.outputDir !== undefined && flags.directoryPrefix !== undefined) usage('--output-dir and -P are the same: give one');
+      if (flags.outputDir === '' || flags.directoryPrefix === '') usage('--output-dir and -P need a folder');
+      const outputDir = resolve(ctx.cwd, flags.outputDir ?? flags.directoryPrefix ?? '.');
+      if (flags.head === true && ((flags.output !== undefined && flags.output !== '-') || flags.continueAt !== undefined || flags.continue === true || flags.seed === true)) usage('-I prints the head to stdout and writes no file: not with -o FILE, -C - or --seed');
+      const toStdout = positional === '-' || flags.output === '-' || flags.head === true;
       const resume = flags.continueAt === '-' || flags.continue === true;
       if (resume && toStdout) usage('cannot resume a download to stdout');
+      if (resume && flags.remoteHeaderName === true) usage('-J and -C - exclude each other (the name is not known before the answer)');
       const port = flags.port === undefined ? undefined : Number(flags.port);
       if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) usage(`--port ${flags.port}`);
       const headers: Record<string, string> = {};
@@ -115,21 +162,39 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
         if (colon <= 0 || !HEADER_NAME.test(name) || INVALID_HEADER_VALUE.test(value)) usage(`-H ${JSON.stringify(line)} is not "Name: value" (a name of letters, digits and !#$%&'*+-.^_\`|~; a value on one line)`);
         headers[name.toLowerCase()] = value;
       }
-      if (resume && headers.range !== undefined) usage('-C - and -H "Range: …" exclude each other (-C - asks for the rest of the file)');
+      const { stallMs } = wgetSpellings(flags, usage);
+      // -A, -e, -u: headers as -H would give them (credentials only to the URL's own origin: redirect-headers.ts).
+      for (const [flag, name, value] of [['-A', 'user-agent', flags.userAgent], ['-e', 'referer', flags.referer], ['-u', 'authorization', flags.user]] as const) {
+        if (value === undefined) continue;
+        if (INVALID_HEADER_VALUE.test(value)) usage(`${flag} ${JSON.stringify(clip(value))}: not one line`);
+        if (name === 'authorization' && !value.includes(':')) usage('-u takes user:password (there is no password prompt)');
+        // A -H of the same name wins, as curl's replaces the header it would make.
+        if (headers[name] === undefined) headers[name] = name === 'authorization' ? `Basic ${Buffer.from(value, 'utf8').toString('base64')}` : value;
+      }
+      if (flags.range !== undefined) {
+        if (!CURL_RANGE.test(flags.range)) usage(`-r ${JSON.stringify(clip(flags.range))}: not a byte range (0-499, 500-, -500, or a list of them)`);
+        if (headers.range !== undefined) usage('-r and -H "Range: …" exclude each other');
+        headers.range = `bytes=${flags.range}`;
+      }
+      if (resume && headers.range !== undefined) usage('-C - and -r (or -H "Range: …") exclude each other (-C - asks for the rest of the file)');
       if (flags.remoteName === true && nameFromUrl(url) === undefined) usage(`${clip(url)} has no file name to use with -O; give -o FILE`);
       const connectTimeoutMs = seconds(flags.connectTimeout, '--connect-timeout', usage);
       const maxTimeMs = seconds(flags.maxTime, '--max-time', usage);
       const retry = flags.retry === undefined ? undefined : /^\s*\d{1,9}\s*$/.test(flags.retry) ? Number(flags.retry) : usage(`--retry ${JSON.stringify(flags.retry)}: not a count (0 or more)`);
       const limitRate = flags.limitRate === undefined ? undefined : (parseRate(flags.limitRate) ?? usage(`--limit-rate ${JSON.stringify(flags.limitRate)}: ${RATE_HELP}`));
+      const compiled = flags.writeOut === undefined ? undefined : compileWriteOut(flags.writeOut);
+      const writeOut = typeof compiled === 'string' ? usage(`-w: unknown variable %{${clip(compiled)}} (known: ${WRITE_OUT_VARIABLES.join(', ')})`) : compiled;
+      if (flags.dumpHeader === '') usage('-D needs a file name (or "-" for stdout)');
+      const startedMs = performance.now();
 
       baselineWasmOnly();
       optimizeOnlyTheHotPath();
       const output: GetOutput = toStdout
         ? { kind: 'stream', stream: ctx.stdout }
         : flags.output !== undefined
-          ? { kind: 'file', path: resolve(ctx.cwd, flags.output) }
-          : { kind: 'named', dir: ctx.cwd };
-      const out = new GetReporter(ctx, flags.json === true, flags.silent === true || flags.quiet === true, toStdout);
+          ? { kind: 'file', path: resolve(outputDir, flags.output) }
+          : { kind: 'named', dir: outputDir };
+      const out = new GetReporter(ctx, flags.json === true, flags.silent === true || flags.quiet === true || flags.head === true, toStdout);
       const ac = new AbortController();
       // -m: the whole download, as curl's; it ends as Ctrl-C does (the partial file stays), with exit 28.
       let timedOut = false;
@@ -153,6 +218,34 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
       const listening = [[ctx.stdout, toStdout ? onDataError : onProgressError], [ctx.stderr, onProgressError]] as const;
       for (const [stream, listener] of listening) stream.on('error', listener);
       let result: GetResult | undefined;
+      // -D: the final head, to stdout or a file (written once, synchronously: it is small, and on
+      // stdout it must come before the body). A file that cannot be written fails the get (23) at the end.
+      let dumpError: unknown;
+      const dumpTo = flags.dumpHeader;
+      const watch = new HeadWatch(dumpTo === undefined ? undefined : (text) => {
+        if (dumpTo === '-') ctx.stdout.write(text);
+        else try {
+          writeFileSync(resolve(ctx.cwd, dumpTo), text);
+        } catch (err) {
+          dumpError ??= err;
+        }
+      });
+      // -w: once, at the end, done or failed (curl's), with the exit the get ends with and why.
+      let errorText = '';
+      const printWriteOut = (): void => {
+        if (writeOut === undefined) return;
+        ctx.stdout.write(writeOut({
+          httpCode: watch.last?.status ?? 0,
+          sizeDownload: result?.downloadedBytes ?? watch.received,
+          timeTotalSeconds: (performance.now() - startedMs) / 1000,
+          urlEffective: watch.last?.url ?? url,
+          exitCode: ctx.exitCode ?? 0,
+          contentType: headField(watch.last, 'content-type'),
+          filenameEffective: result?.path ?? '',
+          numRedirects: watch.redirects,
+          errorMessage: errorText,
+        }));
+      };
       try {
         if (flags.insecure === true || flags.cacert !== undefined) {
           const ca = flags.cacert === undefined ? undefined : await readCa(resolve(ctx.cwd, flags.cacert), flags.cacert);
@@ -165,14 +258,20 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
           resume,
           seed: flags.seed === true,
           plainOnly: !flags.swarm,
+          head: flags.head === true,
+          remoteHeaderName: flags.remoteHeaderName === true,
           headers,
           signal: ac.signal,
           onEvent: (e) => {
             if (e.type === 'seeding') clearTimeout(maxTimer); // done: the seeding after it is not the download's time
+            if (e.type === 'response' && flags.head === true) ctx.stdout.write(formatHead(e.head));
+            watch.event(e);
+            if (flags.verbose === true) ctx.stderr.write(verboseLines(e));
             out.event(e);
           },
           ...(port === undefined ? {} : { port }),
           ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
+          ...(stallMs === undefined ? {} : { stallMs }),
           ...(retry === undefined ? {} : { retry }),
           ...(limitRate === undefined ? {} : { limitRate }),
           ...(flags.encryption === undefined ? {} : { encryption: flags.encryption }),
@@ -181,6 +280,9 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
         streamError ??= writeFailure(err);
         if (streamError === undefined) {
           ctx.exitCode = timedOut ? GET_EXIT.timeout : getExitCode(err);
+          errorText = err instanceof Error ? err.message : String(err);
+          watch.flush();
+          printWriteOut();
           throw err;
         }
       } finally {
@@ -194,15 +296,25 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
         out.summary(result);
         if (result.status !== 'complete' && timedOut) {
           const got = result.totalBytes === undefined ? `${result.downloadedBytes} bytes` : `${result.downloadedBytes} of ${result.totalBytes} bytes`;
-          ctx.stderr.write(`torrenttp: operation timed out after ${flags.maxTime} s (--max-time) with ${got} received\n`);
+          errorText = `operation timed out after ${flags.maxTime} s (--max-time) with ${got} received`;
+          ctx.stderr.write(`torrenttp: ${errorText}\n`);
           ctx.exitCode = GET_EXIT.timeout;
         } else if (result.status !== 'complete') {
+          errorText = 'interrupted';
           ctx.exitCode = GET_EXIT.interrupted;
         }
       } else if (streamError?.code !== 'EPIPE') {
-        ctx.stderr.write(`torrenttp: ${describeWriteFailure(streamError)}\n`);
+        errorText = describeWriteFailure(streamError);
+        ctx.stderr.write(`torrenttp: ${errorText}\n`);
         ctx.exitCode = GET_WRITE_ERROR_EXIT;
       } // else the reader closed stdout: its choice
+      watch.flush();
+      if (dumpError !== undefined && (ctx.exitCode ?? 0) === 0) {
+        errorText = `cannot write -D ${dumpTo}: ${String((dumpError as Error).message)}`;
+        ctx.stderr.write(`torrenttp: ${errorText}\n`);
+        ctx.exitCode = GET_EXIT.write;
+      }
+      printWriteOut();
     });
 }
 
@@ -218,6 +330,32 @@ function seconds(value: string | undefined, flag: string, usage: (message: strin
   if (!/^\s*(?:\d{1,9}(?:\.\d*)?|\.\d+)\s*$/.test(value)) return usage(`${flag} ${JSON.stringify(value)}: not a number of seconds`);
   const ms = Math.round(Number(value) * 1000);
   return ms === 0 || ms > MAX_TIMER_MS ? undefined : ms;
+}
+
+/**
+ * wget's spellings, folded into curl's flags before they are read: `-U` is `-A`,
+ * `--user U --password P` is `-u U:P`, `--no-check-certificate` is `-k`, `--ca-certificate` is
+ * `--cacert`, `-t N` (attempts) is `--retry N-1` (0: no limit), and `-T S` is `--connect-timeout S`
+ * plus the most time the answer and the body may send nothing (`stallMs`, wget's read timeout).
+ */
+function wgetSpellings(flags: GetFlags, usage: (message: string) => never): { stallMs?: number } {
+  const both = (a: string, b: string): never => usage(`${a} and ${b} are the same: give one`);
+  if (flags.U !== undefined) flags.userAgent = flags.userAgent === undefined ? flags.U : both('-A', '-U');
+  if (flags.password !== undefined) {
+    if (flags.user === undefined || flags.user.includes(':')) usage('--password goes with --user USER (or give -u USER:PASSWORD)');
+    flags.user = `${flags.user}:${flags.password}`;
+  }
+  if (flags.checkCertificate === false) flags.insecure = true;
+  if (flags.caCertificate !== undefined) flags.cacert = flags.cacert === undefined ? flags.caCertificate : both('--cacert', '--ca-certificate');
+  if (flags.tries !== undefined) {
+    if (!/^\s*\d{1,9}\s*$/.test(flags.tries)) usage(`--tries ${JSON.stringify(flags.tries)}: not a count (0 for no limit)`);
+    if (flags.retry !== undefined) both('--retry', '--tries');
+    flags.retry = String(Number(flags.tries) === 0 ? 999_999_999 : Number(flags.tries) - 1);
+  }
+  if (flags.timeout === undefined) return {};
+  const ms = seconds(flags.timeout, '--timeout', usage);
+  flags.connectTimeout ??= flags.timeout;
+  return ms === undefined ? {} : { stallMs: ms };
 }
 
 /**
@@ -315,6 +453,7 @@ class GetReporter {
   }
 
   event(e: GetEvent): void {
+    if (e.type === 'response' || e.type === 'route') return; // -I's, -D's and -v's
     if (this.json) {
       if (e.type !== 'progress' || Date.now() - this.lastLine >= 1000) {
         if (e.type === 'progress') this.lastLine = Date.now();

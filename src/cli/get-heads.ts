@@ -1,0 +1,83 @@
+import type { GetEvent, ResponseHead } from '../gateway/client.js';
+
+/**
+ * A response's head as curl prints it (`-I`, `-D`): the status line, each field as the server
+ * sent it, a blank line, CRLF-ended. `prefix` starts each line (`-v`'s `< `).
+ */
+export function formatHead(head: ResponseHead, prefix = ''): string {
+  let text = `${prefix}HTTP/${head.httpVersion} ${head.status}${head.statusMessage === '' ? '' : ` ${head.statusMessage}`}\r\n`;
+  for (let i = 0; i + 1 < head.rawHeaders.length; i += 2) text += `${prefix}${head.rawHeaders[i]}: ${head.rawHeaders[i + 1]}\r\n`;
+  return `${text}${prefix}\r\n`;
+}
+
+/** A field of a head, by name (the first of a repeated one); '' when absent. */
+export function headField(head: ResponseHead | undefined, name: string): string {
+  if (head === undefined) return '';
+  for (let i = 0; i + 1 < head.rawHeaders.length; i += 2) if (head.rawHeaders[i]!.toLowerCase() === name) return head.rawHeaders[i + 1]!;
+  return '';
+}
+
+/**
+ * What `-D` and `-w` read from a get's events: the last response's head (the final one once the
+ * body starts: `start`), the redirects followed, the bytes received. `dump` (`-D`) gets the final
+ * head once: when its body starts, or at the end (`flush`) for a get that failed or had no body.
+ */
+export class HeadWatch {
+  last: ResponseHead | undefined;
+  redirects = 0;
+  private resumed = 0;
+  private done = 0;
+  private dumped = false;
+
+  constructor(private readonly dump?: (text: string) => void) {}
+
+  event(e: GetEvent): void {
+    if (e.type === 'response') {
+      if (this.last !== undefined && [301, 302, 303, 307, 308].includes(this.last.status)) this.redirects++;
+      this.last = e.head;
+    } else if (e.type === 'start') {
+      this.resumed = this.done = e.resumedBytes;
+      this.flush();
+    } else if (e.type === 'progress') {
+      this.done = e.doneBytes;
+    }
+  }
+
+  /** Bytes this get received, as the progress last said. */
+  get received(): number {
+    return Math.max(0, this.done - this.resumed);
+  }
+
+  flush(): void {
+    if (this.dumped || this.last === undefined || this.dump === undefined) return;
+    this.dumped = true;
+    this.dump(formatHead(this.last));
+  }
+}
+
+/** Request fields whose values `-v` does not print (a log pasted into an issue must not carry the password). */
+const SECRET_FIELDS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+/**
+ * `-v`'s lines for an event (curl's marks): `> ` the request, `< ` the response's head, `* ` which
+ * way the bytes come. '' for the events it does not show.
+ */
+export function verboseLines(e: GetEvent): string {
+  switch (e.type) {
+    case 'response': {
+      const h = e.head;
+      const u = new URL(h.url);
+      let text = `> ${h.method} ${u.pathname}${u.search} HTTP/1.1\n> Host: ${u.host}\n`;
+      for (const [name, value] of Object.entries(h.requestHeaders)) text += `> ${name}: ${SECRET_FIELDS.has(name.toLowerCase()) ? '(not shown)' : value}\n`;
+      return `${text}>\n${formatHead(h, '< ').replaceAll('\r\n', '\n')}`;
+    }
+    case 'start':
+      return e.mode === 'swarm' ? `* from the swarm (${e.reason}; ${e.infoHash}, BitTorrent port ${e.port})\n` : `* over plain HTTP (${e.reason})\n`;
+    case 'route':
+      return `* ${e.message}\n`;
+    case 'retry':
+      return `* ${e.message}; retrying in ${e.delayMs} ms\n`;
+    default:
+      return '';
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * `get -J` (curl's `--remote-header-name`): the file name a `Content-Disposition` field gives
+ * (RFC 6266), made safe to create in the output folder. `filename*` (RFC 8187, UTF-8 or
+ * ISO-8859-1, percent-encoded) before `filename` (quoted or a token). Only the last segment is
+ * kept (`../../x`, `C:\x\y` → `x`, `y`, as curl keeps what follows the last slash), leading dots
+ * are dropped (`.bashrc` → `bashrc`: never a hidden file the user did not ask for), and a name with
+ * a control character, or nothing left, is none (undefined: the URL's name is used).
+ */
+/** Longest name taken (most file systems' NAME_MAX). */
+const MAX_NAME_BYTES = 255;
+
+export function dispositionName(field: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(field) ? field[0] : field;
+  if (value === undefined) return undefined;
+  const params = new Map<string, string>();
+  // `; name=value` with a quoted or a token value; a quoted one may hold `;` and `\"`.
+  for (const m of value.matchAll(/;\s*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))/g)) {
+    const name = m[1]!.toLowerCase();
+    if (!params.has(name)) params.set(name, m[2] === undefined ? m[3]! : m[2].replace(/\\(.)/g, '$1'));
+  }
+  const extended = params.get('filename*');
+  const name = (extended === undefined ? undefined : decodeExtended(extended)) ?? params.get('filename');
+  if (name === undefined) return undefined;
+  const last = name.split(/[/\\]/).pop()!.replace(/^\.+/, '').trim();
+  // eslint-disable-next-line no-control-regex
+  if (last === '' || /[\x00-\x1f\x7f]/.test(last) || Buffer.byteLength(last) > MAX_NAME_BYTES) return undefined;
+  return last;
+}
+
+/** RFC 8187 `charset'lang'pct-encoded`: UTF-8 or ISO-8859-1; anything else or malformed is undefined. */
+function decodeExtended(v: string): string | undefined {
+  const m = /^(utf-8|iso-8859-1)'[^']*'(.*)$/i.exec(v);
+  if (m === null) return undefined;
+  try {
+    if (m[1]!.toLowerCase() === 'utf-8') return decodeURIComponent(m[2]!);
+    return m[2]!.replace(/%([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  } catch {
+    return undefined;
+  }
+}
