@@ -202,10 +202,27 @@ async function open(metainfo: Metainfo, dir: string, pool: DiskPool, opts: OpenS
   const allocated = (await mapLimit(unshared.files, 16, (f, i) => (role[i] === 1 ? allocate(f) : role[i] === 2 ? createIfMissing(f) : Promise.resolve(false)))).some((changed) => changed);
   // Made here, once, when the open went well: a save never makes it again (a folder removed
   // while the storage is open stays removed: STORAGE_RESUME_FOLDER_GONE).
-  if (resumeFile !== undefined) await makeFolders(dirname(resumeFile));
+  const resumeAt = resumeFile === undefined ? undefined : await resumeFolderMade(resumeFile, opts.onWarning);
   // What was hashed or allocated here goes into the next resume file, even with no piece
   // committed: otherwise every reopen would rehash it (sparse zeros included).
-  return new DiskPieceStore(metainfo, bitfield, corrupt as PieceIndex[], unshared.files, pool, opts, resumeFile, toCheck.length > 0 || allocated || unshared.changed, selection?.pieces);
+  return new DiskPieceStore(metainfo, bitfield, corrupt as PieceIndex[], unshared.files, pool, opts, resumeAt, toCheck.length > 0 || allocated || unshared.changed, selection?.pieces);
+}
+
+/**
+ * The resume file's folder, made at open; `undefined` (no resume file, said once) where the disk
+ * takes no writes there: data seeded from a read-only medium is seeded, its next start hashes it
+ * again. Anything else (a planted symlink: STORAGE_PATH_ESCAPE) fails the open.
+ */
+async function resumeFolderMade(resumeFile: string, onWarning?: (err: StorageError) => void): Promise<string | undefined> {
+  try {
+    await makeFolders(dirname(resumeFile));
+    return resumeFile;
+  } catch (err) {
+    const e = toStorageError(err);
+    if (e.code !== 'STORAGE_READ_ONLY') throw e;
+    onWarning?.(new StorageError('STORAGE_READ_ONLY', { detail: `${e.detail ?? dirname(resumeFile)}; no resume file is kept, so the next start hashes the data again`, errno: e.errno, cause: err }));
+    return undefined;
+  }
 }
 
 /** Each file with other names (hard links) that will be written, replaced by a copy of its own (see `links.ts`). */

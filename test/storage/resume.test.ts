@@ -1,7 +1,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { open as openFile } from 'node:fs/promises';
+import fsp, { open as openFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DiskPool, openStorage, RESUME_FOLDER, type OpenStorageOptions } from '../../src/storage/index.js';
@@ -281,4 +282,34 @@ test('a resume folder removed while the storage is open is not made again: the s
     } finally {
       await counted.close();
     }
+  }));
+
+test('a resume folder on a disk that takes no writes (data seeded from a read-only medium): the storage opens without resume state, said once; a planted symlink still fails the open', () =>
+  withTempDir(async (dir) => {
+    const t = makeTorrent(specs, 8192);
+    await download(t, dir, [...Array(t.metainfo.geometry.pieceCount).keys()]);
+    rmSync(join(dir, RESUME_FOLDER), { recursive: true });
+    const ro = join(dir, 'ro');
+    // As on a read-only mount (root would write through permission bits): every mkdir under `ro` is EROFS.
+    const real = fsp.mkdir;
+    fsp.mkdir = ((...args: Parameters<typeof real>) => {
+      if (String(args[0]).startsWith(`${ro}/`) || String(args[0]) === ro) return Promise.reject(Object.assign(new Error(`EROFS: read-only file system, mkdir '${String(args[0])}'`), { code: 'EROFS' }));
+      return real(...args);
+    }) as typeof real;
+    syncBuiltinESMExports();
+    try {
+      const warnings: { code: string; message: string }[] = [];
+      const s = await openStorage(t.metainfo, dir, { pool, resumeDir: join(ro, 'state'), skipVerify: true, resumeIntervalMs: 0, onWarning: (e) => warnings.push(e) });
+      assert.equal(s.bitfield.count, t.metainfo.geometry.pieceCount, 'every piece there to seed');
+      await s.close();
+      assert.deepEqual(warnings.map((w) => w.code), ['STORAGE_READ_ONLY']);
+      assert.match(warnings[0]!.message, /no resume file is kept/);
+      assert.equal(existsSync(ro), false);
+    } finally {
+      fsp.mkdir = real;
+      syncBuiltinESMExports();
+    }
+    // Not a read-only disk but a symlink where the resume folder goes: the open fails, as ever.
+    symlinkSync(join(dir, 'one'), join(dir, 'link'));
+    await assert.rejects(openStorage(t.metainfo, dir, { pool, resumeDir: join(dir, 'link', 'state'), skipVerify: true }), (e: { code?: string }) => e.code !== undefined && e.code !== 'STORAGE_READ_ONLY');
   }));
