@@ -398,3 +398,44 @@ test('reusedReads: a handler of undici’s newer kind (onResponseStart, onRespon
     await server.close();
   }
 });
+
+test('reusedReads: a connection that goes idle gives its full-size buffer back; the next connection that carries a body reads into that one, not a new one', async () => {
+  const body = bodyOf(11, 2 * 1024 * 1024);
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  const socketOf = new Map<string, unknown>();
+  const server = createHttpServer((req, res) => {
+    socketOf.set(req.url ?? '', req.socket);
+    const answer = (b: Uint8Array): void => {
+      res.writeHead(200, { 'content-length': String(b.length) });
+      res.end(b);
+    };
+    if (req.url === '/slow') void held.then(() => answer(Buffer.from('late')));
+    else answer(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const lease = await acquireOrigin(url, { connections: 2, reusedReads: true });
+  try {
+    const full = new Set<ArrayBufferLike>();
+    const onChunk = (_resume: () => void, chunk: Uint8Array): boolean => {
+      if (chunk.buffer.byteLength === REUSED_READ_BYTES) full.add(chunk.buffer);
+      return true;
+    };
+    // The first connection carries a body, then goes idle.
+    assert.ok((await get(lease, url, '/0', onChunk)).body.equals(body));
+    await turn(); // undici's pool counts the connection free again
+    // It is then held by a request that is not answered yet, so the next body comes over a second connection.
+    const slow = get(lease, url, '/slow');
+    assert.ok((await get(lease, url, '/1', onChunk)).body.equals(body));
+    release();
+    assert.equal((await slow).body.toString(), 'late');
+    assert.equal(socketOf.get('/slow'), socketOf.get('/0'), 'the first connection held');
+    assert.notEqual(socketOf.get('/1'), socketOf.get('/0'), 'the second body over the second connection');
+    assert.equal(full.size, 1, 'one full-size buffer for two connections that carried bodies in turn');
+  } finally {
+    lease.release();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
