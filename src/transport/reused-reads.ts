@@ -23,11 +23,14 @@
  * - A connection's first buffer is small (`FIRST_READ_BYTES`) until a read fills it; it is then
  *   replaced, when it could be read into again, by a full-size one (`REUSED_READ_BYTES`).
  * - A connection that goes idle (no request of its own in flight, none of its heads open, nothing
- *   left in its stream: undici holds no view of any of its buffers) reads next into its small
- *   buffer again, and its full-size ones go to the process's idle list (`IDLE_BUFFERS`), from
- *   which the next connection whose read fills its small buffer takes one. So full-size buffers
- *   are as many as the connections that carry bodies at once, not as many as a pool's connections
- *   (an HTTP peer's 2 piece GETs went round 4, each keeping its own: docs/torrenttp.md §18).
+ *   left in its stream: undici holds no view of any of its buffers) after a long answer (at least
+ *   `LONG_ANSWER_BYTES` read since it was last idle) reads next into its small buffer again, and
+ *   its full-size ones go to the process's idle list (`IDLE_BUFFERS`), from which the next
+ *   connection whose read fills its small buffer takes one. So full-size buffers are as many as
+ *   the connections that carry long bodies at once, not as many as a pool's connections (an HTTP
+ *   peer's 2 GETs of 1 MiB pieces went round 4, each keeping its own: docs/torrenttp.md §18). The
+ *   price is one short read at the start of the next answer; after short answers (pieces of
+ *   64 KiB: one read each) that would be a read more per answer, so such a connection keeps its own.
  * - A buffer is read into again only when undici can hold no view of it: the stream is empty (or
  *   holds nothing but the last read, and the buffer is not the last read's: undici had no turn
  *   yet, or is paused on it), and no head that was open when it was read into is open still.
@@ -69,6 +72,8 @@ const RING_SLOTS = 2;
 const idleBuffers: Uint8Array[] = [];
 const IDLE_BUFFERS = 4;
 const takeFullSize = (): Uint8Array => idleBuffers.pop() ?? new Uint8Array(REUSED_READ_BYTES);
+/** Read since a connection was last idle, at least, for it to give its full-size buffers back when idle: answers of two full reads or more. */
+const LONG_ANSWER_BYTES = 2 * REUSED_READ_BYTES;
 
 let clientClass: Promise<typeof Client> | undefined;
 /** undici's `Client`, from the module its `Pool` uses (http-fetch.ts's `loadUndiciPool`), else the package's. */
@@ -213,6 +218,7 @@ function readIntoReusedBuffers(timeoutMs: number, heads: OpenHeads): buildConnec
     let into: Slot | undefined;
     let latest: Slot | undefined;
     let lastRead = 0;
+    let sinceIdle = 0;
     // Node asks for the first buffer while the socket is being made: `held` is the socket once made.
     let held: Socket | undefined;
     /**
@@ -239,7 +245,10 @@ function readIntoReusedBuffers(timeoutMs: number, heads: OpenHeads): buildConnec
     };
     // Node asks for the next read's buffer right after each read's callback, which has had undici parse that read.
     const nextBuffer = (): Uint8Array => {
-      if (held !== undefined && held.readableLength === 0 && heads.idle) goIdle();
+      if (held !== undefined && held.readableLength === 0 && heads.idle) {
+        if (sinceIdle >= LONG_ANSWER_BYTES) goIdle();
+        sinceIdle = 0;
+      }
       if (held === undefined) into = freeSlot(undefined);
       else if (held.readableLength === 0) into = freeSlot(undefined); // undici took all: the last read's slot too, unless a head holds it
       else if (held.readableLength <= lastRead) into = freeSlot(latest); // the last read waits in the stream (no parser yet, or paused on it)
@@ -266,6 +275,7 @@ function readIntoReusedBuffers(timeoutMs: number, heads: OpenHeads): buildConnec
         buffer: nextBuffer,
         callback: (n: number, buf: Uint8Array) => {
           lastRead = n;
+          sinceIdle += n;
           latest = into;
           if (into !== undefined) {
             into.head = heads.newest;

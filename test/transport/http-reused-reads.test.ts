@@ -439,3 +439,27 @@ test('reusedReads: a connection that goes idle gives its full-size buffer back; 
     await new Promise<void>((r) => server.close(() => r()));
   }
 });
+
+test('reusedReads: a connection that carries short answers (a 64 KiB piece and its head: one read) keeps its full-size buffer when idle: no short read more per answer', async () => {
+  const body = bodyOf(12, 64 * 1024);
+  const server = await bodyServer(body);
+  const url = server.url;
+  const lease = await acquireOrigin(url, { connections: 1, reusedReads: true });
+  try {
+    const firsts: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      let first = true;
+      const got = await get(lease, url, `/${i}`, (_resume, chunk) => {
+        if (first) firsts.push(chunk.buffer.byteLength);
+        first = false;
+        return true;
+      });
+      assert.ok(got.body.equals(body));
+    }
+    // The first answer fills the small first buffer; the others start in the full-size one.
+    assert.deepEqual(firsts, [FIRST_READ_BYTES, REUSED_READ_BYTES, REUSED_READ_BYTES, REUSED_READ_BYTES]);
+  } finally {
+    lease.release();
+    await server.close();
+  }
+});
