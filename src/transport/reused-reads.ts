@@ -22,15 +22,6 @@
  * Rules:
  * - A connection's first buffer is small (`FIRST_READ_BYTES`) until a read fills it; it is then
  *   replaced, when it could be read into again, by a full-size one (`REUSED_READ_BYTES`).
- * - A connection that goes idle (no request of its own in flight, none of its heads open, nothing
- *   left in its stream: undici holds no view of any of its buffers) after a long answer (at least
- *   `LONG_ANSWER_BYTES` read since it was last idle) reads next into its small buffer again, and
- *   its full-size ones go to the process's idle list (`IDLE_BUFFERS`), from which the next
- *   connection whose read fills its small buffer takes one. So full-size buffers are as many as
- *   the connections that carry long bodies at once, not as many as a pool's connections (an HTTP
- *   peer's 2 GETs of 1 MiB pieces went round 4, each keeping its own: docs/torrenttp.md §18). The
- *   price is one short read at the start of the next answer; after short answers (pieces of
- *   64 KiB: one read each) that would be a read more per answer, so such a connection keeps its own.
  * - A buffer is read into again only when undici can hold no view of it: the stream is empty (or
  *   holds nothing but the last read, and the buffer is not the last read's: undici had no turn
  *   yet, or is paused on it), and no head that was open when it was read into is open still.
@@ -68,12 +59,6 @@ export const FIRST_READ_BYTES = 16 * 1024;
 export const SPARE_READ_BYTES = 64 * 1024;
 /** Read buffers a connection may have: the second is made only when a head or a paused parser holds the first. */
 const RING_SLOTS = 2;
-/** Full-size buffers given back by idle connections, for the next that needs one; at most `IDLE_BUFFERS`, the rest left to the GC. */
-const idleBuffers: Uint8Array[] = [];
-const IDLE_BUFFERS = 4;
-const takeFullSize = (): Uint8Array => idleBuffers.pop() ?? new Uint8Array(REUSED_READ_BYTES);
-/** Read since a connection was last idle, at least, for it to give its full-size buffers back when idle: answers of two full reads or more. */
-const LONG_ANSWER_BYTES = 2 * REUSED_READ_BYTES;
 
 let clientClass: Promise<typeof Client> | undefined;
 /** undici's `Client`, from the module its `Pool` uses (http-fetch.ts's `loadUndiciPool`), else the package's. */
@@ -117,17 +102,10 @@ export async function reusedReadsClients(connectTimeoutMs: number): Promise<(ori
 /** What undici's `Request` calls on a handler (lib/core/request.js): forwarded as they are. */
 const HANDLER_METHODS = ['onConnect', 'onError', 'onHeaders', 'onData', 'onComplete', 'onUpgrade', 'onBodySent', 'onRequestSent', 'onResponseStarted'] as const;
 
-/** The response heads a client may be in the middle of: each request's, numbered from 1 in dispatch order; and its requests in flight. */
+/** The response heads a client may be in the middle of: each request's, numbered from 1 in dispatch order. */
 class OpenHeads {
   private last = 0;
   private readonly open = new Set<number>();
-  /** Requests dispatched to the client and not yet ended (`onComplete`, `onError`); one of a handler not watched never ends. */
-  private requests = 0;
-
-  /** No request in flight, so no head open either. */
-  get idle(): boolean {
-    return this.requests === 0;
-  }
 
   /** The newest head still open; 0 when none is. */
   get newest(): number {
@@ -147,18 +125,11 @@ class OpenHeads {
   watch(handler: Dispatcher.DispatchHandler): Dispatcher.DispatchHandler {
     const n = ++this.last;
     this.open.add(n);
-    this.requests++;
     const h = handler as Record<string, unknown>;
     // The pool hands its clients undici's unwrapped handlers (onHeaders, not onResponseStart).
     // Any other: a head whose end is not seen stays open, and this client's reads are copies.
     if (typeof h['onHeaders'] !== 'function' || typeof h['onComplete'] !== 'function' || typeof h['onError'] !== 'function') return handler;
     const end = (): void => void this.open.delete(n);
-    let ended = false;
-    const endRequest = (): void => {
-      end();
-      if (!ended) this.requests--;
-      ended = true;
-    };
     const w: Record<string, unknown> = {};
     for (const k of HANDLER_METHODS) {
       const f = h[k];
@@ -178,7 +149,7 @@ class OpenHeads {
             }
           : k === 'onComplete' || k === 'onError'
             ? (arg: unknown) => {
-                endRequest();
+                end();
                 return call(arg);
               }
             : call;
@@ -212,13 +183,11 @@ function readIntoReusedBuffers(timeoutMs: number, heads: OpenHeads): buildConnec
   return (o, callback) => {
     // Made when first needed: the second only when the first is held when the next read comes.
     const ring: Slot[] = [];
-    let small: Uint8Array | undefined;
     let spare: Uint8Array | undefined;
     // The slot the next read goes into (undefined: the spare); the slot of the last read, if pushed as a view.
     let into: Slot | undefined;
     let latest: Slot | undefined;
     let lastRead = 0;
-    let sinceIdle = 0;
     // Node asks for the first buffer while the socket is being made: `held` is the socket once made.
     let held: Socket | undefined;
     /**
@@ -229,26 +198,16 @@ function readIntoReusedBuffers(timeoutMs: number, heads: OpenHeads): buildConnec
     const freeSlot = (busy: Slot | undefined): Slot | undefined => {
       for (const s of ring) {
         if (s === busy || heads.holds(s.head)) continue;
-        if (s.filled && s.bytes.length < REUSED_READ_BYTES) s.bytes = takeFullSize();
+        if (s.filled && s.bytes.length < REUSED_READ_BYTES) s.bytes = new Uint8Array(REUSED_READ_BYTES);
         return s;
       }
       if (ring.length >= RING_SLOTS) return undefined;
-      const s: Slot = { bytes: ring.length === 0 ? (small ??= new Uint8Array(FIRST_READ_BYTES)) : takeFullSize(), head: 0, filled: false };
+      const s: Slot = { bytes: new Uint8Array(ring.length === 0 ? FIRST_READ_BYTES : REUSED_READ_BYTES), head: 0, filled: false };
       ring.push(s);
       return s;
     };
-    /** Idle (undici holds no view of the ring): the full-size buffers to the idle list, the small one read into next. */
-    const goIdle = (): void => {
-      if (!ring.some((s) => s.bytes !== small)) return;
-      for (const s of ring) if (s.bytes !== small && idleBuffers.length < IDLE_BUFFERS) idleBuffers.push(s.bytes);
-      ring.length = 0;
-    };
     // Node asks for the next read's buffer right after each read's callback, which has had undici parse that read.
     const nextBuffer = (): Uint8Array => {
-      if (held !== undefined && held.readableLength === 0 && heads.idle) {
-        if (sinceIdle >= LONG_ANSWER_BYTES) goIdle();
-        sinceIdle = 0;
-      }
       if (held === undefined) into = freeSlot(undefined);
       else if (held.readableLength === 0) into = freeSlot(undefined); // undici took all: the last read's slot too, unless a head holds it
       else if (held.readableLength <= lastRead) into = freeSlot(latest); // the last read waits in the stream (no parser yet, or paused on it)
@@ -275,7 +234,6 @@ function readIntoReusedBuffers(timeoutMs: number, heads: OpenHeads): buildConnec
         buffer: nextBuffer,
         callback: (n: number, buf: Uint8Array) => {
           lastRead = n;
-          sinceIdle += n;
           latest = into;
           if (into !== undefined) {
             into.head = heads.newest;
