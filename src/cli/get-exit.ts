@@ -1,5 +1,6 @@
 import { causeCodes } from '../gateway/client.js';
 import { TorrenttpError } from '../errors/index.js';
+import { CERTIFICATE_CODES } from './certificates.js';
 
 /**
  * `torrenttp get`'s exit codes: curl's (`man curl`, EXIT CODES) wherever the failure means the
@@ -33,24 +34,6 @@ export const GET_EXIT = {
 } as const;
 
 type Row = { readonly exit: number; readonly codes?: readonly string[]; readonly causes?: readonly string[]; readonly causePattern?: RegExp };
-
-/** OpenSSL's verdicts on a server certificate (node's `err.code`), and node's name check: curl's 60. */
-export const CERTIFICATE_CODES: readonly string[] = [
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'CERT_UNTRUSTED',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_REVOKED',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_REJECTED',
-  'INVALID_CA',
-  'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-];
 
 const GET_EXIT_TABLE: readonly Row[] = [
   // The output, whatever the cause (ENOSPC, EPIPE): curl's CURLE_WRITE_ERROR. A name the server

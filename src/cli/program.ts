@@ -1,6 +1,7 @@
 import { Command, CommanderError, Help, type Option } from 'commander';
 import { TorrenttpError } from '../errors/index.js';
 import type { CliContext } from './context.js';
+import { UNTRUSTED_CERTIFICATE } from './certificates.js';
 import { clipUrls } from './format.js';
 
 /**
@@ -69,16 +70,6 @@ const ERRNO_WORDS: Readonly<Record<string, string>> = {
   EPERM: 'permission denied',
   EROFS: 'read-only file system',
 };
-
-/** OpenSSL's verdicts on a server certificate that no CA this process trusts has signed (curl: exit 60). */
-const UNTRUSTED_CERTIFICATE: ReadonlySet<string> = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'CERT_UNTRUSTED',
-]);
 
 /**
  * ` (DEPTH_ZERO_SELF_SIGNED_CERT; …NODE_EXTRA_CA_CERTS…)` for a request whose server certificate
