@@ -494,6 +494,27 @@ test('serving: requests while choked are ignored, cancel drops, too many request
   }
 });
 
+test('serving: runs count by their blocks against maxPeerRequests: a peer asking 64 KiB runs holds at most maxPeerRequests blocks unanswered, not that many runs', async () => {
+  // Every link takes runs of up to 256 KiB (MAX_RUN_REQUEST_BYTES): counted as requests, a peer
+  // could hold 16 times the blocks (maxPeerRequests 256 × 256 KiB = 64 MiB of reads and sends a peer).
+  const { rec, raw, seed, close } = await rawPeerToSeed({ maxPeerRequests: 8 });
+  try {
+    seed.setChoking(false);
+    await raw.until((m) => m.some((x) => x.type === 'unchoke'));
+    // Two runs of 4 blocks: 8 blocks, at the limit, taken.
+    raw.send({ type: 'request', index: 0, begin: 0, length: 4 * BLOCK_LENGTH }, { type: 'request', index: 1, begin: 0, length: 4 * BLOCK_LENGTH });
+    await rec.wait('request', 5000, (e) => e.req.index === 1);
+    assert.equal(rec.of('closed').length, 0);
+    // A third: 12 blocks unanswered, past the limit.
+    raw.send({ type: 'request', index: 2, begin: 0, length: 4 * BLOCK_LENGTH });
+    const closed = await rec.wait('closed');
+    assert.equal(closed.reason?.code, 'TRANSPORT_TOO_MANY_REQUESTS');
+    assert.equal(rec.of('request').length, 2);
+  } finally {
+    await close();
+  }
+});
+
 test('serving: more than maxPeerRequests refused requests (while choked) since our last unchoke close the link', async () => {
   const { rec, raw, seed, blocks, close } = await rawPeerToSeed({ maxPeerRequests: 8 });
   const waitIgnored = async (n: number): Promise<void> => {
