@@ -746,8 +746,10 @@ export class WirePeer implements WirePeerLink {
         return;
       case 'reject': {
         // A run we asked for in one request is rejected in one: each of its blocks still outstanding.
+        // No longer than the runs we ask of this peer: a longer one matches no request of ours (a
+        // 4 GiB reject must not be 262,144 lookups, nor end requests we never put in one run).
         const end = m.begin + m.length;
-        const step = m.length > BLOCK_LENGTH && m.begin % BLOCK_LENGTH === 0 ? BLOCK_LENGTH : m.length;
+        const step = m.length > BLOCK_LENGTH && m.length <= this.peerMaxRequest && m.begin % BLOCK_LENGTH === 0 ? BLOCK_LENGTH : m.length;
         for (let begin = m.begin; begin < end; begin += step) {
           const req = this.pipeline.remove({ index: m.index as PieceIndex, begin, length: Math.min(step, end - begin) });
           if (req === undefined) continue; // not outstanding (already rejected by the choke, or answered)
