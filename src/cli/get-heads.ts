@@ -1,3 +1,4 @@
+import { escapeControls } from '../errors/index.js';
 import type { GetEvent, ResponseHead } from '../gateway/client.js';
 
 /**
@@ -60,9 +61,16 @@ const SECRET_FIELDS: ReadonlySet<string> = new Set(['authorization', 'proxy-auth
 
 /**
  * `-v`'s lines for an event (curl's marks): `> ` the request, `< ` the response's head, `* ` which
- * way the bytes come. '' for the events it does not show.
+ * way the bytes come. '' for the events it does not show. They go to the terminal: each line's
+ * controls escaped (`escapeControls`: a server's ESC or U+009B in a reason phrase or field value
+ * is shown, not acted on), as the other lines of get's output. `-I` and `-D` stay byte for byte.
  */
 export function verboseLines(e: GetEvent): string {
+  const text = verboseText(e);
+  return text === '' ? text : text.split('\n').map(escapeControls).join('\n');
+}
+
+function verboseText(e: GetEvent): string {
   switch (e.type) {
     case 'response': {
       const h = e.head;

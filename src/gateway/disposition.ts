@@ -3,9 +3,12 @@
  * (RFC 6266), made safe to create in the output folder. `filename*` (RFC 8187, UTF-8 or
  * ISO-8859-1, percent-encoded) before `filename` (quoted or a token). Only the last segment is
  * kept (`../../x`, `C:\x\y` → `x`, `y`, as curl keeps what follows the last slash), leading dots
- * are dropped (`.bashrc` → `bashrc`: never a hidden file the user did not ask for), and a name with
- * a control character, or nothing left, is none (undefined: the URL's name is used).
+ * and spaces are dropped (`.bashrc` → `bashrc`: never a hidden file the user did not ask for), and a name with
+ * a control character (C0, C1, line separators, bidi overrides: `invoice` U+202E `fdp.exe` reads
+ * as `invoiceexe.pdf`), or nothing left, is none (undefined: the URL's name is used).
  */
+import { escapeControls } from '../errors/index.js';
+
 /** Longest name taken (most file systems' NAME_MAX). */
 const MAX_NAME_BYTES = 255;
 
@@ -21,9 +24,10 @@ export function dispositionName(field: string | string[] | undefined): string | 
   const extended = params.get('filename*');
   const name = (extended === undefined ? undefined : decodeExtended(extended)) ?? params.get('filename');
   if (name === undefined) return undefined;
-  const last = name.split(/[/\\]/).pop()!.replace(/^\.+/, '').trim();
-  // eslint-disable-next-line no-control-regex
-  if (last === '' || /[\x00-\x1f\x7f]/.test(last) || Buffer.byteLength(last) > MAX_NAME_BYTES) return undefined;
+  // Leading dots and spaces both go: ' ..' is no name, ' . .bashrc' no hidden file.
+  const last = name.split(/[/\\]/).pop()!.replace(/^[\s.]+/, '').trim();
+  // Any control `escapeControls` shows (C0, DEL, C1, line separators, bidi overrides): a name that reads as another is none.
+  if (last === '' || escapeControls(last) !== last || Buffer.byteLength(last) > MAX_NAME_BYTES) return undefined;
   return last;
 }
 

@@ -23,7 +23,8 @@ import { readContentRange } from '../transport/http-fetch.js';
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: string, agents: NodeAgents, started: number): Promise<GetResult> {
-  const path = o.output.kind === 'file' ? o.output.path : o.output.kind === 'named' ? await namedPath(o, o.output.dir, first) : undefined;
+  const named = o.output.kind === 'named' ? await namedPath(o, o.output.dir, first) : undefined;
+  const path = o.output.kind === 'file' ? o.output.path : named?.path;
   let res = first;
   let offset = 0;
   const have = path !== undefined && o.resume === true ? await sizeOf(path) : 0;
@@ -99,14 +100,20 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
     if (path !== undefined) {
       await makeFolders(dirname(path));
       // Writes are not awaited one by one: the stream queues them (writev) up to its high-water mark.
-      file = createWriteStream(path, { flags: offset > 0 ? 'a' : 'w', highWaterMark: WRITE_BUFFER_BYTES });
+      // A name the server chose is opened exclusively (O_EXCL, as curl's -J): nothing that came
+      // under it since the check (a file, a planted symlink) is replaced or written through.
+      file = createWriteStream(path, { flags: offset > 0 ? 'a' : named?.exclusive === true ? 'wx' : 'w', highWaterMark: WRITE_BUFFER_BYTES });
       file.on('error', (err) => (fileError ??= err));
       await once(file, 'open');
     }
     const sink = file ?? (o.output.kind === 'stream' ? o.output.stream : undefined);
     await copyBody(res.body, sink, hash, got, () => fileError, o.limitRate);
   } catch (err) {
-    if (path !== undefined && (fileError !== undefined || file === undefined)) throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause: fileError ?? err });
+    if (path !== undefined && (fileError !== undefined || file === undefined)) {
+      const cause = fileError ?? err;
+      if (named?.exclusive === true && (cause as { code?: unknown }).code === 'EEXIST') throw outputExists(path);
+      throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause });
+    }
     if (o.signal?.aborted === true) {
       await closeFile(file);
       return plainResult(path, totalBytes, got.bytes, false, 'interrupted', started);
@@ -139,15 +146,19 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
  * `index.html`, wget's), or with `-J` the answer's `Content-Disposition` name, which the server
  * chose: then, as curl's `-J`, it never replaces what is there (`GATEWAY_GET_OUTPUT_EXISTS`).
  */
-async function namedPath(o: GetUrlOptions, dir: string, res: OpenResponse): Promise<string> {
+async function namedPath(o: GetUrlOptions, dir: string, res: OpenResponse): Promise<{ path: string; exclusive: boolean }> {
   const chosen = o.remoteHeaderName === true ? dispositionName(res.headers['content-disposition']) : undefined;
-  if (chosen === undefined) return join(dir, nameFromUrl(o.url) ?? 'index.html');
+  if (chosen === undefined) return { path: join(dir, nameFromUrl(o.url) ?? 'index.html'), exclusive: false };
   const path = join(dir, chosen);
   if (await lstat(path).then(() => true, () => false)) {
     await discard(res);
-    throw new GatewayError('GATEWAY_GET_OUTPUT_EXISTS', { detail: `${path} (the name the server chose, Content-Disposition; -J): give -o` });
+    throw outputExists(path);
   }
-  return path;
+  return { path, exclusive: true };
+}
+
+function outputExists(path: string): GatewayError {
+  return new GatewayError('GATEWAY_GET_OUTPUT_EXISTS', { detail: `${path} (the name the server chose, Content-Disposition; -J): give -o` });
 }
 
 function plainResult(path: string | undefined, totalBytes: number | undefined, received: number, digestVerified: boolean, status: GetResult['status'], started: number, name?: string): GetResult {

@@ -46,7 +46,9 @@
  *   it if unsent and becomes a `cancel` event. Choking them drops everything they asked for.
  * - A request of theirs may be a run of up to MAX_RUN_REQUEST_BYTES (our BEP 10 handshake offers
  *   it): one `request` event; its block goes out as one `piece` message when their handshake
- *   offered runs of that size, else as 16 KiB `piece` messages, views of it.
+ *   offered runs of that size, else as 16 KiB `piece` messages, views of it. It counts as its
+ *   16 KiB blocks against `maxPeerRequests` (the blocks unanswered, not the requests): a peer
+ *   asking in runs holds no more bytes of ours than one asking block by block.
  * - Blocks are written while the socket holds less than `sendBufferBytes`, then not until
  *   'drain' (libtorrent's `send_buffer_watermark`): a peer that stops reading costs at most
  *   that plus its queued requests.
@@ -262,6 +264,9 @@ function runRequests(outbox: readonly WireMessage[], maxBytes: number): WireMess
   return out;
 }
 
+/** A request's 16 KiB blocks (a run has several). */
+const blocksOf = (req: BlockRequest): number => Math.ceil(req.length / BLOCK_LENGTH);
+
 /** Forgets an upload's block, telling its owner once. */
 function drop(u: Upload): void {
   u.data = undefined;
@@ -307,6 +312,8 @@ export class WirePeer implements WirePeerLink {
   private readonly dialled: boolean;
   /** Their requests we have not answered, by block offset. */
   private readonly theirRequests = new Map<number, Upload>();
+  /** The blocks (16 KiB, a run counts each of its own) of `theirRequests`: at most `maxPeerRequests`. */
+  private theirRequestBlocks = 0;
   private uploads: Upload[] = [];
   private uploadHead = 0;
   private outbox: WireMessage[] = [];
@@ -495,6 +502,7 @@ export class WirePeer implements WirePeerLink {
         this.rejectTheirs(u.req);
       }
       this.theirRequests.clear();
+      this.theirRequestBlocks = 0;
     }
   }
 
@@ -549,6 +557,7 @@ export class WirePeer implements WirePeerLink {
     for (const u of this.theirRequests.values()) drop(u);
     for (let i = this.uploadHead; i < this.uploads.length; i++) drop(this.uploads[i]!);
     this.theirRequests.clear();
+    this.theirRequestBlocks = 0;
     this.uploads = [];
     this.rc4?.close();
     this.socket.destroy(); // blocks already handed to the socket: their write callbacks end them
@@ -651,6 +660,7 @@ export class WirePeer implements WirePeerLink {
         const u = this.theirRequests.get(k);
         if (u === undefined || u.req.length !== m.length) return;
         this.theirRequests.delete(k);
+        this.theirRequestBlocks -= blocksOf(u.req);
         drop(u); // an unsent upload is skipped by flush
         this.rejectTheirs(u.req); // BEP 6: a cancelled request ends in a piece or a reject
         this.events.emit({ type: 'cancel', req: u.req });
@@ -736,8 +746,10 @@ export class WirePeer implements WirePeerLink {
         return;
       case 'reject': {
         // A run we asked for in one request is rejected in one: each of its blocks still outstanding.
+        // No longer than the runs we ask of this peer: a longer one matches no request of ours (a
+        // 4 GiB reject must not be 262,144 lookups, nor end requests we never put in one run).
         const end = m.begin + m.length;
-        const step = m.length > BLOCK_LENGTH && m.begin % BLOCK_LENGTH === 0 ? BLOCK_LENGTH : m.length;
+        const step = m.length > BLOCK_LENGTH && m.length <= this.peerMaxRequest && m.begin % BLOCK_LENGTH === 0 ? BLOCK_LENGTH : m.length;
         for (let begin = m.begin; begin < end; begin += step) {
           const req = this.pipeline.remove({ index: m.index as PieceIndex, begin, length: Math.min(step, end - begin) });
           if (req === undefined) continue; // not outstanding (already rejected by the choke, or answered)
@@ -794,10 +806,13 @@ export class WirePeer implements WirePeerLink {
     }
     const k = this.pipeline.key(req.index, req.begin);
     if (this.theirRequests.has(k)) return; // a duplicate: one answer is enough
-    if (this.theirRequests.size >= this.o.maxPeerRequests) {
-      this.close(new TransportError('TRANSPORT_TOO_MANY_REQUESTS', { detail: `more than ${this.o.maxPeerRequests}` }));
+    // Counted in blocks: a run asks for as much as its blocks asked one by one.
+    const blocks = blocksOf(req);
+    if (this.theirRequestBlocks + blocks > this.o.maxPeerRequests) {
+      this.close(new TransportError('TRANSPORT_TOO_MANY_REQUESTS', { detail: `more than ${this.o.maxPeerRequests} blocks` }));
       return;
     }
+    this.theirRequestBlocks += blocks;
     this.theirRequests.set(k, { req, data: undefined, done: undefined });
     this.events.emit({ type: 'request', req });
   }
@@ -844,7 +859,10 @@ export class WirePeer implements WirePeerLink {
       const data = u.data;
       if (data === undefined) continue; // cancelled or choked after sendBlock
       const k = this.pipeline.key(u.req.index, u.req.begin);
-      if (this.theirRequests.get(k) === u) this.theirRequests.delete(k);
+      if (this.theirRequests.get(k) === u) {
+        this.theirRequests.delete(k);
+        this.theirRequestBlocks -= blocksOf(u.req);
+      }
       const done = u.done;
       u.data = undefined;
       u.done = undefined;

@@ -183,3 +183,22 @@ test('a torrent answer that does not parse: GATEWAY_GET_BAD_ANSWER naming the UR
       return true;
     });
   }));
+
+test('get -J: a file or symlink that appears under the server-chosen name after the check is not written through (opened exclusively, as curl -J)', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const url = await rawOrigin(t, 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Disposition: attachment; filename="evil.txt"\r\n\r\nhello');
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'keep');
+    const { symlinkSync } = await import('node:fs');
+    // The `start` event comes after the name was found free and before the file is opened: the window a racer has.
+    const onEvent = (e: { type: string }): void => {
+      if (e.type === 'start') symlinkSync(victim, join(out, 'evil.txt'));
+    };
+    await assert.rejects(getUrl({ url, output: { kind: 'named', dir: out }, plainOnly: true, remoteHeaderName: true, onEvent }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'GATEWAY_GET_OUTPUT_EXISTS');
+      return true;
+    });
+    assert.equal(readFileSync(victim, 'utf8'), 'keep', 'the symlink was not written through');
+  }));

@@ -494,6 +494,27 @@ test('serving: requests while choked are ignored, cancel drops, too many request
   }
 });
 
+test('serving: runs count by their blocks against maxPeerRequests: a peer asking 64 KiB runs holds at most maxPeerRequests blocks unanswered, not that many runs', async () => {
+  // Every link takes runs of up to 256 KiB (MAX_RUN_REQUEST_BYTES): counted as requests, a peer
+  // could hold 16 times the blocks (maxPeerRequests 256 × 256 KiB = 64 MiB of reads and sends a peer).
+  const { rec, raw, seed, close } = await rawPeerToSeed({ maxPeerRequests: 8 });
+  try {
+    seed.setChoking(false);
+    await raw.until((m) => m.some((x) => x.type === 'unchoke'));
+    // Two runs of 4 blocks: 8 blocks, at the limit, taken.
+    raw.send({ type: 'request', index: 0, begin: 0, length: 4 * BLOCK_LENGTH }, { type: 'request', index: 1, begin: 0, length: 4 * BLOCK_LENGTH });
+    await rec.wait('request', 5000, (e) => e.req.index === 1);
+    assert.equal(rec.of('closed').length, 0);
+    // A third: 12 blocks unanswered, past the limit.
+    raw.send({ type: 'request', index: 2, begin: 0, length: 4 * BLOCK_LENGTH });
+    const closed = await rec.wait('closed');
+    assert.equal(closed.reason?.code, 'TRANSPORT_TOO_MANY_REQUESTS');
+    assert.equal(rec.of('request').length, 2);
+  } finally {
+    await close();
+  }
+});
+
 test('serving: more than maxPeerRequests refused requests (while choked) since our last unchoke close the link', async () => {
   const { rec, raw, seed, blocks, close } = await rawPeerToSeed({ maxPeerRequests: 8 });
   const waitIgnored = async (n: number): Promise<void> => {
@@ -852,6 +873,39 @@ test('runs only to a peer that offers them: a BEP 10 peer without torrenttp_max_
       raw?.socket.destroy();
       await srv.close();
     }
+  }
+});
+
+test('a reject longer than any run we ask of the peer rejects nothing (a 4 GiB one was a loop of 262,144 pipeline lookups, and ended every request in its range)', async () => {
+  const { metainfo } = makeTorrent(1024 * 1024, 256 * 1024, 12);
+  let raw: RawPeer | undefined;
+  const t = wireTorrent(metainfo, true);
+  const srv = await listen((s) => {
+    raw = new RawPeer(s);
+    raw.send(
+      { type: 'handshake', reserved: reservedBytes({ extensionProtocol: true, fastExtension: true }), infoHash: t.infoHash, peerId: peerId('raw') },
+      encodeFastMessage({ type: 'haveAll' }),
+    );
+  });
+  const rec = new Recorder();
+  const link = await connectWirePeer('127.0.0.1', srv.port, wireTorrent(metainfo, false), { peerId: peerId('leech'), onEvent: rec.handler });
+  try {
+    while (raw === undefined) await new Promise((r) => setTimeout(r, 5));
+    raw.send(encodeExtendedHandshake({ m: new Map(), reqq: 250, maxRequest: 64 * 1024 }), { type: 'unchoke' });
+    await rec.wait('unchoke');
+    const eight = allBlocks(metainfo).slice(0, 8);
+    eight.forEach((b) => link.request(b));
+    await raw.until((m) => m.filter((x) => x.type === 'request').length === 2);
+    // Not a run we asked for (longer than the peer's 64 KiB): nothing; then the first run's own reject.
+    raw.send(encodeFastMessage({ type: 'reject', index: 0, begin: 0, length: 0x100000000 - BLOCK_LENGTH }));
+    raw.send(encodeFastMessage({ type: 'reject', index: 0, begin: 0, length: 4 * BLOCK_LENGTH }));
+    await rec.wait('rejected', 2000, () => rec.of('rejected').length === 4);
+    assert.deepEqual(rec.of('rejected').map((e) => e.req.begin), [0, 1, 2, 3].map((i) => i * BLOCK_LENGTH));
+    assert.equal(rec.of('closed').length, 0);
+  } finally {
+    link.close();
+    raw?.socket.destroy();
+    await srv.close();
   }
 });
 
