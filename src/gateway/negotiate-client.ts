@@ -8,7 +8,7 @@ import { MAX_METAINFO_BYTES, METAINFO_JSON_MEDIA_TYPE } from '../metainfo/media-
 import { BITTORRENT_MEDIA_TYPE, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER } from './media-type.js';
 import { loadUndici, nodeGet } from '../transport/http-fetch.js';
 import { hostPort, parseHostPort } from '../transport/peer-address.js';
-import { TorrenttpError } from '../errors/index.js';
+import { TorrenttpError, type ErrorCode } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import { headersFor } from './redirect-headers.js';
 import { GetFailure } from './get-io.js';
@@ -22,8 +22,9 @@ import { GetFailure } from './get-io.js';
  *   §12.5.1), so a server that knows nothing of torrents costs no extra round trip.
  * - Bytes with `Link: <…>; rel="describedby"; type="application/x-bittorrent"` (RFC 6249): the
  *   torrent is fetched from the link; the bytes' response stays open for a plain fallback.
- * - `503` to the torrent request (the server is still hashing the file): the bytes, at once,
- *   rather than waiting for the torrent: a plain download is never slower than plain HTTP.
+ * - serve's `503` to the torrent request while it hashes the file (`isHashingAnswer`): the bytes,
+ *   at once, rather than waiting for the torrent: a plain download is never slower than plain
+ *   HTTP. Any other 503 is an error status as any other (`--retry` takes it).
  * - A torrent answer's `TorrentTTP-Seed: host:port` (`serve` names its own seed there) becomes
  *   the offer's `peers`: the download dials it at once instead of waiting for a tracker.
  * - Redirects are followed (at most `MAX_REDIRECTS`, as curl's `-L` default of 50 is more than any
@@ -111,9 +112,9 @@ export async function negotiate(url: string, opts: NegotiateOptions): Promise<Of
   if (opts.plainOnly === true) return { kind: 'plain', response: await requestOk(url, opts, {}), reason: 'swarm not asked for (--no-swarm)' };
   const accept = Object.entries(opts.headers ?? {}).find(([name]) => name.toLowerCase() === 'accept')?.[1];
   const first = await request(url, opts, { accept: negotiationAccept(accept), ...joining(opts) });
-  if (first.status === 503) {
-    // serve answers 503 + Retry-After while it hashes the file: take the bytes now.
-    await discard(first);
+  if (await isHashingAnswer(first)) {
+    // serve is still hashing the file: take the bytes now. Any other 503 (an origin overloaded) is
+    // the error it is, for `--retry` to see without a second request.
     return { kind: 'plain', response: await requestOk(url, opts, { accept: '*/*' }), reason: 'the server is still making the torrent' };
   }
   await assertOk(first);
@@ -131,6 +132,30 @@ export async function negotiate(url: string, opts: NegotiateOptions): Promise<Of
     return { kind: 'plain', response: first, reason: 'the linked torrent could not be fetched' };
   }
   return { kind: 'plain', response: first, reason: 'the server offers no torrent for this URL' };
+}
+
+/** serve's hashing problem document is ~150 bytes; a 503 body past this is not it. */
+const HASHING_ANSWER_MAX_BYTES = 4096;
+
+/**
+ * Whether an answer is serve's while it hashes the file (gateway.ts `serveMetainfo`): `503`, a
+ * problem document (`application/problem+json`, its length declared) coded `GATEWAY_HASHING`.
+ * Only such a 503 body is read (and with it, whatever the answer, dropped); any other answer is
+ * left unread.
+ */
+export async function isHashingAnswer(res: OpenResponse): Promise<boolean> {
+  // tracker's PROBLEM_CONTENT_TYPE, spelled here: a get does not compile the tracker.
+  if (res.status !== 503 || mediaType(res.headers['content-type']) !== 'application/problem+json') return false;
+  const declared = Number(res.headers['content-length'] ?? Number.NaN);
+  if (!(declared <= HASHING_ANSWER_MAX_BYTES)) return false;
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) chunks.push(chunk);
+    const doc: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return typeof doc === 'object' && doc !== null && (doc as { code?: unknown }).code === ('GATEWAY_HASHING' satisfies ErrorCode);
+  } catch {
+    return false;
+  }
 }
 
 /** A GET that must succeed (2xx), for the plain download and its resumption. */
