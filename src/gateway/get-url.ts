@@ -203,11 +203,6 @@ async function getOnce(o: GetUrlOptions, started: number): Promise<GetResult> {
         const detail = `no answer from ${o.url} within ${Math.round(stallMs / 1000)} s`;
         throw new GatewayError('GATEWAY_GET_FAILED', { detail, cause: new GetFailure('ETIMEDOUT', detail) });
       }
-      // A torrent answer that does not parse: said as the server's bad answer, naming the URL (the
-      // parser's own words and code kept in the message).
-      if (err instanceof TorrenttpError && err.side === 'remote' && /^(?:BENCODE|METAINFO)_/.test(err.code)) {
-        throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `the torrent offered for ${o.url} is malformed: ${err.message} [${err.code}]`, cause: err });
-      }
       throw err;
     } finally {
       clearTimeout(timer);

@@ -4,11 +4,11 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import type { Metainfo } from '../metainfo/index.js';
-import { MAX_METAINFO_BYTES, METAINFO_JSON_MEDIA_TYPE } from '../metainfo/media-type.js';
+import { METAINFO_JSON_MEDIA_TYPE } from '../metainfo/media-type.js';
 import { BITTORRENT_MEDIA_TYPE, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER } from './media-type.js';
 import { loadUndici, nodeGet } from '../transport/http-fetch.js';
 import { hostPort, parseHostPort } from '../transport/peer-address.js';
-import { TorrenttpError } from '../errors/index.js';
+import { TorrenttpError, type ErrorCode } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import { headersFor } from './redirect-headers.js';
 import { GetFailure } from './get-io.js';
@@ -20,10 +20,13 @@ import { GetFailure } from './get-io.js';
  * - `Accept: application/x-bittorrent, application/vnd.torrenttp.metainfo+json;q=0.9, *\/*;q=0.1`:
  *   a `serve` answers an eligible file with its torrent, anything else with the bytes (RFC 9110
  *   §12.5.1), so a server that knows nothing of torrents costs no extra round trip.
+ * - A torrent answer that cannot be used (past `OFFERED_METAINFO_MAX_BYTES`, malformed): the
+ *   bytes, asked for again with `Accept: *\/*`, the reason in the get's start line.
  * - Bytes with `Link: <…>; rel="describedby"; type="application/x-bittorrent"` (RFC 6249): the
  *   torrent is fetched from the link; the bytes' response stays open for a plain fallback.
- * - `503` to the torrent request (the server is still hashing the file): the bytes, at once,
- *   rather than waiting for the torrent: a plain download is never slower than plain HTTP.
+ * - serve's `503` to the torrent request while it hashes the file (`isHashingAnswer`): the bytes,
+ *   at once, rather than waiting for the torrent: a plain download is never slower than plain
+ *   HTTP. Any other 503 is an error status as any other (`--retry` takes it).
  * - A torrent answer's `TorrentTTP-Seed: host:port` (`serve` names its own seed there) becomes
  *   the offer's `peers`: the download dials it at once instead of waiting for a tracker.
  * - Redirects are followed (at most `MAX_REDIRECTS`, as curl's `-L` default of 50 is more than any
@@ -111,15 +114,25 @@ export async function negotiate(url: string, opts: NegotiateOptions): Promise<Of
   if (opts.plainOnly === true) return { kind: 'plain', response: await requestOk(url, opts, {}), reason: 'swarm not asked for (--no-swarm)' };
   const accept = Object.entries(opts.headers ?? {}).find(([name]) => name.toLowerCase() === 'accept')?.[1];
   const first = await request(url, opts, { accept: negotiationAccept(accept), ...joining(opts) });
-  if (first.status === 503) {
-    // serve answers 503 + Retry-After while it hashes the file: take the bytes now.
-    await discard(first);
+  if (await isHashingAnswer(first)) {
+    // serve is still hashing the file: take the bytes now. Any other 503 (an origin overloaded) is
+    // the error it is, for `--retry` to see without a second request.
     return { kind: 'plain', response: await requestOk(url, opts, { accept: '*/*' }), reason: 'the server is still making the torrent' };
   }
   await assertOk(first);
   const type = mediaType(first.headers['content-type']);
   if (type === BITTORRENT_MEDIA_TYPE || type === METAINFO_JSON_MEDIA_TYPE) {
-    return { kind: 'torrent', metainfo: await parseMetainfo(type, await readSmall(first)), from: first.url, via: 'accept', peers: seedPeers(first.headers[SEED_HEADER]), swarmPeers: swarmPeers(first.headers[SWARM_PEERS_HEADER]) };
+    let metainfo: Metainfo;
+    try {
+      metainfo = await parseMetainfo(type, await readSmall(first));
+    } catch (err) {
+      // A torrent too large or malformed: the bytes plainly, as the proxy passes the URL through.
+      // A get is never worse than plain HTTP.
+      if (opts.signal?.aborted === true || !(err instanceof TorrenttpError) || err.side !== 'remote') throw err;
+      await discard(first);
+      return { kind: 'plain', response: await requestOk(url, opts, { accept: '*/*' }), reason: `the offered torrent is unusable: ${err.message} [${err.code}]` };
+    }
+    return { kind: 'torrent', metainfo, from: first.url, via: 'accept', peers: seedPeers(first.headers[SEED_HEADER]), swarmPeers: swarmPeers(first.headers[SWARM_PEERS_HEADER]) };
   }
   const link = describedBy(first.headers.link, first.url);
   if (link !== undefined) {
@@ -131,6 +144,30 @@ export async function negotiate(url: string, opts: NegotiateOptions): Promise<Of
     return { kind: 'plain', response: first, reason: 'the linked torrent could not be fetched' };
   }
   return { kind: 'plain', response: first, reason: 'the server offers no torrent for this URL' };
+}
+
+/** serve's hashing problem document is ~150 bytes; a 503 body past this is not it. */
+const HASHING_ANSWER_MAX_BYTES = 4096;
+
+/**
+ * Whether an answer is serve's while it hashes the file (gateway.ts `serveMetainfo`): `503`, a
+ * problem document (`application/problem+json`, its length declared) coded `GATEWAY_HASHING`.
+ * Only such a 503 body is read (and with it, whatever the answer, dropped); any other answer is
+ * left unread.
+ */
+export async function isHashingAnswer(res: OpenResponse): Promise<boolean> {
+  // tracker's PROBLEM_CONTENT_TYPE, spelled here: a get does not compile the tracker.
+  if (res.status !== 503 || mediaType(res.headers['content-type']) !== 'application/problem+json') return false;
+  const declared = Number(res.headers['content-length'] ?? Number.NaN);
+  if (!(declared <= HASHING_ANSWER_MAX_BYTES)) return false;
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) chunks.push(chunk);
+    const doc: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return typeof doc === 'object' && doc !== null && (doc as { code?: unknown }).code === ('GATEWAY_HASHING' satisfies ErrorCode);
+  } catch {
+    return false;
+  }
 }
 
 /** A GET that must succeed (2xx), for the plain download and its resumption. */
@@ -355,11 +392,20 @@ export function mediaType(value: string | string[] | undefined): string {
 }
 
 /**
+ * The largest torrent an HTTP answer may offer a get or the proxy (libtorrent's
+ * `load_torrent_limits::max_buffer_size` is 10 MB): serve's torrent of a 1 TiB file at 16 MiB
+ * pieces is ~1.3 MB, one of 256 KiB pieces of 50 GiB ~4 MB. A larger one is not waited for
+ * (`MAX_METAINFO_BYTES`, 96 MiB, is for a torrent file the user names): the URL is downloaded
+ * plainly.
+ */
+export const OFFERED_METAINFO_MAX_BYTES = 10 * 1024 * 1024;
+
+/**
  * Metainfo bytes buffered at once by every `readSmall` of this process: the proxy reads the torrent
  * offered for each URL a program asks of it, several at once, and an origin answering each with
- * an endless one would otherwise have every request hold `MAX_METAINFO_BYTES`.
+ * an endless one would otherwise have every request hold `OFFERED_METAINFO_MAX_BYTES`.
  */
-export const METAINFO_BYTES_IN_FLIGHT = 2 * MAX_METAINFO_BYTES;
+export const METAINFO_BYTES_IN_FLIGHT = 4 * OFFERED_METAINFO_MAX_BYTES;
 let metainfoBytesInFlight = 0;
 
 /**
@@ -368,7 +414,7 @@ let metainfoBytesInFlight = 0;
  * (GATEWAY_GET_BAD_ANSWER otherwise: the proxy then passes the URL through).
  */
 export async function readSmall(res: OpenResponse, limits: { maxBytes?: number; inFlightBytes?: number } = {}): Promise<Uint8Array> {
-  const max = limits.maxBytes ?? MAX_METAINFO_BYTES;
+  const max = limits.maxBytes ?? OFFERED_METAINFO_MAX_BYTES;
   const budget = limits.inFlightBytes ?? METAINFO_BYTES_IN_FLIGHT;
   const declared = Number(res.headers['content-length'] ?? Number.NaN);
   if (declared > max) {

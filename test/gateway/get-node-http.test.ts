@@ -15,7 +15,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getUrl } from '../../src/gateway/index.js';
+import { GatewayError, getUrl } from '../../src/gateway/index.js';
+import { encodeProblem, PROBLEM_CONTENT_TYPE } from '../../src/tracker/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 async function server(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; connections: () => number }> {
@@ -41,9 +42,10 @@ test('plain get over node http: a redirect followed, headers sent, one connectio
         res.writeHead(301, { location: '/file.bin', 'content-length': '5' }).end('moved');
         return;
       }
-      // The torrent request: "still hashing", with a small body to read out.
+      // The torrent request: serve's "still hashing" (its problem document), a small body to read out.
       if (asked++ === 0) {
-        res.writeHead(503, { 'retry-after': '1', 'content-length': '9' }).end('try later');
+        const body = encodeProblem(new GatewayError('GATEWAY_HASHING', { detail: 'retry in 1 s' }));
+        res.writeHead(503, { 'retry-after': '1', 'content-type': PROBLEM_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) }).end(body);
         return;
       }
       res.writeHead(200, { 'content-length': String(payload.length) }).end(payload);

@@ -69,6 +69,27 @@ test('while serve is still hashing, get downloads plainly at once (no waiting fo
     same(join(dir, 'g.bin'), payload);
   }));
 
+test("an origin's own 503 (not serve's hashing answer) is the error it is: no plain re-fetch before --retry sees it", { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const accepts: string[] = [];
+    const url = await tinyServer(t, (req, res) => {
+      accepts.push(req.headers.accept ?? '');
+      // Overloaded: a 503 with Retry-After, even a problem document, but not coded GATEWAY_HASHING.
+      if (req.url === '/busy') return void res.writeHead(503, { 'retry-after': '5' }).end('busy');
+      const body = JSON.stringify({ type: 'about:blank', title: 'overloaded', status: 503, code: 'INTERNAL' });
+      res.writeHead(503, { 'retry-after': '5', 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) }).end(body);
+    });
+    for (const path of ['/busy', '/problem']) {
+      accepts.length = 0;
+      await assert.rejects(getUrl({ url: `${url}${path}`, output: { kind: 'file', path: join(dir, 'f.bin') } }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'GATEWAY_GET_HTTP_STATUS', err.message);
+        assert.match(err.message, /503 Service Unavailable/);
+        return true;
+      });
+      assert.equal(accepts.length, 1, `${path}: one request, not a plain re-fetch (${accepts.join(' | ')})`);
+    }
+  }));
+
 test('swarm resume: a .part or a plain partial is hashed and only the rest is fetched; without resume a stale .part is dropped', { timeout: 120_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const root = join(dir, 'www');

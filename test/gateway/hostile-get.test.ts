@@ -174,14 +174,29 @@ test('a server that takes the connection and never answers: GATEWAY_GET_FAILED a
     assert.equal((await getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') }, signal: ac.signal, stallMs: 10_000 })).status, 'interrupted');
   }));
 
-test('a torrent answer that does not parse: GATEWAY_GET_BAD_ANSWER naming the URL and the parser\'s code', { timeout: 30_000 }, (t) =>
+test('a torrent answer that does not parse: the URL is downloaded plainly, the start line naming the parser\'s code', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const url = await rawOrigin(t, 'HTTP/1.1 200 OK\r\nContent-Type: application/x-bittorrent\r\nContent-Length: 9\r\n\r\nd3:fooi1e');
-    await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') } }), (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'GATEWAY_GET_BAD_ANSWER');
-      assert.match(err.message, /the torrent offered for http:\/\/127\.0\.0\.1:\d+\/f\.bin is malformed: .*\[BENCODE_UNEXPECTED_EOF\]/);
-      return true;
+    const accepts: string[] = [];
+    const server = createHttpServer((req, res) => {
+      accepts.push(req.headers.accept ?? '');
+      if (/x-bittorrent/.test(req.headers.accept ?? '')) return void res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': '9' }).end('d3:fooi1e');
+      res.end('the bytes');
     });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const reasons: string[] = [];
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.bin`;
+    const r = await getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)) });
+    assert.equal(r.mode, 'plain');
+    assert.equal(readFileSync(join(dir, 'f.bin'), 'utf8'), 'the bytes');
+    assert.equal(accepts.length, 2);
+    assert.equal(accepts[1], '*/*', 'the bytes asked for plainly');
+    assert.equal(reasons.length, 1);
+    assert.match(reasons[0]!, /^the offered torrent is unusable: .*\[BENCODE_UNEXPECTED_EOF\]$/);
   }));
 
 test('get -J: a file or symlink that appears under the server-chosen name after the check is not written through (opened exclusively, as curl -J)', { timeout: 30_000 }, (t) =>

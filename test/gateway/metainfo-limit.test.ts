@@ -1,25 +1,30 @@
 /**
- * One metainfo size limit for every reader (MAX_METAINFO_BYTES): `get` refuses a torrent answer
- * one byte past it, as `info` and `download` refuse such a file (test/cli/load-url.test.ts).
+ * Metainfo size limits. A torrent file the user names (`info`, `download`) may be as large as
+ * MAX_METAINFO_BYTES; a torrent an HTTP answer offers (`get`, the proxy) only
+ * OFFERED_METAINFO_MAX_BYTES, and one past it costs the get nothing: the URL is downloaded
+ * plainly, the start line saying why (test/cli/load-url.test.ts for `info` and `download`).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { getUrl } from '../../src/gateway/index.js';
+import { OFFERED_METAINFO_MAX_BYTES } from '../../src/gateway/negotiate-client.js';
 import { MAX_METAINFO_BYTES } from '../../src/metainfo/index.js';
 import { MAX_INPUT_BYTES } from '../../src/cli/load.js';
 import { withTempDir } from '../helpers/torrents.js';
 
-test('get refuses a torrent answer one byte past MAX_METAINFO_BYTES, the limit info and download use', { timeout: 60_000 }, (t) =>
+test('get takes a torrent answer one byte past OFFERED_METAINFO_MAX_BYTES as no offer: the bytes, plainly', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     assert.equal(MAX_INPUT_BYTES, MAX_METAINFO_BYTES);
+    assert.ok(OFFERED_METAINFO_MAX_BYTES <= 16 * 1024 * 1024, 'a get does not buffer a torrent of tens of MiB');
     const chunk = Buffer.alloc(1024 * 1024, 0x61);
     const server = createServer((req, res) => {
       if (!/x-bittorrent/.test(req.headers.accept ?? '')) return void res.end('plain');
       res.writeHead(200, { 'content-type': 'application/x-bittorrent' });
-      let left = MAX_METAINFO_BYTES + 1;
+      let left = OFFERED_METAINFO_MAX_BYTES + 1;
       const more = (): void => {
         while (left > 0) {
           const n = Math.min(left, chunk.length);
@@ -38,19 +43,20 @@ test('get refuses a torrent answer one byte past MAX_METAINFO_BYTES, the limit i
       server.close();
     });
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/big.bin`;
-    await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'big.bin') } }), (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'GATEWAY_GET_BAD_ANSWER', err.message);
-      assert.match(err.message, new RegExp(`torrent larger than ${MAX_METAINFO_BYTES} bytes`));
-      return true;
-    });
+    const reasons: string[] = [];
+    const r = await getUrl({ url, output: { kind: 'file', path: join(dir, 'big.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)) });
+    assert.equal(r.mode, 'plain');
+    assert.equal(readFileSync(join(dir, 'big.bin'), 'utf8'), 'plain');
+    assert.equal(reasons.length, 1);
+    assert.match(reasons[0]!, new RegExp(`^the offered torrent is unusable: .*torrent larger than ${OFFERED_METAINFO_MAX_BYTES} bytes`));
   }));
 
 /**
  * The proxy reads the torrent offered for every URL a program asks of it, several at once: an
  * origin answering each with an endless torrent made six requests hold 96 MiB each (the proxy at
- * 680 MB). The metainfo bytes buffered at once in a process have a budget of their own
+ * 680 MB; the limit is OFFERED_METAINFO_MAX_BYTES now). The metainfo bytes buffered at once in a process have a budget of their own
  * (`METAINFO_BYTES_IN_FLIGHT`): a read that would pass it fails (GATEWAY_GET_BAD_ANSWER: the proxy
- * passes the URL through, `get` reports it), and its bytes are given back as each read ends. An
+ * passes the URL through, `get` downloads it plainly), and its bytes are given back as each read ends. An
  * answer whose declared length is past the limit is refused before a byte is read.
  */
 test('readSmall: a budget for metainfo bytes read at once; a declared length past the limit is refused unread', async () => {

@@ -1,74 +1,28 @@
-import { X509Certificate } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
-import { getUrl, nameFromUrl, setClientTls, type GetEvent, type GetOutput, type GetResult } from '../../gateway/client.js';
+import { getUrl, nameFromUrl, setClientTls, type GetOutput, type GetResult } from '../../gateway/client.js';
 import { TorrenttpError } from '../../errors/index.js';
 import type { CliContext } from '../context.js';
 import { encryptionPolicy, GET_ENCRYPTION_HELP } from '../encryption-option.js';
-import { clip, clipUrls, formatBytes, formatDuration, parseRate, plural, RATE_HELP } from '../format.js';
+import { clip, parseRate, RATE_HELP } from '../format.js';
 import { GET_EXIT, getExitCode } from '../get-exit.js';
+import { collect, CURL_RANGE, type GetFlags, HEADER_NAME, INVALID_HEADER_VALUE, readCa, seconds, wgetSpellings } from '../get-options.js';
+import { GetReporter } from '../get-report.js';
 import { formatHead, headField, HeadWatch, verboseLines } from '../get-heads.js';
 import { compileWriteOut, WRITE_OUT_VARIABLES } from '../get-write-out.js';
 import { usageError } from '../usage-error.js';
 
 /**
  * `torrenttp get URL`: curl/wget with the swarm behind it. The work is `getUrl` (gateway layer);
- * this file maps flags to it, draws the progress and turns the outcome into an exit code:
+ * this file maps flags to it (read by get-options.ts), has the progress drawn (get-report.ts)
+ * and turns the outcome into an exit code:
  * curl's wherever the failure means the same (get-exit.ts, the one table), 2 usage, 130
  * interrupted. A reader that closes stdout early
  * (`get URL -o - | head`) ends the get quietly with 0, as every command (main.ts). Each early end
  * goes through the get's own stop: the swarm tells its trackers `stopped` (swarm-get.ts).
  */
-interface GetFlags {
-  encryption?: 'prefer' | 'require' | 'off';
-  output?: string;
-  remoteName?: boolean;
-  continueAt?: string;
-  continue?: boolean;
-  seed?: boolean;
-  swarm: boolean;
-  header: string[];
-  port?: string;
-  json?: boolean;
-  silent?: boolean;
-  quiet?: boolean;
-  connectTimeout?: string;
-  maxTime?: string;
-  retry?: string;
-  limitRate?: string;
-  insecure?: boolean;
-  cacert?: string;
-  range?: string;
-  head?: boolean;
-  userAgent?: string;
-  referer?: string;
-  user?: string;
-  outputDir?: string;
-  directoryPrefix?: string;
-  remoteHeaderName?: boolean;
-  dumpHeader?: string;
-  writeOut?: string;
-  verbose?: boolean;
-  // wget's spellings
-  U?: string;
-  password?: string;
-  checkCertificate?: boolean;
-  caCertificate?: string;
-  timeout?: string;
-  tries?: string;
-}
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
-
-/** An HTTP field name (RFC 9110 token), and what node refuses in a field value (control characters, CR, LF). */
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-/** curl's `-r`: `N-M`, `N-` or `-N`, or a comma-separated list of them (sent as it is: the server's multipart answer is the output, as curl writes it). */
-const CURL_RANGE = /^(?:\d{1,19}-\d{0,19}|-\d{1,19})(?:,(?:\d{1,19}-\d{0,19}|-\d{1,19}))*$/;
-
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('get')
@@ -321,67 +275,6 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
 /** The exit code of a get whose output could not be written: curl's CURLE_WRITE_ERROR. */
 export const GET_WRITE_ERROR_EXIT = GET_EXIT.write;
 
-/** The longest wait a node timer holds (2^31 - 1 ms, 24.8 days): a longer one would fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** `--connect-timeout`, `--max-time`: seconds, fractions allowed (curl's); 0, or more than a timer holds (24.8 days), is no limit. In ms. */
-function seconds(value: string | undefined, flag: string, usage: (message: string) => never): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\s*(?:\d{1,9}(?:\.\d*)?|\.\d+)\s*$/.test(value)) return usage(`${flag} ${JSON.stringify(value)}: not a number of seconds`);
-  const ms = Math.round(Number(value) * 1000);
-  return ms === 0 || ms > MAX_TIMER_MS ? undefined : ms;
-}
-
-/**
- * wget's spellings, folded into curl's flags before they are read: `-U` is `-A`,
- * `--user U --password P` is `-u U:P`, `--no-check-certificate` is `-k`, `--ca-certificate` is
- * `--cacert`, `-t N` (attempts) is `--retry N-1` (0: no limit), and `-T S` is `--connect-timeout S`
- * plus the most time the answer and the body may send nothing (`stallMs`, wget's read timeout).
- */
-function wgetSpellings(flags: GetFlags, usage: (message: string) => never): { stallMs?: number } {
-  const both = (a: string, b: string): never => usage(`${a} and ${b} are the same: give one`);
-  if (flags.U !== undefined) flags.userAgent = flags.userAgent === undefined ? flags.U : both('-A', '-U');
-  if (flags.password !== undefined) {
-    if (flags.user === undefined || flags.user.includes(':')) usage('--password goes with --user USER (or give -u USER:PASSWORD)');
-    flags.user = `${flags.user}:${flags.password}`;
-  }
-  if (flags.checkCertificate === false) flags.insecure = true;
-  if (flags.caCertificate !== undefined) flags.cacert = flags.cacert === undefined ? flags.caCertificate : both('--cacert', '--ca-certificate');
-  if (flags.tries !== undefined) {
-    if (!/^\s*\d{1,9}\s*$/.test(flags.tries)) usage(`--tries ${JSON.stringify(flags.tries)}: not a count (0 for no limit)`);
-    if (flags.retry !== undefined) both('--retry', '--tries');
-    flags.retry = String(Number(flags.tries) === 0 ? 999_999_999 : Number(flags.tries) - 1);
-  }
-  if (flags.timeout === undefined) return {};
-  const ms = seconds(flags.timeout, '--timeout', usage);
-  flags.connectTimeout ??= flags.timeout;
-  return ms === undefined ? {} : { stallMs: ms };
-}
-
-/**
- * `--cacert FILE`: its PEM certificates, the only CAs trusted (curl's). Unreadable, holding no
- * certificate, or one that does not parse: `GATEWAY_TLS`, exit 77 (curl's "problem reading the SSL CA cert").
- */
-async function readCa(path: string, given: string): Promise<Buffer> {
-  let pem: Buffer;
-  try {
-    pem = await readFile(path);
-  } catch (cause) {
-    throw new TorrenttpError('GATEWAY_TLS', { detail: `--cacert ${given}`, cause });
-  }
-  const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new TorrenttpError('GATEWAY_TLS', { detail: `--cacert ${given}: no PEM certificate in it` });
-  // node's TLS skips a certificate it cannot parse without a word: the get would trust nobody.
-  for (const [i, block] of blocks.entries()) {
-    try {
-      new X509Certificate(block);
-    } catch (cause) {
-      throw new TorrenttpError('GATEWAY_TLS', { detail: `--cacert ${given}: its certificate ${i + 1} does not parse`, cause });
-    }
-  }
-  return pem;
-}
-
 /** Errors of writing the download (file, folder or stream), as opposed to getting it. */
 const WRITE_FAILURES: ReadonlySet<string> = new Set(['GATEWAY_GET_OUTPUT', 'STORAGE_NO_SPACE', 'STORAGE_READ_ONLY', 'STORAGE_IO', 'EPIPE', 'ENOSPC', 'EDQUOT', 'EFBIG', 'EIO']);
 
@@ -423,133 +316,4 @@ export const GET_INTERRUPT_BUDGET = 4 * 67_584;
 
 function optimizeOnlyTheHotPath(): void {
   setFlagsFromString(`--interrupt-budget=${GET_INTERRUPT_BUDGET}`);
-}
-
-/**
- * Progress for `get`: a bar on a terminal (stderr), a line every 5 s otherwise, JSON lines with
- * --json. Never on stdout when stdout carries the data.
- * TODO(issue 15): fold into transfer.ts's Reporter once its rework lands; the bar's look is the same.
- */
-class GetReporter {
-  private bar: { update(v: number, payload: object): void; stop(): void; start(total: number, v: number, payload: object): void; setTotal(n: number): void } | undefined;
-  private barLoading = false;
-  private stopped = false;
-  private lastLine = 0;
-  private readonly jsonOut: CliContext['stdout'];
-
-  constructor(
-    private readonly ctx: CliContext,
-    private readonly json: boolean,
-    private readonly silent: boolean,
-    private readonly toStdout: boolean,
-  ) {
-    this.jsonOut = toStdout ? ctx.stderr : ctx.stdout;
-  }
-
-  /** A warning of the get's own (not the swarm's routine ones): `warning` in JSON, else a line on stderr unless silent. */
-  warn(message: string): void {
-    if (this.json) this.jsonOut.write(`${JSON.stringify({ event: 'warning', message })}\n`);
-    else if (!this.silent) this.ctx.stderr.write(`torrenttp: warning: ${clipUrls(message)}\n`);
-  }
-
-  event(e: GetEvent): void {
-    if (e.type === 'response' || e.type === 'route') return; // -I's, -D's and -v's
-    if (this.json) {
-      if (e.type !== 'progress' || Date.now() - this.lastLine >= 1000) {
-        if (e.type === 'progress') this.lastLine = Date.now();
-        this.jsonOut.write(`${JSON.stringify({ event: e.type, ...e, type: undefined })}\n`);
-      }
-      return;
-    }
-    if (this.silent) return;
-    switch (e.type) {
-      case 'start': {
-        const size = e.totalBytes === undefined ? 'size unknown' : formatBytes(e.totalBytes);
-        const from = e.mode === 'swarm' ? `from the swarm (${e.reason}; ${e.infoHash}, port ${e.port})` : `over plain HTTP (${e.reason})`;
-        const resumed = e.resumedBytes > 0 ? `, resuming at ${formatBytes(e.resumedBytes)}` : '';
-        this.ctx.stderr.write(`${clipUrls(`${e.path ?? e.name}: ${size} ${from}${resumed}`)}\n`); // the name may be the server's
-        return;
-      }
-      case 'progress':
-        this.progress(e);
-        return;
-      case 'seeding':
-        this.bar?.stop();
-        this.bar = undefined;
-        this.ctx.stderr.write('seeding until interrupted (Ctrl-C)\n');
-        return;
-      case 'lingering':
-        this.bar?.stop();
-        this.bar = undefined;
-        this.ctx.stderr.write(`done; passing pieces on to the peers still fetching them (up to ${e.maxSeconds} s)\n`);
-        return;
-      case 'warning':
-        return; // peer and tracker trouble is routine in a swarm; --json shows it
-      case 'retry':
-        this.bar?.stop();
-        this.bar = undefined;
-        this.ctx.stderr.write(`torrenttp: ${clipUrls(e.message)}; retrying in ${(e.delayMs / 1000).toFixed(e.delayMs % 1000 === 0 ? 0 : 1)} s (${e.left} ${e.left === 1 ? 'retry' : 'retries'} left)\n`);
-        return;
-    }
-  }
-
-  private progress(e: Extract<GetEvent, { type: 'progress' }>): void {
-    const payload = {
-      speed: `${formatBytes(e.rateBytesPerSec)}/s`,
-      up: `${formatBytes(e.uploadRateBytesPerSec)}/s`,
-      peers: e.peers === undefined ? 'http' : plural(e.peers, 'peer'),
-      left: e.totalBytes === undefined || e.rateBytesPerSec <= 0 ? '-' : formatDuration((e.totalBytes - e.doneBytes) / e.rateBytesPerSec),
-      done: e.totalBytes === undefined ? formatBytes(e.doneBytes) : `${formatBytes(e.doneBytes)}/${formatBytes(e.totalBytes)}`,
-    };
-    if (this.ctx.stderr.isTTY === true) {
-      if (this.bar !== undefined) {
-        this.bar.update(e.doneBytes, payload);
-        return;
-      }
-      if (this.barLoading) return;
-      this.barLoading = true;
-      void import('cli-progress').then(({ SingleBar }) => {
-        if (this.stopped) return;
-        this.bar = new SingleBar({
-          format: '{bar} {percentage}% {done} | ↓ {speed} ↑ {up} | {peers} | ETA {left}',
-          stream: this.ctx.stderr,
-          hideCursor: true,
-        });
-        this.bar.start(e.totalBytes ?? 0, e.doneBytes, payload);
-      });
-      return;
-    }
-    const now = Date.now();
-    if (now - this.lastLine < 5000) return;
-    this.lastLine = now;
-    const pct = e.totalBytes === undefined || e.totalBytes === 0 ? '' : `${((e.doneBytes / e.totalBytes) * 100).toFixed(1)}% `;
-    this.ctx.stderr.write(`${pct}${payload.done} ↓ ${payload.speed} ↑ ${payload.up} ${payload.peers} ETA ${payload.left}\n`);
-  }
-
-  summary(r: GetResult): void {
-    this.stop();
-    if (this.json) {
-      this.jsonOut.write(`${JSON.stringify({ event: 'summary', ...r })}\n`);
-      return;
-    }
-    if (this.silent) return;
-    if (r.status !== 'complete' && (r.path === undefined ? !this.toStdout : !existsSync(r.path))) {
-      // Interrupted before anything was written (the server had not answered): no file to name.
-      this.ctx.stderr.write(`interrupted after ${r.seconds.toFixed(1)} s: nothing written\n`);
-      return;
-    }
-    const rate = formatBytes(r.downloadedBytes / Math.max(r.seconds, 1e-3));
-    const s = r.sources;
-    const from = r.mode === 'swarm' ? ` (peers ${formatBytes(s.wire)}, web seed ${formatBytes(s.webseed)}${s.http > 0 ? `, TorrentTTP peers ${formatBytes(s.http)}` : ''}), ↑ ${formatBytes(r.uploadedBytes)}` : '';
-    const verified = r.mode === 'swarm' ? ', every piece verified' : r.digestVerified === true ? ', SHA-256 verified' : '';
-    // A partial file stays, but the next get without -C - starts it over: say how to continue.
-    const resume = r.status !== 'complete' && r.path !== undefined && r.downloadedBytes > 0 ? '; -C - continues it' : '';
-    this.ctx.stderr.write(`${r.status === 'complete' ? 'saved' : 'interrupted'}: ${clipUrls(r.path ?? 'stdout')} ${formatBytes(r.downloadedBytes)} in ${r.seconds.toFixed(1)} s (${rate}/s)${from}${verified}${resume}\n`);
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.bar?.stop();
-    this.bar = undefined;
-  }
 }
