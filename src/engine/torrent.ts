@@ -534,6 +534,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
    */
   private ban(peer: PeerState): void {
     const id = peer.link!.id;
+    // Its pieces committed before the ban's close arrives (a web seed's runs) fail one by one: banned once.
+    if (this.peers.isBanned(id)) return;
     const err = new EngineError('ENGINE_PEER_BANNED', { detail: id });
     this.peers.ban(id);
     this.emit('banned', id);

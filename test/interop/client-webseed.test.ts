@@ -148,8 +148,12 @@ test('a web seed that serves wrong bytes is banned like a lying wire peer: the d
     t.after(() => client.close());
     const sources: SourceStatus[] = [];
     client.on('source', (s) => sources.push(s));
+    const warnings: string[] = [];
+    client.on('warning', (m) => warnings.push(m));
     const tor = await client.add(torrent, { path: join(dir, 'dl') });
     await tor.done;
+    // Once, though the pieces it sent before the ban fail one after another.
+    assert.deepEqual(warnings.filter((w) => w.includes(badUrl)), [`peer banned for sending data that failed the hash check: ${badUrl}`]);
     assert.deepEqual(readFileSync(join(dir, 'dl', 'p.bin')), Buffer.from(payload));
     const dropped = sources.find((s) => s.final === true && s.id === badUrl);
     assert.ok(dropped !== undefined, JSON.stringify(sources));
@@ -177,9 +181,13 @@ test('a torrent whose only web seed serves wrong bytes: the web seed is dropped 
     const client = new Client({ listen: false });
     t.after(() => client.close());
     const dropped = new Promise<SourceStatus>((resolve) => client.on('source', (s) => s.final === true && resolve(s)));
+    const warnings: string[] = [];
+    client.on('warning', (m) => warnings.push(m));
     await client.add(torrent, { path: join(dir, 'dl') });
     const s = await dropped;
     assert.equal(s.id, badUrl);
+    // Once, though its pieces that came before the close may fail one after another.
+    assert.deepEqual(warnings, [`peer banned for sending data that failed the hash check: ${badUrl}`]);
     assert.equal(s.error?.code, 'ENGINE_PEER_BANNED');
     // What was asked before its second bad piece was checked (at most the commit pipeline: one
     // GET per piece, 256), never asked again: without the ban it is asked over and over (1500+).
