@@ -130,7 +130,7 @@ export interface TorrentEvents {
   discovered: [readonly string[], PeerLink];
   hashFailed: [PieceIndex];
   banned: [string];
-  /** Something failed that costs the torrent nothing now (a resume save after completion: close() saves again). */
+  /** Something failed that costs the torrent nothing now (a resume save after completion: close() saves again; a peer banned for bad pieces). */
   warning: [string, TorrenttpError];
   error: [TorrenttpError];
 }

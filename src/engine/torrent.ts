@@ -528,11 +528,19 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
+  /**
+   * A peer whose pieces failed their hash (downloader.ts's trust): banned, closed, and a `warning`
+   * that names it (a web seed's URL, a wire peer's address), so normal output says who lied.
+   */
   private ban(peer: PeerState): void {
     const id = peer.link!.id;
+    // Its pieces committed before the ban's close arrives (a web seed's runs) fail one by one: banned once.
+    if (this.peers.isBanned(id)) return;
+    const err = new EngineError('ENGINE_PEER_BANNED', { detail: id });
     this.peers.ban(id);
     this.emit('banned', id);
-    peer.link!.close(new EngineError('ENGINE_PEER_BANNED', { detail: id }));
+    this.emit('warning', err.message, err);
+    peer.link!.close(err);
   }
 }
 

@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   METAINFO_BAD_JSON: { message: 'metainfo JSON document is invalid', side: 'remote', status: 422 },
   METAINFO_BAD_PATH: { message: 'metainfo file path is unsafe or empty', side: 'remote', status: 422 },
   METAINFO_BAD_PIECE_LENGTH: { message: 'metainfo piece length is invalid', side: 'remote', status: 422 },
+  METAINFO_PIECE_TOO_LARGE: { message: 'metainfo piece length is larger than this use accepts', side: 'remote', status: 413 },
   METAINFO_BAD_PIECES: { message: 'metainfo pieces do not match the total length', side: 'remote', status: 422 },
   METAINFO_BAD_URL: { message: 'metainfo URL is invalid', side: 'remote', status: 422 },
   METAINFO_LIMIT_EXCEEDED: { message: 'metainfo exceeds a limit (file path components or bytes)', side: 'remote', status: 413 },

@@ -5,7 +5,7 @@ export { BLOCK_LENGTH, Geometry, type FileSlice, type PieceIndex } from './geome
 export { hashPiecesSync, type PiecesJob } from './hash-pieces.js';
 export { HashPool } from './hash-pool.js';
 export type { HashFile } from './hash-protocol.js';
-export { parseInfo, MAX_PATH_DEPTH, MAX_PIECE_LENGTH, PATH_LIMITS, type Info, type PathLimits, type TorrentFile } from './info.js';
+export { parseInfo, MAX_PATH_DEPTH, MAX_PIECE_LENGTH, MAX_FETCH_PIECE_LENGTH, PATH_LIMITS, type Info, type PathLimits, type TorrentFile } from './info.js';
 export { infoHashFromBytes, infoHashFromHex, infoHashOf, infoHashToBytes, fromHex, hexNibble, sha1, toHex, type InfoHash } from './info-hash.js';
 export {
   fromMetainfoJson,

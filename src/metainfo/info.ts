@@ -43,8 +43,17 @@ export interface Info {
   readonly geometry: Geometry;
 }
 
-/** The largest piece length we accept: far beyond the largest in use (16–64 MiB). */
+/** The largest piece length we accept by default: far beyond the largest in use (16–64 MiB). */
 export const MAX_PIECE_LENGTH = 1 << 30;
+/**
+ * The largest piece length worth a buffer when the torrent comes from an origin we merely fetch
+ * through (`get`, the proxy), where plain HTTP is always there instead: 64 MiB. Each piece in
+ * flight is a buffer of its length, so a hostile origin's 1 GiB pieces would cost gigabytes.
+ * 64 MiB is the largest that Transmission, Deluge, uTorrent and qBittorrent all load and that
+ * torrent makers offer by default at most (py3createtorrent, torf); libtorrent's own cap is
+ * 512 MiB, rtorrent's 128 MiB. Pass it as `ParseOptions.maxPieceLength` / `JsonLimits.maxPieceLength`.
+ */
+export const MAX_FETCH_PIECE_LENGTH = 64 * 1024 * 1024;
 /**
  * Limits on a torrent's file paths, which become folders and files on disk and strings in memory.
  * Every path component is also a bencode token, so the decoder's `maxTokens` (3,000,000, as
@@ -81,13 +90,17 @@ export const PATH_LIMITS = {
 /** Deepest file path by default (`PathLimits.maxPathDepth`). */
 export const MAX_PATH_DEPTH = PATH_LIMITS.maxPathDepth;
 
-export function parseInfo(info: BencodeDict, limits: PathLimits = {}): Info {
+/** `maxPieceLength`: larger pieces fail with METAINFO_PIECE_TOO_LARGE (default and at most `MAX_PIECE_LENGTH`). */
+export function parseInfo(info: BencodeDict, limits: PathLimits = {}, maxPieceLength = MAX_PIECE_LENGTH): Info {
   const name = utf8Field(info, 'name', 'info.');
   checkPathComponent(name, 'info.name');
 
   const pieceLength = asInt(requireField(info, 'piece length', 'info.'), 'info.piece length');
   if (pieceLength <= 0 || pieceLength > MAX_PIECE_LENGTH) {
     throw new MetainfoError('METAINFO_BAD_PIECE_LENGTH', { detail: `${pieceLength} bytes` });
+  }
+  if (pieceLength > maxPieceLength) {
+    throw new MetainfoError('METAINFO_PIECE_TOO_LARGE', { detail: `${pieceLength} bytes, more than the ${maxPieceLength} accepted here` });
   }
 
   const pieceHashes = asBytes(requireField(info, 'pieces', 'info.'), 'info.pieces');

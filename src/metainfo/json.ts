@@ -40,6 +40,8 @@ export interface JsonLimits {
   readonly maxChars?: number;
   /** Deepest nesting inside `info`. Default 100, as for bencode. */
   readonly maxDepth?: number;
+  /** Largest piece length (`ParseOptions.maxPieceLength`). */
+  readonly maxPieceLength?: number;
 }
 
 const MAX_CHARS = MAX_METAINFO_BYTES;
@@ -117,7 +119,7 @@ export function fromMetainfoJson(doc: unknown, limits: JsonLimits = {}): Metainf
     extras[key] = v;
   }
 
-  const m = metainfoFromInfoBytes(infoBytes, extras, { strict: true });
+  const m = metainfoFromInfoBytes(infoBytes, extras, { strict: true, ...(limits.maxPieceLength === undefined ? {} : { maxPieceLength: limits.maxPieceLength }) });
   if (m.infoHash !== claimed) {
     throw badJson(`info hashes to ${m.infoHash}, not the infoHash ${claimed} the document claims`);
   }

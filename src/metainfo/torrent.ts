@@ -44,6 +44,11 @@ export interface ParseOptions {
   readonly limits?: Omit<DecodeOptions, 'strict'>;
   /** Limits on file paths (depth, total components, total bytes); defaults in `PATH_LIMITS`. */
   readonly pathLimits?: PathLimits;
+  /**
+   * Largest piece length: more fails with METAINFO_PIECE_TOO_LARGE. Default `MAX_PIECE_LENGTH`
+   * (1 GiB); `get` and the proxy pass `MAX_FETCH_PIECE_LENGTH` (64 MiB).
+   */
+  readonly maxPieceLength?: number;
 }
 
 export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Metainfo {
@@ -54,7 +59,7 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Metain
   if (infoValue === undefined) throw new MetainfoError('METAINFO_MISSING_FIELD', { detail: 'info' });
   const infoDict = asDict(infoValue, 'info');
   const infoBytes = doc.rawBytesOf(infoDict)!;
-  const info = parseInfo(infoDict, opts.pathLimits);
+  const info = parseInfo(infoDict, opts.pathLimits, opts.maxPieceLength);
   const warnings: string[] = [];
   return {
     ...info,
@@ -68,7 +73,7 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Metain
 /** A `Metainfo` from the raw info dict bytes alone (BEP 9 metadata, the JSON form) plus extras. */
 export function metainfoFromInfoBytes(infoBytes: Uint8Array, extras: TorrentExtras = {}, opts: ParseOptions = {}): Metainfo {
   const doc = decodeDocument(infoBytes, { ...opts.limits, strict: opts.strict ?? false });
-  const info = parseInfo(asDict(doc.value, 'info'), opts.pathLimits);
+  const info = parseInfo(asDict(doc.value, 'info'), opts.pathLimits, opts.maxPieceLength);
   return {
     ...info,
     infoHash: infoHashOf(infoBytes),

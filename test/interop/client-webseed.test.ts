@@ -2,7 +2,8 @@
  * BEP 19 web seeds through the engine: a torrent whose only source is a plain HTTP server
  * completes (single and multi-file); a torrent with a web seed and a wire seed uses both; a server
  * that ignores Range (200 with the whole file) still serves a small torrent, and a large one drops
- * the web seed with a warning that says why.
+ * the web seed with a warning that says why; a web seed that serves wrong bytes is banned as a
+ * lying wire peer is (two bad pieces), with or without a good source beside it.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -125,4 +126,70 @@ test('a web server that ignores Range on a torrent over 64 MiB: the web seed is 
     assert.match(s.id, /big\.bin$/);
     assert.equal(s.error?.code, 'TRANSPORT_WEBSEED_NO_RANGE');
     assert.ok(web.gets.length <= 4, `${web.gets.length} GETs before giving up`);
+  }));
+
+test('a web seed that serves wrong bytes is banned like a lying wire peer: the download completes from the good one, the bad one is asked a bounded number of times, and a final source failure names its URL', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const good = join(dir, 'good');
+    const bad = join(dir, 'bad');
+    mkdirSync(good);
+    mkdirSync(bad);
+    const payload = bytes(4 * 1024 * 1024, 8); // 256 pieces
+    writeFileSync(join(good, 'p.bin'), payload);
+    const wrong = Uint8Array.from(payload, (b) => b ^ 0x5a); // same size, every piece fails its hash
+    writeFileSync(join(bad, 'p.bin'), wrong);
+    const goodWeb = await startWebSeed(t, good);
+    const badWeb = await startWebSeed(t, bad);
+    let badGets = 0;
+    badWeb.server.on('request', () => badGets++);
+    const badUrl = `${badWeb.url}p.bin`;
+    const { torrent } = await createTorrent(join(good, 'p.bin'), { pieceLength: 16 * 1024, creationDate: null, urlList: [badUrl, `${goodWeb.url}p.bin`] });
+    const client = new Client({ listen: false });
+    t.after(() => client.close());
+    const sources: SourceStatus[] = [];
+    client.on('source', (s) => sources.push(s));
+    const warnings: string[] = [];
+    client.on('warning', (m) => warnings.push(m));
+    const tor = await client.add(torrent, { path: join(dir, 'dl') });
+    await tor.done;
+    // Once, though the pieces it sent before the ban fail one after another.
+    assert.deepEqual(warnings.filter((w) => w.includes(badUrl)), [`peer banned for sending data that failed the hash check: ${badUrl}`]);
+    assert.deepEqual(readFileSync(join(dir, 'dl', 'p.bin')), Buffer.from(payload));
+    const dropped = sources.find((s) => s.final === true && s.id === badUrl);
+    assert.ok(dropped !== undefined, JSON.stringify(sources));
+    assert.equal(dropped.kind, 'webseed');
+    assert.equal(dropped.error?.code, 'ENGINE_PEER_BANNED');
+    // What was asked before its second bad piece was checked (at most the commit pipeline: one
+    // GET per piece, 256), never asked again: without the ban it is asked over and over (1500+).
+    assert.ok(badGets <= 256, `${badGets} GETs to the lying web seed`);
+  }));
+
+test('a torrent whose only web seed serves wrong bytes: the web seed is dropped after a few pieces, not asked forever', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const good = join(dir, 'good');
+    const bad = join(dir, 'bad');
+    mkdirSync(good);
+    mkdirSync(bad);
+    const payload = bytes(4 * 1024 * 1024, 9); // 256 pieces
+    writeFileSync(join(good, 'p.bin'), payload);
+    writeFileSync(join(bad, 'p.bin'), Uint8Array.from(payload, (b) => b ^ 0x5a));
+    const badWeb = await startWebSeed(t, bad);
+    let badGets = 0;
+    badWeb.server.on('request', () => badGets++);
+    const badUrl = `${badWeb.url}p.bin`;
+    const { torrent } = await createTorrent(join(good, 'p.bin'), { pieceLength: 16 * 1024, creationDate: null, urlList: [badUrl] });
+    const client = new Client({ listen: false });
+    t.after(() => client.close());
+    const dropped = new Promise<SourceStatus>((resolve) => client.on('source', (s) => s.final === true && resolve(s)));
+    const warnings: string[] = [];
+    client.on('warning', (m) => warnings.push(m));
+    await client.add(torrent, { path: join(dir, 'dl') });
+    const s = await dropped;
+    assert.equal(s.id, badUrl);
+    // Once, though its pieces that came before the close may fail one after another.
+    assert.deepEqual(warnings, [`peer banned for sending data that failed the hash check: ${badUrl}`]);
+    assert.equal(s.error?.code, 'ENGINE_PEER_BANNED');
+    // What was asked before its second bad piece was checked (at most the commit pipeline: one
+    // GET per piece, 256), never asked again: without the ban it is asked over and over (1500+).
+    assert.ok(badGets <= 256, `${badGets} GETs to the lying web seed`);
   }));

@@ -4,8 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MetainfoError, parseTorrent, PATH_LIMITS } from '../../src/metainfo/index.js';
+import { MAX_FETCH_PIECE_LENGTH, MAX_PIECE_LENGTH, MetainfoError, parseMetainfoJson, parseTorrent, PATH_LIMITS, toMetainfoJson } from '../../src/metainfo/index.js';
 import { errorCode } from '../helpers/errors.js';
+import { torrentBytes } from '../helpers/torrents.js';
 
 const PIECE = 16384;
 
@@ -78,4 +79,28 @@ test('6 MB of empty dicts in info (issue 18): a typed error, in time linear in t
   const { value: code, ms } = timed(() => errorCode(() => parseTorrent(t)));
   assert.equal(code, 'BENCODE_TOKEN_LIMIT');
   assert.ok(ms < 8000, `${ms.toFixed(0)} ms`);
+});
+
+test('maxPieceLength (a hostile origin\'s 1 GiB pieces): METAINFO_PIECE_TOO_LARGE above it, .torrent and JSON alike, exact at its bound; the default still takes 1 GiB', () => {
+  const of = (pieceLength: number): Uint8Array => torrentBytes({ name: 'x', 'piece length': pieceLength, length: 5, pieces: new Uint8Array(20) });
+  assert.equal(MAX_FETCH_PIECE_LENGTH, 64 * 1024 * 1024);
+  const huge = of(MAX_PIECE_LENGTH);
+  assert.equal(parseTorrent(huge).pieceLength, MAX_PIECE_LENGTH, 'download/seed/info: every torrent libtorrent loads');
+  const opts = { maxPieceLength: MAX_FETCH_PIECE_LENGTH };
+  assert.equal(errorCode(() => parseTorrent(huge, opts)), 'METAINFO_PIECE_TOO_LARGE');
+  assert.equal(errorCode(() => parseTorrent(of(2 * MAX_FETCH_PIECE_LENGTH), opts)), 'METAINFO_PIECE_TOO_LARGE');
+  assert.equal(parseTorrent(of(MAX_FETCH_PIECE_LENGTH), opts).pieceLength, MAX_FETCH_PIECE_LENGTH);
+  const json = JSON.stringify(toMetainfoJson(parseTorrent(huge)));
+  assert.equal(parseMetainfoJson(json).pieceLength, MAX_PIECE_LENGTH);
+  assert.equal(errorCode(() => parseMetainfoJson(json, opts)), 'METAINFO_PIECE_TOO_LARGE');
+  const e = (() => {
+    try {
+      parseTorrent(huge, opts);
+    } catch (err) {
+      return err as MetainfoError;
+    }
+    return undefined;
+  })();
+  assert.ok(e instanceof MetainfoError);
+  assert.match(e.message, /1073741824 bytes.*67108864/);
 });
