@@ -62,7 +62,13 @@ export class GetReporter {
         this.ctx.stderr.write(`done; passing pieces on to the peers still fetching them (up to ${e.maxSeconds} s)\n`);
         return;
       case 'warning':
-        return; // peer and tracker trouble is routine in a swarm; --json shows it
+        // Peer and tracker trouble is routine in a swarm (--json shows it); a peer banned for
+        // sending bytes that failed their hash (a lying web seed, by its URL) is said.
+        if (e.notable !== true || this.silent) return;
+        this.bar?.stop();
+        this.bar = undefined;
+        this.ctx.stderr.write(`torrenttp: warning: ${clipUrls(e.message)}\n`);
+        return;
       case 'retry':
         this.bar?.stop();
         this.bar = undefined;

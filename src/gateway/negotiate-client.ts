@@ -446,8 +446,10 @@ export async function readSmall(res: OpenResponse, limits: { maxBytes?: number; 
  * offer: a plain download (`--no-swarm`, a server without torrents) never compiles them.
  */
 export async function parseMetainfo(type: string, bytes: Uint8Array): Promise<Metainfo> {
-  const { parseMetainfoJson, parseTorrent } = await import('../metainfo/index.js');
-  return type === BITTORRENT_MEDIA_TYPE ? parseTorrent(bytes) : parseMetainfoJson(Buffer.from(bytes).toString('utf8'));
+  const { MAX_FETCH_PIECE_LENGTH, parseMetainfoJson, parseTorrent } = await import('../metainfo/index.js');
+  // A piece is a buffer of its length in get and the proxy: a torrent offered with larger ones is unusable (plain HTTP instead).
+  const limits = { maxPieceLength: MAX_FETCH_PIECE_LENGTH };
+  return type === BITTORRENT_MEDIA_TYPE ? parseTorrent(bytes, limits) : parseMetainfoJson(Buffer.from(bytes).toString('utf8'), limits);
 }
 
 /**

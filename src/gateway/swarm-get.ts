@@ -109,7 +109,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
   const { Client } = engine;
   const { loneStreamUrl, streamWhileAlone } = loneMod;
   const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), ...(o.limitRate === undefined ? {} : { downloadLimit: o.limitRate }), encryption: o.encryption, diskPool });
-  client.on('warning', (message) => o.onEvent?.({ type: 'warning', message }));
+  client.on('warning', (message, err) => o.onEvent?.({ type: 'warning', message, ...(err?.code === 'ENGINE_PEER_BANNED' ? { notable: true } : {}) }));
   let finished = false;
   try {
     // Where the engine writes: its folder, and the name it gives the file (or folder).

@@ -44,11 +44,22 @@ test('get: a web seed that serves wrong bytes is dropped with a warning naming i
     const badUrl = `${base}/bad/f.bin`;
     torrent = (await createTorrent(join(dir, 'f.bin'), { pieceLength: 16 * 1024, creationDate: null, urlList: [badUrl, `${base}/good/f.bin`] })).torrent;
     const warnings: string[] = [];
-    await getUrl({ url: `${base}/f.bin`, output: { kind: 'file', path: join(dir, 'out.bin') }, onEvent: (e) => void (e.type === 'warning' && warnings.push(e.message)) });
+    const notable: string[] = [];
+    await getUrl({
+      url: `${base}/f.bin`,
+      output: { kind: 'file', path: join(dir, 'out.bin') },
+      onEvent: (e) => {
+        if (e.type !== 'warning') return;
+        warnings.push(e.message);
+        if (e.notable === true) notable.push(e.message);
+      },
+    });
     assert.ok(readFileSync(join(dir, 'out.bin')).equals(Buffer.from(payload)), 'byte-identical');
     assert.ok(
       warnings.some((w) => w.includes(badUrl) && /failed the hash check/.test(w)),
       `a warning names the lying web seed: ${JSON.stringify(warnings)}`,
     );
+    // Said in get's normal output too (not only under --json, as routine swarm trouble is).
+    assert.ok(notable.some((w) => w.includes(badUrl)), `the ban is a notable warning: ${JSON.stringify(notable)}`);
     assert.ok(badGets <= 128, `${badGets} GETs to the lying web seed (128 pieces)`);
   }));

@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { getUrl } from '../../src/gateway/index.js';
 import { OFFERED_METAINFO_MAX_BYTES } from '../../src/gateway/negotiate-client.js';
-import { MAX_METAINFO_BYTES } from '../../src/metainfo/index.js';
+import { MAX_FETCH_PIECE_LENGTH, MAX_METAINFO_BYTES } from '../../src/metainfo/index.js';
 import { MAX_INPUT_BYTES } from '../../src/cli/load.js';
 import { withTempDir } from '../helpers/torrents.js';
 
@@ -49,6 +49,29 @@ test('get takes a torrent answer one byte past OFFERED_METAINFO_MAX_BYTES as no 
     assert.equal(readFileSync(join(dir, 'big.bin'), 'utf8'), 'plain');
     assert.equal(reasons.length, 1);
     assert.match(reasons[0]!, new RegExp(`^the offered torrent is unusable: .*torrent larger than ${OFFERED_METAINFO_MAX_BYTES} bytes`));
+  }));
+
+test('get takes a torrent offered with pieces past MAX_FETCH_PIECE_LENGTH (a piece is a buffer of its length) as unusable: the bytes, plainly', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const pieceLength = 2 * MAX_FETCH_PIECE_LENGTH;
+    const torrent = Buffer.concat([Buffer.from(`d4:infod6:lengthi${pieceLength}e4:name7:big.bin12:piece lengthi${pieceLength}e6:pieces20:`), Buffer.alloc(20, 7), Buffer.from('ee')]);
+    const server = createServer((req, res) => {
+      if (!/x-bittorrent/.test(req.headers.accept ?? '')) return void res.end('plain');
+      res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length });
+      res.end(torrent);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/big.bin`;
+    const reasons: string[] = [];
+    const r = await getUrl({ url, output: { kind: 'file', path: join(dir, 'big.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)) });
+    assert.equal(r.mode, 'plain');
+    assert.equal(readFileSync(join(dir, 'big.bin'), 'utf8'), 'plain');
+    assert.match(reasons[0]!, /^the offered torrent is unusable: .*METAINFO_PIECE_TOO_LARGE/);
   }));
 
 /**
