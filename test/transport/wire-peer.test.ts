@@ -834,24 +834,41 @@ test('two torrenttp links ask in runs (BEP 10 torrenttp_max_request): adjacent b
   }
 });
 
+/** A raw seed (fast extension, have-all) that our link dials: BEP 10 handshake with `maxRequest` (torrenttp_max_request) if given, then unchoke. */
+async function unchokingRawSeed(metainfo: Metainfo, maxRequest: number | undefined) {
+  let accepted: RawPeer | undefined;
+  const t = wireTorrent(metainfo, true);
+  const srv = await listen((s) => {
+    accepted = new RawPeer(s);
+    accepted.send(
+      { type: 'handshake', reserved: reservedBytes({ extensionProtocol: true, fastExtension: true }), infoHash: t.infoHash, peerId: peerId('raw') },
+      encodeFastMessage({ type: 'haveAll' }),
+    );
+  });
+  const rec = new Recorder();
+  const link = await connectWirePeer('127.0.0.1', srv.port, wireTorrent(metainfo, false), { peerId: peerId('leech'), onEvent: rec.handler });
+  const close = async (): Promise<void> => {
+    link.close();
+    accepted?.socket.destroy();
+    await srv.close();
+  };
+  try {
+    while (accepted === undefined) await new Promise((r) => setTimeout(r, 5));
+    const raw: RawPeer = accepted;
+    raw.send(encodeExtendedHandshake({ m: new Map(), reqq: 250, ...(maxRequest === undefined ? {} : { maxRequest }) }), { type: 'unchoke' });
+    await rec.wait('unchoke');
+    return { raw, link, rec, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
 test('runs only to a peer that offers them: a BEP 10 peer without torrenttp_max_request gets 16 KiB requests; one with it gets runs, and its reject of a run rejects each block', async () => {
   const { metainfo, data } = makeTorrent(1024 * 1024, 256 * 1024, 12);
   for (const maxRequest of [undefined, 64 * 1024]) {
-    let raw: RawPeer | undefined;
-    const t = wireTorrent(metainfo, true);
-    const srv = await listen((s) => {
-      raw = new RawPeer(s);
-      raw.send(
-        { type: 'handshake', reserved: reservedBytes({ extensionProtocol: true, fastExtension: true }), infoHash: t.infoHash, peerId: peerId('raw') },
-        encodeFastMessage({ type: 'haveAll' }),
-      );
-    });
-    const rec = new Recorder();
-    const link = await connectWirePeer('127.0.0.1', srv.port, wireTorrent(metainfo, false), { peerId: peerId('leech'), onEvent: rec.handler });
+    const { raw, link, rec, close } = await unchokingRawSeed(metainfo, maxRequest);
     try {
-      while (raw === undefined) await new Promise((r) => setTimeout(r, 5));
-      raw.send(encodeExtendedHandshake({ m: new Map(), reqq: 250, ...(maxRequest === undefined ? {} : { maxRequest }) }), { type: 'unchoke' });
-      await rec.wait('unchoke');
       const eight = allBlocks(metainfo).slice(0, 8);
       eight.forEach((b) => link.request(b));
       const requests = (): WireMessage[] => raw!.messages.filter((m) => m.type === 'request');
@@ -869,30 +886,15 @@ test('runs only to a peer that offers them: a BEP 10 peer without torrenttp_max_
         assert.equal(rec.of('closed').length, 0);
       }
     } finally {
-      link.close();
-      raw?.socket.destroy();
-      await srv.close();
+      await close();
     }
   }
 });
 
 test('a reject longer than any run we ask of the peer rejects nothing (a 4 GiB one was a loop of 262,144 pipeline lookups, and ended every request in its range)', async () => {
   const { metainfo } = makeTorrent(1024 * 1024, 256 * 1024, 12);
-  let raw: RawPeer | undefined;
-  const t = wireTorrent(metainfo, true);
-  const srv = await listen((s) => {
-    raw = new RawPeer(s);
-    raw.send(
-      { type: 'handshake', reserved: reservedBytes({ extensionProtocol: true, fastExtension: true }), infoHash: t.infoHash, peerId: peerId('raw') },
-      encodeFastMessage({ type: 'haveAll' }),
-    );
-  });
-  const rec = new Recorder();
-  const link = await connectWirePeer('127.0.0.1', srv.port, wireTorrent(metainfo, false), { peerId: peerId('leech'), onEvent: rec.handler });
+  const { raw, link, rec, close } = await unchokingRawSeed(metainfo, 64 * 1024);
   try {
-    while (raw === undefined) await new Promise((r) => setTimeout(r, 5));
-    raw.send(encodeExtendedHandshake({ m: new Map(), reqq: 250, maxRequest: 64 * 1024 }), { type: 'unchoke' });
-    await rec.wait('unchoke');
     const eight = allBlocks(metainfo).slice(0, 8);
     eight.forEach((b) => link.request(b));
     await raw.until((m) => m.filter((x) => x.type === 'request').length === 2);
@@ -903,9 +905,7 @@ test('a reject longer than any run we ask of the peer rejects nothing (a 4 GiB o
     assert.deepEqual(rec.of('rejected').map((e) => e.req.begin), [0, 1, 2, 3].map((i) => i * BLOCK_LENGTH));
     assert.equal(rec.of('closed').length, 0);
   } finally {
-    link.close();
-    raw?.socket.destroy();
-    await srv.close();
+    await close();
   }
 });
 
