@@ -4,11 +4,11 @@
  * OFFERED_METAINFO_MAX_BYTES, and one past it costs the get nothing: the URL is downloaded
  * plainly, the start line saying why (test/cli/load-url.test.ts for `info` and `download`).
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { getUrl } from '../../src/gateway/index.js';
 import { OFFERED_METAINFO_MAX_BYTES } from '../../src/gateway/negotiate-client.js';
@@ -16,13 +16,35 @@ import { MAX_FETCH_PIECE_LENGTH, MAX_METAINFO_BYTES } from '../../src/metainfo/i
 import { MAX_INPUT_BYTES } from '../../src/cli/load.js';
 import { withTempDir } from '../helpers/torrents.js';
 
+/**
+ * A server that answers a torrent-preferring request with `offer` and any other with `plain`: get
+ * of its /big.bin must come out plain (the offer unusable). The start events' reasons.
+ */
+async function plainAfterOffer(t: TestContext, dir: string, offer: (res: ServerResponse) => void): Promise<string[]> {
+  const server = createServer((req, res) => {
+    if (!/x-bittorrent/.test(req.headers.accept ?? '')) return void res.end('plain');
+    offer(res);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/big.bin`;
+  const reasons: string[] = [];
+  const r = await getUrl({ url, output: { kind: 'file', path: join(dir, 'big.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)) });
+  assert.equal(r.mode, 'plain');
+  assert.equal(readFileSync(join(dir, 'big.bin'), 'utf8'), 'plain');
+  return reasons;
+}
+
 test('get takes a torrent answer one byte past OFFERED_METAINFO_MAX_BYTES as no offer: the bytes, plainly', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     assert.equal(MAX_INPUT_BYTES, MAX_METAINFO_BYTES);
     assert.ok(OFFERED_METAINFO_MAX_BYTES <= 16 * 1024 * 1024, 'a get does not buffer a torrent of tens of MiB');
     const chunk = Buffer.alloc(1024 * 1024, 0x61);
-    const server = createServer((req, res) => {
-      if (!/x-bittorrent/.test(req.headers.accept ?? '')) return void res.end('plain');
+    const reasons = await plainAfterOffer(t, dir, (res) => {
       res.writeHead(200, { 'content-type': 'application/x-bittorrent' });
       let left = OFFERED_METAINFO_MAX_BYTES + 1;
       const more = (): void => {
@@ -36,17 +58,6 @@ test('get takes a torrent answer one byte past OFFERED_METAINFO_MAX_BYTES as no 
       res.on('error', () => {});
       more();
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    t.after(() => {
-      server.closeAllConnections();
-      server.close();
-    });
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/big.bin`;
-    const reasons: string[] = [];
-    const r = await getUrl({ url, output: { kind: 'file', path: join(dir, 'big.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)) });
-    assert.equal(r.mode, 'plain');
-    assert.equal(readFileSync(join(dir, 'big.bin'), 'utf8'), 'plain');
     assert.equal(reasons.length, 1);
     assert.match(reasons[0]!, new RegExp(`^the offered torrent is unusable: .*torrent larger than ${OFFERED_METAINFO_MAX_BYTES} bytes`));
   }));
@@ -55,22 +66,11 @@ test('get takes a torrent offered with pieces past MAX_FETCH_PIECE_LENGTH (a pie
   withTempDir(t, async (dir) => {
     const pieceLength = 2 * MAX_FETCH_PIECE_LENGTH;
     const torrent = Buffer.concat([Buffer.from(`d4:infod6:lengthi${pieceLength}e4:name7:big.bin12:piece lengthi${pieceLength}e6:pieces20:`), Buffer.alloc(20, 7), Buffer.from('ee')]);
-    const server = createServer((req, res) => {
-      if (!/x-bittorrent/.test(req.headers.accept ?? '')) return void res.end('plain');
+    const reasons = await plainAfterOffer(t, dir, (res) => {
       res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length });
       res.end(torrent);
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    t.after(() => {
-      server.closeAllConnections();
-      server.close();
-    });
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/big.bin`;
-    const reasons: string[] = [];
-    const r = await getUrl({ url, output: { kind: 'file', path: join(dir, 'big.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)) });
-    assert.equal(r.mode, 'plain');
-    assert.equal(readFileSync(join(dir, 'big.bin'), 'utf8'), 'plain');
+    assert.equal(reasons.length, 1);
     assert.match(reasons[0]!, /^the offered torrent is unusable: .*METAINFO_PIECE_TOO_LARGE/);
   }));
 
