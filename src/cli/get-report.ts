@@ -64,10 +64,10 @@ export class GetReporter {
       case 'warning':
         // Peer and tracker trouble is routine in a swarm (--json shows it); a peer banned for
         // sending bytes that failed their hash (a lying web seed, by its URL) is said.
-        if (e.notable !== true || this.silent) return;
+        if (e.notable !== true) return;
         this.bar?.stop();
         this.bar = undefined;
-        this.ctx.stderr.write(`torrenttp: warning: ${clipUrls(e.message)}\n`);
+        this.warn(e.message);
         return;
       case 'retry':
         this.bar?.stop();
