@@ -128,21 +128,29 @@ test('a web server that ignores Range on a torrent over 64 MiB: the web seed is 
     assert.ok(web.gets.length <= 4, `${web.gets.length} GETs before giving up`);
   }));
 
+/**
+ * `dir/good/p.bin` (4 MiB: 256 pieces of 16 KiB) and a web seed serving the same file XOR'ed
+ * (same size, every piece fails its hash): the payload, the lying web seed's URL of it, and how
+ * many requests it got so far.
+ */
+async function lyingWebSeed(t: TestContext, dir: string, seed: number): Promise<{ good: string; payload: Uint8Array; badUrl: string; badGets: () => number }> {
+  const good = join(dir, 'good');
+  const bad = join(dir, 'bad');
+  mkdirSync(good);
+  mkdirSync(bad);
+  const payload = bytes(4 * 1024 * 1024, seed);
+  writeFileSync(join(good, 'p.bin'), payload);
+  writeFileSync(join(bad, 'p.bin'), Uint8Array.from(payload, (b) => b ^ 0x5a));
+  const badWeb = await startWebSeed(t, bad);
+  let gets = 0;
+  badWeb.server.on('request', () => gets++);
+  return { good, payload, badUrl: `${badWeb.url}p.bin`, badGets: () => gets };
+}
+
 test('a web seed that serves wrong bytes is banned like a lying wire peer: the download completes from the good one, the bad one is asked a bounded number of times, and a final source failure names its URL', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const good = join(dir, 'good');
-    const bad = join(dir, 'bad');
-    mkdirSync(good);
-    mkdirSync(bad);
-    const payload = bytes(4 * 1024 * 1024, 8); // 256 pieces
-    writeFileSync(join(good, 'p.bin'), payload);
-    const wrong = Uint8Array.from(payload, (b) => b ^ 0x5a); // same size, every piece fails its hash
-    writeFileSync(join(bad, 'p.bin'), wrong);
+    const { good, payload, badUrl, badGets } = await lyingWebSeed(t, dir, 8);
     const goodWeb = await startWebSeed(t, good);
-    const badWeb = await startWebSeed(t, bad);
-    let badGets = 0;
-    badWeb.server.on('request', () => badGets++);
-    const badUrl = `${badWeb.url}p.bin`;
     const { torrent } = await createTorrent(join(good, 'p.bin'), { pieceLength: 16 * 1024, creationDate: null, urlList: [badUrl, `${goodWeb.url}p.bin`] });
     const client = new Client({ listen: false });
     t.after(() => client.close());
@@ -161,22 +169,12 @@ test('a web seed that serves wrong bytes is banned like a lying wire peer: the d
     assert.equal(dropped.error?.code, 'ENGINE_PEER_BANNED');
     // What was asked before its second bad piece was checked (at most the commit pipeline: one
     // GET per piece, 256), never asked again: without the ban it is asked over and over (1500+).
-    assert.ok(badGets <= 256, `${badGets} GETs to the lying web seed`);
+    assert.ok(badGets() <= 256, `${badGets()} GETs to the lying web seed`);
   }));
 
 test('a torrent whose only web seed serves wrong bytes: the web seed is dropped after a few pieces, not asked forever', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const good = join(dir, 'good');
-    const bad = join(dir, 'bad');
-    mkdirSync(good);
-    mkdirSync(bad);
-    const payload = bytes(4 * 1024 * 1024, 9); // 256 pieces
-    writeFileSync(join(good, 'p.bin'), payload);
-    writeFileSync(join(bad, 'p.bin'), Uint8Array.from(payload, (b) => b ^ 0x5a));
-    const badWeb = await startWebSeed(t, bad);
-    let badGets = 0;
-    badWeb.server.on('request', () => badGets++);
-    const badUrl = `${badWeb.url}p.bin`;
+    const { good, badUrl, badGets } = await lyingWebSeed(t, dir, 9);
     const { torrent } = await createTorrent(join(good, 'p.bin'), { pieceLength: 16 * 1024, creationDate: null, urlList: [badUrl] });
     const client = new Client({ listen: false });
     t.after(() => client.close());
@@ -191,5 +189,5 @@ test('a torrent whose only web seed serves wrong bytes: the web seed is dropped 
     assert.equal(s.error?.code, 'ENGINE_PEER_BANNED');
     // What was asked before its second bad piece was checked (at most the commit pipeline: one
     // GET per piece, 256), never asked again: without the ban it is asked over and over (1500+).
-    assert.ok(badGets <= 256, `${badGets} GETs to the lying web seed`);
+    assert.ok(badGets() <= 256, `${badGets()} GETs to the lying web seed`);
   }));
