@@ -1,4 +1,4 @@
-import { causeCodes } from '../gateway/client.js';
+import { causeCodes, TLS_HANDSHAKE_FAILED } from '../gateway/client.js';
 import { TorrenttpError } from '../errors/index.js';
 import { CERTIFICATE_CODES } from './certificates.js';
 
@@ -20,6 +20,7 @@ export const GET_EXIT = {
   resolve: 6,
   connect: 7,
   partial: 18,
+  range: 33,
   httpStatus: 22,
   write: 23,
   timeout: 28,
@@ -47,11 +48,15 @@ const GET_EXIT_TABLE: readonly Row[] = [
   { exit: GET_EXIT.timeout, causes: ['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'] },
   { exit: GET_EXIT.partial, causes: ['ERR_GET_PARTIAL'] },
   { exit: GET_EXIT.redirects, causes: ['ERR_GET_REDIRECTS'] },
+  // A `416` to `-C -` of a file that is not whole (curl takes any 416 to a resume for success,
+  // a range the server ignored for 33: a get fails on the first, and starts over on the second).
+  { exit: GET_EXIT.range, causes: ['ERR_GET_RANGE'] },
   { exit: GET_EXIT.resolve, causes: ['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA'] },
   { exit: GET_EXIT.connect, causes: ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EADDRNOTAVAIL', 'ENETDOWN'] },
   { exit: GET_EXIT.certificate, causes: CERTIFICATE_CODES },
-  // The handshake failed otherwise (an alert, no common protocol or cipher, a server that does not speak TLS).
-  { exit: GET_EXIT.tls, causes: ['EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER'], causePattern: /^ERR_SSL_|^ERR_TLS_/ },
+  // The handshake failed otherwise (an alert, no common protocol or cipher, a server that does not
+  // speak TLS, the connection reset or closed in the middle of it): before the reset row.
+  { exit: GET_EXIT.tls, causes: ['EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', TLS_HANDSHAKE_FAILED], causePattern: /^ERR_SSL_|^ERR_TLS_/ },
   // Closed without a byte of answer (under it, node's ECONNRESET `socket hang up`): before the reset row.
   { exit: GET_EXIT.emptyReply, causes: ['ERR_GET_EMPTY_REPLY'] },
   { exit: GET_EXIT.receive, causes: ['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET'] },

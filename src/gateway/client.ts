@@ -7,5 +7,5 @@
 export { getUrl, nameFromUrl, type GetEvent, type GetMode, type GetOutput, type GetResult, type GetSources, type GetUrlOptions } from './get-url.js';
 export { describedBy, GET_ACCEPT, negotiate, seedPeers, type NegotiateOptions, type Offer, type OpenResponse, type ResponseHead } from './negotiate-client.js';
 export { BITTORRENT_MEDIA_TYPE, SEED_HEADER, ttpTorrentUrlInfoHash } from './media-type.js';
-export { setClientTls, type ClientTls } from '../transport/http-fetch.js';
+export { setClientTls, TLS_HANDSHAKE_FAILED, type ClientTls } from '../transport/http-fetch.js';
 export { causeCodes, getFailureOf, GetFailure, type GetFailureCode } from './get-io.js';

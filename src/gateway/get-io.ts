@@ -84,8 +84,11 @@ export class SampledRate {
  * - `ERR_GET_STATUS`: an HTTP error status, with its `Retry-After`.
  * - `ERR_GET_EMPTY_REPLY`: the server closed the connection without a byte of answer (node's
  *   `socket hang up`; curl's "empty reply from server"), as opposed to a reset one.
+ * - `ERR_GET_RANGE`: `-C -` asked for the rest of the file and the server refused the range (a
+ *   `416` for a file that is not whole on disk; curl's "HTTP server doesn't seem to support
+ *   byte ranges").
  */
-export type GetFailureCode = 'ETIMEDOUT' | 'ERR_GET_PARTIAL' | 'ERR_GET_REDIRECTS' | 'ERR_GET_STATUS' | 'ERR_GET_EMPTY_REPLY';
+export type GetFailureCode = 'ETIMEDOUT' | 'ERR_GET_PARTIAL' | 'ERR_GET_REDIRECTS' | 'ERR_GET_STATUS' | 'ERR_GET_EMPTY_REPLY' | 'ERR_GET_RANGE';
 
 export class GetFailure extends Error {
   readonly code: GetFailureCode;
@@ -108,6 +111,16 @@ export function causeCodes(err: unknown): string[] {
     if (typeof e.code === 'string') codes.push(e.code);
   }
   return codes;
+}
+
+/**
+ * Whether `err` is the connection reset under a body (`read ECONNRESET`, a write's `EPIPE`), as
+ * opposed to node's `aborted` for a connection that closed before the body's end (both coded
+ * `ECONNRESET`; only the reset names its `syscall`): curl's 56, not a partial file's 18.
+ */
+export function isConnectionReset(err: unknown): boolean {
+  const e = err as { code?: unknown; syscall?: unknown } | null | undefined;
+  return (e?.code === 'ECONNRESET' || e?.code === 'EPIPE') && typeof e.syscall === 'string';
 }
 
 /** The first `GetFailure` down `err`'s cause chain. */

@@ -6,7 +6,7 @@ import { lstat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
-import { DEFAULT_STALL_MS, drained, GetFailure, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
+import { DEFAULT_STALL_MS, drained, GetFailure, isConnectionReset, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import { causeText, discard, requestOk, type NodeAgents, type OpenResponse, type ResponseHead } from './negotiate-client.js';
 import { headersFor } from './redirect-headers.js';
@@ -45,7 +45,8 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
       if (cr === undefined || !('unsatisfied' in cr) || cr.complete !== have) {
         // Most often a local file longer than the server's (another file of that name): say both sizes.
         const sizes = cr !== undefined && 'unsatisfied' in cr ? `${path} has ${have} bytes, the server's file ${cr.complete}` : `${path} is not the whole file`;
-        throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `416 for bytes=${have}- of ${res.url}: ${sizes}` });
+        const detail = `416 for bytes=${have}- of ${res.url}: ${sizes}`;
+        throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail, cause: new GetFailure('ERR_GET_RANGE', detail) });
       }
       o.onEvent?.({ type: 'start', mode: 'plain', reason: 'already complete', name: basename(path!), path, totalBytes: have, resumedBytes: have });
       return plainResult(path, have, 0, false, 'complete', started);
@@ -119,11 +120,12 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
       return plainResult(path, totalBytes, got.bytes, false, 'interrupted', started);
     }
     if (err instanceof TorrenttpError) throw err;
-    // The body failed (cut, stalled, malformed): what came is on disk for `-C -`.
+    // The body failed (cut, stalled, malformed, reset): what came is on disk for `-C -`. A
+    // connection reset under it stays what it is (curl's 56); a close before its end is partial (18).
     const of = totalBytes === undefined ? '' : ` of ${totalBytes}`;
     const again = path === undefined ? '' : ' (run again with -C - to continue)';
     const detail = `${res.url} ended after ${offset + got.bytes}${of} bytes: ${causeText(err)}${again}`;
-    throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail, cause: err instanceof GetFailure ? err : new GetFailure('ERR_GET_PARTIAL', detail, { cause: err }) });
+    throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail, cause: err instanceof GetFailure || isConnectionReset(err) ? err : new GetFailure('ERR_GET_PARTIAL', detail, { cause: err }) });
   } finally {
     clearInterval(timer);
     // Everything received is on disk before we return, also when interrupted: `-C -` continues from the file's size.

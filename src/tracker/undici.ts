@@ -247,13 +247,40 @@ export function setClientTls(tls: ClientTls): void {
  * URL. Resolves at the answer's head; the caller reads or drops the body.
  */
 export async function nodeGet(url: URL, options: RequestOptions): Promise<IncomingMessage> {
-  const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const https = url.protocol === 'https:';
+  const mod = https ? await import('node:https') : await import('node:http');
   return new Promise((resolve, reject) => {
-    const req = mod.request(url, { ...(url.protocol === 'https:' ? clientTls : {}), ...options, method: options.method ?? 'GET' }, resolve);
-    req.on('error', reject);
+    // An https connection that fails before its handshake is done (reset, closed): the handshake's
+    // failure (`TLS_HANDSHAKE_FAILED`, its cause under it), not a receive error.
+    let handshaking = false;
+    const req = mod.request(url, { ...(https ? clientTls : {}), ...options, method: options.method ?? 'GET' }, (res) => {
+      // A reset under the body fails it with the reset (`read ECONNRESET`), which node reports on
+      // the request only; the body alone would say `aborted`, as for a connection closed early.
+      req.on('error', (err) => {
+        if (!res.complete) res.destroy(err);
+      });
+      resolve(res);
+    });
+    if (https) {
+      req.once('socket', (socket) => {
+        if (req.reusedSocket) return;
+        handshaking = true;
+        socket.once('secureConnect', () => (handshaking = false));
+      });
+    }
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (handshaking && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+        reject(Object.assign(new Error(`TLS handshake: ${err.message}`, { cause: err }), { code: TLS_HANDSHAKE_FAILED }));
+      } else {
+        reject(err);
+      }
+    });
     req.end();
   });
 }
+
+/** The `code` of `nodeGet`'s error for an https connection reset or closed before its TLS handshake was done (curl's 35). */
+export const TLS_HANDSHAKE_FAILED = 'ERR_TLS_HANDSHAKE_FAILED';
 
 /**
  * Interim answers (1xx), skipped. RFC 9110 §15.2: a client must be able to parse one or more 1xx

@@ -40,7 +40,7 @@ import { interimSkippingConnector, loadUndici, loadUndiciModule } from '../track
 /** `Retry-After`: the tracker layer's one parser (undici.ts, loadable without the rest of it). */
 export { parseRetryAfter, readContentRange, retryAfterDelay, type ContentRange } from '../tracker/undici.js';
 
-export { interimSkippingConnector, loadUndici, loadUndiciCore, nodeGet, setClientTls, type ClientTls, type Undici } from '../tracker/undici.js';
+export { interimSkippingConnector, loadUndici, loadUndiciCore, nodeGet, setClientTls, TLS_HANDSHAKE_FAILED, type ClientTls, type Undici } from '../tracker/undici.js';
 
 let poolClass: Promise<typeof Pool> | undefined;
 /** The connector of every pool whose sockets are undici's own (not reused-reads): made once, shared as an undici `Agent` shares its own. */

@@ -21,6 +21,7 @@ import { createTorrent } from '../../src/metainfo/index.js';
 import { GET_EXIT, getExitCode } from '../../src/cli/get-exit.js';
 import { GatewayError } from '../../src/gateway/errors.js';
 import { GetFailure } from '../../src/gateway/get-io.js';
+import { TLS_HANDSHAKE_FAILED } from '../../src/gateway/client.js';
 import { retryDelayMs, RETRY_MAX_DELAY_MS } from '../../src/gateway/get-retry.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, n: number) => void;
@@ -82,6 +83,10 @@ test('the exit code table: curl\'s codes from the error and its causes; the firs
   assert.equal(getExitCode(failed(errno('ERR_TLS_CERT_ALTNAME_INVALID'))), 60);
   assert.equal(getExitCode(failed(errno('ERR_SSL_WRONG_VERSION_NUMBER'))), 35);
   assert.equal(getExitCode(failed(errno('ECONNRESET'))), 56);
+  assert.equal(getExitCode(failed(Object.assign(new Error('TLS handshake: read ECONNRESET', { cause: errno('ECONNRESET') }), { code: TLS_HANDSHAKE_FAILED }))), 35, 'a reset in the handshake');
+  const reset = Object.assign(errno('ECONNRESET'), { syscall: 'read' });
+  assert.equal(getExitCode(new GatewayError('GATEWAY_GET_BAD_ANSWER', { cause: reset })), 56, 'a reset under the body');
+  assert.equal(getExitCode(new GatewayError('GATEWAY_GET_BAD_ANSWER', { cause: new GetFailure('ERR_GET_RANGE', '416') })), 33);
   assert.equal(getExitCode(new GatewayError('GATEWAY_GET_BAD_ANSWER', { cause: new GetFailure('ERR_GET_PARTIAL', 'cut', { cause: errno('ECONNRESET') }) })), 18, 'partial before the reset under it');
   assert.equal(getExitCode(new GatewayError('GATEWAY_GET_BAD_ANSWER', { cause: new GetFailure('ERR_GET_REDIRECTS', 'loop') })), 47);
   assert.equal(getExitCode(new GatewayError('GATEWAY_GET_HTTP_STATUS', { cause: new GetFailure('ERR_GET_STATUS', '404', { status: 404 }) })), 22);
@@ -375,4 +380,53 @@ test('-m on a swarm download: exit 28, the verified pieces stay in FILE.part, an
     assert.ok(readFileSync(join(dir, 'out', 'p.bin')).equals(payload));
     const start = jsonLines(rest).find((e) => e.event === 'start')!;
     assert.ok((start.resumedBytes as number) > 0, `resumed from the .part: ${JSON.stringify(start)}`);
+  }));
+
+/** A TCP server on loopback that answers each connection's first bytes with `onData`; closed at the test's end. */
+async function rawServer(t: TestContext, onData: (s: Socket) => void): Promise<number> {
+  const s = createTcpServer((c) => {
+    c.on('error', () => {});
+    c.once('data', () => onData(c));
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => s.close(() => r())));
+  return (s.address() as AddressInfo).port;
+}
+
+test('curl\'s codes for a broken connection: reset or closed in the TLS handshake 35, reset under the body 56 (what came is kept), closed short of Content-Length 18', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const head = 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n';
+    const handshakeReset = await rawServer(t, (c) => c.resetAndDestroy());
+    const handshakeClosed = await rawServer(t, (c) => c.end());
+    const bodyReset = await rawServer(t, (c) => {
+      c.write(head + 'x'.repeat(100));
+      // Once the get has the 100 bytes: a reset.
+      setTimeout(() => c.resetAndDestroy(), 200);
+    });
+    const bodyShort = await rawServer(t, (c) => c.end(head + 'x'.repeat(100)));
+    for (const [port, said] of [[handshakeReset, /TLS handshake: read ECONNRESET/], [handshakeClosed, /TLS handshake: Client network socket disconnected/]] as const) {
+      const r = await cli(dir, ['get', `https://127.0.0.1:${port}/x`, '-o', 'x', '-s']);
+      assert.equal(r.code, 35, r.stderr);
+      assert.match(r.stderr, said);
+    }
+    const reset = await cli(dir, ['get', `http://127.0.0.1:${bodyReset}/x`, '-o', 'reset.bin', '-s']);
+    assert.equal(reset.code, 56, reset.stderr);
+    assert.match(reset.stderr, /ended after 100 of 1000 bytes: read ECONNRESET/);
+    assert.equal(readFileSync(join(dir, 'reset.bin'), 'utf8'), 'x'.repeat(100));
+    const short = await cli(dir, ['get', `http://127.0.0.1:${bodyShort}/x`, '-o', 'short.bin', '-s']);
+    assert.equal(short.code, 18, short.stderr);
+  }));
+
+test('-C - of a whole file: the server\'s 416 says it is, exit 0 (curl\'s), the file untouched (a longer file\'s 416 is 33: get-review.test.ts)', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const o = await origin(t, (req, res) => {
+      const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+      if (m !== null && Number(m[1]) >= PAYLOAD.length) return void res.writeHead(416, { 'content-range': `bytes */${PAYLOAD.length}` }).end();
+      payloadServer()(req, res, 1);
+    });
+    writeFileSync(join(dir, 'whole.bin'), PAYLOAD);
+    const whole = await cli(dir, ['get', `${o.base}/p.bin`, '-o', 'whole.bin', '-s', '-C', '-']);
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.ok(readFileSync(join(dir, 'whole.bin')).equals(PAYLOAD));
+    assert.equal(o.requests.at(-1)!.headers.range, `bytes=${PAYLOAD.length}-`);
   }));

@@ -74,7 +74,7 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText('after', `
 Exit codes, curl's where the failure means the same (docs/cli.md, "get exit codes"):
   0 done, 1 other failure, 2 usage, 6 host not found, 7 cannot connect, 18 body cut short,
-  22 HTTP error status, 23 cannot write, 28 timed out, 35 TLS handshake, 47 too many redirects,
+  22 HTTP error status, 23 cannot write, 28 timed out, 33 range refused (-C -), 35 TLS handshake, 47 too many redirects,
   52 empty reply, 56 connection reset, 60 certificate not trusted, 77 --cacert unreadable, 130 interrupted`)
     .action(async (url: string, positional: string | undefined, flags: GetFlags, cmd: Command) => {
       const usage = (message: string): never => usageError(cmd, message);
