@@ -1,13 +1,15 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { TorrenttpError } from '../errors/index.js';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /** What a command needs from the outside world; tests can hand in their own streams. */
 export interface CliContext {
   readonly stdout: Writable & { isTTY?: boolean };
   readonly stderr: Writable & { isTTY?: boolean };
   readonly cwd: string;
+  /** Where a command reads what the user pipes in (`get -w @-`); default process.stdin. */
+  readonly stdin?: Readable;
   /** A command that ends without an error but not in success (an interrupted download) sets this. */
   exitCode?: number;
 }

@@ -18,14 +18,20 @@ export function headField(head: ResponseHead | undefined, name: string): string 
   return '';
 }
 
+const REDIRECTS: readonly number[] = [301, 302, 303, 307, 308];
+
 /**
  * What `-D` and `-w` read from a get's events: the last response's head (the final one once the
- * body starts: `start`), the redirects followed, the bytes received. `dump` (`-D`) gets the final
- * head once: when its body starts, or at the end (`flush`) for a get that failed or had no body.
+ * body starts: `start`), the redirects followed, the bytes received. `dump` (`-D`) gets, once, the
+ * heads that led to the body, as curl writes them: each redirect's, each interim answer's (1xx)
+ * and the final one; when the body starts, or at the end (`flush`) for a get that failed or had
+ * no body. A request of the get's own after a final answer (the negotiation's answer before a
+ * `-C -`'s `Range` request) starts the heads anew.
  */
 export class HeadWatch {
   last: ResponseHead | undefined;
   redirects = 0;
+  private heads: ResponseHead[] = [];
   private resumed = 0;
   private done = 0;
   private dumped = false;
@@ -34,7 +40,9 @@ export class HeadWatch {
 
   event(e: GetEvent): void {
     if (e.type === 'response') {
-      if (this.last !== undefined && [301, 302, 303, 307, 308].includes(this.last.status)) this.redirects++;
+      if (this.last !== undefined && REDIRECTS.includes(this.last.status)) this.redirects++;
+      if (this.last !== undefined && this.last.status >= 200 && !REDIRECTS.includes(this.last.status)) this.heads = [];
+      this.heads.push(e.head);
       this.last = e.head;
     } else if (e.type === 'start') {
       this.resumed = this.done = e.resumedBytes;
@@ -52,7 +60,7 @@ export class HeadWatch {
   flush(): void {
     if (this.dumped || this.last === undefined || this.dump === undefined) return;
     this.dumped = true;
-    this.dump(formatHead(this.last));
+    this.dump(this.heads.map((h) => formatHead(h)).join(''));
   }
 }
 
@@ -74,6 +82,8 @@ function verboseText(e: GetEvent): string {
   switch (e.type) {
     case 'response': {
       const h = e.head;
+      // The request was shown with the interim answer (1xx) before this head.
+      if (h.afterInterim === true) return formatHead(h, '< ').replaceAll('\r\n', '\n');
       const u = new URL(h.url);
       let text = `> ${h.method} ${u.pathname}${u.search} HTTP/1.1\n> Host: ${u.host}\n`;
       for (const [name, value] of Object.entries(h.requestHeaders)) text += `> ${name}: ${SECRET_FIELDS.has(name.toLowerCase()) ? '(not shown)' : value}\n`;

@@ -1,8 +1,13 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+
 /**
  * `get -w FORMAT` (curl's `--write-out`): printed to stdout once the get ends, done or failed.
  * `%{name}` is a variable, `%%` a percent sign, `\n`, `\r`, `\t` and `\\` their characters;
  * anything else is itself. An unknown variable is a usage error (curl prints a warning and
- * nothing for it: a typo in a script's format is better said before the download).
+ * nothing for it: a typo in a script's format is better said before the download). `-w @FILE`
+ * reads the format from FILE, `-w @-` from stdin (`writeOutFormat`).
  */
 export interface WriteOutVars {
   /** The last response's status (the file's answer, or the torrent's for a swarm download); 0 when none came. */
@@ -56,4 +61,34 @@ export function compileWriteOut(format: string): ((v: WriteOutVars) => string) |
   }
   parts.push(format.slice(at));
   return (v) => parts.map((p) => (typeof p === 'string' ? p : p(v))).join('');
+}
+
+/** Most bytes of a `-w @FILE` format. */
+const MAX_FORMAT_BYTES = 64 * 1024;
+
+/**
+ * The format `-w ARG` names: ARG itself, or, for `@FILE`, FILE's text (`@-`: stdin's), its line
+ * ends dropped as curl drops them (write `\n` for one). Rejects when FILE cannot be read or is
+ * larger than 64 KiB (curl prints nothing then; a get says why before the download).
+ */
+export async function writeOutFormat(arg: string, cwd: string, stdin: Readable): Promise<string> {
+  if (!arg.startsWith('@')) return arg;
+  const name = arg.slice(1);
+  let text: string;
+  if (name === '-') {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const chunk of stdin as AsyncIterable<Buffer | string>) {
+      const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      n += b.length;
+      if (n > MAX_FORMAT_BYTES) throw new Error(`more than ${MAX_FORMAT_BYTES} bytes on stdin`);
+      chunks.push(b);
+    }
+    text = Buffer.concat(chunks).toString('utf8');
+  } else {
+    const bytes = await readFile(resolve(cwd, name));
+    if (bytes.length > MAX_FORMAT_BYTES) throw new Error(`${name} has more than ${MAX_FORMAT_BYTES} bytes`);
+    text = bytes.toString('utf8');
+  }
+  return text.replace(/[\r\n]/g, '');
 }

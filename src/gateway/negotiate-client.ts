@@ -1,4 +1,4 @@
-import type { Agent as HttpAgent, RequestOptions } from 'node:http';
+import type { Agent as HttpAgent, InformationEvent, RequestOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -73,6 +73,8 @@ export interface ResponseHead {
   readonly statusMessage: string;
   /** Name, value, name, value…, as the server sent them (case and order kept). */
   readonly rawHeaders: readonly string[];
+  /** An interim answer (1xx) to the same request came before this head, and was told with the request. */
+  readonly afterInterim?: boolean;
 }
 
 export type Offer =
@@ -304,16 +306,26 @@ function limitConnect(agent: HttpAgent, ms: number, ready: 'connect' | 'secureCo
   };
 }
 
-type Answer = Omit<OpenResponse, 'url'> & { readonly httpVersion: string; readonly statusMessage: string; readonly rawHeaders: readonly string[] };
+type Answer = Omit<OpenResponse, 'url'> & { readonly httpVersion: string; readonly statusMessage: string; readonly rawHeaders: readonly string[]; readonly afterInterim?: boolean };
 
-/** One GET (or HEAD) with node's http(s) client (keep-alive agents when the get gave them); the body is the `IncomingMessage`. */
+/**
+ * One GET (or HEAD) with node's http(s) client (keep-alive agents when the get gave them); the
+ * body is the `IncomingMessage`. Interim answers (1xx, which node skips) are told to `opts.onHead`
+ * as they come, as curl's `-D` and `-v` show them.
+ */
 async function getWithNode(url: string, headers: Record<string, string>, opts: NegotiateOptions): Promise<Answer> {
   const u = new URL(url);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`unsupported protocol ${u.protocol}`);
   const options: RequestOptions = { headers, method: opts.method ?? 'GET', ...(opts.signal === undefined ? {} : { signal: opts.signal }) };
   if (opts.agents !== undefined) options.agent = await opts.agents.for(u.protocol);
-  const res = await nodeGet(u, options);
-  return { status: res.statusCode ?? 0, headers: res.headers, body: res, httpVersion: res.httpVersion, statusMessage: res.statusMessage ?? '', rawHeaders: res.rawHeaders };
+  let afterInterim = false;
+  const onHead = opts.onHead;
+  const onInterim = onHead === undefined ? undefined : (i: InformationEvent): void => {
+    onHead({ method: options.method!, url, requestHeaders: headers, httpVersion: i.httpVersion, status: i.statusCode, statusMessage: i.statusMessage, rawHeaders: i.rawHeaders, ...(afterInterim ? { afterInterim } : {}) });
+    afterInterim = true;
+  };
+  const res = await nodeGet(u, options, onInterim);
+  return { status: res.statusCode ?? 0, headers: res.headers, body: res, httpVersion: res.httpVersion, statusMessage: res.statusMessage ?? '', rawHeaders: res.rawHeaders, ...(afterInterim ? { afterInterim } : {}) };
 }
 
 async function request(url: string, opts: NegotiateOptions, headers: Record<string, string>): Promise<OpenResponse> {
@@ -341,7 +353,7 @@ async function request(url: string, opts: NegotiateOptions, headers: Record<stri
       }
       throw new GatewayError('GATEWAY_GET_FAILED', { detail: `${current}: ${causeText(cause)}`, cause });
     }
-    opts.onHead?.({ method: opts.method ?? 'GET', url: current, requestHeaders: all, httpVersion: res.httpVersion, status: res.status, statusMessage: res.statusMessage, rawHeaders: res.rawHeaders });
+    opts.onHead?.({ method: opts.method ?? 'GET', url: current, requestHeaders: all, httpVersion: res.httpVersion, status: res.status, statusMessage: res.statusMessage, rawHeaders: res.rawHeaders, ...(res.afterInterim === true ? { afterInterim: true } : {}) });
     const location = res.headers.location;
     if ([301, 302, 303, 307, 308].includes(res.status) && typeof location === 'string') {
       await discard({ url: current, status: res.status, headers: res.headers, body: res.body });

@@ -5,7 +5,7 @@
  * test/layers.test.ts) so that loading it does not compile the rest of the tracker.
  */
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage, RequestOptions } from 'node:http';
+import type { IncomingMessage, InformationEvent, RequestOptions } from 'node:http';
 import { createRequire, Module } from 'node:module';
 import type { Socket } from 'node:net';
 import type { buildConnector, Dispatcher } from 'undici';
@@ -244,9 +244,10 @@ export function setClientTls(tls: ClientTls): void {
  * One GET (or `options.method`: `get -I`'s HEAD) with node's own HTTP client, where undici is not wanted (a lone `torrenttp get`
  * compiles no undici: its loading and its parser's WebAssembly were ~45 ms of that get's CPU;
  * docs/cli.md, "get against curl"). `node:https`, and TLS with it, is loaded only for an https
- * URL. Resolves at the answer's head; the caller reads or drops the body.
+ * URL. Resolves at the answer's head; the caller reads or drops the body. `onInterim` is told
+ * each interim answer (1xx) before it, which node otherwise skips.
  */
-export async function nodeGet(url: URL, options: RequestOptions): Promise<IncomingMessage> {
+export async function nodeGet(url: URL, options: RequestOptions, onInterim?: (info: InformationEvent) => void): Promise<IncomingMessage> {
   const https = url.protocol === 'https:';
   const mod = https ? await import('node:https') : await import('node:http');
   return new Promise((resolve, reject) => {
@@ -261,6 +262,7 @@ export async function nodeGet(url: URL, options: RequestOptions): Promise<Incomi
       });
       resolve(res);
     });
+    if (onInterim !== undefined) req.on('information', onInterim);
     if (https) {
       req.once('socket', (socket) => {
         if (req.reusedSocket) return;

@@ -182,26 +182,34 @@ test('get -J names the file after Content-Disposition (plain) or the torrent (sw
     assert.equal(readFileSync(join(out, 'big.bin'), 'utf8'), 'mine');
   }));
 
-test('get -D writes the final response\'s head (a file, or stdout before the body); -w prints curl\'s variables at the end, done or failed', { timeout: 90_000 }, (t) =>
+test('get -D writes every response head that led to the body, as curl (a file, or stdout before the body); -w prints curl\'s variables at the end, done or failed, its format from -w @FILE or @- too', { timeout: 90_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const o = await origin(t, (req, res) => {
       if (req.url === '/old') return void res.writeHead(302, { location: '/f' }).end();
       if (req.url === '/gone') return void res.writeHead(404, { 'X-Why': 'gone' }).end('no');
+      if (req.url === '/f') res.writeEarlyHints({ link: '</s.css>; rel=preload' });
       res.writeHead(200, { 'Content-Type': 'text/plain', 'X-Final': 'yes' }).end('abc');
     });
     const w = '%{http_code} %{size_download} %{url_effective} %{exitcode} %{num_redirects} %{content_type} %{filename_effective}|%{time_total}|%{speed_download}|100%%\\n';
     const r = await cli(dir, ['get', `${o.base}/old`, '-o', 'f.txt', '-s', '-D', 'head.txt', '-w', w]);
     assert.equal(r.code, 0, r.stderr);
     const head = readFileSync(join(dir, 'head.txt'), 'utf8');
-    assert.match(head, /^HTTP\/1\.1 200 OK\r\nContent-Type: text\/plain\r\nX-Final: yes\r\n[^]*\r\n\r\n$/, 'the final head only');
-    assert.doesNotMatch(head, /302/);
+    // The redirect's head, the interim answer's, the final one's, in order (curl -L -D).
+    assert.match(head, /^HTTP\/1\.1 302 Found\r\nlocation: \/f\r\n[^]*?\r\n\r\nHTTP\/1\.1 103 Early Hints\r\nLink: <\/s\.css>; rel=preload\r\n\r\nHTTP\/1\.1 200 OK\r\nContent-Type: text\/plain\r\nX-Final: yes\r\n[^]*\r\n\r\n$/, head);
+    assert.equal(head.match(/^HTTP\//gm)?.length, 3, head);
+    // -w @FILE (its line ends dropped, as curl) and @-: the same format.
+    writeFileSync(join(dir, 'fmt.txt'), `${w}\n`);
+    const fromFile = await cli(dir, ['get', `${o.base}/old`, '-o', 'f.txt', '-s', '-w', '@fmt.txt']);
+    const fromStdin = await cli(dir, ['get', `${o.base}/old`, '-o', 'f.txt', '-s', '-w', '@-'], { stdin: w });
+    for (const other of [fromFile, fromStdin]) assert.equal(other.stdout.split('|')[0], r.stdout.split('|')[0], other.stderr);
+    assert.equal((await cli(dir, ['get', `${o.base}/f`, '-s', '-w', '@nope.txt'])).code, 2, 'an unreadable -w @FILE');
     const [fields, time, speed, pct] = r.stdout.split('|');
     assert.equal(fields, `200 3 ${o.base}/f 0 1 text/plain ${join(dir, 'f.txt')}`);
     assert.match(time!, /^\d+\.\d{6}$/);
     assert.match(speed!, /^\d+$/);
     assert.equal(pct, '100%\n');
     const both = await cli(dir, ['get', `${o.base}/f`, '-', '-s', '-D', '-']);
-    assert.match(both.stdout, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nabc$/, 'the head, then the body');
+    assert.match(both.stdout, /^HTTP\/1\.1 103 Early Hints\r\n[^]*\r\n\r\nHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nabc$/, 'the heads, then the body');
     // Failed: the error's head and the exit it ends with.
     const gone = await cli(dir, ['get', `${o.base}/gone`, '-o', 'g.txt', '-s', '-D', 'gone.txt', '-w', '%{http_code} %{exitcode} %{size_download} %{errormsg}']);
     assert.equal(gone.code, 22);

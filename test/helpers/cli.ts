@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
-import { Writable, type Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { COMMANDS } from '../../src/cli/commands/index.js';
@@ -25,10 +25,11 @@ class Sink extends Writable {
 }
 
 /** Runs the CLI in-process with captured streams. */
-export async function cli(cwd: string, args: readonly string[], opts: { tty?: boolean } = {}): Promise<CliResult> {
+export async function cli(cwd: string, args: readonly string[], opts: { tty?: boolean; stdin?: string } = {}): Promise<CliResult> {
   const stdout = new Sink(opts.tty === true);
   const stderr = new Sink(opts.tty === true);
-  const code = await runProgram({ stdout, stderr, cwd }, COMMANDS, args);
+  const stdin = opts.stdin === undefined ? {} : { stdin: Readable.from([Buffer.from(opts.stdin)]) };
+  const code = await runProgram({ stdout, stderr, cwd, ...stdin }, COMMANDS, args);
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 

@@ -11,7 +11,7 @@ import { GET_EXIT, getExitCode } from '../get-exit.js';
 import { collect, CURL_RANGE, type GetFlags, HEADER_NAME, INVALID_HEADER_VALUE, readCa, seconds, wgetSpellings } from '../get-options.js';
 import { GetReporter } from '../get-report.js';
 import { formatHead, headField, HeadWatch, verboseLines } from '../get-heads.js';
-import { compileWriteOut, WRITE_OUT_VARIABLES } from '../get-write-out.js';
+import { compileWriteOut, WRITE_OUT_VARIABLES, writeOutFormat } from '../get-write-out.js';
 import { usageError } from '../usage-error.js';
 
 /**
@@ -45,8 +45,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-e, --referer <url>', 'the Referer header')
     .option('-u, --user <user:password>', 'HTTP Basic credentials, sent only to the URL\'s own origin (as -H Authorization)')
     .option('-I, --head', 'HEAD: print the response head (each of a redirect\'s) to stdout, write no file')
-    .option('-D, --dump-header <file>', 'write the final response\'s head to FILE ("-" for stdout)')
-    .option('-w, --write-out <format>', `print FORMAT to stdout at the end, done or failed: %{variable} (${WRITE_OUT_VARIABLES.join(', ')}), \\n`)
+    .option('-D, --dump-header <file>', 'write the response heads to FILE ("-" for stdout): each redirect\'s, each interim (1xx), the final one')
+    .option('-w, --write-out <format>', `print FORMAT to stdout at the end, done or failed: %{variable} (${WRITE_OUT_VARIABLES.join(', ')}), \\n; @FILE reads it from FILE, @- from stdin`)
     .option('-v, --verbose', 'on stderr: each request\'s and response\'s head, and where the bytes come from (plain, the swarm, a lone stream, the peers)')
     // wget's spellings of the same (docs/cli.md, "wget's flags").
     .option('-U <agent>', 'as -A (wget)')
@@ -136,7 +136,8 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
       const maxTimeMs = seconds(flags.maxTime, '--max-time', usage);
       const retry = flags.retry === undefined ? undefined : /^\s*\d{1,9}\s*$/.test(flags.retry) ? Number(flags.retry) : usage(`--retry ${JSON.stringify(flags.retry)}: not a count (0 or more)`);
       const limitRate = flags.limitRate === undefined ? undefined : (parseRate(flags.limitRate) ?? usage(`--limit-rate ${JSON.stringify(flags.limitRate)}: ${RATE_HELP}`));
-      const compiled = flags.writeOut === undefined ? undefined : compileWriteOut(flags.writeOut);
+      const format = flags.writeOut === undefined ? undefined : await writeOutFormat(flags.writeOut, ctx.cwd, ctx.stdin ?? process.stdin).catch((err: unknown) => usage(`-w ${clip(flags.writeOut!)}: ${String((err as Error).message)}`));
+      const compiled = format === undefined ? undefined : compileWriteOut(format);
       const writeOut = typeof compiled === 'string' ? usage(`-w: unknown variable %{${clip(compiled)}} (known: ${WRITE_OUT_VARIABLES.join(', ')})`) : compiled;
       if (flags.dumpHeader === '') usage('-D needs a file name (or "-" for stdout)');
       const startedMs = performance.now();
@@ -172,7 +173,7 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
       const listening = [[ctx.stdout, toStdout ? onDataError : onProgressError], [ctx.stderr, onProgressError]] as const;
       for (const [stream, listener] of listening) stream.on('error', listener);
       let result: GetResult | undefined;
-      // -D: the final head, to stdout or a file (written once, synchronously: it is small, and on
+      // -D: the heads that led to the body, to stdout or a file (written once, synchronously: they are small, and on
       // stdout it must come before the body). A file that cannot be written fails the get (23) at the end.
       let dumpError: unknown;
       const dumpTo = flags.dumpHeader;
