@@ -158,12 +158,18 @@ export async function loadUndiciCore(): Promise<Undici> {
     // Not undici's global Agent but ours, whose connections skip interim (1xx) answers
     // (`skippingInterim`): unless a program using this library set a global dispatcher of its own
     // since (a proxy agent), which is then used as before.
+    // Its connections take the process's TLS options (`setClientTls`: `get -k`, `--cacert`), as of
+    // its first request since they were set: a JSON tracker's POST goes through it.
     const initial = getGlobalDispatcher();
-    let ours: Dispatcher | undefined;
+    let ours: { readonly agent: Dispatcher; readonly tls: ClientTls } | undefined;
     const defaultDispatcher = (): Dispatcher => {
       const global = getGlobalDispatcher();
       if (global !== initial || buildConnector === undefined) return global;
-      return (ours ??= new AgentClass({ connect: skippingInterim(buildConnector({})) }));
+      if (ours?.tls !== clientTls) {
+        void ours?.agent.close();
+        ours = { agent: new AgentClass({ connect: skippingInterim(buildConnector({ ...clientTls })) }), tls: clientTls };
+      }
+      return ours.agent;
     };
     const request = (url: string | URL, opts: Parameters<Undici['request']>[1] = {}): ReturnType<Undici['request']> => {
       const u = new URL(url);
@@ -225,8 +231,9 @@ export function readContentRange(value: string | undefined): ContentRange | unde
 
 /**
  * TLS options of every client connection this process makes over https (`get -k`, `--cacert`):
- * `nodeGet`'s (a get's negotiation and plain body, HTTP trackers) and undici's connectors made
- * after it is set (`interimSkippingConnector`: web seeds, HTTP peers). Process-wide, because those
+ * `nodeGet`'s (a get's negotiation and plain body, HTTP trackers), undici's connectors made
+ * after it is set (`interimSkippingConnector`: web seeds, HTTP peers) and those of `request`'s
+ * default dispatcher (`loadUndiciCore`: JSON trackers). Process-wide, because those
  * connections are made deep in the engine, for one command: set it before the first request.
  */
 export interface ClientTls {

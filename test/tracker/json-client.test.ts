@@ -6,7 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { encodeAnnounceResponse, JsonTrackerClient, TrackerServer, type AnnounceRequest } from '../../src/tracker/index.js';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { encodeAnnounceResponse, encodeJsonAnnounceResponse, JsonTrackerClient, TrackerServer, type AnnounceRequest } from '../../src/tracker/index.js';
+import { setClientTls } from '../../src/tracker/undici.js';
+import { selfSignedCert } from '../helpers/tls.js';
+import { withTempDir } from '../helpers/torrents.js';
 
 const hash = new Uint8Array(20).fill(7);
 const pid = (n: number) => new TextEncoder().encode(`-TT0001-${String(n).padStart(12, '0')}`);
@@ -58,3 +64,24 @@ test('a JSON error answer is a typed failure naming the tracker’s code', async
   // Port 0 and no URL: the tracker refuses (a peer needs a port, a url, or both).
   await assert.rejects(c.announce(req(1, 0)), (e: Error & { code?: string }) => e.code === 'TRACKER_HTTP_STATUS' && /TRACKER_JSON_BAD_FIELD/.test(e.message));
 });
+
+test('a JSON announce over https takes the process\'s TLS options (setClientTls: get -k, --cacert), as every https request does', (t) =>
+  withTempDir(t, async (dir) => {
+    const { key, cert } = selfSignedCert(dir, { ipSan: true });
+    const srv = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(encodeJsonAnnounceResponse({ interval: 77, minInterval: 10, complete: 1, incomplete: 0, peers: [] })));
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    t.after(() => {
+      setClientTls({});
+      srv.closeAllConnections();
+      return new Promise<void>((r) => srv.close(() => r()));
+    });
+    const url = `https://127.0.0.1:${(srv.address() as AddressInfo).port}/announce`;
+    await assert.rejects(new JsonTrackerClient(url).announce(req(1, 6001)), /self.signed/i, 'not trusted by default');
+    setClientTls({ ca: readFileSync(cert) });
+    assert.equal((await new JsonTrackerClient(url).announce(req(1, 6001))).intervalSec, 77, '--cacert');
+    setClientTls({ rejectUnauthorized: false });
+    assert.equal((await new JsonTrackerClient(url).announce(req(1, 6001))).intervalSec, 77, '-k');
+  }));
