@@ -7,7 +7,7 @@ import { METAINFO_JSON_MEDIA_TYPE, type Metainfo, type PieceIndex } from '../met
 import { loadUndici, readContentRange } from '../transport/index.js';
 import { GatewayError } from './errors.js';
 import { BITTORRENT_MEDIA_TYPE } from './gateway.js';
-import { describedBy, discard, fetchLinked, mediaType, negotiationAccept, parseMetainfo, readSmall, seedPeers, swarmPeers, type OpenResponse } from './negotiate-client.js';
+import { describedBy, discard, fetchLinked, isHashingAnswer, mediaType, negotiationAccept, parseMetainfo, readSmall, seedPeers, swarmPeers, type OpenResponse } from './negotiate-client.js';
 import { FILE_ETAG_HEADER, FILE_LAST_MODIFIED_HEADER, FILE_TYPE_HEADER, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER } from './media-type.js';
 import { fetchFirstPiece, type FirstAnswer } from './proxy-early.js';
 import { headerValue } from './proxy-request.js';
@@ -41,7 +41,9 @@ import { headerValue } from './proxy-request.js';
  *   short, the head promised other bytes), a piece of other bytes `mismatch`.
  * - Anything else is `plain`: the open answer when it is the one the program's own request gets
  *   (`reusable`), else none, and the caller forwards the program's request as it came.
- * - `503` to the torrent request (serve still hashing): plain at once, as `get` does.
+ * - serve's `503` to the torrent request while it hashes the file (its `GATEWAY_HASHING` problem
+ *   document, `isHashingAnswer`): plain at once, as `get` does, and the URL is asked again next
+ *   time. Any other `503` is an answer as any other status: passed to the program as it came.
  * - The torrent request says the proxy is about to join (`TorrentTTP-Join: 1`, `join`), as `get`
  *   does: `serve` answers how many peers it would find (`TorrentTTP-Swarm-Peers`), and a `0` lets
  *   a cold fetch stream the origin at once (lone-stream.ts) instead of after the first tracker
@@ -133,11 +135,10 @@ export async function proxyOffer(url: string, o: ProxyOfferOptions): Promise<Pro
     await discard(first);
     return { kind: 'plain', response: undefined, reason };
   };
-  if (first.status === 503) {
-    await discard(first);
-    return { kind: 'plain', response: undefined, reason: 'the server is still making the torrent' };
-  }
-  if (first.status !== 200) return plain(`status ${first.status}`);
+  if (await isHashingAnswer(first)) return { kind: 'plain', response: undefined, reason: 'the server is still making the torrent' };
+  // Another 503 (an origin overloaded) is the answer it is, as any other status: unless its body
+  // was read to see (a problem document of another code), the program gets it as it came.
+  if (first.status !== 200) return first.body.readableEnded || first.body.destroyed ? { kind: 'plain', response: undefined, reason: `status ${first.status}` } : plain(`status ${first.status}`);
   const type = mediaType(first.headers['content-type']);
   if (type === BITTORRENT_MEDIA_TYPE || type === METAINFO_JSON_MEDIA_TYPE) {
     let metainfo: Metainfo;

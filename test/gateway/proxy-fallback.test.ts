@@ -213,3 +213,31 @@ test('the torrent cannot be opened after the first piece went out from memory: t
     await until('the request to be logged', () => servedBy(log).length > 0, 5000);
     assert.deepEqual(servedBy(log), ['200 passthrough']);
   }));
+
+test("an origin's own 503 goes to the program as it came, from one request; only serve's hashing answer (GATEWAY_HASHING) has the proxy fetch the bytes plainly", { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const seen: string[] = [];
+    const hashing = JSON.stringify({ type: 'about:blank', title: 'hashing', status: 503, code: 'GATEWAY_HASHING' });
+    const server = createServer((req, res) => {
+      seen.push(`${req.url} ${(req.headers.accept ?? '').split(',')[0]}`);
+      if (req.url === '/busy') return void res.writeHead(503, { 'retry-after': '5', 'content-length': 4 }).end('busy');
+      if ((req.headers.accept ?? '').startsWith('application/x-bittorrent')) {
+        return void res.writeHead(503, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(hashing) }).end(hashing);
+      }
+      res.writeHead(200, { 'content-length': 5 }).end('bytes');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    });
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { proxy } = await startProxy(t, { cacheDir: join(dir, 'cache') });
+    const busy = await curl(t, ['-x', proxy.url, `${base}/busy`, '-D', '-']);
+    assert.match(busy.stdout.toString(), /^HTTP\/1\.1 503 [^]*retry-after: 5\r\n[^]*\r\n\r\nbusy$/i);
+    assert.deepEqual(seen, ['/busy application/x-bittorrent'], 'one request: the negotiation\'s answer is the program\'s');
+    seen.length = 0;
+    const hashed = await curl(t, ['-x', proxy.url, `${base}/f.bin`]);
+    assert.equal(hashed.stdout.toString(), 'bytes');
+    assert.deepEqual(seen, ['/f.bin application/x-bittorrent', '/f.bin */*'], 'serve hashing: the bytes, plainly');
+  }));
