@@ -97,6 +97,8 @@ interface Held {
   lastDownloaded: number;
   lastMoveMs: number;
   readonly dead: Set<() => void>;
+  /** Its URL was discarded while readers held it (`discard`): removed once the last one leaves, unless a URL is remembered for it again. */
+  discarded: boolean;
 }
 
 /** How often stalls are looked for. */
@@ -186,6 +188,8 @@ export class ProxyCache {
   remember(url: string, metainfo: Metainfo, file: FileFacts, peers: readonly string[] = [], sameFile?: Promise<Verdict>): KnownUrl {
     const k: KnownUrl = { metainfo, file, origin: url, peers, checkedAt: this.now(), ...(sameFile === undefined ? {} : { sameFile }) };
     this.urls.set(url, k);
+    const h = this.held.get(metainfo.infoHash);
+    if (h !== undefined) h.discarded = false;
     return k;
   }
 
@@ -197,12 +201,18 @@ export class ProxyCache {
     this.urls.delete(url);
   }
 
-  /** Forgets a URL and removes its torrent, folder and all, unless a reader holds it (the proxy's warm-up fetch). */
+  /**
+   * Forgets a URL and removes its torrent, folder and all (the proxy's warm-up fetch): now, or,
+   * while a reader holds it (a warm-up that timed out with its response still being served),
+   * once the last reader leaves.
+   */
   async discard(url: string): Promise<void> {
     const k = this.urls.get(url);
     this.urls.delete(url);
     const h = k === undefined || 'plain' in k ? undefined : this.held.get(k.metainfo.infoHash);
-    if (h !== undefined && h.readers === 0) await this.drop(h);
+    if (h === undefined) return;
+    if (h.readers === 0) await this.drop(h);
+    else h.discarded = true;
   }
 
   /** Whether the cache holds the torrent (loaded, opening, or a folder from before). */
@@ -307,7 +317,7 @@ export class ProxyCache {
     } finally {
       h.readers--;
       h.lastUsed = this.now();
-      if (mismatch && h.readers === 0 && this.held.get(h.infoHash) === h) void this.drop(h);
+      if ((mismatch || h.discarded) && h.readers === 0 && this.held.get(h.infoHash) === h) void this.drop(h);
       else void this.evict();
     }
   }
@@ -419,7 +429,7 @@ export class ProxyCache {
   }
 
   private newHeld(infoHash: string, bytes: number, lastUsed: number): Held {
-    return { infoHash, metainfo: undefined, torrent: undefined, bytes, readers: 0, lastUsed, origin: undefined, peers: [], fallback: undefined, primed: false, first: undefined, lone: undefined, streaming: undefined, lastDownloaded: 0, lastMoveMs: this.now(), dead: new Set() };
+    return { infoHash, metainfo: undefined, torrent: undefined, bytes, readers: 0, lastUsed, origin: undefined, peers: [], fallback: undefined, primed: false, first: undefined, lone: undefined, streaming: undefined, lastDownloaded: 0, lastMoveMs: this.now(), dead: new Set(), discarded: false };
   }
 
   private hold(k: KnownUrl): Held {

@@ -8,7 +8,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'undici';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '../../src/engine/index.js';
@@ -240,4 +241,25 @@ test("an origin's own 503 goes to the program as it came, from one request; only
     const hashed = await curl(t, ['-x', proxy.url, `${base}/f.bin`]);
     assert.equal(hashed.stdout.toString(), 'bytes');
     assert.deepEqual(seen, ['/f.bin application/x-bittorrent', '/f.bin */*'], 'serve hashing: the bytes, plainly');
+  }));
+
+test('a URL discarded while a reader holds its torrent (a warm-up fetch that timed out): the torrent and its folder go once the reader leaves', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    mkdirSync(join(dir, 'www'));
+    const payload = bytes(4 * MIB, 55);
+    const o = await origin(t, join(dir, 'www'), payload);
+    // Nobody in the swarm and no stall fallback within the test: after the first piece (from the
+    // origin, at once) the response waits, its reader holding the torrent.
+    const cacheDir = join(dir, 'pcache');
+    const { proxy } = await startProxy(t, { cacheDir, stallMs: 600_000 });
+    let got = 0;
+    const req = httpRequest({ host: proxy.address.host, port: proxy.address.port, path: o.url, agent: false }, (res) => res.on('data', (c: Buffer) => (got += c.length)).on('error', () => undefined));
+    req.on('error', () => undefined).end();
+    t.after(() => req.destroy());
+    await until('the first piece', () => got >= PIECE, 30_000);
+    await proxy.cache.discard(o.url);
+    assert.equal(proxy.cache.usage().torrents, 1, 'held while its reader is');
+    // Reset: the proxy's server keeps a half-closed connection open (httpAllowHalfOpen).
+    req.socket!.resetAndDestroy();
+    await until('the torrent and its folder to go', async () => proxy.cache.usage().torrents === 0 && (await readdir(cacheDir)).length === 0, 10_000);
   }));
