@@ -23,7 +23,12 @@ import { readContentRange } from '../transport/http-fetch.js';
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: string, agents: NodeAgents, started: number): Promise<GetResult> {
-  const named = o.output.kind === 'named' ? await namedPath(o, o.output.dir, first) : undefined;
+  // Read from here on, before any file is looked at or opened: the bytes that came with the head
+  // are not lost if the connection closes meanwhile (`readEarly`).
+  // Under `--limit-rate` only the first chunk: the rest is received at the rate.
+  const earlyBytes = o.limitRate === undefined ? WRITE_BUFFER_BYTES : 1;
+  let early = readEarly(first.body, earlyBytes);
+  const named = o.output.kind === 'named' ? await namedPath(o, o.output.dir, first, early) : undefined;
   const path = o.output.kind === 'file' ? o.output.path : named?.path;
   let res = first;
   let offset = 0;
@@ -31,6 +36,7 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
   if (have > 0) {
     // Continue from the bytes on disk, only if the file is still the same (If-Range, RFC 9110 §13.1.5).
     const validator = strongEtag(res.headers.etag) ?? header(res.headers['last-modified']);
+    early.stop();
     await discard(res);
     // The answer's URL, after redirects: the user's credentials go there only on the URL's own origin.
     const headers = headersFor(o.headers, o.url, res.url);
@@ -39,7 +45,9 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
       range: `bytes=${have}-`,
       ...(validator === undefined ? {} : { 'if-range': validator }),
     });
+    early = readEarly(res.body, earlyBytes);
     if (res.status === 416) {
+      early.stop();
       await discard(res);
       const cr = readContentRange(header(res.headers['content-range']));
       if (cr === undefined || !('unsatisfied' in cr) || cr.complete !== have) {
@@ -54,6 +62,7 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
     if (res.status === 206) {
       const cr = readContentRange(header(res.headers['content-range']));
       if (cr === undefined || 'unsatisfied' in cr || cr.first !== have) {
+        early.stop();
         await discard(res);
         throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `asked for bytes=${have}-, got Content-Range ${String(res.headers['content-range'])}` });
       }
@@ -108,7 +117,7 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
       await once(file, 'open');
     }
     const sink = file ?? (o.output.kind === 'stream' ? o.output.stream : undefined);
-    await copyBody(res.body, sink, hash, got, () => fileError, o.limitRate);
+    await copyBody(res.body, early, sink, hash, got, () => fileError, o.limitRate);
   } catch (err) {
     if (path !== undefined && (fileError !== undefined || file === undefined)) {
       const cause = fileError ?? err;
@@ -148,11 +157,12 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
  * `index.html`, wget's), or with `-J` the answer's `Content-Disposition` name, which the server
  * chose: then, as curl's `-J`, it never replaces what is there (`GATEWAY_GET_OUTPUT_EXISTS`).
  */
-async function namedPath(o: GetUrlOptions, dir: string, res: OpenResponse): Promise<{ path: string; exclusive: boolean }> {
+async function namedPath(o: GetUrlOptions, dir: string, res: OpenResponse, early: EarlyBody): Promise<{ path: string; exclusive: boolean }> {
   const chosen = o.remoteHeaderName === true ? dispositionName(res.headers['content-disposition']) : undefined;
   if (chosen === undefined) return { path: join(dir, nameFromUrl(o.url) ?? 'index.html'), exclusive: false };
   const path = join(dir, chosen);
   if (await lstat(path).then(() => true, () => false)) {
+    early.stop();
     await discard(res);
     throw outputExists(path);
   }
@@ -206,17 +216,56 @@ function sha256Of(v: string | string[] | undefined): Uint8Array | undefined {
   return d.length === 32 && d.toString('base64') === m[1] ? d : undefined;
 }
 
+/** A body read into memory until its output is open (`readEarly`). */
+interface EarlyBody {
+  /** Stops reading (the body paused) and hands over what came. */
+  take(): Buffer[];
+  /** Stops reading, for a body that is dropped. */
+  stop(): void;
+}
+
+/**
+ * `body` read from now into memory, until `take`: node destroys an answer whose connection
+ * closes before its end (`aborted`, or a reset) and with it whatever it had buffered, so the
+ * bytes that came with the head and the server's close (a short body in the head's packet)
+ * were lost while the output file was looked at and opened. Once `maxBytes` are held the body
+ * waits, paused, as for a slow disk. An error is left to the body's `errored` (`copyBody` reads
+ * it), not thrown.
+ */
+function readEarly(body: Readable, maxBytes: number): EarlyBody {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  const onData = (chunk: Buffer): void => {
+    chunks.push(chunk);
+    bytes += chunk.length;
+    if (bytes >= maxBytes) body.pause();
+  };
+  body.on('error', () => undefined);
+  body.on('data', onData);
+  const stop = (): void => {
+    body.pause();
+    body.off('data', onData);
+  };
+  return {
+    take: () => {
+      stop();
+      return chunks.splice(0);
+    },
+    stop,
+  };
+}
+
 /** `--limit-rate`: the body is paused when it is ahead of the rate by more than this. */
 const LIMIT_SLACK_MS = 50;
 
 /**
- * The body to `sink` by 'data' events, pausing while the sink is full: no promise per chunk (an
+ * The body to `sink` (`early`'s bytes first) by 'data' events, pausing while the sink is full: no promise per chunk (an
  * async iterator costs one per chunk), no copy (undici's chunks go to write() as they are).
  * Counts into `got` as it goes; rejects with the body's error or the sink's. `limit` (bytes/s,
  * `--limit-rate`): paused while the bytes so far are ahead of it (curl's average, from the start
  * of the body).
  */
-function copyBody(body: Readable, sink: Writable | undefined, hash: Hash | undefined, got: { bytes: number }, sinkError: () => unknown, limit?: number): Promise<void> {
+function copyBody(body: Readable, early: EarlyBody, sink: Writable | undefined, hash: Hash | undefined, got: { bytes: number }, sinkError: () => unknown, limit?: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     // Pauses held (the sink full, the rate ahead): the body resumes when the last is let go.
@@ -257,7 +306,11 @@ function copyBody(body: Readable, sink: Writable | undefined, hash: Hash | undef
         }
       }
     };
+    // What came before the output was open first, then the body as it comes (unless the sink is full already).
+    for (const chunk of early.take()) onData(chunk);
+    if (settled) return;
     body.on('data', onData);
+    if (holds === 0) body.resume();
     // `finished`, not 'error' and 'end': a body that failed before we listened (undici destroys
     // it at a malformed chunk while the output file opens) emits neither again, and waiting for
     // them hung the get for ever, deaf to Ctrl-C.

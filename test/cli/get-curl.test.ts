@@ -430,3 +430,16 @@ test('-C - of a whole file: the server\'s 416 says it is, exit 0 (curl\'s), the 
     assert.ok(readFileSync(join(dir, 'whole.bin')).equals(PAYLOAD));
     assert.equal(o.requests.at(-1)!.headers.range, `bytes=${PAYLOAD.length}-`);
   }));
+
+test('a short body that comes in the head\'s packet with the server\'s close is written, as curl: exit 18 with its bytes on disk; a whole one, exit 0', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const short = await rawServer(t, (c) => c.end(`HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(100)}`));
+    const whole = await rawServer(t, (c) => c.end('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello'));
+    const r = await cli(dir, ['get', `http://127.0.0.1:${short}/x`, '-o', 'short.bin', '-s']);
+    assert.equal(r.code, 18, r.stderr);
+    assert.match(r.stderr, /ended after 100 of 1000 bytes/);
+    assert.equal(readFileSync(join(dir, 'short.bin'), 'utf8'), 'x'.repeat(100));
+    const w = await cli(dir, ['get', `http://127.0.0.1:${whole}/x`, '-o', 'whole.bin', '-s']);
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(readFileSync(join(dir, 'whole.bin'), 'utf8'), 'hello');
+  }));
