@@ -24,8 +24,10 @@
  *   the block requests queued in one turn that continue each other go out as one `request` of up
  *   to that many bytes (at most MAX_RUN_REQUEST_BYTES); it answers with one `piece` message for
  *   the run, which our decoder hands out as 16 KiB pieces, each ending its block's request, and
- *   its `reject` of the run rejects each block. Our `cancel`
- *   stays per block: it matches no run, so the block still comes and is forgiven as late.
+ *   its `reject` of the run rejects each block. A block of a run is not cancelled alone (a
+ *   cancel of one block matches no request at the peer): the run is, with one `cancel` of the
+ *   run, once each of its blocks is cancelled or timed out (endgame: received from another peer)
+ *   and none has arrived; a run partly cancelled still comes, its blocks forgiven as late.
  *
  * BEP 6 (fast extension, when both handshakes set its bit)
  * - `haveAll`/`haveNone` stand for a bitfield. `allowedFast i` lets us request piece i while
@@ -244,24 +246,45 @@ const delayedFlushes = new DelayedFlushes();
  * previous one whole blocks) folded into it, up to `maxBytes` a request. The engine asks in
  * blocks, in block order, and a turn's requests are mostly one piece's next blocks.
  */
-function runRequests(outbox: readonly WireMessage[], maxBytes: number): WireMessage[] {
+function runRequests(outbox: readonly WireMessage[], maxBytes: number, onRun: (index: number, begin: number, length: number) => void): WireMessage[] {
   const out: WireMessage[] = [];
   let last = -1;
+  let folded = false;
+  const ran = (): void => {
+    const prev = out[last];
+    if (folded && prev?.type === 'request') onRun(prev.index, prev.begin, prev.length);
+    folded = false;
+  };
   for (const m of outbox) {
     if (m.type !== 'request') {
-      if (m.type === 'cancel') last = -1; // a request after a cancel stays after it
+      if (m.type === 'cancel') {
+        ran();
+        last = -1; // a request after a cancel stays after it
+      }
       out.push(m);
       continue;
     }
     const prev = last < 0 ? undefined : out[last];
     if (prev?.type === 'request' && prev.index === m.index && prev.begin + prev.length === m.begin && prev.length % BLOCK_LENGTH === 0 && prev.length + m.length <= maxBytes) {
       out[last] = { type: 'request', index: m.index, begin: prev.begin, length: prev.length + m.length };
+      folded = true;
       continue;
     }
+    ran();
     last = out.length;
     out.push(m);
   }
+  ran();
   return out;
+}
+
+/** A request of ours that folded several block requests (`runRequests`): its blocks still outstanding and not cancelled, and whether one arrived. */
+interface SentRun {
+  readonly index: number;
+  readonly begin: number;
+  readonly length: number;
+  open: number;
+  arrived: boolean;
 }
 
 /** A request's 16 KiB blocks (a run has several). */
@@ -335,6 +358,8 @@ export class WirePeer implements WirePeerLink {
   private refusedRequests = 0;
   /** Our requests given up on (cancel, timeout, their choke) whose blocks may still arrive; unrequested blocks beyond, counted. */
   private lateBlocksForgiven = 0;
+  /** Our runs in flight, by the pipeline key of each of their blocks still outstanding (`cancelOurs`). */
+  private readonly runs = new Map<number, SentRun>();
   private unsolicitedBlocks = 0;
   /**
    * Their chokes in the current window, which began at `chokeWindowStart`: −∞ until the first
@@ -484,10 +509,46 @@ export class WirePeer implements WirePeerLink {
 
   cancel(req: BlockRequest): void {
     if (this.closed) return;
-    if (this.pipeline.remove(req) !== undefined) {
-      this.lateBlocksForgiven++;
+    if (this.pipeline.remove(req) !== undefined) this.cancelOurs(req);
+  }
+
+  /**
+   * A request of ours given up on (cancelled, timed out; out of the pipeline already): its
+   * `cancel`, or, for a block of a run, the run's once none of its blocks is wanted any more
+   * and none arrived (an arrived one means the peer is sending the run's message).
+   */
+  private cancelOurs(req: BlockRequest): void {
+    this.lateBlocksForgiven++;
+    const k = this.pipeline.key(req.index, req.begin);
+    const run = this.runs.size === 0 ? undefined : this.runs.get(k);
+    if (run === undefined) {
       this.send({ type: 'cancel', index: req.index, begin: req.begin, length: req.length });
+      return;
     }
+    this.runs.delete(k);
+    if (--run.open === 0 && !run.arrived) this.send({ type: 'cancel', index: run.index, begin: run.begin, length: run.length });
+  }
+
+  /** A request of ours (just sent) that folded several blocks: each still outstanding is noted for `cancelOurs`. */
+  private readonly noteRun = (index: number, begin: number, length: number): void => {
+    const run: SentRun = { index, begin, length, open: 0, arrived: false };
+    for (let b = begin; b < begin + length; b += BLOCK_LENGTH) {
+      const k = this.pipeline.key(index, b);
+      if (!this.pipeline.has({ index: index as PieceIndex, begin: b, length: Math.min(BLOCK_LENGTH, begin + length - b) })) continue;
+      this.runs.set(k, run);
+      run.open++;
+    }
+  };
+
+  /** Our request for the block at `index`/`begin` ended (its block arrived, or it was rejected): out of its run, if any. */
+  private endRun(index: number, begin: number, arrived: boolean): void {
+    if (this.runs.size === 0) return;
+    const k = this.pipeline.key(index, begin);
+    const run = this.runs.get(k);
+    if (run === undefined) return;
+    this.runs.delete(k);
+    run.open--;
+    if (arrived) run.arrived = true;
   }
 
   setChoking(choking: boolean): void {
@@ -616,7 +677,10 @@ export class WirePeer implements WirePeerLink {
         const allowed = this.fast ? this.allowedFastSet : undefined;
         const rejected = allowed === undefined ? this.pipeline.drain() : this.pipeline.drain((r) => allowed.has(r.index));
         this.lateBlocksForgiven += rejected.length;
-        for (const req of rejected) this.events.emit({ type: 'rejected', req });
+        for (const req of rejected) {
+          this.endRun(req.index, req.begin, false);
+          this.events.emit({ type: 'rejected', req });
+        }
         return;
       }
       case 'unchoke':
@@ -753,6 +817,7 @@ export class WirePeer implements WirePeerLink {
         for (let begin = m.begin; begin < end; begin += step) {
           const req = this.pipeline.remove({ index: m.index as PieceIndex, begin, length: Math.min(step, end - begin) });
           if (req === undefined) continue; // not outstanding (already rejected by the choke, or answered)
+          this.endRun(req.index, req.begin, false);
           this.counters.rejectedByPeer++;
           this.events.emit({ type: 'rejected', req });
         }
@@ -791,6 +856,7 @@ export class WirePeer implements WirePeerLink {
       return;
     }
     this.downloaded += block.length;
+    this.endRun(index, begin, true);
     this.events.emit({ type: 'block', req: req!, data: block });
   }
 
@@ -848,7 +914,7 @@ export class WirePeer implements WirePeerLink {
     const seal = rc4 === undefined ? undefined : new SealBatch(rc4);
     const sealing = rc4 === undefined ? 0 : rc4.sealing;
     if (this.outbox.length > 0) {
-      const bytes = encodeMessages(this.peerMaxRequest > BLOCK_LENGTH ? runRequests(this.outbox, this.peerMaxRequest) : this.outbox);
+      const bytes = encodeMessages(this.peerMaxRequest > BLOCK_LENGTH ? runRequests(this.outbox, this.peerMaxRequest, this.noteRun) : this.outbox);
       if (seal === undefined) s.write(bytes);
       else seal.add(bytes);
       this.outbox = [];
@@ -910,8 +976,7 @@ export class WirePeer implements WirePeerLink {
       return;
     }
     for (const req of this.pipeline.expire(now)) {
-      this.lateBlocksForgiven++;
-      this.send({ type: 'cancel', index: req.index, begin: req.begin, length: req.length });
+      this.cancelOurs(req);
       this.events.emit({ type: 'rejected', req });
     }
     this.pipeline.sample(now);

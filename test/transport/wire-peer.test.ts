@@ -891,6 +891,35 @@ test('runs only to a peer that offers them: a BEP 10 peer without torrenttp_max_
   }
 });
 
+test('a run is cancelled with one cancel of the run once each of its blocks is (endgame), not block by block; a run one of whose blocks arrived, or partly cancelled, is not', async () => {
+  const { metainfo, data } = makeTorrent(1024 * 1024, 256 * 1024, 12);
+  const { raw, link, rec, close } = await unchokingRawSeed(metainfo, 64 * 1024);
+  try {
+    const blocks = allBlocks(metainfo).slice(0, 12);
+    blocks.forEach((b) => link.request(b));
+    await raw.until((m) => m.filter((x) => x.type === 'request').length === 3);
+    // Run 1 (blocks 0-3): each block cancelled, one by one.
+    blocks.slice(0, 4).forEach((b) => link.cancel(b));
+    // Run 2 (4-7): its first block arrives (the peer is sending the run), the rest are cancelled.
+    const b4 = blocks[4]!;
+    raw.send({ type: 'piece', index: b4.index, begin: b4.begin, block: data.subarray(b4.begin, b4.begin + b4.length) });
+    await rec.wait('block', 2000, () => rec.of('block').length === 1);
+    blocks.slice(5, 8).forEach((b) => link.cancel(b));
+    // Run 3 (8-11): three of four cancelled, then the last.
+    blocks.slice(8, 11).forEach((b) => link.cancel(b));
+    link.cancel(blocks[11]!);
+    const cancels = (m: readonly WireMessage[]): WireMessage[] => m.filter((x) => x.type === 'cancel');
+    await raw.until((m) => cancels(m).length >= 2);
+    assert.deepEqual(cancels(raw.messages), [
+      { type: 'cancel', index: 0, begin: 0, length: 4 * BLOCK_LENGTH },
+      { type: 'cancel', index: 0, begin: 8 * BLOCK_LENGTH, length: 4 * BLOCK_LENGTH },
+    ]);
+    assert.equal(rec.of('closed').length, 0);
+  } finally {
+    await close();
+  }
+});
+
 test('a reject longer than any run we ask of the peer rejects nothing (a 4 GiB one was a loop of 262,144 pipeline lookups, and ended every request in its range)', async () => {
   const { metainfo } = makeTorrent(1024 * 1024, 256 * 1024, 12);
   const { raw, link, rec, close } = await unchokingRawSeed(metainfo, 64 * 1024);
