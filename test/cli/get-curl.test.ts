@@ -7,7 +7,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -51,8 +51,14 @@ async function closedPort(): Promise<number> {
 
 const PAYLOAD = Buffer.from(bytes(64 * 1024, 5));
 
-/** The payload, honouring `Range: bytes=N-` (206); `cutAt`: the first answer sends that many bytes, then `cut` (a reset) or `stall`. */
-function payloadServer(opts: { cutAt?: number; then?: 'cut' | 'stall' } = {}): Handler {
+/**
+ * The payload, honouring `Range: bytes=N-` (206); `cutAt`: the first answer sends that many bytes,
+ * then `cut` (the connection destroyed) or `stall`. A cut waits until the get has written those
+ * bytes to `written`, its output file: a connection closed while the bytes still wait in the
+ * get's response (a loaded machine; the output file still opening) takes them with it ("ended
+ * after 0 of 65536 bytes"), where the test means a cut after the get had them.
+ */
+function payloadServer(opts: { cutAt?: number; then?: 'stall' } | { cutAt: number; then: 'cut'; written: string } = {}): Handler {
   return (req, res, n) => {
     res.setHeader('etag', '"v1"');
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
@@ -65,11 +71,18 @@ function payloadServer(opts: { cutAt?: number; then?: 'cut' | 'stall' } = {}): H
     res.setHeader('content-length', PAYLOAD.length);
     if (n === 1 && opts.cutAt !== undefined) {
       res.write(PAYLOAD.subarray(0, opts.cutAt));
-      if (opts.then === 'cut') setTimeout(() => res.socket?.destroy(), 50);
+      if (opts.then === 'cut') void cutOnceWritten(res, opts.written, opts.cutAt);
       return; // stall: nothing more
     }
     res.end(PAYLOAD);
   };
+}
+
+/** Destroys `res`'s connection once the file at `path` holds `bytes` bytes (at most 30 s: then at once, and the test says what came). */
+async function cutOnceWritten(res: ServerResponse, path: string, bytes: number): Promise<void> {
+  const size = (): number => (existsSync(path) ? statSync(path).size : 0);
+  for (const end = Date.now() + 30_000; size() < bytes && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+  res.socket?.destroy();
 }
 
 test('the exit code table: curl\'s codes from the error and its causes; the first row that matches wins', () => {
@@ -112,7 +125,7 @@ test('get exits with curl\'s codes: 6 no such host, 7 refused, 18 body cut short
     const o = await origin(t, (req, res) => {
       if (req.url === '/404') return void res.writeHead(404).end('no');
       if (req.url!.startsWith('/loop')) return void res.writeHead(302, { location: `/loop${Math.random()}` }).end();
-      if (req.url === '/cut') return payloadServer({ cutAt: 1000, then: 'cut' })(req, res, 1);
+      if (req.url === '/cut') return payloadServer({ cutAt: 1000, then: 'cut', written: join(dir, 'x.bin') })(req, res, 1);
       if (req.url === '/hang') return; // never answers
       res.end('ok');
     });
@@ -203,14 +216,14 @@ test('--retry: a 503 with Retry-After: 0 is tried again, a 404 is not; a body cu
     assert.equal(missing.code, 22, missing.stderr);
     assert.equal(busy.requests.length, 4, 'a 404 is not transient');
 
-    const cut = await origin(t, payloadServer({ cutAt: 30_000, then: 'cut' }));
+    const cut = await origin(t, payloadServer({ cutAt: 30_000, then: 'cut', written: join(dir, 'p.bin') }));
     const resumed = await cli(dir, ['get', `${cut.base}/p.bin`, '-o', 'p.bin', '-s', '--retry', '1']);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.ok(readFileSync(join(dir, 'p.bin')).equals(PAYLOAD));
     // The retry's negotiation, then (as -C -) the rest of the file from the bytes on disk.
     assert.equal(cut.requests.length, 3);
     assert.match(cut.requests[2]!.headers.range ?? '', /^bytes=\d+-$/, 'the retry continues what the first attempt wrote');
-    const without = await cli(dir, ['get', `${(await origin(t, payloadServer({ cutAt: 30_000, then: 'cut' }))).base}/p.bin`, '-o', 'q.bin', '-s']);
+    const without = await cli(dir, ['get', `${(await origin(t, payloadServer({ cutAt: 30_000, then: 'cut', written: join(dir, 'q.bin') }))).base}/p.bin`, '-o', 'q.bin', '-s']);
     assert.equal(without.code, 18, without.stderr);
   }));
 
