@@ -7,7 +7,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -52,8 +52,14 @@ async function closedPort(): Promise<number> {
 
 const PAYLOAD = Buffer.from(bytes(64 * 1024, 5));
 
-/** The payload, honouring `Range: bytes=N-` (206); `cutAt`: the first answer sends that many bytes, then `cut` (a reset) or `stall`. */
-function payloadServer(opts: { cutAt?: number; then?: 'cut' | 'stall' } = {}): Handler {
+/**
+ * The payload, honouring `Range: bytes=N-` (206); `cutAt`: the first answer sends that many bytes,
+ * then `cut` (the connection destroyed) or `stall`. A cut waits until the get has written those
+ * bytes to `written`, its output file: a connection closed while the bytes still wait in the
+ * get's response (a loaded machine; the output file still opening) takes them with it ("ended
+ * after 0 of 65536 bytes"), where the test means a cut after the get had them.
+ */
+function payloadServer(opts: { cutAt?: number; then?: 'stall' } | { cutAt: number; then: 'cut'; written: string } = {}): Handler {
   return (req, res, n) => {
     res.setHeader('etag', '"v1"');
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
@@ -66,11 +72,18 @@ function payloadServer(opts: { cutAt?: number; then?: 'cut' | 'stall' } = {}): H
     res.setHeader('content-length', PAYLOAD.length);
     if (n === 1 && opts.cutAt !== undefined) {
       res.write(PAYLOAD.subarray(0, opts.cutAt));
-      if (opts.then === 'cut') setTimeout(() => res.socket?.destroy(), 50);
+      if (opts.then === 'cut') void cutOnceWritten(res, opts.written, opts.cutAt);
       return; // stall: nothing more
     }
     res.end(PAYLOAD);
   };
+}
+
+/** Destroys `res`'s connection once the file at `path` holds `bytes` bytes (at most 30 s: then at once, and the test says what came). */
+async function cutOnceWritten(res: ServerResponse, path: string, bytes: number): Promise<void> {
+  const size = (): number => (existsSync(path) ? statSync(path).size : 0);
+  for (const end = Date.now() + 30_000; size() < bytes && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+  res.socket?.destroy();
 }
 
 test('the exit code table: curl\'s codes from the error and its causes; the first row that matches wins', () => {
@@ -117,7 +130,7 @@ test('get exits with curl\'s codes: 6 no such host, 7 refused, 18 body cut short
     const o = await origin(t, (req, res) => {
       if (req.url === '/404') return void res.writeHead(404).end('no');
       if (req.url!.startsWith('/loop')) return void res.writeHead(302, { location: `/loop${Math.random()}` }).end();
-      if (req.url === '/cut') return payloadServer({ cutAt: 1000, then: 'cut' })(req, res, 1);
+      if (req.url === '/cut') return payloadServer({ cutAt: 1000, then: 'cut', written: join(dir, 'x.bin') })(req, res, 1);
       if (req.url === '/hang') return; // never answers
       res.end('ok');
     });
@@ -208,14 +221,14 @@ test('--retry: a 503 with Retry-After: 0 is tried again, a 404 is not; a body cu
     assert.equal(missing.code, 22, missing.stderr);
     assert.equal(busy.requests.length, 4, 'a 404 is not transient');
 
-    const cut = await origin(t, payloadServer({ cutAt: 30_000, then: 'cut' }));
+    const cut = await origin(t, payloadServer({ cutAt: 30_000, then: 'cut', written: join(dir, 'p.bin') }));
     const resumed = await cli(dir, ['get', `${cut.base}/p.bin`, '-o', 'p.bin', '-s', '--retry', '1']);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.ok(readFileSync(join(dir, 'p.bin')).equals(PAYLOAD));
     // The retry's negotiation, then (as -C -) the rest of the file from the bytes on disk.
     assert.equal(cut.requests.length, 3);
     assert.match(cut.requests[2]!.headers.range ?? '', /^bytes=\d+-$/, 'the retry continues what the first attempt wrote');
-    const without = await cli(dir, ['get', `${(await origin(t, payloadServer({ cutAt: 30_000, then: 'cut' }))).base}/p.bin`, '-o', 'q.bin', '-s']);
+    const without = await cli(dir, ['get', `${(await origin(t, payloadServer({ cutAt: 30_000, then: 'cut', written: join(dir, 'q.bin') }))).base}/p.bin`, '-o', 'q.bin', '-s']);
     assert.equal(without.code, 18, without.stderr);
   }));
 
@@ -370,9 +383,12 @@ test('-m on a swarm download: exit 28, the verified pieces stay in FILE.part, an
     });
     torrent = (await createTorrent(join(dir, 'p.bin'), { creationDate: null, pieceLength: 64 * 1024, urlList: [`${o.base}/files/p.bin`] })).torrent;
     mkdirSync(join(dir, 'out'));
-    const cut = spawnCli(t, join(dir, 'out'), ['get', `${o.base}/p.bin.torrent`, '-o', 'p.bin', '-s', '-m', '3']);
+    // -m is the get's whole time, its start-up included: the held requests keep it running that
+    // long whatever it is, and it must leave room for the first two answers (with -m 3 a get on a
+    // loaded machine had not reached the web seed yet: 0 answers, nothing to continue from).
+    const cut = spawnCli(t, join(dir, 'out'), ['get', `${o.base}/p.bin.torrent`, '-o', 'p.bin', '-s', '-m', '8']);
     assert.equal(await cut.exited, 28, cut.stderr);
-    assert.match(cut.stderr, /operation timed out after 3 s \(--max-time\) with \d+ of 1048576 bytes received/);
+    assert.match(cut.stderr, /operation timed out after 8 s \(--max-time\) with \d+ of 1048576 bytes received/);
     assert.ok(existsSync(join(dir, 'out', 'p.bin.part')) && !existsSync(join(dir, 'out', 'p.bin')), 'FILE.part stays, no FILE');
     open = true;
     const rest = spawnCli(t, join(dir, 'out'), ['get', `${o.base}/p.bin.torrent`, '-o', 'p.bin', '--json', '-C', '-']);
