@@ -322,6 +322,11 @@ class Connection {
 
   private onEof(): void {
     if (this.closed) return;
+    // No byte of the answer came: closed before it (maybe as we wrote to an idle connection), not within it.
+    if (!this.decoder.started) {
+      this.close();
+      return;
+    }
     try {
       this.decoder.end();
     } catch (err) {
