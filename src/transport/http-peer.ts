@@ -12,9 +12,9 @@
  * - Pieces (§6): queued requests wait a microtask, then adjacent blocks of one piece coalesce
  *   into one GET (http-fetch.ts's `RunQueue`, shared with web seeds; no `Range` for a whole
  *   piece, which caches best; `Range: bytes=first-last` otherwise). At most 4 connections to a
- *   peer (§7): the process's shared keep-alive pool for the origin (http-fetch.ts) has 4, one for
- *   the poll and up to 3 for piece GETs, one GET each (no
- *   HTTP/1.1 pipelining, §2). GETs in flight: a window that starts at 1, grows by one per
+ *   peer (§7): the process's shared keep-alive pool for the origin has 4 (http1-pool.ts, our own
+ *   HTTP/1.1 client: no undici for pieces or have-sets), one for the poll and up to 3 for piece
+ *   GETs, one GET each (no HTTP/1.1 pipelining, §2). GETs in flight: a window that starts at 1, grows by one per
  *   answered GET up to `maxInFlight` (by default 2 GETs of pieces of 1 MiB or more, else 3:
  *   `inFlightBytes`) and falls back to 1 after a failure or a choke. Depth
  *   comes from run length, not from more GETs: the engine is asked for enough blocks
@@ -30,9 +30,9 @@
  *   `Retry-After`, 5 s when absent, at most 5 min), the queued requests rejected, no piece GET
  *   until `unchoke` after the delay. Never counted as a failure.
  * - Failures: a `3xx` (never followed, §16), another `4xx`, a bad `Content-Range`, a body that
- *   runs long, a malformed have-set → close with the typed error (the peer is broken or hostile;
+ *   runs long, a malformed have-set, a malformed HTTP answer (TRANSPORT_HTTP1_*) → close with the typed error (the peer is broken or hostile;
  *   the engine does not dial it again at once). A `5xx`, a reset, a short body or a timeout →
- *   `choke { retryAfterMs, reason }`, back-off 1 s doubling to 5 min, `unchoke` after; after
+ *   `choke { retryAfterMs, reason }` (a connection that ends within an answer: TRANSPORT_HTTP1_TRUNCATED), back-off 1 s doubling to 5 min, `unchoke` after; after
  *   `maxFailures` (5) in a row the link closes with TRANSPORT_HTTP_PEER_GAVE_UP. A success resets.
  * - Timeouts (§11): connect 10 s (the pool), response head 15 s (plus `wait` for a long-poll),
  *   body idle 30 s. Limits: have-set 1 MiB, problem document 16 KiB, one request ≤ 16 MiB.
