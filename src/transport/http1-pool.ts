@@ -193,6 +193,8 @@ class Connection {
   private error: TorrenttpError | undefined;
   /** The answer ended within this read: the connection is free once the read is handled. */
   private ended = false;
+  /** Within a read's decoding. */
+  private reading = false;
 
   constructor(
     private readonly pool: Http1Pool,
@@ -245,7 +247,8 @@ class Connection {
   }
 
   get idle(): boolean {
-    return this.connected && !this.closed && this.current === undefined;
+    // Not within a read: the rest of it would be taken for the next request's answer.
+    return this.connected && !this.closed && this.current === undefined && !this.reading;
   }
 
   /** Writes `p` on this (idle) connection. */
@@ -271,11 +274,14 @@ class Connection {
   private read(chunk: Uint8Array): void {
     if (this.closed) return;
     this.reads++;
+    this.reading = true;
     try {
       this.decoder.push(chunk);
     } catch (err) {
       this.close(asError(err));
       return;
+    } finally {
+      this.reading = false;
     }
     if (this.ended) {
       this.ended = false;
