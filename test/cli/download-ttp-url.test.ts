@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -89,20 +89,29 @@ const req = createRequire(process.cwd() + '/');
 process.on('exit', () => writeSync(2, 'undici files: ' + Object.keys(req.cache).filter((k) => k.includes('/undici/')).length + '\\n'));
 `)}`;
 
-test('a TorrentTTP-only download (--peer URL, no trackers) loads no undici: the HTTP peer has its own HTTP/1.1 client', { timeout: 60_000 }, (t) =>
+/** Runs the CLI with `UNDICI_COUNT` preloaded; its stderr once it exited 0. */
+async function runCounting(t: TestContext, dir: string, args: readonly string[]): Promise<string> {
+  const child = spawn(process.execPath, ['--import', UNDICI_COUNT, CLI_BIN, ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0, stderr);
+  return stderr;
+}
+
+test('a TorrentTTP-only download loads no undici: the HTTP peer has its own HTTP/1.1 client, the metainfo GET is node\'s (--peer URL or a torrent URL, no trackers)', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const { payload, torrent, metainfo } = await setUp(dir);
     const server = await startTtpPeerServer({ metainfo, data: payload, torrent });
     t.after(() => server.close());
     writeFileSync(join(dir, 'p.torrent'), torrent);
-    const child = spawn(process.execPath, ['--import', UNDICI_COUNT, CLI_BIN, 'download', 'p.torrent', '-o', 'out', '--peer', server.url, '--no-trackers', '--no-dht'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-    t.after(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const [code] = (await once(child, 'exit')) as [number | null];
-    assert.equal(code, 0, stderr);
+    const byPeer = await runCounting(t, dir, ['download', 'p.torrent', '-o', 'out', '--peer', server.url, '--no-trackers', '--no-dht']);
     assert.deepEqual(readFileSync(join(dir, 'out', 'p.bin')), Buffer.from(payload));
-    assert.match(stderr, /undici files: 0\n/);
+    assert.match(byPeer, /undici files: 0\n/);
+    const byUrl = await runCounting(t, dir, ['download', server.url, '-o', 'out2', '--no-trackers', '--no-dht']);
+    assert.deepEqual(readFileSync(join(dir, 'out2', 'p.bin')), Buffer.from(payload));
+    assert.match(byUrl, /undici files: 0\n/);
   }));
