@@ -35,9 +35,9 @@
  * Then what undici itself costs a process (`--undici-rounds N`, default 3; 0 skips it): fresh
  * node processes in turn, each fetching piece 0 (one whole-piece GET) from a seed, then `gc()`
  * twice, then their resident memory (`/proc/self/status`) and heap: `none` fetches nothing,
- * `net` sends the GET over a plain socket and drops the body, `load` loads the HTTP peer's pool
- * (undici's `Pool` and the reused-reads `Client`, http-fetch.ts) without a request, `undici`
- * sends the GET through that pool. Printed: the median of each, and `undici` against `net`.
+ * `net` sends the GET over a plain socket and drops the body, `load` loads a web seed's pool
+ * (undici's `Pool`, http-fetch.ts; the HTTP peer has had its own client since session 18,
+ * http1-pool.ts) without a request, `undici` sends the GET through that pool. Printed: the median of each, and `undici` against `net`.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -132,7 +132,7 @@ if (mode === 'net') {
   s.destroy();
 } else if (mode === 'load' || mode === 'undici') {
   const { acquireOrigin } = await import(httpFetch);
-  const lease = await acquireOrigin(pieceUrl, { connections: 4, reusedReads: true });
+  const lease = await acquireOrigin(pieceUrl, { connections: 4 });
   if (mode === 'undici') {
     await new Promise((resolve, reject) => lease.dispatcher.dispatch({ origin: u.origin, path: u.pathname, method: 'GET', headers: [] },
       { onConnect() {}, onHeaders() { return true; }, onData() { return true; }, onComplete: resolve, onError: reject }));

@@ -77,36 +77,47 @@ async function readInput(path: string, maxBytes: number): Promise<Uint8Array> {
   }
 }
 
-/** GETs a torrent with undici: status 200, at most `maxBytes` (by Content-Length first, then counted), within the time limit. */
+/**
+ * GETs a torrent with node's own HTTP client (`nodeGet`: no undici, whose whole package, loaded
+ * for this one GET, was ~30 MiB of a download's peak RSS; interim answers are node's to skip):
+ * redirects followed (at most `FETCH.maxRedirections`, http and https only), status 200, at most
+ * `maxBytes` (by Content-Length first, then counted), within the time limit.
+ */
 async function fetchInput(url: string, maxBytes: number): Promise<Uint8Array> {
-  const { Agent, interceptors, request } = await import('undici'); // only this path pays for loading undici
-  const { interimSkippingConnector } = await import('../transport/http-fetch.js');
-  const agent = new Agent({ headersTimeout: FETCH.timeoutMs, bodyTimeout: FETCH.timeoutMs, connect: await interimSkippingConnector() }); // an unasked 100 Continue is skipped, not a failure
-  const dispatcher = agent.compose(interceptors.redirect({ maxRedirections: FETCH.maxRedirections }));
+  const { nodeGet } = await import('../transport/http-fetch.js');
   const fail = (detail: string, cause?: unknown) => new TorrenttpError('CLI_FETCH_FAILED', { detail: `${url}: ${detail}`, ...(cause === undefined ? {} : { cause }) });
+  const signal = AbortSignal.timeout(FETCH.timeoutMs);
+  let at = new URL(url);
   try {
-    const res = await request(url, { dispatcher, signal: AbortSignal.timeout(FETCH.timeoutMs), headers: { accept: 'application/x-bittorrent, application/json;q=0.9, */*;q=0.1' } });
-    try {
-      if (res.statusCode !== 200) throw fail(`HTTP ${res.statusCode}`);
-      const declared = Number(res.headers['content-length'] ?? Number.NaN);
-      if (declared > maxBytes) throw fail(`${declared} bytes is larger than any torrent (limit ${maxBytes})`);
-      const chunks: Uint8Array[] = [];
-      let total = 0;
-      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-        total += chunk.length;
-        if (total > maxBytes) throw fail(`more than ${maxBytes} bytes: larger than any torrent`);
-        chunks.push(chunk);
+    for (let hop = 0; ; hop++) {
+      const res = await nodeGet(at, { signal, headers: { accept: 'application/x-bittorrent, application/json;q=0.9, */*;q=0.1' } });
+      try {
+        const status = res.statusCode ?? 0;
+        const location = res.headers.location;
+        if ([301, 302, 303, 307, 308].includes(status) && location !== undefined) {
+          if (hop >= FETCH.maxRedirections) throw fail(`more than ${FETCH.maxRedirections} redirects`);
+          at = new URL(location, at);
+          if (at.protocol !== 'http:' && at.protocol !== 'https:') throw fail(`redirected to ${at.protocol} URL`);
+          continue;
+        }
+        if (status !== 200) throw fail(`HTTP ${status}`);
+        const declared = Number(res.headers['content-length'] ?? Number.NaN);
+        if (declared > maxBytes) throw fail(`${declared} bytes is larger than any torrent (limit ${maxBytes})`);
+        const chunks: Uint8Array[] = [];
+        let total = 0;
+        for await (const chunk of res as AsyncIterable<Uint8Array>) {
+          total += chunk.length;
+          if (total > maxBytes) throw fail(`more than ${maxBytes} bytes: larger than any torrent`);
+          chunks.push(chunk);
+        }
+        return Buffer.concat(chunks, total);
+      } finally {
+        // A redirect's, refused or oversized body is not read to its end: dropped with its connection.
+        res.on('error', () => undefined).destroy();
       }
-      return Buffer.concat(chunks, total);
-    } finally {
-      // A refused or oversized body is not read to its end; the AbortError that destroying it
-      // raises must be heard, or it would be an uncaught exception.
-      res.body.on('error', () => undefined).destroy();
     }
   } catch (err) {
     if (err instanceof TorrenttpError) throw err;
     throw fail((err as Error).message, err);
-  } finally {
-    await agent.close().catch(() => undefined);
   }
 }

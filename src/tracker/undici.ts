@@ -246,6 +246,10 @@ let clientTls: ClientTls = {};
 export function setClientTls(tls: ClientTls): void {
   clientTls = tls;
 }
+/** The TLS options `setClientTls` set, for a connection made without undici (transport/http1-pool.ts). */
+export function getClientTls(): ClientTls {
+  return clientTls;
+}
 
 /**
  * One GET (or `options.method`: `get -I`'s HEAD) with node's own HTTP client, where undici is not wanted (a lone `torrenttp get`

@@ -1,13 +1,13 @@
 /**
  * The HTTP plumbing of the transport layer, shared by web seeds (web-seed.ts) and TorrentTTP HTTP
- * peers (http-peer.ts): undici, loaded on first use, and one keep-alive `Pool` per origin; the
- * queue that turns block requests into merged runs (one ranged GET each); `Retry-After`; the
- * failure back-off; what a failed request's error says. Each link keeps only what its protocol
- * says: which URL, which statuses mean what, how a body is checked.
+ * peers (http-peer.ts): for web seeds, undici, loaded on first use, and one keep-alive `Pool` per
+ * origin (HTTP peers have their own HTTP/1.1 client, http1-pool.ts); for both, the queue that
+ * turns block requests into merged runs (one ranged GET each); `Retry-After`; the failure
+ * back-off; what a failed request's error says. Each link keeps only what its protocol says:
+ * which URL, which statuses mean what, how a body is checked.
  *
- * Pools: one per origin, shared by every web seed and HTTP peer of the process that talks to
- * that origin. Two torrents seeded by one server, or a web seed and an HTTP peer on the same
- * host, reuse the same few connections instead of opening a set each.
+ * Pools: one per origin, shared by every web seed of the process that talks to that origin. Two
+ * torrents seeded by one server reuse the same few connections instead of opening a set each.
  *
  * Rules:
  * - A pool is made at the first `acquireOrigin` of its origin and destroyed when the last holder
@@ -43,12 +43,12 @@ export { parseRetryAfter, readContentRange, retryAfterDelay, type ContentRange }
 export { interimSkippingConnector, loadUndici, loadUndiciCore, nodeGet, setClientTls, TLS_HANDSHAKE_FAILED, type ClientTls, type Undici } from '../tracker/undici.js';
 
 let poolClass: Promise<typeof Pool> | undefined;
-/** The connector of every pool whose sockets are undici's own (not reused-reads): made once, shared as an undici `Agent` shares its own. */
+/** The connector of every pool: made once, shared as an undici `Agent` shares its own. */
 let skippingConnect: ReturnType<typeof interimSkippingConnector> | undefined;
 /**
  * undici's `Pool` alone, without the rest of the package (fetch, WebSocket, caches, mocks): what
- * web seeds' and HTTP peers' pools need. It loads in about a third of the time and CPU of the
- * whole package (~0.1 s of CPU, more under load, in every download with an HTTP peer). The same
+ * web seeds' pools need. It loads in about a third of the time and CPU of the
+ * whole package (~0.1 s of CPU, more under load, in every download with a web seed). The same
  * module instance the package itself uses; if undici ever moves the file, the whole package.
  */
 export const loadUndiciPool = (): Promise<typeof Pool> => (poolClass ??= loadUndiciModule('undici/lib/dispatcher/pool.js', () => loadUndici().then((u) => u.Pool)));
@@ -81,28 +81,19 @@ export function originOf(url: string): string {
   return new URL(url).origin;
 }
 
-/**
- * A lease on the shared pool of `url`'s origin. `reusedReads` (plain `http:` only): the pool's
- * sockets read into reused buffers (reused-reads.ts); only for callers whose every body chunk is
- * copied (or dropped) within its `onData` call, and every header read within `onHeaders`. Such
- * pools are apart from the others.
- */
-export async function acquireOrigin(url: string, opts: { connections?: number; reusedReads?: boolean } = {}): Promise<OriginLease> {
+/** A lease on the shared pool of `url`'s origin. */
+export async function acquireOrigin(url: string, opts: { connections?: number } = {}): Promise<OriginLease> {
   const PoolClass = await loadUndiciPool();
   const origin = originOf(url);
-  const reused = opts.reusedReads === true && origin.startsWith('http:');
-  // Loaded only for such a pool (a plain `get` does not compile it), before the map is read.
-  const factory = reused ? await (await import('./reused-reads.js')).reusedReadsClients(HTTP_FETCH_DEFAULTS.connectTimeoutMs) : undefined;
-  const key = reused ? `${origin} reused-reads` : origin;
-  // A reused-reads pool makes its own sockets (reused-reads.ts); the others skip interim (1xx) answers (undici.ts).
-  const connect = reused ? { timeout: HTTP_FETCH_DEFAULTS.connectTimeoutMs } : await (skippingConnect ??= interimSkippingConnector({ timeout: HTTP_FETCH_DEFAULTS.connectTimeoutMs }));
+  const key = origin;
+  // Its sockets skip interim (1xx) answers (undici.ts).
+  const connect = await (skippingConnect ??= interimSkippingConnector({ timeout: HTTP_FETCH_DEFAULTS.connectTimeoutMs }));
   let shared = pools.get(key);
   if (shared === undefined) {
     const pool = new PoolClass(origin, {
       connections: opts.connections ?? HTTP_FETCH_DEFAULTS.connections,
       connect,
       keepAliveTimeout: HTTP_FETCH_DEFAULTS.keepAliveTimeoutMs,
-      ...(factory === undefined ? {} : { factory }),
     });
     // A pool whose origin refuses connections emits connectionError: heard, it is the request's failure.
     pool.on('connectionError', () => {});

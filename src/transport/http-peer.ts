@@ -12,9 +12,9 @@
  * - Pieces (§6): queued requests wait a microtask, then adjacent blocks of one piece coalesce
  *   into one GET (http-fetch.ts's `RunQueue`, shared with web seeds; no `Range` for a whole
  *   piece, which caches best; `Range: bytes=first-last` otherwise). At most 4 connections to a
- *   peer (§7): the process's shared keep-alive pool for the origin (http-fetch.ts) has 4, one for
- *   the poll and up to 3 for piece GETs, one GET each (no
- *   HTTP/1.1 pipelining, §2). GETs in flight: a window that starts at 1, grows by one per
+ *   peer (§7): the process's shared keep-alive pool for the origin has 4 (http1-pool.ts, our own
+ *   HTTP/1.1 client: no undici for pieces or have-sets), one for the poll and up to 3 for piece
+ *   GETs, one GET each (no HTTP/1.1 pipelining, §2). GETs in flight: a window that starts at 1, grows by one per
  *   answered GET up to `maxInFlight` (by default 2 GETs of pieces of 1 MiB or more, else 3:
  *   `inFlightBytes`) and falls back to 1 after a failure or a choke. Depth
  *   comes from run length, not from more GETs: the engine is asked for enough blocks
@@ -30,9 +30,9 @@
  *   `Retry-After`, 5 s when absent, at most 5 min), the queued requests rejected, no piece GET
  *   until `unchoke` after the delay. Never counted as a failure.
  * - Failures: a `3xx` (never followed, §16), another `4xx`, a bad `Content-Range`, a body that
- *   runs long, a malformed have-set → close with the typed error (the peer is broken or hostile;
+ *   runs long, a malformed have-set, a malformed HTTP answer (TRANSPORT_HTTP1_*) → close with the typed error (the peer is broken or hostile;
  *   the engine does not dial it again at once). A `5xx`, a reset, a short body or a timeout →
- *   `choke { retryAfterMs, reason }`, back-off 1 s doubling to 5 min, `unchoke` after; after
+ *   `choke { retryAfterMs, reason }` (a connection that ends within an answer: TRANSPORT_HTTP1_TRUNCATED), back-off 1 s doubling to 5 min, `unchoke` after; after
  *   `maxFailures` (5) in a row the link closes with TRANSPORT_HTTP_PEER_GAVE_UP. A success resets.
  * - Timeouts (§11): connect 10 s (the pool), response head 15 s (plus `wait` for a long-poll),
  *   body idle 30 s. Limits: have-set 1 MiB, problem document 16 KiB, one request ≤ 16 MiB.
@@ -40,7 +40,6 @@
  *   `Accept-Encoding: identity` on pieces (§8).
  * - `cancel` drops a queued request, or the delivery of an in-flight one; no event follows.
  */
-import type { Dispatcher } from 'undici';
 import { TorrenttpError, toTorrenttpError, type ErrorCode } from '../errors/index.js';
 import { Bitfield, BLOCK_LENGTH, toHex, type Geometry, type Metainfo, type PieceIndex } from '../metainfo/index.js';
 import {
@@ -64,7 +63,8 @@ import {
 } from '../tracker/client.js';
 import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
-import { acquireOrigin, FailureBackoff, headerOf, isTimeoutError, retryAfterDelay, RunQueue, whyFailed, type BlockRun, type OriginLease } from './http-fetch.js';
+import { FailureBackoff, headerOf, retryAfterDelay, RunQueue, type BlockRun } from './http-fetch.js';
+import { acquireHttp1, type Http1Lease } from './http1-pool.js';
 import type { BlockRequest, PeerEventHandler, PeerLink } from './peer-link.js';
 
 export interface HttpPeerOptions {
@@ -91,8 +91,6 @@ export interface HttpPeerOptions {
   /** Wait after a 429/503 without a usable `Retry-After`, and the longest one honoured. Defaults 5 s and 5 min (§7). */
   readonly defaultRetryAfterMs?: number;
   readonly maxRetryAfterMs?: number;
-  /** An undici dispatcher to use; by default the process's shared pool for the URL's origin. */
-  readonly dispatcher?: Dispatcher;
 }
 
 export const HTTP_PEER_DEFAULTS = {
@@ -135,29 +133,8 @@ type Outcome =
 /** The head and (bounded) body of an answer that is not piece bytes: what `statusOutcome` reads. */
 interface Answer {
   readonly statusCode: number;
-  readonly headers: Dispatcher.ResponseData['headers'];
+  readonly headers: Readonly<Record<string, string>>;
   readonly body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
-}
-
-/** undici's raw head (`[name, value, …]` as Buffers) as lowercase names to their first value. */
-function rawHeaderMap(raw: readonly Buffer[] | null | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (raw == null) return out;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1').toLowerCase();
-    if (out[name] === undefined) out[name] = raw[i + 1]!.toString('latin1');
-  }
-  return out;
-}
-
-/** The first value of header `name` (lowercase) in undici's raw head; names of another length are skipped unread. */
-function rawHeader(raw: readonly Buffer[] | null | undefined, name: string): string | undefined {
-  if (raw == null) return undefined;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const n = raw[i]!;
-    if (n.length === name.length && n.toString('latin1').toLowerCase() === name) return raw[i + 1]!.toString('latin1');
-  }
-  return undefined;
 }
 
 /** Where a GET's body goes as it arrives, and what it makes of it at the end (either may throw). */
@@ -197,13 +174,13 @@ class HttpPeer implements PeerLink {
 
   private readonly events: EventQueue;
   private readonly geometry: Geometry;
-  private readonly o: Required<Omit<HttpPeerOptions, 'onEvent' | 'dispatcher' | 'peerId'>>;
+  private readonly o: Required<Omit<HttpPeerOptions, 'onEvent' | 'peerId'>>;
   /** `TorrentTTP-Peer-Id` (§7) when we have one, as undici's flat name/value list. */
   private readonly headers: readonly string[];
   /** A piece GET's: ours and `Accept-Encoding: identity` (§8), made once. */
   private readonly pieceHeaders: readonly string[];
-  private readonly lease: Promise<OriginLease> | undefined;
-  private readonly dispatcherGiven: Dispatcher | undefined;
+  /** The process's shared pool for the peer's origin (http1-pool.ts). */
+  private lease: Http1Lease | undefined;
   /** `scheme://host:port` of the peer; a piece GET's path is the rest of its URL. */
   private readonly origin: string = '';
   /** Requests queued and in flight, as merged runs (http-fetch.ts). */
@@ -254,7 +231,6 @@ class HttpPeer implements PeerLink {
     this.window = Math.min(this.o.maxInFlight, HTTP_PEER_DEFAULTS.minInFlight);
     this.queue = new RunQueue(this.geometry, BLOCK_LENGTH, this.o.maxRunBytes, () => this.dispatch());
     this.backoff = new FailureBackoff(this.o.maxFailures, this.o.backoffBaseMs, this.o.backoffMaxMs);
-    this.dispatcherGiven = opts.dispatcher;
     try {
       checkTorrentUrl(id);
     } catch (err) {
@@ -262,12 +238,7 @@ class HttpPeer implements PeerLink {
       return;
     }
     this.origin = new URL(id).origin;
-    if (opts.dispatcher === undefined) {
-      // Reads into reused buffers: every body chunk is used in `onData` (its blocks delivered, or kept as a copy),
-      // every header read in `onHeaders` (`accept` reads them before it returns).
-      this.lease = acquireOrigin(id, { connections: HTTP_PEER_DEFAULTS.connections, reusedReads: true });
-      this.lease.catch(() => {}); // its failure is the first GET's
-    }
+    this.lease = acquireHttp1(id, { connections: HTTP_PEER_DEFAULTS.connections });
     void this.poll();
   }
 
@@ -295,7 +266,7 @@ class HttpPeer implements PeerLink {
     clearTimeout(this.pollTimer);
     for (const abort of [...this.aborts]) abort();
     this.queue.clear();
-    void this.lease?.then((l) => l.release(), () => {});
+    this.lease?.release();
     this.events.emit(reason === undefined ? { type: 'closed' } : { type: 'closed', reason });
   }
 
@@ -497,105 +468,82 @@ class HttpPeer implements PeerLink {
 
   // ── HTTP ──────────────────────────────────────────────────────────────────────────────────
   /**
-   * One GET on undici's dispatcher itself, without `request`'s body stream or header object:
-   * `accept` reads the head of a 200/206 (and a 304 when `allow304`) and gives the sink its body
-   * chunks go into as they arrive (no stream, no promise per chunk; it throws for a bad head: the
-   * request is aborted). Any other status becomes a `GetFailed` from its head and at most 16 KiB
-   * of its body. The request is aborted when the link closes.
+   * One GET on the peer's pool (http1-pool.ts): `accept` reads the head of a 200/206 (and a 304
+   * when `allow304`) and gives the sink its body chunks go into as they arrive (views of the
+   * socket's read, no stream, no promise per chunk; it throws for a bad head: the connection is
+   * closed). Any other status becomes a `GetFailed` from its head and at most 16 KiB of its body.
+   * The request is aborted when the link closes.
    */
   private async exchange<T>(
     url: string,
     headers: readonly string[],
-    headersTimeout: number,
+    headersTimeoutMs: number,
     allow304: boolean,
     accept: (status: number, header: (name: string) => string | undefined) => Sink<T>,
   ): Promise<T> {
-    try {
-      const dispatcher = this.dispatcherGiven ?? (await this.lease!).dispatcher;
-      if (this.closed) throw new TransportError('TRANSPORT_ABORTED', { detail: url });
-      const got = await new Promise<{ value: T } | Answer>((resolve, reject) => {
-        let abort: ((err?: Error) => void) | undefined;
-        let sink: Sink<T> | undefined;
-        let other: { statusCode: number; headers: Record<string, string>; chunks: Uint8Array[]; bytes: number } | undefined;
-        let settled = false;
-        const onClose = (): void => abort?.(new TransportError('TRANSPORT_ABORTED', { detail: url }));
-        const settle = (f: () => void): void => {
-          if (settled) return;
-          settled = true;
-          this.aborts.delete(onClose);
-          f();
-        };
-        const fail = (err: unknown): void => {
-          settle(() => reject(err));
-          abort?.(err instanceof Error ? err : undefined);
-        };
-        const answer = (): void => {
-          const o = other!;
-          settle(() => resolve({ statusCode: o.statusCode, headers: o.headers, body: o.chunks }));
-        };
-        this.aborts.add(onClose);
-        const handler: Dispatcher.DispatchHandler = {
-          onConnect: (a) => {
-            abort = a;
-            if (this.closed) onClose();
-          },
-          onHeaders: (status, raw) => {
-            const cls = classifyStatus(status);
+    if (this.closed || this.lease === undefined) throw new TransportError('TRANSPORT_ABORTED', { detail: url });
+    const pool = this.lease.pool;
+    const got = await new Promise<{ value: T } | Answer>((resolve, reject) => {
+      let sink: Sink<T> | undefined;
+      let other: { statusCode: number; headers: Record<string, string>; chunks: Uint8Array[]; bytes: number } | undefined;
+      let settled = false;
+      const settle = (f: () => void): void => {
+        if (settled) return;
+        settled = true;
+        this.aborts.delete(onClose);
+        f();
+      };
+      const answer = (): void => {
+        const o = other!;
+        settle(() => resolve({ statusCode: o.statusCode, headers: o.headers, body: o.chunks }));
+      };
+      const abort = pool.request(
+        { path: url.slice(this.origin.length), headers, headersTimeoutMs, bodyTimeoutMs: this.o.bodyTimeoutMs },
+        {
+          onHead: (head) => {
+            const cls = classifyStatus(head.status);
             if (cls !== 'body' && !(cls === 'not-modified' && allow304)) {
-              other = { statusCode: status, headers: rawHeaderMap(raw as Buffer[]), chunks: [], bytes: 0 };
-              return true;
+              const map: Record<string, string> = {};
+              for (let i = 0; i + 1 < head.headers.length; i += 2) map[head.headers[i]!] ??= head.headers[i + 1]!;
+              other = { statusCode: head.status, headers: map, chunks: [], bytes: 0 };
+              return;
             }
-            try {
-              sink = accept(status, (name) => rawHeader(raw as Buffer[], name));
-            } catch (err) {
-              fail(err);
-            }
-            return true;
+            sink = accept(head.status, (name) => head.get(name)); // throws for a bad head: the request fails
           },
           onData: (chunk) => {
-            if (settled) return true;
-            if (sink !== undefined) {
-              try {
-                sink.push(chunk);
-              } catch (err) {
-                fail(err);
-              }
-            } else if (other !== undefined) {
+            if (settled) return;
+            if (sink !== undefined) sink.push(chunk);
+            else if (other !== undefined) {
               other.chunks.push(new Uint8Array(chunk)); // kept past onData: a copy (the read buffer is reused)
               other.bytes += chunk.length;
               if (other.bytes > HTTP_PEER_DEFAULTS.maxProblemBytes) {
                 answer(); // enough to know it is not a problem document we read
-                abort?.();
+                abort();
               }
             }
-            return true;
           },
-          onComplete: () => {
+          onEnd: () => {
             if (sink !== undefined) {
               const k = sink;
               try {
                 const value = k.done();
                 settle(() => resolve({ value }));
               } catch (err) {
-                fail(err);
+                settle(() => reject(err));
               }
             } else if (other !== undefined) answer();
-            else fail(new TransportError('TRANSPORT_HTTP_FAILED', { detail: `${url}: no answer` }));
           },
-          onError: (err) => fail(err),
-        };
-        dispatcher.dispatch(
-          { origin: this.origin, path: url.slice(this.origin.length), method: 'GET', headers: headers as string[], headersTimeout, bodyTimeout: this.o.bodyTimeoutMs },
-          handler,
-        );
-      });
-      if ('value' in got) return got.value;
-      throw new GetFailed(await this.statusOutcome(got, url));
-    } catch (err) {
-      if (err instanceof GetFailed || err instanceof TorrenttpError) throw err;
-      if (isTimeoutError(err)) throw new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${url}: ${whyFailed(err)}`, cause: err });
-      throw new TransportError(this.closed ? 'TRANSPORT_ABORTED' : 'TRANSPORT_HTTP_FAILED', { detail: `${url}: ${whyFailed(err)}`, cause: err });
-    }
+          onError: (err) => settle(() => reject(err)),
+        },
+      );
+      const onClose = (): void => {
+        abort();
+        settle(() => reject(new TransportError('TRANSPORT_ABORTED', { detail: url })));
+      };
+      this.aborts.add(onClose);
+    });
+    if ('value' in got) return got.value;
+    throw new GetFailed(await this.statusOutcome(got, url));
   }
 
   private async statusOutcome(res: Answer, url: string): Promise<Outcome> {
@@ -635,9 +583,10 @@ class HttpPeer implements PeerLink {
       case 'TRANSPORT_HTTP_FAILED':
       case 'TRANSPORT_ABORTED':
       case 'TTP_BODY_TOO_SHORT': // the server aborted a body it could not finish (§6.2)
+      case 'TRANSPORT_HTTP1_TRUNCATED': // the connection ended within an answer (the same, or a reset)
         return { kind: 'retry', err: e };
       default:
-        // TTP_BAD_CONTENT_RANGE, TTP_BODY_TOO_LONG, TTP_BAD_HAVE, TTP_UNSUPPORTED_VERSION, …: a broken or hostile peer.
+        // TTP_BAD_CONTENT_RANGE, TTP_BODY_TOO_LONG, TTP_BAD_HAVE, TTP_UNSUPPORTED_VERSION, a malformed answer (TRANSPORT_HTTP1_*), …: a broken or hostile peer.
         return { kind: 'fatal', err: e };
     }
   }

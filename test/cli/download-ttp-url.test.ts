@@ -4,12 +4,14 @@
  * `download` then fetches the pieces from that peer; `--peer URL` names a TorrentTTP peer
  * (`--peer host:port` stays a wire peer).
  */
-import { test } from 'node:test';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTorrent, parseTorrent } from '../../src/metainfo/index.js';
-import { cli, jsonLines, spawnCli } from '../helpers/cli.js';
+import { CLI_BIN, cli, jsonLines, spawnCli } from '../helpers/cli.js';
 import { startTtpPeerServer } from '../helpers/ttp-peer-server.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
@@ -77,4 +79,39 @@ test('--peer URL is a TorrentTTP peer; a URL that is not a torrent URL is a usag
     const usage = await cli(dir, ['download', 'p.torrent', '--peer', `${server.url}/`]);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /TorrentTTP torrent URL/);
+  }));
+
+/** Preloaded into a download: at exit, how many of undici's files node's CommonJS loader holds. */
+const UNDICI_COUNT = `data:text/javascript,${encodeURIComponent(`
+import { createRequire } from 'node:module';
+import { writeSync } from 'node:fs';
+const req = createRequire(process.cwd() + '/');
+process.on('exit', () => writeSync(2, 'undici files: ' + Object.keys(req.cache).filter((k) => k.includes('/undici/')).length + '\\n'));
+`)}`;
+
+/** Runs the CLI with `UNDICI_COUNT` preloaded; its stderr once it exited 0. */
+async function runCounting(t: TestContext, dir: string, args: readonly string[]): Promise<string> {
+  const child = spawn(process.execPath, ['--import', UNDICI_COUNT, CLI_BIN, ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0, stderr);
+  return stderr;
+}
+
+test('a TorrentTTP-only download loads no undici: the HTTP peer has its own HTTP/1.1 client, the metainfo GET is node\'s (--peer URL or a torrent URL, no trackers)', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const { payload, torrent, metainfo } = await setUp(dir);
+    const server = await startTtpPeerServer({ metainfo, data: payload, torrent });
+    t.after(() => server.close());
+    writeFileSync(join(dir, 'p.torrent'), torrent);
+    const byPeer = await runCounting(t, dir, ['download', 'p.torrent', '-o', 'out', '--peer', server.url, '--no-trackers', '--no-dht']);
+    assert.deepEqual(readFileSync(join(dir, 'out', 'p.bin')), Buffer.from(payload));
+    assert.match(byPeer, /undici files: 0\n/);
+    const byUrl = await runCounting(t, dir, ['download', server.url, '-o', 'out2', '--no-trackers', '--no-dht']);
+    assert.deepEqual(readFileSync(join(dir, 'out2', 'p.bin')), Buffer.from(payload));
+    assert.match(byUrl, /undici files: 0\n/);
   }));

@@ -45,7 +45,7 @@ test("loadUndici gives undici's own Agent and Pool, and request() over a dispatc
   }
 });
 
-/** A child's script: an HTTP peer's pool (plain HTTP/1.1), then an undici Client with `allowH2` to an h2 server; prints what it saw. */
+/** A child's script: a web seed's pool (plain HTTP/1.1), then an undici Client with `allowH2` to an h2 server; prints what it saw. */
 const deferredHttp2Script = (cert: string, key: string): string => `
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -61,7 +61,7 @@ const get = (dispatcher, origin) => new Promise((resolve, reject) => {
 const server = createServer((req, res) => res.end('h1 ' + req.httpVersion));
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const origin = 'http://127.0.0.1:' + server.address().port;
-const lease = await acquireOrigin(origin + '/', { reusedReads: true });
+const lease = await acquireOrigin(origin + '/');
 const h1 = await get(lease.dispatcher, origin);
 const http2Before = process.moduleLoadList.includes('NativeModule http2');
 lease.release();
@@ -78,7 +78,7 @@ h2s.close();
 console.log(JSON.stringify({ h1, http2Before, h2 }));
 `;
 
-test("undici's HTTP/2 half is loaded only when a connection speaks h2: an HTTP peer's pool does not load node's http2, a Client with allowH2 still speaks it", { timeout: 60_000 }, (t) =>
+test("undici's HTTP/2 half is loaded only when a connection speaks h2: a web seed's pool does not load node's http2, a Client with allowH2 still speaks it", { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const { key, cert } = selfSignedCert(dir);
     // A process of its own: this one has loaded the whole of undici (and its HTTP/2 half) already.
@@ -92,7 +92,7 @@ test("undici's HTTP/2 half is loaded only when a connection speaks h2: an HTTP p
 );
 
 /**
- * A child's script: an HTTP peer's pool answers a GET (undici compiled its parser from the
+ * A child's script: a web seed's pool answers a GET (undici compiled its parser from the
  * stand-in's bytes); then the stand-in's bytes, read twice, against the real module's.
  */
 const llhttpScript = `
@@ -103,7 +103,7 @@ const undiciTs = ${JSON.stringify(new URL('../../src/tracker/undici.js', import.
 const server = createServer((req, res) => res.end('ok ' + req.url));
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const origin = 'http://127.0.0.1:' + server.address().port;
-const lease = await acquireOrigin(origin + '/', { reusedReads: true });
+const lease = await acquireOrigin(origin + '/');
 const text = await new Promise((resolve, reject) => {
   let t = '';
   lease.dispatcher.dispatch({ origin, path: '/x', method: 'GET' }, {
@@ -135,7 +135,7 @@ test("undici's parser bytes are kept by nobody once compiled: each read of its w
 
 /**
  * A child's script: ES loader hooks that report every URL the ES loader loads, then an HTTP peer's
- * pool (undici's Pool, and its Client for reused reads); prints the undici files the ES loader saw.
+ * pool (undici's Pool and its Client); prints the undici files the ES loader saw.
  */
 const esLoaderScript = `
 import { register } from 'node:module';
@@ -148,7 +148,7 @@ port1.on('message', (url) => { seen.push(url); if (url.includes('sentinel')) sen
 const hooks = 'let port; export function initialize(d) { port = d.port; } export async function load(url, ctx, next) { port.postMessage(url); return next(url, ctx); }';
 register('data:text/javascript,' + encodeURIComponent(hooks), { data: { port: port2 }, transferList: [port2] });
 const { acquireOrigin } = await import(${JSON.stringify(new URL('../../src/transport/http-fetch.js', import.meta.url).href)});
-const lease = await acquireOrigin('http://127.0.0.1:9/', { reusedReads: true });
+const lease = await acquireOrigin('http://127.0.0.1:9/');
 lease.release();
 await import('data:text/javascript,export default "sentinel"');
 await sentinelSeen;

@@ -2,7 +2,8 @@
  * Interim answers (1xx: an unasked `100 Continue`, `103 Early Hints`, `102 Processing`) before
  * an origin's real answer are skipped (RFC 9110 §15.2), never a failure: by every undici
  * connection of ours (web seeds, the JSON tracker, the default dispatcher: undici alone fails a
- * request on an unasked 100) and by node's own client (the HTTP tracker's announce, get's GETs).
+ * request on an unasked 100), by node's own client (the HTTP tracker's announce, get's GETs) and by
+ * the HTTP peer's own (http1-pool.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { encode } from '../../src/bencode/index.js';
 import { HttpTrackerClient } from '../../src/tracker/index.js';
 import { InterimFilter, loadUndiciCore, nodeGet, skippingInterim } from '../../src/tracker/undici.js';
-import { acquireOrigin, createWebSeed } from '../../src/transport/index.js';
+import { acquireOrigin, createWebSeed, Http1Pool } from '../../src/transport/index.js';
 import { interimOrigin, sendInterim } from '../helpers/interim.js';
 import { selfSignedCert } from '../helpers/tls.js';
 import { leech, makeTorrent, Recorder } from './helpers.js';
@@ -143,19 +144,27 @@ test('the HTTP tracker\'s announce (node\'s client, and undici with a dispatcher
   }
 });
 
-test('an HTTP peer\'s pool (sockets reading into reused buffers): interim answers first are skipped, bodies byte-identical', async (t) => {
+test('an HTTP peer\'s pool (http1-pool.ts, its own decoder, reads into a reused buffer): interim answers first are skipped, bodies byte-identical', async (t) => {
   const body = Buffer.alloc(300 * 1024, 7);
   const o = await interimOrigin(t, (_req, res) => res.end(body));
-  const lease = await acquireOrigin(`${o.base}/x`, { reusedReads: true });
+  const pool = new Http1Pool(new URL(o.base));
   try {
-    const { request } = await loadUndiciCore();
     for (let i = 0; i < 3; i++) {
-      const r = await request(`${o.base}/x`, { dispatcher: lease.dispatcher });
-      assert.equal(r.statusCode, 200);
-      assert.ok(Buffer.from(await r.body.arrayBuffer()).equals(body), `answer ${i}`);
+      const got = await new Promise<{ status: number; bytes: Buffer }>((resolve, reject) => {
+        let status = 0;
+        const parts: Buffer[] = [];
+        pool.request({ path: '/x', headers: [], headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 }, {
+          onHead: (h) => void (status = h.status),
+          onData: (d) => void parts.push(Buffer.from(d)),
+          onEnd: () => resolve({ status, bytes: Buffer.concat(parts) }),
+          onError: reject,
+        });
+      });
+      assert.equal(got.status, 200);
+      assert.ok(got.bytes.equals(body), `answer ${i}`);
     }
   } finally {
-    lease.release();
+    pool.destroy();
   }
 });
 

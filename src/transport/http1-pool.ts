@@ -1,0 +1,418 @@
+/**
+ * The TorrentTTP HTTP peer's own HTTP/1.1 client: a small keep-alive pool per origin, on plain
+ * `net` sockets (and `tls` for https), answers decoded by http1-response.ts within each read's
+ * callback. Made for the HTTP peer (http-peer.ts), whose GETs are plain: no request body, no
+ * redirects, no proxies. undici stays for everything else (metainfo fetch, web seeds, trackers,
+ * `get`).
+ *
+ * Rules:
+ * - One pool per origin, shared by every HTTP peer link of the process on it (`acquireHttp1`), made
+ *   at the first acquire and destroyed at the last release; at most `connections` sockets
+ *   (the first holder's; the spec's 4, docs/torrenttp.md §7).
+ * - One request in flight a connection (no pipelining: §2). Requests wait in order for a free
+ *   connection; a new one is dialled while there are fewer than `connections`. A request is
+ *   written as one latin1 string: `GET path HTTP/1.1`, `host`, the caller's headers.
+ * - Reads: a plain socket reads into one reused buffer (16 KiB until a read fills it, then 256 KiB:
+ *   transport.md, "Reused socket reads"); each read is decoded within its callback, and body bytes
+ *   go to the caller as views of it, valid only during `onData`. The decoder copies only a head
+ *   line cut by a read's end, so one buffer a connection is always enough. A TLS socket reads with
+ *   node's `data` events (a new buffer a read).
+ * - Timeouts: connect (10 s), the head (per request, from the request's write), the body (per
+ *   request: the longest time between two reads). Each is TRANSPORT_HTTP_TIMEOUT. A connection
+ *   that fails or is reset: TRANSPORT_HTTP_FAILED; a malformed answer: the decoder's
+ *   TRANSPORT_HTTP1_* error. Either way the connection is closed, never reused.
+ * - An error thrown by the caller's `onHead`/`onData` fails the request with that error and closes
+ *   the connection (the rest of the body is not read).
+ * - Keep-alive: a connection whose answer allows it (http1-response.ts) goes back to the pool, and
+ *   is closed after `keepAliveTimeoutMs` idle, or sooner when the server's `Keep-Alive: timeout=N`
+ *   says so (N − 1 s). Bytes that come while no request is in flight close it.
+ * - A request written to a reused connection that closes before a byte of the answer comes (the
+ *   server closed its idle end meanwhile) is written again, once, on another connection.
+ * - `abort` drops a waiting request, or closes the connection of one in flight; nothing follows.
+ */
+import { createRequire } from 'node:module';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { TorrenttpError } from '../errors/index.js';
+import { getClientTls } from '../tracker/undici.js';
+import { TransportError } from './errors.js';
+import { Http1ResponseDecoder, type ResponseHead } from './http1-response.js';
+
+/** A plain socket's read buffers: the first until a read fills it, then one of `READ_BYTES` (as the wire link's, socket-chunks.ts). */
+export const HTTP1_FIRST_READ_BYTES = 16 * 1024;
+export const HTTP1_READ_BYTES = 256 * 1024;
+
+export const HTTP1_POOL_DEFAULTS = {
+  connections: 4,
+  /** §11: connect timeout 10 s. */
+  connectTimeoutMs: 10_000,
+  /** Idle keep-alive connections are closed after this (or the server's `Keep-Alive: timeout`, less 1 s). */
+  keepAliveTimeoutMs: 30_000,
+} as const;
+
+export interface Http1Request {
+  /** The target: path and query. */
+  readonly path: string;
+  /** `[name, value, …]`, written as they are (no CR or LF in any). */
+  readonly headers: readonly string[];
+  /** From the request's write to the end of the final head. */
+  readonly headersTimeoutMs: number;
+  /** Longest time between two reads of the body. */
+  readonly bodyTimeoutMs: number;
+}
+
+/** Where an answer goes. Exactly one of `onEnd` and `onError` ends it, unless it was aborted. */
+export interface Http1Exchange {
+  /** May throw: the request fails with that error. */
+  onHead(head: ResponseHead): void;
+  /** A view of the read, valid only during this call. May throw, as `onHead`. */
+  onData(data: Uint8Array): void;
+  onEnd(): void;
+  onError(err: TorrenttpError): void;
+}
+
+interface Pending {
+  readonly req: Http1Request;
+  readonly ex: Http1Exchange;
+  readonly text: string;
+  retried: boolean;
+  done: boolean;
+}
+
+export class Http1Pool {
+  private readonly conns = new Set<Connection>();
+  private readonly waiting: Pending[] = [];
+  private destroyed = false;
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  private readonly hostHeader: string;
+
+  constructor(
+    readonly origin: URL,
+    readonly opts: { readonly connections: number; readonly connectTimeoutMs: number; readonly keepAliveTimeoutMs: number } = HTTP1_POOL_DEFAULTS,
+  ) {
+    this.tls = origin.protocol === 'https:';
+    this.host = origin.hostname.startsWith('[') ? origin.hostname.slice(1, -1) : origin.hostname;
+    this.port = origin.port === '' ? (this.tls ? 443 : 80) : Number(origin.port);
+    this.hostHeader = origin.host;
+  }
+
+  /** Sends `req`; its answer goes to `ex`. The function returned aborts it. */
+  request(req: Http1Request, ex: Http1Exchange): () => void {
+    let text = `GET ${req.path} HTTP/1.1\r\nhost: ${this.hostHeader}\r\n`;
+    for (let i = 0; i + 1 < req.headers.length; i += 2) text += `${req.headers[i]}: ${req.headers[i + 1]}\r\n`;
+    text += '\r\n';
+    const p: Pending = { req, ex, text, retried: false, done: false };
+    if (/[\r\n]/.test(text.slice(0, -2).replace(/\r\n/g, ' ')) || /\s/.test(req.path)) {
+      queueMicrotask(() => this.fail(p, new TransportError('TRANSPORT_HTTP_FAILED', { detail: 'a request target or header with a line break or space' })));
+      return () => void (p.done = true);
+    }
+    if (this.destroyed) {
+      queueMicrotask(() => this.fail(p, new TransportError('TRANSPORT_ABORTED', { detail: `${this.origin.origin}: pool closed` })));
+      return () => void (p.done = true);
+    }
+    this.waiting.push(p);
+    this.dispatch();
+    return () => this.abort(p);
+  }
+
+  /** Closes every connection; requests waiting or in flight get nothing more. */
+  destroy(): void {
+    this.destroyed = true;
+    for (const p of this.waiting) p.done = true;
+    this.waiting.length = 0;
+    for (const c of [...this.conns]) c.close();
+  }
+
+  /** Connections open now (tests). */
+  get size(): number {
+    return this.conns.size;
+  }
+
+  private abort(p: Pending): void {
+    if (p.done) return;
+    p.done = true;
+    const i = this.waiting.indexOf(p);
+    if (i >= 0) this.waiting.splice(i, 1);
+    else for (const c of this.conns) if (c.current === p) c.close();
+  }
+
+  /** @internal for Connection */
+  fail(p: Pending, err: TorrenttpError): void {
+    if (p.done) return;
+    p.done = true;
+    p.ex.onError(err);
+  }
+
+  /** @internal: a request that never got a byte of its answer on a reused connection, written again once. */
+  retry(p: Pending): void {
+    if (p.done) return;
+    p.retried = true;
+    this.waiting.unshift(p);
+  }
+
+  /** @internal */
+  removed(c: Connection): void {
+    this.conns.delete(c);
+    if (!this.destroyed) queueMicrotask(() => this.dispatch());
+  }
+
+  /** Gives waiting requests to idle connections, then to new ones. */
+  dispatch(): void {
+    while (!this.destroyed && this.waiting.length > 0) {
+      let idle: Connection | undefined;
+      for (const c of this.conns) {
+        if (c.idle) {
+          idle = c;
+          break;
+        }
+      }
+      if (idle === undefined && this.conns.size >= this.opts.connections) return;
+      const p = this.waiting.shift()!;
+      if (p.done) continue;
+      if (idle !== undefined) idle.send(p);
+      else this.conns.add(new Connection(this, p));
+    }
+  }
+}
+
+/** One socket of a pool and the answer in flight on it. */
+class Connection {
+  private readonly socket: Socket;
+  private readonly decoder: Http1ResponseDecoder;
+  /** The request in flight (written, or waiting for the connection). */
+  current: Pending | undefined;
+  private connected = false;
+  private closed = false;
+  /** Requests answered on this connection. */
+  private served = 0;
+  private timer: NodeJS.Timeout | undefined;
+  /** Reads since the body timer was armed. */
+  private reads = 0;
+  private keepAliveMs: number;
+  private error: TorrenttpError | undefined;
+  /** The answer ended within this read: the connection is free once the read is handled. */
+  private ended = false;
+  /** Within a read's decoding. */
+  private reading = false;
+
+  constructor(
+    private readonly pool: Http1Pool,
+    first: Pending,
+  ) {
+    this.current = first;
+    this.keepAliveMs = pool.opts.keepAliveTimeoutMs;
+    this.decoder = new Http1ResponseDecoder({
+      onHead: (head) => this.onHead(head),
+      onData: (data) => {
+        if (this.current !== undefined) this.current.ex.onData(data);
+      },
+      onEnd: (reusable) => this.onEnd(reusable),
+    });
+    const where = `${pool.origin.origin}`;
+    this.arm(pool.opts.connectTimeoutMs, () => this.close(new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${where}: connect timeout (${pool.opts.connectTimeoutMs} ms)` })));
+    if (pool.tls) {
+      this.socket = loadTls().connect({
+        ...getClientTls(),
+        host: pool.host,
+        port: pool.port,
+        ...(isIP(pool.host) === 0 ? { servername: pool.host } : {}),
+        ALPNProtocols: ['http/1.1'],
+      });
+      this.socket.on('data', (chunk: Buffer) => this.read(chunk));
+      this.socket.once('secureConnect', () => this.onConnect());
+    } else {
+      let buffer = new Uint8Array(HTTP1_FIRST_READ_BYTES);
+      this.socket = netConnect({
+        host: pool.host,
+        port: pool.port,
+        onread: {
+          // Asked for after each read's callback, which has decoded that read: nothing holds a view of it.
+          buffer: () => buffer,
+          callback: (n: number, buf: Uint8Array) => {
+            this.read(buf.subarray(0, n));
+            if (n === buffer.length && buffer.length < HTTP1_READ_BYTES) buffer = new Uint8Array(HTTP1_READ_BYTES);
+            return true;
+          },
+        },
+      });
+      this.socket.once('connect', () => this.onConnect());
+    }
+    this.socket.setNoDelay(true);
+    this.socket.on('error', (err) => {
+      this.error ??= new TransportError('TRANSPORT_HTTP_FAILED', { detail: `${where}: ${err.message}`, cause: err });
+    });
+    this.socket.on('end', () => this.onEof());
+    this.socket.on('close', () => this.close());
+  }
+
+  get idle(): boolean {
+    // Not within a read: the rest of it would be taken for the next request's answer.
+    return this.connected && !this.closed && this.current === undefined && !this.reading;
+  }
+
+  /** Writes `p` on this (idle) connection. */
+  send(p: Pending): void {
+    this.current = p;
+    this.write();
+  }
+
+  private onConnect(): void {
+    this.connected = true;
+    clearTimeout(this.timer);
+    if (this.current !== undefined) this.write();
+    else this.pool.dispatch();
+  }
+
+  private write(): void {
+    const p = this.current!;
+    this.decoder.begin();
+    this.arm(p.req.headersTimeoutMs, () => this.close(new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${this.pool.origin.origin}: headers timeout (${p.req.headersTimeoutMs} ms)` })));
+    this.socket.write(p.text, 'latin1');
+  }
+
+  private read(chunk: Uint8Array): void {
+    if (this.closed) return;
+    this.reads++;
+    this.reading = true;
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      this.close(asError(err));
+      return;
+    } finally {
+      this.reading = false;
+    }
+    if (this.ended) {
+      this.ended = false;
+      this.pool.dispatch();
+    }
+  }
+
+  private onHead(head: ResponseHead): void {
+    const p = this.current;
+    if (p === undefined) return;
+    const ka = head.get('keep-alive');
+    const m = ka === undefined ? null : /(?:^|[,;\s])timeout=([0-9]{1,6})/i.exec(ka);
+    if (m !== null) this.keepAliveMs = Math.min(this.pool.opts.keepAliveTimeoutMs, Math.max(0, Number(m[1]) * 1000 - 1000));
+    this.reads = 0;
+    const seen = (): void => {
+      if (this.reads === 0) {
+        this.close(new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${this.pool.origin.origin}: body timeout (${p.req.bodyTimeoutMs} ms)` }));
+        return;
+      }
+      this.reads = 0;
+      this.arm(p.req.bodyTimeoutMs, seen);
+    };
+    this.arm(p.req.bodyTimeoutMs, seen);
+    p.ex.onHead(head);
+  }
+
+  private onEnd(reusable: boolean): void {
+    const p = this.current;
+    this.current = undefined;
+    this.served++;
+    clearTimeout(this.timer);
+    if (p !== undefined && !p.done) {
+      p.done = true;
+      p.ex.onEnd();
+    }
+    if (!reusable || this.keepAliveMs === 0) {
+      this.close();
+      return;
+    }
+    this.ended = true;
+    this.arm(this.keepAliveMs, () => this.close());
+    this.timer?.unref();
+  }
+
+  private onEof(): void {
+    if (this.closed) return;
+    // No byte of the answer came: closed before it (maybe as we wrote to an idle connection), not within it.
+    if (!this.decoder.started) {
+      this.close();
+      return;
+    }
+    try {
+      this.decoder.end();
+    } catch (err) {
+      this.close(asError(err));
+      return;
+    }
+    this.close();
+  }
+
+  /** Closes the connection; the request in flight, if any, fails with `err` (or why the socket ended). */
+  close(err?: TorrenttpError): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.socket.destroy();
+    const p = this.current;
+    this.current = undefined;
+    this.pool.removed(this);
+    if (p === undefined || p.done) return;
+    // The server closed a kept-alive connection as we wrote to it: once more, on another.
+    if (err === undefined && this.served > 0 && !this.decoder.started && !p.retried) {
+      this.pool.retry(p);
+      return;
+    }
+    this.pool.fail(p, err ?? this.error ?? new TransportError('TRANSPORT_HTTP_FAILED', { detail: `${this.pool.origin.origin}: other side closed` }));
+  }
+
+  private arm(ms: number, f: () => void): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(f, ms);
+  }
+}
+
+const require = createRequire(import.meta.url);
+let tlsModule: typeof import('node:tls') | undefined;
+/** `node:tls`, loaded at the first https connection (a plain http leech does not load it). */
+const loadTls = (): typeof import('node:tls') => (tlsModule ??= require('node:tls') as typeof import('node:tls'));
+
+function asError(err: unknown): TorrenttpError {
+  if (err instanceof TorrenttpError) return err;
+  return new TransportError('TRANSPORT_HTTP_FAILED', { detail: String(err), cause: err });
+}
+
+interface Shared {
+  readonly pool: Http1Pool;
+  holders: number;
+}
+const pools = new Map<string, Shared>();
+
+export interface Http1Lease {
+  readonly pool: Http1Pool;
+  /** Gives the lease back; the pool closes once nobody holds it. Idempotent. */
+  release(): void;
+}
+
+/** A lease on the shared pool of `url`'s origin (http: or https:). */
+export function acquireHttp1(url: string, opts: { connections?: number } = {}): Http1Lease {
+  const u = new URL(url);
+  const key = u.origin;
+  let shared = pools.get(key);
+  if (shared === undefined) {
+    shared = { pool: new Http1Pool(new URL(key), { ...HTTP1_POOL_DEFAULTS, connections: opts.connections ?? HTTP1_POOL_DEFAULTS.connections }), holders: 0 };
+    pools.set(key, shared);
+  }
+  shared.holders++;
+  const held = shared;
+  let released = false;
+  return {
+    pool: held.pool,
+    release: () => {
+      if (released) return;
+      released = true;
+      if (--held.holders > 0) return;
+      if (pools.get(key) === held) pools.delete(key);
+      held.pool.destroy();
+    },
+  };
+}
+
+/** Origins with a pool open now (tests: a closed link must not keep its pool). */
+export function openHttp1Origins(): string[] {
+  return [...pools.keys()];
+}

@@ -1,0 +1,198 @@
+/**
+ * The HTTP peer's own HTTP/1.1 pool (src/transport/http1-pool.ts) against raw loopback servers:
+ * keep-alive reuse, a stale kept-alive connection, each timeout, a hostile head, bytes that answer
+ * nothing, TLS with `--cacert` / `-k` as the rest of the process has them (setClientTls).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { TorrenttpError } from '../../src/errors/index.js';
+import { setClientTls } from '../../src/transport/http-fetch.js';
+import { Http1Pool, HTTP1_POOL_DEFAULTS, type Http1Request } from '../../src/transport/http1-pool.js';
+import { selfSignedCert } from '../helpers/tls.js';
+import { withTempDir } from '../helpers/torrents.js';
+
+interface Got {
+  status?: number;
+  body: Buffer;
+  error?: TorrenttpError;
+}
+
+function get(pool: Http1Pool, req: Partial<Http1Request> = {}): Promise<Got> {
+  return new Promise((resolve) => {
+    const got: Got = { body: Buffer.alloc(0) };
+    const parts: Buffer[] = [];
+    pool.request(
+      { path: '/x', headers: [], headersTimeoutMs: 5000, bodyTimeoutMs: 5000, ...req },
+      {
+        onHead: (h) => void (got.status = h.status),
+        onData: (d) => void parts.push(Buffer.from(d)),
+        onEnd: () => resolve({ ...got, body: Buffer.concat(parts) }),
+        onError: (error) => resolve({ ...got, body: Buffer.concat(parts), error }),
+      },
+    );
+  });
+}
+
+/** A raw server: `onRequest(socket, n)` for each request head read on a connection (n from 1 a connection). */
+async function rawServer(onRequest: (s: Socket, n: number, conn: number) => void): Promise<{ server: Server; url: URL; connections: () => number; close: () => Promise<void> }> {
+  let conns = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    const conn = ++conns;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    let buf = '';
+    let n = 0;
+    s.on('data', (d) => {
+      buf += d.toString('latin1');
+      let i: number;
+      while ((i = buf.indexOf('\r\n\r\n')) >= 0) {
+        buf = buf.slice(i + 4);
+        onRequest(s, ++n, conn);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  return {
+    server,
+    url,
+    connections: () => conns,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+const ok = (body: string): string => `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+
+test('keep-alive: answers in turn on one connection; at most `connections` sockets; a request waits for a free one', async () => {
+  const srv = await rawServer((s, n) => s.write(ok(`answer ${n}`)));
+  const pool = new Http1Pool(srv.url, { ...HTTP1_POOL_DEFAULTS, connections: 2 });
+  try {
+    assert.deepEqual((await get(pool)).body.toString(), 'answer 1');
+    assert.deepEqual((await get(pool)).body.toString(), 'answer 2');
+    assert.equal(srv.connections(), 1, 'the connection was reused');
+    const all = await Promise.all([get(pool), get(pool), get(pool), get(pool)]);
+    assert.ok(all.every((g) => g.status === 200 && g.error === undefined));
+    assert.equal(srv.connections(), 2, 'never more than `connections`');
+  } finally {
+    pool.destroy();
+    await srv.close();
+  }
+});
+
+test('a kept-alive connection the server closed as we wrote to it: the GET goes again on a new connection, once', async () => {
+  const srv = await rawServer((s, n, conn) => {
+    if (conn === 1 && n === 2) s.destroy(); // the server's idle timeout, as our second request came
+    else s.write(ok(`c${conn}`));
+  });
+  const pool = new Http1Pool(srv.url);
+  try {
+    assert.equal((await get(pool)).body.toString(), 'c1');
+    const again = await get(pool);
+    assert.equal(again.error, undefined);
+    assert.equal(again.body.toString(), 'c2');
+  } finally {
+    pool.destroy();
+    await srv.close();
+  }
+});
+
+test('slow loris: a head a byte at a time fails at the head timeout; a body that stalls at the body timeout; the connection is closed', async () => {
+  const srv = await rawServer((s, _n, conn) => {
+    if (conn === 1) {
+      const head = 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n';
+      let i = 0;
+      const t = setInterval(() => (i < head.length && !s.destroyed ? s.write(head[i++]!) : clearInterval(t)), 20);
+      s.on('close', () => clearInterval(t));
+    } else s.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'); // then nothing
+  });
+  const pool = new Http1Pool(srv.url);
+  try {
+    const loris = await get(pool, { headersTimeoutMs: 200 });
+    assert.equal(loris.error?.code, 'TRANSPORT_HTTP_TIMEOUT');
+    assert.match(loris.error?.message ?? '', /headers timeout/);
+    const stall = await get(pool, { bodyTimeoutMs: 200 });
+    assert.equal(stall.error?.code, 'TRANSPORT_HTTP_TIMEOUT');
+    assert.match(stall.error?.message ?? '', /body timeout/);
+    assert.equal(stall.body.toString(), 'abc', 'what came was given as it came');
+    assert.equal(pool.size, 0);
+  } finally {
+    pool.destroy();
+    await srv.close();
+  }
+});
+
+test('hostile answers: endless headers, a wrong status line, a body longer than its Content-Length, an unknown coding: typed errors, the connection dropped', async () => {
+  const answers = [
+    `HTTP/1.1 200 OK\r\n${'X-Junk: aaaaaaaaaaaaaaaaaaaaaaaa\r\n'.repeat(2000)}`,
+    'SSH-2.0-OpenSSH\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabcdef',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n',
+  ];
+  const srv = await rawServer((s, _n, conn) => s.write(answers[conn - 1]!));
+  const pool = new Http1Pool(srv.url, { ...HTTP1_POOL_DEFAULTS, connections: 1 });
+  try {
+    assert.equal((await get(pool)).error?.code, 'TRANSPORT_HTTP1_HEAD_TOO_LARGE');
+    assert.equal((await get(pool)).error?.code, 'TRANSPORT_HTTP1_BAD_STATUS_LINE');
+    const long = await get(pool);
+    assert.equal(long.error, undefined, 'the answer itself is whole');
+    assert.equal(long.body.toString(), 'ab');
+    assert.equal((await get(pool)).error?.code, 'TRANSPORT_HTTP1_BAD_TRANSFER_ENCODING', 'the bytes after it answered nothing: that connection was dropped');
+    assert.equal(srv.connections(), 4);
+  } finally {
+    pool.destroy();
+    await srv.close();
+  }
+});
+
+test('an error thrown by the caller within onData fails the request with it; the connection is not reused', async () => {
+  const srv = await rawServer((s) => s.write(ok('0123456789')));
+  const pool = new Http1Pool(srv.url);
+  try {
+    const err = await new Promise<TorrenttpError>((resolve) => {
+      pool.request({ path: '/', headers: [], headersTimeoutMs: 5000, bodyTimeoutMs: 5000 }, {
+        onHead: () => {},
+        onData: () => {
+          throw Object.assign(new (class extends Error {})('stop'), { code: 'X' });
+        },
+        onEnd: () => assert.fail('no end'),
+        onError: resolve,
+      });
+    });
+    assert.equal(err.code, 'TRANSPORT_HTTP_FAILED');
+    assert.equal((await get(pool)).status, 200);
+    assert.equal(srv.connections(), 2);
+  } finally {
+    pool.destroy();
+    await srv.close();
+  }
+});
+
+test('https: the CAs given (--cacert) are trusted, node\'s default refuses a self-signed peer, -k skips the check', async (t) => {
+  await withTempDir(t, async (dir) => {
+    const { key, cert } = selfSignedCert(dir, { ipSan: true });
+    const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.end('secret'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      for (const [tls, want] of [[{}, 'TRANSPORT_HTTP_FAILED'], [{ ca: readFileSync(cert) }, 'secret'], [{ rejectUnauthorized: false }, 'secret']] as const) {
+        setClientTls(tls);
+        const pool = new Http1Pool(url);
+        const got = await get(pool);
+        pool.destroy();
+        assert.equal(got.error?.code ?? got.body.toString(), want, JSON.stringify(Object.keys(tls)));
+      }
+    } finally {
+      setClientTls({});
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
