@@ -42,8 +42,8 @@ const GET_NODE_ARGS = values['get-node-args'].split(' ').filter((a) => a !== '')
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'torrenttp-bench-offload-'));
 
-/** One client under /usr/bin/time: its exit code and CPU seconds (user + system). */
-function timed(cmd: string, args: string[], tag: string): Promise<{ code: number | null; cpuSec: number; out: string }> {
+/** One client under /usr/bin/time: its exit code and CPU seconds (user + system, and each). */
+function timed(cmd: string, args: string[], tag: string): Promise<{ code: number | null; cpuSec: number; userSec: number; sysSec: number; out: string }> {
   const timeFile = join(work, `${tag}.time`);
   const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -52,7 +52,7 @@ function timed(cmd: string, args: string[], tag: string): Promise<{ code: number
   return new Promise((resolve) =>
     child.on('close', (code) => {
       const [u, s] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-      resolve({ code, cpuSec: u! + s!, out });
+      resolve({ code, cpuSec: u! + s!, userSec: u!, sysSec: s!, out });
     }),
   );
 }
@@ -102,7 +102,7 @@ export async function runOffload(hooks: OffloadHooks = {}): Promise<void> {
     const report = hooks.onServe?.(g);
     const capNote = MAX_UPLOAD_RATE === undefined ? 'origin upload uncapped' : `origin upload capped at ${(MAX_UPLOAD_RATE / 1e6).toFixed(1)} MB/s (${((MAX_UPLOAD_RATE * 8) / 1e9).toFixed(2)} Gbit/s)`;
     console.log(`serve at ${g.url} (super-seed ${values['no-super-seed'] ? 'off' : 'on'}); ${SIZE_MIB} MiB payload; ${CLIENTS} clients at once; ${capNote}\n`);
-    console.log('| case | origin upload | last client done | CPU per client (median) |\n|---|---|---|---|');
+    console.log('| case | origin upload | last client done | CPU per client (median) | user / system (medians) |\n|---|---|---|---|---|');
     // The gets run node as the `torrenttp` command's shebang does (RC4 available).
     const getWith = (cli: string, tag: string, extra: readonly string[]) => (i: number): [string, string[]] => [process.execPath, [CLI_NODE_FLAG, ...extra, cli, 'get', url, '-o', join(work, `${tag}-${i}.bin`), '--json']];
     const round: [string, (i: number) => [string, string[]]][] = [
@@ -129,7 +129,7 @@ export async function runOffload(hooks: OffloadHooks = {}): Promise<void> {
       }
       const wire = after.totals.peerBytes - before.totals.peerBytes;
       const http = after.totals.plainBytes - before.totals.plainBytes + (after.totals.webSeedBytes - before.totals.webSeedBytes); // plain and web seed ranges
-      console.log(`| ${name} | ${((wire + http) / size).toFixed(2)}× (wire ${(wire / 2 ** 20).toFixed(0)} MiB, HTTP ${(http / 2 ** 20).toFixed(0)} MiB) | ${wall.toFixed(2)} s | ${median(runs.map((r) => r.cpuSec)).toFixed(2)} s |`);
+      console.log(`| ${name} | ${((wire + http) / size).toFixed(2)}× (wire ${(wire / 2 ** 20).toFixed(0)} MiB, HTTP ${(http / 2 ** 20).toFixed(0)} MiB) | ${wall.toFixed(2)} s | ${median(runs.map((r) => r.cpuSec)).toFixed(2)} s | ${median(runs.map((r) => r.userSec)).toFixed(2)} / ${median(runs.map((r) => r.sysSec)).toFixed(2)} s |`);
       // get --json ends with a summary line: where each client's bytes came from.
       const sums = runs.map((r) => summaryOf(r.log)).filter((x) => x !== undefined);
       if (sums.length > 0) {

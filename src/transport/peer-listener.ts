@@ -24,6 +24,7 @@ import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { mseAvailable, mseTorrentKey } from '../wire/lite.js';
 import { TransportError } from './errors.js';
 import { hostPort } from './peer-address.js';
+import { adoptWithReadBuffer } from './accepted-reads.js';
 import type { AcceptOptions } from './wire-connect.js';
 import { acceptWirePeer } from './wire-lazy.js';
 import type { WirePeerLink, WirePeerOptions, WireTorrent } from './wire-peer.js';
@@ -108,7 +109,8 @@ export class PeerListener {
   /** Starts listening (once; later calls share the first call's promise); resolves to the port. */
   listen(): Promise<number> {
     this.listening ??= new Promise<number>((resolve, reject) => {
-      const server = createServer((socket) => this.onConnection(socket));
+      // Paused, so that nothing is read before the socket is taken over by one reading into a reused buffer.
+      const server = createServer({ pauseOnConnect: true }, (accepted) => this.onConnection(accepted));
       const host = this.opts.host ?? '0.0.0.0';
       const port = this.opts.port ?? 0;
       server.once('error', (err: NodeJS.ErrnoException) => {
@@ -148,7 +150,8 @@ export class PeerListener {
     return undefined;
   }
 
-  private onConnection(socket: Socket): void {
+  private onConnection(accepted: Socket): void {
+    const { socket, chunks } = adoptWithReadBuffer(accepted);
     const remote = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     const address = plainAddress(socket.remoteAddress ?? '?');
     const limited = this.opts.limitLoopback === true || !isLoopbackAddress(address);
@@ -189,6 +192,7 @@ export class PeerListener {
       {
         ...(this.opts.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: this.opts.handshakeTimeoutMs }),
         ...(this.opts.encryption === undefined ? {} : { encryption: this.opts.encryption }),
+        chunks,
         ...(this.handler.infoHashes === undefined || !mseAvailable() ? {} : { skeyFor: (req2: Uint8Array) => this.skeyFor(req2) }),
       },
     ).then(

@@ -59,6 +59,8 @@ export interface AcceptOptions {
   readonly encryption?: EncryptionPolicy;
   /** The info-hash whose HASH('req2', infoHash) this is, among the torrents we serve: an encrypted handshake's SKEY. */
   readonly skeyFor?: (req2: Uint8Array) => Uint8Array | undefined;
+  /** The socket's reads, when it reads into a reused buffer (`adoptWithReadBuffer`); else its `data` events. */
+  readonly chunks?: SocketChunks;
 }
 
 /**
@@ -121,7 +123,7 @@ export async function acceptWirePeer(
   socket.setNoDelay(true);
   const where = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
   const timeoutMs = acceptOpts.handshakeTimeoutMs ?? WIRE_CONNECT_DEFAULTS.handshakeTimeoutMs;
-  let read: SocketChunks = chunksOf(socket);
+  let read: SocketChunks = acceptOpts.chunks ?? chunksOf(socket);
   let session: MseSession | undefined;
   let payload: MsePayload | undefined;
   // `require` without `skeyFor` still refuses plain handshakes (an encrypted one then names no torrent we know).
