@@ -75,3 +75,13 @@ test('https:// to a server that speaks plain HTTP: OpenSSL\'s reason without its
     assert.match(info.stderr, /wrong version number/);
     assert.doesNotMatch(info.stderr, /\\x0a/, info.stderr);
   }));
+
+test('wget\'s -O FILE URL is a usage error that says -o FILE (curl\'s -O takes no value)', (t) =>
+  withTempDir(t, async (dir) => {
+    const r = await cli(dir, ['get', '-q', '-O', 'out.bin', 'http://127.0.0.1:1/x.bin']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /-O takes no file name .*give -o out\.bin \(wget's -O FILE\)/, r.stderr);
+    const plain = await cli(dir, ['get', 'out.bin']);
+    assert.equal(plain.code, 2, plain.stderr);
+    assert.match(plain.stderr, /"out\.bin" is not a valid URL/);
+  }));
