@@ -85,3 +85,17 @@ test('wget\'s -O FILE URL is a usage error that says -o FILE (curl\'s -O takes n
     assert.equal(plain.code, 2, plain.stderr);
     assert.match(plain.stderr, /"out\.bin" is not a valid URL/);
   }));
+
+test('info of a 503 problem document saved as x.torrent (curl -H Accept while serve hashes) says what it is', (t) =>
+  withTempDir(t, async (dir) => {
+    const problem = { type: 'urn:torrenttp:error:GATEWAY_HASHING', title: 'the torrent of this file is being made; retry later', status: 503, code: 'GATEWAY_HASHING', detail: 'retry in 1 s' };
+    writeFileSync(join(dir, 'x.torrent'), JSON.stringify(problem));
+    const r = await cli(dir, ['info', 'x.torrent']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /x\.torrent is an HTTP error answer \(503 the torrent of this file is being made; retry later \[GATEWAY_HASHING\]\), not a torrent \[CLI_UNKNOWN_INPUT\]/, r.stderr);
+    // A metainfo document with a bad version is still that error.
+    writeFileSync(join(dir, 'v.json'), JSON.stringify({ version: 2, info: {} }));
+    const v = await cli(dir, ['info', 'v.json']);
+    assert.equal(v.code, 1, v.stderr);
+    assert.match(v.stderr, /METAINFO_UNSUPPORTED_VERSION/);
+  }));
