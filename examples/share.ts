@@ -14,7 +14,7 @@ const port = await seeder.listen();
 
 const client = new Client();
 const t = await client.add(torrent, { path: join(dir, 'downloads'), peers: [`127.0.0.1:${port}`] });
-t.on('progress', (s) => console.log(`${(s.progress * 100).toFixed(0)}% at ${(s.downloadRate / 1e6).toFixed(1)} MB/s from ${s.peers} peers`));
+t.on('progress', (s) => console.log(`${(s.progress * 100).toFixed(0)}% at ${(s.downloadRate / 1e6).toFixed(1)} MB/s from ${s.peers} peer${s.peers === 1 ? '' : 's'}`));
 await t.done;
 console.log(`downloaded ${metainfo.name} (${metainfo.infoHash}) to ${join(dir, 'downloads')}`);
 

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { TorrenttpError } from '../errors/index.js';
+import { clip, TorrenttpError } from '../errors/index.js';
 import { ttpTorrentUrlInfoHash } from '../metainfo/media-type.js';
 import { MAX_METAINFO_BYTES, parseMagnet, parseMetainfoJson, parseTorrent, type Magnet, type Metainfo } from '../metainfo/index.js';
 
@@ -35,7 +35,14 @@ export async function loadInput(input: string, cwd: string, opts: LoadOptions = 
   let i = 0;
   while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
   let loaded: { kind: 'torrent' | 'json'; metainfo: Metainfo };
-  if (bytes[i] === 0x7b) loaded = { kind: 'json', metainfo: parseMetainfoJson(new TextDecoder().decode(bytes)) };
+  if (bytes[i] === 0x7b) {
+    const text = new TextDecoder().decode(bytes);
+    // `curl -H 'Accept: application/x-bittorrent' -o x.torrent URL` while serve hashes the file
+    // saves its 503 problem document (RFC 9457): say so, not "metainfo version undefined".
+    const problem = problemOf(text);
+    if (problem !== undefined) throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: `${where} is an HTTP error answer (${problem}), not a torrent` });
+    loaded = { kind: 'json', metainfo: parseMetainfoJson(text) };
+  }
   else if (bytes[0] === 0x64) loaded = { kind: 'torrent', metainfo: parseTorrent(bytes) };
   else throw new TorrenttpError('CLI_UNKNOWN_INPUT', { detail: where });
   const ttp = isUrl ? ttpTorrentUrlInfoHash(input) : undefined;
@@ -45,6 +52,20 @@ export async function loadInput(input: string, cwd: string, opts: LoadOptions = 
     throw new TorrenttpError('CLI_FETCH_FAILED', { detail: `${input}: the metainfo served is for ${loaded.metainfo.infoHash}, not the info-hash in the URL` });
   }
   return { ...loaded, peerUrl: input };
+}
+
+/** An RFC 9457 problem document's status, title and code (`503 …; retry later [GATEWAY_HASHING]`), or undefined. */
+function problemOf(text: string): string | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return undefined; // parseMetainfoJson says what is wrong
+  }
+  if (typeof doc !== 'object' || doc === null || 'info' in doc) return undefined;
+  const { status, title, code } = doc as { status?: unknown; title?: unknown; code?: unknown };
+  if (typeof status !== 'number' || typeof title !== 'string') return undefined;
+  return clip(`${status} ${title}${typeof code === 'string' ? ` [${code}]` : ''}`);
 }
 
 async function readCounted(path: string, maxBytes: number): Promise<Uint8Array> {

@@ -12,8 +12,9 @@ import type { PeerState } from './peer-set.js';
  *   BEP 16 says one, which leaves a fast peer idle for a round trip and a hash per piece), and
  *   one while we choke it. An offer to peer P
  *   of piece i is *released* (P may get another) when another peer says it has i (P, or the
- *   swarm, passed it on: BEP 16's rule), or when no other connected peer lacks i (a lone
- *   downloader, or everyone has it: waiting would only stall). Time releases it too: a piece P
+ *   swarm, passed it on: BEP 16's rule), or when no other connected downloader (not a
+ *   `bystander`, such as another seed hiding its bitfield) lacks i (a lone downloader, or
+ *   everyone has it: waiting would only stall). Time releases it too: a piece P
  *   has, after `releaseAfterMs`; a piece P has not downloaded yet, only once P (unchoked) asked
  *   us for nothing for `releaseAfterMs` (a slow peer that still asks is fetching its offers, and
  *   giving them to another would upload them twice), or after `HOARD_RELEASE_FACTOR` times that
@@ -68,6 +69,15 @@ export class SuperSeed {
   private cursor = 0;
   /** When each peer last told us of a piece it gained (`seen`), or joined: a peer that gains nothing is not fed by the swarm. */
   private readonly lastGain = new Map<PeerState, number>();
+  /**
+   * Peers that were ever interested in us. A leecher offered a piece it lacks is interested
+   * within a round trip; a peer connected for `releaseAfterMs` that never was (`bystander`) has
+   * no use for our pieces: another seed that hides its bitfield (a second `serve` of the same
+   * file: its super-seed sends none, and reveals pieces one `have` at a time, which the wire
+   * link may fold into a first `bitfield` event). An offer is never held for such a peer to be given the piece (`releasable`): two
+   * `serve --redis` origins, each holding every offer 5 s for the other, fed a get 8 MiB per 5 s.
+   */
+  private readonly wanted = new Set<PeerState>();
   /** Pieces offered to no connected peer (`offeredLive` 0): none means no fresh piece, without a scan of every piece. */
   private unofferedLive: number;
   private readonly perPeer: number;
@@ -145,6 +155,7 @@ export class SuperSeed {
   remove(peer: PeerState): void {
     this.offers.delete(peer);
     this.lastGain.delete(peer);
+    this.wanted.delete(peer);
     for (const i of this.everOffered.get(peer) ?? []) if (--this.offeredLive[i]! === 0) this.unofferedLive++;
     this.everOffered.delete(peer);
   }
@@ -152,6 +163,9 @@ export class SuperSeed {
   /** Releases offers that no longer need to wait and tops up every peer (or those in `only`): on arrivals, haves and ticks. */
   fill(now: number, only?: ReadonlySet<PeerState>): void {
     const peers = [...this.peers()].filter((p) => p.link !== undefined && !p.closed && p.link.canUpload && !p.link.bitfield.complete);
+    // Every `interested` is followed by a fill (Torrent), so no downloader's interest goes unseen.
+    for (const p of peers) if (p.peerInterested) this.wanted.add(p);
+    const bystanders = peers.filter((p) => this.bystander(p, now));
     for (const p of peers) {
       if (only !== undefined && !only.has(p)) continue;
       if (!this.lastGain.has(p)) this.lastGain.set(p, now);
@@ -162,7 +176,7 @@ export class SuperSeed {
       // swarm lacks those pieces.
       const cap = p.amChoking ? 1 : this.perPeer;
       while (list.length < cap) {
-        const index = this.choose(p, list.length > 0, now);
+        const index = this.choose(p, list.length > 0, now, bystanders);
         if (index === undefined) break;
         list.push({ index, atMs: now });
         this.offered[index]!++;
@@ -187,9 +201,14 @@ export class SuperSeed {
       return !p.amChoking && now - Math.max(o.atMs, p.unchokedMs, p.lastRequestMs) >= this.releaseAfterMs;
     }
     if (now - o.atMs >= this.releaseAfterMs) return true;
-    // It has the piece: waiting makes sense only while another peer could still take it from it
-    // (`p` itself never lacks it).
-    return !peers.some((q) => !q.link!.bitfield.has(o.index));
+    // It has the piece: waiting makes sense only while another downloader could still take it
+    // from it (`p` itself never lacks it; a peer never interested in us downloads nothing).
+    return !peers.some((q) => !this.bystander(q, now) && !q.link!.bitfield.has(o.index));
+  }
+
+  /** `q` never showed interest in us in `releaseAfterMs` connected: no downloader (`wanted`). */
+  private bystander(q: PeerState, now: number): boolean {
+    return !this.wanted.has(q) && now - q.joinedMs >= this.releaseAfterMs;
   }
 
   /**
@@ -199,14 +218,15 @@ export class SuperSeed {
    * offer of (its offerees left, or their offers were released), the least offered first; and
    * only for a peer the swarm does not feed (`starved`), a piece others have, least available first.
    */
-  private choose(p: PeerState, onlyFresh: boolean, now: number): PieceIndex | undefined {
+  private choose(p: PeerState, onlyFresh: boolean, now: number, bystanders: readonly PeerState[]): PieceIndex | undefined {
     if (onlyFresh && this.unofferedLive === 0) return undefined;
     const bits = p.link!.bitfield;
     const starved = !onlyFresh && now - this.lastGain.get(p)! >= this.releaseAfterMs; // `fill` set it
     let pending: Set<number> | undefined;
     if (!onlyFresh) {
       pending = new Set();
-      for (const list of this.offers.values()) for (const o of list) pending.add(o.index);
+      // A bystander fetches none of its offers: they hold nothing back.
+      for (const [q, list] of this.offers) if (!this.bystander(q, now)) for (const o of list) pending.add(o.index);
     }
     let best: PieceIndex | undefined;
     let bestKey = Infinity;
@@ -214,7 +234,9 @@ export class SuperSeed {
       const i = ((this.cursor + k) % this.pieceCount) as PieceIndex;
       // Pieces `p` holds offers of are not fresh (offered to it), and with `onlyFresh` false it holds none.
       if (bits.has(i)) continue;
-      const available = this.availability(i);
+      // What a bystander says it has (another super-seed's reveals) is no copy the swarm can trade.
+      let available = this.availability(i);
+      for (const q of bystanders) if (q.link!.bitfield.has(i)) available--;
       const fresh = available === 0 && this.offeredLive[i] === 0;
       if (onlyFresh && !fresh) continue;
       // Someone is fetching it from us (an offer not released), or peers have it and `p` trades.

@@ -36,12 +36,14 @@ export class TorrenttpError extends Error {
   constructor(code: ErrorCode, opts: TorrenttpErrorOptions = {}) {
     const spec = ERROR_CODES[code];
     let message: string = spec.message;
-    if (opts.detail !== undefined) message += `: ${opts.detail}`;
+    // A cause's message may end in a newline (OpenSSL's do): the error is one line.
+    const detail = opts.detail?.trimEnd();
+    if (detail !== undefined) message += `: ${detail}`;
     if (opts.offset !== undefined) message += ` (at byte ${opts.offset})`;
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
     this.offset = opts.offset;
-    this.detail = opts.detail;
+    this.detail = detail;
     this.side = spec.side;
     this.status = spec.status;
     const kinds: string[] = [];

@@ -110,7 +110,7 @@ export type GetEvent =
       readonly port?: number;
     }
   | { readonly type: 'progress'; readonly doneBytes: number; readonly totalBytes: number | undefined; readonly rateBytesPerSec: number; readonly uploadRateBytesPerSec: number; readonly peers: number | undefined }
-  /** `notable`: said in the normal output too (a peer banned for lying); the others are routine swarm trouble, shown under `--json`. */
+  /** `notable`: said in the normal output too (a peer banned for lying, a `-C -` the server made start over); the others are routine swarm trouble, shown under `--json`. */
   | { readonly type: 'warning'; readonly message: string; readonly notable?: boolean }
   | { readonly type: 'seeding' }
   /** Done, but peers are still pulling pieces from us: we stay up to `maxSeconds` for them. */

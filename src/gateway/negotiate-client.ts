@@ -493,5 +493,6 @@ export function describedBy(header: string | string[] | undefined, base: string)
 
 /** What went wrong, for a message: the error's own words (an HTTP client's error is the server's doing, not an internal error). */
 export function causeText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  // trimEnd: OpenSSL's messages end in a newline, and this text goes inside a line.
+  return (err instanceof Error ? err.message : String(err)).trimEnd();
 }

@@ -68,7 +68,8 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
       }
       offset = have;
     } else {
-      o.onEvent?.({ type: 'warning', message: 'the server sent the whole file (no range, or the file changed): starting over' });
+      // Said in the normal output too (wget says it; curl fails with 33): the user asked to continue.
+      o.onEvent?.({ type: 'warning', message: 'the server sent the whole file (no range, or the file changed): starting over', notable: true });
     }
   }
   const length = Number(header(res.headers['content-length']));
@@ -90,6 +91,7 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
   const got = { bytes: 0 };
   // The rate is sampled with the progress, not per chunk: the body loop only counts.
   const meter = new SampledRate();
+  meter.sample(0, Date.now()); // the body's start: the first progress line has a rate to show
   const report = (): void => o.onEvent?.({ type: 'progress', doneBytes: offset + got.bytes, totalBytes, rateBytesPerSec: meter.sample(got.bytes, Date.now()), uploadRateBytesPerSec: 0, peers: undefined });
   // A body that stops coming fails, as a swarm that gives nothing does (wget's read timeout), instead of hanging for ever.
   const stallMs = o.stallMs ?? DEFAULT_STALL_MS;

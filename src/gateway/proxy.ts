@@ -155,9 +155,10 @@ export class Proxy {
     return this.bound;
   }
 
-  /** `http://host:port`, for `curl -x` and `http_proxy`. */
+  /** `http://host:port`, for `curl -x` and `http_proxy`: on all addresses, loopback's (as `Gateway.url`). */
   get url(): string {
-    const h = this.bound.host.includes(':') ? `[${this.bound.host}]` : this.bound.host;
+    const { host } = this.bound;
+    const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
     return `http://${h}:${this.bound.port}`;
   }
 

@@ -79,6 +79,8 @@ test('proxy flags: bad values are usage errors; --listen on a public address war
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /proxy --help/);
     }
-    const open = await started(t, ['proxy', '--port', '0', '--listen', '0.0.0.0', '--cache', join(dir, 'c'), '--log-level', 'warn'], /proxy at (http:\/\/0\.0\.0\.0:\d+)/);
+    const open = await started(t, ['proxy', '--port', '0', '--listen', '0.0.0.0', '--cache', join(dir, 'c'), '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/);
     assert.match(open.proc.output, /warning: listening on 0\.0\.0\.0: .*open proxy/);
+    // A URL a program can be given: 0.0.0.0 is where it listens, not an address to connect to.
+    assert.doesNotMatch(open.proc.output, /http:\/\/0\.0\.0\.0/, open.proc.output);
   }));

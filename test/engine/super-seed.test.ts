@@ -85,6 +85,7 @@ test('super-seed: a leecher the swarm does not feed gets a piece others have, on
   const b = t.addPeer((onEvent) => new FakeLink(data, metainfo, onEvent, { id: 'b', has: (i) => i < 15 })) as FakeLink;
   await tick();
   assert.deepEqual(b.haves, [15], 'b is offered the one fresh piece (nobody has it, never offered)');
+  b.emit({ type: 'interested' }); // as a leecher offered a piece it lacks is: a downloader, not a bystander
   // Nothing fresh is left for a, and its offers were settled: b has them, so a should trade with
   // b, not cost the origin a second upload…
   assert.equal(a.haves.length, 4, `no piece the swarm has while a may still get it from the swarm: ${JSON.stringify(a.haves)}`);
@@ -194,4 +195,26 @@ test('super-seed: once every piece was offered, a have costs no scan of every pi
   ss.seen(b.state, b.offered[0]! as never, 1);
   assert.ok(hasCalls < pieces, `a have of b's own piece looked at ${hasCalls} pieces`);
   assert.equal(a.offered.length, 600, 'a was not concerned');
+});
+
+test('super-seed: a peer never interested in us (another super-seed: it hides its bitfield and reveals pieces) holds nothing back from a leecher', async () => {
+  // Two `serve --redis` origins of one file: each seed's super-seed saw the other as a leecher
+  // lacking every piece, held each offer to a get releaseAfterMs for it, and fed the get
+  // 8 MiB per 5 s (a 191 MiB get took 240 s instead of 1 s). Once the leecher is there the
+  // clock stays: no offer may wait for time.
+  let now = 0;
+  const t = seed(() => now, 2 * PIECE, 1000);
+  const other = t.addPeer((onEvent) => new FakeLink(data, metainfo, onEvent, { id: 'other-seed', has: () => false })) as FakeLink;
+  await tick();
+  other.have(7); // the other super-seed reveals a piece to us, as it does to every peer
+  now = 1000; // connected releaseAfterMs and never interested: a bystander
+  t.tick();
+  const a = leecher(t, 'a');
+  await tick();
+  for (let round = 0; round < 64 && a.bitfield.count < 16; round++) {
+    for (const i of a.haves) if (!a.bitfield.has(i)) a.have(i);
+    t.tick();
+  }
+  assert.equal(a.bitfield.count, 16, `every piece offered to the leecher with no wait: it has ${a.bitfield.count} of 16 (offers ${JSON.stringify(a.haves)})`);
+  await t.close();
 });

@@ -92,7 +92,13 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
       } catch {
         // reported below
       }
-      if (parsed === undefined) return usage(`${JSON.stringify(clip(url))} is not a valid URL`);
+      if (parsed === undefined) {
+        // wget's `-O FILE URL`: curl's -O takes no value, so FILE was read as the URL.
+        if (flags.remoteName === true && positional !== undefined && URL.canParse(positional)) {
+          return usage(`-O takes no file name (curl's -O: the name from the URL); to write ${JSON.stringify(clip(url))}, give -o ${clip(url)} (wget's -O FILE)`);
+        }
+        return usage(`${JSON.stringify(clip(url))} is not a valid URL`);
+      }
       if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') usage(`${JSON.stringify(clip(url))} is not an http(s) URL`);
       if (positional !== undefined && positional !== '-') usage(`unexpected argument ${JSON.stringify(positional)} (an output file goes after -o)`);
       if (flags.continueAt !== undefined && flags.continueAt !== '-') usage('-C takes only "-" (continue from the size of the file on disk)');
