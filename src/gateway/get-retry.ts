@@ -1,4 +1,4 @@
-import { retryAfterDelay } from '../transport/http-fetch.js';
+import { retryAfterDelay, TLS_HANDSHAKE_FAILED } from '../transport/http-fetch.js';
 import { TorrenttpError } from '../errors/index.js';
 import { causeCodes, getFailureOf } from './get-io.js';
 
@@ -14,7 +14,9 @@ import { causeCodes, getFailureOf } from './get-io.js';
  * failure (`EAI_AGAIN`), a body cut short. curl retries a refused connection only with
  * `--retry-connrefused` and a reset one only with `--retry-all-errors`: a get retries both, the
  * failures a server restarting behind a load balancer gives. Never: another status (`404`), a
- * name that does not exist, TLS, a digest that does not match, the output (a full disk).
+ * name that does not exist, TLS, a digest that does not match, the output (a full disk). A TLS
+ * handshake that failed is not retried even when a reset or close ended it (its `ECONNRESET`
+ * under `TLS_HANDSHAKE_FAILED`): curl's 35, which curl does not retry either.
  */
 export const RETRY_FIRST_DELAY_MS = 1000;
 export const RETRY_MAX_DELAY_MS = 10 * 60 * 1000;
@@ -33,6 +35,8 @@ const TRANSIENT_CAUSES: ReadonlySet<string> = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
 ]);
+/** A TLS handshake's failure (cli/get-exit.ts's 35 and 60 rows): never transient, whatever ended it. */
+const TLS_FAILED = new RegExp(`^(?:${TLS_HANDSHAKE_FAILED}|EPROTO)$|^ERR_SSL_|^ERR_TLS_`);
 /** The errors of the request and its answer: never the output's (`GATEWAY_GET_OUTPUT` with its EPIPE) or the storage's. */
 const RETRIED_CODES: ReadonlySet<string> = new Set(['GATEWAY_GET_FAILED', 'GATEWAY_GET_BAD_ANSWER', 'GATEWAY_GET_HTTP_STATUS']);
 
@@ -48,7 +52,9 @@ export function retryDelayMs(err: unknown, attempt: number, nowMs = Date.now()):
     if (failure.status === undefined || !TRANSIENT_STATUS.has(failure.status)) return undefined;
     return retryAfterDelay(failure.retryAfter, backoff, RETRY_MAX_DELAY_MS, nowMs);
   }
-  return causeCodes(err).some((code) => TRANSIENT_CAUSES.has(code)) ? backoff : undefined;
+  const causes = causeCodes(err);
+  if (causes.some((code) => TLS_FAILED.test(code))) return undefined; // before the reset under it
+  return causes.some((code) => TRANSIENT_CAUSES.has(code)) ? backoff : undefined;
 }
 
 /** Resolves true after `ms`, or false at once when `signal` aborts first. */
