@@ -113,6 +113,8 @@ test('--retry back-off: 1 s doubling to 10 minutes, a transient status\'s Retry-
   // A handshake reset (exit 35, its ECONNRESET under it) is TLS: curl does not retry 35.
   const handshakeReset = Object.assign(new Error('TLS handshake: read ECONNRESET', { cause: Object.assign(new Error('reset'), { code: 'ECONNRESET' }) }), { code: TLS_HANDSHAKE_FAILED });
   assert.equal(retryDelayMs(new GatewayError('GATEWAY_GET_FAILED', { cause: handshakeReset }), 1), undefined, 'a reset in the TLS handshake');
+  // A name that could not be resolved (exit 6): curl retries it always, as a timeout.
+  assert.equal(retryDelayMs(new GatewayError('GATEWAY_GET_FAILED', { cause: Object.assign(new Error('getaddrinfo ENOTFOUND x'), { code: 'ENOTFOUND' }) }), 1), 1000, 'a name not found');
 });
 
 test('get exits with curl\'s codes: 6 no such host, 7 refused, 18 body cut short, 22 HTTP error, 28 -m, 47 redirect loop', { timeout: 60_000 }, (t) =>
