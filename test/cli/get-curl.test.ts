@@ -436,6 +436,26 @@ test('-C - of a whole file: the server\'s 416 says it is, exit 0 (curl\'s), the 
     assert.equal(o.requests.at(-1)!.headers.range, `bytes=${PAYLOAD.length}-`);
   }));
 
+test('-C - of a whole file from a server that ignores ranges: its 200 of the same length and validator is "complete", exit 0 (curl\'s); a changed file\'s 200 starts over', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    // Ranges and If-Range ignored; the ETag is "v2" from the `changeAt`-th request on.
+    const ignoring = (changeAt: number): Handler => (_req, res, n) => void res.writeHead(200, { etag: n >= changeAt ? '"v2"' : '"v1"', 'content-length': PAYLOAD.length }).end(PAYLOAD);
+    // On disk: as long as the server's file, other bytes, so that a download again would show.
+    const onDisk = Buffer.alloc(PAYLOAD.length, 7);
+    const same = await origin(t, ignoring(Infinity));
+    writeFileSync(join(dir, 'same.bin'), onDisk);
+    const kept = await cli(dir, ['get', `${same.base}/p.bin`, '-o', 'same.bin', '-s', '-C', '-']);
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.equal(same.requests.at(-1)!.headers['if-range'], '"v1"');
+    assert.ok(readFileSync(join(dir, 'same.bin')).equals(onDisk), 'not downloaded again');
+    // The file changed between the negotiating GET and the Range request: its 200 is the new file.
+    const changed = await origin(t, ignoring(2));
+    writeFileSync(join(dir, 'changed.bin'), onDisk);
+    const again = await cli(dir, ['get', `${changed.base}/p.bin`, '-o', 'changed.bin', '-s', '-C', '-']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(readFileSync(join(dir, 'changed.bin')).equals(PAYLOAD), 'downloaded again');
+  }));
+
 test('a short body that comes in the head\'s packet with the server\'s close is written, as curl: exit 18 with its bytes on disk; a whole one, exit 0', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const short = await rawServer(t, (c) => c.end(`HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(100)}`));
