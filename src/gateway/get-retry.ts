@@ -1,6 +1,6 @@
-import { retryAfterDelay, TLS_HANDSHAKE_FAILED } from '../transport/http-fetch.js';
+import { retryAfterDelay } from '../transport/http-fetch.js';
 import { TorrenttpError } from '../errors/index.js';
-import { causeCodes, getFailureOf } from './get-io.js';
+import { causeCodes, getFailureOf, TLS_FAILURE } from './get-io.js';
 
 /**
  * `get --retry N`, as curl's: which failures are transient, and how long to wait before the next
@@ -39,8 +39,6 @@ const TRANSIENT_CAUSES: ReadonlySet<string> = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
 ]);
-/** A TLS handshake's failure (cli/get-exit.ts's 35 and 60 rows): never transient, whatever ended it. */
-const TLS_FAILED = new RegExp(`^(?:${TLS_HANDSHAKE_FAILED}|EPROTO)$|^ERR_SSL_|^ERR_TLS_`);
 /** The errors of the request and its answer: never the output's (`GATEWAY_GET_OUTPUT` with its EPIPE) or the storage's. */
 const RETRIED_CODES: ReadonlySet<string> = new Set(['GATEWAY_GET_FAILED', 'GATEWAY_GET_BAD_ANSWER', 'GATEWAY_GET_HTTP_STATUS']);
 
@@ -57,7 +55,7 @@ export function retryDelayMs(err: unknown, attempt: number, nowMs = Date.now()):
     return retryAfterDelay(failure.retryAfter, backoff, RETRY_MAX_DELAY_MS, nowMs);
   }
   const causes = causeCodes(err);
-  if (causes.some((code) => TLS_FAILED.test(code))) return undefined; // before the reset under it
+  if (causes.some((code) => TLS_FAILURE.test(code))) return undefined; // before the reset under it
   return causes.some((code) => TRANSIENT_CAUSES.has(code)) ? backoff : undefined;
 }
 
