@@ -1,4 +1,4 @@
-import { causeCodes, TLS_HANDSHAKE_FAILED } from '../gateway/client.js';
+import { causeCodes, TLS_FAILURE } from '../gateway/client.js';
 import { TorrenttpError } from '../errors/index.js';
 import { CERTIFICATE_CODES } from './certificates.js';
 
@@ -56,7 +56,7 @@ const GET_EXIT_TABLE: readonly Row[] = [
   { exit: GET_EXIT.certificate, causes: CERTIFICATE_CODES },
   // The handshake failed otherwise (an alert, no common protocol or cipher, a server that does not
   // speak TLS, the connection reset or closed in the middle of it): before the reset row.
-  { exit: GET_EXIT.tls, causes: ['EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', TLS_HANDSHAKE_FAILED], causePattern: /^ERR_SSL_|^ERR_TLS_/ },
+  { exit: GET_EXIT.tls, causePattern: TLS_FAILURE },
   // Closed without a byte of answer (under it, node's ECONNRESET `socket hang up`): before the reset row.
   { exit: GET_EXIT.emptyReply, causes: ['ERR_GET_EMPTY_REPLY'] },
   { exit: GET_EXIT.receive, causes: ['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET'] },

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Help, type Option } from 'commander';
 import { TorrenttpError } from '../errors/index.js';
+import { causeCodes } from '../gateway/client.js';
 import type { CliContext } from './context.js';
 import { UNTRUSTED_CERTIFICATE } from './certificates.js';
 import { clipUrls } from './format.js';
@@ -77,12 +78,8 @@ const ERRNO_WORDS: Readonly<Record<string, string>> = {
  * environment at start, and `get` from its own `--cacert` (docs/cli.md, "HTTPS").
  */
 function certificateNote(err: TorrenttpError): string {
-  for (let cause = err.cause as { code?: unknown; cause?: unknown } | undefined, depth = 0; cause !== undefined && cause !== null && depth < 4; cause = cause.cause as typeof cause, depth++) {
-    if (typeof cause.code === 'string' && UNTRUSTED_CERTIFICATE.has(cause.code)) {
-      return ` (${cause.code}; to trust the server's certificate or its CA, run with NODE_EXTRA_CA_CERTS=ca.pem, or get --cacert ca.pem)`;
-    }
-  }
-  return '';
+  const code = causeCodes(err.cause).find((c) => UNTRUSTED_CERTIFICATE.has(c));
+  return code === undefined ? '' : ` (${code}; to trust the server's certificate or its CA, run with NODE_EXTRA_CA_CERTS=ca.pem, or get --cacert ca.pem)`;
 }
 
 /** `: in use (EADDRINUSE)` for an error whose cause is a system error the message does not name. */

@@ -8,4 +8,4 @@ export { getUrl, nameFromUrl, type GetEvent, type GetMode, type GetOutput, type 
 export { describedBy, GET_ACCEPT, negotiate, seedPeers, type NegotiateOptions, type Offer, type OpenResponse, type ResponseHead } from './negotiate-client.js';
 export { BITTORRENT_MEDIA_TYPE, SEED_HEADER, ttpTorrentUrlInfoHash } from './media-type.js';
 export { setClientTls, TLS_HANDSHAKE_FAILED, type ClientTls } from '../transport/http-fetch.js';
-export { causeCodes, getFailureOf, GetFailure, type GetFailureCode } from './get-io.js';
+export { causeCodes, getFailureOf, GetFailure, TLS_FAILURE, type GetFailureCode } from './get-io.js';

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { GatewayError } from './errors.js';
+import { TLS_HANDSHAKE_FAILED } from '../transport/http-fetch.js';
 
 /** `GetUrlOptions.stallMs`'s default: no answer, no plain body byte, or no swarm byte for this long fails the get. */
 export const DEFAULT_STALL_MS = 60_000;
@@ -103,6 +104,13 @@ export class GetFailure extends Error {
     this.retryAfter = opts.retryAfter;
   }
 }
+
+/**
+ * A code of a failed TLS handshake: node's and OpenSSL's (`ERR_SSL_*`, `ERR_TLS_*`, `EPROTO`) and a
+ * handshake that a reset or close ended (`TLS_HANDSHAKE_FAILED`, its `ECONNRESET` under it). curl's
+ * 35 (cli/get-exit.ts, after its certificate row's 60), which `--retry` never retries (get-retry.ts).
+ */
+export const TLS_FAILURE = new RegExp(`^(?:${TLS_HANDSHAKE_FAILED}|EPROTO)$|^ERR_SSL_|^ERR_TLS_`);
 
 /** The `code`s down `err`'s cause chain (at most 6 deep), outermost first: what a get's failure is classified by. */
 export function causeCodes(err: unknown): string[] {

@@ -1,6 +1,6 @@
 import { retryAfterDelay } from '../transport/http-fetch.js';
 import { TorrenttpError } from '../errors/index.js';
-import { causeCodes, getFailureOf } from './get-io.js';
+import { causeCodes, getFailureOf, TLS_FAILURE } from './get-io.js';
 
 /**
  * `get --retry N`, as curl's: which failures are transient, and how long to wait before the next
@@ -9,12 +9,14 @@ import { causeCodes, getFailureOf } from './get-io.js';
  *
  * Transient (curl: "a timeout, … or an HTTP 408, 429, 500, 502, 503 or 504"): those statuses; a
  * timeout (no connection within `--connect-timeout`, no answer or no byte of the body or from
- * the swarm within the stall time); a connection refused, reset or closed without an answer
- * (curl's 52, `ECONNRESET` under it), a temporary name-lookup
- * failure (`EAI_AGAIN`), a body cut short. curl retries a refused connection only with
- * `--retry-connrefused` and a reset one only with `--retry-all-errors`: a get retries both, the
- * failures a server restarting behind a load balancer gives. Never: another status (`404`), a
- * name that does not exist, TLS, a digest that does not match, the output (a full disk).
+ * the swarm within the stall time); a name that could not be resolved (curl's 6, which curl
+ * retries as a timeout: a lookup that failed may succeed later); a connection refused, reset or
+ * closed without an answer (curl's 52, `ECONNRESET` under it), a body cut short. curl retries a
+ * refused connection only with `--retry-connrefused`, a reset one or a cut body only with
+ * `--retry-all-errors`: a get retries them, the failures a server restarting behind a load
+ * balancer gives. Never: another status (`404`), TLS (a handshake that a reset or close ended
+ * too, its `ECONNRESET` under `TLS_HANDSHAKE_FAILED`: curl's 35, which curl does not retry), a
+ * digest that does not match, the output (a full disk).
  */
 export const RETRY_FIRST_DELAY_MS = 1000;
 export const RETRY_MAX_DELAY_MS = 10 * 60 * 1000;
@@ -28,6 +30,10 @@ const TRANSIENT_CAUSES: ReadonlySet<string> = new Set([
   'ECONNABORTED',
   'EPIPE',
   'EAI_AGAIN',
+  'ENOTFOUND',
+  'EAI_NONAME',
+  'EAI_FAIL',
+  'EAI_NODATA',
   'UND_ERR_SOCKET',
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
@@ -48,7 +54,9 @@ export function retryDelayMs(err: unknown, attempt: number, nowMs = Date.now()):
     if (failure.status === undefined || !TRANSIENT_STATUS.has(failure.status)) return undefined;
     return retryAfterDelay(failure.retryAfter, backoff, RETRY_MAX_DELAY_MS, nowMs);
   }
-  return causeCodes(err).some((code) => TRANSIENT_CAUSES.has(code)) ? backoff : undefined;
+  const causes = causeCodes(err);
+  if (causes.some((code) => TLS_FAILURE.test(code))) return undefined; // before the reset under it
+  return causes.some((code) => TRANSIENT_CAUSES.has(code)) ? backoff : undefined;
 }
 
 /** Resolves true after `ms`, or false at once when `signal` aborts first. */

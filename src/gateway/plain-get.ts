@@ -35,7 +35,7 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
   const have = path !== undefined && o.resume === true ? await sizeOf(path) : 0;
   if (have > 0) {
     // Continue from the bytes on disk, only if the file is still the same (If-Range, RFC 9110 §13.1.5).
-    const validator = strongEtag(res.headers.etag) ?? header(res.headers['last-modified']);
+    const validator = validatorOf(res.headers);
     early.stop();
     await discard(res);
     // The answer's URL, after redirects: the user's credentials go there only on the URL's own origin.
@@ -67,6 +67,15 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
         throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `asked for bytes=${have}-, got Content-Range ${String(res.headers['content-range'])}` });
       }
       offset = have;
+    } else if (res.status === 200 && validator !== undefined && validatorOf(res.headers) === validator && Number(header(res.headers['content-length'])) === have) {
+      // The whole file, its length what is on disk and its validator the one If-Range named: a
+      // server that ignores ranges (and If-Range with them), the file unchanged. curl takes a 200
+      // of the length it has for "already downloaded" (exit 0); a changed file's 200 (another
+      // validator, or none to tell) starts over below.
+      early.stop();
+      await discard(res);
+      o.onEvent?.({ type: 'start', mode: 'plain', reason: 'already complete', name: basename(path!), path, totalBytes: have, resumedBytes: have });
+      return plainResult(path, have, 0, false, 'complete', started);
     } else {
       // Said in the normal output too (wget says it; curl fails with 33): the user asked to continue.
       o.onEvent?.({ type: 'warning', message: 'the server sent the whole file (no range, or the file changed): starting over', notable: true });
@@ -199,6 +208,11 @@ async function closeFile(file: WriteStream | undefined): Promise<void> {
 
 function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** What a resume's If-Range names: the answer's strong ETag, else its Last-Modified. */
+function validatorOf(h: OpenResponse['headers']): string | undefined {
+  return strongEtag(h.etag) ?? header(h['last-modified']);
 }
 
 /** Only a strong ETag may go in If-Range (RFC 9110 §13.1.5). */

@@ -96,9 +96,11 @@ export class Proxy {
       });
       if (req.headers[WARM_HEADER] === this.warmToken) this.warmHandled = handled;
     });
-    // A program that half-closes after its request (`printf … | nc`, some clients) would have it
-    // aborted by Node while the origin or the swarm answers; as in serve (gateway.ts), finish first.
-    (this.server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    // A program's FIN before its answer is done ends the request at once, its reader (the torrent's
+    // stream) released: as Squid (`half_closed_clients off`, its default) and nginx
+    // (`proxy_ignore_client_abort off`). TCP cannot tell a half-close (`printf … | nc -N`) from a
+    // program that left, and one that left would hold its reader until `--stall` ends a stream
+    // that waits on the swarm. Node's default (httpAllowHalfOpen false): serve keeps half-open.
     this.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));

@@ -123,6 +123,11 @@ test('--retry back-off: 1 s doubling to 10 minutes, a transient status\'s Retry-
   assert.equal(retryDelayMs(status(404), 1), undefined);
   assert.equal(retryDelayMs(new GatewayError('GATEWAY_GET_OUTPUT', { cause: Object.assign(new Error('pipe'), { code: 'EPIPE' }) }), 1), undefined);
   assert.equal(retryDelayMs(new GatewayError('GATEWAY_GET_FAILED', { cause: Object.assign(new Error('cert'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }) }), 1), undefined);
+  // A handshake reset (exit 35, its ECONNRESET under it) is TLS: curl does not retry 35.
+  const handshakeReset = Object.assign(new Error('TLS handshake: read ECONNRESET', { cause: Object.assign(new Error('reset'), { code: 'ECONNRESET' }) }), { code: TLS_HANDSHAKE_FAILED });
+  assert.equal(retryDelayMs(new GatewayError('GATEWAY_GET_FAILED', { cause: handshakeReset }), 1), undefined, 'a reset in the TLS handshake');
+  // A name that could not be resolved (exit 6): curl retries it always, as a timeout.
+  assert.equal(retryDelayMs(new GatewayError('GATEWAY_GET_FAILED', { cause: Object.assign(new Error('getaddrinfo ENOTFOUND x'), { code: 'ENOTFOUND' }) }), 1), 1000, 'a name not found');
 });
 
 test('get exits with curl\'s codes: 6 no such host, 7 refused, 18 body cut short, 22 HTTP error, 28 -m, 47 redirect loop', { timeout: 60_000 }, (t) =>
@@ -445,6 +450,26 @@ test('-C - of a whole file: the server\'s 416 says it is, exit 0 (curl\'s), the 
     assert.equal(whole.code, 0, whole.stderr);
     assert.ok(readFileSync(join(dir, 'whole.bin')).equals(PAYLOAD));
     assert.equal(o.requests.at(-1)!.headers.range, `bytes=${PAYLOAD.length}-`);
+  }));
+
+test('-C - of a whole file from a server that ignores ranges: its 200 of the same length and validator is "complete", exit 0 (curl\'s); a changed file\'s 200 starts over', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    // Ranges and If-Range ignored; the ETag is "v2" from the `changeAt`-th request on.
+    const ignoring = (changeAt: number): Handler => (_req, res, n) => void res.writeHead(200, { etag: n >= changeAt ? '"v2"' : '"v1"', 'content-length': PAYLOAD.length }).end(PAYLOAD);
+    // On disk: as long as the server's file, other bytes, so that a download again would show.
+    const onDisk = Buffer.alloc(PAYLOAD.length, 7);
+    const same = await origin(t, ignoring(Infinity));
+    writeFileSync(join(dir, 'same.bin'), onDisk);
+    const kept = await cli(dir, ['get', `${same.base}/p.bin`, '-o', 'same.bin', '-s', '-C', '-']);
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.equal(same.requests.at(-1)!.headers['if-range'], '"v1"');
+    assert.ok(readFileSync(join(dir, 'same.bin')).equals(onDisk), 'not downloaded again');
+    // The file changed between the negotiating GET and the Range request: its 200 is the new file.
+    const changed = await origin(t, ignoring(2));
+    writeFileSync(join(dir, 'changed.bin'), onDisk);
+    const again = await cli(dir, ['get', `${changed.base}/p.bin`, '-o', 'changed.bin', '-s', '-C', '-']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(readFileSync(join(dir, 'changed.bin')).equals(PAYLOAD), 'downloaded again');
   }));
 
 test('a short body that comes in the head\'s packet with the server\'s close is written, as curl: exit 18 with its bytes on disk; a whole one, exit 0', { timeout: 60_000 }, (t) =>

@@ -82,6 +82,16 @@ test('plain GET, ranges, conditionals, HEAD and content types', { timeout: 30_00
     }
     assert.equal((await get('/big.bin', { 'if-none-match': '"other"' })).statusCode, 200);
     assert.equal((await get('/big.bin', { 'if-match': '"other"' })).statusCode, 412);
+    // RFC 9110 §13.2.2's order (docs/serve.md: where nginx differs): If-None-Match before Range,
+    // If-Modified-Since ignored beside If-None-Match, If-Unmodified-Since beside If-Match.
+    const old = 'Thu, 01 Jan 1998 00:00:00 GMT';
+    assert.equal((await get('/big.bin', { 'if-none-match': etag, range: 'bytes=0-9' })).statusCode, 304);
+    assert.equal((await get('/big.bin', { 'if-none-match': etag, 'if-modified-since': old })).statusCode, 304);
+    assert.equal((await get('/big.bin', { 'if-none-match': '"other"', 'if-modified-since': lastModified })).statusCode, 200);
+    assert.equal((await get('/big.bin', { 'if-unmodified-since': old })).statusCode, 412);
+    assert.equal((await get('/big.bin', { 'if-unmodified-since': old, 'if-match': etag })).statusCode, 200);
+    assert.equal((await get('/big.bin', { 'if-unmodified-since': 'not a date' })).statusCode, 200);
+    assert.equal((await get('/big.bin', { 'if-match': '"other"', range: 'bytes=0-9' })).statusCode, 412);
     // If-Range with the current validator: the range; with a stale one: the whole file.
     assert.equal((await get('/big.bin', { range: 'bytes=0-9', 'if-range': etag })).statusCode, 206);
     const stale = await get('/big.bin', { range: 'bytes=0-9', 'if-range': '"stale"' });
