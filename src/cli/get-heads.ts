@@ -20,6 +20,9 @@ export function headField(head: ResponseHead | undefined, name: string): string 
 
 const REDIRECTS: readonly number[] = [301, 302, 303, 307, 308];
 
+/** Most interim answers (1xx) `-D` keeps for one body: a server's endless 1xx are not held head by head until memory runs out. */
+export const MAX_DUMPED_HEADS = 64;
+
 /**
  * What `-D` and `-w` read from a get's events: the last response's head (the final one once the
  * body starts: `start`), the redirects followed, the bytes received. `dump` (`-D`) gets, once, the
@@ -42,7 +45,8 @@ export class HeadWatch {
     if (e.type === 'response') {
       if (this.last !== undefined && REDIRECTS.includes(this.last.status)) this.redirects++;
       if (this.last !== undefined && this.last.status >= 200 && !REDIRECTS.includes(this.last.status)) this.heads = [];
-      this.heads.push(e.head);
+      // Kept for -D only; interim answers up to MAX_DUMPED_HEADS (redirects are bounded by --max-redirs).
+      if (this.dump !== undefined && (e.head.status >= 200 || this.heads.length < MAX_DUMPED_HEADS)) this.heads.push(e.head);
       this.last = e.head;
     } else if (e.type === 'start') {
       this.resumed = this.done = e.resumedBytes;

@@ -100,10 +100,17 @@ export class Http1Pool {
   /** Sends `req`; its answer goes to `ex`. The function returned aborts it. */
   request(req: Http1Request, ex: Http1Exchange): () => void {
     let text = `GET ${req.path} HTTP/1.1\r\nhost: ${this.hostHeader}\r\n`;
-    for (let i = 0; i + 1 < req.headers.length; i += 2) text += `${req.headers[i]}: ${req.headers[i + 1]}\r\n`;
+    let broken = /\s/.test(req.path);
+    for (let i = 0; i + 1 < req.headers.length; i += 2) {
+      const name = req.headers[i]!;
+      const value = req.headers[i + 1]!;
+      // Each field alone: a CRLF inside a value would otherwise pass for a line end of ours.
+      if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) broken = true;
+      text += `${name}: ${value}\r\n`;
+    }
     text += '\r\n';
     const p: Pending = { req, ex, text, retried: false, done: false };
-    if (/[\r\n]/.test(text.slice(0, -2).replace(/\r\n/g, ' ')) || /\s/.test(req.path)) {
+    if (broken) {
       queueMicrotask(() => this.fail(p, new TransportError('TRANSPORT_HTTP_FAILED', { detail: 'a request target or header with a line break or space' })));
       return () => void (p.done = true);
     }

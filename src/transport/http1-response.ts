@@ -7,12 +7,13 @@
  *   pushed while no answer is due are refused (TRANSPORT_HTTP1_UNEXPECTED_BYTES).
  * - Heads: a status line `HTTP/1.0` or `HTTP/1.1`, three digits, an optional reason; header lines
  *   `name: value` (names are tokens, no space before the colon; values without control bytes but
- *   tab; an obs-fold is joined to the value with a space, RFC 9112 §5.2). Lines end with CRLF or a
+ *   tab; only spaces and tabs trimmed at a value's ends; an obs-fold is joined to the value with a space, RFC 9112 §5.2). Lines end with CRLF or a
  *   bare LF (§2.2). Limits: a line `maxLineBytes`, a head `maxHeadBytes`, `maxHeaders` fields;
  *   the same for a chunked body's trailers, which are read and dropped.
  * - Interim answers (1xx but 101) are skipped; a 101 (we never ask to upgrade) is refused.
- * - Bodies: none for a HEAD, a 204 or a 304; `Transfer-Encoding: chunked` (it overrides a
- *   `Content-Length`, and then the connection is not reused); `Content-Length` (repeated or
+ * - Bodies: none for a HEAD, a 204 or a 304; `Transfer-Encoding: chunked` (chunk sizes up to
+ *   2^53 − 1; it overrides a `Content-Length`, and then the connection is not reused, nor after
+ *   an HTTP/1.0 answer with it); `Content-Length` (repeated or
  *   listed values must agree); else the body runs to the connection's end (`end()`). Any other
  *   transfer coding is refused (we ask for identity).
  * - Body bytes are handed over as views of the pushed chunk (zero copy), valid only during the
@@ -264,7 +265,7 @@ export class Http1ResponseDecoder {
         if (c === 32 || c === 9) {
           // obs-fold: part of the last field's value.
           if (this.fields.length === 0) this.fail('TRANSPORT_HTTP1_BAD_HEADER', 'a continuation line before any header');
-          const v = line.trim();
+          const v = trimOws(line);
           if (BAD_VALUE.test(v)) this.fail('TRANSPORT_HTTP1_BAD_HEADER', 'a control byte in a header value');
           this.fields[this.fields.length - 1] += ` ${v}`;
           return;
@@ -272,7 +273,7 @@ export class Http1ResponseDecoder {
         const colon = line.indexOf(':');
         const name = colon < 0 ? '' : line.slice(0, colon);
         if (!TOKEN.test(name)) this.fail('TRANSPORT_HTTP1_BAD_HEADER', `not a header line: ${JSON.stringify(line.slice(0, 64))}`);
-        const value = line.slice(colon + 1).trim();
+        const value = trimOws(line.slice(colon + 1));
         if (BAD_VALUE.test(value)) this.fail('TRANSPORT_HTTP1_BAD_HEADER', `a control byte in header ${name}`);
         if (this.fields.length / 2 >= this.limits.maxHeaders) this.fail('TRANSPORT_HTTP1_HEAD_TOO_LARGE', `more than ${this.limits.maxHeaders} header fields`);
         this.fields.push(name.toLowerCase(), value);
@@ -282,6 +283,7 @@ export class Http1ResponseDecoder {
         const m = CHUNK_SIZE.exec(line);
         if (m === null) this.fail('TRANSPORT_HTTP1_BAD_CHUNK', `not a chunk-size line: ${JSON.stringify(line.slice(0, 64))}`);
         this.remaining = parseInt(m[1]!, 16);
+        if (this.remaining > Number.MAX_SAFE_INTEGER) this.fail('TRANSPORT_HTTP1_BAD_CHUNK', `chunk size ${m[1]!} (more than 2^53 - 1)`);
         if (this.remaining === 0) {
           this.state = S.Trailer;
           this.headBytes = 0;
@@ -307,20 +309,21 @@ export class Http1ResponseDecoder {
       return;
     }
     const connection = (head.all('connection') ?? '').toLowerCase();
-    const tokens = connection.split(',').map((t) => t.trim());
+    const tokens = connection.split(',').map(trimOws);
     this.reusable = this.minor === 1 ? !tokens.includes('close') : tokens.includes('keep-alive') && !tokens.includes('close');
     const te = head.all('transfer-encoding');
     const cl = head.all('content-length');
     let length: number | undefined;
     let chunked = false;
     if (te !== undefined) {
-      const codings = te.toLowerCase().split(',').map((t) => t.trim()).filter((t) => t !== '');
+      const codings = te.toLowerCase().split(',').map(trimOws).filter((t) => t !== '');
       if (codings.length !== 1 || codings[0] !== 'chunked') this.fail('TRANSPORT_HTTP1_BAD_TRANSFER_ENCODING', `Transfer-Encoding ${JSON.stringify(te.slice(0, 64))} (only chunked is read)`);
       chunked = true;
-      if (cl !== undefined) this.reusable = false; // both: chunked wins (RFC 9112 §6.3), and the connection is not trusted after
+      // Both: chunked wins (RFC 9112 §6.3), and the connection is not trusted after; nor after an HTTP/1.0 answer's (§6.1: faulty framing).
+      if (cl !== undefined || this.minor === 0) this.reusable = false;
     } else if (cl !== undefined) {
       for (const v of cl.split(',')) {
-        const t = v.trim();
+        const t = trimOws(v);
         if (!DIGITS.test(t)) this.fail('TRANSPORT_HTTP1_BAD_LENGTH', `Content-Length ${JSON.stringify(cl.slice(0, 64))}`);
         const l = Number(t);
         if (length !== undefined && l !== length) this.fail('TRANSPORT_HTTP1_BAD_LENGTH', `Content-Length values differ: ${JSON.stringify(cl.slice(0, 64))}`);
@@ -341,6 +344,15 @@ export class Http1ResponseDecoder {
     this.fields = [];
     this.listener.onEnd(this.reusable);
   }
+}
+
+/** `s` without the spaces and tabs at its ends (OWS, RFC 9110 §5.6.3); `trim()` would also take VT, FF, CR and U+00A0. */
+function trimOws(s: string): string {
+  let from = 0;
+  let to = s.length;
+  while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
+  while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
+  return from === 0 && to === s.length ? s : s.slice(from, to);
 }
 
 function latin1(chunk: Uint8Array, from: number, to: number): string {

@@ -152,6 +152,24 @@ test('hostile answers: endless headers, a wrong status line, a body longer than 
   }
 });
 
+test('a header name or value with a CR or LF (even as a CRLF pair) is refused before anything is written: no header injected', async () => {
+  const heard: string[] = [];
+  const srv = await rawServer((s) => s.write(ok('x')));
+  srv.server.on('connection', (s: Socket) => s.on('data', (d: Buffer) => heard.push(d.toString('latin1'))));
+  const pool = new Http1Pool(srv.url);
+  try {
+    for (const headers of [['if-none-match', '"a"\r\nx-injected: 1'], ['x-a\r\nx-injected', '1'], ['x-a', 'b\nc'], ['x-a', 'b\rc']]) {
+      const r = await get(pool, { headers });
+      assert.equal(r.error?.code, 'TRANSPORT_HTTP_FAILED', JSON.stringify(headers));
+    }
+    assert.equal((await get(pool, { headers: ['x-a', 'fine'] })).status, 200);
+    assert.doesNotMatch(heard.join(''), /x-injected/i);
+  } finally {
+    pool.destroy();
+    await srv.close();
+  }
+});
+
 test('an error thrown by the caller within onData fails the request with it; the connection is not reused', async () => {
   const srv = await rawServer((s) => s.write(ok('0123456789')));
   const pool = new Http1Pool(srv.url);

@@ -122,6 +122,29 @@ test('each malformed input fails with its code', () => {
   }
 });
 
+test('hostile framing: a chunk size beyond 2^53, control bytes or a no-break space at a value\'s edge are errors, not trimmed; HTTP/1.0 with Transfer-Encoding is not reused', () => {
+  const cases: [string, string][] = [
+    // 15 hex digits pass the length rule but are 2^60: not a count a Number holds exactly.
+    ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffff\r\nab', 'TRANSPORT_HTTP1_BAD_CHUNK'],
+    ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n20000000000000\r\nab', 'TRANSPORT_HTTP1_BAD_CHUNK'],
+    // OWS is space and tab only (RFC 9110 §5.6.3): JavaScript's trim() also strips VT, FF, CR and U+00A0.
+    ['HTTP/1.1 200 OK\r\nContent-Length: 5\x0b\r\n\r\nhello', 'TRANSPORT_HTTP1_BAD_HEADER'],
+    ['HTTP/1.1 200 OK\r\nContent-Length: \x0c5\r\n\r\nhello', 'TRANSPORT_HTTP1_BAD_HEADER'],
+    ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\r\n\r\nhello', 'TRANSPORT_HTTP1_BAD_HEADER'],
+    ['HTTP/1.1 200 OK\r\nContent-Length: 5\xa0\r\n\r\nhello', 'TRANSPORT_HTTP1_BAD_LENGTH'],
+    ['HTTP/1.1 200 OK\r\nTransfer-Encoding: \xa0chunked\r\n\r\n0\r\n\r\n', 'TRANSPORT_HTTP1_BAD_TRANSFER_ENCODING'],
+    ['HTTP/1.1 200 OK\r\nX: a\r\n \x0bb\r\nContent-Length: 0\r\n\r\n', 'TRANSPORT_HTTP1_BAD_HEADER'],
+  ];
+  for (const [input, code] of cases) {
+    for (const cuts of [[], [1], [17, 18, 19]]) assert.equal(decode(b(input), { cuts }).error, code, `${JSON.stringify(input.slice(0, 80))} cut at ${cuts.join(',')}`);
+  }
+  // The largest exact chunk size is still read as a size (the body then runs long for the caller to refuse).
+  assert.equal(decode(b('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1fffffffffffff\r\nab')).error, undefined);
+  // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing: the connection is closed after it.
+  const old = decode(b('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n'));
+  assert.deepEqual(old.messages.map((m) => [m.body.toString(), m.reusable]), [['x', false]]);
+});
+
 test('dead after an error: every later call throws the same typed error', () => {
   const d = new Http1ResponseDecoder({ onHead: () => {}, onData: () => {}, onEnd: () => {} });
   d.begin();
