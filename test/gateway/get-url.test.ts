@@ -35,6 +35,16 @@ async function torrentReady(fileUrl: string): Promise<Uint8Array> {
   assert.fail('no torrent');
 }
 
+/** serve sends `Repr-Digest` once the whole-file SHA-256 is made, which comes after the torrent (its SHA-1 pieces). */
+async function digestReady(fileUrl: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const r = await fetch(fileUrl, { method: 'HEAD' });
+    if (r.headers.get('repr-digest') !== null) return;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  assert.fail('no Repr-Digest');
+}
+
 async function tinyServer(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
   const server = createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -62,8 +72,9 @@ test('while serve is still hashing, get downloads plainly at once (no waiting fo
     assert.equal(r.digestVerified, false, 'no digest before the file is hashed');
     assert.deepEqual(reasons, ['the server is still making the torrent']);
     same(join(dir, 'f.bin'), payload);
-    // Once hashed, a plain download checks the Repr-Digest.
+    // Once hashed (the torrent, then the whole file's SHA-256), a plain download checks the Repr-Digest.
     await torrentReady(`${g.url}/f.bin`);
+    await digestReady(`${g.url}/f.bin`);
     const again = await getUrl({ url: `${g.url}/f.bin`, output: { kind: 'file', path: join(dir, 'g.bin') }, plainOnly: true });
     assert.equal(again.digestVerified, true);
     same(join(dir, 'g.bin'), payload);
