@@ -13,7 +13,7 @@ test('create -w warns when the URL ends with the torrent name (BEP 19 appends it
     writeFileSync(join(dir, 'one.bin'), bytes(1000));
     const folderItself = await cli(dir, ['create', 'my set', '-w', 'http://h/pub/my%20set/', '--no-date']);
     assert.equal(folderItself.code, 0, folderItself.stderr);
-    assert.match(folderItself.stderr, /warning: web seed http:\/\/h\/pub\/my%20set\/ ends with the torrent's name.*http:\/\/h\/pub\/$/m);
+    assert.match(folderItself.stderr, /^torrenttp: warning: web seed http:\/\/h\/pub\/my%20set\/ ends with the torrent's name.*http:\/\/h\/pub\/$/m);
     const right = await cli(dir, ['create', 'my set', '-w', 'http://h/pub/', '--no-date', '-f']);
     assert.equal(right.stderr, '');
     const file = await cli(dir, ['create', 'one.bin', '-w', 'http://h/pub/one.bin', '-w', 'http://h/pub/', '--no-date']);

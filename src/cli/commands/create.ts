@@ -82,7 +82,7 @@ export function register(program: Command, ctx: CliContext): void {
       await writeOutput(output, torrent, flags.force === true);
       for (const url of flags.webSeed ?? []) {
         const why = webSeedUrlProblem(url, metainfo.name, metainfo.multiFile);
-        if (why !== undefined) ctx.stderr.write(`warning: ${why}\n`);
+        if (why !== undefined) ctx.stderr.write(`torrenttp: warning: ${why}\n`);
       }
       const seconds = (performance.now() - started) / 1000;
       if (flags.json === true) {
