@@ -72,7 +72,7 @@ export class GetReporter {
       case 'retry':
         this.bar?.stop();
         this.bar = undefined;
-        this.ctx.stderr.write(`torrenttp: ${clipUrls(e.message)}; retrying in ${(e.delayMs / 1000).toFixed(e.delayMs % 1000 === 0 ? 0 : 1)} s (${e.left} ${e.left === 1 ? 'retry' : 'retries'} left)\n`);
+        this.ctx.stderr.write(`torrenttp: ${clipUrls(e.message)}. ${retryWords(e.delayMs, e.left)}\n`);
         return;
     }
   }
@@ -136,4 +136,11 @@ export class GetReporter {
     this.bar?.stop();
     this.bar = undefined;
   }
+}
+
+/** curl's words for a retry: `Will retry in 1 second. 2 retries left.`, the count including the retry it announces. */
+export function retryWords(delayMs: number, left: number): string {
+  const secs = delayMs / 1000;
+  const n = secs.toFixed(delayMs % 1000 === 0 ? 0 : 1);
+  return `Will retry in ${n} second${n === '1' ? '' : 's'}. ${left} ${left === 1 ? 'retry' : 'retries'} left.`;
 }

@@ -115,7 +115,7 @@ export type GetEvent =
   | { readonly type: 'seeding' }
   /** Done, but peers are still pulling pieces from us: we stay up to `maxSeconds` for them. */
   | { readonly type: 'lingering'; readonly maxSeconds: number }
-  /** Attempt `attempt` failed transiently (`--retry`): the next starts in `delayMs`, `left` attempts after it at most. */
+  /** Attempt `attempt` failed transiently (`--retry`): the next starts in `delayMs`; `left` retries are left, that one included (curl's count). */
   | { readonly type: 'retry'; readonly attempt: number; readonly left: number; readonly delayMs: number; readonly message: string }
   /** A response's head, before its body: each hop of a redirect, the torrent's answer, a resuming request (`-I`, `-D`, `-v`, `-w`). */
   | { readonly type: 'response'; readonly head: ResponseHead }
@@ -167,7 +167,7 @@ export async function getUrl(o: GetUrlOptions): Promise<GetResult> {
       if (left <= 0 || o.signal?.aborted === true || (wrote && o.output.kind === 'stream')) throw err;
       const delayMs = retryDelayMs(err, attempt);
       if (delayMs === undefined) throw err;
-      o.onEvent?.({ type: 'retry', attempt, left: left - 1, delayMs, message: causeText(err) });
+      o.onEvent?.({ type: 'retry', attempt, left, delayMs, message: causeText(err) });
       if (!(await sleep(delayMs, o.signal))) return interrupted(o, started);
       resume ||= wrote && o.output.kind !== 'stream';
     }

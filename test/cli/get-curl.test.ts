@@ -178,7 +178,7 @@ test('a server that closes the connection without a byte of answer is curl\'s 52
     assert.equal(r.code, 56, r.stderr);
     const again = await cli(dir, ['get', empty, '-o', 'x', '--retry', '1']);
     assert.equal(again.code, 52, again.stderr);
-    assert.match(again.stderr, /retrying in 1 s \(0 retries left\)/);
+    assert.match(again.stderr, /empty reply.*\. Will retry in 1 second\. 1 retry left\.$/m, 'curl counts the retry it announces');
   }));
 
 test('-m ends a body that stalls with exit 28 and keeps the partial file; -C - then continues it', { timeout: 60_000 }, (t) =>
@@ -220,7 +220,7 @@ test('--retry: a 503 with Retry-After: 0 is tried again, a 404 is not; a body cu
     const r = await cli(dir, ['get', `${busy.base}/f`, '-o', 'f', '--retry', '2']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(readFileSync(join(dir, 'f'), 'utf8'), 'ok\n');
-    assert.match(r.stderr, /503 Service Unavailable .*; retrying in 0 s \(1 retry left\)/);
+    assert.match(r.stderr, /503 Service Unavailable .*\. Will retry in 0 seconds\. 2 retries left\.\n.*\. Will retry in 0 seconds\. 1 retry left\.$/m, 'curl --retry 2: 2 left, then 1');
     assert.equal(busy.requests.length, 3);
     const missing = await cli(dir, ['get', `${busy.base}/404`, '-o', 'm', '--retry', '3', '-s']);
     assert.equal(missing.code, 22, missing.stderr);
@@ -241,7 +241,7 @@ test('--retry after a refused connection: 1 s later, the server that came up mea
   withTempDir(t, async (dir) => {
     const port = await closedPort();
     const p = spawnCli(t, dir, ['get', `http://127.0.0.1:${port}/f`, '-o', 'f', '--retry', '3']);
-    await until('the first attempt refused', () => /retrying in 1 s \(2 retries left\)/.test(p.stderr), 30_000);
+    await until('the first attempt refused', () => /Will retry in 1 second\. 3 retries left\./.test(p.stderr), 30_000);
     const server = createServer((_req, res) => res.end('up\n'));
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
     t.after(() => new Promise<void>((r) => server.close(() => r())));
