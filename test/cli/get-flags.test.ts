@@ -204,7 +204,16 @@ test('get -D writes every response head that led to the body, as curl (a file, o
     for (const other of [fromFile, fromStdin]) assert.equal(other.stdout.split('|')[0], r.stdout.split('|')[0], other.stderr);
     assert.equal((await cli(dir, ['get', `${o.base}/f`, '-s', '-w', '@nope.txt'])).code, 2, 'an unreadable -w @FILE');
     const [fields, time, speed, pct] = r.stdout.split('|');
-    assert.equal(fields, `200 3 ${o.base}/f 0 1 text/plain ${join(dir, 'f.txt')}`);
+    assert.equal(fields, `200 3 ${o.base}/f 0 1 text/plain f.txt`, '%{filename_effective}: -o as given, as curl prints it');
+    // -O and --output-dir: curl prints DIR/NAME, as given, not an absolute path.
+    const named = await cli(dir, ['get', `${o.base}/f`, '-O', '--output-dir', 'sub', '-s', '-w', '%{filename_effective}']);
+    assert.equal(named.code, 0, named.stderr);
+    assert.equal(named.stdout, 'sub/f');
+    assert.equal(readFileSync(join(dir, 'sub', 'f'), 'utf8'), 'abc');
+    const inDir = await cli(dir, ['get', `${o.base}/f`, '-o', 'g.txt', '-P', './sub', '-s', '-w', '%{filename_effective}']);
+    assert.equal(inDir.stdout, './sub/g.txt');
+    const absolute = await cli(dir, ['get', `${o.base}/f`, '-o', join(dir, 'h.txt'), '-s', '-w', '%{filename_effective}']);
+    assert.equal(absolute.stdout, join(dir, 'h.txt'));
     assert.match(time!, /^\d+\.\d{6}$/);
     assert.match(speed!, /^\d+$/);
     assert.equal(pct, '100%\n');

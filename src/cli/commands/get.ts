@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { getUrl, nameFromUrl, setClientTls, type GetOutput, type GetResult } from '../../gateway/client.js';
@@ -202,7 +202,7 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
           urlEffective: watch.last?.url ?? url,
           exitCode: ctx.exitCode ?? 0,
           contentType: headField(watch.last, 'content-type'),
-          filenameEffective: result?.path ?? '',
+          filenameEffective: result?.path === undefined ? '' : filenameAsGiven(result.path, flags.output, flags.outputDir ?? flags.directoryPrefix, outputDir),
           numRedirects: watch.redirects,
           errorMessage: errorText,
         }));
@@ -277,6 +277,16 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
       }
       printWriteOut();
     });
+}
+
+/**
+ * `%{filename_effective}` as curl prints it: `-o`'s value as given, else the name the get chose
+ * (the URL's, `-J`'s, the torrent's); after `--output-dir`/`-P` as given, joined with `/` as curl
+ * joins them. A path `-o` gave absolute (which the folder does not change) stays as given.
+ */
+export function filenameAsGiven(path: string, output: string | undefined, dirFlag: string | undefined, outputDir: string): string {
+  const name = output ?? relative(outputDir, path);
+  return dirFlag === undefined || isAbsolute(name) ? name : `${dirFlag}/${name}`;
 }
 
 /** The exit code of a get whose output could not be written: curl's CURLE_WRITE_ERROR. */
