@@ -40,6 +40,11 @@ export function buildProgram(ctx: CliContext, commands: readonly Register[]): Co
 export async function runProgram(ctx: CliContext, commands: readonly Register[], argv: readonly string[]): Promise<number> {
   const program = buildProgram(ctx, commands);
   const debug = argv.includes('--debug');
+  // The command that ran: an error's hint names only flags that command has.
+  let running: Command | undefined;
+  program.hook('preAction', (_program, action) => {
+    running = action;
+  });
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return ctx.exitCode ?? 0;
@@ -48,14 +53,14 @@ export async function runProgram(ctx: CliContext, commands: readonly Register[],
       // Help and version exit with 0; usage errors were already printed by commander.
       return err.exitCode === 0 ? 0 : 2;
     }
-    ctx.stderr.write(`torrenttp: ${clipUrls(describe(err))}\n`); // a 20 KB URL refused with a 431 is not repeated whole
+    ctx.stderr.write(`torrenttp: ${clipUrls(describe(err, running))}\n`); // a 20 KB URL refused with a 431 is not repeated whole
     if (debug && err instanceof Error && err.stack) ctx.stderr.write(`${err.stack}\n`);
     return ctx.exitCode ?? 1; // a command that tells its failures apart (get: curl's codes) set it before throwing
   }
 }
 
-function describe(err: unknown): string {
-  if (err instanceof TorrenttpError) return `${err.message}${causeNote(err)}${certificateNote(err)} [${err.code}]`;
+function describe(err: unknown, command: Command | undefined): string {
+  if (err instanceof TorrenttpError) return `${err.message}${causeNote(err)}${certificateNote(err, command)} [${err.code}]`;
   if (err instanceof Error) return err.message;
   return String(err);
 }
@@ -75,11 +80,14 @@ const ERRNO_WORDS: Readonly<Record<string, string>> = {
 /**
  * ` (DEPTH_ZERO_SELF_SIGNED_CERT; …NODE_EXTRA_CA_CERTS…)` for a request whose server certificate
  * was not trusted: what curl's --cacert and wget's --ca-certificate do, node takes from the
- * environment at start, and `get` from its own `--cacert` (docs/cli.md, "HTTPS").
+ * environment at start, and `get` from its own `--cacert` (docs/cli.md, "HTTPS"): named only for
+ * a command that has it (`download https://…` has not).
  */
-function certificateNote(err: TorrenttpError): string {
+function certificateNote(err: TorrenttpError, command: Command | undefined): string {
   const code = causeCodes(err.cause).find((c) => UNTRUSTED_CERTIFICATE.has(c));
-  return code === undefined ? '' : ` (${code}; to trust the server's certificate or its CA, run with NODE_EXTRA_CA_CERTS=ca.pem, or get --cacert ca.pem)`;
+  if (code === undefined) return '';
+  const flag = command?.options.some((o) => o.long === '--cacert') === true ? `, or ${command.name()} --cacert ca.pem` : '';
+  return ` (${code}; to trust the server's certificate or its CA, run with NODE_EXTRA_CA_CERTS=ca.pem${flag})`;
 }
 
 /** `: in use (EADDRINUSE)` for an error whose cause is a system error the message does not name. */

@@ -60,6 +60,18 @@ test('get of an https URL whose certificate is self-signed names the reason and 
     assert.match(r.stderr, /self-signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT; to trust the server's certificate or its CA, run with NODE_EXTRA_CA_CERTS=ca\.pem, or get --cacert ca\.pem\) \[GATEWAY_GET_FAILED\]$/m);
   }));
 
+test('download of an https torrent URL whose certificate is self-signed names NODE_EXTRA_CA_CERTS, not a --cacert it does not have', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const { key, cert } = selfSignedCert(dir, { ipSan: true });
+    const server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.end('hi'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => server.close(() => r())));
+    const r = await cli(dir, ['download', `https://127.0.0.1:${(server.address() as AddressInfo).port}/x.torrent`, '-o', 'out']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /\(DEPTH_ZERO_SELF_SIGNED_CERT; to trust the server's certificate or its CA, run with NODE_EXTRA_CA_CERTS=ca\.pem\) \[[A-Z_]+\]$/m);
+    assert.doesNotMatch(r.stderr, /--cacert/);
+  }));
+
 test('get -o FOLDER of a one-file torrent fails at once (EISDIR, exit 23): nothing downloaded, no FOLDER.part', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
