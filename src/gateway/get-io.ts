@@ -37,6 +37,17 @@ export function swarmNameFromUrl(url: string, metainfo: { readonly multiFile: bo
   return fromUrl === undefined || fromUrl.toLowerCase() === metainfo.infoHash || /\.torrent$/i.test(fromUrl) ? undefined : fromUrl;
 }
 
+/**
+ * A folder where the file goes (`-o DIR`) fails the get before its start line, with the error the
+ * file's open would give (EISDIR: exit 23), rather than after the answer (plain) or the whole
+ * download (a swarm's rename).
+ */
+export async function refuseFolder(path: string): Promise<void> {
+  if ((await stat(path).catch(() => undefined))?.isDirectory() === true) {
+    throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${path}'`), { code: 'EISDIR', syscall: 'open', path });
+  }
+}
+
 export async function sizeOf(path: string): Promise<number> {
   try {
     const st = await stat(path);

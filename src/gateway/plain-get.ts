@@ -6,7 +6,7 @@ import { lstat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
-import { DEFAULT_STALL_MS, drained, GetFailure, isConnectionReset, nameFromUrl, PROGRESS_EVERY_MS, sizeOf, SampledRate } from './get-io.js';
+import { DEFAULT_STALL_MS, drained, GetFailure, isConnectionReset, nameFromUrl, PROGRESS_EVERY_MS, refuseFolder, sizeOf, SampledRate } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import { causeText, discard, requestOk, type NodeAgents, type OpenResponse, type ResponseHead } from './negotiate-client.js';
 import { headersFor } from './redirect-headers.js';
@@ -84,6 +84,15 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
   const length = Number(header(res.headers['content-length']));
   const totalBytes = Number.isSafeInteger(length) ? offset + length : undefined;
   const name = path === undefined ? (nameFromUrl(o.url) ?? 'index.html') : basename(path);
+  if (path !== undefined) {
+    try {
+      await refuseFolder(path);
+    } catch (err) {
+      early.stop();
+      await discard(res);
+      throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: path, cause: err });
+    }
+  }
   o.onEvent?.({ type: 'start', mode: 'plain', reason, name, path, totalBytes, resumedBytes: offset });
 
   const expected = sha256Of(res.headers['repr-digest']);

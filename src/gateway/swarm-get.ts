@@ -1,4 +1,4 @@
-import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -7,7 +7,7 @@ import type { Metainfo } from '../metainfo/index.js';
 import { DiskPool, makeFolders } from '../storage/index.js';
 import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
-import { DEFAULT_STALL_MS, drained, GetFailure, sizeOf, swarmNameFromUrl } from './get-io.js';
+import { DEFAULT_STALL_MS, drained, GetFailure, refuseFolder, sizeOf, swarmNameFromUrl } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import type { OriginConnection } from './lone-stream.js';
 
@@ -288,11 +288,7 @@ export function uploadWatch(t: Pick<Torrent, 'stats' | 'closed' | 'on' | 'off'>,
  * (moved to the `.part` name; true when it was).
  */
 async function preparePart(finalPath: string, partPath: string, resume: boolean): Promise<boolean> {
-  // A folder where the file goes (`-o DIR`) would fail only at the rename, after the whole
-  // download, leaving `FILE.part`: said at once, as the plain path's open says it (EISDIR, exit 23).
-  if ((await stat(finalPath).catch(() => undefined))?.isDirectory() === true) {
-    throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${finalPath}'`), { code: 'EISDIR', syscall: 'open', path: finalPath });
-  }
+  await refuseFolder(finalPath);
   if (!resume) {
     await rm(partPath, { force: true });
     return false;

@@ -80,10 +80,23 @@ test('get -o FOLDER of a one-file torrent fails at once (EISDIR, exit 23): nothi
     const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
     await torrentOf(`${g.url}/big.bin`);
     mkdirSync(join(dir, 'out'));
-    const p = spawnCli(t, dir, ['get', `${g.url}/big.bin`, '-o', 'out', '-s']);
+    const p = spawnCli(t, dir, ['get', `${g.url}/big.bin`, '-o', 'out']);
     assert.equal(await p.exited, 23, p.stderr);
     assert.match(p.stderr, /^torrenttp: cannot write the download: \S+\/out \(EISDIR\) \[GATEWAY_GET_OUTPUT\]$/m);
+    assert.doesNotMatch(p.stderr, /from the swarm|over plain HTTP/, 'no start line: it fails before the download');
     assert.deepEqual(readdirSync(dir).sort(), ['cache', 'out', 'www'], 'no out.part left');
+    assert.deepEqual(readdirSync(join(dir, 'out')), []);
+  }));
+
+test('get -o FOLDER of a plain file fails before its start line (EISDIR, exit 23)', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const server = createHttpServer((_req, res) => res.end('hello\n'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => server.close(() => r())));
+    mkdirSync(join(dir, 'out'));
+    const r = await cli(dir, ['get', `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.txt`, '-o', 'out']);
+    assert.equal(r.code, 23, r.stderr);
+    assert.equal(r.stderr.replace(/\S+\/out /, 'DIR/out '), 'torrenttp: cannot write the download: DIR/out (EISDIR) [GATEWAY_GET_OUTPUT]\n', 'the error alone: no start line');
     assert.deepEqual(readdirSync(join(dir, 'out')), []);
   }));
 
