@@ -49,6 +49,10 @@ export interface ClientOptions {
   readonly maxPeersPerTorrent?: number;
   /** Bytes per second, all torrents together; undefined for no limit. */
   readonly uploadLimit?: number;
+  /**
+   * Bytes per second received, all torrents together, held from the first request on (curl's
+   * --limit-rate: no first burst); undefined for no limit.
+   */
   readonly downloadLimit?: number;
   /**
    * An upload limit shared with something outside this client (`serve --max-upload-rate`: its
@@ -271,7 +275,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.peerId = opts.peerId ?? Uint8Array.from([...new TextEncoder().encode('-TT0010-'), ...randomBytes(12)]);
     if (opts.uploadLimit !== undefined) this.uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
     if (opts.uploadLimiter !== undefined) this.uploadLimiters.push(opts.uploadLimiter);
-    if (opts.downloadLimit !== undefined) this.downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
+    if (opts.downloadLimit !== undefined) this.downloadLimiters.push(TokenBucket.fromFirstUse(opts.downloadLimit));
     const encryption = opts.encryption ?? 'prefer';
     if (encryption === 'require' && !mseAvailable()) throw new WireError('WIRE_MSE_UNAVAILABLE', { detail: 'encryption: require' });
     // `listenPort` read at each dial (the dialer spreads its options per connection): made before
@@ -390,7 +394,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const uploadLimiters = [...this.uploadLimiters];
     const downloadLimiters = [...this.downloadLimiters];
     if (opts.uploadLimit !== undefined) uploadLimiters.push(new TokenBucket(opts.uploadLimit, Date.now()));
-    if (opts.downloadLimit !== undefined) downloadLimiters.push(new TokenBucket(opts.downloadLimit, Date.now()));
+    if (opts.downloadLimit !== undefined) downloadLimiters.push(TokenBucket.fromFirstUse(opts.downloadLimit));
     const torrent = new Torrent(metainfo, store, {
       maxPeers: this.opts.maxPeersPerTorrent ?? 50,
       peerId: this.peerId,

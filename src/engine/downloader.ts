@@ -125,17 +125,23 @@ export class Downloader {
     const now = this.host.now();
     let want = link.desiredQueueDepth - peer.outstanding.size;
     const limiters = this.opts.limiters;
+    let batch = Math.min(16, Math.max(1, Math.floor(link.desiredQueueDepth / 4)));
     if (limiters.length > 0) {
-      if (limiters.some((l) => l.waitMs(now) > 0)) return;
-      // Under a limit, keep at most half a second's worth of the rate in flight across all
-      // peers: a deep pipeline would otherwise overshoot the limit by megabytes.
-      const rate = Math.min(...limiters.map((l) => l.rate));
-      const cap = Math.max(2, Math.floor((rate * 0.5) / BLOCK_LENGTH));
-      want = Math.min(want, cap - this.peers.outstanding());
+      // Under a limit, a request spends the tokens of the bytes it asks for: the tightest
+      // limiter's tokens less the bytes already asked of every peer (taken when they arrive).
+      // So the bytes received by any time are at most the rate's worth since the start plus one
+      // block (curl's --limit-rate holds its average from the start), whatever the pipeline's
+      // depth; a request that fails gives its tokens back by leaving the count.
+      let credit = Infinity;
+      for (const l of limiters) credit = Math.min(credit, l.available(now));
+      credit -= this.peers.outstanding() * BLOCK_LENGTH;
+      if (credit <= 0) return;
+      want = Math.min(want, Math.ceil(credit / BLOCK_LENGTH));
+      batch = 1; // the credit comes a block at a time: waiting for a batch would only lose rate
     }
     // Refill in batches (a quarter of the pipe, at most 16 blocks): one socket write then carries
     // many requests instead of one per block received.
-    if (peer.outstanding.size > 0 && want < Math.min(16, Math.max(1, Math.floor(link.desiredQueueDepth / 4)))) return;
+    if (peer.outstanding.size > 0 && want < batch) return;
     if (want <= 0) return;
     const locked = this.locks.size === 0 ? undefined : this.lockedFor(peer);
     const reqs = this.picker.pick(from, want, link.prefersRuns, (i, b) => peer.outstanding.has(blockKey(i, b * BLOCK_LENGTH)), locked);

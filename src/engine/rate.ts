@@ -48,18 +48,36 @@ export class RateMeter {
 /**
  * Token bucket for rate limits: `rate` bytes per second, bursts up to `burstBytes`. `take` may
  * go into debt (a block is never split); `waitMs` says how long until the bucket is positive.
+ * It starts full, or with `initialTokens`.
  */
 export class TokenBucket {
   private tokens: number;
-  private lastMs: number;
+  /** Undefined until the first use, for a bucket whose clock starts then (`fromFirstUse`). */
+  private lastMs: number | undefined;
 
   constructor(
     public rate: number,
-    nowMs: number,
+    nowMs: number | undefined,
     private readonly burstBytes = Math.max(rate, 256 * 1024),
+    initialTokens = burstBytes,
   ) {
-    this.tokens = this.burstBytes;
+    this.tokens = Math.min(initialTokens, burstBytes);
     this.lastMs = nowMs;
+  }
+
+  /**
+   * Empty, its clock started by its first use: the rate holds from the transfer's start (curl's
+   * --limit-rate, an average from the start), not from when the limit was set up, and there is
+   * no first burst.
+   */
+  static fromFirstUse(rate: number): TokenBucket {
+    return new TokenBucket(rate, undefined, undefined, 0);
+  }
+
+  /** The tokens there are now: negative in debt. */
+  available(nowMs: number): number {
+    this.refill(nowMs);
+    return this.tokens;
   }
 
   take(bytes: number, nowMs: number): void {
@@ -74,7 +92,7 @@ export class TokenBucket {
   }
 
   private refill(nowMs: number): void {
-    const dt = Math.max(0, nowMs - this.lastMs);
+    const dt = this.lastMs === undefined ? 0 : Math.max(0, nowMs - this.lastMs);
     this.lastMs = nowMs;
     this.tokens = Math.min(this.burstBytes, this.tokens + (dt / 1000) * this.rate);
   }

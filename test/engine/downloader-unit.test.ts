@@ -3,8 +3,8 @@
  * requests until the test answers them (`stall`), an in-memory store and an injected clock: no
  * sockets, no disk, no sleeps. Interest, request batching, the commit budget's bound, download
  * limits, endgame cancels, refills after a rejection, allowed-fast pieces (BEP 6), trust and bans.
- * Faults checked once: the batch threshold dropped fails the batching test; `every` for `some`
- * over the limiters (stop only when all are out of tokens) fails the limits test.
+ * Faults checked once: the batch threshold dropped fails the batching test; the most tokens of the
+ * limiters for the fewest (`max` for `min`), or the bytes already asked left out, fails the limits test.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -127,20 +127,23 @@ test(`downloader unit: by default ${DEFAULT_MAX_COMMIT_BYTES / 1024 / 1024} MiB 
   await torrent.close();
 });
 
-test('downloader unit: under download limits the tightest one caps the requests in flight (half a second of it, at least 2), and any limiter out of tokens stops them', async () => {
-  const run = async (limiters: TokenBucket[]): Promise<number> => {
+test('downloader unit: under download limits a request spends the tightest limiter\'s tokens, less the bytes already asked; a limiter out of tokens stops them', async () => {
+  const run = async (limiters: TokenBucket[], peers = 1): Promise<number> => {
     const { torrent, add } = leech(big, { downloadLimiters: limiters });
-    const p = add({ id: 'p', stall: true, queueDepth: 64 });
+    const links = Array.from({ length: peers }, (_, i) => add({ id: `p${i}`, stall: true, queueDepth: 64 }));
     await settle();
     await torrent.close();
-    return p.requests.length;
+    return links.reduce((n, p) => n + p.requests.length, 0);
   };
-  assert.equal(await run([new TokenBucket(1024 * 1024, 0)]), 32, '1 MiB/s: 512 KiB in flight');
-  assert.equal(await run([new TokenBucket(1024 * 1024, 0), new TokenBucket(128 * 1024, 0)]), 4, 'the tighter of two: 64 KiB');
-  assert.equal(await run([new TokenBucket(1024, 0)]), 2, '1 KiB/s: still two blocks');
-  const empty = new TokenBucket(1024 * 1024, 0);
-  empty.take(2 * 1024 * 1024, 0);
-  assert.equal(await run([new TokenBucket(1024 * 1024, 0), empty]), 0, 'one of two limiters is out of tokens');
+  const KIB = 1024;
+  assert.equal(await run([new TokenBucket(1024 * KIB, 0, 512 * KIB)]), 32, '512 KiB of tokens: 32 blocks asked, not the pipe\'s 64');
+  assert.equal(await run([new TokenBucket(1024 * KIB, 0, 512 * KIB)], 3), 32, 'across all the peers');
+  assert.equal(await run([new TokenBucket(1024 * KIB, 0, 512 * KIB), new TokenBucket(128 * KIB, 0, 64 * KIB)]), 4, 'the tighter of two: 64 KiB');
+  assert.equal(await run([new TokenBucket(1024, 0, 1024)]), 1, '1 KiB of tokens: one block, the most a limit is overshot by');
+  assert.equal(await run([TokenBucket.fromFirstUse(1024 * KIB)]), 0, 'a bucket that starts at its first use: no first burst');
+  const empty = new TokenBucket(1024 * KIB, 0);
+  empty.take(2 * 1024 * KIB, 0);
+  assert.equal(await run([new TokenBucket(1024 * KIB, 0), empty]), 0, 'one of two limiters is out of tokens');
 });
 
 test('downloader unit: in endgame a block cancels its duplicates at the peers that were asked for it, and only there', async () => {

@@ -342,6 +342,22 @@ test('download limit: requests go out only as the limiter allows', OPTS, async (
   await t.close();
 });
 
+test('download limit from its first use: no first burst, the bytes by any time at most the rate since then plus a block, and the rate kept', OPTS, async () => {
+  const rate = 4 * BLOCK;
+  const { t, add, tickAt } = setup({ downloadLimiters: [TokenBucket.fromFirstUse(rate)] });
+  const peer = add({ stall: true, queueDepth: 64 });
+  await settle();
+  assert.equal(peer.pending.length, 0, 'an empty bucket asks for nothing yet');
+  for (let ms = 0; ms <= 3000; ms += 125) {
+    tickAt(ms);
+    peer.deliver();
+    await settle();
+    assert.ok(t.stats().downloaded <= (rate * ms) / 1000 + BLOCK, `${t.stats().downloaded} bytes by ${ms} ms`);
+  }
+  assert.ok(t.stats().downloaded >= rate * 2.5, `the rate is kept: ${t.stats().downloaded} bytes in 3 s`);
+  await t.close();
+});
+
 test('stats: peers by kind, progress, rates and ETA on the injected clock', OPTS, async () => {
   const { t, add, tickAt } = setup();
   const progress: number[] = [];
