@@ -370,6 +370,7 @@ export class Gateway {
   statusDocument(): Promise<StatusDocument> {
     return this.status.snapshot({
       root: this.site.root,
+      check: () => this.swarm.check(),
       files: () => this.swarm.files(),
       infoHashes: () => this.swarm.infoHashes(),
       scrape: (hashes) => this.tracker.core.store.scrape(hashes),

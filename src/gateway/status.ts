@@ -71,6 +71,12 @@ export interface StatusDocument {
 
 export interface StatusSources {
   readonly root: string;
+  /**
+   * Re-reads the identity of the files with a torrent and retires those that changed or went
+   * away (`SwarmFiles.check`, which serve's timer also runs every 5 s), so that the document
+   * never lists a deleted file as `ready`, or its swarm, when a request for it would find nothing.
+   */
+  readonly check?: () => Promise<void>;
   /** Files with a torrent made or being made. */
   readonly files: () => readonly { absPath: string; size: number; infoHash: string | undefined }[];
   /** Info-hashes served now. */
@@ -148,6 +154,7 @@ export class ServeStatus {
   }
 
   private async make(src: StatusSources): Promise<StatusDocument> {
+    await src.check?.().catch(() => undefined); // the timer's check logs its failures; the page shows what is known
     const up = this.uploads();
     const hashes = [...src.infoHashes()].sort();
     let scraped: ScrapeEntry[] | undefined;

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { Client } from '../../src/engine/index.js';
@@ -118,6 +118,27 @@ test('status.json: plain bytes by eligibility and file, bytes sent as a wire pee
     const retired = await status(g);
     assert.deepEqual(retired.swarms, []);
     assert.ok(retired.totals.peerBytes >= after.totals.peerBytes);
+  }));
+
+test('status.json: a deleted file leaves it at once (its torrent retired), as a request for it finds it gone; no timer needed', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'gone.bin'), bytes(2 * MIB, 5));
+    writeFileSync(join(root, 'kept.bin'), bytes(2 * MIB, 6));
+    const g = await startGateway(t, { root }); // checkEveryMs: 0, the 5 s timer off
+    await torrentOf(`${g.url}/gone.bin`);
+    await torrentOf(`${g.url}/kept.bin`);
+    const before = await status(g);
+    assert.deepEqual(before.files.map((f) => [f.path, f.state]), [['/gone.bin', 'ready'], ['/kept.bin', 'ready']]);
+    assert.equal(before.swarms.length, 2);
+    rmSync(join(root, 'gone.bin'));
+    const miss = await request(`${g.url}/gone.bin`);
+    await miss.body.dump();
+    assert.equal(miss.statusCode, 404);
+    const after = await status(g);
+    assert.deepEqual(after.files.map((f) => [f.path, f.state]), [['/kept.bin', 'ready']]);
+    assert.deepEqual(after.swarms.flatMap((s) => s.paths), ['/kept.bin'], 'its swarm is gone too');
   }));
 
 test('the status page: HTML with a CSP, /.torrenttp redirects, other reserved paths 404, GET and HEAD only, off with status: false', { timeout: 30_000 }, (t) =>
