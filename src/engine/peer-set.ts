@@ -71,6 +71,30 @@ export interface PeerState {
   lastRequestMs: number;
   /** Unchoked and asked nothing within `UPLOAD_SNUB_MS` (choke-round.ts): it gets no slot but the optimistic one. */
   uploadSnubbed: boolean;
+  /** What we uploaded to it, by piece (uploader.ts); undefined until the first block. */
+  sent: SentPieces | undefined;
+}
+
+/**
+ * Pieces we sent a peer: whole ones, and the bytes of those under way. A peer may leave holding
+ * pieces it never announced: Transmission batches its `have`s and closes the connection to a
+ * seed as soon as it is one itself, before the last of them go out. Blocks sent twice (a
+ * re-request) count twice: at worst a peer that still lacks a block is taken for a seed.
+ */
+export interface SentPieces {
+  readonly whole: Bitfield;
+  readonly partial: Map<number, number>;
+}
+
+/** Whether `peer` has every piece: by its bitfield and `have`s, or with the pieces we sent it whole. */
+export function hasEveryPiece(peer: PeerState): boolean {
+  const has = peer.link?.bitfield;
+  if (has === undefined) return false;
+  if (has.complete) return true;
+  const sent = peer.sent?.whole;
+  if (sent === undefined || has.count + sent.count < has.pieceCount) return false;
+  for (let i = 0; i < has.pieceCount; i++) if (!has.has(i) && !sent.has(i)) return false;
+  return true;
 }
 
 /** Thresholds of eviction (`TorrentOptions.peerEviction`). */
@@ -258,6 +282,7 @@ export class PeerSet {
       unchokedMs: -Infinity,
       lastRequestMs: -Infinity,
       uploadSnubbed: false,
+      sent: undefined,
     };
     this.peers.add(peer);
     return peer;

@@ -6,7 +6,7 @@ import type { BlockRequest, PeerEvent, PeerLink } from '../transport/index.js';
 import { ChokeRound } from './choke-round.js';
 import { Downloader } from './downloader.js';
 import { EngineError } from './errors.js';
-import { duplicateVictim, PEER_EVICTION_DEFAULTS, PeerSet, type PeerSource, type PeerState } from './peer-set.js';
+import { duplicateVictim, hasEveryPiece, PEER_EVICTION_DEFAULTS, PeerSet, type PeerSource, type PeerState } from './peer-set.js';
 import { PeerExchange } from './pex.js';
 import { PiecePicker } from './picker.js';
 import { Readers, type ByteRange, type ReadOptions } from './reader.js';
@@ -459,7 +459,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private leave(peer: PeerState, reason: TorrenttpError | undefined): void {
     const link = peer.link!;
     if (!this.peers.remove(peer)) return;
-    if (this.complete && !wantsFromUs(link)) this.peers.noteSeed(link);
+    // Complete, it is a seed if it holds every piece, also those we sent it that it never announced.
+    if (this.complete && (!wantsFromUs(link) || hasEveryPiece(peer))) this.peers.noteSeed(link);
     this.superSeed?.remove(peer);
     this.pex?.remove(peer);
     link.close(reason);

@@ -1,5 +1,5 @@
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
-import type { Bitfield, Geometry } from '../metainfo/index.js';
+import { Bitfield, type Geometry } from '../metainfo/index.js';
 import type { BlockRequest } from '../transport/index.js';
 import type { PeerState } from './peer-set.js';
 import { RateMeter, type TokenBucket } from './rate.js';
@@ -121,6 +121,7 @@ export class Uploader {
           }
           link.sendBlock(u.req, a.data, a.release);
           this.count(peer, a.data.length);
+          this.noteSent(peer, u.req.index, a.data.length);
           this.serve(peer);
         },
         () => peer.reading.delete(u), // fatal: grant failed the torrent
@@ -159,6 +160,18 @@ export class Uploader {
         throw e;
       },
     );
+  }
+
+  /** `PeerState.sent`: the pieces it got from us whole, though it may never say so (`hasEveryPiece`). */
+  private noteSent(peer: PeerState, index: number, bytes: number): void {
+    const sent = (peer.sent ??= { whole: new Bitfield(this.geometry.pieceCount), partial: new Map() });
+    const n = (sent.partial.get(index) ?? 0) + bytes;
+    if (n < this.geometry.pieceLengthOf(index)) {
+      sent.partial.set(index, n);
+      return;
+    }
+    sent.partial.delete(index);
+    sent.whole.set(index);
   }
 
   private count(peer: PeerState, bytes: number): void {

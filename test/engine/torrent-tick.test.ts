@@ -358,6 +358,30 @@ test('download limit from its first use: no first burst, the bytes by any time a
   await t.close();
 });
 
+test('complete, a peer that leaves holding every piece is a seed, also when the last ones came from us unannounced (Transmission batches its haves): not dialled again; one still lacking a piece is', OPTS, async () => {
+  const { t, add } = setup({}, storeWith('all'));
+  await t.done;
+  const lacking = [PIECES - 2, PIECES - 1];
+  const leecher = (id: string): FakeLink => add({ id, has: (i) => !lacking.includes(i) });
+  const fetch = async (p: FakeLink, pieces: readonly number[]): Promise<void> => {
+    p.emit({ type: 'interested' }); // unchoked at once: a slot is free
+    for (const index of pieces) for (let begin = 0; begin < PIECE; begin += BLOCK) p.emit({ type: 'request', req: { index: index as PieceIndex, begin, length: BLOCK } });
+    for (let i = 0; i < 20 && p.sent.length < pieces.length * (PIECE / BLOCK); i++) await settle();
+    assert.equal(p.sent.length, pieces.length * (PIECE / BLOCK));
+    p.drop(); // it closes, its `have`s for them never sent
+    await settle();
+  };
+  const done = leecher('10.0.0.1:51413');
+  await settle();
+  await fetch(done, lacking);
+  assert.equal(t.accepts('10.0.0.1:51413'), false, 'it has everything now: two seeds have nothing to trade');
+  const half = leecher('10.0.0.2:51413');
+  await settle();
+  await fetch(half, [lacking[0]!]);
+  assert.equal(t.accepts('10.0.0.2:51413'), true, 'it still lacks a piece');
+  await t.close();
+});
+
 test('stats: peers by kind, progress, rates and ETA on the injected clock', OPTS, async () => {
   const { t, add, tickAt } = setup();
   const progress: number[] = [];

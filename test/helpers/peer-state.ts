@@ -25,6 +25,7 @@ export function peerState(link: PeerLink | undefined, o: Partial<PeerState> = {}
     unchokedMs: 0,
     lastRequestMs: 0,
     uploadSnubbed: false,
+    sent: undefined,
     ...o,
   };
 }

@@ -30,7 +30,7 @@ function recordPeers(client: Client, torrent: Torrent): string[] {
   const at = (): string => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
   client.on('warning', (m) => events.push(`${at()} warning ${m}`));
   torrent.on('peer', (l) => events.push(`${at()} connected ${l.id}`));
-  torrent.on('peerClosed', (l, r) => events.push(`${at()} closed ${l.id}: ${r?.code ?? ''} ${r?.message ?? ''}`));
+  torrent.on('peerClosed', (l, r) => events.push(`${at()} closed ${l.id}: ${r?.code ?? ''} ${r?.message ?? ''} (its pieces ${l.bitfield.count}, canUpload ${l.canUpload}, listen ${l.address?.listenPort})`));
   return events;
 }
 
@@ -75,6 +75,37 @@ test('torrenttp seed → Transmission leech (we dial its peer port)', { timeout:
     assert.equal(got.length, payload.length);
     assert.equal(sha1Hex(got), sha1Hex(payload), 'Transmission has byte-identical data');
     assert.ok(seed.stats().uploaded >= payload.length, 'the bytes came from us');
+  } finally {
+    await client.close();
+    await stop(tr.proc);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('torrenttp seed → Transmission leech: once Transmission is complete, the seed does not dial it again (two seeds have nothing to trade)', { timeout: 90_000 }, async (t) => {
+  requireTool('transmission-daemon', ['--version']);
+  requireTool('transmission-remote', ['--version']);
+  const root = tempRoot('redial');
+  const seedDir = join(root, 'seed');
+  mkdirSync(seedDir);
+  const { torrentPath, torrent } = await makeTorrent(seedDir);
+  const tr = await startTransmission(t, root);
+  const client = new Client({ port: 0, host: '127.0.0.1', allowLoopbackPeers: true });
+  try {
+    await tr.remote('-a', torrentPath, '-w', tr.downloadDir);
+    const seed = await client.add(torrent, { path: seedDir, peers: [`127.0.0.1:${tr.peerPort}`], trackers: false, webSeeds: false });
+    const events = recordPeers(client, seed);
+    const sources: string[] = [];
+    client.on('source', (s) => sources.push(`${s.id} ${s.ok ? 'ok' : s.error?.code ?? ''} ${s.error?.message ?? ''}`));
+    await until('Transmission to reach 100%', async () => (await percentDone(tr)) === '100%', TRANSFER_TIMEOUT_MS, tr.proc);
+    // The link to Transmission ends (one side closes: two seeds); the hand-given peer's redial (every 5 s) must not bring it back.
+    await until('the link to Transmission to close', () => seed.peerCount === 0, 30_000);
+    const dialsBefore = events.filter((e) => / connected /.test(e)).length;
+    const failuresBefore = sources.length;
+    await new Promise((r) => setTimeout(r, 12_000)); // two redial periods: nothing may happen in them
+    const detail = `our peers:\n${events.join('\n')}\nsources:\n${sources.join('\n')}`;
+    assert.equal(events.filter((e) => / connected /.test(e)).length, dialsBefore, `no new connection to a complete peer\n${detail}`);
+    assert.deepEqual(sources.slice(failuresBefore), [], `no failed dial of it either\n${detail}`);
   } finally {
     await client.close();
     await stop(tr.proc);
