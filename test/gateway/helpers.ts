@@ -63,3 +63,10 @@ export async function torrentOf(url: string): Promise<Uint8Array> {
   }
   throw new Error(`no torrent for ${url}`);
 }
+
+/**
+ * The `stallMs` of an in-process get in a test: well under the tests' own timeouts (30 s, 60 s), so that a
+ * swarm or body that stops is the get's typed error naming it, not a cancelled test (the default, 60 s, is
+ * as long as the test); above `SEED_NAMED_WEB_SEED_FALLBACK_MS` (10 s), which a swarm may wait without a byte.
+ */
+export const TEST_STALL_MS = 15_000;
