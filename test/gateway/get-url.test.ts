@@ -19,7 +19,7 @@ import { swarmEncryptionOf } from '../../src/gateway/swarm-get.js';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { relay, seedAndTorrent } from '../helpers/mse-relay.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
-import { startGateway, TEST_STALL_MS } from './helpers.js';
+import { digestReady, startGateway, TEST_STALL_MS } from './helpers.js';
 import { demoTorrent, ttpSeed } from './ttp-helpers.js';
 import { TorrenttpError } from '../../src/errors/index.js';
 
@@ -33,16 +33,6 @@ async function torrentReady(fileUrl: string): Promise<Uint8Array> {
     await new Promise((res) => setTimeout(res, 50));
   }
   assert.fail('no torrent');
-}
-
-/** serve sends `Repr-Digest` once the whole-file SHA-256 is made, which comes after the torrent (its SHA-1 pieces). */
-async function digestReady(fileUrl: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    const r = await fetch(fileUrl, { method: 'HEAD' });
-    if (r.headers.get('repr-digest') !== null) return;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  assert.fail('no Repr-Digest');
 }
 
 async function tinyServer(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
