@@ -27,7 +27,7 @@ import { until } from '../helpers/processes.js';
 import { selfSignedCert } from '../helpers/tls.js';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
-import { startGateway, torrentOf } from '../gateway/helpers.js';
+import { digestReady, startGateway, torrentOf } from '../gateway/helpers.js';
 
 const MIB = 1024 * 1024;
 
@@ -194,7 +194,8 @@ test("get -H 'Range: bytes=…' writes those bytes, as curl: plainly, not the wh
     const payload = bytes(4 * MIB, 74);
     writeFileSync(join(root, 'big.bin'), payload);
     const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
-    await torrentOf(`${g.url}/big.bin`); // hashed: a torrent is offered, and Repr-Digest sent
+    await torrentOf(`${g.url}/big.bin`); // hashed: a torrent is offered
+    await digestReady(`${g.url}/big.bin`); // and, after it, the whole file's Repr-Digest sent
     for (const extra of [[], ['--no-swarm']]) {
       const p = spawnCli(t, dir, ['get', `${g.url}/big.bin`, '-H', 'Range: bytes=100-199', '-o', 'r.bin', ...extra]);
       assert.equal(await p.exited, 0, `${extra.join(' ')}: ${p.stderr}`);

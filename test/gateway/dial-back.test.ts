@@ -49,6 +49,15 @@ test('serve + get: one connection between the seed and the get for the whole dow
       await r.body.dump();
       return r.headers['torrenttp-seed'] !== undefined;
     });
+    // The seed's own first announce (UDP, to its tracker) in before the get's: answered after it, it
+    // would list the get, and the seed would dial the get once it is done and gone (the get's link
+    // closes with its bitfield short of complete as the seed saw it: no `noteSeed`), a second link
+    // that is no dial back (seen with a 3 s delay injected into the UDP tracker client's announce).
+    await until('the seed on its tracker', async () => {
+      const r = await request(`${g.url}/.torrenttp/status.json`);
+      const doc = (await r.body.json()) as { swarms: { seeds: number | null }[] };
+      return (doc.swarms[0]?.seeds ?? 0) >= 1;
+    });
     const seedLog = (msg: string): { peer: string; code?: string }[] => logger.entries.filter((e) => e.msg === msg).map((e) => e.obj as { peer: string; code?: string });
 
     // The get's output takes nothing until released: its link to the seed stays open meanwhile.

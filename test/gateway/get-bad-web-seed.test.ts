@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { getUrl } from '../../src/gateway/index.js';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
+import { TEST_STALL_MS } from './helpers.js';
 
 test('get: a web seed that serves wrong bytes is dropped with a warning naming it; the file comes whole from the good one', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
@@ -53,6 +54,7 @@ test('get: a web seed that serves wrong bytes is dropped with a warning naming i
         warnings.push(e.message);
         if (e.notable === true) notable.push(e.message);
       },
+      stallMs: TEST_STALL_MS,
     });
     assert.ok(readFileSync(join(dir, 'out.bin')).equals(Buffer.from(payload)), 'byte-identical');
     assert.ok(

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { getUrl } from '../../src/gateway/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { interimOrigin } from '../helpers/interim.js';
+import { TEST_STALL_MS } from './helpers.js';
 
 test('get: a plain file from an origin that sends interim answers first, and its resumed tail', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
@@ -21,13 +22,13 @@ test('get: a plain file from an origin that sends interim answers first, and its
       res.writeHead(206, { 'content-length': file.length - from, 'content-range': `bytes ${from}-${file.length - 1}/${file.length}` }).end(file.subarray(from));
     });
     const out = join(dir, 'f.bin');
-    const r = await getUrl({ url: `${o.base}/f.bin`, output: { kind: 'file', path: out }, lingerMs: 0 });
+    const r = await getUrl({ url: `${o.base}/f.bin`, output: { kind: 'file', path: out }, lingerMs: 0, stallMs: TEST_STALL_MS });
     assert.equal(r.status, 'complete');
     assert.ok(readFileSync(out).equals(Buffer.from(file)));
     // Half a file there: `-C -` asks for the rest.
     const part = join(dir, 'g.bin');
     writeFileSync(part, file.subarray(0, 70_000));
-    const resumed = await getUrl({ url: `${o.base}/g.bin`, output: { kind: 'file', path: part }, resume: true, lingerMs: 0 });
+    const resumed = await getUrl({ url: `${o.base}/g.bin`, output: { kind: 'file', path: part }, resume: true, lingerMs: 0, stallMs: TEST_STALL_MS });
     assert.equal(resumed.status, 'complete');
     assert.ok(readFileSync(part).equals(Buffer.from(file)));
   }));

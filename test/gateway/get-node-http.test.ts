@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { GatewayError, getUrl } from '../../src/gateway/index.js';
 import { encodeProblem, PROBLEM_CONTENT_TYPE } from '../../src/tracker/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
+import { TEST_STALL_MS } from './helpers.js';
 
 async function server(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; connections: () => number }> {
   const s = createServer(handler);
@@ -51,7 +52,7 @@ test('plain get over node http: a redirect followed, headers sent, one connectio
       res.writeHead(200, { 'content-length': String(payload.length) }).end(payload);
     });
     const out = join(dir, 'out.bin');
-    const r = await getUrl({ url: `${s.url}/old`, output: { kind: 'file', path: out }, headers: { 'x-token': 'abc' } });
+    const r = await getUrl({ url: `${s.url}/old`, output: { kind: 'file', path: out }, headers: { 'x-token': 'abc' }, stallMs: TEST_STALL_MS });
     assert.equal(r.mode, 'plain');
     assert.equal(r.status, 'complete');
     assert.ok(readFileSync(out).equals(Buffer.from(payload)), 'byte-identical');

@@ -19,7 +19,7 @@ import { swarmEncryptionOf } from '../../src/gateway/swarm-get.js';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { relay, seedAndTorrent } from '../helpers/mse-relay.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
-import { startGateway } from './helpers.js';
+import { digestReady, startGateway, TEST_STALL_MS } from './helpers.js';
 import { demoTorrent, ttpSeed } from './ttp-helpers.js';
 import { TorrenttpError } from '../../src/errors/index.js';
 
@@ -33,16 +33,6 @@ async function torrentReady(fileUrl: string): Promise<Uint8Array> {
     await new Promise((res) => setTimeout(res, 50));
   }
   assert.fail('no torrent');
-}
-
-/** serve sends `Repr-Digest` once the whole-file SHA-256 is made, which comes after the torrent (its SHA-1 pieces). */
-async function digestReady(fileUrl: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    const r = await fetch(fileUrl, { method: 'HEAD' });
-    if (r.headers.get('repr-digest') !== null) return;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  assert.fail('no Repr-Digest');
 }
 
 async function tinyServer(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
@@ -67,7 +57,7 @@ test('while serve is still hashing, get downloads plainly at once (no waiting fo
     writeFileSync(join(root, 'f.bin'), payload);
     const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
     const reasons: string[] = [];
-    const r = await getUrl({ url: `${g.url}/f.bin`, output: { kind: 'file', path: join(dir, 'f.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)) });
+    const r = await getUrl({ url: `${g.url}/f.bin`, output: { kind: 'file', path: join(dir, 'f.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)), stallMs: TEST_STALL_MS });
     assert.equal(r.mode, 'plain');
     assert.equal(r.digestVerified, false, 'no digest before the file is hashed');
     assert.deepEqual(reasons, ['the server is still making the torrent']);
@@ -75,7 +65,7 @@ test('while serve is still hashing, get downloads plainly at once (no waiting fo
     // Once hashed (the torrent, then the whole file's SHA-256), a plain download checks the Repr-Digest.
     await torrentReady(`${g.url}/f.bin`);
     await digestReady(`${g.url}/f.bin`);
-    const again = await getUrl({ url: `${g.url}/f.bin`, output: { kind: 'file', path: join(dir, 'g.bin') }, plainOnly: true });
+    const again = await getUrl({ url: `${g.url}/f.bin`, output: { kind: 'file', path: join(dir, 'g.bin') }, plainOnly: true, stallMs: TEST_STALL_MS });
     assert.equal(again.digestVerified, true);
     same(join(dir, 'g.bin'), payload);
   }));
@@ -92,7 +82,7 @@ test("an origin's own 503 (not serve's hashing answer) is the error it is: no pl
     });
     for (const path of ['/busy', '/problem']) {
       accepts.length = 0;
-      await assert.rejects(getUrl({ url: `${url}${path}`, output: { kind: 'file', path: join(dir, 'f.bin') } }), (err: Error & { code?: string }) => {
+      await assert.rejects(getUrl({ url: `${url}${path}`, output: { kind: 'file', path: join(dir, 'f.bin') }, stallMs: TEST_STALL_MS }), (err: Error & { code?: string }) => {
         assert.equal(err.code, 'GATEWAY_GET_HTTP_STATUS', err.message);
         assert.match(err.message, /503 Service Unavailable/);
         return true;
@@ -116,7 +106,7 @@ test('swarm resume: a .part or a plain partial is hashed and only the rest is fe
     const part = new Uint8Array(payload.length);
     part.set(payload.subarray(0, half));
     writeFileSync(join(dir, 'a.bin.part'), part);
-    const a = await getUrl({ url, output: { kind: 'file', path: join(dir, 'a.bin') }, resume: true });
+    const a = await getUrl({ url, output: { kind: 'file', path: join(dir, 'a.bin') }, resume: true, stallMs: TEST_STALL_MS });
     assert.equal(a.mode, 'swarm');
     same(join(dir, 'a.bin'), payload);
     assert.ok(!existsSync(join(dir, 'a.bin.part')));
@@ -124,21 +114,21 @@ test('swarm resume: a .part or a plain partial is hashed and only the rest is fe
 
     // A plain partial (the first half) under the final name.
     writeFileSync(join(dir, 'b.bin'), payload.subarray(0, half));
-    const b = await getUrl({ url, output: { kind: 'file', path: join(dir, 'b.bin') }, resume: true });
+    const b = await getUrl({ url, output: { kind: 'file', path: join(dir, 'b.bin') }, resume: true, stallMs: TEST_STALL_MS });
     same(join(dir, 'b.bin'), payload);
     assert.ok(b.downloadedBytes <= half + 256 * 1024, `fetched only the missing half: ${b.downloadedBytes}`);
 
     // Without resume, a stale .part (here: wrong bytes everywhere) is not trusted or kept.
     writeFileSync(join(dir, 'c.bin.part'), bytes(payload.length, 99));
     writeFileSync(join(dir, 'c.bin'), 'old contents');
-    const c = await getUrl({ url, output: { kind: 'file', path: join(dir, 'c.bin') } });
+    const c = await getUrl({ url, output: { kind: 'file', path: join(dir, 'c.bin') }, stallMs: TEST_STALL_MS });
     same(join(dir, 'c.bin'), payload);
     assert.ok(c.downloadedBytes >= payload.length);
 
     // Resuming onto a file that cannot be this one (longer than the torrent): an error, and the file keeps its name.
     const other = bytes(payload.length + 1, 98);
     writeFileSync(join(dir, 'd.bin'), other);
-    await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'd.bin') }, resume: true }), { code: 'STORAGE_FILE_TOO_LONG' });
+    await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'd.bin') }, resume: true, stallMs: TEST_STALL_MS }), { code: 'STORAGE_FILE_TOO_LONG' });
     same(join(dir, 'd.bin'), other);
     assert.ok(!existsSync(join(dir, 'd.bin.part')));
   }));
@@ -157,7 +147,7 @@ test('bytes with Link rel=describedby: get follows the link to the torrent and u
       res.end(payload);
     });
     const reasons: string[] = [];
-    const r = await getUrl({ url: `${front}/l.bin`, output: { kind: 'file', path: join(dir, 'l.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)) });
+    const r = await getUrl({ url: `${front}/l.bin`, output: { kind: 'file', path: join(dir, 'l.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)), stallMs: TEST_STALL_MS });
     assert.equal(r.mode, 'swarm');
     assert.match(reasons[0]!, /rel=describedby/);
     assert.equal(r.sources.plain, 0);
@@ -179,12 +169,12 @@ test('the swarm of an http:// URL is plain BitTorrent by default (no RC4); encry
       res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length, 'torrenttp-seed': `127.0.0.1:${r.port}` });
       res.end(torrent);
     });
-    const plain = await getUrl({ url: `${front}/payload.bin`, output: { kind: 'file', path: join(dir, 'plain.bin') } });
+    const plain = await getUrl({ url: `${front}/payload.bin`, output: { kind: 'file', path: join(dir, 'plain.bin') }, stallMs: TEST_STALL_MS });
     assert.equal(plain.mode, 'swarm');
     same(join(dir, 'plain.bin'), payload);
     assert.deepEqual([...new Set(r.starts)], ['plain']);
     const before = r.starts.length;
-    const rc4 = await getUrl({ url: `${front}/payload.bin`, output: { kind: 'file', path: join(dir, 'rc4.bin') }, encryption: 'prefer' });
+    const rc4 = await getUrl({ url: `${front}/payload.bin`, output: { kind: 'file', path: join(dir, 'rc4.bin') }, encryption: 'prefer', stallMs: TEST_STALL_MS });
     assert.equal(rc4.mode, 'swarm');
     same(join(dir, 'rc4.bin'), payload);
     assert.deepEqual([...new Set(r.starts.slice(before))], ['encrypted']);
@@ -205,12 +195,12 @@ test('a multi-file torrent downloads into a folder named by -o', { timeout: 60_0
       res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': made.torrent.length });
       res.end(made.torrent);
     });
-    let r: GetResult = await getUrl({ url: `${front}/album`, output: { kind: 'file', path: join(dir, 'mine') } });
+    let r: GetResult = await getUrl({ url: `${front}/album`, output: { kind: 'file', path: join(dir, 'mine') }, stallMs: TEST_STALL_MS });
     assert.equal(r.mode, 'swarm');
     same(join(dir, 'mine', 'one.bin'), one);
     same(join(dir, 'mine', 'disc', 'two.bin'), two);
     // Named by default: the torrent's name.
-    r = await getUrl({ url: `${front}/album`, output: { kind: 'named', dir: join(dir, 'cwd') } });
+    r = await getUrl({ url: `${front}/album`, output: { kind: 'named', dir: join(dir, 'cwd') }, stallMs: TEST_STALL_MS });
     same(join(dir, 'cwd', 'album', 'disc', 'two.bin'), two);
   }));
 
@@ -225,7 +215,7 @@ test('a multi-file torrent to a stream: GATEWAY_GET_NOT_ONE_FILE before anything
     });
     const chunks: Buffer[] = [];
     const sink = new Writable({ write: (c: Buffer, _e, cb) => void (chunks.push(c), cb()) });
-    await assert.rejects(getUrl({ url: `${front}/demo`, output: { kind: 'stream', stream: sink }, tmpDir: dir }), (err: unknown) => {
+    await assert.rejects(getUrl({ url: `${front}/demo`, output: { kind: 'stream', stream: sink }, tmpDir: dir, stallMs: TEST_STALL_MS }), (err: unknown) => {
       assert.ok(err instanceof TorrenttpError);
       assert.equal(err.code, 'GATEWAY_GET_NOT_ONE_FILE');
       assert.match(err.message, /demo is a torrent of 2 files .*give a folder with -o/);
@@ -245,7 +235,7 @@ test('a swarm output that cannot be prepared (a name too long) is GATEWAY_GET_OU
       res.end(torrent);
     });
     const path = join(dir, `${'n'.repeat(300)}.bin`);
-    await assert.rejects(getUrl({ url: `${front}/one.bin`, output: { kind: 'file', path } }), (err: unknown) => {
+    await assert.rejects(getUrl({ url: `${front}/one.bin`, output: { kind: 'file', path }, stallMs: TEST_STALL_MS }), (err: unknown) => {
       assert.ok(err instanceof TorrenttpError, String(err));
       assert.equal(err.code, 'GATEWAY_GET_OUTPUT');
       assert.equal((err.cause as NodeJS.ErrnoException).code, 'ENAMETOOLONG');
@@ -276,7 +266,7 @@ test('a plain body that does not match its Repr-Digest is an error', { timeout: 
       res.writeHead(200, { 'content-length': payload.length, 'repr-digest': `sha-256=:${wrong}:` });
       res.end(payload);
     });
-    await assert.rejects(getUrl({ url: `${url}/d.bin`, output: { kind: 'file', path: join(dir, 'd.bin') } }), { code: 'GATEWAY_GET_DIGEST_MISMATCH' });
+    await assert.rejects(getUrl({ url: `${url}/d.bin`, output: { kind: 'file', path: join(dir, 'd.bin') }, stallMs: TEST_STALL_MS }), { code: 'GATEWAY_GET_DIGEST_MISMATCH' });
   }));
 
 test('a large plain body: Repr-Digest checked over the whole file, a resumed prefix on disk included; a wrong one is an error', { timeout: 60_000 }, (t) =>
@@ -293,23 +283,23 @@ test('a large plain body: Repr-Digest checked over the whole file, a resumed pre
       res.end(payload.subarray(from));
     });
     const path = join(dir, 'big.bin');
-    const r = await getUrl({ url: `${url}/big.bin`, output: { kind: 'file', path } });
+    const r = await getUrl({ url: `${url}/big.bin`, output: { kind: 'file', path }, stallMs: TEST_STALL_MS });
     assert.equal(r.digestVerified, true);
     same(path, payload);
     // A resumed download: the bytes on disk are hashed first, then the rest.
     writeFileSync(path, payload.subarray(0, 9 * MIB + 7));
-    const resumed = await getUrl({ url: `${url}/big.bin`, output: { kind: 'file', path }, resume: true });
+    const resumed = await getUrl({ url: `${url}/big.bin`, output: { kind: 'file', path }, resume: true, stallMs: TEST_STALL_MS });
     assert.equal(resumed.downloadedBytes, payload.length - (9 * MIB + 7));
     assert.equal(resumed.digestVerified, true);
     same(path, payload);
     digest = createHash('sha256').update('something else').digest('base64');
-    await assert.rejects(getUrl({ url: `${url}/big.bin`, output: { kind: 'file', path } }), { code: 'GATEWAY_GET_DIGEST_MISMATCH' });
+    await assert.rejects(getUrl({ url: `${url}/big.bin`, output: { kind: 'file', path }, stallMs: TEST_STALL_MS }), { code: 'GATEWAY_GET_DIGEST_MISMATCH' });
     // A damaged prefix on disk fails the check too (the hash covers the whole file, not just what came now).
     digest = right;
     const damaged = Buffer.from(payload.subarray(0, 9 * MIB));
     damaged[12345] = damaged[12345]! ^ 1;
     writeFileSync(path, damaged);
-    await assert.rejects(getUrl({ url: `${url}/big.bin`, output: { kind: 'file', path }, resume: true }), { code: 'GATEWAY_GET_DIGEST_MISMATCH' });
+    await assert.rejects(getUrl({ url: `${url}/big.bin`, output: { kind: 'file', path }, resume: true, stallMs: TEST_STALL_MS }), { code: 'GATEWAY_GET_DIGEST_MISMATCH' });
   }));
 
 test('Link header parsing: rel=describedby with the BitTorrent type only, resolved, http(s) only', () => {
@@ -365,6 +355,7 @@ test('seed: after the download the file (renamed from .part) is seeded until the
         if (e.type === 'start') port = e.port!;
         if (e.type === 'seeding') seeding();
       },
+      stallMs: TEST_STALL_MS,
     });
     await isSeeding;
     same(join(dir, 'mine.bin'), payload);

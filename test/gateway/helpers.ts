@@ -63,3 +63,24 @@ export async function torrentOf(url: string): Promise<Uint8Array> {
   }
   throw new Error(`no torrent for ${url}`);
 }
+
+/**
+ * Until serve sends `Repr-Digest` for `url`: the whole file's SHA-256 is made after the torrent (its
+ * SHA-1 pieces), so a torrent answered does not mean a digest yet.
+ */
+export async function digestReady(url: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const r = await request(url, { method: 'HEAD' });
+    await r.body.dump();
+    if (r.headers['repr-digest'] !== undefined) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no Repr-Digest for ${url}`);
+}
+
+/**
+ * The `stallMs` of an in-process get in a test: well under the tests' own timeouts (30 s, 60 s), so that a
+ * swarm or body that stops is the get's typed error naming it, not a cancelled test (the default, 60 s, is
+ * as long as the test); above `SEED_NAMED_WEB_SEED_FALLBACK_MS` (10 s), which a swarm may wait without a byte.
+ */
+export const TEST_STALL_MS = 15_000;

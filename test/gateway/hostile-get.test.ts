@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { getUrl } from '../../src/gateway/index.js';
 import { createTorrent, parseTorrent } from '../../src/metainfo/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
-import { startGateway, torrentOf } from './helpers.js';
+import { startGateway, TEST_STALL_MS, torrentOf } from './helpers.js';
 
 /** An origin that answers every request with `raw` and then closes (or holds) the connection. */
 async function rawOrigin(t: { after: (fn: () => unknown) => void }, raw: string, hold = false): Promise<string> {
@@ -45,13 +45,13 @@ for (const [what, raw] of bodies) {
   test(`get of ${what}: a typed error, no hang`, { timeout: 30_000 }, (t) =>
     withTempDir(t, async (dir) => {
       const url = await rawOrigin(t, raw);
-      await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') }, plainOnly: true }), (err: Error & { code?: string }) => {
+      await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') }, plainOnly: true, stallMs: TEST_STALL_MS }), (err: Error & { code?: string }) => {
         assert.match(String(err.code), /^GATEWAY_GET_/);
         assert.doesNotMatch(err.message, /internal error/, 'the server broke HTTP: not our internal error');
         return true;
       });
       // Negotiating (no --no-swarm) takes the same path for a server that offers no torrent.
-      await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'g.bin') } }), /GATEWAY_GET_|failed|ended/);
+      await assert.rejects(getUrl({ url, output: { kind: 'file', path: join(dir, 'g.bin') }, stallMs: TEST_STALL_MS }), /GATEWAY_GET_|failed|ended/);
     }));
 }
 
@@ -59,7 +59,7 @@ test('get of a body that stalls: aborting ends it as interrupted', { timeout: 30
   withTempDir(t, async (dir) => {
     const url = await rawOrigin(t, 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello', true);
     const ac = new AbortController();
-    const run = getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') }, plainOnly: true, signal: ac.signal });
+    const run = getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') }, plainOnly: true, signal: ac.signal, stallMs: TEST_STALL_MS });
     setTimeout(() => ac.abort(), 300);
     const r = await run;
     assert.equal(r.status, 'interrupted');
@@ -76,7 +76,7 @@ test('get of a TorrentTTP torrent URL (…/ttp/v1/torrents/<info-hash>) names th
     await g.swarm.settled();
     const out = join(dir, 'out');
     mkdirSync(out);
-    const r = await getUrl({ url: `${g.url}/ttp/v1/torrents/${m.infoHash}`, output: { kind: 'named', dir: out }, lingerMs: 0 });
+    const r = await getUrl({ url: `${g.url}/ttp/v1/torrents/${m.infoHash}`, output: { kind: 'named', dir: out }, lingerMs: 0, stallMs: TEST_STALL_MS });
     assert.equal(r.mode, 'swarm');
     assert.deepEqual(readdirSync(out), ['movie.bin']);
     assert.ok(readFileSync(join(out, 'movie.bin')).equals(content));
@@ -100,7 +100,7 @@ test('bytes whose Link names a torrent that is no torrent: the bytes are downloa
     await once(server, 'listening');
     t.after(() => server.close());
     const path = join(dir, 'f.bin');
-    const r = await getUrl({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.bin`, output: { kind: 'file', path } });
+    const r = await getUrl({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.bin`, output: { kind: 'file', path }, stallMs: TEST_STALL_MS });
     assert.equal(r.mode, 'plain');
     assert.ok(asked.includes('/f.bin?torrent'), 'the link was followed');
     assert.ok(readFileSync(path).equals(content));
@@ -137,24 +137,24 @@ test('a torrent named by the server (".ssh" holding authorized_keys) never write
 
     const home = join(dir, 'home');
     mkdirSync(home);
-    const r = await getUrl({ url: `${base}/`, output: { kind: 'named', dir: home }, lingerMs: 0 });
+    const r = await getUrl({ url: `${base}/`, output: { kind: 'named', dir: home }, lingerMs: 0, stallMs: TEST_STALL_MS });
     assert.equal(r.status, 'complete');
     assert.deepEqual(readdirSync(home), ['ssh'], 'the dots dropped: no .ssh');
     assert.ok(readFileSync(join(home, 'ssh', 'authorized_keys')).equals(keys));
 
     // A second time: "ssh" is there, and the server chose the name: refused, nothing touched.
     writeFileSync(join(home, 'ssh', 'authorized_keys'), 'mine\n');
-    await assert.rejects(getUrl({ url: `${base}/`, output: { kind: 'named', dir: home }, lingerMs: 0 }), (err: Error & { code?: string }) => {
+    await assert.rejects(getUrl({ url: `${base}/`, output: { kind: 'named', dir: home }, lingerMs: 0, stallMs: TEST_STALL_MS }), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'GATEWAY_GET_OUTPUT_EXISTS');
       assert.match(err.message, /home\/ssh \(the torrent's name, chosen by the server\): give -o, or -C - to continue it/);
       return true;
     });
     assert.equal(readFileSync(join(home, 'ssh', 'authorized_keys'), 'utf8'), 'mine\n');
     // -C -: the user asked to continue it.
-    const again = await getUrl({ url: `${base}/`, output: { kind: 'named', dir: home }, resume: true, lingerMs: 0 });
+    const again = await getUrl({ url: `${base}/`, output: { kind: 'named', dir: home }, resume: true, lingerMs: 0, stallMs: TEST_STALL_MS });
     assert.equal(again.status, 'complete');
     // -o names it: as given, dots and all.
-    await getUrl({ url: `${base}/`, output: { kind: 'file', path: join(dir, '.chosen') }, lingerMs: 0 });
+    await getUrl({ url: `${base}/`, output: { kind: 'file', path: join(dir, '.chosen') }, lingerMs: 0, stallMs: TEST_STALL_MS });
     assert.ok(readFileSync(join(dir, '.chosen', 'authorized_keys')).equals(keys));
   }));
 
@@ -190,7 +190,7 @@ test('a torrent answer that does not parse: the URL is downloaded plainly, the s
     });
     const reasons: string[] = [];
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.bin`;
-    const r = await getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)) });
+    const r = await getUrl({ url, output: { kind: 'file', path: join(dir, 'f.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)), stallMs: TEST_STALL_MS });
     assert.equal(r.mode, 'plain');
     assert.equal(readFileSync(join(dir, 'f.bin'), 'utf8'), 'the bytes');
     assert.equal(accepts.length, 2);
@@ -211,7 +211,7 @@ test('get -J: a file or symlink that appears under the server-chosen name after 
     const onEvent = (e: { type: string }): void => {
       if (e.type === 'start') symlinkSync(victim, join(out, 'evil.txt'));
     };
-    await assert.rejects(getUrl({ url, output: { kind: 'named', dir: out }, plainOnly: true, remoteHeaderName: true, onEvent }), (err: Error & { code?: string }) => {
+    await assert.rejects(getUrl({ url, output: { kind: 'named', dir: out }, plainOnly: true, remoteHeaderName: true, onEvent, stallMs: TEST_STALL_MS }), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'GATEWAY_GET_OUTPUT_EXISTS');
       return true;
     });

@@ -22,6 +22,7 @@ import { parseTorrent } from '../../src/metainfo/index.js';
 import { withTempDir } from '../helpers/torrents.js';
 import { makeTorrent } from '../storage/helpers.js';
 import { front, PIECE } from './lone-front.js';
+import { TEST_STALL_MS } from './helpers.js';
 
 const ALONE = { 'torrenttp-swarm-peers': '0' };
 
@@ -36,7 +37,7 @@ test('alone: a corrupt byte in the early-connected stream still fails its piece;
     });
     const out = join(dir, 'out.bin');
     const events: GetEvent[] = [];
-    const r = await getUrl({ url: f.url, output: { kind: 'file', path: out }, lingerMs: 0, onEvent: (e) => events.push(e) });
+    const r = await getUrl({ url: f.url, output: { kind: 'file', path: out }, lingerMs: 0, onEvent: (e) => events.push(e), stallMs: TEST_STALL_MS });
     assert.equal(r.status, 'complete');
     assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(f.payload)), 'byte-identical: the damaged piece was fetched again');
     assert.deepEqual(f.ranges.slice(0, 1), ['bytes=0-'], 'streamed');
@@ -61,6 +62,7 @@ test('alone: a peer that joins ends the early-connected stream and gets the whol
         if (e.type === 'start') port = e.port ?? 0;
         if (e.type === 'progress' && e.doneBytes > 0) onStarted();
       },
+      stallMs: TEST_STALL_MS,
     });
     await started;
     // The other downloader's only source is the get: no tracker, no web seed, no DHT.

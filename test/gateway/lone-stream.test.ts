@@ -18,12 +18,13 @@ import { parseTorrent } from '../../src/metainfo/index.js';
 import { encodeAnnounceQuery } from '../../src/tracker/index.js';
 import { withTempDir } from '../helpers/torrents.js';
 import { front, PIECE } from './lone-front.js';
+import { TEST_STALL_MS } from './helpers.js';
 
 test('a lone get streams the origin in one GET from byte 0, every piece verified, and asks the seed for nothing', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const f = await front(t, dir);
     const out = join(dir, 'out.bin');
-    const r = await getUrl({ url: f.url, output: { kind: 'file', path: out }, lingerMs: 0 });
+    const r = await getUrl({ url: f.url, output: { kind: 'file', path: out }, lingerMs: 0, stallMs: TEST_STALL_MS });
     assert.equal(r.status, 'complete');
     assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(f.payload)), 'byte-identical');
     assert.deepEqual(r.sources, { plain: 0, wire: 0, webseed: f.payload.length, http: 0 });
@@ -40,7 +41,7 @@ test('a corrupt byte in the stream fails its piece: the stream stops and the see
     });
     const out = join(dir, 'out.bin');
     const events: GetEvent[] = [];
-    const r = await getUrl({ url: f.url, output: { kind: 'file', path: out }, lingerMs: 0, onEvent: (e) => events.push(e) });
+    const r = await getUrl({ url: f.url, output: { kind: 'file', path: out }, lingerMs: 0, onEvent: (e) => events.push(e), stallMs: TEST_STALL_MS });
     assert.equal(r.status, 'complete');
     assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(f.payload)), 'byte-identical: the damaged piece was fetched again');
     assert.ok(r.sources.wire >= PIECE, `the seed sent the damaged piece at least: ${JSON.stringify(r.sources)}`);
@@ -70,6 +71,7 @@ test('another peer ends the stream: the get takes the rest from the swarm', { ti
           onStarted();
         }
       },
+      stallMs: TEST_STALL_MS,
     });
     await started;
     assert.ok(streamed < f.payload.length, 'still streaming');
@@ -96,7 +98,7 @@ test('a get whose first tracker answer names another downloader does not stream:
     assert.equal(a.statusCode, 200);
     await a.body.dump();
     const out = join(dir, 'out.bin');
-    const r = await getUrl({ url: f.url, output: { kind: 'file', path: out }, lingerMs: 0 });
+    const r = await getUrl({ url: f.url, output: { kind: 'file', path: out }, lingerMs: 0, stallMs: TEST_STALL_MS });
     assert.equal(r.status, 'complete');
     assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(f.payload)), 'byte-identical');
     assert.equal(r.sources.wire, f.payload.length, `from the seed: ${JSON.stringify(r.sources)}`);
@@ -107,7 +109,7 @@ test('TorrentTTP-Swarm-Peers: 0 on the torrent: the get streams at once, without
   withTempDir(t, async (dir) => {
     // No trackers at all: no answer ever comes, so only the header can start the stream.
     const alone = await front(t, join(dir, 'a'), { announceList: [], torrentHeaders: { 'torrenttp-swarm-peers': '0' } });
-    const r = await getUrl({ url: alone.url, output: { kind: 'file', path: join(dir, 'a.bin') }, lingerMs: 0 });
+    const r = await getUrl({ url: alone.url, output: { kind: 'file', path: join(dir, 'a.bin') }, lingerMs: 0, stallMs: TEST_STALL_MS });
     assert.equal(r.status, 'complete');
     assert.ok(Buffer.from(readFileSync(join(dir, 'a.bin'))).equals(Buffer.from(alone.payload)), 'byte-identical');
     assert.deepEqual(alone.ranges, ['bytes=0-'], 'streamed');
@@ -117,7 +119,7 @@ test('TorrentTTP-Swarm-Peers: 0 on the torrent: the get streams at once, without
     for (const value of [undefined, '1', 'x']) {
       const f = await front(t, join(dir, `n${value ?? ''}`), { announceList: [], ...(value === undefined ? {} : { torrentHeaders: { 'torrenttp-swarm-peers': value } }) });
       const out = join(dir, `n${value ?? ''}.bin`);
-      const n = await getUrl({ url: f.url, output: { kind: 'file', path: out }, lingerMs: 0 });
+      const n = await getUrl({ url: f.url, output: { kind: 'file', path: out }, lingerMs: 0, stallMs: TEST_STALL_MS });
       assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(f.payload)), 'byte-identical');
       assert.deepEqual(f.ranges, [], `no stream without a 0 (${String(value)}): LONE_DECIDE_MS passed without an answer`);
       assert.equal(n.sources.wire, f.payload.length);

@@ -15,6 +15,7 @@ import { OFFERED_METAINFO_MAX_BYTES } from '../../src/gateway/negotiate-client.j
 import { MAX_FETCH_PIECE_LENGTH, MAX_METAINFO_BYTES } from '../../src/metainfo/index.js';
 import { MAX_INPUT_BYTES } from '../../src/cli/load.js';
 import { withTempDir } from '../helpers/torrents.js';
+import { TEST_STALL_MS } from './helpers.js';
 
 /**
  * A server that answers a torrent-preferring request with `offer` and any other with `plain`: get
@@ -33,7 +34,7 @@ async function plainAfterOffer(t: TestContext, dir: string, offer: (res: ServerR
   });
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/big.bin`;
   const reasons: string[] = [];
-  const r = await getUrl({ url, output: { kind: 'file', path: join(dir, 'big.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)) });
+  const r = await getUrl({ url, output: { kind: 'file', path: join(dir, 'big.bin') }, onEvent: (e) => void (e.type === 'start' && reasons.push(e.reason)), stallMs: TEST_STALL_MS });
   assert.equal(r.mode, 'plain');
   assert.equal(readFileSync(join(dir, 'big.bin'), 'utf8'), 'plain');
   return reasons;

@@ -31,6 +31,14 @@ async function totals(g: Gateway): Promise<Totals> {
   return ((await r.body.json()) as { totals: Totals }).totals;
 }
 
+/** Until serve's tracker counts `n` seeds of its one swarm (its own and others that announced). */
+async function seedsOnTracker(g: Gateway, n: number): Promise<void> {
+  await until(`${n} seeds on serve's tracker`, async () => {
+    const doc = (await (await request(`${g.url}/.torrenttp/status.json`)).body.json()) as { swarms: { seeds: number | null }[] };
+    return (doc.swarms[0]?.seeds ?? 0) >= n;
+  }, 20_000);
+}
+
 function same(actual: Uint8Array, expected: Uint8Array, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   assert.ok(Buffer.from(actual).equals(Buffer.from(expected)), `${what}: byte-identical`);
@@ -106,11 +114,7 @@ test('two programs fetching one file at once share one download; a second seed c
     const seed = new Client({ host: '127.0.0.1' });
     t.after(() => seed.close());
     await seed.add(torrent, { path: seedDir, skipVerify: true, webSeeds: false });
-    for (let i = 0; i < 200; i++) {
-      const doc = (await (await request(`${g.url}/.torrenttp/status.json`)).body.json()) as { swarms: { seeds: number | null }[] };
-      if ((doc.swarms[0]?.seeds ?? 0) >= 2) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await seedsOnTracker(g, 2);
     const before = await totals(g);
     const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
 
@@ -169,11 +173,7 @@ test('a peer sending corrupt data: the program still receives the exact file', {
     const liar = new Client({ host: '127.0.0.1' });
     t.after(() => liar.close());
     const lying = await liar.add(torrent, { path: liarDir, skipVerify: true, webSeeds: false });
-    for (let i = 0; i < 200; i++) {
-      const doc = (await (await request(`${g.url}/.torrenttp/status.json`)).body.json()) as { swarms: { seeds: number | null }[] };
-      if ((doc.swarms[0]?.seeds ?? 0) >= 2) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await seedsOnTracker(g, 2);
     // The origin's seed may serve the whole file before the proxy meets the liar: fresh proxies
     // (cold caches) until one got the liar's bytes; every program's copy must be exact.
     for (let round = 0; round < 5 && lying.stats().uploaded === 0; round++) {

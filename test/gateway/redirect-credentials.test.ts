@@ -12,6 +12,7 @@ import { getUrl } from '../../src/gateway/index.js';
 import { headersFor, headersForAll } from '../../src/gateway/redirect-headers.js';
 import { front } from './lone-front.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
+import { TEST_STALL_MS } from './helpers.js';
 
 const SECRET = { authorization: 'Bearer TOPSECRET', cookie: 'sid=1', 'proxy-authorization': 'Basic eA==', 'x-trace': 'kept' };
 
@@ -41,13 +42,13 @@ test("the torrent's web seed on another origin (a lone get's stream): no credent
       redirect.close();
     });
     const elsewhere = `http://127.0.0.1:${(redirect.address() as AddressInfo).port}/big.bin`;
-    const r = await getUrl({ url: elsewhere, output: { kind: 'file', path: join(dir, 'a.bin') }, headers: SECRET, lingerMs: 0 });
+    const r = await getUrl({ url: elsewhere, output: { kind: 'file', path: join(dir, 'a.bin') }, headers: SECRET, lingerMs: 0, stallMs: TEST_STALL_MS });
     assert.equal(r.status, 'complete');
     assert.deepEqual(f.ranges, ['bytes=0-'], 'streamed from the web seed');
     assert.deepEqual(f.auths, [''], 'the web seed is not the URL\'s origin: no Authorization');
     // Asked at the web seed's own origin, the user's credentials are its own.
     const same = await front(t, join(dir, 'g'), { announceList: [], torrentHeaders: { 'torrenttp-swarm-peers': '0' } });
-    await getUrl({ url: same.url, output: { kind: 'file', path: join(dir, 'b.bin') }, headers: SECRET, lingerMs: 0 });
+    await getUrl({ url: same.url, output: { kind: 'file', path: join(dir, 'b.bin') }, headers: SECRET, lingerMs: 0, stallMs: TEST_STALL_MS });
     assert.deepEqual(same.auths, [SECRET.authorization]);
   }));
 
@@ -88,7 +89,7 @@ test('get -C - after a redirect to another origin: the resuming Range request ca
     const { url, seen } = await redirectPair(t, body);
     const out = join(dir, 'file.bin');
     writeFileSync(out, body.subarray(0, 40_000));
-    const r = await getUrl({ url, output: { kind: 'file', path: out }, resume: true, plainOnly: true, headers: SECRET });
+    const r = await getUrl({ url, output: { kind: 'file', path: out }, resume: true, plainOnly: true, headers: SECRET, stallMs: TEST_STALL_MS });
     assert.equal(r.status, 'complete');
     const resumed = seen.find((h) => h.range !== undefined);
     assert.ok(resumed !== undefined, 'a Range request reached B');
@@ -103,7 +104,7 @@ test('get after a redirect to another origin: the redirected request carries no 
   withTempDir(t, async (dir) => {
     const body = bytes(10_000, 4);
     const { url, seen } = await redirectPair(t, body);
-    await getUrl({ url, output: { kind: 'file', path: join(dir, 'f') }, headers: SECRET });
+    await getUrl({ url, output: { kind: 'file', path: join(dir, 'f') }, headers: SECRET, stallMs: TEST_STALL_MS });
     assert.equal(seen.length, 1);
     assert.equal(seen[0]!.authorization, undefined);
     assert.equal(seen[0]!.cookie, undefined);
