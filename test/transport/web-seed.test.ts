@@ -141,8 +141,8 @@ test('blocks of a piece asked for backwards in one turn are one GET (runs grow b
     await rec.wait('unchoke');
     const blocks = allBlocks(metainfo).filter((b) => b.index === 0);
     for (const b of blocks.reverse()) link.request(b);
-    await rec.wait('bytes'); // after the blocks of a GET
-    assert.equal(rec.of('block').length, blocks.length);
+    await rec.wait('block', 5000, () => rec.of('block').length === blocks.length); // streamed as the GET's body comes
+    assert.equal(rec.of('bytes').reduce((n, e) => n + e.downloaded, 0), 256 * 1024);
     assert.deepEqual(srv.seen, [`/files/payload.bin bytes=0-${256 * 1024 - 1}`]);
     const got = new Uint8Array(256 * 1024);
     for (const e of rec.of('block')) got.set(e.data, e.req.begin);
