@@ -4,12 +4,22 @@
  * - It has everything (or the `pieces` it is limited to: requests for others are rejected):
  *   `bitfield` then `unchoke` are queued at creation. `prefersRuns` is true:
  *   the engine should hand it contiguous blocks, which become one ranged GET.
- * - Requests wait in a queue; up to `maxInFlight` GETs run at once. A GET covers a run of
- *   adjacent requested blocks of one piece (http-fetch.ts's `RunQueue`, shared with HTTP peers);
- *   a run that spans files is one GET per file slice.
+ * - Requests wait in a queue; up to `maxInFlight` runs are fetched at once. A run is adjacent
+ *   requested blocks of one piece (http-fetch.ts's `RunQueue`, shared with HTTP peers), one
+ *   ranged GET, or one per file slice when it spans files (those GETs at once; the first that
+ *   fails stops the others).
+ * - GETs go through the process's shared keep-alive pool for the URL's origin: the transport's
+ *   own HTTP/1.1 client (http1-pool.ts, group 'webseed': apart from HTTP peers' pools), no undici.
+ *   Redirects are not followed (a 3xx is a failure, as before), so one origin, one pool.
+ * - Bodies stream: each block goes to the engine as soon as its last byte came, a view of the
+ *   socket's reused read buffer (ttp-piece.ts's `PieceBlocks`; gathered in the GET's scratch when
+ *   it straddles two reads, or in a buffer of its own when a file's end cuts it), delivered at
+ *   once (`deliverNow`): the engine copies it, as from an HTTP peer's. A failed run rejects only
+ *   the blocks that did not come.
  * - Every answer is checked. For a range: status 206, `Content-Range: bytes first-last/total`
  *   naming exactly the range asked for (and the file's length, unless `*`), and a body of exactly
- *   that length. `text/html` is an error page unless the file itself is `.htm`/`.html`.
+ *   that length (by `Content-Length`, chunked, or to the connection's end; a byte too many fails
+ *   the GET at once). `text/html` is an error page unless the file itself is `.htm`/`.html`.
  * - A 200 with the whole file where a smaller range was asked for means the server ignores
  *   `Range` (a plain static server, nginx with `max_ranges 0`). Re-reading a file's head for
  *   every block would cost the square of its size, so instead: when the torrent is at most
@@ -26,7 +36,6 @@
  *   to 60 s (http-fetch.ts's `FailureBackoff`). Failures while backing off count once. After
  *   `maxFailures` failures in a row, the link closes with TRANSPORT_WEBSEED_GAVE_UP (its `cause`
  *   is the last failure). A success resets the count.
- * - GETs go through the process's shared keep-alive pool for the URL's origin (http-fetch.ts).
  * - `cancel` drops a queued request, or the delivery of an in-flight one; no event follows.
  */
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
