@@ -41,7 +41,7 @@
 import { TorrenttpError, toTorrenttpError } from '../errors/index.js';
 import { Bitfield, BLOCK_LENGTH, type FileSlice, type Geometry, type Metainfo } from '../metainfo/index.js';
 import { DEFAULT_RETRY_AFTER_MS, MAX_REQUEST_BYTES, MAX_RETRY_AFTER_MS, PieceBlocks, type ByteSpan } from '../tracker/client.js';
-import { TransportError, type TransportErrorCode } from './errors.js';
+import { TransportError } from './errors.js';
 import { EventQueue } from './event-queue.js';
 import { FailureBackoff, readContentRange, retryAfterDelay, RunQueue, type BlockRun } from './http-fetch.js';
 import { acquireHttp1, type Http1Lease } from './http1-pool.js';
@@ -429,7 +429,8 @@ class WebSeed implements PeerLink {
             if (n !== expected) done(() => reject(new TransportError('TRANSPORT_HTTP_BAD_LENGTH', { detail: `${where}: ${n} of ${expected} bytes` })));
             else done(() => resolve(whole));
           },
-          onError: (err) => done(() => reject(err === ours ? err : new TransportError(err.code as TransportErrorCode, { detail: `${where}: ${err.detail ?? err.message}`, cause: err }))),
+          // The pool's errors (TRANSPORT_HTTP_FAILED, _TIMEOUT, TRANSPORT_HTTP1_*) name the origin only: with the file and range.
+          onError: (err) => done(() => reject(err === ours || !(err instanceof TransportError) ? err : new TransportError(err.code, { detail: `${where}: ${err.detail ?? err.message}`, cause: err }))),
         },
       );
       const stop = (): void => {
