@@ -117,7 +117,8 @@ test('a swarm get (serve\'s seed and the web seed together) loads no module of u
     assert.equal(got.status, 'complete');
     assert.ok(f.ranges.some((r) => /^bytes=\d+-\d+$/.test(r)), `the web seed's ranged GETs: ${JSON.stringify(f.ranges)}`);
     assert.deepEqual(got.loaded, [], 'no undici module loaded');
-    assert.equal(got.sources.webseed! + got.sources.wire!, f.payload.length, JSON.stringify(got.sources));
+    // At least the file: in the endgame a block may come from both.
+    assert.ok(got.sources.webseed! + got.sources.wire! >= f.payload.length, JSON.stringify(got.sources));
     assert.ok(got.sources.webseed! > 0, `the web seed sent bytes: ${JSON.stringify(got.sources)}`);
     assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(f.payload)), 'byte-identical');
   }));
