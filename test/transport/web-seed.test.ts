@@ -1,11 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Bitfield, parseTorrent, type Metainfo } from '../../src/metainfo/index.js';
 import { createWebSeed, openHttp1Origins, WEB_SEED_DEFAULTS, webSeedFileUrl, type PeerLink, type WebSeedOptions } from '../../src/transport/index.js';
-import { bytes, piecesOf, torrentBytes } from '../helpers/torrents.js';
+import { setClientTls } from '../../src/transport/http-fetch.js';
+import { selfSignedCert } from '../helpers/tls.js';
+import { bytes, piecesOf, torrentBytes, withTempDir } from '../helpers/torrents.js';
 import { allBlocks, leech, makeTorrent, Recorder } from './helpers.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, file: Uint8Array | undefined) => void;
@@ -447,3 +451,28 @@ test('a multi-file run whose GET of one file fails: the GETs of its other files 
     await srv.close();
   }
 });
+
+test('an https web seed takes the process\'s TLS options (setClientTls: get -k, --cacert): refused untrusted, byte-identical with the CA', (t) =>
+  withTempDir(t, async (dir) => {
+    const { key, cert } = selfSignedCert(dir, { ipSan: true });
+    const { metainfo, data } = makeTorrent(512 * 1024, 64 * 1024, 17, 'f.bin');
+    const srv = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => rangeResponse(req, res, req.url === '/f.bin' ? data : undefined));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    t.after(() => {
+      setClientTls({});
+      srv.closeAllConnections();
+      return new Promise<void>((r) => srv.close(() => r()));
+    });
+    const url = `https://127.0.0.1:${(srv.address() as AddressInfo).port}/f.bin`;
+    const untrusted = seed(url, metainfo, { maxFailures: 1 });
+    untrusted.link.request(allBlocks(metainfo)[0]!);
+    const closed = await untrusted.rec.wait('closed');
+    assert.match(String((closed.reason?.cause as Error | undefined)?.message), /self.signed|certificate/i);
+    setClientTls({ ca: readFileSync(cert) });
+    const { link, rec } = seed(url, metainfo);
+    try {
+      assert.ok(Buffer.from(await leech(link, rec, metainfo)).equals(Buffer.from(data)), '--cacert');
+    } finally {
+      link.close();
+    }
+  }));
