@@ -40,9 +40,6 @@ export class Recorder {
   readonly events: PeerEvent[] = [];
   private waiters: { pred: (e: PeerEvent) => boolean; resolve: (e: PeerEvent) => void }[] = [];
   readonly handler = (e: PeerEvent): void => {
-    // A block's bytes may be a view of a reused read buffer, valid only while its event is
-    // delivered: kept, they are copied, as the engine copies them.
-    if (e.type === 'block') e = { ...e, data: Uint8Array.from(e.data) };
     this.events.push(e);
     this.listeners.forEach((l) => l(e));
     this.waiters = this.waiters.filter((w) => {

@@ -79,7 +79,9 @@ function multiFileTorrent(): { metainfo: Metainfo; data: Uint8Array; files: { pa
 
 function seed(url: string, metainfo: Metainfo, opts: Partial<WebSeedOptions> = {}): { link: PeerLink; rec: Recorder } {
   const rec = new Recorder();
-  const link = createWebSeed(url, metainfo, { onEvent: rec.handler, ...opts });
+  // A block's bytes may be a view of the connection's reused read buffer, valid only while its
+  // event is delivered: the recorder keeps a copy, as the engine copies them.
+  const link = createWebSeed(url, metainfo, { onEvent: (e) => rec.handler(e.type === 'block' ? { ...e, data: Uint8Array.from(e.data) } : e), ...opts });
   return { link, rec };
 }
 
