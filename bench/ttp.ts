@@ -35,9 +35,10 @@
  * Then what undici itself costs a process (`--undici-rounds N`, default 3; 0 skips it): fresh
  * node processes in turn, each fetching piece 0 (one whole-piece GET) from a seed, then `gc()`
  * twice, then their resident memory (`/proc/self/status`) and heap: `none` fetches nothing,
- * `net` sends the GET over a plain socket and drops the body, `load` loads a web seed's pool
- * (undici's `Pool`, http-fetch.ts; the HTTP peer has had its own client since session 18,
- * http1-pool.ts) without a request, `undici` sends the GET through that pool. Printed: the median of each, and `undici` against `net`.
+ * `net` sends the GET over a plain socket and drops the body, `load` loads an undici `Pool` for
+ * the origin (http-fetch.ts's `acquireOrigin`: what web seeds used before session 18; they and the
+ * HTTP peer now have the transport's own client, http1-pool.ts) without a request, `undici` sends
+ * the GET through that pool. Printed: the median of each, and `undici` against `net`.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

@@ -252,20 +252,21 @@ export function getClientTls(): ClientTls {
 }
 
 /**
- * One GET (or `options.method`: `get -I`'s HEAD) with node's own HTTP client, where undici is not wanted (a lone `torrenttp get`
+ * One GET (or `options.method`: `get -I`'s HEAD, the JSON tracker's POST with `options.body`) with node's own HTTP client, where undici is not wanted (a lone `torrenttp get`
  * compiles no undici: its loading and its parser's WebAssembly were ~45 ms of that get's CPU;
  * docs/cli.md, "get against curl"). `node:https`, and TLS with it, is loaded only for an https
  * URL. Resolves at the answer's head; the caller reads or drops the body. `onInterim` is told
  * each interim answer (1xx) before it, which node otherwise skips.
  */
-export async function nodeGet(url: URL, options: RequestOptions, onInterim?: (info: InformationEvent) => void): Promise<IncomingMessage> {
+export async function nodeGet(url: URL, options: RequestOptions & { readonly body?: string }, onInterim?: (info: InformationEvent) => void): Promise<IncomingMessage> {
   const https = url.protocol === 'https:';
   const mod = https ? await import('node:https') : await import('node:http');
+  const { body, ...rest } = options;
   return new Promise((resolve, reject) => {
     // An https connection that fails before its handshake is done (reset, closed): the handshake's
     // failure (`TLS_HANDSHAKE_FAILED`, its cause under it), not a receive error.
     let handshaking = false;
-    const req = mod.request(url, { ...(https ? clientTls : {}), ...options, method: options.method ?? 'GET' }, (res) => {
+    const req = mod.request(url, { ...(https ? clientTls : {}), ...rest, method: rest.method ?? 'GET' }, (res) => {
       // A reset under the body fails it with the reset (`read ECONNRESET`), which node reports on
       // the request only; the body alone would say `aborted`, as for a connection closed early.
       req.on('error', (err) => {
@@ -288,7 +289,7 @@ export async function nodeGet(url: URL, options: RequestOptions, onInterim?: (in
         reject(err);
       }
     });
-    req.end();
+    req.end(body);
   });
 }
 

@@ -1,13 +1,14 @@
 /**
  * The HTTP plumbing of the transport layer, shared by web seeds (web-seed.ts) and TorrentTTP HTTP
- * peers (http-peer.ts): for web seeds, undici, loaded on first use, and one keep-alive `Pool` per
- * origin (HTTP peers have their own HTTP/1.1 client, http1-pool.ts); for both, the queue that
- * turns block requests into merged runs (one ranged GET each); `Retry-After`; the failure
- * back-off; what a failed request's error says. Each link keeps only what its protocol says:
- * which URL, which statuses mean what, how a body is checked.
+ * peers (http-peer.ts), whose connections are the transport's own HTTP/1.1 client's
+ * (http1-pool.ts): the queue that turns block requests into merged runs (one ranged GET each);
+ * `Retry-After`; the failure back-off; what a failed request's error says. Each link keeps only
+ * what its protocol says: which URL, which statuses mean what, how a body is checked.
  *
- * Pools: one per origin, shared by every web seed of the process that talks to that origin. Two
- * torrents seeded by one server reuse the same few connections instead of opening a set each.
+ * Also undici, loaded on first use, and one keep-alive undici `Pool` per origin (`acquireOrigin`):
+ * what web seeds used until session 18. No link uses it now; it stays for callers that want an
+ * undici dispatcher to one origin (an `HttpTrackerClient` given one, bench/ttp.ts's comparison
+ * of the two clients). Two holders of one origin share its few connections.
  *
  * Rules:
  * - A pool is made at the first `acquireOrigin` of its origin and destroyed when the last holder

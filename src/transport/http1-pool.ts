@@ -1,14 +1,15 @@
 /**
- * The TorrentTTP HTTP peer's own HTTP/1.1 client: a small keep-alive pool per origin, on plain
- * `net` sockets (and `tls` for https), answers decoded by http1-response.ts within each read's
- * callback. Made for the HTTP peer (http-peer.ts), whose GETs are plain: no request body, no
- * redirects, no proxies. undici stays for everything else (metainfo fetch, web seeds, trackers,
- * `get`).
+ * The transport's own HTTP/1.1 client: a small keep-alive pool per origin, on plain `net`
+ * sockets (and `tls` for https), answers decoded by http1-response.ts within each read's
+ * callback. Made for the links' GETs, which are plain: no request body, no redirects (a 3xx is
+ * an answer like any other, for the caller to refuse), no proxies: the TorrentTTP HTTP peer's
+ * (http-peer.ts) and web seeds' (web-seed.ts, ranged GETs of files). undici stays for the rest
+ * (the proxy's requests, `get`'s negotiation through a dispatcher).
  *
  * Rules:
- * - One pool per origin, shared by every HTTP peer link of the process on it (`acquireHttp1`), made
- *   at the first acquire and destroyed at the last release; at most `connections` sockets
- *   (the first holder's; the spec's 4, docs/torrenttp.md §7).
+ * - One pool per origin (and `group`: web seeds apart from HTTP peers), shared by every link of the
+ *   process on it (`acquireHttp1`), made at the first acquire and destroyed at the last release;
+ *   at most `connections` sockets (the first holder's; the spec's 4, docs/torrenttp.md §7).
  * - One request in flight a connection (no pipelining: §2). Requests wait in order for a free
  *   connection; a new one is dialled while there are fewer than `connections`. A request is
  *   written as one latin1 string: `GET path HTTP/1.1`, `host`, the caller's headers.
@@ -395,13 +396,24 @@ export interface Http1Lease {
   release(): void;
 }
 
-/** A lease on the shared pool of `url`'s origin (http: or https:). */
-export function acquireHttp1(url: string, opts: { connections?: number } = {}): Http1Lease {
-  const u = new URL(url);
-  const key = u.origin;
+/**
+ * A lease on the shared pool of `url`'s origin (http: or https:; another scheme, or no URL, is
+ * TRANSPORT_HTTP_FAILED). `group` keeps apart pools of one origin that must not wait for each
+ * other's connections: web seeds (`'webseed'`) and HTTP peers (none) of one server each have
+ * their own few, as each has its own limit.
+ */
+export function acquireHttp1(url: string, opts: { connections?: number; group?: string } = {}): Http1Lease {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (cause) {
+    throw new TransportError('TRANSPORT_HTTP_FAILED', { detail: `${url}: not a URL`, cause });
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TransportError('TRANSPORT_HTTP_FAILED', { detail: `${url}: not an http(s) URL` });
+  const key = opts.group === undefined ? u.origin : `${opts.group} ${u.origin}`;
   let shared = pools.get(key);
   if (shared === undefined) {
-    shared = { pool: new Http1Pool(new URL(key), { ...HTTP1_POOL_DEFAULTS, connections: opts.connections ?? HTTP1_POOL_DEFAULTS.connections }), holders: 0 };
+    shared = { pool: new Http1Pool(new URL(u.origin), { ...HTTP1_POOL_DEFAULTS, connections: opts.connections ?? HTTP1_POOL_DEFAULTS.connections }), holders: 0 };
     pools.set(key, shared);
   }
   shared.holders++;
@@ -421,5 +433,5 @@ export function acquireHttp1(url: string, opts: { connections?: number } = {}): 
 
 /** Origins with a pool open now (tests: a closed link must not keep its pool). */
 export function openHttp1Origins(): string[] {
-  return [...pools.keys()];
+  return [...pools.values()].map((s) => s.pool.origin.origin);
 }

@@ -9,7 +9,10 @@ import { once } from 'node:events';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { encodeJsonAnnounceResponse } from '../../src/tracker/index.js';
 import { createTorrent, parseTorrent } from '../../src/metainfo/index.js';
 import { CLI_BIN, cli, jsonLines, spawnCli } from '../helpers/cli.js';
 import { startTtpPeerServer } from '../helpers/ttp-peer-server.js';
@@ -114,4 +117,39 @@ test('a TorrentTTP-only download loads no undici: the HTTP peer has its own HTTP
     const byUrl = await runCounting(t, dir, ['download', server.url, '-o', 'out2', '--no-trackers', '--no-dht']);
     assert.deepEqual(readFileSync(join(dir, 'out2', 'p.bin')), Buffer.from(payload));
     assert.match(byUrl, /undici files: 0\n/);
+  }));
+
+test('a download from a web seed, announcing over JSON (--http-port), loads no undici: web seeds on the transport\'s own client, JSON announces on node\'s http', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    mkdirSync(join(dir, 'src'));
+    const payload = bytes(700_000, 62);
+    writeFileSync(join(dir, 'src', 'p.bin'), payload);
+    const seen: string[] = [];
+    // One server: the tracker's JSON side and the web seed.
+    const server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      if (req.method === 'POST' && req.url === '/ttp/v1/announce') {
+        req.resume();
+        req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(encodeJsonAnnounceResponse({ interval: 1800, minInterval: 60, complete: 1, incomplete: 1, peers: [] })));
+        return;
+      }
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      if (req.url !== '/p.bin' || m === null) return void res.writeHead(404).end();
+      const first = Number(m[1]);
+      const last = Math.min(Number(m[2]), payload.length - 1);
+      res.writeHead(206, { 'content-range': `bytes ${first}-${last}/${payload.length}`, 'content-length': last - first + 1 }).end(payload.subarray(first, last + 1));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { torrent } = await createTorrent(join(dir, 'src', 'p.bin'), { pieceLength: 64 * 1024, creationDate: null, announceList: [[`${base}/announce`]], urlList: [`${base}/p.bin`] });
+    writeFileSync(join(dir, 'w.torrent'), torrent);
+    const out = await runCounting(t, dir, ['download', 'w.torrent', '-o', 'out', '--http-port', '0', '--listen', '127.0.0.1', '--no-dht']);
+    assert.deepEqual(readFileSync(join(dir, 'out', 'p.bin')), Buffer.from(payload));
+    assert.ok(seen.includes('POST /ttp/v1/announce'), `a JSON announce: ${seen.slice(0, 5).join(', ')}`);
+    assert.ok(seen.some((s) => s === 'GET /p.bin'), 'the web seed sent the bytes');
+    assert.match(out, /undici files: 0\n/);
   }));

@@ -100,6 +100,31 @@ test('a lone get loads no module of undici: its tracker announce goes over node 
     assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(f.payload)), 'byte-identical');
   }));
 
+test('a swarm get (serve\'s seed and the web seed together) loads no module of undici either: web seeds and JSON announces go over node\'s own sockets', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    // Not alone: the get joins the swarm, downloading from serve's wire seed and the front as web seed.
+    const f = await front(t, dir);
+    const client = join(fileURLToPath(import.meta.url), '../../../src/gateway/client.js');
+    const script = `
+      import { createRequire } from 'node:module';
+      const { getUrl } = await import(${JSON.stringify(client)});
+      // The web seed at once (not after the swarm stalled), beside serve's seed.
+      const r = await getUrl({ url: process.argv[1], output: { kind: 'file', path: process.argv[2] }, lingerMs: 0, webSeedFallbackMs: 0 });
+      const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('/undici/'));
+      console.log(JSON.stringify({ status: r.status, sources: r.sources, loaded }));
+    `;
+    const out = join(dir, 'out.bin');
+    const child = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, f.url, out], { cwd: dir, encoding: 'utf8', timeout: 40_000 });
+    const got = JSON.parse(child.stdout.trim()) as { status: string; sources: Record<string, number>; loaded: string[] };
+    assert.equal(got.status, 'complete');
+    assert.ok(f.ranges.some((r) => /^bytes=\d+-\d+$/.test(r)), `the web seed's ranged GETs: ${JSON.stringify(f.ranges)}`);
+    assert.deepEqual(got.loaded, [], 'no undici module loaded');
+    // At least the file: in the endgame a block may come from both.
+    assert.ok(got.sources.webseed! + got.sources.wire! >= f.payload.length, JSON.stringify(got.sources));
+    assert.ok(got.sources.webseed! > 0, `the web seed sent bytes: ${JSON.stringify(got.sources)}`);
+    assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(f.payload)), 'byte-identical');
+  }));
+
 test('connectOrigin sends the stream request at once (Range from the piece, the web seed header); close() ends a connection never adopted', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const f = await front(t, dir);

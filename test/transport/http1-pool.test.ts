@@ -1,5 +1,5 @@
 /**
- * The HTTP peer's own HTTP/1.1 pool (src/transport/http1-pool.ts) against raw loopback servers:
+ * The transport's own HTTP/1.1 pool (src/transport/http1-pool.ts: HTTP peers, web seeds) against raw loopback servers:
  * keep-alive reuse, a stale kept-alive connection, each timeout, a hostile head, bytes that answer
  * nothing, TLS with `--cacert` / `-k` as the rest of the process has them (setClientTls).
  */
@@ -10,7 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { TorrenttpError } from '../../src/errors/index.js';
 import { setClientTls } from '../../src/transport/http-fetch.js';
-import { Http1Pool, HTTP1_POOL_DEFAULTS, type Http1Request } from '../../src/transport/http1-pool.js';
+import { acquireHttp1, Http1Pool, HTTP1_POOL_DEFAULTS, openHttp1Origins, type Http1Request } from '../../src/transport/http1-pool.js';
 import { selfSignedCert } from '../helpers/tls.js';
 import { withTempDir } from '../helpers/torrents.js';
 
@@ -213,4 +213,23 @@ test('https: the CAs given (--cacert) are trusted, node\'s default refuses a sel
       await new Promise((r) => server.close(r));
     }
   });
+});
+
+test('acquireHttp1: one pool per origin and group (web seeds apart from HTTP peers), released at the last holder; a URL that is not http(s) is TRANSPORT_HTTP_FAILED', () => {
+  const a = acquireHttp1('http://127.0.0.1:9/a/b');
+  const b = acquireHttp1('http://127.0.0.1:9/c?d');
+  const w = acquireHttp1('http://127.0.0.1:9/e', { group: 'webseed', connections: 2 });
+  const w2 = acquireHttp1('http://127.0.0.1:9/f', { group: 'webseed' });
+  try {
+    assert.equal(a.pool, b.pool, 'one origin, one pool');
+    assert.notEqual(a.pool, w.pool, 'a web seed does not wait for an HTTP peer\'s connections');
+    assert.equal(w.pool, w2.pool);
+    assert.equal(w.pool.opts.connections, 2, 'the first holder\'s count');
+    assert.deepEqual(openHttp1Origins().sort(), ['http://127.0.0.1:9', 'http://127.0.0.1:9']);
+  } finally {
+    for (const l of [a, b, w, w2]) l.release();
+    a.release(); // idempotent
+  }
+  assert.deepEqual(openHttp1Origins(), []);
+  for (const bad of ['ftp://127.0.0.1/x', 'not a url']) assert.throws(() => acquireHttp1(bad), (e: TorrenttpError) => e.code === 'TRANSPORT_HTTP_FAILED', bad);
 });

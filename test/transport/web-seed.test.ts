@@ -1,17 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Bitfield, parseTorrent, type Metainfo } from '../../src/metainfo/index.js';
-import { createWebSeed, WEB_SEED_DEFAULTS, webSeedFileUrl, type PeerLink, type WebSeedOptions } from '../../src/transport/index.js';
-import { bytes, piecesOf, torrentBytes } from '../helpers/torrents.js';
+import { createWebSeed, openHttp1Origins, WEB_SEED_DEFAULTS, webSeedFileUrl, type PeerLink, type WebSeedOptions } from '../../src/transport/index.js';
+import { setClientTls } from '../../src/transport/http-fetch.js';
+import { selfSignedCert } from '../helpers/tls.js';
+import { bytes, piecesOf, torrentBytes, withTempDir } from '../helpers/torrents.js';
 import { allBlocks, leech, makeTorrent, Recorder } from './helpers.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, file: Uint8Array | undefined) => void;
 
 /** Serves `files` (URL path → bytes), honouring `Range`, unless `handler` says otherwise. */
-async function httpServer(files: Map<string, Uint8Array>, handler?: Handler) {
+async function httpServer(files: Map<string, Uint8Array>, handler?: Handler, keepAliveMs = 1000) {
   const seen: string[] = [];
   const server = createServer((req, res) => {
     const path = req.url ?? '';
@@ -20,7 +24,8 @@ async function httpServer(files: Map<string, Uint8Array>, handler?: Handler) {
     if (handler !== undefined) return handler(req, res, file);
     rangeResponse(req, res, file);
   });
-  server.keepAliveTimeout = 1000;
+  // `Keep-Alive: timeout=1` by default: a client that keeps a connection 1 s less closes it after each answer.
+  server.keepAliveTimeout = keepAliveMs;
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -74,7 +79,9 @@ function multiFileTorrent(): { metainfo: Metainfo; data: Uint8Array; files: { pa
 
 function seed(url: string, metainfo: Metainfo, opts: Partial<WebSeedOptions> = {}): { link: PeerLink; rec: Recorder } {
   const rec = new Recorder();
-  const link = createWebSeed(url, metainfo, { onEvent: rec.handler, ...opts });
+  // A block's bytes may be a view of the connection's reused read buffer, valid only while its
+  // event is delivered: the recorder keeps a copy, as the engine copies them.
+  const link = createWebSeed(url, metainfo, { onEvent: (e) => rec.handler(e.type === 'block' ? { ...e, data: Uint8Array.from(e.data) } : e), ...opts });
   return { link, rec };
 }
 
@@ -141,8 +148,8 @@ test('blocks of a piece asked for backwards in one turn are one GET (runs grow b
     await rec.wait('unchoke');
     const blocks = allBlocks(metainfo).filter((b) => b.index === 0);
     for (const b of blocks.reverse()) link.request(b);
-    await rec.wait('bytes'); // after the blocks of a GET
-    assert.equal(rec.of('block').length, blocks.length);
+    await rec.wait('block', 5000, () => rec.of('block').length === blocks.length); // streamed as the GET's body comes
+    assert.equal(rec.of('bytes').reduce((n, e) => n + e.downloaded, 0), 256 * 1024);
     assert.deepEqual(srv.seen, [`/files/payload.bin bytes=0-${256 * 1024 - 1}`]);
     const got = new Uint8Array(256 * 1024);
     for (const e of rec.of('block')) got.set(e.data, e.req.begin);
@@ -340,3 +347,134 @@ test('cancel drops queued and in-flight requests silently; requests outside the 
     await srv.close();
   }
 });
+
+test('any real server: chunked answers, and HTTP/1.0 bodies that run to the connection\'s end, over a multi-file torrent: every piece byte-identical', async () => {
+  const { metainfo, data, files } = multiFileTorrent();
+  const served = new Map(files.map((f) => [webSeedFileUrl('', metainfo, files.indexOf(f)), f.data]));
+  for (const style of ['chunked', 'close'] as const) {
+    const srv = await httpServer(served, (req, res, file) => {
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      if (file === undefined || m === null) return void res.writeHead(404).end();
+      const first = Number(m[1]);
+      const last = Math.min(Number(m[2]), file.length - 1);
+      const body = file.subarray(first, last + 1);
+      if (style === 'close') {
+        // No length, no chunking: the body ends with the connection (an HTTP/1.0 server).
+        res.socket!.end(Buffer.concat([Buffer.from(`HTTP/1.0 206 Partial Content\r\nContent-Range: bytes ${first}-${last}/${file.length}\r\n\r\n`), body]));
+        return;
+      }
+      res.writeHead(206, { 'content-range': `bytes ${first}-${last}/${file.length}`, 'transfer-encoding': 'chunked' });
+      // Chunks of 1000 bytes: blocks straddle chunks, reads and file ends.
+      for (let at = 0; at < body.length; at += 1000) res.write(body.subarray(at, at + 1000));
+      res.end();
+    });
+    const { link, rec } = seed(`${srv.base}/`, metainfo);
+    try {
+      const got = await leech(link, rec, metainfo);
+      assert.ok(Buffer.from(got).equals(Buffer.from(data)), style);
+      assert.equal(rec.of('rejected').length, 0, style);
+    } finally {
+      link.close();
+      await srv.close();
+    }
+  }
+});
+
+test('a redirect is not followed: a 3xx fails like any other status, its Location never asked for', async () => {
+  const { srv } = await failsWith((_q, res) => res.writeHead(302, { location: '/elsewhere.bin' }).end(), 'TRANSPORT_HTTP_STATUS');
+  assert.ok(srv.seen.length > 0 && srv.seen.every((s) => s.startsWith('/f.bin ')), srv.seen.join(', '));
+});
+
+test('zero copy: blocks are views of the connection\'s reused read buffer, delivered as the body comes; the closed link releases its pool', async () => {
+  const { metainfo, data } = makeTorrent(2 * 1024 * 1024, 64 * 1024, 13, 'payload.bin');
+  const srv = await httpServer(new Map([['/payload.bin', data]]), undefined, 10_000);
+  const rec = new Recorder();
+  const buffers = new Set<ArrayBufferLike>();
+  let views = 0;
+  const link = createWebSeed(`${srv.base}/payload.bin`, metainfo, {
+    maxInFlight: 1, // one connection: its reads all go into one buffer
+    onEvent: (e) => {
+      if (e.type === 'block') {
+        buffers.add(e.data.buffer);
+        if (e.data.buffer.byteLength > e.data.length) views++;
+      }
+      rec.handler(e);
+    },
+  });
+  try {
+    const got = await leech(link, rec, metainfo);
+    assert.ok(Buffer.from(got).equals(Buffer.from(data)));
+    assert.equal(srv.seen.length, metainfo.pieceCount, 'a GET a piece');
+    // 128 blocks of 32 GETs: a copy per GET would show 32 buffers (or more); the reads are one or two (16 KiB, then 256 KiB).
+    assert.ok(buffers.size <= 4, `${buffers.size} buffers under ${rec.of('block').length} blocks: ${[...buffers].map((b) => b.byteLength).join(' ')}`);
+    assert.ok(views > rec.of('block').length / 2, `${views} views`);
+    assert.deepEqual(openHttp1Origins(), [srv.base], 'one pool, the origin\'s');
+  } finally {
+    link.close();
+    await srv.close();
+  }
+  assert.deepEqual(openHttp1Origins(), [], 'the closed link released its pool');
+});
+
+test('a multi-file run whose GET of one file fails: the GETs of its other files are stopped, each of its requests ends once (a block or a rejection)', async () => {
+  const { metainfo, files } = multiFileTorrent();
+  const served = new Map(files.map((f) => [webSeedFileUrl('', metainfo, files.indexOf(f)), f.data]));
+  const broken = webSeedFileUrl('', metainfo, 4);
+  const slow = webSeedFileUrl('', metainfo, 3);
+  let slowCut = false;
+  const srv = await httpServer(served, (req, res, file) => {
+    if (req.url === broken) return void res.writeHead(500).end();
+    // File 3's part would come long after the failure: its GET is stopped (the connection closed) first.
+    if (req.url === slow) {
+      const timer = setTimeout(() => rangeResponse(req, res, file), 3000);
+      res.on('close', () => {
+        clearTimeout(timer);
+        if (!res.writableFinished) slowCut = true;
+      });
+      return;
+    }
+    rangeResponse(req, res, file);
+  });
+  const { link, rec } = seed(`${srv.base}/`, metainfo, { maxFailures: 100, backoffBaseMs: 10_000 });
+  try {
+    await rec.wait('unchoke');
+    // Piece 6 (bytes 196608–229375): a block wholly of file 3, then one of the end of file 3 and the start of file 4.
+    const reqs = allBlocks(metainfo).filter((b) => b.index === 6);
+    reqs.forEach((r) => link.request(r));
+    await rec.wait('choke');
+    for (let i = 0; i < 200 && !slowCut; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(slowCut, 'the GET of the other file was stopped');
+    const ended = [...rec.of('block').map((e) => e.req), ...rec.of('rejected').map((e) => e.req)];
+    assert.equal(ended.length, reqs.length, JSON.stringify(ended));
+    for (const r of reqs) assert.equal(ended.filter((x) => x.begin === r.begin).length, 1, `block at ${r.begin}`);
+    assert.ok(rec.of('rejected').length > 0);
+  } finally {
+    link.close();
+    await srv.close();
+  }
+});
+
+test('an https web seed takes the process\'s TLS options (setClientTls: get -k, --cacert): refused untrusted, byte-identical with the CA', (t) =>
+  withTempDir(t, async (dir) => {
+    const { key, cert } = selfSignedCert(dir, { ipSan: true });
+    const { metainfo, data } = makeTorrent(512 * 1024, 64 * 1024, 17, 'f.bin');
+    const srv = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => rangeResponse(req, res, req.url === '/f.bin' ? data : undefined));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    t.after(() => {
+      setClientTls({});
+      srv.closeAllConnections();
+      return new Promise<void>((r) => srv.close(() => r()));
+    });
+    const url = `https://127.0.0.1:${(srv.address() as AddressInfo).port}/f.bin`;
+    const untrusted = seed(url, metainfo, { maxFailures: 1 });
+    untrusted.link.request(allBlocks(metainfo)[0]!);
+    const closed = await untrusted.rec.wait('closed');
+    assert.match(String((closed.reason?.cause as Error | undefined)?.message), /self.signed|certificate/i);
+    setClientTls({ ca: readFileSync(cert) });
+    const { link, rec } = seed(url, metainfo);
+    try {
+      assert.ok(Buffer.from(await leech(link, rec, metainfo)).equals(Buffer.from(data)), '--cacert');
+    } finally {
+      link.close();
+    }
+  }));

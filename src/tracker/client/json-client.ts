@@ -1,10 +1,11 @@
-import type { Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
 import { clip } from '../../errors/index.js';
 import type { AnnounceRequest } from '../announce-types.js';
 import { TrackerError } from '../errors.js';
 import { toHex } from '../../metainfo/index.js';
 import { decodeJsonAnnounceResponse, decodeProblem, encodeJsonAnnounceRequest, JSON_CONTENT_TYPE, type JsonAnnounceBody } from '../ttp-json.js';
 import { jsonAnnounceUrlOf } from '../ttp-path.js';
+import { nodeGet } from '../undici.js';
 import { HttpTrackerClient, loadUndici, type HttpTrackerOptions } from './http-client.js';
 import type { AnnounceResult, PeerRef, ScrapeResult, TrackerClient, TrackerRequestOptions } from './types.js';
 
@@ -88,18 +89,16 @@ export class JsonTrackerClient implements TrackerClient {
     const url = this.jsonUrl!;
     const timeoutMs = Math.min(opts.timeoutMs ?? Infinity, this.opts.timeoutMs ?? 20_000);
     const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(opts.signal ? [opts.signal] : [])]);
-    let res: Dispatcher.ResponseData;
+    const headers = { 'content-type': JSON_CONTENT_TYPE, accept: JSON_CONTENT_TYPE, 'user-agent': this.opts.userAgent ?? 'torrenttp/0.1.0' };
+    let res: { statusCode: number; body: Readable };
     try {
-      res = await (await loadUndici()).request(url, {
-        method: 'POST',
-        // One connection per request: announces are minutes apart, and a kept-alive socket that the
-        // tracker closes meanwhile fails the next announce ('other side closed', seen with opentracker).
-        reset: true,
-        headers: { 'content-type': JSON_CONTENT_TYPE, accept: JSON_CONTENT_TYPE, 'user-agent': this.opts.userAgent ?? 'torrenttp/0.1.0' },
-        body,
-        signal,
-        ...(this.opts.dispatcher === undefined ? {} : { dispatcher: this.opts.dispatcher }),
-      });
+      // One connection per request: announces are minutes apart, and a kept-alive socket that the
+      // tracker closes meanwhile fails the next announce ('other side closed', seen with opentracker).
+      // node's own client unless a dispatcher is given, as the BEP 3 client: a get or leech loads no undici.
+      res =
+        this.opts.dispatcher === undefined
+          ? await nodeGet(new URL(url), { method: 'POST', agent: false, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, body, signal }).then((r) => ({ statusCode: r.statusCode ?? 0, body: r }))
+          : await (await loadUndici()).request(url, { method: 'POST', reset: true, headers, body, signal, dispatcher: this.opts.dispatcher });
     } catch (cause) {
       const name = (cause as { name?: string }).name;
       const timedOut = name === 'TimeoutError' || name === 'AbortError';
