@@ -1,4 +1,4 @@
-import type { PieceIndex } from '../metainfo/index.js';
+import type { Bitfield, PieceIndex } from '../metainfo/index.js';
 import type { PeerState } from './peer-set.js';
 
 /**
@@ -20,6 +20,7 @@ import type { PeerState } from './peer-set.js';
  *   giving them to another would upload them twice), or after `HOARD_RELEASE_FACTOR` times that
  *   (a peer that hoards pieces must not stall the swarm for ever).
  * - A new offer is a *fresh* piece (held by no connected peer, and offered to no connected peer,
+ *   a revealing bystander's pieces not counted: `revealed`,
  *   which may still fetch it even after its offer was released), never-offered ones first, from
  *   a rotating start, so no two peers are offered the same piece. A piece whose holders all left is
  *   fresh again: only we can give it, and the last downloaders of a swarm whose finished peers
@@ -78,6 +79,19 @@ export class SuperSeed {
    * `serve --redis` origins, each holding every offer 5 s for the other, fed a get 8 MiB per 5 s.
    */
   private readonly wanted = new Set<PeerState>();
+  /**
+   * Peers that told us of a piece by `have`. A bystander that does reveals pieces one at a time,
+   * as a super-seed does to every peer (offers, which the downloaders do not see): its pieces are
+   * no copies the swarm can trade, and `hidden` takes them out of `availability`. A bystander
+   * that showed its pieces in one bitfield is a partial seed (a selective download, done): it
+   * shows them to every peer and uploads them, so they count, as every peer's do in libtorrent's
+   * super-seeding (`get_piece_to_super_seed` counts each peer's `has_piece`).
+   */
+  private readonly revealed = new Set<PeerState>();
+  /** Copies of each piece held by revealing bystanders (`hiding`); allocated at the first one. */
+  private hidden: Uint32Array | undefined;
+  /** The revealing bystanders counted in `hidden`, each with the pieces counted for it. */
+  private readonly hiding = new Map<PeerState, Bitfield>();
   /** Pieces offered to no connected peer (`offeredLive` 0): none means no fresh piece, without a scan of every piece. */
   private unofferedLive: number;
   private readonly perPeer: number;
@@ -125,6 +139,8 @@ export class SuperSeed {
     // Only `peer` and the peers whose offer it settles can get a new offer from this: topping up
     // every peer on every `have` cost the origin seconds of CPU with ten downloaders.
     this.lastGain.set(peer, now);
+    this.revealed.add(peer);
+    this.hide(peer, index);
     const touched = new Set([peer]);
     for (const [other, list] of this.offers) {
       if (other === peer || !list.some((o) => o.index === index)) continue;
@@ -140,6 +156,7 @@ export class SuperSeed {
     const touched = new Set([peer]);
     if (have.size > 0) {
       this.lastGain.set(peer, now);
+      for (const i of have) this.hide(peer, i);
       for (const [other, list] of this.offers) {
         if (other === peer) continue;
         const kept = list.filter((o) => !have.has(o.index));
@@ -156,6 +173,8 @@ export class SuperSeed {
     this.offers.delete(peer);
     this.lastGain.delete(peer);
     this.wanted.delete(peer);
+    this.revealed.delete(peer);
+    this.unhide(peer);
     for (const i of this.everOffered.get(peer) ?? []) if (--this.offeredLive[i]! === 0) this.unofferedLive++;
     this.everOffered.delete(peer);
   }
@@ -165,18 +184,27 @@ export class SuperSeed {
     const peers = [...this.peers()].filter((p) => p.link !== undefined && !p.closed && p.link.canUpload && !p.link.bitfield.complete);
     // Every `interested` is followed by a fill (Torrent), so no downloader's interest goes unseen.
     for (const p of peers) if (p.peerInterested) this.wanted.add(p);
-    const bystanders = peers.filter((p) => this.bystander(p, now));
+    // Per fill, not per piece looked at: `choose` was O(pieces x bystanders) a call (16,384
+    // pieces and 200 bystanders: seconds a tick).
+    const downloaders: PeerState[] = [];
+    for (const p of peers) {
+      const bystander = this.bystander(p, now);
+      if (!bystander) downloaders.push(p);
+      if (bystander && this.revealed.has(p)) {
+        if (!this.hiding.has(p)) this.startHiding(p);
+      } else this.unhide(p);
+    }
     for (const p of peers) {
       if (only !== undefined && !only.has(p)) continue;
       if (!this.lastGain.has(p)) this.lastGain.set(p, now);
-      const list = (this.offers.get(p) ?? []).filter((o) => !this.releasable(p, o, peers, now));
+      const list = (this.offers.get(p) ?? []).filter((o) => !this.releasable(p, o, downloaders, now));
       this.offers.set(p, list);
       // A peer we choke cannot fetch its offers: one piece makes it interested (so the choker
       // ranks it); the rest waits for its unchoke, instead of sitting idle in a queue while the
       // swarm lacks those pieces.
       const cap = p.amChoking ? 1 : this.perPeer;
       while (list.length < cap) {
-        const index = this.choose(p, list.length > 0, now, bystanders);
+        const index = this.choose(p, list.length > 0, now);
         if (index === undefined) break;
         list.push({ index, atMs: now });
         this.offered[index]!++;
@@ -190,7 +218,29 @@ export class SuperSeed {
     }
   }
 
-  private releasable(p: PeerState, o: Offer, peers: readonly PeerState[], now: number): boolean {
+  /** `p` (a revealing bystander) starts to count in `hidden`: its pieces now. */
+  private startHiding(p: PeerState): void {
+    const bits = p.link!.bitfield.clone();
+    const hidden = (this.hidden ??= new Uint32Array(this.pieceCount));
+    for (const i of bits) hidden[i]!++;
+    this.hiding.set(p, bits);
+  }
+
+  /** A piece `p` told us of: one more hidden copy if `p` is hiding. */
+  private hide(p: PeerState, index: PieceIndex): void {
+    const bits = this.hiding.get(p);
+    if (bits !== undefined && bits.set(index)) this.hidden![index]!++;
+  }
+
+  /** `p` left, or is a downloader or no longer hides (it got interested): its copies count again. */
+  private unhide(p: PeerState): void {
+    const bits = this.hiding.get(p);
+    if (bits === undefined) return;
+    for (const i of bits) this.hidden![i]!--;
+    this.hiding.delete(p);
+  }
+
+  private releasable(p: PeerState, o: Offer, downloaders: readonly PeerState[], now: number): boolean {
     if (!p.link!.bitfield.has(o.index)) {
       // Not downloaded yet: still its job while it works on its offers. A slow peer that is still
       // asking us for blocks is fetching them (giving the piece to another now would upload it
@@ -203,7 +253,7 @@ export class SuperSeed {
     if (now - o.atMs >= this.releaseAfterMs) return true;
     // It has the piece: waiting makes sense only while another downloader could still take it
     // from it (`p` itself never lacks it; a peer never interested in us downloads nothing).
-    return !peers.some((q) => !this.bystander(q, now) && !q.link!.bitfield.has(o.index));
+    return !downloaders.some((q) => !q.link!.bitfield.has(o.index));
   }
 
   /** `q` never showed interest in us in `releaseAfterMs` connected: no downloader (`wanted`). */
@@ -218,7 +268,7 @@ export class SuperSeed {
    * offer of (its offerees left, or their offers were released), the least offered first; and
    * only for a peer the swarm does not feed (`starved`), a piece others have, least available first.
    */
-  private choose(p: PeerState, onlyFresh: boolean, now: number, bystanders: readonly PeerState[]): PieceIndex | undefined {
+  private choose(p: PeerState, onlyFresh: boolean, now: number): PieceIndex | undefined {
     if (onlyFresh && this.unofferedLive === 0) return undefined;
     const bits = p.link!.bitfield;
     const starved = !onlyFresh && now - this.lastGain.get(p)! >= this.releaseAfterMs; // `fill` set it
@@ -228,15 +278,15 @@ export class SuperSeed {
       // A bystander fetches none of its offers: they hold nothing back.
       for (const [q, list] of this.offers) if (!this.bystander(q, now)) for (const o of list) pending.add(o.index);
     }
+    const hidden = this.hidden;
     let best: PieceIndex | undefined;
     let bestKey = Infinity;
     for (let k = 0; k < this.pieceCount; k++) {
       const i = ((this.cursor + k) % this.pieceCount) as PieceIndex;
       // Pieces `p` holds offers of are not fresh (offered to it), and with `onlyFresh` false it holds none.
       if (bits.has(i)) continue;
-      // What a bystander says it has (another super-seed's reveals) is no copy the swarm can trade.
-      let available = this.availability(i);
-      for (const q of bystanders) if (q.link!.bitfield.has(i)) available--;
+      // What a revealing bystander says it has (another super-seed's reveals) is no copy the swarm can trade.
+      const available = hidden === undefined ? this.availability(i) : Math.max(0, this.availability(i) - hidden[i]!);
       const fresh = available === 0 && this.offeredLive[i] === 0;
       if (onlyFresh && !fresh) continue;
       // Someone is fetching it from us (an offer not released), or peers have it and `p` trades.

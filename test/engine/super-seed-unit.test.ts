@@ -287,3 +287,48 @@ test('super-seed unit: fresh offers go on from the last one (a rotating start), 
   s.ss.fill(3);
   assert.deepEqual(s.offers(d), [0], 'round to 0');
 });
+
+test('super-seed unit: a partial seed (never interested, its pieces in one bitfield) holds copies; a bystander that reveals pieces by `have` (another super-seed) does not', () => {
+  const R = 1000;
+  const s = new Swarm(10, { offerBytes: 2, releaseAfterMs: R });
+  // A selective download, done: not interested in us, shows pieces 0-7 to every peer and uploads them.
+  const partial = s.add('partial', { has: [0, 1, 2, 3, 4, 5, 6, 7], choked: true });
+  partial.state.peerInterested = false;
+  s.ss.seenAll(partial.state, [0, 1, 2, 3, 4, 5, 6, 7] as PieceIndex[], 0);
+  assert.deepEqual(s.offers(partial), [8], 'choked: one offer, the one fresh piece after its own');
+  // Another super-seed: not interested, reveals piece 9 to us with a `have` (it hides the rest).
+  const other = s.add('other', { choked: true });
+  other.state.peerInterested = false;
+  s.gets(other, 9, 0);
+  const a = s.add('a');
+  s.ss.fill(R); // both connected R, never interested: bystanders
+  // As libtorrent's super-seed counts every peer's pieces as copies (get_piece_to_super_seed),
+  // the partial seed's 0-7 are not fresh; the other super-seed's reveal 9 is (it was an offer to
+  // us, which the downloaders do not see). Ignoring the partial seed's copies offered 9 and 0;
+  // counting the reveal too offered nothing.
+  assert.deepEqual(s.offers(a), [9]);
+});
+
+test('super-seed unit: a fill looks at each bystander\'s pieces at most once, not once per piece it weighs (16,384 pieces x 200 bystanders)', () => {
+  const P = 16_384;
+  const R = 1000;
+  const s = new Swarm(P, { offerBytes: 2, releaseAfterMs: R });
+  let looks = 0;
+  for (let b = 0; b < 200; b++) {
+    const q = s.add(`bystander${b}`, { choked: true });
+    q.state.peerInterested = false;
+    s.gets(q, b, 0); // reveals one piece
+    // What SuperSeed sees of its pieces (the swarm's availability reads `q.bits` itself).
+    const seen = Object.create(q.bits) as Bitfield;
+    seen.has = (i: number) => (looks++, q.bits.has(i));
+    (q.state.link as unknown as { bitfield: Bitfield }).bitfield = seen;
+  }
+  // Every other piece is held by a leecher, so no piece is fresh: a leecher holding no offer weighs every piece.
+  s.add('holder', { has: Array.from({ length: P - 200 }, (_, i) => i + 200) });
+  const starved = s.add('starved');
+  s.ss.fill(R);
+  looks = 0;
+  s.ss.fill(10 * R);
+  assert.ok(s.offers(starved).length > 0, 'the starved leecher got an offer');
+  assert.ok(looks < P, `${looks} looks at bystanders' pieces in one fill`);
+});
