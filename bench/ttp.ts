@@ -36,9 +36,10 @@
  * node processes in turn, each fetching piece 0 (one whole-piece GET) from a seed, then `gc()`
  * twice, then their resident memory (`/proc/self/status`) and heap: `none` fetches nothing,
  * `net` sends the GET over a plain socket and drops the body, `load` loads an undici `Pool` for
- * the origin (http-fetch.ts's `acquireOrigin`: what web seeds used before session 18; they and the
- * HTTP peer now have the transport's own client, http1-pool.ts) without a request, `undici` sends
- * the GET through that pool. Printed: the median of each, and `undici` against `net`.
+ * the origin (`loadUndiciCore`, with the proxy's connector; web seeds had such a pool before
+ * session 18, they and the HTTP peer now have the transport's own client, http1-pool.ts) without
+ * a request, `undici` sends the GET through that pool. Printed: the median of each, and `undici`
+ * against `net`.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -132,13 +133,13 @@ if (mode === 'net') {
   });
   s.destroy();
 } else if (mode === 'load' || mode === 'undici') {
-  const { acquireOrigin } = await import(httpFetch);
-  const lease = await acquireOrigin(pieceUrl, { connections: 4 });
+  const { interimSkippingConnector, loadUndiciCore } = await import(httpFetch);
+  const pool = new (await loadUndiciCore()).Pool(u.origin, { connections: 4, connect: await interimSkippingConnector() });
   if (mode === 'undici') {
-    await new Promise((resolve, reject) => lease.dispatcher.dispatch({ origin: u.origin, path: u.pathname, method: 'GET', headers: [] },
+    await new Promise((resolve, reject) => pool.dispatch({ origin: u.origin, path: u.pathname, method: 'GET', headers: [] },
       { onConnect() {}, onHeaders() { return true; }, onData() { return true; }, onComplete: resolve, onError: reject }));
   }
-  lease.release();
+  await pool.destroy();
 }
 globalThis.gc(); globalThis.gc();
 await new Promise((r) => setTimeout(r, 200));

@@ -1,6 +1,7 @@
 /**
- * The one loader of undici, the HTTP client of every layer from here up (HTTP trackers, web
- * seeds and HTTP peers, the gateway's `get` and proxy). It lives in the lowest layer that speaks
+ * The one loader of undici, the proxy's HTTP client (a `get`, HTTP and JSON trackers use node's
+ * own, `nodeGet`; web seeds and HTTP peers the transport's, http1-pool.ts), and the HTTP helpers
+ * those clients share (`Retry-After`, `Content-Range`, TLS options). It lives in the lowest layer that speaks
  * HTTP; `transport/http-fetch.ts` re-exports it. A public surface beside `index.ts` (see
  * test/layers.test.ts) so that loading it does not compile the rest of the tracker.
  */
@@ -15,29 +16,6 @@ const require = createRequire(import.meta.url);
 
 /** The part of undici this project uses: its dispatchers and `request`. */
 export type Undici = Pick<typeof import('undici'), 'Agent' | 'Pool' | 'request'>;
-
-/**
- * One of undici's own modules alone (`undici/lib/…`, a class as its export), else `fallback`'s
- * (the whole package's): the same module instance the package itself uses (node's CommonJS
- * cache). Loaded with `require`, not `import()`: node 20 runs a CommonJS file imported from an
- * ES module, and every file it requires, through the ES loader, which scans each one's source
- * for its export names (cjs-module-lexer, in JavaScript) and wraps it in a module record. Over
- * undici's ~20 files that scan got hot enough for V8 to optimise it in the middle of a download
- * (6.7 MiB of compiler memory for a moment: a 1 GiB HTTP leech's `peak_malloced_memory` was
- * 7.5 MiB, 3.2–3.6 with `require`). test/transport/http-fetch.test.ts checks that no undici file
- * goes through the ES loader.
- */
-export function loadUndiciModule<T>(path: string, fallback: () => Promise<T>): Promise<T> {
-  deferHttp2();
-  dropLlhttpBytes();
-  let m: unknown;
-  try {
-    m = require(path);
-  } catch {
-    return fallback();
-  }
-  return typeof m === 'function' ? Promise.resolve(m as T) : fallback();
-}
 
 /** undici's HTTP/2 half: its `Client` loads it at once, and calls it only for a connection that negotiated h2. */
 const CLIENT_H2 = 'undici/lib/dispatcher/client-h2.js';
@@ -144,6 +122,14 @@ type GetGlobalDispatcher = () => Dispatcher;
  * (the API methods on `Dispatcher.prototype`; `request(url, opts)` over `opts.dispatcher` or, by
  * default, an `Agent` of ours that skips interim answers). These are the same objects `import('undici')` gives. A layout this does not know
  * (another major version) falls back to the whole package.
+ *
+ * Loaded with `require`, not `import()`: node 20 runs a CommonJS file imported from an ES
+ * module, and every file it requires, through the ES loader, which scans each one's source for
+ * its export names (cjs-module-lexer, in JavaScript) and wraps it in a module record. Over
+ * undici's ~20 files that scan got hot enough for V8 to optimise it in the middle of a download
+ * (6.7 MiB of compiler memory for a moment: a 1 GiB HTTP leech's `peak_malloced_memory` was
+ * 7.5 MiB, 3.2–3.6 with `require`). test/transport/http-fetch.test.ts checks that no undici file
+ * goes through the ES loader.
  */
 export async function loadUndiciCore(): Promise<Undici> {
   let core: Undici;
@@ -159,7 +145,7 @@ export async function loadUndiciCore(): Promise<Undici> {
     // (`skippingInterim`): unless a program using this library set a global dispatcher of its own
     // since (a proxy agent), which is then used as before.
     // Its connections take the process's TLS options (`setClientTls`: `get -k`, `--cacert`), as of
-    // its first request since they were set: a JSON tracker's POST goes through it.
+    // its first request since they were set.
     const initial = getGlobalDispatcher();
     let ours: { readonly agent: Dispatcher; readonly tls: ClientTls } | undefined;
     const defaultDispatcher = (): Dispatcher => {
@@ -231,10 +217,11 @@ export function readContentRange(value: string | undefined): ContentRange | unde
 
 /**
  * TLS options of every client connection this process makes over https (`get -k`, `--cacert`):
- * `nodeGet`'s (a get's negotiation and plain body, HTTP trackers), undici's connectors made
- * after it is set (`interimSkippingConnector`: web seeds, HTTP peers) and those of `request`'s
- * default dispatcher (`loadUndiciCore`: JSON trackers). Process-wide, because those
- * connections are made deep in the engine, for one command: set it before the first request.
+ * `nodeGet`'s (a get's negotiation and plain body, HTTP and JSON trackers), the transport's
+ * own client's (http1-pool.ts: web seeds, HTTP peers), undici's connectors made after it is set
+ * (`interimSkippingConnector`) and those of `request`'s default dispatcher (`loadUndiciCore`).
+ * Process-wide, because those connections are made deep in the engine, for one command: set it
+ * before the first request.
  */
 export interface ClientTls {
   /** The CAs trusted instead of node's (curl's `--cacert`). */

@@ -2,25 +2,14 @@
  * The HTTP plumbing of the transport layer, shared by web seeds (web-seed.ts) and TorrentTTP HTTP
  * peers (http-peer.ts), whose connections are the transport's own HTTP/1.1 client's
  * (http1-pool.ts): the queue that turns block requests into merged runs (one ranged GET each);
- * `Retry-After`; the failure back-off; what a failed request's error says. Each link keeps only
+ * `Retry-After`; the failure back-off. Each link keeps only
  * what its protocol says: which URL, which statuses mean what, how a body is checked.
  *
- * Also undici, loaded on first use, and one keep-alive undici `Pool` per origin (`acquireOrigin`):
- * what web seeds used until session 18. No link uses it now; it stays for callers that want an
- * undici dispatcher to one origin (an `HttpTrackerClient` given one, bench/ttp.ts's comparison
- * of the two clients). Two holders of one origin share its few connections.
+ * Redirects are never followed: pieces and have-sets must not be (§16); a 3xx is an answer like
+ * any other, for the caller to refuse.
  *
- * Rules:
- * - A pool is made at the first `acquireOrigin` of its origin and destroyed when the last holder
- *   releases it; a later acquire makes a new one. Release is idempotent per lease.
- * - The pool's connection count is the first holder's (`connections`): the spec asks a client
- *   for at most 4 connections to one peer (docs/torrenttp.md §7), and a web seed's 4 GETs in
- *   flight fit the same number.
- * - Connect timeout 10 s (docs/torrenttp.md §11). Head and body timeouts are per request
- *   (undici `headersTimeout`, `bodyTimeout`: the body one is an idle timeout, time between
- *   bytes), so a long-poll can wait longer for its head than a piece GET.
- * - Redirects are never followed: undici's plain `request` does not, and pieces and have-sets
- *   must not (§16). A 3xx is an answer like any other, for the caller to refuse.
+ * Also the re-exports of undici's loader (tracker/undici.ts) for the layers above: the proxy's
+ * dispatcher (`loadUndici`, `interimSkippingConnector`), a get's `nodeGet`.
  *
  * Runs (`RunQueue`): requests wait a microtask (the rest of the engine's turn), then the oldest
  * one grows into a run of the adjacent requested blocks of its piece, both ways, up to
@@ -31,115 +20,21 @@
  * delay-seconds or an HTTP-date; a default when absent or unreadable, capped). Other failures
  * count (`FailureBackoff`): 1 s doubling to a cap, until too many in a row; a success resets.
  *
- * This module loads nothing but undici (on demand): a plain `torrenttp get` imports it.
+ * This module loads nothing but undici.ts (which loads undici only on demand): a plain `torrenttp get` imports it.
  */
-import type { Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Geometry } from '../metainfo/index.js';
 import type { BlockRequest } from './peer-link.js';
-import { interimSkippingConnector, loadUndici, loadUndiciModule } from '../tracker/undici.js';
 
 /** `Retry-After`: the tracker layer's one parser (undici.ts, loadable without the rest of it). */
 export { parseRetryAfter, readContentRange, retryAfterDelay, type ContentRange } from '../tracker/undici.js';
 
 export { interimSkippingConnector, loadUndici, loadUndiciCore, nodeGet, setClientTls, TLS_HANDSHAKE_FAILED, type ClientTls, type Undici } from '../tracker/undici.js';
 
-let poolClass: Promise<typeof Pool> | undefined;
-/** The connector of every pool: made once, shared as an undici `Agent` shares its own. */
-let skippingConnect: ReturnType<typeof interimSkippingConnector> | undefined;
-/**
- * undici's `Pool` alone, without the rest of the package (fetch, WebSocket, caches, mocks): what
- * web seeds' pools need. It loads in about a third of the time and CPU of the
- * whole package (~0.1 s of CPU, more under load, in every download with a web seed). The same
- * module instance the package itself uses; if undici ever moves the file, the whole package.
- */
-export const loadUndiciPool = (): Promise<typeof Pool> => (poolClass ??= loadUndiciModule('undici/lib/dispatcher/pool.js', () => loadUndici().then((u) => u.Pool)));
-
-export const HTTP_FETCH_DEFAULTS = {
-  /** Connections per origin: the spec's 4 per peer (§7). */
-  connections: 4,
-  /** §11: connect timeout 10 s. */
-  connectTimeoutMs: 10_000,
-  /** Idle keep-alive connections are closed after this (undici's default is 4 s; peers are polled every 30 s). */
-  keepAliveTimeoutMs: 30_000,
-} as const;
-
-export interface OriginLease {
-  readonly dispatcher: Dispatcher;
-  /** Gives the lease back; the pool closes once nobody holds it. */
-  release(): void;
-}
-
-interface Shared {
-  readonly origin: string;
-  readonly pool: Pool;
-  holders: number;
-}
-
-const pools = new Map<string, Shared>();
-
-/** The origin (`scheme://host:port`) of a URL, the key of its pool. */
-export function originOf(url: string): string {
-  return new URL(url).origin;
-}
-
-/** A lease on the shared pool of `url`'s origin. */
-export async function acquireOrigin(url: string, opts: { connections?: number } = {}): Promise<OriginLease> {
-  const PoolClass = await loadUndiciPool();
-  const origin = originOf(url);
-  const key = origin;
-  // Its sockets skip interim (1xx) answers (undici.ts).
-  const connect = await (skippingConnect ??= interimSkippingConnector({ timeout: HTTP_FETCH_DEFAULTS.connectTimeoutMs }));
-  let shared = pools.get(key);
-  if (shared === undefined) {
-    const pool = new PoolClass(origin, {
-      connections: opts.connections ?? HTTP_FETCH_DEFAULTS.connections,
-      connect,
-      keepAliveTimeout: HTTP_FETCH_DEFAULTS.keepAliveTimeoutMs,
-    });
-    // A pool whose origin refuses connections emits connectionError: heard, it is the request's failure.
-    pool.on('connectionError', () => {});
-    shared = { origin, pool, holders: 0 };
-    pools.set(key, shared);
-  }
-  shared.holders++;
-  const held = shared;
-  let released = false;
-  return {
-    dispatcher: held.pool,
-    release: () => {
-      if (released) return;
-      released = true;
-      if (--held.holders > 0) return;
-      if (pools.get(key) === held) pools.delete(key);
-      void held.pool.destroy().catch(() => {});
-    },
-  };
-}
-
-/** Pools open now, for tests (a closed link must not keep its pool). */
-export function openOrigins(): string[] {
-  return [...pools.values()].map((s) => s.origin);
-}
-
 /** The first value of a response header. */
 export function headerOf(res: Pick<Dispatcher.ResponseData, 'headers'>, name: string): string | undefined {
   const v = res.headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-/** undici's timeout errors: connect, head, body (idle). */
-export function isTimeoutError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
-}
-
-/** What a user needs from a connection failure: `connect ECONNREFUSED 127.0.0.1:27999`. */
-export function whyFailed(err: unknown): string {
-  const e = err as { message?: string; code?: string; errors?: unknown[]; cause?: unknown };
-  if (Array.isArray(e.errors) && e.errors.length > 0 && !e.message) return whyFailed(e.errors[0]);
-  if (e.message) return e.message;
-  if (e.code !== undefined) return e.code;
-  return e.cause === undefined ? String(err) : whyFailed(e.cause);
 }
 
 // ── Retry-After and back-off ──────────────────────────────────────────────────────────────

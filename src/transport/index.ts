@@ -10,21 +10,16 @@ export { hostPort, parseHostPort } from './peer-address.js';
 export { HttpDialer, MAX_PLAIN_PEERS, WireDialer, type HttpDialerOptions, type WireDialerOptions } from './peer-dialer.js';
 export { PEER_LISTENER_DEFAULTS, PeerListener, type IncomingPeer, type IncomingPeerHandler, type PeerListenerOptions } from './peer-listener.js';
 export {
-  acquireOrigin,
   FailureBackoff,
-  HTTP_FETCH_DEFAULTS,
   interimSkippingConnector,
   loadUndici,
   loadUndiciCore,
-  openOrigins,
-  originOf,
   parseRetryAfter,
   readContentRange,
   retryAfterDelay,
   RunQueue,
   type BlockRun,
   type ContentRange,
-  type OriginLease,
   type Undici,
 } from './http-fetch.js';
 export { createHttpPeer, HTTP_PEER_DEFAULTS, PEER_ID_HEADER, type HttpPeerOptions } from './http-peer.js';

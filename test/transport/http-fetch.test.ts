@@ -45,12 +45,13 @@ test("loadUndici gives undici's own Agent and Pool, and request() over a dispatc
   }
 });
 
-/** A child's script: a web seed's pool (plain HTTP/1.1), then an undici Client with `allowH2` to an h2 server; prints what it saw. */
+/** A child's script: an undici Pool from `loadUndiciCore` (plain HTTP/1.1), then an undici Client with `allowH2` to an h2 server; prints what it saw. */
 const deferredHttp2Script = (cert: string, key: string): string => `
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
-const { acquireOrigin } = await import(${JSON.stringify(new URL('../../src/transport/http-fetch.js', import.meta.url).href)});
-const { loadUndiciModule } = await import(${JSON.stringify(new URL('../../src/tracker/undici.js', import.meta.url).href)});
+import { createRequire } from 'node:module';
+const undiciTs = ${JSON.stringify(new URL('../../src/tracker/undici.js', import.meta.url).href)};
+const { loadUndiciCore } = await import(undiciTs);
 const get = (dispatcher, origin) => new Promise((resolve, reject) => {
   let text = '';
   dispatcher.dispatch({ origin, path: '/', method: 'GET' }, {
@@ -61,15 +62,15 @@ const get = (dispatcher, origin) => new Promise((resolve, reject) => {
 const server = createServer((req, res) => res.end('h1 ' + req.httpVersion));
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const origin = 'http://127.0.0.1:' + server.address().port;
-const lease = await acquireOrigin(origin + '/');
-const h1 = await get(lease.dispatcher, origin);
+const pool = new (await loadUndiciCore()).Pool(origin);
+const h1 = await get(pool, origin);
 const http2Before = process.moduleLoadList.includes('NativeModule http2');
-lease.release();
+await pool.close();
 server.close();
 const http2 = await import('node:http2');
 const h2s = http2.createSecureServer({ cert: readFileSync(${JSON.stringify(cert)}), key: readFileSync(${JSON.stringify(key)}) }, (req, res) => res.end('h2 ' + req.httpVersion));
 await new Promise((r) => h2s.listen(0, '127.0.0.1', r));
-const Client = await loadUndiciModule('undici/lib/dispatcher/client.js', () => Promise.reject(new Error('no Client')));
+const Client = createRequire(undiciTs)('undici/lib/dispatcher/client.js');
 const h2origin = 'https://127.0.0.1:' + h2s.address().port;
 const client = new Client(h2origin, { allowH2: true, connect: { rejectUnauthorized: false } });
 const h2 = await get(client, h2origin);
@@ -78,7 +79,7 @@ h2s.close();
 console.log(JSON.stringify({ h1, http2Before, h2 }));
 `;
 
-test("undici's HTTP/2 half is loaded only when a connection speaks h2: a web seed's pool does not load node's http2, a Client with allowH2 still speaks it", { timeout: 60_000 }, (t) =>
+test("undici's HTTP/2 half is loaded only when a connection speaks h2: an undici Pool over HTTP/1.1 does not load node's http2, a Client with allowH2 still speaks it", { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const { key, cert } = selfSignedCert(dir);
     // A process of its own: this one has loaded the whole of undici (and its HTTP/2 half) already.
@@ -92,26 +93,26 @@ test("undici's HTTP/2 half is loaded only when a connection speaks h2: a web see
 );
 
 /**
- * A child's script: a web seed's pool answers a GET (undici compiled its parser from the
- * stand-in's bytes); then the stand-in's bytes, read twice, against the real module's.
+ * A child's script: an undici Pool from `loadUndiciCore` answers a GET (undici compiled its parser
+ * from the stand-in's bytes); then the stand-in's bytes, read twice, against the real module's.
  */
 const llhttpScript = `
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-const { acquireOrigin } = await import(${JSON.stringify(new URL('../../src/transport/http-fetch.js', import.meta.url).href)});
 const undiciTs = ${JSON.stringify(new URL('../../src/tracker/undici.js', import.meta.url).href)};
+const { loadUndiciCore } = await import(undiciTs);
 const server = createServer((req, res) => res.end('ok ' + req.url));
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const origin = 'http://127.0.0.1:' + server.address().port;
-const lease = await acquireOrigin(origin + '/');
+const pool = new (await loadUndiciCore()).Pool(origin);
 const text = await new Promise((resolve, reject) => {
   let t = '';
-  lease.dispatcher.dispatch({ origin, path: '/x', method: 'GET' }, {
+  pool.dispatch({ origin, path: '/x', method: 'GET' }, {
     onConnect() {}, onHeaders() { return true; }, onData(c) { t += Buffer.from(c).toString(); return true; },
     onComplete() { resolve(t); }, onError: reject,
   });
 });
-lease.release();
+await pool.close();
 server.close();
 const require = createRequire(undiciTs);
 const path = require.resolve('undici/lib/llhttp/llhttp_simd-wasm.js');
@@ -134,8 +135,8 @@ test("undici's parser bytes are kept by nobody once compiled: each read of its w
 });
 
 /**
- * A child's script: ES loader hooks that report every URL the ES loader loads, then an HTTP peer's
- * pool (undici's Pool and its Client); prints the undici files the ES loader saw.
+ * A child's script: ES loader hooks that report every URL the ES loader loads, then undici from
+ * `loadUndiciCore` and a Pool (its Client with it); prints the undici files the ES loader saw.
  */
 const esLoaderScript = `
 import { register } from 'node:module';
@@ -147,16 +148,16 @@ const sentinelSeen = new Promise((resolve) => { sentinel = resolve; });
 port1.on('message', (url) => { seen.push(url); if (url.includes('sentinel')) sentinel(); });
 const hooks = 'let port; export function initialize(d) { port = d.port; } export async function load(url, ctx, next) { port.postMessage(url); return next(url, ctx); }';
 register('data:text/javascript,' + encodeURIComponent(hooks), { data: { port: port2 }, transferList: [port2] });
-const { acquireOrigin } = await import(${JSON.stringify(new URL('../../src/transport/http-fetch.js', import.meta.url).href)});
-const lease = await acquireOrigin('http://127.0.0.1:9/');
-lease.release();
+const { loadUndiciCore } = await import(${JSON.stringify(new URL('../../src/transport/http-fetch.js', import.meta.url).href)});
+const pool = new (await loadUndiciCore()).Pool('http://127.0.0.1:9/');
+await pool.close();
 await import('data:text/javascript,export default "sentinel"');
 await sentinelSeen;
 port1.close();
 console.log(JSON.stringify(seen.filter((u) => u.includes('/undici/'))));
 `;
 
-test("undici's Pool and Client are loaded by require, not through the ES loader (which lexes every CommonJS file it loads for its exports)", { timeout: 60_000 }, async (t) => {
+test("undici's Agent, Pool and Client are loaded by require, not through the ES loader (which lexes every CommonJS file it loads for its exports)", { timeout: 60_000 }, async (t) => {
   // A process of its own: this one has loaded undici already.
   const child = run(t, process.execPath, ['--input-type=module', '-e', esLoaderScript]);
   assert.equal(await child.exited, 0, child.output);

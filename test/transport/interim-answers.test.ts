@@ -1,9 +1,9 @@
 /**
  * Interim answers (1xx: an unasked `100 Continue`, `103 Early Hints`, `102 Processing`) before
  * an origin's real answer are skipped (RFC 9110 §15.2), never a failure: by every undici
- * connection of ours (web seeds, the JSON tracker, the default dispatcher: undici alone fails a
- * request on an unasked 100), by node's own client (the HTTP tracker's announce, get's GETs) and by
- * the HTTP peer's own (http1-pool.ts).
+ * connection of ours (the proxy's dispatcher, the default dispatcher: undici alone fails a
+ * request on an unasked 100), by node's own client (trackers' announces, get's GETs) and by the
+ * transport's own (http1-pool.ts: web seeds, HTTP peers).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,11 +16,18 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { encode } from '../../src/bencode/index.js';
 import { HttpTrackerClient } from '../../src/tracker/index.js';
-import { InterimFilter, loadUndiciCore, nodeGet, skippingInterim } from '../../src/tracker/undici.js';
-import { acquireOrigin, createWebSeed, Http1Pool } from '../../src/transport/index.js';
+import { InterimFilter, interimSkippingConnector, loadUndiciCore, nodeGet, skippingInterim } from '../../src/tracker/undici.js';
+import { createWebSeed, Http1Pool } from '../../src/transport/index.js';
 import { interimOrigin, sendInterim } from '../helpers/interim.js';
 import { selfSignedCert } from '../helpers/tls.js';
 import { leech, makeTorrent, Recorder } from './helpers.js';
+
+/** An undici Agent over `interimSkippingConnector`, as the proxy makes its dispatcher (gateway/proxy.ts); closed after `t`. */
+async function skippingAgent(t: { after(fn: () => unknown): void }): Promise<import('undici').Dispatcher> {
+  const agent = new (await loadUndiciCore()).Agent({ connect: await interimSkippingConnector() });
+  t.after(() => agent.close());
+  return agent;
+}
 
 const INTERIM = 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload; as=style\r\n\r\nHTTP/1.0 102 Processing\r\n\r\n';
 
@@ -117,16 +124,11 @@ test('a web seed whose origin sends interim answers first: every piece byte-iden
   } finally {
     link.close();
   }
-  // The pool a web seed shares (acquireOrigin), asked directly.
-  const lease = await acquireOrigin(`${o.base}/files/payload.bin`);
-  try {
-    const { request } = await loadUndiciCore();
-    const r = await request(`${o.base}/files/payload.bin`, { headers: { range: 'bytes=0-9' }, dispatcher: lease.dispatcher });
-    assert.equal(r.statusCode, 206);
-    assert.equal((await r.body.arrayBuffer()).byteLength, 10);
-  } finally {
-    lease.release();
-  }
+  // The same origin through undici as the proxy's dispatcher reaches it.
+  const { request } = await loadUndiciCore();
+  const r = await request(`${o.base}/files/payload.bin`, { headers: { range: 'bytes=0-9' }, dispatcher: await skippingAgent(t) });
+  assert.equal(r.statusCode, 206);
+  assert.equal((await r.body.arrayBuffer()).byteLength, 10);
 });
 
 test('the HTTP tracker\'s announce (node\'s client, and undici with a dispatcher): interim answers first are skipped', async (t) => {
@@ -135,13 +137,8 @@ test('the HTTP tracker\'s announce (node\'s client, and undici with a dispatcher
   const req = { infoHash: new Uint8Array(20).fill(1), peerId: new Uint8Array(20).fill(2), port: 6881, uploaded: 0, downloaded: 0, left: 0 };
   const plain = await new HttpTrackerClient(`${o.base}/announce`).announce(req);
   assert.deepEqual(plain.peers, [{ ip: '127.0.0.1', port: 6881 }]);
-  const lease = await acquireOrigin(`${o.base}/announce`);
-  try {
-    const pooled = await new HttpTrackerClient(`${o.base}/announce`, { dispatcher: lease.dispatcher }).announce(req);
-    assert.deepEqual(pooled.peers, [{ ip: '127.0.0.1', port: 6881 }]);
-  } finally {
-    lease.release();
-  }
+  const pooled = await new HttpTrackerClient(`${o.base}/announce`, { dispatcher: await skippingAgent(t) }).announce(req);
+  assert.deepEqual(pooled.peers, [{ ip: '127.0.0.1', port: 6881 }]);
 });
 
 test('an HTTP peer\'s pool (http1-pool.ts, its own decoder, reads into a reused buffer): interim answers first are skipped, bodies byte-identical', async (t) => {
