@@ -44,7 +44,7 @@ test('download sends completed once it finishes (and exits, or seeds on); a torr
     t.after(() => seeder.close());
     await seeder.add(torrent, { path: data });
     const seedPort = await seeder.listen();
-    await until('the seeder to announce', async () => (await tracker.stats()).seeders === 1, 10_000);
+    await until('the seeder to announce', async () => (await tracker.stats()).seeders === 1, 30_000);
 
     // Exits as soon as it is done: `completed` must not be lost to the `stopped` of the exit.
     const first = start(['download', 'p.torrent', '-o', 'dl', '--peer', `127.0.0.1:${seedPort}`, '--json'], dir);

@@ -65,7 +65,7 @@ test('a get that ends early (reader gone, SIGTERM, full disk) says `stopped`: se
     };
     const gone = async (how: string, stderr: string): Promise<void> => {
       assert.doesNotMatch(stderr, STILL_RUNNING, `${how}: the process ends on its own`);
-      await until(`${how}: no leecher left on the tracker`, async () => (await leechers()) === 0, 10_000);
+      await until(`${how}: no leecher left on the tracker`, async () => (await leechers()) === 0, 30_000);
       assert.equal(await swarmPeers(), '0', `${how}: the next get hears it is alone (lone stream)`);
     };
 

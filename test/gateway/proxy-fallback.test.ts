@@ -262,5 +262,5 @@ test('a URL discarded while a reader holds its torrent (a warm-up fetch that tim
     // A FIN, not a reset (as the warm-up's fetch leaves on its timeout): the proxy ends the
     // request at once (Squid's half_closed_clients off), not when --stall (here 10 minutes) ends it.
     req.destroy();
-    await until('the torrent and its folder to go', async () => proxy.cache.usage().torrents === 0 && (await readdir(cacheDir)).length === 0, 10_000);
+    await until('the torrent and its folder to go', async () => proxy.cache.usage().torrents === 0 && (await readdir(cacheDir)).length === 0, 40_000);
   }));

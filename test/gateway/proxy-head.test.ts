@@ -214,7 +214,7 @@ test('the file changed between the torrent and the piece: the piece fails its ha
     await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
     assert.deepEqual(servedBy(log), ['200 passthrough']);
     assert.ok(log.entries.some((e) => String((e.obj as { why?: string }).why).includes('not the torrent')), 'the reason is logged');
-    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 10_000);
+    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 40_000);
     // Its removal ends before close does: run after, its storage's last resume save made its
     // folder again once the test had removed its own (an empty `pcache` left in /tmp).
     await proxy.close();
@@ -261,7 +261,7 @@ test('a lying origin (the first piece fails its hash check after the headers wen
     await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
     assert.deepEqual(servedBy(log), ['200 passthrough']);
     assert.equal((log.entries.find((e) => 'how' in e.obj)!.obj as { cut?: string }).cut, 'origin');
-    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 10_000);
+    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 40_000);
     // The URL is remembered as plain: the next GET is the origin's own answer.
     const again = await curl(t, ['-x', proxy.url, o.url, '-o', out, '--max-time', '30']);
     assert.equal(again.code, 0, again.stderr);
@@ -308,7 +308,7 @@ test('an origin that offers its torrent by Link and whose file changed before th
     assert.deepEqual(o.log, ['GET', 'GET torrent', `GET 0-${payload.length - 1}`], 'the bytes\' answer reused: no second GET');
     await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
     assert.deepEqual(servedBy(log), ['200 passthrough']);
-    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 10_000);
+    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 40_000);
   }));
 
 /** `curl -x` of `url` with extra arguments: the status code and the head's fields. */
@@ -434,7 +434,7 @@ test('the file changed after its torrent announced its head (the first piece\'s 
     assert.deepEqual(o.log, ['GET torrent', `GET 0-${PIECE - 1}`]);
     await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
     assert.equal((log.entries.find((e) => 'how' in e.obj)!.obj as { cut?: string }).cut, 'changed');
-    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 10_000);
+    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 40_000);
     assert.equal(proxy.cache.fresh(o.url), undefined, 'the URL forgotten');
   }));
 
@@ -450,7 +450,7 @@ test('the file grew after its torrent announced its head (the same ETag, but the
     assert.ok(!existsSync(out) || readFileSync(out).length === 0, 'no byte under a head of another length');
     await until('the request to be logged', () => servedBy(log).length >= 1, 5000);
     assert.equal((log.entries.find((e) => 'how' in e.obj)!.obj as { cut?: string }).cut, 'changed');
-    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 10_000);
+    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0, 40_000);
   }));
 
 test('a Range or a conditional GET from an origin that announces the head: the facts still come from the piece\'s 206 or a HEAD, as before', { timeout: 60_000 }, (t) =>

@@ -161,6 +161,6 @@ test('a torrent of other bytes than the URL: the origin\'s answer passes through
     assert.deepEqual(servedBy(log), ['200 passthrough']);
     // The length came with the answer to the first piece's GET (this origin ignores ranges: a 200 of the whole file).
     assert.equal(heads, 0, 'no HEAD: the length was in the piece\'s answer');
-    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0 && readdirSync(cacheDir).length === 0, 10_000);
+    await until('the prepared torrent removed', () => proxy.cache.usage().torrents === 0 && readdirSync(cacheDir).length === 0, 40_000);
   }),
 );

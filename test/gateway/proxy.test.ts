@@ -151,7 +151,7 @@ test('over --cache-size the least recently used file leaves the cache folder; th
       assert.equal(r.code, 0, r.stderr);
       same(readFileSync(out), data, name);
     }
-    await until('a.bin to be evicted', () => !existsSync(join(cacheDir, hashes[0]!)), 10_000);
+    await until('a.bin to be evicted', () => !existsSync(join(cacheDir, hashes[0]!)), 40_000);
     assert.ok(existsSync(join(cacheDir, hashes[1]!, 'data')), 'b.bin stays');
     assert.deepEqual(proxy.cache.usage(), { torrents: 1, bytes: files['b.bin'].length });
     assert.equal(proxy.cache.torrent(hashes[1]!)?.complete, true, 'b.bin is seeded');

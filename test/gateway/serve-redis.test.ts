@@ -81,7 +81,7 @@ test('serve --redis: two servers on one folder share one swarm per file and admi
     await until('B to admit A\'s torrent and list A\'s seed', async () => {
       viaB = await announce(b.url, hashBytes, 1);
       return viaB.type === 'ok' && portsOf(viaB).includes(a.seedPort);
-    }, 10_000, b.proc);
+    }, 30_000, b.proc);
     assert.deepEqual(portsOf(viaB!), [a.seedPort]);
 
     // A peer announced to B is handed out by A, and the other way round.
@@ -91,7 +91,7 @@ test('serve --redis: two servers on one folder share one swarm per file and admi
 
     // B makes the same torrent (same bytes, same info-hash): its seed joins the same swarm.
     assert.equal(parseTorrent(await torrentOf(`${b.url}/big.bin`)).infoHash, infoHash);
-    await until('B\'s seed in the swarm A hands out', async () => portsOf(await announce(a.url, hashBytes, 2)).includes(b.seedPort), 10_000, b.proc);
+    await until('B\'s seed in the swarm A hands out', async () => portsOf(await announce(a.url, hashBytes, 2)).includes(b.seedPort), 30_000, b.proc);
     const status = (await (await request(`${b.url}/.torrenttp/status.json`)).body.json()) as { tracker: { store: string }; swarms: { infoHash: string; seeds: number; leechers: number }[] };
     assert.equal(status.tracker.store, 'redis');
     assert.deepEqual(status.swarms.map((s) => [s.infoHash, s.seeds, s.leechers]), [[infoHash, 2, 2]]);
