@@ -13,11 +13,12 @@
  * - One request in flight a connection (no pipelining: §2). Requests wait in order for a free
  *   connection; a new one is dialled while there are fewer than `connections`. A request is
  *   written as one latin1 string: `GET path HTTP/1.1`, `host`, the caller's headers.
- * - Reads: a plain socket reads into one reused buffer (16 KiB until a read fills it, then 256 KiB:
- *   transport.md, "Reused socket reads"); each read is decoded within its callback, and body bytes
- *   go to the caller as views of it, valid only during `onData`. The decoder copies only a head
- *   line cut by a read's end, so one buffer a connection is always enough. A TLS socket reads with
- *   node's `data` events (a new buffer a read).
+ * - Reads: a plain socket reads into the wire sockets' shared buffer (`sharedReadBuffer`, 256 KiB,
+ *   one a process: transport.md, "Reused socket reads"); each read is decoded within its callback,
+ *   and body bytes go to the caller as views of it, valid only during `onData`: the next read of
+ *   any socket overwrites them, so whatever outlives the call is copied. The decoder keeps only the
+ *   text of a head line cut by a read's end. A TLS socket reads with node's `data` events (a new
+ *   buffer a read).
  * - Timeouts: connect (10 s), the head (per request, from the request's write), the body (per
  *   request: the longest time between two reads). Each is TRANSPORT_HTTP_TIMEOUT. A connection
  *   that fails or is reset: TRANSPORT_HTTP_FAILED; a malformed answer: the decoder's
@@ -35,12 +36,9 @@ import { createRequire } from 'node:module';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { TorrenttpError } from '../errors/index.js';
 import { getClientTls } from '../tracker/undici.js';
+import { sharedReadBuffer } from './accepted-reads.js';
 import { TransportError } from './errors.js';
 import { Http1ResponseDecoder, type ResponseHead } from './http1-response.js';
-
-/** A plain socket's read buffers: the first until a read fills it, then one of `READ_BYTES` (as the wire link's, socket-chunks.ts). */
-export const HTTP1_FIRST_READ_BYTES = 16 * 1024;
-export const HTTP1_READ_BYTES = 256 * 1024;
 
 export const HTTP1_POOL_DEFAULTS = {
   connections: 4,
@@ -230,16 +228,14 @@ class Connection {
       this.socket.on('data', (chunk: Buffer) => this.read(chunk));
       this.socket.once('secureConnect', () => this.onConnect());
     } else {
-      let buffer = new Uint8Array(HTTP1_FIRST_READ_BYTES);
       this.socket = netConnect({
         host: pool.host,
         port: pool.port,
         onread: {
-          // Asked for after each read's callback, which has decoded that read: nothing holds a view of it.
-          buffer: () => buffer,
+          // The read is decoded, and its body views given and dropped, within this callback: no view of it outlives it.
+          buffer: sharedReadBuffer(),
           callback: (n: number, buf: Uint8Array) => {
             this.read(buf.subarray(0, n));
-            if (n === buffer.length && buffer.length < HTTP1_READ_BYTES) buffer = new Uint8Array(HTTP1_READ_BYTES);
             return true;
           },
         },

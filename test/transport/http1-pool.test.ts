@@ -5,10 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { TorrenttpError } from '../../src/errors/index.js';
+import { sharedReadBuffer } from '../../src/transport/accepted-reads.js';
 import { setClientTls } from '../../src/transport/http-fetch.js';
 import { acquireHttp1, Http1Pool, HTTP1_POOL_DEFAULTS, openHttp1Origins, type Http1Request } from '../../src/transport/http1-pool.js';
 import { selfSignedCert } from '../helpers/tls.js';
@@ -189,6 +191,53 @@ test('an error thrown by the caller within onData fails the request with it; the
     assert.equal(srv.connections(), 2);
   } finally {
     pool.destroy();
+    await srv.close();
+  }
+});
+
+test('40 kept-alive connections, after a 300 KiB answer each, at once: every read lands in the one shared read buffer (none a connection), every body byte-identical', async () => {
+  const CONNS = 40;
+  const bodies = Array.from({ length: CONNS }, () => randomBytes(300 * 1024 + 11));
+  // Each connection answers with its own body, written in pieces so that reads of all connections interleave.
+  const srv = await rawServer((s, _n, conn) => {
+    const body = bodies[conn - 1]!;
+    s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+    let at = 0;
+    const next = (): void => {
+      if (s.destroyed || at >= body.length) return;
+      s.write(body.subarray(at, (at += 64 * 1024)));
+      setImmediate(next);
+    };
+    next();
+  });
+  const pools = Array.from({ length: CONNS }, () => new Http1Pool(srv.url, { ...HTTP1_POOL_DEFAULTS, connections: 1 }));
+  // Every ArrayBuffer a body chunk was a view of, each counted once: what the connections read into.
+  const buffers = new Set<ArrayBufferLike>();
+  try {
+    const got = await Promise.all(
+      pools.map(
+        (pool) =>
+          new Promise<Buffer>((resolve, reject) => {
+            const parts: Buffer[] = [];
+            pool.request({ path: '/', headers: [], headersTimeoutMs: 30_000, bodyTimeoutMs: 30_000 }, {
+              onHead: () => {},
+              onData: (d) => {
+                buffers.add(d.buffer);
+                parts.push(Buffer.from(d)); // valid only during the call: copied
+              },
+              onEnd: () => resolve(Buffer.concat(parts)),
+              onError: reject,
+            });
+          }),
+      ),
+    );
+    assert.equal(srv.connections(), CONNS);
+    // Connection n's body is bodies[n - 1]; the pools connected in some order: match by content.
+    const want = new Set(bodies.map((b) => b.toString('base64')));
+    for (const g of got) assert.ok(want.delete(g.toString('base64')), 'a body byte-identical to one sent');
+    assert.deepEqual([...buffers], [sharedReadBuffer().buffer], 'one read buffer for all connections, the wire sockets\' one (a buffer a connection: 40 x 256 KiB held)');
+  } finally {
+    for (const pool of pools) pool.destroy();
     await srv.close();
   }
 });
