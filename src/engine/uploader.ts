@@ -1,5 +1,5 @@
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
-import { Bitfield, type Geometry } from '../metainfo/index.js';
+import { Bitfield, BLOCK_LENGTH, type Geometry, type PieceIndex } from '../metainfo/index.js';
 import type { BlockRequest } from '../transport/index.js';
 import type { PeerState } from './peer-set.js';
 import { RateMeter, type TokenBucket } from './rate.js';
@@ -121,7 +121,7 @@ export class Uploader {
           }
           link.sendBlock(u.req, a.data, a.release);
           this.count(peer, a.data.length);
-          this.noteSent(peer, u.req.index, a.data.length);
+          this.noteSent(peer, u.req);
           this.serve(peer);
         },
         () => peer.reading.delete(u), // fatal: grant failed the torrent
@@ -162,16 +162,17 @@ export class Uploader {
     );
   }
 
-  /** `PeerState.sent`: the pieces it got from us whole, though it may never say so (`hasEveryPiece`). */
-  private noteSent(peer: PeerState, index: number, bytes: number): void {
+  /** `PeerState.sent`: the pieces it got from us whole, though it may never say so (`hasEveryPiece`). By block: one sent twice counts once. */
+  private noteSent(peer: PeerState, req: BlockRequest): void {
     const sent = (peer.sent ??= { whole: new Bitfield(this.geometry.pieceCount), partial: new Map() });
-    const n = (sent.partial.get(index) ?? 0) + bytes;
-    if (n < this.geometry.pieceLengthOf(index)) {
-      sent.partial.set(index, n);
-      return;
-    }
-    sent.partial.delete(index);
-    sent.whole.set(index);
+    if (sent.whole.has(req.index)) return;
+    let blocks = sent.partial.get(req.index);
+    if (blocks === undefined) sent.partial.set(req.index, (blocks = new Bitfield(this.geometry.blockCount(req.index as PieceIndex))));
+    // A run (a request longer than a block) is each of its blocks.
+    for (let b = Math.floor(req.begin / BLOCK_LENGTH); b * BLOCK_LENGTH < req.begin + req.length && b < blocks.pieceCount; b++) blocks.set(b);
+    if (!blocks.complete) return;
+    sent.partial.delete(req.index);
+    sent.whole.set(req.index);
   }
 
   private count(peer: PeerState, bytes: number): void {
