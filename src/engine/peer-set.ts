@@ -78,12 +78,14 @@ export interface PeerState {
 /**
  * Pieces we sent a peer: whole ones, and the bytes of those under way. A peer may leave holding
  * pieces it never announced: Transmission batches its `have`s and closes the connection to a
- * seed as soon as it is one itself, before the last of them go out. Blocks sent twice (a
- * re-request) count twice: at worst a peer that still lacks a block is taken for a seed.
+ * seed as soon as it is one itself, before the last of them go out. By block, not by bytes: a
+ * block sent twice (a re-request after a choke dropped it, or after a failed hash) counts once,
+ * so those do not make a peer that still lacks a block a seed.
  */
 export interface SentPieces {
   readonly whole: Bitfield;
-  readonly partial: Map<number, number>;
+  /** The blocks sent of pieces not yet sent whole, a bit per block of the piece: a number for pieces of up to 32 blocks (512 KiB), else bytes. */
+  readonly partial: Map<number, number | Uint8Array>;
 }
 
 /** Whether `peer` has every piece: by its bitfield and `have`s, or with the pieces we sent it whole. */

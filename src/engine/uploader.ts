@@ -1,5 +1,5 @@
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
-import { Bitfield, type Geometry } from '../metainfo/index.js';
+import { Bitfield, BLOCK_LENGTH, type Geometry, type PieceIndex } from '../metainfo/index.js';
 import type { BlockRequest } from '../transport/index.js';
 import type { PeerState } from './peer-set.js';
 import { RateMeter, type TokenBucket } from './rate.js';
@@ -121,7 +121,7 @@ export class Uploader {
           }
           link.sendBlock(u.req, a.data, a.release);
           this.count(peer, a.data.length);
-          this.noteSent(peer, u.req.index, a.data.length);
+          this.noteSent(peer, u.req);
           this.serve(peer);
         },
         () => peer.reading.delete(u), // fatal: grant failed the torrent
@@ -162,16 +162,30 @@ export class Uploader {
     );
   }
 
-  /** `PeerState.sent`: the pieces it got from us whole, though it may never say so (`hasEveryPiece`). */
-  private noteSent(peer: PeerState, index: number, bytes: number): void {
+  /** `PeerState.sent`: the pieces it got from us whole, though it may never say so (`hasEveryPiece`). By block: one sent twice counts once. */
+  private noteSent(peer: PeerState, req: BlockRequest): void {
     const sent = (peer.sent ??= { whole: new Bitfield(this.geometry.pieceCount), partial: new Map() });
-    const n = (sent.partial.get(index) ?? 0) + bytes;
-    if (n < this.geometry.pieceLengthOf(index)) {
-      sent.partial.set(index, n);
+    if (sent.whole.has(req.index)) return;
+    const n = this.geometry.blockCount(req.index as PieceIndex);
+    // A run (a request longer than a block) is each of its blocks.
+    const first = Math.floor(req.begin / BLOCK_LENGTH);
+    const end = Math.min(n, Math.ceil((req.begin + req.length) / BLOCK_LENGTH));
+    let blocks = sent.partial.get(req.index) ?? (n <= 32 ? 0 : new Uint8Array(Math.ceil(n / 8)));
+    let complete: boolean;
+    if (typeof blocks === 'number') {
+      for (let b = first; b < end; b++) blocks = (blocks | (1 << b)) >>> 0;
+      complete = blocks === (n === 32 ? 0xffffffff : 2 ** n - 1);
+    } else {
+      for (let b = first; b < end; b++) blocks[b >> 3]! |= 1 << (b & 7);
+      complete = true;
+      for (let b = 0; b < n && complete; b++) complete = (blocks[b >> 3]! & (1 << (b & 7))) !== 0;
+    }
+    if (!complete) {
+      sent.partial.set(req.index, blocks);
       return;
     }
-    sent.partial.delete(index);
-    sent.whole.set(index);
+    sent.partial.delete(req.index);
+    sent.whole.set(req.index);
   }
 
   private count(peer: PeerState, bytes: number): void {

@@ -23,7 +23,8 @@
  * - A 200 with the whole file where a smaller range was asked for means the server ignores
  *   `Range` (a plain static server, nginx with `max_ranges 0`). Re-reading a file's head for
  *   every block would cost the square of its size, so instead: when the torrent is at most
- *   `maxWholeFileBytes`, each file is fetched whole once (that first answer is kept), held while
+ *   `maxWholeFileBytes`, each file is fetched whole once (that first answer is kept; GETs of it in
+ *   flight when its head came stop at theirs and wait for its body: one copy a file), held while
  *   its blocks are asked for, and dropped once they all were; a larger torrent closes the link at
  *   once with TRANSPORT_WEBSEED_NO_RANGE, a reason the client shows (not five back-offs and a
  *   silent stop).
@@ -89,6 +90,14 @@ export const WEB_SEED_DEFAULTS = {
 
 /** `Retry-After` from a 429/503, carried with the error it came with. */
 const retryAfterOf = new WeakMap<TorrenttpError, number>();
+/** A GET stopped at its head, a 200 with a file whose whole copy another GET already brings: that copy. */
+const sharedWholeOf = new WeakMap<TorrenttpError, WholeFile>();
+
+/** A whole file's copy (a server that ignores Range), shared by every GET of it, with the bytes of it handed out so far (to drop it). */
+interface WholeFile {
+  readonly body: Promise<Uint8Array>;
+  handedOut: number;
+}
 
 export function createWebSeed(url: string, metainfo: Metainfo, opts: WebSeedOptions): PeerLink {
   return new WebSeed(url, metainfo, opts);
@@ -123,7 +132,7 @@ class WebSeed implements PeerLink {
    * Set once the server answered a range with the whole file: whole files by index, fetched once
    * and shared by every GET of that file, with the bytes of it handed out so far (to drop it).
    */
-  private wholeFiles: Map<number, { body: Promise<Uint8Array>; handedOut: number }> | undefined;
+  private wholeFiles: Map<number, WholeFile> | undefined;
 
   constructor(
     readonly id: string,
@@ -342,17 +351,21 @@ class WebSeed implements PeerLink {
       this.handedOut(slice.fileIndex, whole, slice.length);
       return;
     }
-    const body = await this.get(slice.fileIndex, { at, length: slice.length, sink, stops });
-    if (body === undefined) return;
-    // Range ignored: keep this answer as the file's copy for its other blocks.
-    sink(body.subarray(at, at + slice.length));
-    this.wholeFiles ??= new Map();
-    let whole = this.wholeFiles.get(slice.fileIndex);
-    if (whole === undefined) {
-      whole = { body: Promise.resolve(body), handedOut: 0 };
-      this.wholeFiles.set(slice.fileIndex, whole);
+    let body: Uint8Array | undefined;
+    let whole: WholeFile | undefined;
+    try {
+      body = await this.get(slice.fileIndex, { at, length: slice.length, sink, stops });
+    } catch (err) {
+      // Its head was a 200 with a file another GET brings whole: that copy, not a second one.
+      whole = err instanceof TorrenttpError ? sharedWholeOf.get(err) : undefined;
+      if (whole === undefined) throw err;
+      body = await whole.body;
     }
-    this.handedOut(slice.fileIndex, whole, slice.length);
+    if (body === undefined) return;
+    // Range ignored: this answer (registered at its head, `get`) is the file's copy for its other blocks.
+    sink(body.subarray(at, at + slice.length));
+    whole ??= this.wholeFiles?.get(slice.fileIndex);
+    if (whole !== undefined) this.handedOut(slice.fileIndex, whole, slice.length);
   }
 
   /** Drops a whole file's copy once as many bytes as it holds were handed out (a re-request fetches it again). */
@@ -394,11 +407,21 @@ class WebSeed implements PeerLink {
       let whole: Uint8Array | undefined;
       let expected = -1;
       let n = 0;
+      /** This GET's body as the file's shared copy, when it is the first 200 of a range ignored. */
+      let registered: WholeFile | undefined;
+      const bodyOf = deferred<Uint8Array>();
       const done = (f: () => void): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         this.aborts.delete(stop);
+        if (registered !== undefined) {
+          if (n === expected && whole !== undefined) bodyOf.resolve(whole);
+          else {
+            bodyOf.reject(new TransportError('TRANSPORT_HTTP_FAILED', { detail: `${where}: the whole file did not come` }));
+            if (this.wholeFiles?.get(fileIndex) === registered) this.wholeFiles.delete(fileIndex); // the next GET tries again
+          }
+        }
         f();
       };
       const abort = lease.pool.request(
@@ -411,6 +434,16 @@ class WebSeed implements PeerLink {
                 throw new TransportError('TRANSPORT_WEBSEED_NO_RANGE', {
                   detail: `${where}: 200 with the whole file; a torrent over ${formatMiB(this.o.maxWholeFileBytes)} needs a server that honours Range`,
                 });
+              }
+              if (ignoredRange) {
+                // One copy a file: GETs of it in flight when the first 200 came stop at their heads and wait for its body.
+                const shared = this.wholeFiles?.get(fileIndex);
+                if (shared !== undefined) {
+                  const err = new TransportError('TRANSPORT_ABORTED', { detail: `${where}: the whole file comes by another GET` });
+                  sharedWholeOf.set(err, shared);
+                  throw err;
+                }
+                (this.wholeFiles ??= new Map()).set(fileIndex, (registered = wholeFile(bodyOf)));
               }
               // The whole file (asked for, or a range ignored): kept, a copy. A range: streamed.
               if (range === undefined || ignoredRange) whole = new Uint8Array(file.length);
@@ -475,6 +508,28 @@ class WebSeed implements PeerLink {
     }
     return ignoredRange;
   }
+}
+
+interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(v: T): void;
+  reject(err: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A whole file's copy, to come as `body` settles; a failure is handled by whoever waits for it (maybe nobody). */
+function wholeFile(body: Deferred<Uint8Array>): WholeFile {
+  body.promise.catch(() => {});
+  return { body: body.promise, handedOut: 0 };
 }
 
 function formatMiB(bytes: number): string {

@@ -382,6 +382,28 @@ test('complete, a peer that leaves holding every piece is a seed, also when the 
   await t.close();
 });
 
+test('complete, a peer that got one block of each missing piece again and again is no seed: a block sent twice counts once', OPTS, async () => {
+  const { t, add } = setup({}, storeWith('all'));
+  await t.done;
+  const lacking = [PIECES - 2, PIECES - 1];
+  const p = add({ id: '10.0.0.3:51413', has: (i) => !lacking.includes(i) });
+  await settle();
+  p.emit({ type: 'interested' }); // unchoked at once: a slot is free
+  // Block 0 of each, as many times as the piece has blocks (a re-request after a choke dropped it, a failed hash).
+  for (const index of lacking) {
+    for (let n = 1; n <= PIECE / BLOCK; n++) {
+      const before = p.sent.length;
+      p.emit({ type: 'request', req: { index: index as PieceIndex, begin: 0, length: BLOCK } });
+      for (let i = 0; i < 20 && p.sent.length === before; i++) await settle();
+      assert.equal(p.sent.length, before + 1);
+    }
+  }
+  p.drop();
+  await settle();
+  assert.equal(t.accepts('10.0.0.3:51413'), true, 'it lacks the second block of both pieces: dialled again');
+  await t.close();
+});
+
 test('stats: peers by kind, progress, rates and ETA on the injected clock', OPTS, async () => {
   const { t, add, tickAt } = setup();
   const progress: number[] = [];

@@ -230,6 +230,49 @@ test('a server that ignores Range: a small torrent is fetched file by file, whol
   }
 });
 
+test('a server that ignores Range: the GETs in flight when the first 200 came stop at their heads and share its body (one whole copy a file, not one a GET)', async () => {
+  const { metainfo, data } = makeTorrent(256 * 1024, 64 * 1024, 4, 'f.bin');
+  // The first GET gets its 200 and the file at once; the others their 200 heads only once the link
+  // has blocks of the first (its body is in), then nothing more: a link that reads them waits for ever.
+  let first = true;
+  let release: () => void = () => {};
+  const released = new Promise<void>((r) => (release = r));
+  const bodies: string[] = [];
+  const srv = await httpServer(new Map([['/f.bin', data]]), (_q, res) => {
+    if (first) {
+      first = false;
+      bodies.push('whole');
+      res.writeHead(200, { 'content-length': data.length }).end(data);
+      return;
+    }
+    void released.then(() => {
+      res.writeHead(200, { 'content-length': data.length });
+      res.flushHeaders();
+    });
+  });
+  const { link, rec } = seed(`${srv.base}/f.bin`, metainfo, { requestTimeoutMs: 3000 });
+  try {
+    await rec.wait('unchoke');
+    const reqs = allBlocks(metainfo);
+    reqs.forEach((r) => link.request(r));
+    await rec.wait('block');
+    // A GET a piece went out at once (4 runs, 4 in flight): those the first 200 did not answer are still there.
+    for (let i = 0; i < 200 && srv.seen.length < WEB_SEED_DEFAULTS.maxInFlight; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(srv.seen.length, WEB_SEED_DEFAULTS.maxInFlight);
+    release();
+    for (let i = 0; i < 200 && rec.of('block').length + rec.of('rejected').length < reqs.length; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(rec.of('rejected').length, 0, 'no GET waited for a second copy of the file');
+    assert.equal(rec.of('choke').length, 0);
+    const got = new Uint8Array(data.length);
+    for (const b of rec.of('block')) got.set(b.data, b.req.index * metainfo.pieceLength + b.req.begin);
+    assert.ok(Buffer.from(got).equals(Buffer.from(data)));
+    assert.deepEqual(bodies, ['whole']);
+  } finally {
+    link.close();
+    await srv.close();
+  }
+});
+
 test('a server that ignores Range on a torrent too large to fetch whole: the link closes at once with the reason', async () => {
   const { metainfo, data } = makeTorrent(256 * 1024, 64 * 1024, 4, 'f.bin');
   const srv = await httpServer(new Map([['/f.bin', data]]), ignoresRange);
