@@ -9,12 +9,11 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdirSync, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { cli, jsonLines, spawnCli } from '../helpers/cli.js';
 import { until } from '../helpers/processes.js';
-import { selfSignedCert } from '../helpers/tls.js';
+import { selfSignedHttps } from '../helpers/tls.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway, torrentOf } from '../gateway/helpers.js';
 import { createTorrent } from '../../src/metainfo/index.js';
@@ -298,11 +297,8 @@ test('--limit-rate holds a swarm download to the rate from its start, as curl\'s
 
 test('-k gets from a self-signed https server, with one warning; --cacert trusts it as curl\'s does; a --cacert that cannot be read is 77', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const { key, cert } = selfSignedCert(dir, { ipSan: true });
-    const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.end('secret\n'));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    t.after(() => new Promise<void>((r) => server.close(() => r())));
-    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/f.txt`;
+    const { origin, cert, key } = await selfSignedHttps(t, dir, (_req, res) => res.end('secret\n'));
+    const url = `${origin}/f.txt`;
     const untrusted = spawnCli(t, dir, ['get', url, '-o', 'a.txt', '-s']);
     assert.equal(await untrusted.exited, 60, untrusted.stderr);
     const insecure = spawnCli(t, dir, ['get', url, '-o', 'a.txt', '-k']);
@@ -330,12 +326,11 @@ test('a --cacert whose certificate does not parse is 77 (curl\'s), not trusted s
 
 test('-k and --cacert reach the swarm\'s web seed (undici\'s connections): a torrent whose only source is an https web seed', { timeout: 180_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const { key, cert } = selfSignedCert(dir, { ipSan: true });
     const payload = Buffer.from(bytes(1024 * 1024, 11));
     writeFileSync(join(dir, 'p.bin'), payload);
     let torrent: Uint8Array | undefined;
     const webSeedRanges: string[] = [];
-    const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+    const { origin: base, cert } = await selfSignedHttps(t, dir, (req, res) => {
       if (req.url === '/p.bin.torrent') return void res.writeHead(200, { 'content-type': 'application/x-bittorrent' }).end(torrent);
       const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
       if (req.url !== '/files/p.bin' || m === null) return void res.writeHead(404).end();
@@ -344,12 +339,6 @@ test('-k and --cacert reach the swarm\'s web seed (undici\'s connections): a tor
       res.writeHead(206, { 'content-range': `bytes ${first}-${last}/${payload.length}`, 'content-length': last - first + 1 });
       res.end(payload.subarray(first, last + 1));
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    t.after(() => {
-      server.closeAllConnections();
-      return new Promise<void>((r) => server.close(() => r()));
-    });
-    const base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
     torrent = (await createTorrent(join(dir, 'p.bin'), { creationDate: null, urlList: [`${base}/files/p.bin`] })).torrent;
     for (const [name, flags] of [['k.bin', ['-k']], ['ca.bin', ['--cacert', cert]]] as const) {
       const before = webSeedRanges.length;

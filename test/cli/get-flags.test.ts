@@ -9,11 +9,10 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { cli, spawnCli } from '../helpers/cli.js';
-import { selfSignedCert } from '../helpers/tls.js';
+import { selfSignedHttps } from '../helpers/tls.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { startGateway, torrentOf } from '../gateway/helpers.js';
 
@@ -291,11 +290,9 @@ test("get takes wget's spellings: -U, --user/--password, -t (attempts), -T (conn
       assert.equal((await cli(dir, ['get', `${o.base}/f`, '-o', 'u.txt', ...args])).code, 2, args.join(' '));
     }
     // TLS options are the process's: each get in its own.
-    const { key, cert } = selfSignedCert(dir, { ipSan: true });
-    const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.end('secret\n'));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    t.after(() => new Promise<void>((r) => server.close(() => r())));
-    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/f.txt`;
+    const https = await selfSignedHttps(t, dir, (_req, res) => res.end('secret\n'));
+    const { cert } = https;
+    const url = `${https.origin}/f.txt`;
     const insecure = spawnCli(t, dir, ['get', url, '-o', 'a.txt', '--no-check-certificate']);
     assert.equal(await insecure.exited, 0, insecure.stderr);
     assert.match(insecure.stderr, /not authenticated/);

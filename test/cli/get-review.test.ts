@@ -19,12 +19,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { CLI_BIN, cli, spawnCli } from '../helpers/cli.js';
 import { until } from '../helpers/processes.js';
-import { selfSignedCert } from '../helpers/tls.js';
+import { selfSignedHttps } from '../helpers/tls.js';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { digestReady, startGateway, torrentOf } from '../gateway/helpers.js';
@@ -51,22 +50,16 @@ test('get usage errors exit 2 before any request: a -H that is not one header, -
 
 test('get of an https URL whose certificate is self-signed names the reason and NODE_EXTRA_CA_CERTS', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const { key, cert } = selfSignedCert(dir, { ipSan: true });
-    const server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.end('hi'));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    t.after(() => new Promise<void>((r) => server.close(() => r())));
-    const r = await cli(dir, ['get', `https://127.0.0.1:${(server.address() as AddressInfo).port}/f.txt`, '-s']);
+    const { origin } = await selfSignedHttps(t, dir, (_req, res) => res.end('hi'));
+    const r = await cli(dir, ['get', `${origin}/f.txt`, '-s']);
     assert.equal(r.code, 60, `curl's exit for a certificate not trusted: ${r.stderr}`);
     assert.match(r.stderr, /self-signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT; to trust the server's certificate or its CA, run with NODE_EXTRA_CA_CERTS=ca\.pem, or get --cacert ca\.pem\) \[GATEWAY_GET_FAILED\]$/m);
   }));
 
 test('download of an https torrent URL whose certificate is self-signed names NODE_EXTRA_CA_CERTS, not a --cacert it does not have', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const { key, cert } = selfSignedCert(dir, { ipSan: true });
-    const server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.end('hi'));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    t.after(() => new Promise<void>((r) => server.close(() => r())));
-    const r = await cli(dir, ['download', `https://127.0.0.1:${(server.address() as AddressInfo).port}/x.torrent`, '-o', 'out']);
+    const { origin } = await selfSignedHttps(t, dir, (_req, res) => res.end('hi'));
+    const r = await cli(dir, ['download', `${origin}/x.torrent`, '-o', 'out']);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /\(DEPTH_ZERO_SELF_SIGNED_CERT; to trust the server's certificate or its CA, run with NODE_EXTRA_CA_CERTS=ca\.pem\) \[[A-Z_]+\]$/m);
     assert.doesNotMatch(r.stderr, /--cacert/);

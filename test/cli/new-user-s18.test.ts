@@ -3,31 +3,19 @@
  * ignores `Range` (python3 -m http.server), the plain progress line's rate, and a TLS error's
  * message.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { cli } from '../helpers/cli.js';
+import { httpOrigin } from '../helpers/origin.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
-
-/** A plain HTTP server on loopback, closed when the test ends. */
-async function server(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const s = createServer(handler);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  t.after(() => {
-    s.closeAllConnections();
-    s.close();
-  });
-  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
-}
 
 test('get -C - against a server that ignores Range (python3 -m http.server) says it starts over, as wget does', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const payload = bytes(200_000, 181);
     const ranges: (string | undefined)[] = [];
-    const url = await server(t, (req, res) => {
+    const url = await httpOrigin(t, (req, res) => {
       ranges.push(req.headers.range);
       // python's SimpleHTTPRequestHandler: a 200 with the whole file, whatever the Range.
       res.writeHead(200, { 'content-length': payload.length, 'content-type': 'application/octet-stream' });
@@ -49,7 +37,7 @@ test('get -C - against a server that ignores Range (python3 -m http.server) says
 test('a plain get\'s progress line shows the rate it measured, not 0 B/s, from the first line', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const payload = bytes(1_000_000, 182);
-    const url = await server(t, (_req, res) => {
+    const url = await httpOrigin(t, (_req, res) => {
       res.writeHead(200, { 'content-length': payload.length, 'content-type': 'application/octet-stream' });
       // Half now, half after the first progress tick (250 ms): the first line is drawn mid-body.
       res.write(payload.subarray(0, 500_000));
@@ -64,7 +52,7 @@ test('a plain get\'s progress line shows the rate it measured, not 0 B/s, from t
 
 test('https:// to a server that speaks plain HTTP: OpenSSL\'s reason without its trailing newline (no "\\x0a" in the line)', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const url = (await server(t, (_req, res) => res.end('plain'))).replace('http:', 'https:');
+    const url = (await httpOrigin(t, (_req, res) => res.end('plain'))).replace('http:', 'https:');
     const get = await cli(dir, ['get', `${url}/x.bin`, '-w', '[%{errormsg}]']);
     assert.equal(get.code, 35, get.stderr);
     assert.match(get.stderr, /wrong version number/);

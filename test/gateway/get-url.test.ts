@@ -5,19 +5,18 @@
  * dropped without `resume`, the `Link: rel=describedby` route, a multi-file torrent into a
  * folder, a wrong `Repr-Digest`, and the `Link` header parser.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describedBy, getUrl, type GetResult } from '../../src/gateway/index.js';
 import { Client } from '../../src/engine/index.js';
 import { swarmEncryptionOf } from '../../src/gateway/swarm-get.js';
 import { createTorrent } from '../../src/metainfo/index.js';
 import { relay, seedAndTorrent } from '../helpers/mse-relay.js';
+import { httpOrigin } from '../helpers/origin.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { digestReady, startGateway, TEST_STALL_MS } from './helpers.js';
 import { demoTorrent, ttpSeed } from './ttp-helpers.js';
@@ -33,16 +32,6 @@ async function torrentReady(fileUrl: string): Promise<Uint8Array> {
     await new Promise((res) => setTimeout(res, 50));
   }
   assert.fail('no torrent');
-}
-
-async function tinyServer(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const server = createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => {
-    server.closeAllConnections();
-    return new Promise<void>((r) => server.close(() => r()));
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 function same(file: string, expected: Uint8Array): void {
@@ -73,7 +62,7 @@ test('while serve is still hashing, get downloads plainly at once (no waiting fo
 test("an origin's own 503 (not serve's hashing answer) is the error it is: no plain re-fetch before --retry sees it", { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const accepts: string[] = [];
-    const url = await tinyServer(t, (req, res) => {
+    const url = await httpOrigin(t, (req, res) => {
       accepts.push(req.headers.accept ?? '');
       // Overloaded: a 503 with Retry-After, even a problem document, but not coded GATEWAY_HASHING.
       if (req.url === '/busy') return void res.writeHead(503, { 'retry-after': '5' }).end('busy');
@@ -142,7 +131,7 @@ test('bytes with Link rel=describedby: get follows the link to the torrent and u
     const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
     await torrentReady(`${g.url}/l.bin`);
     // A front server that ignores Accept: bytes, plus a link to the origin's torrent.
-    const front = await tinyServer(t, (_req, res) => {
+    const front = await httpOrigin(t, (_req, res) => {
       res.writeHead(200, { 'content-length': payload.length, link: `<${g.url}/l.bin?torrent>; rel="describedby"; type="application/x-bittorrent"` });
       res.end(payload);
     });
@@ -165,7 +154,7 @@ test('the swarm of an http:// URL is plain BitTorrent by default (no RC4); encry
     await seed.add(torrent, { path: join(dir, 'seed'), trackers: false, dht: false });
     const r = await relay(t, seed.port);
     // The torrent (no tracker, no web seed) with its seed named: the relay is the only peer.
-    const front = await tinyServer(t, (_req, res) => {
+    const front = await httpOrigin(t, (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length, 'torrenttp-seed': `127.0.0.1:${r.port}` });
       res.end(torrent);
     });
@@ -191,7 +180,7 @@ test('a multi-file torrent downloads into a folder named by -o', { timeout: 60_0
     const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
     // The torrent of the folder, web seed = the gateway's root (BEP 19: <url>/<name>/<path>).
     const made = await createTorrent(join(root, 'album'), { urlList: [`${g.url}/`], creationDate: null });
-    const front = await tinyServer(t, (_req, res) => {
+    const front = await httpOrigin(t, (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': made.torrent.length });
       res.end(made.torrent);
     });
@@ -208,7 +197,7 @@ test('a multi-file torrent to a stream: GATEWAY_GET_NOT_ONE_FILE before anything
   withTempDir(t, async (dir) => {
     const { torrent } = await demoTorrent(dir);
     let asked = 0;
-    const front = await tinyServer(t, (_req, res) => {
+    const front = await httpOrigin(t, (_req, res) => {
       asked++;
       res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length });
       res.end(torrent);
@@ -230,7 +219,7 @@ test('a swarm output that cannot be prepared (a name too long) is GATEWAY_GET_OU
   withTempDir(t, async (dir) => {
     writeFileSync(join(dir, 'one.bin'), bytes(50_000, 3));
     const { torrent } = await createTorrent(join(dir, 'one.bin'), { creationDate: null });
-    const front = await tinyServer(t, (_req, res) => {
+    const front = await httpOrigin(t, (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/x-bittorrent', 'content-length': torrent.length });
       res.end(torrent);
     });
@@ -262,7 +251,7 @@ test('a plain body that does not match its Repr-Digest is an error', { timeout: 
   withTempDir(t, async (dir) => {
     const payload = bytes(100_000, 46);
     const wrong = createHash('sha256').update('something else').digest('base64');
-    const url = await tinyServer(t, (_req, res) => {
+    const url = await httpOrigin(t, (_req, res) => {
       res.writeHead(200, { 'content-length': payload.length, 'repr-digest': `sha-256=:${wrong}:` });
       res.end(payload);
     });
@@ -274,7 +263,7 @@ test('a large plain body: Repr-Digest checked over the whole file, a resumed pre
     const payload = bytes(20 * MIB + 5, 47);
     const right = createHash('sha256').update(payload).digest('base64');
     let digest = right;
-    const url = await tinyServer(t, (req, res) => {
+    const url = await httpOrigin(t, (req, res) => {
       const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
       const from = m === null ? 0 : Number(m[1]);
       const headers = { 'content-length': payload.length - from, 'repr-digest': `sha-256=:${digest}:`, etag: '"e"' };
@@ -318,7 +307,7 @@ test('a swarm that sends nothing (no peer, web seed answering 404) fails instead
     const data = join(dir, 'gone.bin');
     writeFileSync(data, bytes(MIB, 47));
     let url = '';
-    url = await tinyServer(t, (req, res) => {
+    url = await httpOrigin(t, (req, res) => {
       if (req.url === '/gone.bin' && req.headers.range === undefined) {
         void createTorrent(data, { urlList: [`${url}/nowhere.bin`], creationDate: null }).then((made) => {
           res.writeHead(200, { 'content-type': 'application/x-bittorrent' });

@@ -7,28 +7,21 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { getUrl } from '../../src/gateway/index.js';
+import { httpOrigin } from '../helpers/origin.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
-async function server(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const s = createServer(handler);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  t.after(() => {
-    s.closeAllConnections();
-    s.close();
-  });
-  return `http://127.0.0.1:${(s.address() as AddressInfo).port}/f.bin`;
-}
+/** The URL of f.bin on a loopback origin answering with `handler`. */
+const fileUrl = async (t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> => `${await httpOrigin(t, handler)}/f.bin`;
 
 const body = bytes(200_000, 9);
 
 test('a body cut short: GATEWAY_GET_BAD_ANSWER with the bytes that came, which stay on disk for -C -', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const url = await server(t, (_req, res) => {
+    const url = await fileUrl(t, (_req, res) => {
       res.writeHead(200, { 'content-length': body.length });
       res.write(body.subarray(0, 50_000), () => setTimeout(() => res.destroy(), 200));
     });
@@ -44,7 +37,7 @@ test('a body cut short: GATEWAY_GET_BAD_ANSWER with the bytes that came, which s
 test('a body that stops coming fails after stallMs instead of hanging; a slow reader of the output is no stall', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
     let hang = true;
-    const url = await server(t, (_req, res) => {
+    const url = await fileUrl(t, (_req, res) => {
       res.writeHead(200, { 'content-length': body.length });
       if (hang) res.write(body.subarray(0, 10_000)); // and nothing more, the connection open
       else res.end(body);

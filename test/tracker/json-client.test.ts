@@ -6,12 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { encodeAnnounceResponse, encodeJsonAnnounceResponse, JsonTrackerClient, TrackerServer, type AnnounceRequest } from '../../src/tracker/index.js';
 import { setClientTls } from '../../src/tracker/undici.js';
-import { selfSignedCert } from '../helpers/tls.js';
+import { selfSignedHttps } from '../helpers/tls.js';
 import { withTempDir } from '../helpers/torrents.js';
 
 const hash = new Uint8Array(20).fill(7);
@@ -67,18 +65,12 @@ test('a JSON error answer is a typed failure naming the tracker’s code', async
 
 test('a JSON announce over https takes the process\'s TLS options (setClientTls: get -k, --cacert), as every https request does', (t) =>
   withTempDir(t, async (dir) => {
-    const { key, cert } = selfSignedCert(dir, { ipSan: true });
-    const srv = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+    const { origin, cert } = await selfSignedHttps(t, dir, (req, res) => {
       req.resume();
       req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(encodeJsonAnnounceResponse({ interval: 77, minInterval: 10, complete: 1, incomplete: 0, peers: [] })));
     });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-    t.after(() => {
-      setClientTls({});
-      srv.closeAllConnections();
-      return new Promise<void>((r) => srv.close(() => r()));
-    });
-    const url = `https://127.0.0.1:${(srv.address() as AddressInfo).port}/announce`;
+    t.after(() => setClientTls({}));
+    const url = `${origin}/announce`;
     await assert.rejects(new JsonTrackerClient(url).announce(req(1, 6001)), /self.signed/i, 'not trusted by default');
     setClientTls({ ca: readFileSync(cert) });
     assert.equal((await new JsonTrackerClient(url).announce(req(1, 6001))).intervalSec, 77, '--cacert');

@@ -7,13 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { TorrenttpError } from '../../src/errors/index.js';
 import { sharedReadBuffer } from '../../src/transport/accepted-reads.js';
 import { setClientTls } from '../../src/transport/http-fetch.js';
 import { acquireHttp1, Http1Pool, HTTP1_POOL_DEFAULTS, openHttp1Origins, type Http1Request } from '../../src/transport/http1-pool.js';
-import { selfSignedCert } from '../helpers/tls.js';
+import { selfSignedHttps } from '../helpers/tls.js';
 import { withTempDir } from '../helpers/torrents.js';
 
 interface Got {
@@ -244,10 +243,8 @@ test('40 kept-alive connections, after a 300 KiB answer each, at once: every rea
 
 test('https: the CAs given (--cacert) are trusted, node\'s default refuses a self-signed peer, -k skips the check', async (t) => {
   await withTempDir(t, async (dir) => {
-    const { key, cert } = selfSignedCert(dir, { ipSan: true });
-    const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.end('secret'));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const { origin, cert } = await selfSignedHttps(t, dir, (_req, res) => res.end('secret'));
+    const url = new URL(origin);
     try {
       for (const [tls, want] of [[{}, 'TRANSPORT_HTTP_FAILED'], [{ ca: readFileSync(cert) }, 'secret'], [{ rejectUnauthorized: false }, 'secret']] as const) {
         setClientTls(tls);
@@ -258,8 +255,6 @@ test('https: the CAs given (--cacert) are trusted, node\'s default refuses a sel
       }
     } finally {
       setClientTls({});
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
     }
   });
 });

@@ -3,12 +3,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Bitfield, parseTorrent, type Metainfo } from '../../src/metainfo/index.js';
 import { createWebSeed, openHttp1Origins, WEB_SEED_DEFAULTS, webSeedFileUrl, type PeerLink, type WebSeedOptions } from '../../src/transport/index.js';
 import { setClientTls } from '../../src/transport/http-fetch.js';
-import { selfSignedCert } from '../helpers/tls.js';
+import { selfSignedHttps } from '../helpers/tls.js';
 import { bytes, piecesOf, torrentBytes, withTempDir } from '../helpers/torrents.js';
 import { allBlocks, leech, makeTorrent, Recorder } from './helpers.js';
 
@@ -499,16 +498,10 @@ test('a multi-file run whose GET of one file fails: the GETs of its other files 
 
 test('an https web seed takes the process\'s TLS options (setClientTls: get -k, --cacert): refused untrusted, byte-identical with the CA', (t) =>
   withTempDir(t, async (dir) => {
-    const { key, cert } = selfSignedCert(dir, { ipSan: true });
     const { metainfo, data } = makeTorrent(512 * 1024, 64 * 1024, 17, 'f.bin');
-    const srv = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => rangeResponse(req, res, req.url === '/f.bin' ? data : undefined));
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-    t.after(() => {
-      setClientTls({});
-      srv.closeAllConnections();
-      return new Promise<void>((r) => srv.close(() => r()));
-    });
-    const url = `https://127.0.0.1:${(srv.address() as AddressInfo).port}/f.bin`;
+    const { origin, cert } = await selfSignedHttps(t, dir, (req, res) => rangeResponse(req, res, req.url === '/f.bin' ? data : undefined));
+    t.after(() => setClientTls({}));
+    const url = `${origin}/f.bin`;
     const untrusted = seed(url, metainfo, { maxFailures: 1 });
     untrusted.link.request(allBlocks(metainfo)[0]!);
     const closed = await untrusted.rec.wait('closed');
