@@ -151,28 +151,25 @@ export class Http1ResponseDecoder {
           case S.Idle:
             this.fail('TRANSPORT_HTTP1_UNEXPECTED_BYTES', `${n - pos} bytes with no request outstanding`);
             break;
-          case S.Body: {
+          case S.Body:
+          case S.ChunkData: {
+            // `remaining` bytes of a Content-Length body or of one chunk's data. Which, read before
+            // the listener's call (it may end the decoder).
+            const inChunk = this.state === S.ChunkData;
             const take = Math.min(this.remaining, n - pos);
             this.remaining -= take;
             const at = pos;
             pos += take;
             this.listener.onData(chunk.subarray(at, pos));
-            if (this.remaining === 0) this.finish();
+            if (this.remaining > 0) break;
+            if (inChunk) this.state = S.ChunkDataEnd;
+            else this.finish();
             break;
           }
           case S.UntilClose: {
             const at = pos;
             pos = n;
             this.listener.onData(chunk.subarray(at, n));
-            break;
-          }
-          case S.ChunkData: {
-            const take = Math.min(this.remaining, n - pos);
-            this.remaining -= take;
-            const at = pos;
-            pos += take;
-            this.listener.onData(chunk.subarray(at, pos));
-            if (this.remaining === 0) this.state = S.ChunkDataEnd;
             break;
           }
           default: {
