@@ -1,13 +1,15 @@
 /** The origin-offload bench's run, shared by `bench/offload.ts` and `bench/offload-account.ts`. */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { rate } from '../src/cli/options.js';
 import { Gateway, silentGatewayLogger } from '../src/gateway/index.js';
+import { parseTorrent } from '../src/metainfo/index.js';
+import { measureFloor, type Floor } from './proxy-floor.js';
 import { CLI_NODE_FLAG, sha1File, writeRandomFile } from './usage.js';
 
 const { values } = parseArgs({
@@ -77,6 +79,66 @@ function summaryOf(log: string): Summary | undefined {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** One case's run: wall until the last client, median client CPU, the in-process serve's CPU meanwhile, the origin's upload / file. */
+interface CaseFigures {
+  readonly name: string;
+  readonly wall: number;
+  readonly clientCpu: number;
+  readonly serveCpu: number;
+  readonly upload: number;
+}
+
+/** CPU seconds of a bare `node -e 0` (median of 5): what any client written for node spends before its first line. */
+function nodeStartCpu(): number {
+  const xs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t = join(work, 'node-start.time');
+    const r = spawnSync('/usr/bin/time', ['-f', '%U %S', '-o', t, process.execPath, '-e', '0'], { stdio: 'ignore' });
+    if (r.status !== 0) throw new Error(`node -e 0 exited ${r.status}`);
+    const [u, s] = readFileSync(t, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+    xs.push(u! + s!);
+  }
+  return median(xs);
+}
+
+/**
+ * A lower bound on the gets' last-done time on this machine, beside the curls' (issue 15's time
+ * target: the swarm's last client no later than plain HTTP's). Every get must do what a curl does
+ * (receive the file and write it: the curls' own median CPU in this run, which carries the same
+ * crowding as the gets'), and besides: start a node process (`node -e 0`), SHA-1 every piece
+ * (`measureFloor`'s SHA-1), and upload to the other gets what the origin did not send — N files in
+ * all reach the gets, the origin sent `upload` of them (this run's gets' figure), so the gets sent
+ * N − upload between them, each costing at least a resend from the page cache to a socket
+ * (`measureFloor`'s resend). No engine, wire protocol, disk layout or picker is counted: this is
+ * what a client of no cost but the work itself would spend, measured alone (uncrowded, so lower
+ * than under the crowd). With C cores, the gets cannot be done before (that CPU + the origin's
+ * send) / C; the curls took `wall` with their CPU and serve's sendfile.
+ */
+function printSwarmFloor(cases: readonly CaseFigures[], floor: Floor, nodeStart: number): void {
+  const cores = availableParallelism();
+  const pick = (name: string): CaseFigures[] => cases.filter((c) => c.name === name);
+  const curls = pick('curl');
+  const gets = pick('torrenttp get');
+  const curlWall = median(curls.map((c) => c.wall));
+  const curlCpu = median(curls.map((c) => c.clientCpu));
+  const curlServe = median(curls.map((c) => c.serveCpu));
+  const upload = median(gets.map((c) => c.upload));
+  const perGet = curlCpu + nodeStart + floor.sha1;
+  const uploads = Math.max(0, CLIENTS - upload) * floor.resend;
+  const originSend = (upload / CLIENTS) * curlServe; // the origin's sends cost at least what its sendfile to the curls did, per file
+  const floorCpu = CLIENTS * perGet + uploads + originSend;
+  const bound = floorCpu / cores;
+  const s = (x: number): string => `${x.toFixed(2)} s`;
+  const getWall = median(gets.map((c) => c.wall));
+  console.log(
+    `\nfloor of ${CLIENTS} gets on ${cores} cores (CPU, medians of this run): each get does a curl's work (${s(curlCpu)}), starts node (${s(nodeStart)}) and hashes every piece (SHA-1 ${s(floor.sha1)}): ${s(perGet)};` +
+      ` the gets upload ${(CLIENTS - upload).toFixed(2)} files to each other (resend ${s(floor.resend)} a file): ${s(uploads)}; the origin's ${upload.toFixed(2)} file(s): ${s(originSend)}. In all ${s(floorCpu)}.` +
+      `\n  bound: the last get no sooner than ${s(floorCpu)} / ${cores} cores = ${s(bound)}; the curls took ${s(curlWall)} (their CPU ${s(CLIENTS * curlCpu)} + serve ${s(curlServe)}):` +
+      ` the bound is ${(bound / curlWall).toFixed(2)}× the last curl, so the gets ${bound <= curlWall ? 'could' : 'can NOT'} finish by the last curl on this machine, uncapped.` +
+      `\n  measured: the last get ${s(getWall)} = ${(getWall / curlWall).toFixed(2)}× the last curl, ${(getWall / bound).toFixed(2)}× the bound; CPU per get ${s(median(gets.map((c) => c.clientCpu)))} against the floor's ${s(perGet + uploads / CLIENTS)}.`,
+  );
+}
+
 /** What a variant of the bench adds: `onServe` sees the gateway before the clients start and may return what to print at the end. */
 export interface OffloadHooks {
   readonly onServe?: (g: Gateway) => (() => void) | void;
@@ -90,13 +152,17 @@ export async function runOffload(hooks: OffloadHooks = {}): Promise<void> {
   const size = SIZE_MIB * 2 ** 20;
   writeRandomFile(file, size);
   const want = await sha1File(file);
+  let pieceLength = 0;
   const g = await Gateway.start({ root, host: '127.0.0.1', port: 0, cacheDir: join(work, 'cache'), logger: silentGatewayLogger, superSeed: !values['no-super-seed'], ...(MAX_UPLOAD_RATE === undefined ? {} : { maxUploadRate: MAX_UPLOAD_RATE }) });
   try {
     const url = `${g.url}/payload.bin`;
     for (;;) {
       const r = await request(`${url}?torrent`);
-      await r.body.dump();
-      if (r.statusCode === 200) break;
+      const body = new Uint8Array(await r.body.arrayBuffer());
+      if (r.statusCode === 200) {
+        pieceLength = parseTorrent(body).geometry.pieceLength;
+        break;
+      }
       await new Promise((res) => setTimeout(res, 100));
     }
     const report = hooks.onServe?.(g);
@@ -113,14 +179,17 @@ export async function runOffload(hooks: OffloadHooks = {}): Promise<void> {
     // --rounds N: the cases in turn, N times (A B C A B C …), so a drift of the machine's load hits each alike.
     const cases = Array.from({ length: ROUNDS }, () => round).flat();
     const notes: string[] = [];
+    const measured: CaseFigures[] = [];
     for (const [name, argsOf] of cases.filter(([n]) => !(process.env.SKIP_CURL && n === 'curl'))) {
       const before = await g.statusDocument();
+      const serveCpu0 = process.cpuUsage();
       const t0 = performance.now();
       const runs = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => {
         const [cmd, args] = argsOf(i);
         return timed(cmd, args, `${name.replace(/\W/g, '')}-${i}`).then((r) => ({ ...r, out: args[args.indexOf('-o') + 1]!, log: r.out }));
       }));
       const wall = (performance.now() - t0) / 1000;
+      const serveCpuUsed = process.cpuUsage(serveCpu0);
       const after = await g.statusDocument();
       for (const r of runs) {
         if (r.code !== 0) throw new Error(`${name} failed (${r.code}):\n${r.log}`);
@@ -129,6 +198,7 @@ export async function runOffload(hooks: OffloadHooks = {}): Promise<void> {
       }
       const wire = after.totals.peerBytes - before.totals.peerBytes;
       const http = after.totals.plainBytes - before.totals.plainBytes + (after.totals.webSeedBytes - before.totals.webSeedBytes); // plain and web seed ranges
+      measured.push({ name, wall, clientCpu: median(runs.map((r) => r.cpuSec)), serveCpu: (serveCpuUsed.user + serveCpuUsed.system) / 1e6, upload: (wire + http) / size });
       console.log(`| ${name} | ${((wire + http) / size).toFixed(2)}× (wire ${(wire / 2 ** 20).toFixed(0)} MiB, HTTP ${(http / 2 ** 20).toFixed(0)} MiB) | ${wall.toFixed(2)} s | ${median(runs.map((r) => r.cpuSec)).toFixed(2)} s | ${median(runs.map((r) => r.userSec)).toFixed(2)} / ${median(runs.map((r) => r.sysSec)).toFixed(2)} s |`);
       // get --json ends with a summary line: where each client's bytes came from.
       const sums = runs.map((r) => summaryOf(r.log)).filter((x) => x !== undefined);
@@ -138,6 +208,7 @@ export async function runOffload(hooks: OffloadHooks = {}): Promise<void> {
       }
     }
     for (const n of notes) console.log(`\n${n}`);
+    if (measured.some((m) => m.name === 'curl') && measured.some((m) => m.name === 'torrenttp get')) printSwarmFloor(measured, await measureFloor(url, size, pieceLength, work), nodeStartCpu());
     report?.();
   } finally {
     await g.close();
