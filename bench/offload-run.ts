@@ -135,6 +135,7 @@ function printSwarmFloor(cases: readonly CaseFigures[], floor: Floor, nodeStart:
       ` the gets upload ${(CLIENTS - upload).toFixed(2)} files to each other (resend ${s(floor.resend)} a file): ${s(uploads)}; the origin's ${upload.toFixed(2)} file(s): ${s(originSend)}. In all ${s(floorCpu)}.` +
       `\n  bound: the last get no sooner than ${s(floorCpu)} / ${cores} cores = ${s(bound)}; the curls took ${s(curlWall)} (their CPU ${s(CLIENTS * curlCpu)} + serve ${s(curlServe)}):` +
       ` the bound is ${(bound / curlWall).toFixed(2)}× the last curl, so the gets ${bound <= curlWall ? 'could' : 'can NOT'} finish by the last curl on this machine, uncapped.` +
+      `\n  bound, a saturated machine (every process gets a fixed share of the cores, so time goes with CPU): the gets' floor CPU / the curls' and serve's = ${(floorCpu / (CLIENTS * curlCpu + curlServe)).toFixed(2)}× the last curl; the curls kept ${((CLIENTS * curlCpu + curlServe) / curlWall).toFixed(2)} of ${cores} cores busy${(CLIENTS * curlCpu + curlServe) / curlWall < 0.8 * cores ? ' (others had the rest: this bound is the one that applies to this run)' : ''}.` +
       `\n  measured: the last get ${s(getWall)} = ${(getWall / curlWall).toFixed(2)}× the last curl, ${(getWall / bound).toFixed(2)}× the bound; CPU per get ${s(median(gets.map((c) => c.clientCpu)))} against the floor's ${s(perGet + uploads / CLIENTS)}.`,
   );
 }
