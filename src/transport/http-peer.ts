@@ -290,7 +290,8 @@ class HttpPeer implements PeerLink {
     const cursor = this.cursor;
     // Held only while the origin's one long-poll is free (another torrent's holds it, else): not a
     // connection the piece GETs need, silent for `wait` s.
-    const held = cursor !== undefined && this.o.pollWaitSec > 0 && this.lease.pool.holdFree();
+    const long = cursor !== undefined && this.o.pollWaitSec > 0;
+    const held = long && this.lease.pool.holdFree();
     const waitSec = held ? this.o.pollWaitSec : 0;
     const query = cursor === undefined ? '' : formatHaveQuery({ since: cursor, waitSec });
     const url = ttpUrl(this.id, { resource: 'have', query });
@@ -312,7 +313,7 @@ class HttpPeer implements PeerLink {
       this.onSuccess();
       // A poll that came back at once (a server that does not hold, a changing set): not a tight loop.
       if (Date.now() - started < this.o.minPollGapMs) next = this.o.minPollGapMs;
-      if (cursor !== undefined && !held) next = Math.max(next, this.o.shortPollGapMs);
+      if (long && !held) next = Math.max(next, this.o.shortPollGapMs);
     } catch (err) {
       if (this.closed) return;
       const outcome = this.outcomeOf(err);
