@@ -9,13 +9,18 @@
  *   a delta → `have` per added piece; a full document → `have` per gained piece, or, when the
  *   peer lost pieces, a `bitfield` (the set replaced: `pollsHaves`). A poll that comes back empty
  *   within 1 s waits 1 s before the next. `link.bitfield` is one object for the link's life.
+ * - One long-poll an origin, whatever the number of torrents on it: it is a `held` request of the
+ *   origin's pool (http1-pool.ts, `maxHeld` 1), so it never takes a connection the piece GETs of
+ *   this or another torrent need. When another link of the process holds the origin's long-poll
+ *   (`holdFree` false), this one polls without `wait` (answered at once) every `shortPollGapMs`
+ *   (5 s) instead, and asks again for the long-poll at each poll.
  * - Pieces (§6): queued requests wait a microtask, then adjacent blocks of one piece coalesce
  *   into one GET (http-fetch.ts's `RunQueue`, shared with web seeds; no `Range` for a whole
  *   piece, which caches best; `Range: bytes=first-last` otherwise). At most 4 connections to a
  *   peer (§7): the process's shared keep-alive pool for the origin has 4 (http1-pool.ts, our own
- *   HTTP/1.1 client: no undici for pieces or have-sets), one for the poll and up to 3 for piece
- *   GETs, one GET each (no HTTP/1.1 pipelining, §2). GETs in flight: a window that starts at 1, grows by one per
- *   answered GET up to `maxInFlight` (by default 2 GETs of pieces of 1 MiB or more, else 3:
+ *   HTTP/1.1 client: no undici for pieces or have-sets), at most one of them for the origin's
+ *   long-poll and the others for piece GETs (a link has up to 3 in flight), one GET each (no
+ *   HTTP/1.1 pipelining, §2). GETs in flight: a window that starts at 1, grows by one per answered GET up to `maxInFlight` (by default 2 GETs of pieces of 1 MiB or more, else 3:
  *   `inFlightBytes`) and falls back to 1 after a failure or a choke. Depth
  *   comes from run length, not from more GETs: the engine is asked for enough blocks
  *   (`desiredQueueDepth`) that every GET is a whole piece. Every head is checked before a byte
@@ -83,6 +88,8 @@ export interface HttpPeerOptions {
   readonly pollWaitSec?: number;
   /** Least time between two polls that came back at once. Default 1 s (§5.3). */
   readonly minPollGapMs?: number;
+  /** Time between two polls without `wait`, while another link holds the origin's one long-poll. Default 5 s. */
+  readonly shortPollGapMs?: number;
   /** Failures in a row before the link gives up. Default 5 (§6.5). */
   readonly maxFailures?: number;
   /** First back-off after a failure; doubles up to `backoffMaxMs`. Defaults 1 s and 5 min (§6.5). */
@@ -111,6 +118,11 @@ export const HTTP_PEER_DEFAULTS = {
   bodyTimeoutMs: 30_000,
   pollWaitSec: 30,
   minPollGapMs: 1000,
+  /**
+   * A link whose origin's long-poll is another torrent's polls without `wait` this often: its
+   * peer's new pieces known within 5 s, at a 304 of a few hundred bytes every 5 s a torrent.
+   */
+  shortPollGapMs: 5000,
   maxFailures: 5,
   backoffBaseMs: 1000,
   backoffMaxMs: 300_000,
@@ -218,6 +230,7 @@ class HttpPeer implements PeerLink {
       bodyTimeoutMs: opts.bodyTimeoutMs ?? HTTP_PEER_DEFAULTS.bodyTimeoutMs,
       pollWaitSec: opts.pollWaitSec ?? HTTP_PEER_DEFAULTS.pollWaitSec,
       minPollGapMs: opts.minPollGapMs ?? HTTP_PEER_DEFAULTS.minPollGapMs,
+      shortPollGapMs: opts.shortPollGapMs ?? HTTP_PEER_DEFAULTS.shortPollGapMs,
       maxFailures: opts.maxFailures ?? HTTP_PEER_DEFAULTS.maxFailures,
       backoffBaseMs: opts.backoffBaseMs ?? HTTP_PEER_DEFAULTS.backoffBaseMs,
       backoffMaxMs: opts.backoffMaxMs ?? HTTP_PEER_DEFAULTS.backoffMaxMs,
@@ -272,17 +285,21 @@ class HttpPeer implements PeerLink {
 
   // ── have-set ──────────────────────────────────────────────────────────────────────────────
   private async poll(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.lease === undefined) return;
     const started = Date.now();
     const cursor = this.cursor;
-    const waitSec = cursor === undefined ? 0 : this.o.pollWaitSec;
+    // Held only while the origin's one long-poll is free (another torrent's holds it, else): not a
+    // connection the piece GETs need, silent for `wait` s.
+    const long = cursor !== undefined && this.o.pollWaitSec > 0;
+    const held = long && this.lease.pool.holdFree();
+    const waitSec = held ? this.o.pollWaitSec : 0;
     const query = cursor === undefined ? '' : formatHaveQuery({ since: cursor, waitSec });
     const url = ttpUrl(this.id, { resource: 'have', query });
     const headers = [...this.headers, 'accept', HAVE_MEDIA_TYPE];
     if (cursor !== undefined) headers.push('if-none-match', `"${cursor}"`);
     let next = 0;
     try {
-      const doc = await this.exchange(url, headers, this.o.headersTimeoutMs + waitSec * 1000, true, (status): Sink<HaveDocument | undefined> => {
+      const doc = await this.exchange(url, headers, this.o.headersTimeoutMs + waitSec * 1000, true, held, (status): Sink<HaveDocument | undefined> => {
         if (status === 304) return { push: () => {}, done: () => undefined };
         const body = new BoundedBody(MAX_HAVE_BYTES);
         return {
@@ -296,6 +313,7 @@ class HttpPeer implements PeerLink {
       this.onSuccess();
       // A poll that came back at once (a server that does not hold, a changing set): not a tight loop.
       if (Date.now() - started < this.o.minPollGapMs) next = this.o.minPollGapMs;
+      if (long && !held) next = Math.max(next, this.o.shortPollGapMs);
     } catch (err) {
       if (this.closed) return;
       const outcome = this.outcomeOf(err);
@@ -360,7 +378,7 @@ class HttpPeer implements PeerLink {
     let body: PieceBlocks | undefined;
     let outcome: Outcome | undefined;
     try {
-      await this.exchange(url, headers, this.o.headersTimeoutMs, false, (status, header) => {
+      await this.exchange(url, headers, this.o.headersTimeoutMs, false, false, (status, header) => {
         const c = checkPieceResponse(whole ? undefined : span, pieceBytes, { status, contentRange: header('content-range'), contentLength: header('content-length') });
         // A 200 to a Range (§6.4 2.): the whole piece, usable; PieceBlocks skips the rest; the engine's hash check decides.
         scratch = this.scratchFor(run);
@@ -479,6 +497,7 @@ class HttpPeer implements PeerLink {
     headers: readonly string[],
     headersTimeoutMs: number,
     allow304: boolean,
+    held: boolean,
     accept: (status: number, header: (name: string) => string | undefined) => Sink<T>,
   ): Promise<T> {
     if (this.closed || this.lease === undefined) throw new TransportError('TRANSPORT_ABORTED', { detail: url });
@@ -498,7 +517,7 @@ class HttpPeer implements PeerLink {
         settle(() => resolve({ statusCode: o.statusCode, headers: o.headers, body: o.chunks }));
       };
       const abort = pool.request(
-        { path: url.slice(this.origin.length), headers, headersTimeoutMs, bodyTimeoutMs: this.o.bodyTimeoutMs },
+        { path: url.slice(this.origin.length), headers, headersTimeoutMs, bodyTimeoutMs: this.o.bodyTimeoutMs, held },
         {
           onHead: (head) => {
             const cls = classifyStatus(head.status);

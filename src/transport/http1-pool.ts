@@ -13,6 +13,13 @@
  * - One request in flight a connection (no pipelining: §2). Requests wait in order for a free
  *   connection; a new one is dialled while there are fewer than `connections`. A request is
  *   written as one latin1 string: `GET path HTTP/1.1`, `host`, the caller's headers.
+ * - Held requests (`held`: a have-set long-poll, which the server may keep silent up to 60 s,
+ *   torrenttp.md §5.3) take at most `maxHeld` of the connections (1; never the last one): a held
+ *   request waits while that many are in flight, and the requests behind it go past it. So
+ *   however many torrents of the process long-poll one origin, its other connections stay for the
+ *   GETs that carry bytes (browsers and undici put a long-poll on one of a host's few connections
+ *   like any request: four torrents' long-polls filled ours and piece GETs queued behind them).
+ *   `holdFree` says whether one more would be held back, so a caller can ask without `wait` instead.
  * - Reads: a plain socket reads into the wire sockets' shared buffer (`sharedReadBuffer`, 256 KiB,
  *   one a process: transport.md, "Reused socket reads"); each read is decoded within its callback,
  *   and body bytes go to the caller as views of it, valid only during `onData`: the next read of
@@ -46,7 +53,16 @@ export const HTTP1_POOL_DEFAULTS = {
   connectTimeoutMs: 10_000,
   /** Idle keep-alive connections are closed after this (or the server's `Keep-Alive: timeout`, less 1 s). */
   keepAliveTimeoutMs: 30_000,
+  /** Connections a held request (a long-poll) may take at once; the rest are for the requests answered at once. */
+  maxHeld: 1,
 } as const;
+
+export interface Http1PoolOptions {
+  readonly connections: number;
+  readonly connectTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxHeld: number;
+}
 
 export interface Http1Request {
   /** The target: path and query. */
@@ -57,6 +73,8 @@ export interface Http1Request {
   readonly headersTimeoutMs: number;
   /** Longest time between two reads of the body. */
   readonly bodyTimeoutMs: number;
+  /** The server may hold the answer (a long-poll): it takes one of the `maxHeld` connections. */
+  readonly held?: boolean;
 }
 
 /** Where an answer goes. Exactly one of `onEnd` and `onError` ends it, unless it was aborted. */
@@ -88,7 +106,7 @@ export class Http1Pool {
 
   constructor(
     readonly origin: URL,
-    readonly opts: { readonly connections: number; readonly connectTimeoutMs: number; readonly keepAliveTimeoutMs: number } = HTTP1_POOL_DEFAULTS,
+    readonly opts: Http1PoolOptions = HTTP1_POOL_DEFAULTS,
   ) {
     this.tls = origin.protocol === 'https:';
     this.host = origin.hostname.startsWith('[') ? origin.hostname.slice(1, -1) : origin.hostname;
@@ -135,6 +153,22 @@ export class Http1Pool {
     return this.conns.size;
   }
 
+  /** Held requests that may be in flight at once: `maxHeld`, and never every connection. */
+  private get heldCap(): number {
+    return Math.max(0, Math.min(this.opts.maxHeld, this.opts.connections - 1));
+  }
+
+  /**
+   * Whether a `held` request made now would find the held connections' budget free: fewer held
+   * ones waiting or in flight than `maxHeld` (it may still wait for a connection, as any request).
+   */
+  holdFree(): boolean {
+    let n = 0;
+    for (const p of this.waiting) if (!p.done && p.req.held === true) n++;
+    for (const c of this.conns) if (c.current !== undefined && !c.current.done && c.current.req.held === true) n++;
+    return n < this.heldCap;
+  }
+
   private abort(p: Pending): void {
     if (p.done) return;
     p.done = true;
@@ -163,18 +197,21 @@ export class Http1Pool {
     if (!this.destroyed) queueMicrotask(() => this.dispatch());
   }
 
-  /** Gives waiting requests to idle connections, then to new ones. */
+  /** Gives waiting requests to idle connections, then to new ones; a held one only while fewer than `heldCap` are. */
   dispatch(): void {
     while (!this.destroyed && this.waiting.length > 0) {
       let idle: Connection | undefined;
+      let held = 0;
       for (const c of this.conns) {
-        if (c.idle) {
-          idle = c;
-          break;
-        }
+        if (c.current?.req.held === true) held++;
+        else if (idle === undefined && c.idle) idle = c;
       }
       if (idle === undefined && this.conns.size >= this.opts.connections) return;
-      const p = this.waiting.shift()!;
+      const mayHold = held < this.heldCap;
+      // The first that may go: requests behind a held one that must wait go past it.
+      const i = mayHold ? 0 : this.waiting.findIndex((w) => w.done || w.req.held !== true);
+      if (i < 0) return;
+      const p = this.waiting.splice(i, 1)[0]!;
       if (p.done) continue;
       if (idle !== undefined) idle.send(p);
       else this.conns.add(new Connection(this, p));
@@ -398,7 +435,7 @@ export interface Http1Lease {
  * other's connections: web seeds (`'webseed'`) and HTTP peers (none) of one server each have
  * their own few, as each has its own limit.
  */
-export function acquireHttp1(url: string, opts: { connections?: number; group?: string } = {}): Http1Lease {
+export function acquireHttp1(url: string, opts: { connections?: number; maxHeld?: number; group?: string } = {}): Http1Lease {
   let u: URL;
   try {
     u = new URL(url);
@@ -409,7 +446,7 @@ export function acquireHttp1(url: string, opts: { connections?: number; group?: 
   const key = opts.group === undefined ? u.origin : `${opts.group} ${u.origin}`;
   let shared = pools.get(key);
   if (shared === undefined) {
-    shared = { pool: new Http1Pool(new URL(u.origin), { ...HTTP1_POOL_DEFAULTS, connections: opts.connections ?? HTTP1_POOL_DEFAULTS.connections }), holders: 0 };
+    shared = { pool: new Http1Pool(new URL(u.origin), { ...HTTP1_POOL_DEFAULTS, connections: opts.connections ?? HTTP1_POOL_DEFAULTS.connections, maxHeld: opts.maxHeld ?? HTTP1_POOL_DEFAULTS.maxHeld }), holders: 0 };
     pools.set(key, shared);
   }
   shared.holders++;

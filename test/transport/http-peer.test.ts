@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { Bitfield, type Metainfo } from '../../src/metainfo/index.js';
 import { createHttpPeer, openHttp1Origins as openOrigins, type HttpPeerOptions, type PeerLink } from '../../src/transport/index.js';
 import { startTtpPeerServer, type TtpPeerServer, type TtpPeerServerOptions } from '../helpers/ttp-peer-server.js';
+import { until } from '../helpers/processes.js';
 import { allBlocks, index, leech, makeTorrent, peerId, Recorder } from './helpers.js';
 
 // 6 pieces of 4 blocks (64 KiB), the last one short.
@@ -248,6 +249,36 @@ test('have-set: the first document is the bitfield, then the long-poll brings ea
   } finally {
     await done();
   }
+});
+
+test('links of one origin share one long-poll: the others poll without wait every shortPollGapMs, and every link learns a new piece', async () => {
+  const have = new Bitfield(metainfo.pieceCount);
+  have.set(0);
+  const server = await startTtpPeerServer({ metainfo, data, have });
+  // Three links on one origin (three torrents of a serve, say; one torrent URL here), told apart by peer id.
+  const ids = ['linkone', 'linktwo', 'linkthree'].map((n) => peerId(n));
+  const hex = ids.map((id) => Buffer.from(id).toString('hex'));
+  const recs = ids.map(() => new Recorder());
+  const links = ids.map((id, i) => createHttpPeer(server.url, metainfo, { onEvent: recs[i]!.handler, peerId: id, pollWaitSec: 30, minPollGapMs: 50, shortPollGapMs: 200 }));
+  const polls = (i: number): string[] => server.requests.filter((r) => r.target.includes('/have?') && r.headers['torrenttp-peer-id'] === hex[i]).map((r) => r.target);
+  try {
+    await until('two short polls from each link without the long-poll', () => {
+      const long = [0, 1, 2].filter((i) => polls(i).some((x) => x.includes('wait=')));
+      return long.length === 1 && [0, 1, 2].filter((i) => i !== long[0]).every((i) => polls(i).length >= 2);
+    }, 10_000);
+    const holder = [0, 1, 2].find((i) => polls(i).some((x) => x.includes('wait=')))!;
+    assert.match(polls(holder)[0]!, /since=[^&]+&wait=30$/, 'the long-poll');
+    for (const i of [0, 1, 2].filter((i) => i !== holder)) {
+      assert.ok(polls(i).every((x) => /^[^?]+\?since=[^&]+$/.test(x)), `link ${i} polls without wait: ${polls(i).join(' ')}`);
+    }
+    server.add(1);
+    for (const rec of recs) assert.equal((await rec.wait('have', 8000)).index, 1);
+    assert.ok(links.every((l) => l.bitfield.has(1)));
+  } finally {
+    for (const l of links) l.close();
+    await server.close();
+  }
+  assert.deepEqual(openOrigins(), []);
 });
 
 test('429/503 is a choke with the Retry-After wait (default when absent, clamped), then an unchoke; never a failure', async () => {

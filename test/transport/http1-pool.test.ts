@@ -12,6 +12,7 @@ import type { TorrenttpError } from '../../src/errors/index.js';
 import { sharedReadBuffer } from '../../src/transport/accepted-reads.js';
 import { setClientTls } from '../../src/transport/http-fetch.js';
 import { acquireHttp1, Http1Pool, HTTP1_POOL_DEFAULTS, openHttp1Origins, type Http1Request } from '../../src/transport/http1-pool.js';
+import { until } from '../helpers/processes.js';
 import { selfSignedHttps } from '../helpers/tls.js';
 import { withTempDir } from '../helpers/torrents.js';
 
@@ -37,8 +38,8 @@ function get(pool: Http1Pool, req: Partial<Http1Request> = {}): Promise<Got> {
   });
 }
 
-/** A raw server: `onRequest(socket, n)` for each request head read on a connection (n from 1 a connection). */
-async function rawServer(onRequest: (s: Socket, n: number, conn: number) => void): Promise<{ server: Server; url: URL; connections: () => number; close: () => Promise<void> }> {
+/** A raw server: `onRequest(socket, n, conn, head)` for each request head read on a connection (n from 1 a connection). */
+async function rawServer(onRequest: (s: Socket, n: number, conn: number, head: string) => void): Promise<{ server: Server; url: URL; connections: () => number; close: () => Promise<void> }> {
   let conns = 0;
   const sockets = new Set<Socket>();
   const server = createServer((s) => {
@@ -52,8 +53,9 @@ async function rawServer(onRequest: (s: Socket, n: number, conn: number) => void
       buf += d.toString('latin1');
       let i: number;
       while ((i = buf.indexOf('\r\n\r\n')) >= 0) {
+        const head = buf.slice(0, i);
         buf = buf.slice(i + 4);
-        onRequest(s, ++n, conn);
+        onRequest(s, ++n, conn, head);
       }
     });
   });
@@ -86,6 +88,44 @@ test('keep-alive: answers in turn on one connection; at most `connections` socke
     pool.destroy();
     await srv.close();
   }
+});
+
+test('held requests (long-polls) take at most `maxHeld` connections: the requests behind them go past on the others; holdFree says when one more would wait', async () => {
+  // `/held` is answered only when the test says; anything else at once.
+  const parked: Socket[] = [];
+  let heldSeen = 0;
+  const srv = await rawServer((s, _n, _conn, head) => {
+    if (head.startsWith('GET /held ')) {
+      heldSeen++;
+      parked.push(s);
+    } else s.write(ok('now'));
+  });
+  const pool = new Http1Pool(srv.url); // 4 connections, maxHeld 1
+  try {
+    assert.equal(pool.holdFree(), true);
+    const held = [get(pool, { path: '/held', held: true })];
+    assert.equal(pool.holdFree(), false, 'the one held request is waiting for its connection: a second would wait');
+    // A second held request anyway, then a dozen answered at once: they go past it.
+    held.push(get(pool, { path: '/held', held: true }));
+    const quick = await Promise.all(Array.from({ length: 12 }, () => get(pool)));
+    assert.ok(quick.every((g) => g.status === 200 && g.body.toString() === 'now'), 'every quick request answered while the held ones wait');
+    assert.equal(heldSeen, 1, 'one held request written; the second waits for it');
+    assert.ok(srv.connections() <= 4, `${srv.connections()} connections`);
+    // The first answered: the second goes on a connection.
+    parked.shift()!.write(ok('changed'));
+    assert.equal((await held[0]!).body.toString(), 'changed');
+    await until('the second held request, once the first was answered', () => heldSeen === 2, 5000);
+    parked.shift()!.write(ok('changed again'));
+    assert.equal((await held[1]!).body.toString(), 'changed again');
+    assert.equal(pool.holdFree(), true);
+  } finally {
+    pool.destroy();
+    await srv.close();
+  }
+  // Never every connection: a pool of one holds nothing.
+  const one = new Http1Pool(srv.url, { ...HTTP1_POOL_DEFAULTS, connections: 1 });
+  assert.equal(one.holdFree(), false, 'with one connection, none is for a held request');
+  one.destroy();
 });
 
 test('a kept-alive connection the server closed as we wrote to it: the GET goes again on a new connection, once', async () => {
