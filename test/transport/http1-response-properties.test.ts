@@ -425,6 +425,35 @@ test('property: heads (interim heads and the final one together) and trailers en
   );
 });
 
+test('property: a chunk-size line (extensions and all) longer than maxLineBytes fails with HEAD_TOO_LARGE no later than the byte past the limit, whatever comes after', () => {
+  const limits: Partial<Http1Limits> = { maxLineBytes: 50 };
+  const head = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n';
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 120 }), fc.constantFrom('\r\n', '\n', ''), fc.uint8Array({ maxLength: 40 }), (extLength, end, after) => {
+      const line = `3;${'x'.repeat(extLength)}`;
+      const input = Buffer.concat([b(`${head}${line}${end}`), Buffer.from(after)]);
+      let fed = 0;
+      const d = new Http1ResponseDecoder({ onHead: () => {}, onData: () => {}, onEnd: () => {} }, limits);
+      d.begin();
+      let code: string | undefined;
+      try {
+        for (const byte of input) {
+          fed++;
+          d.push(Uint8Array.of(byte));
+        }
+      } catch (err) {
+        assert.ok(err instanceof TransportError);
+        code = err.code;
+      }
+      if (line.length > 50) {
+        assert.equal(code, 'TRANSPORT_HTTP1_HEAD_TOO_LARGE');
+        assert.ok(fed - head.length <= 50 + 2, `${fed - head.length} bytes of one chunk-size line read`);
+      } else if (code !== undefined) assert.ok(fed - head.length > line.length, 'a line within the limit failed for its length');
+    }),
+    { numRuns: 200 },
+  );
+});
+
 // ── (c) never more body than declared ───────────────────────────────────────────────────────
 
 test('property: answers whose bodies lie about their length (longer or shorter than a Content-Length or chunk size) never give more body bytes than declared', () => {
