@@ -93,10 +93,11 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // eslint-disable-next-line no-control-regex
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
-// Leading zeros are allowed in any number (RFC 9112 §7.1 `1*HEXDIG`, RFC 9110 §8.6 `1*DIGIT`); past
-// them, 15 digits: every count below 2^53 (hex: checked after), so a Number holds it exactly.
-const CHUNK_SIZE = /^0*([0-9A-Fa-f]{1,15})[ \t]*(?:;.*)?$/;
-const DIGITS = /^0*[0-9]{1,15}$/;
+// Up to 15 digits once leading zeros are dropped (`noLeadingZeros`: RFC 9112 §7.1 `1*HEXDIG`,
+// RFC 9110 §8.6 `1*DIGIT` allow any number of them): every count below 2^53 (hex: checked after),
+// so a Number holds it exactly. Dropped by hand, not by a `0*` here, which backtracks over them.
+const CHUNK_SIZE = /^([0-9A-Fa-f]{1,15})[ \t]*(?:;.*)?$/;
+const DIGITS = /^[0-9]{1,15}$/;
 
 export class Http1ResponseDecoder {
   private state = S.Idle;
@@ -281,7 +282,7 @@ export class Http1ResponseDecoder {
         return;
       }
       case S.ChunkSize: {
-        const m = CHUNK_SIZE.exec(line);
+        const m = CHUNK_SIZE.exec(noLeadingZeros(line, true));
         if (m === null) this.fail('TRANSPORT_HTTP1_BAD_CHUNK', `not a chunk-size line: ${JSON.stringify(line.slice(0, 64))}`);
         this.remaining = parseInt(m[1]!, 16);
         if (this.remaining > Number.MAX_SAFE_INTEGER) this.fail('TRANSPORT_HTTP1_BAD_CHUNK', `chunk size ${m[1]!} (more than 2^53 - 1)`);
@@ -332,7 +333,7 @@ export class Http1ResponseDecoder {
       if (cl !== undefined || this.minor === 0) this.reusable = false;
     } else if (cl !== undefined) {
       for (const v of cl.split(',')) {
-        const t = trimOws(v);
+        const t = noLeadingZeros(trimOws(v), false);
         if (!DIGITS.test(t)) this.fail('TRANSPORT_HTTP1_BAD_LENGTH', `Content-Length ${JSON.stringify(cl.slice(0, 64))}`);
         const l = Number(t);
         if (length !== undefined && l !== length) this.fail('TRANSPORT_HTTP1_BAD_LENGTH', `Content-Length values differ: ${JSON.stringify(cl.slice(0, 64))}`);
@@ -361,6 +362,17 @@ function trimOws(s: string): string {
   while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
   while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
   return from === 0 && to === s.length ? s : s.slice(from, to);
+}
+
+/** `s` without the zeros it starts with, but the last one of them when no other digit (hex: `hex`) follows. */
+function noLeadingZeros(s: string, hex: boolean): string {
+  let i = 0;
+  while (i + 1 < s.length && s.charCodeAt(i) === 48 && isDigit(s.charCodeAt(i + 1), hex)) i++;
+  return i === 0 ? s : s.slice(i);
+}
+
+function isDigit(c: number, hex: boolean): boolean {
+  return (c >= 48 && c <= 57) || (hex && ((c >= 65 && c <= 70) || (c >= 97 && c <= 102)));
 }
 
 function latin1(chunk: Uint8Array, from: number, to: number): string {
