@@ -34,7 +34,13 @@
  *   the connection (the rest of the body is not read).
  * - Keep-alive: a connection whose answer allows it (http1-response.ts) goes back to the pool, and
  *   is closed after `keepAliveTimeoutMs` idle, or sooner when the server's `Keep-Alive: timeout=N`
- *   says so (N − 1 s). Bytes that come while no request is in flight close it.
+ *   says so (N − 1 s). Bytes that come while no request is in flight close it; in the read that
+ *   ended an answer, they fail that answer too (its `onEnd` waits for the read's end): its length
+ *   lied. Bytes that come in a later read after the next request went out are read as its answer
+ *   (no HTTP/1.1 client can tell them apart without pipelining's order); so a connection is reused
+ *   only after an answer that ended where the read did.
+ * - An answer whose head comes while part of the request is still unsent (the server did not read
+ *   it all) fails the request (TRANSPORT_HTTP1_UNEXPECTED_BYTES) and closes the connection.
  * - A request written to a reused connection that closes before a byte of the answer comes (the
  *   server closed its idle end meanwhile) is written again, once, on another connection.
  * - `abort` drops a waiting request, or closes the connection of one in flight; nothing follows.
@@ -236,6 +242,8 @@ class Connection {
   private error: TorrenttpError | undefined;
   /** The answer ended within this read: the connection is free once the read is handled. */
   private ended = false;
+  /** The request whose answer ended within the read being decoded: told once the rest of the read is seen to be empty. */
+  private answered: Pending | undefined;
   /** Within a read's decoding. */
   private reading = false;
 
@@ -319,11 +327,21 @@ class Connection {
     try {
       this.decoder.push(chunk);
     } catch (err) {
-      this.close(asError(err));
+      // Bytes after an answer's end in the read that ended it (UNEXPECTED_BYTES: nothing was
+      // asked) say its framing lied, a Content-Length too short most likely: that answer fails
+      // too, rather than end with a body cut where the server did not cut it.
+      // Closed first: the caller, told, may ask again at once, and must not be given this connection.
+      const p = this.answered;
+      this.answered = undefined;
+      const e = asError(err);
+      this.close(e);
+      if (p !== undefined) this.pool.fail(p, e);
       return;
     } finally {
       this.reading = false;
     }
+    this.deliver();
+    if (this.closed) return;
     if (this.ended) {
       this.ended = false;
       this.pool.dispatch();
@@ -333,6 +351,9 @@ class Connection {
   private onHead(head: ResponseHead): void {
     const p = this.current;
     if (p === undefined) return;
+    // The server answered before it could have read the whole request (part of it still waits in
+    // our write buffer): not an answer to it, and what it makes of the rest is anyone's guess.
+    if (this.socket.writableLength > 0) throw new TransportError('TRANSPORT_HTTP1_UNEXPECTED_BYTES', { detail: `${this.pool.origin.origin}: an answer before the request was written whole (${this.socket.writableLength} bytes of it unsent)` });
     const ka = head.get('keep-alive');
     const m = ka === undefined ? null : /(?:^|[,;\s])timeout=([0-9]{1,6})/i.exec(ka);
     if (m !== null) this.keepAliveMs = Math.min(this.pool.opts.keepAliveTimeoutMs, Math.max(0, Number(m[1]) * 1000 - 1000));
@@ -350,14 +371,12 @@ class Connection {
   }
 
   private onEnd(reusable: boolean): void {
-    const p = this.current;
+    this.answered = this.current;
     this.current = undefined;
     this.served++;
     clearTimeout(this.timer);
-    if (p !== undefined && !p.done) {
-      p.done = true;
-      p.ex.onEnd();
-    }
+    // Within a read, the caller is told once the rest of the read is seen (read()); at the connection's end, now.
+    if (!this.reading) this.deliver();
     if (!reusable || this.keepAliveMs === 0) {
       this.close();
       return;
@@ -365,6 +384,19 @@ class Connection {
     this.ended = true;
     this.arm(this.keepAliveMs, () => this.close());
     this.timer?.unref();
+  }
+
+  /** Ends the answered request: `onEnd`, or (thrown by it) the connection closed. */
+  private deliver(): void {
+    const p = this.answered;
+    this.answered = undefined;
+    if (p === undefined || p.done) return;
+    p.done = true;
+    try {
+      p.ex.onEnd();
+    } catch (err) {
+      this.close(asError(err));
+    }
   }
 
   private onEof(): void {

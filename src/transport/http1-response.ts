@@ -10,8 +10,10 @@
  *   tab; only spaces and tabs trimmed at a value's ends; an obs-fold is joined to the value with a space, RFC 9112 §5.2). Lines end with CRLF or a
  *   bare LF (§2.2). Limits: a line `maxLineBytes`, a head `maxHeadBytes`, `maxHeaders` fields;
  *   the same for a chunked body's trailers, which are read and dropped.
- * - Interim answers (1xx but 101) are skipped; a 101 (we never ask to upgrade) is refused.
- * - Bodies: none for a HEAD, a 204 or a 304; `Transfer-Encoding: chunked` (chunk sizes up to
+ * - Interim answers (1xx but 101) are skipped, their bytes counted in the final head's
+ *   `maxHeadBytes`; a 101 (we never ask to upgrade) is refused.
+ * - Bodies: none for a HEAD, a 204 or a 304, whatever their framing fields say (§6.3 item 1: they
+ *   are not read); `Transfer-Encoding: chunked` (chunk sizes up to
  *   2^53 − 1; it overrides a `Content-Length`, and then the connection is not reused, nor after
  *   an HTTP/1.0 answer with it); `Content-Length` (repeated or
  *   listed values must agree); else the body runs to the connection's end (`end()`). Any other
@@ -28,7 +30,7 @@ import { TransportError, type TransportErrorCode } from './errors.js';
 export interface Http1Limits {
   /** Longest line of a head (status line, header line, chunk-size line, trailer). Default 8 KiB. */
   readonly maxLineBytes: number;
-  /** Largest head (and, apart, trailer section), CRLFs included. Default 16 KiB. */
+  /** Largest head (with the interim heads before it; and, apart, trailer section), CRLFs included. Default 16 KiB. */
   readonly maxHeadBytes: number;
   /** Most header fields in a head (and in a trailer section). Default 100. */
   readonly maxHeaders: number;
@@ -91,6 +93,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // eslint-disable-next-line no-control-regex
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
+// Up to 15 digits once leading zeros are dropped (`noLeadingZeros`: RFC 9112 §7.1 `1*HEXDIG`,
+// RFC 9110 §8.6 `1*DIGIT` allow any number of them): every count below 2^53 (hex: checked after),
+// so a Number holds it exactly. Dropped by hand, not by a `0*` here, which backtracks over them.
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,15})[ \t]*(?:;.*)?$/;
 const DIGITS = /^[0-9]{1,15}$/;
 
@@ -232,9 +237,9 @@ export class Http1ResponseDecoder {
     throw this.error;
   }
 
-  private startHead(): void {
+  private startHead(headBytes = 0): void {
     this.state = S.StatusLine;
-    this.headBytes = 0;
+    this.headBytes = headBytes;
     this.fields = [];
     this.partial = '';
   }
@@ -277,7 +282,7 @@ export class Http1ResponseDecoder {
         return;
       }
       case S.ChunkSize: {
-        const m = CHUNK_SIZE.exec(line);
+        const m = CHUNK_SIZE.exec(noLeadingZeros(line, true));
         if (m === null) this.fail('TRANSPORT_HTTP1_BAD_CHUNK', `not a chunk-size line: ${JSON.stringify(line.slice(0, 64))}`);
         this.remaining = parseInt(m[1]!, 16);
         if (this.remaining > Number.MAX_SAFE_INTEGER) this.fail('TRANSPORT_HTTP1_BAD_CHUNK', `chunk size ${m[1]!} (more than 2^53 - 1)`);
@@ -302,7 +307,9 @@ export class Http1ResponseDecoder {
     const head = new ResponseHead(status, this.reason, this.minor, this.fields);
     if (status < 200) {
       if (status === 101) this.fail('TRANSPORT_HTTP1_UNEXPECTED_BYTES', '101 Switching Protocols to a request that asked for no upgrade');
-      this.startHead(); // an interim answer: the final one follows
+      // An interim answer: the final one follows. Its bytes stay counted: `maxHeadBytes` bounds the
+      // interim heads and the final one together, or a server could send 1xx heads without end.
+      this.startHead(this.headBytes);
       return;
     }
     const connection = (head.all('connection') ?? '').toLowerCase();
@@ -312,7 +319,13 @@ export class Http1ResponseDecoder {
     const cl = head.all('content-length');
     let length: number | undefined;
     let chunked = false;
-    if (te !== undefined) {
+    // A HEAD's answer, a 204 or a 304 ends at its head "regardless of the header fields present"
+    // (RFC 9112 §6.3 item 1): their framing fields describe the GET's answer, not this one, and are
+    // not read (a HEAD's answer may well say `Transfer-Encoding: gzip, chunked`).
+    const noBody = this.noBody || status === 204 || status === 304;
+    if (noBody) {
+      if (te !== undefined && (cl !== undefined || this.minor === 0)) this.reusable = false;
+    } else if (te !== undefined) {
       const codings = te.toLowerCase().split(',').map(trimOws).filter((t) => t !== '');
       if (codings.length !== 1 || codings[0] !== 'chunked') this.fail('TRANSPORT_HTTP1_BAD_TRANSFER_ENCODING', `Transfer-Encoding ${JSON.stringify(te.slice(0, 64))} (only chunked is read)`);
       chunked = true;
@@ -320,14 +333,13 @@ export class Http1ResponseDecoder {
       if (cl !== undefined || this.minor === 0) this.reusable = false;
     } else if (cl !== undefined) {
       for (const v of cl.split(',')) {
-        const t = trimOws(v);
+        const t = noLeadingZeros(trimOws(v), false);
         if (!DIGITS.test(t)) this.fail('TRANSPORT_HTTP1_BAD_LENGTH', `Content-Length ${JSON.stringify(cl.slice(0, 64))}`);
         const l = Number(t);
         if (length !== undefined && l !== length) this.fail('TRANSPORT_HTTP1_BAD_LENGTH', `Content-Length values differ: ${JSON.stringify(cl.slice(0, 64))}`);
         length = l;
       }
     }
-    const noBody = this.noBody || status === 204 || status === 304;
     this.state = noBody ? S.Body : chunked ? S.ChunkSize : length !== undefined ? S.Body : S.UntilClose;
     this.remaining = noBody ? 0 : (length ?? 0);
     if (this.state === S.UntilClose) this.reusable = false;
@@ -350,6 +362,17 @@ function trimOws(s: string): string {
   while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
   while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
   return from === 0 && to === s.length ? s : s.slice(from, to);
+}
+
+/** `s` without the zeros it starts with, but the last one of them when no other digit (hex: `hex`) follows. */
+function noLeadingZeros(s: string, hex: boolean): string {
+  let i = 0;
+  while (i + 1 < s.length && s.charCodeAt(i) === 48 && isDigit(s.charCodeAt(i + 1), hex)) i++;
+  return i === 0 ? s : s.slice(i);
+}
+
+function isDigit(c: number, hex: boolean): boolean {
+  return (c >= 48 && c <= 57) || (hex && ((c >= 65 && c <= 70) || (c >= 97 && c <= 102)));
 }
 
 function latin1(chunk: Uint8Array, from: number, to: number): string {

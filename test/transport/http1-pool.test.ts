@@ -39,7 +39,7 @@ function get(pool: Http1Pool, req: Partial<Http1Request> = {}): Promise<Got> {
 }
 
 /** A raw server: `onRequest(socket, n, conn, head)` for each request head read on a connection (n from 1 a connection). */
-async function rawServer(onRequest: (s: Socket, n: number, conn: number, head: string) => void): Promise<{ server: Server; url: URL; connections: () => number; close: () => Promise<void> }> {
+async function rawServer(onRequest: (s: Socket, n: number, conn: number, head: string) => void): Promise<{ server: Server; url: URL; connections: () => number; open: () => number; close: () => Promise<void> }> {
   let conns = 0;
   const sockets = new Set<Socket>();
   const server = createServer((s) => {
@@ -65,6 +65,8 @@ async function rawServer(onRequest: (s: Socket, n: number, conn: number, head: s
     server,
     url,
     connections: () => conns,
+    /** Server sockets not yet closed. */
+    open: () => sockets.size,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));
@@ -170,7 +172,7 @@ test('slow loris: a head a byte at a time fails at the head timeout; a body that
   }
 });
 
-test('hostile answers: endless headers, a wrong status line, a body longer than its Content-Length, an unknown coding: typed errors, the connection dropped', async () => {
+test('hostile answers: endless headers, a wrong status line, a body longer than its Content-Length (in one read), an unknown coding: typed errors, the connection dropped', async () => {
   const answers = [
     `HTTP/1.1 200 OK\r\n${'X-Junk: aaaaaaaaaaaaaaaaaaaaaaaa\r\n'.repeat(2000)}`,
     'SSH-2.0-OpenSSH\r\n\r\n',
@@ -183,13 +185,114 @@ test('hostile answers: endless headers, a wrong status line, a body longer than 
     assert.equal((await get(pool)).error?.code, 'TRANSPORT_HTTP1_HEAD_TOO_LARGE');
     assert.equal((await get(pool)).error?.code, 'TRANSPORT_HTTP1_BAD_STATUS_LINE');
     const long = await get(pool);
-    assert.equal(long.error, undefined, 'the answer itself is whole');
-    assert.equal(long.body.toString(), 'ab');
+    assert.equal(long.error?.code, 'TRANSPORT_HTTP1_UNEXPECTED_BYTES', 'bytes past its Content-Length in the read that ended it: its length lied');
+    assert.equal(long.body.toString(), 'ab', 'no byte past the Content-Length given');
     assert.equal((await get(pool)).error?.code, 'TRANSPORT_HTTP1_BAD_TRANSFER_ENCODING', 'the bytes after it answered nothing: that connection was dropped');
     assert.equal(srv.connections(), 4);
   } finally {
     pool.destroy();
     await srv.close();
+  }
+});
+
+test('a body longer than its Content-Length with a whole answer after it in the same read: the first request fails, the waiting one never gets the smuggled answer', async () => {
+  const srv = await rawServer((s, _n, conn) => {
+    if (conn === 1) s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil');
+    else s.write(ok('real'));
+  });
+  const pool = new Http1Pool(srv.url, { ...HTTP1_POOL_DEFAULTS, connections: 1 });
+  try {
+    const [first, second] = await Promise.all([get(pool), get(pool)]);
+    assert.equal(first.error?.code, 'TRANSPORT_HTTP1_UNEXPECTED_BYTES');
+    assert.equal(first.body.toString(), 'ab');
+    assert.equal(second.error, undefined);
+    assert.equal(second.body.toString(), 'real');
+    assert.equal(srv.connections(), 2);
+    await until('the first connection closed at both ends', () => srv.open() === 1 && pool.size === 1, 5000);
+  } finally {
+    pool.destroy();
+    await srv.close();
+  }
+});
+
+test('an unsolicited answer on an idle kept-alive connection closes it (both ends); the next request goes on a new connection and never gets it', async () => {
+  const sockets: Socket[] = [];
+  const srv = await rawServer((s, _n, conn) => {
+    sockets[conn - 1] = s;
+    s.write(ok(`c${conn}`));
+  });
+  const pool = new Http1Pool(srv.url);
+  try {
+    assert.equal((await get(pool)).body.toString(), 'c1');
+    assert.equal(pool.size, 1, 'kept alive');
+    sockets[0]!.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil');
+    await until('the idle connection closed at both ends', () => pool.size === 0 && srv.open() === 0, 5000);
+    const next = await get(pool);
+    assert.equal(next.error, undefined);
+    assert.equal(next.body.toString(), 'c2');
+  } finally {
+    pool.destroy();
+    await srv.close();
+  }
+});
+
+test('the server closes within the body (a FIN within a Content-Length body on a reused connection, within a chunk, between chunks): TRUNCATED, never retried nor ended as whole; every socket closed', async () => {
+  const srv = await rawServer((s, n, conn) => {
+    if (conn === 1 && n === 1) s.write(ok('x'));
+    else if (conn === 1) s.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+    else if (conn === 2) s.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab');
+    else s.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n');
+  });
+  const pool = new Http1Pool(srv.url, { ...HTTP1_POOL_DEFAULTS, connections: 1 });
+  try {
+    assert.equal((await get(pool)).body.toString(), 'x');
+    for (const [i, body] of ['abc', 'ab', 'ab'].entries()) {
+      const got = await get(pool);
+      assert.equal(got.error?.code, 'TRANSPORT_HTTP1_TRUNCATED', `answer ${i + 2}`);
+      assert.equal(got.body.toString(), body, 'what came was given, once, no more');
+    }
+    assert.equal(srv.connections(), 3, 'the cut answer on the reused connection was not written again');
+    await until('every connection closed at both ends', () => pool.size === 0 && srv.open() === 0, 5000);
+  } finally {
+    pool.destroy();
+    await srv.close();
+  }
+});
+
+test('a server that answers before reading the whole request (part of it still unsent): the request fails (TRANSPORT_HTTP1_UNEXPECTED_BYTES), that connection is closed, never reused', async () => {
+  let conns = 0;
+  const held: Socket[] = [];
+  const server = createServer((s) => {
+    s.on('error', () => {});
+    if (++conns === 1) {
+      // Reads nothing: the 24 MiB request fills the socket buffers and waits in the client's.
+      s.pause();
+      held.push(s);
+      s.write(ok('early'));
+    } else {
+      let buf = '';
+      s.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        if (buf.includes('\r\n\r\n')) s.write(ok('late'));
+      });
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const pool = new Http1Pool(new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), { ...HTTP1_POOL_DEFAULTS, connections: 1 });
+  try {
+    const early = await get(pool, { headers: ['x-big', 'a'.repeat(24 << 20)] });
+    assert.equal(early.error?.code, 'TRANSPORT_HTTP1_UNEXPECTED_BYTES');
+    assert.match(early.error?.message ?? '', /before the request was written whole/);
+    assert.equal(early.status, undefined, 'its head was not given');
+    held[0]!.resume(); // drains, then sees the client's close
+    await until('the early connection closed at both ends', () => pool.size === 0 && held[0]!.destroyed, 10_000);
+    const next = await get(pool);
+    assert.equal(next.body.toString(), 'late');
+    assert.equal(conns, 2);
+  } finally {
+    pool.destroy();
+    for (const s of held) s.destroy();
+    await new Promise((r) => server.close(r));
   }
 });
 

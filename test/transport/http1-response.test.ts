@@ -163,6 +163,43 @@ test('body bytes are views of the pushed chunk (zero copy)', () => {
   assert.equal(views[0]!.buffer, chunk.buffer);
 });
 
+test('regression: interim heads count toward maxHeadBytes with the final one: a server that sends 1xx heads without end fails at the limit', () => {
+  const endless = 'HTTP/1.1 100 Continue\r\n\r\n'.repeat(1000);
+  assert.equal(decode(b(endless)).error, 'TRANSPORT_HTTP1_HEAD_TOO_LARGE');
+  assert.equal(decode(b(endless), { cuts: [...Array(1000).keys()].map((i) => i * 25 + 3) }).error, 'TRANSPORT_HTTP1_HEAD_TOO_LARGE');
+  // Under the limit together, they are skipped as before.
+  const few = `${'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n'.repeat(5)}HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz`;
+  const heads = few.length - 1; // all but the body
+  assert.deepEqual(decode(b(few), { limits: { maxHeadBytes: heads } }).messages.map((m) => [m.status, m.body.toString()]), [[200, 'z']]);
+  assert.equal(decode(b(few), { limits: { maxHeadBytes: heads - 1 } }).error, 'TRANSPORT_HTTP1_HEAD_TOO_LARGE');
+});
+
+test('regression: a HEAD\'s answer, a 204 and a 304 end at their head whatever their framing fields say (RFC 9112 §6.3 item 1: not read)', () => {
+  const next = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+  for (const [first, noBody] of [
+    ['HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', true],
+    ['HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', false],
+    ['HTTP/1.1 304 Not Modified\r\nContent-Length: 10, 12\r\n\r\n', false],
+    ['HTTP/1.1 204 No Content\r\nContent-Length: x\r\n\r\n', false],
+  ] as const) {
+    const r = decode(b(first + next.slice(0, noBody ? -2 : undefined)), { answers: 2, noBody }); // after a HEAD, another HEAD's
+    assert.equal(r.error, undefined, first);
+    assert.deepEqual(r.messages.map((m) => m.body.toString()), ['', noBody ? '' : 'ok'], first);
+  }
+  // An HTTP/1.0 message with Transfer-Encoding has faulty framing, body or not (§6.1): not reused.
+  assert.equal(decode(b('HTTP/1.0 304 Not Modified\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n')).messages[0]!.reusable, false);
+});
+
+test('regression: leading zeros in a Content-Length or a chunk size are read past 15 digits (1*DIGIT, 1*HEXDIG); 16 significant digits still fail', () => {
+  const z = '0'.repeat(20);
+  const r = decode(b(`HTTP/1.1 200 OK\r\nContent-Length: ${z}3\r\n\r\nabc`));
+  assert.deepEqual(r.messages.map((m) => m.body.toString()), ['abc']);
+  const c = decode(b(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${z}2\r\nab\r\n${z}\r\n\r\n`));
+  assert.deepEqual(c.messages.map((m) => m.body.toString()), ['ab']);
+  assert.equal(decode(b(`HTTP/1.1 200 OK\r\nContent-Length: ${z}1234567890123456\r\n\r\n`)).error, 'TRANSPORT_HTTP1_BAD_LENGTH');
+  assert.equal(decode(b(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${z}ffffffffffffffff\r\n`)).error, 'TRANSPORT_HTTP1_BAD_CHUNK');
+});
+
 // ── properties ──────────────────────────────────────────────────────────────────────────────
 
 const token = fc.stringMatching(/^[a-z][a-z0-9-]{0,11}$/);
