@@ -24,7 +24,7 @@ import { eligibility, type Eligibility, type EligibilityOptions } from './rules.
 import { INDEX_FILE, listingHtml, StaticSite, type Target } from './static-site.js';
 import { Admission, SharedOffers } from './shared-offers.js';
 import { hostCheckFor, refuseUnknownHost, type HostCheck } from './host-check.js';
-import { ServeStatus, type StatusDocument } from './status.js';
+import { ServeStatus, STATUS_CHECK_MAX_AGE_MS, type StatusDocument } from './status.js';
 import { isStatusPath, serveStatus } from './status-page.js';
 import { checkCacheDir, identityOf, SwarmFiles, type ReadyTorrent } from './swarm-files.js';
 import { TtpRoutes } from './ttp-routes.js';
@@ -370,7 +370,7 @@ export class Gateway {
   statusDocument(): Promise<StatusDocument> {
     return this.status.snapshot({
       root: this.site.root,
-      check: () => this.swarm.check(),
+      check: () => this.swarm.recheck(STATUS_CHECK_MAX_AGE_MS),
       files: () => this.swarm.files(),
       infoHashes: () => this.swarm.infoHashes(),
       scrape: (hashes) => this.tracker.core.store.scrape(hashes),
@@ -381,6 +381,11 @@ export class Gateway {
   /** Retires torrents whose files changed (the timer does it too). */
   checkFiles(): Promise<void> {
     return this.swarm.check();
+  }
+
+  /** Files stat'ed by the identity sweeps so far (the timer's, `checkFiles`', the status document's): their cost, for tests. */
+  get filesChecked(): number {
+    return this.swarm.checkedFiles;
   }
 
   /**
@@ -510,7 +515,15 @@ export class Gateway {
       throw new GatewayError('GATEWAY_METHOD_NOT_ALLOWED', { detail: clip(String(req.method), 16) });
     }
     const path = parseRequestPath(target);
-    let t = await this.site.resolve(path.segments);
+    let t: Target;
+    try {
+      t = await this.site.resolve(path.segments);
+    } catch (err) {
+      // A file with a torrent that went away: retired now, as a changed one is when asked for
+      // (`current`), so that the status document agrees with this 404 at once, not after its sweep.
+      if (err instanceof GatewayError && err.code === 'GATEWAY_NOT_FOUND' && path.segments.length > 0) await this.swarm.checkFile(join(this.site.root, ...path.segments)).catch(() => undefined);
+      throw err;
+    }
     if (t.kind === 'file' && path.trailingSlash) {
       // `/file/` names a folder that is not there (nginx: 404); serving it would give the file a
       // second URL, under which a page's relative links break.

@@ -54,7 +54,14 @@ const SCRIPT = `
     return (i === 0 ? String(Math.round(n)) : n.toFixed(1)) + ' ' + units[i];
   };
   const count = (n) => (n === null ? '?' : String(n));
+  const drawn = new Map();
   function rows(id, list, cells, empty) {
+    // Redrawn only when a row changed: with thousands of files, rebuilding both tables (and the
+    // layout that follows) at each poll took seconds of the browser's time, and most polls
+    // change no row.
+    const key = JSON.stringify(list);
+    if (drawn.get(id) === key) return;
+    drawn.set(id, key);
     const body = $(id);
     body.replaceChildren();
     if (list.length === 0) {

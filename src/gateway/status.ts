@@ -16,6 +16,17 @@ import type { ScrapeEntry } from '../tracker/index.js';
  *   own bytes, while seeds and leechers (from the tracker's store) are the shared swarm's.
  */
 export const STATUS_DOC_VERSION = 1;
+/**
+ * How old an identity sweep (`SwarmFiles.check`: a stat of every file with a torrent) a status
+ * document may rely on. A sweep of 10,000 files took 0.2-0.7 s of CPU (docs/serve.md), so a
+ * document makes one only when none younger than this exists: an open status page (it asks
+ * every second), several, or a client asking in a loop cost at most one sweep per 5 s, serve's
+ * own check interval, and while serve's timer runs its sweeps serve them. A file changed or
+ * deleted on disk is then shown with its old swarm for at most this long, and not at all once a
+ * request for it found it changed or gone (that request retires its torrent). At 1 s the page,
+ * whose polls come a little over a second apart, would still make a sweep at each poll.
+ */
+export const STATUS_CHECK_MAX_AGE_MS = 5000;
 /** Eligible files with a per-file plain-HTTP count; more only add to the totals. */
 export const DEFAULT_MAX_STATUS_FILES = 10_000;
 
@@ -73,8 +84,9 @@ export interface StatusSources {
   readonly root: string;
   /**
    * Re-reads the identity of the files with a torrent and retires those that changed or went
-   * away (`SwarmFiles.check`, which serve's timer also runs every 5 s), so that the document
-   * never lists a deleted file as `ready`, or its swarm, when a request for it would find nothing.
+   * away, or relies on such a sweep made less than STATUS_CHECK_MAX_AGE_MS ago (`SwarmFiles.recheck`;
+   * serve's timer sweeps every 5 s), so that the document lists a deleted file as `ready`, or its
+   * swarm, for at most that long.
    */
   readonly check?: () => Promise<void>;
   /** Files with a torrent made or being made. */

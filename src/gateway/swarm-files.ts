@@ -186,6 +186,10 @@ export class SwarmFiles {
    * not waited for (~0.7 s per GiB of SHA-256), and its result is neither seeded nor cached.
    */
   private readonly closing = new AbortController();
+  /** Files whose identity was re-read (stat'ed) by `check` and `checkFile`: what they cost, for tests. */
+  private statted = 0;
+  /** The last `check`: when it started (`now`), whether it ended, and its end. */
+  private lastSweep: { readonly startedMs: number; readonly done: Promise<void>; settled: boolean } | undefined;
 
   constructor(private readonly opts: SwarmFilesOptions) {
     this.now = opts.now ?? Date.now;
@@ -240,19 +244,56 @@ export class SwarmFiles {
     return [...this.entries.values()].map((e) => ({ absPath: e.absPath, size: Number(e.identity.size), infoHash: e.ready?.infoHash }));
   }
 
+  /** Files whose identity `check` and `checkFile` have re-read so far. */
+  get checkedFiles(): number {
+    return this.statted;
+  }
+
   /** Re-reads every known file's identity and retires those that changed or went away. */
-  async check(): Promise<void> {
-    await Promise.all(
-      [...this.entries.values()].map(async (e) => {
-        let now: FileIdentity | undefined;
-        try {
-          now = identityOf(await stat(e.absPath, { bigint: true }));
-        } catch {
-          now = undefined;
-        }
-        if (this.entries.get(e.absPath) === e && (now === undefined || !sameIdentity(now, e.identity))) this.retire(e);
-      }),
-    );
+  check(): Promise<void> {
+    const startedMs = this.now(); // before the first stat: the sweep sees each file as it was then, or later
+    const done = Promise.all([...this.entries.values()].map((e) => this.checkEntry(e))).then(() => undefined);
+    const sweep = { startedMs, done, settled: false };
+    const settle = (): void => {
+      sweep.settled = true;
+    };
+    done.then(settle, settle); // runs before the reactions of those waiting for `done` (registered first)
+    this.lastSweep = sweep;
+    return done;
+  }
+
+  /**
+   * `check`, unless the last one (the timer's or another caller's, done or under way) started less
+   * than `maxAgeMs` ago: then that one. Whoever waits for it sees every file as it was at most
+   * `maxAgeMs` ago, and callers in a loop cost one sweep per `maxAgeMs`, not one each. A sweep
+   * older than that and still under way (a slow disk) is waited for before the next one starts:
+   * sweeps do not pile up. A clock that stepped back makes the last sweep old, not young.
+   */
+  async recheck(maxAgeMs: number): Promise<void> {
+    for (;;) {
+      const last = this.lastSweep;
+      const age = last === undefined ? Infinity : this.now() - last.startedMs;
+      if (last !== undefined && age >= 0 && age < maxAgeMs) return last.done;
+      if (last === undefined || last.settled) return this.check();
+      await last.done.catch(() => undefined); // then a caller that resumed first may have started a new one: join it
+    }
+  }
+
+  /** `check` of one path, if it has a torrent (made or being made). */
+  async checkFile(absPath: string): Promise<void> {
+    const e = this.entries.get(absPath);
+    if (e !== undefined) await this.checkEntry(e);
+  }
+
+  private async checkEntry(e: Entry): Promise<void> {
+    let now: FileIdentity | undefined;
+    this.statted++;
+    try {
+      now = identityOf(await stat(e.absPath, { bigint: true }));
+    } catch {
+      now = undefined;
+    }
+    if (this.entries.get(e.absPath) === e && (now === undefined || !sameIdentity(now, e.identity))) this.retire(e);
   }
 
   /** Waits for hashing in flight (tests; after `close`, only for what cannot be given up: a cache write, a seed being added). */
