@@ -117,6 +117,15 @@ export class SuperSeed {
   private readonly hiding = new Map<PeerState, Bitfield>();
   /** Pieces offered to no connected peer (`offeredLive` 0): none means no fresh piece, without a scan of every piece. */
   private unofferedLive: number;
+  /**
+   * A scan found no fresh piece at all (for any peer), and none can have turned fresh since: a
+   * piece turns fresh only when its last offeree leaves or its copies fall (a peer leaves:
+   * `remove`; a bitfield that replaces one: `seenAll`; a bystander starts to hide its copies:
+   * `startHiding`), and a full fill looks again (`availability` may have fallen otherwise).
+   * Without it, each `have` in a swarm whose unoffered pieces peers already hold (partial seeds)
+   * scanned every piece for none.
+   */
+  private noFresh = false;
   private readonly perPeer: number;
   private readonly releaseAfterMs: number;
   private readonly maxSlots: number;
@@ -175,6 +184,7 @@ export class SuperSeed {
 
   /** `peer`'s bitfield: each of its pieces as `seen`, one top-up. */
   seenAll(peer: PeerState, indexes: Iterable<PieceIndex>, now: number): void {
+    this.noFresh = false;
     const have = new Set(indexes);
     const touched = new Set([peer]);
     if (have.size > 0) {
@@ -196,6 +206,7 @@ export class SuperSeed {
     for (const o of this.offers.get(peer) ?? []) this.unhold(peer, o.index);
     this.offers.delete(peer);
     this.survey = undefined;
+    this.noFresh = false;
     this.lastGain.delete(peer);
     this.wanted.delete(peer);
     this.revealed.delete(peer);
@@ -206,6 +217,7 @@ export class SuperSeed {
 
   /** Releases offers that no longer need to wait and tops up every peer (or those in `only`): on arrivals, haves and ticks. */
   fill(now: number, only?: ReadonlySet<PeerState>): void {
+    if (only === undefined) this.noFresh = false;
     let peers: readonly PeerState[];
     if (only === undefined || !this.fresh(now, only)) {
       this.look(now);
@@ -325,12 +337,14 @@ export class SuperSeed {
     const bits = p.link!.bitfield.clone();
     const hidden = (this.hidden ??= new Uint32Array(this.pieceCount));
     for (const i of bits) hidden[i]!++;
+    if (bits.count > 0) this.noFresh = false;
     this.hiding.set(p, bits);
   }
 
   /** A piece `p` told us of: one more hidden copy if `p` is hiding. */
   private hide(p: PeerState, index: PieceIndex): void {
     const bits = this.hiding.get(p);
+    // No piece turns fresh by it: the `have` that hides this copy added it to `availability`.
     if (bits !== undefined && bits.set(index)) this.hidden![index]!++;
   }
 
@@ -371,19 +385,23 @@ export class SuperSeed {
    * only for a peer the swarm does not feed (`starved`), a piece others have, least available first.
    */
   private choose(p: PeerState, onlyFresh: boolean, now: number): PieceIndex | undefined {
-    if (onlyFresh && this.unofferedLive === 0) return undefined;
+    if (onlyFresh && (this.unofferedLive === 0 || this.noFresh)) return undefined;
     const bits = p.link!.bitfield;
     const starved = !onlyFresh && now - this.lastGain.get(p)! >= this.releaseAfterMs; // `fill` set it
-    const hidden = this.hidden;
     let best: PieceIndex | undefined;
     let bestKey = Infinity;
+    let anyFresh = false;
     for (let k = 0; k < this.pieceCount; k++) {
       const i = ((this.cursor + k) % this.pieceCount) as PieceIndex;
       // Pieces `p` holds offers of are not fresh (offered to it), and with `onlyFresh` false it holds none.
-      if (bits.has(i)) continue;
-      // What a revealing bystander says it has (another super-seed's reveals) is no copy the swarm can trade.
-      const available = hidden === undefined ? this.availability(i) : Math.max(0, this.availability(i) - hidden[i]!);
+      if (bits.has(i)) {
+        // For `noFresh`, whether any is: `p`'s own copy may count for none (a revealer's).
+        if (onlyFresh && !anyFresh && this.offeredLive[i] === 0 && this.available(i) === 0) anyFresh = true;
+        continue;
+      }
+      const available = this.available(i);
       const fresh = available === 0 && this.offeredLive[i] === 0;
+      if (fresh) anyFresh = true;
       if (onlyFresh && !fresh) continue;
       // Someone is fetching it from us (an offer not released), or peers have it and `p` trades.
       if (!fresh && ((available > 0 && !starved) || this.pending(i, now))) continue;
@@ -396,7 +414,14 @@ export class SuperSeed {
       }
     }
     if (best !== undefined) this.cursor = (best + 1) % this.pieceCount;
+    else if (onlyFresh && !anyFresh) this.noFresh = true;
     return best;
+  }
+
+  /** Copies of `index` the swarm can trade: what a revealing bystander says it has (another super-seed's reveals) is none. */
+  private available(index: PieceIndex): number {
+    const hidden = this.hidden;
+    return hidden === undefined ? this.availability(index) : Math.max(0, this.availability(index) - hidden[index]!);
   }
 
   /** Someone may be fetching `index` from us: a peer holds an offer of it (a bystander fetches none of its offers: they hold nothing back). */
