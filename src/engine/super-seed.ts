@@ -118,14 +118,17 @@ export class SuperSeed {
   /** Pieces offered to no connected peer (`offeredLive` 0): none means no fresh piece, without a scan of every piece. */
   private unofferedLive: number;
   /**
-   * A scan found no fresh piece at all (for any peer), and none can have turned fresh since: a
-   * piece turns fresh only when its last offeree leaves or its copies fall (a peer leaves:
-   * `remove`; a bitfield that replaces one: `seenAll`; a bystander starts to hide its copies:
-   * `startHiding`), and a full fill looks again (`availability` may have fallen otherwise).
-   * Without it, each `have` in a swarm whose unoffered pieces peers already hold (partial seeds)
-   * scanned every piece for none.
+   * What a scan of every piece found none of, for any peer, and none can have turned into since:
+   * `noFresh`, a fresh piece; `noUnheld`, a piece nobody has and nobody fetches (none fresh
+   * either), all a peer holding no offer and fed by the swarm may get. A piece turns so only when
+   * its copies fall (a peer leaves: `remove`; a bitfield that replaces one: `seenAll`; a bystander
+   * starts to hide its copies: `startHiding`), when its last offeree leaves (`remove`) or an offer
+   * of it goes (`unhold`, for `noUnheld`), or with who is a bystander (`look`, which every full
+   * fill does: `availability` may have fallen otherwise). Without them, each `have` in a swarm
+   * whose unoffered pieces peers already hold (partial seeds) scanned every piece for none.
    */
   private noFresh = false;
+  private noUnheld = false;
   private readonly perPeer: number;
   private readonly releaseAfterMs: number;
   private readonly maxSlots: number;
@@ -184,7 +187,7 @@ export class SuperSeed {
 
   /** `peer`'s bitfield: each of its pieces as `seen`, one top-up. */
   seenAll(peer: PeerState, indexes: Iterable<PieceIndex>, now: number): void {
-    this.noFresh = false;
+    this.mayTurnFresh();
     const have = new Set(indexes);
     const touched = new Set([peer]);
     if (have.size > 0) {
@@ -206,7 +209,7 @@ export class SuperSeed {
     for (const o of this.offers.get(peer) ?? []) this.unhold(peer, o.index);
     this.offers.delete(peer);
     this.survey = undefined;
-    this.noFresh = false;
+    this.mayTurnFresh();
     this.lastGain.delete(peer);
     this.wanted.delete(peer);
     this.revealed.delete(peer);
@@ -217,7 +220,6 @@ export class SuperSeed {
 
   /** Releases offers that no longer need to wait and tops up every peer (or those in `only`): on arrivals, haves and ticks. */
   fill(now: number, only?: ReadonlySet<PeerState>): void {
-    if (only === undefined) this.noFresh = false;
     let peers: readonly PeerState[];
     if (only === undefined || !this.fresh(now, only)) {
       this.look(now);
@@ -270,6 +272,7 @@ export class SuperSeed {
    * hides its pieces. A full `fill` does it, and a top-up whose survey is not `fresh`.
    */
   private look(now: number): void {
+    this.mayTurnFresh();
     const order = [...this.peers()].filter((p) => this.servable(p));
     // Every `interested` is followed by a fill (Torrent), so no downloader's interest goes unseen.
     for (const p of order) if (p.peerInterested) this.wanted.add(p);
@@ -330,6 +333,13 @@ export class SuperSeed {
     if (set === undefined) return;
     set.delete(p);
     if (set.size === 0) this.holders.delete(index);
+    // Even with holders left: if they are bystanders, nobody fetches the piece now (`pending`).
+    this.noUnheld = false;
+  }
+
+  private mayTurnFresh(): void {
+    this.noFresh = false;
+    this.noUnheld = false;
   }
 
   /** `p` (a revealing bystander) starts to count in `hidden`: its pieces now. */
@@ -337,7 +347,7 @@ export class SuperSeed {
     const bits = p.link!.bitfield.clone();
     const hidden = (this.hidden ??= new Uint32Array(this.pieceCount));
     for (const i of bits) hidden[i]!++;
-    if (bits.count > 0) this.noFresh = false;
+    if (bits.count > 0) this.mayTurnFresh();
     this.hiding.set(p, bits);
   }
 
@@ -385,23 +395,23 @@ export class SuperSeed {
    * only for a peer the swarm does not feed (`starved`), a piece others have, least available first.
    */
   private choose(p: PeerState, onlyFresh: boolean, now: number): PieceIndex | undefined {
-    if (onlyFresh && (this.unofferedLive === 0 || this.noFresh)) return undefined;
-    const bits = p.link!.bitfield;
     const starved = !onlyFresh && now - this.lastGain.get(p)! >= this.releaseAfterMs; // `fill` set it
+    if (onlyFresh ? this.unofferedLive === 0 || this.noFresh : !starved && this.noUnheld) return undefined;
+    const bits = p.link!.bitfield;
     let best: PieceIndex | undefined;
     let bestKey = Infinity;
-    let anyFresh = false;
+    /** A piece `p` has is one it could take, had it not (`noFresh`, `noUnheld`: for any peer). */
+    let anyOwn = false;
     for (let k = 0; k < this.pieceCount; k++) {
       const i = ((this.cursor + k) % this.pieceCount) as PieceIndex;
       // Pieces `p` holds offers of are not fresh (offered to it), and with `onlyFresh` false it holds none.
       if (bits.has(i)) {
-        // For `noFresh`, whether any is: `p`'s own copy may count for none (a revealer's).
-        if (onlyFresh && !anyFresh && this.offeredLive[i] === 0 && this.available(i) === 0) anyFresh = true;
+        // `p`'s own copy may count for none (a revealer's).
+        if (!anyOwn) anyOwn = onlyFresh ? this.offeredLive[i] === 0 && this.available(i) === 0 : this.available(i) === 0 && !this.pending(i, now);
         continue;
       }
       const available = this.available(i);
       const fresh = available === 0 && this.offeredLive[i] === 0;
-      if (fresh) anyFresh = true;
       if (onlyFresh && !fresh) continue;
       // Someone is fetching it from us (an offer not released), or peers have it and `p` trades.
       if (!fresh && ((available > 0 && !starved) || this.pending(i, now))) continue;
@@ -414,7 +424,8 @@ export class SuperSeed {
       }
     }
     if (best !== undefined) this.cursor = (best + 1) % this.pieceCount;
-    else if (onlyFresh && !anyFresh) this.noFresh = true;
+    else if (!anyOwn && onlyFresh) this.noFresh = true;
+    else if (!anyOwn && !starved) this.noFresh = this.noUnheld = true;
     return best;
   }
 
