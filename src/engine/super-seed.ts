@@ -42,6 +42,9 @@ import type { PeerState } from './peer-set.js';
  *   peer says `interested` (Torrent does); a named peer that changed otherwise (it turned
  *   complete, it is new, it is interested unseen), a peer removed, a clock that reaches a peer's
  *   bystander time or goes back, each make a top-up look at every peer first, as all used to.
+ *   A scan of every piece that found nothing to offer is not repeated until what it read can
+ *   have changed (`noFresh`, `noUnheld`). Offers are the same as with a look at everything each
+ *   time (test/engine/super-seed-topup.test.ts).
  * Pure: pieces, peers and the clock come from the owner; sending is `announceHave` on the link.
  */
 export interface SuperSeedOptions {
