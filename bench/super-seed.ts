@@ -4,7 +4,9 @@
  * and a simulated clock: `--leechers` downloaders take every piece offered to them each round of
  * 100 ms and trade up to 16 pieces a round among themselves and with the bystanders' pieces
  * (a partial seed uploads them), until all are complete; the time
- * spent in `fill`/`seen`/`seenAll` is printed, and the offers made (bystanders, choked, get one each).
+ * spent in `fill`/`seen`/`seenAll` is printed, and the offers made (bystanders, choked, get one each)
+ * with a digest of their sequence (which peer, which piece, in order): two builds that make the
+ * same offers print the same digest.
  *
  *   npm run build && node dist/bench/super-seed.js [--pieces 16384] [--bystanders 200] [--leechers 20] [--bystander-pieces 0] [--root DIR]
  *
@@ -53,13 +55,19 @@ const counts = new Uint32Array(P);
 const held = new Uint32Array(P);
 /** Offers made (a piece uploaded each, as the leechers take every one). */
 let offered = 0;
+/** FNV-1a over each offer's peer number and piece, in the order made. */
+let digest = 0x811c9dc5;
+const mix = (n: number): void => {
+  for (let k = 0; k < 4; k++) digest = Math.imul(digest ^ ((n >>> (8 * k)) & 0xff), 0x01000193) >>> 0;
+};
 /** Pieces the leechers downloaded from us (an offer each). */
 let uploaded = 0;
 const peers: Fake[] = [];
 function add(interested: boolean): Fake {
   const bits = new Bitfield(P);
   const haves: number[] = [];
-  const link = { id: `p${peers.length}`, canUpload: true, bitfield: bits, announceHave: (i: number) => (offered++, haves.push(i)) };
+  const n = peers.length;
+  const link = { id: `p${n}`, canUpload: true, bitfield: bits, announceHave: (i: number) => (offered++, mix(n), mix(i), haves.push(i)) };
   const state = { link, closed: false, amChoking: !interested, peerInterested: interested, joinedMs: 0, unchokedMs: 0, lastRequestMs: 0 } as unknown as PeerState;
   const f = { state, bits, haves };
   peers.push(f);
@@ -116,5 +124,5 @@ while (leechers.some((f) => !f.bits.complete) && rounds < 20_000) {
   now += 100;
 }
 console.log(
-  `super-seed ${values.root ?? '.'}: ${P} pieces, ${B} bystanders (${BP} pieces each), ${L} leechers: ${rounds} rounds (${(now - 10_000) / 1000} s simulated), SuperSeed ${spent.toFixed(0)} ms of ${(performance.now() - wall).toFixed(0)} ms; ${offered} offers, ${uploaded} pieces uploaded (${(uploaded / P).toFixed(2)}x the pieces)`,
+  `super-seed ${values.root ?? '.'}: ${P} pieces, ${B} bystanders (${BP} pieces each), ${L} leechers: ${rounds} rounds (${(now - 10_000) / 1000} s simulated), SuperSeed ${spent.toFixed(0)} ms of ${(performance.now() - wall).toFixed(0)} ms; ${offered} offers (digest ${digest.toString(16).padStart(8, '0')}), ${uploaded} pieces uploaded (${(uploaded / P).toFixed(2)}x the pieces)`,
 );

@@ -71,7 +71,7 @@ export interface PeerState {
   lastRequestMs: number;
   /** Unchoked and asked nothing within `UPLOAD_SNUB_MS` (choke-round.ts): it gets no slot but the optimistic one. */
   uploadSnubbed: boolean;
-  /** What we uploaded to it, by piece (uploader.ts); undefined until the first block. */
+  /** What we uploaded to it, by piece (uploader.ts): blocks its link wrote, not those dropped; undefined until the first. */
   sent: SentPieces | undefined;
 }
 

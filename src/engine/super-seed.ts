@@ -35,6 +35,16 @@ import type { PeerState } from './peer-set.js';
  *   are distinct pieces, so more slots send nothing twice: they only let more leechers start
  *   trading at once. A peer holding every piece offered to it has nothing to ask (`idle`) and
  *   gives its slot to a waiting one (choke-round.ts) until the swarm settles an offer.
+ * - Cost: a top-up (`seen`, `seenAll`) serves the peer it names and the peers whose offers it
+ *   settles (found by piece, `holders`), against what the last full `fill` found of every peer
+ *   (`Survey`): which may be served, which are downloaders. That holds while each peer changes
+ *   only by what it tells us, so the owner calls `fill` (every peer) after a link attaches or a
+ *   peer says `interested` (Torrent does); a named peer that changed otherwise (it turned
+ *   complete, it is new, it is interested unseen), a peer removed, a clock that reaches a peer's
+ *   bystander time or goes back, each make a top-up look at every peer first, as all used to.
+ *   A scan of every piece that found nothing to offer is not repeated until what it read can
+ *   have changed (`noFresh`, `noUnheld`). Offers are the same as with a look at everything each
+ *   time (test/engine/super-seed-topup.test.ts).
  * Pure: pieces, peers and the clock come from the owner; sending is `announceHave` on the link.
  */
 export interface SuperSeedOptions {
@@ -51,6 +61,18 @@ interface Offer {
   readonly atMs: number;
 }
 
+/** What a full `fill` found of every peer, which a top-up reuses (`fresh`). */
+interface Survey {
+  /** The peers a top-up may serve (`servable`), each with its place in `peers()`: top-ups go in that order. */
+  readonly place: Map<PeerState, number>;
+  readonly order: readonly PeerState[];
+  /** Those of them not bystanders at `atMs`. */
+  readonly downloaders: readonly PeerState[];
+  readonly atMs: number;
+  /** The earliest `joinedMs` of those neither bystanders nor `wanted`: at that plus `releaseAfterMs` one turns bystander. */
+  readonly firstToTurnMs: number;
+}
+
 /** 4 MiB: a loopback or LAN peer's bandwidth-delay product with a piece's hash and write on top. */
 export const DEFAULT_OFFER_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_RELEASE_AFTER_MS = 5000;
@@ -61,6 +83,10 @@ const HOARD_RELEASE_FACTOR = 12;
 
 export class SuperSeed {
   private readonly offers = new Map<PeerState, Offer[]>();
+  /** The peers holding an offer of each piece (those in `offers`): a `have` settles them without a look at every peer. */
+  private readonly holders = new Map<PieceIndex, Set<PeerState>>();
+  /** The last full look at every peer; undefined when a peer left since. */
+  private survey: Survey | undefined;
   /** Times each piece was offered to anyone, for spreading offers. */
   private readonly offered: Uint32Array;
   /** Connected peers each piece was ever offered to (they may still fetch it, even once released). */
@@ -94,6 +120,18 @@ export class SuperSeed {
   private readonly hiding = new Map<PeerState, Bitfield>();
   /** Pieces offered to no connected peer (`offeredLive` 0): none means no fresh piece, without a scan of every piece. */
   private unofferedLive: number;
+  /**
+   * What a scan of every piece found none of, for any peer, and none can have turned into since:
+   * `noFresh`, a fresh piece; `noUnheld`, a piece nobody has and nobody fetches (none fresh
+   * either), all a peer holding no offer and fed by the swarm may get. A piece turns so only when
+   * its copies fall (a peer leaves: `remove`; a bitfield that replaces one: `seenAll`; a bystander
+   * starts to hide its copies: `startHiding`), when its last offeree leaves (`remove`) or an offer
+   * of it goes (`unhold`, for `noUnheld`), or with who is a bystander (`look`, which every full
+   * fill does: `availability` may have fallen otherwise). Without them, each `have` in a swarm
+   * whose unoffered pieces peers already hold (partial seeds) scanned every piece for none.
+   */
+  private noFresh = false;
+  private noUnheld = false;
   private readonly perPeer: number;
   private readonly releaseAfterMs: number;
   private readonly maxSlots: number;
@@ -142,9 +180,9 @@ export class SuperSeed {
     this.revealed.add(peer);
     this.hide(peer, index);
     const touched = new Set([peer]);
-    for (const [other, list] of this.offers) {
-      if (other === peer || !list.some((o) => o.index === index)) continue;
-      this.offers.set(other, list.filter((o) => o.index !== index));
+    for (const other of [...(this.holders.get(index) ?? [])]) {
+      if (other === peer) continue;
+      this.withdraw(other, index);
       touched.add(other);
     }
     this.fill(now, touched);
@@ -152,17 +190,18 @@ export class SuperSeed {
 
   /** `peer`'s bitfield: each of its pieces as `seen`, one top-up. */
   seenAll(peer: PeerState, indexes: Iterable<PieceIndex>, now: number): void {
+    this.mayTurnFresh();
     const have = new Set(indexes);
     const touched = new Set([peer]);
     if (have.size > 0) {
       this.lastGain.set(peer, now);
-      for (const i of have) this.hide(peer, i);
-      for (const [other, list] of this.offers) {
-        if (other === peer) continue;
-        const kept = list.filter((o) => !have.has(o.index));
-        if (kept.length === list.length) continue;
-        this.offers.set(other, kept);
-        touched.add(other);
+      for (const i of have) {
+        this.hide(peer, i);
+        for (const other of [...(this.holders.get(i) ?? [])]) {
+          if (other === peer) continue;
+          this.withdraw(other, i);
+          touched.add(other);
+        }
       }
     }
     this.fill(now, touched);
@@ -170,7 +209,10 @@ export class SuperSeed {
 
   /** A peer left: its offers go, and pieces only it was offered are fresh again if nobody has them. */
   remove(peer: PeerState): void {
+    for (const o of this.offers.get(peer) ?? []) this.unhold(peer, o.index);
     this.offers.delete(peer);
+    this.survey = undefined;
+    this.mayTurnFresh();
     this.lastGain.delete(peer);
     this.wanted.delete(peer);
     this.revealed.delete(peer);
@@ -181,23 +223,28 @@ export class SuperSeed {
 
   /** Releases offers that no longer need to wait and tops up every peer (or those in `only`): on arrivals, haves and ticks. */
   fill(now: number, only?: ReadonlySet<PeerState>): void {
-    const peers = [...this.peers()].filter((p) => p.link !== undefined && !p.closed && p.link.canUpload && !p.link.bitfield.complete);
-    // Every `interested` is followed by a fill (Torrent), so no downloader's interest goes unseen.
-    for (const p of peers) if (p.peerInterested) this.wanted.add(p);
-    // Per fill, not per piece looked at: `choose` was O(pieces x bystanders) a call (16,384
-    // pieces and 200 bystanders: seconds a tick).
-    const downloaders: PeerState[] = [];
-    for (const p of peers) {
-      const bystander = this.bystander(p, now);
-      if (!bystander) downloaders.push(p);
-      if (bystander && this.revealed.has(p)) {
-        if (!this.hiding.has(p)) this.startHiding(p);
-      } else this.unhide(p);
+    let peers: readonly PeerState[];
+    if (only === undefined || !this.fresh(now, only)) {
+      this.look(now);
+      peers = this.survey!.order;
+      if (only !== undefined) peers = peers.filter((p) => only.has(p));
+    } else {
+      // In `peers()` order, as a look would serve them: each takes the next fresh piece after the last offer.
+      const place = this.survey!.place;
+      const named = [...only].filter((p) => place.has(p));
+      if (named.length > 1) named.sort((a, b) => place.get(a)! - place.get(b)!);
+      // Of the hiding rule's inputs only `revealed` can have changed since the look, and only for a peer named here.
+      for (const p of named) this.sortHiding(p, now);
+      peers = named;
     }
+    const downloaders = this.survey!.downloaders;
     for (const p of peers) {
-      if (only !== undefined && !only.has(p)) continue;
       if (!this.lastGain.has(p)) this.lastGain.set(p, now);
-      const list = (this.offers.get(p) ?? []).filter((o) => !this.releasable(p, o, downloaders, now));
+      const list = (this.offers.get(p) ?? []).filter((o) => {
+        if (!this.releasable(p, o, downloaders, now)) return true;
+        this.unhold(p, o.index);
+        return false;
+      });
       this.offers.set(p, list);
       // A peer we choke cannot fetch its offers: one piece makes it interested (so the choker
       // ranks it); the rest waits for its unchoke, instead of sitting idle in a queue while the
@@ -207,6 +254,7 @@ export class SuperSeed {
         const index = this.choose(p, list.length > 0, now);
         if (index === undefined) break;
         list.push({ index, atMs: now });
+        this.hold(p, index);
         this.offered[index]!++;
         if (this.offeredLive[index]!++ === 0) this.unofferedLive--;
         const ever = this.everOffered.get(p);
@@ -214,8 +262,87 @@ export class SuperSeed {
         else ever.push(index);
         p.link!.announceHave(index, true); // a reveal: the peer waits for it
       }
-      this.offers.set(p, list);
     }
+  }
+
+  /** A peer a top-up may serve: connected, may ask us for uploads, lacks a piece. */
+  private servable(p: PeerState): boolean {
+    return p.link !== undefined && !p.closed && p.link.canUpload && !p.link.bitfield.complete;
+  }
+
+  /**
+   * Every peer, once: who may be served, who is interested (`wanted`), who is a downloader, who
+   * hides its pieces. A full `fill` does it, and a top-up whose survey is not `fresh`.
+   */
+  private look(now: number): void {
+    this.mayTurnFresh();
+    const order = [...this.peers()].filter((p) => this.servable(p));
+    // Every `interested` is followed by a fill (Torrent), so no downloader's interest goes unseen.
+    for (const p of order) if (p.peerInterested) this.wanted.add(p);
+    // Per look, not per piece looked at: `choose` was O(pieces x bystanders) a call (16,384
+    // pieces and 200 bystanders: seconds a tick).
+    const downloaders: PeerState[] = [];
+    const place = new Map<PeerState, number>();
+    let firstToTurnMs = Infinity;
+    for (const p of order) {
+      place.set(p, place.size);
+      if (!this.bystander(p, now)) {
+        downloaders.push(p);
+        if (!this.wanted.has(p)) firstToTurnMs = Math.min(firstToTurnMs, p.joinedMs);
+      }
+      this.sortHiding(p, now);
+    }
+    this.survey = { place, order, downloaders, atMs: now, firstToTurnMs };
+  }
+
+  /**
+   * Whether the last look still tells who may be served and who is a downloader, as a look now
+   * would, for a top-up of `only`: peers change only by what they tell us (the rules above), so
+   * only a named peer, a peer removed, and the clock can make it stale.
+   */
+  private fresh(now: number, only: ReadonlySet<PeerState>): boolean {
+    const s = this.survey;
+    // `bystander` is `now - joinedMs >= releaseAfterMs`: the earliest joined turns first, and a clock gone back may turn one back.
+    if (s === undefined || now < s.atMs || now - s.firstToTurnMs >= this.releaseAfterMs) return false;
+    for (const p of only) {
+      const surveyed = s.place.has(p);
+      if (this.servable(p) !== surveyed) return false; // new, complete, closed
+      if (surveyed && p.peerInterested && !this.wanted.has(p)) return false;
+    }
+    return true;
+  }
+
+  /** A bystander that told us of pieces by `have` hides them (`hidden`); any other peer's count. */
+  private sortHiding(p: PeerState, now: number): void {
+    if (this.bystander(p, now) && this.revealed.has(p)) {
+      if (!this.hiding.has(p)) this.startHiding(p);
+    } else this.unhide(p);
+  }
+
+  /** `p` holds an offer of `index` no more: another peer said it has it. */
+  private withdraw(p: PeerState, index: PieceIndex): void {
+    this.offers.set(p, this.offers.get(p)!.filter((o) => o.index !== index));
+    this.unhold(p, index);
+  }
+
+  private hold(p: PeerState, index: PieceIndex): void {
+    const set = this.holders.get(index);
+    if (set === undefined) this.holders.set(index, new Set([p]));
+    else set.add(p);
+  }
+
+  private unhold(p: PeerState, index: PieceIndex): void {
+    const set = this.holders.get(index);
+    if (set === undefined) return;
+    set.delete(p);
+    if (set.size === 0) this.holders.delete(index);
+    // Even with holders left: if they are bystanders, nobody fetches the piece now (`pending`).
+    this.noUnheld = false;
+  }
+
+  private mayTurnFresh(): void {
+    this.noFresh = false;
+    this.noUnheld = false;
   }
 
   /** `p` (a revealing bystander) starts to count in `hidden`: its pieces now. */
@@ -223,12 +350,14 @@ export class SuperSeed {
     const bits = p.link!.bitfield.clone();
     const hidden = (this.hidden ??= new Uint32Array(this.pieceCount));
     for (const i of bits) hidden[i]!++;
+    if (bits.count > 0) this.mayTurnFresh();
     this.hiding.set(p, bits);
   }
 
   /** A piece `p` told us of: one more hidden copy if `p` is hiding. */
   private hide(p: PeerState, index: PieceIndex): void {
     const bits = this.hiding.get(p);
+    // No piece turns fresh by it: the `have` that hides this copy added it to `availability`.
     if (bits !== undefined && bits.set(index)) this.hidden![index]!++;
   }
 
@@ -269,28 +398,26 @@ export class SuperSeed {
    * only for a peer the swarm does not feed (`starved`), a piece others have, least available first.
    */
   private choose(p: PeerState, onlyFresh: boolean, now: number): PieceIndex | undefined {
-    if (onlyFresh && this.unofferedLive === 0) return undefined;
-    const bits = p.link!.bitfield;
     const starved = !onlyFresh && now - this.lastGain.get(p)! >= this.releaseAfterMs; // `fill` set it
-    let pending: Set<number> | undefined;
-    if (!onlyFresh) {
-      pending = new Set();
-      // A bystander fetches none of its offers: they hold nothing back.
-      for (const [q, list] of this.offers) if (!this.bystander(q, now)) for (const o of list) pending.add(o.index);
-    }
-    const hidden = this.hidden;
+    if (onlyFresh ? this.unofferedLive === 0 || this.noFresh : !starved && this.noUnheld) return undefined;
+    const bits = p.link!.bitfield;
     let best: PieceIndex | undefined;
     let bestKey = Infinity;
+    /** A piece `p` has is one it could take, had it not (`noFresh`, `noUnheld`: for any peer). */
+    let anyOwn = false;
     for (let k = 0; k < this.pieceCount; k++) {
       const i = ((this.cursor + k) % this.pieceCount) as PieceIndex;
       // Pieces `p` holds offers of are not fresh (offered to it), and with `onlyFresh` false it holds none.
-      if (bits.has(i)) continue;
-      // What a revealing bystander says it has (another super-seed's reveals) is no copy the swarm can trade.
-      const available = hidden === undefined ? this.availability(i) : Math.max(0, this.availability(i) - hidden[i]!);
+      if (bits.has(i)) {
+        // `p`'s own copy may count for none (a revealer's).
+        if (!anyOwn) anyOwn = onlyFresh ? this.offeredLive[i] === 0 && this.available(i) === 0 : this.available(i) === 0 && !this.pending(i, now);
+        continue;
+      }
+      const available = this.available(i);
       const fresh = available === 0 && this.offeredLive[i] === 0;
       if (onlyFresh && !fresh) continue;
       // Someone is fetching it from us (an offer not released), or peers have it and `p` trades.
-      if (!fresh && (pending!.has(i) || (available > 0 && !starved))) continue;
+      if (!fresh && ((available > 0 && !starved) || this.pending(i, now))) continue;
       // Availability is at most the peer count, offers at most a few per peer and piece.
       const key = (fresh ? 0 : available === 0 ? 1e12 : 2e12) + this.offered[i]! * 1e6 + available;
       if (key < bestKey) {
@@ -300,6 +427,21 @@ export class SuperSeed {
       }
     }
     if (best !== undefined) this.cursor = (best + 1) % this.pieceCount;
+    else if (!anyOwn && onlyFresh) this.noFresh = true;
+    else if (!anyOwn && !starved) this.noFresh = this.noUnheld = true;
     return best;
+  }
+
+  /** Copies of `index` the swarm can trade: what a revealing bystander says it has (another super-seed's reveals) is none. */
+  private available(index: PieceIndex): number {
+    const hidden = this.hidden;
+    return hidden === undefined ? this.availability(index) : Math.max(0, this.availability(index) - hidden[index]!);
+  }
+
+  /** Someone may be fetching `index` from us: a peer holds an offer of it (a bystander fetches none of its offers: they hold nothing back). */
+  private pending(index: PieceIndex, now: number): boolean {
+    const set = this.holders.get(index);
+    if (set !== undefined) for (const q of set) if (!this.bystander(q, now)) return true;
+    return false;
   }
 }

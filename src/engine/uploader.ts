@@ -119,9 +119,12 @@ export class Uploader {
             a.release();
             return;
           }
-          link.sendBlock(u.req, a.data, a.release);
+          link.sendBlock(u.req, a.data, (written) => {
+            a.release();
+            // Only a block that went out: one our choke dropped from the link's queue, and never asked again, the peer lacks.
+            if (written) this.noteSent(peer, u.req);
+          });
           this.count(peer, a.data.length);
-          this.noteSent(peer, u.req);
           this.serve(peer);
         },
         () => peer.reading.delete(u), // fatal: grant failed the torrent

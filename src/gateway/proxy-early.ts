@@ -183,8 +183,8 @@ class MemoryPieceLink implements PeerLink {
   setChoking(): void {}
   setInterested(): void {}
   announceHave(): void {}
-  sendBlock(_req: BlockRequest, _data: Uint8Array, done?: () => void): void {
-    done?.();
+  sendBlock(_req: BlockRequest, _data: Uint8Array, done?: (written: boolean) => void): void {
+    done?.(false);
   }
 
   close(): void {

@@ -66,8 +66,8 @@ class CallerLink implements PeerLink {
   }
   setInterested(_interested: boolean): void {}
   announceHave(_index: PieceIndex): void {}
-  sendBlock(_req: BlockRequest, _data: Uint8Array, done?: () => void): void {
-    (done ?? noop)(); // a caller pulls with Torrent.lease; nothing is pushed to it
+  sendBlock(_req: BlockRequest, _data: Uint8Array, done?: (written: boolean) => void): void {
+    (done ?? noop)(false); // a caller pulls with Torrent.lease; nothing is pushed to it
   }
 
   event(e: PeerEvent): void {

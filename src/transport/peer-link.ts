@@ -138,10 +138,10 @@ export interface PeerLink {
   announceHave(index: PieceIndex, now?: boolean): void;
   /**
    * Send a block the peer requested through a `request` event. `data` is written without a copy. `done`, when
-   * given, is called exactly once when the link no longer uses `data`: written to the socket,
-   * dropped (cancelled, choked, closed), or at once by links that do not upload.
+   * given, is called exactly once when the link no longer uses `data`: `written` true once it went
+   * to the socket, false when dropped (cancelled, choked, closed), or at once by links that do not upload.
    */
-  sendBlock(req: BlockRequest, data: Uint8Array, done?: () => void): void;
+  sendBlock(req: BlockRequest, data: Uint8Array, done?: (written: boolean) => void): void;
   /** Optional: a BEP 11 message to the peer (at most `PEX_LIMITS.maxSend` added and dropped); a no-op unless `exchangesPeers`. */
   sendPeers?(m: PexMessage): void;
   close(reason?: TorrenttpError): void;

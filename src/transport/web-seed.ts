@@ -176,8 +176,8 @@ class WebSeed implements PeerLink {
   setChoking(): void {}
   setInterested(): void {}
   announceHave(): void {}
-  sendBlock(_req: BlockRequest, _data: Uint8Array, done?: () => void): void {
-    done?.();
+  sendBlock(_req: BlockRequest, _data: Uint8Array, done?: (written: boolean) => void): void {
+    done?.(false);
   }
 
   close(reason?: TorrenttpError): void {

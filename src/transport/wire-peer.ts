@@ -187,7 +187,7 @@ interface Upload {
   readonly req: BlockRequest;
   data: Uint8Array | undefined;
   /** `sendBlock`'s `done`, until it is called. */
-  done: (() => void) | undefined;
+  done: ((written: boolean) => void) | undefined;
 }
 
 /**
@@ -295,7 +295,7 @@ function drop(u: Upload): void {
   u.data = undefined;
   const done = u.done;
   u.done = undefined;
-  done?.();
+  done?.(false);
 }
 
 export class WirePeer implements WirePeerLink {
@@ -587,16 +587,16 @@ export class WirePeer implements WirePeerLink {
     }
   }
 
-  sendBlock(req: BlockRequest, data: Uint8Array, done?: () => void): void {
+  sendBlock(req: BlockRequest, data: Uint8Array, done?: (written: boolean) => void): void {
     if (this.closed) {
-      done?.();
+      done?.(false);
       return;
     }
     const k = this.pipeline.key(req.index, req.begin);
     const u = this.theirRequests.get(k);
     // Cancelled, choked or never asked: drop silently, the peer no longer wants it.
     if (u === undefined || u.data !== undefined || u.req.length !== req.length || data.length !== req.length) {
-      done?.();
+      done?.(false);
       return;
     }
     u.data = data;
@@ -944,14 +944,14 @@ export class WirePeer implements WirePeerLink {
           // A view, not a copy: the writable wraps it as a Buffer over the same memory. Its callback
           // runs once the bytes are in the kernel (or the socket is destroyed): then `data` is free.
           if (off + n < data.length) s.write(block);
-          else s.write(block, done);
+          else s.write(block, done === undefined ? undefined : (err) => done(err === undefined || err === null));
         } else {
           // Copied into the batch, which moves to the cipher thread.
           seal.add(header);
           seal.add(block);
         }
       }
-      if (seal !== undefined) done?.(); // copied: `data` is free at once
+      if (seal !== undefined) done?.(true); // copied: `data` is free at once
       this.uploaded += data.length;
       wrote = true;
     }

@@ -404,6 +404,24 @@ test('complete, a peer that got one block of each missing piece again and again 
   await t.close();
 });
 
+test('complete, a block handed to a link and dropped there (our choke empties its send queue), never asked again, is not sent: the peer lacking it is dialled again', OPTS, async () => {
+  const { t, add } = setup({}, storeWith('all'));
+  await t.done;
+  const index = PIECES - 1;
+  const p = add({ id: '10.0.0.4:51413', has: (i) => i !== index });
+  await settle();
+  p.emit({ type: 'interested' }); // unchoked at once: a slot is free
+  p.holdBlocks = true;
+  for (let begin = 0; begin < PIECE; begin += BLOCK) p.emit({ type: 'request', req: { index: index as PieceIndex, begin, length: BLOCK } });
+  for (let i = 0; i < 20 && t.stats().uploaded < PIECE; i++) await settle();
+  assert.equal(t.stats().uploaded, PIECE, 'every block of the piece was handed to the link');
+  p.dropBlocks();
+  p.drop(); // it leaves without asking again (it got the piece elsewhere, or gave up)
+  await settle();
+  assert.equal(t.accepts('10.0.0.4:51413'), true, 'it lacks the piece: no seed, dialled again');
+  await t.close();
+});
+
 test('stats: peers by kind, progress, rates and ETA on the injected clock', OPTS, async () => {
   const { t, add, tickAt } = setup();
   const progress: number[] = [];

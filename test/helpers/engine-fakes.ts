@@ -98,6 +98,9 @@ export class FakeLink implements PeerLink {
   /** The haves announced with `now` (the peer waits for them). */
   readonly havesNow: number[] = [];
   amChoking = true;
+  /** Blocks given to `sendBlock` wait (a wire link's send queue) until `dropBlocks`, instead of being written. */
+  holdBlocks = false;
+  private readonly held: (((written: boolean) => void) | undefined)[] = [];
   /** Every `setChoking` call, in order. */
   readonly chokings: boolean[] = [];
   amInterested = false;
@@ -188,6 +191,7 @@ export class FakeLink implements PeerLink {
   drop(reason?: TorrenttpError): void {
     if (this.closed) return;
     this.closed = true;
+    this.dropBlocks();
     this.outstanding.clear();
     this.flush();
     this.deliver1(reason === undefined ? { type: 'closed' } : { type: 'closed', reason });
@@ -231,14 +235,28 @@ export class FakeLink implements PeerLink {
     this.haves.push(index);
     if (now) this.havesNow.push(index);
   }
-  sendBlock(req: BlockRequest, data: Uint8Array, done?: () => void): void {
-    if (!this.closed) this.sent.push({ req, data: data.slice() });
-    done?.();
+  sendBlock(req: BlockRequest, data: Uint8Array, done?: (written: boolean) => void): void {
+    if (this.closed) {
+      done?.(false);
+      return;
+    }
+    if (this.holdBlocks) {
+      this.held.push(done);
+      return;
+    }
+    this.sent.push({ req, data: data.slice() });
+    done?.(true);
+  }
+
+  /** Drops the blocks `holdBlocks` kept, as our choke drops the ones a wire link had queued. */
+  dropBlocks(): void {
+    for (const done of this.held.splice(0)) done?.(false);
   }
   close(reason?: TorrenttpError): void {
     if (this.closed) return;
     this.closeReason = reason;
     this.closed = true;
+    this.dropBlocks();
     this.outstanding.clear();
     this.later(reason === undefined ? { type: 'closed' } : { type: 'closed', reason });
   }

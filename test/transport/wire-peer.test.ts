@@ -544,31 +544,42 @@ test('serving: more than maxPeerRequests refused requests (while choked) since o
   }
 });
 
-test('sendBlock calls done exactly once: when the block is written, when it is dropped, when the link closes', async () => {
+test('sendBlock calls done exactly once, saying whether the block was written: when it is written, when it is dropped (also queued, by our choke), when the link closes', async () => {
   const { rec, raw, seed, blocks, close } = await rawPeerToSeed();
   try {
     seed.setChoking(false);
     await raw.until((m) => m.some((x) => x.type === 'unchoke'));
     raw.send({ type: 'interested' }, ...blocks.slice(0, 3).map((b) => ({ type: 'request' as const, ...b })));
     await rec.wait('request', 5000, (e) => e.req.begin === blocks[2]!.begin && e.req.index === blocks[2]!.index);
-    const calls = [0, 0, 0, 0];
-    seed.sendBlock(blocks[0]!, new Uint8Array(blocks[0]!.length), () => calls[0]!++);
+    const calls = [0, 0, 0, 0, 0];
+    const written: (boolean | undefined)[] = [];
+    const done = (k: number) => (w: boolean) => {
+      calls[k]!++;
+      written[k] = w;
+    };
+    seed.sendBlock(blocks[0]!, new Uint8Array(blocks[0]!.length), done(0));
     assert.equal(calls[0], 0, 'not before it is written');
     await raw.until((m) => m.some((x) => x.type === 'piece'));
     await new Promise((res) => setTimeout(res, 20));
     assert.equal(calls[0], 1, 'written');
-    seed.sendBlock(blocks[0]!, new Uint8Array(blocks[0]!.length), () => calls[1]!++);
+    seed.sendBlock(blocks[0]!, new Uint8Array(blocks[0]!.length), done(1));
     assert.equal(calls[1], 1, 'a block nobody asked for (any more) is dropped at once');
     seed.setChoking(true);
-    seed.sendBlock(blocks[1]!, new Uint8Array(blocks[1]!.length), () => calls[2]!++);
+    seed.sendBlock(blocks[1]!, new Uint8Array(blocks[1]!.length), done(2));
     assert.equal(calls[2], 1, 'choked: their requests are gone');
     seed.setChoking(false);
+    const earlier = new Set<object>(rec.of('request'));
     raw.send({ type: 'request', ...blocks[2]! });
-    await rec.wait('request', 5000, (e) => e.req.begin === blocks[2]!.begin && e.req.index === blocks[2]!.index);
+    await rec.wait('request', 5000, (e) => !earlier.has(e) && e.req.begin === blocks[2]!.begin && e.req.index === blocks[2]!.index);
+    seed.sendBlock(blocks[2]!, new Uint8Array(blocks[2]!.length), done(4));
+    assert.equal(calls[4], 0, 'queued');
+    seed.setChoking(true);
+    assert.equal(calls[4], 1, 'queued, then dropped by our choke');
     seed.close();
-    seed.sendBlock(blocks[2]!, new Uint8Array(blocks[2]!.length), () => calls[3]!++);
+    seed.sendBlock(blocks[2]!, new Uint8Array(blocks[2]!.length), done(3));
     assert.equal(calls[3], 1, 'closed');
-    assert.deepEqual(calls, [1, 1, 1, 1]);
+    assert.deepEqual(calls, [1, 1, 1, 1, 1]);
+    assert.deepEqual(written, [true, false, false, false, false], 'only the first went out');
   } finally {
     await close();
   }
