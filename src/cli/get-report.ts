@@ -43,7 +43,7 @@ export class GetReporter {
     switch (e.type) {
       case 'start': {
         const size = e.totalBytes === undefined ? 'size unknown' : formatBytes(e.totalBytes);
-        const from = e.mode === 'swarm' ? `from the swarm (${e.reason}; ${e.infoHash}, port ${e.port})` : `over plain HTTP (${e.reason})`;
+        const from = e.mode === 'swarm' ? `from the swarm (${e.reason}; ${e.infoHash}, BitTorrent port ${e.port})` : `over plain HTTP (${e.reason})`;
         const resumed = e.resumedBytes > 0 ? `, resuming at ${formatBytes(e.resumedBytes)}` : '';
         this.ctx.stderr.write(`${clipUrls(`${e.path ?? e.name}: ${size} ${from}${resumed}`)}\n`); // the name may be the server's
         return;

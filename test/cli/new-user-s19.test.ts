@@ -5,9 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startGateway, torrentOf } from '../gateway/helpers.js';
 import { cli } from '../helpers/cli.js';
 import { httpOrigin } from '../helpers/origin.js';
-import { withTempDir } from '../helpers/torrents.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
 
 test('get -v --retry: the "* " line says the retry in the words and count of the line --retry prints (curl\'s)', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
@@ -29,4 +32,48 @@ test('get -v --retry: the "* " line says the retry in the words and count of the
     assert.equal(quiet.code, 0, quiet.stderr);
     assert.doesNotMatch(quiet.stderr, /^torrenttp: /m);
     assert.match(quiet.stderr, /^\* .*503.*\. Will retry in 0 seconds\. 1 retry left\.$/m, quiet.stderr);
+  }));
+
+test('get --port abc (or 99999): a usage error that names the option and what it takes, as every other command\'s --port', (t) =>
+  withTempDir(t, async (dir) => {
+    for (const value of ['abc', '99999', '-1x']) {
+      const r = await cli(dir, ['get', '--port', value, 'http://127.0.0.1:1/x']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`^error: option '--port <n>' argument '${value}' is invalid\\. not an integer from 0 to 65535$`, 'm'), r.stderr);
+    }
+  }));
+
+test('get\'s start line of a swarm download says which port is the BitTorrent one ("BitTorrent port N", as -v says), not a bare "port N"', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'big.bin'), bytes(1024 * 1024, 191));
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    await torrentOf(`${g.url}/big.bin`);
+    const r = await cli(dir, ['get', `${g.url}/big.bin`, '-o', 'big.bin']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^\S+big\.bin: 1\.00 MiB from the swarm \(the server offered a torrent; [0-9a-f]{40}, BitTorrent port \d+\)$/m, r.stderr);
+  }));
+
+test('get of a URL without its scheme (curl and wget would add http://) says which URL was meant; a file here is sent to download', (t) =>
+  withTempDir(t, async (dir) => {
+    const cases: [string, RegExp][] = [
+      ['example.com', /"example\.com" is not a valid URL \(did you mean http:\/\/example\.com\?\)/],
+      ['127.0.0.1:8080/big.iso', /"127\.0\.0\.1:8080\/big\.iso" is not a valid URL \(did you mean http:\/\/127\.0\.0\.1:8080\/big\.iso\?\)/],
+      // WHATWG URL reads "localhost:" as a scheme.
+      ['localhost:8080/big.iso', /"localhost:8080\/big\.iso" is not an http\(s\) URL \(did you mean http:\/\/localhost:8080\/big\.iso\?\)/],
+      ['x.torrent', /"x\.torrent" is not a valid URL \(a file here: get takes a URL; for a \.torrent file, torrenttp download FILE\)/],
+    ];
+    writeFileSync(join(dir, 'x.torrent'), 'd4:infoe');
+    for (const [url, said] of cases) {
+      const r = await cli(dir, ['get', url]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, said, r.stderr);
+    }
+    // No guess where none fits.
+    for (const url of ['ftp://x/y', '/no/such/file']) {
+      const r = await cli(dir, ['get', url]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.doesNotMatch(r.stderr, /did you mean|a file here/, r.stderr);
+    }
   }));
