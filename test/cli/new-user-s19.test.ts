@@ -6,6 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startGateway, torrentOf } from '../gateway/helpers.js';
 import { cli } from '../helpers/cli.js';
@@ -75,5 +77,24 @@ test('get of a URL without its scheme (curl and wget would add http://) says whi
       const r = await cli(dir, ['get', url]);
       assert.equal(r.code, 2, r.stderr);
       assert.doesNotMatch(r.stderr, /did you mean|a file here/, r.stderr);
+    }
+  }));
+
+test('serve and proxy on a port that is taken say which flag picks another (npm start gives no other way to learn it)', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => blocker.close(() => r())));
+    const taken = String((blocker.address() as AddressInfo).port);
+    const cases: [string[], RegExp][] = [
+      [['serve', dir, '--host', '127.0.0.1', '--port', taken, '--cache', join(dir, 'c1')], new RegExp(`tcp 127\\.0\\.0\\.1:${taken}: in use \\(EADDRINUSE\\); choose another with --port N, or --port 0 for any free port \\[GATEWAY_BIND_FAILED\\]$`, 'm')],
+      [['serve', dir, '--host', '127.0.0.1', '--port', '0', '--peer-port', taken, '--cache', join(dir, 'c2')], /: choose another with --peer-port N, or leave --peer-port out for any free port \[ENGINE_PORT_IN_USE\]$/m],
+      [['proxy', '--port', taken, '--cache', join(dir, 'p')], new RegExp(`tcp 127\\.0\\.0\\.1:${taken}: in use \\(EADDRINUSE\\); choose another with --port N, or --port 0 for any free port \\[GATEWAY_BIND_FAILED\\]$`, 'm')],
+    ];
+    for (const [args, said] of cases) {
+      const r = await cli(dir, [...args, '--log-format', 'json', '--log-level', 'warn']);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, said, args.join(' '));
+      assert.doesNotMatch(r.stderr, /EADDRINUSE.*EADDRINUSE/, 'said once');
     }
   }));
