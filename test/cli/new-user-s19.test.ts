@@ -45,7 +45,7 @@ test('get --port abc (or 99999): a usage error that names the option and what it
     }
   }));
 
-test('get\'s start line of a swarm download says which port is the BitTorrent one ("BitTorrent port N", as -v says), not a bare "port N"', { timeout: 60_000 }, (t) =>
+test('get\'s start line of a swarm download says which port is the BitTorrent one ("BitTorrent port N", as -v says), not a bare "port N"; of a file already whole, "already complete", not "resuming at" its size', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
     const root = join(dir, 'www');
     mkdirSync(root);
@@ -55,6 +55,16 @@ test('get\'s start line of a swarm download says which port is the BitTorrent on
     const r = await cli(dir, ['get', `${g.url}/big.bin`, '-o', 'big.bin']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /^\S+big\.bin: 1\.00 MiB from the swarm \(the server offered a torrent; [0-9a-f]{40}, BitTorrent port \d+\)$/m, r.stderr);
+    // -C - of the whole file: "already complete", not "resuming at 1.00 MiB" (and plainly, not both).
+    const again = await cli(dir, ['get', `${g.url}/big.bin`, '-o', 'big.bin', '-C', '-']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /^\S+big\.bin: 1\.00 MiB from the swarm \(the server offered a torrent; [0-9a-f]{40}, BitTorrent port \d+\), already complete$/m, again.stderr);
+    writeFileSync(join(root, 'small.txt'), 'small\n');
+    for (let i = 0; i < 2; i++) {
+      const plain = await cli(dir, ['get', `${g.url}/small.txt`, '-o', 'small.txt', '-C', '-']);
+      assert.equal(plain.code, 0, plain.stderr);
+      if (i === 1) assert.match(plain.stderr, /^\S+small\.txt: 6 B over plain HTTP \(already complete\)$/m, plain.stderr);
+    }
   }));
 
 test('get of a URL without its scheme (curl and wget would add http://) says which URL was meant; a file here is sent to download', (t) =>
