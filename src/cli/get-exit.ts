@@ -34,9 +34,10 @@ export const GET_EXIT = {
   interrupted: 130,
 } as const;
 
-type Row = { readonly exit: number; readonly codes?: readonly string[]; readonly causes?: readonly string[]; readonly causePattern?: RegExp };
+export type GetExitRow = { readonly exit: number; readonly codes?: readonly string[]; readonly causes?: readonly string[]; readonly causePattern?: RegExp };
 
-const GET_EXIT_TABLE: readonly Row[] = [
+/** Exported for test/docs/cli-flags.test.ts, which holds docs/cli.md's rows to it. */
+export const GET_EXIT_TABLE: readonly GetExitRow[] = [
   // The output, whatever the cause (ENOSPC, EPIPE): curl's CURLE_WRITE_ERROR. A name the server
   // chose that would replace a file is refused as curl's -J refuses to overwrite (23); several
   // files cannot go to one stream.

@@ -1,5 +1,7 @@
 import { escapeControls } from '../errors/index.js';
 import type { GetEvent, ResponseHead } from '../gateway/client.js';
+import { clipUrls } from './format.js';
+import { retryWords } from './get-report.js';
 
 /**
  * A response's head as curl prints it (`-I`, `-D`): the status line, each field as the server
@@ -98,7 +100,9 @@ function verboseText(e: GetEvent): string {
     case 'route':
       return `* ${e.message}\n`;
     case 'retry':
-      return `* ${e.message}; retrying in ${e.delayMs} ms\n`;
+      // The words of the line `--retry` prints without -v (curl's), so that -sv, which hides
+      // that line, says the same thing.
+      return `* ${clipUrls(e.message)}. ${retryWords(e.delayMs, e.left)}\n`;
     default:
       return '';
   }

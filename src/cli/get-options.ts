@@ -12,7 +12,7 @@ export interface GetFlags {
   seed?: boolean;
   swarm: boolean;
   header: string[];
-  port?: string;
+  port?: number;
   json?: boolean;
   silent?: boolean;
   quiet?: boolean;

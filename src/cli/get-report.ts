@@ -43,8 +43,10 @@ export class GetReporter {
     switch (e.type) {
       case 'start': {
         const size = e.totalBytes === undefined ? 'size unknown' : formatBytes(e.totalBytes);
-        const from = e.mode === 'swarm' ? `from the swarm (${e.reason}; ${e.infoHash}, port ${e.port})` : `over plain HTTP (${e.reason})`;
-        const resumed = e.resumedBytes > 0 ? `, resuming at ${formatBytes(e.resumedBytes)}` : '';
+        const from = e.mode === 'swarm' ? `from the swarm (${e.reason}; ${e.infoHash}, BitTorrent port ${e.port})` : `over plain HTTP (${e.reason})`;
+        // `-C -` of a file already whole (its bytes verified, or the server's 416 or same length): nothing is resumed.
+        const whole = e.totalBytes !== undefined && e.resumedBytes >= e.totalBytes;
+        const resumed = e.resumedBytes <= 0 ? '' : !whole ? `, resuming at ${formatBytes(e.resumedBytes)}` : e.reason === 'already complete' ? '' : ', already complete';
         this.ctx.stderr.write(`${clipUrls(`${e.path ?? e.name}: ${size} ${from}${resumed}`)}\n`); // the name may be the server's
         return;
       }

@@ -10,17 +10,7 @@ import { parseRate, parseSize, RATE_HELP } from './format.js';
  * command runs: `--port abc` fails the same way in every command.
  */
 
-/** An integer from `min` to `max`. */
-export function integer(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || n < min || n > max) throw new InvalidArgumentError(`not an integer from ${min} to ${max}`);
-    return n;
-  };
-}
-
-/** A TCP/UDP port; 0 (any free port) only where `allowAny`. */
-export const port = (allowAny: boolean): ((value: string) => number) => integer(allowAny ? 0 : 1, 65535);
+export { integer, port } from './integer-option.js';
 
 /** Bytes per second: `500K`, `2M`, `1048576`. */
 export function rate(value: string): number {

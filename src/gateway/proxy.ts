@@ -65,6 +65,8 @@ const WARM_HEADER = 'x-torrenttp-warm-up';
 
 const FILE_CHANGED = 'the file changed after its torrent was answered (its first piece has another ETag or length than the head sent)';
 const NOT_THE_TORRENTS = "the origin's bytes are not the torrent's (the piece it sent failed its hash check)";
+/** A URL found, within --fresh, to have no usable torrent: passed through without asking again. */
+const KNOWN_PLAIN = 'no torrent for this URL (found within --fresh; not asked again)';
 
 export type ServedBy = 'swarm' | 'cache' | 'passthrough' | 'tunnel' | 'refused';
 
@@ -275,7 +277,8 @@ export class Proxy {
       }
     }
     if (known === 'plain') {
-      this.log(req, href, 'passthrough', await passThrough(req, res, url, this.agent), started);
+      // docs/proxy.md: every GET passed through says why, this one too (else a log reader sees the first say it and the next not).
+      this.log(req, href, 'passthrough', await passThrough(req, res, url, this.agent), started, { why: KNOWN_PLAIN });
       return;
     }
     await this.answerFromSwarm(req, res, url, known, started);

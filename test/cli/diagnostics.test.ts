@@ -127,7 +127,7 @@ test('serve on a port in use, or on a folder that is not there: the system\'s re
     const port = (holder.address() as { port: number }).port;
     const inUse = spawnCli(t, dir, ['serve', dir, '--port', String(port), '--host', '127.0.0.1']);
     assert.equal(await inUse.exited, 1, inUse.stderr);
-    assert.match(inUse.stderr, new RegExp(`^torrenttp: cannot listen on the address and port: tcp 127\\.0\\.0\\.1:${port}: in use \\(EADDRINUSE\\) \\[GATEWAY_BIND_FAILED\\]$`, 'm'));
+    assert.match(inUse.stderr, new RegExp(`^torrenttp: cannot listen on the address and port: tcp 127\\.0\\.0\\.1:${port}: in use \\(EADDRINUSE\\); choose another with --port N, or --port 0 for any free port \\[GATEWAY_BIND_FAILED\\]$`, 'm'));
     const missing = spawnCli(t, dir, ['serve', join(dir, 'nothere'), '--port', '0', '--host', '127.0.0.1']);
     assert.equal(await missing.exited, 1, missing.stderr);
     assert.match(missing.stderr, /^torrenttp: the folder to serve cannot be read: .*nothere: no such file or folder \(ENOENT\) \[GATEWAY_ROOT_UNUSABLE\]$/m);
@@ -141,7 +141,7 @@ test('proxy on a port in use: GATEWAY_BIND_FAILED naming the address and the rea
     const port = (holder.address() as { port: number }).port;
     const inUse = spawnCli(t, dir, ['proxy', '--port', String(port), '--cache', join(dir, 'pcache')]);
     assert.equal(await inUse.exited, 1, inUse.stderr);
-    assert.match(inUse.stderr, new RegExp(`^torrenttp: cannot listen on the address and port: tcp 127\\.0\\.0\\.1:${port}: in use \\(EADDRINUSE\\) \\[GATEWAY_BIND_FAILED\\]$`, 'm'));
+    assert.match(inUse.stderr, new RegExp(`^torrenttp: cannot listen on the address and port: tcp 127\\.0\\.0\\.1:${port}: in use \\(EADDRINUSE\\); choose another with --port N, or --port 0 for any free port \\[GATEWAY_BIND_FAILED\\]$`, 'm'));
   }));
 
 test('--listen: the seed listens on that address only', { timeout: 30_000 }, (t) =>

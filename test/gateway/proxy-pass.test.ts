@@ -72,6 +72,9 @@ test('pass-through: fixed length, chunked, redirects, errors and POST bodies as 
     // The second GET of the same URL: known to be plain, no negotiation (curl's own Accept).
     await curl(t, ['-x', proxy.url, `${origin}/file.bin`, '-o', '/dev/null']);
     assert.deepEqual(accepts.slice(-1), ['*/*']);
+    // Both say why they passed through (docs/proxy.md), the second as well as the first.
+    const whys = log.entries.filter((e) => e.level === 'info' && (e.obj as { how?: string }).how === 'passthrough').map((e) => (e.obj as { why?: string }).why);
+    assert.deepEqual(whys, ['no torrent offered', 'no torrent for this URL (found within --fresh; not asked again)']);
 
     const chunked = await curl(t, ['-x', proxy.url, `${origin}/chunked`, '-D', '-']);
     assert.match(chunked.stdout.toString(), /transfer-encoding: chunked/i);

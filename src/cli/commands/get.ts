@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
@@ -8,6 +8,7 @@ import type { CliContext } from '../context.js';
 import { encryptionPolicy, GET_ENCRYPTION_HELP } from '../encryption-option.js';
 import { clip, parseRate, RATE_HELP } from '../format.js';
 import { GET_EXIT, getExitCode } from '../get-exit.js';
+import { port as portNumber } from '../integer-option.js';
 import { collect, CURL_RANGE, type GetFlags, HEADER_NAME, INVALID_HEADER_VALUE, readCa, seconds, wgetSpellings } from '../get-options.js';
 import { GetReporter } from '../get-report.js';
 import { formatHead, headField, HeadWatch, verboseLines } from '../get-heads.js';
@@ -55,7 +56,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--ca-certificate <file>', 'as --cacert (wget)')
     .option('-T, --timeout <seconds>', 'wget\'s: most time to connect, and for the answer, the body or the swarm to send anything (exit 28)')
     .option('-t, --tries <num>', 'wget\'s: at most NUM attempts, as --retry NUM-1; 0 is no limit')
-    .option('--port <n>', 'BitTorrent listening port (default: any free port)')
+    .option('--port <n>', 'BitTorrent listening port (default: any free port)', portNumber(true))
     .option('--encryption <policy>', GET_ENCRYPTION_HELP, encryptionPolicy)
     .option('--json', 'JSON lines: start, progress, summary (on stderr when the data goes to stdout)')
     .option('-s, --silent', 'no progress and no summary')
@@ -97,9 +98,9 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
         if (flags.remoteName === true && positional !== undefined && URL.canParse(positional)) {
           return usage(`-O takes no file name (curl's -O: the name from the URL); to write ${JSON.stringify(clip(url))}, give -o ${clip(url)} (wget's -O FILE)`);
         }
-        return usage(`${JSON.stringify(clip(url))} is not a valid URL`);
+        return usage(`${JSON.stringify(clip(url))} is not a valid URL${schemeHint(url, ctx.cwd)}`);
       }
-      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') usage(`${JSON.stringify(clip(url))} is not an http(s) URL`);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') usage(`${JSON.stringify(clip(url))} is not an http(s) URL${schemeHint(url, ctx.cwd)}`);
       if (positional !== undefined && positional !== '-') usage(`unexpected argument ${JSON.stringify(positional)} (an output file goes after -o)`);
       if (flags.continueAt !== undefined && flags.continueAt !== '-') usage('-C takes only "-" (continue from the size of the file on disk)');
       if (flags.output === '') usage('-o needs a file name (or "-" for stdout)');
@@ -111,8 +112,7 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
       const resume = flags.continueAt === '-' || flags.continue === true;
       if (resume && toStdout) usage('cannot resume a download to stdout');
       if (resume && flags.remoteHeaderName === true) usage('-J and -C - exclude each other (the name is not known before the answer)');
-      const port = flags.port === undefined ? undefined : Number(flags.port);
-      if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) usage(`--port ${flags.port}`);
+      const port = flags.port;
       const headers: Record<string, string> = {};
       for (const line of flags.header) {
         const colon = line.indexOf(':');
@@ -284,6 +284,16 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
  * (the URL's, `-J`'s, the torrent's); after `--output-dir`/`-P` as given, joined with `/` as curl
  * joins them. A path `-o` gave absolute (which the folder does not change) stays as given.
  */
+/**
+ * What to add to "not a valid URL": curl and wget take `host/path` as `http://host/path`, a get
+ * takes only a whole URL (so that `get x.torrent`, a file here, is never fetched from a host of
+ * that name); say which one was meant.
+ */
+function schemeHint(url: string, cwd: string): string {
+  if (existsSync(resolve(cwd, url))) return ' (a file here: get takes a URL; for a .torrent file, torrenttp download FILE)';
+  return /^[A-Za-z0-9.-]+(?::\d{1,5})?(?:[/?#]|$)/.test(url) && URL.canParse(`http://${url}`) ? ` (did you mean http://${clip(url)}?)` : '';
+}
+
 export function filenameAsGiven(path: string, output: string | undefined, dirFlag: string | undefined, outputDir: string): string {
   const name = output ?? relative(outputDir, path);
   return dirFlag === undefined || isAbsolute(name) ? name : `${dirFlag}/${name}`;

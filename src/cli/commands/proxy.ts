@@ -7,6 +7,7 @@ import type { CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { byteSize, duration, listenAddress, port } from '../options.js';
 import { untilSignal } from '../until-signal.js';
+import { withPortHint } from '../port-in-use.js';
 import { commandLogger, logFormatOption, logLevelOption, type LogFormat } from '../logger.js';
 
 interface ProxyFlags {
@@ -57,6 +58,8 @@ export function register(program: Command, ctx: CliContext): void {
         stallMs: (flags.stall ?? DEFAULT_PROXY_STALL_MS / 1000) * 1000,
         peerPort: flags.peerPort,
         logger: logger as GatewayLogger,
+      }).catch((err: unknown) => {
+        throw withPortHint(err, '--port', '--peer-port');
       });
       ctx.stdout.write(
         `proxy at ${proxy.url} (peers on port ${proxy.peerPort}), cache ${cacheDir} up to ${formatBytes(cacheSize)}\n` +

@@ -8,6 +8,7 @@ import { byteSize, hostName, listenAddress, pieceLength, port, rate, repeatable 
 import { ENCRYPTION_HELP, encryptionPolicy } from '../encryption-option.js';
 import { readTls } from '../tls.js';
 import { untilSignal } from '../until-signal.js';
+import { withPortHint } from '../port-in-use.js';
 import { commandLogger, logFormatOption, logLevelOption, type LogFormat } from '../logger.js';
 
 interface ServeFlags {
@@ -84,6 +85,8 @@ export function register(program: Command, ctx: CliContext): void {
         ...(flags.cache === undefined ? {} : { cacheDir: resolve(ctx.cwd, flags.cache) }),
         ...(flags.redis === undefined ? {} : { redis: flags.redis }),
         ...(flags.maxUploadRate === undefined ? {} : { maxUploadRate: flags.maxUploadRate }),
+      }).catch((err: unknown) => {
+        throw withPortHint(err, '--port', '--peer-port');
       });
       const { port } = gateway.address;
       const udpHost = new URL(gateway.url).host;
