@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { FileSelection, infoHashToBytes, parseMagnet, parseTorrent, toHex, type Metainfo } from '../metainfo/index.js';
-import { corruptPiecesError, openStorage, type DiskPool, type WriteMode } from '../storage/index.js';
+import { corruptPiecesError, DiskPool, openStorage, type WriteMode } from '../storage/index.js';
 import type { DhtNode } from '../dht/index.js';
 import { Announcer, isLoopback, isUrlRef } from '../tracker/client.js';
 import { createWebSeed, hostPort, HttpDialer, parseHostPort, PeerListener, WireDialer, type EncryptionPolicy, type IncomingPeerHandler, type PeerEvent, type WirePeerOptions, type WireTorrent } from '../transport/index.js';
@@ -101,8 +101,10 @@ export interface ClientOptions {
   readonly pex?: boolean;
   /**
    * Disk threads every torrent's storage shares (the caller makes and closes them). By default
-   * each torrent starts threads of its own as it opens: a process that adds torrents while a
-   * program waits (the proxy) starts them beforehand instead, off the first piece's path.
+   * the client makes one pool at its first torrent and closes it when it closes: every torrent
+   * shares it (a pool per torrent was two threads, a V8 isolate each, per torrent: `serve` of a
+   * folder took two per file asked for). A process that adds torrents while a program waits (the
+   * proxy) makes them beforehand instead, off the first piece's path.
    */
   readonly diskPool?: DiskPool;
   /** How every torrent's storage writes verified pieces: `OpenStorageOptions.writeMode` (default 'direct'). */
@@ -262,6 +264,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private listening: Promise<number> | undefined;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
+  /** The disk pool this client made (no `diskPool` given): every torrent's, closed by `close`. */
+  private ownPool: DiskPool | undefined;
   /** Aborted by `close`: ends metadata fetches in flight. */
   private readonly closing = new AbortController();
   /** Removals of failed torrents still under way. */
@@ -376,6 +380,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const openWarnings: TorrenttpError[] = [];
     // Held until `add` resolves; said at once after (a failed periodic resume save).
     let warn = (err: TorrenttpError): void => void openWarnings.push(err);
+    const pool = this.opts.diskPool ?? (this.ownPool ??= new DiskPool());
     const store = await openStorage(opts.storeAs === undefined ? metainfo : { ...metainfo, name: opts.storeAs }, opts.path, {
       onWarning: (err) => warn(err),
       ...(opts.recheck === undefined ? {} : { recheck: opts.recheck }),
@@ -383,8 +388,11 @@ export class Client extends EventEmitter<ClientEvents> {
       ...(opts.onCheckProgress === undefined ? {} : { onCheckProgress: opts.onCheckProgress }),
       ...(opts.resumeDir === undefined ? {} : { resumeDir: opts.resumeDir }),
       ...(opts.selectedFiles === undefined ? {} : { selectedFiles: opts.selectedFiles }),
-      ...(this.opts.diskPool === undefined ? {} : { pool: this.opts.diskPool }),
+      pool,
       ...(this.opts.writeMode === undefined ? {} : { writeMode: this.opts.writeMode }),
+    }).catch((err: unknown) => {
+      // The client closed (its pool with it) while this storage was being opened or checked.
+      throw this.closed ? new EngineError('ENGINE_CLOSED') : err;
     });
     if (this.closed) {
       // Closed while the data was being checked (Ctrl-C during a long recheck): start nothing.
@@ -593,6 +601,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const removed = await Promise.allSettled([...this.torrents.keys()].map((h) => this.remove(h, stopTimeoutMs)));
     await Promise.allSettled([...this.removing]);
     await this.listener?.close();
+    await this.ownPool?.close();
     const failed = removed.find((r) => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
   }

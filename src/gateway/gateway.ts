@@ -9,7 +9,6 @@ import { Client } from '../engine/index.js';
 import { clip, toTorrenttpError, type TorrenttpError } from '../errors/index.js';
 import { encodeTorrent, HashPool, metainfoFromInfoBytes, METAINFO_JSON_MEDIA_TYPE, toBase64, toHex, toMetainfoJson } from '../metainfo/index.js';
 import { encodeProblem, PROBLEM_CONTENT_TYPE, RedisSwarmStore, redactUrl, torrentUrlAt, TrackerServer, type SwarmStore, type TrackerLogger } from '../tracker/index.js';
-import { DiskPool } from '../storage/index.js';
 import { hostPort, type PeerLink } from '../transport/index.js';
 import { preferredOffer } from './accept.js';
 import { BITTORRENT_MEDIA_TYPE, FILE_ETAG_HEADER, FILE_LAST_MODIFIED_HEADER, FILE_TYPE_HEADER, JOIN_HEADER, SEED_HEADER, SWARM_PEERS_HEADER, WEB_SEED_HEADER } from './media-type.js';
@@ -181,12 +180,6 @@ export class Gateway {
   private readonly server: Server;
   private readonly tracker: TrackerServer;
   private readonly client: Client;
-  /**
-   * One set of disk threads for every file the seed serves. The engine's default is a pool per
-   * torrent: each file offered, once asked for, started two threads of its own (a V8 isolate each),
-   * so 20 small files took 41 threads and 301 MiB, and thousands of files would take thousands.
-   */
-  private readonly disk = new DiskPool();
   private readonly ttp: TtpRoutes | undefined;
   private ttpSweep: NodeJS.Timeout | undefined;
   private readonly pool: HashPool;
@@ -248,7 +241,6 @@ export class Gateway {
       port: opts.peerPort ?? 0,
       allowLoopbackPeers: true,
       peerId: seedPeerId,
-      diskPool: this.disk,
       ...(opts.encryption === undefined ? {} : { encryption: opts.encryption }),
       ...(this.cap === undefined ? {} : { uploadLimiter: this.cap.bucket }),
     });
@@ -439,7 +431,7 @@ export class Gateway {
     clearTimeout(force);
     // The seed first, while its tracker still answers its `stopped` announce.
     await this.client.close();
-    await Promise.all([this.tracker.close(), this.pool.close(), this.admission.close(), this.disk.close()]);
+    await Promise.all([this.tracker.close(), this.pool.close(), this.admission.close()]);
   }
 
   private async listen(): Promise<void> {
