@@ -1,6 +1,8 @@
 /** The origin-offload bench's run, shared by `bench/offload.ts` and `bench/offload-account.ts`. */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -102,19 +104,53 @@ function nodeStartCpu(): number {
 }
 
 /**
+ * CPU seconds this process spends sending `size` bytes from memory over loopback (one reused
+ * 1 MiB buffer written until `size`, respecting backpressure, to `curl -o /dev/null`): the least an
+ * upload costs its sender, with no read of the bytes from anywhere.
+ */
+async function sendFromMemory(size: number): Promise<number> {
+  const chunk = Buffer.alloc(2 ** 20, 7);
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': size });
+    let left = size;
+    const more = (): void => {
+      while (left > 0) {
+        const n = Math.min(left, chunk.length);
+        left -= n;
+        if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const from = process.cpuUsage();
+    const child = spawn('curl', ['-sS', '-o', '/dev/null', `http://127.0.0.1:${(server.address() as AddressInfo).port}/`], { stdio: 'ignore' });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    if (code !== 0) throw new Error(`send from memory: curl exited ${code}`);
+    const u = process.cpuUsage(from);
+    return (u.user + u.system) / 1e6;
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/**
  * A lower bound on the gets' last-done time on this machine, beside the curls' (issue 15's time
  * target: the swarm's last client no later than plain HTTP's). Every get must do what a curl does
  * (receive the file and write it: the curls' own median CPU in this run, which carries the same
  * crowding as the gets'), and besides: start a node process (`node -e 0`), SHA-1 every piece
  * (`measureFloor`'s SHA-1), and upload to the other gets what the origin did not send — N files in
  * all reach the gets, the origin sent `upload` of them (this run's gets' figure), so the gets sent
- * N − upload between them, each costing at least a resend from the page cache to a socket
- * (`measureFloor`'s resend). No engine, wire protocol, disk layout or picker is counted: this is
+ * N − upload between them, each costing at least a send of the file from memory to a socket
+ * (`sendFromMemory`: no read, no disk). No engine, wire protocol, disk layout or picker is counted: this is
  * what a client of no cost but the work itself would spend, measured alone (uncrowded, so lower
  * than under the crowd). With C cores, the gets cannot be done before (that CPU + the origin's
  * send) / C; the curls took `wall` with their CPU and serve's sendfile.
  */
-function printSwarmFloor(cases: readonly CaseFigures[], floor: Floor, nodeStart: number): void {
+function printSwarmFloor(cases: readonly CaseFigures[], floor: Floor, nodeStart: number, send: number): void {
   const cores = availableParallelism();
   const pick = (name: string): CaseFigures[] => cases.filter((c) => c.name === name);
   const curls = pick('curl');
@@ -124,7 +160,7 @@ function printSwarmFloor(cases: readonly CaseFigures[], floor: Floor, nodeStart:
   const curlServe = median(curls.map((c) => c.serveCpu));
   const upload = median(gets.map((c) => c.upload));
   const perGet = curlCpu + nodeStart + floor.sha1;
-  const uploads = Math.max(0, CLIENTS - upload) * floor.resend;
+  const uploads = Math.max(0, CLIENTS - upload) * send;
   const originSend = (upload / CLIENTS) * curlServe; // the origin's sends cost at least what its sendfile to the curls did, per file
   const floorCpu = CLIENTS * perGet + uploads + originSend;
   const bound = floorCpu / cores;
@@ -132,7 +168,7 @@ function printSwarmFloor(cases: readonly CaseFigures[], floor: Floor, nodeStart:
   const getWall = median(gets.map((c) => c.wall));
   console.log(
     `\nfloor of ${CLIENTS} gets on ${cores} cores (CPU, medians of this run): each get does a curl's work (${s(curlCpu)}), starts node (${s(nodeStart)}) and hashes every piece (SHA-1 ${s(floor.sha1)}): ${s(perGet)};` +
-      ` the gets upload ${(CLIENTS - upload).toFixed(2)} files to each other (resend ${s(floor.resend)} a file): ${s(uploads)}; the origin's ${upload.toFixed(2)} file(s): ${s(originSend)}. In all ${s(floorCpu)}.` +
+      ` the gets upload ${(CLIENTS - upload).toFixed(2)} files to each other (a send from memory ${s(send)} a file): ${s(uploads)}; the origin's ${upload.toFixed(2)} file(s): ${s(originSend)}. In all ${s(floorCpu)}.` +
       `\n  bound: the last get no sooner than ${s(floorCpu)} / ${cores} cores = ${s(bound)}; the curls took ${s(curlWall)} (their CPU ${s(CLIENTS * curlCpu)} + serve ${s(curlServe)}):` +
       ` the bound is ${(bound / curlWall).toFixed(2)}× the last curl, so the gets ${bound <= curlWall ? 'could' : 'can NOT'} finish by the last curl on this machine, uncapped.` +
       `\n  bound, a saturated machine (every process gets a fixed share of the cores, so time goes with CPU): the gets' floor CPU / the curls' and serve's = ${(floorCpu / (CLIENTS * curlCpu + curlServe)).toFixed(2)}× the last curl; the curls kept ${((CLIENTS * curlCpu + curlServe) / curlWall).toFixed(2)} of ${cores} cores busy${(CLIENTS * curlCpu + curlServe) / curlWall < 0.8 * cores ? ' (others had the rest: this bound is the one that applies to this run)' : ''}.` +
@@ -209,7 +245,7 @@ export async function runOffload(hooks: OffloadHooks = {}): Promise<void> {
       }
     }
     for (const n of notes) console.log(`\n${n}`);
-    if (measured.some((m) => m.name === 'curl') && measured.some((m) => m.name === 'torrenttp get')) printSwarmFloor(measured, await measureFloor(url, size, pieceLength, work), nodeStartCpu());
+    if (measured.some((m) => m.name === 'curl') && measured.some((m) => m.name === 'torrenttp get')) printSwarmFloor(measured, await measureFloor(url, size, pieceLength, work), nodeStartCpu(), await sendFromMemory(size));
     report?.();
   } finally {
     await g.close();
