@@ -100,6 +100,10 @@ export class GetReporter {
           format: '{bar} {percentage}% {done} | ↓ {speed} ↑ {up} | {peers} | ETA {left}',
           stream: this.ctx.stderr,
           hideCursor: true,
+          // cli-progress redraws on a timer of its own, 10 a second by default; the engine's
+          // progress comes 4 a second, so 6 of those 10 formatted the same line again (an idle
+          // get's CPU doubled with the bar: docs/serve.md, "A get's CPU while it waits").
+          fps: 4,
         });
         this.bar.start(e.totalBytes ?? 0, e.doneBytes, payload);
       });

@@ -209,8 +209,12 @@ export function plainBytes(chunk: Uint8Array): Uint8Array {
  * (or until anything else goes to that peer: a request, a block, a choke), they go out together.
  * A peer learns of a piece at most this much later; everything else is written at once, and so
  * is a have the peer waits for (`announceHave(index, true)`).
+ * 500 ms, not 100: at full speed a 100 ms batch already held several haves, but a get that
+ * receives slowly (a capped or loaded origin: ~8 pieces/s) wrote each have alone, one write per
+ * peer per piece again, and each woke the peer: in a 20-get swarm fed at 2 MB/s, 52 ms of CPU per
+ * get per second at 100 ms, 43 ms at 500 (docs/serve.md, "A get's CPU while it waits").
  */
-export const HAVE_DELAY_MS = 100;
+export const HAVE_DELAY_MS = 500;
 
 /**
  * Links whose outbox holds only `have`s, flushed together by one timer (not a timer per link):
