@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, createReadStream, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join, normalize } from 'node:path';
 import type { TestContext } from 'node:test';
 import { TrackerServer } from '../../src/tracker/index.js';
@@ -66,9 +66,14 @@ export async function ariaLeech(t: TestContext, torrent: string, dir: string, ti
 }
 
 /** A static file server with `Range` (206) support, counting the bytes it sends. */
-export async function startWebSeed(t: TestContext, root: string): Promise<{ url: string; server: Server; sent: () => number }> {
+export async function startWebSeed(t: TestContext, root: string, opts: { hold?: () => Promise<void> } = {}): Promise<{ url: string; server: Server; sent: () => number }> {
   let sent = 0;
   const server = createServer((req, res) => {
+    // `hold`: every answer waits for it (a test that needs another source to go first).
+    if (opts.hold !== undefined) return void opts.hold().then(() => answer(req, res), (err: unknown) => res.destroy(err as Error));
+    answer(req, res);
+  });
+  const answer = (req: IncomingMessage, res: ServerResponse): void => {
     const path = normalize(join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
     if (!path.startsWith(root)) return void res.writeHead(403).end();
     let size: number;
@@ -88,7 +93,7 @@ export async function startWebSeed(t: TestContext, root: string): Promise<{ url:
     const stream = createReadStream(path, { start, end });
     stream.on('data', (c) => (sent += c.length));
     stream.pipe(res);
-  });
+  };
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.after(() => new Promise<void>((r) => server.close(() => r())));
   server.unref();

@@ -10,8 +10,9 @@ import assert from 'node:assert/strict';
 import { createReadStream, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { Client, type SourceStatus } from '../../src/engine/index.js';
+import { Client, type SourceStatus, type Torrent } from '../../src/engine/index.js';
 import { createTorrent } from '../../src/metainfo/index.js';
+import { until } from '../helpers/processes.js';
 import { startWebSeed } from '../helpers/swarm.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
@@ -42,12 +43,15 @@ test('a web seed and a wire seed are both used for one torrent', { timeout: 60_0
     mkdirSync(www);
     const payload = bytes(12 * 1024 * 1024, 4);
     writeFileSync(join(www, 'p.bin'), payload);
-    const web = await startWebSeed(t, www);
+    // The web seed answers once the wire seed has sent a block: on a loaded machine it could
+    // otherwise serve all 12 MiB before the wire seed's handshake is done (seen in CI).
+    let seed: Torrent | undefined;
+    const web = await startWebSeed(t, www, { hold: () => until('the wire seed sends a block', () => (seed?.stats().uploaded ?? 0) > 0, 30_000) });
     const { torrent } = await createTorrent(join(www, 'p.bin'), { pieceLength: 128 * 1024, creationDate: null, urlList: [`${web.url}p.bin`] });
 
     const seeder = new Client();
     t.after(() => seeder.close());
-    const seed = await seeder.add(torrent, { path: www, webSeeds: false });
+    seed = await seeder.add(torrent, { path: www, webSeeds: false });
     assert.ok(seed.complete);
     const port = await seeder.listen();
 
