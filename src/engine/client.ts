@@ -380,6 +380,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const openWarnings: TorrenttpError[] = [];
     // Held until `add` resolves; said at once after (a failed periodic resume save).
     let warn = (err: TorrenttpError): void => void openWarnings.push(err);
+    if (this.closed) throw new EngineError('ENGINE_CLOSED'); // closed while listening: make no pool
     const pool = this.opts.diskPool ?? (this.ownPool ??= new DiskPool());
     const store = await openStorage(opts.storeAs === undefined ? metainfo : { ...metainfo, name: opts.storeAs }, opts.path, {
       onWarning: (err) => warn(err),
