@@ -22,6 +22,12 @@
  * done, and the CPU each client used (user + system, from `/usr/bin/time`). Every output is
  * checked against the payload (SHA-1). The gateway runs in this process (so `--no-super-seed`
  * can turn the seed's BEP 16 mode off); the clients are processes of their own.
+ *
+ * With both curl and this build's gets in the run, it ends with the gets' floor: what N gets of no
+ * cost but the work itself must spend on this machine (a curl's CPU, node's start, SHA-1, the
+ * uploads between gets at a send from memory, the origin's share), and two bounds on the last get
+ * beside the last curl (two free cores; a busy machine, where time goes with CPU). docs/serve.md,
+ * "The floor of a crowd of gets".
  */
 import { runOffload } from './offload-run.js';
 
