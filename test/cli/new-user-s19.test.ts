@@ -5,12 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startGateway, torrentOf } from '../gateway/helpers.js';
-import { cli } from '../helpers/cli.js';
+import { cli, spawnCli } from '../helpers/cli.js';
 import { httpOrigin } from '../helpers/origin.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
@@ -106,5 +107,31 @@ test('serve and proxy on a port that is taken say which flag picks another (npm 
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, said, args.join(' '));
       assert.doesNotMatch(r.stderr, /EADDRINUSE.*EADDRINUSE/, 'said once');
+    }
+  }));
+
+test('serve whose port (or --peer-port) is taken says only the bind error: no "tracker listening" or "tracker closed" of a tracker that served nothing', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => blocker.close(() => r())));
+    const taken = String((blocker.address() as AddressInfo).port);
+    const cases: [string[], RegExp][] = [
+      [['serve', dir, '--host', '127.0.0.1', '--port', taken, '--cache', join(dir, 'c1')], /\[GATEWAY_BIND_FAILED\]$/],
+      [['serve', dir, '--host', '127.0.0.1', '--port', '0', '--peer-port', taken, '--cache', join(dir, 'c2')], /\[ENGINE_PORT_IN_USE\]$/],
+      [['proxy', '--port', taken, '--cache', join(dir, 'p')], /\[GATEWAY_BIND_FAILED\]$/],
+    ];
+    for (const format of ['json', 'pretty']) {
+      for (const [args, said] of cases) {
+        // Spawned: the log goes to the process's stderr, not the in-process `cli`'s. The default
+        // level (info), which shows the tracker's lines.
+        const p = spawnCli(t, dir, [...args, '--log-format', format]);
+        // 'close', not 'exit': stderr read to its end.
+        const [code] = (await once(p.child, 'close')) as [number | null];
+        assert.equal(code, 1, `${args.join(' ')}: ${p.stderr}`);
+        const lines = p.stderr.split('\n').filter((l) => l !== '');
+        assert.equal(lines.length, 1, `${format} ${args.join(' ')}: ${p.stderr}`);
+        assert.match(lines[0]!, said, p.stderr);
+      }
     }
   }));
