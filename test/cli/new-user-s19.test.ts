@@ -135,3 +135,15 @@ test('serve whose port (or --peer-port) is taken says only the bind error: no "t
       }
     }
   }));
+
+test('get --no-swarm\'s start line (and -v\'s "* " line) gives the flag as its reason, in one pair of brackets', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const url = await httpOrigin(t, (_req, res) => void res.end('ok\n'));
+    const r = await cli(dir, ['get', `${url}/f`, '-o', 'f', '--no-swarm']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^\S+f: 3 B over plain HTTP \(--no-swarm\)$/m, r.stderr);
+    const verbose = await cli(dir, ['get', `${url}/f`, '-o', 'f', '--no-swarm', '-sv']);
+    assert.equal(verbose.code, 0, verbose.stderr);
+    assert.match(verbose.stderr, /^\* over plain HTTP \(--no-swarm\)$/m, verbose.stderr);
+    assert.doesNotMatch(r.stderr + verbose.stderr, /\([^()]*\(/, 'no nested brackets');
+  }));
