@@ -1,7 +1,9 @@
 /**
  * What a new user met walking README.md, docs/cli.md, serve.md and proxy.md from a fresh clone
  * (session 19): `get -v`'s retry line in other words than the line `--retry` prints, `get --port
- * abc` not saying what is wrong, a start line's bare "port N", and a URL typed without its scheme.
+ * abc` not saying what is wrong, a start line's bare "port N", and a URL typed without its scheme;
+ * then serve on a taken port logging "tracker listening"/"tracker closed" before its bind error,
+ * `--no-swarm`'s nested brackets, and download's "↓ 8.02 MiB" for an 8.00 MiB file.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
