@@ -132,9 +132,10 @@ export class GetReporter {
     const s = r.sources;
     const from = r.mode === 'swarm' ? ` (peers ${formatBytes(s.wire)}, web seed ${formatBytes(s.webseed)}${s.http > 0 ? `, TorrentTTP peers ${formatBytes(s.http)}` : ''}), ↑ ${formatBytes(r.uploadedBytes)}` : '';
     const verified = r.mode === 'swarm' ? ', every piece verified' : r.digestVerified === true ? ', SHA-256 verified' : '';
+    const wasted = r.wastedBytes !== undefined && r.wastedBytes > 0 ? `, +${formatBytes(r.wastedBytes)} wasted` : '';
     // A partial file stays, but the next get without -C - starts it over: say how to continue.
     const resume = r.status !== 'complete' && r.path !== undefined && r.downloadedBytes > 0 ? '; -C - continues it' : '';
-    this.ctx.stderr.write(`${r.status === 'complete' ? 'saved' : 'interrupted'}: ${clipUrls(r.path ?? 'stdout')} ${formatBytes(r.downloadedBytes)} in ${r.seconds.toFixed(1)} s (${rate}/s)${from}${verified}${resume}\n`);
+    this.ctx.stderr.write(`${r.status === 'complete' ? 'saved' : 'interrupted'}: ${clipUrls(r.path ?? 'stdout')} ${formatBytes(r.downloadedBytes)} in ${r.seconds.toFixed(1)} s (${rate}/s)${from}${verified}${wasted}${resume}\n`);
   }
 
   stop(): void {

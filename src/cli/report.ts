@@ -220,8 +220,12 @@ export class Reporter {
       printJson(this.ctx, { event: 'summary', status: how, seconds, ...s });
       return;
     }
+    // ↓ is the payload the files got, as aria2's and Transmission's "downloaded"; what came twice
+    // (endgame) or failed its hash is said apart, so an 8.00 MiB file does not read as 8.02 MiB.
+    const payload = s.downloaded - s.wasted;
+    const wasted = s.wasted > 0 ? `, +${formatBytes(s.wasted)} wasted` : '';
     this.ctx.stdout.write(
-      `${how}: ${s.name} ${(s.progress * 100).toFixed(1)}% in ${seconds.toFixed(1)} s, ↓ ${formatBytes(s.downloaded)} (${formatBytes(s.downloaded / Math.max(seconds, 1e-3))}/s) ↑ ${formatBytes(s.uploaded)}\n`,
+      `${how}: ${s.name} ${(s.progress * 100).toFixed(1)}% in ${seconds.toFixed(1)} s, ↓ ${formatBytes(payload)} (${formatBytes(payload / Math.max(seconds, 1e-3))}/s${wasted}) ↑ ${formatBytes(s.uploaded)}\n`,
     );
   }
 

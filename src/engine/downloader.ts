@@ -46,6 +46,13 @@ export class Downloader {
   readonly down = new RateMeter();
   /** Bytes received per kind of peer, for `stats().downloadedByKind` only (never a decision). */
   readonly downByKind: Record<PeerLink['kind'], number> = { wire: 0, webseed: 0, http: 0 };
+  /**
+   * Of `down`'s bytes, those no file got: a block that came twice (endgame asks more than one
+   * peer for the last blocks) or for a piece no longer in progress, and the pieces that failed
+   * their hash. libtorrent's `total_redundant_bytes` and `total_failed_bytes`, Transmission's
+   * "corrupt": shown apart from the payload (the CLI's summaries).
+   */
+  wasted = 0;
   private readonly buffers = new Map<number, { buf: Uint8Array; contributors: Set<PeerState> }>();
   private committingBytes = 0;
   /** Failed pieces → the peers that sent blocks of the failed copies. */
@@ -86,7 +93,8 @@ export class Downloader {
     this.down.add(data.length, now);
     if (peer.link !== undefined) this.downByKind[peer.link.kind] += data.length;
     for (const l of this.opts.limiters) l.take(data.length, now);
-    if (this.picker.receive(req.index, req.begin)) {
+    if (!this.picker.receive(req.index, req.begin)) this.wasted += data.length;
+    else {
       let entry = this.buffers.get(req.index);
       if (entry === undefined) {
         const buf = this.store.pieceBuffer?.(req.index) ?? new Uint8Array(this.geometry.pieceLengthOf(req.index));
@@ -189,6 +197,7 @@ export class Downloader {
     const ok = await this.storePiece(index, data, mode);
     if (ok === undefined) return false;
     if (!ok) {
+      this.wasted += data.length;
       this.host.hashFailed(index);
       return false;
     }
@@ -225,6 +234,7 @@ export class Downloader {
     const ok = await this.storePiece(index, entry.buf);
     if (ok === undefined) return;
     if (!ok) {
+      this.wasted += entry.buf.length;
       this.picker.failed(index);
       const senders = this.locks.get(index) ?? new Set();
       for (const p of entry.contributors) senders.add(p);

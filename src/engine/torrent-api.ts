@@ -102,8 +102,10 @@ export interface TorrentStats {
   readonly fileCount: number;
   /** 0..1 of verified bytes. */
   readonly progress: number;
-  /** Payload bytes received and sent in this session. */
+  /** Bytes received (every block, `wasted` included) and payload bytes sent, in this session. */
   readonly downloaded: number;
+  /** Of `downloaded`, the bytes no file got: blocks that came twice (endgame) and pieces that failed their hash. */
+  readonly wasted: number;
   readonly uploaded: number;
   readonly downloadRate: number;
   readonly uploadRate: number;

@@ -360,6 +360,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       fileCount: this.metainfo.files.length,
       progress: length === 0 ? 1 : verifiedBytes / length,
       downloaded: this.downloader.down.totalBytes,
+      wasted: this.downloader.wasted,
       uploaded: this.uploader.up.totalBytes,
       downloadRate,
       uploadRate: this.uploader.up.rate(now),

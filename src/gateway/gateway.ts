@@ -437,6 +437,9 @@ export class Gateway {
   private async listen(): Promise<void> {
     const host = this.opts.host ?? '0.0.0.0';
     const wanted = this.opts.port ?? DEFAULT_GATEWAY_PORT;
+    // The seed's peer port first (as the proxy does): the tracker's UDP, bound last, logs "tracker
+    // listening", which must not be said by a server that then fails to start (a taken --peer-port).
+    await this.client.listen();
     let lastErr: unknown;
     for (let attempt = 0; attempt < (wanted === 0 ? BIND_ATTEMPTS : 1); attempt++) {
       try {
@@ -456,7 +459,6 @@ export class Gateway {
       }
     }
     if (this.bound === undefined) throw new GatewayError('GATEWAY_BIND_FAILED', { detail: `udp ${host}:${wanted}`, cause: lastErr });
-    await this.client.listen();
     const loop = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
     // The seed announces over UDP: it works the same under HTTPS, whose certificate it may not trust.
     this.internalAnnounce = `udp://${loop}:${this.bound.port}`;

@@ -137,8 +137,10 @@ export interface GetResult {
   /** The file or folder written; undefined for a stream. */
   readonly path: string | undefined;
   readonly totalBytes: number | undefined;
-  /** Bytes this run received (payload). */
+  /** Payload bytes this run received: what the file got. */
   readonly downloadedBytes: number;
+  /** A swarm's bytes received besides the payload: blocks that came twice (endgame), pieces that failed their hash. */
+  readonly wastedBytes?: number;
   readonly sources: GetSources;
   readonly uploadedBytes: number;
   /** From the start to the end of the download (with `seed`, not the seeding after it). */

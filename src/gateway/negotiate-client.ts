@@ -113,7 +113,7 @@ export interface NegotiateOptions {
 
 /** GET with the swarm's Accept and classify the answer. */
 export async function negotiate(url: string, opts: NegotiateOptions): Promise<Offer> {
-  if (opts.plainOnly === true) return { kind: 'plain', response: await requestOk(url, opts, {}), reason: 'swarm not asked for (--no-swarm)' };
+  if (opts.plainOnly === true) return { kind: 'plain', response: await requestOk(url, opts, {}), reason: '--no-swarm' };
   const accept = Object.entries(opts.headers ?? {}).find(([name]) => name.toLowerCase() === 'accept')?.[1];
   const first = await request(url, opts, { accept: negotiationAccept(accept), ...joining(opts) });
   if (await isHashingAnswer(first)) {

@@ -231,7 +231,9 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
       // Interrupted, one file: what is on disk is `FILE.part` (for -C -), not FILE.
       path: how === 'interrupted' && finalPath !== undefined && !metainfo.multiFile ? join(dir, name) : finalPath,
       totalBytes: metainfo.length,
-      downloadedBytes: stats.downloaded,
+      // The payload the file got; blocks that came twice or failed their hash, apart.
+      downloadedBytes: stats.downloaded - stats.wasted,
+      wastedBytes: stats.wasted,
       sources: { plain: 0, ...stats.downloadedByKind },
       uploadedBytes: uploaded,
       seconds,

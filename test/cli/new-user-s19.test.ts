@@ -1,16 +1,25 @@
 /**
  * What a new user met walking README.md, docs/cli.md, serve.md and proxy.md from a fresh clone
  * (session 19): `get -v`'s retry line in other words than the line `--retry` prints, `get --port
- * abc` not saying what is wrong, a start line's bare "port N", and a URL typed without its scheme.
+ * abc` not saying what is wrong, a start line's bare "port N", and a URL typed without its scheme;
+ * then serve on a taken port logging "tracker listening"/"tracker closed" before its bind error,
+ * `--no-swarm`'s nested brackets, and download's "↓ 8.02 MiB" for an 8.00 MiB file.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { CliContext } from '../../src/cli/context.js';
+import { GetReporter } from '../../src/cli/get-report.js';
+import { Reporter } from '../../src/cli/report.js';
+import type { TorrentStats } from '../../src/engine/index.js';
+import type { GetResult } from '../../src/gateway/index.js';
 import { startGateway, torrentOf } from '../gateway/helpers.js';
-import { cli } from '../helpers/cli.js';
+import { cli, spawnCli } from '../helpers/cli.js';
 import { httpOrigin } from '../helpers/origin.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
@@ -108,3 +117,81 @@ test('serve and proxy on a port that is taken say which flag picks another (npm 
       assert.doesNotMatch(r.stderr, /EADDRINUSE.*EADDRINUSE/, 'said once');
     }
   }));
+
+test('serve whose port (or --peer-port) is taken says only the bind error: no "tracker listening" or "tracker closed" of a tracker that served nothing', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => blocker.close(() => r())));
+    const taken = String((blocker.address() as AddressInfo).port);
+    const cases: [string[], RegExp][] = [
+      [['serve', dir, '--host', '127.0.0.1', '--port', taken, '--cache', join(dir, 'c1')], /\[GATEWAY_BIND_FAILED\]$/],
+      [['serve', dir, '--host', '127.0.0.1', '--port', '0', '--peer-port', taken, '--cache', join(dir, 'c2')], /\[ENGINE_PORT_IN_USE\]$/],
+      [['proxy', '--port', taken, '--cache', join(dir, 'p')], /\[GATEWAY_BIND_FAILED\]$/],
+    ];
+    for (const format of ['json', 'pretty']) {
+      for (const [args, said] of cases) {
+        // Spawned: the log goes to the process's stderr, not the in-process `cli`'s. The default
+        // level (info), which shows the tracker's lines.
+        const p = spawnCli(t, dir, [...args, '--log-format', format]);
+        // 'close', not 'exit': stderr read to its end.
+        const [code] = (await once(p.child, 'close')) as [number | null];
+        assert.equal(code, 1, `${args.join(' ')}: ${p.stderr}`);
+        const lines = p.stderr.split('\n').filter((l) => l !== '');
+        assert.equal(lines.length, 1, `${format} ${args.join(' ')}: ${p.stderr}`);
+        assert.match(lines[0]!, said, p.stderr);
+      }
+    }
+  }));
+
+test('get --no-swarm\'s start line (and -v\'s "* " line) gives the flag as its reason, in one pair of brackets', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const url = await httpOrigin(t, (_req, res) => void res.end('ok\n'));
+    const r = await cli(dir, ['get', `${url}/f`, '-o', 'f', '--no-swarm']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^\S+f: 3 B over plain HTTP \(--no-swarm\)$/m, r.stderr);
+    const verbose = await cli(dir, ['get', `${url}/f`, '-o', 'f', '--no-swarm', '-sv']);
+    assert.equal(verbose.code, 0, verbose.stderr);
+    assert.match(verbose.stderr, /^\* over plain HTTP \(--no-swarm\)$/m, verbose.stderr);
+    assert.doesNotMatch(r.stderr + verbose.stderr, /\([^()]*\(/, 'no nested brackets');
+  }));
+
+/** A CLI context whose streams are kept as text. */
+function captured(): { ctx: CliContext; out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  const sink = (add: (s: string) => void): Writable =>
+    new Writable({
+      write(chunk: Buffer | string, _enc, cb) {
+        add(chunk.toString());
+        cb();
+      },
+    });
+  return { ctx: { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), cwd: '/' }, out: () => out, err: () => err };
+}
+
+test('download\'s and get\'s summaries: ↓ is the payload the file got (8.00 MiB of an 8.00 MiB file), blocks received twice or failed their hash said apart as "+… wasted"', () => {
+  const MiB = 1024 * 1024;
+  const stats = (wasted: number): TorrentStats => ({
+    infoHash: '0'.repeat(40), name: 'big.bin', length: 8 * MiB, verifiedBytes: 8 * MiB, totalLength: 8 * MiB, selectedFiles: 1, fileCount: 1, progress: 1,
+    downloaded: 8 * MiB + wasted, wasted, uploaded: 0, downloadRate: 0, uploadRate: 0, peers: 1,
+    peersByKind: { wire: 1, webseed: 0, http: 0 }, peersBySource: { tracker: 1, dht: 0, pex: 0, given: 0, incoming: 0 }, pex: undefined,
+    downloadedByKind: { wire: 8 * MiB + wasted, webseed: 0, http: 0 }, etaSec: undefined, done: true,
+  });
+  const download = (wasted: number): string => {
+    const c = captured();
+    new Reporter(c.ctx, { json: false, jsonIntervalMs: 1000, sources: new Set() }).summary(stats(wasted), 2, 'complete');
+    return c.out();
+  };
+  assert.equal(download(16 * 1024), 'complete: big.bin 100.0% in 2.0 s, ↓ 8.00 MiB (4.00 MiB/s, +16.0 KiB wasted) ↑ 0 B\n');
+  assert.equal(download(0), 'complete: big.bin 100.0% in 2.0 s, ↓ 8.00 MiB (4.00 MiB/s) ↑ 0 B\n');
+  const get = (r: GetResult): string => {
+    const c = captured();
+    new GetReporter(c.ctx, false, false, true).summary(r);
+    return c.err();
+  };
+  const sources = { plain: 0, wire: 8 * MiB + 16 * 1024, webseed: 0, http: 0 };
+  const r: GetResult = { mode: 'swarm', status: 'complete', name: 'big.bin', path: undefined, totalBytes: 8 * MiB, downloadedBytes: 8 * MiB, wastedBytes: 16 * 1024, sources, uploadedBytes: 0, seconds: 2 };
+  assert.equal(get(r), 'saved: stdout 8.00 MiB in 2.0 s (4.00 MiB/s) (peers 8.02 MiB, web seed 0 B), ↑ 0 B, every piece verified, +16.0 KiB wasted\n');
+  assert.doesNotMatch(get({ ...r, wastedBytes: 0 }), /wasted/);
+});

@@ -214,6 +214,9 @@ test('downloader unit: a sole sender of a bad piece loses 4 trust points, at −
     // One block per piece, one request at a time: a piece is good until `goodFirst` pieces verified.
     add({ id: 'p', queueDepth: 1, corrupt: () => verified >= goodFirst });
     while (failuresAtBan < 0) await new Promise((r) => setImmediate(r));
+    const s = torrent.stats();
+    assert.equal(s.wasted, failures * BLOCK, 'the bad pieces\' bytes are wasted (summaries show them apart from the payload)');
+    assert.equal(s.downloaded - s.wasted, verified * BLOCK, 'the rest is the payload');
     await torrent.close();
     return failuresAtBan;
   };
@@ -269,12 +272,15 @@ test('downloader unit: held, no peer is asked nor told; commitWhole verifies and
   const s = torrent.stats();
   assert.equal(s.verifiedBytes, 4 * BLOCK);
   assert.equal(s.downloadedByKind.webseed, 8 * BLOCK, 'both pieces counted as bytes from the origin');
+  assert.equal(s.wasted, 4 * BLOCK, 'of which the piece that failed its hash is wasted');
   assert.deepEqual(p.haves, [], 'held: the peer hears of nothing yet');
   torrent.downloadsHeld = false;
   assert.deepEqual(p.haves, [0], 'released: of the piece that came whole');
   assert.equal(await torrent.commitWhole(2 as PieceIndex, piece(2)), false, 'only while held');
   await torrent.done;
   assert.ok(Buffer.from(store.data).equals(Buffer.from(big.data)), 'the peers sent the rest, piece 1 included');
+  const end = torrent.stats();
+  assert.equal(end.downloaded - end.wasted, big.data.length, 'the payload: the file, once');
   assert.ok(!p.requests.some((r) => r.index === 0), 'the piece that came whole is never asked for');
   await torrent.close();
 });

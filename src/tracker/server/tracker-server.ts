@@ -266,6 +266,7 @@ export class TrackerServer {
       clearTimeout(force);
     }
     await this.core.store.close();
-    this.core.logger.info({}, 'tracker closed');
+    // Only a tracker that said "tracker listening" says it closed: one whose bind failed served nothing.
+    if (this.bound !== undefined) this.core.logger.info({}, 'tracker closed');
   }
 }
