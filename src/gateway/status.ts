@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { relative, sep } from 'node:path';
 import type { Client, Torrent } from '../engine/index.js';
 import { fromHex } from '../metainfo/index.js';
@@ -27,6 +28,21 @@ export const STATUS_DOC_VERSION = 1;
  * whose polls come a little over a second apart, would still make a sweep at each poll.
  */
 export const STATUS_CHECK_MAX_AGE_MS = 5000;
+/**
+ * How long the serialized `files` and `swarms` of status.json (3 MB at 10,000 files, 10,000
+ * swarms) are reused while no file or swarm came or went and no row's state changed: answers in
+ * between rebuild only the head (`time`, `tracker`, `totals`, fresh at each answer) and, when
+ * the head is the same too, share one ETag, so a poller sending `If-None-Match` gets `304`.
+ * The sweep's age: what the tracker's seeds and leechers, a swarm's peers and rate (which change
+ * without a sign here) may lag, as a deleted file may already.
+ */
+export const STATUS_LISTS_MAX_AGE_MS = STATUS_CHECK_MAX_AGE_MS;
+/**
+ * How long a row's byte counter (a file's `plainBytes`, a swarm's `peerBytes`) may lag the
+ * totals while bytes move: the page's poll period, so that one open page sees its rows as
+ * before, while more pages or a script asking in a loop share one rebuild per second.
+ */
+export const STATUS_COUNTERS_MAX_AGE_MS = 1000;
 /** Eligible files with a per-file plain-HTTP count; more only add to the totals. */
 export const DEFAULT_MAX_STATUS_FILES = 10_000;
 
@@ -97,6 +113,42 @@ export interface StatusSources {
   readonly store: 'memory' | 'redis';
 }
 
+/** status.json ready to send: the same bytes as `JSON.stringify` of its document. */
+export interface StatusBody {
+  /** Weak entity tag, `W/"…"`: the same while every field but `time` is. */
+  readonly etag: string;
+  /** The JSON in order; the lists' chunk is shared by the answers that reuse it (never modify). */
+  readonly chunks: readonly Buffer[];
+  readonly length: number;
+}
+
+/** A whole document as a StatusBody (its ETag from its bytes): for a caller holding a document. */
+export function statusBodyOf(doc: StatusDocument): StatusBody {
+  const json = Buffer.from(JSON.stringify(doc));
+  const untimed = JSON.stringify({ ...doc, time: 0 });
+  return { etag: `W/"${createHash('sha1').update(untimed).digest('base64url')}"`, chunks: [json], length: json.length };
+}
+
+/** The serialized lists of the last status body and what they were made from. */
+interface Lists {
+  readonly at: number;
+  readonly files: readonly { absPath: string; size: number; infoHash: string | undefined }[];
+  readonly hashes: readonly string[];
+  readonly plainRows: number;
+  /** `plainGen` and the uploads' total when made: the rows' byte counters. */
+  readonly counters: string;
+  readonly trackerError: string | null;
+  /** `[…files…],"swarms":[…]}`: the document after its head. */
+  readonly json: Buffer;
+  readonly seq: number;
+}
+
+interface Rows {
+  readonly files: StatusFile[];
+  readonly swarms: StatusSwarm[];
+  readonly trackerError: string | null;
+}
+
 interface PlainFile {
   bytes: number;
   webSeedBytes: number;
@@ -116,6 +168,10 @@ export class ServeStatus {
   private readonly retiredBytes = new Map<string, number>();
   private client: Client | undefined;
   private inFlight: Promise<StatusDocument> | undefined;
+  private bodyInFlight: Promise<StatusBody> | undefined;
+  private lists: Lists | undefined;
+  /** Bumped by each change of a file row's byte counters. */
+  private plainGen = 0;
 
   constructor(
     private readonly opts: { readonly now?: () => number; readonly maxFiles?: number } = {},
@@ -142,6 +198,7 @@ export class ServeStatus {
     }
     if (webSeed) this.webSeed += bytes;
     else this.plainEligible += bytes;
+    this.plainGen++;
     let f = this.plainByFile.get(absPath);
     if (f === undefined) {
       if (this.plainByFile.size >= (this.opts.maxFiles ?? DEFAULT_MAX_STATUS_FILES)) return;
@@ -153,12 +210,24 @@ export class ServeStatus {
     f.size = size;
   }
 
-  /** The status document; concurrent callers share one. */
+  /** The status document, made afresh (nothing cached); concurrent callers share one. */
   snapshot(src: StatusSources): Promise<StatusDocument> {
     this.inFlight ??= this.make(src).finally(() => {
       this.inFlight = undefined;
     });
     return this.inFlight;
+  }
+
+  /**
+   * status.json to send, reusing the serialized lists while STATUS_LISTS_MAX_AGE_MS and
+   * STATUS_COUNTERS_MAX_AGE_MS allow (their rule is there); the head is made at each call.
+   * Concurrent callers share one.
+   */
+  body(src: StatusSources): Promise<StatusBody> {
+    this.bodyInFlight ??= this.makeBody(src).finally(() => {
+      this.bodyInFlight = undefined;
+    });
+    return this.bodyInFlight;
   }
 
   private now(): number {
@@ -168,7 +237,66 @@ export class ServeStatus {
   private async make(src: StatusSources): Promise<StatusDocument> {
     await src.check?.().catch(() => undefined); // the timer's check logs its failures; the page shows what is known
     const up = this.uploads();
-    const hashes = [...src.infoHashes()].sort();
+    const rows = await this.rows(src, src.files(), [...src.infoHashes()].sort(), up.live);
+    return { ...this.head(src, up.total, rows.trackerError), files: rows.files, swarms: rows.swarms };
+  }
+
+  private async makeBody(src: StatusSources): Promise<StatusBody> {
+    await src.check?.().catch(() => undefined);
+    const up = this.uploads();
+    const files = src.files();
+    const hashes = src.infoHashes();
+    const now = this.now();
+    const counters = `${this.plainGen}:${up.total}`;
+    let lists = this.lists;
+    const age = lists === undefined ? Infinity : now - lists.at;
+    const stale =
+      lists === undefined ||
+      age < 0 ||
+      age >= STATUS_LISTS_MAX_AGE_MS ||
+      (lists.counters !== counters && age >= STATUS_COUNTERS_MAX_AGE_MS) ||
+      lists.plainRows !== this.plainByFile.size ||
+      !sameFiles(lists.files, files) ||
+      !sameStrings(lists.hashes, hashes);
+    if (lists === undefined || stale) {
+      const rows = await this.rows(src, files, [...hashes].sort(), up.live);
+      const json = Buffer.from(`${JSON.stringify(rows.files)},"swarms":${JSON.stringify(rows.swarms)}}`);
+      // Same bytes as before (nothing changed, the common case): same sequence, so the same ETag.
+      const seq = lists === undefined ? 0 : lists.json.equals(json) ? lists.seq : lists.seq + 1;
+      lists = { at: now, files, hashes, plainRows: this.plainByFile.size, counters, trackerError: rows.trackerError, json, seq };
+      this.lists = lists;
+    }
+    const head = this.head(src, up.total, lists.trackerError);
+    const untimed = JSON.stringify([head.tracker, head.totals]);
+    const etag = `W/"${this.startedAt.toString(36)}.${lists.seq}.${createHash('sha1').update(untimed).digest('base64url').slice(0, 16)}"`;
+    const headJson = Buffer.from(`${JSON.stringify(head).slice(0, -1)},"files":`);
+    return { etag, chunks: [headJson, lists.json], length: headJson.length + lists.json.length };
+  }
+
+  /** Everything but the lists, in the document's key order. */
+  private head(src: StatusSources, peerBytes: number, trackerError: string | null): Omit<StatusDocument, 'files' | 'swarms'> {
+    return {
+      version: STATUS_DOC_VERSION,
+      time: this.now(),
+      startedAt: this.startedAt,
+      tracker: { store: src.store, error: trackerError },
+      totals: {
+        plainBytes: this.plainEligible + this.plainIneligible,
+        plainEligibleBytes: this.plainEligible,
+        plainIneligibleBytes: this.plainIneligible,
+        plainResponses: this.plainResponses,
+        peerBytes,
+        webSeedBytes: this.webSeed,
+      },
+    };
+  }
+
+  private async rows(
+    src: StatusSources,
+    offered: readonly { absPath: string; size: number; infoHash: string | undefined }[],
+    hashes: readonly string[],
+    live: Map<string, { uploaded: number; uploadRate: number; peers: number }>,
+  ): Promise<Rows> {
     let scraped: ScrapeEntry[] | undefined;
     let trackerError: string | null = null;
     try {
@@ -181,7 +309,7 @@ export class ServeStatus {
     const files = new Map<string, StatusFile>();
     for (const [absPath, f] of this.plainByFile) files.set(absPath, { path: rel(absPath), size: f.size, state: 'plain', infoHash: null, plainBytes: f.bytes, webSeedBytes: f.webSeedBytes });
     const pathsOf = new Map<string, string[]>();
-    for (const f of src.files()) {
+    for (const f of offered) {
       const known = files.get(f.absPath);
       const entry = { path: rel(f.absPath), size: f.size, state: f.infoHash === undefined ? ('hashing' as const) : ('ready' as const), infoHash: f.infoHash ?? null, plainBytes: known?.plainBytes ?? 0, webSeedBytes: known?.webSeedBytes ?? 0 };
       files.set(f.absPath, entry);
@@ -190,35 +318,19 @@ export class ServeStatus {
 
     const swarms: StatusSwarm[] = hashes.map((infoHash, i) => {
       const s = scraped?.[i];
-      const live = up.live.get(infoHash);
+      const l = live.get(infoHash);
       return {
         infoHash,
         paths: (pathsOf.get(infoHash) ?? []).sort(),
         seeds: s?.complete ?? null,
         leechers: s?.incomplete ?? null,
         completed: s?.downloaded ?? null,
-        peers: live?.peers ?? 0,
-        peerBytes: (live?.uploaded ?? 0) + (this.retiredBytes.get(infoHash) ?? 0),
-        peerBytesPerSec: Math.round(live?.uploadRate ?? 0),
+        peers: l?.peers ?? 0,
+        peerBytes: (l?.uploaded ?? 0) + (this.retiredBytes.get(infoHash) ?? 0),
+        peerBytesPerSec: Math.round(l?.uploadRate ?? 0),
       };
     });
-
-    return {
-      version: STATUS_DOC_VERSION,
-      time: this.now(),
-      startedAt: this.startedAt,
-      tracker: { store: src.store, error: trackerError },
-      totals: {
-        plainBytes: this.plainEligible + this.plainIneligible,
-        plainEligibleBytes: this.plainEligible,
-        plainIneligibleBytes: this.plainIneligible,
-        plainResponses: this.plainResponses,
-        peerBytes: up.total,
-        webSeedBytes: this.webSeed,
-      },
-      files: [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
-      swarms,
-    };
+    return { files: [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), swarms, trackerError };
   }
 
   /** Live torrents' uploads now; removed torrents are folded into `retiredBytes` for good. */
@@ -238,4 +350,20 @@ export class ServeStatus {
     for (const v of live.values()) total += v.uploaded;
     return { live, total };
   }
+}
+
+function sameFiles(a: Lists['files'], b: Lists['files']): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.absPath !== y.absPath || x.size !== y.size || x.infoHash !== y.infoHash) return false;
+  }
+  return true;
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
