@@ -236,18 +236,18 @@ export class ServeStatus {
 
   private async make(src: StatusSources): Promise<StatusDocument> {
     await src.check?.().catch(() => undefined); // the timer's check logs its failures; the page shows what is known
-    const up = this.uploads();
-    const rows = await this.rows(src, src.files(), [...src.infoHashes()].sort(), up.live);
-    return { ...this.head(src, up.total, rows.trackerError), files: rows.files, swarms: rows.swarms };
+    const total = this.uploadTotal();
+    const rows = await this.rows(src, src.files(), [...src.infoHashes()].sort(), this.liveUploads());
+    return { ...this.head(src, total, rows.trackerError), files: rows.files, swarms: rows.swarms };
   }
 
   private async makeBody(src: StatusSources): Promise<StatusBody> {
     await src.check?.().catch(() => undefined);
-    const up = this.uploads();
+    const total = this.uploadTotal();
     const files = src.files();
     const hashes = src.infoHashes();
     const now = this.now();
-    const counters = `${this.plainGen}:${up.total}`;
+    const counters = `${this.plainGen}:${total}`;
     let lists = this.lists;
     const age = lists === undefined ? Infinity : now - lists.at;
     const stale =
@@ -259,14 +259,14 @@ export class ServeStatus {
       !sameFiles(lists.files, files) ||
       !sameStrings(lists.hashes, hashes);
     if (lists === undefined || stale) {
-      const rows = await this.rows(src, files, [...hashes].sort(), up.live);
+      const rows = await this.rows(src, files, [...hashes].sort(), this.liveUploads());
       const json = Buffer.from(`${JSON.stringify(rows.files)},"swarms":${JSON.stringify(rows.swarms)}}`);
       // Same bytes as before (nothing changed, the common case): same sequence, so the same ETag.
       const seq = lists === undefined ? 0 : lists.json.equals(json) ? lists.seq : lists.seq + 1;
       lists = { at: now, files, hashes, plainRows: this.plainByFile.size, counters, trackerError: rows.trackerError, json, seq };
       this.lists = lists;
     }
-    const head = this.head(src, up.total, lists.trackerError);
+    const head = this.head(src, total, lists.trackerError);
     const untimed = JSON.stringify([head.tracker, head.totals]);
     const etag = `W/"${this.startedAt.toString(36)}.${lists.seq}.${createHash('sha1').update(untimed).digest('base64url').slice(0, 16)}"`;
     const headJson = Buffer.from(`${JSON.stringify(head).slice(0, -1)},"files":`);
@@ -333,22 +333,30 @@ export class ServeStatus {
     return { files: [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), swarms, trackerError };
   }
 
-  /** Live torrents' uploads now; removed torrents are folded into `retiredBytes` for good. */
-  private uploads(): { live: Map<string, { uploaded: number; uploadRate: number; peers: number }>; total: number } {
-    const live = new Map<string, { uploaded: number; uploadRate: number; peers: number }>();
+  /** Payload bytes uploaded, retired torrents included; removed torrents are folded into `retiredBytes` for good. One counter read per torrent: each answer makes it. */
+  private uploadTotal(): number {
+    let total = 0;
     for (const [t, infoHash] of this.torrents) {
-      const s = t.stats();
       if (this.client?.get(infoHash) === t) {
-        live.set(infoHash, { uploaded: s.uploaded, uploadRate: s.uploadRate, peers: s.peersByKind.wire + s.peersByKind.http });
+        total += t.uploadedBytes;
       } else {
-        this.retiredBytes.set(infoHash, (this.retiredBytes.get(infoHash) ?? 0) + s.uploaded);
+        this.retiredBytes.set(infoHash, (this.retiredBytes.get(infoHash) ?? 0) + t.uploadedBytes);
         this.torrents.delete(t);
       }
     }
-    let total = 0;
     for (const v of this.retiredBytes.values()) total += v;
-    for (const v of live.values()) total += v.uploaded;
-    return { live, total };
+    return total;
+  }
+
+  /** Live torrents' uploads, rates and peers (a `stats()` each): for the swarm rows. */
+  private liveUploads(): Map<string, { uploaded: number; uploadRate: number; peers: number }> {
+    const live = new Map<string, { uploaded: number; uploadRate: number; peers: number }>();
+    for (const [t, infoHash] of this.torrents) {
+      if (this.client?.get(infoHash) !== t) continue;
+      const s = t.stats();
+      live.set(infoHash, { uploaded: s.uploaded, uploadRate: s.uploadRate, peers: s.peersByKind.wire + s.peersByKind.http });
+    }
+    return live;
   }
 }
 
