@@ -29,12 +29,14 @@ export const STATUS_DOC_VERSION = 1;
  */
 export const STATUS_CHECK_MAX_AGE_MS = 5000;
 /**
- * How long the serialized `files` and `swarms` of status.json (3 MB at 10,000 files, 10,000
- * swarms) are reused while no file or swarm came or went and no row's state changed: answers in
- * between rebuild only the head (`time`, `tracker`, `totals`, fresh at each answer) and, when
- * the head is the same too, share one ETag, so a poller sending `If-None-Match` gets `304`.
- * The sweep's age: what the tracker's seeds and leechers, a swarm's peers and rate (which change
- * without a sign here) may lag, as a deleted file may already.
+ * status.json at 10,000 files is 3 MB, most of it the `files` and `swarms` lists: serve keeps
+ * them serialized and makes only the head (`time`, `tracker`, `totals`, current at each answer)
+ * per answer. Both are remade at once when a file or swarm comes or goes or a row's state
+ * changes; answers in between share one weak ETag while the head is the same too, so a poller
+ * sending `If-None-Match` gets `304`. `files` holds only serve's own counts, so nothing else
+ * remakes it; `swarms` holds the tracker's seeds and leechers, a seed's peers and rate, which
+ * change without a sign here, so it is remade when this old: the sweep's age, which a deleted
+ * file's row may have already.
  */
 export const STATUS_LISTS_MAX_AGE_MS = STATUS_CHECK_MAX_AGE_MS;
 /**
@@ -129,24 +131,21 @@ export function statusBodyOf(doc: StatusDocument): StatusBody {
   return { etag: `W/"${createHash('sha1').update(untimed).digest('base64url')}"`, chunks: [json], length: json.length };
 }
 
-/** The serialized lists of the last status body and what they were made from. */
-interface Lists {
+/** One serialized list of the last status body (`files` or `swarms`) and when it was made. */
+interface Part {
   readonly at: number;
-  readonly files: readonly { absPath: string; size: number; infoHash: string | undefined }[];
-  readonly hashes: readonly string[];
-  readonly plainRows: number;
-  /** `plainGen` and the uploads' total when made: the rows' byte counters. */
-  readonly counters: string;
-  readonly trackerError: string | null;
-  /** `[…files…],"swarms":[…]}`: the document after its head. */
+  /** Its rows' byte counters when made: `plainGen` for files, the uploads' total for swarms. */
+  readonly counter: number;
   readonly json: Buffer;
+  /** Bumped when a remade list differs: the ETag names it. */
   readonly seq: number;
 }
 
-interface Rows {
-  readonly files: StatusFile[];
-  readonly swarms: StatusSwarm[];
-  readonly trackerError: string | null;
+/** What both lists were made from: when it changes, both are remade at once. */
+interface Listed {
+  readonly files: readonly { absPath: string; size: number; infoHash: string | undefined }[];
+  readonly hashes: readonly string[];
+  readonly plainRows: number;
 }
 
 interface PlainFile {
@@ -169,7 +168,9 @@ export class ServeStatus {
   private client: Client | undefined;
   private inFlight: Promise<StatusDocument> | undefined;
   private bodyInFlight: Promise<StatusBody> | undefined;
-  private lists: Lists | undefined;
+  private listed: Listed | undefined;
+  private filesPart: Part | undefined;
+  private swarmsPart: (Part & { readonly trackerError: string | null }) | undefined;
   /** Bumped by each change of a file row's byte counters. */
   private plainGen = 0;
 
@@ -237,40 +238,45 @@ export class ServeStatus {
   private async make(src: StatusSources): Promise<StatusDocument> {
     await src.check?.().catch(() => undefined); // the timer's check logs its failures; the page shows what is known
     const total = this.uploadTotal();
-    const rows = await this.rows(src, src.files(), [...src.infoHashes()].sort(), this.liveUploads());
-    return { ...this.head(src, total, rows.trackerError), files: rows.files, swarms: rows.swarms };
+    const offered = src.files();
+    const rows = await this.swarmRows(src, offered, [...src.infoHashes()].sort(), this.liveUploads());
+    return { ...this.head(src, total, rows.trackerError), files: this.fileRows(src, offered), swarms: rows.swarms };
   }
 
   private async makeBody(src: StatusSources): Promise<StatusBody> {
     await src.check?.().catch(() => undefined);
     const total = this.uploadTotal();
-    const files = src.files();
+    const offered = src.files();
     const hashes = src.infoHashes();
     const now = this.now();
-    const counters = `${this.plainGen}:${total}`;
-    let lists = this.lists;
-    const age = lists === undefined ? Infinity : now - lists.at;
-    const stale =
-      lists === undefined ||
-      age < 0 ||
-      age >= STATUS_LISTS_MAX_AGE_MS ||
-      (lists.counters !== counters && age >= STATUS_COUNTERS_MAX_AGE_MS) ||
-      lists.plainRows !== this.plainByFile.size ||
-      !sameFiles(lists.files, files) ||
-      !sameStrings(lists.hashes, hashes);
-    if (lists === undefined || stale) {
-      const rows = await this.rows(src, files, [...hashes].sort(), this.liveUploads());
-      const json = Buffer.from(`${JSON.stringify(rows.files)},"swarms":${JSON.stringify(rows.swarms)}}`);
-      // Same bytes as before (nothing changed, the common case): same sequence, so the same ETag.
-      const seq = lists === undefined ? 0 : lists.json.equals(json) ? lists.seq : lists.seq + 1;
-      lists = { at: now, files, hashes, plainRows: this.plainByFile.size, counters, trackerError: rows.trackerError, json, seq };
-      this.lists = lists;
+    const l = this.listed;
+    const changed = l === undefined || l.plainRows !== this.plainByFile.size || !sameFiles(l.files, offered) || !sameStrings(l.hashes, hashes);
+    if (changed) this.listed = { files: offered, hashes, plainRows: this.plainByFile.size };
+    const ageOf = (p: Part | undefined): number => (p === undefined ? Infinity : now - p.at);
+    // Remade, or kept when the same (nothing changed, the common case): then so is its sequence, so the ETag.
+    const next = (old: Part | undefined, counter: number, json: Buffer): Part => ({ at: now, counter, json, seq: old === undefined ? 0 : old.json.equals(json) ? old.seq : old.seq + 1 });
+
+    // Files: every field is serve's own, so only a change (or moved bytes, after 1 s) remakes them.
+    let files = this.filesPart;
+    const filesAge = ageOf(files);
+    if (files === undefined || changed || filesAge < 0 || (files.counter !== this.plainGen && filesAge >= STATUS_COUNTERS_MAX_AGE_MS)) {
+      files = next(files, this.plainGen, Buffer.from(JSON.stringify(this.fileRows(src, offered))));
+      this.filesPart = files;
     }
-    const head = this.head(src, total, lists.trackerError);
+    // Swarms: the tracker's counts, peers and rates change unseen, so they are remade at 5 s too.
+    let swarms = this.swarmsPart;
+    const swarmsAge = ageOf(swarms);
+    if (swarms === undefined || changed || swarmsAge < 0 || swarmsAge >= STATUS_LISTS_MAX_AGE_MS || (swarms.counter !== total && swarmsAge >= STATUS_COUNTERS_MAX_AGE_MS)) {
+      const rows = await this.swarmRows(src, offered, [...hashes].sort(), this.liveUploads());
+      swarms = { ...next(swarms, total, Buffer.from(JSON.stringify(rows.swarms))), trackerError: rows.trackerError };
+      this.swarmsPart = swarms;
+    }
+
+    const head = this.head(src, total, swarms.trackerError);
     const untimed = JSON.stringify([head.tracker, head.totals]);
-    const etag = `W/"${this.startedAt.toString(36)}.${lists.seq}.${createHash('sha1').update(untimed).digest('base64url').slice(0, 16)}"`;
-    const headJson = Buffer.from(`${JSON.stringify(head).slice(0, -1)},"files":`);
-    return { etag, chunks: [headJson, lists.json], length: headJson.length + lists.json.length };
+    const etag = `W/"${this.startedAt.toString(36)}.${files.seq}.${swarms.seq}.${createHash('sha1').update(untimed).digest('base64url').slice(0, 16)}"`;
+    const chunks = [Buffer.from(`${JSON.stringify(head).slice(0, -1)},"files":`), files.json, SWARMS_KEY, swarms.json, END];
+    return { etag, chunks, length: chunks.reduce((n, c) => n + c.length, 0) };
   }
 
   /** Everything but the lists, in the document's key order. */
@@ -291,12 +297,25 @@ export class ServeStatus {
     };
   }
 
-  private async rows(
+  /** The `files` rows: eligible files served plainly and files with a torrent, by path. */
+  private fileRows(src: StatusSources, offered: readonly { absPath: string; size: number; infoHash: string | undefined }[]): StatusFile[] {
+    const rel = relOf(src.root);
+    const files = new Map<string, StatusFile>();
+    for (const [absPath, f] of this.plainByFile) files.set(absPath, { path: rel(absPath), size: f.size, state: 'plain', infoHash: null, plainBytes: f.bytes, webSeedBytes: f.webSeedBytes });
+    for (const f of offered) {
+      const known = files.get(f.absPath);
+      files.set(f.absPath, { path: rel(f.absPath), size: f.size, state: f.infoHash === undefined ? 'hashing' : 'ready', infoHash: f.infoHash ?? null, plainBytes: known?.plainBytes ?? 0, webSeedBytes: known?.webSeedBytes ?? 0 });
+    }
+    return [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  /** The `swarms` rows (`hashes` sorted), with the tracker's counts. */
+  private async swarmRows(
     src: StatusSources,
     offered: readonly { absPath: string; size: number; infoHash: string | undefined }[],
     hashes: readonly string[],
     live: Map<string, { uploaded: number; uploadRate: number; peers: number }>,
-  ): Promise<Rows> {
+  ): Promise<{ swarms: StatusSwarm[]; trackerError: string | null }> {
     let scraped: ScrapeEntry[] | undefined;
     let trackerError: string | null = null;
     try {
@@ -304,19 +323,10 @@ export class ServeStatus {
     } catch (err) {
       trackerError = err instanceof Error ? err.message : String(err);
     }
-    const rel = (absPath: string): string => `/${relative(src.root, absPath).split(sep).join('/')}`;
-
-    const files = new Map<string, StatusFile>();
-    for (const [absPath, f] of this.plainByFile) files.set(absPath, { path: rel(absPath), size: f.size, state: 'plain', infoHash: null, plainBytes: f.bytes, webSeedBytes: f.webSeedBytes });
+    const rel = relOf(src.root);
     const pathsOf = new Map<string, string[]>();
-    for (const f of offered) {
-      const known = files.get(f.absPath);
-      const entry = { path: rel(f.absPath), size: f.size, state: f.infoHash === undefined ? ('hashing' as const) : ('ready' as const), infoHash: f.infoHash ?? null, plainBytes: known?.plainBytes ?? 0, webSeedBytes: known?.webSeedBytes ?? 0 };
-      files.set(f.absPath, entry);
-      if (f.infoHash !== undefined) pathsOf.set(f.infoHash, [...(pathsOf.get(f.infoHash) ?? []), entry.path]);
-    }
-
-    const swarms: StatusSwarm[] = hashes.map((infoHash, i) => {
+    for (const f of offered) if (f.infoHash !== undefined) pathsOf.set(f.infoHash, [...(pathsOf.get(f.infoHash) ?? []), rel(f.absPath)]);
+    const swarms = hashes.map((infoHash, i) => {
       const s = scraped?.[i];
       const l = live.get(infoHash);
       return {
@@ -330,7 +340,7 @@ export class ServeStatus {
         peerBytesPerSec: Math.round(l?.uploadRate ?? 0),
       };
     });
-    return { files: [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), swarms, trackerError };
+    return { swarms, trackerError };
   }
 
   /** Payload bytes uploaded, retired torrents included; removed torrents are folded into `retiredBytes` for good. One counter read per torrent: each answer makes it. */
@@ -360,7 +370,14 @@ export class ServeStatus {
   }
 }
 
-function sameFiles(a: Lists['files'], b: Lists['files']): boolean {
+const SWARMS_KEY = Buffer.from(',"swarms":');
+const END = Buffer.from('}');
+
+function relOf(root: string): (absPath: string) => string {
+  return (absPath) => `/${relative(root, absPath).split(sep).join('/')}`;
+}
+
+function sameFiles(a: Listed['files'], b: Listed['files']): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
