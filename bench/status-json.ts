@@ -8,9 +8,11 @@
  *
  *   - `script`: plain GETs, the body read whole (a script polling, or a page without the ETag);
  *   - `page`: GETs with the last answer's ETag in If-None-Match (the page's `cache: 'no-cache'`);
- *   - `moving`: as `page`, with one file's plain bytes counted before each request (a transfer).
+ *   - `moving`: as `page`, with one file's plain bytes counted before each request (a transfer);
+ *   - `page-1s`: as `page`, one request a second (one open page, nothing moving): the lists'
+ *     rebuild every 5 s (STATUS_LISTS_MAX_AGE_MS) is then most of the cost, not amortized away.
  *
- *   npm run build && node dist/bench/status-json.js [--files 10000] [--seconds 5] [--runs 2] [--root DIR]
+ *   npm run build && node dist/bench/status-json.js [--files 10000] [--seconds 10] [--runs 2] [--root DIR]
  *
  * `--root` names another checkout whose dist to measure too, alternating run by run (a build
  * before the cache answers every case as `script`: it sends no ETag). The wall clock is real, so
@@ -25,7 +27,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 
-const { values } = parseArgs({ options: { files: { type: 'string', default: '10000' }, seconds: { type: 'string', default: '5' }, runs: { type: 'string', default: '2' }, root: { type: 'string' }, child: { type: 'string' } } });
+const { values } = parseArgs({ options: { files: { type: 'string', default: '10000' }, seconds: { type: 'string', default: '10' }, runs: { type: 'string', default: '2' }, root: { type: 'string' }, child: { type: 'string' } } });
 const N = Number(values.files);
 
 interface Msg {
@@ -88,7 +90,7 @@ async function measure(label: string, distRoot: string): Promise<void> {
     const [{ port }] = (await once(c, 'message')) as [Msg];
     const url = `http://127.0.0.1:${port}/.torrenttp/status.json`;
     const row: string[] = [];
-    for (const kase of ['script', 'page', 'moving'] as const) {
+    for (const kase of ['script', 'page', 'moving', 'page-1s'] as const) {
       let etag: string | undefined;
       const one = async (): Promise<number> => {
         const r = await request(url, { headers: kase !== 'script' && etag !== undefined ? { 'if-none-match': etag } : {} });
@@ -104,6 +106,7 @@ async function measure(label: string, distRoot: string): Promise<void> {
       while (performance.now() < end) {
         bytes += await one();
         n++;
+        if (kase === 'page-1s') await new Promise((r) => setTimeout(r, 1000));
       }
       const { cpuMs = NaN } = await ask(c, 'stop');
       row.push(`${kase} ${(cpuMs / n).toFixed(2)} ms/req (${n} req, ${(bytes / n / 1024).toFixed(0)} KiB/req)`);
