@@ -5,7 +5,7 @@
  * then serve on a taken port logging "tracker listening"/"tracker closed" before its bind error,
  * `--no-swarm`'s nested brackets, and download's "↓ 8.02 MiB" for an 8.00 MiB file.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -99,12 +99,17 @@ test('get of a URL without its scheme (curl and wget would add http://) says whi
     }
   }));
 
+/** A loopback port held by a listening server for the test's length (a port the CLI cannot have). */
+async function takenPort(t: TestContext): Promise<string> {
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => blocker.close(() => r())));
+  return String((blocker.address() as AddressInfo).port);
+}
+
 test('serve and proxy on a port that is taken say which flag picks another (npm start gives no other way to learn it)', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const blocker = createServer();
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
-    t.after(() => new Promise<void>((r) => blocker.close(() => r())));
-    const taken = String((blocker.address() as AddressInfo).port);
+    const taken = await takenPort(t);
     const cases: [string[], RegExp][] = [
       [['serve', dir, '--host', '127.0.0.1', '--port', taken, '--cache', join(dir, 'c1')], new RegExp(`tcp 127\\.0\\.0\\.1:${taken}: in use \\(EADDRINUSE\\); choose another with --port N, or --port 0 for any free port \\[GATEWAY_BIND_FAILED\\]$`, 'm')],
       [['serve', dir, '--host', '127.0.0.1', '--port', '0', '--peer-port', taken, '--cache', join(dir, 'c2')], /: choose another with --peer-port N, or leave --peer-port out for any free port \[ENGINE_PORT_IN_USE\]$/m],
@@ -120,10 +125,7 @@ test('serve and proxy on a port that is taken say which flag picks another (npm 
 
 test('serve whose port (or --peer-port) is taken says only the bind error: no "tracker listening" or "tracker closed" of a tracker that served nothing', { timeout: 60_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const blocker = createServer();
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
-    t.after(() => new Promise<void>((r) => blocker.close(() => r())));
-    const taken = String((blocker.address() as AddressInfo).port);
+    const taken = await takenPort(t);
     const cases: [string[], RegExp][] = [
       [['serve', dir, '--host', '127.0.0.1', '--port', taken, '--cache', join(dir, 'c1')], /\[GATEWAY_BIND_FAILED\]$/],
       [['serve', dir, '--host', '127.0.0.1', '--port', '0', '--peer-port', taken, '--cache', join(dir, 'c2')], /\[ENGINE_PORT_IN_USE\]$/],

@@ -390,21 +390,11 @@ test('property: heads (interim heads and the final one together) and trailers en
       const final = upTo >= 0;
       const input = b(headText + (final ? trailerText : ''));
       // A byte at a time: the error comes at the byte that passes a limit, not later.
-      let fed = 0;
+      const at = { fed: 0 };
       let headAt = -1;
       let endAt = -1;
-      const d = new Http1ResponseDecoder({ onHead: () => void (headAt = fed), onData: () => assert.fail('no body'), onEnd: () => void (endAt = fed) }, limits);
-      d.begin();
-      let code: string | undefined;
-      try {
-        for (const byte of input) {
-          fed++;
-          d.push(Uint8Array.of(byte));
-        }
-      } catch (err) {
-        assert.ok(err instanceof TransportError);
-        code = err.code;
-      }
+      const d = new Http1ResponseDecoder({ onHead: () => void (headAt = at.fed), onData: () => assert.fail('no body'), onEnd: () => void (endAt = at.fed) }, limits);
+      const { fed, code } = byteByByte(d, input, at);
       if (headPast) {
         assert.equal(code, 'TRANSPORT_HTTP1_HEAD_TOO_LARGE');
         assert.equal(headAt, -1, 'no head past a limit reaches the caller');
@@ -432,19 +422,7 @@ test('property: a chunk-size line (extensions and all) longer than maxLineBytes 
     fc.property(fc.integer({ min: 0, max: 120 }), fc.constantFrom('\r\n', '\n', ''), fc.uint8Array({ maxLength: 40 }), (extLength, end, after) => {
       const line = `3;${'x'.repeat(extLength)}`;
       const input = Buffer.concat([b(`${head}${line}${end}`), Buffer.from(after)]);
-      let fed = 0;
-      const d = new Http1ResponseDecoder({ onHead: () => {}, onData: () => {}, onEnd: () => {} }, limits);
-      d.begin();
-      let code: string | undefined;
-      try {
-        for (const byte of input) {
-          fed++;
-          d.push(Uint8Array.of(byte));
-        }
-      } catch (err) {
-        assert.ok(err instanceof TransportError);
-        code = err.code;
-      }
+      const { fed, code } = byteByByte(new Http1ResponseDecoder({ onHead: () => {}, onData: () => {}, onEnd: () => {} }, limits), input);
       if (line.length > 50) {
         assert.equal(code, 'TRANSPORT_HTTP1_HEAD_TOO_LARGE');
         assert.ok(fed - head.length <= 50 + 2, `${fed - head.length} bytes of one chunk-size line read`);
@@ -489,3 +467,22 @@ test('property: answers whose bodies lie about their length (longer or shorter t
     { numRuns: 300 },
   );
 });
+
+/**
+ * `input` pushed into a fresh answer of `d` one byte at a time, `at.fed` counting the bytes pushed
+ * so far (callbacks read it): how many went in, and the error code if one came (only ours).
+ */
+function byteByByte(d: Http1ResponseDecoder, input: Uint8Array, at = { fed: 0 }): { fed: number; code: string | undefined } {
+  d.begin();
+  let code: string | undefined;
+  try {
+    for (const byte of input) {
+      at.fed++;
+      d.push(Uint8Array.of(byte));
+    }
+  } catch (err) {
+    assert.ok(err instanceof TransportError);
+    code = err.code;
+  }
+  return { fed: at.fed, code };
+}
