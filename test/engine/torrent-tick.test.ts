@@ -436,6 +436,7 @@ test('stats: peers by kind, progress, rates and ETA on the injected clock', OPTS
     fileCount: 1,
     progress: 0,
     downloaded: 0,
+    wasted: 0,
     uploaded: 0,
     downloadRate: 0,
     uploadRate: 0,
