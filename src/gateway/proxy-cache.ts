@@ -279,7 +279,8 @@ export class ProxyCache {
       let onDead!: () => void;
       const dead = new Promise<'dead'>((resolve) => (onDead = () => resolve('dead')));
       h.dead.add(onDead);
-      const gone = new Promise<'gone'>((resolve) => out.once('close', () => resolve('gone')));
+      // The program may have left while the torrent opened (its 'close' already emitted).
+      const gone = new Promise<'gone'>((resolve) => (out.destroyed || out.closed ? resolve('gone') : out.once('close', () => resolve('gone'))));
       // The engine says which bytes are verified (with deadlines on the pieces just ahead); the
       // bytes come from the data file in large reads into a few reused buffers, as for a cache
       // hit: no read-back of each piece through the store's worker and no copy per piece.

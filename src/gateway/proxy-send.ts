@@ -37,10 +37,13 @@ export class RangeSender {
     private readonly label: string,
     private readonly total: number,
   ) {
-    out.once('close', () => {
-      this.closed = true;
-      this.poke();
-    });
+    // A program that already left (its 'close' emitted before this sender was made) is gone now.
+    if (out.destroyed || out.closed) this.closed = true;
+    else
+      out.once('close', () => {
+        this.closed = true;
+        this.poke();
+      });
   }
 
   /** Sends bytes `start..end` (inclusive); resolves once every read is done and queued on the connection. */
