@@ -11,7 +11,7 @@ import { GatewayError } from './errors.js';
 import { loneStreamUrl, streamWhileAlone } from './lone-stream.js';
 import { plainSeeds } from './negotiate-client.js';
 import { fetchFirstPiece, memoryPieceLink, type FirstAnswer, type FirstPiece } from './proxy-early.js';
-import { RangeSender } from './proxy-send.js';
+import { RangeSender, whenClosed } from './proxy-send.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import type { FileFacts, Prepared, Verdict } from './proxy-offer.js';
 
@@ -279,8 +279,7 @@ export class ProxyCache {
       let onDead!: () => void;
       const dead = new Promise<'dead'>((resolve) => (onDead = () => resolve('dead')));
       h.dead.add(onDead);
-      // The program may have left while the torrent opened (its 'close' already emitted).
-      const gone = new Promise<'gone'>((resolve) => (out.destroyed || out.closed ? resolve('gone') : out.once('close', () => resolve('gone'))));
+      const gone = new Promise<'gone'>((resolve) => whenClosed(out, () => resolve('gone')));
       // The engine says which bytes are verified (with deadlines on the pieces just ahead); the
       // bytes come from the data file in large reads into a few reused buffers, as for a cache
       // hit: no read-back of each piece through the store's worker and no copy per piece.

@@ -20,6 +20,15 @@ import { giveSpare, takeSpare } from './send-file.js';
  */
 const BUFFERS = 4;
 
+/**
+ * `fn` once the program's connection is closed: at once if it already is. A wait set up after an
+ * `await` may come after the `close` it waits for (a program that left while the torrent opened).
+ */
+export function whenClosed(out: Writable, fn: () => void): void {
+  if (out.destroyed || out.closed) fn();
+  else out.once('close', fn);
+}
+
 export class RangeSender {
   private readonly free: Buffer[] = [];
   private allocated = 0;
@@ -37,13 +46,10 @@ export class RangeSender {
     private readonly label: string,
     private readonly total: number,
   ) {
-    // A program that already left (its 'close' emitted before this sender was made) is gone now.
-    if (out.destroyed || out.closed) this.closed = true;
-    else
-      out.once('close', () => {
-        this.closed = true;
-        this.poke();
-      });
+    whenClosed(out, () => {
+      this.closed = true;
+      this.poke();
+    });
   }
 
   /** Sends bytes `start..end` (inclusive); resolves once every read is done and queued on the connection. */
