@@ -84,8 +84,8 @@ export interface PeerState {
  */
 export interface SentPieces {
   readonly whole: Bitfield;
-  /** The blocks sent of pieces not yet sent whole, a bit per block of the piece: a number for pieces of up to 32 blocks (512 KiB), else bytes. */
-  readonly partial: Map<number, number | Uint8Array>;
+  /** The blocks sent of pieces not yet sent whole, a bit per block of the piece. */
+  readonly partial: Map<number, Bitfield>;
 }
 
 /** Whether `peer` has every piece: by its bitfield and `have`s, or with the pieces we sent it whole. */

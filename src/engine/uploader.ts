@@ -170,23 +170,12 @@ export class Uploader {
     const sent = (peer.sent ??= { whole: new Bitfield(this.geometry.pieceCount), partial: new Map() });
     if (sent.whole.has(req.index)) return;
     const n = this.geometry.blockCount(req.index as PieceIndex);
+    let blocks = sent.partial.get(req.index);
+    if (blocks === undefined) sent.partial.set(req.index, (blocks = new Bitfield(n)));
     // A run (a request longer than a block) is each of its blocks.
-    const first = Math.floor(req.begin / BLOCK_LENGTH);
     const end = Math.min(n, Math.ceil((req.begin + req.length) / BLOCK_LENGTH));
-    let blocks = sent.partial.get(req.index) ?? (n <= 32 ? 0 : new Uint8Array(Math.ceil(n / 8)));
-    let complete: boolean;
-    if (typeof blocks === 'number') {
-      for (let b = first; b < end; b++) blocks = (blocks | (1 << b)) >>> 0;
-      complete = blocks === (n === 32 ? 0xffffffff : 2 ** n - 1);
-    } else {
-      for (let b = first; b < end; b++) blocks[b >> 3]! |= 1 << (b & 7);
-      complete = true;
-      for (let b = 0; b < n && complete; b++) complete = (blocks[b >> 3]! & (1 << (b & 7))) !== 0;
-    }
-    if (!complete) {
-      sent.partial.set(req.index, blocks);
-      return;
-    }
+    for (let b = Math.floor(req.begin / BLOCK_LENGTH); b < end; b++) blocks.set(b);
+    if (!blocks.complete) return;
     sent.partial.delete(req.index);
     sent.whole.set(req.index);
   }
