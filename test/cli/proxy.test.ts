@@ -7,7 +7,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cli } from '../helpers/cli.js';
@@ -72,7 +72,7 @@ test('curl, wget and python urllib through torrenttp proxy get the served file: 
     assert.deepEqual(hows, ['swarm', 'cache', 'cache'], proxy.proc.output);
   }));
 
-test('proxy flags: bad values are usage errors; --listen on a public address warns of an open proxy', { timeout: 30_000 }, (t) =>
+test('proxy flags: bad values are usage errors; loopback only by default; --listen on a public address warns of an open proxy', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
     for (const args of [['--port', 'x'], ['--cache-size', 'lots'], ['--stall', '0'], ['--listen', 'example.com']]) {
       const r = await cli(dir, ['proxy', ...args]);
@@ -83,4 +83,15 @@ test('proxy flags: bad values are usage errors; --listen on a public address war
     assert.match(open.proc.output, /warning: listening on 0\.0\.0\.0: .*open proxy/);
     // A URL a program can be given: 0.0.0.0 is where it listens, not an address to connect to.
     assert.doesNotMatch(open.proc.output, /http:\/\/0\.0\.0\.0/, open.proc.output);
+    // Without --listen: loopback only, no warning (the start line says 127.0.0.1 either way, so ask the kernel).
+    const closed = await started(t, ['proxy', '--port', '0', '--cache', join(dir, 'c2'), '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/);
+    assert.doesNotMatch(closed.proc.output, /warning/);
+    if (existsSync('/proc/net/tcp')) {
+      const listening = (url: string): string[] => {
+        const port = Number(new URL(url).port).toString(16).toUpperCase().padStart(4, '0');
+        return readFileSync('/proc/net/tcp', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f[3] === '0A' && f[1]?.endsWith(`:${port}`)).map((f) => f[1]!.split(':')[0]!);
+      };
+      assert.deepEqual(listening(closed.url), ['0100007F'], 'bound to 127.0.0.1 only');
+      assert.deepEqual(listening(open.url), ['00000000'], 'bound to every address');
+    }
   }));

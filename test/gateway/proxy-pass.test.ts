@@ -1,18 +1,19 @@
 /**
  * What the proxy does not answer from the swarm passes through untouched: a server that offers
- * no torrent (fixed length, chunked, a redirect not followed, an error status, a POST body), an
- * HTTPS `CONNECT` tunnelled byte for byte to a local TLS server; websockets upgrades, targets
- * that are not absolute http URLs, unreachable origins and huge headers get clean HTTP errors.
+ * no torrent (fixed length, chunked, a redirect not followed, an error status, a POST body; and
+ * python3's http.server, issue 19's own example), an HTTPS `CONNECT` tunnelled byte for byte to a
+ * local TLS server; websockets upgrades, targets that are not absolute http URLs, unreachable or
+ * unresolvable origins and huge headers get clean HTTP errors.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { bytes, piecesOf, torrentBytes, withTempDir } from '../helpers/torrents.js';
-import { freePort, until } from '../helpers/processes.js';
+import { freePort, requireTool, run, until } from '../helpers/processes.js';
 import { rawRequest } from './helpers.js';
 import { curl, servedBy, startProxy } from './proxy-helpers.js';
 import { selfSignedCert } from '../helpers/tls.js';
@@ -133,6 +134,35 @@ test('bad input: origin-form and non-http targets, a bad CONNECT target, an unre
     const tunnelRefused = await curl(t, ['-x', proxy.url, `https://127.0.0.1:${closed}/`, '-o', '/dev/null']);
     assert.notEqual(tunnelRefused.code, 0);
     assert.equal((await rawRequest(port, `http://127.0.0.1:${closed}/`, { 'X-Huge': 'a'.repeat(64 * 1024) })).status, 431);
+    // A host that does not resolve (.invalid never does, RFC 6761 §6.4): 502 naming it, as for one that refuses.
+    const nowhere = await curl(t, ['-x', proxy.url, 'http://no-such-host.invalid/file.bin', '-w', ' %{http_code}']);
+    assert.match(nowhere.stdout.toString(), /"code":"GATEWAY_PROXY_UPSTREAM".*no-such-host\.invalid.* 502$/);
+  }));
+
+test('a file from python3 -m http.server (no torrent offered, no Range support) passes through byte-identical, a Range as its 200', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    requireTool('python3', ['--version']);
+    const site = join(dir, 'site');
+    mkdirSync(site);
+    const file = bytes(3 * MIB + 5, 24);
+    writeFileSync(join(site, 'file.bin'), file);
+    const py = run(t, 'python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', site]);
+    await until('http.server to listen', () => /port (\d+)/.test(py.output), 20_000, py);
+    const url = `http://127.0.0.1:${/port (\d+)/.exec(py.output)![1]}/file.bin`;
+    const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
+    for (const round of ['first', 'second']) {
+      const out = join(dir, `${round}.bin`);
+      const r = await curl(t, ['-x', proxy.url, url, '-o', out, '-w', '%{http_code}']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.toString(), '200');
+      assert.ok(readFileSync(out).equals(Buffer.from(file)), `${round}: byte-identical`);
+    }
+    // http.server ignores Range: its 200 of the whole file is what the program gets, as from it directly.
+    const ranged = await curl(t, ['-x', proxy.url, '-r', '1000-1999', url, '-o', join(dir, 'r.bin'), '-w', '%{http_code}']);
+    assert.equal(ranged.stdout.toString(), '200');
+    assert.ok(readFileSync(join(dir, 'r.bin')).equals(Buffer.from(file)));
+    await until('every request to be logged', () => servedBy(log).length >= 3, 5000);
+    assert.deepEqual(servedBy(log), ['200 passthrough', '200 passthrough', '200 passthrough']);
   }));
 
 test('a torrent of other bytes than the URL: the origin\'s answer passes through, and the torrent opened while its length was checked leaves the cache', { timeout: 60_000 }, (t) =>

@@ -6,6 +6,7 @@ import { parseInfoHashList, redactUrl, RedisSwarmStore, TrackerServer, tuneProce
 import type { CliContext } from '../context.js';
 import { integer, port, redisUrl } from '../options.js';
 import { untilSignal } from '../until-signal.js';
+import { withPortHint } from '../port-in-use.js';
 import { commandLogger, logFormatOption, logLevelOption, type LogFormat } from '../logger.js';
 
 interface TrackerFlags {
@@ -89,7 +90,9 @@ export function register(program: Command, ctx: CliContext): void {
         ...(deny === undefined ? {} : { deny }),
         logger: logger as TrackerLogger,
       });
-      const { host, port } = await server.listen();
+      const { host, port } = await server.listen().catch((err: unknown) => {
+        throw withPortHint(err, '--port');
+      });
       const shown = host.includes(':') ? `[${host}]` : host;
       ctx.stdout.write(
         `tracker listening on http://${shown}:${port}/announce (HTTP, JSON at /ttp/v1/announce, /stats) ` +
