@@ -319,8 +319,16 @@ class DiskPieceStore implements PieceStore {
     if (this.wanted !== undefined && !this.wanted.has(index)) throw new StorageError('STORAGE_NOT_SELECTED', { detail: `piece ${index}` });
     const { slices, fileIndexes } = this.slicesOf(g.pieceOffset(index), length);
     const expected = this.metainfo.pieceHashes.subarray(index * 20, index * 20 + 20); // copied into the message (disk-pool.ts), or compared inline
+    // Room in the cache now, for a piece that is to enter it (PieceCache, `reserve`).
+    const unreserve = cache ? this.cache.reserve(length) : undefined;
     return this.track(async () => {
-      const { written, data: back } = await this.pool.commit(ownedBuffer(data), expected, slices, mode);
+      let result: { written: boolean; data: Uint8Array };
+      try {
+        result = await this.pool.commit(ownedBuffer(data), expected, slices, mode);
+      } finally {
+        unreserve?.();
+      }
+      const { written, data: back } = result;
       if (!written) {
         this.buffers.give(back);
         return false;
