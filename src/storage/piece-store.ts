@@ -35,8 +35,9 @@ export interface PieceStore {
    * set it in `bitfield`. Resolves false on a hash mismatch (nothing written). Rejects with a
    * StorageError on disk errors (STORAGE_NO_SPACE, STORAGE_READ_ONLY, STORAGE_IO…): the piece
    * is then not marked. `data` may be transferred to a worker (zero copy): do not use it after.
-   * `cache` (default true) keeps the written piece in the piece cache for uploads; false when
-   * nobody is likely to ask for it soon, which frees its buffer for the next piece at once.
+   * `cache` (default true) keeps the written piece in the piece cache for uploads, room made for
+   * it when the commit starts (`PieceCache.reserve`); false when nobody is likely to ask for it
+   * soon, which frees its buffer for the next piece at once.
    * `mode`: how this piece is written, when not the store's `writeMode`.
    */
   commitPiece(index: PieceIndex, data: Uint8Array, cache?: boolean, mode?: WriteMode): Promise<boolean>;
