@@ -83,8 +83,8 @@ const origins = new WeakMap<OriginConnection, OriginSocket>();
 
 /**
  * How the stream's pieces are written: into the page cache, as curl writes (a get keeps no
- * resume file, so nothing `fdatasync`s them). `O_DIRECT` (the engine's default, which the get's
- * swarm keeps) made each piece wait for the device: a lone 256 MiB get spent 0.5 s of its disk
+ * resume file, so nothing `fdatasync`s them), like the get's swarm (`GET_WRITE_MODE`). `O_DIRECT`
+ * (the engine's default) made each piece wait for the device: a lone 256 MiB get spent 0.5 s of its disk
  * threads in those writes.
  */
 export const STREAM_WRITE_MODE = 'buffered';

@@ -61,6 +61,19 @@ export const EARLY_STOP_MS = 1000;
 export const GET_DISK_POOL = { inline: true } as const;
 
 /**
+ * How a get's swarm writes its pieces: into the page cache, as its lone stream does
+ * (`STREAM_WRITE_MODE`) and as curl does (a get keeps no resume file, so nothing `fdatasync`s
+ * them). In a crowd a get uploads what it downloads, and a piece the piece cache dropped is read
+ * back for a peer: buffered, that read is a copy from the page cache; `O_DIRECT`, it went to the
+ * device. And a direct write pins the piece's pages and waits for the device while the pieces
+ * behind it wait in memory: 8 gets of 128 MiB at once, `O_DIRECT` held ~140 pieces (18 MiB) in
+ * commits at the peak, buffered ~95 (fewer new piece buffers to fault in). CPU per get
+ * 0.85-0.87×, the last get done 0.56-0.98× (3 rounds; docs/storage.md, "Write modes"). The
+ * kernel's writeback is CPU the get does not count, but the last get's wall time does.
+ */
+export const GET_WRITE_MODE = 'buffered';
+
+/**
  * The swarm's MSE/PE policy when the caller names none: `off` when the URL and the one the
  * torrent came from (after redirects) are `http:`, else `prefer`. The swarm then hides the bytes from the network as much as the request it replaces
  * did: a download that came over plain HTTP gains nothing from RC4 between its peers but the
@@ -108,7 +121,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
   }
   const { Client } = engine;
   const { loneStreamUrl, streamWhileAlone } = loneMod;
-  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), ...(o.limitRate === undefined ? {} : { downloadLimit: o.limitRate }), encryption: o.encryption, diskPool });
+  const client = new Client({ ...(o.port === undefined ? {} : { port: o.port }), ...(o.limitRate === undefined ? {} : { downloadLimit: o.limitRate }), encryption: o.encryption, diskPool, writeMode: GET_WRITE_MODE });
   client.on('warning', (message, err) => o.onEvent?.({ type: 'warning', message, ...(err?.code === 'ENGINE_PEER_BANNED' ? { notable: true } : {}) }));
   let finished = false;
   try {

@@ -10,6 +10,11 @@
  * A piece dropped with no leases out and never lent goes to `onDrop`, which may reuse the
  * buffer; one dropped while leased goes there when its last lease is released. So on a leech
  * that uploads nothing every committed piece comes back, and on a seed every piece read.
+ *
+ * The bound covers the pieces being committed that will be `set` once written (`reserve`): room
+ * is made for them when their commit starts, not when it ends, so the commit window and the
+ * cache share one budget instead of adding up (each byte over it a new piece buffer whose pages
+ * are faulted in).
  */
 interface Entry {
   readonly piece: Uint8Array;
@@ -21,6 +26,7 @@ interface Entry {
 export class PieceCache {
   private readonly entries = new Map<number, Entry>();
   private bytes = 0;
+  private reserved = 0;
 
   constructor(
     readonly maxBytes: number,
@@ -56,6 +62,24 @@ export class PieceCache {
     };
   }
 
+  /**
+   * Room for a piece of `length` bytes whose commit starts now and which will be `set` when
+   * written: the least recently used pieces go now (to `onDrop`, their buffers free for the next
+   * pieces), as many as `set` would have pushed out then. Call the returned function (once; more
+   * calls do nothing) when the commit ends, written or not, before `set`.
+   */
+  reserve(length: number): () => void {
+    if (!this.fits(length)) return () => undefined;
+    this.reserved += length;
+    this.trim(undefined);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.reserved -= length;
+    };
+  }
+
   private touch(index: number): Entry | undefined {
     const hit = this.entries.get(index);
     if (hit === undefined) return undefined;
@@ -73,8 +97,13 @@ export class PieceCache {
     this.delete(index);
     this.entries.set(index, { piece, lent: false, leases: 0, dropped: false });
     this.bytes += piece.length;
+    this.trim(index);
+  }
+
+  /** Drops the least recently used pieces until the cached and reserved bytes fit; never `keep`, the piece just set. */
+  private trim(keep: number | undefined): void {
     for (const [i, e] of this.entries) {
-      if (this.bytes <= this.maxBytes) break;
+      if (this.bytes + this.reserved <= this.maxBytes || i === keep) break;
       this.drop(i, e);
     }
   }
@@ -91,6 +120,7 @@ export class PieceCache {
   clear(): void {
     this.entries.clear();
     this.bytes = 0;
+    this.reserved = 0;
   }
 
   private drop(index: number, e: Entry): void {

@@ -35,8 +35,9 @@ export interface PieceStore {
    * set it in `bitfield`. Resolves false on a hash mismatch (nothing written). Rejects with a
    * StorageError on disk errors (STORAGE_NO_SPACE, STORAGE_READ_ONLY, STORAGE_IO…): the piece
    * is then not marked. `data` may be transferred to a worker (zero copy): do not use it after.
-   * `cache` (default true) keeps the written piece in the piece cache for uploads; false when
-   * nobody is likely to ask for it soon, which frees its buffer for the next piece at once.
+   * `cache` (default true) keeps the written piece in the piece cache for uploads, room made for
+   * it when the commit starts (`PieceCache.reserve`); false when nobody is likely to ask for it
+   * soon, which frees its buffer for the next piece at once.
    * `mode`: how this piece is written, when not the store's `writeMode`.
    */
   commitPiece(index: PieceIndex, data: Uint8Array, cache?: boolean, mode?: WriteMode): Promise<boolean>;
@@ -319,8 +320,16 @@ class DiskPieceStore implements PieceStore {
     if (this.wanted !== undefined && !this.wanted.has(index)) throw new StorageError('STORAGE_NOT_SELECTED', { detail: `piece ${index}` });
     const { slices, fileIndexes } = this.slicesOf(g.pieceOffset(index), length);
     const expected = this.metainfo.pieceHashes.subarray(index * 20, index * 20 + 20); // copied into the message (disk-pool.ts), or compared inline
+    // Room in the cache now, for a piece that is to enter it (PieceCache, `reserve`).
+    const unreserve = cache ? this.cache.reserve(length) : undefined;
     return this.track(async () => {
-      const { written, data: back } = await this.pool.commit(ownedBuffer(data), expected, slices, mode);
+      let result: { written: boolean; data: Uint8Array };
+      try {
+        result = await this.pool.commit(ownedBuffer(data), expected, slices, mode);
+      } finally {
+        unreserve?.();
+      }
+      const { written, data: back } = result;
       if (!written) {
         this.buffers.give(back);
         return false;

@@ -111,6 +111,53 @@ test('piece buffers come back for reuse: after a commit or a mismatch, never onc
     await s.close();
   }));
 
+for (const inline of [false, true]) {
+  test(`a commit makes room in the cache when it starts: the piece it pushes out is free for the next piece meanwhile, but a lent one never (${inline ? 'inline' : 'threads'})`, () =>
+    withTempDir(async (dir) => {
+      const p = inline ? new DiskPool({ inline: true }) : pool;
+      const t = makeTorrent(5 * 16384, 16384);
+      const s = await openStorage(t.metainfo, dir, { pool: p, pieceCacheBytes: 2 * 16384 });
+      assert.ok(await s.commitPiece(pieceIndex(t, 0), t.piece(0)));
+      assert.ok(await s.commitPiece(pieceIndex(t, 1), t.piece(1)));
+      const block = await s.readBlock(pieceIndex(t, 1), 0, 16); // piece 1 lent; piece 0 the least recently used
+      const second = s.commitPiece(pieceIndex(t, 2), t.piece(2));
+      // Piece 2 is not written yet, and piece 0 is out already: its buffer, stale bytes and all.
+      assert.deepEqual(s.pieceBuffer(pieceIndex(t, 4)), t.piece(0), "piece 0's buffer while piece 2 is being committed");
+      const third = s.commitPiece(pieceIndex(t, 3), t.piece(3)); // pushes out piece 1: lent, so never reused
+      const fresh = s.pieceBuffer(pieceIndex(t, 4));
+      assert.ok(fresh.buffer !== block.buffer, 'a new buffer, not the lent one');
+      assert.deepEqual([await second, await third], [true, true]);
+      assert.deepEqual(block, t.piece(1).subarray(0, 16), 'the upload still sees its bytes');
+      for (const i of [0, 1, 2, 3]) assert.deepEqual(await s.readBlock(pieceIndex(t, i), 50, 8), t.piece(i).subarray(50, 58), `piece ${i}`);
+      await s.close();
+      if (inline) await p.close();
+    }));
+}
+
+test('a commit that fails gives its room in the cache back: a mismatch, a write error', () =>
+  withTempDir(async (dir) => {
+    const p = new DiskPool({ inline: true }); // its own: the fault is injected into it
+    const t = makeTorrent(4 * 16384, 16384);
+    const s = await openStorage(t.metainfo, dir, { pool: p, pieceCacheBytes: 2 * 16384 });
+    const bad = t.piece(3);
+    bad[0] = bad[0]! ^ 1;
+    const badCopy = bad.slice();
+    assert.equal(await s.commitPiece(pieceIndex(t, 3), bad), false);
+    // Room for two pieces again: 0 and 1 both stay cached, so the only free buffer is the mismatched one.
+    assert.ok(await s.commitPiece(pieceIndex(t, 0), t.piece(0)));
+    assert.ok(await s.commitPiece(pieceIndex(t, 1), t.piece(1)));
+    assert.deepEqual(s.pieceBuffer(pieceIndex(t, 2)), badCopy, 'the mismatched buffer, not a cached piece\'s');
+    await p.injectFaultForTesting({ op: 'write', errno: 'EIO' });
+    await assert.rejects(s.commitPiece(pieceIndex(t, 2), t.piece(2)), { code: 'STORAGE_IO' });
+    await p.injectFaultForTesting(null);
+    // Its room (which pushed piece 0 out) is back too: piece 3 goes in beside piece 1, which stays.
+    assert.ok(await s.commitPiece(pieceIndex(t, 3), t.piece(3)));
+    assert.deepEqual(s.pieceBuffer(pieceIndex(t, 2)), t.piece(0), "piece 0's buffer, pushed out by the failed commit");
+    assert.notDeepEqual(s.pieceBuffer(pieceIndex(t, 2)), t.piece(1), 'piece 1 still cached');
+    await s.close();
+    await p.close();
+  }));
+
 test('lendBlock: a piece read for upload is reused only after its leases are released and the cache dropped it', () =>
   withTempDir(async (dir) => {
     const t = makeTorrent(4 * 16384, 16384);
