@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { relative, sep } from 'node:path';
 import type { Client, Torrent } from '../engine/index.js';
 import { fromHex } from '../metainfo/index.js';
@@ -27,6 +28,23 @@ export const STATUS_DOC_VERSION = 1;
  * whose polls come a little over a second apart, would still make a sweep at each poll.
  */
 export const STATUS_CHECK_MAX_AGE_MS = 5000;
+/**
+ * status.json at 10,000 files is 3 MB, most of it the `files` and `swarms` lists: serve keeps
+ * them serialized and makes only the head (`time`, `tracker`, `totals`, current at each answer)
+ * per answer. Both are remade at once when a file or swarm comes or goes or a row's state
+ * changes; answers in between share one weak ETag while the head is the same too, so a poller
+ * sending `If-None-Match` gets `304`. `files` holds only serve's own counts, so nothing else
+ * remakes it; `swarms` holds the tracker's seeds and leechers, a seed's peers and rate, which
+ * change without a sign here, so it is remade when this old: the sweep's age, which a deleted
+ * file's row may have already.
+ */
+export const STATUS_LISTS_MAX_AGE_MS = STATUS_CHECK_MAX_AGE_MS;
+/**
+ * How long a row's byte counter (a file's `plainBytes`, a swarm's `peerBytes`) may lag the
+ * totals while bytes move: the page's poll period, so that one open page sees its rows as
+ * before, while more pages or a script asking in a loop share one rebuild per second.
+ */
+export const STATUS_COUNTERS_MAX_AGE_MS = 1000;
 /** Eligible files with a per-file plain-HTTP count; more only add to the totals. */
 export const DEFAULT_MAX_STATUS_FILES = 10_000;
 
@@ -97,6 +115,39 @@ export interface StatusSources {
   readonly store: 'memory' | 'redis';
 }
 
+/** status.json ready to send: the same bytes as `JSON.stringify` of its document. */
+export interface StatusBody {
+  /** Weak entity tag, `W/"…"`: the same while every field but `time` is. */
+  readonly etag: string;
+  /** The JSON in order; the lists' chunk is shared by the answers that reuse it (never modify). */
+  readonly chunks: readonly Buffer[];
+  readonly length: number;
+}
+
+/** A whole document as a StatusBody (its ETag from its bytes): for a caller holding a document. */
+export function statusBodyOf(doc: StatusDocument): StatusBody {
+  const json = Buffer.from(JSON.stringify(doc));
+  const untimed = JSON.stringify({ ...doc, time: 0 });
+  return { etag: `W/"${createHash('sha1').update(untimed).digest('base64url')}"`, chunks: [json], length: json.length };
+}
+
+/** One serialized list of the last status body (`files` or `swarms`) and when it was made. */
+interface Part {
+  readonly at: number;
+  /** Its rows' byte counters when made: `plainGen` for files, the uploads' total for swarms. */
+  readonly counter: number;
+  readonly json: Buffer;
+  /** Bumped when a remade list differs: the ETag names it. */
+  readonly seq: number;
+}
+
+/** What both lists were made from: when it changes, both are remade at once. */
+interface Listed {
+  readonly files: readonly { absPath: string; size: number; infoHash: string | undefined }[];
+  readonly hashes: readonly string[];
+  readonly plainRows: number;
+}
+
 interface PlainFile {
   bytes: number;
   webSeedBytes: number;
@@ -116,6 +167,12 @@ export class ServeStatus {
   private readonly retiredBytes = new Map<string, number>();
   private client: Client | undefined;
   private inFlight: Promise<StatusDocument> | undefined;
+  private bodyInFlight: Promise<StatusBody> | undefined;
+  private listed: Listed | undefined;
+  private filesPart: Part | undefined;
+  private swarmsPart: (Part & { readonly trackerError: string | null }) | undefined;
+  /** Bumped by each change of a file row's byte counters. */
+  private plainGen = 0;
 
   constructor(
     private readonly opts: { readonly now?: () => number; readonly maxFiles?: number } = {},
@@ -142,6 +199,7 @@ export class ServeStatus {
     }
     if (webSeed) this.webSeed += bytes;
     else this.plainEligible += bytes;
+    this.plainGen++;
     let f = this.plainByFile.get(absPath);
     if (f === undefined) {
       if (this.plainByFile.size >= (this.opts.maxFiles ?? DEFAULT_MAX_STATUS_FILES)) return;
@@ -153,12 +211,24 @@ export class ServeStatus {
     f.size = size;
   }
 
-  /** The status document; concurrent callers share one. */
+  /** The status document, made afresh (nothing cached); concurrent callers share one. */
   snapshot(src: StatusSources): Promise<StatusDocument> {
     this.inFlight ??= this.make(src).finally(() => {
       this.inFlight = undefined;
     });
     return this.inFlight;
+  }
+
+  /**
+   * status.json to send, reusing the serialized lists while STATUS_LISTS_MAX_AGE_MS and
+   * STATUS_COUNTERS_MAX_AGE_MS allow (their rule is there); the head is made at each call.
+   * Concurrent callers share one.
+   */
+  body(src: StatusSources): Promise<StatusBody> {
+    this.bodyInFlight ??= this.makeBody(src).finally(() => {
+      this.bodyInFlight = undefined;
+    });
+    return this.bodyInFlight;
   }
 
   private now(): number {
@@ -167,42 +237,50 @@ export class ServeStatus {
 
   private async make(src: StatusSources): Promise<StatusDocument> {
     await src.check?.().catch(() => undefined); // the timer's check logs its failures; the page shows what is known
-    const up = this.uploads();
-    const hashes = [...src.infoHashes()].sort();
-    let scraped: ScrapeEntry[] | undefined;
-    let trackerError: string | null = null;
-    try {
-      scraped = hashes.length === 0 ? [] : await src.scrape(hashes.map((h) => fromHex(h) ?? new Uint8Array(20)));
-    } catch (err) {
-      trackerError = err instanceof Error ? err.message : String(err);
+    const total = this.uploadTotal();
+    const offered = src.files();
+    const rows = await this.swarmRows(src, offered, [...src.infoHashes()].sort(), this.liveUploads());
+    return { ...this.head(src, total, rows.trackerError), files: this.fileRows(src, offered), swarms: rows.swarms };
+  }
+
+  private async makeBody(src: StatusSources): Promise<StatusBody> {
+    await src.check?.().catch(() => undefined);
+    const total = this.uploadTotal();
+    const offered = src.files();
+    const hashes = src.infoHashes();
+    const now = this.now();
+    const l = this.listed;
+    const changed = l === undefined || l.plainRows !== this.plainByFile.size || !sameFiles(l.files, offered) || !sameStrings(l.hashes, hashes);
+    if (changed) this.listed = { files: offered, hashes, plainRows: this.plainByFile.size };
+    const ageOf = (p: Part | undefined): number => (p === undefined ? Infinity : now - p.at);
+    // Remade, or kept when the same (nothing changed, the common case): then so is its sequence, so the ETag.
+    const next = (old: Part | undefined, counter: number, json: Buffer): Part => ({ at: now, counter, json, seq: old === undefined ? 0 : old.json.equals(json) ? old.seq : old.seq + 1 });
+
+    // Files: every field is serve's own, so only a change (or moved bytes, after 1 s) remakes them.
+    let files = this.filesPart;
+    const filesAge = ageOf(files);
+    if (files === undefined || changed || filesAge < 0 || (files.counter !== this.plainGen && filesAge >= STATUS_COUNTERS_MAX_AGE_MS)) {
+      files = next(files, this.plainGen, Buffer.from(JSON.stringify(this.fileRows(src, offered))));
+      this.filesPart = files;
     }
-    const rel = (absPath: string): string => `/${relative(src.root, absPath).split(sep).join('/')}`;
-
-    const files = new Map<string, StatusFile>();
-    for (const [absPath, f] of this.plainByFile) files.set(absPath, { path: rel(absPath), size: f.size, state: 'plain', infoHash: null, plainBytes: f.bytes, webSeedBytes: f.webSeedBytes });
-    const pathsOf = new Map<string, string[]>();
-    for (const f of src.files()) {
-      const known = files.get(f.absPath);
-      const entry = { path: rel(f.absPath), size: f.size, state: f.infoHash === undefined ? ('hashing' as const) : ('ready' as const), infoHash: f.infoHash ?? null, plainBytes: known?.plainBytes ?? 0, webSeedBytes: known?.webSeedBytes ?? 0 };
-      files.set(f.absPath, entry);
-      if (f.infoHash !== undefined) pathsOf.set(f.infoHash, [...(pathsOf.get(f.infoHash) ?? []), entry.path]);
+    // Swarms: the tracker's counts, peers and rates change unseen, so they are remade at 5 s too.
+    let swarms = this.swarmsPart;
+    const swarmsAge = ageOf(swarms);
+    if (swarms === undefined || changed || swarmsAge < 0 || swarmsAge >= STATUS_LISTS_MAX_AGE_MS || (swarms.counter !== total && swarmsAge >= STATUS_COUNTERS_MAX_AGE_MS)) {
+      const rows = await this.swarmRows(src, offered, [...hashes].sort(), this.liveUploads());
+      swarms = { ...next(swarms, total, Buffer.from(JSON.stringify(rows.swarms))), trackerError: rows.trackerError };
+      this.swarmsPart = swarms;
     }
 
-    const swarms: StatusSwarm[] = hashes.map((infoHash, i) => {
-      const s = scraped?.[i];
-      const live = up.live.get(infoHash);
-      return {
-        infoHash,
-        paths: (pathsOf.get(infoHash) ?? []).sort(),
-        seeds: s?.complete ?? null,
-        leechers: s?.incomplete ?? null,
-        completed: s?.downloaded ?? null,
-        peers: live?.peers ?? 0,
-        peerBytes: (live?.uploaded ?? 0) + (this.retiredBytes.get(infoHash) ?? 0),
-        peerBytesPerSec: Math.round(live?.uploadRate ?? 0),
-      };
-    });
+    const head = this.head(src, total, swarms.trackerError);
+    const untimed = JSON.stringify([head.tracker, head.totals]);
+    const etag = `W/"${this.startedAt.toString(36)}.${files.seq}.${swarms.seq}.${createHash('sha1').update(untimed).digest('base64url').slice(0, 16)}"`;
+    const chunks = [Buffer.from(`${JSON.stringify(head).slice(0, -1)},"files":`), files.json, SWARMS_KEY, swarms.json, END];
+    return { etag, chunks, length: chunks.reduce((n, c) => n + c.length, 0) };
+  }
 
+  /** Everything but the lists, in the document's key order. */
+  private head(src: StatusSources, peerBytes: number, trackerError: string | null): Omit<StatusDocument, 'files' | 'swarms'> {
     return {
       version: STATUS_DOC_VERSION,
       time: this.now(),
@@ -213,29 +291,104 @@ export class ServeStatus {
         plainEligibleBytes: this.plainEligible,
         plainIneligibleBytes: this.plainIneligible,
         plainResponses: this.plainResponses,
-        peerBytes: up.total,
+        peerBytes,
         webSeedBytes: this.webSeed,
       },
-      files: [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
-      swarms,
     };
   }
 
-  /** Live torrents' uploads now; removed torrents are folded into `retiredBytes` for good. */
-  private uploads(): { live: Map<string, { uploaded: number; uploadRate: number; peers: number }>; total: number } {
-    const live = new Map<string, { uploaded: number; uploadRate: number; peers: number }>();
+  /** The `files` rows: eligible files served plainly and files with a torrent, by path. */
+  private fileRows(src: StatusSources, offered: readonly { absPath: string; size: number; infoHash: string | undefined }[]): StatusFile[] {
+    const rel = relOf(src.root);
+    const files = new Map<string, StatusFile>();
+    for (const [absPath, f] of this.plainByFile) files.set(absPath, { path: rel(absPath), size: f.size, state: 'plain', infoHash: null, plainBytes: f.bytes, webSeedBytes: f.webSeedBytes });
+    for (const f of offered) {
+      const known = files.get(f.absPath);
+      files.set(f.absPath, { path: rel(f.absPath), size: f.size, state: f.infoHash === undefined ? 'hashing' : 'ready', infoHash: f.infoHash ?? null, plainBytes: known?.plainBytes ?? 0, webSeedBytes: known?.webSeedBytes ?? 0 });
+    }
+    return [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  /** The `swarms` rows (`hashes` sorted), with the tracker's counts. */
+  private async swarmRows(
+    src: StatusSources,
+    offered: readonly { absPath: string; size: number; infoHash: string | undefined }[],
+    hashes: readonly string[],
+    live: Map<string, { uploaded: number; uploadRate: number; peers: number }>,
+  ): Promise<{ swarms: StatusSwarm[]; trackerError: string | null }> {
+    let scraped: ScrapeEntry[] | undefined;
+    let trackerError: string | null = null;
+    try {
+      scraped = hashes.length === 0 ? [] : await src.scrape(hashes.map((h) => fromHex(h) ?? new Uint8Array(20)));
+    } catch (err) {
+      trackerError = err instanceof Error ? err.message : String(err);
+    }
+    const rel = relOf(src.root);
+    const pathsOf = new Map<string, string[]>();
+    for (const f of offered) if (f.infoHash !== undefined) pathsOf.set(f.infoHash, [...(pathsOf.get(f.infoHash) ?? []), rel(f.absPath)]);
+    const swarms = hashes.map((infoHash, i) => {
+      const s = scraped?.[i];
+      const l = live.get(infoHash);
+      return {
+        infoHash,
+        paths: (pathsOf.get(infoHash) ?? []).sort(),
+        seeds: s?.complete ?? null,
+        leechers: s?.incomplete ?? null,
+        completed: s?.downloaded ?? null,
+        peers: l?.peers ?? 0,
+        peerBytes: (l?.uploaded ?? 0) + (this.retiredBytes.get(infoHash) ?? 0),
+        peerBytesPerSec: Math.round(l?.uploadRate ?? 0),
+      };
+    });
+    return { swarms, trackerError };
+  }
+
+  /** Payload bytes uploaded, retired torrents included; removed torrents are folded into `retiredBytes` for good. One counter read per torrent: each answer makes it. */
+  private uploadTotal(): number {
+    let total = 0;
     for (const [t, infoHash] of this.torrents) {
-      const s = t.stats();
       if (this.client?.get(infoHash) === t) {
-        live.set(infoHash, { uploaded: s.uploaded, uploadRate: s.uploadRate, peers: s.peersByKind.wire + s.peersByKind.http });
+        total += t.uploadedBytes;
       } else {
-        this.retiredBytes.set(infoHash, (this.retiredBytes.get(infoHash) ?? 0) + s.uploaded);
+        this.retiredBytes.set(infoHash, (this.retiredBytes.get(infoHash) ?? 0) + t.uploadedBytes);
         this.torrents.delete(t);
       }
     }
-    let total = 0;
     for (const v of this.retiredBytes.values()) total += v;
-    for (const v of live.values()) total += v.uploaded;
-    return { live, total };
+    return total;
   }
+
+  /** Live torrents' uploads, rates and peers (a `stats()` each): for the swarm rows. */
+  private liveUploads(): Map<string, { uploaded: number; uploadRate: number; peers: number }> {
+    const live = new Map<string, { uploaded: number; uploadRate: number; peers: number }>();
+    for (const [t, infoHash] of this.torrents) {
+      if (this.client?.get(infoHash) !== t) continue;
+      const s = t.stats();
+      live.set(infoHash, { uploaded: s.uploaded, uploadRate: s.uploadRate, peers: s.peersByKind.wire + s.peersByKind.http });
+    }
+    return live;
+  }
+}
+
+const SWARMS_KEY = Buffer.from(',"swarms":');
+const END = Buffer.from('}');
+
+function relOf(root: string): (absPath: string) => string {
+  return (absPath) => `/${relative(root, absPath).split(sep).join('/')}`;
+}
+
+function sameFiles(a: Listed['files'], b: Listed['files']): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.absPath !== y.absPath || x.size !== y.size || x.infoHash !== y.infoHash) return false;
+  }
+  return true;
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
