@@ -377,12 +377,16 @@ export class Gateway {
   }
 
   private statusSources(): StatusSources {
+    const store = this.tracker.core.store;
+    const version = store.version?.bind(store);
     return {
       root: this.site.root,
       check: () => this.swarm.recheck(STATUS_CHECK_MAX_AGE_MS),
       files: () => this.swarm.files(),
       infoHashes: () => this.swarm.infoHashes(),
-      scrape: (hashes) => this.tracker.core.store.scrape(hashes),
+      scrape: (hashes) => store.scrape(hashes),
+      // The memory store's: status.json remakes its swarms list when an announce changed a count.
+      ...(version === undefined ? {} : { trackerVersion: version }),
       store: this.opts.redis === undefined ? 'memory' : 'redis',
     };
   }

@@ -29,20 +29,23 @@ export const STATUS_DOC_VERSION = 1;
  */
 export const STATUS_CHECK_MAX_AGE_MS = 5000;
 /**
+ * How long a row's byte counter (a file's `plainBytes`, a swarm's `peerBytes`) may lag the
+ * totals while bytes move, and a swarm's `peerBytesPerSec` its meter (which decays for 5 s
+ * after the bytes stop, with no event to tell): the page's poll period, so that one open page
+ * sees its rows as before, while more pages or a script asking in a loop share one rebuild per
+ * second.
+ *
  * status.json at 10,000 files is 3 MB, most of it the `files` and `swarms` lists: serve keeps
  * them serialized and makes only the head (`time`, `tracker`, `totals`, current at each answer)
- * per answer. Both are remade at once when a file or swarm comes or goes or a row's state
- * changes; answers in between share one weak ETag while the head is the same too, so a poller
- * sending `If-None-Match` gets `304`. `files` holds only serve's own counts, so nothing else
- * remakes it; `swarms` holds the tracker's seeds and leechers, a seed's peers and rate, which
- * change without a sign here, so it is remade when this old: the sweep's age, which a deleted
- * file's row may have already.
- */
-export const STATUS_LISTS_MAX_AGE_MS = STATUS_CHECK_MAX_AGE_MS;
-/**
- * How long a row's byte counter (a file's `plainBytes`, a swarm's `peerBytes`) may lag the
- * totals while bytes move: the page's poll period, so that one open page sees its rows as
- * before, while more pages or a script asking in a loop share one rebuild per second.
+ * per answer. Everything else a list shows is remade on the event that changes it, never on
+ * age: both lists when a file or swarm comes or goes or a file's state changes; `swarms` when
+ * the tracker's counts may have changed (`StatusSources.trackerVersion`, bumped by the store
+ * at each announce or expiry that changes a count; a store without one is scraped at each
+ * answer and its counts compared) or a link of the seed opened or closed (the engine's `peer`
+ * and `peerClosed`). So a leecher that announced is in the very next answer however briefly it
+ * stays one (a 5 s age here hid a get that was a leecher for under a second from the tests
+ * that wait for it: reverted in d0af783). Answers in between share one weak ETag while the head is the same too, so a poller
+ * sending `If-None-Match` gets `304`.
  */
 export const STATUS_COUNTERS_MAX_AGE_MS = 1000;
 /** Eligible files with a per-file plain-HTTP count; more only add to the totals. */
@@ -112,6 +115,12 @@ export interface StatusSources {
   /** Info-hashes served now. */
   readonly infoHashes: () => readonly string[];
   readonly scrape: (infoHashes: readonly Uint8Array[]) => Promise<ScrapeEntry[]>;
+  /**
+   * Changes whenever a count `scrape` answers may have changed (`SwarmStore.version`): while it
+   * is the same, the last scrape still holds and is not asked again. Absent (a store shared with
+   * other servers, whose announces serve cannot see): every answer scrapes.
+   */
+  readonly trackerVersion?: () => number;
   readonly store: 'memory' | 'redis';
 }
 
@@ -141,10 +150,30 @@ interface Part {
   readonly seq: number;
 }
 
+/** The serialized `swarms` and what it was made from, to tell when it no longer holds. */
+interface SwarmsPart extends Part {
+  readonly scraped: Scraped;
+  /** `StatusSources.trackerVersion` read just before the scrape (undefined: the store has none). */
+  readonly tracker: number | undefined;
+  /** `ServeStatus.links` read just before the seed's peers were counted. */
+  readonly links: number;
+  /** A row shows a send rate: its meter decays with no event, so the list is remade after STATUS_COUNTERS_MAX_AGE_MS. */
+  readonly moving: boolean;
+}
+
+/** The tracker's counts for the sorted info-hashes, or why there are none. */
+interface Scraped {
+  readonly entries: readonly ScrapeEntry[] | undefined;
+  readonly error: string | null;
+}
+
 /** What both lists were made from: when it changes, both are remade at once. */
 interface Listed {
   readonly files: readonly { absPath: string; size: number; infoHash: string | undefined }[];
   readonly hashes: readonly string[];
+  /** `hashes` sorted (the rows' order) and as bytes, for the scrape. */
+  readonly sorted: readonly string[];
+  readonly keys: readonly Uint8Array[];
   readonly plainRows: number;
 }
 
@@ -170,9 +199,11 @@ export class ServeStatus {
   private bodyInFlight: Promise<StatusBody> | undefined;
   private listed: Listed | undefined;
   private filesPart: Part | undefined;
-  private swarmsPart: (Part & { readonly trackerError: string | null }) | undefined;
+  private swarmsPart: SwarmsPart | undefined;
   /** Bumped by each change of a file row's byte counters. */
   private plainGen = 0;
+  /** Bumped when a link of the seed opens or closes (a swarm's `peers`). */
+  private links = 0;
 
   constructor(
     private readonly opts: { readonly now?: () => number; readonly maxFiles?: number } = {},
@@ -183,7 +214,14 @@ export class ServeStatus {
   /** Follows every torrent the seed's engine adds. */
   watch(client: Client): void {
     this.client = client;
-    client.on('torrent', (t) => this.torrents.set(t, t.infoHash));
+    const linked = (): void => {
+      this.links++;
+    };
+    client.on('torrent', (t) => {
+      this.torrents.set(t, t.infoHash);
+      t.on('peer', linked);
+      t.on('peerClosed', linked);
+    });
   }
 
   /** A plain file response is about to send its body. */
@@ -220,9 +258,8 @@ export class ServeStatus {
   }
 
   /**
-   * status.json to send, reusing the serialized lists while STATUS_LISTS_MAX_AGE_MS and
-   * STATUS_COUNTERS_MAX_AGE_MS allow (their rule is there); the head is made at each call.
-   * Concurrent callers share one.
+   * status.json to send, reusing the serialized lists while nothing they show changed (the rule
+   * is at STATUS_COUNTERS_MAX_AGE_MS); the head is made at each call. Concurrent callers share one.
    */
   body(src: StatusSources): Promise<StatusBody> {
     this.bodyInFlight ??= this.makeBody(src).finally(() => {
@@ -239,8 +276,10 @@ export class ServeStatus {
     await src.check?.().catch(() => undefined); // the timer's check logs its failures; the page shows what is known
     const total = this.uploadTotal();
     const offered = src.files();
-    const rows = await this.swarmRows(src, offered, [...src.infoHashes()].sort(), this.liveUploads());
-    return { ...this.head(src, total, rows.trackerError), files: this.fileRows(src, offered), swarms: rows.swarms };
+    const sorted = [...src.infoHashes()].sort();
+    const scraped = await scrapeOf(src, sorted.map((h) => fromHex(h) ?? new Uint8Array(20)));
+    const rows = this.swarmRows(src, offered, sorted, scraped, this.liveUploads());
+    return { ...this.head(src, total, scraped.error), files: this.fileRows(src, offered), swarms: rows };
   }
 
   private async makeBody(src: StatusSources): Promise<StatusBody> {
@@ -249,9 +288,13 @@ export class ServeStatus {
     const offered = src.files();
     const hashes = src.infoHashes();
     const now = this.now();
-    const l = this.listed;
-    const changed = l === undefined || l.plainRows !== this.plainByFile.size || !sameFiles(l.files, offered) || !sameStrings(l.hashes, hashes);
-    if (changed) this.listed = { files: offered, hashes, plainRows: this.plainByFile.size };
+    let listed = this.listed;
+    const changed = listed === undefined || listed.plainRows !== this.plainByFile.size || !sameFiles(listed.files, offered) || !sameStrings(listed.hashes, hashes);
+    if (changed || listed === undefined) {
+      const sorted = [...hashes].sort();
+      listed = { files: offered, hashes, sorted, keys: sorted.map((h) => fromHex(h) ?? new Uint8Array(20)), plainRows: this.plainByFile.size };
+      this.listed = listed;
+    }
     const ageOf = (p: Part | undefined): number => (p === undefined ? Infinity : now - p.at);
     // Remade, or kept when the same (nothing changed, the common case): then so is its sequence, so the ETag.
     const next = (old: Part | undefined, counter: number, json: Buffer): Part => ({ at: now, counter, json, seq: old === undefined ? 0 : old.json.equals(json) ? old.seq : old.seq + 1 });
@@ -263,16 +306,32 @@ export class ServeStatus {
       files = next(files, this.plainGen, Buffer.from(JSON.stringify(this.fileRows(src, offered))));
       this.filesPart = files;
     }
-    // Swarms: the tracker's counts, peers and rates change unseen, so they are remade at 5 s too.
+    // Swarms: remade when the listing changed, a link of the seed opened or closed, the
+    // tracker's counts may have (its version), or, after 1 s, bytes were sent or a rate shows.
+    // Both versions are read before what they stand for (the scrape, the seed's peers): a change
+    // in between makes the next answer remake the list again, never keeps a stale one.
+    const tracker = src.trackerVersion?.();
+    const links = this.links;
     let swarms = this.swarmsPart;
     const swarmsAge = ageOf(swarms);
-    if (swarms === undefined || changed || swarmsAge < 0 || swarmsAge >= STATUS_LISTS_MAX_AGE_MS || (swarms.counter !== total && swarmsAge >= STATUS_COUNTERS_MAX_AGE_MS)) {
-      const rows = await this.swarmRows(src, offered, [...hashes].sort(), this.liveUploads());
-      swarms = { ...next(swarms, total, Buffer.from(JSON.stringify(rows.swarms))), trackerError: rows.trackerError };
+    let stale = swarms === undefined || changed || swarmsAge < 0 || swarms.links !== links || ((swarms.counter !== total || swarms.moving) && swarmsAge >= STATUS_COUNTERS_MAX_AGE_MS);
+    let scraped: Scraped | undefined;
+    if (!stale && swarms !== undefined) {
+      if (tracker !== undefined && swarms.tracker !== undefined) stale = tracker !== swarms.tracker;
+      else {
+        // No version (Redis: other servers' announces change the counts): ask, and compare.
+        scraped = await scrapeOf(src, listed.keys);
+        stale = !sameCounts(scraped, swarms.scraped);
+      }
+    }
+    if (stale || swarms === undefined) {
+      scraped ??= await scrapeOf(src, listed.keys);
+      const rows = this.swarmRows(src, offered, listed.sorted, scraped, this.liveUploads());
+      swarms = { ...next(swarms, total, Buffer.from(JSON.stringify(rows))), scraped, tracker, links, moving: rows.some((r) => r.peerBytesPerSec > 0) };
       this.swarmsPart = swarms;
     }
 
-    const head = this.head(src, total, swarms.trackerError);
+    const head = this.head(src, total, swarms.scraped.error);
     const untimed = JSON.stringify([head.tracker, head.totals]);
     const etag = `W/"${this.startedAt.toString(36)}.${files.seq}.${swarms.seq}.${createHash('sha1').update(untimed).digest('base64url').slice(0, 16)}"`;
     const chunks = [Buffer.from(`${JSON.stringify(head).slice(0, -1)},"files":`), files.json, SWARMS_KEY, swarms.json, END];
@@ -309,25 +368,19 @@ export class ServeStatus {
     return [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
-  /** The `swarms` rows (`hashes` sorted), with the tracker's counts. */
-  private async swarmRows(
+  /** The `swarms` rows (`hashes` sorted), with the tracker's counts for them. */
+  private swarmRows(
     src: StatusSources,
     offered: readonly { absPath: string; size: number; infoHash: string | undefined }[],
     hashes: readonly string[],
+    scraped: Scraped,
     live: Map<string, { uploaded: number; uploadRate: number; peers: number }>,
-  ): Promise<{ swarms: StatusSwarm[]; trackerError: string | null }> {
-    let scraped: ScrapeEntry[] | undefined;
-    let trackerError: string | null = null;
-    try {
-      scraped = hashes.length === 0 ? [] : await src.scrape(hashes.map((h) => fromHex(h) ?? new Uint8Array(20)));
-    } catch (err) {
-      trackerError = err instanceof Error ? err.message : String(err);
-    }
+  ): StatusSwarm[] {
     const rel = relOf(src.root);
     const pathsOf = new Map<string, string[]>();
     for (const f of offered) if (f.infoHash !== undefined) pathsOf.set(f.infoHash, [...(pathsOf.get(f.infoHash) ?? []), rel(f.absPath)]);
-    const swarms = hashes.map((infoHash, i) => {
-      const s = scraped?.[i];
+    return hashes.map((infoHash, i) => {
+      const s = scraped.entries?.[i];
       const l = live.get(infoHash);
       return {
         infoHash,
@@ -340,7 +393,6 @@ export class ServeStatus {
         peerBytesPerSec: Math.round(l?.uploadRate ?? 0),
       };
     });
-    return { swarms, trackerError };
   }
 
   /** Payload bytes uploaded, retired torrents included; removed torrents are folded into `retiredBytes` for good. One counter read per torrent: each answer makes it. */
@@ -368,6 +420,28 @@ export class ServeStatus {
     }
     return live;
   }
+}
+
+/** The tracker's counts for `keys` (sorted info-hashes), or its error. */
+async function scrapeOf(src: StatusSources, keys: readonly Uint8Array[]): Promise<Scraped> {
+  try {
+    return { entries: keys.length === 0 ? [] : await src.scrape(keys), error: null };
+  } catch (err) {
+    return { entries: undefined, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+function sameCounts(a: Scraped, b: Scraped): boolean {
+  if (a.error !== b.error || (a.entries === undefined) !== (b.entries === undefined)) return false;
+  const x = a.entries ?? [];
+  const y = b.entries ?? [];
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) {
+    const p = x[i]!;
+    const q = y[i]!;
+    if (p.complete !== q.complete || p.incomplete !== q.incomplete || p.downloaded !== q.downloaded) return false;
+  }
+  return true;
 }
 
 const SWARMS_KEY = Buffer.from(',"swarms":');
