@@ -9,14 +9,15 @@
  *   - `script`: plain GETs, the body read whole (a script polling, or a page without the ETag);
  *   - `page`: GETs with the last answer's ETag in If-None-Match (the page's `cache: 'no-cache'`);
  *   - `moving`: as `page`, with one file's plain bytes counted before each request (a transfer);
- *   - `page-1s`: as `page`, one request a second (one open page, nothing moving): the lists'
- *     rebuild every 5 s (STATUS_LISTS_MAX_AGE_MS) is then most of the cost, not amortized away.
+ *   - `announce`: as `page`, with the tracker's version moved before each request (an announce
+ *     that changed a count, every time: the worst case, a scrape and the swarms list remade);
+ *   - `page-1s`: as `page`, one request a second (one open page, nothing moving).
  *
  *   npm run build && node dist/bench/status-json.js [--files 10000] [--seconds 10] [--runs 2] [--root DIR]
  *
  * `--root` names another checkout whose dist to measure too, alternating run by run (a build
- * before the cache answers every case as `script`: it sends no ETag). The wall clock is real, so
- * the lists' 5 s and 1 s ages apply as in serve.
+ * before the cache answers every case as `script`: it sends no ETag; one before the tracker's
+ * version ignores it). The wall clock is real, so the rows' 1 s lag applies as in serve.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -49,11 +50,15 @@ async function child(distRoot: string): Promise<void> {
     files: () => files.map((f) => ({ ...f })), // SwarmFiles.files() makes a new array of new objects
     infoHashes: () => [...hashes],
     scrape: (list: readonly Uint8Array[]) => Promise.resolve(list.map((infoHash) => ({ infoHash, complete: 1, incomplete: 0, downloaded: 0 }))),
+    trackerVersion: () => version, // the memory store's (SwarmStore.version)
     store: 'memory' as const,
   };
+  let version = 0;
   let moving = false;
+  let announcing = false;
   const get = (): Promise<unknown> => {
     if (moving) status.countPlain(files[0]!.absPath, files[0]!.size, true, 16384);
+    if (announcing) version++;
     return status.body !== undefined ? status.body(src) : status.snapshot(src);
   };
   const server = createServer((req, res) => {
@@ -66,8 +71,9 @@ async function child(distRoot: string): Promise<void> {
   await once(server, 'listening');
   let cpu = process.cpuUsage();
   process.on('message', (m: string) => {
-    if (m === 'start' || m === 'start-moving') {
+    if (m === 'start' || m === 'start-moving' || m === 'start-announce') {
       moving = m === 'start-moving';
+      announcing = m === 'start-announce';
       cpu = process.cpuUsage();
       process.send?.({});
     } else if (m === 'stop') {
@@ -90,7 +96,7 @@ async function measure(label: string, distRoot: string): Promise<void> {
     const [{ port }] = (await once(c, 'message')) as [Msg];
     const url = `http://127.0.0.1:${port}/.torrenttp/status.json`;
     const row: string[] = [];
-    for (const kase of ['script', 'page', 'moving', 'page-1s'] as const) {
+    for (const kase of ['script', 'page', 'moving', 'announce', 'page-1s'] as const) {
       let etag: string | undefined;
       const one = async (): Promise<number> => {
         const r = await request(url, { headers: kase !== 'script' && etag !== undefined ? { 'if-none-match': etag } : {} });
@@ -99,7 +105,7 @@ async function measure(label: string, distRoot: string): Promise<void> {
         return r.statusCode === 304 ? 0 : size;
       };
       await one(); // the first answer builds the lists; not counted
-      await ask(c, kase === 'moving' ? 'start-moving' : 'start');
+      await ask(c, kase === 'moving' ? 'start-moving' : kase === 'announce' ? 'start-announce' : 'start');
       const end = performance.now() + Number(values.seconds) * 1000;
       let n = 0;
       let bytes = 0;

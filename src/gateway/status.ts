@@ -43,8 +43,8 @@ export const STATUS_CHECK_MAX_AGE_MS = 5000;
  * at each announce or expiry that changes a count; a store without one is scraped at each
  * answer and its counts compared) or a link of the seed opened or closed (the engine's `peer`
  * and `peerClosed`). So a leecher that announced is in the very next answer however briefly it
- * stays one (a 5 s age here hid a get that was a leecher for under a second from the tests
- * that wait for it: reverted in d0af783). Answers in between share one weak ETag while the
+ * stays one (a 5 s age here could miss a get that was a leecher for less than that, and the
+ * tests waiting for it timed out: reverted in d0af783). Answers in between share one weak ETag while the
  * head is the same too, so a poller sending `If-None-Match` gets `304`.
  */
 export const STATUS_COUNTERS_MAX_AGE_MS = 1000;
