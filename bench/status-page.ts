@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import type { StatusDocument } from '../src/gateway/status.js';
 
-type ServeStatus = (req: IncomingMessage, res: ServerResponse, pathOnly: string, snapshot: () => Promise<StatusDocument>) => Promise<void>;
+type ServeStatus = (req: IncomingMessage, res: ServerResponse, pathOnly: string, snapshot: () => Promise<unknown>) => Promise<void>;
 
 const { values } = parseArgs({ options: { files: { type: 'string', default: '10000' }, polls: { type: 'string', default: '10' }, runs: { type: 'string', default: '2' }, root: { type: 'string' } } });
 const N = Number(values.files);
@@ -32,13 +32,15 @@ const swarms = files.map((f) => ({ infoHash: f.infoHash, paths: [f.path], seeds:
 
 async function measure(label: string, pageModule: string): Promise<void> {
   const { serveStatus } = (await import(pageModule)) as { serveStatus: ServeStatus };
+  // A page module with status bodies (ETag, cached lists) takes one; an older one a document.
+  const { statusBodyOf } = (await import(pageModule.replace(/status-page\.js$/, 'status.js'))) as { statusBodyOf?: (d: StatusDocument) => unknown };
   let polls = 0;
   const server = createServer((req, res) => {
     const pathOnly = (req.url ?? '/').split('?')[0]!;
     if (pathOnly.endsWith('status.json')) polls++;
     const doc = (): Promise<StatusDocument> =>
       Promise.resolve({ version: 1, time: Date.now(), startedAt: 0, tracker: { store: 'memory', error: null }, totals: { plainBytes: polls * 1000, plainEligibleBytes: 0, plainIneligibleBytes: 0, plainResponses: polls, peerBytes: 0, webSeedBytes: 0 }, files, swarms });
-    serveStatus(req, res, pathOnly, doc).catch((err: unknown) => {
+    serveStatus(req, res, pathOnly, statusBodyOf === undefined ? doc : () => doc().then(statusBodyOf)).catch((err: unknown) => {
       res.statusCode = 500;
       res.end(String(err));
     });

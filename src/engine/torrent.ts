@@ -337,6 +337,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.emit('progress', this.stats());
   }
 
+  /** Payload bytes uploaded so far (`stats().uploaded` without the rest of `stats`: a status answer reads it for every torrent). */
+  get uploadedBytes(): number {
+    return this.uploader.up.totalBytes;
+  }
+
   stats(): TorrentStats {
     const now = this.now();
     const verifiedBytes = this.verifiedSelectedBytes;

@@ -24,7 +24,7 @@ import { eligibility, type Eligibility, type EligibilityOptions } from './rules.
 import { INDEX_FILE, listingHtml, StaticSite, type Target } from './static-site.js';
 import { Admission, SharedOffers } from './shared-offers.js';
 import { hostCheckFor, refuseUnknownHost, type HostCheck } from './host-check.js';
-import { ServeStatus, STATUS_CHECK_MAX_AGE_MS, type StatusDocument } from './status.js';
+import { ServeStatus, STATUS_CHECK_MAX_AGE_MS, type StatusBody, type StatusDocument, type StatusSources } from './status.js';
 import { isStatusPath, serveStatus } from './status-page.js';
 import { checkCacheDir, identityOf, SwarmFiles, type ReadyTorrent } from './swarm-files.js';
 import { TtpRoutes } from './ttp-routes.js';
@@ -366,16 +366,29 @@ export class Gateway {
     return this.client.port;
   }
 
-  /** What `/.torrenttp/status.json` shows (status.ts). */
+  /** What `/.torrenttp/status.json` shows (status.ts), made afresh. */
   statusDocument(): Promise<StatusDocument> {
-    return this.status.snapshot({
+    return this.status.snapshot(this.statusSources());
+  }
+
+  /** `/.torrenttp/status.json` as sent: its serialized lists reused while nothing they show changed (status.ts). */
+  private statusBody(): Promise<StatusBody> {
+    return this.status.body(this.statusSources());
+  }
+
+  private statusSources(): StatusSources {
+    const store = this.tracker.core.store;
+    const version = store.version?.bind(store);
+    return {
       root: this.site.root,
       check: () => this.swarm.recheck(STATUS_CHECK_MAX_AGE_MS),
       files: () => this.swarm.files(),
       infoHashes: () => this.swarm.infoHashes(),
-      scrape: (hashes) => this.tracker.core.store.scrape(hashes),
+      scrape: (hashes) => store.scrape(hashes),
+      // The memory store's: status.json remakes its swarms list when an announce changed a count.
+      ...(version === undefined ? {} : { trackerVersion: version }),
       store: this.opts.redis === undefined ? 'memory' : 'redis',
-    });
+    };
   }
 
   /** Retires torrents whose files changed (the timer does it too). */
@@ -502,7 +515,7 @@ export class Gateway {
       this.ttp.handle(req, res);
       return;
     }
-    const work = this.opts.status !== false && isStatusPath(pathOnly) ? serveStatus(req, res, pathOnly, () => this.statusDocument()) : this.serve(req, res, target);
+    const work = this.opts.status !== false && isStatusPath(pathOnly) ? serveStatus(req, res, pathOnly, () => this.statusBody()) : this.serve(req, res, target);
     work.catch((err: unknown) => {
       const e = toTorrenttpError(err);
       if (e.status >= 500 && e.code !== 'GATEWAY_HASHING') this.logger.error({ err: e, url: clip(target) }, 'request handler failed');

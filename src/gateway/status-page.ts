@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clip } from '../errors/index.js';
+import { evaluateConditionals } from './conditional.js';
 import { GatewayError } from './errors.js';
-import type { StatusDocument } from './status.js';
+import type { StatusBody } from './status.js';
 
 /**
  * The reserved status path of `torrenttp serve`: `/.torrenttp/` (an HTML page) and
@@ -112,7 +113,8 @@ const SCRIPT = `
   }
   async function poll() {
     try {
-      const r = await fetch('status.json', { cache: 'no-store' });
+      // no-cache: the browser asks with If-None-Match and, on 304, reads the copy it holds.
+      const r = await fetch('status.json', { cache: 'no-cache' });
       if (!r.ok) throw new Error('HTTP ' + r.status);
       render(await r.json());
       $('state').textContent = 'live, updated ' + new Date().toLocaleTimeString();
@@ -166,7 +168,7 @@ const PAGE_HEADERS = {
 const PAGE_BYTES = Buffer.from(HTML);
 
 /** Answers a request under the status path; throws `GatewayError` (405, 404) for the caller's problem response. */
-export async function serveStatus(req: IncomingMessage, res: ServerResponse, pathOnly: string, snapshot: () => Promise<StatusDocument>): Promise<void> {
+export async function serveStatus(req: IncomingMessage, res: ServerResponse, pathOnly: string, body: () => Promise<StatusBody>): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD');
     throw new GatewayError('GATEWAY_METHOD_NOT_ALLOWED', { detail: clip(String(req.method), 16) });
@@ -183,9 +185,19 @@ export async function serveStatus(req: IncomingMessage, res: ServerResponse, pat
     return;
   }
   if (pathOnly === STATUS_JSON_PATH) {
-    const body = Buffer.from(JSON.stringify(await snapshot()));
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-length': body.length });
-    res.end(head ? undefined : body);
+    const b = await body();
+    // `no-cache` with a weak ETag (same while all but `time` is): a poller that sends
+    // If-None-Match gets 304 and no body while nothing it shows changed (status.ts).
+    const headers = { 'content-type': 'application/json', 'cache-control': 'no-cache', etag: b.etag, 'x-content-type-options': 'nosniff' };
+    const inm = req.headers['if-none-match'];
+    if (inm !== undefined && evaluateConditionals({ ifNoneMatch: Array.isArray(inm) ? inm.join(', ') : inm }, { etag: b.etag.slice(2) }) === 304) {
+      res.writeHead(304, headers);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { ...headers, 'content-length': b.length });
+    if (!head) for (const c of b.chunks) res.write(c);
+    res.end();
     return;
   }
   throw new GatewayError('GATEWAY_NOT_FOUND');

@@ -64,6 +64,7 @@ test('serve + get: one connection between the seed and the get for the whole dow
     const chunks: Buffer[] = [];
     let release!: () => void;
     const released = new Promise<void>((res) => (release = res));
+    t.after(() => release()); // a failed wait below must not leave the get (and this process) held
     const out = new Writable({
       write(chunk: Buffer, _enc, cb) {
         chunks.push(chunk);

@@ -636,6 +636,8 @@ export class MemorySwarmStore implements SwarmStore {
   private readonly k: Int32Array;
   /** Set by the first announce, moved forward by `tick` and `expire`. */
   private epochMs = Number.NaN;
+  /** Bumped by every change of a torrent's counts: `version()`. */
+  private changes = 0;
 
   constructor(opts: MemorySwarmStoreOptions = {}) {
     this.peerTimeoutMs = opts.peerTimeoutMs ?? MEMORY_STORE_DEFAULTS.peerTimeoutMs;
@@ -790,6 +792,7 @@ export class MemorySwarmStore implements SwarmStore {
       if (found >= 0) {
         t.remove((found & 3) as Kind, found >> 2, t.cell);
         this.peerCount--;
+        this.changes++;
       }
       return STOPPED;
     }
@@ -800,6 +803,7 @@ export class MemorySwarmStore implements SwarmStore {
       const flags = (seeder ? F_SEEDER : 0) | (kind === URL && ip.length === 4 ? F_V4 : 0);
       const n = t.add(kind, h, ip, port, a.peerId, flags, now);
       this.peerCount++;
+      this.changes++;
       if (a.url !== undefined) t.setUrl(kind, n, a.url);
       // A random permutation: the newcomer swaps places with a random member (or stays last).
       const j = Math.floor(this.random() * (n + 1));
@@ -815,6 +819,7 @@ export class MemorySwarmStore implements SwarmStore {
         m[r + R_FLAGS] = flags ^ F_SEEDER;
         m[t.o + H_SEEDERS] = m[t.o + H_SEEDERS]! + (seeder ? 1 : -1);
         m[t.o + H_LEECHERS] = m[t.o + H_LEECHERS]! + (seeder ? -1 : 1);
+        this.changes++;
       }
       if (a.url !== undefined || t.hasUrls()) t.setUrl(k, found >> 2, a.url);
     }
@@ -824,6 +829,7 @@ export class MemorySwarmStore implements SwarmStore {
       if ((m[r]! & F_COMPLETED) === 0) {
         m[r] = m[r]! | F_COMPLETED;
         m[t.o + H_DOWNLOADED] = m[t.o + H_DOWNLOADED]! + 1;
+        this.changes++;
       }
     }
     return found;
@@ -851,6 +857,7 @@ export class MemorySwarmStore implements SwarmStore {
     t.drop();
     this.freeIds.push(t.id);
     this.torrentCount--;
+    this.changes++; // its `completed` count goes with it
   }
 
   scrape(infoHashes: readonly Uint8Array[]): Promise<ScrapeEntry[]> {
@@ -883,6 +890,11 @@ export class MemorySwarmStore implements SwarmStore {
     return Promise.resolve({ torrents: this.torrentCount, peers: this.peerCount, seeders, leechers, completed });
   }
 
+  /** See `SwarmStore.version`. */
+  version(): number {
+    return this.changes;
+  }
+
   expire(nowMs: number): Promise<number> {
     if (Number.isNaN(this.epochMs)) return Promise.resolve(0);
     const cutoff = nowMs - this.peerTimeoutMs - this.epochMs;
@@ -902,6 +914,7 @@ export class MemorySwarmStore implements SwarmStore {
       if (t.size === 0) this.dropTorrent(t);
     }
     this.peerCount -= dropped;
+    if (dropped > 0) this.changes++;
     this.epochMs += shift;
     return Promise.resolve(dropped);
   }
@@ -913,6 +926,7 @@ export class MemorySwarmStore implements SwarmStore {
     this.table = new ProbeTable(1024);
     this.torrentCount = 0;
     this.peerCount = 0;
+    this.changes++;
     return Promise.resolve();
   }
 }

@@ -102,6 +102,14 @@ export interface SwarmStore {
    *  returns the counts and the peer bytes written. `a.infoHash` and `a.peerId` are lent for the
    *  call only (the UDP server refills them for the next packet): copy what you keep. */
   announceInto?(a: SwarmAnnounce, out: Uint8Array, at: number): SwarmAnnounceCounts;
+  /**
+   * Optional (the memory store has it): a number that changes whenever a count `scrape` answers
+   * may have changed (a peer added, stopped, expired, turned seeder or leecher, `completed`
+   * counted), and not on a re-announce that changes none. A reader that remembers it with a
+   * scrape read just after knows the scrape still holds while it is the same (serve's status
+   * page). A store whose counts other processes change (Redis) has none: ask it.
+   */
+  version?(): number;
   /** A store shared by several trackers gives them one UDP connection-id secret, so a BEP 15
    *  `connect` answered by one tracker is honoured by the next (behind a load balancer). */
   sharedSecret?(): Promise<Uint8Array>;

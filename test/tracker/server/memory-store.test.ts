@@ -37,6 +37,33 @@ test('memory store: counts seeders and leechers, never returns the announcer', a
   assert.deepEqual(await s.stats(), { torrents: 1, peers: 2, seeders: 1, leechers: 1, completed: 1 });
 });
 
+test('memory store: version() moves when a count does, not on a re-announce that changes none', async () => {
+  const s = new MemorySwarmStore({ random: seeded(2) });
+  const v0 = s.version();
+  await s.announce(ann(1));
+  const v1 = s.version();
+  assert.notEqual(v1, v0, 'a new leecher');
+  await s.announce(ann(1));
+  await s.announce(ann(1, { event: 'started' }));
+  await s.announce(ann(9, { event: 'stopped' })); // not there
+  assert.equal(s.version(), v1, 're-announces and a stop of no one change no count');
+  await s.announce(ann(1, { left: 0 }));
+  const v2 = s.version();
+  assert.notEqual(v2, v1, 'the leecher turned seeder');
+  await s.announce(ann(1, { left: 0, event: 'completed' }));
+  const v3 = s.version();
+  assert.notEqual(v3, v2, '`completed` counted');
+  await s.announce(ann(1, { left: 0, event: 'completed' }));
+  assert.equal(s.version(), v3, 'counted once');
+  await s.announce(ann(1, { left: 0, event: 'stopped' }));
+  const v4 = s.version();
+  assert.notEqual(v4, v3, 'stopped');
+  assert.deepEqual((await s.scrape([ih]))[0], { infoHash: ih, complete: 0, downloaded: 1, incomplete: 0 });
+  assert.equal(await s.expire(1), 0);
+  assert.deepEqual((await s.scrape([ih]))[0], { infoHash: ih, complete: 0, downloaded: 0, incomplete: 0 }, 'the empty torrent went, with its count');
+  assert.notEqual(s.version(), v4, 'expiry dropped a count');
+});
+
 test('memory store: numwant caps the sample, and samples cover the whole swarm', async () => {
   const s = new MemorySwarmStore({ random: seeded(7) });
   for (let i = 0; i < 100; i++) await s.announce(ann(i));
@@ -163,7 +190,7 @@ test('memory store: announceInto writes the same sample as announceNow, after th
   );
 });
 
-test('memory store: any sequence of announces, stops and expiry agrees with a plain model of the swarms', async () => {
+test('memory store: any sequence of announces, stops and expiry agrees with a plain model of the swarms; a count that changed changed version()', async () => {
   const addresses = ['10.0.0.1', '10.0.0.2', '2001:db8::1', '2001:db8::2'];
   const op = fc.record({
     torrent: fc.integer({ min: 0, max: 2 }),
@@ -184,6 +211,16 @@ test('memory store: any sequence of announces, stops and expiry agrees with a pl
     fc.asyncProperty(fc.array(op, { maxLength: 300 }), fc.integer(), async (ops, seed) => {
       const s = new MemorySwarmStore({ peerTimeoutMs: 1000, random: seeded(seed) });
       const model = new Map<number, ModelTorrent>();
+      // status.json keeps a scrape while version() is the same: every change of a count must move it.
+      const hashes = [0, 1, 2].map(infoHash);
+      let counts = JSON.stringify(await s.scrape(hashes));
+      let version = s.version();
+      const followed = async (what: string): Promise<void> => {
+        const after = JSON.stringify(await s.scrape(hashes));
+        if (after !== counts) assert.notEqual(s.version(), version, `${what} changed the counts but not version()`);
+        counts = after;
+        version = s.version();
+      };
       let now = 5_000;
       for (const o of ops) {
         now += o.advance;
@@ -199,6 +236,7 @@ test('memory store: any sequence of announces, stops and expiry agrees with a pl
             if (t.peers.size === 0) model.delete(k);
           }
           assert.equal(await s.expire(now), dropped);
+          await followed('expire');
         }
         const address = addresses[o.ip]!;
         const key = `${o.peer}|${address}|${o.port}`;
@@ -207,6 +245,7 @@ test('memory store: any sequence of announces, stops and expiry agrees with a pl
           numwant: o.numwant, reply: o.reply, nowMs: now,
           ...(o.event === undefined ? {} : { event: o.event }), ...(o.url === undefined ? {} : { url: o.url }),
         });
+        await followed('an announce');
         let t = model.get(o.torrent);
         if (o.event === 'stopped') {
           t?.peers.delete(key);
