@@ -3,19 +3,22 @@
  * name it (HTTP and UDP, at the host the client named, IPv6 literals too), it answers announces
  * over HTTP and UDP with the same swarm as the web server's `/announce` (kept for torrents handed
  * out before), it answers only the tracker paths, a restart with another port hands out the
- * cached torrents naming the new one (same info-hash), and a taken port fails the start.
+ * cached torrents naming the new one (same info-hash), a taken port fails the start, it stays
+ * plain HTTP beside HTTPS, and with Redis it is the store the servers share.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { Gateway } from '../../src/gateway/index.js';
 import { parseTorrent } from '../../src/metainfo/index.js';
 import { decodeAnnounceResponse, decodeScrapeResponse, encodeAnnounceQuery, encodeScrapeQuery, UdpTrackerClient, type AnnounceRequest, type PeerAddress } from '../../src/tracker/index.js';
 import { errorCode } from '../helpers/errors.js';
+import { selfSignedCert } from '../helpers/tls.js';
+import { startRedis } from '../tracker/server/redis-process.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { recordingLogger, startGateway, torrentOf } from './helpers.js';
 
@@ -151,4 +154,48 @@ test('a tracker port that is taken fails the start, labelled as the tracker\'s; 
     });
     const same = await startGateway(t, { root: dir, port: free, trackerPort: free });
     assert.equal(same.trackerPort, same.address.port);
+  }));
+
+test('with HTTPS the tracker port stays plain HTTP; with --redis it is the shared swarm store', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'a.bin'), bytes(2 * MIB, 33));
+    const pem = selfSignedCert(dir);
+    const tls = { cert: readFileSync(pem.cert), key: readFileSync(pem.key) };
+    const secure = await startGateway(t, { root, trackerPort: 0, tls, cacheDir: join(dir, 'c1') });
+    const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+    t.after(() => insecure.close());
+    let res = await request(`${secure.url}/a.bin?torrent`, { dispatcher: insecure });
+    for (let i = 0; i < 200 && res.statusCode === 503; i++) {
+      await res.body.dump();
+      await new Promise((r) => setTimeout(r, 50));
+      res = await request(`${secure.url}/a.bin?torrent`, { dispatcher: insecure });
+    }
+    assert.equal(res.statusCode, 200);
+    const m = parseTorrent(new Uint8Array(await res.body.arrayBuffer()));
+    assert.match(secure.url, /^https:/);
+    assert.deepEqual(m.announceList, [[`http://127.0.0.1:${secure.trackerPort}/announce`], [`udp://127.0.0.1:${secure.trackerPort}`]]);
+    assert.deepEqual(m.urlList, [`${secure.url}/a.bin`]);
+
+    // Two servers on one Redis: a peer announced to A's tracker port is handed out by B's web /announce.
+    // After-hooks run in the order they were added: the servers close before their Redis stops.
+    const shared: Gateway[] = [];
+    t.after(() => Promise.all(shared.map((g) => g.close())));
+    const redis = await startRedis(t);
+    const on = (extra: object, cache: string): Promise<Gateway> =>
+      Gateway.start({ root, host: '127.0.0.1', port: 0, checkEveryMs: 0, hashThreads: 2, redis, redisSyncMs: 100, cacheDir: join(dir, cache), ...extra }).then((g) => (shared.push(g), g));
+    const a = await on({ trackerPort: 0 }, 'ca');
+    const b = await on({}, 'cb');
+    const infoHash = Uint8Array.from(Buffer.from(parseTorrent(await torrentOf(`${a.url}/a.bin`)).infoHash, 'hex'));
+    await httpAnnounce(`http://127.0.0.1:${a.trackerPort}`, leech(infoHash, 7020));
+    const asker = leech(infoHash, 7021);
+    let seen: PeerAddress[] = [];
+    for (let i = 0; i < 100; i++) {
+      const r = decodeAnnounceResponse(new Uint8Array(await (await request(`${b.url}/announce?${encodeAnnounceQuery(asker)}`)).body.arrayBuffer()));
+      seen = r.type === 'ok' ? r.peers : [];
+      if (seen.some((p) => p.port === 7020)) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(seen.some((p) => p.port === 7020), `B hands out the peer that announced to A's tracker port: ${JSON.stringify(seen.map((p) => p.port))}`);
   }));
