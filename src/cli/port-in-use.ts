@@ -23,12 +23,14 @@ function inUse(err: TorrenttpError): boolean {
  * said only `tcp 0.0.0.0:8080: in use (EADDRINUSE)`, or for a taken UDP port `udp 0.0.0.0:8080`,
  * which leaves someone who ran `npm start` with nothing to try. `listenFlag` chooses the
  * listening port (`--port`), `peerFlag` the seed's BitTorrent port (`--peer-port`; none for the
- * tracker). Anything else is returned as it is.
+ * tracker), `trackerFlag` the embedded tracker's own port (`serve --tracker-port`, whose failures
+ * the gateway labels `tracker tcp …`). Anything else is returned as it is.
  */
-export function withPortHint(err: unknown, listenFlag: string, peerFlag?: string): unknown {
+export function withPortHint(err: unknown, listenFlag: string, peerFlag?: string, trackerFlag = listenFlag): unknown {
   if (!(err instanceof TorrenttpError)) return err;
-  if (BIND_CODES.has(err.code) && /^(?:tcp|udp) /.test(err.detail ?? '') && inUse(err)) {
-    return new TorrenttpError(err.code, { detail: `${err.detail}: in use (EADDRINUSE); choose another with ${listenFlag} N, or ${listenFlag} 0 for any free port`, cause: err });
+  if (BIND_CODES.has(err.code) && /^(?:tracker )?(?:tcp|udp) /.test(err.detail ?? '') && inUse(err)) {
+    const flag = err.detail!.startsWith('tracker ') ? trackerFlag : listenFlag;
+    return new TorrenttpError(err.code, { detail: `${err.detail}: in use (EADDRINUSE); choose another with ${flag} N, or ${flag} 0 for any free port`, cause: err });
   }
   if (err.code === 'ENGINE_PORT_IN_USE' && peerFlag !== undefined) {
     return new TorrenttpError('ENGINE_PORT_IN_USE', { detail: `${err.detail ?? ''}: choose another with ${peerFlag} N, or leave ${peerFlag} out for any free port`, cause: err });

@@ -29,11 +29,15 @@ import { isStatusPath, serveStatus } from './status-page.js';
 import { checkCacheDir, identityOf, SwarmFiles, type ReadyTorrent } from './swarm-files.js';
 import { TtpRoutes } from './ttp-routes.js';
 import { answerClientError } from './client-error.js';
+import { listenTcpAndUdp, trackerFront } from './tracker-port.js';
 
 /**
  * Transparent BitTorrent: a static web server that is also the tracker and the first seed of
  * the files it serves (DESIGN.md "Transparent negotiation"). One port number carries the web
- * server, the tracker's HTTP side (`/announce`, `/scrape`) and its UDP side (BEP 15).
+ * server, the tracker's HTTP side (`/announce`, `/scrape`) and its UDP side (BEP 15), unless the
+ * tracker has a port of its own (`trackerPort`, tracker-port.ts): then the torrents name that
+ * one, and the web server's `/announce` and `/scrape` still answer (the same tracker), for
+ * torrents handed out before.
  *
  * For an eligible file (`rules.ts`) a GET or HEAD answers, by `Accept` (RFC 9110 §12.5.1):
  * - the `.torrent` when `application/x-bittorrent` is preferred (or `?torrent`),
@@ -51,6 +55,13 @@ export interface GatewayOptions extends EligibilityOptions {
   readonly host?: string;
   /** Default 8080; 0 picks a free port (and UDP takes the same number). */
   readonly port?: number;
+  /**
+   * The embedded tracker's own port: plain HTTP `/announce`, `/scrape` and UDP (BEP 15) on this
+   * number, which the torrents name instead of `port`; 0 picks a free one. The web server keeps
+   * answering `/announce` and `/scrape` over HTTP (the same tracker and swarms: torrents handed
+   * out before name it), but its port number takes no UDP. Default: the tracker shares `port`.
+   */
+  readonly trackerPort?: number;
   /** HTML index of folders without index.html. Default false (403, as nginx without autoindex). */
   readonly list?: boolean;
   /** PEM certificate and key: serve HTTPS. */
@@ -179,6 +190,9 @@ export class Gateway {
   private readonly admission: Admission;
   private readonly server: Server;
   private readonly tracker: TrackerServer;
+  /** The tracker's own HTTP server (`trackerPort`), else undefined: it is on `server`. */
+  private readonly trackerServer: Server | undefined;
+  private trackerBound: number | undefined;
   private readonly client: Client;
   private readonly ttp: TtpRoutes | undefined;
   private ttpSweep: NodeJS.Timeout | undefined;
@@ -277,6 +291,10 @@ export class Gateway {
       connectionsCheckingInterval: Math.min(5000, Math.max(100, Math.floor(headersTimeout / 4))),
     };
     this.server = opts.tls === undefined ? createHttpServer(serverOpts, handler) : createHttpsServer({ ...serverOpts, cert: opts.tls.cert, key: opts.tls.key }, handler);
+    // `trackerPort` equal to a given `port` is the one-port layout it would otherwise fail to bind.
+    const ownTrackerPort = opts.trackerPort !== undefined && (opts.trackerPort === 0 || opts.trackerPort !== (opts.port ?? DEFAULT_GATEWAY_PORT));
+    this.trackerServer = !ownTrackerPort ? undefined : trackerFront(this.tracker.handleHttp, this.hostCheck, headersTimeout);
+    this.trackerServer?.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket as Socket));
     // A client may half-close after its request (`printf … | nc`, some proxies). Node's default
     // then aborts a request still being answered (an async stat is enough) and the client gets
     // nothing; nginx answers and then closes. This flag (Node's own, read in _http_server.js's
@@ -327,7 +345,7 @@ export class Gateway {
     });
   }
 
-  /** Opens the folder, binds HTTP(S) and the tracker's UDP on one port number, and the seed's peer port. */
+  /** Opens the folder, binds HTTP(S) and the tracker's UDP on one port number (or the tracker on its own), and the seed's peer port. */
   static async start(opts: GatewayOptions): Promise<Gateway> {
     const site = await StaticSite.open(opts.root);
     const cache = opts.cacheDir === undefined ? 'read-write' : await checkCacheDir(opts.cacheDir);
@@ -359,6 +377,11 @@ export class Gateway {
     const { host, port } = this.address;
     const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
     return `${this.secure ? 'https' : 'http'}://${shown}:${port}`;
+  }
+
+  /** The port number of the tracker's HTTP and UDP: `trackerPort`'s, else the web server's. */
+  get trackerPort(): number {
+    return this.trackerBound ?? this.address.port;
   }
 
   /** The seed's BitTorrent port. */
@@ -437,9 +460,10 @@ export class Gateway {
     clearInterval(this.ttpSweep);
     this.ttp?.shutdown();
     await this.swarm.close();
-    const closing = this.server.listening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
-    this.server.closeIdleConnections();
-    const force = setTimeout(() => this.server.closeAllConnections(), 2000);
+    const servers = [this.server, ...(this.trackerServer === undefined ? [] : [this.trackerServer])];
+    const closing = Promise.all(servers.map((s) => (s.listening ? new Promise<void>((resolve) => s.close(() => resolve())) : undefined)));
+    for (const s of servers) s.closeIdleConnections();
+    const force = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), 2000);
     await closing;
     clearTimeout(force);
     // The seed first, while its tracker still answers its `stopped` announce.
@@ -453,28 +477,23 @@ export class Gateway {
     // The seed's peer port first (as the proxy does): the tracker's UDP, bound last, logs "tracker
     // listening", which must not be said by a server that then fails to start (a taken --peer-port).
     await this.client.listen();
-    let lastErr: unknown;
-    for (let attempt = 0; attempt < (wanted === 0 ? BIND_ATTEMPTS : 1); attempt++) {
+    const listenUdp = (h: string, p: number): Promise<unknown> => this.tracker.listenUdp(h, p);
+    if (this.trackerServer === undefined) {
+      this.bound = { host, port: await listenTcpAndUdp(this.server, host, wanted, listenUdp, BIND_ATTEMPTS) };
+    } else {
       try {
         this.server.listen(wanted, host);
         await once(this.server, 'listening');
       } catch (cause) {
         throw new GatewayError('GATEWAY_BIND_FAILED', { detail: `tcp ${host}:${wanted}`, cause });
       }
-      const port = (this.server.address() as AddressInfo).port;
-      try {
-        await this.tracker.listenUdp(host, port);
-        this.bound = { host, port };
-        break;
-      } catch (err) {
-        lastErr = err;
-        await new Promise<void>((resolve) => this.server.close(() => resolve()));
-      }
+      this.bound = { host, port: (this.server.address() as AddressInfo).port };
+      // Last: the tracker's UDP logs "tracker listening", not to be said by a server that fails to start.
+      this.trackerBound = await listenTcpAndUdp(this.trackerServer, host, this.opts.trackerPort ?? 0, listenUdp, BIND_ATTEMPTS, 'tracker ');
     }
-    if (this.bound === undefined) throw new GatewayError('GATEWAY_BIND_FAILED', { detail: `udp ${host}:${wanted}`, cause: lastErr });
     const loop = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
     // The seed announces over UDP: it works the same under HTTPS, whose certificate it may not trust.
-    this.internalAnnounce = `udp://${loop}:${this.bound.port}`;
+    this.internalAnnounce = `udp://${loop}:${this.trackerPort}`;
     if (this.opts.openTracker !== true) this.tracker.setAccessLists({ allow: [] });
     this.admission.start();
     if (this.ttp !== undefined) {
@@ -732,10 +751,17 @@ export class Gateway {
     return 0;
   }
 
+  /**
+   * The announce list of a torrent handed out: the host the client named (its Host header, as for
+   * the web seed), at the tracker's port. Made per answer, never cached (the metainfo cache holds
+   * only `info`), so a restart with another `trackerPort` names the new one at once; the
+   * info-hash does not change, `announce` being outside `info`.
+   */
   private trackersFor(req: IncomingMessage): string[][] {
     const base = this.baseUrl(req);
-    const hostname = new URL(base).hostname;
-    return [[`${base}/announce`], [`udp://${hostname}:${this.address.port}`]];
+    const hostname = new URL(base).hostname; // an IPv6 literal keeps its brackets
+    const http = this.trackerBound === undefined ? `${base}/announce` : `http://${hostname}:${this.trackerBound}/announce`;
+    return [[http], [`udp://${hostname}:${this.trackerPort}`]];
   }
 
   private torrentBytes(t: ReadyTorrent, req: IncomingMessage, fileUrl: string): Uint8Array {

@@ -13,14 +13,14 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeTorrent, parseTorrent } from '../../src/metainfo/index.js';
 import { requireTool, run, until, type Proc } from '../helpers/processes.js';
-import { ariaLeech } from '../helpers/swarm.js';
+import { ariaLeech, ariaUdpTrackerArgs } from '../helpers/swarm.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 const MAIN = resolve(fileURLToPath(import.meta.url), '../../../src/cli/main.js');
 const BT = 'application/x-bittorrent';
 
-async function serve(t: TestContext, root: string): Promise<{ url: string; proc: Proc }> {
-  const proc = run(t, process.execPath, [MAIN, 'serve', root, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn']);
+async function serve(t: TestContext, root: string, extra: string[] = []): Promise<{ url: string; proc: Proc }> {
+  const proc = run(t, process.execPath, [MAIN, 'serve', root, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', ...extra]);
   await until('serve to print its start line', () => /serving .* at http:\/\/127\.0\.0\.1:\d+\//.test(proc.output), 20_000, proc);
   const url = /at (http:\/\/127\.0\.0\.1:\d+)\//.exec(proc.output)![1]!;
   return { url, proc };
@@ -110,4 +110,24 @@ test('unmodified aria2c with only an Accept header follows the torrent and compl
     const proc = await ariaLeech(t, `${url}/payload.bin`, out, 90_000, ['--follow-torrent=mem', '--header', `Accept: ${BT}`, '--retry-wait=1', '--max-tries=30']);
     assert.ok(readFileSync(join(out, 'payload.bin')).equals(Buffer.from(payload)), 'byte-identical');
     assert.match(proc.output, /\[MEMORY\]payload\.bin/, 'aria2c took the torrent, not the plain file');
+  }));
+
+test('aria2c finds the seed through serve --tracker-port over UDP alone (no web seed, no HTTP tracker)', { timeout: 120_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    requireTool('curl', ['--version']);
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const payload = bytes(4 * 1024 * 1024 + 7, 24);
+    writeFileSync(join(root, 'payload.bin'), payload);
+    const { url, proc } = await serve(t, root, ['--tracker-port', '0']);
+    const trackerPort = /\n {2}tracker http:\/\/127\.0\.0\.1:(\d+)\/announce/.exec(proc.output)![1]!;
+    const m = parseTorrent(await torrentFrom(`${url}/payload.bin`));
+    const udp = m.announceList.flat().filter((u) => u.startsWith('udp:'));
+    assert.deepEqual(udp, [`udp://127.0.0.1:${trackerPort}`], 'the torrent names the tracker port for UDP');
+    const file = join(dir, 'udp-only.torrent');
+    writeFileSync(file, encodeTorrent(m.infoBytes, { announceList: [udp], urlList: [] }));
+    const out = join(dir, 'dl');
+    // Only the tracker can tell aria2c where the seed is (its DHT has no entry point).
+    await ariaLeech(t, file, out, 90_000, await ariaUdpTrackerArgs(dir, 'leech'));
+    assert.ok(readFileSync(join(out, 'payload.bin')).equals(Buffer.from(payload)), 'byte-identical');
   }));

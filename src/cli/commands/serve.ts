@@ -13,6 +13,7 @@ import { commandLogger, logFormatOption, logLevelOption, type LogFormat } from '
 
 interface ServeFlags {
   readonly port: number;
+  readonly trackerPort?: number;
   readonly host: string;
   readonly hostName?: string[];
   readonly list?: boolean;
@@ -41,6 +42,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('serve a folder over HTTP; files are also offered as torrents (tracker and seed built in)')
     .argument('[dir]', 'folder to serve', '.')
     .option('--port <n>', 'port for HTTP(S) and the embedded tracker (TCP and UDP); 0 picks a free one', port(true), DEFAULT_GATEWAY_PORT)
+    .option('--tracker-port <n>', 'give the embedded tracker a port of its own (plain HTTP and UDP), which the torrents name; 0 picks a free one', port(true))
     .option('--host <addr>', 'address to listen on (:: for IPv6 and IPv4)', listenAddress, '0.0.0.0')
     .option('--host-name <name>', 'with --host on loopback: another name the server answers to (a Host header naming none is refused, against DNS rebinding); repeatable', repeatable(hostName))
     .option('--list', 'show an HTML index of folders that have no index.html')
@@ -70,6 +72,7 @@ export function register(program: Command, ctx: CliContext): void {
         host: flags.host,
         ...(flags.hostName === undefined ? {} : { hostNames: flags.hostName }),
         port: flags.port,
+        ...(flags.trackerPort === undefined ? {} : { trackerPort: flags.trackerPort }),
         list: flags.list === true,
         include: flags.include,
         exclude: flags.exclude,
@@ -86,13 +89,15 @@ export function register(program: Command, ctx: CliContext): void {
         ...(flags.redis === undefined ? {} : { redis: flags.redis }),
         ...(flags.maxUploadRate === undefined ? {} : { maxUploadRate: flags.maxUploadRate }),
       }).catch((err: unknown) => {
-        throw withPortHint(err, '--port', '--peer-port');
+        throw withPortHint(err, '--port', '--peer-port', '--tracker-port');
       });
       const { port } = gateway.address;
-      const udpHost = new URL(gateway.url).host;
+      const trackerHost = new URL(gateway.url).hostname;
+      // On its own port the tracker speaks plain HTTP, even beside HTTPS (tracker-port.ts).
+      const trackerHttp = gateway.trackerPort === port ? gateway.url : `http://${trackerHost}:${gateway.trackerPort}`;
       ctx.stdout.write(
         `serving ${gateway.root} at ${gateway.url}/\n` +
-          `  tracker ${gateway.url}/announce and udp://${udpHost} (${flags.openTracker === true ? 'open' : 'served files only'}), ` +
+          `  tracker ${trackerHttp}/announce and udp://${trackerHost}:${gateway.trackerPort} (${flags.openTracker === true ? 'open' : 'served files only'}), ` +
           `seed on port ${gateway.peerPort}, torrents for files of ${formatBytes(minSizeBytes ?? DEFAULT_MIN_SIZE_BYTES)} or more, ` +
           `cache ${gateway.cacheDir}${gateway.cacheReadOnly ? ' (read-only: new torrents are not stored)' : ''}${flags.redis === undefined ? '' : `, swarms in ${redactUrl(flags.redis)}`}` +
           `${flags.maxUploadRate === undefined ? '' : `, uploads capped at ${formatBytes(flags.maxUploadRate)}/s`}\n` +
