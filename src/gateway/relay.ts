@@ -8,10 +8,11 @@ import { finished, type Readable } from 'node:stream';
  *
  * Why: node's HTTP client (and undici) hand a body over in chunks of at most one socket read
  * (64 KiB), several of them a turn when the origin is fast, and `res.write` of each went out as
- * its own `write(2)` through its own cork/uncork tick, with the socket's 16 KiB high-water mark
- * turning most of them into a backpressure round (pause, `drain`, resume). A pass-through of
- * 256 MiB cost the proxy 0.55 to 1.2 s of CPU that way (docs/proxy.md, "What a pass-through
- * costs").
+ * its own `write(2)` through its own cork/uncork tick (each read is its own callback, and node
+ * uncorks at the end of each), past the socket's 16 KiB high-water mark whenever the kernel did not
+ * take it at once: a pause and a `drain` round. A pass-through of
+ * 256 MiB cost the proxy 0.55 to 1.2 s of CPU that way (docs/proxy.md, "Session 20: what a
+ * pass-through costs").
  *
  * What `pipeline` gave is kept: streamed (no more than a turn's reads held; the body pauses while
  * the response says it is full, until its `drain`), the bytes as they came, `res.end()` after the
