@@ -55,6 +55,14 @@
  *                 one, cold), before the direct fetch on odd runs and after it on even ones, with
  *                 the direct fetch between the two builds' fetches on every run.
  *
+ *   pass          `--pass`: only the pass-through, instead of all the above: another `serve` of the
+ *                 same file that offers no torrent (`--min-size` above it), and in each run direct curl
+ *                 from it, then through a fresh proxy its first GET (negotiated: undici's answer is
+ *                 sent) and a second (known plain within `--fresh`: node's client), with `--base-cli`
+ *                 the base build's the same (before direct on odd runs, after it on even ones). Its
+ *                 table has each case's proxy CPU, the process's and its main thread's (median
+ *                 seconds), and per-run ratios to direct and to the base build. Use `--curl-file`.
+ *
  *   N proxies     `--proxies N` (default 10; 0 skips it): N proxy processes with empty caches, one
  *                 `curl -x` each, all at once for the same file. The origin's upload (serve's
  *                 status.json, plain plus seed bytes) as a ratio of the file: plain HTTP would be N×.
@@ -74,7 +82,8 @@ import { parseTorrent } from '../src/metainfo/index.js';
 import { rate } from '../src/cli/options.js';
 import { DEFAULT_CAP_BURST_SEC } from '../src/gateway/upload-cap.js';
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, proxies: { type: 'string', default: '10' }, 'base-cli': { type: 'string' }, get: { type: 'boolean', default: false }, 'curl-file': { type: 'boolean', default: false }, hits: { type: 'string', default: '0' }, 'range-from': { type: 'string' }, cap: { type: 'string' } } });
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, proxies: { type: 'string', default: '10' }, 'base-cli': { type: 'string' }, get: { type: 'boolean', default: false }, 'curl-file': { type: 'boolean', default: false }, hits: { type: 'string', default: '0' }, 'range-from': { type: 'string' }, cap: { type: 'string' }, pass: { type: 'boolean', default: false } } });
+const PASS = values.pass === true;
 const CAPS = (values.cap ?? '').split(',').filter((c) => c !== '');
 const HITS = Number(values.hits);
 const RANGE_FROM = values['range-from'] === undefined ? undefined : Number(values['range-from']);
@@ -86,7 +95,7 @@ const SIZE_MIB = Number(values['size-mib']);
 const RUNS = Number(values.runs);
 const PROXIES = Number(values.proxies);
 if (!(SIZE_MIB > 0) || !Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PROXIES) || PROXIES < 0 || !Number.isInteger(HITS) || HITS < 0 || (RANGE_FROM !== undefined && !(Number.isInteger(RANGE_FROM) && RANGE_FROM > 0 && RANGE_FROM < SIZE_MIB * 2 ** 20))) {
-  console.error('usage: proxy.js [--size-mib N] [--runs N] [--proxies N] [--base-cli PATH] [--get] [--curl-file] [--hits N] [--range-from BYTE] [--cap RATE,…]');
+  console.error('usage: proxy.js [--size-mib N] [--runs N] [--proxies N] [--base-cli PATH] [--get] [--curl-file] [--hits N] [--range-from BYTE] [--cap RATE,…] [--pass]');
   process.exit(2);
 }
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -420,4 +429,76 @@ async function manyProxies(url: string, want: string, size: number, serveUrl: st
   );
 }
 
-await main();
+/** A process's main thread's CPU seconds (its event loop: what a proxy's one thread can spend). */
+function mainThreadCpuSec(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** `--pass`: the pass-through of a file the origin offers no torrent of, beside direct curl and the base build. */
+async function mainPass(): Promise<void> {
+  const root = join(work, 'www');
+  mkdirSync(root);
+  const file = join(root, 'payload.bin');
+  const size = SIZE_MIB * 2 ** 20;
+  writeRandomFile(file, size);
+  const want = await sha1File(file);
+  const serve = await startedProcess(['serve', root, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--cache', join(work, 'gcache'), '--min-size', `${2 * SIZE_MIB}MiB`], /at (http:\/\/127\.0\.0\.1:\d+)\//);
+  const children: ChildProcess[] = [serve.child];
+  const url = `${serve.url}/payload.bin`;
+  const out = join(work, 'out.bin');
+  type Row = { total: number; proxy: number; main: number };
+  const rows: Record<string, Row[]> = { direct: [] };
+  const builds: [string, string][] = [['proxy', CLI], ...(BASE_CLI === undefined ? [] : [['base', BASE_CLI] as [string, string]])];
+  for (const [name] of builds) {
+    rows[`${name} pass first`] = [];
+    rows[`${name} pass again`] = [];
+  }
+  const one = async (name: string, args: string[], pid: number | undefined): Promise<void> => {
+    const before = pid === undefined ? { p: 0, m: 0 } : { p: processCpuSec(pid), m: mainThreadCpuSec(pid) };
+    const r = await curl(args, out);
+    const after = pid === undefined ? { p: 0, m: 0 } : { p: processCpuSec(pid), m: mainThreadCpuSec(pid) };
+    if ((await sha1File(out)) !== want) throw new Error(`${name}: output differs from the payload`);
+    rmSync(out);
+    rows[name]!.push({ total: r.total, proxy: after.p - before.p, main: after.m - before.m });
+  };
+  const through = async (run: number, name: string, cli: string): Promise<void> => {
+    const dir = join(work, `${name}-pass-cache-${run}`);
+    const proxy = await startedProcess(['proxy', '--port', '0', '--cache', dir, '--log-level', 'warn'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/, cli);
+    children.push(proxy.child);
+    await one(`${name} pass first`, ['-x', proxy.url, url], proxy.child.pid!);
+    await one(`${name} pass again`, ['-x', proxy.url, url], proxy.child.pid!);
+    await stop(proxy.child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    console.log(`serve at ${serve.url}, offering no torrent (--min-size ${2 * SIZE_MIB}MiB); ${SIZE_MIB} MiB payload`);
+    for (let run = 0; run < RUNS; run++) {
+      const order = run % 2 === 0 ? builds : [...builds].reverse();
+      await through(run, order[0]![0], order[0]![1]);
+      await one('direct', [url], undefined);
+      for (const [name, cli] of order.slice(1)) await through(run, name, cli);
+    }
+    const ref = rows.direct!;
+    console.log(`\n| case | total (median of ${RUNS}) | MB/s | total / direct (per run) | proxy CPU, process | main thread | per run, process |\n|---|---|---|---|---|---|---|`);
+    for (const [name, rs] of Object.entries(rows)) {
+      const total = median(rs.map((r) => r.total));
+      const per = rs.map((r, i) => (r.total / ref[i]!.total).toFixed(2)).join(', ');
+      const cpu = name === 'direct' ? '–' : `${median(rs.map((r) => r.proxy)).toFixed(2)} s`;
+      const main = name === 'direct' ? '–' : `${median(rs.map((r) => r.main)).toFixed(2)} s`;
+      console.log(`| ${name} | ${total.toFixed(3)} s | ${(size / total / 1e6).toFixed(0)} | ${per} | ${cpu} | ${main} | ${name === 'direct' ? '–' : rs.map((r) => r.proxy.toFixed(2)).join(', ')} |`);
+    }
+    if (BASE_CLI !== undefined) {
+      for (const k of ['pass first', 'pass again']) {
+        const p = rows[`proxy ${k}`]!;
+        const b = rows[`base ${k}`]!;
+        console.log(`${k}: proxy CPU / base in the same run (process): ${p.map((r, i) => (r.proxy / b[i]!.proxy).toFixed(2)).join(', ')}; main thread: ${p.map((r, i) => (r.main / b[i]!.main).toFixed(2)).join(', ')}`);
+      }
+    }
+  } finally {
+    for (const c of children) await stop(c);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await (PASS ? mainPass() : main());

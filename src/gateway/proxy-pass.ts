@@ -6,6 +6,7 @@ import { encodeProblem, PROBLEM_CONTENT_TYPE } from '../tracker/index.js';
 import { GatewayError } from './errors.js';
 import type { OpenResponse } from './negotiate-client.js';
 import { endToEnd, endToEndRecord } from './proxy-request.js';
+import { relay } from './relay.js';
 
 /**
  * Pass-through: what the proxy does for everything the swarm does not answer. The program's
@@ -45,15 +46,12 @@ export function passThrough(req: IncomingMessage, res: ServerResponse, url: URL,
       sent.status = answer.statusCode ?? 502;
       res.writeHead(sent.status, answer.statusMessage, [...endToEnd(answer.rawHeaders, new Set(['via'])), 'Via', VIA]);
       res.flushHeaders();
-      answer.on('data', (chunk: Buffer) => (sent.bytes += chunk.length));
-      pipeline(answer, res, (err) => {
-        if (err !== undefined && err !== null) res.destroy(); // cut short: never a complete-looking body
-        resolve(sent);
-      });
+      // Cut short: relay destroys the response, never a complete-looking body.
+      relay(answer, res, (n) => (sent.bytes += n), () => resolve(sent));
     });
     upstream.on('error', (err) => {
       // Bytes past the promised length (a lying Content-Length) fail the origin's connection once
-      // the body is whole: that body still goes out whole (the pipeline ends it), not cut.
+      // the body is whole: that body still goes out whole (the relay ends it), not cut.
       if (res.headersSent && answered?.complete === true) return;
       if (!res.headersSent) {
         sent.status = 502;
@@ -97,11 +95,7 @@ export function passBody(res: ServerResponse, url: URL, start: number, end: numb
         resolve(sent);
         return;
       }
-      answer.on('data', (chunk: Buffer) => (sent.bytes += chunk.length));
-      pipeline(answer, res, (err) => {
-        if (err !== undefined && err !== null) res.destroy();
-        resolve(sent);
-      });
+      relay(answer, res, (n) => (sent.bytes += n), () => resolve(sent));
     });
     upstream.on('error', () => {
       res.destroy();
@@ -119,11 +113,7 @@ export function sendOpen(res: ServerResponse, open: OpenResponse): Promise<Sent>
   return new Promise((resolve) => {
     const sent: Sent = { status: open.status, bytes: 0 };
     res.writeHead(open.status, [...endToEndRecord(open.headers, new Set(['via'])), 'Via', VIA]);
-    open.body.on('data', (chunk: Buffer) => (sent.bytes += chunk.length));
-    pipeline(open.body, res, (err) => {
-      if (err !== undefined && err !== null) res.destroy();
-      resolve(sent);
-    });
+    relay(open.body, res, (n) => (sent.bytes += n), () => resolve(sent));
   });
 }
 

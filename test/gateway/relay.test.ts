@@ -1,0 +1,113 @@
+/**
+ * `relay` (the proxy's pass-through bodies): the chunks of one event-loop turn go out as one
+ * socket write, the bytes whole and in order; a body that fails cuts the response, and a program
+ * that leaves stops the body.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { relay } from '../../src/gateway/relay.js';
+import { bytes } from '../helpers/torrents.js';
+
+const CHUNK = 64 * 1024;
+const CHUNKS = 8;
+
+interface Served {
+  url: string;
+  /** Writes of the response's socket after its head. */
+  writes: () => number;
+  /** `done`'s error, once relay ended. */
+  ended: Promise<Error | undefined>;
+}
+
+async function serve(t: TestContext, body: Readable, length: number | undefined): Promise<Served> {
+  let writes = 0;
+  let settle: (err: Error | undefined) => void = () => undefined;
+  const ended = new Promise<Error | undefined>((r) => (settle = r));
+  const server = createServer((_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(200, length === undefined ? {} : { 'content-length': length });
+    res.flushHeaders();
+    const socket = res.socket as Socket & { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+    const write = socket._write.bind(socket);
+    const writev = socket._writev.bind(socket);
+    socket._write = (...a: unknown[]) => (writes++, write(...a));
+    socket._writev = (...a: unknown[]) => (writes++, writev(...a));
+    relay(body, res, () => undefined, settle);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, writes: () => writes, ended };
+}
+
+/** A body whose chunks come from separate callbacks of one turn (timers of the same time), as a fast origin's reads do. */
+function turnBody(data: Uint8Array, fail = false): Readable {
+  let started = false;
+  // From the first read on (the relay's), not before: else they would wait in the stream's buffer.
+  const body = new Readable({
+    read() {
+      if (started) return;
+      started = true;
+      for (let i = 0; i < CHUNKS; i++) setTimeout(() => this.push(data.subarray(i * CHUNK, (i + 1) * CHUNK)), 0);
+      setTimeout(() => (fail ? this.destroy(new Error('origin reset')) : this.push(null)), 0);
+    },
+  });
+  return body;
+}
+
+function fetchAll(url: string): Promise<{ res: IncomingMessage; body: Buffer; error: Error | undefined }> {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.once('end', () => resolve({ res, body: Buffer.concat(chunks), error: undefined }));
+      res.once('error', (error) => resolve({ res, body: Buffer.concat(chunks), error }));
+    }).once('error', reject);
+  });
+}
+
+test('relay: the chunks of one turn go out as one write, whole and in order, Content-Length or chunked', { timeout: 30_000 }, async (t) => {
+  const data = bytes(CHUNKS * CHUNK, 31);
+  for (const length of [data.length, undefined]) {
+    const s = await serve(t, turnBody(data), length);
+    const r = await fetchAll(s.url);
+    assert.equal(r.error, undefined);
+    assert.ok(r.body.equals(Buffer.from(data)), 'byte-identical');
+    assert.equal(r.res.headers['transfer-encoding'], length === undefined ? 'chunked' : undefined);
+    assert.equal(await s.ended, undefined);
+    // One write for the turn's 8 chunks (and one for the chunked end); one each was 8.
+    assert.ok(s.writes() <= 2, `${s.writes()} socket writes for ${CHUNKS} chunks of one turn`);
+  }
+});
+
+test('relay: a body that fails midway cuts the response (never a complete-looking body)', { timeout: 30_000 }, async (t) => {
+  const data = bytes(CHUNKS * CHUNK, 32);
+  const s = await serve(t, turnBody(data, true), data.length + 1);
+  const r = await fetchAll(s.url);
+  assert.ok(r.error !== undefined || r.body.length < data.length + 1, 'cut short');
+  assert.equal((await s.ended)?.message, 'origin reset');
+});
+
+test('relay: a program that leaves stops the body', { timeout: 30_000 }, async (t) => {
+  let reads = 0;
+  // An endless body, as a stream the origin never ends.
+  const body = new Readable({
+    read() {
+      reads++;
+      setImmediate(() => this.push(Buffer.alloc(CHUNK)));
+    },
+  });
+  const s = await serve(t, body, undefined);
+  const req = get(s.url, (res) => res.once('data', () => req.destroy()));
+  req.once('error', () => undefined);
+  const err = await s.ended;
+  assert.ok(err !== undefined, 'ended with an error');
+  assert.ok(body.destroyed, 'the body is destroyed');
+  const after = reads;
+  await new Promise<void>((r) => setImmediate(r));
+  assert.equal(reads, after, 'nothing read after');
+});
