@@ -12,7 +12,7 @@ import { rate } from '../src/cli/options.js';
 import { Gateway, silentGatewayLogger } from '../src/gateway/index.js';
 import { parseTorrent } from '../src/metainfo/index.js';
 import { measureFloor, type Floor } from './proxy-floor.js';
-import { CLI_NODE_FLAG, sha1File, writeRandomFile } from './usage.js';
+import { CLI_NODE_FLAG, sha1File, writePayload } from './usage.js';
 
 const { values } = parseArgs({
   options: {
@@ -185,10 +185,8 @@ export interface OffloadHooks {
 export async function runOffload(hooks: OffloadHooks = {}): Promise<void> {
   const root = join(work, 'www');
   mkdirSync(root);
-  const file = join(root, 'payload.bin');
   const size = SIZE_MIB * 2 ** 20;
-  writeRandomFile(file, size);
-  const want = await sha1File(file);
+  const { want } = await writePayload(root, 'payload.bin', size);
   let pieceLength = 0;
   const g = await Gateway.start({ root, host: '127.0.0.1', port: 0, cacheDir: join(work, 'cache'), logger: silentGatewayLogger, superSeed: !values['no-super-seed'], ...(MAX_UPLOAD_RATE === undefined ? {} : { maxUploadRate: MAX_UPLOAD_RATE }) });
   try {

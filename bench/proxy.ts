@@ -76,7 +76,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { checkOtherCli, CLI_NODE_FLAG, processCpuSec, sha1File, writeRandomFile } from './usage.js';
+import { checkOtherCli, CLI_NODE_FLAG, processCpuSec, sha1File, writePayload } from './usage.js';
 import { measureFloor, printFloor, type CaseCpu, type Floor } from './proxy-floor.js';
 import { parseTorrent } from '../src/metainfo/index.js';
 import { rate } from '../src/cli/options.js';
@@ -200,14 +200,10 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 async function main(): Promise<void> {
   const root = join(work, 'www');
   mkdirSync(root);
-  const file = join(root, 'payload.bin');
   const size = SIZE_MIB * 2 ** 20;
-  writeRandomFile(file, size);
-  const want = await sha1File(file);
+  const { file, want } = await writePayload(root, 'payload.bin', size);
   // The running proxy's second cold fetch: another file of the same size.
-  const file2 = join(root, 'payload2.bin');
-  writeRandomFile(file2, size);
-  const want2 = await sha1File(file2);
+  const { want: want2 } = await writePayload(root, 'payload2.bin', size);
 
   const serve = await startedProcess(['serve', root, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--cache', join(work, 'gcache')], /at (http:\/\/127\.0\.0\.1:\d+)\//);
   const children: ChildProcess[] = [serve.child];
@@ -439,10 +435,8 @@ function mainThreadCpuSec(pid: number): number {
 async function mainPass(): Promise<void> {
   const root = join(work, 'www');
   mkdirSync(root);
-  const file = join(root, 'payload.bin');
   const size = SIZE_MIB * 2 ** 20;
-  writeRandomFile(file, size);
-  const want = await sha1File(file);
+  const { want } = await writePayload(root, 'payload.bin', size);
   const serve = await startedProcess(['serve', root, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--cache', join(work, 'gcache'), '--min-size', `${2 * SIZE_MIB}MiB`], /at (http:\/\/127\.0\.0\.1:\d+)\//);
   const children: ChildProcess[] = [serve.child];
   const url = `${serve.url}/payload.bin`;

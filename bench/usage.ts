@@ -126,6 +126,13 @@ export function writeRandomFile(path: string, size: number): void {
   closeSync(fd);
 }
 
+/** A payload of `size` random bytes at `root/name`, and its SHA-1 (hex) to check every download against. */
+export async function writePayload(root: string, name: string, size: number): Promise<{ file: string; want: string }> {
+  const file = join(root, name);
+  writeRandomFile(file, size);
+  return { file, want: await sha1File(file) };
+}
+
 export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
