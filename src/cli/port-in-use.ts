@@ -17,23 +17,32 @@ function inUse(err: TorrenttpError): boolean {
   return false;
 }
 
+/** The flags that choose each port a command binds, for `withPortHint`. */
+export interface PortFlags {
+  /** The listening port: `--port`, or `download`/`seed`'s `--http-port` (binds labelled `TorrentTTP tcp …`). */
+  readonly listen: string;
+  /** The seed's BitTorrent port (`--peer-port`; `--port` for `download` and `seed`). */
+  readonly peer?: string;
+  /** The embedded tracker on a port of its own (`serve --tracker-port`: failures labelled `tracker tcp …`). */
+  readonly tracker?: string;
+}
+
 /**
  * A server command's start that failed because a port is taken, said with the flag that picks
- * another (as `download --port` says it, commands/transfer.ts): `serve`, `proxy` and `tracker`
- * said only `tcp 0.0.0.0:8080: in use (EADDRINUSE)`, or for a taken UDP port `udp 0.0.0.0:8080`,
- * which leaves someone who ran `npm start` with nothing to try. `listenFlag` chooses the
- * listening port (`--port`), `peerFlag` the seed's BitTorrent port (`--peer-port`; none for the
- * tracker), `trackerFlag` the embedded tracker's own port (`serve --tracker-port`, whose failures
- * the gateway labels `tracker tcp …`). Anything else is returned as it is.
+ * another (as `download --port` says it): `serve`, `proxy` and `tracker` said only
+ * `tcp 0.0.0.0:8080: in use (EADDRINUSE)`, or for a taken UDP port `udp 0.0.0.0:8080`, and
+ * `--http-port` `TorrentTTP tcp 0.0.0.0:8080 (in use)`, which leaves someone who ran `npm start`
+ * with nothing to try. Anything else is returned as it is.
  */
-export function withPortHint(err: unknown, listenFlag: string, peerFlag?: string, trackerFlag = listenFlag): unknown {
+export function withPortHint(err: unknown, flags: PortFlags): unknown {
   if (!(err instanceof TorrenttpError)) return err;
-  if (BIND_CODES.has(err.code) && /^(?:tracker )?(?:tcp|udp) /.test(err.detail ?? '') && inUse(err)) {
-    const flag = err.detail!.startsWith('tracker ') ? trackerFlag : listenFlag;
+  const bind = /^(tracker |TorrentTTP )?(?:tcp|udp) /.exec(err.detail ?? '');
+  if (BIND_CODES.has(err.code) && bind !== null && inUse(err)) {
+    const flag = (bind[1] === 'tracker ' ? flags.tracker : undefined) ?? flags.listen;
     return new TorrenttpError(err.code, { detail: `${err.detail}: in use (EADDRINUSE); choose another with ${flag} N, or ${flag} 0 for any free port`, cause: err });
   }
-  if (err.code === 'ENGINE_PORT_IN_USE' && peerFlag !== undefined) {
-    return new TorrenttpError('ENGINE_PORT_IN_USE', { detail: `${err.detail ?? ''}: choose another with ${peerFlag} N, or leave ${peerFlag} out for any free port`, cause: err });
+  if (err.code === 'ENGINE_PORT_IN_USE' && flags.peer !== undefined) {
+    return new TorrenttpError('ENGINE_PORT_IN_USE', { detail: `${err.detail ?? ''}: choose another with ${flags.peer} N, or leave ${flags.peer} out for any free port`, cause: err });
   }
   return err;
 }

@@ -121,8 +121,8 @@ export class TtpServer implements PeerServer {
       server.listen(port, bindHost);
       await once(server, 'listening');
     } catch (cause) {
-      const code = (cause as NodeJS.ErrnoException).code;
-      throw new GatewayError('GATEWAY_BIND_FAILED', { detail: `TorrentTTP tcp ${bindHost}:${port}${code === 'EADDRINUSE' ? ' (in use)' : ''}`, cause });
+      // The cause (EADDRINUSE…) is said by the error's line; the CLI adds the flag (port-in-use.ts).
+      throw new GatewayError('GATEWAY_BIND_FAILED', { detail: `TorrentTTP tcp ${bindHost}:${port}`, cause });
     }
     this.bound = { host: bindHost, port: (server.address() as AddressInfo).port };
     this.sweeper = setInterval(() => routes.sweep(), SWEEP_MS);

@@ -7,10 +7,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { cli } from '../helpers/cli.js';
-import { withTempDir } from '../helpers/torrents.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
 
 async function takenTcp(t: TestContext): Promise<string> {
   const blocker = createServer();
@@ -44,4 +45,16 @@ test('tracker, and serve whose UDP port is taken, say which flag picks another p
       assert.match(r.stderr, said, args.join(' '));
       assert.doesNotMatch(r.stderr, /EADDRINUSE.*EADDRINUSE/, 'said once');
     }
+  }));
+
+test('seed --http-port on a taken port names --http-port, and says EADDRINUSE once', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const tcp = await takenTcp(t);
+    writeFileSync(join(dir, 'a.bin'), bytes(64 * 1024, 7));
+    const made = await cli(dir, ['create', join(dir, 'a.bin'), '-o', join(dir, 'a.torrent')]);
+    assert.equal(made.code, 0, made.stderr);
+    const r = await cli(dir, ['seed', join(dir, 'a.torrent'), join(dir, 'a.bin'), '--listen', '127.0.0.1', '--http-port', tcp]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`TorrentTTP tcp 127\\.0\\.0\\.1:${tcp}: in use \\(EADDRINUSE\\); choose another with --http-port N, or --http-port 0 for any free port \\[GATEWAY_BIND_FAILED\\]$`, 'm'));
+    assert.doesNotMatch(r.stderr, /in use.*in use/, 'said once');
   }));

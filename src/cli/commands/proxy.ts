@@ -59,7 +59,7 @@ export function register(program: Command, ctx: CliContext): void {
         peerPort: flags.peerPort,
         logger: logger as GatewayLogger,
       }).catch((err: unknown) => {
-        throw withPortHint(err, '--port', '--peer-port');
+        throw withPortHint(err, { listen: '--port', peer: '--peer-port' });
       });
       ctx.stdout.write(
         `proxy at ${proxy.url} (peers on port ${proxy.peerPort}), cache ${cacheDir} up to ${formatBytes(cacheSize)}\n` +

@@ -89,7 +89,7 @@ export function register(program: Command, ctx: CliContext): void {
         ...(flags.redis === undefined ? {} : { redis: flags.redis }),
         ...(flags.maxUploadRate === undefined ? {} : { maxUploadRate: flags.maxUploadRate }),
       }).catch((err: unknown) => {
-        throw withPortHint(err, '--port', '--peer-port', '--tracker-port');
+        throw withPortHint(err, { listen: '--port', peer: '--peer-port', tracker: '--tracker-port' });
       });
       const { port } = gateway.address;
       const trackerHost = new URL(gateway.url).hostname;

@@ -91,7 +91,7 @@ export function register(program: Command, ctx: CliContext): void {
         logger: logger as TrackerLogger,
       });
       const { host, port } = await server.listen().catch((err: unknown) => {
-        throw withPortHint(err, '--port');
+        throw withPortHint(err, { listen: '--port' });
       });
       const shown = host.includes(':') ? `[${host}]` : host;
       ctx.stdout.write(

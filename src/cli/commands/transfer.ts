@@ -13,6 +13,7 @@ import { loadInput } from '../load.js';
 import { duration, hostName, listenAddress, peerAddress, peerAddressOrUrl, port, positiveNumber, rate, repeatable } from '../options.js';
 import { ENCRYPTION_HELP, encryptionPolicy } from '../encryption-option.js';
 import { peersText, Reporter } from '../report.js';
+import { withPortHint } from '../port-in-use.js';
 import { selectFilesOrUsageError } from '../select.js';
 import { readTls, type Tls } from '../tls.js';
 
@@ -296,9 +297,8 @@ async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFl
       onCheckProgress: (done, total) => out.checking(done, total),
     };
     const adding = client.add(metainfo, add).catch((err: unknown) => {
-      if (err instanceof TorrenttpError && err.code === 'ENGINE_PORT_IN_USE') {
-        throw new TorrenttpError('ENGINE_PORT_IN_USE', { detail: `${err.detail ?? ''}: choose another with --port N, or leave --port out for any free port`, cause: err });
-      }
+      const hinted = withPortHint(err, { listen: '--http-port', peer: '--port' });
+      if (hinted !== err) throw hinted;
       if (err instanceof TorrenttpError && err.code === 'ENGINE_LISTEN_FAILED' && flags.port === undefined) {
         // The engine names the port it was given, 0: the user gave none and asked for any.
         const why = (err.cause as Error | undefined)?.message ?? err.detail ?? '';
