@@ -42,10 +42,12 @@ test('npm start then SIGTERM to npm\'s pid: serve stops too, no orphan left hold
       }
       if (servePid !== undefined && alive(servePid)) process.kill(servePid, 'SIGKILL'); // the orphan this test found
     });
-    // serve's JSON log names its pid ("tracker listening" is its last start line).
-    await until('serve to start under npm', () => /"pid":(\d+)[^\n]*"msg":"tracker listening"/.test(output), 30_000);
+    // serve's JSON log (stderr) names its pid ("tracker listening" is its last start line); the
+    // start line "serving DIR at URL" is on stdout, which may come before or after it: wait for both.
+    const serving = new RegExp(`serving ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} at http://127\\.0\\.0\\.1:\\d+/`);
+    await until('serve to start under npm', () => /"pid":(\d+)[^\n]*"msg":"tracker listening"/.test(output) && serving.test(output), 30_000);
     servePid = Number(/"pid":(\d+)[^\n]*"msg":"tracker listening"/.exec(output)![1]);
-    assert.match(output, new RegExp(`serving ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} at http://127\\.0\\.0\\.1:\\d+/`), 'npm start serves the folder it is run from');
+    assert.match(output, serving, 'npm start serves the folder it is run from');
     assert.notEqual(servePid, npm.pid);
     npm.kill('SIGTERM');
     await npmExited;
