@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TorrenttpError } from '../errors/index.js';
-import { encodeProblem, PROBLEM_CONTENT_TYPE } from '../tracker/index.js';
+import { encodeProblem, PROBLEM_CONTENT_TYPE, trackerHttpOptions } from '../tracker/index.js';
 import { GatewayError } from './errors.js';
 import { refuseUnknownHost, type HostCheck } from './host-check.js';
 
@@ -21,28 +21,19 @@ export function trackerFront(
   hostCheck: HostCheck | undefined,
   headersTimeoutMs: number,
 ): Server {
-  return createServer(
-    {
-      keepAlive: true,
-      headersTimeout: headersTimeoutMs,
-      requestTimeout: Math.max(30_000, headersTimeoutMs),
-      // As the web server's (gateway.ts): Node's 30 s default would let an idle head live 45 s.
-      connectionsCheckingInterval: Math.min(5000, Math.max(100, Math.floor(headersTimeoutMs / 4))),
-    },
-    (req, res) => {
-      if (refuseUnknownHost(hostCheck, req, res)) return;
-      const target = req.url ?? '/';
-      const q = target.indexOf('?');
-      const path = q < 0 ? target : target.slice(0, q);
-      if (path === '/announce' || path === '/scrape') {
-        handle(req, res);
-        return;
-      }
-      const body = encodeProblem(new TorrenttpError('TRACKER_NOT_FOUND', { detail: 'this port serves /announce and /scrape' }));
-      res.writeHead(404, { 'content-type': PROBLEM_CONTENT_TYPE, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    },
-  );
+  return createServer(trackerHttpOptions(headersTimeoutMs), (req, res) => {
+    if (refuseUnknownHost(hostCheck, req, res)) return;
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    if (path === '/announce' || path === '/scrape') {
+      handle(req, res);
+      return;
+    }
+    const body = encodeProblem(new TorrenttpError('TRACKER_NOT_FOUND', { detail: 'this port serves /announce and /scrape' }));
+    res.writeHead(404, { 'content-type': PROBLEM_CONTENT_TYPE, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
 }
 
 /**

@@ -11,5 +11,5 @@ export { httpHandler, TRACKER_HTTP_PATHS, type HttpLimits } from './http-endpoin
 export { MEMORY_STORE_DEFAULTS, MemorySwarmStore, type MemorySwarmStoreOptions } from './memory-store.js';
 export { closeRedisClient, connectRedisClient, REDIS_STORE_DEFAULTS, RedisSwarmStore, redactUrl, type RedisClient, type RedisSwarmStoreOptions } from './redis-store.js';
 export type { ReplyShape, SwarmAnnounce, SwarmAnnounceCounts, SwarmAnnounceResult, SwarmPeer, SwarmStats, SwarmStore } from './swarm-store.js';
-export { TrackerServer, type TrackerAddress, type TrackerServerOptions } from './tracker-server.js';
+export { TrackerServer, trackerHttpOptions, type TrackerAddress, type TrackerServerOptions } from './tracker-server.js';
 export { tuneProcessForTracker } from './tune.js';

@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup, type LookupOneOptions } from 'node:dns';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { TrackerError } from '../errors.js';
 import { formatIp, parseIp, parseIpNormalized, type ParsedIp } from '../ip.js';
@@ -84,6 +84,21 @@ async function localRouteTo(to: ParsedIp): Promise<ParsedIp | undefined> {
   }
 }
 
+/**
+ * Node HTTP server options of a tracker's HTTP side (this server's, and `serve --tracker-port`'s
+ * front, gateway/tracker-port.ts): keep-alive, a head within `headersTimeoutMs`, a request
+ * within 30 s or that, and expired heads looked for often enough (Node's default 30 s check
+ * would let an idle head live up to 45 s with a 15 s timeout).
+ */
+export function trackerHttpOptions(headersTimeoutMs: number): ServerOptions {
+  return {
+    keepAlive: true,
+    requestTimeout: Math.max(30_000, headersTimeoutMs),
+    headersTimeout: headersTimeoutMs,
+    connectionsCheckingInterval: Math.min(5000, Math.max(100, Math.floor(headersTimeoutMs / 4))),
+  };
+}
+
 export class TrackerServer {
   readonly core: TrackerCore;
   private readonly http: Server;
@@ -100,10 +115,7 @@ export class TrackerServer {
     this.core = new TrackerCore(opts, store, opts.now ?? Date.now, opts.logger ?? silentLogger);
     this.ids = new ConnectionIds(opts.connectionIdSecret);
     this.httpHandle = httpHandler(this.core, opts.limits?.http);
-    const headersTimeout = opts.headersTimeoutMs ?? 15_000;
-    // Node looks for expired heads every connectionsCheckingInterval (default 30 s: up to 45 s for a 15 s timeout).
-    const connectionsCheckingInterval = Math.min(5000, Math.max(100, Math.floor(headersTimeout / 4)));
-    this.http = createServer({ keepAlive: true, requestTimeout: Math.max(30_000, headersTimeout), headersTimeout, connectionsCheckingInterval }, this.httpHandle);
+    this.http = createServer(trackerHttpOptions(opts.headersTimeoutMs ?? 15_000), this.httpHandle);
   }
 
   /** The bound address; throws before `listen()` resolves. */
