@@ -111,7 +111,7 @@ export interface StatusSources {
    */
   readonly check?: () => Promise<void>;
   /** Files with a torrent made or being made. */
-  readonly files: () => readonly { absPath: string; size: number; infoHash: string | undefined }[];
+  readonly files: () => readonly OfferedFile[];
   /** Info-hashes served now. */
   readonly infoHashes: () => readonly string[];
   readonly scrape: (infoHashes: readonly Uint8Array[]) => Promise<ScrapeEntry[]>;
@@ -122,6 +122,20 @@ export interface StatusSources {
    */
   readonly trackerVersion?: () => number;
   readonly store: 'memory' | 'redis';
+}
+
+/** A file offered as a torrent (`StatusSources.files`): `infoHash` undefined while it is hashed. */
+export interface OfferedFile {
+  readonly absPath: string;
+  readonly size: number;
+  readonly infoHash: string | undefined;
+}
+
+/** A live torrent's uploads, for its swarm row. */
+interface LiveUpload {
+  readonly uploaded: number;
+  readonly uploadRate: number;
+  readonly peers: number;
 }
 
 /** status.json ready to send: the same bytes as `JSON.stringify` of its document. */
@@ -169,7 +183,7 @@ interface Scraped {
 
 /** What both lists were made from: when it changes, both are remade at once. */
 interface Listed {
-  readonly files: readonly { absPath: string; size: number; infoHash: string | undefined }[];
+  readonly files: readonly OfferedFile[];
   readonly hashes: readonly string[];
   /** `hashes` sorted (the rows' order) and as bytes, for the scrape. */
   readonly sorted: readonly string[];
@@ -357,7 +371,7 @@ export class ServeStatus {
   }
 
   /** The `files` rows: eligible files served plainly and files with a torrent, by path. */
-  private fileRows(src: StatusSources, offered: readonly { absPath: string; size: number; infoHash: string | undefined }[]): StatusFile[] {
+  private fileRows(src: StatusSources, offered: readonly OfferedFile[]): StatusFile[] {
     const rel = relOf(src.root);
     const files = new Map<string, StatusFile>();
     for (const [absPath, f] of this.plainByFile) files.set(absPath, { path: rel(absPath), size: f.size, state: 'plain', infoHash: null, plainBytes: f.bytes, webSeedBytes: f.webSeedBytes });
@@ -371,10 +385,10 @@ export class ServeStatus {
   /** The `swarms` rows (`hashes` sorted), with the tracker's counts for them. */
   private swarmRows(
     src: StatusSources,
-    offered: readonly { absPath: string; size: number; infoHash: string | undefined }[],
+    offered: readonly OfferedFile[],
     hashes: readonly string[],
     scraped: Scraped,
-    live: Map<string, { uploaded: number; uploadRate: number; peers: number }>,
+    live: Map<string, LiveUpload>,
   ): StatusSwarm[] {
     const rel = relOf(src.root);
     const pathsOf = new Map<string, string[]>();
@@ -411,8 +425,8 @@ export class ServeStatus {
   }
 
   /** Live torrents' uploads, rates and peers (a `stats()` each): for the swarm rows. */
-  private liveUploads(): Map<string, { uploaded: number; uploadRate: number; peers: number }> {
-    const live = new Map<string, { uploaded: number; uploadRate: number; peers: number }>();
+  private liveUploads(): Map<string, LiveUpload> {
+    const live = new Map<string, LiveUpload>();
     for (const [t, infoHash] of this.torrents) {
       if (this.client?.get(infoHash) !== t) continue;
       const s = t.stats();
