@@ -192,12 +192,13 @@ export class Downloader {
   async commitWhole(index: PieceIndex, data: Uint8Array, kind: PeerLink['kind'], mode?: WriteMode): Promise<boolean> {
     if (!this.held || this.store.bitfield.has(index) || !this.picker.wants(index)) return false;
     const now = this.host.now();
-    this.down.add(data.length, now);
-    this.downByKind[kind] += data.length;
+    const length = data.length; // `data` may move to a disk thread: its length is 0 here after
+    this.down.add(length, now);
+    this.downByKind[kind] += length;
     const ok = await this.storePiece(index, data, mode);
     if (ok === undefined) return false;
     if (!ok) {
-      this.wasted += data.length;
+      this.wasted += length;
       this.host.hashFailed(index);
       return false;
     }
@@ -231,10 +232,11 @@ export class Downloader {
     const entry = this.buffers.get(index);
     if (entry === undefined) return;
     this.buffers.delete(index); // taken out first: a piece is committed at most once
+    const length = entry.buf.length; // the buffer may move to a disk thread: its length is 0 here after
     const ok = await this.storePiece(index, entry.buf);
     if (ok === undefined) return;
     if (!ok) {
-      this.wasted += entry.buf.length;
+      this.wasted += length;
       this.picker.failed(index);
       const senders = this.locks.get(index) ?? new Set();
       for (const p of entry.contributors) senders.add(p);
