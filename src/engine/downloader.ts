@@ -5,7 +5,7 @@ import { blockKey, type PeerSet, type PeerState } from './peer-set.js';
 import type { PiecePicker } from './picker.js';
 import { RateMeter, type TokenBucket } from './rate.js';
 import type { TorrentStore } from './torrent-api.js';
-import type { WriteMode } from '../storage/index.js';
+import type { WholePiece, WriteMode } from '../storage/index.js';
 
 /**
  * Downloading: requests out, blocks in, pieces assembled and committed. Rules (STATE.md):
@@ -205,6 +205,59 @@ export class Downloader {
     this.picker.adopt(index);
     this.host.verified(index);
     return true;
+  }
+
+  /**
+   * `commitWhole` for several whole pieces that came together (a stream's run of consecutive
+   * pieces): one storage job for them all (`TorrentStore.commitRun`), each piece still judged on
+   * its own, in order: true verified and stored (`verified`), false when it failed its hash
+   * (`hashFailed`, it stays missing: the others are unaffected) or was not to be taken (as
+   * `commitWhole`: not held, not wanted, already had, or twice in the run). All false when
+   * storage failed (the torrent fails) or the torrent closed meanwhile.
+   */
+  async commitRun(pieces: readonly WholePiece[], kind: PeerLink['kind'], mode?: WriteMode): Promise<boolean[]> {
+    const out = pieces.map(() => false);
+    const taken: WholePiece[] = [];
+    const at: number[] = [];
+    const seen = new Set<number>();
+    pieces.forEach((p, i) => {
+      if (!this.held || this.store.bitfield.has(p.index) || !this.picker.wants(p.index) || seen.has(p.index)) return;
+      seen.add(p.index);
+      taken.push(p);
+      at.push(i);
+    });
+    if (taken.length === 0) return out;
+    const now = this.host.now();
+    // Counted now: a piece's buffer may move to a disk thread (its `length` 0 here after).
+    const lengths = taken.map((p) => p.data.length);
+    let bytes = 0;
+    for (const n of lengths) bytes += n;
+    this.down.add(bytes, now);
+    this.downByKind[kind] += bytes;
+    this.committingBytes += bytes;
+    let verdicts: boolean[];
+    try {
+      const cache = this.peers.anyInterested();
+      const store = this.store;
+      verdicts = store.commitRun !== undefined ? await store.commitRun(taken, cache, mode) : await Promise.all(taken.map((p) => store.commitPiece(p.index, p.data, cache, mode)));
+    } catch (err) {
+      this.host.fail(toTorrenttpError(err));
+      return out;
+    } finally {
+      this.committingBytes -= bytes;
+    }
+    if (this.host.closed()) return out;
+    taken.forEach((p, j) => {
+      if (!verdicts[j]) {
+        this.wasted += lengths[j]!;
+        this.host.hashFailed(p.index);
+        return;
+      }
+      this.picker.adopt(p.index);
+      this.host.verified(p.index);
+      out[at[j]!] = true;
+    });
+    return out;
   }
 
   /**

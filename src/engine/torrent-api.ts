@@ -5,7 +5,7 @@ import type { PeerEvent, PeerLink } from '../transport/index.js';
 import type { PeerEviction, PeerSource } from './peer-set.js';
 import type { PexOptions, PexStats } from './pex.js';
 import type { TokenBucket } from './rate.js';
-import type { WriteMode } from '../storage/index.js';
+import type { WholePiece, WriteMode } from '../storage/index.js';
 
 /** The types of `Torrent`'s surface: its store, options, stats and events. */
 
@@ -17,6 +17,11 @@ export interface TorrentStore {
    * keep it in memory for uploads (the engine says so while some peer is interested in us).
    */
   commitPiece(index: PieceIndex, data: Uint8Array, cache?: boolean, mode?: WriteMode): Promise<boolean>;
+  /**
+   * `commitPiece` for several whole pieces in hand together, one verdict each, in order (see
+   * storage's `PieceStore.commitRun`). Optional: without it each piece is a `commitPiece`.
+   */
+  commitRun?(pieces: readonly WholePiece[], cache?: boolean, mode?: WriteMode): Promise<boolean[]>;
   /** A buffer to fill with piece `index` for `commitPiece` (stale bytes); default a new one. */
   pieceBuffer?(index: PieceIndex): Uint8Array;
   readBlock(index: PieceIndex, begin: number, length: number): Promise<Uint8Array>;

@@ -13,7 +13,7 @@ import { Readers, type ByteRange, type ReadOptions } from './reader.js';
 import { DEFAULT_MAX_COMMIT_BYTES, type PeerSlot, type TorrentEvents, type TorrentOptions, type TorrentStats, type TorrentStore } from './torrent-api.js';
 import { refusal, Uploader, type UploadAnswer } from './uploader.js';
 import type { TokenBucket } from './rate.js';
-import type { WriteMode } from '../storage/index.js';
+import type { WholePiece, WriteMode } from '../storage/index.js';
 import { SuperSeed } from './super-seed.js';
 
 /**
@@ -191,6 +191,17 @@ export class Torrent extends EventEmitter<TorrentEvents> {
    */
   commitWhole(index: PieceIndex, data: Uint8Array, kind: PeerLink['kind'] = 'webseed', mode?: WriteMode): Promise<boolean> {
     return this.downloader.commitWhole(index, data, kind, mode);
+  }
+
+  /**
+   * `commitWhole` for several whole pieces the owner has in hand together (a stream's run of
+   * consecutive pieces): one storage job for them (one disk thread message, their writes
+   * gathered), one verdict per piece, in order. A piece that fails its hash is false and stays
+   * missing (`hashFailed`), never told to a reader; the others are unaffected. `data` of each may
+   * be transferred: do not use it after.
+   */
+  commitRun(pieces: readonly WholePiece[], kind: PeerLink['kind'] = 'webseed', mode?: WriteMode): Promise<boolean[]> {
+    return this.downloader.commitRun(pieces, kind, mode);
   }
 
   get sequential(): boolean {

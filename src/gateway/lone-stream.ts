@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { quoted } from '../errors/index.js';
 import type { Client, SourceStatus, Torrent } from '../engine/index.js';
 import type { Metainfo, PieceIndex } from '../metainfo/index.js';
+import type { WholePiece } from '../storage/index.js';
 import type { PeerLink } from '../transport/index.js';
 import { webSeedFileUrl } from '../transport/web-seed-url.js';
 import { WEB_SEED_HEADER } from './media-type.js';
@@ -13,7 +14,8 @@ import { WEB_SEED_HEADER } from './media-type.js';
  * and the swarm fills the earlier pieces once the stream ends), read straight off a socket
  * of its own into the engine's piece
  * buffers (no copy in this process: each read lands where the piece's next bytes go), and each
- * whole piece goes to `Torrent.commitWhole`, which verifies it (SHA-1, on a disk thread) and
+ * whole piece goes to `Torrent.commitRun` with the others read in the same turn (one disk job
+ * for them), which verifies each (SHA-1, on a disk thread) and
  * stores it like a piece from a peer. The engine meanwhile holds its requests
  * (`Torrent.downloadsHeld`): the named seed is connected but asked for nothing, so the origin
  * pays one plain upload, not the wire seed's (docs/cli.md, "get against curl").
@@ -90,6 +92,12 @@ const origins = new WeakMap<OriginConnection, OriginSocket>();
 export const STREAM_WRITE_MODE = 'buffered';
 /** Pieces handed to storage and not yet verified and written, at most: the socket waits beyond (the engine's `maxCommitBytes`). */
 export const STREAM_COMMIT_BYTES = 8 * 1024 * 1024;
+/**
+ * Whole pieces committed as one run at most (`Torrent.commitRun`): the pieces of one turn of the
+ * socket's reads go together up to this, so a long turn still makes a few jobs that the disk
+ * threads share. 2 MiB: 8 pieces of 256 KiB (docs/proxy.md, "Session 21").
+ */
+export const STREAM_RUN_BYTES = 2 * 1024 * 1024;
 const MAX_HEAD_BYTES = 16 * 1024;
 const DEFAULT_IDLE_MS = 30_000;
 /** Headers the stream sets itself. */
@@ -203,6 +211,7 @@ export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = 
     clearTimeout(timer);
     socket.destroy();
     piece = undefined;
+    flushRun(); // whole pieces already read are committed, as those handed over before
     const settle = (): void => resolveOver(failure ?? end);
     if (inflight.size === 0) settle();
     else void Promise.allSettled([...inflight]).then(settle);
@@ -214,16 +223,28 @@ export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = 
     finish(failure);
   };
 
-  const commit = (i: PieceIndex, buf: Uint8Array): void => {
-    const n = buf.length;
+  /**
+   * The whole pieces read in this turn of the event loop, not handed over yet: committed together
+   * at the turn's end (`commitRun`: one disk-thread job and one answer for them, not one each),
+   * or sooner once they reach `STREAM_RUN_BYTES`, or when the stream ends.
+   */
+  let run: WholePiece[] = [];
+  let runBytes = 0;
+  const flushRun = (): void => {
+    if (run.length === 0) return;
+    const pieces = run;
+    const n = runBytes;
+    run = [];
+    runBytes = 0;
     committing += n;
     const p: Promise<void> = t
-      .commitWhole(i, buf, 'webseed', STREAM_WRITE_MODE)
+      .commitRun(pieces, 'webseed', STREAM_WRITE_MODE)
       .then(
         (ok) => {
-          if (!ok) fail(`piece ${i} failed its hash check`, true);
+          const bad = ok.indexOf(false);
+          if (bad >= 0) fail(`piece ${pieces[bad]!.index} failed its hash check`, true);
         },
-        (err: unknown) => fail(`piece ${i}: ${String(err)}`, true),
+        (err: unknown) => fail(`${pieces.length === 1 ? 'piece' : 'pieces'} ${pieces.map((p) => p.index).join(', ')}: ${String(err)}`, true),
       )
       .finally(() => {
         committing -= n;
@@ -238,6 +259,12 @@ export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = 
       paused = true;
       socket.pause();
     }
+  };
+  const commit = (i: PieceIndex, buf: Uint8Array): void => {
+    if (run.length === 0) setImmediate(flushRun);
+    run.push({ index: i, data: buf });
+    runBytes += buf.length;
+    if (runBytes >= STREAM_RUN_BYTES) flushRun();
   };
 
   /** `n` body bytes landed at `piece[filled]`. */

@@ -33,11 +33,25 @@ const WRITE_LOCK_STRIPES = 64;
  */
 const COMMITS_PER_MESSAGE = 4;
 
-interface QueuedCommit {
+/** A piece of `DiskPool.commitRun`: its bytes, its SHA-1 and where it goes. */
+export interface RunPiece {
   readonly data: Uint8Array;
   readonly expected: Uint8Array;
   readonly slices: readonly DiskSlice[];
+}
+
+/** A run's piece answered: its buffer back, and written, or not (hash mismatch), or failed (`error`: nothing marked). */
+export interface RunOutcome {
+  readonly written: boolean;
+  readonly data: Uint8Array;
+  readonly error?: StorageError;
+}
+
+interface CommitJob extends RunPiece {
   readonly mode: WriteMode;
+}
+
+interface QueuedCommit extends CommitJob {
   readonly resolve: (r: { written: boolean; data: Uint8Array }) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -105,14 +119,42 @@ export class DiskPool {
     });
   }
 
+  /**
+   * A run of pieces in hand together (a stream's pieces of one turn), as `commit` does each, but
+   * in ONE message to one thread and one answer: per piece, in order, its buffer back and its
+   * verdict (`written`), or the disk error that failed it (`error`; the other pieces keep
+   * theirs). The buffered writes of pieces that follow each other in a file are one `pwritev`
+   * (gather.ts). Every `data` must span a whole ArrayBuffer: each moves to the thread now.
+   */
+  commitRun(pieces: readonly RunPiece[], mode: WriteMode = 'direct'): Promise<RunOutcome[]> {
+    if (this.inline !== undefined) {
+      if (this.closed) return Promise.reject(closedError());
+      return this.inline.commitRun(pieces, mode);
+    }
+    for (const p of pieces) if (p.expected.length !== 20) return Promise.reject(new StorageError('STORAGE_BAD_LENGTH', { detail: `a piece hash is 20 bytes, got ${p.expected.length}` }));
+    if (pieces.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => this.postCommitsOf(pieces.map((p) => ({ ...p, mode })), (res) => (res instanceof Error ? reject(res) : resolve(res))));
+  }
+
   /** The turn's commits, in messages of at most `COMMITS_PER_MESSAGE` pieces, each answered once. */
   private readonly postCommits = (): void => {
     const all = this.queued;
     this.queued = [];
-    for (let i = 0; i < all.length; i += COMMITS_PER_MESSAGE) this.postCommitsOf(all.length <= COMMITS_PER_MESSAGE ? all : all.slice(i, i + COMMITS_PER_MESSAGE));
+    for (let i = 0; i < all.length; i += COMMITS_PER_MESSAGE) {
+      const q = all.length <= COMMITS_PER_MESSAGE ? all : all.slice(i, i + COMMITS_PER_MESSAGE);
+      this.postCommitsOf(q, (res) => {
+        for (let j = 0; j < q.length; j++) {
+          const o = res instanceof Error ? res : res[j]!;
+          if (o instanceof Error) q[j]!.reject(o);
+          else if (o.error !== undefined) q[j]!.reject(o.error);
+          else q[j]!.resolve({ written: o.written, data: o.data });
+        }
+      });
+    }
   };
 
-  private postCommitsOf(q: readonly QueuedCommit[]): void {
+  /** One `commits` message; `done` gets each piece's outcome, in order, or the error that failed the message. */
+  private postCommitsOf(q: readonly CommitJob[], done: (res: RunOutcome[] | Error) => void): void {
     const pieces: (Uint8Array | string | number)[] = [];
     const expected = new Uint8Array(20 * q.length);
     const transfer: ArrayBuffer[] = [];
@@ -125,21 +167,16 @@ export class DiskPool {
     }
     this.submit({ type: 'commits', pieces, expected }, transfer).then(
       (res) => {
-        if (res.type !== 'commits' || res.outcome.length !== q.length) {
-          const err = new StorageError('STORAGE_IO', { detail: `unexpected ${res.type} reply to commits` });
-          for (const c of q) c.reject(err);
-          return;
-        }
+        if (res.type !== 'commits' || res.outcome.length !== q.length) return done(new StorageError('STORAGE_IO', { detail: `unexpected ${res.type} reply to commits` }));
+        const out: RunOutcome[] = [];
         let e = 0;
         for (let j = 0; j < q.length; j++) {
           const o = res.outcome[j];
-          if (o === COMMIT_ERROR) q[j]!.reject(storageErrorOf(res.errors[e++]!));
-          else q[j]!.resolve({ written: o === COMMIT_WRITTEN, data: res.data[j]! });
+          out.push(o === COMMIT_ERROR ? { written: false, data: res.data[j]!, error: storageErrorOf(res.errors[e++]!) } : { written: o === COMMIT_WRITTEN, data: res.data[j]! });
         }
+        done(out);
       },
-      (err: unknown) => {
-        for (const c of q) c.reject(err);
-      },
+      (err: unknown) => done(err instanceof Error ? err : new StorageError('STORAGE_IO', { detail: String(err) })),
     );
   }
 

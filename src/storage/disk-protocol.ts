@@ -52,7 +52,9 @@ export type DiskRequest =
   /**
    * The pieces handed over in one turn of the event loop (`DiskPool.commit`), done in order, one
    * answer for all: one message each way instead of one per piece. Each piece is hashed; when its
-   * SHA-1 equals its 20 bytes of `expected`, it is written over its slices. Every buffer is transferred.
+   * SHA-1 equals its 20 bytes of `expected`, it is written over its slices; the buffered writes of
+   * pieces that follow each other in a file are one `pwritev` (gather.ts), whose failure fails
+   * those pieces. Every buffer is transferred. `DiskPool.commitRun` sends a run of pieces as one.
    */
   | { readonly id: number; readonly type: 'commits'; readonly pieces: CommitPieces; readonly expected: Uint8Array }
   /** Read `slices` into `into` (transferred in, whole, of their total length) or one new buffer; transferred back. */

@@ -6,11 +6,12 @@
  * storage opened its files is refused rather than followed (ELOOP).
  */
 import { hash } from 'node:crypto';
-import { fdatasyncSync, readSync, writeSync } from 'node:fs';
+import { fdatasyncSync, readSync, writeSync, writevSync } from 'node:fs';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { hashPiecesSync } from '../metainfo/hash-pieces.js'; // not the index: every disk thread loads this, and the whole of metainfo doubles its start-up
 import { COMMIT_ERROR, COMMIT_MISMATCH, COMMIT_WRITTEN, WRITE_MODES, type CommitError, type CommitPieces, type DiskFault, type DiskRequest, type DiskResponse, type DiskSlice, type DiskWorkerData } from './disk-protocol.js';
 import { HASHER_PATH_ESCAPE, StorageError, storageCodeOfErrno, toStorageError } from './errors.js';
+import { remaining, WriteGatherer, type GatheredWrite } from './gather.js';
 import { alignedRun, BOUNCE_BYTES, DIRECT_MIN, FileTable, newBounceBuffer } from './file-table.js';
 
 const { maxOpenFiles, writeLocks } = workerData as DiskWorkerData;
@@ -123,11 +124,23 @@ function equal(digest: Uint8Array, expected: Uint8Array, at: number): boolean {
   return true;
 }
 
-/** A `commits` message: each piece on its own, so a failed write fails only its piece. */
+/**
+ * A `commits` message: each piece hashed and judged on its own. The buffered writes of pieces
+ * that follow each other in a file are gathered (`WriteGatherer`: one `pwritev` for up to 1 MiB),
+ * so a failed write fails the pieces of that write only; a direct write is a piece's own.
+ */
 function commits(id: number, pieces: CommitPieces, expected: Uint8Array): { res: DiskResponse; transfer: ArrayBuffer[] } {
   const data: Uint8Array[] = [];
   const outcome: number[] = [];
-  const errors: CommitError[] = [];
+  const failed: (CommitError | undefined)[] = [];
+  const gather = new WriteGatherer((w) => {
+    try {
+      writeGathered(w);
+    } catch (err) {
+      const e = errorOf(err);
+      for (const p of w.pieces) failed[p] ??= e;
+    }
+  });
   for (let k = 0, p = 0; k < pieces.length; p++) {
     const piece = pieces[k] as Uint8Array;
     const direct = WRITE_MODES[pieces[k + 1] as number] === 'direct';
@@ -135,18 +148,54 @@ function commits(id: number, pieces: CommitPieces, expected: Uint8Array): { res:
     data.push(piece);
     try {
       const digest = hash('sha1', piece, 'buffer'); // one shot: no Hash object per piece (inline-disk.ts)
-      if (!equal(digest, expected, p * 20)) outcome.push(COMMIT_MISMATCH);
-      else {
-        write(piece, pieces, k + 3, n, direct);
+      if (!equal(digest, expected, p * 20)) {
+        outcome.push(COMMIT_MISMATCH);
+        gather.flush();
+      } else if (direct) {
         outcome.push(COMMIT_WRITTEN);
+        gather.flush();
+        write(piece, pieces, k + 3, n, true);
+      } else {
+        outcome.push(COMMIT_WRITTEN);
+        for (let i = 0, at = 0, j = k + 3; i < n; i++, j += 3) {
+          const length = pieces[j + 2] as number;
+          gather.add(p, pieces[j] as string, pieces[j + 1] as number, piece.subarray(at, at + length));
+          at += length;
+        }
       }
     } catch (err) {
-      outcome.push(COMMIT_ERROR);
-      errors.push(errorOf(err));
+      failed[p] ??= errorOf(err);
     }
     k += 3 + 3 * n;
   }
+  gather.flush();
+  const errors: CommitError[] = [];
+  for (let p = 0; p < outcome.length; p++) {
+    const e = failed[p];
+    if (e === undefined) continue;
+    outcome[p] = COMMIT_ERROR;
+    errors.push(e);
+  }
   return { res: { id, type: 'commits', data, outcome, errors }, transfer: data.map((d) => d.buffer as ArrayBuffer) };
+}
+
+/** One gathered write, all of it, under its file's write lock. */
+function writeGathered(w: GatheredWrite): void {
+  const file = files.fileOf(w.path, true);
+  const stripe = stripeOf(w.path);
+  lock(stripe);
+  if (files.fault?.op === 'crash') process.exit(1);
+  try {
+    let buffers = w.buffers;
+    for (let done = 0; done < w.length; ) {
+      inject('write');
+      const n = buffers.length === 1 ? writeSync(file.fd, buffers[0]!, 0, buffers[0]!.length, w.fileOffset + done) : writevSync(file.fd, buffers, w.fileOffset + done);
+      done += n;
+      if (done < w.length) buffers = remaining(w.buffers, done);
+    }
+  } finally {
+    unlock(stripe);
+  }
 }
 
 function run(req: DiskRequest): { res: DiskResponse; transfer: ArrayBuffer[] } {

@@ -9,6 +9,7 @@ export {
   type BlockLease,
   type OpenStorageOptions,
   type PieceStore,
+  type WholePiece,
 } from './piece-store.js';
 export { makeFolders } from './folders.js';
 export { corruptPiecesError } from './recheck.js';

@@ -14,9 +14,11 @@
  * at a time with a turn between jobs; a get rechecks only a `.part` it resumes, before any peer.
  */
 import { hash } from 'node:crypto';
-import { fdatasync, read, write } from 'node:fs';
+import { fdatasync, read, write, writev } from 'node:fs';
 import { hashPiecesSync, type PiecesJob } from '../metainfo/index.js';
+import type { RunOutcome, RunPiece } from './disk-pool.js';
 import type { DiskFault, DiskSlice, WriteMode } from './disk-protocol.js';
+import { remaining, WriteGatherer, type GatheredWrite } from './gather.js';
 import { toStorageError } from './errors.js';
 import { alignedRun, BOUNCE_BYTES, DIRECT_MIN, FileTable, newBounceBuffer } from './file-table.js';
 
@@ -45,20 +47,74 @@ export class InlineDisk {
     const digest = hash('sha1', data, 'buffer');
     if (!digest.equals(expected)) return { written: false, data };
     try {
-      let at = 0;
-      const writes: Promise<void>[] = [];
-      for (const s of slices) {
-        writes.push(this.writeSlice(data, at, s, mode));
-        at += s.length;
-      }
-      // Every write settles before the piece's buffer goes back (a later write may still use it).
-      const results = await Promise.allSettled(writes);
-      const failed = results.find((r) => r.status === 'rejected');
-      if (failed !== undefined) throw failed.reason;
+      await this.commitWritten(data, slices, mode);
     } catch (err) {
       throw toStorageError(err);
     }
     return { written: true, data };
+  }
+
+  /**
+   * `DiskPool.commitRun` inline: every piece hashed here, the buffered writes of pieces that
+   * follow each other in a file gathered into one `fs.writev` (gather.ts): one trip through
+   * libuv's pool for them instead of one a piece. A direct write is a piece's own (`commit`'s).
+   */
+  async commitRun(pieces: readonly RunPiece[], mode: WriteMode): Promise<RunOutcome[]> {
+    const written = pieces.map((p) => hash('sha1', p.data, 'buffer').equals(p.expected));
+    const failed: (unknown[] | undefined)[] = []; // [the error] of a piece whose write failed (an error may be any value)
+    const writes: Promise<void>[] = [];
+    if (mode === 'direct') {
+      pieces.forEach((p, i) => {
+        if (written[i]) writes.push(this.commitWritten(p.data, p.slices, mode).catch((err: unknown) => void (failed[i] ??= [err])));
+      });
+    } else {
+      const gather = new WriteGatherer((w) => writes.push(this.writeGathered(w).catch((err: unknown) => w.pieces.forEach((i) => (failed[i] ??= [err])))));
+      pieces.forEach((p, i) => {
+        if (!written[i]) return gather.flush();
+        let at = 0;
+        for (const s of p.slices) {
+          gather.add(i, s.path, s.fileOffset, p.data.subarray(at, at + s.length));
+          at += s.length;
+        }
+      });
+      gather.flush();
+    }
+    // Every write settles before the buffers go back (a later write may still use one).
+    await Promise.all(writes);
+    return pieces.map((p, i) => {
+      const f = failed[i];
+      return f === undefined ? { written: written[i]!, data: p.data } : { written: false, data: p.data, error: toStorageError(f[0]) };
+    });
+  }
+
+  /** A piece whose hash matched, written the `mode` way (its slices at once). */
+  private async commitWritten(data: Uint8Array, slices: readonly DiskSlice[], mode: WriteMode): Promise<void> {
+    let at = 0;
+    const writes: Promise<void>[] = [];
+    for (const s of slices) {
+      writes.push(this.writeSlice(data, at, s, mode));
+      at += s.length;
+    }
+    // Every write settles before the piece's buffer goes back (a later write may still use it).
+    const results = await Promise.allSettled(writes);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  }
+
+  /** One gathered write, all of it (buffered). */
+  private async writeGathered(w: GatheredWrite): Promise<void> {
+    const file = this.files.hold(w.path, true);
+    try {
+      let buffers = w.buffers;
+      for (let done = 0; done < w.length; ) {
+        this.files.inject('write');
+        const bufs = buffers;
+        done += await new Promise<number>((resolve, reject) => writev(file.fd, bufs, w.fileOffset + done, (err, n) => (err === null ? resolve(n) : reject(err))));
+        if (done < w.length) buffers = remaining(w.buffers, done);
+      }
+    } finally {
+      this.files.release(file);
+    }
   }
 
   async read(slices: readonly DiskSlice[], into?: Uint8Array): Promise<Uint8Array> {

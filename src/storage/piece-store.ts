@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { Bitfield, FileSelection, type Metainfo, type PieceIndex } from '../metainfo/index.js';
-import { DiskPool } from './disk-pool.js';
+import { DiskPool, type RunOutcome, type RunPiece } from './disk-pool.js';
 import type { DiskSlice, WriteMode } from './disk-protocol.js';
 import { StorageError, toStorageError } from './errors.js';
 import { makeFolders } from './folders.js';
@@ -42,6 +42,17 @@ export interface PieceStore {
    */
   commitPiece(index: PieceIndex, data: Uint8Array, cache?: boolean, mode?: WriteMode): Promise<boolean>;
   /**
+   * `commitPiece` for several whole pieces in hand together (a stream's run of consecutive
+   * pieces): one job for a disk thread and one answer instead of one per piece, and the writes
+   * of pieces that follow each other in a file gathered (`pwritev`). Each piece keeps its own
+   * verdict, in order: true written and set in `bitfield`, false a hash mismatch (nothing
+   * written, not set; the others unaffected). Rejects (after marking the pieces that were
+   * written) with the first StorageError of a piece whose write failed, or at once for a
+   * piece that cannot be committed (`commitPiece`'s checks: then nothing is committed). Each
+   * `data` may be transferred; `cache` and `mode` as `commitPiece`'s, for every piece.
+   */
+  commitRun(pieces: readonly WholePiece[], cache?: boolean, mode?: WriteMode): Promise<boolean[]>;
+  /**
    * A buffer for piece `index` to fill and hand to `commitPiece`: a recycled one when a committed
    * piece's buffer is free again (see `BufferPool`), else a new one. Its bytes are stale.
    */
@@ -60,6 +71,12 @@ export interface PieceStore {
   /** Persist resume state now (also done every `resumeIntervalMs` and on close). */
   saveResume(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A whole piece in hand: its index and its bytes. */
+export interface WholePiece {
+  readonly index: PieceIndex;
+  readonly data: Uint8Array;
 }
 
 export interface BlockLease {
@@ -310,22 +327,15 @@ class DiskPieceStore implements PieceStore {
   }
 
   async commitPiece(index: PieceIndex, data: Uint8Array, cache = true, mode: WriteMode = this.writeMode): Promise<boolean> {
-    const g = this.metainfo.geometry;
     this.checkOpen();
-    const length = this.pieceLengthOf(index);
-    if (!(data instanceof Uint8Array) || data.length !== length) {
-      throw new StorageError('STORAGE_BAD_LENGTH', { detail: `piece ${index} is ${length} bytes, got ${data instanceof Uint8Array ? data.length : typeof data}` });
-    }
-    // Its other files may not even exist: they were not selected.
-    if (this.wanted !== undefined && !this.wanted.has(index)) throw new StorageError('STORAGE_NOT_SELECTED', { detail: `piece ${index}` });
-    const { slices, fileIndexes } = this.slicesOf(g.pieceOffset(index), length);
-    const expected = this.metainfo.pieceHashes.subarray(index * 20, index * 20 + 20); // copied into the message (disk-pool.ts), or compared inline
+    const { expected, slices, fileIndexes, data: owned } = this.commitJob(index, data); // `expected` copied into the message (disk-pool.ts), or compared inline
+    const length = owned.length;
     // Room in the cache now, for a piece that is to enter it (PieceCache, `reserve`).
     const unreserve = cache ? this.cache.reserve(length) : undefined;
     return this.track(async () => {
       let result: { written: boolean; data: Uint8Array };
       try {
-        result = await this.pool.commit(ownedBuffer(data), expected, slices, mode);
+        result = await this.pool.commit(owned, expected, slices, mode);
       } finally {
         unreserve?.();
       }
@@ -340,6 +350,48 @@ class DiskPieceStore implements PieceStore {
       else this.buffers.give(back);
       return true;
     });
+  }
+
+  async commitRun(pieces: readonly WholePiece[], cache = true, mode: WriteMode = this.writeMode): Promise<boolean[]> {
+    this.checkOpen();
+    const jobs = pieces.map(({ index, data }) => ({ index, ...this.commitJob(index, data) }));
+    // Room in the cache now for each piece that is to enter it, as `commitPiece` makes (`reserve`).
+    const unreserve = cache ? jobs.map((j) => this.cache.reserve(j.data.length)) : [];
+    return this.track(async () => {
+      let outcomes: RunOutcome[];
+      try {
+        outcomes = await this.pool.commitRun(jobs, mode);
+      } finally {
+        for (const u of unreserve) u();
+      }
+      let failure: StorageError | undefined;
+      const verdicts = outcomes.map((o, i) => {
+        const j = jobs[i]!;
+        if (o.error !== undefined || !o.written) {
+          failure ??= o.error;
+          this.buffers.give(o.data);
+          return false;
+        }
+        for (const f of j.fileIndexes) this.dirtyFiles.add(f);
+        if (this.bitfield.set(j.index)) this.stateDirty = true;
+        if (cache) this.cache.set(j.index, o.data);
+        else this.buffers.give(o.data);
+        return true;
+      });
+      if (failure !== undefined) throw failure;
+      return verdicts;
+    });
+  }
+
+  /** What a commit of `data` as piece `index` hands the disk: checked as `commitPiece` says. */
+  private commitJob(index: PieceIndex, data: Uint8Array): RunPiece & { fileIndexes: number[] } {
+    const length = this.pieceLengthOf(index);
+    if (!(data instanceof Uint8Array) || data.length !== length) {
+      throw new StorageError('STORAGE_BAD_LENGTH', { detail: `piece ${index} is ${length} bytes, got ${data instanceof Uint8Array ? data.length : typeof data}` });
+    }
+    if (this.wanted !== undefined && !this.wanted.has(index)) throw new StorageError('STORAGE_NOT_SELECTED', { detail: `piece ${index}` });
+    const { slices, fileIndexes } = this.slicesOf(this.metainfo.geometry.pieceOffset(index), length);
+    return { data: ownedBuffer(data), expected: this.metainfo.pieceHashes.subarray(index * 20, index * 20 + 20), slices, fileIndexes };
   }
 
   pieceBuffer(index: PieceIndex): Uint8Array {
