@@ -8,6 +8,8 @@ declare module 'autocannon' {
     readonly pipelining?: number;
     /** Seconds. */
     readonly duration?: number;
+    /** Requests in all, instead of a duration. */
+    readonly amount?: number;
     readonly headers?: Record<string, string>;
   }
   export interface Histogram {

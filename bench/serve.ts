@@ -2,13 +2,21 @@
  * Plain serving, `torrenttp serve` beside nginx (Debian's package, `sendfile on`), same folder,
  * same run (issue 15 "Performance"):
  *
- *   npm run bench:serve -- [--size-mib 1024] [--runs 5] [--seconds 10] [--connections 10] [--small-bytes 4096]
+ *   npm run bench:serve -- [--size-mib 1024] [--runs 5] [--seconds 10] [--connections 10] [--small-bytes 4096] [--requests 20000] [--base-cli PATH]
  *
  *   1. one big GET (default 1 GiB) by curl to /dev/null, the two servers in turn (A B A B …):
  *      curl's own `time_total`, median of `--runs`. Target: serve within 1.2× nginx's time.
  *   2. small-file requests per second with keep-alive: autocannon, `--connections` connections
  *      for `--seconds`, one small file, the two servers in turn. Target: serve at least 0.5×
  *      nginx's requests per second.
+ *   3. the server's CPU per request (its process's, nginx's master and worker together, from
+ *      /proc): `--requests N` (default 20,000) keep-alive requests by autocannon for the small
+ *      file, and N / 10 ranged GETs of 256 KiB of the big file (a web seed's pieces), the servers
+ *      in turn, median of `--runs` (at most 3). Requests per second move with whatever else runs on
+ *      the machine; the CPU a request costs the server moves much less.
+ *
+ * `--base-cli PATH` (another build's dist/src/cli/main.js, e.g. main's): that build's serve too,
+ * in the same runs, for a before/after.
  *
  * nginx runs as a child with its own config and prefix in a temp folder (one worker process:
  * serve is one process too; `sendfile on`, `tcp_nopush on`, no access log) on a free port, and is
@@ -19,19 +27,28 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { numberArg } from './args.js';
+import { checkOtherCli, processCpuSec } from './usage.js';
 
 const SIZE_MIB = numberArg('size-mib', 1024);
 const RUNS = numberArg('runs', 5);
 const SECONDS = numberArg('seconds', 10);
 const CONNECTIONS = numberArg('connections', 10);
 const SMALL_BYTES = numberArg('small-bytes', 4096);
+const REQUESTS = numberArg('requests', 20_000);
+const BASE_CLI = (() => {
+  const i = process.argv.indexOf('--base-cli');
+  return i < 0 ? undefined : process.argv[i + 1];
+})();
+if (BASE_CLI !== undefined) checkOtherCli(BASE_CLI);
+/** A web seed's request: a piece of 256 KiB, past the first MiB. */
+const RANGE = 'bytes=1048576-1310719';
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 
 function freePort(): Promise<number> {
@@ -116,9 +133,9 @@ http {
   return { url, child, dir };
 }
 
-async function startServe(root: string): Promise<{ url: string; child: ChildProcess }> {
+async function startServe(root: string, cli = MAIN): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN, 'serve', root, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [cli, 'serve', root, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/small.txt`, child, 'serve');
   return { url, child };
@@ -144,6 +161,30 @@ async function smallRps(url: string): Promise<number> {
   return r.requests.average;
 }
 
+/** The CPU seconds of `pid` and its children (nginx's worker is its master's child). */
+function treeCpuSec(pid: number): number {
+  let sec = processCpuSec(pid);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const f = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      if (Number(f[1]) === pid) sec += (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return sec;
+}
+
+/** The server's CPU per request, in µs, for `amount` keep-alive requests (autocannon). */
+async function cpuPerRequest(url: string, pid: number, amount: number, range?: string): Promise<number> {
+  const before = treeCpuSec(pid);
+  const r = await autocannon({ url, connections: CONNECTIONS, amount, ...(range === undefined ? {} : { headers: { range } }) });
+  const after = treeCpuSec(pid);
+  if (r.errors > 0 || r.non2xx > 0) throw new Error(`${url}: ${r.errors} errors, ${r.non2xx} non-2xx`);
+  return ((after - before) / amount) * 1e6;
+}
+
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -155,6 +196,7 @@ async function main(): Promise<void> {
   const size = SIZE_MIB * 1024 * 1024;
   const nginx = await startNginx(root);
   const serve = await startServe(root);
+  const base = BASE_CLI === undefined ? undefined : await startServe(root, BASE_CLI);
   try {
     bigGet(`${nginx.url}/big.bin`, size); // warm the page cache and both servers
     bigGet(`${serve.url}/big.bin`, size);
@@ -169,6 +211,18 @@ async function main(): Promise<void> {
       rps.nginx.push(await smallRps(`${nginx.url}/small.txt`));
       rps.serve.push(await smallRps(`${serve.url}/small.txt`));
     }
+    const servers = [['nginx', nginx], ['serve', serve], ...(base === undefined ? [] : [['base', base]])] as [string, { url: string; child: ChildProcess }][];
+    const cpu = new Map(servers.map(([name]) => [name, { small: [] as number[], range: [] as number[] }]));
+    for (const [, s] of servers) {
+      await cpuPerRequest(`${s.url}/small.txt`, s.child.pid!, 2000); // warm-up (JIT)
+      await cpuPerRequest(`${s.url}/big.bin`, s.child.pid!, 200, RANGE);
+    }
+    for (let i = 0; i < Math.min(RUNS, 3); i++) {
+      for (const [name, s] of servers) {
+        cpu.get(name)!.small.push(await cpuPerRequest(`${s.url}/small.txt`, s.child.pid!, REQUESTS));
+        cpu.get(name)!.range.push(await cpuPerRequest(`${s.url}/big.bin`, s.child.pid!, Math.max(1, Math.round(REQUESTS / 10)), RANGE));
+      }
+    }
     const t = { serve: median(times.serve), nginx: median(times.nginx) };
     const r = { serve: median(rps.serve), nginx: median(rps.nginx) };
     const mibps = (sec: number): string => (SIZE_MIB / sec).toFixed(0);
@@ -180,8 +234,18 @@ async function main(): Promise<void> {
     console.log(`  nginx ${r.nginx.toFixed(0)} req/s  runs ${rps.nginx.map((x) => x.toFixed(0)).join(' ')}`);
     console.log(`  serve ${r.serve.toFixed(0)} req/s  runs ${rps.serve.map((x) => x.toFixed(0)).join(' ')}`);
     console.log(`  serve/nginx ${(r.serve / r.nginx).toFixed(2)}× (target ≥ 0.5×)`);
+    const n = cpu.get('nginx')!;
+    for (const [what, key, count] of [[`small file, ${REQUESTS} requests`, 'small', REQUESTS], [`256 KiB range of the big file, ${Math.max(1, Math.round(REQUESTS / 10))} requests`, 'range', Math.max(1, Math.round(REQUESTS / 10))]] as const) {
+      console.log(`server CPU per request, ${what} (${CONNECTIONS} keep-alive connections; median of ${n[key].length}; /proc, 10 ms ticks: ±${((0.01 / count) * 1e6).toFixed(1)} µs):`);
+      for (const [name] of servers) {
+        const c = cpu.get(name)![key];
+        const ratio = name === 'nginx' ? '' : `  ${name}/nginx ${(median(c) / median(n[key])).toFixed(2)}×`;
+        console.log(`  ${name} ${median(c).toFixed(1)} µs  runs ${c.map((x) => x.toFixed(1)).join(' ')}${ratio}`);
+      }
+      if (base !== undefined) console.log(`  serve/base ${(median(cpu.get('serve')![key]) / median(cpu.get('base')![key])).toFixed(2)}×`);
+    }
   } finally {
-    await Promise.all([stop(serve.child), stop(nginx.child)]);
+    await Promise.all([stop(serve.child), stop(nginx.child), ...(base === undefined ? [] : [stop(base.child)])]);
     rmSync(nginx.dir, { recursive: true, force: true });
   }
 }

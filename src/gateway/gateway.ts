@@ -612,9 +612,13 @@ export class Gateway {
 
       res.setHeader('etag', validators.etag);
       res.setHeader('last-modified', lastModified);
+      // Every file's answer varies on Accept, an ineligible one's too: which files are offered is
+      // the server's rule (`--min-size`, globs), which a restart may change, and a shared cache
+      // that kept a plain answer without `Vary` would go on handing bytes to a client that asks
+      // for the torrent (issue 15: "Always `Vary: Accept`").
+      res.setHeader('vary', 'Accept');
       let ready: ReadyTorrent | undefined;
       if (eligible) {
-        res.setHeader('vary', 'Accept');
         res.setHeader('cache-control', 'no-transform');
         res.setHeader('link', `<${encodePath(file.segments)}?torrent>; rel="describedby"; type="${BITTORRENT_MEDIA_TYPE}"`);
         ready = this.swarm.current(file.absPath, identity);
