@@ -380,6 +380,7 @@ class Connection {
 
   private write(): void {
     const p = this.current!;
+    if (this.served > 0) this.arena?.renew();
     this.decoder.begin({ noBody: p.req.method === 'HEAD' });
     this.arm(p.req.headersTimeoutMs, () => this.close(new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${this.pool.origin.origin}: headers timeout (${p.req.headersTimeoutMs} ms)` })));
     this.socket.write(p.text, 'latin1');

@@ -20,7 +20,8 @@ import { sharedReadBuffer } from './accepted-reads.js';
  *   connection holds no buffer of its own; the few bytes it may get are an error or the start of
  *   the next answer), and a view of it that is kept is a copy. Its free buffers go back to the
  *   spares and its busy ones leave it: the next answer on it does not wait for the last one's
- *   program, and a buffer let go after that is a spare.
+ *   program, and a buffer let go after that is a spare. The same when the next request goes out
+ *   within the read that ended the last answer (`renew`).
  */
 
 /** A buffer's size: a read takes up to this (node's own reads: 64 KiB), as the wire sockets' (accepted-reads.ts). */
@@ -53,6 +54,8 @@ export class ReadArena {
   private reading: Slot | undefined;
   private at = 0;
   private busy = 0;
+  /** A new answer is due on the connection: its buffers leave at the next read's `next`. */
+  private renewing = false;
 
   constructor(
     /** Busy buffers at which the connection stops reading. */
@@ -63,7 +66,16 @@ export class ReadArena {
 
   /** Whether the connection should stop reading until `onRoom`. */
   get full(): boolean {
-    return this.busy >= this.maxBusy;
+    return !this.renewing && this.busy >= this.maxBusy;
+  }
+
+  /**
+   * Another answer is due (a request written on the connection after the first): the last one's
+   * buffers leave at the next read's `next` (not now: the socket may be reading into one), so the
+   * new answer does not wait for the last one's program.
+   */
+  renew(): void {
+    this.renewing = true;
   }
 
   /** The buffer for the next read (the socket's `onread.buffer`); `idle`: no answer in flight. */
@@ -72,6 +84,8 @@ export class ReadArena {
       this.detach();
       return sharedReadBuffer();
     }
+    // Safe here, not in `renew`: the socket is done with the buffer it read into.
+    if (this.renewing) this.detach();
     const r = this.reading;
     if (r !== undefined && r.buf.length - this.at >= MIN_READ_BYTES) return r.buf.subarray(this.at);
     let free: Slot | undefined;
@@ -137,6 +151,7 @@ export class ReadArena {
     this.reading = undefined;
     this.at = 0;
     this.busy = 0;
+    this.renewing = false;
   }
 }
 

@@ -156,7 +156,7 @@ test('ownReads: a connection whose caller holds maxBusyBuffers of its buffers st
   }
 });
 
-test('ownReads: the first read of an answer on a kept-alive connection (into the shared buffer) is a copy, valid after other reads', async () => {
+test('ownReads: the first read of an answer on a kept-alive connection (into the shared buffer) is a copy, valid after other reads', { timeout: 10_000 }, async () => {
   const srv = await rawServer((head, s) => {
     const body = head.includes('/a') ? 'a'.repeat(1000) : 'b'.repeat(1000);
     s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
@@ -180,7 +180,28 @@ test('ownReads: the first read of an answer on a kept-alive connection (into the
   }
 });
 
-test('HEAD: the request line says so and the answer ends at its head (its Content-Length is the GET\'s); the connection is reused', async () => {
+test('ownReads: an answer that waits for a connection whose last answer\'s buffers are all held is not held back by them', { timeout: 10_000 }, async () => {
+  const srv = await rawServer((head, s) => {
+    const body = head.includes('/a') ? 'a'.repeat(1000) : 'b'.repeat(1000);
+    s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  });
+  // One connection, one busy buffer at most: the first answer's, held to the end, fills it.
+  const pool = new Http1Pool(srv.url, { ...OWN, connections: 1, ownReads: { maxBusyBuffers: 1 } });
+  try {
+    const one = hold(pool, { path: '/a' });
+    const two = hold(pool, { path: '/b' });
+    await one.done;
+    await until('the second answer, on the same connection, while the first is held', () => two.held.ended, 5000);
+    assert.equal(Buffer.concat(one.held.views).toString(), 'a'.repeat(1000));
+    assert.equal(Buffer.concat(two.held.views).toString(), 'b'.repeat(1000));
+    assert.equal(srv.connections(), 1);
+  } finally {
+    pool.destroy();
+    await srv.close();
+  }
+});
+
+test('HEAD: the request line says so and the answer ends at its head (its Content-Length is the GET\'s); the connection is reused', { timeout: 10_000 }, async () => {
   const srv = await rawServer((head, s) => {
     if (head.startsWith('HEAD ')) s.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n');
     else s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
@@ -202,7 +223,7 @@ test('HEAD: the request line says so and the answer ends at its head (its Conten
   }
 });
 
-test("extraBytes 'drop': bytes past the Content-Length in the read that ended it end the answer as framed, and close the connection", async () => {
+test("extraBytes 'drop': bytes past the Content-Length in the read that ended it end the answer as framed, and close the connection", { timeout: 10_000 }, async () => {
   const srv = await rawServer((_head, s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabcdef'));
   const pool = new Http1Pool(srv.url, OWN);
   try {
