@@ -28,6 +28,8 @@ import { answerClientError } from './client-error.js';
  *
  * - Pass-through (proxy-pass.ts): other methods, bodies, ineligible files, error statuses,
  *   redirects; `CONNECT` is a byte tunnel; protocol upgrades (websockets) are refused with 501.
+ *   GETs and HEADs without a body go through the proxy's own client (pass-client.ts), the rest
+ *   through node's.
  * - Negotiation (proxy-offer.ts) and the cache and shared downloads (proxy-cache.ts).
  * - Each request is one log line: method, URL, status, how it was served
  *   (`swarm`, `cache`, `passthrough`, `tunnel`, `refused`), bytes, milliseconds.
