@@ -58,7 +58,7 @@
  *   pass          `--pass`: only the pass-through, instead of all the above: another `serve` of the
  *                 same file that offers no torrent (`--min-size` above it), and in each run direct curl
  *                 from it, then through a fresh proxy its first GET (negotiated: undici's answer is
- *                 sent) and a second (known plain within `--fresh`: node's client), with `--base-cli`
+ *                 sent) and a second (known plain within `--fresh`: the proxy's own client), with `--base-cli`
  *                 the base build's the same (before direct on odd runs, after it on even ones). Its
  *                 table has each case's proxy CPU, the process's and its main thread's (median
  *                 seconds), and per-run ratios to direct and to the base build. Use `--curl-file`.

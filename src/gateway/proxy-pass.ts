@@ -5,8 +5,9 @@ import type { TorrenttpError } from '../errors/index.js';
 import { encodeProblem, PROBLEM_CONTENT_TYPE } from '../tracker/index.js';
 import { GatewayError } from './errors.js';
 import type { OpenResponse } from './negotiate-client.js';
-import { endToEnd, endToEndRecord } from './proxy-request.js';
-import { relay } from './relay.js';
+import type { PassClient } from './pass-client.js';
+import { endToEnd, endToEndRecord, swarmEligible } from './proxy-request.js';
+import { relay, relaySink, type RelaySink } from './relay.js';
 
 /**
  * Pass-through: what the proxy does for everything the swarm does not answer. The program's
@@ -25,8 +26,12 @@ export interface Sent {
   bytes: number;
 }
 
-/** Forwards the program's request to `url` and streams the answer back. */
-export function passThrough(req: IncomingMessage, res: ServerResponse, url: URL, agent: Agent): Promise<Sent> {
+/**
+ * Forwards the program's request to `url` and streams the answer back: a GET or HEAD without a
+ * body through the proxy's own client (`passPlain`), anything else through node's.
+ */
+export function passThrough(req: IncomingMessage, res: ServerResponse, url: URL, agent: Agent, client?: PassClient): Promise<Sent> {
+  if (client !== undefined && (req.method === 'GET' || req.method === 'HEAD') && swarmEligible('GET', req.headers)) return passPlain(req, res, url, req.method, client);
   return new Promise((resolve) => {
     const headers = endToEnd(req.rawHeaders, new Set(['host', 'via']));
     headers.push('Host', url.host, 'Via', VIA);
@@ -64,6 +69,83 @@ export function passThrough(req: IncomingMessage, res: ServerResponse, url: URL,
     });
     pipeline(req, upstream, () => undefined);
   });
+}
+
+/**
+ * `passThrough` of a GET or HEAD with no body on the proxy's own client (pass-client.ts): the
+ * same request (end-to-end headers, `Host` from the URL, `Via`), the same answer (status, reason,
+ * end-to-end headers with their names' case, interim answers skipped); the body's bytes written
+ * to the program as they were read, with no copy (node's server frames them as it framed node's
+ * client's: `Content-Length` as the origin said it, else chunked anew, or to the close for an
+ * HTTP/1.0 program). A failure before the head is a `502`; after it, the response is cut, so a
+ * short body never looks complete; bytes past the promised length are dropped (the connection
+ * to the origin closed), the promised body ending whole. A program that leaves closes the
+ * origin's connection. The client's connection stops reading while the program's socket holds
+ * its buffers (transport/http1-reads.ts): a slow program costs at most those.
+ */
+function passPlain(req: IncomingMessage, res: ServerResponse, url: URL, method: 'GET' | 'HEAD', client: PassClient): Promise<Sent> {
+  return new Promise((resolve) => {
+    const headers = endToEnd(req.rawHeaders, new Set(['host', 'via']));
+    headers.push('Via', VIA);
+    const sent: Sent = { status: 0, bytes: 0 };
+    let body: RelaySink | undefined;
+    const abort = client.request(url, { method, headers }, {
+      onHead: (head) => {
+        const bodied = method !== 'HEAD' && head.status !== 204 && head.status !== 304;
+        const length = head.all('content-length');
+        // Both framings: "ought to be handled as an error" (RFC 9112 §6.3 item 3), and node's
+        // client (before) failed it: a 502. Thrown here, it fails the request and closes the connection.
+        if (bodied && length !== undefined && head.get('transfer-encoding') !== undefined) {
+          throw new GatewayError('GATEWAY_PROXY_UPSTREAM', { detail: 'both Content-Length and Transfer-Encoding' });
+        }
+        sent.status = head.status;
+        res.writeHead(head.status, head.reason, [...oneLength(endToEnd(head.raw(), new Set(['via']))), 'Via', VIA]);
+        res.flushHeaders();
+        body = relaySink(res, (n) => (sent.bytes += n), () => resolve(sent));
+      },
+      onData: (data, release) => body!.push(data, release),
+      onEnd: () => body!.end(),
+      onError: (err) => {
+        if (body !== undefined) body.fail(err);
+        else if (res.headersSent) {
+          // writeHead failed midway: the head is out, and not whole.
+          res.destroy();
+          resolve(sent);
+        } else {
+          sent.status = 502;
+          sendProblem(res, new GatewayError('GATEWAY_PROXY_UPSTREAM', { detail: `${url.host}: ${err.message}`, cause: err }));
+          resolve(sent);
+        }
+      },
+    });
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      abort();
+      // Gone before the head: nothing more comes (with a body, the relay's end resolves).
+      if (body === undefined) resolve(sent);
+    });
+  });
+}
+
+/**
+ * `fields` with one Content-Length, where the first was, however the origin listed its values
+ * (equal: the decoder checked; RFC 9110 §8.6 lets a recipient send one). Node's parser (before)
+ * refused a repeated field.
+ */
+function oneLength(fields: string[]): string[] {
+  let seen = false;
+  const out: string[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]!;
+    let value = fields[i + 1]!;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') {
+      if (seen) continue;
+      seen = true;
+      value = value.split(',')[0]!.trim();
+    }
+    out.push(name, value);
+  }
+  return out;
 }
 
 /**

@@ -11,6 +11,7 @@ import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import { ProxyCache, type KnownUrl } from './proxy-cache.js';
 import { originHeaders, proxyOffer, warmUp, type Prepared } from './proxy-offer.js';
 import { JOIN_HEADER } from './media-type.js';
+import { PassClient } from './pass-client.js';
 import { passBody, passThrough, rawProblem, sendOpen, sendProblem, tunnel, VIA, type Sent } from './proxy-pass.js';
 import { CONDITIONAL_FIELDS, endToEnd, hasPreconditions, headerValue, parseConnectTarget, parseProxyTarget, swarmEligible } from './proxy-request.js';
 import { decideRange } from './range.js';
@@ -27,6 +28,8 @@ import { answerClientError } from './client-error.js';
  *
  * - Pass-through (proxy-pass.ts): other methods, bodies, ineligible files, error statuses,
  *   redirects; `CONNECT` is a byte tunnel; protocol upgrades (websockets) are refused with 501.
+ *   GETs and HEADs without a body go through the proxy's own client (pass-client.ts), the rest
+ *   through node's.
  * - Negotiation (proxy-offer.ts) and the cache and shared downloads (proxy-cache.ts).
  * - Each request is one log line: method, URL, status, how it was served
  *   (`swarm`, `cache`, `passthrough`, `tunnel`, `refused`), bytes, milliseconds.
@@ -74,6 +77,8 @@ export class Proxy {
   private readonly server: Server;
   private readonly logger: GatewayLogger;
   private readonly agent = new HttpAgent({ keepAlive: true });
+  /** Pass-through GETs and HEADs (pass-client.ts); `agent` for the rest. */
+  private readonly passClient = new PassClient();
   private bound: { host: string; port: number } = { host: '', port: 0 };
   private readonly sockets = new Set<Socket>();
   /** Marks the warm-up's own request (`WARM_HEADER`), which is not logged: no one else knows it. */
@@ -175,6 +180,7 @@ export class Proxy {
     for (const s of this.sockets) s.destroy();
     if (this.server.listening) await closed;
     this.agent.destroy();
+    this.passClient.destroy();
     await Promise.allSettled([this.dispatcher.close(), this.cache.close()]);
   }
 
@@ -229,7 +235,7 @@ export class Proxy {
       }
     }
     if (!swarmEligible(req.method, req.headers)) {
-      this.log(req, href, 'passthrough', await passThrough(req, res, url, this.agent), started);
+      this.log(req, href, 'passthrough', await passThrough(req, res, url, this.agent, this.passClient), started);
       return;
     }
     let known = this.cache.fresh(href);
@@ -262,7 +268,7 @@ export class Proxy {
       }
       if (offer.kind === 'plain') {
         if (offer.reason !== 'the server is still making the torrent') this.cache.rememberPlain(href);
-        const sent = offer.response === undefined ? await passThrough(req, res, url, this.agent) : await sendOpen(res, offer.response);
+        const sent = offer.response === undefined ? await passThrough(req, res, url, this.agent, this.passClient) : await sendOpen(res, offer.response);
         this.log(req, href, 'passthrough', sent, started, { why: offer.reason });
         return;
       }
@@ -278,7 +284,7 @@ export class Proxy {
     }
     if (known === 'plain') {
       // docs/proxy.md: every GET passed through says why, this one too (else a log reader sees the first say it and the next not).
-      this.log(req, href, 'passthrough', await passThrough(req, res, url, this.agent), started, { why: KNOWN_PLAIN });
+      this.log(req, href, 'passthrough', await passThrough(req, res, url, this.agent, this.passClient), started, { why: KNOWN_PLAIN });
       return;
     }
     await this.answerFromSwarm(req, res, url, known, started);

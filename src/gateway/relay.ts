@@ -65,3 +65,75 @@ export function relay(body: Readable, res: ServerResponse, onBytes: (n: number) 
   });
   finished(res, (err) => finish(err));
 }
+
+/** Where a body read by the proxy's own client (pass-client.ts) goes: `relay` for bytes that come as calls, not as a stream. */
+export interface RelaySink {
+  /** Body bytes, kept until `release` (called once they are written, or never if the response is cut). */
+  push(chunk: Uint8Array, release?: () => void): void;
+  /** The body is whole: the response ends once the bytes before are written. */
+  end(): void;
+  /** The body failed: the response is cut (never ended as complete). */
+  fail(err: Error): void;
+}
+
+/**
+ * `relay` for a body that comes as calls (`RelaySink`): the chunks of one turn written as one
+ * (corked: one `writev`), `res.end()` after the last, a failure on either side cutting the
+ * response and being `done`'s error. No pause here: the chunks are views of the reading
+ * connection's own buffers, each let go (`release`) when its write is out, and that connection
+ * stops reading while it holds a few of them (transport/http1-reads.ts), so what waits for a slow
+ * program is bounded there. The caller stops the body when the response closes unfinished.
+ */
+export function relaySink(res: ServerResponse, onBytes: (n: number) => void, done: (err: Error | undefined) => void): RelaySink {
+  let chunks: Uint8Array[] = [];
+  let releases: ((() => void) | undefined)[] = [];
+  let turn: NodeJS.Immediate | undefined;
+  let ended = false;
+  let over = false;
+  const finish = (err: Error | null | undefined): void => {
+    if (over) return;
+    over = true;
+    if (turn !== undefined) clearImmediate(turn);
+    chunks = [];
+    releases = [];
+    if (err !== undefined && err !== null) res.destroy();
+    done(err ?? undefined);
+  };
+  const flush = (): void => {
+    turn = undefined;
+    if (over) return;
+    if (chunks.length > 0) {
+      res.cork();
+      for (let i = 0; i < chunks.length; i++) {
+        const release = releases[i];
+        if (release === undefined) res.write(chunks[i]!);
+        else res.write(chunks[i]!, () => release());
+      }
+      chunks = [];
+      releases = [];
+      res.uncork();
+    }
+    if (ended) res.end();
+  };
+  finished(res, (err) => finish(err));
+  return {
+    push(chunk, release) {
+      if (over || ended) {
+        release?.();
+        return;
+      }
+      onBytes(chunk.length);
+      chunks.push(chunk);
+      releases.push(release);
+      turn ??= setImmediate(flush);
+    },
+    end() {
+      if (over) return;
+      ended = true;
+      turn ??= setImmediate(flush);
+    },
+    fail(err) {
+      finish(err);
+    },
+  };
+}

@@ -3,8 +3,9 @@
  * sockets (and `tls` for https), answers decoded by http1-response.ts within each read's
  * callback. Made for the links' GETs, which are plain: no request body, no redirects (a 3xx is
  * an answer like any other, for the caller to refuse), no proxies: the TorrentTTP HTTP peer's
- * (http-peer.ts) and web seeds' (web-seed.ts, ranged GETs of files). undici stays for the rest
- * (the proxy's requests, `get`'s negotiation through a dispatcher).
+ * (http-peer.ts) and web seeds' (web-seed.ts, ranged GETs of files), and the proxy's pass-through
+ * GETs and HEADs (gateway/pass-client.ts). undici stays for the rest (the proxy's negotiation,
+ * `get`'s through a dispatcher).
  *
  * Rules:
  * - One pool per origin (and `group`: web seeds apart from HTTP peers), shared by every link of the
@@ -25,9 +26,13 @@
  *   and body bytes go to the caller as views of it, valid only during `onData`: the next read of
  *   any socket overwrites them, so whatever outlives the call is copied. The decoder keeps only the
  *   text of a head line cut by a read's end. A TLS socket reads with node's `data` events (a new
- *   buffer a read).
+ *   buffer a read). A pool with `ownReads` (the proxy's pass-through: gateway/pass-client.ts)
+ *   reads each connection into buffers of its own instead (http1-reads.ts): its body bytes stay
+ *   the caller's until it lets go of them, and the connection stops reading while it holds
+ *   `maxBusyBuffers` of them (back-pressure: the caller's writes are slow).
+ * - Requests are GETs or HEADs, with no body.
  * - Timeouts: connect (10 s), the head (per request, from the request's write), the body (per
- *   request: the longest time between two reads). Each is TRANSPORT_HTTP_TIMEOUT. A connection
+ *   request: the longest time between two reads); a request's may be `Infinity` (none). Each is TRANSPORT_HTTP_TIMEOUT. A connection
  *   that fails or is reset: TRANSPORT_HTTP_FAILED; a malformed answer: the decoder's
  *   TRANSPORT_HTTP1_* error. Either way the connection is closed, never reused.
  * - An error thrown by the caller's `onHead`/`onData` fails the request with that error and closes
@@ -38,7 +43,8 @@
  *   ended an answer, they fail that answer too (its `onEnd` waits for the read's end): its length
  *   lied. Bytes that come in a later read after the next request went out are read as its answer
  *   (no HTTP/1.1 client can tell them apart without pipelining's order); so a connection is reused
- *   only after an answer that ended where the read did.
+ *   only after an answer that ended where the read did. A request with `extraBytes: 'drop'` ends
+ *   as framed instead, the connection closed under the extra bytes.
  * - An answer whose head comes while part of the request is still unsent (the server did not read
  *   it all) fails the request (TRANSPORT_HTTP1_UNEXPECTED_BYTES) and closes the connection.
  * - A request written to a reused connection that closes before a byte of the answer comes (the
@@ -51,7 +57,8 @@ import { TorrenttpError } from '../errors/index.js';
 import { getClientTls } from '../tracker/undici.js';
 import { sharedReadBuffer } from './accepted-reads.js';
 import { TransportError } from './errors.js';
-import { Http1ResponseDecoder, type ResponseHead } from './http1-response.js';
+import { ReadArena } from './http1-reads.js';
+import { Http1ResponseDecoder, type Http1Limits, type ResponseHead } from './http1-response.js';
 
 export const HTTP1_POOL_DEFAULTS = {
   connections: 4,
@@ -68,17 +75,33 @@ export interface Http1PoolOptions {
   readonly connectTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly maxHeld: number;
+  /**
+   * Plain sockets read into buffers of their own (http1-reads.ts), and body bytes stay valid
+   * until the caller lets go of them (`onData`'s `release`); a connection stops reading while
+   * `maxBusyBuffers` of its buffers are held. For a caller that writes the bytes on (the proxy).
+   */
+  readonly ownReads?: { readonly maxBusyBuffers: number };
+  /** The decoder's limits (http1-response.ts; default `HTTP1_LIMITS`). */
+  readonly limits?: Partial<Http1Limits>;
 }
 
 export interface Http1Request {
+  /** Default GET. A HEAD's answer has no body, whatever its head says. */
+  readonly method?: 'GET' | 'HEAD';
   /** The target: path and query. */
   readonly path: string;
   /** `[name, value, …]`, written as they are (no CR or LF in any). */
   readonly headers: readonly string[];
-  /** From the request's write to the end of the final head. */
+  /** From the request's write to the end of the final head; `Infinity`: none. */
   readonly headersTimeoutMs: number;
-  /** Longest time between two reads of the body. */
+  /** Longest time between two reads of the body (not counting a stop for `ownReads`); `Infinity`: none. */
   readonly bodyTimeoutMs: number;
+  /**
+   * Bytes after the answer's end in the read that ended it: `fail` (default) fails the answer (its
+   * length lied, most likely too short); `drop` ends it as framed and drops them (a proxy passes on
+   * the body the head promised). Either way the connection closes.
+   */
+  readonly extraBytes?: 'fail' | 'drop';
   /** The server may hold the answer (a long-poll): it takes one of the `maxHeld` connections. */
   readonly held?: boolean;
 }
@@ -87,8 +110,12 @@ export interface Http1Request {
 export interface Http1Exchange {
   /** May throw: the request fails with that error. */
   onHead(head: ResponseHead): void;
-  /** A view of the read, valid only during this call. May throw, as `onHead`. */
-  onData(data: Uint8Array): void;
+  /**
+   * A view of the read, valid only during this call; with `ownReads`, valid until `release` is
+   * called, which the caller must do once it is done with it (or the connection stops reading).
+   * May throw, as `onHead`.
+   */
+  onData(data: Uint8Array, release?: () => void): void;
   onEnd(): void;
   onError(err: TorrenttpError): void;
 }
@@ -122,7 +149,7 @@ export class Http1Pool {
 
   /** Sends `req`; its answer goes to `ex`. The function returned aborts it. */
   request(req: Http1Request, ex: Http1Exchange): () => void {
-    let text = `GET ${req.path} HTTP/1.1\r\nhost: ${this.hostHeader}\r\n`;
+    let text = `${req.method ?? 'GET'} ${req.path} HTTP/1.1\r\nhost: ${this.hostHeader}\r\n`;
     let broken = /\s/.test(req.path);
     for (let i = 0; i + 1 < req.headers.length; i += 2) {
       const name = req.headers[i]!;
@@ -157,6 +184,11 @@ export class Http1Pool {
   /** Connections open now (tests). */
   get size(): number {
     return this.conns.size;
+  }
+
+  /** No connection open and no request waiting: the pool may be dropped. */
+  get unused(): boolean {
+    return this.conns.size === 0 && this.waiting.length === 0;
   }
 
   /** Held requests that may be in flight at once: `maxHeld`, and never every connection. */
@@ -246,6 +278,10 @@ class Connection {
   private answered: Pending | undefined;
   /** Within a read's decoding. */
   private reading = false;
+  /** The pool's `ownReads` buffers (plain sockets). */
+  private readonly arena: ReadArena | undefined;
+  /** Reading stopped until the arena has room. */
+  private stopped = false;
 
   constructor(
     private readonly pool: Http1Pool,
@@ -253,13 +289,24 @@ class Connection {
   ) {
     this.current = first;
     this.keepAliveMs = pool.opts.keepAliveTimeoutMs;
-    this.decoder = new Http1ResponseDecoder({
-      onHead: (head) => this.onHead(head),
-      onData: (data) => {
-        if (this.current !== undefined) this.current.ex.onData(data);
+    const own = pool.opts.ownReads;
+    this.arena = own === undefined || pool.tls ? undefined : new ReadArena(own.maxBusyBuffers, () => this.onRoom());
+    this.decoder = new Http1ResponseDecoder(
+      {
+        onHead: (head) => this.onHead(head),
+        onData: (data) => {
+          const p = this.current;
+          if (p === undefined) return;
+          if (this.arena !== undefined) {
+            const k = this.arena.keep(data);
+            p.ex.onData(k.data, k.release);
+          } else if (own !== undefined) p.ex.onData(data, noop); // TLS: node's reads, a new buffer each
+          else p.ex.onData(data);
+        },
+        onEnd: (reusable) => this.onEnd(reusable),
       },
-      onEnd: (reusable) => this.onEnd(reusable),
-    });
+      pool.opts.limits,
+    );
     const where = `${pool.origin.origin}`;
     this.arm(pool.opts.connectTimeoutMs, () => this.close(new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${where}: connect timeout (${pool.opts.connectTimeoutMs} ms)` })));
     if (pool.tls) {
@@ -273,18 +320,36 @@ class Connection {
       this.socket.on('data', (chunk: Buffer) => this.read(chunk));
       this.socket.once('secureConnect', () => this.onConnect());
     } else {
-      this.socket = netConnect({
-        host: pool.host,
-        port: pool.port,
-        onread: {
-          // The read is decoded, and its body views given and dropped, within this callback: no view of it outlives it.
-          buffer: sharedReadBuffer(),
-          callback: (n: number, buf: Uint8Array) => {
-            this.read(buf.subarray(0, n));
-            return true;
-          },
-        },
-      });
+      const arena = this.arena;
+      this.socket =
+        arena === undefined
+          ? netConnect({
+              host: pool.host,
+              port: pool.port,
+              onread: {
+                // The read is decoded, and its body views given and dropped, within this callback: no view of it outlives it.
+                buffer: sharedReadBuffer(),
+                callback: (n: number, buf: Uint8Array) => {
+                  this.read(buf.subarray(0, n));
+                  return true;
+                },
+              },
+            })
+          : netConnect({
+              host: pool.host,
+              port: pool.port,
+              onread: {
+                // Node asks for the next read's buffer after each read (and once at the start).
+                buffer: () => arena.next(this.current === undefined),
+                callback: (n: number, buf: Uint8Array) => {
+                  arena.read(buf, n);
+                  this.read(buf.subarray(0, n));
+                  // Busy buffers at their bound: no more reads (the socket paused) until one is let go.
+                  this.stopped = !this.closed && this.current !== undefined && arena.full;
+                  return !this.stopped;
+                },
+              },
+            });
       this.socket.once('connect', () => this.onConnect());
     }
     this.socket.setNoDelay(true);
@@ -315,7 +380,8 @@ class Connection {
 
   private write(): void {
     const p = this.current!;
-    this.decoder.begin();
+    if (this.served > 0) this.arena?.renew();
+    this.decoder.begin({ noBody: p.req.method === 'HEAD' });
     this.arm(p.req.headersTimeoutMs, () => this.close(new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${this.pool.origin.origin}: headers timeout (${p.req.headersTimeoutMs} ms)` })));
     this.socket.write(p.text, 'latin1');
   }
@@ -335,7 +401,12 @@ class Connection {
       this.answered = undefined;
       const e = asError(err);
       this.close(e);
-      if (p !== undefined) this.pool.fail(p, e);
+      if (p === undefined) return;
+      if (p.req.extraBytes === 'drop' && e.code === 'TRANSPORT_HTTP1_UNEXPECTED_BYTES') {
+        // Its answer was whole as framed: it ends so, the rest dropped with the connection.
+        this.answered = p;
+        this.deliver();
+      } else this.pool.fail(p, e);
       return;
     } finally {
       this.reading = false;
@@ -359,7 +430,8 @@ class Connection {
     if (m !== null) this.keepAliveMs = Math.min(this.pool.opts.keepAliveTimeoutMs, Math.max(0, Number(m[1]) * 1000 - 1000));
     this.reads = 0;
     const seen = (): void => {
-      if (this.reads === 0) {
+      // Not read because the caller holds the buffers (`ownReads`): its writes are slow, not the server.
+      if (this.reads === 0 && !this.stopped) {
         this.close(new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${this.pool.origin.origin}: body timeout (${p.req.bodyTimeoutMs} ms)` }));
         return;
       }
@@ -421,6 +493,7 @@ class Connection {
     this.closed = true;
     clearTimeout(this.timer);
     this.socket.destroy();
+    this.arena?.close();
     const p = this.current;
     this.current = undefined;
     this.pool.removed(this);
@@ -433,9 +506,16 @@ class Connection {
     this.pool.fail(p, err ?? this.error ?? new TransportError('TRANSPORT_HTTP_FAILED', { detail: `${this.pool.origin.origin}: other side closed` }));
   }
 
+  /** The arena let go of a buffer below its bound: read again. */
+  private onRoom(): void {
+    if (!this.stopped || this.closed) return;
+    this.stopped = false;
+    this.socket.resume();
+  }
+
   private arm(ms: number, f: () => void): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(f, ms);
+    this.timer = Number.isFinite(ms) ? setTimeout(f, ms) : undefined;
   }
 }
 
@@ -443,6 +523,8 @@ const require = createRequire(import.meta.url);
 let tlsModule: typeof import('node:tls') | undefined;
 /** `node:tls`, loaded at the first https connection (a plain http leech does not load it). */
 const loadTls = (): typeof import('node:tls') => (tlsModule ??= require('node:tls') as typeof import('node:tls'));
+
+const noop = (): void => undefined;
 
 function asError(err: unknown): TorrenttpError {
   if (err instanceof TorrenttpError) return err;

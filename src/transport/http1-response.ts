@@ -47,7 +47,20 @@ export class ResponseHead {
     readonly minor: number,
     /** `[name, value, name, value, …]`, names lowercase. */
     readonly headers: readonly string[],
+    /** The names as they came (case kept), one for each pair of `headers`: what a proxy passes on (node's `rawHeaders`). */
+    readonly rawNames: readonly string[] = [],
   ) {}
+
+  /** `[Name, value, …]` with the names as they came, as node's `rawHeaders`. */
+  raw(): string[] {
+    const h = this.headers;
+    const out = new Array<string>(h.length);
+    for (let i = 0; i < h.length; i += 2) {
+      out[i] = this.rawNames[i / 2] ?? h[i]!;
+      out[i + 1] = h[i + 1]!;
+    }
+    return out;
+  }
 
   /** The first value of header `name` (lowercase). */
   get(name: string): string | undefined {
@@ -107,6 +120,8 @@ export class Http1ResponseDecoder {
   private partial = '';
   private headBytes = 0;
   private fields: string[] = [];
+  /** The names of `fields` as they came. */
+  private names: string[] = [];
   private status = 0;
   private reason = '';
   private minor = 1;
@@ -241,6 +256,7 @@ export class Http1ResponseDecoder {
     this.state = S.StatusLine;
     this.headBytes = headBytes;
     this.fields = [];
+    this.names = [];
     this.partial = '';
   }
 
@@ -279,6 +295,7 @@ export class Http1ResponseDecoder {
         if (BAD_VALUE.test(value)) this.fail('TRANSPORT_HTTP1_BAD_HEADER', `a control byte in header ${name}`);
         if (this.fields.length / 2 >= this.limits.maxHeaders) this.fail('TRANSPORT_HTTP1_HEAD_TOO_LARGE', `more than ${this.limits.maxHeaders} header fields`);
         this.fields.push(name.toLowerCase(), value);
+        this.names.push(name);
         return;
       }
       case S.ChunkSize: {
@@ -290,6 +307,7 @@ export class Http1ResponseDecoder {
           this.state = S.Trailer;
           this.headBytes = 0;
           this.fields = [];
+          this.names = [];
         } else this.state = S.ChunkData;
         return;
       }
@@ -304,7 +322,7 @@ export class Http1ResponseDecoder {
 
   private headEnd(): void {
     const status = this.status;
-    const head = new ResponseHead(status, this.reason, this.minor, this.fields);
+    const head = new ResponseHead(status, this.reason, this.minor, this.fields, this.names);
     if (status < 200) {
       if (status === 101) this.fail('TRANSPORT_HTTP1_UNEXPECTED_BYTES', '101 Switching Protocols to a request that asked for no upgrade');
       // An interim answer: the final one follows. Its bytes stay counted: `maxHeadBytes` bounds the
@@ -344,6 +362,7 @@ export class Http1ResponseDecoder {
     this.remaining = noBody ? 0 : (length ?? 0);
     if (this.state === S.UntilClose) this.reusable = false;
     this.fields = [];
+    this.names = [];
     this.listener.onHead(head);
     if (this.state === S.Body && this.remaining === 0) this.finish();
   }
@@ -351,6 +370,7 @@ export class Http1ResponseDecoder {
   private finish(): void {
     this.state = S.Idle;
     this.fields = [];
+    this.names = [];
     this.listener.onEnd(this.reusable);
   }
 }

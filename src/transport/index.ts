@@ -23,7 +23,8 @@ export {
   type Undici,
 } from './http-fetch.js';
 export { createHttpPeer, HTTP_PEER_DEFAULTS, PEER_ID_HEADER, type HttpPeerOptions } from './http-peer.js';
-export { acquireHttp1, Http1Pool, HTTP1_POOL_DEFAULTS, openHttp1Origins, type Http1Exchange, type Http1Lease, type Http1Request } from './http1-pool.js';
+export { acquireHttp1, Http1Pool, HTTP1_POOL_DEFAULTS, openHttp1Origins, type Http1Exchange, type Http1Lease, type Http1PoolOptions, type Http1Request } from './http1-pool.js';
+export { spareReadBuffers } from './http1-reads.js';
 export { Http1ResponseDecoder, HTTP1_LIMITS, type Http1Limits, type Http1Listener, type ResponseHead as Http1ResponseHead } from './http1-response.js';
 // A magnet's metadata connections load their code (and the wire codecs) at the first one (wire-lazy.ts).
 export { connectMetadataPeer, METADATA_PEER_DEFAULTS } from './wire-lazy.js';

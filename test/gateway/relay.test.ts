@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { relay } from '../../src/gateway/relay.js';
+import { relay, relaySink, type RelaySink } from '../../src/gateway/relay.js';
 import { bytes } from '../helpers/torrents.js';
 
 const CHUNK = 64 * 1024;
@@ -110,4 +110,55 @@ test('relay: a program that leaves stops the body', { timeout: 30_000 }, async (
   const after = reads;
   await new Promise<void>((r) => setImmediate(r));
   assert.equal(reads, after, 'nothing read after');
+});
+
+/** A server whose response gets `feed`'s calls on a `relaySink`; counts its socket's writes after the head. */
+async function serveSink(t: TestContext, length: number | undefined, feed: (sink: RelaySink) => void): Promise<Served> {
+  let writes = 0;
+  let settle: (err: Error | undefined) => void = () => undefined;
+  const ended = new Promise<Error | undefined>((r) => (settle = r));
+  const server = createServer((_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(200, length === undefined ? {} : { 'content-length': length });
+    res.flushHeaders();
+    const socket = res.socket as Socket & { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+    const write = socket._write.bind(socket);
+    const writev = socket._writev.bind(socket);
+    socket._write = (...a: unknown[]) => (writes++, write(...a));
+    socket._writev = (...a: unknown[]) => (writes++, writev(...a));
+    feed(relaySink(res, () => undefined, settle));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, writes: () => writes, ended };
+}
+
+test('relaySink: the chunks of one turn go out as one write, each let go once written; the end after the last', { timeout: 30_000 }, async (t) => {
+  const data = bytes(CHUNKS * CHUNK, 33);
+  for (const length of [data.length, undefined]) {
+    let released = 0;
+    const s = await serveSink(t, length, (sink) => {
+      for (let i = 0; i < CHUNKS; i++) sink.push(data.subarray(i * CHUNK, (i + 1) * CHUNK), () => released++);
+      sink.end();
+    });
+    const r = await fetchAll(s.url);
+    assert.equal(r.error, undefined);
+    assert.ok(r.body.equals(Buffer.from(data)), 'byte-identical');
+    assert.equal(await s.ended, undefined);
+    assert.equal(released, CHUNKS, 'every chunk let go once written');
+    assert.ok(s.writes() <= 2, `${s.writes()} socket writes for ${CHUNKS} chunks of one turn`);
+  }
+});
+
+test('relaySink: a body that fails cuts the response, never ended as complete', { timeout: 30_000 }, async (t) => {
+  const data = bytes(CHUNK, 34);
+  const s = await serveSink(t, undefined, (sink) => {
+    sink.push(data);
+    setImmediate(() => setImmediate(() => sink.fail(new Error('origin reset'))));
+  });
+  const r = await fetchAll(s.url);
+  assert.ok(r.error !== undefined, 'the chunked body has no end: cut');
+  assert.equal((await s.ended)?.message, 'origin reset');
 });

@@ -61,6 +61,15 @@ test('Content-Length body, keep-alive; headers lowercase in order; body exact', 
   assert.deepEqual(r.messages, [{ status: 200, headers: ['content-length', '5', 'x-a', '1', 'x-a', '2'], body: b('hello'), reusable: true }]);
 });
 
+test('the header names as they came (case kept) beside the lowercase ones, for a proxy to pass on', () => {
+  let head: ResponseHead | undefined;
+  const d = new Http1ResponseDecoder({ onHead: (h) => void (head = h), onData: () => undefined, onEnd: () => undefined });
+  d.begin();
+  d.push(b('HTTP/1.1 200 OK\r\nX-Mixed-Case: a\r\nETag: "b"\r\ncontent-length: 0\r\n\r\n'));
+  assert.deepEqual(head?.headers, ['x-mixed-case', 'a', 'etag', '"b"', 'content-length', '0']);
+  assert.deepEqual(head?.raw(), ['X-Mixed-Case', 'a', 'ETag', '"b"', 'content-length', '0']);
+});
+
 test('chunked body with extensions and trailers; chunked over Content-Length makes the connection not reusable', () => {
   const r = decode(b('HTTP/1.1 206 Partial\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nX-T: y\r\n\r\n'));
   assert.deepEqual(r.messages.map((m) => [m.status, m.body.toString(), m.reusable]), [[206, 'abc0123456789', true]]);
