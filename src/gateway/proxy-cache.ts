@@ -16,8 +16,8 @@ import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import type { FileFacts, Prepared, Verdict } from './proxy-offer.js';
 
 /**
- * The proxy's cache: one engine Client, one folder per info-hash (`<dir>/<infoHash>/data` and
- * its resume file), every torrent seeded while the proxy runs. Rules:
+ * The proxy's cache: one engine Client, one folder per info-hash (`<dir>/<infoHash>/data`, no
+ * resume file), every torrent seeded while the proxy runs. Rules:
  *
  * - One torrent per info-hash, shared by every program asking for it: concurrent requests are
  *   readers of one download (`Torrent.read`, each with its own deadline window), never a second
@@ -28,7 +28,8 @@ import type { FileFacts, Prepared, Verdict } from './proxy-offer.js';
  *   for `freshMs` without asking the origin (Squid's `refresh_pattern` minimum); after that the
  *   proxy negotiates again, which costs a torrent request and a `HEAD`, never the file's bytes
  *   when the info-hash is unchanged.
- * - Pieces reach a program only after their SHA-1 passed (the engine's reader).
+ * - Pieces reach a program only after their SHA-1 passed (the engine's reader), in this process:
+ *   a data file from before (an earlier run, one killed mid-download) is hashed as it loads.
  * - Web seeds are off at first: the swarm carries the file. When a torrent with readers gets no
  *   byte for `stallMs`, the origin joins as a web seed (BEP 19: plain HTTP ranges for the missing
  *   pieces). When nothing arrives for another `stallMs`, the readers waiting are told to give
@@ -421,7 +422,7 @@ export class ProxyCache {
     // A torrent being opened (its folder made, then added) ends first: run after the close, its
     // `makeFolders` would make the cache folder again once its owner removed it.
     await Promise.allSettled([...this.opening]);
-    // So does a torrent being dropped: its storage's last resume save makes its folder again.
+    // So does a torrent being dropped: its folder is removed before the client and its threads close.
     await Promise.allSettled([...this.dropping]);
     await Promise.all([...this.held.values()].map((h) => h.streaming?.stop()));
     await this.client.close();
@@ -456,7 +457,12 @@ export class ProxyCache {
         throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${folder}: ${toTorrenttpError(cause).message}`, cause });
       }
       const plainPeers = plainSeeds({ from: h.origin ?? '', peers: h.peers });
-      const t = await this.client.add(metainfo, { path: folder, storeAs: DATA_NAME, resumeDir: folder, webSeeds: false, peers: h.peers, plainPeers });
+      // No resume file: every piece already in the data file is hashed as the torrent loads, never
+      // taken on a resume file's word. That word rests on the file's size and mtime (docs/storage.md,
+      // Limits), which an edit that keeps both, a disk that rots, or a resume file that lies about
+      // the data beside it would pass, and the proxy sends what it holds to programs that cannot
+      // check it. The cost is one read and SHA-1 of the file per load (docs/proxy.md, Cache).
+      const t = await this.client.add(metainfo, { path: folder, storeAs: DATA_NAME, resumeDir: false, webSeeds: false, peers: h.peers, plainPeers });
       this.loaded.set(h.infoHash, t);
       // Held at once (before a peer can be asked), until the first tracker answer says whether it is alone (or at once when the origin said so).
       const lone = h.lone;
