@@ -451,18 +451,34 @@ export class ProxyCache {
   private torrentOf(h: Held, metainfo: Metainfo): Promise<Torrent> {
     h.torrent ??= (async () => {
       const folder = join(this.opts.dir, h.infoHash);
-      try {
-        await makeFolders(folder);
-      } catch (cause) {
-        throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${folder}: ${toTorrenttpError(cause).message}`, cause });
-      }
       const plainPeers = plainSeeds({ from: h.origin ?? '', peers: h.peers });
-      // No resume file: every piece already in the data file is hashed as the torrent loads, never
-      // taken on a resume file's word. That word rests on the file's size and mtime (docs/storage.md,
-      // Limits), which an edit that keeps both, a disk that rots, or a resume file that lies about
-      // the data beside it would pass, and the proxy sends what it holds to programs that cannot
-      // check it. The cost is one read and SHA-1 of the file per load (docs/proxy.md, Cache).
-      const t = await this.client.add(metainfo, { path: folder, storeAs: DATA_NAME, resumeDir: false, webSeeds: false, peers: h.peers, plainPeers });
+      const add = async (): Promise<Torrent> => {
+        try {
+          await makeFolders(folder);
+        } catch (cause) {
+          throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${folder}: ${toTorrenttpError(cause).message}`, cause });
+        }
+        // No resume file: every piece already in the data file is hashed as the torrent loads, never
+        // taken on a resume file's word. That word rests on the file's size and mtime (docs/storage.md,
+        // Limits), which an edit that keeps both, a disk that rots, or a resume file that lies about
+        // the data beside it would pass, and the proxy sends what it holds to programs that cannot
+        // check it. The cost is one read and SHA-1 of the file per load (docs/proxy.md, Cache).
+        return this.client.add(metainfo, { path: folder, storeAs: DATA_NAME, resumeDir: false, webSeeds: false, peers: h.peers, plainPeers });
+      };
+      let t: Torrent;
+      try {
+        t = await add();
+      } catch (err) {
+        // The folder is the cache's own: what in it cannot be a torrent's folder (a data file
+        // longer than the torrent, a file or a symlink where the folder or the data file goes)
+        // is removed and the torrent downloaded anew. Storage leaves such a file untouched for a
+        // user's download folder, which here made every request for the URL a pass-through.
+        const code = brokenEntry(err);
+        if (code === undefined) throw err;
+        this.logger.warn({ infoHash: h.infoHash, code, err: toTorrenttpError(err).message }, `cache entry ${folder} is broken (${code}): removed, downloading the file anew`);
+        await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+        t = await add();
+      }
       this.loaded.set(h.infoHash, t);
       // Held at once (before a peer can be asked), until the first tracker answer says whether it is alone (or at once when the origin said so).
       const lone = h.lone;
@@ -609,6 +625,16 @@ export class ProxyCache {
       this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'removing a torrent from the cache failed');
     }
   }
+}
+
+/** Storage codes of a cache entry that cannot be a torrent's folder as it stands (`torrentOf`). */
+const BROKEN_ENTRY_CODES: ReadonlySet<string> = new Set(['STORAGE_FILE_TOO_LONG', 'STORAGE_PATH_CONFLICT', 'STORAGE_PATH_ESCAPE']);
+
+/** The storage code of a failed open when it is about what the entry's folder holds, else undefined. */
+function brokenEntry(err: unknown): string | undefined {
+  const e = toTorrenttpError(err);
+  const code = e.code === 'GATEWAY_PROXY_CACHE_IO' ? toTorrenttpError(e.cause).code : e.code;
+  return BROKEN_ENTRY_CODES.has(code) ? code : undefined;
 }
 
 /** Flat header lines (name, value, …) as one record, or undefined when a name repeats (not sent on a hand-written request). */

@@ -7,7 +7,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readFileSync, statSync, writeFileSync, writeSync, mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encode } from '../../src/bencode/index.js';
@@ -107,4 +107,41 @@ test('a proxy killed (SIGKILL) mid cold fetch, its data file then altered and a 
     assert.ok(readFileSync(out2).equals(payload), 'byte-identical: no altered piece and no zeros the resume file vouched for');
     await until('the request log line', () => served(again.proc).length > 0, 5000, again.proc);
     assert.match(again.proc.output, /failed verification and are not served until downloaded again: piece 0,/, 'the altered piece is said');
+  }));
+
+test('cache entries broken on start (a data file longer than the torrent, a file where the folder goes, a folder where the data file goes, a symlink): the proxy starts, says each, removes only them and gets those files from the swarm; a sound entry is kept', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const files = { 'long.bin': bytes(MIB + 1, 72), 'file.bin': bytes(MIB + 2, 73), 'folder.bin': bytes(MIB + 3, 74), 'link.bin': bytes(MIB + 4, 75), 'sound.bin': bytes(MIB + 5, 76) };
+    const origin = await serve(t, dir, files);
+    const cache = join(dir, 'pc');
+    mkdirSync(cache);
+    const entry = (name: string): string => join(cache, origin.torrents.get(name)!.infoHash);
+    mkdirSync(entry('long.bin'));
+    writeFileSync(join(entry('long.bin'), 'data'), Buffer.concat([files['long.bin'], Buffer.from('and more')]));
+    writeFileSync(entry('file.bin'), 'not a folder');
+    mkdirSync(join(entry('folder.bin'), 'data'), { recursive: true });
+    mkdirSync(entry('link.bin'));
+    const outside = join(dir, 'outside');
+    writeFileSync(outside, 'a file of the user\'s');
+    symlinkSync(outside, join(entry('link.bin'), 'data'));
+    mkdirSync(entry('sound.bin'));
+    writeFileSync(join(entry('sound.bin'), 'data'), files['sound.bin']);
+    const soundInode = statSync(join(entry('sound.bin'), 'data')).ino;
+
+    const p = await proxy(t, cache);
+    for (const [name, payload] of Object.entries(files)) {
+      const out = join(dir, `got-${name}`);
+      const r = await curl(t, ['-x', p.url, `${origin.url}/${name}`, '-o', out]);
+      assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+      assert.ok(readFileSync(out).equals(payload), `${name}: byte-identical`);
+    }
+    await until('five request log lines', () => served(p.proc).length >= 5, 5000, p.proc);
+    assert.deepEqual(served(p.proc), ['swarm', 'swarm', 'swarm', 'swarm', 'swarm'], `from the swarm into the cache, not passed through:\n${p.proc.output}`);
+    for (const [name, code] of [['long.bin', 'STORAGE_FILE_TOO_LONG'], ['file.bin', 'STORAGE_PATH_CONFLICT'], ['folder.bin', 'STORAGE_PATH_CONFLICT'], ['link.bin', 'STORAGE_PATH_ESCAPE']] as const) {
+      assert.ok(p.proc.output.includes(`cache entry ${entry(name)} is broken (${code}): removed, downloading the file anew`), `${name}: said\n${p.proc.output}`);
+      assert.ok(readFileSync(join(entry(name), 'data')).equals(files[name]), `${name}: the cache holds the file now`);
+    }
+    assert.equal(readFileSync(outside, 'utf8'), 'a file of the user\'s', 'a symlink\'s target is never written or removed');
+    assert.equal(statSync(join(entry('sound.bin'), 'data')).ino, soundInode, 'the sound entry is kept');
+    assert.doesNotMatch(p.proc.output, /"level":50/, 'no error');
   }));
