@@ -120,11 +120,14 @@ function windowPieces(pieceLength: number): number {
 export interface PumpResult {
   /**
    * `unopened`: the torrent could not be opened (cache folder, storage); `error` says why.
+   * `broken`: the torrent failed under the reader (its storage: the cache's disk full or a write
+   * refused; `error` says why): the bytes so far were verified, the caller may get the rest
+   * another way, as for `unopened`.
    * `mismatch`: the origin's first piece failed its hash check (`KnownUrl.sameFile`): nothing
    * was sent, and the torrent is dropped once no reader holds it. `changed`: likewise, the
    * first piece's head named another file than the head the program got.
    */
-  readonly end: 'complete' | 'failed' | 'gone' | 'unopened' | 'mismatch' | 'changed';
+  readonly end: 'complete' | 'failed' | 'gone' | 'unopened' | 'broken' | 'mismatch' | 'changed';
   /** Bytes written to the output. */
   readonly bytes: number;
   readonly error?: unknown;
@@ -234,12 +237,15 @@ export class ProxyCache {
   /** Torrents being opened, held or not any more (a changed file drops its entry): `close` waits for them. */
   private readonly opening = new Set<Promise<Torrent>>();
   private readonly dropping = new Set<Promise<void>>();
+  /** Torrents that failed (a storage error: the cache's disk full, a write refused), with why: their readers end `broken`. */
+  private readonly failures = new WeakMap<Torrent, unknown>();
 
   /**
    * Streams bytes `start..end` (inclusive) of the URL's file to `out` in order, each piece once
-   * verified. Resolves `complete`, `failed` (swarm and origin both stalled, or the torrent
-   * failed: the caller cuts the connection), `gone` (the program left) or `unopened` (the
-   * torrent could not be opened: the caller may still get the rest, after `bytes`, another way).
+   * verified. Resolves `complete`, `failed` (swarm and origin both stalled: the caller cuts the
+   * connection), `gone` (the program left), `unopened` (the torrent could not be opened) or
+   * `broken` (it failed meanwhile): for those two the caller may still get the rest, after
+   * `bytes`, another way.
    *
    * A cold fetch's first piece, when the origin sent it while the offer was confirmed, goes out
    * from memory at once (its SHA-1 checked by proxy-early.ts), before the torrent's storage is
@@ -297,6 +303,8 @@ export class ProxyCache {
             next.catch(() => undefined);
             // Queued behind the pending wait: ends the reader (and its deadlines) once that settles.
             it.return(undefined).catch(() => undefined);
+            const failure = this.failures.get(t);
+            if (r === 'dead' && failure !== undefined) return { end: 'broken', bytes, error: failure };
             return { end: r === 'dead' ? 'failed' : 'gone', bytes };
           }
           if (r.done === true) return { end: (await sender.flushed()) === 'sent' ? 'complete' : 'gone', bytes };
@@ -307,8 +315,10 @@ export class ProxyCache {
           bytes += r.value.end - r.value.start + 1;
         }
       } catch (err) {
-        this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'swarm read failed');
         it.return(undefined).catch(() => undefined);
+        const failure = this.failures.get(t);
+        if (failure !== undefined) return { end: 'broken', bytes, error: failure };
+        this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'swarm read failed');
         return { end: 'failed', bytes };
       } finally {
         h.dead.delete(onDead);
@@ -489,7 +499,8 @@ export class ProxyCache {
       }
       void this.evict();
       t.done.catch(() => undefined);
-      t.on('error', () => {
+      t.on('error', (err) => {
+        this.failures.set(t, err);
         // The client removed it: the next request starts afresh.
         this.loaded.delete(h.infoHash);
         void h.streaming?.stop();

@@ -7,12 +7,12 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encode } from '../../src/bencode/index.js';
 import { Bitfield, infoHashToBytes, parseTorrent, type Metainfo } from '../../src/metainfo/index.js';
-import { run, until, type Proc } from '../helpers/processes.js';
+import { requireTool, run, until, type Proc } from '../helpers/processes.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { curl } from '../gateway/proxy-helpers.js';
 
@@ -144,4 +144,31 @@ test('cache entries broken on start (a data file longer than the torrent, a file
     assert.equal(readFileSync(outside, 'utf8'), 'a file of the user\'s', 'a symlink\'s target is never written or removed');
     assert.equal(statSync(join(entry('sound.bin'), 'data')).ino, soundInode, 'the sound entry is kept');
     assert.doesNotMatch(p.proc.output, /"level":50/, 'no error');
+  }));
+
+test('the cache cannot take more (a file-size limit, prlimit --fsize: writes past it fail with EFBIG, SIGXFSZ ignored) mid cold fetch: the program gets the exact file (the origin sends the rest), the proxy lives on and serves the next requests', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    requireTool('prlimit', ['--version']);
+    const big = bytes(3 * MIB + 7, 77);
+    const small = bytes(MIB + 9, 78);
+    const origin = await serve(t, dir, { 'big.bin': big, 'small.bin': small });
+    const cache = join(dir, 'pc');
+    // As a proxy killed mid-download leaves it: the data file allocated whole (sparse), so the
+    // open extends nothing and the limit bites on the writes, past 2 MiB.
+    const m = origin.torrents.get('big.bin')!;
+    mkdirSync(join(cache, m.infoHash), { recursive: true });
+    writeFileSync(join(cache, m.infoHash, 'data'), '');
+    truncateSync(join(cache, m.infoHash, 'data'), big.length);
+    const p = await proxy(t, cache, ['prlimit', `--fsize=${2 * MIB}`]);
+    for (const [name, payload] of [['big.bin', big], ['small.bin', small], ['big.bin', big]] as const) {
+      const out = join(dir, 'got');
+      const r = await curl(t, ['-x', p.url, `${origin.url}/${name}`, '-o', out]);
+      assert.equal(r.code, 0, `${name}: ${r.stderr}\n${p.proc.output}`);
+      assert.ok(readFileSync(out).equals(payload), `${name}: byte-identical`);
+    }
+    assert.equal(p.proc.child.exitCode, null, 'the proxy runs');
+    assert.match(p.proc.output, /EFBIG/, 'the failed write is said');
+    assert.match(p.proc.output, /the cache failed mid-download after \d+ bytes sent: the origin sends the rest/);
+    await until('three request log lines', () => served(p.proc).length >= 3, 5000, p.proc);
+    assert.deepEqual(served(p.proc), ['passthrough', 'swarm', 'passthrough'], p.proc.output);
   }));
