@@ -121,8 +121,9 @@ export interface PumpResult {
   /**
    * `unopened`: the torrent could not be opened (cache folder, storage); `error` says why.
    * `broken`: the torrent failed under the reader (its storage: the cache's disk full or a write
-   * refused; `error` says why): the bytes so far were verified, the caller may get the rest
-   * another way, as for `unopened`.
+   * refused), or the data file failed a read (removed or cut short under the proxy: the torrent
+   * is then dropped once no reader holds it); `error` says why, `bytes` were verified and sent,
+   * and the caller may get the rest another way, as for `unopened`.
    * `mismatch`: the origin's first piece failed its hash check (`KnownUrl.sameFile`): nothing
    * was sent, and the torrent is dropped once no reader holds it. `changed`: likewise, the
    * first piece's head named another file than the head the program got.
@@ -293,6 +294,7 @@ export class ProxyCache {
       const it = t.verifiedRanges({ start, end, windowPieces: windowPieces(k.metainfo.pieceLength) });
       let file: FileHandle | undefined;
       let sender: RangeSender | undefined;
+      const fromMemory = bytes;
       try {
         file = await open(join(this.opts.dir, h.infoHash, DATA_NAME), 'r');
         sender = new RangeSender(file.fd, out, h.infoHash, end - start + 1);
@@ -317,9 +319,13 @@ export class ProxyCache {
       } catch (err) {
         it.return(undefined).catch(() => undefined);
         const failure = this.failures.get(t);
-        if (failure !== undefined) return { end: 'broken', bytes, error: failure };
-        this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'swarm read failed');
-        return { end: 'failed', bytes };
+        if (failure !== undefined) return { end: 'broken', bytes: fromMemory + (sender?.queued ?? 0), error: failure };
+        // The data file failed a read of verified pieces (removed or cut short under us, a disk
+        // error): those bytes cannot be had from it, so the torrent goes, folder and all, once no
+        // reader holds it, and the next request downloads anew; this one may get the rest elsewhere.
+        this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'cache read failed: the torrent is dropped from the cache');
+        h.discarded = true;
+        return { end: 'broken', bytes: fromMemory + (sender?.queued ?? 0), error: err };
       } finally {
         h.dead.delete(onDead);
         sender?.release();
@@ -365,8 +371,10 @@ export class ProxyCache {
       const flushed = sent === 'sent' ? await sender.flushed() : sent;
       return { end: flushed === 'sent' ? 'complete' : 'gone', bytes: flushed === 'sent' ? end - start + 1 : 0 };
     } catch (err) {
-      this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'cache read failed');
-      return { end: 'failed', bytes: 0 };
+      // As in `pump`: a data file that fails a read of verified pieces is dropped.
+      this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'cache read failed: the torrent is dropped from the cache');
+      h.discarded = true;
+      return { end: 'broken', bytes: sender?.queued ?? 0, error: err };
     } finally {
       sender?.release();
       await file?.close().catch(() => undefined);

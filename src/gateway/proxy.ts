@@ -393,7 +393,7 @@ export class Proxy {
       } else {
         const e = toTorrenttpError(result.error);
         extra = { code: e.code };
-        this.logger.warn({ err: e.message, code: e.code, url: href }, result.end === 'broken' ? `the cache failed mid-download after ${result.bytes} bytes sent: the origin sends the rest` : 'swarm unavailable, passing through');
+        this.logger.warn({ err: e.message, code: e.code, url: href }, result.end === 'broken' ? `the cache failed after ${result.bytes} bytes of the body: the origin sends the rest` : 'swarm unavailable, passing through');
         this.cache.forget(href);
       }
       const from = start + result.bytes;

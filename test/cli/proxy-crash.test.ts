@@ -7,7 +7,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encode } from '../../src/bencode/index.js';
@@ -168,7 +168,36 @@ test('the cache cannot take more (a file-size limit, prlimit --fsize: writes pas
     }
     assert.equal(p.proc.child.exitCode, null, 'the proxy runs');
     assert.match(p.proc.output, /EFBIG/, 'the failed write is said');
-    assert.match(p.proc.output, /the cache failed mid-download after \d+ bytes sent: the origin sends the rest/);
+    assert.match(p.proc.output, /the cache failed after \d+ bytes of the body: the origin sends the rest/);
     await until('three request log lines', () => served(p.proc).length >= 3, 5000, p.proc);
     assert.deepEqual(served(p.proc), ['passthrough', 'swarm', 'passthrough'], p.proc.output);
+  }));
+
+test('the cache\'s data file cut short, then removed, under a running proxy: each request gets the exact file (the origin sends what the file cannot), the entry is dropped and downloaded anew', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const payload = bytes(2 * MIB + 11, 79);
+    const origin = await serve(t, dir, { 'app.bin': payload });
+    const url = `${origin.url}/app.bin`;
+    const cache = join(dir, 'pc');
+    const p = await proxy(t, cache);
+    const data = join(cache, origin.torrents.get('app.bin')!.infoHash, 'data');
+    const fetchOnce = async (): Promise<void> => {
+      const out = join(dir, 'got');
+      rmSync(out, { force: true });
+      const r = await curl(t, ['-x', p.url, url, '-o', out]);
+      assert.equal(r.code, 0, `${r.stderr}\n${p.proc.output}`);
+      assert.ok(readFileSync(out).equals(payload), 'byte-identical');
+    };
+    await fetchOnce();
+    truncateSync(data, MIB + 3);
+    await fetchOnce(); // a cache hit whose read comes up short
+    await fetchOnce(); // downloaded anew
+    assert.ok(readFileSync(data).equals(payload), 'the cache holds the file again');
+    rmSync(data);
+    await fetchOnce(); // a cache hit whose file is gone
+    await fetchOnce();
+    await until('five request log lines', () => served(p.proc).length >= 5, 5000, p.proc);
+    assert.deepEqual(served(p.proc), ['swarm', 'passthrough', 'swarm', 'passthrough', 'swarm'], p.proc.output);
+    assert.equal((p.proc.output.match(/cache read failed: the torrent is dropped from the cache/g) ?? []).length, 2, p.proc.output);
+    assert.equal(p.proc.child.exitCode, null, 'the proxy runs');
   }));
