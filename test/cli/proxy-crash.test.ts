@@ -8,49 +8,19 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { encode } from '../../src/bencode/index.js';
-import { Bitfield, infoHashToBytes, parseTorrent, type Metainfo } from '../../src/metainfo/index.js';
-import { requireTool, run, until, type Proc } from '../helpers/processes.js';
+import { Bitfield, infoHashToBytes } from '../../src/metainfo/index.js';
+import { requireTool, until, type Proc } from '../helpers/processes.js';
+import { killed, MAIN, serveFiles as serve, started } from '../helpers/serve-proc.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 import { curl } from '../gateway/proxy-helpers.js';
 
-const MAIN = resolve(fileURLToPath(import.meta.url), '../../../src/cli/main.js');
 const MIB = 1024 * 1024;
-
-async function started(t: TestContext, cmd: string[], line: RegExp): Promise<{ url: string; proc: Proc }> {
-  const proc = run(t, cmd[0]!, cmd.slice(1));
-  await until(`${cmd.join(' ')} to print its start line`, () => line.test(proc.output), 20_000, proc);
-  return { url: line.exec(proc.output)![1]!, proc };
-}
-
-/** `serve ROOT`, its files already offered as torrents (their metainfo, by name). */
-async function serve(t: TestContext, dir: string, files: Record<string, Uint8Array>, args: string[] = []): Promise<{ url: string; torrents: Map<string, Metainfo> }> {
-  const root = join(dir, 'www');
-  mkdirSync(root);
-  for (const [name, data] of Object.entries(files)) writeFileSync(join(root, name), data);
-  const s = await started(t, [process.execPath, MAIN, 'serve', root, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--cache', join(dir, 'scache'), ...args], /serving .* at (http:\/\/127\.0\.0\.1:\d+)\//);
-  const torrents = new Map<string, Metainfo>();
-  for (const name of Object.keys(files)) {
-    await until(`${name}'s torrent`, async () => {
-      const r = await fetch(`${s.url}/${name}?torrent`);
-      const body = new Uint8Array(await r.arrayBuffer());
-      if (r.status === 200) torrents.set(name, parseTorrent(body));
-      return r.status === 200;
-    }, 20_000, s.proc);
-  }
-  return { url: s.url, torrents };
-}
 
 /** `torrenttp proxy` on `cache`, JSON logs (stderr) in its output; `wrap` runs it under another program (prlimit). */
 function proxy(t: TestContext, cache: string, wrap: string[] = []): Promise<{ url: string; proc: Proc }> {
   return started(t, [...wrap, process.execPath, MAIN, 'proxy', '--port', '0', '--cache', cache, '--stall', '5s', '--log-format', 'json'], /proxy at (http:\/\/127\.0\.0\.1:\d+)/);
-}
-
-async function killed(p: Proc): Promise<void> {
-  process.kill(p.child.pid!, 'SIGKILL');
-  await p.exited;
 }
 
 function sizeOf(path: string): number {
@@ -68,7 +38,7 @@ function served(p: Proc): string[] {
 
 test('a proxy killed (SIGKILL) mid cold fetch, its data file then altered and a resume file planted that vouches for every piece: started again on the same --cache, it hashes what it finds and curl gets the exact file', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const payload = bytes(3 * MIB + 5, 71);
+    const payload = bytes(2 * MIB + 5, 71);
     // 1 MiB/s: the cold fetch is still under way when the proxy is killed.
     const origin = await serve(t, dir, { 'app.bin': payload }, ['--max-upload-rate', '1M']);
     const url = `${origin.url}/app.bin`;
