@@ -1,11 +1,11 @@
-import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Client, type Torrent } from '../engine/index.js';
 import { toTorrenttpError } from '../errors/index.js';
 import type { Metainfo, PieceIndex } from '../metainfo/index.js';
-import { DiskPool, makeFolders } from '../storage/index.js';
+import { DiskPool, makeFolders, StorageError } from '../storage/index.js';
 import { createWebSeed, type PeerLink } from '../transport/index.js';
 import { GatewayError } from './errors.js';
 import { loneStreamUrl, streamWhileAlone } from './lone-stream.js';
@@ -471,6 +471,11 @@ export class ProxyCache {
       const folder = join(this.opts.dir, h.infoHash);
       const plainPeers = plainSeeds({ from: h.origin ?? '', peers: h.peers });
       const add = async (): Promise<Torrent> => {
+        // The entry's own folder is never followed elsewhere: storage resolves the symlinks of the
+        // folder it is given (a user's download folder may be one).
+        if ((await lstat(folder).catch(() => undefined))?.isSymbolicLink() === true) {
+          throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${folder} is a symlink, not the cache's own folder` });
+        }
         try {
           await makeFolders(folder);
         } catch (cause) {
@@ -488,7 +493,7 @@ export class ProxyCache {
         t = await add();
       } catch (err) {
         // The folder is the cache's own: what in it cannot be a torrent's folder (a data file
-        // longer than the torrent, a file or a symlink where the folder or the data file goes)
+        // longer than the torrent, a file or a symlink, dangling or not, where the folder or the data file goes)
         // is removed and the torrent downloaded anew. Storage leaves such a file untouched for a
         // user's download folder, which here made every request for the URL a pass-through.
         const code = brokenEntry(err);

@@ -7,7 +7,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { encode } from '../../src/bencode/index.js';
 import { Bitfield, infoHashToBytes } from '../../src/metainfo/index.js';
@@ -79,9 +79,9 @@ test('a proxy killed (SIGKILL) mid cold fetch, its data file then altered and a 
     assert.match(again.proc.output, /failed verification and are not served until downloaded again: piece 0,/, 'the altered piece is said');
   }));
 
-test('cache entries broken on start (a data file longer than the torrent, a file where the folder goes, a folder where the data file goes, a symlink): the proxy starts, says each, removes only them and gets those files from the swarm; a sound entry is kept', { timeout: 30_000 }, (t) =>
+test('cache entries broken on start (a data file longer than the torrent, a file where the folder goes, a folder where the data file goes, symlinks): the proxy starts, says each, removes only them and gets those files from the swarm; a sound entry is kept', { timeout: 30_000 }, (t) =>
   withTempDir(t, async (dir) => {
-    const files = { 'long.bin': bytes(MIB + 1, 72), 'file.bin': bytes(MIB + 2, 73), 'folder.bin': bytes(MIB + 3, 74), 'link.bin': bytes(MIB + 4, 75), 'sound.bin': bytes(MIB + 5, 76) };
+    const files = { 'long.bin': bytes(MIB + 1, 72), 'file.bin': bytes(MIB + 2, 73), 'folder.bin': bytes(MIB + 3, 74), 'link.bin': bytes(MIB + 4, 75), 'sound.bin': bytes(MIB + 5, 76), 'dangling.bin': bytes(MIB + 6, 82), 'away.bin': bytes(MIB + 7, 83) };
     const origin = await serve(t, dir, files);
     const cache = join(dir, 'pc');
     mkdirSync(cache);
@@ -94,6 +94,10 @@ test('cache entries broken on start (a data file longer than the torrent, a file
     const outside = join(dir, 'outside');
     writeFileSync(outside, 'a file of the user\'s');
     symlinkSync(outside, join(entry('link.bin'), 'data'));
+    symlinkSync(join(dir, 'nowhere', 'x'), entry('dangling.bin'));
+    const away = join(dir, 'away');
+    mkdirSync(away);
+    symlinkSync(away, entry('away.bin'));
     mkdirSync(entry('sound.bin'));
     writeFileSync(join(entry('sound.bin'), 'data'), files['sound.bin']);
     const soundInode = statSync(join(entry('sound.bin'), 'data')).ino;
@@ -105,13 +109,14 @@ test('cache entries broken on start (a data file longer than the torrent, a file
       assert.equal(r.code, 0, `${name}: ${r.stderr}`);
       assert.ok(readFileSync(out).equals(payload), `${name}: byte-identical`);
     }
-    await until('five request log lines', () => served(p.proc).length >= 5, 5000, p.proc);
-    assert.deepEqual(served(p.proc), ['swarm', 'swarm', 'swarm', 'swarm', 'swarm'], `from the swarm into the cache, not passed through:\n${p.proc.output}`);
-    for (const [name, code] of [['long.bin', 'STORAGE_FILE_TOO_LONG'], ['file.bin', 'STORAGE_PATH_CONFLICT'], ['folder.bin', 'STORAGE_PATH_CONFLICT'], ['link.bin', 'STORAGE_PATH_ESCAPE']] as const) {
+    await until('seven request log lines', () => served(p.proc).length >= 7, 5000, p.proc);
+    assert.deepEqual(served(p.proc), Array(7).fill('swarm'), `from the swarm into the cache, not passed through:\n${p.proc.output}`);
+    for (const [name, code] of [['long.bin', 'STORAGE_FILE_TOO_LONG'], ['file.bin', 'STORAGE_PATH_CONFLICT'], ['folder.bin', 'STORAGE_PATH_CONFLICT'], ['link.bin', 'STORAGE_PATH_ESCAPE'], ['dangling.bin', 'STORAGE_PATH_ESCAPE'], ['away.bin', 'STORAGE_PATH_ESCAPE']] as const) {
       assert.ok(p.proc.output.includes(`cache entry ${entry(name)} is broken (${code}): removed, downloading the file anew`), `${name}: said\n${p.proc.output}`);
       assert.ok(readFileSync(join(entry(name), 'data')).equals(files[name]), `${name}: the cache holds the file now`);
     }
     assert.equal(readFileSync(outside, 'utf8'), 'a file of the user\'s', 'a symlink\'s target is never written or removed');
+    assert.deepEqual(readdirSync(away), [], 'nothing written through a symlinked entry');
     assert.equal(statSync(join(entry('sound.bin'), 'data')).ino, soundInode, 'the sound entry is kept');
     assert.doesNotMatch(p.proc.output, /"level":50/, 'no error');
   }));
