@@ -221,7 +221,10 @@ export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = 
       .commitWhole(i, buf, 'webseed', STREAM_WRITE_MODE)
       .then(
         (ok) => {
-          if (!ok) fail(`piece ${i} failed its hash check`, true);
+          // A torrent closed under the commit (its storage failed: the torrent says so; or it was
+          // stopped) stored nothing, and its pieces' bytes were never checked: not a bad piece.
+          if (!ok && t.closed) finish({ how: 'stopped' });
+          else if (!ok) fail(`piece ${i} failed its hash check`, true);
         },
         (err: unknown) => fail(`piece ${i}: ${String(err)}`, true),
       )
