@@ -295,9 +295,12 @@ export class ProxyCache {
       let file: FileHandle | undefined;
       let sender: RangeSender | undefined;
       const fromMemory = bytes;
+      /** A data file's open or read is under way: its failure is the file's, not the reader's. */
+      let reading = true;
       try {
         file = await open(join(this.opts.dir, h.infoHash, DATA_NAME), 'r');
         sender = new RangeSender(file.fd, out, h.infoHash, end - start + 1);
+        reading = false;
         for (;;) {
           const next = it.next();
           const r = await Promise.race([next, dead, gone]);
@@ -310,7 +313,10 @@ export class ProxyCache {
             return { end: r === 'dead' ? 'failed' : 'gone', bytes };
           }
           if (r.done === true) return { end: (await sender.flushed()) === 'sent' ? 'complete' : 'gone', bytes };
-          if ((await sender.send(r.value.start, r.value.end)) === 'gone') {
+          reading = true;
+          const sent = await sender.send(r.value.start, r.value.end);
+          reading = false;
+          if (sent === 'gone') {
             await it.return(undefined).catch(() => undefined);
             return { end: 'gone', bytes };
           }
@@ -320,6 +326,10 @@ export class ProxyCache {
         it.return(undefined).catch(() => undefined);
         const failure = this.failures.get(t);
         if (failure !== undefined) return { end: 'broken', bytes: fromMemory + (sender?.queued ?? 0), error: failure };
+        if (!reading) {
+          this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'swarm read failed');
+          return { end: 'failed', bytes };
+        }
         // The data file failed a read of verified pieces (removed or cut short under us, a disk
         // error): those bytes cannot be had from it, so the torrent goes, folder and all, once no
         // reader holds it, and the next request downloads anew; this one may get the rest elsewhere.
