@@ -241,8 +241,11 @@ export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = 
       .commitRun(pieces, 'webseed', STREAM_WRITE_MODE)
       .then(
         (ok) => {
+          // A torrent closed under the commit (its storage failed: the torrent says so; or it was
+          // stopped) stored nothing, and its pieces' bytes were never checked: not a bad piece.
           const bad = ok.indexOf(false);
-          if (bad >= 0) fail(`piece ${pieces[bad]!.index} failed its hash check`, true);
+          if (bad >= 0 && t.closed) finish({ how: 'stopped' });
+          else if (bad >= 0) fail(`piece ${pieces[bad]!.index} failed its hash check`, true);
         },
         (err: unknown) => fail(`${pieces.length === 1 ? 'piece' : 'pieces'} ${pieces.map((p) => p.index).join(', ')}: ${String(err)}`, true),
       )

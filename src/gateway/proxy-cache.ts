@@ -1,11 +1,11 @@
-import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Client, type Torrent } from '../engine/index.js';
 import { toTorrenttpError } from '../errors/index.js';
 import type { Metainfo, PieceIndex } from '../metainfo/index.js';
-import { DiskPool, makeFolders } from '../storage/index.js';
+import { DiskPool, makeFolders, StorageError } from '../storage/index.js';
 import { createWebSeed, type PeerLink } from '../transport/index.js';
 import { GatewayError } from './errors.js';
 import { loneStreamUrl, streamWhileAlone } from './lone-stream.js';
@@ -16,8 +16,8 @@ import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import type { FileFacts, Prepared, Verdict } from './proxy-offer.js';
 
 /**
- * The proxy's cache: one engine Client, one folder per info-hash (`<dir>/<infoHash>/data` and
- * its resume file), every torrent seeded while the proxy runs. Rules:
+ * The proxy's cache: one engine Client, one folder per info-hash (`<dir>/<infoHash>/data`, no
+ * resume file), every torrent seeded while the proxy runs. Rules:
  *
  * - One torrent per info-hash, shared by every program asking for it: concurrent requests are
  *   readers of one download (`Torrent.read`, each with its own deadline window), never a second
@@ -28,7 +28,8 @@ import type { FileFacts, Prepared, Verdict } from './proxy-offer.js';
  *   for `freshMs` without asking the origin (Squid's `refresh_pattern` minimum); after that the
  *   proxy negotiates again, which costs a torrent request and a `HEAD`, never the file's bytes
  *   when the info-hash is unchanged.
- * - Pieces reach a program only after their SHA-1 passed (the engine's reader).
+ * - Pieces reach a program only after their SHA-1 passed (the engine's reader), in this process:
+ *   a data file from before (an earlier run, one killed mid-download) is hashed as it loads.
  * - Web seeds are off at first: the swarm carries the file. When a torrent with readers gets no
  *   byte for `stallMs`, the origin joins as a web seed (BEP 19: plain HTTP ranges for the missing
  *   pieces). When nothing arrives for another `stallMs`, the readers waiting are told to give
@@ -119,11 +120,15 @@ function windowPieces(pieceLength: number): number {
 export interface PumpResult {
   /**
    * `unopened`: the torrent could not be opened (cache folder, storage); `error` says why.
+   * `broken`: the torrent failed under the reader (its storage: the cache's disk full or a write
+   * refused), or the data file failed a read (removed or cut short under the proxy: the torrent
+   * is then dropped once no reader holds it); `error` says why, `bytes` were verified and sent,
+   * and the caller may get the rest another way, as for `unopened`.
    * `mismatch`: the origin's first piece failed its hash check (`KnownUrl.sameFile`): nothing
    * was sent, and the torrent is dropped once no reader holds it. `changed`: likewise, the
    * first piece's head named another file than the head the program got.
    */
-  readonly end: 'complete' | 'failed' | 'gone' | 'unopened' | 'mismatch' | 'changed';
+  readonly end: 'complete' | 'failed' | 'gone' | 'unopened' | 'broken' | 'mismatch' | 'changed';
   /** Bytes written to the output. */
   readonly bytes: number;
   readonly error?: unknown;
@@ -233,12 +238,15 @@ export class ProxyCache {
   /** Torrents being opened, held or not any more (a changed file drops its entry): `close` waits for them. */
   private readonly opening = new Set<Promise<Torrent>>();
   private readonly dropping = new Set<Promise<void>>();
+  /** Torrents that failed (a storage error: the cache's disk full, a write refused), with why: their readers end `broken`. */
+  private readonly failures = new WeakMap<Torrent, unknown>();
 
   /**
    * Streams bytes `start..end` (inclusive) of the URL's file to `out` in order, each piece once
-   * verified. Resolves `complete`, `failed` (swarm and origin both stalled, or the torrent
-   * failed: the caller cuts the connection), `gone` (the program left) or `unopened` (the
-   * torrent could not be opened: the caller may still get the rest, after `bytes`, another way).
+   * verified. Resolves `complete`, `failed` (swarm and origin both stalled: the caller cuts the
+   * connection), `gone` (the program left), `unopened` (the torrent could not be opened) or
+   * `broken` (it failed meanwhile): for those two the caller may still get the rest, after
+   * `bytes`, another way.
    *
    * A cold fetch's first piece, when the origin sent it while the offer was confirmed, goes out
    * from memory at once (its SHA-1 checked by proxy-early.ts), before the torrent's storage is
@@ -286,9 +294,13 @@ export class ProxyCache {
       const it = t.verifiedRanges({ start, end, windowPieces: windowPieces(k.metainfo.pieceLength) });
       let file: FileHandle | undefined;
       let sender: RangeSender | undefined;
+      const fromMemory = bytes;
+      /** A data file's open or read is under way: its failure is the file's, not the reader's. */
+      let reading = true;
       try {
         file = await open(join(this.opts.dir, h.infoHash, DATA_NAME), 'r');
         sender = new RangeSender(file.fd, out, h.infoHash, end - start + 1);
+        reading = false;
         for (;;) {
           const next = it.next();
           const r = await Promise.race([next, dead, gone]);
@@ -296,19 +308,34 @@ export class ProxyCache {
             next.catch(() => undefined);
             // Queued behind the pending wait: ends the reader (and its deadlines) once that settles.
             it.return(undefined).catch(() => undefined);
+            const failure = this.failures.get(t);
+            if (r === 'dead' && failure !== undefined) return { end: 'broken', bytes, error: failure };
             return { end: r === 'dead' ? 'failed' : 'gone', bytes };
           }
           if (r.done === true) return { end: (await sender.flushed()) === 'sent' ? 'complete' : 'gone', bytes };
-          if ((await sender.send(r.value.start, r.value.end)) === 'gone') {
+          reading = true;
+          const sent = await sender.send(r.value.start, r.value.end);
+          reading = false;
+          if (sent === 'gone') {
             await it.return(undefined).catch(() => undefined);
             return { end: 'gone', bytes };
           }
           bytes += r.value.end - r.value.start + 1;
         }
       } catch (err) {
-        this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'swarm read failed');
         it.return(undefined).catch(() => undefined);
-        return { end: 'failed', bytes };
+        const failure = this.failures.get(t);
+        if (failure !== undefined) return { end: 'broken', bytes: fromMemory + (sender?.queued ?? 0), error: failure };
+        if (!reading) {
+          this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'swarm read failed');
+          return { end: 'failed', bytes };
+        }
+        // The data file failed a read of verified pieces (removed or cut short under us, a disk
+        // error): those bytes cannot be had from it, so the torrent goes, folder and all, once no
+        // reader holds it, and the next request downloads anew; this one may get the rest elsewhere.
+        this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'cache read failed: the torrent is dropped from the cache');
+        h.discarded = true;
+        return { end: 'broken', bytes: fromMemory + (sender?.queued ?? 0), error: err };
       } finally {
         h.dead.delete(onDead);
         sender?.release();
@@ -354,8 +381,10 @@ export class ProxyCache {
       const flushed = sent === 'sent' ? await sender.flushed() : sent;
       return { end: flushed === 'sent' ? 'complete' : 'gone', bytes: flushed === 'sent' ? end - start + 1 : 0 };
     } catch (err) {
-      this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'cache read failed');
-      return { end: 'failed', bytes: 0 };
+      // As in `pump`: a data file that fails a read of verified pieces is dropped.
+      this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'cache read failed: the torrent is dropped from the cache');
+      h.discarded = true;
+      return { end: 'broken', bytes: sender?.queued ?? 0, error: err };
     } finally {
       sender?.release();
       await file?.close().catch(() => undefined);
@@ -421,7 +450,7 @@ export class ProxyCache {
     // A torrent being opened (its folder made, then added) ends first: run after the close, its
     // `makeFolders` would make the cache folder again once its owner removed it.
     await Promise.allSettled([...this.opening]);
-    // So does a torrent being dropped: its storage's last resume save makes its folder again.
+    // So does a torrent being dropped: its folder is removed before the client and its threads close.
     await Promise.allSettled([...this.dropping]);
     await Promise.all([...this.held.values()].map((h) => h.streaming?.stop()));
     await this.client.close();
@@ -450,13 +479,39 @@ export class ProxyCache {
   private torrentOf(h: Held, metainfo: Metainfo): Promise<Torrent> {
     h.torrent ??= (async () => {
       const folder = join(this.opts.dir, h.infoHash);
-      try {
-        await makeFolders(folder);
-      } catch (cause) {
-        throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${folder}: ${toTorrenttpError(cause).message}`, cause });
-      }
       const plainPeers = plainSeeds({ from: h.origin ?? '', peers: h.peers });
-      const t = await this.client.add(metainfo, { path: folder, storeAs: DATA_NAME, resumeDir: folder, webSeeds: false, peers: h.peers, plainPeers });
+      const add = async (): Promise<Torrent> => {
+        // The entry's own folder is never followed elsewhere: storage resolves the symlinks of the
+        // folder it is given (a user's download folder may be one).
+        if ((await lstat(folder).catch(() => undefined))?.isSymbolicLink() === true) {
+          throw new StorageError('STORAGE_PATH_ESCAPE', { detail: `${folder} is a symlink, not the cache's own folder` });
+        }
+        try {
+          await makeFolders(folder);
+        } catch (cause) {
+          throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${folder}: ${toTorrenttpError(cause).message}`, cause });
+        }
+        // No resume file: every piece already in the data file is hashed as the torrent loads, never
+        // taken on a resume file's word. That word rests on the file's size and mtime (docs/storage.md,
+        // Limits), which an edit that keeps both, a disk that rots, or a resume file that lies about
+        // the data beside it would pass, and the proxy sends what it holds to programs that cannot
+        // check it. The cost is one read and SHA-1 of the file per load (docs/proxy.md, Cache).
+        return this.client.add(metainfo, { path: folder, storeAs: DATA_NAME, resumeDir: false, webSeeds: false, peers: h.peers, plainPeers });
+      };
+      let t: Torrent;
+      try {
+        t = await add();
+      } catch (err) {
+        // The folder is the cache's own: what in it cannot be a torrent's folder (a data file
+        // longer than the torrent, a file or a symlink, dangling or not, where the folder or the data file goes)
+        // is removed and the torrent downloaded anew. Storage leaves such a file untouched for a
+        // user's download folder, which here made every request for the URL a pass-through.
+        const code = brokenEntry(err);
+        if (code === undefined) throw err;
+        this.logger.warn({ infoHash: h.infoHash, code, err: toTorrenttpError(err).message }, `cache entry ${folder} is broken (${code}): removed, downloading the file anew`);
+        await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+        t = await add();
+      }
       this.loaded.set(h.infoHash, t);
       // Held at once (before a peer can be asked), until the first tracker answer says whether it is alone (or at once when the origin said so).
       const lone = h.lone;
@@ -467,7 +522,8 @@ export class ProxyCache {
       }
       void this.evict();
       t.done.catch(() => undefined);
-      t.on('error', () => {
+      t.on('error', (err) => {
+        this.failures.set(t, err);
         // The client removed it: the next request starts afresh.
         this.loaded.delete(h.infoHash);
         void h.streaming?.stop();
@@ -603,6 +659,16 @@ export class ProxyCache {
       this.logger.warn({ err: toTorrenttpError(err).message, infoHash: h.infoHash }, 'removing a torrent from the cache failed');
     }
   }
+}
+
+/** Storage codes of a cache entry that cannot be a torrent's folder as it stands (`torrentOf`). */
+const BROKEN_ENTRY_CODES: ReadonlySet<string> = new Set(['STORAGE_FILE_TOO_LONG', 'STORAGE_PATH_CONFLICT', 'STORAGE_PATH_ESCAPE']);
+
+/** The storage code of a failed open when it is about what the entry's folder holds, else undefined. */
+function brokenEntry(err: unknown): string | undefined {
+  const e = toTorrenttpError(err);
+  const code = e.code === 'GATEWAY_PROXY_CACHE_IO' ? toTorrenttpError(e.cause).code : e.code;
+  return BROKEN_ENTRY_CODES.has(code) ? code : undefined;
 }
 
 /** Flat header lines (name, value, …) as one record, or undefined when a name repeats (not sent on a hand-written request). */

@@ -36,6 +36,8 @@ export class RangeSender {
   private closed = false;
   private released = false;
   private failure: Error | undefined;
+  /** Bytes handed to the connection so far (a failed read leaves the ones before it on their way). */
+  private queuedBytes = 0;
   /** Wakes a `send` waiting for a free buffer or for the connection. */
   private wake: (() => void) | undefined;
 
@@ -74,6 +76,7 @@ export class RangeSender {
         return 'gone';
       }
       at += n;
+      this.queuedBytes += n;
       this.inFlight++;
       this.out.write(n === buf.length ? buf : buf.subarray(0, n), (err) => {
         this.inFlight--;
@@ -84,6 +87,11 @@ export class RangeSender {
       });
     }
     return this.closed ? 'gone' : 'sent';
+  }
+
+  /** Bytes handed to the connection, in order: after a failed `send`, where another source may go on. */
+  get queued(): number {
+    return this.queuedBytes;
   }
 
   /** Resolves once the connection took every byte queued (`gone` if it closed first). */

@@ -385,8 +385,9 @@ export class Proxy {
       this.log(req, href, 'swarm', { status, bytes: 0 }, started, { why: FILE_CHANGED, cut: 'changed' });
       return;
     }
-    if (result.end === 'unopened' || result.end === 'mismatch') {
-      // The torrent could not be opened (cache folder, storage), or the origin's first piece
+    if (result.end === 'unopened' || result.end === 'broken' || result.end === 'mismatch') {
+      // The torrent could not be opened (cache folder, storage), it failed under the reader (the
+      // cache's disk full, a write refused: the bytes sent so far were verified), or the origin's first piece
       // failed its hash check after the headers went out (the URL's bytes are not the
       // torrent's): the origin sends the rest of the body, if it answers with exactly that range
       // of the file the headers named (its length and ETag); else the response is cut short.
@@ -398,7 +399,7 @@ export class Proxy {
       } else {
         const e = toTorrenttpError(result.error);
         extra = { code: e.code };
-        this.logger.warn({ err: e.message, code: e.code, url: href }, 'swarm unavailable, passing through');
+        this.logger.warn({ err: e.message, code: e.code, url: href }, result.end === 'broken' ? `the cache failed after ${result.bytes} bytes of the body: the origin sends the rest` : 'swarm unavailable, passing through');
         this.cache.forget(href);
       }
       const from = start + result.bytes;

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'undici';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { readdir } from 'node:fs/promises';
+import fsp, { readdir } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '../../src/engine/index.js';
@@ -20,6 +21,25 @@ import { curl, servedBy, startProxy } from './proxy-helpers.js';
 
 const MIB = 1024 * 1024;
 const PIECE = 256 * 1024;
+
+/**
+ * The torrent's folder cannot be made until the test ends (`mkdir` fails with EACCES, as under a
+ * folder the proxy may not write): its storage cannot open. Injected, since root ignores
+ * permission bits; a file planted where the folder goes would not do, the proxy removes it
+ * (a broken cache entry) and downloads anew.
+ */
+function refuseFolder(t: TestContext, folder: string): void {
+  const real = fsp.mkdir;
+  fsp.mkdir = ((...args: Parameters<typeof real>) => {
+    if (args[0] === folder) return Promise.reject(Object.assign(new Error(`EACCES: permission denied, mkdir '${folder}'`), { code: 'EACCES' }));
+    return real(...args);
+  }) as typeof real;
+  syncBuiltinESMExports();
+  t.after(() => {
+    fsp.mkdir = real;
+    syncBuiltinESMExports();
+  });
+}
 
 /**
  * An origin that knows torrents but runs no swarm: the torrent for `Accept: application/x-bittorrent`,
@@ -136,9 +156,8 @@ test('the torrent cannot be opened in the cache folder after the headers went ou
     const o = await origin(t, join(dir, 'www'), payload);
     const offered = await request(o.url, { headers: { accept: 'application/x-bittorrent' } });
     const { infoHash } = parseTorrent(new Uint8Array(await offered.body.arrayBuffer()));
-    // A file where the torrent's folder would go: its storage cannot open.
-    mkdirSync(join(dir, 'pcache'));
-    writeFileSync(join(dir, 'pcache', infoHash), 'not a folder');
+    // The torrent's folder cannot be made: its storage cannot open.
+    refuseFolder(t, join(dir, 'pcache', infoHash));
     const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
     const out = join(dir, 'out.bin');
     const r = await curl(t, ['-x', proxy.url, o.url, '-o', out, '-D', '-']);
@@ -204,8 +223,8 @@ test('the torrent cannot be opened after the first piece went out from memory: t
     const o = await origin(t, join(dir, 'www'), payload);
     const { infoHash } = parseTorrent(o.torrent);
     const { proxy, log } = await startProxy(t, { cacheDir: join(dir, 'pcache') });
-    // After the proxy looked at its cache folder: a file where the torrent's folder would go.
-    writeFileSync(join(dir, 'pcache', infoHash), 'not a folder');
+    // After the proxy looked at its cache folder: the torrent's folder cannot be made.
+    refuseFolder(t, join(dir, 'pcache', infoHash));
     const out = join(dir, 'out.bin');
     const r = await curl(t, ['-x', proxy.url, o.url, '-o', out]);
     assert.equal(r.code, 0, r.stderr);
