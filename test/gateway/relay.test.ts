@@ -44,7 +44,12 @@ async function serve(t: TestContext, body: Readable, length: number | undefined)
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, writes: () => writes, ended };
 }
 
-/** A body whose chunks come from separate callbacks of one turn (timers of the same time), as a fast origin's reads do. */
+/**
+ * A body whose chunks come from separate callbacks of one turn, as a fast origin's reads do:
+ * immediates queued together, which run in one check phase (timers of the same time did not
+ * always: under load the loop that set them could cross a millisecond, and they then ran in two
+ * turns, a CI failure with 3 writes).
+ */
 function turnBody(data: Uint8Array, fail = false): Readable {
   let started = false;
   // From the first read on (the relay's), not before: else they would wait in the stream's buffer.
@@ -52,8 +57,8 @@ function turnBody(data: Uint8Array, fail = false): Readable {
     read() {
       if (started) return;
       started = true;
-      for (let i = 0; i < CHUNKS; i++) setTimeout(() => this.push(data.subarray(i * CHUNK, (i + 1) * CHUNK)), 0);
-      setTimeout(() => (fail ? this.destroy(new Error('origin reset')) : this.push(null)), 0);
+      for (let i = 0; i < CHUNKS; i++) setImmediate(() => this.push(data.subarray(i * CHUNK, (i + 1) * CHUNK)));
+      setImmediate(() => (fail ? this.destroy(new Error('origin reset')) : this.push(null)));
     },
   });
   return body;
