@@ -20,50 +20,20 @@ import { finished, type Readable } from 'node:stream';
  * both and is `done`'s error, so a short body never looks complete.
  */
 export function relay(body: Readable, res: ServerResponse, onBytes: (n: number) => void, done: (err: Error | undefined) => void): void {
-  let queued: Buffer[] = [];
-  let turn: NodeJS.Immediate | undefined;
-  let ended = false;
-  let over = false;
-  const finish = (err: Error | null | undefined): void => {
-    if (over) return;
-    over = true;
-    if (turn !== undefined) clearImmediate(turn);
-    queued = [];
-    if (err !== undefined && err !== null) {
-      body.destroy();
-      res.destroy();
-    }
-    done(err ?? undefined);
-  };
-  const flush = (): void => {
-    turn = undefined;
-    if (over) return;
-    let room = true;
-    if (queued.length > 0) {
-      res.cork();
-      for (const chunk of queued) room = res.write(chunk);
-      queued = [];
-      res.uncork();
-    }
-    if (ended) res.end();
-    else if (!room) {
+  const sink = relaySink(
+    res,
+    onBytes,
+    (err) => {
+      if (err !== undefined) body.destroy();
+      done(err);
+    },
+    () => {
       body.pause();
       res.once('drain', () => body.resume());
-    }
-  };
-  body.on('data', (chunk: Buffer) => {
-    onBytes(chunk.length);
-    queued.push(chunk);
-    turn ??= setImmediate(flush);
-  });
-  finished(body, (err) => {
-    if (err !== undefined && err !== null) finish(err);
-    else {
-      ended = true;
-      turn ??= setImmediate(flush);
-    }
-  });
-  finished(res, (err) => finish(err));
+    },
+  );
+  body.on('data', (chunk: Buffer) => sink.push(chunk));
+  finished(body, (err) => (err !== undefined && err !== null ? sink.fail(err) : sink.end()));
 }
 
 /** Where a body read by the proxy's own client (pass-client.ts) goes: `relay` for bytes that come as calls, not as a stream. */
@@ -83,8 +53,10 @@ export interface RelaySink {
  * connection's own buffers, each let go (`release`) when its write is out, and that connection
  * stops reading while it holds a few of them (transport/http1-reads.ts), so what waits for a slow
  * program is bounded there. The caller stops the body when the response closes unfinished.
+ * `full`: called after a turn's write that the response took past its high-water mark (a stream's
+ * body pauses until the `drain`: `relay`).
  */
-export function relaySink(res: ServerResponse, onBytes: (n: number) => void, done: (err: Error | undefined) => void): RelaySink {
+export function relaySink(res: ServerResponse, onBytes: (n: number) => void, done: (err: Error | undefined) => void, full?: () => void): RelaySink {
   let chunks: Uint8Array[] = [];
   let releases: ((() => void) | undefined)[] = [];
   let turn: NodeJS.Immediate | undefined;
@@ -102,18 +74,19 @@ export function relaySink(res: ServerResponse, onBytes: (n: number) => void, don
   const flush = (): void => {
     turn = undefined;
     if (over) return;
+    let room = true;
     if (chunks.length > 0) {
       res.cork();
       for (let i = 0; i < chunks.length; i++) {
         const release = releases[i];
-        if (release === undefined) res.write(chunks[i]!);
-        else res.write(chunks[i]!, () => release());
+        room = release === undefined ? res.write(chunks[i]!) : res.write(chunks[i]!, () => release());
       }
       chunks = [];
       releases = [];
       res.uncork();
     }
     if (ended) res.end();
+    else if (!room) full?.();
   };
   finished(res, (err) => finish(err));
   return {

@@ -22,7 +22,8 @@ interface Served {
   ended: Promise<Error | undefined>;
 }
 
-async function serve(t: TestContext, body: Readable, length: number | undefined): Promise<Served> {
+/** A server whose one response's body `start` sends; counts its socket's writes after the head. */
+async function serveWith(t: TestContext, length: number | undefined, start: (res: ServerResponse, settle: (err: Error | undefined) => void) => void): Promise<Served> {
   let writes = 0;
   let settle: (err: Error | undefined) => void = () => undefined;
   const ended = new Promise<Error | undefined>((r) => (settle = r));
@@ -34,7 +35,7 @@ async function serve(t: TestContext, body: Readable, length: number | undefined)
     const writev = socket._writev.bind(socket);
     socket._write = (...a: unknown[]) => (writes++, write(...a));
     socket._writev = (...a: unknown[]) => (writes++, writev(...a));
-    relay(body, res, () => undefined, settle);
+    start(res, settle);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.after(() => {
@@ -42,6 +43,10 @@ async function serve(t: TestContext, body: Readable, length: number | undefined)
     return new Promise<void>((r) => server.close(() => r()));
   });
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, writes: () => writes, ended };
+}
+
+function serve(t: TestContext, body: Readable, length: number | undefined): Promise<Served> {
+  return serveWith(t, length, (res, settle) => relay(body, res, () => undefined, settle));
 }
 
 /**
@@ -117,27 +122,48 @@ test('relay: a program that leaves stops the body', { timeout: 30_000 }, async (
   assert.equal(reads, after, 'nothing read after');
 });
 
+test('relay: a program that does not read pauses the body, so what waits for it is bounded; the bytes whole once it reads', { timeout: 30_000 }, async (t) => {
+  const total = 64 * 1024 * 1024;
+  let produced = 0;
+  const body = new Readable({
+    read() {
+      if (produced >= total) {
+        this.push(null);
+        return;
+      }
+      const chunk = Buffer.alloc(CHUNK, (produced / CHUNK) & 255);
+      produced += CHUNK;
+      setImmediate(() => this.push(chunk));
+    },
+  });
+  const s = await serve(t, body, total);
+  let res: IncomingMessage | undefined;
+  const req = get(s.url, (r) => {
+    r.pause();
+    res = r;
+  });
+  req.once('error', () => undefined);
+  // The program reads nothing: the relay pauses the body once the response is full, not after
+  // all 64 MiB went into the response's buffer.
+  for (let i = 0; !body.isPaused() && i < 10_000; i++) await new Promise<void>((r) => setTimeout(r, 1));
+  assert.ok(body.isPaused(), `the body paused (${produced} bytes read)`);
+  assert.ok(produced < total / 2, `${produced} of ${total} bytes read while the program read none`);
+  let got = 0;
+  let whole = true;
+  res!.on('data', (c: Buffer) => {
+    for (let i = 0; i < c.length; i += 4096) if (c[i] !== ((((got + i) / CHUNK) | 0) & 255)) whole = false;
+    got += c.length;
+  });
+  res!.resume();
+  await new Promise<void>((r) => res!.once('end', () => r()));
+  assert.equal(got, total);
+  assert.ok(whole, 'the bytes in order');
+  assert.equal(await s.ended, undefined);
+});
+
 /** A server whose response gets `feed`'s calls on a `relaySink`; counts its socket's writes after the head. */
-async function serveSink(t: TestContext, length: number | undefined, feed: (sink: RelaySink) => void): Promise<Served> {
-  let writes = 0;
-  let settle: (err: Error | undefined) => void = () => undefined;
-  const ended = new Promise<Error | undefined>((r) => (settle = r));
-  const server = createServer((_req: IncomingMessage, res: ServerResponse) => {
-    res.writeHead(200, length === undefined ? {} : { 'content-length': length });
-    res.flushHeaders();
-    const socket = res.socket as Socket & { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
-    const write = socket._write.bind(socket);
-    const writev = socket._writev.bind(socket);
-    socket._write = (...a: unknown[]) => (writes++, write(...a));
-    socket._writev = (...a: unknown[]) => (writes++, writev(...a));
-    feed(relaySink(res, () => undefined, settle));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => {
-    server.closeAllConnections();
-    return new Promise<void>((r) => server.close(() => r()));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, writes: () => writes, ended };
+function serveSink(t: TestContext, length: number | undefined, feed: (sink: RelaySink) => void): Promise<Served> {
+  return serveWith(t, length, (res, settle) => feed(relaySink(res, () => undefined, settle)));
 }
 
 test('relaySink: the chunks of one turn go out as one write, each let go once written; the end after the last', { timeout: 30_000 }, async (t) => {
