@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
+import { NAME_MAX_BYTES } from '../storage/folders.js';
 import { GatewayError } from './errors.js';
 import { TLS_HANDSHAKE_FAILED } from '../transport/http-fetch.js';
 
@@ -35,6 +37,27 @@ export function nameFromUrl(url: string): string | undefined {
 export function swarmNameFromUrl(url: string, metainfo: { readonly multiFile: boolean; readonly infoHash: string }): string | undefined {
   const fromUrl = metainfo.multiFile ? undefined : nameFromUrl(url);
   return fromUrl === undefined || fromUrl.toLowerCase() === metainfo.infoHash || /\.torrent$/i.test(fromUrl) ? undefined : fromUrl;
+}
+
+/**
+ * The partial file of a swarm download saved as `name`: `name.part`; when that is longer than
+ * NAME_MAX_BYTES (a name of 251-255 bytes, which curl and wget save), the name cut at a character
+ * boundary, `~` and 8 hex digits of its SHA-1, then `.part`: the same for the same name (`-C -`
+ * finds it again), not one `.part` for two long names that start alike. Before, `name.part`
+ * failed its open (ENAMETOOLONG, exit 23) where curl saved the file.
+ */
+export function partNameOf(name: string): string {
+  const part = `${name}.part`;
+  if (Buffer.byteLength(part) <= NAME_MAX_BYTES) return part;
+  const tail = `~${createHash('sha1').update(name).digest('hex').slice(0, 8)}.part`;
+  let cut = '';
+  let bytes = Buffer.byteLength(tail);
+  for (const ch of name) {
+    bytes += Buffer.byteLength(ch);
+    if (bytes > NAME_MAX_BYTES) break;
+    cut += ch;
+  }
+  return cut + tail;
 }
 
 /**

@@ -7,7 +7,7 @@ import type { Metainfo } from '../metainfo/index.js';
 import { DiskPool, makeFolders } from '../storage/index.js';
 import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
-import { DEFAULT_STALL_MS, drained, GetFailure, refuseFolder, sizeOf, swarmNameFromUrl } from './get-io.js';
+import { DEFAULT_STALL_MS, drained, GetFailure, partNameOf, refuseFolder, sizeOf, swarmNameFromUrl } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import type { OriginConnection } from './lone-stream.js';
 
@@ -134,7 +134,7 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
       // A URL that names the torrent (its info-hash in a TorrentTTP torrent URL, a `.torrent`) does not name the file.
       finalPath = o.output.kind === 'file' ? o.output.path : join(o.output.dir, swarmNameFromUrl(o.url, metainfo) ?? metainfo.name);
       dir = dirname(finalPath);
-      name = metainfo.multiFile ? basename(finalPath) : `${basename(finalPath)}.part`;
+      name = metainfo.multiFile ? basename(finalPath) : partNameOf(basename(finalPath));
       await makeFolders(dir);
       if (!metainfo.multiFile) moved = await preparePart(finalPath, join(dir, name), o.resume === true);
     }

@@ -10,6 +10,6 @@ export {
   type OpenStorageOptions,
   type PieceStore,
 } from './piece-store.js';
-export { makeFolders } from './folders.js';
+export { makeFolders, NAME_MAX_BYTES } from './folders.js';
 export { corruptPiecesError } from './recheck.js';
 export { RESUME_VERSION, writeFileAtomic } from './resume.js';

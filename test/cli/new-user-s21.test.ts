@@ -1,0 +1,47 @@
+/**
+ * What a new user met walking README.md and docs/*.md from a fresh clone (session 21), beside
+ * curl, wget and aria2: a served file whose name is 251-255 bytes long, which curl and wget save,
+ * failed `get`'s swarm download (its `NAME.part` was too long a name: ENAMETOOLONG, exit 23).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { partNameOf } from '../../src/gateway/get-io.js';
+import { NAME_MAX_BYTES } from '../../src/storage/index.js';
+import { startGateway, torrentOf } from '../gateway/helpers.js';
+import { cli } from '../helpers/cli.js';
+import { bytes, withTempDir } from '../helpers/torrents.js';
+
+test('partNameOf: NAME.part while it fits in 255 bytes; else the name cut at a character, ~ and 8 hex of its SHA-1, .part', () => {
+  assert.equal(partNameOf('big.iso'), 'big.iso.part');
+  const fits = 'a'.repeat(NAME_MAX_BYTES - '.part'.length);
+  assert.equal(partNameOf(fits), `${fits}.part`);
+  for (const name of ['L'.repeat(250) + '.bin', 'ü'.repeat(127), '€'.repeat(85), 'a'.repeat(NAME_MAX_BYTES)]) {
+    const part = partNameOf(name);
+    assert.ok(Buffer.byteLength(part) <= NAME_MAX_BYTES, `${part.length} chars, ${Buffer.byteLength(part)} bytes`);
+    assert.match(part, /~[0-9a-f]{8}\.part$/);
+    assert.ok(name.startsWith(part.slice(0, part.lastIndexOf('~'))), 'a prefix of the name, cut between characters');
+    assert.equal(partNameOf(name), part, 'the same name gives the same .part (-C - finds it again)');
+  }
+  // Two long names that start alike do not share one .part.
+  assert.notEqual(partNameOf('x'.repeat(252) + '.a'), partNameOf('x'.repeat(252) + '.b'));
+});
+
+test('get of a served file whose name is 254 bytes: saved from the swarm under that name, as curl and wget save it (was: ENAMETOOLONG on NAME.part, exit 23)', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const name = 'L'.repeat(250) + '.bin';
+    const data = bytes(1024 * 1024, 211);
+    writeFileSync(join(root, name), data);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    await torrentOf(`${g.url}/${name}`);
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    const r = await cli(out, ['get', `${g.url}/${name}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /from the swarm/, r.stderr);
+    assert.deepEqual(readdirSync(out), [name]);
+    assert.ok(Buffer.from(readFileSync(join(out, name))).equals(Buffer.from(data)));
+  }));
