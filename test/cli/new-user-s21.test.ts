@@ -1,7 +1,8 @@
 /**
  * What a new user met walking README.md and docs/*.md from a fresh clone (session 21), beside
  * curl, wget and aria2: a served file whose name is 251-255 bytes long, which curl and wget save,
- * failed `get`'s swarm download (its `NAME.part` was too long a name: ENAMETOOLONG, exit 23).
+ * failed `get`'s swarm download (its `NAME.part` was too long a name: ENAMETOOLONG, exit 23), and
+ * `download MAGNET --save-torrent` of it failed before the download (`NAME.torrent`, the same).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,8 +10,10 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { partNameOf } from '../../src/gateway/get-io.js';
 import { NAME_MAX_BYTES } from '../../src/storage/index.js';
+import { Client } from '../../src/engine/index.js';
+import { createTorrent } from '../../src/metainfo/index.js';
 import { startGateway, torrentOf } from '../gateway/helpers.js';
-import { cli } from '../helpers/cli.js';
+import { cli, spawnCli } from '../helpers/cli.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 test('partNameOf: NAME.part while it fits in 255 bytes; else the name cut at a character, ~ and 8 hex of its SHA-1, .part', () => {
@@ -44,4 +47,21 @@ test('get of a served file whose name is 254 bytes: saved from the swarm under t
     assert.match(r.stderr, /from the swarm/, r.stderr);
     assert.deepEqual(readdirSync(out), [name]);
     assert.ok(Buffer.from(readFileSync(join(out, name))).equals(Buffer.from(data)));
+  }));
+
+test('download MAGNET --save-torrent of a payload named with 250 bytes: the torrent saved as <info-hash>.torrent (aria2\'s name), the payload downloaded (was: ENAMETOOLONG on NAME.torrent, exit 1)', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    mkdirSync(join(dir, 'seed'));
+    const name = 'M'.repeat(250);
+    const payload = bytes(300 * 1024 + 7, 23);
+    writeFileSync(join(dir, 'seed', name), payload);
+    const { torrent, metainfo } = await createTorrent(join(dir, 'seed', name), { pieceLength: 64 * 1024, creationDate: null });
+    const seeder = new Client({ host: '127.0.0.1' });
+    t.after(() => seeder.close());
+    await seeder.add(torrent, { path: join(dir, 'seed') });
+    const p = spawnCli(t, dir, ['download', `magnet:?xt=urn:btih:${metainfo.infoHash}&x.pe=127.0.0.1:${seeder.port}`, '-o', 'dl', '--save-torrent', '--no-dht', '--stop-timeout', '30']);
+    assert.equal(await p.exited, 0, `${p.stdout}\n${p.stderr}`);
+    assert.deepEqual(readdirSync(join(dir, 'dl')).filter((f) => !f.startsWith('.')).sort(), [`${metainfo.infoHash}.torrent`, name].sort());
+    assert.ok(readFileSync(join(dir, 'dl', name)).equals(Buffer.from(payload)));
+    assert.ok(readFileSync(join(dir, 'dl', `${metainfo.infoHash}.torrent`)).includes(Buffer.from(metainfo.infoBytes)));
   }));
