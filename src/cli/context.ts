@@ -45,6 +45,8 @@ async function whyUnwritable(path: string, err: NodeJS.ErrnoException): Promise<
       return 'no space left on the device (ENOSPC)';
     case 'EISDIR':
       return 'it is a folder (EISDIR)';
+    case 'ENAMETOOLONG':
+      return 'file name too long (ENAMETOOLONG)';
     case 'ENOENT':
       return `the folder ${dirname(path)} does not exist (ENOENT)`;
     case 'ENOTDIR':

@@ -2,7 +2,8 @@
  * What a new user met walking README.md and docs/*.md from a fresh clone (session 21), beside
  * curl, wget and aria2: a served file whose name is 251-255 bytes long, which curl and wget save,
  * failed `get`'s swarm download (its `NAME.part` was too long a name: ENAMETOOLONG, exit 23), and
- * `download MAGNET --save-torrent` of it failed before the download (`NAME.torrent`, the same).
+ * `download MAGNET --save-torrent` of it failed before the download (`NAME.torrent`, the same);
+ * `create` of it said node's message, the path twice, instead of the reason in words.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,4 +65,18 @@ test('download MAGNET --save-torrent of a payload named with 250 bytes: the torr
     assert.deepEqual(readdirSync(join(dir, 'dl')).filter((f) => !f.startsWith('.')).sort(), [`${metainfo.infoHash}.torrent`, name].sort());
     assert.ok(readFileSync(join(dir, 'dl', name)).equals(Buffer.from(payload)));
     assert.ok(readFileSync(join(dir, 'dl', `${metainfo.infoHash}.torrent`)).includes(Buffer.from(metainfo.infoBytes)));
+  }));
+
+test('create of a file named with 250 bytes, without -o (and serve of a folder named with 300): "file name too long (ENAMETOOLONG)", the path once (was node\'s message, the path twice; serve: the bare code)', (t) =>
+  withTempDir(t, async (dir) => {
+    const name = 'N'.repeat(250);
+    writeFileSync(join(dir, name), 'x');
+    const r = await cli(dir, ['create', name]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `torrenttp: the output file cannot be written: ${join(dir, name)}.torrent: file name too long (ENAMETOOLONG) [CLI_OUTPUT_UNWRITABLE]\n`);
+    assert.equal((await cli(dir, ['create', name, '-o', 'short.torrent'])).code, 0);
+    // Every command's system error in words: serve of a folder whose name is too long.
+    const serve = await cli(dir, ['serve', 'F'.repeat(300), '--port', '0']);
+    assert.equal(serve.code, 1, serve.stderr);
+    assert.match(serve.stderr, /: file name too long \(ENAMETOOLONG\) \[GATEWAY_ROOT_UNUSABLE\]$/m, serve.stderr);
   }));
