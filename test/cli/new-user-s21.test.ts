@@ -3,11 +3,13 @@
  * curl, wget and aria2: a served file whose name is 251-255 bytes long, which curl and wget save,
  * failed `get`'s swarm download (its `NAME.part` was too long a name: ENAMETOOLONG, exit 23), and
  * `download MAGNET --save-torrent` of it failed before the download (`NAME.torrent`, the same);
- * `create` of it said node's message, the path twice, instead of the reason in words.
+ * `create` of it said node's message, the path twice, instead of the reason in words; `get
+ * --port N` on a taken port did not say which flag picks another, as download's and seed's do.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { partNameOf } from '../../src/gateway/get-io.js';
 import { NAME_MAX_BYTES } from '../../src/storage/index.js';
@@ -79,4 +81,25 @@ test('create of a file named with 250 bytes, without -o (and serve of a folder n
     const serve = await cli(dir, ['serve', 'F'.repeat(300), '--port', '0']);
     assert.equal(serve.code, 1, serve.stderr);
     assert.match(serve.stderr, /: file name too long \(ENAMETOOLONG\) \[GATEWAY_ROOT_UNUSABLE\]$/m, serve.stderr);
+  }));
+
+/** A loopback port held by a listening server for the test's length (a port the CLI cannot have). */
+async function takenPort(t: TestContext): Promise<string> {
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => blocker.close(() => r())));
+  return String((blocker.address() as AddressInfo).port);
+}
+
+test('get --port N on a taken port says which flag picks another, as download --port does (was: only "in use (EADDRINUSE)")', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'big.bin'), bytes(1024 * 1024, 5));
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    await torrentOf(`${g.url}/big.bin`);
+    const taken = await takenPort(t);
+    const r = await cli(dir, ['get', '--port', taken, `${g.url}/big.bin`, '-o', 'big.bin']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`:${taken}: choose another with --port N, or leave --port out for any free port \\[ENGINE_PORT_IN_USE\\]$`, 'm'), r.stderr);
   }));

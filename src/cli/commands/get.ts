@@ -11,6 +11,7 @@ import { GET_EXIT, getExitCode } from '../get-exit.js';
 import { port as portNumber } from '../integer-option.js';
 import { collect, CURL_RANGE, type GetFlags, HEADER_NAME, INVALID_HEADER_VALUE, readCa, seconds, wgetSpellings } from '../get-options.js';
 import { GetReporter } from '../get-report.js';
+import { withPortHint } from '../port-in-use.js';
 import { formatHead, headField, HeadWatch, verboseLines } from '../get-heads.js';
 import { compileWriteOut, WRITE_OUT_VARIABLES, writeOutFormat } from '../get-write-out.js';
 import { usageError } from '../usage-error.js';
@@ -237,7 +238,9 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
           ...(limitRate === undefined ? {} : { limitRate }),
           ...(flags.encryption === undefined ? {} : { encryption: flags.encryption }),
         });
-      } catch (err) {
+      } catch (caught) {
+        // A taken --port names the flag, as download's and seed's --port do.
+        const err = withPortHint(caught, { listen: '--port', peer: '--port' });
         streamError ??= writeFailure(err);
         if (streamError === undefined) {
           ctx.exitCode = timedOut ? GET_EXIT.timeout : getExitCode(err);
