@@ -4,11 +4,12 @@
  * failed `get`'s swarm download (its `NAME.part` was too long a name: ENAMETOOLONG, exit 23), and
  * `download MAGNET --save-torrent` of it failed before the download (`NAME.torrent`, the same);
  * `create` of it said node's message, the path twice, instead of the reason in words; `get
- * --port N` on a taken port did not say which flag picks another, as download's and seed's do.
+ * --port N` on a taken port did not say which flag picks another, as download's and seed's do;
+ * `info` of an input it could not read said node's message, the path twice.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { partNameOf } from '../../src/gateway/get-io.js';
@@ -102,4 +103,17 @@ test('get --port N on a taken port says which flag picks another, as download --
     const r = await cli(dir, ['get', '--port', taken, `${g.url}/big.bin`, '-o', 'big.bin']);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`:${taken}: choose another with --port N, or leave --port out for any free port \\[ENGINE_PORT_IN_USE\\]$`, 'm'), r.stderr);
+  }));
+
+test('info (download, seed, convert) of an input it cannot read: the system error in words, the path once (was node\'s message, the path twice)', (t) =>
+  withTempDir(t, async (dir) => {
+    const long = 'b'.repeat(300) + '.torrent';
+    const r = await cli(dir, ['info', long]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `torrenttp: cannot read the input: ${join(dir, long)}: file name too long (ENAMETOOLONG) [CLI_INPUT_UNREADABLE]\n`);
+    symlinkSync('loop2', join(dir, 'loop1'));
+    symlinkSync('loop1', join(dir, 'loop2'));
+    const loop = await cli(dir, ['download', 'loop1']);
+    assert.equal(loop.code, 1, loop.stderr);
+    assert.equal(loop.stderr, `torrenttp: cannot read the input: ${join(dir, 'loop1')}: a loop of symbolic links (ELOOP) [CLI_INPUT_UNREADABLE]\n`);
   }));
