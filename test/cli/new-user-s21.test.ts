@@ -5,7 +5,8 @@
  * `download MAGNET --save-torrent` of it failed before the download (`NAME.torrent`, the same);
  * `create` of it said node's message, the path twice, instead of the reason in words; `get
  * --port N` on a taken port did not say which flag picks another, as download's and seed's do;
- * `info` of an input it could not read said node's message, the path twice.
+ * `info` of an input it could not read said node's message, the path twice; `seed --seed-time 0`
+ * was "not a duration".
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -116,4 +117,18 @@ test('info (download, seed, convert) of an input it cannot read: the system erro
     const loop = await cli(dir, ['download', 'loop1']);
     assert.equal(loop.code, 1, loop.stderr);
     assert.equal(loop.stderr, `torrenttp: cannot read the input: ${join(dir, 'loop1')}: a loop of symbolic links (ELOOP) [CLI_INPUT_UNREADABLE]\n`);
+  }));
+
+test('seed --seed-time 0 (0s, 0m0s): "not a duration above 0", not "not a duration"; a word that is none is still "not a duration"', (t) =>
+  withTempDir(t, async (dir) => {
+    for (const value of ['0', '0s', '0m0s']) {
+      const r = await cli(dir, ['seed', 'x.torrent', 'x', '--seed-time', value]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`^error: option '--seed-time <duration>' argument '${value}' is invalid\\. not a duration above 0 \\(like 90s, 30m, 2h or 1h30m; a bare number is in minutes\\)$`, 'm'), r.stderr);
+    }
+    const word = await cli(dir, ['seed', 'x.torrent', 'x', '--seed-time', 'soon']);
+    assert.equal(word.code, 2, word.stderr);
+    assert.match(word.stderr, /argument 'soon' is invalid\. not a duration \(like 90s/, word.stderr);
+    // download's takes 0 (aria2's "do not seed"): no usage error there.
+    assert.doesNotMatch((await cli(dir, ['download', 'x.torrent', '--seed-time', '0'])).stderr, /--seed-time/);
   }));
