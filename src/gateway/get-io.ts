@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
+import { sep } from 'node:path';
 import type { Writable } from 'node:stream';
 import { NAME_MAX_BYTES } from '../storage/folders.js';
 import { GatewayError } from './errors.js';
@@ -63,10 +64,12 @@ export function partNameOf(name: string): string {
 /**
  * A folder where the file goes (`-o DIR`) fails the get before its start line, with the error the
  * file's open would give (EISDIR: exit 23), rather than after the answer (plain) or the whole
- * download (a swarm's rename).
+ * download (a swarm's rename). So does a path that ends with a separator (`-o new/`), which names a
+ * folder whether or not it exists (curl's and wget's open fail on it too): before, the file was
+ * saved as `new`, the name without its slash.
  */
 export async function refuseFolder(path: string): Promise<void> {
-  if ((await stat(path).catch(() => undefined))?.isDirectory() === true) {
+  if (path.endsWith('/') || path.endsWith(sep) || (await stat(path).catch(() => undefined))?.isDirectory() === true) {
     throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${path}'`), { code: 'EISDIR', syscall: 'open', path });
   }
 }

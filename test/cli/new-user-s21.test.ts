@@ -6,11 +6,11 @@
  * `create` of it said node's message, the path twice, instead of the reason in words; `get
  * --port N` on a taken port did not say which flag picks another, as download's and seed's do;
  * `info` of an input it could not read said node's message, the path twice; `seed --seed-time 0`
- * was "not a duration".
+ * was "not a duration"; `get URL -o new/` saved the file as `new`, where curl and wget fail.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { partNameOf } from '../../src/gateway/get-io.js';
@@ -131,4 +131,25 @@ test('seed --seed-time 0 (0s, 0m0s): "not a duration above 0", not "not a durati
     assert.match(word.stderr, /argument 'soon' is invalid\. not a duration \(like 90s/, word.stderr);
     // download's takes 0 (aria2's "do not seed"): no usage error there.
     assert.doesNotMatch((await cli(dir, ['download', 'x.torrent', '--seed-time', '0'])).stderr, /--seed-time/);
+  }));
+
+test('get URL -o new/ (a trailing slash: a folder) of one file fails as -o DIR does (EISDIR, exit 23), plain or swarm, and writes nothing; it saved the file as "new"', { timeout: 60_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'big.bin'), bytes(1024 * 1024, 9));
+    writeFileSync(join(root, 'small.txt'), 'small\n');
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    await torrentOf(`${g.url}/big.bin`);
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    for (const [file, folder] of [['small.txt', 'plain'], ['big.bin', 'swarm']] as const) {
+      const r = await cli(out, ['get', `${g.url}/${file}`, '-o', `${folder}/`]);
+      assert.equal(r.code, 23, r.stderr);
+      assert.match(r.stderr, new RegExp(`^torrenttp: cannot write the download: ${join(out, folder)}/ \\(EISDIR\\) \\[GATEWAY_GET_OUTPUT\\]$`, 'm'), r.stderr);
+      assert.equal(existsSync(join(out, folder)), false, `${folder}: nothing written`);
+    }
+    assert.deepEqual(readdirSync(out), []);
+    assert.equal((await cli(out, ['get', `${g.url}/big.bin`, '-o', 'swarm'])).code, 0, 'without the slash: the file');
+    assert.equal(readFileSync(join(out, 'swarm')).length, 1024 * 1024);
   }));
