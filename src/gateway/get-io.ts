@@ -49,7 +49,9 @@ export function swarmNameFromUrl(url: string, metainfo: { readonly multiFile: bo
  */
 export function partNameOf(name: string): string {
   const part = `${name}.part`;
-  if (Buffer.byteLength(part) <= NAME_MAX_BYTES) return part;
+  // A name too long itself keeps `.part`: its open fails (ENAMETOOLONG) before the download,
+  // not the rename after it.
+  if (Buffer.byteLength(part) <= NAME_MAX_BYTES || Buffer.byteLength(name) > NAME_MAX_BYTES) return part;
   const tail = `~${createHash('sha1').update(name).digest('hex').slice(0, 8)}.part`;
   let cut = '';
   let bytes = Buffer.byteLength(tail);

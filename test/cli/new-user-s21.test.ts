@@ -25,6 +25,8 @@ test('partNameOf: NAME.part while it fits in 255 bytes; else the name cut at a c
   assert.equal(partNameOf('big.iso'), 'big.iso.part');
   const fits = 'a'.repeat(NAME_MAX_BYTES - '.part'.length);
   assert.equal(partNameOf(fits), `${fits}.part`);
+  // A name over 255 bytes itself: NAME.part, whose open fails before the download (ENAMETOOLONG).
+  assert.equal(partNameOf('n'.repeat(300)), `${'n'.repeat(300)}.part`);
   for (const name of ['L'.repeat(250) + '.bin', 'ü'.repeat(127), '€'.repeat(85), 'a'.repeat(NAME_MAX_BYTES)]) {
     const part = partNameOf(name);
     assert.ok(Buffer.byteLength(part) <= NAME_MAX_BYTES, `${part.length} chars, ${Buffer.byteLength(part)} bytes`);
