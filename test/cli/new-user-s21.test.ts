@@ -6,18 +6,23 @@
  * `create` of it said node's message, the path twice, instead of the reason in words; `get
  * --port N` on a taken port did not say which flag picks another, as download's and seed's do;
  * `info` of an input it could not read said node's message, the path twice; `seed --seed-time 0`
- * was "not a duration"; `get URL -o new/` saved the file as `new`, where curl and wget fail.
+ * was "not a duration"; `get URL -o new/` saved the file as `new`, where curl and wget fail;
+ * serve's torrent had no `Content-Disposition`, so aria2c without `--follow-torrent=mem` saved it
+ * as `big.bin` and then failed to download `big.bin` (and a browser, curl -OJ and wget
+ * --content-disposition named it `big.bin` or `big.bin?torrent`).
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { dispositionField, dispositionName } from '../../src/gateway/disposition.js';
 import { partNameOf } from '../../src/gateway/get-io.js';
 import { NAME_MAX_BYTES } from '../../src/storage/index.js';
 import { Client } from '../../src/engine/index.js';
 import { createTorrent } from '../../src/metainfo/index.js';
-import { startGateway, torrentOf } from '../gateway/helpers.js';
+import { rawRequest, startGateway, torrentOf } from '../gateway/helpers.js';
+import { ariaLeech } from '../helpers/swarm.js';
 import { cli, spawnCli } from '../helpers/cli.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
@@ -154,4 +159,38 @@ test('get URL -o new/ (a trailing slash: a folder) of one file fails as -o DIR d
     assert.deepEqual(readdirSync(out), []);
     assert.equal((await cli(out, ['get', `${g.url}/big.bin`, '-o', 'swarm'])).code, 0, 'without the slash: the file');
     assert.equal(readFileSync(join(out, 'swarm')).length, 1024 * 1024);
+  }));
+
+test('dispositionField: attachment, an ASCII filename, and filename* (RFC 8187) that dispositionName (get -J) reads back exactly', () => {
+  assert.equal(dispositionField('big.iso.torrent'), `attachment; filename="big.iso.torrent"; filename*=UTF-8''big.iso.torrent`);
+  assert.equal(dispositionField('grösse "€" 100%.bin.torrent'), `attachment; filename="gr_sse ___ 100_.bin.torrent"; filename*=UTF-8''gr%C3%B6sse%20%22%E2%82%AC%22%20100%25.bin.torrent`);
+  for (const name of ['big.iso.torrent', 'grösse €.bin.torrent', "we#ird %25 name?(1)*'.torrent", '日本語.torrent']) assert.equal(dispositionName(dispositionField(name)), name);
+});
+
+test('serve\'s torrent of big.bin is named big.bin.torrent (Content-Disposition): aria2c told only the Accept header, without --follow-torrent=mem, saves it so and downloads big.bin', { timeout: 120_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(join(root, 'ü'), { recursive: true });
+    const payload = bytes(1024 * 1024 + 3, 17);
+    writeFileSync(join(root, 'big.bin'), payload);
+    writeFileSync(join(root, 'ü', 'grösse €.bin'), payload);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    await torrentOf(`${g.url}/big.bin`);
+    await torrentOf(`${g.url}/%C3%BC/gr%C3%B6sse%20%E2%82%AC.bin`);
+    const port = Number(new URL(g.url).port);
+    for (const [target, headers] of [['/big.bin?torrent', {}], ['/big.bin', { accept: 'application/x-bittorrent' }]] as const) {
+      const r = await rawRequest(port, target, headers);
+      assert.equal(r.status, 200);
+      assert.match(r.head, /^content-disposition: attachment; filename="big\.bin\.torrent"; filename\*=UTF-8''big\.bin\.torrent\r$/im, target);
+    }
+    const utf8 = await rawRequest(port, '/%C3%BC/gr%C3%B6sse%20%E2%82%AC.bin?torrent');
+    assert.match(utf8.head, /^content-disposition: attachment; filename="gr_sse _\.bin\.torrent"; filename\*=UTF-8''gr%C3%B6sse%20%E2%82%AC\.bin\.torrent\r$/im);
+    // The bytes and the metainfo JSON are not attachments.
+    assert.doesNotMatch((await rawRequest(port, '/big.bin')).head, /content-disposition/i);
+    assert.doesNotMatch((await rawRequest(port, '/big.bin?metainfo')).head, /content-disposition/i);
+
+    const out = join(dir, 'dl');
+    await ariaLeech(t, `${g.url}/big.bin`, out, 90_000, ['--header', 'Accept: application/x-bittorrent']);
+    assert.deepEqual(readdirSync(out).sort(), ['big.bin', 'big.bin.torrent']);
+    assert.ok(readFileSync(join(out, 'big.bin')).equals(Buffer.from(payload)), 'the payload, not the torrent');
   }));
