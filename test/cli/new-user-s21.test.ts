@@ -9,7 +9,8 @@
  * was "not a duration"; `get URL -o new/` saved the file as `new`, where curl and wget fail;
  * serve's torrent had no `Content-Disposition`, so aria2c without `--follow-torrent=mem` saved it
  * as `big.bin` and then failed to download `big.bin` (and a browser, curl -OJ and wget
- * --content-disposition named it `big.bin` or `big.bin?torrent`).
+ * --content-disposition named it `big.bin` or `big.bin?torrent`); `create -o /proc/x.torrent` said
+ * "the folder /proc does not exist".
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -193,4 +194,16 @@ test('serve\'s torrent of big.bin is named big.bin.torrent (Content-Disposition)
     await ariaLeech(t, `${g.url}/big.bin`, out, 90_000, ['--header', 'Accept: application/x-bittorrent']);
     assert.deepEqual(readdirSync(out).sort(), ['big.bin', 'big.bin.torrent']);
     assert.ok(readFileSync(join(out, 'big.bin')).equals(Buffer.from(payload)), 'the payload, not the torrent');
+  }));
+
+test('create -o /proc/x.torrent: "the folder /proc takes no new file (ENOENT)", not "does not exist"; a missing folder still "does not exist"', { skip: process.platform !== 'linux' }, (t) =>
+  withTempDir(t, async (dir) => {
+    writeFileSync(join(dir, 'f'), 'x');
+    const proc = await cli(dir, ['create', 'f', '-o', '/proc/x.torrent']);
+    assert.equal(proc.code, 1, proc.stderr);
+    assert.equal(proc.stderr, 'torrenttp: the output file cannot be written: /proc/x.torrent: the folder /proc takes no new file (ENOENT) [CLI_OUTPUT_UNWRITABLE]\n');
+    const writes = await cli(dir, ['create', 'f', '-o', 'f.torrent']);
+    assert.equal(writes.code, 0, writes.stderr);
+    const gone = await cli(dir, ['convert', 'f.torrent', '-o', join(dir, 'no', 'x.json')]);
+    assert.equal(gone.stderr, `torrenttp: the output file cannot be written: ${join(dir, 'no', 'x.json')}: the folder ${join(dir, 'no')} does not exist (ENOENT) [CLI_OUTPUT_UNWRITABLE]\n`);
   }));
