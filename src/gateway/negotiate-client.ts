@@ -361,7 +361,11 @@ async function request(url: string, opts: NegotiateOptions, headers: Record<stri
         const detail = `more than ${MAX_REDIRECTS} redirects from ${url}`;
         throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail, cause: new GetFailure('ERR_GET_REDIRECTS', detail) });
       }
-      current = new URL(location, current).href;
+      // A Location that is no URL (`http://[bad`) fails typed and says what it was: it was node's
+      // bare "Invalid URL", with no code and no URL (curl: exit 3, "URL using bad/illegal format").
+      const next = URL.canParse(location, current) ? new URL(location, current).href : undefined;
+      if (next === undefined) throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `${current} redirects (${res.status}) to ${JSON.stringify(location.slice(0, 200))}, which is not a URL` });
+      current = next;
       continue;
     }
     return { url: current, status: res.status, headers: res.headers, body: res.body };

@@ -10,7 +10,8 @@
  * serve's torrent had no `Content-Disposition`, so aria2c without `--follow-torrent=mem` saved it
  * as `big.bin` and then failed to download `big.bin` (and a browser, curl -OJ and wget
  * --content-disposition named it `big.bin` or `big.bin?torrent`); `create -o /proc/x.torrent` said
- * "the folder /proc does not exist".
+ * "the folder /proc does not exist"; a redirect to a Location that is no URL ended `get` with
+ * node's bare "Invalid URL".
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +26,7 @@ import { createTorrent } from '../../src/metainfo/index.js';
 import { rawRequest, startGateway, torrentOf } from '../gateway/helpers.js';
 import { ariaLeech } from '../helpers/swarm.js';
 import { cli, spawnCli } from '../helpers/cli.js';
+import { httpOrigin } from '../helpers/origin.js';
 import { bytes, withTempDir } from '../helpers/torrents.js';
 
 test('partNameOf: NAME.part while it fits in 255 bytes; else the name cut at a character, ~ and 8 hex of its SHA-1, .part', () => {
@@ -206,4 +208,13 @@ test('create -o /proc/x.torrent: "the folder /proc takes no new file (ENOENT)", 
     assert.equal(writes.code, 0, writes.stderr);
     const gone = await cli(dir, ['convert', 'f.torrent', '-o', join(dir, 'no', 'x.json')]);
     assert.equal(gone.stderr, `torrenttp: the output file cannot be written: ${join(dir, 'no', 'x.json')}: the folder ${join(dir, 'no')} does not exist (ENOENT) [CLI_OUTPUT_UNWRITABLE]\n`);
+  }));
+
+test('get of a URL that redirects to a Location that is no URL ("http://[bad"): GATEWAY_GET_BAD_ANSWER naming both, not node\'s bare "Invalid URL"', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const url = await httpOrigin(t, (_req, res) => void res.writeHead(302, { location: 'http://[bad' }).end());
+    const r = await cli(dir, ['get', `${url}/f`]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `torrenttp: server answered in a way a download cannot use: ${url}/f redirects (302) to "http://[bad", which is not a URL [GATEWAY_GET_BAD_ANSWER]\n`);
+    assert.deepEqual(readdirSync(dir), []);
   }));
