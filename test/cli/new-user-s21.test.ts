@@ -11,7 +11,8 @@
  * as `big.bin` and then failed to download `big.bin` (and a browser, curl -OJ and wget
  * --content-disposition named it `big.bin` or `big.bin?torrent`); `create -o /proc/x.torrent` said
  * "the folder /proc does not exist"; a redirect to a Location that is no URL ended `get` with
- * node's bare "Invalid URL".
+ * node's bare "Invalid URL"; `get -r 99999999- URL` past the end saved serve's 416 problem
+ * document as the file and exited 0, where every other error status exits 22 (curl -f's).
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -217,4 +218,22 @@ test('get of a URL that redirects to a Location that is no URL ("http://[bad"): 
     assert.equal(r.code, 1, r.stderr);
     assert.equal(r.stderr, `torrenttp: server answered in a way a download cannot use: ${url}/f redirects (302) to "http://[bad", which is not a URL [GATEWAY_GET_BAD_ANSWER]\n`);
     assert.deepEqual(readdirSync(dir), []);
+  }));
+
+test('get -r past the end: the 416 fails with exit 22 as every error status, no file (it saved the 416\'s problem document and exited 0); -C - of a whole file is still done (0)', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'small.txt'), 'small\n');
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    const r = await cli(out, ['get', '-r', '99999999-', `${g.url}/small.txt`, '-o', 'r']);
+    assert.equal(r.code, 22, r.stderr);
+    assert.match(r.stderr, /^torrenttp: server answered with an HTTP error: 416 Range Not Satisfiable for \S+\/small\.txt \[GATEWAY_GET_HTTP_STATUS\]$/m, r.stderr);
+    assert.deepEqual(readdirSync(out), []);
+    writeFileSync(join(out, 'small.txt'), 'small\n');
+    const whole = await cli(out, ['get', '-C', '-', `${g.url}/small.txt`, '-o', 'small.txt']);
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.equal(readFileSync(join(out, 'small.txt'), 'utf8'), 'small\n');
   }));
