@@ -1,7 +1,10 @@
-import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { Torrent, TorrentStats } from '../engine/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { DiskPool, makeFolders } from '../storage/index.js';
@@ -93,6 +96,32 @@ export function swarmEncryptionOf(urls: readonly string[]): 'prefer' | 'off' {
  * user's, or `swarmEncryptionOf`).
  */
 export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, 'encryption'>>, metainfo: Metainfo, via: 'accept' | 'link', started: number, peers: readonly string[] = [], swarmPeers?: number): Promise<GetResult> {
+  const output = o.output;
+  if (output.kind !== 'file' || !(await isDevice(output.path))) return swarmGetTo(o, metainfo, via, started, peers, swarmPeers);
+  // A device or FIFO (`-o /dev/null`, as curl writes to it) is written through in order, as a
+  // stream: the `.part` beside it renamed over it replaced /dev/null with a regular file (as root).
+  const device = createWriteStream(output.path);
+  try {
+    await once(device, 'open');
+  } catch (cause) {
+    throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: output.path, cause });
+  }
+  try {
+    const r = await swarmGetTo({ ...o, output: { kind: 'stream', stream: device } }, metainfo, via, started, peers, swarmPeers);
+    return { ...r, name: basename(output.path), path: output.path };
+  } finally {
+    device.end();
+    await finished(device).catch(() => undefined);
+  }
+}
+
+/** Whether `path` is there and neither a regular file nor a folder: a device, a FIFO, a socket. */
+async function isDevice(path: string): Promise<boolean> {
+  const st = await stat(path).catch(() => undefined);
+  return st !== undefined && !st.isFile() && !st.isDirectory();
+}
+
+async function swarmGetTo(o: GetUrlOptions & Required<Pick<GetUrlOptions, 'encryption'>>, metainfo: Metainfo, via: 'accept' | 'link', started: number, peers: readonly string[], swarmPeers: number | undefined): Promise<GetResult> {
   const stream = o.output.kind === 'stream' ? o.output.stream : undefined;
   if (stream !== undefined && metainfo.multiFile) {
     throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `${metainfo.name} is a torrent of ${metainfo.files.length} files: give a folder with -o, not a stream` });

@@ -12,11 +12,14 @@
  * --content-disposition named it `big.bin` or `big.bin?torrent`); `create -o /proc/x.torrent` said
  * "the folder /proc does not exist"; a redirect to a Location that is no URL ended `get` with
  * node's bare "Invalid URL"; `get -r 99999999- URL` past the end saved serve's 416 problem
- * document as the file and exited 0, where every other error status exits 22 (curl -f's).
+ * document as the file and exited 0, where every other error status exits 22 (curl -f's); a
+ * swarm `get URL -o /dev/null` (curl's idiom) wrote /dev/null.part, unlinked /dev/null and renamed
+ * the .part over it: as root, /dev/null became a regular file.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, createReadStream, existsSync, linkSync, lstatSync, openSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { dispositionField, dispositionName } from '../../src/gateway/disposition.js';
@@ -236,4 +239,40 @@ test('get -r past the end: the 416 fails with exit 22 as every error status, no 
     const whole = await cli(out, ['get', '-C', '-', `${g.url}/small.txt`, '-o', 'small.txt']);
     assert.equal(whole.code, 0, whole.stderr);
     assert.equal(readFileSync(join(out, 'small.txt'), 'utf8'), 'small\n');
+  }));
+
+test('get -o FIFO of a swarm file (as -o /dev/null, a device): written through in order, the FIFO stays a FIFO; it was replaced by the renamed .part (as root, /dev/null became a file)', { timeout: 60_000, skip: process.platform === 'win32' }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const data = bytes(1024 * 1024 + 9, 29);
+    writeFileSync(join(root, 'big.bin'), data);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    await torrentOf(`${g.url}/big.bin`);
+    // Never the real /dev/null here: a regression would replace it on the machine running the test.
+    const fifo = join(dir, 'pipe');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    // A second name for the FIFO, so that the end of the test can release a reader still blocked
+    // in its open (were the FIFO replaced, nothing would ever open it for writing).
+    linkSync(fifo, join(dir, 'pipe-link'));
+    const chunks: Buffer[] = [];
+    const reader = createReadStream(fifo);
+    reader.on('data', (c) => chunks.push(c as Buffer));
+    const read = new Promise<void>((resolve, reject) => reader.on('end', resolve).on('error', reject));
+    t.after(() => {
+      try {
+        closeSync(openSync(join(dir, 'pipe-link'), constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no reader waiting: nothing to release
+      }
+      reader.destroy();
+    });
+    const p = spawnCli(t, dir, ['get', `${g.url}/big.bin`, '-o', fifo]);
+    assert.equal(await p.exited, 0, p.stderr);
+    assert.ok(lstatSync(fifo).isFIFO(), 'still a FIFO');
+    assert.equal(existsSync(`${fifo}.part`), false);
+    await read;
+    assert.ok(Buffer.concat(chunks).equals(Buffer.from(data)), 'the file, in order');
+    assert.match(p.stderr, /from the swarm/, p.stderr);
+    assert.match(p.stderr, new RegExp(`^saved: ${fifo} 1\\.00 MiB in `, 'm'), p.stderr);
   }));
