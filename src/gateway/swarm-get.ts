@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdtemp, realpath, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -115,6 +115,13 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
   }
 }
 
+/** `path`, or the file a symlink there leads to (`realpath`); `path` itself for anything else (a dangling link is replaced). */
+async function linkTarget(path: string): Promise<string> {
+  if ((await lstat(path).catch(() => undefined))?.isSymbolicLink() !== true) return path;
+  const target = await realpath(path).catch(() => undefined);
+  return target !== undefined && (await stat(target)).isFile() ? target : path;
+}
+
 /** Whether `path` is there and neither a regular file nor a folder: a device, a FIFO, a socket. */
 async function isDevice(path: string): Promise<boolean> {
   const st = await stat(path).catch(() => undefined);
@@ -161,7 +168,11 @@ async function swarmGetTo(o: GetUrlOptions & Required<Pick<GetUrlOptions, 'encry
     let moved = false;
     if (o.output.kind !== 'stream') {
       // A URL that names the torrent (its info-hash in a TorrentTTP torrent URL, a `.torrent`) does not name the file.
-      finalPath = o.output.kind === 'file' ? o.output.path : join(o.output.dir, swarmNameFromUrl(o.url, metainfo) ?? metainfo.name);
+      // `-o LINK`, a symlink to a file the user named, is written through, as curl's and wget's
+      // open does: its target is the file renamed into place (renamed over the link, the link
+      // became a file, the target stale). A name from the URL is not followed: a link planted
+      // under it is replaced, never a way to write elsewhere.
+      finalPath = o.output.kind === 'file' ? await linkTarget(o.output.path) : join(o.output.dir, swarmNameFromUrl(o.url, metainfo) ?? metainfo.name);
       dir = dirname(finalPath);
       name = metainfo.multiFile ? basename(finalPath) : partNameOf(basename(finalPath));
       await makeFolders(dir);

@@ -14,7 +14,8 @@
  * node's bare "Invalid URL"; `get -r 99999999- URL` past the end saved serve's 416 problem
  * document as the file and exited 0, where every other error status exits 22 (curl -f's); a
  * swarm `get URL -o /dev/null` (curl's idiom) wrote /dev/null.part, unlinked /dev/null and renamed
- * the .part over it: as root, /dev/null became a regular file.
+ * the .part over it: as root, /dev/null became a regular file; and `-o LINK` (a symlink to a file)
+ * replaced the link with the file, where curl and wget write through it.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -275,4 +276,22 @@ test('get -o FIFO of a swarm file (as -o /dev/null, a device): written through i
     assert.ok(Buffer.concat(chunks).equals(Buffer.from(data)), 'the file, in order');
     assert.match(p.stderr, /from the swarm/, p.stderr);
     assert.match(p.stderr, new RegExp(`^saved: ${fifo} 1\\.00 MiB in `, 'm'), p.stderr);
+  }));
+
+test('get -o LINK (a symlink to a file) of a swarm file writes the link\'s target, the link stays, as curl\'s and wget\'s open does (the .part was renamed over the link)', { timeout: 60_000, skip: process.platform === 'win32' }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    const data = bytes(1024 * 1024 + 1, 31);
+    writeFileSync(join(root, 'big.bin'), data);
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    await torrentOf(`${g.url}/big.bin`);
+    mkdirSync(join(dir, 'real'));
+    writeFileSync(join(dir, 'real', 'target.bin'), 'old\n');
+    symlinkSync(join('real', 'target.bin'), join(dir, 'link.bin'));
+    const r = await cli(dir, ['get', `${g.url}/big.bin`, '-o', 'link.bin']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(lstatSync(join(dir, 'link.bin')).isSymbolicLink(), 'still a link');
+    assert.ok(readFileSync(join(dir, 'real', 'target.bin')).equals(Buffer.from(data)), 'the target has the file');
+    assert.deepEqual(readdirSync(join(dir, 'real')), ['target.bin'], 'no .part left');
   }));
