@@ -45,7 +45,11 @@ async function whyUnwritable(path: string, err: NodeJS.ErrnoException): Promise<
       return 'no space left on the device (ENOSPC)';
     case 'EISDIR':
       return 'it is a folder (EISDIR)';
+    case 'ENAMETOOLONG':
+      return 'file name too long (ENAMETOOLONG)';
     case 'ENOENT':
+      // A folder that is there but makes no files (/proc, /sys) answers ENOENT too.
+      if ((await stat(dirname(path)).catch(() => undefined))?.isDirectory() === true) return `the folder ${dirname(path)} takes no new file (ENOENT)`;
       return `the folder ${dirname(path)} does not exist (ENOENT)`;
     case 'ENOTDIR':
       // The nearest existing ancestor is a file where a folder is needed.

@@ -94,7 +94,10 @@ async function readInput(path: string, maxBytes: number): Promise<Uint8Array> {
     if (cause instanceof TorrenttpError) throw cause;
     const code = (cause as { code?: string }).code;
     if (code === 'ENOENT') throw new TorrenttpError('CLI_INPUT_NOT_FOUND', { detail: path, cause });
-    throw new TorrenttpError('CLI_INPUT_UNREADABLE', { detail: `${path}: ${(cause as Error).message}`, cause });
+    // A system error is said by its code, in words where the CLI has them (`: file name too long
+    // (ENAMETOOLONG)`); node's message would say the path a second time.
+    const errno = typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
+    throw new TorrenttpError('CLI_INPUT_UNREADABLE', { detail: errno ? path : `${path}: ${(cause as Error).message}`, cause });
   }
 }
 

@@ -55,16 +55,18 @@ export function duration(bareUnit: 's' | 'm', opts: { allowZero?: boolean } = {}
   const ok = (n: number): boolean => n > 0 || (n === 0 && opts.allowZero === true);
   return (value) => {
     const v = value.trim().toLowerCase();
+    let parsed: number | undefined;
     if (/^\d+(\.\d+)?$/.test(v)) {
-      const n = Number(v) * UNIT_SEC[bareUnit]!;
-      if (ok(n)) return n;
+      parsed = Number(v) * UNIT_SEC[bareUnit]!;
     } else if (/^(\d+(\.\d+)?[smhd])+$/.test(v)) {
-      let total = 0;
-      for (const m of v.matchAll(/(\d+(?:\.\d+)?)([smhd])/g)) total += Number(m[1]) * UNIT_SEC[m[2]!]!;
-      if (ok(total)) return total;
+      parsed = 0;
+      for (const m of v.matchAll(/(\d+(?:\.\d+)?)([smhd])/g)) parsed += Number(m[1]) * UNIT_SEC[m[2]!]!;
     }
+    if (parsed !== undefined && ok(parsed)) return parsed;
     const unit = bareUnit === 's' ? 'seconds' : 'minutes';
-    throw new InvalidArgumentError(`not a duration (like 90s, 30m, 2h or 1h30m; a bare number is in ${unit}${opts.allowZero === true ? '; 0 allowed' : ''})`);
+    // `seed --seed-time 0` is a duration, only not one this option takes: said so, not "not a duration".
+    const what = parsed === 0 ? 'not a duration above 0' : 'not a duration';
+    throw new InvalidArgumentError(`${what} (like 90s, 30m, 2h or 1h30m; a bare number is in ${unit}${opts.allowZero === true ? '; 0 allowed' : ''})`);
   };
 }
 

@@ -70,6 +70,8 @@ const ERRNO_WORDS: Readonly<Record<string, string>> = {
   EACCES: 'permission denied',
   EADDRINUSE: 'in use',
   EADDRNOTAVAIL: 'no such address on this machine',
+  ELOOP: 'a loop of symbolic links',
+  ENAMETOOLONG: 'file name too long',
   ENOENT: 'no such file or folder',
   ENOSPC: 'no space left on the device',
   ENOTDIR: 'not a folder',

@@ -42,3 +42,16 @@ function decodeExtended(v: string): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * The `Content-Disposition` of a file served for download as `name` (RFC 6266): `attachment`, an
+ * ASCII `filename` (other characters, `"`, `\` and `%` as `_`) for old clients, and `filename*`
+ * (RFC 8187, UTF-8) with the exact name, which curl `-OJ`, wget `--content-disposition`, aria2 and
+ * browsers prefer. `dispositionName` reads back `name`.
+ */
+export function dispositionField(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\%]/gu, '_');
+  // RFC 8187 attr-char: ALPHA DIGIT ! # $ & + - . ^ _ ` | ~; encodeURIComponent also leaves ' ( ) *.
+  const extended = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${extended}`;
+}

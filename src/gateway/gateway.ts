@@ -17,6 +17,7 @@ import { metainfoEtag, preconditionsHold } from './preconditions.js';
 import { GatewayError } from './errors.js';
 import { silentGatewayLogger, type GatewayLogger } from './logger.js';
 import { decideRange } from './range.js';
+import { dispositionField } from './disposition.js';
 import { sendFileRange } from './send-file.js';
 import { UploadCap } from './upload-cap.js';
 import { encodePath, parseRequestPath, type RequestPath } from './request-path.js';
@@ -711,6 +712,10 @@ export class Gateway {
       'content-type': want === 'torrent' ? BITTORRENT_MEDIA_TYPE : METAINFO_JSON_MEDIA_TYPE,
       'x-content-type-options': 'nosniff',
       ...location,
+      // Saved as `big.iso.torrent`, not under the URL's name `big.iso` (a browser following the
+      // `?torrent` link, curl -OJ, wget --content-disposition): aria2c without
+      // `--follow-torrent=mem` saved the torrent as `big.iso`, then failed to download `big.iso`.
+      ...(want === 'torrent' ? { 'content-disposition': dispositionField(`${file.segments[file.segments.length - 1] ?? 'index'}.torrent`) } : {}),
       // The bytes' own head, so a proxy need not ask for it before answering its program.
       ...fileFacts,
     };

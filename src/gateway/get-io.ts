@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
+import { sep } from 'node:path';
 import type { Writable } from 'node:stream';
+import { NAME_MAX_BYTES } from '../storage/folders.js';
 import { GatewayError } from './errors.js';
 import { TLS_HANDSHAKE_FAILED } from '../transport/http-fetch.js';
 
@@ -38,12 +41,37 @@ export function swarmNameFromUrl(url: string, metainfo: { readonly multiFile: bo
 }
 
 /**
+ * The partial file of a swarm download saved as `name`: `name.part`; when that is longer than
+ * NAME_MAX_BYTES (a name of 251-255 bytes, which curl and wget save), the name cut at a character
+ * boundary, `~` and 8 hex digits of its SHA-1, then `.part`: the same for the same name (`-C -`
+ * finds it again), not one `.part` for two long names that start alike. Before, `name.part`
+ * failed its open (ENAMETOOLONG, exit 23) where curl saved the file.
+ */
+export function partNameOf(name: string): string {
+  const part = `${name}.part`;
+  // A name too long itself keeps `.part`: its open fails (ENAMETOOLONG) before the download,
+  // not the rename after it.
+  if (Buffer.byteLength(part) <= NAME_MAX_BYTES || Buffer.byteLength(name) > NAME_MAX_BYTES) return part;
+  const tail = `~${createHash('sha1').update(name).digest('hex').slice(0, 8)}.part`;
+  let cut = '';
+  let bytes = Buffer.byteLength(tail);
+  for (const ch of name) {
+    bytes += Buffer.byteLength(ch);
+    if (bytes > NAME_MAX_BYTES) break;
+    cut += ch;
+  }
+  return cut + tail;
+}
+
+/**
  * A folder where the file goes (`-o DIR`) fails the get before its start line, with the error the
  * file's open would give (EISDIR: exit 23), rather than after the answer (plain) or the whole
- * download (a swarm's rename).
+ * download (a swarm's rename). So does a path that ends with a separator (`-o new/`), which names a
+ * folder whether or not it exists (curl's and wget's open fail on it too): before, the file was
+ * saved as `new`, the name without its slash.
  */
 export async function refuseFolder(path: string): Promise<void> {
-  if ((await stat(path).catch(() => undefined))?.isDirectory() === true) {
+  if (path.endsWith('/') || path.endsWith(sep) || (await stat(path).catch(() => undefined))?.isDirectory() === true) {
     throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${path}'`), { code: 'EISDIR', syscall: 'open', path });
   }
 }

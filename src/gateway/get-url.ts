@@ -6,7 +6,7 @@ import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import { ttpTorrentUrlInfoHash } from './media-type.js';
 import { headersForAll } from './redirect-headers.js';
-import { assertOk, causeText, discard, negotiate, NodeAgents, requestOk, type Offer, type ResponseHead } from './negotiate-client.js';
+import { causeText, discard, negotiate, NodeAgents, requestOk, type Offer, type ResponseHead } from './negotiate-client.js';
 import { retryDelayMs, sleep } from './get-retry.js';
 import { plainGet } from './plain-get.js';
 
@@ -267,8 +267,7 @@ async function serverNamedOutput(o: GetUrlOptions, metainfo: Metainfo): Promise<
 /** `-I`: one HEAD (redirects followed), its body-less answer dropped; an error status fails as a GET's does. */
 async function headOnly(o: GetUrlOptions, agents: NodeAgents, onHead: ((head: ResponseHead) => void) | undefined, started: number): Promise<GetResult> {
   const res = await requestOk(o.url, { agents, method: 'HEAD', ...(o.headers === undefined ? {} : { headers: o.headers }), ...(o.signal === undefined ? {} : { signal: o.signal }), ...(onHead === undefined ? {} : { onHead }) }, o.headers?.accept === undefined ? { accept: '*/*' } : {});
-  // requestOk leaves a 416 to its caller (a resume's): here it is the error status it is (`-I -r 9999-`).
-  await (res.status === 416 ? assertOk(res) : discard(res));
+  await discard(res);
   const length = Number(res.headers['content-length']);
   const none = { plain: 0, wire: 0, webseed: 0, http: 0 };
   return { mode: 'plain', status: 'complete', name: nameFromUrl(o.url) ?? '', path: undefined, totalBytes: Number.isSafeInteger(length) ? length : undefined, downloadedBytes: 0, sources: none, uploadedBytes: 0, seconds: (performance.now() - started) / 1000 };

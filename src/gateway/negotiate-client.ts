@@ -172,8 +172,19 @@ export async function isHashingAnswer(res: OpenResponse): Promise<boolean> {
   }
 }
 
-/** A GET that must succeed (2xx), for the plain download and its resumption. */
+/**
+ * A GET that must succeed (2xx), for the plain download. A `416` is an error status as any other:
+ * `get -r 99999999-` past the end exits 22 (curl -f's), where it saved the server's problem
+ * document as the file and exited 0.
+ */
 export async function requestOk(url: string, opts: NegotiateOptions, headers: Record<string, string>): Promise<OpenResponse> {
+  const res = await request(url, opts, headers);
+  await assertOk(res);
+  return res;
+}
+
+/** A resume's `Range: bytes=N-` GET: 2xx, or the `416` its caller reads (the file on disk whole already, or not the server's). */
+export async function requestResume(url: string, opts: NegotiateOptions, headers: Record<string, string>): Promise<OpenResponse> {
   const res = await request(url, opts, headers);
   if (res.status !== 416) await assertOk(res);
   return res;
@@ -361,7 +372,11 @@ async function request(url: string, opts: NegotiateOptions, headers: Record<stri
         const detail = `more than ${MAX_REDIRECTS} redirects from ${url}`;
         throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail, cause: new GetFailure('ERR_GET_REDIRECTS', detail) });
       }
-      current = new URL(location, current).href;
+      // A Location that is no URL (`http://[bad`) fails typed and says what it was: it was node's
+      // bare "Invalid URL", with no code and no URL (curl: exit 3, "URL using bad/illegal format").
+      const next = URL.canParse(location, current) ? new URL(location, current).href : undefined;
+      if (next === undefined) throw new GatewayError('GATEWAY_GET_BAD_ANSWER', { detail: `${current} redirects (${res.status}) to ${JSON.stringify(location.slice(0, 200))}, which is not a URL` });
+      current = next;
       continue;
     }
     return { url: current, status: res.status, headers: res.headers, body: res.body };

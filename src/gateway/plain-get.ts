@@ -8,7 +8,7 @@ import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
 import { DEFAULT_STALL_MS, drained, GetFailure, isConnectionReset, nameFromUrl, PROGRESS_EVERY_MS, refuseFolder, sizeOf, SampledRate } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
-import { causeText, discard, requestOk, type NodeAgents, type OpenResponse, type ResponseHead } from './negotiate-client.js';
+import { causeText, discard, requestResume, type NodeAgents, type OpenResponse, type ResponseHead } from './negotiate-client.js';
 import { headersFor } from './redirect-headers.js';
 import { dispositionName } from './disposition.js';
 import { makeFolders } from '../storage/folders.js';
@@ -41,7 +41,7 @@ export async function plainGet(o: GetUrlOptions, first: OpenResponse, reason: st
     // The answer's URL, after redirects: the user's credentials go there only on the URL's own origin.
     const headers = headersFor(o.headers, o.url, res.url);
     const onHead = (head: ResponseHead): void => o.onEvent?.({ type: 'response', head });
-    res = await requestOk(res.url, { agents, onHead, ...(headers === undefined ? {} : { headers }), ...(o.signal === undefined ? {} : { signal: o.signal }) }, {
+    res = await requestResume(res.url, { agents, onHead, ...(headers === undefined ? {} : { headers }), ...(o.signal === undefined ? {} : { signal: o.signal }) }, {
       range: `bytes=${have}-`,
       ...(validator === undefined ? {} : { 'if-range': validator }),
     });

@@ -1,13 +1,16 @@
-import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { lstat, mkdtemp, realpath, rename, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { Torrent, TorrentStats } from '../engine/index.js';
 import type { Metainfo } from '../metainfo/index.js';
 import { DiskPool, makeFolders } from '../storage/index.js';
 import { TorrenttpError } from '../errors/index.js';
 import { GatewayError } from './errors.js';
-import { DEFAULT_STALL_MS, drained, GetFailure, refuseFolder, sizeOf, swarmNameFromUrl } from './get-io.js';
+import { DEFAULT_STALL_MS, drained, GetFailure, partNameOf, refuseFolder, sizeOf, swarmNameFromUrl } from './get-io.js';
 import type { GetResult, GetUrlOptions } from './get-url.js';
 import type { OriginConnection } from './lone-stream.js';
 
@@ -93,6 +96,39 @@ export function swarmEncryptionOf(urls: readonly string[]): 'prefer' | 'off' {
  * user's, or `swarmEncryptionOf`).
  */
 export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, 'encryption'>>, metainfo: Metainfo, via: 'accept' | 'link', started: number, peers: readonly string[] = [], swarmPeers?: number): Promise<GetResult> {
+  const output = o.output;
+  if (output.kind !== 'file' || !(await isDevice(output.path))) return swarmGetTo(o, metainfo, via, started, peers, swarmPeers);
+  // A device or FIFO (`-o /dev/null`, as curl writes to it) is written through in order, as a
+  // stream: the `.part` beside it renamed over it replaced /dev/null with a regular file (as root).
+  const device = createWriteStream(output.path);
+  try {
+    await once(device, 'open');
+  } catch (cause) {
+    throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: output.path, cause });
+  }
+  try {
+    const r = await swarmGetTo({ ...o, output: { kind: 'stream', stream: device } }, metainfo, via, started, peers, swarmPeers);
+    return { ...r, name: basename(output.path), path: output.path };
+  } finally {
+    device.end();
+    await finished(device).catch(() => undefined);
+  }
+}
+
+/** `path`, or the file a symlink there leads to (`realpath`); `path` itself for anything else (a dangling link is replaced). */
+async function linkTarget(path: string): Promise<string> {
+  if ((await lstat(path).catch(() => undefined))?.isSymbolicLink() !== true) return path;
+  const target = await realpath(path).catch(() => undefined);
+  return target !== undefined && (await stat(target)).isFile() ? target : path;
+}
+
+/** Whether `path` is there and neither a regular file nor a folder: a device, a FIFO, a socket. */
+async function isDevice(path: string): Promise<boolean> {
+  const st = await stat(path).catch(() => undefined);
+  return st !== undefined && !st.isFile() && !st.isDirectory();
+}
+
+async function swarmGetTo(o: GetUrlOptions & Required<Pick<GetUrlOptions, 'encryption'>>, metainfo: Metainfo, via: 'accept' | 'link', started: number, peers: readonly string[], swarmPeers: number | undefined): Promise<GetResult> {
   const stream = o.output.kind === 'stream' ? o.output.stream : undefined;
   if (stream !== undefined && metainfo.multiFile) {
     throw new GatewayError('GATEWAY_GET_OUTPUT', { detail: `${metainfo.name} is a torrent of ${metainfo.files.length} files: give a folder with -o, not a stream` });
@@ -132,9 +168,13 @@ export async function swarmGet(o: GetUrlOptions & Required<Pick<GetUrlOptions, '
     let moved = false;
     if (o.output.kind !== 'stream') {
       // A URL that names the torrent (its info-hash in a TorrentTTP torrent URL, a `.torrent`) does not name the file.
-      finalPath = o.output.kind === 'file' ? o.output.path : join(o.output.dir, swarmNameFromUrl(o.url, metainfo) ?? metainfo.name);
+      // `-o LINK`, a symlink to a file the user named, is written through, as curl's and wget's
+      // open does: its target is the file renamed into place (renamed over the link, the link
+      // became a file, the target stale). A name from the URL is not followed: a link planted
+      // under it is replaced, never a way to write elsewhere.
+      finalPath = o.output.kind === 'file' ? await linkTarget(o.output.path) : join(o.output.dir, swarmNameFromUrl(o.url, metainfo) ?? metainfo.name);
       dir = dirname(finalPath);
-      name = metainfo.multiFile ? basename(finalPath) : `${basename(finalPath)}.part`;
+      name = metainfo.multiFile ? basename(finalPath) : partNameOf(basename(finalPath));
       await makeFolders(dir);
       if (!metainfo.multiFile) moved = await preparePart(finalPath, join(dir, name), o.resume === true);
     }

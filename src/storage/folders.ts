@@ -2,6 +2,9 @@ import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { StorageError, toStorageError } from './errors.js';
 
+/** Most bytes in one file name: Linux's NAME_MAX (ext4, xfs, btrfs, tmpfs). */
+export const NAME_MAX_BYTES = 255;
+
 /**
  * `mkdir -p` that always ends, one folder at a time from the deepest one that exists. Node's
  * `mkdir(dir, { recursive: true })` loops for ever at 100 % CPU (and no signal gets through) where

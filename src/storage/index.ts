@@ -11,6 +11,6 @@ export {
   type PieceStore,
   type WholePiece,
 } from './piece-store.js';
-export { makeFolders } from './folders.js';
+export { makeFolders, NAME_MAX_BYTES } from './folders.js';
 export { corruptPiecesError } from './recheck.js';
 export { RESUME_VERSION, writeFileAtomic } from './resume.js';

@@ -1,5 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { getUrl, nameFromUrl, setClientTls, type GetOutput, type GetResult } from '../../gateway/client.js';
@@ -11,6 +11,7 @@ import { GET_EXIT, getExitCode } from '../get-exit.js';
 import { port as portNumber } from '../integer-option.js';
 import { collect, CURL_RANGE, type GetFlags, HEADER_NAME, INVALID_HEADER_VALUE, readCa, seconds, wgetSpellings } from '../get-options.js';
 import { GetReporter } from '../get-report.js';
+import { withPortHint } from '../port-in-use.js';
 import { formatHead, headField, HeadWatch, verboseLines } from '../get-heads.js';
 import { compileWriteOut, WRITE_OUT_VARIABLES, writeOutFormat } from '../get-write-out.js';
 import { usageError } from '../usage-error.js';
@@ -153,7 +154,7 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
       const output: GetOutput = toStdout
         ? { kind: 'stream', stream: ctx.stdout }
         : flags.output !== undefined
-          ? { kind: 'file', path: resolve(outputDir, flags.output) }
+          ? { kind: 'file', path: keepTrailingSeparator(resolve(outputDir, flags.output), flags.output) }
           : { kind: 'named', dir: outputDir };
       const out = new GetReporter(ctx, flags.json === true, flags.silent === true || flags.quiet === true || flags.head === true, toStdout);
       const ac = new AbortController();
@@ -237,7 +238,9 @@ Exit codes, curl's where the failure means the same (docs/cli.md, "get exit code
           ...(limitRate === undefined ? {} : { limitRate }),
           ...(flags.encryption === undefined ? {} : { encryption: flags.encryption }),
         });
-      } catch (err) {
+      } catch (caught) {
+        // A taken --port names the flag, as download's and seed's --port do.
+        const err = withPortHint(caught, { listen: '--port', peer: '--port' });
         streamError ??= writeFailure(err);
         if (streamError === undefined) {
           ctx.exitCode = timedOut ? GET_EXIT.timeout : getExitCode(err);
@@ -301,6 +304,14 @@ export function filenameAsGiven(path: string, output: string | undefined, dirFla
 
 /** The exit code of a get whose output could not be written: curl's CURLE_WRITE_ERROR. */
 export const GET_WRITE_ERROR_EXIT = GET_EXIT.write;
+
+/**
+ * `-o new/` names a folder (a multi-file torrent's; for one file, an error, as curl's and wget's
+ * open fails): `resolve` would drop the slash, and the file be saved as `new`.
+ */
+function keepTrailingSeparator(resolved: string, given: string): string {
+  return (given.endsWith('/') || given.endsWith(sep)) && !resolved.endsWith(sep) ? `${resolved}${sep}` : resolved;
+}
 
 /** Errors of writing the download (file, folder or stream), as opposed to getting it. */
 const WRITE_FAILURES: ReadonlySet<string> = new Set(['GATEWAY_GET_OUTPUT', 'STORAGE_NO_SPACE', 'STORAGE_READ_ONLY', 'STORAGE_IO', 'EPIPE', 'ENOSPC', 'EDQUOT', 'EFBIG', 'EIO']);

@@ -6,7 +6,7 @@ import { Client, type AddOptions, type Torrent } from '../../engine/index.js';
 import { TorrenttpError } from '../../errors/index.js';
 import { mseAvailable } from '../../wire/lite.js';
 import { encodeTorrent, type Magnet, type Metainfo } from '../../metainfo/index.js';
-import { makeFolders } from '../../storage/index.js';
+import { makeFolders, NAME_MAX_BYTES } from '../../storage/index.js';
 import type { CliContext } from '../context.js';
 import { formatDuration } from '../format.js';
 import { loadInput } from '../load.js';
@@ -397,7 +397,7 @@ async function fetchMetadata(
   }
   out.say('NOTICE', `metadata: ${got.metainfo.name}, ${got.metainfo.files.length} file${got.metainfo.files.length === 1 ? '' : 's'}, ${got.metainfo.infoBytes.length} bytes of info dict verified`);
   if (flags.saveTorrent === true) {
-    const path = resolve(ctx.cwd, flags.output ?? '.', `${got.metainfo.name}.torrent`);
+    const path = resolve(ctx.cwd, flags.output ?? '.', savedTorrentName(got.metainfo));
     const m = got.metainfo;
     await makeFolders(dirname(path))
       .then(() => writeFile(path, encodeTorrent(m.infoBytes, { announceList: m.announceList, urlList: m.urlList })))
@@ -407,6 +407,16 @@ async function fetchMetadata(
     out.say('NOTICE', `saved ${path}`);
   }
   return got;
+}
+
+/**
+ * `--save-torrent`'s file: `<name>.torrent`, or `<info-hash>.torrent` (aria2's
+ * `--bt-save-metadata` name) when that is too long a file name: a payload named with 248-255
+ * bytes is saved, and its torrent must not fail the download before it starts (ENAMETOOLONG).
+ */
+export function savedTorrentName(m: Pick<Metainfo, 'name' | 'infoHash'>): string {
+  const named = `${m.name}.torrent`;
+  return Buffer.byteLength(named) <= NAME_MAX_BYTES ? named : `${m.infoHash}.torrent`;
 }
 
 /** Rejects with CLI_STOP_TIMEOUT once no payload arrived for `ms` (aria2's --bt-stop-timeout: download speed 0 that long). */
