@@ -1,5 +1,7 @@
-import { connect, type Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import { connect, isIP, type Socket } from 'node:net';
 import { quoted } from '../errors/index.js';
+import { getClientTls } from '../tracker/undici.js';
 import type { Client, SourceStatus, Torrent } from '../engine/index.js';
 import type { Metainfo, PieceIndex } from '../metainfo/index.js';
 import type { WholePiece } from '../storage/index.js';
@@ -23,7 +25,11 @@ import { WEB_SEED_HEADER } from './media-type.js';
  * Ends `complete` (every piece from `fromPiece` on verified), `stopped` (the owner's `stop`: another peer arrived,
  * or the get ends), or `failed` (an answer that is not the file's bytes from OFFSET, a socket error, an
  * idle socket, a piece that failed its hash): the engine then takes the missing pieces from the
- * swarm as usual. Only `http:` (a TLS stream is not read this way) and single-file torrents.
+ * swarm as usual. Single-file torrents only. Over `https:` (a get's, not a proxy's: `loneStreamUrl`)
+ * the socket is TLS with the trust of every other https connection of the process (`setClientTls`:
+ * `get --cacert`, `-k`; node's CAs and NODE_EXTRA_CA_CERTS otherwise; the host name as SNI and
+ * checked name), and its decrypted reads, which TLS gives only as node's own buffers, are copied
+ * once into the piece buffers (`feed`).
  */
 export type StreamEnd = { readonly how: 'complete' | 'stopped' } | { readonly how: 'failed'; readonly reason: string };
 
@@ -129,29 +135,43 @@ export function connectOrigin(metainfo: Metainfo, url: string, opts: Pick<LoneSt
     if (sink !== undefined) sink.fail(reason);
     else early ??= reason;
   };
-  const socket = connect({
-    host: u.hostname.replace(/^\[|\]$/g, ''),
-    port: u.port === '' ? 80 : Number(u.port),
-    onread: {
-      // Until adopted, the socket has `first` to read into (node asks for a buffer at once), and
-      // reads nothing: it is paused. The first read after may land there: it goes on to the sink.
-      buffer: () => (sink === undefined ? first : sink.buffer()),
-      callback: (n: number, buf: Uint8Array) => {
-        if (sink === undefined) return false;
-        if (buf !== first) return sink.callback(n, buf);
-        const to = sink.buffer();
-        to.set(first.subarray(0, n));
-        return sink.callback(n, to);
-      },
-    },
-  });
-  socket.pause();
-  socket.on('connect', () => {
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const secure = u.protocol === 'https:';
+  const port = u.port === '' ? (secure ? 443 : 80) : Number(u.port);
+  const sendGet = (): void => {
     const extra = Object.entries(opts.headers ?? {})
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('');
     socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: torrenttp\r\nAccept: */*\r\nRange: bytes=${fromPiece * metainfo.pieceLength}-\r\n${WEB_SEED_HEADER}: ${metainfo.infoHash}\r\n${extra}Connection: close\r\n\r\n`);
-  });
+  };
+  const socket: Socket = secure
+    ? // Paused, the handshake still runs and the GET goes out; the answer waits in node's buffer
+      // (its high-water mark, then the kernel's), as a raw socket's does.
+      loadTls().connect({ ...getClientTls(), host, port, ...(isIP(host) === 0 ? { servername: host } : {}), ALPNProtocols: ['http/1.1'] })
+    : connect({
+      host,
+      port,
+      onread: {
+        // Until adopted, the socket has `first` to read into (node asks for a buffer at once), and
+        // reads nothing: it is paused. The first read after may land there: it goes on to the sink.
+        buffer: () => (sink === undefined ? first : sink.buffer()),
+        callback: (n: number, buf: Uint8Array) => {
+          if (sink === undefined) return false;
+          if (buf !== first) return sink.callback(n, buf);
+          const to = sink.buffer();
+          to.set(first.subarray(0, n));
+          return sink.callback(n, to);
+        },
+      },
+    });
+  socket.pause();
+  if (secure) {
+    socket.on('data', (chunk: Buffer) => {
+      if (sink !== undefined) feed(sink, chunk);
+    });
+    // Not before: a GET sent ahead of the handshake would go out before the server is verified.
+    socket.once('secureConnect', sendGet);
+  } else socket.on('connect', sendGet);
   socket.on('error', (err) => end(`${url}: ${err.message}`));
   socket.on('close', () => end('closed'));
   const conn: OriginSocket = {
@@ -176,6 +196,26 @@ export function connectOrigin(metainfo: Metainfo, url: string, opts: Pick<LoneSt
   origins.set(conn, conn);
   return conn;
 }
+
+/**
+ * A TLS socket's read (decrypted, in node's own buffer) into the sink's buffers, as a raw
+ * socket's reads land there (`onread`): the same head parsing, limits and ends, one copy more.
+ */
+function feed(sink: OriginSink, chunk: Uint8Array): void {
+  for (let off = 0; off < chunk.length; ) {
+    const to = sink.buffer();
+    const n = Math.min(to.length, chunk.length - off);
+    if (n === 0) return; // no room: the stream has already failed (its head too long)
+    to.set(chunk.subarray(off, off + n));
+    off += n;
+    if (!sink.callback(n, to)) return;
+  }
+}
+
+const require = createRequire(import.meta.url);
+let tlsModule: typeof import('node:tls') | undefined;
+/** `node:tls`, loaded at the first https stream (an http get does not load it). */
+const loadTls = (): typeof import('node:tls') => (tlsModule ??= require('node:tls') as typeof import('node:tls'));
 
 export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = {}): LoneStream {
   const g = t.metainfo.geometry;
@@ -382,14 +422,15 @@ export function checkHead(head: string, total: number, offset = 0): string | und
  * Whether and what to stream, for a get (swarm-get.ts) and a proxy's cold fetch (proxy-cache.ts)
  * alike. Where a lone download streams from, or undefined when it may not: the server named its
  * seed (`TorrentTTP-Seed`: a `serve`, whose file URL is the torrent's web seed and answers
- * ranges), one file, an `http:` web seed, nothing verified yet, and the request's extra header
- * lines (`get -H`, a proxied program's) fit to copy. `fromPiece`: the piece the stream starts at
- * (a proxied `Range`'s first), echoed for `streamWhileAlone`.
+ * ranges), one file, an `http:` web seed (or with `tls`, a get's, the first `http:` or `https:`
+ * one: a proxy tunnels https and streams only http), nothing verified yet, and the request's
+ * extra header lines (`get -H`, a proxied program's) fit to copy. `fromPiece`: the piece the
+ * stream starts at (a proxied `Range`'s first), echoed for `streamWhileAlone`.
  */
-export function loneStreamUrl(metainfo: Metainfo, peers: readonly string[], headers: Readonly<Record<string, string>> | undefined, verifiedBytes: number, fromPiece = 0): { url: string; headers: Record<string, string>; fromPiece: number } | undefined {
+export function loneStreamUrl(metainfo: Metainfo, peers: readonly string[], headers: Readonly<Record<string, string>> | undefined, verifiedBytes: number, fromPiece = 0, tls = false): { url: string; headers: Record<string, string>; fromPiece: number } | undefined {
   if (peers.length === 0 || metainfo.multiFile || verifiedBytes > 0 || metainfo.length === 0) return undefined;
   if (!Number.isSafeInteger(fromPiece) || fromPiece < 0 || fromPiece >= metainfo.geometry.pieceCount) return undefined;
-  const base = metainfo.urlList.find((u) => /^http:\/\//i.test(u));
+  const base = metainfo.urlList.find((u) => (tls ? /^https?:\/\//i : /^http:\/\//i).test(u));
   const safe = streamableHeaders(headers);
   if (base === undefined || safe === undefined) return undefined;
   return { url: webSeedFileUrl(base, metainfo, 0), headers: safe, fromPiece };

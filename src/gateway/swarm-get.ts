@@ -199,11 +199,11 @@ async function swarmGetTo(o: GetUrlOptions & Required<Pick<GetUrlOptions, 'encry
       throw err;
     }
     const resumedBytes = t.stats().verifiedBytes;
-    const lone = o.loneStream === false ? undefined : loneStreamUrl(metainfo, peers, o.headers, resumedBytes);
+    const lone = o.loneStream === false ? undefined : loneStreamUrl(metainfo, peers, o.headers, resumedBytes, 0, true);
     const connection = early !== undefined && lone !== undefined && early.url === lone.url && early.fromPiece === lone.fromPiece ? early : undefined;
     if (connection === undefined) early?.close();
     const onRoute = (message: string): void => o.onEvent?.({ type: 'route', message });
-    if (lone === undefined) onRoute(`the swarm's peers and web seeds${o.loneStream === false ? '' : ' (no lone stream: no seed named by the server, several files, no http: web seed, or resumed)'}`);
+    if (lone === undefined) onRoute(`the swarm's peers and web seeds${o.loneStream === false ? '' : ' (no lone stream: no seed named by the server, several files, no http: or https: web seed, or resumed)'}`);
     const loneStream = lone === undefined ? undefined : streamWhileAlone(client, t, lone.url, peers, lone.headers, (message) => o.onEvent?.({ type: 'warning', message }), { alone: swarmPeers === 0, onRoute, ...(connection === undefined ? {} : { connection }) });
     o.onEvent?.({
       type: 'start',
@@ -302,7 +302,7 @@ async function swarmGetTo(o: GetUrlOptions & Required<Pick<GetUrlOptions, 'encry
 
 /** The lone stream's connection, opened early (`connectOrigin`), when the download may stream at all. */
 function connectEarly(lone: typeof import('./lone-stream.js'), metainfo: Metainfo, peers: readonly string[], headers: Readonly<Record<string, string>> | undefined): OriginConnection | undefined {
-  const to = lone.loneStreamUrl(metainfo, peers, headers, 0);
+  const to = lone.loneStreamUrl(metainfo, peers, headers, 0, 0, true);
   return to === undefined ? undefined : lone.connectOrigin(metainfo, to.url, { headers: to.headers, fromPiece: to.fromPiece });
 }
 
