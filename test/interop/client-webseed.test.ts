@@ -172,8 +172,10 @@ test('a web seed that serves wrong bytes is banned like a lying wire peer: the d
     assert.equal(dropped.kind, 'webseed');
     assert.equal(dropped.error?.code, 'ENGINE_PEER_BANNED');
     // What was asked before its second bad piece was checked (at most the commit pipeline: one
-    // GET per piece, 256), never asked again: without the ban it is asked over and over (1500+).
-    assert.ok(badGets() <= 256, `${badGets()} GETs to the lying web seed`);
+    // GET per piece, 256, and the first bad piece asked again once its check failed: a sole
+    // sender is banned at its second failure, −4 each against −2 × 3), never asked again: without
+    // the ban it is asked over and over (1500+). A CI run under load saw 257.
+    assert.ok(badGets() <= 257, `${badGets()} GETs to the lying web seed`);
   }));
 
 test('a torrent whose only web seed serves wrong bytes: the web seed is dropped after a few pieces, not asked forever', { timeout: 60_000 }, (t) =>
@@ -192,6 +194,8 @@ test('a torrent whose only web seed serves wrong bytes: the web seed is dropped 
     assert.deepEqual(warnings, [`peer banned for sending data that failed the hash check: ${badUrl}`]);
     assert.equal(s.error?.code, 'ENGINE_PEER_BANNED');
     // What was asked before its second bad piece was checked (at most the commit pipeline: one
-    // GET per piece, 256), never asked again: without the ban it is asked over and over (1500+).
-    assert.ok(badGets() <= 256, `${badGets()} GETs to the lying web seed`);
+    // GET per piece, 256, and the first bad piece asked again once its check failed: a sole
+    // sender is banned at its second failure, −4 each against −2 × 3), never asked again: without
+    // the ban it is asked over and over (1500+). A CI run under load saw 257.
+    assert.ok(badGets() <= 257, `${badGets()} GETs to the lying web seed`);
   }));
