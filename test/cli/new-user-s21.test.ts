@@ -15,7 +15,8 @@
  * document as the file and exited 0, where every other error status exits 22 (curl -f's); a
  * swarm `get URL -o /dev/null` (curl's idiom) wrote /dev/null.part, unlinked /dev/null and renamed
  * the .part over it: as root, /dev/null became a regular file; and `-o LINK` (a symlink to a file)
- * replaced the link with the file, where curl and wget write through it.
+ * replaced the link with the file, where curl and wget write through it; `get -o NAME` of a name
+ * over 255 bytes said the bare code (ENAMETOOLONG), not the words every other command says.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -294,4 +295,19 @@ test('get -o LINK (a symlink to a file) of a swarm file writes the link\'s targe
     assert.ok(lstatSync(join(dir, 'link.bin')).isSymbolicLink(), 'still a link');
     assert.ok(readFileSync(join(dir, 'real', 'target.bin')).equals(Buffer.from(data)), 'the target has the file');
     assert.deepEqual(readdirSync(join(dir, 'real')), ['target.bin'], 'no .part left');
+  }));
+
+test('get URL -o NAME (a name of 300 bytes): "file name too long (ENAMETOOLONG)" in words, exit 23, as every other command says it (was the bare code)', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'small.txt'), 'small\n');
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    const long = 'b'.repeat(300);
+    const r = await cli(out, ['get', `${g.url}/small.txt`, '-o', long]);
+    assert.equal(r.code, 23, r.stderr);
+    assert.match(r.stderr, new RegExp(`^torrenttp: cannot write the download: ${join(out, long)}: file name too long \\(ENAMETOOLONG\\) \\[GATEWAY_GET_OUTPUT\\]$`, 'm'), r.stderr);
+    assert.deepEqual(readdirSync(out), []);
   }));
