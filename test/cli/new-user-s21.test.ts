@@ -16,7 +16,8 @@
  * swarm `get URL -o /dev/null` (curl's idiom) wrote /dev/null.part, unlinked /dev/null and renamed
  * the .part over it: as root, /dev/null became a regular file; and `-o LINK` (a symlink to a file)
  * replaced the link with the file, where curl and wget write through it; `get -o NAME` of a name
- * over 255 bytes said the bare code (ENAMETOOLONG), not the words every other command says.
+ * over 255 bytes said the bare code (ENAMETOOLONG), not the words every other command says, and
+ * `proxy --cache NAME` said the path twice and node's message.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -310,4 +311,12 @@ test('get URL -o NAME (a name of 300 bytes): "file name too long (ENAMETOOLONG)"
     assert.equal(r.code, 23, r.stderr);
     assert.match(r.stderr, new RegExp(`^torrenttp: cannot write the download: ${join(out, long)}: file name too long \\(ENAMETOOLONG\\) \\[GATEWAY_GET_OUTPUT\\]$`, 'm'), r.stderr);
     assert.deepEqual(readdirSync(out), []);
+  }));
+
+test('proxy --cache NAME (a name of 300 bytes): one line, the path once, "file name too long (ENAMETOOLONG)", exit 1 (was the path twice and node\'s message)', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const long = 'b'.repeat(300);
+    const r = await cli(dir, ['proxy', '--cache', long, '--port', '0']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `torrenttp: cannot read or write the proxy cache folder: ${join(dir, long)}: file name too long (ENAMETOOLONG) [GATEWAY_PROXY_CACHE_IO]\n`);
   }));
