@@ -17,7 +17,8 @@
  * the .part over it: as root, /dev/null became a regular file; and `-o LINK` (a symlink to a file)
  * replaced the link with the file, where curl and wget write through it; `get -o NAME` of a name
  * over 255 bytes said the bare code (ENAMETOOLONG), not the words every other command says, and
- * `proxy --cache NAME` said the path twice and node's message.
+ * `proxy --cache NAME` said the path twice and node's message; `download -o NAME/x` warned twice
+ * that the DHT could not lock its table in that folder before node's message.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -319,4 +320,16 @@ test('proxy --cache NAME (a name of 300 bytes): one line, the path once, "file n
     const r = await cli(dir, ['proxy', '--cache', long, '--port', '0']);
     assert.equal(r.code, 1, r.stderr);
     assert.equal(r.stderr, `torrenttp: cannot read or write the proxy cache folder: ${join(dir, long)}: file name too long (ENAMETOOLONG) [GATEWAY_PROXY_CACHE_IO]\n`);
+  }));
+
+test('download -o NAME/x (a folder name of 300 bytes): one line, the folder\'s error in words, before the DHT starts (were two DHT "cannot lock" warnings, then node\'s message)', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    writeFileSync(join(dir, 'p.bin'), bytes(50_000, 63));
+    const { torrent } = await createTorrent(join(dir, 'p.bin'), { creationDate: null });
+    writeFileSync(join(dir, 'p.torrent'), torrent);
+    const long = 'b'.repeat(300);
+    // The DHT is on (the default); its bootstrap node is loopback's, should it start.
+    const r = await cli(dir, ['download', 'p.torrent', '-o', `${long}/x`, '--no-trackers', '--dht-bootstrap', '127.0.0.1:9']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `torrenttp: disk read or write failed: ${join(dir, long, 'x')}: file name too long (ENAMETOOLONG) [STORAGE_IO]\n`);
   }));
