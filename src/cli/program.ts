@@ -92,8 +92,11 @@ function certificateNote(err: TorrenttpError, command: Command | undefined): str
   return ` (${code}; to trust the server's certificate or its CA, run with NODE_EXTRA_CA_CERTS=ca.pem${flag})`;
 }
 
-/** `: in use (EADDRINUSE)` for an error whose cause is a system error the message does not name. */
-function causeNote(err: TorrenttpError): string {
+/**
+ * `: in use (EADDRINUSE)` for an error whose cause is a system error the message does not name;
+ * also `get`'s own write failure, which it prints before its exit code (commands/get.ts).
+ */
+export function causeNote(err: TorrenttpError): string {
   const code = (err.cause as { code?: unknown } | undefined)?.code;
   if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code) || err.message.includes(code)) return '';
   if (code === 'ENOENT' && err.code.endsWith('_NOT_FOUND')) return ''; // `input not found: /x.torrent` says it

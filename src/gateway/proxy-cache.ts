@@ -1,5 +1,5 @@
 import { lstat, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Client, type Torrent } from '../engine/index.js';
@@ -173,7 +173,12 @@ export class ProxyCache {
       }
     } catch (cause) {
       await cache.close();
-      throw new GatewayError('GATEWAY_PROXY_CACHE_IO', { detail: `${opts.dir}: ${toTorrenttpError(cause).message}`, cause });
+      // A system error on the folder itself (a name too long, permission denied) is said by its
+      // code, in the CLI's words (program.ts), the path once: node's message, and storage's
+      // around it, said it twice more. ENOENT's is storage's own ("does not allow new folders").
+      const own = (cause instanceof StorageError ? cause.cause : cause) as NodeJS.ErrnoException | undefined;
+      const onFolder = typeof own?.code === 'string' && own.code !== 'ENOENT' && typeof own.path === 'string' && resolve(own.path) === resolve(opts.dir);
+      throw new GatewayError('GATEWAY_PROXY_CACHE_IO', onFolder ? { detail: opts.dir, cause: own } : { detail: `${opts.dir}: ${toTorrenttpError(cause).message}`, cause });
     }
     await cache.evict();
     return cache;

@@ -15,7 +15,10 @@
  * document as the file and exited 0, where every other error status exits 22 (curl -f's); a
  * swarm `get URL -o /dev/null` (curl's idiom) wrote /dev/null.part, unlinked /dev/null and renamed
  * the .part over it: as root, /dev/null became a regular file; and `-o LINK` (a symlink to a file)
- * replaced the link with the file, where curl and wget write through it.
+ * replaced the link with the file, where curl and wget write through it; `get -o NAME` of a name
+ * over 255 bytes said the bare code (ENAMETOOLONG), not the words every other command says, and
+ * `proxy --cache NAME` said the path twice and node's message; `download -o NAME/x` warned twice
+ * that the DHT could not lock its table in that folder before node's message.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -294,4 +297,39 @@ test('get -o LINK (a symlink to a file) of a swarm file writes the link\'s targe
     assert.ok(lstatSync(join(dir, 'link.bin')).isSymbolicLink(), 'still a link');
     assert.ok(readFileSync(join(dir, 'real', 'target.bin')).equals(Buffer.from(data)), 'the target has the file');
     assert.deepEqual(readdirSync(join(dir, 'real')), ['target.bin'], 'no .part left');
+  }));
+
+test('get URL -o NAME (a name of 300 bytes): "file name too long (ENAMETOOLONG)" in words, exit 23, as every other command says it (was the bare code)', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const root = join(dir, 'www');
+    mkdirSync(root);
+    writeFileSync(join(root, 'small.txt'), 'small\n');
+    const g = await startGateway(t, { root, cacheDir: join(dir, 'cache') });
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    const long = 'b'.repeat(300);
+    const r = await cli(out, ['get', `${g.url}/small.txt`, '-o', long]);
+    assert.equal(r.code, 23, r.stderr);
+    assert.match(r.stderr, new RegExp(`^torrenttp: cannot write the download: ${join(out, long)}: file name too long \\(ENAMETOOLONG\\) \\[GATEWAY_GET_OUTPUT\\]$`, 'm'), r.stderr);
+    assert.deepEqual(readdirSync(out), []);
+  }));
+
+test('proxy --cache NAME (a name of 300 bytes): one line, the path once, "file name too long (ENAMETOOLONG)", exit 1 (was the path twice and node\'s message)', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    const long = 'b'.repeat(300);
+    const r = await cli(dir, ['proxy', '--cache', long, '--port', '0']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `torrenttp: cannot read or write the proxy cache folder: ${join(dir, long)}: file name too long (ENAMETOOLONG) [GATEWAY_PROXY_CACHE_IO]\n`);
+  }));
+
+test('download -o NAME/x (a folder name of 300 bytes): one line, the folder\'s error in words, before the DHT starts (were two DHT "cannot lock" warnings, then node\'s message)', { timeout: 30_000 }, (t) =>
+  withTempDir(t, async (dir) => {
+    writeFileSync(join(dir, 'p.bin'), bytes(50_000, 63));
+    const { torrent } = await createTorrent(join(dir, 'p.bin'), { creationDate: null });
+    writeFileSync(join(dir, 'p.torrent'), torrent);
+    const long = 'b'.repeat(300);
+    // The DHT is on (the default); its bootstrap node is loopback's, should it start.
+    const r = await cli(dir, ['download', 'p.torrent', '-o', `${long}/x`, '--no-trackers', '--dht-bootstrap', '127.0.0.1:9']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `torrenttp: disk read or write failed: ${join(dir, long, 'x')}: file name too long (ENAMETOOLONG) [STORAGE_IO]\n`);
   }));

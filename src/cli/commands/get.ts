@@ -14,6 +14,7 @@ import { GetReporter } from '../get-report.js';
 import { withPortHint } from '../port-in-use.js';
 import { formatHead, headField, HeadWatch, verboseLines } from '../get-heads.js';
 import { compileWriteOut, WRITE_OUT_VARIABLES, writeOutFormat } from '../get-write-out.js';
+import { causeNote } from '../program.js';
 import { usageError } from '../usage-error.js';
 
 /**
@@ -321,11 +322,14 @@ function writeFailure(err: unknown): NodeJS.ErrnoException | undefined {
   return err instanceof Error && typeof code === 'string' && WRITE_FAILURES.has(code) ? (err as NodeJS.ErrnoException) : undefined;
 }
 
-/** `cannot write the download: /x/f (ENOSPC) [GATEWAY_GET_OUTPUT]`; `cannot write the download: ENOSPC: no space left on device, write` (stdout). */
+/**
+ * `cannot write the download: /x/f: file name too long (ENAMETOOLONG) [GATEWAY_GET_OUTPUT]`, the
+ * system error in words as every command's last line says it (program.ts); `cannot write the
+ * download: ENOSPC: no space left on device, write` (stdout).
+ */
 function describeWriteFailure(err: NodeJS.ErrnoException | undefined): string {
   if (!(err instanceof TorrenttpError)) return `cannot write the download: ${String(err?.message)}`;
-  const cause = (err.cause as { code?: unknown } | undefined)?.code;
-  return `${err.message}${typeof cause === 'string' ? ` (${cause})` : ''} [${err.code}]`;
+  return `${err.message}${causeNote(err)} [${err.code}]`;
 }
 
 /**

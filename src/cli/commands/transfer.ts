@@ -6,7 +6,7 @@ import { Client, type AddOptions, type Torrent } from '../../engine/index.js';
 import { TorrenttpError } from '../../errors/index.js';
 import { mseAvailable } from '../../wire/lite.js';
 import { encodeTorrent, type Magnet, type Metainfo } from '../../metainfo/index.js';
-import { makeFolders, NAME_MAX_BYTES } from '../../storage/index.js';
+import { makeFolders, NAME_MAX_BYTES, StorageError } from '../../storage/index.js';
 import type { CliContext } from '../context.js';
 import { formatDuration } from '../format.js';
 import { loadInput } from '../load.js';
@@ -166,6 +166,17 @@ async function loadedOf(input: string, ctx: CliContext): Promise<{ metainfo: Met
   return loaded;
 }
 
+/**
+ * A system error on a folder on the way, said by its path and code, in words where the CLI has
+ * them (program.ts), not node's message (`ENAMETOOLONG: name too long, stat`); storage's own
+ * errors (ENOENT's "does not allow new folders", a file in the way) as they are.
+ */
+function folderError(err: unknown): unknown {
+  const sys = (err instanceof StorageError ? err.cause : undefined) as NodeJS.ErrnoException | undefined;
+  if (!(err instanceof StorageError) || typeof sys?.code !== 'string' || sys.code === 'ENOENT' || typeof sys.path !== 'string') return err;
+  return new StorageError(err.code, { detail: sys.path, cause: sys, errno: sys.code });
+}
+
 /** The sources the user can expect data from, as `kind id` (the Client's `source` events name them so). */
 function expectedSources(input: Input, flags: TransferFlags): Set<string> {
   const trackers = 'metainfo' in input ? input.metainfo.announceList.flat() : input.magnet.trackers;
@@ -223,6 +234,10 @@ async function dhtNodeFor(metainfo: Metainfo | undefined, dir: string, flags: Tr
 }
 
 async function run(ctx: CliContext, input: Input, dir: string, flags: TransferFlags, mode: 'download' | 'seed', tls: Tls | undefined): Promise<void> {
+  // The download's folder first: one that cannot be made (a name over 255 bytes, a file in the
+  // way) is the one error, said before anything starts. Else the DHT nodes warned that they
+  // could not lock their tables in it, and the storage failed later with node's message.
+  if (mode === 'download') await makeFolders(dir).catch((err: unknown) => Promise.reject(folderError(err)));
   const httpServer =
     flags.httpPort === undefined
       ? undefined
