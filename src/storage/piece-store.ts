@@ -339,16 +339,7 @@ class DiskPieceStore implements PieceStore {
       } finally {
         unreserve?.();
       }
-      const { written, data: back } = result;
-      if (!written) {
-        this.buffers.give(back);
-        return false;
-      }
-      for (const f of fileIndexes) this.dirtyFiles.add(f);
-      if (this.bitfield.set(index)) this.stateDirty = true;
-      if (cache) this.cache.set(index, back);
-      else this.buffers.give(back);
-      return true;
+      return this.settle(index, fileIndexes, result.written, result.data, cache);
     });
   }
 
@@ -366,21 +357,30 @@ class DiskPieceStore implements PieceStore {
       }
       let failure: StorageError | undefined;
       const verdicts = outcomes.map((o, i) => {
+        failure ??= o.error;
         const j = jobs[i]!;
-        if (o.error !== undefined || !o.written) {
-          failure ??= o.error;
-          this.buffers.give(o.data);
-          return false;
-        }
-        for (const f of j.fileIndexes) this.dirtyFiles.add(f);
-        if (this.bitfield.set(j.index)) this.stateDirty = true;
-        if (cache) this.cache.set(j.index, o.data);
-        else this.buffers.give(o.data);
-        return true;
+        return this.settle(j.index, j.fileIndexes, o.error === undefined && o.written, o.data, cache);
       });
       if (failure !== undefined) throw failure;
       return verdicts;
     });
+  }
+
+  /**
+   * A commit's answer: a piece `written` is marked (its files dirty, its bit set) and its buffer
+   * kept in the cache (`cache`) or given back; a piece not written (hash mismatch, or its write
+   * failed) only gives its buffer back. Returns `written`.
+   */
+  private settle(index: PieceIndex, fileIndexes: readonly number[], written: boolean, data: Uint8Array, cache: boolean): boolean {
+    if (!written) {
+      this.buffers.give(data);
+      return false;
+    }
+    for (const f of fileIndexes) this.dirtyFiles.add(f);
+    if (this.bitfield.set(index)) this.stateDirty = true;
+    if (cache) this.cache.set(index, data);
+    else this.buffers.give(data);
+    return true;
   }
 
   /** What a commit of `data` as piece `index` hands the disk: checked as `commitPiece` says. */
