@@ -8,9 +8,7 @@
  * as `invoiceexe.pdf`), or nothing left, is none (undefined: the URL's name is used).
  */
 import { escapeControls } from '../errors/index.js';
-
-/** Longest name taken (most file systems' NAME_MAX). */
-const MAX_NAME_BYTES = 255;
+import { NAME_MAX_BYTES } from '../storage/folders.js';
 
 export function dispositionName(field: string | string[] | undefined): string | undefined {
   const value = Array.isArray(field) ? field[0] : field;
@@ -27,7 +25,7 @@ export function dispositionName(field: string | string[] | undefined): string | 
   // Leading dots and spaces both go: ' ..' is no name, ' . .bashrc' no hidden file.
   const last = name.split(/[/\\]/).pop()!.replace(/^[\s.]+/, '').trim();
   // Any control `escapeControls` shows (C0, DEL, C1, line separators, bidi overrides): a name that reads as another is none.
-  if (last === '' || escapeControls(last) !== last || Buffer.byteLength(last) > MAX_NAME_BYTES) return undefined;
+  if (last === '' || escapeControls(last) !== last || Buffer.byteLength(last) > NAME_MAX_BYTES) return undefined;
   return last;
 }
 
