@@ -23,7 +23,9 @@ export const LAYERS = [
  * `metainfo/media-type.js` names the JSON metainfo type and the metainfo size limit without
  * compiling the parsers.
  * `transport/web-seed-url.js` is a web seed's file URL alone, for a lone get's stream
- * (`gateway/lone-stream.js`), which connects to the origin before the engine is compiled.
+ * (`gateway/lone-stream.js`), which connects to the origin before the engine is compiled, and
+ * `transport/tls-connect.js` that connection over https (the transport's http1 pool makes its
+ * own the same way).
  * `storage/folders.js` is `makeFolders` alone (a `mkdir -p` that ends where node's spins), for a
  * plain `get`'s output folder. `tracker/client.js` is the tracker layer without its server (codecs
  * and clients but UDP's), for the engine and the transport: a download does not compile the tracker
@@ -37,7 +39,7 @@ const EXTRA_SURFACES: Readonly<Record<string, readonly string[]>> = {
   metainfo: ['hash-pieces.js', 'media-type.js'],
   storage: ['folders.js'],
   wire: ['lite.js'],
-  transport: ['http-fetch.js', 'peer-address.js', 'web-seed-url.js'],
+  transport: ['http-fetch.js', 'peer-address.js', 'web-seed-url.js', 'tls-connect.js'],
   tracker: ['undici.js', 'client.js'],
 };
 

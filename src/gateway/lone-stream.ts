@@ -1,11 +1,10 @@
-import { createRequire } from 'node:module';
-import { connect, isIP, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { quoted } from '../errors/index.js';
-import { getClientTls } from '../tracker/undici.js';
 import type { Client, SourceStatus, Torrent } from '../engine/index.js';
 import type { Metainfo, PieceIndex } from '../metainfo/index.js';
 import type { WholePiece } from '../storage/index.js';
 import type { PeerLink } from '../transport/index.js';
+import { connectHttpsOrigin } from '../transport/tls-connect.js';
 import { webSeedFileUrl } from '../transport/web-seed-url.js';
 import { WEB_SEED_HEADER } from './media-type.js';
 
@@ -147,7 +146,7 @@ export function connectOrigin(metainfo: Metainfo, url: string, opts: Pick<LoneSt
   const socket: Socket = secure
     ? // Paused, the handshake still runs and the GET goes out; the answer waits in node's buffer
       // (its high-water mark, then the kernel's), as a raw socket's does.
-      loadTls().connect({ ...getClientTls(), host, port, ...(isIP(host) === 0 ? { servername: host } : {}), ALPNProtocols: ['http/1.1'] })
+      connectHttpsOrigin(host, port)
     : connect({
       host,
       port,
@@ -212,10 +211,6 @@ function feed(sink: OriginSink, chunk: Uint8Array): void {
   }
 }
 
-const require = createRequire(import.meta.url);
-let tlsModule: typeof import('node:tls') | undefined;
-/** `node:tls`, loaded at the first https stream (an http get does not load it). */
-const loadTls = (): typeof import('node:tls') => (tlsModule ??= require('node:tls') as typeof import('node:tls'));
 
 export function streamOrigin(t: Torrent, url: string, opts: LoneStreamOptions = {}): LoneStream {
   const g = t.metainfo.geometry;

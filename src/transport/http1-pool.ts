@@ -51,12 +51,11 @@
  *   server closed its idle end meanwhile) is written again, once, on another connection.
  * - `abort` drops a waiting request, or closes the connection of one in flight; nothing follows.
  */
-import { createRequire } from 'node:module';
-import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { TorrenttpError } from '../errors/index.js';
-import { getClientTls } from '../tracker/undici.js';
 import { sharedReadBuffer } from './accepted-reads.js';
 import { TransportError } from './errors.js';
+import { connectHttpsOrigin } from './tls-connect.js';
 import { ReadArena } from './http1-reads.js';
 import { Http1ResponseDecoder, type Http1Limits, type ResponseHead } from './http1-response.js';
 
@@ -310,13 +309,7 @@ class Connection {
     const where = `${pool.origin.origin}`;
     this.arm(pool.opts.connectTimeoutMs, () => this.close(new TransportError('TRANSPORT_HTTP_TIMEOUT', { detail: `${where}: connect timeout (${pool.opts.connectTimeoutMs} ms)` })));
     if (pool.tls) {
-      this.socket = loadTls().connect({
-        ...getClientTls(),
-        host: pool.host,
-        port: pool.port,
-        ...(isIP(pool.host) === 0 ? { servername: pool.host } : {}),
-        ALPNProtocols: ['http/1.1'],
-      });
+      this.socket = connectHttpsOrigin(pool.host, pool.port);
       this.socket.on('data', (chunk: Buffer) => this.read(chunk));
       this.socket.once('secureConnect', () => this.onConnect());
     } else {
@@ -518,11 +511,6 @@ class Connection {
     this.timer = Number.isFinite(ms) ? setTimeout(f, ms) : undefined;
   }
 }
-
-const require = createRequire(import.meta.url);
-let tlsModule: typeof import('node:tls') | undefined;
-/** `node:tls`, loaded at the first https connection (a plain http leech does not load it). */
-const loadTls = (): typeof import('node:tls') => (tlsModule ??= require('node:tls') as typeof import('node:tls'));
 
 const noop = (): void => undefined;
 
